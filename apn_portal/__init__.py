@@ -1,0 +1,3 @@
+from apn_portal.celery import app as celery_app
+
+__all__ = ["celery_app"]

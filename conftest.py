@@ -1,0 +1,29 @@
+"""Test configuration shared by every test package.
+
+Tests run on PostgreSQL: `scripts/test.sh` starts a private server and sets DATABASE_URL. Setting it by
+hand to a SQLite URL is refused, since the features under test (constraints, search) are PostgreSQL's.
+"""
+
+import os
+
+import pytest
+
+
+def pytest_configure(config):
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise pytest.UsageError(
+            "Tests run on PostgreSQL: use `bash scripts/test.sh`, or set DATABASE_URL=postgres://..."
+        )
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings, tmp_path):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.SECURE_SSL_REDIRECT = False

@@ -1,0 +1,465 @@
+import datetime
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django_countries.fields import CountryField
+from simple_history.models import HistoricalRecords
+
+from apn_portal.models import TimeStampedModel
+from partners.choices import (
+    LIVE_ENROLLMENT_STATUSES,
+    AuditResult,
+    CertificationLevel,
+    CompetencyCategory,
+    ContactRequestStatus,
+    EnrollmentStatus,
+    PartnerType,
+    ProgramKind,
+    ProjectSize,
+    ProjectTimeline,
+    RequirementMetric,
+    TierChangeSource,
+)
+
+
+class Taxonomy(TimeStampedModel):
+    """A small, PDM-maintained list of terms that partners are tagged with and customers filter on."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ConsultingCategory(Taxonomy):
+    """System integrator, strategic consultancy, agency, MSP, value-added reseller (several allowed)."""
+
+    class Meta(Taxonomy.Meta):
+        verbose_name_plural = "consulting categories"
+
+
+class Industry(Taxonomy):
+    class Meta(Taxonomy.Meta):
+        verbose_name_plural = "industries"
+
+
+class UseCase(Taxonomy):
+    class Meta(Taxonomy.Meta):
+        verbose_name = "use case"
+
+
+class Tier(TimeStampedModel):
+    """One rung of a partner type's ladder. What it requires is in its TierRequirement rows."""
+
+    partner_type = models.CharField(max_length=20, choices=PartnerType.choices)
+    name = models.CharField(max_length=50)
+    slug = models.SlugField(max_length=50)
+    rank = models.PositiveSmallIntegerField(help_text="0 is the entry tier; higher is better.")
+    description = models.TextField(blank=True)
+    grace_period_days = models.PositiveSmallIntegerField(
+        default=90, help_text="Days a partner that falls short of this tier keeps it before demotion."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["partner_type", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner_type", "rank"],
+                name="tier_unique_rank_per_type",
+                violation_error_message="This partner type already has a tier at that rank.",
+            ),
+            models.UniqueConstraint(
+                fields=["partner_type", "slug"],
+                name="tier_unique_slug_per_type",
+                violation_error_message="This partner type already has a tier with that slug.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_partner_type_display()})"
+
+
+class TierRequirement(TimeStampedModel):
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="requirements")
+    metric = models.CharField(max_length=40, choices=RequirementMetric.choices)
+    minimum = models.PositiveIntegerField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["tier", "metric"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tier", "metric"],
+                name="tier_requirement_unique_metric",
+                violation_error_message="This tier already has a requirement on that measure.",
+            ),
+            models.CheckConstraint(
+                condition=Q(minimum__gt=0),
+                name="tier_requirement_minimum_positive",
+                violation_error_message=(
+                    "A requirement's minimum must be at least 1; delete it to require nothing."
+                ),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.tier}: {self.minimum} {self.get_metric_display()}"
+
+
+class Partner(TimeStampedModel):
+    name = models.CharField(max_length=200, db_index=True)
+    slug = models.SlugField(
+        max_length=200,
+        unique=True,
+        error_messages={"unique": "Another partner already uses this slug; choose a different one."},
+    )
+    partner_type = models.CharField(max_length=20, choices=PartnerType.choices, db_index=True)
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="partners")
+    categories = models.ManyToManyField(
+        ConsultingCategory, blank=True, related_name="partners", help_text="Consulting partners only."
+    )
+    description = models.TextField(blank=True)
+    website = models.URLField(blank=True)
+    logo = models.ImageField(upload_to="partner-logos/", blank=True)
+    industries = models.ManyToManyField(Industry, blank=True, related_name="partners")
+    use_cases = models.ManyToManyField(UseCase, blank=True, related_name="partners")
+    is_published = models.BooleanField(
+        "published", default=False, db_index=True, help_text="Shown on the public Find-a-Partner page."
+    )
+    pdm = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="PDM",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_partners",
+        limit_choices_to={"groups__name": "Partner Development Manager"},
+        help_text="The Partner Development Manager who keeps this record.",
+    )
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["tier", "name"], name="partner_tier_name_idx")]
+
+    def __str__(self):
+        return self.name
+
+
+class Office(TimeStampedModel):
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="offices")
+    country = CountryField(db_index=True)
+    city = models.CharField(max_length=100)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    is_headquarters = models.BooleanField("headquarters", default=False)
+
+    class Meta:
+        ordering = ["-is_headquarters", "country", "city", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner"],
+                condition=Q(is_headquarters=True),
+                name="office_one_headquarters_per_partner",
+                violation_error_message="A partner has one headquarters; unmark the current one first.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(latitude__isnull=True) & Q(longitude__isnull=True))
+                | (Q(latitude__gte=-90, latitude__lte=90) & Q(longitude__gte=-180, longitude__lte=180)),
+                name="office_coordinates_valid",
+                violation_error_message=(
+                    "Give both latitude (-90 to 90) and longitude (-180 to 180), or neither."
+                ),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.city}, {self.country.name}"
+
+
+class Program(TimeStampedModel):
+    """A partner program (specialization): a competency, the MSP program, the Solution Provider program..."""
+
+    name = models.CharField(max_length=150, unique=True)
+    slug = models.SlugField(max_length=150, unique=True)
+    kind = models.CharField(max_length=20, choices=ProgramKind.choices)
+    competency_category = models.CharField(max_length=20, choices=CompetencyCategory.choices, blank=True)
+    partner_type = models.CharField(
+        max_length=20, choices=PartnerType.choices, blank=True, help_text="Blank: open to both types."
+    )
+    description = models.TextField(blank=True)
+    audit_required = models.BooleanField(default=False, help_text="Needs a third-party audit to be approved.")
+    minimum_tier = models.ForeignKey(
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The lowest tier (by rank) a partner must hold to enroll.",
+    )
+    validity_months = models.PositiveSmallIntegerField(default=36)
+    qualifies_for_tier = models.BooleanField(
+        "qualifying for the top tier",
+        default=False,
+        help_text="Counts as the MSP-or-equivalent validation the top consulting tier asks for.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind=ProgramKind.COMPETENCY) & ~Q(competency_category=""))
+                | (~Q(kind=ProgramKind.COMPETENCY) & Q(competency_category="")),
+                name="program_category_only_for_competency",
+                violation_error_message="A competency needs a category; other programs have none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(validity_months__gt=0),
+                name="program_validity_positive",
+                violation_error_message="A program's validity must be at least one month.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ProgramEnrollment(TimeStampedModel):
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="enrollments")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="enrollments")
+    status = models.CharField(
+        max_length=20, choices=EnrollmentStatus.choices, default=EnrollmentStatus.APPLIED, db_index=True
+    )
+    applied_on = models.DateField(default=datetime.date.today)
+    audit_date = models.DateField(null=True, blank=True)
+    audit_result = models.CharField(max_length=10, choices=AuditResult.choices, blank=True)
+    approved_on = models.DateField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_on = models.DateField(null=True, blank=True, db_index=True)
+    status_reason = models.TextField(blank=True, help_text="Why it was revoked or expired.")
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["partner", "program", "-applied_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "program"],
+                condition=Q(status__in=LIVE_ENROLLMENT_STATUSES),
+                name="enrollment_one_live_per_program",
+                violation_error_message=(
+                    "This partner already has an open or approved enrollment in this program."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=EnrollmentStatus.APPROVED)
+                | (Q(approved_on__isnull=False) & Q(expires_on__isnull=False)),
+                name="enrollment_approved_has_dates",
+                violation_error_message="An approved enrollment needs its approval and expiry dates.",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True)
+                | Q(approved_on__isnull=True)
+                | Q(expires_on__gt=F("approved_on")),
+                name="enrollment_expires_after_approval",
+                violation_error_message="An enrollment must expire after it was approved.",
+            ),
+            models.CheckConstraint(
+                condition=Q(audit_result="") | Q(audit_date__isnull=False),
+                name="enrollment_audit_result_has_date",
+                violation_error_message="An audit result needs the audit's date.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.partner} in {self.program} ({self.get_status_display()})"
+
+
+class StaffMember(TimeStampedModel):
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="staff_members")
+    full_name = models.CharField(max_length=150)
+    email = models.EmailField(blank=True)
+    job_title = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["partner", "full_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "email"],
+                condition=~Q(email=""),
+                name="staff_member_unique_email_per_partner",
+                violation_error_message="This partner already has a staff member with that email address.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.full_name
+
+
+def certification_default_expiry(earned_on: datetime.date) -> datetime.date:
+    """Certifications are valid for three years from the day they were earned, unless given otherwise."""
+    years = settings.CERTIFICATION_DEFAULT_VALIDITY_YEARS
+    try:
+        return earned_on.replace(year=earned_on.year + years)
+    except ValueError:  # earned on 29 February
+        return earned_on.replace(year=earned_on.year + years, day=28)
+
+
+class Certification(TimeStampedModel):
+    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="certifications")
+    name = models.CharField(max_length=150, help_text="For example: Solutions Architect - Associate.")
+    level = models.CharField(max_length=20, choices=CertificationLevel.choices)
+    credential_id = models.CharField(max_length=100, blank=True)
+    earned_on = models.DateField()
+    expires_on = models.DateField(blank=True, help_text="Three years after earning unless given.")
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        ordering = ["expires_on", "id"]
+        indexes = [models.Index(fields=["staff_member", "expires_on"], name="cert_staff_expiry_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__gt=F("earned_on")),
+                name="certification_expires_after_earned",
+                violation_error_message="A certification must expire after the day it was earned.",
+            ),
+            models.UniqueConstraint(
+                fields=["credential_id"],
+                condition=~Q(credential_id=""),
+                name="certification_unique_credential_id",
+                violation_error_message="Another certification already has this credential id.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_level_display()})"
+
+    def save(self, *args, **kwargs):
+        if self.expires_on is None and self.earned_on is not None:
+            self.expires_on = certification_default_expiry(self.earned_on)
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.expires_on is None and self.earned_on is not None:
+            self.expires_on = certification_default_expiry(self.earned_on)
+
+
+class CustomerReference(TimeStampedModel):
+    """A launched customer project; once a PDM validates it, it counts toward the partner's tier."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="references")
+    customer_name = models.CharField(max_length=200)
+    summary = models.TextField()
+    services_used = models.CharField(max_length=300, blank=True, help_text="Comma-separated.")
+    launched_on = models.DateField()
+    is_validated = models.BooleanField("validated", default=False)
+    validated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    validated_at = models.DateTimeField(null=True, blank=True)
+    is_public = models.BooleanField("public", default=False)
+
+    class Meta:
+        ordering = ["-launched_on", "id"]
+        indexes = [models.Index(fields=["partner", "is_validated"], name="reference_partner_valid_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_validated=False) | Q(validated_at__isnull=False),
+                name="reference_validated_has_date",
+                violation_error_message="A validated reference needs the date it was validated.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_name} ({self.partner})"
+
+
+class TierChange(TimeStampedModel):
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    source = models.CharField(
+        max_length=20, choices=TierChangeSource.choices, default=TierChangeSource.MANUAL
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason=""),
+                name="tier_change_has_reason",
+                violation_error_message="Say why the tier changed.",
+            ),
+            models.CheckConstraint(
+                condition=Q(from_tier__isnull=True) | ~Q(from_tier=F("to_tier")),
+                name="tier_change_changes_tier",
+                violation_error_message="A tier change must move the partner to a different tier.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(source=TierChangeSource.SCHEDULED_CHECK) | Q(changed_by__isnull=True),
+                name="tier_change_scheduled_has_no_user",
+                violation_error_message="A change by the scheduled check has no acting user.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.partner}: {self.from_tier} → {self.to_tier}"
+
+
+def contact_request_new_reference() -> str:
+    """A short reference the customer can quote: unambiguous letters and digits only."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "CR-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+class ContactRequest(TimeStampedModel):
+    """A lead from the Find-a-Partner page: stored before anything else happens, and never lost."""
+
+    reference = models.CharField(
+        max_length=20, unique=True, editable=False, default=contact_request_new_reference
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="contact_requests")
+    name = models.CharField(max_length=150)
+    email = models.EmailField("work email")
+    company = models.CharField(max_length=200)
+    country = CountryField()
+    message = models.TextField(max_length=5000)
+    project_size = models.CharField(max_length=20, choices=ProjectSize.choices, blank=True)
+    timeline = models.CharField(max_length=20, choices=ProjectTimeline.choices, blank=True)
+    status = models.CharField(
+        max_length=20, choices=ContactRequestStatus.choices, default=ContactRequestStatus.NEW, db_index=True
+    )
+    decline_reason = models.TextField(blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_from_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["partner", "-created_at"], name="contact_partner_created_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=ContactRequestStatus.DECLINED) | ~Q(decline_reason=""),
+                name="contact_request_decline_has_reason",
+                violation_error_message="Say why the request was declined.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.reference}: {self.company} → {self.partner}"

@@ -1,0 +1,233 @@
+"""Reads of the partner domain. Tier evaluation lives here: one function for the scorecard, the admin,
+the API and the scheduled checks alike."""
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from partners.choices import (
+    ADVANCED_TECHNICAL_LEVELS,
+    TECHNICAL_LEVELS,
+    CertificationLevel,
+    EnrollmentStatus,
+    RequirementMetric,
+)
+from partners.models import Certification, CustomerReference, Partner, ProgramEnrollment, Tier
+
+# How a shortfall reads: "needs 2 more professional-level people".
+METRIC_NOUNS = {
+    RequirementMetric.FOUNDATIONAL_PEOPLE: (
+        "person with a foundational certification",
+        "people with a foundational certification",
+    ),
+    RequirementMetric.TECHNICAL_PEOPLE: (
+        "person with a technical certification",
+        "people with a technical certification",
+    ),
+    RequirementMetric.ADVANCED_TECHNICAL_PEOPLE: (
+        "professional-level person (professional or specialty)",
+        "professional-level people (professional or specialty)",
+    ),
+    RequirementMetric.LAUNCHED_PROJECTS: ("launched customer project", "launched customer projects"),
+    RequirementMetric.APPROVED_PROGRAMS: ("approved program validation", "approved program validations"),
+    RequirementMetric.QUALIFYING_PROGRAMS: (
+        "approved Managed Service Provider (or qualifying) program",
+        "approved Managed Service Provider (or qualifying) programs",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    metric: str
+    required: int
+    actual: int
+
+    @property
+    def missing(self) -> int:
+        return self.required - self.actual
+
+    @property
+    def message(self) -> str:
+        singular, plural = METRIC_NOUNS[RequirementMetric(self.metric)]
+        return f"needs {self.missing} more {singular if self.missing == 1 else plural}"
+
+    def __str__(self):
+        return self.message
+
+
+@dataclass(frozen=True)
+class TierEvaluation:
+    partner_id: int
+    current_tier: Tier
+    qualified_tier: Tier
+    next_tier: Tier | None
+    metrics: dict[str, int]
+    next_tier_shortfalls: list[Shortfall] = field(default_factory=list)
+    current_tier_shortfalls: list[Shortfall] = field(default_factory=list)
+
+    @property
+    def meets_current_tier(self) -> bool:
+        return self.qualified_tier.rank >= self.current_tier.rank
+
+    @property
+    def qualifies_for_more(self) -> bool:
+        return self.qualified_tier.rank > self.current_tier.rank
+
+
+def active_certifications(on: datetime.date | None = None) -> QuerySet[Certification]:
+    """Certifications that count on the given day: earned, and not yet past their expiry date."""
+    on = on or timezone.localdate()
+    return Certification.objects.filter(earned_on__lte=on, expires_on__gte=on)
+
+
+def active_enrollments(on: datetime.date | None = None) -> QuerySet[ProgramEnrollment]:
+    on = on or timezone.localdate()
+    return ProgramEnrollment.objects.filter(
+        status=EnrollmentStatus.APPROVED, approved_on__lte=on, expires_on__gte=on
+    )
+
+
+def partner_metrics(partner_ids, on: datetime.date | None = None) -> dict[int, dict[str, int]]:
+    """Every tier metric for many partners in three grouped queries, whatever their number.
+
+    `partner_ids` is a list of ids or a queryset of partners (kept as a subquery).
+    """
+    on = on or timezone.localdate()
+    if isinstance(partner_ids, QuerySet):
+        partner_ids = partner_ids.values("pk")
+    metrics: dict[int, dict[str, int]] = {}
+
+    def merge(rows):
+        for row in rows:
+            partner_id = row.pop("partner_id")
+            metrics.setdefault(partner_id, {}).update(row)
+
+    # A person counts once per line, however many certifications of that line they hold.
+    merge(
+        active_certifications(on)
+        .filter(staff_member__partner_id__in=partner_ids)
+        .values(partner_id=F("staff_member__partner_id"))
+        .annotate(
+            **{
+                RequirementMetric.FOUNDATIONAL_PEOPLE: Count(
+                    "staff_member", filter=Q(level=CertificationLevel.FOUNDATIONAL), distinct=True
+                ),
+                RequirementMetric.TECHNICAL_PEOPLE: Count(
+                    "staff_member", filter=Q(level__in=TECHNICAL_LEVELS), distinct=True
+                ),
+                RequirementMetric.ADVANCED_TECHNICAL_PEOPLE: Count(
+                    "staff_member", filter=Q(level__in=ADVANCED_TECHNICAL_LEVELS), distinct=True
+                ),
+            }
+        )
+        .order_by()
+    )
+    merge(
+        CustomerReference.objects.filter(partner_id__in=partner_ids, is_validated=True, launched_on__lte=on)
+        .values("partner_id")
+        .annotate(**{RequirementMetric.LAUNCHED_PROJECTS: Count("id")})
+        .order_by()
+    )
+    merge(
+        active_enrollments(on)
+        .filter(partner_id__in=partner_ids)
+        .values("partner_id")
+        .annotate(
+            **{
+                RequirementMetric.APPROVED_PROGRAMS: Count("program", distinct=True),
+                RequirementMetric.QUALIFYING_PROGRAMS: Count(
+                    "program", filter=Q(program__qualifies_for_tier=True), distinct=True
+                ),
+            }
+        )
+        .order_by()
+    )
+    return metrics
+
+
+def tier_ladders() -> dict[str, list[Tier]]:
+    """Each partner type's tiers, lowest first, with their requirements loaded (two queries)."""
+    ladders: dict[str, list[Tier]] = {}
+    for tier in Tier.objects.prefetch_related("requirements").order_by("partner_type", "rank"):
+        ladders.setdefault(tier.partner_type, []).append(tier)
+    return ladders
+
+
+def tier_shortfalls(tier: Tier, metrics: dict[str, int]) -> list[Shortfall]:
+    return [
+        Shortfall(metric=req.metric, required=req.minimum, actual=metrics.get(req.metric, 0))
+        for req in sorted(
+            tier.requirements.all(), key=lambda r: list(RequirementMetric.values).index(r.metric)
+        )
+        if metrics.get(req.metric, 0) < req.minimum
+    ]
+
+
+def _evaluate(
+    partner_id: int, current_tier: Tier, ladder: list[Tier], metrics: dict[str, int]
+) -> TierEvaluation:
+    # A ladder is climbed rung by rung: a partner qualifies for a tier only if it meets every tier below it.
+    qualified = ladder[0]
+    for tier in ladder[1:]:
+        if tier_shortfalls(tier, metrics):
+            break
+        qualified = tier
+    above = [tier for tier in ladder if tier.rank > qualified.rank]
+    next_tier = above[0] if above else None
+    full_metrics = {metric: metrics.get(metric, 0) for metric in RequirementMetric.values}
+    current = next((tier for tier in ladder if tier.pk == current_tier.pk), current_tier)
+    return TierEvaluation(
+        partner_id=partner_id,
+        current_tier=current,
+        qualified_tier=qualified,
+        next_tier=next_tier,
+        metrics=full_metrics,
+        next_tier_shortfalls=tier_shortfalls(next_tier, metrics) if next_tier else [],
+        current_tier_shortfalls=tier_shortfalls(current, metrics),
+    )
+
+
+def tier_evaluate_many(partners: Iterable[Partner] | QuerySet[Partner], on: datetime.date | None = None):
+    """Evaluate many partners set-wise: a constant number of queries, yielding one TierEvaluation each.
+
+    Given a queryset, the metrics are computed with it as a subquery; the partners themselves are read
+    once, with only the columns evaluation needs.
+    """
+    on = on or timezone.localdate()
+    ladders = tier_ladders()
+    tiers_by_id = {tier.pk: tier for ladder in ladders.values() for tier in ladder}
+    if isinstance(partners, QuerySet):
+        rows = list(partners.order_by().values_list("pk", "partner_type", "tier_id"))
+        metrics = partner_metrics(partners, on)
+    else:
+        rows = [(p.pk, p.partner_type, p.tier_id) for p in partners]
+        metrics = partner_metrics([row[0] for row in rows], on)
+    return {
+        pk: _evaluate(pk, tiers_by_id[tier_id], ladders[partner_type], metrics.get(pk, {}))
+        for pk, partner_type, tier_id in rows
+    }
+
+
+def tier_evaluate(partner: Partner, on: datetime.date | None = None) -> TierEvaluation:
+    return tier_evaluate_many([partner], on)[partner.pk]
+
+
+def partners_editable_by(user) -> QuerySet[Partner]:
+    """A superuser edits every partner; a PDM the partners assigned to them; nobody else any."""
+    if not user.is_authenticated or not user.is_active:
+        return Partner.objects.none()
+    if user.is_superuser:
+        return Partner.objects.all()
+    if user.is_pdm:
+        return Partner.objects.filter(pdm=user)
+    return Partner.objects.none()
+
+
+def partner_is_editable_by(partner: Partner, user) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or (user.is_pdm and partner.pdm_id == user.pk)
