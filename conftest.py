@@ -27,3 +27,13 @@ def _fast_and_isolated(settings, tmp_path):
     }
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """TEST_DB_SUFFIX gives concurrent runs on one PostgreSQL server their own test databases."""
+    suffix = os.environ.get("TEST_DB_SUFFIX")
+    if suffix:
+        from django.conf import settings
+
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_apn_{suffix}"
