@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_countries",
     "apn_portal.accounts",
+    "apn_portal.outbox",
     "partners",
 ]
 
@@ -141,6 +142,8 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent_emails"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="APN Portal <no-reply@apn-portal.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The portal's public address, for links in emails.
+PORTAL_URL = env("PORTAL_URL", default="http://localhost:8000")
 
 # Celery: Redis in production; with no REDIS_URL a SQLite-file broker so the embedded default needs no server.
 CELERY_BROKER_URL = env(
@@ -153,7 +156,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Above the longest scheduled run, so a slow check is never redelivered to a second worker mid-run.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {"task": "apn_portal.outbox.tasks.outbox_sweep", "schedule": 60.0},
+}
 
 # Security, all configurable for running behind a TLS-terminating proxy.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -14,6 +14,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("partners/", include("partners.urls")),
+    path("my/", include("partners.urls_my")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,51 @@
+from django.db import models
+from django.db.models import Q
+
+from apn_portal.models import TimeStampedModel
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed for good"
+
+
+class OutboxMessage(TimeStampedModel):
+    """An email waiting to go out, stored in the same transaction as the change that causes it.
+
+    A task sends it after commit; a periodic sweep re-sends what is still pending (the broker was down, the
+    mail server refused), so nothing is lost. The dedupe key makes "tell X about Y once" a database fact.
+    """
+
+    dedupe_key = models.CharField(
+        max_length=200, unique=True, help_text="The same key is never stored (or sent) twice."
+    )
+    to = models.JSONField(help_text="List of recipient addresses.")
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="outbox_pending_due_idx",
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="outbox_sent_has_time",
+                violation_error_message="A sent message needs the time it was sent.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.subject} → {', '.join(self.to)}"
