@@ -10,6 +10,8 @@ import pytest
 
 
 def pytest_configure(config):
+    # Tasks queued by the code under test go to an in-memory broker unless a test sets up a real one.
+    os.environ.setdefault("CELERY_BROKER_URL", "memory://")
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         raise pytest.UsageError(
