@@ -27,7 +27,9 @@ def _check_broker() -> str | None:
     from apn_portal.celery import app
 
     try:
-        with app.connection_for_write() as conn:
+        # Celery snapshots its configuration on first use; reading the setting here keeps the probe on the
+        # broker the settings name now (tests point it elsewhere).
+        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"

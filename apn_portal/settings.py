@@ -8,6 +8,7 @@ SECRET_KEY, ALLOWED_HOSTS and the email settings.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,12 +30,24 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Full-text and trigram lookups for Find-a-Partner; inert on the embedded SQLite default.
+    "django.contrib.postgres",
+    "django_filters",
     "axes",
     "simple_history",
     "django_countries",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apn_portal.accounts",
     "apn_portal.outbox",
+    "apn_portal.api",
+    "apn_portal.webhooks",
+    "apn_portal.checks",
     "partners",
+    "engagements",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -96,7 +109,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "home"
+# No LOGOUT_REDIRECT_URL: signing out shows registration/logged_out.html, which says it worked.
 
 # Lockout after repeated failures, per username and IP, on every sign-in path (site, admin, API).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -161,11 +174,97 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
-# Above the longest scheduled run, so a slow check is never redelivered to a second worker mid-run.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+# Above the longest scheduled run, so a slow check is never redelivered to a second worker mid-run. Redis
+# only: the SQLite-file broker hands its options to SQLAlchemy, which refuses this one and stops the worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": 2 * 60 * 60} if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else {}
+)
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "apn_portal.outbox.tasks.outbox_sweep", "schedule": 60.0},
+    # Find-a-Partner's counts stop including what expired at midnight within a quarter of an hour.
+    "search-refresh-due": {"task": "partners.tasks.search_refresh_due", "schedule": 15 * 60.0},
+    "webhooks-sweep": {"task": "apn_portal.webhooks.tasks.webhook_sweep", "schedule": 60.0},
+    "api-idempotency-keys-purge": {"task": "apn_portal.api.tasks.idempotency_keys_purge", "schedule": 3600.0},
+    # The scheduled checks (apn_portal/checks): one task per registered check, `checks.<name>`, in the
+    # order they build on each other; grants hourly, since access ends at a time of day. A check missed
+    # while beat was down runs when beat starts again (checks.catch_up).
+    "check-certification-expiry": {
+        "task": "checks.certification_expiry",
+        "schedule": crontab(hour=1, minute=0),
+    },
+    "check-tier-health": {"task": "checks.tier_health", "schedule": crontab(hour=1, minute=15)},
+    "check-program-renewal": {"task": "checks.program_renewal", "schedule": crontab(hour=1, minute=45)},
+    "check-access-grant-expiry": {"task": "checks.access_grant_expiry", "schedule": crontab(minute=5)},
+    # Every five minutes: the tightest first-response target is 15 minutes.
+    "check-support-sla": {"task": "checks.support_sla", "schedule": 5 * 60.0},
+    "check-support-plan-retirement": {
+        "task": "checks.support_plan_retirement",
+        "schedule": crontab(hour=0, minute=5),
+    },
 }
+
+# REST API (/api/v1/): tokens for integrators, sessions for the browsable API; see docs/api.md.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apn_portal.api.permissions.PortalPermission"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "apn_portal.api.filters.UniqueOrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "apn_portal.api.pagination.PortalPageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "apn_portal.api.schema.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "apn_portal.api.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "apn_portal.api.throttling.AnonymousIpThrottle",
+        "apn_portal.api.throttling.TokenThrottle",
+    ],
+    # The client's address is the last PROXY_COUNT hop of X-Forwarded-For, never a header it forged.
+    "NUM_PROXIES": env.int("PROXY_COUNT", default=0),
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+API_THROTTLE_RATES = {
+    "anon": env("API_THROTTLE_ANON", default="120/min"),
+    "token": env("API_THROTTLE_TOKEN", default="1200/min"),
+    "contact_requests": env("API_THROTTLE_CONTACT_REQUESTS", default="10/hour"),
+}
+API_IDEMPOTENCY_KEY_TTL_HOURS = 24
+SPECTACULAR_SETTINGS = {
+    "TITLE": "APN Portal API",
+    "DESCRIPTION": (
+        "The partner network for integrators: partners, tiers, programs, people and their "
+        "certifications, references, leads and webhooks. Guide: docs/api.md."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookEventEnum": "apn_portal.webhooks.choices.WebhookEvent",
+        "SupportCaseStatusEnum": "support.choices.CaseStatus",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apn_portal.api.schema.add_error_components",
+    ],
+    # Served from the sidecar's static files: the docs work on a closed network.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Webhooks are POSTed only to these hosts (Django ALLOWED_HOSTS patterns: "hooks.example.com",
+# ".example.com", "*").
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30)
 
 # Security, all configurable for running behind a TLS-terminating proxy.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -191,4 +290,7 @@ LOGGING = {
 
 # Domain settings.
 PARTNER_EXPIRING_SOON_DAYS = 90
+# Find-a-Partner's front page counts every published partner per filter value; they are recomputed at
+# most this often (a search with any filter is always counted afresh).
+FIND_A_PARTNER_UNFILTERED_COUNTS_SECONDS = env.int("FIND_A_PARTNER_UNFILTERED_COUNTS_SECONDS", default=60)
 CERTIFICATION_DEFAULT_VALIDITY_YEARS = 3

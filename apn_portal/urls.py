@@ -16,7 +16,11 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("partners/", include("partners.urls")),
     path("my/", include("partners.urls_my")),
+    path("my/", include("engagements.urls_my")),
+    path("my/support/", include("support.urls")),
+    path("pdm/", include("apn_portal.checks.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("apn_portal.api.urls")),
 ]
 
 if settings.DEBUG:

@@ -92,3 +92,10 @@ class ProjectTimeline(models.TextChoices):
     QUARTER = "quarter", "Within 3 months"
     HALF_YEAR = "half_year", "Within 6 months"
     EXPLORING = "exploring", "Just exploring"
+
+
+class ProfileChangeStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for the PDM"
+    APPROVED = "approved", "Approved and live"
+    REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Replaced by a later proposal"

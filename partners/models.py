@@ -2,6 +2,8 @@ import datetime
 import secrets
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Q
 from django_countries.fields import CountryField
@@ -16,6 +18,7 @@ from partners.choices import (
     ContactRequestStatus,
     EnrollmentStatus,
     PartnerType,
+    ProfileChangeStatus,
     ProgramKind,
     ProjectSize,
     ProjectTimeline,
@@ -144,11 +147,46 @@ class Partner(TimeStampedModel):
         limit_choices_to={"groups__name": "Partner Development Manager"},
         help_text="The Partner Development Manager who keeps this record.",
     )
+    # Tier health, kept by the scheduled check (partners/checks/tier_health.py); nobody edits these.
+    grace_started_on = models.DateField(
+        null=True, blank=True, editable=False, help_text="When the partner fell short of its tier."
+    )
+    grace_ends_on = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="If still short of its tier on this day, the partner is demoted.",
+    )
+    at_risk_from = models.DateField(
+        "at risk from",
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=True,
+        help_text="The day the partner falls short of its tier if no certification or program is renewed.",
+    )
+    qualifies_for_tier = models.ForeignKey(
+        Tier,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="A higher tier the partner's evidence qualifies it for: its PDM decides on a promotion.",
+    )
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["name", "id"]
         indexes = [models.Index(fields=["tier", "name"], name="partner_tier_name_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(grace_started_on__isnull=True) & Q(grace_ends_on__isnull=True))
+                | Q(grace_ends_on__gte=F("grace_started_on")),
+                name="partner_grace_period_complete",
+                violation_error_message="A grace period has a start and an end no earlier, or neither.",
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -164,6 +202,8 @@ class Office(TimeStampedModel):
 
     class Meta:
         ordering = ["-is_headquarters", "country", "city", "id"]
+        # Find-a-Partner's near search narrows offices to a bounding box on this index before any distance.
+        indexes = [models.Index(fields=["latitude", "longitude"], name="office_lat_long_idx")]
         constraints = [
             models.UniqueConstraint(
                 fields=["partner"],
@@ -172,8 +212,14 @@ class Office(TimeStampedModel):
                 violation_error_message="A partner has one headquarters; unmark the current one first.",
             ),
             models.CheckConstraint(
+                # The "both given" branch names isnull=False: a NULL comparison would let one coordinate
+                # alone pass, since a CHECK whose result is NULL is not a violation.
                 condition=(Q(latitude__isnull=True) & Q(longitude__isnull=True))
-                | (Q(latitude__gte=-90, latitude__lte=90) & Q(longitude__gte=-180, longitude__lte=180)),
+                | (
+                    Q(latitude__isnull=False, longitude__isnull=False)
+                    & Q(latitude__gte=-90, latitude__lte=90)
+                    & Q(longitude__gte=-180, longitude__lte=180)
+                ),
                 name="office_coordinates_valid",
                 violation_error_message=(
                     "Give both latitude (-90 to 90) and longitude (-180 to 180), or neither."
@@ -321,6 +367,12 @@ class Certification(TimeStampedModel):
     credential_id = models.CharField(max_length=100, blank=True)
     earned_on = models.DateField()
     expires_on = models.DateField(blank=True, help_text="Three years after earning unless given.")
+    last_reminder_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The tightest expiry reminder sent so far (90, 30 or 7 days before); cleared on renewal.",
+    )
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
@@ -463,3 +515,120 @@ class ContactRequest(TimeStampedModel):
 
     def __str__(self):
         return f"{self.reference}: {self.company} → {self.partner}"
+
+
+class ProfileChangeRequest(TimeStampedModel):
+    """Changes a partner's staff propose to its public profile. They go live only when a PDM approves them.
+
+    It holds the whole proposed text and lists (not a diff), so approving it sets exactly what the partner
+    saw in its preview; a newer proposal replaces the pending one.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="profile_change_requests")
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    description = models.TextField(blank=True)
+    website = models.URLField(blank=True)
+    industries = models.ManyToManyField(Industry, blank=True, related_name="+")
+    use_cases = models.ManyToManyField(UseCase, blank=True, related_name="+")
+    status = models.CharField(
+        max_length=20, choices=ProfileChangeStatus.choices, default=ProfileChangeStatus.PENDING, db_index=True
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True, help_text="Why it was rejected; shown to the partner.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "profile change request"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner"],
+                condition=Q(status=ProfileChangeStatus.PENDING),
+                name="profile_change_one_pending_per_partner",
+                violation_error_message="This partner already has a proposal waiting for its PDM.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ProfileChangeStatus.REJECTED) | ~Q(decision_reason=""),
+                name="profile_change_rejection_has_reason",
+                violation_error_message="Say why the proposed changes are rejected.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=[ProfileChangeStatus.APPROVED, ProfileChangeStatus.REJECTED])
+                | Q(decided_at__isnull=False),
+                name="profile_change_decision_has_time",
+                violation_error_message="A decided proposal needs the time of the decision.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Profile changes for {self.partner} ({self.get_status_display()})"
+
+
+class PostgresArrayField(ArrayField):
+    """An array column on PostgreSQL; a plain text column elsewhere, where nothing reads or writes it.
+
+    It lets the search entry table exist on SQLite too, so migrations, deletions and test flushes behave
+    the same everywhere, while only PostgreSQL fills and queries it.
+    """
+
+    def db_type(self, connection):
+        if connection.vendor != "postgresql":
+            return "text"
+        return super().db_type(connection)
+
+
+class PartnerSearchEntry(models.Model):
+    """What Find-a-Partner searches, filters, counts and sorts on: one row per partner, on PostgreSQL.
+
+    A denormalised copy, so a search over 100,000 partners reads one table: the weighted search
+    document, the ids behind each filter, and the counts the sorts use. Only approved, unexpired
+    enrollments and certifications still valid are in it; `stale_on` is the first day on which one of
+    them starts or stops counting, when partners.search.partner_search_refresh_due brings it up to date.
+    Writes keep it current through partners.search_signals; bulk writes call
+    partners.search.partner_search_refresh themselves. On SQLite it stays empty and the search reads the
+    partner tables directly.
+
+    Its GIN indexes (document, id arrays) and the trigram index on `name` are PostgreSQL-only, so
+    migration 0005_partner_search makes them by hand rather than through Meta.indexes.
+    """
+
+    partner = models.OneToOneField(
+        Partner, on_delete=models.CASCADE, primary_key=True, related_name="search_entry"
+    )
+    name = models.CharField(max_length=200)
+    is_published = models.BooleanField(default=False)
+    partner_type = models.CharField(max_length=20, choices=PartnerType.choices)
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    tier_rank = models.PositiveSmallIntegerField()
+    document = SearchVectorField(null=True)
+    program_ids = PostgresArrayField(models.BigIntegerField(), default=list, blank=True)
+    industry_ids = PostgresArrayField(models.BigIntegerField(), default=list, blank=True)
+    use_case_ids = PostgresArrayField(models.BigIntegerField(), default=list, blank=True)
+    country_codes = PostgresArrayField(models.CharField(max_length=2), default=list, blank=True)
+    active_certifications = models.PositiveIntegerField(default=0)
+    validated_references = models.PositiveIntegerField(default=0)
+    stale_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "partner search entry"
+        verbose_name_plural = "partner search entries"
+        indexes = [
+            models.Index(fields=["stale_on"], name="search_entry_stale_idx"),
+            # The default order without search words, and the name order: the first page straight from
+            # an index even when nothing is filtered.
+            models.Index(
+                fields=["-tier_rank", "-active_certifications", "name", "partner"],
+                condition=Q(is_published=True),
+                name="search_entry_tier_order_idx",
+            ),
+            models.Index(
+                fields=["name", "partner"], condition=Q(is_published=True), name="search_entry_name_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Search entry for {self.name}"

@@ -5,7 +5,20 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    CharField,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from partners.choices import (
@@ -13,9 +26,10 @@ from partners.choices import (
     TECHNICAL_LEVELS,
     CertificationLevel,
     EnrollmentStatus,
+    PartnerType,
     RequirementMetric,
 )
-from partners.models import Certification, CustomerReference, Partner, ProgramEnrollment, Tier
+from partners.models import Certification, CustomerReference, Office, Partner, ProgramEnrollment, Tier
 
 # How a shortfall reads: "needs 2 more professional-level people".
 METRIC_NOUNS = {
@@ -157,14 +171,31 @@ def tier_ladders() -> dict[str, list[Tier]]:
     return ladders
 
 
-def tier_shortfalls(tier: Tier, metrics: dict[str, int]) -> list[Shortfall]:
+# RequirementMetric.values builds a new list on each access; evaluation runs per partner, 100,000 times.
+_METRICS = tuple(RequirementMetric.values)
+
+
+def _shortfalls(minimums: dict[str, int], metrics: dict[str, int]) -> list[Shortfall]:
     return [
-        Shortfall(metric=req.metric, required=req.minimum, actual=metrics.get(req.metric, 0))
-        for req in sorted(
-            tier.requirements.all(), key=lambda r: list(RequirementMetric.values).index(r.metric)
-        )
-        if metrics.get(req.metric, 0) < req.minimum
+        Shortfall(metric=metric, required=minimums[metric], actual=metrics.get(metric, 0))
+        for metric in _METRICS
+        if metric in minimums and metrics.get(metric, 0) < minimums[metric]
     ]
+
+
+def tier_shortfalls(tier: Tier, metrics: dict[str, int]) -> list[Shortfall]:
+    return _shortfalls({req.metric: req.minimum for req in tier.requirements.all()}, metrics)
+
+
+def _shortfalls_to_hold(tier: Tier, ladder: list[Tier], metrics: dict[str, int]) -> list[Shortfall]:
+    """What holding `tier` lacks: a rung below it that is not met is lacking too, so every rung up to it
+    counts, with the largest minimum per measure."""
+    minimums: dict[str, int] = {}
+    for rung in ladder:
+        if rung.rank <= tier.rank:
+            for req in rung.requirements.all():
+                minimums[req.metric] = max(minimums.get(req.metric, 0), req.minimum)
+    return _shortfalls(minimums, metrics)
 
 
 def _evaluate(
@@ -178,7 +209,7 @@ def _evaluate(
         qualified = tier
     above = [tier for tier in ladder if tier.rank > qualified.rank]
     next_tier = above[0] if above else None
-    full_metrics = {metric: metrics.get(metric, 0) for metric in RequirementMetric.values}
+    full_metrics = {metric: metrics.get(metric, 0) for metric in _METRICS}
     current = next((tier for tier in ladder if tier.pk == current_tier.pk), current_tier)
     return TierEvaluation(
         partner_id=partner_id,
@@ -187,7 +218,7 @@ def _evaluate(
         next_tier=next_tier,
         metrics=full_metrics,
         next_tier_shortfalls=tier_shortfalls(next_tier, metrics) if next_tier else [],
-        current_tier_shortfalls=tier_shortfalls(current, metrics),
+        current_tier_shortfalls=_shortfalls_to_hold(current, ladder, metrics),
     )
 
 
@@ -201,7 +232,9 @@ def tier_evaluate_many(partners: Iterable[Partner] | QuerySet[Partner], on: date
     ladders = tier_ladders()
     tiers_by_id = {tier.pk: tier for ladder in ladders.values() for tier in ladder}
     if isinstance(partners, QuerySet):
-        rows = list(partners.order_by().values_list("pk", "partner_type", "tier_id"))
+        # A page (a sliced queryset) keeps its ordering, which decides what the page holds.
+        unordered = partners if partners.query.is_sliced else partners.order_by()
+        rows = list(unordered.values_list("pk", "partner_type", "tier_id"))
         metrics = partner_metrics(partners, on)
     else:
         rows = [(p.pk, p.partner_type, p.tier_id) for p in partners]
@@ -231,3 +264,143 @@ def partner_is_editable_by(partner: Partner, user) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
     return user.is_superuser or (user.is_pdm and partner.pdm_id == user.pk)
+
+
+# Admin lists and exports ------------------------------------------------------------------------------
+
+
+def _count_of(queryset) -> Coalesce:
+    """COUNT(*) of a correlated queryset, as a scalar subquery: evaluated only for the rows a page shows."""
+    counted = queryset.order_by().annotate(_count=Func(F("pk"), function="COUNT")).values("_count")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def partners_with_list_columns(queryset: QuerySet[Partner], on: datetime.date | None = None):
+    """Partners with what a list row shows: headquarters country and city, active certifications and
+    validated references. Each is a correlated subquery, so a page costs one query whatever its size and
+    the list's ordering still walks an index."""
+    on = on or timezone.localdate()
+    headquarters = Office.objects.filter(partner=OuterRef("pk"), is_headquarters=True).order_by()
+    return queryset.annotate(
+        hq_country=Subquery(headquarters.values("country")[:1]),
+        hq_city=Subquery(headquarters.values("city")[:1]),
+        active_certification_count=_count_of(
+            active_certifications(on).filter(staff_member__partner=OuterRef("pk"))
+        ),
+        validated_reference_count=_count_of(
+            CustomerReference.objects.filter(partner=OuterRef("pk"), is_validated=True)
+        ),
+    )
+
+
+def staff_members_with_active_certification_count(queryset, on: datetime.date | None = None):
+    return queryset.annotate(
+        active_certification_count=_count_of(active_certifications(on).filter(staff_member=OuterRef("pk")))
+    )
+
+
+def office_country_codes() -> list[str]:
+    """The countries partners have offices in, for a country filter.
+
+    On PostgreSQL a recursive query hops from one country to the next along the country index, so it
+    reads one index entry per country rather than every office (PostgreSQL has no skip scan of its own).
+    """
+    if connection.vendor != "postgresql":
+        return list(Office.objects.order_by("country").values_list("country", flat=True).distinct())
+    table = connection.ops.quote_name(Office._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE countries AS (
+                (SELECT country FROM {table} ORDER BY country LIMIT 1)
+                UNION ALL
+                SELECT (
+                    SELECT o.country FROM {table} o WHERE o.country > c.country ORDER BY o.country LIMIT 1
+                )
+                FROM countries c WHERE c.country IS NOT NULL
+            )
+            SELECT country FROM countries WHERE country IS NOT NULL
+            """
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+class _JoinedNames(Aggregate):
+    """Names joined with "; " in one column: STRING_AGG on PostgreSQL, GROUP_CONCAT on SQLite."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(%(expressions)s, '; ' ORDER BY %(expressions)s)"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            function="GROUP_CONCAT",
+            template="%(function)s(%(expressions)s, '; ')",
+            **extra_context,
+        )
+
+
+def _names_of(through, target: str) -> Subquery:
+    names = (
+        through.objects.filter(partner_id=OuterRef("pk"))
+        .order_by()
+        .values("partner_id")
+        .annotate(names=_JoinedNames(f"{target}__name"))
+        .values("names")
+    )
+    return Subquery(names, output_field=CharField())
+
+
+PARTNER_EXPORT_HEADER = [
+    "name",
+    "slug",
+    "type",
+    "tier",
+    "published",
+    "pdm",
+    "pdm_email",
+    "headquarters_country",
+    "headquarters_city",
+    "categories",
+    "industries",
+    "use_cases",
+    "website",
+    "active_certifications",
+    "validated_references",
+]
+
+
+def partners_export_rows(queryset: QuerySet[Partner], on: datetime.date | None = None):
+    """One row per partner, in PARTNER_EXPORT_HEADER's order, from a single streamed query."""
+    if "active_certification_count" not in queryset.query.annotations:
+        queryset = partners_with_list_columns(queryset, on)
+    rows = queryset.annotate(
+        category_names=_names_of(Partner.categories.through, "consultingcategory"),
+        industry_names=_names_of(Partner.industries.through, "industry"),
+        use_case_names=_names_of(Partner.use_cases.through, "usecase"),
+    ).values_list(
+        "name",
+        "slug",
+        "partner_type",
+        "tier__name",
+        "is_published",
+        "pdm__first_name",
+        "pdm__last_name",
+        "pdm__username",
+        "pdm__email",
+        "hq_country",
+        "hq_city",
+        "category_names",
+        "industry_names",
+        "use_case_names",
+        "website",
+        "active_certification_count",
+        "validated_reference_count",
+    )
+    type_labels = dict(PartnerType.choices)
+    for row in rows.iterator(chunk_size=2000):
+        (name, slug, partner_type, tier, published, first, last, username, email, *rest) = row
+        pdm = f"{first or ''} {last or ''}".strip() or username or ""
+        yield [name, slug, type_labels.get(partner_type, partner_type), tier, published, pdm, email, *rest]

@@ -4,31 +4,43 @@ raises a DomainError with a message for that user; views, the admin, the API and
 import csv
 import datetime
 import io
+import logging
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.outbox.services import outbox_email_enqueue
+from partners import events
 from partners.choices import (
     LIVE_ENROLLMENT_STATUSES,
     AuditResult,
     CertificationLevel,
+    ContactRequestStatus,
     EnrollmentStatus,
+    ProfileChangeStatus,
     TierChangeSource,
 )
 from partners.models import (
     Certification,
+    ContactRequest,
+    CustomerReference,
     Partner,
+    ProfileChangeRequest,
     ProgramEnrollment,
     StaffMember,
     Tier,
     TierChange,
     certification_default_expiry,
 )
+from partners.search_index import partner_search_refresh
 from partners.selectors import partner_is_editable_by, partners_editable_by, tier_evaluate
+
+logger = logging.getLogger(__name__)
 
 
 def _ensure_can_edit(partner: Partner, user) -> None:
@@ -39,7 +51,8 @@ def _ensure_can_edit(partner: Partner, user) -> None:
 
 
 def _lock(partner: Partner) -> Partner:
-    return Partner.objects.select_for_update().select_related("tier").get(pk=partner.pk)
+    # Only the partner row: locking its tier too would make edits of partners on one tier wait on each other.
+    return Partner.objects.select_for_update(of=("self",)).select_related("tier").get(pk=partner.pk)
 
 
 def partner_tier_change(
@@ -79,7 +92,9 @@ def partner_tier_change(
             changed_at=at or timezone.now(),
         )
         locked.tier = to_tier
+        locked._history_user = user  # outside a request, simple-history cannot tell who acted
         locked.save(update_fields=["tier", "updated_at"])
+        events.tier_changed(change)
     partner.tier = to_tier
     return change
 
@@ -109,6 +124,7 @@ def partner_set_published(*, partner: Partner, published: bool, user) -> bool:
         if locked.is_published == published:
             return False
         locked.is_published = published
+        locked._history_user = user
         locked.save(update_fields=["is_published", "updated_at"])
     partner.is_published = published
     return True
@@ -132,7 +148,8 @@ def enrollment_approve(
     approved_on = approved_on or timezone.localdate()
     with transaction.atomic():
         locked = (
-            ProgramEnrollment.objects.select_for_update()
+            # Not the program's minimum tier: PostgreSQL cannot lock the nullable side of an outer join.
+            ProgramEnrollment.objects.select_for_update(of=("self", "partner"))
             .select_related("partner__tier", "program__minimum_tier")
             .get(pk=enrollment.pk)
         )
@@ -161,7 +178,9 @@ def enrollment_approve(
         locked.approved_by = user
         locked.expires_on = _add_months(approved_on, program.validity_months)
         locked.status_reason = ""
+        locked._history_user = user
         locked.save()
+        events.enrollment_approved(locked)
     return locked
 
 
@@ -176,6 +195,7 @@ def enrollment_revoke(*, enrollment: ProgramEnrollment, user, reason: str) -> Pr
             raise ConflictError(f"This enrollment is already {locked.get_status_display().lower()}.")
         locked.status = EnrollmentStatus.REVOKED
         locked.status_reason = reason
+        locked._history_user = user
         locked.save()
     return locked
 
@@ -225,9 +245,14 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            result.errors.append((1, "The file is not UTF-8 text; save it as CSV UTF-8 and try again."))
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            result.errors.append((line, "The file is not UTF-8 text; save it as CSV UTF-8 and try again."))
             return result
+    data = data.removeprefix("\ufeff")
+    if not data.strip():
+        result.errors.append((1, "The file is empty: its first line should be the header."))
+        return result
     reader = csv.DictReader(io.StringIO(data))
     header = [(name or "").strip() for name in (reader.fieldnames or [])]
     missing = [column for column in CERTIFICATION_CSV_REQUIRED if column not in header]
@@ -343,6 +368,7 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
             )
         )
     if result.errors:
+        result.errors.sort()  # rows with too many fields were reported while reading, before the rest
         return result
 
     try:
@@ -358,6 +384,8 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
                 certifications.append(certification)
             # With history rows, so the audit trail shows who imported each certification.
             bulk_create_with_history(certifications, Certification, batch_size=1000, default_user=user)
+            # A bulk insert sends no signals: bring Find-a-Partner's counts up to date in one statement.
+            partner_search_refresh({member.partner_id for member, _ in to_create})
     except IntegrityError:
         # A concurrent import took a credential id between our check and our write: nothing was kept.
         result.errors.append(
@@ -367,3 +395,225 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
     result.created = len(certifications)
     result.staff_created = len(new_members)
     return result
+
+
+# Contact requests (leads) -----------------------------------------------------------------------------
+
+CONTACT_REQUEST_FIELDS = ("name", "email", "company", "country", "message", "project_size", "timeline")
+
+
+def _contact_request_recipients(partner: Partner) -> list[str]:
+    """The partner's own active users; when it has none yet, its PDM, who passes the lead on."""
+    emails = list(partner.users.filter(is_active=True).exclude(email="").values_list("email", flat=True))
+    if not emails and partner.pdm_id and partner.pdm.is_active and partner.pdm.email:
+        emails = [partner.pdm.email]
+    return emails
+
+
+def contact_request_create(*, partner: Partner, data: dict, ip: str | None = None) -> ContactRequest:
+    """Store a customer's contact request and queue the partner's notification, in one transaction.
+
+    The email is sent by a task after commit; if the broker or the mail server is down it stays in the
+    outbox and is retried, so the request is never lost and never half-stored.
+    """
+    if not partner.is_published:
+        raise DomainError(f"{partner.name} does not take contact requests at the moment.")
+    contact_request = ContactRequest(
+        partner=partner,
+        submitted_from_ip=ip,
+        **{name: data.get(name) or "" for name in CONTACT_REQUEST_FIELDS},
+    )
+    try:
+        contact_request.full_clean(exclude=["reference", "partner"])
+    except ValidationError as exc:
+        field_name, messages = next(iter(exc.message_dict.items()))
+        raise DomainError(messages[0], field=field_name) from None
+    with transaction.atomic():
+        contact_request.save()
+        events.contact_request_created(contact_request)
+        recipients = _contact_request_recipients(partner)
+        if recipients:
+            outbox_email_enqueue(
+                dedupe_key=f"contact-request:{contact_request.reference}:partner",
+                to=recipients,
+                subject=f"New contact request {contact_request.reference} from {contact_request.company}",
+                template="emails/contact_request_new",
+                context={
+                    "contact_request": contact_request,
+                    "partner": partner,
+                    "lead_path": reverse("my:lead-detail", args=[contact_request.reference]),
+                },
+            )
+        else:
+            # Still stored and shown in the admin; a PDM assigned later sees it there.
+            logger.warning("Contact request %s: %s has nobody to notify", contact_request.reference, partner)
+    return contact_request
+
+
+def _lead_for_response(contact_request: ContactRequest, user) -> ContactRequest:
+    if not user.is_authenticated or user.partner_id is None or user.partner_id != contact_request.partner_id:
+        raise PermissionDeniedError("Only the partner's own staff can answer this contact request.")
+    locked = ContactRequest.objects.select_for_update().get(pk=contact_request.pk)
+    if locked.status != ContactRequestStatus.NEW:
+        raise ConflictError(
+            f"Contact request {locked.reference} was already {locked.get_status_display().lower()}."
+        )
+    return locked
+
+
+def contact_request_accept(*, contact_request: ContactRequest, user) -> ContactRequest:
+    """The partner takes the lead on: it will get in touch with the customer."""
+    with transaction.atomic():
+        locked = _lead_for_response(contact_request, user)
+        locked.status = ContactRequestStatus.ACCEPTED
+        locked.responded_at = timezone.now()
+        locked.responded_by = user
+        locked.save(update_fields=["status", "responded_at", "responded_by", "updated_at"])
+    return locked
+
+
+def contact_request_decline(*, contact_request: ContactRequest, user, reason: str) -> ContactRequest:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Say why you decline this request.", field="reason")
+    with transaction.atomic():
+        locked = _lead_for_response(contact_request, user)
+        locked.status = ContactRequestStatus.DECLINED
+        locked.decline_reason = reason
+        locked.responded_at = timezone.now()
+        locked.responded_by = user
+        locked.save(update_fields=["status", "decline_reason", "responded_at", "responded_by", "updated_at"])
+    return locked
+
+
+# Profile changes proposed by a partner ------------------------------------------------------------------
+
+
+def profile_change_propose(
+    *, partner: Partner, user, description: str, website: str, industries, use_cases
+) -> ProfileChangeRequest:
+    """A partner's staff propose new profile text and tags; its PDM approves them before they go live.
+
+    A proposal still waiting replaces the earlier one, so the PDM only ever reviews the latest.
+    """
+    if not user.is_authenticated or user.partner_id != partner.pk:
+        raise PermissionDeniedError(f"Only {partner.name}'s own staff can propose changes to its profile.")
+    description, website = (description or "").strip(), (website or "").strip()
+    industry_ids = {industry.pk for industry in industries}
+    use_case_ids = {use_case.pk for use_case in use_cases}
+    with transaction.atomic():
+        # Locked so two colleagues proposing at once replace each other in turn.
+        locked = Partner.objects.select_for_update().get(pk=partner.pk)
+        unchanged = (
+            description == locked.description
+            and website == locked.website
+            and industry_ids == set(locked.industries.values_list("pk", flat=True))
+            and use_case_ids == set(locked.use_cases.values_list("pk", flat=True))
+        )
+        if unchanged:
+            raise DomainError("These are the profile's current values: change something to propose it.")
+        locked.profile_change_requests.filter(status=ProfileChangeStatus.PENDING).update(
+            status=ProfileChangeStatus.SUPERSEDED, updated_at=timezone.now()
+        )
+        change = ProfileChangeRequest.objects.create(
+            partner=locked, proposed_by=user, description=description, website=website
+        )
+        change.industries.set(industry_ids)
+        change.use_cases.set(use_case_ids)
+        if locked.pdm_id:
+            outbox_email_enqueue(
+                dedupe_key=f"profile-change:{change.pk}:proposed",
+                to=[locked.pdm.email],
+                subject=f"{locked.name} proposes changes to its profile",
+                template="emails/profile_change_proposed",
+                context={
+                    "partner": locked,
+                    "change": change,
+                    "proposed_by": user,
+                    "admin_path": reverse("admin:partners_profilechangerequest_change", args=[change.pk]),
+                },
+            )
+    return change
+
+
+def _profile_change_for_decision(change: ProfileChangeRequest, user) -> ProfileChangeRequest:
+    locked = (
+        ProfileChangeRequest.objects.select_for_update(of=("self",))
+        .select_related("partner", "proposed_by")
+        .get(pk=change.pk)
+    )
+    _ensure_can_edit(locked.partner, user)
+    if locked.status != ProfileChangeStatus.PENDING:
+        raise ConflictError(f"This proposal is already {locked.get_status_display().lower()}.")
+    return locked
+
+
+def _profile_change_notify(change: ProfileChangeRequest) -> None:
+    if change.proposed_by and change.proposed_by.email:
+        outbox_email_enqueue(
+            dedupe_key=f"profile-change:{change.pk}:{change.status}",
+            to=[change.proposed_by.email],
+            subject=f"Your profile changes for {change.partner.name}: {change.get_status_display().lower()}",
+            template="emails/profile_change_decided",
+            context={"change": change, "partner": change.partner, "profile_path": reverse("my:profile")},
+        )
+
+
+def profile_change_approve(*, change: ProfileChangeRequest, user) -> ProfileChangeRequest:
+    """Put a proposal live: the partner's profile takes its text and tags, and the history shows who."""
+    with transaction.atomic():
+        locked = _profile_change_for_decision(change, user)
+        partner = Partner.objects.select_for_update().get(pk=locked.partner_id)
+        partner.description = locked.description
+        partner.website = locked.website
+        partner._history_user = user
+        partner.save(update_fields=["description", "website", "updated_at"])
+        partner.industries.set(locked.industries.all())
+        partner.use_cases.set(locked.use_cases.all())
+        locked.status = ProfileChangeStatus.APPROVED
+        locked.decided_by = user
+        locked.decided_at = timezone.now()
+        locked.decision_reason = ""
+        locked.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "updated_at"])
+        _profile_change_notify(locked)
+    return locked
+
+
+def profile_change_reject(*, change: ProfileChangeRequest, user, reason: str) -> ProfileChangeRequest:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Say why the proposed changes are rejected; the partner reads it.", field="reason")
+    with transaction.atomic():
+        locked = _profile_change_for_decision(change, user)
+        locked.status = ProfileChangeStatus.REJECTED
+        locked.decided_by = user
+        locked.decided_at = timezone.now()
+        locked.decision_reason = reason
+        locked.save(update_fields=["status", "decided_by", "decided_at", "decision_reason", "updated_at"])
+        _profile_change_notify(locked)
+    return locked
+
+
+# Customer references -------------------------------------------------------------------------------------
+
+
+def customer_reference_set_validated(*, reference: CustomerReference, validated: bool, user) -> bool:
+    """A PDM validates a launched customer project (it then counts toward the tier) or withdraws that.
+
+    Returns whether anything changed."""
+    with transaction.atomic():
+        locked = CustomerReference.objects.select_for_update(of=("self",)).select_related("partner")
+        locked = locked.get(pk=reference.pk)
+        _ensure_can_edit(locked.partner, user)
+        if locked.is_validated == validated:
+            return False
+        locked.is_validated = validated
+        locked.validated_by = user if validated else None
+        locked.validated_at = timezone.now() if validated else None
+        locked.save(update_fields=["is_validated", "validated_by", "validated_at", "updated_at"])
+    reference.is_validated, reference.validated_by, reference.validated_at = (
+        locked.is_validated,
+        locked.validated_by,
+        locked.validated_at,
+    )
+    return True

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start a private PostgreSQL (and, with --redis, a private Redis) for tests and benchmarks, idempotently.
-# Installs Debian's packages when they are missing and we are root. Prints the DATABASE_URL to export.
+# Installs Debian's packages when they are missing and we are root. Prints the DATABASE_URL (and
+# REDIS_URL) to export. `--stop` stops both servers instead.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 var="${APN_VAR_DIR:-$here/var}"
@@ -24,8 +25,21 @@ pg_bin="$(dirname "$(ls -d /usr/lib/postgresql/*/bin/pg_ctl | sort -V | tail -1)
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user.
 run_pg() { if [[ $(id -u) -eq 0 ]]; then su postgres -s /bin/bash -c "$(printf '%q ' "$@")"; else "$@"; fi; }
 pgdata="$var/pgdata"
+# A checkout under a private home (e.g. /root) is out of the postgres user's reach: keep its cluster elsewhere.
+if [[ $(id -u) -eq 0 ]] && ! run_pg test -x "$var"; then
+  pgdata="/var/lib/apn-portal/pgdata-$pg_port"
+  mkdir -p "$pgdata"
+fi
+
+if [[ " $* " == *" --stop "* ]]; then
+  if command -v redis-cli >/dev/null 2>&1; then redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true; fi
+  if run_pg "$pg_bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+    run_pg "$pg_bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
+  fi
+  exit 0
+fi
 if [[ ! -s "$pgdata/PG_VERSION" ]]; then
-  mkdir -p "$pgdata"; [[ $(id -u) -eq 0 ]] && chown -R postgres "$var/pgdata"
+  mkdir -p "$pgdata"; [[ $(id -u) -eq 0 ]] && chown -R postgres "$pgdata"
   run_pg "$pg_bin/initdb" -D "$pgdata" -U apn --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   cat >> "$pgdata/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'

@@ -8,3 +8,5 @@ class StaffRole(models.TextChoices):
     ACCOUNT_MANAGER = "Account Manager"
     SOLUTIONS_ARCHITECT = "Solutions Architect"
     TAM = "Technical Account Manager"
+    # Answers support cases (support/): the whitepaper's Cloud Support Associates and Engineers.
+    SUPPORT_ENGINEER = "Cloud Support Engineer"

@@ -20,14 +20,29 @@ class User(AbstractUser):
         related_name="users",
         help_text="The partner organisation this person works for, if any.",
     )
+    customer = models.ForeignKey(
+        "engagements.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        help_text="The customer organisation this person works for, if any.",
+    )
 
     class Meta:
         ordering = ["username"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(partner__isnull=True) | Q(is_staff=False),
+                condition=(Q(partner__isnull=True) & Q(customer__isnull=True)) | Q(is_staff=False),
                 name="user_staff_has_no_organisation",
-                violation_error_message="Provider staff cannot also belong to a partner organisation.",
+                violation_error_message=(
+                    "Provider staff cannot also belong to a partner or customer organisation."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(partner__isnull=True) | Q(customer__isnull=True),
+                name="user_at_most_one_organisation",
+                violation_error_message="A person works for a partner or for a customer, not both.",
             ),
         ]
 
@@ -36,7 +51,7 @@ class User(AbstractUser):
 
     @property
     def is_provider_staff(self) -> bool:
-        return self.is_staff and self.partner_id is None
+        return self.is_staff and self.partner_id is None and self.customer_id is None
 
     def has_role(self, role: StaffRole) -> bool:
         if not self.is_provider_staff:

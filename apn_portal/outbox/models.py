@@ -15,6 +15,10 @@ class OutboxMessage(TimeStampedModel):
 
     A task sends it after commit; a periodic sweep re-sends what is still pending (the broker was down, the
     mail server refused), so nothing is lost. The dedupe key makes "tell X about Y once" a database fact.
+
+    Most messages are rendered as they are stored. One stored with a `template` and its JSON `context`
+    instead is rendered when it is sent, and keeps the bodies it was sent with: a scheduled check that
+    queues tens of thousands of emails in one transaction does not render them all inside it.
     """
 
     dedupe_key = models.CharField(
@@ -24,6 +28,12 @@ class OutboxMessage(TimeStampedModel):
     subject = models.CharField(max_length=300)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
+    template = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="For a message rendered when it is sent: its template pair, <template>.txt and .html.",
+    )
+    context = models.JSONField(null=True, blank=True, help_text="That template's context.")
     status = models.CharField(max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

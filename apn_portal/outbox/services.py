@@ -1,12 +1,14 @@
 """Queue and deliver notification emails through the outbox."""
 
 import datetime
+import json
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
-from django.template.loader import render_to_string
+from django.db import connection, transaction
+from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
 from apn_portal.outbox.models import OutboxMessage, OutboxStatus
@@ -59,11 +61,24 @@ def _schedule_delivery(message_id: int) -> None:
         logger.warning("Could not queue outbox message %s; the sweep will send it", message_id, exc_info=True)
 
 
+def outbox_message_bodies(message: OutboxMessage) -> tuple[str, str]:
+    """The message's text and HTML bodies: as stored, or, for one rendered when sent and not sent yet,
+    rendered now from its template and context."""
+    if not message.template or message.body_text:
+        return message.body_text, message.body_html
+    context = {**(message.context or {}), "portal_url": settings.PORTAL_URL}
+    return (
+        render_to_string(f"{message.template}.txt", context),
+        render_to_string(f"{message.template}.html", context),
+    )
+
+
 def outbox_deliver_message(message_id: int) -> bool:
     """Send one pending message. Returns True if it was sent by this call.
 
     The row is locked while sending so two workers never send the same message; a message already sent,
-    or locked by another worker, is left alone.
+    or locked by another worker, is left alone. A message rendered when sent keeps the bodies it went
+    out with.
     """
     with transaction.atomic():
         message = (
@@ -73,16 +88,19 @@ def outbox_deliver_message(message_id: int) -> bool:
         )
         if message is None:
             return False
-        email = EmailMultiAlternatives(
-            subject=message.subject,
-            body=message.body_text,
-            to=message.to,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-        )
-        if message.body_html:
-            email.attach_alternative(message.body_html, "text/html")
         message.attempts += 1
         try:
+            # Rendering is part of the attempt: a template that fails is retried (once fixed) like a
+            # mail server that is down, and the message stays visible in the admin meanwhile.
+            body_text, body_html = outbox_message_bodies(message)
+            email = EmailMultiAlternatives(
+                subject=message.subject,
+                body=body_text,
+                to=message.to,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+            )
+            if body_html:
+                email.attach_alternative(body_html, "text/html")
             email.send()
         except Exception as exc:  # any mail failure is retried later; the message is never dropped silently
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -96,7 +114,18 @@ def outbox_deliver_message(message_id: int) -> bool:
         message.status = OutboxStatus.SENT
         message.sent_at = timezone.now()
         message.last_error = ""
-        message.save(update_fields=["attempts", "last_error", "status", "sent_at", "updated_at"])
+        message.body_text, message.body_html = body_text, body_html
+        message.save(
+            update_fields=[
+                "attempts",
+                "last_error",
+                "status",
+                "sent_at",
+                "body_text",
+                "body_html",
+                "updated_at",
+            ]
+        )
     return True
 
 
@@ -111,3 +140,157 @@ def outbox_pending_due_ids(limit: int = 500) -> list[int]:
 def outbox_flush(limit: int = 500) -> int:
     """Send every message that is due (used by the periodic sweep and by `run_checks`). Returns sent count."""
     return sum(outbox_deliver_message(message_id) for message_id in outbox_pending_due_ids(limit))
+
+
+# Many at once (the scheduled checks) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxEmail:
+    """One email for outbox_email_enqueue_many; the fields mean what outbox_email_enqueue's arguments do."""
+
+    dedupe_key: str
+    to: list[str]
+    subject: str
+    template: str
+    context: dict
+
+
+DELIVERY_BATCH = 200
+
+
+def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bool = False) -> set[str]:
+    """Store many emails in the caller's transaction, in a few statements. Returns the dedupe keys stored
+    now.
+
+    An email whose key is already stored (queued or sent before) is skipped, as with
+    outbox_email_enqueue; so is one without recipients. After commit, one delivery task per batch of
+    messages is queued rather than one per message; the sweep sends whatever the broker lost.
+
+    With `render_when_sent`, each email's context is stored as JSON (so it may hold only strings, numbers,
+    booleans, None, lists and dicts) and its bodies are rendered when it is sent, by the delivery task:
+    queuing then costs a small row per email instead of two template renders and a few kilobytes.
+    """
+    unique: dict[str, tuple[OutboxEmail, list[str]]] = {}
+    for email in emails:
+        recipients = sorted({address for address in email.to if address})
+        if recipients and email.dedupe_key not in unique:  # a key twice in one call is stored once
+            unique[email.dedupe_key] = (email, recipients)
+    if not unique:
+        return set()
+    if render_when_sent:
+        rows = [
+            (key, recipients, email.subject, "", "", email.template, email.context)
+            for key, (email, recipients) in unique.items()
+        ]
+    else:
+        rows = _rendered_rows(unique)
+    stored = _insert_skipping_stored_keys(rows) if rows else {}
+    message_ids = list(stored.values())
+    if message_ids:
+        transaction.on_commit(lambda: _schedule_batch_delivery(message_ids))
+    return set(stored)
+
+
+def _rendered_rows(unique: dict[str, tuple[OutboxEmail, list[str]]]) -> list[tuple]:
+    # Keys stored before are skipped here already, to spare their rendering.
+    stored_before = set(
+        OutboxMessage.objects.filter(dedupe_key__in=list(unique)).values_list("dedupe_key", flat=True)
+    )
+    templates: dict[str, tuple] = {}
+    rows = []
+    for key, (email, recipients) in unique.items():
+        if key in stored_before:
+            continue
+        if email.template not in templates:
+            templates[email.template] = (
+                get_template(f"{email.template}.txt"),
+                get_template(f"{email.template}.html"),
+            )
+        text, html = templates[email.template]
+        context = {**email.context, "portal_url": settings.PORTAL_URL}
+        rows.append((key, recipients, email.subject, text.render(context), html.render(context), "", None))
+    return rows
+
+
+_INCOMING_TABLE = "outbox_incoming"
+
+
+def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
+    """Insert the rows (dedupe_key, to, subject, body_text, body_html, template, context); a key stored
+    before, or by another transaction first, is skipped, not doubled. Returns the stored messages' ids by
+    dedupe key."""
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        # SQLite: the check's write transaction holds the database's write lock, so no other transaction
+        # can store one of these keys between this look-up and the insert.
+        stored_before = set(
+            OutboxMessage.objects.filter(dedupe_key__in=[row[0] for row in rows]).values_list(
+                "dedupe_key", flat=True
+            )
+        )
+        new = [row for row in rows if row[0] not in stored_before]
+        OutboxMessage.objects.bulk_create(
+            [
+                OutboxMessage(
+                    dedupe_key=key,
+                    to=to,
+                    subject=subject,
+                    body_text=body_text,
+                    body_html=body_html,
+                    template=template,
+                    context=context,
+                    next_attempt_at=now,
+                )
+                for key, to, subject, body_text, body_html, template, context in new
+            ],
+            batch_size=500,
+            ignore_conflicts=True,
+        )
+        return dict(
+            OutboxMessage.objects.filter(dedupe_key__in=[row[0] for row in new]).values_list(
+                "dedupe_key", "pk"
+            )
+        )
+    # COPY into a scratch table, then one INSERT ... ON CONFLICT: several times faster than sending the
+    # rows as INSERT parameters when a check queues tens of thousands at once.
+    table = connection.ops.quote_name(OutboxMessage._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING_TABLE} (dedupe_key text, recipients jsonb, "
+            "subject text, body_text text, body_html text, template text, context jsonb) ON COMMIT DROP"
+        )
+        cursor.execute(f"TRUNCATE {_INCOMING_TABLE}")
+        with cursor.cursor.copy(f"COPY {_INCOMING_TABLE} FROM STDIN") as copy:
+            for key, to, subject, body_text, body_html, template, context in rows:
+                copy.write_row(
+                    (
+                        key,
+                        json.dumps(to),
+                        subject,
+                        body_text,
+                        body_html,
+                        template,
+                        None if context is None else json.dumps(context),
+                    )
+                )
+        cursor.execute(
+            f'INSERT INTO {table} (dedupe_key, "to", subject, body_text, body_html, template, context, '
+            "status, attempts, last_error, next_attempt_at, created_at, updated_at) "
+            "SELECT dedupe_key, recipients, subject, body_text, body_html, template, context, "
+            f"%s, 0, '', %s, %s, %s FROM {_INCOMING_TABLE} "
+            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, id",
+            [OutboxStatus.PENDING, now, now, now],
+        )
+        return dict(cursor.fetchall())
+
+
+def _schedule_batch_delivery(message_ids: list[int]) -> None:
+    from apn_portal.outbox.tasks import outbox_deliver_batch
+
+    for start in range(0, len(message_ids), DELIVERY_BATCH):
+        try:
+            outbox_deliver_batch.delay(message_ids[start : start + DELIVERY_BATCH])
+        except Exception:  # broker down: the messages stay pending and the periodic sweep sends them
+            logger.warning("Could not queue %s outbox messages; the sweep will send them", len(message_ids))
+            return

@@ -1,7 +1,199 @@
-"""A partner's own signed-in area: scorecard, leads inbox, profile. (Being built: issue 3.)"""
+"""A partner's own signed-in area under /my/: tier scorecard, leads inbox, profile preview and edits.
 
-from django.http import Http404
+Every page reads only the signed-in user's own organisation: a lead of another partner is a 404, as if it
+did not exist.
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from apn_portal.exceptions import DomainError
+from partners.choices import ContactRequestStatus, ProfileChangeStatus
+from partners.forms import LeadDeclineForm, ProfileChangeForm
+from partners.models import Partner
+from partners.selectors_partner_area import (
+    contact_request_status_counts,
+    contact_requests_of_partner,
+    partner_profile_preview,
+    partner_scorecard,
+)
+from partners.services import (
+    contact_request_accept,
+    contact_request_decline,
+    profile_change_propose,
+)
+
+LEADS_PER_PAGE = 20
 
 
+def partner_staff_required(view):
+    """Signed-in staff of a partner only. Anyone else signed in (provider staff, customers) gets a 403 page
+    that says where to go instead."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if request.user.partner_id is None:
+            return render(request, "my/not_partner_staff.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _own_partner(request) -> Partner:
+    return Partner.objects.select_related("tier").get(pk=request.user.partner_id)
+
+
+def _see_other(*args):
+    response = redirect(*args)
+    response.status_code = 303
+    return response
+
+
+@partner_staff_required
 def scorecard(request):
-    raise Http404("The partner area is being built.")
+    partner = _own_partner(request)
+    return render(
+        request,
+        "my/scorecard.html",
+        {
+            "partner": partner,
+            "scorecard": partner_scorecard(partner),
+            "lead_counts": contact_request_status_counts(partner.pk),
+            "section": "scorecard",
+        },
+    )
+
+
+@partner_staff_required
+def leads(request):
+    partner = _own_partner(request)
+    status = request.GET.get("status", "")
+    if status not in ContactRequestStatus.values:
+        status = ""
+    paginator = Paginator(contact_requests_of_partner(partner.pk, status or None), LEADS_PER_PAGE)
+    counts = contact_request_status_counts(partner.pk)
+    return render(
+        request,
+        "my/leads.html",
+        {
+            "partner": partner,
+            "page_obj": paginator.get_page(request.GET.get("page")),
+            "status": status,
+            "status_label": ContactRequestStatus(status).label if status else "",
+            "status_tabs": [(value, label, counts[value]) for value, label in ContactRequestStatus.choices],
+            "lead_counts": counts,
+            "section": "leads",
+        },
+    )
+
+
+def _own_lead(request, reference):
+    return get_object_or_404(
+        contact_requests_of_partner(request.user.partner_id).select_related("partner", "responded_by"),
+        reference=reference,
+    )
+
+
+def _lead_page(request, lead, decline_form=None, status=200):
+    return render(
+        request,
+        "my/lead_detail.html",
+        {
+            "partner": lead.partner,
+            "lead": lead,
+            "decline_form": decline_form or LeadDeclineForm(),
+            "section": "leads",
+        },
+        status=status,
+    )
+
+
+@partner_staff_required
+def lead_detail(request, reference):
+    return _lead_page(request, _own_lead(request, reference))
+
+
+@require_POST
+@partner_staff_required
+def lead_accept(request, reference):
+    lead = _own_lead(request, reference)
+    try:
+        contact_request_accept(contact_request=lead, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"You accepted {lead.reference}. Reply to {lead.name} at {lead.email}.")
+    return _see_other("my:lead-detail", lead.reference)
+
+
+@require_POST
+@partner_staff_required
+def lead_decline(request, reference):
+    lead = _own_lead(request, reference)
+    form = LeadDeclineForm(request.POST)
+    if not form.is_valid():
+        return _lead_page(request, lead, form, status=400)
+    try:
+        contact_request_decline(contact_request=lead, user=request.user, reason=form.cleaned_data["reason"])
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"You declined {lead.reference}.")
+    return _see_other("my:lead-detail", lead.reference)
+
+
+@partner_staff_required
+def profile(request):
+    partner = _own_partner(request)
+    changes = list(
+        partner.profile_change_requests.select_related("proposed_by").prefetch_related(
+            "industries", "use_cases"
+        )[:5]
+    )
+    return render(
+        request,
+        "my/profile.html",
+        {
+            "partner": partner,
+            "profile": partner_profile_preview(partner),
+            "pending_change": next((c for c in changes if c.status == ProfileChangeStatus.PENDING), None),
+            "recent_changes": changes,
+            "section": "profile",
+        },
+    )
+
+
+@partner_staff_required
+def profile_edit(request):
+    partner = _own_partner(request)
+    form = ProfileChangeForm(data=request.POST or None, partner=partner)
+    if request.method == "POST" and form.is_valid():
+        try:
+            profile_change_propose(
+                partner=partner,
+                user=request.user,
+                description=form.cleaned_data["description"],
+                website=form.cleaned_data["website"],
+                industries=form.cleaned_data["industries"],
+                use_cases=form.cleaned_data["use_cases"],
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(
+                request,
+                "Your changes were sent to your Partner Development Manager; they go live once approved.",
+            )
+            return _see_other("my:profile")
+    return render(
+        request,
+        "my/profile_edit.html",
+        {"partner": partner, "form": form, "section": "profile"},
+        status=400 if form.errors else 200,
+    )

@@ -1,0 +1,86 @@
+"""People who sign in: their organisation (a partner) or, for provider staff, their roles (groups)."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from apn_portal.accounts.models import User
+from apn_portal.admin import LargeTableAdminMixin
+
+
+class OrganisationFilter(admin.SimpleListFilter):
+    title = "organisation"
+    parameter_name = "organisation"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("partner", "A partner's staff"),
+            ("customer", "A customer's staff"),
+            ("provider", "Provider staff"),
+            ("none", "None of these"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "partner":
+            return queryset.filter(partner__isnull=False)
+        if self.value() == "customer":
+            return queryset.filter(customer__isnull=False)
+        if self.value() == "provider":
+            return queryset.filter(partner__isnull=True, customer__isnull=True, is_staff=True)
+        if self.value() == "none":
+            return queryset.filter(partner__isnull=True, customer__isnull=True, is_staff=False)
+        return queryset
+
+
+@admin.register(User)
+class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
+    list_display = ("username", "full_name", "email", "organisation", "roles", "is_staff", "is_active")
+    list_select_related = ("partner", "customer")
+    list_filter = (OrganisationFilter, "groups", "is_staff", "is_superuser", "is_active")
+    search_fields = ("username", "first_name", "last_name", "email", "partner__name", "customer__name")
+    search_help_text = "Search by username, name, email, or organisation name."
+    autocomplete_fields = ("partner", "customer")
+    ordering = ("username",)
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        (
+            "Organisation",
+            {
+                "fields": ("partner", "customer"),
+                "description": "A partner's or a customer's staff belong to that one organisation. "
+                "Provider staff belong to none: they are staff members with roles.",
+            },
+        ),
+        ("Roles and permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Specific permissions", {"classes": ("collapse",), "fields": ("user_permissions",)}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Organisation", {"fields": ("partner", "customer")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "groups":
+            field.label = "Roles"
+            field.help_text = (
+                "Provider staff roles: each role is a group with the admin permissions it needs."
+            )
+        return field
+
+    @admin.display(description="name", ordering="last_name")
+    def full_name(self, user):
+        return user.get_full_name()
+
+    @admin.display(description="organisation")
+    def organisation(self, user):
+        return user.partner or user.customer or ("provider staff" if user.is_staff else "-")
+
+    @admin.display(description="roles")
+    def roles(self, user):
+        return ", ".join(group.name for group in user.groups.all())

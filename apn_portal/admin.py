@@ -1,0 +1,198 @@
+"""Shared admin building blocks: paging that never counts a whole big table, CSV streaming, and limits
+on bulk actions. Every app's admin builds on these."""
+
+import csv
+import datetime
+import math
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import EmptyPage, Paginator
+from django.db import connections
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.utils.functional import cached_property
+from simple_history.admin import SimpleHistoryAdmin
+
+# Bulk actions run one service call per row inside the request: beyond this, narrow the list first.
+ACTION_MAX_OBJECTS = 1000
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most `count_cap` + 1 rows (`SELECT COUNT(*) FROM (... LIMIT n)`), so a page of a table
+    with millions of rows costs the same as a page of a small one.
+
+    Past the cap the list says "10,000+" (or PostgreSQL's own estimate when nothing filters the list)
+    and pages beyond the cap are still served, simply without a page link of their own.
+    """
+
+    count_cap = 10_000
+
+    @cached_property
+    def _capped_count(self) -> int:
+        # Only the primary key: annotations and joins for the list columns are not needed to count rows.
+        return self.object_list.order_by().values("pk")[: self.count_cap + 1].count()
+
+    @property
+    def count_is_capped(self) -> bool:
+        return self._capped_count > self.count_cap
+
+    @cached_property
+    def count(self) -> int:
+        return min(self._capped_count, self.count_cap)
+
+    @cached_property
+    def estimated_total(self) -> int | None:
+        """PostgreSQL's planner estimate of the table's rows, for an unfiltered list past the cap."""
+        if not self.count_is_capped or self.object_list.query.where:
+            return None
+        connection = connections[self.object_list.db]
+        if connection.vendor != "postgresql":
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [self.object_list.model._meta.db_table],
+            )
+            row = cursor.fetchone()
+        return row[0] if row and row[0] > self.count_cap else None
+
+    @property
+    def count_label(self) -> str | None:
+        """What the list shows instead of the exact count when it was capped; None when exact."""
+        if not self.count_is_capped:
+            return None
+        if self.estimated_total:
+            magnitude = 10 ** max(0, int(math.log10(self.estimated_total)) - 1)
+            return f"about {intcomma(round(self.estimated_total / magnitude) * magnitude)}"
+        return f"{intcomma(self.count_cap)}+"
+
+    def validate_number(self, number):
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            # Past the capped count the rows may well exist: serve the page, at worst empty.
+            if self.count_is_capped and int(number) >= 1:
+                return int(number)
+            raise
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if not self.count_is_capped and top + self.orphans >= self.count:
+            top = self.count
+        return self._get_page(self._rows(bottom, top), number, self)
+
+    def _rows(self, bottom: int, top: int):
+        rows = self.object_list
+        if bottom == 0 or not isinstance(rows, QuerySet) or rows.query.distinct:
+            return rows[bottom:top]
+        # The database computes a row's columns (the list's subqueries) even for rows an OFFSET skips:
+        # find the page's keys on the ordering alone, then read only those rows.
+        return rows.filter(pk__in=rows.values("pk")[bottom:top])
+
+
+class LargeTableAdminMixin:
+    """For tables that grow large: no full COUNT(*), no facet counts, no "show all"."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_max_show_all = 0
+
+
+class _QueryOnlyChangeList(ChangeList):
+    """A changelist that builds its filtered, searched, ordered queryset but neither counts nor pages it."""
+
+    def get_results(self, request):
+        self.result_list = self.queryset
+        self.result_count = None
+        self.paginator = None
+
+
+class ChangeListQuerysetMixin:
+    """Gives a ModelAdmin `changelist_queryset(request)`: exactly what the changelist shows for the
+    request's filters, search and ordering, e.g. to export it."""
+
+    def get_changelist(self, request, **kwargs):
+        if getattr(request, "_changelist_query_only", False):
+            return _QueryOnlyChangeList
+        return super().get_changelist(request, **kwargs)
+
+    def changelist_queryset(self, request):
+        request._changelist_query_only = True
+        try:
+            return self.get_changelist_instance(request).queryset
+        finally:
+            request._changelist_query_only = False
+
+
+def selection_too_large(modeladmin, request, queryset) -> bool:
+    """Refuse (with a message) an action on more rows than one request should change."""
+    if queryset.order_by().values("pk")[: ACTION_MAX_OBJECTS + 1].count() <= ACTION_MAX_OBJECTS:
+        return False
+    modeladmin.message_user(
+        request,
+        f"Select at most {intcomma(ACTION_MAX_OBJECTS)} rows for this action; narrow the list with "
+        "filters or a search first.",
+        messages.ERROR,
+    )
+    return True
+
+
+# CSV export --------------------------------------------------------------------------------------------
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A value as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    text = str(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def csv_streaming_response(filename: str, header, rows) -> StreamingHttpResponse:
+    """Stream rows as a CSV download: memory stays flat however many rows there are."""
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield "\ufeff"  # the byte order mark spreadsheets need to read UTF-8
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([csv_cell(value) for value in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class AuditedAdmin(SimpleHistoryAdmin):
+    """Shows who changed what and when, from django-simple-history's records.
+
+    Reverting to an old version is off: a revert would write around the services that own each change
+    (a tier change needs a reason, an approval its audit), so history is for reading only.
+    """
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)

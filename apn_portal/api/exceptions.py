@@ -1,0 +1,87 @@
+"""One JSON shape for every error the API returns, with the status a client can act on.
+
+`{"detail": "..."}` for errors about the request as a whole, `{"<field>": ["...", ...]}` for bad input.
+Whatever a client sends, the answer is a 4xx with a message, never a 500: refusals from the services
+(DomainError), model validation, and constraints the database enforces (a duplicate, say) included.
+"""
+
+import logging
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError
+from django.db.models import ProtectedError, RestrictedError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler
+
+from apn_portal.api.constraints import constraint_message
+from apn_portal.exceptions import DomainError
+
+logger = logging.getLogger(__name__)
+
+# PostgreSQL SQLSTATE classes: a duplicate or a row still referenced is a conflict with what is stored;
+# a failed CHECK or NOT NULL is bad input.
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+EXCLUSION_VIOLATION = "23P01"
+CONFLICT_SQLSTATES = {UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION, EXCLUSION_VIOLATION}
+
+
+def _field_key(name: str | None) -> str:
+    return api_settings.NON_FIELD_ERRORS_KEY if name in (None, NON_FIELD_ERRORS) else name
+
+
+def _domain_error_response(exc: DomainError) -> Response:
+    body = {_field_key(exc.field): [exc.message]} if exc.field else {"detail": exc.message}
+    return Response(body, status=exc.status_code)
+
+
+def _validation_error_response(exc: DjangoValidationError) -> Response:
+    if hasattr(exc, "error_dict"):
+        body = {_field_key(name): messages for name, messages in exc.message_dict.items()}
+    else:
+        body = {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _integrity_error_response(exc: IntegrityError) -> Response:
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    diag = getattr(cause, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    message = constraint_message(name) if name else None
+    if sqlstate in CONFLICT_SQLSTATES or sqlstate is None:
+        return Response(
+            {"detail": message or "This conflicts with a record that is already stored."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    return Response(
+        {"detail": message or "The data breaks a rule of the stored records."},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def api_exception_handler(exc, context):
+    response = exception_handler(exc, context)
+    if response is not None:
+        return response
+    if isinstance(exc, DomainError):
+        return _domain_error_response(exc)
+    if isinstance(exc, DjangoValidationError):
+        return _validation_error_response(exc)
+    if isinstance(exc, ProtectedError | RestrictedError):
+        return Response(
+            {"detail": "Other records still refer to this one, so it cannot be deleted."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, IntegrityError):
+        logger.info("Constraint refused an API write: %s", exc)
+        return _integrity_error_response(exc)
+    if isinstance(exc, DataError):
+        return Response(
+            {"detail": "A value is out of range or too long for its field."},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    return None

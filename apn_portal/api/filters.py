@@ -1,0 +1,86 @@
+"""Filtering and ordering shared by every API list."""
+
+import django_filters
+from django import forms
+from django.db import models
+from rest_framework.filters import OrderingFilter
+
+
+class StrictBooleanField(forms.Field):
+    """`true`/`false` (or `1`/`0`); anything else is a 400, where Django's own boolean filter would
+    quietly ignore it and return the unfiltered list."""
+
+    widget = forms.TextInput
+    default_error_messages = {"invalid": "Give true or false."}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class UpdatedSinceFilterSet(django_filters.FilterSet):
+    """Base of every API FilterSet: `updated_since` lets an integrator fetch only what changed since its
+    last sync (every model has `updated_at`); booleans are read strictly."""
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.BooleanField: {"filter_class": StrictBooleanFilter},
+    }
+
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        label="Only rows changed at or after this time (ISO 8601; UTC unless a zone is given).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for filter_ in self.filters.values():
+            # Boolean filters a subclass declares by hand are read strictly too.
+            if type(filter_) is django_filters.BooleanFilter:
+                filter_.field_class = StrictBooleanField
+
+    def is_valid(self):
+        valid = super().is_valid()
+        # `?updated_since=` is a client's mistake (a variable left unset), not "no filter": say so, rather
+        # than answer with the whole list.
+        for name in self.filters:
+            if name in self.data and any(not str(value).strip() for value in self.data.getlist(name)):
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+        return valid
+
+
+class UniqueOrderingFilter(OrderingFilter):
+    """`?ordering=` on page-numbered lists, always ending with the unique `id` so pages never overlap.
+
+    Without `?ordering=`, an ordering the FilterSet already applied (Find-a-Partner's `sort`, a search's
+    relevance) is kept; otherwise the view's default `ordering` applies.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        requested = self.get_ordering(request, queryset, view) if self._has_param(request) else None
+        if requested:
+            ordering = list(requested)
+        elif queryset.query.order_by:
+            ordering = list(queryset.query.order_by)
+        else:
+            ordering = list(self.get_default_ordering(view) or queryset.model._meta.ordering or [])
+        if not any(isinstance(key, str) and key.lstrip("-") in ("id", "pk") for key in ordering):
+            # In the direction of the last key, so an index on that column serves the whole ordering.
+            last = ordering[-1] if ordering else ""
+            ordering.append("-id" if isinstance(last, str) and last.startswith("-") else "id")
+        return queryset.order_by(*ordering)
+
+    def _has_param(self, request) -> bool:
+        return bool(request.query_params.get(self.ordering_param))

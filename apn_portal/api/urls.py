@@ -1,0 +1,46 @@
+"""/api/v1/: the API root, every resource, the OpenAPI schema and the interactive docs."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.decorators import api_view, permission_classes, schema
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import APIRootView, DefaultRouter
+
+from apn_portal.webhooks.api import router as webhooks_router
+from engagements.api.urls import router as engagements_router
+from partners.api.urls import router as partners_router
+from support.api.urls import router as support_router
+
+
+class PortalApiRootView(APIRootView):
+    """The APN Portal API: every resource below. The contract is at /api/v1/schema/, the guide in
+    docs/api.md."""
+
+    permission_classes = [AllowAny]
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([AllowAny])
+@schema(None)
+def api_not_found(request, *args, **kwargs):
+    raise NotFound("There is no such resource in the API; see /api/v1/ for the list.")
+
+
+class PortalRouter(DefaultRouter):
+    APIRootView = PortalApiRootView
+
+
+# One router for the root view, so GET /api/v1/ lists every resource of every app.
+router = PortalRouter()
+for app_router in (partners_router, engagements_router, support_router, webhooks_router):
+    router.registry.extend(app_router.registry)
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("", include(router.urls)),
+    # Anything else under /api/v1/ is a JSON 404 too, not the site's HTML page.
+    re_path(r"^.*/$", api_not_found),
+]

@@ -1,0 +1,156 @@
+"""Base viewsets of the API.
+
+Each resource's viewset says:
+- `scope_queryset(queryset, user)`: what this user may see. Another organisation's private object is
+  not in the queryset, so asking for it is a 404;
+- `select_related` / `prefetch_related` / `annotate_queryset`: what its serializer reads, so a list
+  costs the same number of queries whatever its length;
+- for writes, `create_object` / `update_object` / `delete_object`, which call the domain services (the
+  same ones the admin and the pages use), and `partner_of(obj)`, whose editors may change the object.
+
+Updates honour `If-Match` with the `ETag` a read returned: a record changed since the client read it
+is not overwritten (409).
+"""
+
+import datetime
+
+from django.db import transaction
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import APIException, NotFound
+
+from apn_portal.api.idempotency import IdempotentPostMixin
+from apn_portal.api.pagination import KeysetCursorPagination
+from partners.selectors import partner_is_editable_by
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
+class StaleUpdate(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This record changed since you read it: read it again, then repeat your change."
+    default_code = "stale_update"
+
+
+def etag_of(instance) -> str:
+    microseconds = (instance.updated_at - EPOCH) // datetime.timedelta(microseconds=1)
+    return f'"{microseconds:x}"'
+
+
+def _if_match_allows(header: str, current: str) -> bool:
+    candidates = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in candidates or current in candidates
+
+
+class PortalViewSetMixin(IdempotentPostMixin):
+    public_actions: frozenset[str] = frozenset()
+    select_related: tuple[str, ...] = ()
+    prefetch_related: tuple = ()
+
+    def scope_queryset(self, queryset, user):
+        raise NotImplementedError(f"{type(self).__name__} must say what each user may see.")
+
+    def annotate_queryset(self, queryset):
+        return queryset
+
+    def get_queryset(self):
+        queryset = self.scope_queryset(super().get_queryset(), self.request.user)
+        if self.select_related:
+            queryset = queryset.select_related(*self.select_related)
+        if self.prefetch_related:
+            queryset = queryset.prefetch_related(*self.prefetch_related)
+        return self.annotate_queryset(queryset)
+
+    def partner_of(self, obj):
+        return obj.partner
+
+    def can_change(self, obj, user) -> bool:
+        return partner_is_editable_by(self.partner_of(obj), user)
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        instance = getattr(self, "_retrieved", None)
+        if instance is not None and hasattr(instance, "updated_at"):
+            response["ETag"] = etag_of(instance)
+        return response
+
+    def get_object(self):
+        self._retrieved = super().get_object()
+        return self._retrieved
+
+
+class CursorListMixin:
+    """For large, growing lists: keyset cursor paging (no COUNT), ordered by `?ordering=` then `id`."""
+
+    pagination_class = KeysetCursorPagination
+    filter_backends = [DjangoFilterBackend]
+    cursor_ordering_fields: tuple[str, ...] = ("id", "updated_at")
+    cursor_default_ordering = "id"
+
+
+class PortalReadOnlyViewSet(PortalViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    pass
+
+
+class PortalModelViewSet(
+    PortalViewSetMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    def create_object(self, data: dict, user):
+        raise NotImplementedError
+
+    def update_object(self, instance, data: dict, user):
+        raise NotImplementedError
+
+    def delete_object(self, instance, user) -> None:
+        raise NotImplementedError
+
+    def perform_create(self, serializer):
+        # One transaction, however many services the write takes.
+        with transaction.atomic():
+            serializer.instance = self.create_object(dict(serializer.validated_data), self.request.user)
+
+    def perform_update(self, serializer):
+        serializer.instance = self.update_object(
+            serializer.instance, dict(serializer.validated_data), self.request.user
+        )
+        self._retrieved = serializer.instance
+
+    def perform_destroy(self, instance):
+        self.delete_object(instance, self.request.user)
+
+    def _ensure_not_stale(self, instance) -> None:
+        expected = self.request.headers.get("If-Match")
+        if not expected:
+            return
+        # Locked until this request's transaction ends, so nobody changes it between check and write.
+        current = (
+            type(instance)
+            .objects.select_for_update()
+            .filter(pk=instance.pk)
+            .values_list("updated_at", flat=True)
+            .first()
+        )
+        if current is None:
+            raise NotFound()
+        instance.updated_at = current
+        if not _if_match_allows(expected, etag_of(instance)):
+            raise StaleUpdate()
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():
+            self._ensure_not_stale(self.get_object())
+            response = super().update(request, *args, **kwargs)
+        if response.status_code == status.HTTP_200_OK and hasattr(self._retrieved, "updated_at"):
+            response["ETag"] = etag_of(self._retrieved)
+        return response
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            self._ensure_not_stale(self.get_object())
+            return super().destroy(request, *args, **kwargs)

@@ -1,0 +1,80 @@
+"""One Celery task per registered check (`checks.<name>`, no arguments), and a catch-up when beat starts.
+
+The tasks carry no ids or dates: a check works out from the database and today's date what to do, so a
+task that is retried, redelivered or fired twice by beat does the same thing.
+"""
+
+import logging
+
+from celery import shared_task
+from celery.signals import beat_init
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
+
+logger = logging.getLogger(__name__)
+
+# Worth retrying: the database or the broker was unreachable, a connection dropped, a deadlock or a
+# serialization failure (both OperationalError). Anything else is a bug or bad data: retrying repeats it.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError, TimeoutError)
+
+# Below the broker's visibility timeout (settings: 2 hours), so a message is never handed to a second
+# worker while the first still runs it. The longest check takes about a minute on 100,000 partners.
+SOFT_TIME_LIMIT = 50 * 60
+TIME_LIMIT = 60 * 60
+
+_tasks = {}
+
+
+def check_task(check):
+    """The Celery task that runs `check` on schedule (created once per check, when it is registered)."""
+    if check.name in _tasks:
+        return _tasks[check.name]
+
+    def run(self):
+        from apn_portal.checks.models import CheckTrigger
+        from apn_portal.checks.services import check_run
+
+        return check_run(check.name, trigger=CheckTrigger.SCHEDULE).status
+
+    run.__name__ = run.__qualname__ = f"check_{check.name}"
+    run.__doc__ = check.description
+    task = shared_task(
+        bind=True,
+        name=check.task_name,
+        ignore_result=True,
+        # Acknowledged after the run, so a worker lost mid-run leaves it for another: only for checks
+        # that are safe to run twice.
+        acks_late=check.idempotent,
+        autoretry_for=TRANSIENT_ERRORS,
+        retry_backoff=60,
+        retry_backoff_max=30 * 60,
+        retry_jitter=True,
+        max_retries=5,
+        soft_time_limit=SOFT_TIME_LIMIT,
+        time_limit=TIME_LIMIT,
+    )(run)
+    _tasks[check.name] = task
+    return task
+
+
+@shared_task(name="checks.catch_up", ignore_result=True)
+def checks_catch_up() -> list[str]:
+    """Queue every check that has not succeeded today: a portal that was off at the scheduled hour (the
+    embedded default on a laptop) still runs its checks once a day."""
+    from apn_portal.checks.registry import get_check
+    from apn_portal.checks.selectors import checks_due_today
+
+    due = checks_due_today()
+    for name in due:
+        check_task(get_check(name)).delay()
+    if due:
+        logger.info("Catching up on scheduled checks: %s", ", ".join(due))
+    return due
+
+
+@beat_init.connect(dispatch_uid="apn_portal.checks.catch_up_on_beat_start")
+def _catch_up_when_beat_starts(sender=None, **kwargs):
+    try:
+        checks_catch_up.delay()
+    except Exception:  # the broker is down: the daily schedule runs the checks anyway
+        logger.warning("Could not queue the checks' catch-up at beat start", exc_info=True)

@@ -1,0 +1,154 @@
+"""End to end: a real Redis, a real Celery worker with embedded beat, a check run and its email delivered.
+
+The worker is a subprocess on the pytest-django test database (committed data: a transactional test).
+Beat's start queues the checks not yet run today (checks.catch_up), as it does in production after a
+restart; the check queues its email in the outbox, and the worker sends it to a file-based mailbox.
+"""
+
+import datetime
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from apn_portal.checks.models import CheckRun, CheckRunStatus, CheckTrigger
+from apn_portal.outbox.models import OutboxMessage, OutboxStatus
+from tests.factories import CertificationFactory, PartnerFactory, PartnerUserFactory, StaffMemberFactory
+
+REDIS_PORT = 63802
+WAIT_SECONDS = 120
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    server = shutil.which("redis-server")
+    assert server, "redis-server is needed (Debian: apt-get install redis-server; .ci/run installs it)"
+    process = subprocess.Popen(
+        [server, "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    client = redis.Redis(host="127.0.0.1", port=REDIS_PORT)
+    try:
+        _wait_for(client.ping, "redis-server to answer", 10, errors=(redis.ConnectionError,))
+        yield f"redis://127.0.0.1:{REDIS_PORT}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_for(probe, what: str, seconds: float, errors=()):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+        except errors:
+            result = None
+        if result:
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"Waited {seconds} s for {what}")
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(redis_url, tmp_path):
+    """A Celery worker with embedded beat, as scripts/run.sh starts it, on Redis and the test database."""
+    mailbox = tmp_path / "mail"
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": redis_url,
+        "REDIS_URL": redis_url,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mailbox),
+        "DB_CONN_MAX_AGE": "0",
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "apn_portal", "worker", "-B", "--loglevel=INFO",
+        "--concurrency=1", "--without-mingle", "--without-gossip",
+        "--schedule-filename", str(tmp_path / "celerybeat-schedule"),
+    ]  # fmt: skip
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield mailbox, log
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # warm shutdown of the worker and its beat
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def _worker_log(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
+
+
+def test_beat_runs_a_check_on_the_worker_and_its_email_is_delivered(worker):
+    today = timezone.localdate()
+    partner = PartnerFactory(name="Integration Cloud Ltd")
+    PartnerUserFactory(partner=partner, email="ops@integration.example")
+    CertificationFactory(
+        staff_member=StaffMemberFactory(partner=partner, full_name="Ann Lee"),
+        name="Solutions Architect - Associate",
+        earned_on=today - datetime.timedelta(days=700),
+        expires_on=today + datetime.timedelta(days=30),
+    )
+    mailbox, log = worker
+
+    def finished_run():
+        return (
+            CheckRun.objects.filter(name="certification_expiry")
+            .exclude(status=CheckRunStatus.RUNNING)
+            .first()
+        )
+
+    try:
+        run = _wait_for(finished_run, "beat to run certification_expiry on the worker", WAIT_SECONDS)
+    except AssertionError:
+        pytest.fail(f"No run of certification_expiry. Worker log:\n{_worker_log(log)}")
+    assert run.status == CheckRunStatus.SUCCEEDED, run.error
+    assert run.trigger == CheckTrigger.SCHEDULE
+    assert run.changed["reminder_emails"] == 1
+
+    def delivered():
+        files = list(mailbox.glob("*.log")) if mailbox.exists() else []
+        return [path.read_text(errors="replace") for path in files]
+
+    try:
+        [email] = _wait_for(delivered, "the reminder to reach the mailbox", 60)
+    except AssertionError:
+        pytest.fail(f"No email delivered. Worker log:\n{_worker_log(log)}")
+    assert "To: ops@integration.example" in email
+    assert "Integration Cloud Ltd: a certification expires on" in email
+    assert "Ann Lee: Solutions Architect - Associate" in email
+    assert "text/html" in email
+    message = OutboxMessage.objects.get(dedupe_key__startswith=f"cert-expiry:{partner.pk}:")
+    assert message.status == OutboxStatus.SENT

@@ -1,0 +1,171 @@
+"""The notification outbox: stored with the change that causes it, sent once, retried until it goes out."""
+
+import datetime
+import threading
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apn_portal import celery_app
+from apn_portal.outbox.models import OutboxMessage, OutboxStatus
+from apn_portal.outbox.services import (
+    MAX_ATTEMPTS,
+    outbox_deliver_message,
+    outbox_email_enqueue,
+    outbox_flush,
+)
+
+
+def enqueue(key="welcome:1", to=("ann@example.com",), **context):
+    # The contact request email is a real template pair of the portal; any pair would do.
+    return outbox_email_enqueue(
+        dedupe_key=key,
+        to=list(to),
+        subject="A new contact request",
+        template="emails/profile_change_proposed",
+        context={
+            "partner": {"name": "Acme <Cloud>"},
+            "proposed_by": "Ann",
+            "change": None,
+            "admin_path": "/admin/x/",
+            **context,
+        },
+    )
+
+
+@pytest.mark.django_db
+def test_an_enqueued_email_is_stored_pending_with_both_bodies():
+    message = enqueue(to=["b@example.com", "a@example.com", "a@example.com", ""])
+
+    assert message.status == OutboxStatus.PENDING
+    assert message.to == ["a@example.com", "b@example.com"]
+    assert "Acme <Cloud>" in message.body_text  # text is not HTML-escaped
+    assert "Acme &lt;Cloud&gt;" in message.body_html
+    assert "http://" in message.body_text  # links are absolute, from PORTAL_URL
+
+
+@pytest.mark.django_db
+def test_the_same_dedupe_key_is_stored_and_sent_once():
+    first = enqueue(key="lead:CR-1")
+    second = enqueue(key="lead:CR-1", to=["someone.else@example.com"])
+
+    assert first is not None
+    assert second is None
+    assert OutboxMessage.objects.count() == 1
+    assert outbox_flush() == 1
+    assert outbox_flush() == 0
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_no_recipient_means_nothing_is_stored():
+    assert enqueue(to=["", ""]) is None
+    assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_delivery_task_runs_after_commit_and_sends_the_email(django_capture_on_commit_callbacks):
+    celery_app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            message = enqueue()
+            assert mail.outbox == []  # nothing leaves before the transaction commits
+    finally:
+        celery_app.conf.task_always_eager = False
+
+    assert len(mail.outbox) == 1
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENT
+    assert message.sent_at is not None
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_transaction_leaves_no_email():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        enqueue()
+        raise RuntimeError("the change that caused the email failed")
+
+    assert not OutboxMessage.objects.exists()
+    assert outbox_flush() == 0
+
+
+@pytest.mark.django_db
+def test_a_failing_mail_server_is_retried_with_back_off_then_given_up(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+    message = enqueue()
+    now = timezone.now()
+
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with time_machine.travel(now + datetime.timedelta(days=attempt)):
+            assert outbox_flush() == 0
+        message.refresh_from_db()
+        assert message.attempts == attempt
+
+    assert message.status == OutboxStatus.FAILED
+    assert message.last_error.startswith("ConnectionRefusedError")
+    with time_machine.travel(now + datetime.timedelta(days=MAX_ATTEMPTS + 1)):
+        assert outbox_flush() == 0  # a message failed for good stays visible in the admin, unsent
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_only_what_is_due():
+    due = enqueue(key="due")
+    later = enqueue(key="later")
+    OutboxMessage.objects.filter(pk=later.pk).update(
+        next_attempt_at=timezone.now() + datetime.timedelta(hours=1)
+    )
+
+    assert outbox_flush() == 1
+
+    due.refresh_from_db()
+    later.refresh_from_db()
+    assert (due.status, later.status) == (OutboxStatus.SENT, OutboxStatus.PENDING)
+
+
+class _SlowBackend(LocmemBackend):
+    """A mail server that takes its time, so a second worker arrives while the first is still sending."""
+
+    sending = threading.Event()
+    release = threading.Event()
+
+    def send_messages(self, messages):
+        type(self).sending.set()
+        assert type(self).release.wait(10), "the test never let the first delivery finish"
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_deliveries_of_one_message_send_it_once(settings):
+    settings.EMAIL_BACKEND = f"{__name__}._SlowBackend"
+    _SlowBackend.sending.clear()
+    _SlowBackend.release.clear()
+    message = enqueue()
+    results = {}
+
+    def first_worker():
+        try:
+            results["first"] = outbox_deliver_message(message.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=first_worker)
+    worker.start()
+    try:
+        assert _SlowBackend.sending.wait(10), "the first delivery never started"
+        # The first worker holds the row while its mail server is busy: the second one skips it.
+        results["second"] = outbox_deliver_message(message.pk)
+    finally:
+        _SlowBackend.release.set()
+        worker.join(10)
+
+    assert results == {"first": True, "second": False}
+    assert len(mail.outbox) == 1
+    assert outbox_deliver_message(message.pk) is False  # and once sent, never again
+    assert len(mail.outbox) == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.SENT, 1)

@@ -1,0 +1,79 @@
+"""The embedded default runs its scheduled checks with no server at all: a Celery worker with embedded beat
+on a SQLite-file broker, as `scripts/run.sh` starts it."""
+
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from apn_portal.tests.settings_env import BASE_ENV, PROJECT_DIR
+
+CELERY = str(Path(sys.executable).with_name("celery"))
+
+
+class OutputWatcher:
+    """Collects a process's output lines on a thread, so the test can wait for one with a deadline."""
+
+    def __init__(self, process):
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(process.stdout,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            self._queue.put(line)
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.lines.append(line)
+            if text in line:
+                return True
+        return False
+
+
+def test_worker_with_embedded_beat_runs_tasks_from_the_sqlite_file_broker(tmp_path):
+    env = {
+        **BASE_ENV,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}",
+    }
+    schedule = str(tmp_path / "celerybeat-schedule")
+    worker = subprocess.Popen(
+        [CELERY, "-A", "apn_portal", "worker", "-B", "--loglevel=INFO", "--concurrency=1", "-s", schedule],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = OutputWatcher(worker)
+    try:
+        assert output.wait_for(" ready.", timeout=60), "".join(output.lines[-30:])
+
+        send = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from apn_portal.celery import app; app.send_task('celery.backend_cleanup')",
+            ],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert send.returncode == 0, send.stderr
+
+        assert output.wait_for("succeeded", timeout=60), "".join(output.lines[-30:])
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert not [line for line in output.lines if "Unrecoverable error" in line]

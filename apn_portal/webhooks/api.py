@@ -1,0 +1,108 @@
+"""Webhook endpoints and their delivery log in the API: each user manages the endpoints they registered."""
+
+import django_filters
+from rest_framework import serializers
+from rest_framework.routers import SimpleRouter
+
+from apn_portal.api.filters import UpdatedSinceFilterSet
+from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
+from apn_portal.webhooks import services
+from apn_portal.webhooks.choices import DeliveryStatus, WebhookEvent
+from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices), min_length=1, max_length=20
+    )
+    secret = serializers.CharField(
+        min_length=16,
+        max_length=200,
+        required=False,
+        help_text="Signs every request (X-APN-Signature). Generated when not given.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "secret", "description", "is_active", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "endpoint",
+            "event",
+            "event_id",
+            "payload",
+            "status",
+            "attempts",
+            "response_code",
+            "last_error",
+            "next_attempt_at",
+            "delivered_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class WebhookEndpointFilterSet(UpdatedSinceFilterSet):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["is_active"]
+
+
+class WebhookDeliveryFilterSet(UpdatedSinceFilterSet):
+    endpoint = django_filters.NumberFilter(field_name="endpoint_id", label="The endpoint's id.")
+    event = django_filters.ChoiceFilter(choices=WebhookEvent.choices)
+    status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["endpoint", "event", "status"]
+
+
+def _own(queryset, user, owner_path: str):
+    return queryset if user.is_superuser else queryset.filter(**{owner_path: user})
+
+
+class WebhookEndpointViewSet(PortalModelViewSet):
+    queryset = WebhookEndpoint.objects.all()
+    serializer_class = WebhookEndpointSerializer
+    ordering_fields = ["id", "updated_at"]
+    ordering = ["id"]
+    filterset_class = WebhookEndpointFilterSet
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def scope_queryset(self, queryset, user):
+        return _own(queryset, user, "owner")
+
+    def can_change(self, obj, user) -> bool:
+        return user.is_superuser or obj.owner_id == user.pk
+
+    def create_object(self, data, user):
+        return services.webhook_endpoint_create(user=user, **data)
+
+    def update_object(self, instance, data, user):
+        return services.webhook_endpoint_update(endpoint=instance, user=user, **data)
+
+    def delete_object(self, instance, user):
+        services.webhook_endpoint_delete(endpoint=instance, user=user)
+
+
+class WebhookDeliveryViewSet(CursorListMixin, PortalReadOnlyViewSet):
+    queryset = WebhookDelivery.objects.all()
+    serializer_class = WebhookDeliverySerializer
+    cursor_ordering_fields = ("id", "created_at", "updated_at")
+    filterset_class = WebhookDeliveryFilterSet
+
+    def scope_queryset(self, queryset, user):
+        return _own(queryset, user, "endpoint__owner")
+
+
+router = SimpleRouter()
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")

@@ -1,0 +1,19 @@
+from django.db import models
+
+
+class WebhookEvent(models.TextChoices):
+    """What an integrator can subscribe to. Each is emitted by the service that makes the change."""
+
+    PARTNER_TIER_CHANGED = "partner.tier_changed", "A partner moved to another tier"
+    ENROLLMENT_APPROVED = "enrollment.approved", "A program enrollment was approved"
+    ENROLLMENT_EXPIRED = "enrollment.expired", "A program enrollment expired"
+    CERTIFICATION_EXPIRING = "certification.expiring", "A partner's certifications expire soon"
+    ACCESS_GRANT_REVOKED = "access_grant.revoked", "A customer's access grant to a partner was revoked"
+    CONTACT_REQUEST_CREATED = "contact_request.created", "A customer sent a partner a contact request"
+    SUPPORT_CASE_BREACHED = "support_case.breached", "A support case passed its first-response deadline"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed for good"

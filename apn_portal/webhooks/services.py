@@ -1,0 +1,314 @@
+"""Webhooks: tell integrators of events by POSTing signed JSON to the URLs they registered.
+
+An event is stored as one WebhookDelivery per subscribed endpoint, in the same transaction as the change
+that caused it (an outbox), so no event is sent for a change that was rolled back and none is lost for a
+change that was committed. A Celery task POSTs it after commit; a failure is retried with exponential
+backoff (the task schedules its retry; a periodic sweep picks up anything the broker lost), and the
+delivery log is in the admin.
+
+Each request carries:
+    X-APN-Event: partner.tier_changed
+    X-APN-Delivery: <delivery id>           (the same across retries of one delivery)
+    X-APN-Timestamp: <unix seconds>
+    X-APN-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the endpoint's secret>
+Only hosts in WEBHOOK_ALLOWED_HOSTS are called, and redirects are not followed.
+"""
+
+import datetime
+import hashlib
+import hmac
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F, Q
+from django.http.request import validate_host
+from django.utils import timezone
+
+from apn_portal.exceptions import DomainError, PermissionDeniedError
+from apn_portal.webhooks.choices import DeliveryStatus, WebhookEvent
+from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+MAX_BACKOFF = datetime.timedelta(hours=6)
+SIGNATURE_HEADER = "X-APN-Signature"
+TIMESTAMP_HEADER = "X-APN-Timestamp"
+EVENT_HEADER = "X-APN-Event"
+DELIVERY_HEADER = "X-APN-Delivery"
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+def webhook_url_allowed(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    host = parts.hostname
+    candidates = {host, f"[{host}]"} if ":" in host else {host}
+    return any(validate_host(candidate, settings.WEBHOOK_ALLOWED_HOSTS) for candidate in candidates)
+
+
+def _backoff(attempts: int) -> datetime.timedelta:
+    # 30 s, 1 min, 2 min, ... up to 6 hours between attempts: a receiver down for half a day still gets it.
+    seconds = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+    return min(datetime.timedelta(seconds=seconds), MAX_BACKOFF)
+
+
+# Endpoints ---------------------------------------------------------------------------------------------
+
+
+def _ensure_may_register(user) -> None:
+    if not (user.is_authenticated and user.is_active):
+        raise PermissionDeniedError("Sign in to register webhooks.")
+    if not (user.partner_id or user.is_provider_staff or user.is_superuser):
+        raise PermissionDeniedError("Only a partner's staff or the provider's staff can register webhooks.")
+
+
+def _ensure_owner(endpoint: WebhookEndpoint, user) -> None:
+    if not (user.is_superuser or endpoint.owner_id == user.pk):
+        raise PermissionDeniedError("Only the person who registered this webhook can change it.")
+
+
+def _clean_endpoint(*, url: str | None = None, events: list[str] | None = None) -> None:
+    if url is not None and not webhook_url_allowed(url):
+        raise DomainError(
+            "Webhooks can only be sent to the hosts this portal allows (WEBHOOK_ALLOWED_HOSTS).", field="url"
+        )
+    if events is not None:
+        unknown = sorted(set(events) - set(WebhookEvent.values))
+        if unknown:
+            raise DomainError(f"Unknown event(s): {', '.join(unknown)}.", field="events")
+        if not events:
+            raise DomainError("Subscribe to at least one event.", field="events")
+
+
+def webhook_endpoint_create(
+    *, user, url: str, events: list[str], secret: str = "", description: str = "", is_active: bool = True
+) -> WebhookEndpoint:
+    """Register a URL for the events of the user's organisation (every partner, for provider staff)."""
+    _ensure_may_register(user)
+    _clean_endpoint(url=url, events=events)
+    endpoint = WebhookEndpoint(
+        owner=user,
+        partner_id=user.partner_id,
+        url=url,
+        events=sorted(set(events)),
+        description=description,
+        is_active=is_active,
+    )
+    if secret:
+        endpoint.secret = secret
+    with transaction.atomic():
+        endpoint.full_clean()
+        endpoint.save()
+    return endpoint
+
+
+def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user, **changes) -> WebhookEndpoint:
+    _ensure_owner(endpoint, user)
+    _clean_endpoint(url=changes.get("url"), events=changes.get("events"))
+    if "events" in changes:
+        changes["events"] = sorted(set(changes["events"]))
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        for name in ("url", "events", "secret", "description", "is_active"):
+            if name in changes and (name != "secret" or changes[name]):
+                setattr(locked, name, changes[name])
+        locked.full_clean()
+        locked.save()
+    return locked
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, user) -> None:
+    _ensure_owner(endpoint, user)
+    endpoint.delete()
+
+
+# Events ------------------------------------------------------------------------------------------------
+
+
+def webhook_event_emit(*, event: str, partner, data: dict) -> list[WebhookDelivery]:
+    """Queue `event` about `partner` for every active endpoint that subscribes to it and may see it.
+
+    Call it inside the transaction of the change: the deliveries commit (and go out) with it, or not at
+    all. A partner's endpoints get their own partner's events only; provider staff's get every partner's,
+    and those about no partner (`partner=None`, e.g. a customer's own support case).
+    """
+    return webhook_events_emit_many(event=event, items=[(partner, data)])
+
+
+def webhook_events_emit_many(*, event: str, items) -> list[WebhookDelivery]:
+    """Queue one `event` per (partner, data) item, reading the subscribed endpoints once: what the
+    set-based scheduled checks use, so many events cost two queries, not two per event."""
+    items = list(items)
+    if not items:
+        return []
+    partner_ids = {partner.pk for partner, _ in items if partner is not None}
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True)
+        .filter(
+            Q(partner_id__in=partner_ids, owner__partner_id=F("partner_id"))
+            | Q(partner__isnull=True, owner__partner__isnull=True, owner__is_staff=True)
+            | Q(partner__isnull=True, owner__is_superuser=True)
+        )
+        .order_by("pk")
+        if endpoint.subscribes_to(event)
+    ]
+    if not endpoints:
+        return []
+    now = timezone.now()
+    deliveries = []
+    for partner, data in items:
+        audience = [
+            e
+            for e in endpoints
+            if e.partner_id is None or (partner is not None and e.partner_id == partner.pk)
+        ]
+        if not audience:
+            continue
+        event_id = uuid.uuid4()
+        # Through the encoder now, so the stored payload is exactly the JSON that is sent.
+        payload = {
+            "id": str(event_id),
+            "event": event,
+            "created_at": now.isoformat(),
+            "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
+        }
+        deliveries.extend(
+            WebhookDelivery(
+                endpoint=endpoint, event=event, event_id=event_id, payload=payload, next_attempt_at=now
+            )
+            for endpoint in audience
+        )
+    deliveries = WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000)
+    delivery_ids = [delivery.pk for delivery in deliveries]
+    if delivery_ids:
+        transaction.on_commit(lambda: webhook_deliveries_queue(delivery_ids))
+    return deliveries
+
+
+def webhook_deliveries_queue(delivery_ids: list[int], countdown: float | None = None) -> None:
+    from apn_portal.webhooks.tasks import webhook_deliver_task
+
+    for delivery_id in delivery_ids:
+        try:
+            webhook_deliver_task.apply_async((delivery_id,), countdown=countdown)
+        except Exception:  # broker down: the delivery stays pending and the periodic sweep sends it
+            logger.warning("Could not queue webhook delivery %s; the sweep will", delivery_id, exc_info=True)
+
+
+# Delivery ----------------------------------------------------------------------------------------------
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # a redirect could lead to a host that is not allowed
+
+
+# Direct connections only: the allowed hosts are the whole list of places the portal may call.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+    """POST and return (status code, error); the code is None when no response came."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"The receiver answered HTTP {exc.code}."
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"No response: {reason}"[:2000]
+
+
+def webhook_deliver(delivery_id: int) -> bool:
+    """Make one attempt at a pending, due delivery. Returns True if the receiver accepted it.
+
+    The row stays locked during the attempt, so two workers never send the same delivery at once; one
+    already delivered, not yet due, or locked by another worker is left alone.
+    """
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("endpoint")
+            .filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
+            .first()
+        )
+        if delivery is None:
+            return False
+        endpoint = delivery.endpoint
+        delivery.attempts += 1
+        code, error = None, ""
+        if not endpoint.is_active:
+            error = "The endpoint was deactivated."
+        elif not webhook_url_allowed(endpoint.url):
+            error = "The endpoint's host is not in WEBHOOK_ALLOWED_HOSTS."
+        else:
+            body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+            timestamp = str(int(time.time()))
+            code, error = _post(
+                endpoint.url,
+                body,
+                {
+                    "Content-Type": "application/json",
+                    "User-Agent": "APN-Portal-Webhooks/1",
+                    EVENT_HEADER: delivery.event,
+                    DELIVERY_HEADER: str(delivery.pk),
+                    TIMESTAMP_HEADER: timestamp,
+                    SIGNATURE_HEADER: webhook_signature(endpoint.secret, timestamp, body),
+                },
+            )
+            if code is not None and not 200 <= code < 300 and not error:
+                error = f"The receiver answered HTTP {code}."
+        delivery.response_code = code
+        delivery.last_error = error
+        retry_in = None
+        if code is not None and 200 <= code < 300:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.delivered_at = timezone.now()
+            delivery.next_attempt_at = None
+        elif not endpoint.is_active or delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = DeliveryStatus.FAILED
+            delivery.next_attempt_at = None
+        else:
+            retry_in = _backoff(delivery.attempts)
+            delivery.next_attempt_at = timezone.now() + retry_in
+        delivery.save()
+    if retry_in is not None:
+        logger.info("Webhook delivery %s failed (attempt %s): %s", delivery.pk, delivery.attempts, error)
+        webhook_deliveries_queue([delivery.pk], countdown=retry_in.total_seconds())
+    return delivery.status == DeliveryStatus.DELIVERED
+
+
+def webhook_deliveries_due_ids(limit: int = 500) -> list[int]:
+    return list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def webhook_deliveries_retry(*, deliveries, user) -> int:
+    """Send failed deliveries again now (from the admin's delivery log). Returns how many."""
+    if not (user.is_authenticated and user.is_superuser):
+        raise PermissionDeniedError("Only a superuser can resend webhook deliveries.")
+    ids = list(deliveries.exclude(status=DeliveryStatus.DELIVERED).values_list("id", flat=True))
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), updated_at=timezone.now()
+    )
+    transaction.on_commit(lambda: webhook_deliveries_queue(ids))
+    return len(ids)

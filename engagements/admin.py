@@ -1,0 +1,521 @@
+"""Customers, accounts and engagements in the admin, for the provider's staff.
+
+Everyone sees only what the `*_visible_to` selectors show them (an Account Manager: the customers they look
+after; a superuser: all). Access grants are read-only here: only a customer's own people grant access; the
+provider's staff may revoke it, with a reason, through the service. Stages and statuses move through
+actions that call the services, so their rules hold in the admin as on the pages and the API.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.utils import timezone
+
+from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, selection_too_large
+from apn_portal.exceptions import ConflictError, DomainError
+from engagements import selectors, services
+from engagements.choices import EngagementStatus
+from engagements.forms import ReasonForm
+from engagements.models import (
+    AccessGrant,
+    AwsAccount,
+    Customer,
+    Engagement,
+    EngagementPartner,
+    EngagementStageEvent,
+    MarketplaceSubscription,
+    ProfessionalServicesEngagement,
+    TeamMember,
+)
+from partners.admin.pages import action_form_page
+
+
+class ScopedAdminMixin:
+    """The changelist, change pages and autocompletes hold only what the user may see."""
+
+    visible_to = None  # a selector (staticmethod): user -> queryset of this model
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk__in=self.visible_to(request.user).values("pk"))
+
+    def report_refusal(self, request, subject, error: DomainError) -> None:
+        level = messages.WARNING if isinstance(error, ConflictError) else messages.ERROR
+        self.message_user(request, f"{subject}: {error.message}", level)
+
+
+# Customers and accounts -------------------------------------------------------------------------------
+
+
+class AwsAccountInline(admin.TabularInline):
+    model = AwsAccount
+    fk_name = "customer"
+    fields = ("account_id", "name", "management_account", "consolidated_billing", "paid_by", "reseller")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("management_account", "reseller")
+
+
+@admin.register(Customer)
+class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+    visible_to = staticmethod(selectors.customers_visible_to)
+    list_display = ("name", "agreement", "account_manager", "solutions_architect", "tam", "time_zone")
+    list_select_related = ("account_manager", "solutions_architect", "tam")
+    list_filter = ("agreement", ("account_manager", admin.RelatedOnlyFieldListFilter), "time_zone")
+    search_fields = ("name", "slug")
+    search_help_text = "Search by customer name or slug."
+    prepopulated_fields = {"slug": ("name",)}
+    autocomplete_fields = ("account_manager", "solutions_architect", "tam", "access_administrators")
+    ordering = ("name", "id")
+    inlines = (AwsAccountInline,)
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "agreement", "time_zone")}),
+        ("Looked after by", {"fields": ("account_manager", "solutions_architect", "tam")}),
+        (
+            "Access",
+            {
+                "fields": ("access_administrators",),
+                "description": "The customer's own staff who grant and revoke partners' access to its "
+                "accounts. People are linked to the customer on their user record.",
+            },
+        ),
+    )
+
+
+class AccessGrantStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("live", "Live"), ("expired", "Expired"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "live":
+            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(AwsAccount)
+class AwsAccountAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+    visible_to = staticmethod(selectors.accounts_visible_to)
+    list_display = ("account_id", "name", "customer", "management_account", "consolidated_billing", "paid_by")
+    list_select_related = ("customer", "management_account", "reseller")
+    list_filter = ("paid_by", "consolidated_billing", "customer__agreement")
+    search_fields = ("account_id", "name", "customer__name")
+    search_help_text = "Search by the 12-digit id, the account's name or the customer's name."
+    autocomplete_fields = ("customer", "management_account", "reseller")
+    ordering = ("customer__name", "account_id")
+    fields = (
+        "account_id",
+        "name",
+        "customer",
+        "management_account",
+        "consolidated_billing",
+        "paid_by",
+        "reseller",
+    )
+
+
+# Engagements ------------------------------------------------------------------------------------------
+
+
+class StageEventInline(admin.TabularInline):
+    model = EngagementStageEvent
+    fields = ("stage", "reached_on", "recorded_by", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("recorded_by")
+
+
+class EngagementPartnerInline(admin.TabularInline):
+    model = EngagementPartner
+    fk_name = "engagement"
+    fields = (
+        "partner",
+        "role",
+        "contract_start",
+        "contract_end",
+        "territory",
+        "business_function",
+        "replaced_by",
+    )
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("partner", "replaced_by__partner")
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = TeamMember
+    fields = ("user", "name", "email", "role", "joined_on", "left_on", "note")
+    autocomplete_fields = ("user",)
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+class ProfessionalServicesInline(admin.StackedInline):
+    model = ProfessionalServicesEngagement
+    fields = (
+        ("bought_by", "buying_partner"),
+        "goal",
+        "capability_gap",
+        "consultant",
+        ("starts_on", "ends_on"),
+    )
+    autocomplete_fields = ("buying_partner", "consultant")
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("buying_partner", "consultant")
+
+
+class MarketplaceSubscriptionInline(admin.TabularInline):
+    model = MarketplaceSubscription
+    fields = ("product", "vendor", "accounts", "subscribed_on")
+    autocomplete_fields = ("vendor", "accounts")
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("vendor")
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[
+            (s.value, s.label)
+            for s in (EngagementStatus.ACTIVE, EngagementStatus.ON_HOLD, EngagementStatus.CANCELLED)
+        ]
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Needed to cancel: it ends every grant.",
+    )
+
+
+@admin.register(Engagement)
+class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+    visible_to = staticmethod(selectors.engagements_visible_to)
+    list_display = ("title", "customer", "status", "stage", "procurement_model", "completed_on", "created_at")
+    list_select_related = ("customer",)
+    list_filter = ("status", "stage", "procurement_model", "created_at")
+    search_fields = ("title", "workload", "customer__name")
+    search_help_text = "Search by title, workload or customer."
+    autocomplete_fields = ("customer",)
+    ordering = ("-created_at", "-id")
+    date_hierarchy = "created_at"
+    fields = (
+        "customer",
+        "title",
+        "workload",
+        "description",
+        "procurement_model",
+        "status",
+        "stage",
+        "completed_on",
+        "contact_request",
+        "customer_reference",
+        "created_by",
+    )
+    inlines = (
+        StageEventInline,
+        EngagementPartnerInline,
+        TeamMemberInline,
+        ProfessionalServicesInline,
+        MarketplaceSubscriptionInline,
+    )
+    actions = ("advance_stage", "change_status", "complete")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Status, stage and completion follow the engagement's rules: they move through the actions.
+        readonly = ["status", "stage", "completed_on", "contact_request", "customer_reference", "created_by"]
+        return [*readonly, "customer"] if obj is not None else readonly
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        if not change:
+            EngagementStageEvent.objects.create(
+                engagement=obj, stage=obj.stage, reached_on=timezone.localdate(), recorded_by=request.user
+            )
+
+    def _each(self, request, queryset, verb, call):
+        if selection_too_large(self, request, queryset):
+            return
+        done = []
+        for engagement in queryset.select_related("customer"):
+            try:
+                call(engagement)
+            except DomainError as error:
+                self.report_refusal(request, engagement.title, error)
+                continue
+            done.append(engagement.title)
+        if done:
+            self.message_user(request, f"{verb} {len(done)}: {'; '.join(done)}.", messages.SUCCESS)
+
+    @admin.action(description="Advance selected engagements to their next stage", permissions=["change"])
+    def advance_stage(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "Advanced",
+            lambda engagement: services.engagement_stage_advance(user=request.user, engagement=engagement),
+        )
+
+    @admin.action(
+        description="Complete selected engagements (creates the partner's reference)", permissions=["change"]
+    )
+    def complete(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "Completed",
+            lambda engagement: services.engagement_complete(user=request.user, engagement=engagement),
+        )
+
+    @admin.action(description="Start, hold, resume or cancel selected engagements…", permissions=["change"])
+    def change_status(self, request, queryset):
+        if selection_too_large(self, request, queryset):
+            return None
+        engagements = list(queryset.select_related("customer"))
+        form = StatusForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            status, reason = form.cleaned_data["status"], form.cleaned_data["reason"]
+            self._each(
+                request,
+                queryset,
+                f"Set to {EngagementStatus(status).label.lower()}",
+                lambda engagement: services.engagement_status_change(
+                    user=request.user, engagement=engagement, status=status, reason=reason
+                ),
+            )
+            return None
+        return action_form_page(
+            self,
+            request,
+            action="change_status",
+            title="Change the status of engagements",
+            intro="Cancelling an engagement revokes every partner's access under it, with the reason.",
+            objects=engagements,
+            describe=lambda e: f"{e.title} ({e.customer}, {e.get_status_display().lower()})",
+            form=form,
+            submit_label="Change status",
+        )
+
+
+@admin.register(EngagementPartner)
+class EngagementPartnerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+    visible_to = staticmethod(selectors.engagement_partners_visible_to)
+    list_display = (
+        "partner",
+        "role",
+        "engagement",
+        "contract_start",
+        "contract_end",
+        "territory",
+        "replaced_by",
+    )
+    list_select_related = ("partner", "engagement__customer", "replaced_by__partner")
+    list_filter = ("role", "contract_end", ("replaced_by", admin.EmptyFieldListFilter))
+    search_fields = ("partner__name", "engagement__title", "engagement__customer__name", "territory")
+    search_help_text = "Search by partner, engagement, customer or territory."
+    autocomplete_fields = ("engagement", "partner")
+    ordering = ("-contract_start", "-id")
+    fields = (
+        "engagement",
+        "partner",
+        "role",
+        ("contract_start", "contract_end"),
+        ("territory", "business_function"),
+        "replaced_by",
+        "ended_reason",
+        "added_by",
+    )
+    readonly_fields = ("replaced_by", "ended_reason", "added_by")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.added_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(AccessGrant)
+class AccessGrantAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+    visible_to = staticmethod(selectors.access_grants_visible_to)
+    list_display = (
+        "account",
+        "partner",
+        "role_name",
+        "scope",
+        "mfa_required",
+        "granted_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_select_related = ("account", "engagement_partner__partner", "granted_by", "revoked_by")
+    list_filter = (AccessGrantStatusFilter, "scope", "mfa_required", "engagement_partner__role", "expires_at")
+    search_fields = (
+        "account__account_id",
+        "role_arn",
+        "engagement_partner__partner__name",
+        "account__customer__name",
+    )
+    search_help_text = "Search by account id, role ARN, partner or customer."
+    ordering = ("-granted_at", "-id")
+    date_hierarchy = "granted_at"
+    actions = ("revoke",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in AccessGrant._meta.fields]
+
+    def has_add_permission(self, request):
+        # Only the customer's own access administrators grant access, on their pages or through the API.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="partner", ordering="engagement_partner__partner__name")
+    def partner(self, grant):
+        return grant.engagement_partner.partner
+
+    @admin.action(description="Revoke selected access grants, with a reason…", permissions=["view"])
+    def revoke(self, request, queryset):
+        if selection_too_large(self, request, queryset):
+            return None
+        grants = list(
+            queryset.filter(Q(revoked_at__isnull=True)).select_related(
+                "account__customer", "engagement_partner__partner"
+            )
+        )
+        if not grants:
+            self.message_user(request, "The selected grants are already revoked.", messages.WARNING)
+            return None
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            revoked = []
+            for grant in grants:
+                subject = f"{grant.engagement_partner.partner} on {grant.account.account_id}"
+                try:
+                    services.access_grant_revoke(
+                        user=request.user, grant=grant, reason=form.cleaned_data["reason"]
+                    )
+                except DomainError as error:
+                    self.report_refusal(request, subject, error)
+                    continue
+                revoked.append(subject)
+            if revoked:
+                self.message_user(request, f"Revoked {len(revoked)}: {'; '.join(revoked)}.", messages.SUCCESS)
+            return None
+        return action_form_page(
+            self,
+            request,
+            action="revoke",
+            title="Revoke access grants",
+            intro="These partners lose the roles at once; the reason is recorded and shown to them.",
+            objects=grants,
+            describe=lambda g: (
+                f"{g.engagement_partner.partner}: {g.role_arn} ({g.get_scope_display().lower()})"
+            ),
+            form=form,
+            submit_label="Revoke",
+        )
+
+
+@admin.register(TeamMember)
+class TeamMemberAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    visible_to = staticmethod(
+        lambda user: TeamMember.objects.filter(
+            engagement__in=selectors.engagements_visible_to(user).values("pk")
+        )
+    )
+    list_display = ("__str__", "engagement", "role", "joined_on", "left_on")
+    list_select_related = ("user", "engagement")
+    list_filter = ("role",)
+    search_fields = ("name", "email", "user__username", "user__last_name", "engagement__title")
+    autocomplete_fields = ("engagement", "user")
+    ordering = ("-joined_on", "-id")
+
+
+@admin.register(ProfessionalServicesEngagement)
+class ProfessionalServicesEngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    visible_to = staticmethod(
+        lambda user: ProfessionalServicesEngagement.objects.filter(
+            engagement__in=selectors.engagements_visible_to(user).values("pk")
+        )
+    )
+    list_display = ("engagement", "bought_by", "buying_partner", "consultant", "starts_on", "ends_on")
+    list_select_related = ("engagement", "buying_partner", "consultant")
+    list_filter = ("bought_by", "starts_on")
+    search_fields = ("engagement__title", "goal", "capability_gap", "buying_partner__name")
+    autocomplete_fields = ("engagement", "buying_partner", "consultant")
+    ordering = ("-starts_on", "-id")
+
+
+@admin.register(MarketplaceSubscription)
+class MarketplaceSubscriptionAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    visible_to = staticmethod(
+        lambda user: MarketplaceSubscription.objects.filter(
+            engagement__in=selectors.engagements_visible_to(user).values("pk")
+        )
+    )
+    list_display = ("product", "vendor", "engagement", "subscribed_on")
+    list_select_related = ("vendor", "engagement")
+    list_filter = ("subscribed_on",)
+    search_fields = ("product", "vendor__name", "engagement__title")
+    autocomplete_fields = ("engagement", "vendor", "accounts")
+    ordering = ("-subscribed_on", "-id")
+
+
+@admin.register(EngagementStageEvent)
+class EngagementStageEventAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    """The journey's dates, read-only: stages advance through the engagement's action."""
+
+    visible_to = staticmethod(
+        lambda user: EngagementStageEvent.objects.filter(
+            engagement__in=selectors.engagements_visible_to(user).values("pk")
+        )
+    )
+    list_display = ("engagement", "stage", "reached_on", "recorded_by")
+    list_select_related = ("engagement", "recorded_by")
+    list_filter = ("stage", "reached_on")
+    search_fields = ("engagement__title", "engagement__customer__name")
+    ordering = ("-reached_on", "-id")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in EngagementStageEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

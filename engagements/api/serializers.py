@@ -1,0 +1,269 @@
+"""The API's representation of customers, accounts, engagements and access grants. Serializers check the
+shape of the input and resolve references among what the requesting user may see; what a write means is
+decided by the services the views call."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apn_portal.accounts.models import User
+from engagements import selectors
+from engagements.choices import AccessScope, EngagementStage, EngagementStatus
+from engagements.models import (
+    AccessGrant,
+    AwsAccount,
+    Customer,
+    Engagement,
+    EngagementPartner,
+    EngagementStageEvent,
+)
+from partners.selectors_visibility import partners_visible_to
+
+TIMESTAMPS = ("created_at", "updated_at")
+
+
+class _VisibleRelatedMixin:
+    """A reference resolved among the records the requesting user may see: naming another organisation's
+    record reads as 'does not exist', never as 'exists but forbidden'."""
+
+    def __init__(self, visible, **kwargs):
+        self.visible = visible
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return self.visible(self.context["request"].user)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class VisibleSlugField(_VisibleRelatedMixin, serializers.SlugRelatedField):
+    pass
+
+
+class VisiblePrimaryKeyField(_VisibleRelatedMixin, serializers.PrimaryKeyRelatedField):
+    pass
+
+
+def customer_field(**kwargs):
+    return VisibleSlugField(selectors.customers_visible_to, slug_field="slug", **kwargs)
+
+
+def partner_field(**kwargs):
+    return VisibleSlugField(partners_visible_to, slug_field="slug", **kwargs)
+
+
+def account_field(**kwargs):
+    return VisibleSlugField(selectors.accounts_visible_to, slug_field="account_id", **kwargs)
+
+
+def username_field(**kwargs):
+    return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    account_manager = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_staff=True), required=False, allow_null=True
+    )
+    solutions_architect = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_staff=True), required=False, allow_null=True
+    )
+    tam = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_staff=True), required=False, allow_null=True
+    )
+    slug = serializers.SlugField(required=False, max_length=200)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "agreement",
+            "time_zone",
+            "account_manager",
+            "solutions_architect",
+            "tam",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["id", *TIMESTAMPS]
+        # The service checks the slug is free and the time zone real, with its own messages.
+        extra_kwargs = {"slug": {"validators": []}, "time_zone": {"validators": []}}
+
+
+class AwsAccountSerializer(serializers.ModelSerializer):
+    customer = customer_field()
+    account_id = serializers.CharField(
+        max_length=20, help_text="12 digits as text, leading zeros included (0123-4567-8901 is accepted)."
+    )
+    management_account = account_field(required=False, allow_null=True)
+    reseller = partner_field(required=False, allow_null=True)
+
+    class Meta:
+        model = AwsAccount
+        fields = [
+            "id",
+            "account_id",
+            "name",
+            "customer",
+            "management_account",
+            "consolidated_billing",
+            "paid_by",
+            "reseller",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["id", "paid_by", *TIMESTAMPS]
+
+
+class StageEventSerializer(serializers.ModelSerializer):
+    """One step of the journey and the day it was reached."""
+
+    class Meta:
+        model = EngagementStageEvent
+        fields = ["stage", "reached_on", "note"]
+        read_only_fields = fields
+
+
+class EngagedPartnerBriefSerializer(serializers.ModelSerializer):
+    partner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = EngagementPartner
+        fields = ["id", "partner", "role", "contract_start", "contract_end"]
+        read_only_fields = fields
+
+
+class EngagementSerializer(serializers.ModelSerializer):
+    customer = customer_field()
+    stage = serializers.ChoiceField(
+        choices=EngagementStage.choices, required=False, help_text="Where the journey starts (on create)."
+    )
+    stage_events = StageEventSerializer(many=True, read_only=True)
+    partners = EngagedPartnerBriefSerializer(many=True, read_only=True, source="current_partners")
+
+    class Meta:
+        model = Engagement
+        fields = [
+            "id",
+            "customer",
+            "title",
+            "workload",
+            "description",
+            "procurement_model",
+            "status",
+            "stage",
+            "stage_events",
+            "partners",
+            "completed_on",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["id", "status", "completed_on", *TIMESTAMPS]
+
+
+class StageAdvanceSerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(
+        choices=EngagementStage.choices,
+        required=False,
+        help_text="Optional: the step you expect comes next; refused if it is not the next one.",
+    )
+    reached_on = serializers.DateField(
+        required=False, help_text="Default: today, in the customer's time zone."
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class CompleteSerializer(serializers.Serializer):
+    completed_on = serializers.DateField(required=False)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class StatusChangeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[
+            (s.value, s.label)
+            for s in (EngagementStatus.ACTIVE, EngagementStatus.ON_HOLD, EngagementStatus.CANCELLED)
+        ]
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class EngagementPartnerSerializer(serializers.ModelSerializer):
+    engagement = VisiblePrimaryKeyField(selectors.engagements_visible_to)
+    partner = partner_field()
+    replaced_by = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = EngagementPartner
+        fields = [
+            "id",
+            "engagement",
+            "partner",
+            "role",
+            "contract_start",
+            "contract_end",
+            "territory",
+            "business_function",
+            "replaced_by",
+            "ended_reason",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["id", "replaced_by", "ended_reason", *TIMESTAMPS]
+        validators = []  # the service answers a duplicate with 409 and says which role is taken
+
+
+class ReplaceSerializer(serializers.Serializer):
+    new_partner = partner_field()
+    reason = serializers.CharField(max_length=2000)
+    contract_end = serializers.DateField()
+    contract_start = serializers.DateField(required=False, help_text="Default: today.")
+
+
+class AccessGrantSerializer(serializers.ModelSerializer):
+    account = account_field()
+    engagement_partner = VisiblePrimaryKeyField(selectors.engagement_partners_visible_to)
+    partner = serializers.SlugRelatedField(
+        source="engagement_partner.partner", slug_field="slug", read_only=True
+    )
+    customer = serializers.SlugRelatedField(source="account.customer", slug_field="slug", read_only=True)
+    role_name = serializers.CharField(
+        required=False, max_length=64, help_text="Default: the ARN's last part."
+    )
+    scope = serializers.ChoiceField(choices=AccessScope.choices)
+    mfa_required = serializers.BooleanField(required=False, default=True)
+    expires_at = serializers.DateTimeField(
+        required=False, help_text="Default and latest: the end of the partner's contract."
+    )
+    granted_by = username_field()
+    revoked_by = username_field()
+    is_live = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AccessGrant
+        fields = [
+            "id",
+            "account",
+            "customer",
+            "engagement_partner",
+            "partner",
+            "role_name",
+            "role_arn",
+            "scope",
+            "mfa_required",
+            "granted_by",
+            "granted_at",
+            "expires_at",
+            "revoked_at",
+            "revoked_by",
+            "revocation_reason",
+            "is_live",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["id", "granted_at", "revoked_at", "revocation_reason", *TIMESTAMPS]
+        # The service checks the ARN against the account, and duplicates, with messages naming both.
+        extra_kwargs = {"role_arn": {"validators": []}}
+        validators = []
+
+    def get_is_live(self, grant) -> bool:
+        return grant.is_live()
+
+
+class RevokeReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)

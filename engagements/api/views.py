@@ -1,0 +1,230 @@
+"""API resources for customers, accounts, engagements, engagement partners and access grants. Thin: each
+says what a user sees (`scope_queryset`, from engagements.selectors), what its serializer reads, and which
+service performs each write. The services decide who may write; a refusal is a 403 with their message."""
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from apn_portal.accounts.choices import StaffRole
+from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet
+from apn_portal.exceptions import DomainError
+from engagements import filtersets, selectors, services
+from engagements.api import serializers
+from engagements.models import AccessGrant, AwsAccount, Customer, Engagement, EngagementPartner
+
+CREATE_AND_READ = ["get", "post", "head", "options"]
+
+
+class EngagementsViewSet(PortalModelViewSet):
+    http_method_names = CREATE_AND_READ
+    # Any path segment reaches the view, so a malformed id is a JSON 404 like a missing one.
+    lookup_value_regex = "[^/]+"
+
+    def can_change(self, obj, user) -> bool:
+        # The services check who may change what, with a message saying why not (403).
+        return True
+
+    def _action_response(self, serializer_class, instance, status_code=status.HTTP_200_OK):
+        # Read back through the list's queryset, so the answer shows what a read would.
+        instance = self.get_queryset().get(pk=instance.pk)
+        return Response(
+            serializer_class(instance, context=self.get_serializer_context()).data, status=status_code
+        )
+
+    @staticmethod
+    def _payload(serializer_class, request) -> dict:
+        payload = serializer_class(data=request.data, context={"request": request})
+        payload.is_valid(raise_exception=True)
+        return payload.validated_data
+
+
+class CustomerViewSet(EngagementsViewSet):
+    queryset = Customer.objects.all()
+    serializer_class = serializers.CustomerSerializer
+    lookup_field = "slug"
+    select_related = ("account_manager", "solutions_architect", "tam")
+    filterset_class = filtersets.CustomerFilterSet
+    ordering_fields = ["name", "updated_at", "id"]
+    ordering = ["name", "id"]
+
+    def scope_queryset(self, queryset, user):
+        return queryset.filter(pk__in=selectors.customers_visible_to(user).values("pk"))
+
+    def create(self, request, *args, **kwargs):
+        # Before reading the body, so nobody else learns which staff usernames exist.
+        if not (request.user.is_superuser or request.user.has_role(StaffRole.ACCOUNT_MANAGER)):
+            raise PermissionDenied("Only an Account Manager or a superuser registers customers.")
+        return super().create(request, *args, **kwargs)
+
+    def create_object(self, data, user):
+        return services.customer_create(user=user, **data)
+
+
+class AwsAccountViewSet(CursorListMixin, EngagementsViewSet):
+    queryset = AwsAccount.objects.all()
+    serializer_class = serializers.AwsAccountSerializer
+    select_related = ("customer", "management_account", "reseller")
+    filterset_class = filtersets.AwsAccountFilterSet
+    cursor_ordering_fields = ("id", "account_id", "updated_at")
+
+    def scope_queryset(self, queryset, user):
+        return queryset.filter(pk__in=selectors.accounts_visible_to(user).values("pk"))
+
+    def create_object(self, data, user):
+        return services.aws_account_create(user=user, **data)
+
+
+class EngagementViewSet(EngagementsViewSet):
+    queryset = Engagement.objects.all()
+    serializer_class = serializers.EngagementSerializer
+    select_related = ("customer",)
+    filterset_class = filtersets.EngagementFilterSet
+    ordering_fields = ["created_at", "updated_at", "title", "id"]
+    ordering = ["-created_at", "-id"]
+
+    def scope_queryset(self, queryset, user):
+        return queryset.filter(pk__in=selectors.engagements_visible_to(user).values("pk"))
+
+    def annotate_queryset(self, queryset):
+        return queryset.prefetch_related(
+            "stage_events",
+            Prefetch(
+                "engagement_partners",
+                queryset=EngagementPartner.objects.filter(replaced_by__isnull=True).select_related("partner"),
+                to_attr="current_partners",
+            ),
+        )
+
+    def create_object(self, data, user):
+        return services.engagement_create(user=user, **data)
+
+    @extend_schema(
+        summary="Advance to the next stage",
+        description="Record that the engagement reached the next step of the five-step journey. Steps are "
+        "taken in order: naming a later one is refused with what comes next.",
+        request=serializers.StageAdvanceSerializer,
+        responses=serializers.EngagementSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def advance(self, request, pk=None):
+        engagement = self.get_object()
+        payload = self._payload(serializers.StageAdvanceSerializer, request)
+        try:
+            services.engagement_stage_advance(
+                user=request.user,
+                engagement=engagement,
+                to_stage=payload.get("stage"),
+                reached_on=payload.get("reached_on"),
+                note=payload["note"],
+            )
+        except DomainError as error:
+            if error.field == "to_stage":
+                error.field = "stage"  # the body's name for it
+            raise
+        return self._action_response(serializers.EngagementSerializer, engagement)
+
+    @extend_schema(
+        summary="Complete the engagement",
+        description="Close it; the consulting partner that led it gets an unvalidated customer reference.",
+        request=serializers.CompleteSerializer,
+        responses=serializers.EngagementSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def complete(self, request, pk=None):
+        engagement = self.get_object()
+        services.engagement_complete(
+            user=request.user, engagement=engagement, **self._payload(serializers.CompleteSerializer, request)
+        )
+        return self._action_response(serializers.EngagementSerializer, engagement)
+
+    @extend_schema(
+        summary="Start, hold, resume or cancel",
+        description="Cancelling needs a reason and revokes every partner's access under the engagement.",
+        request=serializers.StatusChangeSerializer,
+        responses=serializers.EngagementSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def status(self, request, pk=None):
+        engagement = self.get_object()
+        services.engagement_status_change(
+            user=request.user,
+            engagement=engagement,
+            **self._payload(serializers.StatusChangeSerializer, request),
+        )
+        return self._action_response(serializers.EngagementSerializer, engagement)
+
+
+class EngagementPartnerViewSet(EngagementsViewSet):
+    queryset = EngagementPartner.objects.all()
+    serializer_class = serializers.EngagementPartnerSerializer
+    select_related = ("engagement", "partner")
+    filterset_class = filtersets.EngagementPartnerFilterSet
+    ordering_fields = ["contract_start", "contract_end", "updated_at", "id"]
+    ordering = ["id"]
+
+    def scope_queryset(self, queryset, user):
+        return queryset.filter(pk__in=selectors.engagement_partners_visible_to(user).values("pk"))
+
+    def create_object(self, data, user):
+        return services.engagement_partner_add(user=user, **data)
+
+    @extend_schema(
+        summary="Replace the partner",
+        description="Another company won the work: in one transaction the old contract ends today, every "
+        "grant the old partner holds under it is revoked with the reason, and the new partner takes the "
+        "same role. Returns the new partner's engagement.",
+        request=serializers.ReplaceSerializer,
+        responses={201: serializers.EngagementPartnerSerializer},
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def replace(self, request, pk=None):
+        engaged = self.get_object()
+        new = services.engagement_partner_replace(
+            user=request.user,
+            engagement_partner=engaged,
+            **self._payload(serializers.ReplaceSerializer, request),
+        )
+        return self._action_response(serializers.EngagementPartnerSerializer, new, status.HTTP_201_CREATED)
+
+
+class AccessGrantViewSet(CursorListMixin, EngagementsViewSet):
+    queryset = AccessGrant.objects.all()
+    serializer_class = serializers.AccessGrantSerializer
+    select_related = (
+        "account__customer",
+        "engagement_partner__partner",
+        "granted_by",
+        "revoked_by",
+    )
+    filterset_class = filtersets.AccessGrantFilterSet
+    cursor_ordering_fields = ("id", "granted_at", "expires_at", "updated_at")
+
+    def scope_queryset(self, queryset, user):
+        return queryset.filter(pk__in=selectors.access_grants_visible_to(user).values("pk"))
+
+    def create_object(self, data, user):
+        return services.access_grant_create(user=user, **data)
+
+    @extend_schema(
+        summary="Revoke the grant",
+        description="The partner loses the role at once; the reason is recorded. For the customer's access "
+        "administrators and the provider's staff who look after the customer.",
+        request=serializers.RevokeReasonSerializer,
+        responses=serializers.AccessGrantSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def revoke(self, request, pk=None):
+        grant = self.get_object()
+        services.access_grant_revoke(
+            user=request.user, grant=grant, **self._payload(serializers.RevokeReasonSerializer, request)
+        )
+        return self._action_response(serializers.AccessGrantSerializer, grant)

@@ -1,0 +1,19 @@
+"""The engagements domain's webhook events: `data` is the resource as the API shows it.
+
+Called inside the transaction of the change, so the event is stored with it or not at all.
+"""
+
+from apn_portal.webhooks.choices import WebhookEvent
+from apn_portal.webhooks.services import webhook_events_emit_many
+
+
+def access_grants_revoked(grants) -> None:
+    """One `access_grant.revoked` event per grant, to the partner that held it (and provider staff)."""
+    from engagements.api.serializers import AccessGrantSerializer
+
+    grants = list(grants)
+    data = AccessGrantSerializer(grants, many=True).data
+    webhook_events_emit_many(
+        event=WebhookEvent.ACCESS_GRANT_REVOKED,
+        items=[(grant.engagement_partner.partner, item) for grant, item in zip(grants, data, strict=True)],
+    )

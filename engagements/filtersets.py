@@ -1,0 +1,89 @@
+"""Filters of the engagements API lists: natural keys, states and `updated_since` on every one."""
+
+import django_filters
+from django.utils import timezone
+
+from apn_portal.api.filters import UpdatedSinceFilterSet
+from engagements.choices import (
+    AccessScope,
+    AgreementType,
+    EngagementStage,
+    EngagementStatus,
+    PartnerRole,
+    ProcurementModel,
+)
+from engagements.models import AccessGrant, AwsAccount, Customer, Engagement, EngagementPartner
+
+
+class CustomerFilterSet(UpdatedSinceFilterSet):
+    agreement = django_filters.ChoiceFilter(choices=AgreementType.choices)
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Words in the name.")
+
+    class Meta:
+        model = Customer
+        fields = ["agreement"]
+
+
+class AwsAccountFilterSet(UpdatedSinceFilterSet):
+    customer = django_filters.CharFilter(field_name="customer__slug", label="The customer's slug.")
+    account_id = django_filters.CharFilter(label="The 12-digit account id.")
+    management_account = django_filters.CharFilter(
+        field_name="management_account__account_id", label="Members of this management account (its id)."
+    )
+
+    class Meta:
+        model = AwsAccount
+        fields = ["customer", "account_id", "management_account", "consolidated_billing", "paid_by"]
+
+
+class EngagementFilterSet(UpdatedSinceFilterSet):
+    customer = django_filters.CharFilter(field_name="customer__slug", label="The customer's slug.")
+    status = django_filters.MultipleChoiceFilter(choices=EngagementStatus.choices)
+    stage = django_filters.MultipleChoiceFilter(choices=EngagementStage.choices)
+    procurement_model = django_filters.ChoiceFilter(choices=ProcurementModel.choices)
+
+    class Meta:
+        model = Engagement
+        fields = ["customer", "status", "stage", "procurement_model"]
+
+
+class EngagementPartnerFilterSet(UpdatedSinceFilterSet):
+    engagement = django_filters.NumberFilter(field_name="engagement_id")
+    partner = django_filters.CharFilter(field_name="partner__slug", label="The partner's slug.")
+    role = django_filters.ChoiceFilter(choices=PartnerRole.choices)
+    current = django_filters.BooleanFilter(
+        field_name="replaced_by",
+        lookup_expr="isnull",
+        label="Only contracts not taken over by another partner.",
+    )
+
+    class Meta:
+        model = EngagementPartner
+        fields = ["engagement", "partner", "role", "current"]
+
+
+class AccessGrantFilterSet(UpdatedSinceFilterSet):
+    account = django_filters.CharFilter(field_name="account__account_id", label="The 12-digit account id.")
+    customer = django_filters.CharFilter(field_name="account__customer__slug", label="The customer's slug.")
+    partner = django_filters.CharFilter(
+        field_name="engagement_partner__partner__slug", label="The partner's slug."
+    )
+    engagement = django_filters.NumberFilter(field_name="engagement_partner__engagement_id")
+    scope = django_filters.ChoiceFilter(choices=AccessScope.choices)
+    state = django_filters.ChoiceFilter(
+        choices=[("live", "Live"), ("expired", "Expired"), ("revoked", "Revoked")],
+        method="filter_state",
+        label="live, expired or revoked.",
+    )
+
+    class Meta:
+        model = AccessGrant
+        fields = ["account", "customer", "partner", "engagement", "scope", "mfa_required", "state"]
+
+    def filter_state(self, queryset, name, value):
+        now = timezone.now()
+        if value == "live":
+            return queryset.filter(revoked_at__isnull=True, granted_at__lte=now, expires_at__gt=now)
+        if value == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        return queryset.filter(revoked_at__isnull=False)

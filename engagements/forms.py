@@ -1,0 +1,88 @@
+"""Forms of the customer's and partner's pages. They only collect input: the services decide."""
+
+from django import forms
+
+from engagements.choices import AccessScope
+from engagements.models import AwsAccount, EngagementPartner, access_deadline
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Why is the access revoked?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Recorded with the revocation and shown to the partner.",
+    )
+
+
+class StageAdvanceForm(forms.Form):
+    reached_on = forms.DateField(
+        label="Reached on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty for today.",
+    )
+    note = forms.CharField(label="Note", required=False, max_length=500)
+
+
+class _AccountChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.account_id} · {obj.name}"
+
+
+class _EngagedPartnerChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return (
+            f"{obj.partner.name}, {obj.get_role_display().lower()} on “{obj.engagement.title}” "
+            f"(contract to {obj.contract_end:%d %b %Y})"
+        )
+
+
+class AccessGrantForm(forms.Form):
+    """A customer's access administrator delegates one account to one engaged partner."""
+
+    account = _AccountChoice(queryset=AwsAccount.objects.none(), label="Account")
+    engagement_partner = _EngagedPartnerChoice(
+        queryset=EngagementPartner.objects.none(), label="Partner", help_text="Partners engaged for you."
+    )
+    role_arn = forms.CharField(
+        label="Role ARN",
+        max_length=300,
+        help_text="The IAM role the partner assumes: arn:aws:iam::<that account's id>:role/<role name>.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    scope = forms.ChoiceField(label="Scope", choices=AccessScope.choices)
+    mfa_required = forms.BooleanField(
+        label="Require our MFA token for security-relevant changes",
+        required=False,
+        initial=True,
+        help_text="Always on for administration access.",
+    )
+    expires_on = forms.DateField(
+        label="Last day of access",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty to end with the partner's contract; it cannot be later.",
+    )
+
+    def __init__(self, *args, customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        self.fields["account"].queryset = customer.accounts.order_by("account_id")
+        self.fields["engagement_partner"].queryset = (
+            EngagementPartner.objects.filter(engagement__customer=customer, replaced_by__isnull=True)
+            .select_related("partner", "engagement")
+            .order_by("partner__name", "id")
+        )
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        expires_on = data.get("expires_on")
+        return {
+            "account": data["account"],
+            "engagement_partner": data["engagement_partner"],
+            "role_arn": data["role_arn"],
+            "scope": data["scope"],
+            "mfa_required": data["mfa_required"],
+            "expires_at": access_deadline(expires_on, self.customer.time_zone) if expires_on else None,
+        }

@@ -1,0 +1,366 @@
+"""Reads of customers, accounts and engagements, and who may see or do what with them.
+
+Visibility is one queryset per kind of record (`*_visible_to(user)`): every page, the admin and the API
+start from these, so nobody sees another organisation's customers, accounts, engagements or grants.
+"""
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from engagements.choices import PartnerRole
+from engagements.models import (
+    AccessGrant,
+    AwsAccount,
+    Customer,
+    Engagement,
+    EngagementPartner,
+    EngagementStageEvent,
+    TeamMember,
+)
+from partners.choices import PartnerType, ProgramKind
+from partners.models import Partner
+from partners.selectors import active_enrollments
+
+# Partner checks ---------------------------------------------------------------------------------------
+
+
+def partner_holds_program(partner: Partner, kind: str, on: datetime.date | None = None) -> bool:
+    return active_enrollments(on).filter(partner=partner, program__kind=kind).exists()
+
+
+def partner_is_solution_provider(partner: Partner) -> bool:
+    return partner_holds_program(partner, ProgramKind.SOLUTION_PROVIDER)
+
+
+def partner_role_problem(partner: Partner, role: str) -> str | None:
+    """Why `partner` cannot take `role` in an engagement, or None when it can."""
+    if role == PartnerRole.TECHNOLOGY:
+        if partner.partner_type != PartnerType.TECHNOLOGY:
+            return f"{partner} is a Consulting partner; a technology role needs a Technology partner."
+        return None
+    if partner.partner_type != PartnerType.CONSULTING:
+        return f"{partner} is a Technology partner; only Consulting partners lead, resell or manage."
+    if role == PartnerRole.RESELLER and not partner_is_solution_provider(partner):
+        return f"{partner} is not an approved Solution Provider, so it cannot resell."
+    if role == PartnerRole.MANAGED_SERVICE and not (
+        partner_holds_program(partner, ProgramKind.MANAGED_SERVICE_PROVIDER)
+        or partner.categories.filter(slug="managed-service-provider").exists()
+    ):
+        return (
+            f"{partner} is neither in the Managed Service Provider program nor listed as a managed "
+            "service provider, so it cannot operate the customer's accounts."
+        )
+    return None
+
+
+# Who sees what ----------------------------------------------------------------------------------------
+
+
+def _signed_in(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def _sees_everything(user) -> bool:
+    return user.is_superuser
+
+
+def _assigned_customer_q(user, prefix: str = "") -> Q:
+    """Customers a provider staff member looks after: as their AM, SA or TAM, or on one of their teams."""
+    on_a_team = Exists(
+        TeamMember.objects.filter(engagement__customer=OuterRef(f"{prefix}pk"), user=user, left_on=None)
+    )
+    return (
+        Q(**{f"{prefix}account_manager": user})
+        | Q(**{f"{prefix}solutions_architect": user})
+        | Q(**{f"{prefix}tam": user})
+        | Q(on_a_team)
+    )
+
+
+def _partner_engaged(partner_id: int, engagement_ref: str = "pk") -> Exists:
+    """The partner holds a current (not replaced) role in the engagement."""
+    return Exists(
+        EngagementPartner.objects.filter(
+            engagement=OuterRef(engagement_ref), partner_id=partner_id, replaced_by__isnull=True
+        )
+    )
+
+
+def live_grants(at: datetime.datetime | None = None) -> QuerySet[AccessGrant]:
+    at = at or timezone.now()
+    return AccessGrant.objects.filter(revoked_at__isnull=True, granted_at__lte=at, expires_at__gt=at)
+
+
+def customers_visible_to(user) -> QuerySet[Customer]:
+    if not _signed_in(user):
+        return Customer.objects.none()
+    if _sees_everything(user):
+        return Customer.objects.all()
+    if user.customer_id:
+        return Customer.objects.filter(pk=user.customer_id)
+    if user.partner_id:
+        engaged = EngagementPartner.objects.filter(
+            engagement__customer=OuterRef("pk"), partner_id=user.partner_id, replaced_by__isnull=True
+        )
+        return Customer.objects.filter(Exists(engaged))
+    if user.is_provider_staff:
+        return Customer.objects.filter(_assigned_customer_q(user))
+    return Customer.objects.none()
+
+
+def customers_assigned_to(user) -> QuerySet[Customer]:
+    """The AM's, SA's or TAM's own customers (not all that a superuser sees)."""
+    if not _signed_in(user) or not user.is_provider_staff:
+        return Customer.objects.none()
+    return Customer.objects.filter(_assigned_customer_q(user))
+
+
+def accounts_visible_to(user) -> QuerySet[AwsAccount]:
+    if not _signed_in(user):
+        return AwsAccount.objects.none()
+    if _sees_everything(user):
+        return AwsAccount.objects.all()
+    if user.customer_id:
+        return AwsAccount.objects.filter(customer_id=user.customer_id)
+    if user.partner_id:
+        # Need to know: a partner sees the accounts it can act in now, nothing else of the customer's.
+        held = live_grants().filter(account=OuterRef("pk"), engagement_partner__partner_id=user.partner_id)
+        return AwsAccount.objects.filter(Exists(held))
+    if user.is_provider_staff:
+        return AwsAccount.objects.filter(_assigned_customer_q(user, "customer__"))
+    return AwsAccount.objects.none()
+
+
+def engagements_visible_to(user) -> QuerySet[Engagement]:
+    if not _signed_in(user):
+        return Engagement.objects.none()
+    if _sees_everything(user):
+        return Engagement.objects.all()
+    if user.customer_id:
+        return Engagement.objects.filter(customer_id=user.customer_id)
+    if user.partner_id:
+        return Engagement.objects.filter(_partner_engaged(user.partner_id))
+    if user.is_provider_staff:
+        on_team = Exists(TeamMember.objects.filter(engagement=OuterRef("pk"), user=user))
+        return Engagement.objects.filter(
+            _assigned_customer_q(user, "customer__") | Q(on_team) | Q(professional_services__consultant=user)
+        ).distinct()
+    return Engagement.objects.none()
+
+
+def engagement_partners_visible_to(user) -> QuerySet[EngagementPartner]:
+    return EngagementPartner.objects.filter(engagement__in=engagements_visible_to(user).values("pk"))
+
+
+def access_grants_visible_to(user) -> QuerySet[AccessGrant]:
+    if not _signed_in(user):
+        return AccessGrant.objects.none()
+    if _sees_everything(user):
+        return AccessGrant.objects.all()
+    if user.customer_id:
+        return AccessGrant.objects.filter(account__customer_id=user.customer_id)
+    if user.partner_id:
+        return AccessGrant.objects.filter(engagement_partner__partner_id=user.partner_id)
+    if user.is_provider_staff:
+        return AccessGrant.objects.filter(_assigned_customer_q(user, "account__customer__"))
+    return AccessGrant.objects.none()
+
+
+# Who may do what --------------------------------------------------------------------------------------
+
+
+def user_is_assigned_to_customer(user, customer: Customer) -> bool:
+    """The customer's AM, SA or TAM (provider staff only)."""
+    return (
+        _signed_in(user)
+        and user.is_provider_staff
+        and user.pk in (customer.account_manager_id, customer.solutions_architect_id, customer.tam_id)
+    )
+
+
+def user_can_manage_access(user, customer: Customer) -> bool:
+    """Grant partners access to the customer's accounts: only the customer's own access administrators."""
+    return (
+        _signed_in(user)
+        and user.customer_id == customer.pk
+        and customer.access_administrators.filter(pk=user.pk).exists()
+    )
+
+
+def user_can_revoke_access(user, customer: Customer) -> bool:
+    """Revoking is also open to the provider's staff looking after the customer, and to superusers."""
+    return (
+        user_can_manage_access(user, customer)
+        or (_signed_in(user) and user.is_superuser)
+        or user_is_assigned_to_customer(user, customer)
+    )
+
+
+def user_can_manage_engagement(user, engagement: Engagement) -> bool:
+    """Plan the engagement: its partners, team and purchases. The customer's staff and its AM/SA/TAM."""
+    if not _signed_in(user):
+        return False
+    return (
+        user.is_superuser
+        or user.customer_id == engagement.customer_id
+        or user_is_assigned_to_customer(user, engagement.customer)
+    )
+
+
+def user_can_work_on_engagement(user, engagement: Engagement) -> bool:
+    """Move the engagement along (stages, completion): also the consulting partner that leads it."""
+    if user_can_manage_engagement(user, engagement):
+        return True
+    return bool(
+        _signed_in(user)
+        and user.partner_id
+        and engagement.engagement_partners.filter(
+            partner_id=user.partner_id, role=PartnerRole.CONSULTING_LEAD, replaced_by__isnull=True
+        ).exists()
+    )
+
+
+# Pages ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AccountNode:
+    account: AwsAccount
+    members: list[AwsAccount] = field(default_factory=list)
+
+
+def account_tree(accounts) -> list[AccountNode]:
+    """Accounts as the organisation's tree: each management account with its members beneath it.
+
+    An account whose management account is not in `accounts` shows at the top, so nothing is hidden.
+    """
+    accounts = list(accounts)
+    nodes = {account.pk: AccountNode(account) for account in accounts}
+    roots = []
+    for account in accounts:
+        parent = nodes.get(account.management_account_id)
+        if parent is not None and parent.account is not account:
+            parent.members.append(account)
+        else:
+            roots.append(nodes[account.pk])
+    return roots
+
+
+def customer_accounts(customer: Customer) -> QuerySet[AwsAccount]:
+    return customer.accounts.select_related("reseller").order_by("account_id")
+
+
+def engagement_list(engagements: QuerySet[Engagement]) -> QuerySet[Engagement]:
+    """What a list of engagements shows: customer and partners, in a fixed number of queries."""
+    return engagements.select_related("customer").prefetch_related(
+        Prefetch(
+            "engagement_partners",
+            queryset=EngagementPartner.objects.filter(replaced_by__isnull=True).select_related("partner"),
+            to_attr="current_partners",
+        )
+    )
+
+
+def engagement_detail(engagements: QuerySet[Engagement], grants: QuerySet[AccessGrant]):
+    """One engagement with everything its page shows; `grants` are those the viewer may see."""
+    return engagements.select_related(
+        "customer", "contact_request", "customer_reference", "created_by"
+    ).prefetch_related(
+        Prefetch(
+            "stage_events",
+            queryset=EngagementStageEvent.objects.select_related("recorded_by").order_by("reached_on", "id"),
+        ),
+        Prefetch(
+            "engagement_partners",
+            queryset=EngagementPartner.objects.select_related("partner", "replaced_by__partner"),
+        ),
+        Prefetch("team_members", queryset=TeamMember.objects.select_related("user", "user__partner")),
+        "professional_services__buying_partner",
+        "professional_services__consultant",
+        Prefetch("marketplace_subscriptions__accounts", queryset=AwsAccount.objects.order_by("account_id")),
+        "marketplace_subscriptions__vendor",
+        Prefetch(
+            "engagement_partners__access_grants",
+            queryset=grants.select_related("account__customer", "granted_by", "revoked_by"),
+            to_attr="visible_grants",
+        ),
+    )
+
+
+def customer_access_grants(customer: Customer) -> QuerySet[AccessGrant]:
+    return AccessGrant.objects.filter(account__customer=customer)
+
+
+def access_grant_list(grants: QuerySet[AccessGrant]) -> QuerySet[AccessGrant]:
+    return grants.select_related(
+        "account__customer",
+        "engagement_partner__partner",
+        "engagement_partner__engagement",
+        "granted_by",
+        "revoked_by",
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    on: datetime.date
+    text: str
+
+
+def engagement_timeline(engagement: Engagement) -> list[TimelineEntry]:
+    """The engagement's story by date, from what `engagement_detail` prefetched (no further queries)."""
+    zone = zoneinfo.ZoneInfo(engagement.customer.time_zone)
+    entries = [
+        TimelineEntry(event.reached_on, f"Stage: {event.get_stage_display()}")
+        for event in engagement.stage_events.all()
+    ]
+    for engaged in engagement.engagement_partners.all():
+        entries.append(
+            TimelineEntry(engaged.contract_start, f"{engaged.partner} joins as {engaged.get_role_display()}")
+        )
+        if engaged.replaced_by_id:
+            entries.append(
+                TimelineEntry(
+                    engaged.contract_end,
+                    f"{engaged.partner} replaced by {engaged.replaced_by.partner}: {engaged.ended_reason}",
+                )
+            )
+        for grant in engaged.visible_grants:
+            entries.append(
+                TimelineEntry(
+                    timezone.localdate(grant.granted_at, zone),
+                    f"{engaged.partner} granted {grant.get_scope_display().lower()} access to "
+                    f"account {grant.account.account_id} ({grant.role_name})",
+                )
+            )
+            if grant.revoked_at:
+                entries.append(
+                    TimelineEntry(
+                        timezone.localdate(grant.revoked_at, zone),
+                        f"{engaged.partner}'s access to account {grant.account.account_id} revoked: "
+                        f"{grant.revocation_reason}",
+                    )
+                )
+    for member in engagement.team_members.all():
+        note = f" ({member.note})" if member.note else ""
+        entries.append(
+            TimelineEntry(
+                member.joined_on, f"{member.display_name} joins the team as {member.get_role_display()}{note}"
+            )
+        )
+    for services in engagement.professional_services.all():
+        entries.append(TimelineEntry(services.starts_on, f"Professional Services start: {services.goal}"))
+    for subscription in engagement.marketplace_subscriptions.all():
+        entries.append(
+            TimelineEntry(
+                subscription.subscribed_on,
+                f"Marketplace subscription: {subscription.product} from {subscription.vendor}",
+            )
+        )
+    if engagement.completed_on:
+        entries.append(TimelineEntry(engagement.completed_on, "Engagement completed"))
+    return sorted(entries, key=lambda entry: entry.on)

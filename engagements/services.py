@@ -1,0 +1,873 @@
+"""Writes of customers, accounts and engagements. Each use case takes the acting user, opens its own
+transaction, checks who may do it, and raises a DomainError (or PermissionDeniedError / ConflictError)
+whose message is written for that user. Views, the admin and the API all call these."""
+
+import datetime
+import zoneinfo
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from apn_portal.accounts.choices import StaffRole
+from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from engagements import events
+from engagements.choices import (
+    CLOSED_ENGAGEMENT_STATUSES,
+    CUSTOMER_TEAM_ROLES,
+    PARTNER_TEAM_ROLES,
+    PROVIDER_TEAM_ROLES,
+    STAGE_ORDER,
+    AccessScope,
+    AgreementType,
+    EngagementStage,
+    EngagementStatus,
+    PartnerRole,
+    Payer,
+    ProcurementModel,
+    ServicesBuyer,
+    TeamRole,
+)
+from engagements.models import (
+    AccessGrant,
+    AwsAccount,
+    Customer,
+    Engagement,
+    EngagementPartner,
+    EngagementStageEvent,
+    MarketplaceSubscription,
+    ProfessionalServicesEngagement,
+    TeamMember,
+    access_deadline,
+    role_arn_problem,
+    validate_role_name,
+)
+from engagements.selectors import (
+    user_can_manage_access,
+    user_can_manage_engagement,
+    user_can_revoke_access,
+    user_can_work_on_engagement,
+    user_is_assigned_to_customer,
+)
+from partners.choices import ContactRequestStatus, PartnerType
+from partners.models import ContactRequest, CustomerReference, Partner
+from partners.services import contact_request_accept
+
+# Helpers ----------------------------------------------------------------------------------------------
+
+
+def _validated(instance, exclude: Iterable[str] = ()) -> None:
+    """Run the model's own validation (fields, constraints, clean) and say what is wrong in words."""
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as error:
+        if hasattr(error, "error_dict"):
+            field, errors = next(iter(error.error_dict.items()))
+            messages = [message for e in errors for message in e.messages]
+            raise DomainError(" ".join(messages), field=None if field == "__all__" else field) from None
+        raise DomainError(" ".join(error.messages)) from None
+
+
+def customer_today(customer: Customer) -> datetime.date:
+    """Contracts run by the customer's calendar, not the server's."""
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(customer.time_zone))
+
+
+def _require_reason(reason: str, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(f"Say why {what}.", field="reason")
+    return reason
+
+
+def _unique_customer_slug(name: str) -> str:
+    base = slugify(name)[:180] or "customer"
+    slug, n = base, 1
+    while Customer.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def _ensure_open(engagement: Engagement) -> None:
+    if engagement.status in CLOSED_ENGAGEMENT_STATUSES:
+        raise ConflictError(f"“{engagement.title}” is {engagement.get_status_display().lower()}.")
+
+
+def _user_can_manage_customer(user, customer: Customer) -> bool:
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and (
+            user.is_superuser
+            or (customer.pk is not None and user.customer_id == customer.pk)
+            or user_is_assigned_to_customer(user, customer)
+        )
+    )
+
+
+def _check_staff_role(member, role: StaffRole, field: str) -> None:
+    if member is not None and not member.has_role(role):
+        raise DomainError(f"{member} is not a provider {role.value}.", field=field)
+
+
+# Customers and accounts -------------------------------------------------------------------------------
+
+
+def customer_create(
+    *,
+    user,
+    name: str,
+    agreement: str = AgreementType.CUSTOMER,
+    time_zone: str = "UTC",
+    slug: str = "",
+    account_manager=None,
+    solutions_architect=None,
+    tam=None,
+) -> Customer:
+    """The provider's staff register a customer organisation and who looks after it."""
+    if not (user.is_authenticated and (user.is_superuser or user.has_role(StaffRole.ACCOUNT_MANAGER))):
+        raise PermissionDeniedError("Only an Account Manager or a superuser registers customers.")
+    _check_staff_role(account_manager, StaffRole.ACCOUNT_MANAGER, "account_manager")
+    _check_staff_role(solutions_architect, StaffRole.SOLUTIONS_ARCHITECT, "solutions_architect")
+    _check_staff_role(tam, StaffRole.TAM, "tam")
+    customer = Customer(
+        name=(name or "").strip(),
+        slug=slug or _unique_customer_slug(name or ""),
+        agreement=agreement,
+        time_zone=time_zone,
+        account_manager=account_manager,
+        solutions_architect=solutions_architect,
+        tam=tam,
+    )
+    _validated(customer)
+    with transaction.atomic():
+        customer.save()
+    return customer
+
+
+def customer_access_administrator_add(*, user, customer: Customer, member) -> None:
+    """Give one of the customer's own staff the privileged role of managing partners' access."""
+    allowed = user.is_authenticated and (
+        user.is_superuser
+        or user_is_assigned_to_customer(user, customer)
+        or user_can_manage_access(user, customer)
+    )
+    if not allowed:
+        raise PermissionDeniedError(
+            f"Only {customer}'s access administrators or its Account Manager can name another."
+        )
+    if member.customer_id != customer.pk:
+        raise DomainError(f"{member} does not work for {customer}.", field="member")
+    with transaction.atomic():
+        customer.access_administrators.add(member)
+
+
+CUSTOMER_STAFF_ROLES = {
+    "account_manager": StaffRole.ACCOUNT_MANAGER,
+    "solutions_architect": StaffRole.SOLUTIONS_ARCHITECT,
+    "tam": StaffRole.TAM,
+}
+
+
+def customer_assign_staff(*, user, customer: Customer, field: str, member) -> Customer:
+    """Name the customer's Account Manager, Solutions Architect or TAM (e.g. when Enterprise Support brings
+    a TAM), or clear it with None. For the customer's Account Manager or a superuser."""
+    if field not in CUSTOMER_STAFF_ROLES:
+        raise DomainError(f"'{field}' is not one of {', '.join(CUSTOMER_STAFF_ROLES)}.", field="field")
+    if not (user.is_authenticated and (user.is_superuser or user.pk == customer.account_manager_id)):
+        raise PermissionDeniedError(f"Only {customer}'s Account Manager or a superuser assigns its staff.")
+    _check_staff_role(member, CUSTOMER_STAFF_ROLES[field], field)
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        setattr(locked, field, member)
+        locked.save(update_fields=[field, "updated_at"])
+    setattr(customer, field, member)
+    return locked
+
+
+def aws_account_create(
+    *,
+    user,
+    customer: Customer,
+    account_id,
+    name: str,
+    management_account: AwsAccount | None = None,
+    consolidated_billing: bool = False,
+    reseller: Partner | None = None,
+) -> AwsAccount:
+    """Register one of the customer's AWS accounts, under its management account if it has one."""
+    if not _user_can_manage_customer(user, customer):
+        raise PermissionDeniedError(f"You cannot add accounts to {customer}.")
+    if not isinstance(account_id, str):
+        raise DomainError(
+            "Give the account id as text: as a number it would lose its leading zeros.", field="account_id"
+        )
+    # The console shows ids as 0123-4567-8901; people paste them that way.
+    account_id = account_id.strip().replace("-", "").replace(" ", "")
+    account = AwsAccount(
+        customer=customer,
+        account_id=account_id,
+        name=(name or "").strip(),
+        management_account=management_account,
+        consolidated_billing=consolidated_billing,
+        paid_by=Payer.RESELLER if reseller else Payer.CUSTOMER,
+        reseller=reseller,
+    )
+    _validated(account)
+    with transaction.atomic():
+        account.save()
+    return account
+
+
+# Engagements ------------------------------------------------------------------------------------------
+
+
+def _engagement_start(
+    *, user, customer, title, workload, procurement_model, description, stage, reached_on, contact_request
+) -> Engagement:
+    engagement = Engagement(
+        customer=customer,
+        title=(title or "").strip(),
+        workload=(workload or "").strip(),
+        description=description,
+        procurement_model=procurement_model,
+        stage=stage,
+        contact_request=contact_request,
+        created_by=user,
+    )
+    _validated(engagement)
+    engagement.save()
+    EngagementStageEvent.objects.create(
+        engagement=engagement,
+        stage=stage,
+        reached_on=reached_on or customer_today(customer),
+        recorded_by=user,
+        note="Where the engagement starts.",
+    )
+    return engagement
+
+
+def engagement_create(
+    *,
+    user,
+    customer: Customer,
+    title: str,
+    workload: str,
+    procurement_model: str = ProcurementModel.DIRECT,
+    description: str = "",
+    stage: str = EngagementStage.ON_PREMISES,
+    reached_on: datetime.date | None = None,
+) -> Engagement:
+    """Start an engagement from scratch: the customer's staff, or the provider's staff who look after it."""
+    if not _user_can_manage_customer(user, customer):
+        raise PermissionDeniedError(f"You cannot start engagements for {customer}.")
+    with transaction.atomic():
+        return _engagement_start(
+            user=user,
+            customer=customer,
+            title=title,
+            workload=workload,
+            procurement_model=procurement_model,
+            description=description,
+            stage=stage,
+            reached_on=reached_on,
+            contact_request=None,
+        )
+
+
+def engagement_create_from_contact_request(
+    *,
+    user,
+    contact_request: ContactRequest,
+    workload: str,
+    contract_start: datetime.date,
+    contract_end: datetime.date,
+    title: str = "",
+    procurement_model: str = ProcurementModel.DIRECT,
+    customer: Customer | None = None,
+) -> Engagement:
+    """The lead becomes an engagement, led by the partner it was sent to.
+
+    The customer is the one given (provider staff only: a partner cannot attach itself to an existing
+    customer's records) or a new one named after the lead's company. The person who wrote joins the team.
+    """
+    if not (user.is_authenticated and user.partner_id == contact_request.partner_id):
+        raise PermissionDeniedError("Only the partner's own staff can turn its contact request into work.")
+    if customer is not None:
+        raise PermissionDeniedError(
+            "A partner cannot attach a lead to an existing customer; the provider's staff link them."
+        )
+    with transaction.atomic():
+        lead = ContactRequest.objects.select_for_update().get(pk=contact_request.pk)
+        if Engagement.objects.filter(contact_request=lead).exists():
+            raise ConflictError(f"Contact request {lead.reference} is already an engagement.")
+        if lead.status == ContactRequestStatus.DECLINED:
+            raise DomainError(f"Contact request {lead.reference} was declined; it cannot become work.")
+        if lead.status == ContactRequestStatus.NEW:
+            lead = contact_request_accept(contact_request=lead, user=user)
+        customer = Customer(name=lead.company, slug=_unique_customer_slug(lead.company))
+        _validated(customer)
+        customer.save()
+        engagement = _engagement_start(
+            user=user,
+            customer=customer,
+            title=title or f"{lead.company}: {workload}",
+            workload=workload,
+            procurement_model=procurement_model,
+            description=lead.message,
+            stage=EngagementStage.ON_PREMISES,
+            reached_on=None,
+            contact_request=lead,
+        )
+        _partner_join(
+            user=user,
+            engagement=engagement,
+            partner=lead.partner,
+            role=PartnerRole.CONSULTING_LEAD,
+            contract_start=contract_start,
+            contract_end=contract_end,
+        )
+        TeamMember.objects.create(
+            engagement=engagement,
+            name=lead.name,
+            email=lead.email,
+            role=TeamRole.CUSTOMER_IT,
+            note=f"Wrote contact request {lead.reference}",
+        )
+    contact_request.status = lead.status
+    return engagement
+
+
+def _lock_engagement(engagement: Engagement) -> Engagement:
+    return Engagement.objects.select_for_update(of=("self",)).select_related("customer").get(pk=engagement.pk)
+
+
+def engagement_stage_advance(
+    *,
+    user,
+    engagement: Engagement,
+    to_stage: str | None = None,
+    reached_on: datetime.date | None = None,
+    note: str = "",
+) -> EngagementStageEvent:
+    """Record that the engagement reached the next step of the journey, on a date. Steps are not skipped."""
+    with transaction.atomic():
+        locked = _lock_engagement(engagement)
+        if not user_can_work_on_engagement(user, locked):
+            raise PermissionDeniedError(f"You cannot move “{locked.title}” along.")
+        _ensure_open(locked)
+        if locked.status == EngagementStatus.ON_HOLD:
+            raise ConflictError(f"“{locked.title}” is on hold; resume it before advancing.")
+        position = STAGE_ORDER.index(EngagementStage(locked.stage))
+        if position == len(STAGE_ORDER) - 1:
+            raise ConflictError(f"“{locked.title}” has reached the last step: {locked.get_stage_display()}.")
+        next_stage = STAGE_ORDER[position + 1]
+        if to_stage is not None and to_stage != next_stage:
+            if to_stage not in EngagementStage.values:
+                raise DomainError(f"'{to_stage}' is not a step of the journey.", field="to_stage")
+            wanted = EngagementStage(to_stage)
+            if STAGE_ORDER.index(wanted) <= position:
+                raise ConflictError(f"“{locked.title}” is already past {wanted.label}.", field="to_stage")
+            raise DomainError(
+                f"{wanted.label} cannot come before {next_stage.label}: “{locked.title}” is at "
+                f"{locked.get_stage_display()}, so {next_stage.label} comes next.",
+                field="to_stage",
+            )
+        today = customer_today(locked.customer)
+        reached_on = reached_on or today
+        if reached_on > today:
+            raise DomainError("A step is recorded once it is reached, not in advance.", field="reached_on")
+        previous = locked.stage_events.order_by("-reached_on").first()
+        if previous and reached_on < previous.reached_on:
+            raise DomainError(
+                f"{next_stage.label} cannot be reached before {previous.get_stage_display()} "
+                f"({previous.reached_on:%d %b %Y}).",
+                field="reached_on",
+            )
+        event = EngagementStageEvent.objects.create(
+            engagement=locked, stage=next_stage, reached_on=reached_on, recorded_by=user, note=note.strip()
+        )
+        locked.stage = next_stage
+        if locked.status == EngagementStatus.PROPOSED:
+            locked.status = EngagementStatus.ACTIVE
+        locked.save(update_fields=["stage", "status", "updated_at"])
+    engagement.stage, engagement.status = locked.stage, locked.status
+    return event
+
+
+def engagement_complete(
+    *, user, engagement: Engagement, completed_on: datetime.date | None = None, summary: str = ""
+) -> Engagement:
+    """Close a finished engagement. The consulting partner that led it gets an unvalidated customer
+    reference, which its PDM can validate toward its tier."""
+    with transaction.atomic():
+        locked = _lock_engagement(engagement)
+        if not user_can_work_on_engagement(user, locked):
+            raise PermissionDeniedError(f"You cannot complete “{locked.title}”.")
+        _ensure_open(locked)
+        completed_on = completed_on or customer_today(locked.customer)
+        lead = (
+            locked.engagement_partners.filter(role=PartnerRole.CONSULTING_LEAD, replaced_by__isnull=True)
+            .select_related("partner")
+            .order_by("-contract_start", "-id")
+            .first()
+        )
+        if lead is not None:
+            products = locked.marketplace_subscriptions.values_list("product", flat=True)
+            locked.customer_reference = CustomerReference.objects.create(
+                partner=lead.partner,
+                customer_name=locked.customer.name,
+                summary=(summary or "").strip() or f"{locked.title}: {locked.workload}.",
+                services_used=", ".join(products)[:300],
+                launched_on=completed_on,
+                is_validated=False,
+                is_public=False,
+            )
+        locked.status = EngagementStatus.COMPLETED
+        locked.completed_on = completed_on
+        locked.save(update_fields=["status", "completed_on", "customer_reference", "updated_at"])
+    engagement.status, engagement.completed_on = locked.status, locked.completed_on
+    engagement.customer_reference = locked.customer_reference
+    return locked
+
+
+# Which status an open engagement may move to by hand; completion has its own service.
+STATUS_CHANGES = {
+    EngagementStatus.PROPOSED: (
+        EngagementStatus.ACTIVE,
+        EngagementStatus.ON_HOLD,
+        EngagementStatus.CANCELLED,
+    ),
+    EngagementStatus.ACTIVE: (EngagementStatus.ON_HOLD, EngagementStatus.CANCELLED),
+    EngagementStatus.ON_HOLD: (EngagementStatus.ACTIVE, EngagementStatus.CANCELLED),
+}
+
+
+def engagement_status_change(*, user, engagement: Engagement, status: str, reason: str = "") -> Engagement:
+    """Start, hold, resume or cancel an engagement. Cancelling ends every partner's access under it."""
+    with transaction.atomic():
+        locked = _lock_engagement(engagement)
+        if not user_can_manage_engagement(user, locked):
+            raise PermissionDeniedError(f"You cannot change the status of “{locked.title}”.")
+        if status == EngagementStatus.COMPLETED:
+            raise DomainError(
+                "Complete an engagement with its own action: it creates the partner's reference."
+            )
+        _ensure_open(locked)
+        if status not in STATUS_CHANGES[EngagementStatus(locked.status)]:
+            label = EngagementStatus(status).label.lower() if status in EngagementStatus.values else status
+            raise ConflictError(
+                f"“{locked.title}” is {locked.get_status_display().lower()}; it cannot become {label}."
+            )
+        if status == EngagementStatus.CANCELLED:
+            reason = _require_reason(reason, "the engagement is cancelled")
+            now = timezone.now()
+            live = AccessGrant.objects.select_for_update().filter(
+                engagement_partner__engagement=locked, revoked_at__isnull=True
+            )
+            for grant in live:
+                _revoke(grant, user=user, reason=f"Engagement cancelled: {reason}", at=now)
+        locked.status = status
+        locked.save(update_fields=["status", "updated_at"])
+    engagement.status = locked.status
+    return locked
+
+
+# Partners and the team --------------------------------------------------------------------------------
+
+
+def _partner_join(
+    *, user, engagement, partner, role, contract_start, contract_end, territory="", business_function=""
+) -> EngagementPartner:
+    if engagement.engagement_partners.filter(partner=partner, role=role, replaced_by__isnull=True).exists():
+        raise ConflictError(
+            f"{partner} is already {PartnerRole(role).label.lower()} on “{engagement.title}”."
+        )
+    engaged = EngagementPartner(
+        engagement=engagement,
+        partner=partner,
+        role=role,
+        contract_start=contract_start,
+        contract_end=contract_end,
+        territory=(territory or "").strip(),
+        business_function=(business_function or "").strip(),
+        added_by=user,
+    )
+    # clean() says why this partner cannot take this role, if it cannot.
+    _validated(engaged, exclude=["replaced_by"])
+    engaged.save()
+    return engaged
+
+
+def engagement_partner_add(
+    *,
+    user,
+    engagement: Engagement,
+    partner: Partner,
+    role: str,
+    contract_start: datetime.date,
+    contract_end: datetime.date,
+    territory: str = "",
+    business_function: str = "",
+) -> EngagementPartner:
+    """Put a partner on the engagement under a contract (the customer's decision, or its AM's)."""
+    with transaction.atomic():
+        locked = _lock_engagement(engagement)
+        if not user_can_manage_engagement(user, locked):
+            raise PermissionDeniedError(f"You cannot add partners to “{locked.title}”.")
+        _ensure_open(locked)
+        return _partner_join(
+            user=user,
+            engagement=locked,
+            partner=partner,
+            role=role,
+            contract_start=contract_start,
+            contract_end=contract_end,
+            territory=territory,
+            business_function=business_function,
+        )
+
+
+def _revoke(grant: AccessGrant, *, user, reason: str, at: datetime.datetime) -> None:
+    grant.revoked_at = max(at, grant.granted_at)
+    grant.revoked_by = user
+    grant.revocation_reason = reason
+    grant.save(update_fields=["revoked_at", "revoked_by", "revocation_reason", "updated_at"])
+    events.access_grants_revoked([grant])
+
+
+def engagement_partner_replace(
+    *,
+    user,
+    engagement_partner: EngagementPartner,
+    new_partner: Partner,
+    reason: str,
+    contract_end: datetime.date,
+    contract_start: datetime.date | None = None,
+) -> EngagementPartner:
+    """Another company won the work: in one transaction the old contract ends today, every grant the old
+    partner holds under it is revoked with the reason, and the new partner takes the same role (and may
+    then be granted access)."""
+    reason = _require_reason(reason, "the partner is replaced")
+    with transaction.atomic():
+        old = (
+            EngagementPartner.objects.select_for_update(of=("self",))
+            .select_related("engagement__customer", "partner")
+            .get(pk=engagement_partner.pk)
+        )
+        engagement, customer = old.engagement, old.engagement.customer
+        if not (user_can_manage_access(user, customer) or (user.is_authenticated and user.is_superuser)):
+            raise PermissionDeniedError(
+                f"Only {customer}'s access administrators can replace a partner and its access."
+            )
+        if old.is_replaced:
+            raise ConflictError(f"{old.partner} was already replaced on “{engagement.title}”.")
+        # A completed project may still be operated under contract, so only cancellation stops this.
+        if engagement.status == EngagementStatus.CANCELLED:
+            raise ConflictError(f"“{engagement.title}” was cancelled.")
+        if new_partner.pk == old.partner_id:
+            raise DomainError(f"{new_partner} cannot replace itself.", field="new_partner")
+        today = customer_today(customer)
+        now = timezone.now()
+        for grant in old.access_grants.select_for_update().filter(revoked_at__isnull=True):
+            _revoke(grant, user=user, reason=f"Contract ended: {reason}", at=now)
+        new = _partner_join(
+            user=user,
+            engagement=engagement,
+            partner=new_partner,
+            role=old.role,
+            contract_start=contract_start or today,
+            contract_end=contract_end,
+            territory=old.territory,
+            business_function=old.business_function,
+        )
+        old.contract_end = min(old.contract_end, max(today, old.contract_start))
+        old.replaced_by = new
+        old.ended_reason = reason
+        old.save(update_fields=["contract_end", "replaced_by", "ended_reason", "updated_at"])
+    return new
+
+
+def team_member_add(
+    *,
+    user,
+    engagement: Engagement,
+    role: str,
+    member=None,
+    name: str = "",
+    email: str = "",
+    joined_on: datetime.date | None = None,
+    note: str = "",
+) -> TeamMember:
+    """Add somebody to the project team: a portal user in a role that fits who they work for, or a named
+    person without an account."""
+    with transaction.atomic():
+        locked = _lock_engagement(engagement)
+        if not user_can_work_on_engagement(user, locked):
+            raise PermissionDeniedError(f"You cannot change the team of “{locked.title}”.")
+        _ensure_open(locked)
+        label = TeamRole(role).label if role in TeamRole.values else role
+        if member is not None:
+            if role in CUSTOMER_TEAM_ROLES and member.customer_id != locked.customer_id:
+                raise DomainError(f"{member} does not work for {locked.customer}.", field="member")
+            if role in PROVIDER_TEAM_ROLES and not member.is_provider_staff:
+                raise DomainError(
+                    f"{member} is not the provider's staff, so cannot be {label}.", field="member"
+                )
+            if role in PARTNER_TEAM_ROLES and not (
+                member.partner_id
+                and locked.engagement_partners.filter(
+                    partner_id=member.partner_id, replaced_by__isnull=True
+                ).exists()
+            ):
+                raise DomainError(
+                    f"{member} does not work for a partner on “{locked.title}”.", field="member"
+                )
+            if TeamMember.objects.filter(engagement=locked, user=member, role=role, left_on=None).exists():
+                raise ConflictError(f"{member} is already {label} on the team.")
+        team_member = TeamMember(
+            engagement=locked,
+            user=member,
+            name=(name or "").strip(),
+            email=(email or "").strip(),
+            role=role,
+            joined_on=joined_on or customer_today(locked.customer),
+            note=(note or "").strip(),
+        )
+        _validated(team_member, exclude=["engagement", "user"])
+        team_member.save()
+    return team_member
+
+
+# Access grants ----------------------------------------------------------------------------------------
+
+
+def access_grant_create(
+    *,
+    user,
+    account: AwsAccount,
+    engagement_partner: EngagementPartner,
+    role_arn: str,
+    scope: str,
+    role_name: str = "",
+    mfa_required: bool = True,
+    expires_at: datetime.datetime | None = None,
+) -> AccessGrant:
+    """The customer delegates one of its accounts to a partner engaged for it, through an IAM role,
+    until at the latest the end of the partner's contract."""
+    customer = account.customer
+    if not user_can_manage_access(user, customer):
+        raise PermissionDeniedError(
+            f"Only {customer}'s own access administrators can grant access to its accounts."
+        )
+    role_arn = (role_arn or "").strip()
+    role_name = (role_name or "").strip() or role_arn.rsplit("/", 1)[-1]
+    try:
+        validate_role_name(role_name)
+    except ValidationError as error:
+        raise DomainError(error.messages[0], field="role_name") from None
+    problem = role_arn_problem(role_arn, account.account_id, role_name)
+    if problem:
+        raise DomainError(problem, field="role_arn")
+    if scope not in AccessScope.values:
+        raise DomainError(
+            f"'{scope}' is not a scope; use one of {', '.join(AccessScope.values)}.", field="scope"
+        )
+    if scope == AccessScope.ADMINISTRATION and not mfa_required:
+        raise DomainError(
+            "Administration access always requires the customer's MFA token.", field="mfa_required"
+        )
+    with transaction.atomic():
+        engaged = (
+            EngagementPartner.objects.select_for_update(of=("self",))
+            .select_related("engagement__customer", "partner")
+            .get(pk=engagement_partner.pk)
+        )
+        engagement = engaged.engagement
+        if engagement.customer_id != customer.pk:
+            raise DomainError(
+                f"{engaged.partner} is not engaged for {customer}: account {account.account_id} is not "
+                "part of its engagement.",
+                field="engagement_partner",
+            )
+        if engaged.is_replaced:
+            raise DomainError(
+                f"{engaged.partner} was replaced on “{engagement.title}”; grant access to "
+                "the partner that took over.",
+                field="engagement_partner",
+            )
+        if engagement.status == EngagementStatus.CANCELLED:
+            raise DomainError(f"“{engagement.title}” was cancelled.", field="engagement_partner")
+        today = customer_today(customer)
+        if not engaged.contract_start <= today <= engaged.contract_end:
+            raise DomainError(
+                f"{engaged.partner}'s contract runs from {engaged.contract_start:%d %b %Y} to "
+                f"{engaged.contract_end:%d %b %Y}; access is granted only while it is in force.",
+                field="engagement_partner",
+            )
+        deadline = access_deadline(engaged.contract_end, customer.time_zone)
+        now = timezone.now()
+        expires_at = expires_at or deadline
+        if expires_at > deadline:
+            raise DomainError(
+                f"{engaged.partner}'s contract ends on {engaged.contract_end:%d %b %Y}; the grant must "
+                "expire by then.",
+                field="expires_at",
+            )
+        if expires_at <= now:
+            raise DomainError("The grant would expire before it starts.", field="expires_at")
+        if engaged.access_grants.filter(
+            account=account, role_name=role_name, revoked_at__isnull=True
+        ).exists():
+            raise ConflictError(
+                f"{engaged.partner} already holds role {role_name} on account {account.account_id}."
+            )
+        grant = AccessGrant.objects.create(
+            account=account,
+            engagement_partner=engaged,
+            role_name=role_name,
+            role_arn=role_arn,
+            scope=scope,
+            mfa_required=mfa_required,
+            granted_by=user,
+            granted_at=now,
+            expires_at=expires_at,
+        )
+    return grant
+
+
+def access_grant_revoke(*, user, grant: AccessGrant, reason: str) -> AccessGrant:
+    """Take a partner's access away, saying why: the customer's access administrators, or the provider's
+    staff looking after the customer."""
+    reason = _require_reason(reason, "the access is revoked")
+    with transaction.atomic():
+        locked = (
+            AccessGrant.objects.select_for_update(of=("self",))
+            .select_related("account__customer", "engagement_partner__partner")
+            .get(pk=grant.pk)
+        )
+        if not user_can_revoke_access(user, locked.account.customer):
+            raise PermissionDeniedError(
+                f"Only {locked.account.customer}'s access administrators can revoke access to its accounts."
+            )
+        if locked.is_revoked:
+            raise ConflictError(
+                f"This access was already revoked on {timezone.localtime(locked.revoked_at):%d %b %Y}."
+            )
+        _revoke(locked, user=user, reason=reason, at=timezone.now())
+    grant.revoked_at, grant.revoked_by, grant.revocation_reason = (
+        locked.revoked_at,
+        locked.revoked_by,
+        locked.revocation_reason,
+    )
+    return locked
+
+
+# Purchases --------------------------------------------------------------------------------------------
+
+
+def professional_services_add(
+    *,
+    user,
+    engagement: Engagement,
+    bought_by: str,
+    goal: str,
+    capability_gap: str,
+    starts_on: datetime.date,
+    ends_on: datetime.date | None = None,
+    buying_partner: Partner | None = None,
+    consultant=None,
+) -> ProfessionalServicesEngagement:
+    """Record Professional Services bought for a project goal. A partner buys for itself; the customer's
+    side (its staff or AM) buys for the customer. The consultant joins the team."""
+    with transaction.atomic():
+        locked = _lock_engagement(engagement)
+        _ensure_open(locked)
+        if bought_by == ServicesBuyer.PARTNER:
+            if buying_partner is None:
+                raise DomainError("Name the partner that buys the services.", field="buying_partner")
+            if not locked.engagement_partners.filter(
+                partner=buying_partner, replaced_by__isnull=True
+            ).exists():
+                raise DomainError(f"{buying_partner} is not on “{locked.title}”.", field="buying_partner")
+            allowed = user_can_manage_engagement(user, locked) or user.partner_id == buying_partner.pk
+        else:
+            allowed = user_can_manage_engagement(user, locked)
+        if not allowed:
+            raise PermissionDeniedError(f"You cannot buy Professional Services for “{locked.title}”.")
+        if consultant is not None and not consultant.is_provider_staff:
+            raise DomainError(
+                f"{consultant} is not on the provider's Professional Services staff.", field="consultant"
+            )
+        services = ProfessionalServicesEngagement(
+            engagement=locked,
+            bought_by=bought_by,
+            buying_partner=buying_partner if bought_by == ServicesBuyer.PARTNER else None,
+            goal=(goal or "").strip(),
+            capability_gap=(capability_gap or "").strip(),
+            consultant=consultant,
+            starts_on=starts_on,
+            ends_on=ends_on,
+        )
+        _validated(services, exclude=["engagement"])
+        services.save()
+        if (
+            consultant is not None
+            and not locked.team_members.filter(
+                user=consultant, role=TeamRole.PROFESSIONAL_SERVICES, left_on=None
+            ).exists()
+        ):
+            TeamMember.objects.create(
+                engagement=locked,
+                user=consultant,
+                role=TeamRole.PROFESSIONAL_SERVICES,
+                joined_on=starts_on,
+                note="Professional Services bought by "
+                + (str(buying_partner) if buying_partner else "the customer"),
+            )
+    return services
+
+
+def marketplace_subscription_add(
+    *,
+    user,
+    engagement: Engagement,
+    product: str,
+    vendor: Partner,
+    accounts: Iterable[AwsAccount],
+    subscribed_on: datetime.date | None = None,
+) -> MarketplaceSubscription:
+    """Subscribe the engagement's accounts to a technology partner's marketplace product."""
+    accounts = list(accounts)
+    with transaction.atomic():
+        locked = _lock_engagement(engagement)
+        if not user_can_work_on_engagement(user, locked):
+            raise PermissionDeniedError(f"You cannot subscribe “{locked.title}” to software.")
+        _ensure_open(locked)
+        if vendor.partner_type != PartnerType.TECHNOLOGY:
+            raise DomainError(
+                f"{vendor} is not a Technology partner; marketplace software comes from one.", field="vendor"
+            )
+        if not accounts:
+            raise DomainError("Choose the accounts the subscription is for.", field="accounts")
+        foreign = [account.account_id for account in accounts if account.customer_id != locked.customer_id]
+        if foreign:
+            raise DomainError(
+                f"Account(s) {', '.join(foreign)} are not {locked.customer}'s.", field="accounts"
+            )
+        if locked.marketplace_subscriptions.filter(vendor=vendor, product=(product or "").strip()).exists():
+            raise ConflictError(f"“{locked.title}” already subscribes to {product}.")
+        subscription = MarketplaceSubscription(
+            engagement=locked,
+            product=(product or "").strip(),
+            vendor=vendor,
+            subscribed_on=subscribed_on or customer_today(locked.customer),
+            subscribed_by=user,
+        )
+        _validated(subscription, exclude=["engagement", "vendor", "subscribed_by"])
+        subscription.save()
+        subscription.accounts.set(accounts)
+    return subscription

@@ -1,0 +1,111 @@
+"""The admin for the provider's staff: scoped to the customers each person looks after, grants read-only
+but revocable with a reason, stages moved by action, history kept, and lists at a constant query count."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from engagements.models import AccessGrant, Engagement
+from tests.factories import SuperUserFactory
+
+from .test_pages import grow
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [
+    "customer",
+    "awsaccount",
+    "engagement",
+    "engagementpartner",
+    "accessgrant",
+    "teammember",
+    "professionalservicesengagement",
+    "marketplacesubscription",
+    "engagementstageevent",
+]
+
+
+def changelist(model):
+    return reverse(f"admin:engagements_{model}_changelist")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_changelists_cost_the_same_however_many_rows(client, alpha, model):
+    client.force_login(SuperUserFactory())
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(changelist(model)).status_code == 200
+    grow(alpha, 6)
+    with CaptureQueriesContext(connection) as second:
+        assert client.get(changelist(model)).status_code == 200
+    assert len(second) == len(first)
+
+
+def test_change_pages_open(client, alpha):
+    client.force_login(SuperUserFactory())
+    for obj in (alpha.customer, alpha.member, alpha.engagement, alpha.engaged, alpha.grant):
+        url = reverse(f"admin:engagements_{obj._meta.model_name}_change", args=[obj.pk])
+        assert client.get(url).status_code == 200, url
+        history = reverse(f"admin:engagements_{obj._meta.model_name}_history", args=[obj.pk])
+        assert client.get(history).status_code == 200, history
+
+
+def test_account_manager_sees_only_the_customers_they_look_after(client, alpha, bravo):
+    client.force_login(alpha.account_manager)
+    for model, mine, theirs in (
+        ("customer", "Alpha Customer", "Bravo Customer"),
+        ("awsaccount", alpha.member.account_id, bravo.member.account_id),
+        ("engagement", alpha.engagement.title, bravo.engagement.title),
+        ("accessgrant", alpha.grant.role_name, bravo.grant.role_name),
+    ):
+        body = client.get(changelist(model)).content.decode()
+        assert mine in body and theirs not in body, model
+    other = reverse("admin:engagements_engagement_change", args=[bravo.engagement.pk])
+    assert client.get(other).status_code == 302  # Django's "does not exist" redirect to the admin index
+
+
+def test_grants_are_not_added_in_the_admin(client, alpha):
+    client.force_login(SuperUserFactory())
+    assert client.get(reverse("admin:engagements_accessgrant_add")).status_code == 403
+
+
+def test_revoke_action_asks_for_a_reason_then_revokes_and_records_who(client, alpha):
+    client.force_login(alpha.account_manager)
+    data = {"action": "revoke", "_selected_action": [alpha.grant.pk]}
+    asks = client.post(changelist("accessgrant"), data)
+    assert asks.status_code == 200 and "Revoke access grants" in asks.content.decode()
+    assert AccessGrant.objects.get(pk=alpha.grant.pk).revoked_at is None
+    done = client.post(changelist("accessgrant"), {**data, "apply": "1", "reason": "Security incident"})
+    assert done.status_code == 302
+    grant = AccessGrant.objects.get(pk=alpha.grant.pk)
+    assert grant.revoked_by == alpha.account_manager and grant.revocation_reason == "Security incident"
+    assert grant.history.latest().history_user == alpha.account_manager
+
+
+def test_advance_action_goes_through_the_rules(client, alpha):
+    client.force_login(alpha.account_manager)
+    client.post(
+        changelist("engagement"), {"action": "advance_stage", "_selected_action": [alpha.engagement.pk]}
+    )
+    assert Engagement.objects.get(pk=alpha.engagement.pk).stage == "copied"
+    Engagement.objects.filter(pk=alpha.engagement.pk).update(status="on_hold")
+    response = client.post(
+        changelist("engagement"),
+        {"action": "advance_stage", "_selected_action": [alpha.engagement.pk]},
+        follow=True,
+    )
+    assert "is on hold; resume it before advancing" in response.content.decode()
+    assert Engagement.objects.get(pk=alpha.engagement.pk).stage == "copied"
+
+
+def test_cancel_action_needs_a_reason_and_ends_access(client, alpha):
+    client.force_login(alpha.account_manager)
+    data = {"action": "change_status", "_selected_action": [alpha.engagement.pk], "apply": "1"}
+    response = client.post(
+        changelist("engagement"), {**data, "status": "cancelled", "reason": ""}, follow=True
+    )
+    assert "Say why the engagement is cancelled" in response.content.decode()
+    client.post(changelist("engagement"), {**data, "status": "cancelled", "reason": "Budget cut"})
+    assert Engagement.objects.get(pk=alpha.engagement.pk).status == "cancelled"
+    grant = AccessGrant.objects.get(pk=alpha.grant.pk)
+    assert grant.revocation_reason == "Engagement cancelled: Budget cut"

@@ -1,0 +1,209 @@
+"""The API for customers, accounts, engagements, engagement partners and access grants: nobody sees or
+names another organisation's records (404), the services' refusals come back as clear 4xx messages, and
+lists cost a constant number of queries."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from engagements.models import AccessGrant
+from tests.factories import PartnerFactory
+
+from .test_pages import grow
+
+pytestmark = pytest.mark.django_db
+
+RESOURCES = ("customers", "aws-accounts", "engagements", "engagement-partners", "access-grants")
+
+
+def api(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def detail_url(resource, org):
+    key = {
+        "customers": org.customer.slug,
+        "aws-accounts": org.member.pk,
+        "engagements": org.engagement.pk,
+        "engagement-partners": org.engaged.pk,
+        "access-grants": org.grant.pk,
+    }[resource]
+    return f"/api/v1/{resource}/{key}/"
+
+
+def listed(response) -> str:
+    assert response.status_code == 200, response.content
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("who", ["admin", "staff", "partner_user", "account_manager"])
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_nobody_sees_another_organisations_records(alpha, bravo, who, resource):
+    client = api(getattr(alpha, who))
+    body = listed(client.get(f"/api/v1/{resource}/"))
+    for marker in (
+        bravo.customer.slug,
+        bravo.member.account_id,
+        bravo.engagement.title,
+        bravo.grant.role_arn,
+    ):
+        assert marker not in body
+    assert client.get(detail_url(resource, bravo)).status_code == 404
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_the_api_needs_credentials(alpha, resource):
+    assert api().get(f"/api/v1/{resource}/").status_code == 401
+
+
+def test_partner_sees_only_the_accounts_it_can_act_in(alpha):
+    response = api(alpha.partner_user).get("/api/v1/aws-accounts/")
+    assert [row["account_id"] for row in response.json()["results"]] == [alpha.member.account_id]
+
+
+def grant_body(org, **overrides):
+    return {
+        "account": org.management.account_id,
+        "engagement_partner": org.engaged.pk,
+        "role_arn": f"arn:aws:iam::{org.management.account_id}:role/Finance",
+        "scope": "billing",
+        **overrides,
+    }
+
+
+def test_access_administrator_grants_through_the_api(alpha):
+    response = api(alpha.admin).post("/api/v1/access-grants/", grant_body(alpha), format="json")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["role_name"] == "Finance" and data["is_live"] and data["mfa_required"]
+    assert data["granted_by"] == alpha.admin.username and data["partner"] == alpha.partner.slug
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"role_arn": "arn:aws:iam::999999999999:role/Finance"}, "role_arn", "names account 999999999999"),
+        ({"role_arn": "Finance"}, "role_arn", "A role ARN reads arn:aws:iam::"),
+        (
+            {"scope": "administration", "mfa_required": False},
+            "mfa_required",
+            "always requires the customer's MFA",
+        ),
+        ({"expires_at": "2999-01-01T00:00:00Z"}, "expires_at", "the grant must expire by then"),
+    ],
+)
+def test_bad_grants_are_refused_with_a_clear_message(alpha, overrides, field, message):
+    response = api(alpha.admin).post("/api/v1/access-grants/", grant_body(alpha, **overrides), format="json")
+    assert response.status_code == 400
+    assert message in " ".join(response.json()[field])
+
+
+def test_grants_only_by_the_customers_access_administrators(alpha, bravo):
+    for user in (alpha.staff, alpha.partner_user, alpha.account_manager):
+        response = api(user).post("/api/v1/access-grants/", grant_body(alpha), format="json")
+        assert response.status_code in (400, 403), response.content
+    # Another customer's administrator cannot even name alpha's account or partner.
+    response = api(bravo.admin).post("/api/v1/access-grants/", grant_body(alpha), format="json")
+    assert response.status_code == 400
+    assert "does not exist" in response.json()["account"][0]
+    assert not AccessGrant.objects.filter(role_name="Finance").exists()
+
+
+def test_revoke_through_the_api(alpha, bravo):
+    url = f"/api/v1/access-grants/{alpha.grant.pk}/revoke/"
+    assert api(alpha.partner_user).post(url, {"reason": "mine"}, format="json").status_code == 403
+    assert api(bravo.admin).post(url, {"reason": "theirs"}, format="json").status_code == 404
+    assert api(alpha.admin).post(url, {}, format="json").status_code == 400
+    response = api(alpha.admin).post(url, {"reason": "Audit finding"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["revocation_reason"] == "Audit finding" and not response.json()["is_live"]
+    again = api(alpha.admin).post(url, {"reason": "again"}, format="json")
+    assert again.status_code == 409 and "already revoked" in again.json()["detail"]
+
+
+def test_replace_through_the_api(alpha):
+    winner = PartnerFactory(slug="winner")
+    end = (timezone.localdate() + datetime.timedelta(days=365)).isoformat()
+    response = api(alpha.admin).post(
+        f"/api/v1/engagement-partners/{alpha.engaged.pk}/replace/",
+        {"new_partner": "winner", "reason": "New procurement", "contract_end": end},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["partner"] == winner.slug
+    alpha.grant.refresh_from_db()
+    assert alpha.grant.revocation_reason == "Contract ended: New procurement"
+
+
+def test_stages_through_the_api(alpha):
+    url = f"/api/v1/engagements/{alpha.engagement.pk}/advance/"
+    skipped = api(alpha.partner_user).post(url, {"stage": "operated"}, format="json")
+    assert skipped.status_code == 400
+    assert "Operated cannot come before Copy moved to a region" in skipped.json()["stage"][0]
+    response = api(alpha.partner_user).post(url, {"stage": "copied"}, format="json")
+    assert response.status_code == 200 and response.json()["stage"] == "copied"
+    assert [event["stage"] for event in response.json()["stage_events"]] == ["copied"]
+
+
+def test_accounts_through_the_api(alpha, bravo):
+    client = api(alpha.staff)
+    bad = client.post(
+        "/api/v1/aws-accounts/",
+        {"customer": alpha.customer.slug, "account_id": "12345", "name": "x"},
+        format="json",
+    )
+    assert bad.status_code == 400 and "exactly 12 digits" in bad.json()["account_id"][0]
+    ok = client.post(
+        "/api/v1/aws-accounts/",
+        {
+            "customer": alpha.customer.slug,
+            "account_id": "0099-8877-6655",
+            "name": "analytics",
+            "management_account": alpha.management.account_id,
+        },
+        format="json",
+    )
+    assert ok.status_code == 201 and ok.json()["account_id"] == "009988776655"
+    foreign = client.post(
+        "/api/v1/aws-accounts/",
+        {"customer": bravo.customer.slug, "account_id": "009988776600", "name": "x"},
+        format="json",
+    )
+    assert foreign.status_code == 400 and "does not exist" in foreign.json()["customer"][0]
+
+
+def test_only_account_managers_register_customers(alpha):
+    body = {"name": "New Co", "agreement": "enterprise", "time_zone": "Europe/Paris"}
+    assert api(alpha.admin).post("/api/v1/customers/", body, format="json").status_code == 403
+    response = api(alpha.account_manager).post("/api/v1/customers/", body, format="json")
+    assert response.status_code == 201 and response.json()["slug"] == "new-co"
+    bad_zone = api(alpha.account_manager).post(
+        "/api/v1/customers/", {**body, "name": "Other", "time_zone": "Mars/Olympus"}, format="json"
+    )
+    assert bad_zone.status_code == 400 and "is not a time zone name" in bad_zone.json()["time_zone"][0]
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_list_query_count_is_constant(alpha, resource):
+    client = api(alpha.admin)
+    with CaptureQueriesContext(connection) as first:
+        listed(client.get(f"/api/v1/{resource}/"))
+    grow(alpha, 5)
+    with CaptureQueriesContext(connection) as second:
+        listed(client.get(f"/api/v1/{resource}/"))
+    assert len(second) == len(first)
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_a_malformed_id_is_a_json_404(alpha, resource):
+    response = api(alpha.admin).get(f"/api/v1/{resource}/-7.5e-96/")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"

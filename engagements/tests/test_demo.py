@@ -1,0 +1,47 @@
+"""The demo data: customers, accounts, engagements and grants linked to the demo partner network, a
+customer user who can sign in, and nothing created twice."""
+
+import random
+
+import pytest
+from django.contrib.auth import authenticate
+from django.test import RequestFactory
+from django.urls import reverse
+
+from engagements import selectors
+from engagements.demo import ACCOUNT_MANAGER, CUSTOMER_USER, seed_engagements
+from engagements.models import AccessGrant, Customer, Engagement
+from partners.demo.seeding import seed_demo_network
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_customers_follow_every_rule_and_seeding_twice_changes_nothing(client):
+    seed_demo_network(partners=60)
+    assert seed_engagements(random.Random(2026)) == {"customers": 3, "engagements": 3}
+    counts = (Customer.objects.count(), Engagement.objects.count(), AccessGrant.objects.count())
+    assert seed_engagements(random.Random(7)) == {}
+    assert (Customer.objects.count(), Engagement.objects.count(), AccessGrant.objects.count()) == counts
+
+    request = RequestFactory().post("/accounts/login/")
+    customer_user = authenticate(request, username=CUSTOMER_USER.username, password=CUSTOMER_USER.password)
+    assert customer_user is not None and customer_user.customer.name == "Northwind Charity"
+    assert selectors.user_can_manage_access(customer_user, customer_user.customer)
+    client.force_login(customer_user)
+    access = client.get(reverse("engagements:access")).content.decode()
+    assert "WebServicesGuruMigration" in access
+    # The demo partner user's company leads the WordPress engagement; the Account Manager sees all three.
+    partner_user = authenticate(request, username="partner", password="apn-demo-partner-2026")
+    assert "Move the WordPress site to the cloud" in {
+        e.title for e in selectors.engagements_visible_to(partner_user)
+    }
+    am = authenticate(request, username=ACCOUNT_MANAGER.username, password=ACCOUNT_MANAGER.password)
+    assert selectors.customers_assigned_to(am).count() == 3
+    # The agency's old operator was replaced and lost its access.
+    replaced = AccessGrant.objects.get(role_name="OperatorAccess")
+    assert replaced.revocation_reason.startswith("Contract ended: Another company won")
+
+
+def test_without_a_partner_network_there_is_nothing_to_link_to():
+    assert seed_engagements() == {}
+    assert not Customer.objects.exists()

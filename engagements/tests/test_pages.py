@@ -1,0 +1,272 @@
+"""The signed-in pages: each kind of user sees its own organisation's records and nothing of another's,
+revoking is confirmed and recorded, and every list costs the same number of queries however long."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from engagements.models import AccessGrant
+from tests.factories import (
+    AccessGrantFactory,
+    AwsAccountFactory,
+    EngagementFactory,
+    EngagementPartnerFactory,
+    PartnerFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client, user, name, *args):
+    client.force_login(user)
+    return client.get(reverse(f"engagements:{name}", args=args))
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def assert_shows_none_of(response, other):
+    body = text(response)
+    for marker in (
+        other.customer.name,
+        other.management.account_id,
+        other.member.account_id,
+        other.engagement.title,
+        other.grant.role_arn,
+        other.partner.name,
+    ):
+        assert marker not in body, f"{marker!r} leaked"
+
+
+# Isolation --------------------------------------------------------------------------------------------
+
+
+def test_customer_sees_own_organisation_tree_engagements_and_access_only(client, alpha, bravo):
+    response = page(client, alpha.staff, "organisation")
+    assert response.status_code == 200
+    body = text(response)
+    assert "Alpha Customer" in body and alpha.management.account_id in body
+    # The member account is nested under its management account.
+    assert body.index(alpha.management.account_id) < body.index(alpha.member.account_id)
+    assert "consolidated billing" in body
+    assert_shows_none_of(response, bravo)
+
+    for name in ("engagement-list", "access"):
+        response = page(client, alpha.staff, name)
+        assert response.status_code == 200
+        assert alpha.engagement.title in text(response)
+        assert_shows_none_of(response, bravo)
+    assert alpha.grant.role_arn in text(page(client, alpha.staff, "access"))
+
+    assert page(client, alpha.staff, "engagement-detail", bravo.engagement.pk).status_code == 404
+    assert page(client, alpha.admin, "access-revoke", bravo.grant.pk).status_code == 404
+
+
+def test_partner_sees_its_engagements_and_the_access_it_holds_only(client, alpha, bravo):
+    for name in ("engagement-list", "grants"):
+        response = page(client, alpha.partner_user, name)
+        assert response.status_code == 200
+        assert alpha.engagement.title in text(response)
+        assert_shows_none_of(response, bravo)
+    assert alpha.grant.role_arn in text(page(client, alpha.partner_user, "grants"))
+    detail = page(client, alpha.partner_user, "engagement-detail", alpha.engagement.pk)
+    assert detail.status_code == 200 and alpha.grant.role_arn in text(detail)
+    assert page(client, alpha.partner_user, "engagement-detail", bravo.engagement.pk).status_code == 404
+    # Customer pages are not a partner's.
+    for name in ("organisation", "access", "customers"):
+        assert page(client, alpha.partner_user, name).status_code == 403
+    assert page(client, alpha.partner_user, "access-revoke", alpha.grant.pk).status_code == 403
+
+
+def test_a_partner_sees_only_its_own_grants_on_a_shared_engagement(client, alpha):
+    rival = EngagementPartnerFactory(
+        engagement=alpha.engagement, partner=PartnerFactory(name="Rival Ltd"), role="managed_service"
+    )
+    rival_grant = AccessGrantFactory(engagement_partner=rival, account=alpha.management, role_name="RivalOps")
+    detail = text(page(client, alpha.partner_user, "engagement-detail", alpha.engagement.pk))
+    assert alpha.grant.role_arn in detail and rival_grant.role_arn not in detail
+    # The customer sees both.
+    detail = text(page(client, alpha.staff, "engagement-detail", alpha.engagement.pk))
+    assert alpha.grant.role_arn in detail and rival_grant.role_arn in detail
+
+
+def test_account_manager_sees_assigned_customers_only(client, alpha, bravo):
+    response = page(client, alpha.account_manager, "customers")
+    assert response.status_code == 200
+    assert "Alpha Customer" in text(response) and "Bravo Customer" not in text(response)
+    detail = page(client, alpha.account_manager, "customer-detail", alpha.customer.slug)
+    assert detail.status_code == 200 and alpha.grant.role_arn in text(detail)
+    assert_shows_none_of(detail, bravo)
+    assert page(client, alpha.account_manager, "customer-detail", bravo.customer.slug).status_code == 404
+    response = page(client, alpha.account_manager, "engagement-list")
+    assert alpha.engagement.title in text(response)
+    assert_shows_none_of(response, bravo)
+    assert page(client, alpha.account_manager, "engagement-detail", bravo.engagement.pk).status_code == 404
+
+
+def test_a_replaced_partner_no_longer_sees_the_engagement(client, alpha):
+    from engagements.services import engagement_partner_replace
+
+    engagement_partner_replace(
+        user=alpha.admin,
+        engagement_partner=alpha.engaged,
+        new_partner=PartnerFactory(),
+        reason="Contract lost",
+        contract_end=timezone.localdate() + datetime.timedelta(days=90),
+    )
+    assert page(client, alpha.partner_user, "engagement-detail", alpha.engagement.pk).status_code == 404
+    held = text(page(client, alpha.partner_user, "grants"))
+    assert "Revoked" in held and "Contract ended: Contract lost" in held
+
+
+def test_pages_need_signing_in(client, alpha):
+    for name, args in (("organisation", ()), ("engagement-list", ()), ("access-revoke", (alpha.grant.pk,))):
+        response = client.get(reverse(f"engagements:{name}", args=args))
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+# Revoking and granting --------------------------------------------------------------------------------
+
+
+def test_revoke_is_confirmed_then_recorded(client, alpha):
+    url = reverse("engagements:access-revoke", args=[alpha.grant.pk])
+    client.force_login(alpha.admin)
+    confirm = client.get(url)
+    assert confirm.status_code == 200
+    assert "Revoke Alpha Partners Ltd" in text(confirm) and alpha.grant.role_arn in text(confirm)
+    AccessGrant.objects.get(pk=alpha.grant.pk)  # nothing happened on GET
+    assert AccessGrant.objects.get(pk=alpha.grant.pk).revoked_at is None
+
+    no_reason = client.post(url, {"reason": ""})
+    assert no_reason.status_code == 400 and "This field is required" in text(no_reason)
+    assert AccessGrant.objects.get(pk=alpha.grant.pk).revoked_at is None
+
+    done = client.post(url, {"reason": "Project paused"})
+    assert done.status_code == 303 and done["Location"] == reverse("engagements:access")
+    revoked = AccessGrant.objects.get(pk=alpha.grant.pk)
+    assert revoked.revoked_by == alpha.admin and revoked.revocation_reason == "Project paused"
+    assert "no longer has role AlphaOps" in text(client.get(done["Location"]))
+
+
+def test_customer_staff_without_the_access_role_cannot_revoke_or_grant(client, alpha):
+    assert page(client, alpha.staff, "access-revoke", alpha.grant.pk).status_code == 403
+    response = client.post(reverse("engagements:access-revoke", args=[alpha.grant.pk]), {"reason": "x"})
+    assert response.status_code == 403
+    assert AccessGrant.objects.get(pk=alpha.grant.pk).revoked_at is None
+    assert page(client, alpha.staff, "access-grant").status_code == 403
+
+
+def test_account_manager_revokes_from_the_customer_page(client, alpha):
+    client.force_login(alpha.account_manager)
+    response = client.post(
+        reverse("engagements:access-revoke", args=[alpha.grant.pk]), {"reason": "Incident"}
+    )
+    assert response.status_code == 303
+    assert response["Location"] == reverse("engagements:customer-detail", args=[alpha.customer.slug])
+    assert AccessGrant.objects.get(pk=alpha.grant.pk).revoked_at is not None
+
+
+def test_grant_form_explains_bad_input_and_grants_good(client, alpha, bravo):
+    url = reverse("engagements:access-grant")
+    client.force_login(alpha.admin)
+    assert client.get(url).status_code == 200
+    data = {
+        "account": alpha.management.pk,
+        "engagement_partner": alpha.engaged.pk,
+        "role_arn": f"arn:aws:iam::{alpha.member.account_id}:role/Finance",
+        "scope": "billing",
+        "mfa_required": "on",
+    }
+    wrong_account = client.post(url, data)
+    assert wrong_account.status_code == 400
+    assert f"names account {alpha.member.account_id}, but the grant is on account" in text(wrong_account)
+    foreign = client.post(url, {**data, "account": bravo.member.pk})
+    assert foreign.status_code == 400 and "Select a valid choice" in text(foreign)
+    too_long = client.post(
+        url,
+        {
+            **data,
+            "role_arn": f"arn:aws:iam::{alpha.management.account_id}:role/Finance",
+            "expires_on": (alpha.engaged.contract_end + datetime.timedelta(days=1)).isoformat(),
+        },
+    )
+    assert too_long.status_code == 400 and "the grant must expire by then" in text(too_long)
+    ok = client.post(url, {**data, "role_arn": f"arn:aws:iam::{alpha.management.account_id}:role/Finance"})
+    assert ok.status_code == 303
+    assert AccessGrant.objects.filter(role_name="Finance", account=alpha.management, scope="billing").exists()
+
+
+def test_stage_advance_from_the_engagement_page(client, alpha, bravo):
+    client.force_login(alpha.partner_user)
+    response = client.post(reverse("engagements:engagement-advance", args=[alpha.engagement.pk]), {})
+    assert response.status_code == 303
+    alpha.engagement.refresh_from_db()
+    assert alpha.engagement.stage == "copied"
+    future = (timezone.localdate() + datetime.timedelta(days=2)).isoformat()
+    refused = client.post(
+        reverse("engagements:engagement-advance", args=[alpha.engagement.pk]), {"reached_on": future}
+    )
+    assert refused.status_code == 400 and "not in advance" in text(refused)
+    other = client.post(reverse("engagements:engagement-advance", args=[bravo.engagement.pk]), {})
+    assert other.status_code == 404
+
+
+# Query counts -----------------------------------------------------------------------------------------
+
+
+def count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def grow(organisation, n):
+    """More engagements, partners, accounts and grants for the organisation."""
+    for i in range(n):
+        engagement = EngagementFactory(customer=organisation.customer)
+        engaged = EngagementPartnerFactory(engagement=engagement, partner=organisation.partner)
+        account = AwsAccountFactory(
+            customer=organisation.customer, management_account=organisation.management
+        )
+        AccessGrantFactory(engagement_partner=engaged, account=account, granted_by=organisation.admin)
+        EngagementPartnerFactory(
+            engagement=organisation.engagement,
+            partner=PartnerFactory(),
+            role="managed_service" if i % 2 else "consulting_lead",
+        )
+
+
+@pytest.mark.parametrize(
+    ("who", "name"),
+    [
+        ("staff", "organisation"),
+        ("staff", "engagement-list"),
+        ("admin", "access"),
+        ("partner_user", "engagement-list"),
+        ("partner_user", "grants"),
+        ("account_manager", "customers"),
+        ("staff", "engagement-detail"),
+        ("partner_user", "engagement-detail"),
+    ],
+)
+def test_query_count_does_not_grow_with_the_list(client, alpha, who, name):
+    client.force_login(getattr(alpha, who))
+    args = [alpha.engagement.pk] if name == "engagement-detail" else []
+    url = reverse(f"engagements:{name}", args=args)
+    before = count_queries(client, url)
+    grow(alpha, 6)
+    assert count_queries(client, url) == before
+
+
+def test_customer_detail_query_count_is_constant(client, alpha):
+    client.force_login(alpha.account_manager)
+    url = reverse("engagements:customer-detail", args=[alpha.customer.slug])
+    before = count_queries(client, url)
+    grow(alpha, 6)
+    assert count_queries(client, url) == before

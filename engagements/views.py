@@ -1,0 +1,307 @@
+"""Signed-in pages for customers, partners and the provider's staff: organisations, accounts, engagements
+and who holds access. Every page starts from the `*_visible_to(user)` selectors, so another organisation's
+record is a 404, as if it did not exist; every change goes through a service."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, F
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from apn_portal.exceptions import DomainError
+from engagements import selectors, services
+from engagements.choices import CLOSED_ENGAGEMENT_STATUSES, STAGE_ORDER, EngagementStage
+from engagements.forms import AccessGrantForm, ReasonForm, StageAdvanceForm
+from engagements.models import Customer
+
+PER_PAGE = 25
+PAST_GRANTS_SHOWN = 50
+
+
+def _audience(user) -> str:
+    if user.customer_id:
+        return "customer"
+    if user.partner_id:
+        return "partner"
+    if user.is_provider_staff:
+        return "provider"
+    return "other"
+
+
+def _render(request, template, context, status=200):
+    context = {"audience": _audience(request.user), "now": timezone.now(), **context}
+    return render(request, template, context, status=status)
+
+
+def _not_for_you(request, needed: str):
+    return _render(request, "engagements/not_for_you.html", {"needed": needed}, status=403)
+
+
+def audience_required(*audiences):
+    """Only the named kinds of signed-in user; anyone else gets a 403 page saying whom it is for."""
+    labels = {
+        "customer": "a customer's staff",
+        "partner": "a partner's staff",
+        "provider": "the provider's staff",
+    }
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            if _audience(request.user) not in audiences:
+                return _not_for_you(request, " or ".join(labels[a] for a in audiences))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _see_other(*args, **kwargs):
+    response = redirect(*args, **kwargs)
+    response.status_code = 303
+    return response
+
+
+def _form_error(form, error: DomainError, aliases=None):
+    field = (aliases or {}).get(error.field, error.field)
+    form.add_error(field if field in form.fields else None, error.message)
+
+
+# Organisations ----------------------------------------------------------------------------------------
+
+
+def _organisation_context(customer: Customer, user) -> dict:
+    accounts = selectors.customer_accounts(customer)
+    return {
+        "customer": customer,
+        "account_tree": selectors.account_tree(accounts),
+        "access_administrators": customer.access_administrators.order_by(
+            "first_name", "last_name", "username"
+        ),
+        "engagements": selectors.engagement_list(customer.engagements.all())[:PER_PAGE],
+        "can_manage_access": selectors.user_can_manage_access(user, customer),
+    }
+
+
+def _customer_with_people(queryset):
+    return queryset.select_related("account_manager", "solutions_architect", "tam")
+
+
+@audience_required("customer")
+def organisation(request):
+    customer = get_object_or_404(_customer_with_people(selectors.customers_visible_to(request.user)))
+    return _render(
+        request,
+        "engagements/organisation.html",
+        {**_organisation_context(customer, request.user), "section": "organisation"},
+    )
+
+
+@audience_required("provider")
+def customer_list(request):
+    customers = (
+        _customer_with_people(selectors.customers_assigned_to(request.user))
+        .annotate(
+            account_count=Count("accounts", distinct=True),
+            engagement_count=Count("engagements", distinct=True),
+        )
+        .order_by("name", "id")
+    )
+    page = Paginator(customers, PER_PAGE).get_page(request.GET.get("page"))
+    return _render(request, "engagements/customer_list.html", {"page_obj": page, "section": "customers"})
+
+
+@audience_required("provider")
+def customer_detail(request, slug):
+    customer = get_object_or_404(
+        _customer_with_people(selectors.customers_visible_to(request.user)), slug=slug
+    )
+    grants = selectors.access_grant_list(selectors.live_grants().filter(account__customer=customer))
+    return _render(
+        request,
+        "engagements/customer_detail.html",
+        {
+            **_organisation_context(customer, request.user),
+            "live_grants": grants.order_by("account__account_id", "id"),
+            "can_revoke": selectors.user_can_revoke_access(request.user, customer),
+            "section": "customers",
+        },
+    )
+
+
+# Engagements ------------------------------------------------------------------------------------------
+
+
+@audience_required("customer", "partner", "provider")
+def engagement_list(request):
+    engagements = selectors.engagement_list(selectors.engagements_visible_to(request.user)).order_by(
+        "-created_at", "-id"
+    )
+    page = Paginator(engagements, PER_PAGE).get_page(request.GET.get("page"))
+    return _render(request, "engagements/engagement_list.html", {"page_obj": page, "section": "engagements"})
+
+
+def _stage_steps(engagement):
+    reached = {event.stage: event for event in engagement.stage_events.all()}
+    current = STAGE_ORDER.index(EngagementStage(engagement.stage))
+    return [
+        {"stage": stage, "event": reached.get(stage.value), "done": i < current, "current": i == current}
+        for i, stage in enumerate(STAGE_ORDER)
+    ]
+
+
+@audience_required("customer", "partner", "provider")
+def engagement_detail(request, pk, advance_form=None, status=200):
+    user = request.user
+    engagements = selectors.engagement_detail(
+        selectors.engagements_visible_to(user), selectors.access_grants_visible_to(user)
+    )
+    engagement = get_object_or_404(engagements, pk=pk)
+    can_advance = (
+        engagement.status not in CLOSED_ENGAGEMENT_STATUSES
+        and engagement.stage != STAGE_ORDER[-1]
+        and selectors.user_can_work_on_engagement(user, engagement)
+    )
+    grants = [grant for engaged in engagement.engagement_partners.all() for grant in engaged.visible_grants]
+    return _render(
+        request,
+        "engagements/engagement_detail.html",
+        {
+            "engagement": engagement,
+            "steps": _stage_steps(engagement),
+            "timeline": selectors.engagement_timeline(engagement),
+            "grants": grants,
+            "can_advance": can_advance,
+            "next_stage": STAGE_ORDER[STAGE_ORDER.index(EngagementStage(engagement.stage)) + 1]
+            if can_advance
+            else None,
+            "advance_form": advance_form or StageAdvanceForm(),
+            "section": "engagements",
+        },
+        status=status,
+    )
+
+
+@require_POST
+@audience_required("customer", "partner", "provider")
+def engagement_advance(request, pk):
+    engagement = get_object_or_404(selectors.engagements_visible_to(request.user), pk=pk)
+    form = StageAdvanceForm(request.POST)
+    if form.is_valid():
+        try:
+            event = services.engagement_stage_advance(
+                user=request.user,
+                engagement=engagement,
+                reached_on=form.cleaned_data["reached_on"],
+                note=form.cleaned_data["note"],
+            )
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, f"“{engagement.title}” reached {event.get_stage_display()}.")
+            return _see_other("engagements:engagement-detail", pk=engagement.pk)
+    return engagement_detail(request, pk, advance_form=form, status=400)
+
+
+# Access -----------------------------------------------------------------------------------------------
+
+
+@audience_required("customer")
+def access(request):
+    """Who can access my accounts: live grants by account, then the latest that ended."""
+    customer = get_object_or_404(selectors.customers_visible_to(request.user))
+    live = selectors.access_grant_list(selectors.live_grants().filter(account__customer=customer))
+    ended = (
+        selectors.access_grant_list(selectors.customer_access_grants(customer))
+        .exclude(pk__in=live.values("pk"))
+        .order_by("-updated_at", "-id")[:PAST_GRANTS_SHOWN]
+    )
+    return _render(
+        request,
+        "engagements/access.html",
+        {
+            "customer": customer,
+            "live_grants": live.order_by("account__account_id", "engagement_partner__partner__name", "id"),
+            "ended_grants": ended,
+            "past_shown": PAST_GRANTS_SHOWN,
+            "can_manage_access": selectors.user_can_manage_access(request.user, customer),
+            "can_revoke": selectors.user_can_revoke_access(request.user, customer),
+            "section": "access",
+        },
+    )
+
+
+@audience_required("customer")
+def access_grant_create(request):
+    customer = get_object_or_404(selectors.customers_visible_to(request.user))
+    if not selectors.user_can_manage_access(request.user, customer):
+        return _not_for_you(request, f"{customer.name}'s access administrators")
+    form = AccessGrantForm(request.POST or None, customer=customer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            grant = services.access_grant_create(user=request.user, **form.service_arguments())
+        except DomainError as error:
+            _form_error(form, error, aliases={"expires_at": "expires_on", "role_name": "role_arn"})
+        else:
+            messages.success(
+                request,
+                f"{grant.engagement_partner.partner.name} can now use role {grant.role_name} on account "
+                f"{grant.account.account_id} until {grant.expires_at:%d %b %Y %H:%M %Z}.",
+            )
+            return _see_other("engagements:access")
+    return _render(
+        request,
+        "engagements/access_grant_form.html",
+        {"customer": customer, "form": form, "section": "access"},
+        status=400 if form.errors else 200,
+    )
+
+
+@audience_required("customer", "provider")
+def access_revoke(request, pk):
+    """A confirmation page (GET) and the revocation itself (POST), with the reason."""
+    grants = selectors.access_grant_list(selectors.access_grants_visible_to(request.user))
+    grant = get_object_or_404(grants, pk=pk)
+    customer = grant.account.customer
+    if not selectors.user_can_revoke_access(request.user, customer):
+        return _not_for_you(request, f"{customer.name}'s access administrators")
+    if request.user.customer_id:
+        back = reverse("engagements:access")
+    else:
+        back = reverse("engagements:customer-detail", args=[customer.slug])
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.access_grant_revoke(user=request.user, grant=grant, reason=form.cleaned_data["reason"])
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            messages.success(
+                request,
+                f"{grant.engagement_partner.partner.name} no longer has role {grant.role_name} on account "
+                f"{grant.account.account_id}.",
+            )
+            return _see_other(back)
+    return _render(
+        request,
+        "engagements/access_revoke.html",
+        {"grant": grant, "form": form, "cancel_url": back, "section": "access"},
+        status=400 if form.errors else 200,
+    )
+
+
+@audience_required("partner")
+def grants_held(request):
+    """The access a partner holds in its customers' accounts, live first."""
+    grants = selectors.access_grant_list(selectors.access_grants_visible_to(request.user)).order_by(
+        F("revoked_at").asc(nulls_first=True), "-expires_at", "id"
+    )
+    page = Paginator(grants, PER_PAGE).get_page(request.GET.get("page"))
+    return _render(request, "engagements/grants_held.html", {"page_obj": page, "section": "grants"})

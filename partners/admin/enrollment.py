@@ -1,0 +1,118 @@
+"""Program enrollments: applications are entered here; approval and revocation go through the services."""
+
+from django.contrib import admin, messages
+
+from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, selection_too_large
+from apn_portal.exceptions import DomainError
+from partners.forms import ReasonForm
+from partners.models import ProgramEnrollment
+from partners.services import enrollment_approve, enrollment_revoke
+
+from .filters import EnrollmentExpiryFilter
+from .pages import action_form_page
+from .scope import MyPartnersFilter, PartnerScopedAdminMixin
+
+
+@admin.register(ProgramEnrollment)
+class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+    list_display = (
+        "partner",
+        "program",
+        "status",
+        "applied_on",
+        "audit_date",
+        "audit_result",
+        "approved_on",
+        "expires_on",
+    )
+    list_select_related = ("partner", "program")
+    list_filter = (
+        "status",
+        "program",
+        "program__kind",
+        "audit_result",
+        EnrollmentExpiryFilter,
+        MyPartnersFilter,
+    )
+    search_fields = ("partner__name", "program__name")
+    search_help_text = "Search by partner or program name."
+    autocomplete_fields = ("partner",)
+    ordering = ("-pk",)
+    fields = (
+        "partner",
+        "program",
+        "status",
+        "applied_on",
+        "audit_date",
+        "audit_result",
+        "approved_on",
+        "approved_by",
+        "expires_on",
+        "status_reason",
+    )
+    actions = ("approve", "revoke")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Status and approval change only through the approve and revoke actions, which check the rules.
+        readonly = ["status", "approved_on", "approved_by", "expires_on", "status_reason"]
+        if obj is not None:
+            readonly = ["partner", "program", *readonly]
+        return readonly
+
+    @admin.action(description="Approve selected enrollments", permissions=["change"])
+    def approve(self, request, queryset):
+        if selection_too_large(self, request, queryset):
+            return None
+        enrollments = self.keep_editable(request, list(queryset.select_related("partner", "program")))
+        approved = []
+        for enrollment in enrollments:
+            subject = f"{enrollment.partner.name} in {enrollment.program.name}"
+            try:
+                enrollment_approve(enrollment=enrollment, user=request.user)
+            except DomainError as error:
+                self.report_refusal(request, subject, error)
+                continue
+            approved.append(subject)
+        if approved:
+            self.message_user(request, f"Approved {len(approved)}: {'; '.join(approved)}.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Revoke selected enrollments, with a reason…", permissions=["change"])
+    def revoke(self, request, queryset):
+        if selection_too_large(self, request, queryset):
+            return None
+        enrollments = self.keep_editable(request, list(queryset.select_related("partner", "program")))
+        if not enrollments:
+            return None
+        if "apply" in request.POST:
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                revoked = []
+                for enrollment in enrollments:
+                    subject = f"{enrollment.partner.name} in {enrollment.program.name}"
+                    try:
+                        enrollment_revoke(
+                            enrollment=enrollment, user=request.user, reason=form.cleaned_data["reason"]
+                        )
+                    except DomainError as error:
+                        self.report_refusal(request, subject, error)
+                        continue
+                    revoked.append(subject)
+                if revoked:
+                    self.message_user(
+                        request, f"Revoked {len(revoked)}: {'; '.join(revoked)}.", messages.SUCCESS
+                    )
+                return None
+        else:
+            form = ReasonForm()
+        return action_form_page(
+            self,
+            request,
+            action="revoke",
+            title="Revoke enrollments",
+            intro="These enrollments end now; the reason is recorded and shown to the partner.",
+            objects=enrollments,
+            describe=lambda e: f"{e.partner.name} in {e.program.name} ({e.get_status_display().lower()})",
+            form=form,
+            submit_label="Revoke",
+        )

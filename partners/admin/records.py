@@ -1,0 +1,212 @@
+"""A partner's records kept by others or by the portal: offices, references, leads, proposed profile
+changes, and the tier history."""
+
+from django.contrib import admin, messages
+
+from apn_portal.admin import LargeTableAdminMixin, selection_too_large
+from apn_portal.exceptions import DomainError
+from partners.forms import ReasonForm
+from partners.models import ContactRequest, CustomerReference, Office, ProfileChangeRequest, TierChange
+from partners.services import (
+    customer_reference_set_validated,
+    profile_change_approve,
+    profile_change_reject,
+)
+
+from .filters import OfficeCountryFilter
+from .pages import action_form_page
+from .scope import MyPartnersFilter, PartnerScopedAdminMixin
+
+
+class ReadOnlyAdminMixin:
+    """Records that only the portal writes: the admin shows them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    partner_path = "partner"  # for the "My partners" filter
+    list_display = ("changed_at", "partner", "from_tier", "to_tier", "source", "changed_by", "reason")
+    list_select_related = ("partner", "from_tier", "to_tier", "changed_by")
+    list_filter = ("source", "to_tier", MyPartnersFilter)
+    search_fields = ("partner__name",)
+    search_help_text = "Search by partner name."
+    ordering = ("-changed_at", "-pk")
+
+
+@admin.register(Office)
+class OfficeAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    list_display = ("city", "country_name", "partner", "is_headquarters", "latitude", "longitude")
+    list_select_related = ("partner",)
+    list_filter = ("is_headquarters", OfficeCountryFilter, MyPartnersFilter)
+    search_fields = ("city", "partner__name")
+    search_help_text = "Search by city or partner name."
+    autocomplete_fields = ("partner",)
+    ordering = ("-pk",)
+    fields = ("partner", "is_headquarters", "country", "city", "latitude", "longitude")
+
+    @admin.display(description="country", ordering="country")
+    def country_name(self, office):
+        # The country's own name: the field's display would flatten all the world's choices per row.
+        return office.country.name
+
+
+@admin.register(CustomerReference)
+class CustomerReferenceAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    list_display = ("customer_name", "partner", "launched_on", "is_validated", "validated_by", "is_public")
+    list_select_related = ("partner", "validated_by")
+    list_filter = ("is_validated", "is_public", MyPartnersFilter)
+    search_fields = ("customer_name", "partner__name")
+    search_help_text = "Search by customer or partner name."
+    autocomplete_fields = ("partner",)
+    ordering = ("-pk",)
+    fields = (
+        "partner",
+        "customer_name",
+        "summary",
+        "services_used",
+        "launched_on",
+        "is_public",
+        "is_validated",
+        "validated_by",
+        "validated_at",
+    )
+    # Validation counts toward the tier: it changes only through the actions, which record who and when.
+    readonly_fields = ("is_validated", "validated_by", "validated_at")
+    actions = ("validate", "withdraw_validation")
+
+    @admin.action(
+        description="Validate selected references (they count toward the tier)", permissions=["change"]
+    )
+    def validate(self, request, queryset):
+        self._set_validated(request, queryset, validated=True)
+
+    @admin.action(description="Withdraw validation of selected references", permissions=["change"])
+    def withdraw_validation(self, request, queryset):
+        self._set_validated(request, queryset, validated=False)
+
+    def _set_validated(self, request, queryset, *, validated: bool):
+        if selection_too_large(self, request, queryset):
+            return
+        done = []
+        for reference in self.keep_editable(request, list(queryset)):
+            try:
+                if customer_reference_set_validated(
+                    reference=reference, validated=validated, user=request.user
+                ):
+                    done.append(str(reference))
+            except DomainError as error:
+                self.report_refusal(request, str(reference), error)
+        verb = "Validated" if validated else "Withdrew validation of"
+        if done:
+            self.message_user(request, f"{verb} {len(done)}: {'; '.join(done)}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "Nothing to do: the selected references were already so.")
+
+
+@admin.register(ContactRequest)
+class ContactRequestAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    """Leads are the partner's to answer; PDMs see them here. None is ever deleted."""
+
+    partner_path = "partner"
+    list_display = ("reference", "created_at", "partner", "company", "name", "country", "status")
+    list_select_related = ("partner",)
+    list_filter = ("status", "project_size", "timeline", MyPartnersFilter)
+    search_fields = ("=reference", "company", "=email", "partner__name")
+    search_help_text = "Search by exact reference or email, company, or partner name."
+    ordering = ("-pk",)
+
+
+@admin.register(ProfileChangeRequest)
+class ProfileChangeRequestAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    """Profile changes a partner proposes: its PDM approves (they go live) or rejects them with a reason."""
+
+    list_display = ("partner", "status", "proposed_by", "created_at", "decided_by", "decided_at")
+    list_select_related = ("partner", "proposed_by", "decided_by")
+    list_filter = ("status", MyPartnersFilter)
+    search_fields = ("partner__name",)
+    search_help_text = "Search by partner name."
+    ordering = ("-pk",)
+    fields = (
+        "partner",
+        "status",
+        "proposed_by",
+        "created_at",
+        "description",
+        "website",
+        "industries",
+        "use_cases",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+    )
+    readonly_fields = fields
+    actions = ("approve", "reject")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The page is for reading; the decision is taken with the actions.
+        return obj is None and super().has_change_permission(request)
+
+    @admin.action(description="Approve selected proposals (they go live)", permissions=["change"])
+    def approve(self, request, queryset):
+        if selection_too_large(self, request, queryset):
+            return None
+        approved = []
+        for change in self.keep_editable(request, list(queryset)):
+            try:
+                profile_change_approve(change=change, user=request.user)
+            except DomainError as error:
+                self.report_refusal(request, change.partner.name, error)
+                continue
+            approved.append(change.partner.name)
+        if approved:
+            self.message_user(request, f"Approved and live: {', '.join(approved)}.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Reject selected proposals, with a reason…", permissions=["change"])
+    def reject(self, request, queryset):
+        if selection_too_large(self, request, queryset):
+            return None
+        changes = self.keep_editable(request, list(queryset))
+        if not changes:
+            return None
+        if "apply" in request.POST:
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                rejected = []
+                for change in changes:
+                    try:
+                        profile_change_reject(
+                            change=change, user=request.user, reason=form.cleaned_data["reason"]
+                        )
+                    except DomainError as error:
+                        self.report_refusal(request, change.partner.name, error)
+                        continue
+                    rejected.append(change.partner.name)
+                if rejected:
+                    self.message_user(request, f"Rejected: {', '.join(rejected)}.", messages.SUCCESS)
+                return None
+        else:
+            form = ReasonForm()
+        return action_form_page(
+            self,
+            request,
+            action="reject",
+            title="Reject proposed profile changes",
+            intro="The partner's staff are told, with your reason.",
+            objects=changes,
+            describe=str,
+            form=form,
+            submit_label="Reject",
+        )

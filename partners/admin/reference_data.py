@@ -1,0 +1,82 @@
+"""Reference data a PDM maintains: the tier ladders and their requirements, programs, and tag lists."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from apn_portal.admin import AuditedAdmin
+from partners.choices import RequirementMetric
+from partners.models import ConsultingCategory, Industry, Program, Tier, TierRequirement, UseCase
+
+
+class TierRequirementInline(admin.TabularInline):
+    model = TierRequirement
+    extra = 0
+    fields = ("metric", "minimum")
+
+
+@admin.register(Tier)
+class TierAdmin(AuditedAdmin):
+    list_display = ("name", "partner_type", "rank", "requirement_summary", "grace_period_days", "partners")
+    list_filter = ("partner_type",)
+    search_fields = ("name", "slug")
+    ordering = ("partner_type", "rank")
+    prepopulated_fields = {"slug": ("name",)}
+    fields = ("partner_type", "name", "slug", "rank", "description", "grace_period_days")
+    inlines = (TierRequirementInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("requirements")
+
+    @admin.display(description="requires")
+    def requirement_summary(self, tier):
+        order = list(RequirementMetric.values)
+        requirements = sorted(tier.requirements.all(), key=lambda req: order.index(req.metric))
+        return "; ".join(f"{req.minimum} {req.get_metric_display()}" for req in requirements) or "nothing"
+
+    @admin.display(description="partners")
+    def partners(self, tier):
+        url = reverse("admin:partners_partner_changelist") + f"?tier__id__exact={tier.pk}"
+        return format_html('<a href="{}">List</a>', url)
+
+
+@admin.register(TierRequirement)
+class TierRequirementAdmin(AuditedAdmin):
+    list_display = ("tier", "metric", "minimum")
+    list_select_related = ("tier",)
+    list_filter = ("tier__partner_type", "tier", "metric")
+    ordering = ("tier__partner_type", "tier__rank", "metric")
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "kind",
+        "competency_category",
+        "partner_type",
+        "audit_required",
+        "minimum_tier",
+        "validity_months",
+        "qualifies_for_tier",
+    )
+    list_select_related = ("minimum_tier",)
+    list_filter = ("kind", "competency_category", "partner_type", "audit_required", "qualifies_for_tier")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "kind", "competency_category", "partner_type", "description")}),
+        ("Rules", {"fields": ("audit_required", "minimum_tier", "validity_months", "qualifies_for_tier")}),
+    )
+
+
+class TaxonomyAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    fields = ("name", "slug")
+
+
+admin.site.register(ConsultingCategory, TaxonomyAdmin)
+admin.site.register(Industry, TaxonomyAdmin)
+admin.site.register(UseCase, TaxonomyAdmin)

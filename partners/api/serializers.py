@@ -1,0 +1,377 @@
+"""The API's representation of the partner domain. Serializers check the shape of the input; what a
+write means (who may, what else changes) is decided by the services the views call."""
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apn_portal.api.serializers import FastRowsMixin
+from partners.choices import AuditResult, CompetencyCategory, PartnerType
+from partners.models import (
+    Certification,
+    ConsultingCategory,
+    ContactRequest,
+    CustomerReference,
+    Industry,
+    Office,
+    Partner,
+    Program,
+    ProgramEnrollment,
+    StaffMember,
+    Tier,
+    TierChange,
+    TierRequirement,
+    UseCase,
+)
+from partners.selectors_visibility import partners_visible_to, private_to_partner
+
+TIMESTAMPS = ("created_at", "updated_at")
+
+
+def optional_choice(choices, **kwargs) -> serializers.ChoiceField:
+    """A read-only choice that may be empty (""): declared, since DRF drops `allow_blank` from read-only
+    model fields and the schema would then forbid the empty value the API sends."""
+    return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True, **kwargs)
+
+
+class VisiblePartnerField(serializers.SlugRelatedField):
+    """A partner named by its slug, among those the requesting user can see."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "slug")
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return partners_visible_to(self.context["request"].user)
+
+
+def _fixed_after_creation(fields: dict, instance, name: str) -> dict:
+    """A record's owner is chosen when it is created; on an update the field is read-only."""
+    if instance is not None:
+        fields[name].read_only = True
+    return fields
+
+
+class TierBriefSerializer(FastRowsMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Tier
+        fields = ["id", "slug", "name", "rank"]
+        read_only_fields = fields
+
+
+class TierRequirementSerializer(serializers.ModelSerializer):
+    description = serializers.CharField(source="get_metric_display", read_only=True)
+
+    class Meta:
+        model = TierRequirement
+        fields = ["metric", "description", "minimum"]
+        read_only_fields = fields
+
+
+class TierSerializer(serializers.ModelSerializer):
+    requirements = TierRequirementSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Tier
+        fields = [
+            "id",
+            "partner_type",
+            "slug",
+            "name",
+            "rank",
+            "description",
+            "grace_period_days",
+            "requirements",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = fields
+
+
+class PrefetchedListSerializer(serializers.ListSerializer):
+    """A nested list that reads what a view loaded into `<name>_prefetched` (model instances, or rows
+    already in their API shape as dicts), else the relation itself."""
+
+    def get_attribute(self, instance):
+        prefetched = getattr(instance, f"{self.source}_prefetched", None)
+        return prefetched if prefetched is not None else super().get_attribute(instance)
+
+    def to_representation(self, data):
+        if isinstance(data, list):
+            return [item if isinstance(item, dict) else self.child.to_representation(item) for item in data]
+        return super().to_representation(data)
+
+
+class OfficeSerializer(serializers.ModelSerializer):
+    country = serializers.CharField(source="country.code", read_only=True)
+
+    class Meta:
+        model = Office
+        fields = ["country", "city", "latitude", "longitude", "is_headquarters"]
+        read_only_fields = fields
+        list_serializer_class = PrefetchedListSerializer
+
+
+class PrefetchedSlugsField(serializers.ManyRelatedField):
+    """The slugs of a partner's tags. Reads the list a view loaded into `<name>_prefetched` (the slugs
+    themselves, or tag instances), else the relation itself."""
+
+    def get_attribute(self, instance):
+        prefetched = getattr(instance, f"{self.source}_prefetched", None)
+        return prefetched if prefetched is not None else super().get_attribute(instance)
+
+    def to_representation(self, iterable):
+        return [
+            item if isinstance(item, str) else self.child_relation.to_representation(item)
+            for item in iterable
+        ]
+
+
+def _tag_slugs(model) -> PrefetchedSlugsField:
+    return PrefetchedSlugsField(
+        child_relation=serializers.SlugRelatedField(slug_field="slug", queryset=model.objects.all()),
+        required=False,
+    )
+
+
+class PartnerSerializer(FastRowsMixin, serializers.ModelSerializer):
+    tier = TierBriefSerializer(read_only=True)
+    categories = _tag_slugs(ConsultingCategory)
+    industries = _tag_slugs(Industry)
+    use_cases = _tag_slugs(UseCase)
+    offices = OfficeSerializer(many=True, read_only=True)
+    logo = serializers.ImageField(read_only=True, use_url=True)
+
+    class Meta:
+        model = Partner
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "partner_type",
+            "tier",
+            "categories",
+            "description",
+            "website",
+            "logo",
+            "industries",
+            "use_cases",
+            "offices",
+            "is_published",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["id", "tier", "offices", "logo", *TIMESTAMPS]
+        # Uniqueness is checked by the service (with the model's own message), not twice here.
+        extra_kwargs = {"slug": {"validators": []}}
+
+
+class ShortfallSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    required = serializers.IntegerField()
+    actual = serializers.IntegerField()
+    missing = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class TierEvaluationSerializer(serializers.Serializer):
+    current_tier = TierBriefSerializer()
+    qualified_tier = TierBriefSerializer()
+    next_tier = TierBriefSerializer(allow_null=True)
+    meets_current_tier = serializers.BooleanField()
+    qualifies_for_more = serializers.BooleanField()
+    metrics = serializers.DictField(child=serializers.IntegerField())
+    current_tier_shortfalls = ShortfallSerializer(many=True)
+    next_tier_shortfalls = ShortfallSerializer(many=True)
+
+
+class TierChangeSerializer(serializers.ModelSerializer):
+    partner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    from_tier = TierBriefSerializer(read_only=True, allow_null=True)
+    to_tier = TierBriefSerializer(read_only=True)
+
+    class Meta:
+        model = TierChange
+        fields = ["id", "partner", "from_tier", "to_tier", "reason", "source", "changed_at", *TIMESTAMPS]
+        read_only_fields = fields
+
+
+class TierChangeRequestSerializer(serializers.Serializer):
+    to_tier = serializers.PrimaryKeyRelatedField(queryset=Tier.objects.all(), help_text="The tier's id.")
+    reason = serializers.CharField(max_length=2000)
+
+
+class TierRecomputeResultSerializer(serializers.Serializer):
+    changed = serializers.BooleanField()
+    tier_change = TierChangeSerializer(allow_null=True)
+
+
+class ProgramSerializer(serializers.ModelSerializer):
+    minimum_tier = TierBriefSerializer(read_only=True, allow_null=True)
+    competency_category = optional_choice(CompetencyCategory.choices, help_text="Competencies only.")
+    partner_type = optional_choice(PartnerType.choices, help_text="Empty: open to both types.")
+
+    class Meta:
+        model = Program
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "kind",
+            "competency_category",
+            "partner_type",
+            "description",
+            "audit_required",
+            "minimum_tier",
+            "validity_months",
+            "qualifies_for_tier",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = fields
+
+
+class EnrollmentSerializer(serializers.ModelSerializer):
+    partner = VisiblePartnerField()
+    program = serializers.SlugRelatedField(slug_field="slug", queryset=Program.objects.all())
+    audit_result = optional_choice(AuditResult.choices, help_text="Empty until an audit has a result.")
+
+    class Meta:
+        model = ProgramEnrollment
+        fields = [
+            "id",
+            "partner",
+            "program",
+            "status",
+            "applied_on",
+            "audit_date",
+            "audit_result",
+            "approved_on",
+            "expires_on",
+            "status_reason",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = [name for name in fields if name not in ("partner", "program")]
+        # A second live enrollment is the service's conflict (409), not a shape error.
+        validators = []
+
+
+class EnrollmentApproveSerializer(serializers.Serializer):
+    approved_on = serializers.DateField(required=False, help_text="Default: today.")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class StaffMemberSerializer(serializers.ModelSerializer):
+    partner = VisiblePartnerField()
+
+    class Meta:
+        model = StaffMember
+        fields = ["id", "partner", "full_name", "email", "job_title", *TIMESTAMPS]
+        read_only_fields = ["id", *TIMESTAMPS]
+        validators = []
+
+    def get_fields(self):
+        return _fixed_after_creation(super().get_fields(), self.instance, "partner")
+
+
+class CertificationSerializer(FastRowsMixin, serializers.ModelSerializer):
+    staff_member = serializers.PrimaryKeyRelatedField(queryset=StaffMember.objects.none())
+    partner = serializers.SerializerMethodField()
+    is_active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Certification
+        fields = [
+            "id",
+            "staff_member",
+            "partner",
+            "name",
+            "level",
+            "credential_id",
+            "earned_on",
+            "expires_on",
+            "is_active",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["id", "partner", *TIMESTAMPS]
+        extra_kwargs = {
+            "expires_on": {"required": False, "help_text": "Default: three years after earned_on."},
+            "credential_id": {"validators": []},
+        }
+        validators = []
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            fields["staff_member"].queryset = private_to_partner(
+                StaffMember.objects.all(), request.user, "partner"
+            )
+        return _fixed_after_creation(fields, self.instance, "staff_member")
+
+    @extend_schema_field(serializers.CharField(help_text="The slug of the staff member's partner."))
+    def get_partner(self, certification) -> str:
+        # Lists annotate the slug (see CertificationViewSet): no partner instance per row.
+        slug = getattr(certification, "partner_slug", None)
+        return slug if slug is not None else certification.staff_member.partner.slug
+
+    @extend_schema_field(serializers.BooleanField(help_text="Counts today: earned and not yet expired."))
+    def get_is_active(self, certification) -> bool:
+        if "today" not in self.context:  # once per response, not once per row
+            self.context["today"] = timezone.localdate()
+        today = self.context["today"]
+        return certification.earned_on <= today <= certification.expires_on
+
+
+class CustomerReferenceSerializer(serializers.ModelSerializer):
+    partner = VisiblePartnerField()
+
+    class Meta:
+        model = CustomerReference
+        fields = [
+            "id",
+            "partner",
+            "customer_name",
+            "summary",
+            "services_used",
+            "launched_on",
+            "is_public",
+            "is_validated",
+            "validated_at",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["id", "validated_at", *TIMESTAMPS]
+
+    def get_fields(self):
+        return _fixed_after_creation(super().get_fields(), self.instance, "partner")
+
+
+class ContactRequestSerializer(serializers.ModelSerializer):
+    partner = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Partner.objects.filter(is_published=True)
+    )
+    country = serializers.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code, e.g. DE.")
+
+    class Meta:
+        model = ContactRequest
+        fields = [
+            "reference",
+            "partner",
+            "name",
+            "email",
+            "company",
+            "country",
+            "message",
+            "project_size",
+            "timeline",
+            "status",
+            "decline_reason",
+            "responded_at",
+            *TIMESTAMPS,
+        ]
+        read_only_fields = ["reference", "status", "decline_reason", "responded_at", *TIMESTAMPS]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["country"] = instance.country.code
+        return data

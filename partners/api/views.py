@@ -1,0 +1,432 @@
+"""The partner domain's API resources. Thin: each says what a user sees (`scope_queryset`), what its
+serializer reads, and which service performs each write."""
+
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import F, OuterRef, Prefetch
+from django.db.models.functions import JSONObject
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+
+from apn_portal.api.throttling import ContactRequestThrottle
+from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
+from partners import services, services_records
+from partners.api import filters, serializers
+from partners.models import (
+    Certification,
+    ConsultingCategory,
+    ContactRequest,
+    CustomerReference,
+    Industry,
+    Office,
+    Partner,
+    Program,
+    ProgramEnrollment,
+    StaffMember,
+    Tier,
+    TierChange,
+    UseCase,
+)
+from partners.search_index import search_index_available
+from partners.selectors import tier_evaluate
+from partners.selectors_visibility import (
+    enrollments_visible_to,
+    own_partner_id,
+    partners_visible_to,
+    private_to_partner,
+    references_visible_to,
+    search_entries_visible_to,
+    sees_all_partners,
+)
+
+PUBLIC_READ = frozenset({"list", "retrieve"})
+TAGS = (("categories", ConsultingCategory), ("industries", Industry), ("use_cases", UseCase))
+CERTIFICATION_LIST_COLUMNS = (
+    "id",
+    "staff_member_id",
+    "partner_slug",
+    "name",
+    "level",
+    "credential_id",
+    "earned_on",
+    "expires_on",
+    "created_at",
+    "updated_at",
+)
+NO_PUT = ["get", "post", "patch", "delete", "head", "options"]
+
+
+def _values_parameter(name: str, what: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        {"type": "array", "items": {"type": "string"}},
+        description=f"{what}; repeat the parameter for several (any of them matches).",
+        style="form",
+        explode=True,
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Partners",
+        description="Published partners (and, signed in, those you may see) with Find-a-Partner's filters "
+        "and sort, the same names as /partners/.",
+        parameters=[
+            _values_parameter("tier", "Tier slug, e.g. `advanced`"),
+            _values_parameter("program", "Program slug (approved, unexpired)"),
+            _values_parameter("industry", "Industry slug"),
+            _values_parameter("use_case", "Use case slug"),
+            _values_parameter("country", "ISO country code of an office, e.g. `DE`"),
+        ],
+    ),
+)
+class PartnerViewSet(PortalModelViewSet):
+    queryset = Partner.objects.all()
+    serializer_class = serializers.PartnerSerializer
+    lookup_field = "slug"
+    public_actions = PUBLIC_READ
+    select_related = ("tier",)
+    filterset_class = filters.PartnerApiFilterSet
+    # Columns with an index, so any of them pages 100,000 partners quickly; without `ordering`, the
+    # list comes in Find-a-Partner's order (`sort`).
+    ordering_fields = ["name", "updated_at", "id"]
+    ordering = ["name", "id"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def scope_queryset(self, queryset, user):
+        return partners_visible_to(user, queryset)
+
+    def annotate_queryset(self, queryset):
+        """Each partner's tags and offices in the partner's own row (PostgreSQL arrays): one query for a
+        page, and no model instance per tag. Elsewhere, prefetched into plain lists."""
+        if connection.vendor != "postgresql":
+            return queryset.prefetch_related(
+                *(Prefetch(name, model.objects.all(), to_attr=f"{name}_prefetched") for name, model in TAGS),
+                Prefetch("offices", Office.objects.all(), to_attr="offices_prefetched"),
+            )
+        tag_slugs = {
+            f"{name}_prefetched": ArraySubquery(
+                getattr(Partner, name)
+                .through.objects.filter(partner_id=OuterRef("pk"))
+                .order_by(f"{model._meta.model_name}__slug")
+                .values(f"{model._meta.model_name}__slug")
+            )
+            for name, model in TAGS
+        }
+        offices = (
+            Office.objects.filter(partner_id=OuterRef("pk"))
+            .order_by(*Office._meta.ordering)
+            .values(
+                json=JSONObject(
+                    country="country",
+                    city="city",
+                    latitude="latitude",
+                    longitude="longitude",
+                    is_headquarters="is_headquarters",
+                )
+            )
+        )
+        return queryset.annotate(**tag_slugs, offices_prefetched=ArraySubquery(offices))
+
+    def list(self, request, *args, **kwargs):
+        if search_index_available() and not request.query_params.get("ordering"):
+            return self._list_in_search_order(request)
+        return super().list(request, *args, **kwargs)
+
+    def _list_in_search_order(self, request):
+        """Find-a-Partner's own order, read as the page reads it: filter, count and page the search
+        entries (whose indexes serve that order), then load the page's partners."""
+        filterset = self.filterset_class(
+            request.query_params, queryset=search_entries_visible_to(request.user), request=request
+        )
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        entries = filterset.qs.values_list("partner_id", flat=True)
+        page_ids = self.paginate_queryset(entries)
+        partners = {partner.pk: partner for partner in self.get_queryset().filter(pk__in=page_ids)}
+        page = [partners[pk] for pk in page_ids if pk in partners]
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def create_object(self, data, user):
+        return services_records.partner_create(user=user, **data)
+
+    def update_object(self, instance, data, user):
+        return services_records.partner_update(partner=instance, user=user, **data)
+
+    def partner_of(self, obj):
+        return obj
+
+    @extend_schema(
+        summary="Tier evaluation",
+        description="Which tier the partner's evidence qualifies it for today, and what the next tier "
+        "lacks. For the partner's own staff and the provider's staff.",
+        responses=serializers.TierEvaluationSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def evaluation(self, request, slug=None):
+        partner = self.get_object()
+        user = request.user
+        if not (sees_all_partners(user) or own_partner_id(user) == partner.pk):
+            raise NotFound()
+        return Response(serializers.TierEvaluationSerializer(tier_evaluate(partner)).data)
+
+    @extend_schema(
+        summary="Change the partner's tier",
+        description="Promote or demote the partner, recording why. For its PDM or a superuser.",
+        request=serializers.TierChangeRequestSerializer,
+        responses={201: serializers.TierChangeSerializer},
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], url_path="tier-change", pagination_class=None, filter_backends=[])
+    def tier_change(self, request, slug=None):
+        partner = self.get_object()
+        payload = serializers.TierChangeRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        change = services.partner_tier_change(partner=partner, user=request.user, **payload.validated_data)
+        return Response(serializers.TierChangeSerializer(change).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Recompute the partner's tier",
+        description="Set the partner to the tier its evidence qualifies it for now.",
+        request=None,
+        responses={200: serializers.TierRecomputeResultSerializer},
+        filters=False,
+    )
+    @action(
+        detail=True, methods=["post"], url_path="recompute-tier", pagination_class=None, filter_backends=[]
+    )
+    def recompute_tier(self, request, slug=None):
+        partner = self.get_object()
+        change = services.partner_tier_recompute(partner=partner, user=request.user)
+        data = {"changed": change is not None, "tier_change": change}
+        return Response(serializers.TierRecomputeResultSerializer(data).data)
+
+
+class TierViewSet(PortalReadOnlyViewSet):
+    queryset = Tier.objects.all()
+    serializer_class = serializers.TierSerializer
+    public_actions = PUBLIC_READ
+    prefetch_related = ("requirements",)
+    filterset_class = filters.TierFilterSet
+    ordering_fields = ["partner_type", "rank", "name", "id"]
+    ordering = ["partner_type", "rank", "id"]
+
+    def scope_queryset(self, queryset, user):
+        return queryset
+
+
+class TierChangeViewSet(CursorListMixin, PortalReadOnlyViewSet):
+    queryset = TierChange.objects.all()
+    serializer_class = serializers.TierChangeSerializer
+    select_related = ("partner", "from_tier", "to_tier")
+    filterset_class = filters.TierChangeFilterSet
+    cursor_ordering_fields = ("id", "changed_at", "updated_at")
+
+    def scope_queryset(self, queryset, user):
+        return private_to_partner(queryset, user)
+
+
+class ProgramViewSet(PortalReadOnlyViewSet):
+    queryset = Program.objects.all()
+    serializer_class = serializers.ProgramSerializer
+    lookup_field = "slug"
+    public_actions = PUBLIC_READ
+    select_related = ("minimum_tier",)
+    filterset_class = filters.ProgramFilterSet
+    ordering_fields = ["name", "updated_at", "id"]
+    ordering = ["name", "id"]
+
+    def scope_queryset(self, queryset, user):
+        return queryset
+
+
+class EnrollmentViewSet(PortalModelViewSet):
+    """Applications to programs and their lifecycle. Creating one is applying."""
+
+    queryset = ProgramEnrollment.objects.all()
+    serializer_class = serializers.EnrollmentSerializer
+    public_actions = PUBLIC_READ
+    select_related = ("partner", "program")
+    filterset_class = filters.EnrollmentFilterSet
+    ordering_fields = ["applied_on", "expires_on", "updated_at", "id"]
+    ordering = ["id"]
+    http_method_names = ["get", "post", "head", "options"]
+
+    def scope_queryset(self, queryset, user):
+        return enrollments_visible_to(user, queryset)
+
+    def create_object(self, data, user):
+        return services_records.enrollment_apply(user=user, **data)
+
+    @extend_schema(
+        summary="Approve an enrollment",
+        request=serializers.EnrollmentApproveSerializer,
+        responses=serializers.EnrollmentSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def approve(self, request, pk=None):
+        enrollment = self.get_object()
+        payload = serializers.EnrollmentApproveSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        approved = services.enrollment_approve(
+            enrollment=enrollment, user=request.user, **payload.validated_data
+        )
+        return Response(
+            serializers.EnrollmentSerializer(approved, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
+        summary="Revoke an enrollment",
+        request=serializers.ReasonSerializer,
+        responses=serializers.EnrollmentSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def revoke(self, request, pk=None):
+        enrollment = self.get_object()
+        payload = serializers.ReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        revoked = services.enrollment_revoke(
+            enrollment=enrollment, user=request.user, **payload.validated_data
+        )
+        return Response(serializers.EnrollmentSerializer(revoked, context=self.get_serializer_context()).data)
+
+
+class StaffMemberViewSet(PortalModelViewSet):
+    queryset = StaffMember.objects.all()
+    serializer_class = serializers.StaffMemberSerializer
+    select_related = ("partner",)
+    filterset_class = filters.StaffMemberFilterSet
+    ordering_fields = ["full_name", "updated_at", "id"]
+    ordering = ["id"]
+    http_method_names = NO_PUT
+
+    def scope_queryset(self, queryset, user):
+        return private_to_partner(queryset, user)
+
+    def create_object(self, data, user):
+        return services_records.staff_member_create(user=user, **data)
+
+    def update_object(self, instance, data, user):
+        return services_records.staff_member_update(member=instance, user=user, **data)
+
+    def delete_object(self, instance, user):
+        services_records.staff_member_delete(member=instance, user=user)
+
+
+class CertificationViewSet(CursorListMixin, PortalModelViewSet):
+    queryset = Certification.objects.all()
+    serializer_class = serializers.CertificationSerializer
+    filterset_class = filters.CertificationFilterSet
+    cursor_ordering_fields = ("id", "expires_on", "earned_on", "updated_at")
+    http_method_names = NO_PUT
+
+    def scope_queryset(self, queryset, user):
+        return private_to_partner(queryset, user, "staff_member__partner")
+
+    def annotate_queryset(self, queryset):
+        queryset = queryset.annotate(partner_slug=F("staff_member__partner__slug"))
+        if self.action == "list":
+            # Rows as named tuples of exactly the columns the list shows: a walk of a million rows
+            # builds no model instance (and reads no partner) per row.
+            return queryset.values_list(*CERTIFICATION_LIST_COLUMNS, named=True)
+        return queryset
+
+    def partner_of(self, obj):
+        return obj.staff_member.partner
+
+    def create_object(self, data, user):
+        return services_records.certification_create(user=user, **data)
+
+    def update_object(self, instance, data, user):
+        return services_records.certification_update(certification=instance, user=user, **data)
+
+    def delete_object(self, instance, user):
+        services_records.certification_delete(certification=instance, user=user)
+
+
+class CustomerReferenceViewSet(PortalModelViewSet):
+    queryset = CustomerReference.objects.all()
+    serializer_class = serializers.CustomerReferenceSerializer
+    public_actions = PUBLIC_READ
+    select_related = ("partner",)
+    filterset_class = filters.CustomerReferenceFilterSet
+    ordering_fields = ["launched_on", "updated_at", "id"]
+    ordering = ["id"]
+    http_method_names = NO_PUT
+
+    def scope_queryset(self, queryset, user):
+        return references_visible_to(user, queryset)
+
+    def _set_validated(self, reference, validated, user):
+        if validated is not None:
+            services.customer_reference_set_validated(reference=reference, validated=validated, user=user)
+
+    def create_object(self, data, user):
+        validated = data.pop("is_validated", None)
+        reference = services_records.reference_create(user=user, **data)
+        self._set_validated(reference, validated, user)
+        return reference
+
+    def update_object(self, instance, data, user):
+        validated = data.pop("is_validated", None)
+        reference = services_records.reference_update(reference=instance, user=user, **data)
+        self._set_validated(reference, validated, user)
+        return reference
+
+    def delete_object(self, instance, user):
+        services_records.reference_delete(reference=instance, user=user)
+
+
+class ContactRequestViewSet(CursorListMixin, PortalModelViewSet):
+    """Leads. Anyone may send one to a published partner (throttled per IP address); only the
+    partner's own staff (and the provider's staff) read them, and the partner's staff answer them."""
+
+    queryset = ContactRequest.objects.all()
+    serializer_class = serializers.ContactRequestSerializer
+    lookup_field = "reference"
+    public_actions = frozenset({"create"})
+    select_related = ("partner",)
+    filterset_class = filters.ContactRequestFilterSet
+    cursor_ordering_fields = ("id", "created_at", "updated_at")
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.action == "create":
+            throttles.append(ContactRequestThrottle())
+        return throttles
+
+    def scope_queryset(self, queryset, user):
+        return private_to_partner(queryset, user)
+
+    def can_change(self, obj, user) -> bool:
+        return user.partner_id is not None and user.partner_id == obj.partner_id
+
+    def create_object(self, data, user):
+        partner = data.pop("partner")
+        ip = BaseThrottle().get_ident(self.request)
+        return services.contact_request_create(partner=partner, data=data, ip=ip)
+
+    @extend_schema(summary="Accept a contact request", request=None, filters=False)
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def accept(self, request, reference=None):
+        lead = services.contact_request_accept(contact_request=self.get_object(), user=request.user)
+        return Response(self.get_serializer(lead).data)
+
+    @extend_schema(summary="Decline a contact request", request=serializers.ReasonSerializer, filters=False)
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def decline(self, request, reference=None):
+        lead = self.get_object()
+        payload = serializers.ReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        declined = services.contact_request_decline(
+            contact_request=lead, user=request.user, **payload.validated_data
+        )
+        return Response(self.get_serializer(declined).data)

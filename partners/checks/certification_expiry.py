@@ -1,0 +1,273 @@
+"""certification_expiry: certifications stop counting after their date; their partner hears of it first.
+
+An expired certification already counts for nothing wherever it is read: partners.selectors.
+active_certifications is the one definition, which the tier evaluation uses, and the Find-a-Partner
+search entries follow it (partners.tasks.search_refresh_due, every quarter of an hour). So no state is
+stored for expiry itself; this check sends the reminders before it.
+
+Reminders go 90, 30 and 7 days before a certification expires: one email per partner per day listing
+every certification due, never twice for the same certification and threshold. The tightest reminder
+sent is kept on the certification (`last_reminder_days`), set in one UPDATE per batch; a renewal (a
+later expiry date) clears it. A run that missed a day catches up with the threshold now due only.
+
+The emails are stored with their context and rendered when sent: the first run on an existing network
+queues one for most partners at once (52,000 on the benchmark data set), and rendering them all inside
+the run's transaction took longer than everything else it does (docs/performance.md).
+"""
+
+import datetime
+import functools
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import groupby, islice
+
+from django.db import connection
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.urls import reverse
+
+from apn_portal.checks.registry import scheduled_check
+from apn_portal.checks.results import CheckResult, plural
+from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
+from apn_portal.webhooks.choices import WebhookEvent
+from apn_portal.webhooks.services import webhook_events_emit_many
+from partners.checks.contacts import partner_contacts
+from partners.choices import CertificationLevel
+from partners.models import Certification, Partner
+
+REMINDER_DAYS = (90, 30, 7)
+PARTNERS_PER_BATCH = 1000
+
+
+def _due_threshold(today: datetime.date) -> Case:
+    """The reminder a certification is due for today: the tightest threshold its expiry is within."""
+    return Case(
+        *[
+            When(expires_on__lte=today + datetime.timedelta(days=days), then=Value(days))
+            for days in sorted(REMINDER_DAYS)
+        ],
+        output_field=IntegerField(),
+    )
+
+
+def certifications_due_for_reminder(today: datetime.date):
+    """Certifications counting today, expiring within the widest threshold, not yet reminded at the
+    threshold now due; ordered by partner."""
+    return (
+        Certification.objects.filter(
+            earned_on__lte=today,
+            expires_on__gte=today,
+            expires_on__lte=today + datetime.timedelta(days=max(REMINDER_DAYS)),
+        )
+        .annotate(due_days=_due_threshold(today))
+        .filter(Q(last_reminder_days__isnull=True) | Q(last_reminder_days__gt=F("due_days")))
+        .order_by("staff_member__partner_id", "expires_on", "pk")
+        .values_list(
+            "pk",
+            "staff_member__partner_id",
+            "staff_member__full_name",
+            "name",
+            "level",
+            "expires_on",
+            "due_days",
+        )
+    )
+
+
+def _clear_reminders_of_renewed(today: datetime.date) -> int:
+    """A certification whose expiry moved later than its last reminder's threshold was renewed: its next
+    expiry gets reminders of its own."""
+    renewed = Q()
+    for days in REMINDER_DAYS:
+        renewed |= Q(last_reminder_days=days, expires_on__gt=today + datetime.timedelta(days=days))
+    return Certification.objects.filter(renewed).update(last_reminder_days=None)
+
+
+@scheduled_check(
+    "certification_expiry",
+    order=10,
+    description="Expired certifications stop counting; partners are reminded 90, 30 and 7 days before.",
+)
+def certification_expiry_check(*, today: datetime.date) -> CheckResult:
+    result = CheckResult()
+    result.add("reminder_marks_cleared", _clear_reminders_of_renewed(today))
+
+    by_threshold: dict[int, int] = defaultdict(int)
+    scorecard_path = reverse("my:scorecard")
+    with _cursors_planned_to_be_read_whole():
+        rows = certifications_due_for_reminder(today).iterator(chunk_size=5000)
+        by_partner = groupby(rows, key=lambda row: row[1])
+        while batch := [
+            (partner_id, list(certs)) for partner_id, certs in islice(by_partner, PARTNERS_PER_BATCH)
+        ]:
+            _remind_batch(batch, today, result, by_threshold, scorecard_path)
+
+    _summarise(result, by_threshold)
+    return result
+
+
+@contextmanager
+def _cursors_planned_to_be_read_whole() -> Iterator[None]:
+    """PostgreSQL plans a server-side cursor's query for its first 10% of rows (cursor_tuple_fraction):
+    for the due certifications, a nested loop over every staff member, four times slower to read whole
+    than a hash join on the benchmark data. The check reads every row, so it is planned for that."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('cursor_tuple_fraction')")
+        (before,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('cursor_tuple_fraction', '1.0', true)")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('cursor_tuple_fraction', %s, true)", [before])
+
+
+def _remind_batch(
+    batch, today: datetime.date, result: CheckResult, by_threshold: dict[int, int], scorecard_path: str
+) -> None:
+    contacts = partner_contacts(partner_id for partner_id, _ in batch)
+    emails = {}
+    for partner_id, certs in batch:
+        partner = contacts[partner_id]
+        emails[partner_id] = OutboxEmail(
+            dedupe_key=f"cert-expiry:{partner_id}:{today.isoformat()}",
+            to=partner.staff_or_pdm,
+            subject=_subject(partner.name, certs),
+            template="emails/checks/certification_expiry",
+            context={
+                "partner": {"name": partner.name},
+                "headline": _headline(certs),
+                "certifications": [_describe(cert, today) for cert in certs],
+                "scorecard_path": scorecard_path,
+            },
+        )
+    # Rendered when sent: the first run on an existing network queues tens of thousands of these.
+    stored = outbox_email_enqueue_many(list(emails.values()), render_when_sent=True)
+    reminded = []
+    announced = []
+    for partner_id, certs in batch:
+        email = emails[partner_id]
+        if email.dedupe_key in stored:
+            result.add("reminder_emails")
+        elif email.to:
+            # This partner was already sent today's email (an earlier run today): these certifications
+            # are in tomorrow's, as only one message a day goes to a partner.
+            continue
+        else:
+            result.add("partners_without_anyone_to_tell")
+        for cert in certs:
+            reminded.append((cert[0], cert[6]))
+            by_threshold[cert[6]] += 1
+        announced.append((Partner(pk=partner_id), _expiring_event(contacts[partner_id].slug, certs, today)))
+    # Integrators hear of it as the partner does: once per partner and day, with the same certifications.
+    webhook_events_emit_many(event=WebhookEvent.CERTIFICATION_EXPIRING, items=announced)
+    if reminded:
+        _mark_reminded(reminded, today)
+        result.add("certifications_reminded", len(reminded))
+
+
+def _mark_reminded(reminded: list[tuple[int, int]], today: datetime.date) -> None:
+    """Keep on each certification (id, threshold) the threshold it was just reminded at."""
+    if connection.vendor != "postgresql":
+        Certification.objects.filter(pk__in=[pk for pk, _ in reminded]).update(
+            last_reminder_days=_due_threshold(today)
+        )
+        return
+    # Two array parameters rather than an IN list of thousands of ids, which took longer to build and
+    # parse than the UPDATE takes to run; in id order, roughly the order the rows lie in the table.
+    reminded.sort()
+    table = connection.ops.quote_name(Certification._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_reminder_days = reminded.days "
+            "FROM unnest(%s::bigint[], %s::smallint[]) AS reminded (id, days) "
+            f"WHERE {table}.id = reminded.id",
+            [[pk for pk, _ in reminded], [days for _, days in reminded]],
+        )
+
+
+_LEVEL_LABELS = dict(CertificationLevel.choices)
+
+
+def _expiring_event(partner_slug: str, certs, today: datetime.date) -> dict:
+    return {
+        "partner": partner_slug,
+        "reminded_on": today.isoformat(),
+        "certifications": [
+            {
+                "id": pk,
+                "person": person,
+                "name": name,
+                "level": level,
+                "expires_on": expires_on.isoformat(),
+                "reminder_days": days,
+            }
+            for pk, _, person, name, level, expires_on, days in certs
+        ],
+    }
+
+
+def _describe(cert, today: datetime.date) -> dict:
+    # Formatted here, as the context is stored as JSON until the email is sent.
+    _, _, person, name, level, expires_on, _ = cert
+    expires, days_left = _expiry_in_words(expires_on, today)
+    return {
+        "person": person,
+        "name": name,
+        "level": _LEVEL_LABELS[level],
+        "expires": expires,
+        "days_left": days_left,
+    }
+
+
+@functools.lru_cache(maxsize=1024)  # a run's certifications share the 91 dates within the widest threshold
+def _expiry_in_words(expires_on: datetime.date, today: datetime.date) -> tuple[str, str]:
+    days_left = (expires_on - today).days
+    return (
+        f"{expires_on.day} {expires_on:%b %Y}",
+        "today is its last day" if days_left == 0 else f"in {plural(days_left, 'day')}",
+    )
+
+
+def _headline(certs) -> str:
+    if len(certs) == 1:
+        return "A certification held by your staff expires soon"
+    return f"{len(certs)} certifications held by your staff expire soon"
+
+
+def _subject(partner_name: str, certs) -> str:
+    first = _day_month_year(min(cert[5] for cert in certs))
+    if len(certs) == 1:
+        return f"{partner_name}: a certification expires on {first}"
+    return f"{partner_name}: {len(certs)} certifications expire soon, the first on {first}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _day_month_year(day: datetime.date) -> str:
+    return f"{day:%d %b %Y}"
+
+
+def _summarise(result: CheckResult, by_threshold: dict[int, int]) -> None:
+    if result.count("certifications_reminded"):
+        thresholds = ", ".join(
+            f"{days} days: {by_threshold[days]:,}"
+            for days in sorted(REMINDER_DAYS, reverse=True)
+            if by_threshold[days]
+        )
+        result.note(
+            f"Reminded {plural(result.count('certifications_reminded'), 'certification')} ({thresholds}) in "
+            f"{plural(result.count('reminder_emails'), 'email')}."
+        )
+    if result.count("partners_without_anyone_to_tell"):
+        result.note(
+            f"{plural(result.count('partners_without_anyone_to_tell'), 'partner')} had nobody to tell "
+            "(no active staff user and no PDM)."
+        )
+    if result.count("reminder_marks_cleared"):
+        result.note(
+            f"{plural(result.count('reminder_marks_cleared'), 'renewed certification')} will be reminded "
+            "again before their new expiry."
+        )

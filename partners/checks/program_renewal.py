@@ -1,0 +1,248 @@
+"""program_renewal: program enrollments expire, audits are renewed in time, and a program's minimum tier
+is enforced.
+
+- An approved enrollment past its expiry date becomes expired (one UPDATE per batch, with its history
+  row), leaves the public page (the partner's search entry is refreshed), and the partner and its PDM
+  are told.
+- Programs that require an audit (the MSP program's re-audit): the partner and PDM are reminded 60 and
+  30 days before the enrollment expires.
+- An approved enrollment whose program needs a tier the partner no longer holds is revoked once the
+  partner has been below that tier for the tier's grace period, counted from its last tier change; it
+  is told when the enrollment starts to be at risk, and when it is revoked.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import CharField, F, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Concat
+from django.urls import reverse
+from django.utils import timezone
+
+from apn_portal.checks.registry import scheduled_check
+from apn_portal.checks.results import CheckResult, batched, plural
+from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
+from partners import events
+from partners.checks.contacts import partner_contacts
+from partners.choices import EnrollmentStatus
+from partners.models import ProgramEnrollment, TierChange
+from partners.search_index import partner_search_refresh
+
+AUDIT_REMINDER_DAYS = (60, 30)
+BATCH = 1000
+CHANGE_REASON = "By the scheduled check program_renewal"
+
+
+@scheduled_check(
+    "program_renewal",
+    order=30,
+    description=(
+        "Expired enrollments expire and leave the public page; audit renewals reminded 60 and 30 days "
+        "ahead; enrollments whose minimum tier is no longer held revoked after the grace period."
+    ),
+)
+def program_renewal_check(*, today: datetime.date) -> CheckResult:
+    result = CheckResult()
+    touched_partners: set[int] = set()
+    _expire(today, result, touched_partners)
+    _remind_audit_renewals(today, result)
+    _enforce_minimum_tiers(today, result, touched_partners)
+    # Expired and revoked enrollments leave Find-a-Partner now, not when the entry next goes stale.
+    partner_search_refresh(touched_partners, today=today)
+    _summarise(result)
+    return result
+
+
+# Expiry ------------------------------------------------------------------------------------------------
+
+
+def _expire(today: datetime.date, result: CheckResult, touched_partners: set[int]) -> None:
+    due = ProgramEnrollment.objects.filter(status=EnrollmentStatus.APPROVED, expires_on__lt=today)
+    now = timezone.now()
+    expired: list[ProgramEnrollment] = []
+    for ids in batched(due.order_by("pk").values_list("pk", flat=True), BATCH):
+        # Locked, then changed in one statement that tests its condition again: an enrollment renewed
+        # meanwhile keeps its new dates and its status.
+        batch = list(
+            due.select_for_update(of=("self",)).filter(pk__in=ids).select_related("program", "partner")
+        )
+        ProgramEnrollment.objects.filter(pk__in=[e.pk for e in batch]).update(
+            status=EnrollmentStatus.EXPIRED,
+            status_reason=Concat(
+                Value("Expired on "), Cast("expires_on", CharField()), Value(": not renewed in time.")
+            ),
+            updated_at=now,
+        )
+        for enrollment in batch:
+            enrollment.status = EnrollmentStatus.EXPIRED
+            enrollment.status_reason = f"Expired on {enrollment.expires_on.isoformat()}: not renewed in time."
+            enrollment.updated_at = now
+        ProgramEnrollment.history.bulk_history_create(
+            batch, update=True, default_change_reason=CHANGE_REASON, default_date=now
+        )
+        events.enrollments_expired(batch)
+        expired.extend(batch)
+    result.add("enrollments_expired", len(expired))
+    touched_partners.update(e.partner_id for e in expired)
+    _tell(
+        expired,
+        key=lambda e: f"enrollment-expired:{e.pk}",
+        subject=lambda e, name: f"{name}: {e.program.name} expired on {e.expires_on:%d %b %Y}",
+        template="emails/checks/enrollment_expired",
+        result=result,
+    )
+
+
+# Audit renewal reminders -------------------------------------------------------------------------------
+
+
+def _remind_audit_renewals(today: datetime.date, result: CheckResult) -> None:
+    due = list(
+        ProgramEnrollment.objects.filter(
+            status=EnrollmentStatus.APPROVED,
+            program__audit_required=True,
+            expires_on__gte=today,
+            expires_on__lte=today + datetime.timedelta(days=max(AUDIT_REMINDER_DAYS)),
+        )
+        .select_related("program")
+        .order_by("expires_on", "pk")
+    )
+    for enrollment in due:
+        days_left = (enrollment.expires_on - today).days
+        enrollment.days_left = days_left
+        enrollment.threshold = min(days for days in AUDIT_REMINDER_DAYS if days_left <= days)
+    stored = _tell(
+        due,
+        # Keyed on the expiry date too: once renewed, the next expiry gets its own reminders.
+        key=lambda e: f"audit-renewal:{e.pk}:{e.expires_on.isoformat()}:{e.threshold}",
+        subject=lambda e, name: f"{name}: renew the {e.program.name} audit before {e.expires_on:%d %b %Y}",
+        template="emails/checks/audit_renewal",
+        result=result,
+        extra=lambda e: {"days_left": e.days_left},
+    )
+    result.add("audit_renewal_reminders", stored)
+
+
+# Minimum tier ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _ShortOfTier:
+    enrollment: ProgramEnrollment
+    short_since: datetime.date
+    revoke_on: datetime.date
+
+
+def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[_ShortOfTier]:
+    latest_change = TierChange.objects.filter(partner=OuterRef("partner_id")).order_by("-changed_at", "-id")
+    rows = (
+        ProgramEnrollment.objects.filter(
+            status=EnrollmentStatus.APPROVED,
+            expires_on__gte=today,
+            program__minimum_tier__isnull=False,
+            partner__tier__rank__lt=F("program__minimum_tier__rank"),
+        )
+        .annotate(tier_changed_at=Subquery(latest_change.values("changed_at")[:1]))
+        .select_related("program__minimum_tier", "partner__tier")
+        .order_by("pk")
+    )
+    short = []
+    for enrollment in rows:
+        since = timezone.localdate(enrollment.tier_changed_at or enrollment.partner.created_at)
+        grace = datetime.timedelta(days=enrollment.program.minimum_tier.grace_period_days)
+        short.append(_ShortOfTier(enrollment, since, since + grace))
+    return short
+
+
+def _enforce_minimum_tiers(today: datetime.date, result: CheckResult, touched_partners: set[int]) -> None:
+    short = _enrollments_short_of_minimum_tier(today)
+    revoke_on = {item.enrollment.pk: item.revoke_on for item in short}
+    warned = _tell(
+        [item.enrollment for item in short if item.revoke_on > today],
+        key=lambda e: f"enrollment-tier-short:{e.pk}:{e.partner.tier_id}",
+        subject=lambda e, name: f"{name}: {e.program.name} needs the {e.program.minimum_tier.name} tier",
+        template="emails/checks/enrollment_tier_short",
+        result=result,
+        extra=lambda e: {"revoke_on": revoke_on[e.pk]},
+    )
+    result.add("enrollments_warned_of_revocation", warned)
+
+    due = {item.enrollment.pk: item for item in short if item.revoke_on <= today}
+    now = timezone.now()
+    revoked = []
+    for ids in batched(sorted(due), BATCH):
+        batch = list(
+            ProgramEnrollment.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids, status=EnrollmentStatus.APPROVED)
+            .select_related("program__minimum_tier", "partner__tier")
+        )
+        for enrollment in batch:
+            item = due[enrollment.pk]
+            enrollment.status = EnrollmentStatus.REVOKED
+            enrollment.status_reason = (
+                f"Revoked by the scheduled check: the partner has been below the "
+                f"{enrollment.program.minimum_tier.name} tier this program requires since "
+                f"{item.short_since:%d %b %Y}, past its "
+                f"{enrollment.program.minimum_tier.grace_period_days}-day grace period."
+            )
+            enrollment.updated_at = now
+        ProgramEnrollment.objects.bulk_update(batch, ["status", "status_reason", "updated_at"])
+        ProgramEnrollment.history.bulk_history_create(
+            batch, update=True, default_change_reason=CHANGE_REASON, default_date=now
+        )
+        revoked.extend(batch)
+    result.add("enrollments_revoked", len(revoked))
+    touched_partners.update(e.partner_id for e in revoked)
+    _tell(
+        revoked,
+        key=lambda e: f"enrollment-revoked:{e.pk}",
+        subject=lambda e, name: f"{name}: {e.program.name} was revoked",
+        template="emails/checks/enrollment_revoked",
+        result=result,
+    )
+
+
+# Telling the partner -----------------------------------------------------------------------------------
+
+
+def _tell(enrollments, *, key, subject, template, result: CheckResult, extra=lambda e: {}) -> int:
+    """One email per enrollment to the partner's staff and PDM. Returns how many were stored now."""
+    if not enrollments:
+        return 0
+    contacts = partner_contacts({e.partner_id for e in enrollments})
+    emails = []
+    for enrollment in enrollments:
+        partner = contacts[enrollment.partner_id]
+        emails.append(
+            OutboxEmail(
+                dedupe_key=key(enrollment),
+                to=partner.staff_and_pdm,
+                subject=subject(enrollment, partner.name),
+                template=template,
+                context={
+                    "partner": partner,
+                    "enrollment": enrollment,
+                    "program": enrollment.program,
+                    "scorecard_path": reverse("my:scorecard"),
+                    **extra(enrollment),
+                },
+            )
+        )
+    stored = len(outbox_email_enqueue_many(emails))
+    result.add("emails", stored)
+    return stored
+
+
+def _summarise(result: CheckResult) -> None:
+    lines = {
+        "enrollments_expired": ("program enrollment", "expired and left the public page"),
+        "audit_renewal_reminders": ("audit renewal reminder", "sent"),
+        "enrollments_warned_of_revocation": (
+            "enrollment",
+            "at risk: the partner lacks the program's minimum tier (partner and PDM told)",
+        ),
+        "enrollments_revoked": ("enrollment", "revoked: minimum tier not regained within the grace period"),
+    }
+    for kind, (noun, text) in lines.items():
+        if result.count(kind):
+            result.note(f"{plural(result.count(kind), noun)} {text}.")

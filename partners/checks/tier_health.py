@@ -1,0 +1,458 @@
+"""tier_health: every partner re-evaluated; grace, demotion and the date a partner's tier is at risk.
+
+Each partner is evaluated with partners.selectors.tier_evaluate_many, in chunks of partners:
+
+- meeting its tier: any grace period closes; `at_risk_from` is the first day it would fall short if
+  nothing is renewed (warnings go 90 and 30 days before); `qualifies_for_tier` flags a higher tier its
+  evidence earns, for its PDM to decide: the check never promotes.
+- short of its tier: a grace period starts (the tier's `grace_period_days`) and the partner's staff and
+  PDM are told; on the day it ends, a partner still short is demoted to the highest tier it qualifies
+  for (partners.services.partner_tier_change, recorded as a change by the scheduled check).
+
+The at-risk date. Certifications and program enrollments lapse; validated references do not. A measure
+with minimum m holds while m items count (a person per line, an approved program), and each item counts
+until its last day: for a person, the latest expiry of their certifications of that line counting
+today; for a program, its enrollment's expiry. So the measure fails on the day after the m-th latest
+last day, and the partner falls short of its tier on the earliest such day over the tier's measures
+(every rung up to it, with the largest minimum per measure, as in the evaluation). That is the earliest
+day d on which tier_evaluate(on=d) falls below the tier, found from the candidates "expiry + 1 day" in
+one pass over each chunk, without evaluating day by day. Evidence that only starts counting in the
+future is left out, so the date errs early, never late.
+
+A second run on the same day re-evaluates nobody when nothing it reads has changed since the first
+began (evidence_digest: each table's row count and the sum of its `updated_at`). A write that bypasses
+`updated_at` (a QuerySet.update() that leaves it out) is seen by the next day's full run.
+"""
+
+import datetime
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Max, Q
+from django.urls import reverse
+
+from apn_portal.checks.registry import scheduled_check
+from apn_portal.checks.results import CheckResult, plural
+from apn_portal.checks.selectors import check_last_state
+from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
+from partners.checks.contacts import PartnerContacts, partner_contacts
+from partners.choices import (
+    ADVANCED_TECHNICAL_LEVELS,
+    TECHNICAL_LEVELS,
+    CertificationLevel,
+    RequirementMetric,
+    TierChangeSource,
+)
+from partners.models import (
+    Certification,
+    CustomerReference,
+    Partner,
+    Program,
+    ProgramEnrollment,
+    StaffMember,
+    Tier,
+    TierRequirement,
+)
+from partners.selectors import (
+    METRIC_NOUNS,
+    TierEvaluation,
+    active_certifications,
+    active_enrollments,
+    tier_evaluate,
+    tier_evaluate_many,
+    tier_ladders,
+)
+from partners.services import partner_tier_change
+
+PARTNERS_PER_CHUNK = 10_000
+AT_RISK_WARNING_DAYS = (90, 30)
+ONE_DAY = datetime.timedelta(days=1)
+
+# The certification levels behind each measure counted in people.
+PEOPLE_MEASURES = {
+    RequirementMetric.FOUNDATIONAL_PEOPLE: (CertificationLevel.FOUNDATIONAL,),
+    RequirementMetric.TECHNICAL_PEOPLE: TECHNICAL_LEVELS,
+    RequirementMetric.ADVANCED_TECHNICAL_PEOPLE: ADVANCED_TECHNICAL_LEVELS,
+}
+
+
+@dataclass(frozen=True)
+class TierHealth:
+    """The stored tier-health fields of one partner."""
+
+    grace_started_on: datetime.date | None = None
+    grace_ends_on: datetime.date | None = None
+    at_risk_from: datetime.date | None = None
+    qualifies_for_tier_id: int | None = None
+
+    FIELDS = ("grace_started_on", "grace_ends_on", "at_risk_from", "qualifies_for_tier_id")
+
+    @property
+    def in_grace(self) -> bool:
+        return self.grace_started_on is not None
+
+
+def hold_minimums(ladders: dict[str, list[Tier]]) -> dict[int, dict[str, int]]:
+    """For each tier, what holding it takes: the largest minimum per measure over it and every rung below."""
+    minimums: dict[int, dict[str, int]] = {}
+    for ladder in ladders.values():
+        held: dict[str, int] = {}
+        for tier in ladder:
+            for requirement in tier.requirements.all():
+                held[requirement.metric] = max(held.get(requirement.metric, 0), requirement.minimum)
+            minimums[tier.pk] = dict(held)
+    return minimums
+
+
+def evidence_last_days(partners, today: datetime.date) -> dict[int, dict[str, list[datetime.date]]]:
+    """For each partner (a queryset) and each measure that can lapse, the last day every item counting
+    today keeps counting if nothing is renewed, latest first. Two grouped queries."""
+    last_days: dict[int, dict[str, list[datetime.date]]] = defaultdict(lambda: defaultdict(list))
+    people = (
+        active_certifications(today)
+        .filter(staff_member__partner__in=partners.values("pk"))
+        .values("staff_member__partner_id", "staff_member_id")
+        .annotate(
+            **{
+                measure: Max("expires_on", filter=Q(level__in=levels))
+                for measure, levels in PEOPLE_MEASURES.items()
+            }
+        )
+        .order_by()
+    )
+    for row in people:
+        partner_days = last_days[row["staff_member__partner_id"]]
+        for measure in PEOPLE_MEASURES:
+            if row[measure] is not None:
+                partner_days[measure].append(row[measure])
+    programs = (
+        active_enrollments(today)
+        .filter(partner__in=partners.values("pk"))
+        .values("partner_id", "program_id", "program__qualifies_for_tier")
+        .annotate(last_day=Max("expires_on"))
+        .order_by()
+    )
+    for row in programs:
+        partner_days = last_days[row["partner_id"]]
+        partner_days[RequirementMetric.APPROVED_PROGRAMS].append(row["last_day"])
+        if row["program__qualifies_for_tier"]:
+            partner_days[RequirementMetric.QUALIFYING_PROGRAMS].append(row["last_day"])
+    for partner_days in last_days.values():
+        for days in partner_days.values():
+            days.sort(reverse=True)
+    return last_days
+
+
+def at_risk_from(
+    minimums: dict[str, int], last_days: dict[str, list[datetime.date]], today: datetime.date
+) -> tuple[datetime.date | None, str | None]:
+    """The first day a partner falls short of the tier with these minimums if nothing is renewed, and the
+    measure that fails then; (None, None) when nothing that holds the tier up can lapse."""
+    earliest: tuple[datetime.date, str] | None = None
+    for measure, minimum in minimums.items():
+        if measure == RequirementMetric.LAUNCHED_PROJECTS:
+            continue  # validated references do not lapse
+        days = last_days.get(measure, [])
+        fails_on = today if len(days) < minimum else days[minimum - 1] + ONE_DAY
+        if earliest is None or fails_on < earliest[0]:
+            earliest = (fails_on, measure)
+    return earliest if earliest else (None, None)
+
+
+def _partner_id_ranges(size: int):
+    last_id = 0
+    while ids := list(
+        Partner.objects.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:size]
+    ):
+        yield ids[0], ids[-1]
+        last_id = ids[-1]
+
+
+@dataclass
+class _Notice:
+    kind: str
+    partner_id: int
+    evaluation: TierEvaluation
+    health: TierHealth
+    measure: str | None = None  # for an at-risk warning: the measure that fails first, and its minimum
+    minimum: int = 0
+
+
+@scheduled_check(
+    "tier_health",
+    order=20,
+    description=(
+        "Every partner re-evaluated: grace periods open and close, demotion when one ends, the at-risk "
+        "date with warnings, partners that qualify for more flagged for their PDM."
+    ),
+)
+def tier_health_check(*, today: datetime.date) -> CheckResult:
+    result = CheckResult()
+    # Taken before anything is read, so a change made while this run reads is seen by the next one.
+    digest = evidence_digest()
+    result.state = {"day": today.isoformat(), "evidence": digest}
+    if digest is not None and check_last_state("tier_health") == result.state:
+        result.note("Nothing it reads has changed since today's earlier run: no partner re-evaluated.")
+        return result
+    minimums = hold_minimums(tier_ladders())
+    evaluated = 0
+    for first_id, last_id in _partner_id_ranges(PARTNERS_PER_CHUNK):
+        partners = Partner.objects.filter(pk__gte=first_id, pk__lte=last_id)
+        evaluated += _check_chunk(partners, minimums, today, result)
+    _summarise(result, evaluated)
+    return result
+
+
+EVIDENCE_MODELS = (
+    Partner,
+    Tier,
+    TierRequirement,
+    Program,
+    StaffMember,
+    Certification,
+    CustomerReference,
+    ProgramEnrollment,
+)
+
+
+def evidence_digest() -> str | None:
+    """A digest of every table tier evaluation reads: its row count and the exact sum of its rows'
+    `updated_at`, which any insert, deletion or save moves (whatever the clocks of the servers that wrote
+    them). PostgreSQL only; elsewhere (the embedded SQLite default, a small network) None: every run
+    evaluates every partner."""
+    if connection.vendor != "postgresql":
+        return None
+    quote = connection.ops.quote_name
+    # EXTRACT gives a numeric: the sum is exact to the microsecond however many rows there are.
+    selects = " UNION ALL ".join(
+        f"SELECT '{model._meta.label}', count(*), coalesce(sum(extract(epoch FROM updated_at)), 0) "
+        f"FROM {quote(model._meta.db_table)}"
+        for model in EVIDENCE_MODELS
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(selects)
+        rows = cursor.fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def _check_chunk(partners, minimums, today: datetime.date, result: CheckResult) -> int:
+    evaluations = tier_evaluate_many(partners, on=today)
+    stored = {
+        row[0]: TierHealth(*row[1:]) for row in partners.order_by().values_list("pk", *TierHealth.FIELDS)
+    }
+    # Only a tier above the entry rung has requirements, and so evidence that can lapse.
+    last_days = evidence_last_days(partners.filter(tier__rank__gt=0), today)
+    changed: dict[int, TierHealth] = {}
+    notices: list[_Notice] = []
+    grace_over: list[int] = []
+    for partner_id, evaluation in evaluations.items():
+        old = stored[partner_id]
+        new, kinds, measure = _next_health(evaluation, old, minimums, last_days.get(partner_id, {}), today)
+        if new != old:
+            changed[partner_id] = new
+        minimum = minimums[evaluation.current_tier.pk].get(measure, 0) if measure else 0
+        notices.extend(_Notice(kind, partner_id, evaluation, new, measure, minimum) for kind in kinds)
+        if new.in_grace and new.grace_ends_on <= today:
+            grace_over.append(partner_id)
+    _store(changed)
+    result.add("partners_updated", len(changed))
+    result.add(
+        "at_risk_dates_changed", sum(changed[pk].at_risk_from != stored[pk].at_risk_from for pk in changed)
+    )
+    _notify(notices, today, result)
+    for partner_id in grace_over:
+        _demote(partner_id, minimums, last_days.get(partner_id, {}), today, result)
+    return len(evaluations)
+
+
+def _next_health(
+    evaluation: TierEvaluation, old: TierHealth, minimums, last_days, today: datetime.date
+) -> tuple[TierHealth, list[str], str | None]:
+    """The partner's tier health today, what to tell whom about it, and the measure at risk."""
+    kinds = []
+    if evaluation.meets_current_tier:
+        risk_day, measure = at_risk_from(minimums[evaluation.current_tier.pk], last_days, today)
+        qualifies = evaluation.qualified_tier.pk if evaluation.qualifies_for_more else None
+        if old.in_grace:
+            kinds.append("grace_closed")
+        if qualifies is not None and qualifies != old.qualifies_for_tier_id:
+            kinds.append("qualifies_for_more")
+        if risk_day is not None and (risk_day - today).days <= max(AT_RISK_WARNING_DAYS):
+            kinds.append("at_risk_warning")
+        return TierHealth(at_risk_from=risk_day, qualifies_for_tier_id=qualifies), kinds, measure
+    if old.in_grace:
+        return (
+            TierHealth(old.grace_started_on, old.grace_ends_on, old.at_risk_from or old.grace_started_on),
+            [],
+            None,
+        )
+    # Fell short: from the day the check knew it would (when it ran then), else from today.
+    fell_short_on = old.at_risk_from if old.at_risk_from and old.at_risk_from <= today else today
+    grace_days = datetime.timedelta(days=evaluation.current_tier.grace_period_days)
+    return TierHealth(today, today + grace_days, fell_short_on), ["grace_started"], None
+
+
+_STORE_SQL = """
+UPDATE {table} AS partner
+SET grace_started_on = new.grace_started_on, grace_ends_on = new.grace_ends_on,
+    at_risk_from = new.at_risk_from, qualifies_for_tier_id = new.qualifies_for_tier_id
+FROM unnest(%s::bigint[], %s::date[], %s::date[], %s::date[], %s::bigint[])
+    AS new(id, grace_started_on, grace_ends_on, at_risk_from, qualifies_for_tier_id)
+WHERE partner.id = new.id
+"""
+
+
+def _store(changed: dict[int, TierHealth]) -> None:
+    """Write the partners' new states: on PostgreSQL one UPDATE from arrays for the whole chunk;
+    elsewhere one UPDATE per distinct state (few on any day but the first)."""
+    if not changed:
+        return
+    if connection.vendor == "postgresql":
+        columns = [
+            list(changed),
+            *([getattr(h, name) for h in changed.values()] for name in TierHealth.FIELDS),
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _STORE_SQL.format(table=connection.ops.quote_name(Partner._meta.db_table)), columns
+            )
+        return
+    by_state: dict[TierHealth, list[int]] = defaultdict(list)
+    for partner_id, health in changed.items():
+        by_state[health].append(partner_id)
+    for health, partner_ids in by_state.items():
+        Partner.objects.filter(pk__in=partner_ids).update(
+            **{name: getattr(health, name) for name in TierHealth.FIELDS}
+        )
+
+
+def _demote(partner_id: int, minimums, last_days, today: datetime.date, result: CheckResult) -> None:
+    """At the end of its grace period, move a partner still short of its tier to the highest it qualifies
+    for."""
+    partner = Partner.objects.select_for_update().select_related("tier").get(pk=partner_id)
+    if partner.grace_ends_on is None or partner.grace_ends_on > today:
+        return
+    evaluation = tier_evaluate(partner, on=today)
+    if evaluation.meets_current_tier:
+        return  # evidence arrived since the chunk was read: the next run closes the grace period
+    shortfalls = "; ".join(shortfall.message for shortfall in evaluation.current_tier_shortfalls)
+    change = partner_tier_change(
+        partner=partner,
+        to_tier=evaluation.qualified_tier,
+        reason=(
+            f"Grace period ended on {partner.grace_ends_on:%d %b %Y} and the partner still {shortfalls} "
+            f"to stay {evaluation.current_tier.name}."
+        ),
+        source=TierChangeSource.SCHEDULED_CHECK,
+    )
+    risk_day, _ = at_risk_from(minimums[evaluation.qualified_tier.pk], last_days, today)
+    Partner.objects.filter(pk=partner_id).update(
+        grace_started_on=None, grace_ends_on=None, at_risk_from=risk_day, qualifies_for_tier=None
+    )
+    result.add("demoted")
+    contacts = partner_contacts([partner_id])[partner_id]
+    stored = outbox_email_enqueue_many(
+        [
+            OutboxEmail(
+                dedupe_key=f"tier-demoted:{change.pk}",
+                to=contacts.staff_and_pdm,
+                subject=f"{contacts.name} is now {change.to_tier.name}",
+                template="emails/checks/tier_demoted",
+                context={
+                    "partner": contacts,
+                    "change": change,
+                    "shortfalls": evaluation.current_tier_shortfalls,
+                    "scorecard_path": reverse("my:scorecard"),
+                },
+            )
+        ]
+    )
+    result.add("emails", len(stored))
+
+
+def _notify(notices: list[_Notice], today: datetime.date, result: CheckResult) -> None:
+    if not notices:
+        return
+    contacts = partner_contacts({notice.partner_id for notice in notices})
+    emails = [_email(notice, contacts[notice.partner_id], today) for notice in notices]
+    stored = outbox_email_enqueue_many(emails)
+    for notice, email in zip(notices, emails, strict=True):
+        if notice.kind != "at_risk_warning" or email.dedupe_key in stored:
+            # A warning is counted when sent; a state change counts whether or not anyone could be told.
+            result.add(notice.kind)
+    result.add("emails", len(stored))
+
+
+def _email(notice: _Notice, contacts: PartnerContacts, today: datetime.date) -> OutboxEmail:
+    evaluation, health = notice.evaluation, notice.health
+    tier = evaluation.current_tier
+    context = {
+        "partner": contacts,
+        "tier": tier,
+        "evaluation": evaluation,
+        "health": health,
+        "shortfalls": [shortfall.message for shortfall in evaluation.current_tier_shortfalls],
+        "scorecard_path": reverse("my:scorecard"),
+        "admin_path": reverse("admin:partners_partner_change", args=[notice.partner_id]),
+    }
+    if notice.kind == "grace_started":
+        return OutboxEmail(
+            dedupe_key=f"tier-grace:{notice.partner_id}:{health.grace_started_on.isoformat()}",
+            to=contacts.staff_and_pdm,
+            subject=f"{contacts.name} no longer meets the {tier.name} tier: grace period until "
+            f"{health.grace_ends_on:%d %b %Y}",
+            template="emails/checks/tier_grace_started",
+            context=context,
+        )
+    if notice.kind == "grace_closed":
+        return OutboxEmail(
+            dedupe_key=f"tier-grace-closed:{notice.partner_id}:{today.isoformat()}",
+            to=contacts.staff_and_pdm,
+            subject=f"{contacts.name} meets the {tier.name} tier again",
+            template="emails/checks/tier_grace_closed",
+            context=context,
+        )
+    if notice.kind == "qualifies_for_more":
+        return OutboxEmail(
+            dedupe_key=f"tier-qualifies:{notice.partner_id}:{evaluation.qualified_tier.pk}:{today.isoformat()}",
+            to=[contacts.pdm_email],
+            subject=f"{contacts.name} qualifies for {evaluation.qualified_tier.name}",
+            template="emails/checks/tier_qualifies_for_more",
+            context=context,
+        )
+    days_left = (health.at_risk_from - today).days
+    threshold = min(days for days in AT_RISK_WARNING_DAYS if days_left <= days)
+    singular, plural_noun = METRIC_NOUNS[RequirementMetric(notice.measure)]
+    minimum = notice.minimum
+    return OutboxEmail(
+        # Keyed on the date at risk: after a renewal moves it, the new date gets its own warnings.
+        dedupe_key=f"tier-at-risk:{notice.partner_id}:{health.at_risk_from.isoformat()}:{threshold}",
+        to=contacts.staff_and_pdm,
+        subject=f"{contacts.name} falls below {tier.name} on {health.at_risk_from:%d %b %Y} unless it renews",
+        template="emails/checks/tier_at_risk",
+        context={
+            **context,
+            "days_left": days_left,
+            "requirement": f"{minimum} {singular if minimum == 1 else plural_noun}",
+        },
+    )
+
+
+def _summarise(result: CheckResult, evaluated: int) -> None:
+    lines = {
+        "grace_started": "entered a grace period",
+        "grace_closed": "met their tier again (grace period closed)",
+        "demoted": "demoted at the end of their grace period",
+        "qualifies_for_more": "newly qualify for a higher tier (their PDM was told)",
+        "at_risk_warning": "warned that their tier is at risk within 90 days",
+    }
+    for kind, text in lines.items():
+        if result.count(kind):
+            result.note(f"{plural(result.count(kind), 'partner')} {text}.")
+    if result.count("at_risk_dates_changed"):
+        result.note(
+            f"At-risk date set or moved for {plural(result.count('at_risk_dates_changed'), 'partner')}."
+        )
+    result.note(f"Evaluated {plural(evaluated, 'partner')}.")

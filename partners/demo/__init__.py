@@ -1,0 +1,1 @@
+"""A deterministic, realistic demo network of partners, at demo size or at benchmark scale."""

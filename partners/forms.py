@@ -1,0 +1,249 @@
+"""Forms of the partner domain: the public contact form, and the admin's action forms."""
+
+import re
+
+from django import forms
+from django.db import models
+
+from partners.choices import PartnerType
+from partners.models import ContactRequest, Partner, ProfileChangeRequest, Tier
+
+# Public forms: the contact form on a partner's profile ---------------------------------------------------
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _single_line(value: str) -> str:
+    # These values end up in an email's subject: a line break there is a header injection, never a name.
+    if _CONTROL_CHARACTERS.search(value):
+        raise forms.ValidationError("Use a single line, without line breaks or tabs.")
+    return value
+
+
+class ContactRequestForm(forms.ModelForm):
+    """What a customer sends a partner from its profile. `website` is a honeypot: people never see it."""
+
+    honeypot_field = "website"
+
+    website = forms.CharField(
+        label="Leave this field empty",
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    class Meta:
+        model = ContactRequest
+        fields = ["name", "email", "company", "country", "message", "project_size", "timeline"]
+        labels = {
+            "name": "Your name",
+            "email": "Work email",
+            "company": "Company",
+            "country": "Country",
+            "message": "How can this partner help?",
+            "project_size": "Project size (optional)",
+            "timeline": "Timeline (optional)",
+        }
+        help_texts = {
+            "email": "The partner replies to this address.",
+            "message": "What you want to achieve, your setup today, any deadline. At most 5,000 characters.",
+        }
+        widgets = {
+            "name": forms.TextInput(attrs={"autocomplete": "name"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+            "company": forms.TextInput(attrs={"autocomplete": "organization"}),
+            "country": forms.Select(attrs={"autocomplete": "country"}),
+            "message": forms.Textarea(attrs={"rows": 6}),
+        }
+        error_messages = {
+            "name": {"required": "Tell the partner your name."},
+            "email": {
+                "required": "Give a work email address so the partner can reply.",
+                "invalid": "Enter an email address such as jane@company.com.",
+            },
+            "company": {"required": "Say which company you work for."},
+            "country": {
+                "required": "Choose your country.",
+                "invalid_choice": "Choose a country from the list.",
+            },
+            "message": {
+                "required": "Tell the partner what you need.",
+                "max_length": "Keep the message to 5,000 characters (it has %(show_value)d).",
+            },
+        }
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "contact-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["country"].choices = [("", "Choose a country"), *list(self.fields["country"].choices)[1:]]
+        for name in ("project_size", "timeline"):
+            self.fields[name].choices = [("", "Not sure yet"), *list(self.fields[name].choices)[1:]]
+
+    @property
+    def honeypot(self):
+        return self[self.honeypot_field]
+
+    def visible_fields(self):
+        return [field for field in super().visible_fields() if field.name != self.honeypot_field]
+
+    def is_spam(self) -> bool:
+        """A filled honeypot: a bot. Call after is_valid()."""
+        return bool(self.cleaned_data.get(self.honeypot_field))
+
+    def clean_name(self):
+        return _single_line(self.cleaned_data["name"])
+
+    def clean_company(self):
+        return _single_line(self.cleaned_data["company"])
+
+    def clean_message(self):
+        message = self.cleaned_data["message"].strip()
+        if len(message) < 10:
+            raise forms.ValidationError("Tell the partner a little more: at least 10 characters.")
+        return message
+
+    def request_data(self) -> dict:
+        """The cleaned values the service stores (without the honeypot)."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+# Admin forms: the partner form and the admin actions' intermediate pages ---------------------------------
+
+
+def _https_by_default(db_field, **kwargs):
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+class PartnerAdminForm(forms.ModelForm):
+    """The admin's partner form. The tier is chosen only when a partner is added: later changes go through
+    the tier-change action, which records the reason."""
+
+    class Meta:
+        model = Partner
+        formfield_callback = _https_by_default
+        fields = [
+            "name",
+            "slug",
+            "partner_type",
+            "tier",
+            "pdm",
+            "is_published",
+            "description",
+            "website",
+            "logo",
+            "categories",
+            "industries",
+            "use_cases",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        partner_type = cleaned.get("partner_type", self.instance.partner_type)
+        tier = cleaned.get("tier")
+        if tier is not None and partner_type and tier.partner_type != partner_type:
+            self.add_error(
+                "tier",
+                f"{tier.name} is a {tier.get_partner_type_display()} tier; choose one of the "
+                f"{PartnerType(partner_type).label} ladder.",
+            )
+        if cleaned.get("categories") and partner_type != PartnerType.CONSULTING:
+            self.add_error("categories", "Only Consulting partners have consulting categories.")
+        return cleaned
+
+
+class PartnerTierChangeForm(forms.Form):
+    to_tier = forms.ModelChoiceField(
+        label="New tier",
+        queryset=Tier.objects.none(),
+        empty_label=None,
+        help_text="A tier of the partner's ladder.",
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Recorded with the change, and shown in the partner's tier history.",
+    )
+
+    def __init__(self, *args, partner_types=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        tiers = Tier.objects.order_by("partner_type", "rank")
+        if partner_types:
+            tiers = tiers.filter(partner_type__in=partner_types)
+        self.fields["to_tier"].queryset = tiers
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Recorded with the change, and shown to the partner.",
+    )
+
+
+CERTIFICATION_IMPORT_MAX_BYTES = 20 * 1024 * 1024
+
+
+class CertificationImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8 CSV with a header row; at most 20 MB.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > CERTIFICATION_IMPORT_MAX_BYTES:
+            raise forms.ValidationError("The file is larger than 20 MB: split it and import the parts.")
+        return upload
+
+
+# The partner's own area (/my/): answering leads, proposing profile changes --------------------------------
+
+
+class LeadDeclineForm(forms.Form):
+    reason = forms.CharField(
+        label="Why do you decline this request?",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Kept with the request for your colleagues; the customer does not see it.",
+        error_messages={"required": "Say why you decline this request."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "decline-%s")
+        super().__init__(*args, **kwargs)
+
+
+class ProfileChangeForm(forms.ModelForm):
+    """The profile text and tags a partner proposes; its PDM approves them before they go live."""
+
+    website = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text="Your public website, such as https://www.example.com.",
+    )
+
+    class Meta:
+        model = ProfileChangeRequest
+        fields = ["description", "website", "industries", "use_cases"]
+        labels = {"description": "About your company", "industries": "Industries you serve"}
+        help_texts = {
+            "description": "Shown on your public profile and searched by customers.",
+        }
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 8}),
+            "industries": forms.CheckboxSelectMultiple,
+            "use_cases": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args, partner: Partner, **kwargs):
+        if not kwargs.get("data"):
+            kwargs.setdefault(
+                "initial",
+                {
+                    "description": partner.description,
+                    "website": partner.website,
+                    "industries": list(partner.industries.all()),
+                    "use_cases": list(partner.use_cases.all()),
+                },
+            )
+        super().__init__(*args, **kwargs)

@@ -1,0 +1,231 @@
+"""Upkeep of the search entries (PartnerSearchEntry) that Find-a-Partner reads on PostgreSQL.
+
+Every refresh is one INSERT ... ON CONFLICT DO UPDATE for any number of partners, so a single save, a
+bulk import and a full rebuild of 100,000 partners all take the same path. What counts as an active
+enrollment or certification comes from partners.selectors, so the search can never disagree with the
+tier evaluation about it. On any database but PostgreSQL these functions do nothing.
+"""
+
+import datetime
+from collections.abc import Iterable
+
+from django.contrib.postgres.aggregates import ArrayAgg, StringAgg
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from partners.choices import EnrollmentStatus
+from partners.models import (
+    Certification,
+    CustomerReference,
+    Office,
+    Partner,
+    PartnerSearchEntry,
+    ProgramEnrollment,
+)
+from partners.selectors import active_certifications, active_enrollments
+
+SEARCH_CONFIG = "english"
+# The front page's counts over every published partner, cached by partners.search_results; any refresh
+# drops them, so they are recomputed from the entries as they now are.
+UNFILTERED_COUNTS_CACHE_KEY = "find-a-partner:unfiltered-counts:v1"
+# What each filter can take (tiers, programs, industries, use cases), cached by partners.search.
+VOCABULARY_CACHE_KEY = "find-a-partner:vocabulary:v1"
+
+PartnerIds = Iterable[int] | QuerySet | None
+
+
+def search_index_available() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _target(partner_ids: PartnerIds):
+    """The partners to refresh, as something `partner_id__in` takes without one parameter per id."""
+    if partner_ids is None:
+        return None
+    if isinstance(partner_ids, QuerySet):
+        return partner_ids
+    ids = sorted({int(pk) for pk in partner_ids})
+    # One array parameter, however many ids: a long IN list would hit the driver's parameter limit.
+    return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+
+
+def _restricted(queryset, column: str, target):
+    return queryset if target is None else queryset.filter(**{f"{column}__in": target})
+
+
+def _compiled(queryset) -> tuple[str, tuple]:
+    sql, params = queryset.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _aggregates(target, today: datetime.date) -> list[tuple[str, QuerySet]]:
+    """(alias, grouped queryset) pairs, each one row per partner with `partner_id` and its columns."""
+    # `earned_on` and `approved_on` in the future: the day such a row starts counting.
+    upcoming_certifications = Certification.objects.filter(earned_on__gt=today)
+    upcoming_enrollments = ProgramEnrollment.objects.filter(
+        status=EnrollmentStatus.APPROVED, approved_on__gt=today, expires_on__gte=F("approved_on")
+    )
+    through = Partner.categories.through
+    return [
+        (
+            "enrollments",
+            _restricted(active_enrollments(today), "partner_id", target)
+            .values("partner_id")
+            .annotate(
+                ids=ArrayAgg("program_id", distinct=True),
+                names=StringAgg("program__name", delimiter=" "),
+                # The day after the first one lapses, the entry is out of date.
+                first_expiry=Min("expires_on"),
+            )
+            .order_by(),
+        ),
+        (
+            "upcoming_enrollments",
+            _restricted(upcoming_enrollments, "partner_id", target)
+            .values("partner_id")
+            .annotate(first_start=Min("approved_on"))
+            .order_by(),
+        ),
+        (
+            "certifications",
+            _restricted(active_certifications(today), "staff_member__partner_id", target)
+            .values(partner_id=F("staff_member__partner_id"))
+            .annotate(count=Count("id"), first_expiry=Min("expires_on"))
+            .order_by(),
+        ),
+        (
+            "upcoming_certifications",
+            _restricted(upcoming_certifications, "staff_member__partner_id", target)
+            .values(partner_id=F("staff_member__partner_id"))
+            .annotate(first_start=Min("earned_on"))
+            .order_by(),
+        ),
+        (
+            "references_",
+            _restricted(CustomerReference.objects.filter(is_validated=True), "partner_id", target)
+            .values("partner_id")
+            .annotate(
+                count=Count("id", filter=Q(launched_on__lte=today)),
+                first_start=Min("launched_on", filter=Q(launched_on__gt=today)),
+            )
+            .order_by(),
+        ),
+        (
+            "categories",
+            _restricted(through.objects.all(), "partner_id", target)
+            .values("partner_id")
+            .annotate(names=StringAgg("consultingcategory__name", delimiter=" "))
+            .order_by(),
+        ),
+        (
+            "industries",
+            _restricted(Partner.industries.through.objects.all(), "partner_id", target)
+            .values("partner_id")
+            .annotate(ids=ArrayAgg("industry_id", distinct=True), names=StringAgg("industry__name", " "))
+            .order_by(),
+        ),
+        (
+            "use_cases",
+            _restricted(Partner.use_cases.through.objects.all(), "partner_id", target)
+            .values("partner_id")
+            .annotate(ids=ArrayAgg("usecase_id", distinct=True), names=StringAgg("usecase__name", " "))
+            .order_by(),
+        ),
+        (
+            "offices",
+            _restricted(Office.objects.all(), "partner_id", target)
+            .values("partner_id")
+            .annotate(codes=ArrayAgg("country", distinct=True))
+            .order_by(),
+        ),
+    ]
+
+
+# The weights say where a word was found: name (A) above programs (B) above categories, industries and
+# use cases (C) above the description (D).
+_UPSERT = """
+INSERT INTO partners_partnersearchentry (
+    partner_id, name, is_published, partner_type, tier_id, tier_rank, document,
+    program_ids, industry_ids, use_case_ids, country_codes,
+    active_certifications, validated_references, stale_on
+)
+SELECT
+    p.id, p.name, p.is_published, p.partner_type, p.tier_id, t.rank,
+    setweight(to_tsvector(%(config)s::regconfig, p.name), 'A')
+    || setweight(to_tsvector(%(config)s::regconfig, coalesce(enrollments.names, '')), 'B')
+    || setweight(to_tsvector(%(config)s::regconfig, concat_ws(' ', categories.names, industries.names,
+                                                              use_cases.names)), 'C')
+    || setweight(to_tsvector(%(config)s::regconfig, p.description), 'D'),
+    coalesce(enrollments.ids, '{}'), coalesce(industries.ids, '{}'), coalesce(use_cases.ids, '{}'),
+    coalesce(offices.codes, '{}'),
+    coalesce(certifications.count, 0), coalesce(references_.count, 0),
+    least(
+        enrollments.first_expiry + 1, upcoming_enrollments.first_start,
+        certifications.first_expiry + 1, upcoming_certifications.first_start,
+        references_.first_start
+    )
+FROM partners_partner p
+JOIN partners_tier t ON t.id = p.tier_id
+{joins}
+{where}
+ON CONFLICT (partner_id) DO UPDATE SET
+    name = EXCLUDED.name,
+    is_published = EXCLUDED.is_published,
+    partner_type = EXCLUDED.partner_type,
+    tier_id = EXCLUDED.tier_id,
+    tier_rank = EXCLUDED.tier_rank,
+    document = EXCLUDED.document,
+    program_ids = EXCLUDED.program_ids,
+    industry_ids = EXCLUDED.industry_ids,
+    use_case_ids = EXCLUDED.use_case_ids,
+    country_codes = EXCLUDED.country_codes,
+    active_certifications = EXCLUDED.active_certifications,
+    validated_references = EXCLUDED.validated_references,
+    stale_on = EXCLUDED.stale_on
+"""
+
+
+def partner_search_refresh(partner_ids: PartnerIds = None, *, today: datetime.date | None = None) -> int:
+    """Bring the search entries of these partners (ids or a queryset of ids; all partners when None) up
+    to date, in one statement. Returns how many entries were written."""
+    if not search_index_available():
+        return 0
+    today = today or timezone.localdate()
+    target = _target(partner_ids)
+    joins, params = [], []
+    for alias, queryset in _aggregates(target, today):
+        sql, sql_params = _compiled(queryset)
+        joins.append(f"LEFT JOIN ({sql}) AS {alias} ON {alias}.partner_id = p.id")
+        params.extend(sql_params)
+    where = ""
+    if target is not None:
+        target_sql, target_params = _compiled(Partner.objects.filter(pk__in=target).values("pk"))
+        where = f"WHERE p.id IN ({target_sql})"
+        params.extend(target_params)
+    # The aggregates' SQL uses %s placeholders; the named ones below are ours.
+    statement = (
+        _UPSERT.replace("%(config)s", "%s").replace("{joins}", "\n".join(joins)).replace("{where}", where)
+    )
+    config_params = [SEARCH_CONFIG] * 4
+    with connection.cursor() as cursor:
+        cursor.execute(statement, (*config_params, *params))
+        written = cursor.rowcount
+    cache.delete_many([UNFILTERED_COUNTS_CACHE_KEY, VOCABULARY_CACHE_KEY])
+    return written
+
+
+def partner_search_refresh_due(today: datetime.date | None = None) -> int:
+    """Refresh the entries whose counts change today or earlier (an expiry, a certification starting)."""
+    if not search_index_available():
+        return 0
+    today = today or timezone.localdate()
+    due = PartnerSearchEntry.objects.filter(stale_on__lte=today).values("partner_id")
+    return partner_search_refresh(due, today=today)
+
+
+def partner_search_missing() -> QuerySet:
+    """Partners without a search entry: written by a bulk insert that did not refresh the search."""
+    return Partner.objects.filter(search_entry__isnull=True)

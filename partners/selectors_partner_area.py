@@ -1,0 +1,169 @@
+"""Reads for the partner's own signed-in area (/my/): its tier scorecard and its leads.
+
+Kept beside selectors.py (tier evaluation, public and admin reads) so each module stays small.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from partners.choices import CertificationLevel, ContactRequestStatus, RequirementMetric
+from partners.models import (
+    Certification,
+    ContactRequest,
+    CustomerReference,
+    Partner,
+    ProgramEnrollment,
+    Tier,
+)
+from partners.selectors import TierEvaluation, active_certifications, active_enrollments, tier_evaluate
+
+
+@dataclass(frozen=True)
+class RequirementProgress:
+    label: str
+    required: int
+    now: int
+    later: int
+
+    @property
+    def met(self) -> bool:
+        return self.now >= self.required
+
+    @property
+    def met_later(self) -> bool:
+        return self.later >= self.required
+
+    @property
+    def missing(self) -> int:
+        return max(self.required - self.now, 0)
+
+    @property
+    def missing_later(self) -> int:
+        return max(self.required - self.later, 0)
+
+
+@dataclass(frozen=True)
+class TierScorecard:
+    """Where a partner stands today and where it would stand at `horizon` if nothing were renewed."""
+
+    today: datetime.date
+    horizon: datetime.date
+    now: TierEvaluation
+    later: TierEvaluation
+    expiring_certifications: list[Certification]
+    expiring_enrollments: list[ProgramEnrollment]
+
+    @property
+    def days_ahead(self) -> int:
+        return (self.horizon - self.today).days
+
+    @property
+    def would_drop(self) -> bool:
+        """Holds its tier today, but would fall short of it at the horizon unless something is renewed."""
+        return self.now.meets_current_tier and not self.later.meets_current_tier
+
+    def _progress(self, tier: Tier | None) -> list[RequirementProgress]:
+        if tier is None:
+            return []
+        order = list(RequirementMetric.values)
+        return [
+            RequirementProgress(
+                label=RequirementMetric(req.metric).label,
+                required=req.minimum,
+                now=self.now.metrics.get(req.metric, 0),
+                later=self.later.metrics.get(req.metric, 0),
+            )
+            for req in sorted(tier.requirements.all(), key=lambda r: order.index(r.metric))
+        ]
+
+    @property
+    def current_tier_progress(self) -> list[RequirementProgress]:
+        return self._progress(self.now.current_tier)
+
+    @property
+    def next_tier_progress(self) -> list[RequirementProgress]:
+        return self._progress(self.now.next_tier)
+
+
+def partner_scorecard(partner: Partner, *, days_ahead: int | None = None) -> TierScorecard:
+    """The partner's tier scorecard in a constant number of queries."""
+    today = timezone.localdate()
+    horizon = today + datetime.timedelta(days=days_ahead or settings.PARTNER_EXPIRING_SOON_DAYS)
+    return TierScorecard(
+        today=today,
+        horizon=horizon,
+        now=tier_evaluate(partner, on=today),
+        later=tier_evaluate(partner, on=horizon),
+        # Expiring on the horizon day itself still counts then, so "expiring" means before it.
+        expiring_certifications=list(
+            active_certifications(today)
+            .filter(staff_member__partner=partner, expires_on__lt=horizon)
+            .select_related("staff_member")
+            .order_by("expires_on", "staff_member__full_name", "id")
+        ),
+        expiring_enrollments=list(
+            active_enrollments(today)
+            .filter(partner=partner, expires_on__lt=horizon)
+            .select_related("program")
+            .order_by("expires_on", "id")
+        ),
+    )
+
+
+def contact_requests_of_partner(partner_id: int, status: str | None = None) -> QuerySet[ContactRequest]:
+    """A partner's leads, newest first; only ever one organisation's."""
+    leads = ContactRequest.objects.filter(partner_id=partner_id)
+    return leads.filter(status=status) if status else leads
+
+
+def contact_request_status_counts(partner_id: int) -> dict[str, int]:
+    counts = dict(
+        ContactRequest.objects.filter(partner_id=partner_id)
+        .values_list("status")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return {status: counts.get(status, 0) for status in ContactRequestStatus.values}
+
+
+@dataclass(frozen=True)
+class ProfilePreview:
+    """What the public profile shows of a partner, read even while it is unpublished."""
+
+    partner: Partner
+    programs: list[ProgramEnrollment]
+    certifications_by_level: list[tuple[str, int]]
+    references: list[CustomerReference]
+
+
+def partner_profile_preview(partner: Partner) -> ProfilePreview:
+    today = timezone.localdate()
+    partner = (
+        Partner.objects.select_related("tier")
+        .prefetch_related("categories", "industries", "use_cases", "offices")
+        .get(pk=partner.pk)
+    )
+    counts = dict(
+        active_certifications(today)
+        .filter(staff_member__partner=partner)
+        .values_list("level")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return ProfilePreview(
+        partner=partner,
+        programs=list(
+            active_enrollments(today)
+            .filter(partner=partner)
+            .select_related("program")
+            .order_by("program__name")
+        ),
+        certifications_by_level=[
+            (label, counts[level]) for level, label in CertificationLevel.choices if counts.get(level)
+        ],
+        references=list(partner.references.filter(is_validated=True, is_public=True)[:10]),
+    )

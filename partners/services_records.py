@@ -1,0 +1,275 @@
+"""Create, change and delete a partner's records: the partner itself, its people, their
+certifications, its customer references, and its applications to programs.
+
+Kept beside services.py (tiers, enrollment decisions, imports, leads) so each module stays small; the
+same rules apply: each use case takes the acting user, runs in its own transaction, and refuses with a
+message for that user. Field-level problems come back as Django's ValidationError (one message list per
+field, from the model's validators and constraints), which the admin and the API both show per field.
+"""
+
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+
+from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from partners.choices import LIVE_ENROLLMENT_STATUSES, PartnerType
+from partners.models import (
+    Certification,
+    ConsultingCategory,
+    CustomerReference,
+    Industry,
+    Partner,
+    Program,
+    ProgramEnrollment,
+    StaffMember,
+    Tier,
+    UseCase,
+)
+from partners.selectors import partner_is_editable_by
+from partners.services import _ensure_can_edit, _lock
+
+PARTNER_FIELDS = ("name", "slug", "description", "website", "is_published")
+PARTNER_TAGS = {"categories": ConsultingCategory, "industries": Industry, "use_cases": UseCase}
+STAFF_MEMBER_FIELDS = ("full_name", "email", "job_title")
+CERTIFICATION_FIELDS = ("name", "level", "credential_id", "earned_on", "expires_on")
+REFERENCE_FIELDS = ("customer_name", "summary", "services_used", "launched_on", "is_public")
+
+
+def _apply(instance, changes: dict, allowed: Iterable[str]) -> None:
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise DomainError(f"{name.replace('_', ' ').capitalize()} cannot be changed here.", field=name)
+    for name, value in changes.items():
+        setattr(instance, name, value)
+
+
+def _save_valid(instance) -> None:
+    instance.full_clean()
+    instance.save()
+
+
+# Partners ----------------------------------------------------------------------------------------------
+
+
+def _set_tags(partner: Partner, tags: dict) -> None:
+    for name, values in tags.items():
+        if values is not None:
+            getattr(partner, name).set(values)
+
+
+def _check_categories(partner_type: str, categories) -> None:
+    if categories and partner_type != PartnerType.CONSULTING:
+        raise DomainError("Only consulting partners have consulting categories.", field="categories")
+
+
+def partner_create(
+    *,
+    user,
+    name: str,
+    slug: str,
+    partner_type: str,
+    description: str = "",
+    website: str = "",
+    is_published: bool = False,
+    categories=(),
+    industries=(),
+    use_cases=(),
+) -> Partner:
+    """Add a partner on the entry tier of its ladder. A PDM who adds one becomes its PDM."""
+    if not (user.is_authenticated and user.is_active and (user.is_superuser or user.is_pdm)):
+        raise PermissionDeniedError("Only a PDM or a superuser can add partners.")
+    entry_tier = Tier.objects.filter(partner_type=partner_type).order_by("rank").first()
+    if entry_tier is None:
+        raise DomainError("There is no tier ladder for this partner type.", field="partner_type")
+    _check_categories(partner_type, categories)
+    partner = Partner(
+        name=name,
+        slug=slug,
+        partner_type=partner_type,
+        tier=entry_tier,
+        description=description,
+        website=website,
+        is_published=is_published,
+        pdm=user if user.is_pdm else None,
+    )
+    with transaction.atomic():
+        _save_valid(partner)
+        _set_tags(partner, {"categories": categories, "industries": industries, "use_cases": use_cases})
+    return partner
+
+
+def partner_update(*, partner: Partner, user, **changes) -> Partner:
+    """Change a partner's profile and tags. Its tier changes only through `partner_tier_change`, which
+    records why; its type never changes, since its tier belongs to that type's ladder."""
+    tags = {name: changes.pop(name) for name in list(changes) if name in PARTNER_TAGS}
+    partner_type = changes.pop("partner_type", None)
+    with transaction.atomic():
+        locked = _lock(partner)
+        _ensure_can_edit(locked, user)
+        if partner_type is not None and partner_type != locked.partner_type:
+            raise DomainError(
+                "A partner's type cannot change: add the partner again with the other type.",
+                field="partner_type",
+            )
+        _check_categories(locked.partner_type, tags.get("categories"))
+        _apply(locked, changes, PARTNER_FIELDS)
+        _save_valid(locked)
+        _set_tags(locked, tags)
+    return locked
+
+
+# Program applications ----------------------------------------------------------------------------------
+
+
+def enrollment_apply(*, partner: Partner, program: Program, user) -> ProgramEnrollment:
+    """A partner applies to a program: its own staff, its PDM or a superuser may file the application.
+
+    A partner holds one open or approved enrollment per program; applying again is a conflict."""
+    if not (user.is_authenticated and user.is_active) or (
+        user.partner_id != partner.pk and not partner_is_editable_by(partner, user)
+    ):
+        raise PermissionDeniedError(f"Only {partner.name}'s own staff or its PDM can apply for it.")
+    if program.partner_type and program.partner_type != partner.partner_type:
+        raise DomainError(
+            f"{program.name} is only open to {program.get_partner_type_display()} partners.", field="program"
+        )
+    try:
+        with transaction.atomic():
+            # Locked so two applications at once are decided one after the other.
+            locked = _lock(partner)
+            live = locked.enrollments.filter(program=program, status__in=LIVE_ENROLLMENT_STATUSES).first()
+            if live is not None:
+                raise ConflictError(
+                    f"{locked.name} already has an enrollment in {program.name} that is "
+                    f"{live.get_status_display().lower()}."
+                )
+            return ProgramEnrollment.objects.create(partner=locked, program=program)
+    except IntegrityError:
+        raise ConflictError(
+            f"{partner.name} already has an open or approved enrollment in {program.name}."
+        ) from None
+
+
+# Staff members and certifications ---------------------------------------------------------------------
+
+
+def staff_member_create(
+    *, partner: Partner, user, full_name: str, email: str = "", job_title: str = ""
+) -> StaffMember:
+    _ensure_can_edit(partner, user)
+    member = StaffMember(partner=partner, full_name=full_name, email=email, job_title=job_title)
+    with transaction.atomic():
+        _save_valid(member)
+    return member
+
+
+def staff_member_update(*, member: StaffMember, user, **changes) -> StaffMember:
+    with transaction.atomic():
+        locked = (
+            StaffMember.objects.select_for_update(of=("self",)).select_related("partner").get(pk=member.pk)
+        )
+        _ensure_can_edit(locked.partner, user)
+        _apply(locked, changes, STAFF_MEMBER_FIELDS)
+        _save_valid(locked)
+    return locked
+
+
+def staff_member_delete(*, member: StaffMember, user) -> None:
+    """Remove a person and, with them, their certifications (which then no longer count for the tier)."""
+    _ensure_can_edit(member.partner, user)
+    with transaction.atomic():
+        member.delete()
+
+
+def certification_create(
+    *,
+    staff_member: StaffMember,
+    user,
+    name: str,
+    level: str,
+    earned_on,
+    credential_id: str = "",
+    expires_on=None,
+) -> Certification:
+    """Record a certification; it expires three years after it was earned unless `expires_on` says."""
+    _ensure_can_edit(staff_member.partner, user)
+    certification = Certification(
+        staff_member=staff_member,
+        name=name,
+        level=level,
+        credential_id=credential_id,
+        earned_on=earned_on,
+        expires_on=expires_on,
+    )
+    with transaction.atomic():
+        certification.clean()  # fills in the default expiry before the constraints are checked
+        _save_valid(certification)
+    return certification
+
+
+def certification_update(*, certification: Certification, user, **changes) -> Certification:
+    with transaction.atomic():
+        locked = (
+            Certification.objects.select_for_update(of=("self",))
+            .select_related("staff_member__partner")
+            .get(pk=certification.pk)
+        )
+        _ensure_can_edit(locked.staff_member.partner, user)
+        _apply(locked, changes, CERTIFICATION_FIELDS)
+        _save_valid(locked)
+    return locked
+
+
+def certification_delete(*, certification: Certification, user) -> None:
+    _ensure_can_edit(certification.staff_member.partner, user)
+    with transaction.atomic():
+        certification.delete()
+
+
+# Customer references ------------------------------------------------------------------------------------
+
+
+def reference_create(
+    *,
+    partner: Partner,
+    user,
+    customer_name: str,
+    summary: str,
+    launched_on,
+    services_used: str = "",
+    is_public: bool = False,
+) -> CustomerReference:
+    """Register a launched customer project. It counts toward the tier once a PDM validates it
+    (`customer_reference_set_validated`)."""
+    _ensure_can_edit(partner, user)
+    reference = CustomerReference(
+        partner=partner,
+        customer_name=customer_name,
+        summary=summary,
+        services_used=services_used,
+        launched_on=launched_on,
+        is_public=is_public,
+    )
+    with transaction.atomic():
+        _save_valid(reference)
+    return reference
+
+
+def reference_update(*, reference: CustomerReference, user, **changes) -> CustomerReference:
+    with transaction.atomic():
+        locked = (
+            CustomerReference.objects.select_for_update(of=("self",))
+            .select_related("partner")
+            .get(pk=reference.pk)
+        )
+        _ensure_can_edit(locked.partner, user)
+        _apply(locked, changes, REFERENCE_FIELDS)
+        _save_valid(locked)
+    return locked
+
+
+def reference_delete(*, reference: CustomerReference, user) -> None:
+    _ensure_can_edit(reference.partner, user)
+    with transaction.atomic():
+        reference.delete()

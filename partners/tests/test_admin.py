@@ -1,0 +1,344 @@
+"""The PDM's admin: every page loads, lists cost a constant number of queries, large lists are not
+counted in full, and the partner page shows its tier evaluation and history."""
+
+import datetime
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from apn_portal.admin import CappedCountPaginator
+from partners.choices import CertificationLevel, EnrollmentStatus
+from partners.models import Partner
+from partners.services import partner_tier_change
+from tests.factories import (
+    ApprovedEnrollmentFactory,
+    CertificationFactory,
+    ContactRequestFactory,
+    CustomerReferenceFactory,
+    IndustryFactory,
+    OfficeFactory,
+    PartnerFactory,
+    PdmFactory,
+    ProgramEnrollmentFactory,
+    StaffMemberFactory,
+    SuperUserFactory,
+    give_certified_people,
+    program,
+    tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def superuser(client):
+    user = SuperUserFactory()
+    client.force_login(user)
+    return user
+
+
+def a_full_partner(pdm=None, **kwargs):
+    """A partner with something in every inline and list column."""
+    partner = PartnerFactory(pdm=pdm, **kwargs)
+    OfficeFactory(partner=partner, is_headquarters=True, country="DE", city="Berlin")
+    OfficeFactory(partner=partner, country="FR", city="Paris")
+    give_certified_people(partner, CertificationLevel.PROFESSIONAL, 2)
+    CustomerReferenceFactory.create_batch(2, partner=partner)
+    ApprovedEnrollmentFactory(partner=partner)
+    ContactRequestFactory(partner=partner)
+    partner.industries.add(IndustryFactory())
+    return partner
+
+
+def query_count(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    return len(queries)
+
+
+def partners_app_admin_urls():
+    return [
+        (model, reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
+        for model in admin.site._registry
+        if model._meta.app_label in ("partners", "accounts")
+    ]
+
+
+def test_every_partner_and_user_changelist_and_change_page_loads_for_a_superuser(client, superuser):
+    a_full_partner(pdm=PdmFactory())
+    registered = partners_app_admin_urls()
+    assert {model.__name__ for model, _ in registered} >= {
+        "User",
+        "Tier",
+        "TierRequirement",
+        "TierChange",
+        "Program",
+        "ProgramEnrollment",
+        "Partner",
+        "StaffMember",
+        "Certification",
+        "CustomerReference",
+        "ContactRequest",
+        "Office",
+        "ConsultingCategory",
+        "Industry",
+        "UseCase",
+    }
+    for model, changelist_url in registered:
+        assert client.get(changelist_url).status_code == 200, changelist_url
+        obj = model._default_manager.first()
+        if obj is not None:
+            change_url = reverse(
+                f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk]
+            )
+            assert client.get(change_url).status_code == 200, change_url
+
+
+def test_add_pages_load_for_a_superuser(client, superuser):
+    for name in ("partner", "certification", "programenrollment", "staffmember", "office", "tier"):
+        assert client.get(reverse(f"admin:partners_{name}_add")).status_code == 200
+    assert client.get(reverse("admin:accounts_user_add")).status_code == 200
+
+
+def test_partner_changelist_costs_the_same_queries_for_3_and_30_partners(client, superuser):
+    pdms = PdmFactory.create_batch(3)
+    for index in range(3):
+        a_full_partner(pdm=pdms[index % 3])
+    url = reverse("admin:partners_partner_changelist")
+    # Every filter and a search at once.
+    filtered = (
+        f"{url}?partner_type__exact=consulting&country=DE&expiring=soon&is_published__exact=1"
+        f"&pdm={pdms[0].pk}&program=migration&health=at_risk&industries=retail&q=Partner"
+    )
+    client.get(url)  # warm per-process caches (content types)
+    with_3 = query_count(client, url), query_count(client, filtered)
+    for index in range(27):
+        a_full_partner(pdm=pdms[index % 3])
+
+    assert (query_count(client, url), query_count(client, filtered)) == with_3
+
+
+def test_partner_changelist_shows_counts_and_headquarters_per_row(client, superuser):
+    partner = a_full_partner()
+    expired_holder = StaffMemberFactory(partner=partner)
+    CertificationFactory(
+        staff_member=expired_holder,
+        earned_on=timezone.localdate() - datetime.timedelta(days=2000),
+        expires_on=timezone.localdate() - datetime.timedelta(days=1),
+    )
+    CustomerReferenceFactory(partner=partner, is_validated=False, validated_at=None)
+
+    response = client.get(reverse("admin:partners_partner_changelist"))
+
+    row = next(r for r in response.context["cl"].result_list if r.pk == partner.pk)
+    assert (row.active_certification_count, row.validated_reference_count) == (2, 2)
+    assert "Berlin, DE" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("admin_name", "make_rows"),
+    [
+        ("certification", lambda n: give_certified_people(PartnerFactory(), count=n)),
+        ("programenrollment", lambda n: [ProgramEnrollmentFactory() for _ in range(n)]),
+        ("staffmember", lambda n: give_certified_people(PartnerFactory(), count=n)),
+        ("customerreference", lambda n: CustomerReferenceFactory.create_batch(n)),
+        ("office", lambda n: OfficeFactory.create_batch(n)),
+        ("contactrequest", lambda n: ContactRequestFactory.create_batch(n)),
+    ],
+)
+def test_large_changelists_cost_the_same_queries_for_3_and_30_rows(client, superuser, admin_name, make_rows):
+    url = reverse(f"admin:partners_{admin_name}_changelist")
+    make_rows(3)
+    client.get(url)
+    with_3 = query_count(client, url)
+    make_rows(27)
+    assert query_count(client, url) == with_3
+
+
+def test_partner_change_page_costs_the_same_queries_for_2_and_20_staff(client, superuser):
+    partner = a_full_partner()
+    url = reverse("admin:partners_partner_change", args=[partner.pk])
+    client.get(url)
+    with_2 = query_count(client, url)
+    for person in give_certified_people(partner, CertificationLevel.ASSOCIATE, 18):
+        CertificationFactory(staff_member=person, level=CertificationLevel.FOUNDATIONAL)
+    for slug in ("security", "devops", "databases"):
+        ProgramEnrollmentFactory(partner=partner, program=program(slug))
+    CustomerReferenceFactory.create_batch(5, partner=partner)
+    OfficeFactory.create_batch(3, partner=partner)
+    for slug in ("select", "advanced", "registered"):
+        partner_tier_change(partner=partner, to_tier=tier(slug=slug), reason="Test.", user=superuser)
+    assert query_count(client, url) == with_2
+
+
+def test_a_large_list_is_counted_only_up_to_the_cap_and_later_pages_still_open(
+    client, superuser, monkeypatch
+):
+    monkeypatch.setattr(CappedCountPaginator, "count_cap", 5)
+    PartnerFactory.create_batch(8)
+    url = reverse("admin:partners_partner_changelist") + "?is_published__exact=1"
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert "5+ partners" in response.content.decode()
+    assert not any(
+        "COUNT(*)" in q["sql"] and "LIMIT" not in q["sql"] and "partners_partner" in q["sql"]
+        for q in queries.captured_queries
+    ), "a full COUNT(*) of the partners table ran"
+
+    monkeypatch.setattr(admin.site._registry[Partner], "list_per_page", 3)
+    page_3 = client.get(url + "&p=3")  # past the 5 rows that were counted
+    assert page_3.status_code == 200
+    assert len(page_3.context["cl"].result_list) == 2
+
+
+def test_an_unfiltered_large_list_shows_the_database_estimate(client, superuser, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "count_cap", 5)
+    PartnerFactory.create_batch(8)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE partners_partner")
+
+    response = client.get(reverse("admin:partners_partner_changelist"))
+
+    assert "about 8 partners" in response.content.decode()
+
+
+def page_text(response) -> str:
+    return " ".join(response.content.decode().split())
+
+
+def test_partner_change_page_shows_the_tier_evaluation(client, superuser):
+    partner = PartnerFactory()
+    give_certified_people(partner, CertificationLevel.FOUNDATIONAL, 2)
+    give_certified_people(partner, CertificationLevel.ASSOCIATE, 2)
+    CustomerReferenceFactory.create_batch(3, partner=partner)
+
+    page = page_text(client.get(reverse("admin:partners_partner_change", args=[partner.pk])))
+
+    assert "Holds <strong>Registered</strong>; its evidence qualifies it for <strong>Select</strong>." in page
+    assert "It can be promoted." in page
+    assert "For Advanced it needs 2 more people with a foundational certification;" in page
+    assert "needs 17 more launched customer projects." in page
+
+
+def test_partner_change_page_says_what_holding_its_tier_lacks(client, superuser):
+    partner = PartnerFactory(tier=tier(slug="select"))
+    give_certified_people(partner, CertificationLevel.ASSOCIATE, 2)
+    CustomerReferenceFactory.create_batch(3, partner=partner)
+
+    page = page_text(client.get(reverse("admin:partners_partner_change", args=[partner.pk])))
+
+    assert "It falls short of its tier." in page
+    assert "To keep Select it needs 2 more people with a foundational certification." in page
+
+
+def test_the_tier_of_an_existing_partner_cannot_be_changed_by_editing_it(client, superuser):
+    partner = PartnerFactory(name="Acme Cloud", slug="acme-cloud")
+    url = reverse("admin:partners_partner_change", args=[partner.pk])
+    form = client.get(url).context["adminform"].form
+    assert "tier" not in form.fields
+
+    data = change_form_data(client, url)
+    data["tier"] = tier(slug="premier").pk
+    data["name"] = "Acme Cloud Services"
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    partner.refresh_from_db()
+    assert (partner.name, partner.tier.slug) == ("Acme Cloud Services", "registered")
+
+
+def test_adding_a_partner_with_a_tier_of_the_other_ladder_is_refused(client, superuser):
+    data = {
+        "name": "New Co",
+        "slug": "new-co",
+        "partner_type": "consulting",
+        "tier": tier("technology", "registered").pk,
+        **empty_inline_management_forms(),
+    }
+    response = client.post(reverse("admin:partners_partner_add"), data)
+    assert response.status_code == 200
+    assert "choose one of the Consulting ladder" in response.content.decode()
+    assert not Partner.objects.filter(slug="new-co").exists()
+
+
+def test_enrollment_status_and_approval_are_read_only_on_its_page(client, superuser):
+    enrollment = ProgramEnrollmentFactory()
+    url = reverse("admin:partners_programenrollment_change", args=[enrollment.pk])
+    form = client.get(url).context["adminform"].form
+    assert not {"status", "approved_on", "approved_by", "expires_on"} & set(form.fields)
+
+    client.post(url, {"applied_on": enrollment.applied_on.isoformat(), "status": EnrollmentStatus.APPROVED})
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPLIED
+
+
+def test_history_shows_who_changed_a_partner_in_the_admin(client, superuser):
+    partner = PartnerFactory(name="Before Ltd", slug="before")
+    url = reverse("admin:partners_partner_change", args=[partner.pk])
+    data = change_form_data(client, url)
+    data["name"] = "After Ltd"
+
+    assert client.post(url, data).status_code == 302
+
+    latest = partner.history.latest("history_date")
+    assert (latest.name, latest.history_user) == ("After Ltd", superuser)
+    history_page = client.get(reverse("admin:partners_partner_history", args=[partner.pk])).content.decode()
+    assert "After Ltd" in history_page
+    assert str(superuser) in history_page
+    assert "Before Ltd" in history_page
+
+
+def test_an_old_version_cannot_be_restored_from_history(client, superuser):
+    partner = PartnerFactory(name="Before Ltd", slug="before")
+    first = partner.history.earliest("history_date")
+    Partner.objects.filter(pk=partner.pk).update(name="After Ltd")
+    url = reverse("admin:partners_partner_simple_history", args=[partner.pk, first.history_id])
+
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"name": "Before Ltd"}).status_code == 403
+    partner.refresh_from_db()
+    assert partner.name == "After Ltd"
+
+
+# Helpers ------------------------------------------------------------------------------------------------
+
+
+def empty_inline_management_forms() -> dict:
+    data = {}
+    for prefix in ("offices", "staff_members", "enrollments", "references", "tier_changes"):
+        data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
+    return data
+
+
+def change_form_data(client, url) -> dict:
+    """What the browser would post back from the change page, unchanged."""
+    response = client.get(url)
+    data = {}
+    for form in [response.context["adminform"].form] + [
+        f for formset in response.context["inline_admin_formsets"] for f in formset.formset.forms
+    ]:
+        for name in form.fields:
+            value = form[name].value()
+            if value is None:
+                continue
+            key = form.add_prefix(name)
+            if isinstance(value, list | tuple):
+                data[key] = [str(v) for v in value]
+            elif isinstance(value, bool):
+                if value:
+                    data[key] = "on"
+            elif hasattr(value, "isoformat"):
+                data[key] = value.isoformat()
+            else:
+                data[key] = str(value)
+    for inline in response.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = str(management[name].value())
+    return data

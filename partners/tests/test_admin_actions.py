@@ -1,0 +1,256 @@
+"""The admin's actions go through partners.services: each does what it says, records who and why, and
+shows a refusal as a message per row, never an error page."""
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+
+from partners.choices import AuditResult, EnrollmentStatus, PartnerType, ProfileChangeStatus, TierChangeSource
+from partners.models import Partner, TierChange
+from partners.services import profile_change_propose
+from tests.factories import (
+    CustomerReferenceFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    PdmFactory,
+    ProgramEnrollmentFactory,
+    ProgramFactory,
+    SuperUserFactory,
+    give_select_evidence,
+    program,
+    tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:partners_partner_changelist"
+
+
+@pytest.fixture
+def superuser(client):
+    user = SuperUserFactory()
+    client.force_login(user)
+    return user
+
+
+def run_action(client, url_name, action, objects, **extra):
+    data = {"action": action, ACTION_CHECKBOX_NAME: [obj.pk for obj in objects], **extra}
+    if "apply" not in extra:
+        data["index"] = 0
+    return client.post(reverse(url_name), data, follow=True)
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_recompute_promotes_a_partner_to_the_tier_its_evidence_supports(client, superuser):
+    partner = PartnerFactory(name="Acme")
+    give_select_evidence(partner)
+
+    response = run_action(client, CHANGELIST, "recompute_tier", [partner])
+
+    partner.refresh_from_db()
+    assert partner.tier.slug == "select"
+    change = TierChange.objects.get(partner=partner)
+    assert (change.from_tier.slug, change.to_tier.slug, change.changed_by) == (
+        "registered",
+        "select",
+        superuser,
+    )
+    assert "Promoted on recomputation" in change.reason
+    assert "Tier changed for 1: Acme (Registered → Select)." in messages_of(response)
+
+
+def test_change_tier_asks_for_a_tier_and_a_reason_then_records_both(client, superuser):
+    partner = PartnerFactory(name="Acme")
+
+    form_page = run_action(client, CHANGELIST, "change_tier", [partner])
+    assert form_page.status_code == 200
+    assert "Acme: now Registered" in form_page.content.decode()
+    offered = {t.slug for t in form_page.context["form"].fields["to_tier"].queryset}
+    assert offered == {"registered", "select", "advanced", "premier"}  # the consulting ladder only
+
+    response = run_action(
+        client,
+        CHANGELIST,
+        "change_tier",
+        [partner],
+        apply="1",
+        to_tier=tier(slug="advanced").pk,
+        reason="Audited in person in May.",
+    )
+
+    partner.refresh_from_db()
+    assert partner.tier.slug == "advanced"
+    change = TierChange.objects.get(partner=partner)
+    assert (change.reason, change.changed_by, change.source) == (
+        "Audited in person in May.",
+        superuser,
+        TierChangeSource.MANUAL,
+    )
+    assert "Tier changed for 1: Acme (Registered → Advanced)." in messages_of(response)
+
+
+def test_change_tier_without_a_reason_changes_nothing(client, superuser):
+    partner = PartnerFactory()
+
+    response = run_action(
+        client, CHANGELIST, "change_tier", [partner], apply="1", to_tier=tier(slug="select").pk, reason=""
+    )
+
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+    partner.refresh_from_db()
+    assert partner.tier.slug == "registered"
+    assert not TierChange.objects.exists()
+
+
+def test_a_refused_tier_change_is_a_message_for_that_partner_only(client, superuser):
+    consulting = PartnerFactory(name="Consult Co")
+    technology = PartnerFactory(name="Tech Co", partner_type=PartnerType.TECHNOLOGY)
+    already = PartnerFactory(name="Already Co", tier=tier(slug="select"))
+
+    response = run_action(
+        client,
+        CHANGELIST,
+        "change_tier",
+        [consulting, technology, already],
+        apply="1",
+        to_tier=tier(slug="select").pk,
+        reason="Met the Select bar.",
+    )
+
+    assert response.status_code == 200
+    messages = messages_of(response)
+    assert "Tech Co: Select (Consulting) is not on the Technology ladder." in messages
+    assert "Already Co: Already Co is already Select." in messages
+    assert set(TierChange.objects.values_list("partner__name", flat=True)) == {"Consult Co"}
+
+
+def test_the_partner_tier_page_recomputes_or_changes_one_partner(client, superuser):
+    partner = PartnerFactory()
+    give_select_evidence(partner)
+    url = reverse("admin:partners_partner_tier", args=[partner.pk])
+
+    page = client.get(url)
+    assert "Set to Select, as the evidence supports" in page.content.decode()
+
+    assert client.post(url, {"recompute": "1"}).status_code == 302
+    partner.refresh_from_db()
+    assert partner.tier.slug == "select"
+
+    response = client.post(
+        url, {"apply": "1", "to_tier": tier(slug="registered").pk, "reason": "Lost a lawsuit."}
+    )
+    assert response.status_code == 302
+    partner.refresh_from_db()
+    assert partner.tier.slug == "registered"
+    assert TierChange.objects.filter(partner=partner, reason="Lost a lawsuit.", changed_by=superuser).exists()
+
+
+def test_publish_and_unpublish(client, superuser):
+    hidden, shown = PartnerFactory(is_published=False), PartnerFactory(is_published=True)
+
+    run_action(client, CHANGELIST, "publish", [hidden, shown])
+    assert Partner.objects.filter(is_published=True).count() == 2
+
+    response = run_action(client, CHANGELIST, "unpublish", [hidden])
+    hidden.refresh_from_db()
+    assert not hidden.is_published
+    assert f"Unpublished 1: {hidden.name}." in messages_of(response)
+
+
+ENROLLMENTS = "admin:partners_programenrollment_changelist"
+
+
+def test_approve_an_enrollment_records_who_and_when(client, superuser):
+    enrollment = ProgramEnrollmentFactory(program=ProgramFactory(validity_months=12))
+
+    response = run_action(client, ENROLLMENTS, "approve", [enrollment])
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPROVED
+    assert enrollment.approved_by == superuser
+    assert enrollment.expires_on > enrollment.approved_on
+    assert any(message.startswith("Approved 1:") for message in messages_of(response))
+
+
+def test_approve_refuses_an_enrollment_whose_audit_has_not_passed(client, superuser):
+    partner = PartnerFactory(name="Acme", tier=tier(slug="select"))
+    unaudited = ProgramEnrollmentFactory(partner=partner, program=program("migration"))
+    audited = ProgramEnrollmentFactory(
+        partner=partner, program=program("security"), audit_date="2026-01-10", audit_result=AuditResult.PASSED
+    )
+
+    response = run_action(client, ENROLLMENTS, "approve", [unaudited, audited])
+
+    assert response.status_code == 200
+    assert "Acme in Migration Competency: Migration Competency needs a passed audit before approval." in (
+        messages_of(response)
+    )
+    unaudited.refresh_from_db()
+    audited.refresh_from_db()
+    assert (unaudited.status, audited.status) == (EnrollmentStatus.APPLIED, EnrollmentStatus.APPROVED)
+
+
+def test_revoke_asks_for_a_reason_and_records_it(client, superuser):
+    enrollment = ProgramEnrollmentFactory()
+
+    form_page = run_action(client, ENROLLMENTS, "revoke", [enrollment])
+    assert "Revoke enrollments" in form_page.content.decode()
+    without_reason = run_action(client, ENROLLMENTS, "revoke", [enrollment], apply="1", reason=" ")
+    assert "This field is required." in without_reason.content.decode()
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPLIED
+
+    run_action(client, ENROLLMENTS, "revoke", [enrollment], apply="1", reason="Audit evidence was forged.")
+
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.status_reason) == (
+        EnrollmentStatus.REVOKED,
+        "Audit evidence was forged.",
+    )
+    latest = enrollment.history.latest("history_date")
+    assert latest.history_user == superuser
+
+
+def test_validating_references_records_who_validated_them(client, superuser):
+    reference = CustomerReferenceFactory(is_validated=False, validated_at=None)
+
+    run_action(client, "admin:partners_customerreference_changelist", "validate", [reference])
+
+    reference.refresh_from_db()
+    assert (reference.is_validated, reference.validated_by) == (True, superuser)
+    assert reference.validated_at is not None
+
+    run_action(client, "admin:partners_customerreference_changelist", "withdraw_validation", [reference])
+    reference.refresh_from_db()
+    assert (reference.is_validated, reference.validated_by, reference.validated_at) == (False, None, None)
+
+
+def test_a_pdm_approves_or_rejects_proposed_profile_changes(client):
+    pdm = PdmFactory()
+    client.force_login(pdm)
+    partner = PartnerFactory(pdm=pdm, description="Old text")
+    author = PartnerUserFactory(partner=partner)
+
+    def propose(description):
+        return profile_change_propose(
+            partner=partner, user=author, description=description, website="", industries=[], use_cases=[]
+        )
+
+    changes = "admin:partners_profilechangerequest_changelist"
+    run_action(client, changes, "approve", [propose("New text")])
+    partner.refresh_from_db()
+    assert partner.description == "New text"
+
+    rejected = propose("Spam text")
+    run_action(client, changes, "reject", [rejected], apply="1", reason="Reads like an advert.")
+    rejected.refresh_from_db()
+    partner.refresh_from_db()
+    assert (rejected.status, rejected.decision_reason) == (
+        ProfileChangeStatus.REJECTED,
+        "Reads like an advert.",
+    )
+    assert partner.description == "New text"

@@ -1,0 +1,195 @@
+"""CSV in the admin: the partner export (the filtered list, or a selection) and the all-or-nothing import
+of certifications."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from partners.choices import CertificationLevel, PartnerType
+from partners.models import Certification, ConsultingCategory, StaffMember
+from partners.services import CERTIFICATION_CSV_COLUMNS
+from tests.factories import (
+    CustomerReferenceFactory,
+    IndustryFactory,
+    OfficeFactory,
+    PartnerFactory,
+    PdmFactory,
+    SuperUserFactory,
+    give_certified_people,
+    tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+EXPORT = "admin:partners_partner_export_csv"
+IMPORT = "admin:partners_certification_import_csv"
+
+
+@pytest.fixture
+def superuser(client):
+    user = SuperUserFactory()
+    client.force_login(user)
+    return user
+
+
+def csv_rows(response) -> list[dict]:
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def test_export_streams_the_filtered_list_with_every_column(client, superuser):
+    pdm = PdmFactory(first_name="Pat", last_name="Doe", email="pat@provider.example")
+    partner = PartnerFactory(name="Acme Cloud", slug="acme-cloud", pdm=pdm, website="https://acme.example")
+    partner.categories.add(*ConsultingCategory.objects.order_by("name")[:2])
+    partner.industries.add(IndustryFactory(name="Retail", slug="retail"))
+    OfficeFactory(partner=partner, is_headquarters=True, country="DE", city="Berlin")
+    give_certified_people(partner, CertificationLevel.PROFESSIONAL, 3)
+    CustomerReferenceFactory.create_batch(2, partner=partner)
+    PartnerFactory(name="Tech Co", partner_type=PartnerType.TECHNOLOGY, tier=tier(PartnerType.TECHNOLOGY))
+
+    rows = csv_rows(client.get(reverse(EXPORT) + "?partner_type__exact=consulting"))
+
+    assert len(rows) == 1
+    categories = "; ".join(ConsultingCategory.objects.order_by("name").values_list("name", flat=True)[:2])
+    assert rows[0] == {
+        "name": "Acme Cloud",
+        "slug": "acme-cloud",
+        "type": "Consulting",
+        "tier": "Registered",
+        "published": "yes",
+        "pdm": "Pat Doe",
+        "pdm_email": "pat@provider.example",
+        "headquarters_country": "DE",
+        "headquarters_city": "Berlin",
+        "categories": categories,
+        "industries": "Retail",
+        "use_cases": "",
+        "website": "https://acme.example",
+        "active_certifications": "3",
+        "validated_references": "2",
+    }
+
+
+def test_export_of_a_selection_and_cells_that_would_run_as_formulas(client, superuser):
+    chosen = PartnerFactory(name='=HYPERLINK("http://evil")')
+    PartnerFactory(name="Not chosen")
+
+    response = client.post(
+        reverse("admin:partners_partner_changelist"),
+        {"action": "export_selected_csv", ACTION_CHECKBOX_NAME: [chosen.pk], "index": 0},
+    )
+
+    rows = csv_rows(response)
+    assert [(row["name"], row["pdm"]) for row in rows] == [('\'=HYPERLINK("http://evil")', "")]
+
+
+def test_export_costs_the_same_queries_for_3_and_30_partners(client, superuser):
+    def export_queries():
+        with CaptureQueriesContext(connection) as queries:
+            csv_rows(client.get(reverse(EXPORT)))
+        return len(queries)
+
+    for _ in range(3):
+        give_certified_people(PartnerFactory(), count=2)
+    export_queries()
+    with_3 = export_queries()
+    for _ in range(27):
+        give_certified_people(PartnerFactory(), count=2)
+
+    assert export_queries() == with_3
+
+
+def upload(rows: list[list[str]], header=CERTIFICATION_CSV_COLUMNS) -> SimpleUploadedFile:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return SimpleUploadedFile("certifications.csv", buffer.getvalue().encode(), content_type="text/csv")
+
+
+def test_import_of_a_good_file_creates_every_certification(client, superuser):
+    PartnerFactory(slug="acme")
+    good = [
+        [
+            "acme",
+            "Jane Doe",
+            "jane@acme.example",
+            "Solutions Architect",
+            "associate",
+            "C-1",
+            "2025-01-15",
+            "",
+        ],
+        ["acme", "Jane Doe", "jane@acme.example", "DevOps Engineer", "professional", "C-2", "2025-02-01", ""],
+        ["acme", "Raj Patel", "", "Cloud Practitioner", "foundational", "", "2024-06-01", "2027-06-01"],
+    ]
+
+    response = client.post(reverse(IMPORT), {"file": upload(good)}, follow=True)
+
+    assert "Imported 3 certifications, and added 2 staff members." in response.content.decode()
+    assert Certification.objects.filter(staff_member__partner__slug="acme").count() == 3
+    assert StaffMember.objects.filter(partner__slug="acme").count() == 2
+
+
+def test_import_with_a_bad_row_lists_its_line_and_imports_nothing(client, superuser):
+    PartnerFactory(slug="acme")
+    rows = [
+        [
+            "acme",
+            "Jane Doe",
+            "jane@acme.example",
+            "Solutions Architect",
+            "associate",
+            "C-1",
+            "2025-01-15",
+            "",
+        ],
+        ["acme", "Raj Patel", "", "Cloud Practitioner", "expert", "", "2024-06-01", ""],
+        ["nobody", "Ann Lee", "", "Security", "specialty", "", "15/01/2025", ""],
+    ]
+
+    response = client.post(reverse(IMPORT), {"file": upload(rows)})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Nothing was imported" in page
+    assert "line 3" in page
+    assert "level &#x27;expert&#x27; is not one of" in page
+    assert "line 4" in page
+    assert "partner &#x27;nobody&#x27; does not exist" in page
+    assert "line 2" not in page
+    assert not Certification.objects.exists()
+    assert not StaffMember.objects.exists()
+
+
+def test_a_pdm_cannot_import_for_another_pdms_partner(client):
+    pdm = PdmFactory()
+    client.force_login(pdm)
+    PartnerFactory(slug="theirs", pdm=PdmFactory())
+    rows = [["theirs", "Jane Doe", "", "Solutions Architect", "associate", "", "2025-01-15", ""]]
+
+    page = client.post(reverse(IMPORT), {"file": upload(rows)}).content.decode()
+
+    assert "you cannot change partner &#x27;theirs&#x27;" in page
+    assert not Certification.objects.exists()
+
+
+def test_the_example_file_has_the_columns_and_imports_as_is(client, superuser):
+    PartnerFactory(slug="acme-cloud")
+    changelist = client.get(reverse("admin:partners_certification_changelist")).content.decode()
+    assert reverse(IMPORT) in changelist
+
+    example = client.get(reverse("admin:partners_certification_import_csv_example"))
+    assert example.content.decode().splitlines()[0] == ",".join(CERTIFICATION_CSV_COLUMNS)
+
+    uploaded = SimpleUploadedFile("example.csv", example.content, content_type="text/csv")
+    response = client.post(reverse(IMPORT), {"file": uploaded}, follow=True)
+    assert "Imported 2 certifications" in response.content.decode()

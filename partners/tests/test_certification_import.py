@@ -1,0 +1,346 @@
+"""CSV import of certifications: everything or nothing, and every bad row named by its line number."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from partners.choices import CertificationLevel
+from partners.models import Certification, StaffMember
+from partners.services import certifications_import_csv
+from tests.factories import (
+    CertificationFactory,
+    PartnerFactory,
+    PdmFactory,
+    StaffMemberFactory,
+    SuperUserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "partner,staff_name,staff_email,name,level,credential_id,earned_on,expires_on"
+GOOD_ROW = "acme,Ana Lima,ana@acme.example,Solutions Architect - Associate,associate,SAA-1,2024-05-10,"
+OTHER_GOOD_ROW = "acme,Bruno Costa,,Cloud Practitioner,foundational,CLF-1,2023-01-15,2026-01-15"
+
+
+def csv_file(*rows, header=HEADER) -> bytes:
+    return "\n".join([header, *rows, ""]).encode()
+
+
+@pytest.fixture
+def pdm():
+    return PdmFactory()
+
+
+@pytest.fixture
+def acme(pdm):
+    return PartnerFactory(slug="acme", pdm=pdm)
+
+
+def nothing_imported():
+    return not Certification.objects.exists() and not StaffMember.objects.exists()
+
+
+# A good file ----------------------------------------------------------------------------------------------
+
+
+def test_a_good_file_imports_every_row_and_adds_missing_people(acme, pdm):
+    result = certifications_import_csv(
+        data=csv_file(
+            GOOD_ROW,
+            "acme,Ana Lima,ana@acme.example,Security - Specialty,specialty,SCS-1,2024-06-01,2026-06-01",
+            OTHER_GOOD_ROW,
+        ),
+        user=pdm,
+    )
+
+    assert result.ok
+    assert (result.created, result.staff_created) == (3, 2)
+    ana = StaffMember.objects.get(partner=acme, email="ana@acme.example")
+    assert ana.full_name == "Ana Lima"
+    assert sorted(ana.certifications.values_list("level", flat=True)) == ["associate", "specialty"]
+    bruno = StaffMember.objects.get(partner=acme, full_name="Bruno Costa")
+    assert bruno.email == ""
+    clf = bruno.certifications.get()
+    assert (clf.name, clf.credential_id, clf.earned_on, clf.expires_on) == (
+        "Cloud Practitioner",
+        "CLF-1",
+        datetime.date(2023, 1, 15),
+        datetime.date(2026, 1, 15),
+    )
+
+
+def test_a_certification_without_expiry_gets_three_years(acme, pdm):
+    certifications_import_csv(
+        data=csv_file("acme,Ana Lima,,Developer - Associate,associate,,2024-02-29,"), user=pdm
+    )
+
+    assert Certification.objects.get().expires_on == datetime.date(2027, 2, 28)
+
+
+def test_known_people_are_found_by_email_when_given_else_by_name(acme, pdm):
+    ana = StaffMemberFactory(partner=acme, full_name="Ana Lima", email="ana@acme.example")
+    bruno = StaffMemberFactory(partner=acme, full_name="Bruno Costa", email="")
+
+    result = certifications_import_csv(
+        data=csv_file(
+            "acme,Ana M. Lima,ANA@acme.example,Developer - Associate,associate,DVA-1,2024-05-10,",
+            "acme,bruno costa,,Cloud Practitioner,foundational,CLF-1,2024-05-10,",
+            "acme,Ana Lima,ana.other@acme.example,Cloud Practitioner,foundational,CLF-2,2024-05-10,",
+        ),
+        user=pdm,
+    )
+
+    assert result.ok
+    assert result.staff_created == 1
+    assert ana.certifications.get().credential_id == "DVA-1"
+    assert bruno.certifications.get().credential_id == "CLF-1"
+    namesake = StaffMember.objects.get(email="ana.other@acme.example")
+    assert namesake.full_name == "Ana Lima"
+    assert namesake.pk != ana.pk
+
+
+def test_the_same_person_of_another_partner_is_another_person(acme, pdm):
+    other = PartnerFactory(slug="other", pdm=pdm)
+    StaffMemberFactory(partner=other, full_name="Ana Lima", email="ana@acme.example")
+
+    result = certifications_import_csv(data=csv_file(GOOD_ROW), user=pdm)
+
+    assert result.staff_created == 1
+    assert Certification.objects.get().staff_member.partner == acme
+
+
+def test_level_and_header_are_read_leniently(acme, pdm):
+    result = certifications_import_csv(
+        data=csv_file(
+            "acme , Ana Lima ,,Solutions Architect - Professional, Professional ,,2024-05-10,",
+            header=" partner , staff_name ,staff_email, name , level ,credential_id, earned_on ,expires_on ",
+        ),
+        user=pdm,
+    )
+
+    assert result.ok
+    assert Certification.objects.get().level == CertificationLevel.PROFESSIONAL
+
+
+def test_a_superuser_imports_for_any_partner():
+    PartnerFactory(slug="acme", pdm=None)
+
+    result = certifications_import_csv(data=csv_file(GOOD_ROW), user=SuperUserFactory())
+
+    assert result.ok
+    assert result.created == 1
+
+
+def test_a_file_with_a_utf8_bom_is_read(acme, pdm):
+    result = certifications_import_csv(
+        data="\ufeff".encode() + csv_file("acme,Zoë Ñúñez,,Cloud Practitioner,foundational,,2024-05-10,"),
+        user=pdm,
+    )
+
+    assert result.ok
+    assert StaffMember.objects.get().full_name == "Zoë Ñúñez"
+
+
+def test_text_with_a_bom_is_read_too(acme, pdm):
+    result = certifications_import_csv(data="\ufeff" + csv_file(GOOD_ROW).decode(), user=pdm)
+
+    assert result.ok
+
+
+def test_windows_line_endings_are_read(acme, pdm):
+    data = "\r\n".join([HEADER, GOOD_ROW, OTHER_GOOD_ROW, ""]).encode()
+
+    result = certifications_import_csv(data=data, user=pdm)
+
+    assert result.ok
+    assert result.created == 2
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_true(acme, pdm):
+    good = certifications_import_csv(data=csv_file("", GOOD_ROW, ",,,,,,,", "", OTHER_GOOD_ROW, ""), user=pdm)
+
+    assert good.ok
+    assert good.created == 2
+
+    Certification.objects.all().delete()
+    bad = certifications_import_csv(data=csv_file("", "", "acme,Cara,,X,expert,,2024-05-10,"), user=pdm)
+
+    assert bad.errors == [
+        (4, "level 'expert' is not one of foundational, associate, professional, specialty.")
+    ]
+
+
+def test_the_history_of_imported_certifications_names_the_importer(acme, pdm):
+    certifications_import_csv(data=csv_file(GOOD_ROW, OTHER_GOOD_ROW), user=pdm)
+
+    for certification in Certification.objects.all():
+        record = certification.history.get()
+        assert record.history_type == "+"
+        assert record.history_user == pdm
+
+
+# A bad row among good ones --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad_row, message",
+    [
+        pytest.param(
+            "nope,Cara Dias,,Cloud Practitioner,foundational,,2024-05-10,",
+            "partner 'nope' does not exist.",
+            id="unknown-partner",
+        ),
+        pytest.param(
+            "someone-elses,Cara Dias,,Cloud Practitioner,foundational,,2024-05-10,",
+            "you cannot change partner 'someone-elses'.",
+            id="another-pdms-partner",
+        ),
+        pytest.param(
+            "acme,Cara Dias,,Cloud Practitioner,expert,,2024-05-10,",
+            "level 'expert' is not one of foundational, associate, professional, specialty.",
+            id="bad-level",
+        ),
+        pytest.param(
+            "acme,Cara Dias,,Cloud Practitioner,foundational,,10/05/2024,",
+            "earned_on '10/05/2024' is not a date in the form YYYY-MM-DD.",
+            id="bad-date-format",
+        ),
+        pytest.param(
+            "acme,Cara Dias,,Cloud Practitioner,foundational,,2024-02-30,",
+            "earned_on '2024-02-30' is not a date in the form YYYY-MM-DD.",
+            id="impossible-date",
+        ),
+        pytest.param(
+            "acme,Cara Dias,,Cloud Practitioner,foundational,,2024-05-10,2024-05-10",
+            "expires_on must be after earned_on.",
+            id="expires-on-the-day-earned",
+        ),
+        pytest.param(
+            "acme,Cara Dias,,Cloud Practitioner,foundational,,2024-05-10,2023-05-10",
+            "expires_on must be after earned_on.",
+            id="expires-before-earned",
+        ),
+        pytest.param(
+            "acme,Cara Dias,,Cloud Practitioner,foundational,,{tomorrow},",
+            "earned_on is in the future.",
+            id="earned-in-the-future",
+        ),
+        pytest.param(
+            "acme,Cara Dias,,Cloud Practitioner,foundational,SAA-1,2024-05-10,",
+            "credential_id 'SAA-1' repeats line 2.",
+            id="credential-repeated-in-the-file",
+        ),
+        pytest.param(
+            "acme,Cara Dias,,Cloud Practitioner,foundational,TAKEN-1,2024-05-10,",
+            "credential_id 'TAKEN-1' is already recorded.",
+            id="credential-already-recorded",
+        ),
+        pytest.param(
+            "acme,Cara Dias,,Cloud Practitioner,foundational,,2024-05-10,,surplus",
+            "The row has more fields than the header.",
+            id="more-fields-than-the-header",
+        ),
+        pytest.param(
+            "acme,,,Cloud Practitioner,,,2024-05-10,",
+            "staff_name is required; level is required.",
+            id="required-values-missing",
+        ),
+        pytest.param(
+            "acme,Cara Dias,cara-at-acme,Cloud Practitioner,foundational,,2024-05-10,",
+            "staff_email 'cara-at-acme' is not an email address.",
+            id="bad-email",
+        ),
+    ],
+)
+def test_one_bad_row_imports_nothing_and_names_its_line(acme, pdm, bad_row, message):
+    PartnerFactory(slug="someone-elses", pdm=PdmFactory())
+    CertificationFactory(credential_id="TAKEN-1")
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    certifications_before = Certification.objects.count()
+
+    result = certifications_import_csv(
+        data=csv_file(GOOD_ROW, bad_row.format(tomorrow=tomorrow.isoformat()), OTHER_GOOD_ROW), user=pdm
+    )
+
+    assert not result.ok
+    assert result.errors == [(3, message)]
+    assert (result.created, result.staff_created) == (0, 0)
+    assert Certification.objects.count() == certifications_before
+    assert not StaffMember.objects.filter(partner=acme).exists()
+
+
+def test_every_bad_row_is_reported_in_line_order(acme, pdm):
+    result = certifications_import_csv(
+        data=csv_file(
+            "acme,Cara Dias,,X,expert,,2024-05-10,",
+            GOOD_ROW,
+            "acme,Dan Reis,,X,foundational,,2024-05-10,,surplus",
+            "nope,Eva Luz,,X,foundational,,2024-05-10,",
+        ),
+        user=pdm,
+    )
+
+    assert [line for line, _ in result.errors] == [2, 4, 5]
+    assert nothing_imported()
+
+
+def test_a_row_with_several_problems_lists_them_all(acme, pdm):
+    result = certifications_import_csv(data=csv_file("nope,Cara Dias,,X,expert,,someday,"), user=pdm)
+
+    assert result.errors == [
+        (
+            2,
+            "partner 'nope' does not exist; level 'expert' is not one of foundational, associate, "
+            "professional, specialty; earned_on 'someday' is not a date in the form YYYY-MM-DD.",
+        )
+    ]
+
+
+# A bad file -----------------------------------------------------------------------------------------------
+
+
+def test_a_header_missing_a_column_is_refused(acme, pdm):
+    header = "partner,staff_name,staff_email,name,credential_id,earned_on,expires_on"
+
+    result = certifications_import_csv(
+        data=csv_file("acme,Ana Lima,,Cloud Practitioner,,2024-05-10,", header=header), user=pdm
+    )
+
+    assert result.errors == [(1, "The header lacks the column(s): level.")]
+    assert nothing_imported()
+
+
+def test_a_file_without_a_header_is_refused(acme, pdm):
+    result = certifications_import_csv(data=csv_file(OTHER_GOOD_ROW, header=GOOD_ROW), user=pdm)
+
+    assert result.errors == [
+        (1, "The header lacks the column(s): partner, staff_name, name, level, earned_on.")
+    ]
+    assert nothing_imported()
+
+
+def test_non_utf8_bytes_are_refused_with_their_line(acme, pdm):
+    # Saved from a spreadsheet as Latin-1: the "ë" is one byte that is not UTF-8.
+    data = csv_file(GOOD_ROW, "acme,Zoe Lima,,Cloud Practitioner,foundational,,2024-05-10,").replace(
+        b"Zoe", "Zoë".encode("latin-1")
+    )
+
+    result = certifications_import_csv(data=data, user=pdm)
+
+    assert result.errors == [(3, "The file is not UTF-8 text; save it as CSV UTF-8 and try again.")]
+    assert nothing_imported()
+
+
+@pytest.mark.parametrize("data", [b"", b"\n\n", "\ufeff".encode()], ids=["empty", "blank-lines", "bom-only"])
+def test_an_empty_file_is_refused(acme, pdm, data):
+    result = certifications_import_csv(data=data, user=pdm)
+
+    assert result.errors == [(1, "The file is empty: its first line should be the header.")]
+    assert nothing_imported()
+
+
+def test_a_header_without_rows_is_refused(acme, pdm):
+    result = certifications_import_csv(data=csv_file(), user=pdm)
+
+    assert result.errors == [(1, "The file has no rows to import.")]

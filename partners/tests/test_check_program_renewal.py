@@ -1,0 +1,176 @@
+"""program_renewal: enrollments expire, audits are renewed in time, a program's minimum tier is enforced."""
+
+import datetime
+
+import pytest
+import time_machine
+
+from apn_portal.checks.models import CheckRunStatus
+from apn_portal.checks.services import check_run
+from apn_portal.outbox.models import OutboxMessage
+from partners.choices import EnrollmentStatus, TierChangeSource
+from partners.models import PartnerSearchEntry, ProgramEnrollment
+from partners.selectors import active_enrollments
+from partners.services import partner_tier_change
+from tests.factories import (
+    ApprovedEnrollmentFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    PdmFactory,
+    program,
+    tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+START = datetime.date(2026, 3, 2)
+EXPIRY = datetime.date(2026, 9, 30)
+
+
+def on(day: datetime.date):
+    return time_machine.travel(
+        datetime.datetime.combine(day, datetime.time(2, 0), tzinfo=datetime.UTC), tick=False
+    )
+
+
+def run_on(day: datetime.date):
+    with on(day):
+        run = check_run("program_renewal")
+    assert run.status == CheckRunStatus.SUCCEEDED, run.error
+    return run
+
+
+@pytest.fixture
+def partner():
+    pdm = PdmFactory(email="pdm@provider.example")
+    with on(START):
+        partner = PartnerFactory(name="Acme Cloud", tier=tier(slug="select"), pdm=pdm)
+        PartnerUserFactory(partner=partner, email="ops@acme.example")
+    return partner
+
+
+def enroll(partner, slug="databases", expires_on=EXPIRY):
+    with on(START):
+        return ApprovedEnrollmentFactory(
+            partner=partner,
+            program=program(slug),
+            approved_on=START - datetime.timedelta(days=300),
+            expires_on=expires_on,
+        )
+
+
+def test_an_enrollment_expires_the_day_after_its_date_and_leaves_the_public_page(partner):
+    enrollment = enroll(partner)
+
+    run_on(EXPIRY)
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPROVED
+    assert program("databases").pk in PartnerSearchEntry.objects.get(partner=partner).program_ids
+
+    run = run_on(EXPIRY + datetime.timedelta(days=1))
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.EXPIRED
+    assert enrollment.status_reason == "Expired on 2026-09-30: not renewed in time."
+    assert run.changed["enrollments_expired"] == 1
+    assert program("databases").pk not in PartnerSearchEntry.objects.get(partner=partner).program_ids
+    assert not active_enrollments(EXPIRY + datetime.timedelta(days=1)).filter(pk=enrollment.pk).exists()
+    latest = enrollment.history.first()
+    assert latest.status == EnrollmentStatus.EXPIRED
+    assert latest.history_change_reason == "By the scheduled check program_renewal"
+    [message] = OutboxMessage.objects.filter(dedupe_key=f"enrollment-expired:{enrollment.pk}")
+    assert sorted(message.to) == ["ops@acme.example", "pdm@provider.example"]
+    assert "expired on 30 Sep 2026" in message.body_text
+
+
+def test_expiring_twice_changes_nothing_the_second_time(partner):
+    enroll(partner)
+    enroll(PartnerFactory(), slug="security")
+
+    first = run_on(EXPIRY + datetime.timedelta(days=3))
+    second = run_on(EXPIRY + datetime.timedelta(days=3))
+
+    assert first.changed["enrollments_expired"] == 2
+    assert not any(second.changed.values())
+    assert ProgramEnrollment.objects.filter(status=EnrollmentStatus.EXPIRED).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("days_before", "reminder"), [(61, None), (60, 60), (59, 60), (31, 60), (30, 30), (0, 30)]
+)
+def test_an_audited_program_is_reminded_60_and_30_days_before_it_expires(partner, days_before, reminder):
+    enrollment = enroll(partner, slug="migration")  # the Migration Competency needs an audit
+
+    run_on(EXPIRY - datetime.timedelta(days=days_before))
+
+    reminders = OutboxMessage.objects.filter(dedupe_key__startswith=f"audit-renewal:{enrollment.pk}:")
+    if reminder is None:
+        assert not reminders.exists()
+    else:
+        [message] = reminders
+        assert message.dedupe_key == f"audit-renewal:{enrollment.pk}:{EXPIRY.isoformat()}:{reminder}"
+        assert "Migration Competency" in message.subject
+        assert f"in {days_before} day" in message.body_text
+
+
+def test_audit_reminders_go_once_each_and_not_for_programs_without_audits(partner):
+    audited = enroll(partner, slug="migration")
+    enroll(partner, slug="databases")
+    for days_before in range(65, -1, -1):
+        run_on(EXPIRY - datetime.timedelta(days=days_before))
+
+    keys = list(
+        OutboxMessage.objects.filter(dedupe_key__startswith="audit-renewal:").values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    assert sorted(keys) == [
+        f"audit-renewal:{audited.pk}:{EXPIRY.isoformat()}:30",
+        f"audit-renewal:{audited.pk}:{EXPIRY.isoformat()}:60",
+    ]
+
+
+def test_an_enrollment_whose_minimum_tier_is_lost_is_revoked_after_the_grace_period(partner):
+    enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2027, 12, 31))  # needs Select
+    demoted_at = datetime.datetime(2026, 4, 1, 3, 0, tzinfo=datetime.UTC)
+    partner_tier_change(
+        partner=partner,
+        to_tier=tier(slug="registered"),
+        reason="Test",
+        source=TierChangeSource.SCHEDULED_CHECK,
+        at=demoted_at,
+    )
+    revoke_on = datetime.date(2026, 4, 1) + datetime.timedelta(days=90)
+
+    warned = run_on(datetime.date(2026, 4, 1))
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPROVED
+    assert warned.changed["enrollments_warned_of_revocation"] == 1
+    [warning] = OutboxMessage.objects.filter(dedupe_key__startswith=f"enrollment-tier-short:{enrollment.pk}:")
+    assert "30 Jun 2026" in warning.body_text
+
+    run_on(revoke_on - datetime.timedelta(days=1))
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPROVED
+
+    run = run_on(revoke_on)
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.REVOKED
+    assert "below the Select tier this program requires since 01 Apr 2026" in enrollment.status_reason
+    assert run.changed["enrollments_revoked"] == 1
+    assert program("databases").pk not in PartnerSearchEntry.objects.get(partner=partner).program_ids
+    assert OutboxMessage.objects.filter(dedupe_key=f"enrollment-revoked:{enrollment.pk}").exists()
+    assert not any(run_on(revoke_on).changed.values())
+
+
+def test_an_enrollment_is_kept_when_the_partner_regains_the_tier_in_time(partner):
+    enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2027, 12, 31))
+    pdm = partner.pdm
+    with on(datetime.date(2026, 4, 1)):
+        partner_tier_change(partner=partner, to_tier=tier(slug="registered"), reason="Short", user=pdm)
+    with on(datetime.date(2026, 5, 1)):
+        partner_tier_change(partner=partner, to_tier=tier(slug="select"), reason="Back", user=pdm)
+
+    run_on(datetime.date(2026, 8, 1))
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPROVED

@@ -1,0 +1,420 @@
+"""The partner's signed-in area (/my/): who may enter, the scorecard, the leads inbox, the profile."""
+
+import datetime
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.contrib import messages as django_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from apn_portal.accounts.choices import StaffRole
+from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from partners.choices import CertificationLevel, ContactRequestStatus, PartnerType
+from partners.services import contact_request_accept, contact_request_decline
+from tests.factories import (
+    ApprovedEnrollmentFactory,
+    CertificationFactory,
+    ContactRequestFactory,
+    CustomerReferenceFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    StaffMemberFactory,
+    StaffUserFactory,
+    UserFactory,
+    give_certified_people,
+    give_select_evidence,
+    program,
+    tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+MY_PAGES = ["my:scorecard", "my:leads", "my:profile", "my:profile-edit"]
+
+
+def today():
+    return timezone.localdate()
+
+
+def text_of(response) -> str:
+    """The page's visible text on one line, so assertions read like what a person sees."""
+    html = response.content.decode()
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+@pytest.fixture
+def acme():
+    return PartnerFactory(name="Acme Cloud", slug="acme-cloud")
+
+
+@pytest.fixture
+def globex():
+    return PartnerFactory(name="Globex Systems", slug="globex")
+
+
+@pytest.fixture
+def acme_user(acme):
+    return PartnerUserFactory(partner=acme, username="ann", email="ann@acme.example")
+
+
+@pytest.fixture
+def acme_client(client, acme_user):
+    client.force_login(acme_user)
+    return client
+
+
+# Who may enter ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", MY_PAGES)
+def test_anonymous_visitors_are_sent_to_sign_in(client, page):
+    url = reverse(page)
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+@pytest.mark.parametrize("page", MY_PAGES)
+@pytest.mark.parametrize(
+    "make_user",
+    [
+        pytest.param(lambda: StaffUserFactory(roles=[StaffRole.PDM]), id="pdm"),
+        pytest.param(lambda: UserFactory(), id="no-organisation"),
+    ],
+)
+def test_people_who_are_not_a_partners_staff_are_refused_with_an_explanation(client, page, make_user):
+    user = make_user()
+    client.force_login(user)
+
+    response = client.get(reverse(page))
+
+    assert response.status_code == 403
+    assert "This area is for partners' staff" in text_of(response)
+
+
+def test_provider_staff_are_pointed_to_the_admin(client):
+    client.force_login(StaffUserFactory(roles=[StaffRole.PDM]))
+
+    response = client.get(reverse("my:scorecard"))
+
+    assert reverse("admin:index") in response.content.decode()
+
+
+# Scorecard ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def select_partner_at_risk(acme):
+    """Select today, with one of its two technical people's certification expiring in 30 days."""
+    acme.tier = tier(PartnerType.CONSULTING, "select")
+    acme.save()
+    give_certified_people(acme, CertificationLevel.FOUNDATIONAL, 2)
+    give_certified_people(acme, CertificationLevel.ASSOCIATE, 1)
+    expiring = StaffMemberFactory(partner=acme, full_name="Bob Expiring")
+    CertificationFactory(
+        staff_member=expiring,
+        name="Solutions Architect - Associate",
+        level=CertificationLevel.ASSOCIATE,
+        expires_on=today() + datetime.timedelta(days=30),
+    )
+    CustomerReferenceFactory.create_batch(3, partner=acme)
+    ApprovedEnrollmentFactory(
+        partner=acme, program=program("migration"), expires_on=today() + datetime.timedelta(days=60)
+    )
+    return acme
+
+
+def test_the_scorecard_shows_the_tier_the_next_tier_and_what_expires(acme_client, select_partner_at_risk):
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "Current tier Select" in page
+    assert "Qualifies for Select" in page
+    assert "You meet everything Select asks." in page
+    assert "Next tier Advanced" in page
+    assert "needs 2 more people with a foundational certification" in page
+    assert "needs 17 more launched customer projects" in page
+    assert "Bob Expiring Solutions Architect - Associate Associate" in page
+    assert "Migration Competency" in page
+
+
+def test_the_scorecard_warns_when_what_expires_would_drop_the_tier(acme_client, select_partner_at_risk):
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "Your tier is at risk." in page
+    assert "would qualify only for Registered" in page
+    assert "needs 1 more person with a technical certification to stay Select" in page
+
+
+def test_the_scorecard_is_calm_when_nothing_expires(acme_client, acme):
+    acme.tier = tier(PartnerType.CONSULTING, "select")
+    acme.save()
+    give_select_evidence(acme)
+
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "Your tier is at risk" not in page
+    assert "Nothing expires before" in page
+
+
+def test_the_scorecard_shows_the_grace_period_and_the_at_risk_date_the_tier_check_set(acme_client, acme):
+    today = timezone.localdate()
+    acme.tier = tier(PartnerType.CONSULTING, "select")
+    acme.at_risk_from = today + datetime.timedelta(days=40)
+    acme.save()
+
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+    assert f"At risk from {acme.at_risk_from:%-d %B %Y}" in page
+    assert "Grace period" not in page
+
+    acme.grace_started_on = today - datetime.timedelta(days=10)
+    acme.grace_ends_on = today + datetime.timedelta(days=80)
+    acme.save()
+
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+    assert f"Grace period until {acme.grace_ends_on:%-d %B %Y}." in page
+
+
+def test_the_scorecard_says_when_the_partner_qualifies_for_more(acme_client, acme):
+    give_select_evidence(acme)  # still Registered: a PDM has not promoted it yet
+
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "Current tier Registered" in page
+    assert "Qualifies for Select" in page
+    assert "Your Partner Development Manager reviews promotions." in page
+
+
+def test_the_scorecard_reads_in_a_constant_number_of_queries(acme_client, select_partner_at_risk):
+    with CaptureQueriesContext(connection) as few:
+        acme_client.get(reverse("my:scorecard"))
+    give_certified_people(select_partner_at_risk, CertificationLevel.PROFESSIONAL, 20)
+    for person in give_certified_people(select_partner_at_risk, CertificationLevel.ASSOCIATE, 20):
+        person.certifications.update(expires_on=today() + datetime.timedelta(days=10))
+
+    with CaptureQueriesContext(connection) as many:
+        acme_client.get(reverse("my:scorecard"))
+
+    assert len(many) == len(few)
+
+
+def test_the_scorecard_shows_only_the_own_partners_people(acme_client, select_partner_at_risk, globex):
+    other = StaffMemberFactory(partner=globex, full_name="Gina Globex")
+    CertificationFactory(staff_member=other, expires_on=today() + datetime.timedelta(days=5))
+
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "Gina Globex" not in page
+    assert "Globex" not in page
+
+
+# Leads inbox --------------------------------------------------------------------------------------------
+
+
+def test_the_inbox_lists_the_partners_own_requests_with_their_status(acme_client, acme, globex):
+    ContactRequestFactory(partner=acme, company="Initech", reference="CR-AAAA0001")
+    ContactRequestFactory(
+        partner=acme,
+        company="Umbrella",
+        reference="CR-AAAA0002",
+        status=ContactRequestStatus.DECLINED,
+        decline_reason="Out of our region.",
+    )
+    ContactRequestFactory(partner=globex, company="Hooli", reference="CR-GGGG0001")
+
+    page = text_of(acme_client.get(reverse("my:leads")))
+
+    assert "CR-AAAA0001" in page and "Initech" in page
+    assert "CR-AAAA0002" in page and "Declined" in page
+    assert "Hooli" not in page and "CR-GGGG0001" not in page
+    assert "2 requests" in page
+
+
+def test_the_inbox_filters_by_status(acme_client, acme):
+    ContactRequestFactory(partner=acme, company="Initech")
+    ContactRequestFactory(partner=acme, company="Umbrella", status=ContactRequestStatus.ACCEPTED)
+
+    page = text_of(acme_client.get(reverse("my:leads"), {"status": "accepted"}))
+
+    assert "Umbrella" in page
+    assert "Initech" not in page
+
+
+@pytest.mark.parametrize("query", [{"page": "abc"}, {"page": "999"}, {"status": "<b>bogus</b>"}])
+def test_odd_inbox_parameters_still_give_a_page(acme_client, acme, query):
+    ContactRequestFactory(partner=acme, company="Initech")
+
+    response = acme_client.get(reverse("my:leads"), query)
+
+    assert response.status_code == 200
+    assert "<b>bogus</b>" not in response.content.decode()
+
+
+def test_the_inbox_is_paginated(acme_client, acme):
+    ContactRequestFactory.create_batch(25, partner=acme)
+
+    first = text_of(acme_client.get(reverse("my:leads")))
+    second = text_of(acme_client.get(reverse("my:leads"), {"page": 2}))
+
+    assert "page 1 of 2" in first
+    assert "page 2 of 2" in second
+
+
+def test_the_inbox_reads_in_a_constant_number_of_queries(acme_client, acme):
+    ContactRequestFactory.create_batch(3, partner=acme)
+    with CaptureQueriesContext(connection) as three:
+        assert acme_client.get(reverse("my:leads")).status_code == 200
+
+    ContactRequestFactory.create_batch(27, partner=acme, status=ContactRequestStatus.ACCEPTED)
+    with CaptureQueriesContext(connection) as thirty:
+        assert acme_client.get(reverse("my:leads")).status_code == 200
+
+    assert len(thirty) == len(three)
+
+
+def test_a_lead_shows_everything_the_customer_sent(acme_client, acme):
+    lead = ContactRequestFactory(
+        partner=acme,
+        name="Jane <Doe>",
+        company="BigCorp",
+        message="Line one\nLine <two>",
+        project_size="large",
+    )
+
+    response = acme_client.get(reverse("my:lead-detail", args=[lead.reference]))
+
+    page = response.content.decode()
+    assert "Jane &lt;Doe&gt;" in page and "<Doe>" not in page
+    assert "Line one<br>Line &lt;two&gt;" in page
+    assert "$250k to $1M" in page
+
+
+def test_accepting_a_lead_records_who_and_when(acme_client, acme, acme_user):
+    lead = ContactRequestFactory(partner=acme)
+
+    response = acme_client.post(reverse("my:lead-accept", args=[lead.reference]))
+
+    assert response.status_code == 303
+    lead.refresh_from_db()
+    assert lead.status == ContactRequestStatus.ACCEPTED
+    assert lead.responded_by == acme_user
+    assert lead.responded_at is not None
+    page = text_of(acme_client.get(response["Location"]))
+    assert f"You accepted {lead.reference}" in page
+
+
+def test_declining_needs_a_reason_and_keeps_it(acme_client, acme):
+    lead = ContactRequestFactory(partner=acme)
+    decline_url = reverse("my:lead-decline", args=[lead.reference])
+
+    refused = acme_client.post(decline_url, {"reason": "  "})
+    assert refused.status_code == 400
+    assert "Say why you decline this request." in text_of(refused)
+    lead.refresh_from_db()
+    assert lead.status == ContactRequestStatus.NEW
+
+    response = acme_client.post(decline_url, {"reason": "We do not work in Germany."})
+
+    assert response.status_code == 303
+    lead.refresh_from_db()
+    assert (lead.status, lead.decline_reason) == (ContactRequestStatus.DECLINED, "We do not work in Germany.")
+
+
+def test_a_lead_already_answered_cannot_be_answered_again(acme_client, acme):
+    lead = ContactRequestFactory(partner=acme, status=ContactRequestStatus.ACCEPTED)
+
+    response = acme_client.post(reverse("my:lead-decline", args=[lead.reference]), {"reason": "Changed mind"})
+
+    assert response.status_code == 303
+    shown = [str(m) for m in django_messages.get_messages(response.wsgi_request)]
+    assert shown == [f"Contact request {lead.reference} was already accepted."]
+    lead.refresh_from_db()
+    assert lead.status == ContactRequestStatus.ACCEPTED
+
+
+@pytest.mark.parametrize(
+    "name, method, data",
+    [
+        ("my:lead-detail", "get", None),
+        ("my:lead-accept", "post", None),
+        ("my:lead-decline", "post", {"reason": "Not ours."}),
+    ],
+)
+def test_another_partners_lead_is_not_found(acme_client, globex, name, method, data):
+    theirs = ContactRequestFactory(partner=globex)
+
+    response = getattr(acme_client, method)(reverse(name, args=[theirs.reference]), data)
+
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == ContactRequestStatus.NEW
+
+
+def test_answering_is_a_post(acme_client, acme):
+    lead = ContactRequestFactory(partner=acme)
+
+    assert acme_client.get(reverse("my:lead-accept", args=[lead.reference])).status_code == 405
+    lead.refresh_from_db()
+    assert lead.status == ContactRequestStatus.NEW
+
+
+def test_the_services_refuse_another_partners_staff(globex, acme_user):
+    theirs = ContactRequestFactory(partner=globex)
+
+    with pytest.raises(PermissionDeniedError):
+        contact_request_accept(contact_request=theirs, user=acme_user)
+    with pytest.raises(PermissionDeniedError):
+        contact_request_decline(contact_request=theirs, user=acme_user, reason="No.")
+    with pytest.raises(PermissionDeniedError):
+        contact_request_accept(contact_request=theirs, user=StaffUserFactory(roles=[StaffRole.PDM]))
+
+
+def test_the_decline_service_needs_a_reason_and_refuses_a_second_answer(acme, acme_user):
+    lead = ContactRequestFactory(partner=acme)
+
+    with pytest.raises(DomainError, match="Say why"):
+        contact_request_decline(contact_request=lead, user=acme_user, reason=" ")
+    contact_request_accept(contact_request=lead, user=acme_user)
+    with pytest.raises(ConflictError):
+        contact_request_accept(contact_request=lead, user=acme_user)
+
+
+# Accessibility ------------------------------------------------------------------------------------------
+
+
+class _Controls(HTMLParser):
+    """Collects the form controls a person fills in and the ids that labels point at."""
+
+    def __init__(self):
+        super().__init__()
+        self.controls, self.labelled = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "label" and attrs.get("for"):
+            self.labelled.add(attrs["for"])
+        elif tag in ("input", "select", "textarea") and attrs.get("type") not in ("hidden", "submit"):
+            self.controls.append(attrs)
+
+
+def unlabelled_controls(response) -> list[dict]:
+    parser = _Controls()
+    parser.feed(response.content.decode())
+    return [c for c in parser.controls if c.get("id") not in parser.labelled and not c.get("aria-label")]
+
+
+@pytest.mark.parametrize("page", [*MY_PAGES, "lead"])
+def test_every_control_on_the_partner_pages_has_a_label(acme_client, acme, page):
+    lead = ContactRequestFactory(partner=acme)
+    url = reverse("my:lead-detail", args=[lead.reference]) if page == "lead" else reverse(page)
+
+    response = acme_client.get(url)
+
+    assert response.status_code == 200
+    assert unlabelled_controls(response) == []

@@ -1,0 +1,260 @@
+"""The partner's profile in its own area: the preview, proposed changes, and the PDM's decision."""
+
+import pytest
+from django.urls import reverse
+
+from apn_portal.accounts.choices import StaffRole
+from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.outbox.models import OutboxMessage
+from apn_portal.outbox.services import outbox_flush
+from partners.choices import ProfileChangeStatus
+from partners.models import ProfileChangeRequest
+from partners.services import profile_change_approve, profile_change_propose, profile_change_reject
+from tests.factories import (
+    IndustryFactory,
+    OfficeFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    PdmFactory,
+    StaffUserFactory,
+    SuperUserFactory,
+    UseCaseFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pdm():
+    return PdmFactory(username="pat", email="pat@provider.example")
+
+
+@pytest.fixture
+def acme(pdm):
+    partner = PartnerFactory(
+        name="Acme Cloud",
+        slug="acme-cloud",
+        description="We migrate workloads.",
+        website="https://acme.example",
+        pdm=pdm,
+        is_published=False,
+    )
+    partner.industries.set([IndustryFactory(name="Retail", slug="retail-x")])
+    OfficeFactory(partner=partner, city="Leeds", is_headquarters=True)
+    return partner
+
+
+@pytest.fixture
+def acme_user(acme):
+    return PartnerUserFactory(partner=acme, username="ann", email="ann@acme.example")
+
+
+@pytest.fixture
+def acme_client(client, acme_user):
+    client.force_login(acme_user)
+    return client
+
+
+def propose(partner, user, **changes):
+    values = {
+        "description": partner.description,
+        "website": partner.website,
+        "industries": list(partner.industries.all()),
+        "use_cases": list(partner.use_cases.all()),
+        **changes,
+    }
+    return profile_change_propose(partner=partner, user=user, **values)
+
+
+# Preview ------------------------------------------------------------------------------------------------
+
+
+def test_the_preview_shows_the_profile_even_while_unpublished(acme_client):
+    response = acme_client.get(reverse("my:profile"))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Preview: not published." in page
+    assert "We migrate workloads." in page
+    assert "Retail" in page
+    assert "Leeds" in page
+
+
+def test_the_preview_is_of_the_users_own_partner_only(acme_client):
+    PartnerFactory(name="Globex Systems", description="Globex secret plans.")
+
+    page = acme_client.get(reverse("my:profile")).content.decode()
+
+    assert "Globex" not in page
+
+
+# Proposing ----------------------------------------------------------------------------------------------
+
+
+def test_a_partner_user_proposes_changes_that_wait_for_the_pdm(acme_client, acme):
+    analytics = UseCaseFactory(name="Analytics", slug="analytics-x")
+    form = acme_client.get(reverse("my:profile-edit")).content.decode()
+    assert "We migrate workloads." in form  # the form starts from the live profile
+
+    response = acme_client.post(
+        reverse("my:profile-edit"),
+        {
+            "description": "We migrate and modernise workloads.",
+            "website": "https://www.acme.example",
+            "industries": [acme.industries.get().pk],
+            "use_cases": [analytics.pk],
+        },
+    )
+
+    assert response.status_code == 303
+    change = ProfileChangeRequest.objects.get()
+    assert change.status == ProfileChangeStatus.PENDING
+    assert change.description == "We migrate and modernise workloads."
+    assert list(change.use_cases.all()) == [analytics]
+    acme.refresh_from_db()
+    assert acme.description == "We migrate workloads."  # nothing is live before the PDM approves
+    assert list(acme.use_cases.all()) == []
+    page = acme_client.get(response["Location"]).content.decode()
+    assert "is waiting for your Partner Development Manager" in page
+
+
+def test_the_pdm_is_told_of_a_proposal(acme, acme_user):
+    change = propose(acme, acme_user, description="New text.")
+
+    outbox_flush()
+
+    message = OutboxMessage.objects.get(dedupe_key=f"profile-change:{change.pk}:proposed")
+    assert message.to == ["pat@provider.example"]
+    assert reverse("admin:partners_profilechangerequest_change", args=[change.pk]) in message.body_text
+
+
+def test_an_invalid_proposal_shows_its_errors(acme_client):
+    response = acme_client.post(reverse("my:profile-edit"), {"description": "x", "website": "not a url"})
+
+    assert response.status_code == 400
+    assert "Enter a valid URL." in response.content.decode()
+    assert not ProfileChangeRequest.objects.exists()
+
+
+def test_a_proposal_that_changes_nothing_is_refused(acme_client, acme):
+    response = acme_client.post(
+        reverse("my:profile-edit"),
+        {
+            "description": acme.description,
+            "website": acme.website,
+            "industries": [acme.industries.get().pk],
+        },
+    )
+
+    assert response.status_code == 400
+    assert "change something to propose it" in response.content.decode()
+
+
+def test_a_new_proposal_replaces_the_one_still_waiting(acme, acme_user):
+    first = propose(acme, acme_user, description="First try.")
+    second = propose(acme, acme_user, description="Second try.")
+
+    first.refresh_from_db()
+    assert first.status == ProfileChangeStatus.SUPERSEDED
+    assert second.status == ProfileChangeStatus.PENDING
+
+
+def test_only_the_partners_own_staff_may_propose(acme, pdm):
+    other = PartnerUserFactory(partner=PartnerFactory())
+
+    for user in (other, pdm):
+        with pytest.raises(PermissionDeniedError):
+            propose(acme, user, description="Hijacked.")
+
+
+# The PDM's decision -------------------------------------------------------------------------------------
+
+
+def test_approval_puts_the_changes_live_and_tells_the_proposer(acme, acme_user, pdm):
+    analytics = UseCaseFactory(name="Analytics", slug="analytics-x")
+    change = propose(acme, acme_user, description="Brand new text.", use_cases=[analytics], industries=[])
+
+    profile_change_approve(change=change, user=pdm)
+
+    acme.refresh_from_db()
+    assert acme.description == "Brand new text."
+    assert list(acme.use_cases.all()) == [analytics]
+    assert list(acme.industries.all()) == []
+    assert acme.history.first().history_user == pdm
+    change.refresh_from_db()
+    assert (change.status, change.decided_by) == (ProfileChangeStatus.APPROVED, pdm)
+    outbox_flush()
+    assert OutboxMessage.objects.filter(dedupe_key=f"profile-change:{change.pk}:approved").exists()
+
+
+def test_rejection_needs_a_reason_that_the_partner_sees(acme, acme_user, acme_client, pdm):
+    change = propose(acme, acme_user, description="Best partner in the world!!!")
+
+    with pytest.raises(DomainError):
+        profile_change_reject(change=change, user=pdm, reason="")
+    profile_change_reject(change=change, user=pdm, reason="Please keep superlatives out.")
+
+    acme.refresh_from_db()
+    assert acme.description == "We migrate workloads."
+    page = acme_client.get(reverse("my:profile")).content.decode()
+    assert "Please keep superlatives out." in page
+    assert "Rejected" in page
+
+
+def test_only_the_partners_pdm_or_a_superuser_decides(acme, acme_user):
+    change = propose(acme, acme_user, description="New text.")
+
+    for outsider in (PdmFactory(), StaffUserFactory(roles=[StaffRole.ACCOUNT_MANAGER]), acme_user):
+        with pytest.raises(PermissionDeniedError):
+            profile_change_approve(change=change, user=outsider)
+    profile_change_approve(change=change, user=SuperUserFactory())
+
+
+def test_a_decided_proposal_cannot_be_decided_again(acme, acme_user, pdm):
+    change = propose(acme, acme_user, description="New text.")
+    profile_change_approve(change=change, user=pdm)
+
+    with pytest.raises(ConflictError):
+        profile_change_reject(change=change, user=pdm, reason="Too late.")
+
+
+# The admin ----------------------------------------------------------------------------------------------
+
+
+def test_the_pdm_approves_from_the_admin_list(client, acme, acme_user, pdm):
+    change = propose(acme, acme_user, description="Approved in the admin.")
+    client.force_login(pdm)
+    changelist = reverse("admin:partners_profilechangerequest_changelist")
+
+    response = client.post(changelist, {"action": "approve", "_selected_action": [change.pk]})
+
+    assert response.status_code == 302
+    acme.refresh_from_db()
+    assert acme.description == "Approved in the admin."
+
+
+def test_the_pdm_rejects_from_the_admin_with_a_reason(client, acme, acme_user, pdm):
+    change = propose(acme, acme_user, description="Rejected in the admin.")
+    client.force_login(pdm)
+    changelist = reverse("admin:partners_profilechangerequest_changelist")
+
+    client.post(
+        changelist,
+        {"action": "reject", "_selected_action": [change.pk], "apply": "1", "reason": "Not accurate."},
+    )
+
+    change.refresh_from_db()
+    assert (change.status, change.decision_reason) == (ProfileChangeStatus.REJECTED, "Not accurate.")
+
+
+def test_another_pdm_cannot_approve_from_the_admin(client, acme, acme_user):
+    change = propose(acme, acme_user, description="Not yours.")
+    client.force_login(PdmFactory())
+
+    client.post(
+        reverse("admin:partners_profilechangerequest_changelist"),
+        {"action": "approve", "_selected_action": [change.pk]},
+    )
+
+    change.refresh_from_db()
+    assert change.status == ProfileChangeStatus.PENDING

@@ -1,0 +1,93 @@
+"""The search page as a customer meets it: without JavaScript, with htmx, accessible, no CDN."""
+
+import re
+
+import pytest
+
+from partners.tests.search_helpers import SEARCH_URL, search
+from tests.factories import (
+    ApprovedEnrollmentFactory,
+    IndustryFactory,
+    OfficeFactory,
+    PartnerFactory,
+    UseCaseFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def partner():
+    partner = PartnerFactory(name="Lantern Works", description="Data lakes.")
+    partner.industries.add(IndustryFactory(name="Retail", slug="retail"))
+    partner.use_cases.add(UseCaseFactory(name="Data lakes", slug="data-lakes"))
+    OfficeFactory(partner=partner, country="NL", city="Utrecht", latitude=52.09, longitude=5.12)
+    ApprovedEnrollmentFactory(partner=partner)
+    return partner
+
+
+def test_without_javascript_the_page_is_a_get_form_with_every_filter(client, partner):
+    body = search(client).content.decode()
+    assert '<form id="partner-search"' in body and 'method="get"' in body and 'action="/partners/"' in body
+    for name in (
+        "q",
+        "type",
+        "tier",
+        "program",
+        "industry",
+        "use_case",
+        "country",
+        "lat",
+        "lng",
+        "radius",
+        "sort",
+    ):
+        assert f'name="{name}"' in body, name
+    assert 'type="submit"' in body
+    assert f'href="/partners/{partner.slug}/"' in body
+
+
+def test_every_control_has_a_label_and_every_facet_a_legend(client, partner):
+    body = search(client, industry="retail").content.decode()
+    ids = re.findall(r'<(?:input|select)[^>]*\bid="([^"]+)"', body)
+    assert ids
+    for control_id in ids:
+        assert f'for="{control_id}"' in body, control_id
+    assert body.count("<fieldset") == body.count("<legend")
+    assert 'id="f-industry-retail" checked' in body
+
+
+def test_an_htmx_request_gets_only_the_results_region_and_a_status_to_announce(client, partner):
+    response = client.get(SEARCH_URL, {"industry": "retail"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body
+    assert body.lstrip().startswith('<div id="search-region"')
+    assert 'hx-swap-oob="innerHTML"' in body and "1 partner found" in body
+    assert "HX-Request" in response["Vary"]
+
+
+def test_a_history_restore_gets_the_whole_page(client, partner):
+    response = client.get(SEARCH_URL, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in response.content.decode()
+
+
+def test_the_form_updates_in_place_and_the_address_follows(client, partner):
+    body = search(client).content.decode()
+    assert 'hx-get="/partners/"' in body
+    assert 'hx-target="#search-region"' in body
+    assert 'hx-push-url="true"' in body
+
+
+def test_scripts_and_styles_come_from_the_portal_itself(client, partner):
+    body = search(client).content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', body)
+    assert "/static/js/htmx.min.js" in sources
+    assert all(source.startswith("/static/") for source in sources), sources
+
+
+def test_links_on_the_page_carry_the_search_as_understood(client, partner):
+    PartnerFactory.create_batch(25, description="")
+    body = search(client, tier="bogus", sort="name").content.decode()
+    assert 'href="/partners/?sort=name&amp;page=2"' in body
+    assert "bogus" not in re.sub(r'<ul class="messages.*?</ul>', "", body, flags=re.S)

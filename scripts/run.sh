@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Set up and run the portal on the embedded default: SQLite, demo data, a Celery worker with embedded
+# beat on a SQLite-file broker, and the web server on http://127.0.0.1:8000/ (PORT and HOST change it).
+# Needs only Python 3.11. Ctrl-C stops the web server and the worker.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+
+port="${PORT:-8000}"
+host="${HOST:-127.0.0.1}"
+# A local run over plain HTTP: DEBUG turns off the HTTPS redirect and secure-only cookies of production.
+export DEBUG="${DEBUG:-1}"
+
+bash scripts/venv.sh
+py=.venv/bin/python
+mkdir -p var
+
+$py manage.py migrate --noinput
+$py manage.py seed_demo
+$py manage.py collectstatic --noinput --verbosity 0
+
+pids=()
+stop_all() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+# Create the broker's tables once, before the worker and its embedded beat race to create them together.
+$py -c "from apn_portal.celery import app
+with app.connection_for_write() as connection:
+    connection.default_channel.queue_declare(app.conf.task_default_queue)"
+
+worker_log="var/celery-worker.log"
+: >"$worker_log"
+.venv/bin/celery -A apn_portal worker -B --loglevel=INFO --concurrency=2 \
+  --schedule-filename "$here/var/celerybeat-schedule" >>"$worker_log" 2>&1 &
+worker_pid=$!
+pids+=("$worker_pid")
+# Fail now, with the reason, rather than serve a portal whose scheduled checks silently never run.
+for _ in $(seq 120); do
+  grep -q " ready\.$" "$worker_log" && break
+  if ! kill -0 "$worker_pid" 2>/dev/null; then
+    echo "The Celery worker stopped while starting; the end of $worker_log:" >&2
+    tail -20 "$worker_log" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+echo "Celery worker with embedded beat: pid $worker_pid, log in $worker_log" >&2
+
+# The web server runs in the background of this script only so that a signal reaches the trap above,
+# which stops both processes; it is still the command you are watching.
+echo "Portal: http://$host:$port/   admin: http://$host:$port/admin/   (Ctrl-C stops it)" >&2
+$py manage.py runserver --noreload "$host:$port" &
+pids+=("$!")
+wait "$!"

@@ -1,0 +1,173 @@
+"""API resources for support plans (public, read-only), subscriptions and cases with their replies. Thin:
+each says what a user sees (`scope_queryset`, from support.selectors), what its serializer reads, and
+which service performs each write. The services decide who may write; a refusal is a 403 with their
+message, and another organisation's record is a 404."""
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
+from support import filtersets, selectors, services
+from support.api import serializers
+from support.models import CaseReply, PlanResponseTarget, SupportCase, SupportPlan, SupportSubscription
+
+CREATE_AND_READ = ["get", "post", "head", "options"]
+PUBLIC_READ = frozenset({"list", "retrieve"})
+
+
+class SupportPlanViewSet(PortalReadOnlyViewSet):
+    """The support plans with their features and first-response targets: public, like the price list."""
+
+    queryset = SupportPlan.objects.all()
+    serializer_class = serializers.SupportPlanSerializer
+    lookup_field = "slug"
+    public_actions = PUBLIC_READ
+    select_related = ("successor",)
+    prefetch_related = (
+        Prefetch("response_targets", queryset=PlanResponseTarget.objects.order_by("-minutes", "id")),
+    )
+    filterset_class = filtersets.SupportPlanFilterSet
+    ordering_fields = ["rank", "name", "updated_at", "id"]
+    ordering = ["rank", "id"]
+
+    def scope_queryset(self, queryset, user):
+        return queryset
+
+
+class SupportViewSet(PortalModelViewSet):
+    http_method_names = CREATE_AND_READ
+
+    def can_change(self, obj, user) -> bool:
+        # The services check who may change what, with a message saying why not (403).
+        return True
+
+    def _read_back(self, serializer_class, instance, status_code=status.HTTP_200_OK):
+        instance = self.get_queryset().get(pk=instance.pk)
+        return Response(
+            serializer_class(instance, context=self.get_serializer_context()).data, status=status_code
+        )
+
+    @staticmethod
+    def _payload(serializer_class, request) -> dict:
+        payload = serializer_class(data=request.data, context={"request": request})
+        payload.is_valid(raise_exception=True)
+        return payload.validated_data
+
+
+class SupportSubscriptionViewSet(CursorListMixin, SupportViewSet):
+    """Who is on which plan, from when to when: a change of plan is a new subscription (POST), which ends
+    the current one of the same customer or account."""
+
+    queryset = SupportSubscription.objects.all()
+    serializer_class = serializers.SupportSubscriptionSerializer
+    select_related = ("customer", "account", "plan__successor", "tam", "support_partner", "changed_by")
+    filterset_class = filtersets.SupportSubscriptionFilterSet
+    cursor_ordering_fields = ("id", "started_at", "updated_at")
+
+    def scope_queryset(self, queryset, user):
+        return queryset.filter(pk__in=selectors.subscriptions_visible_to(user).values("pk"))
+
+    def create_object(self, data, user):
+        return services.support_subscription_change(user=user, **data)
+
+    @extend_schema(
+        summary="End the subscription",
+        description="From now the customer is on Basic (an account, on its customer's plan).",
+        request=serializers.SubscriptionEndSerializer,
+        responses=serializers.SupportSubscriptionSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def end(self, request, pk=None):
+        subscription = self.get_object()
+        services.support_subscription_end(
+            user=request.user,
+            subscription=subscription,
+            **self._payload(serializers.SubscriptionEndSerializer, request),
+        )
+        return self._read_back(serializers.SupportSubscriptionSerializer, subscription)
+
+
+class SupportCaseViewSet(CursorListMixin, SupportViewSet):
+    """Support cases. Opening one (POST) computes its first-response deadline from the plan; the severity
+    must be one the plan answers."""
+
+    queryset = SupportCase.objects.all()
+    serializer_class = serializers.SupportCaseSerializer
+    select_related = (
+        "customer",
+        "account",
+        "plan",
+        "opened_by",
+        "opened_by_partner",
+        "handling_partner",
+        "first_responder",
+    )
+    filterset_class = filtersets.SupportCaseFilterSet
+    cursor_ordering_fields = ("id", "opened_at", "first_response_due_at", "updated_at")
+
+    def scope_queryset(self, queryset, user):
+        return queryset.filter(pk__in=selectors.cases_visible_to(user).values("pk"))
+
+    def create_object(self, data, user):
+        return services.support_case_open(user=user, **data)
+
+    @extend_schema(
+        methods=["get"],
+        summary="The case's replies",
+        description="Oldest first.",
+        responses=serializers.CaseReplySerializer(many=True),
+        filters=False,
+    )
+    @extend_schema(
+        methods=["post"],
+        summary="Reply",
+        description="Support's first reply (the provider's, or the reselling partner's while it handles "
+        "the case) is the case's first response.",
+        request=serializers.CaseReplySerializer,
+        responses={201: serializers.CaseReplySerializer},
+        filters=False,
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    def replies(self, request, pk=None):
+        case = self.get_object()
+        if request.method == "GET":
+            replies = (
+                CaseReply.objects.filter(case=case).select_related("author").order_by("created_at", "id")
+            )
+            return Response(serializers.CaseReplySerializer(replies, many=True).data)
+        payload = self._payload(serializers.CaseReplySerializer, request)
+        reply = services.support_case_reply(user=request.user, case=case, body=payload["body"])
+        return Response(serializers.CaseReplySerializer(reply).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change the status",
+        description="Support moves a case to in progress, waiting on customer or resolved; the requester "
+        "resolves or closes it.",
+        request=serializers.CaseStatusSerializer,
+        responses=serializers.SupportCaseSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def status(self, request, pk=None):
+        case = self.get_object()
+        services.support_case_status_change(
+            user=request.user, case=case, **self._payload(serializers.CaseStatusSerializer, request)
+        )
+        return self._read_back(serializers.SupportCaseSerializer, case)
+
+    @extend_schema(
+        summary="Pass on to the provider",
+        description="For the reselling partner that handles the case (partner-led support).",
+        request=None,
+        responses=serializers.SupportCaseSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def escalate(self, request, pk=None):
+        case = self.get_object()
+        services.support_case_escalate(user=request.user, case=case)
+        return self._read_back(serializers.SupportCaseSerializer, case)

@@ -1,0 +1,49 @@
+"""Forms of the support pages. They only collect input: the services decide."""
+
+from django import forms
+
+from engagements.models import AwsAccount
+from support.choices import CaseStatus, CaseType, Severity
+
+
+class _AccountChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        owner = f" ({obj.customer.name})" if self.show_customer else ""
+        return f"{obj.account_id} · {obj.name}{owner}"
+
+
+class SupportCaseForm(forms.Form):
+    account = _AccountChoice(queryset=AwsAccount.objects.none(), label="Account")
+    case_type = forms.ChoiceField(label="Type", choices=CaseType.choices, initial=CaseType.TECHNICAL)
+    severity = forms.ChoiceField(
+        label="Severity", choices=Severity.choices, initial=Severity.GENERAL_GUIDANCE
+    )
+    subject = forms.CharField(label="Subject", max_length=200)
+    description = forms.CharField(
+        label="Description",
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="What happens, since when, what you tried, and the resources involved.",
+    )
+
+    def __init__(self, *args, accounts, severity_help: str = "", show_customer: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts.select_related("customer").order_by(
+            "customer__name", "account_id"
+        )
+        self.fields["account"].show_customer = show_customer
+        if severity_help:
+            self.fields["severity"].help_text = severity_help
+
+
+class CaseReplyForm(forms.Form):
+    body = forms.CharField(label="Your reply", max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))
+
+
+class CaseStatusForm(forms.Form):
+    status = forms.ChoiceField(label="Set the status to", choices=CaseStatus.choices)
+
+    def __init__(self, *args, allowed=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if allowed:
+            self.fields["status"].choices = [(value, CaseStatus(value).label) for value in allowed]

@@ -1,0 +1,423 @@
+"""Reads of support plans, subscriptions and cases, and who may see or do what with them.
+
+Visibility is one queryset per kind of record (`*_visible_to(user)`); every page, the admin and the API
+start from these, so nobody sees another organisation's subscriptions or cases.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from apn_portal.accounts.choices import StaffRole
+from engagements.models import AwsAccount, Customer
+from engagements.selectors import customers_assigned_to, live_grants, partner_is_solution_provider
+from partners.choices import CertificationLevel
+from support.choices import (
+    SEVERITY_ORDER,
+    CertificationTrack,
+    ReplySide,
+    TamCoverage,
+    TechnicalSupportHours,
+)
+from support.models import (
+    CaseReply,
+    PlanResponseTarget,
+    StaffCertification,
+    SupportCase,
+    SupportPlan,
+    SupportSubscription,
+    format_minutes,
+)
+
+BASIC_PLAN_SLUG = "basic"
+TAM_CERTIFICATION_LEVELS = (CertificationLevel.ASSOCIATE, CertificationLevel.PROFESSIONAL)
+
+
+def _signed_in(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+# Plans ------------------------------------------------------------------------------------------------
+
+
+def plans_offered(on: datetime.date | None = None) -> QuerySet[SupportPlan]:
+    """Plans that can be newly subscribed to on `on`: available, and not retired."""
+    on = on or timezone.localdate()
+    return SupportPlan.objects.filter(available_from__lte=on).filter(
+        Q(retires_on__isnull=True) | Q(retires_on__gt=on)
+    )
+
+
+def plans_with_targets(plans: QuerySet[SupportPlan]) -> QuerySet[SupportPlan]:
+    return plans.select_related("successor").prefetch_related(
+        Prefetch("response_targets", queryset=PlanResponseTarget.objects.order_by("-minutes", "id"))
+    )
+
+
+def basic_plan() -> SupportPlan:
+    """The plan every customer has without subscribing to another."""
+    return SupportPlan.objects.get(slug=BASIC_PLAN_SLUG)
+
+
+def plan_targets(plan: SupportPlan) -> dict[str, int]:
+    """Severity -> minutes, from what `plans_with_targets` prefetched (or one query)."""
+    return {target.severity: target.minutes for target in plan.response_targets.all()}
+
+
+def plan_severities(plan: SupportPlan) -> list[str]:
+    """The severities a technical case can have on `plan`, least urgent first."""
+    targets = plan_targets(plan)
+    return [severity.value for severity in SEVERITY_ORDER if severity.value in targets]
+
+
+def technical_support_text(plan: SupportPlan) -> str:
+    """Table 1's wording: 'Local business hours access to Cloud Support Associates via email'."""
+    if plan.technical_support_hours == TechnicalSupportHours.NONE:
+        return "None"
+    when = (
+        "Local business hours"
+        if plan.technical_support_hours == TechnicalSupportHours.BUSINESS_HOURS
+        else "24x7"
+    )
+    who = f" to {plan.technical_support_staff}" if plan.technical_support_staff else ""
+    channels = plan.channels
+    how = ""
+    if channels:
+        how = " via " + (
+            channels[0] if len(channels) == 1 else ", ".join(channels[:-1]) + " & " + channels[-1]
+        )
+    return f"{when} access{who}{how}"
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    label: str
+    cells: list[str]
+    is_heading: bool = False
+
+
+def plan_comparison(plans: list[SupportPlan]) -> list[ComparisonRow]:
+    """The comparison table, one row per feature and per severity, from `plans_with_targets` (no queries)."""
+
+    def yes(value: bool) -> str:
+        return "Yes" if value else "No"
+
+    rows = [
+        ComparisonRow("Customer service, 24x7x365", [yes(p.customer_service_24x7) for p in plans]),
+        ComparisonRow("Trusted Advisor", [p.get_trusted_advisor_display() for p in plans]),
+        ComparisonRow(
+            "Health status and notifications",
+            [
+                "Personal Health Dashboard & Health API"
+                if p.health_dashboard and p.health_api
+                else ("Personal Health Dashboard" if p.health_dashboard else "No")
+                for p in plans
+            ],
+        ),
+        ComparisonRow("Support forums", [yes(p.support_forums) for p in plans]),
+        ComparisonRow(
+            "Documentation, whitepapers, best practice guides", [yes(p.documentation) for p in plans]
+        ),
+        ComparisonRow("Technical support", [technical_support_text(p) for p in plans]),
+        ComparisonRow("Technical Account Manager", [p.get_tam_coverage_display() for p in plans]),
+        ComparisonRow("First response to a technical case", [""] * len(plans), is_heading=True),
+    ]
+    targets = [plan_targets(p) for p in plans]
+    for severity in SEVERITY_ORDER:
+        cells = [format_minutes(t.get(severity.value)) or "Not available" for t in targets]
+        for i, plan in enumerate(plans):
+            if severity.value in targets[i] and plan.answers_in_business_hours_only:
+                cells[i] += " (business hours)"
+        rows.append(ComparisonRow(severity.label, cells))
+    rows.append(
+        ComparisonRow(
+            "Availability",
+            [
+                f"Until {p.retires_on - datetime.timedelta(days=1):%d %b %Y}"
+                + (f", then {p.successor.name}" if p.successor_id else "")
+                if p.retires_on
+                else f"Since {p.available_from:%d %b %Y}"
+                for p in plans
+            ],
+        )
+    )
+    return rows
+
+
+@dataclass(frozen=True)
+class PlanMove:
+    """Where a subscription goes when its plan retires."""
+
+    successor: SupportPlan | None
+    on: datetime.date
+
+
+def plan_move(plan: SupportPlan) -> PlanMove | None:
+    if plan.retires_on is None:
+        return None
+    return PlanMove(successor=plan.successor, on=plan.retires_on)
+
+
+# Subscriptions ----------------------------------------------------------------------------------------
+
+
+def subscriptions_in_force(at: datetime.datetime | None = None) -> QuerySet[SupportSubscription]:
+    at = at or timezone.now()
+    return SupportSubscription.objects.filter(started_at__lte=at).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=at)
+    )
+
+
+def subscription_for_account(
+    account: AwsAccount, at: datetime.datetime | None = None
+) -> SupportSubscription | None:
+    """The subscription that applies to `account` at `at`: its own, else its customer's; None on Basic."""
+    return (
+        subscriptions_in_force(at)
+        .filter(customer_id=account.customer_id)
+        .filter(Q(account=account) | Q(account__isnull=True))
+        .select_related("plan", "tam", "support_partner")
+        .order_by(F("account").asc(nulls_last=True), "-started_at")
+        .first()
+    )
+
+
+def current_customer_subscription(customer: Customer) -> SupportSubscription | None:
+    return (
+        SupportSubscription.objects.filter(customer=customer, account__isnull=True, ended_at__isnull=True)
+        .select_related("plan__successor", "tam", "support_partner")
+        .first()
+    )
+
+
+def current_account_subscriptions(customer: Customer) -> QuerySet[SupportSubscription]:
+    return (
+        SupportSubscription.objects.filter(customer=customer, account__isnull=False, ended_at__isnull=True)
+        .select_related("plan__successor", "tam", "support_partner", "account")
+        .order_by("account__account_id")
+    )
+
+
+def subscription_history(customer: Customer) -> QuerySet[SupportSubscription]:
+    return (
+        SupportSubscription.objects.filter(customer=customer)
+        .select_related("plan", "account", "tam", "support_partner", "changed_by")
+        .order_by("-started_at", "-id")
+    )
+
+
+def subscriptions_visible_to(user) -> QuerySet[SupportSubscription]:
+    if not _signed_in(user):
+        return SupportSubscription.objects.none()
+    if user_sees_all_support(user):
+        return SupportSubscription.objects.all()
+    if user.customer_id:
+        return SupportSubscription.objects.filter(customer_id=user.customer_id)
+    if user.partner_id:
+        return SupportSubscription.objects.filter(support_partner_id=user.partner_id)
+    if user.is_provider_staff:
+        return SupportSubscription.objects.filter(
+            Q(customer__in=customers_assigned_to(user).values("pk")) | Q(tam=user)
+        )
+    return SupportSubscription.objects.none()
+
+
+def subscription_list(subscriptions: QuerySet[SupportSubscription]) -> QuerySet[SupportSubscription]:
+    return subscriptions.select_related("customer", "account", "plan__successor", "tam", "support_partner")
+
+
+# The provider's support staff and TAMs ----------------------------------------------------------------
+
+
+def user_sees_all_support(user) -> bool:
+    """Superusers and Cloud Support Engineers work on every customer's cases."""
+    return _signed_in(user) and (user.is_superuser or user.has_role(StaffRole.SUPPORT_ENGINEER))
+
+
+def tam_certifications(on: datetime.date | None = None) -> QuerySet[StaffCertification]:
+    """Certifications that qualify a TAM on `on`: Solutions Architect, associate level or above, unexpired."""
+    on = on or timezone.localdate()
+    return StaffCertification.objects.filter(
+        track=CertificationTrack.SOLUTIONS_ARCHITECT,
+        level__in=TAM_CERTIFICATION_LEVELS,
+        earned_on__lte=on,
+        expires_on__gte=on,
+    )
+
+
+def tam_problem(user, on: datetime.date | None = None) -> str | None:
+    """Why `user` cannot be a customer's designated TAM, or None when they can."""
+    if user is None:
+        return "An Enterprise subscription needs a designated TAM: name one."
+    if not (user.is_active and user.has_role(StaffRole.TAM)):
+        return f"{user} is not one of the provider's Technical Account Managers."
+    if not tam_certifications(on).filter(user=user).exists():
+        return (
+            f"{user} holds no current Solutions Architect certification at associate level or above, "
+            "which every TAM needs."
+        )
+    return None
+
+
+def qualified_tams(on: datetime.date | None = None):
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            is_staff=True,
+            partner__isnull=True,
+            customer__isnull=True,
+            groups__name=StaffRole.TAM.value,
+        )
+        .filter(Exists(tam_certifications(on).filter(user=OuterRef("pk"))))
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def support_engineers():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(
+        is_active=True, is_staff=True, groups__name=StaffRole.SUPPORT_ENGINEER.value
+    )
+
+
+# Cases: who sees, opens and answers them ---------------------------------------------------------------
+
+
+def cases_visible_to(user) -> QuerySet[SupportCase]:
+    if not _signed_in(user):
+        return SupportCase.objects.none()
+    if user_sees_all_support(user):
+        return SupportCase.objects.all()
+    if user.customer_id:
+        return SupportCase.objects.filter(customer_id=user.customer_id)
+    if user.partner_id:
+        return SupportCase.objects.filter(
+            Q(opened_by_partner_id=user.partner_id) | Q(handling_partner_id=user.partner_id)
+        )
+    if user.is_provider_staff:
+        return SupportCase.objects.filter(
+            Q(customer__in=customers_assigned_to(user).values("pk")) | Q(subscription__tam=user)
+        )
+    return SupportCase.objects.none()
+
+
+def _partner_led_by(partner_id: int, at: datetime.datetime) -> Q:
+    """Accounts (as AwsAccount rows) whose applying subscription is partner-led by `partner_id`."""
+    in_force = subscriptions_in_force(at)
+    own = in_force.filter(account=OuterRef("pk"))
+    return Q(Exists(own.filter(support_partner_id=partner_id))) | (
+        ~Q(Exists(own))
+        & Q(
+            Exists(
+                in_force.filter(
+                    customer=OuterRef("customer"), account__isnull=True, support_partner_id=partner_id
+                )
+            )
+        )
+    )
+
+
+def accounts_open_for_cases(user, at: datetime.datetime | None = None) -> QuerySet[AwsAccount]:
+    """The accounts `user` may open a support case on: their own customer's, or, for a partner, those the
+    customer let it act in (a live access grant) and those it resells with partner-led support."""
+    at = at or timezone.now()
+    if not _signed_in(user):
+        return AwsAccount.objects.none()
+    if user.customer_id:
+        return AwsAccount.objects.filter(customer_id=user.customer_id)
+    if user.partner_id:
+        granted = Q(
+            Exists(
+                live_grants(at).filter(account=OuterRef("pk"), engagement_partner__partner_id=user.partner_id)
+            )
+        )
+        if partner_is_solution_provider(user.partner):
+            resold = Q(reseller_id=user.partner_id) & _partner_led_by(user.partner_id, at)
+            return AwsAccount.objects.filter(granted | resold)
+        return AwsAccount.objects.filter(granted)
+    return AwsAccount.objects.none()
+
+
+def handling_partner_for(subscription: SupportSubscription | None, account: AwsAccount, opener):
+    """The reselling partner that answers a new case on `account` first, or None for the provider.
+
+    Partner-led support: the subscription names a Solution Provider that resells this very account. A
+    case the partner opens itself is its own question to the provider, so it goes to the provider.
+    """
+    if subscription is None or subscription.support_partner_id is None:
+        return None
+    partner = subscription.support_partner
+    if account.reseller_id != partner.pk or opener.partner_id == partner.pk:
+        return None
+    if not partner_is_solution_provider(partner):
+        return None
+    return partner
+
+
+def user_is_case_requester(user, case: SupportCase) -> bool:
+    """The side that asked: the customer's staff, or the partner that opened it for the customer."""
+    return _signed_in(user) and (
+        (user.customer_id is not None and user.customer_id == case.customer_id)
+        or (user.partner_id is not None and user.partner_id == case.opened_by_partner_id)
+    )
+
+
+def responder_side(user, case: SupportCase) -> str | None:
+    """Whether `user` answers `case`, and as whom: the reselling partner's support (partner-led) or the
+    provider's (a Cloud Support Engineer, the customer's TAM, a superuser). None for anyone else."""
+    if not _signed_in(user):
+        return None
+    if user.partner_id is not None:
+        return ReplySide.PARTNER_SUPPORT if user.partner_id == case.handling_partner_id else None
+    if user_sees_all_support(user):
+        return ReplySide.PROVIDER_SUPPORT
+    if user.has_role(StaffRole.TAM) and user.pk in (
+        case.customer.tam_id,
+        case.subscription.tam_id if case.subscription_id else None,
+    ):
+        return ReplySide.PROVIDER_SUPPORT
+    return None
+
+
+def case_list(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:
+    """What a list of cases shows, in a fixed number of queries."""
+    return cases.select_related("customer", "account", "plan", "handling_partner", "opened_by_partner")
+
+
+def case_detail(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:
+    return cases.select_related(
+        "customer",
+        "account",
+        "plan",
+        "subscription__tam",
+        "handling_partner",
+        "opened_by_partner",
+        "opened_by",
+        "first_responder",
+    ).prefetch_related(
+        Prefetch(
+            "replies",
+            queryset=CaseReply.objects.select_related("author__partner").order_by("created_at", "id"),
+        )
+    )
+
+
+def tam_of(customer: Customer, subscription: SupportSubscription | None):
+    """The customer's designated TAM: the subscription's when it names one, else the customer's."""
+    if subscription is not None and subscription.tam_id:
+        return subscription.tam
+    return customer.tam
+
+
+def tam_coverage_text(subscription: SupportSubscription | None, plan: SupportPlan) -> str:
+    if plan.tam_coverage == TamCoverage.POOL:
+        return "A pool of Technical Account Managers answers for your account."
+    if plan.tam_coverage == TamCoverage.DESIGNATED and subscription is not None and subscription.tam_id:
+        return f"{subscription.tam.get_full_name() or subscription.tam.username} is your designated TAM."
+    return "Your plan comes without a Technical Account Manager."

@@ -1,0 +1,436 @@
+"""Writes of support subscriptions and cases. Each use case takes the acting user, opens its own
+transaction, checks who may do it, and raises a DomainError (or PermissionDeniedError / ConflictError)
+whose message is written for that user. The pages, the admin and the API all call these."""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apn_portal.checks.results import batched
+from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from engagements.models import AwsAccount, Customer
+from engagements.selectors import partner_is_solution_provider, user_can_manage_access
+from partners.models import Partner
+from support import selectors
+from support.choices import (
+    DONE_CASE_STATUSES,
+    CaseStatus,
+    CaseType,
+    ReplySide,
+    Severity,
+    SubscriptionChange,
+    TamCoverage,
+    TechnicalSupportHours,
+)
+from support.deadlines import first_response_due
+from support.models import CaseReply, SupportCase, SupportPlan, SupportSubscription
+
+
+def _validated(instance) -> None:
+    try:
+        instance.full_clean()
+    except ValidationError as error:
+        if hasattr(error, "error_dict"):
+            field, errors = next(iter(error.error_dict.items()))
+            messages = [message for e in errors for message in e.messages]
+            raise DomainError(" ".join(messages), field=None if field == "__all__" else field) from None
+        raise DomainError(" ".join(error.messages)) from None
+
+
+def _signed_in(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+RETIREMENT_BATCH = 500
+
+# Subscriptions ----------------------------------------------------------------------------------------
+
+
+def _may_change_plan(user, customer: Customer) -> bool:
+    """The customer's access administrators (its privileged people), its Account Manager, a superuser."""
+    return _signed_in(user) and (
+        user.is_superuser
+        or user_can_manage_access(user, customer)
+        or (user.is_provider_staff and user.pk == customer.account_manager_id)
+    )
+
+
+def _change_kind(old: SupportPlan | None, new: SupportPlan) -> str:
+    if old is None:
+        return SubscriptionChange.STARTED
+    if new.rank > old.rank:
+        return SubscriptionChange.UPGRADED
+    if new.rank < old.rank:
+        return SubscriptionChange.DOWNGRADED
+    return SubscriptionChange.CHANGED
+
+
+def _check_support_partner(partner: Partner, customer: Customer, account: AwsAccount | None) -> None:
+    if not partner_is_solution_provider(partner):
+        raise DomainError(
+            f"{partner} is not an approved Solution Provider, so it cannot give partner-led support.",
+            field="support_partner",
+        )
+    resold = AwsAccount.objects.filter(customer=customer, reseller=partner)
+    if account is not None:
+        resold = resold.filter(pk=account.pk)
+    if not resold.exists():
+        where = f"account {account.account_id}" if account is not None else f"any of {customer}'s accounts"
+        raise DomainError(
+            f"{partner} does not resell {where}: partner-led support covers the accounts a partner resells.",
+            field="support_partner",
+        )
+
+
+def support_subscription_change(
+    *,
+    user,
+    customer: Customer,
+    plan: SupportPlan,
+    account: AwsAccount | None = None,
+    tam=None,
+    support_partner: Partner | None = None,
+    note: str = "",
+) -> SupportSubscription:
+    """Put the customer (or one of its accounts) on `plan` from now: the current subscription ends and a
+    new one starts, recorded as an upgrade, a downgrade or a first subscription.
+
+    Only a plan offered today can be subscribed to. A plan with a designated TAM needs one who holds a
+    Solutions Architect certification; naming the TAM is the provider's, so only the customer's Account
+    Manager or a superuser subscribes to such a plan.
+    """
+    if not _may_change_plan(user, customer):
+        raise PermissionDeniedError(
+            f"Only {customer}'s access administrators or its Account Manager can change its support plan."
+        )
+    if account is not None and account.customer_id != customer.pk:
+        raise DomainError(f"Account {account.account_id} does not belong to {customer}.", field="account")
+    today = timezone.localdate()
+    if not plan.is_offered_on(today):
+        if plan.retires_on is not None and today >= plan.retires_on:
+            successor = f" Choose {plan.successor.name}, its successor." if plan.successor_id else ""
+            raise DomainError(
+                f"{plan.name} retired on {plan.retires_on:%d %b %Y} and can no longer be subscribed to."
+                + successor,
+                field="plan",
+            )
+        raise DomainError(
+            f"{plan.name} can be subscribed to from {plan.available_from:%d %b %Y}.", field="plan"
+        )
+    if plan.tam_coverage == TamCoverage.DESIGNATED:
+        if not (user.is_superuser or user.pk == customer.account_manager_id):
+            raise PermissionDeniedError(
+                f"{plan.name} comes with a designated Technical Account Manager, whom the provider names: "
+                f"ask {customer}'s Account Manager to subscribe."
+            )
+        problem = selectors.tam_problem(tam, today)
+        if problem:
+            raise DomainError(problem, field="tam")
+    elif tam is not None:
+        raise DomainError(
+            f"{plan.name} does not come with a designated TAM; leave the TAM empty.", field="tam"
+        )
+    if support_partner is not None:
+        _check_support_partner(support_partner, customer, account)
+
+    now = timezone.now()
+    with transaction.atomic():
+        # Locks the customer's row: two changes of its plan at once are serialised, not both "current".
+        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
+        current = (
+            SupportSubscription.objects.select_for_update(of=("self",))
+            .select_related("plan")
+            .filter(customer=customer, account=account, ended_at__isnull=True)
+            .order_by("pk")
+            .first()
+        )
+        if (
+            current is not None
+            and current.plan_id == plan.pk
+            and current.tam_id == getattr(tam, "pk", None)
+            and current.support_partner_id == getattr(support_partner, "pk", None)
+        ):
+            raise ConflictError(f"{current} already; nothing to change.")
+        old_plan = current.plan if current is not None else None
+        if current is not None:
+            current.ended_at = now
+            current.save(update_fields=["ended_at", "updated_at"])
+        subscription = SupportSubscription(
+            customer=customer,
+            account=account,
+            plan=plan,
+            tam_coverage=plan.tam_coverage,
+            tam=tam,
+            support_partner=support_partner,
+            change=_change_kind(old_plan, plan),
+            replaces=current,
+            started_at=now,
+            changed_by=user,
+            note=(note or "").strip(),
+        )
+        _validated(subscription)
+        try:
+            subscription.save()
+        except IntegrityError:
+            raise ConflictError(
+                "Somebody changed this support plan at the same moment; reload and try again."
+            ) from None
+        if tam is not None and customer.tam_id != tam.pk:
+            # The customer's TAM looks after it beyond support (engagements): the designated one.
+            Customer.objects.filter(pk=customer.pk).update(tam=tam, updated_at=now)
+            customer.tam = tam
+    return subscription
+
+
+def support_subscription_end(
+    *, user, subscription: SupportSubscription, note: str = ""
+) -> SupportSubscription:
+    """End a subscription now: the customer is back on Basic (an account, on its customer's plan)."""
+    if not _may_change_plan(user, subscription.customer):
+        raise PermissionDeniedError(
+            f"Only {subscription.customer}'s access administrators or its Account Manager can end its "
+            "support plan."
+        )
+    with transaction.atomic():
+        locked = SupportSubscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
+        if locked.ended_at is not None:
+            raise ConflictError(f"This subscription already ended on {locked.ended_at:%d %b %Y}.")
+        locked.ended_at = timezone.now()
+        if note:
+            locked.note = note.strip()[:300]
+        locked.save(update_fields=["ended_at", "note", "updated_at"])
+    return locked
+
+
+def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) -> list[SupportSubscription]:
+    """Move every current subscription on a plan that has retired to that plan's successor, from now.
+
+    For the support_plan_retirement check, which holds the transaction and the check's lock: one UPDATE
+    ends the old rows and one INSERT starts the new ones, per batch, whatever their number.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    due = SupportSubscription.objects.filter(
+        ended_at__isnull=True, plan__retires_on__lte=today, plan__successor__isnull=False
+    )
+    moved: list[SupportSubscription] = []
+    for ids in batched(due.order_by("pk").values_list("pk", flat=True), RETIREMENT_BATCH):
+        batch = list(due.select_for_update(of=("self",)).filter(pk__in=ids).select_related("plan__successor"))
+        # A successor with a designated TAM needs one named: such a move is left to the Account Manager.
+        batch = [
+            current
+            for current in batch
+            if current.plan.successor.tam_coverage != TamCoverage.DESIGNATED or current.tam_id is not None
+        ]
+        if not batch:
+            continue
+        SupportSubscription.objects.filter(pk__in=[s.pk for s in batch]).update(ended_at=now, updated_at=now)
+        new_rows = []
+        for current in batch:
+            successor = current.plan.successor
+            new_rows.append(
+                SupportSubscription(
+                    customer_id=current.customer_id,
+                    account_id=current.account_id,
+                    plan=successor,
+                    tam_coverage=successor.tam_coverage,
+                    # A designated TAM stays with the customer when the successor has one too.
+                    tam_id=current.tam_id if successor.tam_coverage == TamCoverage.DESIGNATED else None,
+                    support_partner_id=current.support_partner_id,
+                    change=SubscriptionChange.SUCCESSOR,
+                    replaces_id=current.pk,
+                    started_at=now,
+                    note=f"{current.plan.name} retired on {current.plan.retires_on:%d %b %Y}.",
+                )
+            )
+        created = SupportSubscription.objects.bulk_create(new_rows)
+        SupportSubscription.history.bulk_history_create(
+            created, default_change_reason="By the scheduled check support_plan_retirement", default_date=now
+        )
+        moved.extend(created)
+    return moved
+
+
+# Cases ------------------------------------------------------------------------------------------------
+
+
+def _severity_problem(plan: SupportPlan, case_type: str, severity: str) -> str | None:
+    if case_type == CaseType.ACCOUNT_AND_BILLING:
+        if severity != Severity.GENERAL_GUIDANCE:
+            return "Account and billing questions are opened as general guidance."
+        return None
+    if plan.technical_support_hours == TechnicalSupportHours.NONE:
+        return (
+            f"The {plan.name} plan includes no technical support: open an account and billing case, "
+            "or upgrade your support plan."
+        )
+    allowed = selectors.plan_severities(plan)
+    if severity not in allowed:
+        labels = ", ".join(Severity(value).label.lower() for value in allowed)
+        return f"On the {plan.name} plan a technical case can be: {labels}."
+    return None
+
+
+def support_case_open(
+    *,
+    user,
+    account: AwsAccount,
+    subject: str,
+    description: str,
+    severity: str,
+    case_type: str = CaseType.TECHNICAL,
+) -> SupportCase:
+    """Open a case on one of the customer's accounts, with the first-response deadline its plan promises.
+
+    The customer's own staff may, and a partner the customer authorised: one holding a live access
+    grant on the account, or the Solution Provider reselling it with partner-led support. Anyone else
+    is told the account does not exist for them.
+    """
+    if not _signed_in(user):
+        raise PermissionDeniedError("Sign in to open a support case.")
+    if not selectors.accounts_open_for_cases(user).filter(pk=account.pk).exists():
+        raise PermissionDeniedError(
+            "You cannot open a support case on this account: only its customer, or a partner it authorised "
+            "(an access grant, or partner-led support), can.",
+        )
+    subject, description = (subject or "").strip(), (description or "").strip()
+    if not subject:
+        raise DomainError("Give the case a subject.", field="subject")
+    if not description:
+        raise DomainError("Describe the problem.", field="description")
+    if case_type not in CaseType.values:
+        raise DomainError("Choose technical support or account and billing.", field="case_type")
+    if severity not in Severity.values:
+        raise DomainError("Choose a severity.", field="severity")
+
+    opened_at = timezone.now()
+    customer = Customer.objects.get(pk=account.customer_id)
+    subscription = selectors.subscription_for_account(account, opened_at)
+    plan = subscription.plan if subscription is not None else selectors.basic_plan()
+    problem = _severity_problem(plan, case_type, severity)
+    if problem:
+        raise DomainError(problem, field="severity")
+    minutes = None
+    due = None
+    if case_type == CaseType.TECHNICAL:
+        minutes = selectors.plan_targets(plan)[severity]
+        due = first_response_due(
+            opened_at,
+            minutes,
+            business_hours_only=plan.answers_in_business_hours_only,
+            time_zone=customer.time_zone,
+        )
+    case = SupportCase(
+        customer=customer,
+        account=account,
+        subscription=subscription,
+        plan=plan,
+        case_type=case_type,
+        severity=severity,
+        subject=subject,
+        description=description,
+        opened_by=user,
+        opened_by_partner_id=user.partner_id,
+        handling_partner=selectors.handling_partner_for(subscription, account, user),
+        opened_at=opened_at,
+        response_target_minutes=minutes,
+        business_hours_only=bool(minutes) and plan.answers_in_business_hours_only,
+        first_response_due_at=due,
+    )
+    _validated(case)
+    with transaction.atomic():
+        case.save()
+    return case
+
+
+def _locked(case: SupportCase) -> SupportCase:
+    return (
+        SupportCase.objects.select_for_update(of=("self",))
+        .select_related("customer", "subscription")
+        .get(pk=case.pk)
+    )
+
+
+def _reply_side(user, case: SupportCase) -> str:
+    side = selectors.responder_side(user, case)
+    if side:
+        return side
+    if selectors.user_is_case_requester(user, case):
+        return ReplySide.REQUESTER
+    raise PermissionDeniedError("You cannot reply to this case.")
+
+
+def support_case_reply(*, user, case: SupportCase, body: str) -> CaseReply:
+    """Add a reply. Support's first one (the provider's, or the reselling partner's while it handles the
+    case) is the case's first response; a requester's reply to a case waiting on them moves it on, and
+    one to a resolved case reopens it."""
+    body = (body or "").strip()
+    if not body:
+        raise DomainError("Write a reply.", field="body")
+    with transaction.atomic():
+        case = _locked(case)
+        side = _reply_side(user, case)
+        if case.status == CaseStatus.CLOSED:
+            raise ConflictError("This case is closed; open a new case if the problem is back.")
+        now = timezone.now()
+        reply = CaseReply.objects.create(case=case, author=user, side=side, body=body)
+        changed = ["updated_at"]
+        if side != ReplySide.REQUESTER:
+            if case.first_responded_at is None:
+                case.first_responded_at = now
+                case.first_responder = user
+                changed += ["first_responded_at", "first_responder"]
+            if case.status == CaseStatus.OPEN:
+                case.status = CaseStatus.IN_PROGRESS
+                changed.append("status")
+        elif case.status in (CaseStatus.WAITING_ON_CUSTOMER, CaseStatus.RESOLVED):
+            case.status = CaseStatus.IN_PROGRESS if case.first_responded_at else CaseStatus.OPEN
+            case.resolved_at = None
+            changed += ["status", "resolved_at"]
+        case.save(update_fields=changed)
+    return reply
+
+
+# Who may move a case to which status: support works on it; the requester can only resolve or close it.
+RESPONDER_STATUSES = (CaseStatus.IN_PROGRESS, CaseStatus.WAITING_ON_CUSTOMER, CaseStatus.RESOLVED)
+REQUESTER_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
+
+
+def support_case_status_change(*, user, case: SupportCase, status: str) -> SupportCase:
+    if status not in CaseStatus.values:
+        raise DomainError("Choose a status.", field="status")
+    with transaction.atomic():
+        case = _locked(case)
+        side = _reply_side(user, case)
+        allowed = REQUESTER_STATUSES if side == ReplySide.REQUESTER else RESPONDER_STATUSES
+        if status not in allowed:
+            labels = " or ".join(CaseStatus(value).label.lower() for value in allowed)
+            raise PermissionDeniedError(f"You can set this case to {labels}.")
+        if case.status == CaseStatus.CLOSED:
+            raise ConflictError("This case is closed.")
+        if case.status == status:
+            raise ConflictError(f"The case is already {case.get_status_display().lower()}.")
+        case.status = status
+        if status in DONE_CASE_STATUSES:
+            case.resolved_at = case.resolved_at or timezone.now()
+        else:
+            case.resolved_at = None
+        case.save(update_fields=["status", "resolved_at", "updated_at"])
+    return case
+
+
+def support_case_escalate(*, user, case: SupportCase) -> SupportCase:
+    """The reselling partner passes a case on to the provider's support."""
+    with transaction.atomic():
+        case = _locked(case)
+        if not (_signed_in(user) and user.partner_id and user.partner_id == case.handling_partner_id):
+            raise PermissionDeniedError("Only the partner handling this case can pass it on to the provider.")
+        if case.escalated_at is not None:
+            raise ConflictError("This case was already passed on to the provider.")
+        if case.status in DONE_CASE_STATUSES:
+            raise ConflictError("This case is resolved; it needs no escalation.")
+        case.escalated_at = timezone.now()
+        case.save(update_fields=["escalated_at", "updated_at"])
+    return case

@@ -1,0 +1,145 @@
+"""Support in the admin: support staff keep the plans; plan changes and case statuses go through the
+services; everyone sees only the cases and subscriptions they may."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from support import services
+from support.models import PlanResponseTarget, SupportCase, SupportSubscription
+from tests.factories import PdmFactory, SupportSubscriptionFactory, TamFactory, support_plan
+
+pytestmark = pytest.mark.django_db
+
+
+def open_case(user, account, subject="Site down"):
+    return services.support_case_open(
+        user=user, account=account, subject=subject, description="503.", severity="production_down"
+    )
+
+
+def test_support_staff_edit_a_plans_response_targets(client, engineer):
+    plan = support_plan("business")
+    target = plan.response_targets.get(severity="production_down")
+    client.force_login(engineer)
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(
+        {
+            "successor": plan.successor_id,
+            "response_targets-TOTAL_FORMS": "4",
+            "response_targets-INITIAL_FORMS": "4",
+            "response_targets-MIN_NUM_FORMS": "0",
+            "response_targets-MAX_NUM_FORMS": "1000",
+        }
+    )
+    for i, row in enumerate(plan.response_targets.order_by("-minutes", "id")):
+        minutes = 45 if row.pk == target.pk else row.minutes
+        data.update(
+            {
+                f"response_targets-{i}-id": row.pk,
+                f"response_targets-{i}-plan": plan.pk,
+                f"response_targets-{i}-severity": row.severity,
+                f"response_targets-{i}-minutes": minutes,
+            }
+        )
+    for field in (
+        "customer_service_24x7",
+        "health_dashboard",
+        "health_api",
+        "support_forums",
+        "documentation",
+    ):
+        data[field] = "on"
+    for field in ("via_email", "via_chat", "via_phone"):
+        data[field] = "on"
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert PlanResponseTarget.objects.get(pk=target.pk).minutes == 45
+
+
+def test_other_roles_read_plans_but_do_not_change_them(client, tam):
+    plan = support_plan("enterprise")
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    client.force_login(tam)
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert response.context["has_change_permission"] is False
+    client.force_login(PdmFactory())
+    assert client.get(url).status_code == 403
+
+
+def test_the_account_manager_changes_a_plan_through_the_service(client, alpha, tam):
+    uncertified = TamFactory()
+    client.force_login(alpha.account_manager)
+    url = reverse("admin:support_supportsubscription_add")
+    assert client.get(url).status_code == 200
+
+    refused = client.post(url, {"customer": alpha.customer.pk, "plan": support_plan("enterprise").pk})
+    assert refused.status_code == 200
+    assert "needs a designated TAM" in refused.content.decode()
+    assert uncertified not in refused.context["form"].fields["tam"].queryset
+
+    done = client.post(
+        url, {"customer": alpha.customer.pk, "plan": support_plan("enterprise").pk, "tam": tam.pk}
+    )
+
+    assert done.status_code == 302
+    subscription = SupportSubscription.objects.get()
+    assert (subscription.plan.slug, subscription.tam, subscription.changed_by) == (
+        "enterprise",
+        tam,
+        alpha.account_manager,
+    )
+
+
+def test_support_staff_resolve_cases_with_an_action(client, alpha, engineer):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    case = open_case(alpha.staff, alpha.account)
+    client.force_login(engineer)
+
+    client.post(
+        reverse("admin:support_supportcase_changelist"),
+        {"action": "mark_resolved", "_selected_action": [case.pk]},
+    )
+
+    case.refresh_from_db()
+    assert case.status == "resolved" and case.resolved_at is not None
+
+
+def test_the_admin_shows_each_person_only_the_cases_they_may_see(client, alpha, bravo, engineer, tam):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    SupportSubscriptionFactory(customer=bravo.customer, plan="enterprise", tam=tam)
+    alphas = open_case(alpha.staff, alpha.account, subject="Alpha outage")
+    bravos = open_case(bravo.staff, bravo.account, subject="Bravo outage")
+    url = reverse("admin:support_supportcase_changelist")
+
+    client.force_login(tam)
+    assert list(client.get(url).context["cl"].result_list) == [bravos]
+    assert client.get(reverse("admin:support_supportcase_change", args=[alphas.pk])).status_code == 302
+    client.force_login(engineer)
+    assert set(client.get(url).context["cl"].result_list) == {alphas, bravos}
+
+
+def test_the_case_list_costs_the_same_number_of_queries_however_long(client, alpha, engineer):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    open_case(alpha.staff, alpha.account)
+    client.force_login(engineer)
+    url = reverse("admin:support_supportcase_changelist")
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    before = count()
+    for i in range(6):
+        open_case(alpha.staff, alpha.account, subject=f"More {i}")
+    assert count() == before
+    assert SupportCase.objects.count() == 7

@@ -1,0 +1,242 @@
+"""Support plans as dated data: Table 1's features, first-response targets, and retirement in favour of
+a successor."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from apn_portal.checks.models import CheckRunStatus
+from apn_portal.checks.services import check_run
+from apn_portal.exceptions import DomainError
+from support import selectors, services
+from support.choices import SubscriptionChange, TamCoverage
+from support.models import SupportPlan, SupportSubscription
+from tests.factories import SupportSubscriptionFactory, support_plan
+
+pytestmark = pytest.mark.django_db
+
+BEFORE_RETIREMENT = datetime.datetime(2026, 11, 27, 10, 0, tzinfo=datetime.UTC)
+RETIREMENT_DAY = datetime.datetime(2027, 1, 1, 0, 10, tzinfo=datetime.UTC)
+
+
+def at(moment):
+    return time_machine.travel(moment, tick=False)
+
+
+@pytest.mark.parametrize(
+    ("slug", "trusted_advisor", "health_api", "technical_support", "tam"),
+    [
+        ("basic", "7 core checks", False, "None", "No TAM"),
+        (
+            "developer",
+            "7 core checks",
+            False,
+            "Local business hours access to Cloud Support Associates via email",
+            "No TAM",
+        ),
+        (
+            "business",
+            "Full checks",
+            True,
+            "24x7 access to Cloud Support Engineers via email, chat & phone",
+            "No TAM",
+        ),
+        (
+            "enterprise-on-ramp",
+            "Full checks",
+            True,
+            "24x7 access to Sr. Cloud Support Engineers via email, chat & phone",
+            "A pool of Technical Account Managers",
+        ),
+        (
+            "enterprise",
+            "Full checks",
+            True,
+            "24x7 access to Sr. Cloud Support Engineers via email, chat & phone",
+            "A designated Technical Account Manager",
+        ),
+    ],
+)
+def test_the_seeded_plans_have_the_features_of_table_1(
+    slug, trusted_advisor, health_api, technical_support, tam
+):
+    plan = support_plan(slug)
+
+    assert plan.customer_service_24x7 and plan.support_forums and plan.documentation and plan.health_dashboard
+    assert plan.get_trusted_advisor_display() == trusted_advisor
+    assert plan.health_api is health_api
+    assert selectors.technical_support_text(plan) == technical_support
+    assert plan.get_tam_coverage_display() == tam
+
+
+@pytest.mark.parametrize(
+    ("slug", "targets"),
+    [
+        ("basic", {}),
+        ("developer", {"general_guidance": 1440, "system_impaired": 720}),
+        (
+            "business",
+            {
+                "general_guidance": 1440,
+                "system_impaired": 720,
+                "production_impaired": 240,
+                "production_down": 60,
+            },
+        ),
+        (
+            "enterprise-on-ramp",
+            {
+                "general_guidance": 1440,
+                "system_impaired": 720,
+                "production_impaired": 240,
+                "production_down": 60,
+                "business_critical_down": 30,
+            },
+        ),
+        (
+            "enterprise",
+            {
+                "general_guidance": 1440,
+                "system_impaired": 720,
+                "production_impaired": 240,
+                "production_down": 60,
+                "business_critical_down": 15,
+            },
+        ),
+    ],
+)
+def test_each_plan_promises_its_first_response_targets(slug, targets):
+    assert selectors.plan_targets(support_plan(slug)) == targets
+
+
+def test_developer_and_business_retire_on_1_january_2027_in_favour_of_business_support_plus():
+    successor = support_plan("business-support-plus")
+
+    for slug in ("developer", "business"):
+        plan = support_plan(slug)
+        assert plan.retires_on == datetime.date(2027, 1, 1)
+        assert plan.successor == successor
+    assert successor.retires_on is None
+    assert successor.is_offered_on(datetime.date(2026, 11, 27))
+
+
+def test_which_plans_are_offered_depends_on_the_day():
+    def offered(day):
+        return set(selectors.plans_offered(day).values_list("slug", flat=True))
+
+    everything = {
+        "basic",
+        "developer",
+        "business",
+        "business-support-plus",
+        "enterprise-on-ramp",
+        "enterprise",
+    }
+    assert offered(datetime.date(2026, 12, 31)) == everything
+    assert offered(datetime.date(2027, 1, 1)) == everything - {"developer", "business"}
+    assert "business-support-plus" not in offered(datetime.date(2026, 9, 30))
+
+
+def test_a_plan_can_be_subscribed_to_until_it_retires(alpha):
+    with at(BEFORE_RETIREMENT):
+        subscription = services.support_subscription_change(
+            user=alpha.admin, customer=alpha.customer, plan=support_plan("developer")
+        )
+    assert subscription.plan.slug == "developer"
+
+    with at(RETIREMENT_DAY), pytest.raises(DomainError, match="retired on 01 Jan 2027") as refused:
+        services.support_subscription_change(
+            user=alpha.admin, customer=alpha.customer, plan=support_plan("business")
+        )
+    assert "Choose Business Support+, its successor." in refused.value.message
+    assert SupportSubscription.objects.filter(customer=alpha.customer).count() == 1
+
+
+def test_a_plan_is_not_offered_before_its_first_day(alpha):
+    with (
+        at(datetime.datetime(2026, 9, 1, 12, 0, tzinfo=datetime.UTC)),
+        pytest.raises(DomainError, match="from 01 Oct 2026"),
+    ):
+        services.support_subscription_change(
+            user=alpha.admin, customer=alpha.customer, plan=support_plan("business-support-plus")
+        )
+
+
+def test_an_existing_subscription_shows_what_it_moves_to_and_when(alpha):
+    subscription = SupportSubscriptionFactory(customer=alpha.customer, plan="developer")
+
+    move = selectors.plan_move(subscription.plan)
+
+    assert move.successor.name == "Business Support+"
+    assert move.on == datetime.date(2027, 1, 1)
+    assert selectors.plan_move(support_plan("enterprise")) is None
+
+
+def test_on_the_retirement_day_the_check_moves_subscriptions_to_the_successor_once(alpha, bravo, tam):
+    with at(BEFORE_RETIREMENT):
+        developer = SupportSubscriptionFactory(customer=alpha.customer, plan="developer")
+        business = SupportSubscriptionFactory(customer=bravo.customer, account=bravo.account, plan="business")
+        enterprise = SupportSubscriptionFactory(customer=bravo.customer, plan="enterprise", tam=tam)
+
+    with at(RETIREMENT_DAY):
+        first = check_run("support_plan_retirement")
+        second = check_run("support_plan_retirement")
+
+    assert first.status == second.status == CheckRunStatus.SUCCEEDED
+    assert first.changed == {"subscriptions_moved": 2}
+    assert second.changed == {"subscriptions_moved": 0}
+    for old in (developer, business):
+        old.refresh_from_db()
+        assert old.ended_at == RETIREMENT_DAY
+        new = old.replaced_by
+        assert new.plan.slug == "business-support-plus"
+        assert new.change == SubscriptionChange.SUCCESSOR
+        assert (new.customer_id, new.account_id, new.ended_at) == (old.customer_id, old.account_id, None)
+        assert new.history.count() == 1
+    enterprise.refresh_from_db()
+    assert enterprise.ended_at is None
+
+
+def test_a_plans_tam_coverage_cannot_change_under_its_subscribers(alpha, tam):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="enterprise", tam=tam)
+    plan = support_plan("enterprise")
+    plan.tam_coverage = TamCoverage.POOL
+
+    with pytest.raises(ValidationError, match="Retire it in favour of a new plan"):
+        plan.full_clean()
+    # The database refuses too: the coverage cascades to the subscription, which then names a TAM that a
+    # pool plan has no place for.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SupportPlan.objects.filter(pk=plan.pk).update(tam_coverage=TamCoverage.POOL)
+
+
+def test_a_plan_retires_after_it_becomes_available_and_only_a_retiring_plan_has_a_successor():
+    plan = support_plan("enterprise")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SupportPlan.objects.filter(pk=plan.pk).update(retires_on=datetime.date(2000, 1, 1))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SupportPlan.objects.filter(pk=plan.pk).update(successor=support_plan("business-support-plus"))
+
+
+def test_the_comparison_table_reads_like_table_1():
+    plans = list(selectors.plans_with_targets(SupportPlan.objects.order_by("rank")))
+
+    rows = {row.label: row.cells for row in selectors.plan_comparison(plans)}
+
+    names = [plan.name for plan in plans]
+    assert names == [
+        "Basic",
+        "Developer",
+        "Business",
+        "Business Support+",
+        "Enterprise On-Ramp",
+        "Enterprise",
+    ]
+    assert rows["Trusted Advisor"][:3] == ["7 core checks", "7 core checks", "Full checks"]
+    assert rows["System impaired"][:3] == ["Not available", "12 hours (business hours)", "12 hours"]
+    assert rows["Business-critical system down"][-2:] == ["30 minutes", "15 minutes"]
+    assert rows["Availability"][1] == "Until 31 Dec 2026, then Business Support+"

@@ -1,0 +1,169 @@
+"""support_sla: cases past their first-response deadline without a response are marked breached, once,
+and whoever answers them is told once, by email and webhook."""
+
+import datetime
+import zoneinfo
+
+import pytest
+import time_machine
+
+from apn_portal.checks.models import CheckRunStatus
+from apn_portal.checks.services import check_run
+from apn_portal.outbox.models import OutboxMessage
+from apn_portal.webhooks.choices import WebhookEvent
+from apn_portal.webhooks.models import WebhookDelivery
+from apn_portal.webhooks.services import webhook_endpoint_create
+from support import services
+from support.choices import CaseStatus, CaseType
+from support.models import SupportCase
+from tests.factories import SupportSubscriptionFactory
+
+pytestmark = pytest.mark.django_db
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+OPENED = datetime.datetime(2026, 11, 24, 10, 0, tzinfo=datetime.UTC)  # a Tuesday
+HOUR = datetime.timedelta(hours=1)
+
+
+def at(moment):
+    return time_machine.travel(moment, tick=False)
+
+
+def run_at(moment):
+    with at(moment):
+        run = check_run("support_sla")
+    assert run.status == CheckRunStatus.SUCCEEDED, run.error
+    return run
+
+
+def open_case(user, account, severity="production_down", when=OPENED, **kwargs):
+    with at(when):
+        return services.support_case_open(
+            user=user,
+            account=account,
+            subject="Site down",
+            description="503 everywhere.",
+            severity=severity,
+            **kwargs,
+        )
+
+
+@pytest.fixture
+def business_case(alpha, engineer):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    return open_case(alpha.staff, alpha.account)  # production system down: due in one hour
+
+
+def test_run_twice_on_a_frozen_clock_one_breach_and_one_email(business_case, engineer):
+    early = run_at(OPENED + datetime.timedelta(minutes=59))
+    assert not any(early.changed.values())
+
+    late = OPENED + datetime.timedelta(minutes=61)
+    first = run_at(late)
+    second = run_at(late)
+
+    business_case.refresh_from_db()
+    assert business_case.breached_at == OPENED + HOUR  # when the deadline passed
+    assert business_case.updated_at == late
+    assert first.changed == {"cases_breached": 1, "emails": 1, "webhook_events": 0}
+    assert not any(second.changed.values())
+    email = OutboxMessage.objects.get()
+    assert email.dedupe_key == f"support-case-breached:{business_case.pk}"
+    assert email.to == ["eli@provider.example"]  # no TAM: the Cloud Support Engineers
+    assert "Alpha Customer" in email.subject
+    assert "Tue 24 Nov 2026, 11:00 (Europe/London)" in email.body_text
+    assert f"/my/support/cases/{business_case.pk}/" in email.body_html
+
+
+def test_answered_resolved_and_target_less_cases_are_not_breached(alpha, engineer, business_case):
+    answered = open_case(alpha.staff, alpha.account)
+    resolved = open_case(alpha.staff, alpha.account)
+    billing = open_case(
+        alpha.staff, alpha.account, "general_guidance", case_type=CaseType.ACCOUNT_AND_BILLING
+    )
+    with at(OPENED + datetime.timedelta(minutes=30)):
+        services.support_case_reply(user=engineer, case=answered, body="On it.")
+        services.support_case_status_change(user=alpha.staff, case=resolved, status=CaseStatus.RESOLVED)
+
+    run = run_at(OPENED + 2 * HOUR)
+
+    assert run.changed["cases_breached"] == 1
+    assert set(SupportCase.objects.filter(breached_at__isnull=False)) == {business_case}
+    for case in (answered, resolved, billing):
+        case.refresh_from_db()
+        assert case.breached_at is None
+
+
+def test_a_late_answer_keeps_the_breach_and_records_the_response(business_case, engineer):
+    run_at(OPENED + 2 * HOUR)
+    with at(OPENED + 3 * HOUR):
+        services.support_case_reply(user=engineer, case=business_case, body="Sorry for the wait.")
+
+    business_case.refresh_from_db()
+    assert business_case.breached_at == OPENED + HOUR
+    assert business_case.first_responded_at == OPENED + 3 * HOUR
+
+
+def test_developer_cases_do_not_breach_over_the_weekend(alpha, engineer):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="developer")
+    friday_evening = datetime.datetime(2026, 11, 27, 17, 50, tzinfo=LONDON)
+    case = open_case(alpha.staff, alpha.account, "system_impaired", when=friday_evening)
+
+    run_at(datetime.datetime(2026, 11, 30, 7, 0, tzinfo=LONDON))  # Monday before opening: 10 min used
+    run_at(datetime.datetime(2026, 12, 1, 9, 49, tzinfo=LONDON))
+    case.refresh_from_db()
+    assert case.breached_at is None
+
+    run_at(datetime.datetime(2026, 12, 1, 9, 51, tzinfo=LONDON))
+    case.refresh_from_db()
+    assert case.breached_at is not None
+
+
+def test_the_designated_tam_is_told_about_an_enterprise_case(alpha, tam, engineer):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="enterprise", tam=tam)
+    open_case(alpha.staff, alpha.account, "business_critical_down")
+
+    run_at(OPENED + datetime.timedelta(minutes=16))
+
+    assert OutboxMessage.objects.get().to == ["tara@provider.example"]
+
+
+def test_the_reselling_partner_is_told_while_it_handles_the_case_and_its_webhook_fires(
+    alpha, reseller, engineer
+):
+    SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+    webhook_endpoint_create(
+        user=reseller.user, url="http://localhost:9/hooks", events=[WebhookEvent.SUPPORT_CASE_BREACHED]
+    )
+    with_partner = open_case(alpha.staff, reseller.account)
+    escalated = open_case(alpha.staff, reseller.account)
+    with at(OPENED + datetime.timedelta(minutes=10)):
+        services.support_case_escalate(user=reseller.user, case=escalated)
+
+    run_at(OPENED + 2 * HOUR)
+    run_at(OPENED + 3 * HOUR)
+
+    emails = {message.dedupe_key: message.to for message in OutboxMessage.objects.all()}
+    assert emails == {
+        f"support-case-breached:{with_partner.pk}": ["desk@resell.example"],
+        f"support-case-breached:{escalated.pk}": ["eli@provider.example"],
+    }
+    deliveries = WebhookDelivery.objects.filter(event=WebhookEvent.SUPPORT_CASE_BREACHED)
+    assert deliveries.count() == 2  # both cases are the reseller's; each event once, however many runs
+    assert {d.payload["data"]["id"] for d in deliveries} == {with_partner.pk, escalated.pk}
+    assert all(d.payload["data"]["breached_at"] for d in deliveries)
+
+
+def test_provider_staff_endpoints_hear_of_every_breach(business_case, engineer):
+    webhook_endpoint_create(
+        user=engineer, url="http://localhost:9/support", events=[WebhookEvent.SUPPORT_CASE_BREACHED]
+    )
+
+    run = run_at(OPENED + 2 * HOUR)
+
+    assert run.changed["webhook_events"] == 1
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.payload["event"] == "support_case.breached"
+    assert delivery.payload["data"]["customer"] == "alpha-customer"

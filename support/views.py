@@ -1,0 +1,243 @@
+"""Signed-in support pages under /my/support/: the customer's support page (plan, plan comparison, TAM,
+cases and a new-case form), and the case pages that customers, partners and the provider's support staff
+share. Every page starts from the `*_visible_to(user)` selectors, so another organisation's case is a 404,
+as if it did not exist; every change goes through a service."""
+
+import zoneinfo
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from apn_portal.exceptions import DomainError
+from engagements.selectors import customers_visible_to
+from engagements.views import audience_required
+from support import selectors, services
+from support.choices import CaseStatus, ReplySide, Severity
+from support.forms import CaseReplyForm, CaseStatusForm, SupportCaseForm
+from support.models import SupportCase, SupportPlan
+
+PER_PAGE = 25
+HISTORY_SHOWN = 10
+
+
+def _audience(user) -> str:
+    if user.customer_id:
+        return "customer"
+    if user.partner_id:
+        return "partner"
+    if user.is_provider_staff:
+        return "provider"
+    return "other"
+
+
+def _render(request, template, context, status=200):
+    context = {"audience": _audience(request.user), "now": timezone.now(), "section": "support", **context}
+    return render(request, template, context, status=status)
+
+
+def _see_other(*args, **kwargs):
+    response = redirect(*args, **kwargs)
+    response.status_code = 303
+    return response
+
+
+def _form_error(form, error: DomainError):
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+def _case_page(request, cases, status_filter):
+    if status_filter in CaseStatus.values:
+        cases = cases.filter(status=status_filter)
+    cases = selectors.case_list(cases).order_by("-opened_at", "-id")
+    return Paginator(cases, PER_PAGE).get_page(request.GET.get("page"))
+
+
+def _severity_help(plan) -> str:
+    allowed = selectors.plan_severities(plan)
+    if not allowed:
+        return f"The {plan.name} plan includes no technical support: open an account and billing case."
+    labels = ", ".join(Severity(value).label.lower() for value in allowed)
+    return f"Technical cases on your {plan.name} plan: {labels}. Account and billing: general guidance."
+
+
+def _case_form(user, data=None, plan=None):
+    return SupportCaseForm(
+        data,
+        accounts=selectors.accounts_open_for_cases(user),
+        severity_help=_severity_help(plan) if plan is not None else "",
+        show_customer=not user.customer_id,
+    )
+
+
+# The customer's support page ------------------------------------------------------------------------------
+
+
+@audience_required("customer", "partner", "provider")
+def support_home(request, case_form=None, status=200):
+    if _audience(request.user) != "customer":
+        return _see_other("support:case-list")
+    customer = get_object_or_404(customers_visible_to(request.user).select_related("tam"))
+    subscription = selectors.current_customer_subscription(customer)
+    plan = subscription.plan if subscription is not None else selectors.basic_plan()
+    account_subscriptions = list(selectors.current_account_subscriptions(customer))
+    shown = selectors.plans_offered().values("pk")
+    subscribed = {plan.pk, *(s.plan_id for s in account_subscriptions)}
+    plans = list(
+        selectors.plans_with_targets(
+            SupportPlan.objects.filter(Q(pk__in=shown) | Q(pk__in=subscribed))
+        ).order_by("rank", "name")
+    )
+    return _render(
+        request,
+        "support/home.html",
+        {
+            "customer": customer,
+            "subscription": subscription,
+            "plan": plan,
+            "move": selectors.plan_move(plan),
+            "account_subscriptions": [(s, selectors.plan_move(s.plan)) for s in account_subscriptions],
+            "tam": selectors.tam_of(customer, subscription),
+            "tam_text": selectors.tam_coverage_text(subscription, plan),
+            "plans": plans,
+            "comparison": selectors.plan_comparison(plans),
+            "history": selectors.subscription_history(customer)[:HISTORY_SHOWN],
+            "page_obj": _case_page(
+                request, selectors.cases_visible_to(request.user), request.GET.get("status")
+            ),
+            "status_filter": request.GET.get("status", ""),
+            "statuses": CaseStatus.choices,
+            "case_form": case_form or _case_form(request.user, plan=plan),
+            "support_page": "home",
+        },
+        status=status,
+    )
+
+
+# Cases ----------------------------------------------------------------------------------------------------
+
+
+@audience_required("customer", "partner", "provider")
+def case_list(request):
+    if _audience(request.user) == "customer":
+        return _see_other("support:home")
+    return _render(
+        request,
+        "support/case_list.html",
+        {
+            "page_obj": _case_page(
+                request, selectors.cases_visible_to(request.user), request.GET.get("status")
+            ),
+            "status_filter": request.GET.get("status", ""),
+            "statuses": CaseStatus.choices,
+            "can_open": selectors.accounts_open_for_cases(request.user).exists(),
+            "sees_all": selectors.user_sees_all_support(request.user),
+            "support_page": "cases",
+        },
+    )
+
+
+@audience_required("customer", "partner")
+def case_new(request):
+    form = _case_form(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = services.support_case_open(user=request.user, **form.cleaned_data)
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, f"Case #{case.pk} is open.{_due_text(case)}")
+            return _see_other("support:case-detail", pk=case.pk)
+    if request.method == "POST" and _audience(request.user) == "customer":
+        return support_home(request, case_form=form, status=400)
+    return _render(
+        request,
+        "support/case_form.html",
+        {"case_form": form, "support_page": "new"},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _due_text(case: SupportCase) -> str:
+    if case.first_response_due_at is None:
+        return ""
+    local = timezone.localtime(case.first_response_due_at, timezone=_zone(case))
+    return f" A first response is due by {local:%a %d %b %Y, %H:%M} ({case.customer.time_zone})."
+
+
+def _zone(case):
+    return zoneinfo.ZoneInfo(case.customer.time_zone)
+
+
+@audience_required("customer", "partner", "provider")
+def case_detail(request, pk, reply_form=None, status_form=None, status=200):
+    case = get_object_or_404(selectors.case_detail(selectors.cases_visible_to(request.user)), pk=pk)
+    side = selectors.responder_side(request.user, case)
+    requester = selectors.user_is_case_requester(request.user, case)
+    allowed = services.RESPONDER_STATUSES if side else (services.REQUESTER_STATUSES if requester else ())
+    allowed = [value for value in allowed if value != case.status]
+    return _render(
+        request,
+        "support/case_detail.html",
+        {
+            "case": case,
+            "replies": case.replies.all(),
+            "can_reply": (side or requester) and case.status != CaseStatus.CLOSED,
+            "reply_form": reply_form or CaseReplyForm(),
+            "status_form": status_form or CaseStatusForm(allowed=allowed),
+            "can_change_status": bool(allowed) and case.status != CaseStatus.CLOSED,
+            "can_escalate": side == ReplySide.PARTNER_SUPPORT and case.with_partner and case.is_active,
+            "responder_side": side,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@audience_required("customer", "partner", "provider")
+def case_reply(request, pk):
+    case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
+    form = CaseReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.support_case_reply(user=request.user, case=case, body=form.cleaned_data["body"])
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, "Your reply was added.")
+            return _see_other("support:case-detail", pk=case.pk)
+    return case_detail(request, pk, reply_form=form, status=400)
+
+
+@require_POST
+@audience_required("customer", "partner", "provider")
+def case_status(request, pk):
+    case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
+    form = CaseStatusForm(request.POST)
+    if form.is_valid():
+        try:
+            case = services.support_case_status_change(
+                user=request.user, case=case, status=form.cleaned_data["status"]
+            )
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, f"Case #{case.pk} is now {case.get_status_display().lower()}.")
+            return _see_other("support:case-detail", pk=case.pk)
+    return case_detail(request, pk, status_form=form, status=400)
+
+
+@require_POST
+@audience_required("partner")
+def case_escalate(request, pk):
+    case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
+    try:
+        services.support_case_escalate(user=request.user, case=case)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Case #{case.pk} was passed on to the provider's support.")
+    return _see_other("support:case-detail", pk=case.pk)

@@ -1,0 +1,167 @@
+"""Bad input and conflicts get JSON with the right status and a message, never a 500."""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from apn_portal.api.exceptions import api_exception_handler
+from partners.models import ProgramEnrollment
+from tests.api.conftest import api_client
+from tests.factories import CertificationFactory, tier
+
+
+def test_malformed_json_is_a_400_with_a_message(world):
+    response = world.client("pdm_a").generic(
+        "PATCH", "/api/v1/partners/alpha/", '{"description": "unterminated', content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("JSON parse error")
+
+
+def test_a_body_that_is_not_json_is_a_415(world):
+    response = world.client("pdm_a").generic(
+        "PATCH", "/api/v1/partners/alpha/", "description=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415
+    assert "detail" in response.json()
+
+
+def test_bad_fields_are_named_with_their_messages(world):
+    response = world.client("pdm_a").post(
+        "/api/v1/certifications/",
+        {"staff_member": world.staff_member_a.pk, "name": "", "level": "wizard", "earned_on": "yesterday"},
+        format="json",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"name", "level", "earned_on"}
+    assert body["level"] == ['"wizard" is not a valid choice.']
+
+
+def test_a_model_constraint_comes_back_as_that_fields_message(world):
+    earned = datetime.date(2024, 5, 1)
+    response = world.client("pdm_a").post(
+        "/api/v1/certifications/",
+        {
+            "staff_member": world.staff_member_a.pk,
+            "name": "Cloud Practitioner",
+            "level": "foundational",
+            "earned_on": earned.isoformat(),
+            "expires_on": (earned - datetime.timedelta(days=1)).isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": ["A certification must expire after the day it was earned."]
+    }
+
+
+def test_a_duplicate_credential_id_is_refused_with_the_models_message(world):
+    CertificationFactory(staff_member=world.staff_member_a, credential_id="AWS-123")
+    response = world.client("pdm_a").post(
+        "/api/v1/certifications/",
+        {
+            "staff_member": world.staff_member_a.pk,
+            "name": "Developer - Associate",
+            "level": "associate",
+            "earned_on": "2025-01-10",
+            "credential_id": "AWS-123",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Another certification already has this credential id."]}
+
+
+def test_a_second_live_enrollment_in_a_program_is_a_409(world):
+    # world.enrollment_a is A's open application to world.program.
+    response = world.client("user_a").post(
+        "/api/v1/enrollments/", {"partner": "alpha", "program": world.program.slug}, format="json"
+    )
+    assert response.status_code == 409
+    assert "already has an enrollment in" in response.json()["detail"]
+
+
+def test_the_database_constraint_is_a_409_when_a_race_slips_past_the_check(world):
+    """Two applications at once both pass the service's check; the unique index refuses the second,
+    and the API says so with the constraint's own message."""
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        ProgramEnrollment.objects.create(partner=world.partner_a, program=world.program)
+    response = api_exception_handler(raised.value, {})
+    assert response.status_code == 409
+    assert response.data == {
+        "detail": "This partner already has an open or approved enrollment in this program."
+    }
+
+
+def test_approving_twice_is_a_409(world):
+    client = world.client("pdm_a")
+    assert (
+        client.post(f"/api/v1/enrollments/{world.enrollment_a.pk}/approve/", {}, format="json").status_code
+        == 200
+    )
+    response = client.post(f"/api/v1/enrollments/{world.enrollment_a.pk}/approve/", {}, format="json")
+    assert response.status_code == 409
+    assert response.json() == {"detail": f"This enrollment in {world.program.name} is already approved."}
+
+
+def test_a_service_refusal_names_its_field(world):
+    response = world.client("pdm_a").post(
+        "/api/v1/partners/alpha/tier-change/",
+        {"to_tier": tier("technology", "registered").pk, "reason": "Wrong ladder"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["to_tier"]
+
+
+def test_a_stale_update_is_a_409_and_changes_nothing(world):
+    client = world.client("pdm_a")
+    etag = client.get("/api/v1/partners/alpha/")["ETag"]
+    # Somebody else changes the partner after our read.
+    assert (
+        client.patch("/api/v1/partners/alpha/", {"description": "Theirs"}, format="json").status_code == 200
+    )
+    response = client.patch(
+        "/api/v1/partners/alpha/", {"description": "Ours"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert response.status_code == 409
+    assert "changed since you read it" in response.json()["detail"]
+    assert client.get("/api/v1/partners/alpha/").json()["description"] == "Theirs"
+
+
+def test_an_update_with_the_current_etag_goes_through_and_returns_the_new_one(world):
+    client = world.client("pdm_a")
+    etag = client.get("/api/v1/partners/alpha/")["ETag"]
+    response = client.patch(
+        "/api/v1/partners/alpha/", {"description": "Ours"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert response.status_code == 200
+    assert response["ETag"] != etag
+    assert client.get("/api/v1/partners/alpha/")["ETag"] == response["ETag"]
+
+
+def test_bad_filters_pages_and_cursors_are_400s(world):
+    client = world.client("superuser")
+    assert client.get("/api/v1/certifications/?expires_before=soon").status_code == 400
+    assert client.get("/api/v1/certifications/?updated_since=yesterday").json() == {
+        "updated_since": ["Enter a valid date/time."]
+    }
+    assert client.get("/api/v1/certifications/?cursor=garbage").status_code == 400
+    assert client.get("/api/v1/certifications/?ordering=name").status_code == 400
+    assert client.get("/api/v1/certifications/?page_size=0").status_code == 400
+    assert client.get("/api/v1/partners/?page=9999").status_code == 404
+
+
+def test_ids_out_of_range_are_404s_not_500s(world):
+    client = world.client("superuser")
+    assert client.get(f"/api/v1/certifications/{2**70}/").status_code == 404
+    assert client.get("/api/v1/certifications/not-a-number/").status_code == 404
+
+
+def test_an_anonymous_write_is_a_401_with_the_token_scheme(world):
+    response = api_client().post("/api/v1/staff-members/", {"partner": "alpha"}, format="json")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"

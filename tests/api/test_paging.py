@@ -1,0 +1,114 @@
+"""Paging: cursor lists walk every row once with no COUNT(*), even while rows are added; page-numbered
+lists stop at 100 a page; every ordering ends with the unique id."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.api.conftest import api_client
+from tests.factories import CertificationFactory, PartnerFactory, StaffMemberFactory, SuperUserFactory
+
+
+@pytest.fixture
+def client(db):
+    return api_client(SuperUserFactory())
+
+
+def _walk(client, url, on_each_page=lambda: None):
+    seen, pages = [], 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        seen.extend(row["id"] for row in body["results"])
+        url = body["next"]
+        pages += 1
+        on_each_page()
+    return seen, pages
+
+
+@pytest.mark.parametrize("ordering", ["id", "-id", "expires_on", "-expires_on", "updated_at"])
+def test_a_cursor_walk_sees_every_row_once_while_rows_are_inserted(client, ordering):
+    member = StaffMemberFactory()
+    base = datetime.date(2024, 1, 1)
+    # Many rows share an expiry date, so the walk depends on the id tie-break.
+    before = [
+        CertificationFactory(staff_member=member, earned_on=base - datetime.timedelta(days=i % 3)).pk
+        for i in range(23)
+    ]
+    inserted = []
+
+    def insert_one():
+        inserted.append(
+            CertificationFactory(staff_member=member, earned_on=base - datetime.timedelta(days=1)).pk
+        )
+
+    seen, pages = _walk(client, f"/api/v1/certifications/?page_size=4&ordering={ordering}", insert_one)
+    assert len(seen) == len(set(seen)), "a row was repeated"
+    assert set(before) <= set(seen), "a row that existed before the walk was missed"
+    assert set(seen) <= set(before) | set(inserted)
+    assert pages >= 6
+
+
+def test_a_cursor_page_runs_no_count(client):
+    CertificationFactory.create_batch(3)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/api/v1/certifications/?page_size=2").status_code == 200
+    assert not [q for q in captured if "COUNT(" in q["sql"].upper()]
+
+
+def test_a_cursor_from_another_ordering_is_refused(client):
+    CertificationFactory.create_batch(3)
+    next_url = client.get("/api/v1/certifications/?page_size=1&ordering=id").json()["next"]
+    cursor = next_url.split("cursor=")[1].split("&")[0]
+    response = client.get(f"/api/v1/certifications/?cursor={cursor}&ordering=-expires_on")
+    assert response.status_code == 400
+    assert "cursor" in response.json()
+
+
+def test_page_numbered_lists_give_at_most_100_rows_a_page(client):
+    PartnerFactory.create_batch(105)
+    body = client.get("/api/v1/partners/?page_size=500").json()
+    assert len(body["results"]) == 100
+    assert body["count"] == 105
+    second = client.get(body["next"]).json()
+    ids = [row["id"] for row in body["results"]] + [row["id"] for row in second["results"]]
+    assert len(ids) == len(set(ids)) == 105
+
+
+def test_ordering_with_ties_still_pages_without_overlap(client):
+    PartnerFactory.create_batch(9, name="Same Name")
+    first = client.get("/api/v1/partners/?ordering=name&page_size=4").json()
+    ids = []
+    url = "/api/v1/partners/?ordering=name&page_size=4"
+    while url:
+        body = client.get(url).json()
+        ids.extend(row["id"] for row in body["results"])
+        url = body["next"]
+    assert first["count"] == 9
+    assert len(ids) == len(set(ids)) == 9
+
+
+def test_updated_since_returns_only_what_changed(client):
+    old, recent = StaffMemberFactory(), StaffMemberFactory()
+    cutoff = recent.updated_at
+    type(old).objects.filter(pk=old.pk).update(updated_at=cutoff - datetime.timedelta(hours=1))
+    body = client.get("/api/v1/staff-members/", {"updated_since": cutoff.isoformat()}).json()
+    assert [row["id"] for row in body["results"]] == [recent.pk]
+
+
+def test_past_the_count_cap_the_count_says_so_and_next_still_leads_on(client, monkeypatch):
+    from apn_portal.api.pagination import ApiCountPaginator
+
+    monkeypatch.setattr(ApiCountPaginator, "count_cap", 5)
+    members = StaffMemberFactory.create_batch(8)
+    first = client.get("/api/v1/staff-members/?page_size=3").json()
+    assert (first["count"], first["count_is_capped"]) == (5, True)
+    ids, url = [], "/api/v1/staff-members/?page_size=3"
+    while url:
+        body = client.get(url).json()
+        ids.extend(row["id"] for row in body["results"])
+        url = body["next"]
+    assert ids == sorted(member.pk for member in members)

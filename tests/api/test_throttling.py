@@ -1,0 +1,74 @@
+"""Rates per anonymous IP address, per token, and for sending contact requests, counted in the shared
+cache (Redis when the suite has one, as in CI)."""
+
+import os
+
+import pytest
+from django.core.cache import cache
+
+from tests.api.conftest import api_client
+
+LEAD = {
+    "partner": "alpha",
+    "name": "Jo Buyer",
+    "email": "jo@customer.example.com",
+    "company": "Customer GmbH",
+    "country": "DE",
+    "message": "Please call us.",
+}
+
+
+@pytest.fixture
+def shared_cache(settings):
+    """Redis (database 5, this suite's own) when REDIS_URL is set, as scripts/test.sh and CI do."""
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url.rsplit("/", 1)[0] + "/5",
+            }
+        }
+        cache.clear()
+    yield
+    cache.clear()
+
+
+def test_anonymous_callers_are_limited_per_address(world, settings, shared_cache):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anon": "3/min"}
+    client = api_client()
+    statuses = [client.get("/api/v1/partners/").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = client.get("/api/v1/partners/")
+    assert int(response["Retry-After"]) > 0
+    assert "throttled" in response.json()["detail"]
+    other_address = client.get("/api/v1/partners/", REMOTE_ADDR="10.1.2.3")
+    assert other_address.status_code == 200
+
+
+def test_a_forged_forwarded_for_header_does_not_reset_the_count(world, settings, shared_cache):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anon": "2/min"}
+    client = api_client()
+    statuses = [
+        client.get("/api/v1/partners/", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code for i in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
+def test_each_token_has_its_own_budget(world, settings, shared_cache):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "token": "2/min"}
+    a, b = world.client("user_a"), world.client("user_b")
+    assert [a.get("/api/v1/tiers/").status_code for _ in range(3)] == [200, 200, 429]
+    assert b.get("/api/v1/tiers/").status_code == 200
+
+
+def test_sending_contact_requests_has_a_tighter_rate_per_address(world, settings, shared_cache):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "contact_requests": "2/hour"}
+    client = api_client()
+    statuses = [client.post("/api/v1/contact-requests/", LEAD, format="json").status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+    # Being signed in does not lift it: it is about the address sending leads.
+    signed_in = world.client("user_b").post("/api/v1/contact-requests/", LEAD, format="json")
+    assert signed_in.status_code == 429
+    # Reading is not sending.
+    assert world.client("user_a").get("/api/v1/contact-requests/").status_code == 200

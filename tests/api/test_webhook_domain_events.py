@@ -1,0 +1,92 @@
+"""The events the scheduled checks and the access services emit reach the endpoints that may see them."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from apn_portal.checks.services import check_run
+from apn_portal.webhooks.models import WebhookDelivery
+from apn_portal.webhooks.services import webhook_endpoint_create
+from engagements.services import access_grant_revoke
+from partners.choices import EnrollmentStatus
+from tests.factories import (
+    AccessGrantFactory,
+    ApprovedEnrollmentFactory,
+    CertificationFactory,
+    CustomerUserFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    StaffMemberFactory,
+    SuperUserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+URL = "http://127.0.0.1:8151/hook"
+
+
+def _endpoint(user, event):
+    return webhook_endpoint_create(user=user, url=URL, events=[event], secret="s3cret-for-tests-0123456789")
+
+
+def test_an_enrollment_the_check_expires_is_announced_to_its_partner_and_to_staff_only():
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    enrollment = ApprovedEnrollmentFactory(
+        approved_on=yesterday - datetime.timedelta(days=365), expires_on=yesterday
+    )
+    own = _endpoint(PartnerUserFactory(partner=enrollment.partner), "enrollment.expired")
+    staff = _endpoint(SuperUserFactory(), "enrollment.expired")
+    other = _endpoint(PartnerUserFactory(partner=PartnerFactory()), "enrollment.expired")
+
+    check_run("program_renewal")
+    check_run("program_renewal")  # a second run expires nothing more, so announces nothing more
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.EXPIRED
+    deliveries = WebhookDelivery.objects.filter(event="enrollment.expired")
+    assert sorted(d.endpoint_id for d in deliveries) == sorted([own.pk, staff.pk])
+    assert {d.payload["data"]["id"] for d in deliveries} == {enrollment.pk}
+    assert deliveries[0].payload["data"]["status"] == "expired"
+    assert not deliveries.filter(endpoint=other).exists()
+
+
+def test_a_revoked_grant_is_announced_to_the_partner_that_held_it():
+    grant = AccessGrantFactory()
+    partner = grant.engagement_partner.partner
+    own = _endpoint(PartnerUserFactory(partner=partner), "access_grant.revoked")
+    other = _endpoint(PartnerUserFactory(partner=PartnerFactory()), "access_grant.revoked")
+
+    customer_admin = CustomerUserFactory(customer=grant.account.customer, access_admin=True)
+
+    access_grant_revoke(user=customer_admin, grant=grant, reason="Contract handed to another partner")
+
+    (delivery,) = WebhookDelivery.objects.filter(event="access_grant.revoked")
+    assert delivery.endpoint == own
+    assert delivery.payload["data"]["id"] == grant.pk
+    assert delivery.payload["data"]["revocation_reason"] == "Contract handed to another partner"
+    assert not WebhookDelivery.objects.filter(endpoint=other).exists()
+
+
+def test_expiring_certifications_are_announced_once_a_day_to_their_partner():
+    partner = PartnerFactory()
+    PartnerUserFactory(partner=partner, email="ops@partner.example")
+    person = StaffMemberFactory(partner=partner, full_name="Ann Lee")
+    certification = CertificationFactory(
+        staff_member=person,
+        earned_on=timezone.localdate() - datetime.timedelta(days=1000),
+        expires_on=timezone.localdate() + datetime.timedelta(days=30),
+    )
+    own = _endpoint(PartnerUserFactory(partner=partner), "certification.expiring")
+    _endpoint(PartnerUserFactory(partner=PartnerFactory()), "certification.expiring")
+
+    check_run("certification_expiry")
+    check_run("certification_expiry")  # the same day again: nothing new to announce
+
+    (delivery,) = WebhookDelivery.objects.filter(event="certification.expiring")
+    assert delivery.endpoint == own
+    data = delivery.payload["data"]
+    assert data["partner"] == partner.slug
+    assert [(c["id"], c["person"], c["reminder_days"]) for c in data["certifications"]] == [
+        (certification.pk, "Ann Lee", 30)
+    ]

@@ -1,0 +1,188 @@
+"""Webhooks: events stored with the change, POSTed signed after commit by a Celery worker, retried with
+backoff when the receiver fails, and only to allowed hosts."""
+
+import datetime
+import json
+
+import pytest
+import time_machine
+from celery.contrib.testing.worker import start_worker
+from django.utils import timezone
+
+from apn_portal.celery import app as celery_app
+from apn_portal.webhooks import tasks  # noqa: F401  (registers the tasks with the worker)
+from apn_portal.webhooks.choices import DeliveryStatus
+from apn_portal.webhooks.models import WebhookDelivery
+from apn_portal.webhooks.services import webhook_deliver, webhook_endpoint_create
+from partners import services
+from tests.api.conftest import api_client
+from tests.api.receiver import start_receiver, verify_signature
+from tests.factories import (
+    PartnerFactory,
+    PartnerUserFactory,
+    PdmFactory,
+    ProgramEnrollmentFactory,
+    ProgramFactory,
+    SuperUserFactory,
+    tier,
+)
+
+RECEIVER_PORT = 8151
+SECRET = "s3cret-for-tests-0123456789"
+
+
+@pytest.fixture
+def receiver():
+    receiver, server = start_receiver(RECEIVER_PORT)
+    yield receiver
+    server.shutdown()
+    server.server_close()
+
+
+def _endpoint(user, receiver, events=("partner.tier_changed",)):
+    return webhook_endpoint_create(user=user, url=receiver.url, events=list(events), secret=SECRET)
+
+
+def test_an_event_is_stored_with_the_change_and_its_post_is_signed(
+    db, receiver, django_capture_on_commit_callbacks
+):
+    pdm = PdmFactory()
+    partner = PartnerFactory(slug="alpha", pdm=pdm)
+    endpoint = _endpoint(PartnerUserFactory(partner=partner), receiver)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = api_client(pdm).post(
+            "/api/v1/partners/alpha/tier-change/",
+            {"to_tier": tier(slug="select").pk, "reason": "Audit passed"},
+            format="json",
+        )
+    assert response.status_code == 201
+    assert len(callbacks) == 1  # the delivery is queued only once the change commits
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert delivery.event == "partner.tier_changed"
+    assert delivery.payload["data"] == response.json()
+
+    assert webhook_deliver(delivery.pk) is True
+    (request,) = receiver.received
+    assert request.headers["X-APN-Event"] == "partner.tier_changed"
+    assert request.headers["X-APN-Delivery"] == str(delivery.pk)
+    assert verify_signature(SECRET, request.headers, request.body)
+    assert not verify_signature("another-secret", request.headers, request.body)
+    assert json.loads(request.body)["data"]["to_tier"]["slug"] == "select"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.response_code) == (DeliveryStatus.DELIVERED, 1, 200)
+
+
+def test_a_failing_receiver_is_retried_with_growing_delays_until_it_accepts(db, receiver, settings):
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 30
+    superuser = SuperUserFactory()
+    _endpoint(superuser, receiver)
+    partner = PartnerFactory()
+    receiver.statuses = [500, 503]
+    services.partner_tier_change(
+        partner=partner, to_tier=tier(slug="select"), reason="Qualified", user=superuser
+    )
+    delivery = WebhookDelivery.objects.get()
+
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        assert webhook_deliver(delivery.pk) is False
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts, delivery.response_code) == ("pending", 1, 500)
+        assert delivery.last_error == "The receiver answered HTTP 500."
+        assert delivery.next_attempt_at == start + datetime.timedelta(seconds=30)
+
+        assert webhook_deliver(delivery.pk) is False  # not due yet: nothing is sent
+        assert len(receiver.received) == 1
+
+        clock.shift(datetime.timedelta(seconds=31))
+        assert webhook_deliver(delivery.pk) is False
+        delivery.refresh_from_db()
+        assert delivery.attempts == 2
+        assert delivery.next_attempt_at == timezone.now() + datetime.timedelta(seconds=60)
+
+        clock.shift(datetime.timedelta(seconds=61))
+        assert webhook_deliver(delivery.pk) is True
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (DeliveryStatus.DELIVERED, 3, "")
+    assert len({r.headers["X-APN-Delivery"] for r in receiver.received}) == 1  # one delivery, three tries
+
+
+def test_events_reach_only_endpoints_that_may_see_them(db, receiver):
+    pdm = PdmFactory()
+    alpha, bravo = PartnerFactory(pdm=pdm), PartnerFactory()
+    events = ("partner.tier_changed", "contact_request.created", "enrollment.approved")
+    alpha_endpoint = _endpoint(PartnerUserFactory(partner=alpha), receiver, events)
+    bravo_endpoint = _endpoint(PartnerUserFactory(partner=bravo), receiver, events)
+    staff_endpoint = _endpoint(PdmFactory(), receiver, ("contact_request.created",))
+
+    services.contact_request_create(
+        partner=alpha,
+        data={"name": "Jo", "email": "jo@example.com", "company": "C", "country": "DE", "message": "Hi"},
+    )
+    enrollment = ProgramEnrollmentFactory(partner=alpha, program=ProgramFactory(partner_type=""))
+    services.enrollment_approve(enrollment=enrollment, user=pdm)
+
+    assert sorted(
+        WebhookDelivery.objects.filter(endpoint=alpha_endpoint).values_list("event", flat=True)
+    ) == [
+        "contact_request.created",
+        "enrollment.approved",
+    ]
+    assert not WebhookDelivery.objects.filter(endpoint=bravo_endpoint).exists()
+    assert list(WebhookDelivery.objects.filter(endpoint=staff_endpoint).values_list("event", flat=True)) == [
+        "contact_request.created"
+    ]
+
+
+def test_a_rolled_back_change_sends_nothing(db, receiver):
+    superuser = SuperUserFactory()
+    _endpoint(superuser, receiver)
+    partner = PartnerFactory()
+    with pytest.raises(Exception, match="already"):
+        services.partner_tier_change(partner=partner, to_tier=partner.tier, reason="No-op", user=superuser)
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_only_allowed_hosts_can_be_registered_or_called(world, settings):
+    response = world.client("user_a").post(
+        "/api/v1/webhook-endpoints/",
+        {"url": "http://169.254.169.254/latest/meta-data", "events": ["partner.tier_changed"]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["url"]
+
+    endpoint = webhook_endpoint_create(
+        user=world.users["superuser"], url="http://localhost:8152/x", events=["partner.tier_changed"]
+    )
+    settings.WEBHOOK_ALLOWED_HOSTS = ["hooks.example.com"]  # the operator narrowed the list since
+    services.partner_tier_change(
+        partner=world.partner_b,
+        to_tier=tier(slug="select"),
+        reason="Qualified",
+        user=world.users["superuser"],
+    )
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert webhook_deliver(delivery.pk) is False
+    delivery.refresh_from_db()
+    assert delivery.response_code is None
+    assert "WEBHOOK_ALLOWED_HOSTS" in delivery.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_celery_worker_delivers_after_commit_and_retries_a_failure(receiver, settings):
+    """End to end with a real worker: the change commits, the task is queued, the first POST fails,
+    the task schedules its retry with backoff, and the second POST is accepted."""
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 0.5
+    superuser = SuperUserFactory()
+    _endpoint(superuser, receiver)
+    partner = PartnerFactory()
+    receiver.statuses = [502]
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        services.partner_tier_change(
+            partner=partner, to_tier=tier(slug="select"), reason="Qualified", user=superuser
+        )
+        receiver.wait_for(2)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 2)
+    assert all(verify_signature(SECRET, r.headers, r.body) for r in receiver.received)
