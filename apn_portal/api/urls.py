@@ -7,6 +7,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from apn_portal.api.auth import TokenObtainView
 from apn_portal.webhooks.api import router as webhooks_router
 from engagements.api.urls import router as engagements_router
 from partners.api.urls import router as partners_router
@@ -37,6 +38,7 @@ for app_router in (partners_router, engagements_router, support_router, webhooks
     router.registry.extend(app_router.registry)
 
 urlpatterns = [
+    path("auth/token/", TokenObtainView.as_view(), name="api-token-obtain"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
