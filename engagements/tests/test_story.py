@@ -1,13 +1,14 @@
 """The whitepaper's closing story, end to end, as one test: a customer moves its WordPress site to the
 cloud with a "standard"-tier consulting partner (the ladder's first rung above Registered: Select), the
 provider's Solutions Architect reviews the design, the partner buys Professional Services to fill a gap,
-the customer upgrades to Enterprise Support (support plans come in a later issue: here the upgrade is the
-TAM joining the customer and its team) and hands day-to-day operation to a managed service provider whose
+the customer upgrades from Business to Enterprise Support (with its designated Technical Account Manager,
+who joins the team) and hands day-to-day operation to a managed service provider whose
 access needs the customer's MFA token. At each step: who sees what, and who may do what."""
 
 import datetime
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,6 +18,10 @@ from engagements.choices import AccessScope, EngagementStage, PartnerRole, Servi
 from partners.choices import PartnerType
 from partners.models import ConsultingCategory
 from partners.services import customer_reference_set_validated
+from support import selectors as support_selectors
+from support.choices import SubscriptionChange
+from support.models import SupportPlan
+from support.services import support_subscription_change
 from tests.factories import (
     AccountManagerFactory,
     CustomerFactory,
@@ -25,6 +30,7 @@ from tests.factories import (
     PartnerUserFactory,
     PdmFactory,
     SolutionsArchitectFactory,
+    StaffCertificationFactory,
     StaffUserFactory,
     TamFactory,
     tier,
@@ -266,6 +272,23 @@ def test_the_wordpress_migration_story(client):
     )
     assert sees(kofi_tam)["customers"] == {"Northwind Charity"}
     assert list(selectors.customers_assigned_to(kofi_tam)) == [northwind]
+    # The plan itself: Northwind runs on Business, and Enterprise needs a designated TAM who holds a
+    # Solutions Architect certification; only the Account Manager names one.
+    business, enterprise = (SupportPlan.objects.get(slug=slug) for slug in ("business", "enterprise"))
+    support_subscription_change(user=chris_it, customer=northwind, plan=business)
+    with pytest.raises(PermissionDeniedError):
+        support_subscription_change(user=chris_it, customer=northwind, plan=enterprise, tam=kofi_tam)
+    with pytest.raises(DomainError, match="Solutions Architect"):
+        support_subscription_change(user=jordan_am, customer=northwind, plan=enterprise, tam=kofi_tam)
+    StaffCertificationFactory(user=kofi_tam)
+    upgrade = support_subscription_change(user=jordan_am, customer=northwind, plan=enterprise, tam=kofi_tam)
+    assert (upgrade.plan, upgrade.tam, upgrade.change) == (enterprise, kofi_tam, SubscriptionChange.UPGRADED)
+    assert support_selectors.current_customer_subscription(northwind) == upgrade
+    browser = Client()
+    browser.force_login(chris_it)
+    chris_page = browser.get(reverse("support:home")).content.decode()
+    assert "Enterprise" in chris_page
+    assert kofi_tam.get_full_name() in chris_page
 
     # The hand-over: the customer engages Steady Ops and grants it operations in production, with MFA.
     steady_contract = services.engagement_partner_add(
