@@ -18,6 +18,7 @@ from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import APIException, NotFound
+from rest_framework.response import Response
 
 from apn_portal.api.idempotency import IdempotentPostMixin
 from apn_portal.api.pagination import KeysetCursorPagination
@@ -154,3 +155,18 @@ class PortalModelViewSet(
         with transaction.atomic():
             self._ensure_not_stale(self.get_object())
             return super().destroy(request, *args, **kwargs)
+
+    # For @action endpoints that call a service: validate the body, then answer with the result as a read.
+
+    @staticmethod
+    def action_payload(serializer_class, request) -> dict:
+        payload = serializer_class(data=request.data, context={"request": request})
+        payload.is_valid(raise_exception=True)
+        return payload.validated_data
+
+    def action_response(self, serializer_class, instance, status_code=status.HTTP_200_OK):
+        # Read back through the list's queryset, so the answer shows what a read would.
+        instance = self.get_queryset().get(pk=instance.pk)
+        return Response(
+            serializer_class(instance, context=self.get_serializer_context()).data, status=status_code
+        )

@@ -7,7 +7,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.response import Response
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet
@@ -27,19 +26,6 @@ class EngagementsViewSet(PortalModelViewSet):
     def can_change(self, obj, user) -> bool:
         # The services check who may change what, with a message saying why not (403).
         return True
-
-    def _action_response(self, serializer_class, instance, status_code=status.HTTP_200_OK):
-        # Read back through the list's queryset, so the answer shows what a read would.
-        instance = self.get_queryset().get(pk=instance.pk)
-        return Response(
-            serializer_class(instance, context=self.get_serializer_context()).data, status=status_code
-        )
-
-    @staticmethod
-    def _payload(serializer_class, request) -> dict:
-        payload = serializer_class(data=request.data, context={"request": request})
-        payload.is_valid(raise_exception=True)
-        return payload.validated_data
 
 
 class CustomerViewSet(EngagementsViewSet):
@@ -113,7 +99,7 @@ class EngagementViewSet(EngagementsViewSet):
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def advance(self, request, pk=None):
         engagement = self.get_object()
-        payload = self._payload(serializers.StageAdvanceSerializer, request)
+        payload = self.action_payload(serializers.StageAdvanceSerializer, request)
         try:
             services.engagement_stage_advance(
                 user=request.user,
@@ -126,7 +112,7 @@ class EngagementViewSet(EngagementsViewSet):
             if error.field == "to_stage":
                 error.field = "stage"  # the body's name for it
             raise
-        return self._action_response(serializers.EngagementSerializer, engagement)
+        return self.action_response(serializers.EngagementSerializer, engagement)
 
     @extend_schema(
         summary="Complete the engagement",
@@ -139,9 +125,11 @@ class EngagementViewSet(EngagementsViewSet):
     def complete(self, request, pk=None):
         engagement = self.get_object()
         services.engagement_complete(
-            user=request.user, engagement=engagement, **self._payload(serializers.CompleteSerializer, request)
+            user=request.user,
+            engagement=engagement,
+            **self.action_payload(serializers.CompleteSerializer, request),
         )
-        return self._action_response(serializers.EngagementSerializer, engagement)
+        return self.action_response(serializers.EngagementSerializer, engagement)
 
     @extend_schema(
         summary="Start, hold, resume or cancel",
@@ -156,9 +144,9 @@ class EngagementViewSet(EngagementsViewSet):
         services.engagement_status_change(
             user=request.user,
             engagement=engagement,
-            **self._payload(serializers.StatusChangeSerializer, request),
+            **self.action_payload(serializers.StatusChangeSerializer, request),
         )
-        return self._action_response(serializers.EngagementSerializer, engagement)
+        return self.action_response(serializers.EngagementSerializer, engagement)
 
 
 class EngagementPartnerViewSet(EngagementsViewSet):
@@ -190,9 +178,9 @@ class EngagementPartnerViewSet(EngagementsViewSet):
         new = services.engagement_partner_replace(
             user=request.user,
             engagement_partner=engaged,
-            **self._payload(serializers.ReplaceSerializer, request),
+            **self.action_payload(serializers.ReplaceSerializer, request),
         )
-        return self._action_response(serializers.EngagementPartnerSerializer, new, status.HTTP_201_CREATED)
+        return self.action_response(serializers.EngagementPartnerSerializer, new, status.HTTP_201_CREATED)
 
 
 class AccessGrantViewSet(CursorListMixin, EngagementsViewSet):
@@ -225,6 +213,6 @@ class AccessGrantViewSet(CursorListMixin, EngagementsViewSet):
     def revoke(self, request, pk=None):
         grant = self.get_object()
         services.access_grant_revoke(
-            user=request.user, grant=grant, **self._payload(serializers.RevokeReasonSerializer, request)
+            user=request.user, grant=grant, **self.action_payload(serializers.RevokeReasonSerializer, request)
         )
-        return self._action_response(serializers.AccessGrantSerializer, grant)
+        return self.action_response(serializers.AccessGrantSerializer, grant)

@@ -44,18 +44,6 @@ class SupportViewSet(PortalModelViewSet):
         # The services check who may change what, with a message saying why not (403).
         return True
 
-    def _read_back(self, serializer_class, instance, status_code=status.HTTP_200_OK):
-        instance = self.get_queryset().get(pk=instance.pk)
-        return Response(
-            serializer_class(instance, context=self.get_serializer_context()).data, status=status_code
-        )
-
-    @staticmethod
-    def _payload(serializer_class, request) -> dict:
-        payload = serializer_class(data=request.data, context={"request": request})
-        payload.is_valid(raise_exception=True)
-        return payload.validated_data
-
 
 class SupportSubscriptionViewSet(CursorListMixin, SupportViewSet):
     """Who is on which plan, from when to when: a change of plan is a new subscription (POST), which ends
@@ -86,9 +74,9 @@ class SupportSubscriptionViewSet(CursorListMixin, SupportViewSet):
         services.support_subscription_end(
             user=request.user,
             subscription=subscription,
-            **self._payload(serializers.SubscriptionEndSerializer, request),
+            **self.action_payload(serializers.SubscriptionEndSerializer, request),
         )
-        return self._read_back(serializers.SupportSubscriptionSerializer, subscription)
+        return self.action_response(serializers.SupportSubscriptionSerializer, subscription)
 
 
 class SupportCaseViewSet(CursorListMixin, SupportViewSet):
@@ -139,7 +127,7 @@ class SupportCaseViewSet(CursorListMixin, SupportViewSet):
                 CaseReply.objects.filter(case=case).select_related("author").order_by("created_at", "id")
             )
             return Response(serializers.CaseReplySerializer(replies, many=True).data)
-        payload = self._payload(serializers.CaseReplySerializer, request)
+        payload = self.action_payload(serializers.CaseReplySerializer, request)
         reply = services.support_case_reply(user=request.user, case=case, body=payload["body"])
         return Response(serializers.CaseReplySerializer(reply).data, status=status.HTTP_201_CREATED)
 
@@ -155,9 +143,9 @@ class SupportCaseViewSet(CursorListMixin, SupportViewSet):
     def status(self, request, pk=None):
         case = self.get_object()
         services.support_case_status_change(
-            user=request.user, case=case, **self._payload(serializers.CaseStatusSerializer, request)
+            user=request.user, case=case, **self.action_payload(serializers.CaseStatusSerializer, request)
         )
-        return self._read_back(serializers.SupportCaseSerializer, case)
+        return self.action_response(serializers.SupportCaseSerializer, case)
 
     @extend_schema(
         summary="Pass on to the provider",
@@ -170,4 +158,4 @@ class SupportCaseViewSet(CursorListMixin, SupportViewSet):
     def escalate(self, request, pk=None):
         case = self.get_object()
         services.support_case_escalate(user=request.user, case=case)
-        return self._read_back(serializers.SupportCaseSerializer, case)
+        return self.action_response(serializers.SupportCaseSerializer, case)
