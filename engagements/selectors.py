@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from apn_portal.accounts.selectors import user_is_signed_in
 from engagements.choices import PartnerRole
 from engagements.models import (
     AccessGrant,
@@ -60,10 +61,6 @@ def partner_role_problem(partner: Partner, role: str) -> str | None:
 # Who sees what ----------------------------------------------------------------------------------------
 
 
-def _signed_in(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_active)
-
-
 def _sees_everything(user) -> bool:
     return user.is_superuser
 
@@ -96,7 +93,7 @@ def live_grants(at: datetime.datetime | None = None) -> QuerySet[AccessGrant]:
 
 
 def customers_visible_to(user) -> QuerySet[Customer]:
-    if not _signed_in(user):
+    if not user_is_signed_in(user):
         return Customer.objects.none()
     if _sees_everything(user):
         return Customer.objects.all()
@@ -114,13 +111,13 @@ def customers_visible_to(user) -> QuerySet[Customer]:
 
 def customers_assigned_to(user) -> QuerySet[Customer]:
     """The AM's, SA's or TAM's own customers (not all that a superuser sees)."""
-    if not _signed_in(user) or not user.is_provider_staff:
+    if not user_is_signed_in(user) or not user.is_provider_staff:
         return Customer.objects.none()
     return Customer.objects.filter(_assigned_customer_q(user))
 
 
 def accounts_visible_to(user) -> QuerySet[AwsAccount]:
-    if not _signed_in(user):
+    if not user_is_signed_in(user):
         return AwsAccount.objects.none()
     if _sees_everything(user):
         return AwsAccount.objects.all()
@@ -136,7 +133,7 @@ def accounts_visible_to(user) -> QuerySet[AwsAccount]:
 
 
 def engagements_visible_to(user) -> QuerySet[Engagement]:
-    if not _signed_in(user):
+    if not user_is_signed_in(user):
         return Engagement.objects.none()
     if _sees_everything(user):
         return Engagement.objects.all()
@@ -157,7 +154,7 @@ def engagement_partners_visible_to(user) -> QuerySet[EngagementPartner]:
 
 
 def access_grants_visible_to(user) -> QuerySet[AccessGrant]:
-    if not _signed_in(user):
+    if not user_is_signed_in(user):
         return AccessGrant.objects.none()
     if _sees_everything(user):
         return AccessGrant.objects.all()
@@ -176,7 +173,7 @@ def access_grants_visible_to(user) -> QuerySet[AccessGrant]:
 def user_is_assigned_to_customer(user, customer: Customer) -> bool:
     """The customer's AM, SA or TAM (provider staff only)."""
     return (
-        _signed_in(user)
+        user_is_signed_in(user)
         and user.is_provider_staff
         and user.pk in (customer.account_manager_id, customer.solutions_architect_id, customer.tam_id)
     )
@@ -185,7 +182,7 @@ def user_is_assigned_to_customer(user, customer: Customer) -> bool:
 def user_can_manage_access(user, customer: Customer) -> bool:
     """Grant partners access to the customer's accounts: only the customer's own access administrators."""
     return (
-        _signed_in(user)
+        user_is_signed_in(user)
         and user.customer_id == customer.pk
         and customer.access_administrators.filter(pk=user.pk).exists()
     )
@@ -195,14 +192,14 @@ def user_can_revoke_access(user, customer: Customer) -> bool:
     """Revoking is also open to the provider's staff looking after the customer, and to superusers."""
     return (
         user_can_manage_access(user, customer)
-        or (_signed_in(user) and user.is_superuser)
+        or (user_is_signed_in(user) and user.is_superuser)
         or user_is_assigned_to_customer(user, customer)
     )
 
 
 def user_can_manage_engagement(user, engagement: Engagement) -> bool:
     """Plan the engagement: its partners, team and purchases. The customer's staff and its AM/SA/TAM."""
-    if not _signed_in(user):
+    if not user_is_signed_in(user):
         return False
     return (
         user.is_superuser
@@ -216,7 +213,7 @@ def user_can_work_on_engagement(user, engagement: Engagement) -> bool:
     if user_can_manage_engagement(user, engagement):
         return True
     return bool(
-        _signed_in(user)
+        user_is_signed_in(user)
         and user.partner_id
         and engagement.engagement_partners.filter(
             partner_id=user.partner_id, role=PartnerRole.CONSULTING_LEAD, replaced_by__isnull=True

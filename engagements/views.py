@@ -8,12 +8,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, F
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
+from apn_portal.http import redirect_see_other
 from engagements import selectors, services
 from engagements.choices import CLOSED_ENGAGEMENT_STATUSES, STAGE_ORDER, EngagementStage
 from engagements.forms import AccessGrantForm, ReasonForm, StageAdvanceForm
@@ -61,12 +62,6 @@ def audience_required(*audiences):
         return wrapped
 
     return decorator
-
-
-def _see_other(*args, **kwargs):
-    response = redirect(*args, **kwargs)
-    response.status_code = 303
-    return response
 
 
 def _form_error(form, error: DomainError, aliases=None):
@@ -206,7 +201,7 @@ def engagement_advance(request, pk):
             _form_error(form, error)
         else:
             messages.success(request, f"“{engagement.title}” reached {event.get_stage_display()}.")
-            return _see_other("engagements:engagement-detail", pk=engagement.pk)
+            return redirect_see_other("engagements:engagement-detail", pk=engagement.pk)
     return engagement_detail(request, pk, advance_form=form, status=400)
 
 
@@ -255,7 +250,7 @@ def access_grant_create(request):
                 f"{grant.engagement_partner.partner.name} can now use role {grant.role_name} on account "
                 f"{grant.account.account_id} until {grant.expires_at:%d %b %Y %H:%M %Z}.",
             )
-            return _see_other("engagements:access")
+            return redirect_see_other("engagements:access")
     return _render(
         request,
         "engagements/access_grant_form.html",
@@ -288,7 +283,7 @@ def access_revoke(request, pk):
                 f"{grant.engagement_partner.partner.name} no longer has role {grant.role_name} on account "
                 f"{grant.account.account_id}.",
             )
-            return _see_other(back)
+            return redirect_see_other(back)
     return _render(
         request,
         "engagements/access_revoke.html",

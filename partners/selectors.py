@@ -21,6 +21,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apn_portal.accounts.selectors import user_is_signed_in
 from partners.choices import (
     ADVANCED_TECHNICAL_LEVELS,
     TECHNICAL_LEVELS,
@@ -251,7 +252,7 @@ def tier_evaluate(partner: Partner, on: datetime.date | None = None) -> TierEval
 
 def partners_editable_by(user) -> QuerySet[Partner]:
     """A superuser edits every partner; a PDM the partners assigned to them; nobody else any."""
-    if not user.is_authenticated or not user.is_active:
+    if not user_is_signed_in(user):
         return Partner.objects.none()
     if user.is_superuser:
         return Partner.objects.all()
@@ -261,7 +262,7 @@ def partners_editable_by(user) -> QuerySet[Partner]:
 
 
 def partner_is_editable_by(partner: Partner, user) -> bool:
-    if not user.is_authenticated or not user.is_active:
+    if not user_is_signed_in(user):
         return False
     return user.is_superuser or (user.is_pdm and partner.pdm_id == user.pk)
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from apn_portal.dates import add_months
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from apn_portal.outbox.services import outbox_email_enqueue
 from partners import events
@@ -130,17 +131,6 @@ def partner_set_published(*, partner: Partner, published: bool, user) -> bool:
     return True
 
 
-def _add_months(day: datetime.date, months: int) -> datetime.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return day.replace(year=year, month=month, day=min(day.day, candidate))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
 def enrollment_approve(
     *, enrollment: ProgramEnrollment, user, approved_on: datetime.date | None = None
 ) -> ProgramEnrollment:
@@ -176,7 +166,7 @@ def enrollment_approve(
         locked.status = EnrollmentStatus.APPROVED
         locked.approved_on = approved_on
         locked.approved_by = user
-        locked.expires_on = _add_months(approved_on, program.validity_months)
+        locked.expires_on = add_months(approved_on, program.validity_months)
         locked.status_reason = ""
         locked._history_user = user
         locked.save()

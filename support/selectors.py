@@ -11,6 +11,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.accounts.selectors import user_is_signed_in
 from engagements.models import AwsAccount, Customer
 from engagements.selectors import customers_assigned_to, live_grants, partner_is_solution_provider
 from partners.choices import CertificationLevel
@@ -33,10 +34,6 @@ from support.models import (
 
 BASIC_PLAN_SLUG = "basic"
 TAM_CERTIFICATION_LEVELS = (CertificationLevel.ASSOCIATE, CertificationLevel.PROFESSIONAL)
-
-
-def _signed_in(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_active)
 
 
 # Plans ------------------------------------------------------------------------------------------------
@@ -209,7 +206,7 @@ def subscription_history(customer: Customer) -> QuerySet[SupportSubscription]:
 
 
 def subscriptions_visible_to(user) -> QuerySet[SupportSubscription]:
-    if not _signed_in(user):
+    if not user_is_signed_in(user):
         return SupportSubscription.objects.none()
     if user_sees_all_support(user):
         return SupportSubscription.objects.all()
@@ -233,7 +230,7 @@ def subscription_list(subscriptions: QuerySet[SupportSubscription]) -> QuerySet[
 
 def user_sees_all_support(user) -> bool:
     """Superusers and Cloud Support Engineers work on every customer's cases."""
-    return _signed_in(user) and (user.is_superuser or user.has_role(StaffRole.SUPPORT_ENGINEER))
+    return user_is_signed_in(user) and (user.is_superuser or user.has_role(StaffRole.SUPPORT_ENGINEER))
 
 
 def tam_certifications(on: datetime.date | None = None) -> QuerySet[StaffCertification]:
@@ -290,7 +287,7 @@ def support_engineers():
 
 
 def cases_visible_to(user) -> QuerySet[SupportCase]:
-    if not _signed_in(user):
+    if not user_is_signed_in(user):
         return SupportCase.objects.none()
     if user_sees_all_support(user):
         return SupportCase.objects.all()
@@ -327,7 +324,7 @@ def accounts_open_for_cases(user, at: datetime.datetime | None = None) -> QueryS
     """The accounts `user` may open a support case on: their own customer's, or, for a partner, those the
     customer let it act in (a live access grant) and those it resells with partner-led support."""
     at = at or timezone.now()
-    if not _signed_in(user):
+    if not user_is_signed_in(user):
         return AwsAccount.objects.none()
     if user.customer_id:
         return AwsAccount.objects.filter(customer_id=user.customer_id)
@@ -362,7 +359,7 @@ def handling_partner_for(subscription: SupportSubscription | None, account: AwsA
 
 def user_is_case_requester(user, case: SupportCase) -> bool:
     """The side that asked: the customer's staff, or the partner that opened it for the customer."""
-    return _signed_in(user) and (
+    return user_is_signed_in(user) and (
         (user.customer_id is not None and user.customer_id == case.customer_id)
         or (user.partner_id is not None and user.partner_id == case.opened_by_partner_id)
     )
@@ -371,7 +368,7 @@ def user_is_case_requester(user, case: SupportCase) -> bool:
 def responder_side(user, case: SupportCase) -> str | None:
     """Whether `user` answers `case`, and as whom: the reselling partner's support (partner-led) or the
     provider's (a Cloud Support Engineer, the customer's TAM, a superuser). None for anyone else."""
-    if not _signed_in(user):
+    if not user_is_signed_in(user):
         return None
     if user.partner_id is not None:
         return ReplySide.PARTNER_SUPPORT if user.partner_id == case.handling_partner_id else None

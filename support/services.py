@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apn_portal.accounts.selectors import user_is_signed_in
 from apn_portal.checks.results import batched
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from engagements.models import AwsAccount, Customer
@@ -39,10 +40,6 @@ def _validated(instance) -> None:
         raise DomainError(" ".join(error.messages)) from None
 
 
-def _signed_in(user) -> bool:
-    return bool(user and user.is_authenticated and user.is_active)
-
-
 RETIREMENT_BATCH = 500
 
 # Subscriptions ----------------------------------------------------------------------------------------
@@ -50,7 +47,7 @@ RETIREMENT_BATCH = 500
 
 def _may_change_plan(user, customer: Customer) -> bool:
     """The customer's access administrators (its privileged people), its Account Manager, a superuser."""
-    return _signed_in(user) and (
+    return user_is_signed_in(user) and (
         user.is_superuser
         or user_can_manage_access(user, customer)
         or (user.is_provider_staff and user.pk == customer.account_manager_id)
@@ -288,7 +285,7 @@ def support_case_open(
     grant on the account, or the Solution Provider reselling it with partner-led support. Anyone else
     is told the account does not exist for them.
     """
-    if not _signed_in(user):
+    if not user_is_signed_in(user):
         raise PermissionDeniedError("Sign in to open a support case.")
     if not selectors.accounts_open_for_cases(user).filter(pk=account.pk).exists():
         raise PermissionDeniedError(
@@ -425,7 +422,7 @@ def support_case_escalate(*, user, case: SupportCase) -> SupportCase:
     """The reselling partner passes a case on to the provider's support."""
     with transaction.atomic():
         case = _locked(case)
-        if not (_signed_in(user) and user.partner_id and user.partner_id == case.handling_partner_id):
+        if not (user_is_signed_in(user) and user.partner_id and user.partner_id == case.handling_partner_id):
             raise PermissionDeniedError("Only the partner handling this case can pass it on to the provider.")
         if case.escalated_at is not None:
             raise ConflictError("This case was already passed on to the provider.")

@@ -8,11 +8,12 @@ import zoneinfo
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
+from apn_portal.http import redirect_see_other
 from engagements.selectors import customers_visible_to
 from engagements.views import audience_required
 from support import selectors, services
@@ -37,12 +38,6 @@ def _audience(user) -> str:
 def _render(request, template, context, status=200):
     context = {"audience": _audience(request.user), "now": timezone.now(), "section": "support", **context}
     return render(request, template, context, status=status)
-
-
-def _see_other(*args, **kwargs):
-    response = redirect(*args, **kwargs)
-    response.status_code = 303
-    return response
 
 
 def _form_error(form, error: DomainError):
@@ -79,7 +74,7 @@ def _case_form(user, data=None, plan=None):
 @audience_required("customer", "partner", "provider")
 def support_home(request, case_form=None, status=200):
     if _audience(request.user) != "customer":
-        return _see_other("support:case-list")
+        return redirect_see_other("support:case-list")
     customer = get_object_or_404(customers_visible_to(request.user).select_related("tam"))
     subscription = selectors.current_customer_subscription(customer)
     plan = subscription.plan if subscription is not None else selectors.basic_plan()
@@ -123,7 +118,7 @@ def support_home(request, case_form=None, status=200):
 @audience_required("customer", "partner", "provider")
 def case_list(request):
     if _audience(request.user) == "customer":
-        return _see_other("support:home")
+        return redirect_see_other("support:home")
     return _render(
         request,
         "support/case_list.html",
@@ -150,7 +145,7 @@ def case_new(request):
             _form_error(form, error)
         else:
             messages.success(request, f"Case #{case.pk} is open.{_due_text(case)}")
-            return _see_other("support:case-detail", pk=case.pk)
+            return redirect_see_other("support:case-detail", pk=case.pk)
     if request.method == "POST" and _audience(request.user) == "customer":
         return support_home(request, case_form=form, status=400)
     return _render(
@@ -208,7 +203,7 @@ def case_reply(request, pk):
             _form_error(form, error)
         else:
             messages.success(request, "Your reply was added.")
-            return _see_other("support:case-detail", pk=case.pk)
+            return redirect_see_other("support:case-detail", pk=case.pk)
     return case_detail(request, pk, reply_form=form, status=400)
 
 
@@ -226,7 +221,7 @@ def case_status(request, pk):
             _form_error(form, error)
         else:
             messages.success(request, f"Case #{case.pk} is now {case.get_status_display().lower()}.")
-            return _see_other("support:case-detail", pk=case.pk)
+            return redirect_see_other("support:case-detail", pk=case.pk)
     return case_detail(request, pk, status_form=form, status=400)
 
 
@@ -240,4 +235,4 @@ def case_escalate(request, pk):
         messages.error(request, error.message)
     else:
         messages.success(request, f"Case #{case.pk} was passed on to the provider's support.")
-    return _see_other("support:case-detail", pk=case.pk)
+    return redirect_see_other("support:case-detail", pk=case.pk)

@@ -7,7 +7,6 @@ others. A partner is drawn against a target rung of its ladder (the mix of targe
 evaluated from the stored rows, as for any partner.
 """
 
-import calendar
 import datetime
 import random
 import re
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.utils.text import slugify
 
+from apn_portal.dates import add_months
 from partners import defaults
 from partners.choices import AuditResult, ContactRequestStatus, EnrollmentStatus, PartnerType
 from partners.demo import catalogue
@@ -198,12 +198,6 @@ def unique_code(number: int, width: int, salt: int) -> str:
         value, digit = divmod(value, len(CODE_ALPHABET))
         chars.append(CODE_ALPHABET[digit])
     return "".join(chars)
-
-
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def years_before(day: datetime.date, years: int) -> datetime.date:

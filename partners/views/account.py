@@ -9,10 +9,11 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
+from apn_portal.http import redirect_see_other
 from partners.choices import ContactRequestStatus, ProfileChangeStatus
 from partners.forms import LeadDeclineForm, ProfileChangeForm
 from partners.models import Partner
@@ -47,12 +48,6 @@ def partner_staff_required(view):
 
 def _own_partner(request) -> Partner:
     return Partner.objects.select_related("tier").get(pk=request.user.partner_id)
-
-
-def _see_other(*args):
-    response = redirect(*args)
-    response.status_code = 303
-    return response
 
 
 @partner_staff_required
@@ -129,7 +124,7 @@ def lead_accept(request, reference):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"You accepted {lead.reference}. Reply to {lead.name} at {lead.email}.")
-    return _see_other("my:lead-detail", lead.reference)
+    return redirect_see_other("my:lead-detail", lead.reference)
 
 
 @require_POST
@@ -145,7 +140,7 @@ def lead_decline(request, reference):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"You declined {lead.reference}.")
-    return _see_other("my:lead-detail", lead.reference)
+    return redirect_see_other("my:lead-detail", lead.reference)
 
 
 @partner_staff_required
@@ -190,7 +185,7 @@ def profile_edit(request):
                 request,
                 "Your changes were sent to your Partner Development Manager; they go live once approved.",
             )
-            return _see_other("my:profile")
+            return redirect_see_other("my:profile")
     return render(
         request,
         "my/profile_edit.html",

@@ -3,10 +3,11 @@
 from axes.helpers import get_client_ip_address
 from django.core.cache import cache
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
+from apn_portal.http import redirect_see_other
 from partners.forms import ContactRequestForm
 from partners.models import Partner, contact_request_new_reference
 from partners.services import contact_request_create as contact_request_store
@@ -61,12 +62,6 @@ def _form_page(request, partner, form, status):
     )
 
 
-def _see_other(reference: str):
-    response = redirect("partners:contact-sent", reference=reference)
-    response.status_code = 303  # after a POST, the browser GETs the confirmation
-    return response
-
-
 @require_POST
 def contact_request_create(request, slug):
     partner = get_object_or_404(Partner, slug=slug, is_published=True)
@@ -93,7 +88,7 @@ def contact_request_create(request, slug):
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             return _form_page(request, partner, form, status=400)
     _remember_sent(request, reference, partner)
-    return _see_other(reference)
+    return redirect_see_other("partners:contact-sent", reference=reference)
 
 
 def contact_request_sent(request, reference):
