@@ -35,6 +35,7 @@ from partners.models import (
 )
 from partners.search_index import SEARCH_CONFIG, VOCABULARY_CACHE_KEY, search_index_available
 from partners.selectors import active_certifications, active_enrollments
+from partners.selectors_visibility import partners_published
 
 PAGE_SIZE = 20
 WORDS_MAX_LENGTH = 200
@@ -564,4 +565,4 @@ def search_base() -> QuerySet:
     """Where a public search starts: published partners, through their search entries on PostgreSQL."""
     if search_index_available():
         return PartnerSearchEntry.objects.filter(is_published=True)
-    return Partner.objects.filter(is_published=True)
+    return partners_published()

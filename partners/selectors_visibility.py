@@ -24,6 +24,11 @@ def own_partner_id(user) -> int | None:
     return None
 
 
+def partners_published() -> QuerySet[Partner]:
+    """What the public sees: partners a PDM has published on Find-a-Partner."""
+    return Partner.objects.filter(is_published=True)
+
+
 def partners_visible_to(user, queryset: QuerySet[Partner] | None = None) -> QuerySet[Partner]:
     queryset = Partner.objects.all() if queryset is None else queryset
     if sees_all_partners(user):

@@ -53,6 +53,13 @@ def plans_with_targets(plans: QuerySet[SupportPlan]) -> QuerySet[SupportPlan]:
     )
 
 
+def plans_for_comparison(subscribed_plan_ids) -> QuerySet[SupportPlan]:
+    """The plan comparison table: every plan offered today, plus the ones the customer is still on."""
+    return plans_with_targets(
+        SupportPlan.objects.filter(Q(pk__in=plans_offered().values("pk")) | Q(pk__in=subscribed_plan_ids))
+    ).order_by("rank", "name")
+
+
 def basic_plan() -> SupportPlan:
     """The plan every customer has without subscribing to another."""
     return SupportPlan.objects.get(slug=BASIC_PLAN_SLUG)

@@ -7,7 +7,6 @@ import zoneinfo
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -19,7 +18,7 @@ from engagements.views import audience_required
 from support import selectors, services
 from support.choices import CaseStatus, ReplySide, Severity
 from support.forms import CaseReplyForm, CaseStatusForm, SupportCaseForm
-from support.models import SupportCase, SupportPlan
+from support.models import SupportCase
 
 PER_PAGE = 25
 HISTORY_SHOWN = 10
@@ -79,13 +78,7 @@ def support_home(request, case_form=None, status=200):
     subscription = selectors.current_customer_subscription(customer)
     plan = subscription.plan if subscription is not None else selectors.basic_plan()
     account_subscriptions = list(selectors.current_account_subscriptions(customer))
-    shown = selectors.plans_offered().values("pk")
-    subscribed = {plan.pk, *(s.plan_id for s in account_subscriptions)}
-    plans = list(
-        selectors.plans_with_targets(
-            SupportPlan.objects.filter(Q(pk__in=shown) | Q(pk__in=subscribed))
-        ).order_by("rank", "name")
-    )
+    plans = list(selectors.plans_for_comparison({plan.pk, *(s.plan_id for s in account_subscriptions)}))
     return _render(
         request,
         "support/home.html",

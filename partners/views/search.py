@@ -14,10 +14,10 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from partners.filtersets import PartnerFilterSet
-from partners.models import Partner
 from partners.search import FACETS, SearchVocabulary, SortOrder, search_base, search_vocabulary
 from partners.search_results import facet_groups, partner_search_page
 from partners.selectors_partner_area import partner_profile_preview
+from partners.selectors_visibility import partners_published
 from partners.views.contact import contact_form_for
 
 MAX_PAGE_NUMBER_DIGITS = 6
@@ -180,7 +180,7 @@ def partner_search(request):
 
 @require_GET
 def partner_profile(request, slug):
-    partner = Partner.objects.filter(slug=slug, is_published=True).first()
+    partner = partners_published().filter(slug=slug).first()
     if partner is None:
         raise Http404("No published partner has this address.")
     return render(
