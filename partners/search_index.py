@@ -149,7 +149,7 @@ def _aggregates(target, today: datetime.date) -> list[tuple[str, QuerySet]]:
 _UPSERT = """
 INSERT INTO partners_partnersearchentry (
     partner_id, name, is_published, partner_type, tier_id, tier_rank, document,
-    program_ids, industry_ids, use_case_ids, country_codes,
+    program_ids, industry_ids, use_case_ids, country_codes, facet_keys,
     active_certifications, validated_references, stale_on
 )
 SELECT
@@ -161,6 +161,11 @@ SELECT
     || setweight(to_tsvector(%(config)s::regconfig, p.description), 'D'),
     coalesce(enrollments.ids, '{}'), coalesce(industries.ids, '{}'), coalesce(use_cases.ids, '{}'),
     coalesce(offices.codes, '{}'),
+    ARRAY['type:' || p.partner_type, 'tier:' || p.tier_id]
+    || ARRAY(SELECT 'program:' || v FROM unnest(enrollments.ids) AS v)
+    || ARRAY(SELECT 'industry:' || v FROM unnest(industries.ids) AS v)
+    || ARRAY(SELECT 'use_case:' || v FROM unnest(use_cases.ids) AS v)
+    || ARRAY(SELECT 'country:' || v FROM unnest(offices.codes) AS v),
     coalesce(certifications.count, 0), coalesce(references_.count, 0),
     least(
         enrollments.first_expiry + 1, upcoming_enrollments.first_start,
@@ -182,6 +187,7 @@ ON CONFLICT (partner_id) DO UPDATE SET
     industry_ids = EXCLUDED.industry_ids,
     use_case_ids = EXCLUDED.use_case_ids,
     country_codes = EXCLUDED.country_codes,
+    facet_keys = EXCLUDED.facet_keys,
     active_certifications = EXCLUDED.active_certifications,
     validated_references = EXCLUDED.validated_references,
     stale_on = EXCLUDED.stale_on
