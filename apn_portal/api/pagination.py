@@ -40,6 +40,32 @@ class ApiCountPaginator(CappedCountPaginator):
     count_cap = 1_000
 
 
+class CountedWithPagePaginator(ApiCountPaginator):
+    """For a list whose every row is read anyway to order it (partners ranked by search words): the
+    page's own query counts the rows too, instead of a second pass over them for the count.
+
+    `object_list` is a values_list queryset of (value, total) pairs, the total being
+    `Window(Count("*"))`; a page holds the values.
+    """
+
+    def page(self, number):
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            return super().page(number)  # Django's own message for a page that is not a number
+        if number < 1:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page])
+        if rows:
+            self.__dict__["_capped_count"] = min(rows[0][1], self.count_cap + 1)
+        elif number == 1:
+            self.__dict__["_capped_count"] = 0
+        # Past the last page there is no row to tell the total: it is counted, and the page refused.
+        number = self.validate_number(number)
+        return self._get_page([value for value, _ in rows], number, self)
+
+
 class PortalPageNumberPagination(PageNumberPagination):
     """Pages by number, up to 100 rows a page. `count` is exact up to 1,000 rows; past that it says
     1,000 and `count_is_capped` is true (counting every row of a big table would cost more than the

@@ -1,10 +1,11 @@
 """The partner domain's API resources. Thin: each says what a user sees (`scope_queryset`), what its
 serializer reads, and which service performs each write."""
 
+from django.contrib.postgres.aggregates import JSONBAgg
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import F, OuterRef, Prefetch
-from django.db.models.functions import JSONObject
+from django.db.models import Count, F, JSONField, OuterRef, Prefetch, Subquery, Value, Window
+from django.db.models.functions import Coalesce, JSONObject
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
@@ -12,6 +13,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
+from apn_portal.api.pagination import CountedWithPagePaginator
 from apn_portal.api.throttling import ContactRequestThrottle
 from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
 from partners import services, services_records
@@ -117,20 +119,28 @@ class PartnerViewSet(PortalModelViewSet):
             )
             for name, model in TAGS
         }
+        # The offices as one JSON array per partner: parsed once per row, not once per office.
         offices = (
             Office.objects.filter(partner_id=OuterRef("pk"))
-            .order_by(*Office._meta.ordering)
-            .values(
-                json=JSONObject(
-                    country="country",
-                    city="city",
-                    latitude="latitude",
-                    longitude="longitude",
-                    is_headquarters="is_headquarters",
+            .values("partner_id")
+            .annotate(
+                json=JSONBAgg(
+                    JSONObject(
+                        country="country",
+                        city="city",
+                        latitude="latitude",
+                        longitude="longitude",
+                        is_headquarters="is_headquarters",
+                    ),
+                    order_by=Office._meta.ordering,
                 )
             )
+            .values("json")
         )
-        return queryset.annotate(**tag_slugs, offices_prefetched=ArraySubquery(offices))
+        no_offices = Value([], output_field=JSONField())
+        return queryset.annotate(
+            **tag_slugs, offices_prefetched=Coalesce(Subquery(offices, output_field=JSONField()), no_offices)
+        )
 
     def list(self, request, *args, **kwargs):
         if search_index_available() and not request.query_params.get("ordering"):
@@ -145,7 +155,12 @@ class PartnerViewSet(PortalModelViewSet):
         )
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        entries = filterset.qs.values_list("partner_id", flat=True)
+        if filterset.words:
+            # Ranking by the words reads every match: the page's query counts them as well.
+            self.paginator.django_paginator_class = CountedWithPagePaginator
+            entries = filterset.qs.annotate(matches=Window(Count("*"))).values_list("partner_id", "matches")
+        else:
+            entries = filterset.qs.values_list("partner_id", flat=True)
         page_ids = self.paginate_queryset(entries)
         partners = {partner.pk: partner for partner in self.get_queryset().filter(pk__in=page_ids)}
         page = [partners[pk] for pk in page_ids if pk in partners]

@@ -112,3 +112,50 @@ def test_past_the_count_cap_the_count_says_so_and_next_still_leads_on(client, mo
         ids.extend(row["id"] for row in body["results"])
         url = body["next"]
     assert ids == sorted(member.pk for member in members)
+
+
+def _nimbus_partners(count):
+    """Partners whose names hold the searched word, with descriptions that cannot match it."""
+    return [
+        PartnerFactory(name=f"Nimbus {letter} Cloud", description="Consulting.")
+        for letter in "ABCDEFGH"[:count]
+    ]
+
+
+def test_a_search_by_words_counts_its_matches_in_the_query_that_reads_its_page(db):
+    matching = _nimbus_partners(5)
+    PartnerFactory(name="Cirrus Data", description="Consulting.")
+    client, url = api_client(), "/api/v1/partners/?q=nimbus&page_size=2"
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get(url).json()
+    assert (first["count"], first["count_is_capped"]) == (5, False)
+    assert not [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
+    seen = [row["slug"] for row in first["results"]]
+    next_url = first["next"]
+    while next_url:
+        body = client.get(next_url).json()
+        assert body["count"] == 5
+        seen.extend(row["slug"] for row in body["results"])
+        next_url = body["next"]
+    assert sorted(seen) == sorted(partner.slug for partner in matching)
+    assert len(seen) == len(set(seen))
+    past_the_end = client.get("/api/v1/partners/?q=nimbus&page_size=2&page=4")
+    assert past_the_end.status_code == 404
+    nothing = client.get("/api/v1/partners/?q=stratus").json()
+    assert (nothing["count"], nothing["results"]) == (0, [])
+
+
+def test_a_search_by_words_past_the_count_cap_says_so_and_next_still_leads_on(db, monkeypatch):
+    from apn_portal.api.pagination import ApiCountPaginator
+
+    monkeypatch.setattr(ApiCountPaginator, "count_cap", 3)
+    matching = _nimbus_partners(5)
+    client = api_client()
+    first = client.get("/api/v1/partners/?q=nimbus&page_size=2").json()
+    assert (first["count"], first["count_is_capped"]) == (3, True)
+    seen, url = [], "/api/v1/partners/?q=nimbus&page_size=2"
+    while url:
+        body = client.get(url).json()
+        seen.extend(row["slug"] for row in body["results"])
+        url = body["next"]
+    assert sorted(seen) == sorted(partner.slug for partner in matching)
