@@ -118,6 +118,8 @@ class TierRequirement(TimeStampedModel):
 
 
 class Partner(TimeStampedModel):
+    # Indexed with `id` below (the API's sync order), not alone.
+    updated_at = models.DateTimeField(auto_now=True)
     name = models.CharField(max_length=200, db_index=True)
     slug = models.SlugField(
         max_length=200,
@@ -178,7 +180,12 @@ class Partner(TimeStampedModel):
 
     class Meta:
         ordering = ["name", "id"]
-        indexes = [models.Index(fields=["tier", "name"], name="partner_tier_name_idx")]
+        indexes = [
+            models.Index(fields=["tier", "name"], name="partner_tier_name_idx"),
+            # Integrators sync in (updated_at, id) order, and a bulk change gives thousands of rows one
+            # updated_at: with `id` in the index a page is a range scan, not a sort of every tied row.
+            models.Index(fields=["updated_at", "id"], name="partner_sync_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(Q(grace_started_on__isnull=True) & Q(grace_ends_on__isnull=True))
@@ -361,6 +368,8 @@ def certification_default_expiry(earned_on: datetime.date) -> datetime.date:
 
 
 class Certification(TimeStampedModel):
+    # Indexed with `id` below (the API's sync order), not alone.
+    updated_at = models.DateTimeField(auto_now=True)
     staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="certifications")
     name = models.CharField(max_length=150, help_text="For example: Solutions Architect - Associate.")
     level = models.CharField(max_length=20, choices=CertificationLevel.choices)
@@ -377,7 +386,11 @@ class Certification(TimeStampedModel):
 
     class Meta:
         ordering = ["expires_on", "id"]
-        indexes = [models.Index(fields=["staff_member", "expires_on"], name="cert_staff_expiry_idx")]
+        indexes = [
+            models.Index(fields=["staff_member", "expires_on"], name="cert_staff_expiry_idx"),
+            # See Partner: a million certifications, often changed in bulk by the expiry check.
+            models.Index(fields=["updated_at", "id"], name="certification_sync_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(expires_on__gt=F("earned_on")),

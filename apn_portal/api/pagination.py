@@ -15,7 +15,8 @@ from collections import OrderedDict
 
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
+from django.db.models import F, Field, Func, Value
+from django.db.models.lookups import GreaterThan, LessThan, Lookup
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination, PageNumberPagination
@@ -199,16 +200,22 @@ class KeysetCursorPagination(BasePagination):
         return base64.urlsafe_b64encode(payload.encode()).decode("ascii").rstrip("=")
 
     @staticmethod
-    def _after(keys: list[str], values: list) -> Q:
-        """Rows strictly after `values` in the ordering `keys`: (a > x) or (a = x and b > y) ..."""
-        condition = Q()
-        equal_so_far = Q()
-        for key, value in zip(keys, values, strict=True):
-            name = key.lstrip("-")
-            lookup = "lt" if key.startswith("-") else "gt"
-            condition |= equal_so_far & Q(**{f"{name}__{lookup}": value})
-            equal_so_far &= Q(**{name: value})
-        return condition
+    def _after(model, keys: list[str], values: list) -> Lookup:
+        """Rows strictly after `values` in the ordering `keys` (all in one direction), as one row-value
+        comparison, `(a, b) > (x, y)`: an index on (a, b) serves it as a range, so a page deep into a
+        list, or into thousands of rows sharing one `updated_at`, costs what the first page costs."""
+        names = [key.lstrip("-") for key in keys]
+        row = Func(*(F(name) for name in names), function="", output_field=Field())
+        position = Func(
+            *(
+                Value(value, output_field=model._meta.get_field(name))
+                for name, value in zip(names, values, strict=True)
+            ),
+            function="",
+            output_field=Field(),
+        )
+        comparison = LessThan if keys[0].startswith("-") else GreaterThan
+        return comparison(row, position)
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
@@ -219,7 +226,7 @@ class KeysetCursorPagination(BasePagination):
         raw_cursor = request.query_params.get(self.cursor_query_param)
         if raw_cursor:
             position = self._decode(raw_cursor, ordering, queryset.model)
-            queryset = queryset.filter(self._after(keys, position))
+            queryset = queryset.filter(self._after(queryset.model, keys, position))
         rows = list(queryset[: size + 1])
         self.next_cursor = None
         if len(rows) > size:
