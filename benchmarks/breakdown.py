@@ -34,6 +34,7 @@ from rest_framework.test import APIClient  # noqa: E402
 
 import partners.search_results  # noqa: E402
 import partners.views.search  # noqa: E402
+from apn_portal.api.viewsets import PortalViewSetMixin  # noqa: E402
 
 # (owner, attribute, label): the stages, in the order a request meets them. A function the view imported
 # by name is replaced in the view's module.
@@ -46,7 +47,7 @@ STAGES = [
     (partners.views.search, "render", "template"),
     (views.APIView, "initial", "DRF: authenticate, permissions, throttle"),
     (generics.GenericAPIView, "paginate_queryset", "DRF: count and page"),
-    (generics.GenericAPIView, "get_queryset", "DRF: build the page's queryset"),
+    (PortalViewSetMixin, "get_queryset", "API: build the page's queryset"),
     (query.QuerySet, "_fetch_all", "ORM: compile, run and convert a query"),
     (serializers.ListSerializer, "to_representation", "DRF: serialize the rows"),
     (renderers.JSONRenderer, "render", "DRF: render JSON"),
