@@ -2,16 +2,18 @@
 document that follows every change to a partner."""
 
 import datetime
+import importlib
 
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from partners.models import Partner, PartnerSearchEntry
 from partners.search import parse_search_words
 from partners.search_index import partner_search_refresh, partner_search_refresh_due
-from partners.tests.search_helpers import names, notes, search
+from partners.tests.search_helpers import facet, names, notes, search
 from tests.factories import (
     ApprovedEnrollmentFactory,
     CertificationFactory,
@@ -223,3 +225,47 @@ def test_an_imported_certification_counts_at_once(client):
         row = search(client).context["page"].rows[0]
     assert row.partner_id == partner.pk
     assert row.certification_count == 1
+
+
+def _partner_with_every_facet(name="Counted"):
+    partner = PartnerFactory(name=name, description="")
+    OfficeFactory(partner=partner, country="JP", city="Tokyo", latitude=35.68, longitude=139.69)
+    partner.industries.add(IndustryFactory(name="Energy", slug="energy"))
+    partner.use_cases.add(UseCaseFactory(name="Backup", slug="backup"))
+    ApprovedEnrollmentFactory(partner=partner, program=program("migration"))
+    return partner
+
+
+def test_facet_counts_follow_offices_tags_and_programs_as_they_change(client):
+    partner = _partner_with_every_facet()
+    PartnerFactory(name="Counted Too", description="")
+    response = search(client, q="counted")
+    assert facet(response, "country") == {"JP": 1}
+    assert facet(response, "industry") == {"energy": 1}
+    assert facet(response, "use_case") == {"backup": 1}
+    assert facet(response, "program") == {"migration": 1}
+    assert facet(response, "type")["consulting"] == 2
+    partner.offices.all().delete()
+    partner.industries.clear()
+    response = search(client, q="counted")
+    assert facet(response, "country") == {}
+    assert facet(response, "industry") == {}
+    assert facet(response, "program") == {"migration": 1}
+
+
+def test_the_migration_fills_facet_keys_as_a_refresh_writes_them():
+    migration = importlib.import_module("partners.migrations.0008_search_entry_facet_keys")
+    partner = _partner_with_every_facet()
+    written = PartnerSearchEntry.objects.get(pk=partner.pk).facet_keys
+    assert {key.partition(":")[0] for key in written} == {
+        "type",
+        "tier",
+        "program",
+        "industry",
+        "use_case",
+        "country",
+    }
+    PartnerSearchEntry.objects.update(facet_keys=[])
+    with connection.cursor() as cursor:
+        cursor.execute(migration.FILL)
+    assert sorted(PartnerSearchEntry.objects.get(pk=partner.pk).facet_keys) == sorted(written)
