@@ -1,4 +1,5 @@
 import datetime
+import json
 import secrets
 
 from django.conf import settings
@@ -592,6 +593,13 @@ class PostgresArrayField(ArrayField):
         if connection.vendor != "postgresql":
             return "text"
         return super().db_type(connection)
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        # Elsewhere only a default is ever written (adding a column rebuilds an SQLite table with it):
+        # as text, which is all the column holds.
+        if connection.vendor != "postgresql":
+            return None if value is None else json.dumps(value)
+        return super().get_db_prep_value(value, connection, prepared)
 
 
 class PartnerSearchEntry(models.Model):

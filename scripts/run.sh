@@ -28,11 +28,6 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-# Create the broker's tables once, before the worker and its embedded beat race to create them together.
-$py -c "from apn_portal.celery import app
-with app.connection_for_write() as connection:
-    connection.default_channel.queue_declare(app.conf.task_default_queue)"
-
 worker_log="var/celery-worker.log"
 : >"$worker_log"
 .venv/bin/celery -A apn_portal worker -B --loglevel=INFO --concurrency=2 \

@@ -77,3 +77,34 @@ def test_worker_with_embedded_beat_runs_tasks_from_the_sqlite_file_broker(tmp_pa
         worker.terminate()
         worker.wait(timeout=30)
     assert not [line for line in output.lines if "Unrecoverable error" in line]
+
+
+PAGES_AFTER_SEEDING = """
+from django.test import Client
+from partners.models import Partner
+
+client = Client()
+partner = Partner.objects.filter(is_published=True).order_by("pk").first()
+urls = ["/partners/", "/partners/?q=cloud&country=US", f"/partners/{partner.slug}/"]
+urls.append("/api/v1/partners/?q=cloud")
+for url in urls:
+    response = client.get(url, secure=True)
+    print(url, response.status_code)
+"""
+
+
+def test_the_embedded_default_migrates_and_seeds_a_new_database_and_serves_it(tmp_path):
+    """What `scripts/run.sh` does first on a fresh clone: every migration on SQLite, then the demo data."""
+    env = {**BASE_ENV, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "DEBUG": "1"}
+
+    def run(*args):
+        result = subprocess.run(
+            [sys.executable, *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+        return result.stdout
+
+    run("manage.py", "migrate", "--noinput")
+    run("manage.py", "seed_demo")
+    answers = run("manage.py", "shell", "-c", PAGES_AFTER_SEEDING).split("\n")
+    assert [line.rsplit(" ", 1)[1] for line in answers if line.startswith("/")] == ["200"] * 4
