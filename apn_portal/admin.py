@@ -6,6 +6,7 @@ import datetime
 import math
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied
@@ -192,7 +193,20 @@ class AuditedAdmin(SimpleHistoryAdmin):
     def revert_disabled(self, request, obj=None):
         return True
 
+    def history_view(self, request, object_id, extra_context=None):
+        if not self._may_read_history(request, object_id):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        return super().history_view(request, object_id, extra_context)
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method not in ("GET", "HEAD"):
             raise PermissionDenied
+        if not self._may_read_history(request, object_id):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _may_read_history(self, request, object_id) -> bool:
+        """django-simple-history reads a record's history straight from the history table, even when
+        this admin's queryset (the user's scope) leaves the record out: so only a record the user can
+        open here, as on its change page. A superuser may also read what was deleted."""
+        return request.user.is_superuser or self.get_object(request, unquote(object_id)) is not None

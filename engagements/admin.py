@@ -29,9 +29,38 @@ from engagements.models import (
 )
 from partners.admin.pages import action_form_page
 
+# A form's foreign keys to these accept only the records the user may see.
+SCOPED_CHOICES = {
+    Customer: selectors.customers_visible_to,
+    Engagement: selectors.engagements_visible_to,
+    AwsAccount: selectors.accounts_visible_to,
+}
 
-class ScopedAdminMixin:
-    """The changelist, change pages and autocompletes hold only what the user may see."""
+
+class ScopedChoicesMixin:
+    """Forms that point only at the customers, engagements and accounts the user may see: the
+    autocompletes offer no other, and a hand-made POST naming another customer's record is refused
+    like any invalid choice."""
+
+    def _choices(self, request, model):
+        selector = SCOPED_CHOICES.get(model)
+        return None if selector is None or request.user.is_superuser else selector(request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        choices = self._choices(request, db_field.related_model)
+        if choices is not None:
+            kwargs["queryset"] = choices
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        choices = self._choices(request, db_field.related_model)
+        if choices is not None:
+            kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ScopedAdminMixin(ScopedChoicesMixin):
+    """The changelist, change pages, autocompletes and form choices hold only what the user may see."""
 
     visible_to = None  # a selector (staticmethod): user -> queryset of this model
 
@@ -171,7 +200,7 @@ class EngagementPartnerInline(admin.TabularInline):
         return super().get_queryset(request).select_related("partner", "replaced_by__partner")
 
 
-class TeamMemberInline(admin.TabularInline):
+class TeamMemberInline(ScopedChoicesMixin, admin.TabularInline):
     model = TeamMember
     fields = ("user", "name", "email", "role", "joined_on", "left_on", "note")
     autocomplete_fields = ("user",)
@@ -181,7 +210,7 @@ class TeamMemberInline(admin.TabularInline):
         return super().get_queryset(request).select_related("user")
 
 
-class ProfessionalServicesInline(admin.StackedInline):
+class ProfessionalServicesInline(ScopedChoicesMixin, admin.StackedInline):
     model = ProfessionalServicesEngagement
     fields = (
         ("bought_by", "buying_partner"),
@@ -197,7 +226,7 @@ class ProfessionalServicesInline(admin.StackedInline):
         return super().get_queryset(request).select_related("buying_partner", "consultant")
 
 
-class MarketplaceSubscriptionInline(admin.TabularInline):
+class MarketplaceSubscriptionInline(ScopedChoicesMixin, admin.TabularInline):
     model = MarketplaceSubscription
     fields = ("product", "vendor", "accounts", "subscribed_on")
     autocomplete_fields = ("vendor", "accounts")

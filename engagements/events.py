@@ -8,12 +8,16 @@ from apn_portal.webhooks.services import webhook_events_emit_many
 
 
 def access_grants_revoked(grants) -> None:
-    """One `access_grant.revoked` event per grant, to the partner that held it (and provider staff)."""
+    """One `access_grant.revoked` event per grant, to the partner that held it and the provider staff who
+    look after the customer."""
     from engagements.api.serializers import AccessGrantSerializer
+    from engagements.selectors import access_grants_visible_to
 
     grants = list(grants)
     data = AccessGrantSerializer(grants, many=True).data
     webhook_events_emit_many(
         event=WebhookEvent.ACCESS_GRANT_REVOKED,
         items=[(grant.engagement_partner.partner, item) for grant, item in zip(grants, data, strict=True)],
+        records=grants,
+        visible_to=access_grants_visible_to,
     )

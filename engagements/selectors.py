@@ -262,8 +262,11 @@ def engagement_list(engagements: QuerySet[Engagement]) -> QuerySet[Engagement]:
     )
 
 
-def engagement_detail(engagements: QuerySet[Engagement], grants: QuerySet[AccessGrant]):
-    """One engagement with everything its page shows; `grants` are those the viewer may see."""
+def engagement_detail(
+    engagements: QuerySet[Engagement], grants: QuerySet[AccessGrant], accounts: QuerySet[AwsAccount]
+):
+    """One engagement with everything its page shows; `grants` and `accounts` are those the viewer may
+    see (a partner: only the accounts it may act in, even on the engagement's marketplace purchases)."""
     return engagements.select_related(
         "customer", "contact_request", "customer_reference", "created_by"
     ).prefetch_related(
@@ -278,7 +281,7 @@ def engagement_detail(engagements: QuerySet[Engagement], grants: QuerySet[Access
         Prefetch("team_members", queryset=TeamMember.objects.select_related("user", "user__partner")),
         "professional_services__buying_partner",
         "professional_services__consultant",
-        Prefetch("marketplace_subscriptions__accounts", queryset=AwsAccount.objects.order_by("account_id")),
+        Prefetch("marketplace_subscriptions__accounts", queryset=accounts.order_by("account_id")),
         "marketplace_subscriptions__vendor",
         Prefetch(
             "engagement_partners__access_grants",

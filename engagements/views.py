@@ -156,7 +156,9 @@ def _stage_steps(engagement):
 def engagement_detail(request, pk, advance_form=None, status=200):
     user = request.user
     engagements = selectors.engagement_detail(
-        selectors.engagements_visible_to(user), selectors.access_grants_visible_to(user)
+        selectors.engagements_visible_to(user),
+        selectors.access_grants_visible_to(user),
+        selectors.accounts_visible_to(user),
     )
     engagement = get_object_or_404(engagements, pk=pk)
     can_advance = (

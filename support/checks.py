@@ -126,6 +126,8 @@ def _emit(cases: list[SupportCase]) -> int:
             event=WebhookEvent.SUPPORT_CASE_BREACHED,
             partner=case.handling_partner,
             data=SupportCaseSerializer(case).data,
+            record=case,
+            visible_to=selectors.cases_visible_to,
         )
         count += bool(deliveries)
     return count

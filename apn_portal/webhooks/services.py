@@ -139,19 +139,29 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, user) -> None:
 # Events ------------------------------------------------------------------------------------------------
 
 
-def webhook_event_emit(*, event: str, partner, data: dict) -> list[WebhookDelivery]:
+def webhook_event_emit(
+    *, event: str, partner, data: dict, record=None, visible_to=None
+) -> list[WebhookDelivery]:
     """Queue `event` about `partner` for every active endpoint that subscribes to it and may see it.
 
     Call it inside the transaction of the change: the deliveries commit (and go out) with it, or not at
     all. A partner's endpoints get their own partner's events only; provider staff's get every partner's,
-    and those about no partner (`partner=None`, e.g. a customer's own support case).
+    and those about no partner (`partner=None`, e.g. a customer's own support case). An event about a
+    customer's record names the record and `visible_to` (a selector, user -> queryset): provider staff's
+    endpoints then get it only when their owner may see that record, as through the API.
     """
-    return webhook_events_emit_many(event=event, items=[(partner, data)])
+    return webhook_events_emit_many(
+        event=event,
+        items=[(partner, data)],
+        records=None if record is None else [record],
+        visible_to=visible_to,
+    )
 
 
-def webhook_events_emit_many(*, event: str, items) -> list[WebhookDelivery]:
+def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None) -> list[WebhookDelivery]:
     """Queue one `event` per (partner, data) item, reading the subscribed endpoints once: what the
-    set-based scheduled checks use, so many events cost two queries, not two per event."""
+    set-based scheduled checks use, so many events cost two queries, not two per event (plus one per
+    provider endpoint when `visible_to` limits them to `records`, one per item)."""
     items = list(items)
     if not items:
         return []
@@ -164,18 +174,22 @@ def webhook_events_emit_many(*, event: str, items) -> list[WebhookDelivery]:
             | Q(partner__isnull=True, owner__partner__isnull=True, owner__is_staff=True)
             | Q(partner__isnull=True, owner__is_superuser=True)
         )
+        .select_related("owner")
         .order_by("pk")
         if endpoint.subscribes_to(event)
     ]
     if not endpoints:
         return []
+    seen_by = _records_seen_by_provider_endpoints(endpoints, records, visible_to)
     now = timezone.now()
     deliveries = []
-    for partner, data in items:
+    for index, (partner, data) in enumerate(items):
+        record_pk = None if records is None else records[index].pk
         audience = [
             e
             for e in endpoints
-            if e.partner_id is None or (partner is not None and e.partner_id == partner.pk)
+            if (e.partner_id is None and (seen_by is None or record_pk in seen_by[e.pk]))
+            or (partner is not None and e.partner_id == partner.pk)
         ]
         if not audience:
             continue
@@ -198,6 +212,19 @@ def webhook_events_emit_many(*, event: str, items) -> list[WebhookDelivery]:
     if delivery_ids:
         transaction.on_commit(lambda: webhook_deliveries_queue(delivery_ids))
     return deliveries
+
+
+def _records_seen_by_provider_endpoints(endpoints, records, visible_to) -> dict[int, set] | None:
+    """Endpoint id -> the pks of `records` its owner may see, for the provider staff's endpoints; None
+    when nothing limits them."""
+    if visible_to is None:
+        return None
+    pks = [record.pk for record in records]
+    return {
+        endpoint.pk: set(visible_to(endpoint.owner).filter(pk__in=pks).values_list("pk", flat=True))
+        for endpoint in endpoints
+        if endpoint.partner_id is None
+    }
 
 
 def webhook_deliveries_queue(delivery_ids: list[int], countdown: float | None = None) -> None:

@@ -1,0 +1,126 @@
+"""An Account Manager's admin holds only the customers they look after: its forms cannot point at another
+customer's records, its history pages do not open them, and no webhook carries them."""
+
+import pytest
+from django.urls import reverse
+
+from engagements.models import AwsAccount, EngagementPartner, MarketplaceSubscription, TeamMember
+from engagements.services import access_grant_revoke
+from tests.api.conftest import api_client
+from tests.factories import AwsAccountFactory, PartnerFactory, SuperUserFactory, SupportSubscriptionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _refused(response) -> bool:
+    """The admin answers a form naming a record outside the user's scope as an invalid choice."""
+    return response.status_code == 200 and "Select a valid choice" in response.content.decode()
+
+
+def test_an_account_manager_cannot_join_another_customers_engagement(client, alpha, bravo):
+    client.force_login(alpha.account_manager)
+    response = client.post(
+        reverse("admin:engagements_teammember_add"),
+        {"engagement": bravo.engagement.pk, "user": alpha.account_manager.pk, "role": "account_manager"}
+        | {"joined_on": "2024-01-01", "name": "", "email": "", "left_on": "", "note": ""},
+    )
+    assert _refused(response)
+    assert not TeamMember.objects.filter(engagement=bravo.engagement).exists()
+    assert client.get(f"/my/customers/{bravo.customer.slug}/").status_code == 404
+
+
+def test_an_account_manager_cannot_put_a_partner_on_another_customers_engagement(client, alpha, bravo):
+    client.force_login(alpha.account_manager)
+    response = client.post(
+        reverse("admin:engagements_engagementpartner_add"),
+        {"engagement": bravo.engagement.pk, "partner": alpha.partner.pk, "role": "consulting_lead"}
+        | {"contract_start": "2024-01-01", "contract_end": "2030-01-01"}
+        | {"territory": "", "business_function": ""},
+    )
+    assert _refused(response)
+    assert not EngagementPartner.objects.filter(engagement=bravo.engagement, partner=alpha.partner).exists()
+
+
+def test_an_account_manager_cannot_add_an_account_to_another_customer(client, alpha, bravo):
+    client.force_login(alpha.account_manager)
+    response = client.post(
+        reverse("admin:engagements_awsaccount_add"),
+        {"account_id": "999999999999", "name": "Planted", "customer": bravo.customer.pk}
+        | {"paid_by": "customer"},
+    )
+    assert _refused(response)
+    assert not AwsAccount.objects.filter(account_id="999999999999").exists()
+
+
+def test_an_account_manager_still_adds_to_their_own_customers(client, alpha):
+    client.force_login(alpha.account_manager)
+    response = client.post(
+        reverse("admin:engagements_awsaccount_add"),
+        {"account_id": "111000000777", "name": "New", "customer": alpha.customer.pk, "paid_by": "customer"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert AwsAccount.objects.filter(account_id="111000000777", customer=alpha.customer).exists()
+
+
+@pytest.mark.parametrize("record", ["customer", "engagement", "member", "grant"])
+def test_history_pages_open_only_what_the_change_page_opens(client, alpha, bravo, record):
+    obj = getattr(bravo, record)
+    name = obj._meta.model_name
+    version = obj.history.latest().history_id
+    history = reverse(f"admin:engagements_{name}_history", args=[obj.pk])
+    one_version = reverse(f"admin:engagements_{name}_simple_history", args=[obj.pk, version])
+    client.force_login(alpha.account_manager)
+    assert client.get(history).status_code == 302
+    assert client.get(one_version).status_code == 302
+    client.force_login(bravo.account_manager)
+    assert client.get(history).status_code == 200
+    assert client.get(one_version).status_code == 200
+
+
+def test_a_support_subscriptions_history_stays_with_its_customers_staff(client, alpha, bravo):
+    subscription = SupportSubscriptionFactory(customer=bravo.customer, note="Pays late: confidential")
+    version = subscription.history.latest().history_id
+    client.force_login(alpha.account_manager)
+    url = reverse("admin:support_supportsubscription_simple_history", args=[subscription.pk, version])
+    response = client.get(url)
+    assert response.status_code == 302
+    client.force_login(SuperUserFactory())
+    assert "Pays late" in client.get(url).content.decode()
+
+
+def test_an_account_managers_webhook_gets_only_their_customers_grants(alpha, bravo):
+    endpoints = {}
+    for name, organisation in (("alpha", alpha), ("bravo", bravo)):
+        api = api_client(organisation.account_manager)
+        created = api.post(
+            "/api/v1/webhook-endpoints/",
+            {"url": "http://127.0.0.1:8151/hook", "events": ["access_grant.revoked"]},
+            format="json",
+        )
+        assert created.status_code == 201, created.content
+        endpoints[name] = api
+    access_grant_revoke(user=bravo.admin, grant=bravo.grant, reason="The contract ended.")
+
+    def customers_in_deliveries(api):
+        rows = api.get("/api/v1/webhook-deliveries/").json()["results"]
+        return [row["payload"]["data"]["customer"] for row in rows]
+
+    assert customers_in_deliveries(endpoints["alpha"]) == []
+    assert customers_in_deliveries(endpoints["bravo"]) == [bravo.customer.slug]
+
+
+def test_a_partner_sees_on_an_engagement_only_the_accounts_it_may_act_in(client, alpha):
+    hidden = AwsAccountFactory(customer=alpha.customer, account_id="111000000099", name="Payroll")
+    subscription = MarketplaceSubscription.objects.create(
+        engagement=alpha.engagement,
+        product="SIEM",
+        vendor=PartnerFactory(partner_type="technology"),
+        subscribed_by=alpha.admin,
+    )
+    subscription.accounts.set([hidden, alpha.member])
+    client.force_login(alpha.partner_user)
+    page = client.get(f"/my/engagements/{alpha.engagement.pk}/").content.decode()
+    assert "SIEM" in page and alpha.member.account_id in page
+    assert hidden.account_id not in page
+    client.force_login(alpha.admin)
+    assert hidden.account_id in client.get(f"/my/engagements/{alpha.engagement.pk}/").content.decode()
