@@ -293,8 +293,12 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
         if not change:
+            # Dated by the customer's calendar, as the service dates an engagement it starts.
             EngagementStageEvent.objects.create(
-                engagement=obj, stage=obj.stage, reached_on=timezone.localdate(), recorded_by=request.user
+                engagement=obj,
+                stage=obj.stage,
+                reached_on=services.customer_today(obj.customer),
+                recorded_by=request.user,
             )
 
     def _each(self, request, queryset, verb, call):

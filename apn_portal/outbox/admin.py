@@ -1,7 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from apn_portal.outbox.models import OutboxMessage
-from apn_portal.outbox.services import outbox_message_bodies
+from apn_portal.outbox.models import OutboxMessage, OutboxStatus
+from apn_portal.outbox.services import outbox_message_bodies, outbox_messages_resend
 
 
 @admin.register(OutboxMessage)
@@ -12,6 +12,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     readonly_fields = [*(field.name for field in OutboxMessage._meta.fields), "text"]
     show_full_result_count = False
     date_hierarchy = "created_at"
+    actions = ["send_again"]
 
     @admin.display(description="to")
     def recipients(self, obj):
@@ -30,3 +31,18 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_superuser:
+            actions.pop("send_again", None)
+        return actions
+
+    @admin.action(description="Send the selected failed emails again")
+    def send_again(self, request, queryset):
+        failed = list(queryset.filter(status=OutboxStatus.FAILED))
+        sent_again = outbox_messages_resend(messages=failed, user=request.user)
+        skipped = queryset.count() - sent_again
+        self.message_user(request, f"{sent_again} email(s) queued again.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} not failed, left as they are.", messages.WARNING)

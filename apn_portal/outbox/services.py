@@ -11,16 +11,19 @@ from django.db import connection, transaction
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
+from apn_portal.exceptions import PermissionDeniedError
 from apn_portal.outbox.models import OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 10
+# Retried after 1, 2, 4 ... 32 minutes, then every hour: a message goes out within an hour of the mail
+# server's return, and is given up (failed for good, which a superuser may send again from the admin)
+# only after about three days of failures, so a server down over a weekend loses nothing.
+MAX_ATTEMPTS = 6 + 72
 
 
 def _backoff(attempts: int) -> datetime.timedelta:
-    # 1, 2, 4, ... minutes, capped at six hours: a mail server that is down for a day is retried all day.
-    return datetime.timedelta(minutes=min(2 ** (attempts - 1), 360))
+    return datetime.timedelta(minutes=min(2 ** (attempts - 1), 60))
 
 
 def outbox_email_enqueue(
@@ -127,6 +130,26 @@ def outbox_deliver_message(message_id: int) -> bool:
             ]
         )
     return True
+
+
+def outbox_messages_resend(*, messages, user) -> int:
+    """Queue messages that failed for good once more (a superuser's admin action, once the mail server is
+    fixed), with a fresh round of attempts. Returns how many."""
+    if not user.is_superuser:
+        raise PermissionDeniedError("Only a superuser may send failed emails again.")
+    with transaction.atomic():
+        ids = list(
+            OutboxMessage.objects.select_for_update()
+            .filter(pk__in=[message.pk for message in messages], status=OutboxStatus.FAILED)
+            .values_list("pk", flat=True)
+        )
+        now = timezone.now()
+        OutboxMessage.objects.filter(pk__in=ids).update(
+            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now
+        )
+        for message_id in ids:
+            transaction.on_commit(lambda message_id=message_id: _schedule_delivery(message_id))
+    return len(ids)
 
 
 def outbox_pending_due_ids(limit: int = 500) -> list[int]:

@@ -109,3 +109,33 @@ def test_cancel_action_needs_a_reason_and_ends_access(client, alpha):
     assert Engagement.objects.get(pk=alpha.engagement.pk).status == "cancelled"
     grant = AccessGrant.objects.get(pk=alpha.grant.pk)
     assert grant.revocation_reason == "Engagement cancelled: Budget cut"
+
+
+def test_an_engagement_added_in_the_admin_starts_on_the_customers_day(client):
+    """18:00 on 2 March in Los Angeles is already 3 March in UTC: the first step is dated 2 March, so the
+    next step can be recorded that evening."""
+    import datetime
+
+    import time_machine
+
+    from engagements.services import engagement_stage_advance
+    from tests.factories import CustomerFactory
+
+    superuser = SuperUserFactory()
+    customer = CustomerFactory(time_zone="America/Los_Angeles")
+    client.force_login(superuser)
+    with time_machine.travel(datetime.datetime(2026, 3, 3, 2, 0, tzinfo=datetime.UTC), tick=False):
+        page = client.get(reverse("admin:engagements_engagement_add"))
+        data = {"customer": customer.pk, "title": "Move", "workload": "WordPress"}
+        data["procurement_model"] = "direct"
+        for inline in page.context["inline_admin_formsets"]:
+            management = inline.formset.management_form
+            for name in ("INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS"):
+                data[f"{management.prefix}-{name}"] = management[name].value()
+            data[f"{management.prefix}-TOTAL_FORMS"] = 0
+        response = client.post(reverse("admin:engagements_engagement_add"), data)
+        assert response.status_code == 302, response.content.decode()[:2000]
+        engagement = Engagement.objects.get(title="Move")
+        assert engagement.stage_events.get().reached_on == datetime.date(2026, 3, 2)
+        engagement_stage_advance(user=superuser, engagement=engagement)
+    assert engagement.stage_events.count() == 2

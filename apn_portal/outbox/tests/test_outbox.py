@@ -169,3 +169,50 @@ def test_two_concurrent_deliveries_of_one_message_send_it_once(settings):
     assert len(mail.outbox) == 1
     message.refresh_from_db()
     assert (message.status, message.attempts) == (OutboxStatus.SENT, 1)
+
+
+@pytest.mark.django_db
+def test_a_mail_server_down_overnight_loses_nothing(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+    message = enqueue()
+    started = timezone.now()
+    for minute in range(0, 24 * 60, 15):  # the sweep, every quarter of an hour, for a whole day
+        with time_machine.travel(started + datetime.timedelta(minutes=minute), tick=False):
+            outbox_flush()
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.PENDING
+    assert message.attempts > 10
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with time_machine.travel(started + datetime.timedelta(hours=25), tick=False):
+        assert outbox_flush() == 1
+    assert [sent.subject for sent in mail.outbox] == ["A new contact request"]
+
+
+@pytest.mark.django_db
+def test_a_superuser_sends_failed_emails_again_from_the_admin(client):
+    from tests.factories import PdmFactory, SuperUserFactory
+
+    failed = enqueue(key="failed")
+    OutboxMessage.objects.filter(pk=failed.pk).update(status=OutboxStatus.FAILED, attempts=MAX_ATTEMPTS)
+    sent = enqueue(key="sent")
+    assert outbox_flush() == 1
+    changelist = "/admin/outbox/outboxmessage/"
+
+    client.force_login(PdmFactory())
+    response = client.post(changelist, {"action": "send_again", "_selected_action": [failed.pk]})
+    failed.refresh_from_db()
+    assert failed.status == OutboxStatus.FAILED
+
+    client.force_login(SuperUserFactory())
+    response = client.post(
+        changelist, {"action": "send_again", "_selected_action": [failed.pk, sent.pk]}, follow=True
+    )
+    shown = [str(message) for message in response.context["messages"]]
+    assert shown == ["1 email(s) queued again.", "1 not failed, left as they are."]
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == (OutboxStatus.PENDING, 0)
+    assert outbox_flush() == 1
+    failed.refresh_from_db()
+    assert failed.status == OutboxStatus.SENT
