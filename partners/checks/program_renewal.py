@@ -134,7 +134,12 @@ class _ShortOfTier:
 
 
 def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[_ShortOfTier]:
-    latest_change = TierChange.objects.filter(partner=OuterRef("partner_id")).order_by("-changed_at", "-id")
+    # The countdown starts when the partner fell below the program's minimum tier, however it moved
+    # since while still below it (a second demotion does not restart it). A partner that was never at
+    # or above it counts from its latest tier change, or from its creation.
+    minimum_rank = OuterRef("program__minimum_tier__rank")
+    changes = TierChange.objects.filter(partner=OuterRef("partner_id")).order_by("-changed_at", "-id")
+    fell_below = changes.filter(from_tier__rank__gte=minimum_rank, to_tier__rank__lt=minimum_rank)
     rows = (
         ProgramEnrollment.objects.filter(
             status=EnrollmentStatus.APPROVED,
@@ -142,13 +147,18 @@ def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[_ShortOfTie
             program__minimum_tier__isnull=False,
             partner__tier__rank__lt=F("program__minimum_tier__rank"),
         )
-        .annotate(tier_changed_at=Subquery(latest_change.values("changed_at")[:1]))
+        .annotate(
+            fell_below_at=Subquery(fell_below.values("changed_at")[:1]),
+            tier_changed_at=Subquery(changes.values("changed_at")[:1]),
+        )
         .select_related("program__minimum_tier", "partner__tier")
         .order_by("pk")
     )
     short = []
     for enrollment in rows:
-        since = timezone.localdate(enrollment.tier_changed_at or enrollment.partner.created_at)
+        since = timezone.localdate(
+            enrollment.fell_below_at or enrollment.tier_changed_at or enrollment.partner.created_at
+        )
         grace = datetime.timedelta(days=enrollment.program.minimum_tier.grace_period_days)
         short.append(_ShortOfTier(enrollment, since, since + grace))
     return short
@@ -157,9 +167,11 @@ def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[_ShortOfTie
 def _enforce_minimum_tiers(today: datetime.date, result: CheckResult, touched_partners: set[int]) -> None:
     short = _enrollments_short_of_minimum_tier(today)
     revoke_on = {item.enrollment.pk: item.revoke_on for item in short}
+    short_since = {item.enrollment.pk: item.short_since for item in short}
     warned = _tell(
         [item.enrollment for item in short if item.revoke_on > today],
-        key=lambda e: f"enrollment-tier-short:{e.pk}:{e.partner.tier_id}",
+        # One warning per time the partner falls short: a later fall, after regaining the tier, warns again.
+        key=lambda e: f"enrollment-tier-short:{e.pk}:{short_since[e.pk].isoformat()}",
         subject=lambda e, name: f"{name}: {e.program.name} needs the {e.program.minimum_tier.name} tier",
         template="emails/checks/enrollment_tier_short",
         result=result,

@@ -174,3 +174,50 @@ def test_an_enrollment_is_kept_when_the_partner_regains_the_tier_in_time(partner
 
     enrollment.refresh_from_db()
     assert enrollment.status == EnrollmentStatus.APPROVED
+
+
+def _move(partner, to: str, day: datetime.date) -> None:
+    partner_tier_change(
+        partner=partner,
+        to_tier=tier(slug=to),
+        reason="Test",
+        source=TierChangeSource.SCHEDULED_CHECK,
+        at=datetime.datetime.combine(day, datetime.time(1, 0), tzinfo=datetime.UTC),
+    )
+
+
+def test_a_second_demotion_below_the_minimum_does_not_restart_the_grace_period():
+    with on(START):
+        partner = PartnerFactory(name="Acme Cloud", tier=tier(slug="advanced"), pdm=PdmFactory())
+        PartnerUserFactory(partner=partner, email="ops@acme.example")
+    enrollment = enroll(partner, slug="managed-service-provider", expires_on=datetime.date(2027, 12, 31))
+    _move(partner, "select", datetime.date(2026, 4, 1))  # below Advanced, the program's minimum
+    run_on(datetime.date(2026, 4, 1))
+    _move(partner, "registered", datetime.date(2026, 6, 1))  # further down, still below it
+    run_on(datetime.date(2026, 6, 1))
+    revoke_on = datetime.date(2026, 4, 1) + datetime.timedelta(days=tier(slug="advanced").grace_period_days)
+
+    run_on(revoke_on)
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.REVOKED
+    assert "since 01 Apr 2026" in enrollment.status_reason
+    # One warning, with the one date it was revoked on.
+    [warning] = OutboxMessage.objects.filter(dedupe_key__startswith=f"enrollment-tier-short:{enrollment.pk}:")
+    assert f"{revoke_on:%d %b %Y}" in warning.body_text
+
+
+def test_falling_short_again_after_regaining_the_tier_is_warned_again(partner):
+    enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2028, 12, 31))  # needs Select
+    _move(partner, "registered", datetime.date(2026, 4, 1))
+    run_on(datetime.date(2026, 4, 1))
+    _move(partner, "select", datetime.date(2026, 5, 1))
+    run_on(datetime.date(2026, 5, 1))
+    _move(partner, "registered", datetime.date(2027, 5, 1))
+    run_on(datetime.date(2027, 5, 1))
+
+    warnings = OutboxMessage.objects.filter(dedupe_key__startswith=f"enrollment-tier-short:{enrollment.pk}:")
+    falls = sorted(warning.dedupe_key.rsplit(":", 1)[1] for warning in warnings)
+    assert falls == ["2026-04-01", "2027-05-01"]
+    run_on(datetime.date(2027, 7, 30))  # 90 days after the second fall
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.REVOKED
