@@ -12,6 +12,7 @@ import datetime
 import zoneinfo
 
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
@@ -25,16 +26,47 @@ BATCH = 500
 CHANGE_REASON = "By the scheduled check access_grant_expiry"
 
 
-def _reason(grant: AccessGrant) -> str:
+def _reason(grant: AccessGrant, noticed_by: str) -> str:
     engaged = grant.engagement_partner
     zone = engaged.engagement.customer.time_zone
     if grant.expires_at == access_deadline(engaged.contract_end, zone):
         return (
             f"{engaged.partner.name}'s contract on {engaged.engagement.title} ended on "
-            f"{engaged.contract_end:%d %b %Y}, and the access with it (scheduled check)."
+            f"{engaged.contract_end:%d %b %Y}, and the access with it ({noticed_by})."
         )
     local = timezone.localtime(grant.expires_at, timezone=zoneinfo.ZoneInfo(zone))
-    return f"Expired on {local:%d %b %Y %H:%M} ({local.tzname()}) (scheduled check)."
+    return f"Expired on {local:%d %b %Y %H:%M} ({local.tzname()}) ({noticed_by})."
+
+
+def access_grants_end_expired(
+    grants: QuerySet[AccessGrant], *, noticed_by: str = "scheduled check", change_reason: str = CHANGE_REASON
+) -> tuple[list[AccessGrant], int]:
+    """Revoke those of `grants` that are past their expiry and not revoked yet: dated when the access
+    ended, with the reason, in their history, announced by webhook, and the customer and the partner
+    told by email. Locks them first: call it inside a transaction (the check's, or a service's).
+    Returns the grants revoked and how many emails were queued."""
+    now = timezone.now()
+    ended = list(
+        grants.filter(revoked_at__isnull=True, expires_at__lte=now)
+        .select_for_update(of=("self",))
+        .select_related(
+            "account__customer", "engagement_partner__partner", "engagement_partner__engagement__customer"
+        )
+        .order_by("pk")
+    )
+    if not ended:
+        return [], 0
+    for grant in ended:
+        grant.revoked_at = grant.expires_at  # when the access ended, not when it was noticed
+        grant.revoked_by = None  # nobody revoked it: it ended, as a tier change by the check has no user
+        grant.revocation_reason = _reason(grant, noticed_by)
+        grant.updated_at = now
+    AccessGrant.objects.bulk_update(ended, ["revoked_at", "revoked_by", "revocation_reason", "updated_at"])
+    AccessGrant.history.bulk_history_create(
+        ended, update=True, default_change_reason=change_reason, default_date=now
+    )
+    events.access_grants_revoked(ended)
+    return ended, _tell(ended)
 
 
 @scheduled_check(
@@ -44,33 +76,15 @@ def _reason(grant: AccessGrant) -> str:
 )
 def access_grant_expiry_check(*, today: datetime.date) -> CheckResult:
     result = CheckResult()
-    now = timezone.now()
-    ended = AccessGrant.objects.filter(revoked_at__isnull=True, expires_at__lte=now)
+    ended = AccessGrant.objects.filter(revoked_at__isnull=True, expires_at__lte=timezone.now())
     revoked: list[AccessGrant] = []
+    emails = 0
     for ids in batched(ended.order_by("pk").values_list("pk", flat=True), BATCH):
-        batch = list(
-            ended.select_for_update(of=("self",))
-            .filter(pk__in=ids)
-            .select_related(
-                "account__customer", "engagement_partner__partner", "engagement_partner__engagement__customer"
-            )
-        )
-        for grant in batch:
-            grant.revoked_at = grant.expires_at  # when the access ended, not when the check noticed
-            grant.revoked_by = None  # the scheduled check, as for a tier change it makes
-            grant.revocation_reason = _reason(grant)
-            grant.updated_at = now
-        if batch:
-            AccessGrant.objects.bulk_update(
-                batch, ["revoked_at", "revoked_by", "revocation_reason", "updated_at"]
-            )
-            AccessGrant.history.bulk_history_create(
-                batch, update=True, default_change_reason=CHANGE_REASON, default_date=now
-            )
-            events.access_grants_revoked(batch)
-            revoked.extend(batch)
+        batch, told = access_grants_end_expired(AccessGrant.objects.filter(pk__in=ids))
+        revoked.extend(batch)
+        emails += told
     result.add("grants_revoked", len(revoked))
-    result.add("emails", _tell(revoked))
+    result.add("emails", emails)
     if revoked:
         customers = len({grant.account.customer_id for grant in revoked})
         result.note(

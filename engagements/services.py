@@ -14,6 +14,7 @@ from django.utils.text import slugify
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from engagements import events
+from engagements.checks import access_grants_end_expired
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
     CUSTOMER_TEAM_ROLES,
@@ -719,6 +720,13 @@ def access_grant_create(
             )
         if expires_at <= now:
             raise DomainError("The grant would expire before it starts.", field="expires_at")
+        # A grant of this role that has expired is no longer live, even before the hourly check records
+        # it: record it now (as the check would), so the role can be granted again at once.
+        access_grants_end_expired(
+            engaged.access_grants.filter(account=account, role_name=role_name),
+            noticed_by="recorded when the role was granted again",
+            change_reason="Expired; recorded when the role was granted again",
+        )
         if engaged.access_grants.filter(
             account=account, role_name=role_name, revoked_at__isnull=True
         ).exists():

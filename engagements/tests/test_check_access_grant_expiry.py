@@ -105,3 +105,28 @@ def test_live_grants_are_left_alone(grant):
     assert list(AccessGrant.objects.filter(revoked_at__isnull=True).values_list("pk", flat=True)) == [
         other.pk
     ]
+
+
+def test_a_role_that_just_expired_can_be_granted_again_before_the_hourly_check():
+    from engagements.services import access_grant_create
+
+    granted = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
+    expires = datetime.datetime(2026, 4, 15, 17, 30, tzinfo=datetime.UTC)
+    with time_machine.travel(granted, tick=False):
+        old = AccessGrantFactory(granted_at=granted, expires_at=expires, role_name="PartnerOps")
+        admin = CustomerUserFactory(customer=old.account.customer, access_admin=True)
+        PartnerUserFactory(partner=old.engagement_partner.partner, email="ops@partner.example")
+    with time_machine.travel(expires + datetime.timedelta(minutes=10), tick=False):
+        new = access_grant_create(
+            user=admin,
+            account=old.account,
+            engagement_partner=old.engagement_partner,
+            role_arn=old.role_arn,
+            scope=old.scope,
+            expires_at=expires + datetime.timedelta(days=7),
+        )
+        assert list(live_grants().filter(account=old.account)) == [new]
+    old.refresh_from_db()
+    assert old.revoked_at == expires
+    assert "recorded when the role was granted again" in old.revocation_reason
+    assert OutboxMessage.objects.filter(dedupe_key__startswith=f"grant-revoked:{old.pk}:").count() == 2
