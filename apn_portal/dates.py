@@ -1,6 +1,19 @@
 import calendar
 import datetime
 
+from django.core.exceptions import ValidationError
+
+# A date later than this is a typing mistake; and adding a validity period or a grace day to one near the
+# calendar's end (9999-12-31) would leave it.
+LATEST_DATE = datetime.date(2199, 12, 31)
+
+
+def validate_plausible_date(value: datetime.date | datetime.datetime) -> None:
+    """For every date a person types that the portal computes from: no later than LATEST_DATE."""
+    day = value.date() if isinstance(value, datetime.datetime) else value
+    if day > LATEST_DATE:
+        raise ValidationError(f"Give a date no later than {LATEST_DATE:%d %b %Y}.", code="implausible_date")
+
 
 def add_months(day: datetime.date, months: int) -> datetime.date:
     """The same day `months` later (or earlier), or the month's last day when it is shorter (31 Jan + 1 month

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from apn_portal.dates import validate_plausible_date
 from engagements.choices import AccessScope
 from engagements.models import AwsAccount, EngagementPartner, access_deadline
 
@@ -61,6 +62,7 @@ class AccessGrantForm(forms.Form):
     expires_on = forms.DateField(
         label="Last day of access",
         required=False,
+        validators=[validate_plausible_date],
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Leave empty to end with the partner's contract; it cannot be later.",
     )

@@ -19,6 +19,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.dates import validate_plausible_date
 from apn_portal.models import TimeStampedModel
 from engagements.choices import (
     AccessScope,
@@ -319,8 +320,11 @@ class EngagementPartner(TimeStampedModel):
     engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="engagement_partners")
     partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="engagements")
     role = models.CharField(max_length=20, choices=PartnerRole.choices)
-    contract_start = models.DateField()
-    contract_end = models.DateField(help_text="The contract's last day; access granted ends with it.")
+    contract_start = models.DateField(validators=[validate_plausible_date])
+    contract_end = models.DateField(
+        help_text="The contract's last day; access granted ends with it.",
+        validators=[validate_plausible_date],
+    )
     territory = models.CharField(max_length=100, blank=True, help_text="e.g. Europe, when split by region.")
     business_function = models.CharField(
         max_length=100, blank=True, help_text="e.g. Finance, when split by business function."
@@ -453,7 +457,11 @@ class AccessGrant(TimeStampedModel):
     )
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     granted_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True, help_text="Never after the partner's contract ends.")
+    expires_at = models.DateTimeField(
+        db_index=True,
+        help_text="Never after the partner's contract ends.",
+        validators=[validate_plausible_date],
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

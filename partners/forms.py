@@ -1,7 +1,5 @@
 """Forms of the partner domain: the public contact form, and the admin's action forms."""
 
-import re
-
 from django import forms
 from django.db import models
 
@@ -9,15 +7,6 @@ from partners.choices import PartnerType
 from partners.models import ContactRequest, Partner, ProfileChangeRequest, Tier
 
 # Public forms: the contact form on a partner's profile ---------------------------------------------------
-
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _single_line(value: str) -> str:
-    # These values end up in an email's subject: a line break there is a header injection, never a name.
-    if _CONTROL_CHARACTERS.search(value):
-        raise forms.ValidationError("Use a single line, without line breaks or tabs.")
-    return value
 
 
 class ContactRequestForm(forms.ModelForm):
@@ -88,12 +77,6 @@ class ContactRequestForm(forms.ModelForm):
     def is_spam(self) -> bool:
         """A filled honeypot: a bot. Call after is_valid()."""
         return bool(self.cleaned_data.get(self.honeypot_field))
-
-    def clean_name(self):
-        return _single_line(self.cleaned_data["name"])
-
-    def clean_company(self):
-        return _single_line(self.cleaned_data["company"])
 
     def clean_message(self):
         message = self.cleaned_data["message"].strip()

@@ -1,15 +1,18 @@
 import datetime
 import json
+import re
 import secrets
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
+from apn_portal.dates import validate_plausible_date
 from apn_portal.models import TimeStampedModel
 from partners.choices import (
     LIVE_ENROLLMENT_STATUSES,
@@ -295,11 +298,11 @@ class ProgramEnrollment(TimeStampedModel):
     applied_on = models.DateField(default=datetime.date.today)
     audit_date = models.DateField(null=True, blank=True)
     audit_result = models.CharField(max_length=10, choices=AuditResult.choices, blank=True)
-    approved_on = models.DateField(null=True, blank=True)
+    approved_on = models.DateField(null=True, blank=True, validators=[validate_plausible_date])
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    expires_on = models.DateField(null=True, blank=True, db_index=True)
+    expires_on = models.DateField(null=True, blank=True, db_index=True, validators=[validate_plausible_date])
     status_reason = models.TextField(blank=True, help_text="Why it was revoked or expired.")
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
@@ -375,8 +378,10 @@ class Certification(TimeStampedModel):
     name = models.CharField(max_length=150, help_text="For example: Solutions Architect - Associate.")
     level = models.CharField(max_length=20, choices=CertificationLevel.choices)
     credential_id = models.CharField(max_length=100, blank=True)
-    earned_on = models.DateField()
-    expires_on = models.DateField(blank=True, help_text="Three years after earning unless given.")
+    earned_on = models.DateField(validators=[validate_plausible_date])
+    expires_on = models.DateField(
+        blank=True, help_text="Three years after earning unless given.", validators=[validate_plausible_date]
+    )
     last_reminder_days = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
@@ -492,6 +497,15 @@ def contact_request_new_reference() -> str:
     return "CR-" + "".join(secrets.choice(alphabet) for _ in range(8))
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def validate_single_line(value: str) -> None:
+    """For what ends up in an email's subject: a line break there is a header injection, never a name."""
+    if _CONTROL_CHARACTERS.search(value):
+        raise ValidationError("Use a single line, without line breaks or tabs.", code="not_single_line")
+
+
 class ContactRequest(TimeStampedModel):
     """A lead from the Find-a-Partner page: stored before anything else happens, and never lost."""
 
@@ -499,9 +513,9 @@ class ContactRequest(TimeStampedModel):
         max_length=20, unique=True, editable=False, default=contact_request_new_reference
     )
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="contact_requests")
-    name = models.CharField(max_length=150)
+    name = models.CharField(max_length=150, validators=[validate_single_line])
     email = models.EmailField("work email")
-    company = models.CharField(max_length=200)
+    company = models.CharField(max_length=200, validators=[validate_single_line])
     country = CountryField()
     message = models.TextField(max_length=5000)
     project_size = models.CharField(max_length=20, choices=ProjectSize.choices, blank=True)

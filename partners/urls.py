@@ -6,7 +6,7 @@ app_name = "partners"
 
 urlpatterns = [
     path("", search.partner_search, name="search"),
-    path("contact/<str:reference>/sent/", contact.contact_request_sent, name="contact-sent"),
+    path("contact/<slug:reference>/sent/", contact.contact_request_sent, name="contact-sent"),
     path("<slug:slug>/", search.partner_profile, name="profile"),
     path("<slug:slug>/contact/", contact.contact_request_create, name="contact"),
 ]

@@ -9,9 +9,9 @@ app_name = "my"
 urlpatterns = [
     path("", account.scorecard, name="scorecard"),
     path("leads/", account.leads, name="leads"),
-    path("leads/<str:reference>/", account.lead_detail, name="lead-detail"),
-    path("leads/<str:reference>/accept/", account.lead_accept, name="lead-accept"),
-    path("leads/<str:reference>/decline/", account.lead_decline, name="lead-decline"),
+    path("leads/<slug:reference>/", account.lead_detail, name="lead-detail"),
+    path("leads/<slug:reference>/accept/", account.lead_accept, name="lead-accept"),
+    path("leads/<slug:reference>/decline/", account.lead_decline, name="lead-decline"),
     path("profile/", account.profile, name="profile"),
     path("profile/edit/", account.profile_edit, name="profile-edit"),
 ]

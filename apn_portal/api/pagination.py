@@ -31,8 +31,10 @@ def positive_int_param(request, name: str, default: int | None) -> int | None:
     if name not in request.query_params:
         return default
     raw = request.query_params.getlist(name)
-    if len(raw) == 1 and raw[0].strip().isdigit() and int(raw[0]) >= 1:
-        return int(raw[0])
+    value = raw[0].strip() if len(raw) == 1 else ""
+    # isascii: "²" is a digit to str.isdigit(), not to int().
+    if value.isascii() and value.isdigit() and int(value) >= 1:
+        return int(value)
     raise ValidationError({name: ["Give one whole number of at least 1."]})
 
 
@@ -183,6 +185,7 @@ class KeysetCursorPagination(BasePagination):
             return position
         except (
             ValueError,
+            OverflowError,
             KeyError,
             TypeError,
             UnicodeError,

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apn_portal.accounts.models import User
+from apn_portal.dates import validate_plausible_date
 from engagements import selectors
 from engagements.choices import AccessScope, EngagementStage, EngagementStatus
 from engagements.models import (
@@ -212,8 +213,10 @@ class EngagementPartnerSerializer(serializers.ModelSerializer):
 class ReplaceSerializer(serializers.Serializer):
     new_partner = partner_field()
     reason = serializers.CharField(max_length=2000)
-    contract_end = serializers.DateField()
-    contract_start = serializers.DateField(required=False, help_text="Default: today.")
+    contract_end = serializers.DateField(validators=[validate_plausible_date])
+    contract_start = serializers.DateField(
+        required=False, help_text="Default: today.", validators=[validate_plausible_date]
+    )
 
 
 class AccessGrantSerializer(serializers.ModelSerializer):
@@ -229,7 +232,9 @@ class AccessGrantSerializer(serializers.ModelSerializer):
     scope = serializers.ChoiceField(choices=AccessScope.choices)
     mfa_required = serializers.BooleanField(required=False, default=True)
     expires_at = serializers.DateTimeField(
-        required=False, help_text="Default and latest: the end of the partner's contract."
+        required=False,
+        help_text="Default and latest: the end of the partner's contract.",
+        validators=[validate_plausible_date],
     )
     granted_by = username_field()
     revoked_by = username_field()

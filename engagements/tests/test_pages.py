@@ -270,3 +270,19 @@ def test_customer_detail_query_count_is_constant(client, alpha):
     before = count_queries(client, url)
     grow(alpha, 6)
     assert count_queries(client, url) == before
+
+
+def test_a_last_day_of_access_near_the_calendars_end_is_refused_beside_the_field(client, alpha):
+    client.force_login(alpha.admin)
+    response = client.post(
+        "/my/access/grant/",
+        {
+            "account": alpha.management.pk,
+            "engagement_partner": alpha.engaged.pk,
+            "role_arn": f"arn:aws:iam::{alpha.management.account_id}:role/Ops",
+            "scope": "operations",
+            "expires_on": "9999-12-31",
+        },
+    )
+    assert response.status_code == 400
+    assert "no later than" in response.content.decode()

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apn_portal.api.serializers import FastRowsMixin
+from apn_portal.dates import validate_plausible_date
 from partners.choices import AuditResult, CompetencyCategory, PartnerType
 from partners.models import (
     Certification,
@@ -254,7 +255,9 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
 
 class EnrollmentApproveSerializer(serializers.Serializer):
-    approved_on = serializers.DateField(required=False, help_text="Default: today.")
+    approved_on = serializers.DateField(
+        required=False, help_text="Default: today.", validators=[validate_plausible_date]
+    )
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -418,3 +418,11 @@ def test_every_control_on_the_partner_pages_has_a_label(acme_client, acme, page)
 
     assert response.status_code == 200
     assert unlabelled_controls(response) == []
+
+
+def test_a_lead_reference_that_cannot_be_one_is_a_404(client):
+    from tests.factories import PartnerUserFactory
+
+    client.force_login(PartnerUserFactory())
+    for path in ("/my/leads/%00/", "/my/leads/CR%0A1/accept/", "/partners/contact/%00/sent/"):
+        assert client.get(path).status_code == 404

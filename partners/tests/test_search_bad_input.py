@@ -134,3 +134,9 @@ def test_odd_bytes_never_make_a_server_error(client, partners, query_string):
 def test_the_profile_of_a_slug_with_markup_is_a_plain_not_found(client):
     response = client.get("/partners/%3Cscript%3E/")
     assert response.status_code == 404
+
+
+def test_a_page_number_in_unicode_digits_shows_the_first_page(client):
+    response = client.get("/partners/?page=%C2%B2")  # "²"
+    assert response.status_code == 200
+    assert response.context["page"].number == 1

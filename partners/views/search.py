@@ -93,7 +93,8 @@ def _page_number(raw: str | None, notes: list[str]) -> int:
     if raw in (None, ""):
         return 1
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > MAX_PAGE_NUMBER_DIGITS:
+    # isascii: "²" and "①" are digits to str.isdigit(), not to int().
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_PAGE_NUMBER_DIGITS:
         notes.append("That page number is not one we have, so the first page is shown.")
         return 1
     return int(raw)
