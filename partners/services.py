@@ -93,8 +93,11 @@ def partner_tier_change(
             changed_at=at or timezone.now(),
         )
         locked.tier = to_tier
+        # A grace period is for keeping the tier it was started on: on another tier it no longer runs
+        # (tier_health starts a new one if the partner falls short of this tier too).
+        locked.grace_started_on = locked.grace_ends_on = None
         locked._history_user = user  # outside a request, simple-history cannot tell who acted
-        locked.save(update_fields=["tier", "updated_at"])
+        locked.save(update_fields=["tier", "grace_started_on", "grace_ends_on", "updated_at"])
         events.tier_changed(change)
     partner.tier = to_tier
     return change

@@ -344,3 +344,24 @@ def test_the_at_risk_date_matches_a_day_by_day_evaluation():
         assert not tier_evaluate(partner, on=day).meets_current_tier
         checked += 1
     assert checked >= 3
+
+
+def test_a_pdm_who_moves_a_partner_in_its_grace_period_ends_that_grace_period(select_partner):
+    from partners.services import partner_tier_change
+
+    run_on(AT_RISK)  # falls short of Select: a grace period starts
+    select_partner.refresh_from_db()
+    assert select_partner.grace_started_on == AT_RISK
+    with on(AT_RISK + datetime.timedelta(days=5)):
+        partner_tier_change(
+            partner=select_partner,
+            to_tier=tier(slug="registered"),
+            reason="Demoted by its PDM after a review.",
+            user=select_partner.pdm,
+        )
+    select_partner.refresh_from_db()
+    assert (select_partner.grace_started_on, select_partner.grace_ends_on) == (None, None)
+
+    run_on(AT_RISK + datetime.timedelta(days=6))
+    # Nobody is told it "meets its tier again": its grace period ended with the move.
+    assert emails(select_partner, "tier-grace-closed") == []
