@@ -76,6 +76,9 @@ class PortalViewSetMixin(IdempotentPostMixin):
         return response
 
     def get_object(self):
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
+        if "\x00" in str(lookup):  # no record has it, and PostgreSQL refuses to compare with it
+            raise NotFound()
         self._retrieved = super().get_object()
         return self._retrieved
 

@@ -89,3 +89,10 @@ def test_a_line_break_in_a_contact_requests_company_is_refused_on_the_api_as_on_
     )
     assert response.status_code == 400
     assert response.json()["company"] == ["Use a single line, without line breaks or tabs."]
+
+
+@pytest.mark.parametrize(
+    "resource", ["partners", "programs", "customers", "support-plans", "contact-requests"]
+)
+def test_a_detail_address_with_a_nul_byte_is_not_found(world, resource):
+    assert world.client("superuser").get(f"/api/v1/{resource}/%00/").status_code == 404
