@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Q
 
 from apn_portal.accounts.models import User
 from apn_portal.admin import LargeTableAdminMixin
@@ -62,7 +63,16 @@ class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("groups")
+        queryset = super().get_queryset(request).prefetch_related("groups")
+        if request.user.is_superuser:
+            return queryset
+        # A customer's people are that customer's own: provider staff see those of the customers they
+        # look after (here and in every user autocomplete), as everywhere else in the admin.
+        from engagements.selectors import customers_visible_to
+
+        return queryset.filter(
+            Q(customer__isnull=True) | Q(customer__in=customers_visible_to(request.user).values("pk"))
+        )
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         field = super().formfield_for_manytomany(db_field, request, **kwargs)

@@ -124,3 +124,14 @@ def test_a_partner_sees_on_an_engagement_only_the_accounts_it_may_act_in(client,
     assert hidden.account_id not in page
     client.force_login(alpha.admin)
     assert hidden.account_id in client.get(f"/my/engagements/{alpha.engagement.pk}/").content.decode()
+
+
+def test_an_account_manager_sees_in_the_user_admin_only_their_own_customers_people(client, alpha, bravo):
+    changelist = reverse("admin:accounts_user_changelist")
+    client.force_login(alpha.account_manager)
+    shown = client.get(changelist, {"organisation": "customer"}).content.decode()
+    assert alpha.admin.username in shown
+    assert bravo.admin.username not in shown
+    assert client.get(reverse("admin:accounts_user_change", args=[bravo.admin.pk])).status_code == 302
+    client.force_login(SuperUserFactory())
+    assert bravo.admin.username in client.get(changelist, {"organisation": "customer"}).content.decode()
