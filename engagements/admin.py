@@ -94,8 +94,19 @@ class AwsAccountInline(admin.TabularInline):
         return super().get_queryset(request).select_related("management_account", "reseller")
 
 
+class CustomerAdminForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        existing = self.instance if self.instance.pk else None
+        for field, message in services.customer_people_problems(existing, cleaned).items():
+            if field in self.fields and field in self.changed_data:
+                self.add_error(field, message)
+        return cleaned
+
+
 @admin.register(Customer)
 class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+    form = CustomerAdminForm
     visible_to = staticmethod(selectors.customers_visible_to)
     list_display = ("name", "agreement", "account_manager", "solutions_architect", "tam", "time_zone")
     list_select_related = ("account_manager", "solutions_architect", "tam")
@@ -118,6 +129,13 @@ class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
             },
         ),
     )
+
+    def get_readonly_fields(self, request, obj=None):
+        # Who looks after a customer is for its Account Manager (or a superuser) to name, as the service
+        # customer_assign_staff has it; its SA and TAM see them here but do not change them.
+        if request.user.is_superuser or obj is None or obj.account_manager_id == request.user.pk:
+            return ()
+        return tuple(services.CUSTOMER_STAFF_ROLES)
 
 
 class AccessGrantStatusFilter(admin.SimpleListFilter):

@@ -114,6 +114,26 @@ def _check_staff_role(member, role: StaffRole, field: str) -> None:
         raise DomainError(f"{member} is not a provider {role.value}.", field=field)
 
 
+def customer_people_problems(customer: Customer | None, data: dict) -> dict[str, str]:
+    """Field -> what is wrong with the people `data` names for the customer (its staff roles and its
+    access administrators), by the services' rules: for forms that set them directly (the admin)."""
+    problems = {}
+    for field, role in CUSTOMER_STAFF_ROLES.items():
+        try:
+            _check_staff_role(data.get(field), role, field)
+        except DomainError as error:
+            problems[field] = error.message
+    outsiders = [
+        member
+        for member in data.get("access_administrators") or ()
+        if customer is None or member.customer_id != customer.pk
+    ]
+    if outsiders:
+        names = ", ".join(str(member) for member in outsiders)
+        problems["access_administrators"] = f"Only the customer's own people can administer access: {names}."
+    return problems
+
+
 # Customers and accounts -------------------------------------------------------------------------------
 
 

@@ -135,3 +135,45 @@ def test_an_account_manager_sees_in_the_user_admin_only_their_own_customers_peop
     assert client.get(reverse("admin:accounts_user_change", args=[bravo.admin.pk])).status_code == 302
     client.force_login(SuperUserFactory())
     assert bravo.admin.username in client.get(changelist, {"organisation": "customer"}).content.decode()
+
+
+def _customer_form(customer, **changes):
+    data = {
+        "name": customer.name,
+        "slug": customer.slug,
+        "agreement": customer.agreement,
+        "time_zone": customer.time_zone,
+        "account_manager": customer.account_manager_id or "",
+        "solutions_architect": customer.solutions_architect_id or "",
+        "tam": customer.tam_id or "",
+        "access_administrators": list(customer.access_administrators.values_list("pk", flat=True)),
+        "accounts-TOTAL_FORMS": 0,
+        "accounts-INITIAL_FORMS": 0,
+    }
+    return data | changes
+
+
+def test_who_looks_after_a_customer_is_named_by_its_account_manager_not_its_sa(client, alpha):
+    from tests.factories import AccountManagerFactory, SolutionsArchitectFactory
+
+    architect = SolutionsArchitectFactory()
+    alpha.customer.solutions_architect = architect
+    alpha.customer.save()
+    change = reverse("admin:engagements_customer_change", args=[alpha.customer.pk])
+    other_manager = AccountManagerFactory()
+
+    client.force_login(architect)
+    client.post(change, _customer_form(alpha.customer, account_manager=other_manager.pk))
+    alpha.customer.refresh_from_db()
+    assert alpha.customer.account_manager == alpha.account_manager
+
+    client.force_login(alpha.account_manager)
+    response = client.post(change, _customer_form(alpha.customer, tam=architect.pk))
+    assert response.context["adminform"].form.errors.keys() == {"tam"}  # an SA is not a TAM
+    outsider = [alpha.partner_user.pk]
+    response = client.post(change, _customer_form(alpha.customer, access_administrators=outsider))
+    errors = response.context["adminform"].form.errors
+    assert errors["access_administrators"] == [
+        f"Only the customer's own people can administer access: {alpha.partner_user}."
+    ]
+    assert not alpha.customer.access_administrators.filter(pk=alpha.partner_user.pk).exists()
