@@ -248,7 +248,9 @@ def _check_chunk(partners, minimums, today: datetime.date, result: CheckResult) 
     notices: list[_Notice] = []
     grace_over: list[int] = []
     for partner_id, evaluation in evaluations.items():
-        old = stored[partner_id]
+        old = stored.get(partner_id)
+        if old is None:  # deleted between the two reads: nothing left to check or tell
+            continue
         new, kinds, measure = _next_health(evaluation, old, minimums, last_days.get(partner_id, {}), today)
         if new != old:
             changed[partner_id] = new
