@@ -133,7 +133,7 @@ class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Who looks after a customer is for its Account Manager (or a superuser) to name, as the service
         # customer_assign_staff has it; its SA and TAM see them here but do not change them.
-        if request.user.is_superuser or obj is None or obj.account_manager_id == request.user.pk:
+        if obj is None or selectors.user_names_customer_staff(request.user, obj):
             return ()
         return tuple(services.CUSTOMER_STAFF_ROLES)
 

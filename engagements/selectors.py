@@ -179,6 +179,11 @@ def user_is_assigned_to_customer(user, customer: Customer) -> bool:
     )
 
 
+def user_names_customer_staff(user, customer: Customer) -> bool:
+    """Name the customer's Account Manager, Solutions Architect and TAM: its Account Manager, a superuser."""
+    return user_is_signed_in(user) and (user.is_superuser or user.pk == customer.account_manager_id)
+
+
 def user_can_manage_access(user, customer: Customer) -> bool:
     """Grant partners access to the customer's accounts: only the customer's own access administrators."""
     return (

@@ -6,15 +6,17 @@ import datetime
 import zoneinfo
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from engagements import events
-from engagements.checks import access_grants_end_expired
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
     CUSTOMER_TEAM_ROLES,
@@ -51,7 +53,9 @@ from engagements.selectors import (
     user_can_revoke_access,
     user_can_work_on_engagement,
     user_is_assigned_to_customer,
+    user_names_customer_staff,
 )
+from partners.checks.contacts import partner_contacts
 from partners.choices import ContactRequestStatus, PartnerType
 from partners.models import ContactRequest, CustomerReference, Partner
 from partners.services import contact_request_accept
@@ -198,7 +202,7 @@ def customer_assign_staff(*, user, customer: Customer, field: str, member) -> Cu
     a TAM), or clear it with None. For the customer's Account Manager or a superuser."""
     if field not in CUSTOMER_STAFF_ROLES:
         raise DomainError(f"'{field}' is not one of {', '.join(CUSTOMER_STAFF_ROLES)}.", field="field")
-    if not (user.is_authenticated and (user.is_superuser or user.pk == customer.account_manager_id)):
+    if not user_names_customer_staff(user, customer):
         raise PermissionDeniedError(f"Only {customer}'s Account Manager or a superuser assigns its staff.")
     _check_staff_role(member, CUSTOMER_STAFF_ROLES[field], field)
     with transaction.atomic():
@@ -792,6 +796,109 @@ def access_grant_revoke(*, user, grant: AccessGrant, reason: str) -> AccessGrant
         locked.revocation_reason,
     )
     return locked
+
+
+def _expiry_reason(grant: AccessGrant, noticed_by: str) -> str:
+    engaged = grant.engagement_partner
+    zone = engaged.engagement.customer.time_zone
+    if grant.expires_at == access_deadline(engaged.contract_end, zone):
+        return (
+            f"{engaged.partner.name}'s contract on {engaged.engagement.title} ended on "
+            f"{engaged.contract_end:%d %b %Y}, and the access with it ({noticed_by})."
+        )
+    local = timezone.localtime(grant.expires_at, timezone=zoneinfo.ZoneInfo(zone))
+    return f"Expired on {local:%d %b %Y %H:%M} ({local.tzname()}) ({noticed_by})."
+
+
+def access_grants_end_expired(
+    grants: QuerySet[AccessGrant], *, noticed_by: str, change_reason: str
+) -> tuple[list[AccessGrant], int]:
+    """Revoke those of `grants` that are past their expiry and not revoked yet: dated when the access
+    ended, with the reason, in their history, announced by webhook, and the customer and the partner
+    told by email. Locks them first: call it inside a transaction (the check's, or a service's).
+    Returns the grants revoked and how many emails were queued."""
+    now = timezone.now()
+    ended = list(
+        grants.filter(revoked_at__isnull=True, expires_at__lte=now)
+        .select_for_update(of=("self",))
+        .select_related(
+            "account__customer", "engagement_partner__partner", "engagement_partner__engagement__customer"
+        )
+        .order_by("pk")
+    )
+    if not ended:
+        return [], 0
+    for grant in ended:
+        grant.revoked_at = grant.expires_at  # when the access ended, not when it was noticed
+        grant.revoked_by = None  # nobody revoked it: it ended, as a tier change by the check has no user
+        grant.revocation_reason = _expiry_reason(grant, noticed_by)
+        grant.updated_at = now
+    AccessGrant.objects.bulk_update(ended, ["revoked_at", "revoked_by", "revocation_reason", "updated_at"])
+    AccessGrant.history.bulk_history_create(
+        ended, update=True, default_change_reason=change_reason, default_date=now
+    )
+    events.access_grants_revoked(ended)
+    return ended, _tell_access_ended(ended)
+
+
+def _customer_recipients(customer_ids) -> dict[int, list[str]]:
+    """A customer's access administrators (active, with an address); failing that, its active staff."""
+    User = get_user_model()
+    admins: dict[int, list[str]] = {}
+    through = Customer.access_administrators.through
+    for customer_id, email in (
+        through.objects.filter(customer_id__in=customer_ids, user__is_active=True)
+        .exclude(user__email="")
+        .values_list("customer_id", "user__email")
+    ):
+        admins.setdefault(customer_id, []).append(email)
+    staff: dict[int, list[str]] = {}
+    for customer_id, email in (
+        User.objects.filter(customer_id__in=customer_ids, is_active=True)
+        .exclude(email="")
+        .values_list("customer_id", "email")
+    ):
+        staff.setdefault(customer_id, []).append(email)
+    return {
+        customer_id: admins.get(customer_id) or staff.get(customer_id, []) for customer_id in customer_ids
+    }
+
+
+def _tell_access_ended(grants: list[AccessGrant]) -> int:
+    if not grants:
+        return 0
+    customers = _customer_recipients({grant.account.customer_id for grant in grants})
+    partners = partner_contacts({grant.engagement_partner.partner_id for grant in grants})
+    emails = []
+    for grant in grants:
+        context = {
+            "grant": grant,
+            "customer": grant.account.customer,
+            "partner": grant.engagement_partner.partner,
+        }
+        subject = (
+            f"Access ended: {grant.engagement_partner.partner.name} on account {grant.account.account_id} "
+            f"({grant.role_name})"
+        )
+        emails.append(
+            OutboxEmail(
+                dedupe_key=f"grant-revoked:{grant.pk}:customer",
+                to=customers[grant.account.customer_id],
+                subject=subject,
+                template="emails/checks/access_grant_revoked_customer",
+                context=context,
+            )
+        )
+        emails.append(
+            OutboxEmail(
+                dedupe_key=f"grant-revoked:{grant.pk}:partner",
+                to=partners[grant.engagement_partner.partner_id].staff_or_pdm,
+                subject=subject,
+                template="emails/checks/access_grant_revoked_partner",
+                context=context,
+            )
+        )
+    return len(outbox_email_enqueue_many(emails))
 
 
 # Purchases --------------------------------------------------------------------------------------------

@@ -12,7 +12,11 @@ from apn_portal.accounts.selectors import user_is_signed_in
 from apn_portal.checks.results import batched
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from engagements.models import AwsAccount, Customer
-from engagements.selectors import partner_is_solution_provider, user_can_manage_access
+from engagements.selectors import (
+    partner_is_solution_provider,
+    user_can_manage_access,
+    user_names_customer_staff,
+)
 from partners.models import Partner
 from support import selectors
 from support.choices import (
@@ -117,7 +121,7 @@ def support_subscription_change(
             f"{plan.name} can be subscribed to from {plan.available_from:%d %b %Y}.", field="plan"
         )
     if plan.tam_coverage == TamCoverage.DESIGNATED:
-        if not (user.is_superuser or user.pk == customer.account_manager_id):
+        if not user_names_customer_staff(user, customer):
             raise PermissionDeniedError(
                 f"{plan.name} comes with a designated Technical Account Manager, whom the provider names: "
                 f"ask {customer}'s Account Manager to subscribe."

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from apn_portal.admin import CappedCountPaginator
+from apn_portal.http import whole_number
 
 
 def positive_int_param(request, name: str, default: int | None) -> int | None:
@@ -31,10 +32,9 @@ def positive_int_param(request, name: str, default: int | None) -> int | None:
     if name not in request.query_params:
         return default
     raw = request.query_params.getlist(name)
-    value = raw[0].strip() if len(raw) == 1 else ""
-    # isascii: "²" is a digit to str.isdigit(), not to int().
-    if value.isascii() and value.isdigit() and int(value) >= 1:
-        return int(value)
+    value = whole_number(raw[0]) if len(raw) == 1 else None
+    if value is not None and value >= 1:
+        return value
     raise ValidationError({name: ["Give one whole number of at least 1."]})
 
 

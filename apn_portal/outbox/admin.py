@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from apn_portal.outbox.models import OutboxMessage, OutboxStatus
+from apn_portal.outbox.models import OutboxMessage
 from apn_portal.outbox.services import outbox_message_bodies, outbox_messages_resend
 
 
@@ -40,8 +40,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send the selected failed emails again")
     def send_again(self, request, queryset):
-        failed = list(queryset.filter(status=OutboxStatus.FAILED))
-        sent_again = outbox_messages_resend(messages=failed, user=request.user)
+        sent_again = outbox_messages_resend(messages=queryset, user=request.user)
         skipped = queryset.count() - sent_again
         self.message_user(request, f"{sent_again} email(s) queued again.", messages.SUCCESS)
         if skipped:

@@ -133,8 +133,8 @@ def outbox_deliver_message(message_id: int) -> bool:
 
 
 def outbox_messages_resend(*, messages, user) -> int:
-    """Queue messages that failed for good once more (a superuser's admin action, once the mail server is
-    fixed), with a fresh round of attempts. Returns how many."""
+    """Queue those of `messages` that failed for good once more (a superuser's admin action, once the
+    mail server is fixed), with a fresh round of attempts; the others are left alone. Returns how many."""
     if not user.is_superuser:
         raise PermissionDeniedError("Only a superuser may send failed emails again.")
     with transaction.atomic():

@@ -11,6 +11,7 @@ from django_countries import countries
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.models import User
+from apn_portal.http import whole_number
 from partners.choices import EnrollmentStatus
 from partners.models import Office, Partner, Program
 from partners.selectors import active_certifications, active_enrollments, office_country_codes
@@ -37,8 +38,9 @@ class PdmFilter(admin.SimpleListFilter):
             return queryset.filter(pdm=request.user)
         if value == "none":
             return queryset.filter(pdm__isnull=True)
-        if value and value.isdigit():
-            return queryset.filter(pdm_id=int(value))
+        pdm_id = whole_number(value)
+        if pdm_id is not None:
+            return queryset.filter(pdm_id=pdm_id)
         return queryset
 
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from apn_portal.http import whole_number
 from partners.filtersets import PartnerFilterSet
 from partners.search import FACETS, SearchVocabulary, SortOrder, search_base, search_vocabulary
 from partners.search_results import facet_groups, partner_search_page
@@ -92,12 +93,11 @@ def _active_filters(filterset, params: QueryDict, vocabulary: SearchVocabulary) 
 def _page_number(raw: str | None, notes: list[str]) -> int:
     if raw in (None, ""):
         return 1
-    raw = raw.strip()
-    # isascii: "²" and "①" are digits to str.isdigit(), not to int().
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_PAGE_NUMBER_DIGITS:
+    number = whole_number(raw, max_digits=MAX_PAGE_NUMBER_DIGITS)
+    if number is None:
         notes.append("That page number is not one we have, so the first page is shown.")
         return 1
-    return int(raw)
+    return number
 
 
 def _page_links(params: QueryDict, number: int, page_count: int) -> list[PageLink]:
