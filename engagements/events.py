@@ -6,6 +6,9 @@ Called inside the transaction of the change, so the event is stored with it or n
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.services import webhook_events_emit_many
 
+# What an access grant's event shows, to load with the grants (engagements.api.serializers).
+GRANT_EVENT_RELATED = ("account__customer", "engagement_partner__partner", "granted_by")
+
 
 def access_grants_revoked(grants) -> None:
     """One `access_grant.revoked` event per grant, to the partner that held it and the provider staff who

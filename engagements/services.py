@@ -490,11 +490,8 @@ def engagement_status_change(*, user, engagement: Engagement, status: str, reaso
         if status == EngagementStatus.CANCELLED:
             reason = _require_reason(reason, "the engagement is cancelled")
             now = timezone.now()
-            live = AccessGrant.objects.select_for_update().filter(
-                engagement_partner__engagement=locked, revoked_at__isnull=True
-            )
-            for grant in live:
-                _revoke(grant, user=user, reason=f"Engagement cancelled: {reason}", at=now)
+            live = _grants_to_revoke().filter(engagement_partner__engagement=locked, revoked_at__isnull=True)
+            _revoke(live, user=user, reason=f"Engagement cancelled: {reason}", at=now)
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
     engagement.status = locked.status
@@ -556,12 +553,22 @@ def engagement_partner_add(
         )
 
 
-def _revoke(grant: AccessGrant, *, user, reason: str, at: datetime.datetime) -> None:
-    grant.revoked_at = max(at, grant.granted_at)
-    grant.revoked_by = user
-    grant.revocation_reason = reason
-    grant.save(update_fields=["revoked_at", "revoked_by", "revocation_reason", "updated_at"])
-    events.access_grants_revoked([grant])
+def _grants_to_revoke():
+    """Grants locked for revoking, with what their `access_grant.revoked` event shows."""
+    return AccessGrant.objects.select_for_update(of=("self",)).select_related(*events.GRANT_EVENT_RELATED)
+
+
+def _revoke(grants, *, user, reason: str, at: datetime.datetime) -> list[AccessGrant]:
+    """Revoke these locked grants: each saved (so its history says who and why), announced together."""
+    grants = list(grants)
+    for grant in grants:
+        grant.revoked_at = max(at, grant.granted_at)
+        grant.revoked_by = user
+        grant.revocation_reason = reason
+        grant.save(update_fields=["revoked_at", "revoked_by", "revocation_reason", "updated_at"])
+    if grants:
+        events.access_grants_revoked(grants)
+    return grants
 
 
 def engagement_partner_replace(
@@ -597,8 +604,8 @@ def engagement_partner_replace(
             raise DomainError(f"{new_partner} cannot replace itself.", field="new_partner")
         today = customer_today(customer)
         now = timezone.now()
-        for grant in old.access_grants.select_for_update().filter(revoked_at__isnull=True):
-            _revoke(grant, user=user, reason=f"Contract ended: {reason}", at=now)
+        held = _grants_to_revoke().filter(engagement_partner=old, revoked_at__isnull=True)
+        _revoke(held, user=user, reason=f"Contract ended: {reason}", at=now)
         new = _partner_join(
             user=user,
             engagement=engagement,
@@ -727,7 +734,7 @@ def access_grant_create(
         if engagement.status == EngagementStatus.CANCELLED:
             raise DomainError(f"“{engagement.title}” was cancelled.", field="engagement_partner")
         today = customer_today(customer)
-        if not engaged.contract_start <= today <= engaged.contract_end:
+        if not engaged.in_force_on(today):
             raise DomainError(
                 f"{engaged.partner}'s contract runs from {engaged.contract_start:%d %b %Y} to "
                 f"{engaged.contract_end:%d %b %Y}; access is granted only while it is in force.",
@@ -776,11 +783,7 @@ def access_grant_revoke(*, user, grant: AccessGrant, reason: str) -> AccessGrant
     staff looking after the customer."""
     reason = _require_reason(reason, "the access is revoked")
     with transaction.atomic():
-        locked = (
-            AccessGrant.objects.select_for_update(of=("self",))
-            .select_related("account__customer", "engagement_partner__partner")
-            .get(pk=grant.pk)
-        )
+        locked = _grants_to_revoke().get(pk=grant.pk)
         if not user_can_revoke_access(user, locked.account.customer):
             raise PermissionDeniedError(
                 f"Only {locked.account.customer}'s access administrators can revoke access to its accounts."
@@ -789,7 +792,7 @@ def access_grant_revoke(*, user, grant: AccessGrant, reason: str) -> AccessGrant
             raise ConflictError(
                 f"This access was already revoked on {timezone.localtime(locked.revoked_at):%d %b %Y}."
             )
-        _revoke(locked, user=user, reason=reason, at=timezone.now())
+        _revoke([locked], user=user, reason=reason, at=timezone.now())
     grant.revoked_at, grant.revoked_by, grant.revocation_reason = (
         locked.revoked_at,
         locked.revoked_by,
@@ -821,9 +824,7 @@ def access_grants_end_expired(
     ended = list(
         grants.filter(revoked_at__isnull=True, expires_at__lte=now)
         .select_for_update(of=("self",))
-        .select_related(
-            "account__customer", "engagement_partner__partner", "engagement_partner__engagement__customer"
-        )
+        .select_related(*events.GRANT_EVENT_RELATED, "engagement_partner__engagement__customer")
         .order_by("pk")
     )
     if not ended:

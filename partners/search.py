@@ -17,7 +17,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimil
 from django.core.cache import cache
 from django.db import models
 from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import ASin, Coalesce, Cos, Least, Power, Radians, Sin, Sqrt
+from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.utils import timezone
 from django.utils.translation import get_language
 from django_countries import countries
@@ -34,7 +34,7 @@ from partners.models import (
     UseCase,
 )
 from partners.search_index import SEARCH_CONFIG, VOCABULARY_CACHE_KEY, search_index_available
-from partners.selectors import active_certifications, active_enrollments
+from partners.selectors import active_certifications, active_enrollments, count_of
 from partners.selectors_visibility import partners_published
 
 PAGE_SIZE = 20
@@ -359,20 +359,13 @@ def offices_near(near: Near) -> QuerySet[Office]:
     box = Q(latitude__gte=south, latitude__lte=north)
     ranges = near.longitude_ranges()
     if ranges is not None:
-        box &= _any_of_q(Q(longitude__gte=west, longitude__lte=east) for west, east in ranges)
+        box &= _any_of(Q(longitude__gte=west, longitude__lte=east) for west, east in ranges)
     return (
         Office.objects.filter(box)
         .annotate(distance_km=_distance_km(near))
         .filter(distance_km__lte=near.radius_km)
         .order_by()
     )
-
-
-def _any_of_q(conditions) -> Q:
-    combined = Q()
-    for condition in conditions:
-        combined |= condition
-    return combined
 
 
 def filter_near(queryset: QuerySet, near: Near) -> QuerySet:
@@ -387,11 +380,6 @@ def _nearest_office_km(near: Near):
 # Order ------------------------------------------------------------------------------------------------
 
 
-def _count_of(queryset) -> Coalesce:
-    counted = queryset.order_by().annotate(n=models.Func(F("pk"), function="COUNT")).values("n")
-    return Coalesce(Subquery(counted, output_field=models.IntegerField()), 0)
-
-
 def with_sort_columns(queryset: QuerySet, *, words: SearchWords, near: Near | None) -> QuerySet:
     """Annotate what results are sorted by and show: `certification_count`, `reference_count`,
     `tier_order`, and `relevance` (with words) and `distance_km` (with a place)."""
@@ -404,10 +392,10 @@ def with_sort_columns(queryset: QuerySet, *, words: SearchWords, near: Near | No
         }
     else:
         annotations = {
-            "certification_count": _count_of(
+            "certification_count": count_of(
                 active_certifications().filter(staff_member__partner=OuterRef("pk"))
             ),
-            "reference_count": _count_of(
+            "reference_count": count_of(
                 CustomerReference.objects.filter(
                     partner=OuterRef("pk"), is_validated=True, launched_on__lte=timezone.localdate()
                 )

@@ -230,8 +230,3 @@ def partner_search_refresh_due(today: datetime.date | None = None) -> int:
     today = today or timezone.localdate()
     due = PartnerSearchEntry.objects.filter(stale_on__lte=today).values("partner_id")
     return partner_search_refresh(due, today=today)
-
-
-def partner_search_missing() -> QuerySet:
-    """Partners without a search entry: written by a bulk insert that did not refresh the search."""
-    return Partner.objects.filter(search_entry__isnull=True)

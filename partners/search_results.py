@@ -370,7 +370,7 @@ def partner_search_page(filterset, base: QuerySet, *, page: int, page_size: int 
     if number > page_count:
         number = page_count
         if counts.total:
-            rows = _search_partners_page_only(filterset, base, (number - 1) * page_size, page_size)
+            rows = _page_rows(filterset.filter_queryset(base), (number - 1) * page_size, page_size)
     loosenings = []
     if not counts.total:
         loosenings = [Loosening(name, counts.total_without[name]) for name in filterset.filtered_facets]
@@ -390,11 +390,6 @@ def partner_search_page(filterset, base: QuerySet, *, page: int, page_size: int 
         typos_tolerated=bool(filterset.typo_tolerance and counts.total),
         loosenings=loosenings,
     )
-
-
-def _search_partners_page_only(filterset, base, offset: int, limit: int) -> list[PageRow]:
-    """One page alone, for a page number past the end (the total was not known when it was asked)."""
-    return _page_rows(filterset.filter_queryset(base), offset, limit)
 
 
 # Facets as the page shows them -------------------------------------------------------------------------

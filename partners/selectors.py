@@ -270,7 +270,7 @@ def partner_is_editable_by(partner: Partner, user) -> bool:
 # Admin lists and exports ------------------------------------------------------------------------------
 
 
-def _count_of(queryset) -> Coalesce:
+def count_of(queryset) -> Coalesce:
     """COUNT(*) of a correlated queryset, as a scalar subquery: evaluated only for the rows a page shows."""
     counted = queryset.order_by().annotate(_count=Func(F("pk"), function="COUNT")).values("_count")
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
@@ -285,10 +285,10 @@ def partners_with_list_columns(queryset: QuerySet[Partner], on: datetime.date | 
     return queryset.annotate(
         hq_country=Subquery(headquarters.values("country")[:1]),
         hq_city=Subquery(headquarters.values("city")[:1]),
-        active_certification_count=_count_of(
+        active_certification_count=count_of(
             active_certifications(on).filter(staff_member__partner=OuterRef("pk"))
         ),
-        validated_reference_count=_count_of(
+        validated_reference_count=count_of(
             CustomerReference.objects.filter(partner=OuterRef("pk"), is_validated=True)
         ),
     )
@@ -296,7 +296,7 @@ def partners_with_list_columns(queryset: QuerySet[Partner], on: datetime.date | 
 
 def staff_members_with_active_certification_count(queryset, on: datetime.date | None = None):
     return queryset.annotate(
-        active_certification_count=_count_of(active_certifications(on).filter(staff_member=OuterRef("pk")))
+        active_certification_count=count_of(active_certifications(on).filter(staff_member=OuterRef("pk")))
     )
 
 

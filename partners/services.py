@@ -397,10 +397,9 @@ CONTACT_REQUEST_FIELDS = ("name", "email", "company", "country", "message", "pro
 
 def _contact_request_recipients(partner: Partner) -> list[str]:
     """The partner's own active users; when it has none yet, its PDM, who passes the lead on."""
-    emails = list(partner.users.filter(is_active=True).exclude(email="").values_list("email", flat=True))
-    if not emails and partner.pdm_id and partner.pdm.is_active and partner.pdm.email:
-        emails = [partner.pdm.email]
-    return emails
+    from partners.checks.contacts import partner_contacts  # the checks package imports this module
+
+    return partner_contacts([partner.pk])[partner.pk].staff_or_pdm
 
 
 def contact_request_create(*, partner: Partner, data: dict, ip: str | None = None) -> ContactRequest:

@@ -19,7 +19,7 @@ from apn_portal.checks.registry import scheduled_check
 from apn_portal.checks.results import CheckResult, batched, plural
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from apn_portal.webhooks.choices import WebhookEvent
-from apn_portal.webhooks.services import webhook_event_emit
+from apn_portal.webhooks.services import webhook_events_emit_many
 from partners.checks.contacts import partner_contacts
 from support import selectors
 from support.choices import ACTIVE_CASE_STATUSES
@@ -63,7 +63,15 @@ def support_sla_check(*, today: datetime.date) -> CheckResult:
         return result
     cases = list(
         SupportCase.objects.filter(pk__in=marked)
-        .select_related("customer__tam", "account", "plan", "subscription__tam", "handling_partner")
+        .select_related(
+            "customer__tam",
+            "account",
+            "plan",
+            "subscription__tam",
+            "handling_partner",
+            "opened_by",
+            "opened_by_partner",
+        )
         .order_by("pk")
     )
     result.add("cases_breached", len(cases))
@@ -118,19 +126,17 @@ def _tell(cases: list[SupportCase]) -> int:
 
 
 def _emit(cases: list[SupportCase]) -> int:
+    """One `support_case.breached` event per case; returns how many went to at least one endpoint."""
     from support.api.serializers import SupportCaseSerializer
 
-    count = 0
-    for case in cases:
-        deliveries = webhook_event_emit(
-            event=WebhookEvent.SUPPORT_CASE_BREACHED,
-            partner=case.handling_partner,
-            data=SupportCaseSerializer(case).data,
-            record=case,
-            visible_to=selectors.cases_visible_to,
-        )
-        count += bool(deliveries)
-    return count
+    data = SupportCaseSerializer(cases, many=True).data
+    deliveries = webhook_events_emit_many(
+        event=WebhookEvent.SUPPORT_CASE_BREACHED,
+        items=[(case.handling_partner, item) for case, item in zip(cases, data, strict=True)],
+        records=cases,
+        visible_to=selectors.cases_visible_to,
+    )
+    return len({delivery.event_id for delivery in deliveries})
 
 
 @scheduled_check(

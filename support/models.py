@@ -324,10 +324,6 @@ class SupportSubscription(TimeStampedModel):
         scope = f"account {self.account.account_id}" if self.account_id else str(self.customer)
         return f"{scope} on {self.plan}"
 
-    @property
-    def is_current(self) -> bool:
-        return self.ended_at is None
-
 
 class SupportCase(TimeStampedModel):
     """A question to support about one of the customer's accounts, with the first-response deadline its
@@ -449,10 +445,6 @@ class SupportCase(TimeStampedModel):
     @property
     def is_active(self) -> bool:
         return self.status not in DONE_CASE_STATUSES
-
-    @property
-    def awaits_first_response(self) -> bool:
-        return self.first_response_due_at is not None and self.first_responded_at is None
 
     @property
     def response_target_text(self) -> str:

@@ -228,10 +228,6 @@ def subscriptions_visible_to(user) -> QuerySet[SupportSubscription]:
     return SupportSubscription.objects.none()
 
 
-def subscription_list(subscriptions: QuerySet[SupportSubscription]) -> QuerySet[SupportSubscription]:
-    return subscriptions.select_related("customer", "account", "plan__successor", "tam", "support_partner")
-
-
 # The provider's support staff and TAMs ----------------------------------------------------------------
 
 

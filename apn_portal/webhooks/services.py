@@ -139,29 +139,24 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, user) -> None:
 # Events ------------------------------------------------------------------------------------------------
 
 
-def webhook_event_emit(
-    *, event: str, partner, data: dict, record=None, visible_to=None
-) -> list[WebhookDelivery]:
+def webhook_event_emit(*, event: str, partner, data: dict) -> list[WebhookDelivery]:
     """Queue `event` about `partner` for every active endpoint that subscribes to it and may see it.
 
     Call it inside the transaction of the change: the deliveries commit (and go out) with it, or not at
     all. A partner's endpoints get their own partner's events only; provider staff's get every partner's,
-    and those about no partner (`partner=None`, e.g. a customer's own support case). An event about a
-    customer's record names the record and `visible_to` (a selector, user -> queryset): provider staff's
-    endpoints then get it only when their owner may see that record, as through the API.
+    and those about no partner (`partner=None`). Events about a customer's records go through
+    webhook_events_emit_many with `visible_to`.
     """
-    return webhook_events_emit_many(
-        event=event,
-        items=[(partner, data)],
-        records=None if record is None else [record],
-        visible_to=visible_to,
-    )
+    return webhook_events_emit_many(event=event, items=[(partner, data)])
 
 
 def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None) -> list[WebhookDelivery]:
     """Queue one `event` per (partner, data) item, reading the subscribed endpoints once: what the
-    set-based scheduled checks use, so many events cost two queries, not two per event (plus one per
-    provider endpoint when `visible_to` limits them to `records`, one per item)."""
+    set-based scheduled checks use, so many events cost two queries, not two per event.
+
+    An event about a customer's record passes the records (one per item) and `visible_to` (a selector,
+    user -> queryset): provider staff's endpoints then get it only when their owner may see the record,
+    as through the API (one more query per such endpoint)."""
     items = list(items)
     if not items:
         return []

@@ -126,19 +126,6 @@ class PartnerApiFilterSet(UpdatedSinceFilterSet, PartnerFilterSet):
             exclude = (*exclude, "sort")
         return super().filter_queryset(queryset, exclude=exclude)
 
-    # The type hints tell the OpenAPI schema what these take: their choices are only known per request.
-    def filter_program(self, queryset, name, value: list[str]):
-        return super().filter_program(queryset, name, value)
-
-    def filter_industry(self, queryset, name, value: list[str]):
-        return super().filter_industry(queryset, name, value)
-
-    def filter_use_case(self, queryset, name, value: list[str]):
-        return super().filter_use_case(queryset, name, value)
-
-    def filter_country(self, queryset, name, value: list[str]):
-        return super().filter_country(queryset, name, value)
-
     def filter_updated_since(self, queryset, name, value):
         # The FilterSet filters partners or their search entries (see partners.search).
         field = "partner__updated_at" if queryset.model is PartnerSearchEntry else "updated_at"
