@@ -18,13 +18,11 @@ from django.core.cache import cache
 from django.db import models
 from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
-from django.utils import timezone
 from django.utils.translation import get_language
 from django_countries import countries
 
 from partners.choices import PartnerType
 from partners.models import (
-    CustomerReference,
     Industry,
     Office,
     Partner,
@@ -34,7 +32,7 @@ from partners.models import (
     UseCase,
 )
 from partners.search_index import SEARCH_CONFIG, VOCABULARY_CACHE_KEY, search_index_available
-from partners.selectors import active_certifications, active_enrollments, count_of
+from partners.selectors import active_certifications, active_enrollments, count_of, validated_references
 from partners.selectors_visibility import partners_published
 
 PAGE_SIZE = 20
@@ -395,11 +393,7 @@ def with_sort_columns(queryset: QuerySet, *, words: SearchWords, near: Near | No
             "certification_count": count_of(
                 active_certifications().filter(staff_member__partner=OuterRef("pk"))
             ),
-            "reference_count": count_of(
-                CustomerReference.objects.filter(
-                    partner=OuterRef("pk"), is_validated=True, launched_on__lte=timezone.localdate()
-                )
-            ),
+            "reference_count": count_of(validated_references().filter(partner=OuterRef("pk"))),
             "tier_order": F("tier__rank"),
         }
     if words and _entry_field(queryset, "document"):

@@ -99,6 +99,12 @@ def active_certifications(on: datetime.date | None = None) -> QuerySet[Certifica
     return Certification.objects.filter(earned_on__lte=on, expires_on__gte=on)
 
 
+def validated_references(on: datetime.date | None = None) -> QuerySet[CustomerReference]:
+    """References that count on the given day: validated, for a project already launched."""
+    on = on or timezone.localdate()
+    return CustomerReference.objects.filter(is_validated=True, launched_on__lte=on)
+
+
 def active_enrollments(on: datetime.date | None = None) -> QuerySet[ProgramEnrollment]:
     on = on or timezone.localdate()
     return ProgramEnrollment.objects.filter(
@@ -142,7 +148,8 @@ def partner_metrics(partner_ids, on: datetime.date | None = None) -> dict[int, d
         .order_by()
     )
     merge(
-        CustomerReference.objects.filter(partner_id__in=partner_ids, is_validated=True, launched_on__lte=on)
+        validated_references(on)
+        .filter(partner_id__in=partner_ids)
         .values("partner_id")
         .annotate(**{RequirementMetric.LAUNCHED_PROJECTS: Count("id")})
         .order_by()
@@ -288,9 +295,7 @@ def partners_with_list_columns(queryset: QuerySet[Partner], on: datetime.date | 
         active_certification_count=count_of(
             active_certifications(on).filter(staff_member__partner=OuterRef("pk"))
         ),
-        validated_reference_count=count_of(
-            CustomerReference.objects.filter(partner=OuterRef("pk"), is_validated=True)
-        ),
+        validated_reference_count=count_of(validated_references(on).filter(partner=OuterRef("pk"))),
     )
 
 

@@ -609,3 +609,16 @@ def test_evaluating_many_on_a_given_day_agrees_with_evaluating_each_on_that_day(
 
     for partner in partners:
         assert many[partner.pk] == tier_evaluate(partner, on=later)
+
+
+def test_the_admin_list_counts_the_references_the_tier_evaluation_counts():
+    """A validated reference for a project not launched yet counts nowhere until its launch day."""
+    from partners.selectors import partners_with_list_columns
+    from tests.factories import CustomerReferenceFactory
+
+    partner = PartnerFactory()
+    CustomerReferenceFactory(partner=partner)
+    CustomerReferenceFactory(partner=partner, launched_on=timezone.localdate() + datetime.timedelta(days=30))
+    listed = partners_with_list_columns(Partner.objects.filter(pk=partner.pk)).get()
+    assert listed.validated_reference_count == 1
+    assert tier_evaluate(partner).metrics[RequirementMetric.LAUNCHED_PROJECTS] == 1
