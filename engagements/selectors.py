@@ -12,7 +12,13 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
-from engagements.choices import PartnerRole
+from engagements.choices import (
+    CLOSED_ENGAGEMENT_STATUSES,
+    STAGE_ORDER,
+    EngagementStage,
+    EngagementStatus,
+    PartnerRole,
+)
 from engagements.models import (
     AccessGrant,
     AwsAccount,
@@ -211,6 +217,17 @@ def user_can_manage_engagement(user, engagement: Engagement) -> bool:
         or user.customer_id == engagement.customer_id
         or user_is_assigned_to_customer(user, engagement.customer)
     )
+
+
+def engagement_next_stage_for(user, engagement: Engagement) -> EngagementStage | None:
+    """The step this user may record next on the engagement (what engagement_stage_advance accepts), or
+    None: not theirs to move, closed, on hold, or at the journey's end."""
+    if engagement.status in CLOSED_ENGAGEMENT_STATUSES or engagement.status == EngagementStatus.ON_HOLD:
+        return None
+    position = STAGE_ORDER.index(EngagementStage(engagement.stage))
+    if position == len(STAGE_ORDER) - 1 or not user_can_work_on_engagement(user, engagement):
+        return None
+    return STAGE_ORDER[position + 1]
 
 
 def user_can_work_on_engagement(user, engagement: Engagement) -> bool:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from apn_portal.exceptions import DomainError
 from apn_portal.http import redirect_see_other
 from engagements import selectors, services
-from engagements.choices import CLOSED_ENGAGEMENT_STATUSES, STAGE_ORDER, EngagementStage
+from engagements.choices import STAGE_ORDER, EngagementStage
 from engagements.forms import AccessGrantForm, ReasonForm, StageAdvanceForm
 from engagements.models import Customer
 
@@ -161,11 +161,7 @@ def engagement_detail(request, pk, advance_form=None, status=200):
         selectors.accounts_visible_to(user),
     )
     engagement = get_object_or_404(engagements, pk=pk)
-    can_advance = (
-        engagement.status not in CLOSED_ENGAGEMENT_STATUSES
-        and engagement.stage != STAGE_ORDER[-1]
-        and selectors.user_can_work_on_engagement(user, engagement)
-    )
+    next_stage = selectors.engagement_next_stage_for(user, engagement)
     grants = [grant for engaged in engagement.engagement_partners.all() for grant in engaged.visible_grants]
     return _render(
         request,
@@ -175,10 +171,8 @@ def engagement_detail(request, pk, advance_form=None, status=200):
             "steps": _stage_steps(engagement),
             "timeline": selectors.engagement_timeline(engagement),
             "grants": grants,
-            "can_advance": can_advance,
-            "next_stage": STAGE_ORDER[STAGE_ORDER.index(EngagementStage(engagement.stage)) + 1]
-            if can_advance
-            else None,
+            "can_advance": next_stage is not None,
+            "next_stage": next_stage,
             "advance_form": advance_form or StageAdvanceForm(),
             "section": "engagements",
         },

@@ -286,3 +286,14 @@ def test_a_last_day_of_access_near_the_calendars_end_is_refused_beside_the_field
     )
     assert response.status_code == 400
     assert "no later than" in response.content.decode()
+
+
+def test_an_engagement_on_hold_offers_no_next_step_until_resumed(client, alpha):
+    from engagements.choices import EngagementStatus
+
+    client.force_login(alpha.admin)
+    page = reverse("engagements:engagement-detail", args=[alpha.engagement.pk])
+    assert "Record the next step" in client.get(page).content.decode()
+    alpha.engagement.status = EngagementStatus.ON_HOLD
+    alpha.engagement.save()
+    assert "Record the next step" not in client.get(page).content.decode()
