@@ -148,9 +148,9 @@ def engagements_visible_to(user) -> QuerySet[Engagement]:
     if user.partner_id:
         return Engagement.objects.filter(_partner_engaged(user.partner_id))
     if user.is_provider_staff:
-        on_team = Exists(TeamMember.objects.filter(engagement=OuterRef("pk"), user=user))
+        # Being on one of a customer's teams opens all its engagements; having left the team, none of them.
         return Engagement.objects.filter(
-            _assigned_customer_q(user, "customer__") | Q(on_team) | Q(professional_services__consultant=user)
+            _assigned_customer_q(user, "customer__") | Q(professional_services__consultant=user)
         ).distinct()
     return Engagement.objects.none()
 

@@ -11,8 +11,10 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from engagements import services
+from engagements.choices import TeamRole
 from engagements.models import AccessGrant
-from tests.factories import PartnerFactory
+from tests.factories import PartnerFactory, StaffUserFactory
 
 from .test_pages import grow
 
@@ -207,3 +209,27 @@ def test_list_query_count_is_constant(alpha, resource):
 def test_a_malformed_id_is_a_json_404(alpha, resource):
     response = api(alpha.admin).get(f"/api/v1/{resource}/-7.5e-96/")
     assert response.status_code == 404 and response["Content-Type"] == "application/json"
+
+
+def test_provider_staff_who_left_the_team_no_longer_see_the_customers_engagements(client, alpha, bravo):
+    """Joining a customer's project team opens its engagements to a provider staffer; leaving it closes
+    them again, on the pages and in the API alike."""
+    architect = StaffUserFactory(username="visiting-architect")
+    member = services.team_member_add(
+        user=alpha.account_manager,
+        engagement=alpha.engagement,
+        role=TeamRole.SOLUTIONS_ARCHITECT,
+        member=architect,
+    )
+    client.force_login(architect)
+    detail = f"/my/engagements/{alpha.engagement.pk}/"
+    assert alpha.engagement.title in listed(api(architect).get("/api/v1/engagements/"))
+    assert client.get(detail).status_code == 200
+
+    member.left_on = member.joined_on
+    member.save(update_fields=["left_on"])
+
+    assert alpha.engagement.title not in listed(api(architect).get("/api/v1/engagements/"))
+    assert api(architect).get(f"/api/v1/engagements/{alpha.engagement.pk}/").status_code == 404
+    assert client.get(detail).status_code == 404
+    assert alpha.engagement.title not in client.get("/my/engagements/").content.decode()
