@@ -2,19 +2,16 @@
 and who holds access. Every page starts from the `*_visible_to(user)` selectors, so another organisation's
 record is a 404, as if it did not exist; every change goes through a service."""
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, F
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
 from apn_portal.http import redirect_see_other
+from apn_portal.pages import audience_required, form_error, not_for_you, render_page
 from engagements import selectors, services
 from engagements.choices import STAGE_ORDER, EngagementStage
 from engagements.forms import AccessGrantForm, ReasonForm, StageAdvanceForm
@@ -22,51 +19,6 @@ from engagements.models import Customer
 
 PER_PAGE = 25
 PAST_GRANTS_SHOWN = 50
-
-
-def _audience(user) -> str:
-    if user.customer_id:
-        return "customer"
-    if user.partner_id:
-        return "partner"
-    if user.is_provider_staff:
-        return "provider"
-    return "other"
-
-
-def _render(request, template, context, status=200):
-    context = {"audience": _audience(request.user), "now": timezone.now(), **context}
-    return render(request, template, context, status=status)
-
-
-def _not_for_you(request, needed: str):
-    return _render(request, "engagements/not_for_you.html", {"needed": needed}, status=403)
-
-
-def audience_required(*audiences):
-    """Only the named kinds of signed-in user; anyone else gets a 403 page saying whom it is for."""
-    labels = {
-        "customer": "a customer's staff",
-        "partner": "a partner's staff",
-        "provider": "the provider's staff",
-    }
-
-    def decorator(view):
-        @wraps(view)
-        @login_required
-        def wrapped(request, *args, **kwargs):
-            if _audience(request.user) not in audiences:
-                return _not_for_you(request, " or ".join(labels[a] for a in audiences))
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
-def _form_error(form, error: DomainError, aliases=None):
-    field = (aliases or {}).get(error.field, error.field)
-    form.add_error(field if field in form.fields else None, error.message)
 
 
 # Organisations ----------------------------------------------------------------------------------------
@@ -92,7 +44,7 @@ def _customer_with_people(queryset):
 @audience_required("customer")
 def organisation(request):
     customer = get_object_or_404(_customer_with_people(selectors.customers_visible_to(request.user)))
-    return _render(
+    return render_page(
         request,
         "engagements/organisation.html",
         {**_organisation_context(customer, request.user), "section": "organisation"},
@@ -110,7 +62,7 @@ def customer_list(request):
         .order_by("name", "id")
     )
     page = Paginator(customers, PER_PAGE).get_page(request.GET.get("page"))
-    return _render(request, "engagements/customer_list.html", {"page_obj": page, "section": "customers"})
+    return render_page(request, "engagements/customer_list.html", {"page_obj": page, "section": "customers"})
 
 
 @audience_required("provider")
@@ -119,7 +71,7 @@ def customer_detail(request, slug):
         _customer_with_people(selectors.customers_visible_to(request.user)), slug=slug
     )
     grants = selectors.access_grant_list(selectors.live_grants().filter(account__customer=customer))
-    return _render(
+    return render_page(
         request,
         "engagements/customer_detail.html",
         {
@@ -140,7 +92,9 @@ def engagement_list(request):
         "-created_at", "-id"
     )
     page = Paginator(engagements, PER_PAGE).get_page(request.GET.get("page"))
-    return _render(request, "engagements/engagement_list.html", {"page_obj": page, "section": "engagements"})
+    return render_page(
+        request, "engagements/engagement_list.html", {"page_obj": page, "section": "engagements"}
+    )
 
 
 def _stage_steps(engagement):
@@ -163,7 +117,7 @@ def engagement_detail(request, pk, advance_form=None, status=200):
     engagement = get_object_or_404(engagements, pk=pk)
     next_stage = selectors.engagement_next_stage_for(user, engagement)
     grants = [grant for engaged in engagement.engagement_partners.all() for grant in engaged.visible_grants]
-    return _render(
+    return render_page(
         request,
         "engagements/engagement_detail.html",
         {
@@ -194,7 +148,7 @@ def engagement_advance(request, pk):
                 note=form.cleaned_data["note"],
             )
         except DomainError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(request, f"“{engagement.title}” reached {event.get_stage_display()}.")
             return redirect_see_other("engagements:engagement-detail", pk=engagement.pk)
@@ -214,7 +168,7 @@ def access(request):
         .exclude(pk__in=live.values("pk"))
         .order_by("-updated_at", "-id")[:PAST_GRANTS_SHOWN]
     )
-    return _render(
+    return render_page(
         request,
         "engagements/access.html",
         {
@@ -233,13 +187,13 @@ def access(request):
 def access_grant_create(request):
     customer = get_object_or_404(selectors.customers_visible_to(request.user))
     if not selectors.user_can_manage_access(request.user, customer):
-        return _not_for_you(request, f"{customer.name}'s access administrators")
+        return not_for_you(request, f"{customer.name}'s access administrators")
     form = AccessGrantForm(request.POST or None, customer=customer)
     if request.method == "POST" and form.is_valid():
         try:
             grant = services.access_grant_create(user=request.user, **form.service_arguments())
         except DomainError as error:
-            _form_error(form, error, aliases={"expires_at": "expires_on", "role_name": "role_arn"})
+            form_error(form, error, aliases={"expires_at": "expires_on", "role_name": "role_arn"})
         else:
             messages.success(
                 request,
@@ -247,7 +201,7 @@ def access_grant_create(request):
                 f"{grant.account.account_id} until {grant.expires_at:%d %b %Y %H:%M %Z}.",
             )
             return redirect_see_other("engagements:access")
-    return _render(
+    return render_page(
         request,
         "engagements/access_grant_form.html",
         {"customer": customer, "form": form, "section": "access"},
@@ -262,7 +216,7 @@ def access_revoke(request, pk):
     grant = get_object_or_404(grants, pk=pk)
     customer = grant.account.customer
     if not selectors.user_can_revoke_access(request.user, customer):
-        return _not_for_you(request, f"{customer.name}'s access administrators")
+        return not_for_you(request, f"{customer.name}'s access administrators")
     if request.user.customer_id:
         back = reverse("engagements:access")
     else:
@@ -272,7 +226,7 @@ def access_revoke(request, pk):
         try:
             services.access_grant_revoke(user=request.user, grant=grant, reason=form.cleaned_data["reason"])
         except DomainError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(
                 request,
@@ -280,7 +234,7 @@ def access_revoke(request, pk):
                 f"{grant.account.account_id}.",
             )
             return redirect_see_other(back)
-    return _render(
+    return render_page(
         request,
         "engagements/access_revoke.html",
         {"grant": grant, "form": form, "cancel_url": back, "section": "access"},
@@ -295,4 +249,4 @@ def grants_held(request):
         F("revoked_at").asc(nulls_first=True), "-expires_at", "id"
     )
     page = Paginator(grants, PER_PAGE).get_page(request.GET.get("page"))
-    return _render(request, "engagements/grants_held.html", {"page_obj": page, "section": "grants"})
+    return render_page(request, "engagements/grants_held.html", {"page_obj": page, "section": "grants"})

@@ -7,14 +7,14 @@ import zoneinfo
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
 from apn_portal.http import redirect_see_other
+from apn_portal.pages import audience_of, audience_required, form_error, render_page
 from engagements.selectors import customers_visible_to
-from engagements.views import audience_required
 from support import selectors, services
 from support.choices import CaseStatus, ReplySide, Severity
 from support.forms import CaseReplyForm, CaseStatusForm, SupportCaseForm
@@ -22,25 +22,6 @@ from support.models import SupportCase
 
 PER_PAGE = 25
 HISTORY_SHOWN = 10
-
-
-def _audience(user) -> str:
-    if user.customer_id:
-        return "customer"
-    if user.partner_id:
-        return "partner"
-    if user.is_provider_staff:
-        return "provider"
-    return "other"
-
-
-def _render(request, template, context, status=200):
-    context = {"audience": _audience(request.user), "now": timezone.now(), "section": "support", **context}
-    return render(request, template, context, status=status)
-
-
-def _form_error(form, error: DomainError):
-    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def _case_page(request, cases, status_filter):
@@ -72,17 +53,18 @@ def _case_form(user, data=None, plan=None):
 
 @audience_required("customer", "partner", "provider")
 def support_home(request, case_form=None, status=200):
-    if _audience(request.user) != "customer":
+    if audience_of(request.user) != "customer":
         return redirect_see_other("support:case-list")
     customer = get_object_or_404(customers_visible_to(request.user).select_related("tam"))
     subscription = selectors.current_customer_subscription(customer)
     plan = subscription.plan if subscription is not None else selectors.basic_plan()
     account_subscriptions = list(selectors.current_account_subscriptions(customer))
     plans = list(selectors.plans_for_comparison({plan.pk, *(s.plan_id for s in account_subscriptions)}))
-    return _render(
+    return render_page(
         request,
         "support/home.html",
         {
+            "section": "support",
             "customer": customer,
             "subscription": subscription,
             "plan": plan,
@@ -110,12 +92,13 @@ def support_home(request, case_form=None, status=200):
 
 @audience_required("customer", "partner", "provider")
 def case_list(request):
-    if _audience(request.user) == "customer":
+    if audience_of(request.user) == "customer":
         return redirect_see_other("support:home")
-    return _render(
+    return render_page(
         request,
         "support/case_list.html",
         {
+            "section": "support",
             "page_obj": _case_page(
                 request, selectors.cases_visible_to(request.user), request.GET.get("status")
             ),
@@ -135,16 +118,16 @@ def case_new(request):
         try:
             case = services.support_case_open(user=request.user, **form.cleaned_data)
         except DomainError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(request, f"Case #{case.pk} is open.{_due_text(case)}")
             return redirect_see_other("support:case-detail", pk=case.pk)
-    if request.method == "POST" and _audience(request.user) == "customer":
+    if request.method == "POST" and audience_of(request.user) == "customer":
         return support_home(request, case_form=form, status=400)
-    return _render(
+    return render_page(
         request,
         "support/case_form.html",
-        {"case_form": form, "support_page": "new"},
+        {"section": "support", "case_form": form, "support_page": "new"},
         status=400 if request.method == "POST" else 200,
     )
 
@@ -167,10 +150,11 @@ def case_detail(request, pk, reply_form=None, status_form=None, status=200):
     requester = selectors.user_is_case_requester(request.user, case)
     allowed = services.RESPONDER_STATUSES if side else (services.REQUESTER_STATUSES if requester else ())
     allowed = [value for value in allowed if value != case.status]
-    return _render(
+    return render_page(
         request,
         "support/case_detail.html",
         {
+            "section": "support",
             "case": case,
             "replies": case.replies.all(),
             "can_reply": (side or requester) and case.status != CaseStatus.CLOSED,
@@ -193,7 +177,7 @@ def case_reply(request, pk):
         try:
             services.support_case_reply(user=request.user, case=case, body=form.cleaned_data["body"])
         except DomainError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(request, "Your reply was added.")
             return redirect_see_other("support:case-detail", pk=case.pk)
@@ -211,7 +195,7 @@ def case_status(request, pk):
                 user=request.user, case=case, status=form.cleaned_data["status"]
             )
         except DomainError as error:
-            _form_error(form, error)
+            form_error(form, error)
         else:
             messages.success(request, f"Case #{case.pk} is now {case.get_status_display().lower()}.")
             return redirect_see_other("support:case-detail", pk=case.pk)

@@ -2,6 +2,7 @@
 
 import datetime
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -44,7 +45,7 @@ def text_of(response) -> str:
     """The page's visible text on one line, so assertions read like what a person sees."""
     html = response.content.decode()
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ def test_people_who_are_not_a_partners_staff_are_refused_with_an_explanation(cli
     response = client.get(reverse(page))
 
     assert response.status_code == 403
-    assert "This area is for partners' staff" in text_of(response)
+    assert "This page is for a partner's staff" in text_of(response)
 
 
 def test_provider_staff_are_pointed_to_the_admin(client):

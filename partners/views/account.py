@@ -4,16 +4,14 @@ Every page reads only the signed-in user's own organisation: a lead of another p
 did not exist.
 """
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
 from apn_portal.http import redirect_see_other
+from apn_portal.pages import audience_required, form_error
 from partners.choices import ContactRequestStatus, ProfileChangeStatus
 from partners.forms import LeadDeclineForm, ProfileChangeForm
 from partners.models import Partner
@@ -32,18 +30,8 @@ from partners.services import (
 LEADS_PER_PAGE = 20
 
 
-def partner_staff_required(view):
-    """Signed-in staff of a partner only. Anyone else signed in (provider staff, customers) gets a 403 page
-    that says where to go instead."""
-
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if request.user.partner_id is None:
-            return render(request, "my/not_partner_staff.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
+# Signed-in staff of a partner only; anyone else signed in gets a 403 page that says where to go instead.
+partner_staff_required = audience_required("partner")
 
 
 def _own_partner(request) -> Partner:
@@ -179,7 +167,7 @@ def profile_edit(request):
                 use_cases=form.cleaned_data["use_cases"],
             )
         except DomainError as exc:
-            form.add_error(None, exc.message)
+            form_error(form, exc)
         else:
             messages.success(
                 request,

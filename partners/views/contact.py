@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
 from apn_portal.http import redirect_see_other
+from apn_portal.pages import form_error
 from partners.forms import ContactRequestForm
 from partners.models import Partner, contact_request_new_reference
 from partners.services import contact_request_create as contact_request_store
@@ -85,7 +86,7 @@ def contact_request_create(request, slug):
         try:
             reference = contact_request_store(partner=partner, data=form.request_data(), ip=ip).reference
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            form_error(form, exc)
             return _form_page(request, partner, form, status=400)
     _remember_sent(request, reference, partner)
     return redirect_see_other("partners:contact-sent", reference=reference)

@@ -1,0 +1,61 @@
+"""What the signed-in pages of every app share: who is looking (their audience), how a page is rendered
+for them, the 403 page for the wrong audience, and a service's refusal shown on a form."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+
+from apn_portal.exceptions import DomainError
+
+AUDIENCE_LABELS = {
+    "customer": "a customer's staff",
+    "partner": "a partner's staff",
+    "provider": "the provider's staff",
+}
+
+
+def audience_of(user) -> str:
+    """Whom the user works for: "customer", "partner", "provider" (the provider's staff) or "other"."""
+    if user.customer_id:
+        return "customer"
+    if user.partner_id:
+        return "partner"
+    if user.is_provider_staff:
+        return "provider"
+    return "other"
+
+
+def render_page(request, template: str, context: dict, *, status: int = 200):
+    """A signed-in page: its templates tell the audiences apart and show times relative to `now`."""
+    context = {"audience": audience_of(request.user), "now": timezone.now(), **context}
+    return render(request, template, context, status=status)
+
+
+def not_for_you(request, needed: str):
+    """The 403 page: this page is for `needed` (e.g. "a partner's staff")."""
+    return render_page(request, "not_for_you.html", {"needed": needed}, status=403)
+
+
+def audience_required(*audiences: str):
+    """Only the named kinds of signed-in user; anyone else gets a 403 page saying whom it is for."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(request, *args, **kwargs):
+            if audience_of(request.user) not in audiences:
+                return not_for_you(request, " or ".join(AUDIENCE_LABELS[audience] for audience in audiences))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def form_error(form, error: DomainError, aliases: dict[str, str] | None = None) -> None:
+    """Show a service's refusal beside the field it names (`aliases` maps service names to form names),
+    or above the form."""
+    field = (aliases or {}).get(error.field, error.field)
+    form.add_error(field if field in form.fields else None, error.message)
