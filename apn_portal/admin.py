@@ -1,5 +1,5 @@
-"""Shared admin building blocks: paging that never counts a whole big table, CSV streaming, and limits
-on bulk actions. Every app's admin builds on these."""
+"""Shared admin building blocks: paging that never counts a whole big table, CSV streaming, limits on
+bulk actions and how a refused action is reported. Every app's admin builds on these."""
 
 import csv
 import datetime
@@ -16,6 +16,8 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
+
+from apn_portal.exceptions import ConflictError, DomainError
 
 # Bulk actions run one service call per row inside the request: beyond this, narrow the list first.
 ACTION_MAX_OBJECTS = 1000
@@ -147,6 +149,13 @@ def selection_too_large(modeladmin, request, queryset) -> bool:
 # CSV export --------------------------------------------------------------------------------------------
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def report_refusal(modeladmin, request, subject: str, error: DomainError) -> None:
+    """A service refused an admin action on `subject`: say why, as a warning for a conflict (it is
+    already so), as an error otherwise."""
+    level = messages.WARNING if isinstance(error, ConflictError) else messages.ERROR
+    modeladmin.message_user(request, f"{subject}: {error.message}", level)
 
 
 def csv_cell(value) -> str:

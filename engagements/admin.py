@@ -11,8 +11,8 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils import timezone
 
-from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, selection_too_large
-from apn_portal.exceptions import ConflictError, DomainError
+from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
+from apn_portal.exceptions import DomainError
 from engagements import selectors, services
 from engagements.choices import EngagementStatus
 from engagements.forms import ReasonForm
@@ -69,10 +69,6 @@ class ScopedAdminMixin(ScopedChoicesMixin):
         if request.user.is_superuser:
             return queryset
         return queryset.filter(pk__in=self.visible_to(request.user).values("pk"))
-
-    def report_refusal(self, request, subject, error: DomainError) -> None:
-        level = messages.WARNING if isinstance(error, ConflictError) else messages.ERROR
-        self.message_user(request, f"{subject}: {error.message}", level)
 
 
 # Customers and accounts -------------------------------------------------------------------------------
@@ -327,7 +323,7 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
             try:
                 call(engagement)
             except DomainError as error:
-                self.report_refusal(request, engagement.title, error)
+                report_refusal(self, request, engagement.title, error)
                 continue
             done.append(engagement.title)
         if done:
@@ -481,7 +477,7 @@ class AccessGrantAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
                         user=request.user, grant=grant, reason=form.cleaned_data["reason"]
                     )
                 except DomainError as error:
-                    self.report_refusal(request, subject, error)
+                    report_refusal(self, request, subject, error)
                     continue
                 revoked.append(subject)
             if revoked:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from apn_portal.accounts.choices import StaffRole
-from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from engagements import events
 from engagements.choices import (
@@ -61,18 +61,6 @@ from partners.models import ContactRequest, CustomerReference, Partner
 from partners.services import contact_request_accept
 
 # Helpers ----------------------------------------------------------------------------------------------
-
-
-def _validated(instance, exclude: Iterable[str] = ()) -> None:
-    """Run the model's own validation (fields, constraints, clean) and say what is wrong in words."""
-    try:
-        instance.full_clean(exclude=list(exclude))
-    except ValidationError as error:
-        if hasattr(error, "error_dict"):
-            field, errors = next(iter(error.error_dict.items()))
-            messages = [message for e in errors for message in e.messages]
-            raise DomainError(" ".join(messages), field=None if field == "__all__" else field) from None
-        raise DomainError(" ".join(error.messages)) from None
 
 
 def customer_today(customer: Customer) -> datetime.date:
@@ -167,7 +155,7 @@ def customer_create(
         solutions_architect=solutions_architect,
         tam=tam,
     )
-    _validated(customer)
+    validate_or_refuse(customer)
     with transaction.atomic():
         customer.save()
     return customer
@@ -241,7 +229,7 @@ def aws_account_create(
         paid_by=Payer.RESELLER if reseller else Payer.CUSTOMER,
         reseller=reseller,
     )
-    _validated(account)
+    validate_or_refuse(account)
     with transaction.atomic():
         account.save()
     return account
@@ -263,7 +251,7 @@ def _engagement_start(
         contact_request=contact_request,
         created_by=user,
     )
-    _validated(engagement)
+    validate_or_refuse(engagement)
     engagement.save()
     EngagementStageEvent.objects.create(
         engagement=engagement,
@@ -334,7 +322,7 @@ def engagement_create_from_contact_request(
         if lead.status == ContactRequestStatus.NEW:
             lead = contact_request_accept(contact_request=lead, user=user)
         customer = Customer(name=lead.company, slug=_unique_customer_slug(lead.company))
-        _validated(customer)
+        validate_or_refuse(customer)
         customer.save()
         engagement = _engagement_start(
             user=user,
@@ -519,7 +507,7 @@ def _partner_join(
         added_by=user,
     )
     # clean() says why this partner cannot take this role, if it cannot.
-    _validated(engaged, exclude=["replaced_by"])
+    validate_or_refuse(engaged, exclude=["replaced_by"])
     engaged.save()
     return engaged
 
@@ -669,7 +657,7 @@ def team_member_add(
             joined_on=joined_on or customer_today(locked.customer),
             note=(note or "").strip(),
         )
-        _validated(team_member, exclude=["engagement", "user"])
+        validate_or_refuse(team_member, exclude=["engagement", "user"])
         team_member.save()
     return team_member
 
@@ -948,7 +936,7 @@ def professional_services_add(
             starts_on=starts_on,
             ends_on=ends_on,
         )
-        _validated(services, exclude=["engagement"])
+        validate_or_refuse(services, exclude=["engagement"])
         services.save()
         if (
             consultant is not None
@@ -1003,7 +991,7 @@ def marketplace_subscription_add(
             subscribed_on=subscribed_on or customer_today(locked.customer),
             subscribed_by=user,
         )
-        _validated(subscription, exclude=["engagement", "vendor", "subscribed_by"])
+        validate_or_refuse(subscription, exclude=["engagement", "vendor", "subscribed_by"])
         subscription.save()
         subscription.accounts.set(accounts)
     return subscription

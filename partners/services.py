@@ -14,7 +14,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from apn_portal.dates import add_months
-from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
 from apn_portal.outbox.services import outbox_email_enqueue
 from partners import events
 from partners.choices import (
@@ -415,11 +415,7 @@ def contact_request_create(*, partner: Partner, data: dict, ip: str | None = Non
         submitted_from_ip=ip,
         **{name: data.get(name) or "" for name in CONTACT_REQUEST_FIELDS},
     )
-    try:
-        contact_request.full_clean(exclude=["reference", "partner"])
-    except ValidationError as exc:
-        field_name, messages = next(iter(exc.message_dict.items()))
-        raise DomainError(messages[0], field=field_name) from None
+    validate_or_refuse(contact_request, exclude=["reference", "partner"])
     with transaction.atomic():
         contact_request.save()
         events.contact_request_created(contact_request)

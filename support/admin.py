@@ -6,7 +6,7 @@ cases move through actions (their conversation is on the case page, linked from 
 """
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apn_portal.accounts.choices import StaffRole
-from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, selection_too_large
-from apn_portal.exceptions import ConflictError, DomainError
+from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
+from apn_portal.exceptions import DomainError
 from engagements.models import AwsAccount, Customer
 from engagements.selectors import customers_visible_to
 from partners.models import Partner
@@ -43,11 +43,6 @@ class SupportStaffEditsMixin:
 
     def has_change_permission(self, request, obj=None):
         return self._keeps_support_data(request) and super().has_change_permission(request, obj)
-
-
-def _report(modeladmin, request, subject, error: DomainError) -> None:
-    level = messages.WARNING if isinstance(error, ConflictError) else messages.ERROR
-    modeladmin.message_user(request, f"{subject}: {error.message}", level)
 
 
 # Plans -------------------------------------------------------------------------------------------------
@@ -227,7 +222,7 @@ class SupportSubscriptionAdmin(LargeTableAdminMixin, AuditedAdmin):
             try:
                 services.support_subscription_end(user=request.user, subscription=subscription)
             except DomainError as error:
-                _report(self, request, str(subscription), error)
+                report_refusal(self, request, str(subscription), error)
             else:
                 ended += 1
         if ended:
@@ -330,7 +325,7 @@ class SupportCaseAdmin(LargeTableAdminMixin, admin.ModelAdmin):
             try:
                 services.support_case_status_change(user=request.user, case=case, status=status)
             except DomainError as error:
-                _report(self, request, str(case), error)
+                report_refusal(self, request, str(case), error)
             else:
                 changed += 1
         if changed:

@@ -4,13 +4,12 @@ whose message is written for that user. The pages, the admin and the API all cal
 
 import datetime
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
 from apn_portal.checks.results import batched
-from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
 from engagements.models import AwsAccount, Customer
 from engagements.selectors import (
     partner_is_solution_provider,
@@ -31,18 +30,6 @@ from support.choices import (
 )
 from support.deadlines import first_response_due
 from support.models import CaseReply, SupportCase, SupportPlan, SupportSubscription
-
-
-def _validated(instance) -> None:
-    try:
-        instance.full_clean()
-    except ValidationError as error:
-        if hasattr(error, "error_dict"):
-            field, errors = next(iter(error.error_dict.items()))
-            messages = [message for e in errors for message in e.messages]
-            raise DomainError(" ".join(messages), field=None if field == "__all__" else field) from None
-        raise DomainError(" ".join(error.messages)) from None
-
 
 RETIREMENT_BATCH = 500
 
@@ -171,7 +158,7 @@ def support_subscription_change(
             changed_by=user,
             note=(note or "").strip(),
         )
-        _validated(subscription)
+        validate_or_refuse(subscription)
         try:
             subscription.save()
         except IntegrityError:
@@ -340,7 +327,7 @@ def support_case_open(
         business_hours_only=bool(minutes) and plan.answers_in_business_hours_only,
         first_response_due_at=due,
     )
-    _validated(case)
+    validate_or_refuse(case)
     with transaction.atomic():
         case.save()
     return case

@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 
-from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, selection_too_large
+from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
 from apn_portal.exceptions import DomainError
 from partners.forms import ReasonForm
 from partners.models import ProgramEnrollment
@@ -70,7 +70,7 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
             try:
                 enrollment_approve(enrollment=enrollment, user=request.user)
             except DomainError as error:
-                self.report_refusal(request, subject, error)
+                report_refusal(self, request, subject, error)
                 continue
             approved.append(subject)
         if approved:
@@ -95,7 +95,7 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
                             enrollment=enrollment, user=request.user, reason=form.cleaned_data["reason"]
                         )
                     except DomainError as error:
-                        self.report_refusal(request, subject, error)
+                        report_refusal(self, request, subject, error)
                         continue
                     revoked.append(subject)
                 if revoked:

@@ -20,6 +20,7 @@ from apn_portal.admin import (
     ChangeListQuerysetMixin,
     LargeTableAdminMixin,
     csv_streaming_response,
+    report_refusal,
     selection_too_large,
 )
 from apn_portal.exceptions import DomainError
@@ -381,7 +382,7 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
             try:
                 change = partner_tier_recompute(partner=partner, user=request.user)
             except DomainError as error:
-                self.report_refusal(request, partner.name, error)
+                report_refusal(self, request, partner.name, error)
                 continue
             if change is None:
                 unchanged.append(partner)
@@ -405,7 +406,7 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
             try:
                 partner_tier_change(partner=partner, to_tier=to_tier, reason=reason, user=request.user)
             except DomainError as error:
-                self.report_refusal(request, partner.name, error)
+                report_refusal(self, request, partner.name, error)
                 continue
             changed.append(f"{partner.name} ({from_tier.name} → {to_tier.name})")
         if changed:
@@ -423,7 +424,7 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
                 if partner_set_published(partner=partner, published=published, user=request.user):
                     done.append(partner.name)
             except DomainError as error:
-                self.report_refusal(request, partner.name, error)
+                report_refusal(self, request, partner.name, error)
         verb = "Published" if published else "Unpublished"
         if done:
             self.message_user(request, f"{verb} {len(done)}: {', '.join(done)}.", messages.SUCCESS)

@@ -3,7 +3,7 @@ changes, and the tier history."""
 
 from django.contrib import admin, messages
 
-from apn_portal.admin import LargeTableAdminMixin, selection_too_large
+from apn_portal.admin import LargeTableAdminMixin, report_refusal, selection_too_large
 from apn_portal.exceptions import DomainError
 from partners.forms import ReasonForm
 from partners.models import ContactRequest, CustomerReference, Office, ProfileChangeRequest, TierChange
@@ -104,7 +104,7 @@ class CustomerReferenceAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, admi
                 ):
                     done.append(str(reference))
             except DomainError as error:
-                self.report_refusal(request, str(reference), error)
+                report_refusal(self, request, str(reference), error)
         verb = "Validated" if validated else "Withdrew validation of"
         if done:
             self.message_user(request, f"{verb} {len(done)}: {'; '.join(done)}.", messages.SUCCESS)
@@ -167,7 +167,7 @@ class ProfileChangeRequestAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, a
             try:
                 profile_change_approve(change=change, user=request.user)
             except DomainError as error:
-                self.report_refusal(request, change.partner.name, error)
+                report_refusal(self, request, change.partner.name, error)
                 continue
             approved.append(change.partner.name)
         if approved:
@@ -191,7 +191,7 @@ class ProfileChangeRequestAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, a
                             change=change, user=request.user, reason=form.cleaned_data["reason"]
                         )
                     except DomainError as error:
-                        self.report_refusal(request, change.partner.name, error)
+                        report_refusal(self, request, change.partner.name, error)
                         continue
                     rejected.append(change.partner.name)
                 if rejected:

@@ -4,7 +4,6 @@ the records of the partners assigned to them, a superuser all (partners.selector
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 
-from apn_portal.exceptions import ConflictError, DomainError
 from partners.models import Partner, StaffMember
 from partners.selectors import partner_is_editable_by, partners_editable_by
 
@@ -91,10 +90,6 @@ class PartnerScopedAdminMixin:
                 messages.ERROR,
             )
         return editable
-
-    def report_refusal(self, request, subject, error: DomainError) -> None:
-        level = messages.WARNING if isinstance(error, ConflictError) else messages.ERROR
-        self.message_user(request, f"{subject}: {error.message}", level)
 
 
 def _delete_selected_in_scope(modeladmin, request, queryset):
