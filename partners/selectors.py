@@ -81,6 +81,9 @@ class TierEvaluation:
     qualified_tier: Tier
     next_tier: Tier | None
     metrics: dict[str, int]
+    # What holding each tier takes, every rung up to it counted (tier_hold_minimums).
+    current_tier_minimums: dict[str, int] = field(default_factory=dict)
+    next_tier_minimums: dict[str, int] = field(default_factory=dict)
     next_tier_shortfalls: list[Shortfall] = field(default_factory=list)
     current_tier_shortfalls: list[Shortfall] = field(default_factory=list)
 
@@ -195,19 +198,28 @@ def tier_shortfalls(tier: Tier, metrics: dict[str, int]) -> list[Shortfall]:
     return _shortfalls({req.metric: req.minimum for req in tier.requirements.all()}, metrics)
 
 
-def _shortfalls_to_hold(tier: Tier, ladder: list[Tier], metrics: dict[str, int]) -> list[Shortfall]:
-    """What holding `tier` lacks: a rung below it that is not met is lacking too, so every rung up to it
+def tier_hold_minimums(tier: Tier, ladder: list[Tier]) -> dict[str, int]:
+    """What holding `tier` takes: a rung below it that is not met is lacking too, so every rung up to it
     counts, with the largest minimum per measure."""
     minimums: dict[str, int] = {}
     for rung in ladder:
         if rung.rank <= tier.rank:
             for req in rung.requirements.all():
                 minimums[req.metric] = max(minimums.get(req.metric, 0), req.minimum)
-    return _shortfalls(minimums, metrics)
+    return minimums
+
+
+def hold_minimums(ladders: dict[str, list[Tier]]) -> dict[int, dict[str, int]]:
+    """tier_hold_minimums of every tier, by tier id: worked out once for an evaluation of many partners."""
+    return {tier.pk: tier_hold_minimums(tier, ladder) for ladder in ladders.values() for tier in ladder}
 
 
 def _evaluate(
-    partner_id: int, current_tier: Tier, ladder: list[Tier], metrics: dict[str, int]
+    partner_id: int,
+    current_tier: Tier,
+    ladder: list[Tier],
+    metrics: dict[str, int],
+    minimums: dict[int, dict[str, int]],
 ) -> TierEvaluation:
     # A ladder is climbed rung by rung: a partner qualifies for a tier only if it meets every tier below it.
     qualified = ladder[0]
@@ -215,18 +227,23 @@ def _evaluate(
         if tier_shortfalls(tier, metrics):
             break
         qualified = tier
-    above = [tier for tier in ladder if tier.rank > qualified.rank]
-    next_tier = above[0] if above else None
-    full_metrics = {metric: metrics.get(metric, 0) for metric in _METRICS}
     current = next((tier for tier in ladder if tier.pk == current_tier.pk), current_tier)
+    # The next tier up from where the partner stands: above the tier it holds, or above the one it
+    # qualifies for when that is higher (a promotion its PDM has still to make).
+    reached = max(current.rank, qualified.rank)
+    next_tier = next((tier for tier in ladder if tier.rank > reached), None)
+    current_minimums = minimums[current.pk]
+    next_minimums = minimums[next_tier.pk] if next_tier else {}
     return TierEvaluation(
         partner_id=partner_id,
         current_tier=current,
         qualified_tier=qualified,
         next_tier=next_tier,
-        metrics=full_metrics,
-        next_tier_shortfalls=tier_shortfalls(next_tier, metrics) if next_tier else [],
-        current_tier_shortfalls=_shortfalls_to_hold(current, ladder, metrics),
+        metrics={metric: metrics.get(metric, 0) for metric in _METRICS},
+        current_tier_minimums=current_minimums,
+        next_tier_minimums=next_minimums,
+        next_tier_shortfalls=_shortfalls(next_minimums, metrics),
+        current_tier_shortfalls=_shortfalls(current_minimums, metrics),
     )
 
 
@@ -239,6 +256,7 @@ def tier_evaluate_many(partners: Iterable[Partner] | QuerySet[Partner], on: date
     on = on or timezone.localdate()
     ladders = tier_ladders()
     tiers_by_id = {tier.pk: tier for ladder in ladders.values() for tier in ladder}
+    minimums = hold_minimums(ladders)
     if isinstance(partners, QuerySet):
         # A page (a sliced queryset) keeps its ordering, which decides what the page holds.
         unordered = partners if partners.query.is_sliced else partners.order_by()
@@ -248,7 +266,7 @@ def tier_evaluate_many(partners: Iterable[Partner] | QuerySet[Partner], on: date
         rows = [(p.pk, p.partner_type, p.tier_id) for p in partners]
         metrics = partner_metrics([row[0] for row in rows], on)
     return {
-        pk: _evaluate(pk, tiers_by_id[tier_id], ladders[partner_type], metrics.get(pk, {}))
+        pk: _evaluate(pk, tiers_by_id[tier_id], ladders[partner_type], metrics.get(pk, {}), minimums)
         for pk, partner_type, tier_id in rows
     }
 

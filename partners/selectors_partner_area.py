@@ -17,7 +17,6 @@ from partners.models import (
     CustomerReference,
     Partner,
     ProgramEnrollment,
-    Tier,
 )
 from partners.selectors import TierEvaluation, active_certifications, active_enrollments, tier_evaluate
 
@@ -66,27 +65,25 @@ class TierScorecard:
         """Holds its tier today, but would fall short of it at the horizon unless something is renewed."""
         return self.now.meets_current_tier and not self.later.meets_current_tier
 
-    def _progress(self, tier: Tier | None) -> list[RequirementProgress]:
-        if tier is None:
-            return []
-        order = list(RequirementMetric.values)
+    def _progress(self, minimums: dict[str, int]) -> list[RequirementProgress]:
         return [
             RequirementProgress(
-                label=RequirementMetric(req.metric).label,
-                required=req.minimum,
-                now=self.now.metrics.get(req.metric, 0),
-                later=self.later.metrics.get(req.metric, 0),
+                label=RequirementMetric(metric).label,
+                required=minimums[metric],
+                now=self.now.metrics.get(metric, 0),
+                later=self.later.metrics.get(metric, 0),
             )
-            for req in sorted(tier.requirements.all(), key=lambda r: order.index(r.metric))
+            for metric in RequirementMetric.values
+            if metric in minimums
         ]
 
     @property
     def current_tier_progress(self) -> list[RequirementProgress]:
-        return self._progress(self.now.current_tier)
+        return self._progress(self.now.current_tier_minimums)
 
     @property
     def next_tier_progress(self) -> list[RequirementProgress]:
-        return self._progress(self.now.next_tier)
+        return self._progress(self.now.next_tier_minimums)
 
 
 def partner_scorecard(partner: Partner, *, days_ahead: int | None = None) -> TierScorecard:

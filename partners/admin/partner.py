@@ -41,7 +41,6 @@ from partners.selectors import (
     partners_export_rows,
     partners_with_list_columns,
     tier_evaluate,
-    tier_ladders,
 )
 from partners.services import partner_set_published, partner_tier_change, partner_tier_recompute
 
@@ -436,29 +435,13 @@ def tier_evaluation_rows(partner: Partner) -> dict:
     """The partner's tier evaluation, with one row per measure: what it has, what holding its current tier
     takes (every rung up to it counts), and what the next tier up asks."""
     evaluation = tier_evaluate(partner)
-    ladder = tier_ladders()[partner.partner_type]
-
-    def minimums_up_to(tier):
-        minimums = {}
-        for rung in ladder:
-            if rung.rank <= tier.rank:
-                for req in rung.requirements.all():
-                    minimums[req.metric] = max(minimums.get(req.metric, 0), req.minimum)
-        return minimums
-
-    current = evaluation.current_tier
-    next_tier = (
-        evaluation.next_tier if evaluation.next_tier and evaluation.next_tier.rank > current.rank else None
-    )
-    holds = minimums_up_to(current)
-    next_needs = minimums_up_to(next_tier) if next_tier else {}
     rows = [
         {
             "label": RequirementMetric(metric).label,
             "actual": evaluation.metrics[metric],
-            "current": holds.get(metric),
-            "next": next_needs.get(metric),
+            "current": evaluation.current_tier_minimums.get(metric),
+            "next": evaluation.next_tier_minimums.get(metric),
         }
         for metric in RequirementMetric.values
     ]
-    return {"result": evaluation, "next_tier": next_tier, "rows": rows}
+    return {"result": evaluation, "next_tier": evaluation.next_tier, "rows": rows}

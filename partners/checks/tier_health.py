@@ -60,6 +60,7 @@ from partners.selectors import (
     TierEvaluation,
     active_certifications,
     active_enrollments,
+    hold_minimums,
     tier_evaluate,
     tier_evaluate_many,
     tier_ladders,
@@ -92,18 +93,6 @@ class TierHealth:
     @property
     def in_grace(self) -> bool:
         return self.grace_started_on is not None
-
-
-def hold_minimums(ladders: dict[str, list[Tier]]) -> dict[int, dict[str, int]]:
-    """For each tier, what holding it takes: the largest minimum per measure over it and every rung below."""
-    minimums: dict[int, dict[str, int]] = {}
-    for ladder in ladders.values():
-        held: dict[str, int] = {}
-        for tier in ladder:
-            for requirement in tier.requirements.all():
-                held[requirement.metric] = max(held.get(requirement.metric, 0), requirement.minimum)
-            minimums[tier.pk] = dict(held)
-    return minimums
 
 
 def evidence_last_days(partners, today: datetime.date) -> dict[int, dict[str, list[datetime.date]]]:

@@ -12,10 +12,10 @@ from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
 from apn_portal.outbox.models import OutboxMessage
 from partners.checks import tier_health
-from partners.checks.tier_health import at_risk_from, evidence_last_days, hold_minimums
+from partners.checks.tier_health import at_risk_from, evidence_last_days
 from partners.choices import CertificationLevel, TierChangeSource
 from partners.models import Partner, Tier, TierChange
-from partners.selectors import tier_evaluate, tier_ladders
+from partners.selectors import hold_minimums, tier_evaluate, tier_ladders
 from tests.factories import (
     ApprovedEnrollmentFactory,
     CertificationFactory,

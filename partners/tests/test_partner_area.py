@@ -192,6 +192,20 @@ def test_the_scorecard_says_when_the_partner_qualifies_for_more(acme_client, acm
     assert "Your Partner Development Manager reviews promotions." in page
 
 
+def test_a_partner_whose_evidence_lapsed_sees_what_keeping_its_tier_and_the_next_one_take(acme_client, acme):
+    acme.tier = tier(PartnerType.CONSULTING, "advanced")
+    acme.save()
+    give_select_evidence(acme)
+
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "Current tier Advanced" in page
+    assert "Qualifies for Select" in page
+    assert "To keep Advanced, Acme Cloud needs 2 more people with a foundational certification" in page
+    assert "Next tier Premier" in page
+    assert "Next tier Advanced" not in page
+
+
 def test_the_scorecard_reads_in_a_constant_number_of_queries(acme_client, select_partner_at_risk):
     with CaptureQueriesContext(connection) as few:
         acme_client.get(reverse("my:scorecard"))

@@ -290,6 +290,46 @@ def test_a_partner_failing_a_lower_rung_cannot_hold_a_higher_one():
     assert messages(evaluation.next_tier_shortfalls) == ["needs 10 more launched customer projects"]
 
 
+# The next tier is the one above where the partner stands ------------------------------------------------
+
+
+def test_a_partner_holding_more_than_it_qualifies_for_is_shown_the_tier_above_the_one_it_holds():
+    partner = PartnerFactory(tier=tier(PartnerType.CONSULTING, "advanced"))
+    give_select_evidence(partner)  # its Advanced evidence has lapsed
+
+    evaluation = tier_evaluate(partner)
+
+    assert evaluation.qualified_tier.slug == "select"
+    assert evaluation.next_tier.slug == "premier"
+    # Reaching Premier takes everything holding Advanced takes as well.
+    assert evaluation.current_tier_minimums[RequirementMetric.LAUNCHED_PROJECTS] == 20
+    assert "needs 47 more launched customer projects" in messages(evaluation.next_tier_shortfalls)
+    assert "needs 17 more launched customer projects" in messages(evaluation.current_tier_shortfalls)
+
+
+def test_a_partner_due_a_promotion_is_shown_the_tier_above_the_one_it_qualifies_for():
+    partner = PartnerFactory()  # Registered
+    give_advanced_evidence(partner)
+
+    evaluation = tier_evaluate(partner)
+
+    assert evaluation.current_tier.slug == "registered"
+    assert evaluation.next_tier.slug == "premier"
+
+
+def test_holding_a_tier_takes_what_every_rung_below_it_asks():
+    # A PDM makes Select ask for an approved program, which Advanced itself does not list.
+    set_requirement(PartnerType.CONSULTING, "select", RequirementMetric.APPROVED_PROGRAMS, 1)
+    partner = PartnerFactory(tier=tier(PartnerType.CONSULTING, "advanced"))
+    give_advanced_evidence(partner)
+
+    evaluation = tier_evaluate(partner)
+
+    assert evaluation.current_tier_minimums[RequirementMetric.APPROVED_PROGRAMS] == 1
+    assert evaluation.next_tier_minimums[RequirementMetric.APPROVED_PROGRAMS] == 3
+    assert messages(evaluation.current_tier_shortfalls) == ["needs 1 more approved program validation"]
+
+
 # Premier and programs -------------------------------------------------------------------------------------
 
 
