@@ -311,7 +311,7 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
             EngagementStageEvent.objects.create(
                 engagement=obj,
                 stage=obj.stage,
-                reached_on=services.customer_today(obj.customer),
+                reached_on=obj.customer.local_today(),
                 recorded_by=request.user,
             )
 

@@ -141,6 +141,17 @@ class Customer(TimeStampedModel):
     def __str__(self):
         return self.name
 
+    # Contracts, access grants and support deadlines run by the customer's calendar, not the server's.
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def local_today(self) -> datetime.date:
+        return timezone.localdate(timezone=self.zone)
+
+    def local_time(self, moment: datetime.datetime) -> datetime.datetime:
+        return timezone.localtime(moment, timezone=self.zone)
+
 
 class AwsAccount(TimeStampedModel):
     account_id = models.CharField(

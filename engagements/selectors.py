@@ -5,7 +5,6 @@ start from these, so nobody sees another organisation's customers, accounts, eng
 """
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -335,7 +334,7 @@ class TimelineEntry:
 
 def engagement_timeline(engagement: Engagement) -> list[TimelineEntry]:
     """The engagement's story by date, from what `engagement_detail` prefetched (no further queries)."""
-    zone = zoneinfo.ZoneInfo(engagement.customer.time_zone)
+    zone = engagement.customer.zone
     entries = [
         TimelineEntry(event.reached_on, f"Stage: {event.get_stage_display()}")
         for event in engagement.stage_events.all()

@@ -3,7 +3,6 @@ transaction, checks who may do it, and raises a DomainError (or PermissionDenied
 whose message is written for that user. Views, the admin and the API all call these."""
 
 import datetime
-import zoneinfo
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
@@ -61,11 +60,6 @@ from partners.models import ContactRequest, CustomerReference, Partner
 from partners.services import contact_request_accept
 
 # Helpers ----------------------------------------------------------------------------------------------
-
-
-def customer_today(customer: Customer) -> datetime.date:
-    """Contracts run by the customer's calendar, not the server's."""
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(customer.time_zone))
 
 
 def _require_reason(reason: str, what: str) -> str:
@@ -256,7 +250,7 @@ def _engagement_start(
     EngagementStageEvent.objects.create(
         engagement=engagement,
         stage=stage,
-        reached_on=reached_on or customer_today(customer),
+        reached_on=reached_on or customer.local_today(),
         recorded_by=user,
         note="Where the engagement starts.",
     )
@@ -389,7 +383,7 @@ def engagement_stage_advance(
                 f"{locked.get_stage_display()}, so {next_stage.label} comes next.",
                 field="to_stage",
             )
-        today = customer_today(locked.customer)
+        today = locked.customer.local_today()
         reached_on = reached_on or today
         if reached_on > today:
             raise DomainError("A step is recorded once it is reached, not in advance.", field="reached_on")
@@ -421,7 +415,7 @@ def engagement_complete(
         if not user_can_work_on_engagement(user, locked):
             raise PermissionDeniedError(f"You cannot complete “{locked.title}”.")
         _ensure_open(locked)
-        completed_on = completed_on or customer_today(locked.customer)
+        completed_on = completed_on or locked.customer.local_today()
         lead = (
             locked.engagement_partners.filter(role=PartnerRole.CONSULTING_LEAD, replaced_by__isnull=True)
             .select_related("partner")
@@ -590,7 +584,7 @@ def engagement_partner_replace(
             raise ConflictError(f"“{engagement.title}” was cancelled.")
         if new_partner.pk == old.partner_id:
             raise DomainError(f"{new_partner} cannot replace itself.", field="new_partner")
-        today = customer_today(customer)
+        today = customer.local_today()
         now = timezone.now()
         held = _grants_to_revoke().filter(engagement_partner=old, revoked_at__isnull=True)
         _revoke(held, user=user, reason=f"Contract ended: {reason}", at=now)
@@ -654,7 +648,7 @@ def team_member_add(
             name=(name or "").strip(),
             email=(email or "").strip(),
             role=role,
-            joined_on=joined_on or customer_today(locked.customer),
+            joined_on=joined_on or locked.customer.local_today(),
             note=(note or "").strip(),
         )
         validate_or_refuse(team_member, exclude=["engagement", "user"])
@@ -721,7 +715,7 @@ def access_grant_create(
             )
         if engagement.status == EngagementStatus.CANCELLED:
             raise DomainError(f"“{engagement.title}” was cancelled.", field="engagement_partner")
-        today = customer_today(customer)
+        today = customer.local_today()
         if not engaged.in_force_on(today):
             raise DomainError(
                 f"{engaged.partner}'s contract runs from {engaged.contract_start:%d %b %Y} to "
@@ -797,7 +791,7 @@ def _expiry_reason(grant: AccessGrant, noticed_by: str) -> str:
             f"{engaged.partner.name}'s contract on {engaged.engagement.title} ended on "
             f"{engaged.contract_end:%d %b %Y}, and the access with it ({noticed_by})."
         )
-    local = timezone.localtime(grant.expires_at, timezone=zoneinfo.ZoneInfo(zone))
+    local = engaged.engagement.customer.local_time(grant.expires_at)
     return f"Expired on {local:%d %b %Y %H:%M} ({local.tzname()}) ({noticed_by})."
 
 
@@ -988,7 +982,7 @@ def marketplace_subscription_add(
             engagement=locked,
             product=(product or "").strip(),
             vendor=vendor,
-            subscribed_on=subscribed_on or customer_today(locked.customer),
+            subscribed_on=subscribed_on or locked.customer.local_today(),
             subscribed_by=user,
         )
         validate_or_refuse(subscription, exclude=["engagement", "vendor", "subscribed_by"])

@@ -10,7 +10,6 @@ the answer came late). Running it twice marks nothing twice, and the emails carr
 """
 
 import datetime
-import zoneinfo
 
 from django.db.models import F
 from django.utils import timezone
@@ -85,10 +84,6 @@ def support_sla_check(*, today: datetime.date) -> CheckResult:
     return result
 
 
-def _local(case: SupportCase, moment: datetime.datetime) -> datetime.datetime:
-    return timezone.localtime(moment, timezone=zoneinfo.ZoneInfo(case.customer.time_zone))
-
-
 def _tell(cases: list[SupportCase]) -> int:
     """One email per case, to whoever answers it: the reselling partner while it handles the case, else
     the customer's designated TAM, else the provider's Cloud Support Engineers."""
@@ -117,7 +112,7 @@ def _tell(cases: list[SupportCase]) -> int:
                 template="emails/support/case_breached",
                 context={
                     "case": case,
-                    "due_local": _local(case, case.first_response_due_at),
+                    "due_local": case.customer.local_time(case.first_response_due_at),
                     "time_zone": case.customer.time_zone,
                 },
             )

@@ -3,12 +3,9 @@ cases and a new-case form), and the case pages that customers, partners and the 
 share. Every page starts from the `*_visible_to(user)` selectors, so another organisation's case is a 404,
 as if it did not exist; every change goes through a service."""
 
-import zoneinfo
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
@@ -135,12 +132,8 @@ def case_new(request):
 def _due_text(case: SupportCase) -> str:
     if case.first_response_due_at is None:
         return ""
-    local = timezone.localtime(case.first_response_due_at, timezone=_zone(case))
+    local = case.customer.local_time(case.first_response_due_at)
     return f" A first response is due by {local:%a %d %b %Y, %H:%M} ({case.customer.time_zone})."
-
-
-def _zone(case):
-    return zoneinfo.ZoneInfo(case.customer.time_zone)
 
 
 @audience_required("customer", "partner", "provider")
