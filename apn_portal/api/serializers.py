@@ -10,6 +10,16 @@ from rest_framework.settings import api_settings
 _PLAIN = (fields.BooleanField, fields.ChoiceField)
 
 
+def read_only_username(**kwargs) -> serializers.SlugRelatedField:
+    """A user, named by username."""
+    return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
+
+
+def read_only_slug(**kwargs) -> serializers.SlugRelatedField:
+    """A related record, named by its slug."""
+    return serializers.SlugRelatedField(slug_field="slug", read_only=True, **kwargs)
+
+
 def _attribute(name: str):
     return lambda obj: getattr(obj, name)
 

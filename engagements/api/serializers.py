@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apn_portal.accounts.models import User
+from apn_portal.api.serializers import read_only_slug, read_only_username
 from apn_portal.dates import validate_plausible_date
 from engagements import selectors
 from engagements.choices import AccessScope, EngagementStage, EngagementStatus
@@ -56,20 +57,16 @@ def account_field(**kwargs):
     return VisibleSlugField(selectors.accounts_visible_to, slug_field="account_id", **kwargs)
 
 
-def username_field(**kwargs):
-    return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
+def _staff_member():
+    return serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_staff=True), required=False, allow_null=True
+    )
 
 
 class CustomerSerializer(serializers.ModelSerializer):
-    account_manager = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.filter(is_staff=True), required=False, allow_null=True
-    )
-    solutions_architect = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.filter(is_staff=True), required=False, allow_null=True
-    )
-    tam = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.filter(is_staff=True), required=False, allow_null=True
-    )
+    account_manager = _staff_member()
+    solutions_architect = _staff_member()
+    tam = _staff_member()
     slug = serializers.SlugField(required=False, max_length=200)
 
     class Meta:
@@ -124,7 +121,7 @@ class StageEventSerializer(serializers.ModelSerializer):
 
 
 class EngagedPartnerBriefSerializer(serializers.ModelSerializer):
-    partner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    partner = read_only_slug()
 
     class Meta:
         model = EngagementPartner
@@ -225,7 +222,7 @@ class AccessGrantSerializer(serializers.ModelSerializer):
     partner = serializers.SlugRelatedField(
         source="engagement_partner.partner", slug_field="slug", read_only=True
     )
-    customer = serializers.SlugRelatedField(source="account.customer", slug_field="slug", read_only=True)
+    customer = read_only_slug(source="account.customer")
     role_name = serializers.CharField(
         required=False, max_length=64, help_text="Default: the ARN's last part."
     )
@@ -236,8 +233,8 @@ class AccessGrantSerializer(serializers.ModelSerializer):
         help_text="Default and latest: the end of the partner's contract.",
         validators=[validate_plausible_date],
     )
-    granted_by = username_field()
-    revoked_by = username_field()
+    granted_by = read_only_username()
+    revoked_by = read_only_username()
     is_live = serializers.SerializerMethodField()
 
     class Meta:

@@ -5,7 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apn_portal.api.serializers import FastRowsMixin
+from apn_portal.api.serializers import FastRowsMixin, read_only_slug
 from apn_portal.dates import validate_plausible_date
 from partners.choices import AuditResult, CompetencyCategory, PartnerType
 from partners.models import (
@@ -185,7 +185,7 @@ class TierEvaluationSerializer(serializers.Serializer):
 
 
 class TierChangeSerializer(serializers.ModelSerializer):
-    partner = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    partner = read_only_slug()
     from_tier = TierBriefSerializer(read_only=True, allow_null=True)
     to_tier = TierBriefSerializer(read_only=True)
 

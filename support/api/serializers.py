@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apn_portal.accounts.models import User
+from apn_portal.api.serializers import read_only_slug, read_only_username
 from engagements.api.serializers import VisibleSlugField, customer_field, partner_field
 from engagements.selectors import accounts_visible_to
 from support import selectors
@@ -13,14 +14,6 @@ from support.choices import CaseStatus, CaseType, Severity
 from support.models import CaseReply, PlanResponseTarget, SupportCase, SupportPlan, SupportSubscription
 
 TIMESTAMPS = ("created_at", "updated_at")
-
-
-def _username(**kwargs):
-    return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
-
-
-def _slug(**kwargs):
-    return serializers.SlugRelatedField(slug_field="slug", read_only=True, **kwargs)
 
 
 class ResponseTargetSerializer(serializers.ModelSerializer):
@@ -31,7 +24,7 @@ class ResponseTargetSerializer(serializers.ModelSerializer):
 
 class SupportPlanSerializer(serializers.ModelSerializer):
     response_targets = ResponseTargetSerializer(many=True, read_only=True)
-    successor = _slug(allow_null=True)
+    successor = read_only_slug(allow_null=True)
     channels = serializers.ListField(child=serializers.CharField(), read_only=True)
     technical_support = serializers.SerializerMethodField()
 
@@ -90,7 +83,7 @@ class SupportSubscriptionSerializer(serializers.ModelSerializer):
     )
     support_partner = partner_field(required=False, allow_null=True)
     moves_to = serializers.SerializerMethodField()
-    changed_by = _username(allow_null=True)
+    changed_by = read_only_username(allow_null=True)
 
     class Meta:
         model = SupportSubscription
@@ -124,7 +117,7 @@ class SupportSubscriptionSerializer(serializers.ModelSerializer):
 
 
 class CaseReplySerializer(serializers.ModelSerializer):
-    author = _username()
+    author = read_only_username()
 
     class Meta:
         model = CaseReply
@@ -133,19 +126,19 @@ class CaseReplySerializer(serializers.ModelSerializer):
 
 
 class SupportCaseSerializer(serializers.ModelSerializer):
-    customer = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    customer = read_only_slug()
     account = VisibleSlugField(
         selectors.accounts_open_for_cases,
         slug_field="account_id",
         help_text="The 12-digit account the case is about: one you may open cases on.",
     )
-    plan = _slug()
+    plan = read_only_slug()
     case_type = serializers.ChoiceField(choices=CaseType.choices, default=CaseType.TECHNICAL)
     severity = serializers.ChoiceField(choices=Severity.choices)
-    opened_by = _username()
-    opened_by_partner = _slug(allow_null=True)
-    handling_partner = _slug(allow_null=True)
-    first_responder = _username(allow_null=True)
+    opened_by = read_only_username()
+    opened_by_partner = read_only_slug(allow_null=True)
+    handling_partner = read_only_slug(allow_null=True)
+    first_responder = read_only_username(allow_null=True)
 
     class Meta:
         model = SupportCase
