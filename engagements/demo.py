@@ -6,13 +6,12 @@ so the demo data obeys every rule. Idempotent: when the demo customers exist it 
 
 import datetime
 import random
-from dataclasses import dataclass
 
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.accounts.demo import DemoLogin, demo_user_ensure
 from apn_portal.accounts.models import User
 from engagements import services
 from engagements.choices import (
@@ -29,16 +28,6 @@ from engagements.selectors import partner_role_problem
 from partners.choices import PartnerType
 from partners.models import Partner
 
-
-@dataclass(frozen=True)
-class DemoLogin:
-    username: str
-    password: str
-    first_name: str
-    last_name: str
-    description: str
-
-
 CUSTOMER_USER = DemoLogin(
     "customer", "apn-demo-customer-2026", "Chris", "Okafor", "a customer's IT lead (Northwind Charity)"
 )
@@ -53,26 +42,8 @@ def _days_ago(n: int) -> datetime.date:
     return timezone.localdate() - datetime.timedelta(days=n)
 
 
-def _user(login: DemoLogin, *, customer=None, role: StaffRole | None = None, usable=True) -> User:
-    user = User.objects.filter(username=login.username).first()
-    if user is not None:
-        return user
-    user = User(
-        username=login.username,
-        first_name=login.first_name,
-        last_name=login.last_name,
-        email=f"{login.username}@apn-portal.example",
-        is_staff=role is not None,
-        customer=customer,
-    )
-    if usable and login.password:
-        user.set_password(login.password)
-    else:
-        user.set_unusable_password()
-    user.save()
-    if role is not None:
-        user.groups.add(Group.objects.get(name=role.value))
-    return user
+def _user(login: DemoLogin, **kwargs) -> User:
+    return demo_user_ensure(login, **kwargs)[0]
 
 
 def _pick(rng: random.Random, partners: list[Partner], role: str, exclude=()) -> Partner | None:
@@ -110,13 +81,9 @@ def seed_engagements(rng: random.Random | None = None) -> dict[str, int]:
 def _seed(rng, consulting, technology) -> dict[str, int]:
     today = timezone.localdate()
     am = _user(ACCOUNT_MANAGER, role=StaffRole.ACCOUNT_MANAGER)
-    sa = _user(
-        DemoLogin("sa.ana", "", "Ana", "Silva", "SA"), role=StaffRole.SOLUTIONS_ARCHITECT, usable=False
-    )
-    tam = _user(DemoLogin("tam.kofi", "", "Kofi", "Mensah", "TAM"), role=StaffRole.TAM, usable=False)
-    consultant = _user(
-        DemoLogin("ps.ingrid", "", "Ingrid", "Berg", "PS"), role=StaffRole.SOLUTIONS_ARCHITECT, usable=False
-    )
+    sa = _user(DemoLogin("sa.ana", "", "Ana", "Silva", "SA"), role=StaffRole.SOLUTIONS_ARCHITECT)
+    tam = _user(DemoLogin("tam.kofi", "", "Kofi", "Mensah", "TAM"), role=StaffRole.TAM)
+    consultant = _user(DemoLogin("ps.ingrid", "", "Ingrid", "Berg", "PS"), role=StaffRole.SOLUTIONS_ARCHITECT)
 
     # The demo partner user's own company leads the first engagement, so its pages have something to show.
     partner_login = (
@@ -137,9 +104,7 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         solutions_architect=sa,
     )
     chris = _user(CUSTOMER_USER, customer=northwind)
-    finance = _user(
-        DemoLogin("northwind.finance", "", "Fran", "Adeyemi", "finance"), customer=northwind, usable=False
-    )
+    finance = _user(DemoLogin("northwind.finance", "", "Fran", "Adeyemi", "finance"), customer=northwind)
     services.customer_access_administrator_add(user=am, customer=northwind, member=chris)
     management = services.aws_account_create(
         user=chris, customer=northwind, account_id="012345678901", name="northwind-management"
@@ -261,7 +226,7 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         account_manager=am,
         tam=tam,
     )
-    registrar = _user(DemoLogin("contoso.it", "", "Wanjiru", "Kamau", "IT"), customer=contoso, usable=False)
+    registrar = _user(DemoLogin("contoso.it", "", "Wanjiru", "Kamau", "IT"), customer=contoso)
     services.customer_access_administrator_add(user=am, customer=contoso, member=registrar)
     root = services.aws_account_create(
         user=registrar, customer=contoso, account_id="210987654321", name="ministry-root"

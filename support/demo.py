@@ -10,14 +10,14 @@ once the demo customers have a subscription it changes nothing.
 import datetime
 import random
 
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.accounts.demo import DemoLogin, demo_user_ensure
 from apn_portal.accounts.models import User
-from engagements.demo import FIRST_CUSTOMER_SLUG, DemoLogin
+from engagements.demo import FIRST_CUSTOMER_SLUG
 from engagements.models import Customer
 from engagements.selectors import partner_is_solution_provider
 from support import services
@@ -40,19 +40,7 @@ TECHNICAL_SUBJECTS = [
 
 
 def _engineer() -> User:
-    user = User.objects.filter(username=SUPPORT_ENGINEER.username).first()
-    if user is None:
-        user = User(
-            username=SUPPORT_ENGINEER.username,
-            first_name=SUPPORT_ENGINEER.first_name,
-            last_name=SUPPORT_ENGINEER.last_name,
-            email=f"{SUPPORT_ENGINEER.username}@apn-portal.example",
-            is_staff=True,
-        )
-        user.set_password(SUPPORT_ENGINEER.password)
-        user.save()
-        user.groups.add(Group.objects.get(name=StaffRole.SUPPORT_ENGINEER.value))
-    return user
+    return demo_user_ensure(SUPPORT_ENGINEER, role=StaffRole.SUPPORT_ENGINEER)[0]
 
 
 def _plan(slug: str) -> SupportPlan:

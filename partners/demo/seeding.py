@@ -9,13 +9,13 @@ from collections import Counter, defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from tqdm import tqdm
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.accounts.demo import DemoLogin, demo_user_ensure
 from apn_portal.accounts.models import User
 from apn_portal.accounts.roles import roles_sync
 from partners import defaults
@@ -45,18 +45,9 @@ DEFAULT_PARTNERS = 300
 DEFAULT_CHUNK_SIZE = 2000
 
 
-@dataclass(frozen=True)
-class DemoUser:
-    username: str
-    password: str
-    first_name: str
-    last_name: str
-    description: str
-
-
-ADMIN = DemoUser("admin", "apn-demo-admin-2026", "Alex", "Morgan", "superuser: the whole admin")
-PDM = DemoUser("pdm", "apn-demo-pdm-2026", "Priya", "Raman", "Partner Development Manager")
-PARTNER_USER = DemoUser("partner", "apn-demo-partner-2026", "Sam", "Taylor", "a partner's own staff")
+ADMIN = DemoLogin("admin", "apn-demo-admin-2026", "Alex", "Morgan", "superuser: the whole admin")
+PDM = DemoLogin("pdm", "apn-demo-pdm-2026", "Priya", "Raman", "Partner Development Manager")
+PARTNER_USER = DemoLogin("partner", "apn-demo-partner-2026", "Sam", "Taylor", "a partner's own staff")
 DEMO_USERS = (ADMIN, PDM, PARTNER_USER)
 # The demo PDM's colleagues, who look after other partners; they cannot sign in.
 PDM_COLLEAGUES = (
@@ -168,7 +159,7 @@ def _prepare(report: SeedReport) -> Lookups:
         roles_sync()
         pdms = [_ensure_user(report, PDM, role=StaffRole.PDM)]
         for username, first, last in PDM_COLLEAGUES:
-            colleague = DemoUser(username, "", first, last, "PDM")
+            colleague = DemoLogin(username, "", first, last, "PDM")
             pdms.append(_ensure_user(report, colleague, role=StaffRole.PDM))
         _ensure_user(report, ADMIN, superuser=True)
         return Lookups(
@@ -181,27 +172,10 @@ def _prepare(report: SeedReport) -> Lookups:
         )
 
 
-def _ensure_user(report: SeedReport, demo: DemoUser, *, role=None, superuser=False, partner=None) -> User:
-    user = User.objects.filter(username=demo.username).first()
-    if user:
-        return user
-    user = User(
-        username=demo.username,
-        first_name=demo.first_name,
-        last_name=demo.last_name,
-        email=f"{demo.username}@apn-portal.example",
-        is_staff=partner is None,
-        is_superuser=superuser,
-        partner=partner,
-    )
-    if demo.password:
-        user.set_password(demo.password)
-    else:
-        user.set_unusable_password()
-    user.save()
-    if role:
-        user.groups.add(Group.objects.get(name=role.value))
-    report.created["users"] += 1
+def _ensure_user(report: SeedReport, demo: DemoLogin, **kwargs) -> User:
+    user, created = demo_user_ensure(demo, **kwargs)
+    if created:
+        report.created["users"] += 1
     return user
 
 
