@@ -1,12 +1,13 @@
 """support_sla: a case whose first-response deadline passed without a response is marked breached, and
 whoever answers it is told once; support_plan_retirement: subscriptions on a retired plan move to its
-successor.
+successor, on each customer's own retirement day.
 
 support_sla runs every five minutes, since the tightest target is 15 minutes. It is set-based: the due
 cases are locked in batches and each batch is marked with one UPDATE. A reply takes the same row lock
 (support.services.support_case_reply), so a case answered while the check runs is either answered
-before the check reads it (and is left alone) or after it was marked (the breach stands, as it should:
-the answer came late). Running it twice marks nothing twice, and the emails carry a dedupe key.
+before the check reads it (and is left alone; a late answer was then marked breached by the reply
+itself, with the same email and event) or after it was marked (the breach stands, as it should: the
+answer came late). Running it twice marks nothing twice, and the emails carry a dedupe key.
 """
 
 import datetime
@@ -16,14 +17,10 @@ from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
 from apn_portal.checks.results import CheckResult, batched, plural
-from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
-from apn_portal.webhooks.choices import WebhookEvent
-from apn_portal.webhooks.services import webhook_events_emit_many
-from partners.checks.contacts import partner_contacts
 from support import selectors
 from support.choices import ACTIVE_CASE_STATUSES
 from support.models import SupportCase
-from support.services import support_subscriptions_move_retired
+from support.services import support_cases_tell_breached, support_subscriptions_move_retired
 
 BATCH = 500
 
@@ -60,78 +57,17 @@ def support_sla_check(*, today: datetime.date) -> CheckResult:
             marked.extend(locked)
     if not marked:
         return result
-    cases = list(
-        SupportCase.objects.filter(pk__in=marked)
-        .select_related(
-            "customer__tam",
-            "account",
-            "plan",
-            "subscription__tam",
-            "handling_partner",
-            "opened_by",
-            "opened_by_partner",
-        )
-        .order_by("pk")
-    )
+    cases = list(selectors.breach_notice(SupportCase.objects.filter(pk__in=marked)))
+    emails, webhook_events = support_cases_tell_breached(cases)
     result.add("cases_breached", len(cases))
-    result.add("emails", _tell(cases))
-    result.add("webhook_events", _emit(cases))
+    result.add("emails", emails)
+    result.add("webhook_events", webhook_events)
     customers = len({case.customer_id for case in cases})
     result.note(
         f"Marked {plural(len(cases), 'support case')} of {plural(customers, 'customer')} as past "
         "their first-response deadline."
     )
     return result
-
-
-def _tell(cases: list[SupportCase]) -> int:
-    """One email per case, to whoever answers it: the reselling partner while it handles the case, else
-    the customer's designated TAM, else the provider's Cloud Support Engineers."""
-    partners = partner_contacts({case.handling_partner_id for case in cases if case.with_partner})
-    engineers = None
-    emails = []
-    for case in cases:
-        if case.with_partner:
-            to = partners[case.handling_partner_id].staff_or_pdm
-        else:
-            tam = selectors.tam_of(case.customer, case.subscription)
-            if tam is not None and tam.is_active and tam.email:
-                to = [tam.email]
-            else:
-                if engineers is None:
-                    engineers = list(
-                        selectors.support_engineers().exclude(email="").values_list("email", flat=True)
-                    )
-                to = engineers
-        emails.append(
-            OutboxEmail(
-                dedupe_key=f"support-case-breached:{case.pk}",
-                to=to,
-                subject=f"Past its response deadline: case #{case.pk} ({case.get_severity_display()}) "
-                f"for {case.customer.name}",
-                template="emails/support/case_breached",
-                context={
-                    "case": case,
-                    "due_local": case.customer.local_time(case.first_response_due_at),
-                    "time_zone": case.customer.time_zone,
-                },
-            )
-        )
-    return len(outbox_email_enqueue_many(emails))
-
-
-def _emit(cases: list[SupportCase]) -> int:
-    """One `support_case.breached` event per case; returns how many went to at least one endpoint."""
-    from support.api.serializers import SupportCaseSerializer
-
-    data = SupportCaseSerializer(cases, many=True).data
-    deliveries = webhook_events_emit_many(
-        event=WebhookEvent.SUPPORT_CASE_BREACHED,
-        items=[(case.handling_partner, item) for case, item in zip(cases, data, strict=True)],
-        records=cases,
-        visible_to=selectors.cases_visible_to,
-    )
-    return len({delivery.event_id for delivery in deliveries})
 
 
 @scheduled_check(

@@ -421,6 +421,13 @@ class SupportCase(TimeStampedModel):
                 name="support_case_first_response_after_opening",
                 violation_error_message="A first response comes after the case is opened, from somebody.",
             ),
+            # Apart from the one above: a NULL first_responded_at makes its comparison unknown, which a
+            # CHECK lets pass, so a responder without a time would otherwise be accepted.
+            models.CheckConstraint(
+                condition=Q(first_responder__isnull=True) | Q(first_responded_at__isnull=False),
+                name="support_case_first_responder_has_time",
+                violation_error_message="A first responder is recorded with the time of the first response.",
+            ),
             models.CheckConstraint(
                 condition=Q(breached_at__isnull=True) | Q(first_response_due_at__isnull=False),
                 name="support_case_breach_needs_deadline",

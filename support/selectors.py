@@ -53,10 +53,11 @@ def plans_with_targets(plans: QuerySet[SupportPlan]) -> QuerySet[SupportPlan]:
     )
 
 
-def plans_for_comparison(subscribed_plan_ids) -> QuerySet[SupportPlan]:
-    """The plan comparison table: every plan offered today, plus the ones the customer is still on."""
+def plans_for_comparison(subscribed_plan_ids, on: datetime.date | None = None) -> QuerySet[SupportPlan]:
+    """The plan comparison table: every plan offered on `on` (the customer's today), plus the ones the
+    customer is still on."""
     return plans_with_targets(
-        SupportPlan.objects.filter(Q(pk__in=plans_offered().values("pk")) | Q(pk__in=subscribed_plan_ids))
+        SupportPlan.objects.filter(Q(pk__in=plans_offered(on).values("pk")) | Q(pk__in=subscribed_plan_ids))
     ).order_by("rank", "name")
 
 
@@ -369,20 +370,26 @@ def user_is_case_requester(user, case: SupportCase) -> bool:
 
 
 def responder_side(user, case: SupportCase) -> str | None:
-    """Whether `user` answers `case`, and as whom: the reselling partner's support (partner-led) or the
-    provider's (a Cloud Support Engineer, the customer's TAM, a superuser). None for anyone else."""
+    """Whether `user` answers `case`, and as whom: the reselling partner's support (partner-led; after it
+    escalated, its replies no longer count as the first response, see support_case_reply) or the
+    provider's (a Cloud Support Engineer, the designated TAM of the case's plan, a superuser). None for
+    anyone else."""
     if not user_is_signed_in(user):
         return None
     if user.partner_id is not None:
         return ReplySide.PARTNER_SUPPORT if user.partner_id == case.handling_partner_id else None
     if user_sees_all_support(user):
         return ReplySide.PROVIDER_SUPPORT
-    if user.has_role(StaffRole.TAM) and user.pk in (
-        case.customer.tam_id,
-        case.subscription.tam_id if case.subscription_id else None,
-    ):
+    if user.has_role(StaffRole.TAM) and user.pk in _tam_ids(case.customer, case.subscription):
         return ReplySide.PROVIDER_SUPPORT
     return None
+
+
+def _tam_ids(customer: Customer, subscription: SupportSubscription | None) -> set[int]:
+    # A TAM answers only on a plan that comes with one: the customer's TAM on Business answers nothing.
+    if subscription is None or subscription.tam_coverage != TamCoverage.DESIGNATED:
+        return set()
+    return {subscription.tam_id, *([customer.tam_id] if customer.tam_id else [])}
 
 
 def case_list(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:
@@ -408,11 +415,25 @@ def case_detail(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:
     )
 
 
+def breach_notice(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:
+    """What the email and webhook event about a breached case need (support_cases_tell_breached)."""
+    return cases.select_related(
+        "customer__tam",
+        "account",
+        "plan",
+        "subscription__tam",
+        "handling_partner",
+        "opened_by",
+        "opened_by_partner",
+    ).order_by("pk")
+
+
 def tam_of(customer: Customer, subscription: SupportSubscription | None):
-    """The customer's designated TAM: the subscription's when it names one, else the customer's."""
-    if subscription is not None and subscription.tam_id:
+    """The designated TAM of `subscription` (a case's, or the customer's current one): only a plan with a
+    designated TAM has one, whoever Customer.tam names."""
+    if subscription is not None and subscription.tam_coverage == TamCoverage.DESIGNATED:
         return subscription.tam
-    return customer.tam
+    return None
 
 
 def tam_coverage_text(subscription: SupportSubscription | None, plan: SupportPlan) -> str:

@@ -3,22 +3,29 @@ transaction, checks who may do it, and raises a DomainError (or PermissionDenied
 whose message is written for that user. The pages, the admin and the API all call these."""
 
 import datetime
+import zoneinfo
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
 from apn_portal.checks.results import batched
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
+from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
+from apn_portal.webhooks.choices import WebhookEvent
+from apn_portal.webhooks.services import webhook_events_emit_many
 from engagements.models import AwsAccount, Customer
 from engagements.selectors import (
     partner_is_solution_provider,
     user_can_manage_access,
     user_names_customer_staff,
 )
+from partners.checks.contacts import partner_contacts
 from partners.models import Partner
 from support import selectors
 from support.choices import (
+    ACTIVE_CASE_STATUSES,
     DONE_CASE_STATUSES,
     CaseStatus,
     CaseType,
@@ -85,9 +92,10 @@ def support_subscription_change(
     """Put the customer (or one of its accounts) on `plan` from now: the current subscription ends and a
     new one starts, recorded as an upgrade, a downgrade or a first subscription.
 
-    Only a plan offered today can be subscribed to. A plan with a designated TAM needs one who holds a
-    Solutions Architect certification; naming the TAM is the provider's, so only the customer's Account
-    Manager or a superuser subscribes to such a plan.
+    Only a plan offered today, by the customer's calendar, can be subscribed to. A plan with a designated
+    TAM needs one who holds a Solutions Architect certification; naming the TAM is the provider's, so only
+    the customer's Account Manager or a superuser subscribes to such a plan. When the TAM changes or the
+    new plan has none, the customer's TAM (Customer.tam) follows.
     """
     if not _may_change_plan(user, customer):
         raise PermissionDeniedError(
@@ -95,7 +103,8 @@ def support_subscription_change(
         )
     if account is not None and account.customer_id != customer.pk:
         raise DomainError(f"Account {account.account_id} does not belong to {customer}.", field="account")
-    today = timezone.localdate()
+    # Plans retire by the customer's calendar, as its contracts run (and as the retirement check moves them).
+    today = customer.local_today()
     if not plan.is_offered_on(today):
         if plan.retires_on is not None and today >= plan.retires_on:
             successor = f" Choose {plan.successor.name}, its successor." if plan.successor_id else ""
@@ -165,11 +174,32 @@ def support_subscription_change(
             raise ConflictError(
                 "Somebody changed this support plan at the same moment; reload and try again."
             ) from None
-        if tam is not None and customer.tam_id != tam.pk:
+        if current is not None:
+            _customer_tams_follow([current.pk], now)
+        if tam is not None:
             # The customer's TAM looks after it beyond support (engagements): the designated one.
-            Customer.objects.filter(pk=customer.pk).update(tam=tam, updated_at=now)
-            customer.tam = tam
+            Customer.objects.filter(pk=customer.pk).exclude(tam=tam).update(tam=tam, updated_at=now)
+    customer.refresh_from_db(fields=["tam", "updated_at"])
     return subscription
+
+
+def _customer_tams_follow(ended_subscription_ids, now: datetime.datetime) -> int:
+    """The customer's TAM (Customer.tam, which engagements shows and lets look after the customer) is the
+    one a designated-TAM subscription brought: when such a subscription ends and none of the customer's
+    current ones names that TAM any more, the customer's TAM becomes the one a current subscription
+    names (the customer's own before an account's), or nobody. A TAM named some other way is kept.
+    In the caller's transaction; returns how many customers changed."""
+    names_tam = SupportSubscription.objects.filter(customer=OuterRef("pk"), tam=OuterRef("tam"))
+    designated_now = (
+        SupportSubscription.objects.filter(customer=OuterRef("pk"), ended_at__isnull=True, tam__isnull=False)
+        .order_by(F("account").asc(nulls_first=True), "-started_at", "-pk")
+        .values("tam")[:1]
+    )
+    return (
+        Customer.objects.filter(Exists(names_tam.filter(pk__in=list(ended_subscription_ids))))
+        .exclude(Exists(names_tam.filter(ended_at__isnull=True)))
+        .update(tam=Subquery(designated_now), updated_at=now)
+    )
 
 
 def support_subscription_end(
@@ -189,22 +219,37 @@ def support_subscription_end(
         if note:
             locked.note = note.strip()[:300]
         locked.save(update_fields=["ended_at", "note", "updated_at"])
+        _customer_tams_follow([locked.pk], locked.ended_at)
+    subscription.customer.refresh_from_db(fields=["tam", "updated_at"])
     return locked
 
 
 def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) -> list[SupportSubscription]:
-    """Move every current subscription on a plan that has retired to that plan's successor, from now.
+    """Move every current subscription on a plan that has retired, by its customer's calendar, to that
+    plan's successor, from now.
 
     For the support_plan_retirement check, which holds the transaction and the check's lock: one UPDATE
-    ends the old rows and one INSERT starts the new ones, per batch, whatever their number.
+    ends the old rows and one INSERT starts the new ones, per batch, whatever their number. A plan retires
+    for each customer on its own retirement day (the day it stops being offered to that customer), so the
+    daily run moves every customer during that day wherever it is; a second run finds nothing left.
     """
     now = now or timezone.now()
-    today = timezone.localdate(now)
+    # No customer's calendar is more than a day ahead of UTC's: a first, cheap cut.
+    latest_today = timezone.localdate(now, datetime.UTC) + datetime.timedelta(days=1)
     due = SupportSubscription.objects.filter(
-        ended_at__isnull=True, plan__retires_on__lte=today, plan__successor__isnull=False
+        ended_at__isnull=True, plan__retires_on__lte=latest_today, plan__successor__isnull=False
     )
+    today_in: dict[str, datetime.date] = {}
+    due_ids = []
+    for pk, time_zone, retires_on in due.order_by("pk").values_list(
+        "pk", "customer__time_zone", "plan__retires_on"
+    ):
+        if time_zone not in today_in:
+            today_in[time_zone] = timezone.localdate(now, zoneinfo.ZoneInfo(time_zone))
+        if today_in[time_zone] >= retires_on:
+            due_ids.append(pk)
     moved: list[SupportSubscription] = []
-    for ids in batched(due.order_by("pk").values_list("pk", flat=True), RETIREMENT_BATCH):
+    for ids in batched(due_ids, RETIREMENT_BATCH):
         batch = list(due.select_for_update(of=("self",)).filter(pk__in=ids).select_related("plan__successor"))
         # A successor with a designated TAM needs one named: such a move is left to the Account Manager.
         batch = [
@@ -238,6 +283,7 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
             created, default_change_reason="By the scheduled check support_plan_retirement", default_date=now
         )
         moved.extend(created)
+        _customer_tams_follow([current.pk for current in batch], now)
     return moved
 
 
@@ -353,7 +399,10 @@ def _reply_side(user, case: SupportCase) -> str:
 def support_case_reply(*, user, case: SupportCase, body: str) -> CaseReply:
     """Add a reply. Support's first one (the provider's, or the reselling partner's while it handles the
     case) is the case's first response; a requester's reply to a case waiting on them moves it on, and
-    one to a resolved case reopens it."""
+    one to a resolved case reopens it.
+
+    A first response after the deadline breaches the case here, as the support_sla check would have had
+    it run first: the same breach time, email and webhook event, whichever of the two comes first."""
     body = (body or "").strip()
     if not body:
         raise DomainError("Write a reply.", field="body")
@@ -365,20 +414,104 @@ def support_case_reply(*, user, case: SupportCase, body: str) -> CaseReply:
         now = timezone.now()
         reply = CaseReply.objects.create(case=case, author=user, side=side, body=body)
         changed = ["updated_at"]
-        if side != ReplySide.REQUESTER:
+        breached = False
+        # Once the partner passed the case on, only the provider's answer stops the provider's clock.
+        answers = side == ReplySide.PROVIDER_SUPPORT or (
+            side == ReplySide.PARTNER_SUPPORT and case.with_partner
+        )
+        if answers:
             if case.first_responded_at is None:
                 case.first_responded_at = now
                 case.first_responder = user
                 changed += ["first_responded_at", "first_responder"]
+                breached = _late_first_response(case, now)
+                if breached:
+                    case.breached_at = case.first_response_due_at
+                    changed.append("breached_at")
             if case.status == CaseStatus.OPEN:
                 case.status = CaseStatus.IN_PROGRESS
                 changed.append("status")
-        elif case.status in (CaseStatus.WAITING_ON_CUSTOMER, CaseStatus.RESOLVED):
+        elif side == ReplySide.REQUESTER and case.status in (
+            CaseStatus.WAITING_ON_CUSTOMER,
+            CaseStatus.RESOLVED,
+        ):
             case.status = CaseStatus.IN_PROGRESS if case.first_responded_at else CaseStatus.OPEN
             case.resolved_at = None
             changed += ["status", "resolved_at"]
         case.save(update_fields=changed)
+        if breached:
+            support_cases_tell_breached(list(selectors.breach_notice(SupportCase.objects.filter(pk=case.pk))))
     return reply
+
+
+def _late_first_response(case: SupportCase, now: datetime.datetime) -> bool:
+    """What support_sla marks: an active case past its deadline, not yet marked."""
+    return (
+        case.first_response_due_at is not None
+        and now > case.first_response_due_at
+        and case.breached_at is None
+        and case.status in ACTIVE_CASE_STATUSES
+    )
+
+
+def support_cases_tell_breached(cases: list[SupportCase]) -> tuple[int, int]:
+    """Tell whoever answers each case, just marked breached, that its first-response deadline passed: one
+    email and one `support_case.breached` webhook event per case. Called once per case, by whichever
+    marked it (the support_sla check, or a late first response); the email's dedupe key guards it too.
+    In the caller's transaction, so both go out only if the breach is committed. `cases` come from
+    selectors.breach_notice. Returns (emails queued, events that went to at least one endpoint)."""
+    if not cases:
+        return 0, 0
+    return _email_breached(cases), _emit_breached(cases)
+
+
+def _email_breached(cases: list[SupportCase]) -> int:
+    """One email per case, to whoever answers it: the reselling partner while it handles the case, else
+    the designated TAM of the case's plan, else the provider's Cloud Support Engineers."""
+    partners = partner_contacts({case.handling_partner_id for case in cases if case.with_partner})
+    engineers = None
+    emails = []
+    for case in cases:
+        if case.with_partner:
+            to = partners[case.handling_partner_id].staff_or_pdm
+        else:
+            tam = selectors.tam_of(case.customer, case.subscription)
+            if tam is not None and tam.is_active and tam.email:
+                to = [tam.email]
+            else:
+                if engineers is None:
+                    engineers = list(
+                        selectors.support_engineers().exclude(email="").values_list("email", flat=True)
+                    )
+                to = engineers
+        emails.append(
+            OutboxEmail(
+                dedupe_key=f"support-case-breached:{case.pk}",
+                to=to,
+                subject=f"Past its response deadline: case #{case.pk} ({case.get_severity_display()}) "
+                f"for {case.customer.name}",
+                template="emails/support/case_breached",
+                context={
+                    "case": case,
+                    "due_local": case.customer.local_time(case.first_response_due_at),
+                    "time_zone": case.customer.time_zone,
+                },
+            )
+        )
+    return len(outbox_email_enqueue_many(emails))
+
+
+def _emit_breached(cases: list[SupportCase]) -> int:
+    from support.api.serializers import SupportCaseSerializer
+
+    data = SupportCaseSerializer(cases, many=True).data
+    deliveries = webhook_events_emit_many(
+        event=WebhookEvent.SUPPORT_CASE_BREACHED,
+        items=[(case.handling_partner, item) for case, item in zip(cases, data, strict=True)],
+        records=cases,
+        visible_to=selectors.cases_visible_to,
+    )
+    return len({delivery.event_id for delivery in deliveries})
 
 
 # Who may move a case to which status: support works on it; the requester can only resolve or close it.

@@ -56,7 +56,11 @@ def support_home(request, case_form=None, status=200):
     subscription = selectors.current_customer_subscription(customer)
     plan = subscription.plan if subscription is not None else selectors.basic_plan()
     account_subscriptions = list(selectors.current_account_subscriptions(customer))
-    plans = list(selectors.plans_for_comparison({plan.pk, *(s.plan_id for s in account_subscriptions)}))
+    plans = list(
+        selectors.plans_for_comparison(
+            {plan.pk, *(s.plan_id for s in account_subscriptions)}, on=customer.local_today()
+        )
+    )
     return render_page(
         request,
         "support/home.html",

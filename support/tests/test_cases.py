@@ -6,14 +6,16 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from engagements.services import customer_assign_staff
 from support import selectors, services
 from support.choices import CaseStatus, CaseType, ReplySide
 from support.models import SupportCase
-from tests.factories import AccessGrantFactory, SupportSubscriptionFactory
+from tests.factories import AccessGrantFactory, SupportSubscriptionFactory, support_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -245,6 +247,53 @@ def test_the_partner_passes_a_case_on_to_the_provider(alpha, reseller, stranger)
         services.support_case_escalate(user=reseller.user, case=case)
 
 
+def test_after_escalating_the_partners_reply_no_longer_stops_the_providers_clock(alpha, reseller, engineer):
+    SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+    case = open_case(alpha.staff, reseller.account, "production_down")  # due in an hour
+    with time_machine.travel(FRIDAY_17_50 + datetime.timedelta(minutes=5), tick=False):
+        services.support_case_escalate(user=reseller.user, case=case)
+
+    holding = reply(reseller.user, case, at=FRIDAY_17_50 + datetime.timedelta(minutes=10))
+
+    case.refresh_from_db()
+    assert holding.side == ReplySide.PARTNER_SUPPORT  # still part of the conversation
+    assert (case.first_responded_at, case.first_responder) == (None, None)
+    assert case.status == CaseStatus.OPEN  # still waiting for the provider
+
+    answered_at = FRIDAY_17_50 + datetime.timedelta(minutes=40)
+    reply(engineer, case, at=answered_at)
+    case.refresh_from_db()
+    assert (case.first_responded_at, case.first_responder) == (answered_at, engineer)
+    assert case.status == CaseStatus.IN_PROGRESS and case.breached_at is None
+
+
+def test_a_former_tam_no_longer_answers_once_the_plan_has_none(alpha, tam, engineer):
+    with time_machine.travel(FRIDAY_17_50 - datetime.timedelta(days=10), tick=False):
+        services.support_subscription_change(
+            user=alpha.account_manager, customer=alpha.customer, plan=support_plan("enterprise"), tam=tam
+        )
+        services.support_subscription_change(
+            user=alpha.account_manager, customer=alpha.customer, plan=support_plan("business")
+        )
+    case = open_case(alpha.staff, alpha.account, "production_down")
+
+    with pytest.raises(PermissionDeniedError):
+        reply(tam, case)
+    assert case not in selectors.cases_visible_to(tam)
+    assert reply(engineer, case).side == ReplySide.PROVIDER_SUPPORT
+
+
+def test_a_tam_the_customer_names_without_a_designated_tam_plan_answers_nothing(alpha, tam):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    customer_assign_staff(user=alpha.account_manager, customer=alpha.customer, field="tam", member=tam)
+    case = open_case(alpha.staff, alpha.account, "production_down")
+
+    with pytest.raises(PermissionDeniedError):
+        reply(tam, case)
+
+
 def test_statuses_support_works_the_case_and_the_requester_resolves_or_closes_it(alpha, engineer):
     SupportSubscriptionFactory(customer=alpha.customer, plan="business")
     case = open_case(alpha.staff, alpha.account, "system_impaired")
@@ -303,3 +352,14 @@ def test_the_database_keeps_a_cases_account_and_subscription_within_its_customer
             first_response_due_at=None
         )  # a target without a deadline
     assert SupportCase.objects.get(pk=case.pk).subscription == subscription
+
+
+def test_the_database_refuses_a_first_responder_without_the_time_of_the_response(alpha, engineer):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    case = open_case(alpha.staff, alpha.account, "production_down")
+
+    with pytest.raises(IntegrityError, match="support_case_first_responder_has_time"), transaction.atomic():
+        SupportCase.objects.filter(pk=case.pk).update(first_responder=engineer)
+    case.first_responder = engineer
+    with pytest.raises(ValidationError, match="with the time of the first response"):
+        case.full_clean()

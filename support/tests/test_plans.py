@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
@@ -14,7 +15,7 @@ from apn_portal.exceptions import DomainError
 from support import selectors, services
 from support.choices import SubscriptionChange, TamCoverage
 from support.models import SupportPlan, SupportSubscription
-from tests.factories import SupportSubscriptionFactory, support_plan
+from tests.factories import CustomerFactory, SupportSubscriptionFactory, support_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -176,9 +177,10 @@ def test_an_existing_subscription_shows_what_it_moves_to_and_when(alpha):
 
 
 def test_on_the_retirement_day_the_check_moves_subscriptions_to_the_successor_once(alpha, bravo, tam):
+    # Alpha is in London: 00:10 UTC on 1 January is its retirement day.
     with at(BEFORE_RETIREMENT):
         developer = SupportSubscriptionFactory(customer=alpha.customer, plan="developer")
-        business = SupportSubscriptionFactory(customer=bravo.customer, account=bravo.account, plan="business")
+        business = SupportSubscriptionFactory(customer=alpha.customer, account=alpha.account, plan="business")
         enterprise = SupportSubscriptionFactory(customer=bravo.customer, plan="enterprise", tam=tam)
 
     with at(RETIREMENT_DAY):
@@ -198,6 +200,54 @@ def test_on_the_retirement_day_the_check_moves_subscriptions_to_the_successor_on
         assert new.history.count() == 1
     enterprise.refresh_from_db()
     assert enterprise.ended_at is None
+
+
+def test_a_plan_retires_on_each_customers_own_calendar(alpha, bravo):
+    """New York is still on 31 December when London's retirement day begins; Auckland is already on 1
+    January the afternoon before (UTC)."""
+    auckland = CustomerFactory(name="Kiwi Ltd", time_zone="Pacific/Auckland")
+    with at(BEFORE_RETIREMENT):
+        in_new_york = SupportSubscriptionFactory(customer=bravo.customer, plan="developer")
+        in_auckland = SupportSubscriptionFactory(customer=auckland, plan="developer")
+
+    new_years_eve_in_utc = datetime.datetime(2026, 12, 31, 12, 0, tzinfo=datetime.UTC)  # 01:00 in Auckland
+    with at(new_years_eve_in_utc):
+        assert check_run("support_plan_retirement").changed == {"subscriptions_moved": 1}
+    in_auckland.refresh_from_db()
+    assert in_auckland.replaced_by.plan.slug == "business-support-plus"
+
+    with at(RETIREMENT_DAY):  # 19:10 on 31 December in New York
+        assert check_run("support_plan_retirement").changed == {"subscriptions_moved": 0}
+        # ...where Business can still be subscribed to today, but no longer in London.
+        services.support_subscription_change(
+            user=bravo.admin, customer=bravo.customer, plan=support_plan("business")
+        )
+        with pytest.raises(DomainError, match="retired on 01 Jan 2027"):
+            services.support_subscription_change(
+                user=alpha.admin, customer=alpha.customer, plan=support_plan("business")
+            )
+    in_new_york.refresh_from_db()
+    assert in_new_york.ended_at == RETIREMENT_DAY  # by the change, not by the check
+    assert in_new_york.replaced_by.plan.slug == "business"
+
+    new_years_day_in_new_york = datetime.datetime(2027, 1, 1, 5, 5, tzinfo=datetime.UTC)
+    with at(new_years_day_in_new_york):
+        first = check_run("support_plan_retirement")
+        second = check_run("support_plan_retirement")
+    assert first.changed == {"subscriptions_moved": 1}
+    assert second.changed == {"subscriptions_moved": 0}
+    current = SupportSubscription.objects.get(customer=bravo.customer, ended_at=None)
+    assert current.plan.slug == "business-support-plus"
+
+
+def test_the_comparison_on_the_support_page_offers_plans_by_the_customers_calendar(client, alpha, bravo):
+    def columns(user):
+        with at(RETIREMENT_DAY):  # 1 January in London, still 31 December in New York
+            client.force_login(user)
+            return client.get(reverse("support:home")).content.decode()
+
+    assert '<th scope="col">Developer</th>' in columns(bravo.staff)
+    assert '<th scope="col">Developer</th>' not in columns(alpha.staff)
 
 
 def test_a_plans_tam_coverage_cannot_change_under_its_subscribers(alpha, tam):

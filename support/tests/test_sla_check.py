@@ -6,6 +6,7 @@ import zoneinfo
 
 import pytest
 import time_machine
+from rest_framework.test import APIClient
 
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
@@ -167,3 +168,57 @@ def test_provider_staff_endpoints_hear_of_every_breach(business_case, engineer):
     delivery = WebhookDelivery.objects.get()
     assert delivery.payload["event"] == "support_case.breached"
     assert delivery.payload["data"]["customer"] == "alpha-customer"
+
+
+def test_a_late_first_response_is_a_breach_whether_or_not_the_check_ran_first(alpha, business_case, engineer):
+    """Due 11:00: one case answered at 11:02, before the five-minute check noticed; another at 11:06,
+    after it did. Both are equally late, and everybody hears of each once."""
+    webhook_endpoint_create(
+        user=engineer, url="http://localhost:9/support", events=[WebhookEvent.SUPPORT_CASE_BREACHED]
+    )
+    noticed = open_case(alpha.staff, alpha.account)
+    with at(OPENED + datetime.timedelta(minutes=62)):
+        services.support_case_reply(user=engineer, case=business_case, body="Looking.")
+    run_at(OPENED + datetime.timedelta(minutes=65))
+    with at(OPENED + datetime.timedelta(minutes=66)):
+        services.support_case_reply(user=engineer, case=noticed, body="Looking.")
+    later = run_at(OPENED + datetime.timedelta(minutes=70))
+
+    for case in (business_case, noticed):
+        case.refresh_from_db()
+        assert case.breached_at == OPENED + HOUR
+    assert not any(later.changed.values())
+    emails = OutboxMessage.objects.order_by("dedupe_key")
+    assert [(m.dedupe_key, m.to) for m in emails] == sorted(
+        (f"support-case-breached:{case.pk}", ["eli@provider.example"]) for case in (business_case, noticed)
+    )
+    deliveries = WebhookDelivery.objects.filter(event=WebhookEvent.SUPPORT_CASE_BREACHED)
+    assert sorted(d.payload["data"]["id"] for d in deliveries) == sorted([business_case.pk, noticed.pk])
+    # The customer's integrators see both as breached too.
+    client = APIClient()
+    client.force_authenticate(alpha.staff)
+    listed = client.get("/api/v1/support-cases/", {"breached": "true"}).json()["results"]
+    assert sorted(case["id"] for case in listed) == sorted([business_case.pk, noticed.pk])
+
+
+def test_an_answer_in_time_is_no_breach_and_tells_nobody(business_case, engineer):
+    with at(OPENED + datetime.timedelta(minutes=59)):
+        services.support_case_reply(user=engineer, case=business_case, body="On it.")
+    run_at(OPENED + 2 * HOUR)
+
+    business_case.refresh_from_db()
+    assert business_case.breached_at is None
+    assert not OutboxMessage.objects.exists()
+
+
+def test_the_breach_of_a_late_answer_is_told_only_once_the_reply_commits(
+    business_case, engineer, django_capture_on_commit_callbacks
+):
+    with (
+        at(OPENED + datetime.timedelta(minutes=62)),
+        django_capture_on_commit_callbacks() as callbacks,
+    ):
+        services.support_case_reply(user=engineer, case=business_case, body="Looking.")
+
+    assert OutboxMessage.objects.get().dedupe_key == f"support-case-breached:{business_case.pk}"
+    assert callbacks  # the email's delivery is queued after commit, not before

@@ -6,15 +6,20 @@ import datetime
 import pytest
 import time_machine
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from apn_portal.checks.services import check_run
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.outbox.models import OutboxMessage
+from engagements.services import customer_assign_staff
 from support import selectors, services
 from support.choices import SubscriptionChange
-from support.models import SupportSubscription
+from support.models import SupportPlan, SupportSubscription
 from tests.factories import (
     AccountManagerFactory,
     PartnerFactory,
+    QualifiedTamFactory,
     StaffCertificationFactory,
     SupportSubscriptionFactory,
     TamFactory,
@@ -207,3 +212,81 @@ def test_ending_a_subscription_puts_the_customer_back_on_basic(alpha):
     with pytest.raises(ConflictError, match="already ended"):
         services.support_subscription_end(user=alpha.admin, subscription=subscription)
     assert SupportSubscription.objects.get(pk=subscription.pk).ended_at is not None
+
+
+# The designated TAM follows the plan -------------------------------------------------------------------
+
+
+def test_downgrading_from_enterprise_takes_the_tam_away_everywhere(client, alpha, tam, engineer):
+    change(alpha, "enterprise", user=alpha.account_manager, tam=tam)
+    change(alpha, "business", user=alpha.account_manager, at=MONDAY + datetime.timedelta(minutes=30))
+    with time_machine.travel(MONDAY + datetime.timedelta(hours=1), tick=False):
+        case = services.support_case_open(
+            user=alpha.staff,
+            account=alpha.account,
+            subject="Down",
+            description="503",
+            severity="production_down",
+        )
+    with time_machine.travel(MONDAY + datetime.timedelta(hours=3), tick=False):
+        check_run("support_sla")
+
+    alpha.customer.refresh_from_db()
+    assert alpha.customer.tam is None
+    # Past its deadline, the case is the Cloud Support Engineers' to hear of, not the former TAM's.
+    assert OutboxMessage.objects.get(dedupe_key=f"support-case-breached:{case.pk}").to == [engineer.email]
+    client.force_login(alpha.staff)
+    organisation = client.get(reverse("engagements:organisation")).content.decode()
+    home = client.get(reverse("support:home")).content.decode()
+    assert tam.email not in organisation and tam.email not in home
+    assert "None (comes with Enterprise Support)" in organisation
+    assert "Your plan comes without a Technical Account Manager." in home
+
+
+def test_a_new_designated_tam_replaces_the_former_one(alpha, tam):
+    successor = QualifiedTamFactory(username="tam-tom")
+    change(alpha, "enterprise", user=alpha.account_manager, tam=tam)
+
+    change(
+        alpha,
+        "enterprise",
+        user=alpha.account_manager,
+        tam=successor,
+        at=MONDAY + datetime.timedelta(hours=1),
+    )
+
+    assert alpha.customer.tam == successor
+    alpha.customer.refresh_from_db()
+    assert alpha.customer.tam == successor
+
+
+def test_ending_enterprise_takes_the_tam_away(alpha, tam):
+    subscription = change(alpha, "enterprise", user=alpha.account_manager, tam=tam)
+
+    services.support_subscription_end(user=alpha.account_manager, subscription=subscription)
+
+    alpha.customer.refresh_from_db()
+    assert alpha.customer.tam is None
+
+
+def test_a_tam_named_apart_from_any_subscription_stays_when_a_plan_changes(alpha, tam):
+    customer_assign_staff(user=alpha.account_manager, customer=alpha.customer, field="tam", member=tam)
+    change(alpha, "business")
+    change(alpha, "developer", at=MONDAY + datetime.timedelta(hours=1))
+
+    alpha.customer.refresh_from_db()
+    assert alpha.customer.tam == tam
+
+
+def test_a_retiring_designated_plan_moving_to_one_without_takes_the_tam_away(alpha, tam):
+    enterprise = support_plan("enterprise")
+    SupportPlan.objects.filter(pk=enterprise.pk).update(
+        retires_on=datetime.date(2027, 1, 1), successor=support_plan("business-support-plus")
+    )
+    change(alpha, "enterprise", user=alpha.account_manager, tam=tam)
+
+    with time_machine.travel(datetime.datetime(2027, 1, 1, 0, 10, tzinfo=datetime.UTC), tick=False):
+        assert check_run("support_plan_retirement").changed == {"subscriptions_moved": 1}
+
+    alpha.customer.refresh_from_db()
+    assert alpha.customer.tam is None
