@@ -152,8 +152,25 @@ class AccessGrantStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AwsAccountAdminForm(forms.ModelForm):
+    def clean_management_account(self):
+        # The database refuses both (a trigger keeps the tree one level deep); say so on the form.
+        management = self.cleaned_data.get("management_account")
+        account = self.instance
+        if management is None or account.pk is None:
+            return management
+        if management.pk == account.pk:
+            raise forms.ValidationError("An account cannot be its own management account.")
+        if account.member_accounts.exists():
+            raise forms.ValidationError(
+                f"{account} is the management account of other accounts; it cannot be a member itself."
+            )
+        return management
+
+
 @admin.register(AwsAccount)
 class AwsAccountAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+    form = AwsAccountAdminForm
     visible_to = staticmethod(selectors.accounts_visible_to)
     list_display = ("account_id", "name", "customer", "management_account", "consolidated_billing", "paid_by")
     list_select_related = ("customer", "management_account", "reseller")
@@ -171,6 +188,11 @@ class AwsAccountAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         "paid_by",
         "reseller",
     )
+
+    def get_readonly_fields(self, request, obj=None):
+        # An account is one AWS account of one customer for good: moving it (or renumbering it) would
+        # leave the partners' grants on it pointing at another customer's, or another, account.
+        return ("account_id", "customer") if obj is not None else ()
 
 
 # Engagements ------------------------------------------------------------------------------------------
@@ -240,8 +262,37 @@ class ProfessionalServicesInline(ScopedChoicesMixin, admin.StackedInline):
         return super().get_queryset(request).select_related("buying_partner", "consultant")
 
 
+def _foreign_accounts_problem(accounts, customer) -> str | None:
+    """As marketplace_subscription_add has it: an engagement's software runs on its customer's accounts.
+    (Someone who looks after two customers sees both customers' accounts among the choices.)"""
+    foreign = [account.account_id for account in accounts or () if account.customer_id != customer.pk]
+    return f"Account(s) {', '.join(foreign)} are not {customer}'s." if foreign else None
+
+
+class MarketplaceSubscriptionFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        customer = self.instance.customer if self.instance.customer_id else None
+        for form in self.forms:
+            accounts = getattr(form, "cleaned_data", {}).get("accounts")
+            problem = customer and accounts and _foreign_accounts_problem(accounts, customer)
+            if problem:
+                form.add_error("accounts", problem)
+
+
+class MarketplaceSubscriptionAdminForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        engagement = cleaned.get("engagement")
+        problem = engagement and _foreign_accounts_problem(cleaned.get("accounts"), engagement.customer)
+        if problem:
+            self.add_error("accounts", problem)
+        return cleaned
+
+
 class MarketplaceSubscriptionInline(ScopedChoicesMixin, admin.TabularInline):
     model = MarketplaceSubscription
+    formset = MarketplaceSubscriptionFormSet
     fields = ("product", "vendor", "accounts", "subscribed_on")
     autocomplete_fields = ("vendor", "accounts")
     extra = 0
@@ -408,6 +459,15 @@ class EngagementPartnerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmi
         "added_by",
     )
     readonly_fields = ("replaced_by", "ended_reason", "added_by")
+    # The partner's access grants hang on this contract: another partner, role or engagement here would
+    # hand them over unseen, and a shorter contract would cut under them. Replacing the partner (which
+    # revokes its access, with the reason) is the customer's decision, through its replacement service.
+    CONTRACT_FIELDS = ("engagement", "partner", "role", "contract_start", "contract_end")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return (*self.CONTRACT_FIELDS, *self.readonly_fields)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -530,6 +590,7 @@ class ProfessionalServicesEngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin
 
 @admin.register(MarketplaceSubscription)
 class MarketplaceSubscriptionAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    form = MarketplaceSubscriptionAdminForm
     visible_to = staticmethod(
         lambda user: MarketplaceSubscription.objects.filter(
             engagement__in=selectors.engagements_visible_to(user).values("pk")

@@ -5,6 +5,7 @@ from django import forms
 from apn_portal.dates import validate_plausible_date
 from engagements.choices import AccessScope
 from engagements.models import AwsAccount, EngagementPartner, access_deadline
+from engagements.selectors import engagement_partners_open_to_grants
 
 
 class ReasonForm(forms.Form):
@@ -44,7 +45,9 @@ class AccessGrantForm(forms.Form):
 
     account = _AccountChoice(queryset=AwsAccount.objects.none(), label="Account")
     engagement_partner = _EngagedPartnerChoice(
-        queryset=EngagementPartner.objects.none(), label="Partner", help_text="Partners engaged for you."
+        queryset=EngagementPartner.objects.none(),
+        label="Partner",
+        help_text="Partners whose contract with you is in force.",
     )
     role_arn = forms.CharField(
         label="Role ARN",
@@ -71,8 +74,10 @@ class AccessGrantForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.customer = customer
         self.fields["account"].queryset = customer.accounts.order_by("account_id")
+        # Only the partners the service would accept today: none whose contract ended or has not begun,
+        # nor any on a cancelled engagement.
         self.fields["engagement_partner"].queryset = (
-            EngagementPartner.objects.filter(engagement__customer=customer, replaced_by__isnull=True)
+            engagement_partners_open_to_grants(customer)
             .select_related("partner", "engagement")
             .order_by("partner__name", "id")
         )

@@ -242,6 +242,46 @@ def user_can_work_on_engagement(user, engagement: Engagement) -> bool:
     )
 
 
+def engaged_partner_grant_problem(
+    engaged: EngagementPartner, customer: Customer, today: datetime.date
+) -> str | None:
+    """Why the customer cannot grant `engaged` access to its accounts today, or None when it can: the
+    partner must be engaged for this customer, not replaced, on an engagement not cancelled, under a
+    contract in force. (A completed project may still be operated under contract.)"""
+    engagement = engaged.engagement
+    if engagement.customer_id != customer.pk:
+        return f"{engaged.partner} is not engaged for {customer}."
+    if engaged.is_replaced:
+        return (
+            f"{engaged.partner} was replaced on “{engagement.title}”; grant access to the partner that "
+            "took over."
+        )
+    if engagement.status == EngagementStatus.CANCELLED:
+        return f"“{engagement.title}” was cancelled."
+    if not engaged.in_force_on(today):
+        return (
+            f"{engaged.partner}'s contract runs from {engaged.contract_start:%d %b %Y} to "
+            f"{engaged.contract_end:%d %b %Y}; access is granted only while it is in force."
+        )
+    return None
+
+
+def engagement_partners_open_to_grants(customer: Customer) -> QuerySet[EngagementPartner]:
+    """The partners the customer may grant access to today, by engaged_partner_grant_problem's rule (what
+    access_grant_create accepts), for the forms that offer them."""
+    today = customer.local_today()
+    # Narrowed in the database first (an ended or replaced contract never qualifies); the rule decides.
+    candidates = EngagementPartner.objects.filter(
+        engagement__customer=customer, replaced_by__isnull=True, contract_end__gte=today
+    ).select_related("engagement", "partner")
+    open_to_grants = [
+        engaged.pk
+        for engaged in candidates
+        if engaged_partner_grant_problem(engaged, customer, today) is None
+    ]
+    return EngagementPartner.objects.filter(pk__in=open_to_grants)
+
+
 # Pages ------------------------------------------------------------------------------------------------
 
 

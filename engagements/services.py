@@ -47,6 +47,7 @@ from engagements.models import (
     validate_role_name,
 )
 from engagements.selectors import (
+    engaged_partner_grant_problem,
     user_can_manage_access,
     user_can_manage_engagement,
     user_can_revoke_access,
@@ -415,7 +416,21 @@ def engagement_complete(
         if not user_can_work_on_engagement(user, locked):
             raise PermissionDeniedError(f"You cannot complete “{locked.title}”.")
         _ensure_open(locked)
-        completed_on = completed_on or locked.customer.local_today()
+        # The partner's reference says when the work launched: a date yet to come, or before the journey's
+        # last recorded step, would put it on record wrongly, as it would a step (engagement_stage_advance).
+        today = locked.customer.local_today()
+        completed_on = completed_on or today
+        if completed_on > today:
+            raise DomainError(
+                "An engagement is completed once the work is done, not in advance.", field="completed_on"
+            )
+        last_step = locked.stage_events.order_by("-reached_on", "-id").first()
+        if last_step and completed_on < last_step.reached_on:
+            raise DomainError(
+                f"“{locked.title}” cannot be completed before it reached {last_step.get_stage_display()} "
+                f"({last_step.reached_on:%d %b %Y}).",
+                field="completed_on",
+            )
         lead = (
             locked.engagement_partners.filter(role=PartnerRole.CONSULTING_LEAD, replaced_by__isnull=True)
             .select_related("partner")
@@ -700,28 +715,9 @@ def access_grant_create(
             .select_related("engagement__customer", "partner")
             .get(pk=engagement_partner.pk)
         )
-        engagement = engaged.engagement
-        if engagement.customer_id != customer.pk:
-            raise DomainError(
-                f"{engaged.partner} is not engaged for {customer}: account {account.account_id} is not "
-                "part of its engagement.",
-                field="engagement_partner",
-            )
-        if engaged.is_replaced:
-            raise DomainError(
-                f"{engaged.partner} was replaced on “{engagement.title}”; grant access to "
-                "the partner that took over.",
-                field="engagement_partner",
-            )
-        if engagement.status == EngagementStatus.CANCELLED:
-            raise DomainError(f"“{engagement.title}” was cancelled.", field="engagement_partner")
-        today = customer.local_today()
-        if not engaged.in_force_on(today):
-            raise DomainError(
-                f"{engaged.partner}'s contract runs from {engaged.contract_start:%d %b %Y} to "
-                f"{engaged.contract_end:%d %b %Y}; access is granted only while it is in force.",
-                field="engagement_partner",
-            )
+        problem = engaged_partner_grant_problem(engaged, customer, customer.local_today())
+        if problem:
+            raise DomainError(problem, field="engagement_partner")
         deadline = access_deadline(engaged.contract_end, customer.time_zone)
         now = timezone.now()
         expires_at = expires_at or deadline

@@ -117,13 +117,20 @@ class PortalModelViewSet(
     def perform_create(self, serializer):
         # One transaction, however many services the write takes.
         with transaction.atomic():
-            serializer.instance = self.create_object(dict(serializer.validated_data), self.request.user)
+            created = self.create_object(dict(serializer.validated_data), self.request.user)
+        serializer.instance = self.read_back(created)
 
     def perform_update(self, serializer):
-        serializer.instance = self.update_object(
-            serializer.instance, dict(serializer.validated_data), self.request.user
-        )
-        self._retrieved = serializer.instance
+        updated = self.update_object(serializer.instance, dict(serializer.validated_data), self.request.user)
+        serializer.instance = self._retrieved = self.read_back(updated)
+
+    def read_back(self, instance):
+        """The written object as a read shows it: through the queryset, with what the serializer reads
+        (prefetches, annotations), so a write answers with the same fields as a GET. An object its writer
+        may not read back (a lead sent anonymously) is answered as written."""
+        if getattr(instance, "pk", None) is None:
+            return instance
+        return self.get_queryset().filter(pk=instance.pk).first() or instance
 
     def perform_destroy(self, instance):
         self.delete_object(instance, self.request.user)
@@ -168,8 +175,7 @@ class PortalModelViewSet(
         return payload.validated_data
 
     def action_response(self, serializer_class, instance, status_code=status.HTTP_200_OK):
-        # Read back through the list's queryset, so the answer shows what a read would.
-        instance = self.get_queryset().get(pk=instance.pk)
+        instance = self.read_back(instance)
         return Response(
             serializer_class(instance, context=self.get_serializer_context()).data, status=status_code
         )

@@ -177,3 +177,124 @@ def test_who_looks_after_a_customer_is_named_by_its_account_manager_not_its_sa(c
         f"Only the customer's own people can administer access: {alpha.partner_user}."
     ]
     assert not alpha.customer.access_administrators.filter(pk=alpha.partner_user.pk).exists()
+
+
+def _change_form(page, **changes) -> dict:
+    """What the admin change page would post back as it is, with `changes` typed over it."""
+    form = page.context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        if hasattr(value, "isoformat"):
+            value = value.isoformat()
+        data[name] = "" if value is None else getattr(value, "pk", value)
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        for name in ("INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS"):
+            data[f"{management.prefix}-{name}"] = management[name].value()
+        data[f"{management.prefix}-TOTAL_FORMS"] = 0
+    return data | changes | {"_save": "Save"}
+
+
+def test_an_engaged_partners_contract_is_not_handed_to_another_partner_in_the_admin(client, alpha):
+    """The grants hang on the contract: naming another partner, role or end date on it would give the
+    customer's accounts to a partner the customer never chose, or cut the contract under live access."""
+    from engagements.selectors import accounts_visible_to
+    from tests.factories import PartnerUserFactory
+
+    intruder = PartnerFactory(name="Intruder Ltd")
+    client.force_login(alpha.account_manager)
+    url = reverse("admin:engagements_engagementpartner_change", args=[alpha.engaged.pk])
+    page = client.get(url)
+    assert "Intruder" not in page.content.decode()
+    cut_short = alpha.engaged.contract_start.isoformat()
+    response = client.post(
+        url,
+        _change_form(
+            page,
+            partner=intruder.pk,
+            role="reseller",
+            contract_end=cut_short,
+            engagement=alpha.engagement.pk,
+            territory="Europe",
+        ),
+    )
+    assert response.status_code == 302
+    engaged = EngagementPartner.objects.get(pk=alpha.engaged.pk)
+    assert (engaged.partner, engaged.role, engaged.contract_end) == (
+        alpha.partner,
+        alpha.engaged.role,
+        alpha.engaged.contract_end,
+    )
+    assert engaged.territory == "Europe"  # what does not touch the access still changes here
+    assert not accounts_visible_to(PartnerUserFactory(partner=intruder)).exists()
+    assert alpha.grant.is_live()
+
+
+def test_an_account_stays_with_its_customer_in_the_admin(client, alpha, bravo):
+    """Moving an account to another customer would leave the first customer's partner holding access
+    to the second customer's account."""
+    bravo.customer.account_manager = alpha.account_manager
+    bravo.customer.save()
+    client.force_login(alpha.account_manager)
+    url = reverse("admin:engagements_awsaccount_change", args=[alpha.member.pk])
+    page = client.get(url)
+    response = client.post(
+        url, _change_form(page, customer=bravo.customer.pk, account_id="111000000555", name="Renamed")
+    )
+    assert response.status_code == 302
+    account = AwsAccount.objects.get(pk=alpha.member.pk)
+    assert (account.customer, account.account_id, account.name) == (
+        alpha.customer,
+        alpha.member.account_id,
+        "Renamed",
+    )
+
+
+def test_a_management_account_with_members_is_not_made_a_member_in_the_admin(client, alpha):
+    other = AwsAccountFactory(customer=alpha.customer, account_id="111000000088", name="Other")
+    client.force_login(alpha.account_manager)
+    url = reverse("admin:engagements_awsaccount_change", args=[alpha.management.pk])
+    page = client.get(url)
+    response = client.post(url, _change_form(page, management_account=other.pk))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["management_account"] == [
+        f"{alpha.management} is the management account of other accounts; it cannot be a member itself."
+    ]
+    response = client.post(url, _change_form(page, management_account=alpha.management.pk))
+    assert response.context["adminform"].form.errors["management_account"] == [
+        "An account cannot be its own management account."
+    ]
+    assert AwsAccount.objects.get(pk=alpha.management.pk).management_account is None
+
+
+def test_an_engagements_software_is_not_put_on_another_customers_account_in_the_admin(client, alpha, bravo):
+    """An Account Manager who looks after both customers sees both customers' accounts among the choices;
+    a subscription of one customer's engagement still takes only that customer's accounts."""
+    bravo.customer.account_manager = alpha.account_manager
+    bravo.customer.save()
+    vendor = PartnerFactory(partner_type="technology")
+    refusal = f"Account(s) {bravo.member.account_id} are not {alpha.customer}'s."
+    client.force_login(alpha.account_manager)
+    response = client.post(
+        reverse("admin:engagements_marketplacesubscription_add"),
+        {"engagement": alpha.engagement.pk, "product": "SIEM", "vendor": vendor.pk}
+        | {"accounts": [bravo.member.pk], "subscribed_on": "2024-01-01"},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["accounts"] == [refusal]
+
+    url = reverse("admin:engagements_engagement_change", args=[alpha.engagement.pk])
+    data = _change_form(client.get(url))
+    prefix = "marketplace_subscriptions"
+    data |= {f"{prefix}-TOTAL_FORMS": 1, f"{prefix}-0-product": "SIEM", f"{prefix}-0-vendor": vendor.pk}
+    data |= {f"{prefix}-0-accounts": [bravo.member.pk], f"{prefix}-0-subscribed_on": "2024-01-01"}
+    response = client.post(url, data)
+    assert response.status_code == 200
+    inline = next(
+        formset.formset
+        for formset in response.context["inline_admin_formsets"]
+        if formset.formset.prefix == prefix
+    )
+    assert inline.forms[0].errors["accounts"] == [refusal]
+    assert not MarketplaceSubscription.objects.filter(product="SIEM").exists()

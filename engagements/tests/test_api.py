@@ -156,6 +156,28 @@ def test_stages_through_the_api(alpha):
     assert [event["stage"] for event in response.json()["stage_events"]] == ["copied"]
 
 
+def test_completion_in_advance_is_refused_through_the_api(alpha):
+    url = f"/api/v1/engagements/{alpha.engagement.pk}/complete/"
+    future = (alpha.customer.local_today() + datetime.timedelta(days=400)).isoformat()
+    response = api(alpha.admin).post(url, {"completed_on": future}, format="json")
+    assert response.status_code == 400
+    assert "not in advance" in response.json()["completed_on"][0]
+    assert api(alpha.admin).get(f"/api/v1/engagements/{alpha.engagement.pk}/").json()["status"] != "completed"
+
+
+def test_a_created_engagement_is_answered_as_a_read_shows_it(alpha):
+    client = api(alpha.admin)
+    created = client.post(
+        "/api/v1/engagements/",
+        {"customer": alpha.customer.slug, "title": "Data lake", "workload": "Analytics"},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    read = client.get(f"/api/v1/engagements/{created.json()['id']}/")
+    assert created.json() == read.json()
+    assert created.json()["partners"] == []
+
+
 def test_accounts_through_the_api(alpha, bravo):
     client = api(alpha.staff)
     bad = client.post(

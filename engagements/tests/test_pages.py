@@ -297,3 +297,70 @@ def test_an_engagement_on_hold_offers_no_next_step_until_resumed(client, alpha):
     alpha.engagement.status = EngagementStatus.ON_HOLD
     alpha.engagement.save()
     assert "Record the next step" not in client.get(page).content.decode()
+
+
+def test_grant_times_are_shown_in_the_customers_time_zone(client, alpha):
+    """20:00 in UTC is already 05:00 the next day in Tokyo: a Tokyo customer reads its own calendar on
+    the grants table, the revoke page and the timeline alike."""
+    from zoneinfo import ZoneInfo
+
+    alpha.customer.time_zone = "Asia/Tokyo"
+    alpha.customer.save()
+    evening = timezone.now().astimezone(datetime.UTC).replace(hour=20, minute=0, second=0, microsecond=0)
+    granted, expires = evening - datetime.timedelta(days=2), evening + datetime.timedelta(days=10)
+    AccessGrant.objects.filter(pk=alpha.grant.pk).update(granted_at=granted, expires_at=expires)
+    tokyo = ZoneInfo("Asia/Tokyo")
+    granted_there = f"{granted.astimezone(tokyo):%-d %b %Y}"
+    expires_there = f"{expires.astimezone(tokyo):%-d %b %Y}, 05:00 JST"
+    assert granted_there != f"{granted:%-d %b %Y}"
+
+    detail = text(page(client, alpha.admin, "engagement-detail", alpha.engagement.pk))
+    table = detail.split('id="grants-heading"')[1].split('id="timeline-heading"')[0]
+    assert f">{granted_there}</time><br>" in table and expires_there in table
+    revoke = text(page(client, alpha.admin, "access-revoke", alpha.grant.pk))
+    assert f"<dd>{granted_there} by" in revoke and f"<dd>{expires_there}</dd>" in revoke
+
+    AccessGrant.objects.filter(pk=alpha.grant.pk).update(revoked_at=granted, revocation_reason="Ended")
+    access = text(page(client, alpha.admin, "access"))
+    assert f"{granted_there} by the scheduled check: Ended" in access
+
+
+def test_the_grant_form_offers_only_partners_the_customer_may_grant_access_to(client, alpha):
+    """A partner whose contract ended or has not begun, or whose engagement was cancelled, is refused by
+    the service: the form does not offer it."""
+    today = alpha.customer.local_today()
+    ended = EngagementPartnerFactory(
+        engagement=alpha.engagement,
+        partner=PartnerFactory(name="Ended Ltd"),
+        contract_start=today - datetime.timedelta(days=90),
+        contract_end=today - datetime.timedelta(days=1),
+    )
+    not_begun = EngagementPartnerFactory(
+        engagement=alpha.engagement,
+        partner=PartnerFactory(name="Later Ltd"),
+        contract_start=today + datetime.timedelta(days=10),
+    )
+    cancelled = EngagementPartnerFactory(
+        engagement=EngagementFactory(customer=alpha.customer, status="cancelled"),
+        partner=PartnerFactory(name="Cancelled Ltd"),
+    )
+    client.force_login(alpha.admin)
+    form = client.get(reverse("engagements:access-grant")).context["form"]
+    offered = list(form.fields["engagement_partner"].queryset)
+    assert offered == [alpha.engaged]
+    body = text(client.get(reverse("engagements:access-grant")))
+    assert "Alpha Partners Ltd" in body
+    for name in ("Ended Ltd", "Later Ltd", "Cancelled Ltd"):
+        assert name not in body
+    for engaged in (ended, not_begun, cancelled):
+        response = client.post(
+            reverse("engagements:access-grant"),
+            {
+                "account": alpha.management.pk,
+                "engagement_partner": engaged.pk,
+                "role_arn": f"arn:aws:iam::{alpha.management.account_id}:role/Late",
+                "scope": "operations",
+            },
+        )
+        assert response.status_code == 400 and "Select a valid choice" in text(response)
+    assert not AccessGrant.objects.filter(role_name="Late").exists()

@@ -366,6 +366,23 @@ def test_completion_gives_the_consulting_partner_a_reference_its_pdm_validates(s
     assert reference.is_validated
 
 
+def test_completion_is_dated_once_the_work_is_done_not_in_advance(setup):
+    """The reference's launch date comes from the completion: neither in the future nor before the
+    journey's last recorded step."""
+    _customer, admin, _account, engaged = setup
+    engagement = engaged.engagement
+    services.engagement_stage_advance(user=admin, engagement=engagement, reached_on=today() - days(5))
+    with pytest.raises(DomainError, match="completed once the work is done, not in advance") as refused:
+        services.engagement_complete(user=admin, engagement=engagement, completed_on=today() + days(400))
+    assert refused.value.field == "completed_on"
+    with pytest.raises(DomainError, match=r"cannot be completed before it reached Copy moved to a region"):
+        services.engagement_complete(user=admin, engagement=engagement, completed_on=today() - days(6))
+    engagement.refresh_from_db()
+    assert engagement.status != EngagementStatus.COMPLETED and engagement.customer_reference is None
+    services.engagement_complete(user=admin, engagement=engagement, completed_on=today() - days(5))
+    assert engagement.customer_reference.launched_on == today() - days(5)
+
+
 # Leads ------------------------------------------------------------------------------------------------
 
 
