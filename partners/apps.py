@@ -7,8 +7,9 @@ class PartnersConfig(AppConfig):
     verbose_name = "Partner network"
 
     def ready(self):
-        from partners import search_signals
+        from partners import search_signals, signals
 
+        signals.connect()
         search_signals.connect()
 
         from partners.reference_data import reference_data_ensure

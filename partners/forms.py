@@ -74,6 +74,11 @@ class ContactRequestForm(forms.ModelForm):
     def visible_fields(self):
         return [field for field in super().visible_fields() if field.name != self.honeypot_field]
 
+    @property
+    def fields_to_correct(self) -> list:
+        """The fields the customer must correct; a refusal of the whole request (too many sent) is not one."""
+        return [field for field in self.visible_fields() if field.errors]
+
     def is_spam(self) -> bool:
         """A filled honeypot: a bot. Call after is_valid()."""
         return bool(self.cleaned_data.get(self.honeypot_field))
@@ -218,15 +223,18 @@ class ProfileChangeForm(forms.ModelForm):
             "use_cases": forms.CheckboxSelectMultiple,
         }
 
-    def __init__(self, *args, partner: Partner, **kwargs):
+    def __init__(self, *args, partner: Partner, pending: ProfileChangeRequest | None = None, **kwargs):
         if not kwargs.get("data"):
+            # A new proposal replaces the waiting one: it starts from that, so sending it again loses none
+            # of what was proposed; otherwise from the live profile.
+            source = pending or partner
             kwargs.setdefault(
                 "initial",
                 {
-                    "description": partner.description,
-                    "website": partner.website,
-                    "industries": list(partner.industries.all()),
-                    "use_cases": list(partner.use_cases.all()),
+                    "description": source.description,
+                    "website": source.website,
+                    "industries": list(source.industries.all()),
+                    "use_cases": list(source.use_cases.all()),
                 },
             )
         super().__init__(*args, **kwargs)

@@ -2,6 +2,7 @@ import datetime
 import json
 import re
 import secrets
+import zoneinfo
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -9,6 +10,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
@@ -29,6 +31,19 @@ from partners.choices import (
     RequirementMetric,
     TierChangeSource,
 )
+
+# The first place on Earth where a day begins (UTC+14).
+EARLIEST_TIME_ZONE = zoneinfo.ZoneInfo("Pacific/Kiritimati")
+
+
+def validate_not_in_future(value: datetime.date) -> None:
+    """For a day something already happened (a certification earned, a project launched): the admin, the
+    API and the CSV import all refuse a later one with this message, since it would count before it is
+    true. Partners work in every time zone, so a day that has begun anywhere on Earth is not the future."""
+    if value > timezone.localdate(timezone=EARLIEST_TIME_ZONE):
+        raise ValidationError(
+            "Give a date no later than today (this one is in the future).", code="date_in_future"
+        )
 
 
 class Taxonomy(TimeStampedModel):
@@ -378,7 +393,7 @@ class Certification(TimeStampedModel):
     name = models.CharField(max_length=150, help_text="For example: Solutions Architect - Associate.")
     level = models.CharField(max_length=20, choices=CertificationLevel.choices)
     credential_id = models.CharField(max_length=100, blank=True)
-    earned_on = models.DateField(validators=[validate_plausible_date])
+    earned_on = models.DateField(validators=[validate_not_in_future])
     expires_on = models.DateField(
         blank=True, help_text="Three years after earning unless given.", validators=[validate_plausible_date]
     )
@@ -431,7 +446,7 @@ class CustomerReference(TimeStampedModel):
     customer_name = models.CharField(max_length=200)
     summary = models.TextField()
     services_used = models.CharField(max_length=300, blank=True, help_text="Comma-separated.")
-    launched_on = models.DateField()
+    launched_on = models.DateField(validators=[validate_not_in_future])
     is_validated = models.BooleanField("validated", default=False)
     validated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -32,8 +32,8 @@ from partners.models import (
     UseCase,
 )
 from partners.search_index import SEARCH_CONFIG, VOCABULARY_CACHE_KEY, search_index_available
-from partners.selectors import active_certifications, active_enrollments, count_of, validated_references
-from partners.selectors_visibility import partners_published
+from partners.selectors import active_certifications, active_enrollments, count_of
+from partners.selectors_visibility import partners_published, references_public
 
 PAGE_SIZE = 20
 WORDS_MAX_LENGTH = 200
@@ -393,7 +393,7 @@ def with_sort_columns(queryset: QuerySet, *, words: SearchWords, near: Near | No
             "certification_count": count_of(
                 active_certifications().filter(staff_member__partner=OuterRef("pk"))
             ),
-            "reference_count": count_of(validated_references().filter(partner=OuterRef("pk"))),
+            "reference_count": count_of(references_public().filter(partner=OuterRef("pk"))),
             "tier_order": F("tier__rank"),
         }
     if words and _entry_field(queryset, "document"):

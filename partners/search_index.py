@@ -12,20 +12,20 @@ from collections.abc import Iterable
 from django.contrib.postgres.aggregates import ArrayAgg, StringAgg
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import Count, F, Min, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from partners.choices import EnrollmentStatus
 from partners.models import (
     Certification,
-    CustomerReference,
     Office,
     Partner,
     PartnerSearchEntry,
     ProgramEnrollment,
 )
 from partners.selectors import active_certifications, active_enrollments
+from partners.selectors_visibility import references_public
 
 SEARCH_CONFIG = "english"
 # The front page's counts over every published partner, cached by partners.search_results; any refresh
@@ -65,6 +65,10 @@ def _aggregates(target, today: datetime.date) -> list[tuple[str, QuerySet]]:
     """(alias, grouped queryset) pairs, each one row per partner with `partner_id` and its columns."""
     # `earned_on` and `approved_on` in the future: the day such a row starts counting.
     upcoming_certifications = Certification.objects.filter(earned_on__gt=today)
+    # What the card counts is what the public profile lists, and no more: a hidden reference stays hidden.
+    # Those launching later count from their launch day (references_public on the end of time: all the
+    # public ones that will ever count).
+    upcoming_references = references_public(datetime.date.max).filter(launched_on__gt=today)
     upcoming_enrollments = ProgramEnrollment.objects.filter(
         status=EnrollmentStatus.APPROVED, approved_on__gt=today, expires_on__gte=F("approved_on")
     )
@@ -105,12 +109,16 @@ def _aggregates(target, today: datetime.date) -> list[tuple[str, QuerySet]]:
         ),
         (
             "references_",
-            _restricted(CustomerReference.objects.filter(is_validated=True), "partner_id", target)
+            _restricted(references_public(today), "partner_id", target)
             .values("partner_id")
-            .annotate(
-                count=Count("id", filter=Q(launched_on__lte=today)),
-                first_start=Min("launched_on", filter=Q(launched_on__gt=today)),
-            )
+            .annotate(count=Count("id"))
+            .order_by(),
+        ),
+        (
+            "upcoming_references",
+            _restricted(upcoming_references, "partner_id", target)
+            .values("partner_id")
+            .annotate(first_start=Min("launched_on"))
             .order_by(),
         ),
         (
@@ -170,7 +178,7 @@ SELECT
     least(
         enrollments.first_expiry + 1, upcoming_enrollments.first_start,
         certifications.first_expiry + 1, upcoming_certifications.first_start,
-        references_.first_start
+        upcoming_references.first_start
     )
 FROM partners_partner p
 JOIN partners_tier t ON t.id = p.tier_id

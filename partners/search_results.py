@@ -10,7 +10,9 @@ come from the partner tables, in two statements.
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
@@ -35,6 +37,7 @@ from partners.search_index import UNFILTERED_COUNTS_CACHE_KEY
 from partners.selectors import active_enrollments
 
 FACET_VISIBLE_OPTIONS = 6
+T = TypeVar("T")
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -353,19 +356,34 @@ class SearchPage:
         return min(self.number * self.page_size, self.total)
 
 
+def search_tolerating_typos(filterset, search: Callable[[], T], *, found: Callable[[T], object]) -> T:
+    """`search()` (a search of the search entries with `filterset`) as the words were typed, and while
+    what it gives is not `found`, again at each level of typo tolerance the words can stretch to. The page
+    and the API both search through here, so they find the same partners; words that match as typed
+    cost one search."""
+    result = search()
+    for level in TYPO_TOLERANCE_LEVELS:
+        if not filterset.words.could_stretch_to(level) or found(result):
+            break
+        filterset.typo_tolerance = level
+        result = search()
+    return result
+
+
 def partner_search_page(filterset, base: QuerySet, *, page: int, page_size: int = PAGE_SIZE) -> SearchPage:
     """Run a search (see the module's docstring). Words that find nothing as typed are tried again with
     typo tolerance on names. A page number past the end shows the last page. With no results, it says
     which filter to drop and what that would give."""
     on_entries = base.model is PartnerSearchEntry
-    search = _search_entries if on_entries else _search_partners
     number = max(page, 1)
-    counts, rows = search(filterset, base, (number - 1) * page_size, page_size)
-    for level in TYPO_TOLERANCE_LEVELS if on_entries else ():
-        if counts.total or not filterset.words.could_stretch_to(level):
-            break
-        filterset.typo_tolerance = level
-        counts, rows = search(filterset, base, (number - 1) * page_size, page_size)
+    if on_entries:
+        counts, rows = search_tolerating_typos(
+            filterset,
+            lambda: _search_entries(filterset, base, (number - 1) * page_size, page_size),
+            found=lambda result: result[0].total,
+        )
+    else:
+        counts, rows = _search_partners(filterset, base, (number - 1) * page_size, page_size)
     page_count = max(1, math.ceil(counts.total / page_size))
     if number > page_count:
         number = page_count

@@ -1,12 +1,12 @@
 """Keep Find-a-Partner's search entries current when a partner or anything it is searched by changes.
 
-Each receiver names the partners concerned as a subquery, so it costs one statement and no read. Bulk
+Each receiver names the partners concerned as a subquery, so it costs one statement and no read (an
+edit of a record that can move to another partner also reads whose it was: partners.signals). Bulk
 writes (bulk_create, QuerySet.update) send no signals: whoever makes them calls
 partners.search_index.partner_search_refresh once at the end.
 """
 
 from django.core.cache import cache
-from django.db.models import QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from partners.models import (
@@ -23,15 +23,9 @@ from partners.models import (
     UseCase,
 )
 from partners.search_index import VOCABULARY_CACHE_KEY, partner_search_refresh, search_index_available
+from partners.signals import deletion_of, moved_from
 
 DISPATCH_PREFIX = "partners.search:"
-
-
-def _deleting_partner(origin) -> bool:
-    # A partner's own deletion removes its entry by cascade; refreshing it midway would re-create the row.
-    if isinstance(origin, Partner):
-        return True
-    return isinstance(origin, QuerySet) and origin.model is Partner
 
 
 def _partner_saved(sender, instance, raw=False, **kwargs):
@@ -39,14 +33,30 @@ def _partner_saved(sender, instance, raw=False, **kwargs):
         partner_search_refresh([instance.pk])
 
 
-def _child_changed(sender, instance, raw=False, origin=None, **kwargs):
-    if raw or _deleting_partner(origin) or not search_index_available():
+def _child_saved(sender, instance, raw=False, **kwargs):
+    if raw or not search_index_available():
+        return
+    # Moved to another partner (the admin allows it): the one it left changes too.
+    partner_search_refresh([pk for pk in (instance.partner_id, moved_from(instance)) if pk is not None])
+
+
+def _child_deleted(sender, instance, origin=None, **kwargs):
+    if deletion_of(origin, Partner) or not search_index_available():
         return
     partner_search_refresh([instance.partner_id])
 
 
-def _certification_changed(sender, instance, raw=False, origin=None, **kwargs):
-    if raw or _deleting_partner(origin) or not search_index_available():
+def _certification_saved(sender, instance, raw=False, **kwargs):
+    if raw or not search_index_available():
+        return
+    people = [pk for pk in (instance.staff_member_id, moved_from(instance)) if pk is not None]
+    partner_search_refresh(StaffMember.objects.filter(pk__in=people).values("partner_id"))
+
+
+def _certification_deleted(sender, instance, origin=None, **kwargs):
+    # Deleting a person takes their certifications with them: the person's own deletion refreshes their
+    # partner once, rather than once per certification.
+    if deletion_of(origin, Partner) or deletion_of(origin, StaffMember) or not search_index_available():
         return
     partner_search_refresh(StaffMember.objects.filter(pk=instance.staff_member_id).values("partner_id"))
 
@@ -104,15 +114,19 @@ _term_receivers = {
 def connect():
     """Called from PartnersConfig.ready()."""
     post_save.connect(_partner_saved, sender=Partner, dispatch_uid=DISPATCH_PREFIX + "partner")
-    for model in (Office, ProgramEnrollment, CustomerReference):
-        for signal in (post_save, post_delete):
-            signal.connect(
-                _child_changed, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}{model.__name__}{signal}"
-            )
-    for signal in (post_save, post_delete):
-        signal.connect(
-            _certification_changed, sender=Certification, dispatch_uid=f"{DISPATCH_PREFIX}cert{signal}"
+    for model in (Office, ProgramEnrollment, CustomerReference, StaffMember):
+        post_save.connect(
+            _child_saved, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}{model.__name__}{post_save}"
         )
+        post_delete.connect(
+            _child_deleted, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}{model.__name__}{post_delete}"
+        )
+    post_save.connect(
+        _certification_saved, sender=Certification, dispatch_uid=f"{DISPATCH_PREFIX}cert{post_save}"
+    )
+    post_delete.connect(
+        _certification_deleted, sender=Certification, dispatch_uid=f"{DISPATCH_PREFIX}cert{post_delete}"
+    )
     for through in (Partner.categories.through, Partner.industries.through, Partner.use_cases.through):
         m2m_changed.connect(_tags_changed, sender=through, dispatch_uid=f"{DISPATCH_PREFIX}{through}")
     post_save.connect(_tier_saved, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier")

@@ -95,6 +95,12 @@ class TierEvaluation:
     def qualifies_for_more(self) -> bool:
         return self.qualified_tier.rank > self.current_tier.rank
 
+    @property
+    def standing_tier(self) -> Tier:
+        """Where the partner stands on its ladder: the tier it holds, or the higher one its evidence
+        qualifies it for. `next_tier` is the rung above this one."""
+        return self.qualified_tier if self.qualifies_for_more else self.current_tier
+
 
 def active_certifications(on: datetime.date | None = None) -> QuerySet[Certification]:
     """Certifications that count on the given day: earned, and not yet past their expiry date."""

@@ -10,15 +10,22 @@ from django.conf import settings
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from partners.choices import CertificationLevel, ContactRequestStatus, RequirementMetric
+from partners.choices import CertificationLevel, ContactRequestStatus, ProfileChangeStatus, RequirementMetric
 from partners.models import (
     Certification,
     ContactRequest,
     CustomerReference,
     Partner,
+    ProfileChangeRequest,
     ProgramEnrollment,
 )
-from partners.selectors import TierEvaluation, active_certifications, active_enrollments, tier_evaluate
+from partners.selectors import (
+    TierEvaluation,
+    active_certifications,
+    active_enrollments,
+    tier_evaluate,
+)
+from partners.selectors_visibility import references_public
 
 
 @dataclass(frozen=True)
@@ -162,5 +169,15 @@ def partner_profile_preview(partner: Partner) -> ProfilePreview:
         certifications_by_level=[
             (label, counts[level]) for level, label in CertificationLevel.choices if counts.get(level)
         ],
-        references=list(partner.references.filter(is_validated=True, is_public=True)[:10]),
+        references=list(references_public(today).filter(partner=partner)[:10]),
+    )
+
+
+def profile_change_pending(partner: Partner) -> ProfileChangeRequest | None:
+    """The partner's proposal still waiting for its PDM (there is at most one), with its tags."""
+    return (
+        partner.profile_change_requests.filter(status=ProfileChangeStatus.PENDING)
+        .select_related("proposed_by")
+        .prefetch_related("industries", "use_cases")
+        .first()
     )

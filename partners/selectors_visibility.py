@@ -2,16 +2,19 @@
 
 - Provider staff (and superusers) see everything.
 - A partner's own staff see all of their partner's records, and what is public of the others.
-- Everybody, signed in or not, sees what is public: published partners, their public references and
-  their approved, unexpired program enrollments.
+- Everybody, signed in or not, sees what is public: published partners, the references their profile
+  shows (`references_public`) and their approved, unexpired program enrollments.
 Anything else is simply absent from the queryset, so asking for it is a "not found".
 """
+
+import datetime
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from partners.choices import EnrollmentStatus
 from partners.models import CustomerReference, Partner, PartnerSearchEntry, ProgramEnrollment
+from partners.selectors import validated_references
 
 
 def sees_all_partners(user) -> bool:
@@ -82,11 +85,19 @@ def enrollments_visible_to(user, queryset: QuerySet[ProgramEnrollment] | None = 
     return queryset.filter(public | Q(partner_id=own) if own is not None else public)
 
 
+def references_public(on: datetime.date | None = None) -> QuerySet[CustomerReference]:
+    """The references anybody may see of a partner, on its profile, its search card and in the API:
+    those the partner made public, among those that count (validated, for a launched project)."""
+    return validated_references(on).filter(is_public=True)
+
+
 def references_visible_to(user, queryset: QuerySet[CustomerReference] | None = None):
-    """Its own partner's references; of the others, the public ones of published partners."""
+    """Its own partner's references, validated or not; of the others, `references_public` of published
+    partners."""
     queryset = CustomerReference.objects.all() if queryset is None else queryset
     if sees_all_partners(user):
         return queryset
-    public = Q(is_public=True, partner__is_published=True)
+    # Combined as querysets (one WHERE, no subquery), so the rule stays in references_public.
+    public = queryset & references_public().filter(partner__is_published=True)
     own = own_partner_id(user)
-    return queryset.filter(public | Q(partner_id=own) if own is not None else public)
+    return public | queryset.filter(partner_id=own) if own is not None else public

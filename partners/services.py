@@ -138,7 +138,14 @@ def enrollment_approve(
     *, enrollment: ProgramEnrollment, user, approved_on: datetime.date | None = None
 ) -> ProgramEnrollment:
     """Approve an open enrollment: the partner must hold the program's minimum tier and pass its audit."""
-    approved_on = approved_on or timezone.localdate()
+    today = timezone.localdate()
+    approved_on = approved_on or today
+    if approved_on > today:
+        raise DomainError(
+            f"An approval cannot be dated in the future ({approved_on:%d %b %Y}); give today's date or an "
+            "earlier one.",
+            field="approved_on",
+        )
     with transaction.atomic():
         locked = (
             # Not the program's minimum tier: PostgreSQL cannot lock the nullable side of an outer join.
@@ -166,10 +173,19 @@ def enrollment_approve(
             )
         if program.audit_required and locked.audit_result != AuditResult.PASSED:
             raise DomainError(f"{program.name} needs a passed audit before approval.", field="audit_result")
+        expires_on = add_months(approved_on, program.validity_months)
+        if expires_on <= today:
+            # It would never count, yet the partner and the integrators would be told it was approved.
+            raise DomainError(
+                f"Approved on {approved_on:%d %b %Y}, the enrollment would have expired on "
+                f"{expires_on:%d %b %Y} ({program.name} is valid for {program.validity_months} months): "
+                "give a later approval date.",
+                field="approved_on",
+            )
         locked.status = EnrollmentStatus.APPROVED
         locked.approved_on = approved_on
         locked.approved_by = user
-        locked.expires_on = add_months(approved_on, program.validity_months)
+        locked.expires_on = expires_on
         locked.status_reason = ""
         locked._history_user = user
         locked.save()
@@ -316,12 +332,17 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
                 except ValueError as exc:
                     problems.append(str(exc))
                     continue
+                try:
+                    # The model's own rules for the day (not in the future, plausible), as the admin and
+                    # the API apply them.
+                    Certification._meta.get_field(column).run_validators(parsed)
+                except ValidationError as error:
+                    problems.append(f"{column}: {' '.join(error.messages).rstrip('.')}")
+                    continue
                 if column == "earned_on":
                     earned_on = parsed
                 else:
                     expires_on = parsed
-        if earned_on and earned_on > timezone.localdate():
-            problems.append("earned_on is in the future")
         if earned_on and not expires_on:
             expires_on = certification_default_expiry(earned_on)
         if earned_on and expires_on and expires_on <= earned_on:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
-from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
 from partners.choices import LIVE_ENROLLMENT_STATUSES, PartnerType
 from partners.models import (
     Certification,
@@ -122,10 +122,9 @@ def partner_update(*, partner: Partner, user, **changes) -> Partner:
 # Program applications ----------------------------------------------------------------------------------
 
 
-def enrollment_apply(*, partner: Partner, program: Program, user) -> ProgramEnrollment:
-    """A partner applies to a program: its own staff, its PDM or a superuser may file the application.
-
-    A partner holds one open or approved enrollment per program; applying again is a conflict."""
+def enrollment_apply_check(*, partner: Partner, program: Program, user) -> None:
+    """Refuse, as `enrollment_apply` would, an application that cannot be filed: for a form to show the
+    refusal before anything is saved. `enrollment_apply` checks again, under its lock."""
     if not (user.is_authenticated and user.is_active) or (
         user.partner_id != partner.pk and not partner_is_editable_by(partner, user)
     ):
@@ -134,17 +133,45 @@ def enrollment_apply(*, partner: Partner, program: Program, user) -> ProgramEnro
         raise DomainError(
             f"{program.name} is only open to {program.get_partner_type_display()} partners.", field="program"
         )
+    _refuse_second_live_enrollment(partner, program)
+
+
+def _refuse_second_live_enrollment(partner: Partner, program: Program) -> None:
+    live = partner.enrollments.filter(program=program, status__in=LIVE_ENROLLMENT_STATUSES).first()
+    if live is not None:
+        raise ConflictError(
+            f"{partner.name} already has an enrollment in {program.name} that is "
+            f"{live.get_status_display().lower()}."
+        )
+
+
+def enrollment_apply(
+    *,
+    partner: Partner,
+    program: Program,
+    user,
+    applied_on=None,
+    audit_date=None,
+    audit_result: str = "",
+) -> ProgramEnrollment:
+    """A partner applies to a program: its own staff, its PDM or a superuser may file the application.
+
+    A partner holds one open or approved enrollment per program; applying again is a conflict. An
+    application entered later (in the admin, from paper) may carry the day it was made and its audit."""
+    enrollment_apply_check(partner=partner, program=program, user=user)
     try:
         with transaction.atomic():
             # Locked so two applications at once are decided one after the other.
             locked = _lock(partner)
-            live = locked.enrollments.filter(program=program, status__in=LIVE_ENROLLMENT_STATUSES).first()
-            if live is not None:
-                raise ConflictError(
-                    f"{locked.name} already has an enrollment in {program.name} that is "
-                    f"{live.get_status_display().lower()}."
-                )
-            return ProgramEnrollment.objects.create(partner=locked, program=program)
+            _refuse_second_live_enrollment(locked, program)
+            enrollment = ProgramEnrollment(
+                partner=locked, program=program, audit_date=audit_date, audit_result=audit_result
+            )
+            if applied_on is not None:
+                enrollment.applied_on = applied_on
+            validate_or_refuse(enrollment)
+            enrollment.save()
+            return enrollment
     except IntegrityError:
         raise ConflictError(
             f"{partner.name} already has an open or approved enrollment in {program.name}."

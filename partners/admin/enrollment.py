@@ -1,16 +1,37 @@
-"""Program enrollments: applications are entered here; approval and revocation go through the services."""
+"""Program enrollments: applications are entered here, and approved and revoked; all three go through the
+services, so the admin refuses what the API refuses."""
 
+from django import forms
 from django.contrib import admin, messages
 
 from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
 from apn_portal.exceptions import DomainError
+from apn_portal.pages import form_error
 from partners.forms import ReasonForm
 from partners.models import ProgramEnrollment
 from partners.services import enrollment_approve, enrollment_revoke
+from partners.services_records import enrollment_apply, enrollment_apply_check
 
 from .filters import EnrollmentExpiryFilter
 from .pages import action_form_page
 from .scope import MyPartnersFilter, PartnerScopedAdminMixin
+
+
+class EnrollmentApplicationForm(forms.ModelForm):
+    """Adding an enrollment is applying: the service's refusal (a program closed to the partner's type, an
+    enrollment already open) is shown on the form before anything is saved."""
+
+    user = None  # the person applying, set by the admin for each request
+
+    def clean(self):
+        cleaned = super().clean()
+        partner, program = cleaned.get("partner"), cleaned.get("program")
+        if partner is not None and program is not None:
+            try:
+                enrollment_apply_check(partner=partner, program=program, user=self.user)
+            except DomainError as error:
+                form_error(self, error)
+        return cleaned
 
 
 @admin.register(ProgramEnrollment)
@@ -51,6 +72,31 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
         "status_reason",
     )
     actions = ("approve", "revoke")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = type(
+                "EnrollmentApplicationForm", (EnrollmentApplicationForm,), {"user": request.user}
+            )
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = enrollment_apply(
+            partner=obj.partner,
+            program=obj.program,
+            user=request.user,
+            applied_on=obj.applied_on,
+            audit_date=obj.audit_date,
+            audit_result=obj.audit_result,
+        )
+        # The admin goes on with the object it built (to log the addition and redirect): it becomes the
+        # enrollment the service saved.
+        for field in ProgramEnrollment._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
 
     def get_readonly_fields(self, request, obj=None):
         # Status and approval change only through the approve and revoke actions, which check the rules.

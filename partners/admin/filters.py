@@ -18,6 +18,10 @@ from partners.selectors import active_certifications, active_enrollments, office
 
 
 def _expiring_soon_until() -> datetime.date:
+    """The horizon of "in the next N days", as on the partner's scorecard: the first day past the window.
+
+    Something expiring on it still counts that day, so "expiring soon" is an expiry before it
+    (`expires_on__lt`); falling short on it is within the window (`at_risk_from__lte`)."""
     return timezone.localdate() + datetime.timedelta(days=settings.PARTNER_EXPIRING_SOON_DAYS)
 
 
@@ -88,7 +92,7 @@ class ExpiringSoonFilter(admin.SimpleListFilter):
         if self.value() != "soon":
             return queryset
         expiring = active_certifications().filter(
-            staff_member__partner=OuterRef("pk"), expires_on__lte=_expiring_soon_until()
+            staff_member__partner=OuterRef("pk"), expires_on__lt=_expiring_soon_until()
         )
         return queryset.filter(Exists(expiring))
 
@@ -155,7 +159,7 @@ class CertificationExpiryFilter(admin.SimpleListFilter):
         if self.value() == "active":
             return queryset.filter(earned_on__lte=today, expires_on__gte=today)
         if self.value() == "soon":
-            return queryset.filter(expires_on__gte=today, expires_on__lte=_expiring_soon_until())
+            return queryset.filter(expires_on__gte=today, expires_on__lt=_expiring_soon_until())
         if self.value() == "expired":
             return queryset.filter(expires_on__lt=today)
         return queryset
@@ -175,7 +179,7 @@ class EnrollmentExpiryFilter(admin.SimpleListFilter):
         today = timezone.localdate()
         approved = queryset.filter(status=EnrollmentStatus.APPROVED)
         if self.value() == "soon":
-            return approved.filter(expires_on__gte=today, expires_on__lte=_expiring_soon_until())
+            return approved.filter(expires_on__gte=today, expires_on__lt=_expiring_soon_until())
         if self.value() == "overdue":
             return approved.filter(expires_on__lt=today)
         return queryset

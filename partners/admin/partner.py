@@ -101,7 +101,10 @@ class StaffMemberInline(PartnerChildInlineMixin, admin.TabularInline):
 
 
 class ProgramEnrollmentInline(PartnerChildInlineMixin, admin.TabularInline):
-    """Status and approval are read-only: they change through the enrollment list's approve and revoke."""
+    """Status and approval are read-only: they change through the enrollment list's approve and revoke.
+    An enrollment is added on the enrollment list too, where applying goes through the service's rules
+    (the program open to the partner's type, one live enrollment per program); so its program, as there,
+    is fixed once it exists."""
 
     model = ProgramEnrollment
     extra = 0
@@ -115,19 +118,15 @@ class ProgramEnrollmentInline(PartnerChildInlineMixin, admin.TabularInline):
         "expires_on",
         "status_reason",
     )
-    readonly_fields = ("status", "approved_on", "expires_on", "status_reason")
+    readonly_fields = ("program", "status", "approved_on", "expires_on", "status_reason")
     show_change_link = True
+
+    def has_add_permission(self, request, obj):
+        return False
 
     def get_queryset(self, request):
         # Each row's title names its partner and program.
         return super().get_queryset(request).select_related("partner", "program")
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "program":
-            # Read once for the whole formset instead of once per enrollment row.
-            field.choices = list(field.choices)
-        return field
 
 
 class CustomerReferenceInline(PartnerChildInlineMixin, admin.TabularInline):

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin
+from apn_portal.checks.results import plural
 from partners.choices import CertificationLevel
 from partners.forms import CertificationImportForm
 from partners.models import Certification, StaffMember
@@ -113,10 +114,14 @@ class CertificationAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, AuditedA
                 result = certifications_import_csv(data=form.cleaned_data["file"].read(), user=request.user)
                 if result.ok:
                     added_people = (
-                        f", and added {result.staff_created} staff members" if result.staff_created else ""
+                        f", and added {plural(result.staff_created, 'staff member')}"
+                        if result.staff_created
+                        else ""
                     )
                     self.message_user(
-                        request, f"Imported {result.created} certifications{added_people}.", messages.SUCCESS
+                        request,
+                        f"Imported {plural(result.created, 'certification')}{added_people}.",
+                        messages.SUCCESS,
                     )
                     return HttpResponseRedirect(reverse("admin:partners_certification_changelist"))
         else:

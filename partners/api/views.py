@@ -34,6 +34,7 @@ from partners.models import (
     UseCase,
 )
 from partners.search_index import search_index_available
+from partners.search_results import search_tolerating_typos
 from partners.selectors import tier_evaluate
 from partners.selectors_visibility import (
     enrollments_visible_to,
@@ -155,16 +156,35 @@ class PartnerViewSet(PortalModelViewSet):
         )
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        if filterset.words:
-            # Ranking by the words reads every match: the page's query counts them as well.
-            self.paginator.django_paginator_class = CountedWithPagePaginator
-            entries = filterset.qs.annotate(matches=Window(Count("*"))).values_list("partner_id", "matches")
-        else:
-            entries = filterset.qs.values_list("partner_id", flat=True)
-        page_ids = self.paginate_queryset(entries)
+        # Words that find nothing as typed are tried again tolerating typos, as the page does.
+        page_ids = search_tolerating_typos(
+            filterset,
+            lambda: self._page_of_entries(filterset),
+            found=lambda ids: isinstance(ids, list) and ids,
+        )
+        if isinstance(page_ids, NotFound):
+            raise page_ids
         partners = {partner.pk: partner for partner in self.get_queryset().filter(pk__in=page_ids)}
         page = [partners[pk] for pk in page_ids if pk in partners]
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def _page_of_entries(self, filterset):
+        """The ids of the page's partners; for a page past the end of no results at all, which more typo
+        tolerance may yet fill, the error to answer with if it does not."""
+        # Not filterset.qs: it keeps the first queryset it made, blind to a raised typo tolerance.
+        entries = filterset.filter_queryset(filterset.queryset.all())
+        if filterset.words:
+            # Ranking by the words reads every match: the page's query counts them as well.
+            self.paginator.django_paginator_class = CountedWithPagePaginator
+            page = entries.annotate(matches=Window(Count("*"))).values_list("partner_id", "matches")
+        else:
+            page = entries.values_list("partner_id", flat=True)
+        try:
+            return self.paginate_queryset(page)
+        except NotFound as past_the_end:
+            if entries.exists():  # past the end of results there are
+                raise
+            return past_the_end
 
     def create_object(self, data, user):
         return services_records.partner_create(user=user, **data)

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from apn_portal.admin import CappedCountPaginator
 from partners.choices import CertificationLevel, EnrollmentStatus
-from partners.models import Partner
+from partners.models import Partner, ProgramEnrollment
+from partners.selectors_partner_area import partner_scorecard
 from partners.services import partner_tier_change
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -160,6 +161,33 @@ def test_large_changelists_cost_the_same_queries_for_3_and_30_rows(client, super
     assert query_count(client, url) == with_3
 
 
+def test_expiring_soon_in_the_admin_is_the_scorecards_window(client, settings):
+    """Expiring on the horizon day still counts that day: the scorecard leaves it out, and the admin too."""
+    pdm = PdmFactory()
+    horizon = timezone.localdate() + datetime.timedelta(days=settings.PARTNER_EXPIRING_SOON_DAYS)
+    on_horizon = PartnerFactory(pdm=pdm, name="On the horizon")
+    CertificationFactory(staff_member=StaffMemberFactory(partner=on_horizon), expires_on=horizon)
+    ApprovedEnrollmentFactory(partner=on_horizon, expires_on=horizon)
+    day_before = PartnerFactory(pdm=pdm, name="Day before")
+    CertificationFactory(
+        staff_member=StaffMemberFactory(partner=day_before), expires_on=horizon - datetime.timedelta(days=1)
+    )
+    ApprovedEnrollmentFactory(partner=day_before, expires_on=horizon - datetime.timedelta(days=1))
+    client.force_login(pdm)
+
+    def listed(admin_name, params, partner_of):
+        response = client.get(reverse(f"admin:partners_{admin_name}_changelist"), params)
+        return {partner_of(row).name for row in response.context["cl"].result_list}
+
+    assert listed("partner", {"expiring": "soon"}, lambda p: p) == {"Day before"}
+    assert listed("certification", {"expiry": "soon"}, lambda c: c.staff_member.partner) == {"Day before"}
+    assert listed("programenrollment", {"expiry": "soon"}, lambda e: e.partner) == {"Day before"}
+    for partner, expected in ((on_horizon, []), (day_before, [horizon - datetime.timedelta(days=1)])):
+        scorecard = partner_scorecard(partner)
+        assert [c.expires_on for c in scorecard.expiring_certifications] == expected
+        assert [e.expires_on for e in scorecard.expiring_enrollments] == expected
+
+
 def test_partner_change_page_costs_the_same_queries_for_2_and_20_staff(client, superuser):
     partner = a_full_partner()
     url = reverse("admin:partners_partner_change", args=[partner.pk])
@@ -237,6 +265,16 @@ def test_partner_change_page_says_what_holding_its_tier_lacks(client, superuser)
     assert "To keep Select it needs 2 more people with a foundational certification." in page
 
 
+def test_partner_change_page_names_the_tier_held_as_the_top_when_its_evidence_lapsed(client, superuser):
+    partner = PartnerFactory(tier=tier(slug="premier"))
+
+    page = page_text(client.get(reverse("admin:partners_partner_change", args=[partner.pk])))
+
+    assert "its evidence qualifies it for <strong>Registered</strong>" in page
+    assert "<p>Premier is the top of the ladder.</p>" in page
+    assert "Registered is the top of the ladder" not in page
+
+
 def test_the_tier_of_an_existing_partner_cannot_be_changed_by_editing_it(client, superuser):
     partner = PartnerFactory(name="Acme Cloud", slug="acme-cloud")
     url = reverse("admin:partners_partner_change", args=[partner.pk])
@@ -276,6 +314,75 @@ def test_enrollment_status_and_approval_are_read_only_on_its_page(client, superu
     client.post(url, {"applied_on": enrollment.applied_on.isoformat(), "status": EnrollmentStatus.APPROVED})
     enrollment.refresh_from_db()
     assert enrollment.status == EnrollmentStatus.APPLIED
+
+
+def enrollment_add_data(partner, program_slug, **fields) -> dict:
+    return {
+        "partner": partner.pk,
+        "program": program(program_slug).pk,
+        "applied_on": timezone.localdate().isoformat(),
+        "audit_date": "",
+        "audit_result": "",
+        **fields,
+    }
+
+
+def test_adding_an_enrollment_the_api_would_refuse_is_refused_on_the_form(client, superuser):
+    technology = PartnerFactory(partner_type="technology", tier=tier("technology", "select"))
+
+    response = client.post(
+        reverse("admin:partners_programenrollment_add"), enrollment_add_data(technology, "solution-provider")
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["program"] == [
+        "Solution Provider is only open to Consulting partners."
+    ]
+    assert not ProgramEnrollment.objects.filter(partner=technology).exists()
+
+
+def test_adding_a_second_live_enrollment_in_a_program_is_refused_on_the_form(client, superuser):
+    partner = PartnerFactory(name="Acme Cloud")
+    ProgramEnrollmentFactory(partner=partner, program=program("databases"))
+
+    response = client.post(
+        reverse("admin:partners_programenrollment_add"), enrollment_add_data(partner, "databases")
+    )
+
+    assert response.status_code == 200
+    assert "Acme Cloud already has an enrollment in" in page_text(response)
+    assert ProgramEnrollment.objects.filter(partner=partner).count() == 1
+
+
+def test_adding_an_enrollment_in_the_admin_files_the_application(client, superuser):
+    partner = PartnerFactory()
+    applied_on = timezone.localdate() - datetime.timedelta(days=3)
+
+    response = client.post(
+        reverse("admin:partners_programenrollment_add"),
+        enrollment_add_data(partner, "databases", applied_on=applied_on.isoformat()),
+    )
+
+    assert response.status_code == 302
+    enrollment = ProgramEnrollment.objects.get(partner=partner)
+    assert (enrollment.program.slug, enrollment.status, enrollment.applied_on) == (
+        "databases",
+        EnrollmentStatus.APPLIED,
+        applied_on,
+    )
+    assert enrollment.history.get().history_user == superuser
+
+
+def test_the_partner_page_adds_no_enrollment_around_the_application_rules(client, superuser):
+    partner = a_full_partner()
+
+    response = client.get(reverse("admin:partners_partner_change", args=[partner.pk]))
+
+    enrollments = next(
+        i for i in response.context["inline_admin_formsets"] if i.opts.model is ProgramEnrollment
+    )
+    assert not enrollments.has_add_permission
+    assert "program" not in enrollments.formset.forms[0].fields
 
 
 def test_history_shows_who_changed_a_partner_in_the_admin(client, superuser):

@@ -182,6 +182,15 @@ def test_a_pdm_cannot_import_for_another_pdms_partner(client):
     assert not Certification.objects.exists()
 
 
+def test_import_of_one_certification_and_one_new_person_says_so_in_the_singular(client, superuser):
+    PartnerFactory(slug="acme")
+    row = ["acme", "Jane Doe", "", "Cloud Practitioner", "foundational", "", "2025-01-15", ""]
+
+    response = client.post(reverse(IMPORT), {"file": upload([row])}, follow=True)
+
+    assert "Imported 1 certification, and added 1 staff member." in response.content.decode()
+
+
 def test_the_example_file_has_the_columns_and_imports_as_is(client, superuser):
     PartnerFactory(slug="acme-cloud")
     changelist = client.get(reverse("admin:partners_certification_changelist")).content.decode()

@@ -223,7 +223,7 @@ def test_the_history_of_imported_certifications_names_the_importer(acme, pdm):
         ),
         pytest.param(
             "acme,Cara Dias,,Cloud Practitioner,foundational,,{tomorrow},",
-            "earned_on is in the future.",
+            "earned_on: Give a date no later than today (this one is in the future).",
             id="earned-in-the-future",
         ),
         pytest.param(

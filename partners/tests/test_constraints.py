@@ -9,7 +9,9 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from partners.choices import (
     AuditResult,
@@ -23,6 +25,7 @@ from partners.choices import (
     TierChangeSource,
 )
 from partners.models import (
+    EARLIEST_TIME_ZONE,
     Certification,
     CustomerReference,
     Office,
@@ -34,6 +37,7 @@ from partners.models import (
     TierChange,
     TierRequirement,
 )
+from partners.services import certifications_import_csv
 from tests.factories import (
     CertificationFactory,
     ContactRequestFactory,
@@ -410,3 +414,79 @@ def test_a_declined_contact_request_with_a_reason_is_accepted():
     )
 
     assert_accepted(request)
+
+
+# Days that already happened: one rule, one message, for the admin, the API and the CSV import -------------
+
+IN_THE_FUTURE = "Give a date no later than today (this one is in the future)."
+
+
+def tomorrow() -> datetime.date:
+    """A day that has not begun anywhere on Earth yet."""
+    return timezone.localdate(timezone=EARLIEST_TIME_ZONE) + datetime.timedelta(days=1)
+
+
+def test_a_certification_earned_in_the_future_is_refused_by_the_api_the_admin_and_the_import(client):
+    pdm = PdmFactory()
+    member = StaffMemberFactory(partner=PartnerFactory(pdm=pdm, slug="acme"))
+    api = APIClient()
+    api.force_authenticate(pdm)
+    client.force_login(pdm)
+
+    from_api = api.post(
+        "/api/v1/certifications/",
+        {"staff_member": member.pk, "name": "SAA", "level": "associate", "earned_on": tomorrow().isoformat()},
+        format="json",
+    )
+    from_admin = client.post(
+        reverse("admin:partners_certification_add"),
+        {"staff_member": member.pk, "name": "SAA", "level": "associate", "earned_on": tomorrow().isoformat()},
+    )
+    from_import = certifications_import_csv(
+        data=f"partner,staff_name,name,level,earned_on\nacme,{member.full_name},SAA,associate,{tomorrow()}\n",
+        user=pdm,
+    )
+
+    assert from_api.status_code == 400
+    assert IN_THE_FUTURE in str(from_api.json())
+    assert from_admin.status_code == 200
+    assert from_admin.context["adminform"].form.errors["earned_on"] == [IN_THE_FUTURE]
+    assert from_import.errors == [(2, f"earned_on: {IN_THE_FUTURE}")]
+    assert not Certification.objects.exists()
+
+
+def test_a_certification_earned_today_is_accepted():
+    assert_accepted(
+        CertificationFactory.build(staff_member=StaffMemberFactory(), earned_on=timezone.localdate())
+    )
+
+
+def test_a_day_that_has_begun_somewhere_is_not_the_future():
+    # A partner in Kiribati earns a certification on its own today, which may be the server's tomorrow.
+    earliest_today = timezone.localdate(timezone=EARLIEST_TIME_ZONE)
+
+    assert_accepted(CertificationFactory.build(staff_member=StaffMemberFactory(), earned_on=earliest_today))
+
+
+def test_a_reference_launched_in_the_future_is_refused_by_the_api_and_the_admin(client):
+    pdm = PdmFactory()
+    partner = PartnerFactory(pdm=pdm)
+    api = APIClient()
+    api.force_authenticate(pdm)
+    client.force_login(pdm)
+    fields = {
+        "customer_name": "Future Co",
+        "summary": "A launch to come.",
+        "launched_on": tomorrow().isoformat(),
+    }
+
+    from_api = api.post("/api/v1/references/", {"partner": partner.slug, **fields}, format="json")
+    from_admin = client.post(
+        reverse("admin:partners_customerreference_add"), {"partner": partner.pk, **fields}
+    )
+
+    assert from_api.status_code == 400
+    assert IN_THE_FUTURE in str(from_api.json())
+    assert from_admin.status_code == 200
+    assert from_admin.context["adminform"].form.errors["launched_on"] == [IN_THE_FUTURE]
+    assert not CustomerReference.objects.exists()

@@ -295,6 +295,26 @@ def test_an_address_sending_too_many_requests_is_told_to_wait_and_keeps_its_text
     assert post(client, partner, ip="198.51.100.1").status_code == 303  # another address is not affected
 
 
+def test_a_throttled_request_with_nothing_wrong_asks_to_correct_no_field(client, partner):
+    for _ in range(5):
+        post(client, partner)
+
+    page = " ".join(post(client, partner).content.decode().split())
+
+    assert "Your request was not sent:" in page
+    assert "Please correct" not in page
+
+
+def test_a_throttled_request_with_a_wrong_field_counts_only_that_field(client, partner):
+    for _ in range(5):
+        post(client, partner)
+
+    page = " ".join(post(client, partner, email="not-an-email").content.decode().split())
+
+    assert "Please correct this field:" in page
+    assert "Please correct these" not in page
+
+
 def test_the_throttle_window_ends(client, partner):
     for _ in range(5):
         post(client, partner)

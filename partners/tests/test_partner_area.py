@@ -206,6 +206,17 @@ def test_a_partner_whose_evidence_lapsed_sees_what_keeping_its_tier_and_the_next
     assert "Next tier Advanced" not in page
 
 
+def test_a_premier_partner_whose_evidence_lapsed_is_told_premier_is_the_top(acme_client, acme):
+    acme.tier = tier(PartnerType.CONSULTING, "premier")
+    acme.save()
+
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "Qualifies for Registered" in page
+    assert "Next tier None Premier is the top of the ladder." in page
+    assert "Registered is the top of the ladder" not in page
+
+
 def test_the_scorecard_reads_in_a_constant_number_of_queries(acme_client, select_partner_at_risk):
     with CaptureQueriesContext(connection) as few:
         acme_client.get(reverse("my:scorecard"))
@@ -230,6 +241,15 @@ def test_the_scorecard_shows_only_the_own_partners_people(acme_client, select_pa
 
 
 # Leads inbox --------------------------------------------------------------------------------------------
+
+
+def test_every_page_of_the_area_counts_the_new_leads_in_its_navigation(acme_client, acme):
+    leads = ContactRequestFactory.create_batch(2, partner=acme)
+    ContactRequestFactory(partner=acme, status=ContactRequestStatus.ACCEPTED)
+    urls = [reverse(name) for name in MY_PAGES] + [reverse("my:lead-detail", args=[leads[0].reference])]
+
+    for url in urls:
+        assert 'aria-label="2 new"' in acme_client.get(url).content.decode(), url
 
 
 def test_the_inbox_lists_the_partners_own_requests_with_their_status(acme_client, acme, globex):

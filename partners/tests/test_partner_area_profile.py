@@ -159,6 +159,43 @@ def test_a_new_proposal_replaces_the_one_still_waiting(acme, acme_user):
     assert second.status == ProfileChangeStatus.PENDING
 
 
+def test_changing_a_waiting_proposal_starts_from_it_and_keeps_what_it_proposed(acme, acme_user, acme_client):
+    cloud = IndustryFactory(name="Cloud gaming", slug="cloud-gaming")
+    propose(acme, acme_user, description="Our proposed text.", industries=[cloud])
+    analytics = UseCaseFactory(name="Analytics", slug="analytics-x")
+
+    response = acme_client.get(reverse("my:profile-edit"))
+    form = response.context["form"]
+    assert form["description"].value() == "Our proposed text."
+    assert list(form["industries"].value()) == [cloud.pk]
+    assert "is still waiting for approval: the form starts from it" in " ".join(
+        response.content.decode().split()
+    )
+
+    # Sending the form back with one more tag keeps the rest of the waiting proposal.
+    data = {name: form[name].value() for name in ("description", "website")}
+    data |= {"industries": [cloud.pk], "use_cases": [analytics.pk]}
+    assert acme_client.post(reverse("my:profile-edit"), data).status_code == 303
+    change = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    assert change.description == "Our proposed text."
+    assert list(change.industries.all()) == [cloud]
+    assert list(change.use_cases.all()) == [analytics]
+
+
+def test_the_profile_page_shows_what_the_waiting_proposal_changes_and_since_when(
+    acme, acme_user, acme_client
+):
+    change = propose(acme, acme_user, description="Our proposed text.", website="https://new.acme.example")
+
+    page = " ".join(acme_client.get(reverse("my:profile")).content.decode().split())
+
+    assert "Waiting for approval" in page
+    assert f"Your proposal of {change.created_at:%-d %b %Y, %H:%M} (by {acme_user}) is waiting" in page
+    assert "Our proposed text." in page
+    assert "https://new.acme.example" in page
+    assert "Change your proposal" in page
+
+
 def test_only_the_partners_own_staff_may_propose(acme, pdm):
     other = PartnerUserFactory(partner=PartnerFactory())
 

@@ -89,6 +89,18 @@ def test_only_what_counts_today_is_shown(client, partner):
     assert rows == {"Foundational": 2, "Professional": 3}  # the expired specialty ones are gone
 
 
+def test_a_reference_not_launched_yet_is_not_shown(client, partner):
+    # Written straight to the database, as before the admin and the API refused a future launch.
+    CustomerReferenceFactory(
+        partner=partner, customer_name="Future Bank", launched_on=TODAY() + datetime.timedelta(days=400)
+    )
+
+    body = client.get(f"/partners/{partner.slug}/").content.decode()
+
+    assert "Future Bank" not in body
+    assert "Public Validated Bank" in body
+
+
 def test_the_profile_has_the_contact_form(client, partner):
     body = client.get(f"/partners/{partner.slug}/").content.decode()
     assert 'id="contact"' in body

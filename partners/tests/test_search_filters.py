@@ -3,11 +3,13 @@
 import datetime
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from partners.choices import CertificationLevel, EnrollmentStatus, PartnerType
 from partners.models import Partner
 from partners.search import PAGE_SIZE, Near
+from partners.search_index import partner_search_refresh_due
 from partners.tests.search_helpers import facet, names, search, total
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -339,3 +341,27 @@ def test_the_partner_table_path_filters_and_counts_the_same(client, network, mon
 def test_everything_counted_is_in_the_search_entries(network):
     """Every published partner has an entry once its rows are saved (the search reads nothing else)."""
     assert Partner.objects.filter(search_entry__isnull=True).count() == 0
+
+
+def test_a_card_counts_only_the_references_the_profile_shows(client, network, monkeypatch):
+    beta, gamma = network["beta"], network["gamma"]
+    shown = CustomerReferenceFactory(partner=beta)
+    CustomerReferenceFactory.create_batch(3, partner=beta, is_public=False)
+    CustomerReferenceFactory(partner=beta, is_validated=False, validated_at=None)
+    launch = TODAY() + datetime.timedelta(days=10)
+    CustomerReferenceFactory(partner=beta, launched_on=launch)
+    CustomerReferenceFactory.create_batch(2, partner=gamma)
+
+    def card_count(response):
+        return next(row.reference_count for row in response.context["page"].rows if row.partner_id == beta.pk)
+
+    response = search(client, sort="references")
+    assert names(response)[:2] == ["Gamma Software", "Beta Consulting"]
+    assert card_count(response) == 1
+    profile = client.get(f"/partners/{beta.slug}/").context["profile"]
+    assert [reference.pk for reference in profile.references] == [shown.pk]
+    with time_machine.travel(launch, tick=False):
+        assert partner_search_refresh_due() == 1
+        assert card_count(search(client, sort="references")) == 2
+    monkeypatch.setattr("partners.search.search_index_available", lambda: False)
+    assert card_count(search(client, sort="references")) == 1

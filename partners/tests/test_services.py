@@ -3,7 +3,9 @@
 import datetime
 
 import pytest
+import time_machine
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from partners.choices import AuditResult, EnrollmentStatus, PartnerType, TierChangeSource
@@ -220,6 +222,12 @@ def test_after_recompute_the_partner_meets_its_tier(partner, pdm):
 # enrollment_approve ---------------------------------------------------------------------------------------
 
 
+def on_day(day: datetime.date):
+    return time_machine.travel(
+        datetime.datetime.combine(day, datetime.time(12, 0), tzinfo=datetime.UTC), tick=False
+    )
+
+
 def passed_audit(**fields):
     return {"audit_date": datetime.date(2025, 1, 10), "audit_result": AuditResult.PASSED, **fields}
 
@@ -261,7 +269,8 @@ def test_approval_expires_after_the_programs_validity_even_at_month_end(pdm, mon
     partner = PartnerFactory(pdm=pdm)
     enrollment = ProgramEnrollmentFactory(partner=partner, program=ProgramFactory(validity_months=months))
 
-    approved = enrollment_approve(enrollment=enrollment, user=pdm, approved_on=approved_on)
+    with on_day(approved_on):  # an approval that would already have expired is refused
+        approved = enrollment_approve(enrollment=enrollment, user=pdm, approved_on=approved_on)
 
     assert approved.expires_on == expires_on
 
@@ -329,6 +338,74 @@ def test_a_program_of_the_other_partner_type_is_not_approved(pdm):
         enrollment_approve(enrollment=enrollment, user=pdm)
 
     assert info.value.message == "Managed Service Provider is only open to Consulting partners."
+
+
+def test_an_approval_that_would_already_have_expired_is_refused(pdm):
+    partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
+    enrollment = ProgramEnrollmentFactory(partner=partner, program=program("databases"))
+
+    with on_day(datetime.date(2026, 6, 1)), pytest.raises(DomainError) as refusal:
+        enrollment_approve(enrollment=enrollment, user=pdm, approved_on=datetime.date(2023, 5, 31))
+
+    assert refusal.value.field == "approved_on"
+    assert refusal.value.message == (
+        "Approved on 31 May 2023, the enrollment would have expired on 31 May 2026 (Database Service "
+        "Competency is valid for 36 months): give a later approval date."
+    )
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.approved_on) == (EnrollmentStatus.APPLIED, None)
+
+
+def test_an_approval_expiring_on_the_day_it_is_given_is_refused_and_one_later_is_approved(pdm):
+    partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
+    enrollment = ProgramEnrollmentFactory(partner=partner, program=program("databases"))
+
+    with on_day(datetime.date(2026, 6, 1)):
+        with pytest.raises(DomainError):
+            enrollment_approve(enrollment=enrollment, user=pdm, approved_on=datetime.date(2023, 6, 1))
+        approved = enrollment_approve(enrollment=enrollment, user=pdm, approved_on=datetime.date(2023, 6, 2))
+
+    assert approved.expires_on == datetime.date(2026, 6, 2)
+
+
+def test_an_approval_dated_in_the_future_is_refused(pdm):
+    partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
+    enrollment = ProgramEnrollmentFactory(partner=partner, program=program("databases"))
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+
+    with pytest.raises(DomainError) as refusal:
+        enrollment_approve(enrollment=enrollment, user=pdm, approved_on=tomorrow)
+
+    assert refusal.value.field == "approved_on"
+    assert "cannot be dated in the future" in refusal.value.message
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPLIED
+
+
+@pytest.mark.parametrize(
+    "approved_on, message",
+    [
+        ("2020-01-01", "Approved on 01 Jan 2020, the enrollment would have expired on 01 Jan 2023"),
+        ("2199-01-01", "An approval cannot be dated in the future (01 Jan 2199)"),
+    ],
+)
+def test_the_api_refuses_an_approval_already_expired_or_in_the_future(pdm, approved_on, message, monkeypatch):
+    announced = []
+    monkeypatch.setattr("partners.events.enrollment_approved", announced.append)
+    partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
+    enrollment = ProgramEnrollmentFactory(partner=partner, program=program("databases"))
+    client = APIClient()
+    client.force_authenticate(pdm)
+
+    response = client.post(
+        f"/api/v1/enrollments/{enrollment.pk}/approve/", {"approved_on": approved_on}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert message in str(response.json())
+    assert announced == []  # no webhook tells integrators of an approval
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPLIED
 
 
 def test_approving_twice_is_a_conflict(pdm):

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from apn_portal.exceptions import DomainError
 from apn_portal.http import redirect_see_other
 from apn_portal.pages import audience_required, form_error
-from partners.choices import ContactRequestStatus, ProfileChangeStatus
+from partners.choices import ContactRequestStatus
 from partners.forms import LeadDeclineForm, ProfileChangeForm
 from partners.models import Partner
 from partners.selectors_partner_area import (
@@ -20,6 +20,7 @@ from partners.selectors_partner_area import (
     contact_requests_of_partner,
     partner_profile_preview,
     partner_scorecard,
+    profile_change_pending,
 )
 from partners.services import (
     contact_request_accept,
@@ -38,18 +39,18 @@ def _own_partner(request) -> Partner:
     return Partner.objects.select_related("tier").get(pk=request.user.partner_id)
 
 
+def _area_page(request, template: str, partner: Partner, section: str, context: dict, *, status: int = 200):
+    """A page of the partner's area: every one shows the navigation, whose leads link counts the new ones."""
+    context = {"partner": partner, "section": section, **context}
+    context.setdefault("lead_counts", contact_request_status_counts(partner.pk))
+    return render(request, template, context, status=status)
+
+
 @partner_staff_required
 def scorecard(request):
     partner = _own_partner(request)
-    return render(
-        request,
-        "my/scorecard.html",
-        {
-            "partner": partner,
-            "scorecard": partner_scorecard(partner),
-            "lead_counts": contact_request_status_counts(partner.pk),
-            "section": "scorecard",
-        },
+    return _area_page(
+        request, "my/scorecard.html", partner, "scorecard", {"scorecard": partner_scorecard(partner)}
     )
 
 
@@ -61,17 +62,17 @@ def leads(request):
         status = ""
     paginator = Paginator(contact_requests_of_partner(partner.pk, status or None), LEADS_PER_PAGE)
     counts = contact_request_status_counts(partner.pk)
-    return render(
+    return _area_page(
         request,
         "my/leads.html",
+        partner,
+        "leads",
         {
-            "partner": partner,
             "page_obj": paginator.get_page(request.GET.get("page")),
             "status": status,
             "status_label": ContactRequestStatus(status).label if status else "",
             "status_tabs": [(value, label, counts[value]) for value, label in ContactRequestStatus.choices],
             "lead_counts": counts,
-            "section": "leads",
         },
     )
 
@@ -84,15 +85,12 @@ def _own_lead(request, reference):
 
 
 def _lead_page(request, lead, decline_form=None, status=200):
-    return render(
+    return _area_page(
         request,
         "my/lead_detail.html",
-        {
-            "partner": lead.partner,
-            "lead": lead,
-            "decline_form": decline_form or LeadDeclineForm(),
-            "section": "leads",
-        },
+        lead.partner,
+        "leads",
+        {"lead": lead, "decline_form": decline_form or LeadDeclineForm()},
         status=status,
     )
 
@@ -134,20 +132,16 @@ def lead_decline(request, reference):
 @partner_staff_required
 def profile(request):
     partner = _own_partner(request)
-    changes = list(
-        partner.profile_change_requests.select_related("proposed_by").prefetch_related(
-            "industries", "use_cases"
-        )[:5]
-    )
-    return render(
+    changes = list(partner.profile_change_requests.select_related("proposed_by")[:5])
+    return _area_page(
         request,
         "my/profile.html",
+        partner,
+        "profile",
         {
-            "partner": partner,
             "profile": partner_profile_preview(partner),
-            "pending_change": next((c for c in changes if c.status == ProfileChangeStatus.PENDING), None),
+            "pending_change": profile_change_pending(partner),
             "recent_changes": changes,
-            "section": "profile",
         },
     )
 
@@ -155,7 +149,8 @@ def profile(request):
 @partner_staff_required
 def profile_edit(request):
     partner = _own_partner(request)
-    form = ProfileChangeForm(data=request.POST or None, partner=partner)
+    pending = profile_change_pending(partner)
+    form = ProfileChangeForm(data=request.POST or None, partner=partner, pending=pending)
     if request.method == "POST" and form.is_valid():
         try:
             profile_change_propose(
@@ -174,9 +169,11 @@ def profile_edit(request):
                 "Your changes were sent to your Partner Development Manager; they go live once approved.",
             )
             return redirect_see_other("my:profile")
-    return render(
+    return _area_page(
         request,
         "my/profile_edit.html",
-        {"partner": partner, "form": form, "section": "profile"},
+        partner,
+        "profile",
+        {"form": form, "pending_change": pending},
         status=400 if form.errors else 200,
     )

@@ -132,15 +132,18 @@ def partner_search(request):
     if sort_requested == SortOrder.DISTANCE and filterset.near is None:
         notes.append("Nearest first needs a place (a latitude and longitude), so the usual order is used.")
     page = partner_search_page(filterset, search_base(), page=requested_page)
-    if requested_page > page.page_count:
+    # With no results at all, "No partners found" says it: there is no last page to point to.
+    if page.total and requested_page > page.page_count:
         notes.append(
             f"There {'is' if page.page_count == 1 else 'are'} only {page.page_count} "
             f"page{'s' if page.page_count != 1 else ''} of results; this is the last."
         )
     if page.typos_tolerated:
+        # Said of the words, not of how they were stretched: the match may be a name like them, or a
+        # word of the description they begin.
         notes.append(
-            f"Nothing matched “{filterset.form.cleaned_data['q']}” as typed; "
-            "these partners have a name close to it."
+            f"No partner matched every word of “{filterset.form.cleaned_data['q']}” as typed; "
+            "these come closest."
         )
     params = _canonical_params(filterset)
     facets = facet_groups(page.counts, vocabulary, filterset.form.cleaned_data)

@@ -1,5 +1,7 @@
 """A partner never sees another partner's private records, whatever list or filter it asks for."""
 
+import datetime
+
 import pytest
 from django.utils import timezone
 
@@ -107,3 +109,28 @@ def test_a_deactivated_users_token_stops_working(world):
     user.is_active = False
     user.save()
     assert client.get("/api/v1/contact-requests/").status_code == 401
+
+
+def test_a_reference_the_profile_does_not_show_stays_with_its_partner_and_the_provider(world, client):
+    CustomerReferenceFactory(partner=world.partner_a, customer_name="Shown")
+    unvalidated = CustomerReferenceFactory(
+        partner=world.partner_a, customer_name="Unvalidated", is_validated=False, validated_at=None
+    )
+    CustomerReferenceFactory(
+        partner=world.partner_a,
+        customer_name="Launching",
+        launched_on=timezone.localdate() + datetime.timedelta(days=30),
+    )
+    profile = client.get("/partners/alpha/").context["profile"]
+    assert {reference.customer_name for reference in profile.references} == {"Shown"}
+    everything = {"Shown", "Unvalidated", "Launching", world.reference_a.customer_name}
+    for role, expected in (
+        ("anonymous", {"Shown"}),
+        ("user_b", {"Shown"}),
+        ("user_a", everything),
+        ("other_pdm", everything),
+    ):
+        names = {row["customer_name"] for row in _results(world.client(role), "/api/v1/references/")}
+        assert names == expected, role
+        status = world.client(role).get(f"/api/v1/references/{unvalidated.pk}/").status_code
+        assert status == (404 if expected == {"Shown"} else 200), role

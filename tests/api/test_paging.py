@@ -6,9 +6,18 @@ import datetime
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from partners.models import Partner
 from tests.api.conftest import api_client
-from tests.factories import CertificationFactory, PartnerFactory, StaffMemberFactory, SuperUserFactory
+from tests.factories import (
+    CertificationFactory,
+    IndustryFactory,
+    OfficeFactory,
+    PartnerFactory,
+    StaffMemberFactory,
+    SuperUserFactory,
+)
 
 
 @pytest.fixture
@@ -159,3 +168,47 @@ def test_a_search_by_words_past_the_count_cap_says_so_and_next_still_leads_on(db
         seen.extend(row["slug"] for row in body["results"])
         url = body["next"]
     assert sorted(seen) == sorted(partner.slug for partner in matching)
+
+
+def test_updated_since_sees_a_partner_whose_offices_or_tags_changed(client):
+    partner, other = PartnerFactory(slug="changing"), PartnerFactory(slug="other")
+    office = OfficeFactory(partner=partner, city="London")
+    industry = IndustryFactory(slug="energy")
+
+    def changed_by(change) -> set[str]:
+        an_hour_ago = timezone.now() - datetime.timedelta(hours=1)
+        Partner.objects.update(updated_at=an_hour_ago)
+        change()
+        since = (an_hour_ago + datetime.timedelta(minutes=1)).isoformat()
+        slugs = set()
+        for extra in ({}, {"ordering": "updated_at"}):  # the search's order and a column's
+            body = client.get("/api/v1/partners/", {"updated_since": since, **extra}).json()
+            slugs.add(frozenset(row["slug"] for row in body["results"]))
+        assert len(slugs) == 1
+        return set(slugs.pop())
+
+    def edit_office():
+        office.city = "Paris"
+        office.save()
+
+    def move_office():
+        office.partner = other
+        office.save()
+
+    def rename_industry(slug):
+        def rename():
+            industry.slug = slug
+            industry.save()
+
+        return rename
+
+    assert changed_by(edit_office) == {"changing"}
+    assert changed_by(lambda: OfficeFactory(partner=partner)) == {"changing"}
+    assert changed_by(move_office) == {"changing", "other"}
+    assert changed_by(office.delete) == {"other"}
+    assert changed_by(lambda: partner.industries.add(industry)) == {"changing"}
+    assert changed_by(rename_industry("utilities")) == {"changing"}
+    assert changed_by(rename_industry("utilities")) == set()  # saved, but the same slug
+    assert changed_by(lambda: industry.partners.remove(partner)) == {"changing"}
+    industry.partners.add(other)
+    assert changed_by(industry.partners.clear) == {"other"}

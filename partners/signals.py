@@ -1,0 +1,143 @@
+"""What a partner's records tell each other when they change, apart from the search entries
+(partners.search_signals).
+
+- A record that can move to another partner (an office, a person, a certification, a reference, an
+  enrollment: the admin lets a PDM correct who it belongs to) remembers whose it was before the save, so
+  the receivers bring both partners up to date (`moved_from`).
+- A partner's `updated_at` is what integrators sync on (`updated_since`), and the partner resource nests
+  its offices and names its tags: changing those changes the partner. Each receiver below is one UPDATE of
+  the partners concerned, in the transaction of the change, that sends no signal (so no second search
+  refresh and no history row).
+
+Bulk writes (bulk_create, QuerySet.update, the demo seeding's COPY) send no signals: whoever makes them on
+existing partners sets their `updated_at` too.
+"""
+
+from django.db.models import QuerySet
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.utils import timezone
+
+from partners.models import (
+    Certification,
+    ConsultingCategory,
+    CustomerReference,
+    Industry,
+    Office,
+    Partner,
+    ProgramEnrollment,
+    StaffMember,
+    UseCase,
+)
+
+DISPATCH_PREFIX = "partners.signals:"
+
+# Per model, the column that ties a record to its owner: its partner, or a certification's person.
+MOVABLE = {
+    Office: "partner_id",
+    ProgramEnrollment: "partner_id",
+    CustomerReference: "partner_id",
+    StaffMember: "partner_id",
+    Certification: "staff_member_id",
+}
+_MOVED_FROM = "_partners_moved_from"
+
+
+def deletion_of(origin, model) -> bool:
+    """Whether a deletion whose `origin` a post_delete receiver gets is the deletion of `model` rows, so
+    the row at hand goes by cascade: a receiver writing to its owner would do work that deletion undoes
+    or redoes."""
+    return isinstance(origin, model) or (isinstance(origin, QuerySet) and origin.model is model)
+
+
+def _remember_owner(sender, instance, raw=False, update_fields=None, **kwargs):
+    column = MOVABLE[sender]
+    instance.__dict__.pop(_MOVED_FROM, None)  # from an earlier save of the same instance
+    if raw or instance._state.adding:
+        return
+    if update_fields is not None and not {column, column.removesuffix("_id")} & set(update_fields):
+        return
+    # One read of an indexed row, on an edit only: creating records, which imports do by the thousand,
+    # costs nothing.
+    previous = sender.objects.filter(pk=instance.pk).values_list(column, flat=True).first()
+    if previous is not None and previous != getattr(instance, column):
+        setattr(instance, _MOVED_FROM, previous)
+
+
+def moved_from(instance) -> int | None:
+    """The owner (partner id; for a certification, staff member id) that the save being signalled took
+    the record from, or None if the record stayed where it was."""
+    return getattr(instance, _MOVED_FROM, None)
+
+
+def partners_touch(partner_ids) -> None:
+    """Mark these partners (ids, None ignored, or a queryset of ids) as changed now, for `updated_since`."""
+    Partner.objects.filter(pk__in=partner_ids).update(updated_at=timezone.now())
+
+
+def _office_saved(sender, instance, raw=False, **kwargs):
+    if not raw:
+        partners_touch([instance.partner_id, moved_from(instance)])
+
+
+def _office_deleted(sender, instance, origin=None, **kwargs):
+    if not deletion_of(origin, Partner):
+        partners_touch([instance.partner_id])
+
+
+def _tags_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    if not reverse:  # partner.industries.add(...) and the like: `instance` is the partner
+        if action in ("post_add", "post_remove", "post_clear"):
+            partners_touch([instance.pk])
+        return
+    # industry.partners.add(...): `instance` is the term, pk_set the partners.
+    if action == "pre_clear":
+        # After the clear no query can name them; the transaction makes touching them first the same.
+        term_column = sender._meta.get_field(instance._meta.model_name).attname
+        partners_touch(sender.objects.filter(**{term_column: instance.pk}).values("partner_id"))
+    elif action in ("post_add", "post_remove") and pk_set:
+        partners_touch(pk_set)
+
+
+_PREVIOUS_SLUG = "_partners_previous_slug"
+
+
+def _term_saving(sender, instance, raw=False, update_fields=None, **kwargs):
+    instance.__dict__.pop(_PREVIOUS_SLUG, None)
+    if raw or instance._state.adding or (update_fields is not None and "slug" not in update_fields):
+        return
+    previous = sender.objects.filter(pk=instance.pk).values_list("slug", flat=True).first()
+    setattr(instance, _PREVIOUS_SLUG, previous)
+
+
+def _term_saved(through, column):
+    # The partner resource names its tags by slug: a renamed slug changes every partner with the tag.
+    def receiver(sender, instance, created, raw=False, **kwargs):
+        previous = getattr(instance, _PREVIOUS_SLUG, None)
+        if not raw and not created and previous is not None and previous != instance.slug:
+            partners_touch(through.objects.filter(**{column: instance.pk}).values("partner_id"))
+
+    return receiver
+
+
+_term_receivers = {
+    ConsultingCategory: _term_saved(Partner.categories.through, "consultingcategory_id"),
+    Industry: _term_saved(Partner.industries.through, "industry_id"),
+    UseCase: _term_saved(Partner.use_cases.through, "usecase_id"),
+}
+
+
+def connect():
+    """Called from PartnersConfig.ready()."""
+    for model in MOVABLE:
+        pre_save.connect(
+            _remember_owner, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}owner{model.__name__}"
+        )
+    post_save.connect(_office_saved, sender=Office, dispatch_uid=DISPATCH_PREFIX + "office-saved")
+    post_delete.connect(_office_deleted, sender=Office, dispatch_uid=DISPATCH_PREFIX + "office-deleted")
+    for through in (Partner.categories.through, Partner.industries.through, Partner.use_cases.through):
+        m2m_changed.connect(_tags_changed, sender=through, dispatch_uid=f"{DISPATCH_PREFIX}{through}")
+    for model, receiver in _term_receivers.items():
+        pre_save.connect(
+            _term_saving, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}term-saving{model.__name__}"
+        )
+        post_save.connect(receiver, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}term-saved{model.__name__}")

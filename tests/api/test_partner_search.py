@@ -1,0 +1,65 @@
+"""The partners list searched by words answers as Find-a-Partner's page does: the same partners for the
+same words, typos included, at a bounded cost."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from tests.api.conftest import api_client
+from tests.factories import PartnerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cobalt():
+    PartnerFactory(name="Other Ltd", description="Nothing here.")
+    return PartnerFactory(name="Cobalt Falcon Cloud", description="Kubernetes migration experts.")
+
+
+def _api_names(query: str, **params) -> list[str]:
+    response = api_client().get("/api/v1/partners/", {"q": query, **params})
+    assert response.status_code == 200, response.content
+    return [row["name"] for row in response.json()["results"]]
+
+
+# Two letters swapped in a name, a letter missing from a name typed whole, a word cut short.
+@pytest.mark.parametrize("query", ["Cobatl", "Cobalt Falcn Cloud", "migr kubernetes"])
+def test_words_with_a_typo_find_the_partner_the_page_finds(cobalt, query):
+    page = Client().get("/partners/", {"q": query})
+    assert [row.name for row in page.context["page"].rows] == ["Cobalt Falcon Cloud"]
+    assert _api_names(query) == ["Cobalt Falcon Cloud"]
+
+
+def test_pages_of_a_search_that_needed_typo_tolerance_follow_on(cobalt):
+    PartnerFactory(name="Cobalt Falcon Data", description="")
+    first = api_client().get("/api/v1/partners/", {"q": "Cobatl", "page_size": 1}).json()
+    second = api_client().get("/api/v1/partners/", {"q": "Cobatl", "page_size": 1, "page": 2}).json()
+    assert first["count"] == second["count"] == 2
+    assert {first["results"][0]["name"], second["results"][0]["name"]} == {
+        "Cobalt Falcon Cloud",
+        "Cobalt Falcon Data",
+    }
+    assert api_client().get("/api/v1/partners/", {"q": "Cobatl", "page": 3}).status_code == 404
+    assert api_client().get("/api/v1/partners/", {"q": "zzqxw", "page": 2}).status_code == 404
+    nothing = api_client().get("/api/v1/partners/", {"q": "zzqxw"}).json()
+    assert (nothing["count"], nothing["results"]) == (0, [])
+
+
+def _queries(query: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = api_client().get("/api/v1/partners/", {"q": query, "page_size": 50})
+    assert response.status_code == 200
+    return len(captured)
+
+
+def test_words_that_match_as_typed_cost_no_retry_and_typos_a_bounded_one(cobalt):
+    as_typed = _queries("cobalt")
+    PartnerFactory.create_batch(30, name="Cobalt Clone", description="")
+    assert _queries("cobalt") == as_typed  # the same however many match
+    # Filter vocabulary 4, the search 1, the page's partners 1.
+    assert as_typed <= 6
+    # Each level of tolerance is one more search: at most two.
+    assert _queries("Cobatl") <= as_typed + 2
+    assert _queries("zzqxw") <= as_typed + 2
