@@ -222,7 +222,8 @@ def evidence_digest() -> str | None:
     )
     with connection.cursor() as cursor:
         cursor.execute(selects)
-        rows = cursor.fetchall()
+        # Sorted: a parallel plan returns the UNION's rows in any order.
+        rows = sorted(cursor.fetchall())
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
