@@ -330,6 +330,17 @@ def test_a_lead_shows_everything_the_customer_sent(acme_client, acme):
     assert "$250k to $1M" in page
 
 
+def test_a_leads_time_says_its_time_zone(acme_client, acme):
+    # Partners work anywhere: a time without its zone would read as their own.
+    lead = ContactRequestFactory(partner=acme)
+    received = timezone.localtime(lead.created_at).strftime("%H:%M")
+
+    for name, args in (("my:leads", []), ("my:lead-detail", [lead.reference])):
+        page = text_of(acme_client.get(reverse(name, args=args)))
+
+        assert f"{received} UTC" in page
+
+
 def test_accepting_a_lead_records_who_and_when(acme_client, acme, acme_user):
     lead = ContactRequestFactory(partner=acme)
 

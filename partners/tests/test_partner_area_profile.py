@@ -190,7 +190,7 @@ def test_the_profile_page_shows_what_the_waiting_proposal_changes_and_since_when
     page = " ".join(acme_client.get(reverse("my:profile")).content.decode().split())
 
     assert "Waiting for approval" in page
-    assert f"Your proposal of {change.created_at:%-d %b %Y, %H:%M} (by {acme_user}) is waiting" in page
+    assert f"Your proposal of {change.created_at:%-d %b %Y, %H:%M} UTC (by {acme_user}) is waiting" in page
     assert "Our proposed text." in page
     assert "https://new.acme.example" in page
     assert "Change your proposal" in page
