@@ -91,3 +91,13 @@ def test_links_on_the_page_carry_the_search_as_understood(client, partner):
     body = search(client, tier="bogus", sort="name").content.decode()
     assert 'href="/partners/?sort=name&amp;page=2"' in body
     assert "bogus" not in re.sub(r'<ul class="messages.*?</ul>', "", body, flags=re.S)
+
+
+def test_links_keep_the_place_as_precisely_as_it_was_given(client, partner):
+    for nearby in PartnerFactory.create_batch(25, description=""):  # two pages of results
+        nearby.offices.create(country="US", city="San Francisco", latitude=37.775, longitude=-122.4194)
+
+    body = search(client, lat="37.77493", lng="-122.41941612", radius="10.123456789", sort="name")
+
+    page_two = "lat=37.77493&amp;lng=-122.41941612&amp;radius=10.123456789&amp;sort=name&amp;page=2"
+    assert page_two in body.content.decode()

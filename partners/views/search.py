@@ -49,10 +49,11 @@ def _canonical_params(filterset: PartnerFilterSet) -> QueryDict:
             params.setlist(name, data[name])
     near = filterset.near
     if near is not None:
+        # Every digit the visitor gave (up to a float's 15): links lead to the same place, not one ~100 m off.
         params["lat"], params["lng"], params["radius"] = (
-            f"{near.latitude:g}",
-            f"{near.longitude:g}",
-            f"{near.radius_km:g}",
+            f"{near.latitude:.15g}",
+            f"{near.longitude:.15g}",
+            f"{near.radius_km:.15g}",
         )
     if data.get("sort"):
         params["sort"] = data["sort"]
