@@ -9,7 +9,6 @@ actions that call the services, so their rules hold in the admin as on the pages
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.utils import timezone
 
 from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
 from apn_portal.exceptions import DomainError
@@ -139,17 +138,10 @@ class AccessGrantStatusFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("live", "Live"), ("expired", "Expired"), ("revoked", "Revoked")]
+        return selectors.ACCESS_GRANT_STATES
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "live":
-            return queryset.filter(revoked_at__isnull=True, expires_at__gt=now)
-        if self.value() == "expired":
-            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
-        if self.value() == "revoked":
-            return queryset.filter(revoked_at__isnull=False)
-        return queryset
+        return selectors.access_grants_in_state(queryset, self.value()) if self.value() else queryset
 
 
 class AwsAccountAdminForm(forms.ModelForm):

@@ -1,7 +1,6 @@
 """Filters of the engagements API lists: natural keys, states and `updated_since` on every one."""
 
 import django_filters
-from django.utils import timezone
 
 from apn_portal.api.filters import UpdatedSinceFilterSet
 from engagements.choices import (
@@ -13,6 +12,7 @@ from engagements.choices import (
     ProcurementModel,
 )
 from engagements.models import AccessGrant, AwsAccount, Customer, Engagement, EngagementPartner
+from engagements.selectors import ACCESS_GRANT_STATES, access_grants_in_state
 
 
 class CustomerFilterSet(UpdatedSinceFilterSet):
@@ -71,7 +71,7 @@ class AccessGrantFilterSet(UpdatedSinceFilterSet):
     engagement = django_filters.NumberFilter(field_name="engagement_partner__engagement_id")
     scope = django_filters.ChoiceFilter(choices=AccessScope.choices)
     state = django_filters.ChoiceFilter(
-        choices=[("live", "Live"), ("expired", "Expired"), ("revoked", "Revoked")],
+        choices=ACCESS_GRANT_STATES,
         method="filter_state",
         label="live, expired or revoked.",
     )
@@ -81,9 +81,4 @@ class AccessGrantFilterSet(UpdatedSinceFilterSet):
         fields = ["account", "customer", "partner", "engagement", "scope", "mfa_required", "state"]
 
     def filter_state(self, queryset, name, value):
-        now = timezone.now()
-        if value == "live":
-            return queryset.filter(revoked_at__isnull=True, granted_at__lte=now, expires_at__gt=now)
-        if value == "expired":
-            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
-        return queryset.filter(revoked_at__isnull=False)
+        return access_grants_in_state(queryset, value)

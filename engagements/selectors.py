@@ -92,9 +92,12 @@ def _partner_engaged(partner_id: int, engagement_ref: str = "pk") -> Exists:
     )
 
 
+def _live_at(at: datetime.datetime) -> Q:
+    return Q(revoked_at__isnull=True, granted_at__lte=at, expires_at__gt=at)
+
+
 def live_grants(at: datetime.datetime | None = None) -> QuerySet[AccessGrant]:
-    at = at or timezone.now()
-    return AccessGrant.objects.filter(revoked_at__isnull=True, granted_at__lte=at, expires_at__gt=at)
+    return AccessGrant.objects.filter(_live_at(at or timezone.now()))
 
 
 def customers_visible_to(user) -> QuerySet[Customer]:
@@ -170,6 +173,22 @@ def access_grants_visible_to(user) -> QuerySet[AccessGrant]:
     if user.is_provider_staff:
         return AccessGrant.objects.filter(_assigned_customer_q(user, "account__customer__"))
     return AccessGrant.objects.none()
+
+
+ACCESS_GRANT_STATES = [("live", "Live"), ("expired", "Expired"), ("revoked", "Revoked")]
+
+
+def access_grants_in_state(grants: QuerySet[AccessGrant], state: str) -> QuerySet[AccessGrant]:
+    """Grants live now, past their expiry (until the hourly check ends them, dated when they expired), or
+    ended (revoked by a person, or by the check once expired): as the pages label them."""
+    now = timezone.now()
+    if state == "live":
+        return grants.filter(_live_at(now))
+    if state == "expired":
+        return grants.filter(revoked_at__isnull=True, expires_at__lte=now)
+    if state == "revoked":
+        return grants.filter(revoked_at__isnull=False)
+    return grants
 
 
 # Who may do what --------------------------------------------------------------------------------------

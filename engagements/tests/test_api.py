@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -255,3 +256,32 @@ def test_provider_staff_who_left_the_team_no_longer_see_the_customers_engagement
     assert api(architect).get(f"/api/v1/engagements/{alpha.engagement.pk}/").status_code == 404
     assert client.get(detail).status_code == 404
     assert alpha.engagement.title not in client.get("/my/engagements/").content.decode()
+
+
+def test_grants_filtered_by_state_read_as_the_pages_label_them(alpha):
+    """Live, past its expiry (until the hourly check ends it), or ended: the API's `state` and the admin's
+    status filter agree."""
+    now = timezone.now()
+    expired = AccessGrant.objects.create(
+        engagement_partner=alpha.engaged,
+        account=alpha.management,
+        role_arn=f"arn:aws:iam::{alpha.management.account_id}:role/OldOps",
+        role_name="OldOps",
+        scope=alpha.grant.scope,
+        granted_by=alpha.admin,
+        granted_at=now - datetime.timedelta(days=10),
+        expires_at=now - datetime.timedelta(hours=1),
+    )
+    client = api(alpha.admin)
+
+    def states(state):
+        body = client.get("/api/v1/access-grants/", {"state": state}).json()
+        return {row["id"] for row in body["results"]}
+
+    assert states("live") == {alpha.grant.pk}
+    assert states("expired") == {expired.pk}
+    assert states("revoked") == set()
+    admin_client = Client()
+    admin_client.force_login(alpha.account_manager)
+    changelist = admin_client.get("/admin/engagements/accessgrant/", {"state": "expired"}).context["cl"]
+    assert [grant.pk for grant in changelist.result_list] == [expired.pk]
