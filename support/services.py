@@ -507,7 +507,11 @@ def _emit_breached(cases: list[SupportCase]) -> int:
     data = SupportCaseSerializer(cases, many=True).data
     deliveries = webhook_events_emit_many(
         event=WebhookEvent.SUPPORT_CASE_BREACHED,
-        items=[(case.handling_partner, item) for case, item in zip(cases, data, strict=True)],
+        # The partner answering the case, and the one that opened it for its customer: both wait on it.
+        items=[
+            ((case.handling_partner, case.opened_by_partner), item)
+            for case, item in zip(cases, data, strict=True)
+        ],
         records=cases,
         visible_to=selectors.cases_visible_to,
     )

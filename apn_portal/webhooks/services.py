@@ -152,15 +152,16 @@ def webhook_event_emit(*, event: str, partner, data: dict) -> list[WebhookDelive
 
 def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None) -> list[WebhookDelivery]:
     """Queue one `event` per (partner, data) item, reading the subscribed endpoints once: what the
-    set-based scheduled checks use, so many events cost two queries, not two per event.
+    set-based scheduled checks use, so many events cost two queries, not two per event. `partner` is the
+    partner the event is about, None, or several partners (a collection): each gets the same event.
 
     An event about a customer's record passes the records (one per item) and `visible_to` (a selector,
     user -> queryset): provider staff's endpoints then get it only when their owner may see the record,
     as through the API (one more query per such endpoint)."""
-    items = list(items)
+    items = [(_partner_ids(partners), data) for partners, data in items]
     if not items:
         return []
-    partner_ids = {partner.pk for partner, _ in items if partner is not None}
+    partner_ids = set().union(*(ids for ids, _ in items))
     endpoints = [
         endpoint
         for endpoint in WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True)
@@ -178,13 +179,13 @@ def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None
     seen_by = _records_seen_by_provider_endpoints(endpoints, records, visible_to)
     now = timezone.now()
     deliveries = []
-    for index, (partner, data) in enumerate(items):
+    for index, (item_partner_ids, data) in enumerate(items):
         record_pk = None if records is None else records[index].pk
         audience = [
             e
             for e in endpoints
             if (e.partner_id is None and (seen_by is None or record_pk in seen_by[e.pk]))
-            or (partner is not None and e.partner_id == partner.pk)
+            or e.partner_id in item_partner_ids
         ]
         if not audience:
             continue
@@ -207,6 +208,14 @@ def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None
     if delivery_ids:
         transaction.on_commit(lambda: webhook_deliveries_queue(delivery_ids))
     return deliveries
+
+
+def _partner_ids(partners) -> frozenset[int]:
+    if partners is None:
+        return frozenset()
+    if hasattr(partners, "pk"):
+        return frozenset([partners.pk])
+    return frozenset(partner.pk for partner in partners if partner is not None)
 
 
 def _records_seen_by_provider_endpoints(endpoints, records, visible_to) -> dict[int, set] | None:

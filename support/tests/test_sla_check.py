@@ -157,6 +157,21 @@ def test_the_reselling_partner_is_told_while_it_handles_the_case_and_its_webhook
     assert all(d.payload["data"]["breached_at"] for d in deliveries)
 
 
+def test_the_partner_that_opened_the_case_for_its_customer_hears_of_the_breach_once(alpha, engineer):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    webhook_endpoint_create(
+        user=alpha.partner_user, url="http://localhost:9/hooks", events=[WebhookEvent.SUPPORT_CASE_BREACHED]
+    )
+    case = open_case(alpha.partner_user, alpha.granted_account)
+
+    run_at(OPENED + 2 * HOUR)
+    run_at(OPENED + 3 * HOUR)
+
+    delivery = WebhookDelivery.objects.get(event=WebhookEvent.SUPPORT_CASE_BREACHED)
+    assert delivery.endpoint.partner == alpha.partner
+    assert delivery.payload["data"]["id"] == case.pk
+
+
 def test_provider_staff_endpoints_hear_of_every_breach(business_case, engineer):
     webhook_endpoint_create(
         user=engineer, url="http://localhost:9/support", events=[WebhookEvent.SUPPORT_CASE_BREACHED]
