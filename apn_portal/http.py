@@ -1,4 +1,5 @@
 from django.shortcuts import redirect
+from rest_framework.throttling import BaseThrottle
 
 
 def whole_number(text: str | None, max_digits: int = 18) -> int | None:
@@ -15,3 +16,11 @@ def redirect_see_other(*args, **kwargs):
     response = redirect(*args, **kwargs)
     response.status_code = 303
     return response
+
+
+def client_address(request) -> str | None:
+    """The client's address as every limit sees it (the API's throttles, the sign-in lockout, the contact
+    form's throttle): REMOTE_ADDR, or behind PROXY_COUNT reverse proxies the address the first of them
+    saw, counted from the right of X-Forwarded-For, so never one the client wrote itself. DRF's rule
+    (its NUM_PROXIES is PROXY_COUNT), for Django's requests as well as DRF's."""
+    return BaseThrottle().get_ident(request)

@@ -118,7 +118,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_LOCKOUT_CALLABLE = "apn_portal.accounts.lockout.lockout_response"
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+# Behind a reverse proxy every client would otherwise share the proxy's address, and so its lockouts.
+AXES_CLIENT_IP_CALLABLE = "apn_portal.http.client_address"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

@@ -23,9 +23,9 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 
 from apn_portal.api.models import IdempotencyKey
+from apn_portal.http import client_address
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -53,8 +53,7 @@ def _ttl() -> datetime.timedelta:
 def _scope(request) -> str:
     if request.user and request.user.is_authenticated:
         return f"user:{request.user.pk}"
-    # The client's address as the throttles see it (behind a proxy: per PROXY_COUNT).
-    return f"ip:{BaseThrottle().get_ident(request)}"
+    return f"ip:{client_address(request)}"
 
 
 def _body(request) -> bytes:

@@ -92,6 +92,25 @@ def test_after_five_failures_even_the_right_password_is_locked_out(client, url_n
     assert signed_in_user_id(client) is None
 
 
+def test_behind_a_proxy_one_clients_failures_lock_out_only_that_client(client, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}  # PROXY_COUNT=1
+    user = PartnerUserFactory()
+
+    def sign_in_from(address, password):
+        return client.post(
+            reverse("login"),
+            {"username": user.username, "password": password},
+            REMOTE_ADDR="10.0.0.1",  # the proxy
+            HTTP_X_FORWARDED_FOR=address,
+        )
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in_from("203.0.113.7", WRONG_PASSWORD)
+
+    assert sign_in_from("203.0.113.7", PASSWORD).status_code == 429
+    assertRedirects(sign_in_from("198.51.100.9", PASSWORD), reverse("home"), fetch_redirect_response=False)
+
+
 def test_lockout_ends_after_the_cool_off(client, settings):
     user = PartnerUserFactory()
     for _ in range(settings.AXES_FAILURE_LIMIT):

@@ -1,13 +1,12 @@
 """Contact requests sent from a partner's profile: validate, throttle, store, confirm."""
 
-from axes.helpers import get_client_ip_address
 from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
-from apn_portal.http import redirect_see_other
+from apn_portal.http import client_address, redirect_see_other
 from apn_portal.pages import form_error
 from partners.forms import ContactRequestForm
 from partners.models import Partner, contact_request_new_reference
@@ -66,7 +65,7 @@ def _form_page(request, partner, form, status):
 @require_POST
 def contact_request_create(request, slug):
     partner = get_object_or_404(Partner, slug=slug, is_published=True)
-    ip = get_client_ip_address(request)
+    ip = client_address(request)
     form = ContactRequestForm(request.POST)
     if _is_throttled(ip):
         form.is_valid()  # so what the customer typed is shown back, with its own errors if any
