@@ -164,12 +164,8 @@ def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None
     partner_ids = set().union(*(ids for ids, _ in items))
     endpoints = [
         endpoint
-        for endpoint in WebhookEndpoint.objects.filter(is_active=True, owner__is_active=True)
-        .filter(
-            Q(partner_id__in=partner_ids, owner__partner_id=F("partner_id"))
-            | Q(partner__isnull=True, owner__partner__isnull=True, owner__is_staff=True)
-            | Q(partner__isnull=True, owner__is_superuser=True)
-        )
+        for endpoint in WebhookEndpoint.objects.filter(_open_endpoints())
+        .filter(Q(partner_id__in=partner_ids) | Q(partner__isnull=True))
         .select_related("owner")
         .order_by("pk")
         if endpoint.subscribes_to(event)
@@ -208,6 +204,16 @@ def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None
     if delivery_ids:
         transaction.on_commit(lambda: webhook_deliveries_queue(delivery_ids))
     return deliveries
+
+
+def _open_endpoints() -> Q:
+    """Endpoints that may receive events: active, and owned by an active user who still works for the
+    endpoint's partner (or, for the provider's endpoints, is still the provider's staff)."""
+    return Q(is_active=True, owner__is_active=True) & (
+        Q(partner__isnull=False, owner__partner_id=F("partner_id"))
+        | Q(partner__isnull=True, owner__partner__isnull=True, owner__is_staff=True)
+        | Q(partner__isnull=True, owner__is_superuser=True)
+    )
 
 
 def _partner_ids(partners) -> frozenset[int]:
@@ -284,8 +290,12 @@ def webhook_deliver(delivery_id: int) -> bool:
         endpoint = delivery.endpoint
         delivery.attempts += 1
         code, error = None, ""
+        # What was queued before its owner left (or was deactivated) is not sent after.
+        closed = not WebhookEndpoint.objects.filter(_open_endpoints(), pk=endpoint.pk).exists()
         if not endpoint.is_active:
             error = "The endpoint was deactivated."
+        elif closed:
+            error = "The endpoint's owner was deactivated or no longer works for its partner."
         elif not webhook_url_allowed(endpoint.url):
             error = "The endpoint's host is not in WEBHOOK_ALLOWED_HOSTS."
         else:
@@ -312,7 +322,7 @@ def webhook_deliver(delivery_id: int) -> bool:
             delivery.status = DeliveryStatus.DELIVERED
             delivery.delivered_at = timezone.now()
             delivery.next_attempt_at = None
-        elif not endpoint.is_active or delivery.attempts >= MAX_ATTEMPTS:
+        elif closed or delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = None
         else:

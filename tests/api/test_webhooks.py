@@ -107,6 +107,32 @@ def test_a_failing_receiver_is_retried_with_growing_delays_until_it_accepts(db, 
     assert len({r.headers["X-APN-Delivery"] for r in receiver.received}) == 1  # one delivery, three tries
 
 
+@pytest.mark.parametrize("leaves", ["deactivated", "moves to another partner"])
+def test_what_was_queued_for_someone_who_left_is_not_sent_after(db, receiver, leaves):
+    pdm = PdmFactory()
+    partner = PartnerFactory(pdm=pdm)
+    owner = PartnerUserFactory(partner=partner)
+    _endpoint(owner, receiver)
+    receiver.statuses = [500]
+    services.partner_tier_change(partner=partner, to_tier=tier(slug="select"), reason="Audit", user=pdm)
+    delivery = WebhookDelivery.objects.get()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert webhook_deliver(delivery.pk) is False  # the first try fails: a retry is due later
+        if leaves == "deactivated":
+            owner.is_active = False
+        else:
+            owner.partner = PartnerFactory()
+        owner.save()
+        clock.shift(datetime.timedelta(hours=1))
+
+        assert webhook_deliver(delivery.pk) is False
+
+    delivery.refresh_from_db()
+    assert len(receiver.received) == 1
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.last_error == "The endpoint's owner was deactivated or no longer works for its partner."
+
+
 def test_events_reach_only_endpoints_that_may_see_them(db, receiver):
     pdm = PdmFactory()
     alpha, bravo = PartnerFactory(pdm=pdm), PartnerFactory()
