@@ -34,7 +34,9 @@ def _field_key(name: str | None) -> str:
 
 
 def _domain_error_response(exc: DomainError) -> Response:
-    body = {_field_key(exc.field): [exc.message]} if exc.field else {"detail": exc.message}
+    # A conflict is with what is stored, not with one field of the request: always `detail`, as documented.
+    by_field = exc.field and exc.status_code != status.HTTP_409_CONFLICT
+    body = {_field_key(exc.field): [exc.message]} if by_field else {"detail": exc.message}
     return Response(body, status=exc.status_code)
 
 

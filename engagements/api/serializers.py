@@ -186,7 +186,7 @@ class StatusChangeSerializer(serializers.Serializer):
 class EngagementPartnerSerializer(serializers.ModelSerializer):
     engagement = VisiblePrimaryKeyField(selectors.engagements_visible_to)
     partner = partner_field()
-    replaced_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    replaced_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = EngagementPartner
@@ -234,7 +234,7 @@ class AccessGrantSerializer(serializers.ModelSerializer):
         validators=[validate_plausible_date],
     )
     granted_by = read_only_username()
-    revoked_by = read_only_username()
+    revoked_by = read_only_username(allow_null=True)
     is_live = serializers.SerializerMethodField()
 
     class Meta:

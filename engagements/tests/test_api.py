@@ -285,3 +285,23 @@ def test_grants_filtered_by_state_read_as_the_pages_label_them(alpha):
     admin_client.force_login(alpha.account_manager)
     changelist = admin_client.get("/admin/engagements/accessgrant/", {"state": "expired"}).context["cl"]
     assert [grant.pk for grant in changelist.result_list] == [expired.pk]
+
+
+def test_a_stage_already_passed_is_a_conflict_answered_with_detail(alpha):
+    url = f"/api/v1/engagements/{alpha.engagement.pk}/advance/"
+    assert api(alpha.partner_user).post(url, {"stage": "copied"}, format="json").status_code == 200
+
+    again = api(alpha.partner_user).post(url, {"stage": "copied"}, format="json")
+
+    assert again.status_code == 409
+    assert list(again.json()) == ["detail"]  # as docs/api.md and the schema's Error say
+
+
+def test_the_schema_says_which_fields_are_null_until_something_happens(alpha):
+    schema = api().get("/api/v1/schema/", {"format": "json"}).json()["components"]["schemas"]
+    grant = api(alpha.admin).get(f"/api/v1/access-grants/{alpha.grant.pk}/").json()
+    engaged = api(alpha.admin).get(f"/api/v1/engagement-partners/{alpha.engaged.pk}/").json()
+
+    assert grant["revoked_by"] is None and schema["AccessGrant"]["properties"]["revoked_by"]["nullable"]
+    assert engaged["replaced_by"] is None
+    assert schema["EngagementPartner"]["properties"]["replaced_by"]["nullable"]

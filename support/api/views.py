@@ -95,7 +95,9 @@ class SupportCaseViewSet(CursorListMixin, SupportViewSet):
         "first_responder",
     )
     filterset_class = filtersets.SupportCaseFilterSet
-    cursor_ordering_fields = ("id", "opened_at", "first_response_due_at", "updated_at")
+    # Never a column that may be null (a case without a target has no deadline): a cursor cannot step
+    # past a null, so a walk would skip those rows.
+    cursor_ordering_fields = ("id", "opened_at", "updated_at")
 
     def scope_queryset(self, queryset, user):
         return queryset.filter(pk__in=selectors.cases_visible_to(user).values("pk"))

@@ -239,3 +239,14 @@ def test_lists_cost_the_same_number_of_queries_however_long(alpha, engineer, cas
         )
 
     assert count_queries(client, f"/api/v1/{resource}/") == before
+
+
+def test_cases_are_walked_only_in_orders_that_never_skip_a_case(alpha, cases):
+    """A cursor cannot step past a null: ordering by the deadline, which a case without a target lacks,
+    would leave such cases out of a walk. It is refused, naming the orders there are."""
+    response = api(alpha.staff).get("/api/v1/support-cases/", {"ordering": "first_response_due_at"})
+
+    assert response.status_code == 400
+    assert "ordering" in response.json()
+    walked = api(alpha.staff).get("/api/v1/support-cases/", {"ordering": "opened_at"})
+    assert walked.status_code == 200
