@@ -80,16 +80,20 @@ class PartnerSearchForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         latitude, longitude = cleaned.get("lat"), cleaned.get("lng")
+        # Each error on the parameter that is missing or stray, so the API can name it; the page leaves
+        # out the whole place either way (PartnerFilterSet.forgiving).
         if (
             (latitude is None) != (longitude is None)
             and not self.has_error("lat")
             and not self.has_error("lng")
         ):
-            raise forms.ValidationError(
-                "A place needs both a latitude (lat) and a longitude (lng); the distance filter was left out."
+            self.add_error(
+                "lng" if longitude is None else "lat",
+                "A place needs both a latitude (lat) and a longitude (lng); "
+                "the distance filter was left out.",
             )
-        if cleaned.get("radius") is not None and latitude is None and longitude is None:
-            raise forms.ValidationError("A radius needs a place (lat and lng); it was left out.")
+        elif cleaned.get("radius") is not None and latitude is None and longitude is None:
+            self.add_error("radius", "A radius needs a place (lat and lng); it was left out.")
         return cleaned
 
 

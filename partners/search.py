@@ -62,14 +62,20 @@ class SortOrder(models.TextChoices):
     DISTANCE = "distance", "Nearest first"
 
 
+def sort_applies(requested: str | None, *, has_words: bool, has_near: bool) -> bool:
+    """Whether the order asked for can apply: best match needs words, nearest first a place."""
+    if requested == SortOrder.RELEVANCE:
+        return has_words
+    if requested == SortOrder.DISTANCE:
+        return has_near
+    return True
+
+
 def sort_in_effect(requested: str | None, *, has_words: bool, has_near: bool) -> str:
     """The order a search uses: the one asked for when it applies, else best match for words, nearest
-    for a place, and tier then certifications otherwise."""
-    if requested == SortOrder.RELEVANCE and not has_words:
-        requested = None
-    if requested == SortOrder.DISTANCE and not has_near:
-        requested = None
-    if requested:
+    for a place, and tier then certifications otherwise. (The page falls back so, with a note; the API
+    refuses a sort that cannot apply: partners.api.filters.)"""
+    if requested and sort_applies(requested, has_words=has_words, has_near=has_near):
         return requested
     if has_words:
         return SortOrder.RELEVANCE

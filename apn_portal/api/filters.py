@@ -3,6 +3,7 @@
 import django_filters
 from django import forms
 from django.db import models
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 
@@ -65,7 +66,9 @@ class UniqueOrderingFilter(OrderingFilter):
     """`?ordering=` on page-numbered lists, always ending with the unique `id` so pages never overlap.
 
     Without `?ordering=`, an ordering the FilterSet already applied (Find-a-Partner's `sort`, a search's
-    relevance) is kept; otherwise the view's default `ordering` applies.
+    relevance) is kept; otherwise the view's default `ordering` applies. One of the view's
+    `ordering_fields`, `-` before it for descending, as on the cursor lists; anything else is a 400,
+    where DRF would quietly use the default order.
     """
 
     def filter_queryset(self, request, queryset, view):
@@ -82,5 +85,35 @@ class UniqueOrderingFilter(OrderingFilter):
             ordering.append("-id" if isinstance(last, str) and last.startswith("-") else "id")
         return queryset.order_by(*ordering)
 
+    def get_ordering(self, request, queryset, view):
+        if not self._has_param(request):  # the browsable API's ordering form asks too
+            return self.get_default_ordering(view)
+        # `?ordering=` left empty is a client's mistake too (a variable left unset), as on filters.
+        value = request.query_params.get(self.ordering_param)
+        fields = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
+        allowed = self._choices(fields)
+        if value not in allowed:
+            # The body the cursor lists answer with (apn_portal.api.pagination.KeysetCursorPagination).
+            raise ValidationError({self.ordering_param: [f"Order by one of: {', '.join(allowed)}."]})
+        return [value]
+
+    def get_schema_operation_parameters(self, view):
+        fields = getattr(view, "ordering_fields", None)
+        if not isinstance(fields, list | tuple):
+            return super().get_schema_operation_parameters(view)
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "Order of the list; `id` breaks ties. Prefix `-` for descending.",
+                "schema": {"type": "string", "enum": self._choices(fields)},
+            }
+        ]
+
+    @staticmethod
+    def _choices(fields) -> list[str]:
+        return [prefix + name for name in fields if isinstance(name, str) for prefix in ("", "-")]
+
     def _has_param(self, request) -> bool:
-        return bool(request.query_params.get(self.ordering_param))
+        return self.ordering_param in request.query_params

@@ -8,7 +8,7 @@ import django_filters
 
 from apn_portal.api.filters import UpdatedSinceFilterSet
 from partners.choices import CertificationLevel, ContactRequestStatus, EnrollmentStatus
-from partners.filtersets import PartnerFilterSet
+from partners.filtersets import LOCATION_FILTERS, PartnerFilterSet
 from partners.models import (
     Certification,
     ContactRequest,
@@ -20,6 +20,7 @@ from partners.models import (
     Tier,
     TierChange,
 )
+from partners.search import SortOrder, sort_applies
 
 
 def _partner_slug(field_name: str = "partner__slug"):
@@ -119,6 +120,18 @@ class PartnerApiFilterSet(UpdatedSinceFilterSet, PartnerFilterSet):
 
     class Meta(PartnerFilterSet.Meta):
         pass
+
+    def is_valid(self):
+        valid = super().is_valid()
+        sort = self.form.cleaned_data.get("sort")
+        # The page uses its usual order instead (with a note); an integrator would not notice, so say so.
+        # Only when the words and the place were read without error: else those are the mistake.
+        read = sort and not any(self.form.has_error(name) for name in ("q", *LOCATION_FILTERS))
+        if read and not sort_applies(sort, has_words=bool(self.words), has_near=bool(self.near)):
+            needs = "search words (q)" if sort == SortOrder.RELEVANCE else "a place (lat and lng)"
+            self.form.add_error("sort", f"The order “{sort}” needs {needs}.")
+            valid = False
+        return valid
 
     def filter_queryset(self, queryset, *, exclude=()):
         # With `?ordering=` the API orders by that column, so the search's sort columns are not needed.

@@ -144,7 +144,7 @@ class PartnerViewSet(PortalModelViewSet):
         )
 
     def list(self, request, *args, **kwargs):
-        if search_index_available() and not request.query_params.get("ordering"):
+        if search_index_available() and "ordering" not in request.query_params:
             return self._list_in_search_order(request)
         return super().list(request, *args, **kwargs)
 

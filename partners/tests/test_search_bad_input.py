@@ -53,6 +53,8 @@ def test_ten_thousand_characters_of_search_words_are_refused_with_a_note(client,
         ({"lat": "10", "lng": "inf"}, "longitude must be a number"),
         ({"lat": "10", "lng": "-181"}, "longitude must be from -180 to 180"),
         ({"lat": "10"}, "needs both a latitude (lat) and a longitude (lng)"),
+        ({"lng": "10", "radius": "50"}, "needs both a latitude (lat) and a longitude (lng)"),
+        ({"lat": "abc", "lng": "abc", "radius": "50"}, "A radius needs a place"),
         ({"radius": "50"}, "A radius needs a place"),
     ],
 )
@@ -74,6 +76,13 @@ def test_nearest_first_without_a_place_says_so(client, partners):
     response = search(client, sort="distance")
     assert response.context["page"].sort == "tier"
     assert any("needs a place" in text for text in notes(response))
+
+
+def test_best_match_without_words_quietly_uses_the_usual_order(client, partners):
+    response = search(client, sort="relevance")
+    assert response.context["page"].sort == "tier"
+    assert total(response) == 2
+    assert notes(response) == []
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ lists stop at 100 a page; every ordering ends with the unique id."""
 import datetime
 
 import pytest
+import yaml
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -98,6 +99,37 @@ def test_ordering_with_ties_still_pages_without_overlap(client):
         url = body["next"]
     assert first["count"] == 9
     assert len(ids) == len(set(ids)) == 9
+
+
+@pytest.mark.parametrize("ordering", ["bogus", "tier", "--name", "name,id", "-", ""])
+def test_an_unknown_ordering_of_the_partners_is_a_400_naming_it(client, ordering):
+    PartnerFactory.create_batch(2)
+    response = client.get("/api/v1/partners/", {"ordering": ordering})
+    assert response.status_code == 400
+    choices = "name, -name, updated_at, -updated_at, id, -id"
+    assert response.json() == {"ordering": [f"Order by one of: {choices}."]}
+
+
+@pytest.mark.parametrize("url", ["/api/v1/customers/", "/api/v1/support-plans/", "/api/v1/staff-members/"])
+def test_an_unknown_ordering_of_any_page_numbered_list_is_a_400(client, url):
+    response = client.get(url, {"ordering": "bogus"})
+    assert response.status_code == 400
+    assert list(response.json()) == ["ordering"]
+
+
+def test_a_known_ordering_of_the_partners_still_orders_them(client):
+    PartnerFactory(name="Beta"), PartnerFactory(name="Alpha")
+    body = client.get("/api/v1/partners/", {"ordering": "-name"}).json()
+    assert [row["name"] for row in body["results"]] == ["Beta", "Alpha"]
+
+
+def test_the_schema_lists_each_ordering_a_page_numbered_list_takes(db):
+    schema = yaml.safe_load(api_client().get("/api/v1/schema/").content)
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/partners/"]["get"]["parameters"]}
+    assert parameters["ordering"]["schema"] == {
+        "type": "string",
+        "enum": ["name", "-name", "updated_at", "-updated_at", "id", "-id"],
+    }
 
 
 def test_updated_since_returns_only_what_changed(client):

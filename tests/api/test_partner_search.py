@@ -63,3 +63,42 @@ def test_words_that_match_as_typed_cost_no_retry_and_typos_a_bounded_one(cobalt)
     # Each level of tolerance is one more search: at most two.
     assert _queries("Cobatl") <= as_typed + 2
     assert _queries("zzqxw") <= as_typed + 2
+
+
+# Where the page falls back with a note, the API names the parameter it cannot use.
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"sort": "distance"}, "sort"),
+        ({"sort": "distance", "q": "cobalt"}, "sort"),
+        ({"sort": "distance", "ordering": "name"}, "sort"),
+        ({"sort": "relevance"}, "sort"),
+        ({"sort": "relevance", "q": "!!!"}, "sort"),
+        ({"lat": "10"}, "lng"),
+        ({"lng": "10", "radius": "50"}, "lat"),
+        ({"radius": "50"}, "radius"),
+    ],
+)
+def test_a_parameter_the_page_would_leave_out_is_a_400_naming_it(cobalt, params, parameter):
+    response = api_client().get("/api/v1/partners/", params)
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [parameter]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sort": "distance", "lat": "51.5", "lng": "-0.12"},
+        {"sort": "relevance", "q": "cobalt"},
+        {"sort": "name"},
+        {"lat": "51.5", "lng": "-0.12", "radius": "50"},
+    ],
+)
+def test_a_sort_or_place_that_applies_is_answered(cobalt, params):
+    assert api_client().get("/api/v1/partners/", params).status_code == 200
+
+
+def test_a_bad_latitude_is_named_alone_not_the_sort_that_needed_it(cobalt):
+    response = api_client().get("/api/v1/partners/", {"sort": "distance", "lat": "abc", "lng": "0"})
+    assert response.status_code == 400
+    assert list(response.json()) == ["lat"]
