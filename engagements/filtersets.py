@@ -2,7 +2,7 @@
 
 import django_filters
 
-from apn_portal.api.filters import UpdatedSinceFilterSet
+from apn_portal.api.filters import IdFilter, UpdatedSinceFilterSet
 from engagements.choices import (
     AccessScope,
     AgreementType,
@@ -48,7 +48,7 @@ class EngagementFilterSet(UpdatedSinceFilterSet):
 
 
 class EngagementPartnerFilterSet(UpdatedSinceFilterSet):
-    engagement = django_filters.NumberFilter(field_name="engagement_id")
+    engagement = IdFilter(field_name="engagement_id")
     partner = django_filters.CharFilter(field_name="partner__slug", label="The partner's slug.")
     role = django_filters.ChoiceFilter(choices=PartnerRole.choices)
     current = django_filters.BooleanFilter(
@@ -68,7 +68,7 @@ class AccessGrantFilterSet(UpdatedSinceFilterSet):
     partner = django_filters.CharFilter(
         field_name="engagement_partner__partner__slug", label="The partner's slug."
     )
-    engagement = django_filters.NumberFilter(field_name="engagement_partner__engagement_id")
+    engagement = IdFilter(field_name="engagement_partner__engagement_id")
     scope = django_filters.ChoiceFilter(choices=AccessScope.choices)
     state = django_filters.ChoiceFilter(
         choices=ACCESS_GRANT_STATES,

@@ -29,6 +29,12 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A record's id: a whole number (a NumberFilter alone takes 1.5 and reads it as 1)."""
+
+    field_class = forms.IntegerField
+
+
 class UpdatedSinceFilterSet(django_filters.FilterSet):
     """Base of every API FilterSet: `updated_since` lets an integrator fetch only what changed since its
     last sync (every model has `updated_at`); booleans are read strictly."""

@@ -88,6 +88,11 @@ class PortalAutoSchema(AutoSchema):
             responses.setdefault(
                 code, {"description": description, "content": {"application/json": {"schema": schema}}}
             )
+        # What anybody may call without a token (PortalPermission's public_actions): `{}` in security.
+        if getattr(self.view, "action", None) in getattr(self.view, "public_actions", ()):
+            security = operation.setdefault("security", [])
+            if {} not in security:
+                security.append({})
         return operation
 
 

@@ -4,7 +4,7 @@ import django_filters
 from rest_framework import serializers
 from rest_framework.routers import SimpleRouter
 
-from apn_portal.api.filters import UpdatedSinceFilterSet
+from apn_portal.api.filters import IdFilter, UpdatedSinceFilterSet
 from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
 from apn_portal.webhooks import services
 from apn_portal.webhooks.choices import DeliveryStatus, WebhookEvent
@@ -56,7 +56,7 @@ class WebhookEndpointFilterSet(UpdatedSinceFilterSet):
 
 
 class WebhookDeliveryFilterSet(UpdatedSinceFilterSet):
-    endpoint = django_filters.NumberFilter(field_name="endpoint_id", label="The endpoint's id.")
+    endpoint = IdFilter(field_name="endpoint_id", label="The endpoint's id.")
     event = django_filters.ChoiceFilter(choices=WebhookEvent.choices)
     status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
 

@@ -6,7 +6,7 @@ take the same filter names with the same meaning.
 
 import django_filters
 
-from apn_portal.api.filters import UpdatedSinceFilterSet
+from apn_portal.api.filters import IdFilter, UpdatedSinceFilterSet
 from partners.choices import CertificationLevel, ContactRequestStatus, EnrollmentStatus
 from partners.filtersets import LOCATION_FILTERS, PartnerFilterSet
 from partners.models import (
@@ -80,7 +80,7 @@ class CertificationFilterSet(UpdatedSinceFilterSet):
         field_name="expires_on", lookup_expr="gte", label="Expires on or after this date."
     )
     earned_after = django_filters.DateFilter(field_name="earned_on", lookup_expr="gte")
-    staff_member = django_filters.NumberFilter(field_name="staff_member_id", label="The staff member's id.")
+    staff_member = IdFilter(field_name="staff_member_id", label="The staff member's id.")
 
     class Meta:
         model = Certification

@@ -165,3 +165,26 @@ def test_an_anonymous_write_is_a_401_with_the_token_scheme(world):
     response = api_client().post("/api/v1/staff-members/", {"partner": "alpha"}, format="json")
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
+
+
+def test_an_id_filter_takes_only_a_whole_number(world):
+    client = world.client("pdm_a")
+    exact = client.get("/api/v1/certifications/", {"staff_member": world.staff_member_a.pk})
+    fractional = client.get("/api/v1/certifications/", {"staff_member": f"{world.staff_member_a.pk}.5"})
+
+    assert exact.status_code == 200 and exact.json()["results"]
+    assert fractional.status_code == 400
+    assert "staff_member" in fractional.json()
+
+
+def test_the_schema_says_which_operations_need_no_token(world):
+    paths = api_client().get("/api/v1/schema/", {"format": "json"}).json()["paths"]
+
+    for path, method in (
+        ("/api/v1/partners/", "get"),
+        ("/api/v1/support-plans/", "get"),
+        ("/api/v1/contact-requests/", "post"),
+    ):
+        assert {} in paths[path][method]["security"], (path, method)
+    assert {} not in paths["/api/v1/contact-requests/"]["get"]["security"]
+    assert {} not in paths["/api/v1/certifications/"]["post"]["security"]
