@@ -154,6 +154,9 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# A mail server that stops answering must not hold a worker (and the outbox row it locks) for ever: the
+# send fails after this many seconds and the outbox retries it later.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent_emails"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="APN Portal <no-reply@apn-portal.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
