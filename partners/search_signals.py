@@ -1,17 +1,17 @@
 """Keep Find-a-Partner's search entries current when a partner or anything it is searched by changes.
 
-Each receiver names the partners concerned as a subquery, so it costs one statement and no read (an
+Tags and their names are partners.signals' (one receiver there moves `updated_at` and refreshes the
+entries). Each receiver names the partners concerned as a subquery, so it costs one statement and no read (an
 edit of a record that can move to another partner also reads whose it was: partners.signals). Bulk
 writes (bulk_create, QuerySet.update) send no signals: whoever makes them calls
 partners.search_index.partner_search_refresh once at the end.
 """
 
 from django.core.cache import cache
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import post_delete, post_save
 
 from partners.models import (
     Certification,
-    ConsultingCategory,
     CustomerReference,
     Industry,
     Office,
@@ -61,26 +61,6 @@ def _certification_deleted(sender, instance, origin=None, **kwargs):
     partner_search_refresh(StaffMember.objects.filter(pk=instance.staff_member_id).values("partner_id"))
 
 
-def _tags_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
-    if not search_index_available():
-        return
-    if not reverse:  # partner.industries.add(...) and the like: `instance` is the partner
-        if action in ("post_add", "post_remove", "post_clear"):
-            partner_search_refresh([instance.pk])
-        return
-    # industry.partners.add(...): `instance` is the term, pk_set the partners.
-    term_column = sender._meta.get_field(instance._meta.model_name).attname
-    if action == "pre_clear":
-        # After the clear no query can name them, so remember who had the term.
-        instance._search_cleared_partner_ids = list(
-            sender.objects.filter(**{term_column: instance.pk}).values_list("partner_id", flat=True)
-        )
-    elif action == "post_clear":
-        partner_search_refresh(getattr(instance, "_search_cleared_partner_ids", []))
-    elif action in ("post_add", "post_remove"):
-        partner_search_refresh(pk_set or [])
-
-
 def _vocabulary_changed(sender, **kwargs):
     # On every database: the filters' choices and labels come from this cache.
     cache.delete(VOCABULARY_CACHE_KEY)
@@ -94,21 +74,6 @@ def _tier_saved(sender, instance, created, raw=False, **kwargs):
 def _program_saved(sender, instance, created, raw=False, **kwargs):
     if not raw and not created and search_index_available():
         partner_search_refresh(ProgramEnrollment.objects.filter(program=instance).values("partner_id"))
-
-
-def _term_saved(through, column):
-    def receiver(sender, instance, created, raw=False, **kwargs):
-        if not raw and not created and search_index_available():
-            partner_search_refresh(through.objects.filter(**{column: instance.pk}).values("partner_id"))
-
-    return receiver
-
-
-_term_receivers = {
-    ConsultingCategory: _term_saved(Partner.categories.through, "consultingcategory_id"),
-    Industry: _term_saved(Partner.industries.through, "industry_id"),
-    UseCase: _term_saved(Partner.use_cases.through, "usecase_id"),
-}
 
 
 def connect():
@@ -127,12 +92,8 @@ def connect():
     post_delete.connect(
         _certification_deleted, sender=Certification, dispatch_uid=f"{DISPATCH_PREFIX}cert{post_delete}"
     )
-    for through in (Partner.categories.through, Partner.industries.through, Partner.use_cases.through):
-        m2m_changed.connect(_tags_changed, sender=through, dispatch_uid=f"{DISPATCH_PREFIX}{through}")
     post_save.connect(_tier_saved, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier")
     post_save.connect(_program_saved, sender=Program, dispatch_uid=DISPATCH_PREFIX + "program")
-    for model, receiver in _term_receivers.items():
-        post_save.connect(receiver, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}term{model.__name__}")
     for model in (Tier, Program, Industry, UseCase):
         for signal in (post_save, post_delete):
             signal.connect(

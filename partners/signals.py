@@ -4,6 +4,8 @@
 - A record that can move to another partner (an office, a person, a certification, a reference, an
   enrollment: the admin lets a PDM correct who it belongs to) remembers whose it was before the save, so
   the receivers bring both partners up to date (`moved_from`).
+- A change to a partner's tags, or to a tag's name, also brings the partners' search entries up to date
+  (the other records' search receivers are in partners.search_signals).
 - A partner's `updated_at` is what integrators sync on (`updated_since`), and the partner resource nests
   its offices and names its tags: changing those changes the partner. Each receiver below is one UPDATE of
   the partners concerned, in the transaction of the change, that sends no signal (so no second search
@@ -28,6 +30,7 @@ from partners.models import (
     StaffMember,
     UseCase,
 )
+from partners.search_index import partner_search_refresh, search_index_available
 
 DISPATCH_PREFIX = "partners.signals:"
 
@@ -84,18 +87,31 @@ def _office_deleted(sender, instance, origin=None, **kwargs):
         partners_touch([instance.partner_id])
 
 
+def _partners_changed(partner_ids, *, touch: bool = True) -> None:
+    """What a change to a partner's tags or their names means for the partners concerned: their
+    `updated_at` moves (when the partner resource shows the change) and their search entries follow."""
+    if touch:
+        partners_touch(partner_ids)
+    if search_index_available():
+        partner_search_refresh(partner_ids)
+
+
 def _tags_changed(sender, instance, action, reverse, pk_set, **kwargs):
     if not reverse:  # partner.industries.add(...) and the like: `instance` is the partner
         if action in ("post_add", "post_remove", "post_clear"):
-            partners_touch([instance.pk])
+            _partners_changed([instance.pk])
         return
     # industry.partners.add(...): `instance` is the term, pk_set the partners.
     if action == "pre_clear":
-        # After the clear no query can name them; the transaction makes touching them first the same.
+        # After the clear no query can name them, so remember who had the term.
         term_column = sender._meta.get_field(instance._meta.model_name).attname
-        partners_touch(sender.objects.filter(**{term_column: instance.pk}).values("partner_id"))
+        instance._partners_cleared = list(
+            sender.objects.filter(**{term_column: instance.pk}).values_list("partner_id", flat=True)
+        )
+    elif action == "post_clear":
+        _partners_changed(getattr(instance, "_partners_cleared", []))
     elif action in ("post_add", "post_remove") and pk_set:
-        partners_touch(pk_set)
+        _partners_changed(pk_set)
 
 
 _PREVIOUS_SLUG = "_partners_previous_slug"
@@ -110,11 +126,16 @@ def _term_saving(sender, instance, raw=False, update_fields=None, **kwargs):
 
 
 def _term_saved(through, column):
-    # The partner resource names its tags by slug: a renamed slug changes every partner with the tag.
+    # Search reads a tag's name; the partner resource names its tags by slug, so only a renamed slug
+    # changes the partners with the tag for `updated_since`.
     def receiver(sender, instance, created, raw=False, **kwargs):
+        if raw or created:
+            return
         previous = getattr(instance, _PREVIOUS_SLUG, None)
-        if not raw and not created and previous is not None and previous != instance.slug:
-            partners_touch(through.objects.filter(**{column: instance.pk}).values("partner_id"))
+        _partners_changed(
+            through.objects.filter(**{column: instance.pk}).values("partner_id"),
+            touch=previous is not None and previous != instance.slug,
+        )
 
     return receiver
 
