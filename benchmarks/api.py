@@ -43,25 +43,12 @@ from django.db import connection  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from apn_portal.accounts.models import User  # noqa: E402
+from benchmarks.sql_timer import SqlTimer  # noqa: E402
 from partners.models import Certification, Industry, Partner  # noqa: E402
 
 TARGET_MEDIAN_MS = 40.0
 TARGET_OVER_SQL = 2.0
 TARGET_ROWS_PER_SECOND = 20_000
-
-
-class QueryTimer:
-    """An execute wrapper that times every SQL statement a request runs."""
-
-    def __init__(self):
-        self.seconds: list[float] = []
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.seconds.append(time.perf_counter() - started)
 
 
 @dataclass
@@ -129,7 +116,7 @@ def measure_list(client, name: str, query: str, requests: int, warmup: int) -> L
     url = f"/api/v1/partners/?{query}"
     timings, sql, counts, body = [], [], [], {}
     for i in range(warmup + requests):
-        timer = QueryTimer()
+        timer = SqlTimer()
         with connection.execute_wrapper(timer):
             started = time.perf_counter()
             response = client.get(url)
@@ -138,8 +125,8 @@ def measure_list(client, name: str, query: str, requests: int, warmup: int) -> L
             raise SystemExit(f"{url} answered {response.status_code}: {response.content[:300]!r}")
         if i >= warmup:
             timings.append(elapsed)
-            sql.append(sum(timer.seconds))
-            counts.append(len(timer.seconds))
+            sql.append(timer.seconds)
+            counts.append(timer.count)
             body = response.json()
     median, sql_median = statistics.median(timings), statistics.median(sql)
     return ListResult(
@@ -159,7 +146,7 @@ def measure_list(client, name: str, query: str, requests: int, warmup: int) -> L
 def walk_certifications(client, page_size: int, ordering: str = "id") -> WalkResult:
     url = f"/api/v1/certifications/?page_size={page_size}&ordering={ordering}"
     rows = pages = 0
-    timer = QueryTimer()
+    timer = SqlTimer()
     started, cpu_started = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(timer):
         while url:
@@ -174,7 +161,7 @@ def walk_certifications(client, page_size: int, ordering: str = "id") -> WalkRes
         rows=rows,
         pages=pages,
         seconds=time.perf_counter() - started,
-        sql_seconds=sum(timer.seconds),
+        sql_seconds=timer.seconds,
         cpu_seconds=time.process_time() - cpu_started,
         page_size=page_size,
         ordering=ordering,

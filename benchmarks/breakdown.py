@@ -35,6 +35,7 @@ from rest_framework.test import APIClient  # noqa: E402
 import partners.search_results  # noqa: E402
 import partners.views.search  # noqa: E402
 from apn_portal.api.viewsets import PortalViewSetMixin  # noqa: E402
+from benchmarks.sql_timer import SqlTimer  # noqa: E402
 
 # (owner, attribute, label): the stages, in the order a request meets them. A function the view imported
 # by name is replaced in the view's module.
@@ -75,18 +76,6 @@ class Timers:
         for label, seconds in self.current.items():
             self.samples[label].append(seconds * 1000)
         self.current.clear()
-
-
-class SqlTimer:
-    def __init__(self):
-        self.seconds = 0.0
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - started
 
 
 def measure(url: str, requests: int, timers: Timers) -> None:

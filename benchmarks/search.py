@@ -30,6 +30,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
+from benchmarks.sql_timer import SqlTimer  # noqa: E402
 from partners.models import Partner, PartnerSearchEntry  # noqa: E402
 
 TARGET_MEDIAN_MS = 50
@@ -153,22 +154,6 @@ class Result:
             and self.page_p95 < TARGET_P95_MS
             and self.page_over_sql <= TARGET_PAGE_OVER_SQL
         )
-
-
-class SqlTimer:
-    """Times every statement the page runs (connection.execute_wrapper)."""
-
-    def __init__(self):
-        self.seconds = 0.0
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - started
-            self.count += 1
 
 
 class BackendCpu:
