@@ -254,20 +254,13 @@ class ProfessionalServicesInline(ScopedChoicesMixin, admin.StackedInline):
         return super().get_queryset(request).select_related("buying_partner", "consultant")
 
 
-def _foreign_accounts_problem(accounts, customer) -> str | None:
-    """As marketplace_subscription_add has it: an engagement's software runs on its customer's accounts.
-    (Someone who looks after two customers sees both customers' accounts among the choices.)"""
-    foreign = [account.account_id for account in accounts or () if account.customer_id != customer.pk]
-    return f"Account(s) {', '.join(foreign)} are not {customer}'s." if foreign else None
-
-
 class MarketplaceSubscriptionFormSet(forms.BaseInlineFormSet):
     def clean(self):
         super().clean()
         customer = self.instance.customer if self.instance.customer_id else None
         for form in self.forms:
             accounts = getattr(form, "cleaned_data", {}).get("accounts")
-            problem = customer and accounts and _foreign_accounts_problem(accounts, customer)
+            problem = customer and accounts and selectors.foreign_accounts_problem(accounts, customer)
             if problem:
                 form.add_error("accounts", problem)
 
@@ -275,8 +268,8 @@ class MarketplaceSubscriptionFormSet(forms.BaseInlineFormSet):
 class MarketplaceSubscriptionAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
-        engagement = cleaned.get("engagement")
-        problem = engagement and _foreign_accounts_problem(cleaned.get("accounts"), engagement.customer)
+        engagement, accounts = cleaned.get("engagement"), cleaned.get("accounts")
+        problem = engagement and selectors.foreign_accounts_problem(accounts, engagement.customer)
         if problem:
             self.add_error("accounts", problem)
         return cleaned

@@ -191,6 +191,13 @@ def access_grants_in_state(grants: QuerySet[AccessGrant], state: str) -> QuerySe
     return grants
 
 
+def foreign_accounts_problem(accounts, customer: Customer) -> str | None:
+    """An engagement's software runs on its customer's own accounts: what is wrong with `accounts` if
+    some are another customer's (someone who looks after two customers sees both customers' accounts)."""
+    foreign = [account.account_id for account in accounts or () if account.customer_id != customer.pk]
+    return f"Account(s) {', '.join(foreign)} are not {customer}'s." if foreign else None
+
+
 # Who may do what --------------------------------------------------------------------------------------
 
 

@@ -48,6 +48,7 @@ from engagements.models import (
 )
 from engagements.selectors import (
     engaged_partner_grant_problem,
+    foreign_accounts_problem,
     user_can_manage_access,
     user_can_manage_engagement,
     user_can_revoke_access,
@@ -967,11 +968,9 @@ def marketplace_subscription_add(
             )
         if not accounts:
             raise DomainError("Choose the accounts the subscription is for.", field="accounts")
-        foreign = [account.account_id for account in accounts if account.customer_id != locked.customer_id]
-        if foreign:
-            raise DomainError(
-                f"Account(s) {', '.join(foreign)} are not {locked.customer}'s.", field="accounts"
-            )
+        problem = foreign_accounts_problem(accounts, locked.customer)
+        if problem:
+            raise DomainError(problem, field="accounts")
         if locked.marketplace_subscriptions.filter(vendor=vendor, product=(product or "").strip()).exists():
             raise ConflictError(f"“{locked.title}” already subscribes to {product}.")
         subscription = MarketplaceSubscription(
