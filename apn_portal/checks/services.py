@@ -61,6 +61,7 @@ def check_run(
     try:
         with check_lock(name) as acquired:
             if acquired:
+                _close_abandoned_runs(run)
                 result = check(today=today)
     except Exception as exc:
         _finish(
@@ -77,6 +78,21 @@ def check_run(
     _finish(run, status=CheckRunStatus.SUCCEEDED, result=result)
     logger.info("Check %s: %s", name, run.summary.replace("\n", " "))
     return run
+
+
+def _close_abandoned_runs(run: CheckRun) -> None:
+    """Mark as failed the earlier runs of this check still recorded as running. Holding the check's lock
+    proves none of them still runs: their worker stopped mid-run (killed, or the machine went down), and
+    their transaction rolled back with it."""
+    abandoned = CheckRun.objects.filter(
+        name=run.name, status=CheckRunStatus.RUNNING, started_at__lt=run.started_at
+    )
+    abandoned.update(
+        status=CheckRunStatus.FAILED,
+        finished_at=timezone.now(),
+        summary="Rolled back: nothing was changed.",
+        error="The worker running this check stopped before the run finished.",
+    )
 
 
 def _finish(run: CheckRun, *, status: str, result: CheckResult, error: str = "") -> None:

@@ -42,9 +42,10 @@ def check_task(check):
         bind=True,
         name=check.task_name,
         ignore_result=True,
-        # Acknowledged after the run, so a worker lost mid-run leaves it for another: only for checks
-        # that are safe to run twice.
+        # Acknowledged after the run, and handed back to the queue if the process running it dies
+        # (killed, out of memory), so a lost run is run again: only for checks that are safe to run twice.
         acks_late=check.idempotent,
+        reject_on_worker_lost=check.idempotent,
         autoretry_for=TRANSIENT_ERRORS,
         retry_backoff=60,
         retry_backoff_max=30 * 60,

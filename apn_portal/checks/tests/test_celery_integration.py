@@ -14,8 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
+from celery import Celery
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -152,3 +154,62 @@ def test_beat_runs_a_check_on_the_worker_and_its_email_is_delivered(worker):
     assert "text/html" in email
     message = OutboxMessage.objects.get(dedupe_key__startswith=f"cert-expiry:{partner.pk}:")
     assert message.status == OutboxStatus.SENT
+
+
+@pytest.fixture
+def certifications_locked():
+    """Another session holds an exclusive lock on the certifications table, so a check reading it waits
+    (mid-run, its transaction open) until `release()` is called."""
+    db = connection.settings_dict
+    session = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db.get("PASSWORD") or None,
+        dbname=db["NAME"],
+    )
+    session.execute("BEGIN")
+    session.execute("LOCK TABLE partners_certification IN ACCESS EXCLUSIVE MODE")
+    try:
+        yield session.rollback
+    finally:
+        session.close()
+
+
+def test_a_check_whose_worker_process_dies_mid_run_runs_again(
+    certifications_locked, worker, redis_url, monkeypatch
+):
+    """A worker process killed mid-run (out of memory, a SIGKILL) hands the check back to the queue: it
+    runs again, and the run that died is recorded as failed rather than "running" forever."""
+    release_certifications = certifications_locked
+    _, log = worker
+    # Celery reads the broker from the environment before any setting: the tests' own is not this worker's.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_url)
+    inspector = Celery(set_as_current=False).control.inspect(timeout=2)
+
+    def process_running_the_check():
+        for tasks in (inspector.active() or {}).values():
+            for task in tasks:
+                if task["name"] == "checks.certification_expiry":
+                    return task["worker_pid"]
+        return None
+
+    try:
+        pid = _wait_for(process_running_the_check, "the worker to start certification_expiry", WAIT_SECONDS)
+    except AssertionError:
+        pytest.fail(f"certification_expiry never started. Worker log:\n{_worker_log(log)}")
+    [killed] = CheckRun.objects.filter(name="certification_expiry", status=CheckRunStatus.RUNNING)
+    os.kill(pid, signal.SIGKILL)
+    release_certifications()
+
+    def succeeded_run():
+        return CheckRun.objects.filter(name="certification_expiry", status=CheckRunStatus.SUCCEEDED).first()
+
+    try:
+        _wait_for(succeeded_run, "certification_expiry to run again", WAIT_SECONDS)
+    except AssertionError:
+        pytest.fail(f"certification_expiry was not run again. Worker log:\n{_worker_log(log)}")
+    killed.refresh_from_db()
+    assert killed.status == CheckRunStatus.FAILED
+    assert killed.error == "The worker running this check stopped before the run finished."
+    assert killed.finished_at is not None
