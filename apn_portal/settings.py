@@ -242,6 +242,7 @@ API_THROTTLE_RATES = {
     "contact_requests": env("API_THROTTLE_CONTACT_REQUESTS", default="10/hour"),
 }
 API_IDEMPOTENCY_KEY_TTL_HOURS = 24
+WEB_REQUEST_TIMEOUT_SECONDS = env.int("WEB_REQUEST_TIMEOUT_SECONDS", default=30)  # gunicorn's --timeout
 SPECTACULAR_SETTINGS = {
     "TITLE": "APN Portal API",
     "DESCRIPTION": (

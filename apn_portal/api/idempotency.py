@@ -6,6 +6,13 @@ first response again and creates nothing twice.
 - The request runs in one transaction with the storing of its response, so either both the new records
   and the stored response exist, or neither does.
 - Only a success is stored: after a refusal (400, 403, 409...) the key is released and may be retried.
+- The response is stored as the JSON text it was sent as, so a replay has the same bytes (JSONB would
+  reorder the keys).
+- A claim is live as long as its request may still run: the web server kills a request after
+  `WEB_REQUEST_TIMEOUT_SECONDS` (gunicorn's `--timeout`), so only a claim older than that, plus a margin,
+  belongs to a request that died, and is taken over.
+- A retry that will only be replayed does no new work: throttles on work (contact requests) let it through
+  uncounted (`stored_response_exists`).
 - The same key with a different method, path or body gets 422: it names another request.
 Keys belong to the token's user (or, anonymously, to the IP address) and expire after
 `API_IDEMPOTENCY_KEY_TTL_HOURS`.
@@ -30,8 +37,8 @@ from apn_portal.http import client_address
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
-# A claim whose request never finished (the process died) is taken over after this long.
-ABANDONED_AFTER = datetime.timedelta(minutes=2)
+# Past the web server's timeout, for clocks between web processes and the commit of a request's last write.
+ABANDONED_MARGIN = datetime.timedelta(seconds=30)
 
 
 class IdempotencyKeyInUse(APIException):
@@ -48,6 +55,11 @@ class IdempotencyKeyMismatch(APIException):
 
 def _ttl() -> datetime.timedelta:
     return datetime.timedelta(hours=settings.API_IDEMPOTENCY_KEY_TTL_HOURS)
+
+
+def abandoned_after() -> datetime.timedelta:
+    """How long a claim without a response stays live: until no request can still be running it."""
+    return datetime.timedelta(seconds=settings.WEB_REQUEST_TIMEOUT_SECONDS) + ABANDONED_MARGIN
 
 
 def _scope(request) -> str:
@@ -95,10 +107,9 @@ def _claim(*, scope: str, key: str, fingerprint: str, request) -> IdempotencyKey
         if existing.request_fingerprint != fingerprint:
             raise IdempotencyKeyMismatch()
         if existing.is_complete:
-            headers = {**existing.response_headers, REPLAY_HEADER: "true"}
-            return Response(existing.response_body, status=existing.response_status, headers=headers)
+            return _replay(existing)
         taken_over = IdempotencyKey.objects.filter(
-            pk=existing.pk, response_status__isnull=True, updated_at__lt=now - ABANDONED_AFTER
+            pk=existing.pk, response_status__isnull=True, updated_at__lt=now - abandoned_after()
         ).update(updated_at=now)
         if taken_over:
             return existing
@@ -106,16 +117,42 @@ def _claim(*, scope: str, key: str, fingerprint: str, request) -> IdempotencyKey
     raise IdempotencyKeyInUse()
 
 
+def _replay(stored: IdempotencyKey) -> Response:
+    # Parsed keeps the keys in the order sent, so the renderer gives the first response's bytes again.
+    data = json.loads(stored.response_body) if stored.response_body else None
+    headers = {**stored.response_headers, REPLAY_HEADER: "true"}
+    return Response(data, status=stored.response_status, headers=headers)
+
+
 def _store(claim: IdempotencyKey, response: Response) -> None:
     claim.response_status = response.status_code
-    claim.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
+    claim.response_body = JSONRenderer().render(response.data).decode()
     claim.response_headers = {name: response[name] for name in ("Location",) if response.has_header(name)}
     claim.save(update_fields=["response_status", "response_body", "response_headers", "updated_at"])
 
 
-def run_idempotently(handler, request, *args, **kwargs):
+def _valid_key(request) -> str | None:
     key = request.headers.get(HEADER, "").strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    return key if key and len(key) <= MAX_KEY_LENGTH else None
+
+
+def stored_response_exists(request) -> bool:
+    """Whether this POST is a retry that will get a stored response again, rather than run."""
+    key = _valid_key(request) if request.method == "POST" else None
+    if key is None:
+        return False
+    return IdempotencyKey.objects.filter(
+        scope=_scope(request),
+        key=key,
+        request_fingerprint=_fingerprint(request),
+        response_status__isnull=False,
+        created_at__gte=timezone.now() - _ttl(),
+    ).exists()
+
+
+def run_idempotently(handler, request, *args, **kwargs):
+    key = _valid_key(request)
+    if key is None:
         raise ValidationError({HEADER: [f"Give a key of 1 to {MAX_KEY_LENGTH} characters."]})
     claim = _claim(scope=_scope(request), key=key, fingerprint=_fingerprint(request), request=request)
     if isinstance(claim, Response):

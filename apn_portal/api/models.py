@@ -18,7 +18,8 @@ class IdempotencyKey(TimeStampedModel):
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=500)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: running.")
-    response_body = models.JSONField(null=True, blank=True)
+    # The JSON text as it was sent, not JSONB, which would reorder its keys and change a replay's bytes.
+    response_body = models.TextField(null=True, blank=True)
     response_headers = models.JSONField(default=dict, blank=True)
 
     class Meta:

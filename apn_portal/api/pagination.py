@@ -142,8 +142,11 @@ class KeysetCursorPagination(BasePagination):
         return tuple(getattr(view, "cursor_ordering_fields", self.default_ordering_fields))
 
     def _requested_ordering(self, request, view) -> str:
-        default = getattr(view, "cursor_default_ordering", "id")
-        value = request.query_params.get(self.ordering_param, "") or default
+        value = request.query_params.get(self.ordering_param)
+        if value is None:
+            value = getattr(view, "cursor_default_ordering", "id")
+        # `?ordering=` left empty is a client's mistake (a variable left unset): a 400, as on the
+        # page-numbered lists (apn_portal.api.filters.UniqueOrderingFilter), not the default order.
         allowed = self._ordering_choices(view)
         if value not in allowed:
             raise ValidationError({self.ordering_param: [f"Order by one of: {', '.join(allowed)}."]})

@@ -9,6 +9,8 @@ can change them with environment variables.
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from apn_portal.api.idempotency import stored_response_exists
+
 
 class PortalRateThrottle(SimpleRateThrottle):
     def get_rate(self):
@@ -43,7 +45,19 @@ class TokenThrottle(PortalRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class ContactRequestThrottle(PortalRateThrottle):
+class WorkThrottle(PortalRateThrottle):
+    """A rate on work a request does (not on requests as such): a retry with an `Idempotency-Key` whose
+    response is stored only gets that response again, so it neither counts nor is refused, and a client
+    that retries gets its first answer rather than a 429. The per-address and per-token rates still count
+    it, as any request."""
+
+    def allow_request(self, request, view):
+        if self.get_cache_key(request, view) is not None and stored_response_exists(request):
+            return True
+        return super().allow_request(request, view)
+
+
+class ContactRequestThrottle(WorkThrottle):
     """Sending a contact request, per IP address whoever is signed in: it emails a partner."""
 
     scope = "contact_requests"
