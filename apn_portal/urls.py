@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from apn_portal import health
+from apn_portal.accounts.views import PasswordResetView
 
 admin.site.site_header = "APN Portal administration"
 admin.site.site_title = "APN Portal admin"
@@ -13,6 +14,8 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Before Django's own, which would send the email from the request rather than through the outbox.
+    path("accounts/password_reset/", PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("partners/", include("partners.urls")),
     path("my/", include("partners.urls_my")),

@@ -1,7 +1,13 @@
 from django.contrib import admin, messages
 
 from apn_portal.outbox.models import OutboxMessage
-from apn_portal.outbox.services import outbox_message_bodies, outbox_messages_resend
+from apn_portal.outbox.services import (
+    outbox_message_bodies,
+    outbox_message_is_confidential,
+    outbox_messages_resend,
+)
+
+_BODY_FIELDS = ("body_text", "body_html", "context")
 
 
 @admin.register(OutboxMessage)
@@ -18,8 +24,16 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def recipients(self, obj):
         return ", ".join(obj.to)
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and outbox_message_is_confidential(obj):
+            return [name for name in fields if name not in _BODY_FIELDS]
+        return fields
+
     @admin.display(description="text as sent (or to be sent)")
     def text(self, obj):
+        if outbox_message_is_confidential(obj):
+            return "Not shown: it holds a link that signs its reader in (a password reset)."
         # A message rendered when it is sent has no stored body until then.
         try:
             return outbox_message_bodies(obj)[0]

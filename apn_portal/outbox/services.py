@@ -34,18 +34,54 @@ def outbox_email_enqueue(
     `template` names a pair `<template>.txt` and `<template>.html`. Returns None when a message with the
     same dedupe key already exists: that notification was already queued (or sent) and is not repeated.
     """
+    if not any(to):
+        return None  # nothing to render
+    context = {**context, "portal_url": settings.PORTAL_URL}
+    return outbox_rendered_email_enqueue(
+        dedupe_key=dedupe_key,
+        to=to,
+        subject=subject,
+        body_text=render_to_string(f"{template}.txt", context),
+        body_html=render_to_string(f"{template}.html", context),
+    )
+
+
+# A message that carries a credential (a password reset link) has a dedupe key starting with this; the
+# admin never shows its bodies, so reading the outbox lets nobody into someone else's account.
+CONFIDENTIAL_KEY_PREFIX = "confidential:"
+
+
+def outbox_message_is_confidential(message: OutboxMessage) -> bool:
+    return message.dedupe_key.startswith(CONFIDENTIAL_KEY_PREFIX)
+
+
+def outbox_rendered_email_enqueue(
+    *,
+    dedupe_key: str,
+    to: list[str],
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    confidential: bool = False,
+) -> OutboxMessage | None:
+    """Store an email whose bodies the caller rendered already (Django's password reset form renders its
+    own), to send once the surrounding transaction commits; otherwise as outbox_email_enqueue.
+
+    A `confidential` message (one with a link that signs its reader in) keeps its bodies out of the admin.
+    """
     recipients = sorted({address for address in to if address})
     if not recipients:
         return None
-    context = {**context, "portal_url": settings.PORTAL_URL}
+    if confidential:
+        dedupe_key = f"{CONFIDENTIAL_KEY_PREFIX}{dedupe_key}"
     with transaction.atomic():
         message, created = OutboxMessage.objects.get_or_create(
             dedupe_key=dedupe_key,
             defaults={
                 "to": recipients,
                 "subject": subject,
-                "body_text": render_to_string(f"{template}.txt", context),
-                "body_html": render_to_string(f"{template}.html", context),
+                "body_text": body_text,
+                "body_html": body_html,
                 "next_attempt_at": timezone.now(),
             },
         )

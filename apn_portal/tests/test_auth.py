@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
+from apn_portal.outbox.services import outbox_flush
 from tests.factories import PASSWORD, PartnerUserFactory, PdmFactory
 
 pytestmark = pytest.mark.django_db
@@ -143,6 +144,7 @@ def test_password_reset_by_email_needs_at_least_12_characters(client, mailoutbox
     response = client.post(reverse("password_reset"), {"email": "pat@partner.example.com"})
 
     assertRedirects(response, reverse("password_reset_done"))
+    outbox_flush()  # what the worker does once the request has committed
     assert len(mailoutbox) == 1
     email = mailoutbox[0]
     assert email.to == ["pat@partner.example.com"]

@@ -52,8 +52,27 @@ class WebhookDeliveryAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         if selection_too_large(self, request, queryset):
             return
         try:
-            count = webhook_deliveries_retry(deliveries=queryset, user=request.user)
+            retry = webhook_deliveries_retry(deliveries=queryset, user=request.user)
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
-        self.message_user(request, f"{count} deliveries queued again.", messages.SUCCESS)
+        if retry.restarted:
+            self.message_user(
+                request,
+                f"{retry.restarted} failed deliveries queued again now, with a fresh round of attempts.",
+                messages.SUCCESS,
+            )
+        if retry.brought_forward:
+            self.message_user(
+                request,
+                f"{retry.brought_forward} deliveries still being retried are sent now instead of at their "
+                "next retry; their attempts so far still count.",
+                messages.SUCCESS,
+            )
+        if retry.left_alone:
+            self.message_user(
+                request,
+                f"{retry.left_alone} deliveries left as they are: delivered already, or being sent right "
+                "now.",
+                messages.WARNING,
+            )

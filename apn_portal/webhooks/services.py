@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -343,13 +344,43 @@ def webhook_deliveries_due_ids(limit: int = 500) -> list[int]:
     )
 
 
-def webhook_deliveries_retry(*, deliveries, user) -> int:
-    """Send failed deliveries again now (from the admin's delivery log). Returns how many."""
+@dataclass(frozen=True)
+class WebhookRetry:
+    """What webhook_deliveries_retry did with the selected deliveries."""
+
+    restarted: int  # had failed for good: a fresh round of attempts, the first now
+    brought_forward: int  # still being retried: their next attempt now, their attempts kept
+    left_alone: int  # delivered already, or being attempted at this very moment
+
+
+def webhook_deliveries_retry(*, deliveries, user) -> WebhookRetry:
+    """Send the selected deliveries again now (from the admin's delivery log).
+
+    A delivery that failed for good starts a fresh round of attempts. One still being retried only has its
+    next attempt brought forward: its attempt count (and so how much longer it is retried) stays, or
+    sending again a delivery mid-backoff would quietly give a dead receiver another twelve attempts.
+    """
     if not (user.is_authenticated and user.is_superuser):
         raise PermissionDeniedError("Only a superuser can resend webhook deliveries.")
-    ids = list(deliveries.exclude(status=DeliveryStatus.DELIVERED).values_list("id", flat=True))
-    WebhookDelivery.objects.filter(pk__in=ids).update(
-        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), updated_at=timezone.now()
+    selected = list(deliveries.values_list("pk", flat=True))
+    now = timezone.now()
+    with transaction.atomic():
+        # A delivery a worker is sending right now is locked by it: skipped rather than waited for, and
+        # re-read here so one delivered meanwhile is not sent twice.
+        rows = dict(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=selected)
+            .exclude(status=DeliveryStatus.DELIVERED)
+            .values_list("pk", "status")
+        )
+        failed = [pk for pk, status in rows.items() if status == DeliveryStatus.FAILED]
+        pending = [pk for pk, status in rows.items() if status == DeliveryStatus.PENDING]
+        WebhookDelivery.objects.filter(pk__in=failed).update(
+            status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now
+        )
+        WebhookDelivery.objects.filter(pk__in=pending).update(next_attempt_at=now, updated_at=now)
+        ids = failed + pending
+        transaction.on_commit(lambda: webhook_deliveries_queue(ids))
+    return WebhookRetry(
+        restarted=len(failed), brought_forward=len(pending), left_alone=len(selected) - len(ids)
     )
-    transaction.on_commit(lambda: webhook_deliveries_queue(ids))
-    return len(ids)

@@ -1,0 +1,109 @@
+"""Password reset emails go through the outbox: queued with the request, sent (and retried) after it."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
+
+from apn_portal.outbox.models import OutboxMessage, OutboxStatus
+from apn_portal.outbox.services import outbox_flush
+from tests.factories import PartnerUserFactory, SuperUserFactory
+
+pytestmark = pytest.mark.django_db
+
+ADDRESS = "pat@partner.example.com"
+
+
+@pytest.fixture
+def pat():
+    user = PartnerUserFactory(username="pat.partner")
+    user.email = ADDRESS
+    user.save(update_fields=["email"])
+    return user
+
+
+def ask_for_a_reset(client, email, django_capture_on_commit_callbacks):
+    # The callbacks run as after a real commit: the delivery task goes to the (in-memory) broker.
+    with django_capture_on_commit_callbacks(execute=True):
+        return client.post(reverse("password_reset"), {"email": email})
+
+
+def reset_link(text):
+    return re.search(r"https?://testserver(/accounts/reset/\S+/)", text).group(1)
+
+
+def test_a_reset_link_is_queued_in_the_outbox_and_works_once_sent(
+    client, pat, django_capture_on_commit_callbacks
+):
+    response = ask_for_a_reset(client, ADDRESS, django_capture_on_commit_callbacks)
+
+    assertRedirects(response, reverse("password_reset_done"))
+    assert mail.outbox == []  # not sent from the request
+    message = OutboxMessage.objects.get()
+    assert (message.to, message.subject, message.status) == (
+        [ADDRESS],
+        "Reset your APN Portal password",
+        OutboxStatus.PENDING,
+    )
+
+    assert outbox_flush() == 1
+    (email,) = mail.outbox
+    assert email.to == [ADDRESS]
+    link = reset_link(email.body)
+    form_page = client.get(link, follow=True)
+    assertContains(form_page, "Choose a new password")
+    accepted = client.post(
+        form_page.redirect_chain[-1][0], {"new_password1": "tangerine-92", "new_password2": "tangerine-92"}
+    )
+    assertRedirects(accepted, reverse("password_reset_complete"))
+    pat.refresh_from_db()
+    assert pat.check_password("tangerine-92")
+
+
+def test_an_unknown_address_queues_nothing_and_gets_the_same_page(
+    client, pat, django_capture_on_commit_callbacks
+):
+    response = ask_for_a_reset(client, "nobody@example.com", django_capture_on_commit_callbacks)
+
+    assertRedirects(response, reverse("password_reset_done"))
+    assertContains(client.get(response.url), "Check your email")
+    assert not OutboxMessage.objects.exists()
+    assert outbox_flush() == 0
+    assert mail.outbox == []
+
+
+def test_a_reset_asked_for_while_the_mail_server_is_down_is_kept_and_sent_later(
+    client, pat, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+
+    response = ask_for_a_reset(client, ADDRESS, django_capture_on_commit_callbacks)
+
+    assertRedirects(response, reverse("password_reset_done"))
+    assert outbox_flush() == 0  # the mail server refuses: the message stays queued for a retry
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)
+    assert message.last_error.startswith("ConnectionRefusedError")
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    message.next_attempt_at = message.created_at
+    message.save(update_fields=["next_attempt_at"])
+    assert outbox_flush() == 1
+    (email,) = mail.outbox
+    assert client.get(reset_link(email.body), follow=True).context["validlink"]
+
+
+def test_the_outbox_admin_does_not_show_the_reset_link(client, pat, django_capture_on_commit_callbacks):
+    ask_for_a_reset(client, ADDRESS, django_capture_on_commit_callbacks)
+    message = OutboxMessage.objects.get()
+    token_path = reset_link(message.body_text)
+
+    client.force_login(SuperUserFactory())
+    page = client.get(reverse("admin:outbox_outboxmessage_change", args=[message.pk]))
+
+    assertContains(page, "Reset your APN Portal password")
+    assertNotContains(page, token_path)
+    assertNotContains(page, token_path.rstrip("/").rsplit("/", 1)[-1])  # nor the token on its own
