@@ -3,8 +3,10 @@
 from django import forms
 from django.db import models
 
+from apn_portal.exceptions import DomainError
 from partners.choices import PartnerType
 from partners.models import ContactRequest, Partner, ProfileChangeRequest, Tier
+from partners.services_records import partner_categories_check
 
 # Public forms: the contact form on a partner's profile ---------------------------------------------------
 
@@ -98,6 +100,9 @@ class ContactRequestForm(forms.ModelForm):
 
 
 def _https_by_default(db_field, **kwargs):
+    # Called by Django as it builds this form's fields (Meta.formfield_callback), not by our code: the
+    # admin then builds its own with `formfield_overrides`, but without this the class's own URL field
+    # would guess "http" and warn of Django 6.0's change at import.
     if isinstance(db_field, models.URLField):
         kwargs.setdefault("assume_scheme", "https")
     return db_field.formfield(**kwargs)
@@ -135,8 +140,10 @@ class PartnerAdminForm(forms.ModelForm):
                 f"{tier.name} is a {tier.get_partner_type_display()} tier; choose one of the "
                 f"{PartnerType(partner_type).label} ladder.",
             )
-        if cleaned.get("categories") and partner_type != PartnerType.CONSULTING:
-            self.add_error("categories", "Only Consulting partners have consulting categories.")
+        try:
+            partner_categories_check(partner_type, cleaned.get("categories"))
+        except DomainError as refusal:
+            self.add_error(refusal.field, refusal.message)
         return cleaned
 
 

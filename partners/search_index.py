@@ -1,13 +1,17 @@
 """Upkeep of the search entries (PartnerSearchEntry) that Find-a-Partner reads on PostgreSQL.
 
 Every refresh is one INSERT ... ON CONFLICT DO UPDATE for any number of partners, so a single save, a
-bulk import and a full rebuild of 100,000 partners all take the same path. What counts as an active
-enrollment or certification comes from partners.selectors, so the search can never disagree with the
-tier evaluation about it. On any database but PostgreSQL these functions do nothing.
+bulk import and a full rebuild of 100,000 partners all take the same path. A use case that changes a
+partner and several of its records (its tags) runs under `partner_search_refresh_batched`, so the
+signals of each change refresh the partner's entry once, at the end, rather than once per signal. What
+counts as an active enrollment or certification comes from partners.selectors, so the search can never
+disagree with the tier evaluation about it. On any database but PostgreSQL these functions do nothing.
 """
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.contrib.postgres.aggregates import ArrayAgg, StringAgg
 from django.core.cache import cache
@@ -35,6 +39,10 @@ UNFILTERED_COUNTS_CACHE_KEY = "find-a-partner:unfiltered-counts:v1"
 VOCABULARY_CACHE_KEY = "find-a-partner:vocabulary:v1"
 
 PartnerIds = Iterable[int] | QuerySet | None
+
+
+# The partners named by refreshes inside `partner_search_refresh_batched`, None outside it.
+_batched: ContextVar[set[int] | None] = ContextVar("partner_search_batched", default=None)
 
 
 def search_index_available() -> bool:
@@ -202,10 +210,43 @@ ON CONFLICT (partner_id) DO UPDATE SET
 """
 
 
+def _ids(partner_ids: Iterable) -> set[int]:
+    """Plain ids, from ids or a queryset of them (values() rows included), read now: later in the batch
+    the rows it names may be gone (a deleted person's partner)."""
+    ids = set()
+    for row in partner_ids:
+        ids.update(row.values() if isinstance(row, dict) else (row,))
+    return {int(pk) for pk in ids if pk is not None}
+
+
+@contextmanager
+def partner_search_refresh_batched() -> Iterator[None]:
+    """Collect the refreshes of named partners made inside the block (by the signals of each save and tag
+    change) and make them as one at its end; open it inside the use case's transaction, so the entries
+    change with the records. A block that raises refreshes nothing: its transaction is rolled back. Inside
+    another batch, the outer one refreshes."""
+    if _batched.get() is not None:
+        yield
+        return
+    batch: set[int] = set()
+    token = _batched.set(batch)
+    try:
+        yield
+    finally:
+        _batched.reset(token)
+    if batch:
+        partner_search_refresh(batch)
+
+
 def partner_search_refresh(partner_ids: PartnerIds = None, *, today: datetime.date | None = None) -> int:
     """Bring the search entries of these partners (ids or a queryset of ids; all partners when None) up
-    to date, in one statement. Returns how many entries were written."""
+    to date, in one statement. Returns how many entries were written: none inside
+    `partner_search_refresh_batched`, which refreshes named partners at its end."""
     if not search_index_available():
+        return 0
+    batch = _batched.get()
+    if batch is not None and partner_ids is not None and today is None:
+        batch.update(_ids(partner_ids))
         return 0
     today = today or timezone.localdate()
     target = _target(partner_ids)

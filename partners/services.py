@@ -38,7 +38,7 @@ from partners.models import (
     TierChange,
     certification_default_expiry,
 )
-from partners.search_index import partner_search_refresh
+from partners.search_index import partner_search_refresh, partner_search_refresh_batched
 from partners.selectors import partner_is_editable_by, partners_editable_by, tier_evaluate
 
 logger = logging.getLogger(__name__)
@@ -570,7 +570,8 @@ def _profile_change_notify(change: ProfileChangeRequest) -> None:
 
 def profile_change_approve(*, change: ProfileChangeRequest, user) -> ProfileChangeRequest:
     """Put a proposal live: the partner's profile takes its text and tags, and the history shows who."""
-    with transaction.atomic():
+    # The partner's save and each tag list's change would each refresh its search entry: once is enough.
+    with transaction.atomic(), partner_search_refresh_batched():
         locked = _profile_change_for_decision(change, user)
         partner = Partner.objects.select_for_update().get(pk=locked.partner_id)
         partner.description = locked.description

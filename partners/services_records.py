@@ -25,6 +25,7 @@ from partners.models import (
     Tier,
     UseCase,
 )
+from partners.search_index import partner_search_refresh_batched
 from partners.selectors import partner_is_editable_by
 from partners.services import _ensure_can_edit, _lock
 
@@ -58,7 +59,9 @@ def _set_tags(partner: Partner, tags: dict) -> None:
             getattr(partner, name).set(values)
 
 
-def _check_categories(partner_type: str, categories) -> None:
+def partner_categories_check(partner_type: str, categories) -> None:
+    """Refuse consulting categories on a partner of another type: the one rule, which the admin's partner
+    form asks too, so both say the same."""
     if categories and partner_type != PartnerType.CONSULTING:
         raise DomainError("Only consulting partners have consulting categories.", field="categories")
 
@@ -82,7 +85,7 @@ def partner_create(
     entry_tier = Tier.objects.filter(partner_type=partner_type).order_by("rank").first()
     if entry_tier is None:
         raise DomainError("There is no tier ladder for this partner type.", field="partner_type")
-    _check_categories(partner_type, categories)
+    partner_categories_check(partner_type, categories)
     partner = Partner(
         name=name,
         slug=slug,
@@ -93,7 +96,8 @@ def partner_create(
         is_published=is_published,
         pdm=user if user.is_pdm else None,
     )
-    with transaction.atomic():
+    # The partner's save and each tag list's change would each refresh its search entry: once is enough.
+    with transaction.atomic(), partner_search_refresh_batched():
         _save_valid(partner)
         _set_tags(partner, {"categories": categories, "industries": industries, "use_cases": use_cases})
     return partner
@@ -104,7 +108,7 @@ def partner_update(*, partner: Partner, user, **changes) -> Partner:
     records why; its type never changes, since its tier belongs to that type's ladder."""
     tags = {name: changes.pop(name) for name in list(changes) if name in PARTNER_TAGS}
     partner_type = changes.pop("partner_type", None)
-    with transaction.atomic():
+    with transaction.atomic(), partner_search_refresh_batched():
         locked = _lock(partner)
         _ensure_can_edit(locked, user)
         if partner_type is not None and partner_type != locked.partner_type:
@@ -112,7 +116,7 @@ def partner_update(*, partner: Partner, user, **changes) -> Partner:
                 "A partner's type cannot change: add the partner again with the other type.",
                 field="partner_type",
             )
-        _check_categories(locked.partner_type, tags.get("categories"))
+        partner_categories_check(locked.partner_type, tags.get("categories"))
         _apply(locked, changes, PARTNER_FIELDS)
         _save_valid(locked)
         _set_tags(locked, tags)

@@ -7,9 +7,9 @@
 - A change to a partner's tags, or to a tag's name, also brings the partners' search entries up to date
   (the other records' search receivers are in partners.search_signals).
 - A partner's `updated_at` is what integrators sync on (`updated_since`), and the partner resource nests
-  its offices and names its tags: changing those changes the partner. Each receiver below is one UPDATE of
-  the partners concerned, in the transaction of the change, that sends no signal (so no second search
-  refresh and no history row).
+  its offices and its tier (name, slug, rank) and names its tags: changing those changes the partner.
+  Each receiver below is one UPDATE of the partners concerned, in the transaction of the change, that
+  sends no signal (so no second search refresh and no history row).
 
 Bulk writes (bulk_create, QuerySet.update, the demo seeding's COPY) send no signals: whoever makes them on
 existing partners sets their `updated_at` too.
@@ -28,6 +28,7 @@ from partners.models import (
     Partner,
     ProgramEnrollment,
     StaffMember,
+    Tier,
     UseCase,
 )
 from partners.search_index import partner_search_refresh, search_index_available
@@ -140,6 +141,34 @@ def _term_saved(through, column):
     return receiver
 
 
+# What the partner resource shows of its tier (partners.api.serializers.TierBriefSerializer, besides the
+# id): an edit of anything else (description, grace period) leaves the partners as integrators have them.
+TIER_SHOWN = ("name", "slug", "rank")
+_PREVIOUS_TIER = "_partners_previous_tier"
+
+
+def _tier_saving(sender, instance, raw=False, update_fields=None, **kwargs):
+    instance.__dict__.pop(_PREVIOUS_TIER, None)
+    if (
+        raw
+        or instance._state.adding
+        or (update_fields is not None and not set(TIER_SHOWN) & set(update_fields))
+    ):
+        return
+    previous = Tier.objects.filter(pk=instance.pk).values_list(*TIER_SHOWN).first()
+    setattr(instance, _PREVIOUS_TIER, previous)
+
+
+def _tier_saved(sender, instance, created, raw=False, **kwargs):
+    # The tier's search entries follow in partners.search_signals (cards read the tier's name live).
+    previous = getattr(instance, _PREVIOUS_TIER, None)
+    if raw or created or previous is None:
+        return
+    if previous != tuple(getattr(instance, name) for name in TIER_SHOWN):
+        # One UPDATE however many partners hold the tier: a ladder's entry tier has most of them.
+        Partner.objects.filter(tier_id=instance.pk).update(updated_at=timezone.now())
+
+
 _term_receivers = {
     ConsultingCategory: _term_saved(Partner.categories.through, "consultingcategory_id"),
     Industry: _term_saved(Partner.industries.through, "industry_id"),
@@ -157,6 +186,8 @@ def connect():
     post_delete.connect(_office_deleted, sender=Office, dispatch_uid=DISPATCH_PREFIX + "office-deleted")
     for through in (Partner.categories.through, Partner.industries.through, Partner.use_cases.through):
         m2m_changed.connect(_tags_changed, sender=through, dispatch_uid=f"{DISPATCH_PREFIX}{through}")
+    pre_save.connect(_tier_saving, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-saving")
+    post_save.connect(_tier_saved, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-saved")
     for model, receiver in _term_receivers.items():
         pre_save.connect(
             _term_saving, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}term-saving{model.__name__}"

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Prefetch
 from django.forms import Textarea
 from django.http import Http404, HttpResponseRedirect
@@ -35,6 +35,7 @@ from partners.models import (
     StaffMember,
     TierChange,
 )
+from partners.search_index import partner_search_refresh_batched
 from partners.selectors import (
     PARTNER_EXPORT_HEADER,
     partners_editable_by,
@@ -227,6 +228,12 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
             # The ladder follows the type, and a tier changes only with a recorded reason (the action).
             readonly += ["partner_type", "tier"]
         return readonly
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The partner's save, each tag list's change and each inline record would each refresh its search
+        # entry: once, at the end of the transaction the admin opens for the save, is enough.
+        with transaction.atomic(), partner_search_refresh_batched():
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)

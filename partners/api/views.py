@@ -157,20 +157,17 @@ class PartnerViewSet(PortalModelViewSet):
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         # Words that find nothing as typed are tried again tolerating typos, as the page does.
-        page_ids = search_tolerating_typos(
-            filterset,
-            lambda: self._page_of_entries(filterset),
-            found=lambda ids: isinstance(ids, list) and ids,
-        )
-        if isinstance(page_ids, NotFound):
-            raise page_ids
+        page_ids = search_tolerating_typos(filterset, lambda: self._page_of_entries(filterset), found=bool)
+        if page_ids is None:
+            # Past the end of no results, however tolerant of typos: the paginator's own refusal.
+            raise NotFound(self.paginator.invalid_page_message)
         partners = {partner.pk: partner for partner in self.get_queryset().filter(pk__in=page_ids)}
         page = [partners[pk] for pk in page_ids if pk in partners]
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    def _page_of_entries(self, filterset):
-        """The ids of the page's partners; for a page past the end of no results at all, which more typo
-        tolerance may yet fill, the error to answer with if it does not."""
+    def _page_of_entries(self, filterset) -> "list[int] | None":
+        """The ids of the page's partners; None for a page past the end of no results at all, which more
+        typo tolerance may yet fill."""
         # Not filterset.qs: it keeps the first queryset it made, blind to a raised typo tolerance.
         entries = filterset.filter_queryset(filterset.queryset.all())
         if filterset.words:
@@ -181,10 +178,10 @@ class PartnerViewSet(PortalModelViewSet):
             page = entries.values_list("partner_id", flat=True)
         try:
             return self.paginate_queryset(page)
-        except NotFound as past_the_end:
+        except NotFound:
             if entries.exists():  # past the end of results there are
                 raise
-            return past_the_end
+            return None
 
     def create_object(self, data, user):
         return services_records.partner_create(user=user, **data)
@@ -220,9 +217,8 @@ class PartnerViewSet(PortalModelViewSet):
     @action(detail=True, methods=["post"], url_path="tier-change", pagination_class=None, filter_backends=[])
     def tier_change(self, request, slug=None):
         partner = self.get_object()
-        payload = serializers.TierChangeRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        change = services.partner_tier_change(partner=partner, user=request.user, **payload.validated_data)
+        payload = self.action_payload(serializers.TierChangeRequestSerializer, request)
+        change = services.partner_tier_change(partner=partner, user=request.user, **payload)
         return Response(serializers.TierChangeSerializer(change).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -307,11 +303,8 @@ class EnrollmentViewSet(PortalModelViewSet):
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def approve(self, request, pk=None):
         enrollment = self.get_object()
-        payload = serializers.EnrollmentApproveSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        approved = services.enrollment_approve(
-            enrollment=enrollment, user=request.user, **payload.validated_data
-        )
+        payload = self.action_payload(serializers.EnrollmentApproveSerializer, request)
+        approved = services.enrollment_approve(enrollment=enrollment, user=request.user, **payload)
         return Response(
             serializers.EnrollmentSerializer(approved, context=self.get_serializer_context()).data
         )
@@ -325,11 +318,8 @@ class EnrollmentViewSet(PortalModelViewSet):
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def revoke(self, request, pk=None):
         enrollment = self.get_object()
-        payload = serializers.ReasonSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        revoked = services.enrollment_revoke(
-            enrollment=enrollment, user=request.user, **payload.validated_data
-        )
+        payload = self.action_payload(serializers.ReasonSerializer, request)
+        revoked = services.enrollment_revoke(enrollment=enrollment, user=request.user, **payload)
         return Response(serializers.EnrollmentSerializer(revoked, context=self.get_serializer_context()).data)
 
 
@@ -459,9 +449,6 @@ class ContactRequestViewSet(CursorListMixin, PortalModelViewSet):
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def decline(self, request, reference=None):
         lead = self.get_object()
-        payload = serializers.ReasonSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        declined = services.contact_request_decline(
-            contact_request=lead, user=request.user, **payload.validated_data
-        )
+        payload = self.action_payload(serializers.ReasonSerializer, request)
+        declined = services.contact_request_decline(contact_request=lead, user=request.user, **payload)
         return Response(self.get_serializer(declined).data)

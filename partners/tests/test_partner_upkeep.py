@@ -1,0 +1,258 @@
+"""What follows from a change to a partner or to what it shows: integrators syncing on `updated_since`
+see it, its Find-a-Partner entry is rewritten once per edit, and the rules and refusals the admin, the
+API and the services share say the same thing."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from apn_portal.exceptions import DomainError
+from partners.choices import PartnerType
+from partners.forms import PartnerAdminForm
+from partners.models import ConsultingCategory, Partner, PartnerSearchEntry
+from partners.services import profile_change_approve, profile_change_propose
+from partners.services_records import partner_create, partner_update
+from partners.tests.search_helpers import search
+from partners.tests.test_admin import change_form_data
+from tests.factories import (
+    ContactRequestFactory,
+    IndustryFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    PdmFactory,
+    ProgramEnrollmentFactory,
+    UseCaseFactory,
+    program,
+    tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+CONSULTING = PartnerType.CONSULTING
+TECHNOLOGY = PartnerType.TECHNOLOGY
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(settings, request):
+    # The search's vocabulary and counts are cached: each test reads its own, never another run's Redis.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": request.node.nodeid,
+        }
+    }
+
+
+@pytest.fixture
+def pdm():
+    return PdmFactory()
+
+
+# A tier's name and slug: what its partners show -------------------------------------------------------------
+
+
+def _changed_since(change) -> dict[str, dict]:
+    """The partners the API lists as changed since just before `change()`, slug -> its tier as shown."""
+    an_hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    Partner.objects.update(updated_at=an_hour_ago)
+    change()
+    since = (an_hour_ago + datetime.timedelta(minutes=1)).isoformat()
+    seen = []
+    for extra in ({}, {"ordering": "updated_at"}):  # the search's order and a column's
+        body = APIClient().get("/api/v1/partners/", {"updated_since": since, **extra}).json()
+        seen.append({row["slug"]: row["tier"] for row in body["results"]})
+    assert seen[0] == seen[1]
+    return seen[0]
+
+
+def test_renaming_a_tier_shows_its_partners_as_changed_to_integrators_with_the_new_name():
+    PartnerFactory(slug="on-select", tier=tier(CONSULTING, "select"))
+    PartnerFactory(slug="on-registered", tier=tier(CONSULTING, "registered"))
+    select = tier(CONSULTING, "select")
+
+    def rename():
+        select.name = "Select Plus"
+        select.save()
+
+    def reslug():
+        select.slug = "select-plus"
+        select.save(update_fields=["slug", "updated_at"])
+
+    changed = _changed_since(rename)
+    assert list(changed) == ["on-select"]
+    assert changed["on-select"]["name"] == "Select Plus"
+    assert _changed_since(reslug)["on-select"]["slug"] == "select-plus"
+
+
+def test_an_edit_of_a_tier_its_partners_do_not_show_leaves_them_unchanged():
+    PartnerFactory(slug="on-select", tier=tier(CONSULTING, "select"))
+    select = tier(CONSULTING, "select")
+
+    def edit_description():
+        select.description = "For partners with a proven practice."
+        select.grace_period_days = 60
+        select.save()
+
+    assert _changed_since(edit_description) == {}
+
+
+def test_find_a_partner_shows_a_renamed_tier_on_the_cards_and_in_the_filter(client):
+    PartnerFactory(name="Acme Cloud", tier=tier(CONSULTING, "select"))
+    select = tier(CONSULTING, "select")
+    search(client)  # the filter's vocabulary is cached now
+
+    select.name = "Select Plus"
+    select.save()
+
+    response = search(client, tier="select")
+    assert [row.tier_name for row in response.context["page"].rows] == ["Select Plus"]
+    assert "Select Plus" in response.content.decode()
+
+
+# Which partners may have consulting categories: one rule ----------------------------------------------------
+
+
+def test_the_admin_form_refuses_categories_of_a_technology_partner_as_the_service_does(pdm):
+    category = ConsultingCategory.objects.first()
+    form = PartnerAdminForm(
+        data={
+            "name": "Gadget Soft",
+            "slug": "gadget-soft",
+            "partner_type": TECHNOLOGY,
+            "tier": tier(TECHNOLOGY, "registered").pk,
+            "categories": [category.pk],
+        }
+    )
+    with pytest.raises(DomainError) as refusal:
+        partner_create(
+            user=pdm, name="Gadget Soft", slug="gadget-soft", partner_type=TECHNOLOGY, categories=[category]
+        )
+
+    assert not form.is_valid()
+    assert form.errors["categories"] == [refusal.value.message]
+
+
+def test_the_admin_form_accepts_categories_of_a_consulting_partner(pdm):
+    form = PartnerAdminForm(
+        data={
+            "name": "Acme Cloud",
+            "slug": "acme-cloud",
+            "partner_type": CONSULTING,
+            "tier": tier(CONSULTING, "registered").pk,
+            "categories": [ConsultingCategory.objects.first().pk],
+        }
+    )
+
+    assert form.is_valid(), form.errors
+
+
+# The API's actions: bad input is a 400 naming the field --------------------------------------------------
+
+
+def test_every_partner_action_refuses_a_malformed_field_by_name(pdm):
+    partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
+    enrollment = ProgramEnrollmentFactory(partner=partner, program=program("databases"))
+    lead = ContactRequestFactory(partner=partner)
+    as_pdm, as_staff = APIClient(), APIClient()
+    as_pdm.force_authenticate(pdm)
+    as_staff.force_authenticate(PartnerUserFactory(partner=partner))
+    cases = [
+        (
+            as_pdm,
+            f"/api/v1/partners/{partner.slug}/tier-change/",
+            {"to_tier": ["x"], "reason": "Audit."},
+            "to_tier",
+        ),
+        (
+            as_pdm,
+            f"/api/v1/partners/{partner.slug}/tier-change/",
+            {"to_tier": 1, "reason": {"a": 1}},
+            "reason",
+        ),
+        (
+            as_pdm,
+            f"/api/v1/enrollments/{enrollment.pk}/approve/",
+            {"approved_on": ["2026-01-01"]},
+            "approved_on",
+        ),
+        (as_pdm, f"/api/v1/enrollments/{enrollment.pk}/revoke/", {"reason": "\x00"}, "reason"),
+        (as_staff, f"/api/v1/contact-requests/{lead.reference}/decline/", {"reason": ["Busy."]}, "reason"),
+    ]
+
+    for client, url, payload, bad in cases:
+        response = client.post(url, payload, format="json")
+        assert response.status_code == 400, (url, response.content)
+        assert list(response.json()) == [bad], url
+
+
+# One search refresh per edit ------------------------------------------------------------------------------
+
+
+def _entry_writes(queries) -> int:
+    return sum(
+        1
+        for query in queries
+        if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))
+        and "partners_partnersearchentry" in query["sql"]
+    )
+
+
+def test_an_edit_of_a_partner_and_its_tags_rewrites_its_search_entry_once(client, pdm):
+    partner = PartnerFactory(pdm=pdm, name="Acme Cloud")
+    partner.industries.set([IndustryFactory(name="Retail")])
+    energy, streaming = IndustryFactory(name="Energy"), UseCaseFactory(name="Streaming")
+
+    with CaptureQueriesContext(connection) as queries:
+        partner_update(
+            partner=partner, user=pdm, name="Acme Power", industries=[energy], use_cases=[streaming]
+        )
+
+    assert _entry_writes(queries) == 1
+    entry = PartnerSearchEntry.objects.get(partner=partner)
+    assert (entry.name, entry.industry_ids, entry.use_case_ids) == ("Acme Power", [energy.pk], [streaming.pk])
+    found = search(client, q="energy streaming")
+    assert [row.name for row in found.context["page"].rows] == ["Acme Power"]
+
+
+def test_approving_a_profile_proposal_rewrites_the_search_entry_once(client, pdm):
+    partner = PartnerFactory(pdm=pdm, name="Acme Cloud", description="We migrate workloads.")
+    energy, streaming = IndustryFactory(name="Energy"), UseCaseFactory(name="Streaming")
+    change = profile_change_propose(
+        partner=partner,
+        user=PartnerUserFactory(partner=partner),
+        description="We run power grids' data platforms.",
+        website=partner.website,
+        industries=[energy],
+        use_cases=[streaming],
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        profile_change_approve(change=change, user=pdm)
+
+    assert _entry_writes(queries) == 1
+    entry = PartnerSearchEntry.objects.get(partner=partner)
+    assert (entry.industry_ids, entry.use_case_ids) == ([energy.pk], [streaming.pk])
+    assert [row.name for row in search(client, q="grids").context["page"].rows] == ["Acme Cloud"]
+
+
+def test_an_admin_edit_of_a_partner_and_its_tags_rewrites_its_search_entry_once(client, pdm):
+    partner = PartnerFactory(pdm=pdm, name="Acme Cloud")
+    partner.industries.set([IndustryFactory(name="Retail")])
+    energy, streaming = IndustryFactory(name="Energy"), UseCaseFactory(name="Streaming")
+    client.force_login(pdm)
+    url = reverse("admin:partners_partner_change", args=[partner.pk])
+    data = change_form_data(client, url)
+    data |= {"name": "Acme Power", "industries": [str(energy.pk)], "use_cases": [str(streaming.pk)]}
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, data)
+
+    assert response.status_code == 302
+    assert _entry_writes(queries) == 1
+    entry = PartnerSearchEntry.objects.get(partner=partner)
+    assert (entry.name, entry.industry_ids, entry.use_case_ids) == ("Acme Power", [energy.pk], [streaming.pk])
