@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
 from apn_portal.exceptions import DomainError
+from apn_portal.pages import form_error
 from engagements import selectors, services
 from engagements.choices import EngagementStatus
 from engagements.forms import ReasonForm
@@ -90,12 +91,21 @@ class AwsAccountInline(admin.TabularInline):
 
 
 class CustomerAdminForm(forms.ModelForm):
+    user = None  # the person editing, set by the admin for each request
+
     def clean(self):
         cleaned = super().clean()
         existing = self.instance if self.instance.pk else None
         for field, message in services.customer_people_problems(existing, cleaned).items():
             if field in self.fields and field in self.changed_data:
                 self.add_error(field, message)
+        if existing is not None and "time_zone" in self.changed_data and cleaned.get("time_zone"):
+            try:
+                services.customer_time_zone_change_check(
+                    user=self.user, customer=existing, time_zone=cleaned["time_zone"]
+                )
+            except DomainError as error:
+                form_error(self, error)
         return cleaned
 
 
@@ -131,6 +141,31 @@ class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         if obj is None or selectors.user_names_customer_staff(request.user, obj):
             return ()
         return tuple(services.CUSTOMER_STAFF_ROLES)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = type("CustomerAdminForm", (self.form,), {"user": request.user})
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not (change and "time_zone" in form.changed_data):
+            super().save_model(request, obj, form, change)
+            return
+        # The customer's days move with its time zone, and its live grants' ends with them: that goes
+        # through the service. The other fields are saved first, under the zone the form started from.
+        time_zone, obj.time_zone = obj.time_zone, form.initial["time_zone"]
+        super().save_model(request, obj, form, change)
+        done = services.customer_time_zone_change(user=request.user, customer=obj, time_zone=time_zone)
+        told = []
+        if done.moved:
+            told.append(f"{len(done.moved)} live access grant(s) now end by the calendar there")
+        if done.ended:
+            told.append(f"{len(done.ended)} ended at once, their end being already past there")
+        if told:
+            self.message_user(
+                request,
+                f"{obj} now works in {obj.time_zone}: {'; '.join(told)}.",
+                messages.WARNING if done.ended else messages.INFO,
+            )
 
 
 class AccessGrantStatusFilter(admin.SimpleListFilter):
@@ -286,6 +321,23 @@ class MarketplaceSubscriptionInline(ScopedChoicesMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("vendor")
 
 
+class EngagementStartForm(forms.ModelForm):
+    """Adding an engagement is starting one (engagements.services.engagement_create): who may not start
+    one for the customer is told so on the form, before anything is saved."""
+
+    user = None  # the person adding it, set by the admin for each request
+
+    def clean(self):
+        cleaned = super().clean()
+        customer = cleaned.get("customer")
+        if customer is not None:
+            try:
+                services.engagement_create_check(user=self.user, customer=customer)
+            except DomainError as error:
+                form_error(self, error)
+        return cleaned
+
+
 class StatusForm(forms.Form):
     status = forms.ChoiceField(
         choices=[
@@ -338,18 +390,29 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         readonly = ["status", "stage", "completed_on", "contact_request", "customer_reference", "created_by"]
         return [*readonly, "customer"] if obj is not None else readonly
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = type("EngagementStartForm", (EngagementStartForm,), {"user": request.user})
+        return super().get_form(request, obj, change, **kwargs)
+
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        if not change:
-            # Dated by the customer's calendar, as the service dates an engagement it starts.
-            EngagementStageEvent.objects.create(
-                engagement=obj,
-                stage=obj.stage,
-                reached_on=obj.customer.local_today(),
-                recorded_by=request.user,
-            )
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = services.engagement_create(
+            user=request.user,
+            customer=obj.customer,
+            title=obj.title,
+            workload=obj.workload,
+            procurement_model=obj.procurement_model,
+            description=obj.description,
+            stage=obj.stage,
+        )
+        # The admin goes on with the object it built (to save the inlines, log the addition and
+        # redirect): it becomes the engagement the service started.
+        for field in Engagement._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
 
     def _each(self, request, queryset, verb, call):
         if selection_too_large(self, request, queryset):

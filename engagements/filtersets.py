@@ -12,7 +12,7 @@ from engagements.choices import (
     ProcurementModel,
 )
 from engagements.models import AccessGrant, AwsAccount, Customer, Engagement, EngagementPartner
-from engagements.selectors import ACCESS_GRANT_STATES, access_grants_in_state
+from engagements.selectors import ACCESS_GRANT_STATES, access_grants_in_state, accounts_visible_to
 
 
 class CustomerFilterSet(UpdatedSinceFilterSet):
@@ -28,12 +28,17 @@ class AwsAccountFilterSet(UpdatedSinceFilterSet):
     customer = django_filters.CharFilter(field_name="customer__slug", label="The customer's slug.")
     account_id = django_filters.CharFilter(label="The 12-digit account id.")
     management_account = django_filters.CharFilter(
-        field_name="management_account__account_id", label="Members of this management account (its id)."
+        method="filter_management_account", label="Members of this management account (its id)."
     )
 
     class Meta:
         model = AwsAccount
         fields = ["customer", "account_id", "management_account", "consolidated_billing", "paid_by"]
+
+    def filter_management_account(self, queryset, name, value):
+        # Only a management account the user may see: a partner cannot confirm a guessed id by filtering.
+        visible = accounts_visible_to(self.request.user).filter(account_id=value)
+        return queryset.filter(management_account__in=visible.values("pk"))
 
 
 class EngagementFilterSet(UpdatedSinceFilterSet):

@@ -140,6 +140,17 @@ def accounts_visible_to(user) -> QuerySet[AwsAccount]:
     return AwsAccount.objects.none()
 
 
+def accounts_with_management_visibility(accounts: QuerySet[AwsAccount], user) -> QuerySet[AwsAccount]:
+    """`accounts`, each annotated `management_account_visible`: whether `user` may see its management
+    account. A partner acting in a member account is not told which account runs the customer's
+    organisation (need to know) unless it may act in that one too; everyone else sees the whole tree."""
+    return accounts.annotate(
+        management_account_visible=Exists(
+            accounts_visible_to(user).filter(pk=OuterRef("management_account_id"))
+        )
+    )
+
+
 def engagements_visible_to(user) -> QuerySet[Engagement]:
     if not user_is_signed_in(user):
         return Engagement.objects.none()

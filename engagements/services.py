@@ -3,7 +3,9 @@ transaction, checks who may do it, and raises a DomainError (or PermissionDenied
 whose message is written for that user. Views, the admin and the API all call these."""
 
 import datetime
+import zoneinfo
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -45,6 +47,7 @@ from engagements.models import (
     access_deadline,
     role_arn_problem,
     validate_role_name,
+    validate_time_zone,
 )
 from engagements.selectors import (
     engaged_partner_grant_problem,
@@ -157,6 +160,99 @@ def customer_create(
     return customer
 
 
+def customer_time_zone_change_check(*, user, customer: Customer, time_zone: str) -> str:
+    """Refuse, as customer_time_zone_change would, a user who may not move `customer` or a zone that does
+    not exist; returns the zone as the service reads it. For forms that say so before saving (the admin)."""
+    if not _user_can_manage_customer(user, customer):
+        raise PermissionDeniedError(f"You cannot change {customer}'s time zone.")
+    time_zone = (time_zone or "").strip() if isinstance(time_zone, str) else ""
+    try:
+        validate_time_zone(time_zone)
+    except ValidationError as error:
+        raise DomainError(error.messages[0], field="time_zone") from None
+    return time_zone
+
+
+@dataclass
+class TimeZoneChange:
+    customer: Customer
+    moved: list[AccessGrant]  # live grants that now end at another moment
+    ended: list[AccessGrant]  # live grants whose last day was already over in the new zone
+
+
+def _end_in_zone(grant: AccessGrant, old_zone: zoneinfo.ZoneInfo, new_zone: str) -> datetime.datetime:
+    """When a live grant ends once its customer works in `new_zone`. Access granted to the end of a day
+    (the contract's last day, or the last day of access chosen on the page) ends with that same day
+    there; a grant given an exact moment keeps it. Never after the contract's last day there."""
+    local = grant.expires_at.astimezone(old_zone)
+    if local.time() == datetime.time.min:
+        end = access_deadline(local.date() - datetime.timedelta(days=1), new_zone)
+    else:
+        end = grant.expires_at
+    return min(end, access_deadline(grant.engagement_partner.contract_end, new_zone))
+
+
+def customer_time_zone_change(*, user, customer: Customer, time_zone: str) -> TimeZoneChange:
+    """Move the customer to another time zone. Its contracts' days are its local days, so in the same
+    transaction every live access grant is moved to end when the same local day ends in the new zone
+    (a grant must never outlive its contract's last day there, and the pages show its end in that zone);
+    a grant whose end has already passed there ends now, with the reason, and both sides are told."""
+    time_zone = customer_time_zone_change_check(user=user, customer=customer, time_zone=time_zone)
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        old_zone, old_name = locked.zone, locked.time_zone
+        if time_zone == old_name:
+            return TimeZoneChange(locked, [], [])
+        grants = AccessGrant.objects.filter(account__customer=locked)
+        # Grants already past their end are over: record them as the check would, before the new zone
+        # could move their end into the future again.
+        access_grants_end_expired(
+            grants,
+            noticed_by="recorded when the customer's time zone changed",
+            change_reason="Expired; recorded when the customer's time zone changed",
+        )
+        locked.time_zone = time_zone
+        locked.save(update_fields=["time_zone", "updated_at"])
+        now = timezone.now()
+        moved, ended = [], []
+        for grant in (
+            grants.filter(revoked_at__isnull=True)
+            .select_for_update(of=("self",))
+            .select_related(*events.GRANT_EVENT_RELATED, "engagement_partner__engagement")
+            .order_by("pk")
+        ):
+            end = _end_in_zone(grant, old_zone, time_zone)
+            if end == grant.expires_at:
+                continue
+            grant.updated_at = now
+            if end > now:
+                grant.expires_at = end
+                moved.append(grant)
+                continue
+            # It was live until this change: it ends now, by the hand of whoever changed the zone.
+            local_end = locked.local_time(end)
+            grant.expires_at = grant.revoked_at = now
+            grant.revoked_by = user
+            grant.revocation_reason = (
+                f"{locked.name}'s time zone changed from {old_name} to {time_zone}, where this access had "
+                f"already ended ({local_end:%d %b %Y %H:%M} {local_end.tzname()})."
+            )
+            ended.append(grant)
+        reason = f"The customer's time zone changed from {old_name} to {time_zone}"
+        changed = [*moved, *ended]
+        AccessGrant.objects.bulk_update(
+            changed, ["expires_at", "revoked_at", "revoked_by", "revocation_reason", "updated_at"]
+        )
+        AccessGrant.history.bulk_history_create(
+            changed, update=True, default_change_reason=reason, default_user=user, default_date=now
+        )
+        if ended:
+            events.access_grants_revoked(ended)
+            _tell_access_ended(ended)
+    customer.time_zone, customer.updated_at = locked.time_zone, locked.updated_at
+    return TimeZoneChange(locked, moved, ended)
+
+
 def customer_access_administrator_add(*, user, customer: Customer, member) -> None:
     """Give one of the customer's own staff the privileged role of managing partners' access."""
     allowed = user.is_authenticated and (
@@ -259,6 +355,13 @@ def _engagement_start(
     return engagement
 
 
+def engagement_create_check(*, user, customer: Customer) -> None:
+    """Refuse, as engagement_create would, a user who may not start engagements for `customer`: for forms
+    that say so before anything is saved (the admin's)."""
+    if not _user_can_manage_customer(user, customer):
+        raise PermissionDeniedError(f"You cannot start engagements for {customer}.")
+
+
 def engagement_create(
     *,
     user,
@@ -271,8 +374,7 @@ def engagement_create(
     reached_on: datetime.date | None = None,
 ) -> Engagement:
     """Start an engagement from scratch: the customer's staff, or the provider's staff who look after it."""
-    if not _user_can_manage_customer(user, customer):
-        raise PermissionDeniedError(f"You cannot start engagements for {customer}.")
+    engagement_create_check(user=user, customer=customer)
     with transaction.atomic():
         return _engagement_start(
             user=user,

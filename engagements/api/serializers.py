@@ -92,7 +92,11 @@ class AwsAccountSerializer(serializers.ModelSerializer):
     account_id = serializers.CharField(
         max_length=20, help_text="12 digits as text, leading zeros included (0123-4567-8901 is accepted)."
     )
-    management_account = account_field(required=False, allow_null=True)
+    management_account = account_field(
+        required=False,
+        allow_null=True,
+        help_text="The organisation's management account; null for a partner that may not act in it.",
+    )
     reseller = partner_field(required=False, allow_null=True)
 
     class Meta:
@@ -109,6 +113,13 @@ class AwsAccountSerializer(serializers.ModelSerializer):
             *TIMESTAMPS,
         ]
         read_only_fields = ["id", "paid_by", *TIMESTAMPS]
+
+    def to_representation(self, account):
+        data = super().to_representation(account)
+        # Annotated by selectors.accounts_with_management_visibility: need to know, for partners.
+        if not getattr(account, "management_account_visible", True):
+            data["management_account"] = None
+        return data
 
 
 class StageEventSerializer(serializers.ModelSerializer):

@@ -58,7 +58,8 @@ class AwsAccountViewSet(CursorListMixin, EngagementsViewSet):
     cursor_ordering_fields = ("id", "account_id", "updated_at")
 
     def scope_queryset(self, queryset, user):
-        return queryset.filter(pk__in=selectors.accounts_visible_to(user).values("pk"))
+        visible = queryset.filter(pk__in=selectors.accounts_visible_to(user).values("pk"))
+        return selectors.accounts_with_management_visibility(visible, user)
 
     def create_object(self, data, user):
         return services.aws_account_create(user=user, **data)

@@ -139,3 +139,57 @@ def test_an_engagement_added_in_the_admin_starts_on_the_customers_day(client):
         assert engagement.stage_events.get().reached_on == datetime.date(2026, 3, 2)
         engagement_stage_advance(user=superuser, engagement=engagement)
     assert engagement.stage_events.count() == 2
+
+
+def _engagement_add_form(client, **fields):
+    page = client.get(reverse("admin:engagements_engagement_add"))
+    data = {"title": "Move", "workload": "WordPress", "procurement_model": "direct", **fields}
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        for name in ("INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS"):
+            data[f"{management.prefix}-{name}"] = management[name].value()
+        data[f"{management.prefix}-TOTAL_FORMS"] = 0
+    return data
+
+
+def test_an_engagement_added_in_the_admin_starts_as_the_service_starts_it(client, alpha):
+    """The admin starts an engagement through engagement_create: the same first step, note, author and
+    history as on the pages and the API."""
+    from engagements.services import engagement_create
+
+    client.force_login(alpha.account_manager)
+    url = reverse("admin:engagements_engagement_add")
+    response = client.post(url, _engagement_add_form(client, customer=alpha.customer.pk, title=" Move "))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    by_admin = Engagement.objects.get(title="Move")
+    by_service = engagement_create(
+        user=alpha.account_manager, customer=alpha.customer, title="Moved", workload="WordPress"
+    )
+
+    def started(engagement):
+        event = engagement.stage_events.get()
+        return (
+            engagement.status,
+            engagement.stage,
+            engagement.created_by,
+            (event.stage, event.reached_on, event.recorded_by, event.note),
+            [h.history_type for h in engagement.history.all()],
+        )
+
+    assert started(by_admin) == started(by_service)
+    assert by_admin.stage_events.get().note == "Where the engagement starts."
+    assert by_admin.history.get().history_user == alpha.account_manager
+
+
+def test_the_admin_refuses_an_engagement_the_service_would_refuse(client, alpha, bravo):
+    """An Account Manager on one of Bravo's teams sees Bravo, but does not look after it: starting an
+    engagement for it is refused on the form, as the service refuses it, and nothing is saved."""
+    from engagements.models import TeamMember
+
+    TeamMember.objects.create(engagement=bravo.engagement, user=alpha.account_manager, role="account_manager")
+    client.force_login(alpha.account_manager)
+    url = reverse("admin:engagements_engagement_add")
+    response = client.post(url, _engagement_add_form(client, customer=bravo.customer.pk))
+    assert response.status_code == 200
+    assert "You cannot start engagements for Bravo Customer." in response.content.decode()
+    assert not Engagement.objects.filter(title="Move").exists()

@@ -305,3 +305,29 @@ def test_the_schema_says_which_fields_are_null_until_something_happens(alpha):
     assert grant["revoked_by"] is None and schema["AccessGrant"]["properties"]["revoked_by"]["nullable"]
     assert engaged["replaced_by"] is None
     assert schema["EngagementPartner"]["properties"]["replaced_by"]["nullable"]
+
+
+def test_a_partner_is_not_told_the_customers_management_account(alpha):
+    """Alpha's partner acts in a member account only: it is not shown, and cannot confirm by filtering,
+    which account runs Alpha's organisation. Alpha's own staff see the whole tree."""
+    partner = api(alpha.partner_user)
+    body = listed(partner.get("/api/v1/aws-accounts/"))
+    assert alpha.management.account_id not in body
+    assert partner.get(f"/api/v1/aws-accounts/{alpha.member.pk}/").json()["management_account"] is None
+    probe = partner.get("/api/v1/aws-accounts/", {"management_account": alpha.management.account_id})
+    assert probe.json()["results"] == []
+
+    staff = api(alpha.staff)
+    assert staff.get(f"/api/v1/aws-accounts/{alpha.member.pk}/").json()["management_account"] == (
+        alpha.management.account_id
+    )
+    members = staff.get("/api/v1/aws-accounts/", {"management_account": alpha.management.account_id})
+    assert [row["account_id"] for row in members.json()["results"]] == [alpha.member.account_id]
+
+
+def test_a_partner_acting_in_the_management_account_too_sees_it(alpha):
+    from tests.factories import AccessGrantFactory
+
+    AccessGrantFactory(engagement_partner=alpha.engaged, account=alpha.management, granted_by=alpha.admin)
+    response = api(alpha.partner_user).get(f"/api/v1/aws-accounts/{alpha.member.pk}/")
+    assert response.json()["management_account"] == alpha.management.account_id
