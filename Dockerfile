@@ -27,7 +27,5 @@ RUN python manage.py collectstatic --noinput \
 
 USER apn
 EXPOSE 8000
-# The longest a web request may run: gunicorn kills one still running after it (--timeout, the same
-# number), and an Idempotency-Key claim stays live at least that long (apn_portal/api/idempotency.py).
-ENV WEB_REQUEST_TIMEOUT_SECONDS=30
-CMD ["gunicorn", "apn_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30", "--access-logfile", "-"]
+# gunicorn also reads gunicorn.conf.py: its timeout is WEB_REQUEST_TIMEOUT_SECONDS, as the app's is.
+CMD ["gunicorn", "apn_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -242,7 +242,8 @@ API_THROTTLE_RATES = {
     "contact_requests": env("API_THROTTLE_CONTACT_REQUESTS", default="10/hour"),
 }
 API_IDEMPOTENCY_KEY_TTL_HOURS = 24
-WEB_REQUEST_TIMEOUT_SECONDS = env.int("WEB_REQUEST_TIMEOUT_SECONDS", default=30)  # gunicorn's --timeout
+# gunicorn's timeout too (gunicorn.conf.py reads the same variable).
+WEB_REQUEST_TIMEOUT_SECONDS = env.int("WEB_REQUEST_TIMEOUT_SECONDS", default=30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "APN Portal API",
     "DESCRIPTION": (

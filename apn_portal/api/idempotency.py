@@ -9,8 +9,8 @@ first response again and creates nothing twice.
 - The response is stored as the JSON text it was sent as, so a replay has the same bytes (JSONB would
   reorder the keys).
 - A claim is live as long as its request may still run: the web server kills a request after
-  `WEB_REQUEST_TIMEOUT_SECONDS` (gunicorn's `--timeout`), so only a claim older than that, plus a margin,
-  belongs to a request that died, and is taken over.
+  `WEB_REQUEST_TIMEOUT_SECONDS` (gunicorn's timeout, gunicorn.conf.py), so only a claim older than that,
+  plus a margin, belongs to a request that died, and is taken over.
 - A retry that will only be replayed does no new work: throttles on work (contact requests) let it through
   uncounted (`stored_response_exists`).
 - The same key with a different method, path or body gets 422: it names another request.

@@ -17,9 +17,8 @@ import datetime
 from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from apn_portal.api.idempotency import IdempotentPostMixin
 from apn_portal.api.pagination import KeysetCursorPagination
@@ -44,45 +43,6 @@ def _if_match_allows(header: str, current: str) -> bool:
     return "*" in candidates or current in candidates
 
 
-NULL_CHARACTER_MESSAGE = "Null characters are not allowed."  # DRF's CharField says it so
-
-
-def _holds_null_character(value) -> bool:
-    # A loop, not recursion: the parser accepts nesting nearly as deep as Python's recursion limit.
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
-
-
-def refuse_null_characters(data) -> None:
-    """400 naming each field whose value holds a NUL. PostgreSQL stores no NUL in text or JSON, and
-    compares with none: DRF's CharField refuses it by name, but a related record's slug (a
-    SlugRelatedField) or a JSON field would take it to the database, and its error names no field."""
-    if isinstance(data, dict):
-        errors = {}
-        for name, value in data.items():
-            if _holds_null_character(value) or _holds_null_character(name):
-                field = name if "\x00" not in name else api_settings.NON_FIELD_ERRORS_KEY
-                errors[field] = [NULL_CHARACTER_MESSAGE]
-    else:
-        errors = (
-            {api_settings.NON_FIELD_ERRORS_KEY: [NULL_CHARACTER_MESSAGE]}
-            if _holds_null_character(data)
-            else {}
-        )
-    if errors:
-        raise ValidationError(errors)
-
-
 class PortalViewSetMixin(IdempotentPostMixin):
     public_actions: frozenset[str] = frozenset()
     select_related: tuple[str, ...] = ()
@@ -93,12 +53,6 @@ class PortalViewSetMixin(IdempotentPostMixin):
 
     def annotate_queryset(self, queryset):
         return queryset
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if request.method in ("POST", "PUT", "PATCH"):
-            # DRF's JSON parsing keeps the bytes sent, which an Idempotency-Key's fingerprint reads later.
-            refuse_null_characters(request.data)
 
     def get_queryset(self):
         queryset = self.scope_queryset(super().get_queryset(), self.request.user)
