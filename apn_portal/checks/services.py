@@ -63,6 +63,9 @@ def check_run(
             if acquired:
                 _close_abandoned_runs(run)
                 result = check(today=today)
+                # Recorded in the run's own transaction: a run still "running" while its lock is free
+                # is one whose worker died. If this fails, the run's work is rolled back with it.
+                _record_end(run, status=CheckRunStatus.SUCCEEDED, result=result)
     except Exception as exc:
         _finish(
             run,
@@ -75,7 +78,6 @@ def check_run(
         _finish(run, status=CheckRunStatus.SKIPPED, result=result)
         logger.info("Check %s skipped: another run holds its lock", name)
         return run
-    _finish(run, status=CheckRunStatus.SUCCEEDED, result=result)
     logger.info("Check %s: %s", name, run.summary.replace("\n", " "))
     return run
 
@@ -95,7 +97,15 @@ def _close_abandoned_runs(run: CheckRun) -> None:
     )
 
 
-def _finish(run: CheckRun, *, status: str, result: CheckResult, error: str = "") -> None:
+def _finish(run: CheckRun, **outcome) -> None:
+    """Record how a run ended, outside its transaction (failed, skipped)."""
+    try:
+        _record_end(run, **outcome)
+    except DatabaseError:  # the database itself is what failed: the log keeps the record
+        logger.exception("Could not record the end of check run %s (%s)", run.pk, run.name)
+
+
+def _record_end(run: CheckRun, *, status: str, result: CheckResult, error: str = "") -> None:
     run.status = status
     run.finished_at = timezone.now()
     run.changed = result.changed
@@ -106,7 +116,4 @@ def _finish(run: CheckRun, *, status: str, result: CheckResult, error: str = "")
     )
     run.error = error
     run.state = result.state
-    try:
-        run.save(update_fields=["status", "finished_at", "changed", "summary", "error", "state"])
-    except DatabaseError:  # the database itself is what failed: the log keeps the record
-        logger.exception("Could not record the end of check run %s (%s)", run.pk, run.name)
+    run.save(update_fields=["status", "finished_at", "changed", "summary", "error", "state"])

@@ -21,6 +21,8 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, Co
 # worker while the first still runs it. The longest check takes about a minute on 100,000 partners.
 SOFT_TIME_LIMIT = 50 * 60
 TIME_LIMIT = 60 * 60
+# A run whose worker process died is sent again after this (its own retries use retry_backoff instead).
+WORKER_LOST_RETRY_SECONDS = 15
 
 _tasks = {}
 
@@ -42,10 +44,14 @@ def check_task(check):
         bind=True,
         name=check.task_name,
         ignore_result=True,
-        # Acknowledged after the run, and handed back to the queue if the process running it dies
-        # (killed, out of memory), so a lost run is run again: only for checks that are safe to run twice.
+        # Acknowledged after the run, and sent again (after WORKER_LOST_RETRY_SECONDS) if the process
+        # running it dies, killed or out of memory: only for checks that are safe to run twice. Counted
+        # as a retry, so a check that kills its worker every time stops after max_retries rather than
+        # looping; the requeue is only the fallback for a retry that could not be sent.
         acks_late=check.idempotent,
+        retry_on_worker_lost=check.idempotent,
         reject_on_worker_lost=check.idempotent,
+        default_retry_delay=WORKER_LOST_RETRY_SECONDS,
         autoretry_for=TRANSIENT_ERRORS,
         retry_backoff=60,
         retry_backoff_max=30 * 60,

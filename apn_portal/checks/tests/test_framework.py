@@ -75,7 +75,6 @@ def test_every_check_has_a_task_and_a_beat_entry_and_nothing_else_is_scheduled_a
     for check in registered_checks():
         task = current_app.tasks[check.task_name]
         assert task.acks_late is check.idempotent
-        assert task.reject_on_worker_lost is check.idempotent
         assert set(task.autoretry_for) == set(TRANSIENT_ERRORS)
         assert task.retry_backoff and task.max_retries
         # Redis redelivers a message unacknowledged for this long: a run must end well before.
