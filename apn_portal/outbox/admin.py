@@ -1,11 +1,7 @@
 from django.contrib import admin, messages
 
 from apn_portal.outbox.models import OutboxMessage
-from apn_portal.outbox.services import (
-    outbox_message_bodies,
-    outbox_message_is_confidential,
-    outbox_messages_resend,
-)
+from apn_portal.outbox.services import outbox_message_bodies, outbox_messages_resend
 
 _BODY_FIELDS = ("body_text", "body_html", "context")
 
@@ -26,13 +22,13 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
-        if obj is not None and outbox_message_is_confidential(obj):
+        if obj is not None and obj.is_confidential:
             return [name for name in fields if name not in _BODY_FIELDS]
         return fields
 
     @admin.display(description="text as sent (or to be sent)")
     def text(self, obj):
-        if outbox_message_is_confidential(obj):
+        if obj.is_confidential:
             return "Not shown: it holds a link that signs its reader in (a password reset)."
         # A message rendered when it is sent has no stored body until then.
         try:

@@ -34,6 +34,11 @@ class OutboxMessage(TimeStampedModel):
         help_text="For a message rendered when it is sent: its template pair, <template>.txt and .html.",
     )
     context = models.JSONField(null=True, blank=True, help_text="That template's context.")
+    is_confidential = models.BooleanField(
+        default=False,
+        db_default=False,  # for the rows scheduled checks insert in bulk, in SQL
+        help_text="It holds a link that signs its reader in (a password reset): the admin never shows it.",
+    )
     status = models.CharField(max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -46,15 +46,6 @@ def outbox_email_enqueue(
     )
 
 
-# A message that carries a credential (a password reset link) has a dedupe key starting with this; the
-# admin never shows its bodies, so reading the outbox lets nobody into someone else's account.
-CONFIDENTIAL_KEY_PREFIX = "confidential:"
-
-
-def outbox_message_is_confidential(message: OutboxMessage) -> bool:
-    return message.dedupe_key.startswith(CONFIDENTIAL_KEY_PREFIX)
-
-
 def outbox_rendered_email_enqueue(
     *,
     dedupe_key: str,
@@ -67,13 +58,12 @@ def outbox_rendered_email_enqueue(
     """Store an email whose bodies the caller rendered already (Django's password reset form renders its
     own), to send once the surrounding transaction commits; otherwise as outbox_email_enqueue.
 
-    A `confidential` message (one with a link that signs its reader in) keeps its bodies out of the admin.
+    A `confidential` message (one with a link that signs its reader in) keeps its bodies out of the admin,
+    so reading the outbox lets nobody into someone else's account.
     """
     recipients = sorted({address for address in to if address})
     if not recipients:
         return None
-    if confidential:
-        dedupe_key = f"{CONFIDENTIAL_KEY_PREFIX}{dedupe_key}"
     with transaction.atomic():
         message, created = OutboxMessage.objects.get_or_create(
             dedupe_key=dedupe_key,
@@ -82,6 +72,7 @@ def outbox_rendered_email_enqueue(
                 "subject": subject,
                 "body_text": body_text,
                 "body_html": body_html,
+                "is_confidential": confidential,
                 "next_attempt_at": timezone.now(),
             },
         )
