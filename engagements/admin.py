@@ -151,10 +151,12 @@ class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
             super().save_model(request, obj, form, change)
             return
         # The customer's days move with its time zone, and its live grants' ends with them: that goes
-        # through the service. The other fields are saved first, under the zone the form started from.
-        time_zone, obj.time_zone = obj.time_zone, form.initial["time_zone"]
-        super().save_model(request, obj, form, change)
-        done = services.customer_time_zone_change(user=request.user, customer=obj, time_zone=time_zone)
+        # through the service, which saves the form's other changes with the zone (one edit, one save).
+        # The people (access administrators) are saved afterwards with the form's many-to-many data.
+        others = [name for name in form.changed_data if not Customer._meta.get_field(name).many_to_many]
+        done = services.customer_time_zone_change(
+            user=request.user, customer=obj, time_zone=obj.time_zone, fields=others
+        )
         told = []
         if done.moved:
             told.append(f"{len(done.moved)} live access grant(s) now end by the calendar there")
@@ -399,7 +401,9 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        created = services.engagement_create(
+        # Adding is starting: the service starts the very object the admin built, which the admin then
+        # goes on with (the inlines, the log entry, the redirect).
+        services.engagement_create(
             user=request.user,
             customer=obj.customer,
             title=obj.title,
@@ -407,12 +411,8 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
             procurement_model=obj.procurement_model,
             description=obj.description,
             stage=obj.stage,
+            instance=obj,
         )
-        # The admin goes on with the object it built (to save the inlines, log the addition and
-        # redirect): it becomes the engagement the service started.
-        for field in Engagement._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(created, field.attname))
-        obj._state.adding = False
 
     def _each(self, request, queryset, verb, call):
         if selection_too_large(self, request, queryset):

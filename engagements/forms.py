@@ -4,7 +4,7 @@ from django import forms
 
 from apn_portal.dates import validate_plausible_date
 from engagements.choices import AccessScope
-from engagements.models import AwsAccount, EngagementPartner, access_deadline
+from engagements.models import AwsAccount, EngagementPartner
 from engagements.selectors import engagement_partners_open_to_grants
 
 
@@ -84,12 +84,11 @@ class AccessGrantForm(forms.Form):
 
     def service_arguments(self) -> dict:
         data = self.cleaned_data
-        expires_on = data.get("expires_on")
         return {
             "account": data["account"],
             "engagement_partner": data["engagement_partner"],
             "role_arn": data["role_arn"],
             "scope": data["scope"],
             "mfa_required": data["mfa_required"],
-            "expires_at": access_deadline(expires_on, self.customer.time_zone) if expires_on else None,
+            "last_day": data.get("expires_on"),
         }

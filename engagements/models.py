@@ -73,8 +73,11 @@ def role_arn_problem(role_arn: str, account_id: str, role_name: str) -> str | No
 
 def access_deadline(contract_end: datetime.date, time_zone: str) -> datetime.datetime:
     """The moment a contract's last day ends in the customer's time zone: no grant outlives it."""
-    next_day = contract_end + datetime.timedelta(days=1)
-    return datetime.datetime.combine(next_day, datetime.time.min, tzinfo=zoneinfo.ZoneInfo(time_zone))
+    zone = zoneinfo.ZoneInfo(time_zone)
+    midnight = datetime.datetime.combine(contract_end + datetime.timedelta(days=1), datetime.time.min, zone)
+    # Where the clocks skip midnight (Cairo, Santiago), 00:00 does not exist, and Python never finds such a
+    # time equal to a moment in another zone: through UTC it becomes the day's real first moment, 01:00.
+    return midnight.astimezone(datetime.UTC).astimezone(zone)
 
 
 class Customer(TimeStampedModel):
@@ -472,6 +475,15 @@ class AccessGrant(TimeStampedModel):
         db_index=True,
         help_text="Never after the partner's contract ends.",
         validators=[validate_plausible_date],
+    )
+    # Recorded when the grant is made, not guessed from `expires_at` later: 00:00 local may be an exact
+    # moment chosen through the API, and a day may end at 01:00 where clocks skip midnight.
+    last_day = models.DateField(
+        "last day of access",
+        null=True,
+        blank=True,
+        help_text="Access to the end of this day in the customer's time zone, which moves with it. "
+        "Empty for access until an exact moment.",
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(

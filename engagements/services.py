@@ -3,7 +3,6 @@ transaction, checks who may do it, and raises a DomainError (or PermissionDenied
 whose message is written for that user. Views, the admin and the API all call these."""
 
 import datetime
-import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -180,28 +179,39 @@ class TimeZoneChange:
     ended: list[AccessGrant]  # live grants whose last day was already over in the new zone
 
 
-def _end_in_zone(grant: AccessGrant, old_zone: zoneinfo.ZoneInfo, new_zone: str) -> datetime.datetime:
-    """When a live grant ends once its customer works in `new_zone`. Access granted to the end of a day
-    (the contract's last day, or the last day of access chosen on the page) ends with that same day
-    there; a grant given an exact moment keeps it. Never after the contract's last day there."""
-    local = grant.expires_at.astimezone(old_zone)
-    if local.time() == datetime.time.min:
-        end = access_deadline(local.date() - datetime.timedelta(days=1), new_zone)
-    else:
-        end = grant.expires_at
-    return min(end, access_deadline(grant.engagement_partner.contract_end, new_zone))
+def _end_in_zone(grant: AccessGrant, new_zone: str) -> tuple[datetime.datetime, datetime.date | None]:
+    """When a live grant ends once its customer works in `new_zone`, and its last day of access. Access
+    granted to the end of a day (recorded as its `last_day` when it was granted) ends with that same day
+    there; a grant given an exact moment keeps it, however it reads on a clock. Never after the
+    contract's last day there: that can only shorten an exact moment, never lengthen it."""
+    contract_end = grant.engagement_partner.contract_end
+    if grant.last_day is not None:
+        last_day = min(grant.last_day, contract_end)
+        return access_deadline(last_day, new_zone), last_day
+    return min(grant.expires_at, access_deadline(contract_end, new_zone)), None
 
 
-def customer_time_zone_change(*, user, customer: Customer, time_zone: str) -> TimeZoneChange:
+def customer_time_zone_change(
+    *, user, customer: Customer, time_zone: str, fields: Iterable[str] = ()
+) -> TimeZoneChange:
     """Move the customer to another time zone. Its contracts' days are its local days, so in the same
-    transaction every live access grant is moved to end when the same local day ends in the new zone
-    (a grant must never outlive its contract's last day there, and the pages show its end in that zone);
-    a grant whose end has already passed there ends now, with the reason, and both sides are told."""
+    transaction every live access grant to the end of a day is moved to end when that day ends in the new
+    zone, and none outlives its contract's last day there (the pages show its end in that zone); a grant
+    whose end has already passed there ends now, with the reason, and both sides are told.
+
+    `fields` names other fields of `customer` changed with its zone (by a form that has checked them, the
+    admin's): they are saved in the same save, so that one edit is one change in the customer's history."""
     time_zone = customer_time_zone_change_check(user=user, customer=customer, time_zone=time_zone)
+    fields = [field for field in fields if field != "time_zone"]
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        old_zone, old_name = locked.zone, locked.time_zone
+        old_name = locked.time_zone
+        for field in fields:
+            setattr(locked, field, getattr(customer, field))
         if time_zone == old_name:
+            if fields:
+                locked.save(update_fields=[*fields, "updated_at"])
+                customer.updated_at = locked.updated_at
             return TimeZoneChange(locked, [], [])
         grants = AccessGrant.objects.filter(account__customer=locked)
         # Grants already past their end are over: record them as the check would, before the new zone
@@ -212,7 +222,7 @@ def customer_time_zone_change(*, user, customer: Customer, time_zone: str) -> Ti
             change_reason="Expired; recorded when the customer's time zone changed",
         )
         locked.time_zone = time_zone
-        locked.save(update_fields=["time_zone", "updated_at"])
+        locked.save(update_fields=["time_zone", *fields, "updated_at"])
         now = timezone.now()
         moved, ended = [], []
         for grant in (
@@ -221,17 +231,19 @@ def customer_time_zone_change(*, user, customer: Customer, time_zone: str) -> Ti
             .select_related(*events.GRANT_EVENT_RELATED, "engagement_partner__engagement")
             .order_by("pk")
         ):
-            end = _end_in_zone(grant, old_zone, time_zone)
+            end, last_day = _end_in_zone(grant, time_zone)
             if end == grant.expires_at:
                 continue
             grant.updated_at = now
             if end > now:
-                grant.expires_at = end
+                grant.expires_at, grant.last_day = end, last_day
                 moved.append(grant)
                 continue
-            # It was live until this change: it ends now, by the hand of whoever changed the zone.
+            # It was live until this change: it ends now, by the hand of whoever changed the zone (at a
+            # moment, no longer with a day).
             local_end = locked.local_time(end)
             grant.expires_at = grant.revoked_at = now
+            grant.last_day = None
             grant.revoked_by = user
             grant.revocation_reason = (
                 f"{locked.name}'s time zone changed from {old_name} to {time_zone}, where this access had "
@@ -241,7 +253,7 @@ def customer_time_zone_change(*, user, customer: Customer, time_zone: str) -> Ti
         reason = f"The customer's time zone changed from {old_name} to {time_zone}"
         changed = [*moved, *ended]
         AccessGrant.objects.bulk_update(
-            changed, ["expires_at", "revoked_at", "revoked_by", "revocation_reason", "updated_at"]
+            changed, ["expires_at", "last_day", "revoked_at", "revoked_by", "revocation_reason", "updated_at"]
         )
         AccessGrant.history.bulk_history_create(
             changed, update=True, default_change_reason=reason, default_user=user, default_date=now
@@ -331,18 +343,29 @@ def aws_account_create(
 
 
 def _engagement_start(
-    *, user, customer, title, workload, procurement_model, description, stage, reached_on, contact_request
+    *,
+    user,
+    customer,
+    title,
+    workload,
+    procurement_model,
+    description,
+    stage,
+    reached_on,
+    contact_request,
+    instance: Engagement | None = None,
 ) -> Engagement:
-    engagement = Engagement(
-        customer=customer,
-        title=(title or "").strip(),
-        workload=(workload or "").strip(),
-        description=description,
-        procurement_model=procurement_model,
-        stage=stage,
-        contact_request=contact_request,
-        created_by=user,
-    )
+    engagement = instance if instance is not None else Engagement()
+    if engagement.pk is not None:
+        raise ValueError("Only an engagement not saved yet can be started.")
+    engagement.customer = customer
+    engagement.title = (title or "").strip()
+    engagement.workload = (workload or "").strip()
+    engagement.description = description
+    engagement.procurement_model = procurement_model
+    engagement.stage = stage
+    engagement.contact_request = contact_request
+    engagement.created_by = user
     validate_or_refuse(engagement)
     engagement.save()
     EngagementStageEvent.objects.create(
@@ -372,8 +395,13 @@ def engagement_create(
     description: str = "",
     stage: str = EngagementStage.ON_PREMISES,
     reached_on: datetime.date | None = None,
+    instance: Engagement | None = None,
 ) -> Engagement:
-    """Start an engagement from scratch: the customer's staff, or the provider's staff who look after it."""
+    """Start an engagement from scratch: the customer's staff, or the provider's staff who look after it.
+
+    `instance`: an unsaved Engagement to start, given these values, instead of a new one. The admin's
+    add form passes the object it built, so that what it goes on with (the inlines, its log, the
+    redirect) is the engagement started here."""
     engagement_create_check(user=user, customer=customer)
     with transaction.atomic():
         return _engagement_start(
@@ -386,6 +414,7 @@ def engagement_create(
             stage=stage,
             reached_on=reached_on,
             contact_request=None,
+            instance=instance,
         )
 
 
@@ -787,9 +816,14 @@ def access_grant_create(
     role_name: str = "",
     mfa_required: bool = True,
     expires_at: datetime.datetime | None = None,
+    last_day: datetime.date | None = None,
 ) -> AccessGrant:
     """The customer delegates one of its accounts to a partner engaged for it, through an IAM role,
-    until at the latest the end of the partner's contract."""
+    until at the latest the end of the partner's contract: until an exact moment (`expires_at`), or to
+    the end of a day in the customer's time zone (`last_day`; by default the contract's last day), which
+    moves with the customer's calendar if its time zone changes."""
+    if expires_at is not None and last_day is not None:
+        raise DomainError("Give the grant an end or a last day of access, not both.", field="expires_at")
     customer = account.customer
     if not user_can_manage_access(user, customer):
         raise PermissionDeniedError(
@@ -823,7 +857,9 @@ def access_grant_create(
             raise DomainError(problem, field="engagement_partner")
         deadline = access_deadline(engaged.contract_end, customer.time_zone)
         now = timezone.now()
-        expires_at = expires_at or deadline
+        if expires_at is None:
+            last_day = last_day or engaged.contract_end
+            expires_at = access_deadline(last_day, customer.time_zone)
         if expires_at > deadline:
             raise DomainError(
                 f"{engaged.partner}'s contract ends on {engaged.contract_end:%d %b %Y}; the grant must "
@@ -855,6 +891,7 @@ def access_grant_create(
             granted_by=user,
             granted_at=now,
             expires_at=expires_at,
+            last_day=last_day,
         )
     return grant
 

@@ -263,13 +263,14 @@ class AccessGrantSerializer(serializers.ModelSerializer):
             "granted_by",
             "granted_at",
             "expires_at",
+            "last_day",
             "revoked_at",
             "revoked_by",
             "revocation_reason",
             "is_live",
             *TIMESTAMPS,
         ]
-        read_only_fields = ["id", "granted_at", "revoked_at", "revocation_reason", *TIMESTAMPS]
+        read_only_fields = ["id", "granted_at", "last_day", "revoked_at", "revocation_reason", *TIMESTAMPS]
         # The service checks the ARN against the account, and duplicates, with messages naming both.
         extra_kwargs = {"role_arn": {"validators": []}}
         validators = []

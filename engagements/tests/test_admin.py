@@ -193,3 +193,54 @@ def test_the_admin_refuses_an_engagement_the_service_would_refuse(client, alpha,
     assert response.status_code == 200
     assert "You cannot start engagements for Bravo Customer." in response.content.decode()
     assert not Engagement.objects.filter(title="Move").exists()
+
+
+def test_an_engagement_added_in_the_admin_keeps_its_inlines_and_log(client, alpha):
+    """The admin goes on with the engagement the service started: a team member added on the same form
+    joins it, the log entry names it, and the admin opens it."""
+    from django.contrib.admin.models import ADDITION, LogEntry
+
+    client.force_login(alpha.account_manager)
+    data = _engagement_add_form(client, customer=alpha.customer.pk)
+    page = client.get(reverse("admin:engagements_engagement_add"))
+    (team,) = [
+        i.formset for i in page.context["inline_admin_formsets"] if i.formset.model.__name__ == "TeamMember"
+    ]
+    data[f"{team.prefix}-TOTAL_FORMS"] = 1
+    data.update({f"{team.prefix}-0-name": "Ada IT", f"{team.prefix}-0-role": "customer_it"})
+    data[f"{team.prefix}-0-joined_on"] = "2026-01-05"
+    response = client.post(reverse("admin:engagements_engagement_add"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    engagement = Engagement.objects.get(title="Move")
+    assert [member.name for member in engagement.team_members.all()] == ["Ada IT"]
+    assert engagement.stage_events.get().recorded_by == alpha.account_manager
+    logged = LogEntry.objects.get(action_flag=ADDITION, object_id=str(engagement.pk))
+    assert logged.user == alpha.account_manager and logged.object_repr == str(engagement)
+    assert engagement.history.count() == 1
+
+
+def test_one_edit_of_a_customer_with_its_time_zone_is_one_change_in_its_history(client, alpha):
+    customer = alpha.customer
+    before = customer.history.count()
+    client.force_login(alpha.account_manager)
+    data = {
+        "name": "Alpha Renamed",
+        "slug": customer.slug,
+        "agreement": customer.agreement,
+        "time_zone": "Asia/Tokyo",
+        "account_manager": customer.account_manager_id or "",
+        "solutions_architect": customer.solutions_architect_id or "",
+        "tam": customer.tam_id or "",
+        "access_administrators": list(customer.access_administrators.values_list("pk", flat=True)),
+        "accounts-TOTAL_FORMS": 0,
+        "accounts-INITIAL_FORMS": 0,
+    }
+    response = client.post(reverse("admin:engagements_customer_change", args=[customer.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert customer.history.count() == before + 1
+    latest = customer.history.latest()
+    assert (latest.name, latest.time_zone, latest.history_user) == (
+        "Alpha Renamed",
+        "Asia/Tokyo",
+        alpha.account_manager,
+    )

@@ -174,3 +174,221 @@ def test_a_move_is_refused_for_an_unknown_zone_or_an_outsider(london):
         services.customer_time_zone_change(user=outsider, customer=customer, time_zone="Asia/Tokyo")
     assert Customer.objects.get(pk=customer.pk).time_zone == "Europe/London"
     assert AccessGrant.objects.get(pk=grant.pk).expires_at == grant.expires_at
+
+
+def _customer_with_contract(time_zone: str, contract_end: datetime.date):
+    customer = CustomerFactory(name="Nile", time_zone=time_zone)
+    customer.account_manager = AccountManagerFactory()
+    customer.save()
+    admin = CustomerUserFactory(customer=customer, access_admin=True)
+    engaged = EngagementPartnerFactory(
+        engagement__customer=customer, contract_start=datetime.date(2026, 1, 1), contract_end=contract_end
+    )
+    return customer, admin, engaged, AwsAccountFactory(customer=customer)
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "last_day", "contract_end", "moved_to", "ends_utc"),
+    [
+        # Cairo's clocks go from 00:00 to 01:00 on 24 April 2026: the last day of access, 23 April, ends
+        # at 01:00 there. In New York it ends at midnight EDT, not at 18:00 EDT.
+        (
+            "Africa/Cairo",
+            datetime.date(2026, 4, 23),
+            datetime.date(2026, 4, 30),
+            "America/New_York",
+            datetime.datetime(2026, 4, 24, 4, 0, tzinfo=datetime.UTC),
+        ),
+        # Santiago's clocks go from 00:00 to 01:00 on 6 September 2026: access to the end of the contract
+        # (its last day 5 September, nothing chosen on the page) ends at midnight in Los Angeles, not 21:00.
+        (
+            "America/Santiago",
+            None,
+            datetime.date(2026, 9, 5),
+            "America/Los_Angeles",
+            datetime.datetime(2026, 9, 6, 7, 0, tzinfo=datetime.UTC),
+        ),
+    ],
+)
+def test_access_to_the_end_of_a_day_that_ends_at_1am_still_ends_with_that_day(
+    client, time_zone, last_day, contract_end, moved_to, ends_utc
+):
+    with at(datetime.datetime(2026, 4, 1, 12, 0, tzinfo=datetime.UTC)):
+        customer, admin, engaged, account = _customer_with_contract(time_zone, contract_end)
+        client.force_login(admin)
+        response = client.post(
+            reverse("engagements:access-grant"),
+            {
+                "account": account.pk,
+                "engagement_partner": engaged.pk,
+                "role_arn": f"arn:aws:iam::{account.account_id}:role/PartnerOps",
+                "scope": "operations",
+                "mfa_required": "on",
+                "expires_on": last_day.isoformat() if last_day else "",
+            },
+        )
+        assert response.status_code == 303
+        grant = AccessGrant.objects.get(account=account)
+        local_end = grant.expires_at.astimezone(zoneinfo.ZoneInfo(time_zone))
+        assert (local_end.date(), local_end.hour) == (
+            (last_day or contract_end) + datetime.timedelta(days=1),
+            1,
+        )
+
+        response = _move_in_admin(client, customer, moved_to)
+        assert "1 live access grant(s) now end by the calendar there" in response.content.decode()
+    grant.refresh_from_db()
+    assert grant.expires_at == ends_utc
+
+
+def test_access_given_until_an_exact_midnight_is_not_lengthened_by_a_move_west(client):
+    """Through the API a UTC customer gives access until 00:00Z on 1 April, an exact moment. Moved to Los
+    Angeles (UTC-7), the access still ends then: it does not run on to 07:00Z, the end of 31 March there."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    until = datetime.datetime(2026, 4, 1, tzinfo=datetime.UTC)
+    with at(NOW):
+        customer, admin, engaged, account = _customer_with_contract("UTC", datetime.date(2026, 4, 30))
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin).key}")
+        response = api.post(
+            "/api/v1/access-grants/",
+            {
+                "account": account.account_id,
+                "engagement_partner": engaged.pk,
+                "role_arn": f"arn:aws:iam::{account.account_id}:role/Audit",
+                "scope": "read_only",
+                "expires_at": "2026-04-01T00:00:00Z",
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+        grant = AccessGrant.objects.get(pk=response.json()["id"])
+        assert grant.expires_at == until
+        services.customer_time_zone_change(
+            user=customer.account_manager, customer=customer, time_zone="America/Los_Angeles"
+        )
+    grant.refresh_from_db()
+    assert grant.expires_at == until
+    with at(until + datetime.timedelta(minutes=1)):
+        assert not grant.is_live()
+
+
+def test_a_grant_records_whether_it_runs_to_the_end_of_a_day(client):
+    """The page's last day of access and the contract's end are days; the API's expires_at is a moment,
+    even at midnight. The API shows which, and does not take it as input."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    with at(NOW):
+        _customer, admin, engaged, account = _customer_with_contract("UTC", datetime.date(2026, 4, 30))
+
+        def grant(role, **ends):
+            return services.access_grant_create(
+                user=admin,
+                account=account,
+                engagement_partner=engaged,
+                role_arn=f"arn:aws:iam::{account.account_id}:role/{role}",
+                scope="read_only",
+                **ends,
+            )
+
+        assert grant("Contract").last_day == datetime.date(2026, 4, 30)
+        chosen = grant("Chosen", last_day=datetime.date(2026, 3, 31))
+        assert (chosen.last_day, chosen.expires_at) == (
+            datetime.date(2026, 3, 31),
+            datetime.datetime(2026, 4, 1, tzinfo=datetime.UTC),
+        )
+        assert grant("Moment", expires_at=datetime.datetime(2026, 4, 1, tzinfo=datetime.UTC)).last_day is None
+        with pytest.raises(DomainError, match="not both"):
+            grant("Both", last_day=datetime.date(2026, 3, 31), expires_at=NOW + datetime.timedelta(days=1))
+
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin).key}")
+        body = {
+            "account": account.account_id,
+            "engagement_partner": engaged.pk,
+            "role_arn": f"arn:aws:iam::{account.account_id}:role/Api",
+            "scope": "read_only",
+            "last_day": "2026-03-31",
+        }
+        response = api.post("/api/v1/access-grants/", body, format="json")
+        assert response.status_code == 201, response.content
+        assert response.json()["last_day"] == "2026-04-30"  # read-only: the contract's end, the default
+        assert api.get(f"/api/v1/access-grants/{chosen.pk}/").json()["last_day"] == "2026-03-31"
+
+
+def test_a_moment_cut_short_by_a_move_east_is_not_lengthened_by_a_move_back(london):
+    """An exact moment late on the contract's last day is past that day's end in Tokyo: it is cut to the
+    end of the contract there, and stays a moment, so moving on to New York does not lengthen it."""
+    customer, admin, grant = london
+    grant.engagement_partner.refresh_from_db()
+    with at(NOW):
+        late = services.access_grant_create(
+            user=admin,
+            account=grant.account,
+            engagement_partner=grant.engagement_partner,
+            role_arn=f"arn:aws:iam::{grant.account.account_id}:role/Late",
+            scope="read_only",
+            expires_at=datetime.datetime(2026, 3, 20, 22, 0, tzinfo=datetime.UTC),
+        )
+        manager = customer.account_manager
+        services.customer_time_zone_change(user=manager, customer=customer, time_zone="Asia/Tokyo")
+        late.refresh_from_db()
+        assert (late.expires_at, late.last_day) == (
+            datetime.datetime(2026, 3, 20, 15, tzinfo=datetime.UTC),
+            None,
+        )
+        services.customer_time_zone_change(user=manager, customer=customer, time_zone="America/New_York")
+    late.refresh_from_db()
+    assert late.expires_at == datetime.datetime(2026, 3, 20, 15, tzinfo=datetime.UTC)
+    grant.refresh_from_db()
+    assert (grant.last_day, grant.expires_at) == (
+        LAST_DAY,
+        datetime.datetime(2026, 3, 21, 4, tzinfo=datetime.UTC),
+    )
+
+
+def test_existing_grants_are_read_as_ending_with_a_day_when_they_end_exactly_when_one_ends():
+    """The migration's backfill: the end of a day is midnight, or 01:00 where the clocks skip midnight."""
+    import importlib
+
+    from django.apps import apps
+
+    from tests.factories import AccessGrantFactory
+
+    backfill = importlib.import_module("engagements.migrations.0005_grant_last_day").backfill_last_day
+    with at(datetime.datetime(2026, 4, 1, tzinfo=datetime.UTC)):
+        _c, _a, cairo, cairo_account = _customer_with_contract("Africa/Cairo", datetime.date(2026, 4, 30))
+        _c, _a, utc, utc_account = _customer_with_contract("UTC", datetime.date(2026, 4, 30))
+        cairo_day = AccessGrantFactory(
+            engagement_partner=cairo,
+            account=cairo_account,
+            expires_at=datetime.datetime(2026, 4, 23, 22, 0, tzinfo=datetime.UTC),  # 01:00 on 24 April
+        )
+        cairo_hour = AccessGrantFactory(
+            engagement_partner=cairo,
+            account=cairo_account,
+            expires_at=datetime.datetime(2026, 4, 23, 21, 0, tzinfo=datetime.UTC),  # 23:00 on 23 April
+        )
+        utc_day = AccessGrantFactory(
+            engagement_partner=utc,
+            account=utc_account,
+            expires_at=datetime.datetime(2026, 4, 10, tzinfo=datetime.UTC),
+        )
+    AccessGrant.objects.update(last_day=None)
+    backfill(apps, None)
+    found = dict(AccessGrant.objects.values_list("pk", "last_day"))
+    assert found[cairo_day.pk] == datetime.date(2026, 4, 23)
+    assert found[cairo_hour.pk] is None
+    assert found[utc_day.pk] == datetime.date(2026, 4, 9)
+
+
+def test_the_database_refuses_a_live_grant_that_does_not_end_with_its_last_day(london):
+    from django.db import IntegrityError, transaction
+
+    _customer, _admin, grant = london
+    with pytest.raises(IntegrityError, match="must end when that day ends"), transaction.atomic():
+        AccessGrant.objects.filter(pk=grant.pk).update(last_day=datetime.date(2026, 3, 19))
+    AccessGrant.objects.filter(pk=grant.pk).update(last_day=None)  # an exact moment may be any moment
