@@ -1,8 +1,8 @@
 """Keep Find-a-Partner's search entries current when a partner or anything it is searched by changes.
 
-Tags and their names are partners.signals' (one receiver there moves `updated_at` and refreshes the
-entries). Each receiver names the partners concerned as a subquery, so it costs one statement and no read (an
-edit of a record that can move to another partner also reads whose it was: partners.signals). Bulk
+Tags, tiers and their names are partners.signals' (one receiver there moves `updated_at` and refreshes
+the entries). Each receiver names the partners concerned as a subquery, so it costs one statement and no
+read (an edit of a record that can move to another partner also reads whose it was: partners.signals). Bulk
 writes (bulk_create, QuerySet.update) send no signals: whoever makes them calls
 partners.search_index.partner_search_refresh once at the end.
 """
@@ -66,11 +66,6 @@ def _vocabulary_changed(sender, **kwargs):
     cache.delete(VOCABULARY_CACHE_KEY)
 
 
-def _tier_saved(sender, instance, created, raw=False, **kwargs):
-    if not raw and not created and search_index_available():
-        partner_search_refresh(Partner.objects.filter(tier=instance).values("pk"))
-
-
 def _program_saved(sender, instance, created, raw=False, **kwargs):
     if not raw and not created and search_index_available():
         partner_search_refresh(ProgramEnrollment.objects.filter(program=instance).values("partner_id"))
@@ -92,7 +87,6 @@ def connect():
     post_delete.connect(
         _certification_deleted, sender=Certification, dispatch_uid=f"{DISPATCH_PREFIX}cert{post_delete}"
     )
-    post_save.connect(_tier_saved, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier")
     post_save.connect(_program_saved, sender=Program, dispatch_uid=DISPATCH_PREFIX + "program")
     for model in (Tier, Program, Industry, UseCase):
         for signal in (post_save, post_delete):

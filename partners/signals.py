@@ -4,18 +4,20 @@
 - A record that can move to another partner (an office, a person, a certification, a reference, an
   enrollment: the admin lets a PDM correct who it belongs to) remembers whose it was before the save, so
   the receivers bring both partners up to date (`moved_from`).
-- A change to a partner's tags, or to a tag's name, also brings the partners' search entries up to date
-  (the other records' search receivers are in partners.search_signals).
+- A change to a partner's tags, or to a tag or a tier, also brings the partners' search entries up to
+  date (the other records' search receivers are in partners.search_signals).
 - A partner's `updated_at` is what integrators sync on (`updated_since`), and the partner resource nests
   its offices and its tier (name, slug, rank) and names its tags: changing those changes the partner.
-  Each receiver below is one UPDATE of the partners concerned, in the transaction of the change, that
+  Tier changes (their two tiers) and programs (their minimum tier) nest a tier the same way: renaming a
+  tier changes them too.
+  Each receiver below is one UPDATE of the rows concerned, in the transaction of the change, that
   sends no signal (so no second search refresh and no history row).
 
 Bulk writes (bulk_create, QuerySet.update, the demo seeding's COPY) send no signals: whoever makes them on
 existing partners sets their `updated_at` too.
 """
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.utils import timezone
 
@@ -26,9 +28,11 @@ from partners.models import (
     Industry,
     Office,
     Partner,
+    Program,
     ProgramEnrollment,
     StaffMember,
     Tier,
+    TierChange,
     UseCase,
 )
 from partners.search_index import partner_search_refresh, search_index_available
@@ -160,13 +164,22 @@ def _tier_saving(sender, instance, raw=False, update_fields=None, **kwargs):
 
 
 def _tier_saved(sender, instance, created, raw=False, **kwargs):
-    # The tier's search entries follow in partners.search_signals (cards read the tier's name live).
-    previous = getattr(instance, _PREVIOUS_TIER, None)
-    if raw or created or previous is None:
+    # One statement each however many partners hold the tier (a ladder's entry tier has most of them) or
+    # tier changes name it; none sends a signal, so nothing follows per partner.
+    if raw or created:
         return
-    if previous != tuple(getattr(instance, name) for name in TIER_SHOWN):
-        # One UPDATE however many partners hold the tier: a ladder's entry tier has most of them.
-        Partner.objects.filter(tier_id=instance.pk).update(updated_at=timezone.now())
+    holders = Partner.objects.filter(tier_id=instance.pk)
+    previous = getattr(instance, _PREVIOUS_TIER, None)
+    if previous is not None and previous != tuple(getattr(instance, name) for name in TIER_SHOWN):
+        now = timezone.now()
+        holders.update(updated_at=now)
+        TierChange.objects.filter(Q(from_tier_id=instance.pk) | Q(to_tier_id=instance.pk)).update(
+            updated_at=now
+        )
+        Program.objects.filter(minimum_tier_id=instance.pk).update(updated_at=now)
+    if search_index_available():
+        # Entries keep the tier's rank (the cards read its name live).
+        partner_search_refresh(holders.values("pk"))
 
 
 _term_receivers = {

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from apn_portal.exceptions import DomainError
 from partners.choices import PartnerType
 from partners.forms import PartnerAdminForm
-from partners.models import ConsultingCategory, Partner, PartnerSearchEntry
+from partners.models import ConsultingCategory, Partner, PartnerSearchEntry, Program, TierChange
 from partners.services import profile_change_approve, profile_change_propose
 from partners.services_records import partner_create, partner_update
 from partners.tests.search_helpers import search
@@ -88,6 +88,68 @@ def test_renaming_a_tier_shows_its_partners_as_changed_to_integrators_with_the_n
     assert changed["on-select"]["name"] == "Select Plus"
     assert _changed_since(reslug)["on-select"]["slug"] == "select-plus"
 
+    # However many partners hold the tier, or tier changes name it, a rename is the same statements: no
+    # partner's own signals (search refresh, history row) follow the one UPDATE of them all.
+    def statements_of_renaming_to(name):
+        with CaptureQueriesContext(connection) as queries:
+            select.name = name
+            select.save()
+        return queries
+
+    few = statements_of_renaming_to("Select")
+    many = PartnerFactory.create_batch(50, tier=select)
+    registered = tier(CONSULTING, "registered")
+    TierChange.objects.bulk_create(
+        TierChange(
+            partner=partner, from_tier=registered, to_tier=select, reason="Audit.", changed_at=timezone.now()
+        )
+        for partner in many
+    )
+    histories = Partner.history.count()
+    renamed = statements_of_renaming_to("Select Plus")
+    assert len(renamed) == len(few), [query["sql"] for query in renamed]
+    assert _entry_writes(renamed) == 1
+    assert Partner.history.count() == histories
+
+
+def test_renaming_a_tier_shows_the_tier_changes_and_programs_naming_it_as_changed_with_the_new_name(pdm):
+    registered, select, advanced = (tier(CONSULTING, slug) for slug in ("registered", "select", "advanced"))
+    partner = PartnerFactory(pdm=pdm, tier=advanced)
+
+    def change(from_tier, to_tier):
+        return TierChange.objects.create(
+            partner=partner, from_tier=from_tier, to_tier=to_tier, reason="Audit.", changed_at=timezone.now()
+        )
+
+    joined, to_select, to_advanced = (
+        change(None, registered),
+        change(registered, select),
+        change(select, advanced),
+    )
+    change(advanced, registered)  # names neither end of the rename
+    an_hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    TierChange.objects.update(updated_at=an_hour_ago)
+    Program.objects.update(updated_at=an_hour_ago)
+
+    select.name = "Select Plus"
+    select.save()
+
+    since = (an_hour_ago + datetime.timedelta(minutes=1)).isoformat()
+    as_pdm = APIClient()
+    as_pdm.force_authenticate(pdm)
+    changes = as_pdm.get("/api/v1/tier-changes/", {"updated_since": since, "ordering": "updated_at"}).json()
+    assert {row["id"]: (row["from_tier"]["name"], row["to_tier"]["name"]) for row in changes["results"]} == {
+        to_select.pk: ("Registered", "Select Plus"),
+        to_advanced.pk: ("Select Plus", "Advanced"),
+    }
+    assert joined.pk not in {row["id"] for row in changes["results"]}
+    programs = APIClient().get("/api/v1/programs/", {"updated_since": since, "page_size": 100}).json()
+    requiring_select = set(Program.objects.filter(minimum_tier=select).values_list("slug", flat=True))
+    assert requiring_select
+    assert {row["slug"]: row["minimum_tier"]["name"] for row in programs["results"]} == dict.fromkeys(
+        requiring_select, "Select Plus"
+    )
+
 
 def test_an_edit_of_a_tier_its_partners_do_not_show_leaves_them_unchanged():
     PartnerFactory(slug="on-select", tier=tier(CONSULTING, "select"))
@@ -112,6 +174,16 @@ def test_find_a_partner_shows_a_renamed_tier_on_the_cards_and_in_the_filter(clie
     response = search(client, tier="select")
     assert [row.tier_name for row in response.context["page"].rows] == ["Select Plus"]
     assert "Select Plus" in response.content.decode()
+
+
+def test_a_tier_moved_on_its_ladder_moves_its_partners_search_entries_with_it():
+    partner = PartnerFactory(tier=tier(CONSULTING, "premier"))
+    premier = tier(CONSULTING, "premier")
+
+    premier.rank = 9
+    premier.save()
+
+    assert PartnerSearchEntry.objects.get(partner=partner).tier_rank == 9
 
 
 # Which partners may have consulting categories: one rule ----------------------------------------------------
