@@ -1,15 +1,18 @@
 """Shared admin building blocks: paging that never counts a whole big table, CSV streaming, limits on
-bulk actions and how a refused action is reported. Every app's admin builds on these."""
+bulk actions, how a refused action is reported and odd input refused without a 500. Every app's admin
+builds on these."""
 
 import csv
 import datetime
 import math
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -98,8 +101,63 @@ class CappedCountPaginator(Paginator):
         return rows.filter(pk__in=rows.values("pk")[bottom:top])
 
 
-class LargeTableAdminMixin:
-    """For tables that grow large: no full COUNT(*), no facet counts, no "show all"."""
+def _is_key_of(field, value) -> bool:
+    """Whether `value` is something `field` (a primary or natural key) could hold."""
+    try:
+        field.to_python(value)
+    except ValidationError:
+        return False
+    return "\x00" not in str(value)
+
+
+class _KnownKeysOnlyMixin:
+    """Django's autocomplete widget looks the posted value up as is to show it again beside the form's
+    error: a value the key cannot hold ("abc" for an id) would fail that query with a 500."""
+
+    def optgroups(self, name, value, attr=None):
+        remote_opts = self.field.remote_field.model._meta
+        key = remote_opts.get_field(getattr(self.field.remote_field, "field_name", remote_opts.pk.attname))
+        return super().optgroups(name, [item for item in value if _is_key_of(key, item)], attr)
+
+
+class CheckedAutocompleteSelect(_KnownKeysOnlyMixin, AutocompleteSelect):
+    pass
+
+
+class CheckedAutocompleteSelectMultiple(_KnownKeysOnlyMixin, AutocompleteSelectMultiple):
+    pass
+
+
+class AdminInputMixin:
+    """Whatever is typed or pasted into an admin address or form is a form error or Django's "invalid
+    lookup" page, never a 500. Django hands changelist parameters to PostgreSQL unchecked (where a NUL
+    byte cannot be compared with text) and builds a date-hierarchy day from any number."""
+
+    def get_changelist_instance(self, request):
+        parameters = request.GET.lists()
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in parameters):
+            raise IncorrectLookupParameters("A parameter holds a NUL character.")
+        try:
+            return super().get_changelist_instance(request)
+        except OverflowError as error:  # ?created_at__year=100000000000000000000
+            raise IncorrectLookupParameters(str(error)) from error
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class LargeTableAdminMixin(AdminInputMixin):
+    """For tables that grow large: no full COUNT(*), no facet counts, no "show all". (Every such table is
+    also guarded against odd input: AdminInputMixin.)"""
 
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -192,7 +250,7 @@ def csv_streaming_response(filename: str, header, rows) -> StreamingHttpResponse
     return response
 
 
-class AuditedAdmin(SimpleHistoryAdmin):
+class AuditedAdmin(AdminInputMixin, SimpleHistoryAdmin):
     """Shows who changed what and when, from django-simple-history's records.
 
     Reverting to an old version is off: a revert would write around the services that own each change
@@ -210,12 +268,17 @@ class AuditedAdmin(SimpleHistoryAdmin):
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method not in ("GET", "HEAD"):
             raise PermissionDenied
-        if not self._may_read_history(request, object_id):
+        if not self._may_read_history(request, object_id) or not _is_key_of(
+            self.model.history.model._meta.pk, unquote(version_id)
+        ):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def _may_read_history(self, request, object_id) -> bool:
         """django-simple-history reads a record's history straight from the history table, even when
         this admin's queryset (the user's scope) leaves the record out: so only a record the user can
-        open here, as on its change page. A superuser may also read what was deleted."""
+        open here, as on its change page. A superuser may also read what was deleted, by an id that could
+        be one (django-simple-history queries with whatever the address holds)."""
+        if not _is_key_of(self.opts.pk, unquote(object_id)):
+            return False
         return request.user.is_superuser or self.get_object(request, unquote(object_id)) is not None

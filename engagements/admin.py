@@ -10,7 +10,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 
-from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
+from apn_portal.admin import (
+    AdminInputMixin,
+    AuditedAdmin,
+    LargeTableAdminMixin,
+    report_refusal,
+    selection_too_large,
+)
 from apn_portal.exceptions import DomainError
 from apn_portal.pages import form_error
 from engagements import selectors, services
@@ -265,7 +271,7 @@ class EngagementPartnerInline(admin.TabularInline):
         return super().get_queryset(request).select_related("partner", "replaced_by__partner")
 
 
-class TeamMemberInline(ScopedChoicesMixin, admin.TabularInline):
+class TeamMemberInline(AdminInputMixin, ScopedChoicesMixin, admin.TabularInline):
     model = TeamMember
     fields = ("user", "name", "email", "role", "joined_on", "left_on", "note")
     autocomplete_fields = ("user",)
@@ -275,7 +281,7 @@ class TeamMemberInline(ScopedChoicesMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("user")
 
 
-class ProfessionalServicesInline(ScopedChoicesMixin, admin.StackedInline):
+class ProfessionalServicesInline(AdminInputMixin, ScopedChoicesMixin, admin.StackedInline):
     model = ProfessionalServicesEngagement
     fields = (
         ("bought_by", "buying_partner"),
@@ -312,7 +318,7 @@ class MarketplaceSubscriptionAdminForm(forms.ModelForm):
         return cleaned
 
 
-class MarketplaceSubscriptionInline(ScopedChoicesMixin, admin.TabularInline):
+class MarketplaceSubscriptionInline(AdminInputMixin, ScopedChoicesMixin, admin.TabularInline):
     model = MarketplaceSubscription
     formset = MarketplaceSubscriptionFormSet
     fields = ("product", "vendor", "accounts", "subscribed_on")

@@ -435,7 +435,13 @@ class Certification(TimeStampedModel):
         super().save(*args, **kwargs)
 
     def clean(self):
-        if self.expires_on is None and self.earned_on is not None:
+        # A day in the future is refused by earned_on's own validator (which runs before clean() but does
+        # not stop it), and one near the calendar's end has no day three years on: no default from either.
+        if (
+            self.expires_on is None
+            and self.earned_on is not None
+            and self.earned_on <= timezone.localdate(timezone=EARLIEST_TIME_ZONE)
+        ):
             self.expires_on = certification_default_expiry(self.earned_on)
 
 

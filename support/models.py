@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from apn_portal.dates import validate_plausible_date
 from apn_portal.models import TimeStampedModel
 from partners.choices import CertificationLevel
 from partners.models import certification_default_expiry
@@ -230,6 +231,13 @@ class StaffCertification(TimeStampedModel):
         super().save(*args, **kwargs)
 
     def clean(self):
+        if self.earned_on is not None:
+            # Checked here, not as a field validator (a migration): the default expiry is computed from
+            # this day, and one near the calendar's end has no day three years on.
+            try:
+                validate_plausible_date(self.earned_on)
+            except ValidationError as error:
+                raise ValidationError({"earned_on": error.messages}) from error
         if self.expires_on is None and self.earned_on is not None:
             self.expires_on = certification_default_expiry(self.earned_on)
         if self.user_id is not None and not self.user.is_provider_staff:

@@ -1,11 +1,14 @@
 """People who sign in: their organisation (a partner) or, for provider staff, their roles (groups)."""
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Q
+from rest_framework.authtoken.models import TokenProxy
 
 from apn_portal.accounts.models import User
-from apn_portal.admin import LargeTableAdminMixin
+from apn_portal.admin import AdminInputMixin, LargeTableAdminMixin
 
 
 class OrganisationFilter(admin.SimpleListFilter):
@@ -94,3 +97,16 @@ class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
     @admin.display(description="roles")
     def roles(self, user):
         return ", ".join(group.name for group in user.groups.all())
+
+
+def _guard_odd_input(model) -> None:
+    """Register `model`'s admin from another app (auth, axes, DRF's tokens) again, with AdminInputMixin:
+    a NUL in a filter or a search there would otherwise be a 500, as on ours."""
+    existing = type(admin.site.get_model_admin(model))
+    admin.site.unregister(model)
+    admin.site.register(model, type(existing.__name__, (AdminInputMixin, existing), {}))
+
+
+# Registered before this module runs: their apps come before ours in INSTALLED_APPS.
+for _model in (Group, AccessAttempt, AccessLog, AccessFailureLog, TokenProxy):
+    _guard_odd_input(_model)

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from apn_portal.admin import AdminInputMixin
 from apn_portal.outbox.models import OutboxMessage
 from apn_portal.outbox.services import outbox_message_bodies, outbox_messages_resend
 
@@ -7,7 +8,7 @@ _BODY_FIELDS = ("body_text", "body_html", "context")
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(AdminInputMixin, admin.ModelAdmin):
     list_display = ["subject", "recipients", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "created_at"]
     search_fields = ["subject", "dedupe_key"]

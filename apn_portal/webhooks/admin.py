@@ -1,13 +1,13 @@
 from django.contrib import admin, messages
 
-from apn_portal.admin import LargeTableAdminMixin, selection_too_large
+from apn_portal.admin import AdminInputMixin, LargeTableAdminMixin, selection_too_large
 from apn_portal.exceptions import DomainError
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 from apn_portal.webhooks.services import webhook_deliveries_retry
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(AdminInputMixin, admin.ModelAdmin):
     list_display = ["url", "owner", "partner", "event_list", "is_active", "updated_at"]
     list_filter = ["is_active"]
     list_select_related = ["owner", "partner"]

@@ -244,3 +244,27 @@ def test_one_edit_of_a_customer_with_its_time_zone_is_one_change_in_its_history(
         "Asia/Tokyo",
         alpha.account_manager,
     )
+
+
+def test_an_inline_autocomplete_choice_that_cannot_be_an_id_is_an_invalid_choice(client, alpha):
+    """The engagement page's team inline, like every admin form: odd input is a form error, not a 500."""
+    client.force_login(SuperUserFactory())
+    url = reverse("admin:engagements_engagement_change", args=[alpha.engagement.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    data = {
+        key: value
+        for key, value in page.context["adminform"].form.initial.items()
+        if isinstance(value, str | int)
+    }
+    prefix = "team_members"
+    for formset in page.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        for name, field in management.fields.items():
+            data[f"{formset.formset.prefix}-{name}"] = management.initial.get(name, field.initial) or 0
+        if formset.formset.model.__name__ == "TeamMember":
+            prefix = formset.formset.prefix
+    data[f"{prefix}-TOTAL_FORMS"] = 1
+    data[f"{prefix}-0-user"] = "abc"
+    response = client.post(url, data)
+    assert response.status_code == 200

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apn_portal.admin import AuditedAdmin
+from apn_portal.admin import AdminInputMixin, AuditedAdmin
 from partners.choices import RequirementMetric
 from partners.models import ConsultingCategory, Industry, Program, Tier, TierRequirement, UseCase
 
@@ -49,7 +49,7 @@ class TierRequirementAdmin(AuditedAdmin):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(AdminInputMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "kind",
@@ -70,7 +70,7 @@ class ProgramAdmin(admin.ModelAdmin):
     )
 
 
-class TaxonomyAdmin(admin.ModelAdmin):
+class TaxonomyAdmin(AdminInputMixin, admin.ModelAdmin):
     list_display = ("name", "slug")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}

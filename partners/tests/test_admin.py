@@ -449,3 +449,52 @@ def change_form_data(client, url) -> dict:
         for name in management.fields:
             data[management.add_prefix(name)] = str(management[name].value())
     return data
+
+
+# Odd input in the admin: a message or a "not found", never a 500 -------------------------------------
+
+
+@pytest.mark.parametrize("object_id", ["x", "%00", "%3Cscript%3E"])
+def test_the_history_of_an_id_that_cannot_exist_is_not_found(client, superuser, object_id):
+    partner = PartnerFactory()
+    for url in (
+        f"/admin/partners/partner/{object_id}/history/",
+        f"/admin/partners/partner/{object_id}/history/1/",
+        f"/admin/partners/partner/{partner.pk}/history/{object_id}/",
+    ):
+        response = client.get(url, follow=True)
+        assert response.status_code == 200
+        assert "doesn\N{RIGHT SINGLE QUOTATION MARK}t exist" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("url", "params"),
+    [
+        ("/admin/partners/certification/", {"level__exact": "\x00"}),
+        ("/admin/partners/partner/", {"q": "Alpha\x00"}),
+        ("/admin/partners/program/", {"kind__exact": "\x00"}),
+        ("/admin/outbox/outboxmessage/", {"status__exact": "\x00"}),
+        ("/admin/engagements/engagement/", {"created_at__year": str(10**20)}),
+    ],
+)
+def test_a_changelist_filter_it_cannot_read_is_an_invalid_lookup(client, superuser, url, params):
+    response = client.get(url, params)
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
+def test_a_certification_earned_near_the_calendars_end_is_refused_on_the_form(client, superuser):
+    person = StaffMemberFactory()
+    response = client.post(
+        "/admin/partners/certification/add/",
+        {"staff_member": person.pk, "name": "SA", "level": "associate", "earned_on": "9999-12-31"},
+    )
+    assert response.status_code == 200
+    assert "in the future" in response.content.decode()
+
+
+@pytest.mark.parametrize("value", ["abc", "\x00", "1.5"])
+def test_an_autocomplete_choice_that_cannot_be_an_id_is_an_invalid_choice(client, superuser, value):
+    response = client.post("/admin/partners/staffmember/add/", {"partner": value, "full_name": "Jo"})
+    assert response.status_code == 200
+    assert "partner" in response.context["adminform"].form.errors

@@ -143,3 +143,19 @@ def test_the_case_list_costs_the_same_number_of_queries_however_long(client, alp
         open_case(alpha.staff, alpha.account, subject=f"More {i}")
     assert count() == before
     assert SupportCase.objects.count() == 7
+
+
+def test_a_staff_certification_earned_near_the_calendars_end_is_refused_on_the_form(client, engineer, tam):
+    client.force_login(engineer)
+    response = client.post(
+        reverse("admin:support_staffcertification_add"),
+        {
+            "user": tam.pk,
+            "track": "solutions_architect",
+            "level": "associate",
+            "name": "Solutions Architect - Associate",
+            "earned_on": "9999-12-31",
+        },
+    )
+    assert response.status_code == 200
+    assert "no later than" in response.context["adminform"].form.errors["earned_on"][0]
