@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6 + 72
 
 
+# What a confidential message's body becomes once it is sent.
+CONFIDENTIAL_BODY_NOT_KEPT = "Not kept once sent: it held a link that signs its reader in."
+
+
 def _backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=min(2 ** (attempts - 1), 60))
 
@@ -145,6 +149,9 @@ def outbox_deliver_message(message_id: int) -> bool:
         message.sent_at = timezone.now()
         message.last_error = ""
         message.body_text, message.body_html = body_text, body_html
+        if message.is_confidential:
+            # Delivered: the link it held is its reader's alone, and the table keeps no copy of it.
+            message.body_text, message.body_html = CONFIDENTIAL_BODY_NOT_KEPT, ""
         message.save(
             update_fields=[
                 "attempts",

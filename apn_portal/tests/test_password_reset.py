@@ -52,6 +52,10 @@ def test_a_reset_link_is_queued_in_the_outbox_and_works_once_sent(
     (email,) = mail.outbox
     assert email.to == [ADDRESS]
     link = reset_link(email.body)
+    # Sent: the outbox keeps no copy of the link.
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENT
+    assert "/accounts/reset/" not in message.body_text + message.body_html
     form_page = client.get(link, follow=True)
     assertContains(form_page, "Choose a new password")
     accepted = client.post(
