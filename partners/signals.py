@@ -47,7 +47,7 @@ MOVABLE = {
     StaffMember: "partner_id",
     Certification: "staff_member_id",
 }
-_MOVED_FROM = "_partners_moved_from"
+_PREVIOUS = "_partners_previous"
 
 
 def deletion_of(origin, model) -> bool:
@@ -57,24 +57,38 @@ def deletion_of(origin, model) -> bool:
     return isinstance(origin, model) or (isinstance(origin, QuerySet) and origin.model is model)
 
 
-def _remember_owner(sender, instance, raw=False, update_fields=None, **kwargs):
-    column = MOVABLE[sender]
-    instance.__dict__.pop(_MOVED_FROM, None)  # from an earlier save of the same instance
+def _remember(sender, instance, columns: tuple[str, ...], raw: bool, update_fields) -> None:
+    """Before an edit that may change `columns`, keep their stored values on the instance, for the
+    post_save receivers to compare (`_changed`, `moved_from`)."""
+    instance.__dict__.pop(_PREVIOUS, None)  # from an earlier save of the same instance
     if raw or instance._state.adding:
         return
-    if update_fields is not None and not {column, column.removesuffix("_id")} & set(update_fields):
+    if update_fields is not None and not {
+        name for column in columns for name in (column, column.removesuffix("_id"))
+    } & set(update_fields):
         return
     # One read of an indexed row, on an edit only: creating records, which imports do by the thousand,
     # costs nothing.
-    previous = sender.objects.filter(pk=instance.pk).values_list(column, flat=True).first()
-    if previous is not None and previous != getattr(instance, column):
-        setattr(instance, _MOVED_FROM, previous)
+    previous = sender.objects.filter(pk=instance.pk).values_list(*columns).first()
+    if previous is not None:
+        setattr(instance, _PREVIOUS, dict(zip(columns, previous, strict=True)))
+
+
+def _changed(instance, columns: tuple[str, ...]) -> bool:
+    """Whether the save being signalled changed any of `columns` (remembered by `_remember`)."""
+    previous = getattr(instance, _PREVIOUS, None)
+    return previous is not None and any(previous[column] != getattr(instance, column) for column in columns)
+
+
+def _remember_owner(sender, instance, raw=False, update_fields=None, **kwargs):
+    _remember(sender, instance, (MOVABLE[sender],), raw, update_fields)
 
 
 def moved_from(instance) -> int | None:
     """The owner (partner id; for a certification, staff member id) that the save being signalled took
     the record from, or None if the record stayed where it was."""
-    return getattr(instance, _MOVED_FROM, None)
+    column = MOVABLE[type(instance)]
+    return getattr(instance, _PREVIOUS)[column] if _changed(instance, (column,)) else None
 
 
 def partners_touch(partner_ids) -> None:
@@ -119,15 +133,8 @@ def _tags_changed(sender, instance, action, reverse, pk_set, **kwargs):
         _partners_changed(pk_set)
 
 
-_PREVIOUS_SLUG = "_partners_previous_slug"
-
-
 def _term_saving(sender, instance, raw=False, update_fields=None, **kwargs):
-    instance.__dict__.pop(_PREVIOUS_SLUG, None)
-    if raw or instance._state.adding or (update_fields is not None and "slug" not in update_fields):
-        return
-    previous = sender.objects.filter(pk=instance.pk).values_list("slug", flat=True).first()
-    setattr(instance, _PREVIOUS_SLUG, previous)
+    _remember(sender, instance, ("slug",), raw, update_fields)
 
 
 def _term_saved(through, column):
@@ -136,10 +143,9 @@ def _term_saved(through, column):
     def receiver(sender, instance, created, raw=False, **kwargs):
         if raw or created:
             return
-        previous = getattr(instance, _PREVIOUS_SLUG, None)
         _partners_changed(
             through.objects.filter(**{column: instance.pk}).values("partner_id"),
-            touch=previous is not None and previous != instance.slug,
+            touch=_changed(instance, ("slug",)),
         )
 
     return receiver
@@ -148,19 +154,10 @@ def _term_saved(through, column):
 # What the partner resource shows of its tier (partners.api.serializers.TierBriefSerializer, besides the
 # id): an edit of anything else (description, grace period) leaves the partners as integrators have them.
 TIER_SHOWN = ("name", "slug", "rank")
-_PREVIOUS_TIER = "_partners_previous_tier"
 
 
 def _tier_saving(sender, instance, raw=False, update_fields=None, **kwargs):
-    instance.__dict__.pop(_PREVIOUS_TIER, None)
-    if (
-        raw
-        or instance._state.adding
-        or (update_fields is not None and not set(TIER_SHOWN) & set(update_fields))
-    ):
-        return
-    previous = Tier.objects.filter(pk=instance.pk).values_list(*TIER_SHOWN).first()
-    setattr(instance, _PREVIOUS_TIER, previous)
+    _remember(sender, instance, TIER_SHOWN, raw, update_fields)
 
 
 def _tier_saved(sender, instance, created, raw=False, **kwargs):
@@ -168,18 +165,15 @@ def _tier_saved(sender, instance, created, raw=False, **kwargs):
     # tier changes name it; none sends a signal, so nothing follows per partner.
     if raw or created:
         return
-    holders = Partner.objects.filter(tier_id=instance.pk)
-    previous = getattr(instance, _PREVIOUS_TIER, None)
-    if previous is not None and previous != tuple(getattr(instance, name) for name in TIER_SHOWN):
+    shown_changed = _changed(instance, TIER_SHOWN)
+    if shown_changed:
         now = timezone.now()
-        holders.update(updated_at=now)
         TierChange.objects.filter(Q(from_tier_id=instance.pk) | Q(to_tier_id=instance.pk)).update(
             updated_at=now
         )
         Program.objects.filter(minimum_tier_id=instance.pk).update(updated_at=now)
-    if search_index_available():
-        # Entries keep the tier's rank (the cards read its name live).
-        partner_search_refresh(holders.values("pk"))
+    # Entries keep the tier's rank (the cards read its name live).
+    _partners_changed(Partner.objects.filter(tier_id=instance.pk).values("pk"), touch=shown_changed)
 
 
 _term_receivers = {
