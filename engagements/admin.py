@@ -153,13 +153,29 @@ class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        if not (change and "time_zone" in form.changed_data):
+        tam = obj.tam
+        naming_tam = change and "tam" in form.changed_data
+        if naming_tam:
+            # The TAM is the one the customer's support plan serves it with: naming another changes that
+            # plan's TAM, which the service does (the form has checked it may), after the other fields.
+            obj.tam_id = form.initial.get("tam")
+        if change and "time_zone" in form.changed_data:
+            self._save_with_time_zone(request, obj, form)
+        else:
             super().save_model(request, obj, form, change)
-            return
+        if naming_tam:
+            services.customer_assign_staff(user=request.user, customer=obj, field="tam", member=tam)
+            obj.tam = tam
+
+    def _save_with_time_zone(self, request, obj, form):
         # The customer's days move with its time zone, and its live grants' ends with them: that goes
         # through the service, which saves the form's other changes with the zone (one edit, one save).
         # The people (access administrators) are saved afterwards with the form's many-to-many data.
-        others = [name for name in form.changed_data if not Customer._meta.get_field(name).many_to_many]
+        others = [
+            name
+            for name in form.changed_data
+            if name != "tam" and not Customer._meta.get_field(name).many_to_many
+        ]
         done = services.customer_time_zone_change(
             user=request.user, customer=obj, time_zone=obj.time_zone, fields=others
         )

@@ -198,7 +198,6 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         joined_on=_days_ago(20),
         note="Came with the Enterprise Support upgrade",
     )
-    services.customer_assign_staff(user=am, customer=northwind, field="tam", member=tam)
     if msp is not None:
         msp_engaged = services.engagement_partner_add(
             user=chris,
@@ -224,7 +223,6 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         agreement=AgreementType.ENTERPRISE,
         time_zone="Africa/Nairobi",
         account_manager=am,
-        tam=tam,
     )
     registrar = _user(DemoLogin("contoso.it", "", "Wanjiru", "Kamau", "IT"), customer=contoso)
     services.customer_access_administrator_add(user=am, customer=contoso, member=registrar)

@@ -113,6 +113,10 @@ def customer_people_problems(customer: Customer | None, data: dict) -> dict[str,
             _check_staff_role(data.get(field), role, field)
         except DomainError as error:
             problems[field] = error.message
+    if "tam" not in problems:
+        tam_problem = _customer_tam_problem(customer, data.get("tam"))
+        if tam_problem:
+            problems["tam"] = tam_problem
     outsiders = [
         member
         for member in data.get("access_administrators") or ()
@@ -122,6 +126,14 @@ def customer_people_problems(customer: Customer | None, data: dict) -> dict[str,
         names = ", ".join(str(member) for member in outsiders)
         problems["access_administrators"] = f"Only the customer's own people can administer access: {names}."
     return problems
+
+
+def _customer_tam_problem(customer: Customer | None, tam) -> str | None:
+    # The customer's TAM is the one its support plan serves it with, which support decides. Imported when
+    # called: support builds on engagements, not the other way round.
+    from support.selectors import customer_tam_problem
+
+    return customer_tam_problem(customer, tam)
 
 
 # Customers and accounts -------------------------------------------------------------------------------
@@ -144,6 +156,8 @@ def customer_create(
     _check_staff_role(account_manager, StaffRole.ACCOUNT_MANAGER, "account_manager")
     _check_staff_role(solutions_architect, StaffRole.SOLUTIONS_ARCHITECT, "solutions_architect")
     _check_staff_role(tam, StaffRole.TAM, "tam")
+    if tam is not None and (problem := _customer_tam_problem(None, tam)):
+        raise DomainError(problem, field="tam")
     customer = Customer(
         name=(name or "").strip(),
         slug=slug or _unique_customer_slug(name or ""),
@@ -197,7 +211,9 @@ def customer_time_zone_change(
     """Move the customer to another time zone. Its contracts' days are its local days, so in the same
     transaction every live access grant to the end of a day is moved to end when that day ends in the new
     zone, and none outlives its contract's last day there (the pages show its end in that zone); a grant
-    whose end has already passed there ends now, with the reason, and both sides are told.
+    whose end has already passed there ends now, with the reason, and both sides are told. Support cases
+    still waiting for a first response in local business hours are due by the new zone's hours
+    (support.services.support_cases_follow_time_zone).
 
     `fields` names other fields of `customer` changed with its zone (by a form that has checked them, the
     admin's): they are saved in the same save, so that one edit is one change in the customer's history."""
@@ -261,6 +277,12 @@ def customer_time_zone_change(
         if ended:
             events.access_grants_revoked(ended)
             _tell_access_ended(ended)
+        # Support builds on engagements (its cases point at the customer), so it is imported here, when
+        # called, never at module level: open cases answered in local business hours are due by the new
+        # zone's hours, in this same transaction.
+        from support.services import support_cases_follow_time_zone
+
+        support_cases_follow_time_zone(locked, now=now)
     customer.time_zone, customer.updated_at = locked.time_zone, locked.updated_at
     return TimeZoneChange(locked, moved, ended)
 
@@ -290,13 +312,22 @@ CUSTOMER_STAFF_ROLES = {
 
 
 def customer_assign_staff(*, user, customer: Customer, field: str, member) -> Customer:
-    """Name the customer's Account Manager, Solutions Architect or TAM (e.g. when Enterprise Support brings
-    a TAM), or clear it with None. For the customer's Account Manager or a superuser."""
+    """Name the customer's Account Manager, Solutions Architect or TAM, or clear it with None. For the
+    customer's Account Manager or a superuser. The TAM is the one the customer's support plan serves it
+    with: only a plan with a designated TAM has one, and naming another changes that plan's TAM."""
     if field not in CUSTOMER_STAFF_ROLES:
         raise DomainError(f"'{field}' is not one of {', '.join(CUSTOMER_STAFF_ROLES)}.", field="field")
     if not user_names_customer_staff(user, customer):
         raise PermissionDeniedError(f"Only {customer}'s Account Manager or a superuser assigns its staff.")
     _check_staff_role(member, CUSTOMER_STAFF_ROLES[field], field)
+    if field == "tam":
+        # Support keeps Customer.tam to the designated TAM of the customer's plans. Imported when called:
+        # support builds on engagements, not the other way round.
+        from support.services import support_customer_tam_name
+
+        support_customer_tam_name(user=user, customer=customer, tam=member)
+        customer.refresh_from_db(fields=["tam", "updated_at"])
+        return Customer.objects.get(pk=customer.pk)
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         setattr(locked, field, member)

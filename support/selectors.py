@@ -205,6 +205,14 @@ def current_account_subscriptions(customer: Customer) -> QuerySet[SupportSubscri
     )
 
 
+def designated_now(customer) -> QuerySet[SupportSubscription]:
+    """The current subscriptions of `customer` (a pk, or an OuterRef to one) that designate a TAM, the one
+    that makes the customer's TAM first: the customer's own, else its accounts' latest."""
+    return SupportSubscription.objects.filter(
+        customer=customer, ended_at__isnull=True, tam__isnull=False
+    ).order_by(F("account").asc(nulls_first=True), "-started_at", "-pk")
+
+
 def subscription_history(customer: Customer) -> QuerySet[SupportSubscription]:
     return (
         SupportSubscription.objects.filter(customer=customer)
@@ -260,6 +268,46 @@ def tam_problem(user, on: datetime.date | None = None) -> str | None:
             "which every TAM needs."
         )
     return None
+
+
+def customer_tam_problem(customer: Customer | None, tam) -> str | None:
+    """Why `tam` (a user, or None for nobody) cannot be named as the customer's TAM (Customer.tam), or
+    None when it can. The customer's TAM is the one its support serves it with: on a customer-wide plan
+    with a designated TAM, any qualified TAM (naming one changes the plan's TAM; nobody is refused);
+    otherwise only the TAM an account's own plan designates, if any, and else nobody. A customer not yet
+    registered (None) is on Basic."""
+    current = current_customer_subscription(customer) if customer is not None else None
+    plan = current.plan if current is not None else basic_plan()
+    name = str(customer) if customer is not None else "A new customer"
+    if current is not None and current.tam_coverage == TamCoverage.DESIGNATED:
+        if tam is None:
+            return (
+                f"{name} is on {plan.name}, which comes with a designated TAM: name another TAM, or change "
+                "its support plan to one without."
+            )
+        return None if tam.pk == current.tam_id else tam_problem(tam, customer.local_today())
+    serving = (
+        designated_now(customer.pk).select_related("account", "plan", "tam").first()
+        if customer is not None
+        else None
+    )
+    if getattr(tam, "pk", None) == getattr(serving, "tam_id", None):
+        return None
+    if serving is not None:
+        return (
+            f"{serving.tam} is {name}'s TAM, designated by account {serving.account.account_id}'s "
+            f"{serving.plan.name} plan: a customer's TAM is the one its support plans serve it with, and "
+            "changes with them."
+        )
+    today = customer.local_today() if customer is not None else timezone.localdate()
+    with_tam = ", ".join(
+        plans_offered(today).filter(tam_coverage=TamCoverage.DESIGNATED).values_list("name", flat=True)
+    )
+    return (
+        f"{name} is on {plan.name}, which comes without a designated TAM, so no TAM serves it. A TAM comes "
+        f"with a support plan that has one ({with_tam or 'none is offered now'}): change the customer's "
+        "support plan and name the TAM with it."
+    )
 
 
 def qualified_tams(on: datetime.date | None = None):

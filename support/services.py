@@ -6,7 +6,7 @@ import datetime
 import zoneinfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import F, OuterRef, Q
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
@@ -174,32 +174,53 @@ def support_subscription_change(
             raise ConflictError(
                 "Somebody changed this support plan at the same moment; reload and try again."
             ) from None
-        if current is not None:
-            _customer_tams_follow([current.pk], now)
-        if tam is not None:
-            # The customer's TAM looks after it beyond support (engagements): the designated one.
-            Customer.objects.filter(pk=customer.pk).exclude(tam=tam).update(tam=tam, updated_at=now)
+        _customer_tams_follow([customer.pk], now)
     customer.refresh_from_db(fields=["tam", "updated_at"])
     return subscription
 
 
-def _customer_tams_follow(ended_subscription_ids, now: datetime.datetime) -> int:
+def _customer_tams_follow(customer_ids, now: datetime.datetime) -> int:
     """The customer's TAM (Customer.tam, which engagements shows and lets look after the customer) is the
-    one a designated-TAM subscription brought: when such a subscription ends and none of the customer's
-    current ones names that TAM any more, the customer's TAM becomes the one a current subscription
-    names (the customer's own before an account's), or nobody. A TAM named some other way is kept.
-    In the caller's transaction; returns how many customers changed."""
-    names_tam = SupportSubscription.objects.filter(customer=OuterRef("pk"), tam=OuterRef("tam"))
-    designated_now = (
-        SupportSubscription.objects.filter(customer=OuterRef("pk"), ended_at__isnull=True, tam__isnull=False)
-        .order_by(F("account").asc(nulls_first=True), "-started_at", "-pk")
-        .values("tam")[:1]
-    )
+    one its support serves it with: the designated TAM a current subscription names (the customer's own
+    before an account's), or nobody. Called whenever a customer's subscriptions change, so a TAM leaves
+    with the plan that brought it. In the caller's transaction; returns how many customers changed."""
+    designated_now = selectors.designated_now(OuterRef("pk")).values("tam")[:1]
     return (
-        Customer.objects.filter(Exists(names_tam.filter(pk__in=list(ended_subscription_ids))))
-        .exclude(Exists(names_tam.filter(ended_at__isnull=True)))
-        .update(tam=Subquery(designated_now), updated_at=now)
+        Customer.objects.filter(pk__in=list(customer_ids))
+        .annotate(designated=designated_now)
+        # IS DISTINCT FROM: SQL's = is unknown, and excludes nothing, when either side is NULL.
+        .filter(
+            Q(tam__isnull=True, designated__isnull=False)
+            | Q(tam__isnull=False, designated__isnull=True)
+            | (Q(tam__isnull=False, designated__isnull=False) & ~Q(tam=F("designated")))
+        )
+        .update(tam=designated_now, updated_at=now)
     )
+
+
+def support_customer_tam_name(*, user, customer: Customer, tam) -> None:
+    """Name the customer's TAM (engagements.services.customer_assign_staff, field "tam", which has checked
+    that `user` names the customer's staff and that `tam` is a TAM). The TAM a customer is shown must be
+    one who serves it: on a plan with a designated TAM, naming another changes that plan's TAM (a new
+    subscription row, as support_subscription_change records any change of TAM); on any other plan
+    there is nobody to name (selectors.customer_tam_problem says why), and None clears a TAM no plan
+    brings."""
+    problem = selectors.customer_tam_problem(customer, tam)
+    if problem:
+        raise DomainError(problem, field="tam")
+    current = selectors.current_customer_subscription(customer)
+    if current is not None and current.tam_coverage == TamCoverage.DESIGNATED and tam.pk != current.tam_id:
+        support_subscription_change(
+            user=user,
+            customer=customer,
+            plan=current.plan,
+            tam=tam,
+            support_partner=current.support_partner,
+            note=f"Designated TAM changed to {tam}.",
+        )
+        return
+    with transaction.atomic():
+        _customer_tams_follow([customer.pk], timezone.now())
 
 
 def support_subscription_end(
@@ -219,7 +240,7 @@ def support_subscription_end(
         if note:
             locked.note = note.strip()[:300]
         locked.save(update_fields=["ended_at", "note", "updated_at"])
-        _customer_tams_follow([locked.pk], locked.ended_at)
+        _customer_tams_follow([locked.customer_id], locked.ended_at)
     subscription.customer.refresh_from_db(fields=["tam", "updated_at"])
     return locked
 
@@ -283,11 +304,53 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
             created, default_change_reason="By the scheduled check support_plan_retirement", default_date=now
         )
         moved.extend(created)
-        _customer_tams_follow([current.pk for current in batch], now)
+        _customer_tams_follow({current.customer_id for current in batch}, now)
     return moved
 
 
 # Cases ------------------------------------------------------------------------------------------------
+
+
+def support_cases_follow_time_zone(customer: Customer, *, now: datetime.datetime | None = None):
+    """The customer now works in `customer.time_zone`: every case still waiting for its first response
+    in business hours (and not breached) is due when that many business hours have passed since it was
+    opened, counted in the new zone, as if it had been opened there. A deadline met or breached is history
+    and stays. A case whose new deadline is already past is breached as the support_sla check would mark
+    it (at its deadline), and whoever answers it is told at once.
+
+    For engagements.services.customer_time_zone_change, in its transaction, after the customer's row is
+    locked and saved with its new zone. Returns the cases whose deadline moved."""
+    now = now or timezone.now()
+    waiting = SupportCase.objects.filter(
+        customer=customer,
+        business_hours_only=True,
+        first_response_due_at__isnull=False,
+        first_responded_at__isnull=True,
+        breached_at__isnull=True,
+    ).exclude(status=CaseStatus.CLOSED)  # a resolved case can be reopened, and its deadline counts again
+    # Locked as a reply locks its case (support_case_reply): an answer is either in before (and its
+    # deadline stays), or waits for the new deadline.
+    moved = []
+    for case in waiting.select_for_update(of=("self",)).order_by("pk"):
+        due = first_response_due(
+            case.opened_at,
+            case.response_target_minutes,
+            business_hours_only=True,
+            time_zone=customer.time_zone,
+        )
+        if due != case.first_response_due_at:
+            case.first_response_due_at, case.updated_at = due, now
+            moved.append(case)
+    SupportCase.objects.bulk_update(moved, ["first_response_due_at", "updated_at"], batch_size=500)
+    overdue = [
+        case.pk for case in moved if case.first_response_due_at <= now and case.status in ACTIVE_CASE_STATUSES
+    ]
+    if overdue:
+        SupportCase.objects.filter(pk__in=overdue).update(
+            breached_at=F("first_response_due_at"), updated_at=now
+        )
+        support_cases_tell_breached(list(selectors.breach_notice(SupportCase.objects.filter(pk__in=overdue))))
+    return moved
 
 
 def _severity_problem(plan: SupportPlan, case_type: str, severity: str) -> str | None:

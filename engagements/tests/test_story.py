@@ -266,7 +266,6 @@ def test_the_wordpress_migration_story(client):
 
     # The upgrade to Enterprise Support brings a Technical Account Manager.
     assert sees(kofi_tam) == NOTHING
-    services.customer_assign_staff(user=jordan_am, customer=northwind, field="tam", member=kofi_tam)
     services.team_member_add(
         user=jordan_am, engagement=wordpress, role=TeamRole.TAM, member=kofi_tam, note="Enterprise Support"
     )

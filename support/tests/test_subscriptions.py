@@ -12,6 +12,7 @@ from django.utils import timezone
 from apn_portal.checks.services import check_run
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from apn_portal.outbox.models import OutboxMessage
+from engagements.models import Customer
 from engagements.services import customer_assign_staff
 from support import selectors, services
 from support.choices import SubscriptionChange
@@ -269,13 +270,25 @@ def test_ending_enterprise_takes_the_tam_away(alpha, tam):
     assert alpha.customer.tam is None
 
 
-def test_a_tam_named_apart_from_any_subscription_stays_when_a_plan_changes(alpha, tam):
-    customer_assign_staff(user=alpha.account_manager, customer=alpha.customer, field="tam", member=tam)
+def test_a_tam_named_apart_from_any_plan_leaves_when_the_plan_changes(alpha, tam):
+    # Named before the rule (customer_assign_staff used to allow it), serving the customer with nothing.
+    Customer.objects.filter(pk=alpha.customer.pk).update(tam=tam)
+
     change(alpha, "business")
-    change(alpha, "developer", at=MONDAY + datetime.timedelta(hours=1))
 
     alpha.customer.refresh_from_db()
-    assert alpha.customer.tam == tam
+    assert alpha.customer.tam is None
+
+
+def test_the_account_manager_cannot_name_a_tam_that_no_plan_brings(alpha, tam):
+    change(alpha, "business")
+
+    with pytest.raises(DomainError, match="Business, which comes without a designated TAM") as refused:
+        customer_assign_staff(user=alpha.account_manager, customer=alpha.customer, field="tam", member=tam)
+
+    assert refused.value.field == "tam"
+    alpha.customer.refresh_from_db()
+    assert alpha.customer.tam is None
 
 
 def test_a_retiring_designated_plan_moving_to_one_without_takes_the_tam_away(alpha, tam):
@@ -290,3 +303,19 @@ def test_a_retiring_designated_plan_moving_to_one_without_takes_the_tam_away(alp
 
     alpha.customer.refresh_from_db()
     assert alpha.customer.tam is None
+
+
+def test_the_migration_clears_tams_no_plan_brings_and_keeps_designated_ones(alpha, bravo, tam):
+    import importlib
+
+    from django.apps import apps
+
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    SupportSubscriptionFactory(customer=bravo.customer, plan="enterprise", tam=tam)
+    Customer.objects.filter(pk=alpha.customer.pk).update(tam=tam)
+
+    importlib.import_module("support.migrations.0005_customer_tam_follows_plan").forward(apps, None)
+
+    alpha.customer.refresh_from_db()
+    bravo.customer.refresh_from_db()
+    assert (alpha.customer.tam, bravo.customer.tam) == (None, tam)
