@@ -1,11 +1,13 @@
-"""access_grant_expiry: access ends on time. A grant past its expiry is revoked with the reason (its
-partner's contract ended, or it simply expired), and the customer and the partner are told.
+"""access_grant_expiry: access ends on time. A grant past its expiry is recorded as expired with the
+reason (its partner's contract ended, or it simply ran out), and the customer and the partner are told.
+It stays expired for good: revoked means somebody cut the access short (a person, with who and why).
 
 A grant never outlives its partner's contract: access_grant_create caps it at the contract's end, and
 on PostgreSQL a trigger refuses a grant past the contract or a contract cut short under a live grant
 (migration engagements 0002). So a grant's `expires_at` is when its access ends, whichever came first,
-and a grant past it is already not live (engagements.selectors.live_grants); revoking it records when
-and why, and tells both sides. It runs hourly: access ends at a moment, not on a day.
+and a grant past it is already not live (engagements.selectors.live_grants) and already reads as expired;
+recording it dates the end, frees its role to be granted again, and tells both sides. It runs hourly:
+access ends at a moment, not on a day.
 """
 
 import datetime
@@ -24,25 +26,26 @@ CHANGE_REASON = "By the scheduled check access_grant_expiry"
 @scheduled_check(
     "access_grant_expiry",
     order=40,
-    description="Access grants past their expiry or their contract's end revoked; customer and partner told.",
+    description="Access grants past their expiry or their contract's end recorded as expired; customer and "
+    "partner told.",
 )
 def access_grant_expiry_check(*, today: datetime.date) -> CheckResult:
     result = CheckResult()
     ended = AccessGrant.objects.filter(revoked_at__isnull=True, expires_at__lte=timezone.now())
-    revoked: list[AccessGrant] = []
+    expired: list[AccessGrant] = []
     emails = 0
     for ids in batched(ended.order_by("pk").values_list("pk", flat=True), BATCH):
         batch, told = access_grants_end_expired(
             AccessGrant.objects.filter(pk__in=ids), noticed_by="scheduled check", change_reason=CHANGE_REASON
         )
-        revoked.extend(batch)
+        expired.extend(batch)
         emails += told
-    result.add("grants_revoked", len(revoked))
+    result.add("grants_expired", len(expired))
     result.add("emails", emails)
-    if revoked:
-        customers = len({grant.account.customer_id for grant in revoked})
+    if expired:
+        customers = len({grant.account.customer_id for grant in expired})
         result.note(
-            f"Revoked {plural(len(revoked), 'access grant')} that expired or whose contract ended, "
-            f"for {plural(customers, 'customer')}."
+            f"Recorded {plural(len(expired), 'access grant')} as expired (its end or its contract's last "
+            f"day passed), for {plural(customers, 'customer')}."
         )
     return result

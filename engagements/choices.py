@@ -85,6 +85,15 @@ class AccessScope(models.TextChoices):
     ADMINISTRATION = "administration", "Administration"
 
 
+class AccessGrantState(models.TextChoices):
+    """How a grant reads to its customer, its partner and an auditor, for good: a grant that simply ran out
+    stays expired, and only one cut short (by a person, with who and why) is revoked."""
+
+    LIVE = "live", "Live"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
 class ServicesBuyer(models.TextChoices):
     CUSTOMER = "customer", "The customer"
     PARTNER = "partner", "The partner"

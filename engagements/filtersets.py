@@ -78,7 +78,8 @@ class AccessGrantFilterSet(UpdatedSinceFilterSet):
     state = django_filters.ChoiceFilter(
         choices=ACCESS_GRANT_STATES,
         method="filter_state",
-        label="live, expired or revoked.",
+        label="live; expired (ran out: its end or its contract's last day passed, before the hourly check "
+        "records it and after); revoked (cut short by a person, who and why recorded).",
     )
 
     class Meta:

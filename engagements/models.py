@@ -22,6 +22,7 @@ from apn_portal.accounts.choices import StaffRole
 from apn_portal.dates import validate_plausible_date
 from apn_portal.models import TimeStampedModel
 from engagements.choices import (
+    AccessGrantState,
     AccessScope,
     AgreementType,
     EngagementStage,
@@ -485,6 +486,7 @@ class AccessGrant(TimeStampedModel):
         help_text="Access to the end of this day in the customer's time zone, which moves with it. "
         "Empty for access until an exact moment.",
     )
+    # When and why the access ended, whichever way: revoked, or recorded as expired (then `expired`).
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -492,9 +494,16 @@ class AccessGrant(TimeStampedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text="Empty when the scheduled check revoked it (the grant expired or its contract ended).",
+        help_text="Who cut the access short; empty for a grant that expired.",
     )
     revocation_reason = models.TextField(blank=True)
+    # Stored, not read from an empty `revoked_by`: ran out and cut short stay told apart for good, even
+    # should something other than a person ever revoke.
+    expired = models.BooleanField(
+        default=False,
+        help_text="It ran out (its end or its contract's last day passed) and the scheduled check recorded "
+        "it, dated when it ended; nobody revoked it.",
+    )
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
@@ -526,6 +535,11 @@ class AccessGrant(TimeStampedModel):
                 violation_error_message="A revocation records when and why (and who, for a person).",
             ),
             models.CheckConstraint(
+                condition=Q(expired=False) | Q(revoked_at=F("expires_at"), revoked_by__isnull=True),
+                name="access_grant_expired_at_its_end",
+                violation_error_message="An expired grant ended at its end, by nobody's hand.",
+            ),
+            models.CheckConstraint(
                 condition=Q(revoked_at__isnull=True) | Q(revoked_at__gte=F("granted_at")),
                 name="access_grant_revoked_after_granted",
                 violation_error_message="A grant cannot be revoked before it was granted.",
@@ -549,11 +563,22 @@ class AccessGrant(TimeStampedModel):
 
     @property
     def is_revoked(self) -> bool:
-        return self.revoked_at is not None
+        """Cut short, rather than expired."""
+        return self.revoked_at is not None and not self.expired
 
     def is_live(self, at: datetime.datetime | None = None) -> bool:
         at = at or timezone.now()
         return self.revoked_at is None and self.granted_at <= at < self.expires_at
+
+    @property
+    def state(self) -> AccessGrantState:
+        """As engagements.selectors.access_grants_in_state files it: past its end it is expired, before the
+        hourly check records it and after."""
+        if self.is_revoked:
+            return AccessGrantState.REVOKED
+        if self.expired or self.expires_at <= timezone.now():
+            return AccessGrantState.EXPIRED
+        return AccessGrantState.LIVE
 
     def clean(self):
         errors = {}

@@ -14,6 +14,7 @@ from apn_portal.accounts.selectors import user_is_signed_in
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
     STAGE_ORDER,
+    AccessGrantState,
     EngagementStage,
     EngagementStatus,
     PartnerRole,
@@ -186,19 +187,19 @@ def access_grants_visible_to(user) -> QuerySet[AccessGrant]:
     return AccessGrant.objects.none()
 
 
-ACCESS_GRANT_STATES = [("live", "Live"), ("expired", "Expired"), ("revoked", "Revoked")]
+ACCESS_GRANT_STATES = AccessGrantState.choices
 
 
 def access_grants_in_state(grants: QuerySet[AccessGrant], state: str) -> QuerySet[AccessGrant]:
-    """Grants live now, past their expiry (until the hourly check ends them, dated when they expired), or
-    ended (revoked by a person, or by the check once expired): as the pages label them."""
+    """Grants live now; expired (past their end, before the hourly check records it and after); or revoked
+    (cut short, by a person): as AccessGrant.state and the pages label them."""
     now = timezone.now()
-    if state == "live":
+    if state == AccessGrantState.LIVE:
         return grants.filter(_live_at(now))
-    if state == "expired":
-        return grants.filter(revoked_at__isnull=True, expires_at__lte=now)
-    if state == "revoked":
-        return grants.filter(revoked_at__isnull=False)
+    if state == AccessGrantState.EXPIRED:
+        return grants.filter(Q(expired=True) | Q(revoked_at__isnull=True, expires_at__lte=now))
+    if state == AccessGrantState.REVOKED:
+        return grants.filter(revoked_at__isnull=False, expired=False)
     return grants
 
 
@@ -435,12 +436,21 @@ def engagement_timeline(engagement: Engagement) -> list[TimelineEntry]:
                     f"account {grant.account.account_id} ({grant.role_name})",
                 )
             )
-            if grant.revoked_at:
+            state = grant.state
+            if state == AccessGrantState.REVOKED:
                 entries.append(
                     TimelineEntry(
                         timezone.localdate(grant.revoked_at, zone),
                         f"{engaged.partner}'s access to account {grant.account.account_id} revoked: "
                         f"{grant.revocation_reason}",
+                    )
+                )
+            elif state == AccessGrantState.EXPIRED:
+                # Its end, whether or not the hourly check has recorded it yet.
+                entries.append(
+                    TimelineEntry(
+                        timezone.localdate(grant.expires_at, zone),
+                        f"{engaged.partner}'s access to account {grant.account.account_id} expired",
                     )
                 )
     for member in engagement.team_members.all():

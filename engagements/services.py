@@ -719,16 +719,27 @@ def _grants_to_revoke():
 
 
 def _revoke(grants, *, user, reason: str, at: datetime.datetime) -> list[AccessGrant]:
-    """Revoke these locked grants: each saved (so its history says who and why), announced together."""
+    """Revoke these locked grants: each saved (so its history says who and why), announced together.
+    Those already past their end were not cut short by `user`: they are recorded as expired, as the
+    hourly check would record them."""
     grants = list(grants)
-    for grant in grants:
+    ran_out = [grant.pk for grant in grants if grant.revoked_at is None and grant.expires_at <= at]
+    expired: list[AccessGrant] = []
+    if ran_out:
+        expired, _ = access_grants_end_expired(
+            AccessGrant.objects.filter(pk__in=ran_out),
+            noticed_by="recorded when access was revoked",
+            change_reason="Expired; recorded when access was revoked",
+        )
+    revoked = [grant for grant in grants if grant.pk not in ran_out]
+    for grant in revoked:
         grant.revoked_at = max(at, grant.granted_at)
         grant.revoked_by = user
         grant.revocation_reason = reason
         grant.save(update_fields=["revoked_at", "revoked_by", "revocation_reason", "updated_at"])
-    if grants:
-        events.access_grants_revoked(grants)
-    return grants
+    if revoked:
+        events.access_grants_revoked(revoked)
+    return [*revoked, *expired]
 
 
 def engagement_partner_replace(
@@ -937,11 +948,19 @@ def access_grant_revoke(*, user, grant: AccessGrant, reason: str) -> AccessGrant
             raise PermissionDeniedError(
                 f"Only {locked.account.customer}'s access administrators can revoke access to its accounts."
             )
+        now = timezone.now()
         if locked.is_revoked:
             raise ConflictError(
                 f"This access was already revoked on {timezone.localtime(locked.revoked_at):%d %b %Y}."
             )
-        _revoke([locked], user=user, reason=reason, at=timezone.now())
+        if locked.expires_at <= now:
+            # Ran out, recorded by the hourly check or not yet: revoking now would say somebody cut it short.
+            end = locked.account.customer.local_time(locked.expires_at)
+            raise ConflictError(
+                f"This access already expired on {end:%d %b %Y %H:%M} ({end.tzname()}): there is nothing "
+                "left to revoke."
+            )
+        _revoke([locked], user=user, reason=reason, at=now)
     grant.revoked_at, grant.revoked_by, grant.revocation_reason = (
         locked.revoked_at,
         locked.revoked_by,
@@ -965,10 +984,11 @@ def _expiry_reason(grant: AccessGrant, noticed_by: str) -> str:
 def access_grants_end_expired(
     grants: QuerySet[AccessGrant], *, noticed_by: str, change_reason: str
 ) -> tuple[list[AccessGrant], int]:
-    """Revoke those of `grants` that are past their expiry and not revoked yet: dated when the access
-    ended, with the reason, in their history, announced by webhook, and the customer and the partner
-    told by email. Locks them first: call it inside a transaction (the check's, or a service's).
-    Returns the grants revoked and how many emails were queued."""
+    """Record those of `grants` that are past their expiry and not ended yet as expired (not revoked:
+    nobody cut them short): dated when the access ended, with the reason, in their history, announced by
+    webhook, and the customer and the partner told by email. Locks them first: call it inside a
+    transaction (the check's, or a service's). Returns the grants recorded and how many emails were
+    queued."""
     now = timezone.now()
     ended = list(
         grants.filter(revoked_at__isnull=True, expires_at__lte=now)
@@ -980,10 +1000,13 @@ def access_grants_end_expired(
         return [], 0
     for grant in ended:
         grant.revoked_at = grant.expires_at  # when the access ended, not when it was noticed
-        grant.revoked_by = None  # nobody revoked it: it ended, as a tier change by the check has no user
+        grant.revoked_by = None  # nobody revoked it: it ran out
+        grant.expired = True
         grant.revocation_reason = _expiry_reason(grant, noticed_by)
         grant.updated_at = now
-    AccessGrant.objects.bulk_update(ended, ["revoked_at", "revoked_by", "revocation_reason", "updated_at"])
+    AccessGrant.objects.bulk_update(
+        ended, ["revoked_at", "revoked_by", "expired", "revocation_reason", "updated_at"]
+    )
     AccessGrant.history.bulk_history_create(
         ended, update=True, default_change_reason=change_reason, default_date=now
     )

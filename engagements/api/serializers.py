@@ -10,7 +10,7 @@ from apn_portal.accounts.models import User
 from apn_portal.api.serializers import read_only_slug, read_only_username
 from apn_portal.dates import validate_plausible_date
 from engagements import selectors
-from engagements.choices import AccessScope, EngagementStage, EngagementStatus
+from engagements.choices import AccessGrantState, AccessScope, EngagementStage, EngagementStatus
 from engagements.models import (
     AccessGrant,
     AwsAccount,
@@ -247,6 +247,12 @@ class AccessGrantSerializer(serializers.ModelSerializer):
     granted_by = read_only_username()
     revoked_by = read_only_username(allow_null=True)
     is_live = serializers.SerializerMethodField()
+    state = serializers.ChoiceField(
+        choices=AccessGrantState.choices,
+        read_only=True,
+        help_text="live; expired: ran out (its end or its contract's last day passed), for good, nobody "
+        "revoked it; revoked: cut short by `revoked_by`, for `revocation_reason`.",
+    )
 
     class Meta:
         model = AccessGrant
@@ -268,6 +274,7 @@ class AccessGrantSerializer(serializers.ModelSerializer):
             "revoked_by",
             "revocation_reason",
             "is_live",
+            "state",
             *TIMESTAMPS,
         ]
         read_only_fields = ["id", "granted_at", "last_day", "revoked_at", "revocation_reason", *TIMESTAMPS]
