@@ -32,14 +32,16 @@ from partners.models import (
     CustomerReference,
     Partner,
     ProfileChangeRequest,
+    Program,
     ProgramEnrollment,
     StaffMember,
     Tier,
     TierChange,
     certification_default_expiry,
 )
-from partners.search_index import partner_search_refresh, partner_search_refresh_batched
+from partners.search_index import partner_search_refresh
 from partners.selectors import partner_is_editable_by, partners_editable_by, tier_evaluate
+from partners.signals import partner_changes_batched
 
 logger = logging.getLogger(__name__)
 
@@ -134,10 +136,20 @@ def partner_set_published(*, partner: Partner, published: bool, user) -> bool:
     return True
 
 
-def enrollment_approve(
-    *, enrollment: ProgramEnrollment, user, approved_on: datetime.date | None = None
-) -> ProgramEnrollment:
-    """Approve an open enrollment: the partner must hold the program's minimum tier and pass its audit."""
+def enrollment_program_closed(partner: Partner, program: Program) -> str | None:
+    """Why `program` is closed to `partner`'s type, or None if it is open to it: applying and approving
+    both refuse with this."""
+    if program.partner_type and program.partner_type != partner.partner_type:
+        return f"{program.name} is only open to {program.get_partner_type_display()} partners."
+    return None
+
+
+def enrollment_approve_check(
+    *, approved_on: datetime.date | None = None, enrollment: ProgramEnrollment | None = None
+) -> datetime.date | None:
+    """Refuse an approval the rules do not allow; otherwise return the day the approved enrollment would
+    expire. Without an enrollment, only the approval date is checked. The rules of approval live here
+    alone: `enrollment_approve` asks, and the admin's approve action reports its refusal as it is."""
     today = timezone.localdate()
     approved_on = approved_on or today
     if approved_on > today:
@@ -146,6 +158,45 @@ def enrollment_approve(
             "earlier one.",
             field="approved_on",
         )
+    if enrollment is None:
+        return None
+    partner, program = enrollment.partner, enrollment.program
+    if enrollment.status == EnrollmentStatus.APPROVED:
+        raise ConflictError(f"This enrollment in {program.name} is already approved.")
+    if enrollment.status not in LIVE_ENROLLMENT_STATUSES:
+        raise DomainError(
+            f"An enrollment that is {enrollment.get_status_display().lower()} cannot be approved; "
+            "the partner applies again."
+        )
+    closed = enrollment_program_closed(partner, program)
+    if closed:
+        raise DomainError(closed)
+    if program.minimum_tier and partner.tier.rank < program.minimum_tier.rank:
+        raise DomainError(
+            f"{program.name} needs at least the {program.minimum_tier.name} tier; "
+            f"{partner.name} is {partner.tier.name}."
+        )
+    if program.audit_required and enrollment.audit_result != AuditResult.PASSED:
+        raise DomainError(f"{program.name} needs a passed audit before approval.", field="audit_result")
+    expires_on = add_months(approved_on, program.validity_months)
+    if expires_on <= today:
+        # It would never count, yet the partner and the integrators would be told it was approved.
+        raise DomainError(
+            f"Approved on {approved_on:%d %b %Y}, the enrollment would have expired on "
+            f"{expires_on:%d %b %Y} ({program.name} is valid for {program.validity_months} months): "
+            "give a later approval date.",
+            field="approved_on",
+        )
+    return expires_on
+
+
+def enrollment_approve(
+    *, enrollment: ProgramEnrollment, user, approved_on: datetime.date | None = None
+) -> ProgramEnrollment:
+    """Approve an open enrollment: the partner must hold the program's minimum tier and pass its audit
+    (`enrollment_approve_check`)."""
+    approved_on = approved_on or timezone.localdate()
+    enrollment_approve_check(approved_on=approved_on)
     with transaction.atomic():
         locked = (
             # Not the program's minimum tier: PostgreSQL cannot lock the nullable side of an outer join.
@@ -153,35 +204,8 @@ def enrollment_approve(
             .select_related("partner__tier", "program__minimum_tier")
             .get(pk=enrollment.pk)
         )
-        partner, program = locked.partner, locked.program
-        _ensure_can_edit(partner, user)
-        if locked.status == EnrollmentStatus.APPROVED:
-            raise ConflictError(f"This enrollment in {program.name} is already approved.")
-        if locked.status not in LIVE_ENROLLMENT_STATUSES:
-            raise DomainError(
-                f"An enrollment that is {locked.get_status_display().lower()} cannot be approved; "
-                "the partner applies again."
-            )
-        if program.partner_type and program.partner_type != partner.partner_type:
-            raise DomainError(
-                f"{program.name} is only open to {program.get_partner_type_display()} partners."
-            )
-        if program.minimum_tier and partner.tier.rank < program.minimum_tier.rank:
-            raise DomainError(
-                f"{program.name} needs at least the {program.minimum_tier.name} tier; "
-                f"{partner.name} is {partner.tier.name}."
-            )
-        if program.audit_required and locked.audit_result != AuditResult.PASSED:
-            raise DomainError(f"{program.name} needs a passed audit before approval.", field="audit_result")
-        expires_on = add_months(approved_on, program.validity_months)
-        if expires_on <= today:
-            # It would never count, yet the partner and the integrators would be told it was approved.
-            raise DomainError(
-                f"Approved on {approved_on:%d %b %Y}, the enrollment would have expired on "
-                f"{expires_on:%d %b %Y} ({program.name} is valid for {program.validity_months} months): "
-                "give a later approval date.",
-                field="approved_on",
-            )
+        _ensure_can_edit(locked.partner, user)
+        expires_on = enrollment_approve_check(approved_on=approved_on, enrollment=locked)
         locked.status = EnrollmentStatus.APPROVED
         locked.approved_on = approved_on
         locked.approved_by = user
@@ -193,15 +217,24 @@ def enrollment_approve(
     return locked
 
 
-def enrollment_revoke(*, enrollment: ProgramEnrollment, user, reason: str) -> ProgramEnrollment:
+def enrollment_revoke_check(*, reason: str, enrollment: ProgramEnrollment | None = None) -> str:
+    """Refuse a revocation the rules do not allow; otherwise return the reason as recorded. Without an
+    enrollment, only the reason is checked: the admin's revoke form asks so, before it revokes each of
+    the selected enrollments, and says what the API says."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Say why the enrollment is revoked.", field="reason")
+    if enrollment is not None and enrollment.status not in LIVE_ENROLLMENT_STATUSES:
+        raise ConflictError(f"This enrollment is already {enrollment.get_status_display().lower()}.")
+    return reason
+
+
+def enrollment_revoke(*, enrollment: ProgramEnrollment, user, reason: str) -> ProgramEnrollment:
+    reason = enrollment_revoke_check(reason=reason)
     with transaction.atomic():
         locked = ProgramEnrollment.objects.select_for_update().select_related("partner").get(pk=enrollment.pk)
         _ensure_can_edit(locked.partner, user)
-        if locked.status not in LIVE_ENROLLMENT_STATUSES:
-            raise ConflictError(f"This enrollment is already {locked.get_status_display().lower()}.")
+        enrollment_revoke_check(reason=reason, enrollment=locked)
         locked.status = EnrollmentStatus.REVOKED
         locked.status_reason = reason
         locked._history_user = user
@@ -570,8 +603,9 @@ def _profile_change_notify(change: ProfileChangeRequest) -> None:
 
 def profile_change_approve(*, change: ProfileChangeRequest, user) -> ProfileChangeRequest:
     """Put a proposal live: the partner's profile takes its text and tags, and the history shows who."""
-    # The partner's save and each tag list's change would each refresh its search entry: once is enough.
-    with transaction.atomic(), partner_search_refresh_batched():
+    # The partner's save and each tag list's change would each refresh its search entry and move its
+    # `updated_at`: once is enough.
+    with transaction.atomic(), partner_changes_batched():
         locked = _profile_change_for_decision(change, user)
         partner = Partner.objects.select_for_update().get(pk=locked.partner_id)
         partner.description = locked.description

@@ -25,9 +25,9 @@ from partners.models import (
     Tier,
     UseCase,
 )
-from partners.search_index import partner_search_refresh_batched
 from partners.selectors import partner_is_editable_by
-from partners.services import _ensure_can_edit, _lock
+from partners.services import _ensure_can_edit, _lock, enrollment_program_closed
+from partners.signals import partner_changes_batched
 
 PARTNER_FIELDS = ("name", "slug", "description", "website", "is_published")
 PARTNER_TAGS = {"categories": ConsultingCategory, "industries": Industry, "use_cases": UseCase}
@@ -96,8 +96,9 @@ def partner_create(
         is_published=is_published,
         pdm=user if user.is_pdm else None,
     )
-    # The partner's save and each tag list's change would each refresh its search entry: once is enough.
-    with transaction.atomic(), partner_search_refresh_batched():
+    # The partner's save and each tag list's change would each refresh its search entry and move its
+    # `updated_at`: once is enough.
+    with transaction.atomic(), partner_changes_batched():
         _save_valid(partner)
         _set_tags(partner, {"categories": categories, "industries": industries, "use_cases": use_cases})
     return partner
@@ -108,7 +109,7 @@ def partner_update(*, partner: Partner, user, **changes) -> Partner:
     records why; its type never changes, since its tier belongs to that type's ladder."""
     tags = {name: changes.pop(name) for name in list(changes) if name in PARTNER_TAGS}
     partner_type = changes.pop("partner_type", None)
-    with transaction.atomic(), partner_search_refresh_batched():
+    with transaction.atomic(), partner_changes_batched():
         locked = _lock(partner)
         _ensure_can_edit(locked, user)
         if partner_type is not None and partner_type != locked.partner_type:
@@ -127,16 +128,16 @@ def partner_update(*, partner: Partner, user, **changes) -> Partner:
 
 
 def enrollment_apply_check(*, partner: Partner, program: Program, user) -> None:
-    """Refuse, as `enrollment_apply` would, an application that cannot be filed: for a form to show the
-    refusal before anything is saved. `enrollment_apply` checks again, under its lock."""
+    """Refuse, as `enrollment_apply` would, an application that cannot be filed: the rules of applying
+    live here alone, and the admin's application form asks them to show the refusal before anything is
+    saved. `enrollment_apply` checks again, under its lock."""
     if not (user.is_authenticated and user.is_active) or (
         user.partner_id != partner.pk and not partner_is_editable_by(partner, user)
     ):
         raise PermissionDeniedError(f"Only {partner.name}'s own staff or its PDM can apply for it.")
-    if program.partner_type and program.partner_type != partner.partner_type:
-        raise DomainError(
-            f"{program.name} is only open to {program.get_partner_type_display()} partners.", field="program"
-        )
+    closed = enrollment_program_closed(partner, program)
+    if closed:
+        raise DomainError(closed, field="program")
     _refuse_second_live_enrollment(partner, program)
 
 

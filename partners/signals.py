@@ -11,11 +11,19 @@
   Tier changes (their two tiers) and programs (their minimum tier) nest a tier the same way: renaming a
   tier changes them too.
   Each receiver below is one UPDATE of the rows concerned, in the transaction of the change, that
-  sends no signal (so no second search refresh and no history row).
+  sends no signal (so no second search refresh and no history row). A use case that changes a partner
+  and several of its records at once (an edit of its tags and offices) runs under
+  `partner_changes_batched`: the partners are then touched once, at its end, and not at all when the
+  partner's own save in the block already moved its `updated_at`.
 
 Bulk writes (bulk_create, QuerySet.update, the demo seeding's COPY) send no signals: whoever makes them on
 existing partners sets their `updated_at` too.
 """
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
@@ -35,7 +43,11 @@ from partners.models import (
     TierChange,
     UseCase,
 )
-from partners.search_index import partner_search_refresh, search_index_available
+from partners.search_index import (
+    partner_search_refresh,
+    partner_search_refresh_batched,
+    search_index_available,
+)
 
 DISPATCH_PREFIX = "partners.signals:"
 
@@ -91,9 +103,55 @@ def moved_from(instance) -> int | None:
     return getattr(instance, _PREVIOUS)[column] if _changed(instance, (column,)) else None
 
 
+@dataclass
+class _TouchBatch:
+    touched: set[int] = field(default_factory=set)  # the partners the changes in the block concern
+    saved: set[int] = field(default_factory=set)  # those whose own save in the block moved `updated_at`
+
+
+# The touches of the open `partner_changes_batched` block, None outside one.
+_touches: ContextVar[_TouchBatch | None] = ContextVar("partners_touch_batched", default=None)
+
+
+@contextmanager
+def partner_changes_batched() -> Iterator[None]:
+    """For a use case that saves a partner and changes several of its records (its tags, its offices):
+    the signal of each change would move the partner's `updated_at` with an UPDATE of its own and refresh
+    its search entry. Inside the block both are collected and made once, at its end; a partner saved in
+    the block is not touched again, since its save moved `updated_at` in the same transaction, so an
+    integrator syncing on `updated_since` sees the edit either way. Open it inside the use case's
+    transaction. A block that raises touches nothing (its transaction is rolled back); inside another
+    block, the outer one touches."""
+    if _touches.get() is not None:
+        yield
+        return
+    batch = _TouchBatch()
+    token = _touches.set(batch)
+    try:
+        with partner_search_refresh_batched():
+            yield
+            pending = batch.touched - batch.saved
+            if pending:
+                Partner.objects.filter(pk__in=sorted(pending)).update(updated_at=timezone.now())
+    finally:
+        _touches.reset(token)
+
+
 def partners_touch(partner_ids) -> None:
-    """Mark these partners (ids, None ignored, or a queryset of ids) as changed now, for `updated_since`."""
+    """Mark these partners (ids, None ignored, or a queryset of ids) as changed now, for `updated_since`;
+    inside `partner_changes_batched`, at its end."""
+    batch = _touches.get()
+    if batch is not None and not isinstance(partner_ids, QuerySet):
+        batch.touched.update(int(pk) for pk in partner_ids if pk is not None)
+        return
+    # A queryset names every partner of a tier or a tag: it is one statement however many they are.
     Partner.objects.filter(pk__in=partner_ids).update(updated_at=timezone.now())
+
+
+def _partner_saved(sender, instance, raw=False, update_fields=None, **kwargs):
+    batch = _touches.get()
+    if batch is not None and not raw and (update_fields is None or "updated_at" in update_fields):
+        batch.saved.add(instance.pk)
 
 
 def _office_saved(sender, instance, raw=False, **kwargs):
@@ -189,6 +247,7 @@ def connect():
         pre_save.connect(
             _remember_owner, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}owner{model.__name__}"
         )
+    post_save.connect(_partner_saved, sender=Partner, dispatch_uid=DISPATCH_PREFIX + "partner-saved")
     post_save.connect(_office_saved, sender=Office, dispatch_uid=DISPATCH_PREFIX + "office-saved")
     post_delete.connect(_office_deleted, sender=Office, dispatch_uid=DISPATCH_PREFIX + "office-deleted")
     for through in (Partner.categories.through, Partner.industries.through, Partner.use_cases.through):

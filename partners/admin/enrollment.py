@@ -9,7 +9,7 @@ from apn_portal.exceptions import DomainError
 from apn_portal.pages import form_error
 from partners.forms import ReasonForm
 from partners.models import ProgramEnrollment
-from partners.services import enrollment_approve, enrollment_revoke
+from partners.services import enrollment_approve, enrollment_revoke, enrollment_revoke_check
 from partners.services_records import enrollment_apply, enrollment_apply_check
 
 from .filters import EnrollmentExpiryFilter
@@ -31,6 +31,23 @@ class EnrollmentApplicationForm(forms.ModelForm):
                 enrollment_apply_check(partner=partner, program=program, user=self.user)
             except DomainError as error:
                 form_error(self, error)
+        return cleaned
+
+
+class EnrollmentRevokeForm(ReasonForm):
+    """The reason for a revocation, refused by the service's rule (`enrollment_revoke_check`), so the
+    admin says what the API says."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            cleaned["reason"] = enrollment_revoke_check(reason=cleaned.get("reason", ""))
+        except DomainError as error:
+            form_error(self, error)
         return cleaned
 
 
@@ -131,7 +148,7 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
         if not enrollments:
             return None
         if "apply" in request.POST:
-            form = ReasonForm(request.POST)
+            form = EnrollmentRevokeForm(request.POST)
             if form.is_valid():
                 revoked = []
                 for enrollment in enrollments:
@@ -150,7 +167,7 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
                     )
                 return None
         else:
-            form = ReasonForm()
+            form = EnrollmentRevokeForm()
         return action_form_page(
             self,
             request,

@@ -35,7 +35,6 @@ from partners.models import (
     StaffMember,
     TierChange,
 )
-from partners.search_index import partner_search_refresh_batched
 from partners.selectors import (
     PARTNER_EXPORT_HEADER,
     partners_editable_by,
@@ -44,6 +43,7 @@ from partners.selectors import (
     tier_evaluate,
 )
 from partners.services import partner_set_published, partner_tier_change, partner_tier_recompute
+from partners.signals import partner_changes_batched
 
 from .filters import (
     ExpiringSoonFilter,
@@ -231,8 +231,9 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # The partner's save, each tag list's change and each inline record would each refresh its search
-        # entry: once, at the end of the transaction the admin opens for the save, is enough.
-        with transaction.atomic(), partner_search_refresh_batched():
+        # entry and move its `updated_at`: once, at the end of the transaction the admin opens for the
+        # save, is enough.
+        with transaction.atomic(), partner_changes_batched():
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_changeform_initial_data(self, request):

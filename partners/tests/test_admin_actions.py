@@ -200,7 +200,7 @@ def test_revoke_asks_for_a_reason_and_records_it(client, superuser):
     form_page = run_action(client, ENROLLMENTS, "revoke", [enrollment])
     assert "Revoke enrollments" in form_page.content.decode()
     without_reason = run_action(client, ENROLLMENTS, "revoke", [enrollment], apply="1", reason=" ")
-    assert "This field is required." in without_reason.content.decode()
+    assert "Say why the enrollment is revoked." in without_reason.content.decode()
     enrollment.refresh_from_db()
     assert enrollment.status == EnrollmentStatus.APPLIED
 

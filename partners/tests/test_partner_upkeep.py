@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from apn_portal.exceptions import DomainError
 from partners.choices import PartnerType
 from partners.forms import PartnerAdminForm
-from partners.models import ConsultingCategory, Partner, PartnerSearchEntry, Program, TierChange
+from partners.models import ConsultingCategory, Industry, Partner, PartnerSearchEntry, Program, TierChange
 from partners.services import profile_change_approve, profile_change_propose
 from partners.services_records import partner_create, partner_update
 from partners.tests.search_helpers import search
@@ -328,3 +328,86 @@ def test_an_admin_edit_of_a_partner_and_its_tags_rewrites_its_search_entry_once(
     assert _entry_writes(queries) == 1
     entry = PartnerSearchEntry.objects.get(partner=partner)
     assert (entry.name, entry.industry_ids, entry.use_case_ids) == ("Acme Power", [energy.pk], [streaming.pk])
+
+
+# One UPDATE of the partner per edit -------------------------------------------------------------------------
+
+
+def _partner_updates(queries) -> int:
+    return sum(
+        1
+        for query in queries
+        if query["sql"].lstrip().upper().startswith("UPDATE")
+        and query["sql"].split()[1].strip('"') == "partners_partner"
+    )
+
+
+def _partner_with_tags(pdm):
+    partner = PartnerFactory(pdm=pdm, slug="acme")
+    partner.industries.set([IndustryFactory(slug="retail"), IndustryFactory(slug="banking")])
+    partner.use_cases.set([UseCaseFactory(slug="backup")])
+    IndustryFactory(slug="energy")
+    IndustryFactory(slug="media")
+    UseCaseFactory(slug="streaming")
+    return partner
+
+
+def _an_hour_ago_then_since() -> str:
+    """Makes every partner last changed an hour ago; returns an `updated_since` just after that."""
+    an_hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    Partner.objects.update(updated_at=an_hour_ago)
+    return (an_hour_ago + datetime.timedelta(minutes=1)).isoformat()
+
+
+def _changed_slugs(since: str) -> list[str]:
+    body = APIClient().get("/api/v1/partners/", {"updated_since": since}).json()
+    return [row["slug"] for row in body["results"]]
+
+
+def test_an_api_edit_of_several_tags_updates_the_partner_once_and_integrators_see_it(pdm):
+    partner = _partner_with_tags(pdm)
+    since = _an_hour_ago_then_since()
+    api = APIClient()
+    api.force_authenticate(pdm)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api.patch(
+            "/api/v1/partners/acme/",
+            {"industries": ["energy", "media"], "use_cases": ["streaming"]},
+            format="json",
+        )
+
+    assert response.status_code == 200, response.content
+    assert _partner_updates(queries) == 1
+    assert sorted(partner.industries.values_list("slug", flat=True)) == ["energy", "media"]
+    assert _changed_slugs(since) == ["acme"]
+
+
+def test_an_admin_edit_of_several_tags_updates_the_partner_once_and_integrators_see_it(client, pdm):
+    partner = _partner_with_tags(pdm)
+    client.force_login(pdm)
+    url = reverse("admin:partners_partner_change", args=[partner.pk])
+    data = change_form_data(client, url)
+    energy, media = Industry.objects.get(slug="energy"), Industry.objects.get(slug="media")
+    data |= {"industries": [str(energy.pk), str(media.pk)], "use_cases": []}
+    since = _an_hour_ago_then_since()
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url, data)
+
+    assert response.status_code == 302
+    assert _partner_updates(queries) == 1
+    assert (sorted(partner.industries.values_list("slug", flat=True)), partner.use_cases.count()) == (
+        ["energy", "media"],
+        0,
+    )
+    assert _changed_slugs(since) == ["acme"]
+
+
+def test_a_tag_change_outside_an_edit_still_shows_the_partner_as_changed(pdm):
+    partner = _partner_with_tags(pdm)
+    since = _an_hour_ago_then_since()
+
+    Industry.objects.get(slug="energy").partners.add(partner)
+
+    assert _changed_slugs(since) == ["acme"]
