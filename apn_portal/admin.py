@@ -7,6 +7,7 @@ import datetime
 import math
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
@@ -141,6 +142,16 @@ class AdminInputMixin:
             return super().get_changelist_instance(request)
         except OverflowError as error:  # ?created_at__year=100000000000000000000
             raise IncorrectLookupParameters(str(error)) from error
+
+    def response_action(self, request, queryset):
+        # Django filters the selection by the posted ids unchecked: one that cannot be an id ("abc") is
+        # simply not selected (none left: Django's own "items must be selected").
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        keys = [value for value in selected if _is_key_of(self.opts.pk, value)]
+        if len(keys) != len(selected):
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, keys)
+        return super().response_action(request, queryset)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):

@@ -1,7 +1,14 @@
 """Odd input in any admin, ours or another app's, is Django's "invalid lookup" page, never a 500."""
 
+import datetime
+
 import pytest
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
 
 from apn_portal.admin import AdminInputMixin
 from tests.factories import SuperUserFactory
@@ -28,3 +35,63 @@ def test_a_nul_in_another_apps_admin_search_is_an_invalid_lookup(client, url):
 
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")
+
+
+@pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda model: model._meta.label)
+def test_an_action_on_ids_that_cannot_be_ids_selects_nothing(client, rf, model):
+    superuser = SuperUserFactory()
+    client.force_login(superuser)
+    request = rf.get("/admin/")
+    request.user = superuser
+    action = next(iter(admin.site._registry[model].get_actions(request)), None)
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+
+    response = client.post(url, {"action": action or "", "_selected_action": ["abc", "1\x00"], "index": 0})
+
+    if action is None:  # nothing to act with: the list, as for a GET
+        assert response.status_code == 200 and response.context["cl"].model is model
+        return
+    assert response.status_code == 302
+    assert (
+        "Items must be selected in order to perform actions"
+        in client.get(response["Location"]).content.decode()
+    )
+
+
+def test_an_action_still_acts_on_the_real_ids_beside_odd_ones(client):
+    client.force_login(SuperUserFactory())
+    group = Group.objects.create(name="Reviewers")
+
+    response = client.post(
+        "/admin/auth/group/", {"action": "delete_selected", "_selected_action": [group.pk, "abc"], "index": 0}
+    )
+
+    assert response.status_code == 200  # the confirmation page, naming the real one
+    assert "Are you sure" in response.content.decode() and "Reviewers" in response.content.decode()
+
+
+def test_cleaning_up_expired_sign_in_attempts_from_the_admin(client):
+    client.force_login(SuperUserFactory())
+    common = {
+        "user_agent": "test",
+        "ip_address": "192.0.2.1",
+        "get_data": "",
+        "post_data": "",
+        "path_info": "/",
+    }
+    old = AccessAttempt.objects.create(username="old", failures_since_start=3, **common)
+    AccessAttempt.objects.filter(pk=old.pk).update(
+        attempt_time=timezone.now() - datetime.timedelta(hours=settings.AXES_COOLOFF_TIME + 1)
+    )
+    recent = AccessAttempt.objects.create(username="recent", failures_since_start=3, **common)
+
+    response = client.post(
+        "/admin/axes/accessattempt/",
+        {"action": "cleanup_expired_attempts", "_selected_action": [recent.pk], "index": 0},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "Cleaned up 1 expired access attempts." in response.content.decode()
+    assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["recent"]
