@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from apn_portal import health
+from apn_portal import health, media
 from apn_portal.accounts.views import PasswordResetView
 
 admin.site.site_header = "APN Portal administration"
@@ -24,9 +24,5 @@ urlpatterns = [
     path("pdm/", include("apn_portal.checks.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("apn_portal.api.urls")),
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media.uploaded_file, name="uploaded_file"),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
