@@ -6,8 +6,12 @@ cases move through actions (their conversation is on the case page, linked from 
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -20,7 +24,7 @@ from engagements.models import AwsAccount, Customer
 from engagements.selectors import customers_visible_to
 from partners.models import Partner
 from support import selectors, services
-from support.choices import CaseStatus
+from support.choices import CaseStatus, CertificationTrack
 from support.models import (
     CaseReply,
     PlanResponseTarget,
@@ -45,17 +49,76 @@ class SupportStaffEditsMixin:
         return self._keeps_support_data(request) and super().has_change_permission(request, obj)
 
 
+class GuardedDeletionMixin:
+    """Deleting, from a record's page or with the list's bulk action, is refused with the reasons
+    `deletion_problems` gives, before Django collects what would go with the records."""
+
+    def deletion_problems(self, queryset) -> list[str]:
+        raise NotImplementedError
+
+    def _refuse_deletion(self, request, queryset) -> bool:
+        problems = self.deletion_problems(queryset)
+        for problem in problems:
+            self.message_user(request, f"Not deleted: {problem}", messages.ERROR)
+        return bool(problems)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        # The model-wide permission: a record's own may be refused for the very reason shown here.
+        if (
+            obj is not None
+            and self.has_delete_permission(request)
+            and self._refuse_deletion(request, self.model._default_manager.filter(pk=obj.pk))
+        ):
+            opts = self.opts
+            return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", obj.pk)
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (_guarded_delete_selected, name, description)
+        return actions
+
+
+def _guarded_delete_selected(modeladmin, request, queryset):
+    # Asked on the confirmation page and again on its "Yes": the selection is refused whole, as Django
+    # refuses one with protected records.
+    if modeladmin._refuse_deletion(request, queryset):
+        return None
+    return delete_selected(modeladmin, request, queryset)
+
+
 # Plans -------------------------------------------------------------------------------------------------
+
+
+class PlanResponseTargetFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        severities = {
+            form.cleaned_data["severity"]
+            for form in self.forms
+            if form.cleaned_data.get("severity") and not self._should_delete_form(form)
+        }
+        # The plan as edited on the same page (the admin builds the inlines on the validated form's
+        # unsaved instance), so a change of its technical support hours counts.
+        problem = selectors.plan_targets_problem(self.instance, severities)
+        if problem:
+            raise ValidationError(problem)
 
 
 class PlanResponseTargetInline(SupportStaffEditsMixin, admin.TabularInline):
     model = PlanResponseTarget
+    formset = PlanResponseTargetFormSet
     fields = ("severity", "minutes")
     extra = 0
 
 
 @admin.register(SupportPlan)
-class SupportPlanAdmin(SupportStaffEditsMixin, AuditedAdmin):
+class SupportPlanAdmin(GuardedDeletionMixin, SupportStaffEditsMixin, AuditedAdmin):
     list_display = (
         "name",
         "rank",
@@ -102,17 +165,64 @@ class SupportPlanAdmin(SupportStaffEditsMixin, AuditedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Subscriptions and cases refer to the plan; retire it instead.
+        if obj is not None and obj.slug == selectors.BASIC_PLAN_SLUG:
+            return False
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def deletion_problems(self, queryset):
+        return selectors.plan_deletion_problems(queryset)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Basic is found by its slug (selectors.basic_plan).
+        if obj is not None and obj.slug == selectors.BASIC_PLAN_SLUG:
+            return (*super().get_readonly_fields(request, obj), "slug")
+        return super().get_readonly_fields(request, obj)
+
+    def get_prepopulated_fields(self, request, obj=None):
+        if obj is not None and obj.slug == selectors.BASIC_PLAN_SLUG:
+            return {}
+        return super().get_prepopulated_fields(request, obj)
+
+
+class StaffCertificationForm(forms.ModelForm):
+    class Meta:
+        model = StaffCertification
+        fields = ("user", "track", "level", "name", "credential_id", "earned_on", "expires_on")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None:
+            return cleaned
+        stored = StaffCertification.objects.filter(pk=self.instance.pk).first()
+        still_qualifies = (
+            stored is not None
+            and cleaned.get("user") == stored.user
+            and cleaned.get("track") == CertificationTrack.SOLUTIONS_ARCHITECT
+            and cleaned.get("level") in selectors.TAM_CERTIFICATION_LEVELS
+        )
+        # Another holder or another kind takes it from a TAM as a deletion would; its dates run as
+        # they do (an expiry changes no subscription either).
+        if stored is not None and not still_qualifies:
+            problems = selectors.tam_certification_removal_problems(
+                StaffCertification.objects.filter(pk=stored.pk)
+            )
+            if problems:
+                raise ValidationError(problems)
+        return cleaned
 
 
 @admin.register(StaffCertification)
-class StaffCertificationAdmin(SupportStaffEditsMixin, AuditedAdmin):
+class StaffCertificationAdmin(GuardedDeletionMixin, SupportStaffEditsMixin, AuditedAdmin):
+    form = StaffCertificationForm
     list_display = ("user", "name", "track", "level", "earned_on", "expires_on")
     list_select_related = ("user",)
     list_filter = ("track", "level", "expires_on")
     search_fields = ("user__username", "user__first_name", "user__last_name", "name", "credential_id")
     autocomplete_fields = ("user",)
     ordering = ("user__username", "-expires_on")
+
+    def deletion_problems(self, queryset):
+        return selectors.tam_certification_removal_problems(queryset)
 
 
 # Subscriptions -------------------------------------------------------------------------------------------

@@ -77,6 +77,66 @@ def plan_severities(plan: SupportPlan) -> list[str]:
     return [severity.value for severity in SEVERITY_ORDER if severity.value in targets]
 
 
+def plan_targets_problem(plan: SupportPlan, severities) -> str | None:
+    """Why `plan` cannot keep first-response targets for exactly `severities` (an edit of its targets),
+    or None when it can. A severity without a target is one its customers cannot open a technical case
+    at: a plan with technical support keeps at least one, and one that customers are on now keeps every
+    severity they signed up for (as its TAM coverage, SupportPlan.clean); a plan without technical
+    support promises no response at all."""
+    severities = set(severities)
+    name = plan.name or "The plan"
+    if plan.technical_support_hours == TechnicalSupportHours.NONE:
+        if severities:
+            return (
+                f"{name} includes no technical support, so it promises no first response: remove its "
+                "targets, or give it technical support hours."
+            )
+        return None
+    if not severities:
+        return (
+            f"{name} includes technical support: keep a first-response target for at least one "
+            "severity, or its customers cannot open a technical case."
+        )
+    if plan.pk is None or not plan.subscriptions.filter(ended_at__isnull=True).exists():
+        return None
+    dropped = set(plan.response_targets.values_list("severity", flat=True)) - severities
+    if dropped:
+        labels = ", ".join(s.label.lower() for s in SEVERITY_ORDER if s.value in dropped)
+        return (
+            f"Customers are on {plan.name} now, and it promises them a first response to {labels} "
+            "cases: keep those targets (their minutes can change), or retire the plan in favour of a "
+            "new one."
+        )
+    return None
+
+
+def plan_deletion_problems(plans: QuerySet[SupportPlan]) -> list[str]:
+    """Why the plans cannot be deleted, one sentence per plan, or none. Basic is the plan of every
+    customer without a subscription (basic_plan), and a plan that subscriptions, cases or another plan's
+    retirement name is history: it retires instead."""
+    problems = []
+    rows = plans.annotate(
+        subscribed=Exists(SupportSubscription.objects.filter(plan=OuterRef("pk"))),
+        with_cases=Exists(SupportCase.objects.filter(plan=OuterRef("pk"))),
+    ).prefetch_related(Prefetch("predecessors", queryset=SupportPlan.objects.order_by("rank", "name")))
+    for plan in rows.order_by("rank", "name"):
+        if plan.slug == BASIC_PLAN_SLUG:
+            problems.append(
+                f"{plan.name} is the plan every customer without a subscription is on: it cannot be deleted."
+            )
+        elif plan.subscribed or plan.with_cases:
+            problems.append(
+                f"{plan.name} has subscriptions or cases on record, which name it: retire it instead, "
+                "with a retirement day and a successor."
+            )
+        elif predecessors := [p.name for p in plan.predecessors.all()]:
+            problems.append(
+                f"{plan.name} is the successor of {', '.join(predecessors)}: name another successor for "
+                "them first."
+            )
+    return problems
+
+
 def technical_support_text(plan: SupportPlan) -> str:
     """Table 1's wording: 'Local business hours access to Cloud Support Associates via email'."""
     if plan.technical_support_hours == TechnicalSupportHours.NONE:
@@ -268,6 +328,50 @@ def tam_problem(user, on: datetime.date | None = None) -> str | None:
             "which every TAM needs."
         )
     return None
+
+
+def tam_certification_removal_problems(certifications: QuerySet[StaffCertification]) -> list[str]:
+    """Why the certifications cannot be taken from their holders (deleted, or made another person's or
+    another kind), one sentence per TAM, or none: they are the only ones that qualify a TAM whom a
+    current subscription designates (tam_problem). Only the customer's Account Manager can name another
+    TAM, so that comes first. Their dates are left to run: an expiry, like the one the designation was
+    made under, changes no subscription, and neither does this check about it."""
+    today = timezone.localdate()
+    removed = dict(certifications.values_list("pk", "user_id"))
+    qualifying = list(
+        tam_certifications(today).filter(user__in=set(removed.values())).values_list("user_id", "pk")
+    )
+    keeping = {user_id for user_id, pk in qualifying if pk not in removed}
+    losing = {user_id for user_id, pk in qualifying if pk in removed} - keeping
+    if not losing:
+        return []
+    designating = (
+        SupportSubscription.objects.filter(ended_at__isnull=True, tam__in=losing)
+        .select_related("customer", "account", "plan", "tam")
+        .order_by("tam_id", "customer__name", "account__account_id", "pk")
+    )
+    by_tam: dict[int, list[SupportSubscription]] = {}
+    for subscription in designating:
+        by_tam.setdefault(subscription.tam_id, []).append(subscription)
+    lost: dict[int, list[str]] = {}
+    for user_id, name in (
+        StaffCertification.objects.filter(pk__in=[pk for user_id, pk in qualifying if user_id in by_tam])
+        .order_by("pk")
+        .values_list("user_id", "name")
+    ):
+        lost.setdefault(user_id, []).append(name)
+    problems = []
+    for subscriptions in by_tam.values():
+        tam = subscriptions[0].tam
+        shown = ", ".join(str(s) for s in subscriptions[:5])
+        more = f" and {len(subscriptions) - 5} more" if len(subscriptions) > 5 else ""
+        held = " and ".join(lost[tam.pk])
+        problems.append(
+            f"{tam} is the designated TAM of {shown}{more}, and {held} is what qualifies them as one (a "
+            "current Solutions Architect certification): ask the customer's Account Manager to name "
+            "another TAM first."
+        )
+    return problems
 
 
 def customer_tam_problem(customer: Customer | None, tam) -> str | None:
