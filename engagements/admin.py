@@ -66,15 +66,27 @@ class ScopedChoicesMixin:
 
 
 class ScopedAdminMixin(ScopedChoicesMixin):
-    """The changelist, change pages, autocompletes and form choices hold only what the user may see."""
+    """The changelist, change pages, autocompletes and form choices hold only what the user may see; of
+    that, a user changes (or deletes) only what the services would let them change: seeing a customer's
+    records (being on one of its teams, say) is not being allowed to change them."""
 
     visible_to = None  # a selector (staticmethod): user -> queryset of this model
+    may_change = None  # the services' rule (staticmethod): user, object -> bool; None: the group's alone
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
         return queryset.filter(pk__in=self.visible_to(request.user).values("pk"))
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._may_change(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._may_change(request, obj)
+
+    def _may_change(self, request, obj) -> bool:
+        return obj is None or self.may_change is None or bool(self.may_change(request.user, obj))
 
 
 # Customers and accounts -------------------------------------------------------------------------------
@@ -105,6 +117,14 @@ class CustomerAdminForm(forms.ModelForm):
         for field, message in services.customer_people_problems(existing, cleaned).items():
             if field in self.fields and field in self.changed_data:
                 self.add_error(field, message)
+        naming = "access_administrators" in self.changed_data and "access_administrators" not in self.errors
+        if existing is not None and naming:
+            try:
+                services.customer_access_administrators_set_check(
+                    user=self.user, customer=existing, members=cleaned.get("access_administrators") or ()
+                )
+            except DomainError as error:
+                form_error(self, error, {"members": "access_administrators"})
         if existing is not None and "time_zone" in self.changed_data and cleaned.get("time_zone"):
             try:
                 services.customer_time_zone_change_check(
@@ -119,6 +139,7 @@ class CustomerAdminForm(forms.ModelForm):
 class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     form = CustomerAdminForm
     visible_to = staticmethod(selectors.customers_visible_to)
+    may_change = staticmethod(selectors.user_can_manage_customer)
     list_display = ("name", "agreement", "account_manager", "solutions_architect", "tam", "time_zone")
     list_select_related = ("account_manager", "solutions_architect", "tam")
     list_filter = ("agreement", ("account_manager", admin.RelatedOnlyFieldListFilter), "time_zone")
@@ -144,9 +165,15 @@ class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Who looks after a customer is for its Account Manager (or a superuser) to name, as the service
         # customer_assign_staff has it; its SA and TAM see them here but do not change them.
-        if obj is None or selectors.user_names_customer_staff(request.user, obj):
+        # Its access administrators, by customer_access_administrators_set's rule, likewise.
+        if obj is None:
             return ()
-        return tuple(services.CUSTOMER_STAFF_ROLES)
+        readonly = ()
+        if not selectors.user_names_customer_staff(request.user, obj):
+            readonly += tuple(services.CUSTOMER_STAFF_ROLES)
+        if not selectors.user_names_access_administrators(request.user, obj):
+            readonly += ("access_administrators",)
+        return readonly
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = type("CustomerAdminForm", (self.form,), {"user": request.user})
@@ -166,6 +193,21 @@ class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         if naming_tam:
             services.customer_assign_staff(user=request.user, customer=obj, field="tam", member=tam)
             obj.tam = tam
+
+    def save_related(self, request, form, formsets, change):
+        # A customer's access administrators change through the service (never none left), which the
+        # form's clean has already asked; the form's own many-to-many save must not set them first.
+        naming = change and "access_administrators" in form.changed_data
+        members = form.cleaned_data.pop("access_administrators", None) if naming else None
+        super().save_related(request, form, formsets, change)
+        if members is None:
+            return
+        try:
+            services.customer_access_administrators_set(
+                user=request.user, customer=form.instance, members=members
+            )
+        except DomainError as error:  # changed since the form was checked, by someone else
+            report_refusal(self, request, str(form.instance), error)
 
     def _save_with_time_zone(self, request, obj, form):
         # The customer's days move with its time zone, and its live grants' ends with them: that goes
@@ -223,6 +265,10 @@ class AwsAccountAdminForm(forms.ModelForm):
 class AwsAccountAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     form = AwsAccountAdminForm
     visible_to = staticmethod(selectors.accounts_visible_to)
+    # An account is changed by whom the service lets add one (aws_account_create).
+    may_change = staticmethod(
+        lambda user, account: selectors.user_can_manage_customer(user, account.customer)
+    )
     list_display = ("account_id", "name", "customer", "management_account", "consolidated_billing", "paid_by")
     list_select_related = ("customer", "management_account", "reseller")
     list_filter = ("paid_by", "consolidated_billing", "customer__agreement")
@@ -287,14 +333,59 @@ class EngagementPartnerInline(admin.TabularInline):
         return super().get_queryset(request).select_related("partner", "replaced_by__partner")
 
 
+def _team_member_problem(form, user, engagement, cleaned) -> None:
+    """Tell `form` (a team member's, not saved yet) what team_member_add would refuse."""
+    try:
+        services.team_member_add_check(
+            user=user, engagement=engagement, role=cleaned.get("role"), member=cleaned.get("user")
+        )
+    except DomainError as error:
+        form_error(form, error, {"member": "user"})
+
+
+# Membership opens the customer's records to the member: a row of the team stays that person's in that
+# role (somebody else, or another role, is added as a member of their own, through team_member_add).
+TEAM_MEMBER_IDENTITY = ("engagement", "user", "role")
+TEAM_MEMBER_IDENTITY_REFUSAL = (
+    "A team member stays the person, and in the role, they joined as: add anybody else, or another role, "
+    "as a new member."
+)
+
+
+class TeamMemberFormSet(forms.BaseInlineFormSet):
+    user = None  # the person editing, set by the admin for each request
+
+    def clean(self):
+        super().clean()
+        engagement = self.instance
+        if engagement.pk is None and engagement.customer_id is None:
+            return  # the engagement's own form says what is missing
+        for form in self.forms:
+            cleaned = getattr(form, "cleaned_data", None)
+            if not cleaned or cleaned.get("DELETE") or not form.has_changed():
+                continue
+            if form.instance.pk is None:
+                if "role" in cleaned:
+                    _team_member_problem(form, self.user, engagement, cleaned)
+                continue
+            for field in TEAM_MEMBER_IDENTITY:
+                if field in form.changed_data:
+                    form.add_error(field, TEAM_MEMBER_IDENTITY_REFUSAL)
+
+
 class TeamMemberInline(AdminInputMixin, ScopedChoicesMixin, admin.TabularInline):
     model = TeamMember
+    formset = TeamMemberFormSet
     fields = ("user", "name", "email", "role", "joined_on", "left_on", "note")
     autocomplete_fields = ("user",)
     extra = 0
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["formset"] = type("TeamMemberFormSet", (self.formset,), {"user": request.user})
+        return super().get_formset(request, obj, **kwargs)
 
 
 class ProfessionalServicesInline(AdminInputMixin, ScopedChoicesMixin, admin.StackedInline):
@@ -379,6 +470,7 @@ class StatusForm(forms.Form):
 @admin.register(Engagement)
 class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     visible_to = staticmethod(selectors.engagements_visible_to)
+    may_change = staticmethod(selectors.user_can_manage_engagement)
     list_display = ("title", "customer", "status", "stage", "procurement_model", "completed_on", "created_at")
     list_select_related = ("customer",)
     list_filter = ("status", "stage", "procurement_model", "created_at")
@@ -435,6 +527,34 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
             stage=obj.stage,
             instance=obj,
         )
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not TeamMember:
+            super().save_formset(request, form, formset, change)
+            return
+        # A new member joins through the service (its formset's clean has asked it already).
+        members = formset.save(commit=False)
+        for gone in formset.deleted_objects:
+            gone.delete()
+        for member in members:
+            if member.pk is not None:
+                member.save()
+                continue
+            try:
+                services.team_member_add(
+                    user=request.user,
+                    engagement=form.instance,
+                    role=member.role,
+                    member=member.user,
+                    name=member.name,
+                    email=member.email,
+                    joined_on=member.joined_on,
+                    note=member.note,
+                    instance=member,
+                )
+            except DomainError as error:  # changed since the form was checked, by someone else
+                report_refusal(self, request, member.display_name, error)
+        formset.save_m2m()
 
     def _each(self, request, queryset, verb, call):
         if selection_too_large(self, request, queryset):
@@ -500,9 +620,30 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         )
 
 
+class EngagementPartnerAddForm(forms.ModelForm):
+    """Adding a partner is engagement_partner_add: what it would refuse is said on the form."""
+
+    user = None  # the person adding it, set by the admin for each request
+
+    def clean(self):
+        cleaned = super().clean()
+        engagement, partner, role = (cleaned.get(name) for name in ("engagement", "partner", "role"))
+        if engagement is not None and partner is not None and role:
+            try:
+                services.engagement_partner_add_check(
+                    user=self.user, engagement=engagement, partner=partner, role=role
+                )
+            except DomainError as error:
+                form_error(self, error)
+        return cleaned
+
+
 @admin.register(EngagementPartner)
 class EngagementPartnerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     visible_to = staticmethod(selectors.engagement_partners_visible_to)
+    may_change = staticmethod(
+        lambda user, engaged: selectors.user_can_manage_engagement(user, engaged.engagement)
+    )
     list_display = (
         "partner",
         "role",
@@ -539,10 +680,28 @@ class EngagementPartnerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmi
             return self.readonly_fields
         return (*self.CONTRACT_FIELDS, *self.readonly_fields)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = type(
+                "EngagementPartnerAddForm", (EngagementPartnerAddForm,), {"user": request.user}
+            )
+        return super().get_form(request, obj, change, **kwargs)
+
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.added_by = request.user
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        services.engagement_partner_add(
+            user=request.user,
+            engagement=obj.engagement,
+            partner=obj.partner,
+            role=obj.role,
+            contract_start=obj.contract_start,
+            contract_end=obj.contract_end,
+            territory=obj.territory,
+            business_function=obj.business_function,
+            instance=obj,
+        )
 
 
 @admin.register(AccessGrant)
@@ -628,12 +787,27 @@ class AccessGrantAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         )
 
 
+class TeamMemberAddForm(forms.ModelForm):
+    """Adding a member is team_member_add: what it would refuse is said on the form."""
+
+    acting_user = None  # the person adding (`user` is the member), set by the admin for each request
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("engagement") is not None and cleaned.get("role"):
+            _team_member_problem(self, self.acting_user, cleaned["engagement"], cleaned)
+        return cleaned
+
+
 @admin.register(TeamMember)
 class TeamMemberAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     visible_to = staticmethod(
         lambda user: TeamMember.objects.filter(
             engagement__in=selectors.engagements_visible_to(user).values("pk")
         )
+    )
+    may_change = staticmethod(
+        lambda user, member: selectors.user_can_work_on_engagement(user, member.engagement)
     )
     list_display = ("__str__", "engagement", "role", "joined_on", "left_on")
     list_select_related = ("user", "engagement__customer")
@@ -642,6 +816,30 @@ class TeamMemberAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ("engagement", "user")
     ordering = ("-joined_on", "-id")
 
+    def get_readonly_fields(self, request, obj=None):
+        return TEAM_MEMBER_IDENTITY if obj is not None else ()
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = type("TeamMemberAddForm", (TeamMemberAddForm,), {"acting_user": request.user})
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        services.team_member_add(
+            user=request.user,
+            engagement=obj.engagement,
+            role=obj.role,
+            member=obj.user,
+            name=obj.name,
+            email=obj.email,
+            joined_on=obj.joined_on,
+            note=obj.note,
+            instance=obj,
+        )
+
 
 @admin.register(ProfessionalServicesEngagement)
 class ProfessionalServicesEngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
@@ -649,6 +847,9 @@ class ProfessionalServicesEngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin
         lambda user: ProfessionalServicesEngagement.objects.filter(
             engagement__in=selectors.engagements_visible_to(user).values("pk")
         )
+    )
+    may_change = staticmethod(
+        lambda user, services_bought: selectors.user_can_manage_engagement(user, services_bought.engagement)
     )
     list_display = ("engagement", "bought_by", "buying_partner", "consultant", "starts_on", "ends_on")
     list_select_related = ("engagement__customer", "buying_partner", "consultant")
@@ -665,6 +866,9 @@ class MarketplaceSubscriptionAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin
         lambda user: MarketplaceSubscription.objects.filter(
             engagement__in=selectors.engagements_visible_to(user).values("pk")
         )
+    )
+    may_change = staticmethod(
+        lambda user, subscription: selectors.user_can_work_on_engagement(user, subscription.engagement)
     )
     list_display = ("product", "vendor", "engagement", "subscribed_on")
     list_select_related = ("vendor", "engagement__customer")

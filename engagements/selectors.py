@@ -222,6 +222,26 @@ def user_is_assigned_to_customer(user, customer: Customer) -> bool:
     )
 
 
+def user_can_manage_customer(user, customer: Customer) -> bool:
+    """Change the customer's record and its accounts, start its engagements: its own people, the provider's
+    staff assigned to it (AM, SA, TAM; being on one of its teams is not enough), a superuser."""
+    return user_is_signed_in(user) and (
+        user.is_superuser
+        or (customer.pk is not None and user.customer_id == customer.pk)
+        or user_is_assigned_to_customer(user, customer)
+    )
+
+
+def user_names_access_administrators(user, customer: Customer) -> bool:
+    """Name or remove the customer's access administrators: they themselves, the provider's staff assigned
+    to the customer (who name the first of a new customer's), a superuser."""
+    return user_is_signed_in(user) and (
+        user.is_superuser
+        or user_is_assigned_to_customer(user, customer)
+        or user_can_manage_access(user, customer)
+    )
+
+
 def user_names_customer_staff(user, customer: Customer) -> bool:
     """Name the customer's Account Manager, Solutions Architect and TAM: its Account Manager, a superuser."""
     return user_is_signed_in(user) and (user.is_superuser or user.pk == customer.account_manager_id)

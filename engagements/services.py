@@ -52,10 +52,11 @@ from engagements.selectors import (
     engaged_partner_grant_problem,
     foreign_accounts_problem,
     user_can_manage_access,
+    user_can_manage_customer,
     user_can_manage_engagement,
     user_can_revoke_access,
     user_can_work_on_engagement,
-    user_is_assigned_to_customer,
+    user_names_access_administrators,
     user_names_customer_staff,
 )
 from partners.checks.contacts import partner_contacts
@@ -85,18 +86,6 @@ def _unique_customer_slug(name: str) -> str:
 def _ensure_open(engagement: Engagement) -> None:
     if engagement.status in CLOSED_ENGAGEMENT_STATUSES:
         raise ConflictError(f"“{engagement.title}” is {engagement.get_status_display().lower()}.")
-
-
-def _user_can_manage_customer(user, customer: Customer) -> bool:
-    return bool(
-        user.is_authenticated
-        and user.is_active
-        and (
-            user.is_superuser
-            or (customer.pk is not None and user.customer_id == customer.pk)
-            or user_is_assigned_to_customer(user, customer)
-        )
-    )
 
 
 def _check_staff_role(member, role: StaffRole, field: str) -> None:
@@ -176,7 +165,7 @@ def customer_create(
 def customer_time_zone_change_check(*, user, customer: Customer, time_zone: str) -> str:
     """Refuse, as customer_time_zone_change would, a user who may not move `customer` or a zone that does
     not exist; returns the zone as the service reads it. For forms that say so before saving (the admin)."""
-    if not _user_can_manage_customer(user, customer):
+    if not user_can_manage_customer(user, customer):
         raise PermissionDeniedError(f"You cannot change {customer}'s time zone.")
     time_zone = (time_zone or "").strip() if isinstance(time_zone, str) else ""
     try:
@@ -287,21 +276,62 @@ def customer_time_zone_change(
     return TimeZoneChange(locked, moved, ended)
 
 
+def customer_access_administrators_set_check(*, user, customer: Customer, members: Iterable) -> None:
+    """Refuse, as customer_access_administrators_set would, making `members` the customer's access
+    administrators: for forms that say so before saving (the admin)."""
+    if not user_names_access_administrators(user, customer):
+        raise PermissionDeniedError(
+            f"Only {customer}'s access administrators or the provider's staff looking after it can name "
+            "or remove them."
+        )
+    members = list(members)
+    outsiders = [member for member in members if member.customer_id != customer.pk]
+    if outsiders:
+        names = ", ".join(str(member) for member in outsiders)
+        raise DomainError(f"Only the customer's own people can administer access: {names}.", field="members")
+    # Only an access administrator grants or revokes the customer's own side of access, and names the
+    # next one: without one left, nobody on the customer's side could.
+    if (
+        not any(member.is_active for member in members)
+        and customer.access_administrators.filter(is_active=True).exists()
+    ):
+        raise DomainError(
+            f"{customer} would be left without an access administrator, and nobody could grant partners "
+            "access to its accounts: name another before removing the last.",
+            field="members",
+        )
+
+
+def customer_access_administrators_set(*, user, customer: Customer, members: Iterable) -> None:
+    """Make `members` (the customer's own staff) its access administrators: those not named lose the
+    role. A customer that has one always keeps at least one."""
+    members = list(members)
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        customer_access_administrators_set_check(user=user, customer=locked, members=members)
+        locked.access_administrators.set(members)
+
+
 def customer_access_administrator_add(*, user, customer: Customer, member) -> None:
     """Give one of the customer's own staff the privileged role of managing partners' access."""
-    allowed = user.is_authenticated and (
-        user.is_superuser
-        or user_is_assigned_to_customer(user, customer)
-        or user_can_manage_access(user, customer)
-    )
-    if not allowed:
+    if not user_names_access_administrators(user, customer):
         raise PermissionDeniedError(
-            f"Only {customer}'s access administrators or its Account Manager can name another."
+            f"Only {customer}'s access administrators or the provider's staff looking after it can name "
+            "another."
         )
     if member.customer_id != customer.pk:
         raise DomainError(f"{member} does not work for {customer}.", field="member")
     with transaction.atomic():
         customer.access_administrators.add(member)
+
+
+def customer_access_administrator_remove(*, user, customer: Customer, member) -> None:
+    """Take the access administrator role from one of the customer's staff; never from the last one."""
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        remaining = locked.access_administrators.exclude(pk=member.pk)
+        customer_access_administrators_set_check(user=user, customer=locked, members=remaining)
+        locked.access_administrators.remove(member)
 
 
 CUSTOMER_STAFF_ROLES = {
@@ -347,7 +377,7 @@ def aws_account_create(
     reseller: Partner | None = None,
 ) -> AwsAccount:
     """Register one of the customer's AWS accounts, under its management account if it has one."""
-    if not _user_can_manage_customer(user, customer):
+    if not user_can_manage_customer(user, customer):
         raise PermissionDeniedError(f"You cannot add accounts to {customer}.")
     if not isinstance(account_id, str):
         raise DomainError(
@@ -412,7 +442,7 @@ def _engagement_start(
 def engagement_create_check(*, user, customer: Customer) -> None:
     """Refuse, as engagement_create would, a user who may not start engagements for `customer`: for forms
     that say so before anything is saved (the admin's)."""
-    if not _user_can_manage_customer(user, customer):
+    if not user_can_manage_customer(user, customer):
         raise PermissionDeniedError(f"You cannot start engagements for {customer}.")
 
 
@@ -661,27 +691,50 @@ def engagement_status_change(*, user, engagement: Engagement, status: str, reaso
 # Partners and the team --------------------------------------------------------------------------------
 
 
-def _partner_join(
-    *, user, engagement, partner, role, contract_start, contract_end, territory="", business_function=""
-) -> EngagementPartner:
+def _check_partner_not_there(engagement, partner, role) -> None:
     if engagement.engagement_partners.filter(partner=partner, role=role, replaced_by__isnull=True).exists():
-        raise ConflictError(
-            f"{partner} is already {PartnerRole(role).label.lower()} on “{engagement.title}”."
-        )
-    engaged = EngagementPartner(
-        engagement=engagement,
-        partner=partner,
-        role=role,
-        contract_start=contract_start,
-        contract_end=contract_end,
-        territory=(territory or "").strip(),
-        business_function=(business_function or "").strip(),
-        added_by=user,
-    )
+        label = PartnerRole(role).label.lower() if role in PartnerRole.values else role
+        raise ConflictError(f"{partner} is already {label} on “{engagement.title}”.", field="partner")
+
+
+def _partner_join(
+    *,
+    user,
+    engagement,
+    partner,
+    role,
+    contract_start,
+    contract_end,
+    territory="",
+    business_function="",
+    instance: EngagementPartner | None = None,
+) -> EngagementPartner:
+    _check_partner_not_there(engagement, partner, role)
+    engaged = instance if instance is not None else EngagementPartner()
+    if engaged.pk is not None:
+        raise ValueError("Only an engagement partner not saved yet can join.")
+    engaged.engagement = engagement
+    engaged.partner = partner
+    engaged.role = role
+    engaged.contract_start = contract_start
+    engaged.contract_end = contract_end
+    engaged.territory = (territory or "").strip()
+    engaged.business_function = (business_function or "").strip()
+    engaged.added_by = user
     # clean() says why this partner cannot take this role, if it cannot.
     validate_or_refuse(engaged, exclude=["replaced_by"])
     engaged.save()
     return engaged
+
+
+def engagement_partner_add_check(*, user, engagement: Engagement, partner: Partner, role: str) -> None:
+    """Refuse, as engagement_partner_add would, a user who may not put `partner` on `engagement` in
+    `role`, or an engagement closed to it: for forms that say so before saving (the admin). Whether the
+    partner can take the role at all is the model's own validation (EngagementPartner.clean)."""
+    if not user_can_manage_engagement(user, engagement):
+        raise PermissionDeniedError(f"You cannot add partners to “{engagement.title}”.")
+    _ensure_open(engagement)
+    _check_partner_not_there(engagement, partner, role)
 
 
 def engagement_partner_add(
@@ -694,13 +747,15 @@ def engagement_partner_add(
     contract_end: datetime.date,
     territory: str = "",
     business_function: str = "",
+    instance: EngagementPartner | None = None,
 ) -> EngagementPartner:
-    """Put a partner on the engagement under a contract (the customer's decision, or its AM's)."""
+    """Put a partner on the engagement under a contract (the customer's decision, or its AM's).
+
+    `instance`: an unsaved EngagementPartner to save with these values, instead of a new one (the admin's
+    add form passes the object it built and goes on with)."""
     with transaction.atomic():
         locked = _lock_engagement(engagement)
-        if not user_can_manage_engagement(user, locked):
-            raise PermissionDeniedError(f"You cannot add partners to “{locked.title}”.")
-        _ensure_open(locked)
+        engagement_partner_add_check(user=user, engagement=locked, partner=partner, role=role)
         return _partner_join(
             user=user,
             engagement=locked,
@@ -710,6 +765,7 @@ def engagement_partner_add(
             contract_end=contract_end,
             territory=territory,
             business_function=business_function,
+            instance=instance,
         )
 
 
@@ -794,6 +850,38 @@ def engagement_partner_replace(
     return new
 
 
+def team_member_add_check(*, user, engagement: Engagement, role: str, member=None) -> None:
+    """Refuse, as team_member_add would, a user who may not change the engagement's team, a closed
+    engagement, or a member who does not fit the role (membership opens the customer's records to a
+    member): for forms that say so before saving (the admin's). `engagement` may be one the form is
+    starting, not saved yet: who may start it may staff it, and it has no partners or team yet."""
+    if engagement.pk is None:
+        engagement_create_check(user=user, customer=engagement.customer)
+    elif not user_can_work_on_engagement(user, engagement):
+        raise PermissionDeniedError(f"You cannot change the team of “{engagement.title}”.")
+    _ensure_open(engagement)
+    if member is None:
+        return
+    label = TeamRole(role).label if role in TeamRole.values else role
+    if role in CUSTOMER_TEAM_ROLES and member.customer_id != engagement.customer_id:
+        raise DomainError(f"{member} does not work for {engagement.customer}.", field="member")
+    if role in PROVIDER_TEAM_ROLES and not member.is_provider_staff:
+        raise DomainError(f"{member} is not the provider's staff, so cannot be {label}.", field="member")
+    if role in PARTNER_TEAM_ROLES and not (
+        member.partner_id
+        and engagement.pk is not None
+        and engagement.engagement_partners.filter(
+            partner_id=member.partner_id, replaced_by__isnull=True
+        ).exists()
+    ):
+        raise DomainError(f"{member} does not work for a partner on “{engagement.title}”.", field="member")
+    if (
+        engagement.pk is not None
+        and TeamMember.objects.filter(engagement=engagement, user=member, role=role, left_on=None).exists()
+    ):
+        raise ConflictError(f"{member} is already {label} on the team.", field="member")
+
+
 def team_member_add(
     *,
     user,
@@ -804,42 +892,26 @@ def team_member_add(
     email: str = "",
     joined_on: datetime.date | None = None,
     note: str = "",
+    instance: TeamMember | None = None,
 ) -> TeamMember:
     """Add somebody to the project team: a portal user in a role that fits who they work for, or a named
-    person without an account."""
+    person without an account.
+
+    `instance`: an unsaved TeamMember to save with these values, instead of a new one (the admin's forms
+    pass the object they built and go on with)."""
     with transaction.atomic():
         locked = _lock_engagement(engagement)
-        if not user_can_work_on_engagement(user, locked):
-            raise PermissionDeniedError(f"You cannot change the team of “{locked.title}”.")
-        _ensure_open(locked)
-        label = TeamRole(role).label if role in TeamRole.values else role
-        if member is not None:
-            if role in CUSTOMER_TEAM_ROLES and member.customer_id != locked.customer_id:
-                raise DomainError(f"{member} does not work for {locked.customer}.", field="member")
-            if role in PROVIDER_TEAM_ROLES and not member.is_provider_staff:
-                raise DomainError(
-                    f"{member} is not the provider's staff, so cannot be {label}.", field="member"
-                )
-            if role in PARTNER_TEAM_ROLES and not (
-                member.partner_id
-                and locked.engagement_partners.filter(
-                    partner_id=member.partner_id, replaced_by__isnull=True
-                ).exists()
-            ):
-                raise DomainError(
-                    f"{member} does not work for a partner on “{locked.title}”.", field="member"
-                )
-            if TeamMember.objects.filter(engagement=locked, user=member, role=role, left_on=None).exists():
-                raise ConflictError(f"{member} is already {label} on the team.")
-        team_member = TeamMember(
-            engagement=locked,
-            user=member,
-            name=(name or "").strip(),
-            email=(email or "").strip(),
-            role=role,
-            joined_on=joined_on or locked.customer.local_today(),
-            note=(note or "").strip(),
-        )
+        team_member_add_check(user=user, engagement=locked, role=role, member=member)
+        team_member = instance if instance is not None else TeamMember()
+        if team_member.pk is not None:
+            raise ValueError("Only a team member not saved yet can be added.")
+        team_member.engagement = locked
+        team_member.user = member
+        team_member.name = (name or "").strip()
+        team_member.email = (email or "").strip()
+        team_member.role = role
+        team_member.joined_on = joined_on or locked.customer.local_today()
+        team_member.note = (note or "").strip()
         validate_or_refuse(team_member, exclude=["engagement", "user"])
         team_member.save()
     return team_member
