@@ -5,7 +5,14 @@ from django.db import models
 
 from apn_portal.exceptions import DomainError
 from partners.choices import PartnerType
-from partners.models import ContactRequest, Partner, ProfileChangeRequest, Tier
+from partners.models import (
+    LOGO_CONTENT_TYPES,
+    ContactRequest,
+    Partner,
+    ProfileChangeRequest,
+    Tier,
+    validate_partner_logo,
+)
 from partners.services_records import partner_categories_check
 
 # Public forms: the contact form on a partner's profile ---------------------------------------------------
@@ -108,6 +115,23 @@ def _https_by_default(db_field, **kwargs):
     return db_field.formfield(**kwargs)
 
 
+class LogoField(forms.ImageField):
+    """A partner's logo (validate_partner_logo, which the model field runs too)."""
+
+    def to_python(self, data):
+        # Before Django reads the image itself, which would report one too large for Pillow only as "not
+        # an image".
+        if data not in self.empty_values and hasattr(data, "size"):
+            validate_partner_logo(data)
+        return super().to_python(data)
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        if isinstance(widget, forms.FileInput) and "accept" not in widget.attrs:
+            attrs["accept"] = ",".join(LOGO_CONTENT_TYPES)
+        return attrs
+
+
 class PartnerAdminForm(forms.ModelForm):
     """The admin's partner form. The tier is chosen only when a partner is added: later changes go through
     the tier-change action, which records the reason."""
@@ -129,6 +153,7 @@ class PartnerAdminForm(forms.ModelForm):
             "industries",
             "use_cases",
         ]
+        field_classes = {"logo": LogoField}
 
     def clean(self):
         cleaned = super().clean()

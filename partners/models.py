@@ -10,8 +10,10 @@ from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django_countries.fields import CountryField
+from PIL import Image
 from simple_history.models import HistoricalRecords
 
 from apn_portal.dates import validate_plausible_date
@@ -44,6 +46,57 @@ def validate_not_in_future(value: datetime.date) -> None:
         raise ValidationError(
             "Give a date no later than today (this one is in the future).", code="date_in_future"
         )
+
+
+# What a partner's logo may be: what every browser shows in an <img> (Pillow's names), small enough to serve
+# on every card.
+LOGO_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
+LOGO_CONTENT_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+LOGO_MAX_SIDE = 4096
+
+
+def validate_partner_logo(value) -> None:
+    """For a partner's logo, from the admin or any other form: a PNG, JPEG, GIF or WebP image (by what the
+    file holds, not its name), at most LOGO_MAX_BYTES and LOGO_MAX_SIDE pixels a side."""
+    if isinstance(value, FieldFile) and value._committed:
+        # The logo already stored, checked when it was uploaded: a later edit of the partner neither reads
+        # it back from storage nor fails on one stored before these limits.
+        return
+    if not hasattr(value, "read"):
+        return  # a history row's copy of the field holds only the file's name
+    if value.size > LOGO_MAX_BYTES:
+        raise ValidationError(
+            f"The logo is larger than {LOGO_MAX_BYTES // (1024 * 1024)} MB: upload a smaller image.",
+            code="logo_too_big",
+        )
+    too_many_pixels = ValidationError(
+        f"The logo is larger than {LOGO_MAX_SIDE} by {LOGO_MAX_SIDE} pixels: upload a smaller image.",
+        code="logo_too_many_pixels",
+    )
+    position = value.tell()
+    value.seek(0)
+    try:
+        # Pillow reads the header only; `verify` checks the rest without decoding the pixels, and only once
+        # the size is known to be small.
+        with Image.open(value, formats=LOGO_FORMATS) as image:
+            width, height = image.size
+            small_enough = width <= LOGO_MAX_SIDE and height <= LOGO_MAX_SIDE
+            if small_enough:
+                image.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Far above our limit: twice Pillow's raises; above it Pillow warns, which raises where warnings
+        # are errors and otherwise leaves the size to the check below.
+        raise too_many_pixels from None
+    except Exception:
+        raise ValidationError(
+            "Upload the logo as a PNG, JPEG, GIF or WebP image; this file is not one, or is damaged.",
+            code="logo_format",
+        ) from None
+    finally:
+        value.seek(position)
+    if not small_enough:
+        raise too_many_pixels
 
 
 class Taxonomy(TimeStampedModel):
@@ -152,7 +205,7 @@ class Partner(TimeStampedModel):
     )
     description = models.TextField(blank=True)
     website = models.URLField(blank=True)
-    logo = models.ImageField(upload_to="partner-logos/", blank=True)
+    logo = models.ImageField(upload_to="partner-logos/", blank=True, validators=[validate_partner_logo])
     industries = models.ManyToManyField(Industry, blank=True, related_name="partners")
     use_cases = models.ManyToManyField(UseCase, blank=True, related_name="partners")
     is_published = models.BooleanField(

@@ -5,7 +5,9 @@
   enrollment: the admin lets a PDM correct who it belongs to) remembers whose it was before the save, so
   the receivers bring both partners up to date (`moved_from`).
 - A change to a partner's tags, or to a tag or a tier, also brings the partners' search entries up to
-  date (the other records' search receivers are in partners.search_signals).
+  date (the other records' search receivers are in partners.search_signals). Deleting a tag takes it off
+  its partners with a plain DELETE of the link rows, which sends no m2m_changed: its own delete
+  receivers do it instead.
 - A partner's `updated_at` is what integrators sync on (`updated_since`), and the partner resource nests
   its offices and its tier (name, slug, rank) and names its tags: changing those changes the partner.
   Tier changes (their two tiers) and programs (their minimum tier) nest a tier the same way: renaming a
@@ -26,7 +28,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.utils import timezone
 
 from partners.models import (
@@ -209,6 +211,26 @@ def _term_saved(through, column):
     return receiver
 
 
+_UNTAGGED = "_partners_untagged"
+
+
+def _term_deleting(through, column):
+    # Django removes a deleted tag's link rows without m2m_changed, and once they are gone no query can
+    # name its partners: touch them now (one UPDATE over a subquery, in the deletion's transaction, which
+    # rolls it back if the deletion fails) and remember them for the refresh after the rows are gone.
+    def receiver(sender, instance, **kwargs):
+        partners = through.objects.filter(**{column: instance.pk}).values("partner_id")
+        partners_touch(partners)
+        if search_index_available():
+            setattr(instance, _UNTAGGED, list(partners.values_list("partner_id", flat=True)))
+
+    return receiver
+
+
+def _term_deleted(sender, instance, **kwargs):
+    _partners_changed(instance.__dict__.pop(_UNTAGGED, []), touch=False)
+
+
 # What the partner resource shows of its tier (partners.api.serializers.TierBriefSerializer, besides the
 # id): an edit of anything else (description, grace period) leaves the partners as integrators have them.
 TIER_SHOWN = ("name", "slug", "rank")
@@ -234,10 +256,16 @@ def _tier_saved(sender, instance, created, raw=False, **kwargs):
     _partners_changed(Partner.objects.filter(tier_id=instance.pk).values("pk"), touch=shown_changed)
 
 
+# Each tag model, the table linking it to its partners and that table's column naming the tag.
+_TERMS = {
+    ConsultingCategory: (Partner.categories.through, "consultingcategory_id"),
+    Industry: (Partner.industries.through, "industry_id"),
+    UseCase: (Partner.use_cases.through, "usecase_id"),
+}
+# Module-level, since signals hold their receivers by weak reference.
 _term_receivers = {
-    ConsultingCategory: _term_saved(Partner.categories.through, "consultingcategory_id"),
-    Industry: _term_saved(Partner.industries.through, "industry_id"),
-    UseCase: _term_saved(Partner.use_cases.through, "usecase_id"),
+    model: (_term_saved(through, column), _term_deleting(through, column))
+    for model, (through, column) in _TERMS.items()
 }
 
 
@@ -254,8 +282,14 @@ def connect():
         m2m_changed.connect(_tags_changed, sender=through, dispatch_uid=f"{DISPATCH_PREFIX}{through}")
     pre_save.connect(_tier_saving, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-saving")
     post_save.connect(_tier_saved, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-saved")
-    for model, receiver in _term_receivers.items():
+    for model, (saved, deleting) in _term_receivers.items():
         pre_save.connect(
             _term_saving, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}term-saving{model.__name__}"
         )
-        post_save.connect(receiver, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}term-saved{model.__name__}")
+        post_save.connect(saved, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}term-saved{model.__name__}")
+        pre_delete.connect(
+            deleting, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}term-deleting{model.__name__}"
+        )
+        post_delete.connect(
+            _term_deleted, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}term-deleted{model.__name__}"
+        )

@@ -1,12 +1,14 @@
 """Reference data a PDM maintains: the tier ladders and their requirements, programs, and tag lists."""
 
 from django.contrib import admin
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
 from apn_portal.admin import AdminInputMixin, AuditedAdmin
 from partners.choices import RequirementMetric
 from partners.models import ConsultingCategory, Industry, Program, Tier, TierRequirement, UseCase
+from partners.signals import partner_changes_batched
 
 
 class TierRequirementInline(admin.TabularInline):
@@ -75,6 +77,12 @@ class TaxonomyAdmin(AdminInputMixin, admin.ModelAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     fields = ("name", "slug")
+
+    def delete_queryset(self, request, queryset):
+        # Each deleted tag refreshes its partners' search entries (partners.signals): deleting several at
+        # once refreshes them once, at the end.
+        with transaction.atomic(), partner_changes_batched():
+            super().delete_queryset(request, queryset)
 
 
 admin.site.register(ConsultingCategory, TaxonomyAdmin)
