@@ -352,6 +352,19 @@ TEAM_MEMBER_IDENTITY_REFUSAL = (
 )
 
 
+def _team_member_rejoin_problem(form, cleaned) -> None:
+    """Leaving closes the customer's records to the member: emptying `left_on` would open them again
+    without team_member_add's rules (the person still fits the role, the engagement is open), so somebody
+    who left comes back as a new member."""
+    left_on = form.initial.get("left_on")
+    if left_on is not None and "left_on" in form.changed_data and cleaned.get("left_on") is None:
+        form.add_error(
+            "left_on",
+            f"This member left the team on {left_on:%d %b %Y}: add them again as a new member to bring "
+            "them back.",
+        )
+
+
 class TeamMemberFormSet(forms.BaseInlineFormSet):
     user = None  # the person editing, set by the admin for each request
 
@@ -371,6 +384,7 @@ class TeamMemberFormSet(forms.BaseInlineFormSet):
             for field in TEAM_MEMBER_IDENTITY:
                 if field in form.changed_data:
                     form.add_error(field, TEAM_MEMBER_IDENTITY_REFUSAL)
+            _team_member_rejoin_problem(form, cleaned)
 
 
 class TeamMemberInline(AdminInputMixin, ScopedChoicesMixin, admin.TabularInline):
@@ -388,8 +402,57 @@ class TeamMemberInline(AdminInputMixin, ScopedChoicesMixin, admin.TabularInline)
         return super().get_formset(request, obj, **kwargs)
 
 
+def _professional_services_problem(form, user, engagement, cleaned) -> None:
+    """Tell `form` (Professional Services not saved yet) what professional_services_add would refuse."""
+    if not cleaned.get("bought_by") or any(name in form.errors for name in PROFESSIONAL_SERVICES_BUYING):
+        return  # the field's own error says what is missing
+    try:
+        services.professional_services_add_check(
+            user=user,
+            engagement=engagement,
+            bought_by=cleaned["bought_by"],
+            buying_partner=cleaned.get("buying_partner"),
+            consultant=cleaned.get("consultant"),
+            starts_on=cleaned.get("starts_on"),
+            ends_on=cleaned.get("ends_on"),
+        )
+    except DomainError as error:
+        form_error(form, error)
+
+
+# What was bought, by whom and for which engagement stays as recorded: another buyer (or engagement) would
+# skip professional_services_add's rules, and another consultant would not join the team (which the
+# service does). Other services are recorded as new ones.
+PROFESSIONAL_SERVICES_BUYING = ("engagement", "bought_by", "buying_partner", "consultant")
+PROFESSIONAL_SERVICES_BUYING_REFUSAL = (
+    "Who bought these services, for which engagement, and their consultant stay as recorded: record "
+    "other services as new ones."
+)
+
+
+class ProfessionalServicesFormSet(forms.BaseInlineFormSet):
+    user = None  # the person editing, set by the admin for each request
+
+    def clean(self):
+        super().clean()
+        engagement = self.instance
+        if engagement.pk is None and engagement.customer_id is None:
+            return  # the engagement's own form says what is missing
+        for form in self.forms:
+            cleaned = getattr(form, "cleaned_data", None)
+            if not cleaned or cleaned.get("DELETE") or not form.has_changed():
+                continue
+            if form.instance.pk is None:
+                _professional_services_problem(form, self.user, engagement, cleaned)
+                continue
+            for field in PROFESSIONAL_SERVICES_BUYING:
+                if field in form.changed_data:
+                    form.add_error(field, PROFESSIONAL_SERVICES_BUYING_REFUSAL)
+
+
 class ProfessionalServicesInline(AdminInputMixin, ScopedChoicesMixin, admin.StackedInline):
     model = ProfessionalServicesEngagement
+    formset = ProfessionalServicesFormSet
     fields = (
         ("bought_by", "buying_partner"),
         "goal",
@@ -403,37 +466,77 @@ class ProfessionalServicesInline(AdminInputMixin, ScopedChoicesMixin, admin.Stac
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("buying_partner", "consultant")
 
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["formset"] = type("ProfessionalServicesFormSet", (self.formset,), {"user": request.user})
+        return super().get_formset(request, obj, **kwargs)
+
+
+SUBSCRIPTION_FIELDS = ("product", "vendor", "accounts", "subscribed_on")
+
+
+def _subscription_problem(form, user, engagement, cleaned, changing=None) -> None:
+    """Tell `form` what marketplace_subscription_add would refuse of the subscription it adds or, re-asked,
+    of the one it changes (`changing`)."""
+    if any(name not in cleaned for name in SUBSCRIPTION_FIELDS):
+        return  # the field's own error says what is wrong with it
+    try:
+        services.marketplace_subscription_add_check(
+            user=user,
+            engagement=engagement,
+            product=cleaned["product"],
+            vendor=cleaned["vendor"],
+            accounts=cleaned["accounts"],
+            subscribed_on=cleaned["subscribed_on"],
+            changing=changing,
+        )
+    except DomainError as error:
+        form_error(form, error)
+
 
 class MarketplaceSubscriptionFormSet(forms.BaseInlineFormSet):
+    user = None  # the person editing, set by the admin for each request
+
     def clean(self):
         super().clean()
-        customer = self.instance.customer if self.instance.customer_id else None
+        engagement = self.instance
+        if engagement.pk is None and engagement.customer_id is None:
+            return  # the engagement's own form says what is missing
         for form in self.forms:
-            accounts = getattr(form, "cleaned_data", {}).get("accounts")
-            problem = customer and accounts and selectors.foreign_accounts_problem(accounts, customer)
-            if problem:
-                form.add_error("accounts", problem)
+            cleaned = getattr(form, "cleaned_data", None)
+            if not cleaned or cleaned.get("DELETE") or not form.has_changed():
+                continue
+            changing = form.instance if form.instance.pk is not None else None
+            _subscription_problem(form, self.user, engagement, cleaned, changing)
 
 
 class MarketplaceSubscriptionAdminForm(forms.ModelForm):
+    """A subscription added or changed here is held to marketplace_subscription_add's rules."""
+
+    user = None  # the person editing, set by the admin for each request
+
     def clean(self):
         cleaned = super().clean()
-        engagement, accounts = cleaned.get("engagement"), cleaned.get("accounts")
-        problem = engagement and selectors.foreign_accounts_problem(accounts, engagement.customer)
-        if problem:
-            self.add_error("accounts", problem)
+        changing = self.instance if self.instance.pk is not None else None
+        engagement = changing.engagement if changing is not None else cleaned.get("engagement")
+        if engagement is not None and (changing is None or self.has_changed()):
+            _subscription_problem(self, self.user, engagement, cleaned, changing)
         return cleaned
 
 
 class MarketplaceSubscriptionInline(AdminInputMixin, ScopedChoicesMixin, admin.TabularInline):
     model = MarketplaceSubscription
     formset = MarketplaceSubscriptionFormSet
-    fields = ("product", "vendor", "accounts", "subscribed_on")
+    # Not `subscribed_by`: the service records who subscribed, and a choice of users would list everyone.
+    fields = SUBSCRIPTION_FIELDS
     autocomplete_fields = ("vendor", "accounts")
     extra = 0
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("vendor")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["formset"] = type("MarketplaceSubscriptionFormSet", (self.formset,), {"user": request.user})
+        return super().get_formset(request, obj, **kwargs)
 
 
 class EngagementStartForm(forms.ModelForm):
@@ -451,6 +554,56 @@ class EngagementStartForm(forms.ModelForm):
             except DomainError as error:
                 form_error(self, error)
         return cleaned
+
+
+def _add_team_member(user, engagement, member, data) -> None:
+    services.team_member_add(
+        user=user,
+        engagement=engagement,
+        role=member.role,
+        member=member.user,
+        name=member.name,
+        email=member.email,
+        joined_on=member.joined_on,
+        note=member.note,
+        instance=member,
+    )
+
+
+def _add_professional_services(user, engagement, bought, data) -> None:
+    services.professional_services_add(
+        user=user,
+        engagement=engagement,
+        bought_by=bought.bought_by,
+        goal=bought.goal,
+        capability_gap=bought.capability_gap,
+        starts_on=bought.starts_on,
+        ends_on=bought.ends_on,
+        buying_partner=bought.buying_partner,
+        consultant=bought.consultant,
+        instance=bought,
+    )
+
+
+def _add_subscription(user, engagement, subscription, data) -> None:
+    services.marketplace_subscription_add(
+        user=user,
+        engagement=engagement,
+        product=subscription.product,
+        vendor=subscription.vendor,
+        accounts=data["accounts"],
+        subscribed_on=subscription.subscribed_on,
+        instance=subscription,
+    )
+
+
+# The services that add an engagement's rows of each inline: model -> (user, engagement, unsaved row, its
+# form's cleaned data).
+INLINE_ADDS = {
+    TeamMember: _add_team_member,
+    ProfessionalServicesEngagement: _add_professional_services,
+    MarketplaceSubscription: _add_subscription,
+}
 
 
 class StatusForm(forms.Form):
@@ -529,32 +682,25 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         )
 
     def save_formset(self, request, form, formset, change):
-        if formset.model is not TeamMember:
+        add = INLINE_ADDS.get(formset.model)
+        if add is None:
             super().save_formset(request, form, formset, change)
             return
-        # A new member joins through the service (its formset's clean has asked it already).
-        members = formset.save(commit=False)
+        # A new row is added through its service (its formset's clean has asked it already); a row already
+        # there is saved as it is, with its many-to-many (a subscription's accounts).
+        formset.save(commit=False)
         for gone in formset.deleted_objects:
             gone.delete()
-        for member in members:
-            if member.pk is not None:
-                member.save()
+        for row_form in formset.saved_forms:
+            row = row_form.instance
+            if row.pk is not None:
+                row.save()
+                row_form.save_m2m()
                 continue
             try:
-                services.team_member_add(
-                    user=request.user,
-                    engagement=form.instance,
-                    role=member.role,
-                    member=member.user,
-                    name=member.name,
-                    email=member.email,
-                    joined_on=member.joined_on,
-                    note=member.note,
-                    instance=member,
-                )
+                add(request.user, form.instance, row, row_form.cleaned_data)
             except DomainError as error:  # changed since the form was checked, by someone else
-                report_refusal(self, request, member.display_name, error)
-        formset.save_m2m()
+                report_refusal(self, request, getattr(row, "display_name", None) or str(row), error)
 
     def _each(self, request, queryset, verb, call):
         if selection_too_large(self, request, queryset):
@@ -570,13 +716,45 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         if done:
             self.message_user(request, f"{verb} {len(done)}: {'; '.join(done)}.", messages.SUCCESS)
 
-    @admin.action(description="Advance selected engagements to their next stage", permissions=["change"])
+    @admin.action(description="Advance selected engagements to their next stage…", permissions=["change"])
     def advance_stage(self, request, queryset):
-        self._each(
+        # A confirmation naming each engagement's next step, which is passed on as to_stage: the same POST
+        # sent twice (a double click, a resubmit) finds them past that step, instead of moving them again.
+        from engagements.forms import StageAdvanceConfirmForm
+
+        if selection_too_large(self, request, queryset):
+            return None
+        engagements = list(queryset.select_related("customer"))
+        applying = "apply" in request.POST
+        form = StageAdvanceConfirmForm(request.POST if applying else None, engagements=engagements)
+        if applying and form.is_valid():
+            targets = form.cleaned_data["targets"]
+            self._each(
+                request,
+                queryset.filter(pk__in=list(targets)),
+                "Advanced",
+                lambda engagement: services.engagement_stage_advance(
+                    user=request.user, engagement=engagement, to_stage=targets[engagement.pk]
+                ),
+            )
+            return None
+        if not applying and not form.fields["targets"].choices:
+            self.message_user(
+                request, "The selected engagements have all reached the last step.", messages.WARNING
+            )
+            return None
+        return action_form_page(
+            self,
             request,
-            queryset,
-            "Advanced",
-            lambda engagement: services.engagement_stage_advance(user=request.user, engagement=engagement),
+            action="advance_stage",
+            title="Advance engagements to their next step",
+            intro="Untick any engagement that has not reached the step named.",
+            objects=engagements,
+            describe=lambda e: (
+                f"{e.title} ({e.customer}): {e.get_stage_display()}, {e.get_status_display().lower()}"
+            ),
+            form=form,
+            submit_label="Advance",
         )
 
     @admin.action(
@@ -748,6 +926,12 @@ class AccessGrantAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     def revoke(self, request, queryset):
         if selection_too_large(self, request, queryset):
             return None
+        # The selection holds only the grants the user sees: none left, none of those picked was theirs.
+        if not queryset.exists():
+            self.message_user(
+                request, "None of the selected access grants is one you can revoke.", messages.WARNING
+            )
+            return None
         grants = list(
             queryset.filter(Q(revoked_at__isnull=True)).select_related(
                 "account__customer", "engagement_partner__partner"
@@ -799,6 +983,13 @@ class TeamMemberAddForm(forms.ModelForm):
         return cleaned
 
 
+class TeamMemberChangeForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        _team_member_rejoin_problem(self, cleaned)
+        return cleaned
+
+
 @admin.register(TeamMember)
 class TeamMemberAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     visible_to = staticmethod(
@@ -822,6 +1013,8 @@ class TeamMemberAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = type("TeamMemberAddForm", (TeamMemberAddForm,), {"acting_user": request.user})
+        else:
+            kwargs["form"] = TeamMemberChangeForm
         return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request, obj, form, change):
@@ -841,6 +1034,19 @@ class TeamMemberAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
         )
 
 
+class ProfessionalServicesAddForm(forms.ModelForm):
+    """Adding Professional Services is professional_services_add: what it would refuse is said on the
+    form."""
+
+    user = None  # the person adding them, set by the admin for each request
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("engagement") is not None:
+            _professional_services_problem(self, self.user, cleaned["engagement"], cleaned)
+        return cleaned
+
+
 @admin.register(ProfessionalServicesEngagement)
 class ProfessionalServicesEngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     visible_to = staticmethod(
@@ -857,6 +1063,22 @@ class ProfessionalServicesEngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin
     search_fields = ("engagement__title", "goal", "capability_gap", "buying_partner__name")
     autocomplete_fields = ("engagement", "buying_partner", "consultant")
     ordering = ("-starts_on", "-id")
+
+    def get_readonly_fields(self, request, obj=None):
+        return PROFESSIONAL_SERVICES_BUYING if obj is not None else ()
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = type(
+                "ProfessionalServicesAddForm", (ProfessionalServicesAddForm,), {"user": request.user}
+            )
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        _add_professional_services(request.user, obj.engagement, obj, form.cleaned_data)
 
 
 @admin.register(MarketplaceSubscription)
@@ -876,6 +1098,22 @@ class MarketplaceSubscriptionAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin
     search_fields = ("product", "vendor__name", "engagement__title")
     autocomplete_fields = ("engagement", "vendor", "accounts")
     ordering = ("-subscribed_on", "-id")
+    # The service records who subscribed; a choice here would list every user, other customers' people too.
+    readonly_fields = ("subscribed_by",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A subscription stays its engagement's: another one's would take it with its accounts.
+        return ("engagement", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = type("MarketplaceSubscriptionAdminForm", (self.form,), {"user": request.user})
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        _add_subscription(request.user, obj.engagement, obj, form.cleaned_data)
 
 
 @admin.register(EngagementStageEvent)

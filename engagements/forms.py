@@ -1,9 +1,10 @@
-"""Forms of the customer's and partner's pages. They only collect input: the services decide."""
+"""Forms of the customer's and partner's pages, and of the admin's stage confirmation. They only collect
+input: the services decide."""
 
 from django import forms
 
 from apn_portal.dates import validate_plausible_date
-from engagements.choices import AccessScope
+from engagements.choices import STAGE_ORDER, AccessScope, EngagementStage
 from engagements.models import AwsAccount, EngagementPartner
 from engagements.selectors import engagement_partners_open_to_grants
 
@@ -18,6 +19,9 @@ class ReasonForm(forms.Form):
 
 
 class StageAdvanceForm(forms.Form):
+    # The step the page offered: sent again (a double click, a resubmit, a second tab) the service finds the
+    # engagement already past it and refuses, instead of moving it one step further each time.
+    to_stage = forms.ChoiceField(label="Step", choices=EngagementStage.choices, widget=forms.HiddenInput)
     reached_on = forms.DateField(
         label="Reached on",
         required=False,
@@ -25,6 +29,56 @@ class StageAdvanceForm(forms.Form):
         help_text="Leave empty for today.",
     )
     note = forms.CharField(label="Note", required=False, max_length=500)
+
+
+class _OfferedStagesField(forms.MultipleChoiceField):
+    """Engagements ticked on the page, each as "<pk>:<stage>" with the step the page offered it. A step
+    offered earlier is no longer among the choices once taken, yet it is accepted here (for an engagement of
+    the selection): the service then refuses it in its own words, "already past …", which says what
+    happened better than "not a valid choice"."""
+
+    selection: frozenset[int] = frozenset()
+
+    def valid_value(self, value):
+        pk, _, stage = str(value).partition(":")
+        try:
+            return int(pk) in self.selection and stage in EngagementStage.values
+        except ValueError:
+            return False
+
+
+class StageAdvanceConfirmForm(forms.Form):
+    """The admin's "advance selected engagements" confirmation: it names the step each engagement moves
+    to, and the action passes that step on as to_stage, so that the page sent twice advances them once."""
+
+    targets = _OfferedStagesField(
+        label="Advance",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Each moves to the step named, dated today; one already past it stays where it is.",
+    )
+
+    def __init__(self, *args, engagements, **kwargs):
+        super().__init__(*args, **kwargs)
+        offered = []
+        for engagement in engagements:
+            position = STAGE_ORDER.index(EngagementStage(engagement.stage))
+            if position + 1 < len(STAGE_ORDER):
+                step = STAGE_ORDER[position + 1]
+                offered.append(
+                    (
+                        f"{engagement.pk}:{step.value}",
+                        f"{engagement.title} ({engagement.customer}): {engagement.get_stage_display()} "
+                        f"→ {step.label}",
+                    )
+                )
+        field = self.fields["targets"]
+        field.choices = offered
+        field.initial = [value for value, _ in offered]
+        field.selection = frozenset(engagement.pk for engagement in engagements)
+
+    def clean_targets(self) -> dict[int, str]:
+        """{engagement pk: the step offered to it}."""
+        return {int(pk): stage for pk, _, stage in (v.partition(":") for v in self.cleaned_data["targets"])}
 
 
 class _AccountChoice(forms.ModelChoiceField):

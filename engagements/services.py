@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.dates import validate_plausible_date
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from engagements import events
@@ -1149,6 +1150,54 @@ def _tell_access_ended(grants: list[AccessGrant]) -> int:
 # Purchases --------------------------------------------------------------------------------------------
 
 
+def _plausible(day: datetime.date | None, field: str) -> None:
+    try:
+        if day is not None:
+            validate_plausible_date(day)
+    except ValidationError as error:
+        raise DomainError(" ".join(error.messages), field=field) from None
+
+
+def professional_services_add_check(
+    *,
+    user,
+    engagement: Engagement,
+    bought_by: str,
+    buying_partner: Partner | None = None,
+    consultant=None,
+    starts_on: datetime.date | None = None,
+    ends_on: datetime.date | None = None,
+) -> None:
+    """Refuse, as professional_services_add would, a closed engagement, a buying partner not on it, a
+    user who may not buy for it, or a consultant who is not the provider's: for forms that say so before
+    saving (the admin's). `engagement` may be one the form is starting, not saved yet: who may start it
+    may buy for it, and no partner is on it yet."""
+    if engagement.pk is None:
+        engagement_create_check(user=user, customer=engagement.customer)
+    _ensure_open(engagement)
+    if bought_by == ServicesBuyer.PARTNER:
+        if buying_partner is None:
+            raise DomainError("Name the partner that buys the services.", field="buying_partner")
+        if (
+            engagement.pk is None
+            or not engagement.engagement_partners.filter(
+                partner=buying_partner, replaced_by__isnull=True
+            ).exists()
+        ):
+            raise DomainError(f"{buying_partner} is not on “{engagement.title}”.", field="buying_partner")
+        allowed = user_can_manage_engagement(user, engagement) or user.partner_id == buying_partner.pk
+    else:
+        allowed = user_can_manage_engagement(user, engagement)
+    if not allowed:
+        raise PermissionDeniedError(f"You cannot buy Professional Services for “{engagement.title}”.")
+    if consultant is not None and not consultant.is_provider_staff:
+        raise DomainError(
+            f"{consultant} is not on the provider's Professional Services staff.", field="consultant"
+        )
+    _plausible(starts_on, "starts_on")
+    _plausible(ends_on, "ends_on")
+
+
 def professional_services_add(
     *,
     user,
@@ -1160,38 +1209,35 @@ def professional_services_add(
     ends_on: datetime.date | None = None,
     buying_partner: Partner | None = None,
     consultant=None,
+    instance: ProfessionalServicesEngagement | None = None,
 ) -> ProfessionalServicesEngagement:
     """Record Professional Services bought for a project goal. A partner buys for itself; the customer's
-    side (its staff or AM) buys for the customer. The consultant joins the team."""
+    side (its staff or AM) buys for the customer. The consultant joins the team.
+
+    `instance`: an unsaved ProfessionalServicesEngagement to save with these values, instead of a new one
+    (the admin's forms pass the object they built and go on with)."""
     with transaction.atomic():
         locked = _lock_engagement(engagement)
-        _ensure_open(locked)
-        if bought_by == ServicesBuyer.PARTNER:
-            if buying_partner is None:
-                raise DomainError("Name the partner that buys the services.", field="buying_partner")
-            if not locked.engagement_partners.filter(
-                partner=buying_partner, replaced_by__isnull=True
-            ).exists():
-                raise DomainError(f"{buying_partner} is not on “{locked.title}”.", field="buying_partner")
-            allowed = user_can_manage_engagement(user, locked) or user.partner_id == buying_partner.pk
-        else:
-            allowed = user_can_manage_engagement(user, locked)
-        if not allowed:
-            raise PermissionDeniedError(f"You cannot buy Professional Services for “{locked.title}”.")
-        if consultant is not None and not consultant.is_provider_staff:
-            raise DomainError(
-                f"{consultant} is not on the provider's Professional Services staff.", field="consultant"
-            )
-        services = ProfessionalServicesEngagement(
+        professional_services_add_check(
+            user=user,
             engagement=locked,
             bought_by=bought_by,
-            buying_partner=buying_partner if bought_by == ServicesBuyer.PARTNER else None,
-            goal=(goal or "").strip(),
-            capability_gap=(capability_gap or "").strip(),
+            buying_partner=buying_partner,
             consultant=consultant,
             starts_on=starts_on,
             ends_on=ends_on,
         )
+        services = instance if instance is not None else ProfessionalServicesEngagement()
+        if services.pk is not None:
+            raise ValueError("Only Professional Services not saved yet can be added.")
+        services.engagement = locked
+        services.bought_by = bought_by
+        services.buying_partner = buying_partner if bought_by == ServicesBuyer.PARTNER else None
+        services.goal = (goal or "").strip()
+        services.capability_gap = (capability_gap or "").strip()
+        services.consultant = consultant
+        services.starts_on = starts_on
+        services.ends_on = ends_on
         validate_or_refuse(services, exclude=["engagement"])
         services.save()
         if (
@@ -1211,6 +1257,60 @@ def professional_services_add(
     return services
 
 
+def marketplace_subscription_add_check(
+    *,
+    user,
+    engagement: Engagement,
+    product: str,
+    vendor: Partner,
+    accounts: Iterable[AwsAccount],
+    subscribed_on: datetime.date | None = None,
+    changing: MarketplaceSubscription | None = None,
+) -> None:
+    """Refuse, as marketplace_subscription_add would, a user who may not subscribe the engagement, a
+    closed engagement, a vendor that sells no marketplace software, another customer's accounts, a
+    product it already has, or a day that has not come: for forms that say so before saving (the admin's,
+    which re-ask it of a subscription they change, `changing`). `engagement` may be one the form is
+    starting, not saved yet: who may start it may subscribe it, and it has no subscriptions yet."""
+    if engagement.pk is None:
+        engagement_create_check(user=user, customer=engagement.customer)
+    elif not user_can_work_on_engagement(user, engagement):
+        raise PermissionDeniedError(f"You cannot subscribe “{engagement.title}” to software.")
+    _ensure_open(engagement)
+    if vendor.partner_type != PartnerType.TECHNOLOGY:
+        raise DomainError(
+            f"{vendor} is not a Technology partner; marketplace software comes from one.", field="vendor"
+        )
+    accounts = list(accounts or ())
+    if not accounts:
+        raise DomainError("Choose the accounts the subscription is for.", field="accounts")
+    problem = foreign_accounts_problem(accounts, engagement.customer)
+    if problem:
+        raise DomainError(problem, field="accounts")
+    product = (product or "").strip()
+    # One product is one subscription however its name is capitalised ("Cost Management" is "cost
+    # management"); the engagement's lock keeps two adds from both passing this.
+    if engagement.pk is not None:
+        same = engagement.marketplace_subscriptions.filter(vendor=vendor, product__iexact=product)
+        if changing is not None:
+            same = same.exclude(pk=changing.pk)
+        existing = same.first()
+        if existing is not None:
+            raise ConflictError(
+                f"“{engagement.title}” already subscribes to {existing.product}.", field="product"
+            )
+    if subscribed_on is not None:
+        _plausible(subscribed_on, "subscribed_on")
+        # A subscription records software taken out, not planned: the service's day is the customer's today.
+        today = engagement.customer.local_today()
+        if subscribed_on > today:
+            raise DomainError(
+                f"A subscription starts when it is taken out: {subscribed_on:%d %b %Y} has not come yet "
+                f"for {engagement.customer} (today there is {today:%d %b %Y}).",
+                field="subscribed_on",
+            )
+
+
 def marketplace_subscription_add(
     *,
     user,
@@ -1219,32 +1319,31 @@ def marketplace_subscription_add(
     vendor: Partner,
     accounts: Iterable[AwsAccount],
     subscribed_on: datetime.date | None = None,
+    instance: MarketplaceSubscription | None = None,
 ) -> MarketplaceSubscription:
-    """Subscribe the engagement's accounts to a technology partner's marketplace product."""
+    """Subscribe the engagement's accounts to a technology partner's marketplace product.
+
+    `instance`: an unsaved MarketplaceSubscription to save with these values, instead of a new one (the
+    admin's forms pass the object they built and go on with)."""
     accounts = list(accounts)
     with transaction.atomic():
         locked = _lock_engagement(engagement)
-        if not user_can_work_on_engagement(user, locked):
-            raise PermissionDeniedError(f"You cannot subscribe “{locked.title}” to software.")
-        _ensure_open(locked)
-        if vendor.partner_type != PartnerType.TECHNOLOGY:
-            raise DomainError(
-                f"{vendor} is not a Technology partner; marketplace software comes from one.", field="vendor"
-            )
-        if not accounts:
-            raise DomainError("Choose the accounts the subscription is for.", field="accounts")
-        problem = foreign_accounts_problem(accounts, locked.customer)
-        if problem:
-            raise DomainError(problem, field="accounts")
-        if locked.marketplace_subscriptions.filter(vendor=vendor, product=(product or "").strip()).exists():
-            raise ConflictError(f"“{locked.title}” already subscribes to {product}.")
-        subscription = MarketplaceSubscription(
+        marketplace_subscription_add_check(
+            user=user,
             engagement=locked,
-            product=(product or "").strip(),
+            product=product,
             vendor=vendor,
-            subscribed_on=subscribed_on or locked.customer.local_today(),
-            subscribed_by=user,
+            accounts=accounts,
+            subscribed_on=subscribed_on,
         )
+        subscription = instance if instance is not None else MarketplaceSubscription()
+        if subscription.pk is not None:
+            raise ValueError("Only a subscription not saved yet can be added.")
+        subscription.engagement = locked
+        subscription.product = (product or "").strip()
+        subscription.vendor = vendor
+        subscription.subscribed_on = subscribed_on or locked.customer.local_today()
+        subscription.subscribed_by = user
         validate_or_refuse(subscription, exclude=["engagement", "vendor", "subscribed_by"])
         subscription.save()
         subscription.accounts.set(accounts)

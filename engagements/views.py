@@ -127,7 +127,7 @@ def engagement_detail(request, pk, advance_form=None, status=200):
             "grants": grants,
             "can_advance": next_stage is not None,
             "next_stage": next_stage,
-            "advance_form": advance_form or StageAdvanceForm(),
+            "advance_form": advance_form or StageAdvanceForm(initial={"to_stage": next_stage}),
             "section": "engagements",
         },
         status=status,
@@ -139,20 +139,35 @@ def engagement_detail(request, pk, advance_form=None, status=200):
 def engagement_advance(request, pk):
     engagement = get_object_or_404(selectors.engagements_visible_to(request.user), pk=pk)
     form = StageAdvanceForm(request.POST)
+    if form.has_error("to_stage"):
+        return _stale_advance(
+            request, pk, "This form was out of date: the journey below is as it stands now."
+        )
     if form.is_valid():
         try:
             event = services.engagement_stage_advance(
                 user=request.user,
                 engagement=engagement,
+                to_stage=form.cleaned_data["to_stage"],
                 reached_on=form.cleaned_data["reached_on"],
                 note=form.cleaned_data["note"],
             )
         except DomainError as error:
+            if error.field == "to_stage":
+                return _stale_advance(request, pk, error.message, status=error.status_code)
             form_error(form, error)
         else:
             messages.success(request, f"“{engagement.title}” reached {event.get_stage_display()}.")
             return redirect_see_other("engagements:engagement-detail", pk=engagement.pk)
     return engagement_detail(request, pk, advance_form=form, status=400)
+
+
+def _stale_advance(request, pk, message: str, status: int = 400):
+    """The step the form offered is not the next one any more (sent twice, or someone else recorded it):
+    say so above the journey as it is now, whose form offers the step that now comes next, if any. The
+    submitted form is not shown again: it would offer the stale step once more."""
+    messages.error(request, message)
+    return engagement_detail(request, pk, status=status)
 
 
 # Access -----------------------------------------------------------------------------------------------

@@ -84,15 +84,12 @@ def test_revoke_action_asks_for_a_reason_then_revokes_and_records_who(client, al
 
 def test_advance_action_goes_through_the_rules(client, alpha):
     client.force_login(alpha.account_manager)
-    client.post(
-        changelist("engagement"), {"action": "advance_stage", "_selected_action": [alpha.engagement.pk]}
-    )
+    data = {"action": "advance_stage", "_selected_action": [alpha.engagement.pk], "apply": "1"}
+    client.post(changelist("engagement"), {**data, "targets": [f"{alpha.engagement.pk}:copied"]})
     assert Engagement.objects.get(pk=alpha.engagement.pk).stage == "copied"
     Engagement.objects.filter(pk=alpha.engagement.pk).update(status="on_hold")
     response = client.post(
-        changelist("engagement"),
-        {"action": "advance_stage", "_selected_action": [alpha.engagement.pk]},
-        follow=True,
+        changelist("engagement"), {**data, "targets": [f"{alpha.engagement.pk}:rehosted"]}, follow=True
     )
     assert "is on hold; resume it before advancing" in response.content.decode()
     assert Engagement.objects.get(pk=alpha.engagement.pk).stage == "copied"

@@ -203,13 +203,16 @@ def test_grant_form_explains_bad_input_and_grants_good(client, alpha, bravo):
 
 def test_stage_advance_from_the_engagement_page(client, alpha, bravo):
     client.force_login(alpha.partner_user)
-    response = client.post(reverse("engagements:engagement-advance", args=[alpha.engagement.pk]), {})
+    response = client.post(
+        reverse("engagements:engagement-advance", args=[alpha.engagement.pk]), {"to_stage": "copied"}
+    )
     assert response.status_code == 303
     alpha.engagement.refresh_from_db()
     assert alpha.engagement.stage == "copied"
     future = (timezone.localdate() + datetime.timedelta(days=2)).isoformat()
     refused = client.post(
-        reverse("engagements:engagement-advance", args=[alpha.engagement.pk]), {"reached_on": future}
+        reverse("engagements:engagement-advance", args=[alpha.engagement.pk]),
+        {"to_stage": "rehosted", "reached_on": future},
     )
     assert refused.status_code == 400 and "not in advance" in text(refused)
     other = client.post(reverse("engagements:engagement-advance", args=[bravo.engagement.pk]), {})
