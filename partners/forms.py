@@ -1,5 +1,7 @@
 """Forms of the partner domain: the public contact form, and the admin's action forms."""
 
+import uuid
+
 from django import forms
 from django.db import models
 
@@ -22,12 +24,16 @@ class ContactRequestForm(forms.ModelForm):
     """What a customer sends a partner from its profile. `website` is a honeypot: people never see it."""
 
     honeypot_field = "website"
+    token_field = "submission_token"
 
     website = forms.CharField(
         label="Leave this field empty",
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
+    # New with each empty form and sent back with it (kept when the form comes back with errors), so the
+    # same submit sent twice stores one request (partners.services.contact_request_submit).
+    submission_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = ContactRequest
@@ -75,6 +81,15 @@ class ContactRequestForm(forms.ModelForm):
         self.fields["country"].choices = [("", "Choose a country"), *list(self.fields["country"].choices)[1:]]
         for name in ("project_size", "timeline"):
             self.fields[name].choices = [("", "Not sure yet"), *list(self.fields[name].choices)[1:]]
+        if not self.is_bound:
+            self.initial.setdefault(self.token_field, str(uuid.uuid4()))
+
+    def keep_a_submission_token(self) -> None:
+        """Before a sent form is shown again: one sent without a token (an old cached page) gets one, so
+        its corrected submit is protected from double sending too."""
+        if self.is_bound and not self.submission_token_sent():
+            self.data = self.data.copy()
+            self.data[self.add_prefix(self.token_field)] = str(uuid.uuid4())
 
     @property
     def honeypot(self):
@@ -91,6 +106,17 @@ class ContactRequestForm(forms.ModelForm):
     def is_spam(self) -> bool:
         """A filled honeypot: a bot. Call after is_valid()."""
         return bool(self.cleaned_data.get(self.honeypot_field))
+
+    def clean_submission_token(self) -> uuid.UUID | None:
+        # Only the page sets it: anything else (a script, a tampered page) just goes without one.
+        return self.submission_token_sent()
+
+    def submission_token_sent(self) -> uuid.UUID | None:
+        value = str(self.data.get(self.add_prefix(self.token_field)) or "")
+        try:
+            return uuid.UUID(value) if len(value) <= 36 else None
+        except (TypeError, ValueError):
+            return None
 
     def clean_message(self):
         message = self.cleaned_data["message"].strip()

@@ -603,6 +603,11 @@ class ContactRequest(TimeStampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     submitted_from_ip = models.GenericIPAddressField(null=True, blank=True)
+    # One submit of the profile's contact form is one request, however often the browser sends it (a
+    # double click, Back and resubmit, a retry): a digest of the form's per-render token, the partner and
+    # what was sent (partners.services.contact_request_submit). Unique, so concurrent sends store one;
+    # empty for requests sent without a token (the API, an old cached form).
+    submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,7 +3,9 @@ raises a DomainError with a message for that user; views, the admin, the API and
 
 import csv
 import datetime
+import hashlib
 import io
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -456,12 +458,7 @@ def _contact_request_recipients(partner: Partner) -> list[str]:
     return partner_contacts([partner.pk])[partner.pk].staff_or_pdm
 
 
-def contact_request_create(*, partner: Partner, data: dict, ip: str | None = None) -> ContactRequest:
-    """Store a customer's contact request and queue the partner's notification, in one transaction.
-
-    The email is sent by a task after commit; if the broker or the mail server is down it stays in the
-    outbox and is retried, so the request is never lost and never half-stored.
-    """
+def _contact_request_build(partner: Partner, data: dict, ip: str | None) -> ContactRequest:
     if not partner.is_published:
         raise DomainError(f"{partner.name} does not take contact requests at the moment.")
     contact_request = ContactRequest(
@@ -469,27 +466,94 @@ def contact_request_create(*, partner: Partner, data: dict, ip: str | None = Non
         submitted_from_ip=ip,
         **{name: data.get(name) or "" for name in CONTACT_REQUEST_FIELDS},
     )
-    validate_or_refuse(contact_request, exclude=["reference", "partner"])
-    with transaction.atomic():
-        contact_request.save()
-        events.contact_request_created(contact_request)
-        recipients = _contact_request_recipients(partner)
-        if recipients:
-            outbox_email_enqueue(
-                dedupe_key=f"contact-request:{contact_request.reference}:partner",
-                to=recipients,
-                subject=f"New contact request {contact_request.reference} from {contact_request.company}",
-                template="emails/contact_request_new",
-                context={
-                    "contact_request": contact_request,
-                    "partner": partner,
-                    "lead_path": reverse("my:lead-detail", args=[contact_request.reference]),
-                },
-            )
-        else:
-            # Still stored and shown in the admin; a PDM assigned later sees it there.
-            logger.warning("Contact request %s: %s has nobody to notify", contact_request.reference, partner)
+    validate_or_refuse(contact_request, exclude=["reference", "partner", "submission_key"])
     return contact_request
+
+
+def _contact_request_submission_key(contact_request: ContactRequest, submission_token) -> str | None:
+    """The digest that makes one submit of the form one request: the same token sent again to the same
+    partner with the same text. The same token with another partner or other text (a customer who went
+    back and edited it, a shared cached page) gives another key, so it is a new request and never shows
+    anyone the earlier one."""
+    if not submission_token:
+        return None
+    parts = [str(submission_token), str(contact_request.partner_id)]
+    parts += [str(getattr(contact_request, name)) for name in CONTACT_REQUEST_FIELDS]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def contact_request_submitted_before(
+    *, partner: Partner, data: dict, submission_token=None
+) -> ContactRequest | None:
+    """The request this very submit already stored (the form sent twice), if any; None for a new one.
+
+    Lets the contact page answer a repeat before its throttle, which counts only new requests.
+    """
+    try:
+        contact_request = _contact_request_build(partner, data, ip=None)
+    except DomainError:
+        return None  # the service refuses it; nothing was stored for it either
+    key = _contact_request_submission_key(contact_request, submission_token)
+    return ContactRequest.objects.filter(submission_key=key).first() if key else None
+
+
+def contact_request_submit(
+    *, partner: Partner, data: dict, ip: str | None = None, submission_token=None
+) -> tuple[ContactRequest, bool]:
+    """Store a customer's contact request and queue the partner's notification, in one transaction.
+    Returns the request and whether it is new, like get_or_create.
+
+    The email is sent by a task after commit; if the broker or the mail server is down it stays in the
+    outbox and is retried, so the request is never lost and never half-stored.
+
+    With the contact form's `submission_token`, the same submit sent again (a double click, a retry, two
+    at once) returns the request it stored first, and stores, emails and notifies nothing more.
+    """
+    contact_request = _contact_request_build(partner, data, ip)
+    contact_request.submission_key = _contact_request_submission_key(contact_request, submission_token)
+    if contact_request.submission_key:
+        earlier = ContactRequest.objects.filter(submission_key=contact_request.submission_key).first()
+        if earlier is not None:
+            return earlier, False
+    try:
+        with transaction.atomic():
+            contact_request.save()
+            events.contact_request_created(contact_request)
+            recipients = _contact_request_recipients(partner)
+            if recipients:
+                outbox_email_enqueue(
+                    dedupe_key=f"contact-request:{contact_request.reference}:partner",
+                    to=recipients,
+                    subject=f"New contact request {contact_request.reference} from {contact_request.company}",
+                    template="emails/contact_request_new",
+                    context={
+                        "contact_request": contact_request,
+                        "partner": partner,
+                        "lead_path": reverse("my:lead-detail", args=[contact_request.reference]),
+                    },
+                )
+            else:
+                # Still stored and shown in the admin; a PDM assigned later sees it there.
+                logger.warning(
+                    "Contact request %s: %s has nobody to notify", contact_request.reference, partner
+                )
+    except IntegrityError:
+        # The same submit, sent at the same time, committed first: the unique key kept this one out, and
+        # the rolled-back savepoint took its webhook event and email with it.
+        earlier = (
+            ContactRequest.objects.filter(submission_key=contact_request.submission_key).first()
+            if contact_request.submission_key
+            else None
+        )
+        if earlier is None:
+            raise
+        return earlier, False
+    return contact_request, True
+
+
+def contact_request_create(*, partner: Partner, data: dict, ip: str | None = None) -> ContactRequest:
+    """Store a customer's contact request (see contact_request_submit); every call is a new request."""
+    return contact_request_submit(partner=partner, data=data, ip=ip)[0]
 
 
 def _lead_for_response(contact_request: ContactRequest, user) -> ContactRequest:

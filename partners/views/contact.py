@@ -1,5 +1,7 @@
 """Contact requests sent from a partner's profile: validate, throttle, store, confirm."""
 
+import contextlib
+
 from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
@@ -10,7 +12,7 @@ from apn_portal.http import client_address, redirect_see_other
 from apn_portal.pages import form_error
 from partners.forms import ContactRequestForm
 from partners.models import Partner, contact_request_new_reference
-from partners.services import contact_request_create as contact_request_store
+from partners.services import contact_request_submit, contact_request_submitted_before
 
 # Each address may send this many requests per window; enough for a person, too few for a spammer.
 CONTACT_THROTTLE_LIMIT = 5
@@ -25,6 +27,7 @@ def contact_form_for(request, partner: Partner) -> ContactRequestForm:
 
     The page includes it as
     `{% include "partners/_contact_form.html" with partner=partner contact_form=contact_form %}`.
+    Each one carries a new submission token, so its submit stores one request however often it is sent.
     """
     return ContactRequestForm()
 
@@ -47,6 +50,13 @@ def _count_submission(ip: str | None) -> None:
         cache.set(key, 1, CONTACT_THROTTLE_WINDOW_SECONDS)
 
 
+def _uncount_submission(ip: str | None) -> None:
+    # A submit sent twice at once: both were counted before the service found the second a repeat. A
+    # window that ended meanwhile has nothing to give back.
+    with contextlib.suppress(ValueError):
+        cache.decr(_throttle_key(ip))
+
+
 def _remember_sent(request, reference: str, partner: Partner) -> None:
     sent = dict(request.session.get(SENT_SESSION_KEY, {}))
     sent[reference] = {"partner_name": partner.name, "partner_slug": partner.slug}
@@ -54,6 +64,7 @@ def _remember_sent(request, reference: str, partner: Partner) -> None:
 
 
 def _form_page(request, partner, form, status):
+    form.keep_a_submission_token()
     return render(
         request,
         "partners/contact_form_page.html",
@@ -67,26 +78,43 @@ def contact_request_create(request, slug):
     partner = get_object_or_404(Partner, slug=slug, is_published=True)
     ip = client_address(request)
     form = ContactRequestForm(request.POST)
+    is_valid = form.is_valid()
+    token = form.cleaned_data.get("submission_token") if is_valid else None
+    if is_valid and token and not form.is_spam():
+        # The same submit again (a double click, Back and resubmit): the customer sees the confirmation of
+        # the request it stored, and the throttle, which limits new requests, is not asked.
+        earlier = contact_request_submitted_before(
+            partner=partner, data=form.request_data(), submission_token=token
+        )
+        if earlier is not None:
+            return _confirm(request, earlier.reference, partner)
     if _is_throttled(ip):
-        form.is_valid()  # so what the customer typed is shown back, with its own errors if any
+        # What the customer typed is shown back (is_valid() ran), with its own errors if any.
         form.add_error(
             None,
             "You have sent several requests in the last few minutes. "
             "Please wait ten minutes and send this one again; what you typed is kept below.",
         )
         return _form_page(request, partner, form, status=429)
-    if not form.is_valid():
+    if not is_valid:
         return _form_page(request, partner, form, status=400)
     _count_submission(ip)
     if form.is_spam():
         # A bot filled the trap: it gets what a person would, and nothing is stored or sent.
-        reference = contact_request_new_reference()
-    else:
-        try:
-            reference = contact_request_store(partner=partner, data=form.request_data(), ip=ip).reference
-        except DomainError as exc:
-            form_error(form, exc)
-            return _form_page(request, partner, form, status=400)
+        return _confirm(request, contact_request_new_reference(), partner)
+    try:
+        contact_request, created = contact_request_submit(
+            partner=partner, data=form.request_data(), ip=ip, submission_token=token
+        )
+    except DomainError as exc:
+        form_error(form, exc)
+        return _form_page(request, partner, form, status=400)
+    if not created:
+        _uncount_submission(ip)
+    return _confirm(request, contact_request.reference, partner)
+
+
+def _confirm(request, reference: str, partner: Partner):
     _remember_sent(request, reference, partner)
     return redirect_see_other("partners:contact-sent", reference=reference)
 

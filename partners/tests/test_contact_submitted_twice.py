@@ -1,0 +1,227 @@
+"""One submit of a partner's contact form is one request: a double click, Back and resubmit, or the same
+submit sent twice at once stores one lead, emails the partner once and shows the same reference."""
+
+import re
+import threading
+import time
+import uuid
+
+import pytest
+from django.core import mail
+from django.core.cache import cache
+from django.db import connection, connections
+from django.test import Client
+from django.urls import reverse
+
+from apn_portal.outbox.models import OutboxMessage
+from apn_portal.outbox.services import outbox_flush
+from partners.models import ContactRequest
+from tests.factories import PartnerFactory, PartnerUserFactory
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = re.compile(r'name="submission_token" value="([^"]*)"')
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def partner():
+    partner = PartnerFactory(name="Acme Cloud", slug="acme-cloud")
+    PartnerUserFactory(partner=partner, email="sales@acme.example")
+    return partner
+
+
+def form_data(token=None, **overrides):
+    data = {
+        "name": "Jane Doe",
+        "email": "jane@bigcorp.example",
+        "company": "BigCorp",
+        "country": "DE",
+        "message": "We want to move our data centre to the cloud by next spring.",
+        "project_size": "medium",
+        "timeline": "quarter",
+        "website": "",
+    }
+    if token is not None:
+        data["submission_token"] = token
+    return {**data, **overrides}
+
+
+def token_on(page) -> str:
+    [token] = TOKEN.findall(page.content.decode())
+    return token
+
+
+def profile_token(client, partner) -> str:
+    return token_on(client.get(reverse("partners:profile", args=[partner.slug])))
+
+
+def send(client, partner, token=None, ip="203.0.113.7", **overrides):
+    return client.post(
+        reverse("partners:contact", args=[partner.slug]), form_data(token, **overrides), REMOTE_ADDR=ip
+    )
+
+
+def test_a_double_click_stores_one_request_emails_once_and_shows_one_reference(client, partner):
+    token = profile_token(client, partner)
+
+    first = send(client, partner, token)
+    again = send(client, partner, token)
+
+    assert first.status_code == again.status_code == 303
+    assert again["Location"] == first["Location"]
+    lead = ContactRequest.objects.get()
+    assert first["Location"] == reverse("partners:contact-sent", args=[lead.reference])
+    assert lead.reference in client.get(again["Location"]).content.decode()
+    assert OutboxMessage.objects.count() == 1
+    assert outbox_flush() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_each_view_of_the_profile_gives_a_new_form(client, partner):
+    first, second = profile_token(client, partner), profile_token(client, partner)
+
+    assert first and second and first != second
+    send(client, partner, first)
+    send(client, partner, second)
+    assert ContactRequest.objects.count() == 2  # two forms filled in: two requests
+
+
+def test_the_same_form_sent_again_with_other_text_is_a_new_request(client, partner):
+    # Back, edit, send: the customer meant another request, and nothing of the first is shown for it.
+    token = profile_token(client, partner)
+    first = send(client, partner, token)
+    edited = send(client, partner, token, message="Actually, we need help with our data lake too.")
+
+    assert edited.status_code == 303
+    assert edited["Location"] != first["Location"]
+    assert ContactRequest.objects.count() == 2
+    assert (
+        send(client, partner, token, message="Actually, we need help with our data lake too.")["Location"]
+        == edited["Location"]
+    )
+    assert ContactRequest.objects.count() == 2
+
+
+def test_a_token_used_for_another_partner_never_leads_to_that_partners_request(client, partner):
+    other = PartnerFactory(slug="other-cloud")
+    token = profile_token(client, partner)
+    mine = send(client, partner, token)
+
+    theirs = send(Client(), other, token)
+
+    assert theirs.status_code == 303
+    assert theirs["Location"] != mine["Location"]
+    assert ContactRequest.objects.filter(partner=other).count() == 1
+    assert ContactRequest.objects.filter(partner=partner).count() == 1
+
+
+def test_the_token_is_kept_when_the_form_comes_back_with_errors(client, partner):
+    token = profile_token(client, partner)
+
+    refused = send(client, partner, token, email="not-an-email")
+    assert refused.status_code == 400
+    assert token_on(refused) == token
+
+    corrected = send(client, partner, token)
+    again = send(client, partner, token)
+    assert corrected.status_code == again.status_code == 303
+    assert again["Location"] == corrected["Location"]
+    assert ContactRequest.objects.count() == 1
+
+
+def test_a_form_without_a_token_still_sends_and_a_corrected_one_gets_one(client, partner):
+    # An old cached page, or a script: it works as before.
+    assert send(client, partner).status_code == 303
+    assert send(client, partner).status_code == 303
+    assert ContactRequest.objects.count() == 2
+
+    refused = send(client, partner, email="not-an-email")
+    assert refused.status_code == 400
+    token = token_on(refused)
+    assert token
+    send(client, partner, token)
+    send(client, partner, token)
+    assert ContactRequest.objects.count() == 3
+
+
+@pytest.mark.parametrize("token", ["not-a-uuid", "x" * 5000, "{" * 40])
+def test_a_tampered_token_is_ignored_and_the_request_sent(client, partner, token):
+    response = send(client, partner, token)
+
+    assert response.status_code == 303
+    assert ContactRequest.objects.count() == 1
+
+
+def test_a_repeat_does_not_use_up_the_throttle(client, partner):
+    token = profile_token(client, partner)
+    first = send(client, partner, token)
+    for _ in range(3):
+        assert send(client, partner, token)["Location"] == first["Location"]
+
+    for number in range(4):  # with the first, the five an address may send
+        assert send(client, partner, message=f"Another request, number {number}.").status_code == 303
+    assert send(client, partner, message="One too many, this time.").status_code == 429
+
+    # Even then, the first sent again still leads to its confirmation.
+    assert send(client, partner, token)["Location"] == first["Location"]
+    assert ContactRequest.objects.count() == 5
+
+
+def _waiting_for_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def _wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_submit_sent_twice_at_once_stores_one_request(partner):
+    """Both sends are held (another session locks the outbox) until both have got as far as they can,
+    so neither could see the other's request before storing its own; then the lock goes."""
+    token = str(uuid.uuid4())
+    responses = {}
+
+    def submit(name):
+        try:
+            responses[name] = send(Client(), partner, token)
+        finally:
+            connection.close()
+
+    locker = connections.create_connection("default")
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"LOCK TABLE {OutboxMessage._meta.db_table} IN EXCLUSIVE MODE")
+            threads = [threading.Thread(target=submit, args=(name,)) for name in ("one", "two")]
+            for thread in threads:
+                thread.start()
+            _wait_for(lambda: _waiting_for_locks() == 2)
+            cursor.execute("COMMIT")
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        locker.close()
+
+    assert [responses[name].status_code for name in ("one", "two")] == [303, 303]
+    assert responses["one"]["Location"] == responses["two"]["Location"]
+    lead = ContactRequest.objects.get()
+    assert responses["one"]["Location"] == reverse("partners:contact-sent", args=[lead.reference])
+    assert OutboxMessage.objects.count() == 1
+    for number in range(4):  # the repeat gave back its place in the throttle: four more, five in all
+        assert send(Client(), partner, message=f"Another request, number {number}.").status_code == 303
