@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from partners.choices import CertificationLevel
-from partners.models import Certification, StaffMember
+from partners.models import EARLIEST_TIME_ZONE, Certification, StaffMember
 from partners.services import certifications_import_csv
 from tests.factories import (
     CertificationFactory,
@@ -256,7 +256,8 @@ def test_the_history_of_imported_certifications_names_the_importer(acme, pdm):
 def test_one_bad_row_imports_nothing_and_names_its_line(acme, pdm, bad_row, message):
     PartnerFactory(slug="someone-elses", pdm=PdmFactory())
     CertificationFactory(credential_id="TAKEN-1")
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    # A day that has not begun anywhere on Earth yet (the rule counts from the earliest time zone).
+    tomorrow = timezone.localdate(timezone=EARLIEST_TIME_ZONE) + datetime.timedelta(days=1)
     certifications_before = Certification.objects.count()
 
     result = certifications_import_csv(
