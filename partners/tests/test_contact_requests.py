@@ -25,13 +25,6 @@ from tests.factories import PartnerFactory, PartnerUserFactory, PdmFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttle():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def partner():
     partner = PartnerFactory(

@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
@@ -21,13 +20,6 @@ from tests.factories import PartnerFactory, PartnerUserFactory
 pytestmark = pytest.mark.django_db
 
 TOKEN = re.compile(r'name="submission_token" value="([^"]*)"')
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

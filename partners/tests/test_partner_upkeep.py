@@ -37,17 +37,6 @@ CONSULTING = PartnerType.CONSULTING
 TECHNOLOGY = PartnerType.TECHNOLOGY
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(settings, request):
-    # The search's vocabulary and counts are cached: each test reads its own, never another run's Redis.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": request.node.nodeid,
-        }
-    }
-
-
 @pytest.fixture
 def pdm():
     return PdmFactory()

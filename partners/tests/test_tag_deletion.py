@@ -18,17 +18,6 @@ from tests.factories import IndustryFactory, PartnerFactory, PdmFactory, SuperUs
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(settings, request):
-    # The search's vocabulary and counts are cached: each test reads its own, never another run's Redis.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": request.node.nodeid,
-        }
-    }
-
-
 def _industry(name):
     return IndustryFactory(name=name, slug=name.lower())
 

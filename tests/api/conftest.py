@@ -4,7 +4,6 @@ for each role, authenticated by its API token."""
 from dataclasses import dataclass
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -26,20 +25,6 @@ from tests.factories import (
 )
 
 ROLES = ("anonymous", "user_a", "user_b", "pdm_a", "other_pdm", "superuser")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles(settings, request):
-    # Rate counters live in the cache: each test gets a cache of its own, with none spent (and never
-    # flushes a Redis that other test runs share).
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": request.node.nodeid,
-        }
-    }
-    yield
-    cache.clear()
 
 
 @dataclass
