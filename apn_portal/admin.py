@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.db import connections
 from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -142,6 +142,16 @@ class AdminInputMixin:
             return super().get_changelist_instance(request)
         except OverflowError as error:  # ?created_at__year=100000000000000000000
             raise IncorrectLookupParameters(str(error)) from error
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as error:
+            # The form was checked, then the service refused the save: the records changed in between
+            # (somebody else's edit, the day turning). Django's transaction has rolled the save back; the
+            # page is shown again as things now are, with why.
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def response_action(self, request, queryset):
         # Django filters the selection by the posted ids unchecked: one that cannot be an id ("abc") is

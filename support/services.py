@@ -103,19 +103,7 @@ def support_subscription_change(
         )
     if account is not None and account.customer_id != customer.pk:
         raise DomainError(f"Account {account.account_id} does not belong to {customer}.", field="account")
-    # Plans retire by the customer's calendar, as its contracts run (and as the retirement check moves them).
     today = customer.local_today()
-    if not plan.is_offered_on(today):
-        if plan.retires_on is not None and today >= plan.retires_on:
-            successor = f" Choose {plan.successor.name}, its successor." if plan.successor_id else ""
-            raise DomainError(
-                f"{plan.name} retired on {plan.retires_on:%d %b %Y} and can no longer be subscribed to."
-                + successor,
-                field="plan",
-            )
-        raise DomainError(
-            f"{plan.name} can be subscribed to from {plan.available_from:%d %b %Y}.", field="plan"
-        )
     if plan.tam_coverage == TamCoverage.DESIGNATED:
         if not user_names_customer_staff(user, customer):
             raise PermissionDeniedError(
@@ -150,6 +138,9 @@ def support_subscription_change(
             and current.support_partner_id == getattr(support_partner, "pk", None)
         ):
             raise ConflictError(f"{current} already; nothing to change.")
+        if current is None or current.plan_id != plan.pk:
+            # Subscribing to a plan; staying on one (another TAM, another support partner) is not.
+            _check_plan_offered(plan, today)
         old_plan = current.plan if current is not None else None
         if current is not None:
             current.ended_at = now
@@ -198,6 +189,20 @@ def _customer_tams_follow(customer_ids, now: datetime.datetime) -> int:
     )
 
 
+def _check_plan_offered(plan: SupportPlan, today: datetime.date) -> None:
+    # Plans retire by the customer's calendar, as its contracts run (and as the retirement check moves them).
+    if plan.is_offered_on(today):
+        return
+    if plan.retires_on is not None and today >= plan.retires_on:
+        successor = f" Choose {plan.successor.name}, its successor." if plan.successor_id else ""
+        raise DomainError(
+            f"{plan.name} retired on {plan.retires_on:%d %b %Y} and can no longer be subscribed to."
+            + successor,
+            field="plan",
+        )
+    raise DomainError(f"{plan.name} can be subscribed to from {plan.available_from:%d %b %Y}.", field="plan")
+
+
 def support_customer_tam_name(*, user, customer: Customer, tam) -> None:
     """Name the customer's TAM (engagements.services.customer_assign_staff, field "tam", which has checked
     that `user` names the customer's staff and that `tam` is a TAM). The TAM a customer is shown must be
@@ -205,21 +210,25 @@ def support_customer_tam_name(*, user, customer: Customer, tam) -> None:
     subscription row, as support_subscription_change records any change of TAM); on any other plan
     there is nobody to name (selectors.customer_tam_problem says why), and None clears a TAM no plan
     brings."""
-    problem = selectors.customer_tam_problem(customer, tam)
-    if problem:
-        raise DomainError(problem, field="tam")
-    current = selectors.current_customer_subscription(customer)
-    if current is not None and current.tam_coverage == TamCoverage.DESIGNATED and tam.pk != current.tam_id:
-        support_subscription_change(
-            user=user,
-            customer=customer,
-            plan=current.plan,
-            tam=tam,
-            support_partner=current.support_partner,
-            note=f"Designated TAM changed to {tam}.",
-        )
-        return
     with transaction.atomic():
+        # The customer's plans are read under its lock, which a change of plan takes too: a TAM named at
+        # the moment the plan changes is judged by, and kept on, the plan it now has.
+        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
+        problem = selectors.customer_tam_problem(customer, tam)
+        if problem:
+            raise DomainError(problem, field="tam")
+        current = selectors.current_customer_subscription(customer)
+        designated = current is not None and current.tam_coverage == TamCoverage.DESIGNATED
+        if designated and tam.pk != current.tam_id:
+            support_subscription_change(
+                user=user,
+                customer=customer,
+                plan=current.plan,
+                tam=tam,
+                support_partner=current.support_partner,
+                note=f"Designated TAM changed to {tam}.",
+            )
+            return
         _customer_tams_follow([customer.pk], timezone.now())
 
 

@@ -11,6 +11,7 @@ from engagements import services
 from engagements.models import Customer
 from support import selectors as support_selectors
 from support.choices import SubscriptionChange
+from support.models import SupportPlan
 from support.services import support_subscription_change
 from tests.factories import (
     AccountManagerFactory,
@@ -150,3 +151,28 @@ def test_a_customer_registered_through_the_api_has_no_tam_to_name(customer, tara
     assert response.status_code == 400
     assert "A new customer is on Basic" in response.json()["tam"][0]
     assert not Customer.objects.filter(name="New Co").exists()
+
+
+def test_on_a_plan_retiring_today_the_tam_is_still_renamed_in_the_admin(client, customer, tara):
+    support_subscription_change(
+        user=customer.account_manager, customer=customer, plan=support_plan("enterprise"), tam=tara
+    )
+    # The daily support_plan_retirement check moves the customer later: it is still on Enterprise now.
+    SupportPlan.objects.filter(slug="enterprise").update(retires_on=customer.local_today())
+    customer.refresh_from_db()
+    tom = QualifiedTamFactory(username="tam-tom")
+    client.force_login(customer.account_manager)
+    url = reverse("admin:engagements_customer_change", args=[customer.pk])
+
+    response = client.post(url, _admin_form(customer, tam=tom.pk))
+
+    assert response.status_code == 302
+    current = support_selectors.current_customer_subscription(customer)
+    assert (current.plan.slug, current.tam) == ("enterprise", tom)
+    customer.refresh_from_db()
+    assert customer.tam == tom
+    newcomer = CustomerFactory(account_manager=customer.account_manager)
+    with pytest.raises(DomainError, match=r"retired on .* can no longer be subscribed to"):
+        support_subscription_change(
+            user=customer.account_manager, customer=newcomer, plan=support_plan("enterprise"), tam=tom
+        )
