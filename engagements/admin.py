@@ -8,7 +8,6 @@ actions that call the services, so their rules hold in the admin as on the pages
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q
 
 from apn_portal.admin import (
     AdminInputMixin,
@@ -20,7 +19,7 @@ from apn_portal.admin import (
 from apn_portal.exceptions import DomainError
 from apn_portal.pages import form_error
 from engagements import selectors, services
-from engagements.choices import EngagementStatus
+from engagements.choices import AccessGrantState, EngagementStatus
 from engagements.forms import ReasonForm
 from engagements.models import (
     AccessGrant,
@@ -893,7 +892,8 @@ class AccessGrantAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         "mfa_required",
         "granted_at",
         "expires_at",
-        "revoked_at",
+        "state",
+        "ended_at",
     )
     list_select_related = ("account", "engagement_partner__partner", "granted_by", "revoked_by")
     list_filter = (AccessGrantStatusFilter, "scope", "mfa_required", "engagement_partner__role", "expires_at")
@@ -922,6 +922,16 @@ class AccessGrantAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     def partner(self, grant):
         return grant.engagement_partner.partner
 
+    # Read from the row itself (AccessGrant.state): no query per grant.
+    @admin.display(description="state")
+    def state(self, grant):
+        return grant.state.label
+
+    # When it ended, whichever way: `revoked_at` is also the end of a grant that expired.
+    @admin.display(description="ended", ordering="revoked_at")
+    def ended_at(self, grant):
+        return grant.revoked_at
+
     @admin.action(description="Revoke selected access grants, with a reason…", permissions=["view"])
     def revoke(self, request, queryset):
         if selection_too_large(self, request, queryset):
@@ -932,13 +942,17 @@ class AccessGrantAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
                 request, "None of the selected access grants is one you can revoke.", messages.WARNING
             )
             return None
+        # Only live access can be cut short: a grant past its end ran out, even before the hourly check
+        # records it, and revoking it would say somebody had.
         grants = list(
-            queryset.filter(Q(revoked_at__isnull=True)).select_related(
+            selectors.access_grants_in_state(queryset, AccessGrantState.LIVE).select_related(
                 "account__customer", "engagement_partner__partner"
             )
         )
         if not grants:
-            self.message_user(request, "The selected grants are already revoked.", messages.WARNING)
+            self.message_user(
+                request, "The selected grants have already ended (expired or revoked).", messages.WARNING
+            )
             return None
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():

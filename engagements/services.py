@@ -107,15 +107,27 @@ def customer_people_problems(customer: Customer | None, data: dict) -> dict[str,
         tam_problem = _customer_tam_problem(customer, data.get("tam"))
         if tam_problem:
             problems["tam"] = tam_problem
-    outsiders = [
-        member
-        for member in data.get("access_administrators") or ()
-        if customer is None or member.customer_id != customer.pk
-    ]
-    if outsiders:
-        names = ", ".join(str(member) for member in outsiders)
-        problems["access_administrators"] = f"Only the customer's own people can administer access: {names}."
+    if outsiders := _access_administrator_outsiders(customer, data.get("access_administrators") or ()):
+        problems["access_administrators"] = outsiders
     return problems
+
+
+def _access_administrator_outsiders(customer: Customer | None, members: Iterable) -> str | None:
+    """What is wrong with making `members` the customer's access administrators if some are not its own
+    people (none are, of a customer not registered yet): access to its accounts is the customer's to give."""
+    outsiders = [member for member in members if customer is None or member.customer_id != customer.pk]
+    if not outsiders:
+        return None
+    names = ", ".join(str(member) for member in outsiders)
+    return f"Only the customer's own people can administer access: {names}."
+
+
+def _check_names_access_administrators(user, customer: Customer) -> None:
+    if not user_names_access_administrators(user, customer):
+        raise PermissionDeniedError(
+            f"Only {customer}'s access administrators or the provider's staff looking after it can name "
+            "or remove them."
+        )
 
 
 def _customer_tam_problem(customer: Customer | None, tam) -> str | None:
@@ -195,15 +207,39 @@ def _end_in_zone(grant: AccessGrant, new_zone: str) -> tuple[datetime.datetime, 
     return min(grant.expires_at, access_deadline(contract_end, new_zone)), None
 
 
+# The smallest step of a stored moment: PostgreSQL keeps microseconds.
+_INSTANT = datetime.timedelta(microseconds=1)
+
+
+def _ended_by_zone_reason(
+    grant: AccessGrant, last_day: datetime.date | None, customer: Customer, old_zone: str
+) -> str:
+    """Why a grant whose last day was already over in the customer's new zone expired with the change."""
+    engaged = grant.engagement_partner
+    day = last_day or engaged.contract_end
+    local_end = customer.local_time(access_deadline(day, customer.time_zone))
+    noticed = (
+        f"noticed when {customer.name}'s time zone changed from {old_zone} to {customer.time_zone}, where "
+        f"that day had ended at {local_end:%d %b %Y %H:%M} {local_end.tzname()}"
+    )
+    if day == engaged.contract_end:
+        return (
+            f"{engaged.partner.name}'s contract on {engaged.engagement.title} ended on {day:%d %b %Y}, and "
+            f"the access with it ({noticed})."
+        )
+    return f"Its last day of access, {day:%d %b %Y}, is over ({noticed})."
+
+
 def customer_time_zone_change(
     *, user, customer: Customer, time_zone: str, fields: Iterable[str] = ()
 ) -> TimeZoneChange:
     """Move the customer to another time zone. Its contracts' days are its local days, so in the same
     transaction every live access grant to the end of a day is moved to end when that day ends in the new
     zone, and none outlives its contract's last day there (the pages show its end in that zone); a grant
-    whose end has already passed there ends now, with the reason, and both sides are told. Support cases
-    still waiting for a first response in local business hours are due by the new zone's hours
-    (support.services.support_cases_follow_time_zone).
+    whose last day is already over there is recorded as expired, as the hourly check would have had the
+    customer always worked there (dated when that day ended, by nobody's hand), with the reason, and both
+    sides are told. Support cases still waiting for a first response in local business hours are due by
+    the new zone's hours (support.services.support_cases_follow_time_zone).
 
     `fields` names other fields of `customer` changed with its zone (by a form that has checked them, the
     admin's): they are saved in the same save, so that one edit is one change in the customer's history."""
@@ -245,22 +281,23 @@ def customer_time_zone_change(
                 grant.expires_at, grant.last_day = end, last_day
                 moved.append(grant)
                 continue
-            # It was live until this change: it ends now, by the hand of whoever changed the zone (at a
-            # moment, no longer with a day).
-            local_end = locked.local_time(end)
-            grant.expires_at = grant.revoked_at = now
-            grant.last_day = None
-            grant.revoked_by = user
-            grant.revocation_reason = (
-                f"{locked.name}'s time zone changed from {old_name} to {time_zone}, where this access had "
-                f"already ended ({local_end:%d %b %Y %H:%M} {local_end.tzname()})."
+            # Its last day was already over in the new zone: it ran out there, nobody cut it short. Record
+            # it as the hourly check would have, had the customer always worked there: expired, dated when
+            # that day ended. A grant made after that moment ends the instant it began (a grant ends after
+            # it starts, by a constraint), and no longer has a day it ran to.
+            grant.expires_at = grant.revoked_at = max(end, grant.granted_at + _INSTANT)
+            grant.last_day = last_day if grant.expires_at == end else None
+            grant.revoked_by = None
+            grant.expired = True
+            grant.revocation_reason = _ended_by_zone_reason(grant, last_day, locked, old_name)
+            grant._change_reason = (
+                f"Expired; recorded when the customer's time zone changed from {old_name} to {time_zone}"
             )
             ended.append(grant)
         reason = f"The customer's time zone changed from {old_name} to {time_zone}"
         changed = [*moved, *ended]
-        AccessGrant.objects.bulk_update(
-            changed, ["expires_at", "last_day", "revoked_at", "revoked_by", "revocation_reason", "updated_at"]
-        )
+        ended_fields = ["revoked_at", "revoked_by", "expired", "revocation_reason"]
+        AccessGrant.objects.bulk_update(changed, ["expires_at", "last_day", *ended_fields, "updated_at"])
         AccessGrant.history.bulk_history_create(
             changed, update=True, default_change_reason=reason, default_user=user, default_date=now
         )
@@ -280,16 +317,10 @@ def customer_time_zone_change(
 def customer_access_administrators_set_check(*, user, customer: Customer, members: Iterable) -> None:
     """Refuse, as customer_access_administrators_set would, making `members` the customer's access
     administrators: for forms that say so before saving (the admin)."""
-    if not user_names_access_administrators(user, customer):
-        raise PermissionDeniedError(
-            f"Only {customer}'s access administrators or the provider's staff looking after it can name "
-            "or remove them."
-        )
+    _check_names_access_administrators(user, customer)
     members = list(members)
-    outsiders = [member for member in members if member.customer_id != customer.pk]
-    if outsiders:
-        names = ", ".join(str(member) for member in outsiders)
-        raise DomainError(f"Only the customer's own people can administer access: {names}.", field="members")
+    if problem := _access_administrator_outsiders(customer, members):
+        raise DomainError(problem, field="members")
     # Only an access administrator grants or revokes the customer's own side of access, and names the
     # next one: without one left, nobody on the customer's side could.
     if (
@@ -314,25 +345,13 @@ def customer_access_administrators_set(*, user, customer: Customer, members: Ite
 
 
 def customer_access_administrator_add(*, user, customer: Customer, member) -> None:
-    """Give one of the customer's own staff the privileged role of managing partners' access."""
-    if not user_names_access_administrators(user, customer):
-        raise PermissionDeniedError(
-            f"Only {customer}'s access administrators or the provider's staff looking after it can name "
-            "another."
-        )
-    if member.customer_id != customer.pk:
-        raise DomainError(f"{member} does not work for {customer}.", field="member")
+    """Give one of the customer's own staff the privileged role of managing partners' access. (Taking it
+    away is customer_access_administrators_set, which keeps the last one.)"""
+    _check_names_access_administrators(user, customer)
+    if problem := _access_administrator_outsiders(customer, [member]):
+        raise DomainError(problem, field="member")
     with transaction.atomic():
         customer.access_administrators.add(member)
-
-
-def customer_access_administrator_remove(*, user, customer: Customer, member) -> None:
-    """Take the access administrator role from one of the customer's staff; never from the last one."""
-    with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        remaining = locked.access_administrators.exclude(pk=member.pk)
-        customer_access_administrators_set_check(user=user, customer=locked, members=remaining)
-        locked.access_administrators.remove(member)
 
 
 CUSTOMER_STAFF_ROLES = {
@@ -358,7 +377,7 @@ def customer_assign_staff(*, user, customer: Customer, field: str, member) -> Cu
 
         support_customer_tam_name(user=user, customer=customer, tam=member)
         customer.refresh_from_db(fields=["tam", "updated_at"])
-        return Customer.objects.get(pk=customer.pk)
+        return customer
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         setattr(locked, field, member)
@@ -561,18 +580,22 @@ def engagement_stage_advance(
         if not user_can_work_on_engagement(user, locked):
             raise PermissionDeniedError(f"You cannot move “{locked.title}” along.")
         _ensure_open(locked)
-        if locked.status == EngagementStatus.ON_HOLD:
-            raise ConflictError(f"“{locked.title}” is on hold; resume it before advancing.")
         position = STAGE_ORDER.index(EngagementStage(locked.stage))
-        if position == len(STAGE_ORDER) - 1:
-            raise ConflictError(f"“{locked.title}” has reached the last step: {locked.get_stage_display()}.")
-        next_stage = STAGE_ORDER[position + 1]
-        if to_stage is not None and to_stage != next_stage:
+        wanted = None
+        if to_stage is not None:
             if to_stage not in EngagementStage.values:
                 raise DomainError(f"'{to_stage}' is not a step of the journey.", field="to_stage")
             wanted = EngagementStage(to_stage)
+            # Before the other refusals: a step sent twice (the last one too, or while someone put the
+            # engagement on hold) is a stale form, which the pages answer with the journey as it is now.
             if STAGE_ORDER.index(wanted) <= position:
                 raise ConflictError(f"“{locked.title}” is already past {wanted.label}.", field="to_stage")
+        if locked.status == EngagementStatus.ON_HOLD:
+            raise ConflictError(f"“{locked.title}” is on hold; resume it before advancing.")
+        if position == len(STAGE_ORDER) - 1:
+            raise ConflictError(f"“{locked.title}” has reached the last step: {locked.get_stage_display()}.")
+        next_stage = STAGE_ORDER[position + 1]
+        if wanted is not None and wanted != next_stage:
             raise DomainError(
                 f"{wanted.label} cannot come before {next_stage.label}: “{locked.title}” is at "
                 f"{locked.get_stage_display()}, so {next_stage.label} comes next.",

@@ -19,6 +19,8 @@ from engagements.models import Customer
 
 PER_PAGE = 25
 PAST_GRANTS_SHOWN = 50
+# What the person fills in on the engagement page's "Mark … reached" form (to_stage is hidden).
+ADVANCE_FORM_FIELDS = ("reached_on", "note")
 
 
 # Organisations ----------------------------------------------------------------------------------------
@@ -153,7 +155,10 @@ def engagement_advance(request, pk):
                 note=form.cleaned_data["note"],
             )
         except DomainError as error:
-            if error.field == "to_stage":
+            # Only a date or a note the person can correct is shown on the form. Anything else (the step
+            # already taken, the engagement on hold, closed or at its last step, or no longer theirs)
+            # is said above the journey: the form may no longer be shown at all.
+            if error.field not in ADVANCE_FORM_FIELDS:
                 return _stale_advance(request, pk, error.message, status=error.status_code)
             form_error(form, error)
         else:
@@ -163,9 +168,10 @@ def engagement_advance(request, pk):
 
 
 def _stale_advance(request, pk, message: str, status: int = 400):
-    """The step the form offered is not the next one any more (sent twice, or someone else recorded it):
-    say so above the journey as it is now, whose form offers the step that now comes next, if any. The
-    submitted form is not shown again: it would offer the stale step once more."""
+    """The step the form offered is not the next one any more (sent twice, or someone else recorded it,
+    put the engagement on hold or closed it): say so above the journey as it is now, whose form offers the
+    step that now comes next, if any. The submitted form is not shown again: it would offer the stale step
+    once more."""
     messages.error(request, message)
     return engagement_detail(request, pk, status=status)
 

@@ -60,16 +60,14 @@ def test_access_administrators_are_removed_by_the_rule_they_are_named_by(alpha):
     consultant = SolutionsArchitectFactory()
     TeamMember.objects.create(engagement=alpha.engagement, user=consultant, role="professional_services")
     with pytest.raises(PermissionDeniedError):
-        services.customer_access_administrator_remove(
-            user=consultant, customer=alpha.customer, member=alpha.admin
-        )
+        services.customer_access_administrators_set(user=consultant, customer=alpha.customer, members=[])
     with pytest.raises(DomainError, match="would be left without an access administrator"):
-        services.customer_access_administrator_remove(
-            user=alpha.account_manager, customer=alpha.customer, member=alpha.admin
+        services.customer_access_administrators_set(
+            user=alpha.account_manager, customer=alpha.customer, members=[]
         )
     services.customer_access_administrator_add(user=alpha.admin, customer=alpha.customer, member=alpha.staff)
-    services.customer_access_administrator_remove(
-        user=alpha.staff, customer=alpha.customer, member=alpha.admin
+    services.customer_access_administrators_set(
+        user=alpha.staff, customer=alpha.customer, members=[alpha.staff]
     )
     assert list(alpha.customer.access_administrators.all()) == [alpha.staff]
 

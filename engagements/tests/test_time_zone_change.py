@@ -116,14 +116,19 @@ def test_after_a_move_the_access_still_ends_with_the_contracts_last_day_there(
 
 def test_access_whose_end_is_already_past_in_the_new_zone_ends_at_once(client, london):
     """Noon on the last day in London is already 21 March on Kiritimati (UTC+14): the contract is over
-    there, so the access ends with the change, by the hand of who made it, and both sides are told."""
+    there, so the access is recorded as expired with the change, when that day ended there (nobody cut it
+    short), and both sides are told."""
     customer, _admin, grant = london
     noon = datetime.datetime(2026, 3, 20, 12, 0, tzinfo=datetime.UTC)
     with at(noon):
         response = _move_in_admin(client, customer, "Pacific/Kiritimati")
     assert "1 ended at once, their end being already past there" in response.content.decode()
     grant.refresh_from_db()
-    assert grant.revoked_at == noon and grant.revoked_by == customer.account_manager
+    kiritimati_midnight = datetime.datetime(2026, 3, 21, tzinfo=zoneinfo.ZoneInfo("Pacific/Kiritimati"))
+    assert grant.expired and grant.state == "expired" and grant.revoked_by is None
+    assert grant.revoked_at == grant.expires_at == kiritimati_midnight
+    assert grant.last_day == LAST_DAY
+    assert "ended on 20 Mar 2026, and the access with it" in grant.revocation_reason
     assert "time zone changed from Europe/London to Pacific/Kiritimati" in grant.revocation_reason
     assert OutboxMessage.objects.filter(dedupe_key=f"grant-revoked:{grant.pk}:customer").exists()
     assert OutboxMessage.objects.filter(dedupe_key=f"grant-revoked:{grant.pk}:partner").exists()
