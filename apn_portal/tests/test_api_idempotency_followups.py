@@ -22,7 +22,7 @@ from django.utils import timezone
 from apn_portal.api.models import IdempotencyKey
 from apn_portal.tests.settings_env import PROJECT_DIR
 from partners.models import ContactRequest, ProgramEnrollment, StaffMember
-from tests.api.conftest import _fresh_throttles, api_client, world  # noqa: F401 (fixtures)
+from tests.api.conftest import api_client, world  # noqa: F401 (fixtures)
 from tests.factories import CertificationFactory
 
 LEAD = {
