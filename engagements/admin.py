@@ -64,6 +64,21 @@ class ScopedChoicesMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
+class AddsThroughServiceMixin:
+    """Adding a row is its service's, which checks and saves the very object the admin built (passed as
+    `instance`) and which the admin then goes on with: the inlines, the log entry, the redirect. The add
+    form has asked the service's check already. A change is saved as the form has it."""
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            self.add_through_service(request, obj, form)
+
+    def add_through_service(self, request, obj, form):
+        raise NotImplementedError
+
+
 class ScopedAdminMixin(ScopedChoicesMixin):
     """The changelist, change pages, autocompletes and form choices hold only what the user may see; of
     that, a user changes (or deletes) only what the services would let them change: seeing a customer's
@@ -620,7 +635,7 @@ class StatusForm(forms.Form):
 
 
 @admin.register(Engagement)
-class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+class EngagementAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     visible_to = staticmethod(selectors.engagements_visible_to)
     may_change = staticmethod(selectors.user_can_manage_engagement)
     list_display = ("title", "customer", "status", "stage", "procurement_model", "completed_on", "created_at")
@@ -663,12 +678,8 @@ class EngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
             kwargs["form"] = type("EngagementStartForm", (EngagementStartForm,), {"user": request.user})
         return super().get_form(request, obj, change, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        # Adding is starting: the service starts the very object the admin built, which the admin then
-        # goes on with (the inlines, the log entry, the redirect).
+    def add_through_service(self, request, obj, form):
+        # Adding is starting.
         services.engagement_create(
             user=request.user,
             customer=obj.customer,
@@ -816,7 +827,7 @@ class EngagementPartnerAddForm(forms.ModelForm):
 
 
 @admin.register(EngagementPartner)
-class EngagementPartnerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+class EngagementPartnerAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     visible_to = staticmethod(selectors.engagement_partners_visible_to)
     may_change = staticmethod(
         lambda user, engaged: selectors.user_can_manage_engagement(user, engaged.engagement)
@@ -864,10 +875,7 @@ class EngagementPartnerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmi
             )
         return super().get_form(request, obj, change, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def add_through_service(self, request, obj, form):
         services.engagement_partner_add(
             user=request.user,
             engagement=obj.engagement,
@@ -1005,7 +1013,7 @@ class TeamMemberChangeForm(forms.ModelForm):
 
 
 @admin.register(TeamMember)
-class TeamMemberAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class TeamMemberAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     visible_to = staticmethod(
         lambda user: TeamMember.objects.filter(
             engagement__in=selectors.engagements_visible_to(user).values("pk")
@@ -1031,10 +1039,7 @@ class TeamMemberAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
             kwargs["form"] = TeamMemberChangeForm
         return super().get_form(request, obj, change, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def add_through_service(self, request, obj, form):
         services.team_member_add(
             user=request.user,
             engagement=obj.engagement,
@@ -1062,7 +1067,9 @@ class ProfessionalServicesAddForm(forms.ModelForm):
 
 
 @admin.register(ProfessionalServicesEngagement)
-class ProfessionalServicesEngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class ProfessionalServicesEngagementAdmin(
+    AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
+):
     visible_to = staticmethod(
         lambda user: ProfessionalServicesEngagement.objects.filter(
             engagement__in=selectors.engagements_visible_to(user).values("pk")
@@ -1088,15 +1095,14 @@ class ProfessionalServicesEngagementAdmin(ScopedAdminMixin, LargeTableAdminMixin
             )
         return super().get_form(request, obj, change, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def add_through_service(self, request, obj, form):
         _add_professional_services(request.user, obj.engagement, obj, form.cleaned_data)
 
 
 @admin.register(MarketplaceSubscription)
-class MarketplaceSubscriptionAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class MarketplaceSubscriptionAdmin(
+    AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
+):
     form = MarketplaceSubscriptionAdminForm
     visible_to = staticmethod(
         lambda user: MarketplaceSubscription.objects.filter(
@@ -1123,10 +1129,7 @@ class MarketplaceSubscriptionAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin
         kwargs["form"] = type("MarketplaceSubscriptionAdminForm", (self.form,), {"user": request.user})
         return super().get_form(request, obj, change, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def add_through_service(self, request, obj, form):
         _add_subscription(request.user, obj.engagement, obj, form.cleaned_data)
 
 
