@@ -1040,17 +1040,7 @@ class TeamMemberAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdmin
         return super().get_form(request, obj, change, **kwargs)
 
     def add_through_service(self, request, obj, form):
-        services.team_member_add(
-            user=request.user,
-            engagement=obj.engagement,
-            role=obj.role,
-            member=obj.user,
-            name=obj.name,
-            email=obj.email,
-            joined_on=obj.joined_on,
-            note=obj.note,
-            instance=obj,
-        )
+        _add_team_member(request.user, obj.engagement, obj, form.cleaned_data)
 
 
 class ProfessionalServicesAddForm(forms.ModelForm):

@@ -45,6 +45,12 @@ class EngagementStage(models.TextChoices):
 STAGE_ORDER: list[EngagementStage] = list(EngagementStage)
 
 
+def stage_after(stage: str) -> EngagementStage | None:
+    """The journey's next step after `stage`, or None at its end."""
+    position = STAGE_ORDER.index(EngagementStage(stage))
+    return STAGE_ORDER[position + 1] if position + 1 < len(STAGE_ORDER) else None
+
+
 def stage_position(stage: str) -> int:
     """1 for the first step of the journey, 5 for the last."""
     return STAGE_ORDER.index(EngagementStage(stage)) + 1

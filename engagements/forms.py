@@ -4,7 +4,7 @@ input: the services decide."""
 from django import forms
 
 from apn_portal.dates import validate_plausible_date
-from engagements.choices import STAGE_ORDER, AccessScope, EngagementStage
+from engagements.choices import AccessScope, EngagementStage, stage_after
 from engagements.models import AwsAccount, EngagementPartner
 from engagements.selectors import engagement_partners_open_to_grants
 
@@ -61,9 +61,8 @@ class StageAdvanceConfirmForm(forms.Form):
         super().__init__(*args, **kwargs)
         offered = []
         for engagement in engagements:
-            position = STAGE_ORDER.index(EngagementStage(engagement.stage))
-            if position + 1 < len(STAGE_ORDER):
-                step = STAGE_ORDER[position + 1]
+            step = stage_after(engagement.stage)
+            if step is not None:
                 offered.append(
                     (
                         f"{engagement.pk}:{step.value}",

@@ -13,11 +13,11 @@ from django.utils import timezone
 from apn_portal.accounts.selectors import user_is_signed_in
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
-    STAGE_ORDER,
     AccessGrantState,
     EngagementStage,
     EngagementStatus,
     PartnerRole,
+    stage_after,
 )
 from engagements.models import (
     AccessGrant,
@@ -281,10 +281,10 @@ def engagement_next_stage_for(user, engagement: Engagement) -> EngagementStage |
     None: not theirs to move, closed, on hold, or at the journey's end."""
     if engagement.status in CLOSED_ENGAGEMENT_STATUSES or engagement.status == EngagementStatus.ON_HOLD:
         return None
-    position = STAGE_ORDER.index(EngagementStage(engagement.stage))
-    if position == len(STAGE_ORDER) - 1 or not user_can_work_on_engagement(user, engagement):
+    next_step = stage_after(engagement.stage)
+    if next_step is None or not user_can_work_on_engagement(user, engagement):
         return None
-    return STAGE_ORDER[position + 1]
+    return next_step
 
 
 def user_can_work_on_engagement(user, engagement: Engagement) -> bool:

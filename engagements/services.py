@@ -33,6 +33,7 @@ from engagements.choices import (
     ProcurementModel,
     ServicesBuyer,
     TeamRole,
+    stage_after,
 )
 from engagements.models import (
     AccessGrant,
@@ -592,9 +593,9 @@ def engagement_stage_advance(
                 raise ConflictError(f"“{locked.title}” is already past {wanted.label}.", field="to_stage")
         if locked.status == EngagementStatus.ON_HOLD:
             raise ConflictError(f"“{locked.title}” is on hold; resume it before advancing.")
-        if position == len(STAGE_ORDER) - 1:
+        next_stage = stage_after(locked.stage)
+        if next_stage is None:
             raise ConflictError(f"“{locked.title}” has reached the last step: {locked.get_stage_display()}.")
-        next_stage = STAGE_ORDER[position + 1]
         if wanted is not None and wanted != next_stage:
             raise DomainError(
                 f"{wanted.label} cannot come before {next_stage.label}: “{locked.title}” is at "
