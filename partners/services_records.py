@@ -9,11 +9,14 @@ field, from the model's validators and constraints), which the admin and the API
 
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
-from partners.choices import LIVE_ENROLLMENT_STATUSES, PartnerType
+from partners.choices import LIVE_ENROLLMENT_STATUSES, AuditResult, EnrollmentStatus, PartnerType
 from partners.models import (
+    EARLIEST_TIME_ZONE,
     Certification,
     ConsultingCategory,
     CustomerReference,
@@ -34,13 +37,20 @@ PARTNER_TAGS = {"categories": ConsultingCategory, "industries": Industry, "use_c
 STAFF_MEMBER_FIELDS = ("full_name", "email", "job_title")
 CERTIFICATION_FIELDS = ("name", "level", "credential_id", "earned_on", "expires_on")
 REFERENCE_FIELDS = ("customer_name", "summary", "services_used", "launched_on", "is_public")
+# What an enrollment records of its application and audit; its status, approval and expiry change only
+# through enrollment_approve, enrollment_revoke and the scheduled check.
+ENROLLMENT_FIELDS = ("applied_on", "audit_date", "audit_result")
 
 
-def _apply(instance, changes: dict, allowed: Iterable[str]) -> None:
+def _refuse_unknown(changes: dict, allowed: Iterable[str]) -> None:
     unknown = set(changes) - set(allowed)
     if unknown:
         name = sorted(unknown)[0]
         raise DomainError(f"{name.replace('_', ' ').capitalize()} cannot be changed here.", field=name)
+
+
+def _apply(instance, changes: dict, allowed: Iterable[str]) -> None:
+    _refuse_unknown(changes, allowed)
     for name, value in changes.items():
         setattr(instance, name, value)
 
@@ -127,7 +137,9 @@ def partner_update(*, partner: Partner, user, **changes) -> Partner:
 # Program applications ----------------------------------------------------------------------------------
 
 
-def enrollment_apply_check(*, partner: Partner, program: Program, user) -> None:
+def enrollment_apply_check(
+    *, partner: Partner, program: Program, user, applied_on=None, audit_date=None, audit_result: str = ""
+) -> None:
     """Refuse, as `enrollment_apply` would, an application that cannot be filed: the rules of applying
     live here alone, and the admin's application form asks them to show the refusal before anything is
     saved. `enrollment_apply` checks again, under its lock."""
@@ -139,6 +151,60 @@ def enrollment_apply_check(*, partner: Partner, program: Program, user) -> None:
     if closed:
         raise DomainError(closed, field="program")
     _refuse_second_live_enrollment(partner, program)
+    record = {"audit_date": audit_date, "audit_result": audit_result}
+    if applied_on is not None:
+        record["applied_on"] = applied_on
+    _enrollment_record_check(ProgramEnrollment(partner=partner, program=program), record)
+
+
+def _enrollment_record_check(enrollment: ProgramEnrollment, changes: dict) -> None:
+    """The rules of what an enrollment records of its application and audit, the same for an application
+    and for a later correction. `enrollment` is as it stands (unsaved, for an application), `changes` what
+    the write sets. A rule is asked only of what changes, so correcting the audit of an enrollment is not
+    refused for a day entered before the rule; the model's own validation (an audit result needs the
+    audit's date) is asked of the whole enrollment by the services."""
+    after = {name: changes.get(name, getattr(enrollment, name)) for name in ENROLLMENT_FIELDS}
+    # A day that has begun anywhere on Earth is not the future: partners and PDMs work in every time zone.
+    latest_today = timezone.localdate(timezone=EARLIEST_TIME_ZONE)
+    applied_on, audit_date = after["applied_on"], after["audit_date"]
+    if "applied_on" in changes and applied_on is not None:
+        if applied_on > latest_today:
+            raise DomainError(
+                f"An application cannot be dated in the future ({applied_on:%d %b %Y}); give the day it "
+                "was made.",
+                field="applied_on",
+            )
+        if enrollment.approved_on is not None and applied_on > enrollment.approved_on:
+            raise DomainError(
+                f"It was approved on {enrollment.approved_on:%d %b %Y}: the application cannot be dated "
+                "later than that.",
+                field="applied_on",
+            )
+    if (
+        changes.keys() & {"audit_date", "audit_result"}
+        and after["audit_result"]
+        and audit_date is not None
+        and audit_date > latest_today
+    ):
+        raise DomainError(
+            f"An audit with a result has been held: its date ({audit_date:%d %b %Y}) cannot be in the "
+            "future. Leave the result empty until the audit is held.",
+            field="audit_date",
+        )
+    program = enrollment.program
+    if (
+        "audit_result" in changes
+        and enrollment.status == EnrollmentStatus.APPROVED
+        and program.audit_required
+        and after["audit_result"] != AuditResult.PASSED
+    ):
+        # The approval stands on that audit (enrollment_approve_check): it would stay approved and
+        # public on a result that no longer allows it.
+        raise DomainError(
+            f"{program.name} was approved on a passed audit: revoke the enrollment rather than change "
+            "its audit result.",
+            field="audit_result",
+        )
 
 
 def _refuse_second_live_enrollment(partner: Partner, program: Program) -> None:
@@ -163,7 +229,14 @@ def enrollment_apply(
 
     A partner holds one open or approved enrollment per program; applying again is a conflict. An
     application entered later (in the admin, from paper) may carry the day it was made and its audit."""
-    enrollment_apply_check(partner=partner, program=program, user=user)
+    enrollment_apply_check(
+        partner=partner,
+        program=program,
+        user=user,
+        applied_on=applied_on,
+        audit_date=audit_date,
+        audit_result=audit_result,
+    )
     try:
         with transaction.atomic():
             # Locked so two applications at once are decided one after the other.
@@ -181,6 +254,55 @@ def enrollment_apply(
         raise ConflictError(
             f"{partner.name} already has an open or approved enrollment in {program.name}."
         ) from None
+
+
+def enrollment_update_check(*, enrollment: ProgramEnrollment, user, **changes) -> dict:
+    """Refuse, as `enrollment_update` would, a correction of what an enrollment records of its application
+    and audit; otherwise return what actually changes. The admin's change form asks it to show the refusal
+    beside the field; `enrollment_update` asks again under its lock.
+
+    An ended (expired or revoked) enrollment is closed: as it can be neither approved nor revoked, its
+    record stays as it was when it ended (its history says why), and the partner applies again."""
+    _ensure_can_edit(enrollment.partner, user)
+    _refuse_unknown(changes, ENROLLMENT_FIELDS)
+    changed = {}
+    for name, value in changes.items():
+        try:
+            # Compared as the model holds it (a date, not "2025-01-10"): an unchanged value is no change.
+            value = ProgramEnrollment._meta.get_field(name).to_python(value)
+        except ValidationError as error:
+            raise DomainError(" ".join(error.messages), field=name) from None
+        if value != getattr(enrollment, name):
+            changed[name] = value
+    if changed and enrollment.status not in LIVE_ENROLLMENT_STATUSES:
+        raise ConflictError(
+            f"This enrollment is {enrollment.get_status_display().lower()}: what it recorded stays as it "
+            "was when it ended. The partner applies again."
+        )
+    _enrollment_record_check(enrollment, changed)
+    return changed
+
+
+def enrollment_update(*, enrollment: ProgramEnrollment, user, **changes) -> ProgramEnrollment:
+    """Correct the day an enrollment was applied for, or record its audit (`ENROLLMENT_FIELDS`), by the
+    partner's PDM or a superuser. Nothing is written when nothing changes."""
+    with transaction.atomic():
+        locked = (
+            ProgramEnrollment.objects.select_for_update(of=("self",))
+            .select_related("partner", "program")
+            .get(pk=enrollment.pk)
+        )
+        changed = enrollment_update_check(enrollment=locked, user=user, **changes)
+        if not changed:
+            return locked
+        _apply(locked, changed, ENROLLMENT_FIELDS)
+        validate_or_refuse(locked)
+        locked._history_user = user
+        locked._change_reason = "Changed " + ", ".join(
+            str(ProgramEnrollment._meta.get_field(name).verbose_name) for name in changed
+        )
+        locked.save(update_fields=[*changed, "updated_at"])
+    return locked
 
 
 # Staff members and certifications ---------------------------------------------------------------------

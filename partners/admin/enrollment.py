@@ -1,4 +1,4 @@
-"""Program enrollments: applications are entered here, and approved and revoked; all three go through the
+"""Program enrollments: applications are entered here, corrected, approved and revoked; all go through the
 services, so the admin refuses what the API refuses."""
 
 from django import forms
@@ -7,10 +7,17 @@ from django.contrib import admin, messages
 from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
 from apn_portal.exceptions import DomainError
 from apn_portal.pages import form_error
+from partners.choices import LIVE_ENROLLMENT_STATUSES
 from partners.forms import ReasonForm
 from partners.models import ProgramEnrollment
 from partners.services import enrollment_approve, enrollment_revoke, enrollment_revoke_check
-from partners.services_records import enrollment_apply, enrollment_apply_check
+from partners.services_records import (
+    ENROLLMENT_FIELDS,
+    enrollment_apply,
+    enrollment_apply_check,
+    enrollment_update,
+    enrollment_update_check,
+)
 
 from .filters import EnrollmentExpiryFilter
 from .pages import action_form_page
@@ -19,7 +26,8 @@ from .scope import MyPartnersFilter, PartnerScopedAdminMixin
 
 class EnrollmentApplicationForm(forms.ModelForm):
     """Adding an enrollment is applying: the service's refusal (a program closed to the partner's type, an
-    enrollment already open) is shown on the form before anything is saved."""
+    enrollment already open, an application dated in the future) is shown on the form before anything is
+    saved."""
 
     user = None  # the person applying, set by the admin for each request
 
@@ -28,9 +36,34 @@ class EnrollmentApplicationForm(forms.ModelForm):
         partner, program = cleaned.get("partner"), cleaned.get("program")
         if partner is not None and program is not None:
             try:
-                enrollment_apply_check(partner=partner, program=program, user=self.user)
+                enrollment_apply_check(
+                    partner=partner,
+                    program=program,
+                    user=self.user,
+                    applied_on=cleaned.get("applied_on"),
+                    audit_date=cleaned.get("audit_date"),
+                    audit_result=cleaned.get("audit_result", ""),
+                )
             except DomainError as error:
                 form_error(self, error)
+        return cleaned
+
+
+class EnrollmentChangeForm(forms.ModelForm):
+    """Changing an enrollment is correcting its application and audit: the service's refusal
+    (`enrollment_update_check`) is shown beside the field, with what was typed kept."""
+
+    user = None  # the person changing it, set by the admin for each request
+
+    def clean(self):
+        cleaned = super().clean()
+        # A field already wrong on its own (a date that is no date) is left out: its error is shown.
+        changes = {name: cleaned[name] for name in ENROLLMENT_FIELDS if name in cleaned}
+        try:
+            # The instance still holds the saved values here: the form copies its own in only after clean.
+            enrollment_update_check(enrollment=self.instance, user=self.user, **changes)
+        except DomainError as error:
+            form_error(self, error)
         return cleaned
 
 
@@ -91,28 +124,30 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
     actions = ("approve", "revoke")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = type(
-                "EnrollmentApplicationForm", (EnrollmentApplicationForm,), {"user": request.user}
-            )
+        form = EnrollmentApplicationForm if obj is None else EnrollmentChangeForm
+        kwargs["form"] = type(form.__name__, (form,), {"user": request.user})
         return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
-            return
-        created = enrollment_apply(
-            partner=obj.partner,
-            program=obj.program,
-            user=request.user,
-            applied_on=obj.applied_on,
-            audit_date=obj.audit_date,
-            audit_result=obj.audit_result,
-        )
-        # The admin goes on with the object it built (to log the addition and redirect): it becomes the
+            saved = enrollment_update(
+                enrollment=obj,
+                user=request.user,
+                **{name: form.cleaned_data[name] for name in ENROLLMENT_FIELDS if name in form.cleaned_data},
+            )
+        else:
+            saved = enrollment_apply(
+                partner=obj.partner,
+                program=obj.program,
+                user=request.user,
+                applied_on=obj.applied_on,
+                audit_date=obj.audit_date,
+                audit_result=obj.audit_result,
+            )
+        # The admin goes on with the object it built (to log the change and redirect): it becomes the
         # enrollment the service saved.
         for field in ProgramEnrollment._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(created, field.attname))
+            setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
 
     def get_readonly_fields(self, request, obj=None):
@@ -120,6 +155,9 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
         readonly = ["status", "approved_on", "approved_by", "expires_on", "status_reason"]
         if obj is not None:
             readonly = ["partner", "program", *readonly]
+            if obj.status not in LIVE_ENROLLMENT_STATUSES:
+                # An ended enrollment is closed (enrollment_update_check): shown, not offered for editing.
+                readonly += ENROLLMENT_FIELDS
         return readonly
 
     @admin.action(description="Approve selected enrollments", permissions=["change"])
