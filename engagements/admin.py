@@ -67,16 +67,20 @@ class ScopedChoicesMixin:
 class AddsThroughServiceMixin:
     """Adding a row is its service's, which checks and saves the very object the admin built (passed as
     `instance`) and which the admin then goes on with: the inlines, the log entry, the redirect. The add
-    form has asked the service's check already. A change is saved as the form has it."""
+    form has asked the service's check already. A change is saved as the form has it, unless the admin
+    has a service for changes too (`change_through_service`, whose check its change form has asked)."""
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            self.change_through_service(request, obj, form)
         else:
             self.add_through_service(request, obj, form)
 
     def add_through_service(self, request, obj, form):
         raise NotImplementedError
+
+    def change_through_service(self, request, obj, form):
+        super().save_model(request, obj, form, True)
 
 
 class ScopedAdminMixin(ScopedChoicesMixin):
@@ -434,6 +438,20 @@ def _professional_services_problem(form, user, engagement, cleaned) -> None:
         form_error(form, error)
 
 
+def _professional_services_change_problem(form, user, cleaned) -> None:
+    """Tell `form` (Professional Services already recorded) what professional_services_update would
+    refuse of its change."""
+    try:
+        services.professional_services_update_check(
+            user=user,
+            services=form.instance,
+            starts_on=cleaned.get("starts_on"),
+            ends_on=cleaned.get("ends_on"),
+        )
+    except DomainError as error:
+        form_error(form, error)
+
+
 # What was bought, by whom and for which engagement stays as recorded: another buyer (or engagement) would
 # skip professional_services_add's rules, and another consultant would not join the team (which the
 # service does). Other services are recorded as new ones.
@@ -462,6 +480,7 @@ class ProfessionalServicesFormSet(forms.BaseInlineFormSet):
             for field in PROFESSIONAL_SERVICES_BUYING:
                 if field in form.changed_data:
                     form.add_error(field, PROFESSIONAL_SERVICES_BUYING_REFUSAL)
+            _professional_services_change_problem(form, self.user, cleaned)
 
 
 class ProfessionalServicesInline(AdminInputMixin, ScopedChoicesMixin, admin.StackedInline):
@@ -611,12 +630,40 @@ def _add_subscription(user, engagement, subscription, data) -> None:
     )
 
 
+def _change_professional_services(user, bought, data) -> None:
+    services.professional_services_update(
+        user=user,
+        services=bought,
+        goal=bought.goal,
+        capability_gap=bought.capability_gap,
+        starts_on=bought.starts_on,
+        ends_on=bought.ends_on,
+    )
+
+
+def _change_subscription(user, subscription, data) -> None:
+    services.marketplace_subscription_update(
+        user=user,
+        subscription=subscription,
+        product=subscription.product,
+        vendor=subscription.vendor,
+        accounts=data["accounts"],
+        subscribed_on=subscription.subscribed_on,
+    )
+
+
 # The services that add an engagement's rows of each inline: model -> (user, engagement, unsaved row, its
 # form's cleaned data).
 INLINE_ADDS = {
     TeamMember: _add_team_member,
     ProfessionalServicesEngagement: _add_professional_services,
     MarketplaceSubscription: _add_subscription,
+}
+# And those that change them, where a change has rules of its own: model -> (user, changed row, its form's
+# cleaned data). Other rows are saved as their forms have them.
+INLINE_CHANGES = {
+    ProfessionalServicesEngagement: _change_professional_services,
+    MarketplaceSubscription: _change_subscription,
 }
 
 
@@ -697,18 +744,22 @@ class EngagementAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdmin
             super().save_formset(request, form, formset, change)
             return
         # A new row is added through its service (its formset's clean has asked it already); a row already
-        # there is saved as it is, with its many-to-many (a subscription's accounts).
+        # there is changed through its service if it has one, else saved as it is, with its many-to-many.
         formset.save(commit=False)
         for gone in formset.deleted_objects:
             gone.delete()
+        update = INLINE_CHANGES.get(formset.model)
         for row_form in formset.saved_forms:
             row = row_form.instance
-            if row.pk is not None:
+            if row.pk is not None and update is None:
                 row.save()
                 row_form.save_m2m()
                 continue
             try:
-                add(request.user, form.instance, row, row_form.cleaned_data)
+                if row.pk is not None:
+                    update(request.user, row, row_form.cleaned_data)
+                else:
+                    add(request.user, form.instance, row, row_form.cleaned_data)
             except DomainError as error:  # changed since the form was checked, by someone else
                 report_refusal(self, request, getattr(row, "display_name", None) or str(row), error)
 
@@ -1056,6 +1107,19 @@ class ProfessionalServicesAddForm(forms.ModelForm):
         return cleaned
 
 
+class ProfessionalServicesChangeForm(forms.ModelForm):
+    """Changing Professional Services is professional_services_update: what it would refuse is said on the
+    form."""
+
+    user = None  # the person changing them, set by the admin for each request
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.has_changed():
+            _professional_services_change_problem(self, self.user, cleaned)
+        return cleaned
+
+
 @admin.register(ProfessionalServicesEngagement)
 class ProfessionalServicesEngagementAdmin(
     AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
@@ -1079,14 +1143,16 @@ class ProfessionalServicesEngagementAdmin(
         return PROFESSIONAL_SERVICES_BUYING if obj is not None else ()
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = type(
-                "ProfessionalServicesAddForm", (ProfessionalServicesAddForm,), {"user": request.user}
-            )
+        base = ProfessionalServicesAddForm if obj is None else ProfessionalServicesChangeForm
+        kwargs["form"] = type(base.__name__, (base,), {"user": request.user})
         return super().get_form(request, obj, change, **kwargs)
 
     def add_through_service(self, request, obj, form):
         _add_professional_services(request.user, obj.engagement, obj, form.cleaned_data)
+
+    def change_through_service(self, request, obj, form):
+        if form.has_changed():  # nothing to change: the service would refuse a closed engagement for it
+            _change_professional_services(request.user, obj, form.cleaned_data)
 
 
 @admin.register(MarketplaceSubscription)
@@ -1121,6 +1187,10 @@ class MarketplaceSubscriptionAdmin(
 
     def add_through_service(self, request, obj, form):
         _add_subscription(request.user, obj.engagement, obj, form.cleaned_data)
+
+    def change_through_service(self, request, obj, form):
+        if form.has_changed():  # nothing to change: the service would refuse a closed engagement for it
+            _change_subscription(request.user, obj, form.cleaned_data)
 
 
 @admin.register(EngagementStageEvent)

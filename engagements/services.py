@@ -5,6 +5,7 @@ whose message is written for that user. Views, the admin and the API all call th
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -267,7 +268,8 @@ def customer_time_zone_change(
         locked.time_zone = time_zone
         locked.save(update_fields=["time_zone", *fields, "updated_at"])
         now = timezone.now()
-        moved, ended = [], []
+        moved: list[AccessGrant] = []
+        ran_out: list[_RanOut] = []
         for grant in (
             grants.filter(revoked_at__isnull=True)
             .select_for_update(of=("self",))
@@ -277,34 +279,41 @@ def customer_time_zone_change(
             end, last_day = _end_in_zone(grant, time_zone)
             if end == grant.expires_at:
                 continue
-            grant.updated_at = now
             if end > now:
-                grant.expires_at, grant.last_day = end, last_day
+                grant.expires_at, grant.last_day, grant.updated_at = end, last_day, now
                 moved.append(grant)
                 continue
             # Its last day was already over in the new zone: it ran out there, nobody cut it short. Record
             # it as the hourly check would have, had the customer always worked there: expired, dated when
             # that day ended. A grant made after that moment ends the instant it began (a grant ends after
             # it starts, by a constraint), and no longer has a day it ran to.
-            grant.expires_at = grant.revoked_at = max(end, grant.granted_at + _INSTANT)
-            grant.last_day = last_day if grant.expires_at == end else None
-            grant.revoked_by = None
-            grant.expired = True
-            grant.revocation_reason = _ended_by_zone_reason(grant, last_day, locked, old_name)
-            grant._change_reason = (
-                f"Expired; recorded when the customer's time zone changed from {old_name} to {time_zone}"
+            ended_at = max(end, grant.granted_at + _INSTANT)
+            ran_out.append(
+                _RanOut(
+                    grant,
+                    ended_at,
+                    last_day if ended_at == end else None,
+                    _ended_by_zone_reason(grant, last_day, locked, old_name),
+                )
             )
-            ended.append(grant)
-        reason = f"The customer's time zone changed from {old_name} to {time_zone}"
-        changed = [*moved, *ended]
-        ended_fields = ["revoked_at", "revoked_by", "expired", "revocation_reason"]
-        AccessGrant.objects.bulk_update(changed, ["expires_at", "last_day", *ended_fields, "updated_at"])
-        AccessGrant.history.bulk_history_create(
-            changed, update=True, default_change_reason=reason, default_user=user, default_date=now
+        # Both change reasons fit the history's 100 characters whatever the zones' names (up to 32 each);
+        # the grant's own reason, which both sides read, names the zone it left.
+        if moved:
+            AccessGrant.objects.bulk_update(moved, ["expires_at", "last_day", "updated_at"])
+            AccessGrant.history.bulk_history_create(
+                moved,
+                update=True,
+                default_change_reason=f"Time zone changed from {old_name} to {time_zone}",
+                default_user=user,
+                default_date=now,
+            )
+        _access_grants_record_ran_out(
+            ran_out,
+            change_reason=f"Expired; recorded when the customer's time zone changed to {time_zone}",
+            user=user,
+            now=now,
         )
-        if ended:
-            events.access_grants_revoked(ended)
-            _tell_access_ended(ended)
+        ended = [item.grant for item in ran_out]
         # Support builds on engagements (its cases point at the customer), so it is imported here, when
         # called, never at module level: open cases answered in local business hours are due by the new
         # zone's hours, in this same transaction.
@@ -1078,12 +1087,50 @@ def _expiry_reason(grant: AccessGrant, noticed_by: str) -> str:
     return f"Expired on {local:%d %b %Y %H:%M} ({local.tzname()}) ({noticed_by})."
 
 
+class _RanOut(NamedTuple):
+    """A locked grant found over, and how it ran out: when its access ended, the day it ran to (None: an
+    exact moment) and why, in words for both sides."""
+
+    grant: AccessGrant
+    ended_at: datetime.datetime
+    last_day: datetime.date | None
+    reason: str
+
+
+def _access_grants_record_ran_out(
+    ran_out: list[_RanOut], *, change_reason: str, now: datetime.datetime, user=None
+) -> int:
+    """Record these locked grants as expired, not revoked: nobody cut them short, so no one revoked them,
+    and each is dated when its access ended, not when that was noticed. In their history (`user`: who
+    noticed, if anybody), announced by webhook, the customer and the partner told by email: how every end
+    by running out is recorded, whoever finds it. Returns how many emails were queued."""
+    grants = []
+    for grant, ended_at, last_day, reason in ran_out:
+        grant.expires_at = grant.revoked_at = ended_at
+        grant.last_day = last_day
+        grant.revoked_by = None
+        grant.expired = True
+        grant.revocation_reason = reason
+        grant.updated_at = now
+        grants.append(grant)
+    if not grants:
+        return 0
+    AccessGrant.objects.bulk_update(
+        grants,
+        ["expires_at", "last_day", "revoked_at", "revoked_by", "expired", "revocation_reason", "updated_at"],
+    )
+    AccessGrant.history.bulk_history_create(
+        grants, update=True, default_change_reason=change_reason, default_user=user, default_date=now
+    )
+    events.access_grants_revoked(grants)
+    return _tell_access_ended(grants)
+
+
 def access_grants_end_expired(
     grants: QuerySet[AccessGrant], *, noticed_by: str, change_reason: str
 ) -> tuple[list[AccessGrant], int]:
-    """Record those of `grants` that are past their expiry and not ended yet as expired (not revoked:
-    nobody cut them short): dated when the access ended, with the reason, in their history, announced by
-    webhook, and the customer and the partner told by email. Locks them first: call it inside a
+    """Record those of `grants` that are past their expiry and not ended yet as expired, as
+    _access_grants_record_ran_out does, dated when their access ended. Locks them first: call it inside a
     transaction (the check's, or a service's). Returns the grants recorded and how many emails were
     queued."""
     now = timezone.now()
@@ -1093,22 +1140,15 @@ def access_grants_end_expired(
         .select_related(*events.GRANT_EVENT_RELATED, "engagement_partner__engagement__customer")
         .order_by("pk")
     )
-    if not ended:
-        return [], 0
-    for grant in ended:
-        grant.revoked_at = grant.expires_at  # when the access ended, not when it was noticed
-        grant.revoked_by = None  # nobody revoked it: it ran out
-        grant.expired = True
-        grant.revocation_reason = _expiry_reason(grant, noticed_by)
-        grant.updated_at = now
-    AccessGrant.objects.bulk_update(
-        ended, ["revoked_at", "revoked_by", "expired", "revocation_reason", "updated_at"]
+    told = _access_grants_record_ran_out(
+        [
+            _RanOut(grant, grant.expires_at, grant.last_day, _expiry_reason(grant, noticed_by))
+            for grant in ended
+        ],
+        change_reason=change_reason,
+        now=now,
     )
-    AccessGrant.history.bulk_history_create(
-        ended, update=True, default_change_reason=change_reason, default_date=now
-    )
-    events.access_grants_revoked(ended)
-    return ended, _tell_access_ended(ended)
+    return ended, told
 
 
 def _customer_recipients(customer_ids) -> dict[int, list[str]]:
@@ -1182,6 +1222,18 @@ def _plausible(day: datetime.date | None, field: str) -> None:
         raise DomainError(" ".join(error.messages), field=field) from None
 
 
+def _may_buy_services(user, engagement: Engagement, bought_by: str, buying_partner: Partner | None) -> bool:
+    """A partner buys for itself; the customer's side (its staff or AM) buys for anybody."""
+    if user_can_manage_engagement(user, engagement):
+        return True
+    return bool(
+        bought_by == ServicesBuyer.PARTNER
+        and buying_partner is not None
+        and user.is_authenticated
+        and user.partner_id == buying_partner.pk
+    )
+
+
 def professional_services_add_check(
     *,
     user,
@@ -1209,10 +1261,7 @@ def professional_services_add_check(
             ).exists()
         ):
             raise DomainError(f"{buying_partner} is not on “{engagement.title}”.", field="buying_partner")
-        allowed = user_can_manage_engagement(user, engagement) or user.partner_id == buying_partner.pk
-    else:
-        allowed = user_can_manage_engagement(user, engagement)
-    if not allowed:
+    if not _may_buy_services(user, engagement, bought_by, buying_partner):
         raise PermissionDeniedError(f"You cannot buy Professional Services for “{engagement.title}”.")
     if consultant is not None and not consultant.is_provider_staff:
         raise DomainError(
@@ -1279,6 +1328,51 @@ def professional_services_add(
                 + (str(buying_partner) if buying_partner else "the customer"),
             )
     return services
+
+
+def professional_services_update_check(
+    *,
+    user,
+    services: ProfessionalServicesEngagement,
+    starts_on: datetime.date | None = None,
+    ends_on: datetime.date | None = None,
+) -> None:
+    """Refuse, as professional_services_update would, a user who may not have bought these services, a
+    closed engagement, or a day no calendar shows: the rules professional_services_add holds them to, for
+    forms that say so before saving (the admin's)."""
+    engagement = services.engagement
+    if not _may_buy_services(user, engagement, services.bought_by, services.buying_partner):
+        raise PermissionDeniedError(f"You cannot change the Professional Services of “{engagement.title}”.")
+    _ensure_open(engagement)
+    _plausible(starts_on, "starts_on")
+    _plausible(ends_on, "ends_on")
+
+
+def professional_services_update(
+    *,
+    user,
+    services: ProfessionalServicesEngagement,
+    goal: str,
+    capability_gap: str,
+    starts_on: datetime.date,
+    ends_on: datetime.date | None = None,
+) -> ProfessionalServicesEngagement:
+    """Change the goal, the capability gap or the dates of Professional Services bought. Who bought them,
+    for which engagement, and their consultant stay as recorded: other services are added as new ones."""
+    with transaction.atomic():
+        engagement = _lock_engagement(services.engagement)
+        locked = ProfessionalServicesEngagement.objects.select_for_update(of=("self",)).get(pk=services.pk)
+        locked.engagement = engagement
+        professional_services_update_check(user=user, services=locked, starts_on=starts_on, ends_on=ends_on)
+        locked.goal = (goal or "").strip()
+        locked.capability_gap = (capability_gap or "").strip()
+        locked.starts_on = starts_on
+        locked.ends_on = ends_on
+        validate_or_refuse(locked, exclude=["engagement"])
+        locked.save(update_fields=["goal", "capability_gap", "starts_on", "ends_on", "updated_at"])
+    for field in ("goal", "capability_gap", "starts_on", "ends_on", "updated_at"):
+        setattr(services, field, getattr(locked, field))
+    return locked
 
 
 def marketplace_subscription_add_check(
@@ -1372,3 +1466,40 @@ def marketplace_subscription_add(
         subscription.save()
         subscription.accounts.set(accounts)
     return subscription
+
+
+def marketplace_subscription_update(
+    *,
+    user,
+    subscription: MarketplaceSubscription,
+    product: str,
+    vendor: Partner,
+    accounts: Iterable[AwsAccount],
+    subscribed_on: datetime.date,
+) -> MarketplaceSubscription:
+    """Correct a subscription's product, vendor, accounts or day, held to the rules it was added under
+    (marketplace_subscription_add_check, asked of the subscription it changes). It stays its engagement's,
+    recorded as taken out by whoever subscribed it."""
+    accounts = list(accounts)
+    with transaction.atomic():
+        engagement = _lock_engagement(subscription.engagement)
+        locked = MarketplaceSubscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
+        marketplace_subscription_add_check(
+            user=user,
+            engagement=engagement,
+            product=product,
+            vendor=vendor,
+            accounts=accounts,
+            subscribed_on=subscribed_on,
+            changing=locked,
+        )
+        locked.engagement = engagement
+        locked.product = (product or "").strip()
+        locked.vendor = vendor
+        locked.subscribed_on = subscribed_on
+        validate_or_refuse(locked, exclude=["engagement", "vendor", "subscribed_by"])
+        locked.save(update_fields=["product", "vendor", "subscribed_on", "updated_at"])
+        locked.accounts.set(accounts)
+    for field in ("product", "vendor", "subscribed_on", "updated_at"):
+        setattr(subscription, field, getattr(locked, field))
+    return locked

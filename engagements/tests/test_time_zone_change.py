@@ -397,3 +397,71 @@ def test_the_database_refuses_a_live_grant_that_does_not_end_with_its_last_day(l
     with pytest.raises(IntegrityError, match="must end when that day ends"), transaction.atomic():
         AccessGrant.objects.filter(pk=grant.pk).update(last_day=datetime.date(2026, 3, 19))
     AccessGrant.objects.filter(pk=grant.pk).update(last_day=None)  # an exact moment may be any moment
+
+
+def _grant_to_contract_end(admin, engaged, account) -> AccessGrant:
+    return services.access_grant_create(
+        user=admin,
+        account=account,
+        engagement_partner=engaged,
+        role_arn=f"arn:aws:iam::{account.account_id}:role/PartnerOps",
+        scope="operations",
+    )
+
+
+def test_a_grant_ended_by_a_move_is_recorded_once_by_the_mover_and_both_sides_told_once(london):
+    """The move records the expiry as the hourly check records one: one change in the grant's history,
+    by whoever moved the zone, and one email to each side, whatever else the move has to record."""
+    customer, _admin, grant = london
+    before = grant.history.count()
+    with at(datetime.datetime(2026, 3, 20, 12, 0, tzinfo=datetime.UTC)):
+        done = services.customer_time_zone_change(
+            user=customer.account_manager, customer=customer, time_zone="Pacific/Kiritimati"
+        )
+    assert ([g.pk for g in done.ended], done.moved) == ([grant.pk], [])
+    assert grant.history.count() == before + 1
+    latest = grant.history.latest()
+    assert latest.history_user == customer.account_manager
+    assert latest.history_change_reason == (
+        "Expired; recorded when the customer's time zone changed to Pacific/Kiritimati"
+    )
+    told = OutboxMessage.objects.filter(dedupe_key__startswith=f"grant-revoked:{grant.pk}:")
+    assert sorted(told.values_list("dedupe_key", flat=True)) == [
+        f"grant-revoked:{grant.pk}:customer",
+        f"grant-revoked:{grant.pk}:partner",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "moved_to", "moment", "ended"),
+    [
+        # 20:00 UTC on 20 March: still the contract's last day in Los Angeles, already 21 March in Melbourne.
+        (
+            "America/Los_Angeles",
+            "Australia/Melbourne",
+            datetime.datetime(2026, 3, 20, 20, tzinfo=datetime.UTC),
+            True,
+        ),
+        # The longest names there are: the grant moves to the end of its last day there.
+        ("America/North_Dakota/New_Salem", "America/Argentina/ComodRivadavia", NOW, False),
+    ],
+)
+def test_a_move_between_long_zone_names_is_recorded_in_the_grants_history(
+    client, time_zone, moved_to, moment, ended
+):
+    """A grant's history keeps a change's reason in 100 characters: naming both zones in it made the
+    move fail (a server error in the admin) between zones with long names."""
+    with at(NOW):
+        customer, admin, engaged, account = _customer_with_contract(time_zone, LAST_DAY)
+        grant = _grant_to_contract_end(admin, engaged, account)
+    with at(moment):
+        response = _move_in_admin(client, customer, moved_to)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert ("1 ended at once" in page) is ended
+    assert ("1 live access grant(s) now end by the calendar there" in page) is not ended
+    grant.refresh_from_db()
+    assert Customer.objects.get(pk=customer.pk).time_zone == moved_to
+    assert grant.expired is ended
+    assert grant.expires_at == datetime.datetime(2026, 3, 21, tzinfo=zoneinfo.ZoneInfo(moved_to))
+    assert moved_to in grant.history.latest().history_change_reason
