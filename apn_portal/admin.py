@@ -15,13 +15,14 @@ from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectM
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage, Paginator
-from django.db import connections
+from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
 from apn_portal.exceptions import ConflictError, DomainError
+from apn_portal.pages import form_error
 
 # Bulk actions run one service call per row inside the request: beyond this, narrow the list first.
 ACTION_MAX_OBJECTS = 1000
@@ -129,6 +130,25 @@ class CheckedAutocompleteSelectMultiple(_KnownKeysOnlyMixin, AutocompleteSelectM
     pass
 
 
+# The request attribute that carries a service's refusal at save time to the form shown again.
+_SAVE_REFUSAL = "_apn_admin_save_refusal"
+
+
+class _RefusedSaveForm:
+    """Mixed into an admin's form: invalid, with the service's refusal beside the field it names (else
+    above the form), unless the form's own checks already say the same."""
+
+    save_refusal = None  # the DomainError
+
+    def full_clean(self):
+        super().full_clean()
+        if not self.is_bound or self.save_refusal is None:
+            return
+        if any(self.save_refusal.message in errors for errors in self.errors.values()):
+            return
+        form_error(self, self.save_refusal)
+
+
 class AdminInputMixin:
     """Whatever is typed or pasted into an admin address or form is a form error or Django's "invalid
     lookup" page, never a 500. Django hands changelist parameters to PostgreSQL unchecked (where a NUL
@@ -148,10 +168,40 @@ class AdminInputMixin:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except DomainError as error:
             # The form was checked, then the service refused the save: the records changed in between
-            # (somebody else's edit, the day turning). Django's transaction has rolled the save back; the
-            # page is shown again as things now are, with why.
-            self.message_user(request, error.message, messages.ERROR)
+            # (somebody else's edit, the day turning). Django's transaction has rolled the save back.
+            if request.method != "POST" or hasattr(request, _SAVE_REFUSAL):
+                self.message_user(request, error.message, messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            return self._changeform_view_refused(request, object_id, form_url, extra_context, error)
+
+    def _changeform_view_refused(self, request, object_id, form_url, extra_context, error):
+        """The same POST once more, its form carrying the refusal (get_form): the form is invalid, so
+        Django shows it again with what was typed, inlines included, and the refusal where it belongs;
+        nothing is saved."""
+        setattr(request, _SAVE_REFUSAL, error)
+        try:
+            # Rolled back whatever happens: this pass only shows the form (a form's check that wrote
+            # something would otherwise keep it).
+            using = router.db_for_write(self.model)
+            with transaction.atomic(using=using):
+                response = super().changeform_view(request, object_id, form_url, extra_context)
+                transaction.set_rollback(True, using=using)
+            return response
+        except DomainError as again:  # refused before the form was even built: the page as it now is
+            self.message_user(request, again.message, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+        finally:
+            delattr(request, _SAVE_REFUSAL)
+
+    def get_form(self, request, obj=None, *args, **kwargs):
+        # `change` passed on as it comes (by position from this project's admins, by name from Django):
+        # Django's UserAdmin.get_form takes it only by name.
+        form = super().get_form(request, obj, *args, **kwargs)
+        refusal = getattr(request, _SAVE_REFUSAL, None)
+        if refusal is None:
+            return form
+        # Wrapped here, under every admin's own get_form, so that any form the admin builds says it.
+        return type(form.__name__, (_RefusedSaveForm, form), {"save_refusal": refusal})
 
     def response_action(self, request, queryset):
         # Django filters the selection by the posted ids unchecked: one that cannot be an id ("abc") is
