@@ -43,7 +43,8 @@ class CaseReplyForm(forms.Form):
 class CaseStatusForm(forms.Form):
     status = forms.ChoiceField(label="Set the status to", choices=CaseStatus.choices)
 
-    def __init__(self, *args, allowed=(), **kwargs):
+    def __init__(self, *args, allowed=None, **kwargs):
+        """`allowed`: the statuses to offer; None accepts any status (the service decides)."""
         super().__init__(*args, **kwargs)
-        if allowed:
+        if allowed is not None:
             self.fields["status"].choices = [(value, CaseStatus(value).label) for value in allowed]

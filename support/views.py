@@ -36,6 +36,12 @@ def _severity_help(plan) -> str:
     return f"Technical cases on your {plan.name} plan: {labels}. Account and billing: general guidance."
 
 
+def _current_plan(customer):
+    """The customer's organisation-wide subscription (None on Basic) and the plan it gives."""
+    subscription = selectors.current_customer_subscription(customer)
+    return subscription, (subscription.plan if subscription is not None else selectors.basic_plan())
+
+
 def _case_form(user, data=None, plan=None):
     return SupportCaseForm(
         data,
@@ -53,8 +59,7 @@ def support_home(request, case_form=None, status=200):
     if audience_of(request.user) != "customer":
         return redirect_see_other("support:case-list")
     customer = get_object_or_404(customers_visible_to(request.user).select_related("tam"))
-    subscription = selectors.current_customer_subscription(customer)
-    plan = subscription.plan if subscription is not None else selectors.basic_plan()
+    subscription, plan = _current_plan(customer)
     account_subscriptions = list(selectors.current_account_subscriptions(customer))
     plans = list(
         selectors.plans_for_comparison(
@@ -114,7 +119,11 @@ def case_list(request):
 
 @audience_required("customer", "partner")
 def case_new(request):
-    form = _case_form(request.user, request.POST or None)
+    plan = None
+    if audience_of(request.user) == "customer":
+        # The plan's severities stay explained after a refused submit too: that is when they matter most.
+        plan = _current_plan(get_object_or_404(customers_visible_to(request.user)))[1]
+    form = _case_form(request.user, request.POST or None, plan=plan)
     if request.method == "POST" and form.is_valid():
         try:
             case = services.support_case_open(user=request.user, **form.cleaned_data)
@@ -140,13 +149,22 @@ def _due_text(case: SupportCase) -> str:
     return f" A first response is due by {local:%a %d %b %Y, %H:%M} ({case.customer.time_zone})."
 
 
+def _settable_statuses(case: SupportCase, side, requester: bool) -> list[str]:
+    """The statuses its support (`side`) or its requester may move `case` to now: none once it is closed.
+    The status form offers exactly these, on the page and after a refused change alike."""
+    if case.status == CaseStatus.CLOSED:
+        return []
+    allowed = services.RESPONDER_STATUSES if side else (services.REQUESTER_STATUSES if requester else ())
+    return [value for value in allowed if value != case.status]
+
+
 @audience_required("customer", "partner", "provider")
-def case_detail(request, pk, reply_form=None, status_form=None, status=200):
+def case_detail(request, pk, reply_form=None, status=200):
     case = get_object_or_404(selectors.case_detail(selectors.cases_visible_to(request.user)), pk=pk)
     side = selectors.responder_side(request.user, case)
     requester = selectors.user_is_case_requester(request.user, case)
-    allowed = services.RESPONDER_STATUSES if side else (services.REQUESTER_STATUSES if requester else ())
-    allowed = [value for value in allowed if value != case.status]
+    allowed = _settable_statuses(case, side, requester)
+    can_reply = bool(side or requester) and case.status != CaseStatus.CLOSED
     return render_page(
         request,
         "support/case_detail.html",
@@ -154,15 +172,25 @@ def case_detail(request, pk, reply_form=None, status_form=None, status=200):
             "section": "support",
             "case": case,
             "replies": case.replies.all(),
-            "can_reply": (side or requester) and case.status != CaseStatus.CLOSED,
+            "can_reply": can_reply,
             "reply_form": reply_form or CaseReplyForm(),
-            "status_form": status_form or CaseStatusForm(allowed=allowed),
-            "can_change_status": bool(allowed) and case.status != CaseStatus.CLOSED,
+            # A refused reply the page can no longer take (the case was closed meanwhile): shown back, so
+            # what was typed is not lost.
+            "unsent_reply": reply_form["body"].value() if reply_form is not None and not can_reply else "",
+            "status_form": CaseStatusForm(allowed=allowed),
+            "can_change_status": bool(allowed),
             "can_escalate": side == ReplySide.PARTNER_SUPPORT and case.with_partner and case.is_active,
             "responder_side": side,
         },
         status=status,
     )
+
+
+def _case_refusal(request, pk, error: DomainError, reply_form=None):
+    """A refusal about the case as it is now (closed or changed meanwhile, or no longer this user's to
+    act on): said above the case, whose forms may no longer be shown at all."""
+    messages.error(request, error.message)
+    return case_detail(request, pk, reply_form=reply_form, status=error.status_code)
 
 
 @require_POST
@@ -174,6 +202,8 @@ def case_reply(request, pk):
         try:
             services.support_case_reply(user=request.user, case=case, body=form.cleaned_data["body"])
         except DomainError as error:
+            if error.field not in form.fields:
+                return _case_refusal(request, pk, error, reply_form=form)
             form_error(form, error)
         else:
             messages.success(request, "Your reply was added.")
@@ -185,18 +215,18 @@ def case_reply(request, pk):
 @audience_required("customer", "partner", "provider")
 def case_status(request, pk):
     case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
+    # Any status passes the form: the service says whether this user may set it on the case as it is now.
     form = CaseStatusForm(request.POST)
-    if form.is_valid():
-        try:
-            case = services.support_case_status_change(
-                user=request.user, case=case, status=form.cleaned_data["status"]
-            )
-        except DomainError as error:
-            form_error(form, error)
-        else:
-            messages.success(request, f"Case #{case.pk} is now {case.get_status_display().lower()}.")
-            return redirect_see_other("support:case-detail", pk=case.pk)
-    return case_detail(request, pk, status_form=form, status=400)
+    try:
+        if not form.is_valid():
+            raise DomainError("Choose one of the statuses offered.", field="status")
+        case = services.support_case_status_change(
+            user=request.user, case=case, status=form.cleaned_data["status"]
+        )
+    except DomainError as error:
+        return _case_refusal(request, pk, error)
+    messages.success(request, f"Case #{case.pk} is now {case.get_status_display().lower()}.")
+    return redirect_see_other("support:case-detail", pk=case.pk)
 
 
 @require_POST
