@@ -595,28 +595,44 @@ def contact_request_decline(*, contact_request: ContactRequest, user, reason: st
 # Profile changes proposed by a partner ------------------------------------------------------------------
 
 
-def profile_change_propose(
+def profile_change_submit(
     *, partner: Partner, user, description: str, website: str, industries, use_cases
-) -> ProfileChangeRequest:
+) -> tuple[ProfileChangeRequest, bool]:
     """A partner's staff propose new profile text and tags; its PDM approves them before they go live.
+    Returns the proposal and whether it is new, like get_or_create.
 
-    A proposal still waiting replaces the earlier one, so the PDM only ever reviews the latest.
+    A proposal still waiting replaces the earlier one, so the PDM only ever reviews the latest. The same
+    values sent again (a double click, Back and resend, a colleague sending the same) return the one still
+    waiting: no second proposal, no second email to the PDM.
     """
     if not user.is_authenticated or user.partner_id != partner.pk:
         raise PermissionDeniedError(f"Only {partner.name}'s own staff can propose changes to its profile.")
     description, website = (description or "").strip(), (website or "").strip()
     industry_ids = {industry.pk for industry in industries}
     use_case_ids = {use_case.pk for use_case in use_cases}
-    with transaction.atomic():
-        # Locked so two colleagues proposing at once replace each other in turn.
-        locked = Partner.objects.select_for_update().get(pk=partner.pk)
-        unchanged = (
-            description == locked.description
-            and website == locked.website
-            and industry_ids == set(locked.industries.values_list("pk", flat=True))
-            and use_case_ids == set(locked.use_cases.values_list("pk", flat=True))
+
+    def holds_these_values(source) -> bool:
+        return (
+            description == source.description
+            and website == source.website
+            and industry_ids == set(source.industries.values_list("pk", flat=True))
+            and use_case_ids == set(source.use_cases.values_list("pk", flat=True))
         )
-        if unchanged:
+
+    with transaction.atomic():
+        # Locked so two colleagues proposing at once replace each other in turn, and so a repeat sent at
+        # the same time waits here and then finds the proposal the first one stored.
+        locked = Partner.objects.select_for_update().get(pk=partner.pk)
+        # Its row locked too, as the update below locks it anyway: if a PDM is deciding it right now, this
+        # waits and then no longer finds it pending, rather than answering with a proposal just decided.
+        pending = (
+            locked.profile_change_requests.select_for_update()
+            .filter(status=ProfileChangeStatus.PENDING)
+            .first()
+        )
+        if pending is not None and holds_these_values(pending):
+            return pending, False
+        if holds_these_values(locked):
             raise DomainError("These are the profile's current values: change something to propose it.")
         locked.profile_change_requests.filter(status=ProfileChangeStatus.PENDING).update(
             status=ProfileChangeStatus.SUPERSEDED, updated_at=timezone.now()
@@ -639,16 +655,20 @@ def profile_change_propose(
                     "admin_path": reverse("admin:partners_profilechangerequest_change", args=[change.pk]),
                 },
             )
-    return change
+    return change, True
 
 
 def _profile_change_for_decision(change: ProfileChangeRequest, user) -> ProfileChangeRequest:
+    # The partner's row first, then the proposal: the order a proposer takes them in. Taken the other way
+    # round, a decision and a proposal made at the same moment would deadlock.
+    partner = Partner.objects.select_for_update().get(pk=change.partner_id)
     locked = (
         ProfileChangeRequest.objects.select_for_update(of=("self",))
-        .select_related("partner", "proposed_by")
+        .select_related("proposed_by")
         .get(pk=change.pk)
     )
-    _ensure_can_edit(locked.partner, user)
+    locked.partner = partner
+    _ensure_can_edit(partner, user)
     if locked.status != ProfileChangeStatus.PENDING:
         raise ConflictError(f"This proposal is already {locked.get_status_display().lower()}.")
     return locked
@@ -671,7 +691,7 @@ def profile_change_approve(*, change: ProfileChangeRequest, user) -> ProfileChan
     # `updated_at`: once is enough.
     with transaction.atomic(), partner_changes_batched():
         locked = _profile_change_for_decision(change, user)
-        partner = Partner.objects.select_for_update().get(pk=locked.partner_id)
+        partner = locked.partner
         partner.description = locked.description
         partner.website = locked.website
         partner._history_user = user

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from partners.choices import AuditResult, EnrollmentStatus, PartnerType, ProfileChangeStatus, TierChangeSource
 from partners.models import Partner, TierChange
-from partners.services import profile_change_propose
+from partners.services import profile_change_submit
 from tests.factories import (
     CustomerReferenceFactory,
     PartnerFactory,
@@ -236,9 +236,10 @@ def test_a_pdm_approves_or_rejects_proposed_profile_changes(client):
     author = PartnerUserFactory(partner=partner)
 
     def propose(description):
-        return profile_change_propose(
+        proposal, _ = profile_change_submit(
             partner=partner, user=author, description=description, website="", industries=[], use_cases=[]
         )
+        return proposal
 
     changes = "admin:partners_profilechangerequest_changelist"
     run_action(client, changes, "approve", [propose("New text")])

@@ -15,6 +15,7 @@ from django.utils import timezone
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from partners.choices import CertificationLevel, ContactRequestStatus, PartnerType
+from partners.models import ContactRequest
 from partners.services import contact_request_accept, contact_request_decline
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -382,6 +383,57 @@ def test_a_lead_already_answered_cannot_be_answered_again(acme_client, acme):
     assert shown == [f"Contact request {lead.reference} was already accepted."]
     lead.refresh_from_db()
     assert lead.status == ContactRequestStatus.ACCEPTED
+
+
+def _answered_by_a_colleague(lead, answer):
+    colleague = PartnerUserFactory(partner=lead.partner, username="bob")
+    if answer == "accept":
+        contact_request_accept(contact_request=lead, user=colleague)
+    else:
+        contact_request_decline(contact_request=lead, user=colleague, reason="Not our region.")
+    lead.refresh_from_db()
+    return colleague
+
+
+@pytest.mark.parametrize("answer, shown", [("accept", "accepted"), ("decline", "declined")])
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 2001, "We are fully booked."])
+def test_declining_a_lead_a_colleague_answered_meanwhile_says_so(acme_client, acme, answer, shown, reason):
+    # The page still showed the decline form; whatever its reason, the answer is the colleague's.
+    lead = ContactRequestFactory(partner=acme)
+    colleague = _answered_by_a_colleague(lead, answer)
+
+    response = acme_client.post(reverse("my:lead-decline", args=[lead.reference]), {"reason": reason})
+
+    assert response.status_code == 303
+    page = text_of(acme_client.get(response["Location"]))
+    assert f"Contact request {lead.reference} was already {shown}." in page
+    assert "Say why you decline" not in page
+    stored = ContactRequest.objects.get(pk=lead.pk)
+    assert (stored.status, stored.decline_reason, stored.responded_by, stored.responded_at) == (
+        lead.status,
+        lead.decline_reason,
+        colleague,
+        lead.responded_at,
+    )
+
+
+@pytest.mark.parametrize("answer, shown", [("accept", "accepted"), ("decline", "declined")])
+def test_accepting_a_lead_a_colleague_answered_meanwhile_says_so(acme_client, acme, answer, shown):
+    lead = ContactRequestFactory(partner=acme)
+    colleague = _answered_by_a_colleague(lead, answer)
+
+    response = acme_client.post(reverse("my:lead-accept", args=[lead.reference]))
+
+    assert response.status_code == 303
+    page = text_of(acme_client.get(response["Location"]))
+    assert f"Contact request {lead.reference} was already {shown}." in page
+    assert "You accepted" not in page
+    stored = ContactRequest.objects.get(pk=lead.pk)
+    assert (stored.status, stored.responded_by, stored.responded_at) == (
+        lead.status,
+        colleague,
+        lead.responded_at,
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,13 @@
 """The partner's profile in its own area: the preview, proposed changes, and the PDM's decision."""
 
+import re
+import threading
+import time
+from html import unescape
+
 import pytest
+from django.db import connection, connections
+from django.test import Client
 from django.urls import reverse
 
 from apn_portal.accounts.choices import StaffRole
@@ -9,7 +16,11 @@ from apn_portal.outbox.models import OutboxMessage
 from apn_portal.outbox.services import outbox_flush
 from partners.choices import ProfileChangeStatus
 from partners.models import ProfileChangeRequest
-from partners.services import profile_change_approve, profile_change_propose, profile_change_reject
+from partners.services import (
+    profile_change_approve,
+    profile_change_reject,
+    profile_change_submit,
+)
 from tests.factories import (
     IndustryFactory,
     OfficeFactory,
@@ -63,7 +74,18 @@ def propose(partner, user, **changes):
         "use_cases": list(partner.use_cases.all()),
         **changes,
     }
-    return profile_change_propose(partner=partner, user=user, **values)
+    proposal, _ = profile_change_submit(partner=partner, user=user, **values)
+    return proposal
+
+
+def text_of(response) -> str:
+    """The page's visible text on one line, so assertions read like what a person sees."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())
+
+
+def proposal_emails():
+    return OutboxMessage.objects.filter(subject__contains="proposes changes to its profile")
 
 
 # Preview ------------------------------------------------------------------------------------------------
@@ -157,6 +179,137 @@ def test_a_new_proposal_replaces_the_one_still_waiting(acme, acme_user):
     first.refresh_from_db()
     assert first.status == ProfileChangeStatus.SUPERSEDED
     assert second.status == ProfileChangeStatus.PENDING
+
+
+def test_the_same_proposal_sent_twice_is_one_proposal_and_one_email_to_the_pdm(acme_client, acme):
+    # A double click on "Send for approval", or Back and send again.
+    analytics = UseCaseFactory(name="Analytics", slug="analytics-x")
+    data = {
+        "description": "We migrate and modernise workloads.",
+        "website": "https://www.acme.example",
+        "industries": [acme.industries.get().pk],
+        "use_cases": [analytics.pk],
+    }
+
+    first = acme_client.post(reverse("my:profile-edit"), data)
+    assert "Your changes were sent" in text_of(acme_client.get(first["Location"]))
+    again = acme_client.post(reverse("my:profile-edit"), data)
+
+    assert first.status_code == again.status_code == 303
+    change = ProfileChangeRequest.objects.get()
+    assert change.status == ProfileChangeStatus.PENDING
+    assert proposal_emails().count() == 1
+    page = text_of(acme_client.get(again["Location"]))
+    assert "These changes are already waiting for your Partner Development Manager" in page
+    assert "Your changes were sent" not in page
+    assert "Replaced by a later proposal" not in page
+
+
+def test_sending_the_waiting_proposal_back_unchanged_keeps_it(acme, acme_user, acme_client):
+    # The form starts from the waiting proposal: sending it as it is asks for nothing new.
+    change = propose(acme, acme_user, description="Our proposed text.", website="https://new.acme.example")
+    form = acme_client.get(reverse("my:profile-edit")).context["form"]
+    data = {name: form[name].value() for name in ("description", "website", "industries", "use_cases")}
+
+    response = acme_client.post(reverse("my:profile-edit"), data)
+
+    assert response.status_code == 303
+    assert list(ProfileChangeRequest.objects.all()) == [change]
+    assert proposal_emails().count() == 1
+    assert "already waiting for your Partner Development Manager" in text_of(
+        acme_client.get(response["Location"])
+    )
+
+
+def test_a_colleague_proposing_the_same_gets_the_waiting_proposal(acme, acme_user):
+    colleague = PartnerUserFactory(partner=acme, username="bob")
+    values = {"description": "Shared text.", "website": acme.website, "industries": [], "use_cases": []}
+    first, created = profile_change_submit(partner=acme, user=acme_user, **values)
+    assert created
+
+    # Spaces around the text, which the service strips, make no other proposal.
+    again, created = profile_change_submit(
+        partner=acme, user=colleague, **(values | {"description": "  Shared text.\n"})
+    )
+
+    assert (again, created) == (first, False)
+    assert again.proposed_by == acme_user
+    assert again.status == ProfileChangeStatus.PENDING
+    assert proposal_emails().count() == 1
+
+
+def test_a_proposal_differing_only_in_a_tag_still_replaces_the_waiting_one(acme, acme_user):
+    analytics = UseCaseFactory(name="Analytics", slug="analytics-x")
+    first = propose(acme, acme_user, description="New text.")
+
+    second, created = profile_change_submit(
+        partner=acme,
+        user=acme_user,
+        description="New text.",
+        website=acme.website,
+        industries=acme.industries.all(),
+        use_cases=[analytics],
+    )
+
+    assert created
+    assert second.status == ProfileChangeStatus.PENDING
+    first.refresh_from_db()
+    assert first.status == ProfileChangeStatus.SUPERSEDED
+    assert proposal_emails().count() == 2
+
+
+def _waiting_for_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def _wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_proposal_sent_twice_at_once_is_one_proposal_and_one_email():
+    """Both sends are held (another session locks the partner's row) until both wait on that lock, so
+    neither can have stored its proposal before the other looked; then the lock goes."""
+    acme = PartnerFactory(pdm=PdmFactory(), description="Old text.")
+    user = PartnerUserFactory(partner=acme)
+    data = {"description": "New text.", "website": "https://new.acme.example"}
+    responses = {}
+
+    def send(name, client):
+        try:
+            responses[name] = client.post(reverse("my:profile-edit"), data)
+        finally:
+            connection.close()
+
+    clients = {name: Client() for name in ("one", "two")}
+    for client in clients.values():
+        client.force_login(user)
+    locker = connections.create_connection("default")
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"SELECT 1 FROM {acme._meta.db_table} WHERE id = %s FOR UPDATE", [acme.pk])
+            threads = [threading.Thread(target=send, args=item) for item in clients.items()]
+            for thread in threads:
+                thread.start()
+            _wait_for(lambda: _waiting_for_locks() == 2)
+            cursor.execute("COMMIT")
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        locker.close()
+
+    assert [responses[name].status_code for name in ("one", "two")] == [303, 303]
+    assert ProfileChangeRequest.objects.get().status == ProfileChangeStatus.PENDING
+    assert proposal_emails().count() == 1
 
 
 def test_changing_a_waiting_proposal_starts_from_it_and_keeps_what_it_proposed(acme, acme_user, acme_client):
@@ -295,3 +448,61 @@ def test_another_pdm_cannot_approve_from_the_admin(client, acme, acme_user):
 
     change.refresh_from_db()
     assert change.status == ProfileChangeStatus.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_proposal_and_its_approval_at_the_same_moment_both_end_cleanly():
+    """The proposer is queued on the partner's row first, then the PDM's approval: had the approval locked
+    the proposal before the partner, the proposer (let through first) would wait on the proposal while the
+    approval waits on the partner, and PostgreSQL would abort one of them as a deadlock."""
+    pdm = PdmFactory()
+    acme = PartnerFactory(pdm=pdm, description="Old text.")
+    user = PartnerUserFactory(partner=acme)
+    waiting = propose(acme, user, description="First text.")
+    outcomes = {}
+
+    def run(name, action):
+        try:
+            outcomes[name] = action()
+        except Exception as error:  # the outcome is what the test compares
+            outcomes[name] = error
+        finally:
+            connection.close()
+
+    def send_again():
+        proposal, _ = profile_change_submit(
+            partner=acme,
+            user=user,
+            description="Second text.",
+            website=acme.website,
+            industries=[],
+            use_cases=[],
+        )
+        return proposal
+
+    def approve():
+        return profile_change_approve(change=waiting, user=pdm)
+
+    locker = connections.create_connection("default")
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"SELECT 1 FROM {acme._meta.db_table} WHERE id = %s FOR UPDATE", [acme.pk])
+            threads = []
+            for count, item in enumerate((("propose", send_again), ("approve", approve)), start=1):
+                threads.append(threading.Thread(target=run, args=item))
+                threads[-1].start()
+                _wait_for(lambda count=count: _waiting_for_locks() == count)
+            cursor.execute("COMMIT")
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        locker.close()
+
+    # The new proposal replaced the waiting one, so the approval came too late: it says so.
+    assert isinstance(outcomes["propose"], ProfileChangeRequest)
+    assert isinstance(outcomes["approve"], ConflictError)
+    assert "replaced by a later proposal" in outcomes["approve"].message
+    assert ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING).description == "Second text."
+    acme.refresh_from_db()
+    assert acme.description == "Old text."

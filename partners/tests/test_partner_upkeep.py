@@ -15,7 +15,7 @@ from apn_portal.exceptions import DomainError
 from partners.choices import PartnerType
 from partners.forms import PartnerAdminForm
 from partners.models import ConsultingCategory, Industry, Partner, PartnerSearchEntry, Program, TierChange
-from partners.services import profile_change_approve, profile_change_propose
+from partners.services import profile_change_approve, profile_change_submit
 from partners.services_records import partner_create, partner_update
 from partners.tests.search_helpers import search
 from partners.tests.test_admin import change_form_data
@@ -283,7 +283,7 @@ def test_an_edit_of_a_partner_and_its_tags_rewrites_its_search_entry_once(client
 def test_approving_a_profile_proposal_rewrites_the_search_entry_once(client, pdm):
     partner = PartnerFactory(pdm=pdm, name="Acme Cloud", description="We migrate workloads.")
     energy, streaming = IndustryFactory(name="Energy"), UseCaseFactory(name="Streaming")
-    change = profile_change_propose(
+    change, _ = profile_change_submit(
         partner=partner,
         user=PartnerUserFactory(partner=partner),
         description="We run power grids' data platforms.",

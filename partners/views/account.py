@@ -25,7 +25,7 @@ from partners.selectors_partner_area import (
 from partners.services import (
     contact_request_accept,
     contact_request_decline,
-    profile_change_propose,
+    profile_change_submit,
 )
 
 LEADS_PER_PAGE = 20
@@ -117,6 +117,13 @@ def lead_accept(request, reference):
 @partner_staff_required
 def lead_decline(request, reference):
     lead = _own_lead(request, reference)
+    if lead.status != ContactRequestStatus.NEW:
+        # Sent from a page older than a colleague's answer: the decline form is gone from the page now, so
+        # its errors would show nowhere. Say that it was answered, as the service would for a valid form.
+        messages.error(
+            request, f"Contact request {lead.reference} was already {lead.get_status_display().lower()}."
+        )
+        return redirect_see_other("my:lead-detail", lead.reference)
     form = LeadDeclineForm(request.POST)
     if not form.is_valid():
         return _lead_page(request, lead, form, status=400)
@@ -153,7 +160,7 @@ def profile_edit(request):
     form = ProfileChangeForm(data=request.POST or None, partner=partner, pending=pending)
     if request.method == "POST" and form.is_valid():
         try:
-            profile_change_propose(
+            _change, created = profile_change_submit(
                 partner=partner,
                 user=request.user,
                 description=form.cleaned_data["description"],
@@ -164,10 +171,18 @@ def profile_edit(request):
         except DomainError as exc:
             form_error(form, exc)
         else:
-            messages.success(
-                request,
-                "Your changes were sent to your Partner Development Manager; they go live once approved.",
-            )
+            if created:
+                messages.success(
+                    request,
+                    "Your changes were sent to your Partner Development Manager; they go live once approved.",
+                )
+            else:
+                # Sent twice (a double click, Back and resend): the first one is what the PDM reviews.
+                messages.info(
+                    request,
+                    "These changes are already waiting for your Partner Development Manager; "
+                    "they go live once approved.",
+                )
             return redirect_see_other("my:profile")
     return _area_page(
         request,
