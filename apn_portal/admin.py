@@ -152,7 +152,34 @@ class _RefusedSaveForm:
 class AdminInputMixin:
     """Whatever is typed or pasted into an admin address or form is a form error or Django's "invalid
     lookup" page, never a 500. Django hands changelist parameters to PostgreSQL unchecked (where a NUL
-    byte cannot be compared with text) and builds a date-hierarchy day from any number."""
+    byte cannot be compared with text) and builds a date-hierarchy day from any number. And a change page
+    writes back only what it let the user edit (save_model)."""
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            self._keep_read_only_as_stored(request, obj)
+        super().save_model(request, obj, form, change)
+
+    def _keep_read_only_as_stored(self, request, obj) -> None:
+        # Django saves every column as the page read it. What the page shows read-only changes only through
+        # services (a status, a stage, a tier, an approval); written back as read, a change one of them made
+        # meanwhile (an action in another tab, the scheduled checks) would be undone. So those columns are
+        # read again, with the row locked until this save commits.
+        names = set(self.get_readonly_fields(request, obj))
+        fields = [f for f in obj._meta.concrete_fields if f.name in names and not f.primary_key]
+        if not fields:
+            return
+        stored = (
+            type(obj)
+            ._base_manager.select_for_update()
+            .filter(pk=obj.pk)
+            .values(*(f.attname for f in fields))
+            .first()
+        )
+        if stored is None:
+            return  # deleted meanwhile: Django's save says so
+        for field in fields:
+            setattr(obj, field.attname, stored[field.attname])
 
     def get_changelist_instance(self, request):
         parameters = request.GET.lists()

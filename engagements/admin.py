@@ -220,12 +220,11 @@ class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         super().save_related(request, form, formsets, change)
         if members is None:
             return
-        try:
-            services.customer_access_administrators_set(
-                user=request.user, customer=form.instance, members=members
-            )
-        except DomainError as error:  # changed since the form was checked, by someone else
-            report_refusal(self, request, str(form.instance), error)
+        # Refused here only if the records changed since the form was checked: the whole save is then
+        # undone and the form shown again as typed, with why (AdminInputMixin.changeform_view).
+        services.customer_access_administrators_set(
+            user=request.user, customer=form.instance, members=members
+        )
 
     def _save_with_time_zone(self, request, obj, form):
         # The customer's days move with its time zone, and its live grants' ends with them: that goes
@@ -755,13 +754,12 @@ class EngagementAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdmin
                 row.save()
                 row_form.save_m2m()
                 continue
-            try:
-                if row.pk is not None:
-                    update(request.user, row, row_form.cleaned_data)
-                else:
-                    add(request.user, form.instance, row, row_form.cleaned_data)
-            except DomainError as error:  # changed since the form was checked, by someone else
-                report_refusal(self, request, getattr(row, "display_name", None) or str(row), error)
+            # A refusal here (the records changed since the formset was checked) undoes the whole save,
+            # which is shown again as typed, with why (AdminInputMixin.changeform_view): never half saved.
+            if row.pk is not None:
+                update(request.user, row, row_form.cleaned_data)
+            else:
+                add(request.user, form.instance, row, row_form.cleaned_data)
 
     def _each(self, request, queryset, verb, call):
         if selection_too_large(self, request, queryset):
