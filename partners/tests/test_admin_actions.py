@@ -255,3 +255,19 @@ def test_a_pdm_approves_or_rejects_proposed_profile_changes(client):
         "Reads like an advert.",
     )
     assert partner.description == "New text"
+
+
+def test_the_admins_own_forms_tie_each_help_text_to_its_control(client, superuser):
+    """Django points each control's aria-describedby at "<id>_helptext": the portal's own admin pages (the
+    tier page, the tier action, the certification import) give their help texts that id, so a screen
+    reader reads the help with the control."""
+    partner = PartnerFactory()
+    pages = {
+        reverse("admin:partners_partner_tier", args=[partner.pk]): ("id_to_tier", "id_reason"),
+        reverse("admin:partners_certification_import_csv"): ("id_file",),
+    }
+    for url, controls in pages.items():
+        page = client.get(url).content.decode()
+        for control in controls:
+            assert f'aria-describedby="{control}_helptext"' in page, (url, control)
+            assert f'id="{control}_helptext"' in page, (url, control)

@@ -2,6 +2,7 @@
 
 import datetime
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -187,6 +188,21 @@ def test_errors_are_shown_beside_the_fields_and_what_was_typed_is_kept(client, p
     assert '<option value="DE" selected>' in page
     assert '<option value="medium" selected>' in page
     assert not ContactRequest.objects.exists()
+
+
+def test_the_contact_page_shown_after_a_refused_request_is_headed_by_its_title(client, partner):
+    """Without JavaScript a refused request comes back on a page of its own: its first heading names it (a
+    screen reader's outline starts there), with the error summary one level below."""
+    page = post(client, partner, company="").content.decode()
+
+    headings = re.findall(r"<h([1-6])[^>]*>(.*?)</h\1>", page, flags=re.S)
+    assert [(level, " ".join(text.split())) for level, text in headings] == [
+        ("1", "Contact Acme Cloud"),
+        ("2", "Please correct this field:"),
+    ]
+    # On the profile the same form sits under the partner's name.
+    profile = client.get(reverse("partners:profile", args=[partner.slug])).content.decode()
+    assert '<h2 id="contact-heading">Contact Acme Cloud</h2>' in profile
 
 
 def test_markup_typed_by_the_customer_is_never_echoed_unescaped(client, partner):
