@@ -10,7 +10,7 @@ from typing import NamedTuple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -54,6 +54,7 @@ from engagements.models import (
 from engagements.selectors import (
     engaged_partner_grant_problem,
     foreign_accounts_problem,
+    live_grants,
     user_can_manage_access,
     user_can_manage_customer,
     user_can_manage_engagement,
@@ -758,7 +759,22 @@ def _partner_join(
     # clean() says why this partner cannot take this role, if it cannot.
     validate_or_refuse(engaged, exclude=["replaced_by"])
     engaged.save()
+    _partner_joined_touch(engaged)
     return engaged
+
+
+def _partner_joined_touch(engaged: EngagementPartner) -> None:
+    """Move `updated_at` (what `updated_since` and the ETag go by) of what a partner joining changes:
+    the engagement, which lists its partners, and what the partner's people see from now on, the
+    engagement's other partners and its customer. Its accounts come into the partner's sight one by one,
+    as it is granted access to them (access_grant_create). Set-based, no signals: nothing but the
+    timestamps changed, so no history row either."""
+    now = engaged.updated_at
+    engagement = engaged.engagement
+    Engagement.objects.filter(pk=engagement.pk).update(updated_at=now)
+    engagement.updated_at = now
+    EngagementPartner.objects.filter(engagement=engagement).exclude(pk=engaged.pk).update(updated_at=now)
+    Customer.objects.filter(pk=engagement.customer_id).update(updated_at=now)
 
 
 def engagement_partner_add_check(*, user, engagement: Engagement, partner: Partner, role: str) -> None:
@@ -790,7 +806,7 @@ def engagement_partner_add(
     with transaction.atomic():
         locked = _lock_engagement(engagement)
         engagement_partner_add_check(user=user, engagement=locked, partner=partner, role=role)
-        return _partner_join(
+        engaged = _partner_join(
             user=user,
             engagement=locked,
             partner=partner,
@@ -801,6 +817,8 @@ def engagement_partner_add(
             business_function=business_function,
             instance=instance,
         )
+    engagement.updated_at = locked.updated_at
+    return engaged
 
 
 def _grants_to_revoke():
@@ -1040,6 +1058,12 @@ def access_grant_create(
             granted_at=now,
             expires_at=expires_at,
             last_day=last_day,
+        )
+        # The partner sees the account from now on, and sees it named as the management account of the
+        # members it already sees: their `updated_at` moves, so its sync with `updated_since` finds them.
+        sees = live_grants(now).filter(engagement_partner__partner_id=engaged.partner_id).values("account")
+        AwsAccount.objects.filter(Q(pk=account.pk) | Q(management_account=account, pk__in=sees)).update(
+            updated_at=grant.updated_at
         )
     return grant
 

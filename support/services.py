@@ -5,10 +5,12 @@ whose message is written for that user. The pages, the admin and the API all cal
 import datetime
 import zoneinfo
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q
 from django.utils import timezone
 
+from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
 from apn_portal.checks.results import batched
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
@@ -79,6 +81,28 @@ def _check_support_partner(partner: Partner, customer: Customer, account: AwsAcc
         )
 
 
+def _tam_named(username: str):
+    """The TAM the API names by `username`, looked up only once the asker has been found to name the
+    customer's staff. Nobody by that name and somebody who is not a TAM get the same answer."""
+    tam = (
+        get_user_model()
+        .objects.filter(
+            username=username,
+            is_active=True,
+            is_staff=True,
+            partner__isnull=True,
+            customer__isnull=True,
+            groups__name=StaffRole.TAM.value,
+        )
+        .first()
+    )
+    if tam is None:
+        raise DomainError(
+            f"“{username}” is not one of the provider's Technical Account Managers.", field="tam"
+        )
+    return tam
+
+
 def support_subscription_change(
     *,
     user,
@@ -95,7 +119,8 @@ def support_subscription_change(
     Only a plan offered today, by the customer's calendar, can be subscribed to. A plan with a designated
     TAM needs one who holds a Solutions Architect certification; naming the TAM is the provider's, so only
     the customer's Account Manager or a superuser subscribes to such a plan. When the TAM changes or the
-    new plan has none, the customer's TAM (Customer.tam) follows.
+    new plan has none, the customer's TAM (Customer.tam) follows. `tam`: a user, or (from the API) a
+    username, looked up only after those checks, so nobody else learns which usernames exist.
     """
     if not _may_change_plan(user, customer):
         raise PermissionDeniedError(
@@ -110,6 +135,8 @@ def support_subscription_change(
                 f"{plan.name} comes with a designated Technical Account Manager, whom the provider names: "
                 f"ask {customer}'s Account Manager to subscribe."
             )
+        if isinstance(tam, str):
+            tam = _tam_named(tam)
         problem = selectors.tam_problem(tam, today)
         if problem:
             raise DomainError(problem, field="tam")

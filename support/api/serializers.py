@@ -64,6 +64,20 @@ class PlanMoveSerializer(serializers.Serializer):
     on = serializers.DateField(read_only=True)
 
 
+class UnresolvedUsernameField(serializers.SlugRelatedField):
+    """A provider staff member named by username, passed on as the name: the service looks it up only
+    after checking who asks, since an answer here would tell any signed-in user which usernames exist.
+    (The queryset only describes the field: the schema reads it, nothing is looked up in it.)"""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="username", queryset=User.objects.filter(is_staff=True), **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return data
+
+
 class SupportSubscriptionSerializer(serializers.ModelSerializer):
     customer = customer_field()
     account = VisibleSlugField(
@@ -74,9 +88,7 @@ class SupportSubscriptionSerializer(serializers.ModelSerializer):
         help_text="The 12-digit account it covers; leave out for the whole customer.",
     )
     plan = serializers.SlugRelatedField(slug_field="slug", queryset=SupportPlan.objects.all())
-    tam = serializers.SlugRelatedField(
-        slug_field="username",
-        queryset=User.objects.filter(is_staff=True),
+    tam = UnresolvedUsernameField(
         required=False,
         allow_null=True,
         help_text="The designated TAM (username), for a plan that comes with one.",
