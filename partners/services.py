@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_countries import countries
 from simple_history.utils import bulk_create_with_history
 
 from apn_portal.dates import add_months
@@ -461,6 +462,14 @@ def _contact_request_recipients(partner: Partner) -> list[str]:
 def _contact_request_build(partner: Partner, data: dict, ip: str | None) -> ContactRequest:
     if not partner.is_published:
         raise DomainError(f"{partner.name} does not take contact requests at the moment.")
+    country = data.get("country")
+    # The model's own validation would read anything but an alpha-2 code as a numeric or alpha-3 one
+    # ("12" is Algeria), and fail on digits int() cannot read ("²").
+    if country and str(country) not in countries.countries:
+        raise DomainError(
+            f"There is no country with the code “{country}”: give its ISO 3166-1 alpha-2 code, e.g. DE.",
+            field="country",
+        )
     contact_request = ContactRequest(
         partner=partner,
         submitted_from_ip=ip,

@@ -11,7 +11,9 @@
 - A partner's `updated_at` is what integrators sync on (`updated_since`), and the partner resource nests
   its offices and its tier (name, slug, rank) and names its tags: changing those changes the partner.
   Tier changes (their two tiers) and programs (their minimum tier) nest a tier the same way: renaming a
-  tier changes them too.
+  tier changes them too. Every record that names a partner by its slug, in any app's API (its people,
+  certifications, references, leads, tier changes; engagements, their partners, access grants, resold
+  accounts; support subscriptions and cases), changes when the partner's slug does.
   Each receiver below is one UPDATE of the rows concerned, in the transaction of the change, that
   sends no signal (so no second search refresh and no history row). A use case that changes a partner
   and several of its records at once (an edit of its tags and offices) runs under
@@ -34,6 +36,7 @@ from django.utils import timezone
 from partners.models import (
     Certification,
     ConsultingCategory,
+    ContactRequest,
     CustomerReference,
     Industry,
     Office,
@@ -150,10 +153,46 @@ def partners_touch(partner_ids) -> None:
     Partner.objects.filter(pk__in=partner_ids).update(updated_at=timezone.now())
 
 
+def _partner_saving(sender, instance, raw=False, update_fields=None, **kwargs):
+    _remember(sender, instance, ("slug",), raw, update_fields)
+
+
 def _partner_saved(sender, instance, raw=False, update_fields=None, **kwargs):
     batch = _touches.get()
     if batch is not None and not raw and (update_fields is None or "updated_at" in update_fields):
         batch.saved.add(instance.pk)
+    if not raw and _changed(instance, ("slug",)):
+        _partner_slug_shown_elsewhere_changed(instance.pk)
+
+
+def _partner_slug_shown_elsewhere_changed(partner_id: int) -> None:
+    # One statement per table however many records name the partner (a large partner has thousands of
+    # certifications), in the rename's transaction; none sends a signal or writes a history row.
+    # Imported here: the engagements and support apps build on this one, which does not load them itself.
+    from engagements.models import AccessGrant, AwsAccount, Engagement, EngagementPartner
+    from support.models import SupportCase, SupportSubscription
+
+    now = timezone.now()
+    for records in (
+        TierChange.objects.filter(partner_id=partner_id),
+        ProgramEnrollment.objects.filter(partner_id=partner_id),
+        StaffMember.objects.filter(partner_id=partner_id),
+        Certification.objects.filter(staff_member__partner_id=partner_id),
+        CustomerReference.objects.filter(partner_id=partner_id),
+        ContactRequest.objects.filter(partner_id=partner_id),
+        EngagementPartner.objects.filter(partner_id=partner_id),
+        AccessGrant.objects.filter(engagement_partner__partner_id=partner_id),
+        # An engagement lists its current partners (those not replaced).
+        Engagement.objects.filter(
+            pk__in=EngagementPartner.objects.filter(partner_id=partner_id, replaced_by__isnull=True).values(
+                "engagement_id"
+            )
+        ),
+        AwsAccount.objects.filter(reseller_id=partner_id),
+        SupportSubscription.objects.filter(support_partner_id=partner_id),
+        SupportCase.objects.filter(Q(opened_by_partner_id=partner_id) | Q(handling_partner_id=partner_id)),
+    ):
+        records.update(updated_at=now)
 
 
 def _office_saved(sender, instance, raw=False, **kwargs):
@@ -275,6 +314,7 @@ def connect():
         pre_save.connect(
             _remember_owner, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}owner{model.__name__}"
         )
+    pre_save.connect(_partner_saving, sender=Partner, dispatch_uid=DISPATCH_PREFIX + "partner-saving")
     post_save.connect(_partner_saved, sender=Partner, dispatch_uid=DISPATCH_PREFIX + "partner-saved")
     post_save.connect(_office_saved, sender=Office, dispatch_uid=DISPATCH_PREFIX + "office-saved")
     post_delete.connect(_office_deleted, sender=Office, dispatch_uid=DISPATCH_PREFIX + "office-deleted")

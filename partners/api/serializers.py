@@ -2,6 +2,7 @@
 write means (who may, what else changes) is decided by the services the views call."""
 
 from django.utils import timezone
+from django_countries import countries
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -349,11 +350,31 @@ class CustomerReferenceSerializer(serializers.ModelSerializer):
         return _fixed_after_creation(super().get_fields(), self.instance, "partner")
 
 
+# In the schema a two-letter code rather than an enum of every country, listed again in each description.
+@extend_schema_field({"type": "string", "pattern": "^[A-Za-z]{2}$", "example": "DE"})
+class CountryCodeField(serializers.ChoiceField):
+    """A country by its ISO 3166-1 alpha-2 code, in any case, among the countries the contact form offers.
+    Only the codes themselves: django_countries reads anything else as a numeric or alpha-3 code ("12" is
+    Algeria) and fails on digits int() cannot read ("²"), so nothing else may reach it."""
+
+    default_error_messages = {
+        "invalid_choice": "There is no country with the code “{input}”: give its ISO 3166-1 alpha-2 code, "
+        "e.g. DE."
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "ISO 3166-1 alpha-2 code, e.g. DE.")
+        super().__init__(choices=sorted(countries.countries), **kwargs)
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data.strip().upper() if isinstance(data, str) else data)
+
+
 class ContactRequestSerializer(serializers.ModelSerializer):
     partner = serializers.SlugRelatedField(
         slug_field="slug", queryset=Partner.objects.filter(is_published=True)
     )
-    country = serializers.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code, e.g. DE.")
+    country = CountryCodeField()
 
     class Meta:
         model = ContactRequest
