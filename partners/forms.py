@@ -33,7 +33,9 @@ class ContactRequestForm(forms.ModelForm):
     )
     # New with each empty form and sent back with it (kept when the form comes back with errors), so the
     # same submit sent twice stores one request (partners.services.contact_request_submit).
-    submission_token = forms.CharField(required=False, widget=forms.HiddenInput)
+    # A plain Field: whatever the page sent is read by clean_submission_token, never refused (a CharField
+    # would refuse a NUL character, with an error on a hidden field nobody sees).
+    submission_token = forms.Field(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = ContactRequest
