@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class EngagementsConfig(AppConfig):
     name = "engagements"
     verbose_name = "Customers and engagements"
+
+    def ready(self):
+        from engagements import signals
+
+        signals.connect()

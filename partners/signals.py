@@ -12,8 +12,9 @@
   its offices and its tier (name, slug, rank) and names its tags: changing those changes the partner.
   Tier changes (their two tiers) and programs (their minimum tier) nest a tier the same way: renaming a
   tier changes them too. Every record that names a partner by its slug, in any app's API (its people,
-  certifications, references, leads, tier changes; engagements, their partners, access grants, resold
-  accounts; support subscriptions and cases), changes when the partner's slug does.
+  certifications, references, leads, tier changes here; through `partner_slug_changed`, engagements,
+  their partners, access grants, resold accounts, support subscriptions and cases), changes when the
+  partner's slug does.
   Each receiver below is one UPDATE of the rows concerned, in the transaction of the change, that
   sends no signal (so no second search refresh and no history row). A use case that changes a partner
   and several of its records at once (an edit of its tags and offices) runs under
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
+from django.dispatch import Signal
 from django.utils import timezone
 
 from partners.models import (
@@ -165,13 +167,14 @@ def _partner_saved(sender, instance, raw=False, update_fields=None, **kwargs):
         _partner_slug_shown_elsewhere_changed(instance.pk)
 
 
+# Sent in the rename's transaction when a partner's slug changes, with `partner_id` and `at`: the apps
+# built on this one (engagements, support) move the `updated_at` of their records that show the slug.
+partner_slug_changed = Signal()
+
+
 def _partner_slug_shown_elsewhere_changed(partner_id: int) -> None:
     # One statement per table however many records name the partner (a large partner has thousands of
     # certifications), in the rename's transaction; none sends a signal or writes a history row.
-    # Imported here: the engagements and support apps build on this one, which does not load them itself.
-    from engagements.models import AccessGrant, AwsAccount, Engagement, EngagementPartner
-    from support.models import SupportCase, SupportSubscription
-
     now = timezone.now()
     for records in (
         TierChange.objects.filter(partner_id=partner_id),
@@ -180,19 +183,9 @@ def _partner_slug_shown_elsewhere_changed(partner_id: int) -> None:
         Certification.objects.filter(staff_member__partner_id=partner_id),
         CustomerReference.objects.filter(partner_id=partner_id),
         ContactRequest.objects.filter(partner_id=partner_id),
-        EngagementPartner.objects.filter(partner_id=partner_id),
-        AccessGrant.objects.filter(engagement_partner__partner_id=partner_id),
-        # An engagement lists its current partners (those not replaced).
-        Engagement.objects.filter(
-            pk__in=EngagementPartner.objects.filter(partner_id=partner_id, replaced_by__isnull=True).values(
-                "engagement_id"
-            )
-        ),
-        AwsAccount.objects.filter(reseller_id=partner_id),
-        SupportSubscription.objects.filter(support_partner_id=partner_id),
-        SupportCase.objects.filter(Q(opened_by_partner_id=partner_id) | Q(handling_partner_id=partner_id)),
     ):
         records.update(updated_at=now)
+    partner_slug_changed.send(sender=Partner, partner_id=partner_id, at=now)
 
 
 def _office_saved(sender, instance, raw=False, **kwargs):

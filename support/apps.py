@@ -10,3 +10,7 @@ class SupportConfig(AppConfig):
         from support.reference_data import support_plans_ensure
 
         post_migrate.connect(support_plans_ensure, sender=self, dispatch_uid="support.reference_data")
+
+        from support import signals
+
+        signals.connect()
