@@ -414,18 +414,22 @@ def customer_tam_problem(customer: Customer | None, tam) -> str | None:
     )
 
 
-def qualified_tams(on: datetime.date | None = None):
+def tams():
+    """The provider's active Technical Account Managers."""
     from django.contrib.auth import get_user_model
 
+    return get_user_model().objects.filter(
+        is_active=True,
+        is_staff=True,
+        partner__isnull=True,
+        customer__isnull=True,
+        groups__name=StaffRole.TAM.value,
+    )
+
+
+def qualified_tams(on: datetime.date | None = None):
     return (
-        get_user_model()
-        .objects.filter(
-            is_active=True,
-            is_staff=True,
-            partner__isnull=True,
-            customer__isnull=True,
-            groups__name=StaffRole.TAM.value,
-        )
+        tams()
         .filter(Exists(tam_certifications(on).filter(user=OuterRef("pk"))))
         .order_by("first_name", "last_name", "username")
     )

@@ -5,12 +5,10 @@ whose message is written for that user. The pages, the admin and the API all cal
 import datetime
 import zoneinfo
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q
 from django.utils import timezone
 
-from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
 from apn_portal.checks.results import batched
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
@@ -84,18 +82,7 @@ def _check_support_partner(partner: Partner, customer: Customer, account: AwsAcc
 def _tam_named(username: str):
     """The TAM the API names by `username`, looked up only once the asker has been found to name the
     customer's staff. Nobody by that name and somebody who is not a TAM get the same answer."""
-    tam = (
-        get_user_model()
-        .objects.filter(
-            username=username,
-            is_active=True,
-            is_staff=True,
-            partner__isnull=True,
-            customer__isnull=True,
-            groups__name=StaffRole.TAM.value,
-        )
-        .first()
-    )
+    tam = selectors.tams().filter(username=username).first()
     if tam is None:
         raise DomainError(
             f"“{username}” is not one of the provider's Technical Account Managers.", field="tam"
