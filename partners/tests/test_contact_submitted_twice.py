@@ -3,7 +3,6 @@ submit sent twice at once stores one lead, emails the partner once and shows the
 
 import re
 import threading
-import time
 import uuid
 
 import pytest
@@ -16,6 +15,7 @@ from apn_portal.outbox.models import OutboxMessage
 from apn_portal.outbox.services import outbox_flush
 from partners.models import ContactRequest
 from tests.factories import PartnerFactory, PartnerUserFactory
+from tests.locks import sessions_waiting_for_locks, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -166,22 +166,6 @@ def test_a_repeat_does_not_use_up_the_throttle(client, partner):
     assert ContactRequest.objects.count() == 5
 
 
-def _waiting_for_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
-def _wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_same_submit_sent_twice_at_once_stores_one_request(partner):
     """Both sends are held (another session locks the outbox) until both have got as far as they can,
@@ -203,7 +187,7 @@ def test_the_same_submit_sent_twice_at_once_stores_one_request(partner):
             threads = [threading.Thread(target=submit, args=(name,)) for name in ("one", "two")]
             for thread in threads:
                 thread.start()
-            _wait_for(lambda: _waiting_for_locks() == 2)
+            wait_for(lambda: sessions_waiting_for_locks() == 2)
             cursor.execute("COMMIT")
         for thread in threads:
             thread.join(timeout=30)

@@ -2,7 +2,6 @@
 
 import re
 import threading
-import time
 from html import unescape
 
 import pytest
@@ -31,6 +30,7 @@ from tests.factories import (
     SuperUserFactory,
     UseCaseFactory,
 )
+from tests.locks import sessions_waiting_for_locks, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -258,22 +258,6 @@ def test_a_proposal_differing_only_in_a_tag_still_replaces_the_waiting_one(acme,
     assert proposal_emails().count() == 2
 
 
-def _waiting_for_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
-def _wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_same_proposal_sent_twice_at_once_is_one_proposal_and_one_email():
     """Both sends are held (another session locks the partner's row) until both wait on that lock, so
@@ -300,7 +284,7 @@ def test_the_same_proposal_sent_twice_at_once_is_one_proposal_and_one_email():
             threads = [threading.Thread(target=send, args=item) for item in clients.items()]
             for thread in threads:
                 thread.start()
-            _wait_for(lambda: _waiting_for_locks() == 2)
+            wait_for(lambda: sessions_waiting_for_locks() == 2)
             cursor.execute("COMMIT")
         for thread in threads:
             thread.join(timeout=30)
@@ -492,7 +476,7 @@ def test_a_proposal_and_its_approval_at_the_same_moment_both_end_cleanly():
             for count, item in enumerate((("propose", send_again), ("approve", approve)), start=1):
                 threads.append(threading.Thread(target=run, args=item))
                 threads[-1].start()
-                _wait_for(lambda count=count: _waiting_for_locks() == count)
+                wait_for(lambda count=count: sessions_waiting_for_locks() == count)
             cursor.execute("COMMIT")
         for thread in threads:
             thread.join(timeout=30)
