@@ -10,7 +10,7 @@ from typing import NamedTuple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -821,6 +821,25 @@ def engagement_partner_add(
     return engaged
 
 
+def _grants_ended_touch(grants: Iterable[AccessGrant], now: datetime.datetime) -> None:
+    """Move `updated_at` (what `updated_since` goes by) of what these grants ending changes: a member
+    account that a grant's partner still acts in no longer shows it the management account the grant was
+    on (access_grant_create moves them the other way). One UPDATE however many grants ended; call it
+    after they are saved as ended."""
+    grants = list(grants)
+    if not grants:
+        return
+    ended_on_its_management = AccessGrant.objects.filter(
+        pk__in=[grant.pk for grant in grants],
+        account=OuterRef(OuterRef("management_account")),
+        engagement_partner__partner_id=OuterRef("engagement_partner__partner_id"),
+    )
+    still_acts_in_it = live_grants(now).filter(account=OuterRef("pk")).filter(Exists(ended_on_its_management))
+    AwsAccount.objects.filter(
+        Exists(still_acts_in_it), management_account__in={grant.account_id for grant in grants}
+    ).update(updated_at=now)
+
+
 def _grants_to_revoke():
     """Grants locked for revoking, with what their `access_grant.revoked` event shows."""
     return AccessGrant.objects.select_for_update(of=("self",)).select_related(*events.GRANT_EVENT_RELATED)
@@ -846,6 +865,7 @@ def _revoke(grants, *, user, reason: str, at: datetime.datetime) -> list[AccessG
         grant.revocation_reason = reason
         grant.save(update_fields=["revoked_at", "revoked_by", "revocation_reason", "updated_at"])
     if revoked:
+        _grants_ended_touch(revoked, max(grant.updated_at for grant in revoked))
         events.access_grants_revoked(revoked)
     return [*revoked, *expired]
 
@@ -1146,6 +1166,7 @@ def _access_grants_record_ran_out(
     AccessGrant.history.bulk_history_create(
         grants, update=True, default_change_reason=change_reason, default_user=user, default_date=now
     )
+    _grants_ended_touch(grants, now)
     events.access_grants_revoked(grants)
     return _tell_access_ended(grants)
 
