@@ -24,7 +24,7 @@ from engagements.models import AwsAccount, Customer
 from engagements.selectors import customers_visible_to
 from partners.models import Partner
 from support import selectors, services
-from support.choices import CaseStatus, CertificationTrack
+from support.choices import CaseStatus
 from support.models import (
     CaseReply,
     PlanResponseTarget,
@@ -191,23 +191,12 @@ class StaffCertificationForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk is None:
-            return cleaned
-        stored = StaffCertification.objects.filter(pk=self.instance.pk).first()
-        still_qualifies = (
-            stored is not None
-            and cleaned.get("user") == stored.user
-            and cleaned.get("track") == CertificationTrack.SOLUTIONS_ARCHITECT
-            and cleaned.get("level") in selectors.TAM_CERTIFICATION_LEVELS
+        # self.instance still holds the stored certification: the form copies its values in afterwards.
+        problems = selectors.tam_certification_change_problems(
+            self.instance, user=cleaned.get("user"), track=cleaned.get("track"), level=cleaned.get("level")
         )
-        # Another holder or another kind takes it from a TAM as a deletion would; its dates run as
-        # they do (an expiry changes no subscription either).
-        if stored is not None and not still_qualifies:
-            problems = selectors.tam_certification_removal_problems(
-                StaffCertification.objects.filter(pk=stored.pk)
-            )
-            if problems:
-                raise ValidationError(problems)
+        if problems:
+            raise ValidationError(problems)
         return cleaned
 
 

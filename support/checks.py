@@ -12,27 +12,15 @@ answer came late). Running it twice marks nothing twice, and the emails carry a 
 
 import datetime
 
-from django.db.models import F
 from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
 from apn_portal.checks.results import CheckResult, batched, plural
 from support import selectors
-from support.choices import ACTIVE_CASE_STATUSES
 from support.models import SupportCase
-from support.services import support_cases_tell_breached, support_subscriptions_move_retired
+from support.services import support_cases_mark_breached, support_subscriptions_move_retired
 
 BATCH = 500
-
-
-def breached_cases(now: datetime.datetime):
-    """Cases still waiting for their first response after its deadline."""
-    return SupportCase.objects.filter(
-        first_responded_at__isnull=True,
-        breached_at__isnull=True,
-        first_response_due_at__lte=now,
-        status__in=ACTIVE_CASE_STATUSES,
-    )
 
 
 @scheduled_check(
@@ -44,21 +32,18 @@ def breached_cases(now: datetime.datetime):
 def support_sla_check(*, today: datetime.date) -> CheckResult:
     result = CheckResult()
     now = timezone.now()
-    due = breached_cases(now)
-    marked: list[int] = []
-    for ids in batched(due.order_by("pk").values_list("pk", flat=True), BATCH):
-        # Locked and re-read: a case answered in the meantime drops out here.
-        locked = list(due.select_for_update(of=("self",)).filter(pk__in=ids).values_list("pk", flat=True))
-        if locked:
-            # Breached when the deadline passed, whenever the check noticed (updated_at says when).
-            SupportCase.objects.filter(pk__in=locked).update(
-                breached_at=F("first_response_due_at"), updated_at=now
-            )
-            marked.extend(locked)
-    if not marked:
+    cases: list[SupportCase] = []
+    emails = webhook_events = 0
+    due = selectors.breached_cases(now).order_by("pk").values_list("pk", flat=True)
+    for ids in batched(due, BATCH):
+        marked, batch_emails, batch_events = support_cases_mark_breached(
+            SupportCase.objects.filter(pk__in=ids), now
+        )
+        cases.extend(marked)
+        emails += batch_emails
+        webhook_events += batch_events
+    if not cases:
         return result
-    cases = list(selectors.breach_notice(SupportCase.objects.filter(pk__in=marked)))
-    emails, webhook_events = support_cases_tell_breached(cases)
     result.add("cases_breached", len(cases))
     result.add("emails", emails)
     result.add("webhook_events", webhook_events)

@@ -16,7 +16,9 @@ from engagements.models import AwsAccount, Customer
 from engagements.selectors import customers_assigned_to, live_grants, partner_is_solution_provider
 from partners.choices import CertificationLevel
 from support.choices import (
+    ACTIVE_CASE_STATUSES,
     SEVERITY_ORDER,
+    CaseStatus,
     CertificationTrack,
     ReplySide,
     TamCoverage,
@@ -257,6 +259,13 @@ def current_customer_subscription(customer: Customer) -> SupportSubscription | N
     )
 
 
+def customer_plan(customer: Customer | None) -> tuple[SupportSubscription | None, SupportPlan]:
+    """The customer's organisation-wide subscription (None on Basic) and the plan it gives: Basic without
+    one. A customer not yet registered (None) is on Basic."""
+    subscription = current_customer_subscription(customer) if customer is not None else None
+    return subscription, (subscription.plan if subscription is not None else basic_plan())
+
+
 def current_account_subscriptions(customer: Customer) -> QuerySet[SupportSubscription]:
     return (
         SupportSubscription.objects.filter(customer=customer, account__isnull=False, ended_at__isnull=True)
@@ -314,6 +323,24 @@ def tam_certifications(on: datetime.date | None = None) -> QuerySet[StaffCertifi
         earned_on__lte=on,
         expires_on__gte=on,
     )
+
+
+def tam_certification_change_problems(certification: StaffCertification, *, user, track, level) -> list[str]:
+    """Why `certification`, as stored, cannot be made `user`'s, or of `track` and `level`, or none. It
+    stays a qualifying one (tam_certifications) while its holder keeps it and it stays a Solutions
+    Architect one at a TAM's level; another holder or another kind takes it from a TAM as a deletion
+    would (tam_certification_removal_problems). Its dates run as they do (an expiry changes no
+    subscription either)."""
+    if certification.pk is None:
+        return []
+    still_qualifies = (
+        getattr(user, "pk", None) == certification.user_id
+        and track == CertificationTrack.SOLUTIONS_ARCHITECT
+        and level in TAM_CERTIFICATION_LEVELS
+    )
+    if still_qualifies:
+        return []
+    return tam_certification_removal_problems(StaffCertification.objects.filter(pk=certification.pk))
 
 
 def tam_problem(user, on: datetime.date | None = None) -> str | None:
@@ -380,8 +407,7 @@ def customer_tam_problem(customer: Customer | None, tam) -> str | None:
     with a designated TAM, any qualified TAM (naming one changes the plan's TAM; nobody is refused);
     otherwise only the TAM an account's own plan designates, if any, and else nobody. A customer not yet
     registered (None) is on Basic."""
-    current = current_customer_subscription(customer) if customer is not None else None
-    plan = current.plan if current is not None else basic_plan()
+    current, plan = customer_plan(customer)
     name = str(customer) if customer is not None else "A new customer"
     if current is not None and current.tam_coverage == TamCoverage.DESIGNATED:
         if tam is None:
@@ -541,6 +567,30 @@ def responder_side(user, case: SupportCase) -> str | None:
     return None
 
 
+# Who may move a case to which status: support works on it; the requester can only resolve or close it.
+RESPONDER_STATUSES = (CaseStatus.IN_PROGRESS, CaseStatus.WAITING_ON_CUSTOMER, CaseStatus.RESOLVED)
+REQUESTER_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
+
+
+def case_statuses_for(user, case: SupportCase) -> tuple[str, ...]:
+    """The statuses `user` may set on `case` by their side of it, whatever its status: support's
+    (responder_side) first, then the requester's; none for anyone else."""
+    if responder_side(user, case):
+        return RESPONDER_STATUSES
+    if user_is_case_requester(user, case):
+        return REQUESTER_STATUSES
+    return ()
+
+
+def case_settable_statuses(user, case: SupportCase) -> list[str]:
+    """The statuses `user` may move `case` to now: those of their side (case_statuses_for) but the one it
+    has, and none once it is closed. The status form offers exactly these, on the page and after a
+    refused change alike; support_case_status_change refuses the rest."""
+    if case.status == CaseStatus.CLOSED:
+        return []
+    return [value for value in case_statuses_for(user, case) if value != case.status]
+
+
 def _tam_ids(customer: Customer, subscription: SupportSubscription | None) -> set[int]:
     # A TAM answers only on a plan that comes with one: the customer's TAM on Business answers nothing.
     if subscription is None or subscription.tam_coverage != TamCoverage.DESIGNATED:
@@ -568,6 +618,17 @@ def case_detail(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:
             "replies",
             queryset=CaseReply.objects.select_related("author__partner").order_by("created_at", "id"),
         )
+    )
+
+
+def breached_cases(now: datetime.datetime) -> QuerySet[SupportCase]:
+    """Cases still waiting for their first response after its deadline, not yet marked breached: what
+    support_sla marks (support.services.support_cases_mark_breached)."""
+    return SupportCase.objects.filter(
+        first_responded_at__isnull=True,
+        breached_at__isnull=True,
+        first_response_due_at__lte=now,
+        status__in=ACTIVE_CASE_STATUSES,
     )
 
 

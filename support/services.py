@@ -6,7 +6,7 @@ import datetime
 import zoneinfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Q
+from django.db.models import F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
@@ -365,15 +365,33 @@ def support_cases_follow_time_zone(customer: Customer, *, now: datetime.datetime
             case.first_response_due_at, case.updated_at = due, now
             moved.append(case)
     SupportCase.objects.bulk_update(moved, ["first_response_due_at", "updated_at"], batch_size=500)
-    overdue = [
-        case.pk for case in moved if case.first_response_due_at <= now and case.status in ACTIVE_CASE_STATUSES
-    ]
-    if overdue:
-        SupportCase.objects.filter(pk__in=overdue).update(
+    if moved:
+        support_cases_mark_breached(SupportCase.objects.filter(pk__in=[case.pk for case in moved]), now)
+    return moved
+
+
+def support_cases_mark_breached(
+    cases: QuerySet[SupportCase], now: datetime.datetime
+) -> tuple[list[SupportCase], int, int]:
+    """Mark those of `cases` past their first-response deadline without a response (selectors.
+    breached_cases) breached, and tell whoever answers each (support_cases_tell_breached). For the
+    support_sla check and support_cases_follow_time_zone, in their transaction.
+
+    The cases are locked as a reply locks its case (support_case_reply) and re-read under the lock, so a
+    case answered in the meantime drops out, and one already marked is not marked (or told) again.
+    Returns (the cases marked, read by selectors.breach_notice; emails queued; webhook events)."""
+    with transaction.atomic():
+        due = selectors.breached_cases(now).filter(pk__in=cases.values("pk"))
+        marked = list(due.select_for_update(of=("self",)).values_list("pk", flat=True))
+        if not marked:
+            return [], 0, 0
+        # Breached when the deadline passed, whenever it was noticed (updated_at says when).
+        SupportCase.objects.filter(pk__in=marked).update(
             breached_at=F("first_response_due_at"), updated_at=now
         )
-        support_cases_tell_breached(list(selectors.breach_notice(SupportCase.objects.filter(pk__in=overdue))))
-    return moved
+        notice = list(selectors.breach_notice(SupportCase.objects.filter(pk__in=marked)))
+        emails, webhook_events = support_cases_tell_breached(notice)
+    return notice, emails, webhook_events
 
 
 def _severity_problem(plan: SupportPlan, case_type: str, severity: str) -> str | None:
@@ -604,18 +622,16 @@ def _emit_breached(cases: list[SupportCase]) -> int:
     return len({delivery.event_id for delivery in deliveries})
 
 
-# Who may move a case to which status: support works on it; the requester can only resolve or close it.
-RESPONDER_STATUSES = (CaseStatus.IN_PROGRESS, CaseStatus.WAITING_ON_CUSTOMER, CaseStatus.RESOLVED)
-REQUESTER_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
-
-
 def support_case_status_change(*, user, case: SupportCase, status: str) -> SupportCase:
     if status not in CaseStatus.values:
         raise DomainError("Choose a status.", field="status")
     with transaction.atomic():
         case = _locked(case)
-        side = _reply_side(user, case)
-        allowed = REQUESTER_STATUSES if side == ReplySide.REQUESTER else RESPONDER_STATUSES
+        # Who may set what is the rule the status form offers (selectors.case_settable_statuses); a
+        # closed case, or the status it has, are refused below with their own reason.
+        allowed = selectors.case_statuses_for(user, case)
+        if not allowed:
+            raise PermissionDeniedError("You cannot reply to this case.")
         if status not in allowed:
             labels = " or ".join(CaseStatus(value).label.lower() for value in allowed)
             raise PermissionDeniedError(f"You can set this case to {labels}.")

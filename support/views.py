@@ -36,12 +36,6 @@ def _severity_help(plan) -> str:
     return f"Technical cases on your {plan.name} plan: {labels}. Account and billing: general guidance."
 
 
-def _current_plan(customer):
-    """The customer's organisation-wide subscription (None on Basic) and the plan it gives."""
-    subscription = selectors.current_customer_subscription(customer)
-    return subscription, (subscription.plan if subscription is not None else selectors.basic_plan())
-
-
 def _case_form(user, data=None, plan=None):
     return SupportCaseForm(
         data,
@@ -59,7 +53,7 @@ def support_home(request, case_form=None, status=200):
     if audience_of(request.user) != "customer":
         return redirect_see_other("support:case-list")
     customer = get_object_or_404(customers_visible_to(request.user).select_related("tam"))
-    subscription, plan = _current_plan(customer)
+    subscription, plan = selectors.customer_plan(customer)
     account_subscriptions = list(selectors.current_account_subscriptions(customer))
     plans = list(
         selectors.plans_for_comparison(
@@ -122,7 +116,7 @@ def case_new(request):
     plan = None
     if audience_of(request.user) == "customer":
         # The plan's severities stay explained after a refused submit too: that is when they matter most.
-        plan = _current_plan(get_object_or_404(customers_visible_to(request.user)))[1]
+        plan = selectors.customer_plan(get_object_or_404(customers_visible_to(request.user)))[1]
     form = _case_form(request.user, request.POST or None, plan=plan)
     if request.method == "POST" and form.is_valid():
         try:
@@ -149,21 +143,12 @@ def _due_text(case: SupportCase) -> str:
     return f" A first response is due by {local:%a %d %b %Y, %H:%M} ({case.customer.time_zone})."
 
 
-def _settable_statuses(case: SupportCase, side, requester: bool) -> list[str]:
-    """The statuses its support (`side`) or its requester may move `case` to now: none once it is closed.
-    The status form offers exactly these, on the page and after a refused change alike."""
-    if case.status == CaseStatus.CLOSED:
-        return []
-    allowed = services.RESPONDER_STATUSES if side else (services.REQUESTER_STATUSES if requester else ())
-    return [value for value in allowed if value != case.status]
-
-
 @audience_required("customer", "partner", "provider")
 def case_detail(request, pk, reply_form=None, status=200):
     case = get_object_or_404(selectors.case_detail(selectors.cases_visible_to(request.user)), pk=pk)
     side = selectors.responder_side(request.user, case)
     requester = selectors.user_is_case_requester(request.user, case)
-    allowed = _settable_statuses(case, side, requester)
+    allowed = selectors.case_settable_statuses(request.user, case)
     can_reply = bool(side or requester) and case.status != CaseStatus.CLOSED
     return render_page(
         request,
