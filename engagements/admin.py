@@ -20,7 +20,7 @@ from apn_portal.exceptions import DomainError
 from apn_portal.pages import form_error
 from engagements import selectors, services
 from engagements.choices import AccessGrantState, EngagementStatus
-from engagements.forms import ReasonForm
+from engagements.forms import ReasonForm, StageAdvanceConfirmForm
 from engagements.models import (
     AccessGrant,
     AwsAccount,
@@ -67,8 +67,9 @@ class ScopedChoicesMixin:
 class AddsThroughServiceMixin:
     """Adding a row is its service's, which checks and saves the very object the admin built (passed as
     `instance`) and which the admin then goes on with: the inlines, the log entry, the redirect. The add
-    form has asked the service's check already. A change is saved as the form has it, unless the admin
-    has a service for changes too (`change_through_service`, whose check its change form has asked)."""
+    form has asked the service's check already. A change is saved as the form has it, unless the model
+    has a service for changes too (INLINE_CHANGES, whose check its change form has asked). Models whose
+    add is not in INLINE_ADDS have their own `add_through_service`."""
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -77,10 +78,17 @@ class AddsThroughServiceMixin:
             self.add_through_service(request, obj, form)
 
     def add_through_service(self, request, obj, form):
-        raise NotImplementedError
+        add = INLINE_ADDS.get(self.model)
+        if add is None:
+            raise NotImplementedError
+        add(request.user, obj, form.cleaned_data)
 
     def change_through_service(self, request, obj, form):
-        super().save_model(request, obj, form, True)
+        change = INLINE_CHANGES.get(self.model)
+        if change is None:
+            super().save_model(request, obj, form, True)
+        elif form.has_changed():  # nothing to change: the service would refuse a closed engagement for it
+            change(request.user, obj, form.cleaned_data)
 
 
 class ScopedAdminMixin(ScopedChoicesMixin):
@@ -256,7 +264,7 @@ class AccessGrantStatusFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return selectors.ACCESS_GRANT_STATES
+        return AccessGrantState.choices
 
     def queryset(self, request, queryset):
         return selectors.access_grants_in_state(queryset, self.value()) if self.value() else queryset
@@ -382,8 +390,11 @@ def _team_member_rejoin_problem(form, cleaned) -> None:
         )
 
 
-class TeamMemberFormSet(forms.BaseInlineFormSet):
-    user = None  # the person editing, set by the admin for each request
+class EngagementRowsFormSet(forms.BaseInlineFormSet):
+    """An engagement's rows of one inline: each row added or changed is told, before anything is saved,
+    what its service would refuse (`check_row`). Rows being deleted, or left as they were, are not asked."""
+
+    user = None  # the person editing, set by EngagementRowsInlineMixin for each request
 
     def clean(self):
         super().clean()
@@ -394,17 +405,33 @@ class TeamMemberFormSet(forms.BaseInlineFormSet):
             cleaned = getattr(form, "cleaned_data", None)
             if not cleaned or cleaned.get("DELETE") or not form.has_changed():
                 continue
-            if form.instance.pk is None:
-                if "role" in cleaned:
-                    _team_member_problem(form, self.user, engagement, cleaned)
-                continue
-            for field in TEAM_MEMBER_IDENTITY:
-                if field in form.changed_data:
-                    form.add_error(field, TEAM_MEMBER_IDENTITY_REFUSAL)
-            _team_member_rejoin_problem(form, cleaned)
+            self.check_row(form, cleaned, engagement)
+
+    def check_row(self, form, cleaned, engagement) -> None:
+        raise NotImplementedError
 
 
-class TeamMemberInline(AdminInputMixin, ScopedChoicesMixin, admin.TabularInline):
+class EngagementRowsInlineMixin:
+    """An inline whose formset (an EngagementRowsFormSet) checks its rows for the person editing."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["formset"] = type(self.formset.__name__, (self.formset,), {"user": request.user})
+        return super().get_formset(request, obj, **kwargs)
+
+
+class TeamMemberFormSet(EngagementRowsFormSet):
+    def check_row(self, form, cleaned, engagement) -> None:
+        if form.instance.pk is None:
+            if "role" in cleaned:
+                _team_member_problem(form, self.user, engagement, cleaned)
+            return
+        for field in TEAM_MEMBER_IDENTITY:
+            if field in form.changed_data:
+                form.add_error(field, TEAM_MEMBER_IDENTITY_REFUSAL)
+        _team_member_rejoin_problem(form, cleaned)
+
+
+class TeamMemberInline(EngagementRowsInlineMixin, AdminInputMixin, ScopedChoicesMixin, admin.TabularInline):
     model = TeamMember
     formset = TeamMemberFormSet
     fields = ("user", "name", "email", "role", "joined_on", "left_on", "note")
@@ -413,10 +440,6 @@ class TeamMemberInline(AdminInputMixin, ScopedChoicesMixin, admin.TabularInline)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
-
-    def get_formset(self, request, obj=None, **kwargs):
-        kwargs["formset"] = type("TeamMemberFormSet", (self.formset,), {"user": request.user})
-        return super().get_formset(request, obj, **kwargs)
 
 
 def _professional_services_problem(form, user, engagement, cleaned) -> None:
@@ -461,28 +484,20 @@ PROFESSIONAL_SERVICES_BUYING_REFUSAL = (
 )
 
 
-class ProfessionalServicesFormSet(forms.BaseInlineFormSet):
-    user = None  # the person editing, set by the admin for each request
-
-    def clean(self):
-        super().clean()
-        engagement = self.instance
-        if engagement.pk is None and engagement.customer_id is None:
-            return  # the engagement's own form says what is missing
-        for form in self.forms:
-            cleaned = getattr(form, "cleaned_data", None)
-            if not cleaned or cleaned.get("DELETE") or not form.has_changed():
-                continue
-            if form.instance.pk is None:
-                _professional_services_problem(form, self.user, engagement, cleaned)
-                continue
-            for field in PROFESSIONAL_SERVICES_BUYING:
-                if field in form.changed_data:
-                    form.add_error(field, PROFESSIONAL_SERVICES_BUYING_REFUSAL)
-            _professional_services_change_problem(form, self.user, cleaned)
+class ProfessionalServicesFormSet(EngagementRowsFormSet):
+    def check_row(self, form, cleaned, engagement) -> None:
+        if form.instance.pk is None:
+            _professional_services_problem(form, self.user, engagement, cleaned)
+            return
+        for field in PROFESSIONAL_SERVICES_BUYING:
+            if field in form.changed_data:
+                form.add_error(field, PROFESSIONAL_SERVICES_BUYING_REFUSAL)
+        _professional_services_change_problem(form, self.user, cleaned)
 
 
-class ProfessionalServicesInline(AdminInputMixin, ScopedChoicesMixin, admin.StackedInline):
+class ProfessionalServicesInline(
+    EngagementRowsInlineMixin, AdminInputMixin, ScopedChoicesMixin, admin.StackedInline
+):
     model = ProfessionalServicesEngagement
     formset = ProfessionalServicesFormSet
     fields = (
@@ -497,10 +512,6 @@ class ProfessionalServicesInline(AdminInputMixin, ScopedChoicesMixin, admin.Stac
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("buying_partner", "consultant")
-
-    def get_formset(self, request, obj=None, **kwargs):
-        kwargs["formset"] = type("ProfessionalServicesFormSet", (self.formset,), {"user": request.user})
-        return super().get_formset(request, obj, **kwargs)
 
 
 SUBSCRIPTION_FIELDS = ("product", "vendor", "accounts", "subscribed_on")
@@ -525,20 +536,10 @@ def _subscription_problem(form, user, engagement, cleaned, changing=None) -> Non
         form_error(form, error)
 
 
-class MarketplaceSubscriptionFormSet(forms.BaseInlineFormSet):
-    user = None  # the person editing, set by the admin for each request
-
-    def clean(self):
-        super().clean()
-        engagement = self.instance
-        if engagement.pk is None and engagement.customer_id is None:
-            return  # the engagement's own form says what is missing
-        for form in self.forms:
-            cleaned = getattr(form, "cleaned_data", None)
-            if not cleaned or cleaned.get("DELETE") or not form.has_changed():
-                continue
-            changing = form.instance if form.instance.pk is not None else None
-            _subscription_problem(form, self.user, engagement, cleaned, changing)
+class MarketplaceSubscriptionFormSet(EngagementRowsFormSet):
+    def check_row(self, form, cleaned, engagement) -> None:
+        changing = form.instance if form.instance.pk is not None else None
+        _subscription_problem(form, self.user, engagement, cleaned, changing)
 
 
 class MarketplaceSubscriptionAdminForm(forms.ModelForm):
@@ -555,7 +556,9 @@ class MarketplaceSubscriptionAdminForm(forms.ModelForm):
         return cleaned
 
 
-class MarketplaceSubscriptionInline(AdminInputMixin, ScopedChoicesMixin, admin.TabularInline):
+class MarketplaceSubscriptionInline(
+    EngagementRowsInlineMixin, AdminInputMixin, ScopedChoicesMixin, admin.TabularInline
+):
     model = MarketplaceSubscription
     formset = MarketplaceSubscriptionFormSet
     # Not `subscribed_by`: the service records who subscribed, and a choice of users would list everyone.
@@ -565,10 +568,6 @@ class MarketplaceSubscriptionInline(AdminInputMixin, ScopedChoicesMixin, admin.T
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("vendor")
-
-    def get_formset(self, request, obj=None, **kwargs):
-        kwargs["formset"] = type("MarketplaceSubscriptionFormSet", (self.formset,), {"user": request.user})
-        return super().get_formset(request, obj, **kwargs)
 
 
 class EngagementStartForm(forms.ModelForm):
@@ -588,10 +587,10 @@ class EngagementStartForm(forms.ModelForm):
         return cleaned
 
 
-def _add_team_member(user, engagement, member, data) -> None:
+def _add_team_member(user, member, cleaned) -> None:
     services.team_member_add(
         user=user,
-        engagement=engagement,
+        engagement=member.engagement,
         role=member.role,
         member=member.user,
         name=member.name,
@@ -602,10 +601,10 @@ def _add_team_member(user, engagement, member, data) -> None:
     )
 
 
-def _add_professional_services(user, engagement, bought, data) -> None:
+def _add_professional_services(user, bought, cleaned) -> None:
     services.professional_services_add(
         user=user,
-        engagement=engagement,
+        engagement=bought.engagement,
         bought_by=bought.bought_by,
         goal=bought.goal,
         capability_gap=bought.capability_gap,
@@ -617,19 +616,19 @@ def _add_professional_services(user, engagement, bought, data) -> None:
     )
 
 
-def _add_subscription(user, engagement, subscription, data) -> None:
+def _add_subscription(user, subscription, cleaned) -> None:
     services.marketplace_subscription_add(
         user=user,
-        engagement=engagement,
+        engagement=subscription.engagement,
         product=subscription.product,
         vendor=subscription.vendor,
-        accounts=data["accounts"],
+        accounts=cleaned["accounts"],
         subscribed_on=subscription.subscribed_on,
         instance=subscription,
     )
 
 
-def _change_professional_services(user, bought, data) -> None:
+def _change_professional_services(user, bought, cleaned) -> None:
     services.professional_services_update(
         user=user,
         services=bought,
@@ -640,19 +639,20 @@ def _change_professional_services(user, bought, data) -> None:
     )
 
 
-def _change_subscription(user, subscription, data) -> None:
+def _change_subscription(user, subscription, cleaned) -> None:
     services.marketplace_subscription_update(
         user=user,
         subscription=subscription,
         product=subscription.product,
         vendor=subscription.vendor,
-        accounts=data["accounts"],
+        accounts=cleaned["accounts"],
         subscribed_on=subscription.subscribed_on,
     )
 
 
-# The services that add an engagement's rows of each inline: model -> (user, engagement, unsaved row, its
-# form's cleaned data).
+# The services that add an engagement's rows, from its inlines or their own admins: model -> (user,
+# unsaved row, its form's cleaned data). The row's engagement is set: by its form, or by the inline
+# formset's save_new.
 INLINE_ADDS = {
     TeamMember: _add_team_member,
     ProfessionalServicesEngagement: _add_professional_services,
@@ -759,13 +759,16 @@ class EngagementAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdmin
             if row.pk is not None:
                 update(request.user, row, row_form.cleaned_data)
             else:
-                add(request.user, form.instance, row, row_form.cleaned_data)
+                add(request.user, row, row_form.cleaned_data)
 
     def _each(self, request, queryset, verb, call):
         if selection_too_large(self, request, queryset):
             return
+        self._apply(request, queryset.select_related("customer"), verb, call)
+
+    def _apply(self, request, engagements, verb, call):
         done = []
-        for engagement in queryset.select_related("customer"):
+        for engagement in engagements:
             try:
                 call(engagement)
             except DomainError as error:
@@ -779,8 +782,6 @@ class EngagementAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdmin
     def advance_stage(self, request, queryset):
         # A confirmation naming each engagement's next step, which is passed on as to_stage: the same POST
         # sent twice (a double click, a resubmit) finds them past that step, instead of moving them again.
-        from engagements.forms import StageAdvanceConfirmForm
-
         if selection_too_large(self, request, queryset):
             return None
         engagements = list(queryset.select_related("customer"))
@@ -788,9 +789,9 @@ class EngagementAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdmin
         form = StageAdvanceConfirmForm(request.POST if applying else None, engagements=engagements)
         if applying and form.is_valid():
             targets = form.cleaned_data["targets"]
-            self._each(
+            self._apply(
                 request,
-                queryset.filter(pk__in=list(targets)),
+                [engagement for engagement in engagements if engagement.pk in targets],
                 "Advanced",
                 lambda engagement: services.engagement_stage_advance(
                     user=request.user, engagement=engagement, to_stage=targets[engagement.pk]
@@ -1088,9 +1089,6 @@ class TeamMemberAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdmin
             kwargs["form"] = TeamMemberChangeForm
         return super().get_form(request, obj, change, **kwargs)
 
-    def add_through_service(self, request, obj, form):
-        _add_team_member(request.user, obj.engagement, obj, form.cleaned_data)
-
 
 class ProfessionalServicesAddForm(forms.ModelForm):
     """Adding Professional Services is professional_services_add: what it would refuse is said on the
@@ -1145,13 +1143,6 @@ class ProfessionalServicesEngagementAdmin(
         kwargs["form"] = type(base.__name__, (base,), {"user": request.user})
         return super().get_form(request, obj, change, **kwargs)
 
-    def add_through_service(self, request, obj, form):
-        _add_professional_services(request.user, obj.engagement, obj, form.cleaned_data)
-
-    def change_through_service(self, request, obj, form):
-        if form.has_changed():  # nothing to change: the service would refuse a closed engagement for it
-            _change_professional_services(request.user, obj, form.cleaned_data)
-
 
 @admin.register(MarketplaceSubscription)
 class MarketplaceSubscriptionAdmin(
@@ -1182,13 +1173,6 @@ class MarketplaceSubscriptionAdmin(
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = type("MarketplaceSubscriptionAdminForm", (self.form,), {"user": request.user})
         return super().get_form(request, obj, change, **kwargs)
-
-    def add_through_service(self, request, obj, form):
-        _add_subscription(request.user, obj.engagement, obj, form.cleaned_data)
-
-    def change_through_service(self, request, obj, form):
-        if form.has_changed():  # nothing to change: the service would refuse a closed engagement for it
-            _change_subscription(request.user, obj, form.cleaned_data)
 
 
 @admin.register(EngagementStageEvent)

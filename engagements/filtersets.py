@@ -4,6 +4,7 @@ import django_filters
 
 from apn_portal.api.filters import IdFilter, UpdatedSinceFilterSet
 from engagements.choices import (
+    AccessGrantState,
     AccessScope,
     AgreementType,
     EngagementStage,
@@ -12,7 +13,7 @@ from engagements.choices import (
     ProcurementModel,
 )
 from engagements.models import AccessGrant, AwsAccount, Customer, Engagement, EngagementPartner
-from engagements.selectors import ACCESS_GRANT_STATES, access_grants_in_state, accounts_visible_to
+from engagements.selectors import access_grants_in_state, accounts_visible_to
 
 
 class CustomerFilterSet(UpdatedSinceFilterSet):
@@ -76,7 +77,7 @@ class AccessGrantFilterSet(UpdatedSinceFilterSet):
     engagement = IdFilter(field_name="engagement_partner__engagement_id")
     scope = django_filters.ChoiceFilter(choices=AccessScope.choices)
     state = django_filters.ChoiceFilter(
-        choices=ACCESS_GRANT_STATES,
+        choices=AccessGrantState.choices,
         method="filter_state",
         label="live; expired (ran out: its end or its contract's last day passed, before the hourly check "
         "records it and after); revoked (cut short by a person, who and why recorded).",

@@ -187,9 +187,6 @@ def access_grants_visible_to(user) -> QuerySet[AccessGrant]:
     return AccessGrant.objects.none()
 
 
-ACCESS_GRANT_STATES = AccessGrantState.choices
-
-
 def access_grants_in_state(grants: QuerySet[AccessGrant], state: str) -> QuerySet[AccessGrant]:
     """Grants live now; expired (past their end, before the hourly check records it and after); or revoked
     (cut short, by a person): as AccessGrant.state and the pages label them."""

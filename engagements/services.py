@@ -87,6 +87,15 @@ def _unique_customer_slug(name: str) -> str:
     return slug
 
 
+def _unsaved(instance, model, refusal: str):
+    """The unsaved object a caller built and passes on (`instance`: the admin's, which it goes on with) to
+    be given the service's values, else a new `model`. One already saved would be overwritten: a bug."""
+    obj = instance if instance is not None else model()
+    if obj.pk is not None:
+        raise ValueError(refusal)
+    return obj
+
+
 def _ensure_open(engagement: Engagement) -> None:
     if engagement.status in CLOSED_ENGAGEMENT_STATUSES:
         raise ConflictError(f"“{engagement.title}” is {engagement.get_status_display().lower()}.")
@@ -99,14 +108,16 @@ def _check_staff_role(member, role: StaffRole, field: str) -> None:
 
 def customer_people_problems(customer: Customer | None, data: dict) -> dict[str, str]:
     """Field -> what is wrong with the people `data` names for the customer (its staff roles and its
-    access administrators), by the services' rules: for forms that set them directly (the admin)."""
+    access administrators), by the services' rules: for customer_create, and for forms that set them
+    directly (the admin)."""
     problems = {}
     for field, role in CUSTOMER_STAFF_ROLES.items():
         try:
             _check_staff_role(data.get(field), role, field)
         except DomainError as error:
             problems[field] = error.message
-    if "tam" not in problems:
+    # A customer not registered yet is on Basic, which names no TAM: nobody as its TAM is no problem.
+    if "tam" not in problems and (customer is not None or data.get("tam") is not None):
         tam_problem = _customer_tam_problem(customer, data.get("tam"))
         if tam_problem:
             problems["tam"] = tam_problem
@@ -158,11 +169,10 @@ def customer_create(
     """The provider's staff register a customer organisation and who looks after it."""
     if not (user.is_authenticated and (user.is_superuser or user.has_role(StaffRole.ACCOUNT_MANAGER))):
         raise PermissionDeniedError("Only an Account Manager or a superuser registers customers.")
-    _check_staff_role(account_manager, StaffRole.ACCOUNT_MANAGER, "account_manager")
-    _check_staff_role(solutions_architect, StaffRole.SOLUTIONS_ARCHITECT, "solutions_architect")
-    _check_staff_role(tam, StaffRole.TAM, "tam")
-    if tam is not None and (problem := _customer_tam_problem(None, tam)):
-        raise DomainError(problem, field="tam")
+    people = {"account_manager": account_manager, "solutions_architect": solutions_architect, "tam": tam}
+    if problems := customer_people_problems(None, people):
+        field, problem = next(iter(problems.items()))
+        raise DomainError(problem, field=field)
     customer = Customer(
         name=(name or "").strip(),
         slug=slug or _unique_customer_slug(name or ""),
@@ -447,9 +457,7 @@ def _engagement_start(
     contact_request,
     instance: Engagement | None = None,
 ) -> Engagement:
-    engagement = instance if instance is not None else Engagement()
-    if engagement.pk is not None:
-        raise ValueError("Only an engagement not saved yet can be started.")
+    engagement = _unsaved(instance, Engagement, "Only an engagement not saved yet can be started.")
     engagement.customer = customer
     engagement.title = (title or "").strip()
     engagement.workload = (workload or "").strip()
@@ -744,10 +752,9 @@ def _partner_join(
     business_function="",
     instance: EngagementPartner | None = None,
 ) -> EngagementPartner:
-    _check_partner_not_there(engagement, partner, role)
-    engaged = instance if instance is not None else EngagementPartner()
-    if engaged.pk is not None:
-        raise ValueError("Only an engagement partner not saved yet can join.")
+    """Save the partner's contract on the engagement. The caller has checked, under its lock, that the
+    partner is not there in that role already (_check_partner_not_there), unless the engagement is new."""
+    engaged = _unsaved(instance, EngagementPartner, "Only an engagement partner not saved yet can join.")
     engaged.engagement = engagement
     engaged.partner = partner
     engaged.role = role
@@ -901,6 +908,7 @@ def engagement_partner_replace(
             raise ConflictError(f"“{engagement.title}” was cancelled.")
         if new_partner.pk == old.partner_id:
             raise DomainError(f"{new_partner} cannot replace itself.", field="new_partner")
+        _check_partner_not_there(engagement, new_partner, old.role)
         today = customer.local_today()
         now = timezone.now()
         held = _grants_to_revoke().filter(engagement_partner=old, revoked_at__isnull=True)
@@ -974,9 +982,7 @@ def team_member_add(
     with transaction.atomic():
         locked = _lock_engagement(engagement)
         team_member_add_check(user=user, engagement=locked, role=role, member=member)
-        team_member = instance if instance is not None else TeamMember()
-        if team_member.pk is not None:
-            raise ValueError("Only a team member not saved yet can be added.")
+        team_member = _unsaved(instance, TeamMember, "Only a team member not saved yet can be added.")
         team_member.engagement = locked
         team_member.user = member
         team_member.name = (name or "").strip()
@@ -1345,9 +1351,9 @@ def professional_services_add(
             starts_on=starts_on,
             ends_on=ends_on,
         )
-        services = instance if instance is not None else ProfessionalServicesEngagement()
-        if services.pk is not None:
-            raise ValueError("Only Professional Services not saved yet can be added.")
+        services = _unsaved(
+            instance, ProfessionalServicesEngagement, "Only Professional Services not saved yet can be added."
+        )
         services.engagement = locked
         services.bought_by = bought_by
         services.buying_partner = buying_partner if bought_by == ServicesBuyer.PARTNER else None
@@ -1499,9 +1505,9 @@ def marketplace_subscription_add(
             accounts=accounts,
             subscribed_on=subscribed_on,
         )
-        subscription = instance if instance is not None else MarketplaceSubscription()
-        if subscription.pk is not None:
-            raise ValueError("Only a subscription not saved yet can be added.")
+        subscription = _unsaved(
+            instance, MarketplaceSubscription, "Only a subscription not saved yet can be added."
+        )
         subscription.engagement = locked
         subscription.product = (product or "").strip()
         subscription.vendor = vendor
