@@ -38,11 +38,17 @@ from partners.choices import (
 EARLIEST_TIME_ZONE = zoneinfo.ZoneInfo("Pacific/Kiritimati")
 
 
+def latest_today() -> datetime.date:
+    """Today where it is latest: a day that has begun anywhere on Earth is not the future, since partners
+    and PDMs work in every time zone."""
+    return timezone.localdate(timezone=EARLIEST_TIME_ZONE)
+
+
 def validate_not_in_future(value: datetime.date) -> None:
     """For a day something already happened (a certification earned, a project launched): the admin, the
     API and the CSV import all refuse a later one with this message, since it would count before it is
     true. Partners work in every time zone, so a day that has begun anywhere on Earth is not the future."""
-    if value > timezone.localdate(timezone=EARLIEST_TIME_ZONE):
+    if value > latest_today():
         raise ValidationError(
             "Give a date no later than today (this one is in the future).", code="date_in_future"
         )
@@ -490,11 +496,7 @@ class Certification(TimeStampedModel):
     def clean(self):
         # A day in the future is refused by earned_on's own validator (which runs before clean() but does
         # not stop it), and one near the calendar's end has no day three years on: no default from either.
-        if (
-            self.expires_on is None
-            and self.earned_on is not None
-            and self.earned_on <= timezone.localdate(timezone=EARLIEST_TIME_ZONE)
-        ):
+        if self.expires_on is None and self.earned_on is not None and self.earned_on <= latest_today():
             self.expires_on = certification_default_expiry(self.earned_on)
 
 

@@ -148,11 +148,11 @@ def enrollment_program_closed(partner: Partner, program: Program) -> str | None:
 
 
 def enrollment_approve_check(
-    *, approved_on: datetime.date | None = None, enrollment: ProgramEnrollment | None = None
-) -> datetime.date | None:
+    *, enrollment: ProgramEnrollment, approved_on: datetime.date | None = None
+) -> datetime.date:
     """Refuse an approval the rules do not allow; otherwise return the day the approved enrollment would
-    expire. Without an enrollment, only the approval date is checked. The rules of approval live here
-    alone: `enrollment_approve` asks, and the admin's approve action reports its refusal as it is."""
+    expire. The rules of approval live here alone: `enrollment_approve` asks, and the admin's approve
+    action reports its refusal as it is."""
     today = timezone.localdate()
     approved_on = approved_on or today
     if approved_on > today:
@@ -161,8 +161,6 @@ def enrollment_approve_check(
             "earlier one.",
             field="approved_on",
         )
-    if enrollment is None:
-        return None
     partner, program = enrollment.partner, enrollment.program
     if enrollment.status == EnrollmentStatus.APPROVED:
         raise ConflictError(f"This enrollment in {program.name} is already approved.")
@@ -199,7 +197,6 @@ def enrollment_approve(
     """Approve an open enrollment: the partner must hold the program's minimum tier and pass its audit
     (`enrollment_approve_check`)."""
     approved_on = approved_on or timezone.localdate()
-    enrollment_approve_check(approved_on=approved_on)
     with transaction.atomic():
         locked = (
             # Not the program's minimum tier: PostgreSQL cannot lock the nullable side of an outer join.
@@ -459,22 +456,27 @@ def _contact_request_recipients(partner: Partner) -> list[str]:
     return partner_contacts([partner.pk])[partner.pk].staff_or_pdm
 
 
+def contact_request_country(value) -> str:
+    """The country a contact request names, as its ISO 3166-1 alpha-2 code in any case ("de " is Germany
+    too); anything else is refused. The model's own validation would read it as a numeric or alpha-3 code
+    ("12" is Algeria), and fail on digits int() cannot read ("²"). The API's field asks it too, so that
+    its answer lists this error with the others."""
+    code = str(value).strip().upper()
+    if code not in countries.countries:
+        raise DomainError(
+            f"There is no country with the code “{code}”: give its ISO 3166-1 alpha-2 code, e.g. DE.",
+            field="country",
+        )
+    return code
+
+
 def _contact_request_build(partner: Partner, data: dict, ip: str | None) -> ContactRequest:
     if not partner.is_published:
         raise DomainError(f"{partner.name} does not take contact requests at the moment.")
-    country = data.get("country")
-    # The model's own validation would read anything but an alpha-2 code as a numeric or alpha-3 one
-    # ("12" is Algeria), and fail on digits int() cannot read ("²").
-    if country and str(country) not in countries.countries:
-        raise DomainError(
-            f"There is no country with the code “{country}”: give its ISO 3166-1 alpha-2 code, e.g. DE.",
-            field="country",
-        )
-    contact_request = ContactRequest(
-        partner=partner,
-        submitted_from_ip=ip,
-        **{name: data.get(name) or "" for name in CONTACT_REQUEST_FIELDS},
-    )
+    values = {name: data.get(name) or "" for name in CONTACT_REQUEST_FIELDS}
+    if values["country"]:
+        values["country"] = contact_request_country(values["country"])
+    contact_request = ContactRequest(partner=partner, submitted_from_ip=ip, **values)
     validate_or_refuse(contact_request, exclude=["reference", "partner", "submission_key"])
     return contact_request
 
@@ -589,10 +591,12 @@ def contact_request_accept(*, contact_request: ContactRequest, user) -> ContactR
 
 def contact_request_decline(*, contact_request: ContactRequest, user, reason: str) -> ContactRequest:
     reason = (reason or "").strip()
-    if not reason:
-        raise DomainError("Say why you decline this request.", field="reason")
     with transaction.atomic():
+        # A lead already answered is refused first, whatever the reason: it came from a page older than
+        # that answer, which no longer offers to decline.
         locked = _lead_for_response(contact_request, user)
+        if not reason:
+            raise DomainError("Say why you decline this request.", field="reason")
         locked.status = ContactRequestStatus.DECLINED
         locked.decline_reason = reason
         locked.responded_at = timezone.now()

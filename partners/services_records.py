@@ -11,12 +11,10 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
 from partners.choices import LIVE_ENROLLMENT_STATUSES, AuditResult, EnrollmentStatus, PartnerType
 from partners.models import (
-    EARLIEST_TIME_ZONE,
     Certification,
     ConsultingCategory,
     CustomerReference,
@@ -27,6 +25,7 @@ from partners.models import (
     StaffMember,
     Tier,
     UseCase,
+    latest_today,
 )
 from partners.selectors import partner_is_editable_by
 from partners.services import _ensure_can_edit, _lock, enrollment_program_closed
@@ -164,11 +163,10 @@ def _enrollment_record_check(enrollment: ProgramEnrollment, changes: dict) -> No
     refused for a day entered before the rule; the model's own validation (an audit result needs the
     audit's date) is asked of the whole enrollment by the services."""
     after = {name: changes.get(name, getattr(enrollment, name)) for name in ENROLLMENT_FIELDS}
-    # A day that has begun anywhere on Earth is not the future: partners and PDMs work in every time zone.
-    latest_today = timezone.localdate(timezone=EARLIEST_TIME_ZONE)
+    today = latest_today()  # a day that has begun anywhere on Earth is not the future
     applied_on, audit_date = after["applied_on"], after["audit_date"]
     if "applied_on" in changes and applied_on is not None:
-        if applied_on > latest_today:
+        if applied_on > today:
             raise DomainError(
                 f"An application cannot be dated in the future ({applied_on:%d %b %Y}); give the day it "
                 "was made.",
@@ -184,7 +182,7 @@ def _enrollment_record_check(enrollment: ProgramEnrollment, changes: dict) -> No
         changes.keys() & {"audit_date", "audit_result"}
         and after["audit_result"]
         and audit_date is not None
-        and audit_date > latest_today
+        and audit_date > today
     ):
         raise DomainError(
             f"An audit with a result has been held: its date ({audit_date:%d %b %Y}) cannot be in the "

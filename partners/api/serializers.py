@@ -2,12 +2,12 @@
 write means (who may, what else changes) is decided by the services the views call."""
 
 from django.utils import timezone
-from django_countries import countries
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apn_portal.api.serializers import FastRowsMixin, read_only_slug
 from apn_portal.dates import validate_plausible_date
+from apn_portal.exceptions import DomainError
 from partners.choices import AuditResult, CompetencyCategory, PartnerType
 from partners.models import (
     Certification,
@@ -26,6 +26,7 @@ from partners.models import (
     UseCase,
 )
 from partners.selectors_visibility import partners_visible_to, private_to_partner
+from partners.services import contact_request_country
 
 TIMESTAMPS = ("created_at", "updated_at")
 
@@ -352,22 +353,20 @@ class CustomerReferenceSerializer(serializers.ModelSerializer):
 
 # In the schema a two-letter code rather than an enum of every country, listed again in each description.
 @extend_schema_field({"type": "string", "pattern": "^[A-Za-z]{2}$", "example": "DE"})
-class CountryCodeField(serializers.ChoiceField):
-    """A country by its ISO 3166-1 alpha-2 code, in any case, among the countries the contact form offers.
-    Only the codes themselves: django_countries reads anything else as a numeric or alpha-3 code ("12" is
-    Algeria) and fails on digits int() cannot read ("²"), so nothing else may reach it."""
-
-    default_error_messages = {
-        "invalid_choice": "There is no country with the code “{input}”: give its ISO 3166-1 alpha-2 code, "
-        "e.g. DE."
-    }
+class CountryCodeField(serializers.CharField):
+    """A country by its ISO 3166-1 alpha-2 code, in any case: which codes are countries, and the message for
+    any other, are the service's (`contact_request_country`), asked here so that the answer lists this error
+    beside the others."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("help_text", "ISO 3166-1 alpha-2 code, e.g. DE.")
-        super().__init__(choices=sorted(countries.countries), **kwargs)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        return super().to_internal_value(data.strip().upper() if isinstance(data, str) else data)
+        try:
+            return contact_request_country(super().to_internal_value(data))
+        except DomainError as error:
+            raise serializers.ValidationError(error.message) from None
 
 
 class ContactRequestSerializer(serializers.ModelSerializer):

@@ -49,6 +49,16 @@ def test_the_api_refuses_a_country_that_is_not_an_alpha2_code_by_name(partner, c
     assert not ContactRequest.objects.exists()
 
 
+def test_the_api_lists_a_bad_country_beside_the_other_bad_fields(partner):
+    client = APIClient()
+    response = client.post(
+        "/api/v1/contact-requests/", body(partner, "12") | {"email": "not-an-email"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"country", "email"}
+
+
 @pytest.mark.parametrize("country", ["DE", "de", " gb "])
 def test_the_api_takes_an_alpha2_code_in_any_case(partner, country):
     response = api_post(partner, country)

@@ -117,19 +117,17 @@ def lead_accept(request, reference):
 @partner_staff_required
 def lead_decline(request, reference):
     lead = _own_lead(request, reference)
-    if lead.status != ContactRequestStatus.NEW:
-        # Sent from a page older than a colleague's answer: the decline form is gone from the page now, so
-        # its errors would show nowhere. Say that it was answered, as the service would for a valid form.
-        messages.error(
-            request, f"Contact request {lead.reference} was already {lead.get_status_display().lower()}."
-        )
-        return redirect_see_other("my:lead-detail", lead.reference)
     form = LeadDeclineForm(request.POST)
-    if not form.is_valid():
-        return _lead_page(request, lead, form, status=400)
+    # An invalid reason is sent as none, still to the service: a lead a colleague answered meanwhile is
+    # refused whatever the reason, and then the form is gone from the page, so only a message shows.
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
-        contact_request_decline(contact_request=lead, user=request.user, reason=form.cleaned_data["reason"])
+        contact_request_decline(contact_request=lead, user=request.user, reason=reason)
     except DomainError as exc:
+        if exc.field in form.fields:
+            if not form.has_error(exc.field):  # the form's own message says it already
+                form_error(form, exc)
+            return _lead_page(request, lead, form, status=400)
         messages.error(request, exc.message)
     else:
         messages.success(request, f"You declined {lead.reference}.")
