@@ -891,12 +891,16 @@ def engagement_partner_replace(
     then be granted access)."""
     reason = _require_reason(reason, "the partner is replaced")
     with transaction.atomic():
+        # The engagement first, as engagement_partner_add locks it: an add and a replace bringing in the
+        # same partner wait for each other, so the second sees the first's contract and is refused.
+        engagement = _lock_engagement(engagement_partner.engagement)
         old = (
             EngagementPartner.objects.select_for_update(of=("self",))
-            .select_related("engagement__customer", "partner")
+            .select_related("partner")
             .get(pk=engagement_partner.pk)
         )
-        engagement, customer = old.engagement, old.engagement.customer
+        old.engagement = engagement
+        customer = engagement.customer
         if not (user_can_manage_access(user, customer) or (user.is_authenticated and user.is_superuser)):
             raise PermissionDeniedError(
                 f"Only {customer}'s access administrators can replace a partner and its access."
