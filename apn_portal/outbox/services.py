@@ -3,9 +3,12 @@
 import datetime
 import json
 import logging
+import smtplib
+import socket
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.template.loader import get_template, render_to_string
@@ -28,6 +31,39 @@ CONFIDENTIAL_BODY_NOT_KEPT = "Not kept once sent: it held a link that signs its 
 
 def _backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=min(2 ** (attempts - 1), 60))
+
+
+# A mail server that cannot be reached (refused, gone quiet, unknown) fails every message alike, each after
+# up to EMAIL_TIMEOUT seconds, and the scheduled checks wait for the same workers. So one such failure
+# pauses every delivery, on every worker (through the shared cache), until the sweep after next tries
+# again; a message refused on its own (a bad address) pauses nothing.
+MAIL_SERVER_PAUSE = datetime.timedelta(seconds=90)
+_MAIL_SERVER_PAUSED_UNTIL = "outbox:mail-server-paused-until"
+_UNREACHABLE = (
+    TimeoutError,
+    ConnectionError,
+    socket.gaierror,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+)
+
+
+def outbox_mail_server_paused() -> bool:
+    """Whether deliveries wait, after the mail server could not be reached (until when is in the cache)."""
+    try:
+        until = cache.get(_MAIL_SERVER_PAUSED_UNTIL)
+    except Exception:  # the cache is down: deliver as if nothing were known
+        logger.warning("Could not read the outbox's mail server pause", exc_info=True)
+        return False
+    return until is not None and until > timezone.now()
+
+
+def _mail_server_pause() -> None:
+    until = timezone.now() + MAIL_SERVER_PAUSE
+    try:
+        cache.set(_MAIL_SERVER_PAUSED_UNTIL, until, timeout=MAIL_SERVER_PAUSE.total_seconds())
+    except Exception:
+        logger.warning("Could not pause the outbox's deliveries", exc_info=True)
 
 
 def outbox_email_enqueue(
@@ -111,13 +147,16 @@ def outbox_deliver_message(message_id: int) -> bool:
     """Send one pending message. Returns True if it was sent by this call.
 
     The row is locked while sending so two workers never send the same message; a message already sent,
-    or locked by another worker, is left alone. A message rendered when sent keeps the bodies it went
-    out with.
+    not due yet (its retry waits out its back-off), or locked by another worker, is left alone, and so is
+    every message while the mail server is paused as unreachable (outbox_mail_server_paused): the sweep
+    sends it later. A message rendered when sent keeps the bodies it went out with.
     """
+    if outbox_mail_server_paused():
+        return False
     with transaction.atomic():
         message = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(pk=message_id, status=OutboxStatus.PENDING)
+            .filter(pk=message_id, status=OutboxStatus.PENDING, next_attempt_at__lte=timezone.now())
             .first()
         )
         if message is None:
@@ -144,6 +183,8 @@ def outbox_deliver_message(message_id: int) -> bool:
                 message.next_attempt_at = timezone.now() + _backoff(message.attempts)
             message.save(update_fields=["attempts", "last_error", "status", "next_attempt_at", "updated_at"])
             logger.warning("Outbox message %s failed (attempt %s): %s", message.pk, message.attempts, exc)
+            if isinstance(exc, _UNREACHABLE):
+                _mail_server_pause()
             return False
         message.status = OutboxStatus.SENT
         message.sent_at = timezone.now()
@@ -194,9 +235,20 @@ def outbox_pending_due_ids(limit: int = 500) -> list[int]:
     )
 
 
+def outbox_deliver_messages(message_ids: list[int]) -> int:
+    """Send these messages, each as outbox_deliver_message does, stopping as soon as the mail server is
+    paused as unreachable: the rest wait for the sweep. Returns how many were sent."""
+    sent = 0
+    for message_id in message_ids:
+        if outbox_mail_server_paused():
+            break
+        sent += outbox_deliver_message(message_id)
+    return sent
+
+
 def outbox_flush(limit: int = 500) -> int:
     """Send every message that is due (used by the periodic sweep and by `run_checks`). Returns sent count."""
-    return sum(outbox_deliver_message(message_id) for message_id in outbox_pending_due_ids(limit))
+    return outbox_deliver_messages(outbox_pending_due_ids(limit))
 
 
 # Many at once (the scheduled checks) ---------------------------------------------------------------

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from apn_portal.outbox.services import outbox_deliver_message, outbox_flush
+from apn_portal.outbox.services import outbox_deliver_message, outbox_deliver_messages, outbox_flush
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -17,4 +17,4 @@ def outbox_sweep() -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def outbox_deliver_batch(message_ids: list[int]) -> int:
     # Each message is locked and sent on its own, as by outbox_deliver: safe to run twice.
-    return sum(outbox_deliver_message(message_id) for message_id in message_ids)
+    return outbox_deliver_messages(message_ids)

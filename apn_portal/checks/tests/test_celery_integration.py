@@ -5,12 +5,15 @@ Beat's start queues the checks not yet run today (checks.catch_up), as it does i
 restart; the check queues its email in the outbox, and the worker sends it to a file-based mailbox.
 """
 
+import contextlib
 import datetime
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from django.utils import timezone
 
 from apn_portal.checks.models import CheckRun, CheckRunStatus, CheckTrigger
 from apn_portal.outbox.models import OutboxMessage, OutboxStatus
+from apn_portal.outbox.services import outbox_rendered_email_enqueue
 from tests.factories import CertificationFactory, PartnerFactory, PartnerUserFactory, StaffMemberFactory
 
 REDIS_PORT = 63802
@@ -70,9 +74,10 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker(redis_url, tmp_path):
-    """A Celery worker with embedded beat, as scripts/run.sh starts it, on Redis and the test database."""
+@contextlib.contextmanager
+def _worker(redis_url, tmp_path, *, beat=True, concurrency=1, **settings_env):
+    """A Celery worker (with embedded beat, as scripts/run.sh starts it, unless `beat` is False) on Redis
+    and the test database; `settings_env` overrides the environment its settings are read from."""
     mailbox = tmp_path / "mail"
     log = tmp_path / "worker.log"
     env = {
@@ -83,12 +88,14 @@ def worker(redis_url, tmp_path):
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mailbox),
         "DB_CONN_MAX_AGE": "0",
+        **settings_env,
     }
     command = [
-        sys.executable, "-m", "celery", "-A", "apn_portal", "worker", "-B", "--loglevel=INFO",
-        "--concurrency=1", "--without-mingle", "--without-gossip",
-        "--schedule-filename", str(tmp_path / "celerybeat-schedule"),
+        sys.executable, "-m", "celery", "-A", "apn_portal", "worker", "--loglevel=INFO",
+        f"--concurrency={concurrency}", "--without-mingle", "--without-gossip",
     ]  # fmt: skip
+    if beat:
+        command += ["-B", "--schedule-filename", str(tmp_path / "celerybeat-schedule")]
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
@@ -107,6 +114,12 @@ def worker(redis_url, tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+
+
+@pytest.fixture
+def worker(redis_url, tmp_path):
+    with _worker(redis_url, tmp_path) as started:
+        yield started
 
 
 def _worker_log(log: Path) -> str:
@@ -213,3 +226,70 @@ def test_a_check_whose_worker_process_dies_mid_run_runs_again(
     assert killed.status == CheckRunStatus.FAILED
     assert killed.error == "The worker running this check stopped before the run finished."
     assert killed.finished_at is not None
+
+
+@pytest.fixture
+def silent_mail_server():
+    """A mail server that takes connections and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(50)
+    listener.settimeout(0.2)
+    held, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        for accepted in held:
+            accepted.close()
+        listener.close()
+
+
+def test_a_silent_mail_server_does_not_hold_up_the_checks(
+    silent_mail_server, redis_url, tmp_path, monkeypatch
+):
+    """Two sweeps of a dozen pending emails, one on each worker process (beat queues one a minute), then
+    the SLA check: each sweep gives up on the mail server after one timeout rather than one per email,
+    so the check runs within seconds, and every email is still there for a later sweep."""
+    for number in range(12):
+        outbox_rendered_email_enqueue(
+            dedupe_key=f"notice:{number}", to=["reader@example.com"], subject="Notice", body_text="Hello."
+        )
+    mail_server = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(silent_mail_server),
+        "EMAIL_TIMEOUT": "3",
+    }
+    with _worker(redis_url, tmp_path, beat=False, concurrency=2, **mail_server) as (_, log):
+        monkeypatch.setenv("CELERY_BROKER_URL", redis_url)
+        sender = Celery(set_as_current=False)
+        for _ in range(2):
+            sender.send_task("apn_portal.outbox.tasks.outbox_sweep")
+        sender.send_task("checks.support_sla")
+
+        def sla_run():
+            return CheckRun.objects.filter(name="support_sla").exclude(status=CheckRunStatus.RUNNING).first()
+
+        try:
+            run = _wait_for(sla_run, "the SLA check to run", WAIT_SECONDS)
+        except AssertionError:
+            pytest.fail(f"support_sla never ran. Worker log:\n{_worker_log(log)}")
+        tried_before_the_check = sum(OutboxMessage.objects.values_list("attempts", flat=True))
+
+    assert run.status == CheckRunStatus.SUCCEEDED, run.error
+    # At most one email per worker process waited on the silent server before the check got its turn
+    # (without the pause, each sweep tried all twelve, three seconds each).
+    assert tried_before_the_check <= 2, _worker_log(log)
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {OutboxStatus.PENDING}
