@@ -12,9 +12,10 @@ is enforced.
 """
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import CharField, F, OuterRef, Subquery, Value
+from django.db.models import CharField, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +26,7 @@ from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from partners import events
 from partners.checks.contacts import partner_contacts
 from partners.choices import EnrollmentStatus
-from partners.models import ProgramEnrollment, TierChange
+from partners.models import Partner, ProgramEnrollment, TierChange
 from partners.search_index import partner_search_refresh
 
 AUDIT_REMINDER_DAYS = (60, 30)
@@ -134,6 +135,10 @@ class _ShortOfTier:
 
 
 def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[_ShortOfTier]:
+    return _short_of_minimum_tier(ProgramEnrollment.objects.all(), today)
+
+
+def _short_of_minimum_tier(enrollments: QuerySet, today: datetime.date) -> list[_ShortOfTier]:
     # The countdown starts when the partner fell below the program's minimum tier, however it moved
     # since while still below it (a second demotion does not restart it). A partner that was never at
     # or above it counts from its latest tier change, or from its creation.
@@ -141,7 +146,7 @@ def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[_ShortOfTie
     changes = TierChange.objects.filter(partner=OuterRef("partner_id")).order_by("-changed_at", "-id")
     fell_below = changes.filter(from_tier__rank__gte=minimum_rank, to_tier__rank__lt=minimum_rank)
     rows = (
-        ProgramEnrollment.objects.filter(
+        enrollments.filter(
             status=EnrollmentStatus.APPROVED,
             expires_on__gte=today,
             program__minimum_tier__isnull=False,
@@ -164,8 +169,37 @@ def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[_ShortOfTie
     return short
 
 
+def _lock_still_short(short: list[_ShortOfTier], today: datetime.date) -> list[_ShortOfTier]:
+    """Of the enrollments read as short of their minimum tier, those still short once locked, with
+    their partners, until the run commits: a promotion (partner_tier_change locks the partner) committed
+    since the read is seen, and none can commit before this run's warning or revocation does."""
+    by_partner: dict[int, list[int]] = defaultdict(list)
+    for item in short:
+        by_partner[item.enrollment.partner_id].append(item.enrollment.pk)
+    still_short = []
+    # A partner's enrollments in one batch, and each batch's enrollments locked before their partners,
+    # the order enrollment_approve and enrollment_revoke lock them in: no deadlock with either.
+    for partner_ids in batched(sorted(by_partner), BATCH):
+        ids = [pk for partner_id in partner_ids for pk in by_partner[partner_id]]
+        locked = list(
+            ProgramEnrollment.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids, status=EnrollmentStatus.APPROVED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        list(
+            Partner.objects.select_for_update(of=("self",))
+            .filter(pk__in=partner_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        # Read again: the tier, and when the partner fell below it, may have changed since.
+        still_short.extend(_short_of_minimum_tier(ProgramEnrollment.objects.filter(pk__in=locked), today))
+    return still_short
+
+
 def _enforce_minimum_tiers(today: datetime.date, result: CheckResult, touched_partners: set[int]) -> None:
-    short = _enrollments_short_of_minimum_tier(today)
+    short = _lock_still_short(_enrollments_short_of_minimum_tier(today), today)
     revoke_on = {item.enrollment.pk: item.revoke_on for item in short}
     short_since = {item.enrollment.pk: item.short_since for item in short}
     warned = _tell(
@@ -179,17 +213,11 @@ def _enforce_minimum_tiers(today: datetime.date, result: CheckResult, touched_pa
     )
     result.add("enrollments_warned_of_revocation", warned)
 
-    due = {item.enrollment.pk: item for item in short if item.revoke_on <= today}
     now = timezone.now()
     revoked = []
-    for ids in batched(sorted(due), BATCH):
-        batch = list(
-            ProgramEnrollment.objects.select_for_update(of=("self",))
-            .filter(pk__in=ids, status=EnrollmentStatus.APPROVED)
-            .select_related("program__minimum_tier", "partner__tier")
-        )
-        for enrollment in batch:
-            item = due[enrollment.pk]
+    for batch in batched((item for item in short if item.revoke_on <= today), BATCH):
+        for item in batch:
+            enrollment = item.enrollment
             enrollment.status = EnrollmentStatus.REVOKED
             enrollment.status_reason = (
                 f"Revoked by the scheduled check: the partner has been below the "
@@ -198,11 +226,12 @@ def _enforce_minimum_tiers(today: datetime.date, result: CheckResult, touched_pa
                 f"{enrollment.program.minimum_tier.grace_period_days}-day grace period."
             )
             enrollment.updated_at = now
-        ProgramEnrollment.objects.bulk_update(batch, ["status", "status_reason", "updated_at"])
+        enrollments = [item.enrollment for item in batch]
+        ProgramEnrollment.objects.bulk_update(enrollments, ["status", "status_reason", "updated_at"])
         ProgramEnrollment.history.bulk_history_create(
-            batch, update=True, default_change_reason=CHANGE_REASON, default_date=now
+            enrollments, update=True, default_change_reason=CHANGE_REASON, default_date=now
         )
-        revoked.extend(batch)
+        revoked.extend(enrollments)
     result.add("enrollments_revoked", len(revoked))
     touched_partners.update(e.partner_id for e in revoked)
     _tell(

@@ -1,15 +1,18 @@
 """program_renewal: enrollments expire, audits are renewed in time, a program's minimum tier is enforced."""
 
 import datetime
+import threading
 
 import pytest
 import time_machine
+from django.db import connection
 
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
 from apn_portal.outbox.models import OutboxMessage
+from partners.checks import program_renewal
 from partners.choices import EnrollmentStatus, TierChangeSource
-from partners.models import PartnerSearchEntry, ProgramEnrollment
+from partners.models import Partner, PartnerSearchEntry, ProgramEnrollment
 from partners.selectors import active_enrollments
 from partners.services import partner_tier_change
 from tests.factories import (
@@ -221,3 +224,82 @@ def test_falling_short_again_after_regaining_the_tier_is_warned_again(partner):
     run_on(datetime.date(2027, 7, 30))  # 90 days after the second fall
     enrollment.refresh_from_db()
     assert enrollment.status == EnrollmentStatus.REVOKED
+
+
+# A PDM's tier change committed while the check runs, between its read and its lock ---------------------
+
+
+def pdm_moves_it_after_the_check_reads(monkeypatch, partner, *slugs: str) -> None:
+    """When the check has read the enrollments short of their minimum tier, the partner's PDM moves it to
+    `slugs` in turn, from another connection, committed before the check goes on."""
+    read = program_renewal._enrollments_short_of_minimum_tier
+    errors = []
+
+    def pdm_moves():
+        try:
+            for slug in slugs:
+                partner_tier_change(
+                    partner=Partner.objects.get(pk=partner.pk),
+                    to_tier=tier(slug=slug),
+                    reason="Re-certified",
+                    user=partner.pdm,
+                )
+        except Exception as exc:  # reported by the check's thread, which waits for this one
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def read_then_pdm_moves(today):
+        short = read(today)
+        thread = threading.Thread(target=pdm_moves)
+        thread.start()
+        thread.join(timeout=30)
+        assert not thread.is_alive() and not errors, errors
+        return short
+
+    monkeypatch.setattr(program_renewal, "_enrollments_short_of_minimum_tier", read_then_pdm_moves)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partner_promoted_while_the_check_runs_keeps_its_enrollment(partner, monkeypatch):
+    enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2027, 12, 31))  # needs Select
+    _move(partner, "registered", datetime.date(2026, 4, 1))
+    pdm_moves_it_after_the_check_reads(monkeypatch, partner, "select")
+
+    run = run_on(datetime.date(2026, 7, 1))  # past the 90-day grace period
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPROVED
+    assert not run.changed.get("enrollments_revoked")
+    assert not enrollment.history.filter(status=EnrollmentStatus.REVOKED).exists()
+    assert not OutboxMessage.objects.filter(dedupe_key=f"enrollment-revoked:{enrollment.pk}").exists()
+    assert program("databases").pk in PartnerSearchEntry.objects.get(partner=partner).program_ids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partner_promoted_while_the_check_runs_is_not_warned(partner, monkeypatch):
+    enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2027, 12, 31))
+    _move(partner, "registered", datetime.date(2026, 4, 1))
+    pdm_moves_it_after_the_check_reads(monkeypatch, partner, "select")
+
+    run = run_on(datetime.date(2026, 4, 1))
+
+    assert not run.changed.get("enrollments_warned_of_revocation")
+    assert not OutboxMessage.objects.filter(dedupe_key__startswith=f"enrollment-tier-short:{enrollment.pk}:")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partner_promoted_and_demoted_again_while_the_check_runs_starts_a_new_grace_period(
+    partner, monkeypatch
+):
+    enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2027, 12, 31))
+    _move(partner, "registered", datetime.date(2026, 4, 1))
+    pdm_moves_it_after_the_check_reads(monkeypatch, partner, "select", "registered")
+
+    run_on(datetime.date(2026, 7, 1))  # 91 days after the first fall, the day of the second
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPROVED
+    [warning] = OutboxMessage.objects.filter(dedupe_key__startswith=f"enrollment-tier-short:{enrollment.pk}:")
+    assert warning.dedupe_key.endswith(":2026-07-01")
+    assert "29 Sep 2026" in warning.body_text
