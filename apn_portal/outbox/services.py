@@ -8,7 +8,6 @@ import socket
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.template.loader import get_template, render_to_string
@@ -16,6 +15,7 @@ from django.utils import timezone
 
 from apn_portal.exceptions import PermissionDeniedError
 from apn_portal.outbox.models import OutboxMessage, OutboxStatus
+from apn_portal.pauses import is_paused, pause_start
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +34,10 @@ def _backoff(attempts: int) -> datetime.timedelta:
 
 
 # A mail server that cannot be reached (refused, gone quiet, unknown) fails every message alike, each after
-# up to EMAIL_TIMEOUT seconds, and the scheduled checks wait for the same workers. So one such failure
-# pauses every delivery, on every worker (through the shared cache), until the sweep after next tries
-# again; a message refused on its own (a bad address) pauses nothing.
+# up to EMAIL_TIMEOUT seconds: one such failure pauses every delivery (apn_portal.pauses) until the sweep
+# after next tries again. A message refused on its own (a bad address) pauses nothing.
 MAIL_SERVER_PAUSE = datetime.timedelta(seconds=90)
-_MAIL_SERVER_PAUSED_UNTIL = "outbox:mail-server-paused-until"
+_MAIL_SERVER = "outbox:mail-server"
 _UNREACHABLE = (
     TimeoutError,
     ConnectionError,
@@ -49,21 +48,7 @@ _UNREACHABLE = (
 
 
 def outbox_mail_server_paused() -> bool:
-    """Whether deliveries wait, after the mail server could not be reached (until when is in the cache)."""
-    try:
-        until = cache.get(_MAIL_SERVER_PAUSED_UNTIL)
-    except Exception:  # the cache is down: deliver as if nothing were known
-        logger.warning("Could not read the outbox's mail server pause", exc_info=True)
-        return False
-    return until is not None and until > timezone.now()
-
-
-def _mail_server_pause() -> None:
-    until = timezone.now() + MAIL_SERVER_PAUSE
-    try:
-        cache.set(_MAIL_SERVER_PAUSED_UNTIL, until, timeout=MAIL_SERVER_PAUSE.total_seconds())
-    except Exception:
-        logger.warning("Could not pause the outbox's deliveries", exc_info=True)
+    return is_paused(_MAIL_SERVER)
 
 
 def outbox_email_enqueue(
@@ -184,7 +169,7 @@ def outbox_deliver_message(message_id: int) -> bool:
             message.save(update_fields=["attempts", "last_error", "status", "next_attempt_at", "updated_at"])
             logger.warning("Outbox message %s failed (attempt %s): %s", message.pk, message.attempts, exc)
             if isinstance(exc, _UNREACHABLE):
-                _mail_server_pause()
+                pause_start(_MAIL_SERVER, MAIL_SERVER_PAUSE)
             return False
         message.status = OutboxStatus.SENT
         message.sent_at = timezone.now()

@@ -34,6 +34,7 @@ from django.http.request import validate_host
 from django.utils import timezone
 
 from apn_portal.exceptions import DomainError, PermissionDeniedError
+from apn_portal.pauses import is_paused, pause_start
 from apn_portal.webhooks.choices import DeliveryStatus, WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -273,11 +274,22 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, s
         return None, f"No response: {reason}"[:2000]
 
 
+# A receiver that does not answer at all (refused, unknown, silent until WEBHOOK_TIMEOUT_SECONDS) pauses
+# every delivery to its endpoint (apn_portal.pauses) until the sweep after next: a burst of events for a
+# dead receiver would otherwise hold the workers the scheduled checks share, one timeout after another.
+ENDPOINT_PAUSE = datetime.timedelta(seconds=90)
+
+
+def _endpoint_pause(endpoint_id: int) -> str:
+    return f"webhooks:endpoint:{endpoint_id}"
+
+
 def webhook_deliver(delivery_id: int) -> bool:
     """Make one attempt at a pending, due delivery. Returns True if the receiver accepted it.
 
     The row stays locked during the attempt, so two workers never send the same delivery at once; one
-    already delivered, not yet due, or locked by another worker is left alone.
+    already delivered, not yet due, locked by another worker, or for an endpoint paused as unreachable
+    is left alone (the sweep queues it again).
     """
     with transaction.atomic():
         delivery = (
@@ -286,7 +298,7 @@ def webhook_deliver(delivery_id: int) -> bool:
             .filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
             .first()
         )
-        if delivery is None:
+        if delivery is None or is_paused(_endpoint_pause(delivery.endpoint_id)):
             return False
         endpoint = delivery.endpoint
         delivery.attempts += 1
@@ -314,7 +326,9 @@ def webhook_deliver(delivery_id: int) -> bool:
                     SIGNATURE_HEADER: webhook_signature(endpoint.secret, timestamp, body),
                 },
             )
-            if code is not None and not 200 <= code < 300 and not error:
+            if code is None:
+                pause_start(_endpoint_pause(endpoint.pk), ENDPOINT_PAUSE)
+            elif not 200 <= code < 300 and not error:
                 error = f"The receiver answered HTTP {code}."
         delivery.response_code = code
         delivery.last_error = error

@@ -13,7 +13,7 @@ from apn_portal.celery import app as celery_app
 from apn_portal.webhooks import tasks  # noqa: F401  (registers the tasks with the worker)
 from apn_portal.webhooks.choices import DeliveryStatus
 from apn_portal.webhooks.models import WebhookDelivery
-from apn_portal.webhooks.services import webhook_deliver, webhook_endpoint_create
+from apn_portal.webhooks.services import ENDPOINT_PAUSE, webhook_deliver, webhook_endpoint_create
 from partners import services
 from tests.api.conftest import api_client
 from tests.api.receiver import start_receiver, verify_signature
@@ -212,3 +212,52 @@ def test_a_celery_worker_delivers_after_commit_and_retries_a_failure(receiver, s
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 2)
     assert all(verify_signature(SECRET, r.headers, r.body) for r in receiver.received)
+
+
+def test_a_receiver_that_does_not_answer_pauses_its_endpoint_only(db, receiver):
+    """A dead receiver costs one timeout per pause, not one per queued event; other endpoints go on, and
+    the paused endpoint's deliveries are tried again once the pause is over."""
+    superuser = SuperUserFactory()
+    live = _endpoint(superuser, receiver)
+    dead = webhook_endpoint_create(
+        user=superuser,
+        url="http://127.0.0.1:1/hooks/apn",  # nothing listens on port 1: the connection is refused
+        events=["partner.tier_changed"],
+        secret=SECRET,
+    )
+    for slug in ("select", "advanced", "premier"):
+        services.partner_tier_change(
+            partner=PartnerFactory(), to_tier=tier(slug=slug), reason="Audit", user=superuser
+        )
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        for delivery in WebhookDelivery.objects.order_by("pk"):
+            webhook_deliver(delivery.pk)
+
+        to_dead = list(WebhookDelivery.objects.filter(endpoint=dead).order_by("pk"))
+        assert [delivery.attempts for delivery in to_dead] == [1, 0, 0]
+        assert to_dead[0].last_error.startswith("No response")
+        assert {delivery.status for delivery in to_dead} == {DeliveryStatus.PENDING}
+        assert set(WebhookDelivery.objects.filter(endpoint=live).values_list("status", flat=True)) == {
+            DeliveryStatus.DELIVERED
+        }
+        assert len(receiver.received) == 3
+
+        clock.shift(ENDPOINT_PAUSE + datetime.timedelta(seconds=1))
+        webhook_deliver(to_dead[1].pk)  # the sweep's next round: tried again, and paused again
+        webhook_deliver(to_dead[2].pk)
+        attempts = WebhookDelivery.objects.filter(endpoint=dead).order_by("pk").values_list("attempts")
+        assert [count for (count,) in attempts] == [1, 1, 0]
+
+
+def test_a_receiver_that_answers_with_an_error_pauses_nothing(db, receiver):
+    superuser = SuperUserFactory()
+    _endpoint(superuser, receiver)
+    receiver.statuses = [500, 503]
+    for slug in ("select", "advanced", "premier"):
+        services.partner_tier_change(
+            partner=PartnerFactory(), to_tier=tier(slug=slug), reason="Audit", user=superuser
+        )
+    results = [webhook_deliver(delivery.pk) for delivery in WebhookDelivery.objects.order_by("pk")]
+
+    assert results == [False, False, True]
+    assert len(receiver.received) == 3
