@@ -273,6 +273,16 @@ def user_can_manage_engagement(user, engagement: Engagement) -> bool:
     )
 
 
+def engagement_lead_shown_to(user, engagement: Engagement):
+    """The lead (contact request) the engagement came from, for the partner it was sent to, and for nobody
+    else: a partner never sees another partner's leads, and one added later, or a replacement, is not
+    shown this one."""
+    lead = engagement.contact_request
+    if lead is None or user.partner_id is None or lead.partner_id != user.partner_id:
+        return None
+    return lead
+
+
 def engagement_next_stage_for(user, engagement: Engagement) -> EngagementStage | None:
     """The step this user may record next on the engagement (what engagement_stage_advance accepts), or
     None: not theirs to move, closed, on hold, or at the journey's end."""

@@ -1110,8 +1110,9 @@ def access_grant_revoke(*, user, grant: AccessGrant, reason: str) -> AccessGrant
             )
         now = timezone.now()
         if locked.is_revoked:
+            revoked = locked.account.customer.local_time(locked.revoked_at)
             raise ConflictError(
-                f"This access was already revoked on {timezone.localtime(locked.revoked_at):%d %b %Y}."
+                f"This access was already revoked on {revoked:%d %b %Y %H:%M} ({revoked.tzname()})."
             )
         if locked.expires_at <= now:
             # Ran out, recorded by the hourly check or not yet: revoking now would say somebody cut it short.

@@ -124,6 +124,7 @@ def engagement_detail(request, pk, advance_form=None, status=200):
         "engagements/engagement_detail.html",
         {
             "engagement": engagement,
+            "lead": selectors.engagement_lead_shown_to(user, engagement),
             "steps": _stage_steps(engagement),
             "timeline": selectors.engagement_timeline(engagement),
             "grants": grants,

@@ -480,9 +480,12 @@ def cases_visible_to(user) -> QuerySet[SupportCase]:
     if user.customer_id:
         return SupportCase.objects.filter(customer_id=user.customer_id)
     if user.partner_id:
-        return SupportCase.objects.filter(
-            Q(opened_by_partner_id=user.partner_id) | Q(handling_partner_id=user.partner_id)
+        # A case the partner opened for a customer is its own only while the customer still lets it open
+        # one on that account (the rule it opened it under): the customer always keeps control.
+        opened = Q(opened_by_partner_id=user.partner_id) & Q(
+            account__in=accounts_open_for_cases(user).values("pk")
         )
+        return SupportCase.objects.filter(opened | Q(handling_partner_id=user.partner_id))
     if user.is_provider_staff:
         return SupportCase.objects.filter(
             Q(customer__in=customers_assigned_to(user).values("pk")) | Q(subscription__tam=user)
@@ -544,10 +547,15 @@ def handling_partner_for(subscription: SupportSubscription | None, account: AwsA
 
 
 def user_is_case_requester(user, case: SupportCase) -> bool:
-    """The side that asked: the customer's staff, or the partner that opened it for the customer."""
+    """The side that asked: the customer's staff, or the partner that opened it for the customer while
+    the customer still lets it open one on the case's account (as cases_visible_to)."""
     return user_is_signed_in(user) and (
         (user.customer_id is not None and user.customer_id == case.customer_id)
-        or (user.partner_id is not None and user.partner_id == case.opened_by_partner_id)
+        or (
+            user.partner_id is not None
+            and user.partner_id == case.opened_by_partner_id
+            and accounts_open_for_cases(user).filter(pk=case.account_id).exists()
+        )
     )
 
 

@@ -639,9 +639,17 @@ def support_case_status_change(*, user, case: SupportCase, status: str) -> Suppo
             raise ConflictError("This case is closed.")
         if case.status == status:
             raise ConflictError(f"The case is already {case.get_status_display().lower()}.")
+        now = timezone.now()
+        unanswered_late = case.first_responded_at is None and _late_first_response(case, now)
+        if status in DONE_CASE_STATUSES and unanswered_late:
+            # Resolving or closing ends the wait the support_sla check looks at: a deadline already missed
+            # is marked first, as the check (or a late reply) would have, with the same email and event.
+            marked, _, _ = support_cases_mark_breached(SupportCase.objects.filter(pk=case.pk), now)
+            if marked:
+                case.breached_at = marked[0].breached_at
         case.status = status
         if status in DONE_CASE_STATUSES:
-            case.resolved_at = case.resolved_at or timezone.now()
+            case.resolved_at = case.resolved_at or now
         else:
             case.resolved_at = None
         case.save(update_fields=["status", "resolved_at", "updated_at"])

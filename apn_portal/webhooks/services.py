@@ -158,8 +158,8 @@ def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None
     partner the event is about, None, or several partners (a collection): each gets the same event.
 
     An event about a customer's record passes the records (one per item) and `visible_to` (a selector,
-    user -> queryset): provider staff's endpoints then get it only when their owner may see the record,
-    as through the API (one more query per such endpoint)."""
+    user -> queryset): every endpoint then gets it only when its owner may see the record, as through the
+    API (one more query per endpoint), so a partner the customer no longer lets in is not told either."""
     items = [(_partner_ids(partners), data) for partners, data in items]
     if not items:
         return []
@@ -174,7 +174,7 @@ def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None
     ]
     if not endpoints:
         return []
-    seen_by = _records_seen_by_provider_endpoints(endpoints, records, visible_to)
+    seen_by = _records_seen_by_endpoints(endpoints, records, visible_to)
     now = timezone.now()
     deliveries = []
     for index, (item_partner_ids, data) in enumerate(items):
@@ -182,8 +182,8 @@ def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None
         audience = [
             e
             for e in endpoints
-            if (e.partner_id is None and (seen_by is None or record_pk in seen_by[e.pk]))
-            or e.partner_id in item_partner_ids
+            if (e.partner_id is None or e.partner_id in item_partner_ids)
+            and (seen_by is None or record_pk in seen_by[e.pk])
         ]
         if not audience:
             continue
@@ -226,16 +226,14 @@ def _partner_ids(partners) -> frozenset[int]:
     return frozenset(partner.pk for partner in partners if partner is not None)
 
 
-def _records_seen_by_provider_endpoints(endpoints, records, visible_to) -> dict[int, set] | None:
-    """Endpoint id -> the pks of `records` its owner may see, for the provider staff's endpoints; None
-    when nothing limits them."""
+def _records_seen_by_endpoints(endpoints, records, visible_to) -> dict[int, set] | None:
+    """Endpoint id -> the pks of `records` its owner may see; None when nothing limits them."""
     if visible_to is None:
         return None
     pks = [record.pk for record in records]
     return {
         endpoint.pk: set(visible_to(endpoint.owner).filter(pk__in=pks).values_list("pk", flat=True))
         for endpoint in endpoints
-        if endpoint.partner_id is None
     }
 
 

@@ -9,13 +9,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from engagements.models import AccessGrant
+from engagements.models import AccessGrant, Engagement
 from tests.factories import (
     AccessGrantFactory,
     AwsAccountFactory,
+    ContactRequestFactory,
     EngagementFactory,
     EngagementPartnerFactory,
     PartnerFactory,
+    PartnerUserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -93,6 +95,20 @@ def test_a_partner_sees_only_its_own_grants_on_a_shared_engagement(client, alpha
     # The customer sees both.
     detail = text(page(client, alpha.staff, "engagement-detail", alpha.engagement.pk))
     assert alpha.grant.role_arn in detail and rival_grant.role_arn in detail
+
+
+def test_only_the_partner_the_lead_was_sent_to_sees_its_reference(client, alpha):
+    lead = ContactRequestFactory(partner=alpha.partner)
+    Engagement.objects.filter(pk=alpha.engagement.pk).update(contact_request=lead)
+    vendor = PartnerFactory(name="Tech Vendor", partner_type="technology")
+    EngagementPartnerFactory(engagement=alpha.engagement, partner=vendor, role="technology")
+
+    own = text(page(client, alpha.partner_user, "engagement-detail", alpha.engagement.pk))
+    other = page(client, PartnerUserFactory(partner=vendor), "engagement-detail", alpha.engagement.pk)
+
+    assert f"<dd>{lead.reference}</dd>" in own
+    assert other.status_code == 200 and alpha.engagement.title in text(other)
+    assert lead.reference not in text(other)
 
 
 def test_account_manager_sees_assigned_customers_only(client, alpha, bravo):

@@ -5,6 +5,7 @@ import datetime
 import zoneinfo
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
@@ -182,6 +183,24 @@ def test_revoke_needs_a_reason_and_is_recorded(setup):
     assert not held.is_live()
     with pytest.raises(ConflictError, match="already revoked"):
         services.access_grant_revoke(user=admin, grant=held, reason="again")
+
+
+def test_revoking_twice_says_when_on_the_customers_calendar():
+    customer = CustomerFactory(time_zone="Asia/Tokyo")
+    admin = CustomerUserFactory(customer=customer, access_admin=True)
+    account = AwsAccountFactory(customer=customer)
+    held = grant(admin, account, EngagementPartnerFactory(engagement=EngagementFactory(customer=customer)))
+    # Revoked at 20:00 UTC: 05:00 the next day in Tokyo.
+    evening = datetime.datetime.combine(today() + days(1), datetime.time(20), tzinfo=datetime.UTC)
+    with time_machine.travel(evening, tick=False):
+        services.access_grant_revoke(user=admin, grant=held, reason="Security review")
+    with (
+        time_machine.travel(evening + datetime.timedelta(minutes=1), tick=False),
+        pytest.raises(ConflictError) as refused,
+    ):
+        services.access_grant_revoke(user=admin, grant=held, reason="again")
+    tokyo_day = today() + days(2)
+    assert refused.value.message == f"This access was already revoked on {tokyo_day:%d %b %Y} 05:00 (JST)."
 
 
 def test_provider_staff_looking_after_the_customer_may_revoke_but_partners_may_not(setup):

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from engagements.services import access_grant_revoke
 from support import services
 from support.models import SupportCase, SupportSubscription
 from tests.factories import SupportSubscriptionFactory, support_plan
@@ -92,6 +93,23 @@ def test_a_partner_sees_only_the_cases_it_opened(alpha, cases, stranger):
 
     assert ids == {cases["alpha_by_partner"].pk}
     assert api(stranger).get("/api/v1/support-cases/").json()["results"] == []
+
+
+def test_a_partner_whose_access_was_revoked_no_longer_sees_or_acts_on_the_case_it_opened(alpha, cases):
+    case = cases["alpha_by_partner"]
+    client = api(alpha.partner_user)
+    assert client.get(f"/api/v1/support-cases/{case.pk}/").status_code == 200
+
+    grant = alpha.granted_account.access_grants.get()
+    access_grant_revoke(user=alpha.admin, grant=grant, reason="Contract lost")
+
+    assert client.get("/api/v1/support-cases/").json()["results"] == []
+    assert client.get(f"/api/v1/support-cases/{case.pk}/").status_code == 404
+    assert client.get(f"/api/v1/support-cases/{case.pk}/replies/").status_code == 404
+    assert client.post(f"/api/v1/support-cases/{case.pk}/replies/", {"body": "hi"}).status_code == 404
+    assert client.post(f"/api/v1/support-cases/{case.pk}/status/", {"status": "closed"}).status_code == 404
+    case.refresh_from_db()
+    assert case.status == "open" and not case.replies.exists()
 
 
 def test_anonymous_callers_get_401_on_cases():

@@ -339,6 +339,27 @@ def test_who_sees_which_case(alpha, bravo, reseller, engineer, tam, stranger):
     assert seen(stranger) == seen(reseller.user) == set()
 
 
+def test_a_partner_acts_on_a_case_it_opened_only_while_the_customer_authorises_it(alpha, engineer):
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    case = open_case(alpha.partner_user, alpha.granted_account, "production_down")
+    grant = alpha.granted_account.access_grants.get()
+    after_expiry = grant.expires_at + datetime.timedelta(minutes=1)
+
+    with time_machine.travel(after_expiry, tick=False):
+        assert not selectors.cases_visible_to(alpha.partner_user).exists()
+        assert not selectors.user_is_case_requester(alpha.partner_user, case)
+        with pytest.raises(PermissionDeniedError):
+            services.support_case_reply(user=alpha.partner_user, case=case, body="Still there?")
+        with pytest.raises(PermissionDeniedError):
+            services.support_case_status_change(user=alpha.partner_user, case=case, status=CaseStatus.CLOSED)
+        # A new grant on the account gives the partner its case back.
+        AccessGrantFactory(engagement_partner=grant.engagement_partner, account=alpha.granted_account)
+        assert list(selectors.cases_visible_to(alpha.partner_user)) == [case]
+        services.support_case_status_change(user=alpha.partner_user, case=case, status=CaseStatus.CLOSED)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.CLOSED
+
+
 def test_the_database_keeps_a_cases_account_and_subscription_within_its_customer(alpha, bravo):
     subscription = SupportSubscriptionFactory(customer=alpha.customer, plan="business")
     case = open_case(alpha.staff, alpha.account, "production_down")

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from engagements.services import access_grant_revoke
 from support import services
 from support.choices import CaseStatus
 from support.models import SupportCase
@@ -200,6 +201,30 @@ def test_nobody_reaches_another_organisations_case(client, alpha, bravo, reselle
         assert "Site down" not in listing
     case.refresh_from_db()
     assert case.status == CaseStatus.OPEN and not case.replies.exists()
+
+
+def test_a_partner_loses_the_cases_it_opened_once_the_customer_revokes_its_access(
+    client, alpha, alpha_on_business
+):
+    case = open_case(alpha.partner_user, alpha.granted_account, subject="Web tier slow")
+    services.support_case_reply(user=alpha.staff, case=case, body="Only for our own eyes now.")
+    grant = alpha.granted_account.access_grants.get()
+    access_grant_revoke(user=alpha.admin, grant=grant, reason="Contract lost")
+    client.force_login(alpha.partner_user)
+
+    attempts = (("case-detail", None), ("case-reply", {"body": "hi"}), ("case-status", {"status": "closed"}))
+    for name, data in attempts:
+        url = reverse(f"support:{name}", args=[case.pk])
+        response = client.get(url) if data is None else client.post(url, data)
+        assert response.status_code == 404, name
+    assert "Web tier slow" not in client.get(reverse("support:case-list")).content.decode()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.OPEN and case.replies.count() == 1
+    # The customer keeps the case, and sees who opened it.
+    client.force_login(alpha.staff)
+    detail = client.get(reverse("support:case-detail", args=[case.pk])).content.decode()
+    assert "Web tier slow" in detail and "Only for our own eyes now." in detail
+    assert alpha.partner.name in detail
 
 
 def test_each_customer_sees_only_its_own_support_page(client, alpha, bravo):

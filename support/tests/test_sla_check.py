@@ -14,6 +14,7 @@ from apn_portal.outbox.models import OutboxMessage
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery
 from apn_portal.webhooks.services import webhook_endpoint_create
+from engagements.services import access_grant_revoke
 from support import services
 from support.choices import CaseStatus, CaseType
 from support.models import SupportCase
@@ -172,6 +173,25 @@ def test_the_partner_that_opened_the_case_for_its_customer_hears_of_the_breach_o
     assert delivery.payload["data"]["id"] == case.pk
 
 
+def test_a_partner_the_customer_no_longer_lets_in_is_not_told_of_the_breach(alpha, engineer):
+    """The case is the customer's: once the partner's access to the account was revoked, the partner
+    no longer sees the case, through the API or a webhook."""
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    webhook_endpoint_create(
+        user=alpha.partner_user, url="http://localhost:9/hooks", events=[WebhookEvent.SUPPORT_CASE_BREACHED]
+    )
+    case = open_case(alpha.partner_user, alpha.granted_account)
+    grant = alpha.granted_account.access_grants.get()
+    with time_machine.travel(OPENED + HOUR / 2, tick=False):
+        access_grant_revoke(user=alpha.admin, grant=grant, reason="Contract lost")
+
+    run_at(OPENED + 2 * HOUR)
+
+    case.refresh_from_db()
+    assert case.breached_at is not None
+    assert not WebhookDelivery.objects.filter(event=WebhookEvent.SUPPORT_CASE_BREACHED).exists()
+
+
 def test_provider_staff_endpoints_hear_of_every_breach(business_case, engineer):
     webhook_endpoint_create(
         user=engineer, url="http://localhost:9/support", events=[WebhookEvent.SUPPORT_CASE_BREACHED]
@@ -237,3 +257,31 @@ def test_the_breach_of_a_late_answer_is_told_only_once_the_reply_commits(
 
     assert OutboxMessage.objects.get().dedupe_key == f"support-case-breached:{business_case.pk}"
     assert callbacks  # the email's delivery is queued after commit, not before
+
+
+@pytest.mark.parametrize("status", [CaseStatus.RESOLVED, CaseStatus.CLOSED])
+def test_a_missed_deadline_is_a_breach_even_if_the_case_is_done_before_the_check_runs(
+    alpha, business_case, engineer, status
+):
+    """Due 11:00, still unanswered, resolved by support (or closed by the customer) at 11:02: the check at
+    11:05 no longer looks at it, so the breach is recorded, and told, when the case is done."""
+    who = engineer if status == CaseStatus.RESOLVED else alpha.staff
+    with at(OPENED + datetime.timedelta(minutes=62)):
+        services.support_case_status_change(user=who, case=business_case, status=status)
+    later = run_at(OPENED + datetime.timedelta(minutes=65))
+
+    business_case.refresh_from_db()
+    assert (business_case.status, business_case.first_responded_at) == (status, None)
+    assert business_case.breached_at == OPENED + HOUR
+    assert not any(later.changed.values())
+    assert OutboxMessage.objects.get().dedupe_key == f"support-case-breached:{business_case.pk}"
+
+
+def test_a_case_done_in_time_is_no_breach(alpha, business_case, engineer):
+    with at(OPENED + datetime.timedelta(minutes=59)):
+        services.support_case_status_change(user=alpha.staff, case=business_case, status=CaseStatus.CLOSED)
+    run_at(OPENED + 2 * HOUR)
+
+    business_case.refresh_from_db()
+    assert business_case.breached_at is None
+    assert not OutboxMessage.objects.exists()
