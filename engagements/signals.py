@@ -1,12 +1,28 @@
-"""Receivers of other apps' signals that concern this app's records."""
+"""Receivers of other apps' signals that concern this app's records, and what a customer's new slug
+means for the records that show it.
 
-from engagements.models import AccessGrant, AwsAccount, Engagement, EngagementPartner
+Integrators sync on `updated_at` (`updated_since`): a record whose API representation names a partner or
+a customer by its slug changes when that slug does. Each receiver is one UPDATE per table, in the
+transaction of the rename, sending no signal and writing no history row, as partners.signals does for a
+partner's slug."""
+
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import Signal
+from django.utils import timezone
+
+from apn_portal.signals import stored_values_changed, stored_values_remember
+from engagements.models import AccessGrant, AwsAccount, Customer, Engagement, EngagementPartner
 from partners.signals import partner_slug_changed
+
+DISPATCH_PREFIX = "engagements."
+
+# Sent in the rename's transaction when a customer's slug changes, with `customer_id` and `at`: the apps
+# built on this one (support) move the `updated_at` of their records that show the slug.
+customer_slug_changed = Signal()
 
 
 def _partner_slug_changed(sender, partner_id: int, at, **kwargs) -> None:
-    """The records whose API representation shows the partner's slug changed with it (integrators sync on
-    `updated_at`): one UPDATE per table, sending no signal and writing no history row."""
+    """The records whose API representation shows the partner's slug changed with it."""
     for records in (
         EngagementPartner.objects.filter(partner_id=partner_id),
         AccessGrant.objects.filter(engagement_partner__partner_id=partner_id),
@@ -21,5 +37,27 @@ def _partner_slug_changed(sender, partner_id: int, at, **kwargs) -> None:
         records.update(updated_at=at)
 
 
+def _customer_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    # The stored slug, read on an edit that may change it: creating customers costs nothing.
+    stored_values_remember(sender, instance, ("slug",), raw, update_fields)
+
+
+def _customer_saved(sender, instance, raw=False, **kwargs) -> None:
+    if raw or not stored_values_changed(instance, ("slug",)):
+        return
+    # What engagements.api.serializers shows the customer's slug in (`customer`); an engagement partner
+    # names only its engagement, by id.
+    now = timezone.now()
+    for records in (
+        Engagement.objects.filter(customer_id=instance.pk),
+        AwsAccount.objects.filter(customer_id=instance.pk),
+        AccessGrant.objects.filter(account__customer_id=instance.pk),
+    ):
+        records.update(updated_at=now)
+    customer_slug_changed.send(sender=Customer, customer_id=instance.pk, at=now)
+
+
 def connect() -> None:
-    partner_slug_changed.connect(_partner_slug_changed, dispatch_uid="engagements.partner_slug_changed")
+    partner_slug_changed.connect(_partner_slug_changed, dispatch_uid=DISPATCH_PREFIX + "partner_slug_changed")
+    pre_save.connect(_customer_saving, sender=Customer, dispatch_uid=DISPATCH_PREFIX + "customer-saving")
+    post_save.connect(_customer_saved, sender=Customer, dispatch_uid=DISPATCH_PREFIX + "customer-saved")

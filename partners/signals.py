@@ -35,6 +35,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_de
 from django.dispatch import Signal
 from django.utils import timezone
 
+from apn_portal.signals import stored_values, stored_values_changed, stored_values_remember
 from partners.models import (
     Certification,
     ConsultingCategory,
@@ -66,7 +67,6 @@ MOVABLE = {
     StaffMember: "partner_id",
     Certification: "staff_member_id",
 }
-_PREVIOUS = "_partners_previous"
 
 
 def deletion_of(origin, model) -> bool:
@@ -76,38 +76,17 @@ def deletion_of(origin, model) -> bool:
     return isinstance(origin, model) or (isinstance(origin, QuerySet) and origin.model is model)
 
 
-def _remember(sender, instance, columns: tuple[str, ...], raw: bool, update_fields) -> None:
-    """Before an edit that may change `columns`, keep their stored values on the instance, for the
-    post_save receivers to compare (`_changed`, `moved_from`)."""
-    instance.__dict__.pop(_PREVIOUS, None)  # from an earlier save of the same instance
-    if raw or instance._state.adding:
-        return
-    if update_fields is not None and not {
-        name for column in columns for name in (column, column.removesuffix("_id"))
-    } & set(update_fields):
-        return
-    # One read of an indexed row, on an edit only: creating records, which imports do by the thousand,
-    # costs nothing.
-    previous = sender.objects.filter(pk=instance.pk).values_list(*columns).first()
-    if previous is not None:
-        setattr(instance, _PREVIOUS, dict(zip(columns, previous, strict=True)))
-
-
-def _changed(instance, columns: tuple[str, ...]) -> bool:
-    """Whether the save being signalled changed any of `columns` (remembered by `_remember`)."""
-    previous = getattr(instance, _PREVIOUS, None)
-    return previous is not None and any(previous[column] != getattr(instance, column) for column in columns)
-
-
 def _remember_owner(sender, instance, raw=False, update_fields=None, **kwargs):
-    _remember(sender, instance, (MOVABLE[sender],), raw, update_fields)
+    stored_values_remember(sender, instance, (MOVABLE[sender],), raw, update_fields)
 
 
 def moved_from(instance) -> int | None:
     """The owner (partner id; for a certification, staff member id) that the save being signalled took
     the record from, or None if the record stayed where it was."""
     column = MOVABLE[type(instance)]
-    return getattr(instance, _PREVIOUS)[column] if _changed(instance, (column,)) else None
+    if not stored_values_changed(instance, (column,)):
+        return None
+    return stored_values(instance, (column,))[column]
 
 
 @dataclass
@@ -156,14 +135,14 @@ def partners_touch(partner_ids) -> None:
 
 
 def _partner_saving(sender, instance, raw=False, update_fields=None, **kwargs):
-    _remember(sender, instance, ("slug",), raw, update_fields)
+    stored_values_remember(sender, instance, ("slug",), raw, update_fields)
 
 
 def _partner_saved(sender, instance, raw=False, update_fields=None, **kwargs):
     batch = _touches.get()
     if batch is not None and not raw and (update_fields is None or "updated_at" in update_fields):
         batch.saved.add(instance.pk)
-    if not raw and _changed(instance, ("slug",)):
+    if not raw and stored_values_changed(instance, ("slug",)):
         _partner_slug_shown_elsewhere_changed(instance.pk)
 
 
@@ -226,7 +205,7 @@ def _tags_changed(sender, instance, action, reverse, pk_set, **kwargs):
 
 
 def _term_saving(sender, instance, raw=False, update_fields=None, **kwargs):
-    _remember(sender, instance, ("slug",), raw, update_fields)
+    stored_values_remember(sender, instance, ("slug",), raw, update_fields)
 
 
 def _term_saved(through, column):
@@ -237,7 +216,7 @@ def _term_saved(through, column):
             return
         _partners_changed(
             through.objects.filter(**{column: instance.pk}).values("partner_id"),
-            touch=_changed(instance, ("slug",)),
+            touch=stored_values_changed(instance, ("slug",)),
         )
 
     return receiver
@@ -269,7 +248,7 @@ TIER_SHOWN = ("name", "slug", "rank")
 
 
 def _tier_saving(sender, instance, raw=False, update_fields=None, **kwargs):
-    _remember(sender, instance, TIER_SHOWN, raw, update_fields)
+    stored_values_remember(sender, instance, TIER_SHOWN, raw, update_fields)
 
 
 def _tier_saved(sender, instance, created, raw=False, **kwargs):
@@ -277,7 +256,7 @@ def _tier_saved(sender, instance, created, raw=False, **kwargs):
     # tier changes name it; none sends a signal, so nothing follows per partner.
     if raw or created:
         return
-    shown_changed = _changed(instance, TIER_SHOWN)
+    shown_changed = stored_values_changed(instance, TIER_SHOWN)
     if shown_changed:
         now = timezone.now()
         TierChange.objects.filter(Q(from_tier_id=instance.pk) | Q(to_tier_id=instance.pk)).update(

@@ -1,19 +1,60 @@
-"""Receivers of other apps' signals that concern this app's records."""
+"""Receivers of other apps' signals that concern this app's records, and what a support plan's new slug
+means for the records that show it.
+
+Integrators sync on `updated_at` (`updated_since`): a record whose API representation names a partner, a
+customer or a plan by its slug changes when that slug does. Each receiver is one UPDATE per table, in the
+transaction of the rename, sending no signal and writing no history row, as partners.signals does for a
+partner's slug."""
 
 from django.db.models import Q
+from django.db.models.signals import post_save, pre_save
+from django.utils import timezone
 
+from apn_portal.signals import stored_values_changed, stored_values_remember
+from engagements.signals import customer_slug_changed
 from partners.signals import partner_slug_changed
-from support.models import SupportCase, SupportSubscription
+from support.models import SupportCase, SupportPlan, SupportSubscription
+
+DISPATCH_PREFIX = "support."
 
 
 def _partner_slug_changed(sender, partner_id: int, at, **kwargs) -> None:
-    """Subscriptions and cases show their partners' slugs (integrators sync on `updated_at`): one UPDATE
-    per table, sending no signal and writing no history row."""
+    """Subscriptions and cases show their partners' slugs."""
     SupportSubscription.objects.filter(support_partner_id=partner_id).update(updated_at=at)
     SupportCase.objects.filter(Q(opened_by_partner_id=partner_id) | Q(handling_partner_id=partner_id)).update(
         updated_at=at
     )
 
 
+def _customer_slug_changed(sender, customer_id: int, at, **kwargs) -> None:
+    """Subscriptions and cases show their customer's slug."""
+    SupportSubscription.objects.filter(customer_id=customer_id).update(updated_at=at)
+    SupportCase.objects.filter(customer_id=customer_id).update(updated_at=at)
+
+
+def _plan_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    # The stored slug, read on an edit that may change it: creating plans costs nothing.
+    stored_values_remember(sender, instance, ("slug",), raw, update_fields)
+
+
+def _plan_saved(sender, instance, raw=False, **kwargs) -> None:
+    if raw or not stored_values_changed(instance, ("slug",)):
+        return
+    now = timezone.now()
+    # The plans retiring in its favour name it as their `successor`.
+    SupportPlan.objects.filter(successor_id=instance.pk).update(updated_at=now)
+    # A subscription names its plan, and a current one on a plan retiring in its favour names it where it
+    # `moves_to` (support.selectors.plan_move).
+    SupportSubscription.objects.filter(
+        Q(plan_id=instance.pk) | Q(ended_at__isnull=True, plan__successor_id=instance.pk)
+    ).update(updated_at=now)
+    SupportCase.objects.filter(plan_id=instance.pk).update(updated_at=now)
+
+
 def connect() -> None:
-    partner_slug_changed.connect(_partner_slug_changed, dispatch_uid="support.partner_slug_changed")
+    partner_slug_changed.connect(_partner_slug_changed, dispatch_uid=DISPATCH_PREFIX + "partner_slug_changed")
+    customer_slug_changed.connect(
+        _customer_slug_changed, dispatch_uid=DISPATCH_PREFIX + "customer_slug_changed"
+    )
+    pre_save.connect(_plan_saving, sender=SupportPlan, dispatch_uid=DISPATCH_PREFIX + "plan-saving")
+    post_save.connect(_plan_saved, sender=SupportPlan, dispatch_uid=DISPATCH_PREFIX + "plan-saved")

@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
+from apn_portal.api.filters import UniqueOrderingFilter
 from apn_portal.api.pagination import CountedWithPagePaginator
 from apn_portal.api.throttling import ContactRequestThrottle
 from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
@@ -144,30 +145,30 @@ class PartnerViewSet(PortalModelViewSet):
         )
 
     def list(self, request, *args, **kwargs):
-        if search_index_available() and "ordering" not in request.query_params:
-            return self._list_in_search_order(request)
-        return super().list(request, *args, **kwargs)
-
-    def _list_in_search_order(self, request):
-        """Find-a-Partner's own order, read as the page reads it: filter, count and page the search
-        entries (whose indexes serve that order), then load the page's partners."""
-        filterset = self.filterset_class(
-            request.query_params, queryset=search_entries_visible_to(request.user), request=request
-        )
+        if not search_index_available():
+            # The embedded default reads the partner tables, tolerating no typos, as the page does there.
+            return super().list(request, *args, **kwargs)
+        ordered = "ordering" in request.query_params
+        # With `?ordering=` the partners are read in that order, else the search entries in Find-a-Partner's.
+        base = self.get_queryset() if ordered else search_entries_visible_to(request.user)
+        filterset = self.filterset_class(request.query_params, queryset=base, request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        # Words that find nothing as typed are tried again tolerating typos, as the page does.
-        page_ids = search_tolerating_typos(filterset, lambda: self._page_of_entries(filterset), found=bool)
-        if page_ids is None:
+        page_of = self._page_of_partners if ordered else self._page_of_entries
+        # Words that find nothing as typed are tried again tolerating typos, as the page does, whatever
+        # the order.
+        page = search_tolerating_typos(filterset, lambda: page_of(filterset), found=bool)
+        if page is None:
             # Past the end of no results, however tolerant of typos: the paginator's own refusal.
             raise NotFound(self.paginator.invalid_page_message)
-        partners = {partner.pk: partner for partner in self.get_queryset().filter(pk__in=page_ids)}
-        page = [partners[pk] for pk in page_ids if pk in partners]
+        if not ordered:
+            partners = {partner.pk: partner for partner in self.get_queryset().filter(pk__in=page)}
+            page = [partners[pk] for pk in page if pk in partners]
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def _page_of_entries(self, filterset) -> "list[int] | None":
-        """The ids of the page's partners; None for a page past the end of no results at all, which more
-        typo tolerance may yet fill."""
+        """Find-a-Partner's own order, read as the page reads it: the ids of the page's partners, from the
+        search entries (whose indexes serve that order)."""
         # Not filterset.qs: it keeps the first queryset it made, blind to a raised typo tolerance.
         entries = filterset.filter_queryset(filterset.queryset.all())
         if filterset.words:
@@ -176,10 +177,22 @@ class PartnerViewSet(PortalModelViewSet):
             page = entries.annotate(matches=Window(Count("*"))).values_list("partner_id", "matches")
         else:
             page = entries.values_list("partner_id", flat=True)
+        return self._page_unless_past_no_results(page, entries)
+
+    def _page_of_partners(self, filterset) -> "list[Partner] | None":
+        """The page's partners in `?ordering=`'s order, ending with the unique id."""
+        partners = filterset.filter_queryset(filterset.queryset.all())
+        return self._page_unless_past_no_results(
+            UniqueOrderingFilter().filter_queryset(self.request, partners, self), partners
+        )
+
+    def _page_unless_past_no_results(self, page, results):
+        """`page` paginated; None for a page past the end of no results at all, which more typo
+        tolerance may yet fill."""
         try:
             return self.paginate_queryset(page)
         except NotFound:
-            if entries.exists():  # past the end of results there are
+            if results.exists():  # past the end of results there are
                 raise
             return None
 
