@@ -7,7 +7,9 @@ the number of queries, and how the page's time compares with its SQL.
     DATABASE_URL=postgres://apn@127.0.0.1:54329/apn_bench .venv/bin/python -m benchmarks.search
 
 The database must have the benchmark data (`manage.py seed_demo --partners 100000`) and its search
-entries (`manage.py search_reindex`, which seed_demo runs at its end). Options: --rounds, --markdown.
+entries (`manage.py search_reindex`, which seed_demo runs at its end). Options: `--rounds N` (requests
+per variant, default 25) and `--warmup N` (unmeasured rounds first, default 3). The results are printed
+as a Markdown table; nothing is written to a file.
 """
 
 import argparse

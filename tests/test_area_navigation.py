@@ -1,9 +1,19 @@
 """Every page of the signed-in area offers the same way to every section its visitor may use."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
-from tests.factories import CustomerUserFactory, PartnerUserFactory
+from tests.factories import (
+    AccountManagerFactory,
+    CustomerUserFactory,
+    PartnerUserFactory,
+    PdmFactory,
+    StaffUserFactory,
+    SuperUserFactory,
+    SupportEngineerFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,3 +49,59 @@ def test_a_customers_staff_reach_every_section_from_any_page(client, page):
     ]:
         assert f'href="{reverse(section)}"' in html, section
     assert f'href="{reverse("my:leads")}"' not in html
+
+
+# The header and the home page lead each signed-in user to their own area -------------------------------
+
+SITE_NAV = re.compile(r'<nav class="site-nav" aria-label="Main">(.*?)</nav>', re.DOTALL)
+CARDS = re.compile(r'<ul class="cards">(.*?)</ul>', re.DOTALL)
+LINK = re.compile(r'<a href="([^"]+)"( aria-current="page")?>([^<]+)</a>')
+
+
+def links_in(pattern, html) -> dict[str, str]:
+    """{href: text} of the links in the part of the page `pattern` finds."""
+    return {href: text for href, _, text in LINK.findall(pattern.search(html).group(1))}
+
+
+AREAS = {
+    "partner": (lambda: PartnerUserFactory(), {"/my/": "Partner area"}),
+    "customer": (lambda: CustomerUserFactory(), {"/my/organisation/": "My organisation"}),
+    "account manager": (lambda: AccountManagerFactory(), {"/my/customers/": "My customers"}),
+    "support engineer": (lambda: SupportEngineerFactory(), {"/my/support/cases/": "Support cases"}),
+    "pdm": (lambda: PdmFactory(), {"/pdm/": "Network dashboard"}),
+    "superuser": (
+        lambda: SuperUserFactory(),
+        {"/my/customers/": "My customers", "/pdm/": "Network dashboard"},
+    ),
+    "provider staff without a role": (lambda: StaffUserFactory(), {"/my/customers/": "My customers"}),
+}
+ALL_AREA_PATHS = {path for _, areas in AREAS.values() for path in areas}
+
+
+@pytest.mark.parametrize("audience", list(AREAS))
+def test_the_header_and_home_page_lead_to_the_users_own_area(client, audience):
+    make_user, expected = AREAS[audience]
+    client.force_login(make_user())
+
+    home = client.get(reverse("home")).content.decode()
+
+    header = links_in(SITE_NAV, home)
+    assert {path: header[path] for path in ALL_AREA_PATHS if path in header} == expected
+    cards = links_in(CARDS, home)
+    assert {path: cards[path] for path in ALL_AREA_PATHS if path in cards} == expected
+    for path, label in expected.items():
+        area = client.get(path)
+        assert area.status_code == 200, path
+        if path == "/pdm/":
+            continue  # the network dashboard is an admin page, under the admin's own header
+        # On the area's own page the header marks its link as the current page.
+        nav = SITE_NAV.search(area.content.decode()).group(1)
+        assert f'<a href="{path}" aria-current="page">{label}</a>' in nav
+
+
+def test_an_anonymous_visitor_is_led_to_no_signed_in_area(client):
+    home = client.get(reverse("home")).content.decode()
+
+    assert not ALL_AREA_PATHS & set(links_in(SITE_NAV, home))
+    assert not ALL_AREA_PATHS & set(links_in(CARDS, home))
+    assert 'href="/my/' not in home

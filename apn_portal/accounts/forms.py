@@ -1,5 +1,7 @@
 import hashlib
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.template.loader import render_to_string
 
@@ -12,6 +14,10 @@ class OutboxPasswordResetForm(PasswordResetForm):
     Sending from the request lost the email (logged, never retried) when the mail server was down, hung
     the page while it was slow, and made the page much slower for an address with an account than for one
     without. Now the request only stores the email; the outbox sends (and retries) it after commit.
+
+    The link starts with `PORTAL_URL`, like every other link the portal emails: Django's form takes it from
+    the request's Host header, which is wherever the request came in (an internal address behind a proxy)
+    or, forged, a host of the sender's choosing.
     """
 
     def send_mail(
@@ -23,6 +29,14 @@ class OutboxPasswordResetForm(PasswordResetForm):
         to_email,
         html_email_template_name=None,
     ):
+        portal = urlsplit(settings.PORTAL_URL)
+        # The template writes `{{ protocol }}://{{ domain }}` before the path, so `domain` keeps any path
+        # PORTAL_URL has (a portal served under a prefix).
+        context = {
+            **context,
+            "protocol": portal.scheme,
+            "domain": f"{portal.netloc}{portal.path}".rstrip("/"),
+        }
         subject = "".join(render_to_string(subject_template_name, context).splitlines())
         body_html = render_to_string(html_email_template_name, context) if html_email_template_name else ""
         # The same link asked for twice in one second is queued once; the key holds a digest of the token,

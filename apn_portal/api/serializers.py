@@ -57,14 +57,15 @@ def _iso(field, setting: str) -> bool:
     return getattr(field, "format", getattr(api_settings, setting)) == fields.ISO_8601
 
 
+# Renders each row without DRF's per-field machinery, for lists that stream many thousands of rows.
+#
+# The output is exactly DRF's (a test compares the two): plain columns are read straight off the
+# instance, dates and times formatted as DRF formats them (ISO 8601, `Z` for UTC), a related id from
+# its `<name>_id` column, method fields through their method; any other field goes through DRF.
+#
+# A comment, not a docstring: drf-spectacular publishes a serializer's docstring, inherited ones too, as
+# its schema's description, and integrators reading the contract have no use for how rows are rendered.
 class FastRowsMixin:
-    """Renders each row without DRF's per-field machinery, for lists that stream many thousands of rows.
-
-    The output is exactly DRF's (a test compares the two): plain columns are read straight off the
-    instance, dates and times formatted as DRF formats them (ISO 8601, `Z` for UTC), a related id from
-    its `<name>_id` column, method fields through their method; any other field goes through DRF.
-    """
-
     def _row_plan(self):
         plan = getattr(self, "_fast_row_plan", None)
         if plan is None:

@@ -6,10 +6,13 @@ Rates come from `settings.API_THROTTLE_RATES` at request time (e.g. `{"anon": "1
 can change them with environment variables.
 """
 
+import contextlib
+
 from django.conf import settings
+from rest_framework import status
 from rest_framework.throttling import SimpleRateThrottle
 
-from apn_portal.api.idempotency import stored_response_exists
+from apn_portal.api.idempotency import REPLAY_HEADER, stored_response_exists
 
 
 class PortalRateThrottle(SimpleRateThrottle):
@@ -45,16 +48,81 @@ class TokenThrottle(PortalRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
+# The keys of the work slots a request took, on the request, to give back if it did no work.
+WORK_SLOTS = "_work_throttle_slots"
+
+
 class WorkThrottle(PortalRateThrottle):
-    """A rate on work a request does (not on requests as such): a retry with an `Idempotency-Key` whose
-    response is stored only gets that response again, so it neither counts nor is refused, and a client
-    that retries gets its first answer rather than a 429. The per-address and per-token rates still count
-    it, as any request."""
+    """A rate on work a request does (not on requests as such), in a window that starts with the first
+    request counted:
+
+    - a request takes its slot before it runs, by one atomic increment, so requests sent at once cannot
+      do more work between them than the rate allows (those past it get 429);
+    - a request that did no work gives its slot back once answered (`give_back_unused_work`): one refused
+      (400 for bad input, 404, 409, a 429 from another throttle), so a client that fixes its request and
+      sends it again still has its whole rate;
+    - a retry with an `Idempotency-Key` whose response is stored only gets that response again, so it
+      neither counts nor is refused, and a client that retries gets its first answer rather than a 429.
+
+    The per-address and per-token rates still count every request, as any request."""
 
     def allow_request(self, request, view):
-        if self.get_cache_key(request, view) is not None and stored_response_exists(request):
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        self.key = self.get_cache_key(request, view) if self.rate else None
+        if self.key is None or stored_response_exists(request):
             return True
-        return super().allow_request(request, view)
+        self.now = self.timer()
+        slot = self._take_slot()
+        if slot is None:
+            return False
+        setattr(request, WORK_SLOTS, [*getattr(request, WORK_SLOTS, ()), slot])
+        return True
+
+    def _window_started(self) -> float:
+        window = f"{self.key}:window"
+        for _ in range(2):
+            self.cache.add(window, self.now, self.duration)
+            started = self.cache.get(window)
+            if started is not None:
+                return started
+        return self.now  # the window ends between add() and get() only on a very slow cache
+
+    def _take_slot(self) -> str | None:
+        """The counter the slot was taken from, or None when the window has none left."""
+        for _ in range(2):
+            self.started = self._window_started()
+            # A counter per window, so a slot given back after its window ended frees none in the next.
+            counter = f"{self.key}:{self.started}"
+            self.cache.add(counter, 0, max(1, int(self.started + self.duration - self.now) + 1))
+            try:
+                taken = self.cache.incr(counter)
+            except ValueError:  # the window ended between add() and incr(): count in the next one
+                continue
+            if taken > self.num_requests:
+                _give_back(counter)
+                return None
+            return counter
+        return None
+
+    def wait(self):
+        return max(0.0, getattr(self, "started", self.now) + self.duration - self.now)
+
+
+def _give_back(counter: str) -> None:
+    with contextlib.suppress(ValueError):  # the window ended meanwhile: nothing to give back
+        WorkThrottle.cache.decr(counter)
+
+
+def give_back_unused_work(request, response) -> None:
+    """Called with each answer: the slots a request took are given back unless it did its work (a
+    success that was not the replay of a stored response)."""
+    slots = getattr(request, WORK_SLOTS, ())
+    setattr(request, WORK_SLOTS, [])
+    if status.is_success(response.status_code) and not response.has_header(REPLAY_HEADER):
+        return
+    for counter in slots:
+        _give_back(counter)
 
 
 class ContactRequestThrottle(WorkThrottle):

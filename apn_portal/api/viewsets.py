@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from apn_portal.api.idempotency import IdempotentPostMixin
 from apn_portal.api.pagination import KeysetCursorPagination
+from apn_portal.api.throttling import give_back_unused_work
 from partners.selectors import partner_is_editable_by
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -61,6 +62,12 @@ class PortalViewSetMixin(IdempotentPostMixin):
         if self.prefetch_related:
             queryset = queryset.prefetch_related(*self.prefetch_related)
         return self.annotate_queryset(queryset)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # A request refused (bad input, a conflict, another throttle) did no work: a throttle on work
+        # (sending contact requests) does not count it.
+        give_back_unused_work(request, response)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def partner_of(self, obj):
         return obj.partner

@@ -149,7 +149,7 @@ def test_password_reset_by_email_needs_at_least_12_characters(client, mailoutbox
     email = mailoutbox[0]
     assert email.to == ["pat@partner.example.com"]
     assert email.subject == "Reset your APN Portal password"
-    link = re.search(r"https?://testserver(/accounts/reset/\S+/)", email.body).group(1)
+    link = re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", email.body).group(1)
 
     form_page = client.get(link, follow=True)
     assertContains(form_page, "Choose a new password")

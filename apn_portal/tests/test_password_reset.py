@@ -34,7 +34,8 @@ def ask_for_a_reset(client, email, django_capture_on_commit_callbacks):
 
 
 def reset_link(text):
-    return re.search(r"https?://testserver(/accounts/reset/\S+/)", text).group(1)
+    """The link's path, to open with the test client; the link itself starts with PORTAL_URL."""
+    return re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", text).group(1)
 
 
 def test_a_reset_link_is_queued_in_the_outbox_and_works_once_sent(
@@ -114,3 +115,28 @@ def test_the_outbox_admin_does_not_show_the_reset_link(client, pat, django_captu
     assertContains(page, "Reset your APN Portal password")
     assertNotContains(page, token_path)
     assertNotContains(page, token_path.rstrip("/").rsplit("/", 1)[-1])  # nor the token on its own
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:8000",  # where the request came in: the portal's own address, not its public one
+        "attacker.example.net",  # a forged Host, on a portal that answers to any
+    ],
+)
+def test_the_reset_link_goes_to_the_portal_url_whatever_the_request_host(
+    client, pat, settings, django_capture_on_commit_callbacks, host
+):
+    settings.PORTAL_URL = "https://portal.example.com"
+    settings.ALLOWED_HOSTS = ["*"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("password_reset"), {"email": ADDRESS}, HTTP_HOST=host)
+
+    assert response.status_code == 302
+    outbox_flush()
+    (email,) = mail.outbox
+    links = re.findall(r"\S+/accounts/reset/\S+/", email.body)
+    assert len(links) == 1
+    assert links[0].startswith("https://portal.example.com/accounts/reset/")
+    assert host not in email.body

@@ -1,5 +1,8 @@
 """The published contract: the OpenAPI document and the interactive docs, served without a CDN."""
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
 import yaml
 from django.contrib import admin
@@ -33,6 +36,25 @@ def test_the_schema_documents_the_token_scheme_and_every_error(schema):
             assert "Idempotency-Key" in headers, (method, path)
 
 
+# Words of the code, not of the resources: a description with one is a note for the portal's developers.
+IMPLEMENTATION_WORDS = re.compile(
+    r"\b(DRF|rest_framework|serializers?|querysets?|mixins?|docstrings?|tests?|select_related|TODO)\b",
+    re.IGNORECASE,
+)
+
+
+def test_the_schemas_describe_resources_not_how_they_are_built(schema):
+    notes = {
+        name: component["description"]
+        for name, component in schema["components"]["schemas"].items()
+        if IMPLEMENTATION_WORDS.search(component.get("description", ""))
+    }
+    assert notes == {}
+    # The resources that stream many rows are documented like any other.
+    for name in ("Partner", "PartnerRequest", "Certification", "CertificationRequest", "TierBrief"):
+        assert "DRF" not in schema["components"]["schemas"][name].get("description", "")
+
+
 def test_every_list_filters_on_updated_since(schema):
     lists = [
         (path, methods["get"])
@@ -45,12 +67,40 @@ def test_every_list_filters_on_updated_since(schema):
         assert "updated_since" in names, path
 
 
-def test_the_interactive_docs_load_their_assets_from_the_portal(db):
-    response = api_client().get("/api/v1/docs/")
+# Every URL the page's tags load or link to (src, href), however quoted.
+ASSET_URL = re.compile(r"""\b(?:src|href)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+
+
+def _foreign_urls(html: str, own_host: str) -> list[str]:
+    urls = [next(part for part in match.groups() if part is not None) for match in ASSET_URL.finditer(html)]
+    return [url for url in urls if urlsplit(url).netloc not in ("", own_host)]
+
+
+@pytest.mark.parametrize(
+    ("path", "sidecar_dir"),
+    [("/api/v1/docs/", "swagger-ui-dist"), ("/api/v1/redoc/", "redoc")],
+)
+def test_the_interactive_docs_load_nothing_from_another_host(db, path, sidecar_dir):
+    # The portal runs on closed networks: a font or script from a CDN would not load there.
+    response = api_client().get(path)
     assert response.status_code == 200
     html = response.content.decode()
-    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
+    assert f"/static/drf_spectacular_sidecar/{sidecar_dir}/" in html
     assert "cdn." not in html and "unpkg" not in html
+    assert _foreign_urls(html, own_host="testserver") == []
+
+
+def test_the_foreign_url_check_sees_what_a_page_could_load():
+    html = (
+        '<link rel="preconnect" href="https://fonts.googleapis.com">'
+        "<script src='//cdn.example.net/x.js'></script><img src=http://img.example.org/a.png>"
+        '<a href="/api/v1/">root</a><link href="http://testserver/static/a.css">'
+    )
+    assert _foreign_urls(html, own_host="testserver") == [
+        "https://fonts.googleapis.com",
+        "//cdn.example.net/x.js",
+        "http://img.example.org/a.png",
+    ]
 
 
 def test_tokens_are_issued_and_revoked_in_the_admin():

@@ -2,11 +2,16 @@
 cache (Redis when the suite has one, as in CI)."""
 
 import os
+import threading
 
 import pytest
 from django.core.cache import cache
+from django.db import connection, connections
 
+from partners.models import ContactRequest
 from tests.api.conftest import api_client
+from tests.factories import PartnerFactory
+from tests.locks import sessions_waiting_for_locks, wait_for
 
 LEAD = {
     "partner": "alpha",
@@ -72,3 +77,56 @@ def test_sending_contact_requests_has_a_tighter_rate_per_address(world, settings
     assert signed_in.status_code == 429
     # Reading is not sending.
     assert world.client("user_a").get("/api/v1/contact-requests/").status_code == 200
+
+
+def test_refused_contact_requests_do_not_use_up_the_rate(world, settings, shared_cache):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "contact_requests": "3/hour"}
+    client = api_client()
+    refused = [
+        client.post("/api/v1/contact-requests/", {**LEAD, "email": "not an address"}, format="json"),
+        client.post("/api/v1/contact-requests/", {**LEAD, "partner": "no-such-partner"}, format="json"),
+        client.post("/api/v1/contact-requests/", {**LEAD, "message": ""}, format="json"),
+    ]
+    assert [response.status_code for response in refused] == [400, 400, 400]
+    # The client fixes its request and sends it again, as docs/api.md says: the whole rate is left.
+    statuses = [client.post("/api/v1/contact-requests/", LEAD, format="json").status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+    assert ContactRequest.objects.filter(email=LEAD["email"]).count() == 3
+    # Once the rate is used up, a request is refused before it is looked at, bad or not.
+    bad = client.post("/api/v1/contact-requests/", {**LEAD, "email": "not an address"}, format="json")
+    assert bad.status_code == 429
+    assert int(bad["Retry-After"]) > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_contact_requests_sent_at_once_cannot_exceed_the_rate(settings, shared_cache):
+    """Four sent together while storing is held (another session locks the table): those counted hold
+    their place while they wait, so only two get through and the other two are refused at once."""
+    PartnerFactory(slug="alpha")
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "contact_requests": "2/hour"}
+    statuses = []
+
+    def send():
+        try:
+            statuses.append(api_client().post("/api/v1/contact-requests/", LEAD, format="json").status_code)
+        finally:
+            connection.close()
+
+    locker = connections.create_connection("default")
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"LOCK TABLE {ContactRequest._meta.db_table} IN EXCLUSIVE MODE")
+            threads = [threading.Thread(target=send) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            wait_for(lambda: sessions_waiting_for_locks() == 2 and len(statuses) == 2)
+            assert statuses == [429, 429]
+            cursor.execute("COMMIT")
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        locker.close()
+
+    assert sorted(statuses) == [201, 201, 429, 429]
+    assert ContactRequest.objects.count() == 2
