@@ -167,6 +167,47 @@ class Tier(TimeStampedModel):
     def __str__(self):
         return f"{self.name} ({self.get_partner_type_display()})"
 
+    def is_entry_tier(self) -> bool:
+        """Whether this is the lowest rung of its partner type's ladder, with its rank and type as they are
+        now set (a form's, not yet saved): the tier every partner holds on joining."""
+        if self.rank is None or not self.partner_type:
+            return False
+        return not (
+            Tier.objects.filter(partner_type=self.partner_type, rank__lt=self.rank)
+            .exclude(pk=self.pk)
+            .exists()
+        )
+
+    def clean(self):
+        # Moving the entry tier up its ladder, or to the other ladder, makes the rung above it the entry
+        # tier, which must not have requirements (TierRequirement.clean). A tier that becomes the entry
+        # tier itself has its requirements checked by the requirement rows of the same form.
+        if self.pk is None or self.rank is None:
+            return
+        old = Tier.objects.filter(pk=self.pk).values("partner_type", "rank").first()
+        if old is None:
+            return
+        others = Tier.objects.filter(partner_type=old["partner_type"]).exclude(pk=self.pk)
+        if others.filter(rank__lt=old["rank"]).exists():
+            return  # it was not the entry tier
+        if old["partner_type"] == self.partner_type and not others.filter(rank__lt=self.rank).exists():
+            return  # it still is
+        successor = others.order_by("rank").first()
+        if successor is not None and successor.requirements.exists():
+            raise ValidationError(
+                {
+                    "rank": f"{successor.name} would become the entry tier of its ladder, which every "
+                    "partner holds on joining and which cannot have requirements: delete its requirements "
+                    "first."
+                }
+            )
+
+
+ENTRY_TIER_REQUIREMENT_REFUSED = (
+    "{tier} is the entry tier of its ladder: every partner holds it on joining, so it cannot have "
+    "requirements. Put them on a higher tier."
+)
+
 
 class TierRequirement(TimeStampedModel):
     tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="requirements")
@@ -193,6 +234,16 @@ class TierRequirement(TimeStampedModel):
 
     def __str__(self):
         return f"{self.tier}: {self.minimum} {self.get_metric_display()}"
+
+    def clean(self):
+        # Evaluation never tests the entry rung (partners.selectors.tier_hold_minimums): a requirement on it
+        # would change nothing but read as one the partner lacks.
+        try:
+            tier = self.tier  # in the tier's admin, its inline forms carry the tier as edited
+        except Tier.DoesNotExist:
+            return
+        if tier.is_entry_tier():
+            raise ValidationError(ENTRY_TIER_REQUIREMENT_REFUSED.format(tier=tier.name), code="entry_tier")
 
 
 class Partner(TimeStampedModel):

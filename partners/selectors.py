@@ -2,9 +2,11 @@
 the API and the scheduled checks alike."""
 
 import datetime
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -13,6 +15,7 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -100,6 +103,15 @@ class TierEvaluation:
         """Where the partner stands on its ladder: the tier it holds, or the higher one its evidence
         qualifies it for. `next_tier` is the rung above this one."""
         return self.qualified_tier if self.qualifies_for_more else self.current_tier
+
+
+def expiry_window_end(today: datetime.date, days: int | None = None) -> datetime.date:
+    """The end of "expires within the next `days` days" (PARTNER_EXPIRING_SOON_DAYS unless given): the first
+    day past the window. Something expiring on that day still counts on it, so an expiry date is within the
+    window when it is before this day: the scorecard, the certification reminders and the admin's
+    "expiring soon" filters all read it so, or a reminder would point to a scorecard that does not list
+    what it reminds of."""
+    return today + datetime.timedelta(days=settings.PARTNER_EXPIRING_SOON_DAYS if days is None else days)
 
 
 def active_certifications(on: datetime.date | None = None) -> QuerySet[Certification]:
@@ -206,9 +218,14 @@ def tier_shortfalls(tier: Tier, metrics: dict[str, int]) -> list[Shortfall]:
 
 def tier_hold_minimums(tier: Tier, ladder: list[Tier]) -> dict[str, int]:
     """What holding `tier` takes: a rung below it that is not met is lacking too, so every rung up to it
-    counts, with the largest minimum per measure."""
+    counts, with the largest minimum per measure.
+
+    The entry rung (the ladder's lowest) is what every partner holds on joining, and asks nothing: a
+    requirement stored on it anyway (TierRequirement.clean refuses one) is left out here as it is by
+    _evaluate, or the scorecard would show a shortfall nothing acts on and tier_health would warn of it
+    every day."""
     minimums: dict[str, int] = {}
-    for rung in ladder:
+    for rung in ladder[1:]:
         if rung.rank <= tier.rank:
             for req in rung.requirements.all():
                 minimums[req.metric] = max(minimums.get(req.metric, 0), req.minimum)
@@ -228,6 +245,7 @@ def _evaluate(
     minimums: dict[int, dict[str, int]],
 ) -> TierEvaluation:
     # A ladder is climbed rung by rung: a partner qualifies for a tier only if it meets every tier below it.
+    # Every partner holds the entry rung, whatever is stored on it (tier_hold_minimums).
     qualified = ladder[0]
     for tier in ladder[1:]:
         if tier_shortfalls(tier, metrics):
@@ -279,6 +297,73 @@ def tier_evaluate_many(partners: Iterable[Partner] | QuerySet[Partner], on: date
 
 def tier_evaluate(partner: Partner, on: datetime.date | None = None) -> TierEvaluation:
     return tier_evaluate_many([partner], on)[partner.pk]
+
+
+# The at-risk date (partners.checks.tier_health explains it) ----------------------------------------------
+
+ONE_DAY = datetime.timedelta(days=1)
+
+# The certification levels behind each measure counted in people.
+PEOPLE_MEASURES = {
+    RequirementMetric.FOUNDATIONAL_PEOPLE: (CertificationLevel.FOUNDATIONAL,),
+    RequirementMetric.TECHNICAL_PEOPLE: TECHNICAL_LEVELS,
+    RequirementMetric.ADVANCED_TECHNICAL_PEOPLE: ADVANCED_TECHNICAL_LEVELS,
+}
+
+
+def evidence_last_days(partners, today: datetime.date) -> dict[int, dict[str, list[datetime.date]]]:
+    """For each partner (a queryset) and each measure that can lapse, the last day every item counting
+    today keeps counting if nothing is renewed, latest first. Two grouped queries."""
+    last_days: dict[int, dict[str, list[datetime.date]]] = defaultdict(lambda: defaultdict(list))
+    people = (
+        active_certifications(today)
+        .filter(staff_member__partner__in=partners.values("pk"))
+        .values("staff_member__partner_id", "staff_member_id")
+        .annotate(
+            **{
+                measure: Max("expires_on", filter=Q(level__in=levels))
+                for measure, levels in PEOPLE_MEASURES.items()
+            }
+        )
+        .order_by()
+    )
+    for row in people:
+        partner_days = last_days[row["staff_member__partner_id"]]
+        for measure in PEOPLE_MEASURES:
+            if row[measure] is not None:
+                partner_days[measure].append(row[measure])
+    programs = (
+        active_enrollments(today)
+        .filter(partner__in=partners.values("pk"))
+        .values("partner_id", "program_id", "program__qualifies_for_tier")
+        .annotate(last_day=Max("expires_on"))
+        .order_by()
+    )
+    for row in programs:
+        partner_days = last_days[row["partner_id"]]
+        partner_days[RequirementMetric.APPROVED_PROGRAMS].append(row["last_day"])
+        if row["program__qualifies_for_tier"]:
+            partner_days[RequirementMetric.QUALIFYING_PROGRAMS].append(row["last_day"])
+    for partner_days in last_days.values():
+        for days in partner_days.values():
+            days.sort(reverse=True)
+    return last_days
+
+
+def at_risk_from(
+    minimums: dict[str, int], last_days: dict[str, list[datetime.date]], today: datetime.date
+) -> tuple[datetime.date | None, str | None]:
+    """The first day a partner falls short of the tier with these minimums if nothing is renewed, and the
+    measure that fails then; (None, None) when nothing that holds the tier up can lapse."""
+    earliest: tuple[datetime.date, str] | None = None
+    for measure, minimum in minimums.items():
+        if measure == RequirementMetric.LAUNCHED_PROJECTS:
+            continue  # validated references do not lapse
+        days = last_days.get(measure, [])
+        fails_on = today if len(days) < minimum else days[minimum - 1] + ONE_DAY
+        if earliest is None or fails_on < earliest[0]:
+            earliest = (fails_on, measure)
+    return earliest if earliest else (None, None)
 
 
 def partners_editable_by(user) -> QuerySet[Partner]:

@@ -6,7 +6,6 @@ Kept beside selectors.py (tier evaluation, public and admin reads) so each modul
 import datetime
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
@@ -23,6 +22,9 @@ from partners.selectors import (
     TierEvaluation,
     active_certifications,
     active_enrollments,
+    at_risk_from,
+    evidence_last_days,
+    expiry_window_end,
     tier_evaluate,
 )
 from partners.selectors_visibility import references_public
@@ -62,6 +64,10 @@ class TierScorecard:
     later: TierEvaluation
     expiring_certifications: list[Certification]
     expiring_enrollments: list[ProgramEnrollment]
+    # The first day the partner falls short of the tier it holds unless something is renewed, worked out
+    # now as tier_health does each night (None when it is already short, or nothing can lapse): the
+    # stored partner.at_risk_from is a night old, and a renewal since would make the page contradict itself.
+    falls_short_on: datetime.date | None = None
 
     @property
     def days_ahead(self) -> int:
@@ -71,6 +77,12 @@ class TierScorecard:
     def would_drop(self) -> bool:
         """Holds its tier today, but would fall short of it at the horizon unless something is renewed."""
         return self.now.meets_current_tier and not self.later.meets_current_tier
+
+    @property
+    def falls_short_soon(self) -> bool:
+        """The day it falls short is within the window the page looks at (falling short on the horizon
+        itself too, as the admin's "falls short within N days" filter counts it)."""
+        return self.falls_short_on is not None and self.falls_short_on <= self.horizon
 
     def _progress(self, minimums: dict[str, int]) -> list[RequirementProgress]:
         return [
@@ -96,13 +108,18 @@ class TierScorecard:
 def partner_scorecard(partner: Partner, *, days_ahead: int | None = None) -> TierScorecard:
     """The partner's tier scorecard in a constant number of queries."""
     today = timezone.localdate()
-    horizon = today + datetime.timedelta(days=days_ahead or settings.PARTNER_EXPIRING_SOON_DAYS)
+    horizon = expiry_window_end(today, days_ahead)
+    now = tier_evaluate(partner, on=today)
+    falls_short_on = None
+    if now.meets_current_tier:
+        last_days = evidence_last_days(Partner.objects.filter(pk=partner.pk), today).get(partner.pk, {})
+        falls_short_on, _ = at_risk_from(now.current_tier_minimums, last_days, today)
     return TierScorecard(
         today=today,
         horizon=horizon,
-        now=tier_evaluate(partner, on=today),
+        now=now,
         later=tier_evaluate(partner, on=horizon),
-        # Expiring on the horizon day itself still counts then, so "expiring" means before it.
+        # An expiry within the window is one before the horizon (expiry_window_end), as the reminders count.
         expiring_certifications=list(
             active_certifications(today)
             .filter(staff_member__partner=partner, expires_on__lt=horizon)
@@ -115,6 +132,7 @@ def partner_scorecard(partner: Partner, *, days_ahead: int | None = None) -> Tie
             .select_related("program")
             .order_by("expires_on", "id")
         ),
+        falls_short_on=falls_short_on,
     )
 
 

@@ -281,7 +281,8 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
 
     Columns: partner (slug), staff_name, staff_email (optional; identifies the person when given),
     name, level, credential_id (optional), earned_on, expires_on (optional: three years after earning).
-    A staff member not yet on the partner's record is added.
+    A staff member not yet on the partner's record is added; an email nobody has yet goes to the one
+    person of that name recorded without an email, if there is one (several: the row is refused).
     """
     result = CertificationImportResult()
     if isinstance(data, bytes):
@@ -331,9 +332,16 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
         )
     )
     staff_by_key = {}
+    # People recorded without an email, by name: a row giving an email nobody has yet is such a person
+    # (imported once without one), who gets the email, rather than a namesake counted twice toward a
+    # people requirement.
+    unmailed_by_name: dict[tuple[int, str], list[StaffMember]] = {}
     for member in StaffMember.objects.filter(partner__in=editable.values()):
         staff_by_key[(member.partner_id, "email", member.email.lower())] = member
         staff_by_key[(member.partner_id, "name", member.full_name.casefold())] = member
+        if not member.email:
+            unmailed_by_name.setdefault((member.partner_id, member.full_name.casefold()), []).append(member)
+    emailed: list[StaffMember] = []  # recorded people given the email of a row
     credential_ids = [values["credential_id"] for _, values in rows if values.get("credential_id")]
     taken_credentials = set(
         Certification.objects.filter(credential_id__in=credential_ids).values_list("credential_id", flat=True)
@@ -397,11 +405,34 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
         if problems:
             result.errors.append((line, "; ".join(problems) + "."))
             continue
-        key = (partner.pk, "email", email) if email else (partner.pk, "name", values["staff_name"].casefold())
-        member = staff_by_key.get(key)
+        name = values["staff_name"].casefold()
+        member = staff_by_key.get((partner.pk, "email", email) if email else (partner.pk, "name", name))
+        if member is None and email:
+            namesakes = unmailed_by_name.get((partner.pk, name), [])
+            if len(namesakes) > 1:
+                result.errors.append(
+                    (
+                        line,
+                        f"staff_email '{values['staff_email']}' is nobody's yet and {len(namesakes)} people "
+                        f"named '{values['staff_name']}' have no email: it is unclear which one this is. "
+                        "Give that person the email address on the partner's record first.",
+                    )
+                )
+                continue
+            if namesakes:
+                member = namesakes.pop()
+                member.email = email
+                staff_by_key[(partner.pk, "email", email)] = member
+                if member.pk is not None:
+                    emailed.append(member)
         if member is None:
             member = StaffMember(partner=partner, full_name=values["staff_name"], email=email)
-            staff_by_key[key] = member
+            if email:
+                staff_by_key[(partner.pk, "email", email)] = member
+            else:
+                unmailed_by_name.setdefault((partner.pk, name), []).append(member)
+            # A later row naming the person without an email is this person too, as a recorded one is.
+            staff_by_key.setdefault((partner.pk, "name", name), member)
         to_create.append(
             (
                 member,
@@ -425,6 +456,8 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
             ]
             for member in new_members:
                 member.save()
+            for member in emailed:
+                member.save(update_fields=["email", "updated_at"])
             certifications = []
             for member, certification in to_create:
                 certification.staff_member = member
@@ -434,9 +467,14 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
             # A bulk insert sends no signals: bring Find-a-Partner's counts up to date in one statement.
             partner_search_refresh({member.partner_id for member, _ in to_create})
     except IntegrityError:
-        # A concurrent import took a credential id between our check and our write: nothing was kept.
+        # A concurrent import or edit took a credential id or an email between our check and our write:
+        # nothing was kept.
         result.errors.append(
-            (1, "Another import recorded some of these credential ids meanwhile; try again.")
+            (
+                1,
+                "Another import or edit recorded some of these credential ids or staff emails meanwhile; "
+                "try again.",
+            )
         )
         return result
     result.created = len(certifications)

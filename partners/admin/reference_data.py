@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -28,13 +29,19 @@ class TierAdmin(AuditedAdmin):
     inlines = (TierRequirementInline,)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("requirements")
+        lower = Tier.objects.filter(partner_type=OuterRef("partner_type"), rank__lt=OuterRef("rank"))
+        queryset = super().get_queryset(request).prefetch_related("requirements")
+        return queryset.annotate(is_entry=~Exists(lower))
 
     @admin.display(description="requires")
     def requirement_summary(self, tier):
         order = list(RequirementMetric.values)
         requirements = sorted(tier.requirements.all(), key=lambda req: order.index(req.metric))
-        return "; ".join(f"{req.minimum} {req.get_metric_display()}" for req in requirements) or "nothing"
+        summary = "; ".join(f"{req.minimum} {req.get_metric_display()}" for req in requirements)
+        if summary and getattr(tier, "is_entry", False):
+            # Stored before the entry tier refused requirements; evaluation leaves them out.
+            return f"nothing (not applied on the entry tier: {summary})"
+        return summary or "nothing"
 
     @admin.display(description="partners")
     def partners(self, tier):

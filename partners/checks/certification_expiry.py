@@ -5,10 +5,13 @@ active_certifications is the one definition, which the tier evaluation uses, and
 search entries follow it (partners.tasks.search_refresh_due, every quarter of an hour). So no state is
 stored for expiry itself; this check sends the reminders before it.
 
-Reminders go 90, 30 and 7 days before a certification expires: one email per partner per day listing
-every certification due, never twice for the same certification and threshold. The tightest reminder
-sent is kept on the certification (`last_reminder_days`), set in one UPDATE per batch; a renewal (a
-later expiry date) clears it. A run that missed a day catches up with the threshold now due only.
+Reminders go 30 and 7 days before a certification's date, and first on the day it enters the window the
+partner's scorecard lists as expiring "in the next 90 days", which that email links to: a date before today
++ 90 days (partners.selectors.expiry_window_end), so 89 days before it, as one expiring 90 days on still
+counts every day of that window. One email per partner per day lists every certification due, never twice
+for the same certification and threshold. The tightest reminder sent is kept on the certification
+(`last_reminder_days`), set in one UPDATE per batch; a renewal (a later expiry date) clears it. A run that
+missed a day catches up with the threshold now due only.
 
 The emails are stored with their context and rendered when sent: the first run on an existing network
 queues one for most partners at once (52,000 on the benchmark data set), and rendering them all inside
@@ -34,18 +37,26 @@ from apn_portal.webhooks.services import webhook_events_emit_many
 from partners.checks.contacts import partner_contacts
 from partners.choices import CertificationLevel
 from partners.models import Certification, Partner
+from partners.selectors import expiry_window_end
 
+# The widest is the scorecard's window, PARTNER_EXPIRING_SOON_DAYS (a test holds them equal).
 REMINDER_DAYS = (90, 30, 7)
 PARTNERS_PER_BATCH = 1000
+
+
+def _due(days: int, today: datetime.date) -> Q:
+    """Whether a certification's expiry is within the reminder at `days`. The widest is the scorecard's
+    window, which its email links to: an expiry before expiry_window_end. The others go on the day that
+    many days before the date, and after."""
+    if days == max(REMINDER_DAYS):
+        return Q(expires_on__lt=expiry_window_end(today, days))
+    return Q(expires_on__lte=today + datetime.timedelta(days=days))
 
 
 def _due_threshold(today: datetime.date) -> Case:
     """The reminder a certification is due for today: the tightest threshold its expiry is within."""
     return Case(
-        *[
-            When(expires_on__lte=today + datetime.timedelta(days=days), then=Value(days))
-            for days in sorted(REMINDER_DAYS)
-        ],
+        *[When(_due(days, today), then=Value(days)) for days in sorted(REMINDER_DAYS)],
         output_field=IntegerField(),
     )
 
@@ -55,9 +66,9 @@ def certifications_due_for_reminder(today: datetime.date):
     threshold now due; ordered by partner."""
     return (
         Certification.objects.filter(
+            _due(max(REMINDER_DAYS), today),
             earned_on__lte=today,
             expires_on__gte=today,
-            expires_on__lte=today + datetime.timedelta(days=max(REMINDER_DAYS)),
         )
         .annotate(due_days=_due_threshold(today))
         .filter(Q(last_reminder_days__isnull=True) | Q(last_reminder_days__gt=F("due_days")))
@@ -79,7 +90,7 @@ def _clear_reminders_of_renewed(today: datetime.date) -> int:
     expiry gets reminders of its own."""
     renewed = Q()
     for days in REMINDER_DAYS:
-        renewed |= Q(last_reminder_days=days, expires_on__gt=today + datetime.timedelta(days=days))
+        renewed |= Q(last_reminder_days=days) & ~_due(days, today)
     return Certification.objects.filter(renewed).update(last_reminder_days=None)
 
 
@@ -223,7 +234,7 @@ def _describe(cert, today: datetime.date) -> dict:
     }
 
 
-@functools.lru_cache(maxsize=1024)  # a run's certifications share the 91 dates within the widest threshold
+@functools.lru_cache(maxsize=1024)  # a run's certifications share the 90 dates within the widest threshold
 def _expiry_in_words(expires_on: datetime.date, today: datetime.date) -> tuple[str, str]:
     days_left = (expires_on - today).days
     return (

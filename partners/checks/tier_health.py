@@ -16,7 +16,8 @@ today; for a program, its enrollment's expiry. So the measure fails on the day a
 last day, and the partner falls short of its tier on the earliest such day over the tier's measures
 (every rung up to it, with the largest minimum per measure, as in the evaluation). That is the earliest
 day d on which tier_evaluate(on=d) falls below the tier, found from the candidates "expiry + 1 day" in
-one pass over each chunk, without evaluating day by day. Evidence that only starts counting in the
+one pass over each chunk, without evaluating day by day (partners.selectors.at_risk_from, which the
+partner's scorecard uses too, live). Evidence that only starts counting in the
 future is left out, so the date errs early, never late.
 
 A second run on the same day re-evaluates nobody when nothing it reads has changed since the first
@@ -30,7 +31,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Max, Q
 from django.urls import reverse
 
 from apn_portal.checks.registry import scheduled_check
@@ -39,9 +39,6 @@ from apn_portal.checks.selectors import check_last_state
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from partners.checks.contacts import PartnerContacts, partner_contacts
 from partners.choices import (
-    ADVANCED_TECHNICAL_LEVELS,
-    TECHNICAL_LEVELS,
-    CertificationLevel,
     RequirementMetric,
     TierChangeSource,
 )
@@ -58,8 +55,8 @@ from partners.models import (
 from partners.selectors import (
     METRIC_NOUNS,
     TierEvaluation,
-    active_certifications,
-    active_enrollments,
+    at_risk_from,
+    evidence_last_days,
     hold_minimums,
     tier_evaluate,
     tier_evaluate_many,
@@ -69,14 +66,6 @@ from partners.services import partner_tier_change
 
 PARTNERS_PER_CHUNK = 10_000
 AT_RISK_WARNING_DAYS = (90, 30)
-ONE_DAY = datetime.timedelta(days=1)
-
-# The certification levels behind each measure counted in people.
-PEOPLE_MEASURES = {
-    RequirementMetric.FOUNDATIONAL_PEOPLE: (CertificationLevel.FOUNDATIONAL,),
-    RequirementMetric.TECHNICAL_PEOPLE: TECHNICAL_LEVELS,
-    RequirementMetric.ADVANCED_TECHNICAL_PEOPLE: ADVANCED_TECHNICAL_LEVELS,
-}
 
 
 @dataclass(frozen=True)
@@ -93,61 +82,6 @@ class TierHealth:
     @property
     def in_grace(self) -> bool:
         return self.grace_started_on is not None
-
-
-def evidence_last_days(partners, today: datetime.date) -> dict[int, dict[str, list[datetime.date]]]:
-    """For each partner (a queryset) and each measure that can lapse, the last day every item counting
-    today keeps counting if nothing is renewed, latest first. Two grouped queries."""
-    last_days: dict[int, dict[str, list[datetime.date]]] = defaultdict(lambda: defaultdict(list))
-    people = (
-        active_certifications(today)
-        .filter(staff_member__partner__in=partners.values("pk"))
-        .values("staff_member__partner_id", "staff_member_id")
-        .annotate(
-            **{
-                measure: Max("expires_on", filter=Q(level__in=levels))
-                for measure, levels in PEOPLE_MEASURES.items()
-            }
-        )
-        .order_by()
-    )
-    for row in people:
-        partner_days = last_days[row["staff_member__partner_id"]]
-        for measure in PEOPLE_MEASURES:
-            if row[measure] is not None:
-                partner_days[measure].append(row[measure])
-    programs = (
-        active_enrollments(today)
-        .filter(partner__in=partners.values("pk"))
-        .values("partner_id", "program_id", "program__qualifies_for_tier")
-        .annotate(last_day=Max("expires_on"))
-        .order_by()
-    )
-    for row in programs:
-        partner_days = last_days[row["partner_id"]]
-        partner_days[RequirementMetric.APPROVED_PROGRAMS].append(row["last_day"])
-        if row["program__qualifies_for_tier"]:
-            partner_days[RequirementMetric.QUALIFYING_PROGRAMS].append(row["last_day"])
-    for partner_days in last_days.values():
-        for days in partner_days.values():
-            days.sort(reverse=True)
-    return last_days
-
-
-def at_risk_from(
-    minimums: dict[str, int], last_days: dict[str, list[datetime.date]], today: datetime.date
-) -> tuple[datetime.date | None, str | None]:
-    """The first day a partner falls short of the tier with these minimums if nothing is renewed, and the
-    measure that fails then; (None, None) when nothing that holds the tier up can lapse."""
-    earliest: tuple[datetime.date, str] | None = None
-    for measure, minimum in minimums.items():
-        if measure == RequirementMetric.LAUNCHED_PROJECTS:
-            continue  # validated references do not lapse
-        days = last_days.get(measure, [])
-        fails_on = today if len(days) < minimum else days[minimum - 1] + ONE_DAY
-        if earliest is None or fails_on < earliest[0]:
-            earliest = (fails_on, measure)
-    return earliest if earliest else (None, None)
 
 
 def _partner_id_ranges(size: int):
@@ -232,7 +166,8 @@ def _check_chunk(partners, minimums, today: datetime.date, result: CheckResult) 
     stored = {
         row[0]: TierHealth(*row[1:]) for row in partners.order_by().values_list("pk", *TierHealth.FIELDS)
     }
-    # Only a tier above the entry rung has requirements, and so evidence that can lapse.
+    # Only a tier above the entry rung has requirements that count (tier_hold_minimums), and so evidence
+    # that can lapse.
     last_days = evidence_last_days(partners.filter(tier__rank__gt=0), today)
     changed: dict[int, TierHealth] = {}
     notices: list[_Notice] = []

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apn_portal.admin import CappedCountPaginator
 from partners.choices import CertificationLevel, EnrollmentStatus
-from partners.models import Partner, ProgramEnrollment
+from partners.models import Partner, ProgramEnrollment, TierRequirement
 from partners.selectors_partner_area import partner_scorecard
 from partners.services import partner_tier_change
 from tests.factories import (
@@ -498,3 +498,73 @@ def test_an_autocomplete_choice_that_cannot_be_an_id_is_an_invalid_choice(client
     response = client.post("/admin/partners/staffmember/add/", {"partner": value, "full_name": "Jo"})
     assert response.status_code == 200
     assert "partner" in response.context["adminform"].form.errors
+
+
+# The entry tier asks nothing --------------------------------------------------------------------------
+
+ENTRY_TIER_REFUSED = "Registered is the entry tier of its ladder: every partner holds it on joining"
+
+
+def test_a_requirement_on_the_entry_tier_is_refused_on_the_requirement_form(client, superuser):
+    registered = tier(slug="registered")
+
+    response = client.post(
+        reverse("admin:partners_tierrequirement_add"),
+        {"tier": registered.pk, "metric": "foundational_people", "minimum": "1"},
+    )
+
+    assert response.status_code == 200
+    assert ENTRY_TIER_REFUSED in page_text(response)
+    assert not registered.requirements.exists()
+
+
+def requirement_row(data: dict, metric: str, minimum: int) -> dict:
+    """Add one row to the requirements inline of a tier's change form data."""
+    index = int(data["requirements-TOTAL_FORMS"])
+    return data | {
+        "requirements-TOTAL_FORMS": str(index + 1),
+        f"requirements-{index}-metric": metric,
+        f"requirements-{index}-minimum": str(minimum),
+    }
+
+
+def test_a_requirement_on_the_entry_tier_is_refused_in_the_tiers_inline(client, superuser):
+    registered = tier(slug="registered")
+    url = reverse("admin:partners_tier_change", args=[registered.pk])
+
+    response = client.post(url, requirement_row(change_form_data(client, url), "foundational_people", 1))
+
+    assert response.status_code == 200
+    assert ENTRY_TIER_REFUSED in page_text(response)
+    assert not registered.requirements.exists()
+
+
+def test_a_requirement_on_a_higher_tier_is_still_added_in_the_tiers_inline(client, superuser):
+    select = tier(slug="select")
+    url = reverse("admin:partners_tier_change", args=[select.pk])
+
+    response = client.post(url, requirement_row(change_form_data(client, url), "approved_programs", 1))
+
+    assert response.status_code == 302
+    assert select.requirements.filter(metric="approved_programs", minimum=1).exists()
+
+
+def test_moving_the_entry_tier_up_is_refused_while_the_tier_above_it_has_requirements(client, superuser):
+    registered = tier(slug="registered")
+    url = reverse("admin:partners_tier_change", args=[registered.pk])
+    data = change_form_data(client, url) | {"rank": "9"}
+
+    response = client.post(url, data)
+
+    assert response.status_code == 200
+    assert "Select would become the entry tier of its ladder" in page_text(response)
+    registered.refresh_from_db()
+    assert registered.rank == 0
+
+
+def test_the_tier_list_says_a_requirement_stored_on_the_entry_tier_is_not_applied(client, superuser):
+    TierRequirement.objects.create(tier=tier(slug="registered"), metric="foundational_people", minimum=1)
+
+    response = client.get(reverse("admin:partners_tier_changelist"))
+
+    assert "nothing (not applied on the entry tier: 1 " in page_text(response)

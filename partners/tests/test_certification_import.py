@@ -5,8 +5,9 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from partners.choices import CertificationLevel
+from partners.choices import CertificationLevel, RequirementMetric
 from partners.models import EARLIEST_TIME_ZONE, Certification, StaffMember
+from partners.selectors import tier_evaluate
 from partners.services import certifications_import_csv
 from tests.factories import (
     CertificationFactory,
@@ -98,6 +99,70 @@ def test_known_people_are_found_by_email_when_given_else_by_name(acme, pdm):
     namesake = StaffMember.objects.get(email="ana.other@acme.example")
     assert namesake.full_name == "Ana Lima"
     assert namesake.pk != ana.pk
+
+
+def test_a_person_imported_without_an_email_is_the_same_person_when_imported_with_one(acme, pdm):
+    certifications_import_csv(
+        data=csv_file("acme,Jane Doe,,Solutions Architect - Associate,associate,SAA-1,2025-01-10,"), user=pdm
+    )
+
+    result = certifications_import_csv(
+        data=csv_file("acme,Jane Doe,jane@acme.example,Developer - Associate,associate,DVA-1,2025-02-10,"),
+        user=pdm,
+    )
+
+    assert result.ok
+    assert result.staff_created == 0
+    jane = StaffMember.objects.get(partner=acme)
+    assert (jane.full_name, jane.email) == ("Jane Doe", "jane@acme.example")
+    assert sorted(jane.certifications.values_list("credential_id", flat=True)) == ["DVA-1", "SAA-1"]
+    assert tier_evaluate(acme).metrics[RequirementMetric.TECHNICAL_PEOPLE] == 1
+
+
+def test_within_one_file_a_person_without_then_with_an_email_is_one_person(acme, pdm):
+    result = certifications_import_csv(
+        data=csv_file(
+            "acme,Jane Doe,,Solutions Architect - Associate,associate,SAA-1,2025-01-10,",
+            "acme,Jane Doe,jane@acme.example,Developer - Associate,associate,DVA-1,2025-02-10,",
+            "acme,jane doe,,Cloud Practitioner,foundational,CLF-1,2025-03-10,",
+        ),
+        user=pdm,
+    )
+
+    assert result.ok
+    assert result.staff_created == 1
+    assert StaffMember.objects.get(partner=acme).email == "jane@acme.example"
+
+
+def test_an_email_for_one_of_several_namesakes_without_one_is_refused_as_ambiguous(acme, pdm):
+    StaffMemberFactory.create_batch(2, partner=acme, full_name="Jane Doe", email="")
+
+    result = certifications_import_csv(
+        data=csv_file("acme,Jane Doe,jane@acme.example,Developer - Associate,associate,DVA-1,2025-02-10,"),
+        user=pdm,
+    )
+
+    assert result.errors == [
+        (
+            2,
+            "staff_email 'jane@acme.example' is nobody's yet and 2 people named 'Jane Doe' have no email: it "
+            "is unclear which one this is. Give that person the email address on the partner's record first.",
+        )
+    ]
+    assert not Certification.objects.exists()
+    assert not StaffMember.objects.exclude(email="").exists()
+
+
+def test_an_email_is_not_given_to_a_namesake_who_has_another(acme, pdm):
+    StaffMemberFactory(partner=acme, full_name="Jane Doe", email="jane.doe@acme.example")
+
+    result = certifications_import_csv(
+        data=csv_file("acme,Jane Doe,jane@acme.example,Developer - Associate,associate,DVA-1,2025-02-10,"),
+        user=pdm,
+    )
+
+    assert result.staff_created == 1
+    assert StaffMember.objects.filter(partner=acme, full_name="Jane Doe").count() == 2
 
 
 def test_the_same_person_of_another_partner_is_another_person(acme, pdm):

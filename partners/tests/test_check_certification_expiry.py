@@ -1,4 +1,5 @@
-"""certification_expiry: reminders 90, 30 and 7 days before, one email per partner per day, never twice."""
+"""certification_expiry: reminders 90 (as the scorecard counts them), 30 and 7 days before, one email per
+partner per day, never twice."""
 
 import datetime
 
@@ -11,9 +12,11 @@ from apn_portal.checks.models import CheckRun, CheckRunStatus
 from apn_portal.checks.services import check_run
 from apn_portal.outbox.models import OutboxMessage
 from apn_portal.outbox.services import outbox_flush, outbox_message_bodies
+from partners.checks.certification_expiry import REMINDER_DAYS
 from partners.choices import CertificationLevel
 from partners.models import Certification
 from partners.selectors import active_certifications
+from partners.selectors_partner_area import partner_scorecard
 from tests.factories import (
     CertificationFactory,
     PartnerFactory,
@@ -71,8 +74,8 @@ def certify(partner, name="Solutions Architect - Associate", expires_on=EXPIRY, 
 @pytest.mark.parametrize(
     ("days_before", "reminded"),
     [
-        (91, None),
-        (90, 90),
+        # The first as the date enters the scorecard's window: before today + 90 days.
+        (90, None),
         (89, 90),
         (31, 90),
         (30, 30),
@@ -104,7 +107,7 @@ def test_a_certification_is_reminded_at_90_30_and_7_days_and_never_twice(partner
         if run.changed.get("reminder_emails"):
             sent_on.append(days_before)
 
-    assert sent_on == [90, 30, 7]
+    assert sent_on == [89, 30, 7]
     assert len(reminder_emails(partner)) == 3
 
 
@@ -198,7 +201,7 @@ def test_a_renewed_certification_is_reminded_again_before_its_new_expiry(partner
     assert run.changed["reminder_marks_cleared"] == 1
     assert certification.last_reminder_days is None
 
-    run_on(new_expiry - datetime.timedelta(days=90))
+    run_on(new_expiry - datetime.timedelta(days=89))
     certification.refresh_from_db()
     assert certification.last_reminder_days == 90
 
@@ -251,3 +254,25 @@ def test_the_run_is_recorded_with_what_it_changed(partner):
     assert stored.finished_at is not None
     assert stored.changed["certifications_reminded"] == 1
     assert "Reminded 1 certification (30 days: 1) in 1 email." in stored.summary
+
+
+def test_what_a_reminder_lists_is_what_the_scorecard_it_links_to_lists(partner, settings):
+    """The 90-day email links to the scorecard: both read "expires within 90 days" the same way (the date
+    before today + 90 days), so the email never names what the scorecard says does not expire."""
+    day = before(100)
+    names = {days_on: f"Expiring {days_on} days on" for days_on in (91, 90, 89, 30)}
+    for days_on, name in names.items():
+        certify(partner, name=name, person=f"P{days_on}", expires_on=day + datetime.timedelta(days=days_on))
+
+    with on(day):
+        check_run("certification_expiry")
+        scorecard = partner_scorecard(partner)
+    [message] = reminder_emails(partner)
+    body_text, _ = outbox_message_bodies(message)
+    reminded = {name for name in names.values() if name in body_text}
+    listed = {certification.name for certification in scorecard.expiring_certifications}
+
+    assert reminded == listed == {names[89], names[30]}
+    assert f"expires on {day + datetime.timedelta(days=89):%-d %b %Y}, in 89 days" in body_text
+    assert scorecard.horizon == day + datetime.timedelta(days=90)
+    assert max(REMINDER_DAYS) == settings.PARTNER_EXPIRING_SOON_DAYS

@@ -14,7 +14,7 @@ from apn_portal.outbox.models import OutboxMessage
 from partners.checks import tier_health
 from partners.checks.tier_health import at_risk_from, evidence_last_days
 from partners.choices import CertificationLevel, TierChangeSource
-from partners.models import Partner, Tier, TierChange
+from partners.models import Partner, Tier, TierChange, TierRequirement
 from partners.selectors import hold_minimums, tier_evaluate, tier_ladders
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -365,3 +365,24 @@ def test_a_pdm_who_moves_a_partner_in_its_grace_period_ends_that_grace_period(se
     run_on(AT_RISK + datetime.timedelta(days=6))
     # Nobody is told it "meets its tier again": its grace period ended with the move.
     assert emails(select_partner, "tier-grace-closed") == []
+
+
+def test_a_requirement_stored_on_the_entry_tier_never_warns_of_a_tier_at_risk():
+    """A requirement a PDM put on Registered before the admin refused one: no partner falls below the
+    tier every partner holds, so no at-risk date and no daily warning, whatever it lacks."""
+    with on(START):
+        TierRequirement.objects.create(tier=tier(slug="registered"), metric="foundational_people", minimum=1)
+        lacking = PartnerFactory(name="Lacking Ltd")
+        PartnerUserFactory(partner=lacking, email="ops@lacking.example")
+        meeting = PartnerFactory(name="Meeting Ltd")
+        PartnerUserFactory(partner=meeting, email="ops@meeting.example")
+        person_with(meeting, FOUNDATIONAL, START + datetime.timedelta(days=10))
+
+    for day in range(3):
+        run_on(START + datetime.timedelta(days=day))
+
+    for partner in (lacking, meeting):
+        partner.refresh_from_db()
+        assert (partner.at_risk_from, partner.grace_started_on) == (None, None)
+        assert emails(partner, "tier-at-risk") == []
+        assert emails(partner, "tier-grace") == []

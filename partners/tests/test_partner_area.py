@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.checks.services import check_run
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from partners.choices import CertificationLevel, ContactRequestStatus, PartnerType
-from partners.models import ContactRequest
+from partners.models import ContactRequest, TierRequirement
 from partners.services import contact_request_accept, contact_request_decline
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -165,22 +166,82 @@ def test_the_scorecard_is_calm_when_nothing_expires(acme_client, acme):
     assert "Nothing expires before" in page
 
 
-def test_the_scorecard_shows_the_grace_period_and_the_at_risk_date_the_tier_check_set(acme_client, acme):
-    today = timezone.localdate()
-    acme.tier = tier(PartnerType.CONSULTING, "select")
-    acme.at_risk_from = today + datetime.timedelta(days=40)
-    acme.save()
+def test_the_scorecard_shows_the_day_the_tier_is_at_risk_from_worked_out_now(
+    acme_client, select_partner_at_risk
+):
+    # Bob's certification counts until today + 30: without it, Select lacks a technical person the day after.
+    select_partner_at_risk.at_risk_from = today() + datetime.timedelta(days=5)  # a stale night's date
+    select_partner_at_risk.save()
 
     page = text_of(acme_client.get(reverse("my:scorecard")))
-    assert f"At risk from {acme.at_risk_from:%-d %B %Y}" in page
+
+    assert f"At risk from {today() + datetime.timedelta(days=31):%-d %B %Y}" in page
+    assert f"{today() + datetime.timedelta(days=5):%-d %B %Y}" not in page
     assert "Grace period" not in page
 
-    acme.grace_started_on = today - datetime.timedelta(days=10)
-    acme.grace_ends_on = today + datetime.timedelta(days=80)
+
+def test_the_scorecard_shows_the_grace_period_of_a_partner_short_of_its_tier(acme_client, acme):
+    acme.tier = tier(PartnerType.CONSULTING, "select")
+    acme.grace_started_on = today() - datetime.timedelta(days=10)
+    acme.grace_ends_on = today() + datetime.timedelta(days=80)
     acme.save()
 
     page = text_of(acme_client.get(reverse("my:scorecard")))
+
     assert f"Grace period until {acme.grace_ends_on:%-d %B %Y}." in page
+    assert "At risk from" not in page
+
+
+def test_a_renewal_since_the_nightly_check_shows_at_once(acme_client, acme):
+    """The night's tier_health stored an at-risk date (a foundational person lapsing in 30 days); the
+    partner renews the same day: the page must not still warn of that date beside its own outlook."""
+    far = today() + datetime.timedelta(days=800)
+    acme.tier = tier(PartnerType.CONSULTING, "select")
+    acme.save()
+    give_certified_people(acme, CertificationLevel.FOUNDATIONAL, 1)
+    lapsing = StaffMemberFactory(partner=acme)
+    CertificationFactory(
+        staff_member=lapsing,
+        level=CertificationLevel.FOUNDATIONAL,
+        expires_on=today() + datetime.timedelta(days=30),
+    )
+    give_certified_people(acme, CertificationLevel.ASSOCIATE, 2)
+    CustomerReferenceFactory.create_batch(3, partner=acme)
+    check_run("tier_health")
+    acme.refresh_from_db()
+    assert acme.at_risk_from == today() + datetime.timedelta(days=31)
+
+    renewed = StaffMemberFactory(partner=acme)
+    CertificationFactory(staff_member=renewed, level=CertificationLevel.FOUNDATIONAL, expires_on=far)
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "At risk from" not in page
+    assert "would still hold Select" in page
+
+
+def test_a_partner_in_grace_that_meets_its_tier_again_today_is_not_shown_the_grace_period(acme_client, acme):
+    acme.tier = tier(PartnerType.CONSULTING, "select")
+    acme.grace_started_on = today() - datetime.timedelta(days=10)
+    acme.grace_ends_on = today() + datetime.timedelta(days=80)
+    acme.save()
+    give_select_evidence(acme)  # the evidence arrived today: tonight's check closes the grace period
+
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "You meet everything Select asks." in page
+    assert "Grace period" not in page
+
+
+def test_a_requirement_stored_on_the_entry_tier_is_not_shown_as_lacking(acme_client, acme):
+    TierRequirement.objects.create(
+        tier=tier(PartnerType.CONSULTING, "registered"), metric="foundational_people", minimum=1
+    )
+
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "You meet everything Registered asks." in page
+    assert "Registered has no requirements." in page
+    assert "At risk from" not in page
 
 
 def test_the_scorecard_says_when_the_partner_qualifies_for_more(acme_client, acme):

@@ -662,3 +662,30 @@ def test_the_admin_list_counts_the_references_the_tier_evaluation_counts():
     listed = partners_with_list_columns(Partner.objects.filter(pk=partner.pk)).get()
     assert listed.validated_reference_count == 1
     assert tier_evaluate(partner).metrics[RequirementMetric.LAUNCHED_PROJECTS] == 1
+
+
+# The entry tier asks nothing ------------------------------------------------------------------------------
+
+
+def test_a_requirement_stored_on_the_entry_tier_is_not_shown_as_lacking():
+    # Stored before the admin refused one (TierRequirement.clean): every partner holds Registered anyway.
+    set_requirement(PartnerType.CONSULTING, "registered", RequirementMetric.FOUNDATIONAL_PEOPLE, 1)
+    partner = PartnerFactory()
+
+    evaluation = tier_evaluate(partner)
+
+    assert evaluation.meets_current_tier
+    assert evaluation.current_tier_minimums == {}
+    assert evaluation.current_tier_shortfalls == []
+
+
+def test_a_requirement_stored_on_the_entry_tier_is_not_asked_of_the_tiers_above():
+    set_requirement(PartnerType.CONSULTING, "registered", RequirementMetric.ADVANCED_TECHNICAL_PEOPLE, 1)
+    partner = PartnerFactory(tier=tier(PartnerType.CONSULTING, "select"))
+    give_select_evidence(partner)
+
+    evaluation = tier_evaluate(partner)
+
+    assert evaluation.qualified_tier.slug == "select"
+    assert evaluation.current_tier_shortfalls == []
+    assert RequirementMetric.ADVANCED_TECHNICAL_PEOPLE not in evaluation.current_tier_minimums
