@@ -14,15 +14,18 @@ from apn_portal.accounts.models import User
 from apn_portal.http import whole_number
 from partners.choices import EnrollmentStatus
 from partners.models import Office, Partner, Program
-from partners.selectors import active_certifications, active_enrollments, office_country_codes
+from partners.selectors import (
+    active_certifications,
+    active_enrollments,
+    expiry_window_end,
+    office_country_codes,
+)
 
 
 def _expiring_soon_until() -> datetime.date:
-    """The horizon of "in the next N days", as on the partner's scorecard: the first day past the window.
-
-    Something expiring on it still counts that day, so "expiring soon" is an expiry before it
-    (`expires_on__lt`); falling short on it is within the window (`at_risk_from__lte`)."""
-    return timezone.localdate() + datetime.timedelta(days=settings.PARTNER_EXPIRING_SOON_DAYS)
+    # "Expiring soon" is an expiry before it (`expires_on__lt`); falling short on it is within the
+    # window (`at_risk_from__lte`).
+    return expiry_window_end(timezone.localdate())
 
 
 class PdmFilter(admin.SimpleListFilter):
