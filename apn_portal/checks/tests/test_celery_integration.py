@@ -10,10 +10,8 @@ import datetime
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from apn_portal.checks.models import CheckRun, CheckRunStatus, CheckTrigger
 from apn_portal.outbox.models import OutboxMessage, OutboxStatus
 from apn_portal.outbox.services import outbox_rendered_email_enqueue
 from tests.factories import CertificationFactory, PartnerFactory, PartnerUserFactory, StaffMemberFactory
+from tests.servers import silent_server
 
 REDIS_PORT = 63802
 WAIT_SECONDS = 120
@@ -231,29 +230,8 @@ def test_a_check_whose_worker_process_dies_mid_run_runs_again(
 @pytest.fixture
 def silent_mail_server():
     """A mail server that takes connections and never says a word."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(50)
-    listener.settimeout(0.2)
-    held, stop = [], threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        for accepted in held:
-            accepted.close()
-        listener.close()
+    with silent_server() as port:
+        yield port
 
 
 def test_a_silent_mail_server_does_not_hold_up_the_checks(

@@ -4,8 +4,6 @@ pauses nothing, and a message waits out its back-off whoever tries it."""
 
 import datetime
 import smtplib
-import socket
-import threading
 
 import pytest
 import time_machine
@@ -22,6 +20,7 @@ from apn_portal.outbox.services import (
     outbox_pending_due_ids,
     outbox_rendered_email_enqueue,
 )
+from tests.servers import silent_server
 
 pytestmark = pytest.mark.django_db
 
@@ -29,32 +28,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def silent_mail_server(settings):
     """A mail server that takes connections and never says a word: each send waits out EMAIL_TIMEOUT."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(50)
-    listener.settimeout(0.2)
-    held, stop = [], threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", listener.getsockname()[1]
-    settings.EMAIL_TIMEOUT = 1
-    try:
+    with silent_server() as port:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 1
         yield
-    finally:
-        stop.set()
-        thread.join(5)
-        for connection in held:
-            connection.close()
-        listener.close()
 
 
 def store(number: int, to="reader@example.com") -> OutboxMessage:
