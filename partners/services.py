@@ -61,6 +61,18 @@ def _lock(partner: Partner) -> Partner:
     return Partner.objects.select_for_update(of=("self",)).select_related("tier").get(pk=partner.pk)
 
 
+def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnrollment:
+    """The enrollment, locked after its partner: a partner's row before its enrollments' is the order
+    every write of both takes (a partner's edit touches its enrollments, the program renewal check locks
+    partners then enrollments), so two of them never wait on each other."""
+    Partner.objects.select_for_update(of=("self",)).filter(pk=enrollment.partner_id).values_list("pk").first()
+    return (
+        ProgramEnrollment.objects.select_for_update(of=("self",))
+        .select_related("partner", *related)
+        .get(pk=enrollment.pk)
+    )
+
+
 def partner_tier_change(
     *,
     partner: Partner,
@@ -198,12 +210,7 @@ def enrollment_approve(
     (`enrollment_approve_check`)."""
     approved_on = approved_on or timezone.localdate()
     with transaction.atomic():
-        locked = (
-            # Not the program's minimum tier: PostgreSQL cannot lock the nullable side of an outer join.
-            ProgramEnrollment.objects.select_for_update(of=("self", "partner"))
-            .select_related("partner__tier", "program__minimum_tier")
-            .get(pk=enrollment.pk)
-        )
+        locked = enrollment_lock(enrollment, "partner__tier", "program__minimum_tier")
         _ensure_can_edit(locked.partner, user)
         expires_on = enrollment_approve_check(approved_on=approved_on, enrollment=locked)
         locked.status = EnrollmentStatus.APPROVED
@@ -232,7 +239,7 @@ def enrollment_revoke_check(*, reason: str, enrollment: ProgramEnrollment | None
 def enrollment_revoke(*, enrollment: ProgramEnrollment, user, reason: str) -> ProgramEnrollment:
     reason = enrollment_revoke_check(reason=reason)
     with transaction.atomic():
-        locked = ProgramEnrollment.objects.select_for_update().select_related("partner").get(pk=enrollment.pk)
+        locked = enrollment_lock(enrollment)
         _ensure_can_edit(locked.partner, user)
         enrollment_revoke_check(reason=reason, enrollment=locked)
         locked.status = EnrollmentStatus.REVOKED

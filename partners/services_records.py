@@ -28,7 +28,7 @@ from partners.models import (
     latest_today,
 )
 from partners.selectors import partner_is_editable_by
-from partners.services import _ensure_can_edit, _lock, enrollment_program_closed
+from partners.services import _ensure_can_edit, _lock, enrollment_lock, enrollment_program_closed
 from partners.signals import partner_changes_batched
 
 PARTNER_FIELDS = ("name", "slug", "description", "website", "is_published")
@@ -285,11 +285,7 @@ def enrollment_update(*, enrollment: ProgramEnrollment, user, **changes) -> Prog
     """Correct the day an enrollment was applied for, or record its audit (`ENROLLMENT_FIELDS`), by the
     partner's PDM or a superuser. Nothing is written when nothing changes."""
     with transaction.atomic():
-        locked = (
-            ProgramEnrollment.objects.select_for_update(of=("self",))
-            .select_related("partner", "program")
-            .get(pk=enrollment.pk)
-        )
+        locked = enrollment_lock(enrollment, "program")
         changed = enrollment_update_check(enrollment=locked, user=user, **changes)
         if not changed:
             return locked

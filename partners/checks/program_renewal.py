@@ -177,19 +177,20 @@ def _lock_still_short(short: list[_ShortOfTier], today: datetime.date) -> list[_
     for item in short:
         by_partner[item.enrollment.partner_id].append(item.enrollment.pk)
     still_short = []
-    # A partner's enrollments in one batch, and each batch's enrollments locked before their partners,
-    # the order enrollment_approve and enrollment_revoke lock them in: no deadlock with either.
+    # A partner's enrollments in one batch, each batch's partners locked before their enrollments: the
+    # order every write of both takes (partner_update, whose slug change touches the enrollments;
+    # enrollment_approve, _revoke and _update, which lock the partner first), so none deadlocks with this.
     for partner_ids in batched(sorted(by_partner), BATCH):
         ids = [pk for partner_id in partner_ids for pk in by_partner[partner_id]]
-        locked = list(
-            ProgramEnrollment.objects.select_for_update(of=("self",))
-            .filter(pk__in=ids, status=EnrollmentStatus.APPROVED)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
         list(
             Partner.objects.select_for_update(of=("self",))
             .filter(pk__in=partner_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        locked = list(
+            ProgramEnrollment.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids, status=EnrollmentStatus.APPROVED)
             .order_by("pk")
             .values_list("pk", flat=True)
         )

@@ -6,6 +6,7 @@ import threading
 import pytest
 import time_machine
 from django.db import connection
+from django.db.models.signals import pre_save
 
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
@@ -15,6 +16,7 @@ from partners.choices import EnrollmentStatus, TierChangeSource
 from partners.models import Partner, PartnerSearchEntry, ProgramEnrollment
 from partners.selectors import active_enrollments
 from partners.services import partner_tier_change
+from partners.services_records import partner_update
 from tests.factories import (
     ApprovedEnrollmentFactory,
     PartnerFactory,
@@ -23,6 +25,7 @@ from tests.factories import (
     program,
     tier,
 )
+from tests.locks import sessions_waiting_for_locks, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -303,3 +306,51 @@ def test_a_partner_promoted_and_demoted_again_while_the_check_runs_starts_a_new_
     [warning] = OutboxMessage.objects.filter(dedupe_key__startswith=f"enrollment-tier-short:{enrollment.pk}:")
     assert warning.dedupe_key.endswith(":2026-07-01")
     assert "29 Sep 2026" in warning.body_text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slug_rename_while_the_check_runs_waits_for_it_rather_than_deadlocking(partner):
+    """A PDM renames the partner (its edit locks the partner, then its enrollments) just as the check
+    locks the partner's enrollments short of their minimum tier: one waits for the other, and both go
+    through."""
+    enroll(partner, slug="databases", expires_on=datetime.date(2027, 12, 31))
+    _move(partner, "registered", datetime.date(2026, 4, 1))
+    holding, release = threading.Event(), threading.Event()
+    outcomes = {}
+
+    def hold_the_rename(sender, instance, **kwargs):
+        if threading.current_thread().name == "rename":
+            holding.set()
+            release.wait(20)
+
+    def attempt(name, work):
+        try:
+            outcomes[name] = work()
+        except Exception as error:  # a deadlock, say: reported, not raised in the thread
+            outcomes[name] = f"{type(error).__name__}: {error}"
+        finally:
+            connection.close()
+
+    def rename():
+        partner_update(partner=Partner.objects.get(pk=partner.pk), user=partner.pdm, slug="acme-renamed")
+        return "renamed"
+
+    pre_save.connect(hold_the_rename, sender=Partner, weak=False)
+    try:
+        with on(datetime.date(2026, 7, 1)):
+            renaming = threading.Thread(target=attempt, args=("rename", rename), name="rename")
+            renaming.start()
+            assert holding.wait(20)
+            checking = threading.Thread(
+                target=attempt, args=("check", lambda: check_run("program_renewal").status)
+            )
+            checking.start()
+            wait_for(lambda: sessions_waiting_for_locks() >= 1)
+            release.set()
+            checking.join(60)
+            renaming.join(60)
+    finally:
+        pre_save.disconnect(hold_the_rename, sender=Partner)
+
+    assert outcomes == {"rename": "renamed", "check": CheckRunStatus.SUCCEEDED}
+    assert Partner.objects.get(pk=partner.pk).slug == "acme-renamed"
