@@ -4,47 +4,18 @@ signs in and finds it in the inbox. Headless Debian chromium, driven by Playwrig
 Needs `apt-get install chromium` (Playwright's own browser download is never used).
 """
 
-import os
 import re
 from pathlib import Path
 
 import pytest
-from django.test import override_settings
 from playwright.sync_api import expect, sync_playwright
 
 from partners.choices import ContactRequestStatus
 from partners.models import ContactRequest
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import PASSWORD, IndustryFactory, PartnerFactory, PartnerUserFactory
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="session")
-def plain_http_live_server(request):
-    """pytest-django's live server, started without the redirect to HTTPS: it speaks plain HTTP.
-
-    The security middleware reads SECURE_SSL_REDIRECT once, when the server builds it, so the setting is
-    changed only while it starts and nothing else in the session sees the change.
-    """
-    with override_settings(SECURE_SSL_REDIRECT=False):
-        return request.getfixturevalue("live_server")
-
-
-@pytest.fixture
-def plain_http(settings):
-    # Cookies marked Secure would not come back over plain HTTP.
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
 
 
 @pytest.fixture

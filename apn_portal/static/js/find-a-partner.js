@@ -50,12 +50,24 @@
     });
   });
 
-  // After turning a page in place, put keyboard and screen-reader users at the top of the new results.
+  // After a link changed the results in place (a page, a filter's chip, a suggestion to loosen), the
+  // link is gone: put keyboard and screen-reader users at the top of the new results, and make the
+  // search box, which the swap leaves alone, say what the new address searches for.
   document.addEventListener("htmx:afterSettle", function (event) {
     var source = event.detail.requestConfig && event.detail.requestConfig.elt;
-    if (source && source.closest && source.closest(".pagination")) {
-      var heading = document.getElementById("results-heading");
-      if (heading) heading.focus();
+    if (!source || source.tagName !== "A" || !source.closest("#search-region")) return;
+    var words = document.getElementById("id_q");
+    if (words) {
+      var address = new URL(source.getAttribute("hx-get") || source.getAttribute("href"), window.location.href);
+      words.value = address.searchParams.get("q") || "";
     }
+    var heading = document.getElementById("results-heading");
+    if (heading) heading.focus();
+  });
+
+  // A value the browser refuses (a latitude of 95) stops the search: say why, beside the field, rather
+  // than leave the results as they were without a word.
+  document.addEventListener("htmx:validation:failed", function (event) {
+    if (event.target && event.target.reportValidity) event.target.reportValidity();
   });
 })();

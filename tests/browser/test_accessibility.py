@@ -1,0 +1,123 @@
+"""What keyboard, screen-reader and phone users meet, in headless Debian chromium: focus after the results
+change in place, a refused value said aloud, a sign-in error announced, no page wider than a phone, and no
+asset from another host."""
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.factories import (
+    PASSWORD,
+    AccessGrantFactory,
+    CustomerUserFactory,
+    EngagementFactory,
+    EngagementPartnerFactory,
+    IndustryFactory,
+    PartnerFactory,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 375, "height": 740}
+
+
+@pytest.fixture
+def browser():
+    assert Path(CHROMIUM).exists(), f"Install Debian's chromium (apt-get install chromium): no {CHROMIUM}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def two_partners():
+    retail = IndustryFactory(name="Retail", slug="retail")
+    PartnerFactory(name="Acme Cloud", description="Kubernetes for shops.").industries.set([retail])
+    PartnerFactory(name="Globex Systems", description="Kubernetes for hospitals.")
+
+
+@pytest.fixture
+def customer_with_a_grant():
+    admin = CustomerUserFactory(username="it-lead", access_admin=True)
+    engaged = EngagementPartnerFactory(engagement=EngagementFactory(customer=admin.customer))
+    AccessGrantFactory(engagement_partner=engaged)
+
+
+# Django refuses the ORM while Playwright's event loop runs: the data comes from fixtures set up first.
+
+
+def test_removing_a_filter_by_keyboard_keeps_the_user_at_the_results_and_the_search_box_true(
+    plain_http_live_server, plain_http, two_partners, browser
+):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/?q=kubernetes&industry=retail")
+    expect(page.locator(".partner-list")).not_to_contain_text("Globex Systems")
+
+    page.get_by_role("link", name="Words: kubernetes (remove this filter)").focus()
+    page.keyboard.press("Enter")
+
+    expect(page).not_to_have_url(re.compile(r"[?&]q="))
+    expect(page.locator("#results-heading")).to_be_focused()
+    expect(page.get_by_label("Search partners")).to_have_value("")
+    # The next filter ticked searches what the page now shows, not the words just removed.
+    page.locator("#facet-industry").get_by_text("Retail").click()  # untick it
+    expect(page.locator(".partner-list")).to_contain_text("Globex Systems")
+    expect(page).not_to_have_url(re.compile(r"[?&]q="))
+
+
+def test_a_place_the_browser_refuses_is_said_beside_the_field(
+    plain_http_live_server, plain_http, two_partners, browser
+):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/")
+    latitude = page.locator("#id_lat")
+
+    latitude.fill("95")
+    page.get_by_label("Search partners").focus()  # tabbed on: the change is sent as the field is left
+    latitude.dispatch_event("change")
+
+    expect(latitude).to_be_focused()  # reportValidity() puts focus on the field and shows why
+    assert latitude.evaluate("field => field.validationMessage")
+
+
+def test_a_wrong_password_is_announced(plain_http_live_server, plain_http, browser):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("nobody")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("correct username and password")
+
+
+def test_the_access_page_fits_a_phone(plain_http_live_server, plain_http, customer_with_a_grant, browser):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(f"{plain_http_live_server.url}/my/access/")
+    page.get_by_label("Username").fill("it-lead")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("link", name="Revoke").first).to_be_attached()
+
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+    assert overflow <= 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/docs/", "/api/v1/redoc/"])
+def test_the_api_docs_ask_nothing_of_another_host(plain_http_live_server, plain_http, browser, path):
+    page = browser.new_page()
+    requested, blocked = [], set()
+    page.on("request", lambda request: requested.append(request.url))
+    # What the page's Content-Security-Policy stops never leaves the browser.
+    page.on("requestfailed", lambda request: request.failure == "csp" and blocked.add(request.url))
+    page.goto(f"{plain_http_live_server.url}{path}", wait_until="networkidle")
+
+    sent = {urlsplit(url).hostname for url in requested if url.startswith("http") and url not in blocked}
+    assert sent == {urlsplit(plain_http_live_server.url).hostname}
