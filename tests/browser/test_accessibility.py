@@ -104,6 +104,7 @@ def test_the_access_page_fits_a_phone(plain_http_live_server, plain_http, custom
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("link", name="Revoke").first).to_be_attached()
+    page.wait_for_load_state("load")  # the style sheets too, or the width measured is the unstyled page's
 
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
