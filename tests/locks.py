@@ -1,8 +1,9 @@
 """For tests of requests made at the same moment: hold them on a row lock, then let them go together."""
 
 import time
+from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, connections
 
 
 def sessions_waiting_for_locks() -> int:
@@ -20,3 +21,18 @@ def wait_for(condition, timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+@contextmanager
+def lock_held(sql: str, params=()):
+    """Another session takes the locks of `sql` (a LOCK TABLE, or a SELECT ... FOR UPDATE) and holds them
+    until the block ends: requests started in the block wait on them, then go together."""
+    locker = connections.create_connection("default")
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(sql, params)
+            yield
+            cursor.execute("COMMIT")
+    finally:
+        locker.close()

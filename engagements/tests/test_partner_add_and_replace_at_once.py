@@ -5,7 +5,7 @@ import datetime
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from apn_portal.exceptions import ConflictError
@@ -18,7 +18,7 @@ from tests.factories import (
     EngagementPartnerFactory,
     PartnerFactory,
 )
-from tests.locks import sessions_waiting_for_locks, wait_for
+from tests.locks import lock_held, sessions_waiting_for_locks, wait_for
 
 
 @pytest.mark.django_db(transaction=True)
@@ -62,24 +62,16 @@ def test_an_add_and_a_replace_bringing_in_one_partner_at_once_give_it_the_role_o
         )
 
     # Another session holds the engagement, so both changes have to wait for it and then go together.
-    locker = connections.create_connection("default")
-    try:
-        with locker.cursor() as cursor:
-            cursor.execute("BEGIN")
-            table = Engagement._meta.db_table
-            cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [engagement.pk])
-            threads = [
-                threading.Thread(target=attempt, args=("add", add)),
-                threading.Thread(target=attempt, args=("replace", replace)),
-            ]
-            for thread in threads:
-                thread.start()
-            wait_for(lambda: sessions_waiting_for_locks() == 2)
-            cursor.execute("COMMIT")
+    threads = [
+        threading.Thread(target=attempt, args=("add", add)),
+        threading.Thread(target=attempt, args=("replace", replace)),
+    ]
+    with lock_held(f"SELECT 1 FROM {Engagement._meta.db_table} WHERE id = %s FOR UPDATE", [engagement.pk]):
         for thread in threads:
-            thread.join(timeout=30)
-    finally:
-        locker.close()
+            thread.start()
+        wait_for(lambda: sessions_waiting_for_locks() == 2)
+    for thread in threads:
+        thread.join(timeout=30)
 
     assert sorted(outcomes) == ["add", "replace"]
     done = [name for name, outcome in outcomes.items() if outcome == "done"]

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -15,7 +15,7 @@ from apn_portal.outbox.models import OutboxMessage
 from apn_portal.outbox.services import outbox_flush
 from partners.models import ContactRequest
 from tests.factories import PartnerFactory, PartnerUserFactory
-from tests.locks import sessions_waiting_for_locks, wait_for
+from tests.locks import lock_held, sessions_waiting_for_locks, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -179,20 +179,13 @@ def test_the_same_submit_sent_twice_at_once_stores_one_request(partner):
         finally:
             connection.close()
 
-    locker = connections.create_connection("default")
-    try:
-        with locker.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute(f"LOCK TABLE {OutboxMessage._meta.db_table} IN EXCLUSIVE MODE")
-            threads = [threading.Thread(target=submit, args=(name,)) for name in ("one", "two")]
-            for thread in threads:
-                thread.start()
-            wait_for(lambda: sessions_waiting_for_locks() == 2)
-            cursor.execute("COMMIT")
+    threads = [threading.Thread(target=submit, args=(name,)) for name in ("one", "two")]
+    with lock_held(f"LOCK TABLE {OutboxMessage._meta.db_table} IN EXCLUSIVE MODE"):
         for thread in threads:
-            thread.join(timeout=30)
-    finally:
-        locker.close()
+            thread.start()
+        wait_for(lambda: sessions_waiting_for_locks() == 2)
+    for thread in threads:
+        thread.join(timeout=30)
 
     assert [responses[name].status_code for name in ("one", "two")] == [303, 303]
     assert responses["one"]["Location"] == responses["two"]["Location"]

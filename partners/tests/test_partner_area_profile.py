@@ -30,7 +30,7 @@ from tests.factories import (
     SuperUserFactory,
     UseCaseFactory,
 )
-from tests.locks import sessions_waiting_for_locks, wait_for
+from tests.locks import lock_held, sessions_waiting_for_locks, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -276,20 +276,13 @@ def test_the_same_proposal_sent_twice_at_once_is_one_proposal_and_one_email():
     clients = {name: Client() for name in ("one", "two")}
     for client in clients.values():
         client.force_login(user)
-    locker = connections.create_connection("default")
-    try:
-        with locker.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute(f"SELECT 1 FROM {acme._meta.db_table} WHERE id = %s FOR UPDATE", [acme.pk])
-            threads = [threading.Thread(target=send, args=item) for item in clients.items()]
-            for thread in threads:
-                thread.start()
-            wait_for(lambda: sessions_waiting_for_locks() == 2)
-            cursor.execute("COMMIT")
+    threads = [threading.Thread(target=send, args=item) for item in clients.items()]
+    with lock_held(f"SELECT 1 FROM {acme._meta.db_table} WHERE id = %s FOR UPDATE", [acme.pk]):
         for thread in threads:
-            thread.join(timeout=30)
-    finally:
-        locker.close()
+            thread.start()
+        wait_for(lambda: sessions_waiting_for_locks() == 2)
+    for thread in threads:
+        thread.join(timeout=30)
 
     assert [responses[name].status_code for name in ("one", "two")] == [303, 303]
     assert ProfileChangeRequest.objects.get().status == ProfileChangeStatus.PENDING

@@ -6,12 +6,12 @@ import threading
 
 import pytest
 from django.core.cache import cache
-from django.db import connection, connections
+from django.db import connection
 
 from partners.models import ContactRequest
 from tests.api.conftest import api_client
 from tests.factories import PartnerFactory
-from tests.locks import sessions_waiting_for_locks, wait_for
+from tests.locks import lock_held, sessions_waiting_for_locks, wait_for
 
 LEAD = {
     "partner": "alpha",
@@ -112,21 +112,14 @@ def test_contact_requests_sent_at_once_cannot_exceed_the_rate(settings, shared_c
         finally:
             connection.close()
 
-    locker = connections.create_connection("default")
-    try:
-        with locker.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute(f"LOCK TABLE {ContactRequest._meta.db_table} IN EXCLUSIVE MODE")
-            threads = [threading.Thread(target=send) for _ in range(4)]
-            for thread in threads:
-                thread.start()
-            wait_for(lambda: sessions_waiting_for_locks() == 2 and len(statuses) == 2)
-            assert statuses == [429, 429]
-            cursor.execute("COMMIT")
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    with lock_held(f"LOCK TABLE {ContactRequest._meta.db_table} IN EXCLUSIVE MODE"):
         for thread in threads:
-            thread.join(timeout=30)
-    finally:
-        locker.close()
+            thread.start()
+        wait_for(lambda: sessions_waiting_for_locks() == 2 and len(statuses) == 2)
+        assert statuses == [429, 429]
+    for thread in threads:
+        thread.join(timeout=30)
 
     assert sorted(statuses) == [201, 201, 429, 429]
     assert ContactRequest.objects.count() == 2
