@@ -1,7 +1,8 @@
 """What keyboard, screen-reader and phone users meet, in headless Debian chromium: focus after the results
-change in place, a refused value said aloud, a sign-in error announced, no page wider than a phone, and no
-asset from another host."""
+change in place, focus order on a phone, a refused value said aloud, a sign-in error announced, no page
+wider than a phone, and no asset from another host."""
 
+import itertools
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -85,6 +86,69 @@ def test_a_place_the_browser_refuses_is_said_beside_the_field(
 
     expect(latitude).to_be_focused()  # reportValidity() puts focus on the field and shows why
     assert latitude.evaluate("field => field.validationMessage")
+
+
+def _tab_through_the_search(page, presses=14):
+    """Where each Tab from the search box puts focus: its element's top on the page, in order."""
+    page.get_by_label("Search partners").focus()
+    tops = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement; if (!e.closest('main')) return null;"
+            " return [e.outerHTML.slice(0, 80), e.getBoundingClientRect().top + window.scrollY]; }"
+        )
+        if focused is None:  # past the results, into the footer
+            break
+        tops.append(focused)
+    return tops
+
+
+@pytest.mark.parametrize("scripts", [True, False], ids=["with JavaScript", "without JavaScript"])
+def test_on_a_phone_keyboard_focus_moves_down_the_search_page_as_it_is_seen(
+    plain_http_live_server, plain_http, two_partners, browser, scripts
+):
+    page = browser.new_context(viewport=PHONE, java_script_enabled=scripts).new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/?q=kubernetes")
+
+    tops = _tab_through_the_search(page, presses=40)
+
+    assert any("partner" in html for html, _ in tops)  # it reached the results
+    moves_up = [(before, after) for before, after in itertools.pairwise(tops) if after[1] < before[1] - 1]
+    assert not moves_up, f"focus jumped back up the page: {moves_up}"
+
+
+def test_on_a_phone_the_filters_fold_above_the_results_and_stay_open_while_used(
+    plain_http_live_server, plain_http, two_partners, browser
+):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(f"{plain_http_live_server.url}/partners/?q=kubernetes")
+    filters = page.get_by_role("button", name="Filters (1 in use)", exact=True)  # the words
+    retail = page.locator("#facet-industry").get_by_text("Retail")
+    expect(filters).to_have_attribute("aria-expanded", "false")
+    expect(retail).to_be_hidden()
+    assert filters.bounding_box()["y"] < page.locator("#results-heading").bounding_box()["y"]
+
+    filters.press("Enter")
+    expect(filters).to_have_attribute("aria-expanded", "true")
+    retail.click()
+
+    expect(page.locator(".partner-list")).not_to_contain_text("Globex Systems")
+    # The filters were replaced with the results: they are still open, and say what is in use.
+    filters = page.get_by_role("button", name="Filters (2 in use)", exact=True)
+    expect(filters).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#facet-industry").get_by_text("Retail")).to_be_visible()
+
+
+def test_on_a_wide_screen_the_filters_are_always_shown(
+    plain_http_live_server, plain_http, two_partners, browser
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{plain_http_live_server.url}/partners/?q=kubernetes")
+
+    expect(page.locator("#facet-industry").get_by_text("Retail")).to_be_visible()
+    expect(page.get_by_role("heading", name="Filter partners")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"^Filters"))).to_have_count(0)
 
 
 def test_a_wrong_password_is_announced(plain_http_live_server, plain_http, browser):

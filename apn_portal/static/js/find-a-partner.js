@@ -2,7 +2,24 @@
 (function () {
   "use strict";
 
-  function showLocateButtons(root) {
+  // On a narrow screen the filters fold into their heading's button (see find-a-partner.css), so the
+  // results are near the top while focus still meets the filters first, as they are seen. Whether they
+  // are open outlives the swaps that replace them each time a filter is ticked.
+  var filtersOpen = false;
+
+  function showFilters(filters) {
+    filters.classList.toggle("is-open", filtersOpen);
+    filters.querySelector(".fap-filters__toggle").setAttribute("aria-expanded", String(filtersOpen));
+  }
+
+  function enhance(root) {
+    root.querySelectorAll(".fap-filters").forEach(function (filters) {
+      var toggle = filters.querySelector(".fap-filters__toggle");
+      if (!toggle) return;
+      filters.classList.add("fap-filters--foldable");
+      toggle.hidden = false;
+      showFilters(filters);
+    });
     if (!("geolocation" in navigator)) return;
     root.querySelectorAll("[data-locate]").forEach(function (button) {
       button.hidden = false;
@@ -10,10 +27,17 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    showLocateButtons(document);
+    enhance(document);
   });
   document.addEventListener("htmx:load", function (event) {
-    showLocateButtons(event.target);
+    enhance(event.target);
+  });
+
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".fap-filters__toggle");
+    if (!toggle) return;
+    filtersOpen = !filtersOpen;
+    showFilters(toggle.closest(".fap-filters"));
   });
 
   // "Use my location": fill the place's coordinates and search.
