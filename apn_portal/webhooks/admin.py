@@ -1,23 +1,60 @@
+from django import forms
 from django.contrib import admin, messages
 
 from apn_portal.admin import AdminInputMixin, LargeTableAdminMixin, selection_too_large
 from apn_portal.exceptions import DomainError
+from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
-from apn_portal.webhooks.services import webhook_deliveries_retry
+from apn_portal.webhooks.services import (
+    webhook_deliveries_retry,
+    webhook_endpoint_create,
+    webhook_endpoint_update,
+)
+
+ENDPOINT_FIELDS = ("url", "events", "secret", "description", "is_active")
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["owner", *ENDPOINT_FIELDS]
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(AdminInputMixin, admin.ModelAdmin):
+    """Endpoints are registered and changed by the webhook services, as over the API: only allowed hosts,
+    known events, and the events of the owner's own organisation (its partner follows the owner)."""
+
+    form = WebhookEndpointForm
     list_display = ["url", "owner", "partner", "event_list", "is_active", "updated_at"]
     list_filter = ["is_active"]
     list_select_related = ["owner", "partner"]
     search_fields = ["url", "owner__username", "partner__name"]
-    raw_id_fields = ["owner", "partner"]
-    readonly_fields = ["created_at", "updated_at"]
+    raw_id_fields = ["owner"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ["partner", "created_at", "updated_at"]
+        # The service keeps an endpoint with the one who registered it.
+        return ["owner", *readonly] if obj is not None else readonly
 
     @admin.display(description="events")
     def event_list(self, obj):
         return ", ".join(obj.events)
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in ENDPOINT_FIELDS if name in form.cleaned_data}
+        if change:
+            saved = webhook_endpoint_update(endpoint=obj, user=request.user, **changes)
+        else:
+            # Registered as its owner would register it: the owner's organisation is whose events it gets.
+            saved = webhook_endpoint_create(user=form.cleaned_data["owner"], **changes)
+        # The admin goes on with the object it built (to log the change and redirect): it becomes the
+        # endpoint the service saved.
+        for field in WebhookEndpoint._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
 
 
 @admin.register(WebhookDelivery)
