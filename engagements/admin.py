@@ -355,7 +355,14 @@ class EngagementPartnerInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("partner", "replaced_by__partner")
+        # Each row names itself and its successor: "<partner> as <role> on <engagement> (<customer>)".
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "partner", "engagement__customer", "replaced_by__partner", "replaced_by__engagement__customer"
+            )
+        )
 
 
 def _team_member_problem(form, user, engagement, cleaned) -> None:

@@ -1,5 +1,6 @@
 """The admin for the provider's staff: scoped to the customers each person looks after, grants read-only
-but revocable with a reason, stages moved by action, history kept, and lists at a constant query count."""
+but revocable with a reason, stages moved by action, history kept, and lists and change pages at a constant
+query count."""
 
 import pytest
 from django.db import connection
@@ -38,6 +39,20 @@ def test_changelists_cost_the_same_however_many_rows(client, alpha, model):
     grow(alpha, 6)
     with CaptureQueriesContext(connection) as second:
         assert client.get(changelist(model)).status_code == 200
+    assert len(second) == len(first)
+
+
+@pytest.mark.parametrize("who", ["account_manager", "superuser"])
+@pytest.mark.parametrize("obj", ["customer", "engagement"])
+def test_change_pages_cost_the_same_however_many_rows_they_show(client, alpha, who, obj):
+    client.force_login(alpha.account_manager if who == "account_manager" else SuperUserFactory())
+    url = reverse(f"admin:engagements_{obj}_change", args=[getattr(alpha, obj).pk])
+    client.get(url)  # the session's first request reads more
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(url).status_code == 200
+    grow(alpha, 6)  # six more partners on the engagement, engagements and accounts for the customer
+    with CaptureQueriesContext(connection) as second:
+        assert client.get(url).status_code == 200
     assert len(second) == len(first)
 
 
