@@ -14,7 +14,8 @@ from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
 from engagements.models import AwsAccount, Customer
 from engagements.selectors import customers_assigned_to, live_grants, partner_is_solution_provider
-from partners.choices import CertificationLevel
+from partners.choices import CertificationLevel, ProgramKind
+from partners.selectors import active_enrollments
 from support.choices import (
     ACTIVE_CASE_STATUSES,
     SEVERITY_ORDER,
@@ -481,11 +482,14 @@ def cases_visible_to(user) -> QuerySet[SupportCase]:
         return SupportCase.objects.filter(customer_id=user.customer_id)
     if user.partner_id:
         # A case the partner opened for a customer is its own only while the customer still lets it open
-        # one on that account (the rule it opened it under): the customer always keeps control.
+        # one on that account (the rule it opened it under), and one it handles only while it still gives
+        # the account partner-led support: the customer always keeps control.
+        at = timezone.now()
         opened = Q(opened_by_partner_id=user.partner_id) & Q(
-            account__in=accounts_open_for_cases(user).values("pk")
+            account__in=accounts_open_for_cases(user, at).values("pk")
         )
-        return SupportCase.objects.filter(opened | Q(handling_partner_id=user.partner_id))
+        handled = Q(handling_partner_id=user.partner_id) & cases_partner_led(at)
+        return SupportCase.objects.filter(opened | handled)
     if user.is_provider_staff:
         return SupportCase.objects.filter(
             Q(customer__in=customers_assigned_to(user).values("pk")) | Q(subscription__tam=user)
@@ -493,10 +497,12 @@ def cases_visible_to(user) -> QuerySet[SupportCase]:
     return SupportCase.objects.none()
 
 
-def _partner_led_by(partner_id: int, at: datetime.datetime) -> Q:
-    """Accounts (as AwsAccount rows) whose applying subscription is partner-led by `partner_id`."""
+def _partner_led_by(partner_id, at: datetime.datetime, account=None) -> Q:
+    """Accounts (as AwsAccount rows) whose applying subscription is partner-led by `partner_id` (a pk, or
+    an OuterRef to one). `account`: an OuterRef to the account, for rows of another model that name one
+    (and their customer); the row's own pk otherwise."""
     in_force = subscriptions_in_force(at)
-    own = in_force.filter(account=OuterRef("pk"))
+    own = in_force.filter(account=account if account is not None else OuterRef("pk"))
     return Q(Exists(own.filter(support_partner_id=partner_id))) | (
         ~Q(Exists(own))
         & Q(
@@ -506,6 +512,25 @@ def _partner_led_by(partner_id: int, at: datetime.datetime) -> Q:
                 )
             )
         )
+    )
+
+
+def cases_partner_led(at: datetime.datetime | None = None) -> Q:
+    """Cases (as SupportCase rows) whose handling partner still gives their account partner-led support
+    at `at`, as handling_partner_for judged when they were opened: an approved Solution Provider that
+    resells the account and that the applying subscription names. Only then does the partner see and
+    answer them; once the customer takes the account's support back (another plan, or no reseller), they
+    are the provider's (support.services moves them, saying why, where the change is its own)."""
+    at = at or timezone.now()
+    solution_provider = Exists(
+        active_enrollments(timezone.localdate(at)).filter(
+            partner=OuterRef("handling_partner"), program__kind=ProgramKind.SOLUTION_PROVIDER
+        )
+    )
+    return (
+        Q(handling_partner__isnull=False, account__reseller=F("handling_partner"))
+        & Q(solution_provider)
+        & _partner_led_by(OuterRef("handling_partner"), at, account=OuterRef("account"))
     )
 
 
@@ -559,6 +584,17 @@ def user_is_case_requester(user, case: SupportCase) -> bool:
     )
 
 
+def user_handles_case(user, case: SupportCase) -> bool:
+    """Whether `user` is of the reselling partner that answers `case` first, now: the one handling it, while
+    it still gives the account partner-led support (cases_partner_led, as cases_visible_to)."""
+    return (
+        user_is_signed_in(user)
+        and user.partner_id is not None
+        and user.partner_id == case.handling_partner_id
+        and SupportCase.objects.filter(pk=case.pk).filter(cases_partner_led()).exists()
+    )
+
+
 def responder_side(user, case: SupportCase) -> str | None:
     """Whether `user` answers `case`, and as whom: the reselling partner's support (partner-led; after it
     escalated, its replies no longer count as the first response, see support_case_reply) or the
@@ -567,7 +603,7 @@ def responder_side(user, case: SupportCase) -> str | None:
     if not user_is_signed_in(user):
         return None
     if user.partner_id is not None:
-        return ReplySide.PARTNER_SUPPORT if user.partner_id == case.handling_partner_id else None
+        return ReplySide.PARTNER_SUPPORT if user_handles_case(user, case) else None
     if user_sees_all_support(user):
         return ReplySide.PROVIDER_SUPPORT
     if user.has_role(StaffRole.TAM) and user.pk in _tam_ids(case.customer, case.subscription):

@@ -180,8 +180,18 @@ def support_subscription_change(
                 "Somebody changed this support plan at the same moment; reload and try again."
             ) from None
         _customer_tams_follow([customer.pk], now)
+        support_cases_follow_partner_led_support(
+            user=user,
+            customer=customer,
+            now=now,
+            why=f"{user} changed {_scope(customer, account)} support plan",
+        )
     customer.refresh_from_db(fields=["tam", "updated_at"])
     return subscription
+
+
+def _scope(customer: Customer, account: AwsAccount | None) -> str:
+    return f"account {account.account_id}'s" if account is not None else f"{customer}'s"
 
 
 def _customer_tams_follow(customer_ids, now: datetime.datetime) -> int:
@@ -264,6 +274,12 @@ def support_subscription_end(
             locked.note = note.strip()[:300]
         locked.save(update_fields=["ended_at", "note", "updated_at"])
         _customer_tams_follow([locked.customer_id], locked.ended_at)
+        support_cases_follow_partner_led_support(
+            user=user,
+            customer=subscription.customer,
+            now=locked.ended_at,
+            why=f"{user} ended {_scope(subscription.customer, locked.account)} {locked.plan.name} plan",
+        )
     subscription.customer.refresh_from_db(fields=["tam", "updated_at"])
     return locked
 
@@ -332,6 +348,59 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
 
 
 # Cases ------------------------------------------------------------------------------------------------
+
+
+def support_cases_follow_partner_led_support(
+    *, user, customer: Customer, why: str, now: datetime.datetime | None = None
+) -> list[SupportCase]:
+    """The customer's cases that a reselling partner handles but no longer gives partner-led support for
+    (selectors.cases_partner_led: the plan that applies to the account names another partner or none, or
+    the partner no longer resells it) go to the provider's support: the partner no longer sees or answers
+    them, and a line on each, by `user`, tells the customer why (`why`: what `user` changed). Closed cases
+    stay as they were handled (the partner no longer sees them either).
+
+    For whatever changes a customer's partner-led support (a plan here, an account's reseller in
+    engagements), in its transaction, after the change: the customer keeps the whole case, and what it
+    writes from then on reaches only the provider. Returns the cases moved."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        still_led = SupportCase.objects.filter(customer=customer).filter(selectors.cases_partner_led(now))
+        leaving = list(
+            SupportCase.objects.filter(customer=customer, handling_partner__isnull=False)
+            .exclude(status=CaseStatus.CLOSED)
+            # By pk: the partner-led test compares nullable columns, which an exclude() of it would not
+            # read as "not led" when they are NULL (an account without a reseller).
+            .exclude(pk__in=still_led.values("pk"))
+            .select_for_update(of=("self",))
+            .select_related("handling_partner", "account", "customer")
+            .order_by("pk")
+        )
+        if not leaving:
+            return []
+        side = ReplySide.REQUESTER if user.customer_id == customer.pk else ReplySide.PROVIDER_SUPPORT
+        CaseReply.objects.bulk_create(
+            CaseReply(case=case, author=user, side=side, body=_partner_led_ended_text(case, why))
+            for case in leaving
+        )
+        # Escalation is a handling partner's act (a constraint ties the two): the line above keeps it.
+        SupportCase.objects.filter(pk__in=[case.pk for case in leaving]).update(
+            handling_partner=None, escalated_at=None, updated_at=now
+        )
+    for case in leaving:
+        case.handling_partner, case.escalated_at, case.updated_at = None, None, now
+    return leaving
+
+
+def _partner_led_ended_text(case: SupportCase, why: str) -> str:
+    passed_on = ""
+    if case.escalated_at:
+        escalated_on = case.customer.local_time(case.escalated_at)
+        passed_on = f" It had passed the case on to the provider on {escalated_on:%d %b %Y}."
+    return (
+        f"{case.handling_partner} no longer gives account {case.account.account_id} partner-led support "
+        f"({why}), so this case is now with the provider's support, and {case.handling_partner} no longer "
+        f"sees it.{passed_on}"
+    )
 
 
 def support_cases_follow_time_zone(customer: Customer, *, now: datetime.datetime | None = None):
@@ -572,11 +641,18 @@ def support_cases_tell_breached(cases: list[SupportCase]) -> tuple[int, int]:
 def _email_breached(cases: list[SupportCase]) -> int:
     """One email per case, to whoever answers it: the reselling partner while it handles the case, else
     the designated TAM of the case's plan, else the provider's Cloud Support Engineers."""
-    partners = partner_contacts({case.handling_partner_id for case in cases if case.with_partner})
+    # Only a partner still giving the account partner-led support (selectors.cases_partner_led) is told:
+    # one the customer took it from no longer sees the case.
+    with_partner = set(
+        SupportCase.objects.filter(pk__in=[case.pk for case in cases if case.with_partner])
+        .filter(selectors.cases_partner_led())
+        .values_list("pk", flat=True)
+    )
+    partners = partner_contacts({case.handling_partner_id for case in cases if case.pk in with_partner})
     engineers = None
     emails = []
     for case in cases:
-        if case.with_partner:
+        if case.pk in with_partner:
             to = partners[case.handling_partner_id].staff_or_pdm
         else:
             tam = selectors.tam_of(case.customer, case.subscription)
@@ -660,7 +736,7 @@ def support_case_escalate(*, user, case: SupportCase) -> SupportCase:
     """The reselling partner passes a case on to the provider's support."""
     with transaction.atomic():
         case = _locked(case)
-        if not (user_is_signed_in(user) and user.partner_id and user.partner_id == case.handling_partner_id):
+        if not selectors.user_handles_case(user, case):
             raise PermissionDeniedError("Only the partner handling this case can pass it on to the provider.")
         if case.escalated_at is not None:
             raise ConflictError("This case was already passed on to the provider.")

@@ -112,6 +112,32 @@ def test_a_partner_whose_access_was_revoked_no_longer_sees_or_acts_on_the_case_i
     assert case.status == "open" and not case.replies.exists()
 
 
+def test_a_reseller_the_customer_took_support_from_no_longer_sees_or_answers_the_case(alpha, reseller):
+    SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+    case = open_case(alpha.staff, reseller.account, subject="Resold account slow")
+    client = api(reseller.user)
+    assert client.get(f"/api/v1/support-cases/{case.pk}/").json()["handling_partner"] == "resell-co"
+
+    reseller.account.reseller, reseller.account.paid_by = None, "customer"
+    reseller.account.save()
+    services.support_subscription_change(
+        user=alpha.admin, customer=alpha.customer, account=reseller.account, plan=support_plan("business")
+    )
+    services.support_case_reply(user=alpha.staff, case=case, body="Our DB password is hunter2")
+
+    assert client.get("/api/v1/support-cases/").json()["results"] == []
+    assert client.get(f"/api/v1/support-cases/{case.pk}/").status_code == 404
+    assert client.get(f"/api/v1/support-cases/{case.pk}/replies/").status_code == 404
+    assert client.post(f"/api/v1/support-cases/{case.pk}/replies/", {"body": "Still here"}).status_code == 404
+    customer = api(alpha.staff)
+    assert customer.get(f"/api/v1/support-cases/{case.pk}/").json()["handling_partner"] is None
+    replies = customer.get(f"/api/v1/support-cases/{case.pk}/replies/").json()
+    assert [reply["body"] for reply in replies][-1] == "Our DB password is hunter2"
+    assert "now with the provider's support" in replies[0]["body"]
+
+
 def test_anonymous_callers_get_401_on_cases():
     assert api().get("/api/v1/support-cases/").status_code == 401
 

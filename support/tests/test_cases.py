@@ -269,6 +269,119 @@ def test_after_escalating_the_partners_reply_no_longer_stops_the_providers_clock
     assert case.status == CaseStatus.IN_PROGRESS and case.breached_at is None
 
 
+# When partner-led support ends ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def resold_on_partner_led(alpha, reseller):
+    return SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+
+
+def test_a_reseller_the_customer_takes_the_account_back_from_no_longer_sees_or_answers_its_cases(
+    alpha, reseller, resold_on_partner_led, engineer
+):
+    case = open_case(alpha.staff, reseller.account, "production_down")
+    assert case.handling_partner == reseller.partner
+
+    # The customer takes the account back: no reseller, support from the provider directly.
+    reseller.account.reseller, reseller.account.paid_by = None, "customer"
+    reseller.account.save()
+    services.support_subscription_change(
+        user=alpha.admin, customer=alpha.customer, account=reseller.account, plan=support_plan("business")
+    )
+    services.support_case_reply(user=alpha.staff, case=case, body="Our DB password is hunter2")
+
+    assert case not in selectors.cases_visible_to(reseller.user)
+    with pytest.raises(PermissionDeniedError):
+        services.support_case_reply(user=reseller.user, case=case, body="We still answer")
+    with pytest.raises(PermissionDeniedError):
+        services.support_case_escalate(user=reseller.user, case=case)
+    case.refresh_from_db()
+    assert case.handling_partner is None and not case.with_partner  # now the provider's
+    assert case in selectors.cases_visible_to(alpha.staff)
+    bodies = list(case.replies.order_by("created_at", "id").values_list("author__username", "body"))
+    assert bodies[0][0] == "alpha-admin"
+    assert "Resell Co no longer gives account 111000000009 partner-led support" in bodies[0][1]
+    assert "now with the provider's support" in bodies[0][1]
+    assert bodies[1] == ("alpha-staff", "Our DB password is hunter2")
+    assert services.support_case_reply(user=engineer, case=case, body="On it.").side == (
+        ReplySide.PROVIDER_SUPPORT
+    )
+    case.refresh_from_db()
+    assert case.first_responder == engineer
+
+
+def test_a_new_plan_without_the_partner_moves_its_cases_to_the_provider_but_keeps_closed_ones(
+    alpha, reseller, resold_on_partner_led
+):
+    waiting = open_case(alpha.staff, reseller.account, "production_down")
+    escalated = open_case(alpha.staff, reseller.account, "production_down")
+    services.support_case_escalate(user=reseller.user, case=escalated)
+    closed = open_case(alpha.staff, reseller.account, "production_down")
+    services.support_case_status_change(user=alpha.staff, case=closed, status=CaseStatus.CLOSED)
+
+    # The account stays resold, but its support is no longer the partner's.
+    services.support_subscription_change(
+        user=alpha.admin, customer=alpha.customer, account=reseller.account, plan=support_plan("business")
+    )
+
+    assert set(selectors.cases_visible_to(reseller.user)) == set()
+    for case in (waiting, escalated):
+        case.refresh_from_db()
+        assert (case.handling_partner, case.escalated_at) == (None, None)
+        assert "changed account 111000000009's support plan" in case.replies.get().body
+    assert "It had passed the case on to the provider" in escalated.replies.get().body
+    closed.refresh_from_db()
+    assert closed.handling_partner == reseller.partner and not closed.replies.exists()  # as it was handled
+
+
+def test_ending_the_partner_led_plan_moves_its_cases_to_the_provider(alpha, reseller, resold_on_partner_led):
+    case = open_case(alpha.staff, reseller.account, "production_down")
+
+    services.support_subscription_end(user=alpha.admin, subscription=resold_on_partner_led)
+
+    case.refresh_from_db()
+    assert case.handling_partner is None
+    assert "ended account 111000000009's Business plan" in case.replies.get().body
+    assert case not in selectors.cases_visible_to(reseller.user)
+
+
+def test_a_change_that_keeps_the_partner_leading_the_account_leaves_its_cases_with_it(
+    alpha, reseller, resold_on_partner_led
+):
+    case = open_case(alpha.staff, reseller.account, "production_down")
+
+    # The customer's own plan changes; the account's own, which names the partner, still applies to it.
+    services.support_subscription_change(
+        user=alpha.admin, customer=alpha.customer, plan=support_plan("business")
+    )
+
+    case.refresh_from_db()
+    assert case.handling_partner == reseller.partner and not case.replies.exists()
+    assert case in selectors.cases_visible_to(reseller.user)
+    assert reply(reseller.user, case).side == ReplySide.PARTNER_SUPPORT
+
+
+def test_a_partner_that_no_longer_resells_the_account_no_longer_sees_or_answers_its_cases(
+    alpha, reseller, resold_on_partner_led
+):
+    """The resale ends outside support (engagements): whatever the case records, the partner handles it only
+    while it still gives the account partner-led support."""
+    case = open_case(alpha.staff, reseller.account, "production_down")
+
+    reseller.account.reseller, reseller.account.paid_by = None, "customer"
+    reseller.account.save()
+
+    assert case not in selectors.cases_visible_to(reseller.user)
+    assert selectors.responder_side(reseller.user, case) is None
+    with pytest.raises(PermissionDeniedError):
+        services.support_case_reply(user=reseller.user, case=case, body="We still answer")
+    with pytest.raises(PermissionDeniedError):
+        services.support_case_escalate(user=reseller.user, case=case)
+
+
 def test_a_former_tam_no_longer_answers_once_the_plan_has_none(alpha, tam, engineer):
     with time_machine.travel(FRIDAY_17_50 - datetime.timedelta(days=10), tick=False):
         services.support_subscription_change(

@@ -10,7 +10,7 @@ from engagements.services import access_grant_revoke
 from support import services
 from support.choices import CaseStatus
 from support.models import SupportCase
-from tests.factories import SupportSubscriptionFactory
+from tests.factories import SupportSubscriptionFactory, support_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -148,6 +148,34 @@ def test_the_reselling_partner_sees_and_answers_the_cases_that_come_to_it(client
     assert case.first_responder == reseller.user and case.status == CaseStatus.IN_PROGRESS
 
 
+def test_a_reseller_the_customer_took_support_from_no_longer_reaches_the_case_page(client, alpha, reseller):
+    SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+    case = open_case(alpha.staff, reseller.account, subject="Resold account slow")
+    reseller.account.reseller, reseller.account.paid_by = None, "customer"
+    reseller.account.save()
+    services.support_subscription_change(
+        user=alpha.admin, customer=alpha.customer, account=reseller.account, plan=support_plan("business")
+    )
+    services.support_case_reply(user=alpha.staff, case=case, body="Our DB password is hunter2")
+    client.force_login(reseller.user)
+
+    assert "Resold account slow" not in client.get(reverse("support:case-list")).content.decode()
+    assert client.get(reverse("support:case-detail", args=[case.pk])).status_code == 404
+    assert (
+        client.post(reverse("support:case-reply", args=[case.pk]), {"body": "Still here"}).status_code == 404
+    )
+    assert client.post(reverse("support:case-escalate", args=[case.pk])).status_code == 404
+
+    client.force_login(alpha.staff)
+    page = client.get(reverse("support:case-detail", args=[case.pk])).content.decode()
+    assert "Resold account slow" in page and "hunter2" in page
+    assert "now with the provider&#x27;s support" in page
+    assert "<dt>Answered by</dt><dd>The provider's support</dd>" in page
+    assert not case.replies.filter(body="Still here").exists()
+
+
 def test_support_staff_answer_from_the_case_page(client, alpha, alpha_on_business, engineer):
     case = open_case(alpha.staff, alpha.account)
     client.force_login(engineer)
@@ -268,6 +296,23 @@ def test_query_counts_do_not_grow_with_the_number_of_cases(client, alpha, engine
     before = count_queries(client, url)
     for i in range(8):
         open_case(opener, accounts[i % len(accounts)], subject=f"Trouble {i}")
+
+    assert count_queries(client, url) == before
+
+
+def test_the_reselling_partners_case_list_costs_the_same_queries_however_many_it_handles(
+    client, alpha, reseller
+):
+    SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+    open_case(alpha.staff, reseller.account)
+    client.force_login(reseller.user)
+    url = reverse("support:case-list")
+
+    before = count_queries(client, url)
+    for i in range(8):
+        open_case(alpha.staff, reseller.account, subject=f"Trouble {i}")
 
     assert count_queries(client, url) == before
 

@@ -158,6 +158,28 @@ def test_the_reselling_partner_is_told_while_it_handles_the_case_and_its_webhook
     assert all(d.payload["data"]["breached_at"] for d in deliveries)
 
 
+def test_a_partner_that_no_longer_resells_the_account_is_not_told_of_its_cases_breach(
+    alpha, reseller, engineer
+):
+    SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+    webhook_endpoint_create(
+        user=reseller.user, url="http://localhost:9/hooks", events=[WebhookEvent.SUPPORT_CASE_BREACHED]
+    )
+    case = open_case(alpha.staff, reseller.account)
+    # The resale ends outside support (engagements): the case still names the partner.
+    reseller.account.reseller, reseller.account.paid_by = None, "customer"
+    reseller.account.save()
+
+    run_at(OPENED + 2 * HOUR)
+
+    assert {m.dedupe_key: m.to for m in OutboxMessage.objects.all()} == {
+        f"support-case-breached:{case.pk}": ["eli@provider.example"]
+    }
+    assert not WebhookDelivery.objects.filter(event=WebhookEvent.SUPPORT_CASE_BREACHED).exists()
+
+
 def test_the_partner_that_opened_the_case_for_its_customer_hears_of_the_breach_once(alpha, engineer):
     SupportSubscriptionFactory(customer=alpha.customer, plan="business")
     webhook_endpoint_create(
