@@ -179,14 +179,37 @@ class Tier(TimeStampedModel):
         )
 
     def clean(self):
-        # Moving the entry tier up its ladder, or to the other ladder, makes the rung above it the entry
-        # tier, which must not have requirements (TierRequirement.clean). A tier that becomes the entry
-        # tier itself has its requirements checked by the requirement rows of the same form.
         if self.pk is None or self.rank is None:
             return
         old = Tier.objects.filter(pk=self.pk).values("partner_type", "rank").first()
         if old is None:
             return
+        if self.partner_type and self.partner_type != old["partner_type"]:
+            # What refers to a tier was decided on its ladder: a partner would hold a tier of the other
+            # type's ladder (its evaluation, the search and the API all assume its own), its history and a
+            # program's minimum would name one, its requirements count what the other type is asked.
+            uses = []
+            if Partner.objects.filter(Q(tier=self.pk) | Q(qualifies_for_tier=self.pk)).exists():
+                uses.append("partners hold it or qualify for it")
+            if TierChange.objects.filter(Q(from_tier=self.pk) | Q(to_tier=self.pk)).exists():
+                uses.append("partners' tier history names it")
+            if Program.objects.filter(minimum_tier=self.pk).exists():
+                uses.append("a program asks for it as its minimum tier")
+            if TierRequirement.objects.filter(tier=self.pk).exists():
+                uses.append("it has requirements")
+            if uses:
+                listed = ", ".join(uses[:-1]) + " and " + uses[-1] if len(uses) > 1 else uses[0]
+                labels = dict(PartnerType.choices)
+                raise ValidationError(
+                    {
+                        "partner_type": f"This tier stays on the {labels[old['partner_type']]} ladder: "
+                        f"{listed}. Add a new tier to the "
+                        f"{labels.get(self.partner_type, self.partner_type)} ladder instead."
+                    }
+                )
+        # Moving the entry tier up its ladder, or to the other ladder, makes the rung above it the entry
+        # tier, which must not have requirements (TierRequirement.clean). A tier that becomes the entry
+        # tier itself has its requirements checked by the requirement rows of the same form.
         others = Tier.objects.filter(partner_type=old["partner_type"]).exclude(pk=self.pk)
         if others.filter(rank__lt=old["rank"]).exists():
             return  # it was not the entry tier

@@ -4,6 +4,7 @@ the actions (tier changes, publishing, CSV export) that go through partners.serv
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import Prefetch
@@ -37,6 +38,7 @@ from partners.models import (
 )
 from partners.selectors import (
     PARTNER_EXPORT_HEADER,
+    partner_is_editable_by,
     partners_editable_by,
     partners_export_rows,
     partners_with_list_columns,
@@ -53,6 +55,7 @@ from .filters import (
     TierHealthFilter,
     taxonomy_filter,
 )
+from .formsets import UniqueRowsInlineFormSet
 from .pages import action_form_page
 from .scope import PartnerChildInlineMixin, PartnerScopedAdminMixin, is_autocomplete_for_partners_app
 
@@ -63,12 +66,14 @@ TIER_HEALTH_FIELDS = ("grace_started_on", "grace_ends_on", "at_risk_from", "qual
 
 class OfficeInline(PartnerChildInlineMixin, admin.TabularInline):
     model = Office
+    formset = UniqueRowsInlineFormSet
     extra = 0
     fields = ("is_headquarters", "country", "city", "latitude", "longitude")
 
 
 class StaffMemberInline(PartnerChildInlineMixin, admin.TabularInline):
     model = StaffMember
+    formset = UniqueRowsInlineFormSet
     extra = 0
     fields = ("full_name", "email", "job_title", "certification_list")
     readonly_fields = ("certification_list",)
@@ -101,11 +106,11 @@ class StaffMemberInline(PartnerChildInlineMixin, admin.TabularInline):
         return format_html('<ul class="certification-list">{}</ul><a href="{}">Add one</a>', items, add_url)
 
 
-class ProgramEnrollmentInline(PartnerChildInlineMixin, admin.TabularInline):
-    """Status and approval are read-only: they change through the enrollment list's approve and revoke.
-    An enrollment is added on the enrollment list too, where applying goes through the service's rules
-    (the program open to the partner's type, one live enrollment per program); so its program, as there,
-    is fixed once it exists."""
+class ProgramEnrollmentInline(admin.TabularInline):
+    """A read-only summary. An enrollment changes only on its own page and through the enrollment list's
+    approve and revoke, which apply the service's rules (an audit result once approved, an ended enrollment
+    closed, a revocation with a reason): editable here, the same rows would go around all of them. The
+    heading links to adding one for this partner, where applying checks the program is open to it."""
 
     model = ProgramEnrollment
     extra = 0
@@ -117,23 +122,50 @@ class ProgramEnrollmentInline(PartnerChildInlineMixin, admin.TabularInline):
         "audit_result",
         "approved_on",
         "expires_on",
-        "status_reason",
+        "page",
     )
-    readonly_fields = ("program", "status", "approved_on", "expires_on", "status_reason")
-    show_change_link = True
-
-    def has_add_permission(self, request, obj):
-        return False
+    readonly_fields = fields
+    can_delete = False
 
     def get_queryset(self, request):
         # Each row's title names its partner and program.
         return super().get_queryset(request).select_related("partner", "program")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # Django makes the inline instance for this request and this partner: its heading can name both.
+        if obj is not None and self._may_add_for(request, obj):
+            url = reverse("admin:partners_programenrollment_add") + f"?partner={obj.pk}"
+            self.verbose_name_plural = format_html(
+                '{} <a href="{}" class="addlink">Add an enrollment</a>', self.opts.verbose_name_plural, url
+            )
+        return super().get_formset(request, obj, **kwargs)
+
+    def _may_add_for(self, request, partner) -> bool:
+        codename = get_permission_codename("add", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}") and partner_is_editable_by(
+            partner, request.user
+        )
+
+    def has_add_permission(self, request, obj):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="enrollment")
+    def page(self, enrollment):
+        url = reverse("admin:partners_programenrollment_change", args=[enrollment.pk])
+        return format_html('<a href="{}">Open</a>', url)
 
 
 class CustomerReferenceInline(PartnerChildInlineMixin, admin.TabularInline):
     """Validation is read-only: it changes through the reference list's validate action, which records who."""
 
     model = CustomerReference
+    formset = UniqueRowsInlineFormSet
     extra = 0
     fields = ("customer_name", "launched_on", "services_used", "summary", "is_public", "is_validated")
     readonly_fields = ("is_validated",)

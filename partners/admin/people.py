@@ -22,6 +22,7 @@ from partners.services import (
 )
 
 from .filters import CertificationExpiryFilter
+from .formsets import UniqueRowsInlineFormSet
 from .scope import (
     MyPartnersFilter,
     PartnerChildInlineMixin,
@@ -32,6 +33,7 @@ from .scope import (
 
 class CertificationInline(PartnerChildInlineMixin, admin.TabularInline):
     model = Certification
+    formset = UniqueRowsInlineFormSet
     parent_partner_path = "partner"
     extra = 0
     fields = ("name", "level", "credential_id", "earned_on", "expires_on")
