@@ -7,7 +7,7 @@ start from these, so nobody sees another organisation's customers, accounts, eng
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
@@ -244,12 +244,28 @@ def user_names_customer_staff(user, customer: Customer) -> bool:
     return user_is_signed_in(user) and (user.is_superuser or user.pk == customer.account_manager_id)
 
 
+def access_administrator_links(customer_ids) -> QuerySet:
+    """The links naming the customers' access administrators who hold the role: active, and still the
+    customer's own people. Someone who moved to another organisation keeps the link until it is removed,
+    but not the role: no longer its emails, its pages or its count of those left."""
+    return Customer.access_administrators.through.objects.filter(
+        customer_id__in=customer_ids, user__is_active=True, user__customer_id=F("customer_id")
+    )
+
+
+def customer_access_administrators(customer: Customer) -> QuerySet:
+    """The customer's access administrators who hold the role (access_administrator_links' rule)."""
+    return customer.access_administrators.filter(
+        pk__in=access_administrator_links([customer.pk]).values("user_id")
+    )
+
+
 def user_can_manage_access(user, customer: Customer) -> bool:
     """Grant partners access to the customer's accounts: only the customer's own access administrators."""
     return (
         user_is_signed_in(user)
         and user.customer_id == customer.pk
-        and customer.access_administrators.filter(pk=user.pk).exists()
+        and customer_access_administrators(customer).filter(pk=user.pk).exists()
     )
 
 

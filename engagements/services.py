@@ -52,6 +52,8 @@ from engagements.models import (
     validate_time_zone,
 )
 from engagements.selectors import (
+    access_administrator_links,
+    customer_access_administrators,
     engaged_partner_grant_problem,
     foreign_accounts_problem,
     live_grants,
@@ -344,10 +346,7 @@ def customer_access_administrators_set_check(*, user, customer: Customer, member
         raise DomainError(problem, field="members")
     # Only an access administrator grants or revokes the customer's own side of access, and names the
     # next one: without one left, nobody on the customer's side could.
-    if (
-        not any(member.is_active for member in members)
-        and customer.access_administrators.filter(is_active=True).exists()
-    ):
+    if not any(member.is_active for member in members) and customer_access_administrators(customer).exists():
         raise DomainError(
             f"{customer} would be left without an access administrator, and nobody could grant partners "
             "access to its accounts: name another before removing the last.",
@@ -373,6 +372,25 @@ def customer_access_administrator_add(*, user, customer: Customer, member) -> No
         raise DomainError(problem, field="member")
     with transaction.atomic():
         customer.access_administrators.add(member)
+
+
+def customer_access_administrators_drop_leaver(*, user, member) -> list[Customer]:
+    """Take `member` off the access administrators of the customers they no longer work for, now that
+    their organisation changed: the role stays with the customer, and someone who comes back would
+    otherwise hold it again unasked. For the user admin's save, in its transaction. Returns the customers
+    they were taken off."""
+    with transaction.atomic():
+        # Locked as customer_access_administrators_set locks them, in the same order.
+        customers = list(
+            Customer.objects.select_for_update()
+            .filter(access_administrators=member)
+            .exclude(pk=member.customer_id)
+            .order_by("pk")
+        )
+        for customer in customers:
+            customer._history_user = user
+            customer.access_administrators.remove(member)
+    return customers
 
 
 CUSTOMER_STAFF_ROLES = {
@@ -1208,12 +1226,12 @@ def access_grants_end_expired(
 
 
 def _customer_recipients(customer_ids) -> dict[int, list[str]]:
-    """A customer's access administrators (active, with an address); failing that, its active staff."""
+    """A customer's access administrators (access_administrator_links': active, still its own people,
+    with an address); failing that, its active staff."""
     User = get_user_model()
     admins: dict[int, list[str]] = {}
-    through = Customer.access_administrators.through
     for customer_id, email in (
-        through.objects.filter(customer_id__in=customer_ids, user__is_active=True)
+        access_administrator_links(customer_ids)
         .exclude(user__email="")
         .values_list("customer_id", "user__email")
     ):

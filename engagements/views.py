@@ -31,7 +31,7 @@ def _organisation_context(customer: Customer, user) -> dict:
     return {
         "customer": customer,
         "account_tree": selectors.account_tree(accounts),
-        "access_administrators": customer.access_administrators.order_by(
+        "access_administrators": selectors.customer_access_administrators(customer).order_by(
             "first_name", "last_name", "username"
         ),
         "engagements": selectors.engagement_list(customer.engagements.all())[:PER_PAGE],

@@ -77,6 +77,14 @@ class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
             Q(customer__isnull=True) | Q(customer__in=customers_visible_to(request.user).values("pk"))
         )
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "customer" in form.changed_data:
+            # Imported when called: engagements builds on accounts, not the other way round.
+            from engagements.services import customer_access_administrators_drop_leaver
+
+            customer_access_administrators_drop_leaver(user=request.user, member=obj)
+
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
         if db_field.name == "groups":
