@@ -700,7 +700,9 @@ def profile_change_submit(
         )
         change.industries.set(industry_ids)
         change.use_cases.set(use_case_ids)
-        if locked.pdm_id:
+        # A PDM who has left (deactivated) is no PDM: like a partner without one, nobody is told, and the
+        # proposal waits in the admin for whoever takes the partner on.
+        if locked.pdm_id and locked.pdm.is_active and locked.pdm.email:
             outbox_email_enqueue(
                 dedupe_key=f"profile-change:{change.pk}:proposed",
                 to=[locked.pdm.email],
@@ -732,11 +734,24 @@ def _profile_change_for_decision(change: ProfileChangeRequest, user) -> ProfileC
     return locked
 
 
+def _profile_change_recipients(change: ProfileChangeRequest) -> list[str]:
+    """The proposer, while still one of the partner's active staff; otherwise the partner's staff. The
+    decision and the PDM's reason are the partner's: never for someone who has left it, perhaps for a
+    competitor."""
+    from partners.checks.contacts import partner_contacts  # the checks package imports this module
+
+    proposer = change.proposed_by
+    still_theirs = proposer is not None and proposer.is_active and proposer.partner_id == change.partner_id
+    if still_theirs and proposer.email:
+        return [proposer.email]
+    return partner_contacts([change.partner_id])[change.partner_id].staff_emails
+
+
 def _profile_change_notify(change: ProfileChangeRequest) -> None:
-    if change.proposed_by and change.proposed_by.email:
+    if to := _profile_change_recipients(change):
         outbox_email_enqueue(
             dedupe_key=f"profile-change:{change.pk}:{change.status}",
-            to=[change.proposed_by.email],
+            to=to,
             subject=f"Your profile changes for {change.partner.name}: {change.get_status_display().lower()}",
             template="emails/profile_change_decided",
             context={"change": change, "partner": change.partner, "profile_path": reverse("my:profile")},
