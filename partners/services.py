@@ -283,6 +283,54 @@ def _parse_date(value: str, column: str) -> datetime.date:
         raise ValueError(f"{column} '{value}' is not a date in the form YYYY-MM-DD") from None
 
 
+# The columns kept as text, each with the model field whose rules it must meet (email is checked apart).
+CERTIFICATION_CSV_TEXT_FIELDS = {
+    "staff_name": (StaffMember, "full_name"),
+    "name": (Certification, "name"),
+    "credential_id": (Certification, "credential_id"),
+}
+
+
+def _certification_csv_rows(data: str, result: CertificationImportResult) -> list[tuple[int, dict]] | None:
+    """The file's rows that hold something, with their line numbers; None when the file cannot be read on
+    (what stops it is in `result.errors`)."""
+    # newline="": the csv module finds the line endings itself, a classic Mac's lone CR included.
+    reader = csv.DictReader(io.StringIO(data, newline=""))
+    try:
+        header = [(name or "").strip() for name in (reader.fieldnames or [])]
+        missing = [column for column in CERTIFICATION_CSV_REQUIRED if column not in header]
+        if missing:
+            result.errors.append((1, f"The header lacks the column(s): {', '.join(missing)}."))
+            return None
+        reader.fieldnames = header
+
+        rows = []
+        for row in reader:
+            if reader.line_num - 1 > CERTIFICATION_IMPORT_MAX_ROWS:
+                result.errors.append(
+                    (reader.line_num, f"Import at most {CERTIFICATION_IMPORT_MAX_ROWS} rows at once.")
+                )
+                return None
+            if None in row:
+                result.errors.append((reader.line_num, "The row has more fields than the header."))
+                continue
+            values = {key: (value or "").strip() for key, value in row.items()}
+            if not any(values.values()):
+                continue
+            if any("\x00" in value for value in values.values()):
+                # Before any of it reaches a query: PostgreSQL text cannot hold one.
+                result.errors.append(
+                    (reader.line_num, "The row holds a NUL character; save the file as CSV text.")
+                )
+                continue
+            rows.append((reader.line_num, values))
+    except csv.Error as error:  # an unclosed quote, a field over the csv module's size limit
+        # The underlying reader's count: DictReader's own stops at the last row it gave.
+        result.errors.append((max(reader.reader.line_num, 1), f"This line cannot be read as CSV: {error}."))
+        return None
+    return rows
+
+
 def certifications_import_csv(*, data: bytes | str, user) -> CertificationImportResult:
     """Import certifications from CSV: all rows or none. Every bad row is reported with its line number.
 
@@ -303,28 +351,9 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
     if not data.strip():
         result.errors.append((1, "The file is empty: its first line should be the header."))
         return result
-    reader = csv.DictReader(io.StringIO(data))
-    header = [(name or "").strip() for name in (reader.fieldnames or [])]
-    missing = [column for column in CERTIFICATION_CSV_REQUIRED if column not in header]
-    if missing:
-        result.errors.append((1, f"The header lacks the column(s): {', '.join(missing)}."))
+    rows = _certification_csv_rows(data, result)
+    if rows is None:
         return result
-    reader.fieldnames = header
-
-    rows = []
-    for row in reader:
-        if reader.line_num - 1 > CERTIFICATION_IMPORT_MAX_ROWS:
-            result.errors.append(
-                (reader.line_num, f"Import at most {CERTIFICATION_IMPORT_MAX_ROWS} rows at once.")
-            )
-            return result
-        if None in row:
-            result.errors.append((reader.line_num, "The row has more fields than the header."))
-            continue
-        values = {key: (value or "").strip() for key, value in row.items()}
-        if not any(values.values()):
-            continue
-        rows.append((reader.line_num, values))
     if not rows and not result.errors:
         result.errors.append((1, "The file has no rows to import."))
         return result
@@ -401,6 +430,13 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
                 StaffMember._meta.get_field("email").run_validators(email)
             except ValidationError:
                 problems.append(f"staff_email '{values['staff_email']}' is not an email address")
+        for column, (model, field_name) in CERTIFICATION_CSV_TEXT_FIELDS.items():
+            if values.get(column):
+                try:
+                    # The model's own limits (a length), as the admin and the API apply them.
+                    model._meta.get_field(field_name).run_validators(values[column])
+                except ValidationError as error:
+                    problems.append(f"{column}: {' '.join(error.messages).rstrip('.')}")
         credential = values.get("credential_id", "")
         if credential:
             if credential in taken_credentials:

@@ -410,3 +410,48 @@ def test_a_header_without_rows_is_refused(acme, pdm):
     result = certifications_import_csv(data=csv_file(), user=pdm)
 
     assert result.errors == [(1, "The file has no rows to import.")]
+
+
+# What a spreadsheet can hold that the records cannot -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            f"acme,{'A' * 151},,Cloud Practitioner,foundational,,2024-01-15,",
+            "staff_name: Ensure this value has at most 150",
+        ),
+        (f"acme,Ana Lima,,{'C' * 151},foundational,,2024-01-15,", "name: Ensure this value has at most 150"),
+        (f"acme,Ana Lima,,Cloud Practitioner,foundational,{'9' * 101},2024-01-15,", "credential_id: Ensure"),
+        ("acme,Ana\x00Lima,,Cloud Practitioner,foundational,,2024-01-15,", "holds a NUL character"),
+        ("ac\x00me,Ana Lima,,Cloud Practitioner,foundational,,2024-01-15,", "holds a NUL character"),
+        (f'acme,Ana Lima,,"{"x" * 140_000}",foundational,,2024-01-15,', "cannot be read as CSV"),
+    ],
+    ids=[
+        "long person",
+        "long certification",
+        "long credential id",
+        "NUL",
+        "NUL in the partner",
+        "huge field",
+    ],
+)
+def test_a_value_the_records_cannot_hold_is_named_on_its_line_and_nothing_is_imported(
+    acme, pdm, row, message
+):
+    result = certifications_import_csv(data=csv_file(GOOD_ROW, row), user=pdm)
+
+    assert not result.ok
+    assert [line for line, _ in result.errors] == [3]
+    assert message in result.errors[0][1]
+    assert nothing_imported()
+
+
+def test_a_file_saved_with_a_classic_macs_line_endings_imports(acme, pdm):
+    data = "\r".join([HEADER, GOOD_ROW, OTHER_GOOD_ROW, ""]).encode()
+
+    result = certifications_import_csv(data=data, user=pdm)
+
+    assert result.ok
+    assert result.created == 2
