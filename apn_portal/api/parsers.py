@@ -1,6 +1,7 @@
 """The API's JSON parser: DRF's, refusing what would break later instead of answering 400 now."""
 
 import json
+import re
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError, ValidationError
@@ -20,48 +21,56 @@ def _finite(text: str) -> float:
 
 
 NULL_CHARACTER_MESSAGE = "Null characters are not allowed."  # DRF's CharField says it so
+SURROGATE_MESSAGE = (
+    "Unpaired surrogates (\\ud800 to \\udfff without their pair) are not allowed: they are not text."
+)
+# What no column can store: PostgreSQL holds no NUL in text or JSON, and a lone half of a UTF-16 pair,
+# which JSON's \u escapes can spell, is no character at all (not even an error message can repeat it).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _holds_null_character(value) -> bool:
+def _unstorable_in(value) -> str | None:
+    """The message for the first character of `value` (any nesting of lists and dicts) no text can hold."""
     # A loop, not recursion: the parser accepts nesting nearly as deep as Python's recursion limit.
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return True
+            found = _UNSTORABLE.search(item)
+            if found:
+                return NULL_CHARACTER_MESSAGE if found.group() == "\x00" else SURROGATE_MESSAGE
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
-    return False
+    return None
 
 
-def refuse_null_characters(data) -> None:
-    """400 naming each field whose value holds a NUL. PostgreSQL stores no NUL in text or JSON, and
-    compares with none: DRF's CharField refuses it by name, but a related record's slug (a
-    SlugRelatedField) or a JSON field would take it to the database, and its error names no field."""
+def refuse_unstorable_characters(data) -> None:
+    """400 naming each field whose value holds a NUL or an unpaired surrogate. DRF's CharField refuses a
+    NUL by name, but a related record's slug (a SlugRelatedField) or a JSON field would take it to the
+    database, whose error names no field; and a choice field's error repeats a surrogate it cannot
+    encode."""
     if isinstance(data, dict):
         errors = {}
         for name, value in data.items():
-            if _holds_null_character(value) or _holds_null_character(name):
-                field = name if "\x00" not in name else api_settings.NON_FIELD_ERRORS_KEY
-                errors[field] = [NULL_CHARACTER_MESSAGE]
+            message = _unstorable_in(name) or _unstorable_in(value)
+            if message:
+                field = api_settings.NON_FIELD_ERRORS_KEY if _unstorable_in(name) else name
+                errors[field] = [message]
     else:
-        errors = (
-            {api_settings.NON_FIELD_ERRORS_KEY: [NULL_CHARACTER_MESSAGE]}
-            if _holds_null_character(data)
-            else {}
-        )
+        message = _unstorable_in(data)
+        errors = {api_settings.NON_FIELD_ERRORS_KEY: [message]} if message else {}
     if errors:
         raise ValidationError(errors)
 
 
 class StrictJSONParser(JSONParser):
     """Refuses `NaN` and `Infinity`, numbers too large for a float (`1e999`, which an id field would turn
-    into an overflow), nesting deeper than Python can decode, and NUL characters: each a 400 with the
-    reason. The body is parsed when a view first reads it, after it has found its object (a 404 first)."""
+    into an overflow), nesting deeper than Python can decode, NUL characters and unpaired surrogates: each
+    a 400 with the reason. The body is parsed when a view first reads it, after it has found its object
+    (a 404 first)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -73,5 +82,5 @@ class StrictJSONParser(JSONParser):
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
-        refuse_null_characters(data)
+        refuse_unstorable_characters(data)
         return data

@@ -18,6 +18,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from apn_portal.api.models import IdempotencyKey
 from apn_portal.tests.settings_env import PROJECT_DIR
@@ -245,6 +246,25 @@ def test_a_nul_in_a_slug_is_a_400_naming_the_field(world, url, body, field):  # 
     assert response.status_code == 400
     assert response.json() == {field: ["Null characters are not allowed."]}
     assert not ProgramEnrollment.objects.exclude(pk=world.enrollment_a.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/api/v1/contact-requests/", {**LEAD, "country": "\ud800"}, "country"),  # a choice repeats it
+        ("/api/v1/contact-requests/", {**LEAD, "partner": "al\udfffpha"}, "partner"),
+        ("/api/v1/contact-requests/", {**LEAD, "message": ["\ud83d"]}, "message"),
+    ],
+)
+def test_half_a_surrogate_pair_is_a_400_naming_the_field_even_for_anyone(world, url, body, field):  # noqa: F811
+    stored = ContactRequest.objects.count()
+    # JSON's \u escapes can spell it (json.dumps does); no text can hold it.
+    response = APIClient().post(url, json.dumps(body), content_type="application/json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert response.json()[field][0].startswith("Unpaired surrogates")
+    assert ContactRequest.objects.count() == stored
 
 
 def test_a_nul_in_the_body_for_a_record_that_does_not_exist_is_a_404(world):  # noqa: F811
