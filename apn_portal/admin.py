@@ -187,7 +187,9 @@ class AdminInputMixin:
             raise IncorrectLookupParameters("A parameter holds a NUL character.")
         try:
             return super().get_changelist_instance(request)
-        except OverflowError as error:  # ?created_at__year=100000000000000000000
+        # ?created_at__year=100000000000000000000 overflows; ?created_at__year=9999 is a year whose next
+        # (the end of the range Django filters on) no date can hold.
+        except (OverflowError, ValueError) as error:
             raise IncorrectLookupParameters(str(error)) from error
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

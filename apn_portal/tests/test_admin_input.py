@@ -37,6 +37,31 @@ def test_a_nul_in_another_apps_admin_search_is_an_invalid_lookup(client, url):
     assert response["Location"].endswith("?e=1")
 
 
+DATE_HIERARCHIES = [
+    (model, model_admin.date_hierarchy)
+    for model, model_admin in admin.site._registry.items()
+    if model_admin.date_hierarchy
+]
+
+
+@pytest.mark.parametrize(
+    "day",
+    [{"year": "9999"}, {"year": "9999", "month": "12"}, {"year": "100000000000000000000"}, {"year": "0"}],
+    ids=["the last year", "its last month", "past any year", "year 0"],
+)
+@pytest.mark.parametrize(
+    ("model", "field"), DATE_HIERARCHIES, ids=[model._meta.label for model, _ in DATE_HIERARCHIES]
+)
+def test_a_date_no_calendar_holds_in_a_date_hierarchy_is_an_invalid_lookup(client, model, field, day):
+    client.force_login(SuperUserFactory())
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+    response = client.get(url, {f"{field}__{part}": value for part, value in day.items()})
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
 @pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda model: model._meta.label)
 def test_an_action_on_ids_that_cannot_be_ids_selects_nothing(client, rf, model):
     superuser = SuperUserFactory()
