@@ -9,6 +9,7 @@ from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalR
 from apn_portal.webhooks import services
 from apn_portal.webhooks.choices import DeliveryStatus, WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
+from apn_portal.webhooks.selectors import webhook_deliveries_visible_to, webhook_endpoints_visible_to
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
@@ -65,10 +66,6 @@ class WebhookDeliveryFilterSet(UpdatedSinceFilterSet):
         fields = ["endpoint", "event", "status"]
 
 
-def _own(queryset, user, owner_path: str):
-    return queryset if user.is_superuser else queryset.filter(**{owner_path: user})
-
-
 class WebhookEndpointViewSet(PortalModelViewSet):
     queryset = WebhookEndpoint.objects.all()
     serializer_class = WebhookEndpointSerializer
@@ -78,7 +75,7 @@ class WebhookEndpointViewSet(PortalModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def scope_queryset(self, queryset, user):
-        return _own(queryset, user, "owner")
+        return webhook_endpoints_visible_to(user, queryset)
 
     def can_change(self, obj, user) -> bool:
         return user.is_superuser or obj.owner_id == user.pk
@@ -100,7 +97,7 @@ class WebhookDeliveryViewSet(CursorListMixin, PortalReadOnlyViewSet):
     filterset_class = WebhookDeliveryFilterSet
 
     def scope_queryset(self, queryset, user):
-        return _own(queryset, user, "endpoint__owner")
+        return webhook_deliveries_visible_to(user, queryset)
 
 
 router = SimpleRouter()

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.http.request import validate_host
 from django.utils import timezone
 
@@ -37,6 +37,7 @@ from apn_portal.exceptions import DomainError, PermissionDeniedError
 from apn_portal.pauses import is_paused, pause_start
 from apn_portal.webhooks.choices import DeliveryStatus, WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
+from apn_portal.webhooks.selectors import open_endpoints
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None
     partner_ids = set().union(*(ids for ids, _ in items))
     endpoints = [
         endpoint
-        for endpoint in WebhookEndpoint.objects.filter(_open_endpoints())
+        for endpoint in WebhookEndpoint.objects.filter(open_endpoints())
         .filter(Q(partner_id__in=partner_ids) | Q(partner__isnull=True))
         .select_related("owner")
         .order_by("pk")
@@ -206,16 +207,6 @@ def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None
     if delivery_ids:
         transaction.on_commit(lambda: webhook_deliveries_queue(delivery_ids))
     return deliveries
-
-
-def _open_endpoints() -> Q:
-    """Endpoints that may receive events: active, and owned by an active user who still works for the
-    endpoint's partner (or, for the provider's endpoints, is still the provider's staff)."""
-    return Q(is_active=True, owner__is_active=True) & (
-        Q(partner__isnull=False, owner__partner_id=F("partner_id"))
-        | Q(partner__isnull=True, owner__partner__isnull=True, owner__is_staff=True)
-        | Q(partner__isnull=True, owner__is_superuser=True)
-    )
 
 
 def _partner_ids(partners) -> frozenset[int]:
@@ -302,7 +293,7 @@ def webhook_deliver(delivery_id: int) -> bool:
         delivery.attempts += 1
         code, error = None, ""
         # What was queued before its owner left (or was deactivated) is not sent after.
-        closed = not WebhookEndpoint.objects.filter(_open_endpoints(), pk=endpoint.pk).exists()
+        closed = not WebhookEndpoint.objects.filter(open_endpoints(), pk=endpoint.pk).exists()
         if not endpoint.is_active:
             error = "The endpoint was deactivated."
         elif closed:

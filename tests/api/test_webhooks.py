@@ -18,6 +18,7 @@ from partners import services
 from tests.api.conftest import api_client
 from tests.api.receiver import start_receiver, verify_signature
 from tests.factories import (
+    CustomerFactory,
     PartnerFactory,
     PartnerUserFactory,
     PdmFactory,
@@ -261,3 +262,33 @@ def test_a_receiver_that_answers_with_an_error_pauses_nothing(db, receiver):
 
     assert results == [False, False, True]
     assert len(receiver.received) == 3
+
+
+@pytest.mark.parametrize(
+    "moves", ["to another partner", "to a customer", "from the provider to a partner"], ids=str
+)
+def test_someone_who_moved_no_longer_reads_their_old_organisations_endpoints_or_deliveries(
+    db, receiver, moves
+):
+    pdm = PdmFactory()
+    partner = PartnerFactory(pdm=pdm)
+    owner = PdmFactory() if moves.startswith("from the provider") else PartnerUserFactory(partner=partner)
+    _endpoint(owner, receiver, ("contact_request.created",))
+    services.contact_request_create(
+        partner=partner,
+        data={"name": "Jo", "email": "jo@example.com", "company": "C", "country": "DE", "message": "Private"},
+    )
+    client = api_client(owner)
+    assert len(client.get("/api/v1/webhook-deliveries/").json()["results"]) == 1
+
+    if moves == "to a customer":
+        owner.partner, owner.customer = None, CustomerFactory()
+    else:
+        owner.partner, owner.is_staff = PartnerFactory(), False
+    owner.save()
+
+    assert client.get("/api/v1/webhook-deliveries/").json()["results"] == []
+    assert client.get("/api/v1/webhook-endpoints/").json()["results"] == []
+    # Their old organisation's superuser still reads both.
+    superuser = api_client(SuperUserFactory())
+    assert len(superuser.get("/api/v1/webhook-deliveries/").json()["results"]) == 1
