@@ -6,8 +6,14 @@ provider's staff may revoke it, with a reason, through the service. Stages and s
 actions that call the services, so their rules hold in the admin as on the pages and the API.
 """
 
+import operator
+from functools import reduce
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from apn_portal.admin import (
     AdminInputMixin,
@@ -134,8 +140,64 @@ class AwsAccountInline(admin.TabularInline):
         return super().get_queryset(request).select_related("management_account", "reseller")
 
 
+class CustomerPeopleField(forms.ModelMultipleChoiceField):
+    """The customer's access administrators, chosen among its own active people (`queryset`); anyone else
+    named is refused by name, with why."""
+
+    customer = None
+
+    def clean(self, value):
+        try:
+            return super().clean(value)
+        except ValidationError as error:
+            refused = []
+            if error.code == "invalid_choice":  # not an id, or nobody's: refused as Django has it
+                # One equality each (not IN): an id beyond the column's range then matches nobody.
+                named = reduce(operator.or_, (Q(pk=pk) for pk in value))
+                refused = list(
+                    get_user_model().objects.filter(named).exclude(pk__in=self.queryset.values("pk"))
+                )
+            if not refused:
+                raise
+            problem = services.customer_people_problems(self.customer, {"access_administrators": refused})
+            if problem:
+                raise ValidationError(problem["access_administrators"], code="invalid_choice") from None
+            names = ", ".join(str(member) for member in refused)
+            raise ValidationError(
+                f"Only active people can administer access: {names} can no longer sign in.",
+                code="invalid_choice",
+            ) from None
+
+
 class CustomerAdminForm(forms.ModelForm):
     user = None  # the person editing, set by the admin for each request
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("access_administrators")
+        if field is None:  # shown read-only
+            return
+        customer = self.instance if self.instance.pk else None
+        users = get_user_model().objects
+        # Only the customer's own active people hold the role (selectors.customer_access_administrators),
+        # so only they are offered; one not registered yet has nobody.
+        field.queryset = users.filter(customer=customer, is_active=True) if customer else users.none()
+        field.customer = customer
+        if customer is None or not self.is_bound:
+            return
+        # A link to someone who has left (another organisation, deactivated) no longer gives the role: the
+        # field does not show it, and a page read before they left does not have its save refused for it.
+        # Dropped from what is posted, it is dropped from the links when the form is saved.
+        stale = {
+            str(pk)
+            for pk in customer.access_administrators.exclude(
+                pk__in=selectors.customer_access_administrators(customer).values("pk")
+            ).values_list("pk", flat=True)
+        }
+        name = self.add_prefix("access_administrators")
+        if stale and hasattr(self.data, "getlist"):
+            self.data = self.data.copy()
+            self.data.setlist(name, [pk for pk in self.data.getlist(name) if str(pk) not in stale])
 
     def clean(self):
         cleaned = super().clean()
@@ -200,6 +262,11 @@ class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         if not selectors.user_names_access_administrators(request.user, obj):
             readonly += ("access_administrators",)
         return readonly
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "access_administrators":
+            kwargs["form_class"] = CustomerPeopleField
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = type("CustomerAdminForm", (self.form,), {"user": request.user})
@@ -315,6 +382,14 @@ class AwsAccountAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         # An account is one AWS account of one customer for good: moving it (or renumbering it) would
         # leave the partners' grants on it pointing at another customer's, or another, account.
         return ("account_id", "customer") if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the service: a reseller changed or removed takes the customer's partner-led support
+        # cases with it, in this save's transaction.
+        services.aws_account_change(user=request.user, account=obj, fields=form.changed_data)
 
 
 # Engagements ------------------------------------------------------------------------------------------

@@ -459,6 +459,58 @@ def aws_account_create(
     return account
 
 
+# What a registered account may change: its id and its customer stay (the partners' grants on it point at
+# that very account of that customer).
+AWS_ACCOUNT_CHANGE_FIELDS = ("name", "management_account", "consolidated_billing", "paid_by", "reseller")
+
+
+def aws_account_change(*, user, account: AwsAccount, fields: Iterable[str]) -> AwsAccount:
+    """Save what a form changed on a registered account (`fields`, set on `account`): whom aws_account_create
+    lets add one changes it.
+
+    Partner-led support is the reseller's: when the reseller changes or goes, the customer's open cases
+    that partner handled go to the provider's support in the same transaction, with a line on each saying
+    who changed what (support.services.support_cases_follow_partner_led_support)."""
+    fields = list(dict.fromkeys(fields))
+    if unchangeable := [field for field in fields if field not in AWS_ACCOUNT_CHANGE_FIELDS]:
+        raise DomainError(
+            f"An account's {', '.join(unchangeable)} cannot change: register the other account instead.",
+            field=unchangeable[0],
+        )
+    customer = Customer.objects.get(pk=account.customer_id)
+    if not user_can_manage_customer(user, customer):
+        raise PermissionDeniedError(f"You cannot change {customer}'s accounts.")
+    if not fields:
+        return account
+    with transaction.atomic():
+        # The customer before the account, as support's plan changes lock it: partner-led support is
+        # judged on both, and a plan and a reseller changed at once are then judged one after the other.
+        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
+        locked = (
+            AwsAccount.objects.select_for_update(of=("self",)).select_related("reseller").get(pk=account.pk)
+        )
+        old_reseller = locked.reseller
+        for field in fields:
+            setattr(locked, field, getattr(account, field))
+        validate_or_refuse(locked)
+        locked._history_user = user
+        locked.save(update_fields=[*fields, "updated_at"])
+        if old_reseller is not None and locked.reseller_id != old_reseller.pk:
+            # Support builds on engagements: imported when called, never at module level.
+            from support.services import support_cases_follow_partner_led_support
+
+            if locked.reseller is None:
+                why = f"{user} removed {old_reseller} as account {locked.account_id}'s reseller"
+            else:
+                why = (
+                    f"{user} made {locked.reseller} account {locked.account_id}'s reseller in place of "
+                    f"{old_reseller}"
+                )
+            support_cases_follow_partner_led_support(user=user, customer=customer, why=why)
+    account.updated_at = locked.updated_at
+    return locked
+
+
 # Engagements ------------------------------------------------------------------------------------------
 
 

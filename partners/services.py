@@ -27,6 +27,7 @@ from partners.choices import (
     ContactRequestStatus,
     EnrollmentStatus,
     ProfileChangeStatus,
+    ProgramKind,
     TierChangeSource,
 )
 from partners.models import (
@@ -239,14 +240,40 @@ def enrollment_revoke_check(*, reason: str, enrollment: ProgramEnrollment | None
 def enrollment_revoke(*, enrollment: ProgramEnrollment, user, reason: str) -> ProgramEnrollment:
     reason = enrollment_revoke_check(reason=reason)
     with transaction.atomic():
-        locked = enrollment_lock(enrollment)
+        locked = enrollment_lock(enrollment, "program")
         _ensure_can_edit(locked.partner, user)
         enrollment_revoke_check(reason=reason, enrollment=locked)
         locked.status = EnrollmentStatus.REVOKED
         locked.status_reason = reason
         locked._history_user = user
         locked.save()
+        # The reason is written for the partner; the customer is told only what changed.
+        _partner_led_cases_follow(
+            locked, user=user, why=f"{user} revoked its {locked.program.name} enrollment"
+        )
     return locked
+
+
+def _partner_led_cases_follow(enrollment: ProgramEnrollment, *, user, why: str) -> None:
+    """A Solution Provider enrollment that ends takes the partner's partner-led support with it: the open
+    cases it handles, at every customer, go to the provider's support, a line on each saying why. In the
+    caller's transaction, after the enrollment's row is saved."""
+    if enrollment.program.kind != ProgramKind.SOLUTION_PROVIDER:
+        return
+    # Support builds on engagements and partners: imported when called, never at module level.
+    from engagements.models import Customer
+    from support.choices import CaseStatus
+    from support.models import SupportCase
+    from support.services import support_cases_follow_partner_led_support
+
+    handled = (
+        SupportCase.objects.filter(handling_partner_id=enrollment.partner_id)
+        .exclude(status=CaseStatus.CLOSED)
+        .values("customer_id")
+    )
+    # Support moves one customer's cases at a time.
+    for customer in Customer.objects.filter(pk__in=handled).order_by("pk"):
+        support_cases_follow_partner_led_support(user=user, customer=customer, why=why)
 
 
 # CSV import of certifications ------------------------------------------------------------------------

@@ -3,6 +3,7 @@ customer named them with until someone removes it, but no longer the role: not i
 organisation page, not its count of access administrators left."""
 
 import datetime
+import re
 
 import pytest
 from django.db import transaction
@@ -120,3 +121,91 @@ def test_moving_someone_in_the_user_admin_takes_them_off_their_old_customers_acc
     assert list(alpha.customer.access_administrators.all()) == [alpha.staff]
     assert not selectors.user_can_manage_access(alpha.admin, alpha.customer)
     assert alpha.customer.history.first().history_user.is_superuser
+
+
+# The customer admin's access administrators ----------------------------------------------------------------
+
+
+def _customer_change(client, customer):
+    return client.get(reverse("admin:engagements_customer_change", args=[customer.pk]))
+
+
+def _shown_access_administrators(page) -> list[str]:
+    """The people the page shows chosen, which the browser posts back as they are."""
+    select = re.search(r'<select name="access_administrators".*?</select>', page.content.decode(), re.S)
+    return re.findall(r'<option value="(\d+)" selected>', select.group(0))
+
+
+@pytest.mark.parametrize("move", MOVES)
+def test_the_customer_admin_offers_only_the_customers_own_active_people_as_access_administrators(
+    client, alpha, bravo, move
+):
+    alpha.customer.access_administrators.add(alpha.staff)
+    alpha.staff.first_name, alpha.staff.last_name = "Sam", "Gone"
+    leave(alpha.staff, **MOVES[move](alpha))
+    stays = CustomerUserFactory(customer=alpha.customer, first_name="Dana", last_name="Stays")
+    client.force_login(alpha.account_manager)
+
+    page = _customer_change(client, alpha.customer)
+
+    field = page.context["adminform"].form.fields["access_administrators"]
+    assert set(field.queryset) == {alpha.admin, stays}
+    assert "Sam Gone" not in page.content.decode()
+
+
+@pytest.mark.parametrize("move", MOVES)
+def test_someone_who_left_does_not_stop_the_customer_admin_saving_and_loses_the_link(client, alpha, move):
+    from .test_admin_isolation import _change_form
+
+    alpha.customer.access_administrators.add(alpha.staff)
+    client.force_login(alpha.account_manager)
+    page = _customer_change(client, alpha.customer)  # read while they were still there
+    newcomer = CustomerUserFactory(customer=alpha.customer)
+    leave(alpha.staff, **MOVES[move](alpha))
+
+    named = [alpha.admin.pk, alpha.staff.pk, newcomer.pk]
+    response = client.post(
+        reverse("admin:engagements_customer_change", args=[alpha.customer.pk]),
+        _change_form(page, access_administrators=named),
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert set(alpha.customer.access_administrators.all()) == {alpha.admin, newcomer}
+
+
+def test_saving_the_customer_admin_drops_the_link_of_someone_who_left(client, alpha):
+    from .test_admin_isolation import _change_form
+
+    alpha.customer.access_administrators.add(alpha.staff)
+    leave(alpha.staff, partner=PartnerFactory())
+    client.force_login(alpha.account_manager)
+
+    page = _customer_change(client, alpha.customer)
+    response = client.post(
+        reverse("admin:engagements_customer_change", args=[alpha.customer.pk]),
+        _change_form(
+            page, name="Alpha Customer Ltd", access_administrators=_shown_access_administrators(page)
+        ),
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    alpha.customer.refresh_from_db()
+    assert alpha.customer.name == "Alpha Customer Ltd"
+    assert list(alpha.customer.access_administrators.all()) == [alpha.admin]
+
+
+def test_the_customer_admin_refuses_by_name_someone_who_is_not_the_customers(client, alpha, bravo):
+    from .test_admin_isolation import _change_form
+
+    client.force_login(alpha.account_manager)
+    page = _customer_change(client, alpha.customer)
+    response = client.post(
+        reverse("admin:engagements_customer_change", args=[alpha.customer.pk]),
+        _change_form(page, access_administrators=[alpha.admin.pk, bravo.staff.pk, "99999999999999999999"]),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["access_administrators"] == [
+        f"Only the customer's own people can administer access: {bravo.staff}."
+    ]
+    assert list(alpha.customer.access_administrators.all()) == [alpha.admin]
