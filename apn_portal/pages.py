@@ -1,11 +1,14 @@
 """What the signed-in pages of every app share: who is looking (their audience), how a page is rendered
-for them, the 403 page for the wrong audience, and a service's refusal shown on a form."""
+for them, the 403 page for the wrong audience, a service's refusal shown on a form, and the page for an
+error nobody foresaw."""
 
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views import defaults
 
 from apn_portal.exceptions import DomainError
 
@@ -59,3 +62,14 @@ def form_error(form, error: DomainError, aliases: dict[str, str] | None = None) 
     or above the form."""
     field = (aliases or {}).get(error.field, error.field)
     form.add_error(field if field in form.fields else None, error.message)
+
+
+def server_error(request):
+    """Django's handler500: the portal's page (templates/500.html), or for the API the JSON its clients
+    read every other error as."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"detail": "Something went wrong on our side; it has been logged. Try again in a moment."},
+            status=500,
+        )
+    return defaults.server_error(request)

@@ -10,6 +10,8 @@ admin.site.site_header = "APN Portal administration"
 admin.site.site_title = "APN Portal admin"
 admin.site.index_title = "Partner network"
 
+handler500 = "apn_portal.pages.server_error"
+
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", health.healthz, name="healthz"),
