@@ -25,6 +25,7 @@ BATCH = 500
 
 @scheduled_check(
     "support_sla",
+    label="Support SLA",
     order=60,
     description="Support cases past their first-response deadline without a response marked breached; "
     "their TAM, support staff or reselling partner told.",

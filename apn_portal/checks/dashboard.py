@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apn_portal.checks.charts import Series, column_chart
 from apn_portal.checks.models import CheckRun
-from apn_portal.checks.registry import registered_checks
+from apn_portal.checks.registry import ScheduledCheck, registered_checks
 from partners.choices import PartnerType
 from partners.models import ContactRequest, Partner, Tier, TierChange
 from partners.selectors import active_certifications
@@ -134,10 +134,10 @@ def contact_requests_chart(partners, mine: bool, today: datetime.date):
     )
 
 
-def latest_check_runs() -> list[tuple[str, CheckRun | None]]:
+def latest_check_runs() -> list[tuple[ScheduledCheck, CheckRun | None]]:
     """Each registered check's latest run: one indexed query per check (a handful, whatever the history)."""
     return [
-        (check.name, CheckRun.objects.filter(name=check.name).order_by("-started_at", "-id").first())
+        (check, CheckRun.objects.filter(name=check.name).order_by("-started_at", "-id").first())
         for check in registered_checks()
     ]
 

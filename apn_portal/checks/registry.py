@@ -33,6 +33,15 @@ class ScheduledCheck:
     # Where `run_checks` (with no names) runs it: a check that builds on another's result comes after it.
     order: int = 100
 
+    # What people read (the dashboard); `name` is what commands and tasks are called by.
+    label: str = ""
+    # A template reads it; calling it would run the check.
+    do_not_call_in_templates = True
+
+    def __post_init__(self):
+        if not self.label:
+            object.__setattr__(self, "label", self.name.replace("_", " ").capitalize())
+
     @property
     def task_name(self) -> str:
         return f"checks.{self.name}"
@@ -44,13 +53,21 @@ class ScheduledCheck:
 _checks: dict[str, ScheduledCheck] = {}
 
 
-def scheduled_check(name: str, *, description: str, idempotent: bool = True, order: int = 100):
-    """Declare a service function as the scheduled check `name` (see the module's docstring)."""
+def scheduled_check(
+    name: str, *, description: str, label: str = "", idempotent: bool = True, order: int = 100
+):
+    """Declare a service function as the scheduled check `name` (see the module's docstring); `label`, if
+    its name said plainly is not enough ("Support SLA")."""
 
     def decorator(function: CheckFunction) -> CheckFunction:
         register(
             ScheduledCheck(
-                name=name, function=function, description=description, idempotent=idempotent, order=order
+                name=name,
+                function=function,
+                description=description,
+                label=label,
+                idempotent=idempotent,
+                order=order,
             )
         )
         return function

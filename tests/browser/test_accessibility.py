@@ -19,6 +19,7 @@ from tests.factories import (
     EngagementPartnerFactory,
     IndustryFactory,
     PartnerFactory,
+    PdmFactory,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -169,6 +170,25 @@ def test_the_access_page_fits_a_phone(plain_http_live_server, plain_http, custom
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("link", name="Revoke").first).to_be_attached()
     page.wait_for_load_state("load")  # the style sheets too, or the width measured is the unstyled page's
+
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+    assert overflow <= 0
+
+
+@pytest.fixture
+def pdm():
+    PdmFactory(username="pdm-on-the-road")
+
+
+def test_the_pdm_dashboard_fits_a_phone(plain_http_live_server, plain_http, pdm, browser):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(f"{plain_http_live_server.url}/accounts/login/?next=/pdm/")
+    page.get_by_label("Username").fill("pdm-on-the-road")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Scheduled checks")).to_be_attached()
+    page.wait_for_load_state("load")
 
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 

@@ -129,3 +129,21 @@ def test_the_admin_links_to_the_dashboard(client):
 
     assert response.status_code == 200
     assert b'href="/pdm/">Network dashboard</a>' in response.content
+
+
+def test_the_scheduled_checks_are_named_in_words_with_what_each_does(client):
+    client.force_login(PdmFactory())
+
+    response = client.get(URL)
+
+    page = response.content.decode()
+    for label in (
+        "Certification expiry",
+        "Tier health",
+        "Program renewal",
+        "Access grant expiry",
+        "Support SLA",
+    ):
+        assert f"<strong>{label}</strong>" in page
+    assert "Expired certifications stop counting" in page
+    assert "support_sla" not in page and "certification_expiry" not in page
