@@ -984,19 +984,31 @@ def engagement_partner_replace(
             raise DomainError(f"{new_partner} cannot replace itself.", field="new_partner")
         _check_partner_not_there(engagement, new_partner, old.role)
         today = customer.local_today()
+        contract_start = contract_start or today
+        # Said of what the request names: its new contract, and the partner that cannot take the role.
+        if contract_end < contract_start:
+            raise DomainError(
+                f"The new contract cannot end before it starts ({contract_start:%-d %b %Y}).",
+                field="contract_end",
+            )
         now = timezone.now()
         held = _grants_to_revoke().filter(engagement_partner=old, revoked_at__isnull=True)
         _revoke(held, user=user, reason=f"Contract ended: {reason}", at=now)
-        new = _partner_join(
-            user=user,
-            engagement=engagement,
-            partner=new_partner,
-            role=old.role,
-            contract_start=contract_start or today,
-            contract_end=contract_end,
-            territory=old.territory,
-            business_function=old.business_function,
-        )
+        try:
+            new = _partner_join(
+                user=user,
+                engagement=engagement,
+                partner=new_partner,
+                role=old.role,
+                contract_start=contract_start,
+                contract_end=contract_end,
+                territory=old.territory,
+                business_function=old.business_function,
+            )
+        except DomainError as error:
+            if type(error) is DomainError and error.field == "role":  # the role is the old partner's
+                raise DomainError(error.message, field="new_partner") from None
+            raise
         old.contract_end = min(old.contract_end, max(today, old.contract_start))
         old.replaced_by = new
         old.ended_reason = reason

@@ -147,6 +147,31 @@ def test_replace_through_the_api(alpha):
     assert alpha.grant.revocation_reason == "Contract ended: New procurement"
 
 
+@pytest.mark.parametrize(
+    ("winner", "last_day", "field", "message"),
+    [
+        ({"partner_type": "technology"}, 365, "new_partner", "is a Technology partner"),
+        ({}, -10, "contract_end", "The new contract cannot end before it starts"),
+    ],
+    ids=["a partner that cannot take the role", "a contract ending before it starts"],
+)
+def test_a_refused_replacement_names_the_field_the_request_sent(alpha, winner, last_day, field, message):
+    PartnerFactory(slug="winner", **winner)
+    end = (alpha.customer.local_today() + datetime.timedelta(days=last_day)).isoformat()
+
+    response = api(alpha.admin).post(
+        f"/api/v1/engagement-partners/{alpha.engaged.pk}/replace/",
+        {"new_partner": "winner", "reason": "New procurement", "contract_end": end},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert message in response.json()[field][0]
+    alpha.grant.refresh_from_db()
+    assert alpha.grant.revoked_at is None  # nothing was done
+
+
 def test_stages_through_the_api(alpha):
     url = f"/api/v1/engagements/{alpha.engagement.pk}/advance/"
     skipped = api(alpha.partner_user).post(url, {"stage": "operated"}, format="json")
