@@ -167,6 +167,9 @@ def test_revoke_is_confirmed_then_recorded(client, alpha):
     revoked = AccessGrant.objects.get(pk=alpha.grant.pk)
     assert revoked.revoked_by == alpha.admin and revoked.revocation_reason == "Project paused"
     assert "no longer has role AlphaOps" in text(client.get(done["Location"]))
+    again = text(client.get(url))  # the address opened once more: said as it now is
+    assert "This access was already revoked" in again
+    assert "Was to expire" in again and "Would expire" not in again
 
 
 def test_customer_staff_without_the_access_role_cannot_revoke_or_grant(client, alpha):
