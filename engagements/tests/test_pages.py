@@ -2,6 +2,7 @@
 revoking is confirmed and recorded, and every list costs the same number of queries however long."""
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -95,6 +96,14 @@ def test_a_partner_sees_only_its_own_grants_on_a_shared_engagement(client, alpha
     # The customer sees both.
     detail = text(page(client, alpha.staff, "engagement-detail", alpha.engagement.pk))
     assert alpha.grant.role_arn in detail and rival_grant.role_arn in detail
+
+
+def test_a_new_engagements_journey_starts_where_the_workload_is(client, alpha):
+    detail = text(page(client, alpha.staff, "engagement-detail", alpha.engagement.pk))
+
+    current = re.search(r'<li class="journey__step is-current" aria-current="step">(.*?)</li>', detail, re.S)
+    assert "Workload on premises" in current.group(1) and "where it started" in current.group(1)
+    assert detail.count("not yet") == 4  # the four steps ahead
 
 
 def test_only_the_partner_the_lead_was_sent_to_sees_its_reference(client, alpha):
