@@ -58,8 +58,11 @@ def _ensure_can_edit(partner: Partner, user) -> None:
 
 
 def _lock(partner: Partner) -> Partner:
-    # Only the partner row: locking its tier too would make edits of partners on one tier wait on each other.
-    return Partner.objects.select_for_update(of=("self",)).select_related("tier").get(pk=partner.pk)
+    """The partner's row locked, read with no join: PostgreSQL checks a locked row's joins again against
+    the row as a concurrent write left it, so a partner whose tier changed while this waited would not be
+    found at all. Its tier (read when asked, once the lock is held) is the current one, and is not
+    locked: edits of partners on one tier do not wait on each other."""
+    return Partner.objects.select_for_update().get(pk=partner.pk)
 
 
 def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnrollment:
@@ -178,7 +181,8 @@ def enrollment_approve_check(
     if enrollment.status == EnrollmentStatus.APPROVED:
         raise ConflictError(f"This enrollment in {program.name} is already approved.")
     if enrollment.status not in LIVE_ENROLLMENT_STATUSES:
-        raise DomainError(
+        # Its state no longer allows it, as revoking it again: a conflict, not bad input.
+        raise ConflictError(
             f"An enrollment that is {enrollment.get_status_display().lower()} cannot be approved; "
             "the partner applies again."
         )
@@ -866,8 +870,8 @@ def customer_reference_set_validated(*, reference: CustomerReference, validated:
 
     Returns whether anything changed."""
     with transaction.atomic():
-        locked = CustomerReference.objects.select_for_update(of=("self",)).select_related("partner")
-        locked = locked.get(pk=reference.pk)
+        # No join to its partner, which may change meanwhile (see _lock).
+        locked = CustomerReference.objects.select_for_update().get(pk=reference.pk)
         _ensure_can_edit(locked.partner, user)
         if locked.is_validated == validated:
             return False

@@ -59,6 +59,28 @@ def _save_valid(instance) -> None:
     instance.save()
 
 
+def _changed(instance, changes: dict, allowed: Iterable[str]) -> dict:
+    """What of `changes` differs from `instance` as stored: an update that changes nothing writes nothing,
+    so its `updated_at` (the API's ETag, integrators' `updated_since`) and its history stay as they were.
+    Compared as the model holds it (a date, not "2025-01-10"); a value it cannot hold counts as a change,
+    which the model's validation then refuses."""
+    _refuse_unknown(changes, allowed)
+    changed = {}
+    for name, value in changes.items():
+        try:
+            held = type(instance)._meta.get_field(name).to_python(value)
+        except ValidationError:
+            held = value
+        if held != getattr(instance, name):
+            changed[name] = value
+    return changed
+
+
+def _lock_record(model, pk: int):
+    """A record's row locked, read with no join: its owner may change meanwhile (see services._lock)."""
+    return model.objects.select_for_update().get(pk=pk)
+
+
 # Partners ----------------------------------------------------------------------------------------------
 
 
@@ -66,6 +88,18 @@ def _set_tags(partner: Partner, tags: dict) -> None:
     for name, values in tags.items():
         if values is not None:
             getattr(partner, name).set(values)
+
+
+def _changed_tags(partner: Partner, tags: dict) -> dict:
+    """The tag lists of `tags` that differ from the partner's, as sets (their order means nothing)."""
+    changed = {}
+    for name, values in tags.items():
+        if values is None:
+            continue
+        wanted = {getattr(value, "pk", value) for value in values}
+        if wanted != set(getattr(partner, name).values_list("pk", flat=True)):
+            changed[name] = values
+    return changed
 
 
 def partner_categories_check(partner_type: str, categories) -> None:
@@ -127,9 +161,11 @@ def partner_update(*, partner: Partner, user, **changes) -> Partner:
                 field="partner_type",
             )
         partner_categories_check(locked.partner_type, tags.get("categories"))
-        _apply(locked, changes, PARTNER_FIELDS)
-        _save_valid(locked)
-        _set_tags(locked, tags)
+        changes = _changed(locked, changes, PARTNER_FIELDS)
+        if changes:
+            _apply(locked, changes, PARTNER_FIELDS)
+            _save_valid(locked)
+        _set_tags(locked, _changed_tags(locked, tags))
     return locked
 
 
@@ -314,12 +350,12 @@ def staff_member_create(
 
 def staff_member_update(*, member: StaffMember, user, **changes) -> StaffMember:
     with transaction.atomic():
-        locked = (
-            StaffMember.objects.select_for_update(of=("self",)).select_related("partner").get(pk=member.pk)
-        )
+        locked = _lock_record(StaffMember, member.pk)
         _ensure_can_edit(locked.partner, user)
-        _apply(locked, changes, STAFF_MEMBER_FIELDS)
-        _save_valid(locked)
+        changes = _changed(locked, changes, STAFF_MEMBER_FIELDS)
+        if changes:
+            _apply(locked, changes, STAFF_MEMBER_FIELDS)
+            _save_valid(locked)
     return locked
 
 
@@ -358,14 +394,12 @@ def certification_create(
 
 def certification_update(*, certification: Certification, user, **changes) -> Certification:
     with transaction.atomic():
-        locked = (
-            Certification.objects.select_for_update(of=("self",))
-            .select_related("staff_member__partner")
-            .get(pk=certification.pk)
-        )
+        locked = _lock_record(Certification, certification.pk)
         _ensure_can_edit(locked.staff_member.partner, user)
-        _apply(locked, changes, CERTIFICATION_FIELDS)
-        _save_valid(locked)
+        changes = _changed(locked, changes, CERTIFICATION_FIELDS)
+        if changes:
+            _apply(locked, changes, CERTIFICATION_FIELDS)
+            _save_valid(locked)
     return locked
 
 
@@ -406,14 +440,12 @@ def reference_create(
 
 def reference_update(*, reference: CustomerReference, user, **changes) -> CustomerReference:
     with transaction.atomic():
-        locked = (
-            CustomerReference.objects.select_for_update(of=("self",))
-            .select_related("partner")
-            .get(pk=reference.pk)
-        )
+        locked = _lock_record(CustomerReference, reference.pk)
         _ensure_can_edit(locked.partner, user)
-        _apply(locked, changes, REFERENCE_FIELDS)
-        _save_valid(locked)
+        changes = _changed(locked, changes, REFERENCE_FIELDS)
+        if changes:
+            _apply(locked, changes, REFERENCE_FIELDS)
+            _save_valid(locked)
     return locked
 
 

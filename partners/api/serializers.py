@@ -48,11 +48,32 @@ class VisiblePartnerField(serializers.SlugRelatedField):
         return partners_visible_to(self.context["request"].user)
 
 
-def _fixed_after_creation(fields: dict, instance, name: str) -> dict:
-    """A record's owner is chosen when it is created; on an update the field is read-only."""
-    if instance is not None:
-        fields[name].read_only = True
-    return fields
+class OwnerFixedAfterCreationMixin:
+    """A record's owner (`owner_field`) is chosen when it is created. An update may send it again as it
+    is (a client writing back what it read), but changing it is refused naming the field, as changing a
+    partner's type is: silently keeping the old owner would let the client believe the record moved."""
+
+    owner_field: str
+    owner_refusal: str  # what to do instead, after "... cannot change after creation; "
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            # Not looked up on an update: compared as sent with what a read shows (validate).
+            fields[self.owner_field].read_only = True
+        return fields
+
+    def validate(self, attrs):
+        name = self.owner_field
+        if self.instance is not None and name in self.initial_data:
+            field = self.fields[name]
+            current = field.to_representation(field.get_attribute(self.instance))
+            if str(self.initial_data[name]) != str(current):
+                what = self.Meta.model._meta.get_field(name).verbose_name
+                raise serializers.ValidationError(
+                    {name: [f"The {what} cannot change after creation; {self.owner_refusal}"]}
+                )
+        return super().validate(attrs)
 
 
 class TierBriefSerializer(FastRowsMixin, serializers.ModelSerializer):
@@ -266,8 +287,10 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class StaffMemberSerializer(serializers.ModelSerializer):
+class StaffMemberSerializer(OwnerFixedAfterCreationMixin, serializers.ModelSerializer):
     partner = VisiblePartnerField()
+    owner_field = "partner"
+    owner_refusal = "add the person again to the other partner."
 
     class Meta:
         model = StaffMember
@@ -275,14 +298,13 @@ class StaffMemberSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", *TIMESTAMPS]
         validators = []
 
-    def get_fields(self):
-        return _fixed_after_creation(super().get_fields(), self.instance, "partner")
 
-
-class CertificationSerializer(FastRowsMixin, serializers.ModelSerializer):
+class CertificationSerializer(OwnerFixedAfterCreationMixin, FastRowsMixin, serializers.ModelSerializer):
     staff_member = serializers.PrimaryKeyRelatedField(queryset=StaffMember.objects.none())
     partner = serializers.SerializerMethodField()
     is_active = serializers.SerializerMethodField()
+    owner_field = "staff_member"
+    owner_refusal = "record the certification again for the other staff member."
 
     class Meta:
         model = Certification
@@ -312,7 +334,7 @@ class CertificationSerializer(FastRowsMixin, serializers.ModelSerializer):
             fields["staff_member"].queryset = private_to_partner(
                 StaffMember.objects.all(), request.user, "partner"
             )
-        return _fixed_after_creation(fields, self.instance, "staff_member")
+        return fields
 
     @extend_schema_field(serializers.CharField(help_text="The slug of the staff member's partner."))
     def get_partner(self, certification) -> str:
@@ -328,8 +350,10 @@ class CertificationSerializer(FastRowsMixin, serializers.ModelSerializer):
         return certification.earned_on <= today <= certification.expires_on
 
 
-class CustomerReferenceSerializer(serializers.ModelSerializer):
+class CustomerReferenceSerializer(OwnerFixedAfterCreationMixin, serializers.ModelSerializer):
     partner = VisiblePartnerField()
+    owner_field = "partner"
+    owner_refusal = "register the reference again for the other partner."
 
     class Meta:
         model = CustomerReference
@@ -346,9 +370,6 @@ class CustomerReferenceSerializer(serializers.ModelSerializer):
             *TIMESTAMPS,
         ]
         read_only_fields = ["id", "validated_at", *TIMESTAMPS]
-
-    def get_fields(self):
-        return _fixed_after_creation(super().get_fields(), self.instance, "partner")
 
 
 # In the schema a two-letter code rather than an enum of every country, listed again in each description.

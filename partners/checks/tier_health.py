@@ -258,9 +258,11 @@ def _store(changed: dict[int, TierHealth]) -> None:
 def _demote(partner_id: int, minimums, last_days, today: datetime.date, result: CheckResult) -> None:
     """At the end of its grace period, move a partner still short of its tier to the highest it qualifies
     for."""
-    partner = Partner.objects.select_for_update().select_related("tier").get(pk=partner_id)
-    if partner.grace_ends_on is None or partner.grace_ends_on > today:
-        return
+    # No join to its tier: a partner whose tier changed while this waited would not be found (see
+    # partners.services._lock). Its tier is read once the lock is held.
+    partner = Partner.objects.select_for_update().filter(pk=partner_id).first()
+    if partner is None or partner.grace_ends_on is None or partner.grace_ends_on > today:
+        return  # deleted since it was read, or no grace period that ends today
     evaluation = tier_evaluate(partner, on=today)
     if evaluation.meets_current_tier:
         return  # evidence arrived since the chunk was read: the next run closes the grace period
