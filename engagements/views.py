@@ -5,9 +5,9 @@ record is a 404, as if it did not exist; every change goes through a service."""
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, F
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from apn_portal.exceptions import DomainError
 from apn_portal.http import redirect_see_other
@@ -137,9 +137,13 @@ def engagement_detail(request, pk, advance_form=None, status=200):
     )
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @audience_required("customer", "partner", "provider")
 def engagement_advance(request, pk):
+    if request.method != "POST":
+        # A refused step is shown at this address: reopened later from the history or a restored tab, it
+        # goes to the engagement (which says itself whether this user may see it) rather than a blank 405.
+        return redirect("engagements:engagement-detail", pk=pk)
     engagement = get_object_or_404(selectors.engagements_visible_to(request.user), pk=pk)
     form = StageAdvanceForm(request.POST)
     if form.has_error("to_stage"):

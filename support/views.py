@@ -3,10 +3,15 @@ cases and a new-case form), and the case pages that customers, partners and the 
 share. Every page starts from the `*_visible_to(user)` selectors, so another organisation's case is a 404,
 as if it did not exist; every change goes through a service."""
 
+import zoneinfo
+from functools import wraps
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404
-from django.views.decorators.http import require_POST
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
 from apn_portal.exceptions import DomainError
 from apn_portal.http import redirect_see_other
@@ -36,6 +41,27 @@ def _severity_help(plan) -> str:
     return f"Technical cases on your {plan.name} plan: {labels}. Account and billing: general guidance."
 
 
+def case_time_zone(user, customer) -> str:
+    """The zone a case page shows its times in, always named beside them: a customer's staff see their
+    organisation's own zone; partners and the provider's staff, whose lists mix customers across the world,
+    see every case in the portal's zone, so two cases opened together read the same time."""
+    return customer.time_zone if user.customer_id else settings.TIME_ZONE
+
+
+def _get_goes_to_the_case(view):
+    """A case form's own address, where a refused submit is shown: reopened later from the history or a
+    restored tab it is a GET, which goes to the case (itself the judge of who may see it) rather than to a
+    blank 405."""
+
+    @wraps(view)
+    def wrapped(request, pk):
+        if request.method == "POST":
+            return view(request, pk)
+        return redirect("support:case-detail", pk=pk)
+
+    return require_http_methods(["GET", "HEAD", "POST"])(wrapped)
+
+
 def _case_form(user, data=None, plan=None):
     return SupportCaseForm(
         data,
@@ -49,7 +75,7 @@ def _case_form(user, data=None, plan=None):
 
 
 @audience_required("customer", "partner", "provider")
-def support_home(request, case_form=None, status=200):
+def support_home(request):
     if audience_of(request.user) != "customer":
         return redirect_see_other("support:case-list")
     customer = get_object_or_404(customers_visible_to(request.user).select_related("tam"))
@@ -80,10 +106,10 @@ def support_home(request, case_form=None, status=200):
             ),
             "status_filter": request.GET.get("status", ""),
             "statuses": CaseStatus.choices,
-            "case_form": case_form or _case_form(request.user, plan=plan),
+            "case_time_zone": case_time_zone(request.user, customer),
+            "case_form": _case_form(request.user, plan=plan),
             "support_page": "home",
         },
-        status=status,
     )
 
 
@@ -104,6 +130,7 @@ def case_list(request):
             ),
             "status_filter": request.GET.get("status", ""),
             "statuses": CaseStatus.choices,
+            "case_time_zone": case_time_zone(request.user, None),
             "can_open": selectors.accounts_open_for_cases(request.user).exists(),
             "sees_all": selectors.user_sees_all_support(request.user),
             "support_page": "cases",
@@ -124,10 +151,8 @@ def case_new(request):
         except DomainError as error:
             form_error(form, error)
         else:
-            messages.success(request, f"Case #{case.pk} is open.{_due_text(case)}")
+            messages.success(request, f"Case #{case.pk} is open.{_due_text(request.user, case)}")
             return redirect_see_other("support:case-detail", pk=case.pk)
-    if request.method == "POST" and audience_of(request.user) == "customer":
-        return support_home(request, case_form=form, status=400)
     return render_page(
         request,
         "support/case_form.html",
@@ -136,11 +161,12 @@ def case_new(request):
     )
 
 
-def _due_text(case: SupportCase) -> str:
+def _due_text(user, case: SupportCase) -> str:
     if case.first_response_due_at is None:
         return ""
-    local = case.customer.local_time(case.first_response_due_at)
-    return f" A first response is due by {local:%a %d %b %Y, %H:%M} ({case.customer.time_zone})."
+    zone = case_time_zone(user, case.customer)
+    local = timezone.localtime(case.first_response_due_at, timezone=zoneinfo.ZoneInfo(zone))
+    return f" A first response is due by {local:%a %d %b %Y, %H:%M %Z}."
 
 
 @audience_required("customer", "partner", "provider")
@@ -156,6 +182,7 @@ def case_detail(request, pk, reply_form=None, status=200):
         {
             "section": "support",
             "case": case,
+            "case_time_zone": case_time_zone(request.user, case.customer),
             "replies": case.replies.all(),
             "can_reply": can_reply,
             "reply_form": reply_form or CaseReplyForm(),
@@ -166,6 +193,7 @@ def case_detail(request, pk, reply_form=None, status=200):
             "can_change_status": bool(allowed),
             "can_escalate": side == ReplySide.PARTNER_SUPPORT and case.with_partner and case.is_active,
             "responder_side": side,
+            "support_page": "case",  # the area's Support link is current; none of the support tabs
         },
         status=status,
     )
@@ -178,7 +206,7 @@ def _case_refusal(request, pk, error: DomainError, reply_form=None):
     return case_detail(request, pk, reply_form=reply_form, status=error.status_code)
 
 
-@require_POST
+@_get_goes_to_the_case
 @audience_required("customer", "partner", "provider")
 def case_reply(request, pk):
     case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
@@ -196,7 +224,7 @@ def case_reply(request, pk):
     return case_detail(request, pk, reply_form=form, status=400)
 
 
-@require_POST
+@_get_goes_to_the_case
 @audience_required("customer", "partner", "provider")
 def case_status(request, pk):
     case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
@@ -214,7 +242,7 @@ def case_status(request, pk):
     return redirect_see_other("support:case-detail", pk=case.pk)
 
 
-@require_POST
+@_get_goes_to_the_case
 @audience_required("partner")
 def case_escalate(request, pk):
     case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)

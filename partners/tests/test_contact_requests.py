@@ -261,8 +261,14 @@ def test_the_service_refuses_an_unpublished_partner(partner):
         contact_request_create(partner=partner, data=valid_data(), ip=None)
 
 
-def test_the_contact_url_only_takes_posts(client, partner):
-    assert client.get(contact_url(partner)).status_code == 405
+def test_the_contact_url_stores_only_posts(client, partner):
+    # Opened with a GET (from the history after a refused form), it goes to the form on the profile.
+    response = client.get(contact_url(partner))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("partners:profile", args=[partner.slug]) + "#contact"
+    assert not ContactRequest.objects.exists()
+    assert client.put(contact_url(partner), valid_data()).status_code == 405
 
 
 # Spam defences --------------------------------------------------------------------------------------------
