@@ -486,9 +486,8 @@ def aws_account_change(*, user, account: AwsAccount, fields: Iterable[str]) -> A
         # The customer before the account, as support's plan changes lock it: partner-led support is
         # judged on both, and a plan and a reseller changed at once are then judged one after the other.
         list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
-        locked = (
-            AwsAccount.objects.select_for_update(of=("self",)).select_related("reseller").get(pk=account.pk)
-        )
+        # No join: a reseller changed meanwhile is read as it now is, after the lock.
+        locked = AwsAccount.objects.select_for_update().get(pk=account.pk)
         old_reseller = locked.reseller
         for field in fields:
             setattr(locked, field, getattr(account, field))
