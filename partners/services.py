@@ -265,19 +265,11 @@ def _partner_led_cases_follow(enrollment: ProgramEnrollment, *, user, why: str) 
     if enrollment.program.kind != ProgramKind.SOLUTION_PROVIDER:
         return
     # Support builds on engagements and partners: imported when called, never at module level.
-    from engagements.models import Customer
-    from support.choices import CaseStatus
-    from support.models import SupportCase
-    from support.services import support_cases_follow_partner_led_support
+    from support.services import support_cases_follow_partner_led_support_for_partners
 
-    handled = (
-        SupportCase.objects.filter(handling_partner_id=enrollment.partner_id)
-        .exclude(status=CaseStatus.CLOSED)
-        .values("customer_id")
+    support_cases_follow_partner_led_support_for_partners(
+        partner_ids=[enrollment.partner_id], why={enrollment.partner_id: why}, user=user
     )
-    # Support moves one customer's cases at a time.
-    for customer in Customer.objects.filter(pk__in=handled).order_by("pk"):
-        support_cases_follow_partner_led_support(user=user, customer=customer, why=why)
 
 
 # CSV import of certifications ------------------------------------------------------------------------

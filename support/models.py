@@ -32,6 +32,9 @@ from support.choices import (
     TrustedAdvisorChecks,
 )
 
+# Who a reply with no author is shown as written by: the portal itself, on the provider's side.
+PORTAL_AUTHOR = "APN Portal"
+
 
 class SupportPlan(TimeStampedModel):
     """A support level with the whitepaper's Table 1 features and, in PlanResponseTarget, how fast a case
@@ -473,7 +476,10 @@ class SupportCase(TimeStampedModel):
 
 class CaseReply(TimeStampedModel):
     case = models.ForeignKey(SupportCase, on_delete=models.CASCADE, related_name="replies")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # None: written by the portal itself (a scheduled check that ended the partner's partner-led support).
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     side = models.CharField(max_length=20, choices=ReplySide.choices)
     body = models.TextField()
 
@@ -488,4 +494,10 @@ class CaseReply(TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"Reply by {self.author} on #{self.case_id}"
+        return f"Reply by {self.author_name} on #{self.case_id}"
+
+    @property
+    def author_name(self) -> str:
+        if self.author is None:
+            return PORTAL_AUTHOR
+        return self.author.get_full_name() or self.author.username

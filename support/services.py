@@ -355,18 +355,45 @@ def support_cases_follow_partner_led_support(
 ) -> list[SupportCase]:
     """The customer's cases that a reselling partner handles but no longer gives partner-led support for
     (selectors.cases_partner_led: the plan that applies to the account names another partner or none, or
-    the partner no longer resells it) go to the provider's support: the partner no longer sees or answers
-    them, and a line on each, by `user`, tells the customer why (`why`: what `user` changed). Closed cases
-    stay as they were handled (the partner no longer sees them either).
+    the partner no longer resells it, or is no longer a Solution Provider) go to the provider's support:
+    the partner no longer sees or answers them, and a line on each, by `user` (the portal's own when
+    None), tells the customer why (`why`: what changed). Closed cases stay as they were handled (the
+    partner no longer sees them either).
 
     For whatever changes a customer's partner-led support (a plan here, an account's reseller in
     engagements), in its transaction, after the change: the customer keeps the whole case, and what it
     writes from then on reaches only the provider. Returns the cases moved."""
+    return _cases_follow_partner_led_support(
+        SupportCase.objects.filter(customer=customer), user=user, why=lambda case: why, now=now
+    )
+
+
+def support_cases_follow_partner_led_support_for_partners(
+    *, partner_ids, why, user=None, now: datetime.datetime | None = None
+) -> list[SupportCase]:
+    """support_cases_follow_partner_led_support for every customer of many partners at once, whose
+    partner-led support may have ended (an ended Solution Provider enrollment): the open cases they
+    handle and no longer give partner-led support for go to the provider's support, in a fixed number of
+    statements however many partners, customers and cases. `why`: each partner's reason, by partner id
+    (a dict) or as a function of it. Run again, it moves nothing."""
+    partner_ids = list(partner_ids)
+    if not partner_ids:
+        return []
+    reason = why.__getitem__ if isinstance(why, dict) else why
+    return _cases_follow_partner_led_support(
+        SupportCase.objects.filter(handling_partner_id__in=partner_ids),
+        user=user,
+        why=lambda case: reason(case.handling_partner_id),
+        now=now,
+    )
+
+
+def _cases_follow_partner_led_support(cases: QuerySet, *, user, why, now) -> list[SupportCase]:
     now = now or timezone.now()
     with transaction.atomic():
-        still_led = SupportCase.objects.filter(customer=customer).filter(selectors.cases_partner_led(now))
+        still_led = cases.filter(selectors.cases_partner_led(now))
         leaving = list(
-            SupportCase.objects.filter(customer=customer, handling_partner__isnull=False)
+            cases.filter(handling_partner__isnull=False)
             .exclude(status=CaseStatus.CLOSED)
             # By pk: the partner-led test compares nullable columns, which an exclude() of it would not
             # read as "not led" when they are NULL (an account without a reseller).
@@ -377,9 +404,14 @@ def support_cases_follow_partner_led_support(
         )
         if not leaving:
             return []
-        side = ReplySide.REQUESTER if user.customer_id == customer.pk else ReplySide.PROVIDER_SUPPORT
+
+        def side(case: SupportCase) -> str:
+            if user is not None and user.customer_id == case.customer_id:
+                return ReplySide.REQUESTER
+            return ReplySide.PROVIDER_SUPPORT
+
         CaseReply.objects.bulk_create(
-            CaseReply(case=case, author=user, side=side, body=_partner_led_ended_text(case, why))
+            CaseReply(case=case, author=user, side=side(case), body=_partner_led_ended_text(case, why(case)))
             for case in leaving
         )
         # Escalation is a handling partner's act (a constraint ties the two): the line above keeps it.

@@ -3,11 +3,14 @@ services, so the admin refuses what the API refuses."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
 from apn_portal.exceptions import DomainError
 from apn_portal.pages import form_error
-from partners.choices import LIVE_ENROLLMENT_STATUSES
+from partners.choices import LIVE_ENROLLMENT_STATUSES, EnrollmentStatus
 from partners.forms import ReasonForm
 from partners.models import ProgramEnrollment
 from partners.services import enrollment_approve, enrollment_revoke, enrollment_revoke_check
@@ -160,6 +163,38 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
                 readonly += ENROLLMENT_FIELDS
         return readonly
 
+    # An approved enrollment is the partner's standing in the program (a Solution Provider's gives its
+    # customers partner-led support): it ends by a revocation, which records why and hands its support
+    # cases to the provider, never by disappearing. Deleting is for applications and ended enrollments.
+    def delete_view(self, request, object_id, extra_context=None):
+        enrollment = self.get_object(request, unquote(object_id))
+        if enrollment is not None and enrollment.status == EnrollmentStatus.APPROVED:
+            self.message_user(request, _refuse_delete_message([enrollment]), messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:partners_programenrollment_change", args=[enrollment.pk])
+            )
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            delete, name, description = actions["delete_selected"]
+
+            def delete_unless_approved(modeladmin, request, queryset):
+                approved = queryset.filter(status=EnrollmentStatus.APPROVED).select_related(
+                    "partner", "program"
+                )
+                approved = list(approved.order_by("pk"))
+                if approved:
+                    modeladmin.message_user(request, _refuse_delete_message(approved), messages.ERROR)
+                    queryset = queryset.exclude(pk__in=[e.pk for e in approved])
+                    if not queryset.exists():
+                        return None
+                return delete(modeladmin, request, queryset)
+
+            actions["delete_selected"] = (delete_unless_approved, name, description)
+        return actions
+
     @admin.action(description="Approve selected enrollments", permissions=["change"])
     def approve(self, request, queryset):
         if selection_too_large(self, request, queryset):
@@ -217,3 +252,8 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
             form=form,
             submit_label="Revoke",
         )
+
+
+def _refuse_delete_message(enrollments) -> str:
+    named = "; ".join(f"{e.partner.name} in {e.program.name}" for e in enrollments)
+    return f"Not deleted, approved: {named}. Revoke an approved enrollment with a reason instead."

@@ -25,7 +25,7 @@ from apn_portal.checks.results import CheckResult, batched, plural
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from partners import events
 from partners.checks.contacts import partner_contacts
-from partners.choices import EnrollmentStatus
+from partners.choices import EnrollmentStatus, ProgramKind
 from partners.models import Partner, ProgramEnrollment, TierChange
 from partners.search_index import partner_search_refresh
 
@@ -82,6 +82,11 @@ def _expire(today: datetime.date, result: CheckResult, touched_partners: set[int
             batch, update=True, default_change_reason=CHANGE_REASON, default_date=now
         )
         events.enrollments_expired(batch)
+        _partner_led_cases_follow(
+            batch,
+            why=lambda e: f"its {e.program.name} enrollment expired on {e.expires_on:%d %b %Y}",
+            now=now,
+        )
         expired.extend(batch)
     result.add("enrollments_expired", len(expired))
     touched_partners.update(e.partner_id for e in expired)
@@ -232,6 +237,14 @@ def _enforce_minimum_tiers(today: datetime.date, result: CheckResult, touched_pa
         ProgramEnrollment.history.bulk_history_create(
             enrollments, update=True, default_change_reason=CHANGE_REASON, default_date=now
         )
+        _partner_led_cases_follow(
+            enrollments,
+            why=lambda e: (
+                f"its {e.program.name} enrollment was revoked: the partner is below the "
+                f"{e.program.minimum_tier.name} tier the program requires"
+            ),
+            now=now,
+        )
         revoked.extend(enrollments)
     result.add("enrollments_revoked", len(revoked))
     touched_partners.update(e.partner_id for e in revoked)
@@ -241,6 +254,24 @@ def _enforce_minimum_tiers(today: datetime.date, result: CheckResult, touched_pa
         subject=lambda e, name: f"{name}: {e.program.name} was revoked",
         template="emails/checks/enrollment_revoked",
         result=result,
+    )
+
+
+# Partner-led support -----------------------------------------------------------------------------------
+
+
+def _partner_led_cases_follow(enrollments: list[ProgramEnrollment], *, why, now: datetime.datetime) -> None:
+    """Solution Provider enrollments that ended take their partners' partner-led support with them: the
+    open cases those partners handle go to the provider's support, the portal saying why on each (as
+    enrollment_revoke does for one), in the batch's transaction and a fixed number of statements."""
+    ended = {e.partner_id: e for e in enrollments if e.program.kind == ProgramKind.SOLUTION_PROVIDER}
+    if not ended:
+        return
+    # Support builds on engagements and partners: imported when called, never at module level.
+    from support.services import support_cases_follow_partner_led_support_for_partners
+
+    support_cases_follow_partner_led_support_for_partners(
+        partner_ids=sorted(ended), why=lambda partner_id: why(ended[partner_id]), now=now
     )
 
 

@@ -6,9 +6,10 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from partners.choices import AuditResult, EnrollmentStatus, PartnerType, ProfileChangeStatus, TierChangeSource
-from partners.models import Partner, TierChange
+from partners.models import Partner, ProgramEnrollment, TierChange
 from partners.services import profile_change_submit
 from tests.factories import (
+    ApprovedEnrollmentFactory,
     CustomerReferenceFactory,
     PartnerFactory,
     PartnerUserFactory,
@@ -271,3 +272,38 @@ def test_the_admins_own_forms_tie_each_help_text_to_its_control(client, superuse
         for control in controls:
             assert f'aria-describedby="{control}_helptext"' in page, (url, control)
             assert f'id="{control}_helptext"' in page, (url, control)
+
+
+def test_an_approved_enrollment_is_not_deleted_but_revoked_with_a_reason(client, superuser):
+    approved = ApprovedEnrollmentFactory(
+        partner=PartnerFactory(name="Resell Co"), program=program("migration")
+    )
+
+    page = client.get(reverse("admin:partners_programenrollment_delete", args=[approved.pk]), follow=True)
+    assert "Revoke an approved enrollment with a reason instead." in " ".join(messages_of(page))
+    client.post(reverse("admin:partners_programenrollment_delete", args=[approved.pk]), {"post": "yes"})
+    assert ProgramEnrollment.objects.filter(pk=approved.pk).exists()
+
+
+def test_deleting_several_enrollments_keeps_the_approved_ones(client, superuser):
+    approved = ApprovedEnrollmentFactory(
+        partner=PartnerFactory(name="Resell Co"), program=program("migration")
+    )
+    applied = ProgramEnrollmentFactory()
+
+    confirm = run_action(client, ENROLLMENTS, "delete_selected", [approved, applied])
+    assert "Not deleted, approved: Resell Co in Migration Competency." in " ".join(messages_of(confirm))
+    run_action(client, ENROLLMENTS, "delete_selected", [approved, applied], post="yes")
+
+    assert ProgramEnrollment.objects.filter(pk=approved.pk).exists()
+    assert not ProgramEnrollment.objects.filter(pk=applied.pk).exists()
+    run_action(client, ENROLLMENTS, "delete_selected", [approved], post="yes")
+    assert ProgramEnrollment.objects.filter(pk=approved.pk).exists()
+
+
+def test_an_application_is_still_deleted(client, superuser):
+    applied = ProgramEnrollmentFactory()
+
+    client.post(reverse("admin:partners_programenrollment_delete", args=[applied.pk]), {"post": "yes"})
+
+    assert not ProgramEnrollment.objects.filter(pk=applied.pk).exists()

@@ -129,12 +129,15 @@ class SupportSubscriptionSerializer(serializers.ModelSerializer):
 
 
 class CaseReplySerializer(serializers.ModelSerializer):
-    author = read_only_username()
+    author = read_only_username(allow_null=True, help_text="null for a line the portal wrote itself.")
+    author_name = serializers.CharField(
+        read_only=True, help_text='Who wrote it, as the case page shows it: "APN Portal" for the portal.'
+    )
 
     class Meta:
         model = CaseReply
-        fields = ["id", "author", "side", "body", "created_at"]
-        read_only_fields = ["id", "author", "side", "created_at"]
+        fields = ["id", "author", "author_name", "side", "body", "created_at"]
+        read_only_fields = ["id", "author", "author_name", "side", "created_at"]
 
 
 class SupportCaseSerializer(serializers.ModelSerializer):
