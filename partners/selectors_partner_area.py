@@ -191,6 +191,14 @@ def partner_profile_preview(partner: Partner) -> ProfilePreview:
     )
 
 
+def profile_change_reviewer(partner: Partner) -> str:
+    """Who reviews the partner's proposed profile changes, as its staff are told: its PDM while it has an
+    active one; otherwise the provider's staff, who find the proposal in the admin."""
+    if partner.pdm is not None and partner.pdm.is_active:
+        return "your Partner Development Manager"
+    return "the partner network's team (you have no Partner Development Manager at the moment)"
+
+
 def profile_change_pending(partner: Partner) -> ProfileChangeRequest | None:
     """The partner's proposal still waiting for its PDM (there is at most one), with its tags."""
     return (

@@ -21,6 +21,7 @@ from partners.services import (
     profile_change_submit,
 )
 from tests.factories import (
+    ContactRequestFactory,
     IndustryFactory,
     OfficeFactory,
     PartnerFactory,
@@ -483,3 +484,35 @@ def test_a_proposal_and_its_approval_at_the_same_moment_both_end_cleanly():
     assert ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING).description == "Second text."
     acme.refresh_from_db()
     assert acme.description == "Old text."
+
+
+@pytest.mark.parametrize("pdm_state", ["none assigned", "deactivated"])
+def test_a_partner_without_an_active_pdm_is_told_who_reviews_its_proposal(acme, acme_client, pdm, pdm_state):
+    if pdm_state == "none assigned":
+        acme.pdm = None
+        acme.save()
+    else:
+        pdm.is_active = False
+        pdm.save()
+    reviewer = "the partner network's team (you have no Partner Development Manager at the moment)"
+
+    form = text_of(acme_client.get(reverse("my:profile-edit")))
+    response = acme_client.post(
+        reverse("my:profile-edit"),
+        {"description": "We migrate and modernise workloads.", "website": acme.website, "industries": []},
+        follow=True,
+    )
+
+    assert f"{reviewer[0].upper()}{reviewer[1:]} reviews the changes" in form
+    page = text_of(response)
+    assert f"Your changes were sent to {reviewer}" in page
+    assert f"is waiting for {reviewer}" in page
+    assert "your Partner Development Manager" not in page
+
+
+def test_a_lead_left_at_not_sure_yet_says_so_to_the_partner(acme, acme_client):
+    lead = ContactRequestFactory(partner=acme, project_size="", timeline="")
+
+    page = text_of(acme_client.get(reverse("my:lead-detail", args=[lead.reference])))
+
+    assert "Project size Not sure yet" in page and "Timeline Not sure yet" in page

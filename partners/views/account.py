@@ -21,6 +21,7 @@ from partners.selectors_partner_area import (
     partner_profile_preview,
     partner_scorecard,
     profile_change_pending,
+    profile_change_reviewer,
 )
 from partners.services import (
     contact_request_accept,
@@ -151,6 +152,7 @@ def profile(request):
             "profile": partner_profile_preview(partner),
             "pending_change": profile_change_pending(partner),
             "recent_changes": changes,
+            "reviewer": profile_change_reviewer(partner),
         },
     )
 
@@ -173,17 +175,15 @@ def profile_edit(request):
         except DomainError as exc:
             form_error(form, exc)
         else:
+            reviewer = profile_change_reviewer(partner)
             if created:
                 messages.success(
-                    request,
-                    "Your changes were sent to your Partner Development Manager; they go live once approved.",
+                    request, f"Your changes were sent to {reviewer}; they go live once approved."
                 )
             else:
                 # Sent twice (a double click, Back and resend): the first one is what the PDM reviews.
                 messages.info(
-                    request,
-                    "These changes are already waiting for your Partner Development Manager; "
-                    "they go live once approved.",
+                    request, f"These changes are already waiting for {reviewer}; they go live once approved."
                 )
             return redirect_see_other("my:profile")
     return _area_page(
@@ -191,6 +191,6 @@ def profile_edit(request):
         "my/profile_edit.html",
         partner,
         "profile",
-        {"form": form, "pending_change": pending},
+        {"form": form, "pending_change": pending, "reviewer": profile_change_reviewer(partner)},
         status=400 if form.errors else 200,
     )
