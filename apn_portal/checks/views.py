@@ -1,16 +1,18 @@
 from django.contrib import admin
-from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from apn_portal.checks.dashboard import pdm_dashboard_data
+from apn_portal.pages import not_for_you
 
 
-@staff_member_required
+@login_required
 def pdm_dashboard(request):
-    """The PDMs' view of the network: plots and lists, read from aggregates."""
-    if not (request.user.is_superuser or request.user.is_pdm):
-        raise PermissionDenied("The dashboard is for Partner Development Managers.")
+    """The PDMs' view of the network: plots and lists, read from aggregates. Anyone else signed in gets
+    the portal's page saying whom it is for (not the admin's sign-in, which would ask them to sign in
+    again)."""
+    if not (request.user.is_superuser or (request.user.is_staff and request.user.is_pdm)):
+        return not_for_you(request, "Partner Development Managers")
     mine = request.GET.get("scope") == "mine"
     context = {
         **admin.site.each_context(request),

@@ -14,7 +14,9 @@ from partners.services import partner_tier_change
 from tests.factories import (
     CertificationFactory,
     ContactRequestFactory,
+    CustomerUserFactory,
     PartnerFactory,
+    PartnerUserFactory,
     PdmFactory,
     StaffMemberFactory,
     StaffUserFactory,
@@ -109,7 +111,7 @@ def test_my_partners_only_narrows_every_figure(client):
 @pytest.mark.parametrize(
     ("make_user", "status"),
     [
-        (lambda: None, 302),  # to the admin's sign-in
+        (lambda: None, 302),  # to the sign-in
         (lambda: StaffUserFactory(roles=[StaffRole.TAM]), 403),
         (lambda: PdmFactory(), 200),
         (lambda: SuperUserFactory(), 200),
@@ -120,6 +122,24 @@ def test_only_pdms_and_superusers_see_the_dashboard(client, make_user, status):
     if user is not None:
         client.force_login(user)
     assert client.get(URL).status_code == status
+
+
+@pytest.mark.parametrize(
+    "make_user", [CustomerUserFactory, PartnerUserFactory, lambda: StaffUserFactory(roles=[StaffRole.TAM])]
+)
+def test_anyone_else_signed_in_is_told_whom_the_dashboard_is_for(client, make_user):
+    client.force_login(make_user())
+
+    response = client.get(URL)
+
+    assert response.status_code == 403
+    assert "This page is for Partner Development Managers" in response.content.decode()
+
+
+def test_someone_signed_out_signs_in_on_the_portals_page(client):
+    response = client.get(URL)
+
+    assert response["Location"] == f"/accounts/login/?next={URL}"
 
 
 def test_the_admin_links_to_the_dashboard(client):
