@@ -18,6 +18,7 @@ from django.core.paginator import EmptyPage, Paginator
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.urls import reverse
 from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -253,6 +254,57 @@ class AdminInputMixin:
                 db_field, self.admin_site, using=kwargs.get("using")
             )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class GuardedDeletionMixin:
+    """Deleting, from a record's page or with the list's bulk action, is refused with the reasons
+    `deletion_problems` gives, before Django collects what would go with the records. A selection holding
+    any refused record is refused whole, as Django refuses one with protected records, each reason said.
+
+    The bulk action guarded is whichever the admin's other mixins made of Django's (a partner scope check,
+    say): this mixin wraps it, so list it before them."""
+
+    def deletion_problems(self, queryset) -> list[str]:
+        """Why the records of `queryset` cannot be deleted together, one sentence each, or none."""
+        raise NotImplementedError
+
+    def _refuse_deletion(self, request, queryset) -> bool:
+        problems = self.deletion_problems(queryset)
+        for problem in problems:
+            self.message_user(request, f"Not deleted: {problem}", messages.ERROR)
+        return bool(problems)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        # The model-wide permission: a record's own may be refused for the very reason shown here.
+        if (
+            obj is not None
+            and self.has_delete_permission(request)
+            and self._refuse_deletion(request, self.model._default_manager.filter(pk=obj.pk))
+        ):
+            opts = self.opts
+            return HttpResponseRedirect(
+                reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change",
+                    args=[obj.pk],
+                    current_app=self.admin_site.name,
+                )
+            )
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            delete, name, description = actions["delete_selected"]
+
+            def guarded_delete_selected(modeladmin, request, queryset):
+                # Asked on the confirmation page and again on its "Yes".
+                if modeladmin._refuse_deletion(request, queryset):
+                    return None
+                return delete(modeladmin, request, queryset)
+
+            actions["delete_selected"] = (guarded_delete_selected, name, description)
+        return actions
 
 
 class LargeTableAdminMixin(AdminInputMixin):

@@ -6,9 +6,7 @@ cases move through actions (their conversation is on the case page, linked from 
 """
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.actions import delete_selected
-from django.contrib.admin.utils import unquote
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -18,7 +16,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apn_portal.accounts.choices import StaffRole
-from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
+from apn_portal.admin import (
+    AuditedAdmin,
+    GuardedDeletionMixin,
+    LargeTableAdminMixin,
+    report_refusal,
+    selection_too_large,
+)
 from apn_portal.exceptions import DomainError
 from engagements.models import AwsAccount, Customer
 from engagements.selectors import customers_visible_to
@@ -47,47 +51,6 @@ class SupportStaffEditsMixin:
 
     def has_change_permission(self, request, obj=None):
         return self._keeps_support_data(request) and super().has_change_permission(request, obj)
-
-
-class GuardedDeletionMixin:
-    """Deleting, from a record's page or with the list's bulk action, is refused with the reasons
-    `deletion_problems` gives, before Django collects what would go with the records."""
-
-    def deletion_problems(self, queryset) -> list[str]:
-        raise NotImplementedError
-
-    def _refuse_deletion(self, request, queryset) -> bool:
-        problems = self.deletion_problems(queryset)
-        for problem in problems:
-            self.message_user(request, f"Not deleted: {problem}", messages.ERROR)
-        return bool(problems)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        obj = self.get_object(request, unquote(object_id))
-        # The model-wide permission: a record's own may be refused for the very reason shown here.
-        if (
-            obj is not None
-            and self.has_delete_permission(request)
-            and self._refuse_deletion(request, self.model._default_manager.filter(pk=obj.pk))
-        ):
-            opts = self.opts
-            return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", obj.pk)
-        return super().delete_view(request, object_id, extra_context)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if "delete_selected" in actions:
-            _, name, description = actions["delete_selected"]
-            actions["delete_selected"] = (_guarded_delete_selected, name, description)
-        return actions
-
-
-def _guarded_delete_selected(modeladmin, request, queryset):
-    # Asked on the confirmation page and again on its "Yes": the selection is refused whole, as Django
-    # refuses one with protected records.
-    if modeladmin._refuse_deletion(request, queryset):
-        return None
-    return delete_selected(modeladmin, request, queryset)
 
 
 # Plans -------------------------------------------------------------------------------------------------

@@ -3,11 +3,14 @@ services, so the admin refuses what the API refuses."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.http import HttpResponseRedirect
-from django.urls import reverse
 
-from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
+from apn_portal.admin import (
+    AuditedAdmin,
+    GuardedDeletionMixin,
+    LargeTableAdminMixin,
+    report_refusal,
+    selection_too_large,
+)
 from apn_portal.exceptions import DomainError
 from apn_portal.pages import form_error
 from partners.choices import LIVE_ENROLLMENT_STATUSES, EnrollmentStatus
@@ -87,8 +90,14 @@ class EnrollmentRevokeForm(ReasonForm):
         return cleaned
 
 
+# How many approved enrollments a refused delete names, each with its own message.
+_NAMED_APPROVED = 10
+
+
 @admin.register(ProgramEnrollment)
-class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+class ProgramEnrollmentAdmin(
+    GuardedDeletionMixin, PartnerScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin
+):
     list_display = (
         "partner",
         "program",
@@ -166,34 +175,20 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
     # An approved enrollment is the partner's standing in the program (a Solution Provider's gives its
     # customers partner-led support): it ends by a revocation, which records why and hands its support
     # cases to the provider, never by disappearing. Deleting is for applications and ended enrollments.
-    def delete_view(self, request, object_id, extra_context=None):
-        enrollment = self.get_object(request, unquote(object_id))
-        if enrollment is not None and enrollment.status == EnrollmentStatus.APPROVED:
-            self.message_user(request, _refuse_delete_message([enrollment]), messages.ERROR)
-            return HttpResponseRedirect(
-                reverse("admin:partners_programenrollment_change", args=[enrollment.pk])
+    def deletion_problems(self, queryset):
+        approved = queryset.filter(status=EnrollmentStatus.APPROVED).select_related("partner", "program")
+        # Named one by one up to a point: a message each, and a big selection would bury the page.
+        named = list(approved.order_by("partner__name", "program__name", "pk")[: _NAMED_APPROVED + 1])
+        problems = [
+            f"{e.partner.name} in {e.program.name} is approved: revoke it with a reason instead."
+            for e in named[:_NAMED_APPROVED]
+        ]
+        if len(named) > _NAMED_APPROVED:
+            more = approved.count() - _NAMED_APPROVED
+            problems.append(
+                f"{more} more of the selected enrollments are approved: revoke them with a reason instead."
             )
-        return super().delete_view(request, object_id, extra_context)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if "delete_selected" in actions:
-            delete, name, description = actions["delete_selected"]
-
-            def delete_unless_approved(modeladmin, request, queryset):
-                approved = queryset.filter(status=EnrollmentStatus.APPROVED).select_related(
-                    "partner", "program"
-                )
-                approved = list(approved.order_by("pk"))
-                if approved:
-                    modeladmin.message_user(request, _refuse_delete_message(approved), messages.ERROR)
-                    queryset = queryset.exclude(pk__in=[e.pk for e in approved])
-                    if not queryset.exists():
-                        return None
-                return delete(modeladmin, request, queryset)
-
-            actions["delete_selected"] = (delete_unless_approved, name, description)
-        return actions
+        return problems
 
     @admin.action(description="Approve selected enrollments", permissions=["change"])
     def approve(self, request, queryset):
@@ -252,8 +247,3 @@ class ProgramEnrollmentAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, Audi
             form=form,
             submit_label="Revoke",
         )
-
-
-def _refuse_delete_message(enrollments) -> str:
-    named = "; ".join(f"{e.partner.name} in {e.program.name}" for e in enrollments)
-    return f"Not deleted, approved: {named}. Revoke an approved enrollment with a reason instead."

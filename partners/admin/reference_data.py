@@ -1,15 +1,12 @@
 """Reference data a PDM maintains: the tier ladders and their requirements, programs, and tag lists."""
 
-from django.contrib import admin, messages
-from django.contrib.admin.actions import delete_selected as django_delete_selected
-from django.contrib.admin.utils import unquote
+from django.contrib import admin
 from django.db import transaction
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apn_portal.admin import AdminInputMixin, AuditedAdmin
+from apn_portal.admin import AdminInputMixin, AuditedAdmin, GuardedDeletionMixin
 from partners.choices import PartnerType, RequirementMetric
 from partners.models import ConsultingCategory, Industry, Program, Tier, TierRequirement, UseCase
 from partners.signals import partner_changes_batched
@@ -25,7 +22,7 @@ class TierRequirementInline(admin.TabularInline):
 
 
 @admin.register(Tier)
-class TierAdmin(AuditedAdmin):
+class TierAdmin(GuardedDeletionMixin, AuditedAdmin):
     list_display = ("name", "partner_type", "rank", "requirement_summary", "grace_period_days", "partners")
     list_filter = ("partner_type",)
     search_fields = ("name", "slug")
@@ -54,28 +51,17 @@ class TierAdmin(AuditedAdmin):
         url = reverse("admin:partners_partner_changelist") + f"?tier__id__exact={tier.pk}"
         return format_html('<a href="{}">List</a>', url)
 
-    def delete_view(self, request, object_id, extra_context=None):
-        tier = self.get_object(request, unquote(object_id))
-        if tier is not None and self.has_delete_permission(request, tier):
-            refusal = tier_deletion_refusal([tier])
-            if refusal:
-                self.message_user(request, refusal, messages.ERROR)
-                return HttpResponseRedirect(reverse("admin:partners_tier_change", args=[tier.pk]))
-        return super().delete_view(request, object_id, extra_context)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if "delete_selected" in actions:
-            _, name, description = actions["delete_selected"]
-            actions["delete_selected"] = (_delete_selected_tiers, name, description)
-        return actions
+    def deletion_problems(self, queryset):
+        return tier_deletion_problems(list(queryset))
 
 
-def tier_deletion_refusal(tiers) -> str | None:
-    """Why deleting these tiers together is refused, or None. Without its entry tier a ladder's next rung
-    becomes the entry tier, which every partner holds on joining and which cannot have requirements
-    (TierRequirement.clean): so not while that rung has some. A ladder's only tier may go."""
+def tier_deletion_problems(tiers) -> list[str]:
+    """Why deleting these tiers together is refused, one sentence per ladder, or none. Without its entry
+    tier a ladder's next rung becomes the entry tier, which every partner holds on joining and which cannot
+    have requirements (TierRequirement.clean): so not while that rung has some. A ladder's only tier may
+    go."""
     deleted = {tier.pk for tier in tiers}
+    problems = []
     for partner_type in sorted({tier.partner_type for tier in tiers}):
         ladder = list(Tier.objects.filter(partner_type=partner_type).order_by("rank"))
         if not ladder or ladder[0].pk not in deleted:
@@ -83,22 +69,12 @@ def tier_deletion_refusal(tiers) -> str | None:
         remaining = [tier for tier in ladder if tier.pk not in deleted]
         if remaining and remaining[0].requirements.exists():
             entry, successor = ladder[0], remaining[0]
-            return (
+            problems.append(
                 f"{entry.name} is the entry tier of the {PartnerType(partner_type).label} ladder: without it "
                 f"{successor.name} would be, and the entry tier, which every partner holds on joining, "
                 f"cannot have requirements. Delete {successor.name}'s requirements first."
             )
-    return None
-
-
-def _delete_selected_tiers(modeladmin, request, queryset):
-    """Django's bulk delete, refused as a whole when a ladder would be left with requirements on its entry
-    tier."""
-    refusal = tier_deletion_refusal(list(queryset))
-    if refusal:
-        modeladmin.message_user(request, f"Nothing was deleted: {refusal}", messages.ERROR)
-        return None
-    return django_delete_selected(modeladmin, request, queryset)
+    return problems
 
 
 @admin.register(TierRequirement)

@@ -280,25 +280,47 @@ def test_an_approved_enrollment_is_not_deleted_but_revoked_with_a_reason(client,
     )
 
     page = client.get(reverse("admin:partners_programenrollment_delete", args=[approved.pk]), follow=True)
-    assert "Revoke an approved enrollment with a reason instead." in " ".join(messages_of(page))
+    assert messages_of(page) == [
+        "Not deleted: Resell Co in Migration Competency is approved: revoke it with a reason instead."
+    ]
     client.post(reverse("admin:partners_programenrollment_delete", args=[approved.pk]), {"post": "yes"})
     assert ProgramEnrollment.objects.filter(pk=approved.pk).exists()
 
 
-def test_deleting_several_enrollments_keeps_the_approved_ones(client, superuser):
-    approved = ApprovedEnrollmentFactory(
-        partner=PartnerFactory(name="Resell Co"), program=program("migration")
-    )
+def test_a_selection_holding_an_approved_enrollment_is_not_deleted_at_all(client, superuser):
+    # As Django refuses a selection with protected records: the whole of it, each reason said.
+    approved = [
+        ApprovedEnrollmentFactory(partner=PartnerFactory(name=name), program=program("migration"))
+        for name in ("Resell Co", "Build Co")
+    ]
     applied = ProgramEnrollmentFactory()
+    selection = [*approved, applied]
 
-    confirm = run_action(client, ENROLLMENTS, "delete_selected", [approved, applied])
-    assert "Not deleted, approved: Resell Co in Migration Competency." in " ".join(messages_of(confirm))
-    run_action(client, ENROLLMENTS, "delete_selected", [approved, applied], post="yes")
+    confirm = run_action(client, ENROLLMENTS, "delete_selected", selection)
+    done = run_action(client, ENROLLMENTS, "delete_selected", selection, post="yes")
 
-    assert ProgramEnrollment.objects.filter(pk=approved.pk).exists()
+    refused = [
+        "Not deleted: Build Co in Migration Competency is approved: revoke it with a reason instead.",
+        "Not deleted: Resell Co in Migration Competency is approved: revoke it with a reason instead.",
+    ]
+    assert messages_of(confirm) == refused
+    assert messages_of(done) == refused
+    assert ProgramEnrollment.objects.filter(pk__in=[e.pk for e in selection]).count() == 3
+    # Without the approved ones, the rest goes.
+    run_action(client, ENROLLMENTS, "delete_selected", [applied], post="yes")
     assert not ProgramEnrollment.objects.filter(pk=applied.pk).exists()
-    run_action(client, ENROLLMENTS, "delete_selected", [approved], post="yes")
-    assert ProgramEnrollment.objects.filter(pk=approved.pk).exists()
+
+
+def test_the_bulk_delete_still_refuses_another_pdms_enrollments(client):
+    pdm = PdmFactory()
+    client.force_login(pdm)
+    mine = ProgramEnrollmentFactory(partner=PartnerFactory(pdm=pdm))
+    theirs = ProgramEnrollmentFactory(partner=PartnerFactory(pdm=PdmFactory()))
+
+    response = run_action(client, ENROLLMENTS, "delete_selected", [mine, theirs], post="yes")
+
+    assert any(m.startswith("Nothing was deleted: the selection includes") for m in messages_of(response))
+    assert ProgramEnrollment.objects.filter(pk__in=[mine.pk, theirs.pk]).count() == 2
 
 
 def test_an_application_is_still_deleted(client, superuser):

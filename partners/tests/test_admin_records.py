@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from partners.admin.formsets import UniqueRowsInlineFormSet
-from partners.admin.reference_data import tier_deletion_refusal
+from partners.admin.reference_data import tier_deletion_problems
 from partners.choices import AuditResult, EnrollmentStatus
 from partners.models import Certification, Office, ProgramEnrollment, StaffMember, Tier
 from partners.tests.test_admin import change_form_data, page_text
@@ -283,8 +283,8 @@ def test_the_entry_tier_cannot_be_deleted_while_the_next_rung_has_requirements(c
     shown = client.get(delete_url, follow=True)
     response = client.post(delete_url, {"post": "yes"}, follow=True)
 
-    assert messages_of(shown) == [ENTRY_DELETE_REFUSED]
-    assert messages_of(response) == [ENTRY_DELETE_REFUSED]
+    assert messages_of(shown) == [f"Not deleted: {ENTRY_DELETE_REFUSED}"]
+    assert messages_of(response) == [f"Not deleted: {ENTRY_DELETE_REFUSED}"]
     assert Tier.objects.filter(pk=registered.pk).exists()
 
 
@@ -296,7 +296,7 @@ def test_the_bulk_delete_refuses_a_selection_holding_an_entry_tier(client, pdm):
     response = client.post(reverse("admin:partners_tier_changelist"), data, follow=True)
 
     assert response.status_code == 200
-    assert messages_of(response) == [f"Nothing was deleted: {ENTRY_DELETE_REFUSED}"]
+    assert messages_of(response) == [f"Not deleted: {ENTRY_DELETE_REFUSED}"]
     assert Tier.objects.filter(pk__in=[registered.pk, spare.pk]).count() == 2
 
 
@@ -314,5 +314,7 @@ def test_a_whole_ladder_may_be_deleted_together():
     # Nothing is left to become the entry tier (as when a ladder's only tier goes).
     technology = list(Tier.objects.filter(partner_type="technology"))
 
-    assert tier_deletion_refusal(technology) is None
-    assert tier_deletion_refusal(technology[:2]) == ENTRY_DELETE_REFUSED.replace("Select", technology[2].name)
+    assert tier_deletion_problems(technology) == []
+    assert tier_deletion_problems(technology[:2]) == [
+        ENTRY_DELETE_REFUSED.replace("Select", technology[2].name)
+    ]
