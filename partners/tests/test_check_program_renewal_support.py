@@ -6,15 +6,12 @@ import datetime
 from dataclasses import dataclass
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from apn_portal.checks.models import CheckRunStatus
-from apn_portal.checks.services import check_run
 from partners.choices import EnrollmentStatus, TierChangeSource
 from partners.services import partner_tier_change
 from support.models import CaseReply
@@ -30,23 +27,9 @@ from tests.factories import (
     tier,
 )
 
+from .test_check_program_renewal import EXPIRY, START, on, run_on
+
 pytestmark = pytest.mark.django_db
-
-START = datetime.date(2026, 3, 2)
-EXPIRY = datetime.date(2026, 9, 30)
-
-
-def on(day: datetime.date):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(2, 0), tzinfo=datetime.UTC), tick=False
-    )
-
-
-def run_on(day: datetime.date):
-    with on(day):
-        run = check_run("program_renewal")
-    assert run.status == CheckRunStatus.SUCCEEDED, run.error
-    return run
 
 
 @dataclass
