@@ -1,4 +1,8 @@
+from functools import wraps
+
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
 from rest_framework.throttling import BaseThrottle
 
 
@@ -16,6 +20,24 @@ def redirect_see_other(*args, **kwargs):
     response = redirect(*args, **kwargs)
     response.status_code = 303
     return response
+
+
+def form_address(page: str, *, anchor: str = ""):
+    """For a view that takes only a form's POST but shows a refused one at its own address: reopened later
+    (from the history, a restored tab) that address is a GET, which goes to the page the form lives on, the
+    URL named `page` with the view's own arguments (that page says itself whether this user may see it),
+    rather than to a blank 405. Other methods are still a 405."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method == "POST":
+                return view(request, *args, **kwargs)
+            return redirect(reverse(page, args=args, kwargs=kwargs) + anchor)
+
+        return require_http_methods(["GET", "HEAD", "POST"])(wrapped)
+
+    return decorator
 
 
 def client_address(request) -> str | None:

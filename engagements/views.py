@@ -5,12 +5,11 @@ record is a 404, as if it did not exist; every change goes through a service."""
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, F
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
 
 from apn_portal.exceptions import DomainError
-from apn_portal.http import redirect_see_other
+from apn_portal.http import form_address, redirect_see_other
 from apn_portal.pages import audience_required, form_error, not_for_you, render_page
 from engagements import selectors, services
 from engagements.choices import STAGE_ORDER, EngagementStage
@@ -137,13 +136,9 @@ def engagement_detail(request, pk, advance_form=None, status=200):
     )
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
+@form_address("engagements:engagement-detail")
 @audience_required("customer", "partner", "provider")
 def engagement_advance(request, pk):
-    if request.method != "POST":
-        # A refused step is shown at this address: reopened later from the history or a restored tab, it
-        # goes to the engagement (which says itself whether this user may see it) rather than a blank 405.
-        return redirect("engagements:engagement-detail", pk=pk)
     engagement = get_object_or_404(selectors.engagements_visible_to(request.user), pk=pk)
     form = StageAdvanceForm(request.POST)
     if form.has_error("to_stage"):

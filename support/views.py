@@ -4,17 +4,15 @@ share. Every page starts from the `*_visible_to(user)` selectors, so another org
 as if it did not exist; every change goes through a service."""
 
 import zoneinfo
-from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
 
 from apn_portal.exceptions import DomainError
-from apn_portal.http import redirect_see_other
+from apn_portal.http import form_address, redirect_see_other
 from apn_portal.pages import audience_of, audience_required, form_error, render_page
 from engagements.selectors import customers_visible_to
 from support import selectors, services
@@ -46,20 +44,6 @@ def case_time_zone(user, customer) -> str:
     organisation's own zone; partners and the provider's staff, whose lists mix customers across the world,
     see every case in the portal's zone, so two cases opened together read the same time."""
     return customer.time_zone if user.customer_id else settings.TIME_ZONE
-
-
-def _get_goes_to_the_case(view):
-    """A case form's own address, where a refused submit is shown: reopened later from the history or a
-    restored tab it is a GET, which goes to the case (itself the judge of who may see it) rather than to a
-    blank 405."""
-
-    @wraps(view)
-    def wrapped(request, pk):
-        if request.method == "POST":
-            return view(request, pk)
-        return redirect("support:case-detail", pk=pk)
-
-    return require_http_methods(["GET", "HEAD", "POST"])(wrapped)
 
 
 def _case_form(user, data=None, plan=None):
@@ -206,7 +190,7 @@ def _case_refusal(request, pk, error: DomainError, reply_form=None):
     return case_detail(request, pk, reply_form=reply_form, status=error.status_code)
 
 
-@_get_goes_to_the_case
+@form_address("support:case-detail")
 @audience_required("customer", "partner", "provider")
 def case_reply(request, pk):
     case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
@@ -224,7 +208,7 @@ def case_reply(request, pk):
     return case_detail(request, pk, reply_form=form, status=400)
 
 
-@_get_goes_to_the_case
+@form_address("support:case-detail")
 @audience_required("customer", "partner", "provider")
 def case_status(request, pk):
     case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)
@@ -242,7 +226,7 @@ def case_status(request, pk):
     return redirect_see_other("support:case-detail", pk=case.pk)
 
 
-@_get_goes_to_the_case
+@form_address("support:case-detail")
 @audience_required("partner")
 def case_escalate(request, pk):
     case = get_object_or_404(selectors.cases_visible_to(request.user), pk=pk)

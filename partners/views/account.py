@@ -6,11 +6,11 @@ did not exist.
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import DomainError
-from apn_portal.http import redirect_see_other
+from apn_portal.http import form_address, redirect_see_other
 from apn_portal.pages import audience_required, form_error
 from partners.choices import ContactRequestStatus
 from partners.forms import LeadDeclineForm, ProfileChangeForm
@@ -114,13 +114,9 @@ def lead_accept(request, reference):
     return redirect_see_other("my:lead-detail", lead.reference)
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
+@form_address("my:lead-detail")
 @partner_staff_required
 def lead_decline(request, reference):
-    if request.method != "POST":
-        # A refused decline is shown at this address: reopened later from the history or a restored tab,
-        # it goes to the lead (whose page says whether it is this partner's) rather than a blank 405.
-        return redirect("my:lead-detail", reference)
     lead = _own_lead(request, reference)
     form = LeadDeclineForm(request.POST)
     # An invalid reason is sent as none, still to the service: a lead a colleague answered meanwhile is

@@ -4,12 +4,10 @@ import contextlib
 
 from django.core.cache import cache
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, render
 
 from apn_portal.exceptions import DomainError
-from apn_portal.http import client_address, redirect_see_other
+from apn_portal.http import client_address, form_address, redirect_see_other
 from apn_portal.pages import form_error
 from partners.forms import ContactRequestForm
 from partners.models import Partner, contact_request_new_reference
@@ -74,12 +72,8 @@ def _form_page(request, partner, form, status):
     )
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
+@form_address("partners:profile", anchor="#contact")
 def contact_request_create(request, slug):
-    if request.method != "POST":
-        # A refused form is shown at this address: reopened later from the history or a restored tab, it
-        # goes to the form on the profile (which says itself whether the partner is there) and not a 405.
-        return redirect(reverse("partners:profile", args=[slug]) + "#contact")
     partner = get_object_or_404(Partner, slug=slug, is_published=True)
     ip = client_address(request)
     form = ContactRequestForm(request.POST)
