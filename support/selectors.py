@@ -242,14 +242,25 @@ def subscription_for_account(
     account: AwsAccount, at: datetime.datetime | None = None
 ) -> SupportSubscription | None:
     """The subscription that applies to `account` at `at`: its own, else its customer's; None on Basic."""
-    return (
+    return subscriptions_applying([account], at)[account.pk]
+
+
+def subscriptions_applying(
+    accounts, at: datetime.datetime | None = None
+) -> dict[int, SupportSubscription | None]:
+    """subscription_for_account for many accounts at once, by account pk, in one query."""
+    accounts = list(accounts)
+    in_force = list(
         subscriptions_in_force(at)
-        .filter(customer_id=account.customer_id)
-        .filter(Q(account=account) | Q(account__isnull=True))
+        .filter(customer_id__in={account.customer_id for account in accounts})
+        .filter(Q(account__in=[account.pk for account in accounts]) | Q(account__isnull=True))
         .select_related("plan", "tam", "support_partner")
-        .order_by(F("account").asc(nulls_last=True), "-started_at")
-        .first()
+        # The latest last, so it is the one kept when two overlap at `at`.
+        .order_by("started_at", "pk")
     )
+    own = {subscription.account_id: subscription for subscription in in_force if subscription.account_id}
+    customers = {s.customer_id: s for s in in_force if s.account_id is None}
+    return {account.pk: own.get(account.pk, customers.get(account.customer_id)) for account in accounts}
 
 
 def current_customer_subscription(customer: Customer) -> SupportSubscription | None:
@@ -491,28 +502,34 @@ def cases_visible_to(user) -> QuerySet[SupportCase]:
         handled = Q(handling_partner_id=user.partner_id) & cases_partner_led(at)
         return SupportCase.objects.filter(opened | handled)
     if user.is_provider_staff:
+        # A TAM the customer moved on from no longer reads the cases of the plan that designated them.
         return SupportCase.objects.filter(
-            Q(customer__in=customers_assigned_to(user).values("pk")) | Q(subscription__tam=user)
+            Q(customer__in=customers_assigned_to(user).values("pk")) | _designating(user, timezone.now())
         )
     return SupportCase.objects.none()
 
 
-def _partner_led_by(partner_id, at: datetime.datetime, account=None) -> Q:
-    """Accounts (as AwsAccount rows) whose applying subscription is partner-led by `partner_id` (a pk, or
-    an OuterRef to one). `account`: an OuterRef to the account, for rows of another model that name one
-    (and their customer); the row's own pk otherwise."""
+def _applying_subscription_is(at: datetime.datetime, account=None, **conditions) -> Q:
+    """Accounts (as AwsAccount rows) whose applying subscription at `at` (subscription_for_account: their
+    own, else their customer's) meets `conditions`. `account`: an OuterRef to the account, for rows of
+    another model that name one (and their customer); the row's own pk otherwise."""
     in_force = subscriptions_in_force(at)
     own = in_force.filter(account=account if account is not None else OuterRef("pk"))
-    return Q(Exists(own.filter(support_partner_id=partner_id))) | (
+    return Q(Exists(own.filter(**conditions))) | (
         ~Q(Exists(own))
-        & Q(
-            Exists(
-                in_force.filter(
-                    customer=OuterRef("customer"), account__isnull=True, support_partner_id=partner_id
-                )
-            )
-        )
+        & Q(Exists(in_force.filter(customer=OuterRef("customer"), account__isnull=True, **conditions)))
     )
+
+
+def _partner_led_by(partner_id, at: datetime.datetime, account=None) -> Q:
+    """Accounts whose applying subscription is partner-led by `partner_id` (a pk, or an OuterRef to one)."""
+    return _applying_subscription_is(at, account, support_partner_id=partner_id)
+
+
+def _designating(user, at: datetime.datetime) -> Q:
+    """Cases (as SupportCase rows) on accounts whose applying subscription designates `user` as TAM: the
+    cases they answer (responder_side), including those opened before they were named."""
+    return _applying_subscription_is(at, OuterRef("account"), tam=user, tam_coverage=TamCoverage.DESIGNATED)
 
 
 def cases_partner_led(at: datetime.datetime | None = None) -> Q:
@@ -606,7 +623,9 @@ def responder_side(user, case: SupportCase) -> str | None:
         return ReplySide.PARTNER_SUPPORT if user_handles_case(user, case) else None
     if user_sees_all_support(user):
         return ReplySide.PROVIDER_SUPPORT
-    if user.has_role(StaffRole.TAM) and user.pk in _tam_ids(case.customer, case.subscription):
+    if user.has_role(StaffRole.TAM) and user.pk in _tam_ids(
+        case.customer, subscription_for_account(case.account)
+    ):
         return ReplySide.PROVIDER_SUPPORT
     return None
 
@@ -636,7 +655,9 @@ def case_settable_statuses(user, case: SupportCase) -> list[str]:
 
 
 def _tam_ids(customer: Customer, subscription: SupportSubscription | None) -> set[int]:
-    # A TAM answers only on a plan that comes with one: the customer's TAM on Business answers nothing.
+    """The TAMs who answer a case on an account to which `subscription` applies now (not the one that
+    applied at opening: the TAM named since takes the open cases over). A TAM answers only on a plan that
+    comes with one: the customer's TAM on Business answers nothing."""
     if subscription is None or subscription.tam_coverage != TamCoverage.DESIGNATED:
         return set()
     return {subscription.tam_id, *([customer.tam_id] if customer.tam_id else [])}
@@ -679,10 +700,9 @@ def breached_cases(now: datetime.datetime) -> QuerySet[SupportCase]:
 def breach_notice(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:
     """What the email and webhook event about a breached case need (support_cases_tell_breached)."""
     return cases.select_related(
-        "customer__tam",
+        "customer",
         "account",
         "plan",
-        "subscription__tam",
         "handling_partner",
         "opened_by",
         "opened_by_partner",

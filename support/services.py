@@ -672,7 +672,8 @@ def support_cases_tell_breached(cases: list[SupportCase]) -> tuple[int, int]:
 
 def _email_breached(cases: list[SupportCase]) -> int:
     """One email per case, to whoever answers it: the reselling partner while it handles the case, else
-    the designated TAM of the case's plan, else the provider's Cloud Support Engineers."""
+    the designated TAM of the plan that applies to its account now, else the provider's Cloud Support
+    Engineers."""
     # Only a partner still giving the account partner-led support (selectors.cases_partner_led) is told:
     # one the customer took it from no longer sees the case.
     with_partner = set(
@@ -681,13 +682,14 @@ def _email_breached(cases: list[SupportCase]) -> int:
         .values_list("pk", flat=True)
     )
     partners = partner_contacts({case.handling_partner_id for case in cases if case.pk in with_partner})
+    applying = selectors.subscriptions_applying(case.account for case in cases)
     engineers = None
     emails = []
     for case in cases:
         if case.pk in with_partner:
             to = partners[case.handling_partner_id].staff_or_pdm
         else:
-            tam = selectors.tam_of(case.customer, case.subscription)
+            tam = selectors.tam_of(case.customer, applying[case.account_id])
             if tam is not None and tam.is_active and tam.email:
                 to = [tam.email]
             else:
