@@ -544,42 +544,54 @@ def support_case_open(
     if severity not in Severity.values:
         raise DomainError("Choose a severity.", field="severity")
 
-    opened_at = timezone.now()
-    customer = Customer.objects.get(pk=account.customer_id)
-    subscription = selectors.subscription_for_account(account, opened_at)
-    plan = subscription.plan if subscription is not None else selectors.basic_plan()
-    problem = _severity_problem(plan, case_type, severity)
-    if problem:
-        raise DomainError(problem, field="severity")
-    minutes = None
-    due = None
-    if case_type == CaseType.TECHNICAL:
-        minutes = selectors.plan_targets(plan)[severity]
-        due = first_response_due(
-            opened_at,
-            minutes,
-            business_hours_only=plan.answers_in_business_hours_only,
-            time_zone=customer.time_zone,
-        )
-    case = SupportCase(
-        customer=customer,
-        account=account,
-        subscription=subscription,
-        plan=plan,
-        case_type=case_type,
-        severity=severity,
-        subject=subject,
-        description=description,
-        opened_by=user,
-        opened_by_partner_id=user.partner_id,
-        handling_partner=selectors.handling_partner_for(subscription, account, user),
-        opened_at=opened_at,
-        response_target_minutes=minutes,
-        business_hours_only=bool(minutes) and plan.answers_in_business_hours_only,
-        first_response_due_at=due,
-    )
-    validate_or_refuse(case)
     with transaction.atomic():
+        # What serves the account is read under the customer's lock, and the reselling partner's: every
+        # change of its plan or reseller (which locks the customer) and every end of a partner's Solution
+        # Provider enrollment (which locks the partner) hands the open cases over in its transaction, so
+        # a case opened at that moment either comes before it, and is handed over, or after, and sees it.
+        customer = Customer.objects.select_for_update().get(pk=account.customer_id)
+        opened_at = timezone.now()
+        subscription = selectors.subscription_for_account(account, opened_at)
+        handling_partner = selectors.handling_partner_for(subscription, account, user)
+        if handling_partner is not None:
+            Partner.objects.select_for_update(of=("self",)).filter(pk=handling_partner.pk).values_list(
+                "pk"
+            ).first()
+            opened_at = timezone.now()
+            subscription = selectors.subscription_for_account(account, opened_at)
+            handling_partner = selectors.handling_partner_for(subscription, account, user)
+        plan = subscription.plan if subscription is not None else selectors.basic_plan()
+        problem = _severity_problem(plan, case_type, severity)
+        if problem:
+            raise DomainError(problem, field="severity")
+        minutes = None
+        due = None
+        if case_type == CaseType.TECHNICAL:
+            minutes = selectors.plan_targets(plan)[severity]
+            due = first_response_due(
+                opened_at,
+                minutes,
+                business_hours_only=plan.answers_in_business_hours_only,
+                time_zone=customer.time_zone,
+            )
+        case = SupportCase(
+            customer=customer,
+            account=account,
+            subscription=subscription,
+            plan=plan,
+            case_type=case_type,
+            severity=severity,
+            subject=subject,
+            description=description,
+            opened_by=user,
+            opened_by_partner_id=user.partner_id,
+            handling_partner=handling_partner,
+            opened_at=opened_at,
+            response_target_minutes=minutes,
+            business_hours_only=bool(minutes) and plan.answers_in_business_hours_only,
+            first_response_due_at=due,
+        )
+        validate_or_refuse(case)
         case.save()
     return case
 
