@@ -31,7 +31,12 @@ from partners.models import (
     Tier,
     UseCase,
 )
-from partners.search_index import SEARCH_CONFIG, VOCABULARY_CACHE_KEY, search_index_available
+from partners.search_index import (
+    SEARCH_CONFIG,
+    VOCABULARY_CACHE_KEY,
+    partner_search_entries_bring_up_to_date,
+    search_index_available,
+)
 from partners.selectors import active_certifications, active_enrollments, count_of
 from partners.selectors_visibility import partners_published, references_public
 
@@ -563,7 +568,9 @@ FACET_KEY_SEPARATOR = ":"
 
 
 def search_base() -> QuerySet:
-    """Where a public search starts: published partners, through their search entries on PostgreSQL."""
+    """Where a public search starts: published partners, through their search entries on PostgreSQL
+    (brought up to date first: partner_search_entries_bring_up_to_date)."""
     if search_index_available():
+        partner_search_entries_bring_up_to_date()
         return PartnerSearchEntry.objects.filter(is_published=True)
     return partners_published()

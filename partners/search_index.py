@@ -15,7 +15,7 @@ from contextvars import ContextVar
 
 from django.contrib.postgres.aggregates import ArrayAgg, StringAgg
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, Min, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -37,6 +37,13 @@ SEARCH_CONFIG = "english"
 UNFILTERED_COUNTS_CACHE_KEY = "find-a-partner:unfiltered-counts:v1"
 # What each filter can take (tiers, programs, industries, use cases), cached by partners.search.
 VOCABULARY_CACHE_KEY = "find-a-partner:vocabulary:v1"
+# The first day on which an entry goes stale (PartnerSearchEntry.stale_on), for
+# partner_search_entries_bring_up_to_date. Any refresh drops it; it is also kept only briefly, so a value
+# read just before a concurrent refresh (and cached just after it) is not trusted for long.
+NEXT_STALE_CACHE_KEY = "find-a-partner:next-stale-on:v1"
+NEXT_STALE_CACHE_SECONDS = 300
+# Serialises the refreshes made by reads (pg_advisory_xact_lock): one writes, the others then find nothing.
+_BRING_UP_TO_DATE_LOCK = 0x5EA5C4
 
 PartnerIds = Iterable[int] | QuerySet | None
 
@@ -268,7 +275,7 @@ def partner_search_refresh(partner_ids: PartnerIds = None, *, today: datetime.da
     with connection.cursor() as cursor:
         cursor.execute(statement, (*config_params, *params))
         written = cursor.rowcount
-    cache.delete_many([UNFILTERED_COUNTS_CACHE_KEY, VOCABULARY_CACHE_KEY])
+    cache.delete_many([UNFILTERED_COUNTS_CACHE_KEY, VOCABULARY_CACHE_KEY, NEXT_STALE_CACHE_KEY])
     return written
 
 
@@ -279,3 +286,24 @@ def partner_search_refresh_due(today: datetime.date | None = None) -> int:
     today = today or timezone.localdate()
     due = PartnerSearchEntry.objects.filter(stale_on__lte=today).values("partner_id")
     return partner_search_refresh(due, today=today)
+
+
+def partner_search_entries_bring_up_to_date(today: datetime.date | None = None) -> int:
+    """For whatever reads the entries (Find-a-Partner, the API's partner list), first: refresh those gone
+    stale since the scheduled refresh (search_refresh_due, every 15 minutes) last ran, such as a program
+    enrollment or certification that expired at midnight, so no search shows or filters by it, even
+    while the worker is down. While nothing is due it costs a cache read, and one indexed query after a
+    refresh or every few minutes. Returns how many entries were written."""
+    if not search_index_available():
+        return 0
+    today = today or timezone.localdate()
+    next_stale = cache.get(NEXT_STALE_CACHE_KEY)
+    if next_stale is None:
+        next_stale = PartnerSearchEntry.objects.aggregate(first=Min("stale_on"))["first"] or datetime.date.max
+        cache.set(NEXT_STALE_CACHE_KEY, next_stale, NEXT_STALE_CACHE_SECONDS)
+    if next_stale > today:
+        return 0
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_BRING_UP_TO_DATE_LOCK])
+        return partner_search_refresh_due(today)

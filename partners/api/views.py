@@ -34,7 +34,7 @@ from partners.models import (
     TierChange,
     UseCase,
 )
-from partners.search_index import search_index_available
+from partners.search_index import partner_search_entries_bring_up_to_date, search_index_available
 from partners.search_results import search_tolerating_typos
 from partners.selectors import tier_evaluate
 from partners.selectors_visibility import (
@@ -148,6 +148,8 @@ class PartnerViewSet(PortalModelViewSet):
         if not search_index_available():
             # The embedded default reads the partner tables, tolerating no typos, as the page does there.
             return super().list(request, *args, **kwargs)
+        # Its filters read the search entries whatever the order: none may still hold what expired.
+        partner_search_entries_bring_up_to_date()
         ordered = "ordering" in request.query_params
         # With `?ordering=` the partners are read in that order, else the search entries in Find-a-Partner's.
         base = self.get_queryset() if ordered else search_entries_visible_to(request.user)
