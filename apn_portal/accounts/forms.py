@@ -1,11 +1,16 @@
-import hashlib
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
+from django.core.cache import cache
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from apn_portal.outbox.services import outbox_rendered_email_enqueue
+
+# However often a reset is asked for, an account gets one email in this window: enough for a person whose
+# email was slow, too few to flood a mailbox (or the mail server's reputation) from the public form.
+RESET_EMAIL_WINDOW_SECONDS = 15 * 60
 
 
 class OutboxPasswordResetForm(PasswordResetForm):
@@ -29,6 +34,14 @@ class OutboxPasswordResetForm(PasswordResetForm):
         to_email,
         html_email_template_name=None,
     ):
+        user = context["user"]
+        # One email per account per window, however often the form is sent: the form itself says the same
+        # for every address (no telling which have an account), so it cannot refuse; it just queues
+        # nothing more, and the link already sent keeps working. The cache marks the window's start (as
+        # the contact form's throttle does); the dedupe key, one per window, holds the same limit in the
+        # database should the cache be lost or not shared between processes.
+        if not cache.add(f"password-reset-sent:{user.pk}", True, RESET_EMAIL_WINDOW_SECONDS):
+            return
         portal = urlsplit(settings.PORTAL_URL)
         # The template writes `{{ protocol }}://{{ domain }}` before the path, so `domain` keeps any path
         # PORTAL_URL has (a portal served under a prefix).
@@ -39,11 +52,9 @@ class OutboxPasswordResetForm(PasswordResetForm):
         }
         subject = "".join(render_to_string(subject_template_name, context).splitlines())
         body_html = render_to_string(html_email_template_name, context) if html_email_template_name else ""
-        # The same link asked for twice in one second is queued once; the key holds a digest of the token,
-        # not the token, since the admin shows it.
-        token_digest = hashlib.sha256(context["token"].encode()).hexdigest()[:32]
+        window = int(timezone.now().timestamp()) // RESET_EMAIL_WINDOW_SECONDS
         outbox_rendered_email_enqueue(
-            dedupe_key=f"password-reset:{context['user'].pk}:{token_digest}",
+            dedupe_key=f"password-reset:{user.pk}:{window}",
             to=[to_email],
             subject=subject,
             body_text=render_to_string(email_template_name, context),

@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from rest_framework.authtoken.models import Token
 
 from apn_portal.accounts.choices import StaffRole
 
@@ -48,6 +49,17 @@ class User(AbstractUser):
 
     def __str__(self):
         return self.get_full_name() or self.username
+
+    def save(self, *args, **kwargs):
+        # set_password() keeps the new raw password in _password until the save (Django's own hash
+        # upgrade on sign-in clears it first): a new password, by whatever path (the change form, a reset
+        # link, the admin, code), also ends the API tokens issued with the old one, which would otherwise
+        # keep working for whoever learnt the password the user is replacing.
+        password_changed = self._password is not None and not self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if password_changed:
+                Token.objects.filter(user=self).delete()
 
     @property
     def is_provider_staff(self) -> bool:

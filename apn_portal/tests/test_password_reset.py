@@ -6,6 +6,7 @@ import re
 import pytest
 import time_machine
 from django.core import mail
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
@@ -140,3 +141,48 @@ def test_the_reset_link_goes_to_the_portal_url_whatever_the_request_host(
     assert len(links) == 1
     assert links[0].startswith("https://portal.example.com/accounts/reset/")
     assert host not in email.body
+
+
+def test_asking_again_and_again_queues_one_email_and_the_link_already_sent_keeps_working(
+    client, pat, django_capture_on_commit_callbacks
+):
+    start = timezone.now()
+    answers = []
+    for minute in range(14):  # once a minute, for all but the last minute of the window
+        with time_machine.travel(start + datetime.timedelta(minutes=minute), tick=False):
+            answers.append(ask_for_a_reset(client, ADDRESS, django_capture_on_commit_callbacks))
+            answers.append(ask_for_a_reset(client, "nobody@example.com", django_capture_on_commit_callbacks))
+
+    # Every answer, for the address with an account as for the one without, is the same page.
+    assert {(answer.status_code, answer.url) for answer in answers} == {(302, reverse("password_reset_done"))}
+    assert OutboxMessage.objects.filter(to=[ADDRESS]).count() == 1
+    assert OutboxMessage.objects.count() == 1
+    outbox_flush()
+    (email,) = mail.outbox
+    assert client.get(reset_link(email.body), follow=True).context["validlink"]
+
+
+def test_a_reset_asked_for_after_the_window_is_sent_again(client, pat, django_capture_on_commit_callbacks):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        ask_for_a_reset(client, ADDRESS, django_capture_on_commit_callbacks)
+    with time_machine.travel(start + datetime.timedelta(minutes=16), tick=False):
+        ask_for_a_reset(client, ADDRESS, django_capture_on_commit_callbacks)
+
+        assert OutboxMessage.objects.filter(to=[ADDRESS]).count() == 2
+        outbox_flush()
+        first, second = mail.outbox
+        assert client.get(reset_link(first.body), follow=True).context["validlink"]
+        assert client.get(reset_link(second.body), follow=True).context["validlink"]
+
+
+def test_the_limit_holds_when_the_cache_is_lost(client, pat, django_capture_on_commit_callbacks):
+    # The start of a window of the database's limit, so both requests fall in it.
+    start = datetime.datetime(2026, 3, 2, 10, 0, tzinfo=datetime.UTC)
+    with time_machine.travel(start, tick=False):
+        ask_for_a_reset(client, ADDRESS, django_capture_on_commit_callbacks)
+    cache.clear()  # a Redis restarted, or another process's local cache
+    with time_machine.travel(start + datetime.timedelta(minutes=5), tick=False):
+        ask_for_a_reset(client, ADDRESS, django_capture_on_commit_callbacks)
+
+    assert OutboxMessage.objects.filter(to=[ADDRESS]).count() == 1
