@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
@@ -57,6 +57,7 @@ from engagements.selectors import (
     engaged_partner_grant_problem,
     foreign_accounts_problem,
     live_grants,
+    partner_role_problem,
     user_can_manage_access,
     user_can_manage_customer,
     user_can_manage_engagement,
@@ -587,6 +588,44 @@ def engagement_create(
         )
 
 
+def _check_lead_can_become_work(lead: ContactRequest) -> None:
+    if Engagement.objects.filter(contact_request=lead).exists():
+        raise ConflictError(f"Contact request {lead.reference} is already an engagement.")
+    if lead.status == ContactRequestStatus.DECLINED:
+        raise ConflictError(f"Contact request {lead.reference} was declined; it cannot become work.")
+    # Checked before anything is saved, so the refusal names the partner's type, not a rolled-back role.
+    problem = partner_role_problem(lead.partner, PartnerRole.CONSULTING_LEAD)
+    if problem:
+        raise DomainError(f"Only a Consulting partner can lead the work: {problem}")
+
+
+def engagement_create_from_contact_request_check(*, user, contact_request: ContactRequest) -> None:
+    """Refuse, as engagement_create_from_contact_request would, a user or a lead that cannot start an
+    engagement: for pages that offer the action only when it would be taken."""
+    if not (
+        user.is_authenticated
+        and user.partner_id is not None
+        and user.partner_id == contact_request.partner_id
+    ):
+        raise PermissionDeniedError("Only the partner's own staff can turn its contact request into work.")
+    _check_lead_can_become_work(contact_request)
+
+
+def _customer_for_lead(lead: ContactRequest) -> Customer:
+    """A new customer named after the lead's company. Two leads from one company converted at the same
+    moment pick the same free slug; the one that loses the race takes the next."""
+    for _attempt in range(3):
+        customer = Customer(name=lead.company, slug=_unique_customer_slug(lead.company))
+        validate_or_refuse(customer)
+        try:
+            with transaction.atomic():
+                customer.save()
+        except IntegrityError:
+            continue
+        return customer
+    raise ConflictError(f"Another customer named {lead.company} was being saved at the same time; try again.")
+
+
 def engagement_create_from_contact_request(
     *,
     user,
@@ -598,32 +637,38 @@ def engagement_create_from_contact_request(
     procurement_model: str = ProcurementModel.DIRECT,
     customer: Customer | None = None,
 ) -> Engagement:
-    """The lead becomes an engagement, led by the partner it was sent to.
+    """The lead becomes an engagement, led by the partner it was sent to. A new lead is accepted with it.
 
     The customer is the one given (provider staff only: a partner cannot attach itself to an existing
     customer's records) or a new one named after the lead's company. The person who wrote joins the team.
+    A lead becomes one engagement at most: sent twice (a double click, two colleagues), the second is a
+    ConflictError.
     """
-    if not (user.is_authenticated and user.partner_id == contact_request.partner_id):
-        raise PermissionDeniedError("Only the partner's own staff can turn its contact request into work.")
+    engagement_create_from_contact_request_check(user=user, contact_request=contact_request)
     if customer is not None:
         raise PermissionDeniedError(
             "A partner cannot attach a lead to an existing customer; the provider's staff link them."
         )
     with transaction.atomic():
-        lead = ContactRequest.objects.select_for_update().get(pk=contact_request.pk)
-        if Engagement.objects.filter(contact_request=lead).exists():
-            raise ConflictError(f"Contact request {lead.reference} is already an engagement.")
-        if lead.status == ContactRequestStatus.DECLINED:
-            raise DomainError(f"Contact request {lead.reference} was declined; it cannot become work.")
+        # The lead's row lock makes a second conversion wait, then see the first one's engagement.
+        lead = (
+            ContactRequest.objects.select_for_update(of=("self",))
+            .select_related("partner")
+            .get(pk=contact_request.pk)
+        )
+        _check_lead_can_become_work(lead)
         if lead.status == ContactRequestStatus.NEW:
             lead = contact_request_accept(contact_request=lead, user=user)
-        customer = Customer(name=lead.company, slug=_unique_customer_slug(lead.company))
-        validate_or_refuse(customer)
-        customer.save()
+        customer = _customer_for_lead(lead)
+        if not title:
+            # Cut to fit: a title the person did not type must not be what refuses the engagement.
+            title = f"{lead.company}: {(workload or '').strip()}"[
+                : Engagement._meta.get_field("title").max_length
+            ]
         engagement = _engagement_start(
             user=user,
             customer=customer,
-            title=title or f"{lead.company}: {workload}",
+            title=title,
             workload=workload,
             procurement_model=procurement_model,
             description=lead.message,
@@ -647,6 +692,8 @@ def engagement_create_from_contact_request(
             note=f"Wrote contact request {lead.reference}",
         )
     contact_request.status = lead.status
+    contact_request.responded_at = lead.responded_at
+    contact_request.responded_by = lead.responded_by
     return engagement
 
 

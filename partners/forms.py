@@ -4,8 +4,11 @@ import uuid
 
 from django import forms
 from django.db import models
+from django.utils import timezone
 
+from apn_portal.dates import validate_plausible_date
 from apn_portal.exceptions import DomainError
+from engagements.choices import ProcurementModel
 from partners.choices import PartnerType
 from partners.models import (
     LOGO_CONTENT_TYPES,
@@ -297,4 +300,41 @@ class ProfileChangeForm(forms.ModelForm):
                     "use_cases": list(source.use_cases.all()),
                 },
             )
+        super().__init__(*args, **kwargs)
+
+
+class LeadEngagementForm(forms.Form):
+    """What the partner says when a lead becomes an engagement; the customer, the description and the
+    person on the customer's team come from the lead itself."""
+
+    workload = forms.CharField(
+        label="Workload",
+        max_length=200,
+        help_text="What moves or is built, e.g. “WordPress site”.",
+        error_messages={"required": "Say what the work is about."},
+    )
+    title = forms.CharField(
+        label="Title",
+        max_length=200,
+        required=False,
+        help_text="Leave empty for the company and the workload.",
+    )
+    procurement_model = forms.ChoiceField(
+        label="How the customer buys", choices=ProcurementModel.choices, initial=ProcurementModel.DIRECT
+    )
+    contract_start = forms.DateField(
+        label="Contract starts",
+        validators=[validate_plausible_date],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    contract_end = forms.DateField(
+        label="Contract's last day",
+        validators=[validate_plausible_date],
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Access the customer grants you ends with it.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "engagement-%s")
+        kwargs.setdefault("initial", {"contract_start": timezone.localdate()})
         super().__init__(*args, **kwargs)

@@ -10,7 +10,13 @@ from apn_portal.accounts.models import User
 from apn_portal.api.serializers import read_only_slug, read_only_username
 from apn_portal.dates import validate_plausible_date
 from engagements import selectors
-from engagements.choices import AccessGrantState, AccessScope, EngagementStage, EngagementStatus
+from engagements.choices import (
+    AccessGrantState,
+    AccessScope,
+    EngagementStage,
+    EngagementStatus,
+    ProcurementModel,
+)
 from engagements.models import (
     AccessGrant,
     AwsAccount,
@@ -165,6 +171,31 @@ class EngagementSerializer(serializers.ModelSerializer):
             *TIMESTAMPS,
         ]
         read_only_fields = ["id", "status", "completed_on", *TIMESTAMPS]
+
+
+class LeadEngagementSerializer(serializers.Serializer):
+    """What a partner says when its contact request becomes an engagement; the rest comes from the lead."""
+
+    workload = serializers.CharField(
+        max_length=200, help_text="What moves or is built, e.g. 'WordPress site'."
+    )
+    title = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Default: the lead's company and the workload.",
+    )
+    procurement_model = serializers.ChoiceField(
+        choices=ProcurementModel.choices, default=ProcurementModel.DIRECT
+    )
+    contract_start = serializers.DateField(
+        validators=[validate_plausible_date], help_text="The first day of your contract."
+    )
+    contract_end = serializers.DateField(
+        validators=[validate_plausible_date],
+        help_text="Your contract's last day (inclusive); access granted ends with it.",
+    )
 
 
 class StageAdvanceSerializer(serializers.Serializer):

@@ -65,6 +65,25 @@ class AwsAccountViewSet(CursorListMixin, EngagementsViewSet):
         return services.aws_account_create(user=user, **data)
 
 
+def _with_what_is_shown(queryset):
+    return queryset.prefetch_related(
+        "stage_events",
+        Prefetch(
+            "engagement_partners",
+            queryset=EngagementPartner.objects.filter(replaced_by__isnull=True).select_related("partner"),
+            to_attr="current_partners",
+        ),
+    )
+
+
+def engagement_as_read(engagement: Engagement, user) -> Engagement:
+    """The engagement as a GET of /api/v1/engagements/{id}/ reads it, for another resource's action that
+    starts one (a contact request's `engagement/`), so both answer with the same fields."""
+    visible = selectors.engagements_visible_to(user).values("pk")
+    shown = Engagement.objects.filter(pk=engagement.pk, pk__in=visible).select_related("customer")
+    return _with_what_is_shown(shown).first() or engagement
+
+
 class EngagementViewSet(EngagementsViewSet):
     queryset = Engagement.objects.all()
     serializer_class = serializers.EngagementSerializer
@@ -77,14 +96,7 @@ class EngagementViewSet(EngagementsViewSet):
         return queryset.filter(pk__in=selectors.engagements_visible_to(user).values("pk"))
 
     def annotate_queryset(self, queryset):
-        return queryset.prefetch_related(
-            "stage_events",
-            Prefetch(
-                "engagement_partners",
-                queryset=EngagementPartner.objects.filter(replaced_by__isnull=True).select_related("partner"),
-                to_attr="current_partners",
-            ),
-        )
+        return _with_what_is_shown(queryset)
 
     def create_object(self, data, user):
         return services.engagement_create(user=user, **data)

@@ -17,6 +17,9 @@ from apn_portal.api.filters import UniqueOrderingFilter
 from apn_portal.api.pagination import CountedWithPagePaginator
 from apn_portal.api.throttling import ContactRequestThrottle
 from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
+from engagements.api import serializers as engagement_serializers
+from engagements.api.views import engagement_as_read
+from engagements.services import engagement_create_from_contact_request
 from partners import services, services_records
 from partners.api import filters, serializers
 from partners.models import (
@@ -467,3 +470,25 @@ class ContactRequestViewSet(CursorListMixin, PortalModelViewSet):
         payload = self.action_payload(serializers.ReasonSerializer, request)
         declined = services.contact_request_decline(contact_request=lead, user=request.user, **payload)
         return Response(self.get_serializer(declined).data)
+
+    @extend_schema(
+        summary="Start an engagement from a contact request",
+        description="The lead becomes an engagement for a new customer named after its company, led by "
+        "your partner as consulting lead under the contract dates given; the person who wrote joins its "
+        "team, and a new lead is accepted with it. 409 when the lead is already an engagement or was "
+        "declined.",
+        request=engagement_serializers.LeadEngagementSerializer,
+        responses={201: engagement_serializers.EngagementSerializer},
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def engagement(self, request, reference=None):
+        lead = self.get_object()
+        payload = self.action_payload(engagement_serializers.LeadEngagementSerializer, request)
+        started = engagement_create_from_contact_request(user=request.user, contact_request=lead, **payload)
+        return Response(
+            engagement_serializers.EngagementSerializer(
+                engagement_as_read(started, request.user), context=self.get_serializer_context()
+            ).data,
+            status=status.HTTP_201_CREATED,
+        )

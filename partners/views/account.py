@@ -9,11 +9,16 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from apn_portal.exceptions import DomainError
+from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from apn_portal.http import form_address, redirect_see_other
 from apn_portal.pages import audience_required, form_error
+from engagements.selectors import engagements_visible_to
+from engagements.services import (
+    engagement_create_from_contact_request,
+    engagement_create_from_contact_request_check,
+)
 from partners.choices import ContactRequestStatus
-from partners.forms import LeadDeclineForm, ProfileChangeForm
+from partners.forms import LeadDeclineForm, LeadEngagementForm, ProfileChangeForm
 from partners.models import Partner
 from partners.selectors_partner_area import (
     contact_request_status_counts,
@@ -80,18 +85,38 @@ def leads(request):
 
 def _own_lead(request, reference):
     return get_object_or_404(
-        contact_requests_of_partner(request.user.partner_id).select_related("partner", "responded_by"),
+        contact_requests_of_partner(request.user.partner_id).select_related(
+            "partner", "responded_by", "engagement"
+        ),
         reference=reference,
     )
 
 
-def _lead_page(request, lead, decline_form=None, status=200):
+def _lead_page(request, lead, decline_form=None, status=200, engagement_form=None):
+    # Without an engagement, `lead.engagement` raises RelatedObjectDoesNotExist, an AttributeError.
+    engagement = getattr(lead, "engagement", None)
+    can_start = False
+    if engagement is None:
+        try:
+            engagement_create_from_contact_request_check(user=request.user, contact_request=lead)
+            can_start = True
+        except DomainError:
+            pass
     return _area_page(
         request,
         "my/lead_detail.html",
         lead.partner,
         "leads",
-        {"lead": lead, "decline_form": decline_form or LeadDeclineForm()},
+        {
+            "lead": lead,
+            "decline_form": decline_form or LeadDeclineForm(),
+            "engagement": engagement,
+            # Replaced on it since, the partner no longer sees the engagement: its title, but no link.
+            "engagement_shown": engagement is not None
+            and engagements_visible_to(request.user).filter(pk=engagement.pk).exists(),
+            "can_start_engagement": can_start,
+            "engagement_form": engagement_form or LeadEngagementForm(),
+        },
         status=status,
     )
 
@@ -132,6 +157,34 @@ def lead_decline(request, reference):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"You declined {lead.reference}.")
+    return redirect_see_other("my:lead-detail", lead.reference)
+
+
+@form_address("my:lead-detail")
+@partner_staff_required
+def lead_engagement(request, reference):
+    lead = _own_lead(request, reference)
+    form = LeadEngagementForm(request.POST)
+    try:
+        # Asked first: on a page older than a colleague's answer the form's input no longer matters.
+        engagement_create_from_contact_request_check(user=request.user, contact_request=lead)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect_see_other("my:lead-detail", lead.reference)
+    if not form.is_valid():
+        return _lead_page(request, lead, engagement_form=form, status=400)
+    try:
+        engagement = engagement_create_from_contact_request(
+            user=request.user, contact_request=lead, **form.cleaned_data
+        )
+    except (ConflictError, PermissionDeniedError) as exc:
+        # Converted or declined by a colleague meanwhile: the page shows what became of it.
+        messages.error(request, exc.message)
+    except DomainError as exc:
+        form_error(form, exc)
+        return _lead_page(request, lead, engagement_form=form, status=400)
+    else:
+        messages.success(request, f"{lead.reference} is now the engagement “{engagement.title}”.")
     return redirect_see_other("my:lead-detail", lead.reference)
 
 

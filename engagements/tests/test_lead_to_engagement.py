@@ -1,0 +1,200 @@
+"""POST /api/v1/contact-requests/{reference}/engagement/: the lead becomes an engagement through the one
+service the partner's lead page uses, once, for the partner it was sent to; and the service itself holds
+against a second conversion and a customer slug taken meanwhile."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from apn_portal.exceptions import ConflictError
+from engagements import services
+from engagements.choices import PartnerRole
+from engagements.models import Customer, Engagement
+from partners.choices import ContactRequestStatus, PartnerType
+from tests.factories import (
+    ContactRequestFactory,
+    CustomerFactory,
+    CustomerUserFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    SuperUserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def today():
+    return timezone.localdate()
+
+
+def api(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def url(lead) -> str:
+    return f"/api/v1/contact-requests/{lead.reference}/engagement/"
+
+
+def contract(**changes) -> dict:
+    return {
+        "workload": "WordPress site",
+        "contract_start": today().isoformat(),
+        "contract_end": (today() + datetime.timedelta(days=90)).isoformat(),
+        **changes,
+    }
+
+
+@pytest.fixture
+def lead():
+    return ContactRequestFactory(company="Blue Sky Charity", name="Ada Lovelace")
+
+
+@pytest.fixture
+def partner_api(lead):
+    return api(PartnerUserFactory(partner=lead.partner))
+
+
+def test_the_partner_turns_its_lead_into_an_engagement_it_then_reads(partner_api, lead):
+    response = partner_api.post(url(lead), contract(title="Blue Sky website"), format="json")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    engagement = Engagement.objects.get(contact_request=lead)
+    assert body["id"] == engagement.pk and body["title"] == "Blue Sky website"
+    assert body["customer"] == engagement.customer.slug and engagement.customer.name == "Blue Sky Charity"
+    assert [(p["partner"], p["role"]) for p in body["partners"]] == [
+        (lead.partner.slug, PartnerRole.CONSULTING_LEAD)
+    ]
+    assert partner_api.get(f"/api/v1/engagements/{engagement.pk}/").json() == body
+    assert partner_api.get(f"/api/v1/contact-requests/{lead.reference}/").json()["status"] == "accepted"
+
+
+def test_a_lead_converted_already_or_declined_is_a_409(partner_api, lead):
+    assert partner_api.post(url(lead), contract(), format="json").status_code == 201
+
+    again = partner_api.post(url(lead), contract(workload="Another"), format="json")
+
+    assert again.status_code == 409
+    assert again.json() == {"detail": f"Contact request {lead.reference} is already an engagement."}
+    assert Engagement.objects.count() == 1 and Customer.objects.count() == 1
+
+    declined = ContactRequestFactory(
+        partner=lead.partner, status=ContactRequestStatus.DECLINED, decline_reason="Out of scope"
+    )
+    refused = partner_api.post(url(declined), contract(), format="json")
+    assert refused.status_code == 409
+    assert "was declined" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "make_user",
+    [
+        pytest.param(lambda: PartnerUserFactory(), id="another-partner"),
+        pytest.param(lambda: CustomerUserFactory(), id="a-customer"),
+    ],
+)
+def test_someone_who_cannot_see_the_lead_gets_a_404(lead, make_user):
+    response = api(make_user()).post(url(lead), contract(), format="json")
+
+    assert response.status_code == 404
+    assert not Engagement.objects.exists()
+
+
+def test_the_providers_staff_see_the_lead_but_do_not_convert_it(lead):
+    response = api(SuperUserFactory()).post(url(lead), contract(), format="json")
+
+    assert response.status_code == 403
+    assert api().post(url(lead), contract(), format="json").status_code == 401
+    assert not Engagement.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"workload": ""}, "workload"),
+        ({"contract_end": "soon"}, "contract_end"),
+        ({"contract_start": "9999-01-01"}, "contract_start"),
+        ({"procurement_model": "barter"}, "procurement_model"),
+        ({"title": "x" * 201}, "title"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field(partner_api, lead, body, field):
+    response = partner_api.post(url(lead), contract(**body), format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Engagement.objects.exists()
+
+
+def test_a_contract_ending_before_it_starts_is_a_400(partner_api, lead):
+    response = partner_api.post(
+        url(lead), contract(contract_end=(today() - datetime.timedelta(days=1)).isoformat()), format="json"
+    )
+
+    assert response.status_code == 400
+    assert "cannot end before it starts" in str(response.json())
+    assert not Engagement.objects.exists() and not Customer.objects.exists()
+    lead.refresh_from_db()
+    assert lead.status == ContactRequestStatus.NEW
+
+
+def test_a_technology_partner_is_refused_before_anything_is_saved():
+    lead = ContactRequestFactory(partner=PartnerFactory(partner_type=PartnerType.TECHNOLOGY))
+
+    response = api(PartnerUserFactory(partner=lead.partner)).post(url(lead), contract(), format="json")
+
+    assert response.status_code == 400
+    assert "Only a Consulting partner can lead the work" in response.json()["detail"]
+    assert not Customer.objects.exists()
+
+
+def test_a_long_company_name_still_makes_a_default_title(partner_api):
+    lead = ContactRequestFactory(company="C" * 200)
+    response = api(PartnerUserFactory(partner=lead.partner)).post(url(lead), contract(), format="json")
+
+    assert response.status_code == 201
+    assert len(response.json()["title"]) == 200
+
+
+def test_a_customer_slug_taken_meanwhile_gives_the_next_one(lead, monkeypatch):
+    # Another conversion saved a customer of the same company between this one's check and its save.
+    real = services.validate_or_refuse
+    raced = []
+
+    def rival_saves_first(instance, **kwargs):
+        real(instance, **kwargs)
+        if isinstance(instance, Customer) and not raced:
+            raced.append(CustomerFactory(name=instance.name, slug=instance.slug))
+
+    monkeypatch.setattr(services, "validate_or_refuse", rival_saves_first)
+
+    engagement = services.engagement_create_from_contact_request(
+        user=PartnerUserFactory(partner=lead.partner),
+        contact_request=lead,
+        workload="WordPress site",
+        contract_start=today(),
+        contract_end=today(),
+    )
+
+    assert engagement.customer.slug == "blue-sky-charity-2"
+
+
+def test_the_service_refuses_a_second_engagement_from_a_stale_lead(lead):
+    user = PartnerUserFactory(partner=lead.partner)
+    stale = type(lead).objects.get(pk=lead.pk)
+    services.engagement_create_from_contact_request(
+        user=user, contact_request=lead, workload="x", contract_start=today(), contract_end=today()
+    )
+
+    with pytest.raises(ConflictError, match="already an engagement"):
+        services.engagement_create_from_contact_request(
+            user=user, contact_request=stale, workload="y", contract_start=today(), contract_end=today()
+        )
+    assert Engagement.objects.count() == 1
