@@ -177,7 +177,7 @@ def enrollment_approve_check(
             "earlier one.",
             field="approved_on",
         )
-    partner, program = enrollment.partner, enrollment.program
+    program = enrollment.program
     if enrollment.status == EnrollmentStatus.APPROVED:
         raise ConflictError(f"This enrollment in {program.name} is already approved.")
     if enrollment.status not in LIVE_ENROLLMENT_STATUSES:
@@ -186,6 +186,17 @@ def enrollment_approve_check(
             f"An enrollment that is {enrollment.get_status_display().lower()} cannot be approved; "
             "the partner applies again."
         )
+    return _enrollment_term(enrollment, approved_on=approved_on, audit_result=enrollment.audit_result)
+
+
+def _enrollment_term(
+    enrollment: ProgramEnrollment, *, approved_on: datetime.date, audit_result: str
+) -> datetime.date:
+    """What an approval and a renewal both stand on (the program open to the partner's type, its minimum
+    tier held, its audit passed): refuse a term they do not allow, otherwise return the day a term
+    approved on `approved_on` ends, by the program's validity."""
+    today = timezone.localdate()
+    partner, program = enrollment.partner, enrollment.program
     closed = enrollment_program_closed(partner, program)
     if closed:
         raise DomainError(closed)
@@ -194,7 +205,7 @@ def enrollment_approve_check(
             f"{program.name} needs at least the {program.minimum_tier.name} tier; "
             f"{partner.name} is {partner.tier.name}."
         )
-    if program.audit_required and enrollment.audit_result != AuditResult.PASSED:
+    if program.audit_required and audit_result != AuditResult.PASSED:
         raise DomainError(f"{program.name} needs a passed audit before approval.", field="audit_result")
     expires_on = add_months(approved_on, program.validity_months)
     if expires_on <= today:
@@ -224,6 +235,129 @@ def enrollment_approve(
         locked.expires_on = expires_on
         locked.status_reason = ""
         locked._history_user = user
+        locked.save()
+        events.enrollment_approved(locked)
+    return locked
+
+
+def enrollment_start_review(*, enrollment: ProgramEnrollment, user) -> ProgramEnrollment:
+    """A PDM takes up an application: applied becomes under review. It is approved (or revoked) from
+    there as from applied; an application approved straight away skips it."""
+    with transaction.atomic():
+        locked = enrollment_lock(enrollment, "program")
+        _ensure_can_edit(locked.partner, user)
+        if locked.status != EnrollmentStatus.APPLIED:
+            state = locked.get_status_display().lower()
+            if locked.status == EnrollmentStatus.UNDER_REVIEW:
+                raise ConflictError(f"This enrollment in {locked.program.name} is already under review.")
+            raise ConflictError(
+                f"This enrollment is {state}: only an application still applied for is taken up."
+            )
+        locked.status = EnrollmentStatus.UNDER_REVIEW
+        locked._history_user = user
+        locked._change_reason = "Review started"
+        locked.save(update_fields=["status", "updated_at"])
+    return locked
+
+
+def enrollment_renew_check(
+    *,
+    audit_date: datetime.date | None = None,
+    audit_result: str = "",
+    enrollment: ProgramEnrollment | None = None,
+) -> datetime.date | None:
+    """Refuse a renewal the rules do not allow; otherwise return the day the renewed enrollment expires.
+    Without an enrollment, only the audit sent is checked: the admin's renew form asks so, before it renews
+    each of the selected enrollments, and says what the API says.
+
+    A renewal is an approval again, today, of an approved enrollment still in force, so its term follows
+    without a gap: by the rules of approval (`_enrollment_term`), on an audit held since it was approved
+    (sent with the renewal, or recorded on the enrollment before) that passed. A failed audit is refused
+    as recording it on the approved enrollment is: the enrollment stays as it is, to be revoked with a
+    reason if the partner no longer meets the program."""
+    if audit_result and audit_date is None:
+        raise DomainError("An audit result needs the audit's date.", field="audit_date")
+    if audit_date is not None and not audit_result:
+        # Without it, the new date would be read with the result of the audit it was approved on.
+        raise DomainError(
+            "Give the new audit's result: a renewal stands on a passed audit.", field="audit_result"
+        )
+    if audit_result and audit_result != AuditResult.PASSED:
+        raise DomainError(
+            "A failed audit does not renew the enrollment: it stays approved until it expires; revoke it "
+            "with a reason rather than record the failed audit on it.",
+            field="audit_result",
+        )
+    if enrollment is None:
+        return None
+    today = timezone.localdate()
+    program = enrollment.program
+    state = enrollment.get_status_display().lower()
+    if enrollment.status not in LIVE_ENROLLMENT_STATUSES:
+        raise ConflictError(f"An enrollment that is {state} cannot be renewed; the partner applies again.")
+    if enrollment.status != EnrollmentStatus.APPROVED:
+        raise ConflictError(f"This enrollment is {state}, not approved yet: approve it rather than renew it.")
+    if enrollment.expires_on < today:
+        raise ConflictError(
+            f"This enrollment expired on {enrollment.expires_on:%d %b %Y}: it cannot be renewed; the partner "
+            "applies again."
+        )
+    changes = {"audit_date": audit_date, "audit_result": audit_result} if audit_date is not None else {}
+    held_on = changes.get("audit_date", enrollment.audit_date)
+    result = changes.get("audit_result", enrollment.audit_result)
+    if changes or program.audit_required:
+        if held_on is None or result != AuditResult.PASSED:
+            raise DomainError(
+                f"{program.name} is renewed on a new passed audit: give its date and result.",
+                field="audit_date",
+            )
+        if held_on <= enrollment.approved_on:
+            raise DomainError(
+                f"The audit of {held_on:%d %b %Y} is not newer than the approval of "
+                f"{enrollment.approved_on:%d %b %Y}: give the date of the new audit.",
+                field="audit_date",
+            )
+    # The rules of what an enrollment records (an audit with a result is not in the future) live with
+    # the records; that module builds on this one, so it is imported when called.
+    from partners.services_records import _enrollment_record_check
+
+    _enrollment_record_check(enrollment, changes)
+    expires_on = _enrollment_term(enrollment, approved_on=today, audit_result=result)
+    if expires_on <= enrollment.expires_on:
+        raise ConflictError(
+            f"Renewed today, it would expire on {expires_on:%d %b %Y}, no later than it does now "
+            f"({enrollment.expires_on:%d %b %Y}): there is nothing to renew yet."
+        )
+    return expires_on
+
+
+def enrollment_renew(
+    *, enrollment: ProgramEnrollment, user, audit_date: datetime.date | None = None, audit_result: str = ""
+) -> ProgramEnrollment:
+    """Renew an approved enrollment before it expires, on its new passed audit (`enrollment_renew_check`):
+    the audit sent is recorded, and the enrollment is approved again today, by this user, for the
+    program's validity. Integrators hear of it as of an approval (`enrollment.approved`, with the new
+    dates); the history keeps the term it replaces."""
+    enrollment_renew_check(audit_date=audit_date, audit_result=audit_result)
+    with transaction.atomic():
+        locked = enrollment_lock(enrollment, "partner__tier", "program__minimum_tier")
+        _ensure_can_edit(locked.partner, user)
+        expires_on = enrollment_renew_check(
+            audit_date=audit_date, audit_result=audit_result, enrollment=locked
+        )
+        if audit_date is not None:
+            locked.audit_date, locked.audit_result = audit_date, audit_result
+        previous = locked.expires_on
+        locked.approved_on = timezone.localdate()
+        locked.approved_by = user
+        locked.expires_on = expires_on
+        locked._history_user = user
+        locked._change_reason = (
+            f"Renewed until {expires_on:%d %b %Y} (was {previous:%d %b %Y}) on the audit of "
+            f"{locked.audit_date:%d %b %Y}"
+            if locked.audit_date
+            else f"Renewed until {expires_on:%d %b %Y} (was {previous:%d %b %Y})"
+        )
         locked.save()
         events.enrollment_approved(locked)
     return locked

@@ -37,7 +37,8 @@ STAFF_MEMBER_FIELDS = ("full_name", "email", "job_title")
 CERTIFICATION_FIELDS = ("name", "level", "credential_id", "earned_on", "expires_on")
 REFERENCE_FIELDS = ("customer_name", "summary", "services_used", "launched_on", "is_public")
 # What an enrollment records of its application and audit; its status, approval and expiry change only
-# through enrollment_approve, enrollment_revoke and the scheduled check.
+# through enrollment_start_review, enrollment_approve, enrollment_renew, enrollment_revoke and the
+# scheduled check.
 ENROLLMENT_FIELDS = ("applied_on", "audit_date", "audit_result")
 
 
@@ -182,6 +183,23 @@ def enrollment_apply_check(
         user.partner_id != partner.pk and not partner_is_editable_by(partner, user)
     ):
         raise PermissionDeniedError(f"Only {partner.name}'s own staff or its PDM can apply for it.")
+    if not partner_is_editable_by(partner, user):
+        # What the application records beyond itself is the PDM's to enter (`enrollment_update`, which
+        # only they may call): the partner's staff apply, today, and their PDM records the audit.
+        given = [
+            name
+            for name, value in (
+                ("applied_on", applied_on),
+                ("audit_date", audit_date),
+                ("audit_result", audit_result),
+            )
+            if value not in (None, "")
+        ]
+        if given:
+            raise DomainError(
+                f"Only {partner.name}'s PDM records an application's date and audit: apply without it.",
+                field=given[0],
+            )
     closed = enrollment_program_closed(partner, program)
     if closed:
         raise DomainError(closed, field="program")

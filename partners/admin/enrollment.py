@@ -1,5 +1,5 @@
-"""Program enrollments: applications are entered here, corrected, approved and revoked; all go through the
-services, so the admin refuses what the API refuses."""
+"""Program enrollments: applications are entered here, corrected, taken up for review, approved, renewed
+and revoked; all go through the services, so the admin refuses what the API refuses."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,10 +13,17 @@ from apn_portal.admin import (
 )
 from apn_portal.exceptions import DomainError
 from apn_portal.pages import form_error
-from partners.choices import LIVE_ENROLLMENT_STATUSES, EnrollmentStatus
+from partners.choices import LIVE_ENROLLMENT_STATUSES, AuditResult, EnrollmentStatus
 from partners.forms import ReasonForm
 from partners.models import ProgramEnrollment
-from partners.services import enrollment_approve, enrollment_revoke, enrollment_revoke_check
+from partners.services import (
+    enrollment_approve,
+    enrollment_renew,
+    enrollment_renew_check,
+    enrollment_revoke,
+    enrollment_revoke_check,
+    enrollment_start_review,
+)
 from partners.services_records import (
     ENROLLMENT_FIELDS,
     enrollment_apply,
@@ -90,6 +97,34 @@ class EnrollmentRevokeForm(ReasonForm):
         return cleaned
 
 
+class EnrollmentRenewForm(forms.Form):
+    """The new audit a renewal stands on, refused by the service's rule (`enrollment_renew_check`), so the
+    admin says what the API says. Left empty, each enrollment is renewed on the audit recorded on it."""
+
+    audit_date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The new audit's date, if it is not recorded on the enrollments yet.",
+    )
+    audit_result = forms.ChoiceField(
+        choices=[("", "---------"), *AuditResult.choices],
+        required=False,
+        help_text="A renewal stands on a passed audit.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            enrollment_renew_check(
+                audit_date=cleaned.get("audit_date"), audit_result=cleaned.get("audit_result", "")
+            )
+        except DomainError as error:
+            form_error(self, error)
+        return cleaned
+
+
 # How many approved enrollments a refused delete names, each with its own message.
 _NAMED_APPROVED = 10
 
@@ -133,7 +168,7 @@ class ProgramEnrollmentAdmin(
         "expires_on",
         "status_reason",
     )
-    actions = ("approve", "revoke")
+    actions = ("start_review", "approve", "renew", "revoke")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = EnrollmentApplicationForm if obj is None else EnrollmentChangeForm
@@ -163,7 +198,8 @@ class ProgramEnrollmentAdmin(
         obj._state.adding = False
 
     def get_readonly_fields(self, request, obj=None):
-        # Status and approval change only through the approve and revoke actions, which check the rules.
+        # Status and approval change only through the actions (start review, approve, renew, revoke), which
+        # check the rules.
         readonly = ["status", "approved_on", "approved_by", "expires_on", "status_reason"]
         if obj is not None:
             readonly = ["partner", "program", *readonly]
@@ -190,49 +226,96 @@ class ProgramEnrollmentAdmin(
             )
         return problems
 
-    @admin.action(description="Approve selected enrollments", permissions=["change"])
-    def approve(self, request, queryset):
+    def _editable_selection(self, request, queryset) -> list[ProgramEnrollment]:
+        """The selected enrollments the user may change (the others named in an error), or none for a
+        selection too large to act on."""
         if selection_too_large(self, request, queryset):
-            return None
-        enrollments = self.keep_editable(request, list(queryset.select_related("partner", "program")))
-        approved = []
+            return []
+        return self.keep_editable(request, list(queryset.select_related("partner", "program")))
+
+    def _each(self, request, enrollments, service, done: str) -> None:
+        """Run `service` on each enrollment, saying which it refused and why, then which it changed."""
+        succeeded = []
         for enrollment in enrollments:
             subject = f"{enrollment.partner.name} in {enrollment.program.name}"
             try:
-                enrollment_approve(enrollment=enrollment, user=request.user)
+                service(enrollment)
             except DomainError as error:
                 report_refusal(self, request, subject, error)
                 continue
-            approved.append(subject)
-        if approved:
-            self.message_user(request, f"Approved {len(approved)}: {'; '.join(approved)}.", messages.SUCCESS)
-        return None
+            succeeded.append(subject)
+        if succeeded:
+            self.message_user(request, f"{done} {len(succeeded)}: {'; '.join(succeeded)}.", messages.SUCCESS)
+
+    @admin.action(description="Start reviewing selected applications", permissions=["change"])
+    def start_review(self, request, queryset):
+        self._each(
+            request,
+            self._editable_selection(request, queryset),
+            lambda enrollment: enrollment_start_review(enrollment=enrollment, user=request.user),
+            "Under review",
+        )
+
+    @admin.action(description="Approve selected enrollments", permissions=["change"])
+    def approve(self, request, queryset):
+        self._each(
+            request,
+            self._editable_selection(request, queryset),
+            lambda enrollment: enrollment_approve(enrollment=enrollment, user=request.user),
+            "Approved",
+        )
+
+    @admin.action(description="Renew selected enrollments on a passed audit…", permissions=["change"])
+    def renew(self, request, queryset):
+        enrollments = self._editable_selection(request, queryset)
+        if not enrollments:
+            return None
+        if "apply" in request.POST:
+            form = EnrollmentRenewForm(request.POST)
+            if form.is_valid():
+                audit = {name: form.cleaned_data[name] for name in ("audit_date", "audit_result")}
+                self._each(
+                    request,
+                    enrollments,
+                    lambda enrollment: enrollment_renew(enrollment=enrollment, user=request.user, **audit),
+                    "Renewed",
+                )
+                return None
+        else:
+            form = EnrollmentRenewForm()
+        return action_form_page(
+            self,
+            request,
+            action="renew",
+            title="Renew enrollments",
+            intro="These approved enrollments are approved again today for their program's validity, on a "
+            "new passed audit: give it here, or leave it empty to renew each on the audit recorded on it.",
+            objects=enrollments,
+            describe=lambda e: (
+                f"{e.partner.name} in {e.program.name} ({e.get_status_display().lower()}"
+                + (f", expires on {e.expires_on:%d %b %Y})" if e.expires_on else ")")
+            ),
+            form=form,
+            submit_label="Renew",
+        )
 
     @admin.action(description="Revoke selected enrollments, with a reason…", permissions=["change"])
     def revoke(self, request, queryset):
-        if selection_too_large(self, request, queryset):
-            return None
-        enrollments = self.keep_editable(request, list(queryset.select_related("partner", "program")))
+        enrollments = self._editable_selection(request, queryset)
         if not enrollments:
             return None
         if "apply" in request.POST:
             form = EnrollmentRevokeForm(request.POST)
             if form.is_valid():
-                revoked = []
-                for enrollment in enrollments:
-                    subject = f"{enrollment.partner.name} in {enrollment.program.name}"
-                    try:
-                        enrollment_revoke(
-                            enrollment=enrollment, user=request.user, reason=form.cleaned_data["reason"]
-                        )
-                    except DomainError as error:
-                        report_refusal(self, request, subject, error)
-                        continue
-                    revoked.append(subject)
-                if revoked:
-                    self.message_user(
-                        request, f"Revoked {len(revoked)}: {'; '.join(revoked)}.", messages.SUCCESS
-                    )
+                reason = form.cleaned_data["reason"]
+                self._each(
+                    request,
+                    enrollments,
+                    lambda enrollment: enrollment_revoke(
+                        enrollment=enrollment, user=request.user, reason=reason
+                    ),
+                    "Revoked",
+                )
                 return None
         else:
             form = EnrollmentRevokeForm()

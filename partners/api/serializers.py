@@ -253,9 +253,30 @@ class ProgramSerializer(serializers.ModelSerializer):
 
 
 class EnrollmentSerializer(serializers.ModelSerializer):
+    """Creating one is applying (its day and audit, if given, are the PDM's to record); a PATCH corrects
+    its application date or records its audit (`enrollment_update`); its status, approval and expiry
+    change only through its actions. A field sent that the write would not take is refused naming it,
+    never dropped: a client must not believe it set a status, an expiry or a passed audit it did not."""
+
     partner = VisiblePartnerField()
     program = serializers.SlugRelatedField(slug_field="slug", queryset=Program.objects.all())
-    audit_result = optional_choice(AuditResult.choices, help_text="Empty until an audit has a result.")
+    audit_result = serializers.ChoiceField(
+        choices=AuditResult.choices,
+        allow_blank=True,
+        required=False,
+        help_text="Empty until an audit has a result; a result needs the audit's date.",
+    )
+
+    # Why a field is not written, said to the client who sent it.
+    NOT_WRITTEN = {
+        "status": "The status changes through the enrollment's actions: start-review, approve, renew "
+        "and revoke.",
+        "approved_on": "Set by approving or renewing the enrollment.",
+        "expires_on": "Set by approving or renewing the enrollment, by the program's validity.",
+        "status_reason": "Set when the enrollment is revoked (its reason) or expires.",
+        "partner": "The partner cannot change after creation; apply for the other partner instead.",
+        "program": "The program cannot change after creation; apply to the other program instead.",
+    }
 
     class Meta:
         model = ProgramEnrollment
@@ -272,14 +293,62 @@ class EnrollmentSerializer(serializers.ModelSerializer):
             "status_reason",
             *TIMESTAMPS,
         ]
-        read_only_fields = [name for name in fields if name not in ("partner", "program")]
+        read_only_fields = ["id", "status", "approved_on", "expires_on", "status_reason", *TIMESTAMPS]
+        extra_kwargs = {
+            "applied_on": {"validators": [validate_plausible_date]},
+            "audit_date": {"validators": [validate_plausible_date]},
+        }
         # A second live enrollment is the service's conflict (409), not a shape error.
         validators = []
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            # Not looked up on an update: compared as sent with what a read shows (to_internal_value).
+            fields["partner"].read_only = fields["program"].read_only = True
+        return fields
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            refused = {name: [message] for name in data if (message := self._not_written(name, data))}
+            if refused:
+                raise serializers.ValidationError(refused)
+        return super().to_internal_value(data)
+
+    def _not_written(self, name: str, data) -> str | None:
+        if name == "csrfmiddlewaretoken":  # the browsable API's form sends it with the fields
+            return None
+        field = self.fields.get(name)
+        if field is None:
+            return "Not a field of an enrollment."
+        if not field.read_only:
+            return None
+        if self.instance is not None:
+            # An update may send a value again as it is (a client writing back what it read).
+            value = field.get_attribute(self.instance)
+            current = None if value is None else field.to_representation(value)
+            sent = data[name]
+            if sent == current or (sent is not None and current is not None and str(sent) == str(current)):
+                return None
+        return self.NOT_WRITTEN.get(name, "Set by the portal.")
 
 
 class EnrollmentApproveSerializer(serializers.Serializer):
     approved_on = serializers.DateField(
         required=False, help_text="Default: today.", validators=[validate_plausible_date]
+    )
+
+
+class EnrollmentRenewSerializer(serializers.Serializer):
+    audit_date = serializers.DateField(
+        required=False,
+        help_text="The new audit's date, if it is not recorded on the enrollment yet (then with its result).",
+        validators=[validate_plausible_date],
+    )
+    audit_result = serializers.ChoiceField(
+        choices=AuditResult.choices,
+        required=False,
+        help_text="The new audit's result: a renewal stands on a passed audit.",
     )
 
 

@@ -304,13 +304,50 @@ class EnrollmentViewSet(PortalModelViewSet):
     filterset_class = filters.EnrollmentFilterSet
     ordering_fields = ["applied_on", "expires_on", "updated_at", "id"]
     ordering = ["id"]
-    http_method_names = ["get", "post", "head", "options"]
+    # A PATCH records the audit or corrects the application's day; an enrollment is never replaced whole,
+    # and one in force is revoked with a reason, not deleted.
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def scope_queryset(self, queryset, user):
         return enrollments_visible_to(user, queryset)
 
     def create_object(self, data, user):
         return services_records.enrollment_apply(user=user, **data)
+
+    def update_object(self, instance, data, user):
+        return services_records.enrollment_update(enrollment=instance, user=user, **data)
+
+    @extend_schema(
+        summary="Start reviewing an application",
+        description="Applied becomes under review. 409 when it is not applied for (any more).",
+        request=None,
+        responses=serializers.EnrollmentSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], url_path="start-review", pagination_class=None, filter_backends=[])
+    def start_review(self, request, pk=None):
+        enrollment = self.get_object()
+        reviewed = services.enrollment_start_review(enrollment=enrollment, user=request.user)
+        return Response(
+            serializers.EnrollmentSerializer(reviewed, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
+        summary="Renew an approved enrollment",
+        description="Approved again today for the program's validity, on a new passed audit: sent here "
+        "(`audit_date` with `audit_result`), or recorded on the enrollment before. 400 for an audit that "
+        "failed, is missing or is not newer than the approval; 409 for an enrollment that is not approved "
+        "or has ended.",
+        request=serializers.EnrollmentRenewSerializer,
+        responses=serializers.EnrollmentSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def renew(self, request, pk=None):
+        enrollment = self.get_object()
+        payload = self.action_payload(serializers.EnrollmentRenewSerializer, request)
+        renewed = services.enrollment_renew(enrollment=enrollment, user=request.user, **payload)
+        return Response(serializers.EnrollmentSerializer(renewed, context=self.get_serializer_context()).data)
 
     @extend_schema(
         summary="Approve an enrollment",

@@ -1,0 +1,336 @@
+"""An approved enrollment is renewed before it expires, on its new passed audit, as the audit-renewal
+reminder promises; an application is taken up for review. Both by the partner's PDM, from the API and
+the admin, through the services that approve and revoke."""
+
+import datetime
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+from django.utils import timezone
+
+from apn_portal.dates import add_months
+from apn_portal.webhooks.models import WebhookDelivery
+from apn_portal.webhooks.services import webhook_endpoint_create
+from partners.choices import AuditResult, EnrollmentStatus
+from tests.api.conftest import api_client
+from tests.factories import (
+    ApprovedEnrollmentFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    PdmFactory,
+    ProgramEnrollmentFactory,
+    program,
+    tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+ENROLLMENTS = "admin:partners_programenrollment_changelist"
+
+
+def in_days(days: int) -> datetime.date:
+    return timezone.localdate() + datetime.timedelta(days=days)
+
+
+def msp_due_for_renewal(pdm, **fields):
+    """An MSP validation approved 340 days ago on its audit, expiring in 25 days: the reminder's case."""
+    partner = PartnerFactory(pdm=pdm, tier=tier("consulting", "advanced"))
+    values = {
+        "approved_on": in_days(-340),
+        "expires_on": in_days(25),
+        "audit_date": in_days(-345),
+        "audit_result": AuditResult.PASSED,
+        **fields,
+    }
+    return ApprovedEnrollmentFactory(partner=partner, program=program("managed-service-provider"), **values)
+
+
+def renew(user, enrollment, **body):
+    return api_client(user).post(f"/api/v1/enrollments/{enrollment.pk}/renew/", body, format="json")
+
+
+def record_of(enrollment) -> tuple:
+    enrollment.refresh_from_db()
+    return (
+        enrollment.status,
+        enrollment.audit_date,
+        enrollment.audit_result,
+        enrollment.approved_on,
+        enrollment.expires_on,
+        enrollment.updated_at,
+    )
+
+
+# Renewal ------------------------------------------------------------------------------------------------
+
+
+def test_the_pdm_renews_an_audited_enrollment_before_it_expires_on_its_new_audit():
+    pdm = PdmFactory()
+    enrollment = msp_due_for_renewal(pdm)
+    endpoint_user = PartnerUserFactory(partner=enrollment.partner)
+    webhook_endpoint_create(
+        user=endpoint_user,
+        url="http://127.0.0.1:8151/hook",
+        events=["enrollment.approved"],
+        secret="s3cret-for-tests-0123456789",
+    )
+    held = in_days(-3)
+
+    response = renew(pdm, enrollment, audit_date=str(held), audit_result="passed")
+
+    assert response.status_code == 200, response.content
+    renewed_until = add_months(timezone.localdate(), 12)  # the program's validity, as an approval's
+    body = response.json()
+    assert (body["status"], body["approved_on"], body["expires_on"]) == (
+        "approved",
+        str(timezone.localdate()),
+        str(renewed_until),
+    )
+    assert (body["audit_date"], body["audit_result"]) == (str(held), "passed")
+    enrollment.refresh_from_db()
+    assert (enrollment.expires_on, enrollment.approved_by) == (renewed_until, pdm)
+    latest = enrollment.history.first()
+    assert latest.history_user == pdm
+    assert latest.history_change_reason == (
+        f"Renewed until {renewed_until:%d %b %Y} (was {in_days(25):%d %b %Y}) on the audit of {held:%d %b %Y}"
+    )
+    # The term it replaced stays in the history.
+    assert enrollment.history.all()[1].expires_on == in_days(25)
+    delivery = WebhookDelivery.objects.get(event="enrollment.approved")
+    assert delivery.payload["data"]["expires_on"] == str(renewed_until)
+
+
+def test_a_renewal_stands_on_the_new_audit_recorded_before_it():
+    pdm = PdmFactory()
+    enrollment = msp_due_for_renewal(pdm)
+    client = api_client(pdm)
+
+    recorded = client.patch(
+        f"/api/v1/enrollments/{enrollment.pk}/", {"audit_date": str(in_days(-1))}, format="json"
+    )
+    renewed = client.post(f"/api/v1/enrollments/{enrollment.pk}/renew/", {}, format="json")
+
+    assert recorded.status_code == 200, recorded.content
+    assert renewed.status_code == 200, renewed.content
+    assert renewed.json()["expires_on"] == str(add_months(timezone.localdate(), 12))
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        pytest.param(
+            {"audit_date": str(in_days(-3)), "audit_result": "failed"},
+            "audit_result",
+            "A failed audit does not renew the enrollment: it stays approved until it expires; revoke it "
+            "with a reason rather than record the failed audit on it.",
+            id="failed-audit",
+        ),
+        pytest.param(
+            {},
+            "audit_date",
+            "The audit of {old:%d %b %Y} is not newer than the approval of {approved:%d %b %Y}: give the "
+            "date of the new audit.",
+            id="only-the-old-audit",
+        ),
+        pytest.param(
+            {"audit_date": str(in_days(-3))},
+            "audit_result",
+            "Give the new audit's result: a renewal stands on a passed audit.",
+            id="no-result",
+        ),
+        pytest.param(
+            {"audit_date": str(in_days(5)), "audit_result": "passed"},
+            "audit_date",
+            None,
+            id="audit-in-the-future",
+        ),
+        pytest.param({"audit_date": "next week", "audit_result": "passed"}, "audit_date", None, id="no-date"),
+        pytest.param(
+            {"audit_date": str(in_days(-3)), "audit_result": "ok"},
+            "audit_result",
+            None,
+            id="no-result-choice",
+        ),
+    ],
+)
+def test_a_renewal_without_a_new_passed_audit_is_refused_and_changes_nothing(body, field, message):
+    pdm = PdmFactory()
+    enrollment = msp_due_for_renewal(pdm)
+    before = record_of(enrollment)
+    versions = enrollment.history.count()
+
+    response = renew(pdm, enrollment, **body)
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [field]
+    if message:
+        expected = message.format(old=in_days(-345), approved=in_days(-340))
+        assert response.json()[field] == [expected]
+    assert record_of(enrollment) == before
+    assert enrollment.history.count() == versions
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        pytest.param(
+            {"status": EnrollmentStatus.REVOKED, "status_reason": "Lapsed."},
+            "An enrollment that is revoked cannot be renewed; the partner applies again.",
+            id="revoked",
+        ),
+        pytest.param(
+            {"status": EnrollmentStatus.EXPIRED},
+            "An enrollment that is expired cannot be renewed; the partner applies again.",
+            id="expired",
+        ),
+        pytest.param(
+            {"status": EnrollmentStatus.UNDER_REVIEW, "approved_on": None, "expires_on": None},
+            "This enrollment is under review, not approved yet: approve it rather than renew it.",
+            id="not-approved",
+        ),
+        pytest.param(
+            {"approved_on": in_days(-370), "expires_on": in_days(-2), "audit_date": in_days(-375)},
+            f"This enrollment expired on {in_days(-2):%d %b %Y}: it cannot be renewed; the partner applies "
+            "again.",
+            id="past-its-expiry",
+        ),
+    ],
+)
+def test_only_an_approved_enrollment_in_force_is_renewed(fields, message):
+    pdm = PdmFactory()
+    enrollment = msp_due_for_renewal(pdm, **fields)
+    before = record_of(enrollment)
+
+    response = renew(pdm, enrollment, audit_date=str(in_days(-1)), audit_result="passed")
+
+    assert response.status_code == 409, response.content
+    assert response.json() == {"detail": message}
+    assert record_of(enrollment) == before
+
+
+def test_only_the_partners_pdm_renews_it():
+    enrollment = msp_due_for_renewal(PdmFactory())
+    before = record_of(enrollment)
+
+    for user in (PdmFactory(), PartnerUserFactory(partner=enrollment.partner)):
+        response = renew(user, enrollment, audit_date=str(in_days(-1)), audit_result="passed")
+        assert response.status_code == 403, response.content
+    assert record_of(enrollment) == before
+
+
+def test_the_admin_renews_selected_enrollments_on_the_audit_given_and_says_what_it_refused(client):
+    pdm = PdmFactory()
+    client.force_login(pdm)
+    due = msp_due_for_renewal(pdm)
+    revoked = msp_due_for_renewal(pdm, status=EnrollmentStatus.REVOKED, status_reason="Lapsed.")
+    selected = {"action": "renew", ACTION_CHECKBOX_NAME: [due.pk, revoked.pk]}
+
+    form_page = client.post(reverse(ENROLLMENTS), {**selected, "index": 0})
+    failed = client.post(
+        reverse(ENROLLMENTS),
+        {**selected, "apply": "1", "audit_date": str(in_days(-2)), "audit_result": "failed"},
+    )
+    renewed = client.post(
+        reverse(ENROLLMENTS),
+        {**selected, "apply": "1", "audit_date": str(in_days(-2)), "audit_result": "passed"},
+        follow=True,
+    )
+
+    assert form_page.status_code == 200
+    assert "Renew enrollments" in form_page.content.decode()
+    assert failed.status_code == 200
+    assert "A failed audit does not renew the enrollment" in failed.content.decode()
+    due.refresh_from_db()
+    revoked.refresh_from_db()
+    assert (due.expires_on, due.audit_date, due.approved_by) == (
+        add_months(timezone.localdate(), 12),
+        in_days(-2),
+        pdm,
+    )
+    assert revoked.status == EnrollmentStatus.REVOKED
+    assert revoked.expires_on == in_days(25)
+    messages = [str(message) for message in renewed.context["messages"]]
+    name = f"{due.partner.name} in Managed Service Provider"
+    assert f"Renewed 1: {name}." in messages
+    assert (
+        f"{revoked.partner.name} in Managed Service Provider: An enrollment that is revoked cannot be "
+        "renewed; the partner applies again." in messages
+    )
+
+
+# Review -------------------------------------------------------------------------------------------------
+
+
+def test_the_pdm_takes_an_application_up_for_review_once():
+    pdm = PdmFactory()
+    enrollment = ProgramEnrollmentFactory(partner=PartnerFactory(pdm=pdm))
+    client = api_client(pdm)
+    url = f"/api/v1/enrollments/{enrollment.pk}/start-review/"
+
+    first = client.post(url, {}, format="json")
+    again = client.post(url, {}, format="json")
+
+    assert first.status_code == 200, first.content
+    assert first.json()["status"] == "under_review"
+    assert again.status_code == 409
+    assert again.json() == {"detail": "This enrollment in Migration Competency is already under review."}
+    latest = enrollment.history.first()
+    assert (latest.status, latest.history_user, latest.history_change_reason) == (
+        EnrollmentStatus.UNDER_REVIEW,
+        pdm,
+        "Review started",
+    )
+
+
+def test_an_application_under_review_is_approved_as_one_applied_for():
+    pdm = PdmFactory()
+    enrollment = ProgramEnrollmentFactory(
+        partner=PartnerFactory(pdm=pdm, tier=tier("consulting", "select")),
+        audit_date=in_days(-5),
+        audit_result=AuditResult.PASSED,
+    )
+    client = api_client(pdm)
+
+    reviewed = client.post(f"/api/v1/enrollments/{enrollment.pk}/start-review/", {}, format="json")
+    approved = client.post(f"/api/v1/enrollments/{enrollment.pk}/approve/", {}, format="json")
+
+    assert reviewed.status_code == 200, reviewed.content
+    assert approved.status_code == 200, approved.content
+    assert approved.json()["status"] == "approved"
+
+
+def test_only_the_partners_pdm_starts_the_review_and_only_of_an_application():
+    owner = PdmFactory()
+    enrollment = ProgramEnrollmentFactory(partner=PartnerFactory(pdm=owner))
+    approved = ApprovedEnrollmentFactory(partner=enrollment.partner, program=program("security"))
+
+    staff = api_client(PartnerUserFactory(partner=enrollment.partner))
+    other = api_client(PdmFactory())
+    url = f"/api/v1/enrollments/{enrollment.pk}/start-review/"
+
+    assert staff.post(url, {}, format="json").status_code == 403
+    assert other.post(url, {}, format="json").status_code in (403, 404)
+    refused = api_client(owner).post(f"/api/v1/enrollments/{approved.pk}/start-review/", {}, format="json")
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "detail": "This enrollment is approved: only an application still applied for is taken up."
+    }
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPLIED
+
+
+def test_the_admin_starts_reviewing_selected_applications(client):
+    pdm = PdmFactory()
+    client.force_login(pdm)
+    enrollment = ProgramEnrollmentFactory(partner=PartnerFactory(pdm=pdm, name="Acme"))
+
+    response = client.post(
+        reverse(ENROLLMENTS),
+        {"action": "start_review", ACTION_CHECKBOX_NAME: [enrollment.pk], "index": 0},
+        follow=True,
+    )
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.UNDER_REVIEW
+    assert "Under review 1: Acme in Migration Competency." in [str(m) for m in response.context["messages"]]
