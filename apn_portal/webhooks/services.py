@@ -14,14 +14,16 @@ Each request carries:
 Only hosts in WEBHOOK_ALLOWED_HOSTS are called, and redirects are not followed.
 """
 
+import contextlib
 import datetime
 import hashlib
 import hmac
+import http.client
 import json
 import logging
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -229,43 +231,97 @@ def _records_seen_by_endpoints(endpoints, records, visible_to) -> dict[int, set]
 
 
 def webhook_deliveries_queue(delivery_ids: list[int], countdown: float | None = None) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
     from apn_portal.webhooks.tasks import webhook_deliver_task
 
-    for delivery_id in delivery_ids:
+    for index, delivery_id in enumerate(delivery_ids):
         try:
             webhook_deliver_task.apply_async((delivery_id,), countdown=countdown)
-        except Exception:  # broker down: the delivery stays pending and the periodic sweep sends it
-            logger.warning("Could not queue webhook delivery %s; the sweep will", delivery_id, exc_info=True)
+        except SoftTimeLimitExceeded:
+            raise  # the task running this is out of time: it ends, rather than going on publishing
+        except Exception:
+            # The broker is down: every further publish would wait out its retries in vain (hours, for a
+            # large backlog), as in the outbox's _schedule_batch_delivery. The deliveries stay pending and
+            # the periodic sweep sends them.
+            logger.warning(
+                "Could not queue %s webhook deliveries; the sweep will send them",
+                len(delivery_ids) - index,
+                exc_info=True,
+            )
+            return
 
 
 # Delivery ----------------------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # a redirect could lead to a host that is not allowed
+@dataclass(frozen=True)
+class _Answer:
+    code: int | None  # None when no HTTP response came
+    error: str
+    unreachable: bool = False  # nothing answered (in time): the endpoint is paused
 
 
-# Direct connections only: the allowed hosts are the whole list of places the portal may call.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
+def _post(url: str, body: bytes, headers: dict[str, str]) -> _Answer:
+    """POST, allowing WEBHOOK_TIMEOUT_SECONDS for the whole request: connecting, sending, and reading
+    the answer's status and headers (its body is not read)."""
+    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+    expired = threading.Event()
+    connection = None
 
+    # A socket's timeout bounds each read, not the request: a receiver that drips its answer a byte at a
+    # time would hold the worker, and the delivery's row lock, for as long as it liked. This cuts the
+    # connection when the time is up, whatever it is waiting for.
+    def cut():
+        expired.set()
+        sock = connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the TLS layer's own would race the reader
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
-    """POST and return (status code, error); the code is None when no response came."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    watchdog = threading.Timer(timeout, cut)
+    watchdog.daemon = True
+    failure = None
     try:
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"The receiver answered HTTP {exc.code}."
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"No response: {reason}"[:2000]
+        parts = urlsplit(url)
+        # http.client rather than urllib: no proxy (the allowed hosts are the whole list of places the
+        # portal may call) and no redirect (one could lead to a host that is not allowed) to turn off, and
+        # the connection at hand to cut.
+        https = parts.scheme == "https"
+        connection_class = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        connection = connection_class(parts.hostname, parts.port or (443 if https else 80), timeout=timeout)
+        watchdog.start()
+        connection.connect()
+        if expired.is_set():  # connected just as the time ran out, after the watchdog found no socket
+            raise TimeoutError("timed out")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("POST", path, body=body, headers=headers)
+        code = connection.getresponse().status
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        failure = exc
+    finally:
+        watchdog.cancel()
+        if connection is not None:
+            connection.close()
+    if expired.is_set():
+        return _Answer(None, f"No response within {timeout:g} s.", unreachable=True)
+    if failure is None:
+        return _Answer(code, "" if 200 <= code < 300 else f"The receiver answered HTTP {code}.")
+    if isinstance(failure, http.client.HTTPException) and not isinstance(failure, OSError):
+        # Something answered, but not in HTTP (a bad status line, a header line past http.client's limit):
+        # a failed attempt like an error status, retried with backoff; it answered, so nothing is paused.
+        if isinstance(failure, http.client.BadStatusLine):
+            detail = f"the status line {failure.line[:200]!r} is not HTTP"
+        else:
+            detail = f"{type(failure).__name__}: {failure}"
+        return _Answer(None, f"Invalid response: {detail}."[:2000])
+    return _Answer(None, f"No response: {failure}"[:2000], unreachable=True)
 
 
-# A receiver that does not answer at all (refused, unknown, silent until WEBHOOK_TIMEOUT_SECONDS) pauses
-# every delivery to its endpoint (apn_portal.pauses) until the sweep after next: a burst of events for a
-# dead receiver would otherwise hold the workers the scheduled checks share, one timeout after another.
+# A receiver that does not answer at all (refused, unknown, no answer within WEBHOOK_TIMEOUT_SECONDS)
+# pauses every delivery to its endpoint (apn_portal.pauses) until the sweep after next: a burst of events
+# for a dead receiver would otherwise hold the workers the scheduled checks share, one timeout after
+# another.
 ENDPOINT_PAUSE = datetime.timedelta(seconds=90)
 
 
@@ -273,12 +329,27 @@ def _endpoint_pause(endpoint_id: int) -> str:
     return f"webhooks:endpoint:{endpoint_id}"
 
 
+def _endpoint_hold(endpoint_id: int, until: datetime.datetime, *, attempted: int) -> None:
+    """Put off the endpoint's pending deliveries due before `until` to `until`, counting no attempt: in
+    the sweep's list (the oldest due first), a dead receiver's backlog would otherwise come before every
+    other endpoint's deliveries for as long as it stays dead. One statement; a delivery another worker
+    holds is skipped, not waited for (that worker is attempting it, and holds it if paused)."""
+    held = (
+        WebhookDelivery.objects.select_for_update(skip_locked=True)
+        .filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, next_attempt_at__lt=until)
+        .exclude(pk=attempted)
+        .order_by()
+        .values("pk")
+    )
+    WebhookDelivery.objects.filter(pk__in=held).update(next_attempt_at=until, updated_at=timezone.now())
+
+
 def webhook_deliver(delivery_id: int) -> bool:
     """Make one attempt at a pending, due delivery. Returns True if the receiver accepted it.
 
     The row stays locked during the attempt, so two workers never send the same delivery at once; one
-    already delivered, not yet due, locked by another worker, or for an endpoint paused as unreachable
-    is left alone (the sweep queues it again).
+    already delivered, not yet due, or locked by another worker is left alone, and one for an endpoint
+    paused as unreachable is held until the pause is over (the sweep queues it again).
     """
     with transaction.atomic():
         delivery = (
@@ -287,11 +358,19 @@ def webhook_deliver(delivery_id: int) -> bool:
             .filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
             .first()
         )
-        if delivery is None or is_paused(_endpoint_pause(delivery.endpoint_id)):
+        if delivery is None:
+            return False
+        if is_paused(_endpoint_pause(delivery.endpoint_id)):
+            # Queued during the pause (those due before were held when it began): held as well, for as
+            # long, or it would wait at the head of the sweep's list.
+            now = timezone.now()
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                next_attempt_at=now + ENDPOINT_PAUSE, updated_at=now
+            )
             return False
         endpoint = delivery.endpoint
         delivery.attempts += 1
-        code, error = None, ""
+        code, error, held_until = None, "", None
         # What was queued before its owner left (or was deactivated) is not sent after.
         closed = not WebhookEndpoint.objects.filter(open_endpoints(), pk=endpoint.pk).exists()
         if not endpoint.is_active:
@@ -303,7 +382,7 @@ def webhook_deliver(delivery_id: int) -> bool:
         else:
             body = json.dumps(delivery.payload, separators=(",", ":")).encode()
             timestamp = str(int(time.time()))
-            code, error = _post(
+            answer = _post(
                 endpoint.url,
                 body,
                 {
@@ -315,10 +394,11 @@ def webhook_deliver(delivery_id: int) -> bool:
                     SIGNATURE_HEADER: webhook_signature(endpoint.secret, timestamp, body),
                 },
             )
-            if code is None:
+            code, error = answer.code, answer.error
+            if answer.unreachable:
+                held_until = timezone.now() + ENDPOINT_PAUSE
                 pause_start(_endpoint_pause(endpoint.pk), ENDPOINT_PAUSE)
-            elif not 200 <= code < 300 and not error:
-                error = f"The receiver answered HTTP {code}."
+                _endpoint_hold(endpoint.pk, held_until, attempted=delivery.pk)
         delivery.response_code = code
         delivery.last_error = error
         retry_in = None
@@ -330,8 +410,10 @@ def webhook_deliver(delivery_id: int) -> bool:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = None
         else:
-            retry_in = _backoff(delivery.attempts)
-            delivery.next_attempt_at = timezone.now() + retry_in
+            now = timezone.now()
+            # Not before the pause is over: no attempt is made during it.
+            delivery.next_attempt_at = max(now + _backoff(delivery.attempts), held_until or now)
+            retry_in = delivery.next_attempt_at - now
         delivery.save()
     if retry_in is not None:
         logger.info("Webhook delivery %s failed (attempt %s): %s", delivery.pk, delivery.attempts, error)

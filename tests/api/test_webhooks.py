@@ -1,19 +1,33 @@
 """Webhooks: events stored with the change, POSTed signed after commit by a Celery worker, retried with
 backoff when the receiver fails, and only to allowed hosts."""
 
+import contextlib
 import datetime
 import json
+import socket
+import threading
+import time
+import uuid
 
+import kombu.exceptions
 import pytest
 import time_machine
 from celery.contrib.testing.worker import start_worker
+from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
 from apn_portal.celery import app as celery_app
-from apn_portal.webhooks import tasks  # noqa: F401  (registers the tasks with the worker)
+from apn_portal.webhooks import services as webhook_services
+from apn_portal.webhooks import tasks  # (also registers the tasks with the worker)
 from apn_portal.webhooks.choices import DeliveryStatus
 from apn_portal.webhooks.models import WebhookDelivery
-from apn_portal.webhooks.services import ENDPOINT_PAUSE, webhook_deliver, webhook_endpoint_create
+from apn_portal.webhooks.services import (
+    ENDPOINT_PAUSE,
+    MAX_ATTEMPTS,
+    webhook_deliver,
+    webhook_deliveries_due_ids,
+    webhook_endpoint_create,
+)
 from partners import services
 from tests.api.conftest import api_client
 from tests.api.receiver import start_receiver, verify_signature
@@ -292,3 +306,209 @@ def test_someone_who_moved_no_longer_reads_their_old_organisations_endpoints_or_
     # Their old organisation's superuser still reads both.
     superuser = api_client(SuperUserFactory())
     assert len(superuser.get("/api/v1/webhook-deliveries/").json()["results"]) == 1
+
+
+# Receivers that misbehave -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _raw_server(answer):
+    """A server on the loopback that reads a request and then calls answer(connection): a receiver that
+    does not speak proper HTTP. Yields its URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(50)
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # closed: the test is over
+            with connection:
+                try:
+                    connection.recv(65536)
+                    answer(connection)
+                except OSError:
+                    pass  # the portal hung up
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hooks/apn"
+    finally:
+        listener.close()
+
+
+def _tier_changes(superuser, count):
+    for _ in range(count):
+        services.partner_tier_change(
+            partner=PartnerFactory(), to_tier=tier(slug="select"), reason="Qualified", user=superuser
+        )
+    return list(WebhookDelivery.objects.order_by("pk"))
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"HELLO THERE\r\n\r\n", "Invalid response: the status line 'HELLO THERE\\r\\n' is not HTTP."),
+        (
+            b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+            "Invalid response: LineTooLong: got more than 65536 bytes when reading header line.",
+        ),
+    ],
+    ids=["bad status line", "header line too long"],
+)
+def test_an_answer_that_is_not_http_is_a_failed_attempt(db, answer, error):
+    """It counts as an attempt (so the delivery is retried with backoff, then given up after MAX_ATTEMPTS,
+    not sent again by every sweep), and since something answered, nothing is paused."""
+    superuser = SuperUserFactory()
+    with _raw_server(lambda connection: connection.sendall(answer)) as url:
+        webhook_endpoint_create(user=superuser, url=url, events=["partner.tier_changed"], secret=SECRET)
+        first, second = _tier_changes(superuser, 2)
+        start = timezone.now()
+        with time_machine.travel(start, tick=False):
+            assert [webhook_deliver(first.pk), webhook_deliver(second.pk)] == [False, False]
+            assert webhook_deliveries_due_ids() == []
+
+        for delivery in (first, second):
+            delivery.refresh_from_db()
+            assert (delivery.status, delivery.attempts, delivery.response_code) == ("pending", 1, None)
+            assert delivery.last_error == error
+            assert delivery.next_attempt_at == start + datetime.timedelta(seconds=30)
+
+        WebhookDelivery.objects.filter(pk=first.pk).update(attempts=MAX_ATTEMPTS - 1, next_attempt_at=start)
+        assert webhook_deliver(first.pk) is False
+    first.refresh_from_db()
+    assert (first.status, first.attempts, first.next_attempt_at) == (
+        DeliveryStatus.FAILED,
+        MAX_ATTEMPTS,
+        None,
+    )
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout(db, settings):
+    """WEBHOOK_TIMEOUT_SECONDS limits the whole attempt, not each read: a receiver sending its headers a
+    byte at a time does not hold the worker (and the delivery's row lock) for as long as it likes."""
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+
+    def drip(connection):
+        connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(40):  # 8 seconds
+            connection.sendall(b"a")
+            time.sleep(0.2)
+        connection.sendall(b"\r\nContent-Length: 0\r\n\r\n")
+
+    superuser = SuperUserFactory()
+    with _raw_server(drip) as url:
+        endpoint = webhook_endpoint_create(
+            user=superuser, url=url, events=["partner.tier_changed"], secret=SECRET
+        )
+        first, second = _tier_changes(superuser, 2)
+        started = time.monotonic()
+        assert webhook_deliver(first.pk) is False
+        assert time.monotonic() - started < 2.5
+
+    first.refresh_from_db()
+    assert (first.status, first.attempts, first.response_code) == ("pending", 1, None)
+    assert first.last_error == "No response within 1 s."
+    # Like a receiver that says nothing: the endpoint is paused, its other deliveries held meanwhile.
+    second.refresh_from_db()
+    assert second.attempts == 0
+    assert second.next_attempt_at > timezone.now() + ENDPOINT_PAUSE - datetime.timedelta(seconds=5)
+    assert endpoint.deliveries.filter(next_attempt_at__lte=timezone.now()).count() == 0
+
+
+def test_the_delivery_tasks_have_time_limits(settings):
+    assert tasks.webhook_deliver_task.soft_time_limit > settings.WEBHOOK_TIMEOUT_SECONDS
+    assert tasks.webhook_deliver_task.soft_time_limit < tasks.webhook_deliver_task.time_limit
+    assert tasks.webhook_sweep.soft_time_limit < tasks.webhook_sweep.time_limit <= 60  # the sweep's period
+
+
+def test_a_dead_receivers_backlog_does_not_hold_up_the_sweep_for_other_endpoints(db, receiver, monkeypatch):
+    """The sweep queues the oldest 500 due deliveries: a dead receiver's backlog, held while its endpoint
+    is paused, leaves room in it for every other endpoint's, and is tried again once the pause is over."""
+    superuser = SuperUserFactory()
+    dead = webhook_endpoint_create(
+        user=superuser, url="http://127.0.0.1:1/hooks/apn", events=["partner.tier_changed"], secret=SECRET
+    )
+    healthy = _endpoint(superuser, receiver)
+    now = timezone.now()
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=dead,
+            event="partner.tier_changed",
+            event_id=uuid.uuid4(),
+            payload={"n": n},
+            next_attempt_at=now - datetime.timedelta(hours=1),
+        )
+        for n in range(520)
+    )
+    # A delivery to a working receiver whose task the broker lost: what the sweep is for.
+    lost = WebhookDelivery.objects.create(
+        endpoint=healthy,
+        event="partner.tier_changed",
+        event_id=uuid.uuid4(),
+        payload={"x": 1},
+        next_attempt_at=now - datetime.timedelta(minutes=1),
+    )
+    queued = []
+    monkeypatch.setattr(tasks, "webhook_deliveries_queue", lambda ids, countdown=None: queued.extend(ids))
+    monkeypatch.setattr(webhook_services, "webhook_deliveries_queue", lambda ids, countdown=None: None)
+
+    def sweep_and_work():
+        queued.clear()
+        tasks.webhook_sweep()
+        for delivery_id in queued:
+            webhook_deliver(delivery_id)
+
+    with time_machine.travel(now, tick=False) as clock:
+        sweep_and_work()  # all 500 to the dead receiver: the first is refused, and the rest held
+        clock.shift(datetime.timedelta(minutes=1))
+        sweep_and_work()
+        lost.refresh_from_db()
+        assert lost.status == DeliveryStatus.DELIVERED
+
+        to_dead = WebhookDelivery.objects.filter(endpoint=dead)
+        assert sum(to_dead.values_list("attempts", flat=True)) == 1  # held, none counts an attempt
+        clock.shift(ENDPOINT_PAUSE)
+        assert len(webhook_deliveries_due_ids()) == 500  # none dropped: due again once the pause is over
+    assert set(to_dead.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+
+
+def test_with_the_broker_down_the_sweep_stops_at_the_first_failure(db, monkeypatch, caplog):
+    """Each publish waits out its retries: trying every delivery of a large backlog would take hours. The
+    deliveries stay pending for the next sweep; a task out of time stops at once."""
+    endpoint = webhook_endpoint_create(
+        user=SuperUserFactory(),
+        url="http://127.0.0.1:1/hooks/apn",
+        events=["partner.tier_changed"],
+        secret=SECRET,
+    )
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint,
+            event="partner.tier_changed",
+            event_id=uuid.uuid4(),
+            payload={},
+            next_attempt_at=timezone.now(),
+        )
+        for _ in range(50)
+    )
+    publishes = []
+
+    def broker_down(*args, **kwargs):
+        publishes.append(args)
+        raise kombu.exceptions.OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.webhook_deliver_task, "apply_async", broker_down)
+    assert tasks.webhook_sweep() == 50
+    assert len(publishes) == 1
+    assert "Could not queue 50 webhook deliveries; the sweep will send them" in caplog.text
+    assert len(webhook_deliveries_due_ids()) == 50
+
+    def out_of_time(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(tasks.webhook_deliver_task, "apply_async", out_of_time)
+    with pytest.raises(SoftTimeLimitExceeded):
+        tasks.webhook_sweep()
