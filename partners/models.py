@@ -410,6 +410,10 @@ class Program(TimeStampedModel):
         related_name="+",
         help_text="The lowest tier (by rank) a partner must hold to enroll.",
     )
+    # When the minimum tier last changed (empty: the program has had it from the start, or it changed
+    # before this was recorded): a partner enrolled before a raise is short of the new tier from then,
+    # and its grace period starts then.
+    minimum_tier_since = models.DateTimeField(null=True, blank=True, editable=False)
     validity_months = models.PositiveSmallIntegerField(default=36)
     qualifies_for_tier = models.BooleanField(
         "qualifying for the top tier",
@@ -435,6 +439,16 @@ class Program(TimeStampedModel):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if not self._state.adding and (update_fields is None or "minimum_tier" in update_fields):
+            stored = Program.objects.filter(pk=self.pk).values_list("minimum_tier_id", flat=True).first()
+            if self.minimum_tier_id != stored:
+                self.minimum_tier_since = timezone.now() if self.minimum_tier_id else None
+                if update_fields is not None:
+                    kwargs["update_fields"] = {*update_fields, "minimum_tier_since"}
+        super().save(*args, **kwargs)
 
 
 class ProgramEnrollment(TimeStampedModel):

@@ -103,8 +103,22 @@ class ProgramAdmin(AdminInputMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     fieldsets = (
         (None, {"fields": ("name", "slug", "kind", "competency_category", "partner_type", "description")}),
-        ("Rules", {"fields": ("audit_required", "minimum_tier", "validity_months", "qualifies_for_tier")}),
+        (
+            "Rules",
+            {
+                "fields": (
+                    "audit_required",
+                    "minimum_tier",
+                    "minimum_tier_since",
+                    "validity_months",
+                    "qualifies_for_tier",
+                ),
+                "description": "Raising the minimum tier gives the enrolled partners it leaves short the new "
+                "tier's grace period from that day, with a warning, before their enrollments are revoked.",
+            },
+        ),
     )
+    readonly_fields = ("minimum_tier_since",)
 
 
 class TaxonomyAdmin(AdminInputMixin, admin.ModelAdmin):

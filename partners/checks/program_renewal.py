@@ -146,7 +146,9 @@ def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[_ShortOfTie
 def _short_of_minimum_tier(enrollments: QuerySet, today: datetime.date) -> list[_ShortOfTier]:
     # The countdown starts when the partner fell below the program's minimum tier, however it moved
     # since while still below it (a second demotion does not restart it). A partner that was never at
-    # or above it counts from its latest tier change, or from its creation.
+    # or above it counts from its latest tier change, or from its creation. Either way not before the
+    # program required that tier: a raise gives the partners it leaves short their grace period, and
+    # their warning, from the day of the raise.
     minimum_rank = OuterRef("program__minimum_tier__rank")
     changes = TierChange.objects.filter(partner=OuterRef("partner_id")).order_by("-changed_at", "-id")
     fell_below = changes.filter(from_tier__rank__gte=minimum_rank, to_tier__rank__lt=minimum_rank)
@@ -169,6 +171,8 @@ def _short_of_minimum_tier(enrollments: QuerySet, today: datetime.date) -> list[
         since = timezone.localdate(
             enrollment.fell_below_at or enrollment.tier_changed_at or enrollment.partner.created_at
         )
+        if enrollment.program.minimum_tier_since is not None:
+            since = max(since, timezone.localdate(enrollment.program.minimum_tier_since))
         grace = datetime.timedelta(days=enrollment.program.minimum_tier.grace_period_days)
         short.append(_ShortOfTier(enrollment, since, since + grace))
     return short

@@ -354,3 +354,63 @@ def test_a_slug_rename_while_the_check_runs_waits_for_it_rather_than_deadlocking
 
     assert outcomes == {"rename": "renamed", "check": CheckRunStatus.SUCCEEDED}
     assert Partner.objects.get(pk=partner.pk).slug == "acme-renamed"
+
+
+# A PDM raises a program's minimum tier: the partners it leaves short are warned, and keep the program for
+# the new tier's grace period counted from the raise, not from a tier change made long before it.
+
+RAISED_ON = datetime.date(2026, 8, 3)
+
+
+def _raise_databases_to_advanced():
+    with on(RAISED_ON):
+        databases = program("databases")
+        databases.minimum_tier = tier(slug="advanced")  # what the program's admin form saves
+        databases.save()
+
+
+def test_raising_the_minimum_tier_warns_first_and_revokes_after_the_grace_period(partner):
+    enrollment = enroll(partner, expires_on=datetime.date(2027, 12, 31))  # a Select partner, since March
+    _raise_databases_to_advanced()
+    grace = datetime.timedelta(days=tier(slug="advanced").grace_period_days)
+
+    warned = run_on(RAISED_ON)
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPROVED
+    assert warned.changed["enrollments_warned_of_revocation"] == 1
+    assert warned.changed.get("enrollments_revoked", 0) == 0
+    [warning] = OutboxMessage.objects.filter(dedupe_key__startswith=f"enrollment-tier-short:{enrollment.pk}:")
+    revoke_on = RAISED_ON + grace
+    assert f"revoked on {revoke_on.day} {revoke_on:%b %Y}" in warning.body_text
+
+    run_on(RAISED_ON + grace - datetime.timedelta(days=1))
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPROVED
+
+    run_on(RAISED_ON + grace)
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.REVOKED
+    assert (
+        f"below the Advanced tier this program requires since {RAISED_ON:%d %b %Y}"
+        in enrollment.status_reason
+    )
+
+
+def test_saving_a_program_without_changing_its_minimum_keeps_when_it_began(partner):
+    _raise_databases_to_advanced()
+    with on(RAISED_ON + datetime.timedelta(days=10)):
+        databases = program("databases")
+        databases.description = "Relational and NoSQL databases."
+        databases.save()
+    since = program("databases").minimum_tier_since
+    assert since is not None and since.date() == RAISED_ON
+
+
+def test_the_programs_admin_page_says_since_when_its_minimum_tier_applies(admin_client):
+    _raise_databases_to_advanced()
+
+    page = admin_client.get(f"/admin/partners/program/{program('databases').pk}/change/")
+
+    assert page.status_code == 200
+    assert "Minimum tier since" in page.content.decode()
+    assert "3 Aug 2026" in page.content.decode()
