@@ -998,9 +998,10 @@ def customer_reference_set_validated(*, reference: CustomerReference, validated:
     with transaction.atomic():
         # No join to its partner, which may change meanwhile (see _lock).
         locked = CustomerReference.objects.select_for_update().get(pk=reference.pk)
-        _ensure_can_edit(locked.partner, user)
+        # Asked after the no-op, so the partner's staff may send back `is_validated` as they read it.
         if locked.is_validated == validated:
             return False
+        _ensure_can_edit(locked.partner, user)
         locked.is_validated = validated
         locked.validated_by = user if validated else None
         locked.validated_at = timezone.now() if validated else None

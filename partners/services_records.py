@@ -440,9 +440,9 @@ def reference_create(
     services_used: str = "",
     is_public: bool = False,
 ) -> CustomerReference:
-    """Register a launched customer project. It counts toward the tier once a PDM validates it
-    (`customer_reference_set_validated`)."""
-    _ensure_can_edit(partner, user)
+    """Register a launched customer project: the partner's own staff, or its PDM. It counts toward the
+    tier once the PDM validates it (`customer_reference_set_validated`)."""
+    _ensure_may_keep_reference(partner, user)
     reference = CustomerReference(
         partner=partner,
         customer_name=customer_name,
@@ -456,10 +456,25 @@ def reference_create(
     return reference
 
 
+def _ensure_may_keep_reference(partner: Partner, user, reference: CustomerReference | None = None) -> None:
+    """A partner registers its own customer projects, and corrects or withdraws them until its PDM has
+    validated them: what counts toward its tier then changes only through the PDM."""
+    if partner_is_editable_by(partner, user):
+        return
+    if not (user.is_authenticated and user.is_active and user.partner_id == partner.pk):
+        raise PermissionDeniedError(
+            f"Only {partner.name}'s own staff or its PDM can keep its customer references."
+        )
+    if reference is not None and reference.is_validated:
+        raise PermissionDeniedError(
+            f"{partner.name}'s PDM has validated this reference: it now changes only through them."
+        )
+
+
 def reference_update(*, reference: CustomerReference, user, **changes) -> CustomerReference:
     with transaction.atomic():
         locked = _lock_record(CustomerReference, reference.pk)
-        _ensure_can_edit(locked.partner, user)
+        _ensure_may_keep_reference(locked.partner, user, locked)
         changes = _changed(locked, changes, REFERENCE_FIELDS)
         if changes:
             _apply(locked, changes, REFERENCE_FIELDS)
@@ -468,6 +483,7 @@ def reference_update(*, reference: CustomerReference, user, **changes) -> Custom
 
 
 def reference_delete(*, reference: CustomerReference, user) -> None:
-    _ensure_can_edit(reference.partner, user)
     with transaction.atomic():
-        reference.delete()
+        locked = _lock_record(CustomerReference, reference.pk)
+        _ensure_may_keep_reference(locked.partner, user, locked)
+        locked.delete()

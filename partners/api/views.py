@@ -444,6 +444,12 @@ class CustomerReferenceViewSet(PortalModelViewSet):
     def scope_queryset(self, queryset, user):
         return references_visible_to(user, queryset)
 
+    def can_change(self, obj, user) -> bool:
+        # The partner's own staff keep its references too, until validated: the service says when not.
+        return super().can_change(obj, user) or (
+            user.partner_id is not None and user.partner_id == obj.partner_id
+        )
+
     def _set_validated(self, reference, validated, user):
         if validated is not None:
             services.customer_reference_set_validated(reference=reference, validated=validated, user=user)
