@@ -1,15 +1,17 @@
-"""Receivers of other apps' signals that concern this app's records, and what a customer's new slug
-means for the records that show it.
+"""Receivers of other apps' signals that concern this app's records, and what a customer's new slug or
+a user's new username means for the records that show it.
 
 Integrators sync on `updated_at` (`updated_since`): a record whose API representation names a partner or
-a customer by its slug changes when that slug does. Each receiver is one UPDATE per table, in the
-transaction of the rename, sending no signal and writing no history row, as partners.signals does for a
-partner's slug."""
+a customer by its slug, or a person by username, changes when that slug or username does. Each receiver
+is one UPDATE per table, in the transaction of the rename, sending no signal and writing no history row,
+as partners.signals does for a partner's slug."""
 
+from django.db.models import Q
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
 from django.utils import timezone
 
+from apn_portal.accounts.models import User
 from apn_portal.signals import stored_values_changed, stored_values_remember
 from engagements.models import AccessGrant, AwsAccount, Customer, Engagement, EngagementPartner
 from partners.signals import partner_slug_changed
@@ -19,6 +21,10 @@ DISPATCH_PREFIX = "engagements."
 # Sent in the rename's transaction when a customer's slug changes, with `customer_id` and `at`: the apps
 # built on this one (support) move the `updated_at` of their records that show the slug.
 customer_slug_changed = Signal()
+
+# Sent in the rename's transaction when a user's username changes, with `user_id` and `at`: the apps built
+# on this one (support) move the `updated_at` of their records that show the username.
+username_changed = Signal()
 
 
 def _partner_slug_changed(sender, partner_id: int, at, **kwargs) -> None:
@@ -57,7 +63,29 @@ def _customer_saved(sender, instance, raw=False, **kwargs) -> None:
     customer_slug_changed.send(sender=Customer, customer_id=instance.pk, at=now)
 
 
+def _user_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    # The stored username, read on an edit that may change it: a sign-in saves only `last_login`, and
+    # creating users costs nothing.
+    stored_values_remember(sender, instance, ("username",), raw, update_fields)
+
+
+def _user_saved(sender, instance, raw=False, **kwargs) -> None:
+    if raw or not stored_values_changed(instance, ("username",)):
+        return
+    # What engagements.api.serializers shows a username in: one statement per table, whichever of its
+    # columns name the person.
+    now = timezone.now()
+    user = instance.pk
+    Customer.objects.filter(
+        Q(account_manager_id=user) | Q(solutions_architect_id=user) | Q(tam_id=user)
+    ).update(updated_at=now)
+    AccessGrant.objects.filter(Q(granted_by_id=user) | Q(revoked_by_id=user)).update(updated_at=now)
+    username_changed.send(sender=User, user_id=user, at=now)
+
+
 def connect() -> None:
     partner_slug_changed.connect(_partner_slug_changed, dispatch_uid=DISPATCH_PREFIX + "partner_slug_changed")
     pre_save.connect(_customer_saving, sender=Customer, dispatch_uid=DISPATCH_PREFIX + "customer-saving")
     post_save.connect(_customer_saved, sender=Customer, dispatch_uid=DISPATCH_PREFIX + "customer-saved")
+    pre_save.connect(_user_saving, sender=User, dispatch_uid=DISPATCH_PREFIX + "user-saving")
+    post_save.connect(_user_saved, sender=User, dispatch_uid=DISPATCH_PREFIX + "user-saved")

@@ -11,10 +11,11 @@
 - A partner's `updated_at` is what integrators sync on (`updated_since`), and the partner resource nests
   its offices and its tier (name, slug, rank) and names its tags: changing those changes the partner.
   Tier changes (their two tiers) and programs (their minimum tier) nest a tier the same way: renaming a
-  tier changes them too. Every record that names a partner by its slug, in any app's API (its people,
-  certifications, references, leads, tier changes here; through `partner_slug_changed`, engagements,
-  their partners, access grants, resold accounts, support subscriptions and cases), changes when the
-  partner's slug does.
+  tier changes them too. An enrollment names its program by slug: renaming the program changes it.
+  Every record that names a partner by its slug, in any app's API (its people, certifications,
+  references, leads, tier changes here; through `partner_slug_changed`, engagements, their partners,
+  access grants, resold accounts, support subscriptions and cases), changes when the partner's slug
+  does.
   Each receiver below is one UPDATE of the rows concerned, in the transaction of the change, that
   sends no signal (so no second search refresh and no history row). A use case that changes a partner
   and several of its records at once (an edit of its tags and offices) runs under
@@ -267,6 +268,18 @@ def _tier_saved(sender, instance, created, raw=False, **kwargs):
     _partners_changed(Partner.objects.filter(tier_id=instance.pk).values("pk"), touch=shown_changed)
 
 
+def _program_saving(sender, instance, raw=False, update_fields=None, **kwargs):
+    stored_values_remember(sender, instance, ("slug",), raw, update_fields)
+
+
+def _program_saved(sender, instance, created, raw=False, **kwargs):
+    # The enrollment resource names its program by slug (partners.api.serializers.EnrollmentSerializer):
+    # one statement however many partners are enrolled.
+    if raw or created or not stored_values_changed(instance, ("slug",)):
+        return
+    ProgramEnrollment.objects.filter(program_id=instance.pk).update(updated_at=timezone.now())
+
+
 # Each tag model, the table linking it to its partners and that table's column naming the tag.
 _TERMS = {
     ConsultingCategory: (Partner.categories.through, "consultingcategory_id"),
@@ -294,6 +307,8 @@ def connect():
         m2m_changed.connect(_tags_changed, sender=through, dispatch_uid=f"{DISPATCH_PREFIX}{through}")
     pre_save.connect(_tier_saving, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-saving")
     post_save.connect(_tier_saved, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-saved")
+    pre_save.connect(_program_saving, sender=Program, dispatch_uid=DISPATCH_PREFIX + "program-saving")
+    post_save.connect(_program_saved, sender=Program, dispatch_uid=DISPATCH_PREFIX + "program-saved")
     for model, (saved, deleting) in _term_receivers.items():
         pre_save.connect(
             _term_saving, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}term-saving{model.__name__}"

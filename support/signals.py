@@ -1,17 +1,18 @@
 """Receivers of other apps' signals that concern this app's records, and what a support plan's new slug
-means for the records that show it.
+or retirement means for the records that show it.
 
 Integrators sync on `updated_at` (`updated_since`): a record whose API representation names a partner, a
-customer or a plan by its slug changes when that slug does. Each receiver is one UPDATE per table, in the
-transaction of the rename, sending no signal and writing no history row, as partners.signals does for a
-partner's slug."""
+customer or a plan by its slug, or a person by username, changes when that slug or username does, and a
+current subscription when its plan's retirement (`moves_to`) does. Each receiver is one UPDATE per table,
+in the transaction of the change, sending no signal and writing no history row, as partners.signals does
+for a partner's slug."""
 
 from django.db.models import Q
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
-from apn_portal.signals import stored_values_changed, stored_values_remember
-from engagements.signals import customer_slug_changed
+from apn_portal.signals import stored_values, stored_values_remember
+from engagements.signals import customer_slug_changed, username_changed
 from partners.signals import partner_slug_changed
 from support.models import SupportCase, SupportPlan, SupportSubscription
 
@@ -32,23 +33,41 @@ def _customer_slug_changed(sender, customer_id: int, at, **kwargs) -> None:
     SupportCase.objects.filter(customer_id=customer_id).update(updated_at=at)
 
 
+def _username_changed(sender, user_id: int, at, **kwargs) -> None:
+    """Subscriptions show their TAM and who last changed them, cases who opened them and who answered
+    first, by username. (A case's replies name their authors too, but they have no `updated_at` in the
+    API to sync on.)"""
+    SupportSubscription.objects.filter(Q(tam_id=user_id) | Q(changed_by_id=user_id)).update(updated_at=at)
+    SupportCase.objects.filter(Q(opened_by_id=user_id) | Q(first_responder_id=user_id)).update(updated_at=at)
+
+
+# What of a plan other records show: subscriptions, cases and successors name it by slug, and a current
+# subscription shows where and when its plan retires (`moves_to`, support.selectors.plan_move).
+PLAN_SHOWN = ("slug", "retires_on", "successor_id")
+
+
 def _plan_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
-    # The stored slug, read on an edit that may change it: creating plans costs nothing.
-    stored_values_remember(sender, instance, ("slug",), raw, update_fields)
+    # The stored values, read on an edit that may change them: creating plans costs nothing.
+    stored_values_remember(sender, instance, PLAN_SHOWN, raw, update_fields)
 
 
 def _plan_saved(sender, instance, raw=False, **kwargs) -> None:
-    if raw or not stored_values_changed(instance, ("slug",)):
+    previous = None if raw else stored_values(instance, PLAN_SHOWN)
+    if previous is None:
         return
     now = timezone.now()
-    # The plans retiring in its favour name it as their `successor`.
-    SupportPlan.objects.filter(successor_id=instance.pk).update(updated_at=now)
-    # A subscription names its plan, and a current one on a plan retiring in its favour names it where it
-    # `moves_to` (support.selectors.plan_move).
-    SupportSubscription.objects.filter(
-        Q(plan_id=instance.pk) | Q(ended_at__isnull=True, plan__successor_id=instance.pk)
-    ).update(updated_at=now)
-    SupportCase.objects.filter(plan_id=instance.pk).update(updated_at=now)
+    if previous["slug"] != instance.slug:
+        # The plans retiring in its favour name it as their `successor`.
+        SupportPlan.objects.filter(successor_id=instance.pk).update(updated_at=now)
+        # A subscription names its plan, and a current one on a plan retiring in its favour names it where
+        # it `moves_to`.
+        SupportSubscription.objects.filter(
+            Q(plan_id=instance.pk) | Q(ended_at__isnull=True, plan__successor_id=instance.pk)
+        ).update(updated_at=now)
+        SupportCase.objects.filter(plan_id=instance.pk).update(updated_at=now)
+    elif (previous["retires_on"], previous["successor_id"]) != (instance.retires_on, instance.successor_id):
+        # Where and when the current subscriptions on the plan move (an ended one shows no `moves_to`).
+        SupportSubscription.objects.filter(plan_id=instance.pk, ended_at__isnull=True).update(updated_at=now)
 
 
 def connect() -> None:
@@ -56,5 +75,6 @@ def connect() -> None:
     customer_slug_changed.connect(
         _customer_slug_changed, dispatch_uid=DISPATCH_PREFIX + "customer_slug_changed"
     )
+    username_changed.connect(_username_changed, dispatch_uid=DISPATCH_PREFIX + "username_changed")
     pre_save.connect(_plan_saving, sender=SupportPlan, dispatch_uid=DISPATCH_PREFIX + "plan-saving")
     post_save.connect(_plan_saved, sender=SupportPlan, dispatch_uid=DISPATCH_PREFIX + "plan-saved")

@@ -3,6 +3,7 @@
 import django_filters
 from django import forms
 from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
@@ -33,6 +34,12 @@ class IdFilter(django_filters.NumberFilter):
     """A record's id: a whole number (a NumberFilter alone takes 1.5 and reads it as 1)."""
 
     field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # An integer in the schema too, where a NumberFilter on an `_id` column is any number. Set on each
+        # filter, with its label: the schema takes nothing else from a filter whose type is given.
+        extend_schema_field({"type": "integer", **({"description": self.label} if self.label else {})})(self)
 
 
 class UpdatedSinceFilterSet(django_filters.FilterSet):

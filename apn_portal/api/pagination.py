@@ -169,6 +169,19 @@ class KeysetCursorPagination(BasePagination):
             positive_int_param(request, self.page_size_query_param, self.page_size), self.max_page_size
         )
 
+    def _requested_cursor(self, request) -> str | None:
+        """The `cursor` given, or None without one. `?cursor=` left empty (a variable left unset) or given
+        twice is a 400, as an empty `ordering` or `page_size` is: taken as no cursor, it would start the
+        walk again from the first page."""
+        if self.cursor_query_param not in request.query_params:
+            return None
+        raw = request.query_params.getlist(self.cursor_query_param)
+        if len(raw) != 1 or not raw[0].strip():
+            raise ValidationError(
+                {self.cursor_query_param: ["Give the cursor of a `next` link, or leave the parameter out."]}
+            )
+        return raw[0]
+
     def _decode(self, raw: str, ordering: str, model) -> list:
         try:
             padded = raw + "=" * (-len(raw) % 4)
@@ -229,8 +242,8 @@ class KeysetCursorPagination(BasePagination):
         keys = self._keys(ordering)
         size = self.get_page_size(request)
         queryset = queryset.order_by(*keys)
-        raw_cursor = request.query_params.get(self.cursor_query_param)
-        if raw_cursor:
+        raw_cursor = self._requested_cursor(request)
+        if raw_cursor is not None:
             position = self._decode(raw_cursor, ordering, queryset.model)
             queryset = queryset.filter(self._after(queryset.model, keys, position))
         rows = list(queryset[: size + 1])
@@ -272,7 +285,7 @@ class KeysetCursorPagination(BasePagination):
                 "required": False,
                 "in": "query",
                 "description": "Where the page starts: the `cursor` of the previous page's `next` link.",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "minLength": 1},
             },
             {
                 "name": self.page_size_query_param,

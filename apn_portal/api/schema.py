@@ -1,10 +1,13 @@
 """The OpenAPI contract: drf-spectacular's schema plus what every operation can answer besides success.
 
 Every operation documents its error responses (the JSON shapes of `apn_portal.api.exceptions`), POSTs
-document `Idempotency-Key`, and updates document `If-Match`.
+document `Idempotency-Key` (and the `Idempotent-Replayed` header of a replayed answer), updates document
+`If-Match`, reads and updates of a record the `ETag` they answer with, and a 429 its `Retry-After`.
 """
 
 from drf_spectacular.openapi import AutoSchema
+
+from apn_portal.api.idempotency import REPLAY_HEADER, IdempotentPostMixin
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 VALIDATION_ERROR_REF = {"$ref": "#/components/schemas/ValidationError"}
@@ -70,6 +73,37 @@ IF_MATCH_PARAMETER = {
 }
 
 
+# Response headers, by the status code or the kind of operation that answers with them.
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the request again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The record's version: send it as `If-Match` with a write, so the write is refused "
+        "(409) if the record changed since this answer.",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+REPLAYED_HEADER = {
+    REPLAY_HEADER: {
+        "description": "`true` on the stored answer to an earlier request with the same `Idempotency-Key`; "
+        "absent on a first answer.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+# The actions whose 200 carries the record's `ETag` (apn_portal.api.viewsets).
+ETAG_ACTIONS = ("retrieve", "update", "partial_update")
+
+
+def _add_headers(response: dict, headers: dict) -> None:
+    if "$ref" not in response:
+        response.setdefault("headers", {}).update(headers)
+
+
 class PortalAutoSchema(AutoSchema):
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
@@ -85,15 +119,34 @@ class PortalAutoSchema(AutoSchema):
         if self.method in ("PUT", "PATCH", "DELETE"):
             operation.setdefault("parameters", []).append(IF_MATCH_PARAMETER)
         for code, (description, schema) in errors.items():
-            responses.setdefault(
-                code, {"description": description, "content": {"application/json": {"schema": schema}}}
-            )
+            if code not in responses:
+                responses[code] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": schema}},
+                }
+                if code == "429":  # from a throttle (apn_portal.api.throttling), which says when to retry
+                    _add_headers(responses[code], RETRY_AFTER_HEADER)
+        self._add_success_headers(responses)
         # What anybody may call without a token (PortalPermission's public_actions): `{}` in security.
         if getattr(self.view, "action", None) in getattr(self.view, "public_actions", ()):
             security = operation.setdefault("security", [])
             if {} not in security:
                 security.append({})
         return operation
+
+    def _add_success_headers(self, responses: dict) -> None:
+        if self.method == "POST" and isinstance(self.view, IdempotentPostMixin):
+            for code, response in responses.items():
+                if str(code).startswith("2"):
+                    _add_headers(response, REPLAYED_HEADER)
+        model = getattr(getattr(self.view, "queryset", None), "model", None)
+        if (
+            getattr(self.view, "action", None) in ETAG_ACTIONS
+            and "200" in responses
+            and model is not None
+            and any(field.name == "updated_at" for field in model._meta.get_fields())
+        ):
+            _add_headers(responses["200"], ETAG_HEADER)
 
 
 def add_error_components(result, generator, request, public):

@@ -14,7 +14,7 @@ is not overwritten (409).
 
 import datetime
 
-from django.db import transaction
+from django.db import models, transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import APIException, NotFound
@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from apn_portal.api.idempotency import IdempotentPostMixin
 from apn_portal.api.pagination import KeysetCursorPagination
 from apn_portal.api.throttling import give_back_unused_work
+from apn_portal.http import whole_number
 from partners.selectors import partner_is_editable_by
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -83,11 +84,20 @@ class PortalViewSetMixin(IdempotentPostMixin):
         return response
 
     def get_object(self):
-        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
-        if "\x00" in str(lookup):  # no record has it, and PostgreSQL refuses to compare with it
+        lookup = str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
+        if "\x00" in lookup:  # no record has it, and PostgreSQL refuses to compare with it
+            raise NotFound()
+        # A record has one URL: the lookup's int() would read "+7", "7\n" or an Arabic-Indic 7 as 7 too,
+        # and a client (or a cache) keying records by URL would hold one record twice.
+        if self._lookup_is_integer_key() and str(whole_number(lookup)) != lookup:
             raise NotFound()
         self._retrieved = super().get_object()
         return self._retrieved
+
+    def _lookup_is_integer_key(self) -> bool:
+        model = (self.queryset if self.queryset is not None else self.get_queryset()).model
+        field = model._meta.pk if self.lookup_field == "pk" else model._meta.get_field(self.lookup_field)
+        return isinstance(field, models.IntegerField)
 
 
 class CursorListMixin:
