@@ -26,6 +26,7 @@ from partners.choices import (
     CertificationLevel,
     ContactRequestStatus,
     EnrollmentStatus,
+    PartnerType,
     ProfileChangeStatus,
     ProgramKind,
     TierChangeSource,
@@ -139,6 +140,101 @@ def partner_tier_recompute(*, partner: Partner, user) -> TierChange | None:
             + f" to stay {evaluation.current_tier.name})"
         )
     return partner_tier_change(partner=partner, to_tier=evaluation.qualified_tier, reason=reason, user=user)
+
+
+def _partner_type_change_obstacles(partner: Partner, partner_type: str) -> list[str]:
+    """What stands in the way of `partner` becoming a `partner_type` partner, for its PDM to resolve first:
+    records the new type's own rules would refuse (a program closed to it, consulting categories, an
+    engagement role it may not hold). Each is a decision about somebody else's record (the partner's
+    application, a customer's engagement), so none is undone here on the PDM's behalf."""
+    # Engagements build on partners: read their rules when asked, not when this module loads.
+    from engagements.choices import CLOSED_ENGAGEMENT_STATUSES
+    from engagements.selectors import partner_role_problem
+    from partners.services_records import partner_categories_check
+
+    label = PartnerType(partner_type).label
+    obstacles = []
+    closed = list(
+        partner.enrollments.filter(status__in=LIVE_ENROLLMENT_STATUSES)
+        .exclude(program__partner_type="")
+        .exclude(program__partner_type=partner_type)
+        .order_by("program__name")
+        .values_list("program__name", flat=True)
+    )
+    if closed:
+        obstacles.append(
+            f"revoke its applications and enrollments in programs closed to {label} partners "
+            f"({', '.join(closed)})"
+        )
+    categories = list(partner.categories.values_list("name", flat=True))
+    try:
+        partner_categories_check(partner_type, categories)
+    except DomainError:
+        obstacles.append(f"remove its consulting categories ({', '.join(categories)})")
+    # The roles it holds now, asked of the partner as it would be: the same rule that adding it asks.
+    candidate = Partner(pk=partner.pk, name=partner.name, partner_type=partner_type, tier_id=partner.tier_id)
+    roles = (
+        partner.engagements.filter(replaced_by__isnull=True)
+        .exclude(engagement__status__in=CLOSED_ENGAGEMENT_STATUSES)
+        .select_related("engagement__customer")
+        .order_by("engagement__title", "role", "pk")
+    )
+    refused_roles: dict[str, bool] = {}
+    held = []
+    for engaged in roles:
+        if engaged.contract_end < engaged.engagement.customer.local_today():
+            continue  # a contract that has ended is no role it holds
+        if engaged.role not in refused_roles:
+            refused_roles[engaged.role] = partner_role_problem(candidate, engaged.role) is not None
+        if refused_roles[engaged.role]:
+            held.append(f"{engaged.get_role_display()} on {engaged.engagement}")
+    if held:
+        obstacles.append(f"hand over the engagement roles a {label} partner cannot hold ({'; '.join(held)})")
+    return obstacles
+
+
+def partner_type_change(*, user, partner: Partner, partner_type: str, reason: str) -> TierChange:
+    """Correct a partner's type (consulting or technology), which its tier ladder follows: the partner
+    moves to the tier its evidence earns on the new type's ladder (its entry tier when it earns none),
+    recorded as a tier change with the reason, as any other. Refused while records the new type's rules
+    would refuse still stand, with all of them named."""
+    reason = (reason or "").strip()
+    if partner_type not in PartnerType.values:
+        raise DomainError(f"Choose a partner type: {', '.join(PartnerType.values)}.", field="partner_type")
+    if not reason:
+        raise DomainError("Say why the partner's type is corrected.", field="reason")
+    _ensure_can_edit(partner, user)
+    label = PartnerType(partner_type).label
+    with transaction.atomic():
+        locked = _lock(partner)
+        if locked.partner_type == partner_type:
+            raise ConflictError(f"{locked.name} is already a {label} partner.", field="partner_type")
+        obstacles = _partner_type_change_obstacles(locked, partner_type)
+        if obstacles:
+            raise DomainError(
+                f"{locked.name} cannot become a {label} partner yet. First " + "; ".join(obstacles) + ".",
+                field="partner_type",
+            )
+        if not Tier.objects.filter(partner_type=partner_type).exists():
+            raise DomainError(f"There is no tier ladder for {label} partners.", field="partner_type")
+        candidate = Partner(pk=locked.pk, partner_type=partner_type, tier_id=locked.tier_id)
+        to_tier = tier_evaluate(candidate).qualified_tier
+        # The type and the tier are one change: the type is written first, with no signal or history row,
+        # so partner_tier_change (which refuses a tier of another ladder) moves the partner, and its save
+        # records both, refreshes the search entry and announces the tier change. The tier health the
+        # scheduled check keeps was about the old ladder: its next run works it out again.
+        Partner.objects.filter(pk=locked.pk).update(
+            partner_type=partner_type, qualifies_for_tier=None, at_risk_from=None
+        )
+        change = partner_tier_change(
+            partner=partner,
+            to_tier=to_tier,
+            reason=f"Partner type corrected from {locked.get_partner_type_display()} to {label}: {reason}",
+            user=user,
+        )
+    partner.partner_type = partner_type
+    partner.qualifies_for_tier = partner.at_risk_from = None
+    return change
 
 
 def partner_set_published(*, partner: Partner, published: bool, user) -> bool:

@@ -150,7 +150,8 @@ def partner_create(
 
 def partner_update(*, partner: Partner, user, **changes) -> Partner:
     """Change a partner's profile and tags. Its tier changes only through `partner_tier_change`, which
-    records why; its type never changes, since its tier belongs to that type's ladder."""
+    records why, and its type only through `partner_type_change`, since its tier belongs to that type's
+    ladder."""
     tags = {name: changes.pop(name) for name in list(changes) if name in PARTNER_TAGS}
     partner_type = changes.pop("partner_type", None)
     with transaction.atomic(), partner_changes_batched():
@@ -158,7 +159,9 @@ def partner_update(*, partner: Partner, user, **changes) -> Partner:
         _ensure_can_edit(locked, user)
         if partner_type is not None and partner_type != locked.partner_type:
             raise DomainError(
-                "A partner's type cannot change: add the partner again with the other type.",
+                "A partner's type is not changed by an edit: correct it with a type change (\"Correct "
+                f'partner type" on its admin page, or POST /api/v1/partners/{locked.slug}/type-change/), '
+                "which moves it to that type's tier ladder and records why.",
                 field="partner_type",
             )
         partner_categories_check(locked.partner_type, tags.get("categories"))

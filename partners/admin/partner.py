@@ -1,6 +1,7 @@
 """The partner's admin: the list PDMs work from, the change page with its tier evaluation and inlines, and
 the actions (tier changes, publishing, CSV export) that go through partners.services."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
@@ -25,7 +26,7 @@ from apn_portal.admin import (
     selection_too_large,
 )
 from apn_portal.exceptions import DomainError
-from partners.choices import RequirementMetric
+from partners.choices import PartnerType, RequirementMetric
 from partners.forms import PartnerAdminForm, PartnerTierChangeForm
 from partners.models import (
     Certification,
@@ -44,7 +45,12 @@ from partners.selectors import (
     partners_with_list_columns,
     tier_evaluate,
 )
-from partners.services import partner_set_published, partner_tier_change, partner_tier_recompute
+from partners.services import (
+    partner_set_published,
+    partner_tier_change,
+    partner_tier_recompute,
+    partner_type_change,
+)
 from partners.signals import partner_changes_batched
 
 from .filters import (
@@ -60,6 +66,21 @@ from .pages import action_form_page
 from .scope import PartnerChildInlineMixin, PartnerScopedAdminMixin, is_autocomplete_for_partners_app
 
 TIER_HEALTH_FIELDS = ("grace_started_on", "grace_ends_on", "at_risk_from", "qualifies_for_tier")
+
+
+class PartnerTypeChangeForm(forms.Form):
+    partner_type = forms.ChoiceField(label="Correct type")
+    reason = forms.CharField(
+        widget=Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Recorded with the tier change the correction makes, in the partner's tier history.",
+    )
+
+    def __init__(self, *args, current: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["partner_type"].choices = [
+            (value, label) for value, label in PartnerType.choices if value != current
+        ]
+
 
 # Inlines -----------------------------------------------------------------------------------------------
 
@@ -257,7 +278,8 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
     def get_readonly_fields(self, request, obj=None):
         readonly = ["tier_evaluation", *TIER_HEALTH_FIELDS, "created_at", "updated_at"]
         if obj is not None:
-            # The ladder follows the type, and a tier changes only with a recorded reason (the action).
+            # The ladder follows the type, and a tier changes only with a recorded reason (the actions;
+            # the type through its own page, which moves the partner to the new type's ladder).
             readonly += ["partner_type", "tier"]
         return readonly
 
@@ -320,6 +342,11 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
                 self.admin_site.admin_view(self.tier_view),
                 name="{}_{}_tier".format(*info),
             ),
+            path(
+                "<path:object_id>/type/",
+                self.admin_site.admin_view(self.type_view),
+                name="{}_{}_type".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -359,6 +386,42 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/partners/partner/tier.html", context)
+
+    def type_view(self, request, object_id):
+        """Correct one partner's type, with a reason: partners.services.partner_type_change moves it to the
+        new type's ladder, or names what stands in the way."""
+        partner = self.get_object(request, unquote(object_id))
+        if partner is None:
+            raise Http404
+        if not self.has_change_permission(request, partner):
+            raise PermissionDenied
+        change_url = reverse("admin:partners_partner_change", args=[partner.pk])
+        form = PartnerTypeChangeForm(current=partner.partner_type)
+        if request.method == "POST":
+            form = PartnerTypeChangeForm(request.POST, current=partner.partner_type)
+            if form.is_valid():
+                from_tier = partner.tier
+                try:
+                    change = partner_type_change(user=request.user, partner=partner, **form.cleaned_data)
+                except DomainError as error:
+                    report_refusal(self, request, partner.name, error)
+                else:
+                    self.message_user(
+                        request,
+                        f"{partner.name} is now a {partner.get_partner_type_display()} partner: "
+                        f"{from_tier} → {change.to_tier}.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Correct the type of {partner.name}",
+            "partner": partner,
+            "form": form,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/partners/partner/partner_type.html", context)
 
     # Actions -------------------------------------------------------------------------------------------
 

@@ -223,6 +223,13 @@ class TierChangeRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
+class PartnerTypeChangeRequestSerializer(serializers.Serializer):
+    partner_type = serializers.ChoiceField(
+        choices=PartnerType.choices, help_text="The partner's correct type; its tier moves to that ladder."
+    )
+    reason = serializers.CharField(max_length=2000)
+
+
 class TierRecomputeResultSerializer(serializers.Serializer):
     changed = serializers.BooleanField()
     tier_change = TierChangeSerializer(allow_null=True)

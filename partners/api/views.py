@@ -240,6 +240,23 @@ class PartnerViewSet(PortalModelViewSet):
         return Response(serializers.TierChangeSerializer(change).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        summary="Correct the partner's type",
+        description="Make the partner the other type (consulting or technology), on the tier its evidence "
+        "earns on that type's ladder (else its entry tier), recorded as a tier change with the reason. "
+        "Refused, naming what stands in the way, while the partner holds programs, consulting categories "
+        "or engagement roles the new type may not. For its PDM or a superuser.",
+        request=serializers.PartnerTypeChangeRequestSerializer,
+        responses={200: serializers.PartnerSerializer},
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], url_path="type-change", pagination_class=None, filter_backends=[])
+    def type_change(self, request, slug=None):
+        partner = self.get_object()
+        payload = self.action_payload(serializers.PartnerTypeChangeRequestSerializer, request)
+        services.partner_type_change(partner=partner, user=request.user, **payload)
+        return self.action_response(serializers.PartnerSerializer, partner)
+
+    @extend_schema(
         summary="Recompute the partner's tier",
         description="Set the partner to the tier its evidence qualifies it for now.",
         request=None,
