@@ -90,6 +90,13 @@ def _tam_named(username: str):
     return tam
 
 
+def _lock_customers(customer_ids) -> None:
+    """The customers' rows, locked in pk order: what every write of their support takes first (a change or
+    end of a plan, naming a TAM, the retirement check, opening a case), before any subscription or case
+    row, so two of them wait on each other rather than deadlock."""
+    list(Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk").values_list("pk"))
+
+
 def support_subscription_change(
     *,
     user,
@@ -137,7 +144,7 @@ def support_subscription_change(
     now = timezone.now()
     with transaction.atomic():
         # Locks the customer's row: two changes of its plan at once are serialised, not both "current".
-        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
+        _lock_customers([customer.pk])
         current = (
             SupportSubscription.objects.select_for_update(of=("self",))
             .select_related("plan")
@@ -237,7 +244,7 @@ def support_customer_tam_name(*, user, customer: Customer, tam) -> None:
     with transaction.atomic():
         # The customer's plans are read under its lock, which a change of plan takes too: a TAM named at
         # the moment the plan changes is judged by, and kept on, the plan it now has.
-        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
+        _lock_customers([customer.pk])
         problem = selectors.customer_tam_problem(customer, tam)
         if problem:
             raise DomainError(problem, field="tam")
@@ -266,6 +273,7 @@ def support_subscription_end(
             "support plan."
         )
     with transaction.atomic():
+        _lock_customers([subscription.customer_id])
         locked = SupportSubscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
         if locked.ended_at is not None:
             raise ConflictError(f"This subscription already ended on {locked.ended_at:%d %b %Y}.")
@@ -310,6 +318,7 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
             due_ids.append(pk)
     moved: list[SupportSubscription] = []
     for ids in batched(due_ids, RETIREMENT_BATCH):
+        _lock_customers(SupportSubscription.objects.filter(pk__in=ids).values("customer_id"))
         batch = list(due.select_for_update(of=("self",)).filter(pk__in=ids).select_related("plan__successor"))
         # A successor with a designated TAM needs one named: such a move is left to the Account Manager.
         batch = [

@@ -9,10 +9,10 @@ from django.db import connection
 
 from partners.choices import EnrollmentStatus
 from partners.models import Partner, ProgramEnrollment
-from support import services
+from support import selectors, services
 from support.choices import CaseType, Severity
 from support.models import SupportCase, SupportSubscription
-from tests.factories import SupportSubscriptionFactory
+from tests.factories import SupportSubscriptionFactory, support_plan
 from tests.locks import lock_held, sessions_waiting_for_locks, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,3 +78,41 @@ def test_a_case_opened_as_the_resellers_enrollment_ends_goes_to_the_provider(alp
     case = SupportCase.objects.get(pk=outcome["case"].pk)
     assert case.handling_partner is None
     assert case.plan.slug == "business"
+
+
+def test_a_case_opened_as_the_plan_with_its_tam_ends_does_not_deadlock(alpha, tam, monkeypatch):
+    # Opening a case locks the customer and then, saving the case, its subscription; ending the plan
+    # (whose TAM leaves with it, on the customer's row) must take them in that order too.
+    subscription = services.support_subscription_change(
+        user=alpha.account_manager, customer=alpha.customer, plan=support_plan("enterprise"), tam=tam
+    )
+    holding_the_customer, go_on = threading.Event(), threading.Event()
+    read = selectors.subscription_for_account
+
+    def read_after_a_pause(account, at=None):
+        if not holding_the_customer.is_set():
+            holding_the_customer.set()
+            go_on.wait(20)
+        return read(account, at)
+
+    monkeypatch.setattr(selectors, "subscription_for_account", read_after_a_pause)
+    opening, outcome = _open_case_in_a_thread(alpha.staff, alpha.account)
+    assert holding_the_customer.wait(20)
+    ending = threading.Thread(target=_attempt, args=(outcome, "end", subscription, alpha.account_manager))
+    ending.start()
+    wait_for(lambda: sessions_waiting_for_locks() == 1)  # the plan's end waits for the customer's row
+    go_on.set()
+    opening.join(timeout=30)
+    ending.join(timeout=30)
+
+    assert "error" not in outcome and "end" not in outcome, outcome
+    assert SupportSubscription.objects.get(pk=subscription.pk).ended_at is not None
+
+
+def _attempt(outcome, name, subscription, user):
+    try:
+        services.support_subscription_end(user=user, subscription=subscription)
+    except Exception as error:  # a deadlock, say: reported, not raised in the thread
+        outcome[name] = f"{type(error).__name__}: {error}"
+    finally:
+        connection.close()
