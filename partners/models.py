@@ -410,10 +410,12 @@ class Program(TimeStampedModel):
         related_name="+",
         help_text="The lowest tier (by rank) a partner must hold to enroll.",
     )
-    # When the minimum tier last changed (empty: the program has had it from the start, or it changed
-    # before this was recorded): a partner enrolled before a raise is short of the new tier from then,
-    # and its grace period starts then.
-    minimum_tier_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the minimum tier was last raised, and the rank it was raised from (empty: none before): the
+    # enrolled partners the raise left short, at or above the old minimum then, are short from that day,
+    # and their grace period starts then. Empty when the program has had its minimum from the start, or
+    # lowered it last.
+    minimum_tier_since = models.DateTimeField("minimum tier raised", null=True, blank=True, editable=False)
+    minimum_tier_rank_before = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     validity_months = models.PositiveSmallIntegerField(default=36)
     qualifies_for_tier = models.BooleanField(
         "qualifying for the top tier",
@@ -443,11 +445,22 @@ class Program(TimeStampedModel):
     def save(self, *args, **kwargs):
         update_fields = kwargs.get("update_fields")
         if not self._state.adding and (update_fields is None or "minimum_tier" in update_fields):
-            stored = Program.objects.filter(pk=self.pk).values_list("minimum_tier_id", flat=True).first()
-            if self.minimum_tier_id != stored:
-                self.minimum_tier_since = timezone.now() if self.minimum_tier_id else None
+            stored_id, stored_rank = (
+                Program.objects.filter(pk=self.pk)
+                .values_list("minimum_tier_id", "minimum_tier__rank")
+                .first()
+            )
+            if self.minimum_tier_id != stored_id:
+                rank = self.minimum_tier.rank if self.minimum_tier_id else None
+                raised = rank is not None and (stored_rank is None or rank > stored_rank)
+                self.minimum_tier_since = timezone.now() if raised else None
+                self.minimum_tier_rank_before = stored_rank if raised else None
                 if update_fields is not None:
-                    kwargs["update_fields"] = {*update_fields, "minimum_tier_since"}
+                    kwargs["update_fields"] = {
+                        *update_fields,
+                        "minimum_tier_since",
+                        "minimum_tier_rank_before",
+                    }
         super().save(*args, **kwargs)
 
 

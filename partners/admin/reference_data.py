@@ -114,7 +114,8 @@ class ProgramAdmin(AdminInputMixin, admin.ModelAdmin):
                     "qualifies_for_tier",
                 ),
                 "description": "Raising the minimum tier gives the enrolled partners it leaves short the new "
-                "tier's grace period from that day, with a warning, before their enrollments are revoked.",
+                "tier's grace period from that day, with a warning, before their enrollments are revoked; "
+                "a partner already short of the old minimum keeps its countdown.",
             },
         ),
     )

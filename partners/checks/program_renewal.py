@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import CharField, F, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -143,12 +143,27 @@ def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[_ShortOfTie
     return _short_of_minimum_tier(ProgramEnrollment.objects.all(), today)
 
 
+def _rank_at(moment) -> Coalesce:
+    """The rank of the enrollment's partner's tier at `moment` (an OuterRef): the last tier change's
+    before it, else the first one's after it (where it came from), else its tier now."""
+    changes = TierChange.objects.filter(partner=OuterRef("partner_id"))
+    return Coalesce(
+        Subquery(
+            changes.filter(changed_at__lte=moment).order_by("-changed_at", "-id").values("to_tier__rank")[:1]
+        ),
+        Subquery(
+            changes.filter(changed_at__gt=moment).order_by("changed_at", "id").values("from_tier__rank")[:1]
+        ),
+        F("partner__tier__rank"),
+    )
+
+
 def _short_of_minimum_tier(enrollments: QuerySet, today: datetime.date) -> list[_ShortOfTier]:
     # The countdown starts when the partner fell below the program's minimum tier, however it moved
     # since while still below it (a second demotion does not restart it). A partner that was never at
-    # or above it counts from its latest tier change, or from its creation. Either way not before the
-    # program required that tier: a raise gives the partners it leaves short their grace period, and
-    # their warning, from the day of the raise.
+    # or above it counts from its latest tier change, or from its creation. A raise of the minimum gives
+    # the partners it left short (at or above the old minimum then) their grace period, and their
+    # warning, from the day of the raise; one already short of the old minimum keeps its countdown.
     minimum_rank = OuterRef("program__minimum_tier__rank")
     changes = TierChange.objects.filter(partner=OuterRef("partner_id")).order_by("-changed_at", "-id")
     fell_below = changes.filter(from_tier__rank__gte=minimum_rank, to_tier__rank__lt=minimum_rank)
@@ -162,6 +177,7 @@ def _short_of_minimum_tier(enrollments: QuerySet, today: datetime.date) -> list[
         .annotate(
             fell_below_at=Subquery(fell_below.values("changed_at")[:1]),
             tier_changed_at=Subquery(changes.values("changed_at")[:1]),
+            rank_when_raised=_rank_at(OuterRef("program__minimum_tier_since")),
         )
         .select_related("program__minimum_tier", "partner__tier")
         .order_by("pk")
@@ -171,8 +187,12 @@ def _short_of_minimum_tier(enrollments: QuerySet, today: datetime.date) -> list[
         since = timezone.localdate(
             enrollment.fell_below_at or enrollment.tier_changed_at or enrollment.partner.created_at
         )
-        if enrollment.program.minimum_tier_since is not None:
-            since = max(since, timezone.localdate(enrollment.program.minimum_tier_since))
+        raised_at, rank_before = (
+            enrollment.program.minimum_tier_since,
+            enrollment.program.minimum_tier_rank_before,
+        )
+        if raised_at is not None and (rank_before is None or enrollment.rank_when_raised >= rank_before):
+            since = max(since, timezone.localdate(raised_at))
         grace = datetime.timedelta(days=enrollment.program.minimum_tier.grace_period_days)
         short.append(_ShortOfTier(enrollment, since, since + grace))
     return short

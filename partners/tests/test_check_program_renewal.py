@@ -406,11 +406,51 @@ def test_saving_a_program_without_changing_its_minimum_keeps_when_it_began(partn
     assert since is not None and since.date() == RAISED_ON
 
 
-def test_the_programs_admin_page_says_since_when_its_minimum_tier_applies(admin_client):
+def test_the_programs_admin_page_says_when_its_minimum_tier_was_raised(admin_client):
     _raise_databases_to_advanced()
 
     page = admin_client.get(f"/admin/partners/program/{program('databases').pk}/change/")
 
     assert page.status_code == 200
-    assert "Minimum tier since" in page.content.decode()
+    assert "Minimum tier raised" in page.content.decode()
     assert "3 Aug 2026" in page.content.decode()
+
+
+def _demoted_to_registered(partner) -> datetime.date:
+    demoted_on = START + datetime.timedelta(days=10)
+    with on(demoted_on):
+        partner_tier_change(
+            partner=partner, to_tier=tier(slug="registered"), reason="Short", user=partner.pdm
+        )
+    return demoted_on + datetime.timedelta(days=tier(slug="select").grace_period_days)
+
+
+def _databases_minimum(slug: str, day: datetime.date) -> None:
+    with on(day):
+        databases = program("databases")
+        databases.minimum_tier = tier(slug=slug)
+        databases.save()
+
+
+def test_a_raise_does_not_postpone_a_revocation_already_under_way(partner):
+    enrollment = enroll(partner, expires_on=datetime.date(2027, 12, 31))
+    due = _demoted_to_registered(partner)  # short of Select, the minimum, from then
+    _databases_minimum("advanced", due - datetime.timedelta(days=1))
+
+    run_on(due)
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.REVOKED
+
+
+def test_lowering_the_minimum_does_not_restart_the_countdown_of_a_partner_short_of_the_lower_one(partner):
+    _databases_minimum("advanced", START)
+    enrollment = enroll(partner, expires_on=datetime.date(2027, 12, 31))
+    due = _demoted_to_registered(partner)
+    _databases_minimum("select", due - datetime.timedelta(days=1))
+
+    run_on(due)
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.REVOKED
+    assert program("databases").minimum_tier_since is None
