@@ -267,12 +267,18 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> _Answer:
     the answer's status and headers (its body is not read)."""
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     expired = threading.Event()
+    # Whichever comes first, the whole answer or the time running out, decides: an answer read just
+    # before the watchdog goes off is not cut, and one the watchdog cut short (read to the end of what
+    # came) is not taken as an answer.
+    decided = threading.Lock()
     connection = None
 
     # A socket's timeout bounds each read, not the request: a receiver that drips its answer a byte at a
     # time would hold the worker, and the delivery's row lock, for as long as it liked. This cuts the
     # connection when the time is up, whatever it is waiting for.
     def cut():
+        if not decided.acquire(blocking=False):
+            return  # answered already
         expired.set()
         sock = connection.sock
         if sock is not None:
@@ -297,6 +303,8 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> _Answer:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection.request("POST", path, body=body, headers=headers)
         code = connection.getresponse().status
+        if not decided.acquire(blocking=False):
+            raise TimeoutError("timed out")  # cut short by the watchdog: whatever was read is no answer
     except (OSError, http.client.HTTPException, ValueError) as exc:
         failure = exc
     finally:
