@@ -199,6 +199,9 @@ FROM partners_partner p
 JOIN partners_tier t ON t.id = p.tier_id
 {joins}
 {where}
+-- Rows are written, and locked, in one order whoever refreshes: a search bringing stale entries up to
+-- date and a change refreshing a few of them at the same moment wait on each other, never deadlock.
+ORDER BY p.id
 ON CONFLICT (partner_id) DO UPDATE SET
     name = EXCLUDED.name,
     is_published = EXCLUDED.is_published,
