@@ -67,13 +67,23 @@ def test_an_endpoint_registered_for_a_partners_user_receives_that_partners_event
     )
 
 
-def test_a_customers_user_cannot_be_given_an_endpoint(client, superuser):
-    response = client.post(reverse(ADD), form(CustomerUserFactory()))
+def test_a_customers_user_who_is_no_access_administrator_cannot_be_given_an_endpoint(client, superuser):
+    response = client.post(reverse(ADD), form(CustomerUserFactory(), events=["access_grant.revoked"]))
 
-    assertContains(
-        response, "Only a partner&#x27;s staff or the provider&#x27;s staff can register webhooks."
-    )
+    assertContains(response, "Only a customer&#x27;s access administrators can register its webhooks.")
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_customers_access_administrator_is_given_an_endpoint_for_its_records_events_only(client, superuser):
+    owner = CustomerUserFactory(access_admin=True)
+
+    refused = client.post(reverse(ADD), form(owner))
+    assertContains(refused, "A customer&#x27;s webhooks can only subscribe to")
+    response = client.post(reverse(ADD), form(owner, events=["access_grant.revoked"]))
+
+    assert response.status_code == 302
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.owner, endpoint.customer, endpoint.partner) == (owner, owner.customer, None)
 
 
 def test_the_partner_an_endpoint_serves_cannot_be_changed_away_from_its_owners(client, superuser):

@@ -25,17 +25,18 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(AdminInputMixin, admin.ModelAdmin):
     """Endpoints are registered and changed by the webhook services, as over the API: only allowed hosts,
-    known events, and the events of the owner's own organisation (its partner follows the owner)."""
+    known events, and the events of the owner's own organisation (its partner or customer follows the
+    owner; a customer's endpoint subscribes only to the events about its records)."""
 
     form = WebhookEndpointForm
-    list_display = ["url", "owner", "partner", "event_list", "is_active", "updated_at"]
+    list_display = ["url", "owner", "partner", "customer", "event_list", "is_active", "updated_at"]
     list_filter = ["is_active"]
-    list_select_related = ["owner", "partner"]
-    search_fields = ["url", "owner__username", "partner__name"]
+    list_select_related = ["owner", "partner", "customer"]
+    search_fields = ["url", "owner__username", "partner__name", "customer__name"]
     raw_id_fields = ["owner"]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["partner", "created_at", "updated_at"]
+        readonly = ["partner", "customer", "created_at", "updated_at"]
         # The service keeps an endpoint with the one who registered it.
         return ["owner", *readonly] if obj is not None else readonly
 

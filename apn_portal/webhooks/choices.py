@@ -13,6 +13,12 @@ class WebhookEvent(models.TextChoices):
     SUPPORT_CASE_BREACHED = "support_case.breached", "A support case passed its first-response deadline"
 
 
+# The events about a customer's own records, the only ones a customer's endpoint may subscribe to: each is
+# emitted with its records and sent only to endpoints whose owner may see them. The rest are about partners
+# (their tiers, enrollments, certifications, contact requests) and none of a customer's business.
+CUSTOMER_EVENTS = frozenset({WebhookEvent.ACCESS_GRANT_REVOKED, WebhookEvent.SUPPORT_CASE_BREACHED})
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"

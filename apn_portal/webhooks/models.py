@@ -17,7 +17,8 @@ class WebhookEndpoint(TimeStampedModel):
     """A URL an integrator registered to be told of events, with the secret its requests are signed with.
 
     It receives the events of its owner's organisation: a partner's endpoint those about that partner,
-    a provider staff member's endpoint those about every partner.
+    a customer's endpoint those about that customer's records (CUSTOMER_EVENTS only), a provider staff
+    member's endpoint those about every partner.
     """
 
     owner = models.ForeignKey(
@@ -31,6 +32,14 @@ class WebhookEndpoint(TimeStampedModel):
         related_name="webhook_endpoints",
         help_text="The organisation whose events it receives; empty for provider staff (every partner).",
     )
+    customer = models.ForeignKey(
+        "engagements.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        help_text="The customer whose records' events it receives, for a customer's staff.",
+    )
     url = models.URLField("URL", max_length=500)
     secret = models.CharField(max_length=200, default=webhook_new_secret)
     events = models.JSONField(default=list, help_text="The event names it subscribes to.")
@@ -40,6 +49,13 @@ class WebhookEndpoint(TimeStampedModel):
     class Meta:
         ordering = ["id"]
         verbose_name = "webhook endpoint"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(partner__isnull=True) | Q(customer__isnull=True),
+                name="webhook_endpoint_one_organisation",
+                violation_error_message="An endpoint belongs to a partner or to a customer, not both.",
+            ),
+        ]
 
     def __str__(self):
         return self.url

@@ -7,11 +7,14 @@ from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 def endpoints_of_their_owners_organisation() -> Q:
     """Endpoints whose owner still works for the organisation whose events they receive: the endpoint's
-    partner, or, for the provider's endpoints, the provider. Someone who moved elsewhere keeps none of it."""
+    partner or customer, or, for the provider's endpoints (neither), the provider. Someone who moved
+    elsewhere keeps none of it."""
+    provider = Q(partner__isnull=True, customer__isnull=True)
     return (
         Q(partner__isnull=False, owner__partner_id=F("partner_id"))
-        | Q(partner__isnull=True, owner__partner__isnull=True, owner__is_staff=True)
-        | Q(partner__isnull=True, owner__is_superuser=True)
+        | Q(customer__isnull=False, owner__customer_id=F("customer_id"))
+        | (provider & Q(owner__partner__isnull=True, owner__customer__isnull=True, owner__is_staff=True))
+        | (provider & Q(owner__is_superuser=True))
     )
 
 

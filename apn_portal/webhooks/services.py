@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from apn_portal.exceptions import DomainError, PermissionDeniedError
 from apn_portal.pauses import is_paused, pause_start
-from apn_portal.webhooks.choices import DeliveryStatus, WebhookEvent
+from apn_portal.webhooks.choices import CUSTOMER_EVENTS, DeliveryStatus, WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 from apn_portal.webhooks.selectors import open_endpoints
 
@@ -75,10 +75,21 @@ def _backoff(attempts: int) -> datetime.timedelta:
 
 
 def _ensure_may_register(user) -> None:
+    from engagements.selectors import user_can_manage_access
+
     if not (user.is_authenticated and user.is_active):
         raise PermissionDeniedError("Sign in to register webhooks.")
+    if user.customer_id and not user.is_superuser:
+        # Where a customer's records go outside the portal is the customer's to decide, as is which
+        # partners get into its accounts: the same people decide both.
+        if not user_can_manage_access(user, user.customer):
+            raise PermissionDeniedError("Only a customer's access administrators can register its webhooks.")
+        return
     if not (user.partner_id or user.is_provider_staff or user.is_superuser):
-        raise PermissionDeniedError("Only a partner's staff or the provider's staff can register webhooks.")
+        raise PermissionDeniedError(
+            "Only a partner's staff, a customer's access administrators or the provider's staff can register "
+            "webhooks."
+        )
 
 
 def _ensure_owner(endpoint: WebhookEndpoint, user) -> None:
@@ -86,7 +97,7 @@ def _ensure_owner(endpoint: WebhookEndpoint, user) -> None:
         raise PermissionDeniedError("Only the person who registered this webhook can change it.")
 
 
-def _clean_endpoint(*, url: str | None = None, events: list[str] | None = None) -> None:
+def _clean_endpoint(*, url: str | None = None, events: list[str] | None = None, for_customer: bool) -> None:
     if url is not None and not webhook_url_allowed(url):
         raise DomainError(
             "Webhooks can only be sent to the hosts this portal allows (WEBHOOK_ALLOWED_HOSTS).", field="url"
@@ -97,17 +108,25 @@ def _clean_endpoint(*, url: str | None = None, events: list[str] | None = None) 
             raise DomainError(f"Unknown event(s): {', '.join(unknown)}.", field="events")
         if not events:
             raise DomainError("Subscribe to at least one event.", field="events")
+        if for_customer and (partners_only := sorted(set(events) - CUSTOMER_EVENTS)):
+            raise DomainError(
+                f"A customer's webhooks can only subscribe to {', '.join(sorted(CUSTOMER_EVENTS))}; not to "
+                f"{', '.join(partners_only)}.",
+                field="events",
+            )
 
 
 def webhook_endpoint_create(
     *, user, url: str, events: list[str], secret: str = "", description: str = "", is_active: bool = True
 ) -> WebhookEndpoint:
-    """Register a URL for the events of the user's organisation (every partner, for provider staff)."""
+    """Register a URL for the events of the user's organisation (every partner, for provider staff; the
+    events about its own records, for a customer's access administrator)."""
     _ensure_may_register(user)
-    _clean_endpoint(url=url, events=events)
+    _clean_endpoint(url=url, events=events, for_customer=bool(user.customer_id))
     endpoint = WebhookEndpoint(
         owner=user,
         partner_id=user.partner_id,
+        customer_id=user.customer_id,
         url=url,
         events=sorted(set(events)),
         description=description,
@@ -123,7 +142,9 @@ def webhook_endpoint_create(
 
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user, **changes) -> WebhookEndpoint:
     _ensure_owner(endpoint, user)
-    _clean_endpoint(url=changes.get("url"), events=changes.get("events"))
+    _clean_endpoint(
+        url=changes.get("url"), events=changes.get("events"), for_customer=bool(endpoint.customer_id)
+    )
     if "events" in changes:
         changes["events"] = sorted(set(changes["events"]))
     with transaction.atomic():
@@ -149,28 +170,36 @@ def webhook_event_emit(*, event: str, partner, data: dict) -> list[WebhookDelive
 
     Call it inside the transaction of the change: the deliveries commit (and go out) with it, or not at
     all. A partner's endpoints get their own partner's events only; provider staff's get every partner's,
-    and those about no partner (`partner=None`). Events about a customer's records go through
-    webhook_events_emit_many with `visible_to`.
+    and those about no partner (`partner=None`); a customer's endpoints none of these. Events about a
+    customer's records go through webhook_events_emit_many with `visible_to`.
     """
     return webhook_events_emit_many(event=event, items=[(partner, data)])
 
 
-def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None) -> list[WebhookDelivery]:
+def webhook_events_emit_many(
+    *, event: str, items, records=None, visible_to=None, customer_ids=()
+) -> list[WebhookDelivery]:
     """Queue one `event` per (partner, data) item, reading the subscribed endpoints once: what the
     set-based scheduled checks use, so many events cost two queries, not two per event. `partner` is the
     partner the event is about, None, or several partners (a collection): each gets the same event.
 
     An event about a customer's record passes the records (one per item) and `visible_to` (a selector,
     user -> queryset): every endpoint then gets it only when its owner may see the record, as through the
-    API (one more query per endpoint), so a partner the customer no longer lets in is not told either."""
+    API (one more query per endpoint), so a partner the customer no longer lets in is not told either.
+    Only such events go to customers' endpoints, those of `customer_ids` (the customers whose records they
+    are): the record check is what keeps each to its own customer's records, and an event without records
+    is about partners, none of a customer's business."""
     items = [(_partner_ids(partners), data) for partners, data in items]
     if not items:
         return []
     partner_ids = set().union(*(ids for ids, _ in items))
+    candidates = Q(partner_id__in=partner_ids) | Q(partner__isnull=True, customer__isnull=True)
+    if visible_to is not None and customer_ids:
+        candidates |= Q(customer_id__in=set(customer_ids))
     endpoints = [
         endpoint
         for endpoint in WebhookEndpoint.objects.filter(open_endpoints())
-        .filter(Q(partner_id__in=partner_ids) | Q(partner__isnull=True))
+        .filter(candidates)
         .select_related("owner")
         .order_by("pk")
         if endpoint.subscribes_to(event)
@@ -187,6 +216,7 @@ def webhook_events_emit_many(*, event: str, items, records=None, visible_to=None
             for e in endpoints
             if (e.partner_id is None or e.partner_id in item_partner_ids)
             and (seen_by is None or record_pk in seen_by[e.pk])
+            and (e.customer_id is None or seen_by is not None)
         ]
         if not audience:
             continue
@@ -384,7 +414,8 @@ def webhook_deliver(delivery_id: int) -> bool:
         if not endpoint.is_active:
             error = "The endpoint was deactivated."
         elif closed:
-            error = "The endpoint's owner was deactivated or no longer works for its partner."
+            organisation = "customer" if endpoint.customer_id else "partner"
+            error = f"The endpoint's owner was deactivated or no longer works for its {organisation}."
         elif not webhook_url_allowed(endpoint.url):
             error = "The endpoint's host is not in WEBHOOK_ALLOWED_HOSTS."
         else:
