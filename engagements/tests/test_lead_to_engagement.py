@@ -6,14 +6,13 @@ import datetime
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from apn_portal.exceptions import ConflictError
 from engagements import services
 from engagements.choices import PartnerRole
 from engagements.models import Customer, Engagement
 from partners.choices import ContactRequestStatus, PartnerType
+from tests.api.conftest import api_client
 from tests.factories import (
     ContactRequestFactory,
     CustomerFactory,
@@ -28,14 +27,6 @@ pytestmark = pytest.mark.django_db
 
 def today():
     return timezone.localdate()
-
-
-def api(user=None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
 
 
 def url(lead) -> str:
@@ -58,7 +49,7 @@ def lead():
 
 @pytest.fixture
 def partner_api(lead):
-    return api(PartnerUserFactory(partner=lead.partner))
+    return api_client(PartnerUserFactory(partner=lead.partner))
 
 
 def test_the_partner_turns_its_lead_into_an_engagement_it_then_reads(partner_api, lead):
@@ -101,17 +92,17 @@ def test_a_lead_converted_already_or_declined_is_a_409(partner_api, lead):
     ],
 )
 def test_someone_who_cannot_see_the_lead_gets_a_404(lead, make_user):
-    response = api(make_user()).post(url(lead), contract(), format="json")
+    response = api_client(make_user()).post(url(lead), contract(), format="json")
 
     assert response.status_code == 404
     assert not Engagement.objects.exists()
 
 
 def test_the_providers_staff_see_the_lead_but_do_not_convert_it(lead):
-    response = api(SuperUserFactory()).post(url(lead), contract(), format="json")
+    response = api_client(SuperUserFactory()).post(url(lead), contract(), format="json")
 
     assert response.status_code == 403
-    assert api().post(url(lead), contract(), format="json").status_code == 401
+    assert api_client().post(url(lead), contract(), format="json").status_code == 401
     assert not Engagement.objects.exists()
 
 
@@ -148,7 +139,7 @@ def test_a_contract_ending_before_it_starts_is_a_400(partner_api, lead):
 def test_a_technology_partner_is_refused_before_anything_is_saved():
     lead = ContactRequestFactory(partner=PartnerFactory(partner_type=PartnerType.TECHNOLOGY))
 
-    response = api(PartnerUserFactory(partner=lead.partner)).post(url(lead), contract(), format="json")
+    response = api_client(PartnerUserFactory(partner=lead.partner)).post(url(lead), contract(), format="json")
 
     assert response.status_code == 400
     assert "Only a Consulting partner can lead the work" in response.json()["detail"]
@@ -157,7 +148,7 @@ def test_a_technology_partner_is_refused_before_anything_is_saved():
 
 def test_a_long_company_name_still_makes_a_default_title(partner_api):
     lead = ContactRequestFactory(company="C" * 200)
-    response = api(PartnerUserFactory(partner=lead.partner)).post(url(lead), contract(), format="json")
+    response = api_client(PartnerUserFactory(partner=lead.partner)).post(url(lead), contract(), format="json")
 
     assert response.status_code == 201
     assert len(response.json()["title"]) == 200

@@ -360,13 +360,17 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
             return HttpResponseRedirect(reverse("admin:partners_partner_changelist") + "?e=1")
         return self._csv_response(queryset)
 
-    def tier_view(self, request, object_id):
-        """One partner's tier: its evaluation, recomputation, and a promotion or demotion with a reason."""
+    def _partner_to_change(self, request, object_id) -> Partner:
         partner = self.get_object(request, unquote(object_id))
         if partner is None:
             raise Http404
         if not self.has_change_permission(request, partner):
             raise PermissionDenied
+        return partner
+
+    def tier_view(self, request, object_id):
+        """One partner's tier: its evaluation, recomputation, and a promotion or demotion with a reason."""
+        partner = self._partner_to_change(request, object_id)
         change_url = reverse("admin:partners_partner_change", args=[partner.pk])
         form = PartnerTierChangeForm(partner_types=[partner.partner_type])
         if request.method == "POST":
@@ -390,11 +394,7 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
     def type_view(self, request, object_id):
         """Correct one partner's type, with a reason: partners.services.partner_type_change moves it to the
         new type's ladder, or names what stands in the way."""
-        partner = self.get_object(request, unquote(object_id))
-        if partner is None:
-            raise Http404
-        if not self.has_change_permission(request, partner):
-            raise PermissionDenied
+        partner = self._partner_to_change(request, object_id)
         change_url = reverse("admin:partners_partner_change", args=[partner.pk])
         form = PartnerTypeChangeForm(current=partner.partner_type)
         if request.method == "POST":

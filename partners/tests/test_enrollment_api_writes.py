@@ -2,13 +2,11 @@
 enrollment_apply and enrollment_update), and refuses naming it a field it would not write, rather than
 answer as if it had."""
 
-import datetime
-
 import pytest
-from django.utils import timezone
 
 from partners.choices import AuditResult, EnrollmentStatus
 from partners.models import ProgramEnrollment
+from partners.tests.test_enrollment_renewal import in_days
 from tests.api.conftest import api_client
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -23,10 +21,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 ENROLLMENTS = "/api/v1/enrollments/"
-
-
-def in_days(days: int) -> datetime.date:
-    return timezone.localdate() + datetime.timedelta(days=days)
 
 
 def test_the_pdm_files_an_application_with_its_passed_audit_and_approves_it():
