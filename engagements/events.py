@@ -23,5 +23,5 @@ def access_grants_revoked(grants) -> None:
         items=[(grant.engagement_partner.partner, item) for grant, item in zip(grants, data, strict=True)],
         records=grants,
         visible_to=access_grants_visible_to,
-        customer_ids={grant.account.customer_id for grant in grants},
+        record_customer_ids=[grant.account.customer_id for grant in grants],
     )

@@ -142,7 +142,7 @@ def partner_tier_recompute(*, partner: Partner, user) -> TierChange | None:
     return partner_tier_change(partner=partner, to_tier=evaluation.qualified_tier, reason=reason, user=user)
 
 
-def _partner_type_change_obstacles(partner: Partner, partner_type: str) -> list[str]:
+def _partner_type_change_obstacles(partner: Partner, partner_type: str, to_tier: Tier) -> list[str]:
     """What stands in the way of `partner` becoming a `partner_type` partner, for its PDM to resolve first:
     records the new type's own rules would refuse (a program closed to it, consulting categories, an
     engagement role it may not hold). Each is a decision about somebody else's record (the partner's
@@ -165,6 +165,21 @@ def _partner_type_change_obstacles(partner: Partner, partner_type: str) -> list[
         obstacles.append(
             f"revoke its applications and enrollments in programs closed to {label} partners "
             f"({', '.join(closed)})"
+        )
+    # The tier it would hold must still be one its programs ask for: else the scheduled check would
+    # revoke them after the grace period, as if the partner had fallen below them.
+    above = list(
+        partner.enrollments.filter(
+            status__in=LIVE_ENROLLMENT_STATUSES, program__minimum_tier__rank__gt=to_tier.rank
+        )
+        .order_by("program__name")
+        .values_list("program__name", "program__minimum_tier__name")
+    )
+    if above:
+        needs = ", ".join(f"{name} needs {minimum}" for name, minimum in above)
+        obstacles.append(
+            f"resolve its enrollments in programs whose minimum tier is above the {to_tier.name} tier it "
+            f"would hold as a {label} partner ({needs})"
         )
     categories = list(partner.categories.values_list("name", flat=True))
     try:
@@ -209,16 +224,16 @@ def partner_type_change(*, user, partner: Partner, partner_type: str, reason: st
         locked = _lock(partner)
         if locked.partner_type == partner_type:
             raise ConflictError(f"{locked.name} is already a {label} partner.", field="partner_type")
-        obstacles = _partner_type_change_obstacles(locked, partner_type)
+        if not Tier.objects.filter(partner_type=partner_type).exists():
+            raise DomainError(f"There is no tier ladder for {label} partners.", field="partner_type")
+        candidate = Partner(pk=locked.pk, partner_type=partner_type, tier_id=locked.tier_id)
+        to_tier = tier_evaluate(candidate).qualified_tier
+        obstacles = _partner_type_change_obstacles(locked, partner_type, to_tier)
         if obstacles:
             raise DomainError(
                 f"{locked.name} cannot become a {label} partner yet. First " + "; ".join(obstacles) + ".",
                 field="partner_type",
             )
-        if not Tier.objects.filter(partner_type=partner_type).exists():
-            raise DomainError(f"There is no tier ladder for {label} partners.", field="partner_type")
-        candidate = Partner(pk=locked.pk, partner_type=partner_type, tier_id=locked.tier_id)
-        to_tier = tier_evaluate(candidate).qualified_tier
         # The type and the tier are one change: the type is written first, with no signal or history row,
         # so partner_tier_change (which refuses a tier of another ladder) moves the partner, and its save
         # records both, refreshes the search entry and announces the tier change. The tier health the

@@ -1,6 +1,6 @@
 """Which webhook endpoints (and so deliveries) a user reads, and which may still receive events."""
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -9,10 +9,20 @@ def endpoints_of_their_owners_organisation() -> Q:
     """Endpoints whose owner still works for the organisation whose events they receive: the endpoint's
     partner or customer, or, for the provider's endpoints (neither), the provider. Someone who moved
     elsewhere keeps none of it."""
+    # Engagements builds on the portal's shared code: its models are read when asked.
+    from engagements.models import Customer
+
     provider = Q(partner__isnull=True, customer__isnull=True)
+    # A customer's endpoint, while its owner is still one of the customer's access administrators: where
+    # the customer's records go outside the portal is theirs to decide.
+    administers = Exists(
+        Customer.access_administrators.through.objects.filter(
+            customer_id=OuterRef("customer_id"), user_id=OuterRef("owner_id")
+        )
+    )
     return (
         Q(partner__isnull=False, owner__partner_id=F("partner_id"))
-        | Q(customer__isnull=False, owner__customer_id=F("customer_id"))
+        | (Q(customer__isnull=False, owner__customer_id=F("customer_id")) & Q(administers))
         | (provider & Q(owner__partner__isnull=True, owner__customer__isnull=True, owner__is_staff=True))
         | (provider & Q(owner__is_superuser=True))
     )

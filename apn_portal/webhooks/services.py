@@ -79,7 +79,7 @@ def _ensure_may_register(user) -> None:
 
     if not (user.is_authenticated and user.is_active):
         raise PermissionDeniedError("Sign in to register webhooks.")
-    if user.customer_id and not user.is_superuser:
+    if user.customer_id:
         # Where a customer's records go outside the portal is the customer's to decide, as is which
         # partners get into its accounts: the same people decide both.
         if not user_can_manage_access(user, user.customer):
@@ -142,6 +142,8 @@ def webhook_endpoint_create(
 
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user, **changes) -> WebhookEndpoint:
     _ensure_owner(endpoint, user)
+    if endpoint.customer_id:
+        _ensure_may_register(user)  # an owner no longer the customer's access administrator changes nothing
     _clean_endpoint(
         url=changes.get("url"), events=changes.get("events"), for_customer=bool(endpoint.customer_id)
     )
@@ -177,7 +179,7 @@ def webhook_event_emit(*, event: str, partner, data: dict) -> list[WebhookDelive
 
 
 def webhook_events_emit_many(
-    *, event: str, items, records=None, visible_to=None, customer_ids=()
+    *, event: str, items, records=None, visible_to=None, record_customer_ids=None
 ) -> list[WebhookDelivery]:
     """Queue one `event` per (partner, data) item, reading the subscribed endpoints once: what the
     set-based scheduled checks use, so many events cost two queries, not two per event. `partner` is the
@@ -186,16 +188,17 @@ def webhook_events_emit_many(
     An event about a customer's record passes the records (one per item) and `visible_to` (a selector,
     user -> queryset): every endpoint then gets it only when its owner may see the record, as through the
     API (one more query per endpoint), so a partner the customer no longer lets in is not told either.
-    Only such events go to customers' endpoints, those of `customer_ids` (the customers whose records they
-    are): the record check is what keeps each to its own customer's records, and an event without records
-    is about partners, none of a customer's business."""
+    Only such events go to customers' endpoints: with `record_customer_ids` (each record's customer, in
+    the records' order), a customer's endpoint gets the events about that customer's own records, and
+    only those its owner may see; an event without records is about partners, none of a customer's
+    business."""
     items = [(_partner_ids(partners), data) for partners, data in items]
     if not items:
         return []
     partner_ids = set().union(*(ids for ids, _ in items))
     candidates = Q(partner_id__in=partner_ids) | Q(partner__isnull=True, customer__isnull=True)
-    if visible_to is not None and customer_ids:
-        candidates |= Q(customer_id__in=set(customer_ids))
+    if visible_to is not None and record_customer_ids:
+        candidates |= Q(customer_id__in=set(record_customer_ids))
     endpoints = [
         endpoint
         for endpoint in WebhookEndpoint.objects.filter(open_endpoints())
@@ -216,7 +219,11 @@ def webhook_events_emit_many(
             for e in endpoints
             if (e.partner_id is None or e.partner_id in item_partner_ids)
             and (seen_by is None or record_pk in seen_by[e.pk])
-            and (e.customer_id is None or seen_by is not None)
+            # Whoever owns it (a superuser sees every customer's records), a customer's endpoint is told
+            # of its own customer's records alone.
+            and (
+                e.customer_id is None or (seen_by is not None and e.customer_id == record_customer_ids[index])
+            )
         ]
         if not audience:
             continue

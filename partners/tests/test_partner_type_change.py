@@ -13,7 +13,7 @@ from apn_portal.webhooks.models import WebhookDelivery
 from apn_portal.webhooks.services import webhook_endpoint_create
 from partners.choices import EnrollmentStatus, PartnerType, TierChangeSource
 from partners.models import ConsultingCategory, Partner, PartnerSearchEntry, TierChange
-from partners.services import partner_type_change
+from partners.services import partner_tier_change, partner_type_change
 from tests.api.conftest import api_client
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -197,6 +197,26 @@ def test_what_the_new_type_may_not_hold_is_named_all_at_once_and_nothing_changes
     partner.refresh_from_db()
     assert (partner.partner_type, partner.tier) == (CONSULTING, tier(CONSULTING, "registered"))
     assert not TierChange.objects.exists()
+
+
+def test_a_program_whose_minimum_the_new_tier_would_not_hold_stands_in_the_way(partner, pdm):
+    # Accepted, the scheduled check would later revoke it as if the partner had fallen below it.
+    partner_tier_change(partner=partner, to_tier=tier(CONSULTING, "select"), reason="Promoted", user=pdm)
+    needs_select = ProgramFactory(
+        name="Open Min Select", partner_type="", minimum_tier=tier(CONSULTING, "select")
+    )
+    ApprovedEnrollmentFactory(partner=partner, program=needs_select)
+
+    with pytest.raises(DomainError) as info:
+        partner_type_change(user=pdm, partner=partner, partner_type=TECHNOLOGY, reason="Wrong type.")
+
+    assert (
+        "programs whose minimum tier is above the Registered tier it would hold as a Technology partner"
+        in (info.value.message)
+    )
+    assert "Open Min Select needs Select" in info.value.message
+    partner.refresh_from_db()
+    assert partner.partner_type == CONSULTING
 
 
 def test_ended_enrollments_and_roles_stand_in_nobodys_way(partner, pdm):

@@ -206,7 +206,7 @@ def test_emitting_to_customer_endpoints_costs_the_same_queries_for_one_record_or
                 items=[(grant.engagement_partner.partner, {"id": grant.pk}) for grant in some],
                 records=some,
                 visible_to=access_grants_visible_to,
-                customer_ids={customer.pk},
+                record_customer_ids=[customer.pk] * len(some),
             )
         return len(deliveries), len(queries)
 
@@ -217,3 +217,39 @@ def test_emitting_to_customer_endpoints_costs_the_same_queries_for_one_record_or
     for _ in range(3):
         _customer_endpoint(CustomerFactory())
     assert emit(grants) == many
+
+
+def test_a_superuser_of_a_customer_hears_of_that_customers_records_only():
+    # A superuser sees every customer's cases; the endpoint they register for their customer still
+    # carries that customer's alone.
+    SupportEngineerFactory()
+    customer, other = CustomerFactory(), CustomerFactory()
+    registered = _register(CustomerUserFactory(customer=customer, is_superuser=True, access_admin=True))
+    assert registered.status_code == 201, registered.content
+    own, others = _breached_case(customer), _breached_case(other)
+
+    _run_sla_check()
+
+    sent = [
+        d.payload["data"]["id"] for d in WebhookDelivery.objects.filter(endpoint_id=registered.json()["id"])
+    ]
+    assert sent == [own.pk] and others.pk not in sent
+
+
+def test_an_access_administrator_no_longer_one_stops_changing_and_receiving_its_endpoint():
+    SupportEngineerFactory()
+    customer = CustomerFactory()
+    admin = CustomerUserFactory(customer=customer, access_admin=True)
+    registered = _register(admin)
+    assert registered.status_code == 201
+    customer.access_administrators.remove(admin)
+
+    changed = api_client(admin).patch(
+        f"/api/v1/webhook-endpoints/{registered.json()['id']}/", {"url": URL + "/elsewhere"}, format="json"
+    )
+    _breached_case(customer)
+    _run_sla_check()
+
+    assert changed.status_code in (403, 404)
+    assert WebhookEndpoint.objects.get(pk=registered.json()["id"]).url == URL
+    assert not WebhookDelivery.objects.filter(endpoint_id=registered.json()["id"]).exists()
