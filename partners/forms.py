@@ -13,6 +13,7 @@ from partners.choices import PartnerType
 from partners.models import (
     LOGO_CONTENT_TYPES,
     ContactRequest,
+    CustomerReference,
     Partner,
     ProfileChangeRequest,
     Tier,
@@ -338,3 +339,31 @@ class LeadEngagementForm(forms.Form):
         kwargs.setdefault("auto_id", "engagement-%s")
         kwargs.setdefault("initial", {"contract_start": timezone.localdate()})
         super().__init__(*args, **kwargs)
+
+
+class CustomerReferenceForm(forms.ModelForm):
+    """A launched customer project as the partner's staff register or correct it; its PDM validates it."""
+
+    class Meta:
+        model = CustomerReference
+        fields = ["customer_name", "summary", "services_used", "launched_on", "is_public"]
+        labels = {
+            "customer_name": "Customer",
+            "summary": "What you built for them",
+            "launched_on": "Launched on",
+            "is_public": "Show it on our public profile once it is validated",
+        }
+        help_texts = {
+            "customer_name": "The customer's organisation, as your PDM can confirm it.",
+            "services_used": "The cloud services the project runs on, separated by commas, e.g. “EC2, RDS”.",
+            "launched_on": "The day the project went live.",
+        }
+        widgets = {
+            "summary": forms.Textarea(attrs={"rows": 5}),
+            "launched_on": forms.DateInput(attrs={"type": "date"}),
+        }
+        error_messages = {
+            "customer_name": {"required": "Name the customer."},
+            "summary": {"required": "Say what you built for the customer."},
+            "launched_on": {"required": "Give the day the project went live."},
+        }

@@ -32,6 +32,7 @@ from partners.selectors_visibility import references_public
 
 @dataclass(frozen=True)
 class RequirementProgress:
+    metric: str
     label: str
     required: int
     now: int
@@ -87,6 +88,7 @@ class TierScorecard:
     def _progress(self, minimums: dict[str, int]) -> list[RequirementProgress]:
         return [
             RequirementProgress(
+                metric=metric,
                 label=RequirementMetric(metric).label,
                 required=minimums[metric],
                 now=self.now.metrics.get(metric, 0),
@@ -207,3 +209,19 @@ def profile_change_pending(partner: Partner) -> ProfileChangeRequest | None:
         .prefetch_related("industries", "use_cases")
         .first()
     )
+
+
+def references_of_partner(partner_id: int) -> QuerySet[CustomerReference]:
+    """All of the partner's customer references, validated or not, newest project first."""
+    return CustomerReference.objects.filter(partner_id=partner_id).select_related("validated_by")
+
+
+def reference_counts(partner_id: int) -> dict[str, int]:
+    """How many of the partner's references its PDM has validated, and how many wait for them."""
+    counts = dict(
+        CustomerReference.objects.filter(partner_id=partner_id)
+        .values_list("is_validated")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return {"validated": counts.get(True, 0), "waiting": counts.get(False, 0)}

@@ -11,8 +11,10 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
+from apn_portal.outbox.services import outbox_email_enqueue
 from partners.choices import LIVE_ENROLLMENT_STATUSES, AuditResult, EnrollmentStatus, PartnerType
 from partners.models import (
     Certification,
@@ -456,7 +458,27 @@ def reference_create(
     )
     with transaction.atomic():
         _save_valid(reference)
+        _reference_tell_pdm(reference, user)
     return reference
+
+
+def _reference_tell_pdm(reference: CustomerReference, user) -> None:
+    """A reference the partner's staff register waits for its PDM, who is told; one the PDM enters
+    themselves needs no email. Without an active PDM it waits in the admin's list of references."""
+    pdm = reference.partner.pdm
+    if user.partner_id != reference.partner_id or pdm is None or not pdm.is_active or not pdm.email:
+        return
+    outbox_email_enqueue(
+        dedupe_key=f"customer-reference:{reference.pk}:registered",
+        to=[pdm.email],
+        subject=f"{reference.partner.name} registered a customer reference to validate",
+        template="emails/customer_reference_registered",
+        context={
+            "reference": reference,
+            "registered_by": user,
+            "admin_path": reverse("admin:partners_customerreference_change", args=[reference.pk]),
+        },
+    )
 
 
 def _ensure_may_keep_reference(partner: Partner, user, reference: CustomerReference | None = None) -> None:

@@ -18,7 +18,9 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("page", ["my:scorecard", "engagements:engagement-list", "support:case-list"])
+@pytest.mark.parametrize(
+    "page", ["my:scorecard", "my:references", "engagements:engagement-list", "support:case-list"]
+)
 def test_a_partners_staff_reach_every_section_from_any_page(client, page):
     client.force_login(PartnerUserFactory())
 
@@ -26,6 +28,7 @@ def test_a_partners_staff_reach_every_section_from_any_page(client, page):
 
     for section in [
         "my:scorecard",
+        "my:references",
         "my:leads",
         "engagements:engagement-list",
         "engagements:grants",

@@ -36,7 +36,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-MY_PAGES = ["my:scorecard", "my:leads", "my:profile", "my:profile-edit"]
+MY_PAGES = ["my:scorecard", "my:leads", "my:references", "my:reference-new", "my:profile", "my:profile-edit"]
 
 
 def today():

@@ -1,4 +1,5 @@
-"""A partner's own signed-in area under /my/: tier scorecard, leads inbox, profile preview and edits.
+"""A partner's own signed-in area under /my/: tier scorecard, leads inbox, customer references, profile
+preview and edits.
 
 Every page reads only the signed-in user's own organisation: a lead of another partner is a 404, as if it
 did not exist.
@@ -18,7 +19,7 @@ from engagements.services import (
     engagement_create_from_contact_request_check,
 )
 from partners.choices import ContactRequestStatus
-from partners.forms import LeadDeclineForm, LeadEngagementForm, ProfileChangeForm
+from partners.forms import CustomerReferenceForm, LeadDeclineForm, LeadEngagementForm, ProfileChangeForm
 from partners.models import Partner
 from partners.selectors_partner_area import (
     contact_request_status_counts,
@@ -27,14 +28,18 @@ from partners.selectors_partner_area import (
     partner_scorecard,
     profile_change_pending,
     profile_change_reviewer,
+    reference_counts,
+    references_of_partner,
 )
 from partners.services import (
     contact_request_accept,
     contact_request_decline,
     profile_change_submit,
 )
+from partners.services_records import reference_create, reference_delete, reference_update
 
 LEADS_PER_PAGE = 20
+REFERENCES_PER_PAGE = 20
 
 
 # Signed-in staff of a partner only; anyone else signed in gets a 403 page that says where to go instead.
@@ -186,6 +191,101 @@ def lead_engagement(request, reference):
     else:
         messages.success(request, f"{lead.reference} is now the engagement “{engagement.title}”.")
     return redirect_see_other("my:lead-detail", lead.reference)
+
+
+@partner_staff_required
+def references(request):
+    partner = _own_partner(request)
+    paginator = Paginator(references_of_partner(partner.pk), REFERENCES_PER_PAGE)
+    return _area_page(
+        request,
+        "my/references.html",
+        partner,
+        "references",
+        {
+            "page_obj": paginator.get_page(request.GET.get("page")),
+            "counts": reference_counts(partner.pk),
+            "reviewer": profile_change_reviewer(partner),
+        },
+    )
+
+
+def _own_reference(request, pk):
+    return get_object_or_404(references_of_partner(request.user.partner_id), pk=pk)
+
+
+def _reference_form_page(request, partner, form, reference=None):
+    return _area_page(
+        request,
+        "my/reference_form.html",
+        partner,
+        "references",
+        {"form": form, "reference": reference, "reviewer": profile_change_reviewer(partner)},
+        status=400 if form.errors else 200,
+    )
+
+
+@partner_staff_required
+def reference_new(request):
+    partner = _own_partner(request)
+    form = CustomerReferenceForm(data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            reference = reference_create(partner=partner, user=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            reviewer = profile_change_reviewer(partner)
+            messages.success(
+                request,
+                f"Your reference for {reference.customer_name} was sent to {reviewer}; "
+                "it counts toward your tier once validated.",
+            )
+            return redirect_see_other("my:references")
+    return _reference_form_page(request, partner, form)
+
+
+@partner_staff_required
+def reference_edit(request, pk):
+    reference = _own_reference(request, pk)
+    partner = _own_partner(request)
+    if reference.is_validated:
+        messages.info(request, _validated_message(reference, partner))
+        return redirect_see_other("my:references")
+    form = CustomerReferenceForm(data=request.POST or None, instance=reference)
+    if request.method == "POST" and form.is_valid():
+        try:
+            reference_update(reference=reference, user=request.user, **form.cleaned_data)
+        except PermissionDeniedError as exc:
+            # Validated by the PDM since the form was opened: it now changes only through them.
+            messages.error(request, exc.message)
+            return redirect_see_other("my:references")
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, f"Your reference for {form.cleaned_data['customer_name']} was saved.")
+            return redirect_see_other("my:references")
+    return _reference_form_page(request, partner, form, reference)
+
+
+@form_address("my:reference-edit")
+@partner_staff_required
+def reference_withdraw(request, pk):
+    reference = _own_reference(request, pk)
+    try:
+        reference_delete(reference=reference, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Your reference for {reference.customer_name} was withdrawn.")
+    return redirect_see_other("my:references")
+
+
+def _validated_message(reference, partner) -> str:
+    return (
+        f"Your reference for {reference.customer_name} is validated: it counts toward your tier, and it now "
+        f"changes only through {profile_change_reviewer(partner)}."
+    )
 
 
 @partner_staff_required

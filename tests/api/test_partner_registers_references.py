@@ -6,6 +6,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from apn_portal.outbox.models import OutboxMessage
 from partners.models import CustomerReference
 from tests.api.conftest import api_client
 from tests.factories import CustomerReferenceFactory, PartnerFactory, PartnerUserFactory, PdmFactory
@@ -36,6 +37,8 @@ def test_the_partners_staff_register_a_reference_its_pdm_then_validates(acme, st
     assert registered.status_code == 201, registered.content
     reference = CustomerReference.objects.get(pk=registered.json()["id"])
     assert reference.partner == acme and not reference.is_validated
+    told = OutboxMessage.objects.get(subject="Acme Cloud registered a customer reference to validate")
+    assert told.to == [acme.pdm.email]
     validated = api_client(acme.pdm).patch(
         f"/api/v1/references/{reference.pk}/", {"is_validated": True}, format="json"
     )

@@ -1,0 +1,64 @@
+"""A partner's staff member registers a customer reference from the partner area and finds it waiting for
+the PDM; headless Debian chromium, driven by Playwright, against a live server."""
+
+import datetime
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect, sync_playwright
+
+from partners.models import CustomerReference
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.factories import PASSWORD, PartnerFactory, PartnerUserFactory, PdmFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_partner_registers_a_reference_and_sees_it_wait_for_validation(plain_http_live_server, plain_http):
+    assert Path(CHROMIUM).exists(), f"Install Debian's chromium (apt-get install chromium): no {CHROMIUM}"
+    acme = PartnerFactory(name="Acme Cloud", slug="acme-cloud", pdm=PdmFactory())
+    PartnerUserFactory(partner=acme, username="ann")
+    launched = timezone.localdate() - datetime.timedelta(days=40)
+
+    # Django's ORM refuses to run while Playwright's event loop is active: data is made above, checked after.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"{plain_http_live_server.url}/my/")
+            page.get_by_label("Username").fill("ann")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+
+            page.get_by_role("navigation", name="Your area").get_by_role(
+                "link", name="Customer references"
+            ).click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Customer references")
+            page.get_by_role("link", name="Register a reference").click()
+
+            page.get_by_label("Customer", exact=False).first.fill("BigCorp")
+            page.get_by_role("button", name="Send for validation").click()
+            expect(page.locator(".notice.error")).to_contain_text("Please correct the fields marked below.")
+            expect(page.get_by_label("Customer", exact=False).first).to_have_value("BigCorp")
+
+            page.get_by_label("What you built for them").fill("Moved the web shop to containers.")
+            page.get_by_label("Services used").fill("ECS, RDS")
+            page.get_by_label("Launched on").fill(launched.isoformat())
+            page.get_by_label("Show it on our public profile once it is validated").check()
+            page.get_by_role("button", name="Send for validation").click()
+
+            expect(page.locator(".messages")).to_contain_text("Your reference for BigCorp was sent to")
+            row = page.get_by_role("row", name="BigCorp")
+            expect(row).to_contain_text("Waiting for validation")
+            expect(row).to_contain_text("Once validated")
+        finally:
+            browser.close()
+
+    reference = CustomerReference.objects.get()
+    assert (reference.partner_id, reference.customer_name, reference.launched_on, reference.is_validated) == (
+        acme.pk,
+        "BigCorp",
+        launched,
+        False,
+    )
