@@ -1,6 +1,7 @@
 """One submit of a partner's contact form is one request: a double click, Back and resubmit, or the same
 submit sent twice at once stores one lead, emails the partner once and shows the same reference."""
 
+import os
 import re
 import threading
 import uuid
@@ -194,3 +195,43 @@ def test_the_same_submit_sent_twice_at_once_stores_one_request(partner):
     assert OutboxMessage.objects.count() == 1
     for number in range(4):  # the repeat gave back its place in the throttle: four more, five in all
         assert send(Client(), partner, message=f"Another request, number {number}.").status_code == 303
+
+
+@pytest.fixture
+def shared_cache(settings):
+    """The throttle's count in Redis, as every web process shares it in production (a key prefix of this
+    test's own, so no other test or run reads it)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-{uuid.uuid4()}",
+            "TIMEOUT": 600,
+        }
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_sent_at_one_instant_from_one_address_store_no_more_than_the_limit(partner, shared_cache):
+    """Twelve different requests from one address, held (another session locks the requests' table) just
+    before the throttle, then let go together: only the five an address may send get through."""
+    responses = []
+
+    def submit(number):
+        try:
+            responses.append(
+                send(Client(), partner, str(uuid.uuid4()), message=f"Request number {number}, all at once.")
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(number,)) for number in range(12)]
+    with lock_held(f"LOCK TABLE {ContactRequest._meta.db_table} IN ACCESS EXCLUSIVE MODE"):
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: sessions_waiting_for_locks() == 12)
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(response.status_code for response in responses) == [303] * 5 + [429] * 7
+    assert ContactRequest.objects.count() == 5

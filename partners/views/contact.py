@@ -39,14 +39,22 @@ def _is_throttled(ip: str | None) -> bool:
     return (cache.get(_throttle_key(ip)) or 0) >= CONTACT_THROTTLE_LIMIT
 
 
-def _count_submission(ip: str | None) -> None:
+def _count_submission(ip: str | None) -> bool:
+    """Count a new request from `ip`; False, and uncounted, when it is one over the limit. The count
+    taken is the answer, so requests sent at one instant can never all read a count under the limit
+    before any of them adds to it."""
     key = _throttle_key(ip)
     # add() starts the window only once; incr() is atomic on Redis and in local memory alike.
     cache.add(key, 0, CONTACT_THROTTLE_WINDOW_SECONDS)
     try:
-        cache.incr(key)
+        count = cache.incr(key)
     except ValueError:  # the window ended between add() and incr()
         cache.set(key, 1, CONTACT_THROTTLE_WINDOW_SECONDS)
+        count = 1
+    if count > CONTACT_THROTTLE_LIMIT:
+        _uncount_submission(ip)
+        return False
+    return True
 
 
 def _uncount_submission(ip: str | None) -> None:
@@ -88,16 +96,11 @@ def contact_request_create(request, slug):
         if earlier is not None:
             return _confirm(request, earlier.reference, partner)
     if _is_throttled(ip):
-        # What the customer typed is shown back (is_valid() ran), with its own errors if any.
-        form.add_error(
-            None,
-            "You have sent several requests in the last few minutes. "
-            "Please wait ten minutes and send this one again; what you typed is kept below.",
-        )
-        return _form_page(request, partner, form, status=429)
+        return _throttled_page(request, partner, form)
     if not is_valid:
         return _form_page(request, partner, form, status=400)
-    _count_submission(ip)
+    if not _count_submission(ip):
+        return _throttled_page(request, partner, form)
     if form.is_spam():
         # A bot filled the trap: it gets what a person would, and nothing is stored or sent.
         return _confirm(request, contact_request_new_reference(), partner)
@@ -111,6 +114,16 @@ def contact_request_create(request, slug):
     if not created:
         _uncount_submission(ip)
     return _confirm(request, contact_request.reference, partner)
+
+
+def _throttled_page(request, partner, form):
+    # What the customer typed is shown back (is_valid() ran), with its own errors if any.
+    form.add_error(
+        None,
+        "You have sent several requests in the last few minutes. "
+        "Please wait ten minutes and send this one again; what you typed is kept below.",
+    )
+    return _form_page(request, partner, form, status=429)
 
 
 def _confirm(request, reference: str, partner: Partner):
