@@ -42,9 +42,28 @@ class IdFilter(django_filters.NumberFilter):
         extend_schema_field({"type": "integer", **({"description": self.label} if self.label else {})})(self)
 
 
+def repeated_error(name: str) -> str:
+    return f"Give {name} once; it takes one value."
+
+
+def single_param(request, name: str) -> str | None:
+    """A query parameter that takes one value: None without it, a 400 naming it when given twice (read as
+    its last value, it would answer otherwise than the client meant, with no sign of it)."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise ValidationError({name: [repeated_error(name)]})
+    return values[0] if values else None
+
+
+def _takes_several(field: forms.Field) -> bool:
+    """Whether a filter's form field reads every value of a repeated parameter (a multiple choice)."""
+    return getattr(field.widget, "allow_multiple_selected", False)
+
+
 class UpdatedSinceFilterSet(django_filters.FilterSet):
     """Base of every API FilterSet: `updated_since` lets an integrator fetch only what changed since its
-    last sync (every model has `updated_at`); booleans are read strictly."""
+    last sync (every model has `updated_at`); booleans are read strictly; a filter that takes one value
+    given twice is a 400 naming it (a multiple choice takes each value given)."""
 
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
@@ -66,10 +85,20 @@ class UpdatedSinceFilterSet(django_filters.FilterSet):
 
     def is_valid(self):
         valid = super().is_valid()
-        # `?updated_since=` is a client's mistake (a variable left unset), not "no filter": say so, rather
-        # than answer with the whole list.
         for name in self.filters:
-            if name in self.data and any(not str(value).strip() for value in self.data.getlist(name)):
+            if name not in self.data:
+                continue
+            values = self.data.getlist(name)
+            if len(values) > 1 and not _takes_several(self.form.fields[name]):
+                # Read as its last value, it would filter otherwise than the integrator meant (see
+                # single_param). That is the one mistake to correct: the last value's own error is not
+                # said as well.
+                self.form.errors.pop(name, None)
+                self.form.add_error(name, repeated_error(name))
+                valid = False
+            elif any(not str(value).strip() for value in values):
+                # `?updated_since=` is a client's mistake (a variable left unset), not "no filter": say
+                # so, rather than answer with the whole list.
                 self.form.add_error(name, "Give a value, or leave the parameter out.")
                 valid = False
         return valid
@@ -102,7 +131,7 @@ class UniqueOrderingFilter(OrderingFilter):
         if not self._has_param(request):  # the browsable API's ordering form asks too
             return self.get_default_ordering(view)
         # `?ordering=` left empty is a client's mistake too (a variable left unset), as on filters.
-        value = request.query_params.get(self.ordering_param)
+        value = single_param(request, self.ordering_param)
         fields = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
         allowed = self._choices(fields)
         if value not in allowed:

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from apn_portal.admin import CappedCountPaginator
+from apn_portal.api.filters import single_param
 from apn_portal.http import whole_number
 
 
@@ -142,7 +143,7 @@ class KeysetCursorPagination(BasePagination):
         return tuple(getattr(view, "cursor_ordering_fields", self.default_ordering_fields))
 
     def _requested_ordering(self, request, view) -> str:
-        value = request.query_params.get(self.ordering_param)
+        value = single_param(request, self.ordering_param)
         if value is None:
             value = getattr(view, "cursor_default_ordering", "id")
         # `?ordering=` left empty is a client's mistake (a variable left unset): a 400, as on the
