@@ -7,8 +7,10 @@ cases move through actions (their conversation is on the case page, linked from 
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -175,6 +177,41 @@ class StaffCertificationAdmin(GuardedDeletionMixin, SupportStaffEditsMixin, Audi
 
     def deletion_problems(self, queryset):
         return selectors.tam_certification_removal_problems(queryset)
+
+    # Taking a certification from its holder (deleting it, or giving it to somebody else or making it
+    # another kind) is judged and done in one transaction under the holder's lock, which naming a TAM
+    # takes too: a TAM named meanwhile is either seen by the check or finds the certification gone.
+
+    def _lock_holder(self, request, object_id) -> None:
+        if request.method != "POST" or object_id is None:
+            return
+        certification = self.get_object(request, unquote(object_id))
+        if certification is not None:
+            services.staff_certifications_lock_holders(StaffCertification.objects.filter(pk=certification.pk))
+
+    def delete_view(self, request, object_id, extra_context=None):
+        with transaction.atomic():
+            self._lock_holder(request, object_id)
+            return super().delete_view(request, object_id, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        with transaction.atomic():
+            self._lock_holder(request, object_id)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            guarded, name, description = actions["delete_selected"]
+
+            def delete_selected(modeladmin, request, queryset):
+                with transaction.atomic():
+                    if request.POST.get("post"):
+                        services.staff_certifications_lock_holders(queryset)
+                    return guarded(modeladmin, request, queryset)
+
+            actions["delete_selected"] = (delete_selected, name, description)
+        return actions
 
 
 # Subscriptions -------------------------------------------------------------------------------------------

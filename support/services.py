@@ -5,6 +5,7 @@ whose message is written for that user. The pages, the admin and the API all cal
 import datetime
 import zoneinfo
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -36,7 +37,7 @@ from support.choices import (
     TechnicalSupportHours,
 )
 from support.deadlines import first_response_due
-from support.models import CaseReply, SupportCase, SupportPlan, SupportSubscription
+from support.models import CaseReply, StaffCertification, SupportCase, SupportPlan, SupportSubscription
 
 RETIREMENT_BATCH = 500
 
@@ -97,6 +98,28 @@ def _lock_customers(customer_ids) -> None:
     list(Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk").values_list("pk"))
 
 
+def _lock_users(users) -> None:
+    """The people's rows (`users`: pks, or a query of them), locked in pk order, after any customer's:
+    naming a designated TAM takes the TAM's, and taking a certification from its holder the holder's
+    (staff_certifications_lock_holders), so whichever comes second judges the TAM as the first left them.
+    FOR NO KEY UPDATE: rows that merely refer to the person (their replies, say) are not held up."""
+    list(
+        get_user_model()
+        .objects.select_for_update(no_key=True)
+        .filter(pk__in=users)
+        .order_by("pk")
+        .values_list("pk")
+    )
+
+
+def staff_certifications_lock_holders(certifications: QuerySet[StaffCertification]) -> None:
+    """For the admin, in the transaction that deletes `certifications` or gives them to somebody else or
+    makes them another kind, before it asks whether they qualify a designated TAM
+    (selectors.tam_certification_removal_problems): a TAM being named at that moment is either committed
+    first, and seen, or waits and finds the certification gone."""
+    _lock_users(certifications.values("user_id"))
+
+
 def support_subscription_change(
     *,
     user,
@@ -145,6 +168,14 @@ def support_subscription_change(
     with transaction.atomic():
         # Locks the customer's row: two changes of its plan at once are serialised, not both "current".
         _lock_customers([customer.pk])
+        if tam is not None:
+            # Judged again under the TAM's lock, as they are now: the certification that qualified them
+            # may have been taken away since the check above (staff_certifications_lock_holders).
+            _lock_users([tam.pk])
+            tam = get_user_model().objects.filter(pk=tam.pk).first()
+            problem = selectors.tam_problem(tam, today)
+            if problem:
+                raise DomainError(problem, field="tam")
         current = (
             SupportSubscription.objects.select_for_update(of=("self",))
             .select_related("plan")
