@@ -14,7 +14,7 @@ from django.utils import timezone
 from apn_portal.signals import stored_values, stored_values_remember
 from engagements.signals import customer_slug_changed, username_changed
 from partners.signals import partner_slug_changed
-from support.models import SupportCase, SupportPlan, SupportSubscription
+from support.models import CaseReply, SupportCase, SupportPlan, SupportSubscription
 
 DISPATCH_PREFIX = "support."
 
@@ -35,10 +35,20 @@ def _customer_slug_changed(sender, customer_id: int, at, **kwargs) -> None:
 
 def _username_changed(sender, user_id: int, at, **kwargs) -> None:
     """Subscriptions show their TAM and who last changed them, cases who opened them and who answered
-    first, by username. (A case's replies name their authors too, but they have no `updated_at` in the
-    API to sync on.)"""
+    first, by username. A case's replies name their authors too, but are read only through their case
+    (`/support-cases/{id}/replies/`): its `updated_at` is what tells a sync to read them again."""
     SupportSubscription.objects.filter(Q(tam_id=user_id) | Q(changed_by_id=user_id)).update(updated_at=at)
-    SupportCase.objects.filter(Q(opened_by_id=user_id) | Q(first_responder_id=user_id)).update(updated_at=at)
+    # One statement, each part on its own index (an OR with a reply subquery would scan every case).
+    naming = (
+        SupportCase.objects.filter(opened_by_id=user_id)
+        .values("pk")
+        .order_by()
+        .union(
+            SupportCase.objects.filter(first_responder_id=user_id).values("pk").order_by(),
+            CaseReply.objects.filter(author_id=user_id).values("case_id").order_by(),
+        )
+    )
+    SupportCase.objects.filter(pk__in=naming).update(updated_at=at)
 
 
 # What of a plan other records show: subscriptions, cases and successors name it by slug, and a current
