@@ -1,6 +1,7 @@
 import calendar
 import datetime
 
+from django import forms
 from django.core.exceptions import ValidationError
 
 # A date later than this is a typing mistake; and adding a validity period or a grace day to one near the
@@ -21,3 +22,13 @@ def add_months(day: datetime.date, months: int) -> datetime.date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+class DatePicker(forms.DateInput):
+    """The browser's date picker. It takes and shows only ISO dates (2026-11-28): in the site's own
+    format (28/11/2026) an initial or stored date would be dropped, and the field shown empty."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")

@@ -3,7 +3,7 @@ input: the services decide."""
 
 from django import forms
 
-from apn_portal.dates import validate_plausible_date
+from apn_portal.dates import DatePicker, validate_plausible_date
 from engagements.choices import AccessScope, EngagementStage, stage_after
 from engagements.models import AwsAccount, EngagementPartner
 from engagements.selectors import engagement_partners_open_to_grants
@@ -25,7 +25,7 @@ class StageAdvanceForm(forms.Form):
     reached_on = forms.DateField(
         label="Reached on",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DatePicker(),
         help_text="Leave empty for today.",
     )
     note = forms.CharField(label="Note", required=False, max_length=500)
@@ -119,7 +119,7 @@ class AccessGrantForm(forms.Form):
         label="Last day of access",
         required=False,
         validators=[validate_plausible_date],
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DatePicker(),
         help_text="Leave empty to end with the partner's contract; it cannot be later.",
     )
 

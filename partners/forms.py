@@ -6,7 +6,7 @@ from django import forms
 from django.db import models
 from django.utils import timezone
 
-from apn_portal.dates import validate_plausible_date
+from apn_portal.dates import DatePicker, validate_plausible_date
 from apn_portal.exceptions import DomainError
 from engagements.choices import ProcurementModel
 from partners.choices import PartnerType
@@ -326,12 +326,12 @@ class LeadEngagementForm(forms.Form):
     contract_start = forms.DateField(
         label="Contract starts",
         validators=[validate_plausible_date],
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DatePicker(),
     )
     contract_end = forms.DateField(
         label="Contract's last day",
         validators=[validate_plausible_date],
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DatePicker(),
         help_text="Access the customer grants you ends with it.",
     )
 
@@ -351,7 +351,7 @@ class CustomerReferenceForm(forms.ModelForm):
             "customer_name": "Customer",
             "summary": "What you built for them",
             "launched_on": "Launched on",
-            "is_public": "Show it on our public profile once it is validated",
+            "is_public": "Public: customers may see it on our profile once it is validated",
         }
         help_texts = {
             "customer_name": "The customer's organisation, as your PDM can confirm it.",
@@ -360,7 +360,7 @@ class CustomerReferenceForm(forms.ModelForm):
         }
         widgets = {
             "summary": forms.Textarea(attrs={"rows": 5}),
-            "launched_on": forms.DateInput(attrs={"type": "date"}),
+            "launched_on": DatePicker(),
         }
         error_messages = {
             "customer_name": {"required": "Name the customer."},

@@ -29,6 +29,9 @@ from partners.selectors import (
 )
 from partners.selectors_visibility import references_public
 
+# A profile lists this many of the partner's public references, the most recently launched.
+PROFILE_REFERENCES = 10
+
 
 @dataclass(frozen=True)
 class RequirementProgress:
@@ -189,7 +192,7 @@ def partner_profile_preview(partner: Partner) -> ProfilePreview:
         certifications_by_level=[
             (label, counts[level]) for level, label in CertificationLevel.choices if counts.get(level)
         ],
-        references=list(references_public(today).filter(partner=partner)[:10]),
+        references=list(references_public(today).filter(partner=partner)[:PROFILE_REFERENCES]),
     )
 
 

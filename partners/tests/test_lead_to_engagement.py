@@ -185,3 +185,12 @@ def test_the_forms_address_opened_later_leads_back_to_the_lead(acme_client, acme
 
     assert response.status_code == 302
     assert response["Location"] == reverse("my:lead-detail", args=[lead.reference])
+
+
+def test_the_contract_start_is_offered_as_today_in_the_form_a_date_picker_reads(acme_client, acme):
+    # A date picker takes only an ISO date: today in the site's own format (28/11/2026) would show empty.
+    lead = ContactRequestFactory(partner=acme)
+
+    html = acme_client.get(reverse("my:lead-detail", args=[lead.reference])).content.decode()
+
+    assert re.search(rf'<input type="date" name="contract_start" value="{today().isoformat()}"', html)

@@ -321,3 +321,22 @@ def test_another_partners_reference_is_not_found(acme_client, name, method):
 @pytest.mark.parametrize("path", ["/my/references/99999999999999999999999/", "/my/references/0/withdraw/"])
 def test_a_reference_that_cannot_exist_is_a_404(acme_client, path):
     assert acme_client.post(path).status_code == 404
+
+
+def test_the_correction_form_starts_from_the_stored_launch_day_as_a_date_picker_reads_it(acme_client, acme):
+    reference = waiting(acme, launched_on=datetime.date(2024, 3, 15))
+
+    html = acme_client.get(reverse("my:reference-edit", args=[reference.pk])).content.decode()
+
+    assert re.search(r'<input type="date" name="launched_on" value="2024-03-15"', html)
+
+
+def test_the_list_says_which_references_the_profile_shows_and_whether_it_is_published(acme_client, acme):
+    page = text_of(acme_client.get(reverse("my:references")))
+    assert "Your public profile shows the 10 most recently launched of the validated references" in page
+
+    acme.is_published = False
+    acme.save()
+
+    page = text_of(acme_client.get(reverse("my:references")))
+    assert "Once it is published, your public profile will show the 10 most recently launched" in page

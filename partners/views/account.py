@@ -22,6 +22,7 @@ from partners.choices import ContactRequestStatus
 from partners.forms import CustomerReferenceForm, LeadDeclineForm, LeadEngagementForm, ProfileChangeForm
 from partners.models import Partner
 from partners.selectors_partner_area import (
+    PROFILE_REFERENCES,
     contact_request_status_counts,
     contact_requests_of_partner,
     partner_profile_preview,
@@ -206,6 +207,7 @@ def references(request):
             "page_obj": paginator.get_page(request.GET.get("page")),
             "counts": reference_counts(partner.pk),
             "reviewer": profile_change_reviewer(partner),
+            "profile_references": PROFILE_REFERENCES,
         },
     )
 

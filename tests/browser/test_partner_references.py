@@ -45,20 +45,27 @@ def test_a_partner_registers_a_reference_and_sees_it_wait_for_validation(plain_h
             page.get_by_label("What you built for them").fill("Moved the web shop to containers.")
             page.get_by_label("Services used").fill("ECS, RDS")
             page.get_by_label("Launched on").fill(launched.isoformat())
-            page.get_by_label("Show it on our public profile once it is validated").check()
+            page.get_by_label("Public: customers may see it on our profile once it is validated").check()
             page.get_by_role("button", name="Send for validation").click()
 
             expect(page.locator(".messages")).to_contain_text("Your reference for BigCorp was sent to")
             row = page.get_by_role("row", name="BigCorp")
             expect(row).to_contain_text("Waiting for validation")
             expect(row).to_contain_text("Once validated")
+
+            # Corrected while it waits: the form starts from what is stored, the launch day included.
+            row.get_by_role("link", name="BigCorp").click()
+            expect(page.get_by_label("Launched on")).to_have_value(launched.isoformat())
+            page.get_by_label("Customer", exact=False).first.fill("BigCorp Retail")
+            page.get_by_role("button", name="Save").click()
+            expect(page.locator(".messages")).to_contain_text("Your reference for BigCorp Retail was saved.")
         finally:
             browser.close()
 
     reference = CustomerReference.objects.get()
     assert (reference.partner_id, reference.customer_name, reference.launched_on, reference.is_validated) == (
         acme.pk,
-        "BigCorp",
+        "BigCorp Retail",
         launched,
         False,
     )
