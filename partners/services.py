@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import logging
+import zoneinfo
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -236,8 +237,7 @@ def partner_type_change(*, user, partner: Partner, partner_type: str, reason: st
             )
         # The type and the tier are one change: the type is written first, with no signal or history row,
         # so partner_tier_change (which refuses a tier of another ladder) moves the partner, and its save
-        # records both, refreshes the search entry and announces the tier change. The tier health the
-        # scheduled check keeps was about the old ladder: its next run works it out again.
+        # records both, refreshes the search entry and announces the tier change.
         Partner.objects.filter(pk=locked.pk).update(
             partner_type=partner_type, qualifies_for_tier=None, at_risk_from=None
         )
@@ -247,8 +247,18 @@ def partner_type_change(*, user, partner: Partner, partner_type: str, reason: st
             reason=f"Partner type corrected from {locked.get_partner_type_display()} to {label}: {reason}",
             user=user,
         )
+        # The tier health the scheduled check keeps was about the old ladder: worked out again now, as the
+        # check does, rather than left empty until its next run. The checks build on these services.
+        from partners.checks.tier_health import partner_tier_health
+
+        health = partner_tier_health(locked, timezone.localdate())
+        if health is not None:
+            Partner.objects.filter(pk=locked.pk).update(
+                at_risk_from=health.at_risk_from, qualifies_for_tier_id=health.qualifies_for_tier_id
+            )
     partner.partner_type = partner_type
-    partner.qualifies_for_tier = partner.at_risk_from = None
+    partner.at_risk_from = health.at_risk_from if health else None
+    partner.qualifies_for_tier_id = health.qualifies_for_tier_id if health else None
     return change
 
 
@@ -368,6 +378,76 @@ def enrollment_start_review(*, enrollment: ProgramEnrollment, user) -> ProgramEn
         locked._history_user = user
         locked._change_reason = "Review started"
         locked.save(update_fields=["status", "updated_at"])
+    return locked
+
+
+# The last place on Earth where a day ends (UTC-12).
+_LATEST_TIME_ZONE = zoneinfo.ZoneInfo("Etc/GMT+12")
+
+
+def enrollment_schedule_audit_check(
+    *, audit_date: datetime.date | None, enrollment: ProgramEnrollment | None = None
+) -> None:
+    """Refuse an audit schedule the rules do not allow. Without an enrollment, only the date is checked:
+    the admin's form asks so, before it schedules the audit of each of the selected enrollments, and says
+    what the API says."""
+    if audit_date is None:
+        raise DomainError("Give the day the audit is to be held.", field="audit_date")
+    # Partners and PDMs work in every time zone: a day not yet over somewhere on Earth is not the past.
+    if audit_date < timezone.localdate(timezone=_LATEST_TIME_ZONE):
+        raise DomainError(
+            f"An audit cannot be scheduled in the past ({audit_date:%d %b %Y}); give today's date or a "
+            "later one.",
+            field="audit_date",
+        )
+    if enrollment is None:
+        return
+    program = enrollment.program
+    if enrollment.status not in LIVE_ENROLLMENT_STATUSES:
+        raise ConflictError(
+            f"This enrollment is {enrollment.get_status_display().lower()}: the partner applies again."
+        )
+    if enrollment.status == EnrollmentStatus.APPROVED:
+        raise ConflictError(
+            f"This enrollment is approved: {program.name} is renewed on its next audit, not scheduled "
+            "for one."
+        )
+    if not program.audit_required:
+        raise DomainError(f"{program.name} needs no audit: approve the enrollment without one.")
+    if enrollment.audit_result == AuditResult.PASSED:
+        raise ConflictError(
+            f"This enrollment passed its audit of {enrollment.audit_date:%d %b %Y}: approve it rather than "
+            "schedule another."
+        )
+    if (
+        enrollment.status == EnrollmentStatus.AUDIT_SCHEDULED
+        and enrollment.audit_date is not None
+        and not enrollment.audit_result
+    ):
+        raise ConflictError(
+            f"This enrollment's audit is already scheduled for {enrollment.audit_date:%d %b %Y}: correct "
+            "the audit date on the enrollment to move it."
+        )
+
+
+def enrollment_schedule_audit(
+    *, enrollment: ProgramEnrollment, user, audit_date: datetime.date | None
+) -> ProgramEnrollment:
+    """A PDM schedules the third-party audit an application to a program that requires one waits for:
+    applied or under review becomes audit scheduled, on the audit's date. Once the audit is held, its
+    date and result are recorded on the enrollment (`enrollment_update`) and it is approved (on a passed
+    audit) or revoked from there, as from applied. A failed audit recorded may be followed by another."""
+    enrollment_schedule_audit_check(audit_date=audit_date)
+    with transaction.atomic():
+        locked = enrollment_lock(enrollment, "program")
+        _ensure_can_edit(locked.partner, user)
+        enrollment_schedule_audit_check(audit_date=audit_date, enrollment=locked)
+        locked.status = EnrollmentStatus.AUDIT_SCHEDULED
+        # A result recorded (a failed audit) was the previous audit's: the new one has none yet.
+        locked.audit_date, locked.audit_result = audit_date, ""
+        locked._history_user = user
+        locked._change_reason = f"Audit scheduled for {audit_date:%d %b %Y}"
+        locked.save(update_fields=["status", "audit_date", "audit_result", "updated_at"])
     return locked
 
 

@@ -39,8 +39,8 @@ STAFF_MEMBER_FIELDS = ("full_name", "email", "job_title")
 CERTIFICATION_FIELDS = ("name", "level", "credential_id", "earned_on", "expires_on")
 REFERENCE_FIELDS = ("customer_name", "summary", "services_used", "launched_on", "is_public")
 # What an enrollment records of its application and audit; its status, approval and expiry change only
-# through enrollment_start_review, enrollment_approve, enrollment_renew, enrollment_revoke and the
-# scheduled check.
+# through enrollment_start_review, enrollment_schedule_audit, enrollment_approve, enrollment_renew,
+# enrollment_revoke and the scheduled check.
 ENROLLMENT_FIELDS = ("applied_on", "audit_date", "audit_result")
 
 

@@ -1,5 +1,5 @@
-"""Program enrollments: applications are entered here, corrected, taken up for review, approved, renewed
-and revoked; all go through the services, so the admin refuses what the API refuses."""
+"""Program enrollments: applications are entered here, corrected, taken up for review, audited, approved,
+renewed and revoked; all go through the services, so the admin refuses what the API refuses."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,6 +11,7 @@ from apn_portal.admin import (
     report_refusal,
     selection_too_large,
 )
+from apn_portal.dates import DatePicker, validate_plausible_date
 from apn_portal.exceptions import DomainError
 from apn_portal.pages import form_error
 from partners.choices import LIVE_ENROLLMENT_STATUSES, AuditResult, EnrollmentStatus
@@ -22,6 +23,8 @@ from partners.services import (
     enrollment_renew_check,
     enrollment_revoke,
     enrollment_revoke_check,
+    enrollment_schedule_audit,
+    enrollment_schedule_audit_check,
     enrollment_start_review,
 )
 from partners.services_records import (
@@ -103,7 +106,7 @@ class EnrollmentRenewForm(forms.Form):
 
     audit_date = forms.DateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DatePicker(),
         help_text="The new audit's date, if it is not recorded on the enrollments yet.",
     )
     audit_result = forms.ChoiceField(
@@ -120,6 +123,27 @@ class EnrollmentRenewForm(forms.Form):
             enrollment_renew_check(
                 audit_date=cleaned.get("audit_date"), audit_result=cleaned.get("audit_result", "")
             )
+        except DomainError as error:
+            form_error(self, error)
+        return cleaned
+
+
+class EnrollmentScheduleAuditForm(forms.Form):
+    """The day of the audit, refused by the service's rule (`enrollment_schedule_audit_check`), so the
+    admin says what the API says."""
+
+    audit_date = forms.DateField(
+        widget=DatePicker(),
+        validators=[validate_plausible_date],
+        help_text="The day the third-party audit is to be held: today or later.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            enrollment_schedule_audit_check(audit_date=cleaned.get("audit_date"))
         except DomainError as error:
             form_error(self, error)
         return cleaned
@@ -168,7 +192,7 @@ class ProgramEnrollmentAdmin(
         "expires_on",
         "status_reason",
     )
-    actions = ("start_review", "approve", "renew", "revoke")
+    actions = ("start_review", "schedule_audit", "approve", "renew", "revoke")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = EnrollmentApplicationForm if obj is None else EnrollmentChangeForm
@@ -198,8 +222,8 @@ class ProgramEnrollmentAdmin(
         obj._state.adding = False
 
     def get_readonly_fields(self, request, obj=None):
-        # Status and approval change only through the actions (start review, approve, renew, revoke), which
-        # check the rules.
+        # Status and approval change only through the actions (start review, schedule the audit, approve,
+        # renew, revoke), which check the rules.
         readonly = ["status", "approved_on", "approved_by", "expires_on", "status_reason"]
         if obj is not None:
             readonly = ["partner", "program", *readonly]
@@ -254,6 +278,39 @@ class ProgramEnrollmentAdmin(
             self._editable_selection(request, queryset),
             lambda enrollment: enrollment_start_review(enrollment=enrollment, user=request.user),
             "Under review",
+        )
+
+    @admin.action(description="Schedule the audit of selected applications…", permissions=["change"])
+    def schedule_audit(self, request, queryset):
+        enrollments = self._editable_selection(request, queryset)
+        if not enrollments:
+            return None
+        if "apply" in request.POST:
+            form = EnrollmentScheduleAuditForm(request.POST)
+            if form.is_valid():
+                audit_date = form.cleaned_data["audit_date"]
+                self._each(
+                    request,
+                    enrollments,
+                    lambda enrollment: enrollment_schedule_audit(
+                        enrollment=enrollment, user=request.user, audit_date=audit_date
+                    ),
+                    "Audit scheduled",
+                )
+                return None
+        else:
+            form = EnrollmentScheduleAuditForm()
+        return action_form_page(
+            self,
+            request,
+            action="schedule_audit",
+            title="Schedule the audit",
+            intro="These applications to programs that require an audit wait for their third-party audit "
+            "on this day. Once it is held, record its date and result on the enrollment, then approve it.",
+            objects=enrollments,
+            describe=lambda e: f"{e.partner.name} in {e.program.name} ({e.get_status_display().lower()})",
+            form=form,
+            submit_label="Schedule",
         )
 
     @admin.action(description="Approve selected enrollments", permissions=["change"])

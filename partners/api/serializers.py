@@ -276,8 +276,8 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
     # Why a field is not written, said to the client who sent it.
     NOT_WRITTEN = {
-        "status": "The status changes through the enrollment's actions: start-review, approve, renew "
-        "and revoke.",
+        "status": "The status changes through the enrollment's actions: start-review, schedule-audit, "
+        "approve, renew and revoke.",
         "approved_on": "Set by approving or renewing the enrollment.",
         "expires_on": "Set by approving or renewing the enrollment, by the program's validity.",
         "status_reason": "Set when the enrollment is revoked (its reason) or expires.",
@@ -343,6 +343,13 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 class EnrollmentApproveSerializer(serializers.Serializer):
     approved_on = serializers.DateField(
         required=False, help_text="Default: today.", validators=[validate_plausible_date]
+    )
+
+
+class EnrollmentScheduleAuditSerializer(serializers.Serializer):
+    audit_date = serializers.DateField(
+        help_text="The day the third-party audit is to be held: today or later.",
+        validators=[validate_plausible_date],
     )
 
 

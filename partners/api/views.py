@@ -350,6 +350,28 @@ class EnrollmentViewSet(PortalModelViewSet):
         )
 
     @extend_schema(
+        summary="Schedule an application's audit",
+        description="For a program that requires an audit: applied or under review becomes audit "
+        "scheduled, on `audit_date` (today or later). Once held, the audit's date and result are recorded "
+        "with a PATCH, and the enrollment approved. 400 for a date in the past or a program that needs no "
+        "audit; 409 for an enrollment whose audit is already scheduled or passed, or that is approved or "
+        "has ended.",
+        request=serializers.EnrollmentScheduleAuditSerializer,
+        responses=serializers.EnrollmentSerializer,
+        filters=False,
+    )
+    @action(
+        detail=True, methods=["post"], url_path="schedule-audit", pagination_class=None, filter_backends=[]
+    )
+    def schedule_audit(self, request, pk=None):
+        enrollment = self.get_object()
+        payload = self.action_payload(serializers.EnrollmentScheduleAuditSerializer, request)
+        scheduled = services.enrollment_schedule_audit(enrollment=enrollment, user=request.user, **payload)
+        return Response(
+            serializers.EnrollmentSerializer(scheduled, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
         summary="Renew an approved enrollment",
         description="Approved again today for the program's validity, on a new passed audit: sent here "
         "(`audit_date` with `audit_result`), or recorded on the enrollment before. 400 for an audit that "

@@ -20,6 +20,10 @@ one pass over each chunk, without evaluating day by day (partners.selectors.at_r
 partner's scorecard uses too, live). Evidence that only starts counting in the
 future is left out, so the date errs early, never late.
 
+A PDM may move a partner (partners.services.partner_tier_change) while its chunk is evaluated: what was
+worked out for the tier it held then is stored only where the partner still holds it (the UPDATE asks),
+and nobody is told of it; the next run evaluates the partner on its new tier.
+
 A second run on the same day re-evaluates nobody when nothing it reads has changed since the first
 began (evidence_digest: each table's row count and the sum of its `updated_at`). A write that bypasses
 `updated_at` (a QuerySet.update() that leaves it out) is seen by the next day's full run.
@@ -164,29 +168,39 @@ def evidence_digest() -> str | None:
 def _check_chunk(partners, minimums, today: datetime.date, result: CheckResult) -> int:
     evaluations = tier_evaluate_many(partners, on=today)
     stored = {
-        row[0]: TierHealth(*row[1:]) for row in partners.order_by().values_list("pk", *TierHealth.FIELDS)
+        row[0]: (row[1], TierHealth(*row[2:]))
+        for row in partners.order_by().values_list("pk", "tier_id", *TierHealth.FIELDS)
     }
     # Only a tier above the entry rung has requirements that count (tier_hold_minimums), and so evidence
     # that can lapse.
     last_days = evidence_last_days(partners.filter(tier__rank__gt=0), today)
     changed: dict[int, TierHealth] = {}
-    notices: list[_Notice] = []
-    grace_over: list[int] = []
+    outcomes = []
     for partner_id, evaluation in evaluations.items():
-        old = stored.get(partner_id)
+        tier_id, old = stored.get(partner_id, (None, None))
         if old is None:  # deleted between the two reads: nothing left to check or tell
+            continue
+        if tier_id != evaluation.current_tier.pk:
+            # Moved by its PDM between the two reads: `old` is not the health of the tier evaluated.
             continue
         new, kinds, measure = _next_health(evaluation, old, minimums, last_days.get(partner_id, {}), today)
         if new != old:
             changed[partner_id] = new
+        outcomes.append((partner_id, evaluation, new, kinds, measure))
+    moved = set(changed) - _store(changed, {pk: evaluations[pk].current_tier.pk for pk in changed})
+    notices: list[_Notice] = []
+    grace_over: list[int] = []
+    for partner_id, evaluation, new, kinds, measure in outcomes:
+        if partner_id in moved:
+            continue  # what it would say is about a tier the partner no longer holds
         minimum = minimums[evaluation.current_tier.pk].get(measure, 0) if measure else 0
         notices.extend(_Notice(kind, partner_id, evaluation, new, measure, minimum) for kind in kinds)
         if new.in_grace and new.grace_ends_on <= today:
             grace_over.append(partner_id)
-    _store(changed)
-    result.add("partners_updated", len(changed))
+    written = [pk for pk in changed if pk not in moved]
+    result.add("partners_updated", len(written))
     result.add(
-        "at_risk_dates_changed", sum(changed[pk].at_risk_from != stored[pk].at_risk_from for pk in changed)
+        "at_risk_dates_changed", sum(changed[pk].at_risk_from != stored[pk][1].at_risk_from for pk in written)
     )
     _notify(notices, today, result)
     for partner_id in grace_over:
@@ -221,38 +235,60 @@ def _next_health(
     return TierHealth(today, today + grace_days, fell_short_on), ["grace_started"], None
 
 
+def partner_tier_health(partner: Partner, today: datetime.date) -> TierHealth | None:
+    """The health this check would store for a partner with none stored (just moved to another ladder,
+    say), worked out as a run does; None when the partner falls short of its tier: the grace period that
+    starts is left to the next run, which tells its staff and PDM."""
+    partners = Partner.objects.filter(pk=partner.pk)
+    evaluation = tier_evaluate_many(partners, on=today)[partner.pk]
+    if not evaluation.meets_current_tier:
+        return None
+    last_days = evidence_last_days(partners.filter(tier__rank__gt=0), today).get(partner.pk, {})
+    health, _, _ = _next_health(evaluation, TierHealth(), hold_minimums(tier_ladders()), last_days, today)
+    return health
+
+
+# A partner whose tier is no longer the one evaluated is left as it is: its PDM moved it since it was read
+# (partner_tier_change, which clears the grace period of the tier it leaves, locks the row: a move not yet
+# committed is waited for, and the row read again as it left it).
 _STORE_SQL = """
 UPDATE {table} AS partner
 SET grace_started_on = new.grace_started_on, grace_ends_on = new.grace_ends_on,
     at_risk_from = new.at_risk_from, qualifies_for_tier_id = new.qualifies_for_tier_id
-FROM unnest(%s::bigint[], %s::date[], %s::date[], %s::date[], %s::bigint[])
-    AS new(id, grace_started_on, grace_ends_on, at_risk_from, qualifies_for_tier_id)
-WHERE partner.id = new.id
+FROM unnest(%s::bigint[], %s::bigint[], %s::date[], %s::date[], %s::date[], %s::bigint[])
+    AS new(id, tier_id, grace_started_on, grace_ends_on, at_risk_from, qualifies_for_tier_id)
+WHERE partner.id = new.id AND partner.tier_id = new.tier_id
+RETURNING partner.id
 """
 
 
-def _store(changed: dict[int, TierHealth]) -> None:
-    """Write the partners' new states: on PostgreSQL one UPDATE from arrays for the whole chunk;
-    elsewhere one UPDATE per distinct state (few on any day but the first)."""
+def _store(changed: dict[int, TierHealth], tiers: dict[int, int]) -> set[int]:
+    """Write the partners' new states, each where the partner still holds the tier (`tiers`, by partner)
+    they were worked out for, and return the partners written: on PostgreSQL one UPDATE from arrays for
+    the whole chunk; elsewhere a read and an UPDATE per distinct state (few on any day but the first)."""
     if not changed:
-        return
+        return set()
     if connection.vendor == "postgresql":
         columns = [
             list(changed),
+            [tiers[pk] for pk in changed],
             *([getattr(h, name) for h in changed.values()] for name in TierHealth.FIELDS),
         ]
         with connection.cursor() as cursor:
             cursor.execute(
                 _STORE_SQL.format(table=connection.ops.quote_name(Partner._meta.db_table)), columns
             )
-        return
-    by_state: dict[TierHealth, list[int]] = defaultdict(list)
+            return {row[0] for row in cursor.fetchall()}
+    by_state: dict[tuple[int, TierHealth], list[int]] = defaultdict(list)
     for partner_id, health in changed.items():
-        by_state[health].append(partner_id)
-    for health, partner_ids in by_state.items():
-        Partner.objects.filter(pk__in=partner_ids).update(
-            **{name: getattr(health, name) for name in TierHealth.FIELDS}
-        )
+        by_state[tiers[partner_id], health].append(partner_id)
+    written: set[int] = set()
+    for (tier_id, health), partner_ids in by_state.items():
+        still = Partner.objects.filter(pk__in=partner_ids, tier_id=tier_id)
+        ids = list(still.values_list("pk", flat=True))
+        still.filter(pk__in=ids).update(**{name: getattr(health, name) for name in TierHealth.FIELDS})
+        written.update(ids)
+    return written
 
 
 def _demote(partner_id: int, minimums, last_days, today: datetime.date, result: CheckResult) -> None:

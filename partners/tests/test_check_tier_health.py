@@ -2,6 +2,7 @@
 
 import datetime
 import random
+import threading
 
 import pytest
 import time_machine
@@ -386,3 +387,97 @@ def test_a_requirement_stored_on_the_entry_tier_never_warns_of_a_tier_at_risk():
         assert (partner.at_risk_from, partner.grace_started_on) == (None, None)
         assert emails(partner, "tier-at-risk") == []
         assert emails(partner, "tier-grace") == []
+
+
+# A PDM's tier change committed while the check evaluates the partner's chunk -----------------------------
+
+
+def pdm_moves_it_after(monkeypatch, read: str, partner, slug: str) -> None:
+    """The first time the check has done `read` (a read of its chunk), the partner's PDM moves it to
+    `slug`, from another connection, committed before the check goes on."""
+    function = getattr(tier_health, read)
+    errors = []
+
+    def pdm_moves():
+        try:
+            from partners.services import partner_tier_change
+
+            partner_tier_change(
+                partner=Partner.objects.get(pk=partner.pk),
+                to_tier=tier(slug=slug),
+                reason="Moved by its PDM after a review.",
+                user=partner.pdm,
+            )
+        except Exception as exc:  # reported by the check's thread, which waits for this one
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def read_then_pdm_moves(*args, **kwargs):
+        value = function(*args, **kwargs)
+        monkeypatch.setattr(tier_health, read, function)
+        thread = threading.Thread(target=pdm_moves)
+        thread.start()
+        thread.join(timeout=30)
+        assert not thread.is_alive() and not errors, errors
+        return value
+
+    monkeypatch.setattr(tier_health, read, read_then_pdm_moves)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("read", ["tier_evaluate_many", "evidence_last_days"])
+def test_a_partner_demoted_while_the_check_runs_gets_no_grace_period_of_its_old_tier(
+    select_partner, monkeypatch, read
+):
+    pdm_moves_it_after(monkeypatch, read, select_partner, "registered")
+
+    run = run_on(AT_RISK)  # the day it falls short of Select
+
+    select_partner.refresh_from_db()
+    assert select_partner.tier.slug == "registered"
+    assert (select_partner.grace_started_on, select_partner.grace_ends_on) == (None, None)
+    assert emails(select_partner, "tier-grace") == []
+    assert not run.changed.get("grace_started")
+
+    run_on(AT_RISK + datetime.timedelta(days=1))
+    # Nor, the next day, is it told it "meets its tier again".
+    assert emails(select_partner, "tier-grace-closed") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partner_promoted_while_the_check_runs_keeps_no_at_risk_date_of_its_old_tier(
+    select_partner, monkeypatch
+):
+    with on(START):
+        give_advanced_evidence(select_partner)
+    pdm_moves_it_after(monkeypatch, "evidence_last_days", select_partner, "advanced")
+
+    run_on(START)
+
+    select_partner.refresh_from_db()
+    assert select_partner.tier.slug == "advanced"
+    # Worked out for Select, which it no longer holds: neither is stored; the next run does Advanced's.
+    assert (select_partner.at_risk_from, select_partner.qualifies_for_tier_id) == (None, None)
+    assert emails(select_partner, "tier-at-risk") == []
+    assert emails(select_partner, "tier-qualifies") == []
+
+
+def test_a_partner_moved_to_the_other_ladder_has_its_at_risk_date_there_at_once(select_partner):
+    from partners.services import partner_type_change
+
+    run_on(START)
+    select_partner.refresh_from_db()
+    assert select_partner.at_risk_from == AT_RISK  # consulting Select needs both foundational people
+    with on(START + datetime.timedelta(days=1)):
+        partner_type_change(
+            user=select_partner.pdm, partner=select_partner, partner_type="technology", reason="Wrong type."
+        )
+
+    select_partner.refresh_from_db()
+    assert select_partner.tier == tier("technology", "select")
+    # Technology Select needs one foundational person: the one certified until FAR holds it up.
+    assert select_partner.at_risk_from == FAR + datetime.timedelta(days=1)
+    assert select_partner.qualifies_for_tier_id is None
+    run = run_on(START + datetime.timedelta(days=2))
+    assert not run.changed.get("partners_updated")  # the check works it out the same
