@@ -24,6 +24,22 @@ class ConflictError(DomainError):
     status_code = 409
 
 
+class GoneError(DomainError):
+    """The record was deleted (by a colleague, say) between the request's read of it and the service's
+    lock: refused as not found, with a message, rather than as a crash."""
+
+    status_code = 404
+
+
+def lock_or_refuse(queryset, pk: int, what: str):
+    """The row `pk` of `queryset` (a select_for_update() query) locked, or a GoneError saying `what` (e.g.
+    "customer reference") no longer exists."""
+    row = queryset.filter(pk=pk).first()
+    if row is None:
+        raise GoneError(f"This {what} no longer exists: it was deleted meanwhile.")
+    return row
+
+
 def validate_or_refuse(instance, *, exclude: Iterable[str] = ()) -> None:
     """Run the model's own validation (fields, constraints, clean) and refuse with what is wrong, in words,
     naming the first field that is wrong."""

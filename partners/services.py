@@ -18,7 +18,13 @@ from django_countries import countries
 from simple_history.utils import bulk_create_with_history
 
 from apn_portal.dates import add_months
-from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
+from apn_portal.exceptions import (
+    ConflictError,
+    DomainError,
+    PermissionDeniedError,
+    lock_or_refuse,
+    validate_or_refuse,
+)
 from apn_portal.outbox.services import outbox_email_enqueue
 from partners import events
 from partners.choices import (
@@ -1188,7 +1194,9 @@ def customer_reference_set_validated(*, reference: CustomerReference, validated:
     Returns whether anything changed."""
     with transaction.atomic():
         # No join to its partner, which may change meanwhile (see _lock).
-        locked = CustomerReference.objects.select_for_update().get(pk=reference.pk)
+        locked = lock_or_refuse(
+            CustomerReference.objects.select_for_update(), reference.pk, "customer reference"
+        )
         # Asked after the no-op, so the partner's staff may send back `is_validated` as they read it.
         if locked.is_validated == validated:
             return False

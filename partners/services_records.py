@@ -13,7 +13,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
+from apn_portal.exceptions import (
+    ConflictError,
+    DomainError,
+    PermissionDeniedError,
+    lock_or_refuse,
+    validate_or_refuse,
+)
 from apn_portal.outbox.services import outbox_email_enqueue
 from partners.choices import LIVE_ENROLLMENT_STATUSES, AuditResult, EnrollmentStatus, PartnerType
 from partners.models import (
@@ -81,7 +87,7 @@ def _changed(instance, changes: dict, allowed: Iterable[str]) -> dict:
 
 def _lock_record(model, pk: int):
     """A record's row locked, read with no join: its owner may change meanwhile (see services._lock)."""
-    return model.objects.select_for_update().get(pk=pk)
+    return lock_or_refuse(model.objects.select_for_update(), pk, model._meta.verbose_name)
 
 
 # Partners ----------------------------------------------------------------------------------------------

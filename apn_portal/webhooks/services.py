@@ -35,7 +35,7 @@ from django.db.models import Q
 from django.http.request import validate_host
 from django.utils import timezone
 
-from apn_portal.exceptions import DomainError, PermissionDeniedError
+from apn_portal.exceptions import DomainError, PermissionDeniedError, lock_or_refuse
 from apn_portal.pauses import is_paused, pause_start
 from apn_portal.webhooks.choices import CUSTOMER_EVENTS, DeliveryStatus, WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -150,7 +150,7 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user, **changes) -> We
     if "events" in changes:
         changes["events"] = sorted(set(changes["events"]))
     with transaction.atomic():
-        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        locked = lock_or_refuse(WebhookEndpoint.objects.select_for_update(), endpoint.pk, "webhook endpoint")
         for name in ("url", "events", "secret", "description", "is_active"):
             if name in changes and (name != "secret" or changes[name]):
                 setattr(locked, name, changes[name])

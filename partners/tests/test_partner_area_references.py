@@ -11,9 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apn_portal.exceptions import GoneError
 from apn_portal.outbox.models import OutboxMessage
 from partners.models import CustomerReference
 from partners.services import customer_reference_set_validated
+from partners.services_records import reference_delete, reference_update
 from tests.factories import (
     CustomerReferenceFactory,
     PartnerFactory,
@@ -340,3 +342,24 @@ def test_the_list_says_which_references_the_profile_shows_and_whether_it_is_publ
 
     page = text_of(acme_client.get(reverse("my:references")))
     assert "Once it is published, your public profile will show the 10 most recently launched" in page
+
+
+# Withdrawn by a colleague while another page was open ----------------------------------------------------
+
+
+def test_the_pdm_validating_a_reference_withdrawn_meanwhile_is_told_so(acme, pdm):
+    reference = waiting(acme, customer_name="Umbrella")
+    CustomerReference.objects.filter(pk=reference.pk).delete()  # the partner withdrew it meanwhile
+
+    with pytest.raises(GoneError, match="This customer reference no longer exists"):
+        customer_reference_set_validated(reference=reference, user=pdm, validated=True)
+
+
+def test_correcting_a_reference_a_colleague_withdrew_meanwhile_says_so(acme, acme_user, client):
+    reference = waiting(acme, customer_name="Umbrella")
+    CustomerReference.objects.filter(pk=reference.pk).delete()
+
+    with pytest.raises(GoneError, match="no longer exists: it was deleted meanwhile"):
+        reference_update(reference=reference, user=acme_user, summary="Changed.")
+    with pytest.raises(GoneError):
+        reference_delete(reference=reference, user=acme_user)

@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.exceptions import ConflictError, DomainError, GoneError, PermissionDeniedError
 from apn_portal.http import form_address, redirect_see_other
 from apn_portal.pages import audience_required, form_error
 from engagements.selectors import engagements_visible_to
@@ -258,8 +258,8 @@ def reference_edit(request, pk):
     if request.method == "POST" and form.is_valid():
         try:
             reference_update(reference=reference, user=request.user, **form.cleaned_data)
-        except PermissionDeniedError as exc:
-            # Validated by the PDM since the form was opened: it now changes only through them.
+        except (PermissionDeniedError, GoneError) as exc:
+            # Validated by the PDM, or withdrawn by a colleague, since the form was opened.
             messages.error(request, exc.message)
             return redirect_see_other("my:references")
         except DomainError as exc:
