@@ -413,6 +413,40 @@ def tam_certification_removal_problems(certifications: QuerySet[StaffCertificati
     return problems
 
 
+def _designation_text(subscription: SupportSubscription) -> str:
+    if subscription.account_id:
+        return (
+            f"the {subscription.plan} plan of {subscription.customer}'s account "
+            f"{subscription.account.account_id}"
+        )
+    return f"{subscription.customer}'s {subscription.plan} plan"
+
+
+def tam_leaving_problems(users) -> list[str]:
+    """Why the people (`users`: pks, or a query of them) cannot stop being TAMs (be deactivated, lose the
+    TAM role, stop being provider staff), one sentence per TAM, or none: a subscription in force or yet to
+    start designates them (tam_problem), and its customer's cases and breach emails would go to somebody
+    who no longer answers them. Naming another TAM there comes first."""
+    now = timezone.now()
+    designating = (
+        SupportSubscription.objects.filter(tam__in=users)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=now))
+        .select_related("customer", "account", "plan", "tam")
+        .order_by("tam_id", "customer__name", F("account__account_id").asc(nulls_first=True), "pk")
+    )
+    by_tam: dict[int, list[SupportSubscription]] = {}
+    for subscription in designating:
+        by_tam.setdefault(subscription.tam_id, []).append(subscription)
+    problems = []
+    for subscriptions in by_tam.values():
+        shown = ", ".join(_designation_text(s) for s in subscriptions[:5])
+        more = f" and {len(subscriptions) - 5} more" if len(subscriptions) > 5 else ""
+        problems.append(
+            f"{subscriptions[0].tam} is the designated TAM of {shown}{more}: name another TAM there first."
+        )
+    return problems
+
+
 def customer_tam_problem(customer: Customer | None, tam) -> str | None:
     """Why `tam` (a user, or None for nobody) cannot be named as the customer's TAM (Customer.tam), or
     None when it can. The customer's TAM is the one its support serves it with: on a customer-wide plan

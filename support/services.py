@@ -120,6 +120,13 @@ def staff_certifications_lock_holders(certifications: QuerySet[StaffCertificatio
     _lock_users(certifications.values("user_id"))
 
 
+def users_lock_leaving_tams(users) -> None:
+    """For the user admin, in the transaction that may deactivate people or take their TAM role, before it
+    asks whether a subscription designates them (selectors.tam_leaving_problems): a TAM being named at
+    that moment is either committed first, and seen, or waits and finds them no TAM (tam_problem)."""
+    _lock_users(users)
+
+
 def support_subscription_change(
     *,
     user,

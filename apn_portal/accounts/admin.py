@@ -2,11 +2,16 @@
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from rest_framework.authtoken.models import TokenProxy
 
+from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.models import User
 from apn_portal.admin import AdminInputMixin, LargeTableAdminMixin
 
@@ -35,8 +40,44 @@ class OrganisationFilter(admin.SimpleListFilter):
         return queryset
 
 
+class UserChangeForm(DjangoUserChangeForm):
+    def clean(self):
+        cleaned = super().clean()
+        # self.instance still holds the stored user: the form copies its values in afterwards.
+        if self._is_tam_now() and not self._is_tam_after(cleaned):
+            # Imported when called: support builds on accounts, not the other way round.
+            from support.selectors import tam_leaving_problems
+
+            problems = tam_leaving_problems([self.instance.pk])
+            if problems:
+                raise ValidationError(problems)
+        return cleaned
+
+    def _is_tam_now(self) -> bool:
+        return (
+            self.instance.pk is not None and self.instance.is_active and self.instance.has_role(StaffRole.TAM)
+        )
+
+    def _is_tam_after(self, cleaned) -> bool:
+        """Whether the user is still an active TAM (User.has_role) as the form leaves them; a field the
+        form refused, or does not show, keeps its stored value."""
+
+        def after(name):
+            return cleaned[name] if name in cleaned else getattr(self.instance, name)
+
+        groups = cleaned["groups"] if "groups" in cleaned else self.instance.groups.all()
+        return bool(
+            after("is_active")
+            and after("is_staff")
+            and after("partner") is None
+            and after("customer") is None
+            and any(group.name == StaffRole.TAM.value for group in groups)
+        )
+
+
 @admin.register(User)
 class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
+    form = UserChangeForm
     list_display = ("username", "full_name", "email", "organisation", "roles", "is_staff", "is_active")
     list_select_related = ("partner", "customer")
     list_filter = (OrganisationFilter, "groups", "is_staff", "is_superuser", "is_active")
@@ -76,6 +117,24 @@ class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
         return queryset.filter(
             Q(customer__isnull=True) | Q(customer__in=customers_visible_to(request.user).values("pk"))
         )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Deactivating a TAM or taking their role is judged (UserChangeForm) and saved in one transaction
+        # under their lock, which naming a TAM takes too: a TAM named meanwhile is either seen by the check
+        # or, waiting, finds them no TAM. A designated TAM is never deleted: SupportSubscription.tam
+        # protects them.
+        with transaction.atomic():
+            user = (
+                self.get_object(request, unquote(object_id))
+                if object_id and request.method == "POST"
+                else None
+            )
+            if user is not None:
+                # Imported when called: support builds on accounts, not the other way round.
+                from support.services import users_lock_leaving_tams
+
+                users_lock_leaving_tams([user.pk])
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
