@@ -74,6 +74,23 @@ from partners.services import contact_request_accept
 # Helpers ----------------------------------------------------------------------------------------------
 
 
+def customers_lock_naming_users(user_ids) -> None:
+    """The customers whose account manager, solutions architect or TAM is one of `user_ids`, locked in pk
+    order: whatever renames or deactivates those people takes them before the people's own rows, the
+    order a change of a customer's support plan takes (the customer, then the TAM it names), so the two
+    wait on each other rather than deadlock."""
+    list(
+        Customer.objects.select_for_update()
+        .filter(
+            Q(account_manager_id__in=user_ids)
+            | Q(solutions_architect_id__in=user_ids)
+            | Q(tam_id__in=user_ids)
+        )
+        .order_by("pk")
+        .values_list("pk")
+    )
+
+
 def _require_reason(reason: str, what: str) -> str:
     reason = (reason or "").strip()
     if not reason:

@@ -6,6 +6,7 @@ a customer by its slug, or a person by username, changes when that slug or usern
 is one UPDATE per table, in the transaction of the rename, sending no signal and writing no history row,
 as partners.signals does for a partner's slug."""
 
+from django.db import connection
 from django.db.models import Q
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
@@ -67,6 +68,12 @@ def _user_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> N
     # The stored username, read on an edit that may change it: a sign-in saves only `last_login`, and
     # creating users costs nothing.
     stored_values_remember(sender, instance, ("username",), raw, update_fields)
+    if connection.in_atomic_block and stored_values_changed(instance, ("username",)):
+        # The customers _user_saved updates, locked before the user's own row is: out of a transaction
+        # each statement commits on its own, and holds nothing.
+        from engagements.services import customers_lock_naming_users  # services build on these signals
+
+        customers_lock_naming_users([instance.pk])
 
 
 def _user_saved(sender, instance, raw=False, **kwargs) -> None:

@@ -22,6 +22,7 @@ from engagements.selectors import (
     user_can_manage_access,
     user_names_customer_staff,
 )
+from engagements.services import customers_lock_naming_users
 from partners.checks.contacts import partner_contacts
 from partners.models import Partner
 from support import selectors
@@ -123,7 +124,10 @@ def staff_certifications_lock_holders(certifications: QuerySet[StaffCertificatio
 def users_lock_leaving_tams(users) -> None:
     """For the user admin, in the transaction that may deactivate people or take their TAM role, before it
     asks whether a subscription designates them (selectors.tam_leaving_problems): a TAM being named at
-    that moment is either committed first, and seen, or waits and finds them no TAM (tam_problem)."""
+    that moment is either committed first, and seen, or waits and finds them no TAM (tam_problem). The
+    customers naming them come first, as in a plan's change (customer, then TAM): the same save may
+    rename them, which updates those customers."""
+    customers_lock_naming_users(list(users))
     _lock_users(users)
 
 
