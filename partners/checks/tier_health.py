@@ -188,6 +188,12 @@ def _check_chunk(partners, minimums, today: datetime.date, result: CheckResult) 
             changed[partner_id] = new
         outcomes.append((partner_id, evaluation, new, kinds, measure))
     moved = set(changed) - _store(changed, {pk: evaluations[pk].current_tier.pk for pk in changed})
+    # A partner with nothing to store may still have something to be told (a warning ahead of the day it
+    # falls short): asked again whether it holds the tier that was evaluated, as the store asks.
+    told_unchanged = [pk for pk, _, _, kinds, _ in outcomes if kinds and pk not in changed]
+    if told_unchanged:
+        tiers_now = dict(Partner.objects.filter(pk__in=told_unchanged).values_list("pk", "tier_id"))
+        moved.update(pk for pk in told_unchanged if tiers_now.get(pk) != evaluations[pk].current_tier.pk)
     notices: list[_Notice] = []
     grace_over: list[int] = []
     for partner_id, evaluation, new, kinds, measure in outcomes:

@@ -481,3 +481,17 @@ def test_a_partner_moved_to_the_other_ladder_has_its_at_risk_date_there_at_once(
     assert select_partner.qualifies_for_tier_id is None
     run = run_on(START + datetime.timedelta(days=2))
     assert not run.changed.get("partners_updated")  # the check works it out the same
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partner_moved_while_the_check_runs_is_not_warned_about_its_old_tier(select_partner, monkeypatch):
+    run_on(AT_RISK - datetime.timedelta(days=95))  # stores the day it falls short; too early to warn
+    assert emails(select_partner, "tier-at-risk") == []
+    # Its PDM moves it to Registered after the check read its stored health, which does not change today.
+    pdm_moves_it_after(monkeypatch, "evidence_last_days", select_partner, "registered")
+
+    run_on(AT_RISK - datetime.timedelta(days=30))
+
+    select_partner.refresh_from_db()
+    assert select_partner.tier.slug == "registered"
+    assert emails(select_partner, "tier-at-risk") == []
