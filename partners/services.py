@@ -78,10 +78,10 @@ def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnro
     every write of both takes (a partner's edit touches its enrollments, the program renewal check locks
     partners then enrollments), so two of them never wait on each other."""
     Partner.objects.select_for_update(of=("self",)).filter(pk=enrollment.partner_id).values_list("pk").first()
-    return (
-        ProgramEnrollment.objects.select_for_update(of=("self",))
-        .select_related("partner", *related)
-        .get(pk=enrollment.pk)
+    return lock_or_refuse(
+        ProgramEnrollment.objects.select_for_update(of=("self",)).select_related("partner", *related),
+        enrollment.pk,
+        "program enrollment",
     )
 
 

@@ -9,8 +9,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
 
-from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.exceptions import ConflictError, DomainError, GoneError, PermissionDeniedError
 from partners.choices import AuditResult, EnrollmentStatus
+from partners.models import ProgramEnrollment
 from partners.services import enrollment_approve, enrollment_schedule_audit
 from partners.services_records import enrollment_update
 from tests.api.conftest import api_client
@@ -301,3 +302,12 @@ def test_the_admin_does_not_schedule_another_pdms_applications(client, applicati
 
     application.refresh_from_db()
     assert application.status == EnrollmentStatus.APPLIED
+
+
+def test_an_enrollment_deleted_meanwhile_is_refused_as_gone_not_a_crash(application, pdm):
+    ProgramEnrollment.objects.filter(pk=application.pk).delete()  # in the admin, by a colleague
+
+    with pytest.raises(GoneError, match="This program enrollment no longer exists"):
+        enrollment_schedule_audit(enrollment=application, user=pdm, audit_date=in_days(7))
+    with pytest.raises(GoneError):
+        enrollment_update(enrollment=application, user=pdm, applied_on=timezone.localdate())
