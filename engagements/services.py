@@ -16,7 +16,13 @@ from django.utils.text import slugify
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.dates import validate_plausible_date
-from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
+from apn_portal.exceptions import (
+    ConflictError,
+    DomainError,
+    PermissionDeniedError,
+    lock_or_refuse,
+    validate_or_refuse,
+)
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from engagements import events
 from engagements.choices import (
@@ -279,7 +285,7 @@ def customer_time_zone_change(
     time_zone = customer_time_zone_change_check(user=user, customer=customer, time_zone=time_zone)
     fields = [field for field in fields if field != "time_zone"]
     with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        locked = lock_or_refuse(Customer.objects.select_for_update(), customer.pk, "customer")
         old_name = locked.time_zone
         for field in fields:
             setattr(locked, field, getattr(customer, field))
@@ -377,7 +383,7 @@ def customer_access_administrators_set(*, user, customer: Customer, members: Ite
     role. A customer that has one always keeps at least one."""
     members = list(members)
     with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        locked = lock_or_refuse(Customer.objects.select_for_update(), customer.pk, "customer")
         customer_access_administrators_set_check(user=user, customer=locked, members=members)
         locked.access_administrators.set(members)
 
@@ -436,7 +442,7 @@ def customer_assign_staff(*, user, customer: Customer, field: str, member) -> Cu
         customer.refresh_from_db(fields=["tam", "updated_at"])
         return customer
     with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        locked = lock_or_refuse(Customer.objects.select_for_update(), customer.pk, "customer")
         setattr(locked, field, member)
         locked.save(update_fields=[field, "updated_at"])
     setattr(customer, field, member)
@@ -505,7 +511,7 @@ def aws_account_change(*, user, account: AwsAccount, fields: Iterable[str]) -> A
         # judged on both, and a plan and a reseller changed at once are then judged one after the other.
         list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
         # No join: a reseller changed meanwhile is read as it now is, after the lock.
-        locked = AwsAccount.objects.select_for_update().get(pk=account.pk)
+        locked = lock_or_refuse(AwsAccount.objects.select_for_update(), account.pk, "AWS account")
         old_reseller = locked.reseller
         for field in fields:
             setattr(locked, field, getattr(account, field))
@@ -715,7 +721,11 @@ def engagement_create_from_contact_request(
 
 
 def _lock_engagement(engagement: Engagement) -> Engagement:
-    return Engagement.objects.select_for_update(of=("self",)).select_related("customer").get(pk=engagement.pk)
+    return lock_or_refuse(
+        Engagement.objects.select_for_update(of=("self",)).select_related("customer"),
+        engagement.pk,
+        "engagement",
+    )
 
 
 def engagement_stage_advance(
@@ -1562,7 +1572,11 @@ def professional_services_update(
     for which engagement, and their consultant stay as recorded: other services are added as new ones."""
     with transaction.atomic():
         engagement = _lock_engagement(services.engagement)
-        locked = ProfessionalServicesEngagement.objects.select_for_update(of=("self",)).get(pk=services.pk)
+        locked = lock_or_refuse(
+            ProfessionalServicesEngagement.objects.select_for_update(of=("self",)),
+            services.pk,
+            "professional services engagement",
+        )
         locked.engagement = engagement
         professional_services_update_check(user=user, services=locked, starts_on=starts_on, ends_on=ends_on)
         locked.goal = (goal or "").strip()
@@ -1684,7 +1698,11 @@ def marketplace_subscription_update(
     accounts = list(accounts)
     with transaction.atomic():
         engagement = _lock_engagement(subscription.engagement)
-        locked = MarketplaceSubscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
+        locked = lock_or_refuse(
+            MarketplaceSubscription.objects.select_for_update(of=("self",)),
+            subscription.pk,
+            "Marketplace subscription",
+        )
         marketplace_subscription_add_check(
             user=user,
             engagement=engagement,

@@ -70,7 +70,7 @@ def _lock(partner: Partner) -> Partner:
     the row as a concurrent write left it, so a partner whose tier changed while this waited would not be
     found at all. Its tier (read when asked, once the lock is held) is the current one, and is not
     locked: edits of partners on one tier do not wait on each other."""
-    return Partner.objects.select_for_update().get(pk=partner.pk)
+    return lock_or_refuse(Partner.objects.select_for_update(), partner.pk, "partner")
 
 
 def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnrollment:
@@ -1005,7 +1005,7 @@ def contact_request_create(*, partner: Partner, data: dict, ip: str | None = Non
 def _lead_for_response(contact_request: ContactRequest, user) -> ContactRequest:
     if not user.is_authenticated or user.partner_id is None or user.partner_id != contact_request.partner_id:
         raise PermissionDeniedError("Only the partner's own staff can answer this contact request.")
-    locked = ContactRequest.objects.select_for_update().get(pk=contact_request.pk)
+    locked = lock_or_refuse(ContactRequest.objects.select_for_update(), contact_request.pk, "contact request")
     if locked.status != ContactRequestStatus.NEW:
         raise ConflictError(
             f"Contact request {locked.reference} was already {locked.get_status_display().lower()}."
@@ -1070,7 +1070,7 @@ def profile_change_submit(
     with transaction.atomic():
         # Locked so two colleagues proposing at once replace each other in turn, and so a repeat sent at
         # the same time waits here and then finds the proposal the first one stored.
-        locked = Partner.objects.select_for_update().get(pk=partner.pk)
+        locked = lock_or_refuse(Partner.objects.select_for_update(), partner.pk, "partner")
         # Its row locked too, as the update below locks it anyway: if a PDM is deciding it right now, this
         # waits and then no longer finds it pending, rather than answering with a proposal just decided.
         pending = (
@@ -1111,7 +1111,7 @@ def profile_change_submit(
 def _profile_change_for_decision(change: ProfileChangeRequest, user) -> ProfileChangeRequest:
     # The partner's row first, then the proposal: the order a proposer takes them in. Taken the other way
     # round, a decision and a proposal made at the same moment would deadlock.
-    partner = Partner.objects.select_for_update().get(pk=change.partner_id)
+    partner = lock_or_refuse(Partner.objects.select_for_update(), change.partner_id, "partner")
     locked = (
         ProfileChangeRequest.objects.select_for_update(of=("self",))
         .select_related("proposed_by")

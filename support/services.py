@@ -12,7 +12,13 @@ from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
 from apn_portal.checks.results import batched
-from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError, validate_or_refuse
+from apn_portal.exceptions import (
+    ConflictError,
+    DomainError,
+    PermissionDeniedError,
+    lock_or_refuse,
+    validate_or_refuse,
+)
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.services import webhook_events_emit_many
@@ -316,7 +322,11 @@ def support_subscription_end(
         )
     with transaction.atomic():
         _lock_customers([subscription.customer_id])
-        locked = SupportSubscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
+        locked = lock_or_refuse(
+            SupportSubscription.objects.select_for_update(of=("self",)),
+            subscription.pk,
+            "support subscription",
+        )
         if locked.ended_at is not None:
             raise ConflictError(f"This subscription already ended on {locked.ended_at:%d %b %Y}.")
         locked.ended_at = timezone.now()
@@ -600,7 +610,7 @@ def support_case_open(
         # change of its plan or reseller (which locks the customer) and every end of a partner's Solution
         # Provider enrollment (which locks the partner) hands the open cases over in its transaction, so
         # a case opened at that moment either comes before it, and is handed over, or after, and sees it.
-        customer = Customer.objects.select_for_update().get(pk=account.customer_id)
+        customer = lock_or_refuse(Customer.objects.select_for_update(), account.customer_id, "customer")
         opened_at = timezone.now()
         subscription = selectors.subscription_for_account(account, opened_at)
         handling_partner = selectors.handling_partner_for(subscription, account, user)

@@ -167,3 +167,15 @@ def test_the_admin_action_on_engagements_at_the_last_step_says_so(client, alpha)
         changelist(), {"action": "advance_stage", "_selected_action": [alpha.engagement.pk]}, follow=True
     )
     assert "The selected engagements have all reached the last step." in text(response)
+
+
+def test_an_engagement_deleted_meanwhile_is_refused_as_gone_not_a_crash(alpha):
+    from apn_portal.exceptions import GoneError
+    from engagements.services import engagement_stage_advance
+    from tests.factories import EngagementFactory, SuperUserFactory
+
+    engagement = EngagementFactory(customer=alpha.customer)  # no partner on it yet: it may be deleted
+    Engagement.objects.filter(pk=engagement.pk).delete()  # in the admin, by a colleague
+
+    with pytest.raises(GoneError, match="This engagement no longer exists"):
+        engagement_stage_advance(user=SuperUserFactory(), engagement=engagement, note="done")
