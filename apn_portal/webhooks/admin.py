@@ -1,3 +1,5 @@
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 
@@ -20,6 +22,8 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["owner", *ENDPOINT_FIELDS]
+        # An address typed without its scheme is the https one, as the portal's other URL fields take it.
+        field_classes = {"url": partial(forms.URLField, assume_scheme="https")}
 
 
 @admin.register(WebhookEndpoint)
