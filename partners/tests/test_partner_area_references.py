@@ -212,7 +212,7 @@ def test_bad_input_is_shown_beside_the_field_and_nothing_is_stored(acme_client, 
 
     assert response.status_code == 400
     assert message in text_of(response)
-    assert "Please correct the field marked below." in text_of(response)
+    assert "Please correct the following:" in text_of(response)
     assert not CustomerReference.objects.exists()
     assert not OutboxMessage.objects.exists()
 
