@@ -206,6 +206,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "checks.support_plan_retirement",
         "schedule": crontab(hour=0, minute=5),
     },
+    # After the plan retirement check, which may move a plan to one that names no TAM.
+    "check-tam-qualification": {"task": "checks.tam_qualification", "schedule": crontab(hour=0, minute=10)},
 }
 
 # REST API (/api/v1/): tokens for integrators, sessions for the browsable API; see docs/api.md.

@@ -7,7 +7,7 @@ start from these, so nobody sees another organisation's subscriptions or cases.
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
@@ -445,6 +445,77 @@ def tam_leaving_problems(users) -> list[str]:
             f"{subscriptions[0].tam} is the designated TAM of {shown}{more}: name another TAM there first."
         )
     return problems
+
+
+def tam_qualified_until(tam, on: datetime.date) -> Subquery:
+    """The last day `tam` (an OuterRef to a user) qualifies as a TAM by what they hold on `on`: the latest
+    expiry of their Solutions Architect certifications at a TAM's level earned by then (tam_certifications),
+    before `on` if they no longer qualify, None if they never held one."""
+    return Subquery(
+        StaffCertification.objects.filter(
+            user=tam,
+            track=CertificationTrack.SOLUTIONS_ARCHITECT,
+            level__in=TAM_CERTIFICATION_LEVELS,
+            earned_on__lte=on,
+        )
+        .values("user")
+        .annotate(until=Max("expires_on"))
+        .values("until")
+    )
+
+
+@dataclass
+class TamQualificationNotice:
+    """One designated TAM whose qualification ends within the warning window (or has ended), and the
+    plans of one customer that designate them: what the tam_qualification check tells the TAM and the
+    customer's Account Manager."""
+
+    tam_id: int
+    tam_name: str
+    tam_email: str
+    customer_id: int
+    customer_name: str
+    account_manager_email: str
+    qualified_until: datetime.date | None  # the last day they qualify; None: they never did
+    plans: list[str]
+
+
+def tam_qualification_notices(today: datetime.date, within_days: int) -> list[TamQualificationNotice]:
+    """The designated TAMs of subscriptions in force or yet to start (as tam_leaving_problems) whose last
+    qualifying day (tam_qualified_until) is less than `within_days` days after `today`, or already past,
+    one per TAM and customer: their plans all lose a qualified TAM on the same day. One query, however many
+    TAMs and subscriptions. An address is empty for an inactive user."""
+    rows = (
+        SupportSubscription.objects.filter(tam__isnull=False)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=timezone.now()))
+        .annotate(qualified_until=tam_qualified_until(OuterRef("tam"), today))
+        .filter(
+            Q(qualified_until__isnull=True)
+            | Q(qualified_until__lte=today + datetime.timedelta(days=within_days))
+        )
+        .select_related("customer__account_manager", "account", "plan", "tam")
+        .order_by(
+            "tam_id", "customer__name", "customer_id", F("account__account_id").asc(nulls_first=True), "pk"
+        )
+    )
+    notices: dict[tuple[int, int], TamQualificationNotice] = {}
+    for subscription in rows:
+        key = (subscription.tam_id, subscription.customer_id)
+        if key not in notices:
+            tam, customer = subscription.tam, subscription.customer
+            manager = customer.account_manager
+            notices[key] = TamQualificationNotice(
+                tam_id=tam.pk,
+                tam_name=tam.get_full_name() or tam.username,
+                tam_email=tam.email if tam.is_active else "",
+                customer_id=customer.pk,
+                customer_name=customer.name,
+                account_manager_email=manager.email if manager is not None and manager.is_active else "",
+                qualified_until=subscription.qualified_until,
+                plans=[],
+            )
+        notices[key].plans.append(_designation_text(subscription))
+    return list(notices.values())
 
 
 def customer_tam_problem(customer: Customer | None, tam) -> str | None:
