@@ -127,9 +127,28 @@ def partner_tier_change(
         locked.grace_started_on = locked.grace_ends_on = None
         locked._history_user = user  # outside a request, simple-history cannot tell who acted
         locked.save(update_fields=["tier", "grace_started_on", "grace_ends_on", "updated_at"])
+        if source == TierChangeSource.MANUAL:  # the check keeps the figures of its own demotions
+            _tier_health_refresh(locked)
         events.tier_changed(change)
     partner.tier = to_tier
+    partner.at_risk_from, partner.qualifies_for_tier_id = locked.at_risk_from, locked.qualifies_for_tier_id
     return change
+
+
+def _tier_health_refresh(partner: Partner) -> None:
+    """The figures the tier_health check keeps (the day the partner falls short, the tier it qualifies
+    for) worked out again for the tier it now holds, as the check does, rather than left from the old tier
+    until its next run. A partner short of its new tier has none: its grace period, and the emails that
+    start it, are the next run's."""
+    # The checks build on these services: imported when called.
+    from partners.checks.tier_health import partner_tier_health
+
+    health = partner_tier_health(partner, timezone.localdate())
+    partner.at_risk_from = health.at_risk_from if health else None
+    partner.qualifies_for_tier_id = health.qualifies_for_tier_id if health else None
+    Partner.objects.filter(pk=partner.pk).update(
+        at_risk_from=partner.at_risk_from, qualifies_for_tier_id=partner.qualifies_for_tier_id
+    )
 
 
 def partner_tier_recompute(*, partner: Partner, user) -> TierChange | None:
@@ -243,28 +262,16 @@ def partner_type_change(*, user, partner: Partner, partner_type: str, reason: st
             )
         # The type and the tier are one change: the type is written first, with no signal or history row,
         # so partner_tier_change (which refuses a tier of another ladder) moves the partner, and its save
-        # records both, refreshes the search entry and announces the tier change.
-        Partner.objects.filter(pk=locked.pk).update(
-            partner_type=partner_type, qualifies_for_tier=None, at_risk_from=None
-        )
+        # records both, refreshes the search entry, works out the new ladder's tier health and announces
+        # the tier change.
+        Partner.objects.filter(pk=locked.pk).update(partner_type=partner_type)
         change = partner_tier_change(
             partner=partner,
             to_tier=to_tier,
             reason=f"Partner type corrected from {locked.get_partner_type_display()} to {label}: {reason}",
             user=user,
         )
-        # The tier health the scheduled check keeps was about the old ladder: worked out again now, as the
-        # check does, rather than left empty until its next run. The checks build on these services.
-        from partners.checks.tier_health import partner_tier_health
-
-        health = partner_tier_health(locked, timezone.localdate())
-        if health is not None:
-            Partner.objects.filter(pk=locked.pk).update(
-                at_risk_from=health.at_risk_from, qualifies_for_tier_id=health.qualifies_for_tier_id
-            )
     partner.partner_type = partner_type
-    partner.at_risk_from = health.at_risk_from if health else None
-    partner.qualifies_for_tier_id = health.qualifies_for_tier_id if health else None
     return change
 
 

@@ -273,7 +273,8 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
     actions = ("recompute_tier", "change_tier", "publish", "unpublish", "export_selected_csv")
 
     def get_queryset(self, request):
-        return partners_with_list_columns(super().get_queryset(request))
+        # The change page shows the tier it qualifies for (tier health) with the partner.
+        return partners_with_list_columns(super().get_queryset(request)).select_related("qualifies_for_tier")
 
     def get_readonly_fields(self, request, obj=None):
         readonly = ["tier_evaluation", *TIER_HEALTH_FIELDS, "created_at", "updated_at"]

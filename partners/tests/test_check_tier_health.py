@@ -457,8 +457,14 @@ def test_a_partner_promoted_while_the_check_runs_keeps_no_at_risk_date_of_its_ol
 
     select_partner.refresh_from_db()
     assert select_partner.tier.slug == "advanced"
-    # Worked out for Select, which it no longer holds: neither is stored; the next run does Advanced's.
-    assert (select_partner.at_risk_from, select_partner.qualifies_for_tier_id) == (None, None)
+    # Worked out for Select, which it no longer holds: not stored over what the move worked out for
+    # Advanced.
+    advanced = tier_health.partner_tier_health(select_partner, START)
+    assert (select_partner.at_risk_from, select_partner.qualifies_for_tier_id) == (
+        advanced.at_risk_from,
+        advanced.qualifies_for_tier_id,
+    )
+    assert select_partner.at_risk_from != AT_RISK  # Select's
     assert emails(select_partner, "tier-at-risk") == []
     assert emails(select_partner, "tier-qualifies") == []
 
@@ -479,6 +485,28 @@ def test_a_partner_moved_to_the_other_ladder_has_its_at_risk_date_there_at_once(
     # Technology Select needs one foundational person: the one certified until FAR holds it up.
     assert select_partner.at_risk_from == FAR + datetime.timedelta(days=1)
     assert select_partner.qualifies_for_tier_id is None
+    run = run_on(START + datetime.timedelta(days=2))
+    assert not run.changed.get("partners_updated")  # the check works it out the same
+
+
+def test_a_partner_demoted_by_its_pdm_has_its_new_tiers_figures_at_once(select_partner):
+    from partners.services import partner_tier_change
+
+    run_on(START)
+    select_partner.refresh_from_db()
+    assert select_partner.at_risk_from == AT_RISK  # Select's: both foundational people needed
+    with on(START + datetime.timedelta(days=1)):
+        partner_tier_change(
+            user=select_partner.pdm,
+            partner=select_partner,
+            to_tier=tier("consulting", "registered"),
+            reason="Asked to step down while it reorganises.",
+        )
+
+    select_partner.refresh_from_db()
+    # Registered asks for nothing that lapses, and the partner qualifies for Select, above it.
+    assert select_partner.at_risk_from is None
+    assert select_partner.qualifies_for_tier == tier("consulting", "select")
     run = run_on(START + datetime.timedelta(days=2))
     assert not run.changed.get("partners_updated")  # the check works it out the same
 
