@@ -1,5 +1,6 @@
 """For tests of requests made at the same moment: hold them on a row lock, then let them go together."""
 
+import threading
 import time
 from contextlib import contextmanager
 
@@ -36,3 +37,20 @@ def lock_held(sql: str, params=()):
             cursor.execute("COMMIT")
     finally:
         locker.close()
+
+
+def in_a_thread(outcome: dict, name: str, work) -> threading.Thread:
+    """Start `work` in a thread of its own (its own database connection, closed at the end): its result
+    lands in `outcome[name]`, or what it raised in `outcome[f"{name} error"]`, for the test to assert."""
+
+    def run():
+        try:
+            outcome[name] = work()
+        except Exception as error:  # reported, not raised in the thread
+            outcome[f"{name} error"] = f"{type(error).__name__}: {error}"
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread

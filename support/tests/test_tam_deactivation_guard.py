@@ -7,7 +7,6 @@ import threading
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +16,7 @@ from apn_portal.accounts.models import User
 from support import services
 from support.models import SupportSubscription
 from tests.factories import QualifiedTamFactory, SuperUserFactory, SupportSubscriptionFactory, support_plan
-from tests.locks import sessions_waiting_for_locks, wait_for
+from tests.locks import in_a_thread, sessions_waiting_for_locks, wait_for
 
 
 @pytest.fixture
@@ -183,20 +182,6 @@ def test_odd_user_ids_in_the_change_page_are_no_error(admin):
 # At the same moment ----------------------------------------------------------------------------------------
 
 
-def _in_a_thread(outcome: dict, name: str, work) -> threading.Thread:
-    def run():
-        try:
-            outcome[name] = work()
-        except Exception as error:  # reported, not raised in the thread
-            outcome[f"{name} error"] = f"{type(error).__name__}: {error}"
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
 def _deactivate(superuser, tam):
     def work():
         client = Client()
@@ -222,7 +207,7 @@ def test_a_tam_deactivated_while_being_named_waits_and_is_refused(alpha, tam, su
 
     monkeypatch.setattr(services, "_customer_tams_follow", follow_after_a_pause)
     outcome = {}
-    naming = _in_a_thread(
+    naming = in_a_thread(
         outcome,
         "naming",
         lambda: services.support_subscription_change(
@@ -230,7 +215,7 @@ def test_a_tam_deactivated_while_being_named_waits_and_is_refused(alpha, tam, su
         ),
     )
     assert saved.wait(20)
-    leaving = _in_a_thread(outcome, "leaving", _deactivate(superuser, tam))
+    leaving = in_a_thread(outcome, "leaving", _deactivate(superuser, tam))
     # The TAM's row is locked until the naming commits.
     wait_for(lambda: "leaving" in outcome or "leaving error" in outcome or sessions_waiting_for_locks() == 1)
     go_on.set()
@@ -258,9 +243,9 @@ def test_a_tam_named_while_being_deactivated_is_refused(alpha, tam, superuser, m
 
     monkeypatch.setattr(UserAdmin, "save_model", save_then_pause)
     outcome = {}
-    leaving = _in_a_thread(outcome, "leaving", _deactivate(superuser, tam))
+    leaving = in_a_thread(outcome, "leaving", _deactivate(superuser, tam))
     assert saved.wait(20)
-    naming = _in_a_thread(
+    naming = in_a_thread(
         outcome,
         "naming",
         lambda: services.support_subscription_change(

@@ -6,30 +6,15 @@ import threading
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from support import selectors, services
 from support.models import StaffCertification, SupportSubscription
 from tests.factories import support_plan
-from tests.locks import lock_held, sessions_waiting_for_locks, wait_for
+from tests.locks import in_a_thread, lock_held, sessions_waiting_for_locks, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _in_a_thread(outcome: dict, name: str, work) -> threading.Thread:
-    def run():
-        try:
-            outcome[name] = work()
-        except Exception as error:  # reported, not raised in the thread
-            outcome[f"{name} error"] = f"{type(error).__name__}: {error}"
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 def _designate(alpha, tam):
@@ -96,9 +81,9 @@ def test_a_certification_taken_while_its_holder_is_named_waits_and_is_refused(
 
     monkeypatch.setattr(services, "_customer_tams_follow", follow_after_a_pause)
     outcome = {}
-    naming = _in_a_thread(outcome, "naming", _designate(alpha, tam))
+    naming = in_a_thread(outcome, "naming", _designate(alpha, tam))
     assert saved.wait(20)
-    taking = _in_a_thread(outcome, "taking", _take_away(engineer, certification, how))
+    taking = in_a_thread(outcome, "taking", _take_away(engineer, certification, how))
     # The certification's holder is locked until the naming commits.
     wait_for(lambda: "taking" in outcome or "taking error" in outcome or sessions_waiting_for_locks() == 1)
     go_on.set()
@@ -120,7 +105,7 @@ def test_a_tam_named_as_their_certification_is_taken_is_refused(alpha, tam, engi
     with lock_held(
         f"SELECT 1 FROM {alpha.customer._meta.db_table} WHERE id = %s FOR UPDATE", [alpha.customer.pk]
     ):
-        naming = _in_a_thread(outcome, "naming", _designate(alpha, tam))
+        naming = in_a_thread(outcome, "naming", _designate(alpha, tam))
         wait_for(lambda: sessions_waiting_for_locks() == 1)
         taken = _take_away(engineer, certification, how)()
         assert not any("name another TAM first" in message for message in taken), taken

@@ -5,30 +5,16 @@ takes those customers first too, and the two wait on each other rather than dead
 import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 import engagements.signals
 from apn_portal.accounts.models import User
 from engagements.models import Customer
 from support import services
 from tests.factories import support_plan
-from tests.locks import sessions_waiting_for_locks, wait_for
+from tests.locks import in_a_thread, sessions_waiting_for_locks, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _in_thread(outcome: dict, name: str, work) -> threading.Thread:
-    def run():
-        try:
-            outcome[name] = work()
-        except Exception as error:
-            outcome[name] = f"{type(error).__name__}: {error}"
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 def test_renaming_a_tam_while_their_customers_plan_changes_waits_rather_than_deadlocks(
@@ -70,9 +56,9 @@ def test_renaming_a_tam_while_their_customers_plan_changes_waits_rather_than_dea
         return "changed"
 
     outcome = {}
-    renaming = _in_thread(outcome, "rename", rename)
+    renaming = in_a_thread(outcome, "rename", rename)
     assert user_written.wait(20)
-    changing = _in_thread(outcome, "plan", put_an_account_on_enterprise_with_the_same_tam)
+    changing = in_a_thread(outcome, "plan", put_an_account_on_enterprise_with_the_same_tam)
     wait_for(lambda: sessions_waiting_for_locks() == 1)
     go_on.set()
     renaming.join(timeout=30)
