@@ -2,8 +2,6 @@
 schedules it (audit scheduled, on the audit's day), records its date and result once held, and approves
 it from there. From the API and the admin, through one service."""
 
-import datetime
-
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
@@ -14,6 +12,7 @@ from partners.choices import AuditResult, EnrollmentStatus
 from partners.models import ProgramEnrollment
 from partners.services import enrollment_approve, enrollment_schedule_audit
 from partners.services_records import enrollment_update
+from partners.tests.test_enrollment_renewal import in_days
 from tests.api.conftest import api_client
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -28,10 +27,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 ENROLLMENTS = "admin:partners_programenrollment_changelist"
-
-
-def in_days(days: int) -> datetime.date:
-    return timezone.localdate() + datetime.timedelta(days=days)
 
 
 @pytest.fixture
