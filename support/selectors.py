@@ -231,11 +231,15 @@ def plan_move(plan: SupportPlan) -> PlanMove | None:
 # Subscriptions ----------------------------------------------------------------------------------------
 
 
+def subscriptions_not_ended(at: datetime.datetime | None = None) -> QuerySet[SupportSubscription]:
+    """Subscriptions in force at `at` or yet to start."""
+    at = at or timezone.now()
+    return SupportSubscription.objects.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
+
+
 def subscriptions_in_force(at: datetime.datetime | None = None) -> QuerySet[SupportSubscription]:
     at = at or timezone.now()
-    return SupportSubscription.objects.filter(started_at__lte=at).filter(
-        Q(ended_at__isnull=True) | Q(ended_at__gt=at)
-    )
+    return subscriptions_not_ended(at).filter(started_at__lte=at)
 
 
 def subscription_for_account(
@@ -326,15 +330,18 @@ def user_sees_all_support(user) -> bool:
     return user_is_signed_in(user) and (user.is_superuser or user.has_role(StaffRole.SUPPORT_ENGINEER))
 
 
+def _tam_grade_certifications(on: datetime.date) -> QuerySet[StaffCertification]:
+    """Solutions Architect certifications at a TAM's level (associate or above) earned by `on`, expired
+    or not."""
+    return StaffCertification.objects.filter(
+        track=CertificationTrack.SOLUTIONS_ARCHITECT, level__in=TAM_CERTIFICATION_LEVELS, earned_on__lte=on
+    )
+
+
 def tam_certifications(on: datetime.date | None = None) -> QuerySet[StaffCertification]:
     """Certifications that qualify a TAM on `on`: Solutions Architect, associate level or above, unexpired."""
     on = on or timezone.localdate()
-    return StaffCertification.objects.filter(
-        track=CertificationTrack.SOLUTIONS_ARCHITECT,
-        level__in=TAM_CERTIFICATION_LEVELS,
-        earned_on__lte=on,
-        expires_on__gte=on,
-    )
+    return _tam_grade_certifications(on).filter(expires_on__gte=on)
 
 
 def tam_certification_change_problems(certification: StaffCertification, *, user, track, level) -> list[str]:
@@ -427,10 +434,9 @@ def tam_leaving_problems(users) -> list[str]:
     TAM role, stop being provider staff), one sentence per TAM, or none: a subscription in force or yet to
     start designates them (tam_problem), and its customer's cases and breach emails would go to somebody
     who no longer answers them. Naming another TAM there comes first."""
-    now = timezone.now()
     designating = (
-        SupportSubscription.objects.filter(tam__in=users)
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=now))
+        subscriptions_not_ended()
+        .filter(tam__in=users)
         .select_related("customer", "account", "plan", "tam")
         .order_by("tam_id", "customer__name", F("account__account_id").asc(nulls_first=True), "pk")
     )
@@ -452,12 +458,8 @@ def tam_qualified_until(tam, on: datetime.date) -> Subquery:
     expiry of their Solutions Architect certifications at a TAM's level earned by then (tam_certifications),
     before `on` if they no longer qualify, None if they never held one."""
     return Subquery(
-        StaffCertification.objects.filter(
-            user=tam,
-            track=CertificationTrack.SOLUTIONS_ARCHITECT,
-            level__in=TAM_CERTIFICATION_LEVELS,
-            earned_on__lte=on,
-        )
+        _tam_grade_certifications(on)
+        .filter(user=tam)
         .values("user")
         .annotate(until=Max("expires_on"))
         .values("until")
@@ -486,8 +488,8 @@ def tam_qualification_notices(today: datetime.date, within_days: int) -> list[Ta
     one per TAM and customer: their plans all lose a qualified TAM on the same day. One query, however many
     TAMs and subscriptions. An address is empty for an inactive user."""
     rows = (
-        SupportSubscription.objects.filter(tam__isnull=False)
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=timezone.now()))
+        subscriptions_not_ended()
+        .filter(tam__isnull=False)
         .annotate(qualified_until=tam_qualified_until(OuterRef("tam"), today))
         .filter(
             Q(qualified_until__isnull=True)
@@ -506,7 +508,7 @@ def tam_qualification_notices(today: datetime.date, within_days: int) -> list[Ta
             manager = customer.account_manager
             notices[key] = TamQualificationNotice(
                 tam_id=tam.pk,
-                tam_name=tam.get_full_name() or tam.username,
+                tam_name=str(tam),
                 tam_email=tam.email if tam.is_active else "",
                 customer_id=customer.pk,
                 customer_name=customer.name,
