@@ -193,6 +193,13 @@ class AdminInputMixin:
         except (OverflowError, ValueError) as error:
             raise IncorrectLookupParameters(str(error)) from error
 
+    def get_search_results(self, request, queryset, search_term):
+        # The autocomplete of every select box hands its typed term here unchecked, and PostgreSQL refuses
+        # to compare text with a NUL: no stored text holds one, so such a term matches nothing.
+        if "\x00" in search_term:
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)

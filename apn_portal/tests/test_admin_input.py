@@ -120,3 +120,23 @@ def test_cleaning_up_expired_sign_in_attempts_from_the_admin(client):
     assert response.status_code == 200
     assert "Cleaned up 1 expired access attempts." in response.content.decode()
     assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["recent"]
+
+
+AUTOCOMPLETES = [
+    (model, field)
+    for model, model_admin in admin.site._registry.items()
+    for field in model_admin.autocomplete_fields
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "field"), AUTOCOMPLETES, ids=[f"{m._meta.label}.{f}" for m, f in AUTOCOMPLETES]
+)
+def test_a_nul_typed_in_an_autocomplete_box_finds_nothing(client, model, field):
+    client.force_login(SuperUserFactory())
+    query = {"app_label": model._meta.app_label, "model_name": model._meta.model_name, "field_name": field}
+
+    response = client.get("/admin/autocomplete/", {**query, "term": "a\x00"})
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
