@@ -9,7 +9,6 @@ from django.utils import timezone
 from apn_portal.dates import DatePicker, validate_plausible_date
 from apn_portal.exceptions import DomainError
 from engagements.choices import ProcurementModel
-from partners.choices import PartnerType
 from partners.models import (
     LOGO_CONTENT_TYPES,
     ContactRequest,
@@ -19,7 +18,7 @@ from partners.models import (
     Tier,
     validate_partner_logo,
 )
-from partners.services_records import partner_categories_check
+from partners.services_records import partner_categories_check, partner_entry_tier
 
 # Public forms: the contact form on a partner's profile ---------------------------------------------------
 
@@ -165,8 +164,8 @@ class LogoField(forms.ImageField):
 
 
 class PartnerAdminForm(forms.ModelForm):
-    """The admin's partner form. The tier is chosen only when a partner is added: later changes go through
-    the tier-change action, which records the reason."""
+    """The admin's partner form. A partner joins on its ladder's entry tier, as through the API; a higher
+    tier is a promotion, through the tier-change action, which records the reason."""
 
     class Meta:
         model = Partner
@@ -175,7 +174,6 @@ class PartnerAdminForm(forms.ModelForm):
             "name",
             "slug",
             "partner_type",
-            "tier",
             "pdm",
             "is_published",
             "description",
@@ -190,14 +188,9 @@ class PartnerAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         partner_type = cleaned.get("partner_type", self.instance.partner_type)
-        tier = cleaned.get("tier")
-        if tier is not None and partner_type and tier.partner_type != partner_type:
-            self.add_error(
-                "tier",
-                f"{tier.name} is a {tier.get_partner_type_display()} tier; choose one of the "
-                f"{PartnerType(partner_type).label} ladder.",
-            )
         try:
+            if self.instance.pk is None and partner_type:
+                self.instance.tier = partner_entry_tier(partner_type)
             partner_categories_check(partner_type, cleaned.get("categories"))
         except DomainError as refusal:
             self.add_error(refusal.field, refusal.message)

@@ -118,6 +118,15 @@ def partner_categories_check(partner_type: str, categories) -> None:
         raise DomainError("Only consulting partners have consulting categories.", field="categories")
 
 
+def partner_entry_tier(partner_type: str) -> Tier:
+    """The tier every partner of `partner_type` joins on: a higher one is a promotion, recorded with its
+    reason (partner_tier_change)."""
+    entry_tier = Tier.objects.filter(partner_type=partner_type).order_by("rank").first()
+    if entry_tier is None:
+        raise DomainError("There is no tier ladder for this partner type.", field="partner_type")
+    return entry_tier
+
+
 def partner_create(
     *,
     user,
@@ -134,9 +143,7 @@ def partner_create(
     """Add a partner on the entry tier of its ladder. A PDM who adds one becomes its PDM."""
     if not (user.is_authenticated and user.is_active and (user.is_superuser or user.is_pdm)):
         raise PermissionDeniedError("Only a PDM or a superuser can add partners.")
-    entry_tier = Tier.objects.filter(partner_type=partner_type).order_by("rank").first()
-    if entry_tier is None:
-        raise DomainError("There is no tier ladder for this partner type.", field="partner_type")
+    entry_tier = partner_entry_tier(partner_type)
     partner_categories_check(partner_type, categories)
     partner = Partner(
         name=name,

@@ -277,11 +277,13 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
         return partners_with_list_columns(super().get_queryset(request)).select_related("qualifies_for_tier")
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["tier_evaluation", *TIER_HEALTH_FIELDS, "created_at", "updated_at"]
+        # A partner joins on its ladder's entry tier (the form sets it); a tier changes only with a recorded
+        # reason (the actions).
+        readonly = ["tier", "tier_evaluation", *TIER_HEALTH_FIELDS, "created_at", "updated_at"]
         if obj is not None:
-            # The ladder follows the type, and a tier changes only with a recorded reason (the actions;
-            # the type through its own page, which moves the partner to the new type's ladder).
-            readonly += ["partner_type", "tier"]
+            # The ladder follows the type: the type changes through its own page, which moves the partner
+            # to the new type's ladder.
+            readonly.append("partner_type")
         return readonly
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apn_portal.admin import CappedCountPaginator
 from partners.choices import CertificationLevel, EnrollmentStatus
-from partners.models import Partner, ProgramEnrollment, TierRequirement
+from partners.models import Partner, ProgramEnrollment, Tier, TierRequirement
 from partners.selectors_partner_area import partner_scorecard
 from partners.services import partner_tier_change
 from tests.factories import (
@@ -291,17 +291,39 @@ def test_the_tier_of_an_existing_partner_cannot_be_changed_by_editing_it(client,
     assert (partner.name, partner.tier.slug) == ("Acme Cloud Services", "registered")
 
 
-def test_adding_a_partner_with_a_tier_of_the_other_ladder_is_refused(client, superuser):
+def test_a_partner_added_in_the_admin_joins_on_its_ladders_entry_tier(client, superuser):
     data = {
         "name": "New Co",
         "slug": "new-co",
-        "partner_type": "consulting",
-        "tier": tier("technology", "registered").pk,
+        "partner_type": "technology",
+        # Not on the page: a higher tier is a promotion, with its reason, through the tier-change action.
+        "tier": tier("technology", "premier").pk,
         **empty_inline_management_forms(),
     }
+    assert "tier" not in client.get(reverse("admin:partners_partner_add")).context["adminform"].form.fields
+
     response = client.post(reverse("admin:partners_partner_add"), data)
+
+    assert response.status_code == 302
+    partner = Partner.objects.get(slug="new-co")
+    assert (partner.tier.partner_type, partner.tier.slug) == ("technology", "registered")
+
+
+def test_a_partner_of_a_type_without_a_ladder_is_refused_in_the_admin(client, superuser):
+    Tier.objects.filter(partner_type="technology").delete()
+    data = {
+        "name": "New Co",
+        "slug": "new-co",
+        "partner_type": "technology",
+        **empty_inline_management_forms(),
+    }
+
+    response = client.post(reverse("admin:partners_partner_add"), data)
+
     assert response.status_code == 200
-    assert "choose one of the Consulting ladder" in response.content.decode()
+    assert response.context["adminform"].form.errors["partner_type"] == [
+        "There is no tier ladder for this partner type."
+    ]
     assert not Partner.objects.filter(slug="new-co").exists()
 
 

@@ -185,7 +185,6 @@ def test_the_admin_form_refuses_categories_of_a_technology_partner_as_the_servic
             "name": "Gadget Soft",
             "slug": "gadget-soft",
             "partner_type": TECHNOLOGY,
-            "tier": tier(TECHNOLOGY, "registered").pk,
             "categories": [category.pk],
         }
     )
@@ -204,7 +203,6 @@ def test_the_admin_form_accepts_categories_of_a_consulting_partner(pdm):
             "name": "Acme Cloud",
             "slug": "acme-cloud",
             "partner_type": CONSULTING,
-            "tier": tier(CONSULTING, "registered").pk,
             "categories": [ConsultingCategory.objects.first().pk],
         }
     )
