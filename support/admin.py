@@ -97,7 +97,6 @@ class SupportPlanAdmin(GuardedDeletionMixin, SupportStaffEditsMixin, AuditedAdmi
     list_select_related = ("successor",)
     list_filter = ("technical_support_hours", "tam_coverage", "retires_on")
     search_fields = ("name", "slug")
-    prepopulated_fields = {"slug": ("name",)}
     ordering = ("rank", "name")
     inlines = (PlanResponseTargetInline,)
     fieldsets = (
@@ -144,9 +143,11 @@ class SupportPlanAdmin(GuardedDeletionMixin, SupportStaffEditsMixin, AuditedAdmi
         return super().get_readonly_fields(request, obj)
 
     def get_prepopulated_fields(self, request, obj=None):
+        # Not the class's `prepopulated_fields`: a history version's page (django-simple-history) reads
+        # that whatever the plan, and Basic's slug is not on its form.
         if obj is not None and obj.slug == selectors.BASIC_PLAN_SLUG:
             return {}
-        return super().get_prepopulated_fields(request, obj)
+        return {"slug": ("name",)}
 
 
 class StaffCertificationForm(forms.ModelForm):

@@ -159,3 +159,18 @@ def test_a_staff_certification_earned_near_the_calendars_end_is_refused_on_the_f
     )
     assert response.status_code == 200
     assert "no later than" in response.context["adminform"].form.errors["earned_on"][0]
+
+
+@pytest.mark.parametrize("slug", ["basic", "business"])
+def test_an_earlier_version_of_a_plan_opens_from_its_history(client, engineer, slug):
+    plan = support_plan(slug)
+    for summary in ("Before the new price list.", "After the new price list."):
+        plan.summary = summary
+        plan.save()
+    earlier = plan.history.get(summary="Before the new price list.")
+    client.force_login(engineer)
+
+    response = client.get(reverse("admin:support_supportplan_simple_history", args=[plan.pk, earlier.pk]))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.initial["summary"] == "Before the new price list."
