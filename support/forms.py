@@ -2,6 +2,7 @@
 
 from django import forms
 
+from apn_portal.forms import SubmissionTokenMixin
 from engagements.models import AwsAccount
 from support.choices import CaseStatus, CaseType, Severity
 
@@ -12,7 +13,9 @@ class _AccountChoice(forms.ModelChoiceField):
         return f"{obj.account_id} · {obj.name}{owner}"
 
 
-class SupportCaseForm(forms.Form):
+class SupportCaseForm(SubmissionTokenMixin, forms.Form):
+    """A new case. Its submission token makes a submit sent twice one case (support_case_submit)."""
+
     account = _AccountChoice(queryset=AwsAccount.objects.none(), label="Account")
     case_type = forms.ChoiceField(label="Type", choices=CaseType.choices, initial=CaseType.TECHNICAL)
     severity = forms.ChoiceField(
@@ -36,7 +39,9 @@ class SupportCaseForm(forms.Form):
             self.fields["severity"].help_text = severity_help
 
 
-class CaseReplyForm(forms.Form):
+class CaseReplyForm(SubmissionTokenMixin, forms.Form):
+    """A reply. Its submission token makes a submit sent twice one reply (support_case_reply_submit)."""
+
     body = forms.CharField(label="Your reply", max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))
 
 

@@ -394,6 +394,11 @@ class SupportCase(TimeStampedModel):
         null=True, blank=True, editable=False, help_text="Its first-response deadline passed unanswered."
     )
     resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # One submit of the new-case form is one case, however often the browser sends it (a double click,
+    # Back and resubmit): a digest of the form's per-render token, who sent it and what they sent
+    # (support.services.support_case_submit). Unique, so a repeat can never be a second case with its own
+    # deadline; empty for cases opened without a token (the API, which has its Idempotency-Key).
+    submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = "support case"
@@ -482,6 +487,8 @@ class CaseReply(TimeStampedModel):
     )
     side = models.CharField(max_length=20, choices=ReplySide.choices)
     body = models.TextField()
+    # As SupportCase.submission_key: one submit of the reply form is one reply.
+    submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = "case reply"

@@ -3,6 +3,8 @@ transaction, checks who may do it, and raises a DomainError (or PermissionDenied
 whose message is written for that user. The pages, the admin and the API all call these."""
 
 import datetime
+import hashlib
+import json
 import zoneinfo
 
 from django.contrib.auth import get_user_model
@@ -573,6 +575,16 @@ def _severity_problem(plan: SupportPlan, case_type: str, severity: str) -> str |
     return None
 
 
+def _submission_key(submission_token, user, *parts) -> str | None:
+    """The digest that makes one submit of a page's form one record (apn_portal.forms.SubmissionTokenMixin):
+    its token, who sent it and what they sent. The same token from another user, or with other text (Back,
+    an edit, and submit again), gives another key: a new record, and never anyone else's."""
+    if not submission_token:
+        return None
+    values = [str(submission_token), str(user.pk), *(str(part) for part in parts)]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()
+
+
 def support_case_open(
     *,
     user,
@@ -582,11 +594,36 @@ def support_case_open(
     severity: str,
     case_type: str = CaseType.TECHNICAL,
 ) -> SupportCase:
+    """Open a case (see support_case_submit); every call is a new case."""
+    return support_case_submit(
+        user=user,
+        account=account,
+        subject=subject,
+        description=description,
+        severity=severity,
+        case_type=case_type,
+    )[0]
+
+
+def support_case_submit(
+    *,
+    user,
+    account: AwsAccount,
+    subject: str,
+    description: str,
+    severity: str,
+    case_type: str = CaseType.TECHNICAL,
+    submission_token=None,
+) -> tuple[SupportCase, bool]:
     """Open a case on one of the customer's accounts, with the first-response deadline its plan promises.
+    Returns the case and whether it is new, like get_or_create.
 
     The customer's own staff may, and a partner the customer authorised: one holding a live access
     grant on the account, or the Solution Provider reselling it with partner-led support. Anyone else
     is told the account does not exist for them.
+
+    With the new-case form's `submission_token`, the same submit sent again (a double click, Back and
+    resubmit, two at once) returns the case it opened first: one case, one deadline, one breach.
     """
     if not user_is_signed_in(user):
         raise PermissionDeniedError("Sign in to open a support case.")
@@ -604,6 +641,9 @@ def support_case_open(
         raise DomainError("Choose technical support or account and billing.", field="case_type")
     if severity not in Severity.values:
         raise DomainError("Choose a severity.", field="severity")
+    submission_key = _submission_key(
+        submission_token, user, account.pk, case_type, severity, subject, description
+    )
 
     with transaction.atomic():
         # What serves the account is read under the customer's lock, and the reselling partner's: every
@@ -611,6 +651,12 @@ def support_case_open(
         # Provider enrollment (which locks the partner) hands the open cases over in its transaction, so
         # a case opened at that moment either comes before it, and is handed over, or after, and sees it.
         customer = lock_or_refuse(Customer.objects.select_for_update(), account.customer_id, "customer")
+        # Under that lock, so a repeat sent at the same time waits for the first and then finds its case;
+        # before the plan is asked again, so a repeat is never refused what the first submit was given.
+        if submission_key:
+            earlier = SupportCase.objects.filter(submission_key=submission_key).first()
+            if earlier is not None:
+                return earlier, False
         opened_at = timezone.now()
         subscription = selectors.subscription_for_account(account, opened_at)
         handling_partner = selectors.handling_partner_for(subscription, account, user)
@@ -651,10 +697,11 @@ def support_case_open(
             response_target_minutes=minutes,
             business_hours_only=bool(minutes) and plan.answers_in_business_hours_only,
             first_response_due_at=due,
+            submission_key=submission_key,
         )
         validate_or_refuse(case)
         case.save()
-    return case
+    return case, True
 
 
 def _locked(case: SupportCase) -> SupportCase:
@@ -675,22 +722,41 @@ def _reply_side(user, case: SupportCase) -> str:
 
 
 def support_case_reply(*, user, case: SupportCase, body: str) -> CaseReply:
-    """Add a reply. Support's first one (the provider's, or the reselling partner's while it handles the
-    case) is the case's first response; a requester's reply to a case waiting on them moves it on, and
-    one to a resolved case reopens it.
+    """Add a reply (see support_case_reply_submit); every call is a new reply."""
+    return support_case_reply_submit(user=user, case=case, body=body)[0]
+
+
+def support_case_reply_submit(
+    *, user, case: SupportCase, body: str, submission_token=None
+) -> tuple[CaseReply, bool]:
+    """Add a reply. Returns it and whether it is new, like get_or_create. Support's first one (the
+    provider's, or the reselling partner's while it handles the case) is the case's first response; a
+    requester's reply to a case waiting on them moves it on, and one to a resolved case reopens it.
 
     A first response after the deadline breaches the case here, as the support_sla check would have had
-    it run first: the same breach time, email and webhook event, whichever of the two comes first."""
+    it run first: the same breach time, email and webhook event, whichever of the two comes first.
+
+    With the reply form's `submission_token`, the same submit sent again (a double click, Back and
+    resubmit, two at once) returns the reply it stored first, and changes and sends nothing more."""
     body = (body or "").strip()
     if not body:
         raise DomainError("Write a reply.", field="body")
+    submission_key = _submission_key(submission_token, user, case.pk, body)
     with transaction.atomic():
         case = _locked(case)
         side = _reply_side(user, case)
+        # Under the case's lock, so a repeat sent at the same time waits for the first and then finds its
+        # reply; before the status is asked, so a repeat is not told the case it just answered moved on.
+        if submission_key:
+            earlier = CaseReply.objects.filter(case=case, submission_key=submission_key).first()
+            if earlier is not None:
+                return earlier, False
         if case.status == CaseStatus.CLOSED:
             raise ConflictError("This case is closed; open a new case if the problem is back.")
         now = timezone.now()
-        reply = CaseReply.objects.create(case=case, author=user, side=side, body=body)
+        reply = CaseReply.objects.create(
+            case=case, author=user, side=side, body=body, submission_key=submission_key
+        )
         changed = ["updated_at"]
         breached = False
         # Once the partner passed the case on, only the provider's answer stops the provider's clock.
@@ -719,7 +785,7 @@ def support_case_reply(*, user, case: SupportCase, body: str) -> CaseReply:
         case.save(update_fields=changed)
         if breached:
             support_cases_tell_breached(list(selectors.breach_notice(SupportCase.objects.filter(pk=case.pk))))
-    return reply
+    return reply, True
 
 
 def _late_first_response(case: SupportCase, now: datetime.datetime) -> bool:

@@ -131,12 +131,19 @@ def case_new(request):
     form = _case_form(request.user, request.POST or None, plan=plan)
     if request.method == "POST" and form.is_valid():
         try:
-            case = services.support_case_open(user=request.user, **form.cleaned_data)
+            case, created = services.support_case_submit(
+                user=request.user, submission_token=form.submission_token(), **form.cleaned_values()
+            )
         except DomainError as error:
             form_error(form, error)
         else:
-            messages.success(request, f"Case #{case.pk} is open.{_due_text(request.user, case)}")
+            if created:
+                messages.success(request, f"Case #{case.pk} is open.{_due_text(request.user, case)}")
+            else:
+                # Sent twice (a double click, Back and resend): the case the first one opened.
+                messages.info(request, f"This case was already sent: it is case #{case.pk}.")
             return redirect_see_other("support:case-detail", pk=case.pk)
+    form.keep_a_submission_token()
     return render_page(
         request,
         "support/case_form.html",
@@ -197,14 +204,25 @@ def case_reply(request, pk):
     form = CaseReplyForm(request.POST)
     if form.is_valid():
         try:
-            services.support_case_reply(user=request.user, case=case, body=form.cleaned_data["body"])
+            _reply, created = services.support_case_reply_submit(
+                user=request.user,
+                case=case,
+                body=form.cleaned_data["body"],
+                submission_token=form.submission_token(),
+            )
         except DomainError as error:
+            form.keep_a_submission_token()
             if error.field not in form.fields:
                 return _case_refusal(request, pk, error, reply_form=form)
             form_error(form, error)
         else:
-            messages.success(request, "Your reply was added.")
+            if created:
+                messages.success(request, "Your reply was added.")
+            else:
+                # Sent twice (a double click, Back and resend): the reply the first one added.
+                messages.info(request, "This reply was already sent: it is on the case once.")
             return redirect_see_other("support:case-detail", pk=case.pk)
+    form.keep_a_submission_token()
     return case_detail(request, pk, reply_form=form, status=400)
 
 

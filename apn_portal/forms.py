@@ -1,0 +1,78 @@
+"""Form pieces shared by the apps' forms."""
+
+import uuid
+
+from django import forms
+
+
+class SubmissionTokenField(forms.Field):
+    """The hidden field that carries a form's submission token. Whatever the page sent is read as a UUID,
+    or None, and never refused: a CharField would refuse a NUL character, with an error on a hidden field
+    nobody sees, and a page sent without a token (cached before the field existed, a script) must still
+    go through, only without the protection."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> uuid.UUID | None:
+        return submission_token_read(value)
+
+
+def submission_token_read(value) -> uuid.UUID | None:
+    """A submission token as the page sent it: a UUID, or None for anything else (missing, blank, too
+    long, not a UUID)."""
+    value = "" if value is None else str(value)
+    if not value or len(value) > 36:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+class SubmissionTokenMixin:
+    """Makes one submit of a form one record, however often the browser sends it.
+
+    A double click, a resend after a slow answer, Back and submit again: each sends the same form twice,
+    and the service would store two of what the person meant once (two support cases, each with its own
+    deadline, breach and email). A form with this mixin carries a hidden token, new with each empty form
+    it renders and sent back with its submit; the service stores a digest of it (with whoever sent it and
+    what they sent, so that no one else's submit can ever match) in a unique column, and a submit whose
+    digest is already stored returns the record stored first instead of a second one.
+
+    Use it before the form class, `class MyForm(SubmissionTokenMixin, forms.Form)`, and render the hidden
+    field (`{% for field in form.hidden_fields %}{{ field }}{% endfor %}`, or `{{ form }}`). The view passes
+    `form.submission_token()` to the service, and calls `keep_a_submission_token()` before it shows a sent
+    form again with its errors. A form sent without a token is not refused: it simply has no protection.
+    """
+
+    token_field = "submission_token"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields[self.token_field] = SubmissionTokenField()
+        if not self.is_bound:
+            self.initial.setdefault(self.token_field, str(uuid.uuid4()))
+
+    def submission_token_sent(self) -> uuid.UUID | None:
+        """The token the page sent, read from the raw data: usable before, or without, is_valid()."""
+        return submission_token_read(self.data.get(self.add_prefix(self.token_field)))
+
+    def submission_token(self) -> uuid.UUID | None:
+        """The token of a valid form, for the service."""
+        return self.cleaned_data.get(self.token_field)
+
+    def cleaned_values(self) -> dict:
+        """The cleaned data without the token: the values the service stores."""
+        return {name: value for name, value in self.cleaned_data.items() if name != self.token_field}
+
+    def keep_a_submission_token(self) -> None:
+        """Before a sent form is shown again: one sent without a token (an old cached page) gets one, so
+        that its corrected submit is protected from double sending too. One sent with a token keeps it:
+        nothing was stored for it."""
+        if self.is_bound and not self.submission_token_sent():
+            self.data = self.data.copy()
+            self.data[self.add_prefix(self.token_field)] = str(uuid.uuid4())
