@@ -615,6 +615,8 @@ class CustomerReference(TimeStampedModel):
     )
     validated_at = models.DateTimeField(null=True, blank=True)
     is_public = models.BooleanField("public", default=False)
+    # Who validated a reference, or withdrew its validation (which clears validated_by), and when.
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-launched_on", "id"]

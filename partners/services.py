@@ -1211,6 +1211,9 @@ def customer_reference_set_validated(*, reference: CustomerReference, validated:
         locked.is_validated = validated
         locked.validated_by = user if validated else None
         locked.validated_at = timezone.now() if validated else None
+        # The history keeps who withdrew a validation: validated_by no longer names anyone then.
+        locked._history_user = user
+        locked._change_reason = "Validated" if validated else "Validation withdrawn"
         locked.save(update_fields=["is_validated", "validated_by", "validated_at", "updated_at"])
     reference.is_validated, reference.validated_by, reference.validated_at = (
         locked.is_validated,

@@ -23,6 +23,7 @@ from partners.services import (
 
 from .filters import CertificationExpiryFilter
 from .formsets import UniqueRowsInlineFormSet
+from .records import OwnerFixedOnChangeMixin
 from .scope import (
     MyPartnersFilter,
     PartnerChildInlineMixin,
@@ -40,7 +41,9 @@ class CertificationInline(PartnerChildInlineMixin, admin.TabularInline):
 
 
 @admin.register(StaffMember)
-class StaffMemberAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class StaffMemberAdmin(
+    OwnerFixedOnChangeMixin, PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
+):
     list_display = ("full_name", "partner", "email", "job_title", "active_certification_count")
     list_select_related = ("partner",)
     list_filter = (MyPartnersFilter,)
@@ -74,8 +77,11 @@ CERTIFICATION_CSV_EXAMPLE = [
 
 
 @admin.register(Certification)
-class CertificationAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+class CertificationAdmin(
+    OwnerFixedOnChangeMixin, PartnerScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin
+):
     partner_path = "staff_member__partner"
+    owner_field = "staff_member"
     list_display = ("name", "level", "staff_member", "partner", "credential_id", "earned_on", "expires_on")
     list_select_related = ("staff_member__partner",)
     list_filter = ("level", CertificationExpiryFilter, MyPartnersFilter)

@@ -3,7 +3,7 @@ changes, and the tier history."""
 
 from django.contrib import admin, messages
 
-from apn_portal.admin import LargeTableAdminMixin, report_refusal, selection_too_large
+from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
 from apn_portal.exceptions import DomainError
 from partners.forms import ReasonForm
 from partners.models import ContactRequest, CustomerReference, Office, ProfileChangeRequest, TierChange
@@ -31,6 +31,21 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class OwnerFixedOnChangeMixin:
+    """A record's owner (`owner_field`: its partner, a certification's staff member) is chosen when it is
+    added and only shown on its change page. Moved to another partner, a record would count toward a tier
+    it was never earned for (a validated reference, a certification) and leave its PDM's scope unseen; the
+    services refuse it too (reference_update, certification_update, staff_member_update take no owner)."""
+
+    owner_field = "partner"
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and self.owner_field not in readonly:
+            readonly.append(self.owner_field)
+        return readonly
+
+
 @admin.register(TierChange)
 class TierChangeAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     partner_path = "partner"  # for the "My partners" filter
@@ -43,7 +58,7 @@ class TierChangeAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
 
 
 @admin.register(Office)
-class OfficeAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class OfficeAdmin(OwnerFixedOnChangeMixin, PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("city", "country_name", "partner", "is_headquarters", "latitude", "longitude")
     list_select_related = ("partner",)
     list_filter = ("is_headquarters", OfficeCountryFilter, MyPartnersFilter)
@@ -60,7 +75,9 @@ class OfficeAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmi
 
 
 @admin.register(CustomerReference)
-class CustomerReferenceAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class CustomerReferenceAdmin(
+    OwnerFixedOnChangeMixin, PartnerScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin
+):
     list_display = ("customer_name", "partner", "launched_on", "is_validated", "validated_by", "is_public")
     list_select_related = ("partner", "validated_by")
     list_filter = ("is_validated", "is_public", MyPartnersFilter)
