@@ -1,5 +1,7 @@
 """Form pieces shared by the apps' forms."""
 
+import hashlib
+import json
 import uuid
 
 from django import forms
@@ -31,6 +33,16 @@ def submission_token_read(value) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+def submission_key_of(submission_token, user, *parts) -> str | None:
+    """What a service stores to know a submit again (SubmissionTokenMixin): a digest of its token, who
+    sent it and what they sent. The same token from another user, or with other text (Back, an edit, and
+    submit again), gives another key: a new record, and never anyone else's. None without a token."""
+    if not submission_token:
+        return None
+    values = [str(submission_token), str(user.pk), *(str(part) for part in parts)]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 
 class SubmissionTokenMixin:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apn_portal.dates import DatePicker, validate_plausible_date
 from apn_portal.exceptions import DomainError
+from apn_portal.forms import SubmissionTokenMixin
 from engagements.choices import ProcurementModel
 from partners.models import (
     LOGO_CONTENT_TYPES,
@@ -360,3 +361,7 @@ class CustomerReferenceForm(forms.ModelForm):
             "summary": {"required": "Say what you built for the customer."},
             "launched_on": {"required": "Give the day the project went live."},
         }
+
+
+class NewCustomerReferenceForm(SubmissionTokenMixin, CustomerReferenceForm):
+    """Registering a reference: sent twice (a double click, Back and resend), it is still one reference."""

@@ -615,8 +615,11 @@ class CustomerReference(TimeStampedModel):
     )
     validated_at = models.DateTimeField(null=True, blank=True)
     is_public = models.BooleanField("public", default=False)
+    # The digest of the partner area's form submit that registered it (partners.services_records.
+    # reference_submit): unique, so a form sent twice is one reference, one email, one project counted.
+    submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     # Who validated a reference, or withdrew its validation (which clears validated_by), and when.
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "submission_key"])
 
     class Meta:
         ordering = ["-launched_on", "id"]

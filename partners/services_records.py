@@ -20,6 +20,7 @@ from apn_portal.exceptions import (
     lock_or_refuse,
     validate_or_refuse,
 )
+from apn_portal.forms import submission_key_of
 from apn_portal.outbox.services import outbox_email_enqueue
 from partners.choices import LIVE_ENROLLMENT_STATUSES, AuditResult, EnrollmentStatus, PartnerType
 from partners.models import (
@@ -458,8 +459,36 @@ def reference_create(
     services_used: str = "",
     is_public: bool = False,
 ) -> CustomerReference:
+    """Register a launched customer project (see reference_submit); every call is a new reference."""
+    return reference_submit(
+        partner=partner,
+        user=user,
+        customer_name=customer_name,
+        summary=summary,
+        launched_on=launched_on,
+        services_used=services_used,
+        is_public=is_public,
+    )[0]
+
+
+def reference_submit(
+    *,
+    partner: Partner,
+    user,
+    customer_name: str,
+    summary: str,
+    launched_on,
+    services_used: str = "",
+    is_public: bool = False,
+    submission_token=None,
+) -> tuple[CustomerReference, bool]:
     """Register a launched customer project: the partner's own staff, or its PDM. It counts toward the
-    tier once the PDM validates it (`customer_reference_set_validated`)."""
+    tier once the PDM validates it (`customer_reference_set_validated`). Returns the reference and
+    whether it is new, like get_or_create.
+
+    With the partner area form's `submission_token`, the same submit sent again (a double click, Back and
+    resubmit, two at once) returns the reference it registered first: one reference for the PDM to
+    validate, one email."""
     _ensure_may_keep_reference(partner, user)
     reference = CustomerReference(
         partner=partner,
@@ -468,11 +497,21 @@ def reference_create(
         services_used=services_used,
         launched_on=launched_on,
         is_public=is_public,
+        submission_key=submission_key_of(
+            submission_token, user, partner.pk, customer_name, summary, services_used, launched_on, is_public
+        ),
     )
     with transaction.atomic():
+        if reference.submission_key:
+            # Under the partner's lock, so a repeat sent at the same time waits for the first and then
+            # finds its reference.
+            _lock(partner)
+            earlier = CustomerReference.objects.filter(submission_key=reference.submission_key).first()
+            if earlier is not None:
+                return earlier, False
         _save_valid(reference)
         _reference_tell_pdm(reference, user)
-    return reference
+    return reference, True
 
 
 def _reference_tell_pdm(reference: CustomerReference, user) -> None:

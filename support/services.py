@@ -3,8 +3,6 @@ transaction, checks who may do it, and raises a DomainError (or PermissionDenied
 whose message is written for that user. The pages, the admin and the API all call these."""
 
 import datetime
-import hashlib
-import json
 import zoneinfo
 
 from django.contrib.auth import get_user_model
@@ -21,6 +19,7 @@ from apn_portal.exceptions import (
     lock_or_refuse,
     validate_or_refuse,
 )
+from apn_portal.forms import submission_key_of
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.services import webhook_events_emit_many
@@ -575,16 +574,6 @@ def _severity_problem(plan: SupportPlan, case_type: str, severity: str) -> str |
     return None
 
 
-def _submission_key(submission_token, user, *parts) -> str | None:
-    """The digest that makes one submit of a page's form one record (apn_portal.forms.SubmissionTokenMixin):
-    its token, who sent it and what they sent. The same token from another user, or with other text (Back,
-    an edit, and submit again), gives another key: a new record, and never anyone else's."""
-    if not submission_token:
-        return None
-    values = [str(submission_token), str(user.pk), *(str(part) for part in parts)]
-    return hashlib.sha256(json.dumps(values).encode()).hexdigest()
-
-
 def support_case_open(
     *,
     user,
@@ -641,7 +630,7 @@ def support_case_submit(
         raise DomainError("Choose technical support or account and billing.", field="case_type")
     if severity not in Severity.values:
         raise DomainError("Choose a severity.", field="severity")
-    submission_key = _submission_key(
+    submission_key = submission_key_of(
         submission_token, user, account.pk, case_type, severity, subject, description
     )
 
@@ -741,7 +730,7 @@ def support_case_reply_submit(
     body = (body or "").strip()
     if not body:
         raise DomainError("Write a reply.", field="body")
-    submission_key = _submission_key(submission_token, user, case.pk, body)
+    submission_key = submission_key_of(submission_token, user, case.pk, body)
     with transaction.atomic():
         case = _locked(case)
         side = _reply_side(user, case)

@@ -19,7 +19,13 @@ from engagements.services import (
     engagement_create_from_contact_request_check,
 )
 from partners.choices import ContactRequestStatus
-from partners.forms import CustomerReferenceForm, LeadDeclineForm, LeadEngagementForm, ProfileChangeForm
+from partners.forms import (
+    CustomerReferenceForm,
+    LeadDeclineForm,
+    LeadEngagementForm,
+    NewCustomerReferenceForm,
+    ProfileChangeForm,
+)
 from partners.models import Partner
 from partners.selectors_partner_area import (
     PROFILE_REFERENCES,
@@ -37,7 +43,7 @@ from partners.services import (
     contact_request_decline,
     profile_change_submit,
 )
-from partners.services_records import reference_create, reference_delete, reference_update
+from partners.services_records import reference_delete, reference_submit, reference_update
 
 LEADS_PER_PAGE = 20
 REFERENCES_PER_PAGE = 20
@@ -230,20 +236,33 @@ def _reference_form_page(request, partner, form, reference=None):
 @partner_staff_required
 def reference_new(request):
     partner = _own_partner(request)
-    form = CustomerReferenceForm(data=request.POST or None)
+    form = NewCustomerReferenceForm(data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            reference = reference_create(partner=partner, user=request.user, **form.cleaned_data)
+            reference, created = reference_submit(
+                partner=partner,
+                user=request.user,
+                submission_token=form.submission_token(),
+                **form.cleaned_values(),
+            )
         except DomainError as exc:
             form_error(form, exc)
         else:
-            reviewer = profile_change_reviewer(partner)
-            messages.success(
-                request,
-                f"Your reference for {reference.customer_name} was sent to {reviewer}; "
-                "it counts toward your tier once validated.",
-            )
+            if created:
+                reviewer = profile_change_reviewer(partner)
+                messages.success(
+                    request,
+                    f"Your reference for {reference.customer_name} was sent to {reviewer}; "
+                    "it counts toward your tier once validated.",
+                )
+            else:
+                # Sent twice (a double click, Back and resend): the reference the first one registered.
+                messages.info(
+                    request,
+                    f"Your reference for {reference.customer_name} was already sent: it is listed once.",
+                )
             return redirect_see_other("my:references")
+    form.keep_a_submission_token()
     return _reference_form_page(request, partner, form)
 
 
