@@ -16,7 +16,7 @@ from django_countries.fields import CountryField
 from PIL import Image
 from simple_history.models import HistoricalRecords
 
-from apn_portal.dates import validate_plausible_date
+from apn_portal.dates import validate_not_too_early, validate_plausible_date
 from apn_portal.models import TimeStampedModel
 from partners.choices import (
     LIVE_ENROLLMENT_STATUSES,
@@ -52,6 +52,7 @@ def validate_not_in_future(value: datetime.date) -> None:
         raise ValidationError(
             "Give a date no later than today (this one is in the future).", code="date_in_future"
         )
+    validate_not_too_early(value)
 
 
 # What a partner's logo may be: what every browser shows in an <img> (Pillow's names), small enough to serve

@@ -120,6 +120,7 @@ def test_sending_the_form_twice_makes_one_engagement(acme_client, acme):
         ({"workload": ""}, "Say what the work is about."),
         ({"contract_end": "not a date"}, "Enter a valid date."),
         ({"contract_start": "9999-01-01"}, "Give a date no later than"),
+        ({"contract_start": "0001-01-01"}, "Give a date no earlier than 01 Jan 2000."),
         ({"procurement_model": "barter"}, "Select a valid choice."),
         (
             {"contract_end": (today() - datetime.timedelta(days=1)).isoformat()},

@@ -96,3 +96,31 @@ def test_a_line_break_in_a_contact_requests_company_is_refused_on_the_api_as_on_
 )
 def test_a_detail_address_with_a_nul_byte_is_not_found(world, resource):
     assert world.client("superuser").get(f"/api/v1/{resource}/%00/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "payload", "field"),
+    [
+        (
+            "/api/v1/certifications/",
+            {"name": "X", "level": "associate", "earned_on": "0025-06-01"},
+            "earned_on",
+        ),
+        (
+            "/api/v1/references/",
+            {"customer_name": "BigCorp", "summary": "Moved the shop.", "launched_on": "1999-12-31"},
+            "launched_on",
+        ),
+    ],
+)
+def test_a_date_before_2000_is_a_typing_mistake_refused_by_name(world, url, payload, field):
+    if "certifications" in url:
+        payload = {**payload, "staff_member": world.staff_member_a.pk}
+    else:
+        payload = {**payload, "partner": world.partner_a.slug}
+    response = world.client("superuser").post(url, payload, format="json")
+    assert response.status_code == 400
+    assert response.json()[field] == ["Give a date no earlier than 01 Jan 2000."]
+
+    on_the_first_day = {**payload, field: "2000-01-01"}
+    assert world.client("superuser").post(url, on_the_first_day, format="json").status_code == 201
