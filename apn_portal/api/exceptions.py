@@ -7,7 +7,8 @@ Whatever a client sends, the answer is a 4xx with a message, never a 500: refusa
 
 import logging
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
@@ -65,10 +66,21 @@ def _integrity_error_response(exc: IntegrityError) -> Response:
     )
 
 
+def body_size_limit() -> str:
+    """The largest body the API reads, for people: "2.5 MB (2,621,440 bytes)"."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return f"{limit / 1024**2:g} MB ({limit:,} bytes)"
+
+
 def api_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is not None:
         return response
+    if isinstance(exc, RequestDataTooBig):
+        # Raised by the first read of a body over DATA_UPLOAD_MAX_MEMORY_SIZE, the parser's or the
+        # Idempotency-Key's fingerprint: a SuspiciousOperation, which Django would answer with its HTML page.
+        message = f"The request body is too large: the API accepts at most {body_size_limit()}."
+        return Response({"detail": message}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DomainError):
         return _domain_error_response(exc)
     if isinstance(exc, DjangoValidationError):

@@ -7,6 +7,7 @@ document `Idempotency-Key` (and the `Idempotent-Replayed` header of a replayed a
 
 from drf_spectacular.openapi import AutoSchema
 
+from apn_portal.api.exceptions import body_size_limit
 from apn_portal.api.idempotency import REPLAY_HEADER, IdempotentPostMixin
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -48,6 +49,7 @@ WRITE_ERRORS = {
         "`If-Match`, or an `Idempotency-Key` still in use.",
         ERROR_REF,
     ),
+    "413": (f"The body is too large: the API accepts at most {body_size_limit()}.", ERROR_REF),
     "415": ("The body is not JSON (send `Content-Type: application/json`).", ERROR_REF),
 }
 IDEMPOTENCY_ERRORS = {

@@ -106,3 +106,51 @@ class FastRowsMixin:
             empty = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
             row[name] = None if empty is None else field.to_representation(attribute)
         return row
+
+
+def sent_as_read(field, instance, sent) -> bool:
+    """Whether `sent` is `field`'s value as a read of `instance` shows it (a client writing back what it
+    read), in any JSON spelling of that value's text: `7` or `"7"`."""
+    value = field.get_attribute(instance)
+    current = None if value is None else field.to_representation(value)
+    return sent == current or (sent is not None and current is not None and str(sent) == str(current))
+
+
+READ_ONLY_MESSAGE = "Set by the portal, not by an update: leave it out, or send it as a read shows it now."
+
+
+# An update may send a read-only field back as a read shows it (a client writing back what it read), but
+# another value is refused naming the field, never dropped: a client must not believe it changed what stays
+# as it was. `read_only_messages` says why a field is not written, to the client who sent it
+# (READ_ONLY_MESSAGE for the others).
+#
+# A comment, not a docstring: drf-spectacular would publish it as the description of every resource whose
+# serializer has none of its own (see FastRowsMixin).
+class ReadOnlyFieldsKeptMixin:
+    read_only_messages: dict[str, str] = {}
+
+    def read_only_message(self, name: str) -> str:
+        return self.read_only_messages.get(name, READ_ONLY_MESSAGE)
+
+    def _changed_read_only(self, data) -> list[str]:
+        if self.instance is None or not hasattr(data, "keys"):
+            return []
+        return [
+            name
+            for name in data
+            if (field := self.fields.get(name)) is not None
+            and field.read_only
+            and not sent_as_read(field, self.instance, data[name])
+        ]
+
+    def to_internal_value(self, data):
+        refused = {name: [self.read_only_message(name)] for name in self._changed_read_only(data)}
+        if not refused:
+            return super().to_internal_value(data)
+        # Named beside what else the body gets wrong, so that one answer lists every field to correct.
+        try:
+            super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, dict):
+                refused = {**error.detail, **refused}
+        raise serializers.ValidationError(refused)

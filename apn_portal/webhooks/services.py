@@ -56,13 +56,31 @@ def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-def webhook_url_allowed(url: str) -> bool:
-    parts = urlsplit(url)
+HOST_REFUSAL = "Webhooks can only be sent to the hosts this portal allows (WEBHOOK_ALLOWED_HOSTS)."
+PORT_REFUSAL = "The URL's port must be a number from 1 to 65535 (or left out, for the scheme's own)."
+
+
+def webhook_url_refusal(url: str) -> str | None:
+    """Why no delivery could be sent to `url`, said to whoever registers it; None when one could."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed IPv6 address
+        return HOST_REFUSAL
+    # Checked when the URL is registered: a port no request can reach would fail every delivery, each
+    # retried for two days.
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        return PORT_REFUSAL
+    if port == 0:
+        return PORT_REFUSAL
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
+        return HOST_REFUSAL
     host = parts.hostname
     candidates = {host, f"[{host}]"} if ":" in host else {host}
-    return any(validate_host(candidate, settings.WEBHOOK_ALLOWED_HOSTS) for candidate in candidates)
+    if not any(validate_host(candidate, settings.WEBHOOK_ALLOWED_HOSTS) for candidate in candidates):
+        return HOST_REFUSAL
+    return None
 
 
 def _backoff(attempts: int) -> datetime.timedelta:
@@ -98,10 +116,8 @@ def _ensure_owner(endpoint: WebhookEndpoint, user) -> None:
 
 
 def _clean_endpoint(*, url: str | None = None, events: list[str] | None = None, for_customer: bool) -> None:
-    if url is not None and not webhook_url_allowed(url):
-        raise DomainError(
-            "Webhooks can only be sent to the hosts this portal allows (WEBHOOK_ALLOWED_HOSTS).", field="url"
-        )
+    if url is not None and (refusal := webhook_url_refusal(url)):
+        raise DomainError(refusal, field="url")
     if events is not None:
         unknown = sorted(set(events) - set(WebhookEvent.values))
         if unknown:
@@ -423,8 +439,8 @@ def webhook_deliver(delivery_id: int) -> bool:
         elif closed:
             organisation = "customer" if endpoint.customer_id else "partner"
             error = f"The endpoint's owner was deactivated or no longer works for its {organisation}."
-        elif not webhook_url_allowed(endpoint.url):
-            error = "The endpoint's host is not in WEBHOOK_ALLOWED_HOSTS."
+        elif refusal := webhook_url_refusal(endpoint.url):
+            error = refusal  # the operator narrowed the allowed hosts since, or it predates the check
         else:
             body = json.dumps(delivery.payload, separators=(",", ":")).encode()
             timestamp = str(int(time.time()))

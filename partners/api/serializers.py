@@ -5,7 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apn_portal.api.serializers import FastRowsMixin, read_only_slug
+from apn_portal.api.serializers import FastRowsMixin, ReadOnlyFieldsKeptMixin, read_only_slug, sent_as_read
 from apn_portal.dates import validate_plausible_date
 from apn_portal.exceptions import DomainError
 from partners.choices import AuditResult, CompetencyCategory, PartnerType
@@ -48,32 +48,26 @@ class VisiblePartnerField(serializers.SlugRelatedField):
         return partners_visible_to(self.context["request"].user)
 
 
-class OwnerFixedAfterCreationMixin:
-    """A record's owner (`owner_field`) is chosen when it is created. An update may send it again as it
-    is (a client writing back what it read), but changing it is refused naming the field, as changing a
-    partner's type is: silently keeping the old owner would let the client believe the record moved."""
-
+# A record's owner (`owner_field`) is chosen when it is created. An update may send it again as it is (a
+# client writing back what it read), but changing it is refused naming the field, as changing a partner's
+# type is: silently keeping the old owner would let the client believe the record moved. (A comment: a
+# docstring would be published as the description of the resources using it.)
+class OwnerFixedAfterCreationMixin(ReadOnlyFieldsKeptMixin):
     owner_field: str
     owner_refusal: str  # what to do instead, after "... cannot change after creation; "
 
     def get_fields(self):
         fields = super().get_fields()
         if self.instance is not None:
-            # Not looked up on an update: compared as sent with what a read shows (validate).
+            # Not looked up on an update: compared as sent with what a read shows (ReadOnlyFieldsKeptMixin).
             fields[self.owner_field].read_only = True
         return fields
 
-    def validate(self, attrs):
-        name = self.owner_field
-        if self.instance is not None and name in self.initial_data:
-            field = self.fields[name]
-            current = field.to_representation(field.get_attribute(self.instance))
-            if str(self.initial_data[name]) != str(current):
-                what = self.Meta.model._meta.get_field(name).verbose_name
-                raise serializers.ValidationError(
-                    {name: [f"The {what} cannot change after creation; {self.owner_refusal}"]}
-                )
-        return super().validate(attrs)
+    def read_only_message(self, name: str) -> str:
+        if name == self.owner_field:
+            what = self.Meta.model._meta.get_field(name).verbose_name
+            return f"The {what} cannot change after creation; {self.owner_refusal}"
+        return super().read_only_message(name)
 
 
 class TierBriefSerializer(FastRowsMixin, serializers.ModelSerializer):
@@ -157,7 +151,7 @@ def _tag_slugs(model) -> PrefetchedSlugsField:
     )
 
 
-class PartnerSerializer(FastRowsMixin, serializers.ModelSerializer):
+class PartnerSerializer(ReadOnlyFieldsKeptMixin, FastRowsMixin, serializers.ModelSerializer):
     tier = TierBriefSerializer(read_only=True)
     categories = _tag_slugs(ConsultingCategory)
     industries = _tag_slugs(Industry)
@@ -186,6 +180,20 @@ class PartnerSerializer(FastRowsMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "tier", "offices", "logo", *TIMESTAMPS]
         # Uniqueness is checked by the service (with the model's own message), not twice here.
         extra_kwargs = {"slug": {"validators": []}}
+
+    read_only_messages = {
+        "offices": "A partner's offices are kept on its admin page, not by an update.",
+        "logo": "A partner's logo is uploaded on its profile page or its admin page, not by an update.",
+    }
+
+    def read_only_message(self, name: str) -> str:
+        if name == "tier":
+            return (
+                "A partner's tier is not changed by an edit: change it with a tier change (POST "
+                f"/api/v1/partners/{self.instance.slug}/tier-change/, with the reason), or recompute it "
+                f"from its evidence (POST /api/v1/partners/{self.instance.slug}/recompute-tier/)."
+            )
+        return super().read_only_message(name)
 
 
 class ShortfallSerializer(serializers.Serializer):
@@ -330,13 +338,9 @@ class EnrollmentSerializer(serializers.ModelSerializer):
             return "Not a field of an enrollment."
         if not field.read_only:
             return None
-        if self.instance is not None:
-            # An update may send a value again as it is (a client writing back what it read).
-            value = field.get_attribute(self.instance)
-            current = None if value is None else field.to_representation(value)
-            sent = data[name]
-            if sent == current or (sent is not None and current is not None and str(sent) == str(current)):
-                return None
+        # An update may send a value again as it is (a client writing back what it read).
+        if self.instance is not None and sent_as_read(field, self.instance, data[name]):
+            return None
         return self.NOT_WRITTEN.get(name, "Set by the portal.")
 
 
@@ -388,6 +392,10 @@ class CertificationSerializer(OwnerFixedAfterCreationMixin, FastRowsMixin, seria
     is_active = serializers.SerializerMethodField()
     owner_field = "staff_member"
     owner_refusal = "record the certification again for the other staff member."
+    read_only_messages = {
+        "partner": "The partner of the certification's staff member, who cannot change after creation.",
+        "is_active": "Follows earned_on and expires_on: change those.",
+    }
 
     class Meta:
         model = Certification
