@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apn_portal.dates import DatePicker, validate_plausible_date
 from apn_portal.exceptions import DomainError
+from apn_portal.fields import IdMultipleChoiceField
 from apn_portal.forms import SubmissionTokenMixin
 from engagements.choices import ProcurementModel
 from partners.models import (
@@ -271,6 +272,7 @@ class ProfileChangeForm(forms.ModelForm):
     class Meta:
         model = ProfileChangeRequest
         fields = ["description", "website", "industries", "use_cases"]
+        field_classes = {"industries": IdMultipleChoiceField, "use_cases": IdMultipleChoiceField}
         labels = {"description": "About your company", "industries": "Industries you serve"}
         help_texts = {
             "description": "Shown on your public profile and searched by customers.",

@@ -258,13 +258,31 @@ def filter_words(queryset: QuerySet, words: SearchWords) -> QuerySet:
     return queryset.filter(pk__in=found.union(similar_names.values("pk")))
 
 
+# A word starts or ends where a letter or digit meets anything else (as in Term.parts). Written for both
+# Python's re (SQLite's REGEXP, through Django) and PostgreSQL's regular expressions.
+_PLAIN_WORD_START = r"(^|\W|_)"
+_PLAIN_WORD_END = r"(\W|_|$)"
+_PLAIN_WORD_GAP = r"(\W|_)+"
+
+
+def _plain_pattern(term: Term) -> str:
+    """The regular expression plain matching finds a term by: its words in order, the first at the start
+    of a word; an exclusion ends at the end of one too. So "ai" finds "AI" but not "Dubai", "art" not
+    "partner", and `-ai` leaves a partner in "retail" in."""
+    # The parts are letters and digits only: nothing to escape.
+    pattern = _PLAIN_WORD_START + _PLAIN_WORD_GAP.join(term.parts)
+    return pattern + _PLAIN_WORD_END if term.negated else pattern
+
+
 def _plain_words_condition(words: SearchWords) -> Q:
-    """The embedded default's matching: each term anywhere in the name or description, ignoring case."""
+    """The embedded default's matching: each term in the name or description, ignoring case (in every
+    alphabet: SQLite's LIKE folds ASCII letters only), by _plain_pattern."""
     condition = Q()
     for group in words.groups:
         group_condition = Q()
         for term in group:
-            found = Q(name__icontains=term.text) | Q(description__icontains=term.text)
+            pattern = _plain_pattern(term)
+            found = Q(name__iregex=pattern) | Q(description__iregex=pattern)
             group_condition |= ~found if term.negated else found
         condition &= group_condition
     return condition
@@ -426,7 +444,7 @@ def with_sort_columns(queryset: QuerySet, *, words: SearchWords, near: Near | No
         for term in words.terms:
             if not term.negated:
                 relevance = relevance + Case(
-                    When(name__icontains=term.text, then=Value(1.0)),
+                    When(name__iregex=_plain_pattern(term), then=Value(1.0)),
                     default=Value(0.0),
                     output_field=FloatField(),
                 )

@@ -1,11 +1,16 @@
 """Filtering and ordering shared by every API list."""
 
+import datetime
+
 import django_filters
 from django import forms
 from django.db import models
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
+
+from apn_portal.fields import BIGINT_MAX, BIGINT_MIN, id_in_range
 
 
 class StrictBooleanField(forms.Field):
@@ -30,16 +35,53 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class IdField(forms.IntegerField):
+    """A whole number that an id column can hold: SQLite cannot even be asked about a larger one (a 500),
+    where PostgreSQL would quietly find nothing."""
+
+    default_error_messages = {
+        "out_of_range": f"Out of range for an id: give a whole number from {BIGINT_MIN} to {BIGINT_MAX}.",
+    }
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and not id_in_range(value):
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+        return value
+
+
 class IdFilter(django_filters.NumberFilter):
     """A record's id: a whole number (a NumberFilter alone takes 1.5 and reads it as 1)."""
 
-    field_class = forms.IntegerField
+    field_class = IdField
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # An integer in the schema too, where a NumberFilter on an `_id` column is any number. Set on each
         # filter, with its label: the schema takes nothing else from a filter whose type is given.
         extend_schema_field({"type": "integer", **({"description": self.label} if self.label else {})})(self)
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, read in UTC. One whose offset takes it out of years 1 to 9999 there is out of
+    range: SQLite would fail converting it to UTC (a 500), and no row is stamped outside them anyway."""
+
+    default_error_messages = {
+        "out_of_range": "Out of range: the time, in UTC, must fall between 0001-01-01 and 9999-12-31.",
+    }
+
+    def to_python(self, value):
+        try:
+            value = super().to_python(value)
+            return value.astimezone(datetime.UTC) if value is not None and value.tzinfo else value
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range") from None
+
+
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    """Every date-time filter of the API (`updated_since`, `changed_after`, ...)."""
+
+    field_class = UtcDateTimeField
 
 
 def repeated_error(name: str) -> str:
@@ -68,9 +110,10 @@ class UpdatedSinceFilterSet(django_filters.FilterSet):
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
         models.BooleanField: {"filter_class": StrictBooleanFilter},
+        models.DateTimeField: {"filter_class": DateTimeFilter},
     }
 
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = DateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         label="Only rows changed at or after this time (ISO 8601; UTC unless a zone is given).",

@@ -6,7 +6,7 @@ take the same filter names with the same meaning.
 
 import django_filters
 
-from apn_portal.api.filters import IdFilter, UpdatedSinceFilterSet
+from apn_portal.api.filters import DateTimeFilter, IdFilter, UpdatedSinceFilterSet
 from partners.choices import CertificationLevel, ContactRequestStatus, EnrollmentStatus
 from partners.filtersets import LOCATION_FILTERS, PartnerFilterSet
 from partners.models import (
@@ -41,8 +41,8 @@ class ProgramFilterSet(UpdatedSinceFilterSet):
 
 class TierChangeFilterSet(UpdatedSinceFilterSet):
     partner = _partner_slug()
-    changed_after = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="gte")
-    changed_before = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="lt")
+    changed_after = DateTimeFilter(field_name="changed_at", lookup_expr="gte")
+    changed_before = DateTimeFilter(field_name="changed_at", lookup_expr="lt")
 
     class Meta:
         model = TierChange
@@ -100,8 +100,8 @@ class CustomerReferenceFilterSet(UpdatedSinceFilterSet):
 class ContactRequestFilterSet(UpdatedSinceFilterSet):
     partner = _partner_slug()
     status = django_filters.MultipleChoiceFilter(choices=ContactRequestStatus.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = ContactRequest
@@ -113,7 +113,7 @@ class PartnerApiFilterSet(UpdatedSinceFilterSet, PartnerFilterSet):
     `country`, `lat`/`lng`/`radius`, `sort`) plus `updated_since`. Unlike the page, which leaves out a
     value it cannot use and says so, the API answers 400 naming the parameter."""
 
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = DateTimeFilter(
         method="filter_updated_since",
         label="Only partners changed at or after this time (ISO 8601; UTC unless a zone is given).",
     )

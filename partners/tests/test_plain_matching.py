@@ -1,0 +1,66 @@
+"""Find-a-Partner's plain matching, what the embedded SQLite default searches with: words match from the
+start of a word, exclusions whole words, case ignored in every alphabet. Its condition is written for both
+databases, so these run it on PostgreSQL, with the search index out of the way."""
+
+import pytest
+
+from partners.models import Partner
+from partners.search import filter_words, parse_search_words, with_sort_columns
+from tests.factories import PartnerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def plain_matching(monkeypatch):
+    # As on SQLite: the partner tables themselves, not the search entries.
+    monkeypatch.setattr("partners.search.search_index_available", lambda: False)
+
+
+@pytest.fixture
+def network():
+    return {
+        "ai": PartnerFactory(name="Nimbus AI", description="Machine learning on the cloud."),
+        "dubai": PartnerFactory(name="Gulf Cloud", description="Offices in Dubai."),
+        "retail": PartnerFactory(name="Shopline", description="Migration for retail chains."),
+        "partner": PartnerFactory(name="Partner Works", description="Migration of data centres."),
+        "art": PartnerFactory(name="Artisan Data", description="Data lake migration, AI-ready."),
+        "sao": PartnerFactory(name="Paulista Tech", description="Escritórios em São Paulo."),
+    }
+
+
+def found(text: str) -> set[str]:
+    names = filter_words(Partner.objects.all(), parse_search_words(text)).values_list("name", flat=True)
+    return set(names)
+
+
+def test_a_word_matches_from_the_start_of_a_word_not_inside_one(network):
+    assert found("ai") == {"Nimbus AI", "Artisan Data"}
+    assert found("art") == {"Artisan Data"}
+    assert found("migra") == {"Shopline", "Partner Works", "Artisan Data"}
+
+
+def test_an_exclusion_leaves_out_only_the_whole_word(network):
+    assert found("migration -ai") == {"Shopline", "Partner Works"}
+    assert found("migration -migra") == {"Shopline", "Partner Works", "Artisan Data"}
+
+
+def test_a_phrase_matches_its_words_in_order(network):
+    assert found('"data lake"') == {"Artisan Data"}
+    assert found('"lake data"') == set()
+    assert found('-"data lake" migration') == {"Shopline", "Partner Works"}
+
+
+def test_case_is_ignored_beyond_ascii(network):
+    assert found("SÃO PAULO") == found("são paulo") == {"Paulista Tech"}
+    assert found("ESCRITÓRIOS") == {"Paulista Tech"}
+
+
+def test_a_partner_named_by_the_words_ranks_first_only_when_a_word_starts_there(network):
+    words = parse_search_words("art")
+    ranked = with_sort_columns(Partner.objects.all(), words=words, near=None)
+
+    relevance = dict(ranked.values_list("name", "relevance"))
+
+    assert relevance["Artisan Data"] == 1.0
+    assert relevance["Partner Works"] == 0.0
