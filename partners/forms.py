@@ -1,7 +1,5 @@
 """Forms of the partner domain: the public contact form, and the admin's action forms."""
 
-import uuid
-
 from django import forms
 from django.db import models
 from django.utils import timezone
@@ -25,22 +23,18 @@ from partners.services_records import partner_categories_check, partner_entry_ti
 # Public forms: the contact form on a partner's profile ---------------------------------------------------
 
 
-class ContactRequestForm(forms.ModelForm):
-    """What a customer sends a partner from its profile. `website` is a honeypot: people never see it."""
+class ContactRequestForm(SubmissionTokenMixin, forms.ModelForm):
+    """What a customer sends a partner from its profile. `website` is a honeypot: people never see it. Its
+    submission token makes the same submit sent twice one request (partners.services.contact_request_submit).
+    """
 
     honeypot_field = "website"
-    token_field = "submission_token"
 
     website = forms.CharField(
         label="Leave this field empty",
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
-    # New with each empty form and sent back with it (kept when the form comes back with errors), so the
-    # same submit sent twice stores one request (partners.services.contact_request_submit).
-    # A plain Field: whatever the page sent is read by clean_submission_token, never refused (a CharField
-    # would refuse a NUL character, with an error on a hidden field nobody sees).
-    submission_token = forms.Field(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = ContactRequest
@@ -88,15 +82,6 @@ class ContactRequestForm(forms.ModelForm):
         self.fields["country"].choices = [("", "Choose a country"), *list(self.fields["country"].choices)[1:]]
         for name in ("project_size", "timeline"):
             self.fields[name].choices = [("", "Not sure yet"), *list(self.fields[name].choices)[1:]]
-        if not self.is_bound:
-            self.initial.setdefault(self.token_field, str(uuid.uuid4()))
-
-    def keep_a_submission_token(self) -> None:
-        """Before a sent form is shown again: one sent without a token (an old cached page) gets one, so
-        its corrected submit is protected from double sending too."""
-        if self.is_bound and not self.submission_token_sent():
-            self.data = self.data.copy()
-            self.data[self.add_prefix(self.token_field)] = str(uuid.uuid4())
 
     @property
     def honeypot(self):
@@ -113,17 +98,6 @@ class ContactRequestForm(forms.ModelForm):
     def is_spam(self) -> bool:
         """A filled honeypot: a bot. Call after is_valid()."""
         return bool(self.cleaned_data.get(self.honeypot_field))
-
-    def clean_submission_token(self) -> uuid.UUID | None:
-        # Only the page sets it: anything else (a script, a tampered page) just goes without one.
-        return self.submission_token_sent()
-
-    def submission_token_sent(self) -> uuid.UUID | None:
-        value = str(self.data.get(self.add_prefix(self.token_field)) or "")
-        try:
-            return uuid.UUID(value) if len(value) <= 36 else None
-        except (TypeError, ValueError):
-            return None
 
     def clean_message(self):
         message = self.cleaned_data["message"].strip()

@@ -86,7 +86,7 @@ def contact_request_create(request, slug):
     ip = client_address(request)
     form = ContactRequestForm(request.POST)
     is_valid = form.is_valid()
-    token = form.cleaned_data.get("submission_token") if is_valid else None
+    token = form.submission_token() if is_valid else None
     if is_valid and token and not form.is_spam():
         # The same submit again (a double click, Back and resubmit): the customer sees the confirmation of
         # the request it stored, and the throttle, which limits new requests, is not asked.
