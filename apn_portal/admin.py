@@ -23,6 +23,7 @@ from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
 from apn_portal.exceptions import ConflictError, DomainError
+from apn_portal.fields import IdMultipleChoiceField
 from apn_portal.pages import form_error
 
 # Bulk actions run one service call per row inside the request: beyond this, narrow the list first.
@@ -256,6 +257,8 @@ class AdminInputMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # An id no id column can hold is an invalid choice, not a 500 on SQLite.
+        kwargs.setdefault("form_class", IdMultipleChoiceField)
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
             kwargs["widget"] = CheckedAutocompleteSelectMultiple(
                 db_field, self.admin_site, using=kwargs.get("using")

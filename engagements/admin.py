@@ -23,6 +23,7 @@ from apn_portal.admin import (
     selection_too_large,
 )
 from apn_portal.exceptions import DomainError
+from apn_portal.fields import IdMultipleChoiceField
 from apn_portal.pages import form_error
 from engagements import selectors, services
 from engagements.choices import AccessGrantState, EngagementStatus
@@ -140,7 +141,7 @@ class AwsAccountInline(admin.TabularInline):
         return super().get_queryset(request).select_related("management_account", "reseller")
 
 
-class CustomerPeopleField(forms.ModelMultipleChoiceField):
+class CustomerPeopleField(IdMultipleChoiceField):
     """The customer's access administrators, chosen among its own active people (`queryset`); anyone else
     named is refused by name, with why."""
 

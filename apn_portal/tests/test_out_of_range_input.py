@@ -3,8 +3,10 @@ database. On SQLite, the embedded default, asking the database about them was a 
 
 import pytest
 import yaml
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -128,3 +130,37 @@ def test_the_multiple_choice_refuses_an_id_beyond_the_id_columns_without_asking_
         "Select a valid choice. 99999999999999999999 is not one of the available choices."
     ]
     assert list(field.clean([str(retail.pk)])) == [retail]
+
+
+def test_every_admin_choice_of_several_records_refuses_an_id_beyond_the_id_columns():
+    request = RequestFactory().get("/admin/")
+    request.user = SuperUserFactory.build()
+    loose = [
+        f"{model._meta.label}.{field.name}"
+        for model, model_admin in admin.site._registry.items()
+        for field in model._meta.many_to_many
+        if (form_field := model_admin.formfield_for_manytomany(field, request)) is not None
+        and not isinstance(form_field, IdMultipleChoiceField)
+    ]
+    assert loose == []
+
+
+def test_a_partner_added_in_the_admin_with_an_industry_id_beyond_the_id_columns_is_told_so(client):
+    client.force_login(SuperUserFactory())
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            reverse("admin:partners_partner_add"),
+            {
+                "name": "New Co",
+                "slug": "new-co",
+                "partner_type": "consulting",
+                "industries": [str(TOO_LARGE)],
+            },
+        )
+
+    assert response.status_code == 200
+    assert not [query["sql"] for query in queries if str(TOO_LARGE) in query["sql"]]
+    assert response.context["adminform"].form.errors["industries"] == [
+        f"Select a valid choice. {TOO_LARGE} is not one of the available choices."
+    ]
