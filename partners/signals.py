@@ -50,6 +50,7 @@ from partners.models import (
     StaffMember,
     Tier,
     TierChange,
+    TierRequirement,
     UseCase,
 )
 from partners.search_index import (
@@ -268,6 +269,13 @@ def _tier_saved(sender, instance, created, raw=False, **kwargs):
     _partners_changed(Partner.objects.filter(tier_id=instance.pk).values("pk"), touch=shown_changed)
 
 
+def _tier_requirement_changed(sender, instance, raw=False, **kwargs):
+    # The tier resource nests its requirements: one edited, added or removed on its own admin page (not
+    # through the tier's, which saves the tier too) changes the tier for integrators syncing on it.
+    if not raw:
+        Tier.objects.filter(pk=instance.tier_id).update(updated_at=timezone.now())
+
+
 def _program_saving(sender, instance, raw=False, update_fields=None, **kwargs):
     stored_values_remember(sender, instance, ("slug",), raw, update_fields)
 
@@ -307,6 +315,12 @@ def connect():
         m2m_changed.connect(_tags_changed, sender=through, dispatch_uid=f"{DISPATCH_PREFIX}{through}")
     pre_save.connect(_tier_saving, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-saving")
     post_save.connect(_tier_saved, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-saved")
+    for signal, name in ((post_save, "saved"), (post_delete, "deleted")):
+        signal.connect(
+            _tier_requirement_changed,
+            sender=TierRequirement,
+            dispatch_uid=f"{DISPATCH_PREFIX}requirement-{name}",
+        )
     pre_save.connect(_program_saving, sender=Program, dispatch_uid=DISPATCH_PREFIX + "program-saving")
     post_save.connect(_program_saved, sender=Program, dispatch_uid=DISPATCH_PREFIX + "program-saved")
     for model, (saved, deleting) in _term_receivers.items():

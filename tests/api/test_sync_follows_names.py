@@ -6,11 +6,13 @@ import datetime
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from engagements.models import AccessGrant
 from engagements.services import access_grant_revoke
+from partners.models import TierRequirement
 from support import services as support_services
 from support.tests.conftest import alpha, bravo, tam  # noqa: F401  (fixtures)
 from support.tests.test_api import open_case
@@ -161,3 +163,28 @@ def test_a_sign_in_or_another_user_edit_moves_nothing(client, named):
 
     for resource in USERNAME_SHOWN:
         assert _changed_since(client, resource, since) == set(), resource
+
+
+def _tier_requirement_edited(admin_client, requirement):
+    url = f"/admin/partners/tierrequirement/{requirement.pk}/change/"
+    data = {"tier": requirement.tier_id, "metric": requirement.metric, "minimum": requirement.minimum + 1}
+    return admin_client.post(url, data)
+
+
+def _tier_requirement_deleted(admin_client, requirement):
+    return admin_client.post(f"/admin/partners/tierrequirement/{requirement.pk}/delete/", {"post": "yes"})
+
+
+@pytest.mark.parametrize(
+    "change", [_tier_requirement_edited, _tier_requirement_deleted], ids=["edited", "deleted"]
+)
+def test_a_requirement_changed_on_its_own_admin_page_moves_its_tier_only(client, change):
+    # The highest rung's: deleting it leaves the ladder's rule that an entry tier is kept satisfied.
+    requirement = TierRequirement.objects.order_by("-tier__rank", "pk").first()
+    admin_client = Client()
+    admin_client.force_login(SuperUserFactory())
+    before = timezone.now()
+
+    assert change(admin_client, requirement).status_code == 302
+
+    assert set(_rows(client, "tiers", updated_since=before.isoformat())) == {requirement.tier_id}
