@@ -11,7 +11,8 @@ partner's scorecard lists as expiring "in the next 90 days", which that email li
 counts every day of that window. One email per partner per day lists every certification due, never twice
 for the same certification and threshold. The tightest reminder sent is kept on the certification
 (`last_reminder_days`), set in one UPDATE per batch; a renewal (a later expiry date) clears it. A run that
-missed a day catches up with the threshold now due only.
+missed a day catches up with the threshold now due only. Each batch's certifications are locked and read
+again before anyone is told: one renewed or deleted (with its partner) after the run began is not reminded.
 
 The emails are stored with their context and rendered when sent: the first run on an existing network
 queues one for most partners at once (52,000 on the benchmark data set), and rendering them all inside
@@ -27,6 +28,7 @@ from itertools import groupby, islice
 
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 
 from apn_portal.checks.registry import scheduled_check
@@ -136,9 +138,33 @@ def _cursors_planned_to_be_read_whole() -> Iterator[None]:
             cursor.execute("SELECT set_config('cursor_tuple_fraction', %s, true)", [before])
 
 
+def _lock_still_due(batch, today: datetime.date) -> list[tuple[int, list[tuple]]]:
+    """The batch's certifications still due for their reminder, locked until the run commits and read
+    again, grouped by partner as the batch was. The rows were read through a cursor whose snapshot is
+    the run's start: a certification renewed since (certification_update locks it) has its new date
+    here, and is left out if that is no longer due; one deleted since, with its partner or alone, is
+    left out; and neither can happen now until the run's reminders and marks are committed."""
+    ids = sorted(cert[0] for _, certs in batch for cert in certs)
+    if connection.vendor == "postgresql":
+        # One array parameter rather than an IN list of thousands of ids (see _mark_reminded).
+        ids = RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    rows = sorted(
+        # Locked in id order, roughly the order the rows lie in the table.
+        certifications_due_for_reminder(today)
+        .filter(pk__in=ids)
+        .select_for_update(of=("self",))
+        .order_by("pk"),
+        key=lambda row: (row[1], row[5], row[0]),
+    )
+    return [(partner_id, list(certs)) for partner_id, certs in groupby(rows, key=lambda row: row[1])]
+
+
 def _remind_batch(
     batch, today: datetime.date, result: CheckResult, by_threshold: dict[int, int], scorecard_path: str
 ) -> None:
+    batch = _lock_still_due(batch, today)
+    if not batch:
+        return
     contacts = partner_contacts(partner_id for partner_id, _ in batch)
     emails = {}
     for partner_id, certs in batch:

@@ -309,7 +309,11 @@ def _tell(enrollments, *, key, subject, template, result: CheckResult, extra=lam
     contacts = partner_contacts({e.partner_id for e in enrollments})
     emails = []
     for enrollment in enrollments:
-        partner = contacts[enrollment.partner_id]
+        partner = contacts.get(enrollment.partner_id)
+        if partner is None:
+            # Deleted since its enrollments were read (the audit reminders' are not locked): nobody to
+            # tell, and the rest of the run goes on.
+            continue
         emails.append(
             OutboxEmail(
                 dedupe_key=key(enrollment),
