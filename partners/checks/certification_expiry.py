@@ -30,6 +30,7 @@ from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
+from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
 from apn_portal.checks.results import CheckResult, plural
@@ -96,6 +97,25 @@ def _clear_reminders_of_renewed(today: datetime.date) -> int:
     return Certification.objects.filter(renewed).update(last_reminder_days=None)
 
 
+# How far back a run looks for certifications whose `is_active` changed: a worker stopped this long still
+# gets integrators the change on its next run.
+ACTIVITY_LOOKBACK_DAYS = 31
+
+
+def _touch_those_whose_activity_changed(today: datetime.date) -> int:
+    """A certification's `is_active` (the API's) turns false the day after it expires, and true on the day
+    it was earned when that was recorded ahead of it (a day already begun elsewhere on Earth); nothing is
+    saved then, so its `updated_at`, which integrators sync on, is moved here: once, a row saved since that
+    day having shown the change already. One statement."""
+    changed = Q()
+    for back in range(ACTIVITY_LOOKBACK_DAYS):
+        day = today - datetime.timedelta(days=back)
+        day_began = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+        changed |= Q(expires_on=day - datetime.timedelta(days=1), updated_at__lt=day_began)
+        changed |= Q(earned_on=day, updated_at__lt=day_began)
+    return Certification.objects.filter(changed).update(updated_at=timezone.now())
+
+
 @scheduled_check(
     "certification_expiry",
     order=10,
@@ -104,6 +124,7 @@ def _clear_reminders_of_renewed(today: datetime.date) -> int:
 def certification_expiry_check(*, today: datetime.date) -> CheckResult:
     result = CheckResult()
     result.add("reminder_marks_cleared", _clear_reminders_of_renewed(today))
+    result.add("certifications_now_counting_or_not", _touch_those_whose_activity_changed(today))
 
     by_threshold: dict[int, int] = defaultdict(int)
     scorecard_path = reverse("my:scorecard")
@@ -302,6 +323,11 @@ def _summarise(result: CheckResult, by_threshold: dict[int, int]) -> None:
         result.note(
             f"{plural(result.count('partners_without_anyone_to_tell'), 'partner')} had nobody to tell "
             "(no active staff user and no PDM)."
+        )
+    if result.count("certifications_now_counting_or_not"):
+        result.note(
+            f"{plural(result.count('certifications_now_counting_or_not'), 'certification')} expired or began "
+            "to count: integrators syncing on updated_since get them again."
         )
     if result.count("reminder_marks_cleared"):
         result.note(
