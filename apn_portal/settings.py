@@ -143,7 +143,16 @@ STORAGES = {
 # Cache: Redis when configured (shared by every web process), else local memory.
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            # While Redis is down the pages go on from the database and the throttles let requests
+            # through (apn_portal/cache.py); a Redis that does not answer is given up on within a second,
+            # not the client's default five, as a page may ask it several times.
+            "BACKEND": "apn_portal.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

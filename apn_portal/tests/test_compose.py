@@ -190,7 +190,7 @@ def test_the_compose_configuration_passes_the_deploy_check(compose):
         "django.db.backends.postgresql",
         "db",
         "redis://redis:6379/0",
-        "django.core.cache.backends.redis.RedisCache",
+        "apn_portal.cache.FailOpenRedisCache",
         ["HTTP_X_FORWARDED_PROTO", "https"],
         ["apn.example.com"],
     ]
