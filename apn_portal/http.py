@@ -1,3 +1,4 @@
+import ipaddress
 from functools import wraps
 
 from django.shortcuts import redirect
@@ -40,9 +41,25 @@ def form_address(page: str, *, anchor: str = ""):
     return decorator
 
 
+def ip_address_or_none(text: str | None) -> str | None:
+    """`text` when it is an IPv4 or IPv6 address the database stores, else None: a proxy writes `unknown`
+    or `unix:` into X-Forwarded-For when it does not know the client's, and an address with a zone
+    (`fe80::1%eth0`) or a port is no column's inet."""
+    try:
+        address = ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+    if getattr(address, "scope_id", None):
+        return None
+    return str(address)
+
+
 def client_address(request) -> str | None:
     """The client's address as every limit sees it (the API's throttles, the sign-in lockout, the contact
     form's throttle): REMOTE_ADDR, or behind PROXY_COUNT reverse proxies the address the first of them
     saw, counted from the right of X-Forwarded-For, so never one the client wrote itself. DRF's rule
-    (its NUM_PROXIES is PROXY_COUNT), for Django's requests as well as DRF's."""
-    return BaseThrottle().get_ident(request)
+    (its NUM_PROXIES is PROXY_COUNT), for Django's requests as well as DRF's.
+
+    None when that is no address (a proxy that did not know it): what is stored for the client says it is
+    unknown, rather than refuse what the client sent; the limits count all such clients together."""
+    return ip_address_or_none(BaseThrottle().get_ident(request))

@@ -25,6 +25,7 @@ from apn_portal.exceptions import (
     lock_or_refuse,
     validate_or_refuse,
 )
+from apn_portal.http import ip_address_or_none
 from apn_portal.outbox.services import outbox_email_enqueue
 from partners import events
 from partners.choices import (
@@ -918,7 +919,8 @@ def _contact_request_build(partner: Partner, data: dict, ip: str | None) -> Cont
     values = {name: data.get(name) or "" for name in CONTACT_REQUEST_FIELDS}
     if values["country"]:
         values["country"] = contact_request_country(values["country"])
-    contact_request = ContactRequest(partner=partner, submitted_from_ip=ip, **values)
+    # A proxy that did not know the client's address wrote `unknown`: the lead is kept without one.
+    contact_request = ContactRequest(partner=partner, submitted_from_ip=ip_address_or_none(ip), **values)
     validate_or_refuse(contact_request, exclude=["reference", "partner", "submission_key"])
     return contact_request
 

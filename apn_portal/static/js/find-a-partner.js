@@ -74,19 +74,31 @@
     });
   });
 
+  // The search box stands outside the results that htmx swaps, so no response puts the words in it: make
+  // it say what `address` searches for, or the next filter ticked would search other words than these
+  // results were found with.
+  function showWords(address) {
+    var words = document.getElementById("id_q");
+    if (words) words.value = new URL(address, window.location.href).searchParams.get("q") || "";
+  }
+
   // After a link changed the results in place (a page, a filter's chip, a suggestion to loosen), the
   // link is gone: put keyboard and screen-reader users at the top of the new results, and make the
-  // search box, which the swap leaves alone, say what the new address searches for.
+  // search box say what the new address searches for. A swap the form asked for is left alone: the box
+  // sent those words, and may hold more typed since, on their way in the next request.
   document.addEventListener("htmx:afterSettle", function (event) {
     var source = event.detail.requestConfig && event.detail.requestConfig.elt;
     if (!source || source.tagName !== "A" || !source.closest("#search-region")) return;
-    var words = document.getElementById("id_q");
-    if (words) {
-      var address = new URL(source.getAttribute("hx-get") || source.getAttribute("href"), window.location.href);
-      words.value = address.searchParams.get("q") || "";
-    }
+    showWords(source.getAttribute("hx-get") || source.getAttribute("href"));
     var heading = document.getElementById("results-heading");
     if (heading) heading.focus();
+  });
+
+  // Back and Forward: htmx puts back a copy of the page as it was left, with the search box as the server
+  // first wrote it (a copy keeps attributes, not what was typed), or asks the server for the page again.
+  // Either way the address is what the results searched for.
+  document.addEventListener("htmx:historyRestore", function () {
+    showWords(window.location.href);
   });
 
   // A value the browser refuses (a latitude of 95) stops the search: say why, beside the field, rather

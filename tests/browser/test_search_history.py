@@ -1,0 +1,97 @@
+"""Back and Forward on Find-a-Partner: the search box says what the address (and so the results) searches
+for, and the next filter ticked keeps those words, no more and no fewer. The box stands outside the part
+htmx swaps and restores, so it would otherwise keep whatever was typed last, or the words the page was
+first opened with."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.factories import IndustryFactory, PartnerFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def network():
+    retail = IndustryFactory(name="Retail", slug="retail")
+    healthcare = IndustryFactory(name="Healthcare", slug="healthcare")
+    for name, industry in [
+        ("Acme Cloud", retail),
+        ("Globex Cloud", healthcare),
+        ("Initech Data", retail),
+        ("Umbrella Data", healthcare),
+    ]:
+        PartnerFactory(name=name, description="Services for shops and hospitals.").industries.set([industry])
+
+
+def _tick(page, industry):
+    page.locator("#facet-industry").get_by_text(industry).click()
+
+
+def test_back_and_forward_keep_the_search_box_in_step_with_the_results(
+    plain_http_live_server, plain_http, network
+):
+    base_url = plain_http_live_server.url
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            words = page.get_by_label("Search partners")
+            results = page.locator(".partner-list")
+
+            # Typed words, then a filter; Back returns to the words alone.
+            page.goto(f"{base_url}/partners/")
+            words.fill("cloud")
+            expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+            expect(results).not_to_contain_text("Initech Data")
+            _tick(page, "Retail")
+            expect(page).to_have_url(re.compile(r"industry=retail"))
+            expect(results).not_to_contain_text("Globex Cloud")
+
+            page.go_back()
+            expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+            expect(results).to_contain_text("Globex Cloud")
+            expect(words).to_have_value("cloud")
+
+            # The next filter searches the same words.
+            _tick(page, "Healthcare")
+            expect(page).to_have_url(re.compile(r"q=cloud.*industry=healthcare"))
+            expect(results).to_contain_text("Globex Cloud")
+            expect(results).not_to_contain_text("Umbrella Data")
+
+            page.go_back()
+            page.go_back()
+            expect(page).to_have_url(re.compile(r"/partners/$"))
+            expect(words).to_have_value("")
+            page.go_forward()
+            expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+            expect(words).to_have_value("cloud")
+
+            # Words removed by their chip, then a filter; Back returns to the filter without the words.
+            page.goto(f"{base_url}/partners/?q=cloud&industry=retail")
+            page.locator(".chip", has_text="Words").click()
+            expect(page).to_have_url(re.compile(r"\?industry=retail$"))
+            expect(words).to_have_value("")
+            _tick(page, "Healthcare")
+            expect(page).to_have_url(re.compile(r"industry=retail&industry=healthcare"))
+
+            page.go_back()
+            expect(page).to_have_url(re.compile(r"\?industry=retail$"))
+            expect(results).to_contain_text("Initech Data")
+            expect(words).to_have_value("")
+
+            # The next filter does not bring the removed words back.
+            _tick(page, "Healthcare")
+            expect(page).to_have_url(re.compile(r"industry=retail&industry=healthcare"))
+            expect(page).not_to_have_url(re.compile(r"q=cloud"))
+            expect(results).to_contain_text("Umbrella Data")
+
+            page.go_back()
+            page.go_back()
+            expect(page).to_have_url(re.compile(r"\?q=cloud&industry=retail$"))
+            expect(words).to_have_value("cloud")
+        finally:
+            browser.close()
