@@ -18,6 +18,18 @@ def tier_changed(change) -> None:
     )
 
 
+def tier_changes(changes) -> None:
+    """tier_changed for many changes at once (a scheduled check's): the same event and data for each, the
+    subscribed endpoints read once."""
+    from partners.api.serializers import TierChangeSerializer
+
+    data = TierChangeSerializer(changes, many=True).data
+    webhook_events_emit_many(
+        event=WebhookEvent.PARTNER_TIER_CHANGED,
+        items=[(change.partner, item) for change, item in zip(changes, data, strict=True)],
+    )
+
+
 def enrollment_approved(enrollment) -> None:
     from partners.api.serializers import EnrollmentSerializer
 

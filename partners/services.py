@@ -12,15 +12,17 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django_countries import countries
-from simple_history.utils import bulk_create_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from apn_portal.dates import add_months
 from apn_portal.exceptions import (
     ConflictError,
     DomainError,
+    GoneError,
     PermissionDeniedError,
     lock_or_refuse,
     validate_or_refuse,
@@ -86,6 +88,41 @@ def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnro
     )
 
 
+def _tier_change_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Say why the tier changes.", field="reason")
+    return reason
+
+
+def _tier_change_record(
+    locked: Partner, to_tier: Tier, *, reason: str, source: str, user, at: datetime.datetime
+) -> TierChange:
+    """The change (not yet saved) that moves a locked partner to `to_tier`, refused unless the tier is
+    another of its ladder; the partner is moved in memory, to be saved by the caller."""
+    if to_tier.partner_type != locked.partner_type:
+        raise DomainError(
+            f"{to_tier} is not on the {locked.get_partner_type_display()} ladder.", field="to_tier"
+        )
+    if to_tier.pk == locked.tier_id:
+        raise ConflictError(f"{locked.name} is already {locked.tier.name}.", field="to_tier")
+    change = TierChange(
+        partner=locked,
+        from_tier=locked.tier,
+        to_tier=to_tier,
+        reason=reason,
+        source=source,
+        changed_by=user,
+        changed_at=at,
+    )
+    locked.tier = to_tier
+    # A grace period is for keeping the tier it was started on: on another tier it no longer runs
+    # (tier_health starts a new one if the partner falls short of this tier too).
+    locked.grace_started_on = locked.grace_ends_on = None
+    locked._history_user = user  # outside a request, simple-history cannot tell who acted
+    return change
+
+
 def partner_tier_change(
     *,
     partner: Partner,
@@ -96,9 +133,7 @@ def partner_tier_change(
     at: datetime.datetime | None = None,
 ) -> TierChange:
     """Move a partner to another tier of its ladder (a promotion or a demotion) and record why."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError("Say why the tier changes.", field="reason")
+    reason = _tier_change_reason(reason)
     if source == TierChangeSource.MANUAL:
         if user is None:
             raise DomainError("A manual tier change needs the person making it.")
@@ -107,26 +142,10 @@ def partner_tier_change(
         user = None
     with transaction.atomic():
         locked = _lock(partner)
-        if to_tier.partner_type != locked.partner_type:
-            raise DomainError(
-                f"{to_tier} is not on the {locked.get_partner_type_display()} ladder.", field="to_tier"
-            )
-        if to_tier.pk == locked.tier_id:
-            raise ConflictError(f"{locked.name} is already {locked.tier.name}.", field="to_tier")
-        change = TierChange.objects.create(
-            partner=locked,
-            from_tier=locked.tier,
-            to_tier=to_tier,
-            reason=reason,
-            source=source,
-            changed_by=user,
-            changed_at=at or timezone.now(),
+        change = _tier_change_record(
+            locked, to_tier, reason=reason, source=source, user=user, at=at or timezone.now()
         )
-        locked.tier = to_tier
-        # A grace period is for keeping the tier it was started on: on another tier it no longer runs
-        # (tier_health starts a new one if the partner falls short of this tier too).
-        locked.grace_started_on = locked.grace_ends_on = None
-        locked._history_user = user  # outside a request, simple-history cannot tell who acted
+        change.save(force_insert=True)
         locked.save(update_fields=["tier", "grace_started_on", "grace_ends_on", "updated_at"])
         if source == TierChangeSource.MANUAL:  # the check keeps the figures of its own demotions
             _tier_health_refresh(locked)
@@ -134,6 +153,72 @@ def partner_tier_change(
     partner.tier = to_tier
     partner.at_risk_from, partner.qualifies_for_tier_id = locked.at_risk_from, locked.qualifies_for_tier_id
     return change
+
+
+@dataclass(frozen=True)
+class TierMove:
+    partner: Partner
+    to_tier: Tier
+    reason: str
+
+
+def partner_tier_change_many(
+    *, moves: list[TierMove], source: str, at: datetime.datetime | None = None
+) -> list[TierChange]:
+    """partner_tier_change for many partners at once, by a scheduled check (a person moves one partner at
+    a time): the same rules and the same records (the change, the partner's history row, its search
+    entry, the webhook event) in a constant number of statements however many partners move. Refused as
+    a whole when one move is."""
+    if source == TierChangeSource.MANUAL:
+        raise DomainError("A person changes one partner's tier at a time.")
+    reasons = [_tier_change_reason(move.reason) for move in moves]
+    if not moves:
+        return []
+    if len({move.partner.pk for move in moves}) < len(moves):
+        raise DomainError("A partner moves to one tier at a time: name each partner once.")
+    at = at or timezone.now()
+    with transaction.atomic():
+        # Locked by pk, the order every write of many partners takes; with no join, as _lock says.
+        locked = {
+            p.pk: p
+            for p in Partner.objects.select_for_update()
+            .filter(pk__in=[move.partner.pk for move in moves])
+            .order_by("pk")
+        }
+        if len(locked) < len(moves):
+            raise GoneError("This partner no longer exists: it was deleted meanwhile.")
+        tiers = Tier.objects.in_bulk({p.tier_id for p in locked.values()})
+        for partner in locked.values():
+            partner.tier = tiers[partner.tier_id]
+        changes = [
+            _tier_change_record(
+                locked[move.partner.pk], move.to_tier, reason=reason, source=source, user=None, at=at
+            )
+            for move, reason in zip(moves, reasons, strict=True)
+        ]
+        TierChange.objects.bulk_create(changes)
+        moved = [change.partner for change in changes]
+        now = timezone.now()
+        for partner in moved:
+            partner.updated_at = now
+        # One UPDATE: the new tier by partner, the rest the same for all (a save's `updated_at` included).
+        by_tier: dict[int, list[int]] = {}
+        for partner in moved:
+            by_tier.setdefault(partner.tier_id, []).append(partner.pk)
+        Partner.objects.filter(pk__in=[p.pk for p in moved]).update(
+            tier_id=Case(*(When(pk__in=pks, then=Value(tier_id)) for tier_id, pks in by_tier.items())),
+            grace_started_on=None,
+            grace_ends_on=None,
+            updated_at=now,
+        )
+        # The history rows a save writes (the partners as just updated); no fields: updated above.
+        bulk_update_with_history(moved, Partner, fields=[], default_user=None)
+        # What the saves' signals do (partners.search_signals; the slug is unchanged), in one statement.
+        partner_search_refresh([p.pk for p in moved])
+        events.tier_changes(changes)
+    for move in moves:
+        move.partner.tier = move.to_tier
+    return changes
 
 
 def _tier_health_refresh(partner: Partner) -> None:

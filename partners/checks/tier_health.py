@@ -7,7 +7,8 @@ Each partner is evaluated with partners.selectors.tier_evaluate_many, in chunks 
   evidence earns, for its PDM to decide: the check never promotes.
 - short of its tier: a grace period starts (the tier's `grace_period_days`) and the partner's staff and
   PDM are told; on the day it ends, a partner still short is demoted to the highest tier it qualifies
-  for (partners.services.partner_tier_change, recorded as a change by the scheduled check).
+  for (partners.services.partner_tier_change_many, recorded as a change by the scheduled check; the
+  partners whose grace period ends are demoted together, a few statements for a whole batch).
 
 The at-risk date. Certifications and program enrollments lapse; validated references do not. A measure
 with minimum m holds while m items count (a person per line, an approved program), and each item counts
@@ -62,13 +63,14 @@ from partners.selectors import (
     at_risk_from,
     evidence_last_days,
     hold_minimums,
-    tier_evaluate,
     tier_evaluate_many,
     tier_ladders,
 )
-from partners.services import partner_tier_change
+from partners.services import TierMove, partner_tier_change_many
 
 PARTNERS_PER_CHUNK = 10_000
+# Partners demoted together, with a few statements for each batch.
+DEMOTIONS_PER_BATCH = 1_000
 AT_RISK_WARNING_DAYS = (90, 30)
 
 
@@ -209,8 +211,8 @@ def _check_chunk(partners, minimums, today: datetime.date, result: CheckResult) 
         "at_risk_dates_changed", sum(changed[pk].at_risk_from != stored[pk][1].at_risk_from for pk in written)
     )
     _notify(notices, today, result)
-    for partner_id in grace_over:
-        _demote(partner_id, minimums, last_days.get(partner_id, {}), today, result)
+    for start in range(0, len(grace_over), DEMOTIONS_PER_BATCH):
+        _demote_many(grace_over[start : start + DEMOTIONS_PER_BATCH], minimums, last_days, today, result)
     return len(evaluations)
 
 
@@ -298,46 +300,78 @@ def _store(changed: dict[int, TierHealth], tiers: dict[int, int]) -> set[int]:
 
 
 def _demote(partner_id: int, minimums, last_days, today: datetime.date, result: CheckResult) -> None:
-    """At the end of its grace period, move a partner still short of its tier to the highest it qualifies
-    for."""
-    # No join to its tier: a partner whose tier changed while this waited would not be found (see
-    # partners.services._lock). Its tier is read once the lock is held.
-    partner = Partner.objects.select_for_update().filter(pk=partner_id).first()
-    if partner is None or partner.grace_ends_on is None or partner.grace_ends_on > today:
-        return  # deleted since it was read, or no grace period that ends today
-    evaluation = tier_evaluate(partner, on=today)
-    if evaluation.meets_current_tier:
-        return  # evidence arrived since the chunk was read: the next run closes the grace period
-    shortfalls = "; ".join(shortfall.message for shortfall in evaluation.current_tier_shortfalls)
-    change = partner_tier_change(
-        partner=partner,
-        to_tier=evaluation.qualified_tier,
-        reason=(
-            f"Grace period ended on {partner.grace_ends_on:%d %b %Y} and the partner still {shortfalls} "
-            f"to stay {evaluation.current_tier.name}."
-        ),
+    """_demote_many for one partner, with its own `last_days`."""
+    _demote_many([partner_id], minimums, {partner_id: last_days}, today, result)
+
+
+def _demote_many(
+    partner_ids: list[int], minimums, last_days, today: datetime.date, result: CheckResult
+) -> None:
+    """At the end of their grace period, move the partners still short of their tier to the highest each
+    qualifies for: a few statements for the whole batch, however many partners it holds."""
+    # Locked in pk order, as every write of many partners locks them, and with no join to their tier: a
+    # partner whose tier changed while this waited would not be found (see partners.services._lock).
+    # Their tiers are read once the locks are held.
+    locked = [
+        partner
+        for partner in Partner.objects.select_for_update().filter(pk__in=partner_ids).order_by("pk")
+        if partner.grace_ends_on is not None and partner.grace_ends_on <= today
+    ]  # one deleted since it was read, or with no grace period that ends today, is left
+    if not locked:
+        return
+    evaluations = tier_evaluate_many(locked, on=today)
+    # One whose evidence arrived since the chunk was read is left: the next run closes its grace period.
+    short = [
+        (partner, evaluations[partner.pk])
+        for partner in locked
+        if not evaluations[partner.pk].meets_current_tier
+    ]
+    if not short:
+        return
+    changes = partner_tier_change_many(
+        moves=[
+            TierMove(
+                partner=partner,
+                to_tier=evaluation.qualified_tier,
+                reason=(
+                    f"Grace period ended on {partner.grace_ends_on:%d %b %Y} and the partner still "
+                    f"{'; '.join(shortfall.message for shortfall in evaluation.current_tier_shortfalls)} "
+                    f"to stay {evaluation.current_tier.name}."
+                ),
+            )
+            for partner, evaluation in short
+        ],
         source=TierChangeSource.SCHEDULED_CHECK,
     )
-    risk_day, _ = at_risk_from(minimums[evaluation.qualified_tier.pk], last_days, today)
-    Partner.objects.filter(pk=partner_id).update(
-        grace_started_on=None, grace_ends_on=None, at_risk_from=risk_day, qualifies_for_tier=None
+    # The figures of the tier each now holds; the grace period was closed with the move.
+    _store(
+        {
+            partner.pk: TierHealth(
+                at_risk_from=at_risk_from(
+                    minimums[evaluation.qualified_tier.pk], last_days.get(partner.pk, {}), today
+                )[0]
+            )
+            for partner, evaluation in short
+        },
+        {partner.pk: evaluation.qualified_tier.pk for partner, evaluation in short},
     )
-    result.add("demoted")
-    contacts = partner_contacts([partner_id])[partner_id]
+    result.add("demoted", len(changes))
+    contacts = partner_contacts([partner.pk for partner, _ in short])
     stored = outbox_email_enqueue_many(
         [
             OutboxEmail(
                 dedupe_key=f"tier-demoted:{change.pk}",
-                to=contacts.staff_and_pdm,
-                subject=f"{contacts.name} is now {change.to_tier.name}",
+                to=contacts[partner.pk].staff_and_pdm,
+                subject=f"{contacts[partner.pk].name} is now {change.to_tier.name}",
                 template="emails/checks/tier_demoted",
                 context={
-                    "partner": contacts,
+                    "partner": contacts[partner.pk],
                     "change": change,
                     "shortfalls": evaluation.current_tier_shortfalls,
                     "scorecard_path": reverse("my:scorecard"),
                 },
             )
+            for (partner, evaluation), change in zip(short, changes, strict=True)
         ]
     )
     result.add("emails", len(stored))
