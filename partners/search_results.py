@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from partners.choices import PartnerType
+from partners.filtersets import LOCATION_FILTERS
 from partners.models import Office, Partner, PartnerSearchEntry
 from partners.search import (
     FACET_KEY_SEPARATOR,
@@ -356,31 +357,105 @@ class SearchPage:
         return min(self.number * self.page_size, self.total)
 
 
-def search_tolerating_typos(filterset, search: Callable[[], T], *, found: Callable[[T], object]) -> T:
-    """`search()` (a search of the search entries with `filterset`) as the words were typed, and while
-    what it gives is not `found`, again at each level of typo tolerance the words can stretch to. The page
-    and the API both search through here, so they find the same partners; words that match as typed
-    cost one search."""
+def search_tolerating_typos(
+    filterset,
+    base: QuerySet,
+    search: Callable[[], T],
+    *,
+    found: Callable[[T], object],
+    words_found: Callable[[T], bool] | None = None,
+) -> T:
+    """`search()` (a search of `base` with `filterset`) as the words were typed and, while the words find
+    nothing, again at each level of typo tolerance they can stretch to. The page and the API both search
+    through here, so they find the same partners.
+
+    The words alone decide how far they stretch: to the first level at which they find anything in `base`,
+    whatever else narrows the search (a facet, a place, the API's `updated_since`). Those only narrow what
+    the words find, so a facet's count is what choosing it finds, and a filter never brings in a partner
+    the search without it leaves out: words that find partners as typed, none of which pass the filters,
+    find nothing (and the page says which filter to drop).
+
+    Words that find something as typed with the filters cost one search. Otherwise, where the search is
+    the words alone, or `words_found(result)` reads from a search's result whether the words alone find
+    anything (the page's count without its only filter), each level is tried by searching: no more
+    queries than the words alone would take. Elsewhere one small statement says how far the words alone
+    stretch, then one more search at that level, only if they find anything at all."""
     result = search()
+    if found(result) or not filterset.words.could_stretch_to(TYPO_TOLERANCE_LEVELS[0]):
+        return result
+    if words_found is None and _narrowed_beyond_words(filterset):
+        # Words that find nothing at any level find nothing with filters either: nothing to search again.
+        level = _first_level_words_find(filterset, base)
+        if level:
+            filterset.typo_tolerance = level
+            result = search()
+        return result
+    words_found = words_found or found
     for level in TYPO_TOLERANCE_LEVELS:
-        if not filterset.words.could_stretch_to(level) or found(result):
+        if not filterset.words.could_stretch_to(level) or words_found(result):
             break
         filterset.typo_tolerance = level
         result = search()
+        if found(result):
+            break
     return result
 
 
+def _filters_beyond_words(filterset) -> list[str]:
+    return [name for name in filterset.filters if name not in ("q", "sort", *LOCATION_FILTERS)]
+
+
+def _narrowed_beyond_words(filterset) -> bool:
+    """Whether anything but the words narrows the search: a facet, a place, the API's `updated_since`."""
+    data = filterset.form.cleaned_data
+    return filterset.near is not None or any(data.get(name) for name in _filters_beyond_words(filterset))
+
+
+def _first_level_words_find(filterset, base: QuerySet) -> int | None:
+    """The first level of typo tolerance at which the search's words alone find anything in `base`, or
+    None. One statement; each level is read only if the one before finds nothing."""
+    levels = [0]
+    for level in TYPO_TOLERANCE_LEVELS:
+        if not filterset.words.could_stretch_to(level):
+            break
+        levels.append(level)
+    exclude = (*_filters_beyond_words(filterset), "near", "sort")
+    ctes, cases, params = [], [], []
+    tolerance = filterset.typo_tolerance
+    try:
+        for level in levels:
+            filterset.typo_tolerance = level
+            words_alone = filterset.filter_queryset(base, exclude=exclude)
+            sql, sql_params = _compiled(words_alone.values("pk").order_by())
+            # MATERIALIZED: planned to be read whole, from the indexes. Planned for its first row (as
+            # EXISTS would be), a search that finds nothing would read every entry to be sure.
+            ctes.append(f"level_{level} AS MATERIALIZED ({sql})")
+            cases.append(f"WHEN EXISTS (SELECT FROM level_{level}) THEN {level}")
+            params.extend(sql_params)
+    finally:
+        filterset.typo_tolerance = tolerance
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} SELECT CASE {' '.join(cases)} END", params)
+        return cursor.fetchone()[0]
+
+
 def partner_search_page(filterset, base: QuerySet, *, page: int, page_size: int = PAGE_SIZE) -> SearchPage:
-    """Run a search (see the module's docstring). Words that find nothing as typed are tried again with
-    typo tolerance on names. A page number past the end shows the last page. With no results, it says
-    which filter to drop and what that would give."""
+    """Run a search (see the module's docstring). Words that find nothing as typed, whatever the filters,
+    are tried again with typo tolerance on names (see search_tolerating_typos). A page number past the end
+    shows the last page. With no results, it says which filter to drop and what that would give."""
     on_entries = base.model is PartnerSearchEntry
     number = max(page, 1)
     if on_entries:
+        only_facet = filterset.filtered_facets[0] if len(filterset.filtered_facets) == 1 else None
         counts, rows = search_tolerating_typos(
             filterset,
+            base,
             lambda: _search_entries(filterset, base, (number - 1) * page_size, page_size),
             found=lambda result: result[0].total,
+            # With one facet filtered and no place, its count without that filter is the words' alone.
+            words_found=(lambda result: result[0].total_without[only_facet] > 0)
+            if only_facet and filterset.near is None
+            else None,
         )
     else:
         counts, rows = _search_partners(filterset, base, (number - 1) * page_size, page_size)

@@ -161,8 +161,8 @@ class PartnerViewSet(PortalModelViewSet):
             raise ValidationError(filterset.errors)
         page_of = self._page_of_partners if ordered else self._page_of_entries
         # Words that find nothing as typed are tried again tolerating typos, as the page does, whatever
-        # the order.
-        page = search_tolerating_typos(filterset, lambda: page_of(filterset), found=bool)
+        # the order; the words alone decide it, so a filter only ever narrows.
+        page = search_tolerating_typos(filterset, base, lambda: page_of(filterset), found=bool)
         if page is None:
             # Past the end of no results, however tolerant of typos: the paginator's own refusal.
             raise NotFound(self.paginator.invalid_page_message)
