@@ -11,12 +11,12 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 
 from apn_portal.api.filters import UniqueOrderingFilter
 from apn_portal.api.pagination import CountedWithPagePaginator
 from apn_portal.api.throttling import ContactRequestThrottle
 from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
+from apn_portal.http import client_address
 from engagements.api import serializers as engagement_serializers
 from engagements.api.views import engagement_as_read
 from engagements.services import engagement_create_from_contact_request
@@ -536,8 +536,7 @@ class ContactRequestViewSet(CursorListMixin, PortalModelViewSet):
 
     def create_object(self, data, user):
         partner = data.pop("partner")
-        ip = BaseThrottle().get_ident(self.request)
-        return services.contact_request_create(partner=partner, data=data, ip=ip)
+        return services.contact_request_create(partner=partner, data=data, ip=client_address(self.request))
 
     @extend_schema(summary="Accept a contact request", request=None, filters=False)
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
