@@ -105,15 +105,12 @@ ACTIVITY_LOOKBACK_DAYS = 31
 def _touch_those_whose_activity_changed(today: datetime.date) -> int:
     """A certification's `is_active` (the API's) turns false the day after it expires, and true on the day
     it was earned when that was recorded ahead of it (a day already begun elsewhere on Earth); nothing is
-    saved then, so its `updated_at`, which integrators sync on, is moved here: once, a row saved since that
-    day having shown the change already. One statement."""
-    changed = Q()
-    for back in range(ACTIVITY_LOOKBACK_DAYS):
-        day = today - datetime.timedelta(days=back)
-        day_began = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-        changed |= Q(expires_on=day - datetime.timedelta(days=1), updated_at__lt=day_began)
-        changed |= Q(earned_on=day, updated_at__lt=day_began)
-    return Certification.objects.filter(changed).update(updated_at=timezone.now())
+    saved then, so its `updated_at`, which integrators sync on, is moved here: once, as a row saved after
+    that day showed the change already. One statement."""
+    since = today - datetime.timedelta(days=ACTIVITY_LOOKBACK_DAYS)
+    expired = Q(expires_on__gte=since, expires_on__lt=today, updated_at__date__lte=F("expires_on"))
+    earned = Q(earned_on__gt=since, earned_on__lte=today, updated_at__date__lt=F("earned_on"))
+    return Certification.objects.filter(expired | earned).update(updated_at=timezone.now())
 
 
 @scheduled_check(
