@@ -278,8 +278,15 @@ def partner_search_refresh(partner_ids: PartnerIds = None, *, today: datetime.da
     with connection.cursor() as cursor:
         cursor.execute(statement, (*config_params, *params))
         written = cursor.rowcount
-    cache.delete_many([UNFILTERED_COUNTS_CACHE_KEY, VOCABULARY_CACHE_KEY, NEXT_STALE_CACHE_KEY])
+    _search_caches_drop()
+    # And once more when the change commits: a search running meanwhile reads the entries as they were
+    # and would cache their counts again, for a minute, after this change is in.
+    transaction.on_commit(_search_caches_drop)
     return written
+
+
+def _search_caches_drop() -> None:
+    cache.delete_many([UNFILTERED_COUNTS_CACHE_KEY, VOCABULARY_CACHE_KEY, NEXT_STALE_CACHE_KEY])
 
 
 def partner_search_refresh_due(today: datetime.date | None = None) -> int:
