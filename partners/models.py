@@ -2,6 +2,7 @@ import datetime
 import json
 import re
 import secrets
+import unicodedata
 import zoneinfo
 
 from django.conf import settings
@@ -683,10 +684,34 @@ def contact_request_new_reference() -> str:
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+# Characters that turn the text after them around (U+202A to U+202E, U+2066 to U+2069): in a name or a
+# company they make an email's subject read otherwise than what was sent.
+_DIRECTION_OVERRIDES = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def validate_single_line(value: str) -> None:
     """For what ends up in an email's subject: a line break there is a header injection, never a name."""
     if _CONTROL_CHARACTERS.search(value):
         raise ValidationError("Use a single line, without line breaks or tabs.", code="not_single_line")
+    if _DIRECTION_OVERRIDES.search(value):
+        raise ValidationError(
+            "Remove the characters that change the text's direction: they make it read otherwise.",
+            code="direction_override",
+        )
+
+
+CONTACT_MESSAGE_MIN_LENGTH = 10
+
+
+def validate_message_says_something(value: str) -> None:
+    """A lead the partner can act on: at least a few characters one can see (spaces and invisible
+    characters such as zero-width spaces do not count)."""
+    visible = [c for c in value if not c.isspace() and unicodedata.category(c) != "Cf"]
+    if len(visible) < CONTACT_MESSAGE_MIN_LENGTH:
+        raise ValidationError(
+            f"Tell the partner a little more: at least {CONTACT_MESSAGE_MIN_LENGTH} characters.",
+            code="message_too_short",
+        )
 
 
 class ContactRequest(TimeStampedModel):
@@ -700,7 +725,7 @@ class ContactRequest(TimeStampedModel):
     email = models.EmailField("work email")
     company = models.CharField(max_length=200, validators=[validate_single_line])
     country = CountryField()
-    message = models.TextField(max_length=5000)
+    message = models.TextField(max_length=5000, validators=[validate_message_says_something])
     project_size = models.CharField(max_length=20, choices=ProjectSize.choices, blank=True)
     timeline = models.CharField(max_length=20, choices=ProjectTimeline.choices, blank=True)
     status = models.CharField(

@@ -95,7 +95,7 @@ def test_an_unpublished_partner_is_not_found_except_by_its_own_staff_and_the_pro
             "email": "x@example.com",
             "company": "X",
             "country": "DE",
-            "message": "Hi",
+            "message": "Hi, can you help us move?",
         },
         format="json",
     )
