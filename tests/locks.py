@@ -54,3 +54,17 @@ def in_a_thread(outcome: dict, name: str, work) -> threading.Thread:
     thread = threading.Thread(target=run)
     thread.start()
     return thread
+
+
+def sent_twice_at_once(row, send) -> dict:
+    """`send()` (a request of the test client's own) in two threads at the same moment: both are held on
+    `row`'s lock, taken by another session, until both wait there, then let go together. Returns what
+    each answered, as `outcome["one"]` and `outcome["other"]`, or what it raised, as `"one error"`."""
+    outcome = {}
+    table = row._meta.db_table
+    with lock_held(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [row.pk]):
+        threads = [in_a_thread(outcome, name, send) for name in ("one", "other")]
+        wait_for(lambda: sessions_waiting_for_locks() == 2)
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcome

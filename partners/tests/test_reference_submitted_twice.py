@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.outbox.models import OutboxMessage
-from partners.models import CustomerReference, Partner
+from partners.models import CustomerReference
 from tests.factories import PartnerFactory, PartnerUserFactory, PdmFactory
-from tests.locks import in_a_thread, lock_held, sessions_waiting_for_locks, wait_for
+from tests.locks import sent_twice_at_once
 
 NEW = reverse("my:reference-new")
 
@@ -139,16 +139,8 @@ def test_the_correction_form_carries_no_token_and_still_saves(ann, acme):
 @pytest.mark.django_db(transaction=True)
 def test_the_form_sent_twice_at_once_registers_one_reference(ann, acme):
     data = _data(_token(_client(ann)))
-    clients = [_client(ann), _client(ann)]
-    outcome = {}
-    with lock_held(f"SELECT 1 FROM {Partner._meta.db_table} WHERE id = %s FOR UPDATE", [acme.pk]):
-        threads = [
-            in_a_thread(outcome, name, lambda client=client: client.post(NEW, data))
-            for name, client in zip(("one", "other"), clients, strict=True)
-        ]
-        wait_for(lambda: sessions_waiting_for_locks() == 2)
-    for thread in threads:
-        thread.join(timeout=30)
+
+    outcome = sent_twice_at_once(acme, lambda: _client(ann).post(NEW, data))
 
     assert "one error" not in outcome and "other error" not in outcome, outcome
     assert outcome["one"].status_code == outcome["other"].status_code == 303

@@ -17,7 +17,7 @@ from apn_portal.outbox.models import OutboxMessage
 from support import services
 from support.models import CaseReply, SupportCase
 from tests.factories import SupportSubscriptionFactory
-from tests.locks import in_a_thread, lock_held, sessions_waiting_for_locks, wait_for
+from tests.locks import sent_twice_at_once
 
 NEW_CASE = reverse("support:case-new")
 
@@ -253,17 +253,8 @@ def test_the_customers_reply_sent_twice_is_one_reply_and_two_renders_are_two(alp
 @pytest.mark.django_db(transaction=True)
 def test_a_new_case_sent_twice_at_once_opens_one_case(alpha, business):
     data = _case_data(alpha.account, _token(_client(alpha.staff).get(NEW_CASE)))
-    clients = [_client(alpha.staff), _client(alpha.staff)]
-    outcome = {}
-    customers = alpha.customer._meta.db_table
-    with lock_held(f"SELECT 1 FROM {customers} WHERE id = %s FOR UPDATE", [alpha.customer.pk]):
-        threads = [
-            in_a_thread(outcome, name, lambda client=client: client.post(NEW_CASE, data))
-            for name, client in zip(("one", "other"), clients, strict=True)
-        ]
-        wait_for(lambda: sessions_waiting_for_locks() == 2)
-    for thread in threads:
-        thread.join(timeout=30)
+
+    outcome = sent_twice_at_once(alpha.customer, lambda: _client(alpha.staff).post(NEW_CASE, data))
 
     assert "one error" not in outcome and "other error" not in outcome, outcome
     case = SupportCase.objects.get()
@@ -277,16 +268,8 @@ def test_a_reply_sent_twice_at_once_is_one_reply(alpha, business):
     detail = reverse("support:case-detail", args=[case.pk])
     reply = reverse("support:case-reply", args=[case.pk])
     data = _reply_data(_token(_client(alpha.staff).get(detail)))
-    clients = [_client(alpha.staff), _client(alpha.staff)]
-    outcome = {}
-    with lock_held(f"SELECT 1 FROM {SupportCase._meta.db_table} WHERE id = %s FOR UPDATE", [case.pk]):
-        threads = [
-            in_a_thread(outcome, name, lambda client=client: client.post(reply, data))
-            for name, client in zip(("one", "other"), clients, strict=True)
-        ]
-        wait_for(lambda: sessions_waiting_for_locks() == 2)
-    for thread in threads:
-        thread.join(timeout=30)
+
+    outcome = sent_twice_at_once(case, lambda: _client(alpha.staff).post(reply, data))
 
     assert "one error" not in outcome and "other error" not in outcome, outcome
     assert outcome["one"].status_code == outcome["other"].status_code == 303
