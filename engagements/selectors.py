@@ -7,7 +7,7 @@ start from these, so nobody sees another organisation's customers, accounts, eng
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, TextField, Value, When
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
@@ -171,6 +171,22 @@ def engagements_visible_to(user) -> QuerySet[Engagement]:
 
 def engagement_partners_visible_to(user) -> QuerySet[EngagementPartner]:
     return EngagementPartner.objects.filter(engagement__in=engagements_visible_to(user).values("pk"))
+
+
+def with_ended_reason_shown_to(
+    user, engagement_partners: QuerySet[EngagementPartner]
+) -> QuerySet[EngagementPartner]:
+    """`ended_reason_shown`: why a contract ended, for the customer, the provider's staff and the partner
+    whose contract it was; blank for the other partners on the engagement, who see only who replaced it."""
+    if user.partner_id is None or _sees_everything(user):
+        return engagement_partners.annotate(ended_reason_shown=F("ended_reason"))
+    return engagement_partners.annotate(
+        ended_reason_shown=Case(
+            When(partner_id=user.partner_id, then=F("ended_reason")),
+            default=Value(""),
+            output_field=TextField(),
+        )
+    )
 
 
 def access_grants_visible_to(user) -> QuerySet[AccessGrant]:
@@ -404,11 +420,13 @@ def engagement_list(engagements: QuerySet[Engagement]) -> QuerySet[Engagement]:
     )
 
 
-def engagement_detail(
-    engagements: QuerySet[Engagement], grants: QuerySet[AccessGrant], accounts: QuerySet[AwsAccount]
-):
-    """One engagement with everything its page shows; `grants` and `accounts` are those the viewer may
-    see (a partner: only the accounts it may act in, even on the engagement's marketplace purchases)."""
+def engagement_detail(user, engagements: QuerySet[Engagement]):
+    """One engagement with everything its page shows to `user`: only the grants and accounts they may see
+    (a partner: only the accounts it may act in, even on the engagement's marketplace purchases), and why
+    a contract ended only where they may know it."""
+    grants = access_grants_visible_to(user)
+    accounts = accounts_visible_to(user)
+    engaged = with_ended_reason_shown_to(user, EngagementPartner.objects.all())
     return engagements.select_related(
         "customer", "contact_request", "customer_reference", "created_by"
     ).prefetch_related(
@@ -418,7 +436,7 @@ def engagement_detail(
         ),
         Prefetch(
             "engagement_partners",
-            queryset=EngagementPartner.objects.select_related("partner", "replaced_by__partner"),
+            queryset=engaged.select_related("partner", "replaced_by__partner"),
         ),
         Prefetch("team_members", queryset=TeamMember.objects.select_related("user", "user__partner")),
         "professional_services__buying_partner",
@@ -468,7 +486,8 @@ def engagement_timeline(engagement: Engagement) -> list[TimelineEntry]:
             entries.append(
                 TimelineEntry(
                     engaged.contract_end,
-                    f"{engaged.partner} replaced by {engaged.replaced_by.partner}: {engaged.ended_reason}",
+                    f"{engaged.partner} replaced by {engaged.replaced_by.partner}"
+                    + (f": {engaged.ended_reason_shown}" if engaged.ended_reason_shown else ""),
                 )
             )
         for grant in engaged.visible_grants:

@@ -110,11 +110,7 @@ def _stage_steps(engagement):
 @audience_required("customer", "partner", "provider")
 def engagement_detail(request, pk, advance_form=None, status=200):
     user = request.user
-    engagements = selectors.engagement_detail(
-        selectors.engagements_visible_to(user),
-        selectors.access_grants_visible_to(user),
-        selectors.accounts_visible_to(user),
-    )
+    engagements = selectors.engagement_detail(user, selectors.engagements_visible_to(user))
     engagement = get_object_or_404(engagements, pk=pk)
     next_stage = selectors.engagement_next_stage_for(user, engagement)
     grants = [grant for engaged in engagement.engagement_partners.all() for grant in engaged.visible_grants]

@@ -229,6 +229,11 @@ class EngagementPartnerSerializer(serializers.ModelSerializer):
     engagement = VisiblePrimaryKeyField(selectors.engagements_visible_to)
     partner = partner_field()
     replaced_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    ended_reason = serializers.CharField(
+        source="ended_reason_shown",
+        read_only=True,
+        help_text="Why the contract ended early. Blank for the other partners on the engagement.",
+    )
 
     class Meta:
         model = EngagementPartner

@@ -173,6 +173,9 @@ class EngagementPartnerViewSet(EngagementsViewSet):
     def scope_queryset(self, queryset, user):
         return queryset.filter(pk__in=selectors.engagement_partners_visible_to(user).values("pk"))
 
+    def annotate_queryset(self, queryset):
+        return selectors.with_ended_reason_shown_to(self.request.user, queryset)
+
     def create_object(self, data, user):
         return services.engagement_partner_add(user=user, **data)
 
