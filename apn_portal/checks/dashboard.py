@@ -3,6 +3,7 @@
 import datetime
 from collections import defaultdict
 
+from django.conf import settings
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
@@ -12,11 +13,10 @@ from apn_portal.checks.models import CheckRun
 from apn_portal.checks.registry import ScheduledCheck, registered_checks
 from partners.choices import PartnerType
 from partners.models import ContactRequest, Partner, Tier, TierChange
-from partners.selectors import active_certifications
+from partners.selectors import active_certifications, expiry_window_end
 
 MONTHS_AHEAD = 12
 WEEKS_BACK = 12
-AT_RISK_WINDOW_DAYS = 90
 LIST_LENGTH = 15
 
 
@@ -145,8 +145,8 @@ def latest_check_runs() -> list[tuple[ScheduledCheck, CheckRun | None]]:
 def pdm_dashboard_data(*, user, mine: bool, today: datetime.date | None = None) -> dict:
     today = today or timezone.localdate()
     partners = Partner.objects.filter(pdm=user) if mine else Partner.objects.all()
-    at_risk_until = today + datetime.timedelta(days=AT_RISK_WINDOW_DAYS)
-    at_risk = Q(grace_started_on__isnull=True, at_risk_from__lte=at_risk_until)
+    # The admin's "falls short within" filter and the scorecard read the same window.
+    at_risk = Q(grace_started_on__isnull=True, at_risk_from__lte=expiry_window_end(today))
     counts = partners.aggregate(
         partners=Count("pk"),
         in_grace=Count("pk", filter=Q(grace_started_on__isnull=False)),
@@ -158,7 +158,7 @@ def pdm_dashboard_data(*, user, mine: bool, today: datetime.date | None = None) 
     return {
         "today": today,
         "mine": mine,
-        "at_risk_window_days": AT_RISK_WINDOW_DAYS,
+        "at_risk_window_days": settings.PARTNER_EXPIRING_SOON_DAYS,
         "counts": counts,
         "partners_by_tier": partners_by_tier_chart(partners),
         "certifications_expiring": certifications_expiring_chart(partners, mine, today),

@@ -167,3 +167,21 @@ def test_the_scheduled_checks_are_named_in_words_with_what_each_does(client):
         assert f"<strong>{label}</strong>" in page
     assert "Expired certifications stop counting" in page
     assert "support_sla" not in page and "certification_expiry" not in page
+
+
+def test_the_dashboard_and_the_admin_filter_agree_on_who_is_at_risk(client, settings):
+    """Both read "at risk" over PARTNER_EXPIRING_SOON_DAYS: a PDM who follows the dashboard's figure into
+    the admin's "falls short within" filter finds the same partners."""
+    settings.PARTNER_EXPIRING_SOON_DAYS = 30
+    pdm = PdmFactory()
+    today = timezone.localdate()
+    soon = PartnerFactory(pdm=pdm, name="Short In Twenty Days")
+    later = PartnerFactory(pdm=pdm, name="Short In Sixty Days")
+    Partner.objects.filter(pk=soon.pk).update(at_risk_from=today + datetime.timedelta(days=20))
+    Partner.objects.filter(pk=later.pk).update(at_risk_from=today + datetime.timedelta(days=60))
+    client.force_login(pdm)
+    page = client.get(URL).content.decode()
+    assert "at risk within 30 days" in page
+    assert soon.name in page and later.name not in page
+    admin_list = client.get("/admin/partners/partner/?health=at_risk").content.decode()
+    assert soon.name in admin_list and later.name not in admin_list
