@@ -25,6 +25,7 @@ from tests.factories import (
     CustomerReferenceFactory,
     PartnerFactory,
     PartnerUserFactory,
+    PdmFactory,
     StaffMemberFactory,
     StaffUserFactory,
     UserFactory,
@@ -251,6 +252,11 @@ def test_the_scorecard_says_when_the_partner_qualifies_for_more(acme_client, acm
 
     assert "Current tier Registered" in page
     assert "Qualifies for Select" in page
+    assert "A Partner Development Manager reviews promotions; none is assigned to Acme Cloud yet." in page
+
+    acme.pdm = PdmFactory()
+    acme.save()
+    page = text_of(acme_client.get(reverse("my:scorecard")))
     assert "Your Partner Development Manager reviews promotions." in page
 
 
