@@ -84,11 +84,16 @@ def plan_targets_problem(plan: SupportPlan, severities) -> str | None:
     """Why `plan` cannot keep first-response targets for exactly `severities` (an edit of its targets),
     or None when it can. A severity without a target is one its customers cannot open a technical case
     at: a plan with technical support keeps at least one, and one that customers are on now keeps every
-    severity they signed up for (as its TAM coverage, SupportPlan.clean); a plan without technical
-    support promises no response at all."""
+    severity they signed up for (as its TAM coverage, SupportPlan.clean), and so its technical support
+    hours; a plan without technical support promises no response at all."""
     severities = set(severities)
     name = plan.name or "The plan"
     if plan.technical_support_hours == TechnicalSupportHours.NONE:
+        # Without technical support the plan would promise no response at all: one customers are on
+        # keeps every severity it promised them, and so its technical support too.
+        dropped = _promised_now(plan)
+        if dropped:
+            return _promised_problem(plan, dropped, "keep its technical support hours and those targets")
         if severities:
             return (
                 f"{name} includes no technical support, so it promises no first response: remove its "
@@ -100,17 +105,26 @@ def plan_targets_problem(plan: SupportPlan, severities) -> str | None:
             f"{name} includes technical support: keep a first-response target for at least one "
             "severity, or its customers cannot open a technical case."
         )
-    if plan.pk is None or not plan.subscriptions.filter(ended_at__isnull=True).exists():
-        return None
-    dropped = set(plan.response_targets.values_list("severity", flat=True)) - severities
+    dropped = _promised_now(plan) - severities
     if dropped:
-        labels = ", ".join(s.label.lower() for s in SEVERITY_ORDER if s.value in dropped)
-        return (
-            f"Customers are on {plan.name} now, and it promises them a first response to {labels} "
-            "cases: keep those targets (their minutes can change), or retire the plan in favour of a "
-            "new one."
-        )
+        return _promised_problem(plan, dropped, "keep those targets")
     return None
+
+
+def _promised_now(plan: SupportPlan) -> set[str]:
+    """The severities `plan` (as stored) promises a first response to customers on it now: none when
+    nobody is."""
+    if plan.pk is None or not plan.subscriptions.filter(ended_at__isnull=True).exists():
+        return set()
+    return set(plan.response_targets.values_list("severity", flat=True))
+
+
+def _promised_problem(plan: SupportPlan, dropped: set[str], keep: str) -> str:
+    labels = ", ".join(s.label.lower() for s in SEVERITY_ORDER if s.value in dropped)
+    return (
+        f"Customers are on {plan.name} now, and it promises them a first response to {labels} cases: "
+        f"{keep} (their minutes can change), or retire the plan in favour of a new one."
+    )
 
 
 def plan_deletion_problems(plans: QuerySet[SupportPlan]) -> list[str]:

@@ -9,6 +9,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
+from support import services
 from support.models import PlanResponseTarget, StaffCertification, SupportPlan
 from tests.factories import (
     StaffCertificationFactory,
@@ -194,6 +195,38 @@ def test_customers_keep_the_severities_their_plan_promised(client, engineer, bra
     done = client.post(url, plan_form_data(client, plan, minutes={"business_critical_down": 10}))
     assert done.status_code == 302
     assert PlanResponseTarget.objects.get(plan=plan, severity="business_critical_down").minutes == 10
+
+
+def test_a_subscribed_plan_cannot_drop_its_technical_support(client, engineer, alpha):
+    plan = support_plan("business")
+    SupportSubscriptionFactory(customer=alpha.customer, plan=plan)
+    client.force_login(engineer)
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    data = plan_form_data(client, plan, delete="all")
+    data["technical_support_hours"] = "none"
+    for field in ("via_email", "via_chat", "via_phone"):
+        data.pop(field, None)
+
+    refused = client.post(url, data)
+
+    assert refused.status_code == 200
+    errors = target_errors(refused)
+    assert "Customers are on Business now" in errors and "production system down" in errors
+    assert "retire the plan" in errors
+    plan.refresh_from_db()
+    assert plan.technical_support_hours == "around_the_clock"
+    assert plan.response_targets.count() == 4
+    # Alpha still opens the production-down case it was promised a first response to.
+    case = services.support_case_open(
+        user=alpha.staff, account=alpha.account, subject="Down", description="d", severity="production_down"
+    )
+    assert case.response_target_minutes == 60
+    # Keeping the targets while dropping the hours is refused the same way, not told to remove them.
+    kept = plan_form_data(client, plan)
+    kept["technical_support_hours"] = "none"
+    for field in ("via_email", "via_chat", "via_phone"):
+        kept.pop(field, None)
+    assert "Customers are on Business now" in target_errors(client.post(url, kept))
 
 
 # A designated TAM's certification ------------------------------------------------------------------------
