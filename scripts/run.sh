@@ -8,12 +8,23 @@ cd "$here"
 
 port="${PORT:-8000}"
 host="${HOST:-127.0.0.1}"
-# A local run over plain HTTP: DEBUG turns off the HTTPS redirect and secure-only cookies of production.
-export DEBUG="${DEBUG:-1}"
+# A local run over plain HTTP, without the HTTPS redirect and secure-only cookies of production, but
+# otherwise as in production: DEBUG off, so a mistyped address gets the portal's 404 page, not Django's
+# debug page (which lists the settings), and a signing key of this checkout's own, not the code's default.
+export DEBUG="${DEBUG:-0}"
+export SECURE_SSL_REDIRECT="${SECURE_SSL_REDIRECT:-0}" SECURE_HSTS_SECONDS="${SECURE_HSTS_SECONDS:-0}"
+export SESSION_COOKIE_SECURE="${SESSION_COOKIE_SECURE:-0}" CSRF_COOKIE_SECURE="${CSRF_COOKIE_SECURE:-0}"
 
 bash scripts/venv.sh
 py=.venv/bin/python
 mkdir -p var
+if [[ -z "${SECRET_KEY:-}" ]]; then
+  if [[ ! -s var/secret-key ]]; then
+    (umask 077 && $py -c 'import secrets; print(secrets.token_urlsafe(50))' >var/secret-key)
+  fi
+  SECRET_KEY="$(cat var/secret-key)"
+  export SECRET_KEY
+fi
 
 $py manage.py migrate --noinput
 $py manage.py seed_demo
