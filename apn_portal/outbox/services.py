@@ -51,6 +51,18 @@ def outbox_mail_server_paused() -> bool:
     return is_paused(_MAIL_SERVER)
 
 
+_SUBJECT_LENGTH = OutboxMessage._meta.get_field("subject").max_length
+
+
+def _fitting_subject(subject: str) -> str:
+    """The subject as stored: one built from names (a partner's, a program's) may run longer than the
+    column, and is cut to it ending in "…" (an email subject needs no more) rather than failing the
+    transaction that queues it, a whole scheduled check among them."""
+    if len(subject) <= _SUBJECT_LENGTH:
+        return subject
+    return subject[: _SUBJECT_LENGTH - 1] + "…"
+
+
 def outbox_email_enqueue(
     *, dedupe_key: str, to: list[str], subject: str, template: str, context: dict
 ) -> OutboxMessage | None:
@@ -58,6 +70,7 @@ def outbox_email_enqueue(
 
     `template` names a pair `<template>.txt` and `<template>.html`. Returns None when a message with the
     same dedupe key already exists: that notification was already queued (or sent) and is not repeated.
+    A subject longer than the column holds is stored cut, ending in "…".
     """
     if not any(to):
         return None  # nothing to render
@@ -94,7 +107,7 @@ def outbox_rendered_email_enqueue(
             dedupe_key=dedupe_key,
             defaults={
                 "to": recipients,
-                "subject": subject,
+                "subject": _fitting_subject(subject),
                 "body_text": body_text,
                 "body_html": body_html,
                 "is_confidential": confidential,
@@ -315,6 +328,7 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
     before, or by another transaction first, is skipped, not doubled. Returns the stored messages' ids by
     dedupe key."""
     now = timezone.now()
+    rows = [(row[0], row[1], _fitting_subject(row[2]), *row[3:]) for row in rows]
     if connection.vendor != "postgresql":
         # SQLite: the check's write transaction holds the database's write lock, so no other transaction
         # can store one of these keys between this look-up and the insert.

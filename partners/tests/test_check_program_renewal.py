@@ -13,7 +13,7 @@ from apn_portal.checks.services import check_run
 from apn_portal.outbox.models import OutboxMessage
 from partners.checks import program_renewal
 from partners.choices import EnrollmentStatus, TierChangeSource
-from partners.models import Partner, PartnerSearchEntry, ProgramEnrollment
+from partners.models import Partner, PartnerSearchEntry, Program, ProgramEnrollment
 from partners.selectors import active_enrollments
 from partners.services import partner_tier_change
 from partners.services_records import partner_update
@@ -98,6 +98,25 @@ def test_expiring_twice_changes_nothing_the_second_time(partner):
     assert first.changed["enrollments_expired"] == 2
     assert not any(second.changed.values())
     assert ProgramEnrollment.objects.filter(status=EnrollmentStatus.EXPIRED).count() == 2
+
+
+def test_a_long_partner_and_program_name_do_not_stop_the_nights_expiries(partner):
+    # Both names within their fields' limits (a partner's 200 characters, a program's 150), the subject
+    # built from them is not: it goes out cut, and every enrollment due still expires.
+    long_named = PartnerFactory(name="L" * 200, tier=tier(slug="select"), pdm=partner.pdm)
+    PartnerUserFactory(partner=long_named, email="ops@long.example")
+    Program.objects.filter(slug="databases").update(name="Database Migration and Modernisation " * 4)
+    enrollments = [enroll(partner), enroll(long_named)]
+
+    run = run_on(EXPIRY + datetime.timedelta(days=1))
+
+    assert run.changed["enrollments_expired"] == 2
+    for enrollment in enrollments:
+        enrollment.refresh_from_db()
+        assert enrollment.status == EnrollmentStatus.EXPIRED
+    message = OutboxMessage.objects.get(dedupe_key=f"enrollment-expired:{enrollments[1].pk}")
+    assert message.subject.startswith("L" * 200 + ": Database Migration") and message.subject.endswith("…")
+    assert len(message.subject) == OutboxMessage._meta.get_field("subject").max_length
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,10 @@ from apn_portal import celery_app
 from apn_portal.outbox.models import OutboxMessage, OutboxStatus
 from apn_portal.outbox.services import (
     MAX_ATTEMPTS,
+    OutboxEmail,
     outbox_deliver_message,
     outbox_email_enqueue,
+    outbox_email_enqueue_many,
     outbox_flush,
 )
 
@@ -216,3 +218,43 @@ def test_a_superuser_sends_failed_emails_again_from_the_admin(client):
     assert outbox_flush() == 1
     failed.refresh_from_db()
     assert failed.status == OutboxStatus.SENT
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("render_when_sent", [False, True])
+def test_a_subject_longer_than_the_column_is_cut_with_an_ellipsis_and_the_email_goes_out(render_when_sent):
+    # Subjects are built from names (a partner's 200 characters, a program's 150): together they can exceed
+    # the 300 the subject column holds. Every enqueue function stores them cut, rather than failing the
+    # whole transaction (a scheduled check rolled back every night).
+    limit = OutboxMessage._meta.get_field("subject").max_length
+    long_subject = "L" * 200 + ": " + "Database Migration and Modernisation " * 5 + "expired on 30 Sep 2026"
+    assert len(long_subject) > limit
+    one = outbox_email_enqueue(
+        dedupe_key="one",
+        to=["a@example.com"],
+        subject=long_subject,
+        template="emails/profile_change_proposed",
+        context={"partner": {"name": "Acme"}, "proposed_by": "Ann", "change": None, "admin_path": "/x/"},
+    )
+    stored = outbox_email_enqueue_many(
+        [
+            OutboxEmail(
+                dedupe_key=key,
+                to=["b@example.com"],
+                subject=long_subject,
+                template="emails/checks/tier_grace_closed",
+                context={"partner": {"name": "Acme"}, "tier": {"name": "Select"}, "scorecard_path": "/my/"},
+            )
+            for key in ("many-1", "many-2")
+        ],
+        render_when_sent=render_when_sent,
+    )
+
+    assert one is not None and stored == {"many-1", "many-2"}
+    assert outbox_flush() == 3
+    assert len(mail.outbox) == 3
+    for sent in mail.outbox:
+        assert len(sent.subject) == limit
+        assert sent.subject == long_subject[: limit - 1] + "…"
+    # A subject that fits is left exactly as it was.
+    assert enqueue(key="short").subject == "A new contact request"
