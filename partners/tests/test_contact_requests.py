@@ -205,6 +205,20 @@ def test_the_contact_page_shown_after_a_refused_request_is_headed_by_its_title(c
     assert '<h2 id="contact-heading">Contact Acme Cloud</h2>' in profile
 
 
+def test_a_refused_request_says_so_in_the_page_title_and_its_error_summary_takes_focus(client, partner):
+    """The page that comes back must not sound like the one just left: its title starts "Error:", as on
+    the portal's other refused forms, and the error summary is focused as the page loads."""
+    page = post(client, partner, company="").content.decode()
+
+    assert re.search(r"<title>\s*Error: Contact Acme Cloud", page)
+    summary = re.search(r'<div[^>]*id="contact-errors"[^>]*>', page).group(0)
+    assert 'role="alert"' in summary and 'tabindex="-1"' in summary and "autofocus" in summary
+    # A request not yet sent has neither.
+    profile = client.get(reverse("partners:profile", args=[partner.slug])).content.decode()
+    assert "Error:" not in re.search(r"<title>(.*?)</title>", profile, flags=re.S).group(1)
+    assert "autofocus" not in profile
+
+
 def test_markup_typed_by_the_customer_is_never_echoed_unescaped(client, partner):
     script = "<script>alert('x')</script>"
     response = post(client, partner, name=script, email=f"{script}@x", message=script)

@@ -141,6 +141,34 @@ def test_a_refused_form_is_shown_again_with_why_and_nothing_is_saved(acme_client
     assert lead.status == ContactRequestStatus.NEW
 
 
+@pytest.mark.parametrize(
+    ("action", "data", "shown"),
+    [
+        ("my:lead-decline", {"reason": "  "}, "Say why you decline this request."),
+        ("my:lead-engagement", contract(workload=""), "Say what the work is about."),
+    ],
+    ids=["decline", "engagement"],
+)
+def test_a_refused_answer_is_announced_like_the_portals_other_refused_forms(
+    acme_client, acme, action, data, shown
+):
+    """The page coming back must not sound like the one just left: a title starting "Error:" and an error
+    summary (role=alert) linking to the field to correct."""
+    lead = ContactRequestFactory(partner=acme)
+
+    response = acme_client.post(reverse(action, args=[lead.reference]), data)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert re.search(r"<title>\s*Error: " + lead.reference, page)
+    summary = re.search(r'<div class="form-errors" role="alert">(.*?)</div>', page, flags=re.S)
+    assert summary and shown in unescape(summary.group(1))
+    target = re.search(r'<a href="#([\w-]+)">', summary.group(1)).group(1)
+    assert re.search(rf'<(input|textarea|select)[^>]*aria-invalid="true"[^>]*id="{target}"', page)
+    # The page as first shown says no error.
+    assert "Error:" not in text_of(acme_client.get(reverse("my:lead-detail", args=[lead.reference])))
+
+
 def test_a_declined_lead_offers_no_engagement_and_refuses_one_with_a_message(acme_client, acme):
     lead = ContactRequestFactory(partner=acme, status=ContactRequestStatus.DECLINED, decline_reason="No.")
     url = reverse("my:lead-engagement", args=[lead.reference])

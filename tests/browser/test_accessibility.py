@@ -162,6 +162,27 @@ def test_a_wrong_password_is_announced(plain_http_live_server, plain_http, brows
     expect(page.get_by_role("alert")).to_contain_text("correct username and password")
 
 
+@pytest.fixture
+def acme():
+    PartnerFactory(name="Acme Cloud", slug="acme")
+
+
+def test_a_refused_contact_request_is_announced(plain_http_live_server, plain_http, acme, browser):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/acme/")
+    page.get_by_label("Your name").fill("Jane Doe")
+    page.get_by_label("Work email").fill("jane@bigcorp.example")
+    page.get_by_label("Company").fill("BigCorp")
+    page.get_by_label("Country").select_option("DE")
+    page.get_by_label("How can this partner help?").fill("Hi")  # too short to say anything
+    page.get_by_role("button", name="Send request").click()
+
+    # The error summary is read out first, and the title says the page is not the one just left.
+    expect(page.get_by_role("alert")).to_be_focused()
+    expect(page.get_by_role("alert")).to_contain_text("Please correct this field:")
+    expect(page).to_have_title(re.compile(r"^Error: Contact Acme Cloud"))
+
+
 def test_the_access_page_fits_a_phone(plain_http_live_server, plain_http, customer_with_a_grant, browser):
     page = browser.new_page(viewport=PHONE)
     page.goto(f"{plain_http_live_server.url}/my/access/")
