@@ -1198,11 +1198,21 @@ def access_grant_create(
             "Administration access always requires the customer's MFA token.", field="mfa_required"
         )
     with transaction.atomic():
-        engaged = (
-            EngagementPartner.objects.select_for_update(of=("self",))
-            .select_related("engagement__customer", "partner")
-            .get(pk=engagement_partner.pk)
+        # Locked in the order the other changes take them, and judged as they left them: the customer (its
+        # time zone, which customer_time_zone_change moves every live grant's end with), then the
+        # engagement (its status: a cancellation revokes the grants under it), then the contract (a
+        # replacement revokes the old partner's). One made meanwhile either comes first, and the grant is
+        # judged by it, or waits for the grant and then ends or moves it with the others.
+        customer = lock_or_refuse(Customer.objects.select_for_update(), account.customer_id, "customer")
+        engagement = lock_or_refuse(
+            Engagement.objects.select_for_update(), engagement_partner.engagement_id, "engagement"
         )
+        engaged = lock_or_refuse(
+            EngagementPartner.objects.select_for_update(of=("self",)).select_related("partner"),
+            engagement_partner.pk,
+            "partner's contract",
+        )
+        engaged.engagement = engagement  # a contract's engagement never changes
         problem = engaged_partner_grant_problem(engaged, customer, customer.local_today())
         if problem:
             raise DomainError(problem, field="engagement_partner")
