@@ -151,7 +151,7 @@ def _seed(rng: random.Random, northwind: Customer) -> dict[str, int]:
     if (
         partner_user is not None
         and dev is not None
-        and accounts_open_for_cases(partner_user).filter(pk=dev.pk).exists()
+        and accounts_open_for_cases(partner_user, case_type=CaseType.TECHNICAL).filter(pk=dev.pk).exists()
     ):
         services.support_case_open(
             user=partner_user,

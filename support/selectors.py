@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
+from engagements.choices import AccessScope
 from engagements.models import AwsAccount, Customer
 from engagements.selectors import customers_assigned_to, live_grants, partner_is_solution_provider
 from partners.choices import CertificationLevel, ProgramKind
@@ -20,6 +21,7 @@ from support.choices import (
     ACTIVE_CASE_STATUSES,
     SEVERITY_ORDER,
     CaseStatus,
+    CaseType,
     CertificationTrack,
     ReplySide,
     TamCoverage,
@@ -672,10 +674,26 @@ def cases_partner_led(at: datetime.datetime | None = None) -> Q:
     )
 
 
-def accounts_open_for_cases(user, at: datetime.datetime | None = None) -> QuerySet[AwsAccount]:
-    """The accounts `user` may open a support case on: their own customer's, or, for a partner, those the
-    customer let it act in (a live access grant) and those it resells with partner-led support."""
-    at = at or timezone.now()
+# What a partner's live access grant on an account lets it open there: read-only access lets it look, not
+# ask; billing access, questions about the account and its bills; operations or administration, anything.
+CASE_TYPES_BY_GRANT_SCOPE = {
+    AccessScope.READ_ONLY: (),
+    AccessScope.BILLING: (CaseType.ACCOUNT_AND_BILLING,),
+    AccessScope.OPERATIONS: (CaseType.TECHNICAL, CaseType.ACCOUNT_AND_BILLING),
+    AccessScope.ADMINISTRATION: (CaseType.TECHNICAL, CaseType.ACCOUNT_AND_BILLING),
+}
+
+
+def _scopes_opening(case_type: str | None) -> list[str]:
+    """The grant scopes that let a partner open a `case_type` case (None: a case of some type)."""
+    return [
+        scope.value
+        for scope, case_types in CASE_TYPES_BY_GRANT_SCOPE.items()
+        if (case_type in case_types if case_type is not None else case_types)
+    ]
+
+
+def _accounts_for_cases(user, at: datetime.datetime, scopes) -> QuerySet[AwsAccount]:
     if not user_is_signed_in(user):
         return AwsAccount.objects.none()
     if user.customer_id:
@@ -683,7 +701,9 @@ def accounts_open_for_cases(user, at: datetime.datetime | None = None) -> QueryS
     if user.partner_id:
         granted = Q(
             Exists(
-                live_grants(at).filter(account=OuterRef("pk"), engagement_partner__partner_id=user.partner_id)
+                live_grants(at).filter(
+                    account=OuterRef("pk"), engagement_partner__partner_id=user.partner_id, scope__in=scopes
+                )
             )
         )
         if partner_is_solution_provider(user.partner):
@@ -691,6 +711,56 @@ def accounts_open_for_cases(user, at: datetime.datetime | None = None) -> QueryS
             return AwsAccount.objects.filter(granted | resold)
         return AwsAccount.objects.filter(granted)
     return AwsAccount.objects.none()
+
+
+def accounts_open_for_cases(
+    user, at: datetime.datetime | None = None, case_type: str | None = None
+) -> QuerySet[AwsAccount]:
+    """The accounts `user` may open a support case on (of `case_type`; None: of some type, what the
+    new-case form offers): their own customer's, or, for a partner, those the customer let it act in (a
+    live access grant whose scope allows the case, CASE_TYPES_BY_GRANT_SCOPE) and those it resells with
+    partner-led support."""
+    return _accounts_for_cases(user, at or timezone.now(), _scopes_opening(case_type))
+
+
+def accounts_named_in_new_cases(user) -> QuerySet[AwsAccount]:
+    """The accounts a new case may name (the API's account field): those open for cases and, for a
+    partner, those it holds a narrower live grant on, which it sees anyway (engagements'
+    accounts_visible_to) and is told why it cannot open a case on (grant_scope_refusal). Any other
+    account reads as not existing."""
+    return _accounts_for_cases(user, timezone.now(), AccessScope.values)
+
+
+def grant_scope_refusal(
+    user, account: AwsAccount, case_type: str | None = None, at: datetime.datetime | None = None
+) -> str | None:
+    """Why the live access grants `user`'s partner holds on `account` do not let it open a `case_type`
+    case there (None: any case), or None when they do, or when it holds none (it has no standing on the
+    account at all)."""
+    if not user_is_signed_in(user) or not user.partner_id:
+        return None
+    scopes = set(
+        live_grants(at or timezone.now())
+        .filter(account=account, engagement_partner__partner_id=user.partner_id)
+        .values_list("scope", flat=True)
+    )
+    if not scopes:
+        return None
+    allowed = {case_type for scope in scopes for case_type in CASE_TYPES_BY_GRANT_SCOPE[scope]}
+    customer = account.customer.name
+    if not allowed:
+        return (
+            f"Your access to account {account.account_id} is read-only: it lets you look, not open support "
+            f"cases. Ask {customer} for an operations or administration access grant (a billing one opens "
+            "account and billing cases only)."
+        )
+    if case_type is not None and case_type not in allowed:
+        return (
+            f"Your access to account {account.account_id} is for billing, so you can open account and "
+            f"billing cases on it: a {CaseType(case_type).label.lower()} case needs an operations or "
+            f"administration access grant from {customer}."
+        )
+    return None
 
 
 def handling_partner_for(subscription: SupportSubscription | None, account: AwsAccount, opener):

@@ -608,8 +608,9 @@ def support_case_submit(
     Returns the case and whether it is new, like get_or_create.
 
     The customer's own staff may, and a partner the customer authorised: one holding a live access
-    grant on the account, or the Solution Provider reselling it with partner-led support. Anyone else
-    is told the account does not exist for them.
+    grant on the account whose scope allows the case (operations or administration: any case; billing:
+    account and billing cases; read-only: none, and it is told so), or the Solution Provider reselling
+    it with partner-led support. Anyone else is told the account does not exist for them.
 
     With the new-case form's `submission_token`, the same submit sent again (a double click, Back and
     resubmit, two at once) returns the case it opened first: one case, one deadline, one breach.
@@ -617,6 +618,9 @@ def support_case_submit(
     if not user_is_signed_in(user):
         raise PermissionDeniedError("Sign in to open a support case.")
     if not selectors.accounts_open_for_cases(user).filter(pk=account.pk).exists():
+        # A partner the customer gave read-only access sees the account: it is told why, not refused as
+        # a stranger.
+        _refuse_by_grant_scope(user, account, None, field="account")
         raise PermissionDeniedError(
             "You cannot open a support case on this account: only its customer, or a partner it authorised "
             "(an access grant, or partner-led support), can.",
@@ -630,6 +634,9 @@ def support_case_submit(
         raise DomainError("Choose technical support or account and billing.", field="case_type")
     if severity not in Severity.values:
         raise DomainError("Choose a severity.", field="severity")
+    if not selectors.accounts_open_for_cases(user, case_type=case_type).filter(pk=account.pk).exists():
+        _refuse_by_grant_scope(user, account, case_type, field="case_type")
+        raise PermissionDeniedError("You cannot open this kind of support case on this account.")
     submission_key = submission_key_of(
         submission_token, user, account.pk, case_type, severity, subject, description
     )
@@ -691,6 +698,14 @@ def support_case_submit(
         validate_or_refuse(case)
         case.save()
     return case, True
+
+
+def _refuse_by_grant_scope(user, account: AwsAccount, case_type: str | None, *, field: str) -> None:
+    """Refuse, beside `field`, a partner whose access grants on `account` are too narrow for the case
+    (selectors.grant_scope_refusal); nothing when that is not why."""
+    refusal = selectors.grant_scope_refusal(user, account, case_type)
+    if refusal:
+        raise DomainError(refusal, field=field)
 
 
 def _locked(case: SupportCase) -> SupportCase:

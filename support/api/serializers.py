@@ -143,9 +143,10 @@ class CaseReplySerializer(serializers.ModelSerializer):
 class SupportCaseSerializer(serializers.ModelSerializer):
     customer = read_only_slug()
     account = VisibleSlugField(
-        selectors.accounts_open_for_cases,
+        selectors.accounts_named_in_new_cases,
         slug_field="account_id",
-        help_text="The 12-digit account the case is about: one you may open cases on.",
+        help_text="The 12-digit account the case is about: one you may open cases on (a partner's "
+        "read-only access grant opens none, a billing one account and billing cases only).",
     )
     plan = read_only_slug()
     case_type = serializers.ChoiceField(choices=CaseType.choices, default=CaseType.TECHNICAL)
