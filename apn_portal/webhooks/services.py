@@ -11,7 +11,10 @@ Each request carries:
     X-APN-Delivery: <delivery id>           (the same across retries of one delivery)
     X-APN-Timestamp: <unix seconds>
     X-APN-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the endpoint's secret>
-Only hosts in WEBHOOK_ALLOWED_HOSTS are called, and redirects are not followed.
+Only hosts in WEBHOOK_ALLOWED_HOSTS are called, and redirects are not followed. A host name is resolved
+once per attempt, and an internal address (loopback, private, link-local, reserved, multicast,
+unspecified) is called only when that address or that host name is itself listed (not through a wildcard):
+the request goes to the address checked, so a second DNS answer cannot send it elsewhere.
 """
 
 import contextlib
@@ -19,6 +22,7 @@ import datetime
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import json
 import logging
 import socket
@@ -80,7 +84,101 @@ def webhook_url_refusal(url: str) -> str | None:
     candidates = {host, f"[{host}]"} if ":" in host else {host}
     if not any(validate_host(candidate, settings.WEBHOOK_ALLOWED_HOSTS) for candidate in candidates):
         return HOST_REFUSAL
+    with contextlib.suppress(ValueError):  # a host name: its addresses are checked when it is called
+        if not _may_call(host, ipaddress.ip_address(host)):
+            return HOST_REFUSAL  # an internal address allowed through a wildcard ("*") only
     return None
+
+
+# Internal addresses --------------------------------------------------------------------------------------
+
+INTERNAL_ADDRESS_REFUSAL = (
+    "Not sent: the URL's host resolves to an internal address (loopback, private, link-local or reserved), "
+    "which this portal calls only when WEBHOOK_ALLOWED_HOSTS lists that address or that host name itself."
+)
+
+
+def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+        or not address.is_global  # shared address space (100.64.0.0/10) and the like
+    )
+
+
+def _listed_exactly() -> tuple[set[str], set]:
+    """The host names and the addresses WEBHOOK_ALLOWED_HOSTS lists as such, not through a wildcard."""
+    names, addresses = set(), set()
+    for entry in settings.WEBHOOK_ALLOWED_HOSTS:
+        entry = entry.strip().lower().rstrip(".")
+        if not entry or entry == "*" or entry.startswith("."):
+            continue
+        try:
+            addresses.add(ipaddress.ip_address(entry.removeprefix("[").removesuffix("]")))
+        except ValueError:
+            names.add(entry)
+    return names, addresses
+
+
+def _may_call(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a request for `host` may go to `address`: any public address; an internal one only when
+    the operator listed it, or the host name, itself."""
+    if not _is_internal(address):
+        return True
+    names, addresses = _listed_exactly()
+    return address in addresses or host.lower().rstrip(".") in names
+
+
+class _InternalAddressError(Exception):
+    """The host resolved to no address the portal may call."""
+
+
+def _checked_addresses(host: str, port: int) -> list[tuple]:
+    """Resolve `host` once: its addresses the portal may call (getaddrinfo's entries, in its order)."""
+    entries = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    allowed = [
+        entry
+        for entry in entries
+        # A scoped IPv6 address (fe80::1%eth0) is link-local, and checked without its scope.
+        if _may_call(host, ipaddress.ip_address(entry[4][0].split("%", 1)[0]))
+    ]
+    if not allowed:
+        logger.warning(
+            "Webhook host %s resolves to %s only: not called",
+            host,
+            ", ".join(sorted({entry[4][0] for entry in entries})),
+        )
+        raise _InternalAddressError(INTERNAL_ADDRESS_REFUSAL)
+    return allowed
+
+
+def _connect_to_checked_address(host: str, port: int):
+    """A create_connection for http.client that connects to `host`'s checked addresses, whatever a later
+    DNS answer would say; the connection keeps the name for the Host header and TLS (SNI, certificate)."""
+
+    def create_connection(address, timeout, source_address=None):
+        error = None
+        for family, kind, proto, _, sockaddr in _checked_addresses(host, port):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(timeout)
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            return sock
+        raise error
+
+    return create_connection
 
 
 def _backoff(attempts: int) -> datetime.timedelta:
@@ -348,7 +446,9 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> _Answer:
         # the connection at hand to cut.
         https = parts.scheme == "https"
         connection_class = http.client.HTTPSConnection if https else http.client.HTTPConnection
-        connection = connection_class(parts.hostname, parts.port or (443 if https else 80), timeout=timeout)
+        port = parts.port or (443 if https else 80)
+        connection = connection_class(parts.hostname, port, timeout=timeout)
+        connection._create_connection = _connect_to_checked_address(parts.hostname, port)
         watchdog.start()
         connection.connect()
         if expired.is_set():  # connected just as the time ran out, after the watchdog found no socket
@@ -358,12 +458,16 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> _Answer:
         code = connection.getresponse().status
         if not decided.acquire(blocking=False):
             raise TimeoutError("timed out")  # cut short by the watchdog: whatever was read is no answer
-    except (OSError, http.client.HTTPException, ValueError) as exc:
+    except (OSError, http.client.HTTPException, ValueError, _InternalAddressError) as exc:
         failure = exc
     finally:
         watchdog.cancel()
         if connection is not None:
             connection.close()
+    if isinstance(failure, _InternalAddressError):
+        # A failed attempt, retried with backoff (the name may be pointed elsewhere): nothing was called,
+        # so nothing is paused.
+        return _Answer(None, str(failure))
     if expired.is_set():
         return _Answer(None, f"No response within {timeout:g} s.", unreachable=True)
     if failure is None:

@@ -316,6 +316,9 @@ def test_someone_who_moved_no_longer_reads_their_old_organisations_endpoints_or_
         owner.partner, owner.is_staff = PartnerFactory(), False
     owner.save()
 
+    # The move ends the token their old organisation held (docs/api.md); a new one reads nothing of it.
+    assert client.get("/api/v1/webhook-deliveries/").status_code == 401
+    client = api_client(owner)
     assert client.get("/api/v1/webhook-deliveries/").json()["results"] == []
     assert client.get("/api/v1/webhook-endpoints/").json()["results"] == []
     # Their old organisation's superuser still reads both.
@@ -527,3 +530,86 @@ def test_with_the_broker_down_the_sweep_stops_at_the_first_failure(db, monkeypat
     monkeypatch.setattr(tasks.webhook_deliver_task, "apply_async", out_of_time)
     with pytest.raises(SoftTimeLimitExceeded):
         tasks.webhook_sweep()
+
+
+def _resolving(monkeypatch, name, *answers):
+    """DNS for `name` answers each of `answers` in turn (the last one from then on); other names as usual."""
+    real_getaddrinfo = socket.getaddrinfo
+    remaining = list(answers)
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == name:
+            address = remaining.pop(0) if len(remaining) > 1 else remaining[0]
+            return real_getaddrinfo(address, *args, **kwargs)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::ffff:127.0.0.1"])
+def test_an_allowed_domain_pointed_at_an_internal_address_is_not_called(
+    db, receiver, settings, monkeypatch, address
+):
+    """An operator allows an integrator's whole domain (".integrator.example", as README.md's example does);
+    the integrator, who controls its DNS, points a name at the portal's own host or network (an admin port,
+    a metadata API). The portal does not call it, and says why in the delivery log."""
+    settings.WEBHOOK_ALLOWED_HOSTS = [".integrator.example"]
+    _resolving(monkeypatch, "internal.integrator.example", address)
+    superuser = SuperUserFactory()
+    endpoint = webhook_endpoint_create(
+        user=superuser,
+        url=f"http://internal.integrator.example:{RECEIVER_PORT}/admin/reset",
+        events=["partner.tier_changed"],
+        secret=SECRET,
+    )
+    first, second = _tier_changes(superuser, 2)
+
+    assert webhook_deliver(first.pk) is False
+
+    assert receiver.received == []
+    first.refresh_from_db()
+    assert (first.status, first.attempts, first.response_code) == (DeliveryStatus.PENDING, 1, None)
+    assert first.last_error.startswith("Not sent: the URL's host resolves to an internal address")
+    assert address not in first.last_error  # the log tells the integrator nothing of the portal's network
+    # Nothing was called, so nothing is paused: the endpoint's other deliveries are not held.
+    assert endpoint.deliveries.get(pk=second.pk).next_attempt_at <= timezone.now()
+
+
+def test_an_internal_address_or_name_listed_as_such_is_called_at_the_address_checked(
+    db, receiver, settings, monkeypatch
+):
+    """Listing 127.0.0.1 itself (as the default list and local setups do) lets a name under an allowed
+    domain resolve to it. The name is resolved once: a second DNS answer pointing elsewhere changes nothing,
+    and the request still names the host it is for."""
+    settings.WEBHOOK_ALLOWED_HOSTS = [".integrator.example", "127.0.0.1"]
+    _resolving(monkeypatch, "hooks.integrator.example", "127.0.0.1", "10.255.255.1")
+    superuser = SuperUserFactory()
+    webhook_endpoint_create(
+        user=superuser,
+        url=f"http://hooks.integrator.example:{RECEIVER_PORT}/hooks/apn",
+        events=["partner.tier_changed"],
+        secret=SECRET,
+    )
+    [delivery] = _tier_changes(superuser, 1)
+
+    assert webhook_deliver(delivery.pk) is True
+    [received] = receiver.received
+    assert received.headers["Host"] == f"hooks.integrator.example:{RECEIVER_PORT}"
+
+    # Or the exact host name: localhost, in the default list, is called whatever it resolves to.
+    settings.WEBHOOK_ALLOWED_HOSTS = ["localhost"]
+    endpoint = webhook_endpoint_create(
+        user=superuser, url=f"http://localhost:{RECEIVER_PORT}/hooks/apn", events=["partner.tier_changed"]
+    )
+    [delivery] = [d for d in _tier_changes(superuser, 1) if d.endpoint_id == endpoint.pk]
+    assert webhook_deliver(delivery.pk) is True
+
+
+def test_an_internal_address_allowed_by_a_wildcard_only_cannot_be_registered(world, settings):
+    settings.WEBHOOK_ALLOWED_HOSTS = ["*"]
+    for url in ("http://10.0.0.5/hooks", "http://[fd00::1]/hooks", "http://169.254.169.254/latest"):
+        response = world.client("user_a").post(
+            "/api/v1/webhook-endpoints/", {"url": url, "events": ["partner.tier_changed"]}, format="json"
+        )
+        assert response.status_code == 400, url
+        assert list(response.json()) == ["url"]
