@@ -74,6 +74,32 @@ def test_removing_a_filter_by_keyboard_keeps_the_user_at_the_results_and_the_sea
     expect(page).not_to_have_url(re.compile(r"[?&]q="))
 
 
+def test_applying_the_filters_by_keyboard_puts_the_user_at_the_new_results(
+    plain_http_live_server, plain_http, two_partners, browser
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{plain_http_live_server.url}/partners/?q=kubernetes")
+    expect(page.locator(".partner-list")).to_contain_text("Globex Systems")
+
+    # The button is replaced with the results: focus goes to their heading, not back to the top of the page.
+    page.get_by_label("Radius (km)").fill("250")
+    page.get_by_role("button", name="Apply filters").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"[?&]radius=250"))
+    expect(page.locator("#results-heading")).to_be_focused()
+
+    # A change made in place keeps focus where it was made: the box ticked, the order chosen.
+    retail = page.get_by_role("checkbox", name=re.compile(r"^Retail"))
+    retail.focus()
+    page.keyboard.press("Space")
+    expect(page.locator(".partner-list")).not_to_contain_text("Globex Systems")
+    expect(page.get_by_role("checkbox", name=re.compile(r"^Retail"))).to_be_focused()
+    page.get_by_label("Sort by").focus()
+    page.keyboard.press("ArrowDown")
+    expect(page).to_have_url(re.compile(r"[?&]sort="))
+    expect(page.get_by_label("Sort by")).to_be_focused()
+
+
 def test_a_place_the_browser_refuses_is_said_beside_the_field(
     plain_http_live_server, plain_http, two_partners, browser
 ):

@@ -84,14 +84,22 @@
 
   // After a link changed the results in place (a page, a filter's chip, a suggestion to loosen), the
   // link is gone: put keyboard and screen-reader users at the top of the new results, and make the
-  // search box say what the new address searches for. A swap the form asked for is left alone: the box
-  // sent those words, and may hold more typed since, on their way in the next request.
+  // search box say what the new address searches for. A swap the form asked for keeps the box as it is
+  // (it sent those words, and may hold more typed since, on their way in the next request) and focus
+  // where it was: htmx puts it back on the box ticked or the order chosen, which have ids. A control
+  // without one ("Apply filters", "Use my location") is gone with the old results, and focus with it, to
+  // the top of the page: put it at the top of the new results instead.
   document.addEventListener("htmx:afterSettle", function (event) {
     var source = event.detail.requestConfig && event.detail.requestConfig.elt;
-    if (!source || source.tagName !== "A" || !source.closest("#search-region")) return;
-    showWords(source.getAttribute("hx-get") || source.getAttribute("href"));
+    if (!source) return;
     var heading = document.getElementById("results-heading");
-    if (heading) heading.focus();
+    if (source.tagName === "A" && source.closest("#search-region")) {
+      showWords(source.getAttribute("hx-get") || source.getAttribute("href"));
+      if (heading) heading.focus();
+    } else if (source.id === "partner-search") {
+      var focused = document.activeElement;
+      if (heading && (!focused || focused === document.body)) heading.focus();
+    }
   });
 
   // Back and Forward: htmx puts back a copy of the page as it was left, with the search box as the server
