@@ -1,9 +1,12 @@
 from django.contrib.auth.models import AbstractUser
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import Q
 from rest_framework.authtoken.models import Token
 
 from apn_portal.accounts.choices import StaffRole
+
+# What an API token acts within: its user's organisation, or the provider's staff (and superuser status).
+TOKEN_BOUND_FIELDS = ("partner", "customer", "is_staff", "is_superuser")
 
 
 class User(AbstractUser):
@@ -51,15 +54,39 @@ class User(AbstractUser):
         return self.get_full_name() or self.username
 
     def save(self, *args, **kwargs):
-        # set_password() keeps the new raw password in _password until the save (Django's own hash
-        # upgrade on sign-in clears it first): a new password, by whatever path (the change form, a reset
-        # link, the admin, code), also ends the API tokens issued with the old one, which would otherwise
-        # keep working for whoever learnt the password the user is replacing.
-        password_changed = self._password is not None and not self._state.adding
+        # An API token acts for its user as they were when it was issued, so some changes end it, by
+        # whatever path the user is saved (the admin, a service, the shell), in the same transaction:
+        # - a new password (set_password() keeps the new raw password in _password until the save;
+        #   Django's own hash upgrade on sign-in clears it first): the token issued with the old one would
+        #   otherwise keep working for whoever learnt the password the user is replacing;
+        # - a move to another organisation, or in or out of the provider's staff (TOKEN_BOUND_FIELDS above):
+        #   the token was handed to the old organisation's integration, and would otherwise read the new
+        #   one's private records.
         with transaction.atomic():
+            using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+            ends_tokens = self._ends_api_tokens(using, kwargs.get("update_fields"))
             super().save(*args, **kwargs)
-            if password_changed:
+            if ends_tokens:
                 Token.objects.filter(user=self).delete()
+
+    def _ends_api_tokens(self, using, update_fields) -> bool:
+        """Whether this save ends the user's API tokens: read before the save, against the stored row."""
+        if self._state.adding:
+            return False
+        saved = None if update_fields is None else set(update_fields)
+        if self._password is not None and (saved is None or "password" in saved):
+            return True
+        deferred = self.get_deferred_fields()
+        attnames = [
+            field.attname
+            for field in map(self._meta.get_field, TOKEN_BOUND_FIELDS)
+            if field.attname not in deferred
+            and (saved is None or field.name in saved or field.attname in saved)
+        ]
+        if not attnames:
+            return False
+        stored = type(self)._base_manager.using(using).filter(pk=self.pk).values(*attnames).first()
+        return stored is not None and any(stored[name] != getattr(self, name) for name in attnames)
 
     @property
     def is_provider_staff(self) -> bool:

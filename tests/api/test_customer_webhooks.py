@@ -182,6 +182,9 @@ def test_someone_who_left_the_customer_no_longer_receives_or_reads_its_events(mo
     _revoke(grants[1])
 
     assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 1  # nothing more queued
+    # The move ends the token their old customer held (docs/api.md); a new one reads nothing of it.
+    assert client.get("/api/v1/webhook-deliveries/").status_code == 401
+    client = api_client(admin)
     assert client.get("/api/v1/webhook-deliveries/").json()["results"] == []
     assert client.get("/api/v1/webhook-endpoints/").json()["results"] == []
     assert client.get(f"/api/v1/webhook-endpoints/{endpoint.pk}/").status_code == 404
