@@ -31,12 +31,44 @@ def _case_page(request, cases, status_filter):
     return Paginator(cases, PER_PAGE).get_page(request.GET.get("page"))
 
 
-def _severity_help(plan) -> str:
+ACCOUNTS_NAMED = 3  # in the severity help, per plan: the rest are counted
+
+
+def _severities_text(plan) -> str:
     allowed = selectors.plan_severities(plan)
     if not allowed:
-        return f"The {plan.name} plan includes no technical support: open an account and billing case."
-    labels = ", ".join(Severity(value).label.lower() for value in allowed)
-    return f"Technical cases on your {plan.name} plan: {labels}. Account and billing: general guidance."
+        return "none, account and billing only"
+    return ", ".join(Severity(value).label.lower() for value in allowed)
+
+
+def _severity_help(plan, account_plans=()) -> str:
+    """What the new-case form says a customer's technical cases can be: by its organisation-wide `plan`,
+    and, when some of its accounts have a plan of their own (`account_plans`: (account id, plan) pairs),
+    by each of those too, since a case takes the plan of its account. The plans' targets are prefetched
+    (or one query each, for a handful of plans at most)."""
+    if not account_plans:
+        allowed = selectors.plan_severities(plan)
+        if not allowed:
+            return f"The {plan.name} plan includes no technical support: open an account and billing case."
+        return (
+            f"Technical cases on your {plan.name} plan: {_severities_text(plan)}. Account and billing: "
+            "general guidance."
+        )
+    accounts_on: dict[int, tuple[object, list[str]]] = {}
+    for account_id, account_plan in account_plans:
+        accounts_on.setdefault(account_plan.pk, (account_plan, []))[1].append(account_id)
+    parts = [f"{plan.name} (your other accounts): {_severities_text(plan)}"]
+    for account_plan, account_ids in accounts_on.values():
+        named = ", ".join(account_ids[:ACCOUNTS_NAMED])
+        if len(account_ids) > ACCOUNTS_NAMED:
+            named += f" and {len(account_ids) - ACCOUNTS_NAMED} more"
+        accounts = "account" if len(account_ids) == 1 else "accounts"
+        parts.append(f"{account_plan.name} ({accounts} {named}): {_severities_text(account_plan)}")
+    return (
+        "Technical cases depend on the account's plan. "
+        + ". ".join(parts)
+        + ". Account and billing: general guidance."
+    )
 
 
 def case_time_zone(user, customer) -> str:
@@ -46,11 +78,11 @@ def case_time_zone(user, customer) -> str:
     return customer.time_zone if user.customer_id else settings.TIME_ZONE
 
 
-def _case_form(user, data=None, plan=None):
+def _case_form(user, data=None, plan=None, account_plans=()):
     return SupportCaseForm(
         data,
         accounts=selectors.accounts_open_for_cases(user),
-        severity_help=_severity_help(plan) if plan is not None else "",
+        severity_help=_severity_help(plan, account_plans) if plan is not None else "",
         show_customer=not user.customer_id,
     )
 
@@ -70,6 +102,7 @@ def support_home(request):
             {plan.pk, *(s.plan_id for s in account_subscriptions)}, on=customer.local_today()
         )
     )
+    plans_by_pk = {p.pk: p for p in plans}
     return render_page(
         request,
         "support/home.html",
@@ -91,7 +124,14 @@ def support_home(request):
             "status_filter": request.GET.get("status", ""),
             "statuses": CaseStatus.choices,
             "case_time_zone": case_time_zone(request.user, customer),
-            "case_form": _case_form(request.user, plan=plan),
+            "case_form": _case_form(
+                request.user,
+                plan=plan,
+                # The comparison's plans, whose targets are prefetched.
+                account_plans=[
+                    (s.account.account_id, plans_by_pk.get(s.plan_id, s.plan)) for s in account_subscriptions
+                ],
+            ),
             "support_page": "home",
         },
     )
@@ -124,11 +164,18 @@ def case_list(request):
 
 @audience_required("customer", "partner")
 def case_new(request):
-    plan = None
+    plan, account_plans = None, []
     if audience_of(request.user) == "customer":
-        # The plan's severities stay explained after a refused submit too: that is when they matter most.
-        plan = selectors.customer_plan(get_object_or_404(customers_visible_to(request.user)))[1]
-    form = _case_form(request.user, request.POST or None, plan=plan)
+        # The plans' severities stay explained after a refused submit too: that is when they matter most.
+        customer = get_object_or_404(customers_visible_to(request.user))
+        plan = selectors.customer_plan(customer)[1]
+        account_plans = [
+            (s.account.account_id, s.plan)
+            for s in selectors.current_account_subscriptions(customer).prefetch_related(
+                "plan__response_targets"
+            )
+        ]
+    form = _case_form(request.user, request.POST or None, plan=plan, account_plans=account_plans)
     if request.method == "POST" and form.is_valid():
         try:
             case, created = services.support_case_submit(

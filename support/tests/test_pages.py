@@ -64,6 +64,35 @@ def test_a_customer_without_a_subscription_is_on_basic(client, alpha):
     assert "includes no technical support" in page
 
 
+def test_the_severity_help_follows_the_plans_of_the_customers_accounts(client, alpha):
+    # Alpha is on Basic; its production account has Business support of its own.
+    SupportSubscriptionFactory(customer=alpha.customer, account=alpha.account, plan="business")
+    client.force_login(alpha.staff)
+
+    for name in ("home", "case-new"):
+        url = reverse(f"support:{name}")
+        response = client.get(url)
+        help_text = str(response.context["case_form"]["severity"].help_text)
+        assert "includes no technical support" not in help_text, name
+        assert help_text.startswith("Technical cases depend on the account's plan."), name
+        assert (
+            f"Business (account {alpha.account.account_id}): general guidance, system impaired, production "
+            "system impaired, production system down" in help_text
+        ), name
+        assert "Basic (your other accounts): none, account and billing only" in help_text, name
+        assert help_text in response.content.decode().replace("&#x27;", "'"), name
+
+        # Another account on a plan of its own is named too, in the same number of queries.
+        before = count_queries(client, url)
+        developer = SupportSubscriptionFactory(
+            customer=alpha.customer, account=alpha.granted_account, plan="developer"
+        )
+        assert count_queries(client, url) == before, name
+        help_text = str(client.get(url).context["case_form"]["severity"].help_text)
+        assert f"Developer (account {alpha.granted_account.account_id}): general guidance" in help_text
+        developer.delete()
+
+
 def test_opening_a_case_from_the_page(client, alpha, alpha_on_business):
     client.force_login(alpha.staff)
 
