@@ -1,3 +1,4 @@
+from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.models import AbstractUser
 from django.db import models, router, transaction
 from django.db.models import Q
@@ -61,7 +62,8 @@ class User(AbstractUser):
         #   otherwise keep working for whoever learnt the password the user is replacing;
         # - a move to another organisation, or in or out of the provider's staff (TOKEN_BOUND_FIELDS above):
         #   the token was handed to the old organisation's integration, and would otherwise read the new
-        #   one's private records.
+        #   one's private records;
+        # - disabling password sign-in: see _ends_api_tokens.
         with transaction.atomic():
             using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
             ends_tokens = self._ends_api_tokens(using, kwargs.get("update_fields"))
@@ -74,19 +76,27 @@ class User(AbstractUser):
         if self._state.adding:
             return False
         saved = None if update_fields is None else set(update_fields)
-        if self._password is not None and (saved is None or "password" in saved):
-            return True
         deferred = self.get_deferred_fields()
-        attnames = [
-            field.attname
-            for field in map(self._meta.get_field, TOKEN_BOUND_FIELDS)
-            if field.attname not in deferred
-            and (saved is None or field.name in saved or field.attname in saved)
-        ]
-        if not attnames:
+
+        def saves(name):
+            field = self._meta.get_field(name)
+            return field.attname not in deferred and (saved is None or bool(saved & {name, field.attname}))
+
+        if self._password is not None and saves("password"):
+            return True
+        attnames = [self._meta.get_field(name).attname for name in TOKEN_BOUND_FIELDS if saves(name)]
+        # Disabling password sign-in (set_unusable_password(), the admin's "usable_password" off) sets no
+        # new password, but ends the tokens too: it is how the password one holds is taken away.
+        disables_password = saves("password") and not is_password_usable(self.password)
+        if not attnames and not disables_password:
             return False
-        stored = type(self)._base_manager.using(using).filter(pk=self.pk).values(*attnames).first()
-        return stored is not None and any(stored[name] != getattr(self, name) for name in attnames)
+        columns = [*attnames, "password"] if disables_password else attnames
+        stored = type(self)._base_manager.using(using).filter(pk=self.pk).values(*columns).first()
+        if stored is None:
+            return False
+        if disables_password and is_password_usable(stored["password"]):
+            return True
+        return any(stored[name] != getattr(self, name) for name in attnames)
 
     @property
     def is_provider_staff(self) -> bool:

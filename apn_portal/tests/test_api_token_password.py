@@ -1,10 +1,12 @@
-"""A new password ends the API token issued with the old one, however the password is set."""
+"""A new password ends the API token issued with the old one, however the password is set; so does
+disabling password sign-in."""
 
 import re
 
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apn_portal.outbox.services import outbox_flush
@@ -104,5 +106,46 @@ def test_saves_that_keep_the_password_keep_the_token(client, pat, settings):
     assert client.post(reverse("login"), {"username": pat.username, "password": PASSWORD}).status_code == 302
     pat.refresh_from_db()
     assert pat.password.startswith("pbkdf2_")
+
+    assert api_status(token) == 200
+
+
+def disable_in_the_admin(client, user):
+    client.force_login(SuperUserFactory())
+    response = client.post(
+        reverse("admin:auth_user_password_change", args=[user.pk]),
+        {"usable_password": "false", "unset-password": "1"},
+    )
+    assert response.status_code == 302, response.content.decode()
+
+
+def disable_in_code(client, user):
+    user.set_unusable_password()
+    user.save()
+
+
+@pytest.mark.parametrize("disable", [disable_in_the_admin, disable_in_code])
+def test_disabling_password_sign_in_ends_the_token_too(client, pat, disable):
+    token = token_for(pat.username, PASSWORD)
+    assert api_status(token) == 200
+
+    disable(client, pat)
+
+    pat.refresh_from_db()
+    assert not pat.has_usable_password()
+    assert api_status(token) == 401
+    refused = APIClient().post(TOKEN_URL, {"username": pat.username, "password": PASSWORD}, format="json")
+    assert refused.status_code == 401
+
+
+def test_a_user_without_a_password_keeps_the_token_issued_to_them(pat):
+    """An integration's user who never signs in (no usable password) holds a token issued in the admin or
+    with issue_token: saving them, their password still disabled, keeps it."""
+    pat.set_unusable_password()
+    pat.save()
+    token = Token.objects.create(user=pat).key
+
+    pat.first_name = "Patricia"
+    pat.save()
 
     assert api_status(token) == 200
