@@ -48,6 +48,7 @@ from support.deadlines import first_response_due
 from support.models import CaseReply, StaffCertification, SupportCase, SupportPlan, SupportSubscription
 
 RETIREMENT_BATCH = 500
+RETIREMENT_CHANGE_REASON = "By the scheduled check support_plan_retirement"
 
 # Subscriptions ----------------------------------------------------------------------------------------
 
@@ -350,7 +351,8 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
     plan's successor, from now.
 
     For the support_plan_retirement check, which holds the transaction and the check's lock: one UPDATE
-    ends the old rows and one INSERT starts the new ones, per batch, whatever their number. A plan retires
+    ends the old rows and one INSERT starts the new ones, each with one INSERT of their history (naming
+    the check), per batch, whatever their number. A plan retires
     for each customer on its own retirement day (the day it stops being offered to that customer), so the
     daily run moves every customer during that day wherever it is; a second run finds nothing left.
     """
@@ -382,6 +384,12 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
         if not batch:
             continue
         SupportSubscription.objects.filter(pk__in=[s.pk for s in batch]).update(ended_at=now, updated_at=now)
+        for current in batch:
+            current.ended_at = current.updated_at = now
+        # The ended rows' history says they ended, when and why, as a person's change of plan records it.
+        SupportSubscription.history.bulk_history_create(
+            batch, update=True, default_change_reason=RETIREMENT_CHANGE_REASON, default_date=now
+        )
         new_rows = []
         for current in batch:
             successor = current.plan.successor
@@ -402,7 +410,7 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
             )
         created = SupportSubscription.objects.bulk_create(new_rows)
         SupportSubscription.history.bulk_history_create(
-            created, default_change_reason="By the scheduled check support_plan_retirement", default_date=now
+            created, default_change_reason=RETIREMENT_CHANGE_REASON, default_date=now
         )
         moved.extend(created)
         _customer_tams_follow({current.customer_id for current in batch}, now)

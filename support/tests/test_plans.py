@@ -6,7 +6,8 @@ import datetime
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apn_portal.checks.models import CheckRunStatus
@@ -200,6 +201,46 @@ def test_on_the_retirement_day_the_check_moves_subscriptions_to_the_successor_on
         assert new.history.count() == 1
     enterprise.refresh_from_db()
     assert enterprise.ended_at is None
+
+
+def test_a_subscription_the_check_ended_says_so_in_its_history(alpha):
+    with at(BEFORE_RETIREMENT):
+        olds = [
+            SupportSubscriptionFactory(customer=alpha.customer, plan="developer"),
+            SupportSubscriptionFactory(customer=alpha.customer, account=alpha.account, plan="business"),
+        ]
+
+    with at(RETIREMENT_DAY):
+        check_run("support_plan_retirement")
+
+    for old in olds:
+        latest = (
+            SupportSubscription.history.filter(id=old.pk).order_by("-history_date", "-history_id").first()
+        )
+        assert (latest.history_type, latest.ended_at, latest.history_date) == (
+            "~",
+            RETIREMENT_DAY,
+            RETIREMENT_DAY,
+        )
+        assert latest.history_change_reason == "By the scheduled check support_plan_retirement"
+        assert SupportSubscription.history.filter(id=old.pk).count() == 2  # started, ended
+
+
+def test_the_retirement_check_moves_a_batch_in_a_fixed_number_of_statements(alpha):
+    def statements_moving(customers) -> int:
+        with at(BEFORE_RETIREMENT):
+            for customer in customers:
+                SupportSubscriptionFactory(customer=customer, plan="developer")
+        with CaptureQueriesContext(connection) as queries:
+            moved = services.support_subscriptions_move_retired(now=RETIREMENT_DAY)
+        assert len(moved) == len(customers)
+        return len(queries)
+
+    one = statements_moving([alpha.customer])
+    # Customers whose calendar is on the retirement day too (as Alpha's London).
+    several = statements_moving([CustomerFactory(time_zone="Europe/London") for _ in range(5)])
+
+    assert several == one
 
 
 def test_a_plan_retires_on_each_customers_own_calendar(alpha, bravo):
