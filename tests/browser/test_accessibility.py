@@ -14,17 +14,22 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import (
     PASSWORD,
     AccessGrantFactory,
+    ContactRequestFactory,
     CustomerUserFactory,
     EngagementFactory,
     EngagementPartnerFactory,
     IndustryFactory,
     PartnerFactory,
+    PartnerUserFactory,
     PdmFactory,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 375, "height": 740}
+# WCAG's reflow width: 1280 CSS px zoomed to 400 %.
+NARROWEST = {"width": 320, "height": 640}
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
 @pytest.fixture
@@ -221,6 +226,43 @@ def test_the_access_page_fits_a_phone(plain_http_live_server, plain_http, custom
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
     assert overflow <= 0
+
+
+@pytest.fixture
+def a_lead_from_a_long_address():
+    partner = PartnerFactory(name="Acme Cloud", slug="acme")
+    PartnerUserFactory(partner=partner, username="ann")
+    # An ordinary corporate address, 49 characters.
+    return ContactRequestFactory(
+        partner=partner, email="alexandra.konstantinopoulou@northwind-traders.com"
+    ).reference
+
+
+def test_find_a_partner_fits_the_narrowest_screen(plain_http_live_server, plain_http, two_partners, browser):
+    page = browser.new_page(viewport=NARROWEST)
+    page.goto(f"{plain_http_live_server.url}/partners/?q=kubernetes", wait_until="load")
+    expect(page.locator(".partner-list")).to_contain_text("Globex Systems")
+
+    assert page.evaluate(OVERFLOW) <= 0
+    sort = page.get_by_label("Sort by").bounding_box()
+    assert sort["x"] + sort["width"] <= NARROWEST["width"]
+
+
+def test_a_lead_fits_the_narrowest_screen(
+    plain_http_live_server, plain_http, a_lead_from_a_long_address, browser
+):
+    reference = a_lead_from_a_long_address
+    page = browser.new_page(viewport=NARROWEST)
+    page.goto(f"{plain_http_live_server.url}/accounts/login/?next=/my/leads/{reference}/")
+    page.get_by_label("Username").fill("ann")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
+    page.wait_for_load_state("load")
+
+    assert page.evaluate(OVERFLOW) <= 0
+    email = page.get_by_role("link", name="alexandra.konstantinopoulou@northwind-traders.com").bounding_box()
+    assert email["x"] + email["width"] <= NARROWEST["width"]
 
 
 @pytest.fixture
