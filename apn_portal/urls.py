@@ -4,11 +4,13 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from apn_portal import health, media
-from apn_portal.accounts.views import PasswordResetView
+from apn_portal.accounts.forms import AdminLoginForm
+from apn_portal.accounts.views import LoginView, PasswordResetView
 
 admin.site.site_header = "APN Portal administration"
 admin.site.site_title = "APN Portal admin"
 admin.site.index_title = "Partner network"
+admin.site.login_form = AdminLoginForm
 
 handler500 = "apn_portal.pages.server_error"
 
@@ -16,7 +18,9 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    # Before Django's own, which would send the email from the request rather than through the outbox.
+    # Before Django's own: sign-in refuses an overlong username (LoginForm); a reset's email goes through
+    # the outbox rather than from the request.
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/password_reset/", PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("partners/", include("partners.urls")),

@@ -1,12 +1,38 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from apn_portal.outbox.services import outbox_rendered_email_enqueue
+
+
+class _NoOverlongUsername:
+    """Refuses a username longer than any user can have (the user model's max_length, 150) as the wrong
+    username it is, before it reaches authenticate(): django-axes would write it to its sign-in records, whose
+    column is shorter than what a form may send, and the page would be an error 500. No user can be locked out
+    by it either, since none has such a name; the others' lockout works as before."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        user_model = get_user_model()
+        max_length = user_model._meta.get_field(user_model.USERNAME_FIELD).max_length
+        if username is not None and len(username) > max_length:
+            raise self.get_invalid_login_error()
+        return super().clean()
+
+
+class LoginForm(_NoOverlongUsername, AuthenticationForm):
+    """The site's sign-in form."""
+
+
+class AdminLoginForm(_NoOverlongUsername, AdminAuthenticationForm):
+    """The admin's sign-in form (admin.site.login_form)."""
+
 
 # However often a reset is asked for, an account gets one email in this window: enough for a person whose
 # email was slow, too few to flood a mailbox (or the mail server's reputation) from the public form.

@@ -93,6 +93,29 @@ def test_after_five_failures_even_the_right_password_is_locked_out(client, url_n
     assert signed_in_user_id(client) is None
 
 
+@pytest.mark.parametrize(
+    ("url_name", "user_factory", "message"),
+    [
+        ("login", PartnerUserFactory, "Please enter a correct username and password"),
+        ("admin:login", PdmFactory, "Please enter the correct username and password for a staff account"),
+    ],
+    ids=["site", "admin"],
+)
+@pytest.mark.parametrize("length", [151, 256, 5000])
+def test_a_username_longer_than_any_user_can_have_is_a_wrong_sign_in_not_an_error_page(
+    client, url_name, user_factory, message, length
+):
+    user = user_factory(username="pat")
+
+    response = sign_in(client, "p" * length, PASSWORD, url_name)
+
+    assertContains(response, message)
+    assert signed_in_user_id(client) is None
+    # The form, and its lockout, still work for the others.
+    assert sign_in(client, user.username, PASSWORD, url_name).status_code == 302
+    assert signed_in_user_id(client) == str(user.pk)
+
+
 def test_behind_a_proxy_one_clients_failures_lock_out_only_that_client(client, settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}  # PROXY_COUNT=1
     user = PartnerUserFactory()
