@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.http.request import validate_host
 from django.utils import timezone
 
@@ -486,35 +486,68 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> _Answer:
 # A receiver that does not answer at all (refused, unknown, no answer within WEBHOOK_TIMEOUT_SECONDS)
 # pauses every delivery to its endpoint (apn_portal.pauses) until the sweep after next: a burst of events
 # for a dead receiver would otherwise hold the workers the scheduled checks share, one timeout after
-# another.
+# another. A delivery due meanwhile is not sent, but counts that failure as its attempt: it keeps to its
+# own backoff, so a dead receiver's backlog is given up after MAX_ATTEMPTS as a single delivery is, not
+# one attempt per pause (a backlog of hundreds would otherwise stay pending for days, or for ever while
+# new events keep coming).
 ENDPOINT_PAUSE = datetime.timedelta(seconds=90)
+HELD_ERROR = (
+    "Not sent: the receiver did not answer another delivery moments before, and its endpoint is held for "
+    f"{ENDPOINT_PAUSE.total_seconds():g} s."
+)
 
 
 def _endpoint_pause(endpoint_id: int) -> str:
     return f"webhooks:endpoint:{endpoint_id}"
 
 
-def _endpoint_hold(endpoint_id: int, until: datetime.datetime, *, attempted: int) -> None:
-    """Put off the endpoint's pending deliveries due before `until` to `until`, counting no attempt: in
-    the sweep's list (the oldest due first), a dead receiver's backlog would otherwise come before every
-    other endpoint's deliveries for as long as it stays dead. One statement; a delivery another worker
-    holds is skipped, not waited for (that worker is attempting it, and holds it if paused)."""
-    held = (
-        WebhookDelivery.objects.select_for_update(skip_locked=True)
-        .filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, next_attempt_at__lt=until)
-        .exclude(pk=attempted)
-        .order_by()
-        .values("pk")
+def _endpoint_hold(endpoint_id: int, until: datetime.datetime, *, attempted: int, error: str) -> None:
+    """Hold the endpoint's other pending deliveries until `until`, when an attempt found its receiver
+    unreachable with `error`. One due now counts that as a failed attempt of its own (its next at its
+    backoff, or `until` if later; failed for good at MAX_ATTEMPTS); one due before `until` but not yet is
+    put off to `until`, counting nothing. Either way, in the sweep's list (the oldest due first), a dead
+    receiver's backlog does not come before every other endpoint's deliveries.
+
+    Two statements, however large the backlog; a delivery another worker holds is skipped, not waited for
+    (that worker is attempting it, and holds it if paused). Idempotent: a delivery counted is not due
+    again before `until`, so another worker's hold, at the same moment, does not count it twice."""
+    now = timezone.now()
+    mine = WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING).exclude(
+        pk=attempted
     )
-    WebhookDelivery.objects.filter(pk__in=held).update(next_attempt_at=until, updated_at=timezone.now())
+
+    def locked(deliveries):
+        return deliveries.select_for_update(skip_locked=True).order_by().values("pk")
+
+    last = Q(attempts__gte=MAX_ATTEMPTS - 1)
+    WebhookDelivery.objects.filter(pk__in=locked(mine.filter(next_attempt_at__lte=now))).update(
+        attempts=F("attempts") + 1,
+        response_code=None,
+        last_error=error,
+        status=Case(When(last, then=Value(DeliveryStatus.FAILED)), default=F("status")),
+        # Each attempt count's backoff, as webhook_deliver gives it: twelve constants, one statement.
+        next_attempt_at=Case(
+            When(last, then=Value(None)),
+            *(
+                When(attempts=attempts, then=Value(max(now + _backoff(attempts + 1), until)))
+                for attempts in range(MAX_ATTEMPTS - 1)
+            ),
+            default=Value(until),
+            output_field=DateTimeField(),
+        ),
+        updated_at=now,
+    )
+    WebhookDelivery.objects.filter(
+        pk__in=locked(mine.filter(next_attempt_at__gt=now, next_attempt_at__lt=until))
+    ).update(next_attempt_at=until, updated_at=now)
 
 
 def webhook_deliver(delivery_id: int) -> bool:
     """Make one attempt at a pending, due delivery. Returns True if the receiver accepted it.
 
     The row stays locked during the attempt, so two workers never send the same delivery at once; one
-    already delivered, not yet due, or locked by another worker is left alone, and one for an endpoint
-    paused as unreachable is held until the pause is over (the sweep queues it again).
+    already delivered, not yet due, or locked by another worker is left alone. One for an endpoint paused
+    as unreachable is not sent but counts a failed attempt, its next not before the pause is over.
     """
     with transaction.atomic():
         delivery = (
@@ -524,14 +557,6 @@ def webhook_deliver(delivery_id: int) -> bool:
             .first()
         )
         if delivery is None:
-            return False
-        if is_paused(_endpoint_pause(delivery.endpoint_id)):
-            # Queued during the pause (those due before were held when it began): held as well, for as
-            # long, or it would wait at the head of the sweep's list.
-            now = timezone.now()
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                next_attempt_at=now + ENDPOINT_PAUSE, updated_at=now
-            )
             return False
         endpoint = delivery.endpoint
         delivery.attempts += 1
@@ -543,6 +568,11 @@ def webhook_deliver(delivery_id: int) -> bool:
         elif closed:
             organisation = "customer" if endpoint.customer_id else "partner"
             error = f"The endpoint's owner was deactivated or no longer works for its {organisation}."
+        elif is_paused(_endpoint_pause(endpoint.pk)):
+            # Due during the pause (those due when it began were held then): not sent, a failed attempt
+            # all the same, its next not before the pause is over, or it would wait at the head of the
+            # sweep's list.
+            error, held_until = HELD_ERROR, timezone.now() + ENDPOINT_PAUSE
         elif refusal := webhook_url_refusal(endpoint.url):
             error = refusal  # the operator narrowed the allowed hosts since, or it predates the check
         else:
@@ -564,7 +594,7 @@ def webhook_deliver(delivery_id: int) -> bool:
             if answer.unreachable:
                 held_until = timezone.now() + ENDPOINT_PAUSE
                 pause_start(_endpoint_pause(endpoint.pk), ENDPOINT_PAUSE)
-                _endpoint_hold(endpoint.pk, held_until, attempted=delivery.pk)
+                _endpoint_hold(endpoint.pk, held_until, attempted=delivery.pk, error=error)
         delivery.response_code = code
         delivery.last_error = error
         retry_in = None

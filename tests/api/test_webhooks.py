@@ -238,9 +238,10 @@ def test_a_celery_worker_delivers_after_commit_and_retries_a_failure(receiver, s
     assert all(verify_signature(SECRET, r.headers, r.body) for r in receiver.received)
 
 
-def test_a_receiver_that_does_not_answer_pauses_its_endpoint_only(db, receiver):
-    """A dead receiver costs one timeout per pause, not one per queued event; other endpoints go on, and
-    the paused endpoint's deliveries are tried again once the pause is over."""
+def test_a_receiver_that_does_not_answer_pauses_its_endpoint_only(db, receiver, monkeypatch):
+    """A dead receiver costs one timeout per pause, not one per queued event; other endpoints go on. Its
+    other deliveries due meanwhile are not sent, but each counts that failure as its attempt (so they keep
+    to the documented retries, however many there are), and are tried again once the pause is over."""
     superuser = SuperUserFactory()
     live = _endpoint(superuser, receiver)
     dead = webhook_endpoint_create(
@@ -249,28 +250,50 @@ def test_a_receiver_that_does_not_answer_pauses_its_endpoint_only(db, receiver):
         events=["partner.tier_changed"],
         secret=SECRET,
     )
+    requests = []
+    post = webhook_services._post
+    monkeypatch.setattr(
+        webhook_services, "_post", lambda url, *args: requests.append(url) or post(url, *args)
+    )
     for slug in ("select", "advanced", "premier"):
         services.partner_tier_change(
             partner=PartnerFactory(), to_tier=tier(slug=slug), reason="Audit", user=superuser
         )
-    with time_machine.travel(timezone.now(), tick=False) as clock:
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
         for delivery in WebhookDelivery.objects.order_by("pk"):
             webhook_deliver(delivery.pk)
 
+        assert requests.count(dead.url) == 1
         to_dead = list(WebhookDelivery.objects.filter(endpoint=dead).order_by("pk"))
-        assert [delivery.attempts for delivery in to_dead] == [1, 0, 0]
-        assert to_dead[0].last_error.startswith("No response")
+        assert [delivery.attempts for delivery in to_dead] == [1, 1, 1]
+        assert {delivery.last_error for delivery in to_dead} == {
+            "No response: [Errno 111] Connection refused"
+        }
+        assert {delivery.next_attempt_at for delivery in to_dead} == {start + ENDPOINT_PAUSE}
         assert {delivery.status for delivery in to_dead} == {DeliveryStatus.PENDING}
         assert set(WebhookDelivery.objects.filter(endpoint=live).values_list("status", flat=True)) == {
             DeliveryStatus.DELIVERED
         }
         assert len(receiver.received) == 3
 
+        # An event queued during the pause: not sent either, a failed attempt all the same.
+        services.partner_tier_change(
+            partner=PartnerFactory(), to_tier=tier(slug="select"), reason="Audit", user=superuser
+        )
+        during = WebhookDelivery.objects.filter(endpoint=dead).latest("pk")
+        assert webhook_deliver(during.pk) is False
+        during.refresh_from_db()
+        assert (during.attempts, during.last_error) == (1, webhook_services.HELD_ERROR)
+        assert during.next_attempt_at == start + ENDPOINT_PAUSE
+        assert requests.count(dead.url) == 1
+
         clock.shift(ENDPOINT_PAUSE + datetime.timedelta(seconds=1))
         webhook_deliver(to_dead[1].pk)  # the sweep's next round: tried again, and paused again
         webhook_deliver(to_dead[2].pk)
+        assert requests.count(dead.url) == 2
         attempts = WebhookDelivery.objects.filter(endpoint=dead).order_by("pk").values_list("attempts")
-        assert [count for (count,) in attempts] == [1, 1, 0]
+        assert [count for (count,) in attempts] == [2, 2, 2, 2]
 
 
 def test_a_receiver_that_answers_with_an_error_pauses_nothing(db, receiver):
@@ -429,9 +452,10 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout(db, settings
     first.refresh_from_db()
     assert (first.status, first.attempts, first.response_code) == ("pending", 1, None)
     assert first.last_error == "No response within 1 s."
-    # Like a receiver that says nothing: the endpoint is paused, its other deliveries held meanwhile.
+    # Like a receiver that says nothing: the endpoint is paused, its other deliveries held meanwhile, the
+    # one due then counting that failure as its attempt.
     second.refresh_from_db()
-    assert second.attempts == 0
+    assert (second.attempts, second.last_error) == (1, "No response within 1 s.")
     assert second.next_attempt_at > timezone.now() + ENDPOINT_PAUSE - datetime.timedelta(seconds=5)
     assert endpoint.deliveries.filter(next_attempt_at__lte=timezone.now()).count() == 0
 
@@ -487,7 +511,8 @@ def test_a_dead_receivers_backlog_does_not_hold_up_the_sweep_for_other_endpoints
         assert lost.status == DeliveryStatus.DELIVERED
 
         to_dead = WebhookDelivery.objects.filter(endpoint=dead)
-        assert sum(to_dead.values_list("attempts", flat=True)) == 1  # held, none counts an attempt
+        # One request: the rest were held, each counting that refusal as its attempt, once.
+        assert set(to_dead.values_list("attempts", flat=True)) == {1}
         clock.shift(ENDPOINT_PAUSE)
         assert len(webhook_deliveries_due_ids()) == 500  # none dropped: due again once the pause is over
     assert set(to_dead.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
@@ -613,3 +638,46 @@ def test_an_internal_address_allowed_by_a_wildcard_only_cannot_be_registered(wor
         )
         assert response.status_code == 400, url
         assert list(response.json()) == ["url"]
+
+
+def test_a_dead_receivers_backlog_fails_for_good_within_the_documented_retry_span(db, settings, monkeypatch):
+    """docs/api.md: 12 attempts, 30 s, 1 min, 2 min, ... up to 6 hours apart. A receiver that never answers
+    gets there with a backlog as with a single delivery: each due delivery held while its endpoint is paused
+    counts that failure as its attempt, rather than waiting its turn behind every other one, 90 s apart."""
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 30
+    monkeypatch.setattr(webhook_services, "webhook_deliveries_queue", lambda ids, countdown=None: None)
+    dead = webhook_endpoint_create(
+        user=SuperUserFactory(), url="http://127.0.0.1:1/hooks/apn", events=["partner.tier_changed"]
+    )
+    span = sum(
+        (webhook_services._backoff(attempt) for attempt in range(1, MAX_ATTEMPTS)), datetime.timedelta()
+    )
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        for n in range(40):  # one scheduled tier_health run demoting 40 partners, say
+            webhook_services.webhook_event_emit(event="partner.tier_changed", partner=None, data={"n": n})
+        to_dead = WebhookDelivery.objects.filter(endpoint=dead)
+        gave_up_at = {}
+        # The sweep, every minute (the minutes with nothing due skipped), each due delivery attempted.
+        while timezone.now() < start + span + datetime.timedelta(hours=5):
+            for delivery_id in webhook_deliveries_due_ids():
+                webhook_deliver(delivery_id)
+            for pk in (
+                to_dead.filter(status=DeliveryStatus.FAILED).exclude(pk__in=gave_up_at).values_list("pk")
+            ):
+                gave_up_at[pk[0]] = timezone.now()
+            next_due = min(
+                to_dead.filter(status=DeliveryStatus.PENDING).values_list("next_attempt_at"), default=None
+            )
+            if next_due is None:
+                break
+            minutes = max(1, -(-(next_due[0] - timezone.now()) // datetime.timedelta(minutes=1)))
+            clock.shift(datetime.timedelta(minutes=minutes))
+
+    assert set(to_dead.values_list("status", "attempts", "response_code")) == {
+        (DeliveryStatus.FAILED, MAX_ATTEMPTS, None)
+    }
+    assert all(error.startswith("No response") for error in to_dead.values_list("last_error", flat=True))
+    # Neither given up early (an attempt counted twice) nor much later than a single delivery would be.
+    assert start + span <= min(gave_up_at.values())
+    assert max(gave_up_at.values()) <= start + span + datetime.timedelta(minutes=30)
