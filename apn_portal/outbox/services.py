@@ -57,7 +57,9 @@ _SUBJECT_LENGTH = OutboxMessage._meta.get_field("subject").max_length
 def _fitting_subject(subject: str) -> str:
     """The subject as stored: one built from names (a partner's, a program's) may run longer than the
     column, and is cut to it ending in "…" (an email subject needs no more) rather than failing the
-    transaction that queues it, a whole scheduled check among them."""
+    transaction that queues it, a whole scheduled check among them. A name may also hold a line break,
+    which no email header may: the subject is put on one line, or every attempt to send it would fail."""
+    subject = " ".join(subject.split())
     if len(subject) <= _SUBJECT_LENGTH:
         return subject
     return subject[: _SUBJECT_LENGTH - 1] + "…"

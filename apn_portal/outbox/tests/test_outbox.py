@@ -258,3 +258,36 @@ def test_a_subject_longer_than_the_column_is_cut_with_an_ellipsis_and_the_email_
         assert sent.subject == long_subject[: limit - 1] + "…"
     # A subject that fits is left exactly as it was.
     assert enqueue(key="short").subject == "A new contact request"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("render_when_sent", [False, True], ids=["rendered now", "rendered when sent"])
+def test_a_subject_built_from_a_name_with_a_line_break_is_sent_on_one_line(render_when_sent):
+    # A name sent through the API may hold a line break; an email header may not (Django refuses the
+    # message, and every retry with it), so the subject is stored on one line.
+    subject = "Acme\r\nCloud\u2028Partners: Migration expired on 30 Sep 2026"
+    outbox_email_enqueue(
+        dedupe_key="one",
+        to=["a@example.com"],
+        subject=subject,
+        template="emails/profile_change_proposed",
+        context={"partner": {"name": "Acme"}, "proposed_by": "Ann", "change": None, "admin_path": "/x/"},
+    )
+    outbox_email_enqueue_many(
+        [
+            OutboxEmail(
+                dedupe_key="many",
+                to=["b@example.com"],
+                subject=subject,
+                template="emails/checks/tier_grace_closed",
+                context={"partner": {"name": "Acme"}, "tier": {"name": "Select"}, "scorecard_path": "/my/"},
+            )
+        ],
+        render_when_sent=render_when_sent,
+    )
+
+    assert outbox_flush() == 2
+    assert [sent.subject for sent in mail.outbox] == [
+        "Acme Cloud Partners: Migration expired on 30 Sep 2026"
+    ] * 2
+    assert not OutboxMessage.objects.exclude(status=OutboxStatus.SENT).exists()
