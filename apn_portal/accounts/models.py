@@ -37,11 +37,13 @@ class User(AbstractUser):
     class Meta:
         ordering = ["username"]
         constraints = [
+            # A superuser reads and changes everything: only the provider's own people may be one.
             models.CheckConstraint(
-                condition=(Q(partner__isnull=True) & Q(customer__isnull=True)) | Q(is_staff=False),
+                condition=(Q(partner__isnull=True) & Q(customer__isnull=True))
+                | (Q(is_staff=False) & Q(is_superuser=False)),
                 name="user_staff_has_no_organisation",
                 violation_error_message=(
-                    "Provider staff cannot also belong to a partner or customer organisation."
+                    "Provider staff and superusers cannot also belong to a partner or customer organisation."
                 ),
             ),
             models.CheckConstraint(

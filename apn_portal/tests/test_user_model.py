@@ -3,12 +3,24 @@
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
+from django.urls import reverse
+from pytest_django.asserts import assertContains
+from rest_framework.authtoken.models import Token
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.models import User
 from apn_portal.accounts.roles import roles_sync
-from tests.factories import PartnerFactory, PartnerUserFactory, PdmFactory, StaffUserFactory, UserFactory
+from tests.factories import (
+    CustomerFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    PdmFactory,
+    StaffUserFactory,
+    SuperUserFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +33,9 @@ def test_provider_staff_cannot_belong_to_a_partner():
 
     with pytest.raises(ValidationError) as info:
         user.full_clean()
-    assert any(
-        message.startswith("Provider staff cannot also belong to a partner")
-        for message in info.value.messages
+    assert (
+        "Provider staff and superusers cannot also belong to a partner or customer organisation."
+        in info.value.messages
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         user.save()
@@ -34,6 +46,53 @@ def test_making_a_partners_user_staff_is_refused_by_the_database():
 
     with pytest.raises(IntegrityError), transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_staff=True)
+
+
+@pytest.mark.parametrize("organisation", ["partner", "customer"])
+def test_a_partners_or_customers_user_cannot_be_a_superuser(organisation):
+    """A superuser reads and changes everything: somebody of a partner or a customer who were one would
+    read the other organisations' private records, in the admin and through the API."""
+    other = {"partner": PartnerFactory, "customer": CustomerFactory}[organisation]()
+    user = UserFactory.build(is_superuser=True, is_staff=False, **{organisation: other})
+
+    with pytest.raises(ValidationError) as info:
+        user.full_clean()
+    assert (
+        "Provider staff and superusers cannot also belong to a partner or customer organisation."
+        in info.value.messages
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        user.save()
+
+
+def test_making_a_partners_user_superuser_is_refused_by_the_database():
+    user = PartnerUserFactory()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_superuser=True)
+
+
+def test_the_user_admin_refuses_a_superuser_with_an_organisation_with_a_message(client):
+    user = PartnerUserFactory(username="pat")
+    client.force_login(SuperUserFactory())
+
+    response = client.post(
+        reverse("admin:accounts_user_change", args=[user.pk]),
+        {
+            "username": user.username,
+            "partner": user.partner_id,
+            "is_active": "on",
+            "is_superuser": "on",
+            "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
+            "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        },
+    )
+
+    assertContains(
+        response, "Provider staff and superusers cannot also belong to a partner or customer organisation."
+    )
+    user.refresh_from_db()
+    assert not user.is_superuser
 
 
 def test_partner_staff_and_provider_staff_are_both_valid():
@@ -150,3 +209,26 @@ def test_syncing_roles_again_changes_nothing():
 
     assert Group.objects.filter(name__in=StaffRole.values).count() == len(StaffRole)
     assert {role: permission_names(role) for role in StaffRole} == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_takes_superuser_status_and_tokens_from_a_partners_user_who_had_it():
+    before, after = ("accounts", "0003_user_customer"), ("accounts", "0004_superuser_has_no_organisation")
+    partner = PartnerFactory()
+    provider_superuser = SuperUserFactory()
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([before])
+        old_user = executor.loader.project_state([before]).apps.get_model("accounts", "User")
+        pat = old_user.objects.create(username="pat", partner_id=partner.pk, is_superuser=True)
+        Token.objects.create(user_id=pat.pk)
+        Token.objects.create(user_id=provider_superuser.pk)
+
+        MigrationExecutor(connection).migrate([after])
+
+        pat = User.objects.get(username="pat")
+        assert (pat.partner_id, pat.is_superuser) == (partner.pk, False)
+        assert list(Token.objects.values_list("user_id", flat=True)) == [provider_superuser.pk]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

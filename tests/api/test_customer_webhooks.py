@@ -222,23 +222,6 @@ def test_emitting_to_customer_endpoints_costs_the_same_queries_for_one_record_or
     assert emit(grants) == many
 
 
-def test_a_superuser_of_a_customer_hears_of_that_customers_records_only():
-    # A superuser sees every customer's cases; the endpoint they register for their customer still
-    # carries that customer's alone.
-    SupportEngineerFactory()
-    customer, other = CustomerFactory(), CustomerFactory()
-    registered = _register(CustomerUserFactory(customer=customer, is_superuser=True, access_admin=True))
-    assert registered.status_code == 201, registered.content
-    own, others = _breached_case(customer), _breached_case(other)
-
-    _run_sla_check()
-
-    sent = [
-        d.payload["data"]["id"] for d in WebhookDelivery.objects.filter(endpoint_id=registered.json()["id"])
-    ]
-    assert sent == [own.pk] and others.pk not in sent
-
-
 def test_an_access_administrator_no_longer_one_stops_changing_and_receiving_its_endpoint():
     SupportEngineerFactory()
     customer = CustomerFactory()
