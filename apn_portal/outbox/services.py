@@ -5,6 +5,7 @@ import json
 import logging
 import smtplib
 import socket
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -235,20 +236,24 @@ def outbox_pending_due_ids(limit: int = 500) -> list[int]:
     )
 
 
-def outbox_deliver_messages(message_ids: list[int]) -> int:
+def outbox_deliver_messages(message_ids: list[int], *, budget_seconds: float | None = None) -> int:
     """Send these messages, each as outbox_deliver_message does, stopping as soon as the mail server is
-    paused as unreachable: the rest wait for the sweep. Returns how many were sent."""
+    paused as unreachable, or once `budget_seconds` have passed (a slow mail server must not hold a
+    worker the scheduled checks share): the rest wait for the sweep. Returns how many were sent."""
+    started = time.monotonic()
     sent = 0
     for message_id in message_ids:
         if outbox_mail_server_paused():
+            break
+        if budget_seconds is not None and time.monotonic() - started >= budget_seconds:
             break
         sent += outbox_deliver_message(message_id)
     return sent
 
 
-def outbox_flush(limit: int = 500) -> int:
+def outbox_flush(limit: int = 500, *, budget_seconds: float | None = None) -> int:
     """Send every message that is due (used by the periodic sweep and by `run_checks`). Returns sent count."""
-    return outbox_deliver_messages(outbox_pending_due_ids(limit))
+    return outbox_deliver_messages(outbox_pending_due_ids(limit), budget_seconds=budget_seconds)
 
 
 # Many at once (the scheduled checks) ---------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import datetime
 import threading
+import time
 
 import pytest
 import time_machine
@@ -290,4 +291,29 @@ def test_a_subject_built_from_a_name_with_a_line_break_is_sent_on_one_line(rende
     assert [sent.subject for sent in mail.outbox] == [
         "Acme Cloud Partners: Migration expired on 30 Sep 2026"
     ] * 2
+    assert not OutboxMessage.objects.exclude(status=OutboxStatus.SENT).exists()
+
+
+class SlowMailServer(LocmemBackend):
+    """A mail server that answers, but slowly: each message takes a tenth of a second."""
+
+    def send_messages(self, messages):
+        time.sleep(0.1)
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db
+def test_a_slow_mail_server_holds_a_worker_no_longer_than_its_budget(settings):
+    # The worker is shared with the scheduled checks: a batch stops taking messages once its budget is
+    # spent, and the sweep sends the rest, none lost and none sent twice.
+    settings.EMAIL_BACKEND = f"{__name__}.SlowMailServer"
+    for index in range(6):
+        enqueue(key=f"slow:{index}")
+
+    sent_first = outbox_flush(budget_seconds=0.25)
+
+    assert 1 <= sent_first < 6
+    assert OutboxMessage.objects.filter(status=OutboxStatus.PENDING, attempts=0).count() == 6 - sent_first
+    assert outbox_flush() == 6 - sent_first
+    assert len(mail.outbox) == 6
     assert not OutboxMessage.objects.exclude(status=OutboxStatus.SENT).exists()
