@@ -101,3 +101,21 @@ def test_links_keep_the_place_as_precisely_as_it_was_given(client, partner):
 
     page_two = "lat=37.77493&amp;lng=-122.41941612&amp;radius=10.123456789&amp;sort=name&amp;page=2"
     assert page_two in body.content.decode()
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page load", "in-place update"])
+def test_each_page_of_results_has_its_own_title(client, htmx):
+    """Each page has its own address and history entry: its title tells it apart in history, tabs and a
+    screen reader's first words, as the portal's other paginated lists do."""
+    PartnerFactory.create_batch(21, description="Kubernetes platforms.")  # a page and one more partner
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+
+    def title(**params) -> str:
+        body = client.get(SEARCH_URL, {"q": "kubernetes", **params}, **headers).content.decode()
+        return " ".join(re.search(r"<title>(.*?)</title>", body, flags=re.S).group(1).split())
+
+    assert title() == "Find a partner: kubernetes · APN Portal"
+    assert title(page=2) == "Find a partner: kubernetes (page 2) · APN Portal"
+    assert (
+        title(page=9) == "Find a partner: kubernetes (page 2) · APN Portal"
+    )  # past the end: the last is shown
