@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from tests.admin_forms import user_change_data
 from tests.factories import (
     PASSWORD,
     AwsAccountFactory,
@@ -100,30 +101,13 @@ def test_a_save_naming_only_the_organisation_also_ends_the_token(alpha, bravo):
     assert response.status_code == 401, [row["partner"] for row in response.json()["results"]]
 
 
-def _user_form(user, **changes):
-    """The user admin's change form as the page shows it for `user`, with `changes` made."""
-    data = {
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "email": user.email,
-        "partner": user.partner_id or "",
-        "customer": user.customer_id or "",
-        "is_active": "on",
-        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
-        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
-        **changes,
-    }
-    return {key: value for key, value in data.items() if value is not None}
-
-
 def test_moving_a_user_to_another_partner_in_the_admin_ends_their_token(client, alpha, bravo):
     user = UserFactory(username="pat", partner=alpha)
     token = token_for(user)
 
     client.force_login(SuperUserFactory())
     response = client.post(
-        reverse("admin:accounts_user_change", args=[user.pk]), _user_form(user, partner=bravo.pk)
+        reverse("admin:accounts_user_change", args=[user.pk]), user_change_data(user, partner=bravo.pk)
     )
     assert response.status_code == 302, response.content.decode()
 
@@ -137,7 +121,7 @@ def test_saving_a_user_in_the_admin_without_moving_them_keeps_their_token(client
 
     client.force_login(SuperUserFactory())
     response = client.post(
-        reverse("admin:accounts_user_change", args=[user.pk]), _user_form(user, first_name="Patricia")
+        reverse("admin:accounts_user_change", args=[user.pk]), user_change_data(user, first_name="Patricia")
     )
     assert response.status_code == 302, response.content.decode()
 

@@ -14,6 +14,7 @@ from apn_portal.exceptions import DomainError
 from apn_portal.outbox.models import OutboxMessage
 from engagements import selectors, services
 from engagements.models import AccessGrant
+from tests.admin_forms import user_change_data
 from tests.factories import CustomerFactory, CustomerUserFactory, PartnerFactory, SuperUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,22 +89,6 @@ def test_the_last_access_administrator_still_there_is_kept_beside_one_who_left(a
     assert set(alpha.customer.access_administrators.all()) == {alpha.admin, alpha.staff}
 
 
-def _user_form(user, **changes) -> dict:
-    data = {
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "email": user.email,
-        "partner": user.partner_id or "",
-        "customer": user.customer_id or "",
-        "is_active": "on",
-        "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
-        "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
-        **changes,
-    }
-    return {key: value for key, value in data.items() if value is not None}
-
-
 def test_moving_someone_in_the_user_admin_takes_them_off_their_old_customers_access_administrators(
     client, alpha, bravo
 ):
@@ -111,11 +96,11 @@ def test_moving_someone_in_the_user_admin_takes_them_off_their_old_customers_acc
     change = reverse("admin:accounts_user_change", args=[alpha.admin.pk])
     alpha.customer.access_administrators.add(alpha.staff)
 
-    response = client.post(change, _user_form(alpha.admin, customer=bravo.customer.pk))
+    response = client.post(change, user_change_data(alpha.admin, customer=bravo.customer.pk))
     assert response.status_code == 302, response.content.decode()
     # Coming back is not getting the role back unasked: the customer names its access administrators.
     alpha.admin.refresh_from_db()
-    response = client.post(change, _user_form(alpha.admin, customer=alpha.customer.pk))
+    response = client.post(change, user_change_data(alpha.admin, customer=alpha.customer.pk))
     assert response.status_code == 302, response.content.decode()
 
     assert list(alpha.customer.access_administrators.all()) == [alpha.staff]
