@@ -239,6 +239,15 @@ class KeysetCursorPagination(BasePagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
+        if "page" in request.query_params:
+            # Ignored, it would give a client written for the page-numbered lists page 1 again and again.
+            raise ValidationError(
+                {
+                    "page": [
+                        "This list is paged by cursor: follow `next` from the first page, not page numbers."
+                    ]
+                }
+            )
         ordering = self._requested_ordering(request, view)
         keys = self._keys(ordering)
         size = self.get_page_size(request)

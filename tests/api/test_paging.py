@@ -78,6 +78,38 @@ def test_a_cursor_from_another_ordering_is_refused(client):
     assert "cursor" in response.json()
 
 
+CURSOR_LISTS = (
+    "certifications",
+    "tier-changes",
+    "contact-requests",
+    "webhook-deliveries",
+    "aws-accounts",
+    "access-grants",
+    "support-subscriptions",
+    "support-cases",
+)
+
+
+@pytest.mark.parametrize("resource", CURSOR_LISTS)
+def test_a_page_number_on_a_cursor_list_is_a_400_not_page_one_again(client, resource):
+    # A client written for the page-numbered lists would otherwise read page 1 over and over.
+    response = client.get(f"/api/v1/{resource}/?page=2")
+    assert response.status_code == 400, response.content
+    assert "follow `next`" in response.json()["page"][0]
+
+
+def test_the_api_guide_names_every_list_paged_by_cursor(client):
+    from pathlib import Path
+
+    from django.conf import settings
+
+    guide = (Path(settings.BASE_DIR) / "docs" / "api.md").read_text()
+    paragraph = guide[guide.index("are paged by cursor") - 300 : guide.index("are paged by cursor")]
+    for resource in CURSOR_LISTS:
+        assert resource.replace("-", " ") in paragraph.replace("\n", " "), resource
+        assert "count" not in client.get(f"/api/v1/{resource}/").json()
+
+
 def test_page_numbered_lists_give_at_most_100_rows_a_page(client):
     PartnerFactory.create_batch(105)
     body = client.get("/api/v1/partners/?page_size=500").json()
