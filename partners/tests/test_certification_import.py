@@ -3,10 +3,12 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from partners.choices import CertificationLevel, RequirementMetric
-from partners.models import EARLIEST_TIME_ZONE, Certification, StaffMember
+from partners.models import EARLIEST_TIME_ZONE, Certification, PartnerSearchEntry, StaffMember
 from partners.selectors import tier_evaluate
 from partners.services import certifications_import_csv
 from tests.factories import (
@@ -243,6 +245,38 @@ def test_the_history_of_imported_certifications_names_the_importer(acme, pdm):
         record = certification.history.get()
         assert record.history_type == "+"
         assert record.history_user == pdm
+
+
+def _import_queries(partner, pdm, people: int, unmailed: int) -> int:
+    """The statements an import costs of `people` rows naming new people of `partner` and `unmailed` rows
+    giving an email to a person recorded without one."""
+    named = StaffMemberFactory.create_batch(unmailed, partner=partner, email="")
+    rows = [
+        f"{partner.slug},Person {i},p{i}@{partner.slug}.example,Cloud Practitioner,foundational,,2025-01-10,"
+        for i in range(people)
+    ] + [
+        f"{partner.slug},{member.full_name},m{member.pk}@{partner.slug}.example,"
+        "Developer - Associate,associate,,2025-01-10,"
+        for member in named
+    ]
+    importer = type(pdm).objects.get(pk=pdm.pk)  # as a request has it: nothing it read cached yet
+    with CaptureQueriesContext(connection) as captured:
+        result = certifications_import_csv(data=csv_file(*rows), user=importer)
+    assert result.ok, result.errors
+    assert (result.created, result.staff_created) == (people + unmailed, people)
+    return len(captured.captured_queries)
+
+
+def test_an_import_of_many_people_costs_as_many_statements_as_one_of_a_few(acme, pdm):
+    # A file of thousands of new people ran past the web server's timeout: one save (and one search
+    # refresh) per person.
+    few = _import_queries(acme, pdm, people=2, unmailed=1)
+    many = _import_queries(PartnerFactory(slug="beta", pdm=pdm), pdm, people=60, unmailed=20)
+
+    assert many == few
+    assert StaffMember.objects.filter(partner__slug="beta").exclude(email="").count() == 80
+    if connection.vendor == "postgresql":
+        assert PartnerSearchEntry.objects.get(partner__slug="beta").active_certifications == 80
 
 
 # A bad row among good ones --------------------------------------------------------------------------------
