@@ -784,7 +784,9 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
     Columns: partner (slug), staff_name, staff_email (optional; identifies the person when given),
     name, level, credential_id (optional), earned_on, expires_on (optional: three years after earning).
     A staff member not yet on the partner's record is added; an email nobody has yet goes to the one
-    person of that name recorded without an email, if there is one (several: the row is refused).
+    person of that name recorded without an email, if there is one (several: the row is refused). A row
+    without an email is the one person of that name (several, recorded or added by earlier rows: the row
+    is refused).
     """
     result = CertificationImportResult()
     if isinstance(data, bytes):
@@ -814,14 +816,18 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
             "slug", flat=True
         )
     )
-    staff_by_key = {}
+    staff_by_email: dict[tuple[int, str], StaffMember] = {}
+    # Everyone by name, recorded or added by an earlier row: a row without an email is the one person of
+    # its name, and is refused when there are several (crediting one of them would be a guess).
+    staff_by_name: dict[tuple[int, str], list[StaffMember]] = {}
     # People recorded without an email, by name: a row giving an email nobody has yet is such a person
     # (imported once without one), who gets the email, rather than a namesake counted twice toward a
     # people requirement.
     unmailed_by_name: dict[tuple[int, str], list[StaffMember]] = {}
     for member in StaffMember.objects.filter(partner__in=editable.values()):
-        staff_by_key[(member.partner_id, "email", member.email.lower())] = member
-        staff_by_key[(member.partner_id, "name", member.full_name.casefold())] = member
+        if member.email:
+            staff_by_email[(member.partner_id, member.email.lower())] = member
+        staff_by_name.setdefault((member.partner_id, member.full_name.casefold()), []).append(member)
         if not member.email:
             unmailed_by_name.setdefault((member.partner_id, member.full_name.casefold()), []).append(member)
     emailed: list[StaffMember] = []  # recorded people given the email of a row
@@ -896,7 +902,21 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
             result.errors.append((line, "; ".join(problems) + "."))
             continue
         name = values["staff_name"].casefold()
-        member = staff_by_key.get((partner.pk, "email", email) if email else (partner.pk, "name", name))
+        if email:
+            member = staff_by_email.get((partner.pk, email))
+        else:
+            namesakes = staff_by_name.get((partner.pk, name), [])
+            if len(namesakes) > 1:
+                result.errors.append(
+                    (
+                        line,
+                        f"staff_email is empty and {len(namesakes)} people are named "
+                        f"'{values['staff_name']}': it is unclear which one this is. Give the email address "
+                        "of that person on the partner's record.",
+                    )
+                )
+                continue
+            member = namesakes[0] if namesakes else None
         if member is None and email:
             namesakes = unmailed_by_name.get((partner.pk, name), [])
             if len(namesakes) > 1:
@@ -912,17 +932,17 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
             if namesakes:
                 member = namesakes.pop()
                 member.email = email
-                staff_by_key[(partner.pk, "email", email)] = member
+                staff_by_email[(partner.pk, email)] = member
                 if member.pk is not None:
                     emailed.append(member)
         if member is None:
             member = StaffMember(partner=partner, full_name=values["staff_name"], email=email)
             if email:
-                staff_by_key[(partner.pk, "email", email)] = member
+                staff_by_email[(partner.pk, email)] = member
             else:
                 unmailed_by_name.setdefault((partner.pk, name), []).append(member)
             # A later row naming the person without an email is this person too, as a recorded one is.
-            staff_by_key.setdefault((partner.pk, "name", name), member)
+            staff_by_name.setdefault((partner.pk, name), []).append(member)
         to_create.append(
             (
                 member,

@@ -155,6 +155,45 @@ def test_an_email_for_one_of_several_namesakes_without_one_is_refused_as_ambiguo
     assert not StaffMember.objects.exclude(email="").exists()
 
 
+def test_a_row_without_an_email_naming_one_of_several_namesakes_is_refused_as_ambiguous(acme, pdm):
+    StaffMemberFactory(partner=acme, full_name="Jane Doe", email="jane.doe@acme.example")
+    StaffMemberFactory(partner=acme, full_name="Jane Doe", email="")
+
+    result = certifications_import_csv(
+        data=csv_file(
+            "acme,Jane Doe,,Developer - Associate,associate,DVA-1,2025-02-10,",
+            "acme,John Roe,,Cloud Practitioner,foundational,CLF-1,2025-02-10,",
+        ),
+        user=pdm,
+    )
+
+    assert result.errors == [
+        (
+            2,
+            "staff_email is empty and 2 people are named 'Jane Doe': it is unclear which one this is. "
+            "Give the email address of that person on the partner's record.",
+        )
+    ]
+    assert not Certification.objects.exists()
+    assert StaffMember.objects.count() == 2
+
+
+def test_a_row_without_an_email_after_rows_adding_a_namesake_is_refused_as_ambiguous(acme, pdm):
+    StaffMemberFactory(partner=acme, full_name="Jane Doe", email="jane.doe@acme.example")
+
+    result = certifications_import_csv(
+        data=csv_file(
+            "acme,Jane Doe,jane.d@acme.example,Developer - Associate,associate,DVA-1,2025-02-10,",
+            "acme,jane doe,,Cloud Practitioner,foundational,CLF-1,2025-02-10,",
+        ),
+        user=pdm,
+    )
+
+    assert [line for line, _ in result.errors] == [3]
+    assert "2 people are named 'jane doe'" in result.errors[0][1]
+    assert not Certification.objects.exists()
+
+
 def test_an_email_is_not_given_to_a_namesake_who_has_another(acme, pdm):
     StaffMemberFactory(partner=acme, full_name="Jane Doe", email="jane.doe@acme.example")
 
