@@ -353,6 +353,15 @@ class Partner(TimeStampedModel):
         return self.name
 
 
+def partner_name_of(record) -> str:
+    """The name of a record's partner, or "deleted partner": a history page shows old versions of records
+    whose partner has since been deleted."""
+    try:
+        return str(record.partner)
+    except Partner.DoesNotExist:
+        return "deleted partner"
+
+
 class Office(TimeStampedModel):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="offices")
     country = CountryField(db_index=True)
@@ -515,7 +524,7 @@ class ProgramEnrollment(TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"{self.partner} in {self.program} ({self.get_status_display()})"
+        return f"{partner_name_of(self)} in {self.program} ({self.get_status_display()})"
 
 
 class StaffMember(TimeStampedModel):
@@ -635,7 +644,7 @@ class CustomerReference(TimeStampedModel):
         ]
 
     def __str__(self):
-        return f"{self.customer_name} ({self.partner})"
+        return f"{self.customer_name} ({partner_name_of(self)})"
 
 
 class TierChange(TimeStampedModel):

@@ -3,6 +3,7 @@ the records of the partners assigned to them, a superuser all (partners.selector
 
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.core.exceptions import ObjectDoesNotExist
 
 from partners.models import Partner, StaffMember
 from partners.selectors import partner_is_editable_by, partners_editable_by
@@ -32,11 +33,18 @@ class PartnerScopedAdminMixin:
 
     partner_path = "partner"  # lookup from this model to its Partner; "" for Partner itself
 
-    def partner_of(self, obj) -> Partner:
-        return follow(obj, self.partner_path)
+    def partner_of(self, obj) -> Partner | None:
+        """None for an old version of a record whose partner (or owner on the way) has since been
+        deleted, which a superuser may read on its history page."""
+        try:
+            return follow(obj, self.partner_path)
+        except ObjectDoesNotExist:
+            return None
 
     def is_editable(self, request, obj) -> bool:
-        return partner_is_editable_by(self.partner_of(obj), request.user)
+        # Nobody changes a record whose partner is gone: there is nothing left to change.
+        partner = self.partner_of(obj)
+        return partner is not None and partner_is_editable_by(partner, request.user)
 
     def has_change_permission(self, request, obj=None):
         allowed = super().has_change_permission(request, obj)

@@ -435,6 +435,63 @@ def test_an_old_version_cannot_be_restored_from_history(client, superuser):
     assert partner.name == "After Ltd"
 
 
+def _history_pages(client, model_name, record) -> tuple:
+    """The record's history list and its first version's page, as (status, title) pairs."""
+    version = record.history.earliest("history_date").history_id
+    pages = []
+    for url in (
+        reverse(f"admin:partners_{model_name}_history", args=[record.pk]),
+        reverse(f"admin:partners_{model_name}_simple_history", args=[record.pk, version]),
+    ):
+        response = client.get(url, follow=True)
+        pages.append((response.status_code, response.context["title"]))
+    return pages
+
+
+def test_the_history_of_records_whose_partner_was_deleted_still_shows(client, superuser):
+    partner = PartnerFactory(name="Gone Ltd")
+    reference = CustomerReferenceFactory(partner=partner, customer_name="Initech")
+    enrollment = ProgramEnrollmentFactory(partner=partner)
+    certification = CertificationFactory(staff_member=StaffMemberFactory(partner=partner), name="SA Pro")
+    certification.name = "SA Professional"
+    certification.save()
+    Partner.objects.filter(pk=partner.pk).delete()
+
+    assert _history_pages(client, "customerreference", reference) == [
+        (200, "View history: Initech (deleted partner)"),
+        (200, "View Initech (deleted partner)"),
+    ]
+    assert [status for status, _ in _history_pages(client, "programenrollment", enrollment)] == [200, 200]
+    assert (
+        "View history: deleted partner in " in _history_pages(client, "programenrollment", enrollment)[0][1]
+    )
+    assert [status for status, _ in _history_pages(client, "certification", certification)] == [200, 200]
+
+
+def test_the_history_of_a_certification_whose_holder_was_deleted_still_shows(client, superuser):
+    certification = CertificationFactory(name="SA Pro")
+    certification.staff_member.delete()
+
+    assert [status for status, _ in _history_pages(client, "certification", certification)] == [200, 200]
+
+
+def test_a_pdm_still_cannot_read_the_history_of_a_deleted_partners_records(client):
+    pdm = PdmFactory()
+    partner = PartnerFactory(pdm=pdm)
+    reference = CustomerReferenceFactory(partner=partner)
+    version = reference.history.get().history_id
+    Partner.objects.filter(pk=partner.pk).delete()
+    client.force_login(pdm)
+
+    for url in (
+        reverse("admin:partners_customerreference_history", args=[reference.pk]),
+        reverse("admin:partners_customerreference_simple_history", args=[reference.pk, version]),
+    ):
+        response = client.get(url, follow=True)
+        assert response.status_code == 200
+        assert "doesn\N{RIGHT SINGLE QUOTATION MARK}t exist" in response.content.decode()
+
+
 # Helpers ------------------------------------------------------------------------------------------------
 
 
