@@ -4,6 +4,7 @@ builds on these."""
 
 import csv
 import datetime
+import itertools
 import math
 
 from django.contrib import admin, messages
@@ -13,14 +14,16 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.db import connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import ForeignKey, QuerySet
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import DeletedObject, ModelChange, ModelDelta
+from simple_history.utils import get_m2m_reverse_field_name
 
 from apn_portal.exceptions import ConflictError, DomainError
 from apn_portal.fields import IdMultipleChoiceField
@@ -412,6 +415,44 @@ def csv_streaming_response(filename: str, header, rows) -> StreamingHttpResponse
     return response
 
 
+def _history_m2m_rows(model, history_model, name: str, records, foreign_keys_are_objs: bool) -> dict:
+    """By version (history id): the rows of many-to-many field `name` recorded with it, in one query, as
+    django-simple-history's diff reads them one version at a time: (the rows' values, with related ids,
+    to compare; the rows to show, with related objects, or a DeletedObject for one since deleted, when
+    `foreign_keys_are_objs`)."""
+    m2m_model = getattr(history_model, name).model
+    fields = [
+        field
+        for field in m2m_model._meta.fields
+        if field.editable and field.name not in ("id", "m2m_history_id", "history")
+    ]
+    foreign_keys = [field for field in fields if isinstance(field, ForeignKey)]
+    ordering = get_m2m_reverse_field_name(model._meta.get_field(name))
+    queryset = (
+        m2m_model._default_manager.filter(history__in=[record.pk for record in records])
+        .order_by("history_id", ordering)
+        .select_related(*(field.name for field in foreign_keys))
+    )
+
+    def shown(row, field):
+        if not isinstance(field, ForeignKey):
+            return getattr(row, field.name)
+        try:
+            value = getattr(row, field.name)
+        except ObjectDoesNotExist:
+            value = None
+        return DeletedObject(field.related_model, getattr(row, field.attname)) if value is None else value
+
+    by_version: dict = {}
+    for row in queryset:
+        values, rows = by_version.setdefault(row.history_id, ([], []))
+        values.append({field.name: getattr(row, field.attname) for field in fields})
+        rows.append(
+            {field.name: shown(row, field) for field in fields} if foreign_keys_are_objs else values[-1]
+        )
+    return by_version
+
+
 class AuditedAdmin(AdminInputMixin, SimpleHistoryAdmin):
     """Shows who changed what and when, from django-simple-history's records.
 
@@ -421,6 +462,36 @@ class AuditedAdmin(AdminInputMixin, SimpleHistoryAdmin):
 
     def revert_disabled(self, request, obj=None):
         return True
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        """What changed in each version on the history page, as django-simple-history says it, except
+        that its diff reads both versions' rows of every tracked many-to-many field (a customer's access
+        administrators), two queries a version: here they are read for the whole page at once, one query
+        a field, and compared as the library compares them."""
+        history_model = getattr(self.model, self.model._meta.simple_history_manager_attribute).model
+        m2m_names = [field.name for field in history_model._history_m2m_fields]
+        if not m2m_names:
+            return super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs)
+        records = list(historical_records)
+        rows = {
+            name: _history_m2m_rows(self.model, history_model, name, records, foreign_keys_are_objs)
+            for name in m2m_names
+        }
+        for newer, older in itertools.pairwise(records):
+            delta = newer.diff_against(
+                older, excluded_fields=m2m_names, foreign_keys_are_objs=foreign_keys_are_objs
+            )
+            changes = list(delta.changes)
+            for name in m2m_names:
+                old_values, old_shown = rows[name].get(older.pk, ([], []))
+                new_values, new_shown = rows[name].get(newer.pk, ([], []))
+                if old_values != new_values:
+                    changes.append(ModelChange(name, old_shown, new_shown))
+            changes.sort(key=lambda change: change.field)
+            delta = ModelDelta(changes, [change.field for change in changes], older, newer)
+            helper = self.get_historical_record_context_helper(request, newer)
+            newer.history_delta_changes = helper.context_for_delta_changes(delta)
+        return None
 
     def history_view(self, request, object_id, extra_context=None):
         if not self._may_read_history(request, object_id):
