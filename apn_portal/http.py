@@ -55,11 +55,39 @@ def ip_address_or_none(text: str | None) -> str | None:
 
 
 def client_address(request) -> str | None:
-    """The client's address as every limit sees it (the API's throttles, the sign-in lockout, the contact
-    form's throttle): REMOTE_ADDR, or behind PROXY_COUNT reverse proxies the address the first of them
-    saw, counted from the right of X-Forwarded-For, so never one the client wrote itself. DRF's rule
-    (its NUM_PROXIES is PROXY_COUNT), for Django's requests as well as DRF's.
+    """The client's address (every limit counts it by `throttle_address`: the API's throttles, the
+    sign-in lockout, the contact form's throttle): REMOTE_ADDR, or behind PROXY_COUNT reverse proxies the
+    address the first of them saw, counted from the right of X-Forwarded-For, so never one the client
+    wrote itself. DRF's rule (its NUM_PROXIES is PROXY_COUNT), for Django's requests as well as DRF's.
 
     None when that is no address (a proxy that did not know it): what is stored for the client says it is
     unknown, rather than refuse what the client sent; the limits count all such clients together."""
     return ip_address_or_none(BaseThrottle().get_ident(request))
+
+
+# Every IPv6 client (a home, an office, a server) is given at least a /64 and may use any address in it.
+IPV6_CLIENT_PREFIX = 64
+
+
+def throttle_address(address: str | None) -> str | None:
+    """The address a limit counts `address` by: an IPv4 address itself (also written IPv4-mapped,
+    `::ffff:203.0.113.7`, as a dual-stack socket shows it), an IPv6 address by its /64, written as the
+    first address in it (`2001:db8:1:2::`), so one host changing its address within its /64 is still
+    counted as one, as an IPv4 client is behind its one address. It is an address, so it fits wherever
+    one is stored (the sign-in lockout's records). None stays None.
+
+    Only for counting: what is stored for the client (a contact request's address) is its full one."""
+    if address is None:
+        return None
+    parsed = ipaddress.ip_address(address)
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network((parsed, IPV6_CLIENT_PREFIX), strict=False).network_address)
+
+
+def client_throttle_address(request) -> str | None:
+    """The client's address (`client_address`) as every limit counts it (`throttle_address`): the API's
+    throttles, the contact form's and the sign-in lockout."""
+    return throttle_address(client_address(request))

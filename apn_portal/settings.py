@@ -113,7 +113,8 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 # No LOGOUT_REDIRECT_URL: signing out shows registration/logged_out.html, which says it worked.
 
-# Lockout after repeated failures, per username and IP, on every sign-in path (site, admin, API).
+# Lockout after repeated failures, per username and IP (an IPv6 client's /64), on every sign-in path (site,
+# admin, API).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -121,7 +122,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_LOCKOUT_CALLABLE = "apn_portal.accounts.lockout.lockout_response"
 # Behind a reverse proxy every client would otherwise share the proxy's address, and so its lockouts.
-AXES_CLIENT_IP_CALLABLE = "apn_portal.http.client_address"
+AXES_CLIENT_IP_CALLABLE = "apn_portal.http.client_throttle_address"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

@@ -1,6 +1,6 @@
-"""Request rates: per anonymous IP address, per token (or signed-in user), and a tighter rate for
-sending contact requests. Counters live in the default cache, Redis in production, so every web process
-shares them.
+"""Request rates: per anonymous IP address (an IPv6 client's /64, see `apn_portal.http.throttle_address`),
+per token (or signed-in user), and a tighter rate for sending contact requests. Counters live in the
+default cache, Redis in production, so every web process shares them.
 
 Rates come from `settings.API_THROTTLE_RATES` at request time (e.g. `{"anon": "120/min"}`), so an operator
 can change them with environment variables.
@@ -13,11 +13,17 @@ from rest_framework import status
 from rest_framework.throttling import SimpleRateThrottle
 
 from apn_portal.api.idempotency import REPLAY_HEADER, stored_response_exists
+from apn_portal.http import client_throttle_address
 
 
 class PortalRateThrottle(SimpleRateThrottle):
     def get_rate(self):
         return settings.API_THROTTLE_RATES.get(self.scope)
+
+    def get_ident(self, request):
+        """The client's address as every limit counts it: an IPv6 client by its /64. Clients whose
+        address is unknown (a proxy that did not know it) are counted together."""
+        return client_throttle_address(request) or "unknown"
 
     def allow_request(self, request, view):
         # Read again on every request: a rate changed in the settings applies without a restart.

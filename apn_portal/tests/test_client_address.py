@@ -6,7 +6,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
-from apn_portal.http import client_address
+from apn_portal.http import client_address, throttle_address
 from tests.factories import PASSWORD, PartnerUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +54,37 @@ def test_a_failed_sign_in_from_an_unknown_address_is_told_so_and_still_counted(c
     sign_in("not-the-right-password")
 
     assertContains(sign_in(PASSWORD), "Too many failed sign-in attempts", status_code=429)
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # an IPv4 client, as a dual-stack socket shows it
+        ("2001:db8:1:2::1", "2001:db8:1:2::"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::"),  # the same /64: the same client
+        ("2001:db8:1:3::1", "2001:db8:1:3::"),
+        ("::1", "::"),
+        (None, None),
+    ],
+)
+def test_every_limit_counts_an_ipv6_client_by_its_64(address, counted_as):
+    assert throttle_address(address) == counted_as
+
+
+def test_the_sign_in_lockout_counts_an_ipv6_client_by_its_64(client, settings):
+    # One host may take any address of its /64: a new one for each guess is still the same host.
+    user = PartnerUserFactory()
+
+    def sign_in(password, n):
+        return client.post(
+            reverse("login"),
+            {"username": user.username, "password": password},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=f"2001:db8:1:2::{n:x}",
+        )
+
+    for n in range(1, settings.AXES_FAILURE_LIMIT + 1):
+        sign_in("not-the-right-password", n)
+
+    assertContains(sign_in(PASSWORD, 99), "Too many failed sign-in attempts", status_code=429)

@@ -324,6 +324,26 @@ def test_an_address_sending_too_many_requests_is_told_to_wait_and_keeps_its_text
     assert post(client, partner, ip="198.51.100.1").status_code == 303  # another address is not affected
 
 
+def test_one_ipv6_host_changing_its_address_within_its_64_is_told_to_wait_all_the_same(client, partner):
+    # Every IPv6 client holds a whole /64: it is counted as one, as an IPv4 client behind one address is.
+    for n in range(1, 6):
+        assert post(client, partner, ip=f"2001:db8:1:2::{n:x}").status_code == 303
+
+    response = post(client, partner, ip="2001:db8:1:2:ffff:ffff:ffff:ffff")
+
+    assert response.status_code == 429 and ContactRequest.objects.count() == 5
+    # Each lead keeps the address it came from.
+    assert ContactRequest.objects.filter(submitted_from_ip="2001:db8:1:2::5").exists()
+    assert post(client, partner, ip="2001:db8:1:3::1").status_code == 303  # another /64 is not affected
+
+
+def test_an_ipv4_client_seen_as_an_ipv4_mapped_address_is_counted_as_itself(client, partner):
+    for _ in range(5):
+        assert post(client, partner, ip="203.0.113.7").status_code == 303
+
+    assert post(client, partner, ip="::ffff:203.0.113.7").status_code == 429
+
+
 def test_a_throttled_request_with_nothing_wrong_asks_to_correct_no_field(client, partner):
     for _ in range(5):
         post(client, partner)

@@ -7,13 +7,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from apn_portal.exceptions import DomainError
-from apn_portal.http import client_address, form_address, redirect_see_other
+from apn_portal.http import client_address, form_address, redirect_see_other, throttle_address
 from apn_portal.pages import form_error
 from partners.forms import ContactRequestForm
 from partners.models import Partner, contact_request_new_reference
 from partners.services import contact_request_submit, contact_request_submitted_before
 
-# Each address may send this many requests per window; enough for a person, too few for a spammer.
+# Each address (an IPv6 client's /64) may send this many requests per window; enough for a person, too
+# few for a spammer.
 CONTACT_THROTTLE_LIMIT = 5
 CONTACT_THROTTLE_WINDOW_SECONDS = 10 * 60
 # The confirmation page is shown only to the session that sent the request.
@@ -32,7 +33,8 @@ def contact_form_for(request, partner: Partner) -> ContactRequestForm:
 
 
 def _throttle_key(ip: str | None) -> str:
-    return f"contact-request-throttle:{ip or 'unknown'}"
+    # An IPv6 client by its /64, which it may use all of; the request stores its full address.
+    return f"contact-request-throttle:{throttle_address(ip) or 'unknown'}"
 
 
 def _is_throttled(ip: str | None) -> bool:

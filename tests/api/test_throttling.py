@@ -51,6 +51,17 @@ def test_anonymous_callers_are_limited_per_address(world, settings, shared_cache
     assert other_address.status_code == 200
 
 
+def test_an_anonymous_ipv6_caller_is_limited_per_64_not_per_address(world, settings, shared_cache):
+    # Every IPv6 client holds a whole /64: changing its address within it is no new caller.
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anon": "3/min"}
+    client = api_client()
+    statuses = [
+        client.get("/api/v1/partners/", REMOTE_ADDR=f"2001:db8:1:2::{n}").status_code for n in range(1, 5)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    assert client.get("/api/v1/partners/", REMOTE_ADDR="2001:db8:1:3::1").status_code == 200
+
+
 def test_a_forged_forwarded_for_header_does_not_reset_the_count(world, settings, shared_cache):
     settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anon": "2/min"}
     client = api_client()
@@ -123,3 +134,24 @@ def test_contact_requests_sent_at_once_cannot_exceed_the_rate(settings, shared_c
 
     assert sorted(statuses) == [201, 201, 429, 429]
     assert ContactRequest.objects.count() == 2
+
+
+def test_one_ipv6_host_sends_no_more_contact_requests_by_changing_its_address(world, settings, shared_cache):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "contact_requests": "2/hour"}
+    client = api_client()
+    statuses = [
+        client.post("/api/v1/contact-requests/", LEAD, format="json", REMOTE_ADDR=address).status_code
+        for address in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3")
+    ]
+    assert statuses == [201, 201, 429]
+    # Each lead keeps the address it came from.
+    addresses = set(
+        ContactRequest.objects.filter(email=LEAD["email"]).values_list("submitted_from_ip", flat=True)
+    )
+    assert addresses == {"2001:db8:1:2::1", "2001:db8:1:2::2"}
+    assert (
+        client.post(
+            "/api/v1/contact-requests/", LEAD, format="json", REMOTE_ADDR="2001:db8:1:3::1"
+        ).status_code
+        == 201
+    )
