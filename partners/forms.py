@@ -16,6 +16,7 @@ from partners.models import (
     Partner,
     ProfileChangeRequest,
     Tier,
+    partner_logo_name,
     validate_partner_logo,
 )
 from partners.services_records import partner_categories_check, partner_entry_tier
@@ -128,7 +129,11 @@ class LogoField(forms.ImageField):
         # an image".
         if data not in self.empty_values and hasattr(data, "size"):
             validate_partner_logo(data)
-        return super().to_python(data)
+        upload = super().to_python(data)
+        if upload is not None and getattr(upload, "image", None) is not None:
+            # Stored under what it holds, not what it was called: it is served as its name says.
+            upload.name = partner_logo_name(upload.name, upload.image.format)
+        return upload
 
     def widget_attrs(self, widget):
         attrs = super().widget_attrs(widget)

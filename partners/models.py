@@ -1,5 +1,6 @@
 import datetime
 import json
+import posixpath
 import re
 import secrets
 import unicodedata
@@ -60,6 +61,9 @@ def validate_not_in_future(value: datetime.date) -> None:
 # on every card.
 LOGO_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
 LOGO_CONTENT_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+# The extension a logo is stored under, by what it holds: the portal serves it as the image type that
+# extension names (apn_portal/media.py), and nothing under another name.
+LOGO_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "GIF": ".gif", "WEBP": ".webp"}
 LOGO_MAX_BYTES = 2 * 1024 * 1024
 LOGO_MAX_SIDE = 4096
 
@@ -105,6 +109,14 @@ def validate_partner_logo(value) -> None:
         value.seek(position)
     if not small_enough:
         raise too_many_pixels
+
+
+def partner_logo_name(name: str, image_format: str) -> str:
+    """The name a logo uploaded as `name` is stored under: its own, with the extension of the image it
+    holds (`image_format`, Pillow's name, one of LOGO_FORMATS), whatever extension it came with, so a PNG
+    uploaded as "logo.pdf" is stored, and served, as "logo.png"."""
+    stem = posixpath.splitext(posixpath.basename(name))[0] or "logo"
+    return f"{stem}{LOGO_EXTENSIONS[image_format]}"
 
 
 class Taxonomy(TimeStampedModel):

@@ -61,6 +61,34 @@ def test_nothing_else_under_the_media_root_is_served(client, media_root, path):
     assert b"not for the web" not in response.content
 
 
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("a.png", "image/png"),
+        ("a.jpg", "image/jpeg"),
+        ("a.jpeg", "image/jpeg"),  # as logos were stored before they were named by what they hold
+        ("a.gif", "image/gif"),
+        ("a.webp", "image/webp"),
+        ("A.PNG", "image/png"),
+    ],
+)
+def test_a_logo_is_served_as_the_image_its_name_says(client, media_root, name, content_type):
+    (media_root / "partner-logos").mkdir()
+    (media_root / "partner-logos" / name).write_bytes(_png())
+
+    response = client.get(f"/media/partner-logos/{name}")
+
+    assert response.status_code == 200 and response["Content-Type"] == content_type
+
+
+@pytest.mark.parametrize("name", ["a.pdf", "a.ps", "a.mpg", "a.svg", "a.html", "a"])
+def test_an_upload_not_named_as_an_image_is_not_served(client, media_root, name):
+    (media_root / "partner-logos").mkdir()
+    (media_root / "partner-logos" / name).write_bytes(_png())
+
+    assert client.get(f"/media/partner-logos/{name}").status_code == 404
+
+
 def test_uploads_are_only_read(client, media_root):
     (media_root / "partner-logos").mkdir()
     (media_root / "partner-logos" / "a.png").write_bytes(_png())

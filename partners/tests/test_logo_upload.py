@@ -154,6 +154,34 @@ def test_a_logo_browsers_show_is_stored(client, settings, pdm, partner, name, im
     assert _stored_logos(settings) == [os.path.basename(partner.logo.name)]
 
 
+@pytest.mark.parametrize(
+    ("name", "image_format", "stored_as", "content_type"),
+    [
+        ("logo.pdf", "PNG", "logo.png", "image/png"),
+        ("logo.ps", "PNG", "logo.png", "image/png"),
+        ("logo.mpg", "JPEG", "logo.jpg", "image/jpeg"),
+        ("logo.png", "GIF", "logo.gif", "image/gif"),
+        ("Logo.JPEG", "JPEG", "Logo.jpg", "image/jpeg"),
+        ("logo", "WEBP", "logo.webp", "image/webp"),
+    ],
+)
+def test_a_logo_is_stored_and_served_as_the_image_it_is_whatever_its_name(
+    client, pdm, partner, name, image_format, stored_as, content_type
+):
+    # Under its own name a PNG called "logo.pdf" would be served as a PDF: a broken document, or a download.
+    content = image_bytes(image_format=image_format)
+
+    response = upload_logo(client, pdm, partner, name, content, content_type="application/octet-stream")
+
+    assert response.status_code == 302, _logo_errors(response)
+    partner.refresh_from_db()
+    assert partner.logo.name == f"partner-logos/{stored_as}"
+    served = client.get(partner.logo.url)
+    assert served.status_code == 200
+    assert served["Content-Type"] == content_type
+    assert b"".join(served.streaming_content) == content
+
+
 def test_the_logo_field_asks_the_browser_for_those_formats_only(client, pdm, partner):
     client.force_login(pdm)
     page = client.get(reverse("admin:partners_partner_change", args=[partner.pk])).content.decode()
