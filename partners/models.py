@@ -69,8 +69,9 @@ LOGO_MAX_SIDE = 4096
 
 
 def validate_partner_logo(value) -> None:
-    """For a partner's logo, from the admin or any other form: a PNG, JPEG, GIF or WebP image (by what the
-    file holds, not its name), at most LOGO_MAX_BYTES and LOGO_MAX_SIDE pixels a side."""
+    """For a partner's logo, from the admin or any other form: a whole PNG, JPEG, GIF or WebP image (by
+    what the file holds, not its name; every pixel there), at most LOGO_MAX_BYTES and LOGO_MAX_SIDE pixels
+    a side."""
     if isinstance(value, FieldFile) and value._committed:
         # The logo already stored, checked when it was uploaded: a later edit of the partner neither reads
         # it back from storage nor fails on one stored before these limits.
@@ -89,13 +90,19 @@ def validate_partner_logo(value) -> None:
     position = value.tell()
     value.seek(0)
     try:
-        # Pillow reads the header only; `verify` checks the rest without decoding the pixels, and only once
-        # the size is known to be small.
+        # Pillow reads the header only; the pixels are read only once the size is known to be small.
         with Image.open(value, formats=LOGO_FORMATS) as image:
             width, height = image.size
             small_enough = width <= LOGO_MAX_SIDE and height <= LOGO_MAX_SIDE
             if small_enough:
-                image.verify()
+                image.verify()  # a PNG's checksums
+        if small_enough:
+            # Decoded in full, from a fresh start (`verify` leaves the image unusable): `verify` checks
+            # nothing past a JPEG's or GIF's header, and one cut short (an interrupted download) shows
+            # broken on every card. Pillow refuses it since LOAD_TRUNCATED_IMAGES is off, as it is.
+            value.seek(0)
+            with Image.open(value, formats=LOGO_FORMATS) as image:
+                image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Far above our limit: twice Pillow's raises; above it Pillow warns, which raises where warnings
         # are errors and otherwise leaves the size to the check below.

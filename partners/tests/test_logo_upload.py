@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from PIL import Image
+from PIL import Image, ImageFile
 
 from partners.models import Partner
 from partners.tests.test_admin import change_form_data
@@ -44,6 +44,14 @@ def noise_png(side: int) -> bytes:
     buffer = io.BytesIO()
     Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def cut_short(image_format: str) -> bytes:
+    """The first quarter of an image of random pixels, as an interrupted download leaves it: its header
+    says what it is, most of its pixels are missing."""
+    buffer = io.BytesIO()
+    Image.effect_noise((400, 400), 64).convert("RGB").save(buffer, image_format)
+    return buffer.getvalue()[: len(buffer.getvalue()) // 4]
 
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n%%EndComments\nnewpath 0 0 moveto showpage\n"
@@ -117,8 +125,23 @@ def test_a_logo_of_more_than_2_mb_is_refused_and_not_stored(client, settings, pd
         ("logo.png", image_bytes(image_format="BMP"), "image/png"),
         ("logo.png", b"this is not an image at all", "image/png"),
         ("logo.png", image_bytes()[:60], "image/png"),  # cut short
+        # Cut short in their pixels: a browser would show them broken on every card.
+        ("logo.png", cut_short("PNG"), "image/png"),
+        ("logo.jpg", cut_short("JPEG"), "image/jpeg"),
+        ("logo.gif", cut_short("GIF"), "image/gif"),
+        ("logo.webp", cut_short("WEBP"), "image/webp"),
     ],
-    ids=["eps", "eps-named-png", "bmp-named-png", "text-named-png", "truncated-png"],
+    ids=[
+        "eps",
+        "eps-named-png",
+        "bmp-named-png",
+        "text-named-png",
+        "truncated-png",
+        "cut-short-png",
+        "cut-short-jpeg",
+        "cut-short-gif",
+        "cut-short-webp",
+    ],
 )
 def test_a_logo_browsers_cannot_show_is_refused_and_not_stored(
     client, settings, pdm, partner, name, content, content_type
@@ -129,6 +152,19 @@ def test_a_logo_browsers_cannot_show_is_refused_and_not_stored(
     partner.refresh_from_db()
     assert not partner.logo
     assert _stored_logos(settings) == []
+
+
+def test_pillow_is_not_told_to_accept_images_cut_short():
+    # Else loading one would fill in its missing pixels instead of saying it is damaged.
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG", "GIF", "WEBP"])
+def test_the_model_refuses_a_logo_cut_short_outside_the_admin_too(partner, image_format):
+    partner.logo = ContentFile(cut_short(image_format), name=f"logo.{image_format.lower()}")
+    with pytest.raises(ValidationError) as refusal:
+        partner.full_clean()
+    assert refusal.value.message_dict["logo"] == [NOT_AN_IMAGE]
 
 
 @pytest.mark.parametrize(
