@@ -2,18 +2,24 @@
 
 
 def user_change_data(user, **changes) -> dict:
-    """The user admin's change form as the page shows it for a user who is neither staff nor superuser,
-    with `changes` made (a change of None leaves the field out, as an unticked box is)."""
-    data = {
+    """The user admin's change form as the page shows it for `user`, with `changes` made. An unticked box
+    is not sent at all: a change to False (or None) leaves the field out."""
+    values = {
         "username": user.username,
         "first_name": user.first_name,
         "last_name": user.last_name,
         "email": user.email,
         "partner": user.partner_id or "",
         "customer": user.customer_id or "",
-        "is_active": "on",
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "groups": [group.pk for group in user.groups.all()],
+        "user_permissions": [],
         "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
         "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
+        "last_login_0": "",
+        "last_login_1": "",
         **changes,
     }
-    return {key: value for key, value in data.items() if value is not None}
+    return {name: value for name, value in values.items() if value is not False and value is not None}

@@ -12,6 +12,7 @@ from rest_framework.authtoken.models import Token
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.models import User
 from apn_portal.accounts.roles import roles_sync
+from tests.admin_forms import user_change_data
 from tests.factories import (
     CustomerFactory,
     PartnerFactory,
@@ -62,15 +63,7 @@ def test_the_user_admin_refuses_a_superuser_with_an_organisation_with_a_message(
     client.force_login(SuperUserFactory())
 
     response = client.post(
-        reverse("admin:accounts_user_change", args=[user.pk]),
-        {
-            "username": user.username,
-            "partner": user.partner_id,
-            "is_active": "on",
-            "is_superuser": "on",
-            "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
-            "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
-        },
+        reverse("admin:accounts_user_change", args=[user.pk]), user_change_data(user, is_superuser="on")
     )
 
     assertContains(

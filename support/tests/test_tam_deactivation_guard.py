@@ -15,6 +15,7 @@ from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.models import User
 from support import services
 from support.models import SupportSubscription
+from tests.admin_forms import user_change_data
 from tests.factories import QualifiedTamFactory, SuperUserFactory, SupportSubscriptionFactory, support_plan
 from tests.locks import in_a_thread, sessions_waiting_for_locks, wait_for
 
@@ -35,32 +36,10 @@ def _designate(customer, tam, **kwargs):
     return SupportSubscriptionFactory(customer=customer, plan="enterprise", tam=tam, **kwargs)
 
 
-def _form_data(user: User, **changes) -> dict:
-    """The user admin's change form as the page shows it for `user`, with `changes` made."""
-    values = {
-        "username": user.username,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "email": user.email,
-        "partner": user.partner_id or "",
-        "customer": user.customer_id or "",
-        "is_active": user.is_active,
-        "is_staff": user.is_staff,
-        "is_superuser": user.is_superuser,
-        "groups": [group.pk for group in user.groups.all()],
-        "user_permissions": [],
-        "date_joined_0": user.date_joined.date().isoformat(),
-        "date_joined_1": user.date_joined.time().strftime("%H:%M:%S"),
-        "last_login_0": "",
-        "last_login_1": "",
-    }
-    values.update(changes)
-    # An unticked box is not sent at all.
-    return {name: value for name, value in values.items() if value is not False}
-
-
 def _change(client, user: User, **changes):
-    return client.post(reverse("admin:accounts_user_change", args=[user.pk]), _form_data(user, **changes))
+    return client.post(
+        reverse("admin:accounts_user_change", args=[user.pk]), user_change_data(user, **changes)
+    )
 
 
 def _form_errors(response) -> str:
