@@ -47,3 +47,36 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
         from django.conf import settings
 
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_apn_{suffix}"
+
+
+# The production cache (Django's Redis cache that fails open), down or up, for the tests about outages.
+FAIL_OPEN_CACHE = "apn_portal.cache.FailOpenRedisCache"
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The production cache on a port nothing listens on: every call to it is refused."""
+    from django.core.cache import caches
+
+    settings.CACHES = {"default": {"BACKEND": FAIL_OPEN_CACHE, "LOCATION": "redis://127.0.0.1:1/0"}}
+    return caches["default"]
+
+
+@pytest.fixture
+def redis_up(settings):
+    """The production cache on a real Redis, as scripts/test.sh and CI start it, under a key prefix of the
+    test's own."""
+    import uuid
+
+    from django.core.cache import caches
+
+    assert os.environ.get("REDIS_URL"), "Start Redis: bash scripts/services.sh --redis, or scripts/test.sh"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": FAIL_OPEN_CACHE,
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-{uuid.uuid4()}",
+            "TIMEOUT": 600,
+        }
+    }
+    return caches["default"]

@@ -3,12 +3,10 @@ miss, writes are skipped, counters let requests through, the outage is logged on
 does not answer is given up on within seconds. With Redis up it is Django's Redis cache."""
 
 import logging
-import os
 import socket
 import subprocess
 import sys
 import textwrap
-import uuid
 
 import pytest
 from django.core.cache import caches
@@ -23,33 +21,12 @@ from tests.api.conftest import api_client
 from tests.factories import PartnerFactory, PartnerUserFactory
 
 BACKEND = "apn_portal.cache.FailOpenRedisCache"
-NOTHING_LISTENS = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture(autouse=True)
 def no_outage_yet(monkeypatch):
     # The warnings are once per process; each test starts before any outage.
     monkeypatch.setattr(cache_module, "_outages", {})
-
-
-@pytest.fixture
-def redis_down(settings):
-    settings.CACHES = {"default": {"BACKEND": BACKEND, "LOCATION": NOTHING_LISTENS}}
-    return caches["default"]
-
-
-@pytest.fixture
-def redis_up(settings):
-    # A real Redis, as scripts/test.sh and CI start it: the behaviour under test is the shared cache's.
-    assert os.environ.get("REDIS_URL"), "Start Redis: bash scripts/services.sh --redis, or scripts/test.sh"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": BACKEND,
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": f"test-{uuid.uuid4()}",
-        }
-    }
-    return caches["default"]
 
 
 def test_with_redis_down_reads_miss_and_writes_are_skipped(redis_down):

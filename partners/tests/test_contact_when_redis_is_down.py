@@ -2,9 +2,6 @@
 request is still stored and confirmed, and Find-a-Partner and the profiles still answer from the
 database; while it is up, the throttle still limits each address."""
 
-import os
-import uuid
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -16,8 +13,6 @@ from tests.factories import PartnerFactory, PartnerUserFactory, tier
 
 pytestmark = pytest.mark.django_db
 
-PRODUCTION_BACKEND = "apn_portal.cache.FailOpenRedisCache"
-
 
 @pytest.fixture
 def partner():
@@ -25,26 +20,6 @@ def partner():
     PartnerUserFactory(partner=partner, email="sales@acme.example")
     PartnerFactory(name="Beta Hosting", slug="beta-hosting")
     return partner
-
-
-@pytest.fixture
-def redis_down(settings):
-    """The production cache, on a port nothing listens on: every call to it is refused."""
-    settings.CACHES = {"default": {"BACKEND": PRODUCTION_BACKEND, "LOCATION": "redis://127.0.0.1:1/0"}}
-
-
-@pytest.fixture
-def redis_up(settings):
-    # A real Redis, as scripts/test.sh and CI start it: the behaviour under test is the shared cache's.
-    assert os.environ.get("REDIS_URL"), "Start Redis: bash scripts/services.sh --redis, or scripts/test.sh"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": PRODUCTION_BACKEND,
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": f"test-{uuid.uuid4()}",
-            "TIMEOUT": 600,
-        }
-    }
 
 
 def test_a_contact_request_sent_while_redis_is_down_is_stored_and_confirmed(client, partner, redis_down):
