@@ -4,12 +4,12 @@ statements, however many partners and certifications it holds."""
 import datetime
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
+from tests.checks import on
 from tests.factories import (
     CertificationFactory,
     PartnerFactory,
@@ -21,12 +21,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 DAY = datetime.date(2026, 3, 2)
-
-
-def on(day: datetime.date):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(2, 0), tzinfo=datetime.UTC), tick=False
-    )
 
 
 def partners_with_expiring_certifications(count: int, expires_on: datetime.date) -> None:

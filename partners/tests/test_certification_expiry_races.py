@@ -4,7 +4,6 @@ certifications is not reminded, and the rest of the run goes on."""
 import datetime
 
 import pytest
-import time_machine
 
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
@@ -14,6 +13,7 @@ from apn_portal.webhooks.services import webhook_endpoint_create
 from partners.checks import certification_expiry
 from partners.models import Certification, Partner
 from partners.services_records import certification_update
+from tests.checks import on
 from tests.factories import (
     CertificationFactory,
     PartnerFactory,
@@ -28,12 +28,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 START = datetime.date(2026, 3, 2)
 EXPIRY = datetime.date(2026, 9, 30)
 A_WEEK_BEFORE = EXPIRY - datetime.timedelta(days=7)
-
-
-def on(day: datetime.date):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(2, 0), tzinfo=datetime.UTC), tick=False
-    )
 
 
 def partner_with_expiring_certification(

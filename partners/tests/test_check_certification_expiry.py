@@ -4,7 +4,6 @@ partner per day, never twice."""
 import datetime
 
 import pytest
-import time_machine
 from django.core import mail
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from partners.choices import CertificationLevel
 from partners.models import Certification
 from partners.selectors import active_certifications
 from partners.selectors_partner_area import partner_scorecard
+from tests.checks import on
 from tests.factories import (
     CertificationFactory,
     PartnerFactory,
@@ -29,12 +29,6 @@ pytestmark = pytest.mark.django_db
 
 START = datetime.date(2026, 3, 2)
 EXPIRY = datetime.date(2026, 9, 30)
-
-
-def on(day: datetime.date):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(2, 0), tzinfo=datetime.UTC), tick=False
-    )
 
 
 def run_on(day: datetime.date) -> CheckRun:

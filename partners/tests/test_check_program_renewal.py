@@ -4,7 +4,6 @@ import datetime
 import threading
 
 import pytest
-import time_machine
 from django.db import connection
 from django.db.models.signals import pre_save
 
@@ -17,6 +16,7 @@ from partners.models import Partner, PartnerSearchEntry, Program, ProgramEnrollm
 from partners.selectors import active_enrollments
 from partners.services import partner_tier_change
 from partners.services_records import partner_update
+from tests.checks import check_run_on, on
 from tests.factories import (
     ApprovedEnrollmentFactory,
     PartnerFactory,
@@ -33,17 +33,8 @@ START = datetime.date(2026, 3, 2)
 EXPIRY = datetime.date(2026, 9, 30)
 
 
-def on(day: datetime.date):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(2, 0), tzinfo=datetime.UTC), tick=False
-    )
-
-
 def run_on(day: datetime.date):
-    with on(day):
-        run = check_run("program_renewal")
-    assert run.status == CheckRunStatus.SUCCEEDED, run.error
-    return run
+    return check_run_on("program_renewal", day)
 
 
 @pytest.fixture

@@ -5,18 +5,16 @@ import random
 import threading
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apn_portal.checks.models import CheckRunStatus
-from apn_portal.checks.services import check_run
 from apn_portal.outbox.models import OutboxMessage
 from partners.checks import tier_health
 from partners.checks.tier_health import at_risk_from, evidence_last_days
 from partners.choices import CertificationLevel, TierChangeSource
 from partners.models import Partner, Tier, TierChange, TierRequirement
 from partners.selectors import hold_minimums, tier_evaluate, tier_ladders
+from tests.checks import check_run_on, on
 from tests.factories import (
     ApprovedEnrollmentFactory,
     CertificationFactory,
@@ -40,17 +38,8 @@ FOUNDATIONAL = CertificationLevel.FOUNDATIONAL
 ASSOCIATE = CertificationLevel.ASSOCIATE
 
 
-def on(day: datetime.date):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(2, 0), tzinfo=datetime.UTC), tick=False
-    )
-
-
 def run_on(day: datetime.date):
-    with on(day):
-        run = check_run("tier_health")
-    assert run.status == CheckRunStatus.SUCCEEDED, run.error
-    return run
+    return check_run_on("tier_health", day)
 
 
 def person_with(partner, level, expires_on, earned_on=START - datetime.timedelta(days=400)):

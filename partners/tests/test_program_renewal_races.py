@@ -4,24 +4,18 @@ not told, and the rest of the run goes on."""
 import datetime
 
 import pytest
-import time_machine
 
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
 from apn_portal.outbox.models import OutboxMessage
 from partners.checks import program_renewal
 from partners.models import Partner
+from tests.checks import on
 from tests.factories import ApprovedEnrollmentFactory, PartnerFactory, PartnerUserFactory, PdmFactory, program
 from tests.locks import in_a_thread
 
 START = datetime.date(2026, 3, 2)
 EXPIRY = datetime.date(2026, 9, 30)
-
-
-def on(day: datetime.date):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(2, 0), tzinfo=datetime.UTC), tick=False
-    )
 
 
 def audited_enrollment(name: str, staff_user: bool = True):

@@ -5,12 +5,10 @@ import datetime
 import json
 
 import pytest
-import time_machine
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
 from apn_portal.exceptions import ConflictError, DomainError
 from apn_portal.outbox.models import OutboxMessage
@@ -21,6 +19,7 @@ from partners.checks import tier_health
 from partners.choices import TierChangeSource
 from partners.models import Partner, PartnerSearchEntry, TierChange
 from partners.services import TierMove, partner_tier_change, partner_tier_change_many
+from tests.checks import check_run_on, on
 from tests.factories import (
     PartnerFactory,
     PartnerUserFactory,
@@ -35,17 +34,8 @@ pytestmark = pytest.mark.django_db
 START = datetime.date(2026, 3, 2)
 
 
-def on(day: datetime.date):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(2, 0), tzinfo=datetime.UTC), tick=False
-    )
-
-
 def run_on(day: datetime.date):
-    with on(day):
-        run = check_run("tier_health")
-    assert run.status == CheckRunStatus.SUCCEEDED, run.error
-    return run
+    return check_run_on("tier_health", day)
 
 
 def grace_ends(started: datetime.date) -> datetime.date:

@@ -4,7 +4,6 @@ import datetime
 import threading
 
 import pytest
-import time_machine
 from celery import current_app
 from django.conf import settings
 from django.core.management import CommandError, call_command
@@ -19,6 +18,7 @@ from apn_portal.checks.services import check_lock, check_run
 from apn_portal.checks.tasks import TRANSIENT_ERRORS, check_task, checks_catch_up
 from apn_portal.outbox.models import OutboxMessage
 from partners.models import Certification, Partner, TierChange
+from tests.checks import on
 from tests.factories import (
     CertificationFactory,
     PartnerFactory,
@@ -29,12 +29,6 @@ from tests.factories import (
 )
 
 TODAY = datetime.date(2026, 3, 2)
-
-
-def on(day: datetime.date):
-    return time_machine.travel(
-        datetime.datetime.combine(day, datetime.time(2, 0), tzinfo=datetime.UTC), tick=False
-    )
 
 
 @pytest.fixture
