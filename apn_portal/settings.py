@@ -172,6 +172,11 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent_emails"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="APN Portal <no-reply@apn-portal.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The provider's support desk: told of what its staff must hear when no person with an address would be
+# (a case past its response deadline with no TAM, reselling partner or Cloud Support Engineer to write to,
+# a TAM designation losing its qualification with neither the TAM nor the Account Manager reachable).
+# Empty turns it off: such a notice is then only logged, as a warning.
+SUPPORT_TEAM_EMAIL = env("SUPPORT_TEAM_EMAIL", default="support@apn-portal.localhost")
 # The portal's public address, for links in emails.
 PORTAL_URL = env("PORTAL_URL", default="http://localhost:8000")
 

@@ -1,5 +1,6 @@
 """support_sla: a case whose first-response deadline passed without a response is marked breached, and
-whoever answers it is told once; support_plan_retirement: subscriptions on a retired plan move to its
+whoever answers it is told once (the support desk, SUPPORT_TEAM_EMAIL, when nobody who answers it has an
+email address); support_plan_retirement: subscriptions on a retired plan move to its
 successor, on each customer's own retirement day.
 
 support_sla runs every five minutes, since the tightest target is 15 minutes. It is set-based: the due
@@ -12,7 +13,8 @@ answer came late). Running it twice marks nothing twice, and the emails carry a 
 tam_qualification: a designated TAM must hold a qualifying certification (support.selectors.tam_problem),
 which is checked when they are named and guarded while they are; but certifications expire on their own.
 30 and 7 days before a TAM's last qualifying certification ends, the TAM and the Account Manager of each
-customer whose plans designate them are told, and once more when it has ended. The subscription is left
+customer whose plans designate them are told (the support desk, SUPPORT_TEAM_EMAIL, when neither has an
+address), and once more when it has ended. The subscription is left
 as it is: only the Account Manager names another TAM. One email per TAM, customer and threshold, keyed
 by the last qualifying day, so a renewal followed by a later expiry warns again, and a rerun sends nothing.
 """
@@ -27,7 +29,7 @@ from apn_portal.checks.results import CheckResult, batched, plural
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from support import selectors
 from support.models import SupportCase
-from support.services import support_cases_mark_breached, support_subscriptions_move_retired
+from support.services import or_support_desk, support_cases_mark_breached, support_subscriptions_move_retired
 
 BATCH = 500
 
@@ -109,7 +111,7 @@ def tam_qualification_check(*, today: datetime.date) -> CheckResult:
                         f"tam-qualification:{notice.tam_id}:{notice.customer_id}:"
                         f"{notice.qualified_until.isoformat() if notice.qualified_until else 'none'}:{due}"
                     ),
-                    to=[notice.tam_email, notice.account_manager_email],
+                    to=or_support_desk([notice.tam_email, notice.account_manager_email]),
                     subject=_tam_subject(notice, due),
                     template=f"emails/support/tam_qualification_{'lapsed' if due == LAPSED else 'expiring'}",
                     context=_tam_context(notice, due, today, change_path),
@@ -137,7 +139,7 @@ def tam_qualification_check(*, today: datetime.date) -> CheckResult:
         # Noted, not counted: nothing was sent, and the next run will find it just the same.
         result.note(
             f"{plural(nobody, 'TAM designation')} had nobody to tell (no active TAM or Account Manager "
-            "with an email address)."
+            "with an email address, and no SUPPORT_TEAM_EMAIL)."
         )
     return result
 

@@ -5,6 +5,7 @@ whose message is written for that user. The pages, the admin and the API all cal
 import datetime
 import zoneinfo
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Q, QuerySet
@@ -821,10 +822,20 @@ def support_cases_tell_breached(cases: list[SupportCase]) -> tuple[int, int]:
     return _email_breached(cases), _emit_breached(cases)
 
 
+def or_support_desk(to: list[str | None]) -> list[str | None]:
+    """`to`, or, when it names nobody with an address, the provider's support desk
+    (settings.SUPPORT_TEAM_EMAIL): a notice the provider's support must hear is never left with nobody to
+    tell. With that setting empty too, `to` stays empty and the outbox logs the email it could not queue."""
+    if any(to) or not settings.SUPPORT_TEAM_EMAIL:
+        return to
+    return [settings.SUPPORT_TEAM_EMAIL]
+
+
 def _email_breached(cases: list[SupportCase]) -> int:
     """One email per case, to whoever answers it: the reselling partner while it handles the case, else
     the designated TAM of the plan that applies to its account now, else the provider's Cloud Support
-    Engineers."""
+    Engineers; and when none of them has an address (a fresh install has no engineers yet), the support
+    desk, so a missed deadline is never told to nobody."""
     # Only a partner still giving the account partner-led support (selectors.cases_partner_led) is told:
     # one the customer took it from no longer sees the case.
     with_partner = set(
@@ -852,7 +863,7 @@ def _email_breached(cases: list[SupportCase]) -> int:
         emails.append(
             OutboxEmail(
                 dedupe_key=f"support-case-breached:{case.pk}",
-                to=to,
+                to=or_support_desk(to),
                 subject=f"Past its response deadline: case #{case.pk} ({case.get_severity_display()}) "
                 f"for {case.customer.name}",
                 template="emails/support/case_breached",

@@ -66,6 +66,21 @@ def _fitting_subject(subject: str) -> str:
     return subject[: _SUBJECT_LENGTH - 1] + "…"
 
 
+def _log_untold(dedupe_keys: list[str]) -> None:
+    """An email with no recipient is not queued (a row that could never be sent would only wait in the
+    admin for ever), but not dropped in silence either: the log names it, so an operator sees who was
+    never told (and, for the provider's own notices, that SUPPORT_TEAM_EMAIL is empty)."""
+    shown = ", ".join(dedupe_keys[:20]) + (
+        f" and {len(dedupe_keys) - 20} more" if len(dedupe_keys) > 20 else ""
+    )
+    logger.warning(
+        "Not queued, no recipient with an email address: %s email%s (%s)",
+        len(dedupe_keys),
+        "" if len(dedupe_keys) == 1 else "s",
+        shown,
+    )
+
+
 def outbox_email_enqueue(
     *, dedupe_key: str, to: list[str], subject: str, template: str, context: dict
 ) -> OutboxMessage | None:
@@ -73,9 +88,11 @@ def outbox_email_enqueue(
 
     `template` names a pair `<template>.txt` and `<template>.html`. Returns None when a message with the
     same dedupe key already exists: that notification was already queued (or sent) and is not repeated.
-    A subject longer than the column holds is stored cut, ending in "…".
+    A subject longer than the column holds is stored cut, ending in "…". An email without recipients is
+    not stored, and is logged as a warning.
     """
     if not any(to):
+        _log_untold([dedupe_key])
         return None  # nothing to render
     context = {**context, "portal_url": settings.PORTAL_URL}
     return outbox_rendered_email_enqueue(
@@ -104,6 +121,7 @@ def outbox_rendered_email_enqueue(
     """
     recipients = sorted({address for address in to if address})
     if not recipients:
+        _log_untold([dedupe_key])
         return None
     with transaction.atomic():
         message, created = OutboxMessage.objects.get_or_create(
@@ -278,18 +296,24 @@ def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bo
     now.
 
     An email whose key is already stored (queued or sent before) is skipped, as with
-    outbox_email_enqueue; so is one without recipients. After commit, one delivery task per batch of
-    messages is queued rather than one per message; the sweep sends whatever the broker lost.
+    outbox_email_enqueue; so is one without recipients, which is logged as a warning. After commit, one
+    delivery task per batch of messages is queued rather than one per message; the sweep sends whatever
+    the broker lost.
 
     With `render_when_sent`, each email's context is stored as JSON (so it may hold only strings, numbers,
     booleans, None, lists and dicts) and its bodies are rendered when it is sent, by the delivery task:
     queuing then costs a small row per email instead of two template renders and a few kilobytes.
     """
     unique: dict[str, tuple[OutboxEmail, list[str]]] = {}
+    untold: list[str] = []
     for email in emails:
         recipients = sorted({address for address in email.to if address})
-        if recipients and email.dedupe_key not in unique:  # a key twice in one call is stored once
+        if not recipients:
+            untold.append(email.dedupe_key)
+        elif email.dedupe_key not in unique:  # a key twice in one call is stored once
             unique[email.dedupe_key] = (email, recipients)
+    if untold:
+        _log_untold(untold)
     if not unique:
         return set()
     if render_when_sent:

@@ -200,3 +200,18 @@ def test_the_queries_do_not_grow_with_the_tams_and_their_subscriptions(db):
         assert run_on(LAST_DAY - 30 * DAY).changed == {"warning_emails": 5}
 
     assert len(five.captured_queries) == len(one.captured_queries)
+
+
+def test_with_neither_the_tam_nor_the_account_manager_to_write_to_the_support_desk_is_told(
+    designated, alpha, tam, settings
+):
+    settings.SUPPORT_TEAM_EMAIL = "desk@provider.example"
+    tam.email = ""
+    tam.save()
+    alpha.account_manager.is_active = False
+    alpha.account_manager.save()
+
+    run = run_on(LAST_DAY - 30 * DAY)
+
+    assert run.changed == {"warning_emails": 1}
+    assert OutboxMessage.objects.get().to == ["desk@provider.example"]

@@ -18,7 +18,7 @@ from engagements.services import access_grant_revoke
 from support import services
 from support.choices import CaseStatus, CaseType
 from support.models import SupportCase
-from tests.factories import SupportSubscriptionFactory
+from tests.factories import SupportEngineerFactory, SupportSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -307,3 +307,64 @@ def test_a_case_done_in_time_is_no_breach(alpha, business_case, engineer):
     business_case.refresh_from_db()
     assert business_case.breached_at is None
     assert not OutboxMessage.objects.exists()
+
+
+# Nobody to tell: the support desk ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engineers", ["none yet", "none with an email"])
+def test_with_no_engineer_to_write_to_the_breach_goes_to_the_support_desk(alpha, settings, engineers):
+    settings.SUPPORT_TEAM_EMAIL = "desk@provider.example"
+    if engineers == "none with an email":
+        SupportEngineerFactory(username="engineer-noemail", email="")
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    case = open_case(alpha.staff, alpha.account)
+
+    run = run_at(OPENED + 2 * HOUR)
+
+    assert run.changed["emails"] == 1
+    email = OutboxMessage.objects.get()
+    assert email.dedupe_key == f"support-case-breached:{case.pk}"
+    assert email.to == ["desk@provider.example"]
+
+
+def test_an_engineer_with_an_email_is_told_and_the_support_desk_is_not(business_case, settings):
+    settings.SUPPORT_TEAM_EMAIL = "desk@provider.example"
+
+    run_at(OPENED + 2 * HOUR)
+
+    assert OutboxMessage.objects.get().to == ["eli@provider.example"]
+
+
+def test_a_reselling_partner_with_nobody_to_write_to_leaves_its_breach_to_the_support_desk(
+    alpha, reseller, engineer, settings
+):
+    settings.SUPPORT_TEAM_EMAIL = "desk@provider.example"
+    reseller.user.email = ""
+    reseller.user.save()
+    SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+    open_case(alpha.staff, reseller.account)
+
+    run_at(OPENED + 2 * HOUR)
+
+    assert OutboxMessage.objects.get().to == ["desk@provider.example"]
+
+
+def test_without_a_support_desk_address_either_the_breach_stands_and_a_warning_is_logged(
+    alpha, settings, caplog
+):
+    settings.SUPPORT_TEAM_EMAIL = ""
+    SupportSubscriptionFactory(customer=alpha.customer, plan="business")
+    case = open_case(alpha.staff, alpha.account)
+
+    with caplog.at_level("WARNING", logger="apn_portal.outbox.services"):
+        run = run_at(OPENED + 2 * HOUR)
+
+    case.refresh_from_db()
+    assert case.breached_at == OPENED + HOUR
+    assert run.changed["emails"] == 0
+    assert not OutboxMessage.objects.exists()  # no row that could never be sent
+    assert f"support-case-breached:{case.pk}" in caplog.text
+    assert "no recipient" in caplog.text

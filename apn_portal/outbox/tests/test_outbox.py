@@ -65,9 +65,32 @@ def test_the_same_dedupe_key_is_stored_and_sent_once():
 
 
 @pytest.mark.django_db
-def test_no_recipient_means_nothing_is_stored():
-    assert enqueue(to=["", ""]) is None
-    assert not OutboxMessage.objects.exists()
+def test_no_recipient_means_nothing_is_stored_and_a_warning_names_the_email(caplog):
+    with caplog.at_level("WARNING", logger="apn_portal.outbox.services"):
+        assert enqueue(key="lead:CR-9", to=["", ""]) is None
+        stored = outbox_email_enqueue_many(
+            [
+                OutboxEmail(
+                    dedupe_key=key,
+                    to=to,
+                    subject="Acme meets the Select tier again",
+                    template="emails/checks/tier_grace_closed",
+                    context={
+                        "partner": {"name": "Acme"},
+                        "tier": {"name": "Select"},
+                        "scorecard_path": "/my/",
+                    },
+                )
+                for key, to in (("grace:1", []), ("grace:2", [None, ""]), ("grace:3", ["a@example.com"]))
+            ]
+        )
+
+    assert stored == {"grace:3"}
+    assert list(OutboxMessage.objects.values_list("dedupe_key", flat=True)) == ["grace:3"]
+    # Nothing that could never be sent is queued; the log says what went untold.
+    assert "lead:CR-9" in caplog.text
+    assert "grace:1" in caplog.text and "grace:2" in caplog.text and "grace:3" not in caplog.text
+    assert all(record.levelname == "WARNING" for record in caplog.records)
 
 
 @pytest.mark.django_db
