@@ -1,8 +1,10 @@
 """People who sign in: their organisation (a partner) or, for provider staff, their roles (groups)."""
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.models import Group
@@ -13,7 +15,8 @@ from rest_framework.authtoken.models import TokenProxy
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.models import User
-from apn_portal.admin import AdminInputMixin, LargeTableAdminMixin
+from apn_portal.accounts.roles import is_role_group, role_group_deletion_problems, role_permissions
+from apn_portal.admin import AdminInputMixin, GuardedDeletionMixin, LargeTableAdminMixin
 
 
 class OrganisationFilter(admin.SimpleListFilter):
@@ -166,6 +169,66 @@ class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
         return ", ".join(group.name for group in user.groups.all())
 
 
+class GroupForm(forms.ModelForm):
+    """A role's group keeps the permissions the role needs (roles.ROLE_PERMISSIONS): it may be given more."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self._role() is not None and "permissions" in self.fields:
+            self.fields["permissions"].help_text = (
+                "What everyone holding the role may do in the admin. The permissions the role needs "
+                "stay (every migrate gives them back); more may be added."
+            )
+
+    def _role(self) -> StaffRole | None:
+        # The stored name: a role group's name is not on its form.
+        return StaffRole(self.instance.name) if self.instance.pk and is_role_group(self.instance) else None
+
+    def clean_permissions(self):
+        permissions = self.cleaned_data["permissions"]
+        role = self._role()
+        if role is None:
+            return permissions
+        missing = (
+            role_permissions(role)
+            .exclude(pk__in=[permission.pk for permission in permissions])
+            .select_related("content_type")
+            .order_by("content_type__app_label", "content_type__model", "codename")
+        )
+        if missing:
+            raise ValidationError(
+                f"The {role.value} role needs these permissions: "
+                + "; ".join(str(permission) for permission in missing)
+                + "."
+            )
+        return permissions
+
+
+class GroupAdmin(GuardedDeletionMixin, AdminInputMixin, DjangoGroupAdmin):
+    """Groups, the provider staff roles among them. A role is its group's name (User.has_role): a role's
+    group shows its name read-only and is never deleted, or its staff would silently lose the role; other
+    groups are the admin's own."""
+
+    form = GroupForm
+    list_display = ("name", "portal_role")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "name") if obj is not None and is_role_group(obj) else fields
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and is_role_group(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def deletion_problems(self, queryset):
+        return role_group_deletion_problems(queryset)
+
+    @admin.display(boolean=True, description="provider staff role")
+    def portal_role(self, group) -> bool:
+        return is_role_group(group)
+
+
 def _guard_odd_input(model) -> None:
     """Register `model`'s admin from another app (auth, axes, DRF's tokens) again, with AdminInputMixin:
     a NUL in a filter or a search there would otherwise be a 500, as on ours."""
@@ -175,8 +238,10 @@ def _guard_odd_input(model) -> None:
 
 
 # Registered before this module runs: their apps come before ours in INSTALLED_APPS.
-for _model in (Group, AccessAttempt, AccessLog, AccessFailureLog, TokenProxy):
+for _model in (AccessAttempt, AccessLog, AccessFailureLog, TokenProxy):
     _guard_odd_input(_model)
+admin.site.unregister(Group)
+admin.site.register(Group, GroupAdmin)
 
 
 class _CleanupFromTheAdmin:
