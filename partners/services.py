@@ -1,6 +1,7 @@
 """Writes of the partner domain. Each use case takes the acting user, opens its own transaction and
 raises a DomainError with a message for that user; views, the admin, the API and tasks all call these."""
 
+import contextlib
 import csv
 import datetime
 import hashlib
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Value, When
+from django.db.models import Case, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django_countries import countries
@@ -716,6 +717,8 @@ CERTIFICATION_IMPORT_MAX_ROWS = 50_000
 class CertificationImportResult:
     created: int = 0
     staff_created: int = 0
+    # Rows naming a certification the person already holds (recorded, or on an earlier row of the file).
+    already_recorded: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, message)
 
     @property
@@ -783,10 +786,13 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
 
     Columns: partner (slug), staff_name, staff_email (optional; identifies the person when given),
     name, level, credential_id (optional), earned_on, expires_on (optional: three years after earning).
-    A staff member not yet on the partner's record is added; an email nobody has yet goes to the one
-    person of that name recorded without an email, if there is one (several: the row is refused). A row
-    without an email is the one person of that name (several, recorded or added by earlier rows: the row
-    is refused).
+    A row naming a certification its person already holds (the same name, level and day earned, or the
+    same credential id), recorded or on an earlier row of the file, is skipped and counted as already
+    recorded: importing a file again, or next month's export with this month's rows, adds only what is new.
+    A credential id held by someone else is a bad row. A staff member not yet on the partner's record is
+    added; an email nobody has yet goes to the one person of that name recorded without an email, if
+    there is one (several: the row is refused). A row without an email is the one person of that name
+    (several, recorded or added by earlier rows: the row is refused).
     """
     result = CertificationImportResult()
     if isinstance(data, bytes):
@@ -832,11 +838,24 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
             unmailed_by_name.setdefault((member.partner_id, member.full_name.casefold()), []).append(member)
     emailed: list[StaffMember] = []  # recorded people given the email of a row
     credential_ids = [values["credential_id"] for _, values in rows if values.get("credential_id")]
-    taken_credentials = set(
-        Certification.objects.filter(credential_id__in=credential_ids).values_list("credential_id", flat=True)
-    )
+    days_earned = set()
+    for _, values in rows:
+        with contextlib.suppress(ValueError):  # not a day: the row is refused below
+            days_earned.add(datetime.date.fromisoformat(values.get("earned_on", "")))
+    # What is recorded already, in one query: whose each credential id is, and what the people of the
+    # file's partners hold (earned on one of its days), so a row naming either is known for what it is.
+    credential_holders: dict[str, int] = {}
+    held: set[tuple] = set()  # (person, name casefolded, level, day earned)
+    for member_id, cert_name, cert_level, cert_earned_on, cert_credential in Certification.objects.filter(
+        Q(credential_id__in=credential_ids)
+        | Q(staff_member__partner__in=editable.values(), earned_on__in=days_earned)
+    ).values_list("staff_member_id", "name", "level", "earned_on", "credential_id"):
+        if cert_credential:
+            credential_holders[cert_credential] = member_id
+        held.add((member_id, cert_name.casefold(), cert_level, cert_earned_on))
 
-    seen_credentials: dict[str, int] = {}
+    # Each credential id of the file, with its first line and the person it was for.
+    seen_credentials: dict[str, tuple[int, object]] = {}
     to_create = []  # (staff key or member, certification)
     for line, values in rows:
         problems = []
@@ -890,14 +909,6 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
                     model._meta.get_field(field_name).run_validators(values[column])
                 except ValidationError as error:
                     problems.append(f"{column}: {' '.join(error.messages).rstrip('.')}")
-        credential = values.get("credential_id", "")
-        if credential:
-            if credential in taken_credentials:
-                problems.append(f"credential_id '{credential}' is already recorded")
-            elif credential in seen_credentials:
-                problems.append(f"credential_id '{credential}' repeats line {seen_credentials[credential]}")
-            else:
-                seen_credentials[credential] = line
         if problems:
             result.errors.append((line, "; ".join(problems) + "."))
             continue
@@ -943,6 +954,29 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
                 unmailed_by_name.setdefault((partner.pk, name), []).append(member)
             # A later row naming the person without an email is this person too, as a recorded one is.
             staff_by_name.setdefault((partner.pk, name), []).append(member)
+        # A person added by an earlier row has no id yet: the object itself stands for them.
+        person = member.pk if member.pk is not None else ("added", id(member))
+        credential = values.get("credential_id", "")
+        holder = credential_holders.get(credential) if credential else None
+        if holder is not None and holder != person:
+            result.errors.append(
+                (line, f"credential_id '{credential}' is already recorded for another person.")
+            )
+            continue
+        first_line, first_person = (
+            seen_credentials.get(credential, (None, None)) if credential else (None, None)
+        )
+        if first_line is not None and first_person != person:
+            result.errors.append((line, f"credential_id '{credential}' repeats line {first_line}."))
+            continue
+        certification_key = (person, values["name"].casefold(), level, earned_on)
+        if holder is not None or first_line is not None or certification_key in held:
+            # The person holds it already: recorded, or on an earlier row of this file.
+            result.already_recorded += 1
+            continue
+        held.add(certification_key)
+        if credential:
+            seen_credentials[credential] = (line, person)
         to_create.append(
             (
                 member,
@@ -978,7 +1012,8 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
             # With history rows, so the audit trail shows who imported each certification.
             bulk_create_with_history(certifications, Certification, batch_size=1000, default_user=user)
             # A bulk insert sends no signals: bring Find-a-Partner's counts up to date in one statement.
-            partner_search_refresh({member.partner_id for member, _ in to_create})
+            if to_create:  # a file all already recorded changes no count
+                partner_search_refresh({member.partner_id for member, _ in to_create})
     except IntegrityError:
         # A concurrent import or edit took a credential id or an email between our check and our write:
         # nothing was kept.

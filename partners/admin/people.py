@@ -126,9 +126,14 @@ class CertificationAdmin(
                         if result.staff_created
                         else ""
                     )
+                    skipped = (
+                        f"; {plural(result.already_recorded, 'row')} already recorded, skipped"
+                        if result.already_recorded
+                        else ""
+                    )
                     self.message_user(
                         request,
-                        f"Imported {plural(result.created, 'certification')}{added_people}.",
+                        f"Imported {plural(result.created, 'certification')}{added_people}{skipped}.",
                         messages.SUCCESS,
                     )
                     return HttpResponseRedirect(reverse("admin:partners_certification_changelist"))

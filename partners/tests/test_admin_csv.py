@@ -170,6 +170,30 @@ def test_import_with_a_bad_row_lists_its_line_and_imports_nothing(client, superu
     assert not StaffMember.objects.exists()
 
 
+def test_importing_the_same_file_again_says_how_many_rows_were_already_recorded(client, superuser):
+    PartnerFactory(slug="acme")
+    rows = [
+        [
+            "acme",
+            "Jane Doe",
+            "jane@acme.example",
+            "Solutions Architect",
+            "associate",
+            "C-1",
+            "2025-01-15",
+            "",
+        ],
+        ["acme", "Raj Patel", "", "Cloud Practitioner", "foundational", "", "2024-06-01", ""],
+    ]
+    client.post(reverse(IMPORT), {"file": upload(rows)})
+    new_row = ["acme", "Raj Patel", "", "Developer", "associate", "", "2024-09-01", ""]
+
+    response = client.post(reverse(IMPORT), {"file": upload([*rows, new_row])}, follow=True)
+
+    assert "Imported 1 certification; 2 rows already recorded, skipped." in response.content.decode()
+    assert Certification.objects.filter(staff_member__partner__slug="acme").count() == 3
+
+
 def test_a_pdm_cannot_import_for_another_pdms_partner(client):
     pdm = PdmFactory()
     client.force_login(pdm)

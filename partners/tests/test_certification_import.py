@@ -322,6 +322,136 @@ def test_an_import_of_many_people_costs_as_many_statements_as_one_of_a_few(acme,
         assert PartnerSearchEntry.objects.get(partner__slug="beta").active_certifications == 80
 
 
+# The same rows again ---------------------------------------------------------------------------------------
+
+# A monthly export from the training system: the rows of the month before, and then some.
+MONTHLY_EXPORT = (
+    GOOD_ROW,
+    OTHER_GOOD_ROW,
+    "acme,Cara Dias,,Cloud Practitioner,foundational,,2024-03-01,",
+    "acme,Dan Reis,dan@acme.example,Developer - Associate,associate,,2024-04-01,",
+)
+
+
+def test_importing_the_same_file_again_records_nothing_twice_and_counts_the_rows_skipped(acme, pdm):
+    first = certifications_import_csv(data=csv_file(*MONTHLY_EXPORT), user=pdm)
+    assert (first.created, first.staff_created, first.already_recorded) == (4, 4, 0)
+
+    again = certifications_import_csv(data=csv_file(*MONTHLY_EXPORT), user=pdm)
+
+    assert again.ok, again.errors
+    assert (again.created, again.staff_created, again.already_recorded) == (0, 0, 4)
+    assert Certification.objects.count() == 4
+    assert StaffMember.objects.filter(partner=acme).count() == 4
+    for member in StaffMember.objects.filter(partner=acme):
+        assert member.certifications.count() == 1, member.full_name
+
+
+def test_next_months_export_adds_only_its_new_rows(acme, pdm):
+    certifications_import_csv(data=csv_file(*MONTHLY_EXPORT), user=pdm)
+
+    result = certifications_import_csv(
+        data=csv_file(
+            *MONTHLY_EXPORT,
+            "acme,Cara Dias,,Solutions Architect - Associate,associate,,2024-09-01,",
+        ),
+        user=pdm,
+    )
+
+    assert result.ok, result.errors
+    assert (result.created, result.staff_created, result.already_recorded) == (1, 0, 4)
+    cara = StaffMember.objects.get(partner=acme, full_name="Cara Dias")
+    assert sorted(cara.certifications.values_list("level", flat=True)) == ["associate", "foundational"]
+
+
+def test_a_row_naming_a_certification_the_person_holds_is_skipped_with_or_without_its_credential_id(
+    acme, pdm
+):
+    ana = StaffMemberFactory(partner=acme, full_name="Ana Lima", email="ana@acme.example")
+    CertificationFactory(
+        staff_member=ana,
+        name="Solutions Architect - Associate",
+        level=CertificationLevel.ASSOCIATE,
+        credential_id="SAA-1",
+        earned_on=datetime.date(2024, 5, 10),
+    )
+    CertificationFactory(
+        staff_member=ana,
+        name="Cloud Practitioner",
+        level=CertificationLevel.FOUNDATIONAL,
+        credential_id="CLF-9",
+        earned_on=datetime.date(2023, 1, 15),
+    )
+
+    result = certifications_import_csv(
+        data=csv_file(
+            # Its credential id, as recorded.
+            GOOD_ROW,
+            # The same certification, the export leaving its credential id out.
+            "acme,Ana Lima,ana@acme.example,Cloud Practitioner,foundational,,2023-01-15,",
+        ),
+        user=pdm,
+    )
+
+    assert result.ok, result.errors
+    assert (result.created, result.already_recorded) == (0, 2)
+    assert ana.certifications.count() == 2
+
+
+def test_a_row_repeated_within_the_file_is_recorded_once(acme, pdm):
+    without_credential = "acme,Cara Dias,,Cloud Practitioner,foundational,,2024-03-01,"
+
+    result = certifications_import_csv(
+        data=csv_file(GOOD_ROW, without_credential, GOOD_ROW, without_credential.replace("Cara", "cara")),
+        user=pdm,
+    )
+
+    assert result.ok, result.errors
+    assert (result.created, result.staff_created, result.already_recorded) == (2, 2, 2)
+    assert Certification.objects.count() == 2
+
+
+def test_a_credential_id_recorded_for_another_partners_person_is_still_refused(acme, pdm):
+    CertificationFactory(credential_id="SAA-1")
+
+    result = certifications_import_csv(data=csv_file(GOOD_ROW, OTHER_GOOD_ROW), user=pdm)
+
+    assert result.errors == [(2, "credential_id 'SAA-1' is already recorded for another person.")]
+    assert Certification.objects.count() == 1
+    assert not StaffMember.objects.filter(partner=acme).exists()
+
+
+def test_a_credential_id_recorded_for_another_person_of_the_partner_is_still_refused(acme, pdm):
+    bruno = StaffMemberFactory(partner=acme, full_name="Bruno Costa", email="")
+    CertificationFactory(staff_member=bruno, credential_id="SAA-1")
+
+    result = certifications_import_csv(data=csv_file(GOOD_ROW), user=pdm)
+
+    assert result.errors == [(2, "credential_id 'SAA-1' is already recorded for another person.")]
+    assert Certification.objects.count() == 1
+
+
+def test_importing_a_file_again_costs_as_many_statements_as_the_first_time(acme, pdm):
+    rows = [
+        f"acme,Person {i},p{i}@acme.example,Cloud Practitioner,foundational,{f'C-{i}' if i % 2 else ''},"
+        "2025-01-10,"
+        for i in range(40)
+    ]
+    certifications_import_csv(data=csv_file(*rows[:2]), user=pdm)
+    certifications_import_csv(data=csv_file(*rows), user=pdm)
+
+    counts = []
+    for some in (rows[:2], rows):
+        importer = type(pdm).objects.get(pk=pdm.pk)
+        with CaptureQueriesContext(connection) as captured:
+            result = certifications_import_csv(data=csv_file(*some), user=importer)
+        assert (result.created, result.already_recorded) == (0, len(some))
+        counts.append(len(captured.captured_queries))
+
+    assert counts[0] == counts[1]
+    assert Certification.objects.count() == 40
+
+
 # A bad row among good ones --------------------------------------------------------------------------------
 
 
@@ -375,7 +505,7 @@ def test_an_import_of_many_people_costs_as_many_statements_as_one_of_a_few(acme,
         ),
         pytest.param(
             "acme,Cara Dias,,Cloud Practitioner,foundational,TAKEN-1,2024-05-10,",
-            "credential_id 'TAKEN-1' is already recorded.",
+            "credential_id 'TAKEN-1' is already recorded for another person.",
             id="credential-already-recorded",
         ),
         pytest.param(
