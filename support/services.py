@@ -869,7 +869,8 @@ def _email_breached(cases: list[SupportCase]) -> int:
                 template="emails/support/case_breached",
                 context={
                     "case": case,
-                    "due_local": case.customer.local_time(case.first_response_due_at),
+                    # The template shows it in this zone ({% timezone %}), whichever is active here.
+                    "due_at": case.first_response_due_at,
                     "time_zone": case.customer.time_zone,
                 },
             )

@@ -90,6 +90,10 @@ def outbox_email_enqueue(
     same dedupe key already exists: that notification was already queued (or sent) and is not repeated.
     A subject longer than the column holds is stored cut, ending in "…". An email without recipients is
     not stored, and is logged as a warning.
+
+    A time of day in an email is its reader's: its template shows an aware datetime inside
+    `{% timezone <zone> %}` naming that zone (as emails/support/case_breached does), since the zone
+    active where it is rendered (none in a worker, whoever's in a request) is nobody's in particular.
     """
     if not any(to):
         _log_untold([dedupe_key])

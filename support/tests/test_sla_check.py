@@ -1,11 +1,13 @@
 """support_sla: cases past their first-response deadline without a response are marked breached, once,
 and whoever answers them is told once, by email and webhook."""
 
+import contextlib
 import datetime
 import zoneinfo
 
 import pytest
 import time_machine
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apn_portal.checks.models import CheckRunStatus
@@ -75,6 +77,23 @@ def test_run_twice_on_a_frozen_clock_one_breach_and_one_email(business_case, eng
     assert "Alpha Customer" in email.subject
     assert "Tue 24 Nov 2026, 11:00 (Europe/London)" in email.body_text
     assert f"/my/support/cases/{business_case.pk}/" in email.body_html
+
+
+@pytest.mark.parametrize("active_zone", [None, "Asia/Tokyo"])
+def test_the_breach_email_shows_the_deadline_on_the_customers_clock(bravo, engineer, active_zone):
+    # New York, Tue 24 Nov: opened at 10:00 local (15:00 UTC), due at 11:00 local (16:00 UTC). Whatever
+    # zone is active where the email is queued (none in a worker, a user's in a request), it says 11:00.
+    SupportSubscriptionFactory(customer=bravo.customer, plan="business")
+    opened = datetime.datetime(2026, 11, 24, 15, 0, tzinfo=datetime.UTC)
+    case = open_case(bravo.staff, bravo.account, when=opened)
+    assert case.first_response_due_at == opened + HOUR
+
+    with timezone.override(active_zone) if active_zone else contextlib.nullcontext():
+        run_at(opened + datetime.timedelta(minutes=61))
+
+    email = OutboxMessage.objects.get(dedupe_key=f"support-case-breached:{case.pk}")
+    assert "Due:      Tue 24 Nov 2026, 11:00 (America/New_York)" in email.body_text
+    assert "Its deadline, Tue 24 Nov 2026, 11:00 (America/New_York), has passed." in email.body_html
 
 
 def test_answered_resolved_and_target_less_cases_are_not_breached(alpha, engineer, business_case):
