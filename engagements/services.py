@@ -649,6 +649,9 @@ def _customer_for_lead(lead: ContactRequest) -> Customer:
     raise ConflictError(f"Another customer named {lead.company} was being saved at the same time; try again.")
 
 
+LEAD_WRITER_NOTE = "Wrote the contact request"
+
+
 def engagement_create_from_contact_request(
     *,
     user,
@@ -707,12 +710,14 @@ def engagement_create_from_contact_request(
             contract_start=contract_start,
             contract_end=contract_end,
         )
+        # Everyone on the engagement reads the team: the lead's reference is not written here but shown
+        # through engagement_lead_shown_to, to the partner the lead was sent to only.
         TeamMember.objects.create(
             engagement=engagement,
             name=lead.name,
             email=lead.email,
             role=TeamRole.CUSTOMER_IT,
-            note=f"Wrote contact request {lead.reference}",
+            note=LEAD_WRITER_NOTE,
         )
     contact_request.status = lead.status
     contact_request.responded_at = lead.responded_at

@@ -3,20 +3,24 @@ service the partner's lead page uses, once, for the partner it was sent to; and 
 against a second conversion and a customer slug taken meanwhile."""
 
 import datetime
+import importlib
 
 import pytest
+from django.apps import apps
+from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.exceptions import ConflictError
 from engagements import services
 from engagements.choices import PartnerRole
-from engagements.models import Customer, Engagement
+from engagements.models import Customer, Engagement, TeamMember
 from partners.choices import ContactRequestStatus, PartnerType
 from tests.api.conftest import api_client
 from tests.factories import (
     ContactRequestFactory,
     CustomerFactory,
     CustomerUserFactory,
+    EngagementPartnerFactory,
     PartnerFactory,
     PartnerUserFactory,
     SuperUserFactory,
@@ -189,3 +193,51 @@ def test_the_service_refuses_a_second_engagement_from_a_stale_lead(lead):
             user=user, contact_request=stale, workload="y", contract_start=today(), contract_end=today()
         )
     assert Engagement.objects.count() == 1
+
+
+def test_only_the_partner_the_lead_was_sent_to_reads_its_reference_on_the_engagement(client, lead):
+    """The person who wrote joins the team, but the lead's reference stays the lead's partner's: a
+    technology partner joining later, and the customer's staff, read the team and timeline without it."""
+    engagement = services.engagement_create_from_contact_request(
+        user=PartnerUserFactory(partner=lead.partner),
+        contact_request=lead,
+        workload="Web shop",
+        contract_start=today(),
+        contract_end=today() + datetime.timedelta(days=300),
+    )
+    vendor = PartnerFactory(name="Tech Vendor", partner_type=PartnerType.TECHNOLOGY)
+    EngagementPartnerFactory(engagement=engagement, partner=vendor, role=PartnerRole.TECHNOLOGY)
+    detail = reverse("engagements:engagement-detail", args=[engagement.pk])
+
+    for reader in (PartnerUserFactory(partner=vendor), CustomerUserFactory(customer=engagement.customer)):
+        client.force_login(reader)
+        body = client.get(detail).content.decode()
+        assert lead.reference not in body, reader
+        assert "Ada Lovelace" in body and "Wrote the contact request" in body
+
+    client.force_login(PartnerUserFactory(partner=lead.partner))
+    assert f"<dd>{lead.reference}</dd>" in client.get(detail).content.decode()
+
+
+def test_notes_written_with_a_leads_reference_lose_it_once_migrated(lead):
+    """Migration 0007 on what the service wrote before: the writer's note named the lead's reference."""
+    engagement = services.engagement_create_from_contact_request(
+        user=PartnerUserFactory(partner=lead.partner),
+        contact_request=lead,
+        workload="Web shop",
+        contract_start=today(),
+        contract_end=today(),
+    )
+    writer = engagement.team_members.get()
+    TeamMember.objects.filter(pk=writer.pk).update(note=f"Wrote contact request {lead.reference}")
+    typed = TeamMember.objects.create(
+        engagement=engagement, name="Bob", role=writer.role, note="Wrote contact request CR-OTHER"
+    )
+
+    migration = importlib.import_module("engagements.migrations.0007_team_note_without_lead_reference")
+    migration.neutralise_notes(apps, None)
+
+    writer.refresh_from_db()
+    typed.refresh_from_db()
+    assert writer.note == "Wrote the contact request"
+    assert typed.note == "Wrote contact request CR-OTHER"  # somebody typed it; not the lead's reference
