@@ -225,7 +225,9 @@ class SubscriptionChangeForm(forms.Form):
         required=False,
         help_text="Only for this account; leave empty for the whole customer.",
     )
-    plan = forms.ModelChoiceField(queryset=SupportPlan.objects.none(), help_text="Plans offered today.")
+    plan = forms.ModelChoiceField(
+        queryset=SupportPlan.objects.none(), help_text="Plans offered today, on the customer's calendar."
+    )
     tam = forms.ModelChoiceField(
         queryset=get_user_model().objects.none(),
         required=False,
@@ -247,8 +249,11 @@ class SubscriptionChangeForm(forms.Form):
         self.fields["account"].queryset = AwsAccount.objects.filter(
             customer__in=customers.values("pk")
         ).order_by("account_id")
-        self.fields["plan"].queryset = selectors.plans_offered().order_by("rank")
-        self.fields["tam"].queryset = selectors.qualified_tams()
+        # Which plans and TAMs a customer may have is judged on its own day (support_subscription_change,
+        # which says why beside the field): offered here, those of any of the customers' days.
+        days = selectors.customers_todays(customers)
+        self.fields["plan"].queryset = selectors.plans_offered_on_any(days).order_by("rank")
+        self.fields["tam"].queryset = selectors.qualified_tams_on_any(days)
         self.fields["support_partner"].queryset = Partner.objects.filter(
             resold_accounts__isnull=False
         ).distinct()

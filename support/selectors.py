@@ -5,6 +5,7 @@ start from these, so nobody sees another organisation's subscriptions or cases.
 """
 
 import datetime
+import zoneinfo
 from dataclasses import dataclass
 
 from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -46,10 +47,31 @@ TAM_CERTIFICATION_LEVELS = (CertificationLevel.ASSOCIATE, CertificationLevel.PRO
 
 def plans_offered(on: datetime.date | None = None) -> QuerySet[SupportPlan]:
     """Plans that can be newly subscribed to on `on`: available, and not retired."""
-    on = on or timezone.localdate()
-    return SupportPlan.objects.filter(available_from__lte=on).filter(
-        Q(retires_on__isnull=True) | Q(retires_on__gt=on)
-    )
+    return SupportPlan.objects.filter(_offered_on(on or timezone.localdate()))
+
+
+def _offered_on(day: datetime.date) -> Q:
+    return Q(available_from__lte=day) & (Q(retires_on__isnull=True) | Q(retires_on__gt=day))
+
+
+def customers_todays(customers: QuerySet[Customer]) -> set[datetime.date]:
+    """The days it is now in the customers' time zones (today's, when there are none): at most three."""
+    now = timezone.now()
+    zones = customers.order_by().values_list("time_zone", flat=True).distinct()
+    return {timezone.localdate(now, zoneinfo.ZoneInfo(zone)) for zone in zones} or {timezone.localdate(now)}
+
+
+def _on_any(days, offered_on) -> Q:
+    condition = Q(pk__in=[])
+    for day in days:
+        condition |= offered_on(day)
+    return condition
+
+
+def plans_offered_on_any(days) -> QuerySet[SupportPlan]:
+    """Plans offered (plans_offered) on at least one of `days`: those some of the customers whose todays
+    they are (customers_todays) can subscribe to, for a form that does not know which customer yet."""
+    return SupportPlan.objects.filter(_on_any(days, _offered_on))
 
 
 def plans_with_targets(plans: QuerySet[SupportPlan]) -> QuerySet[SupportPlan]:
@@ -592,6 +614,18 @@ def qualified_tams(on: datetime.date | None = None):
     return (
         tams()
         .filter(Exists(tam_certifications(on).filter(user=OuterRef("pk"))))
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def qualified_tams_on_any(days):
+    """TAMs qualified (qualified_tams) on at least one of `days`, as plans_offered_on_any."""
+    qualifying = StaffCertification.objects.filter(
+        _on_any(days, lambda day: Q(pk__in=tam_certifications(day).values("pk")))
+    )
+    return (
+        tams()
+        .filter(Exists(qualifying.filter(user=OuterRef("pk"))))
         .order_by("first_name", "last_name", "username")
     )
 

@@ -336,6 +336,20 @@ def support_plan(slug: str):
     return SupportPlan.objects.get(slug=slug)
 
 
+class SupportPlanFactory(factory.django.DjangoModelFactory):
+    """A plan besides the seeded ones (support_plan): business hours, no TAM, offered since 2020."""
+
+    class Meta:
+        model = "support.SupportPlan"
+
+    name = factory.Sequence(lambda n: f"Plan {n}")
+    slug = factory.Sequence(lambda n: f"plan-{n}")
+    rank = factory.Sequence(lambda n: 100 + n)
+    trusted_advisor = "core"
+    technical_support_hours = "business_hours"
+    available_from = datetime.date(2020, 1, 1)
+
+
 class SupportEngineerFactory(StaffUserFactory):
     @factory.post_generation
     def roles(self, create, extracted, **kwargs):

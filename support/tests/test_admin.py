@@ -1,14 +1,26 @@
 """Support in the admin: support staff keep the plans; plan changes and case statuses go through the
 services; everyone sees only the cases and subscriptions they may."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from support import services
 from support.models import PlanResponseTarget, SupportCase, SupportSubscription
-from tests.factories import PdmFactory, SupportSubscriptionFactory, TamFactory, support_plan
+from tests.factories import (
+    AccountManagerFactory,
+    CustomerFactory,
+    PdmFactory,
+    StaffCertificationFactory,
+    SupportPlanFactory,
+    SupportSubscriptionFactory,
+    TamFactory,
+    support_plan,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -97,6 +109,86 @@ def test_the_account_manager_changes_a_plan_through_the_service(client, alpha, t
         tam,
         alpha.account_manager,
     )
+
+
+# Tue 1 Dec 2026 08:00 in Auckland, Mon 30 Nov 19:00 in UTC; and Tue 1 Dec 02:00 in UTC, Mon 30 Nov 21:00 in
+# New York: the admin offers the plans and TAMs of the customer's own day, as the service judges them.
+AUCKLAND_MORNING = datetime.datetime(2026, 11, 30, 19, 0, tzinfo=datetime.UTC)
+NEW_YORK_EVENING = datetime.datetime(2026, 12, 1, 2, 0, tzinfo=datetime.UTC)
+DEC_1 = datetime.date(2026, 12, 1)
+
+
+def change_plan(client, moment, time_zone, **data):
+    customer = CustomerFactory(time_zone=time_zone, account_manager=AccountManagerFactory())
+    client.force_login(customer.account_manager)
+    with time_machine.travel(moment, tick=False):
+        response = client.post(
+            reverse("admin:support_supportsubscription_add"), {"customer": customer.pk, **data}
+        )
+    return customer, response
+
+
+def test_the_admin_offers_a_plan_that_began_on_the_customers_day(client):
+    plan = SupportPlanFactory(name="Developer Plus", available_from=DEC_1)
+
+    customer, response = change_plan(client, AUCKLAND_MORNING, "Pacific/Auckland", plan=plan.pk)
+
+    assert response.status_code == 302, response.context["form"].errors
+    assert SupportSubscription.objects.get(customer=customer).plan == plan
+
+
+def test_the_admin_offers_a_plan_until_it_retires_on_the_customers_day(client):
+    plan = SupportPlanFactory(name="Developer Classic", retires_on=DEC_1)
+
+    customer, response = change_plan(client, NEW_YORK_EVENING, "America/New_York", plan=plan.pk)
+
+    assert response.status_code == 302, response.context["form"].errors
+    assert SupportSubscription.objects.get(customer=customer).plan == plan
+
+
+def test_a_plan_not_begun_on_the_customers_day_is_refused_saying_when_it_begins(client):
+    plan = SupportPlanFactory(name="Developer Plus", available_from=DEC_1)
+    # Their Account Manager looks after a customer in Auckland too, where the plan has begun: it is listed.
+    auckland = CustomerFactory(time_zone="Pacific/Auckland", account_manager=AccountManagerFactory())
+    new_york = CustomerFactory(time_zone="America/New_York", account_manager=auckland.account_manager)
+    client.force_login(auckland.account_manager)
+    url = reverse("admin:support_supportsubscription_add")
+
+    with time_machine.travel(NEW_YORK_EVENING, tick=False):
+        assert plan in client.get(url).context["form"].fields["plan"].queryset
+        response = client.post(url, {"customer": new_york.pk, "plan": plan.pk})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["plan"] == [
+        "Developer Plus can be subscribed to from 01 Dec 2026."
+    ]
+    assert not SupportSubscription.objects.exists()
+
+
+def test_a_plan_offered_on_none_of_the_customers_days_is_not_listed(client):
+    plan = SupportPlanFactory(name="Developer Plus", available_from=DEC_1)
+    customer = CustomerFactory(time_zone="America/New_York", account_manager=AccountManagerFactory())
+    client.force_login(customer.account_manager)
+
+    with time_machine.travel(NEW_YORK_EVENING, tick=False):
+        offered = client.get(reverse("admin:support_supportsubscription_add")).context["form"].fields["plan"]
+
+    assert plan not in offered.queryset
+
+
+def test_the_admin_offers_a_tam_qualified_on_the_customers_day(client):
+    newly_certified = StaffCertificationFactory(earned_on=DEC_1).user
+
+    customer, response = change_plan(
+        client,
+        AUCKLAND_MORNING,
+        "Pacific/Auckland",
+        plan=support_plan("enterprise").pk,
+        tam=newly_certified.pk,
+    )
+
+    assert response.status_code == 302, response.context["form"].errors
+    assert SupportSubscription.objects.get(customer=customer).tam == newly_certified
 
 
 def test_support_staff_resolve_cases_with_an_action(client, alpha, engineer):
