@@ -11,6 +11,7 @@ from apn_portal.accounts.choices import StaffRole
 from partners.choices import CertificationLevel
 from partners.models import Partner
 from partners.services import partner_tier_change
+from tests.checks import check_run_on
 from tests.factories import (
     CertificationFactory,
     ContactRequestFactory,
@@ -167,6 +168,15 @@ def test_the_scheduled_checks_are_named_in_words_with_what_each_does(client):
         assert f"<strong>{label}</strong>" in page
     assert "Expired certifications stop counting" in page
     assert "support_sla" not in page and "certification_expiry" not in page
+
+
+def test_a_checks_last_run_is_shown_with_its_zone(client):
+    run = check_run_on("certification_expiry", datetime.date(2026, 11, 24))  # at 02:00 UTC
+    client.force_login(PdmFactory())
+
+    page = client.get(URL).content.decode()
+
+    assert f'<time datetime="{run.started_at.isoformat()}">24 Nov 2026, 02:00 UTC</time>' in page
 
 
 def test_the_dashboard_and_the_admin_filter_agree_on_who_is_at_risk(client, settings):
