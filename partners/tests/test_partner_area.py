@@ -312,12 +312,31 @@ def test_the_scorecard_shows_only_the_own_partners_people(acme_client, select_pa
 
 
 def test_every_page_of_the_area_counts_the_new_leads_in_its_navigation(acme_client, acme):
+    """The navigation is the same on the partner's own pages and on the engagement, access and support
+    pages it links to: the count must not vanish from the Contact requests link there."""
     leads = ContactRequestFactory.create_batch(2, partner=acme)
     ContactRequestFactory(partner=acme, status=ContactRequestStatus.ACCEPTED)
+    ContactRequestFactory.create_batch(3)  # other partners' leads are not counted
     urls = [reverse(name) for name in MY_PAGES] + [reverse("my:lead-detail", args=[leads[0].reference])]
+    urls += [
+        reverse(name) for name in ("engagements:engagement-list", "engagements:grants", "support:case-list")
+    ]
 
     for url in urls:
         assert 'aria-label="2 new"' in acme_client.get(url).content.decode(), url
+
+
+@pytest.mark.parametrize(
+    "name", ["my:leads", "my:scorecard", "engagements:engagement-list", "support:case-list"]
+)
+def test_the_navigation_counts_the_leads_in_one_query(acme_client, acme, name):
+    ContactRequestFactory.create_batch(2, partner=acme)
+    with CaptureQueriesContext(connection) as queries:
+        assert acme_client.get(reverse(name)).status_code == 200
+    by_status = [
+        q["sql"] for q in queries if "partners_contactrequest" in q["sql"] and "GROUP BY" in q["sql"]
+    ]
+    assert len(by_status) == 1, by_status  # the leads page's own count serves its navigation too
 
 
 def test_the_inbox_lists_the_partners_own_requests_with_their_status(acme_client, acme, globex):

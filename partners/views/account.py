@@ -58,9 +58,9 @@ def _own_partner(request) -> Partner:
 
 
 def _area_page(request, template: str, partner: Partner, section: str, context: dict, *, status: int = 200):
-    """A page of the partner's area: every one shows the navigation, whose leads link counts the new ones."""
+    """A page of the partner's area; the navigation's count of new leads comes from the area_nav context
+    processor, as on every page that shows it."""
     context = {"partner": partner, "section": section, **context}
-    context.setdefault("lead_counts", contact_request_status_counts(partner.pk))
     return render(request, template, context, status=status)
 
 
