@@ -17,7 +17,7 @@ from engagements.forms import AccessGrantForm, ReasonForm, StageAdvanceForm
 from engagements.models import Customer
 
 PER_PAGE = 25
-PAST_GRANTS_SHOWN = 50
+ENDED_GRANTS_PER_PAGE = 50
 # What the person fills in on the engagement page's "Mark … reached" form (to_stage is hidden).
 ADVANCE_FORM_FIELDS = ("reached_on", "note")
 
@@ -177,22 +177,23 @@ def _stale_advance(request, pk, message: str, status: int = 400):
 
 @audience_required("customer")
 def access(request):
-    """Who can access my accounts: live grants by account, then the latest that ended."""
+    """Who can access my accounts: live grants by account, then those that ended, latest first, a page at
+    a time (`page`), so that the oldest is still there to read."""
     customer = get_object_or_404(selectors.customers_visible_to(request.user))
     live = selectors.access_grant_list(selectors.live_grants().filter(account__customer=customer))
     ended = (
         selectors.access_grant_list(selectors.customer_access_grants(customer))
         .exclude(pk__in=live.values("pk"))
-        .order_by("-updated_at", "-id")[:PAST_GRANTS_SHOWN]
+        .order_by("-updated_at", "-id")
     )
+    ended_page = Paginator(ended, ENDED_GRANTS_PER_PAGE).get_page(request.GET.get("page"))
     return render_page(
         request,
         "engagements/access.html",
         {
             "customer": customer,
             "live_grants": live.order_by("account__account_id", "engagement_partner__partner__name", "id"),
-            "ended_grants": ended,
-            "past_shown": PAST_GRANTS_SHOWN,
+            "page_obj": ended_page,
             "can_manage_access": selectors.user_can_manage_access(request.user, customer),
             "can_revoke": selectors.user_can_revoke_access(request.user, customer),
             "section": "access",

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -179,6 +180,39 @@ def test_revoke_is_confirmed_then_recorded(client, alpha):
     again = text(client.get(url))  # the address opened once more: said as it now is
     assert "This access was already revoked" in again
     assert "Was to expire" in again and "Would expire" not in again
+
+
+def test_every_ended_grant_can_be_read_a_page_at_a_time_saying_how_many_there_are(client, alpha):
+    """A customer checking who had access must reach the oldest ended grant, and be told the list goes on."""
+    start = timezone.now() - datetime.timedelta(days=30)
+    for n in range(51):  # the first one the oldest to end
+        ended_at = start + datetime.timedelta(hours=n)
+        AccessGrantFactory(
+            engagement_partner=alpha.engaged,
+            account=alpha.member,
+            role_name=f"Old{n}",
+            granted_by=alpha.admin,
+            granted_at=ended_at - datetime.timedelta(days=1),
+            revoked_at=ended_at,
+            revoked_by=alpha.admin,
+            revocation_reason="Done",
+        )
+    AccessGrant.objects.filter(role_name__startswith="Old").update(updated_at=F("revoked_at"))
+
+    def ended_section(query=""):
+        client.force_login(alpha.admin)
+        body = text(client.get(reverse("engagements:access") + query))
+        assert alpha.grant.role_arn in body.split("<h2>Ended access</h2>")[0]  # the live one, on every page
+        return body.split("<h2>Ended access</h2>")[1]
+
+    first = ended_section()
+    assert "latest first: 1\N{EN DASH}50 of 51" in first.split("<tbody>")[0]
+    assert first.count("status--revoked") == 50 and "/Old50<" in first and "/Old0<" not in first
+    assert 'href="?page=2"' in first
+
+    second = ended_section("?page=2")
+    assert "latest first: 51\N{EN DASH}51 of 51" in second.split("<tbody>")[0]
+    assert second.count("status--revoked") == 1 and "/Old0<" in second
 
 
 def test_customer_staff_without_the_access_role_cannot_revoke_or_grant(client, alpha):
