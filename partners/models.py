@@ -143,16 +143,22 @@ class Taxonomy(TimeStampedModel):
 class ConsultingCategory(Taxonomy):
     """System integrator, strategic consultancy, agency, MSP, value-added reseller (several allowed)."""
 
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
     class Meta(Taxonomy.Meta):
         verbose_name_plural = "consulting categories"
 
 
 class Industry(Taxonomy):
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
     class Meta(Taxonomy.Meta):
         verbose_name_plural = "industries"
 
 
 class UseCase(Taxonomy):
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
     class Meta(Taxonomy.Meta):
         verbose_name = "use case"
 
@@ -349,7 +355,12 @@ class Partner(TimeStampedModel):
         related_name="+",
         help_text="A higher tier the partner's evidence qualifies it for: its PDM decides on a promotion.",
     )
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # The tag lists are recorded with every version, so the history shows who added or removed a tag. Each
+    # version copies them (a few rows): the scheduled checks write partners in bulk, and copy them in bulk
+    # too (partners.services.partner_history_bulk_create).
+    history = HistoricalRecords(
+        excluded_fields=["updated_at"], m2m_fields=[categories, industries, use_cases]
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -388,6 +399,7 @@ class Office(TimeStampedModel):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     is_headquarters = models.BooleanField("headquarters", default=False)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-is_headquarters", "country", "city", "id"]
@@ -452,6 +464,7 @@ class Program(TimeStampedModel):
         default=False,
         help_text="Counts as the MSP-or-equivalent validation the top consulting tier asks for.",
     )
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["name"]
@@ -551,6 +564,7 @@ class StaffMember(TimeStampedModel):
     full_name = models.CharField(max_length=150)
     email = models.EmailField(blank=True)
     job_title = models.CharField(max_length=150, blank=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["partner", "full_name", "id"]

@@ -89,6 +89,31 @@ def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnro
     )
 
 
+def partner_history_bulk_create(partners: list[Partner], *, user=None) -> None:
+    """The history rows a save of each of `partners` writes (as they are in memory), with the tag lists
+    each version records (Partner.history's m2m_fields), in a constant number of statements however many
+    partners: django-simple-history's bulk_history_create writes the versions alone, and a version
+    without its tags would show them all removed, then added again by the next save."""
+    history = Partner.history.model
+    rows = Partner.history.bulk_history_create(
+        partners, update=True, default_user=user, default_change_reason=None
+    )
+    version_of = {row.id: row.pk for row in rows}
+    for tags in history._history_m2m_fields:
+        recorded = getattr(history, tags.name).model
+        owner, tag = tags.m2m_field_name(), tags.m2m_reverse_field_name()
+        links = tags.remote_field.through.objects.filter(**{f"{owner}__in": list(version_of)})
+        recorded.objects.bulk_create(
+            [
+                recorded(
+                    history_id=version_of[owner_id], id=pk, **{f"{owner}_id": owner_id, f"{tag}_id": tag_id}
+                )
+                for pk, owner_id, tag_id in links.values_list("pk", f"{owner}_id", f"{tag}_id").iterator()
+            ],
+            batch_size=5000,
+        )
+
+
 def _tier_change_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -212,8 +237,8 @@ def partner_tier_change_many(
             grace_ends_on=None,
             updated_at=now,
         )
-        # The history rows a save writes (the partners as just updated); no fields: updated above.
-        bulk_update_with_history(moved, Partner, fields=[], default_user=None)
+        # The history rows a save writes (the partners as just updated, with their tags).
+        partner_history_bulk_create(moved)
         # What the saves' signals do (partners.search_signals; the slug is unchanged), in one statement.
         partner_search_refresh([p.pk for p in moved])
         events.tier_changes(changes)
@@ -999,12 +1024,15 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
                 member for member in {id(m): m for m, _ in to_create}.values() if member.pk is None
             ]
             # In bulk, as the certifications: a save per person (and the search refresh its signal makes)
-            # took a file of thousands of people past the web server's timeout. People have no history.
-            StaffMember.objects.bulk_create(new_members, batch_size=1000)
+            # took a file of thousands of people past the web server's timeout. With their history rows,
+            # so a person's history shows who added them, or gave them an email address, by an import.
+            bulk_create_with_history(new_members, StaffMember, batch_size=1000, default_user=user)
             now = timezone.now()
             for member in emailed:
                 member.updated_at = now  # bulk_update leaves auto_now alone
-            StaffMember.objects.bulk_update(emailed, ["email", "updated_at"], batch_size=1000)
+            bulk_update_with_history(
+                emailed, StaffMember, ["email", "updated_at"], batch_size=1000, default_user=user
+            )
             certifications = []
             for member, certification in to_create:
                 certification.staff_member = member

@@ -156,6 +156,8 @@ def partner_create(
         is_published=is_published,
         pdm=user if user.is_pdm else None,
     )
+    # Its history, tag lists included, names who (outside a request simple-history cannot tell).
+    partner._history_user = user
     # The partner's save and each tag list's change would each refresh its search entry and move its
     # `updated_at`: once is enough.
     with transaction.atomic(), partner_changes_batched():
@@ -173,6 +175,7 @@ def partner_update(*, partner: Partner, user, **changes) -> Partner:
     with transaction.atomic(), partner_changes_batched():
         locked = _lock(partner)
         _ensure_can_edit(locked, user)
+        locked._history_user = user  # the versions its save and its tag lists' changes write
         if partner_type is not None and partner_type != locked.partner_type:
             raise DomainError(
                 "A partner's type is not changed by an edit: correct it with a type change (\"Correct "
@@ -380,6 +383,7 @@ def staff_member_create(
 ) -> StaffMember:
     _ensure_can_edit(partner, user)
     member = StaffMember(partner=partner, full_name=full_name, email=email, job_title=job_title)
+    member._history_user = user
     with transaction.atomic():
         _save_valid(member)
     return member
@@ -389,6 +393,7 @@ def staff_member_update(*, member: StaffMember, user, **changes) -> StaffMember:
     with transaction.atomic():
         locked = _lock_record(StaffMember, member.pk)
         _ensure_can_edit(locked.partner, user)
+        locked._history_user = user
         changes = _changed(locked, changes, STAFF_MEMBER_FIELDS)
         if changes:
             _apply(locked, changes, STAFF_MEMBER_FIELDS)
@@ -399,6 +404,7 @@ def staff_member_update(*, member: StaffMember, user, **changes) -> StaffMember:
 def staff_member_delete(*, member: StaffMember, user) -> None:
     """Remove a person and, with them, their certifications (which then no longer count for the tier)."""
     _ensure_can_edit(member.partner, user)
+    member._history_user = user
     with transaction.atomic():
         member.delete()
 

@@ -41,9 +41,7 @@ class CertificationInline(PartnerChildInlineMixin, admin.TabularInline):
 
 
 @admin.register(StaffMember)
-class StaffMemberAdmin(
-    OwnerFixedOnChangeMixin, PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
-):
+class StaffMemberAdmin(OwnerFixedOnChangeMixin, PartnerScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     list_display = ("full_name", "partner", "email", "job_title", "active_certification_count")
     list_select_related = ("partner",)
     list_filter = (MyPartnersFilter,)

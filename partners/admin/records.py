@@ -58,7 +58,7 @@ class TierChangeAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
 
 
 @admin.register(Office)
-class OfficeAdmin(OwnerFixedOnChangeMixin, PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class OfficeAdmin(OwnerFixedOnChangeMixin, PartnerScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     list_display = ("city", "country_name", "partner", "is_headquarters", "latitude", "longitude")
     list_select_related = ("partner",)
     list_filter = ("is_headquarters", OfficeCountryFilter, MyPartnersFilter)

@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apn_portal.admin import AdminInputMixin, AuditedAdmin, GuardedDeletionMixin
+from apn_portal.admin import AuditedAdmin, GuardedDeletionMixin
 from partners.choices import PartnerType, RequirementMetric
 from partners.models import ConsultingCategory, Industry, Program, Tier, TierRequirement, UseCase
 from partners.signals import partner_changes_batched
@@ -86,7 +86,7 @@ class TierRequirementAdmin(AuditedAdmin):
 
 
 @admin.register(Program)
-class ProgramAdmin(AdminInputMixin, admin.ModelAdmin):
+class ProgramAdmin(AuditedAdmin):
     list_display = (
         "name",
         "kind",
@@ -122,7 +122,7 @@ class ProgramAdmin(AdminInputMixin, admin.ModelAdmin):
     readonly_fields = ("minimum_tier_since",)
 
 
-class TaxonomyAdmin(AdminInputMixin, admin.ModelAdmin):
+class TaxonomyAdmin(AuditedAdmin):
     list_display = ("name", "slug")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
