@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject, ModelChange, ModelDelta
+from simple_history.template_utils import HistoricalRecordContextHelper
 from simple_history.utils import get_m2m_reverse_field_name
 
 from apn_portal.exceptions import ConflictError, DomainError
@@ -415,6 +416,17 @@ def csv_streaming_response(filename: str, header, rows) -> StreamingHttpResponse
     return response
 
 
+class _HistoryContextHelper(HistoricalRecordContextHelper):
+    """django-simple-history's formatting of a version's changes, except that a foreign key that was
+    empty on one side reads as empty: the library gives it a DeletedObject too, shown as "Deleted tier
+    (pk=None)", as if a tier had been deleted."""
+
+    def prepare_delta_change_value(self, change, value):
+        if isinstance(value, DeletedObject) and value.pk is None:
+            value = None
+        return super().prepare_delta_change_value(change, value)
+
+
 def _history_m2m_rows(model, history_model, name: str, records, foreign_keys_are_objs: bool) -> dict:
     """By version (history id): the rows of many-to-many field `name` recorded with it, in one query, as
     django-simple-history's diff reads them one version at a time: (the rows' values, with related ids,
@@ -462,6 +474,9 @@ class AuditedAdmin(AdminInputMixin, SimpleHistoryAdmin):
 
     def revert_disabled(self, request, obj=None):
         return True
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return _HistoryContextHelper(self.model, historical_record)
 
     def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
         """What changed in each version on the history page, as django-simple-history says it, except

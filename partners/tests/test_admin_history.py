@@ -214,3 +214,38 @@ def test_people_a_certification_import_adds_or_emails_show_in_their_history_with
     assert [(v.history_type, v.history_user) for v in ana.history.all()] == [("+", pdm)]
     latest = bruno.history.latest("history_date")
     assert (latest.email, latest.history_user) == ("bruno@acme.example", pdm)
+
+
+def test_a_programs_first_minimum_tier_shows_as_set_from_empty_not_from_a_deleted_tier(client, pdm):
+    program = ProgramFactory(minimum_tier=None)
+    select = tier(PartnerType.CONSULTING, "select")
+
+    edit_in_admin(client, program, minimum_tier=str(select.pk))
+
+    response = history_page(client, program)
+    assert (pdm, "Minimum tier", "None", str(select)) in changes_shown(response)
+    assert "Deleted" not in response.content.decode()
+
+
+def test_a_partners_pdm_cleared_shows_as_changed_from_the_pdm_to_empty(client, pdm):
+    partner = PartnerFactory(pdm=pdm)
+    superuser = SuperUserFactory()
+    client.force_login(superuser)
+
+    edit_in_admin(client, partner, pdm="")
+
+    response = history_page(client, partner)
+    assert (superuser, "PDM", str(pdm), "None") in changes_shown(response)
+    assert "Deleted" not in response.content.decode()
+
+
+def test_a_pdm_since_deleted_still_shows_as_a_deleted_user_in_the_partners_history(client, pdm):
+    former = PdmFactory(first_name="Fiona", last_name="Former")
+    partner = PartnerFactory(pdm=former)
+    partner.pdm = pdm
+    partner.save()
+    former_pk = former.pk
+    former.delete()
+
+    shown = changes_shown(history_page(client, partner))
+    assert ("PDM", f"Deleted user (pk={former_pk})", str(pdm)) in [change[1:] for change in shown]
