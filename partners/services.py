@@ -432,15 +432,30 @@ def enrollment_approve_check(
             f"An enrollment that is {enrollment.get_status_display().lower()} cannot be approved; "
             "the partner applies again."
         )
-    return _enrollment_term(enrollment, approved_on=approved_on, audit_result=enrollment.audit_result)
+    if approved_on < enrollment.applied_on:
+        raise DomainError(
+            "An approval cannot be dated before the application it answers "
+            f"({enrollment.applied_on:%d %b %Y}).",
+            field="approved_on",
+        )
+    return _enrollment_term(
+        enrollment,
+        approved_on=approved_on,
+        audit_date=enrollment.audit_date,
+        audit_result=enrollment.audit_result,
+    )
 
 
 def _enrollment_term(
-    enrollment: ProgramEnrollment, *, approved_on: datetime.date, audit_result: str
+    enrollment: ProgramEnrollment,
+    *,
+    approved_on: datetime.date,
+    audit_date: datetime.date | None,
+    audit_result: str,
 ) -> datetime.date:
     """What an approval and a renewal both stand on (the program open to the partner's type, its minimum
-    tier held, its audit passed): refuse a term they do not allow, otherwise return the day a term
-    approved on `approved_on` ends, by the program's validity."""
+    tier held, its audit passed, and held no later than the approval): refuse a term they do not allow,
+    otherwise return the day a term approved on `approved_on` ends, by the program's validity."""
     today = timezone.localdate()
     partner, program = enrollment.partner, enrollment.program
     closed = enrollment_program_closed(partner, program)
@@ -453,6 +468,13 @@ def _enrollment_term(
         )
     if program.audit_required and audit_result != AuditResult.PASSED:
         raise DomainError(f"{program.name} needs a passed audit before approval.", field="audit_result")
+    if program.audit_required and audit_date is not None and approved_on < audit_date:
+        # The renewal asks for an audit held after the approval (enrollment_renew_check): one dated
+        # before its own audit would let that same audit renew it at once.
+        raise DomainError(
+            f"An approval cannot be dated before the audit it stands on ({audit_date:%d %b %Y}).",
+            field="approved_on",
+        )
     expires_on = add_months(approved_on, program.validity_months)
     if expires_on <= today:
         # It would never count, yet the partner and the integrators would be told it was approved.
@@ -627,6 +649,8 @@ def enrollment_renew_check(
                 f"{program.name} is renewed on a new passed audit: give its date and result.",
                 field="audit_date",
             )
+        # An approval is never dated before the audit it stands on (_enrollment_term), so an audit held
+        # after the approval is one held after that audit: a new one.
         if held_on <= enrollment.approved_on:
             raise DomainError(
                 f"The audit of {held_on:%d %b %Y} is not newer than the approval of "
@@ -638,7 +662,14 @@ def enrollment_renew_check(
     from partners.services_records import _enrollment_record_check
 
     _enrollment_record_check(enrollment, changes)
-    expires_on = _enrollment_term(enrollment, approved_on=today, audit_result=result)
+    if (changes or program.audit_required) and held_on > today:
+        # Held today where the day has begun, not yet here: the renewal, dated today, would precede it.
+        raise DomainError(
+            f"Renewed today ({today:%d %b %Y}), the enrollment would be approved before the audit it "
+            f"stands on ({held_on:%d %b %Y}): renew it on that day or later.",
+            field="audit_date",
+        )
+    expires_on = _enrollment_term(enrollment, approved_on=today, audit_date=held_on, audit_result=result)
     if expires_on <= enrollment.expires_on:
         raise ConflictError(
             f"Renewed today, it would expire on {expires_on:%d %b %Y}, no later than it does now "

@@ -1,7 +1,10 @@
 """The admin's actions go through partners.services: each does what it says, records who and why, and
 shows a refusal as a message per row, never an error page."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
@@ -193,6 +196,28 @@ def test_approve_refuses_an_enrollment_whose_audit_has_not_passed(client, superu
     unaudited.refresh_from_db()
     audited.refresh_from_db()
     assert (unaudited.status, audited.status) == (EnrollmentStatus.APPLIED, EnrollmentStatus.APPROVED)
+
+
+def test_approve_refuses_an_enrollment_whose_audit_is_dated_after_today(client, superuser):
+    # 11 Nov, 12:00 UTC: already 12 Nov in Kiritimati, so an audit held there today is recorded as of 12 Nov.
+    partner = PartnerFactory(name="Acme", tier=tier(slug="advanced"))
+    enrollment = ProgramEnrollmentFactory(
+        partner=partner,
+        program=program("managed-service-provider"),
+        applied_on=datetime.date(2026, 10, 1),
+        audit_date=datetime.date(2026, 11, 12),
+        audit_result=AuditResult.PASSED,
+    )
+
+    with time_machine.travel(datetime.datetime(2026, 11, 11, 12, tzinfo=datetime.UTC), tick=False):
+        response = run_action(client, ENROLLMENTS, "approve", [enrollment])
+
+    assert (
+        "Acme in Managed Service Provider: An approval cannot be dated before the audit it stands on "
+        "(12 Nov 2026)." in messages_of(response)
+    )
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.approved_on) == (EnrollmentStatus.APPLIED, None)
 
 
 def test_revoke_asks_for_a_reason_and_records_it(client, superuser):

@@ -5,6 +5,7 @@ the admin, through the services that approve and revoke."""
 import datetime
 
 import pytest
+import time_machine
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
@@ -114,6 +115,54 @@ def test_a_renewal_stands_on_the_new_audit_recorded_before_it():
     assert recorded.status_code == 200, recorded.content
     assert renewed.status_code == 200, renewed.content
     assert renewed.json()["expires_on"] == str(add_months(timezone.localdate(), 12))
+
+
+def test_an_enrollment_approved_on_its_audit_is_not_renewed_on_that_audit_again():
+    pdm = PdmFactory()
+    partner = PartnerFactory(pdm=pdm, tier=tier("consulting", "advanced"))
+    enrollment = ProgramEnrollmentFactory(
+        partner=partner,
+        program=program("managed-service-provider"),
+        applied_on=in_days(-30),
+        audit_date=in_days(-5),
+        audit_result=AuditResult.PASSED,
+    )
+    client = api_client(pdm)
+    approved = client.post(
+        f"/api/v1/enrollments/{enrollment.pk}/approve/", {"approved_on": str(in_days(-5))}, format="json"
+    )
+    assert approved.status_code == 200, approved.content
+    before = record_of(enrollment)
+
+    response = renew(pdm, enrollment)
+
+    assert response.status_code == 400, response.content
+    held = f"{in_days(-5):%d %b %Y}"
+    assert response.json() == {
+        "audit_date": [
+            f"The audit of {held} is not newer than the approval of {held}: give the date of the new audit."
+        ]
+    }
+    assert record_of(enrollment) == before
+
+
+def test_a_renewal_is_not_dated_before_the_audit_it_stands_on():
+    # 11 Nov, 12:00 UTC: already 12 Nov in Kiritimati, where the new audit was held today.
+    with time_machine.travel(datetime.datetime(2026, 11, 11, 12, tzinfo=datetime.UTC), tick=False):
+        pdm = PdmFactory()
+        enrollment = msp_due_for_renewal(pdm)
+        before = record_of(enrollment)
+
+        response = renew(pdm, enrollment, audit_date="2026-11-12", audit_result="passed")
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "audit_date": [
+            "Renewed today (11 Nov 2026), the enrollment would be approved before the audit it stands on "
+            "(12 Nov 2026): renew it on that day or later."
+        ]
+    }
+    assert record_of(enrollment) == before
 
 
 @pytest.mark.parametrize(

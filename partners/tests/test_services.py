@@ -222,6 +222,10 @@ def test_after_recompute_the_partner_meets_its_tier(partner, pdm):
 # enrollment_approve ---------------------------------------------------------------------------------------
 
 
+# An application made before any approval date the tests give.
+APPLIED_LONG_AGO = datetime.date(2019, 1, 1)
+
+
 def on_day(day: datetime.date):
     return time_machine.travel(
         datetime.datetime.combine(day, datetime.time(12, 0), tzinfo=datetime.UTC), tick=False
@@ -234,7 +238,9 @@ def passed_audit(**fields):
 
 def test_approval_sets_the_dates_and_the_approver(pdm):
     partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
-    enrollment = ProgramEnrollmentFactory(partner=partner, program=program("migration"), **passed_audit())
+    enrollment = ProgramEnrollmentFactory(
+        partner=partner, program=program("migration"), applied_on=datetime.date(2025, 1, 2), **passed_audit()
+    )
 
     approved = enrollment_approve(enrollment=enrollment, user=pdm, approved_on=datetime.date(2025, 2, 3))
 
@@ -267,7 +273,9 @@ def test_approval_without_a_date_is_approved_today(pdm):
 )
 def test_approval_expires_after_the_programs_validity_even_at_month_end(pdm, months, approved_on, expires_on):
     partner = PartnerFactory(pdm=pdm)
-    enrollment = ProgramEnrollmentFactory(partner=partner, program=ProgramFactory(validity_months=months))
+    enrollment = ProgramEnrollmentFactory(
+        partner=partner, program=ProgramFactory(validity_months=months), applied_on=approved_on
+    )
 
     with on_day(approved_on):  # an approval that would already have expired is refused
         approved = enrollment_approve(enrollment=enrollment, user=pdm, approved_on=approved_on)
@@ -342,7 +350,9 @@ def test_a_program_of_the_other_partner_type_is_not_approved(pdm):
 
 def test_an_approval_that_would_already_have_expired_is_refused(pdm):
     partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
-    enrollment = ProgramEnrollmentFactory(partner=partner, program=program("databases"))
+    enrollment = ProgramEnrollmentFactory(
+        partner=partner, program=program("databases"), applied_on=APPLIED_LONG_AGO
+    )
 
     with on_day(datetime.date(2026, 6, 1)), pytest.raises(DomainError) as refusal:
         enrollment_approve(enrollment=enrollment, user=pdm, approved_on=datetime.date(2023, 5, 31))
@@ -358,7 +368,9 @@ def test_an_approval_that_would_already_have_expired_is_refused(pdm):
 
 def test_an_approval_expiring_on_the_day_it_is_given_is_refused_and_one_later_is_approved(pdm):
     partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
-    enrollment = ProgramEnrollmentFactory(partner=partner, program=program("databases"))
+    enrollment = ProgramEnrollmentFactory(
+        partner=partner, program=program("databases"), applied_on=APPLIED_LONG_AGO
+    )
 
     with on_day(datetime.date(2026, 6, 1)):
         with pytest.raises(DomainError):
@@ -382,6 +394,77 @@ def test_an_approval_dated_in_the_future_is_refused(pdm):
     assert enrollment.status == EnrollmentStatus.APPLIED
 
 
+def msp_application(pdm, **fields):
+    """An MSP validation applied for on 1 Oct 2026, its third-party audit held and passed on 12 Nov 2026."""
+    partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "advanced"))
+    values = {
+        "applied_on": datetime.date(2026, 10, 1),
+        "audit_date": datetime.date(2026, 11, 12),
+        "audit_result": AuditResult.PASSED,
+        **fields,
+    }
+    return ProgramEnrollmentFactory(partner=partner, program=program("managed-service-provider"), **values)
+
+
+BEFORE_THE_AUDIT = "An approval cannot be dated before the audit it stands on (12 Nov 2026)."
+
+
+def test_an_approval_dated_before_the_audit_it_stands_on_is_refused(pdm):
+    enrollment = msp_application(pdm)
+
+    with on_day(datetime.date(2026, 11, 20)), pytest.raises(DomainError) as refusal:
+        enrollment_approve(enrollment=enrollment, user=pdm, approved_on=datetime.date(2026, 11, 11))
+
+    assert (refusal.value.field, refusal.value.message) == ("approved_on", BEFORE_THE_AUDIT)
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.approved_on) == (EnrollmentStatus.APPLIED, None)
+
+
+def test_an_approval_dated_before_the_application_is_refused(pdm):
+    partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
+    enrollment = ProgramEnrollmentFactory(
+        partner=partner, program=program("databases"), applied_on=datetime.date(2026, 10, 1)
+    )
+
+    with on_day(datetime.date(2026, 11, 20)), pytest.raises(DomainError) as refusal:
+        enrollment_approve(enrollment=enrollment, user=pdm, approved_on=datetime.date(2026, 9, 30))
+
+    assert (refusal.value.field, refusal.value.message) == (
+        "approved_on",
+        "An approval cannot be dated before the application it answers (01 Oct 2026).",
+    )
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.approved_on) == (EnrollmentStatus.APPLIED, None)
+
+
+def test_an_approval_dated_on_the_day_of_its_audit_is_approved(pdm):
+    enrollment = msp_application(pdm)
+
+    with on_day(datetime.date(2026, 11, 20)):
+        approved = enrollment_approve(
+            enrollment=enrollment, user=pdm, approved_on=datetime.date(2026, 11, 12)
+        )
+
+    approved.refresh_from_db()
+    assert (approved.status, approved.approved_on) == (EnrollmentStatus.APPROVED, datetime.date(2026, 11, 12))
+
+
+def test_the_api_refuses_an_approval_dated_before_its_audit_naming_the_field(pdm):
+    enrollment = msp_application(pdm)
+    client = APIClient()
+    client.force_authenticate(pdm)
+
+    with on_day(datetime.date(2026, 11, 20)):
+        response = client.post(
+            f"/api/v1/enrollments/{enrollment.pk}/approve/", {"approved_on": "2026-11-11"}, format="json"
+        )
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"approved_on": [BEFORE_THE_AUDIT]}
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.APPLIED
+
+
 @pytest.mark.parametrize(
     "approved_on, message",
     [
@@ -393,7 +476,9 @@ def test_the_api_refuses_an_approval_already_expired_or_in_the_future(pdm, appro
     announced = []
     monkeypatch.setattr("partners.events.enrollment_approved", announced.append)
     partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
-    enrollment = ProgramEnrollmentFactory(partner=partner, program=program("databases"))
+    enrollment = ProgramEnrollmentFactory(
+        partner=partner, program=program("databases"), applied_on=APPLIED_LONG_AGO
+    )
     client = APIClient()
     client.force_authenticate(pdm)
 
@@ -410,7 +495,9 @@ def test_the_api_refuses_an_approval_already_expired_or_in_the_future(pdm, appro
 
 def test_approving_twice_is_a_conflict(pdm):
     partner = PartnerFactory(pdm=pdm, tier=tier(CONSULTING, "select"))
-    enrollment = ProgramEnrollmentFactory(partner=partner, program=program("databases"))
+    enrollment = ProgramEnrollmentFactory(
+        partner=partner, program=program("databases"), applied_on=APPLIED_LONG_AGO
+    )
     enrollment_approve(enrollment=enrollment, user=pdm, approved_on=datetime.date(2025, 1, 1))
 
     with pytest.raises(ConflictError) as info:
