@@ -660,10 +660,15 @@ def engagement_create_from_contact_request(
     contract_start: datetime.date,
     contract_end: datetime.date,
     title: str = "",
+    description: str = "",
     procurement_model: str = ProcurementModel.DIRECT,
     customer: Customer | None = None,
 ) -> Engagement:
     """The lead becomes an engagement, led by the partner it was sent to. A new lead is accepted with it.
+
+    The description is the one the partner gives, never the lead's message copied: everyone on the
+    engagement reads its description (the customer and every partner added later), while the message was
+    the customer's to the one partner it was sent to.
 
     The customer is the one given (provider staff only: a partner cannot attach itself to an existing
     customer's records) or a new one named after the lead's company. The person who wrote joins the team.
@@ -697,7 +702,7 @@ def engagement_create_from_contact_request(
             title=title,
             workload=workload,
             procurement_model=procurement_model,
-            description=lead.message,
+            description=(description or "").strip(),
             stage=EngagementStage.ON_PREMISES,
             reached_on=None,
             contact_request=lead,

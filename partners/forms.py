@@ -278,8 +278,10 @@ class ProfileChangeForm(forms.ModelForm):
 
 
 class LeadEngagementForm(forms.Form):
-    """What the partner says when a lead becomes an engagement; the customer, the description and the
-    person on the customer's team come from the lead itself."""
+    """What the partner says when a lead becomes an engagement; the customer and the person on the
+    customer's team come from the lead itself. The description starts as the lead's message for the
+    partner to trim: the message was for that partner only, the description is read by all on the
+    engagement."""
 
     workload = forms.CharField(
         label="Workload",
@@ -292,6 +294,13 @@ class LeadEngagementForm(forms.Form):
         max_length=200,
         required=False,
         help_text="Leave empty for the company and the workload.",
+    )
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Everyone on the engagement reads it: the customer and every partner on it, now or added "
+        "later. It starts as the customer's message to you; keep only what they may all read.",
     )
     procurement_model = forms.ChoiceField(
         label="How the customer buys", choices=ProcurementModel.choices, initial=ProcurementModel.DIRECT
@@ -308,9 +317,12 @@ class LeadEngagementForm(forms.Form):
         help_text="Access the customer grants you ends with it.",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, lead: ContactRequest | None = None, **kwargs):
         kwargs.setdefault("auto_id", "engagement-%s")
-        kwargs.setdefault("initial", {"contract_start": timezone.localdate()})
+        kwargs.setdefault(
+            "initial",
+            {"contract_start": timezone.localdate(), "description": lead.message if lead else ""},
+        )
         super().__init__(*args, **kwargs)
 
 

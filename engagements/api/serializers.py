@@ -186,6 +186,13 @@ class LeadEngagementSerializer(serializers.Serializer):
         default="",
         help_text="Default: the lead's company and the workload.",
     )
+    description = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Read by everyone on the engagement: the customer and every partner on it, now or added "
+        "later. Default: empty; the lead's message (the customer's to you only) is not copied.",
+    )
     procurement_model = serializers.ChoiceField(
         choices=ProcurementModel.choices, default=ProcurementModel.DIRECT
     )

@@ -241,3 +241,41 @@ def test_notes_written_with_a_leads_reference_lose_it_once_migrated(lead):
     typed.refresh_from_db()
     assert writer.note == "Wrote the contact request"
     assert typed.note == "Wrote contact request CR-OTHER"  # somebody typed it; not the lead's reference
+
+
+PRIVATE = "Our budget is 40k and we are unhappy with Other Partner Ltd."
+
+
+def test_the_api_stores_the_description_sent_and_a_partner_added_later_reads_only_that(client, lead):
+    type(lead).objects.filter(pk=lead.pk).update(message=PRIVATE)
+    partner_api = api_client(PartnerUserFactory(partner=lead.partner))
+
+    response = partner_api.post(url(lead), contract(description="Move the website."), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["description"] == "Move the website."
+    engagement = Engagement.objects.get(contact_request=lead)
+    vendor = PartnerFactory(name="Tech Vendor", partner_type=PartnerType.TECHNOLOGY)
+    EngagementPartnerFactory(engagement=engagement, partner=vendor, role=PartnerRole.TECHNOLOGY)
+    read = api_client(PartnerUserFactory(partner=vendor)).get(f"/api/v1/engagements/{engagement.pk}/")
+    assert read.status_code == 200
+    assert read.json()["description"] == "Move the website."
+    assert "Other Partner Ltd" not in read.content.decode()
+
+
+def test_without_a_description_the_leads_message_is_not_copied_into_the_engagement(lead):
+    type(lead).objects.filter(pk=lead.pk).update(message=PRIVATE)
+    started = api_client(PartnerUserFactory(partner=lead.partner)).post(url(lead), contract(), format="json")
+    assert started.status_code == 201, started.content
+    assert started.json()["description"] == ""
+
+    other = ContactRequestFactory(partner=lead.partner, message=PRIVATE)
+    engagement = services.engagement_create_from_contact_request(
+        user=PartnerUserFactory(partner=lead.partner),
+        contact_request=other,
+        workload="Web shop",
+        contract_start=today(),
+        contract_end=today(),
+    )
+    engagement.refresh_from_db()
+    assert engagement.description == ""

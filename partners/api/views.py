@@ -556,8 +556,9 @@ class ContactRequestViewSet(CursorListMixin, PortalModelViewSet):
         summary="Start an engagement from a contact request",
         description="The lead becomes an engagement for a new customer named after its company, led by "
         "your partner as consulting lead under the contract dates given; the person who wrote joins its "
-        "team, and a new lead is accepted with it. 409 when the lead is already an engagement or was "
-        "declined.",
+        "team, and a new lead is accepted with it. Its description is the one you send (everyone on the "
+        "engagement reads it), never the lead's message. 409 when the lead is already an engagement or "
+        "was declined.",
         request=engagement_serializers.LeadEngagementSerializer,
         responses={201: engagement_serializers.EngagementSerializer},
         filters=False,

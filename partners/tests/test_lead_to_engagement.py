@@ -13,7 +13,12 @@ from django.utils import timezone
 from engagements.choices import PartnerRole, TeamRole
 from engagements.models import Customer, Engagement
 from partners.choices import ContactRequestStatus, PartnerType
-from tests.factories import ContactRequestFactory, PartnerFactory, PartnerUserFactory
+from tests.factories import (
+    ContactRequestFactory,
+    EngagementPartnerFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -223,3 +228,60 @@ def test_the_contract_start_is_offered_as_today_in_the_form_a_date_picker_reads(
     html = acme_client.get(reverse("my:lead-detail", args=[lead.reference])).content.decode()
 
     assert re.search(rf'<input type="date" name="contract_start" value="{today().isoformat()}"', html)
+
+
+PRIVATE = "Our budget is 40k and we are unhappy with Other Partner Ltd; call Ada on +44 20 7946 0000."
+DESCRIPTION_HINT = "Everyone on the engagement reads it: the customer and every partner on it"
+
+
+def description_box(response) -> str | None:
+    found = re.search(
+        r'<textarea[^>]*name="description"[^>]*>(.*?)</textarea>', response.content.decode(), flags=re.S
+    )
+    return unescape(found.group(1)).strip() if found else None
+
+
+def test_the_engagement_form_offers_the_leads_message_as_a_description_everyone_on_it_reads(
+    acme_client, acme
+):
+    lead = ContactRequestFactory(partner=acme, message=PRIVATE)
+
+    page = acme_client.get(reverse("my:lead-detail", args=[lead.reference]))
+
+    assert description_box(page) == PRIVATE
+    assert DESCRIPTION_HINT in text_of(page)
+
+
+@pytest.mark.parametrize("description", ["Move the charity's WordPress site to the cloud.", ""])
+def test_the_engagement_gets_the_description_the_partner_kept_and_a_partner_added_later_reads_only_that(
+    acme_client, acme, client, description
+):
+    lead = ContactRequestFactory(partner=acme, message=PRIVATE)
+
+    response = acme_client.post(
+        reverse("my:lead-engagement", args=[lead.reference]), contract(description=description)
+    )
+
+    assert response.status_code == 303
+    engagement = Engagement.objects.get(contact_request=lead)
+    assert engagement.description == description
+    vendor = PartnerFactory(name="Tech Vendor", partner_type=PartnerType.TECHNOLOGY)
+    EngagementPartnerFactory(engagement=engagement, partner=vendor, role=PartnerRole.TECHNOLOGY)
+    client.force_login(PartnerUserFactory(partner=vendor))
+    page = text_of(client.get(reverse("engagements:engagement-detail", args=[engagement.pk])))
+    assert "Tech Vendor" in page
+    assert description in page
+    assert "Other Partner Ltd" not in page and "40k" not in page
+
+
+def test_a_refused_engagement_form_keeps_the_description_the_partner_edited(acme_client, acme):
+    lead = ContactRequestFactory(partner=acme, message=PRIVATE)
+
+    response = acme_client.post(
+        reverse("my:lead-engagement", args=[lead.reference]),
+        contract(workload="", description="Only the website move."),
+    )
+
+    assert response.status_code == 400
+    assert description_box(response) == "Only the website move."
+    assert not Engagement.objects.exists()

@@ -127,7 +127,7 @@ def _lead_page(request, lead, decline_form=None, status=200, engagement_form=Non
             "engagement_shown": engagement is not None
             and engagements_visible_to(request.user).filter(pk=engagement.pk).exists(),
             "can_start_engagement": can_start,
-            "engagement_form": engagement_form or LeadEngagementForm(),
+            "engagement_form": engagement_form or LeadEngagementForm(lead=lead),
         },
         status=status,
     )
