@@ -22,6 +22,7 @@ from apn_portal.admin import (
     ChangeListQuerysetMixin,
     LargeTableAdminMixin,
     csv_streaming_response,
+    report_each_change,
     report_refusal,
     selection_too_large,
 )
@@ -522,18 +523,16 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
     def _set_published(self, request, queryset, *, published: bool):
         if selection_too_large(self, request, queryset):
             return
-        done = []
-        for partner in self.keep_editable(request, list(queryset)):
-            try:
-                if partner_set_published(partner=partner, published=published, user=request.user):
-                    done.append(partner.name)
-            except DomainError as error:
-                report_refusal(self, request, partner.name, error)
         verb = "Published" if published else "Unpublished"
-        if done:
-            self.message_user(request, f"{verb} {len(done)}: {', '.join(done)}.", messages.SUCCESS)
-        else:
-            self.message_user(request, f"Nothing to do: no selected partner needed to be {verb.lower()}.")
+        report_each_change(
+            self,
+            request,
+            self.keep_editable(request, list(queryset)),
+            lambda partner: partner_set_published(partner=partner, published=published, user=request.user),
+            name=lambda partner: partner.name,
+            changed=verb,
+            already=f"already {verb.lower()}",
+        )
 
 
 def tier_evaluation_rows(partner: Partner) -> dict:

@@ -3,7 +3,13 @@ changes, and the tier history."""
 
 from django.contrib import admin, messages
 
-from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, report_refusal, selection_too_large
+from apn_portal.admin import (
+    AuditedAdmin,
+    LargeTableAdminMixin,
+    report_each_change,
+    report_refusal,
+    selection_too_large,
+)
 from apn_portal.exceptions import DomainError
 from partners.forms import ReasonForm
 from partners.models import ContactRequest, CustomerReference, Office, ProfileChangeRequest, TierChange
@@ -113,20 +119,17 @@ class CustomerReferenceAdmin(
     def _set_validated(self, request, queryset, *, validated: bool):
         if selection_too_large(self, request, queryset):
             return
-        done = []
-        for reference in self.keep_editable(request, list(queryset)):
-            try:
-                if customer_reference_set_validated(
-                    reference=reference, validated=validated, user=request.user
-                ):
-                    done.append(str(reference))
-            except DomainError as error:
-                report_refusal(self, request, str(reference), error)
-        verb = "Validated" if validated else "Withdrew validation of"
-        if done:
-            self.message_user(request, f"{verb} {len(done)}: {'; '.join(done)}.", messages.SUCCESS)
-        else:
-            self.message_user(request, "Nothing to do: the selected references were already so.")
+        report_each_change(
+            self,
+            request,
+            self.keep_editable(request, list(queryset)),
+            lambda reference: customer_reference_set_validated(
+                reference=reference, validated=validated, user=request.user
+            ),
+            changed="Validated" if validated else "Withdrew validation of",
+            already="already validated" if validated else "not validated",
+            separator="; ",
+        )
 
 
 @admin.register(ContactRequest)

@@ -167,6 +167,78 @@ def test_actions_skip_another_pdms_partners_with_a_message(client, own_partner, 
     assert set(Partner.objects.filter(is_published=True).values_list("slug", flat=True)) == {"mine"}
 
 
+def run_action(client, url_name, action, objects):
+    data = {"action": action, ACTION_CHECKBOX_NAME: [obj.pk for obj in objects], "index": 0}
+    response = client.post(reverse(url_name), data, follow=True)
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_publishing_only_another_pdms_partners_is_refused_without_a_nothing_to_do(client, pdm, other_partner):
+    Partner.objects.filter(pk=other_partner.pk).update(is_published=False)
+
+    shown = run_action(client, "admin:partners_partner_changelist", "publish", [other_partner])
+
+    # It did need publishing, by its own PDM: "nothing to do" would contradict the refusal.
+    assert len(shown) == 1, shown
+    assert shown[0].startswith("Skipped 1 partner not assigned to you")
+    assert "Theirs Ltd" in shown[0]
+    assert not Partner.objects.get(pk=other_partner.pk).is_published
+
+
+def test_publishing_own_partners_already_published_says_there_is_nothing_to_do(client, own_partner):
+    Partner.objects.filter(pk=own_partner.pk).update(is_published=True)
+
+    shown = run_action(client, "admin:partners_partner_changelist", "publish", [own_partner])
+
+    assert shown == ["Nothing to do: already published: Mine Ltd."]
+
+
+def test_publishing_a_mixed_selection_publishes_own_and_names_the_skipped(client, own_partner, other_partner):
+    Partner.objects.filter(pk__in=[own_partner.pk, other_partner.pk]).update(is_published=False)
+
+    shown = run_action(client, "admin:partners_partner_changelist", "publish", [own_partner, other_partner])
+
+    assert len(shown) == 2, shown
+    assert shown[0].startswith("Skipped 1 partner not assigned to you") and "Theirs Ltd" in shown[0]
+    assert shown[1] == "Published 1: Mine Ltd."
+    assert set(Partner.objects.filter(is_published=True).values_list("slug", flat=True)) == {"mine"}
+
+
+def test_validating_only_another_pdms_references_is_refused_without_a_nothing_to_do(
+    client, pdm, other_partner
+):
+    theirs = CustomerReferenceFactory(partner=other_partner, customer_name="Globex", is_validated=False)
+
+    shown = run_action(client, "admin:partners_customerreference_changelist", "validate", [theirs])
+
+    assert len(shown) == 1, shown
+    assert shown[0].startswith("Skipped 1 customer reference of partners not assigned to you")
+    theirs.refresh_from_db()
+    assert not theirs.is_validated
+
+
+def test_validating_own_references_already_validated_says_there_is_nothing_to_do(client, own_partner):
+    mine = CustomerReferenceFactory(partner=own_partner, customer_name="Initech", is_validated=True)
+
+    shown = run_action(client, "admin:partners_customerreference_changelist", "validate", [mine])
+
+    assert shown == [f"Nothing to do: already validated: {mine}."]
+
+
+def test_validating_a_mixed_selection_validates_own_and_names_the_skipped(client, own_partner, other_partner):
+    mine = CustomerReferenceFactory(partner=own_partner, customer_name="Initech", is_validated=False)
+    theirs = CustomerReferenceFactory(partner=other_partner, customer_name="Globex", is_validated=False)
+
+    shown = run_action(client, "admin:partners_customerreference_changelist", "validate", [mine, theirs])
+
+    assert len(shown) == 2, shown
+    assert shown[0].startswith("Skipped 1 customer reference of partners not assigned to you")
+    assert str(theirs) in shown[0]
+    assert shown[1] == f"Validated 1: {mine}."
+    mine.refresh_from_db(), theirs.refresh_from_db()
+    assert (mine.is_validated, theirs.is_validated) == (True, False)
+
+
 def test_bulk_delete_refuses_a_selection_with_another_pdms_records(client, own_partner, other_partner):
     mine, theirs = (
         CustomerReferenceFactory(partner=own_partner),
