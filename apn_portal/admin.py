@@ -497,11 +497,35 @@ class AuditedAdmin(AdminInputMixin, SimpleHistoryAdmin):
     def get_historical_record_context_helper(self, request, historical_record):
         return _HistoryContextHelper(self.model, historical_record)
 
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        """The versions with, besides their own foreign keys (as django-simple-history reads them), what
+        the changelist reads to name a record (`list_select_related`, where it starts from a key the
+        history keeps): the history page names every version as the record is named (a team member by
+        their person, Professional Services by their engagement and its customer)."""
+        queryset = super().get_history_queryset(request, history_manager, pk_name, object_id)
+        kept = {field.name for field in history_manager.model.tracked_fields if isinstance(field, ForeignKey)}
+        related = self.list_select_related if isinstance(self.list_select_related, list | tuple) else ()
+        paths = [path for path in related if path.split("__", 1)[0] in kept]
+        return queryset.select_related(*paths) if paths else queryset
+
     def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
         """What changed in each version on the history page, as django-simple-history says it, except
         that its diff reads both versions' rows of every tracked many-to-many field (a customer's access
         administrators), two queries a version: here they are read for the whole page at once, one query
-        a field, and compared as the library compares them."""
+        a field, and compared as the library compares them.
+
+        Each version's record (`history_object`, which the page names it by) is also given the related
+        records its version was read with: django-simple-history builds it bare, so naming it by a related
+        record (a team member by their person) read that record again, a query a version."""
+        historical_records = list(historical_records)
+        for record in historical_records:
+            version = record.history_object
+            version._state.fields_cache.update(
+                (name, value)
+                for name, value in record._state.fields_cache.items()
+                if value is not None and name != "history_user"
+            )
+            record.history_object = version  # the library's descriptor builds a new one at each read
         history_model = getattr(self.model, self.model._meta.simple_history_manager_attribute).model
         m2m_names = [field.name for field in history_model._history_m2m_fields]
         if not m2m_names:

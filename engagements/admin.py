@@ -1146,7 +1146,7 @@ class TeamMemberChangeForm(forms.ModelForm):
 
 
 @admin.register(TeamMember)
-class TeamMemberAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class TeamMemberAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     visible_to = staticmethod(
         lambda user: TeamMember.objects.filter(
             engagement__in=selectors.engagements_visible_to(user).values("pk")
@@ -1201,7 +1201,7 @@ class ProfessionalServicesChangeForm(forms.ModelForm):
 
 @admin.register(ProfessionalServicesEngagement)
 class ProfessionalServicesEngagementAdmin(
-    AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
+    AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin
 ):
     visible_to = staticmethod(
         lambda user: ProfessionalServicesEngagement.objects.filter(
@@ -1229,7 +1229,7 @@ class ProfessionalServicesEngagementAdmin(
 
 @admin.register(MarketplaceSubscription)
 class MarketplaceSubscriptionAdmin(
-    AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
+    AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin
 ):
     form = MarketplaceSubscriptionAdminForm
     visible_to = staticmethod(

@@ -423,6 +423,7 @@ class TeamMember(TimeStampedModel):
     joined_on = models.DateField(default=datetime.date.today)
     left_on = models.DateField(null=True, blank=True)
     note = models.CharField(max_length=200, blank=True, help_text="e.g. 'came with Enterprise Support'.")
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["engagement", "role", "id"]
@@ -630,6 +631,7 @@ class ProfessionalServicesEngagement(TimeStampedModel):
     )
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         verbose_name = "Professional Services engagement"
@@ -675,6 +677,8 @@ class MarketplaceSubscription(TimeStampedModel):
     subscribed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The accounts are recorded with every version, so the history shows who added or took one off.
+    history = HistoricalRecords(excluded_fields=["updated_at"], m2m_fields=[accounts])
 
     class Meta:
         ordering = ["engagement", "subscribed_on", "id"]

@@ -717,13 +717,15 @@ def engagement_create_from_contact_request(
         )
         # Everyone on the engagement reads the team: the lead's reference is not written here but shown
         # through engagement_lead_shown_to, to the partner the lead was sent to only.
-        TeamMember.objects.create(
+        writer = TeamMember(
             engagement=engagement,
             name=lead.name,
             email=lead.email,
             role=TeamRole.CUSTOMER_IT,
             note=LEAD_WRITER_NOTE,
         )
+        writer._history_user = user  # its history names who added them (outside a request too)
+        writer.save()
     contact_request.status = lead.status
     contact_request.responded_at = lead.responded_at
     contact_request.responded_by = lead.responded_by
@@ -1160,6 +1162,7 @@ def team_member_add(
         team_member.joined_on = joined_on or locked.customer.local_today()
         team_member.note = (note or "").strip()
         validate_or_refuse(team_member, exclude=["engagement", "user"])
+        team_member._history_user = user
         team_member.save()
     return team_member
 
@@ -1543,6 +1546,7 @@ def professional_services_add(
         services.starts_on = starts_on
         services.ends_on = ends_on
         validate_or_refuse(services, exclude=["engagement"])
+        services._history_user = user
         services.save()
         if (
             consultant is not None
@@ -1550,7 +1554,7 @@ def professional_services_add(
                 user=consultant, role=TeamRole.PROFESSIONAL_SERVICES, left_on=None
             ).exists()
         ):
-            TeamMember.objects.create(
+            joining = TeamMember(
                 engagement=locked,
                 user=consultant,
                 role=TeamRole.PROFESSIONAL_SERVICES,
@@ -1558,6 +1562,8 @@ def professional_services_add(
                 note="Professional Services bought by "
                 + (str(buying_partner) if buying_partner else "the customer"),
             )
+            joining._history_user = user
+            joining.save()
     return services
 
 
@@ -1604,6 +1610,7 @@ def professional_services_update(
         locked.starts_on = starts_on
         locked.ends_on = ends_on
         validate_or_refuse(locked, exclude=["engagement"])
+        locked._history_user = user
         locked.save(update_fields=["goal", "capability_gap", "starts_on", "ends_on", "updated_at"])
     for field in ("goal", "capability_gap", "starts_on", "ends_on", "updated_at"):
         setattr(services, field, getattr(locked, field))
@@ -1698,6 +1705,7 @@ def marketplace_subscription_add(
         subscription.subscribed_on = subscribed_on or locked.customer.local_today()
         subscription.subscribed_by = user
         validate_or_refuse(subscription, exclude=["engagement", "vendor", "subscribed_by"])
+        subscription._history_user = user  # the versions its save and its accounts' change write
         subscription.save()
         subscription.accounts.set(accounts)
     return subscription
@@ -1737,6 +1745,7 @@ def marketplace_subscription_update(
         locked.vendor = vendor
         locked.subscribed_on = subscribed_on
         validate_or_refuse(locked, exclude=["engagement", "vendor", "subscribed_by"])
+        locked._history_user = user  # the versions its save and its accounts' change write
         locked.save(update_fields=["product", "vendor", "subscribed_on", "updated_at"])
         locked.accounts.set(accounts)
     for field in ("product", "vendor", "subscribed_on", "updated_at"):

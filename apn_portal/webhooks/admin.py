@@ -3,7 +3,7 @@ from functools import partial
 from django import forms
 from django.contrib import admin, messages
 
-from apn_portal.admin import AdminInputMixin, LargeTableAdminMixin, selection_too_large
+from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, selection_too_large
 from apn_portal.exceptions import DomainError
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -27,7 +27,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(AdminInputMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(AuditedAdmin):
     """Endpoints are registered and changed by the webhook services, as over the API: only allowed hosts,
     known events, and the events of the owner's own organisation (its partner or customer follows the
     owner; a customer's endpoint subscribes only to the events about its records)."""
@@ -54,7 +54,9 @@ class WebhookEndpointAdmin(AdminInputMixin, admin.ModelAdmin):
             saved = webhook_endpoint_update(endpoint=obj, user=request.user, **changes)
         else:
             # Registered as its owner would register it: the owner's organisation is whose events it gets.
-            saved = webhook_endpoint_create(user=form.cleaned_data["owner"], **changes)
+            saved = webhook_endpoint_create(
+                user=form.cleaned_data["owner"], acting_user=request.user, **changes
+            )
         # The admin goes on with the object it built (to log the change and redirect): it becomes the
         # endpoint the service saved.
         for field in WebhookEndpoint._meta.concrete_fields:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from apn_portal.models import TimeStampedModel
 from apn_portal.webhooks.choices import DeliveryStatus, WebhookEvent
@@ -45,6 +46,10 @@ class WebhookEndpoint(TimeStampedModel):
     events = models.JSONField(default=list, help_text="The event names it subscribes to.")
     description = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField("active", default=True)
+    # Who pointed the events at another URL, changed what it subscribes to or switched it off. The secret
+    # is not copied into the history (old secrets would outlive their replacement there): a version that
+    # replaces it says so in its change reason (webhooks.services.webhook_endpoint_update).
+    history = HistoricalRecords(excluded_fields=["updated_at", "secret"])
 
     class Meta:
         ordering = ["id"]

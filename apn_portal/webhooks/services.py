@@ -231,10 +231,18 @@ def _clean_endpoint(*, url: str | None = None, events: list[str] | None = None, 
 
 
 def webhook_endpoint_create(
-    *, user, url: str, events: list[str], secret: str = "", description: str = "", is_active: bool = True
+    *,
+    user,
+    url: str,
+    events: list[str],
+    secret: str = "",
+    description: str = "",
+    is_active: bool = True,
+    acting_user=None,
 ) -> WebhookEndpoint:
     """Register a URL for the events of the user's organisation (every partner, for provider staff; the
-    events about its own records, for a customer's access administrator)."""
+    events about its own records, for a customer's access administrator). `acting_user`: who registers
+    it for `user` (a superuser in the admin), whom its history names; `user` by default."""
     _ensure_may_register(user)
     _clean_endpoint(url=url, events=events, for_customer=bool(user.customer_id))
     endpoint = WebhookEndpoint(
@@ -248,6 +256,7 @@ def webhook_endpoint_create(
     )
     if secret:
         endpoint.secret = secret
+    endpoint._history_user = acting_user or user
     with transaction.atomic():
         endpoint.full_clean()
         endpoint.save()
@@ -265,16 +274,22 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user, **changes) -> We
         changes["events"] = sorted(set(changes["events"]))
     with transaction.atomic():
         locked = lock_or_refuse(WebhookEndpoint.objects.select_for_update(), endpoint.pk, "webhook endpoint")
+        secret = locked.secret
         for name in ("url", "events", "secret", "description", "is_active"):
             if name in changes and (name != "secret" or changes[name]):
                 setattr(locked, name, changes[name])
         locked.full_clean()
+        locked._history_user = user
+        if locked.secret != secret:
+            # The history keeps no secret (WebhookEndpoint.history): it says this version replaced it.
+            locked._change_reason = "Signing secret replaced"
         locked.save()
     return locked
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, user) -> None:
     _ensure_owner(endpoint, user)
+    endpoint._history_user = user
     endpoint.delete()
 
 
