@@ -974,7 +974,12 @@ class EngagementPartnerAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTab
         "territory",
         "replaced_by",
     )
-    list_select_related = ("partner", "engagement__customer", "replaced_by__partner")
+    list_select_related = (
+        "partner",
+        "engagement__customer",
+        "replaced_by__partner",
+        "replaced_by__engagement__customer",
+    )
     list_filter = ("role", "contract_end", ("replaced_by", admin.EmptyFieldListFilter))
     search_fields = ("partner__name", "engagement__title", "engagement__customer__name", "territory")
     search_help_text = "Search by partner, engagement, customer or territory."

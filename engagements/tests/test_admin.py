@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from engagements.models import AccessGrant, Customer, Engagement
-from tests.factories import CustomerFactory, CustomerUserFactory, SuperUserFactory
+from engagements.models import AccessGrant, Customer, Engagement, EngagementPartner
+from tests.factories import CustomerFactory, CustomerUserFactory, EngagementPartnerFactory, SuperUserFactory
 
 from .test_pages import grow
 
@@ -42,6 +42,25 @@ def test_changelists_cost_the_same_however_many_rows(client, alpha, model):
     grow(alpha, 6)
     with CaptureQueriesContext(connection) as second:
         assert client.get(changelist(model)).status_code == 200
+    assert len(second) == len(first)
+
+
+def test_the_engagement_partner_list_costs_the_same_however_many_replaced_contracts_it_shows(client):
+    # Its "replaced by" column names the successor with its engagement and customer.
+    def replaced_pairs(count):
+        for _ in range(count):
+            old = EngagementPartnerFactory()
+            successor = EngagementPartnerFactory(engagement=old.engagement)
+            EngagementPartner.objects.filter(pk=old.pk).update(replaced_by=successor, ended_reason="Left")
+
+    client.force_login(SuperUserFactory())
+    replaced_pairs(2)
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(changelist("engagementpartner")).status_code == 200
+    replaced_pairs(10)
+    with CaptureQueriesContext(connection) as second:
+        response = client.get(changelist("engagementpartner"))
+    assert response.content.decode().count(" as ") >= 12
     assert len(second) == len(first)
 
 
