@@ -2,6 +2,9 @@
 shape of the input and resolve references among what the requesting user may see; what a write means is
 decided by the services the views call."""
 
+import datetime
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -270,6 +273,38 @@ class ReplaceSerializer(serializers.Serializer):
     )
 
 
+class EndOrLastDayField(serializers.DateTimeField):
+    """A grant's end: a moment, or a date alone, read as the last day of access (a `datetime.date`) that the
+    service ends at midnight in the customer's time zone, as the access page does. Without this, a date
+    alone would pass DRF's ISO parsing as 00:00 UTC of that day, cutting the partner off a day or more
+    early."""
+
+    default_error_messages = {
+        "invalid": "Give a date and time with its offset (2026-12-31T23:59:59+01:00), or a date alone "
+        "(2026-12-31) for the last day of access.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                return datetime.date.fromisoformat(value)  # a date and nothing else
+            except ValueError:
+                pass
+        return super().to_internal_value(value)
+
+
+class EndOrLastDayFieldExtension(OpenApiSerializerFieldExtension):
+    """The request takes a date-time or a date; a response always answers with the date-time."""
+
+    target_class = EndOrLastDayField
+
+    def map_serializer_field(self, auto_schema, direction):
+        moment = {"type": "string", "format": "date-time"}
+        if direction == "response":
+            return moment
+        return {"anyOf": [moment, {"type": "string", "format": "date"}]}
+
+
 class AccessGrantSerializer(serializers.ModelSerializer):
     account = account_field()
     engagement_partner = VisiblePrimaryKeyField(selectors.engagement_partners_visible_to)
@@ -282,9 +317,12 @@ class AccessGrantSerializer(serializers.ModelSerializer):
     )
     scope = serializers.ChoiceField(choices=AccessScope.choices)
     mfa_required = serializers.BooleanField(required=False, default=True)
-    expires_at = serializers.DateTimeField(
+    expires_at = EndOrLastDayField(
         required=False,
-        help_text="Default and latest: the end of the partner's contract.",
+        help_text="When the grant ends: a date and time with its offset (`2026-12-31T23:59:59+01:00`), the "
+        "exact moment; or a date alone (`2026-12-31`), the last day of access, which ends at midnight in "
+        "the customer's time zone, as on the access page (then recorded as `last_day`, and moved with the "
+        "customer's time zone). Default and latest: the end of the partner's contract's last day.",
         validators=[validate_plausible_date],
     )
     granted_by = read_only_username()
@@ -324,6 +362,12 @@ class AccessGrantSerializer(serializers.ModelSerializer):
         # The service checks the ARN against the account, and duplicates, with messages naming both.
         extra_kwargs = {"role_arn": {"validators": []}}
         validators = []
+
+    def validate(self, attrs):
+        end = attrs.get("expires_at")
+        if isinstance(end, datetime.date) and not isinstance(end, datetime.datetime):
+            attrs["last_day"] = attrs.pop("expires_at")  # the service's last day of access, as the page's
+        return attrs
 
     def get_is_live(self, grant) -> bool:
         return grant.is_live()

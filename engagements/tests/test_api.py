@@ -3,6 +3,7 @@ names another organisation's records (404), the services' refusals come back as 
 lists cost a constant number of queries."""
 
 import datetime
+import zoneinfo
 
 import pytest
 from django.db import connection
@@ -102,12 +103,55 @@ def test_access_administrator_grants_through_the_api(alpha):
             "always requires the customer's MFA",
         ),
         ({"expires_at": "2150-01-01T00:00:00Z"}, "expires_at", "the grant must expire by then"),
+        ({"expires_at": "2026-02-30"}, "expires_at", "or a date alone (2026-12-31)"),
     ],
 )
 def test_bad_grants_are_refused_with_a_clear_message(alpha, overrides, field, message):
     response = api(alpha.admin).post("/api/v1/access-grants/", grant_body(alpha, **overrides), format="json")
     assert response.status_code == 400
     assert message in " ".join(response.json()[field])
+
+
+@pytest.mark.parametrize("spelling", ["{:%Y-%m-%d}", "{:%Y%m%d}"])
+def test_a_date_without_a_time_grants_access_through_that_last_day_in_the_customers_zone(alpha, spelling):
+    # As on the access page: the day given is the last day of access, ending at midnight in Tokyo, not
+    # at the start of that day in UTC (which would cut the partner off 15 hours early).
+    alpha.customer.time_zone = "Asia/Tokyo"
+    alpha.customer.save(update_fields=["time_zone"])
+    day = timezone.localdate() + datetime.timedelta(days=10)
+    body = grant_body(alpha, expires_at=spelling.format(day))
+    response = api(alpha.admin).post("/api/v1/access-grants/", body, format="json")
+    assert response.status_code == 201, response.content
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tokyo)
+    data = response.json()
+    assert data["last_day"] == day.isoformat()
+    assert datetime.datetime.fromisoformat(data["expires_at"]) == end
+    grant = AccessGrant.objects.get(pk=data["id"])
+    assert grant.expires_at == end and grant.last_day == day
+    assert grant.is_live(end - datetime.timedelta(seconds=1)) and not grant.is_live(end)
+
+
+def test_a_date_and_time_with_its_offset_still_ends_the_grant_at_that_moment(alpha):
+    alpha.customer.time_zone = "Asia/Tokyo"
+    alpha.customer.save(update_fields=["time_zone"])
+    day = timezone.localdate() + datetime.timedelta(days=10)
+    body = grant_body(alpha, expires_at=f"{day:%Y-%m-%d}T23:59:59+01:00")
+    response = api(alpha.admin).post("/api/v1/access-grants/", body, format="json")
+    assert response.status_code == 201, response.content
+    end = datetime.datetime.combine(
+        day, datetime.time(23, 59, 59), datetime.timezone(datetime.timedelta(hours=1))
+    )
+    data = response.json()
+    assert datetime.datetime.fromisoformat(data["expires_at"]) == end and data["last_day"] is None
+
+
+def test_a_last_day_after_the_contract_is_refused_naming_expires_at(alpha):
+    day = alpha.engaged.contract_end + datetime.timedelta(days=1)
+    body = grant_body(alpha, expires_at=f"{day:%Y-%m-%d}")
+    response = api(alpha.admin).post("/api/v1/access-grants/", body, format="json")
+    assert response.status_code == 400
+    assert "the grant must expire by then" in " ".join(response.json()["expires_at"])
 
 
 def test_grants_only_by_the_customers_access_administrators(alpha, bravo):
