@@ -837,18 +837,29 @@ def _certification_csv_rows(data: str, result: CertificationImportResult) -> lis
     return rows
 
 
+def _certification_key(person, name: str, level: str, earned_on: datetime.date) -> tuple:
+    """What makes a person's certification the same one on another row: its name (whatever the case),
+    level and day earned."""
+    return (person, name.casefold(), level, earned_on)
+
+
+def _certification_label(person, name: str, level: str, earned_on: datetime.date) -> str:
+    return f"{name}, earned {earned_on:%-d %b %Y}"
+
+
 def certifications_import_csv(*, data: bytes | str, user) -> CertificationImportResult:
     """Import certifications from CSV: all rows or none. Every bad row is reported with its line number.
 
     Columns: partner (slug), staff_name, staff_email (optional; identifies the person when given),
     name, level, credential_id (optional), earned_on, expires_on (optional: three years after earning).
-    A row naming a certification its person already holds (the same name, level and day earned, or the
-    same credential id), recorded or on an earlier row of the file, is skipped and counted as already
-    recorded: importing a file again, or next month's export with this month's rows, adds only what is new.
-    A credential id held by someone else is a bad row. A staff member not yet on the partner's record is
-    added; an email nobody has yet goes to the one person of that name recorded without an email, if
-    there is one (several: the row is refused). A row without an email is the one person of that name
-    (several, recorded or added by earlier rows: the row is refused).
+    A row naming a certification its person already holds (the same name, level and day earned), recorded
+    or on an earlier row of the file, is skipped and counted as already recorded: importing a file again,
+    or next month's export with this month's rows, adds only what is new. A credential id held by someone
+    else, or by the same person for another certification (another name, level or day earned), is a bad
+    row, as is one repeated in the file for another person or another certification. A staff member not
+    yet on the partner's record is added; an email nobody has yet goes to the one person of that name
+    recorded without an email, if there is one (several: the row is refused). A row without an email is
+    the one person of that name (several, recorded or added by earlier rows: the row is refused).
     """
     result = CertificationImportResult()
     if isinstance(data, bytes):
@@ -900,18 +911,20 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
             days_earned.add(datetime.date.fromisoformat(values.get("earned_on", "")))
     # What is recorded already, in one query: whose each credential id is, and what the people of the
     # file's partners hold (earned on one of its days), so a row naming either is known for what it is.
-    credential_holders: dict[str, int] = {}
+    # Each credential id recorded: the certification it is for, as (person, name, level, day earned).
+    credential_holders: dict[str, tuple] = {}
     held: set[tuple] = set()  # (person, name casefolded, level, day earned)
     for member_id, cert_name, cert_level, cert_earned_on, cert_credential in Certification.objects.filter(
         Q(credential_id__in=credential_ids)
         | Q(staff_member__partner__in=editable.values(), earned_on__in=days_earned)
     ).values_list("staff_member_id", "name", "level", "earned_on", "credential_id"):
         if cert_credential:
-            credential_holders[cert_credential] = member_id
+            credential_holders[cert_credential] = (member_id, cert_name, cert_level, cert_earned_on)
         held.add((member_id, cert_name.casefold(), cert_level, cert_earned_on))
 
-    # Each credential id of the file, with its first line and the person it was for.
-    seen_credentials: dict[str, tuple[int, object]] = {}
+    # Each credential id of the file, with its first line and the certification it named there, as
+    # (person, name, level, day earned).
+    seen_credentials: dict[str, tuple[int, tuple]] = {}
     to_create = []  # (staff key or member, certification)
     for line, values in rows:
         problems = []
@@ -1012,27 +1025,47 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
             staff_by_name.setdefault((partner.pk, name), []).append(member)
         # A person added by an earlier row has no id yet: the object itself stands for them.
         person = member.pk if member.pk is not None else ("added", id(member))
+        certification_key = _certification_key(person, values["name"], level, earned_on)
         credential = values.get("credential_id", "")
         holder = credential_holders.get(credential) if credential else None
-        if holder is not None and holder != person:
-            result.errors.append(
-                (line, f"credential_id '{credential}' is already recorded for another person.")
-            )
-            continue
-        first_line, first_person = (
-            seen_credentials.get(credential, (None, None)) if credential else (None, None)
-        )
-        if first_line is not None and first_person != person:
-            result.errors.append((line, f"credential_id '{credential}' repeats line {first_line}."))
-            continue
-        certification_key = (person, values["name"].casefold(), level, earned_on)
-        if holder is not None or first_line is not None or certification_key in held:
+        if holder is not None:
+            if holder[0] != person:
+                result.errors.append(
+                    (line, f"credential_id '{credential}' is already recorded for another person.")
+                )
+                continue
+            if _certification_key(*holder) != certification_key:
+                # The person's credential id, on a row naming another of their certifications: a typo or
+                # a conflict, for the importer to settle, not a row already recorded.
+                result.errors.append(
+                    (
+                        line,
+                        f"credential_id '{credential}' is recorded for another certification of this "
+                        f"person ({_certification_label(*holder)}).",
+                    )
+                )
+                continue
+        first_line, first = seen_credentials.get(credential, (None, None)) if credential else (None, None)
+        if first_line is not None:
+            if first[0] != person:
+                result.errors.append((line, f"credential_id '{credential}' repeats line {first_line}."))
+                continue
+            if _certification_key(*first) != certification_key:
+                result.errors.append(
+                    (
+                        line,
+                        f"credential_id '{credential}' is on line {first_line} for another certification "
+                        f"of this person ({_certification_label(*first)}).",
+                    )
+                )
+                continue
+        if credential and first_line is None:
+            seen_credentials[credential] = (line, (person, values["name"], level, earned_on))
+        if certification_key in held:
             # The person holds it already: recorded, or on an earlier row of this file.
             result.already_recorded += 1
             continue
         held.add(certification_key)
-        if credential:
-            seen_credentials[credential] = (line, person)
         to_create.append(
             (
                 member,

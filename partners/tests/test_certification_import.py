@@ -411,6 +411,97 @@ def test_a_row_repeated_within_the_file_is_recorded_once(acme, pdm):
     assert Certification.objects.count() == 2
 
 
+@pytest.mark.parametrize(
+    "row",
+    [
+        pytest.param(
+            "acme,Ana Lima,ana@acme.example,Security - Specialty,specialty,SAA-1,2025-02-01,",
+            id="another-name-level-and-day",
+        ),
+        pytest.param(
+            "acme,Ana Lima,ana@acme.example,Security - Specialty,associate,SAA-1,2025-03-12,",
+            id="another-name",
+        ),
+        pytest.param(
+            "acme,Ana Lima,ana@acme.example,Solutions Architect - Associate,professional,SAA-1,2025-03-12,",
+            id="another-level",
+        ),
+        pytest.param(
+            "acme,Ana Lima,ana@acme.example,Solutions Architect - Associate,associate,SAA-1,2025-03-13,",
+            id="another-day",
+        ),
+    ],
+)
+def test_a_row_naming_another_certification_with_a_credential_id_the_person_holds_is_refused(acme, pdm, row):
+    ana = StaffMemberFactory(partner=acme, full_name="Ana Lima", email="ana@acme.example")
+    CertificationFactory(
+        staff_member=ana,
+        name="Solutions Architect - Associate",
+        level=CertificationLevel.ASSOCIATE,
+        credential_id="SAA-1",
+        earned_on=datetime.date(2025, 3, 12),
+    )
+
+    result = certifications_import_csv(data=csv_file(row, OTHER_GOOD_ROW), user=pdm)
+
+    assert result.errors == [
+        (
+            2,
+            "credential_id 'SAA-1' is recorded for another certification of this person "
+            "(Solutions Architect - Associate, earned 12 Mar 2025).",
+        )
+    ]
+    assert (result.created, result.staff_created, result.already_recorded) == (0, 0, 0)
+    assert list(ana.certifications.values_list("name", flat=True)) == ["Solutions Architect - Associate"]
+    assert not StaffMember.objects.filter(partner=acme, full_name="Bruno Costa").exists()
+
+
+def test_a_row_naming_the_certification_a_credential_id_is_recorded_for_is_skipped_whatever_the_case(
+    acme, pdm
+):
+    ana = StaffMemberFactory(partner=acme, full_name="Ana Lima", email="ana@acme.example")
+    CertificationFactory(
+        staff_member=ana,
+        name="Solutions Architect - Associate",
+        level=CertificationLevel.ASSOCIATE,
+        credential_id="SAA-1",
+        earned_on=datetime.date(2024, 5, 10),
+    )
+
+    result = certifications_import_csv(
+        data=csv_file(
+            "acme,Ana Lima,ana@acme.example,solutions architect - ASSOCIATE,Associate,SAA-1,2024-05-10,",
+            OTHER_GOOD_ROW,
+        ),
+        user=pdm,
+    )
+
+    assert result.ok, result.errors
+    assert (result.created, result.already_recorded) == (1, 1)
+    assert ana.certifications.count() == 1
+
+
+def test_a_credential_id_repeated_in_the_file_for_another_certification_of_the_person_is_refused(acme, pdm):
+    result = certifications_import_csv(
+        data=csv_file(
+            GOOD_ROW,
+            OTHER_GOOD_ROW,
+            "acme,Ana Lima,ana@acme.example,Security - Specialty,specialty,SAA-1,2025-02-01,",
+        ),
+        user=pdm,
+    )
+
+    assert result.errors == [
+        (
+            4,
+            "credential_id 'SAA-1' is on line 2 for another certification of this person "
+            "(Solutions Architect - Associate, earned 10 May 2024).",
+        )
+    ]
+    assert (result.created, result.already_recorded) == (0, 0)
+    assert nothing_imported()
+
+
 def test_a_credential_id_recorded_for_another_partners_person_is_still_refused(acme, pdm):
     CertificationFactory(credential_id="SAA-1")
 
