@@ -2,16 +2,18 @@
 partner's tag lists (categories, industries, use cases), its offices and people, the programs and the tag
 lists themselves; and a history page costs the same statements however many versions it shows."""
 
+import importlib
 import itertools
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from partners.choices import PartnerType
-from partners.models import Partner, StaffMember
+from partners.models import ConsultingCategory, Partner, StaffMember
 from partners.services import TierMove, certifications_import_csv, partner_tier_change_many
 from partners.services_records import partner_update
 from tests.factories import (
@@ -249,3 +251,58 @@ def test_a_pdm_since_deleted_still_shows_as_a_deleted_user_in_the_partners_histo
 
     shown = changes_shown(history_page(client, partner))
     assert ("PDM", f"Deleted user (pk={former_pk})", str(pdm)) in [change[1:] for change in shown]
+
+
+def _versions_recorded_before_partners_0020():
+    """What a database upgraded by partners 0020 holds: every version written before it has no tag rows."""
+    history = Partner.history.model
+    for tags in history._history_m2m_fields:
+        getattr(history, tags.name).model.objects.all().delete()
+
+
+def _tag_upgrade_migration():
+    return importlib.import_module("partners.migrations.0021_history_records_current_tags")
+
+
+def test_a_pdms_first_edit_after_the_upgrade_does_not_show_as_adding_every_tag(client, pdm):
+    """Partners 0021 records each partner's tags on its latest version, so the first edit after the
+    upgrade shows what the PDM changed, not every tag added by them."""
+    healthcare = IndustryFactory(name="Healthcare", slug="healthcare")
+    cloud = UseCaseFactory()
+    partner = PartnerFactory(pdm=pdm, name="Old name")
+    partner.industries.set([healthcare])
+    partner.use_cases.set([cloud])
+    partner.name = "Renamed"
+    partner.save()
+    _versions_recorded_before_partners_0020()
+
+    _tag_upgrade_migration().record_current_tags(apps, connection.schema_editor())
+    partner_update(partner=partner, user=pdm, description="Now with a longer description.")
+
+    shown = changes_shown(history_page(client, partner))
+    assert [field for who, field, _, _ in shown if who == pdm] == ["Description"]
+    edited, upgraded, *older = partner.history.all()
+    assert [row.industry for row in upgraded.industries.all()] == [healthcare]
+    assert [row.industry for row in edited.industries.all()] == [healthcare]
+    # Only the latest version of before the upgrade is given the tags: what older ones held is unknown.
+    assert older and not any(version.industries.exists() for version in older)
+
+
+def test_the_tag_upgrade_migration_run_twice_records_each_tag_once(pdm):
+    partner = PartnerFactory(pdm=pdm)
+    partner.industries.set([IndustryFactory(), IndustryFactory()])
+    partner.categories.set(ConsultingCategory.objects.order_by("name")[:1])
+    untagged = PartnerFactory()
+    _versions_recorded_before_partners_0020()
+    migration = _tag_upgrade_migration()
+
+    migration.record_current_tags(apps, connection.schema_editor())
+    migration.record_current_tags(apps, connection.schema_editor())
+
+    latest = partner.history.first()
+    assert sorted(row.industry_id for row in latest.industries.all()) == sorted(
+        partner.industries.values_list("pk", flat=True)
+    )
+    assert latest.categories.count() == 1
+    assert not latest.use_cases.exists()
+    assert not untagged.history.first().industries.exists()
