@@ -911,6 +911,12 @@ def case_detail(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:
     )
 
 
+def case_replies(case: SupportCase) -> QuerySet[CaseReply]:
+    """A case's conversation as the API reads it, oldest first (`created_at`, then the unique `id`), with
+    what each reply shows, so a page of it costs the same queries however long it is."""
+    return CaseReply.objects.filter(case=case).select_related("author").order_by("created_at", "id")
+
+
 def breached_cases(now: datetime.datetime) -> QuerySet[SupportCase]:
     """Cases still waiting for their first response after its deadline, not yet marked breached: what
     support_sla marks (support.services.support_cases_mark_breached)."""

@@ -145,13 +145,16 @@ class KeysetCursorPagination(BasePagination):
     def _requested_ordering(self, request, view) -> str:
         value = single_param(request, self.ordering_param)
         if value is None:
-            value = getattr(view, "cursor_default_ordering", "id")
+            value = self._default_ordering(view)
         # `?ordering=` left empty is a client's mistake (a variable left unset): a 400, as on the
         # page-numbered lists (apn_portal.api.filters.UniqueOrderingFilter), not the default order.
         allowed = self._ordering_choices(view)
         if value not in allowed:
             raise ValidationError({self.ordering_param: [f"Order by one of: {', '.join(allowed)}."]})
         return value
+
+    def _default_ordering(self, view) -> str:
+        return getattr(view, "cursor_default_ordering", "id")
 
     def _ordering_choices(self, view) -> list[str]:
         fields = self._ordering_fields(view)
@@ -312,3 +315,18 @@ class KeysetCursorPagination(BasePagination):
                 "schema": {"type": "string", "enum": self._ordering_choices(view)},
             },
         ]
+
+
+class OldestFirstCursorPagination(KeysetCursorPagination):
+    """For a record's own append-only log, read through an action of the record's viewset (a support
+    case's replies): walked by `created_at` then `id`, oldest first unless `?ordering=-created_at`. The
+    viewset's `cursor_ordering_fields` are its own list's, not the log's. A reply added during a walk
+    comes at its end, and a long log costs a page's rows, not all of them."""
+
+    ordering_fields = ("created_at",)
+
+    def _ordering_fields(self, view) -> tuple[str, ...]:
+        return self.ordering_fields
+
+    def _default_ordering(self, view) -> str:
+        return self.ordering_fields[0]

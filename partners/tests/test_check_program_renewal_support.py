@@ -85,7 +85,7 @@ def case_in_api(resold: Resold) -> dict:
 def replies_in_api(resold: Resold) -> list[dict]:
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=resold.staff)[0].key}")
-    return api.get(f"/api/v1/support-cases/{resold.case.pk}/replies/").json()
+    return api.get(f"/api/v1/support-cases/{resold.case.pk}/replies/").json()["results"]
 
 
 def test_an_expired_solution_provider_enrollment_hands_its_cases_to_the_providers_support(client):

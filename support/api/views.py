@@ -9,10 +9,11 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apn_portal.api.pagination import OldestFirstCursorPagination
 from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
 from support import filtersets, selectors, services
 from support.api import serializers
-from support.models import CaseReply, PlanResponseTarget, SupportCase, SupportPlan, SupportSubscription
+from support.models import PlanResponseTarget, SupportCase, SupportPlan, SupportSubscription
 
 CREATE_AND_READ = ["get", "post", "head", "options"]
 PUBLIC_READ = frozenset({"list", "retrieve"})
@@ -108,7 +109,8 @@ class SupportCaseViewSet(CursorListMixin, SupportViewSet):
     @extend_schema(
         methods=["get"],
         summary="The case's replies",
-        description="Oldest first.",
+        description="Oldest first (`ordering=-created_at`: newest first), paged by cursor like the other "
+        "growing lists: follow `next` until it is null. A reply added during the walk comes at its end.",
         responses=serializers.CaseReplySerializer(many=True),
         filters=False,
     )
@@ -121,14 +123,14 @@ class SupportCaseViewSet(CursorListMixin, SupportViewSet):
         responses={201: serializers.CaseReplySerializer},
         filters=False,
     )
-    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
+    @action(
+        detail=True, methods=["get", "post"], pagination_class=OldestFirstCursorPagination, filter_backends=[]
+    )
     def replies(self, request, pk=None):
         case = self.get_object()
         if request.method == "GET":
-            replies = (
-                CaseReply.objects.filter(case=case).select_related("author").order_by("created_at", "id")
-            )
-            return Response(serializers.CaseReplySerializer(replies, many=True).data)
+            page = self.paginate_queryset(selectors.case_replies(case))
+            return self.get_paginated_response(serializers.CaseReplySerializer(page, many=True).data)
         payload = self.action_payload(serializers.CaseReplySerializer, request)
         reply = services.support_case_reply(user=request.user, case=case, body=payload["body"])
         return Response(serializers.CaseReplySerializer(reply).data, status=status.HTTP_201_CREATED)

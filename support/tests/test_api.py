@@ -133,7 +133,7 @@ def test_a_reseller_the_customer_took_support_from_no_longer_sees_or_answers_the
     assert client.post(f"/api/v1/support-cases/{case.pk}/replies/", {"body": "Still here"}).status_code == 404
     customer = api(alpha.staff)
     assert customer.get(f"/api/v1/support-cases/{case.pk}/").json()["handling_partner"] is None
-    replies = customer.get(f"/api/v1/support-cases/{case.pk}/replies/").json()
+    replies = customer.get(f"/api/v1/support-cases/{case.pk}/replies/").json()["results"]
     assert [reply["body"] for reply in replies][-1] == "Our DB password is hunter2"
     assert "now with the provider's support" in replies[0]["body"]
 
@@ -212,7 +212,7 @@ def test_replies_and_status_through_the_api(alpha, cases, engineer):
 
     assert closed.status_code == 200
     assert closed.json()["status"] == "closed" and closed.json()["first_responder"] == engineer.username
-    replies = api(alpha.admin).get(f"/api/v1/support-cases/{case.pk}/replies/").json()
+    replies = api(alpha.admin).get(f"/api/v1/support-cases/{case.pk}/replies/").json()["results"]
     assert [r["body"] for r in replies] == ["Failing over now."]
 
 

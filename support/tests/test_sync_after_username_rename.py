@@ -33,7 +33,7 @@ def test_a_reply_authors_new_username_reaches_a_sync_of_cases(alpha, bravo, engi
     synced = client.get("/api/v1/support-cases/", {"updated_since": since.isoformat()})
     assert synced.status_code == 200
     assert [row["id"] for row in synced.json()["results"]] == [case.pk]
-    replies = client.get(f"/api/v1/support-cases/{case.pk}/replies/").json()
+    replies = client.get(f"/api/v1/support-cases/{case.pk}/replies/").json()["results"]
     assert [reply["author"] for reply in replies] == ["engineer-eli", "engineer-eve-2"]
 
 
