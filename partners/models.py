@@ -521,6 +521,15 @@ class ProgramEnrollment(TimeStampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     expires_on = models.DateField(null=True, blank=True, db_index=True, validators=[validate_plausible_date])
+    # The renewal asks for an audit held after this one: a new audit recorded since the approval is told
+    # from the one the approval stood on (even one dated after an approval backdated before the rule).
+    approval_audit_date = models.DateField(
+        "audit approved on",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The audit the current approval or renewal stands on; set by approving and renewing.",
+    )
     status_reason = models.TextField(blank=True, help_text="Why it was revoked or expired.")
     history = HistoricalRecords(excluded_fields=["updated_at"])
 

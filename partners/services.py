@@ -499,6 +499,7 @@ def enrollment_approve(
         expires_on = enrollment_approve_check(approved_on=approved_on, enrollment=locked)
         locked.status = EnrollmentStatus.APPROVED
         locked.approved_on = approved_on
+        locked.approval_audit_date = locked.audit_date
         locked.approved_by = user
         locked.expires_on = expires_on
         locked.status_reason = ""
@@ -649,12 +650,20 @@ def enrollment_renew_check(
                 f"{program.name} is renewed on a new passed audit: give its date and result.",
                 field="audit_date",
             )
-        # An approval is never dated before the audit it stands on (_enrollment_term), so an audit held
-        # after the approval is one held after that audit: a new one.
+        # A new audit is held after the approval and after the audit the approval stood on: an approval
+        # is no longer dated before its audit (_enrollment_term), but one backdated before that rule was
+        # (approval_audit_date says so), and its audit is not a new one.
         if held_on <= enrollment.approved_on:
             raise DomainError(
                 f"The audit of {held_on:%d %b %Y} is not newer than the approval of "
                 f"{enrollment.approved_on:%d %b %Y}: give the date of the new audit.",
+                field="audit_date",
+            )
+        stood_on = enrollment.approval_audit_date
+        if stood_on is not None and held_on <= stood_on:
+            raise DomainError(
+                f"The audit of {held_on:%d %b %Y} is not newer than the audit of {stood_on:%d %b %Y} the "
+                f"approval of {enrollment.approved_on:%d %b %Y} stands on: give the date of the new audit.",
                 field="audit_date",
             )
     # The rules of what an enrollment records (an audit with a result is not in the future) live with
@@ -696,6 +705,7 @@ def enrollment_renew(
             locked.audit_date, locked.audit_result = audit_date, audit_result
         previous = locked.expires_on
         locked.approved_on = timezone.localdate()
+        locked.approval_audit_date = locked.audit_date
         locked.approved_by = user
         locked.expires_on = expires_on
         locked._history_user = user

@@ -188,6 +188,7 @@ class ProgramEnrollmentAdmin(
         "audit_date",
         "audit_result",
         "approved_on",
+        "approval_audit_date",
         "approved_by",
         "expires_on",
         "status_reason",
@@ -224,7 +225,14 @@ class ProgramEnrollmentAdmin(
     def get_readonly_fields(self, request, obj=None):
         # Status and approval change only through the actions (start review, schedule the audit, approve,
         # renew, revoke), which check the rules.
-        readonly = ["status", "approved_on", "approved_by", "expires_on", "status_reason"]
+        readonly = [
+            "status",
+            "approved_on",
+            "approval_audit_date",
+            "approved_by",
+            "expires_on",
+            "status_reason",
+        ]
         if obj is not None:
             readonly = ["partner", "program", *readonly]
             if obj.status not in LIVE_ENROLLMENT_STATUSES:

@@ -3,10 +3,13 @@ reminder promises; an application is taken up for review. Both by the partner's 
 the admin, through the services that approve and revoke."""
 
 import datetime
+import importlib
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +17,8 @@ from apn_portal.dates import add_months
 from apn_portal.webhooks.models import WebhookDelivery
 from apn_portal.webhooks.services import webhook_endpoint_create
 from partners.choices import AuditResult, EnrollmentStatus
+from partners.models import ProgramEnrollment
+from partners.services_records import enrollment_update
 from tests.api.conftest import api_client
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -144,6 +149,105 @@ def test_an_enrollment_approved_on_its_audit_is_not_renewed_on_that_audit_again(
         ]
     }
     assert record_of(enrollment) == before
+
+
+def _approved_before_the_audit_rule(pdm):
+    """An MSP validation approved 340 days ago on an audit held 330 days ago, as the approval allowed
+    before it refused an approval dated before its audit, once partners 0022 recorded that audit."""
+    enrollment = msp_due_for_renewal(pdm, approved_on=in_days(-340), audit_date=in_days(-330))
+    _migration_0022().record_the_audit_approved_on(apps, connection.schema_editor())
+    return enrollment
+
+
+def _migration_0022():
+    return importlib.import_module("partners.migrations.0022_enrollment_approval_audit_date")
+
+
+def test_an_enrollment_approved_before_its_audit_is_not_renewed_on_that_audit():
+    pdm = PdmFactory()
+    enrollment = _approved_before_the_audit_rule(pdm)
+    before = record_of(enrollment)
+
+    response = renew(pdm, enrollment)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "audit_date": [
+            f"The audit of {in_days(-330):%d %b %Y} is not newer than the audit of {in_days(-330):%d %b %Y} "
+            f"the approval of {in_days(-340):%d %b %Y} stands on: give the date of the new audit."
+        ]
+    }
+    assert record_of(enrollment) == before
+
+
+def test_an_enrollment_approved_before_its_audit_renews_on_a_new_audit_recorded_before():
+    pdm = PdmFactory()
+    enrollment = _approved_before_the_audit_rule(pdm)
+    client = api_client(pdm)
+
+    recorded = client.patch(
+        f"/api/v1/enrollments/{enrollment.pk}/", {"audit_date": str(in_days(-1))}, format="json"
+    )
+    renewed = renew(pdm, enrollment)
+
+    assert recorded.status_code == 200, recorded.content
+    assert renewed.status_code == 200, renewed.content
+    assert renewed.json()["expires_on"] == str(add_months(timezone.localdate(), 12))
+    enrollment.refresh_from_db()
+    assert enrollment.approval_audit_date == in_days(-1)
+    # Renewed on that audit, it is not renewed on it again.
+    assert renew(pdm, enrollment).status_code == 400
+
+
+def test_the_migration_records_the_audit_each_approval_stood_on():
+    """From the enrollment's history: the audit of the version that set its current approval date, not a
+    new audit recorded since; without history, the earlier of its audit and its approval."""
+    pdm = PdmFactory()
+    approved = msp_due_for_renewal(pdm)
+    enrollment_update(enrollment=approved, user=pdm, audit_date=in_days(-1))
+    renewed = msp_due_for_renewal(pdm, approved_on=in_days(-400), audit_date=in_days(-405))
+    ProgramEnrollment.objects.filter(pk=renewed.pk).update(approved_on=in_days(-20), audit_date=in_days(-22))
+    renewed.refresh_from_db()
+    renewed.save()  # the renewal's version
+    enrollment_update(enrollment=renewed, user=pdm, audit_date=in_days(-2))
+    no_history_newer = msp_due_for_renewal(pdm, approved_on=in_days(-340), audit_date=in_days(-330))
+    no_history_older = msp_due_for_renewal(pdm)
+    no_history_newer.history.all().delete()
+    no_history_older.history.all().delete()
+    applied = ProgramEnrollmentFactory(partner=approved.partner, program=program("migration"))
+    ProgramEnrollment.objects.update(approval_audit_date=None)
+
+    _migration_0022().record_the_audit_approved_on(apps, connection.schema_editor())
+
+    def stood_on(enrollment):
+        enrollment.refresh_from_db()
+        return enrollment.approval_audit_date
+
+    assert stood_on(approved) == in_days(-345)
+    assert stood_on(renewed) == in_days(-22)
+    assert stood_on(no_history_newer) == in_days(-340)  # it may be a new audit recorded since: renews
+    assert stood_on(no_history_older) == in_days(-345)
+    assert stood_on(applied) is None
+    assert renew(pdm, approved).status_code == 200
+
+
+def test_approving_records_the_audit_the_approval_stands_on():
+    pdm = PdmFactory()
+    partner = PartnerFactory(pdm=pdm, tier=tier("consulting", "advanced"))
+    enrollment = ProgramEnrollmentFactory(
+        partner=partner,
+        program=program("managed-service-provider"),
+        applied_on=in_days(-30),
+        audit_date=in_days(-5),
+        audit_result=AuditResult.PASSED,
+    )
+
+    approved = api_client(pdm).post(f"/api/v1/enrollments/{enrollment.pk}/approve/", {}, format="json")
+
+    assert approved.status_code == 200, approved.content
+    enrollment.refresh_from_db()
+    assert enrollment.approval_audit_date == in_days(-5)
+    assert "approval_audit_date" not in approved.json()
 
 
 def test_a_renewal_is_not_dated_before_the_audit_it_stands_on():
