@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from apn_portal.webhooks.models import WebhookEndpoint
 from apn_portal.webhooks.services import webhook_endpoint_create
+from tests.admin_history import changes_shown, history_page
 from tests.api.conftest import api_client
 from tests.factories import PartnerUserFactory, SuperUserFactory
 
@@ -20,20 +21,6 @@ def superuser(client):
     user = SuperUserFactory(first_name="Sam", last_name="Superuser")
     client.force_login(user)
     return user
-
-
-def history_page(client, endpoint):
-    response = client.get(reverse("admin:webhooks_webhookendpoint_history", args=[endpoint.pk]))
-    assert response.status_code == 200
-    return response
-
-
-def changes_shown(response) -> list[tuple]:
-    return [
-        (record.history_user, change["field"], str(change["old"]), str(change["new"]))
-        for record in response.context["page_obj"]
-        for change in getattr(record, "history_delta_changes", [])
-    ]
 
 
 def test_an_endpoints_url_changed_in_the_admin_shows_in_its_history_with_who(client, superuser):

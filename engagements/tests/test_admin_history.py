@@ -14,6 +14,7 @@ from django.utils.html import escape
 from engagements import services
 from engagements.choices import ServicesBuyer, TeamRole
 from engagements.models import MarketplaceSubscription, ProfessionalServicesEngagement, TeamMember
+from tests.admin_history import changes_shown, edit_in_admin, history_page
 from tests.factories import AwsAccountFactory, PartnerFactory, SolutionsArchitectFactory, SuperUserFactory
 
 from .test_admin_services_rules import _change_form, _inline, _with_rows
@@ -35,26 +36,8 @@ def vendor(db):
     return PartnerFactory(name="Vendor Inc", partner_type="technology")
 
 
-def history_page(client, record):
-    url = reverse(f"admin:engagements_{record._meta.model_name}_history", args=[record.pk])
-    response = client.get(url)
-    assert response.status_code == 200
-    return response
-
-
-def changes_shown(response) -> list[tuple]:
-    """(who, field, old, new) for every change the history page lists, newest first."""
-    return [
-        (record.history_user, change["field"], str(change["old"]), str(change["new"]))
-        for record in response.context["page_obj"]
-        for change in getattr(record, "history_delta_changes", [])
-    ]
-
-
-def edit_in_admin(client, record, **changes):
-    url = reverse(f"admin:engagements_{record._meta.model_name}_change", args=[record.pk])
-    response = client.post(url, _change_form(client.get(url), **changes))
-    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+def _form_as_shown(client, url) -> dict:
+    return _change_form(client.get(url))
 
 
 def _member(alpha, user, **fields):
@@ -94,7 +77,7 @@ def _subscribed(alpha, vendor, product="SIEM"):
 def test_a_team_members_departure_entered_in_the_admin_shows_in_its_history_with_who(client, alpha, am):
     member = _member(alpha, SolutionsArchitectFactory())
 
-    edit_in_admin(client, member, left_on="2024-06-01")
+    edit_in_admin(client, member, _form_as_shown, left_on="2024-06-01")
 
     response = history_page(client, member)
     assert (am, "Left on", "None", "2024-06-01") in changes_shown(response)
@@ -110,7 +93,7 @@ def test_a_team_members_departure_entered_in_the_admin_shows_in_its_history_with
 def test_professional_services_dates_changed_in_the_admin_show_in_their_history_with_who(client, alpha, am):
     bought = _bought(alpha)
 
-    edit_in_admin(client, bought, ends_on="2026-03-31", goal="Hand over to the MSP by March")
+    edit_in_admin(client, bought, _form_as_shown, ends_on="2026-03-31", goal="Hand over to the MSP by March")
 
     shown = changes_shown(history_page(client, bought))
     assert (am, "Ends on", "None", "2026-03-31") in shown
@@ -123,7 +106,13 @@ def test_a_subscriptions_accounts_changed_in_the_admin_show_in_its_history_with_
 ):
     subscription = _subscribed(alpha, vendor)
 
-    edit_in_admin(client, subscription, product="SIEM Pro", accounts=[alpha.member.pk, alpha.management.pk])
+    edit_in_admin(
+        client,
+        subscription,
+        _form_as_shown,
+        product="SIEM Pro",
+        accounts=[alpha.member.pk, alpha.management.pk],
+    )
 
     response = history_page(client, subscription)
     shown = changes_shown(response)
