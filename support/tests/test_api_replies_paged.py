@@ -9,35 +9,22 @@ import pytest
 import yaml
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from support import services
 from support.choices import ReplySide
 from support.models import CaseReply
+from tests.api.conftest import api_client
 from tests.factories import SupportSubscriptionFactory
 
+from .test_api import open_case
+
 pytestmark = pytest.mark.django_db
-
-
-def api(user=None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
 
 
 @pytest.fixture
 def case(alpha):
     SupportSubscriptionFactory(customer=alpha.customer, plan="business")
-    return services.support_case_open(
-        user=alpha.staff,
-        account=alpha.account,
-        subject="Checkout down",
-        description="503 everywhere.",
-        severity="production_down",
-    )
+    return open_case(alpha.staff, alpha.account, subject="Checkout down")
 
 
 def add_replies(case, author, n, start=0):
@@ -65,7 +52,7 @@ def test_a_long_conversation_comes_page_by_page_oldest_first_each_reply_once(alp
     late = add_replies(case, alpha.staff, 1, start=130)[0]
     earliest = CaseReply.objects.filter(case=case).order_by("created_at").first().created_at
     CaseReply.objects.filter(pk=late.pk).update(created_at=earliest - datetime.timedelta(minutes=1))
-    client = api(alpha.staff)
+    client = api_client(alpha.staff)
     url = f"/api/v1/support-cases/{case.pk}/replies/"
 
     first = client.get(url)
@@ -82,7 +69,7 @@ def test_a_long_conversation_comes_page_by_page_oldest_first_each_reply_once(alp
 
 def test_a_reply_added_during_a_walk_comes_at_its_end(alpha, case, engineer):
     add_replies(case, alpha.staff, 5)
-    client = api(alpha.staff)
+    client = api_client(alpha.staff)
     first = client.get(f"/api/v1/support-cases/{case.pk}/replies/", {"page_size": 2}).json()
     assert [reply["body"] for reply in first["results"]] == ["Reply 0", "Reply 1"]
 
@@ -106,7 +93,7 @@ def test_a_reply_added_during_a_walk_comes_at_its_end(alpha, case, engineer):
 def test_a_bad_page_parameter_is_a_400_naming_it(alpha, case, params, named):
     add_replies(case, alpha.staff, 3)
 
-    response = api(alpha.staff).get(f"/api/v1/support-cases/{case.pk}/replies/", params)
+    response = api_client(alpha.staff).get(f"/api/v1/support-cases/{case.pk}/replies/", params)
 
     assert response.status_code == 400, response.content
     assert list(response.json()) == [named]
@@ -119,7 +106,7 @@ def test_the_replies_cost_the_same_queries_for_3_as_for_30(alpha, case, engineer
         assert response.status_code == 200
         return len(captured), len(response.json()["results"])
 
-    client = api(engineer)
+    client = api_client(engineer)
     add_replies(case, alpha.staff, 2)
     services.support_case_reply(user=engineer, case=case, body="Looking at it.")
     few, rows_few = queries(client)
@@ -133,7 +120,7 @@ def test_the_replies_cost_the_same_queries_for_3_as_for_30(alpha, case, engineer
 
 def test_another_organisations_case_replies_are_still_a_404(bravo, case):
     add_replies(case, case.opened_by, 3)
-    client = api(bravo.staff)
+    client = api_client(bravo.staff)
 
     assert client.get(f"/api/v1/support-cases/{case.pk}/replies/").status_code == 404
     assert client.get(f"/api/v1/support-cases/{case.pk}/replies/", {"page_size": 1}).status_code == 404
@@ -144,14 +131,14 @@ def test_another_organisations_case_replies_are_still_a_404(bravo, case):
 def test_a_reply_still_answers_201_with_the_one_reply(alpha, case, engineer):
     add_replies(case, alpha.staff, 3)
 
-    response = api(engineer).post(f"/api/v1/support-cases/{case.pk}/replies/", {"body": "On it."})
+    response = api_client(engineer).post(f"/api/v1/support-cases/{case.pk}/replies/", {"body": "On it."})
 
     assert response.status_code == 201, response.content
     assert response.json()["body"] == "On it." and response.json()["author"] == engineer.username
 
 
 def test_the_schema_describes_the_replies_as_a_cursor_list():
-    schema = yaml.safe_load(api().get("/api/v1/schema/").content)
+    schema = yaml.safe_load(api_client().get("/api/v1/schema/").content)
     operations = schema["paths"]["/api/v1/support-cases/{id}/replies/"]
 
     listed = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"]
