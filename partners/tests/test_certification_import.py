@@ -44,6 +44,19 @@ def nothing_imported():
     return not Certification.objects.exists() and not StaffMember.objects.exists()
 
 
+def ana_holding_good_row(acme, earned_on=datetime.date(2024, 5, 10)):
+    """Ana Lima of `acme`, recorded with the certification GOOD_ROW names (credential SAA-1)."""
+    ana = StaffMemberFactory(partner=acme, full_name="Ana Lima", email="ana@acme.example")
+    CertificationFactory(
+        staff_member=ana,
+        name="Solutions Architect - Associate",
+        level=CertificationLevel.ASSOCIATE,
+        credential_id="SAA-1",
+        earned_on=earned_on,
+    )
+    return ana
+
+
 # A good file ----------------------------------------------------------------------------------------------
 
 
@@ -367,14 +380,7 @@ def test_next_months_export_adds_only_its_new_rows(acme, pdm):
 def test_a_row_naming_a_certification_the_person_holds_is_skipped_with_or_without_its_credential_id(
     acme, pdm
 ):
-    ana = StaffMemberFactory(partner=acme, full_name="Ana Lima", email="ana@acme.example")
-    CertificationFactory(
-        staff_member=ana,
-        name="Solutions Architect - Associate",
-        level=CertificationLevel.ASSOCIATE,
-        credential_id="SAA-1",
-        earned_on=datetime.date(2024, 5, 10),
-    )
+    ana = ana_holding_good_row(acme)
     CertificationFactory(
         staff_member=ana,
         name="Cloud Practitioner",
@@ -433,14 +439,7 @@ def test_a_row_repeated_within_the_file_is_recorded_once(acme, pdm):
     ],
 )
 def test_a_row_naming_another_certification_with_a_credential_id_the_person_holds_is_refused(acme, pdm, row):
-    ana = StaffMemberFactory(partner=acme, full_name="Ana Lima", email="ana@acme.example")
-    CertificationFactory(
-        staff_member=ana,
-        name="Solutions Architect - Associate",
-        level=CertificationLevel.ASSOCIATE,
-        credential_id="SAA-1",
-        earned_on=datetime.date(2025, 3, 12),
-    )
+    ana = ana_holding_good_row(acme, earned_on=datetime.date(2025, 3, 12))
 
     result = certifications_import_csv(data=csv_file(row, OTHER_GOOD_ROW), user=pdm)
 
@@ -459,14 +458,7 @@ def test_a_row_naming_another_certification_with_a_credential_id_the_person_hold
 def test_a_row_naming_the_certification_a_credential_id_is_recorded_for_is_skipped_whatever_the_case(
     acme, pdm
 ):
-    ana = StaffMemberFactory(partner=acme, full_name="Ana Lima", email="ana@acme.example")
-    CertificationFactory(
-        staff_member=ana,
-        name="Solutions Architect - Associate",
-        level=CertificationLevel.ASSOCIATE,
-        credential_id="SAA-1",
-        earned_on=datetime.date(2024, 5, 10),
-    )
+    ana = ana_holding_good_row(acme)
 
     result = certifications_import_csv(
         data=csv_file(
