@@ -89,14 +89,14 @@ def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnro
     )
 
 
-def partner_history_bulk_create(partners: list[Partner], *, user=None) -> None:
+def partner_history_bulk_create(partners: list[Partner]) -> None:
     """The history rows a save of each of `partners` writes (as they are in memory), with the tag lists
     each version records (Partner.history's m2m_fields), in a constant number of statements however many
     partners: django-simple-history's bulk_history_create writes the versions alone, and a version
     without its tags would show them all removed, then added again by the next save."""
     history = Partner.history.model
     rows = Partner.history.bulk_history_create(
-        partners, update=True, default_user=user, default_change_reason=None
+        partners, update=True, default_user=None, default_change_reason=None
     )
     version_of = {row.id: row.pk for row in rows}
     for tags in history._history_m2m_fields:
