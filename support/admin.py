@@ -253,7 +253,7 @@ class SubscriptionChangeForm(forms.Form):
         # which says why beside the field): offered here, those of any of the customers' days.
         days = selectors.customers_todays(customers)
         self.fields["plan"].queryset = selectors.plans_offered_on_any(days).order_by("rank")
-        self.fields["tam"].queryset = selectors.qualified_tams_on_any(days)
+        self.fields["tam"].queryset = selectors.qualified_tams(*days)
         self.fields["support_partner"].queryset = Partner.objects.filter(
             resold_accounts__isnull=False
         ).distinct()

@@ -610,18 +610,11 @@ def tams():
     )
 
 
-def qualified_tams(on: datetime.date | None = None):
-    return (
-        tams()
-        .filter(Exists(tam_certifications(on).filter(user=OuterRef("pk"))))
-        .order_by("first_name", "last_name", "username")
-    )
-
-
-def qualified_tams_on_any(days):
-    """TAMs qualified (qualified_tams) on at least one of `days`, as plans_offered_on_any."""
+def qualified_tams(*days: datetime.date):
+    """TAMs qualified (tam_certifications) on at least one of `days`, today when none are given: on several
+    (customers_todays), those some of the customers whose days they are may have, as plans_offered_on_any."""
     qualifying = StaffCertification.objects.filter(
-        _on_any(days, lambda day: Q(pk__in=tam_certifications(day).values("pk")))
+        _on_any(days or (None,), lambda day: Q(pk__in=tam_certifications(day).values("pk")))
     )
     return (
         tams()
