@@ -157,6 +157,13 @@ class Customer(TimeStampedModel):
         return timezone.localtime(moment, timezone=self.zone)
 
 
+def todays_in_zones(zones, now: datetime.datetime | None = None) -> dict[str, datetime.date]:
+    """Time zone -> the day it is at `now` (now, when not given) there: Customer.local_today for every
+    customer in one of `zones` at once, all at the same moment."""
+    now = now or timezone.now()
+    return {zone: timezone.localdate(now, zoneinfo.ZoneInfo(zone)) for zone in zones}
+
+
 class AwsAccount(TimeStampedModel):
     account_id = models.CharField(
         "account id",

@@ -5,7 +5,6 @@ start from these, so nobody sees another organisation's subscriptions or cases.
 """
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass
 
 from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -14,7 +13,7 @@ from django.utils import timezone
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
 from engagements.choices import AccessScope
-from engagements.models import AwsAccount, Customer
+from engagements.models import AwsAccount, Customer, todays_in_zones
 from engagements.selectors import customers_assigned_to, live_grants, partner_is_solution_provider
 from partners.choices import CertificationLevel, ProgramKind
 from partners.selectors import active_enrollments
@@ -58,7 +57,7 @@ def customers_todays(customers: QuerySet[Customer]) -> set[datetime.date]:
     """The days it is now in the customers' time zones (today's, when there are none): at most three."""
     now = timezone.now()
     zones = customers.order_by().values_list("time_zone", flat=True).distinct()
-    return {timezone.localdate(now, zoneinfo.ZoneInfo(zone)) for zone in zones} or {timezone.localdate(now)}
+    return set(todays_in_zones(zones, now).values()) or {timezone.localdate(now)}
 
 
 def _on_any(days, offered_on) -> Q:

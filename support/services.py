@@ -3,7 +3,6 @@ transaction, checks who may do it, and raises a DomainError (or PermissionDenied
 whose message is written for that user. The pages, the admin and the API all call these."""
 
 import datetime
-import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,7 +23,7 @@ from apn_portal.forms import submission_key_of
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.services import webhook_events_emit_many
-from engagements.models import AwsAccount, Customer
+from engagements.models import AwsAccount, Customer, todays_in_zones
 from engagements.selectors import (
     partner_is_solution_provider,
     user_can_manage_access,
@@ -363,15 +362,9 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
     due = SupportSubscription.objects.filter(
         ended_at__isnull=True, plan__retires_on__lte=latest_today, plan__successor__isnull=False
     )
-    today_in: dict[str, datetime.date] = {}
-    due_ids = []
-    for pk, time_zone, retires_on in due.order_by("pk").values_list(
-        "pk", "customer__time_zone", "plan__retires_on"
-    ):
-        if time_zone not in today_in:
-            today_in[time_zone] = timezone.localdate(now, zoneinfo.ZoneInfo(time_zone))
-        if today_in[time_zone] >= retires_on:
-            due_ids.append(pk)
+    rows = list(due.order_by("pk").values_list("pk", "customer__time_zone", "plan__retires_on"))
+    today_in = todays_in_zones({time_zone for _, time_zone, _ in rows}, now)
+    due_ids = [pk for pk, time_zone, retires_on in rows if today_in[time_zone] >= retires_on]
     moved: list[SupportSubscription] = []
     for ids in batched(due_ids, RETIREMENT_BATCH):
         _lock_customers(SupportSubscription.objects.filter(pk__in=ids).values("customer_id"))
