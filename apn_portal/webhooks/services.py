@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db.models import Case, DateTimeField, F, IntegerField, Q, Value, When
 from django.http.request import validate_host
 from django.utils import timezone
 
@@ -316,7 +316,8 @@ def webhook_events_emit_many(
 
     An event about a customer's record passes the records (one per item) and `visible_to` (a selector,
     user -> queryset): every endpoint then gets it only when its owner may see the record, as through the
-    API (one more query per endpoint), so a partner the customer no longer lets in is not told either.
+    API (one more query, whatever the endpoints), so a partner the customer no longer lets in is not told
+    either.
     Only such events go to customers' endpoints: with `record_customer_ids` (each record's customer, in
     the records' order), a customer's endpoint gets the events about that customer's own records, and
     only those its owner may see; an event without records is about partners, none of a customer's
@@ -386,14 +387,28 @@ def _partner_ids(partners) -> frozenset[int]:
 
 
 def _records_seen_by_endpoints(endpoints, records, visible_to) -> dict[int, set] | None:
-    """Endpoint id -> the pks of `records` its owner may see; None when nothing limits them."""
+    """Endpoint id -> the pks of `records` its owner may see; None when nothing limits them.
+
+    Each owner's visible records, tagged with the owner, in one UNION statement per hundred owners (SQLite
+    allows 500 terms in a compound statement), so an event told to many partners costs the same queries
+    as one told to a few."""
     if visible_to is None:
         return None
     pks = [record.pk for record in records]
-    return {
-        endpoint.pk: set(visible_to(endpoint.owner).filter(pk__in=pks).values_list("pk", flat=True))
-        for endpoint in endpoints
-    }
+    owners = list({endpoint.owner_id: endpoint.owner for endpoint in endpoints}.values())
+    seen = {owner.pk: set() for owner in owners}
+    for start in range(0, len(owners), 100):
+        per_owner = [
+            visible_to(owner)
+            .filter(pk__in=pks)
+            .order_by()
+            .annotate(seen_by=Value(owner.pk, output_field=IntegerField()))
+            .values_list("seen_by", "pk")
+            for owner in owners[start : start + 100]
+        ]
+        for owner_pk, pk in per_owner[0].union(*per_owner[1:], all=True):
+            seen[owner_pk].add(pk)
+    return {endpoint.pk: seen[endpoint.owner_id] for endpoint in endpoints}
 
 
 def webhook_deliveries_queue(delivery_ids: list[int], countdown: float | None = None) -> None:

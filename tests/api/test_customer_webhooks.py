@@ -239,3 +239,36 @@ def test_an_access_administrator_no_longer_one_stops_changing_and_receiving_its_
     assert changed.status_code in (403, 404)
     assert WebhookEndpoint.objects.get(pk=registered.json()["id"]).url == URL
     assert not WebhookDelivery.objects.filter(endpoint_id=registered.json()["id"]).exists()
+
+
+def test_emitting_costs_the_same_queries_however_many_endpoints_may_be_told():
+    customer = CustomerFactory()
+    grants = [AccessGrantFactory(engagement_partner__engagement__customer=customer) for _ in range(4)]
+    _customer_endpoint(customer)
+
+    def emit():
+        with CaptureQueriesContext(connection) as queries:
+            deliveries = webhook_events_emit_many(
+                event="access_grant.revoked",
+                items=[(grant.engagement_partner.partner, {"id": grant.pk}) for grant in grants],
+                records=grants,
+                visible_to=access_grants_visible_to,
+                record_customer_ids=[customer.pk] * len(grants),
+            )
+        return len(deliveries), len(queries)
+
+    def partner_endpoint(grant):
+        owner = PartnerUserFactory(partner=grant.engagement_partner.partner)
+        webhook_endpoint_create(user=owner, url=URL, events=["access_grant.revoked"])
+
+    partner_endpoint(grants[0])
+    told_few, queries_few = emit()
+    for grant in grants[1:]:
+        partner_endpoint(grant)
+    webhook_endpoint_create(user=PdmFactory(), url=URL, events=["access_grant.revoked"])
+    told_many, queries_many = emit()
+
+    # The customer's endpoint hears of all four; each partner of its own grant; the PDM sees none of them
+    # (the customer is not one they look after).
+    assert (told_few, told_many) == (4 + 1, 4 + 4)
+    assert queries_many == queries_few
