@@ -385,16 +385,22 @@ def report_refusal(modeladmin, request, subject: str, error: DomainError) -> Non
 def report_each_change(
     modeladmin, request, objects, change, *, name=str, changed: str, already: str, separator: str = ", "
 ) -> None:
-    """Run `change` on each object (it returns False for one that was already so) and say which it
-    changed ("{changed} 2: A, B."), which were already so ("Nothing to do: {already}: C.") and why it
-    refused any. Only what it was run on is named: a selection whose rows were all left out before (another
-    PDM's, said so already) gets no "nothing to do", as those rows may well need doing."""
+    """Run `change` on each object (it returns a false value for one that was already so, and may return
+    the text naming what it did) and say which it changed ("{changed} 2: A, B."), which were already so
+    ("Nothing to do: {already}: C.") and why it refused any. Only what it was run on is named: a selection
+    whose rows were all left out before (another PDM's, said so already) gets no "nothing to do", as those
+    rows may well need doing."""
     done, unchanged = [], []
     for obj in objects:
         try:
-            (done if change(obj) else unchanged).append(name(obj))
+            result = change(obj)
         except DomainError as error:
             report_refusal(modeladmin, request, name(obj), error)
+            continue
+        if result:
+            done.append(result if isinstance(result, str) else name(obj))
+        else:
+            unchanged.append(name(obj))
     if done:
         modeladmin.message_user(request, f"{changed} {len(done)}: {separator.join(done)}.", messages.SUCCESS)
     if unchanged:

@@ -482,27 +482,20 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
         return csv_streaming_response(filename, PARTNER_EXPORT_HEADER, partners_export_rows(queryset))
 
     def _recompute(self, request, partners):
-        changed, unchanged = [], []
-        for partner in partners:
-            try:
-                change = partner_tier_recompute(partner=partner, user=request.user)
-            except DomainError as error:
-                report_refusal(self, request, partner.name, error)
-                continue
-            if change is None:
-                unchanged.append(partner)
-            else:
-                changed.append(f"{partner.name} ({change.from_tier.name} → {change.to_tier.name})")
-        if changed:
-            self.message_user(
-                request, f"Tier changed for {len(changed)}: {'; '.join(changed)}.", messages.SUCCESS
-            )
-        if unchanged:
-            self.message_user(
-                request,
-                f"Already at the tier the evidence supports: {', '.join(p.name for p in unchanged)}.",
-                messages.INFO,
-            )
+        def recompute(partner):
+            change = partner_tier_recompute(partner=partner, user=request.user)
+            return change and f"{partner.name} ({change.from_tier.name} → {change.to_tier.name})"
+
+        report_each_change(
+            self,
+            request,
+            partners,
+            recompute,
+            name=lambda partner: partner.name,
+            changed="Tier changed for",
+            already="already at the tier the evidence supports",
+            separator="; ",
+        )
 
     def _change_tier(self, request, partners, *, to_tier, reason) -> bool:
         changed = []

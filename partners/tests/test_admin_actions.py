@@ -65,6 +65,10 @@ def test_recompute_promotes_a_partner_to_the_tier_its_evidence_supports(client, 
     assert "Promoted on recomputation" in change.reason
     assert "Tier changed for 1: Acme (Registered → Select)." in messages_of(response)
 
+    again = run_action(client, CHANGELIST, "recompute_tier", [partner])
+    assert "Nothing to do: already at the tier the evidence supports: Acme." in messages_of(again)
+    assert TierChange.objects.filter(partner=partner).count() == 1
+
 
 def test_change_tier_asks_for_a_tier_and_a_reason_then_records_both(client, superuser):
     partner = PartnerFactory(name="Acme")
