@@ -26,10 +26,10 @@ from django.utils import timezone
 from apn_portal.checks.models import CheckRun, CheckRunStatus, CheckTrigger
 from apn_portal.outbox.models import OutboxMessage, OutboxStatus
 from apn_portal.outbox.services import outbox_rendered_email_enqueue
+from apn_portal.tests.test_health import closed_port
 from tests.factories import CertificationFactory, PartnerFactory, PartnerUserFactory, StaffMemberFactory
 from tests.servers import silent_server
 
-REDIS_PORT = 63802
 WAIT_SECONDS = 120
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -37,21 +37,50 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def redis_url(tmp_path):
+    """A Redis of this test's own, on a port the system found free, so two test runs on one machine never
+    share a broker."""
     server = shutil.which("redis-server")
     assert server, "redis-server is needed (Debian: apt-get install redis-server; .ci/run installs it)"
-    process = subprocess.Popen(
-        [server, "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    client = redis.Redis(host="127.0.0.1", port=REDIS_PORT)
+    for _attempt in range(3):  # the port may be taken between finding it free and Redis binding it
+        port = closed_port()
+        process = _redis_server(server, port, tmp_path)
+        if process:
+            break
+    else:
+        raise AssertionError("redis-server could not start on a free port")
     try:
-        _wait_for(client.ping, "redis-server to answer", 10, errors=(redis.ConnectionError,))
-        yield f"redis://127.0.0.1:{REDIS_PORT}/0"
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _redis_server(server: str, port: int, cwd) -> subprocess.Popen | None:
+    """redis-server started on `port`, once it answers there; None if another process holds the port (the
+    one answering is then not ours: its process id says so)."""
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        _wait_for(
+            lambda: process.poll() is not None or client.ping(),
+            "redis-server to answer",
+            10,
+            errors=(redis.ConnectionError,),
+        )
+        if process.poll() is None and client.info("server")["process_id"] == process.pid:
+            return process
+    except BaseException:
+        process.terminate()
+        process.wait(10)
+        raise
+    process.terminate()
+    process.wait(10)
+    return None
 
 
 def _wait_for(probe, what: str, seconds: float, errors=()):
