@@ -155,6 +155,30 @@ class _RefusedSaveForm:
         form_error(self, self.save_refusal)
 
 
+def keep_unedited_as_stored(obj, form) -> None:
+    """Before `form` saves `obj`, take every column the form does not edit as stored now, with the row
+    locked until the save commits.
+
+    Django saves every column as the page read it. What a page does not edit (a column it shows read-only
+    or not at all) changes through services and the scheduled checks (a status, a tier, an approval, a
+    reminder sent); written back as read, such a change committed while the save was on its way would be
+    undone."""
+    fields = [f for f in obj._meta.concrete_fields if f.name not in form.fields and not f.primary_key]
+    if not fields:
+        return
+    stored = (
+        type(obj)
+        ._base_manager.select_for_update()
+        .filter(pk=obj.pk)
+        .values(*(f.attname for f in fields))
+        .first()
+    )
+    if stored is None:
+        return  # deleted meanwhile: Django's save says so
+    for field in fields:
+        setattr(obj, field.attname, stored[field.attname])
+
+
 class AdminInputMixin:
     """Whatever is typed or pasted into an admin address or form is a form error or Django's "invalid
     lookup" page, never a 500. Django hands changelist parameters to PostgreSQL unchecked (where a NUL
@@ -163,29 +187,8 @@ class AdminInputMixin:
 
     def save_model(self, request, obj, form, change):
         if change:
-            self._keep_read_only_as_stored(request, obj)
+            keep_unedited_as_stored(obj, form)
         super().save_model(request, obj, form, change)
-
-    def _keep_read_only_as_stored(self, request, obj) -> None:
-        # Django saves every column as the page read it. What the page shows read-only changes only through
-        # services (a status, a stage, a tier, an approval); written back as read, a change one of them made
-        # meanwhile (an action in another tab, the scheduled checks) would be undone. So those columns are
-        # read again, with the row locked until this save commits.
-        names = set(self.get_readonly_fields(request, obj))
-        fields = [f for f in obj._meta.concrete_fields if f.name in names and not f.primary_key]
-        if not fields:
-            return
-        stored = (
-            type(obj)
-            ._base_manager.select_for_update()
-            .filter(pk=obj.pk)
-            .values(*(f.attname for f in fields))
-            .first()
-        )
-        if stored is None:
-            return  # deleted meanwhile: Django's save says so
-        for field in fields:
-            setattr(obj, field.attname, stored[field.attname])
 
     def get_changelist_instance(self, request):
         parameters = request.GET.lists()

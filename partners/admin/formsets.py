@@ -8,6 +8,7 @@ from django.db.models import UniqueConstraint
 from django.forms.models import BaseInlineFormSet
 from django.utils.text import capfirst
 
+from apn_portal.admin import keep_unedited_as_stored
 from apn_portal.api.constraints import constraint_message
 from apn_portal.exceptions import ConflictError
 
@@ -22,7 +23,9 @@ class UniqueRowsInlineFormSet(BaseInlineFormSet):
     here, on the later row, with the constraint's own message.
 
     What the database still refuses at save (a row somebody else saved after these were checked) becomes a
-    refusal: AdminInputMixin shows the form again with it and the save rolled back."""
+    refusal: AdminInputMixin shows the form again with it and the save rolled back. A row changed is saved
+    as its page's own save is (keep_unedited_as_stored): what the row's form does not edit is kept as
+    stored."""
 
     def clean(self):
         super().clean()
@@ -67,6 +70,10 @@ class UniqueRowsInlineFormSet(BaseInlineFormSet):
         # The condition asked of the row as the form built it, the way Django's own constraint check does.
         against = instance._get_field_expression_map(meta=instance._meta)
         return constraint.condition.check(against, using=using)
+
+    def save_existing(self, form, obj, commit=True):
+        keep_unedited_as_stored(obj, form)
+        return super().save_existing(form, obj, commit)
 
     def save(self, commit=True):
         try:
