@@ -104,6 +104,24 @@ def _require_reason(reason: str, what: str) -> str:
     return reason
 
 
+def _customer_save_under_a_free_slug(customer: Customer) -> Customer:
+    """Save a new customer under the first slug from its name that no other has. Two customers of one name
+    saved at the same moment (two Account Managers, two leads from one company) pick the same; the one
+    that loses the race takes the next."""
+    for _attempt in range(3):
+        customer.slug = _unique_customer_slug(customer.name)
+        validate_or_refuse(customer)
+        try:
+            with transaction.atomic():
+                customer.save()
+        except IntegrityError:
+            continue
+        return customer
+    raise ConflictError(
+        f"Another customer named {customer.name} was being saved at the same time; try again."
+    )
+
+
 def _unique_customer_slug(name: str) -> str:
     base = slugify(name)[:180] or "customer"
     slug, n = base, 1
@@ -201,14 +219,16 @@ def customer_create(
         raise DomainError(problem, field=field)
     customer = Customer(
         name=(name or "").strip(),
-        slug=slug or _unique_customer_slug(name or ""),
+        slug=slug,
         agreement=agreement,
         time_zone=time_zone,
         account_manager=account_manager,
         solutions_architect=solutions_architect,
         tam=tam,
     )
-    validate_or_refuse(customer)
+    if not slug:
+        return _customer_save_under_a_free_slug(customer)
+    validate_or_refuse(customer)  # a slug given and taken is refused, naming it
     with transaction.atomic():
         customer.save()
     return customer
@@ -635,18 +655,8 @@ def engagement_create_from_contact_request_check(*, user, contact_request: Conta
 
 
 def _customer_for_lead(lead: ContactRequest) -> Customer:
-    """A new customer named after the lead's company. Two leads from one company converted at the same
-    moment pick the same free slug; the one that loses the race takes the next."""
-    for _attempt in range(3):
-        customer = Customer(name=lead.company, slug=_unique_customer_slug(lead.company))
-        validate_or_refuse(customer)
-        try:
-            with transaction.atomic():
-                customer.save()
-        except IntegrityError:
-            continue
-        return customer
-    raise ConflictError(f"Another customer named {lead.company} was being saved at the same time; try again.")
+    """A new customer named after the lead's company."""
+    return _customer_save_under_a_free_slug(Customer(name=lead.company))
 
 
 LEAD_WRITER_NOTE = "Wrote the contact request"
