@@ -81,6 +81,10 @@ class PlanResponseTargetInline(SupportStaffEditsMixin, admin.TabularInline):
     fields = ("severity", "minutes")
     extra = 0
 
+    def get_queryset(self, request):
+        # Each row's title (its __str__) names its plan.
+        return super().get_queryset(request).select_related("plan")
+
 
 @admin.register(SupportPlan)
 class SupportPlanAdmin(GuardedDeletionMixin, SupportStaffEditsMixin, AuditedAdmin):

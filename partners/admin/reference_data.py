@@ -20,6 +20,10 @@ class TierRequirementInline(admin.TabularInline):
     extra = 0
     fields = ("metric", "minimum")
 
+    def get_queryset(self, request):
+        # Each row's title (its __str__) names its tier.
+        return super().get_queryset(request).select_related("tier")
+
 
 @admin.register(Tier)
 class TierAdmin(GuardedDeletionMixin, AuditedAdmin):

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.admin import CappedCountPaginator
-from partners.choices import CertificationLevel, EnrollmentStatus
+from partners.choices import CertificationLevel, EnrollmentStatus, RequirementMetric
 from partners.models import Partner, ProgramEnrollment, Tier, TierRequirement
 from partners.selectors_partner_area import partner_scorecard
 from partners.services import partner_tier_change
@@ -202,6 +202,19 @@ def test_partner_change_page_costs_the_same_queries_for_2_and_20_staff(client, s
     for slug in ("select", "advanced", "registered"):
         partner_tier_change(partner=partner, to_tier=tier(slug=slug), reason="Test.", user=superuser)
     assert query_count(client, url) == with_2
+
+
+def test_a_tier_change_page_costs_the_same_queries_for_1_and_every_requirement(client, superuser):
+    select = tier(slug="select")
+    select.requirements.all().delete()
+    metrics = list(RequirementMetric.values)
+    TierRequirement.objects.create(tier=select, metric=metrics[0], minimum=1)
+    url = reverse("admin:partners_tier_change", args=[select.pk])
+    client.get(url)  # what a first request caches
+    with_1 = query_count(client, url)
+    for metric in metrics[1:]:
+        TierRequirement.objects.create(tier=select, metric=metric, minimum=2)
+    assert query_count(client, url) == with_1
 
 
 def test_a_large_list_is_counted_only_up_to_the_cap_and_later_pages_still_open(

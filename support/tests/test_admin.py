@@ -74,6 +74,26 @@ def test_support_staff_edit_a_plans_response_targets(client, engineer):
     assert PlanResponseTarget.objects.get(pk=target.pk).minutes == 45
 
 
+def test_a_plan_change_page_costs_the_same_queries_for_1_and_4_response_targets(client, engineer):
+    plan = support_plan("business")
+    kept, *others = plan.response_targets.all()
+    plan.response_targets.exclude(pk=kept.pk).delete()
+    client.force_login(engineer)
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+
+    def query_count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    query_count()  # what a first request caches
+    with_1 = query_count()
+    for target in others:
+        plan.response_targets.create(severity=target.severity, minutes=target.minutes)
+    assert plan.response_targets.count() == 4
+    assert query_count() == with_1
+
+
 def test_other_roles_read_plans_but_do_not_change_them(client, tam):
     plan = support_plan("enterprise")
     url = reverse("admin:support_supportplan_change", args=[plan.pk])
