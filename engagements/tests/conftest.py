@@ -80,3 +80,21 @@ def alpha(db):
 @pytest.fixture
 def bravo(db):
     return _organisation("Bravo", 222_000_000_000)
+
+
+@pytest.fixture
+def rival_saves_the_customer_first(monkeypatch) -> list:
+    """Somebody else saves a customer of the same name and slug between the service's check of a new
+    customer and its save (once). Returns the customers they saved."""
+    from engagements import services
+
+    real = services.validate_or_refuse
+    raced = []
+
+    def rival_saves_first(instance, **kwargs):
+        real(instance, **kwargs)
+        if isinstance(instance, Customer) and not raced:
+            raced.append(CustomerFactory(name=instance.name, slug=instance.slug))
+
+    monkeypatch.setattr(services, "validate_or_refuse", rival_saves_first)
+    return raced

@@ -286,26 +286,15 @@ def test_only_account_managers_register_customers(alpha):
     assert bad_zone.status_code == 400 and "is not a time zone name" in bad_zone.json()["time_zone"][0]
 
 
-def test_two_customers_of_one_name_registered_at_once_both_get_a_slug(alpha, monkeypatch):
+def test_two_customers_of_one_name_registered_at_once_both_get_a_slug(alpha, rival_saves_the_customer_first):
     # Another Account Manager registers a customer of the same name between this one's check and its save.
-    from engagements.models import Customer
-    from tests.factories import CustomerFactory
-
-    real = services.validate_or_refuse
-    raced = []
-
-    def rival_saves_first(instance, **kwargs):
-        real(instance, **kwargs)
-        if isinstance(instance, Customer) and not raced:
-            raced.append(CustomerFactory(name=instance.name, slug=instance.slug))
-
-    monkeypatch.setattr(services, "validate_or_refuse", rival_saves_first)
     body = {"name": "Northwind Traders", "agreement": "enterprise", "time_zone": "Europe/Paris"}
 
     response = api(alpha.account_manager).post("/api/v1/customers/", body, format="json")
 
     assert response.status_code == 201, response.content
-    assert (raced[0].slug, response.json()["slug"]) == ("northwind-traders", "northwind-traders-2")
+    [rival] = rival_saves_the_customer_first
+    assert (rival.slug, response.json()["slug"]) == ("northwind-traders", "northwind-traders-2")
 
 
 @pytest.mark.parametrize("resource", RESOURCES)

@@ -18,7 +18,6 @@ from partners.choices import ContactRequestStatus, PartnerType
 from tests.api.conftest import api_client
 from tests.factories import (
     ContactRequestFactory,
-    CustomerFactory,
     CustomerUserFactory,
     EngagementPartnerFactory,
     PartnerFactory,
@@ -158,18 +157,8 @@ def test_a_long_company_name_still_makes_a_default_title(partner_api):
     assert len(response.json()["title"]) == 200
 
 
-def test_a_customer_slug_taken_meanwhile_gives_the_next_one(lead, monkeypatch):
+def test_a_customer_slug_taken_meanwhile_gives_the_next_one(lead, rival_saves_the_customer_first):
     # Another conversion saved a customer of the same company between this one's check and its save.
-    real = services.validate_or_refuse
-    raced = []
-
-    def rival_saves_first(instance, **kwargs):
-        real(instance, **kwargs)
-        if isinstance(instance, Customer) and not raced:
-            raced.append(CustomerFactory(name=instance.name, slug=instance.slug))
-
-    monkeypatch.setattr(services, "validate_or_refuse", rival_saves_first)
-
     engagement = services.engagement_create_from_contact_request(
         user=PartnerUserFactory(partner=lead.partner),
         contact_request=lead,

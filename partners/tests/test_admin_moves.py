@@ -21,13 +21,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def pdm(client):
-    user = PdmFactory()
-    client.force_login(user)
-    return user
-
-
 def change_url(record) -> str:
     return reverse(f"admin:partners_{record._meta.model_name}_change", args=[record.pk])
 

@@ -29,13 +29,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def pdm(client):
-    user = PdmFactory()
-    client.force_login(user)
-    return user
-
-
 def partner_url(partner) -> str:
     return reverse("admin:partners_partner_change", args=[partner.pk])
 

@@ -8,16 +8,9 @@ from django.utils import timezone
 
 from partners.models import Certification, CustomerReference
 from partners.tests.test_admin import change_form_data
-from tests.factories import CertificationFactory, CustomerReferenceFactory, PartnerFactory, PdmFactory
+from tests.factories import CertificationFactory, CustomerReferenceFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def pdm(client):
-    user = PdmFactory()
-    client.force_login(user)
-    return user
 
 
 def meanwhile(monkeypatch, model, **stored):

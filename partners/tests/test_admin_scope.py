@@ -24,13 +24,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pdm(client):
-    user = PdmFactory()
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def own_partner(pdm):
     return PartnerFactory(pdm=pdm, name="Mine Ltd", slug="mine")
 
