@@ -196,30 +196,35 @@ def test_an_endpoint_belongs_to_a_partner_or_a_customer_not_both():
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(customer=CustomerFactory())
 
 
+def _revoked_events(grants) -> tuple[int, int]:
+    """Emit access_grant.revoked for `grants` (all of one customer): the deliveries queued and the queries
+    it took."""
+    items = [(grant.engagement_partner.partner, {"id": grant.pk}) for grant in grants]
+    customer_ids = [grant.account.customer_id for grant in grants]
+    with CaptureQueriesContext(connection) as queries:
+        deliveries = webhook_events_emit_many(
+            event="access_grant.revoked",
+            items=items,
+            records=grants,
+            visible_to=access_grants_visible_to,
+            record_customer_ids=customer_ids,
+        )
+    return len(deliveries), len(queries)
+
+
 def test_emitting_to_customer_endpoints_costs_the_same_queries_for_one_record_or_many():
     customer = CustomerFactory()
     grants = [AccessGrantFactory(engagement_partner__engagement__customer=customer) for _ in range(4)]
     _customer_endpoint(customer)
     _customer_endpoint(CustomerFactory())
 
-    def emit(some):
-        with CaptureQueriesContext(connection) as queries:
-            deliveries = webhook_events_emit_many(
-                event="access_grant.revoked",
-                items=[(grant.engagement_partner.partner, {"id": grant.pk}) for grant in some],
-                records=some,
-                visible_to=access_grants_visible_to,
-                record_customer_ids=[customer.pk] * len(some),
-            )
-        return len(deliveries), len(queries)
-
-    one, many = emit(grants[:1]), emit(grants)
+    one, many = _revoked_events(grants[:1]), _revoked_events(grants)
     assert (one[0], many[0]) == (1, 4)  # the customer's endpoint only, once per grant
     assert one[1] == many[1]
     # Other customers' endpoints are not even read: however many there are, the event costs the same.
     for _ in range(3):
         _customer_endpoint(CustomerFactory())
-    assert emit(grants) == many
+    assert _revoked_events(grants) == many
 
 
 def test_an_access_administrator_no_longer_one_stops_changing_and_receiving_its_endpoint():
@@ -246,27 +251,16 @@ def test_emitting_costs_the_same_queries_however_many_endpoints_may_be_told():
     grants = [AccessGrantFactory(engagement_partner__engagement__customer=customer) for _ in range(4)]
     _customer_endpoint(customer)
 
-    def emit():
-        with CaptureQueriesContext(connection) as queries:
-            deliveries = webhook_events_emit_many(
-                event="access_grant.revoked",
-                items=[(grant.engagement_partner.partner, {"id": grant.pk}) for grant in grants],
-                records=grants,
-                visible_to=access_grants_visible_to,
-                record_customer_ids=[customer.pk] * len(grants),
-            )
-        return len(deliveries), len(queries)
-
     def partner_endpoint(grant):
         owner = PartnerUserFactory(partner=grant.engagement_partner.partner)
         webhook_endpoint_create(user=owner, url=URL, events=["access_grant.revoked"])
 
     partner_endpoint(grants[0])
-    told_few, queries_few = emit()
+    told_few, queries_few = _revoked_events(grants)
     for grant in grants[1:]:
         partner_endpoint(grant)
     webhook_endpoint_create(user=PdmFactory(), url=URL, events=["access_grant.revoked"])
-    told_many, queries_many = emit()
+    told_many, queries_many = _revoked_events(grants)
 
     # The customer's endpoint hears of all four; each partner of its own grant; the PDM sees none of them
     # (the customer is not one they look after).
