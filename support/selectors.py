@@ -270,8 +270,11 @@ def plan_move(plan: SupportPlan) -> PlanMove | None:
 
 def subscriptions_not_ended(at: datetime.datetime | None = None) -> QuerySet[SupportSubscription]:
     """Subscriptions in force at `at` or yet to start."""
-    at = at or timezone.now()
-    return SupportSubscription.objects.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
+    return SupportSubscription.objects.filter(_not_ended(at or timezone.now()))
+
+
+def _not_ended(at: datetime.datetime) -> Q:
+    return Q(ended_at__isnull=True) | Q(ended_at__gt=at)
 
 
 def subscriptions_in_force(at: datetime.datetime | None = None) -> QuerySet[SupportSubscription]:
@@ -350,12 +353,14 @@ def subscriptions_visible_to(user) -> QuerySet[SupportSubscription]:
         return SupportSubscription.objects.all()
     if user.customer_id:
         return SupportSubscription.objects.filter(customer_id=user.customer_id)
+    # A partner or TAM a subscription names reads it while it is not over: once the customer takes its
+    # support back or moves to another TAM, its subscriptions (their notes, who changed them) are none of
+    # theirs, as its cases are not (cases_visible_to). The staff who look after the customer read them all.
     if user.partner_id:
-        return SupportSubscription.objects.filter(support_partner_id=user.partner_id)
+        return subscriptions_not_ended().filter(support_partner_id=user.partner_id)
     if user.is_provider_staff:
-        return SupportSubscription.objects.filter(
-            Q(customer__in=customers_assigned_to(user).values("pk")) | Q(tam=user)
-        )
+        assigned = Q(customer__in=customers_assigned_to(user).values("pk"))
+        return SupportSubscription.objects.filter(assigned | (Q(tam=user) & _not_ended(timezone.now())))
     return SupportSubscription.objects.none()
 
 

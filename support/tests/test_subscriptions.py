@@ -196,6 +196,28 @@ def test_partner_led_support_is_by_the_solution_provider_reselling_the_account(a
     assert list(selectors.subscriptions_visible_to(reseller.user)) == [subscription]
 
 
+def test_a_partner_the_customer_took_support_back_from_no_longer_reads_its_subscriptions(alpha, reseller):
+    resold = change(alpha, "business", account=reseller.account, support_partner=reseller.partner)
+    taken_back = change(alpha, "developer", account=reseller.account, at=MONDAY + datetime.timedelta(days=1))
+
+    resold.refresh_from_db()
+    assert resold.ended_at is not None and taken_back.support_partner is None
+    # Like the account's cases, its subscriptions are the customer's own again: the note and who changed
+    # them are none of the partner's business now.
+    assert list(selectors.subscriptions_visible_to(reseller.user)) == []
+    assert list(selectors.subscriptions_visible_to(alpha.admin)) == [taken_back, resold]
+
+
+def test_a_tam_the_customer_moved_on_from_no_longer_reads_its_subscriptions(alpha, tam):
+    tom = QualifiedTamFactory(username="tam-tom")
+    with_tara = change(alpha, "enterprise", user=alpha.account_manager, tam=tam)
+    next_day = MONDAY + datetime.timedelta(days=1)
+    with_tom = change(alpha, "enterprise", user=alpha.account_manager, tam=tom, at=next_day)
+
+    assert list(selectors.subscriptions_visible_to(tam)) == []
+    assert set(selectors.subscriptions_visible_to(tom)) == {with_tom, with_tara}  # the customer's TAM now
+
+
 def test_partner_led_support_is_refused_to_a_partner_that_does_not_resell(alpha, reseller):
     not_a_provider = PartnerFactory()
     with pytest.raises(DomainError, match="not an approved Solution Provider"):
