@@ -120,12 +120,72 @@ def _is_key_of(field, value) -> bool:
 
 class _KnownKeysOnlyMixin:
     """Django's autocomplete widget looks the posted value up as is to show it again beside the form's
-    error: a value the key cannot hold ("abc" for an id) would fail that query with a 500."""
+    error: a value the key cannot hold ("abc" for an id) would fail that query with a 500.
+
+    It looks up what each widget shows chosen, one query per widget: on an inline's rows, one per row.
+    ChosenReadTogetherFormSetMixin reads them for all the rows at once and hands them over in `chosen`."""
+
+    chosen = None  # {str(key): object}, when the formset has read them
 
     def optgroups(self, name, value, attr=None):
+        key = self._key_field()
+        keys = [item for item in value if _is_key_of(key, item)]
+        selected = [str(item) for item in keys if str(item) not in self.choices.field.empty_values]
+        if self.chosen is None or any(item not in self.chosen for item in selected):
+            return super().optgroups(name, keys, attr)
+        # What Django's own builds from its query: the empty choice of an optional single select, then the
+        # chosen objects, each selected.
+        options = []
+        if not self.is_required and not self.allow_multiple_selected:
+            options.append(self.create_option(name, "", "", False, 0))
+        selected = set(selected)
+        for item, obj in self.chosen.items():  # in the choices' own order, as Django's query gives them
+            if item in selected:
+                label = self.choices.field.label_from_instance(obj)
+                value = getattr(obj, key.attname)
+                options.append(self.create_option(name, value, label, selected, len(options)))
+        return [(None, options, 0)]
+
+    def _key_field(self):
         remote_opts = self.field.remote_field.model._meta
-        key = remote_opts.get_field(getattr(self.field.remote_field, "field_name", remote_opts.pk.attname))
-        return super().optgroups(name, [item for item in value if _is_key_of(key, item)], attr)
+        return remote_opts.get_field(getattr(self.field.remote_field, "field_name", remote_opts.pk.attname))
+
+
+class ChosenReadTogetherFormSetMixin:
+    """For an inline's formset: what its rows' autocomplete widgets show chosen is read for all the rows
+    at once, one query per field, not one per row (_KnownKeysOnlyMixin)."""
+
+    @cached_property
+    def forms(self):
+        forms = super().forms
+        if not forms:
+            return forms
+        for name, field in forms[0].fields.items():
+            if _autocomplete_of(field) is None:
+                continue
+            widgets = [_autocomplete_of(form.fields[name]) for form in forms]
+            key = widgets[0]._key_field()
+            keys = {
+                str(item)
+                for form in forms
+                for item in _as_list(form[name].value())
+                if item not in field.empty_values and _is_key_of(key, item)
+            }
+            found = field.queryset.using(widgets[0].db).filter(**{f"{key.attname}__in": keys})
+            chosen = {str(getattr(obj, key.attname)): obj for obj in found}
+            for widget in widgets:
+                widget.chosen = chosen
+        return forms
+
+
+def _autocomplete_of(field) -> _KnownKeysOnlyMixin | None:
+    # The admin wraps it to add its "add another" and "change" links.
+    widget = getattr(field.widget, "widget", field.widget)
+    return widget if isinstance(widget, _KnownKeysOnlyMixin) else None
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 class CheckedAutocompleteSelect(_KnownKeysOnlyMixin, AutocompleteSelect):

@@ -18,6 +18,7 @@ from django.db.models import Q
 from apn_portal.admin import (
     AdminInputMixin,
     AuditedAdmin,
+    ChosenReadTogetherFormSetMixin,
     LargeTableAdminMixin,
     report_refusal,
     selection_too_large,
@@ -473,7 +474,7 @@ def _team_member_rejoin_problem(form, cleaned) -> None:
         )
 
 
-class EngagementRowsFormSet(forms.BaseInlineFormSet):
+class EngagementRowsFormSet(ChosenReadTogetherFormSetMixin, forms.BaseInlineFormSet):
     """An engagement's rows of one inline: each row added or changed is told, before anything is saved,
     what its service would refuse (`check_row`). Rows being deleted, or left as they were, are not asked."""
 
@@ -594,7 +595,12 @@ class ProfessionalServicesInline(
     extra = 0
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("buying_partner", "consultant")
+        # Each row's title (its __str__) names its engagement and the engagement's customer.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("buying_partner", "consultant", "engagement__customer")
+        )
 
 
 SUBSCRIPTION_FIELDS = ("product", "vendor", "accounts", "subscribed_on")
@@ -650,7 +656,7 @@ class MarketplaceSubscriptionInline(
     extra = 0
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("vendor")
+        return super().get_queryset(request).select_related("vendor").prefetch_related("accounts")
 
 
 class EngagementStartForm(forms.ModelForm):

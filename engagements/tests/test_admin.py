@@ -2,6 +2,7 @@
 but revocable with a reason, stages moved by action, history kept, and lists and change pages at a constant
 query count."""
 
+import datetime
 import itertools
 
 import pytest
@@ -10,8 +11,24 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from engagements.models import AccessGrant, Customer, Engagement, EngagementPartner
-from tests.factories import CustomerFactory, CustomerUserFactory, EngagementPartnerFactory, SuperUserFactory
+from engagements.models import (
+    AccessGrant,
+    Customer,
+    Engagement,
+    EngagementPartner,
+    MarketplaceSubscription,
+    ProfessionalServicesEngagement,
+    TeamMember,
+)
+from tests.factories import (
+    AwsAccountFactory,
+    CustomerFactory,
+    CustomerUserFactory,
+    EngagementPartnerFactory,
+    PartnerFactory,
+    StaffUserFactory,
+    SuperUserFactory,
+)
 
 from .test_pages import grow
 
@@ -75,6 +92,48 @@ def test_change_pages_cost_the_same_however_many_rows_they_show(client, alpha, w
     grow(alpha, 6)  # six more partners on the engagement, engagements and accounts for the customer
     with CaptureQueriesContext(connection) as second:
         assert client.get(url).status_code == 200
+    assert len(second) == len(first)
+
+
+def _engagement_rows(organisation, n: int) -> None:
+    """`n` more team members, Professional Services and marketplace subscriptions (three accounts each) on
+    the organisation's engagement, and more accounts on its first subscription."""
+    engagement, customer = organisation.engagement, organisation.customer
+    for _ in range(n):
+        TeamMember.objects.create(
+            engagement=engagement, user=CustomerUserFactory(customer=customer), role="customer_it"
+        )
+        ProfessionalServicesEngagement.objects.create(
+            engagement=engagement,
+            bought_by="partner",
+            buying_partner=PartnerFactory(),
+            consultant=StaffUserFactory(),
+            goal="Move the data warehouse",
+            capability_gap="Redshift tuning",
+            starts_on=datetime.date(2025, 1, 1),
+        )
+        subscription = MarketplaceSubscription.objects.create(
+            engagement=engagement, product="Backup", vendor=PartnerFactory(partner_type="technology")
+        )
+        subscription.accounts.add(*AwsAccountFactory.create_batch(3, customer=customer))
+    first = MarketplaceSubscription.objects.filter(engagement=engagement).earliest("pk")
+    first.accounts.add(*AwsAccountFactory.create_batch(n, customer=customer))
+
+
+@pytest.mark.parametrize("who", ["account_manager", "superuser"])
+def test_the_engagement_page_costs_the_same_however_many_team_members_services_and_subscriptions(
+    client, alpha, who
+):
+    client.force_login(alpha.account_manager if who == "account_manager" else SuperUserFactory())
+    url = reverse("admin:engagements_engagement_change", args=[alpha.engagement.pk])
+    _engagement_rows(alpha, 1)
+    client.get(url)  # the session's first request reads more
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(url).status_code == 200
+    _engagement_rows(alpha, 10)
+    with CaptureQueriesContext(connection) as second:
+        response = client.get(url)
+    assert response.content.decode().count("Redshift tuning") == 11
     assert len(second) == len(first)
 
 
