@@ -201,8 +201,7 @@ def _check_chunk(partners, minimums, today: datetime.date, result: CheckResult) 
     for partner_id, evaluation, new, kinds, measure in outcomes:
         if partner_id in moved:
             continue  # what it would say is about a tier the partner no longer holds
-        minimum = minimums[evaluation.current_tier.pk].get(measure, 0) if measure else 0
-        notices.extend(_Notice(kind, partner_id, evaluation, new, measure, minimum) for kind in kinds)
+        notices.extend(_notices(partner_id, evaluation, new, kinds, measure, minimums))
         if new.in_grace and new.grace_ends_on <= today:
             grace_over.append(partner_id)
     written = [pk for pk in changed if pk not in moved]
@@ -241,6 +240,11 @@ def _next_health(
     fell_short_on = old.at_risk_from if old.at_risk_from and old.at_risk_from <= today else today
     grace_days = datetime.timedelta(days=evaluation.current_tier.grace_period_days)
     return TierHealth(today, today + grace_days, fell_short_on), ["grace_started"], None
+
+
+def _notices(partner_id: int, evaluation: TierEvaluation, health: TierHealth, kinds, measure, minimums):
+    minimum = minimums[evaluation.current_tier.pk].get(measure, 0) if measure else 0
+    return [_Notice(kind, partner_id, evaluation, health, measure, minimum) for kind in kinds]
 
 
 def partner_tier_health(partner: Partner, today: datetime.date) -> TierHealth | None:
@@ -343,18 +347,19 @@ def _demote_many(
         ],
         source=TierChangeSource.SCHEDULED_CHECK,
     )
-    # The figures of the tier each now holds; the grace period was closed with the move.
-    _store(
-        {
-            partner.pk: TierHealth(
-                at_risk_from=at_risk_from(
-                    minimums[evaluation.qualified_tier.pk], last_days.get(partner.pk, {}), today
-                )[0]
-            )
-            for partner, evaluation in short
-        },
-        {partner.pk: evaluation.qualified_tier.pk for partner, evaluation in short},
-    )
+    # The health of the tier each now holds (the grace period was closed with the move), and what to tell
+    # of it, worked out as tomorrow's run would: a warning that the new tier is at risk goes now, so a
+    # second run today finds nothing left to send.
+    demoted = Partner.objects.filter(pk__in=[partner.pk for partner, _ in short])
+    now_held = tier_evaluate_many(demoted, on=today)
+    healths, notices = {}, []
+    for partner_id, evaluation in now_held.items():
+        health, kinds, measure = _next_health(
+            evaluation, TierHealth(), minimums, last_days.get(partner_id, {}), today
+        )
+        healths[partner_id] = health
+        notices.extend(_notices(partner_id, evaluation, health, kinds, measure, minimums))
+    _store(healths, {partner_id: evaluation.current_tier.pk for partner_id, evaluation in now_held.items()})
     result.add("demoted", len(changes))
     contacts = partner_contacts([partner.pk for partner, _ in short])
     stored = outbox_email_enqueue_many(
@@ -375,6 +380,7 @@ def _demote_many(
         ]
     )
     result.add("emails", len(stored))
+    _notify(notices, today, result)
 
 
 def _notify(notices: list[_Notice], today: datetime.date, result: CheckResult) -> None:

@@ -191,6 +191,34 @@ def test_a_partner_is_demoted_to_the_highest_tier_it_still_qualifies_for():
     assert partner.tier.slug == "select"
 
 
+def test_a_partner_demoted_to_a_tier_already_at_risk_is_warned_by_the_run_that_demotes_it():
+    grace_ends = AT_RISK + datetime.timedelta(days=90)
+    select_lapses = grace_ends + datetime.timedelta(days=30)
+    with on(START):
+        partner = PartnerFactory(tier=tier(slug="advanced"), pdm=PdmFactory())
+        PartnerUserFactory(partner=partner, email="ops@acme.example")
+        give_advanced_evidence(partner)
+        person = partner.staff_members.filter(certifications__level=CertificationLevel.PROFESSIONAL).first()
+        person.certifications.update(expires_on=FIRST_EXPIRY)
+        # What holds Select up lapses 30 days after the demotion.
+        for member in partner.staff_members.exclude(pk=person.pk):
+            member.certifications.update(expires_on=select_lapses)
+    run_on(AT_RISK)
+
+    demoting = run_on(grace_ends)
+    again = run_on(grace_ends)
+
+    partner.refresh_from_db()
+    assert (partner.tier.slug, partner.at_risk_from) == ("select", select_lapses + datetime.timedelta(days=1))
+    assert demoting.changed["demoted"] == 1
+    [warning] = emails(partner, "tier-at-risk")
+    assert "falls below Select on" in warning.subject
+    assert demoting.changed.get("at_risk_warning") == 1
+    # Run again the same day (a restart's catch-up, beat firing twice): nothing more is done or sent.
+    assert not any(again.changed.values())
+    assert len(emails(partner, "tier-at-risk")) == 1
+
+
 def test_a_partner_that_meets_its_tier_again_closes_its_grace_period(select_partner):
     run_on(AT_RISK)
     with on(AT_RISK + datetime.timedelta(days=20)):
