@@ -406,6 +406,12 @@ class EngagementPartner(TimeStampedModel):
     def clean(self):
         if self.partner_id is None or not self.role:
             return
+        if self.pk is not None:
+            stored = type(self).objects.filter(pk=self.pk).values_list("partner_id", "role").first()
+            if stored == (self.partner_id, self.role):
+                # Asked when the partner took the role: a program it has left since does not end the
+                # contract, nor stop its territory or business function being corrected.
+                return
         from engagements.selectors import partner_role_problem
 
         problem = partner_role_problem(self.partner, self.role)

@@ -137,6 +137,21 @@ def test_the_engagement_page_costs_the_same_however_many_team_members_services_a
     assert len(second) == len(first)
 
 
+@pytest.mark.parametrize("role", ["managed_service", "reseller"])
+def test_a_partner_that_no_longer_qualifies_for_its_role_still_has_its_territory_edited(client, role):
+    # Engaged while in the program its role asks for (Managed Service Provider, Solution Provider), which
+    # has ended since: the contract stands, and its territory is still edited on its page.
+    engaged = EngagementPartnerFactory(partner=PartnerFactory(partner_type="consulting"), role=role)
+    client.force_login(SuperUserFactory())
+    url = reverse("admin:engagements_engagementpartner_change", args=[engaged.pk])
+
+    response = client.post(url, {"territory": "Europe", "business_function": "Finance"})
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    engaged.refresh_from_db()
+    assert (engaged.territory, engaged.business_function, engaged.role) == ("Europe", "Finance", role)
+
+
 def test_change_pages_open(client, alpha):
     client.force_login(SuperUserFactory())
     for obj in (alpha.customer, alpha.member, alpha.engagement, alpha.engaged, alpha.grant):
