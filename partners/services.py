@@ -857,6 +857,16 @@ def _certification_label(person, name: str, level: str, earned_on: datetime.date
     return f"{name}, earned {earned_on:%-d %b %Y}"
 
 
+def _credential_clash(holder: tuple, person, key: tuple, *, another_person: str, another_certification: str):
+    """Why a row for the certification `key` of `person` cannot carry a credential id that is `holder`'s
+    (person, name, level, day earned): None when it is the same certification."""
+    if holder[0] != person:
+        return another_person
+    if _certification_key(*holder) != key:
+        return f"{another_certification} of this person ({_certification_label(*holder)})."
+    return None
+
+
 def certifications_import_csv(*, data: bytes | str, user) -> CertificationImportResult:
     """Import certifications from CSV: all rows or none. Every bad row is reported with its line number.
 
@@ -1037,38 +1047,33 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
         person = member.pk if member.pk is not None else ("added", id(member))
         certification_key = _certification_key(person, values["name"], level, earned_on)
         credential = values.get("credential_id", "")
-        holder = credential_holders.get(credential) if credential else None
-        if holder is not None:
-            if holder[0] != person:
-                result.errors.append(
-                    (line, f"credential_id '{credential}' is already recorded for another person.")
-                )
-                continue
-            if _certification_key(*holder) != certification_key:
-                # The person's credential id, on a row naming another of their certifications: a typo or
-                # a conflict, for the importer to settle, not a row already recorded.
-                result.errors.append(
-                    (
-                        line,
-                        f"credential_id '{credential}' is recorded for another certification of this "
-                        f"person ({_certification_label(*holder)}).",
-                    )
-                )
-                continue
+        recorded = credential_holders.get(credential) if credential else None
         first_line, first = seen_credentials.get(credential, (None, None)) if credential else (None, None)
-        if first_line is not None:
-            if first[0] != person:
-                result.errors.append((line, f"credential_id '{credential}' repeats line {first_line}."))
-                continue
-            if _certification_key(*first) != certification_key:
-                result.errors.append(
-                    (
-                        line,
-                        f"credential_id '{credential}' is on line {first_line} for another certification "
-                        f"of this person ({_certification_label(*first)}).",
-                    )
-                )
-                continue
+        # The credential id of another person, or of another of this person's certifications (a typo or a
+        # conflict, for the importer to settle, not a row already recorded): recorded, or on a line above.
+        clash = (
+            recorded
+            and _credential_clash(
+                recorded,
+                person,
+                certification_key,
+                another_person=f"credential_id '{credential}' is already recorded for another person.",
+                another_certification=f"credential_id '{credential}' is recorded for another certification",
+            )
+        ) or (
+            first
+            and _credential_clash(
+                first,
+                person,
+                certification_key,
+                another_person=f"credential_id '{credential}' repeats line {first_line}.",
+                another_certification=f"credential_id '{credential}' is on line {first_line} for another "
+                "certification",
+            )
+        )
+        if clash:
+            result.errors.append((line, clash))
+            continue
         if credential and first_line is None:
             seen_credentials[credential] = (line, (person, values["name"], level, earned_on))
         if certification_key in held:
