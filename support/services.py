@@ -825,10 +825,10 @@ def or_support_desk(to: list[str | None]) -> list[str | None]:
 
 
 def _email_breached(cases: list[SupportCase]) -> int:
-    """One email per case, to whoever answers it: the reselling partner while it handles the case, else
-    the designated TAM of the plan that applies to its account now, else the provider's Cloud Support
-    Engineers; and when none of them has an address (a fresh install has no engineers yet), the support
-    desk, so a missed deadline is never told to nobody."""
+    """One email per case, to whoever answers it: the reselling partner's staff while it handles the case
+    (not its PDM, who can neither open nor answer it), else the designated TAM of the plan that applies to
+    its account now, else the provider's Cloud Support Engineers; and when none of them has an address (a
+    fresh install has no engineers yet), the support desk, so a missed deadline is never told to nobody."""
     # Only a partner still giving the account partner-led support (selectors.cases_partner_led) is told:
     # one the customer took it from no longer sees the case.
     with_partner = set(
@@ -842,7 +842,7 @@ def _email_breached(cases: list[SupportCase]) -> int:
     emails = []
     for case in cases:
         if case.pk in with_partner:
-            to = partners[case.handling_partner_id].staff_or_pdm
+            to = partners[case.handling_partner_id].staff_emails
         else:
             tam = selectors.tam_of(case.customer, applying[case.account_id])
             if tam is not None and tam.is_active and tam.email:

@@ -20,7 +20,7 @@ from engagements.services import access_grant_revoke
 from support import services
 from support.choices import CaseStatus, CaseType
 from support.models import SupportCase
-from tests.factories import SupportEngineerFactory, SupportSubscriptionFactory
+from tests.factories import PdmFactory, SupportEngineerFactory, SupportSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -361,6 +361,9 @@ def test_a_reselling_partner_with_nobody_to_write_to_leaves_its_breach_to_the_su
     settings.SUPPORT_TEAM_EMAIL = "desk@provider.example"
     reseller.user.email = ""
     reseller.user.save()
+    # Nor its PDM, who can neither open nor answer the case.
+    reseller.partner.pdm = PdmFactory(email="pdm@provider.example")
+    reseller.partner.save()
     SupportSubscriptionFactory(
         customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
     )
