@@ -130,6 +130,17 @@ def test_falling_short_starts_a_grace_period_and_tells_the_partner_and_pdm(selec
     assert sorted(message.to) == ["ops@acme.example", "pdm@provider.example"]
     assert "needs 1 more person with a foundational certification" in message.body_text
     assert "30 Dec 2026" in message.body_text and "30 Dec 2026" in message.body_html
+    assert "Pat Doe, receives this message too" in message.body_text
+
+
+def test_the_grace_email_names_the_pdm_as_told_only_when_they_are(select_partner):
+    type(select_partner.pdm).objects.filter(pk=select_partner.pdm_id).update(is_active=False)  # left
+
+    run_on(AT_RISK)
+
+    [message] = emails(select_partner, "tier-grace")
+    assert message.to == ["ops@acme.example"]
+    assert "Pat Doe" not in message.body_text and "Pat Doe" not in message.body_html
 
 
 def test_a_second_run_changes_nothing_and_sends_nothing(select_partner):
