@@ -178,8 +178,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # a TAM designation losing its qualification with neither the TAM nor the Account Manager reachable).
 # Empty turns it off: such a notice is then only logged, as a warning.
 SUPPORT_TEAM_EMAIL = env("SUPPORT_TEAM_EMAIL", default="support@apn-portal.localhost")
-# The portal's public address, for links in emails.
-PORTAL_URL = env("PORTAL_URL", default="http://localhost:8000")
+# The portal's public address, for links in emails (which add paths starting with "/" to it).
+PORTAL_URL = env("PORTAL_URL", default="http://localhost:8000").rstrip("/")
 
 # Celery: Redis in production; with no REDIS_URL a SQLite-file broker so the embedded default needs no server.
 CELERY_BROKER_URL = env(
