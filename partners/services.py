@@ -1142,11 +1142,12 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
 CONTACT_REQUEST_FIELDS = ("name", "email", "company", "country", "message", "project_size", "timeline")
 
 
-def _contact_request_recipients(partner: Partner) -> list[str]:
-    """The partner's own active users; when it has none yet, its PDM, who passes the lead on."""
+def _contact_request_recipients(partner: Partner):
+    """Whom to tell of a new lead (PartnerContacts.staff_or_pdm): the partner's own active users; when it
+    has none yet, its PDM, who passes the lead on."""
     from partners.checks.contacts import partner_contacts  # the checks package imports this module
 
-    return partner_contacts([partner.pk])[partner.pk].staff_or_pdm
+    return partner_contacts([partner.pk])[partner.pk]
 
 
 def contact_request_country(value) -> str:
@@ -1224,17 +1225,22 @@ def contact_request_submit(
         with transaction.atomic():
             contact_request.save()
             events.contact_request_created(contact_request)
-            recipients = _contact_request_recipients(partner)
-            if recipients:
+            contacts = _contact_request_recipients(partner)
+            if contacts.staff_or_pdm:
+                # The PDM, told instead of staff, cannot open the partner's inbox: they get the admin's page.
+                pdm_told = not contacts.staff_emails
                 outbox_email_enqueue(
                     dedupe_key=f"contact-request:{contact_request.reference}:partner",
-                    to=recipients,
+                    to=contacts.staff_or_pdm,
                     subject=f"New contact request {contact_request.reference} from {contact_request.company}",
                     template="emails/contact_request_new",
                     context={
                         "contact_request": contact_request,
                         "partner": partner,
                         "lead_path": reverse("my:lead-detail", args=[contact_request.reference]),
+                        "pdm_path": reverse("admin:partners_contactrequest_change", args=[contact_request.pk])
+                        if pdm_told
+                        else "",
                     },
                 )
             else:

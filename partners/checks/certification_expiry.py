@@ -197,6 +197,7 @@ def _remind_batch(
                 "headline": _headline(certs),
                 "certifications": [_describe(cert, today) for cert in certs],
                 "scorecard_path": scorecard_path,
+                "pdm_path": partner.pdm_path_instead_of_staff,
             },
         )
     # Rendered when sent: the first run on an existing network queues tens of thousands of these.

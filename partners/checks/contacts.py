@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 
 from partners.models import Partner
 
@@ -25,6 +26,23 @@ class PartnerContacts:
     @property
     def staff_and_pdm(self) -> list[str]:
         return [*self.staff_emails, *([self.pdm_email] if self.pdm_email else [])]
+
+    # An email written to the partner's staff links to their pages (/my/...), which a PDM cannot open: told
+    # too, or instead, the PDM gets a link of their own, to the partner's admin page ("pdm_path" in the
+    # email's context, emails/_for_pdm). Empty when the PDM is not among the recipients.
+
+    @property
+    def pdm_path_with_staff(self) -> str:
+        """For an email to staff_and_pdm."""
+        return self._admin_path() if self.pdm_email else ""
+
+    @property
+    def pdm_path_instead_of_staff(self) -> str:
+        """For an email to staff_or_pdm."""
+        return self._admin_path() if self.pdm_email and not self.staff_emails else ""
+
+    def _admin_path(self) -> str:
+        return reverse("admin:partners_partner_change", args=[self.partner_id])
 
 
 def partner_contacts(partner_ids: Iterable[int]) -> dict[int, PartnerContacts]:

@@ -325,6 +325,7 @@ def _tell(enrollments, *, key, subject, template, result: CheckResult, extra=lam
                     "enrollment": enrollment,
                     "program": enrollment.program,
                     "scorecard_path": reverse("my:scorecard"),
+                    "pdm_path": partner.pdm_path_with_staff,
                     **extra(enrollment),
                 },
             )

@@ -374,6 +374,7 @@ def _demote_many(
                     "change": change,
                     "shortfalls": evaluation.current_tier_shortfalls,
                     "scorecard_path": reverse("my:scorecard"),
+                    "pdm_path": contacts[partner.pk].pdm_path_with_staff,
                 },
             )
             for (partner, evaluation), change in zip(short, changes, strict=True)
@@ -407,6 +408,7 @@ def _email(notice: _Notice, contacts: PartnerContacts, today: datetime.date) -> 
         "shortfalls": [shortfall.message for shortfall in evaluation.current_tier_shortfalls],
         "scorecard_path": reverse("my:scorecard"),
         "admin_path": reverse("admin:partners_partner_change", args=[notice.partner_id]),
+        "pdm_path": contacts.pdm_path_with_staff,
     }
     if notice.kind == "grace_started":
         return OutboxEmail(

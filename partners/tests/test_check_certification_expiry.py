@@ -5,6 +5,7 @@ import datetime
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.checks.models import CheckRun, CheckRunStatus
@@ -212,6 +213,10 @@ def test_a_partner_without_staff_users_has_its_pdm_told_and_one_without_anybody_
 
     [message] = reminder_emails(managed)
     assert message.to == ["pdm@provider.example"]
+    text, html = outbox_message_bodies(message)
+    admin_path = reverse("admin:partners_partner_change", args=[managed.pk])
+    assert f"For the Partner Development Manager, {managed.name} in the admin:\n" in text
+    assert admin_path in text and admin_path in html
     assert reminder_emails(alone) == []
     assert run.changed["partners_without_anyone_to_tell"] == 1
     assert Certification.objects.filter(last_reminder_days=30).count() == 2

@@ -4,8 +4,10 @@ import datetime
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.db.models.signals import pre_save
+from django.urls import reverse
 
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
@@ -77,6 +79,11 @@ def test_an_enrollment_expires_the_day_after_its_date_and_leaves_the_public_page
     [message] = OutboxMessage.objects.filter(dedupe_key=f"enrollment-expired:{enrollment.pk}")
     assert sorted(message.to) == ["ops@acme.example", "pdm@provider.example"]
     assert "expired on 30 Sep 2026" in message.body_text
+    # Each reader has a link to follow, in either part: the staff their scorecard, the PDM the admin's page.
+    admin_path = reverse("admin:partners_partner_change", args=[partner.pk])
+    for body in (message.body_text, message.body_html):
+        assert f"{settings.PORTAL_URL}{reverse('my:scorecard')}" in body
+        assert f"{settings.PORTAL_URL}{admin_path}" in body
 
 
 def test_expiring_twice_changes_nothing_the_second_time(partner):
@@ -126,6 +133,7 @@ def test_an_audited_program_is_reminded_60_and_30_days_before_it_expires(partner
         assert message.dedupe_key == f"audit-renewal:{enrollment.pk}:{EXPIRY.isoformat()}:{reminder}"
         assert "Migration Competency" in message.subject
         assert f"in {days_before} day" in message.body_text
+        assert f"{settings.PORTAL_URL}{reverse('my:scorecard')}" in message.body_html
 
 
 def test_audit_reminders_go_once_each_and_not_for_programs_without_audits(partner):

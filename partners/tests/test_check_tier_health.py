@@ -5,8 +5,10 @@ import random
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from apn_portal.outbox.models import OutboxMessage
 from partners.checks import tier_health
@@ -131,6 +133,12 @@ def test_falling_short_starts_a_grace_period_and_tells_the_partner_and_pdm(selec
     assert "needs 1 more person with a foundational certification" in message.body_text
     assert "30 Dec 2026" in message.body_text and "30 Dec 2026" in message.body_html
     assert "Pat Doe, receives this message too" in message.body_text
+    # The scorecard (/my/) is the partner's own page; the PDM's link is the partner's admin page.
+    admin_path = reverse("admin:partners_partner_change", args=[select_partner.pk])
+    assert (
+        f"For the Partner Development Manager, Acme Cloud in the admin:\n{settings.PORTAL_URL}{admin_path}"
+        in (message.body_text)
+    )
 
 
 def test_the_grace_email_names_the_pdm_as_told_only_when_they_are(select_partner):

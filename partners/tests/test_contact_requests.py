@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -135,13 +136,22 @@ def test_the_email_goes_out_when_the_outbox_is_flushed(client, partner):
     assert OutboxMessage.objects.get().status == OutboxStatus.SENT
 
 
-def test_with_no_user_the_partners_pdm_is_notified(client):
-    lonely = PartnerFactory(pdm=PdmFactory(email="pdm@provider.example"))
+def test_with_no_user_the_partners_pdm_is_notified_with_a_link_they_can_open(client):
+    pdm = PdmFactory(email="pdm@provider.example")
+    lonely = PartnerFactory(pdm=pdm)
 
     post(client, lonely)
     outbox_flush()
 
-    assert [email.to for email in mail.outbox] == [["pdm@provider.example"]]
+    [email] = mail.outbox
+    assert email.to == ["pdm@provider.example"]
+    # Not the partner's inbox (/my/leads/...), which a PDM cannot open: the lead's page in the admin.
+    lead = ContactRequest.objects.get()
+    admin_path = reverse("admin:partners_contactrequest_change", args=[lead.pk])
+    assert f"{settings.PORTAL_URL}{admin_path}" in email.body
+    assert reverse("my:lead-detail", args=[lead.reference]) not in email.body + email.alternatives[0][0]
+    client.force_login(pdm)
+    assert client.get(admin_path).status_code == 200
 
 
 def test_when_the_mail_server_refuses_the_request_is_kept_and_the_email_retried(client, partner, settings):
