@@ -128,9 +128,12 @@ def seed_demo_network(
             _write_drawn(pending, write, bar)
     _ensure_partner_user(report, partners)
     if report.created and connection.vendor == "postgresql":
-        # Fresh statistics, so the very next query plans (the admin's) see the new row counts.
+        # Fresh statistics, so the very next query plans (the admin's) see the new row counts. The portal's
+        # own tables only: a bare ANALYZE takes the server's shared catalogs too, locked until the
+        # transaction ends, which would hold up every other database's ANALYZE on the server meanwhile.
+        tables = connection.introspection.django_table_names(only_existing=True)
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(table) for table in tables)}")
     report.seconds = time.monotonic() - started
     return report
 

@@ -1,9 +1,11 @@
 import datetime
 import io
 
+import psycopg
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -147,3 +149,22 @@ def test_every_tier_appears_in_the_default_demo():
     assert set(Partner.objects.values_list("tier", flat=True).distinct()) == set(
         Tier.objects.values_list("pk", flat=True)
     )
+
+
+def test_seeding_leaves_other_databases_on_the_server_free_to_analyze():
+    # A bare ANALYZE also analyses the server's shared catalogs (pg_database, pg_authid...), holding their
+    # lock until the transaction ends: another database's seeding (a concurrent test run with its own
+    # TEST_DB_SUFFIX) would wait for this one's.
+    seed_demo_network(partners=2)
+
+    database = connection.settings_dict
+    with psycopg.connect(
+        host=database["HOST"] or "127.0.0.1",
+        port=database["PORT"] or 5432,
+        user=database["USER"],
+        password=database["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as other:
+        other.execute("SET lock_timeout = '2s'")
+        other.execute("ANALYZE pg_catalog.pg_database")  # LockNotAvailable if it has to wait
