@@ -1,10 +1,11 @@
 """/api/v1/: the API root, every resource, the OpenAPI schema and the interactive docs."""
 
-from django.urls import include, path, re_path
+from django.urls import Resolver404, include, path, re_path, resolve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.decorators import api_view, permission_classes, schema
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 from rest_framework.routers import APIRootView, DefaultRouter
 
 from apn_portal.api.auth import TokenObtainView
@@ -28,6 +29,28 @@ def api_not_found(request, *args, **kwargs):
     raise NotFound("There is no such resource in the API; see /api/v1/ for the list.")
 
 
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@permission_classes([AllowAny])
+@schema(None)
+def api_slash_missing(request, *args, **kwargs):
+    """An address of the API written without its final slash: a 308 to the address with it, which a client
+    follows with the same method and body (Django's own 301 would turn a POST into a GET, and the write
+    would be lost), or the API's 404 if there is no such address either."""
+    with_slash = f"{request.path}/"
+    try:
+        found = resolve(with_slash).url_name != "api-not-found"
+    except Resolver404:
+        found = False
+    if not found:
+        return api_not_found(request._request)
+    query = request.META.get("QUERY_STRING", "")
+    return Response(
+        {"detail": f"The API's addresses end with a slash: {with_slash}"},
+        status=308,
+        headers={"Location": f"{with_slash}?{query}" if query else with_slash},
+    )
+
+
 class PortalRouter(DefaultRouter):
     APIRootView = PortalApiRootView
 
@@ -44,5 +67,6 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("", include(router.urls)),
     # Anything else under /api/v1/ is a JSON 404 too, not the site's HTML page.
-    re_path(r"^.*/$", api_not_found),
+    re_path(r"^.*/$", api_not_found, name="api-not-found"),
+    re_path(r"^.*[^/]$", api_slash_missing),
 ]

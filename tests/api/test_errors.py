@@ -188,3 +188,26 @@ def test_the_schema_says_which_operations_need_no_token(world):
         assert {} in paths[path][method]["security"], (path, method)
     assert {} not in paths["/api/v1/contact-requests/"]["get"]["security"]
     assert {} not in paths["/api/v1/certifications/"]["post"]["security"]
+
+
+def test_a_write_to_an_address_without_its_final_slash_is_redirected_keeping_its_method(world):
+    client = world.client("pdm_a")
+    body = {"description": "Written without the slash."}
+
+    response = client.patch("/api/v1/partners/alpha?fields=id", body, format="json")
+
+    # A 308, which clients follow with the same method and body (a 301 turns a PATCH into a GET).
+    assert response.status_code == 308
+    assert response["Location"] == "/api/v1/partners/alpha/?fields=id"
+    assert response.json()["detail"] == "The API's addresses end with a slash: /api/v1/partners/alpha/"
+    followed = client.patch(response["Location"], body, format="json")
+    assert followed.status_code == 200
+    world.partner_a.refresh_from_db()
+    assert world.partner_a.description == "Written without the slash."
+
+
+def test_an_address_without_its_final_slash_that_does_not_exist_either_is_a_json_404(world):
+    response = world.client("pdm_a").post("/api/v1/nothing-here", {}, format="json")
+
+    assert response.status_code == 404
+    assert response.json()["detail"].startswith("There is no such resource in the API")
