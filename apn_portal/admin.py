@@ -14,13 +14,20 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    FieldDoesNotExist,
+    ObjectDoesNotExist,
+    PermissionDenied,
+    ValidationError,
+)
 from django.core.paginator import EmptyPage, Paginator
 from django.db import connections, router, transaction
 from django.db.models import ForeignKey, QuerySet
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject, ModelChange, ModelDelta
 from simple_history.template_utils import HistoricalRecordContextHelper
@@ -215,6 +222,25 @@ class _RefusedSaveForm:
         form_error(self, self.save_refusal)
 
 
+class _ModelRulesShownForm:
+    """Mixed into every admin's form: a rule of the model (its clean()) about a field this page does not
+    edit (shown read-only, or not at all) is said above the form, naming the field, where Django's form
+    would fail on it with a 500 ("has no field named ...")."""
+
+    def _update_errors(self, errors):
+        error_dict = getattr(errors, "error_dict", None) or {}
+        for name in [name for name in error_dict if name != NON_FIELD_ERRORS and name not in self.fields]:
+            try:
+                label = capfirst(self._meta.model._meta.get_field(name).verbose_name)
+            except FieldDoesNotExist:
+                label = name
+            messages_of_field = ValidationError(error_dict.pop(name)).messages
+            error_dict.setdefault(NON_FIELD_ERRORS, []).extend(
+                ValidationError(f"{label}: {message}") for message in messages_of_field
+            )
+        super()._update_errors(errors)
+
+
 def keep_unedited_as_stored(obj, form) -> None:
     """Before `form` saves `obj`, take every column the form does not edit as stored now, with the row
     locked until the save commits.
@@ -303,10 +329,10 @@ class AdminInputMixin:
         # Django's UserAdmin.get_form takes it only by name.
         form = super().get_form(request, obj, *args, **kwargs)
         refusal = getattr(request, _SAVE_REFUSAL, None)
+        # Wrapped here, under every admin's own get_form, so that any form the admin builds says them.
         if refusal is None:
-            return form
-        # Wrapped here, under every admin's own get_form, so that any form the admin builds says it.
-        return type(form.__name__, (_RefusedSaveForm, form), {"save_refusal": refusal})
+            return type(form.__name__, (_ModelRulesShownForm, form), {})
+        return type(form.__name__, (_RefusedSaveForm, _ModelRulesShownForm, form), {"save_refusal": refusal})
 
     def response_action(self, request, queryset):
         # Django filters the selection by the posted ids unchecked: one that cannot be an id ("abc") is

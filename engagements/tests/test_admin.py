@@ -6,6 +6,7 @@ import datetime
 import itertools
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -150,6 +151,24 @@ def test_a_partner_that_no_longer_qualifies_for_its_role_still_has_its_territory
     assert response.status_code == 302, response.content.decode()[:2000]
     engaged.refresh_from_db()
     assert (engaged.territory, engaged.business_function, engaged.role) == ("Europe", "Finance", role)
+
+
+def test_a_models_rule_about_a_field_the_page_shows_read_only_is_said_above_the_form(client, monkeypatch):
+    # A rule of the model (its clean()) about the role, which this page shows read-only: said, not a 500.
+    def role_refused(engaged):
+        raise ValidationError({"role": "No longer offered to this partner."})
+
+    monkeypatch.setattr(EngagementPartner, "clean", role_refused)
+    engaged = EngagementPartnerFactory(territory="Americas")
+    client.force_login(SuperUserFactory())
+    url = reverse("admin:engagements_engagementpartner_change", args=[engaged.pk])
+
+    response = client.post(url, {"territory": "Europe", "business_function": ""})
+
+    assert response.status_code == 200
+    assert "Role: No longer offered to this partner." in response.content.decode()
+    engaged.refresh_from_db()
+    assert engaged.territory == "Americas"
 
 
 def test_change_pages_open(client, alpha):
