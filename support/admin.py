@@ -63,6 +63,9 @@ class PlanResponseTargetFormSet(BaseInlineFormSet):
         super().clean()
         if any(self.errors):
             return
+        self._refuse_severities_of_other_rows()
+        if any(self.errors):
+            return
         severities = {
             form.cleaned_data["severity"]
             for form in self.forms
@@ -73,6 +76,21 @@ class PlanResponseTargetFormSet(BaseInlineFormSet):
         problem = selectors.plan_targets_problem(self.instance, severities)
         if problem:
             raise ValidationError(problem)
+
+    def _refuse_severities_of_other_rows(self) -> None:
+        # The rows are saved one after the other, and a plan has one row per severity (a constraint): a row
+        # given the severity another stored row holds (two swapped) could not be saved. Each keeps its own.
+        stored = {form.instance.pk: form.initial.get("severity") for form in self.initial_forms}
+        for form in self.initial_forms:
+            if self._should_delete_form(form) or "severity" not in form.changed_data:
+                continue
+            severity = form.cleaned_data["severity"]
+            if any(held == severity and pk != form.instance.pk for pk, held in stored.items()):
+                form.add_error(
+                    "severity",
+                    "Another row has this severity: change each row's minutes rather than their severities "
+                    "(or remove that row first, in a save of its own).",
+                )
 
 
 class PlanResponseTargetInline(SupportStaffEditsMixin, admin.TabularInline):

@@ -31,29 +31,29 @@ def open_case(user, account, subject="Site down"):
     )
 
 
-def test_support_staff_edit_a_plans_response_targets(client, engineer):
-    plan = support_plan("business")
-    target = plan.response_targets.get(severity="production_down")
-    client.force_login(engineer)
+def plan_form_data(client, plan, rows=None) -> dict:
+    """The plan's change form as the page posts it back, its response target rows as `rows` gives them
+    (severity, minutes), in the page's order; as stored by default."""
     url = reverse("admin:support_supportplan_change", args=[plan.pk])
     form = client.get(url).context["adminform"].form
     data = {name: value for name, value in form.initial.items() if value is not None}
+    targets = list(plan.response_targets.order_by("-minutes", "id"))
+    rows = rows or [(target.severity, target.minutes) for target in targets]
     data.update(
         {
             "successor": plan.successor_id,
-            "response_targets-TOTAL_FORMS": "4",
-            "response_targets-INITIAL_FORMS": "4",
+            "response_targets-TOTAL_FORMS": str(len(targets)),
+            "response_targets-INITIAL_FORMS": str(len(targets)),
             "response_targets-MIN_NUM_FORMS": "0",
             "response_targets-MAX_NUM_FORMS": "1000",
         }
     )
-    for i, row in enumerate(plan.response_targets.order_by("-minutes", "id")):
-        minutes = 45 if row.pk == target.pk else row.minutes
+    for i, (target, (severity, minutes)) in enumerate(zip(targets, rows, strict=True)):
         data.update(
             {
-                f"response_targets-{i}-id": row.pk,
+                f"response_targets-{i}-id": target.pk,
                 f"response_targets-{i}-plan": plan.pk,
-                f"response_targets-{i}-severity": row.severity,
+                f"response_targets-{i}-severity": severity,
                 f"response_targets-{i}-minutes": minutes,
             }
         )
@@ -63,15 +63,44 @@ def test_support_staff_edit_a_plans_response_targets(client, engineer):
         "health_api",
         "support_forums",
         "documentation",
+        "via_email",
+        "via_chat",
+        "via_phone",
     ):
         data[field] = "on"
-    for field in ("via_email", "via_chat", "via_phone"):
-        data[field] = "on"
+    return data
 
-    response = client.post(url, data)
+
+def test_support_staff_edit_a_plans_response_targets(client, engineer):
+    plan = support_plan("business")
+    target = plan.response_targets.get(severity="production_down")
+    client.force_login(engineer)
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    rows = [
+        (row.severity, 45 if row.pk == target.pk else row.minutes)
+        for row in plan.response_targets.order_by("-minutes", "id")
+    ]
+
+    response = client.post(url, plan_form_data(client, plan, rows))
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert PlanResponseTarget.objects.get(pk=target.pk).minutes == 45
+
+
+def test_swapping_two_targets_severities_is_refused_on_the_row_saying_what_to_do(client, engineer):
+    plan = support_plan("business")
+    stored = {t.pk: (t.severity, t.minutes) for t in plan.response_targets.all()}
+    client.force_login(engineer)
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    rows = [(row.severity, row.minutes) for row in plan.response_targets.order_by("-minutes", "id")]
+    (first, first_minutes), (second, second_minutes) = rows[0], rows[1]
+    rows[0], rows[1] = (second, first_minutes), (first, second_minutes)  # each row given the other's severity
+
+    response = client.post(url, plan_form_data(client, plan, rows))
+
+    assert response.status_code == 200
+    assert "Another row has this severity" in response.content.decode()
+    assert {t.pk: (t.severity, t.minutes) for t in plan.response_targets.all()} == stored
 
 
 def test_a_plan_change_page_costs_the_same_queries_for_1_and_4_response_targets(client, engineer):
