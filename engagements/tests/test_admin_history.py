@@ -17,7 +17,7 @@ from engagements.models import MarketplaceSubscription, ProfessionalServicesEnga
 from tests.admin_history import changes_shown, edit_in_admin, history_page
 from tests.factories import AwsAccountFactory, PartnerFactory, SolutionsArchitectFactory, SuperUserFactory
 
-from .test_admin_services_rules import _change_form, _inline, _with_rows
+from .test_admin_services_rules import _change_form, _inline, _subscribed, _with_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -60,17 +60,6 @@ def _bought(alpha):
         goal="Hand over to an MSP",
         capability_gap="Managed services",
         starts_on=datetime.date(2026, 1, 5),
-    )
-
-
-def _subscribed(alpha, vendor, product="SIEM"):
-    return services.marketplace_subscription_add(
-        user=alpha.account_manager,
-        engagement=alpha.engagement,
-        product=product,
-        vendor=vendor,
-        accounts=[alpha.member],
-        subscribed_on=datetime.date(2024, 1, 1),
     )
 
 

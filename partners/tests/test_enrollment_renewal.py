@@ -122,7 +122,9 @@ def test_a_renewal_stands_on_the_new_audit_recorded_before_it():
     assert renewed.json()["expires_on"] == str(add_months(timezone.localdate(), 12))
 
 
-def test_an_enrollment_approved_on_its_audit_is_not_renewed_on_that_audit_again():
+def _audited_application():
+    """An Advanced partner's application to the Managed Service Provider program, audited five days ago
+    and passed; and its PDM."""
     pdm = PdmFactory()
     partner = PartnerFactory(pdm=pdm, tier=tier("consulting", "advanced"))
     enrollment = ProgramEnrollmentFactory(
@@ -132,6 +134,11 @@ def test_an_enrollment_approved_on_its_audit_is_not_renewed_on_that_audit_again(
         audit_date=in_days(-5),
         audit_result=AuditResult.PASSED,
     )
+    return pdm, enrollment
+
+
+def test_an_enrollment_approved_on_its_audit_is_not_renewed_on_that_audit_again():
+    pdm, enrollment = _audited_application()
     client = api_client(pdm)
     approved = client.post(
         f"/api/v1/enrollments/{enrollment.pk}/approve/", {"approved_on": str(in_days(-5))}, format="json"
@@ -232,15 +239,7 @@ def test_the_migration_records_the_audit_each_approval_stood_on():
 
 
 def test_approving_records_the_audit_the_approval_stands_on():
-    pdm = PdmFactory()
-    partner = PartnerFactory(pdm=pdm, tier=tier("consulting", "advanced"))
-    enrollment = ProgramEnrollmentFactory(
-        partner=partner,
-        program=program("managed-service-provider"),
-        applied_on=in_days(-30),
-        audit_date=in_days(-5),
-        audit_result=AuditResult.PASSED,
-    )
+    pdm, enrollment = _audited_application()
 
     approved = api_client(pdm).post(f"/api/v1/enrollments/{enrollment.pk}/approve/", {}, format="json")
 
