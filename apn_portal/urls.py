@@ -6,6 +6,7 @@ from django.views.generic import TemplateView
 from apn_portal import health, media
 from apn_portal.accounts.forms import AdminLoginForm
 from apn_portal.accounts.views import LoginView, PasswordResetView
+from apn_portal.api.urls import not_found_urlpatterns as api_not_found_urlpatterns
 
 admin.site.site_header = "APN Portal administration"
 admin.site.site_title = "APN Portal admin"
@@ -30,5 +31,6 @@ urlpatterns = [
     path("pdm/", include("apn_portal.checks.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("apn_portal.api.urls")),
+    *api_not_found_urlpatterns,
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", media.uploaded_file, name="uploaded_file"),
 ]

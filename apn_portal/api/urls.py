@@ -66,7 +66,11 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("", include(router.urls)),
-    # Anything else under /api/v1/ is a JSON 404 too, not the site's HTML page.
-    re_path(r"^.*/$", api_not_found, name="api-not-found"),
-    re_path(r"^.*[^/]$", api_slash_missing),
+]
+
+# Anything else under /api, in this version or none, is the API's JSON answer too, not the site's HTML
+# page. Included by the site's urls after the version's own addresses.
+not_found_urlpatterns = [
+    re_path(r"^api(?:/.*)?/$", api_not_found, name="api-not-found"),
+    re_path(r"^api(?:/.*[^/])?$", api_slash_missing),
 ]

@@ -211,3 +211,20 @@ def test_an_address_without_its_final_slash_that_does_not_exist_either_is_a_json
 
     assert response.status_code == 404
     assert response.json()["detail"].startswith("There is no such resource in the API")
+
+
+@pytest.mark.parametrize("path", ["/api/", "/api", "/api/v2/partners/", "/api/v2/partners"])
+def test_an_address_under_api_outside_the_version_is_a_json_404_pointing_at_it(world, path):
+    response = world.client("pdm_a").get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"] == "There is no such resource in the API; see /api/v1/ for the list."
+
+
+def test_the_version_root_without_its_final_slash_is_redirected_to_it(world):
+    response = world.client("pdm_a").get("/api/v1")
+
+    assert response.status_code == 308
+    assert response["Location"] == "/api/v1/"
+    assert response["Content-Type"] == "application/json"
