@@ -34,7 +34,9 @@ class GoneError(DomainError):
 def lock_or_refuse(queryset, pk: int, what: str):
     """The row `pk` of `queryset` (a select_for_update() query) locked, or a GoneError saying `what` (e.g.
     "customer reference") no longer exists."""
-    row = queryset.filter(pk=pk).first()
+    # No ordering: a model's default one may name its owner, and the join would lock the owner's row too,
+    # out of the order the services take their locks in.
+    row = queryset.order_by().filter(pk=pk).first()
     if row is None:
         raise GoneError(f"This {what} no longer exists: it was deleted meanwhile.")
     return row

@@ -27,13 +27,14 @@ def wait_for(condition, timeout: float = 20.0) -> None:
 @contextmanager
 def lock_held(sql: str, params=()):
     """Another session takes the locks of `sql` (a LOCK TABLE, or a SELECT ... FOR UPDATE) and holds them
-    until the block ends: requests started in the block wait on them, then go together."""
+    until the block ends: requests started in the block wait on them, then go together. The block gets the
+    session's cursor, to take its next locks (or COMMIT early)."""
     locker = connections.create_connection("default")
     try:
         with locker.cursor() as cursor:
             cursor.execute("BEGIN")
             cursor.execute(sql, params)
-            yield
+            yield cursor
             cursor.execute("COMMIT")
     finally:
         locker.close()

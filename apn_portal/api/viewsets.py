@@ -152,18 +152,25 @@ class PortalModelViewSet(
     def perform_destroy(self, instance):
         self.delete_object(instance, self.request.user)
 
+    def locked_version(self, instance) -> datetime.datetime | None:
+        """The record's `updated_at`, read under the lock its write takes, or None if it is gone. Only its
+        own row (its model's ordering may name its owner: no join, so no lock of the owner); a viewset whose
+        service locks the owner first takes the locks in that order, so the two never wait on each other."""
+        return (
+            type(instance)
+            .objects.select_for_update(of=("self",))
+            .order_by()
+            .filter(pk=instance.pk)
+            .values_list("updated_at", flat=True)
+            .first()
+        )
+
     def _ensure_not_stale(self, instance) -> None:
         expected = self.request.headers.get("If-Match")
         if not expected:
             return
         # Locked until this request's transaction ends, so nobody changes it between check and write.
-        current = (
-            type(instance)
-            .objects.select_for_update()
-            .filter(pk=instance.pk)
-            .values_list("updated_at", flat=True)
-            .first()
-        )
+        current = self.locked_version(instance)
         if current is None:
             raise NotFound()
         instance.updated_at = current

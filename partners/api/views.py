@@ -16,6 +16,7 @@ from apn_portal.api.filters import UniqueOrderingFilter
 from apn_portal.api.pagination import CountedWithPagePaginator
 from apn_portal.api.throttling import ContactRequestThrottle
 from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
+from apn_portal.exceptions import GoneError
 from apn_portal.http import client_address
 from engagements.api import serializers as engagement_serializers
 from engagements.api.views import engagement_as_read
@@ -333,6 +334,13 @@ class EnrollmentViewSet(PortalModelViewSet):
 
     def update_object(self, instance, data, user):
         return services_records.enrollment_update(enrollment=instance, user=user, **data)
+
+    def locked_version(self, instance):
+        # Its partner's row first, as every write of an enrollment takes them.
+        try:
+            return services.enrollment_lock(instance).updated_at
+        except GoneError:
+            return None
 
     @extend_schema(
         summary="Start reviewing an application",

@@ -1,14 +1,16 @@
 """Bad input and conflicts get JSON with the right status and a message, never a 500."""
 
 import datetime
+import threading
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connections, transaction
 
 from apn_portal.api.exceptions import api_exception_handler
-from partners.models import ProgramEnrollment
+from partners.models import Partner, ProgramEnrollment
 from tests.api.conftest import api_client
-from tests.factories import CertificationFactory, tier
+from tests.factories import CertificationFactory, PartnerFactory, tier
+from tests.locks import sessions_waiting_for_locks, wait_for
 
 
 def test_malformed_json_is_a_400_with_a_message(world):
@@ -228,3 +230,47 @@ def test_the_version_root_without_its_final_slash_is_redirected_to_it(world):
     assert response.status_code == 308
     assert response["Location"] == "/api/v1/"
     assert response["Content-Type"] == "application/json"
+
+
+def _deadlock_error(first, second) -> OperationalError:
+    """The error PostgreSQL gives the session it ends when two sessions each wait for the other's row."""
+    table = Partner._meta.db_table
+    one, two = connections.create_connection("default"), connections.create_connection("default")
+    errors = []
+    try:
+        with one.cursor() as cursor_one, two.cursor() as cursor_two:
+            for cursor, row in ((cursor_one, first), (cursor_two, second)):
+                cursor.execute("BEGIN")
+                cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [row.pk])
+
+            def wait_for_second():
+                try:
+                    cursor_one.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [second.pk])
+                except OperationalError as error:
+                    errors.append(error)
+
+            thread = threading.Thread(target=wait_for_second)
+            thread.start()
+            wait_for(lambda: sessions_waiting_for_locks() == 1)
+            try:
+                cursor_two.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [first.pk])
+            except OperationalError as error:
+                errors.append(error)
+            thread.join(timeout=30)
+    finally:
+        one.close()
+        two.close()
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_that_postgresql_ends_in_a_deadlock_is_a_409_to_try_again():
+    error = _deadlock_error(PartnerFactory(), PartnerFactory())
+
+    response = api_exception_handler(error, {})
+
+    assert response.status_code == 409
+    assert response.data == {
+        "detail": "Another request was changing the same records at the same moment: send this one again."
+    }

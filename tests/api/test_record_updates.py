@@ -264,3 +264,71 @@ def test_the_tier_health_check_finds_a_partner_whose_tier_changed_while_it_waite
     _while_the_tier_changes(partner, select, lambda: demote())
 
     assert errors == []
+
+
+# A write sent with If-Match while a service holds the partner ----------------------------------------------
+
+
+@pytest.fixture
+def held_partner(transactional_db):
+    pdm = PdmFactory()
+    return PartnerFactory(pdm=pdm, slug="held", name="Held Ltd"), api_client(pdm)
+
+
+def _partner_locked(partner):
+    """Another session that has locked the partner's row, as every service writing a partner and its
+    records does first; the block goes on with its cursor, and it commits at the end."""
+    return lock_held(f"SELECT id FROM {Partner._meta.db_table} WHERE id = %s FOR UPDATE", [partner.pk])
+
+
+def _send_with_if_match(client, url, body) -> tuple[threading.Thread, list]:
+    etag = client.get(url)["ETag"]
+    responses = []
+
+    def run():
+        try:
+            responses.append(client.patch(url, body, format="json", HTTP_IF_MATCH=etag))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, responses
+
+
+def test_an_enrollment_patch_with_if_match_waits_for_the_partner_before_locking_the_enrollment(held_partner):
+    partner, client = held_partner
+    enrollment = ProgramEnrollmentFactory(partner=partner, status=EnrollmentStatus.APPLIED)
+
+    with _partner_locked(partner) as held:
+        thread, responses = _send_with_if_match(
+            client, f"/api/v1/enrollments/{enrollment.pk}/", {"audit_date": str(enrollment.applied_on)}
+        )
+        wait_for(lambda: sessions_waiting_for_locks() == 1)
+        # The holder's next step, as an approval's: the enrollment. Were the PATCH holding it while it waits
+        # for the partner, each would wait on the other, and PostgreSQL would end one of them (a 500).
+        held.execute("SET LOCAL lock_timeout = '3s'")
+        held.execute(f"SELECT id FROM {enrollment._meta.db_table} WHERE id = %s FOR UPDATE", [enrollment.pk])
+    thread.join(timeout=30)
+
+    assert responses[0].status_code == 200, responses[0].content
+    enrollment.refresh_from_db()
+    assert enrollment.audit_date == enrollment.applied_on
+
+
+def test_a_staff_member_patch_with_if_match_does_not_wait_for_its_partner(held_partner):
+    partner, client = held_partner
+    member = StaffMember.objects.create(partner=partner, full_name="Ada Lovelace", email="ada@held.example")
+
+    with _partner_locked(partner):
+        thread, responses = _send_with_if_match(
+            client, f"/api/v1/staff-members/{member.pk}/", {"full_name": "Ada King"}
+        )
+        # A write of the member alone takes no lock of its partner's row, which a rename of the partner,
+        # say, holds while it rewrites its staff members.
+        thread.join(timeout=10)
+        assert responses and responses[0].status_code == 200, responses
+    thread.join(timeout=30)
+
+    member.refresh_from_db()
+    assert member.full_name == "Ada King"
