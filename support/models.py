@@ -135,6 +135,23 @@ class SupportPlan(TimeStampedModel):
         ]
 
     def clean(self):
+        # The retirement check moves a plan's customers to its successor on its retirement day: a successor
+        # not offered that day (retired already, or one whose chain leads back to this plan) would move
+        # them on again, or back and forth every day.
+        errors = {}
+        if (
+            self.successor is not None
+            and self.retires_on
+            and not self.successor.is_offered_on(self.retires_on)
+        ):
+            errors["successor"] = (
+                f"{self.successor.name} is not offered on {self.retires_on:%d %b %Y}, the day this plan "
+                "retires: choose a plan its customers can move to that day."
+            )
+        if self.pk is not None:
+            errors = {**self._predecessors_moved_off(), **errors}
+        if errors:
+            raise ValidationError(errors)
         if self.pk is None:
             return
         stored = SupportPlan.objects.filter(pk=self.pk).values_list("tam_coverage", flat=True).first()
@@ -145,6 +162,20 @@ class SupportPlan(TimeStampedModel):
                     "what they signed up for. Retire it in favour of a new plan instead."
                 }
             )
+
+    def _predecessors_moved_off(self) -> dict[str, str]:
+        """Errors for the plans retiring in favour of this one on a day this plan would not be offered."""
+        errors = {}
+        for predecessor in self.predecessors.exclude(pk=self.pk).filter(retires_on__isnull=False):
+            day = predecessor.retires_on
+            moves = f"{predecessor.name} moves its customers to this plan on {day:%d %b %Y}"
+            if self.retires_on is not None and self.retires_on <= day:
+                errors.setdefault("retires_on", f"{moves}: this plan retires after that day.")
+            if self.available_from is not None and self.available_from > day:
+                errors.setdefault(
+                    "available_from", f"{moves}: this plan is offered from that day at the latest."
+                )
+        return errors
 
 
 class PlanResponseTarget(TimeStampedModel):

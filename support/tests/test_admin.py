@@ -83,8 +83,40 @@ def test_support_staff_edit_a_plans_response_targets(client, engineer):
 
     response = client.post(url, plan_form_data(client, plan, rows))
 
-    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert response.status_code == 302, response.context["errors"]
     assert PlanResponseTarget.objects.get(pk=target.pk).minutes == 45
+
+
+def test_two_plans_cannot_be_made_each_others_successor(client, engineer):
+    """Else the retirement check would move their customers from one to the other and back every day."""
+    retired = datetime.date(2026, 10, 1)
+    first, second = SupportPlanFactory(name="First"), SupportPlanFactory(name="Second")
+    for plan in (first, second):
+        plan.response_targets.create(severity="general_guidance", minutes=1440)
+    client.force_login(engineer)
+    url = reverse("admin:support_supportplan_change", args=[first.pk])
+    response = client.post(
+        url, {**plan_form_data(client, first), "retires_on": retired, "successor": second.pk}
+    )
+    assert response.status_code == 302, response.context["errors"]
+
+    url = reverse("admin:support_supportplan_change", args=[second.pk])
+    response = client.post(
+        url, {**plan_form_data(client, second), "retires_on": retired, "successor": first.pk}
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "retires_on": [
+            "First moves its customers to this plan on 01 Oct 2026: this plan retires after that day."
+        ],
+        "successor": [
+            "First is not offered on 01 Oct 2026, the day this plan retires: choose a plan its customers can "
+            "move to that day."
+        ],
+    }
+    second.refresh_from_db()
+    assert (second.retires_on, second.successor) == (None, None)
 
 
 def test_swapping_two_targets_severities_is_refused_on_the_row_saying_what_to_do(client, engineer):

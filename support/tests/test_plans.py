@@ -16,7 +16,7 @@ from apn_portal.exceptions import DomainError
 from support import selectors, services
 from support.choices import SubscriptionChange, TamCoverage
 from support.models import SupportPlan, SupportSubscription
-from tests.factories import CustomerFactory, SupportSubscriptionFactory, support_plan
+from tests.factories import CustomerFactory, SupportPlanFactory, SupportSubscriptionFactory, support_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -311,6 +311,54 @@ def test_a_plan_retires_after_it_becomes_available_and_only_a_retiring_plan_has_
         SupportPlan.objects.filter(pk=plan.pk).update(retires_on=datetime.date(2000, 1, 1))
     with pytest.raises(IntegrityError), transaction.atomic():
         SupportPlan.objects.filter(pk=plan.pk).update(successor=support_plan("business-support-plus"))
+
+
+def _retiring(plan, retires_on, successor):
+    plan.retires_on, plan.successor = retires_on, successor
+    return plan
+
+
+def test_a_successor_is_one_its_predecessors_customers_can_move_to_on_the_retirement_day():
+    retires_on = datetime.date(2027, 3, 1)
+    gone_first = SupportPlanFactory(name="Gone first", retires_on=datetime.date(2027, 2, 1))
+    gone_the_same_day = SupportPlanFactory(name="Gone the same day", retires_on=retires_on)
+    not_yet = SupportPlanFactory(name="Not yet", available_from=datetime.date(2027, 3, 2))
+
+    for successor in (gone_first, gone_the_same_day, not_yet):
+        with pytest.raises(ValidationError) as refused:
+            _retiring(SupportPlanFactory.build(), retires_on, successor).full_clean()
+        assert refused.value.message_dict == {
+            "successor": [
+                f"{successor.name} is not offered on 01 Mar 2027, the day this plan retires: choose a "
+                "plan its customers can move to that day."
+            ]
+        }
+    _retiring(
+        SupportPlanFactory.build(slug="fine"), retires_on, SupportPlanFactory(available_from=retires_on)
+    ).full_clean()
+
+
+def test_a_successor_stays_offered_until_its_predecessors_have_retired():
+    successor = SupportPlanFactory(name="Newer")
+    SupportPlanFactory(name="Older", retires_on=datetime.date(2027, 3, 1), successor=successor)
+
+    successor.retires_on = datetime.date(2027, 3, 1)
+    with pytest.raises(ValidationError) as refused:
+        successor.full_clean()
+    assert refused.value.message_dict == {
+        "retires_on": [
+            "Older moves its customers to this plan on 01 Mar 2027: this plan retires after that day."
+        ]
+    }
+    successor.retires_on, successor.available_from = None, datetime.date(2027, 3, 2)
+    with pytest.raises(ValidationError) as refused:
+        successor.full_clean()
+    assert refused.value.message_dict == {
+        "available_from": [
+            "Older moves its customers to this plan on 01 Mar 2027: this plan is offered from that day "
+            "at the latest."
+        ]
+    }
 
 
 def test_the_comparison_table_reads_like_table_1():
