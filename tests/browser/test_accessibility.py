@@ -8,13 +8,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
+from partners.choices import TierChangeSource
+from partners.models import TierChange
+from support.services import support_case_open
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import (
     PASSWORD,
     AccessGrantFactory,
+    AwsAccountFactory,
     ContactRequestFactory,
+    CustomerFactory,
     CustomerUserFactory,
     EngagementFactory,
     EngagementPartnerFactory,
@@ -22,6 +28,9 @@ from tests.factories import (
     PartnerFactory,
     PartnerUserFactory,
     PdmFactory,
+    SupportSubscriptionFactory,
+    support_plan,
+    tier,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -268,6 +277,15 @@ def test_a_lead_fits_the_narrowest_screen(
 @pytest.fixture
 def pdm():
     PdmFactory(username="pdm-on-the-road")
+    # A row in the dashboard's widest table, whose six columns are wider than a phone.
+    TierChange.objects.create(
+        partner=PartnerFactory(name="Blue Harbor Cloud S.A. de C.V."),
+        from_tier=tier(slug="registered"),
+        to_tier=tier(slug="select"),
+        reason="Qualified for this tier when the partner network was loaded.",
+        source=TierChangeSource.SCHEDULED_CHECK,
+        changed_at=timezone.now(),
+    )
 
 
 def test_the_pdm_dashboard_fits_a_phone(plain_http_live_server, plain_http, pdm, browser):
@@ -279,9 +297,14 @@ def test_the_pdm_dashboard_fits_a_phone(plain_http_live_server, plain_http, pdm,
     expect(page.get_by_role("heading", name="Scheduled checks")).to_be_attached()
     page.wait_for_load_state("load")
 
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-
-    assert overflow <= 0
+    assert page.evaluate(OVERFLOW) <= 0
+    # The table scrolls in its own box instead, which the keyboard can reach and scroll.
+    changes = page.get_by_role("region", name="Recent tier changes")
+    expect(changes).to_contain_text("Blue Harbor Cloud")
+    assert changes.evaluate("box => box.scrollWidth > box.clientWidth")
+    changes.focus()
+    page.keyboard.press("ArrowRight")
+    expect(changes).not_to_have_js_property("scrollLeft", 0)
 
 
 @pytest.mark.parametrize("path", ["/api/v1/docs/", "/api/v1/redoc/"])
@@ -295,3 +318,76 @@ def test_the_api_docs_ask_nothing_of_another_host(plain_http_live_server, plain_
 
     sent = {urlsplit(url).hostname for url in requested if url.startswith("http") and url not in blocked}
     assert sent == {urlsplit(plain_http_live_server.url).hostname}
+
+
+# What people write, as one word wider than a phone: an address ------------------------------------------
+
+LONG_ADDRESS = "https://www.acmecloudconsulting.example/en/services/cloud-migration/case-studies"
+TEXT_PAST_THE_RIGHT_EDGE = """() => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), past = [];
+  for (let node; (node = walker.nextNode()); ) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    if (range.getBoundingClientRect().right > innerWidth) past.push(node.textContent.trim().slice(0, 40));
+  }
+  return past;
+}"""
+
+
+@pytest.fixture(params=["website", "description"])
+def partner_with_a_long_address(request):
+    if request.param == "website":
+        PartnerFactory(
+            name="Acme Cloud", slug="acme", website=LONG_ADDRESS, description="Kubernetes migrations."
+        )
+    else:
+        PartnerFactory(name="Acme Cloud", slug="acme", description=f"Kubernetes migrations: {LONG_ADDRESS}")
+
+
+@pytest.mark.parametrize("path", ["/partners/acme/", "/partners/?q=kubernetes"])
+def test_a_partner_quoting_a_long_address_fits_a_phone(
+    plain_http_live_server, plain_http, partner_with_a_long_address, browser, path
+):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(f"{plain_http_live_server.url}{path}", wait_until="load")
+    expect(page.get_by_text("Acme Cloud").first).to_be_visible()
+
+    assert page.evaluate(OVERFLOW) <= 0
+    assert page.evaluate(TEXT_PAST_THE_RIGHT_EDGE) == []
+
+
+@pytest.fixture
+def a_case_quoting_a_console_address():
+    customer = CustomerFactory()
+    user = CustomerUserFactory(customer=customer, username="it-lead")
+    account = AwsAccountFactory(customer=customer)
+    SupportSubscriptionFactory(customer=customer, plan=support_plan("business"))
+    # What a customer pastes into a case: the console address of the failing log group.
+    address = (
+        "https://console.aws.example/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/"
+        "$252Faws$252Flambda$252Fcheckout-service/log-events$3FfilterPattern$3DERROR"
+    )
+    return support_case_open(
+        user=user,
+        account=account,
+        subject="Checkout errors since this morning",
+        description=f"The errors are here: {address}",
+        severity="general_guidance",
+    ).pk
+
+
+def test_a_support_case_quoting_a_console_address_fits_a_phone(
+    plain_http_live_server, plain_http, a_case_quoting_a_console_address, browser
+):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(
+        f"{plain_http_live_server.url}/accounts/login/?next=/my/support/cases/{a_case_quoting_a_console_address}/"
+    )
+    page.get_by_label("Username").fill("it-lead")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Checkout errors")
+    page.wait_for_load_state("load")
+
+    assert page.evaluate(OVERFLOW) <= 0
+    assert page.evaluate(TEXT_PAST_THE_RIGHT_EDGE) == []
