@@ -743,6 +743,12 @@ def engagement_create_from_contact_request(
 
 
 def _lock_engagement(engagement: Engagement) -> Engagement:
+    """The engagement, locked after its customer: customer, engagement, contract is the order every write
+    of them takes (access_grant_create's; a partner joining touches the customer's row), so two of them
+    never wait on each other."""
+    Customer.objects.select_for_update(of=("self",)).filter(pk=engagement.customer_id).values_list(
+        "pk"
+    ).first()
     return lock_or_refuse(
         Engagement.objects.select_for_update(of=("self",)).select_related("customer"),
         engagement.pk,
@@ -1056,8 +1062,9 @@ def engagement_partner_replace(
     then be granted access)."""
     reason = _require_reason(reason, "the partner is replaced")
     with transaction.atomic():
-        # The engagement first, as engagement_partner_add locks it: an add and a replace bringing in the
-        # same partner wait for each other, so the second sees the first's contract and is refused.
+        # The engagement (after its customer) first, as engagement_partner_add locks it: an add and a
+        # replace bringing in the same partner wait for each other, so the second sees the first's
+        # contract and is refused.
         engagement = _lock_engagement(engagement_partner.engagement)
         old = (
             EngagementPartner.objects.select_for_update(of=("self",))

@@ -1,13 +1,23 @@
 """A customer's access administrator grants a partner access at the very moment its Account Manager
 cancels the engagement, or moves the customer to another time zone: whichever commits first, the other
 sees it. The grant is never left live on a cancelled engagement, nor ending after the contract's last day
-in the customer's new zone."""
+in the customer's new zone. Nor does a grant and a partner joining the engagement at once deadlock."""
+
+import datetime
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from engagements import services
-from engagements.models import AccessGrant, Customer, Engagement, access_deadline
+from engagements.models import (
+    AccessGrant,
+    AwsAccount,
+    Customer,
+    Engagement,
+    EngagementPartner,
+    access_deadline,
+)
 from tests.factories import (
     AccountManagerFactory,
     AwsAccountFactory,
@@ -15,8 +25,9 @@ from tests.factories import (
     CustomerUserFactory,
     EngagementFactory,
     EngagementPartnerFactory,
+    PartnerFactory,
 )
-from tests.locks import in_a_thread, sessions_waiting_for_locks, wait_for
+from tests.locks import in_a_thread, lock_held, sessions_waiting_for_locks, wait_for
 
 
 def _waiting_for_locks() -> int:
@@ -119,3 +130,86 @@ def test_a_grant_made_while_the_time_zone_changes_ends_with_the_contract_in_the_
     contract_over = access_deadline(engaged.contract_end, "Pacific/Kiritimati")
     assert grant.expires_at == contract_over, f"grant ends {grant.expires_at}, the contract {contract_over}"
     assert grant.last_day == engaged.contract_end
+
+
+# A partner joins the engagement while access is granted on it ---------------------------------------------
+
+
+def _one_after_the_other_on_the_engagement(first, second, engagement) -> dict:
+    """`first` starts, then `second`, while another session holds the engagement's row; then both go.
+    Each takes its locks as it would: were their orders opposite, PostgreSQL would end one of them."""
+    outcome = {}
+    with lock_held(f"SELECT id FROM {Engagement._meta.db_table} WHERE id = %s FOR UPDATE", [engagement.pk]):
+        threads = [in_a_thread(outcome, "first", first)]
+        wait_for(lambda: sessions_waiting_for_locks() == 1)
+        threads.append(in_a_thread(outcome, "second", second))
+        wait_for(lambda: sessions_waiting_for_locks() == 2)
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcome
+
+
+@pytest.fixture
+def engaged_customer(transactional_db):
+    customer = CustomerFactory()
+    admin = CustomerUserFactory(customer=customer, access_admin=True)
+    account = AwsAccountFactory(customer=customer)
+    return admin, account, EngagementPartnerFactory(engagement=EngagementFactory(customer=customer))
+
+
+def _granting(admin, account, engaged):
+    def grant():
+        _grant(admin, AwsAccount.objects.get(pk=account.pk), EngagementPartner.objects.get(pk=engaged.pk))
+        return "granted"
+
+    return grant
+
+
+def test_a_partner_added_while_access_is_granted_on_the_engagement_joins_and_the_grant_is_made(
+    engaged_customer,
+):
+    admin, account, engaged = engaged_customer
+    newcomer = PartnerFactory(name="Newcomer Ltd")
+
+    def add():
+        services.engagement_partner_add(
+            user=admin,
+            engagement=Engagement.objects.get(pk=engaged.engagement_id),
+            partner=newcomer,
+            role="consulting_lead",
+            contract_start=timezone.localdate(),
+            contract_end=timezone.localdate() + datetime.timedelta(days=300),
+        )
+        return "added"
+
+    outcome = _one_after_the_other_on_the_engagement(
+        add, _granting(admin, account, engaged), engaged.engagement
+    )
+
+    assert outcome == {"first": "added", "second": "granted"}
+    assert AccessGrant.objects.filter(engagement_partner=engaged).count() == 1
+
+
+def test_a_partner_replaced_while_access_is_granted_on_the_engagement_is_replaced_and_the_grant_is_made(
+    engaged_customer,
+):
+    admin, account, engaged = engaged_customer
+    other = EngagementPartnerFactory(engagement=engaged.engagement, role="consulting_lead")
+    newcomer = PartnerFactory(name="Newcomer Ltd")
+
+    def replace():
+        services.engagement_partner_replace(
+            user=admin,
+            engagement_partner=EngagementPartner.objects.get(pk=other.pk),
+            new_partner=newcomer,
+            reason="Lost the tender",
+            contract_end=timezone.localdate() + datetime.timedelta(days=300),
+        )
+        return "replaced"
+
+    outcome = _one_after_the_other_on_the_engagement(
+        replace, _granting(admin, account, engaged), engaged.engagement
+    )
+
+    assert outcome == {"first": "replaced", "second": "granted"}
+    assert AccessGrant.objects.filter(engagement_partner=engaged).count() == 1

@@ -62,6 +62,14 @@ def _expire(today: datetime.date, result: CheckResult, touched_partners: set[int
     now = timezone.now()
     expired: list[ProgramEnrollment] = []
     for ids in batched(due.order_by("pk").values_list("pk", flat=True), BATCH):
+        # Their partners first, as every write of an enrollment locks them (enrollment_lock) and as this
+        # run does again for the minimum tiers: a PDM acting on one of them meanwhile waits for the run.
+        list(
+            Partner.objects.select_for_update(of=("self",))
+            .filter(pk__in=due.filter(pk__in=ids).values("partner_id"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         # Locked, then changed in one statement that tests its condition again: an enrollment renewed
         # meanwhile keeps its new dates and its status.
         batch = list(
