@@ -4,17 +4,16 @@ wider than a phone, and no asset from another host."""
 
 import itertools
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from partners.choices import TierChangeSource
 from partners.models import TierChange
 from support.services import support_case_open
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import NARROWEST, OVERFLOW, PHONE
 from tests.factories import (
     PASSWORD,
     AccessGrantFactory,
@@ -34,22 +33,6 @@ from tests.factories import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {"width": 375, "height": 740}
-# WCAG's reflow width: 1280 CSS px zoomed to 400 %.
-NARROWEST = {"width": 320, "height": 640}
-OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-
-
-@pytest.fixture
-def browser():
-    assert Path(CHROMIUM).exists(), f"Install Debian's chromium (apt-get install chromium): no {CHROMIUM}"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ an IAM role name) breaks instead of making the whole page scroll sideways.
 The demo data, with every text people type made such a word, is crawled as each kind of user sees it:
 one page of each kind (by URL name) reached by links from the user's start page."""
 
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,7 +13,6 @@ from django.core.management import call_command
 from django.db.models import CharField, TextField, Value
 from django.db.models.functions import Cast, Concat, Left
 from django.urls import Resolver404, resolve
-from playwright.sync_api import sync_playwright
 
 from engagements.models import (
     AccessGrant,
@@ -27,17 +25,15 @@ from engagements.models import (
 )
 from partners.models import ContactRequest, CustomerReference, Office, Partner, StaffMember, TierChange
 from support.models import CaseReply, SupportCase
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import NARROWEST, OVERFLOW
 from tests.factories import ContactRequestFactory
 
 User = get_user_model()
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-NARROWEST = {"width": 320, "height": 640}
 # 80 characters and not one place a line may break at.
 LONG_WORD = "northwind.procurement@northwindtradersinternationalholdingsgroup.example.com/abc"
-OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 # Text ending past the screen's right edge, unless a box that fits the screen scrolls or clips it (a wide
 # table in its scrolling box): with the element holding it, to say where.
 TEXT_PAST_THE_RIGHT_EDGE = """() => {
@@ -103,17 +99,6 @@ def demo_in_long_words():
     call_command("seed_demo", partners=12, no_progress=True, verbosity=0)
     ContactRequestFactory(partner=User.objects.get(username="partner").partner)  # a lead to open
     _written_as_long_words()
-
-
-@pytest.fixture
-def browser():
-    assert Path(CHROMIUM).exists(), f"Install Debian's chromium (apt-get install chromium): no {CHROMIUM}"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _one_page_of_each_kind(page, base: str, start: str, within: tuple[str, ...]) -> dict[str, str]:
