@@ -248,10 +248,25 @@ def partner_search_refresh_batched() -> Iterator[None]:
         partner_search_refresh(batch)
 
 
-def partner_search_refresh(partner_ids: PartnerIds = None, *, today: datetime.date | None = None) -> int:
+def _entries_locked(target, *, skip_locked: bool) -> list[int]:
+    """Lock the entries of `target` (every entry when None), in partner order, before they are worked out
+    again: the statement that works them out then starts once every change holding one has committed,
+    and reads it. (An INSERT ... SELECT that waits on a row writes what it read before the wait: an
+    unpublished partner's entry would be written published again, and never be due to be corrected.)
+    With `skip_locked`, entries a change is writing now are left to that change. The ids locked."""
+    entries = PartnerSearchEntry.objects.order_by("partner_id")
+    if target is not None:
+        entries = entries.filter(partner_id__in=target)
+    return list(entries.select_for_update(skip_locked=skip_locked).values_list("partner_id", flat=True))
+
+
+def partner_search_refresh(
+    partner_ids: PartnerIds = None, *, today: datetime.date | None = None, skip_locked: bool = False
+) -> int:
     """Bring the search entries of these partners (ids or a queryset of ids; all partners when None) up
     to date, in one statement. Returns how many entries were written: none inside
-    `partner_search_refresh_batched`, which refreshes named partners at its end."""
+    `partner_search_refresh_batched`, which refreshes named partners at its end. With `skip_locked`, only
+    the existing entries that no change is writing now (for reads, which must not wait for one)."""
     if not search_index_available():
         return 0
     batch = _batched.get()
@@ -260,6 +275,19 @@ def partner_search_refresh(partner_ids: PartnerIds = None, *, today: datetime.da
         return 0
     today = today or timezone.localdate()
     target = _target(partner_ids)
+    with transaction.atomic():
+        locked = _entries_locked(target, skip_locked=skip_locked)
+        if skip_locked and not locked:
+            return 0
+        written = _entries_write(_target(locked) if skip_locked else target, today)
+    _search_caches_drop()
+    # And once more when the change commits: a search running meanwhile reads the entries as they were
+    # and would cache their counts again, for a minute, after this change is in.
+    transaction.on_commit(_search_caches_drop)
+    return written
+
+
+def _entries_write(target, today: datetime.date) -> int:
     joins, params = [], []
     for alias, queryset in _aggregates(target, today):
         sql, sql_params = _compiled(queryset)
@@ -277,25 +305,20 @@ def partner_search_refresh(partner_ids: PartnerIds = None, *, today: datetime.da
     config_params = [SEARCH_CONFIG] * 4
     with connection.cursor() as cursor:
         cursor.execute(statement, (*config_params, *params))
-        written = cursor.rowcount
-    _search_caches_drop()
-    # And once more when the change commits: a search running meanwhile reads the entries as they were
-    # and would cache their counts again, for a minute, after this change is in.
-    transaction.on_commit(_search_caches_drop)
-    return written
+        return cursor.rowcount
 
 
 def _search_caches_drop() -> None:
     cache.delete_many([UNFILTERED_COUNTS_CACHE_KEY, VOCABULARY_CACHE_KEY, NEXT_STALE_CACHE_KEY])
 
 
-def partner_search_refresh_due(today: datetime.date | None = None) -> int:
+def partner_search_refresh_due(today: datetime.date | None = None, *, skip_locked: bool = False) -> int:
     """Refresh the entries whose counts change today or earlier (an expiry, a certification starting)."""
     if not search_index_available():
         return 0
     today = today or timezone.localdate()
     due = PartnerSearchEntry.objects.filter(stale_on__lte=today).values("partner_id")
-    return partner_search_refresh(due, today=today)
+    return partner_search_refresh(due, today=today, skip_locked=skip_locked)
 
 
 def partner_search_entries_bring_up_to_date(today: datetime.date | None = None) -> int:
@@ -316,4 +339,6 @@ def partner_search_entries_bring_up_to_date(today: datetime.date | None = None) 
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_BRING_UP_TO_DATE_LOCK])
-        return partner_search_refresh_due(today)
+        # An entry a change is writing now (a scheduled check's transaction may run for minutes) is that
+        # change's to bring up to date: the search shows it as it is until the change commits.
+        return partner_search_refresh_due(today, skip_locked=True)
