@@ -219,6 +219,17 @@ def references_of_partner(partner_id: int) -> QuerySet[CustomerReference]:
     return CustomerReference.objects.filter(partner_id=partner_id).select_related("validated_by")
 
 
+def reference_withdrawn(partner_id: int, pk: int):
+    """The partner's reference `pk` as it was when withdrawn (the history's deletion, naming who withdrew
+    it), or None: no reference `pk` of this partner was ever withdrawn."""
+    return (
+        CustomerReference.history.filter(id=pk, partner_id=partner_id, history_type="-")
+        .select_related("history_user")
+        .order_by("-history_date")
+        .first()
+    )
+
+
 def reference_counts(partner_id: int) -> dict[str, int]:
     """How many of the partner's references its PDM has validated, and how many wait for them."""
     counts = dict(

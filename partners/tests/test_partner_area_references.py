@@ -363,3 +363,41 @@ def test_correcting_a_reference_a_colleague_withdrew_meanwhile_says_so(acme, acm
         reference_update(reference=reference, user=acme_user, summary="Changed.")
     with pytest.raises(GoneError):
         reference_delete(reference=reference, user=acme_user)
+
+
+@pytest.fixture
+def withdrawn_by_a_colleague(acme, client):
+    """A waiting reference a colleague withdrew from their own page."""
+    reference = waiting(acme, customer_name="Umbrella")
+    client.force_login(PartnerUserFactory(partner=acme, first_name="Bob", last_name="Stone"))
+    assert client.post(reverse("my:reference-withdraw", args=[reference.pk])).status_code == 303
+    client.logout()
+    return reference
+
+
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [("my:reference-edit", "get"), ("my:reference-edit", "post"), ("my:reference-withdraw", "post")],
+)
+def test_a_reference_a_colleague_withdrew_since_the_page_was_opened_says_so(
+    withdrawn_by_a_colleague, acme_user, client, name, method
+):
+    client.force_login(acme_user)
+
+    response = getattr(client, method)(
+        reverse(name, args=[withdrawn_by_a_colleague.pk]), form_values(summary="A correction."), follow=True
+    )
+
+    assert response.redirect_chain == [(reverse("my:references"), 303)]
+    assert "Your reference for Umbrella was withdrawn by Bob Stone: it no longer exists." in text_of(response)
+
+
+def test_withdrawing_twice_says_it_was_withdrawn(acme_client, acme):
+    reference = waiting(acme, customer_name="Umbrella")
+    url = reverse("my:reference-withdraw", args=[reference.pk])
+    acme_client.post(url)
+
+    response = acme_client.post(url, follow=True)  # a double click, or Back and send again
+
+    assert response.redirect_chain == [(reverse("my:references"), 303)]
+    assert "Your reference for Umbrella was withdrawn by you: it no longer exists." in text_of(response)

@@ -7,6 +7,7 @@ did not exist.
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
@@ -36,6 +37,7 @@ from partners.selectors_partner_area import (
     profile_change_pending,
     profile_change_reviewer,
     reference_counts,
+    reference_withdrawn,
     references_of_partner,
 )
 from partners.services import (
@@ -219,7 +221,22 @@ def references(request):
 
 
 def _own_reference(request, pk):
-    return get_object_or_404(references_of_partner(request.user.partner_id), pk=pk)
+    """The partner's reference `pk`, or None if the partner withdrew it since the page asking was opened
+    (a colleague, or this user's first click of two): see _withdrawn_reference_page. A 404 for any other."""
+    reference = references_of_partner(request.user.partner_id).filter(pk=pk).first()
+    if reference is None and reference_withdrawn(request.user.partner_id, pk) is None:
+        raise Http404("No such reference.")
+    return reference
+
+
+def _withdrawn_reference_page(request, pk):
+    withdrawn = reference_withdrawn(request.user.partner_id, pk)
+    by = withdrawn.history_user
+    who = "you" if by == request.user else (by.get_full_name() or by.username) if by else "a colleague"
+    messages.info(
+        request, f"Your reference for {withdrawn.customer_name} was withdrawn by {who}: it no longer exists."
+    )
+    return redirect_see_other("my:references")
 
 
 def _reference_form_page(request, partner, form, reference=None):
@@ -269,6 +286,8 @@ def reference_new(request):
 @partner_staff_required
 def reference_edit(request, pk):
     reference = _own_reference(request, pk)
+    if reference is None:
+        return _withdrawn_reference_page(request, pk)
     partner = _own_partner(request)
     if reference.is_validated:
         messages.info(request, _validated_message(reference, partner))
@@ -293,6 +312,8 @@ def reference_edit(request, pk):
 @partner_staff_required
 def reference_withdraw(request, pk):
     reference = _own_reference(request, pk)
+    if reference is None:
+        return _withdrawn_reference_page(request, pk)
     try:
         reference_delete(reference=reference, user=request.user)
     except DomainError as exc:
