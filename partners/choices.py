@@ -99,3 +99,4 @@ class ProfileChangeStatus(models.TextChoices):
     APPROVED = "approved", "Approved and live"
     REJECTED = "rejected", "Rejected"
     SUPERSEDED = "superseded", "Replaced by a later proposal"
+    WITHDRAWN = "withdrawn", "Withdrawn by the partner"

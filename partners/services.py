@@ -1316,7 +1316,8 @@ def profile_change_submit(
 
     A proposal still waiting replaces the earlier one, so the PDM only ever reviews the latest. The same
     values sent again (a double click, Back and resend, a colleague sending the same) return the one still
-    waiting: no second proposal, no second email to the PDM.
+    waiting: no second proposal, no second email to the PDM. The live values sent while one waits withdraw
+    it (returned, WITHDRAWN): the profile stays as it is.
     """
     if not user.is_authenticated or user.partner_id != partner.pk:
         raise PermissionDeniedError(f"Only {partner.name}'s own staff can propose changes to its profile.")
@@ -1346,7 +1347,12 @@ def profile_change_submit(
         if pending is not None and holds_these_values(pending):
             return pending, False
         if holds_these_values(locked):
-            raise DomainError("These are the profile's current values: change something to propose it.")
+            if pending is None:
+                raise DomainError("These are the profile's current values: change something to propose it.")
+            # The live values sent back while a proposal waits: the partner thought better of it.
+            pending.status = ProfileChangeStatus.WITHDRAWN
+            pending.save(update_fields=["status", "updated_at"])
+            return pending, False
         locked.profile_change_requests.filter(status=ProfileChangeStatus.PENDING).update(
             status=ProfileChangeStatus.SUPERSEDED, updated_at=timezone.now()
         )

@@ -173,6 +173,28 @@ def test_a_proposal_that_changes_nothing_is_refused(acme_client, acme):
     assert "change something to propose it" in response.content.decode()
 
 
+def test_sending_the_live_profile_back_withdraws_the_waiting_proposal(acme, acme_user, acme_client, pdm):
+    # The form starts from the waiting proposal; the partner thinks better of it and sets it back.
+    change = propose(acme, acme_user, description="We are simply the best.")
+
+    response = acme_client.post(
+        reverse("my:profile-edit"),
+        {"description": acme.description, "website": acme.website, "industries": [acme.industries.get().pk]},
+    )
+
+    assert response.status_code == 303
+    change.refresh_from_db()
+    assert change.status == ProfileChangeStatus.WITHDRAWN
+    page = text_of(acme_client.get(response["Location"]))
+    assert "Your waiting proposal was withdrawn: the profile stays as it is." in page
+    assert "Withdrawn by the partner" in page
+    # Nothing waits for the PDM any more, nor can they put it live.
+    with pytest.raises(ConflictError, match="This proposal is already withdrawn by the partner"):
+        profile_change_approve(change=change, user=pdm)
+    acme.refresh_from_db()
+    assert acme.description == "We migrate workloads."
+
+
 def test_a_new_proposal_replaces_the_one_still_waiting(acme, acme_user):
     first = propose(acme, acme_user, description="First try.")
     second = propose(acme, acme_user, description="Second try.")

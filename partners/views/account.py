@@ -19,7 +19,7 @@ from engagements.services import (
     engagement_create_from_contact_request,
     engagement_create_from_contact_request_check,
 )
-from partners.choices import ContactRequestStatus
+from partners.choices import ContactRequestStatus, ProfileChangeStatus
 from partners.forms import (
     CustomerReferenceForm,
     LeadDeclineForm,
@@ -355,7 +355,7 @@ def profile_edit(request):
     form = ProfileChangeForm(data=request.POST or None, partner=partner, pending=pending)
     if request.method == "POST" and form.is_valid():
         try:
-            _change, created = profile_change_submit(
+            change, created = profile_change_submit(
                 partner=partner,
                 user=request.user,
                 description=form.cleaned_data["description"],
@@ -371,6 +371,8 @@ def profile_edit(request):
                 messages.success(
                     request, f"Your changes were sent to {reviewer}; they go live once approved."
                 )
+            elif change.status == ProfileChangeStatus.WITHDRAWN:
+                messages.success(request, "Your waiting proposal was withdrawn: the profile stays as it is.")
             else:
                 # Sent twice (a double click, Back and resend): the first one is what the PDM reviews.
                 messages.info(
