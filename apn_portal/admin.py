@@ -254,7 +254,8 @@ def keep_unedited_as_stored(obj, form) -> None:
         return
     stored = (
         type(obj)
-        ._base_manager.select_for_update()
+        ._base_manager.select_for_update(of=("self",))
+        .order_by()  # a default ordering by an owner would join, and lock, the owner's row too
         .filter(pk=obj.pk)
         .values(*(f.attname for f in fields))
         .first()

@@ -122,6 +122,31 @@ class ScopedAdminMixin(ScopedChoicesMixin):
     def _may_change(self, request, obj) -> bool:
         return obj is None or self.may_change is None or bool(self.may_change(request.user, obj))
 
+    def save_form(self, request, form, change):
+        # Before the page writes anything (the record, then its inlines through their services): its
+        # customer's row first, the order every service of a customer's records takes (customer, then
+        # engagement or account, then what hangs under them), so this save and a service's never wait on
+        # each other.
+        obj = super().save_form(request, form, change)
+        customer_id = _customer_id_of(obj)
+        if customer_id is not None:
+            Customer.objects.select_for_update(of=("self",)).filter(pk=customer_id).values_list("pk").first()
+        return obj
+
+
+def _customer_id_of(obj) -> int | None:
+    """The customer whose record `obj` is (the customer itself, an account, an engagement, or a row of an
+    engagement or an account), or None while it has none."""
+    if isinstance(obj, Customer):
+        return obj.pk
+    if getattr(obj, "customer_id", None) is not None:
+        return obj.customer_id
+    if getattr(obj, "engagement_id", None) is not None:
+        return Engagement.objects.filter(pk=obj.engagement_id).values_list("customer_id", flat=True).first()
+    if getattr(obj, "account_id", None) is not None:
+        return AwsAccount.objects.filter(pk=obj.account_id).values_list("customer_id", flat=True).first()
+    return None
+
 
 # Customers and accounts -------------------------------------------------------------------------------
 

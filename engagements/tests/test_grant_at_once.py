@@ -7,6 +7,8 @@ import datetime
 
 import pytest
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from engagements import services
@@ -18,6 +20,7 @@ from engagements.models import (
     EngagementPartner,
     access_deadline,
 )
+from engagements.tests.test_admin_services_rules import _with_rows
 from tests.factories import (
     AccountManagerFactory,
     AwsAccountFactory,
@@ -26,6 +29,7 @@ from tests.factories import (
     EngagementFactory,
     EngagementPartnerFactory,
     PartnerFactory,
+    SolutionsArchitectFactory,
 )
 from tests.locks import in_a_thread, lock_held, sessions_waiting_for_locks, wait_for
 
@@ -213,3 +217,41 @@ def test_a_partner_replaced_while_access_is_granted_on_the_engagement_is_replace
 
     assert outcome == {"first": "replaced", "second": "granted"}
     assert AccessGrant.objects.filter(engagement_partner=engaged).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_engagements_admin_page_saved_while_a_partner_joins_waits_for_it(alpha):
+    """The page saves the engagement, then its new team member (a service locking the customer, then the
+    engagement), while the customer's access administrator adds a partner (the same order)."""
+    architect = SolutionsArchitectFactory()
+    newcomer = PartnerFactory(name="Newcomer Ltd")
+    browser = Client()
+    browser.force_login(alpha.account_manager)
+    url = reverse("admin:engagements_engagement_change", args=[alpha.engagement.pk])
+    new = {"user": architect.pk, "role": "solutions_architect", "joined_on": "2026-01-05"}
+    data = _with_rows(browser.get(url), "team_members", new=[new]) | {"title": "Renamed"}
+
+    def add_partner():
+        services.engagement_partner_add(
+            user=alpha.admin,
+            engagement=Engagement.objects.get(pk=alpha.engagement.pk),
+            partner=newcomer,
+            role="consulting_lead",
+            contract_start=timezone.localdate(),
+            contract_end=timezone.localdate() + datetime.timedelta(days=300),
+        )
+        return "added"
+
+    outcome = {}
+    with lock_held(f"SELECT id FROM {Customer._meta.db_table} WHERE id = %s FOR UPDATE", [alpha.customer.pk]):
+        threads = [in_a_thread(outcome, "add", add_partner)]
+        wait_for(lambda: sessions_waiting_for_locks() == 1)
+        threads.append(in_a_thread(outcome, "admin", lambda: browser.post(url, data).status_code))
+        wait_for(lambda: sessions_waiting_for_locks() == 2)
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert outcome == {"add": "added", "admin": 302}
+    engagement = Engagement.objects.get(pk=alpha.engagement.pk)
+    assert engagement.title == "Renamed"
+    assert engagement.team_members.filter(user=architect).exists()
