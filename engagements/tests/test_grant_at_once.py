@@ -161,6 +161,21 @@ def engaged_customer(transactional_db):
     return admin, account, EngagementPartnerFactory(engagement=EngagementFactory(customer=customer))
 
 
+def _adding(user, engagement, partner):
+    def add():
+        services.engagement_partner_add(
+            user=user,
+            engagement=Engagement.objects.get(pk=engagement.pk),
+            partner=partner,
+            role="consulting_lead",
+            contract_start=timezone.localdate(),
+            contract_end=timezone.localdate() + datetime.timedelta(days=300),
+        )
+        return "added"
+
+    return add
+
+
 def _granting(admin, account, engaged):
     def grant():
         _grant(admin, AwsAccount.objects.get(pk=account.pk), EngagementPartner.objects.get(pk=engaged.pk))
@@ -173,18 +188,7 @@ def test_a_partner_added_while_access_is_granted_on_the_engagement_joins_and_the
     engaged_customer,
 ):
     admin, account, engaged = engaged_customer
-    newcomer = PartnerFactory(name="Newcomer Ltd")
-
-    def add():
-        services.engagement_partner_add(
-            user=admin,
-            engagement=Engagement.objects.get(pk=engaged.engagement_id),
-            partner=newcomer,
-            role="consulting_lead",
-            contract_start=timezone.localdate(),
-            contract_end=timezone.localdate() + datetime.timedelta(days=300),
-        )
-        return "added"
+    add = _adding(admin, engaged.engagement, PartnerFactory(name="Newcomer Ltd"))
 
     outcome = _one_after_the_other_on_the_engagement(
         add, _granting(admin, account, engaged), engaged.engagement
@@ -224,23 +228,12 @@ def test_the_engagements_admin_page_saved_while_a_partner_joins_waits_for_it(alp
     """The page saves the engagement, then its new team member (a service locking the customer, then the
     engagement), while the customer's access administrator adds a partner (the same order)."""
     architect = SolutionsArchitectFactory()
-    newcomer = PartnerFactory(name="Newcomer Ltd")
+    add_partner = _adding(alpha.admin, alpha.engagement, PartnerFactory(name="Newcomer Ltd"))
     browser = Client()
     browser.force_login(alpha.account_manager)
     url = reverse("admin:engagements_engagement_change", args=[alpha.engagement.pk])
     new = {"user": architect.pk, "role": "solutions_architect", "joined_on": "2026-01-05"}
     data = _with_rows(browser.get(url), "team_members", new=[new]) | {"title": "Renamed"}
-
-    def add_partner():
-        services.engagement_partner_add(
-            user=alpha.admin,
-            engagement=Engagement.objects.get(pk=alpha.engagement.pk),
-            partner=newcomer,
-            role="consulting_lead",
-            contract_start=timezone.localdate(),
-            contract_end=timezone.localdate() + datetime.timedelta(days=300),
-        )
-        return "added"
 
     outcome = {}
     with lock_held(f"SELECT id FROM {Customer._meta.db_table} WHERE id = %s FOR UPDATE", [alpha.customer.pk]):
