@@ -221,16 +221,19 @@ def references(request):
 
 
 def _own_reference(request, pk):
-    """The partner's reference `pk`, or None if the partner withdrew it since the page asking was opened
-    (a colleague, or this user's first click of two): see _withdrawn_reference_page. A 404 for any other."""
+    """(the partner's reference `pk`, None), or (None, its last version) if the partner withdrew it since
+    the page asking was opened (a colleague, or this user's first click of two): see
+    _withdrawn_reference_page. A 404 for any other."""
     reference = references_of_partner(request.user.partner_id).filter(pk=pk).first()
-    if reference is None and reference_withdrawn(request.user.partner_id, pk) is None:
-        raise Http404("No such reference.")
-    return reference
-
-
-def _withdrawn_reference_page(request, pk):
+    if reference is not None:
+        return reference, None
     withdrawn = reference_withdrawn(request.user.partner_id, pk)
+    if withdrawn is None:
+        raise Http404("No such reference.")
+    return None, withdrawn
+
+
+def _withdrawn_reference_page(request, withdrawn):
     by = withdrawn.history_user
     who = "you" if by == request.user else (by.get_full_name() or by.username) if by else "a colleague"
     messages.info(
@@ -285,9 +288,9 @@ def reference_new(request):
 
 @partner_staff_required
 def reference_edit(request, pk):
-    reference = _own_reference(request, pk)
-    if reference is None:
-        return _withdrawn_reference_page(request, pk)
+    reference, withdrawn = _own_reference(request, pk)
+    if withdrawn is not None:
+        return _withdrawn_reference_page(request, withdrawn)
     partner = _own_partner(request)
     if reference.is_validated:
         messages.info(request, _validated_message(reference, partner))
@@ -311,9 +314,9 @@ def reference_edit(request, pk):
 @form_address("my:reference-edit")
 @partner_staff_required
 def reference_withdraw(request, pk):
-    reference = _own_reference(request, pk)
-    if reference is None:
-        return _withdrawn_reference_page(request, pk)
+    reference, withdrawn = _own_reference(request, pk)
+    if withdrawn is not None:
+        return _withdrawn_reference_page(request, withdrawn)
     try:
         reference_delete(reference=reference, user=request.user)
     except DomainError as exc:
