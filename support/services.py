@@ -502,9 +502,10 @@ def _partner_led_ended_text(case: SupportCase, why: str) -> str:
 def support_cases_follow_time_zone(customer: Customer, *, now: datetime.datetime | None = None):
     """The customer now works in `customer.time_zone`: every case still waiting for its first response
     in business hours (and not breached) is due when that many business hours have passed since it was
-    opened, counted in the new zone, as if it had been opened there. A deadline met or breached is history
-    and stays. A case whose new deadline is already past is breached as the support_sla check would mark
-    it (at its deadline), and whoever answers it is told at once.
+    opened, counted in the new zone, as if it had been opened there. A deadline met, breached, or passed
+    already (though not marked yet) is history and stays. A case whose new deadline is already past is
+    breached as the support_sla check would mark it (at its deadline), and whoever answers it is told at
+    once.
 
     For engagements.services.customer_time_zone_change, in its transaction, after the customer's row is
     locked and saved with its new zone. Returns the cases whose deadline moved."""
@@ -516,6 +517,10 @@ def support_cases_follow_time_zone(customer: Customer, *, now: datetime.datetime
         first_responded_at__isnull=True,
         breached_at__isnull=True,
     ).exclude(status=CaseStatus.CLOSED)  # a resolved case can be reopened, and its deadline counts again
+    # A deadline that has passed already (the support_sla check runs every few minutes, and may be down)
+    # was missed in the zone the customer was shown it in: recorded first, before the new zone could move
+    # it later again.
+    support_cases_mark_breached(waiting, now)
     # Locked as a reply locks its case (support_case_reply): an answer is either in before (and its
     # deadline stays), or waits for the new deadline.
     moved = []

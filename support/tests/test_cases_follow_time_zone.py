@@ -96,3 +96,30 @@ def test_a_case_whose_deadline_is_already_past_in_the_new_zone_is_breached_at_on
     ]
     with at(datetime.datetime(2026, 3, 10, 5, 5, tzinfo=UTC)):
         assert "cases_breached" not in check_run("support_sla").changed  # told once
+
+
+def test_a_deadline_missed_before_the_zone_changed_stays_missed_though_the_check_had_not_run_yet(developer):
+    customer, earlier, _ = developer
+    monday_9 = datetime.datetime(2026, 3, 9, 9, 0, tzinfo=UTC)  # 09:00 in London
+    with at(monday_9):
+        case = support_services.support_case_open(
+            user=earlier.opened_by,
+            account=earlier.account,
+            subject="Slow",
+            description="x",
+            severity="system_impaired",
+        )
+    london_due = datetime.datetime(2026, 3, 10, 11, 0, tzinfo=UTC)  # 9 h on Monday, 3 h on Tuesday
+    assert case.first_response_due_at == london_due
+
+    # Two minutes past it, before the every-5-minutes check has marked it, the customer moves to New York,
+    # where the same twelve business hours end later (Tuesday 10:00 there, 14:00 UTC).
+    with at(london_due + datetime.timedelta(minutes=2)):
+        services.customer_time_zone_change(
+            user=customer.account_manager, customer=customer, time_zone="America/New_York"
+        )
+
+    case.refresh_from_db()
+    # The deadline the customer was shown passed unanswered: that is recorded, and not moved.
+    assert (case.first_response_due_at, case.breached_at) == (london_due, london_due)
+    assert OutboxMessage.objects.filter(dedupe_key=f"support-case-breached:{case.pk}").exists()
