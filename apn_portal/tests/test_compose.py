@@ -187,7 +187,7 @@ def test_the_compose_configuration_passes_the_deploy_check(compose):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [
-        "django.db.backends.postgresql",
+        "apn_portal.postgresql",
         "db",
         "redis://redis:6379/0",
         "apn_portal.cache.FailOpenRedisCache",
