@@ -1,8 +1,8 @@
-"""Form fields shared by the portal's forms: an id no id column can hold is the user's mistake, said as
-such, on every database.
+"""Fields shared by the portal's models and forms.
 
-SQLite cannot even be asked about one: an integer beyond 64 bits raises OverflowError (a 500), where
-PostgreSQL would quietly find nothing.
+An id no id column can hold is the user's mistake, said as such, on every database: SQLite cannot even
+be asked about one (an integer beyond 64 bits raises OverflowError, a 500), where PostgreSQL would
+quietly find nothing.
 """
 
 from django import forms
@@ -39,3 +39,27 @@ class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
                         self.error_messages["invalid_choice"], code="invalid_choice", params={"value": pk}
                     )
         return super()._check_values(value)
+
+
+class LowercaseSlugFormField(forms.SlugField):
+    def to_python(self, value):
+        return super().to_python(value).lower()
+
+
+class LowercaseSlugField(models.SlugField):
+    """A slug that search parameters name: Find-a-Partner and the API read `?use_case=IoT` as `iot`, so a
+    slug typed with capitals is stored, and looked up, in lower case. The models add a check constraint so
+    no other write path stores one with capitals."""
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return value.lower() if isinstance(value, str) else value
+
+    def pre_save(self, model_instance, add):
+        value = getattr(model_instance, self.attname)
+        if isinstance(value, str) and value != value.lower():
+            setattr(model_instance, self.attname, value.lower())
+        return super().pre_save(model_instance, add)
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"form_class": LowercaseSlugFormField, **kwargs})

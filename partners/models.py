@@ -13,12 +13,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.fields.files import FieldFile
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django_countries.fields import CountryField
 from PIL import Image
 from simple_history.models import HistoricalRecords
 
 from apn_portal.dates import validate_not_too_early, validate_plausible_date
+from apn_portal.fields import LowercaseSlugField
 from apn_portal.models import TimeStampedModel
 from partners.choices import (
     LIVE_ENROLLMENT_STATUSES,
@@ -130,11 +132,18 @@ class Taxonomy(TimeStampedModel):
     """A small, PDM-maintained list of terms that partners are tagged with and customers filter on."""
 
     name = models.CharField(max_length=100, unique=True)
-    slug = models.SlugField(max_length=100, unique=True)
+    slug = LowercaseSlugField(max_length=100, unique=True)
 
     class Meta:
         abstract = True
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slug=Lower("slug")),
+                name="%(app_label)s_%(class)s_slug_lowercase",
+                violation_error_message="A slug is written in lower case.",
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -168,7 +177,7 @@ class Tier(TimeStampedModel):
 
     partner_type = models.CharField(max_length=20, choices=PartnerType.choices)
     name = models.CharField(max_length=50)
-    slug = models.SlugField(max_length=50)
+    slug = LowercaseSlugField(max_length=50)
     rank = models.PositiveSmallIntegerField(help_text="0 is the entry tier; higher is better.")
     description = models.TextField(blank=True)
     grace_period_days = models.PositiveSmallIntegerField(
@@ -188,6 +197,11 @@ class Tier(TimeStampedModel):
                 fields=["partner_type", "slug"],
                 name="tier_unique_slug_per_type",
                 violation_error_message="This partner type already has a tier with that slug.",
+            ),
+            models.CheckConstraint(
+                condition=Q(slug=Lower("slug")),
+                name="tier_slug_lowercase",
+                violation_error_message="A slug is written in lower case.",
             ),
         ]
 
@@ -436,7 +450,7 @@ class Program(TimeStampedModel):
     """A partner program (specialization): a competency, the MSP program, the Solution Provider program..."""
 
     name = models.CharField(max_length=150, unique=True)
-    slug = models.SlugField(max_length=150, unique=True)
+    slug = LowercaseSlugField(max_length=150, unique=True)
     kind = models.CharField(max_length=20, choices=ProgramKind.choices)
     competency_category = models.CharField(max_length=20, choices=CompetencyCategory.choices, blank=True)
     partner_type = models.CharField(
@@ -479,6 +493,11 @@ class Program(TimeStampedModel):
                 condition=Q(validity_months__gt=0),
                 name="program_validity_positive",
                 violation_error_message="A program's validity must be at least one month.",
+            ),
+            models.CheckConstraint(
+                condition=Q(slug=Lower("slug")),
+                name="program_slug_lowercase",
+                violation_error_message="A slug is written in lower case.",
             ),
         ]
 
