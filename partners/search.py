@@ -275,17 +275,35 @@ def _plain_pattern(term: Term) -> str:
 
 
 def _plain_words_condition(words: SearchWords) -> Q:
-    """The embedded default's matching: each term in the name or description, ignoring case (in every
-    alphabet: SQLite's LIKE folds ASCII letters only), by _plain_pattern."""
+    """The embedded default's matching: each term, ignoring case (in every alphabet: SQLite's LIKE folds
+    ASCII letters only) by _plain_pattern, in what PostgreSQL's search document holds: the name, the
+    active programs, the categories, industries and use cases, and the description."""
     condition = Q()
     for group in words.groups:
         group_condition = Q()
         for term in group:
-            pattern = _plain_pattern(term)
-            found = Q(name__iregex=pattern) | Q(description__iregex=pattern)
+            found = _plain_term_found(_plain_pattern(term))
             group_condition |= ~found if term.negated else found
         condition &= group_condition
     return condition
+
+
+def _plain_term_found(pattern: str) -> Q:
+    partner = OuterRef("pk")
+    tagged = (
+        Exists(through.objects.filter(partner_id=partner, **{f"{target}__name__iregex": pattern}))
+        for through, target in (
+            (Partner.categories.through, "consultingcategory"),
+            (Partner.industries.through, "industry"),
+            (Partner.use_cases.through, "usecase"),
+        )
+    )
+    return (
+        Q(name__iregex=pattern)
+        | Q(description__iregex=pattern)
+        | Exists(active_enrollments().filter(partner_id=partner, program__name__iregex=pattern))
+        | Q(*tagged, _connector=Q.OR)
+    )
 
 
 # Filters ----------------------------------------------------------------------------------------------

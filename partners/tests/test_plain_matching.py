@@ -2,11 +2,21 @@
 start of a word, exclusions whole words, case ignored in every alphabet. Its condition is written for both
 databases, so these run it on PostgreSQL, with the search index out of the way."""
 
-import pytest
+import datetime
 
-from partners.models import Partner
+import pytest
+from django.utils import timezone
+
+from partners.models import ConsultingCategory, Partner
 from partners.search import filter_words, parse_search_words, with_sort_columns
-from tests.factories import PartnerFactory
+from partners.tests.search_helpers import names, search
+from tests.factories import (
+    ApprovedEnrollmentFactory,
+    IndustryFactory,
+    PartnerFactory,
+    UseCaseFactory,
+    program,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +74,32 @@ def test_a_partner_named_by_the_words_ranks_first_only_when_a_word_starts_there(
 
     assert relevance["Artisan Data"] == 1.0
     assert relevance["Partner Works"] == 0.0
+
+
+def test_words_find_a_partner_by_its_active_programs_and_its_tags_as_on_postgresql(client):
+    """What PostgreSQL's search document holds besides the name and description: the names of the active
+    programs, the categories, the industries and the use cases."""
+    today = timezone.localdate()
+    held = PartnerFactory(name="Acme Cloud", description="We help companies.")
+    ApprovedEnrollmentFactory(partner=held, program=program("security"))
+    held.industries.add(IndustryFactory(name="Healthcare"))
+    held.use_cases.add(UseCaseFactory(name="Internet of Things"))
+    held.categories.add(ConsultingCategory.objects.get_or_create(name="Strategic consultancy")[0])
+    lapsed = PartnerFactory(name="Lapsed Ltd", description="We help companies too.")
+    ApprovedEnrollmentFactory(
+        partner=lapsed,
+        program=program("security"),
+        approved_on=today - datetime.timedelta(days=400),
+        expires_on=today - datetime.timedelta(days=1),
+    )
+
+    for words in (
+        "security",
+        "healthcare",
+        "internet things",
+        "strategic consult",
+        '"help companies" -security',
+    ):
+        expected = {"Lapsed Ltd"} if words.endswith("-security") else {"Acme Cloud"}
+        assert found(words) == expected, words
+        assert set(names(search(client, q=words))) == expected, words
