@@ -6,7 +6,7 @@ Kept beside selectors.py (tier evaluation, public and admin reads) so each modul
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Window
 from django.utils import timezone
 
 from partners.choices import CertificationLevel, ContactRequestStatus, ProfileChangeStatus, RequirementMetric
@@ -165,9 +165,13 @@ class ProfilePreview:
     programs: list[ProgramEnrollment]
     certifications_by_level: list[tuple[str, int]]
     references: list[CustomerReference]
+    # All of its public references, of which `references` may be the most recently launched few.
+    reference_count: int
 
 
-def partner_profile_preview(partner: Partner) -> ProfilePreview:
+def partner_profile_preview(partner: Partner, every_reference: bool = False) -> ProfilePreview:
+    """The profile's contents; its references the PROFILE_REFERENCES most recently launched, unless
+    `every_reference`."""
     today = timezone.localdate()
     partner = (
         Partner.objects.select_related("tier")
@@ -181,18 +185,20 @@ def partner_profile_preview(partner: Partner) -> ProfilePreview:
         .annotate(count=Count("id"))
         .order_by()
     )
+    programs = list(
+        active_enrollments(today).filter(partner=partner).select_related("program").order_by("program__name")
+    )
+    certifications_by_level = [
+        (label, counts[level]) for level, label in CertificationLevel.choices if counts.get(level)
+    ]
+    references = references_public(today).filter(partner=partner).annotate(total=Window(Count("*")))
+    references = list(references if every_reference else references[:PROFILE_REFERENCES])
     return ProfilePreview(
         partner=partner,
-        programs=list(
-            active_enrollments(today)
-            .filter(partner=partner)
-            .select_related("program")
-            .order_by("program__name")
-        ),
-        certifications_by_level=[
-            (label, counts[level]) for level, label in CertificationLevel.choices if counts.get(level)
-        ],
-        references=list(references_public(today).filter(partner=partner)[:PROFILE_REFERENCES]),
+        programs=programs,
+        certifications_by_level=certifications_by_level,
+        references=references,
+        reference_count=references[0].total if references else 0,
     )
 
 

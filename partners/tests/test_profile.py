@@ -3,6 +3,8 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from partners.choices import CertificationLevel, EnrollmentStatus
@@ -121,3 +123,36 @@ def test_the_profile_reads_a_fixed_number_of_queries(client, partner, django_ass
         CustomerReferenceFactory(partner=partner)
     with django_assert_max_num_queries(10):
         client.get(f"/partners/{partner.slug}/")
+
+
+def test_a_profile_with_more_references_than_it_lists_says_how_many_and_shows_them_all_on_request(
+    client, partner, django_assert_num_queries
+):
+    for month in range(1, 12):
+        CustomerReferenceFactory(
+            partner=partner, customer_name=f"Bank {month:02}", launched_on=datetime.date(2025, month, 1)
+        )
+    # What the search card counts and sorts by, and what the profile must account for.
+    assert partner.references.filter(is_public=True, is_validated=True).count() == 12
+
+    first = client.get(f"/partners/{partner.slug}/")
+    listed = [reference.customer_name for reference in first.context["profile"].references]
+    assert len(listed) == 10
+    assert "Bank 01" not in listed and "Bank 11" in listed
+    page = " ".join(first.content.decode().split())
+    assert "The 10 most recently launched of 12." in page
+    assert '<a href="?references=all#references-heading">Show all 12 references</a>' in page
+
+    with CaptureQueriesContext(connection) as listing_ten:
+        client.get(f"/partners/{partner.slug}/")
+    with django_assert_num_queries(len(listing_ten)):
+        every = client.get(f"/partners/{partner.slug}/?references=all")
+    assert len(every.context["profile"].references) == 12
+    assert "Show all" not in every.content.decode()
+
+
+def test_a_profile_listing_every_reference_says_nothing_more(client, partner):
+    page = client.get(f"/partners/{partner.slug}/").content.decode()
+
+    assert "Public Validated Bank" in page
+    assert "most recently launched of" not in page and "Show all" not in page

@@ -192,7 +192,9 @@ def partner_profile(request, slug):
         request,
         "partners/profile.html",
         {
-            "profile": partner_profile_preview(partner),
+            "profile": partner_profile_preview(
+                partner, every_reference=request.GET.get("references") == "all"
+            ),
             "contact_form": contact_form_for(request, partner),
         },
     )
