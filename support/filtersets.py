@@ -4,7 +4,7 @@ import django_filters
 
 from apn_portal.api.filters import UpdatedSinceFilterSet
 from support.choices import CaseStatus, CaseType, Severity, TamCoverage
-from support.models import SupportCase, SupportPlan, SupportSubscription
+from support.models import CaseReply, SupportCase, SupportPlan, SupportSubscription
 
 
 class SupportPlanFilterSet(UpdatedSinceFilterSet):
@@ -49,3 +49,11 @@ class SupportCaseFilterSet(UpdatedSinceFilterSet):
     class Meta:
         model = SupportCase
         fields = ["customer", "account", "status", "severity", "case_type", "breached"]
+
+
+class CaseReplyFilterSet(UpdatedSinceFilterSet):
+    """A case's replies (`/support-cases/{id}/replies/`): the case is the natural key, in the URL."""
+
+    class Meta:
+        model = CaseReply
+        fields = []

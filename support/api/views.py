@@ -4,9 +4,11 @@ which service performs each write. The services decide who may write; a refusal 
 message, and another organisation's record is a 404."""
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from apn_portal.api.pagination import OldestFirstCursorPagination
@@ -113,6 +115,13 @@ class SupportCaseViewSet(CursorListMixin, SupportViewSet):
         "growing lists: follow `next` until it is null. A reply added during the walk comes at its end.",
         responses=serializers.CaseReplySerializer(many=True),
         filters=False,
+        parameters=[
+            OpenApiParameter(
+                "updated_since",
+                OpenApiTypes.DATETIME,
+                description=filtersets.CaseReplyFilterSet.base_filters["updated_since"].label,
+            )
+        ],
     )
     @extend_schema(
         methods=["post"],
@@ -129,7 +138,13 @@ class SupportCaseViewSet(CursorListMixin, SupportViewSet):
     def replies(self, request, pk=None):
         case = self.get_object()
         if request.method == "GET":
-            page = self.paginate_queryset(selectors.case_replies(case))
+            # Not through filter_backends: those filter the case get_object() finds too.
+            replies = filtersets.CaseReplyFilterSet(
+                request.query_params, queryset=selectors.case_replies(case), request=request
+            )
+            if not replies.is_valid():
+                raise ValidationError(replies.errors)
+            page = self.paginate_queryset(replies.qs)
             return self.get_paginated_response(serializers.CaseReplySerializer(page, many=True).data)
         payload = self.action_payload(serializers.CaseReplySerializer, request)
         reply = services.support_case_reply(user=request.user, case=case, body=payload["body"])

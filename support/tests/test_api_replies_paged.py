@@ -88,6 +88,8 @@ def test_a_reply_added_during_a_walk_comes_at_its_end(alpha, case, engineer):
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": ""}, "cursor"),
         ({"ordering": "body"}, "ordering"),
+        ({"updated_since": "yesterday"}, "updated_since"),
+        ({"updated_since": ""}, "updated_since"),
     ],
 )
 def test_a_bad_page_parameter_is_a_400_naming_it(alpha, case, params, named):
@@ -146,7 +148,20 @@ def test_the_schema_describes_the_replies_as_a_cursor_list():
     assert set(page["required"]) == {"next", "results"}
     assert page["properties"]["results"]["items"] == {"$ref": "#/components/schemas/CaseReply"}
     parameters = {p["name"]: p for p in operations["get"]["parameters"] if p["in"] == "query"}
-    assert set(parameters) == {"cursor", "page_size", "ordering"}
+    assert set(parameters) == {"cursor", "page_size", "ordering", "updated_since"}
+    assert parameters["updated_since"]["schema"] == {"type": "string", "format": "date-time"}
     assert parameters["ordering"]["schema"]["enum"] == ["created_at", "-created_at"]
     created = operations["post"]["responses"]["201"]["content"]["application/json"]["schema"]
     assert created == {"$ref": "#/components/schemas/CaseReply"}
+
+
+def test_updated_since_gives_only_the_replies_since_as_on_every_other_list(alpha, case, engineer):
+    add_replies(case, alpha.staff, 2)
+    since = datetime.datetime.now(tz=datetime.UTC)
+    services.support_case_reply(user=engineer, case=case, body="Looking at it.")
+    url = f"/api/v1/support-cases/{case.pk}/replies/"
+    client = api_client(alpha.staff)
+
+    bodies, _ = walk(client, f"{url}?updated_since={since.isoformat().replace('+00:00', 'Z')}&page_size=1")
+    assert bodies == ["Looking at it."]
+    assert client.get(url, {"updated_since": "2999-01-01T00:00:00Z"}).json()["results"] == []
