@@ -2,7 +2,7 @@
 
 import django_filters
 
-from apn_portal.api.filters import IdFilter, UpdatedSinceFilterSet
+from apn_portal.api.filters import DateTimeFilter, IdFilter, UpdatedSinceFilterSet
 from engagements.choices import (
     AccessGrantState,
     AccessScope,
@@ -81,6 +81,12 @@ class AccessGrantFilterSet(UpdatedSinceFilterSet):
         method="filter_state",
         label="live; expired (ran out: its end or its contract's last day passed, before the hourly check "
         "records it and after); revoked (cut short by a person, who and why recorded).",
+    )
+    expires_before = DateTimeFilter(
+        field_name="expires_at", lookup_expr="lte", label="Only grants ending at or before this time."
+    )
+    expires_after = DateTimeFilter(
+        field_name="expires_at", lookup_expr="gte", label="Only grants ending at or after this time."
     )
 
     class Meta:

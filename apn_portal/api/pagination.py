@@ -124,6 +124,12 @@ class PortalPageNumberPagination(PageNumberPagination):
         return response
 
 
+# A change moves a row's `updated_at` forward: walked oldest first, a row changed during the walk comes
+# again further on, with its change; newest first, one the walk had yet to reach would jump behind it and
+# never come.
+ONLY_ASCENDING = frozenset({"updated_at"})
+
+
 class KeysetCursorPagination(BasePagination):
     """Cursor paging on a keyset: each page is `WHERE (ordering) > (last row's values) LIMIT n`.
 
@@ -158,7 +164,12 @@ class KeysetCursorPagination(BasePagination):
 
     def _ordering_choices(self, view) -> list[str]:
         fields = self._ordering_fields(view)
-        return [prefix + name for name in fields for prefix in ("", "-")]
+        return [
+            prefix + name
+            for name in fields
+            for prefix in ("", "-")
+            if not (prefix and name in ONLY_ASCENDING)
+        ]
 
     @staticmethod
     def _keys(ordering: str) -> list[str]:

@@ -101,7 +101,11 @@ class PortalViewSetMixin(IdempotentPostMixin):
 
 
 class CursorListMixin:
-    """For large, growing lists: keyset cursor paging (no COUNT), ordered by `?ordering=` then `id`."""
+    """For large, growing lists: keyset cursor paging (no COUNT), ordered by `?ordering=` then `id`.
+
+    Only by columns no change moves backwards (set once, or `updated_at`) and never null: a row whose
+    value a correction moved behind a walk's position would never come (an expiry date corrected to an
+    earlier day), and a cursor cannot step past a null."""
 
     pagination_class = KeysetCursorPagination
     filter_backends = [DjangoFilterBackend]

@@ -209,7 +209,7 @@ class AccessGrantViewSet(CursorListMixin, EngagementsViewSet):
         "revoked_by",
     )
     filterset_class = filtersets.AccessGrantFilterSet
-    cursor_ordering_fields = ("id", "granted_at", "expires_at", "updated_at")
+    cursor_ordering_fields = ("id", "granted_at", "updated_at")
 
     def scope_queryset(self, queryset, user):
         return queryset.filter(pk__in=selectors.access_grants_visible_to(user).values("pk"))

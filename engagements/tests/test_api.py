@@ -367,6 +367,21 @@ def test_grants_filtered_by_state_read_as_the_pages_label_them(alpha):
     assert [grant.pk for grant in changelist.result_list] == [expired.pk]
 
 
+def test_grants_are_filtered_by_when_they_end(alpha):
+    """Not ordered by it: a cursor walk by an end that can move earlier would miss a grant."""
+    soon = alpha.grant.expires_at
+    client = api(alpha.admin)
+
+    def ending(**bounds):
+        body = client.get("/api/v1/access-grants/", {k: v.isoformat() for k, v in bounds.items()}).json()
+        return {row["id"] for row in body["results"]}
+
+    assert ending(expires_before=soon) == ending(expires_after=soon) == {alpha.grant.pk}
+    assert ending(expires_before=soon - datetime.timedelta(seconds=1)) == set()
+    assert ending(expires_after=soon + datetime.timedelta(seconds=1)) == set()
+    assert client.get("/api/v1/access-grants/", {"expires_before": "soon"}).status_code == 400
+
+
 def test_a_stage_already_passed_is_a_conflict_answered_with_detail(alpha):
     url = f"/api/v1/engagements/{alpha.engagement.pk}/advance/"
     assert api(alpha.partner_user).post(url, {"stage": "copied"}, format="json").status_code == 200

@@ -451,7 +451,6 @@ class CertificationViewSet(CursorListMixin, PortalModelViewSet):
     queryset = Certification.objects.all()
     serializer_class = serializers.CertificationSerializer
     filterset_class = filters.CertificationFilterSet
-    cursor_ordering_fields = ("id", "expires_on", "earned_on", "updated_at")
     http_method_names = NO_PUT
 
     def scope_queryset(self, queryset, user):
