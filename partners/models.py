@@ -828,11 +828,22 @@ class ContactRequest(TimeStampedModel):
         return f"{self.reference}: {self.company} → {self.partner}"
 
 
+# What a partner's staff may propose for its profile: name -> how the PDM's page and emails call it.
+PROFILE_CHANGE_FIELDS = {
+    "description": "About text",
+    "website": "website",
+    "industries": "industries",
+    "use_cases": "use cases",
+}
+
+
 class ProfileChangeRequest(TimeStampedModel):
     """Changes a partner's staff propose to its public profile. They go live only when a PDM approves them.
 
-    It holds the whole proposed text and lists (not a diff), so approving it sets exactly what the partner
-    saw in its preview; a newer proposal replaces the pending one.
+    It holds the whole proposed text and lists, so the partner's preview and the PDM's page show the
+    profile as it would be, and which of them the partner changed (`fields_changed`): approving it puts
+    only those live, so a correction the PDM made meanwhile to another is kept. A newer proposal replaces
+    the pending one.
     """
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="profile_change_requests")
@@ -843,6 +854,8 @@ class ProfileChangeRequest(TimeStampedModel):
     website = models.URLField(blank=True)
     industries = models.ManyToManyField(Industry, blank=True, related_name="+")
     use_cases = models.ManyToManyField(UseCase, blank=True, related_name="+")
+    # Names of PROFILE_CHANGE_FIELDS, in that order, that differed from the live profile when proposed.
+    fields_changed = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=20, choices=ProfileChangeStatus.choices, default=ProfileChangeStatus.PENDING, db_index=True
     )
@@ -877,6 +890,9 @@ class ProfileChangeRequest(TimeStampedModel):
 
     def __str__(self):
         return f"Profile changes for {self.partner} ({self.get_status_display()})"
+
+    def fields_changed_display(self) -> str:
+        return ", ".join(PROFILE_CHANGE_FIELDS[name] for name in self.fields_changed) or "nothing"
 
 
 class PostgresArrayField(ArrayField):

@@ -43,6 +43,7 @@ from partners.choices import (
     TierChangeSource,
 )
 from partners.models import (
+    PROFILE_CHANGE_FIELDS,
     Certification,
     ContactRequest,
     CustomerReference,
@@ -1325,13 +1326,23 @@ def profile_change_submit(
     industry_ids = {industry.pk for industry in industries}
     use_case_ids = {use_case.pk for use_case in use_cases}
 
+    def differing_from(source) -> list[str]:
+        proposed = {
+            "description": description,
+            "website": website,
+            "industries": industry_ids,
+            "use_cases": use_case_ids,
+        }
+        held = {
+            "description": source.description,
+            "website": source.website,
+            "industries": set(source.industries.values_list("pk", flat=True)),
+            "use_cases": set(source.use_cases.values_list("pk", flat=True)),
+        }
+        return [name for name in PROFILE_CHANGE_FIELDS if proposed[name] != held[name]]
+
     def holds_these_values(source) -> bool:
-        return (
-            description == source.description
-            and website == source.website
-            and industry_ids == set(source.industries.values_list("pk", flat=True))
-            and use_case_ids == set(source.use_cases.values_list("pk", flat=True))
-        )
+        return not differing_from(source)
 
     with transaction.atomic():
         # Locked so two colleagues proposing at once replace each other in turn, and so a repeat sent at
@@ -1357,7 +1368,11 @@ def profile_change_submit(
             status=ProfileChangeStatus.SUPERSEDED, updated_at=timezone.now()
         )
         change = ProfileChangeRequest.objects.create(
-            partner=locked, proposed_by=user, description=description, website=website
+            partner=locked,
+            proposed_by=user,
+            description=description,
+            website=website,
+            fields_changed=differing_from(locked),
         )
         change.industries.set(industry_ids)
         change.use_cases.set(use_case_ids)
@@ -1420,18 +1435,22 @@ def _profile_change_notify(change: ProfileChangeRequest) -> None:
 
 
 def profile_change_approve(*, change: ProfileChangeRequest, user) -> ProfileChangeRequest:
-    """Put a proposal live: the partner's profile takes its text and tags, and the history shows who."""
+    """Put a proposal live: the partner's profile takes what the partner changed (and keeps whatever its
+    PDM corrected meanwhile in the rest), and the history shows who."""
     # The partner's save and each tag list's change would each refresh its search entry and move its
     # `updated_at`: once is enough.
     with transaction.atomic(), partner_changes_batched():
         locked = _profile_change_for_decision(change, user)
         partner = locked.partner
-        partner.description = locked.description
-        partner.website = locked.website
+        changed = set(locked.fields_changed)
+        text = [name for name in ("description", "website") if name in changed]
+        for name in text:
+            setattr(partner, name, getattr(locked, name))
         partner._history_user = user
-        partner.save(update_fields=["description", "website", "updated_at"])
-        partner.industries.set(locked.industries.all())
-        partner.use_cases.set(locked.use_cases.all())
+        partner.save(update_fields=[*text, "updated_at"])
+        for tags in ("industries", "use_cases"):
+            if tags in changed:
+                getattr(partner, tags).set(getattr(locked, tags).all())
         locked.status = ProfileChangeStatus.APPROVED
         locked.decided_by = user
         locked.decided_at = timezone.now()

@@ -160,6 +160,7 @@ class ProfileChangeRequestAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, a
         "status",
         "proposed_by",
         "created_at",
+        "changed",
         "description",
         "website",
         "industries",
@@ -173,6 +174,11 @@ class ProfileChangeRequestAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, a
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="Changed by the partner")
+    def changed(self, obj):
+        # Only these go live on approval; the others below are the profile as it was when proposed.
+        return obj.fields_changed_display()
 
     def has_change_permission(self, request, obj=None):
         # The page is for reading; the decision is taken with the actions.

@@ -20,6 +20,7 @@ from partners.services import (
     profile_change_reject,
     profile_change_submit,
 )
+from partners.tests.test_admin import change_form_data
 from tests.factories import (
     ContactRequestFactory,
     IndustryFactory,
@@ -375,6 +376,49 @@ def test_approval_puts_the_changes_live_and_tells_the_proposer(acme, acme_user, 
     assert (change.status, change.decided_by) == (ProfileChangeStatus.APPROVED, pdm)
     outbox_flush()
     assert OutboxMessage.objects.filter(dedupe_key=f"profile-change:{change.pk}:approved").exists()
+
+
+def test_approval_keeps_what_the_pdm_corrected_meanwhile_in_what_the_partner_did_not_change(
+    client, acme, acme_user, pdm
+):
+    """The partner changes only its text; before deciding, its PDM corrects the website and adds an
+    industry on the partner's admin page. Approving puts the text live and keeps both corrections."""
+    health = IndustryFactory(name="Healthcare", slug="healthcare-x")
+    change = propose(acme, acme_user, description="Our new text.")
+    assert change.fields_changed == ["description"]
+    client.force_login(pdm)
+    proposal_page = text_of(
+        client.get(reverse("admin:partners_profilechangerequest_change", args=[change.pk]))
+    )
+    assert "Changed by the partner: About text" in proposal_page
+    url = reverse("admin:partners_partner_change", args=[acme.pk])
+    data = change_form_data(client, url)
+    data.update(website="https://www.acme-new.example", industries=[*data["industries"], str(health.pk)])
+    assert client.post(url, data).status_code == 302
+
+    client.post(
+        reverse("admin:partners_profilechangerequest_changelist"),
+        {"action": "approve", "_selected_action": [change.pk]},
+    )
+
+    acme.refresh_from_db()
+    assert acme.description == "Our new text."
+    assert acme.website == "https://www.acme-new.example"
+    assert set(acme.industries.values_list("slug", flat=True)) == {"retail-x", "healthcare-x"}
+
+
+def test_approval_sets_each_list_the_partner_changed_as_proposed(acme, acme_user, pdm):
+    analytics = UseCaseFactory(name="Analytics", slug="analytics-y")
+    change = propose(acme, acme_user, website="https://acme.example/en", use_cases=[analytics], industries=[])
+    assert change.fields_changed == ["website", "industries", "use_cases"]
+    acme.description = "Corrected by the PDM."
+    acme.save()
+
+    profile_change_approve(change=change, user=pdm)
+
+    acme.refresh_from_db()
+    assert (acme.description, acme.website) == ("Corrected by the PDM.", "https://acme.example/en")
+    assert (list(acme.industries.all()), list(acme.use_cases.all())) == ([], [analytics])
 
 
 def test_rejection_needs_a_reason_that_the_partner_sees(acme, acme_user, acme_client, pdm):
