@@ -50,6 +50,18 @@ def contact_request_created(contact_request) -> None:
     )
 
 
+def enrollments_revoked(enrollments) -> None:
+    """One event per enrollment revoked, by its PDM or by the scheduled check (partner and program loaded
+    by the caller)."""
+    from partners.api.serializers import EnrollmentSerializer
+
+    data = EnrollmentSerializer(enrollments, many=True).data
+    webhook_events_emit_many(
+        event=WebhookEvent.ENROLLMENT_REVOKED,
+        items=[(enrollment.partner, item) for enrollment, item in zip(enrollments, data, strict=True)],
+    )
+
+
 def enrollments_expired(enrollments) -> None:
     """One event per enrollment the scheduled check expired (partner and program loaded by the caller)."""
     from partners.api.serializers import EnrollmentSerializer

@@ -747,7 +747,33 @@ def enrollment_revoke(*, enrollment: ProgramEnrollment, user, reason: str) -> Pr
         _partner_led_cases_follow(
             locked, user=user, why=f"{user} revoked its {locked.program.name} enrollment"
         )
+        _enrollment_revoked_tell(locked, user)
+        events.enrollments_revoked([locked])
     return locked
+
+
+def _enrollment_revoked_tell(enrollment: ProgramEnrollment, user) -> None:
+    """The partner's staff and PDM read why, as when the scheduled check revokes one (the same email and
+    key: an enrollment is revoked once, and they are told once)."""
+    from partners.checks.contacts import partner_contacts  # the checks package imports this module
+
+    partner = partner_contacts([enrollment.partner_id])[enrollment.partner_id]
+    if not partner.staff_and_pdm:
+        return
+    outbox_email_enqueue(
+        dedupe_key=f"enrollment-revoked:{enrollment.pk}",
+        to=partner.staff_and_pdm,
+        subject=f"{partner.name}: {enrollment.program.name} was revoked",
+        template="emails/checks/enrollment_revoked",
+        context={
+            "partner": partner,
+            "enrollment": enrollment,
+            "program": enrollment.program,
+            "revoked_by": user.get_full_name() or user.get_username(),
+            "scorecard_path": reverse("my:scorecard"),
+            "pdm_path": partner.pdm_path_with_staff,
+        },
+    )
 
 
 def _partner_led_cases_follow(enrollment: ProgramEnrollment, *, user, why: str) -> None:

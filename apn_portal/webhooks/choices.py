@@ -7,6 +7,7 @@ class WebhookEvent(models.TextChoices):
     PARTNER_TIER_CHANGED = "partner.tier_changed", "A partner moved to another tier"
     ENROLLMENT_APPROVED = "enrollment.approved", "A program enrollment was approved"
     ENROLLMENT_EXPIRED = "enrollment.expired", "A program enrollment expired"
+    ENROLLMENT_REVOKED = "enrollment.revoked", "A program enrollment was revoked (status_reason says why)"
     CERTIFICATION_EXPIRING = "certification.expiring", "A partner's certifications expire soon"
     ACCESS_GRANT_REVOKED = "access_grant.revoked", "A customer's access grant to a partner was revoked"
     CONTACT_REQUEST_CREATED = "contact_request.created", "A customer sent a partner a contact request"

@@ -277,6 +277,7 @@ def _enforce_minimum_tiers(today: datetime.date, result: CheckResult, touched_pa
             ),
             now=now,
         )
+        events.enrollments_revoked(enrollments)
         revoked.extend(enrollments)
     result.add("enrollments_revoked", len(revoked))
     touched_partners.update(e.partner_id for e in revoked)

@@ -12,6 +12,8 @@ from django.urls import reverse
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
 from apn_portal.outbox.models import OutboxMessage
+from apn_portal.webhooks.models import WebhookDelivery
+from apn_portal.webhooks.services import webhook_endpoint_create
 from partners.checks import program_renewal
 from partners.choices import EnrollmentStatus, TierChangeSource
 from partners.models import Partner, PartnerSearchEntry, Program, ProgramEnrollment
@@ -24,6 +26,7 @@ from tests.factories import (
     PartnerFactory,
     PartnerUserFactory,
     PdmFactory,
+    SuperUserFactory,
     program,
     tier,
 )
@@ -155,6 +158,12 @@ def test_audit_reminders_go_once_each_and_not_for_programs_without_audits(partne
 
 def test_an_enrollment_whose_minimum_tier_is_lost_is_revoked_after_the_grace_period(partner):
     enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2027, 12, 31))  # needs Select
+    webhook_endpoint_create(
+        user=SuperUserFactory(),
+        url="http://127.0.0.1:8151/hook",
+        events=["enrollment.revoked"],
+        secret="s3cret-for-tests-0123456789",
+    )
     demoted_at = datetime.datetime(2026, 4, 1, 3, 0, tzinfo=datetime.UTC)
     partner_tier_change(
         partner=partner,
@@ -182,8 +191,15 @@ def test_an_enrollment_whose_minimum_tier_is_lost_is_revoked_after_the_grace_per
     assert "below the Select tier this program requires since 01 Apr 2026" in enrollment.status_reason
     assert run.changed["enrollments_revoked"] == 1
     assert program("databases").pk not in PartnerSearchEntry.objects.get(partner=partner).program_ids
-    assert OutboxMessage.objects.filter(dedupe_key=f"enrollment-revoked:{enrollment.pk}").exists()
+    [told] = OutboxMessage.objects.filter(dedupe_key=f"enrollment-revoked:{enrollment.pk}")
+    assert "Once it holds the Select tier again, it can apply anew." in told.body_text
+    [announced] = WebhookDelivery.objects.filter(event="enrollment.revoked")
+    assert (announced.payload["data"]["id"], announced.payload["data"]["status"]) == (
+        enrollment.pk,
+        "revoked",
+    )
     assert not any(run_on(revoke_on).changed.values())
+    assert WebhookDelivery.objects.filter(event="enrollment.revoked").count() == 1
 
 
 def test_an_enrollment_is_kept_when_the_partner_regains_the_tier_in_time(partner):

@@ -6,10 +6,12 @@ import pytest
 from django.utils import timezone
 
 from apn_portal.checks.services import check_run
+from apn_portal.outbox.models import OutboxMessage
 from apn_portal.webhooks.models import WebhookDelivery
 from apn_portal.webhooks.services import webhook_endpoint_create
 from engagements.services import access_grant_revoke
 from partners.choices import EnrollmentStatus
+from partners.services import enrollment_revoke
 from tests.factories import (
     AccessGrantFactory,
     ApprovedEnrollmentFactory,
@@ -17,6 +19,7 @@ from tests.factories import (
     CustomerUserFactory,
     PartnerFactory,
     PartnerUserFactory,
+    PdmFactory,
     StaffMemberFactory,
     SuperUserFactory,
 )
@@ -49,6 +52,30 @@ def test_an_enrollment_the_check_expires_is_announced_to_its_partner_and_to_staf
     assert {d.payload["data"]["id"] for d in deliveries} == {enrollment.pk}
     assert deliveries[0].payload["data"]["status"] == "expired"
     assert not deliveries.filter(endpoint=other).exists()
+
+
+def test_an_enrollment_its_pdm_revokes_is_announced_and_its_partner_told_why():
+    enrollment = ApprovedEnrollmentFactory(
+        partner=PartnerFactory(pdm=PdmFactory(email="pat@provider.example"))
+    )
+    partner = enrollment.partner
+    PartnerUserFactory(partner=partner, email="ann@acme.example")
+    own = _endpoint(PartnerUserFactory(partner=partner), "enrollment.revoked")
+    other = _endpoint(PartnerUserFactory(partner=PartnerFactory()), "enrollment.revoked")
+
+    enrollment_revoke(enrollment=enrollment, user=partner.pdm, reason="The audit found no SOC 2 report.")
+
+    (delivery,) = WebhookDelivery.objects.filter(event="enrollment.revoked")
+    assert delivery.endpoint_id == own.pk != other.pk
+    assert delivery.payload["data"]["status"] == "revoked"
+    assert delivery.payload["data"]["status_reason"] == "The audit found no SOC 2 report."
+    (email,) = OutboxMessage.objects.filter(dedupe_key=f"enrollment-revoked:{enrollment.pk}")
+    assert "ann@acme.example" in email.to and "pat@provider.example" in email.to
+    assert f"{enrollment.program.name} validation was revoked by {partner.pdm.get_full_name()}" in " ".join(
+        email.body_text.split()
+    )
+    assert "The audit found no SOC 2 report." in email.body_text
+    assert "tier again" not in email.body_text
 
 
 def test_a_revoked_grant_is_announced_to_the_partner_that_held_it():
