@@ -25,8 +25,9 @@ class StageAdvanceForm(forms.Form):
     reached_on = forms.DateField(
         label="Reached on",
         required=False,
+        validators=[validate_plausible_date],
         widget=DatePicker(),
-        help_text="Leave empty for today.",
+        help_text="Leave empty for today (the customer's day, in its time zone).",
     )
     note = forms.CharField(label="Note", required=False, max_length=500)
 

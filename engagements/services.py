@@ -791,10 +791,14 @@ def engagement_stage_advance(
                 f"{locked.get_stage_display()}, so {next_stage.label} comes next.",
                 field="to_stage",
             )
+        _plausible(reached_on, "reached_on")
         today = locked.customer.local_today()
         reached_on = reached_on or today
         if reached_on > today:
-            raise DomainError("A step is recorded once it is reached, not in advance.", field="reached_on")
+            raise DomainError(
+                f"A step is recorded once it is reached, not in advance: it is {_customer_day(locked)}.",
+                field="reached_on",
+            )
         previous = locked.stage_events.order_by("-reached_on").first()
         if previous and reached_on < previous.reached_on:
             raise DomainError(
@@ -825,11 +829,14 @@ def engagement_complete(
         _ensure_open(locked)
         # The partner's reference says when the work launched: a date yet to come, or before the journey's
         # last recorded step, would put it on record wrongly, as it would a step (engagement_stage_advance).
+        _plausible(completed_on, "completed_on")
         today = locked.customer.local_today()
         completed_on = completed_on or today
         if completed_on > today:
             raise DomainError(
-                "An engagement is completed once the work is done, not in advance.", field="completed_on"
+                f"An engagement is completed once the work is done, not in advance: it is "
+                f"{_customer_day(locked)}.",
+                field="completed_on",
             )
         last_step = locked.stage_events.order_by("-reached_on", "-id").first()
         if last_step and completed_on < last_step.reached_on:
@@ -1463,6 +1470,12 @@ def _tell_access_ended(grants: list[AccessGrant]) -> int:
 
 
 # Purchases --------------------------------------------------------------------------------------------
+
+
+def _customer_day(engagement: Engagement) -> str:
+    """The customer's today, which dates an engagement's steps, said so a partner elsewhere sees why."""
+    customer = engagement.customer
+    return f"{customer.local_today():%d %b %Y} for {customer.name} ({customer.zone.key})"
 
 
 def _plausible(day: datetime.date | None, field: str) -> None:
