@@ -12,8 +12,17 @@ from django.urls import reverse
 
 from apn_portal.fields import IdMultipleChoiceField
 from partners.models import Industry
+from support.services import support_case_open
 from tests.api.conftest import api_client
-from tests.factories import IndustryFactory, PartnerFactory, PartnerUserFactory, SuperUserFactory
+from tests.factories import (
+    AwsAccountFactory,
+    CustomerUserFactory,
+    IndustryFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    SuperUserFactory,
+    SupportSubscriptionFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +65,23 @@ def _date_time_filters() -> list[tuple[str, str]]:
     ]
 
 
+def _a_real_address(path: str) -> str:
+    """A list under a record (a case's replies) read at a record that exists: another is a 404 first."""
+    if "{id}" not in path:
+        return path
+    assert path == "/api/v1/support-cases/{id}/replies/", path
+    customer_user = CustomerUserFactory()
+    SupportSubscriptionFactory(customer=customer_user.customer, plan="business")
+    case = support_case_open(
+        user=customer_user,
+        account=AwsAccountFactory(customer=customer_user.customer),
+        subject="Site down",
+        description="503 everywhere.",
+        severity="production_down",
+    )
+    return path.replace("{id}", str(case.pk))
+
+
 def test_every_date_time_filter_out_of_range_in_utc_is_a_400_naming_it():
     filters = _date_time_filters()
     assert {
@@ -67,10 +93,12 @@ def test_every_date_time_filter_out_of_range_in_utc_is_a_400_naming_it():
         ("/api/v1/contact-requests/", "created_before"),
         ("/api/v1/engagements/", "updated_since"),
         ("/api/v1/support-cases/", "updated_since"),
+        ("/api/v1/support-cases/{id}/replies/", "updated_since"),
     } <= set(filters)
     client = api_client(SuperUserFactory())
 
-    for path, name in filters:
+    for template, name in filters:
+        path = _a_real_address(template)
         # Years 1 and 9999 as written, but a year 0 and a year 10000 in UTC.
         for value in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
             response = client.get(path, {name: value})
