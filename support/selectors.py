@@ -14,7 +14,12 @@ from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
 from engagements.choices import AccessScope
 from engagements.models import AwsAccount, Customer, todays_in_zones
-from engagements.selectors import customers_assigned_to, live_grants, partner_is_solution_provider
+from engagements.selectors import (
+    accounts_visible_to,
+    customers_assigned_to,
+    live_grants,
+    partner_is_solution_provider,
+)
 from partners.choices import CertificationLevel, ProgramKind
 from partners.selectors import active_enrollments
 from support.choices import (
@@ -755,11 +760,15 @@ def accounts_open_for_cases(
 
 
 def accounts_named_in_new_cases(user) -> QuerySet[AwsAccount]:
-    """The accounts a new case may name (the API's account field): those open for cases and, for a
-    partner, those it holds a narrower live grant on, which it sees anyway (engagements'
-    accounts_visible_to) and is told why it cannot open a case on (grant_scope_refusal). Any other
-    account reads as not existing."""
-    return _accounts_for_cases(user, timezone.now(), AccessScope.values)
+    """The accounts a new case may name (the API's account field): those open for cases, and the others
+    `user` sees anyway (engagements' accounts_visible_to): a partner's under a narrower live grant, told
+    why it cannot open a case there (grant_scope_refusal), and the accounts of the customers a member of
+    the provider's staff looks after, refused as not theirs to open cases on (a 403). Any other account
+    reads as not existing."""
+    return AwsAccount.objects.filter(
+        Q(pk__in=_accounts_for_cases(user, timezone.now(), AccessScope.values).values("pk"))
+        | Q(pk__in=accounts_visible_to(user).values("pk"))
+    )
 
 
 def grant_scope_refusal(
