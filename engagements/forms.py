@@ -4,6 +4,7 @@ input: the services decide."""
 from django import forms
 
 from apn_portal.dates import DatePicker, validate_plausible_date
+from apn_portal.forms import SubmissionTokenMixin
 from engagements.choices import AccessScope, EngagementStage, stage_after
 from engagements.models import AwsAccount, EngagementPartner
 from engagements.selectors import engagement_partners_open_to_grants
@@ -94,7 +95,7 @@ class _EngagedPartnerChoice(forms.ModelChoiceField):
         )
 
 
-class AccessGrantForm(forms.Form):
+class AccessGrantForm(SubmissionTokenMixin, forms.Form):
     """A customer's access administrator delegates one account to one engaged partner."""
 
     account = _AccountChoice(queryset=AwsAccount.objects.none(), label="Account")
@@ -145,4 +146,5 @@ class AccessGrantForm(forms.Form):
             "scope": data["scope"],
             "mfa_required": data["mfa_required"],
             "last_day": data.get("expires_on"),
+            "submission_token": self.submission_token(),
         }

@@ -518,6 +518,8 @@ class AccessGrant(TimeStampedModel):
         help_text="It ran out (its end or its contract's last day passed) and the scheduled check recorded "
         "it, dated when it ended; nobody revoked it.",
     )
+    # As SupportCase.submission_key: one submit of the grant form is one grant (apn_portal.forms).
+    submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:

@@ -23,6 +23,7 @@ from apn_portal.exceptions import (
     lock_or_refuse,
     validate_or_refuse,
 )
+from apn_portal.forms import submission_key_of
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from engagements import events
 from engagements.choices import (
@@ -1205,11 +1206,15 @@ def access_grant_create(
     mfa_required: bool = True,
     expires_at: datetime.datetime | None = None,
     last_day: datetime.date | None = None,
+    submission_token=None,
 ) -> AccessGrant:
     """The customer delegates one of its accounts to a partner engaged for it, through an IAM role,
     until at the latest the end of the partner's contract: until an exact moment (`expires_at`), or to
     the end of a day in the customer's time zone (`last_day`; by default the contract's last day), which
-    moves with the customer's calendar if its time zone changes."""
+    moves with the customer's calendar if its time zone changes.
+
+    With the grant form's `submission_token`, the same submit sent again (a double click, Back and
+    resubmit, two at once) returns the grant it made first, rather than refusing the role as held."""
     if expires_at is not None and last_day is not None:
         raise DomainError("Give the grant an end or a last day of access, not both.", field="expires_at")
     customer = account.customer
@@ -1234,6 +1239,17 @@ def access_grant_create(
         raise DomainError(
             "Administration access always requires the customer's MFA token.", field="mfa_required"
         )
+    submission_key = submission_key_of(
+        submission_token,
+        user,
+        account.pk,
+        engagement_partner.pk,
+        role_arn,
+        scope,
+        mfa_required,
+        expires_at,
+        last_day,
+    )
     with transaction.atomic():
         # Locked in the order the other changes take them, and judged as they left them: the customer (its
         # time zone, which customer_time_zone_change moves every live grant's end with), then the
@@ -1250,6 +1266,11 @@ def access_grant_create(
             "partner's contract",
         )
         engaged.engagement = engagement  # a contract's engagement never changes
+        # Under the customer's lock, so a repeat sent at the same time waits for the first and finds it.
+        if submission_key:
+            earlier = AccessGrant.objects.filter(submission_key=submission_key).first()
+            if earlier is not None:
+                return earlier
         problem = engaged_partner_grant_problem(engaged, customer, customer.local_today())
         if problem:
             raise DomainError(problem, field="engagement_partner")
@@ -1290,6 +1311,7 @@ def access_grant_create(
             granted_at=now,
             expires_at=expires_at,
             last_day=last_day,
+            submission_key=submission_key,
         )
         # The partner sees the account from now on, and sees it named as the management account of the
         # members it already sees: their `updated_at` moves, so its sync with `updated_since` finds them.

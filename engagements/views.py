@@ -219,6 +219,8 @@ def access_grant_create(request):
                 f"{grant.account.account_id} until {grant.expires_at:%d %b %Y %H:%M %Z}.",
             )
             return redirect_see_other("engagements:access")
+    if form.is_bound:
+        form.keep_a_submission_token()
     return render_page(
         request,
         "engagements/access_grant_form.html",

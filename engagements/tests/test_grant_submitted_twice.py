@@ -1,0 +1,65 @@
+"""One submit of the grant form is one grant: sent again (a double click, Back and resubmit), it shows the
+grant it made, not "already holds role …" for a grant the person has just made."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from engagements.models import AccessGrant
+
+pytestmark = pytest.mark.django_db
+
+
+def grant_form(client) -> dict:
+    """What the browser sends from a freshly opened grant page: its hidden token and the person's values."""
+    page = client.get(reverse("engagements:access-grant")).content.decode()
+    token = re.search(r'name="submission_token" value="([^"]+)"', page)
+    assert token, "the grant form carries a submission token"
+    return {"submission_token": token.group(1)}
+
+
+def test_the_grant_form_sent_twice_grants_once_and_says_so_both_times(client, alpha):
+    client.force_login(alpha.admin)
+    data = {
+        **grant_form(client),
+        "account": alpha.management.pk,
+        "engagement_partner": alpha.engaged.pk,
+        "role_arn": f"arn:aws:iam::{alpha.management.account_id}:role/Finance",
+        "scope": "billing",
+        "mfa_required": "on",
+    }
+
+    first = client.post(reverse("engagements:access-grant"), data, follow=True)
+    again = client.post(reverse("engagements:access-grant"), data, follow=True)
+
+    assert AccessGrant.objects.filter(role_name="Finance").count() == 1
+    for response in (first, again):
+        assert response.redirect_chain[-1][1] == 303
+        assert "can now use role Finance on account" in response.content.decode()
+
+    another_page = {**data, **grant_form(client)}
+    refused = client.post(reverse("engagements:access-grant"), another_page)
+    assert refused.status_code == 400
+    assert "already holds role Finance" in refused.content.decode()
+
+
+def test_a_refused_grant_keeps_its_token_so_the_corrected_submit_is_protected_too(client, alpha):
+    client.force_login(alpha.admin)
+    data = {
+        **grant_form(client),
+        "account": alpha.management.pk,
+        "engagement_partner": alpha.engaged.pk,
+        "role_arn": f"arn:aws:iam::{alpha.member.account_id}:role/Finance",  # the wrong account's id
+        "scope": "billing",
+        "mfa_required": "on",
+    }
+
+    refused = client.post(reverse("engagements:access-grant"), data)
+
+    assert refused.status_code == 400
+    assert f'name="submission_token" value="{data["submission_token"]}"' in refused.content.decode()
+    corrected = {**data, "role_arn": f"arn:aws:iam::{alpha.management.account_id}:role/Finance"}
+    for _ in range(2):
+        assert client.post(reverse("engagements:access-grant"), corrected).status_code == 303
+    assert AccessGrant.objects.filter(role_name="Finance").count() == 1
