@@ -11,6 +11,7 @@ from apn_portal.forms import SubmissionTokenMixin
 from engagements.choices import ProcurementModel
 from partners.models import (
     LOGO_CONTENT_TYPES,
+    PROFILE_CHANGE_FIELDS,
     ContactRequest,
     CustomerReference,
     Partner,
@@ -262,18 +263,17 @@ class ProfileChangeForm(forms.ModelForm):
 
     def __init__(self, *args, partner: Partner, pending: ProfileChangeRequest | None = None, **kwargs):
         if not kwargs.get("data"):
-            # A new proposal replaces the waiting one: it starts from that, so sending it again loses none
-            # of what was proposed; otherwise from the live profile.
-            source = pending or partner
-            kwargs.setdefault(
-                "initial",
-                {
-                    "description": source.description,
-                    "website": source.website,
-                    "industries": list(source.industries.all()),
-                    "use_cases": list(source.use_cases.all()),
-                },
-            )
+            # The live profile, with what the waiting proposal changes laid over it: sending it again loses
+            # none of what was proposed, and keeps what the PDM corrected meanwhile in the rest (the
+            # service proposes what differs from the live profile).
+            changed = set(pending.fields_changed) if pending is not None else set()
+
+            def value(name):
+                source = pending if name in changed else partner
+                held = getattr(source, name)
+                return list(held.all()) if name in ("industries", "use_cases") else held
+
+            kwargs.setdefault("initial", {name: value(name) for name in PROFILE_CHANGE_FIELDS})
         super().__init__(*args, **kwargs)
 
 

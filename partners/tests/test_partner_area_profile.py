@@ -407,6 +407,42 @@ def test_approval_keeps_what_the_pdm_corrected_meanwhile_in_what_the_partner_did
     assert set(acme.industries.values_list("slug", flat=True)) == {"retail-x", "healthcare-x"}
 
 
+def test_changing_a_waiting_proposal_keeps_what_the_pdm_corrected_meanwhile(
+    acme, acme_user, acme_client, pdm
+):
+    """The form starts from the live profile with the proposal's changes over it: the website the PDM
+    corrected after the first proposal is the corrected one, and stays so through the revision."""
+    propose(acme, acme_user, description="New text.")
+    acme.website = "https://www.acme-corrected.example"
+    acme.save()
+
+    form = acme_client.get(reverse("my:profile-edit")).context["form"]
+    assert (form.initial["description"], form.initial["website"]) == (
+        "New text.",
+        "https://www.acme-corrected.example",
+    )
+    data = {
+        "description": "Newer text.",
+        "website": form.initial["website"],
+        "industries": [str(industry.pk) for industry in form.initial["industries"]],
+        "use_cases": [str(use_case.pk) for use_case in form.initial["use_cases"]],
+    }
+    assert acme_client.post(reverse("my:profile-edit"), data).status_code == 303
+    revised = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    assert revised.fields_changed == ["description"]
+    page = acme_client.get(reverse("my:profile")).content.decode()
+    panel = page[
+        page.index('id="pending-heading"') : page.index("</section>", page.index('id="pending-heading"'))
+    ]
+    assert "<dt>About your company</dt>" in panel and "Newer text." in panel
+    assert "<dt>Website</dt>" not in panel and "<dt>Industries</dt>" not in panel
+
+    profile_change_approve(change=revised, user=pdm)
+
+    acme.refresh_from_db()
+    assert (acme.description, acme.website) == ("Newer text.", "https://www.acme-corrected.example")
+
+
 def test_approval_sets_each_list_the_partner_changed_as_proposed(acme, acme_user, pdm):
     analytics = UseCaseFactory(name="Analytics", slug="analytics-y")
     change = propose(acme, acme_user, website="https://acme.example/en", use_cases=[analytics], industries=[])
