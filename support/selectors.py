@@ -943,6 +943,7 @@ def breach_notice(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:
         "handling_partner",
         "opened_by",
         "opened_by_partner",
+        "first_responder",
     ).order_by("pk")
 
 

@@ -541,7 +541,7 @@ def support_cases_follow_time_zone(customer: Customer, *, now: datetime.datetime
 
 
 def support_cases_mark_breached(
-    cases: QuerySet[SupportCase], now: datetime.datetime
+    cases: QuerySet[SupportCase], now: datetime.datetime, becoming: str | None = None
 ) -> tuple[list[SupportCase], int, int]:
     """Mark those of `cases` past their first-response deadline without a response (selectors.
     breached_cases) breached, and tell whoever answers each (support_cases_tell_breached). For the
@@ -549,6 +549,8 @@ def support_cases_mark_breached(
 
     The cases are locked as a reply locks its case (support_case_reply) and re-read under the lock, so a
     case answered in the meantime drops out, and one already marked is not marked (or told) again.
+    `becoming`: the status a case is being set to as it is marked (resolved or closed unanswered), which the
+    email and the event tell.
     Returns (the cases marked, read by selectors.breach_notice; emails queued; webhook events)."""
     with transaction.atomic():
         due = selectors.breached_cases(now).filter(pk__in=cases.values("pk"))
@@ -560,6 +562,8 @@ def support_cases_mark_breached(
             breached_at=F("first_response_due_at"), updated_at=now
         )
         notice = list(selectors.breach_notice(SupportCase.objects.filter(pk__in=marked)))
+        for case in notice if becoming else ():
+            case.status = becoming
         emails, webhook_events = support_cases_tell_breached(notice)
     return notice, emails, webhook_events
 
@@ -870,6 +874,10 @@ def _email_breached(cases: list[SupportCase]) -> int:
                     # The template shows it in this zone ({% timezone %}), whichever is active here.
                     "due_at": case.first_response_due_at,
                     "time_zone": case.customer.time_zone,
+                    # Marked as it was answered late, or resolved or closed unanswered: nothing to answer.
+                    "answered_at": case.first_responded_at,
+                    "ended_unanswered": case.first_responded_at is None
+                    and case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED),
                 },
             )
         )
@@ -916,7 +924,9 @@ def support_case_status_change(*, user, case: SupportCase, status: str) -> Suppo
         if status in DONE_CASE_STATUSES and unanswered_late:
             # Resolving or closing ends the wait the support_sla check looks at: a deadline already missed
             # is marked first, as the check (or a late reply) would have, with the same email and event.
-            marked, _, _ = support_cases_mark_breached(SupportCase.objects.filter(pk=case.pk), now)
+            marked, _, _ = support_cases_mark_breached(
+                SupportCase.objects.filter(pk=case.pk), now, becoming=status
+            )
             if marked:
                 case.breached_at = marked[0].breached_at
         case.status = status

@@ -277,6 +277,33 @@ def test_a_late_first_response_is_a_breach_whether_or_not_the_check_ran_first(al
     assert sorted(case["id"] for case in listed) == sorted([business_case.pk, noticed.pk])
 
 
+def test_the_breach_email_says_what_became_of_the_case(alpha, business_case, engineer):
+    """Marked by the check while unanswered: answer it now. Marked as it is answered late, or closed
+    unanswered: what happened, and no call to answer what needs no answer."""
+    closed = open_case(alpha.staff, alpha.account)
+    waiting = open_case(alpha.staff, alpha.account)
+    with at(OPENED + datetime.timedelta(minutes=62)):
+        services.support_case_reply(user=engineer, case=business_case, body="Looking.")
+        services.support_case_status_change(user=alpha.staff, case=closed, status=CaseStatus.CLOSED)
+    run_at(OPENED + datetime.timedelta(minutes=65))
+
+    def told(case):
+        email = OutboxMessage.objects.get(dedupe_key=f"support-case-breached:{case.pk}")
+        return " ".join(email.body_text.split()), " ".join(email.body_html.split())
+
+    text, html = told(business_case)
+    assert "was first answered after its deadline had passed" in text
+    zone = zoneinfo.ZoneInfo(alpha.customer.time_zone)
+    assert (
+        f"Answered: {(OPENED + datetime.timedelta(minutes=62)).astimezone(zone):%a %-d %b %Y, %H:%M}" in text
+    )
+    assert "Answer it now" not in text + html and "Open the case" in text and "answered late" in html
+    text, html = told(closed)
+    assert "was closed with no first response" in text and "Answer it now" not in text + html
+    text, html = told(waiting)
+    assert "has had no first response, and its deadline has passed" in text and "Answer it now" in html
+
+
 def test_an_answer_in_time_is_no_breach_and_tells_nobody(business_case, engineer):
     with at(OPENED + datetime.timedelta(minutes=59)):
         services.support_case_reply(user=engineer, case=business_case, body="On it.")
