@@ -1053,6 +1053,8 @@ def _revoke(grants, *, user, reason: str, at: datetime.datetime) -> list[AccessG
     if revoked:
         _grants_ended_touch(revoked, max(grant.updated_at for grant in revoked))
         events.access_grants_revoked(revoked)
+        # As when access runs out: the partner stops using the role, the customer removes it from IAM.
+        _tell_access_ended(revoked)
     return [*revoked, *expired]
 
 

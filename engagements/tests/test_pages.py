@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apn_portal.outbox.models import OutboxMessage
 from engagements.models import AccessGrant, Engagement
 from tests.factories import (
     AccessGrantFactory,
@@ -180,6 +181,12 @@ def test_revoke_is_confirmed_then_recorded(client, alpha):
     again = text(client.get(url))  # the address opened once more: said as it now is
     assert "This access was already revoked" in again
     assert "Was to expire" in again and "Would expire" not in again
+    # Told as when access runs out: the partner to stop using the role, the customer to remove it.
+    revoker = alpha.admin.get_full_name() or alpha.admin.get_username()
+    for side, told in (("partner", alpha.partner_user.email), ("customer", alpha.admin.email)):
+        email = OutboxMessage.objects.get(dedupe_key=f"grant-revoked:{alpha.grant.pk}:{side}")
+        assert told in email.to
+        assert f"{revoker} revoked it: Project paused" in " ".join(email.body_text.split())
 
 
 def test_every_ended_grant_can_be_read_a_page_at_a_time_saying_how_many_there_are(client, alpha):
