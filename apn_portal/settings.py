@@ -222,9 +222,11 @@ CELERY_BEAT_SCHEDULE = {
     "check-access-grant-expiry": {"task": "checks.access_grant_expiry", "schedule": crontab(minute=5)},
     # Every five minutes: the tightest first-response target is 15 minutes.
     "check-support-sla": {"task": "checks.support_sla", "schedule": 5 * 60.0},
+    # Every quarter of an hour: every time zone's midnight falls on one, so each customer is on the successor
+    # plan from the first minutes of its own retirement day.
     "check-support-plan-retirement": {
         "task": "checks.support_plan_retirement",
-        "schedule": crontab(hour=0, minute=5),
+        "schedule": crontab(minute="*/15"),
     },
     # After the plan retirement check, which may move a plan to one that names no TAM.
     "check-tam-qualification": {"task": "checks.tam_qualification", "schedule": crontab(hour=0, minute=10)},

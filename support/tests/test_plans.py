@@ -2,9 +2,11 @@
 a successor."""
 
 import datetime
+import zoneinfo
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -16,12 +18,20 @@ from apn_portal.exceptions import DomainError
 from support import selectors, services
 from support.choices import SubscriptionChange, TamCoverage
 from support.models import SupportPlan, SupportSubscription
-from tests.factories import CustomerFactory, SupportPlanFactory, SupportSubscriptionFactory, support_plan
+from tests.factories import (
+    AwsAccountFactory,
+    CustomerFactory,
+    CustomerUserFactory,
+    SupportPlanFactory,
+    SupportSubscriptionFactory,
+    support_plan,
+)
 
 pytestmark = pytest.mark.django_db
 
 BEFORE_RETIREMENT = datetime.datetime(2026, 11, 27, 10, 0, tzinfo=datetime.UTC)
 RETIREMENT_DAY = datetime.datetime(2027, 1, 1, 0, 10, tzinfo=datetime.UTC)
+HOUR = datetime.timedelta(hours=1)
 
 
 def at(moment):
@@ -279,6 +289,46 @@ def test_a_plan_retires_on_each_customers_own_calendar(alpha, bravo):
     assert second.changed == {"subscriptions_moved": 0}
     current = SupportSubscription.objects.get(customer=bravo.customer, ended_at=None)
     assert current.plan.slug == "business-support-plus"
+
+
+def _scheduled(task: str, start: datetime.datetime, end: datetime.datetime) -> list[datetime.datetime]:
+    """When celery beat runs `task` from `start` to `end` (UTC), by the portal's CELERY_BEAT_SCHEDULE."""
+    schedule = next(entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == task)[
+        "schedule"
+    ]
+    moment, runs = start.replace(second=0, microsecond=0), []
+    while moment <= end:
+        if moment.hour in schedule.hour and moment.minute in schedule.minute and moment >= start:
+            runs.append(moment)
+        moment += datetime.timedelta(minutes=1)
+    return runs
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Kathmandu", "Pacific/Chatham"])
+def test_from_the_first_minutes_of_its_retirement_day_a_customer_is_on_the_successor(alpha, zone):
+    """As beat runs the check: a customer anywhere (UTC-8, +5:45, +13:45) opening a production-down case a
+    few minutes into its own 1 January is served by Business Support+, not refused by Developer."""
+    customer = CustomerFactory(name="Far Away Ltd", time_zone=zone)
+    staff = CustomerUserFactory(customer=customer)
+    account = AwsAccountFactory(customer=customer)
+    with at(BEFORE_RETIREMENT):
+        SupportSubscriptionFactory(customer=customer, plan="developer")
+    midnight = datetime.datetime(2027, 1, 1, tzinfo=zoneinfo.ZoneInfo(zone))
+    soon_after = midnight + datetime.timedelta(minutes=2)
+
+    for moment in _scheduled("checks.support_plan_retirement", midnight - HOUR, soon_after):
+        with at(moment):
+            check_run("support_plan_retirement")
+    with at(soon_after):
+        case = services.support_case_open(
+            user=staff,
+            account=account,
+            subject="Site down",
+            description="Everything is down.",
+            severity="production_down",
+        )
+
+    assert case.plan.slug == "business-support-plus"
 
 
 def test_the_comparison_on_the_support_page_offers_plans_by_the_customers_calendar(client, alpha, bravo):
