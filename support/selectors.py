@@ -854,9 +854,7 @@ def responder_side(user, case: SupportCase) -> str | None:
         return ReplySide.PARTNER_SUPPORT if user_handles_case(user, case) else None
     if user_sees_all_support(user):
         return ReplySide.PROVIDER_SUPPORT
-    if user.has_role(StaffRole.TAM) and user.pk in _tam_ids(
-        case.customer, subscription_for_account(case.account)
-    ):
+    if user.has_role(StaffRole.TAM) and user.pk in _tam_ids(subscription_for_account(case.account)):
         return ReplySide.PROVIDER_SUPPORT
     return None
 
@@ -885,13 +883,14 @@ def case_settable_statuses(user, case: SupportCase) -> list[str]:
     return [value for value in case_statuses_for(user, case) if value != case.status]
 
 
-def _tam_ids(customer: Customer, subscription: SupportSubscription | None) -> set[int]:
+def _tam_ids(subscription: SupportSubscription | None) -> set[int]:
     """The TAMs who answer a case on an account to which `subscription` applies now (not the one that
     applied at opening: the TAM named since takes the open cases over). A TAM answers only on a plan that
-    comes with one: the customer's TAM on Business answers nothing."""
+    comes with one: the customer's TAM on Business answers nothing, nor does the TAM of another of the
+    customer's accounts."""
     if subscription is None or subscription.tam_coverage != TamCoverage.DESIGNATED:
         return set()
-    return {subscription.tam_id, *([customer.tam_id] if customer.tam_id else [])}
+    return {subscription.tam_id}
 
 
 def case_list(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:

@@ -16,7 +16,13 @@ from engagements.models import Customer
 from support import selectors, services
 from support.choices import CaseStatus, CaseType, ReplySide
 from support.models import SupportCase
-from tests.factories import AccessGrantFactory, SupportSubscriptionFactory, support_plan
+from tests.factories import (
+    AccessGrantFactory,
+    AwsAccountFactory,
+    QualifiedTamFactory,
+    SupportSubscriptionFactory,
+    support_plan,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -230,6 +236,39 @@ def test_the_customers_designated_tam_answers_its_cases(alpha, tam):
 
     assert reply(tam, case).side == ReplySide.PROVIDER_SUPPORT
     assert case in selectors.cases_visible_to(tam)
+
+
+def test_a_tam_answers_only_on_the_accounts_whose_plan_designates_them(alpha):
+    """Two accounts of a customer on Business, each with its own Enterprise plan and TAM: the customer's TAM
+    (one of the two) does not answer the other account's cases, whose TAM is told of their breaches."""
+    ann = QualifiedTamFactory(username="tam-ann", email="ann@provider.example")
+    ben = QualifiedTamFactory(username="tam-ben", email="ben@provider.example")
+    accounts = {
+        ann: AwsAccountFactory(customer=alpha.customer, account_id="111000000050"),
+        ben: AwsAccountFactory(customer=alpha.customer, account_id="111000000060"),
+    }
+    am = alpha.account_manager
+    services.support_subscription_change(user=am, customer=alpha.customer, plan=support_plan("business"))
+    for tam, account in accounts.items():
+        services.support_subscription_change(
+            user=am, customer=alpha.customer, account=account, plan=support_plan("enterprise"), tam=tam
+        )
+    alpha.customer.refresh_from_db()
+    customers_tam = alpha.customer.tam
+    other_tam = ann if customers_tam == ben else ben
+    case = services.support_case_open(
+        user=alpha.staff,
+        account=accounts[other_tam],
+        subject="DB down",
+        description="Gone.",
+        severity="production_down",
+    )
+
+    assert selectors.responder_side(customers_tam, case) is None
+    with pytest.raises(PermissionDeniedError):
+        services.support_case_reply(user=customers_tam, case=case, body="On it.")
+    answer = services.support_case_reply(user=other_tam, case=case, body="On it.")
+    assert answer.side == ReplySide.PROVIDER_SUPPORT
 
 
 def test_the_partner_passes_a_case_on_to_the_provider(alpha, reseller, stranger):
