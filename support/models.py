@@ -148,6 +148,18 @@ class SupportPlan(TimeStampedModel):
                 f"{self.successor.name} is not offered on {self.retires_on:%d %b %Y}, the day this plan "
                 "retires: choose a plan its customers can move to that day."
             )
+        elif (
+            self.successor is not None
+            and self.successor.tam_coverage == TamCoverage.DESIGNATED
+            and self.tam_coverage != TamCoverage.DESIGNATED
+        ):
+            # Each customer needs its own TAM named there, which no check can choose: they would stay on
+            # the retired plan for good.
+            errors["successor"] = (
+                f"{self.successor.name} comes with a designated TAM, which this plan's customers have not: "
+                "the retirement check cannot move them to it. Choose a plan without one; their Account "
+                "Managers move them on to it, naming a TAM."
+            )
         if self.pk is not None:
             errors = {**self._predecessors_moved_off(), **errors}
         if errors:

@@ -388,6 +388,26 @@ def test_a_successor_is_one_its_predecessors_customers_can_move_to_on_the_retire
     ).full_clean()
 
 
+def test_a_plan_whose_customers_have_no_designated_tam_cannot_retire_to_one_that_needs_one():
+    """Each customer would need its own TAM named there, which the retirement check cannot choose: they
+    would stay on the retired plan for good, the check reporting nothing to do."""
+    retires_on = datetime.date(2027, 3, 1)
+    designated = support_plan("enterprise")
+    pooled = SupportPlanFactory.build(slug="pooled", tam_coverage=TamCoverage.POOL)
+
+    with pytest.raises(ValidationError) as refused:
+        _retiring(pooled, retires_on, designated).full_clean()
+
+    assert refused.value.message_dict["successor"][0].startswith(
+        "Enterprise comes with a designated TAM, which this plan's customers have not"
+    )
+    _retiring(
+        SupportPlanFactory.build(slug="designated-too", tam_coverage=TamCoverage.DESIGNATED),
+        retires_on,
+        designated,
+    ).full_clean()
+
+
 def test_a_successor_stays_offered_until_its_predecessors_have_retired():
     successor = SupportPlanFactory(name="Newer")
     SupportPlanFactory(name="Older", retires_on=datetime.date(2027, 3, 1), successor=successor)
