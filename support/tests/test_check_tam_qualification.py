@@ -79,6 +79,8 @@ def test_thirty_days_before_the_tam_and_the_account_manager_are_warned_once(desi
     assert "no longer qualifies as TAM of Alpha Customer's Enterprise plan" in email.body_text
     assert "Renew the certification, or name another TAM for this plan." in email.body_text
     assert "/admin/support/supportsubscription/add/" in email.body_html
+    # Sent to the TAM too, who cannot change plans: the link says whose it is, as the text does.
+    assert "For the Account Manager: change the customer's support plan</a>" in email.body_html
 
 
 def test_seven_days_before_they_are_warned_again(designated):
@@ -110,6 +112,7 @@ def test_once_it_has_run_out_they_are_told_once_and_the_plan_still_names_the_tam
         "Tara Tam no longer qualifies as TAM of Alpha Customer's Enterprise plan since 25 Dec 2026: "
         "name another TAM." in email.body_text
     )
+    assert "For the Account Manager: change the customer's support plan</a>" in email.body_html
     designated.refresh_from_db()
     assert designated.tam == tam and designated.ended_at is None
 
