@@ -739,6 +739,8 @@ def enrollment_revoke(*, enrollment: ProgramEnrollment, user, reason: str) -> Pr
         locked = enrollment_lock(enrollment, "program")
         _ensure_can_edit(locked.partner, user)
         enrollment_revoke_check(reason=reason, enrollment=locked)
+        # Revoking an application refuses it: it was never validated, nor on the public profile.
+        application = locked.status != EnrollmentStatus.APPROVED
         locked.status = EnrollmentStatus.REVOKED
         locked.status_reason = reason
         locked._history_user = user
@@ -747,12 +749,12 @@ def enrollment_revoke(*, enrollment: ProgramEnrollment, user, reason: str) -> Pr
         _partner_led_cases_follow(
             locked, user=user, why=f"{user} revoked its {locked.program.name} enrollment"
         )
-        _enrollment_revoked_tell(locked, user)
+        _enrollment_revoked_tell(locked, user, application=application)
         events.enrollments_revoked([locked])
     return locked
 
 
-def _enrollment_revoked_tell(enrollment: ProgramEnrollment, user) -> None:
+def _enrollment_revoked_tell(enrollment: ProgramEnrollment, user, *, application: bool) -> None:
     """The partner's staff and PDM read why, as when the scheduled check revokes one (the same email and
     key: an enrollment is revoked once, and they are told once)."""
     from partners.checks.contacts import partner_contacts  # the checks package imports this module
@@ -763,13 +765,15 @@ def _enrollment_revoked_tell(enrollment: ProgramEnrollment, user) -> None:
     outbox_email_enqueue(
         dedupe_key=f"enrollment-revoked:{enrollment.pk}",
         to=partner.staff_and_pdm,
-        subject=f"{partner.name}: {enrollment.program.name} was revoked",
+        subject=f"{partner.name}: {enrollment.program.name} "
+        + ("application not accepted" if application else "was revoked"),
         template="emails/checks/enrollment_revoked",
         context={
             "partner": partner,
             "enrollment": enrollment,
             "program": enrollment.program,
             "revoked_by": user.get_full_name() or user.get_username(),
+            "application": application,
             "scorecard_path": reverse("my:scorecard"),
             "pdm_path": partner.pdm_path_with_staff,
         },

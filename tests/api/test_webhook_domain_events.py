@@ -20,6 +20,7 @@ from tests.factories import (
     PartnerFactory,
     PartnerUserFactory,
     PdmFactory,
+    ProgramEnrollmentFactory,
     StaffMemberFactory,
     SuperUserFactory,
 )
@@ -76,6 +77,21 @@ def test_an_enrollment_its_pdm_revokes_is_announced_and_its_partner_told_why():
     )
     assert "The audit found no SOC 2 report." in email.body_text
     assert "tier again" not in email.body_text
+
+
+def test_an_application_its_pdm_refuses_is_told_as_not_accepted_not_as_a_validation_revoked():
+    enrollment = ProgramEnrollmentFactory(partner=PartnerFactory(pdm=PdmFactory()))
+    PartnerUserFactory(partner=enrollment.partner, email="ann@acme.example")
+
+    enrollment_revoke(enrollment=enrollment, user=enrollment.partner.pdm, reason="No SOC 2 report.")
+
+    (email,) = OutboxMessage.objects.filter(dedupe_key=f"enrollment-revoked:{enrollment.pk}")
+    assert email.subject == f"{enrollment.partner.name}: {enrollment.program.name} application not accepted"
+    text, html = " ".join(email.body_text.split()), " ".join(email.body_html.split())
+    assert f"application to {enrollment.program.name} was not accepted by" in text
+    assert "No SOC 2 report." in text and "No SOC 2 report." in html
+    for sent in (text, html):
+        assert "revoked" not in sent and "public profile" not in sent
 
 
 def test_a_revoked_grant_is_announced_to_the_partner_that_held_it():
