@@ -8,7 +8,12 @@ from apn_portal.accounts.choices import StaffRole
 
 # app label -> actions on every model of that app; anything not listed is view-only for the role or absent.
 ROLE_PERMISSIONS = {
-    StaffRole.PDM: {"partners": ("view", "add", "change", "delete"), "accounts": ("view",)},
+    # Check runs: the PDM dashboard links each check's latest run.
+    StaffRole.PDM: {
+        "partners": ("view", "add", "change", "delete"),
+        "accounts": ("view",),
+        "checks": ("view",),
+    },
     # Which customers' records they reach is narrower still: engagements.selectors, by assignment.
     StaffRole.ACCOUNT_MANAGER: {
         "partners": ("view",),

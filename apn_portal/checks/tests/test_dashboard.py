@@ -1,6 +1,7 @@
 """The PDM's dashboard: plots and lists of the network, for PDMs only, in a constant number of queries."""
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -135,6 +136,17 @@ def test_anyone_else_signed_in_is_told_whom_the_dashboard_is_for(client, make_us
 
     assert response.status_code == 403
     assert "This page is for Partner Development Managers" in response.content.decode()
+
+
+def test_a_pdm_opens_the_latest_run_each_check_links_to(client):
+    check_run_on("certification_expiry", datetime.date(2026, 11, 24))
+    client.force_login(PdmFactory())
+
+    links = re.findall(r'href="(/admin/checks/checkrun/\d+/change/)"', client.get(URL).content.decode())
+
+    assert links
+    for link in links:
+        assert client.get(link).status_code == 200
 
 
 def test_someone_signed_out_signs_in_on_the_portals_page(client):
