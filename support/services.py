@@ -939,9 +939,7 @@ def support_case_status_change(*, user, case: SupportCase, status: str) -> Suppo
 
 
 def support_case_escalate(*, user, case: SupportCase) -> SupportCase:
-    """The reselling partner passes a case on to the provider's support, whose clock then runs until the
-    provider answers: from the hand-over, with the case's own target, when the partner had answered it
-    already (its answer stays in the conversation)."""
+    """The reselling partner passes a case on to the provider's support."""
     with transaction.atomic():
         case = _locked(case)
         if not selectors.user_handles_case(user, case):
@@ -950,17 +948,6 @@ def support_case_escalate(*, user, case: SupportCase) -> SupportCase:
             raise ConflictError("This case was already passed on to the provider.")
         if case.status in DONE_CASE_STATUSES:
             raise ConflictError("This case is resolved; it needs no escalation.")
-        now = timezone.now()
-        case.escalated_at = now
-        changed = ["escalated_at", "updated_at"]
-        if case.first_responded_at is not None and case.response_target_minutes:
-            case.first_response_due_at = first_response_due(
-                now,
-                case.response_target_minutes,
-                business_hours_only=case.business_hours_only,
-                time_zone=case.customer.time_zone,
-            )
-            case.first_responded_at, case.first_responder = None, None
-            changed += ["first_response_due_at", "first_responded_at", "first_responder"]
-        case.save(update_fields=changed)
+        case.escalated_at = timezone.now()
+        case.save(update_fields=["escalated_at", "updated_at"])
     return case

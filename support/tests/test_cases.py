@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apn_portal.checks.services import check_run
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from engagements.models import Customer
 from support import selectors, services
@@ -307,33 +306,6 @@ def test_after_escalating_the_partners_reply_no_longer_stops_the_providers_clock
     case.refresh_from_db()
     assert (case.first_responded_at, case.first_responder) == (answered_at, engineer)
     assert case.status == CaseStatus.IN_PROGRESS and case.breached_at is None
-
-
-def test_a_case_the_partner_answered_then_passed_on_waits_for_the_provider_on_a_clock_from_the_hand_over(
-    alpha, reseller, engineer
-):
-    """The partner acknowledges a production-down case (due in an hour) after 5 minutes and passes it on
-    after 10: it is unanswered again for the provider, due an hour after the hand-over, and the SLA check
-    marks it when the provider lets that pass."""
-    SupportSubscriptionFactory(
-        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
-    )
-    case = open_case(alpha.staff, reseller.account, "production_down")
-    reply(reseller.user, case, at=FRIDAY_17_50 + datetime.timedelta(minutes=5))
-    handed_over = FRIDAY_17_50 + datetime.timedelta(minutes=10)
-    with time_machine.travel(handed_over, tick=False):
-        services.support_case_escalate(user=reseller.user, case=case)
-
-    case.refresh_from_db()
-    assert (case.first_responded_at, case.first_responder) == (None, None)
-    assert case.first_response_due_at == handed_over + datetime.timedelta(hours=1)
-    assert case.replies.filter(side=ReplySide.PARTNER_SUPPORT).count() == 1  # the partner's answer stays
-    with time_machine.travel(handed_over + datetime.timedelta(minutes=59), tick=False):
-        assert not any(check_run("support_sla").changed.values())
-    with time_machine.travel(handed_over + datetime.timedelta(minutes=61), tick=False):
-        assert check_run("support_sla").changed["cases_breached"] == 1
-    case.refresh_from_db()
-    assert case.breached_at == handed_over + datetime.timedelta(hours=1)
 
 
 # When partner-led support ends ------------------------------------------------------------------------------
