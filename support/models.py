@@ -187,6 +187,15 @@ class SupportPlan(TimeStampedModel):
                 errors.setdefault(
                     "available_from", f"{moves}: this plan is offered from that day at the latest."
                 )
+            if (
+                self.tam_coverage == TamCoverage.DESIGNATED
+                and predecessor.tam_coverage != TamCoverage.DESIGNATED
+            ):
+                errors.setdefault(
+                    "tam_coverage",
+                    f"{moves}, whose customers have no designated TAM: the retirement check cannot name "
+                    "one for each.",
+                )
         return errors
 
 

@@ -563,7 +563,8 @@ def support_cases_mark_breached(
         )
         notice = list(selectors.breach_notice(SupportCase.objects.filter(pk__in=marked)))
         for case in notice if becoming else ():
-            case.status = becoming
+            # As support_case_status_change saves it next: the event shows the case as it then stands.
+            case.status, case.resolved_at = becoming, case.resolved_at or now
         emails, webhook_events = support_cases_tell_breached(notice)
     return notice, emails, webhook_events
 

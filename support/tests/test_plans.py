@@ -408,6 +408,22 @@ def test_a_plan_whose_customers_have_no_designated_tam_cannot_retire_to_one_that
     ).full_clean()
 
 
+def test_a_successor_cannot_later_be_given_a_designated_tam_its_predecessors_customers_lack():
+    newer = SupportPlanFactory(name="Newer", tam_coverage=TamCoverage.NONE)
+    SupportPlanFactory(
+        name="Legacy", tam_coverage=TamCoverage.NONE, retires_on=datetime.date(2027, 3, 1), successor=newer
+    )
+
+    newer.tam_coverage = TamCoverage.DESIGNATED
+    with pytest.raises(ValidationError) as refused:
+        newer.full_clean()
+
+    assert refused.value.message_dict["tam_coverage"] == [
+        "Legacy moves its customers to this plan on 01 Mar 2027, whose customers have no designated TAM: "
+        "the retirement check cannot name one for each."
+    ]
+
+
 def test_a_successor_stays_offered_until_its_predecessors_have_retired():
     successor = SupportPlanFactory(name="Newer")
     SupportPlanFactory(name="Older", retires_on=datetime.date(2027, 3, 1), successor=successor)

@@ -280,6 +280,9 @@ def test_a_late_first_response_is_a_breach_whether_or_not_the_check_ran_first(al
 def test_the_breach_email_says_what_became_of_the_case(alpha, business_case, engineer):
     """Marked by the check while unanswered: answer it now. Marked as it is answered late, or closed
     unanswered: what happened, and no call to answer what needs no answer."""
+    webhook_endpoint_create(
+        user=engineer, url="http://localhost:9/support", events=[WebhookEvent.SUPPORT_CASE_BREACHED]
+    )
     closed = open_case(alpha.staff, alpha.account)
     waiting = open_case(alpha.staff, alpha.account)
     with at(OPENED + datetime.timedelta(minutes=62)):
@@ -300,6 +303,11 @@ def test_the_breach_email_says_what_became_of_the_case(alpha, business_case, eng
     assert "Answer it now" not in text + html and "Open the case" in text and "answered late" in html
     text, html = told(closed)
     assert "was closed with no first response" in text and "Answer it now" not in text + html
+    # The event shows the case as it is stored once closed: never closed without its resolution time.
+    (event,) = [d for d in WebhookDelivery.objects.all() if d.payload["data"]["id"] == closed.pk]
+    closed.refresh_from_db()
+    assert event.payload["data"]["status"] == "closed"
+    assert datetime.datetime.fromisoformat(event.payload["data"]["resolved_at"]) == closed.resolved_at
     text, html = told(waiting)
     assert "has had no first response, and its deadline has passed" in text and "Answer it now" in html
 
