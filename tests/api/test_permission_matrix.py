@@ -7,13 +7,26 @@ see but not change is a 403, and no credentials is a 401.
 """
 
 import datetime
+import uuid
 
 import pytest
 
+from apn_portal.webhooks.models import WebhookDelivery
+from apn_portal.webhooks.services import webhook_endpoint_create
 from tests.api.conftest import ROLES
-from tests.factories import tier
+from tests.factories import (
+    PASSWORD,
+    ApprovedEnrollmentFactory,
+    ProgramEnrollmentFactory,
+    ProgramFactory,
+    tier,
+)
 
 TODAY = datetime.date.today().isoformat()
+
+
+def _days(n: int) -> str:
+    return (datetime.date.today() + datetime.timedelta(days=n)).isoformat()
 
 
 def _partner_body(w):
@@ -29,8 +42,6 @@ def _webhook_body(w):
 
 
 def _endpoint_of_user_a(w):
-    from apn_portal.webhooks.services import webhook_endpoint_create
-
     return webhook_endpoint_create(user=w.users["user_a"], **_webhook_body(w)).pk
 
 
@@ -314,6 +325,98 @@ CASES = [
         lambda w: "/api/v1/webhook-deliveries/",
         None,
         (401, 200, 200, 200, 200, 200),
+    ),
+]
+
+
+# Signing in, leads made engagements, the enrollment workflow's actions, a type change, a delivery.
+
+
+def _audited_enrollment_of_a(w):
+    audited = ProgramFactory(slug="audited-program", partner_type="", audit_required=True)
+    return ProgramEnrollmentFactory(partner=w.partner_a, program=audited).pk
+
+
+def _approved_enrollment_of_a(w):
+    renewable = ProgramFactory(slug="renewable-program", partner_type="")
+    return ApprovedEnrollmentFactory(partner=w.partner_a, program=renewable).pk
+
+
+def _delivery_to_user_a(w):
+    endpoint = webhook_endpoint_create(
+        user=w.users["user_a"], url="http://127.0.0.1:8151/hook", events=["partner.tier_changed"]
+    )
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint, event="partner.tier_changed", event_id=uuid.uuid4(), payload={"n": 1}
+    ).pk
+
+
+CASES += [
+    # Signing in needs no token (a token sent along changes nothing): the password decides.
+    (
+        "token obtain",
+        "post",
+        lambda w: "/api/v1/auth/token/",
+        lambda w: {"username": "user_a", "password": PASSWORD},
+        (200, 200, 200, 200, 200, 200),
+    ),
+    (
+        "token obtain (wrong password)",
+        "post",
+        lambda w: "/api/v1/auth/token/",
+        lambda w: {"username": "user_a", "password": "not-the-password"},
+        (401, 401, 401, 401, 401, 401),
+    ),
+    (
+        "contact request to engagement",
+        "post",
+        lambda w: f"/api/v1/contact-requests/{w.contact_request_a.reference}/engagement/",
+        lambda w: {"workload": "WordPress site", "contract_start": _days(0), "contract_end": _days(180)},
+        # The partner converts its own leads: 403 for the provider's staff.
+        (401, 201, 404, 403, 403, 403),
+    ),
+    (
+        "partner type change",
+        "post",
+        lambda w: "/api/v1/partners/alpha/type-change/",
+        lambda w: {"partner_type": "technology", "reason": "Sells software, not services"},
+        (401, 403, 403, 200, 403, 200),
+    ),
+    (
+        "enrollment patch (applied on)",
+        "patch",
+        lambda w: f"/api/v1/enrollments/{w.enrollment_a.pk}/",
+        lambda w: {"applied_on": _days(-3)},
+        (401, 403, 404, 200, 403, 200),
+    ),
+    (
+        "enrollment start review",
+        "post",
+        lambda w: f"/api/v1/enrollments/{w.enrollment_a.pk}/start-review/",
+        None,
+        (401, 403, 404, 200, 403, 200),
+    ),
+    (
+        "enrollment schedule audit",
+        "post",
+        lambda w: f"/api/v1/enrollments/{_audited_enrollment_of_a(w)}/schedule-audit/",
+        lambda w: {"audit_date": _days(14)},
+        (401, 403, 404, 200, 403, 200),
+    ),
+    (
+        "enrollment renew",
+        "post",
+        lambda w: f"/api/v1/enrollments/{_approved_enrollment_of_a(w)}/renew/",
+        lambda w: {},
+        # An approved enrollment is public: B's user sees it, and may not renew it.
+        (401, 403, 403, 200, 403, 200),
+    ),
+    (
+        "webhook delivery detail",
+        "get",
+        lambda w: f"/api/v1/webhook-deliveries/{_delivery_to_user_a(w)}/",
+        None,
+        (401, 200, 404, 404, 404, 200),
     ),
 ]
 

@@ -13,29 +13,23 @@ record one may see but not change a 403, and no credentials a 401.
 The statuses are those the design (docs/api.md, DESIGN.md) gives each role.
 """
 
-import datetime
 import re
-import uuid
 from dataclasses import dataclass
 
 import pytest
 from django.db import transaction
 from django.test import override_settings
 
-from apn_portal.webhooks.models import WebhookDelivery
-from apn_portal.webhooks.services import webhook_endpoint_create
 from engagements.tests.conftest import _organisation as engaged_customer
 from support import services as support_services
-from tests.api.conftest import ROLES, api_client
+from tests.api.conftest import api_client
 from tests.api.test_permission_matrix import CASES as PARTNER_CASES
+from tests.api.test_permission_matrix import _days
 from tests.factories import (
-    PASSWORD,
     ApprovedEnrollmentFactory,
     AwsAccountFactory,
     PartnerFactory,
     PartnerUserFactory,
-    ProgramEnrollmentFactory,
-    ProgramFactory,
     SuperUserFactory,
     SupportEngineerFactory,
     SupportSubscriptionFactory,
@@ -163,10 +157,6 @@ def _case_body(w):
         "subject": "Replica lag",
         "description": "Lag above 10 minutes.",
     }
-
-
-def _days(n: int) -> str:
-    return (datetime.date.today() + datetime.timedelta(days=n)).isoformat()
 
 
 # (name, method, path, body, expected statuses for the CUSTOMER_ROLES, in that order:
@@ -447,114 +437,6 @@ def test_a_list_shows_a_record_to_exactly_those_who_read_it(
     assert (value(customers_world) in shown) == listed, shown
 
 
-# The partner-side operations the first matrix leaves out, in its world and with its roles:
-# anonymous, user_a, user_b, pdm_a, other_pdm, superuser.
-
-
-def _audited_enrollment_of_a(w):
-    audited = ProgramFactory(slug="audited-program", partner_type="", audit_required=True)
-    return ProgramEnrollmentFactory(partner=w.partner_a, program=audited).pk
-
-
-def _approved_enrollment_of_a(w):
-    renewable = ProgramFactory(slug="renewable-program", partner_type="")
-    return ApprovedEnrollmentFactory(partner=w.partner_a, program=renewable).pk
-
-
-def _delivery_to_user_a(w):
-    endpoint = webhook_endpoint_create(
-        user=w.users["user_a"], url="http://127.0.0.1:8151/hook", events=["partner.tier_changed"]
-    )
-    return WebhookDelivery.objects.create(
-        endpoint=endpoint, event="partner.tier_changed", event_id=uuid.uuid4(), payload={"n": 1}
-    ).pk
-
-
-MORE_PARTNER_CASES = [
-    # Signing in needs no token (a token sent along changes nothing): the password decides.
-    (
-        "token obtain",
-        "post",
-        lambda w: "/api/v1/auth/token/",
-        lambda w: {"username": "user_a", "password": PASSWORD},
-        (200, 200, 200, 200, 200, 200),
-    ),
-    (
-        "token obtain (wrong password)",
-        "post",
-        lambda w: "/api/v1/auth/token/",
-        lambda w: {"username": "user_a", "password": "not-the-password"},
-        (401, 401, 401, 401, 401, 401),
-    ),
-    (
-        "contact request to engagement",
-        "post",
-        lambda w: f"/api/v1/contact-requests/{w.contact_request_a.reference}/engagement/",
-        lambda w: {"workload": "WordPress site", "contract_start": _days(0), "contract_end": _days(180)},
-        # The partner converts its own leads: 403 for the provider's staff.
-        (401, 201, 404, 403, 403, 403),
-    ),
-    (
-        "partner type change",
-        "post",
-        lambda w: "/api/v1/partners/alpha/type-change/",
-        lambda w: {"partner_type": "technology", "reason": "Sells software, not services"},
-        (401, 403, 403, 200, 403, 200),
-    ),
-    (
-        "enrollment patch (applied on)",
-        "patch",
-        lambda w: f"/api/v1/enrollments/{w.enrollment_a.pk}/",
-        lambda w: {"applied_on": _days(-3)},
-        (401, 403, 404, 200, 403, 200),
-    ),
-    (
-        "enrollment start review",
-        "post",
-        lambda w: f"/api/v1/enrollments/{w.enrollment_a.pk}/start-review/",
-        None,
-        (401, 403, 404, 200, 403, 200),
-    ),
-    (
-        "enrollment schedule audit",
-        "post",
-        lambda w: f"/api/v1/enrollments/{_audited_enrollment_of_a(w)}/schedule-audit/",
-        lambda w: {"audit_date": _days(14)},
-        (401, 403, 404, 200, 403, 200),
-    ),
-    (
-        "enrollment renew",
-        "post",
-        lambda w: f"/api/v1/enrollments/{_approved_enrollment_of_a(w)}/renew/",
-        lambda w: {},
-        # An approved enrollment is public: B's user sees it, and may not renew it.
-        (401, 403, 403, 200, 403, 200),
-    ),
-    (
-        "webhook delivery detail",
-        "get",
-        lambda w: f"/api/v1/webhook-deliveries/{_delivery_to_user_a(w)}/",
-        None,
-        (401, 200, 404, 404, 404, 200),
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "body", "role", "expected"),
-    [
-        pytest.param(method, path, body, role, expected[index], id=f"{name} as {role}")
-        for name, method, path, body, expected in MORE_PARTNER_CASES
-        for index, role in enumerate(ROLES)
-    ],
-)
-def test_more_partner_permissions(world, method, path, body, role, expected):
-    url = path(world)
-    data = body(world) if body else None
-    response = getattr(world.client(role), method)(url, data, format="json")
-    assert response.status_code == expected, (response.status_code, getattr(response, "data", None))
-
-
 def _template_pattern(template: str) -> re.Pattern:
     return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
 
@@ -571,7 +453,7 @@ def test_every_operation_of_the_schema_is_in_a_matrix(world, customers_world):
     }
     patterns = {template: _template_pattern(template) for _, template in operations}
     covered = set()
-    for cases, w in ((PARTNER_CASES + MORE_PARTNER_CASES, world), (CUSTOMER_CASES, customers_world)):
+    for cases, w in ((PARTNER_CASES, world), (CUSTOMER_CASES, customers_world)):
         for _, method, path, _, _ in cases:
             url = path(w)
             templates = [t for t, pattern in patterns.items() if pattern.fullmatch(url)]
