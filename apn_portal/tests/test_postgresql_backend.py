@@ -9,10 +9,7 @@ from django.db.backends.postgresql.psycopg_any import register_tzloader
 
 from apn_portal.postgresql.base import UtcTimestamptzLoader
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own loader"),
-]
+pytestmark = pytest.mark.django_db
 
 UTC = datetime.UTC
 STORED = [
