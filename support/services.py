@@ -353,8 +353,9 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
     For the support_plan_retirement check, which holds the transaction and the check's lock: one UPDATE
     ends the old rows and one INSERT starts the new ones, each with one INSERT of their history (naming
     the check), per batch, whatever their number. A plan retires
-    for each customer on its own retirement day (the day it stops being offered to that customer), so the
-    daily run moves every customer during that day wherever it is; a second run finds nothing left.
+    for each customer on its own retirement day (the day it stops being offered to that customer): run
+    every quarter of an hour, the check moves each customer in the first minutes of that day, wherever it
+    is; a second run finds nothing left.
     """
     now = now or timezone.now()
     # No customer's calendar is more than a day ahead of UTC's: a first, cheap cut.
