@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import OperationalError
 
 
 class DomainError(Exception):
@@ -55,3 +56,15 @@ def validate_or_refuse(instance, *, exclude: Iterable[str] = ()) -> None:
                 " ".join(messages), field=None if field == NON_FIELD_ERRORS else field
             ) from None
         raise DomainError(" ".join(error.messages)) from None
+
+
+# Transaction rollbacks PostgreSQL chose: this request and another wanted each other's rows (a deadlock),
+# or a serializable transaction lost. Nothing of it was stored, and the same request again goes through.
+TRY_AGAIN_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def rolled_back_by_the_database(exc: BaseException) -> bool:
+    """Whether `exc` is such a rollback (Django's OperationalError, caused by psycopg's error)."""
+    return (
+        isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in TRY_AGAIN_SQLSTATES
+    )

@@ -1,6 +1,13 @@
 """Middleware of the portal's own."""
 
+import logging
+
+from django.shortcuts import render
 from django.utils.cache import patch_cache_control
+
+from apn_portal.exceptions import rolled_back_by_the_database
+
+logger = logging.getLogger(__name__)
 
 
 def _directives(response) -> set[str]:
@@ -21,3 +28,22 @@ def private_to_the_signed_in_user(get_response):
         return response
 
     return middleware
+
+
+class TryAgainAfterRollback:
+    """A page or an admin save that PostgreSQL rolled back because another request wanted the same rows
+    at the same moment (a deadlock it resolved) is the portal's page saying so, a 409, not a 500: nothing
+    of it was stored, and sending it again goes through. The API answers the same in JSON
+    (apn_portal.api.exceptions)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not rolled_back_by_the_database(exception):
+            return None
+        logger.warning("A request was rolled back by the database: %s", exception)
+        return render(request, "try_again.html", status=409)

@@ -10,7 +10,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError, OperationalError
+from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from rest_framework import status
 from rest_framework.response import Response
@@ -18,7 +18,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from apn_portal.api.constraints import constraint_message
-from apn_portal.exceptions import DomainError
+from apn_portal.exceptions import DomainError, rolled_back_by_the_database
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,6 @@ UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
 EXCLUSION_VIOLATION = "23P01"
 CONFLICT_SQLSTATES = {UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION, EXCLUSION_VIOLATION}
-# Transaction rollbacks PostgreSQL chose: this request and another wanted each other's rows (a deadlock),
-# or a serializable transaction lost. Nothing of it was stored, and the same request again goes through.
-TRY_AGAIN_SQLSTATES = {"40P01", "40001"}
 
 
 def _field_key(name: str | None) -> str:
@@ -96,7 +93,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, IntegrityError):
         logger.info("Constraint refused an API write: %s", exc)
         return _integrity_error_response(exc)
-    if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in TRY_AGAIN_SQLSTATES:
+    if rolled_back_by_the_database(exc):
         logger.warning("An API request was rolled back by the database: %s", exc)
         message = "Another request was changing the same records at the same moment: send this one again."
         return Response(

@@ -50,6 +50,19 @@ def test_a_page_that_fails_says_so_in_the_portals_page(client):
 
 
 @pytest.mark.urls("apn_portal.tests.urls_failing")
+def test_a_page_the_database_rolled_back_for_another_request_says_to_send_it_again(client):
+    client.raise_request_exception = False
+    client.force_login(CustomerUserFactory())
+
+    response = client.post("/deadlocked/")
+
+    assert response.status_code == 409
+    assertContains(response, "Someone changed the same records at the same moment", status_code=409)
+    assertContains(response, "Nothing of what you sent was saved", status_code=409)
+    assertContains(response, "Signed in as", status_code=409)  # the portal's page, with its header
+
+
+@pytest.mark.urls("apn_portal.tests.urls_failing")
 def test_an_api_call_that_fails_answers_json(client):
     client.raise_request_exception = False
 
