@@ -29,7 +29,7 @@ from apn_portal.exceptions import (
     validate_or_refuse,
 )
 from apn_portal.http import ip_address_or_none
-from apn_portal.outbox.services import outbox_email_enqueue
+from apn_portal.outbox.services import outbox_email_enqueue, outbox_email_enqueue_many
 from partners import events
 from partners.choices import (
     LIVE_ENROLLMENT_STATUSES,
@@ -757,26 +757,19 @@ def enrollment_revoke(*, enrollment: ProgramEnrollment, user, reason: str) -> Pr
 def _enrollment_revoked_tell(enrollment: ProgramEnrollment, user, *, application: bool) -> None:
     """The partner's staff and PDM read why, as when the scheduled check revokes one (the same email and
     key: an enrollment is revoked once, and they are told once)."""
-    from partners.checks.contacts import partner_contacts  # the checks package imports this module
+    from partners.checks.contacts import enrollment_emails  # the checks package imports this module
 
-    partner = partner_contacts([enrollment.partner_id])[enrollment.partner_id]
-    if not partner.staff_and_pdm:
-        return
-    outbox_email_enqueue(
-        dedupe_key=f"enrollment-revoked:{enrollment.pk}",
-        to=partner.staff_and_pdm,
-        subject=f"{partner.name}: {enrollment.program.name} "
-        + ("application not accepted" if application else "was revoked"),
-        template="emails/checks/enrollment_revoked",
-        context={
-            "partner": partner,
-            "enrollment": enrollment,
-            "program": enrollment.program,
-            "revoked_by": user.get_full_name() or user.get_username(),
-            "application": application,
-            "scorecard_path": reverse("my:scorecard"),
-            "pdm_path": partner.pdm_path_with_staff,
-        },
+    revoked_by = user.get_full_name() or user.get_username()
+    outbox_email_enqueue_many(
+        enrollment_emails(
+            [enrollment],
+            key=lambda e: f"enrollment-revoked:{e.pk}",
+            subject=lambda e, name: (
+                f"{name}: {e.program.name} " + ("application not accepted" if application else "was revoked")
+            ),
+            template="emails/checks/enrollment_revoked",
+            extra=lambda e: {"revoked_by": revoked_by, "application": application},
+        )
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from apn_portal.outbox.services import OutboxEmail
 from partners.models import Partner
 
 
@@ -70,3 +71,32 @@ def partner_contacts(partner_ids: Iterable[int]) -> dict[int, PartnerContacts]:
     for partner_id, email in users:
         contacts[partner_id].staff_emails.append(email)
     return contacts
+
+
+def enrollment_emails(enrollments, *, key, subject, template, extra=lambda e: {}) -> list[OutboxEmail]:
+    """One email per enrollment (its partner and program loaded) to the partner's staff and PDM, about it:
+    `key(enrollment)` its dedupe key, `subject(enrollment, partner_name)`, `extra(enrollment)` more
+    context. A partner deleted since its enrollments were read has nobody to tell: left out."""
+    contacts = partner_contacts({e.partner_id for e in enrollments}) if enrollments else {}
+    emails = []
+    for enrollment in enrollments:
+        partner = contacts.get(enrollment.partner_id)
+        if partner is None:
+            continue
+        emails.append(
+            OutboxEmail(
+                dedupe_key=key(enrollment),
+                to=partner.staff_and_pdm,
+                subject=subject(enrollment, partner.name),
+                template=template,
+                context={
+                    "partner": partner,
+                    "enrollment": enrollment,
+                    "program": enrollment.program,
+                    "scorecard_path": reverse("my:scorecard"),
+                    "pdm_path": partner.pdm_path_with_staff,
+                    **extra(enrollment),
+                },
+            )
+        )
+    return emails

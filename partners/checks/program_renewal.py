@@ -17,14 +17,13 @@ from dataclasses import dataclass
 
 from django.db.models import CharField, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Coalesce, Concat
-from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
 from apn_portal.checks.results import CheckResult, batched, plural
-from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
+from apn_portal.outbox.services import outbox_email_enqueue_many
 from partners import events
-from partners.checks.contacts import partner_contacts
+from partners.checks.contacts import enrollment_emails
 from partners.choices import EnrollmentStatus, ProgramKind
 from partners.models import Partner, ProgramEnrollment, TierChange
 from partners.search_index import partner_search_refresh
@@ -313,32 +312,7 @@ def _partner_led_cases_follow(enrollments: list[ProgramEnrollment], *, why, now:
 
 def _tell(enrollments, *, key, subject, template, result: CheckResult, extra=lambda e: {}) -> int:
     """One email per enrollment to the partner's staff and PDM. Returns how many were stored now."""
-    if not enrollments:
-        return 0
-    contacts = partner_contacts({e.partner_id for e in enrollments})
-    emails = []
-    for enrollment in enrollments:
-        partner = contacts.get(enrollment.partner_id)
-        if partner is None:
-            # Deleted since its enrollments were read (the audit reminders' are not locked): nobody to
-            # tell, and the rest of the run goes on.
-            continue
-        emails.append(
-            OutboxEmail(
-                dedupe_key=key(enrollment),
-                to=partner.staff_and_pdm,
-                subject=subject(enrollment, partner.name),
-                template=template,
-                context={
-                    "partner": partner,
-                    "enrollment": enrollment,
-                    "program": enrollment.program,
-                    "scorecard_path": reverse("my:scorecard"),
-                    "pdm_path": partner.pdm_path_with_staff,
-                    **extra(enrollment),
-                },
-            )
-        )
+    emails = enrollment_emails(enrollments, key=key, subject=subject, template=template, extra=extra)
     stored = len(outbox_email_enqueue_many(emails))
     result.add("emails", stored)
     return stored

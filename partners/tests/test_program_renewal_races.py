@@ -12,6 +12,7 @@ from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
 from apn_portal.outbox.models import OutboxMessage
 from partners import services
+from partners.checks import contacts as contacts_module
 from partners.checks import program_renewal
 from partners.models import Partner, ProgramEnrollment
 from tests.checks import on
@@ -39,17 +40,18 @@ def audited_enrollment(name: str, staff_user: bool = True):
 def test_a_partner_deleted_while_the_check_runs_is_not_told_and_the_others_are(monkeypatch):
     kept = audited_enrollment("Kept")
     gone = audited_enrollment("Gone", staff_user=False)
-    contacts = program_renewal.partner_contacts
+    contacts = contacts_module.partner_contacts
     outcome: dict = {}
 
     def delete_then_contacts(partner_ids):
-        monkeypatch.setattr(program_renewal, "partner_contacts", contacts)
+        monkeypatch.setattr(contacts_module, "partner_contacts", contacts)
         thread = in_a_thread(outcome, "delete", lambda: Partner.objects.filter(pk=gone.partner_id).delete())
         thread.join(timeout=20)
         assert not thread.is_alive(), "the deletion waited for the check"
         return contacts(partner_ids)
 
-    monkeypatch.setattr(program_renewal, "partner_contacts", delete_then_contacts)
+    # Where the check's emails read who to tell (partners.checks.contacts.enrollment_emails).
+    monkeypatch.setattr(contacts_module, "partner_contacts", delete_then_contacts)
 
     with on(EXPIRY - datetime.timedelta(days=30)):
         run = check_run("program_renewal")
