@@ -430,9 +430,13 @@ CASES += [
     ],
 )
 def test_permission_matrix(world, method, path, body, role, expected):
-    url = path(world)
+    assert_cell(world, method, path, body, role, expected)
+
+
+def assert_cell(world, method, path, body, role, expected):
+    """One cell of a matrix: the request as `role`, in `world`, answers `expected`."""
     data = body(world) if body else None
-    response = getattr(world.client(role), method)(url, data, format="json")
+    response = getattr(world.client(role), method)(path(world), data, format="json")
     assert response.status_code == expected, (response.status_code, getattr(response, "data", None))
 
 

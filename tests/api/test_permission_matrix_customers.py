@@ -24,7 +24,7 @@ from engagements.tests.conftest import _organisation as engaged_customer
 from support import services as support_services
 from tests.api.conftest import api_client
 from tests.api.test_permission_matrix import CASES as PARTNER_CASES
-from tests.api.test_permission_matrix import _days
+from tests.api.test_permission_matrix import _days, assert_cell
 from tests.factories import (
     ApprovedEnrollmentFactory,
     AwsAccountFactory,
@@ -397,10 +397,7 @@ CUSTOMER_CASES = [
     ],
 )
 def test_customer_permission_matrix(customers_world, method, path, body, role, expected):
-    url = path(customers_world)
-    data = body(customers_world) if body else None
-    response = getattr(customers_world.client(role), method)(url, data, format="json")
-    assert response.status_code == expected, (response.status_code, getattr(response, "data", None))
+    assert_cell(customers_world, method, path, body, role, expected)
 
 
 # A list shows a record to exactly those who may read it at its own address: no list leaks what the
