@@ -312,7 +312,8 @@ def webhook_events_emit_many(
 ) -> list[WebhookDelivery]:
     """Queue one `event` per (partner, data) item, reading the subscribed endpoints once: what the
     set-based scheduled checks use, so many events cost two queries, not two per event. `partner` is the
-    partner the event is about, None, or several partners (a collection): each gets the same event.
+    partner the event is about (or its id), None, or several partners (a collection): each gets the same
+    event.
 
     An event about a customer's record passes the records (one per item) and `visible_to` (a selector,
     user -> queryset): every endpoint then gets it only when its owner may see the record, as through the
@@ -381,6 +382,8 @@ def webhook_events_emit_many(
 def _partner_ids(partners) -> frozenset[int]:
     if partners is None:
         return frozenset()
+    if isinstance(partners, int):
+        return frozenset([partners])
     if hasattr(partners, "pk"):
         return frozenset([partners.pk])
     return frozenset(partner.pk for partner in partners if partner is not None)

@@ -39,7 +39,7 @@ from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.services import webhook_events_emit_many
 from partners.checks.contacts import partner_contacts
 from partners.choices import CertificationLevel
-from partners.models import Certification, Partner
+from partners.models import Certification
 from partners.selectors import expiry_window_end
 
 # The widest is the scorecard's window, PARTNER_EXPIRING_SOON_DAYS (a test holds them equal).
@@ -217,7 +217,8 @@ def _remind_batch(
         for cert in certs:
             reminded.append((cert[0], cert[6]))
             by_threshold[cert[6]] += 1
-        announced.append((Partner(pk=partner_id), _expiring_event(contacts[partner_id].slug, certs, today)))
+        # The partner's id, not a Partner: the first run builds some 60,000 of these.
+        announced.append((partner_id, _expiring_event(contacts[partner_id].slug, certs, today)))
     # Integrators hear of it as the partner does: once per partner and day, with the same certifications.
     webhook_events_emit_many(event=WebhookEvent.CERTIFICATION_EXPIRING, items=announced)
     if reminded:
