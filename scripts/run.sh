@@ -11,20 +11,26 @@ host="${HOST:-127.0.0.1}"
 # A local run over plain HTTP, without the HTTPS redirect and secure-only cookies of production, but
 # otherwise as in production: DEBUG off, so a mistyped address gets the portal's 404 page, not Django's
 # debug page (which lists the settings), and a signing key of this checkout's own, not the code's default.
-export DEBUG="${DEBUG:-0}"
-export SECURE_SSL_REDIRECT="${SECURE_SSL_REDIRECT:-0}" SECURE_HSTS_SECONDS="${SECURE_HSTS_SECONDS:-0}"
-export SESSION_COOKIE_SECURE="${SESSION_COOKIE_SECURE:-0}" CSRF_COOKIE_SECURE="${CSRF_COOKIE_SECURE:-0}"
+# A setting in the environment or in .env (which settings.py reads) is left as it is.
+set_unless_given() {
+  local name="$1" value="$2"
+  if [[ -z "${!name:-}" ]] && ! grep -qE "^[[:space:]]*(export[[:space:]]+)?${name}=" .env 2>/dev/null; then
+    export "$name=$value"
+  fi
+}
+set_unless_given DEBUG 0
+set_unless_given SECURE_SSL_REDIRECT 0
+set_unless_given SECURE_HSTS_SECONDS 0
+set_unless_given SESSION_COOKIE_SECURE 0
+set_unless_given CSRF_COOKIE_SECURE 0
 
 bash scripts/venv.sh
 py=.venv/bin/python
 mkdir -p var
-if [[ -z "${SECRET_KEY:-}" ]]; then
-  if [[ ! -s var/secret-key ]]; then
-    (umask 077 && $py -c 'import secrets; print(secrets.token_urlsafe(50))' >var/secret-key)
-  fi
-  SECRET_KEY="$(cat var/secret-key)"
-  export SECRET_KEY
+if [[ ! -s var/secret-key ]]; then
+  (umask 077 && $py -c 'import secrets; print(secrets.token_urlsafe(50))' >var/secret-key)
 fi
+set_unless_given SECRET_KEY "$(cat var/secret-key)"
 
 $py manage.py migrate --noinput
 $py manage.py seed_demo

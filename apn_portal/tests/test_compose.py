@@ -133,6 +133,16 @@ def test_app_services_share_one_configuration(compose):
     assert all(environment == environments[0] for environment in environments)
 
 
+@pytest.mark.parametrize("name", [*APP_SERVICES, "migrate"])
+def test_every_setting_in_the_dotenv_file_reaches_the_app(compose, name):
+    # The README's settings (API_THROTTLE_ANON, AXES_FAILURE_LIMIT, SECURE_HSTS_SECONDS...) go in .env;
+    # compose itself reads that file only to fill in ${...}, so the services must be given it too. A
+    # stack started without one still starts (its required secrets then come from the shell).
+    env_files = compose["services"][name].get("env_file", [])
+
+    assert {"path": ".env", "required": False} in env_files
+
+
 def test_database_and_broker_urls_point_at_the_db_and_redis_services(compose):
     environment = interpolated_environment(compose["services"]["web"])
     db_environment = interpolated_environment(compose["services"]["db"])
