@@ -12,8 +12,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apn_portal.api.serializers import KnownFieldsOnlyMixin
 
-class TokenObtainSerializer(serializers.Serializer):
+
+class TokenObtainSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, write_only=True, style={"input_type": "password"})
 

@@ -117,20 +117,58 @@ def sent_as_read(field, instance, sent) -> bool:
 
 
 READ_ONLY_MESSAGE = "Set by the portal, not by an update: leave it out, or send it as a read shows it now."
+NO_SUCH_FIELD = "There is no such field here: check its name against the schema (/api/v1/schema/)."
+# Sent by the browsable API's HTML form with the fields.
+FORM_ONLY_NAMES = frozenset({"csrfmiddlewaretoken"})
+
+
+# A name the body sends that the resource (or the action) does not have is refused naming it, never
+# dropped: a client that misspelt `job_title` must not believe it changed it. Every serializer that takes
+# input has it (tests/api/test_unknown_fields.py). `_refused(data)` is {name: [message]}; subclasses refuse
+# more. What else the body gets wrong is said in the same answer, so that one answer lists every field to
+# correct.
+#
+# A comment, not a docstring: drf-spectacular would publish it as the description of every resource whose
+# serializer has none of its own (see FastRowsMixin).
+class KnownFieldsOnlyMixin:
+    def _refused(self, data) -> dict[str, list[str]]:
+        if not hasattr(data, "keys"):
+            return {}  # not an object: DRF's own refusal says so
+        return {
+            name: [NO_SUCH_FIELD] for name in data if name not in self.fields and name not in FORM_ONLY_NAMES
+        }
+
+    def to_internal_value(self, data):
+        refused = self._refused(data)
+        if not refused:
+            return super().to_internal_value(data)
+        try:
+            super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, dict):
+                refused = {**error.detail, **refused}
+        raise serializers.ValidationError(refused)
+
+
+class NoFieldsSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
+    pass
 
 
 # An update may send a read-only field back as a read shows it (a client writing back what it read), but
 # another value is refused naming the field, never dropped: a client must not believe it changed what stays
 # as it was. `read_only_messages` says why a field is not written, to the client who sent it
-# (READ_ONLY_MESSAGE for the others).
-#
-# A comment, not a docstring: drf-spectacular would publish it as the description of every resource whose
-# serializer has none of its own (see FastRowsMixin).
-class ReadOnlyFieldsKeptMixin:
+# (READ_ONLY_MESSAGE for the others). (A comment, as above.)
+class ReadOnlyFieldsKeptMixin(KnownFieldsOnlyMixin):
     read_only_messages: dict[str, str] = {}
 
     def read_only_message(self, name: str) -> str:
         return self.read_only_messages.get(name, READ_ONLY_MESSAGE)
+
+    def _refused(self, data) -> dict[str, list[str]]:
+        return {
+            **super()._refused(data),
+            **{name: [self.read_only_message(name)] for name in self._changed_read_only(data)},
+        }
 
     def _changed_read_only(self, data) -> list[str]:
         if self.instance is None or not hasattr(data, "keys"):
@@ -142,15 +180,3 @@ class ReadOnlyFieldsKeptMixin:
             and field.read_only
             and not sent_as_read(field, self.instance, data[name])
         ]
-
-    def to_internal_value(self, data):
-        refused = {name: [self.read_only_message(name)] for name in self._changed_read_only(data)}
-        if not refused:
-            return super().to_internal_value(data)
-        # Named beside what else the body gets wrong, so that one answer lists every field to correct.
-        try:
-            super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            if isinstance(error.detail, dict):
-                refused = {**error.detail, **refused}
-        raise serializers.ValidationError(refused)

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from apn_portal.api.idempotency import IdempotentPostMixin
 from apn_portal.api.pagination import KeysetCursorPagination
+from apn_portal.api.serializers import NoFieldsSerializer
 from apn_portal.api.throttling import give_back_unused_work
 from apn_portal.http import whole_number
 from partners.selectors import partner_is_editable_by
@@ -201,6 +202,11 @@ class PortalModelViewSet(
         payload = serializer_class(data=request.data, context={"request": request})
         payload.is_valid(raise_exception=True)
         return payload.validated_data
+
+    @classmethod
+    def action_takes_no_fields(cls, request) -> None:
+        """For an action without a body: a field sent to it is a 400 naming it, as on every write."""
+        cls.action_payload(NoFieldsSerializer, request)
 
     def action_response(self, serializer_class, instance, status_code=status.HTTP_200_OK):
         instance = self.read_back(instance)

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.routers import SimpleRouter
 
 from apn_portal.api.filters import IdFilter, UpdatedSinceFilterSet
+from apn_portal.api.serializers import KnownFieldsOnlyMixin
 from apn_portal.api.viewsets import CursorListMixin, PortalModelViewSet, PortalReadOnlyViewSet
 from apn_portal.webhooks import services
 from apn_portal.webhooks.choices import DeliveryStatus, WebhookEvent
@@ -12,7 +13,7 @@ from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 from apn_portal.webhooks.selectors import webhook_deliveries_visible_to, webhook_endpoints_visible_to
 
 
-class WebhookEndpointSerializer(serializers.ModelSerializer):
+class WebhookEndpointSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEvent.choices), min_length=1, max_length=20
     )

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apn_portal.accounts.models import User
-from apn_portal.api.serializers import read_only_slug, read_only_username
+from apn_portal.api.serializers import KnownFieldsOnlyMixin, read_only_slug, read_only_username
 from apn_portal.dates import validate_plausible_date
 from engagements import selectors
 from engagements.choices import (
@@ -72,7 +72,7 @@ def _staff_member():
     )
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     account_manager = _staff_member()
     solutions_architect = _staff_member()
     tam = _staff_member()
@@ -96,7 +96,7 @@ class CustomerSerializer(serializers.ModelSerializer):
         extra_kwargs = {"slug": {"validators": []}, "time_zone": {"validators": []}}
 
 
-class AwsAccountSerializer(serializers.ModelSerializer):
+class AwsAccountSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     customer = customer_field()
     account_id = serializers.CharField(
         max_length=20, help_text="12 digits as text, leading zeros included (0123-4567-8901 is accepted)."
@@ -149,7 +149,7 @@ class EngagedPartnerBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EngagementSerializer(serializers.ModelSerializer):
+class EngagementSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     customer = customer_field()
     stage = serializers.ChoiceField(
         choices=EngagementStage.choices, required=False, help_text="Where the journey starts (on create)."
@@ -176,7 +176,7 @@ class EngagementSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "status", "completed_on", *TIMESTAMPS]
 
 
-class LeadEngagementSerializer(serializers.Serializer):
+class LeadEngagementSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     """What a partner says when its contact request becomes an engagement; the rest comes from the lead."""
 
     workload = serializers.CharField(
@@ -208,7 +208,7 @@ class LeadEngagementSerializer(serializers.Serializer):
     )
 
 
-class StageAdvanceSerializer(serializers.Serializer):
+class StageAdvanceSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     stage = serializers.ChoiceField(
         choices=EngagementStage.choices,
         required=False,
@@ -220,12 +220,12 @@ class StageAdvanceSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
-class CompleteSerializer(serializers.Serializer):
+class CompleteSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     completed_on = serializers.DateField(required=False)
     summary = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
-class StatusChangeSerializer(serializers.Serializer):
+class StatusChangeSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[
             (s.value, s.label)
@@ -235,7 +235,7 @@ class StatusChangeSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
-class EngagementPartnerSerializer(serializers.ModelSerializer):
+class EngagementPartnerSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     engagement = VisiblePrimaryKeyField(selectors.engagements_visible_to)
     partner = partner_field()
     replaced_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
@@ -264,7 +264,7 @@ class EngagementPartnerSerializer(serializers.ModelSerializer):
         validators = []  # the service answers a duplicate with 409 and says which role is taken
 
 
-class ReplaceSerializer(serializers.Serializer):
+class ReplaceSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     new_partner = partner_field()
     reason = serializers.CharField(max_length=2000)
     contract_end = serializers.DateField(validators=[validate_plausible_date])
@@ -305,7 +305,7 @@ class EndOrLastDayFieldExtension(OpenApiSerializerFieldExtension):
         return {"anyOf": [moment, {"type": "string", "format": "date"}]}
 
 
-class AccessGrantSerializer(serializers.ModelSerializer):
+class AccessGrantSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     account = account_field()
     engagement_partner = VisiblePrimaryKeyField(selectors.engagement_partners_visible_to)
     partner = serializers.SlugRelatedField(
@@ -373,5 +373,5 @@ class AccessGrantSerializer(serializers.ModelSerializer):
         return grant.is_live()
 
 
-class RevokeReasonSerializer(serializers.Serializer):
+class RevokeReasonSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=2000)

@@ -5,7 +5,13 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apn_portal.api.serializers import FastRowsMixin, ReadOnlyFieldsKeptMixin, read_only_slug, sent_as_read
+from apn_portal.api.serializers import (
+    FastRowsMixin,
+    KnownFieldsOnlyMixin,
+    ReadOnlyFieldsKeptMixin,
+    read_only_slug,
+    sent_as_read,
+)
 from apn_portal.dates import validate_plausible_date
 from apn_portal.exceptions import DomainError
 from partners.choices import AuditResult, CompetencyCategory, PartnerType
@@ -226,12 +232,12 @@ class TierChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TierChangeRequestSerializer(serializers.Serializer):
+class TierChangeRequestSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     to_tier = serializers.PrimaryKeyRelatedField(queryset=Tier.objects.all(), help_text="The tier's id.")
     reason = serializers.CharField(max_length=2000)
 
 
-class PartnerTypeChangeRequestSerializer(serializers.Serializer):
+class PartnerTypeChangeRequestSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     partner_type = serializers.ChoiceField(
         choices=PartnerType.choices, help_text="The partner's correct type; its tier moves to that ladder."
     )
@@ -267,7 +273,7 @@ class ProgramSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EnrollmentSerializer(serializers.ModelSerializer):
+class EnrollmentSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     """Creating one is applying (its day and audit, if given, are the PDM's to record); a PATCH corrects
     its application date or records its audit (`enrollment_update`); its status, approval and expiry
     change only through its actions. A field sent that the write would not take is refused naming it,
@@ -323,20 +329,15 @@ class EnrollmentSerializer(serializers.ModelSerializer):
             fields["partner"].read_only = fields["program"].read_only = True
         return fields
 
-    def to_internal_value(self, data):
+    def _refused(self, data) -> dict[str, list[str]]:
+        refused = super()._refused(data)  # the names an enrollment does not have
         if hasattr(data, "keys"):
-            refused = {name: [message] for name in data if (message := self._not_written(name, data))}
-            if refused:
-                raise serializers.ValidationError(refused)
-        return super().to_internal_value(data)
+            refused.update({name: [message] for name in data if (message := self._not_written(name, data))})
+        return refused
 
     def _not_written(self, name: str, data) -> str | None:
-        if name == "csrfmiddlewaretoken":  # the browsable API's form sends it with the fields
-            return None
         field = self.fields.get(name)
-        if field is None:
-            return "Not a field of an enrollment."
-        if not field.read_only:
+        if field is None or not field.read_only:
             return None
         # An update may send a value again as it is (a client writing back what it read).
         if self.instance is not None and sent_as_read(field, self.instance, data[name]):
@@ -344,20 +345,20 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         return self.NOT_WRITTEN.get(name, "Set by the portal.")
 
 
-class EnrollmentApproveSerializer(serializers.Serializer):
+class EnrollmentApproveSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     approved_on = serializers.DateField(
         required=False, help_text="Default: today.", validators=[validate_plausible_date]
     )
 
 
-class EnrollmentScheduleAuditSerializer(serializers.Serializer):
+class EnrollmentScheduleAuditSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     audit_date = serializers.DateField(
         help_text="The day the third-party audit is to be held: today or later.",
         validators=[validate_plausible_date],
     )
 
 
-class EnrollmentRenewSerializer(serializers.Serializer):
+class EnrollmentRenewSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     audit_date = serializers.DateField(
         required=False,
         help_text="The new audit's date, if it is not recorded on the enrollment yet (then with its result).",
@@ -370,7 +371,7 @@ class EnrollmentRenewSerializer(serializers.Serializer):
     )
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
@@ -481,7 +482,7 @@ class CountryCodeField(serializers.CharField):
             raise serializers.ValidationError(error.message) from None
 
 
-class ContactRequestSerializer(serializers.ModelSerializer):
+class ContactRequestSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     partner = serializers.SlugRelatedField(
         slug_field="slug", queryset=Partner.objects.filter(is_published=True)
     )

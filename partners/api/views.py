@@ -269,6 +269,7 @@ class PartnerViewSet(PortalModelViewSet):
     )
     def recompute_tier(self, request, slug=None):
         partner = self.get_object()
+        self.action_takes_no_fields(request)
         change = services.partner_tier_recompute(partner=partner, user=request.user)
         data = {"changed": change is not None, "tier_change": change}
         return Response(serializers.TierRecomputeResultSerializer(data).data)
@@ -352,6 +353,7 @@ class EnrollmentViewSet(PortalModelViewSet):
     @action(detail=True, methods=["post"], url_path="start-review", pagination_class=None, filter_backends=[])
     def start_review(self, request, pk=None):
         enrollment = self.get_object()
+        self.action_takes_no_fields(request)
         reviewed = services.enrollment_start_review(enrollment=enrollment, user=request.user)
         return Response(
             serializers.EnrollmentSerializer(reviewed, context=self.get_serializer_context()).data
@@ -548,7 +550,9 @@ class ContactRequestViewSet(CursorListMixin, PortalModelViewSet):
     @extend_schema(summary="Accept a contact request", request=None, filters=False)
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def accept(self, request, reference=None):
-        lead = services.contact_request_accept(contact_request=self.get_object(), user=request.user)
+        lead = self.get_object()
+        self.action_takes_no_fields(request)
+        lead = services.contact_request_accept(contact_request=lead, user=request.user)
         return Response(self.get_serializer(lead).data)
 
     @extend_schema(summary="Decline a contact request", request=serializers.ReasonSerializer, filters=False)

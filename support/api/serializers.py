@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apn_portal.accounts.models import User
-from apn_portal.api.serializers import read_only_slug, read_only_username
+from apn_portal.api.serializers import KnownFieldsOnlyMixin, read_only_slug, read_only_username
 from engagements.api.serializers import VisibleSlugField, customer_field, partner_field
 from engagements.selectors import accounts_visible_to
 from support import selectors
@@ -78,7 +78,7 @@ class UnresolvedUsernameField(serializers.SlugRelatedField):
         return data
 
 
-class SupportSubscriptionSerializer(serializers.ModelSerializer):
+class SupportSubscriptionSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     customer = customer_field()
     account = VisibleSlugField(
         accounts_visible_to,
@@ -128,7 +128,7 @@ class SupportSubscriptionSerializer(serializers.ModelSerializer):
         return PlanMoveSerializer(move).data if move else None
 
 
-class CaseReplySerializer(serializers.ModelSerializer):
+class CaseReplySerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     author = read_only_username(allow_null=True, help_text="null for a line the portal wrote itself.")
     author_name = serializers.CharField(
         read_only=True, help_text='Who wrote it, as the case page shows it: "APN Portal" for the portal.'
@@ -140,7 +140,7 @@ class CaseReplySerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "author", "author_name", "side", "created_at"]
 
 
-class SupportCaseSerializer(serializers.ModelSerializer):
+class SupportCaseSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     customer = read_only_slug()
     account = VisibleSlugField(
         selectors.accounts_named_in_new_cases,
@@ -189,9 +189,9 @@ class SupportCaseSerializer(serializers.ModelSerializer):
         ]
 
 
-class CaseStatusSerializer(serializers.Serializer):
+class CaseStatusSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=CaseStatus.choices)
 
 
-class SubscriptionEndSerializer(serializers.Serializer):
+class SubscriptionEndSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")

@@ -176,5 +176,6 @@ class SupportCaseViewSet(CursorListMixin, SupportViewSet):
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def escalate(self, request, pk=None):
         case = self.get_object()
+        self.action_takes_no_fields(request)
         services.support_case_escalate(user=request.user, case=case)
         return self.action_response(serializers.SupportCaseSerializer, case)
