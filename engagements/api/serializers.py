@@ -10,7 +10,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apn_portal.accounts.models import User
-from apn_portal.api.serializers import KnownFieldsOnlyMixin, read_only_slug, read_only_username
+from apn_portal.api.serializers import (
+    KnownFieldsOnlyMixin,
+    WholeNumberIdField,
+    read_only_slug,
+    read_only_username,
+)
 from apn_portal.dates import validate_plausible_date
 from engagements import selectors
 from engagements.choices import (
@@ -50,7 +55,7 @@ class VisibleSlugField(_VisibleRelatedMixin, serializers.SlugRelatedField):
     pass
 
 
-class VisiblePrimaryKeyField(_VisibleRelatedMixin, serializers.PrimaryKeyRelatedField):
+class VisiblePrimaryKeyField(_VisibleRelatedMixin, WholeNumberIdField):
     pass
 
 

@@ -1,6 +1,8 @@
 """The API's representation of the partner domain. Serializers check the shape of the input; what a
 write means (who may, what else changes) is decided by the services the views call."""
 
+from collections.abc import Mapping
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -9,6 +11,7 @@ from apn_portal.api.serializers import (
     FastRowsMixin,
     KnownFieldsOnlyMixin,
     ReadOnlyFieldsKeptMixin,
+    WholeNumberIdField,
     read_only_slug,
     sent_as_read,
 )
@@ -149,6 +152,12 @@ class PrefetchedSlugsField(serializers.ManyRelatedField):
             for item in iterable
         ]
 
+    def to_internal_value(self, data):
+        # DRF reads any iterable but a string: an object's keys would become the slugs ({} none at all).
+        if isinstance(data, Mapping):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
 
 def _tag_slugs(model) -> PrefetchedSlugsField:
     return PrefetchedSlugsField(
@@ -233,7 +242,7 @@ class TierChangeSerializer(serializers.ModelSerializer):
 
 
 class TierChangeRequestSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
-    to_tier = serializers.PrimaryKeyRelatedField(queryset=Tier.objects.all(), help_text="The tier's id.")
+    to_tier = WholeNumberIdField(queryset=Tier.objects.all(), help_text="The tier's id.")
     reason = serializers.CharField(max_length=2000)
 
 
@@ -388,7 +397,7 @@ class StaffMemberSerializer(OwnerFixedAfterCreationMixin, serializers.ModelSeria
 
 
 class CertificationSerializer(OwnerFixedAfterCreationMixin, FastRowsMixin, serializers.ModelSerializer):
-    staff_member = serializers.PrimaryKeyRelatedField(queryset=StaffMember.objects.none())
+    staff_member = WholeNumberIdField(queryset=StaffMember.objects.none())
     partner = serializers.SerializerMethodField()
     is_active = serializers.SerializerMethodField()
     owner_field = "staff_member"

@@ -248,3 +248,59 @@ def test_the_schema_describes_no_resource_by_how_its_updates_are_checked(world):
     for name in ("Partner", "PatchedPartnerRequest", "StaffMember", "Certification", "CustomerReference"):
         description = schemas[name].get("description", "")
         assert "read_only_messages" not in description and "owner_field" not in description, name
+
+
+# Values of the wrong shape ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["categories", "industries", "use_cases"])
+@pytest.mark.parametrize("sent", [{}, {"cloud-operations": False}], ids=["empty object", "object"])
+def test_an_object_for_a_partners_tags_is_refused_not_read_as_its_keys(world, field, sent):
+    world.partner_a.categories.set(ConsultingCategory.objects.order_by("slug")[:2])
+    url = f"/api/v1/partners/{world.partner_a.slug}/"
+    before = world.client("pdm_a").get(url).json()[field]
+
+    response = world.client("pdm_a").patch(url, {field: sent}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()[field] == ['Expected a list of items but got type "dict".']
+    assert world.client("pdm_a").get(url).json()[field] == before
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize(
+    "spell", [str, lambda pk: f"+{pk}", lambda pk: f" {pk}\n", lambda pk: str(pk).translate(ARABIC_INDIC)]
+)
+def test_a_related_id_in_a_body_is_read_only_as_a_whole_number(world, spell):
+    select = tier(slug="select")
+    url = f"/api/v1/partners/{world.partner_a.slug}/tier-change/"
+
+    response = world.client("pdm_a").post(
+        url, {"to_tier": spell(select.pk), "reason": "Audit"}, format="json"
+    )
+
+    if spell is str:  # its digits as a string, as a URL spells it
+        assert response.status_code == 201, response.json()
+    else:
+        assert response.status_code == 400
+        assert response.json() == {"to_tier": ["Give the record's id as a whole number, e.g. 42."]}
+        assert Partner.objects.get(pk=world.partner_a.pk).tier_id != select.pk
+
+
+@pytest.mark.parametrize("sent", [lambda pk: pk + 0.5, lambda pk: True], ids=["fraction", "boolean"])
+def test_a_certification_is_not_filed_under_the_staff_member_a_number_rounds_to(world, sent):
+    pk = world.staff_member_a.pk
+    body = {
+        "staff_member": sent(pk),
+        "name": "Solutions Architect",
+        "level": "associate",
+        "earned_on": "2026-01-05",
+    }
+
+    response = world.client("pdm_a").post("/api/v1/certifications/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"staff_member": ["Give the record's id as a whole number, e.g. 42."]}
+    assert Certification.objects.filter(staff_member_id=pk).count() == 1
