@@ -6,6 +6,7 @@ import csv
 import datetime
 import itertools
 import math
+import re
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -463,6 +464,9 @@ def selection_too_large(modeladmin, request, queryset) -> bool:
 # CSV export --------------------------------------------------------------------------------------------
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Excel where the list separator is ";" (German, French, Dutch...) splits a line on every ";", quoted or
+# not, and a tab may split it too: what follows one starts a cell of its own.
+_FORMULA_AFTER_SEPARATOR = re.compile(r"(?<=[;\t])(?=[=+\-@\t\r])")
 
 
 def report_refusal(modeladmin, request, subject: str, error: DomainError) -> None:
@@ -506,9 +510,10 @@ def csv_cell(value) -> str:
     if isinstance(value, datetime.date | datetime.datetime):
         return value.isoformat()
     text = str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_PREFIXES):
-        return "'" + text
-    return text
+    if not isinstance(value, str):
+        return text
+    text = _FORMULA_AFTER_SEPARATOR.sub("'", text)
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
 class _Echo:

@@ -91,6 +91,31 @@ def test_export_of_a_selection_and_cells_that_would_run_as_formulas(client, supe
     assert [(row["name"], row["pdm"]) for row in rows] == [('\'=HYPERLINK("http://evil")', "")]
 
 
+@pytest.mark.parametrize(
+    ("name", "city", "website"),
+    [
+        ("Acme;=1+1;", "Berlin", "https://acme.example/"),
+        ("Acme;@SUM(1+1)", "Berlin", "https://acme.example/"),
+        ("Acme", "Berlin\t-2+3", "https://acme.example/"),
+        # A website the partner's own staff may propose on their profile page.
+        ("Acme", "Berlin", "https://acme.example/;=1+1;"),
+    ],
+)
+def test_no_cell_starts_a_formula_in_a_spreadsheet_splitting_on_semicolons_or_tabs(
+    client, superuser, name, city, website
+):
+    partner = PartnerFactory(name=name, website=website)
+    partner.full_clean()  # values the partner's own validation accepts
+    OfficeFactory(partner=partner, is_headquarters=True, country="DE", city=city)
+
+    text = b"".join(client.get(reverse(EXPORT)).streaming_content).decode("utf-8-sig")
+
+    # Excel where the list separator is ";" splits every line on it, quoted or not.
+    cells = [cell for line in text.splitlines()[1:] for cell in line.replace("\t", ";").split(";")]
+    assert len(cells) > 1
+    assert not [cell for cell in cells if cell.lstrip('"').startswith(("=", "+", "-", "@"))], cells
+
+
 def test_export_costs_the_same_queries_for_3_and_30_partners(client, superuser):
     def export_queries():
         with CaptureQueriesContext(connection) as queries:
