@@ -23,7 +23,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.core.paginator import EmptyPage, Paginator
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router, transaction
 from django.db.models import ForeignKey, QuerySet
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
@@ -34,7 +34,7 @@ from simple_history.models import DeletedObject, ModelChange, ModelDelta
 from simple_history.template_utils import HistoricalRecordContextHelper
 from simple_history.utils import get_m2m_reverse_field_name
 
-from apn_portal.exceptions import ConflictError, DomainError
+from apn_portal.exceptions import ConflictError, DomainError, rolled_back_by_the_database
 from apn_portal.fields import IdMultipleChoiceField
 from apn_portal.pages import form_error
 
@@ -469,9 +469,25 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_AFTER_SEPARATOR = re.compile(r"(?<=[;\t])(?=[=+\-@\t\r])")
 
 
-def report_refusal(modeladmin, request, subject: str, error: DomainError) -> None:
+# What stops one row of a bulk action, said naming the row, while the action goes on with the next: a
+# service's refusal, or PostgreSQL undoing that row's transaction to break a deadlock with another request
+# (report_refusal raises any other database error). The rows done before it stay done, each in its own
+# transaction, so the "nothing was saved" page (apn_portal.middleware) would not be true.
+ROW_REFUSALS = (DomainError, OperationalError)
+ROW_ROLLED_BACK = (
+    "not changed: another change to it was being made at the same moment, and the database undid this "
+    "one. Select it again and repeat the action."
+)
+
+
+def report_refusal(modeladmin, request, subject: str, error: DomainError | OperationalError) -> None:
     """A service refused an admin action on `subject`: say why, as a warning for a conflict (it is
     already so), as an error otherwise."""
+    if isinstance(error, OperationalError):
+        if not rolled_back_by_the_database(error):
+            raise error
+        modeladmin.message_user(request, f"{subject}: {ROW_ROLLED_BACK}", messages.ERROR)
+        return
     level = messages.WARNING if isinstance(error, ConflictError) else messages.ERROR
     modeladmin.message_user(request, f"{subject}: {error.message}", level)
 
@@ -488,7 +504,7 @@ def report_each_change(
     for obj in objects:
         try:
             result = change(obj)
-        except DomainError as error:
+        except ROW_REFUSALS as error:
             report_refusal(modeladmin, request, name(obj), error)
             continue
         if result:

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from apn_portal.admin import (
+    ROW_REFUSALS,
     AdminInputMixin,
     AuditedAdmin,
     ChosenReadTogetherFormSetMixin,
@@ -885,7 +886,7 @@ class EngagementAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdmin
         for engagement in engagements:
             try:
                 call(engagement)
-            except DomainError as error:
+            except ROW_REFUSALS as error:
                 report_refusal(self, request, engagement.title, error)
                 continue
             done.append(engagement.title)
@@ -1140,7 +1141,7 @@ class AccessGrantAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
                     services.access_grant_revoke(
                         user=request.user, grant=grant, reason=form.cleaned_data["reason"]
                     )
-                except DomainError as error:
+                except ROW_REFUSALS as error:
                     report_refusal(self, request, subject, error)
                     continue
                 revoked.append(subject)

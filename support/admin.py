@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.admin import (
+    ROW_REFUSALS,
     AuditedAdmin,
     GuardedDeletionMixin,
     LargeTableAdminMixin,
@@ -348,7 +349,7 @@ class SupportSubscriptionAdmin(LargeTableAdminMixin, AuditedAdmin):
         for subscription in queryset.filter(ended_at__isnull=True).select_related("customer"):
             try:
                 services.support_subscription_end(user=request.user, subscription=subscription)
-            except DomainError as error:
+            except ROW_REFUSALS as error:
                 report_refusal(self, request, str(subscription), error)
             else:
                 ended += 1
@@ -451,7 +452,7 @@ class SupportCaseAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         for case in queryset.select_related("customer", "subscription"):
             try:
                 services.support_case_status_change(user=request.user, case=case, status=status)
-            except DomainError as error:
+            except ROW_REFUSALS as error:
                 report_refusal(self, request, str(case), error)
             else:
                 changed += 1

@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from apn_portal.admin import (
+    ROW_REFUSALS,
     AuditedAdmin,
     GuardedDeletionMixin,
     LargeTableAdminMixin,
@@ -272,7 +273,7 @@ class ProgramEnrollmentAdmin(
             subject = f"{enrollment.partner.name} in {enrollment.program.name}"
             try:
                 service(enrollment)
-            except DomainError as error:
+            except ROW_REFUSALS as error:
                 report_refusal(self, request, subject, error)
                 continue
             succeeded.append(subject)

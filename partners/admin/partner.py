@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from apn_portal.admin import (
+    ROW_REFUSALS,
     AuditedAdmin,
     ChangeListQuerysetMixin,
     LargeTableAdminMixin,
@@ -503,7 +504,7 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
             from_tier = partner.tier
             try:
                 partner_tier_change(partner=partner, to_tier=to_tier, reason=reason, user=request.user)
-            except DomainError as error:
+            except ROW_REFUSALS as error:
                 report_refusal(self, request, partner.name, error)
                 continue
             changed.append(f"{partner.name} ({from_tier.name} → {to_tier.name})")

@@ -4,13 +4,13 @@ changes, and the tier history."""
 from django.contrib import admin, messages
 
 from apn_portal.admin import (
+    ROW_REFUSALS,
     AuditedAdmin,
     LargeTableAdminMixin,
     report_each_change,
     report_refusal,
     selection_too_large,
 )
-from apn_portal.exceptions import DomainError
 from partners.forms import ReasonForm
 from partners.models import ContactRequest, CustomerReference, Office, ProfileChangeRequest, TierChange
 from partners.services import (
@@ -192,7 +192,7 @@ class ProfileChangeRequestAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, a
         for change in self.keep_editable(request, list(queryset)):
             try:
                 profile_change_approve(change=change, user=request.user)
-            except DomainError as error:
+            except ROW_REFUSALS as error:
                 report_refusal(self, request, change.partner.name, error)
                 continue
             approved.append(change.partner.name)
@@ -216,7 +216,7 @@ class ProfileChangeRequestAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, a
                         profile_change_reject(
                             change=change, user=request.user, reason=form.cleaned_data["reason"]
                         )
-                    except DomainError as error:
+                    except ROW_REFUSALS as error:
                         report_refusal(self, request, change.partner.name, error)
                         continue
                     rejected.append(change.partner.name)

@@ -3,11 +3,14 @@ shows a refusal as a message per row, never an error page."""
 
 import datetime
 
+import psycopg
 import pytest
 import time_machine
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import OperationalError
 from django.urls import reverse
 
+import partners.admin.partner as partner_admin
 from partners.choices import AuditResult, EnrollmentStatus, PartnerType, ProfileChangeStatus, TierChangeSource
 from partners.models import Partner, ProgramEnrollment, TierChange
 from partners.services import profile_change_submit
@@ -167,6 +170,49 @@ def test_publish_and_unpublish(client, superuser):
     hidden.refresh_from_db()
     assert not hidden.is_published
     assert f"Unpublished 1: {hidden.name}." in messages_of(response)
+
+
+def _rolled_back_to_break_a_deadlock():
+    # What Django raises when PostgreSQL undoes a transaction to break a deadlock with another request.
+    raise OperationalError("deadlock detected") from psycopg.errors.DeadlockDetected("deadlock detected")
+
+
+def test_a_row_the_database_undid_is_named_and_the_others_are_done(client, superuser, monkeypatch):
+    partners = [PartnerFactory(name=f"Partner {n}", is_published=False) for n in range(1, 5)]
+    publish = partner_admin.partner_set_published
+
+    def third_deadlocks(*, partner, **kwargs):
+        if partner.name == "Partner 3":
+            _rolled_back_to_break_a_deadlock()
+        return publish(partner=partner, **kwargs)
+
+    monkeypatch.setattr(partner_admin, "partner_set_published", third_deadlocks)
+
+    response = run_action(client, CHANGELIST, "publish", partners)
+
+    assert response.status_code == 200  # not the page saying nothing was saved: three rows were
+    assert set(Partner.objects.filter(is_published=True).values_list("name", flat=True)) == {
+        "Partner 1",
+        "Partner 2",
+        "Partner 4",
+    }
+    assert messages_of(response) == [
+        "Partner 3: not changed: another change to it was being made at the same moment, and the database "
+        "undid this one. Select it again and repeat the action.",
+        "Published 3: Partner 1, Partner 2, Partner 4.",
+    ]
+
+
+def test_another_database_error_in_a_bulk_action_is_not_taken_for_a_refusal(client, superuser, monkeypatch):
+    def fails(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(partner_admin, "partner_set_published", fails)
+    client.raise_request_exception = False
+
+    response = run_action(client, CHANGELIST, "publish", [PartnerFactory(is_published=False)])
+
+    assert response.status_code == 500
 
 
 ENROLLMENTS = "admin:partners_programenrollment_changelist"
