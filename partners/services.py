@@ -831,11 +831,18 @@ CERTIFICATION_CSV_TEXT_FIELDS = {
 }
 
 
+def _csv_separator(data: str) -> str:
+    """The separator of the file's columns, told by its header: a comma, or the semicolon (or tab) Excel
+    writes where the list separator is ";" (German, French, Dutch...). Column names hold none of them."""
+    header = data.partition("\n")[0]
+    return max((",", ";", "\t"), key=header.count)
+
+
 def _certification_csv_rows(data: str, result: CertificationImportResult) -> list[tuple[int, dict]] | None:
     """The file's rows that hold something, with their line numbers; None when the file cannot be read on
     (what stops it is in `result.errors`)."""
     # newline="": the csv module finds the line endings itself, a classic Mac's lone CR included.
-    reader = csv.DictReader(io.StringIO(data, newline=""))
+    reader = csv.DictReader(io.StringIO(data, newline=""), delimiter=_csv_separator(data))
     try:
         header = [(name or "").strip() for name in (reader.fieldnames or [])]
         missing = [column for column in CERTIFICATION_CSV_REQUIRED if column not in header]
@@ -924,9 +931,21 @@ def certifications_import_csv(*, data: bytes | str, user) -> CertificationImport
         result.errors.append((1, "The file has no rows to import."))
         return result
 
+    with transaction.atomic():
+        return _certifications_import_rows(rows, user, result)
+
+
+def _certifications_import_rows(rows, user, result: CertificationImportResult) -> CertificationImportResult:
+    """certifications_import_csv's rows checked against what is recorded, then written, in the caller's
+    transaction. The file's partners are locked first, in pk order: the same file imported twice at once
+    (a double click, two PDMs) waits for the first import, then finds its rows recorded, where both would
+    have read the people and certifications before either wrote, and recorded each row twice."""
     editable = {
         partner.slug: partner
-        for partner in partners_editable_by(user).filter(slug__in={values["partner"] for _, values in rows})
+        for partner in partners_editable_by(user)
+        .filter(slug__in={values["partner"] for _, values in rows})
+        .select_for_update()
+        .order_by("pk")
     }
     known_partner_slugs = set(
         Partner.objects.filter(slug__in={values["partner"] for _, values in rows}).values_list(

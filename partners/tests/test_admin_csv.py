@@ -8,6 +8,7 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -24,6 +25,7 @@ from tests.factories import (
     give_certified_people,
     tier,
 )
+from tests.locks import sent_twice_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -217,6 +219,48 @@ def test_importing_the_same_file_again_says_how_many_rows_were_already_recorded(
 
     assert "Imported 1 certification; 2 rows already recorded, skipped." in response.content.decode()
     assert Certification.objects.filter(staff_member__partner__slug="acme").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_imported_twice_at_once_records_each_row_once():
+    """Both imports are held (another session locks the partner) until both wait there, then let go
+    together: the second finds what the first recorded, as an import sent again later does."""
+    pdm = PdmFactory()
+    partner = PartnerFactory(slug="acme", pdm=pdm)
+    rows = [
+        ["acme", "Jane Doe", "", "Solutions Architect", "associate", "", "2025-01-15", ""],
+        ["acme", "Raj Patel", "", "Cloud Practitioner", "foundational", "", "2024-06-01", ""],
+    ]
+
+    def send():
+        client = Client()
+        client.force_login(pdm)
+        return client.post(reverse(IMPORT), {"file": upload(rows)}, follow=True).content.decode()
+
+    outcome = sent_twice_at_once(partner, send)
+
+    assert sorted(StaffMember.objects.values_list("full_name", flat=True)) == ["Jane Doe", "Raj Patel"]
+    assert Certification.objects.count() == 2
+    said = [" ".join(outcome[name].split()) for name in ("one", "other")]
+    assert sum("Imported 2 certifications" in page for page in said) == 1
+    assert sum("2 rows already recorded, skipped" in page for page in said) == 1
+
+
+@pytest.mark.parametrize("separator", [";", "\t"], ids=["semicolons", "tabs"])
+def test_a_file_saved_by_excel_with_another_separator_is_imported(client, superuser, separator):
+    # What Excel saves as CSV where the list separator is ";" (German, French, Dutch...).
+    PartnerFactory(slug="acme")
+    lines = [
+        CERTIFICATION_CSV_COLUMNS,
+        ["acme", "Jane Doe", "", "Cloud, Practitioner", "foundational", "", "2025-01-15", ""],
+    ]
+    text = "".join(separator.join(line) + "\r\n" for line in lines)
+    upload = SimpleUploadedFile("certifications.csv", text.encode("utf-8-sig"), content_type="text/csv")
+
+    response = client.post(reverse(IMPORT), {"file": upload}, follow=True)
+
+    assert "Imported 1 certification" in response.content.decode()
+    assert Certification.objects.get().name == "Cloud, Practitioner"
 
 
 def test_a_pdm_cannot_import_for_another_pdms_partner(client):
