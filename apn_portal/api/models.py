@@ -12,7 +12,9 @@ class IdempotencyKey(TimeStampedModel):
     record.
     """
 
-    scope = models.CharField(max_length=100, help_text="Whose key it is: `user:<id>` or `ip:<address>`.")
+    scope = models.CharField(
+        max_length=100, help_text="Whose key it is: `user:` and the user's id, or `ip:` and the address."
+    )
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
     method = models.CharField(max_length=10)

@@ -31,7 +31,7 @@ class OutboxMessage(TimeStampedModel):
     template = models.CharField(
         max_length=200,
         blank=True,
-        help_text="For a message rendered when it is sent: its template pair, <template>.txt and .html.",
+        help_text="For a message rendered when it is sent: its template pair's name, without .txt or .html.",
     )
     context = models.JSONField(null=True, blank=True, help_text="That template's context.")
     is_confidential = models.BooleanField(
