@@ -4,6 +4,7 @@ import datetime
 import re
 from html import unescape
 from html.parser import HTMLParser
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from django.contrib import messages as django_messages
@@ -415,6 +416,19 @@ def test_a_lead_shows_everything_the_customer_sent(acme_client, acme):
     assert "Jane &lt;Doe&gt;" in page and "<Doe>" not in page
     assert "Line one<br>Line &lt;two&gt;" in page
     assert "$250k to $1M" in page
+
+
+def test_a_leads_reply_link_writes_to_the_address_the_page_shows(acme_client, acme):
+    # The contact form takes it (an email address may hold % and ? before its @); as a mailto: URL
+    # spelled as it is, a mail client would write to spy@evil.example.
+    lead = ContactRequestFactory(partner=acme, email="spy%40evil.example?x=@bigcorp.example")
+
+    page = acme_client.get(reverse("my:lead-detail", args=[lead.reference])).content.decode()
+
+    href = unescape(re.search(r'href="(mailto:[^"]*)"', page).group(1))
+    # What a mail client addresses: the URL's path, percent-decoded (RFC 6068); a query would be headers.
+    assert unquote(urlsplit(href).path) == lead.email
+    assert not urlsplit(href).query
 
 
 def test_a_leads_time_says_its_time_zone(acme_client, acme):
