@@ -212,8 +212,10 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {"task": "apn_portal.webhooks.tasks.webhook_sweep", "schedule": 60.0},
     "api-idempotency-keys-purge": {"task": "apn_portal.api.tasks.idempotency_keys_purge", "schedule": 3600.0},
     # The scheduled checks (apn_portal/checks): one task per registered check, `checks.<name>`, in the
-    # order they build on each other; grants hourly, since access ends at a time of day. A check missed
-    # while beat was down runs when beat starts again (checks.catch_up).
+    # order they build on each other; grants hourly, since access ends at a time of day. A run missed
+    # while beat or the broker was down (beat moves on to the next time) is queued by checks.catch_up,
+    # when beat starts and every quarter of an hour.
+    "checks-catch-up": {"task": "checks.catch_up", "schedule": 15 * 60.0},
     "check-certification-expiry": {
         "task": "checks.certification_expiry",
         "schedule": crontab(hour=1, minute=0),

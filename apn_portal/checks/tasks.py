@@ -1,4 +1,4 @@
-"""One Celery task per registered check (`checks.<name>`, no arguments), and a catch-up when beat starts.
+"""One Celery task per registered check (`checks.<name>`, no arguments), and a catch-up of missed runs.
 
 The tasks carry no ids or dates: a check works out from the database and today's date what to do, so a
 task that is retried, redelivered or fired twice by beat does the same thing.
@@ -65,13 +65,15 @@ def check_task(check):
 
 
 @shared_task(name="checks.catch_up", ignore_result=True)
-def checks_catch_up() -> list[str]:
-    """Queue every check that has not succeeded today: a portal that was off at the scheduled hour (the
-    embedded default on a laptop) still runs its checks once a day."""
+def checks_catch_up(failed_again: bool = False) -> list[str]:
+    """Queue every check whose scheduled run was missed (apn_portal.checks.selectors.checks_overdue): a
+    portal that was off at the scheduled hour (the embedded default on a laptop), or whose broker was down
+    then, still runs each check soon after. Every quarter of an hour, and when beat starts, when a check
+    whose last run failed runs again too."""
     from apn_portal.checks.registry import get_check
-    from apn_portal.checks.selectors import checks_due_today
+    from apn_portal.checks.selectors import checks_overdue
 
-    due = checks_due_today()
+    due = checks_overdue(failed_again=failed_again)
     for name in due:
         check_task(get_check(name)).delay()
     if due:
@@ -82,6 +84,6 @@ def checks_catch_up() -> list[str]:
 @beat_init.connect(dispatch_uid="apn_portal.checks.catch_up_on_beat_start")
 def _catch_up_when_beat_starts(sender=None, **kwargs):
     try:
-        checks_catch_up.delay()
+        checks_catch_up.delay(failed_again=True)
     except Exception:  # the broker is down: the daily schedule runs the checks anyway
         logger.warning("Could not queue the checks' catch-up at beat start", exc_info=True)

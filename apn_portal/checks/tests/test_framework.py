@@ -4,16 +4,18 @@ import datetime
 import threading
 
 import pytest
+import time_machine
 from celery import current_app
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection, connections
+from django.utils import timezone
 
 from apn_portal.checks import registry
 from apn_portal.checks.models import CheckRun, CheckRunStatus, CheckTrigger
 from apn_portal.checks.registry import ScheduledCheck, registered_checks
 from apn_portal.checks.results import CheckResult
-from apn_portal.checks.selectors import checks_due_today
+from apn_portal.checks.selectors import checks_overdue
 from apn_portal.checks.services import check_lock, check_run
 from apn_portal.checks.tasks import TRANSIENT_ERRORS, check_task, checks_catch_up
 from apn_portal.outbox.models import OutboxMessage
@@ -62,7 +64,7 @@ def test_every_check_has_a_task_and_a_beat_entry_and_nothing_else_is_scheduled_a
     scheduled = {
         entry["task"].removeprefix("checks.")
         for entry in settings.CELERY_BEAT_SCHEDULE.values()
-        if entry["task"].startswith("checks.")
+        if entry["task"].startswith("checks.") and entry["task"] != checks_catch_up.name
     }
     assert scheduled == names
     assert "outbox-sweep" in settings.CELERY_BEAT_SCHEDULE
@@ -150,15 +152,74 @@ def test_a_failing_check_is_rolled_back_and_recorded_with_its_error(temporary_ch
     assert run.finished_at is not None
 
 
+def _at(day: datetime.date, hour: int, minute: int = 0):
+    return time_machine.travel(
+        datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=datetime.UTC), tick=False
+    )
+
+
 @pytest.mark.django_db
-def test_checks_not_yet_successful_today_are_caught_up():
-    with on(TODAY):
-        check_run("tier_health")
-        due = checks_due_today()
-    assert "tier_health" not in due
-    assert "certification_expiry" in due
-    with on(TODAY + datetime.timedelta(days=1)):
-        assert "tier_health" in checks_due_today()
+def test_a_daily_run_beat_missed_is_caught_up_once_its_time_is_past():
+    # certification_expiry is due at 01:00 each day: yesterday's ran; today's never started (beat or its
+    # broker was down at 01:00, and beat has moved on to tomorrow's).
+    with _at(TODAY - datetime.timedelta(days=1), 1):
+        check_run("certification_expiry")
+    with _at(TODAY, 0, 50):
+        assert "certification_expiry" not in checks_overdue()  # today's is not due yet
+    with _at(TODAY, 1, 5):
+        assert "certification_expiry" not in checks_overdue()  # beat may be starting it now
+    with _at(TODAY, 1, 30):
+        assert "certification_expiry" in checks_overdue()
+        check_run("certification_expiry")
+        assert "certification_expiry" not in checks_overdue()  # caught up once
+
+
+@pytest.mark.django_db
+def test_a_check_under_way_or_failed_today_is_not_queued_again_but_beat_starting_retries_a_failure():
+    with _at(TODAY, 1, 30):
+        CheckRun.objects.create(
+            name="certification_expiry", status=CheckRunStatus.RUNNING, started_at=timezone.now()
+        )
+        CheckRun.objects.create(
+            name="tier_health",
+            status=CheckRunStatus.FAILED,
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+            error="RuntimeError: the mail template is missing",
+        )
+        overdue = checks_overdue()
+        after_a_restart = checks_overdue(failed_again=True)
+
+    assert "certification_expiry" not in overdue and "tier_health" not in overdue
+    assert "tier_health" in after_a_restart and "certification_expiry" not in after_a_restart
+
+
+@pytest.mark.django_db
+def test_a_run_left_running_by_a_dead_worker_does_not_hold_the_catch_up_back():
+    with _at(TODAY, 1, 0):
+        CheckRun.objects.create(
+            name="certification_expiry", status=CheckRunStatus.RUNNING, started_at=timezone.now()
+        )
+    with _at(TODAY, 2, 30):
+        assert "certification_expiry" in checks_overdue()
+
+
+@pytest.mark.django_db
+def test_a_check_that_runs_every_few_minutes_is_caught_up_only_when_it_stopped():
+    with _at(TODAY, 9, 0):
+        check_run("support_sla")  # every five minutes
+    with _at(TODAY, 9, 12):
+        assert "support_sla" not in checks_overdue()
+    with _at(TODAY, 9, 20):
+        assert "support_sla" in checks_overdue()
+
+
+def test_beat_queues_the_catch_up_every_quarter_of_an_hour():
+    entries = [
+        entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == "checks.catch_up"
+    ]
+
+    assert [entry["schedule"] for entry in entries] == [15 * 60.0]
 
 
 @pytest.mark.django_db
