@@ -173,6 +173,8 @@ class PartnerFilterSet(django_filters.FilterSet):
         self.vocabulary = vocabulary or search_vocabulary()
         # Raised when the words as typed find nothing (partners.search.SearchWords.typo_tolerance).
         self.typo_tolerance = 0
+        # The parameters forgiving() left out, each with why: the page says it beside the field.
+        self.left_out: dict[str, str] = {}
         for name in ("tier", "program", "industry", "use_case"):
             self.filters[name].extra["choices"] = [
                 (choice.value, choice.label) for choice in self.vocabulary.choices(name)
@@ -257,8 +259,9 @@ class PartnerFilterSet(django_filters.FilterSet):
 
     @classmethod
     def forgiving(cls, data: QueryDict, *, queryset=None, vocabulary=None):
-        """For the public page: parameters that are not valid are left out, each with a note saying so,
-        and the rest still apply. Returns (filterset, notes). The API uses the strict FilterSet: 400."""
+        """For the public page: parameters that are not valid are left out, each with a note saying so
+        (and, by name, in the filterset's `left_out`), and the rest still apply. Returns (filterset,
+        notes). The API uses the strict FilterSet: 400."""
         filterset = cls(data, queryset=queryset, vocabulary=vocabulary)
         if filterset.is_valid():
             return filterset, []
@@ -278,8 +281,12 @@ class PartnerFilterSet(django_filters.FilterSet):
                 if name in ("lat", "lng"):
                     for location in LOCATION_FILTERS:
                         repaired.pop(location, None)
+        left_out = {
+            name: errors[0] for name, errors in filterset.form.errors.items() if name != NON_FIELD_ERRORS
+        }
         filterset = cls(repaired, queryset=queryset, vocabulary=filterset.vocabulary)
         if not filterset.is_valid():  # every error above removed its parameter: a safety net only
             filterset = cls(QueryDict(), queryset=queryset, vocabulary=filterset.vocabulary)
             filterset.is_valid()
+        filterset.left_out = left_out
         return filterset, notes

@@ -167,6 +167,12 @@ def partner_search(request):
         "sort_choices": _sort_choices(filterset),
         "sort_value": "" if sort_requested == SortOrder.RELEVANCE else sort_requested,
         "near": filterset.near,
+        # The place as it was sent, kept in its fields even when it was left out (half a place, a
+        # latitude of 95), with why beside the field, so it can be put right rather than typed again.
+        "place": {
+            name: {"sent": request.GET.get(name, ""), "error": filterset.left_out.get(name, "")}
+            for name in ("lat", "lng", "radius")
+        },
         "loosenings": [
             {
                 "label": loosen_labels[loosening.name],

@@ -112,6 +112,78 @@ def test_a_place_the_browser_refuses_is_said_beside_the_field(
     assert latitude.evaluate("field => field.validationMessage")
 
 
+def test_a_place_typed_field_by_field_searches_once_it_is_whole_and_keeps_what_was_typed(
+    plain_http_live_server, plain_http, two_partners, browser
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{plain_http_live_server.url}/partners/", wait_until="networkidle")
+
+    page.locator("#id_lat").focus()
+    page.keyboard.type("48.1")
+    page.keyboard.press("Tab")  # on to the longitude: half a place is not searched for
+    page.keyboard.type("11.6")
+    page.keyboard.press("Tab")
+
+    expect(page).to_have_url(re.compile(r"[?&]lat=48.1&lng=11.6"))
+    expect(page.locator("#id_lat")).to_have_value("48.1")
+    expect(page.locator("#id_lng")).to_have_value("11.6")
+    expect(page.locator("#id_radius")).to_be_focused()
+
+
+@pytest.mark.parametrize("scripts", [True, False], ids=["with JavaScript", "without JavaScript"])
+def test_half_a_place_applied_is_kept_and_the_missing_half_is_said_beside_its_field(
+    plain_http_live_server, plain_http, two_partners, browser, scripts
+):
+    context = browser.new_context(java_script_enabled=scripts, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/", wait_until="networkidle")
+
+    page.get_by_label("Latitude").fill("48.1")
+    page.get_by_role("button", name="Apply filters").click()
+
+    expect(page).to_have_url(re.compile(r"[?&]lat=48.1"))
+    expect(page.get_by_label("Latitude")).to_have_value("48.1")
+    longitude = page.get_by_label("Longitude")
+    expect(longitude).to_have_attribute("aria-invalid", "true")
+    error = page.locator(f"#{longitude.get_attribute('aria-describedby').split()[-1]}")
+    expect(error).to_contain_text("A place needs both a latitude (lat) and a longitude (lng)")
+
+
+def test_on_a_phone_the_filters_button_keeps_focus_when_the_typed_words_search_comes_back(
+    plain_http_live_server, plain_http, two_partners, browser
+):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(f"{plain_http_live_server.url}/partners/", wait_until="networkidle")
+
+    page.get_by_label("Search partners").focus()
+    page.keyboard.type("kubernetes")
+    page.keyboard.press("Tab")  # the Search button
+    page.keyboard.press("Tab")  # the Filters button, before the words' search (sent 500 ms on) is back
+
+    expect(page.locator("#search-status")).to_contain_text("2 partners found")
+    expect(page.get_by_role("button", name=re.compile(r"^Filters"))).to_be_focused()
+
+
+def test_a_search_that_could_not_be_sent_is_said(plain_http_live_server, plain_http, two_partners, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{plain_http_live_server.url}/partners/?q=kubernetes", wait_until="networkidle")
+    page.route(
+        "**/partners/**",
+        lambda route: (
+            route.abort("internetdisconnected")
+            if route.request.headers.get("hx-request")
+            else route.continue_()
+        ),
+    )
+
+    page.get_by_role("checkbox", name=re.compile(r"^Retail")).check()
+
+    expect(page.locator("#search-status")).to_have_text(
+        "The search could not be done; check your connection and try again."
+    )
+    expect(page.locator("#search-failed")).to_contain_text("These results are not updated")
+
+
 def _tab_through_the_search(page, presses=14):
     """Where each Tab from the search box puts focus: its element's top on the page, in order."""
     page.get_by_label("Search partners").focus()

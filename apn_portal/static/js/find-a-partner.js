@@ -89,6 +89,13 @@
   // where it was: htmx puts it back on the box ticked or the order chosen, which have ids. A control
   // without one ("Apply filters", "Use my location") is gone with the old results, and focus with it, to
   // the top of the page: put it at the top of the new results instead.
+  // The filters' button on a phone is hidden until enhance() shows it, after htmx has tried to put focus
+  // back on it: whether it had focus is kept here, and focus is put back below.
+  var filtersToggleHadFocus = false;
+  document.addEventListener("htmx:beforeSwap", function () {
+    filtersToggleHadFocus = Boolean(document.activeElement && document.activeElement.id === "filters-toggle");
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var source = event.detail.requestConfig && event.detail.requestConfig.elt;
     if (!source) return;
@@ -98,7 +105,10 @@
       if (heading) heading.focus();
     } else if (source.id === "partner-search") {
       var focused = document.activeElement;
-      if (heading && (!focused || focused === document.body)) heading.focus();
+      if (focused && focused !== document.body) return;
+      var toggle = document.getElementById("filters-toggle");
+      if (filtersToggleHadFocus && toggle && !toggle.hidden) toggle.focus();
+      else if (heading) heading.focus();
     }
   });
 
@@ -113,5 +123,45 @@
   // than leave the results as they were without a word.
   document.addEventListener("htmx:validation:failed", function (event) {
     if (event.target && event.target.reportValidity) event.target.reportValidity();
+  });
+
+  // A place is typed in two fields, one after the other: leaving the latitude for the longitude must not
+  // search with half a place, which the results would leave out, emptying what was typed. A change in
+  // the place's fields searches once the place is whole (or cleared); "Apply filters" sends it as it is.
+  // In the capture phase, before the form's own listener (htmx) sees the change.
+  document.addEventListener(
+    "change",
+    function (event) {
+      var field = event.target;
+      if (!field.closest || !field.closest(".facet--near") || !field.form) return;
+      var elements = field.form.elements;
+      var lat = elements.lat.value, lng = elements.lng.value, radius = elements.radius.value;
+      var whole = lat !== "" && lng !== "";
+      var cleared = lat === "" && lng === "" && radius === "";
+      if (whole || cleared) return;
+      event.stopPropagation();
+      if (!field.checkValidity()) field.reportValidity();
+    },
+    true
+  );
+
+  // A search that could not be sent, or that the server failed to answer, changes nothing on the page:
+  // say so, or the boxes ticked would stand over results they did not filter.
+  function sayTheSearchFailed() {
+    var status = document.getElementById("search-status");
+    if (status) status.textContent = "The search could not be done; check your connection and try again.";
+    var region = document.getElementById("search-region");
+    if (!region || document.getElementById("search-failed")) return;
+    var message = document.createElement("p");
+    message.id = "search-failed";
+    message.className = "message error";
+    message.textContent = "These results are not updated: the search could not be done. Try again.";
+    region.parentNode.insertBefore(message, region);
+  }
+  document.addEventListener("htmx:sendError", sayTheSearchFailed);
+  document.addEventListener("htmx:responseError", sayTheSearchFailed);
+  document.addEventListener("htmx:afterSwap", function () {
+    var message = document.getElementById("search-failed");
+    if (message) message.remove();
   });
 })();
