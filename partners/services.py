@@ -390,16 +390,35 @@ def partner_type_change(*, user, partner: Partner, partner_type: str, reason: st
 
 def partner_set_published(*, partner: Partner, published: bool, user) -> bool:
     """Publish or unpublish a partner on Find-a-Partner. Returns whether anything changed."""
-    _ensure_can_edit(partner, user)
-    with transaction.atomic():
-        locked = _lock(partner)
-        if locked.is_published == published:
-            return False
-        locked.is_published = published
-        locked._history_user = user
-        locked.save(update_fields=["is_published", "updated_at"])
+    changed = partners_set_published(partners=[partner], published=published, user=user)
     partner.is_published = published
-    return True
+    return bool(changed)
+
+
+def partners_set_published(*, partners: list[Partner], published: bool, user) -> list[Partner]:
+    """Publish or unpublish partners on Find-a-Partner, all of them or (one not the user's to change)
+    none; returns those it changed, the others being so already. A fixed number of statements however
+    many: a PDM's bulk action on 1,000 partners took 20 s one partner at a time, near the web server's
+    timeout. Each changed partner gets its history row, naming the user, and its search entry."""
+    for partner in partners:
+        _ensure_can_edit(partner, user)
+    with transaction.atomic():
+        # Locked in pk order, read with no join (see _lock).
+        locked = list(
+            Partner.objects.select_for_update()
+            .filter(pk__in=[partner.pk for partner in partners])
+            .order_by("pk")
+        )
+        changed = [partner for partner in locked if partner.is_published != published]
+        now = timezone.now()
+        for partner in changed:
+            partner.is_published, partner.updated_at = published, now
+        bulk_update_with_history(
+            changed, Partner, ["is_published", "updated_at"], batch_size=1000, default_user=user
+        )
+        if changed:
+            partner_search_refresh([partner.pk for partner in changed])
+    return changed
 
 
 def enrollment_program_closed(partner: Partner, program: Program) -> str | None:

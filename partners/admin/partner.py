@@ -48,10 +48,10 @@ from partners.selectors import (
     tier_evaluate,
 )
 from partners.services import (
-    partner_set_published,
     partner_tier_change,
     partner_tier_recompute,
     partner_type_change,
+    partners_set_published,
 )
 from partners.signals import partner_changes_batched
 
@@ -518,11 +518,15 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
         if selection_too_large(self, request, queryset):
             return
         verb = "Published" if published else "Unpublished"
+        partners = self.keep_editable(request, list(queryset))
+        # One transaction for the selection: a refusal or a rollback leaves every partner as it was.
+        changed = partners_set_published(partners=partners, published=published, user=request.user)
+        changed_ids = {partner.pk for partner in changed}
         report_each_change(
             self,
             request,
-            self.keep_editable(request, list(queryset)),
-            lambda partner: partner_set_published(partner=partner, published=published, user=request.user),
+            partners,
+            lambda partner: partner.pk in changed_ids,
             name=lambda partner: partner.name,
             changed=verb,
             already=f"already {verb.lower()}",

@@ -7,7 +7,8 @@ import psycopg
 import pytest
 import time_machine
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db import OperationalError
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 import partners.admin.partner as partner_admin
@@ -178,20 +179,22 @@ def _rolled_back_to_break_a_deadlock():
 
 
 def test_a_row_the_database_undid_is_named_and_the_others_are_done(client, superuser, monkeypatch):
-    partners = [PartnerFactory(name=f"Partner {n}", is_published=False) for n in range(1, 5)]
-    publish = partner_admin.partner_set_published
+    partners = [PartnerFactory(name=f"Partner {n}") for n in range(1, 5)]
+    for partner in partners:
+        give_select_evidence(partner)
+    recompute = partner_admin.partner_tier_recompute
 
     def third_deadlocks(*, partner, **kwargs):
         if partner.name == "Partner 3":
             _rolled_back_to_break_a_deadlock()
-        return publish(partner=partner, **kwargs)
+        return recompute(partner=partner, **kwargs)
 
-    monkeypatch.setattr(partner_admin, "partner_set_published", third_deadlocks)
+    monkeypatch.setattr(partner_admin, "partner_tier_recompute", third_deadlocks)
 
-    response = run_action(client, CHANGELIST, "publish", partners)
+    response = run_action(client, CHANGELIST, "recompute_tier", partners)
 
     assert response.status_code == 200  # not the page saying nothing was saved: three rows were
-    assert set(Partner.objects.filter(is_published=True).values_list("name", flat=True)) == {
+    assert set(Partner.objects.filter(tier__slug="select").values_list("name", flat=True)) == {
         "Partner 1",
         "Partner 2",
         "Partner 4",
@@ -199,7 +202,8 @@ def test_a_row_the_database_undid_is_named_and_the_others_are_done(client, super
     assert messages_of(response) == [
         "Partner 3: not changed: another change to it was being made at the same moment, and the database "
         "undid this one. Select it again and repeat the action.",
-        "Published 3: Partner 1, Partner 2, Partner 4.",
+        "Tier changed for 3: Partner 1 (Registered → Select); Partner 2 (Registered → Select); "
+        "Partner 4 (Registered → Select).",
     ]
 
 
@@ -207,12 +211,28 @@ def test_another_database_error_in_a_bulk_action_is_not_taken_for_a_refusal(clie
     def fails(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(partner_admin, "partner_set_published", fails)
+    monkeypatch.setattr(partner_admin, "partner_tier_recompute", fails)
     client.raise_request_exception = False
 
-    response = run_action(client, CHANGELIST, "publish", [PartnerFactory(is_published=False)])
+    response = run_action(client, CHANGELIST, "recompute_tier", [PartnerFactory()])
 
     assert response.status_code == 500
+
+
+def test_publishing_a_selection_costs_the_same_statements_for_3_and_30_partners(client, superuser):
+    def publish(count):
+        partners = PartnerFactory.create_batch(count, is_published=False)
+        with CaptureQueriesContext(connection) as queries:
+            response = run_action(client, CHANGELIST, "publish", partners)
+        assert f"Published {count}:" in messages_of(response)[0]
+        return len(queries)
+
+    assert publish(30) == publish(3)
+    assert Partner.objects.filter(is_published=False).count() == 0
+    published = Partner.objects.order_by("pk").last()
+    assert published.history.first().history_user == superuser
+    # Its search entry too: Find a Partner shows it.
+    assert published.name in client.get(reverse("partners:search"), {"q": published.name}).content.decode()
 
 
 ENROLLMENTS = "admin:partners_programenrollment_changelist"
