@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 
 from apn_portal.admin import (
     ROW_REFUSALS,
+    SET_ACTION_MAX_OBJECTS,
     AuditedAdmin,
     ChangeListQuerysetMixin,
     LargeTableAdminMixin,
@@ -515,7 +516,7 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
         return bool(changed)
 
     def _set_published(self, request, queryset, *, published: bool):
-        if selection_too_large(self, request, queryset):
+        if selection_too_large(self, request, queryset, limit=SET_ACTION_MAX_OBJECTS):
             return
         verb = "Published" if published else "Unpublished"
         partners = self.keep_editable(request, list(queryset))

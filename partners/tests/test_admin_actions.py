@@ -11,6 +11,7 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+import apn_portal.admin as admin_base
 import partners.admin.partner as partner_admin
 from partners.choices import AuditResult, EnrollmentStatus, PartnerType, ProfileChangeStatus, TierChangeSource
 from partners.models import Partner, ProgramEnrollment, TierChange
@@ -233,6 +234,29 @@ def test_publishing_a_selection_costs_the_same_statements_for_3_and_30_partners(
     assert published.history.first().history_user == superuser
     # Its search entry too: Find a Partner shows it.
     assert published.name in client.get(reverse("partners:search"), {"q": published.name}).content.decode()
+
+
+def test_an_action_on_more_rows_than_one_request_should_change_is_refused_whole(
+    client, superuser, monkeypatch
+):
+    monkeypatch.setattr(admin_base, "ACTION_MAX_OBJECTS", 3)  # one service call per row
+    monkeypatch.setattr(partner_admin, "SET_ACTION_MAX_OBJECTS", 5)  # a fixed number of statements
+    partners = PartnerFactory.create_batch(4, is_published=False)
+    for partner in partners:
+        give_select_evidence(partner)
+
+    response = run_action(client, CHANGELIST, "recompute_tier", partners)
+
+    assert messages_of(response) == [
+        "Select at most 3 rows for this action; narrow the list with filters or a search first."
+    ]
+    assert not Partner.objects.filter(tier__slug="select").exists()
+    # Publishing is made in one go: the same selection is not too large for it.
+    assert messages_of(run_action(client, CHANGELIST, "publish", partners))[0].startswith("Published 4:")
+    too_many = [*partners, *PartnerFactory.create_batch(2)]
+    assert messages_of(run_action(client, CHANGELIST, "unpublish", too_many)) == [
+        "Select at most 5 rows for this action; narrow the list with filters or a search first."
+    ]
 
 
 ENROLLMENTS = "admin:partners_programenrollment_changelist"
