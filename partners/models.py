@@ -9,7 +9,7 @@ import zoneinfo
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchVectorField
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.fields.files import FieldFile
@@ -587,6 +587,9 @@ class ProgramEnrollment(TimeStampedModel):
         return f"{partner_name_of(self)} in {self.program} ({self.get_status_display()})"
 
 
+EMAIL_TAKEN = "email_taken"
+
+
 class StaffMember(TimeStampedModel):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="staff_members")
     full_name = models.CharField(max_length=150)
@@ -597,16 +600,33 @@ class StaffMember(TimeStampedModel):
     class Meta:
         ordering = ["partner", "full_name", "id"]
         constraints = [
+            # Whatever its letters' case: an address is one person's (the certification import looks people
+            # up by it so), and two records of one person would count twice toward a tier.
             models.UniqueConstraint(
-                fields=["partner", "email"],
+                "partner",
+                Lower("email"),
                 condition=~Q(email=""),
-                name="staff_member_unique_email_per_partner",
+                name="staff_member_unique_email_per_partner_any_case",
+                violation_error_code=EMAIL_TAKEN,
                 violation_error_message="This partner already has a staff member with that email address.",
             ),
         ]
 
     def __str__(self):
         return self.full_name
+
+    def validate_constraints(self, exclude=None):
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            # A constraint on an expression (the address in lower case) names no field: it is the email's.
+            errors = error.update_error_dict({})
+            taken = [e for e in errors.get(NON_FIELD_ERRORS, []) if getattr(e, "code", None) == EMAIL_TAKEN]
+            if taken:
+                errors[NON_FIELD_ERRORS] = [e for e in errors[NON_FIELD_ERRORS] if e not in taken]
+                errors.setdefault("email", []).extend(taken)
+                errors = {field: messages for field, messages in errors.items() if messages}
+            raise ValidationError(errors) from None
 
 
 def certification_default_expiry(earned_on: datetime.date) -> datetime.date:

@@ -4,7 +4,8 @@ finds shown on the form."""
 from collections import defaultdict
 
 from django.db import IntegrityError, router, transaction
-from django.db.models import UniqueConstraint
+from django.db.models import F, UniqueConstraint
+from django.db.models.functions import Lower
 from django.forms.models import BaseInlineFormSet
 from django.utils.text import capfirst
 
@@ -38,13 +39,29 @@ class UniqueRowsInlineFormSet(BaseInlineFormSet):
         ]
         for constraint in self.model._meta.constraints:
             conditional = isinstance(constraint, UniqueConstraint) and constraint.condition is not None
-            if conditional and constraint.fields:
+            if conditional and self._parts(constraint) is not None:
                 self._refuse_clashes(constraint, rows)
 
+    @staticmethod
+    def _parts(constraint: UniqueConstraint) -> list[tuple[str, bool]] | None:
+        """(field name, compared in lower case) for each part of the constraint: its fields, or F() and
+        Lower() of a field; None for another expression, which the database alone can check."""
+        if constraint.fields:
+            return [(name, False) for name in constraint.fields]
+        parts = []
+        for expression in constraint.expressions:
+            lowered = isinstance(expression, Lower)
+            source = expression.get_source_expressions()[0] if lowered else expression
+            if not isinstance(source, F):
+                return None
+            parts.append((source.name, lowered))
+        return parts
+
     def _refuse_clashes(self, constraint: UniqueConstraint, rows) -> None:
+        parts = self._parts(constraint)
         groups = defaultdict(list)
         for form in rows:
-            key = tuple(self._key_value(form.instance, name) for name in constraint.fields)
+            key = tuple(self._key_value(form.instance, name, lowered) for name, lowered in parts)
             # NULLs never clash in a unique index unless the constraint says they do.
             if None in key and constraint.nulls_distinct is not False:
                 continue
@@ -57,13 +74,14 @@ class UniqueRowsInlineFormSet(BaseInlineFormSet):
             under = [form for form in forms if self._falls_under(constraint, form.instance, using)]
             for form in under[1:]:
                 # Beside the field that repeats, else (one headquarters: only the parent repeats) on the row.
-                fields = [name for name in constraint.fields if name in form.fields and name != self.fk.name]
+                fields = [name for name, _ in parts if name in form.fields and name != self.fk.name]
                 form.add_error(fields[0] if fields else None, message)
 
-    def _key_value(self, instance, name: str):
+    def _key_value(self, instance, name: str, lowered: bool = False):
         if name == self.fk.name:
             return "the parent"  # the same for every row, even before the parent is saved and has a key
-        return instance._meta.get_field(name).value_from_object(instance)
+        value = instance._meta.get_field(name).value_from_object(instance)
+        return value.lower() if lowered and isinstance(value, str) else value
 
     @staticmethod
     def _falls_under(constraint: UniqueConstraint, instance, using: str) -> bool:

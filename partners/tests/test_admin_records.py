@@ -156,14 +156,17 @@ def test_a_new_office_beside_the_headquarters_is_still_added(client, pdm):
     assert Office.objects.filter(partner=partner).count() == 3
 
 
-def test_two_new_staff_members_with_one_email_are_refused_beside_the_row(client, pdm):
+@pytest.mark.parametrize(
+    "again", ["ann@acme.example", "Ann@ACME.example"], ids=["as written", "another case"]
+)
+def test_two_new_staff_members_with_one_email_are_refused_beside_the_row(client, pdm, again):
     partner = PartnerFactory(pdm=pdm)
     data = with_rows(
         change_form_data(client, partner_url(partner)),
         "staff_members",
         [
             {"full_name": "Ann", "email": "ann@acme.example"},
-            {"full_name": "Anne", "email": "ann@acme.example"},
+            {"full_name": "Anne", "email": again},
             {"full_name": "Bob", "email": ""},
             {"full_name": "Bo", "email": ""},
         ],

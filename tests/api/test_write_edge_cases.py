@@ -304,3 +304,17 @@ def test_a_certification_is_not_filed_under_the_staff_member_a_number_rounds_to(
     assert response.status_code == 400
     assert response.json() == {"staff_member": ["Give the record's id as a whole number, e.g. 42."]}
     assert Certification.objects.filter(staff_member_id=pk).count() == 1
+
+
+def test_a_staff_members_email_is_taken_whatever_its_case(world):
+    client = world.client("pdm_a")
+    body = {"partner": "alpha", "full_name": "Ann Lee", "email": "ann.lee@alpha.example"}
+    assert client.post("/api/v1/staff-members/", body, format="json").status_code == 201
+
+    response = client.post(
+        "/api/v1/staff-members/", {**body, "email": "Ann.Lee@Alpha.example"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"email": ["This partner already has a staff member with that email address."]}
+    assert StaffMember.objects.filter(email__iexact="ann.lee@alpha.example").count() == 1
