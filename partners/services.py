@@ -90,14 +90,15 @@ def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnro
     )
 
 
-def partner_history_bulk_create(partners: list[Partner]) -> None:
-    """The history rows a save of each of `partners` writes (as they are in memory), with the tag lists
-    each version records (Partner.history's m2m_fields), in a constant number of statements however many
-    partners: django-simple-history's bulk_history_create writes the versions alone, and a version
-    without its tags would show them all removed, then added again by the next save."""
+def partner_history_bulk_create(partners: list[Partner], user=None) -> None:
+    """The history rows a save of each of `partners` writes (as they are in memory), by `user` (None: a
+    scheduled check), with the tag lists each version records (Partner.history's m2m_fields), in a
+    constant number of statements however many partners: django-simple-history's bulk_history_create
+    writes the versions alone, and a version without its tags would show them all removed, then added
+    again by the next save."""
     history = Partner.history.model
     rows = Partner.history.bulk_history_create(
-        partners, update=True, default_user=None, default_change_reason=None
+        partners, update=True, default_user=user, default_change_reason=None
     )
     version_of = {row.id: row.pk for row in rows}
     for tags in history._history_m2m_fields:
@@ -413,9 +414,8 @@ def partners_set_published(*, partners: list[Partner], published: bool, user) ->
         now = timezone.now()
         for partner in changed:
             partner.is_published, partner.updated_at = published, now
-        bulk_update_with_history(
-            changed, Partner, ["is_published", "updated_at"], batch_size=1000, default_user=user
-        )
+        Partner.objects.bulk_update(changed, ["is_published", "updated_at"], batch_size=1000)
+        partner_history_bulk_create(changed, user=user)
         if changed:
             partner_search_refresh([partner.pk for partner in changed])
     return changed
@@ -963,7 +963,9 @@ def _certifications_import_rows(rows, user, result: CertificationImportResult) -
         partner.slug: partner
         for partner in partners_editable_by(user)
         .filter(slug__in={values["partner"] for _, values in rows})
-        .select_for_update()
+        # Not FOR UPDATE: that would hold every insert naming one of these partners (a contact request,
+        # a staff member) until the import ends; another import of them waits all the same.
+        .select_for_update(no_key=True)
         .order_by("pk")
     }
     known_partner_slugs = set(

@@ -3,19 +3,22 @@ of certifications."""
 
 import csv
 import io
+import threading
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from partners import services
 from partners.choices import CertificationLevel, PartnerType
 from partners.models import Certification, ConsultingCategory, StaffMember
 from partners.services import CERTIFICATION_CSV_COLUMNS
 from tests.factories import (
+    ContactRequestFactory,
     CustomerReferenceFactory,
     IndustryFactory,
     OfficeFactory,
@@ -25,7 +28,7 @@ from tests.factories import (
     give_certified_people,
     tier,
 )
-from tests.locks import sent_twice_at_once
+from tests.locks import in_a_thread, sent_twice_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -261,6 +264,38 @@ def test_a_file_saved_by_excel_with_another_separator_is_imported(client, superu
 
     assert "Imported 1 certification" in response.content.decode()
     assert Certification.objects.get().name == "Cloud, Practitioner"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_customers_request_to_a_partner_does_not_wait_for_an_import_for_it(monkeypatch):
+    pdm = PdmFactory()
+    partner = PartnerFactory(slug="acme", pdm=pdm)
+    rows = [["acme", "Ada Lovelace", "", "Solutions Architect", "associate", "", "2025-01-05", ""]]
+    data = upload(rows).read()
+    checking, go_on = threading.Event(), threading.Event()
+    parse_date = services._parse_date
+
+    def checking_a_long_file(value, column):  # the import half-way through, its partners locked
+        checking.set()
+        go_on.wait(20)
+        return parse_date(value, column)
+
+    monkeypatch.setattr(services, "_parse_date", checking_a_long_file)
+    outcome = {}
+    importing = in_a_thread(
+        outcome, "import", lambda: services.certifications_import_csv(data=data, user=pdm)
+    )
+    assert checking.wait(20)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            ContactRequestFactory(partner=partner)  # refers to the partner: PostgreSQL locks it FOR KEY SHARE
+    finally:
+        go_on.set()
+        importing.join(30)
+
+    assert outcome["import"].created == 1
 
 
 def test_a_pdm_cannot_import_for_another_pdms_partner(client):
