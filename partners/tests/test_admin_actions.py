@@ -19,6 +19,7 @@ from partners.services import profile_change_submit
 from tests.factories import (
     ApprovedEnrollmentFactory,
     CustomerReferenceFactory,
+    IndustryFactory,
     PartnerFactory,
     PartnerUserFactory,
     PdmFactory,
@@ -234,6 +235,20 @@ def test_publishing_a_selection_costs_the_same_statements_for_3_and_30_partners(
     assert published.history.first().history_user == superuser
     # Its search entry too: Find a Partner shows it.
     assert published.name in client.get(reverse("partners:search"), {"q": published.name}).content.decode()
+
+
+def test_publishing_keeps_the_partners_tags_in_its_history(client, superuser):
+    partner = PartnerFactory(is_published=False)
+    partner.industries.add(IndustryFactory())
+
+    run_action(client, CHANGELIST, "publish", [partner])
+
+    published = partner.history.order_by("-history_id").first()
+    assert (published.is_published, published.history_user) == (True, superuser)
+    # The version lists the partner's tags as every save's does: none shows as removed by publishing.
+    assert [row.industry_id for row in published.industries.all()] == list(
+        partner.industries.values_list("pk", flat=True)
+    )
 
 
 def test_an_action_on_more_rows_than_one_request_should_change_is_refused_whole(
