@@ -104,3 +104,34 @@ def test_sending_again_a_failed_delivery_starts_a_fresh_round_and_a_delivered_on
     assert failed.next_attempt_at <= timezone.now()
     delivered.refresh_from_db()
     assert (delivered.status, delivered.attempts) == (DeliveryStatus.DELIVERED, 1)
+
+
+def test_an_operator_resends_300_failed_deliveries_at_once(client, django_capture_on_commit_callbacks):
+    # After a receiver's outage: two statements whatever the selection, so the cap of actions made one row
+    # at a time does not apply.
+    superuser = SuperUserFactory()
+    endpoint = webhook_endpoint_create(
+        user=superuser, url="http://127.0.0.1:1/hook", events=["partner.tier_changed"]
+    )
+    failed = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint,
+            event="partner.tier_changed",
+            event_id=uuid.uuid4(),
+            payload={"data": {}},
+            status=DeliveryStatus.FAILED,
+            attempts=MAX_ATTEMPTS,
+        )
+        for _ in range(300)
+    )
+    client.force_login(superuser)
+
+    with django_capture_on_commit_callbacks():
+        response = client.post(
+            reverse("admin:webhooks_webhookdelivery_changelist"),
+            {"action": "retry_now", "_selected_action": [delivery.pk for delivery in failed]},
+            follow=True,
+        )
+
+    assert not [str(m) for m in response.context["messages"] if str(m).startswith("Select at most")]
+    assert WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, attempts=0).count() == 300

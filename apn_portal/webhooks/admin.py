@@ -3,7 +3,7 @@ from functools import partial
 from django import forms
 from django.contrib import admin, messages
 
-from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin, selection_too_large
+from apn_portal.admin import SET_ACTION_MAX_OBJECTS, AuditedAdmin, LargeTableAdminMixin, selection_too_large
 from apn_portal.exceptions import DomainError
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -93,7 +93,8 @@ class WebhookDeliveryAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Send the selected deliveries again now")
     def retry_now(self, request, queryset):
-        if selection_too_large(self, request, queryset):
+        # One statement for the selection, whatever its size.
+        if selection_too_large(self, request, queryset, limit=SET_ACTION_MAX_OBJECTS):
             return
         try:
             retry = webhook_deliveries_retry(deliveries=queryset, user=request.user)

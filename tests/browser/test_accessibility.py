@@ -130,6 +130,25 @@ def test_a_place_typed_field_by_field_searches_once_it_is_whole_and_keeps_what_w
     expect(page.locator("#id_radius")).to_be_focused()
 
 
+def test_emptying_both_coordinates_searches_everywhere_again(
+    plain_http_live_server, plain_http, two_partners, browser
+):
+    # A place searched with a radius ("Use my location" fills in 100 km): both coordinates emptied.
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(
+        f"{plain_http_live_server.url}/partners/?lat=48.1&lng=11.6&radius=100", wait_until="networkidle"
+    )
+
+    page.locator("#id_lat").fill("")
+    page.keyboard.press("Tab")
+    page.locator("#id_lng").fill("")
+    page.keyboard.press("Tab")
+
+    expect(page).not_to_have_url(re.compile(r"[?&](lat|lng|radius)="))
+    expect(page.locator("#id_radius")).to_have_value("")
+    expect(page.locator(".partner-list")).to_contain_text("Globex Systems")
+
+
 @pytest.mark.parametrize("scripts", [True, False], ids=["with JavaScript", "without JavaScript"])
 def test_half_a_place_applied_is_kept_and_the_missing_half_is_said_beside_its_field(
     plain_http_live_server, plain_http, two_partners, browser, scripts

@@ -127,18 +127,21 @@
 
   // A place is typed in two fields, one after the other: leaving the latitude for the longitude must not
   // search with half a place, which the results would leave out, emptying what was typed. A change in
-  // the place's fields searches once the place is whole (or cleared); "Apply filters" sends it as it is.
-  // In the capture phase, before the form's own listener (htmx) sees the change.
+  // the place's fields searches once the place is whole, or gone (both coordinates emptied: its radius
+  // goes too; a radius typed first waits for them); "Apply filters" sends it as it is. In the capture
+  // phase, before the form's own listener (htmx) sees the change.
   document.addEventListener(
     "change",
     function (event) {
       var field = event.target;
       if (!field.closest || !field.closest(".facet--near") || !field.form) return;
       var elements = field.form.elements;
-      var lat = elements.lat.value, lng = elements.lng.value, radius = elements.radius.value;
-      var whole = lat !== "" && lng !== "";
-      var cleared = lat === "" && lng === "" && radius === "";
-      if (whole || cleared) return;
+      var lat = elements.lat.value, lng = elements.lng.value;
+      if (lat !== "" && lng !== "") return;
+      if (lat === "" && lng === "" && field.name !== "radius") {
+        elements.radius.value = "";
+        return;
+      }
       event.stopPropagation();
       if (!field.checkValidity()) field.reportValidity();
     },
