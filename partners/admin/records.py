@@ -51,6 +51,21 @@ class OwnerFixedOnChangeMixin:
             readonly.append(self.owner_field)
         return readonly
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            return form
+        owner = self.owner_field
+
+        class OwnerCheckedForm(form):
+            def _get_validation_exclusions(self):
+                # Read-only here, the owner is not on the form, and Django would skip every constraint
+                # naming it (one email per partner, one headquarters), leaving the database to refuse the
+                # save with a 500: it is the instance's own, so those are checked as on the add page.
+                return {name for name in super()._get_validation_exclusions() if name != owner}
+
+        return OwnerCheckedForm
+
 
 @admin.register(TierChange)
 class TierChangeAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):

@@ -188,6 +188,38 @@ def test_two_new_staff_members_with_one_email_are_refused_beside_the_row(client,
     assert not StaffMember.objects.filter(partner=partner).exists()
 
 
+@pytest.mark.parametrize(
+    "taken", ["ann@acme.example", "Ann@ACME.example"], ids=["as written", "another case"]
+)
+def test_a_staff_members_own_page_refuses_another_persons_email_beside_the_field(client, pdm, taken):
+    # The partner is read-only on that page, so Django would leave its constraints to the database: a 500.
+    partner = PartnerFactory(pdm=pdm)
+    StaffMemberFactory(partner=partner, full_name="Ann", email="ann@acme.example")
+    bob = StaffMemberFactory(partner=partner, full_name="Bob", email="bob@acme.example")
+    url = reverse("admin:partners_staffmember_change", args=[bob.pk])
+
+    response = client.post(url, change_form_data(client, url) | {"email": taken})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] == [
+        "This partner already has a staff member with that email address."
+    ]
+    assert StaffMember.objects.get(pk=bob.pk).email == "bob@acme.example"
+
+
+def test_an_offices_own_page_refuses_a_second_headquarters(client, pdm):
+    partner = PartnerFactory(pdm=pdm)
+    OfficeFactory(partner=partner, is_headquarters=True)
+    branch = OfficeFactory(partner=partner, is_headquarters=False)
+    url = reverse("admin:partners_office_change", args=[branch.pk])
+
+    response = client.post(url, change_form_data(client, url) | {"is_headquarters": "on"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert not Office.objects.get(pk=branch.pk).is_headquarters
+
+
 def test_two_new_certifications_with_one_credential_id_are_refused_beside_the_row(client, pdm):
     person = StaffMemberFactory(partner=PartnerFactory(pdm=pdm))
     url = reverse("admin:partners_staffmember_change", args=[person.pk])
