@@ -47,6 +47,10 @@ ACTION_MAX_OBJECTS = 250
 SET_ACTION_MAX_OBJECTS = 1000
 
 
+# The largest OFFSET PostgreSQL takes (a bigint).
+MAX_ROW_OFFSET = 2**63 - 1
+
+
 class CappedCountPaginator(Paginator):
     """Counts at most `count_cap` + 1 rows (`SELECT COUNT(*) FROM (... LIMIT n)`), so a page of a table
     with millions of rows costs the same as a page of a small one.
@@ -100,8 +104,9 @@ class CappedCountPaginator(Paginator):
         try:
             return super().validate_number(number)
         except EmptyPage:
-            # Past the capped count the rows may well exist: serve the page, at worst empty.
-            if self.count_is_capped and int(number) >= 1:
+            # Past the capped count the rows may well exist: serve the page, at worst empty; one whose
+            # offset no database row number reaches (PostgreSQL's OFFSET is a bigint) is past the end.
+            if self.count_is_capped and int(number) >= 1 and int(number) * self.per_page < MAX_ROW_OFFSET:
                 return int(number)
             raise
 

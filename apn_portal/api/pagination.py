@@ -23,7 +23,7 @@ from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from apn_portal.admin import CappedCountPaginator
+from apn_portal.admin import MAX_ROW_OFFSET, CappedCountPaginator
 from apn_portal.api.filters import single_param
 from apn_portal.http import whole_number
 
@@ -57,8 +57,8 @@ class CountedWithPagePaginator(ApiCountPaginator):
             number = int(number)
         except (TypeError, ValueError):
             return super().page(number)  # Django's own message for a page that is not a number
-        if number < 1:
-            return super().page(number)
+        if number < 1 or number * self.per_page >= MAX_ROW_OFFSET:
+            return super().page(number)  # refused there, before any row is asked for
         bottom = (number - 1) * self.per_page
         rows = list(self.object_list[bottom : bottom + self.per_page])
         if rows:

@@ -238,6 +238,19 @@ def test_a_large_list_is_counted_only_up_to_the_cap_and_later_pages_still_open(
     assert len(page_3.context["cl"].result_list) == 2
 
 
+@pytest.mark.parametrize("page", [str(10**30), str(2**62)])
+def test_a_page_past_any_row_of_a_large_list_is_past_the_end(client, superuser, monkeypatch, page):
+    # Beyond the capped count pages are served; one whose offset no row number reaches is not a query.
+    monkeypatch.setattr(CappedCountPaginator, "count_cap", 5)
+    monkeypatch.setattr(admin.site._registry[Partner], "list_per_page", 3)
+    PartnerFactory.create_batch(8)
+
+    response = client.get(reverse("admin:partners_partner_changelist"), {"p": page})
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
 def test_an_unfiltered_large_list_shows_the_database_estimate(client, superuser, monkeypatch):
     monkeypatch.setattr(CappedCountPaginator, "count_cap", 5)
     PartnerFactory.create_batch(8)

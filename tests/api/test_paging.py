@@ -235,6 +235,21 @@ def test_past_the_count_cap_the_count_says_so_and_next_still_leads_on(client, mo
     assert ids == sorted(member.pk for member in members)
 
 
+@pytest.mark.parametrize("query", [{}, {"q": "nimbus"}, {"type": "consulting"}, {"ordering": "name"}])
+def test_a_page_past_any_row_of_a_capped_list_is_a_404(db, monkeypatch, query):
+    # Pages past the capped count are served, but one whose offset no row number reaches (PostgreSQL's
+    # OFFSET is a bigint) is not a query to run.
+    from apn_portal.api.pagination import ApiCountPaginator
+
+    monkeypatch.setattr(ApiCountPaginator, "count_cap", 5)
+    _nimbus_partners(8)
+
+    response = api_client().get("/api/v1/partners/", {"page": "999999999999999999", **query})
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid page."}
+
+
 def _nimbus_partners(count):
     """Partners whose names hold the searched word, with descriptions that cannot match it."""
     return [
