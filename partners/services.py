@@ -389,13 +389,6 @@ def partner_type_change(*, user, partner: Partner, partner_type: str, reason: st
     return change
 
 
-def partner_set_published(*, partner: Partner, published: bool, user) -> bool:
-    """Publish or unpublish a partner on Find-a-Partner. Returns whether anything changed."""
-    changed = partners_set_published(partners=[partner], published=published, user=user)
-    partner.is_published = published
-    return bool(changed)
-
-
 def partners_set_published(*, partners: list[Partner], published: bool, user) -> list[Partner]:
     """Publish or unpublish partners on Find-a-Partner, all of them or (one not the user's to change)
     none; returns those it changed, the others being so already. A fixed number of statements however

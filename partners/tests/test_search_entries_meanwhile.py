@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from partners.models import Partner, PartnerSearchEntry
 from partners.search_index import partner_search_refresh, partner_search_refresh_due
-from partners.services import partner_set_published
+from partners.services import partners_set_published
 from tests.factories import ApprovedEnrollmentFactory, PartnerFactory, PdmFactory, program
 from tests.locks import in_a_thread, sessions_waiting_for_locks, wait_for
 
@@ -44,7 +44,7 @@ def _unpublished_meanwhile(partner, pdm, meanwhile):
 
     def unpublish():
         with transaction.atomic():
-            partner_set_published(partner=Partner.objects.get(pk=partner.pk), published=False, user=pdm)
+            partners_set_published(partners=[Partner.objects.get(pk=partner.pk)], published=False, user=pdm)
             unpublished.set()
             assert commit.wait(30)
 

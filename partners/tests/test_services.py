@@ -14,9 +14,9 @@ from partners.selectors import tier_evaluate
 from partners.services import (
     enrollment_approve,
     enrollment_revoke,
-    partner_set_published,
     partner_tier_change,
     partner_tier_recompute,
+    partners_set_published,
 )
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -593,15 +593,15 @@ def test_another_pdm_cannot_revoke(partner):
     assert enrollment.status == EnrollmentStatus.APPROVED
 
 
-# partner_set_published ------------------------------------------------------------------------------------
+# partners_set_published -----------------------------------------------------------------------------------
 
 
 def test_publishing_is_idempotent(pdm):
     partner = PartnerFactory(pdm=pdm, is_published=False)
     records_before = partner.history.count()
 
-    assert partner_set_published(partner=partner, published=True, user=pdm) is True
-    assert partner_set_published(partner=partner, published=True, user=pdm) is False
+    assert partners_set_published(partners=[partner], published=True, user=pdm) == [partner]
+    assert partners_set_published(partners=[partner], published=True, user=pdm) == []
 
     partner.refresh_from_db()
     assert partner.is_published is True
@@ -610,8 +610,8 @@ def test_publishing_is_idempotent(pdm):
 
 
 def test_unpublishing(partner, pdm):
-    assert partner_set_published(partner=partner, published=False, user=pdm) is True
-    assert partner_set_published(partner=partner, published=False, user=pdm) is False
+    assert partners_set_published(partners=[partner], published=False, user=pdm) == [partner]
+    assert partners_set_published(partners=[partner], published=False, user=pdm) == []
 
     partner.refresh_from_db()
     assert partner.is_published is False
@@ -621,7 +621,7 @@ def test_another_pdm_cannot_publish(pdm):
     partner = PartnerFactory(pdm=pdm, is_published=False)
 
     with pytest.raises(PermissionDeniedError):
-        partner_set_published(partner=partner, published=True, user=PdmFactory())
+        partners_set_published(partners=[partner], published=True, user=PdmFactory())
 
     partner.refresh_from_db()
     assert partner.is_published is False
