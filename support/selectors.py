@@ -924,11 +924,12 @@ def case_replies(case: SupportCase) -> QuerySet[CaseReply]:
 
 def breached_cases(now: datetime.datetime) -> QuerySet[SupportCase]:
     """Cases still waiting for their first response after its deadline, not yet marked breached: what
-    support_sla marks (support.services.support_cases_mark_breached)."""
+    support_sla marks (support.services.support_cases_mark_breached). An answer at the deadline itself
+    is in time (support.services._late_first_response), so a case is past it only after that instant."""
     return SupportCase.objects.filter(
         first_responded_at__isnull=True,
         breached_at__isnull=True,
-        first_response_due_at__lte=now,
+        first_response_due_at__lt=now,
         status__in=ACTIVE_CASE_STATUSES,
     )
 

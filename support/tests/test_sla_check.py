@@ -353,6 +353,24 @@ def test_a_missed_deadline_is_a_breach_even_if_the_case_is_done_before_the_check
     assert OutboxMessage.objects.get().dedupe_key == f"support-case-breached:{business_case.pk}"
 
 
+def test_an_answer_exactly_at_the_deadline_is_in_time_even_if_the_check_ran_at_that_instant(
+    business_case, engineer
+):
+    """An answer due by 11:00 is in time at 11:00: the check, run at that instant, agrees with
+    the reply that follows at the same instant, so nobody is told of a breach that was none."""
+    deadline = business_case.first_response_due_at
+    at_deadline = run_at(deadline)
+    with at(deadline):
+        services.support_case_reply(user=engineer, case=business_case, body="Looking now.")
+    run_at(deadline + HOUR)
+
+    business_case.refresh_from_db()
+    assert not any(at_deadline.changed.values())
+    assert business_case.first_responded_at == deadline
+    assert business_case.breached_at is None
+    assert not OutboxMessage.objects.exists()
+
+
 def test_a_case_done_in_time_is_no_breach(alpha, business_case, engineer):
     with at(OPENED + datetime.timedelta(minutes=59)):
         services.support_case_status_change(user=alpha.staff, case=business_case, status=CaseStatus.CLOSED)
