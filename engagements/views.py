@@ -213,10 +213,12 @@ def access_grant_create(request):
         except DomainError as error:
             form_error(form, error, aliases={"expires_at": "expires_on", "role_name": "role_arn"})
         else:
+            # On the customer's clock, as the access pages show it (a repeat reads the grant back in UTC).
+            ends = customer.local_time(grant.expires_at)
             messages.success(
                 request,
                 f"{grant.engagement_partner.partner.name} can now use role {grant.role_name} on account "
-                f"{grant.account.account_id} until {grant.expires_at:%d %b %Y %H:%M %Z}.",
+                f"{grant.account.account_id} until {ends:%d %b %Y %H:%M %Z}.",
             )
             return redirect_see_other("engagements:access")
     if form.is_bound:

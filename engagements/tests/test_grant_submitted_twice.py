@@ -19,7 +19,10 @@ def grant_form(client) -> dict:
     return {"submission_token": token.group(1)}
 
 
-def test_the_grant_form_sent_twice_grants_once_and_says_so_both_times(client, alpha):
+@pytest.mark.parametrize("time_zone", ["UTC", "Europe/Paris"])
+def test_the_grant_form_sent_twice_grants_once_and_says_so_both_times(client, alpha, time_zone):
+    alpha.customer.time_zone = time_zone
+    alpha.customer.save(update_fields=["time_zone"])
     client.force_login(alpha.admin)
     data = {
         **grant_form(client),
@@ -34,9 +37,16 @@ def test_the_grant_form_sent_twice_grants_once_and_says_so_both_times(client, al
     again = client.post(reverse("engagements:access-grant"), data, follow=True)
 
     assert AccessGrant.objects.filter(role_name="Finance").count() == 1
+    said = []
     for response in (first, again):
         assert response.redirect_chain[-1][1] == 303
-        assert "can now use role Finance on account" in response.content.decode()
+        said.append(
+            re.search(r"can now use role Finance on account \d+ until ([^<]+)\.", response.content.decode())
+        )
+    assert said[0] and said[1]
+    # The same end, on the customer's clock both times, as everywhere on the access pages.
+    assert said[0].group(1) == said[1].group(1)
+    assert said[0].group(1).endswith(" UTC") == (time_zone == "UTC")
 
     another_page = {**data, **grant_form(client)}
     refused = client.post(reverse("engagements:access-grant"), another_page)
