@@ -23,7 +23,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.core.paginator import EmptyPage, Paginator
-from django.db import OperationalError, connections, router, transaction
+from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.db.models import ForeignKey, QuerySet
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
@@ -34,6 +34,7 @@ from simple_history.models import DeletedObject, ModelChange, ModelDelta
 from simple_history.template_utils import HistoricalRecordContextHelper
 from simple_history.utils import get_m2m_reverse_field_name
 
+from apn_portal.api.constraints import save_clash
 from apn_portal.exceptions import ConflictError, DomainError, rolled_back_by_the_database
 from apn_portal.fields import IdMultipleChoiceField
 from apn_portal.pages import form_error
@@ -308,7 +309,12 @@ class AdminInputMixin:
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            try:
+                return super().changeform_view(request, object_id, form_url, extra_context)
+            except IntegrityError as error:
+                # The form checked its unique fields against the stored rows, then somebody else saved the
+                # same ones first (two PDMs adding one tier rank): the database's refusal, said as one.
+                raise save_clash(error) from error
         except DomainError as error:
             # The form was checked, then the service refused the save: the records changed in between
             # (somebody else's edit, the day turning). Django's transaction has rolled the save back.

@@ -8,6 +8,13 @@ message.
 from functools import cache
 
 from django.apps import apps
+from django.db import IntegrityError
+
+from apn_portal.exceptions import ConflictError
+
+SAVE_CLASH = (
+    "Somebody else saved a clashing record meanwhile: nothing was saved. Check the form and save again."
+)
 
 
 @cache
@@ -28,3 +35,11 @@ def _messages_by_name() -> dict[str, str]:
 
 def constraint_message(name: str) -> str | None:
     return _messages_by_name().get(name)
+
+
+def save_clash(error: IntegrityError, subject: str = "") -> ConflictError:
+    """A save the database refused after the form's checks passed (a clashing record saved meanwhile),
+    as a refusal saying the constraint's own message; `subject` names the rows, for an inline's."""
+    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+    message = (constraint_message(name) if name else None) or SAVE_CLASH
+    return ConflictError(f"{subject}: {message}" if subject else message)

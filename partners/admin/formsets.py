@@ -10,11 +10,9 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.text import capfirst
 
 from apn_portal.admin import keep_unedited_as_stored
-from apn_portal.api.constraints import constraint_message
-from apn_portal.exceptions import ConflictError
+from apn_portal.api.constraints import save_clash
 
 ROW_CLASH = "Clashes with a row above: {message}"
-SAVE_CLASH = "Somebody else saved a clashing row meanwhile: nothing was saved. Check the rows and save again."
 
 
 class UniqueRowsInlineFormSet(BaseInlineFormSet):
@@ -99,7 +97,4 @@ class UniqueRowsInlineFormSet(BaseInlineFormSet):
             with transaction.atomic(using=router.db_for_write(self.model)):
                 return super().save(commit)
         except IntegrityError as error:
-            name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
-            message = (constraint_message(name) if name else None) or SAVE_CLASH
-            subject = capfirst(self.model._meta.verbose_name_plural)
-            raise ConflictError(f"{subject}: {message}") from error
+            raise save_clash(error, capfirst(self.model._meta.verbose_name_plural)) from error
