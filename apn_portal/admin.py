@@ -34,6 +34,7 @@ from simple_history.models import DeletedObject, ModelChange, ModelDelta
 from simple_history.template_utils import HistoricalRecordContextHelper
 from simple_history.utils import get_m2m_reverse_field_name
 
+from apn_portal.admin_page_state import PAGE_STATE, EditedMeanwhileRefusedForm, page_state
 from apn_portal.api.constraints import save_clash
 from apn_portal.exceptions import ConflictError, DomainError, rolled_back_by_the_database
 from apn_portal.fields import IdMultipleChoiceField
@@ -349,8 +350,26 @@ class AdminInputMixin:
         refusal = getattr(request, _SAVE_REFUSAL, None)
         # Wrapped here, under every admin's own get_form, so that any form the admin builds says them.
         if refusal is None:
-            return type(form.__name__, (_ModelRulesShownForm, form), {})
-        return type(form.__name__, (_RefusedSaveForm, _ModelRulesShownForm, form), {"save_refusal": refusal})
+            return type(form.__name__, (EditedMeanwhileRefusedForm, _ModelRulesShownForm, form), {})
+        return type(
+            form.__name__,
+            (_RefusedSaveForm, EditedMeanwhileRefusedForm, _ModelRulesShownForm, form),
+            {"save_refusal": refusal},
+        )
+
+    def get_formsets_with_inlines(self, request, obj=None):
+        for formset, inline in super().get_formsets_with_inlines(request, obj):
+            form = type(formset.form.__name__, (EditedMeanwhileRefusedForm, formset.form), {})
+            yield type(formset.__name__, (formset,), {"form": form}), inline
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change:
+            # Shown again after a refusal, the page still shows the values it was opened with.
+            posted = request.POST.get(PAGE_STATE) if request.method == "POST" else None
+            context["page_state"] = posted or page_state(
+                context["adminform"].form, [inline.formset for inline in context["inline_admin_formsets"]]
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def response_action(self, request, queryset):
         # Django filters the selection by the posted ids unchecked: one that cannot be an id ("abc") is

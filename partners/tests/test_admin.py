@@ -2,6 +2,8 @@
 counted in full, and the partner page shows its tier evaluation and history."""
 
 import datetime
+import html
+import re
 
 import pytest
 from django.contrib import admin
@@ -553,6 +555,9 @@ def change_form_data(client, url) -> dict:
         management = inline.formset.management_form
         for name in management.fields:
             data[management.add_prefix(name)] = str(management[name].value())
+    state = re.search(r'name="_page_state" value="([^"]*)"', response.content.decode())
+    assert state, "a change page carries what it showed"
+    data["_page_state"] = html.unescape(state.group(1))
     return data
 
 

@@ -1,0 +1,74 @@
+"""An admin change page saved after somebody else changed what it shows is refused, not saved over them.
+
+Django writes back every field a page shows as the page last had it: a colleague's change committed after
+the page was opened (a shorter response target, a new description) would be silently undone by a save of
+the older page, even of a row or field its user never touched. The page therefore carries a fingerprint
+of each record's edited values as it showed them (`PAGE_STATE`, one hidden input for the record and its
+inline rows); a save whose record or row is no longer as shown is refused on that form, and nothing is
+saved. A post without the fingerprint (a script) is saved as Django does, as the API is without If-Match.
+
+Columns a page does not edit are another matter: keep_unedited_as_stored keeps those as stored, so a
+scheduled check's mark does not make a page stale.
+"""
+
+import hashlib
+import json
+
+from django.core.exceptions import ValidationError
+from django.db.models import Model
+from django.db.models.fields.files import FieldFile
+
+PAGE_STATE = "_page_state"
+
+EDITED_MEANWHILE = (
+    "Somebody else saved a change to this {name} after you opened this page: nothing was saved. "
+    "Open the page again to see their change, then make yours."
+)
+
+
+def _plain(value):
+    if isinstance(value, Model):
+        return value.pk
+    if isinstance(value, FieldFile):
+        return value.name
+    if isinstance(value, list | tuple | set | frozenset) or hasattr(value, "model"):  # a queryset
+        return sorted((_plain(item) for item in value), key=str)
+    return value
+
+
+def shown_values(form) -> str:
+    """The fingerprint of what `form` shows of its stored record (its initial values)."""
+    values = {name: _plain(form.initial[name]) for name in form.fields if name in form.initial}
+    text = json.dumps([form.instance.pk, values], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _of_a_stored_record(form) -> bool:
+    return form.instance.pk is not None and not form.instance._state.adding
+
+
+def page_state(form, formsets) -> str:
+    """The value of the page's PAGE_STATE input: each stored record's fingerprint, by its form's prefix."""
+    forms = [form, *(row for formset in formsets for row in formset.initial_forms)]
+    return json.dumps({row.prefix or "": shown_values(row) for row in forms if _of_a_stored_record(row)})
+
+
+def _posted_states(data) -> dict:
+    try:
+        states = json.loads(data.get(PAGE_STATE) or "{}")
+    except ValueError:  # not one this portal wrote: as if none was sent
+        return {}
+    return states if isinstance(states, dict) else {}
+
+
+class EditedMeanwhileRefusedForm:
+    """Mixed into an admin page's forms (the record's and each inline row's)."""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.is_bound and _of_a_stored_record(self):
+            shown = _posted_states(self.data).get(self.prefix or "")
+            if shown is not None and shown != shown_values(self):
+                name = self._meta.model._meta.verbose_name
+                raise ValidationError(EDITED_MEANWHILE.format(name=name), code="edited_meanwhile")
+        return cleaned_data

@@ -1,0 +1,135 @@
+"""A change page saved after somebody else changed what it shows is refused with why, and nothing is
+saved: Django would write the older page's values back over the colleague's change, even on a row or a
+field its user never touched. Opened again, the page shows the change, and saves."""
+
+import html
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from partners.models import Certification
+from partners.tests.test_admin import change_form_data
+from support.tests.test_admin import plan_form_data
+from tests.factories import (
+    CertificationFactory,
+    PartnerFactory,
+    PdmFactory,
+    SupportEngineerFactory,
+    support_plan,
+)
+
+pytestmark = pytest.mark.django_db
+
+REFUSED = "Somebody else saved a change to this {} after you opened this page: nothing was saved."
+
+
+def signed_in(username: str) -> Client:
+    client = Client()
+    client.force_login(SupportEngineerFactory(username=username))
+    return client
+
+
+def as_the_page_posts_it(client, plan) -> dict:
+    """The plan's change page as its browser posts it back: its fields, rows, and what it showed."""
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    state = re.search(r'name="_page_state" value="([^"]*)"', client.get(url).content.decode())
+    assert state, "a change page carries what it showed"
+    return plan_form_data(client, plan) | {
+        "successor": plan.successor_id or "",
+        "_page_state": html.unescape(state.group(1)),
+    }
+
+
+def with_minutes(data: dict, plan, severity: str, minutes: int) -> dict:
+    rows = list(plan.response_targets.order_by("-minutes", "id"))
+    index = next(i for i, row in enumerate(rows) if row.severity == severity)
+    return data | {f"response_targets-{index}-minutes": str(minutes)}
+
+
+@pytest.fixture
+def plan():
+    return support_plan("business")
+
+
+def test_an_older_page_saved_after_a_colleague_changed_a_row_is_refused_not_saved_over_them(plan):
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    eli, ola = signed_in("eli"), signed_in("ola")
+    elis_page, olas_page = as_the_page_posts_it(eli, plan), as_the_page_posts_it(ola, plan)
+    target = plan.response_targets.get(severity="production_down")
+
+    assert eli.post(url, with_minutes(elis_page, plan, "production_down", 30)).status_code == 302
+    # Ola, on the page she opened before, changes only the summary: the row she did not touch is stale.
+    refused = ola.post(url, olas_page | {"summary": "Updated wording."})
+
+    assert refused.status_code == 200
+    assert REFUSED.format("first-response target") in html.unescape(refused.content.decode())
+    plan.refresh_from_db()
+    target.refresh_from_db()
+    assert (target.minutes, plan.summary) == (30, support_plan("business").summary)
+    # Sent again as it was, it is refused again: the page still shows what she first saw.
+    assert ola.post(url, olas_page | {"summary": "Updated wording."}).status_code == 200
+
+    # Opened again, the page shows Eli's 30 minutes, and her change is saved over them, not instead.
+    fresh = as_the_page_posts_it(ola, plan)
+    assert ola.post(url, fresh | {"summary": "Updated wording."}).status_code == 302
+    plan.refresh_from_db()
+    target.refresh_from_db()
+    assert (target.minutes, plan.summary) == (30, "Updated wording.")
+
+
+def test_an_older_page_saved_after_a_colleague_changed_a_field_is_refused_beside_the_form(plan):
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    eli, ola = signed_in("eli"), signed_in("ola")
+    elis_page, olas_page = as_the_page_posts_it(eli, plan), as_the_page_posts_it(ola, plan)
+
+    assert eli.post(url, elis_page | {"summary": "Eli's wording."}).status_code == 302
+    refused = ola.post(url, with_minutes(olas_page, plan, "production_down", 45))
+
+    assert refused.status_code == 200
+    assert REFUSED.format("support plan") in html.unescape(refused.content.decode())
+    plan.refresh_from_db()
+    assert plan.summary == "Eli's wording."
+    assert plan.response_targets.get(severity="production_down").minutes == 60
+
+
+def test_a_page_saved_twice_in_a_row_by_its_own_user_is_saved_both_times(plan):
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    eli = signed_in("eli")
+
+    for minutes in (30, 20):
+        page = as_the_page_posts_it(eli, plan)  # "Save and continue editing" opens it again
+        assert eli.post(url, with_minutes(page, plan, "production_down", minutes)).status_code == 302
+
+    assert plan.response_targets.get(severity="production_down").minutes == 20
+
+
+def test_a_column_the_page_does_not_edit_changed_meanwhile_does_not_refuse_the_save(client):
+    """certification_expiry marks what it reminded while a PDM has the page open: that is no edit of hers
+    to refuse, and keep_unedited_as_stored keeps the mark."""
+    pdm = PdmFactory()
+    client.force_login(pdm)
+    certification = CertificationFactory(staff_member__partner=PartnerFactory(pdm=pdm), credential_id="AB-1")
+    url = reverse("admin:partners_certification_change", args=[certification.pk])
+    data = change_form_data(client, url) | {"credential_id": "AB-12"}
+    Certification.objects.filter(pk=certification.pk).update(last_reminder_days=7)
+
+    assert client.post(url, data).status_code == 302
+
+    certification.refresh_from_db()
+    assert (certification.credential_id, certification.last_reminder_days) == ("AB-12", 7)
+
+
+def test_a_post_without_what_the_page_showed_is_saved_as_django_saves_it(plan):
+    """A script posting the form's fields alone (as the API without If-Match) has no page to be stale."""
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    eli = signed_in("eli")
+    page = as_the_page_posts_it(eli, plan)
+    del page["_page_state"]
+    plan.response_targets.filter(severity="production_down").update(minutes=30)
+
+    assert eli.post(url, page | {"summary": "Scripted."}).status_code == 302
+
+    plan.refresh_from_db()
+    assert plan.summary == "Scripted."
