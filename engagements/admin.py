@@ -829,6 +829,10 @@ class EngagementAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdmin
     )
     actions = ("advance_stage", "change_status", "complete")
 
+    def get_queryset(self, request):
+        # An engagement's name names its customer: in the autocompletes of the engagement's rows' pages too.
+        return super().get_queryset(request).select_related("customer")
+
     def get_readonly_fields(self, request, obj=None):
         # Status, stage and completion follow the engagement's rules: they move through the actions.
         readonly = ["status", "stage", "completed_on", "contact_request", "customer_reference", "created_by"]

@@ -25,6 +25,7 @@ from tests.factories import (
     AwsAccountFactory,
     CustomerFactory,
     CustomerUserFactory,
+    EngagementFactory,
     EngagementPartnerFactory,
     PartnerFactory,
     StaffUserFactory,
@@ -93,6 +94,23 @@ def test_change_pages_cost_the_same_however_many_rows_they_show(client, alpha, w
     grow(alpha, 6)  # six more partners on the engagement, engagements and accounts for the customer
     with CaptureQueriesContext(connection) as second:
         assert client.get(url).status_code == 200
+    assert len(second) == len(first)
+
+
+@pytest.mark.parametrize(
+    "model", ["teammember", "professionalservicesengagement", "marketplacesubscription", "engagementpartner"]
+)
+def test_the_engagement_autocomplete_costs_the_same_however_many_engagements_it_lists(client, model):
+    # Each result is named with its customer ("Migration (Acme)").
+    client.force_login(SuperUserFactory())
+    url = f"/admin/autocomplete/?app_label=engagements&model_name={model}&field_name=engagement&term="
+    EngagementFactory.create_batch(2)
+    client.get(url)  # the session's first request reads more
+    with CaptureQueriesContext(connection) as first:
+        assert len(client.get(url).json()["results"]) == 2
+    EngagementFactory.create_batch(10)
+    with CaptureQueriesContext(connection) as second:
+        assert len(client.get(url).json()["results"]) == 12
     assert len(second) == len(first)
 
 
