@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -62,6 +62,10 @@ def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
 
 HOST_REFUSAL = "Webhooks can only be sent to the hosts this portal allows (WEBHOOK_ALLOWED_HOSTS)."
 PORT_REFUSAL = "The URL's port must be a number from 1 to 65535 (or left out, for the scheme's own)."
+CREDENTIALS_REFUSAL = (
+    "Put no user name or password in the URL: the portal would not send them, and would show them with the "
+    "endpoint. Your receiver knows a request is the portal's by its signature (X-APN-Signature)."
+)
 
 
 def webhook_url_refusal(url: str) -> str | None:
@@ -78,6 +82,8 @@ def webhook_url_refusal(url: str) -> str | None:
         return PORT_REFUSAL
     if port == 0:
         return PORT_REFUSAL
+    if parts.username is not None or parts.password is not None:
+        return CREDENTIALS_REFUSAL
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return HOST_REFUSAL
     host = parts.hostname
@@ -446,6 +452,9 @@ class _Answer:
     unreachable: bool = False  # nothing answered (in time): the endpoint is paused
 
 
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~"  # besides letters, digits and "_.-", which quote() never escapes
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> _Answer:
     """POST, allowing WEBHOOK_TIMEOUT_SECONDS for the whole request: connecting, sending, and reading
     the answer's status and headers (its body is not read)."""
@@ -486,7 +495,11 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> _Answer:
         connection.connect()
         if expired.is_set():  # connected just as the time ran out, after the watchdog found no socket
             raise TimeoutError("timed out")
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # A URL may hold letters beyond ASCII (an IRI: /hooks/café); a request line holds only ASCII, so
+        # they go percent-encoded, and what the URL escaped already stays as it is.
+        path = quote(parts.path or "/", safe=_URI_SAFE) + (
+            f"?{quote(parts.query, safe=_URI_SAFE)}" if parts.query else ""
+        )
         connection.request("POST", path, body=body, headers=headers)
         code = connection.getresponse().status
         if not decided.acquire(blocking=False):

@@ -123,6 +123,65 @@ def test_a_failing_receiver_is_retried_with_growing_delays_until_it_accepts(db, 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_error) == (DeliveryStatus.DELIVERED, 3, "")
     assert len({r.headers["X-APN-Delivery"] for r in receiver.received}) == 1  # one delivery, three tries
+    # What docs/api.md tells receivers to drop duplicates by: the event's id, in the signed body, the same
+    # on every try; a replay with it changed no longer verifies.
+    (event_id,) = {json.loads(r.body)["id"] for r in receiver.received}
+    last = receiver.received[-1]
+    assert verify_signature(SECRET, last.headers, last.body)
+    assert not verify_signature(
+        SECRET, last.headers, last.body.replace(event_id.encode(), uuid.uuid4().hex.encode())
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # from anybody: no signature at all
+        {"X-APN-Timestamp": "now", "X-APN-Signature": "sha256=00"},
+        {"X-APN-Timestamp": str(int(time.time())), "X-APN-Signature": "sha256=\u00e9"},
+        {"X-APN-Timestamp": str(int(time.time()))},
+    ],
+    ids=["unsigned", "a timestamp that is no number", "a signature that is not ASCII", "no signature"],
+)
+def test_the_documented_check_refuses_a_forged_request_rather_than_failing(headers):
+    # A receiver that raised would answer a stranger with a 500 (and its error log), not the 401 it means.
+    assert verify_signature(SECRET, headers, b'{"id": "x"}') is False
+
+
+def test_a_url_with_letters_beyond_ascii_is_called_at_that_address_percent_encoded(db, receiver):
+    superuser = SuperUserFactory()
+    webhook_endpoint_create(
+        user=superuser,
+        url=f"http://127.0.0.1:{RECEIVER_PORT}/hooks/caf\u00e9?team=z\u00fcrich&x=%2F",
+        events=["partner.tier_changed"],
+        secret=SECRET,
+    )
+    services.partner_tier_change(
+        partner=PartnerFactory(), to_tier=tier(slug="select"), reason="Q", user=superuser
+    )
+
+    assert webhook_deliver(WebhookDelivery.objects.get().pk) is True
+
+    (request,) = receiver.received
+    assert request.path == "/hooks/caf%C3%A9?team=z%C3%BCrich&x=%2F"  # what was escaped stays escaped
+    assert verify_signature(SECRET, request.headers, request.body)
+
+
+@pytest.mark.parametrize("credentials", ["hook:pa55@", "hook@"])
+def test_a_url_with_a_user_name_or_password_is_refused_naming_the_url(world, credentials):
+    response = world.client("user_a").post(
+        "/api/v1/webhook-endpoints/",
+        {
+            "url": f"http://{credentials}127.0.0.1:{RECEIVER_PORT}/hooks/apn",
+            "events": ["partner.tier_changed"],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    (message,) = response.json()["url"]
+    assert "user name or password" in message
+    assert "pa55" not in response.content.decode()
 
 
 @pytest.mark.parametrize("leaves", ["deactivated", "moves to another partner"])
