@@ -19,24 +19,34 @@ def pytest_configure(config):
         )
 
 
+def fast_and_isolated_settings(cache_location: str, media_root) -> dict:
+    """A cache of its own: what one test caches (search counts, throttle counters) is never read by
+    another, nor by another run sharing the Redis (a test about the shared cache sets its own). Quick
+    password hashing, mail kept in memory, no static manifest, media in a temporary directory."""
+    from django.conf import settings
+
+    return {
+        "CACHES": {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": cache_location,
+            }
+        },
+        "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "STORAGES": {
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+        "MEDIA_ROOT": media_root,
+        "SECURE_SSL_REDIRECT": False,
+    }
+
+
 @pytest.fixture(autouse=True)
 def _fast_and_isolated(settings, tmp_path, request):
-    # A cache of each test's own: what one test caches (search counts, throttle counters) is never read
-    # by another, nor by another run sharing the Redis. A test about the shared cache sets its own.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": request.node.nodeid,
-        }
-    }
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.SECURE_SSL_REDIRECT = False
+    for name, value in fast_and_isolated_settings(request.node.nodeid, tmp_path / "media").items():
+        setattr(settings, name, value)
 
 
 @pytest.fixture(scope="session")
