@@ -6,7 +6,8 @@ import html
 import re
 
 import pytest
-from django.test import Client
+from django.contrib import admin
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from partners.models import Certification
@@ -19,6 +20,7 @@ from tests.factories import (
     SupportEngineerFactory,
     support_plan,
 )
+from tests.world import World
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +135,26 @@ def test_a_post_without_what_the_page_showed_is_saved_as_django_saves_it(plan):
 
     plan.refresh_from_db()
     assert plan.summary == "Scripted."
+
+
+def test_no_change_page_opened_and_saved_at_once_is_taken_for_one_edited_meanwhile(client):
+    """What each page shows must read the same when it is saved as when it was opened, or nobody could
+    save it: every admin model's page, with its inlines' rows, as a superuser sees it."""
+    world = World()
+    world.grow(2)
+    client.force_login(world.superuser)
+    refused, saved = [], 0
+    request = RequestFactory().get("/admin/")
+    request.user = world.superuser
+    for model, model_admin in admin.site._registry.items():
+        anchor = world.anchor(model)
+        if not model_admin.has_change_permission(request, anchor):
+            continue  # a log, read-only: nothing to save
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[anchor.pk])
+        page = change_form_data(client, url)
+        answer = html.unescape(client.post(url, page).content.decode())
+        if "after you opened this page" in answer:
+            refused.append(model._meta.label_lower)
+        saved += 1
+    assert saved > 20
+    assert not refused, f"Pages refused as edited meanwhile though nobody changed them: {refused}"
