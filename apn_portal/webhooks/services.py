@@ -82,8 +82,6 @@ def webhook_url_refusal(url: str) -> str | None:
         return PORT_REFUSAL
     if port == 0:
         return PORT_REFUSAL
-    if parts.username is not None or parts.password is not None:
-        return CREDENTIALS_REFUSAL
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return HOST_REFUSAL
     host = parts.hostname
@@ -214,12 +212,24 @@ def _ensure_may_register(user) -> None:
         )
 
 
+def _has_credentials(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False  # webhook_url_refusal says what is wrong with it
+    return parts.username is not None or parts.password is not None
+
+
 def _ensure_owner(endpoint: WebhookEndpoint, user) -> None:
     if not (user.is_superuser or endpoint.owner_id == user.pk):
         raise PermissionDeniedError("Only the person who registered this webhook can change it.")
 
 
 def _clean_endpoint(*, url: str | None = None, events: list[str] | None = None, for_customer: bool) -> None:
+    # Refused when registered, not when called: an endpoint registered with them before was called without
+    # them, as it still is (the request goes to the host name alone).
+    if url is not None and _has_credentials(url):
+        raise DomainError(CREDENTIALS_REFUSAL, field="url")
     if url is not None and (refusal := webhook_url_refusal(url)):
         raise DomainError(refusal, field="url")
     if events is not None:

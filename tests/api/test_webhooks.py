@@ -20,7 +20,7 @@ from apn_portal.celery import app as celery_app
 from apn_portal.webhooks import services as webhook_services
 from apn_portal.webhooks import tasks  # (also registers the tasks with the worker)
 from apn_portal.webhooks.choices import DeliveryStatus
-from apn_portal.webhooks.models import WebhookDelivery
+from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 from apn_portal.webhooks.services import (
     ENDPOINT_PAUSE,
     MAX_ATTEMPTS,
@@ -140,8 +140,15 @@ def test_a_failing_receiver_is_retried_with_growing_delays_until_it_accepts(db, 
         {"X-APN-Timestamp": "now", "X-APN-Signature": "sha256=00"},
         {"X-APN-Timestamp": str(int(time.time())), "X-APN-Signature": "sha256=\u00e9"},
         {"X-APN-Timestamp": str(int(time.time()))},
+        {"X-APN-Timestamp": "1" * 5000, "X-APN-Signature": "sha256=00"},  # past int()'s 4,300 digits
     ],
-    ids=["unsigned", "a timestamp that is no number", "a signature that is not ASCII", "no signature"],
+    ids=[
+        "unsigned",
+        "a timestamp that is no number",
+        "a signature that is not ASCII",
+        "no signature",
+        "a timestamp of 5,000 digits",
+    ],
 )
 def test_the_documented_check_refuses_a_forged_request_rather_than_failing(headers):
     # A receiver that raised would answer a stranger with a 500 (and its error log), not the 401 it means.
@@ -164,6 +171,26 @@ def test_a_url_with_letters_beyond_ascii_is_called_at_that_address_percent_encod
 
     (request,) = receiver.received
     assert request.path == "/hooks/caf%C3%A9?team=z%C3%BCrich&x=%2F"  # what was escaped stays escaped
+    assert verify_signature(SECRET, request.headers, request.body)
+
+
+def test_an_endpoint_registered_with_a_user_name_before_they_were_refused_is_still_called(db, receiver):
+    # Its receiver never got the user name (nor needed it: it checks signatures), and still does not.
+    superuser = SuperUserFactory()
+    WebhookEndpoint.objects.create(
+        owner=superuser,
+        url=f"http://hook:pa55@127.0.0.1:{RECEIVER_PORT}/hooks/apn",
+        events=["partner.tier_changed"],
+        secret=SECRET,
+    )
+    services.partner_tier_change(
+        partner=PartnerFactory(), to_tier=tier(slug="select"), reason="Q", user=superuser
+    )
+
+    assert webhook_deliver(WebhookDelivery.objects.get().pk) is True
+
+    (request,) = receiver.received
+    assert "Authorization" not in request.headers
     assert verify_signature(SECRET, request.headers, request.body)
 
 
