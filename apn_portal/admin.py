@@ -218,6 +218,7 @@ class CheckedAutocompleteSelectMultiple(_KnownKeysOnlyMixin, AutocompleteSelectM
 
 # The request attribute that carries a service's refusal at save time to the form shown again.
 _SAVE_REFUSAL = "_apn_admin_save_refusal"
+_SAVING_THE_RECORD = "_apn_admin_saving_the_record"
 
 
 class _RefusedSaveForm:
@@ -308,7 +309,19 @@ class AdminInputMixin:
             return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
 
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None or not getattr(request, _SAVING_THE_RECORD, False):
+            return obj
+        # Saved: read under the record's lock, held until the save commits, so that what the page showed
+        # (EditedMeanwhileRefusedForm) is checked against the record as the save will find it. Two saves
+        # at the same moment go one after the other: the later finds the earlier's change.
+        type(obj)._base_manager.select_for_update(of=("self",)).order_by().filter(pk=obj.pk).exists()
+        return super().get_object(request, object_id, from_field)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Django runs the change view in a transaction of its own: the lock is held until it ends.
+        setattr(request, _SAVING_THE_RECORD, request.method == "POST" and object_id is not None)
         try:
             try:
                 return super().changeform_view(request, object_id, form_url, extra_context)

@@ -4,6 +4,7 @@ field its user never touched. Opened again, the page shows the change, and saves
 
 import html
 import re
+import threading
 
 import pytest
 from django.contrib import admin
@@ -17,9 +18,11 @@ from tests.factories import (
     CertificationFactory,
     PartnerFactory,
     PdmFactory,
+    SuperUserFactory,
     SupportEngineerFactory,
     support_plan,
 )
+from tests.locks import sent_twice_at_once
 from tests.world import World
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +161,33 @@ def test_no_change_page_opened_and_saved_at_once_is_taken_for_one_edited_meanwhi
         saved += 1
     assert saved > 20
     assert not refused, f"Pages refused as edited meanwhile though nobody changed them: {refused}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_pages_opened_together_and_saved_at_the_same_moment_save_one_and_refuse_the_other():
+    """The check and the save are one: each save reads the record under its lock, so the second of two
+    saves at the same moment finds the first's change and is refused, rather than checked before it and
+    written over it."""
+    eli, ola = SuperUserFactory(username="eli"), SuperUserFactory(username="ola")
+    certification = CertificationFactory(credential_id="AB-1", name="Original name")
+    url = reverse("admin:partners_certification_change", args=[certification.pk])
+    pages = {}
+    for user, change in ((eli, {"credential_id": "AB-2"}), (ola, {"name": "Ola's name"})):
+        client = Client()
+        client.force_login(user)
+        pages[user.username] = (client, change_form_data(client, url) | change)
+    pending, mine = iter(pages.values()), {}
+
+    def send():
+        client, data = mine.setdefault(threading.current_thread().name, next(pending))
+        response = client.post(url, data)
+        return response.status_code, html.unescape(response.content.decode())
+
+    outcome = sent_twice_at_once(certification, send)
+
+    assert sorted(status for status, _page in outcome.values()) == [200, 302], outcome.keys()
+    refused = next(page for status, page in outcome.values() if status == 200)
+    assert REFUSED.format("certification") in refused
+    certification.refresh_from_db()
+    saved = (certification.credential_id, certification.name)
+    assert saved in (("AB-2", "Original name"), ("AB-1", "Ola's name"))
