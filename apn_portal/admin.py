@@ -34,7 +34,13 @@ from simple_history.models import DeletedObject, ModelChange, ModelDelta
 from simple_history.template_utils import HistoricalRecordContextHelper
 from simple_history.utils import get_m2m_reverse_field_name
 
-from apn_portal.admin_page_state import PAGE_STATE, EditedMeanwhileRefusedForm, page_state
+from apn_portal.admin_page_state import (
+    PAGE_STATE,
+    EditedMeanwhileRefusedForm,
+    edited_meanwhile,
+    page_state,
+    shown_value,
+)
 from apn_portal.api.constraints import save_clash
 from apn_portal.exceptions import ConflictError, DomainError, rolled_back_by_the_database
 from apn_portal.fields import IdMultipleChoiceField
@@ -218,7 +224,6 @@ class CheckedAutocompleteSelectMultiple(_KnownKeysOnlyMixin, AutocompleteSelectM
 
 # The request attribute that carries a service's refusal at save time to the form shown again.
 _SAVE_REFUSAL = "_apn_admin_save_refusal"
-_SAVING_THE_RECORD = "_apn_admin_saving_the_record"
 
 
 class _RefusedSaveForm:
@@ -262,8 +267,17 @@ def keep_unedited_as_stored(obj, form) -> None:
     Django saves every column as the page read it. What a page does not edit (a column it shows read-only
     or not at all) changes through services and the scheduled checks (a status, a tier, an approval, a
     reminder sent); written back as read, such a change committed while the save was on its way would be
-    undone."""
-    fields = [f for f in obj._meta.concrete_fields if f.name not in form.fields and not f.primary_key]
+    undone.
+
+    What it does edit was checked against what its page showed (EditedMeanwhileRefusedForm) when the save
+    began, unlocked: a colleague's save committed since (two saves at the same moment) is refused here,
+    under the lock, rather than written over."""
+    recheck = getattr(form, "checked_against_its_page", False)
+    unedited, edited = [], []
+    for field in obj._meta.concrete_fields:
+        if not field.primary_key:
+            (edited if field.name in form.fields else unedited).append(field)
+    fields = unedited + (edited if recheck else [])
     if not fields:
         return
     stored = (
@@ -276,7 +290,11 @@ def keep_unedited_as_stored(obj, form) -> None:
     )
     if stored is None:
         return  # deleted meanwhile: Django's save says so
-    for field in fields:
+    if recheck and any(
+        shown_value(stored[field.attname]) != shown_value(form.initial.get(field.name)) for field in edited
+    ):
+        raise ConflictError(edited_meanwhile(obj))
+    for field in unedited:
         setattr(obj, field.attname, stored[field.attname])
 
 
@@ -309,19 +327,7 @@ class AdminInputMixin:
             return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
 
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None or not getattr(request, _SAVING_THE_RECORD, False):
-            return obj
-        # Saved: read under the record's lock, held until the save commits, so that what the page showed
-        # (EditedMeanwhileRefusedForm) is checked against the record as the save will find it. Two saves
-        # at the same moment go one after the other: the later finds the earlier's change.
-        type(obj)._base_manager.select_for_update(of=("self",)).order_by().filter(pk=obj.pk).exists()
-        return super().get_object(request, object_id, from_field)
-
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # Django runs the change view in a transaction of its own: the lock is held until it ends.
-        setattr(request, _SAVING_THE_RECORD, request.method == "POST" and object_id is not None)
         try:
             try:
                 return super().changeform_view(request, object_id, form_url, extra_context)

@@ -26,19 +26,20 @@ EDITED_MEANWHILE = (
 )
 
 
-def _plain(value):
+def shown_value(value):
+    """`value` as a fingerprint compares it: a record by its key, a file by its name, a set sorted."""
     if isinstance(value, Model):
         return value.pk
     if isinstance(value, FieldFile):
         return value.name
     if isinstance(value, list | tuple | set | frozenset) or hasattr(value, "model"):  # a queryset
-        return sorted((_plain(item) for item in value), key=str)
+        return sorted((shown_value(item) for item in value), key=str)
     return value
 
 
 def shown_values(form) -> str:
     """The fingerprint of what `form` shows of its stored record (its initial values)."""
-    values = {name: _plain(form.initial[name]) for name in form.fields if name in form.initial}
+    values = {name: shown_value(form.initial[name]) for name in form.fields if name in form.initial}
     text = json.dumps([form.instance.pk, values], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -61,14 +62,22 @@ def _posted_states(data) -> dict:
     return states if isinstance(states, dict) else {}
 
 
+def edited_meanwhile(obj) -> str:
+    return EDITED_MEANWHILE.format(name=obj._meta.verbose_name)
+
+
 class EditedMeanwhileRefusedForm:
-    """Mixed into an admin page's forms (the record's and each inline row's)."""
+    """Mixed into an admin page's forms (the record's and each inline row's). Checked when the save
+    begins, unlocked; keep_unedited_as_stored checks again under the record's lock, for a save committed
+    in between (`checked_against_its_page`)."""
+
+    checked_against_its_page = False
 
     def clean(self):
         cleaned_data = super().clean()
         if self.is_bound and _of_a_stored_record(self):
             shown = _posted_states(self.data).get(self.prefix or "")
             if shown is not None and shown != shown_values(self):
-                name = self._meta.model._meta.verbose_name
-                raise ValidationError(EDITED_MEANWHILE.format(name=name), code="edited_meanwhile")
+                raise ValidationError(edited_meanwhile(self.instance), code="edited_meanwhile")
+            self.checked_against_its_page = shown is not None
         return cleaned_data
