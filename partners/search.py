@@ -446,7 +446,9 @@ def with_sort_columns(queryset: QuerySet, *, words: SearchWords, near: Near | No
     if words and _entry_field(queryset, "document"):
         document = _entry_field(queryset, "document")
         query = words_query(words)
-        relevance = SearchRank(F(document), query, normalization=Value(1))
+        # Not divided by the document's length: a long description (never the name, a program or a tag)
+        # would pull a partner named by the words below one that only takes part in a program about them.
+        relevance = SearchRank(F(document), query, normalization=Value(0))
         wanted = words.wanted_text
         if words.typo_tolerance >= TOLERATE_RESEMBLING_NAMES:
             # Found only for resembling a name: rank it by how close.

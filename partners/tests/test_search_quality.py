@@ -92,6 +92,18 @@ def test_the_name_ranks_above_programs_above_the_description(client):
     assert named.pk
 
 
+def test_the_name_ranks_above_programs_however_long_the_description(client):
+    # A real "About" text runs to a hundred words or more, none of them the one searched for.
+    about = " ".join(
+        f"Our consultants deliver project {i} for enterprise customers in many regions." for i in range(15)
+    )
+    PartnerFactory(name="DevOps Direct", description=about)
+    enrolled = PartnerFactory(name="Short Co", description="Cloud.")
+    ApprovedEnrollmentFactory(partner=enrolled, program=program("devops"))  # the DevOps Competency
+    assert names(search(client, q="devops")) == ["DevOps Direct", "Short Co"]
+    assert names(search(client, q="devops direct")) == ["DevOps Direct"]
+
+
 def test_industries_use_cases_and_categories_are_searchable(client):
     partner = PartnerFactory(name="Quiet Meadow", description="")
     partner.industries.add(IndustryFactory(name="Agriculture", slug="agriculture"))
