@@ -25,6 +25,7 @@ from django.core.exceptions import (
 from django.core.paginator import EmptyPage, Paginator
 from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.db.models import ForeignKey, QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -298,6 +299,35 @@ def keep_unedited_as_stored(obj, form) -> None:
         setattr(obj, field.attname, stored[field.attname])
 
 
+# Fields no admin list may be filtered by (label_lower, field name): a lookup reaching one, or a relation
+# to a model whose key is one (a user's `auth_token` compares its key), is refused.
+SECRET_FIELDS = {
+    ("accounts.user", "password"),
+    ("authtoken.token", "key"),
+    ("webhooks.webhookendpoint", "secret"),
+}
+
+
+def _is_secret(model, field) -> bool:
+    return (model._meta.label_lower, field.name) in SECRET_FIELDS
+
+
+def _reaches_a_secret(model, lookup: str) -> bool:
+    for part in lookup.split(LOOKUP_SEP):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a lookup ("startswith") or no field: Django judges the rest
+        if _is_secret(model, field):
+            return True
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+        if _is_secret(model, model._meta.pk):
+            return True
+    return False
+
+
 class AdminInputMixin:
     """Whatever is typed or pasted into an admin address or form is a form error or Django's "invalid
     lookup" page, never a 500. Django hands changelist parameters to PostgreSQL unchecked (where a NUL
@@ -308,6 +338,13 @@ class AdminInputMixin:
         if change:
             keep_unedited_as_stored(obj, form)
         super().save_model(request, obj, form, change)
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # A list filtered by a secret says whether it starts with "a", then "ab", ...: it gives the whole
+        # secret away, one character at a time (Django refuses only the password). Refused: a 400.
+        if _reaches_a_secret(self.model, lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def get_changelist_instance(self, request):
         parameters = request.GET.lists()
