@@ -24,7 +24,7 @@ from apn_portal.admin import (
     report_refusal,
     selection_too_large,
 )
-from apn_portal.exceptions import DomainError
+from apn_portal.exceptions import DomainError, PermissionDeniedError
 from apn_portal.fields import IdMultipleChoiceField
 from apn_portal.pages import form_error
 from engagements import selectors, services
@@ -413,6 +413,10 @@ class AwsAccountAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
+            # Whom aws_account_create lets add one: seeing the customer (from one of its engagements'
+            # teams) is not managing it.
+            if not selectors.user_can_manage_customer(request.user, obj.customer):
+                raise PermissionDeniedError(f"You cannot add accounts to {obj.customer}.", field="customer")
             super().save_model(request, obj, form, change)
             return
         # Through the service: a reseller changed or removed takes the customer's partner-led support

@@ -14,6 +14,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from engagements.models import (
     AccessGrant,
+    AwsAccount,
     Customer,
     Engagement,
     EngagementPartner,
@@ -22,6 +23,7 @@ from engagements.models import (
     TeamMember,
 )
 from tests.factories import (
+    AccountManagerFactory,
     AwsAccountFactory,
     CustomerFactory,
     CustomerUserFactory,
@@ -458,3 +460,22 @@ def test_an_inline_autocomplete_choice_that_cannot_be_an_id_is_an_invalid_choice
     data[f"{prefix}-0-user"] = "abc"
     response = client.post(url, data)
     assert response.status_code == 200
+
+
+def test_an_account_manager_only_on_a_customers_team_cannot_add_an_account_to_it(client):
+    # Being on one of its engagements' teams lets them see the customer, not manage it (aws_account_create).
+    customer = CustomerFactory(name="Gamma", account_manager=AccountManagerFactory())
+    helper = AccountManagerFactory(username="helper-am")
+    TeamMember.objects.create(
+        engagement=EngagementFactory(customer=customer), user=helper, role="account_manager"
+    )
+    client.force_login(helper)
+
+    response = client.post(
+        reverse("admin:engagements_awsaccount_add"),
+        {"account_id": "333000000001", "name": "Planted", "customer": customer.pk, "paid_by": "customer"},
+    )
+
+    assert response.status_code == 200
+    assert "You cannot add accounts to Gamma." in response.content.decode()
+    assert not AwsAccount.objects.filter(account_id="333000000001").exists()
