@@ -31,7 +31,8 @@ from partners.models import (
 from partners.selectors import active_certifications, active_enrollments
 from partners.selectors_visibility import references_public
 
-SEARCH_CONFIG = "english"
+# partners 0028: english, with accents dropped before stemming (unaccent).
+SEARCH_CONFIG = "apn_search"
 # The front page's counts over every published partner, cached by partners.search_results; any refresh
 # drops them, so they are recomputed from the entries as they now are.
 UNFILTERED_COUNTS_CACHE_KEY = "find-a-partner:unfiltered-counts:v1"

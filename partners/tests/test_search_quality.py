@@ -15,6 +15,7 @@ from partners.models import Partner, PartnerSearchEntry
 from partners.search import parse_search_words
 from partners.search_index import partner_search_refresh, partner_search_refresh_due
 from partners.tests.search_helpers import facet, names, notes, search
+from tests.api.conftest import api_client
 from tests.factories import (
     ApprovedEnrollmentFactory,
     CertificationFactory,
@@ -102,6 +103,32 @@ def test_the_name_ranks_above_programs_however_long_the_description(client):
     ApprovedEnrollmentFactory(partner=enrolled, program=program("devops"))  # the DevOps Competency
     assert names(search(client, q="devops")) == ["DevOps Direct", "Short Co"]
     assert names(search(client, q="devops direct")) == ["DevOps Direct"]
+
+
+@pytest.mark.parametrize(
+    ("name", "q"),
+    [
+        ("Zürich Data AG", "zurich"),
+        ("Zürich Data AG", "ZÜRICH"),
+        ("Société Générale Numérique", "societe numerique"),
+        ("Munchen Cloud GmbH", "München"),
+    ],
+)
+def test_accents_are_ignored_either_way(client, name, q):
+    PartnerFactory(name=name, description="Cloud consulting.")
+    PartnerFactory(name="Unrelated Ltd", description="Nothing alike.")
+    assert names(search(client, q=q)) == [name]
+    assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == [
+        name
+    ]
+
+
+def test_a_name_with_accents_is_not_hidden_by_a_description_without_them(client):
+    # Words found somewhere turn typo tolerance off: the accented name must be found by the words too.
+    PartnerFactory(name="Zürich Data AG", description="Cloud consulting.")
+    PartnerFactory(name="Alpine Cloud", description="Offices in Zurich and Geneva.")
+    assert set(names(search(client, q="zurich"))) == {"Zürich Data AG", "Alpine Cloud"}
+    assert names(search(client, q="zurich"))[0] == "Zürich Data AG"
 
 
 def test_industries_use_cases_and_categories_are_searchable(client):
