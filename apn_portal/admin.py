@@ -328,6 +328,16 @@ def _reaches_a_secret(model, lookup: str) -> bool:
     return False
 
 
+class _RowsKeptAsStoredFormSet:
+    """Mixed into every inline formset of an admin page: a row changed is saved as its page's own record
+    is (keep_unedited_as_stored), whoever saves it (Django, or the admin's save_formset through a
+    service, which calls this too)."""
+
+    def save_existing(self, form, obj, commit=True):
+        keep_unedited_as_stored(obj, form)
+        return super().save_existing(form, obj, commit)
+
+
 class AdminInputMixin:
     """Whatever is typed or pasted into an admin address or form is a form error or Django's "invalid
     lookup" page, never a 500. Django hands changelist parameters to PostgreSQL unchecked (where a NUL
@@ -416,7 +426,7 @@ class AdminInputMixin:
     def get_formsets_with_inlines(self, request, obj=None):
         for formset, inline in super().get_formsets_with_inlines(request, obj):
             form = type(formset.form.__name__, (EditedMeanwhileRefusedForm, formset.form), {})
-            yield type(formset.__name__, (formset,), {"form": form}), inline
+            yield type(formset.__name__, (_RowsKeptAsStoredFormSet, formset), {"form": form}), inline
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if change:

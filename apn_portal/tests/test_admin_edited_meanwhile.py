@@ -191,3 +191,29 @@ def test_two_pages_opened_together_and_saved_at_the_same_moment_save_one_and_ref
     certification.refresh_from_db()
     saved = (certification.credential_id, certification.name)
     assert saved in (("AB-2", "Original name"), ("AB-1", "Ola's name"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_pages_changing_the_same_row_at_the_same_moment_save_one_and_refuse_the_other(plan):
+    url = reverse("admin:support_supportplan_change", args=[plan.pk])
+    pages = {}
+    for username, minutes in (("eli", 30), ("ola", 45)):
+        client = signed_in(username)
+        pages[username] = (
+            client,
+            with_minutes(as_the_page_posts_it(client, plan), plan, "production_down", minutes),
+        )
+    pending, mine = iter(pages.values()), {}
+
+    def send():
+        client, data = mine.setdefault(threading.current_thread().name, next(pending))
+        response = client.post(url, data)
+        return response.status_code, html.unescape(response.content.decode())
+
+    # Both wait on the plan's row, each having checked its rows against the stored ones.
+    outcome = sent_twice_at_once(plan, send)
+
+    assert sorted(status for status, _page in outcome.values()) == [200, 302]
+    refused = next(page for status, page in outcome.values() if status == 200)
+    assert REFUSED.format("first-response target") in refused
+    assert plan.response_targets.get(severity="production_down").minutes in (30, 45)

@@ -9,7 +9,6 @@ from django.db.models.functions import Lower
 from django.forms.models import BaseInlineFormSet
 from django.utils.text import capfirst
 
-from apn_portal.admin import keep_unedited_as_stored
 from apn_portal.api.constraints import save_clash
 
 ROW_CLASH = "Clashes with a row above: {message}"
@@ -22,9 +21,8 @@ class UniqueRowsInlineFormSet(BaseInlineFormSet):
     here, on the later row, with the constraint's own message.
 
     What the database still refuses at save (a row somebody else saved after these were checked) becomes a
-    refusal: AdminInputMixin shows the form again with it and the save rolled back. A row changed is saved
-    as its page's own save is (keep_unedited_as_stored): what the row's form does not edit is kept as
-    stored."""
+    refusal: AdminInputMixin shows the form again with it and the save rolled back. (A row changed is saved
+    as its page's own record is: AdminInputMixin's formsets keep what a row does not edit as stored.)"""
 
     def clean(self):
         super().clean()
@@ -86,10 +84,6 @@ class UniqueRowsInlineFormSet(BaseInlineFormSet):
         # The condition asked of the row as the form built it, the way Django's own constraint check does.
         against = instance._get_field_expression_map(meta=instance._meta)
         return constraint.condition.check(against, using=using)
-
-    def save_existing(self, form, obj, commit=True):
-        keep_unedited_as_stored(obj, form)
-        return super().save_existing(form, obj, commit)
 
     def save(self, commit=True):
         try:
