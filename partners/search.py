@@ -57,6 +57,10 @@ TYPO_TOLERANCE_LEVELS = (TOLERATE_SWAPPED_LETTERS, TOLERATE_RESEMBLING_NAMES)
 # A safety net only: edits drop the cached vocabulary at once (partners.search_signals).
 VOCABULARY_CACHE_SECONDS = 10 * 60
 
+# The weight of a word found in the description (D), categories, industries and use cases (C), programs (B)
+# and the name (A): with_sort_columns.
+RANK_WEIGHTS = [0.001, 0.01, 0.1, 1.0]
+
 
 class SortOrder(models.TextChoices):
     RELEVANCE = "relevance", "Best match"
@@ -446,9 +450,11 @@ def with_sort_columns(queryset: QuerySet, *, words: SearchWords, near: Near | No
     if words and _entry_field(queryset, "document"):
         document = _entry_field(queryset, "document")
         query = words_query(words)
-        # Not divided by the document's length: a long description (never the name, a program or a tag)
-        # would pull a partner named by the words below one that only takes part in a program about them.
-        relevance = SearchRank(F(document), query, normalization=Value(0))
+        # Named by the words first, then in a program about them, then by category, industry or use case,
+        # then by description. Not divided by the document's length: a long description would pull a name
+        # below a program. Each weight a tenth or less of the one above (PostgreSQL's own are 1, 0.4, 0.2
+        # and 0.1), so a description repeating the words a dozen times does not outgrow a name either.
+        relevance = SearchRank(F(document), query, weights=RANK_WEIGHTS, normalization=Value(0))
         wanted = words.wanted_text
         if words.typo_tolerance >= TOLERATE_RESEMBLING_NAMES:
             # Found only for resembling a name: rank it by how close.

@@ -105,6 +105,24 @@ def test_the_name_ranks_above_programs_however_long_the_description(client):
     assert names(search(client, q="devops direct")) == ["DevOps Direct"]
 
 
+def test_the_name_ranks_above_a_description_repeating_the_words(client):
+    topics = (
+        "design",
+        "migration",
+        "governance",
+        "security",
+        "analytics",
+        "operations",
+        "audits",
+        "training",
+    )
+    PartnerFactory(name="Data Lake Partners", description="Cloud consulting.")
+    PartnerFactory(
+        name="Keyword Stuffers", description=", ".join(f"data lake {topic}" for topic in topics * 2)
+    )
+    assert names(search(client, q="data lake")) == ["Data Lake Partners", "Keyword Stuffers"]
+
+
 @pytest.mark.parametrize(
     ("name", "q"),
     [
