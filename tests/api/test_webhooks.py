@@ -155,6 +155,16 @@ def test_the_documented_check_refuses_a_forged_request_rather_than_failing(heade
     assert verify_signature(SECRET, headers, b'{"id": "x"}') is False
 
 
+def the_one_delivery(superuser, receiver):
+    """A partner's tier changes: the one endpoint registered is called, and accepts. What it received."""
+    services.partner_tier_change(
+        partner=PartnerFactory(), to_tier=tier(slug="select"), reason="Q", user=superuser
+    )
+    assert webhook_deliver(WebhookDelivery.objects.get().pk) is True
+    (request,) = receiver.received
+    return request
+
+
 def test_a_url_with_letters_beyond_ascii_is_called_at_that_address_percent_encoded(db, receiver):
     superuser = SuperUserFactory()
     webhook_endpoint_create(
@@ -163,13 +173,8 @@ def test_a_url_with_letters_beyond_ascii_is_called_at_that_address_percent_encod
         events=["partner.tier_changed"],
         secret=SECRET,
     )
-    services.partner_tier_change(
-        partner=PartnerFactory(), to_tier=tier(slug="select"), reason="Q", user=superuser
-    )
+    request = the_one_delivery(superuser, receiver)
 
-    assert webhook_deliver(WebhookDelivery.objects.get().pk) is True
-
-    (request,) = receiver.received
     assert request.path == "/hooks/caf%C3%A9?team=z%C3%BCrich&x=%2F"  # what was escaped stays escaped
     assert verify_signature(SECRET, request.headers, request.body)
 
@@ -183,13 +188,8 @@ def test_an_endpoint_registered_with_a_user_name_before_they_were_refused_is_sti
         events=["partner.tier_changed"],
         secret=SECRET,
     )
-    services.partner_tier_change(
-        partner=PartnerFactory(), to_tier=tier(slug="select"), reason="Q", user=superuser
-    )
+    request = the_one_delivery(superuser, receiver)
 
-    assert webhook_deliver(WebhookDelivery.objects.get().pk) is True
-
-    (request,) = receiver.received
     assert "Authorization" not in request.headers
     assert verify_signature(SECRET, request.headers, request.body)
 
