@@ -157,10 +157,8 @@ def test_the_documented_check_refuses_a_forged_request_rather_than_failing(heade
 
 def the_one_delivery(superuser, receiver):
     """A partner's tier changes: the one endpoint registered is called, and accepts. What it received."""
-    services.partner_tier_change(
-        partner=PartnerFactory(), to_tier=tier(slug="select"), reason="Q", user=superuser
-    )
-    assert webhook_deliver(WebhookDelivery.objects.get().pk) is True
+    [delivery] = _tier_changes(superuser, 1)
+    assert webhook_deliver(delivery.pk) is True
     (request,) = receiver.received
     return request
 
