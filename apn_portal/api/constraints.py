@@ -37,9 +37,14 @@ def constraint_message(name: str) -> str | None:
     return _messages_by_name().get(name)
 
 
+def integrity_error_message(error: IntegrityError) -> str | None:
+    """The message of the constraint the database named refusing a write, if it is one of ours."""
+    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+    return constraint_message(name) if name else None
+
+
 def save_clash(error: IntegrityError, subject: str = "") -> ConflictError:
     """A save the database refused after the form's checks passed (a clashing record saved meanwhile),
     as a refusal saying the constraint's own message; `subject` names the rows, for an inline's."""
-    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
-    message = (constraint_message(name) if name else None) or SAVE_CLASH
+    message = integrity_error_message(error) or SAVE_CLASH
     return ConflictError(f"{subject}: {message}" if subject else message)

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from apn_portal.api.constraints import constraint_message
+from apn_portal.api.constraints import integrity_error_message
 from apn_portal.exceptions import DomainError, rolled_back_by_the_database
 
 logger = logging.getLogger(__name__)
@@ -50,11 +50,8 @@ def _validation_error_response(exc: DjangoValidationError) -> Response:
 
 
 def _integrity_error_response(exc: IntegrityError) -> Response:
-    cause = exc.__cause__
-    sqlstate = getattr(cause, "sqlstate", None)
-    diag = getattr(cause, "diag", None)
-    name = getattr(diag, "constraint_name", None)
-    message = constraint_message(name) if name else None
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    message = integrity_error_message(exc)
     if sqlstate in CONFLICT_SQLSTATES or sqlstate is None:
         return Response(
             {"detail": message or "This conflicts with a record that is already stored."},
