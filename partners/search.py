@@ -10,7 +10,9 @@ partners.filtersets.PartnerFilterSet).
 import functools
 import math
 import re
+import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
@@ -60,6 +62,21 @@ VOCABULARY_CACHE_SECONDS = 10 * 60
 # The weight of a word found in the description (D), categories, industries and use cases (C), programs (B)
 # and the name (A): with_sort_columns.
 RANK_WEIGHTS = [0.001, 0.01, 0.1, 1.0]
+
+# The words PostgreSQL's english configuration, and so apn_search, leaves out of documents and queries as
+# too common to tell partners apart (its tsearch_data/english.stop). A search of nothing else ("AT&T",
+# "The Who") would be an empty query, which matches nothing: filter_words looks for them in names.
+TOO_COMMON_WORDS = frozenset(
+    """
+    i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she
+    her hers herself it its itself they them their theirs themselves what which who whom this that
+    these those am is are was were be been being have has had having do does did doing a an the and
+    but if or because as until while of at by for with about against between into through during
+    before after above below to from up down in out on off over under again further then once here
+    there when where why how all any both each few more most other some such no nor not only own
+    same so than too very s t can will just don should now
+    """.split()  # noqa: SIM905 (the list as PostgreSQL writes it, not 127 lines)
+)
 
 
 class SortOrder(models.TextChoices):
@@ -125,6 +142,9 @@ class SearchWords:
         return bool(self.groups)
 
     def could_stretch_to(self, level: int) -> bool:
+        if self.only_too_common:
+            # Names hold these words as typed or not at all; any word of a name may start with them.
+            return False
         if level == TOLERATE_SWAPPED_LETTERS:
             return any(not term.negated and not term.phrase for term in self.terms)
         return level == TOLERATE_RESEMBLING_NAMES and len(self.wanted_text) >= TRIGRAM_MIN_LENGTH
@@ -137,12 +157,21 @@ class SearchWords:
         return [term for group in self.groups for term in group]
 
     @property
+    def only_too_common(self) -> bool:
+        """Every word is one text search leaves out (TOO_COMMON_WORDS), as it reads them: without accents."""
+        return all(_without_accents(part) in TOO_COMMON_WORDS for term in self.terms for part in term.parts)
+
+    @property
     def wanted_text(self) -> str:
         return " ".join(term.text for term in self.terms if not term.negated)
 
     @property
     def unwanted(self) -> list[Term]:
         return [term for term in self.terms if term.negated]
+
+
+def _without_accents(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 def parse_search_words(text: str) -> SearchWords:
@@ -244,6 +273,13 @@ def filter_words(queryset: QuerySet, words: SearchWords) -> QuerySet:
     document = _entry_field(queryset, "document")
     if document is None:
         return queryset.filter(_plain_words_condition(words))
+    if words.only_too_common:
+        # Through the published entries' name index, read whole: the words are too short for pg_trgm's.
+        # An unpublished partner, shown only to its own staff, is not found by such words.
+        in_names = PartnerSearchEntry.objects.filter(
+            _plain_words_condition(words, lambda pattern: Q(name__iregex=pattern)), is_published=True
+        )
+        return queryset.filter(pk__in=in_names.values("partner_id"))
     if words.typo_tolerance < TOLERATE_RESEMBLING_NAMES:
         return queryset.filter(**{document: words_query(words)})
     # Also names that resemble what was typed as a whole ("Cobalt Falcn Cloud"): pg_trgm similarity
@@ -278,15 +314,17 @@ def _plain_pattern(term: Term) -> str:
     return pattern + _PLAIN_WORD_END if term.negated else pattern
 
 
-def _plain_words_condition(words: SearchWords) -> Q:
+def _plain_words_condition(words: SearchWords, term_found: Callable[[str], Q] | None = None) -> Q:
     """The embedded default's matching: each term, ignoring case (in every alphabet: SQLite's LIKE folds
-    ASCII letters only) by _plain_pattern, in what PostgreSQL's search document holds: the name, the
-    active programs, the categories, industries and use cases, and the description."""
+    ASCII letters only) by _plain_pattern, in what PostgreSQL's search document holds (the name, the
+    active programs, the categories, industries and use cases, and the description), or as `term_found`
+    looks for it."""
+    term_found = term_found or _plain_term_found
     condition = Q()
     for group in words.groups:
         group_condition = Q()
         for term in group:
-            found = _plain_term_found(_plain_pattern(term))
+            found = term_found(_plain_pattern(term))
             group_condition |= ~found if term.negated else found
         condition &= group_condition
     return condition

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from partners.models import Partner, PartnerSearchEntry
-from partners.search import parse_search_words
+from partners.search import TOO_COMMON_WORDS, parse_search_words
 from partners.search_index import partner_search_refresh, partner_search_refresh_due
 from partners.tests.search_helpers import facet, names, notes, search
 from tests.api.conftest import api_client
@@ -148,6 +148,45 @@ def test_a_name_with_accents_is_not_hidden_by_a_description_without_them(client)
     PartnerFactory(name="Alpine Cloud", description="Offices in Zurich and Geneva.")
     assert set(names(search(client, q="zurich"))) == {"Zürich Data AG", "Alpine Cloud"}
     assert names(search(client, q="zurich"))[0] == "Zürich Data AG"
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("AT&T", ["AT&T"]),
+        ("at&t", ["AT&T"]),
+        ("The Who", ["The Who"]),
+        ("here & now", ["Here & Now"]),
+    ],
+)
+def test_a_name_of_words_too_common_to_index_is_found_as_typed(client, q, found):
+    # English text search leaves out "at", "the", "who": a query of nothing else is empty, and an empty
+    # query matches nothing. Such a search looks for its words in names instead, and finds them outright,
+    # not as the closest spelling.
+    for name in ["AT&T", "The Who", "Here & Now", "Whole Data Systems"]:
+        PartnerFactory(name=name, description="Cloud consulting for the enterprise.")
+    response = search(client, q=q)
+    assert names(response) == found
+    assert notes(response) == []
+    assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == found
+
+
+def test_the_too_common_words_are_the_ones_postgresql_leaves_out():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_read_file(setting || '/tsearch_data/english.stop') FROM pg_config"
+            " WHERE name = 'SHAREDIR'"
+        )
+        assert set(cursor.fetchone()[0].split()) == TOO_COMMON_WORDS
+        cursor.execute(
+            "SELECT w FROM unnest(%s::text[]) AS w WHERE numnode(to_tsquery('apn_search', w)) > 0",
+            [sorted(TOO_COMMON_WORDS)],
+        )
+        assert cursor.fetchall() == []
+
+
+def test_common_words_beside_other_words_are_left_out_as_before(client, catalogue):
+    assert names(search(client, q="the migration for retailers")) == ["Cobalt Falcon Cloud"]
 
 
 def test_industries_use_cases_and_categories_are_searchable(client):
