@@ -126,6 +126,13 @@ class Term:
         character a user types can break its syntax."""
         return _WORD_PART.findall(self.text.lower())
 
+    @property
+    def whole_word(self) -> bool:
+        """A letter with symbols (`C#`, `C++`, `F#`), which text search reads as that letter alone: as
+        the start of a word it would find nearly every partner, so it is matched as a whole word."""
+        parts = self.parts
+        return len(parts) == 1 and len(parts[0]) == 1 and not self.text.isalnum()
+
 
 @dataclass(frozen=True)
 class SearchWords:
@@ -146,7 +153,7 @@ class SearchWords:
             # Names hold these words as typed or not at all; any word of a name may start with them.
             return False
         if level == TOLERATE_SWAPPED_LETTERS:
-            return any(not term.negated and not term.phrase for term in self.terms)
+            return any(not (term.negated or term.phrase or term.whole_word) for term in self.terms)
         return level == TOLERATE_RESEMBLING_NAMES and len(self.wanted_text) >= TRIGRAM_MIN_LENGTH
 
     def stretched_to(self, level: int) -> "SearchWords":
@@ -219,7 +226,7 @@ def _term_query(term: Term, *, prefix: bool, swapped_letters: bool) -> SearchQue
         query = SearchQuery(" ".join(term.parts), search_type="phrase", config=SEARCH_CONFIG)
     else:
         # Prefix matching: "migra" finds "migration".
-        suffix = ":*" if prefix and not term.negated else ""
+        suffix = ":*" if prefix and not (term.negated or term.whole_word) else ""
         raw = " & ".join(f"{part}{suffix}" for part in term.parts)
         typo = _typo_candidate(term) if swapped_letters else None
         if typo:
@@ -307,11 +314,11 @@ _PLAIN_WORD_GAP = r"(\W|_)+"
 
 def _plain_pattern(term: Term) -> str:
     """The regular expression plain matching finds a term by: its words in order, the first at the start
-    of a word; an exclusion ends at the end of one too. So "ai" finds "AI" but not "Dubai", "art" not
-    "partner", and `-ai` leaves a partner in "retail" in."""
+    of a word; an exclusion, or a Term.whole_word, ends at the end of one too. So "ai" finds "AI" but
+    not "Dubai", "art" not "partner", and `-ai` leaves a partner in "retail" in."""
     # The parts are letters and digits only: nothing to escape.
     pattern = _PLAIN_WORD_START + _PLAIN_WORD_GAP.join(term.parts)
-    return pattern + _PLAIN_WORD_END if term.negated else pattern
+    return pattern + _PLAIN_WORD_END if term.negated or term.whole_word else pattern
 
 
 def _plain_words_condition(words: SearchWords, term_found: Callable[[str], Q] | None = None) -> Q:

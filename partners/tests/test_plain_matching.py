@@ -50,6 +50,13 @@ def test_a_word_matches_from_the_start_of_a_word_not_inside_one(network):
     assert found("migra") == {"Shopline", "Partner Works", "Artisan Data"}
 
 
+def test_a_one_letter_language_is_a_whole_word(network):
+    PartnerFactory(name="Sharp Builders", description="We write C# and C++ services.")
+    assert found("C#") == {"Sharp Builders"}
+    assert found("c++") == {"Sharp Builders"}
+    assert "Gulf Cloud" in found("c")
+
+
 def test_an_exclusion_leaves_out_only_the_whole_word(network):
     assert found("migration -ai") == {"Shopline", "Partner Works"}
     assert found("migration -migra") == {"Shopline", "Partner Works", "Artisan Data"}

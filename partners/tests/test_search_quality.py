@@ -189,6 +189,27 @@ def test_common_words_beside_other_words_are_left_out_as_before(client, catalogu
     assert names(search(client, q="the migration for retailers")) == ["Cobalt Falcon Cloud"]
 
 
+@pytest.mark.parametrize("q", ["C#", "c++", "F#"])
+def test_a_one_letter_language_is_a_whole_word_not_the_start_of_every_word(client, q):
+    # Text search reads "C#" and "C++" as the word "c": as the start of a word, it would find every
+    # partner with a word beginning with c ("cloud", "consulting").
+    letter = q[0].upper()
+    PartnerFactory(name="Sharp Builders", description=f"We write {letter}# and {letter}++ services.")
+    PartnerFactory(name="Cloud Consulting Co", description="Cost control for cloud and container fleets.")
+    PartnerFactory(name="Fast Forward Finance", description="Fintech forecasting.")
+    assert names(search(client, q=q)) == ["Sharp Builders"]
+    assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == [
+        "Sharp Builders"
+    ]
+
+
+def test_a_letter_typed_alone_is_still_the_start_of_a_word(client):
+    PartnerFactory(name="Cloud Consulting Co", description="Cost control.")
+    PartnerFactory(name="Amber River Labs", description="Data lakes.")
+    assert names(search(client, q="amber r")) == ["Amber River Labs"]
+    assert names(search(client, q="c")) == ["Cloud Consulting Co"]
+
+
 def test_industries_use_cases_and_categories_are_searchable(client):
     partner = PartnerFactory(name="Quiet Meadow", description="")
     partner.industries.add(IndustryFactory(name="Agriculture", slug="agriculture"))
