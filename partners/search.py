@@ -111,7 +111,9 @@ def sort_in_effect(requested: str | None, *, has_words: bool, has_near: bool) ->
 # Search words -----------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
-_WORD_PART = re.compile(r"[^\W_]+")
+# Letters and digits, with the dots inside a name kept ("node.js", "asp.net"): text search reads such a
+# name as one word, in documents and queries alike.
+_WORD_PART = re.compile(r"[^\W_]+(?:\.[^\W_]+)*")
 
 
 @dataclass(frozen=True)
@@ -122,16 +124,19 @@ class Term:
 
     @property
     def parts(self) -> list[str]:
-        """The letters-and-digits runs of the term: all a text-search query is built from, so no
-        character a user types can break its syntax."""
+        """The letters-and-digits runs of the term (_WORD_PART): all a text-search query is built from,
+        so no character a user types can break its syntax."""
         return _WORD_PART.findall(self.text.lower())
 
     @property
     def whole_word(self) -> bool:
-        """A letter with symbols (`C#`, `C++`, `F#`), which text search reads as that letter alone: as
-        the start of a word it would find nearly every partner, so it is matched as a whole word."""
+        """A letter with symbols (`C#`, `C++`, `F#`), or a word after a dot (`.NET`), which text search
+        reads as that letter or word alone: as the start of a word it would find nearly every partner
+        ("cloud", "network"), so it is matched as a whole word."""
         parts = self.parts
-        return len(parts) == 1 and len(parts[0]) == 1 and not self.text.isalnum()
+        if len(parts) != 1:
+            return False
+        return (len(parts[0]) == 1 and not self.text.isalnum()) or self.text.startswith(".")
 
 
 @dataclass(frozen=True)
@@ -218,7 +223,7 @@ def _typo_candidate(term: Term) -> str | None:
     if term.phrase or term.negated or len(parts) != 1:
         return None
     word = parts[0]
-    return word if len(word) >= TYPO_MIN_WORD_LENGTH and not word.isdigit() else None
+    return word if len(word) >= TYPO_MIN_WORD_LENGTH and word.isalnum() and not word.isdigit() else None
 
 
 def _term_query(term: Term, *, prefix: bool, swapped_letters: bool) -> SearchQuery:
@@ -316,8 +321,7 @@ def _plain_pattern(term: Term) -> str:
     """The regular expression plain matching finds a term by: its words in order, the first at the start
     of a word; an exclusion, or a Term.whole_word, ends at the end of one too. So "ai" finds "AI" but
     not "Dubai", "art" not "partner", and `-ai` leaves a partner in "retail" in."""
-    # The parts are letters and digits only: nothing to escape.
-    pattern = _PLAIN_WORD_START + _PLAIN_WORD_GAP.join(term.parts)
+    pattern = _PLAIN_WORD_START + _PLAIN_WORD_GAP.join(re.escape(part) for part in term.parts)
     return pattern + _PLAIN_WORD_END if term.negated or term.whole_word else pattern
 
 

@@ -57,6 +57,14 @@ def test_a_one_letter_language_is_a_whole_word(network):
     assert "Gulf Cloud" in found("c")
 
 
+def test_names_with_dots_are_found_as_written(network):
+    PartnerFactory(name="Dotted Names Ltd", description="Node.js and ASP.NET services; .NET upgrades.")
+    PartnerFactory(name="Wide Area Works", description="Network design; nodejs too.")
+    assert found("Node.js") == {"Dotted Names Ltd"}
+    assert found("asp.net") == {"Dotted Names Ltd"}
+    assert found(".NET") == {"Dotted Names Ltd"}
+
+
 def test_an_exclusion_leaves_out_only_the_whole_word(network):
     assert found("migration -ai") == {"Shopline", "Partner Works"}
     assert found("migration -migra") == {"Shopline", "Partner Works", "Artisan Data"}

@@ -203,6 +203,24 @@ def test_a_one_letter_language_is_a_whole_word_not_the_start_of_every_word(clien
     ]
 
 
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("Node.js", ["Dotted Names Ltd"]),
+        ("node.j", ["Dotted Names Ltd"]),
+        ("ASP.NET", ["Dotted Names Ltd"]),
+        (".NET", ["Dotted Names Ltd"]),
+        ("network", ["Wide Area Works"]),
+    ],
+)
+def test_names_with_dots_are_found_as_written(client, q, found):
+    # Text search reads "Node.js" and "ASP.NET" as one word each, and ".NET" as the word "net".
+    PartnerFactory(name="Dotted Names Ltd", description="Node.js and ASP.NET services; .NET upgrades.")
+    PartnerFactory(name="Wide Area Works", description="Network design for branch offices.")
+    assert names(search(client, q=q)) == found
+    assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == found
+
+
 def test_a_letter_typed_alone_is_still_the_start_of_a_word(client):
     PartnerFactory(name="Cloud Consulting Co", description="Cost control.")
     PartnerFactory(name="Amber River Labs", description="Data lakes.")
@@ -232,9 +250,15 @@ def test_search_syntax_cannot_break_the_query(client, catalogue):
 
 
 def test_parsing_keeps_only_letters_and_digits_for_the_query():
-    words = parse_search_words('data-lake -"sap hana" OR oracle c++')
-    assert [term.parts for term in words.terms] == [["data", "lake"], ["sap", "hana"], ["oracle"], ["c"]]
-    assert [len(group) for group in words.groups] == [1, 2, 1]
+    words = parse_search_words('data-lake -"sap hana" OR oracle c++ Node.js')
+    assert [term.parts for term in words.terms] == [
+        ["data", "lake"],
+        ["sap", "hana"],
+        ["oracle"],
+        ["c"],
+        ["node.js"],
+    ]
+    assert [len(group) for group in words.groups] == [1, 2, 1, 1]
     assert words.unwanted[0].text == "sap hana"
 
 
