@@ -138,6 +138,19 @@ class Term:
             return False
         return (len(parts[0]) == 1 and not self.text.isalnum()) or self.text.startswith(".")
 
+    @property
+    def ends_in_a_prefix(self) -> bool:
+        """Whether its last part may be the start of a word, typed so far: not in an exclusion or a whole
+        word, nor a lone letter after others (`M&A`, `R&D`: "a" and "d" are whole words)."""
+        parts = self.parts
+        return not (self.negated or self.whole_word) and (len(parts) == 1 or len(parts[-1]) > 1)
+
+    @property
+    def too_common(self) -> bool:
+        """Words text search leaves out of documents and queries alike (TOO_COMMON_WORDS), as it reads
+        them: without accents."""
+        return all(_without_accents(part) in TOO_COMMON_WORDS for part in self.parts)
+
 
 @dataclass(frozen=True)
 class SearchWords:
@@ -170,8 +183,14 @@ class SearchWords:
 
     @property
     def only_too_common(self) -> bool:
-        """Every word is one text search leaves out (TOO_COMMON_WORDS), as it reads them: without accents."""
-        return all(_without_accents(part) in TOO_COMMON_WORDS for term in self.terms for part in term.parts)
+        """Every word wanted is one text search leaves out (Term.too_common)."""
+        wanted = [term for term in self.terms if not term.negated]
+        return bool(wanted) and all(term.too_common for term in wanted)
+
+    def without(self, leave_out) -> "SearchWords":
+        """These words without the terms `leave_out(term)` is true of, and without groups left empty."""
+        groups = (tuple(term for term in group if not leave_out(term)) for group in self.groups)
+        return SearchWords(tuple(group for group in groups if group), typo_tolerance=self.typo_tolerance)
 
     @property
     def wanted_text(self) -> str:
@@ -231,8 +250,8 @@ def _term_query(term: Term, *, prefix: bool, swapped_letters: bool) -> SearchQue
         query = SearchQuery(" ".join(term.parts), search_type="phrase", config=SEARCH_CONFIG)
     else:
         # Prefix matching: "migra" finds "migration".
-        suffix = ":*" if prefix and not (term.negated or term.whole_word) else ""
-        raw = " & ".join(f"{part}{suffix}" for part in term.parts)
+        *before, last = term.parts
+        raw = " & ".join([*before, f"{last}:*" if prefix and term.ends_in_a_prefix else last])
         typo = _typo_candidate(term) if swapped_letters else None
         if typo:
             # A name word (weight A) typed with two letters swapped.
@@ -286,11 +305,16 @@ def filter_words(queryset: QuerySet, words: SearchWords) -> QuerySet:
     if document is None:
         return queryset.filter(_plain_words_condition(words))
     if words.only_too_common:
-        # Through the published entries' name index, read whole: the words are too short for pg_trgm's.
-        # An unpublished partner, shown only to its own staff, is not found by such words.
+        # Whole words of names ("IT" is not the start of "Italia"), through the published entries' name
+        # index read whole: the words are too short for pg_trgm's. An unpublished partner, shown only to
+        # its own staff, is not found by such words.
+        wanted = words.without(lambda term: term.negated)
         in_names = PartnerSearchEntry.objects.filter(
-            _plain_words_condition(words, lambda pattern: Q(name__iregex=pattern)), is_published=True
+            _plain_words_condition(wanted, lambda pattern: Q(name__iregex=pattern), whole_words=True),
+            is_published=True,
         )
+        if words.unwanted:
+            in_names = in_names.exclude(document=_unwanted_query(words))
         return queryset.filter(pk__in=in_names.values("partner_id"))
     if words.typo_tolerance < TOLERATE_RESEMBLING_NAMES:
         return queryset.filter(**{document: words_query(words)})
@@ -302,12 +326,13 @@ def filter_words(queryset: QuerySet, words: SearchWords) -> QuerySet:
     found = entries.filter(document=words_query(words)).values("pk")
     similar_names = entries.filter(name__trigram_similar=words.wanted_text)
     if words.unwanted:
-        unwanted = _any_of(
-            SearchQuery(" ".join(term.parts), search_type="phrase", config=SEARCH_CONFIG)
-            for term in words.unwanted
-        )
-        similar_names = similar_names.exclude(document=unwanted)
+        similar_names = similar_names.exclude(document=_unwanted_query(words))
     return queryset.filter(pk__in=found.union(similar_names.values("pk")))
+
+
+def _unwanted_query(words: SearchWords) -> SearchQuery:
+    phrases = (" ".join(term.parts) for term in words.unwanted)
+    return _any_of(SearchQuery(phrase, search_type="phrase", config=SEARCH_CONFIG) for phrase in phrases)
 
 
 # A word starts or ends where a letter or digit meets anything else (as in Term.parts). Written for both
@@ -317,25 +342,30 @@ _PLAIN_WORD_END = r"(\W|_|$)"
 _PLAIN_WORD_GAP = r"(\W|_)+"
 
 
-def _plain_pattern(term: Term) -> str:
+def _plain_pattern(term: Term, *, whole_words: bool = False) -> str:
     """The regular expression plain matching finds a term by: its words in order, the first at the start
-    of a word; an exclusion, or a Term.whole_word, ends at the end of one too. So "ai" finds "AI" but
-    not "Dubai", "art" not "partner", and `-ai` leaves a partner in "retail" in."""
+    of a word, the last at the end of one unless it Term.ends_in_a_prefix. So "ai" finds "AI" but not
+    "Dubai", "art" not "partner", and `-ai` leaves a partner in "retail" in."""
     pattern = _PLAIN_WORD_START + _PLAIN_WORD_GAP.join(re.escape(part) for part in term.parts)
-    return pattern + _PLAIN_WORD_END if term.negated or term.whole_word else pattern
+    return pattern if term.ends_in_a_prefix and not whole_words else pattern + _PLAIN_WORD_END
 
 
-def _plain_words_condition(words: SearchWords, term_found: Callable[[str], Q] | None = None) -> Q:
+def _plain_words_condition(
+    words: SearchWords, term_found: Callable[[str], Q] | None = None, *, whole_words: bool = False
+) -> Q:
     """The embedded default's matching: each term, ignoring case (in every alphabet: SQLite's LIKE folds
     ASCII letters only) by _plain_pattern, in what PostgreSQL's search document holds (the name, the
     active programs, the categories, industries and use cases, and the description), or as `term_found`
-    looks for it."""
+    looks for it. Words text search leaves out beside others ("migration to the cloud") are left out
+    here too."""
+    if not words.only_too_common:
+        words = words.without(lambda term: term.too_common and not term.phrase)
     term_found = term_found or _plain_term_found
     condition = Q()
     for group in words.groups:
         group_condition = Q()
         for term in group:
-            found = term_found(_plain_pattern(term))
+            found = term_found(_plain_pattern(term, whole_words=whole_words))
             group_condition |= ~found if term.negated else found
         condition &= group_condition
     return condition

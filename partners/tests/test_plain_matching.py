@@ -65,6 +65,11 @@ def test_names_with_dots_are_found_as_written(network):
     assert found(".NET") == {"Dotted Names Ltd"}
 
 
+def test_words_too_common_to_search_are_left_out_beside_others_as_on_postgresql(network):
+    assert found("migration to the retail") == {"Shopline"}
+    assert found('"migration for retail"') == {"Shopline"}
+
+
 def test_an_exclusion_leaves_out_only_the_whole_word(network):
     assert found("migration -ai") == {"Shopline", "Partner Works"}
     assert found("migration -migra") == {"Shopline", "Partner Works", "Artisan Data"}

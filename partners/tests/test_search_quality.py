@@ -171,6 +171,22 @@ def test_a_name_of_words_too_common_to_index_is_found_as_typed(client, q, found)
     assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == found
 
 
+def test_common_words_with_an_exclusion_still_need_their_words(client):
+    PartnerFactory(name="AT&T Cloud Services", description="Telecom partner.")
+    PartnerFactory(name="AT&T Wireless", description="Mobile plans.")
+    PartnerFactory(name="Blue Ocean", description="Data platforms without wireless.")
+    assert names(search(client, q="AT&T -wireless")) == ["AT&T Cloud Services"]
+    assert names(search(client, q="at&t -mobile")) == ["AT&T Cloud Services"]
+
+
+@pytest.mark.parametrize(("q", "found"), [("IT", ["IT Partners GmbH"]), ("the who", ["The Who"])])
+def test_a_search_of_only_common_words_matches_whole_words_of_names(client, q, found):
+    # "it" is the word IT, not the start of Italia.
+    for name in ["IT Partners GmbH", "Italia Cloud", "The Who", "The Whole Story"]:
+        PartnerFactory(name=name, description="Cloud services.")
+    assert names(search(client, q=q)) == found
+
+
 def test_the_too_common_words_are_the_ones_postgresql_leaves_out():
     with connection.cursor() as cursor:
         cursor.execute(
@@ -219,6 +235,15 @@ def test_names_with_dots_are_found_as_written(client, q, found):
     PartnerFactory(name="Wide Area Works", description="Network design for branch offices.")
     assert names(search(client, q=q)) == found
     assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == found
+
+
+@pytest.mark.parametrize(("q", "found"), [("M&A", "Northwind Advisory"), ("r&d", "Lab Works")])
+def test_a_letter_beside_symbols_in_a_word_is_whole(client, q, found):
+    PartnerFactory(name="Northwind Advisory", description="M&A due diligence for cloud deals.")
+    PartnerFactory(name="Lab Works", description="R&D for robotics.")
+    PartnerFactory(name="Migration Masters", description="Managed migration and modernisation.")
+    PartnerFactory(name="Rapid Data", description="Realtime dashboards.")
+    assert names(search(client, q=q)) == [found]
 
 
 def test_a_letter_typed_alone_is_still_the_start_of_a_word(client):
