@@ -178,11 +178,14 @@ INSERT INTO partners_partnersearchentry (
 )
 SELECT
     p.id, p.name, p.is_published, p.partner_type, p.tier_id, t.rank,
-    setweight(to_tsvector(%(config)s::regconfig, p.name), 'A')
-    || setweight(to_tsvector(%(config)s::regconfig, coalesce(enrollments.names, '')), 'B')
-    || setweight(to_tsvector(%(config)s::regconfig, concat_ws(' ', categories.names, industries.names,
-                                                              use_cases.names)), 'C')
-    || setweight(to_tsvector(%(config)s::regconfig, p.description), 'D'),
+    -- PostgreSQL's parser reads "AI/ML" or "CI/CD" as one path, which no query holds: a slash parts words.
+    setweight(to_tsvector(%(config)s::regconfig, translate(p.name, '/', ' ')), 'A')
+    || setweight(to_tsvector(%(config)s::regconfig, translate(coalesce(enrollments.names, ''), '/', ' ')),
+                 'B')
+    || setweight(to_tsvector(%(config)s::regconfig, translate(concat_ws(' ', categories.names,
+                                                                        industries.names, use_cases.names),
+                                                              '/', ' ')), 'C')
+    || setweight(to_tsvector(%(config)s::regconfig, translate(p.description, '/', ' ')), 'D'),
     coalesce(enrollments.ids, '{}'), coalesce(industries.ids, '{}'), coalesce(use_cases.ids, '{}'),
     coalesce(offices.codes, '{}'),
     ARRAY['type:' || p.partner_type, 'tier:' || p.tier_id]

@@ -6,6 +6,7 @@ import importlib
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -237,6 +238,20 @@ def test_names_with_dots_are_found_as_written(client, q, found):
     assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == found
 
 
+@pytest.mark.parametrize("q", ["AI/ML", "ML", "CI/CD", "Azure", "S/4HANA", "TypeScript", "24/7"])
+def test_words_joined_by_a_slash_are_found(client, q):
+    # PostgreSQL's parser reads "AI/ML" as one path, a word no query holds: the slash parts them.
+    PartnerFactory(
+        name="Slash Works",
+        description="AI/ML and CI/CD on AWS/Azure, SAP S/4HANA migrations, Node.js/TypeScript, 24/7 support.",
+    )
+    PartnerFactory(name="Unrelated Ltd", description="Nothing alike.")
+    assert names(search(client, q=q)) == ["Slash Works"]
+    assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == [
+        "Slash Works"
+    ]
+
+
 @pytest.mark.parametrize(("q", "found"), [("M&A", "Northwind Advisory"), ("r&d", "Lab Works")])
 def test_a_letter_beside_symbols_in_a_word_is_whole(client, q, found):
     PartnerFactory(name="Northwind Advisory", description="M&A due diligence for cloud deals.")
@@ -445,6 +460,17 @@ def test_the_migration_fills_facet_keys_as_a_refresh_writes_them():
     with connection.cursor() as cursor:
         cursor.execute(migration.FILL)
     assert sorted(PartnerSearchEntry.objects.get(pk=partner.pk).facet_keys) == sorted(written)
+
+
+def test_the_migration_writes_an_entry_for_every_partner_without_one(client):
+    # As a database upgraded from before partners 0005 is: partners, and no entries to search.
+    migration = importlib.import_module("partners.migrations.0029_search_parts_words_at_slashes")
+    PartnerFactory(name="Slash Works", description="AI/ML on AWS.")
+    PartnerSearchEntry.objects.all().delete()
+    assert names(search(client, q="ML")) == []
+    with connection.schema_editor() as editor:
+        migration.write_every_entry(django_apps, editor)
+    assert names(search(client, q="ML")) == ["Slash Works"]
 
 
 def _card(client, partner, **params):
