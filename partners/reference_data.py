@@ -1,17 +1,25 @@
 """The network's default reference data (consulting categories, tier ladders, programs).
 
-Seeded after every `migrate` (and after every test-database flush) by a post_migrate handler, the way
-Django seeds permissions: idempotent, it only adds what is missing and never overwrites a PDM's edits.
+Seeded by a post_migrate handler after the `migrate` that creates the tables (and after every test-database
+flush): each kind only into an empty table, so a PDM's renames, new slugs and deletions stay as they made
+them through every later deploy. A default added to partners.defaults later reaches a running portal by a
+data migration.
 """
 
+from apn_portal.reference_data import models_migrated
 from partners import defaults
 
 
-def reference_data_ensure(**kwargs) -> None:
+def reference_data_ensure(apps=None, **kwargs) -> None:
     from partners.models import ConsultingCategory, Program, Tier, TierRequirement
 
-    for slug, name in defaults.CONSULTING_CATEGORIES:
-        ConsultingCategory.objects.get_or_create(slug=slug, defaults={"name": name})
+    if not models_migrated(apps, ConsultingCategory, Program, Tier, TierRequirement):
+        return
+
+    if not ConsultingCategory.objects.exists():
+        ConsultingCategory.objects.bulk_create(
+            ConsultingCategory(slug=slug, name=name) for slug, name in defaults.CONSULTING_CATEGORIES
+        )
 
     if not Tier.objects.exists():
         # Requirements are only seeded with a new ladder: a PDM who deleted one meant it.
@@ -23,9 +31,9 @@ def reference_data_ensure(**kwargs) -> None:
                     for metric, minimum in requirements.items()
                 )
 
+    if Program.objects.exists():
+        return
     for slug, name, kind, category, ptype, audit, min_tier, months, qualifying in defaults.PROGRAMS:
-        if Program.objects.filter(slug=slug).exists():
-            continue
         minimum_tier = None
         if min_tier:
             minimum_tier = Tier.objects.filter(partner_type=ptype or "consulting", slug=min_tier).first()

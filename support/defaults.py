@@ -2,7 +2,8 @@
 On-Ramp, and Business Support+, which Developer and Business retire in favour of on 1 January 2027.
 
 Plans are data the provider's support staff edit in the admin afterwards; support.reference_data seeds them
-once (after every migrate, and after a test database is flushed). Plain data only.
+once, into an empty table (after the first migrate, and after a test database is flushed); a plan added
+here later reaches a running portal by a data migration. Plain data only.
 """
 
 import datetime

@@ -1,18 +1,20 @@
-"""Seed the default support plans after every migrate (a post_migrate handler, like Django's permissions):
-idempotent, it only adds plans that are missing and never overwrites the support staff's edits."""
+"""Seed the default support plans (a post_migrate handler) after the `migrate` that creates their table, and
+after every test-database flush: only into an empty table, so the support staff's renames, new slugs and
+retired plans stay as they made them through every later deploy."""
 
+from apn_portal.reference_data import models_migrated
 from support import defaults
 
 
-def support_plans_ensure(**kwargs) -> None:
+def support_plans_ensure(apps=None, **kwargs) -> None:
     from support.models import PlanResponseTarget, SupportPlan
 
+    if not models_migrated(apps, SupportPlan, PlanResponseTarget) or SupportPlan.objects.exists():
+        return
     for spec in defaults.PLANS:  # successors come before the plans that name them
         spec = dict(spec)
         targets = spec.pop("targets")
         successor = spec.pop("successor", None)
-        if SupportPlan.objects.filter(slug=spec["slug"]).exists():
-            continue
         plan = SupportPlan.objects.create(
             **defaults.CORE_FEATURES,
             **spec,

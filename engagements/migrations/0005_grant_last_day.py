@@ -83,7 +83,7 @@ GRANT_CHECK = """
 
 def _grant_check_of_0002() -> str:
     integrity = importlib.import_module("engagements.migrations.0002_cross_table_integrity")
-    (statement,) = [s for s in integrity.FORWARD if "FUNCTION engagements_access_grant_check()" in s]
+    (statement,) = [s for s in integrity.FORWARD if "CREATE FUNCTION engagements_access_grant_check()" in s]
     return statement.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
