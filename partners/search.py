@@ -141,9 +141,11 @@ class Term:
     @property
     def ends_in_a_prefix(self) -> bool:
         """Whether its last part may be the start of a word, typed so far: not in an exclusion or a whole
-        word, nor a lone letter after others (`M&A`, `R&D`: "a" and "d" are whole words)."""
+        word, nor a lone letter after others (`M&A`, `R&D`: "a" and "d" are whole words; `S/4` may be
+        the start of "S/4HANA")."""
         parts = self.parts
-        return not (self.negated or self.whole_word) and (len(parts) == 1 or len(parts[-1]) > 1)
+        lone_letter_after_others = len(parts) > 1 and len(parts[-1]) == 1 and parts[-1].isalpha()
+        return not (self.negated or self.whole_word or lone_letter_after_others)
 
     @property
     def too_common(self) -> bool:
@@ -186,6 +188,14 @@ class SearchWords:
         """Every word wanted is one text search leaves out (Term.too_common)."""
         wanted = [term for term in self.terms if not term.negated]
         return bool(wanted) and all(term.too_common for term in wanted)
+
+    @property
+    def telling(self) -> "SearchWords":
+        """The words that tell partners apart: without those text search leaves out (Term.too_common,
+        outside a phrase: "migration to the cloud" is "migration cloud"), unless they are all there is."""
+        if self.only_too_common:
+            return self
+        return self.without(lambda term: term.too_common and not term.phrase)
 
     def without(self, leave_out) -> "SearchWords":
         """These words without the terms `leave_out(term)` is true of, and without groups left empty."""
@@ -313,9 +323,10 @@ def filter_words(queryset: QuerySet, words: SearchWords) -> QuerySet:
             _plain_words_condition(wanted, lambda pattern: Q(name__iregex=pattern), whole_words=True),
             is_published=True,
         )
-        if words.unwanted:
-            in_names = in_names.exclude(document=_unwanted_query(words))
-        return queryset.filter(pk__in=in_names.values("partner_id"))
+        queryset = queryset.filter(pk__in=in_names.values("partner_id"))
+        # Outside the names' subquery: inside, the planner would read the names through pg_trgm's index,
+        # every one of them, as it has no trigram to go by.
+        return queryset.exclude(**{document: _unwanted_query(words)}) if words.unwanted else queryset
     if words.typo_tolerance < TOLERATE_RESEMBLING_NAMES:
         return queryset.filter(**{document: words_query(words)})
     # Also names that resemble what was typed as a whole ("Cobalt Falcn Cloud"): pg_trgm similarity
@@ -342,12 +353,18 @@ _PLAIN_WORD_END = r"(\W|_|$)"
 _PLAIN_WORD_GAP = r"(\W|_)+"
 
 
-def _plain_pattern(term: Term, *, whole_words: bool = False) -> str:
-    """The regular expression plain matching finds a term by: its words in order, the first at the start
-    of a word, the last at the end of one unless it Term.ends_in_a_prefix. So "ai" finds "AI" but not
-    "Dubai", "art" not "partner", and `-ai` leaves a partner in "retail" in."""
-    pattern = _PLAIN_WORD_START + _PLAIN_WORD_GAP.join(re.escape(part) for part in term.parts)
-    return pattern if term.ends_in_a_prefix and not whole_words else pattern + _PLAIN_WORD_END
+def _plain_pattern(*terms: Term, whole_words: bool = False) -> str:
+    """The regular expression plain matching finds a term by, or any of `terms`: its words in order, the
+    first at the start of a word, the last at the end of one unless it Term.ends_in_a_prefix. So "ai"
+    finds "AI" but not "Dubai", "art" not "partner", and `-ai` leaves a partner in "retail" in."""
+    alternatives = []
+    for term in terms:
+        words = _PLAIN_WORD_GAP.join(re.escape(part) for part in term.parts)
+        alternatives.append(words if term.ends_in_a_prefix and not whole_words else words + _PLAIN_WORD_END)
+    alternatives = list(dict.fromkeys(alternatives))
+    if len(alternatives) == 1:
+        return _PLAIN_WORD_START + alternatives[0]
+    return _PLAIN_WORD_START + "(?:" + "|".join(alternatives) + ")"
 
 
 def _plain_words_condition(
@@ -358,15 +375,15 @@ def _plain_words_condition(
     active programs, the categories, industries and use cases, and the description), or as `term_found`
     looks for it. Words text search leaves out beside others ("migration to the cloud") are left out
     here too."""
-    if not words.only_too_common:
-        words = words.without(lambda term: term.too_common and not term.phrase)
     term_found = term_found or _plain_term_found
     condition = Q()
-    for group in words.groups:
-        group_condition = Q()
+    for group in words.telling.groups:
+        # A group's wanted terms are one pattern: each its own would read every name once more.
+        wanted = [term for term in group if not term.negated]
+        group_condition = term_found(_plain_pattern(*wanted, whole_words=whole_words)) if wanted else Q()
         for term in group:
-            found = term_found(_plain_pattern(term, whole_words=whole_words))
-            group_condition |= ~found if term.negated else found
+            if term.negated:
+                group_condition |= ~term_found(_plain_pattern(term, whole_words=whole_words))
         condition &= group_condition
     return condition
 
@@ -546,7 +563,7 @@ def with_sort_columns(queryset: QuerySet, *, words: SearchWords, near: Near | No
     elif words:
         # Plain matching has no rank: a partner named by the words comes before one that describes them.
         relevance = Value(0.0)
-        for term in words.terms:
+        for term in words.telling.terms:
             if not term.negated:
                 relevance = relevance + Case(
                     When(name__iregex=_plain_pattern(term), then=Value(1.0)),

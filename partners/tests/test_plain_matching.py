@@ -70,6 +70,19 @@ def test_words_too_common_to_search_are_left_out_beside_others_as_on_postgresql(
     assert found('"migration for retail"') == {"Shopline"}
 
 
+def test_common_words_left_out_of_the_search_are_left_out_of_the_order_too(client):
+    PartnerFactory(name="Itasca Data", description="Consulting for retailers.")
+    PartnerFactory(name="Zeta Consulting", description="Data platforms.")
+    assert names(search(client, q="IT consulting")) == ["Zeta Consulting", "Itasca Data"]
+
+
+@pytest.mark.parametrize("q", ["S/4", "SAP S/4", "sap s/4h"])
+def test_a_digit_after_a_letter_is_still_typed_so_far(q):
+    PartnerFactory(name="Slash Works", description="SAP S/4HANA migrations for retailers.")
+    PartnerFactory(name="Unrelated Ltd", description="Nothing alike.")
+    assert found(q) == {"Slash Works"}
+
+
 def test_an_exclusion_leaves_out_only_the_whole_word(network):
     assert found("migration -ai") == {"Shopline", "Partner Works"}
     assert found("migration -migra") == {"Shopline", "Partner Works", "Artisan Data"}

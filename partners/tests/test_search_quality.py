@@ -261,6 +261,13 @@ def test_a_letter_beside_symbols_in_a_word_is_whole(client, q, found):
     assert names(search(client, q=q)) == [found]
 
 
+@pytest.mark.parametrize("q", ["S/4", "SAP S/4"])
+def test_a_digit_after_a_letter_is_still_typed_so_far(client, q):
+    PartnerFactory(name="Slash Works", description="SAP S/4HANA migrations for retailers.")
+    PartnerFactory(name="Unrelated Ltd", description="Nothing alike.")
+    assert names(search(client, q=q)) == ["Slash Works"]
+
+
 def test_a_letter_typed_alone_is_still_the_start_of_a_word(client):
     PartnerFactory(name="Cloud Consulting Co", description="Cost control.")
     PartnerFactory(name="Amber River Labs", description="Data lakes.")
