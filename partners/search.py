@@ -312,21 +312,23 @@ def filter_words(queryset: QuerySet, words: SearchWords) -> QuerySet:
     if not words:
         return queryset
     document = _entry_field(queryset, "document")
-    if document is None:
-        return queryset.filter(_plain_words_condition(words))
     if words.only_too_common:
-        # Whole words of names ("IT" is not the start of "Italia"), through the published entries' name
-        # index read whole: the words are too short for pg_trgm's. An unpublished partner, shown only to
-        # its own staff, is not found by such words.
+        # Whole words of names ("IT" is not the start of "Italia"), as text search would have them if it
+        # kept them; the exclusions as in any search.
         wanted = words.without(lambda term: term.negated)
-        in_names = PartnerSearchEntry.objects.filter(
-            _plain_words_condition(wanted, lambda pattern: Q(name__iregex=pattern), whole_words=True),
-            is_published=True,
-        )
+        names = _plain_words_condition(wanted, lambda pattern: Q(name__iregex=pattern), whole_words=True)
+        if document is None:
+            unwanted = words.without(lambda term: not term.negated)
+            return queryset.filter(names, _plain_words_condition(unwanted))
+        # Through the published entries' name index, read whole: the words are too short for pg_trgm's. An
+        # unpublished partner, shown only to its own staff, is not found by such words.
+        in_names = PartnerSearchEntry.objects.filter(names, is_published=True)
         queryset = queryset.filter(pk__in=in_names.values("partner_id"))
         # Outside the names' subquery: inside, the planner would read the names through pg_trgm's index,
         # every one of them, as it has no trigram to go by.
         return queryset.exclude(**{document: _unwanted_query(words)}) if words.unwanted else queryset
+    if document is None:
+        return queryset.filter(_plain_words_condition(words))
     if words.typo_tolerance < TOLERATE_RESEMBLING_NAMES:
         return queryset.filter(**{document: words_query(words)})
     # Also names that resemble what was typed as a whole ("Cobalt Falcn Cloud"): pg_trgm similarity

@@ -83,6 +83,15 @@ def test_a_digit_after_a_letter_is_still_typed_so_far(q):
     assert found(q) == {"Slash Works"}
 
 
+def test_a_search_of_only_common_words_matches_whole_words_of_names_as_on_postgresql(network):
+    PartnerFactory(name="IT Partners GmbH", description="Managed services.")
+    PartnerFactory(name="AT&T Cloud", description="Telecom.")
+    PartnerFactory(name="AT&T Wireless", description="Mobile plans.")
+    PartnerFactory(name="Italia Cloud", description="We make it simple.")
+    assert found("IT") == {"IT Partners GmbH"}
+    assert found("AT&T -mobile") == {"AT&T Cloud"}
+
+
 def test_an_exclusion_leaves_out_only_the_whole_word(network):
     assert found("migration -ai") == {"Shopline", "Partner Works"}
     assert found("migration -migra") == {"Shopline", "Partner Works", "Artisan Data"}
