@@ -34,7 +34,11 @@ def _check_broker() -> bool:
     try:
         # Celery snapshots its configuration on first use; reading the setting here keeps the probe on the
         # broker the settings name now (tests point it elsewhere).
-        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
+        # And within the probe's two seconds even when a Redis takes the connection and never answers.
+        answer_within = {"socket_timeout": 2, "socket_connect_timeout": 2}
+        url = settings.CELERY_BROKER_URL
+        options = answer_within if url.startswith(("redis://", "rediss://")) else {}
+        with app.connection_for_write(url=url, transport_options=options) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception:
         logger.exception("Readiness check: the broker does not answer.")

@@ -15,11 +15,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list, written as people write lists: "a.example, b.example" is two items."""
+    return [item.strip() for item in env.list(name, default=default) if item.strip()]
+
+
 # An insecure key is only acceptable while DEBUG is on; `check --deploy` flags it otherwise.
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-embedded-default-change-me")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
 CSRF_FAILURE_VIEW = "apn_portal.csrf.csrf_failure"  # the portal's page, saying why and what to do
 
 INSTALLED_APPS = [
@@ -93,6 +99,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "apn_portal.postgresql"
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A server that takes the connection and never answers is given up on well within a web request's
+    # time limit (gunicorn's), so /readyz answers 503 and a page its error, not a killed worker.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DB_CONNECT_TIMEOUT_SECONDS", default=5)
+    )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the embedded worker and web process write without "database is locked" errors.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -202,8 +213,12 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 # Above the longest scheduled run, so a slow check is never redelivered to a second worker mid-run. Redis
 # only: the SQLite-file broker hands its options to SQLAlchemy, which refuses this one and stops the worker.
+# A Redis that takes the connection and never answers fails a publish (and /readyz) after the socket
+# timeouts, not after gunicorn kills the request; the worker's own waits for work are 1 s reads, well under.
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"visibility_timeout": 2 * 60 * 60} if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else {}
+    {"visibility_timeout": 2 * 60 * 60, "socket_timeout": 5, "socket_connect_timeout": 5}
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else {}
 )
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "apn_portal.outbox.tasks.outbox_sweep", "schedule": 60.0},
@@ -296,7 +311,7 @@ SPECTACULAR_SETTINGS = {
 }
 # Webhooks are POSTed only to these hosts (Django ALLOWED_HOSTS patterns: "hooks.example.com",
 # ".example.com", "*").
-WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30)
 

@@ -18,8 +18,8 @@ BASE_ENV = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL") i
 def _name_of(call: ast.Call) -> str | None:
     func = call.func
     reads_env = (
-        # env("X"), env.bool("X"), env.list("X"), env.db("X") ... (django-environ)
-        (isinstance(func, ast.Name) and func.id == "env")
+        # env("X"), env.bool("X"), env.list("X"), env.db("X") ... (django-environ), and env_list("X")
+        (isinstance(func, ast.Name) and func.id in ("env", "env_list"))
         or (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "env")
         # os.getenv("X"), os.environ.get("X")
         or (isinstance(func, ast.Attribute) and func.attr == "getenv")

@@ -2,10 +2,15 @@
 
 import os
 import socket
+import subprocess
+import sys
+import threading
 from contextlib import contextmanager
 
 import pytest
 from django.db import connection
+
+from apn_portal.tests.settings_env import BASE_ENV, PROJECT_DIR
 
 
 def running_redis_url() -> str:
@@ -95,3 +100,83 @@ def database_server_gone():
     finally:
         connection.close()
         connection.settings_dict.update(saved)
+
+
+@contextmanager
+def a_server_that_never_answers():
+    """A port whose kernel completes the TCP handshake, and nothing ever answers: a hung server, or a NAT
+    or proxy holding a connection to one that is gone."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock.getsockname()[1]
+
+
+def answered_within(seconds: float, request) -> tuple[bool, object]:
+    """Whether `request()` returned within `seconds` (a web request's time limit, say), and what."""
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("response", request()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return not thread.is_alive(), result.get("response")
+
+
+# Well under gunicorn's 30 s, after which the probe would get no answer at all.
+PROBE_LIMIT_SECONDS = 10
+
+
+def test_readyz_answers_503_in_time_when_the_database_never_answers(client, settings, django_db_blocker):
+    settings.CELERY_BROKER_URL = ""
+    saved = {key: connection.settings_dict[key] for key in ("HOST", "PORT")}
+    with django_db_blocker.unblock(), a_server_that_never_answers() as port:
+        connection.close()
+        connection.settings_dict.update(HOST="127.0.0.1", PORT=port)
+        try:
+            answered, response = answered_within(PROBE_LIMIT_SECONDS, lambda: client.get("/readyz"))
+        finally:
+            connection.close()
+            connection.settings_dict.update(saved)
+    assert answered, f"/readyz still waiting on the database after {PROBE_LIMIT_SECONDS} s"
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "failed"}
+
+
+@pytest.mark.django_db
+def test_readyz_answers_503_in_time_when_the_broker_never_answers(client, settings):
+    with a_server_that_never_answers() as port:
+        settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{port}/0"
+        answered, response = answered_within(PROBE_LIMIT_SECONDS, lambda: client.get("/readyz"))
+    assert answered, f"/readyz still waiting on the broker after {PROBE_LIMIT_SECONDS} s"
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "ok", "broker": "failed"}
+
+
+def test_a_task_queued_from_a_web_request_gives_up_in_time_when_the_broker_never_answers():
+    # As production configures Celery from the settings, in a process of its own: the outbox's publish
+    # after commit, which the sweep makes up for when it fails.
+    code = (
+        "import time, django; django.setup()\n"
+        "from apn_portal.outbox.services import _schedule_delivery\n"
+        "started = time.monotonic(); _schedule_delivery(1)\n"
+        "print('gave up after', round(time.monotonic() - started))\n"
+    )
+    with a_server_that_never_answers() as port:
+        env = {
+            **BASE_ENV,
+            "DJANGO_SETTINGS_MODULE": "apn_portal.settings",
+            "DATABASE_URL": os.environ["DATABASE_URL"],
+            "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        }
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=PROJECT_DIR,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=3 * PROBE_LIMIT_SECONDS,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still publishing to a broker that never answers after {3 * PROBE_LIMIT_SECONDS} s")
+    assert "gave up after" in done.stdout, done.stderr
+    assert "Could not queue outbox message 1; the sweep will send it" in done.stderr
