@@ -1245,6 +1245,29 @@ def _contact_request_submission_key(contact_request: ContactRequest, submission_
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+# Back and "Send request" again on a profile the browser fetched afresh (no back-forward cache) sends what
+# was typed under the new page's token: the same text to the same partner within this time is that submit.
+CONTACT_REQUEST_RESENT_WITHIN = datetime.timedelta(hours=1)
+
+
+def _contact_request_sent_before(contact_request: ContactRequest, submission_key: str | None):
+    """The request a submit of the form repeats: the same submit (its key), or the same text to the same
+    partner within CONTACT_REQUEST_RESENT_WITHIN. None for a new one, and for requests without a form."""
+    if not submission_key:
+        return None
+    earlier = ContactRequest.objects.filter(submission_key=submission_key).first()
+    if earlier is not None:
+        return earlier
+    same_text = {name: getattr(contact_request, name) for name in CONTACT_REQUEST_FIELDS}
+    recent = ContactRequest.objects.filter(
+        partner_id=contact_request.partner_id,
+        created_at__gte=timezone.now() - CONTACT_REQUEST_RESENT_WITHIN,
+        submission_key__isnull=False,
+        **same_text,
+    )
+    return recent.order_by("created_at", "pk").first()
+
+
 def contact_request_submitted_before(
     *, partner: Partner, data: dict, submission_token=None
 ) -> ContactRequest | None:
@@ -1257,7 +1280,7 @@ def contact_request_submitted_before(
     except DomainError:
         return None  # the service refuses it; nothing was stored for it either
     key = _contact_request_submission_key(contact_request, submission_token)
-    return ContactRequest.objects.filter(submission_key=key).first() if key else None
+    return _contact_request_sent_before(contact_request, key)
 
 
 def contact_request_submit(
@@ -1270,14 +1293,14 @@ def contact_request_submit(
     outbox and is retried, so the request is never lost and never half-stored.
 
     With the contact form's `submission_token`, the same submit sent again (a double click, a retry, two
-    at once) returns the request it stored first, and stores, emails and notifies nothing more.
+    at once, Back and resubmit) returns the request it stored first, and stores, emails and notifies
+    nothing more.
     """
     contact_request = _contact_request_build(partner, data, ip)
     contact_request.submission_key = _contact_request_submission_key(contact_request, submission_token)
-    if contact_request.submission_key:
-        earlier = ContactRequest.objects.filter(submission_key=contact_request.submission_key).first()
-        if earlier is not None:
-            return earlier, False
+    earlier = _contact_request_sent_before(contact_request, contact_request.submission_key)
+    if earlier is not None:
+        return earlier, False
     try:
         with transaction.atomic():
             contact_request.save()

@@ -82,8 +82,19 @@ def test_each_view_of_the_profile_gives_a_new_form(client, partner):
 
     assert first and second and first != second
     send(client, partner, first)
-    send(client, partner, second)
+    send(client, partner, second, message="And a second project: our data lake.")
     assert ContactRequest.objects.count() == 2  # two forms filled in: two requests
+
+
+def test_back_to_a_profile_fetched_afresh_and_send_again_is_the_same_request(client, partner):
+    # Without the back-forward cache, Back fetches the profile again: a new token, and the browser puts
+    # back what was typed.
+    first = send(client, partner, profile_token(client, partner))
+    again = send(client, partner, profile_token(client, partner))
+
+    assert again["Location"] == first["Location"]
+    assert ContactRequest.objects.count() == 1
+    assert OutboxMessage.objects.count() == 1
 
 
 def test_the_same_form_sent_again_with_other_text_is_a_new_request(client, partner):
