@@ -62,16 +62,65 @@
     );
   });
 
-  // Leave empty fields out of the request, so the address that htmx pushes stays short and shareable.
+  // Addresses compared by their parameters, in any order.
+  function addressOf(path, query) {
+    var sorted = new URLSearchParams();
+    Array.from(new Set(query.keys())).sort().forEach(function (name) {
+      query.getAll(name).forEach(function (value) { sorted.append(name, value); });
+    });
+    return new URL(path, window.location.href).pathname + "?" + sorted.toString();
+  }
+
+  // The request on its way, if any: its XMLHttpRequest, the element that asked for it, and for the form's
+  // searches their address.
+  var pending = null;
+  var nextAddress = null;
+
+  // Leave empty fields out of the request, so the address that htmx pushes stays short and shareable. A
+  // search for what the page shows already, or is on its way (Enter after the words' own search, the
+  // words' search after Enter), is not sent again: it would cost the server a search and the history a
+  // second entry of the same address, which Back would seem to do nothing about.
   document.addEventListener("htmx:configRequest", function (event) {
     if (event.detail.verb !== "get") return;
     var parameters = event.detail.parameters;
+    var query = new URLSearchParams();
     Object.keys(parameters).forEach(function (name) {
       var value = parameters[name];
       if (value === "" || (Array.isArray(value) && value.every(function (item) { return item === ""; }))) {
         delete parameters[name];
+        return;
       }
+      [].concat(value).forEach(function (item) { query.append(name, item); });
     });
+    nextAddress = null;
+    if (event.detail.elt.id !== "partner-search") return;
+    var address = addressOf(event.detail.path, query);
+    var shown = addressOf(window.location.pathname, new URLSearchParams(window.location.search));
+    if (address === shown || (pending && pending.address === address)) event.preventDefault();
+    else nextAddress = address;
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    pending = { xhr: event.detail.xhr, elt: event.detail.elt, address: nextAddress };
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (pending && pending.xhr === event.detail.xhr) pending = null;
+  });
+
+  // Back or Forward while a request is on its way: the page is the one gone back to, and the late answer
+  // must neither fill the results nor put its address in the bar over them.
+  function gone(elt) {
+    return Boolean(elt) && !document.contains(elt);
+  }
+  document.addEventListener("htmx:historyRestore", function () {
+    if (pending && pending.xhr) pending.xhr.abort();
+    pending = null;
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (gone(event.detail.elt)) event.detail.shouldSwap = false;
+  });
+  document.addEventListener("htmx:beforeHistoryUpdate", function (event) {
+    if (gone(event.detail.elt)) event.detail.history.type = "";
   });
 
   // The search box stands outside the results that htmx swaps, so no response puts the words in it: make
@@ -96,11 +145,20 @@
     filtersToggleHadFocus = Boolean(document.activeElement && document.activeElement.id === "filters-toggle");
   });
 
+  var wordsWhenSent = null;
+  document.addEventListener("htmx:beforeRequest", function () {
+    var words = document.getElementById("id_q");
+    wordsWhenSent = words ? words.value : null;
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var source = event.detail.requestConfig && event.detail.requestConfig.elt;
     if (!source) return;
     var heading = document.getElementById("results-heading");
     if (source.tagName === "A" && source.closest("#search-region")) {
+      // Words typed while the results were on their way are the next search: kept, and focus with them.
+      var words = document.getElementById("id_q");
+      if (words && (document.activeElement === words || words.value !== wordsWhenSent)) return;
       showWords(source.getAttribute("hx-get") || source.getAttribute("href"));
       if (heading) heading.focus();
     } else if (source.id === "partner-search") {

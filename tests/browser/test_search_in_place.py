@@ -1,0 +1,156 @@
+"""Find-a-Partner in place (htmx): one search asked for is one request and one history entry, words typed
+while results are on their way are kept with focus, and a late answer to a search left by Back changes
+nothing. Each as a customer on a slow connection meets it."""
+
+import re
+
+import pytest
+from django.core.signals import request_started
+from playwright.sync_api import expect
+
+from tests.factories import IndustryFactory, PartnerFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def network():
+    retail = IndustryFactory(name="Retail", slug="retail")
+    for i in range(3):
+        PartnerFactory(name=f"Acme Cloud {i}", description="Kubernetes for shops").industries.set([retail])
+    PartnerFactory(name="Globex Data", description="Data lakes")
+
+
+@pytest.fixture
+def searches_received():
+    seen = []
+
+    def record(sender, environ, **kwargs):
+        if environ.get("PATH_INFO") == "/partners/":
+            seen.append(environ.get("QUERY_STRING", ""))
+
+    request_started.connect(record, weak=False)
+    yield seen
+    request_started.disconnect(record)
+
+
+def test_one_enter_in_the_search_box_sends_one_search(
+    plain_http_live_server, plain_http, network, searches_received, browser
+):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/")
+    searches_received.clear()
+
+    box = page.get_by_label("Search partners")
+    box.click()
+    box.type("cloud", delay=30)
+    page.keyboard.press("Enter")  # typed and sent at once, as most people search
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+    page.wait_for_timeout(1500)
+
+    assert searches_received == ["q=cloud"]
+
+
+def test_enter_after_the_live_results_came_does_not_make_back_a_no_op(
+    plain_http_live_server, plain_http, network, browser
+):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/")
+    box = page.get_by_label("Search partners")
+    results = page.locator(".partner-list")
+
+    box.click()
+    box.type("cloud", delay=30)
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+    expect(results).not_to_contain_text("Globex Data")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1500)
+
+    page.go_back()  # back to every partner
+    expect(page).to_have_url(re.compile(r"/partners/$"), timeout=3000)
+    expect(results).to_contain_text("Globex Data")
+
+
+def test_leaving_the_search_box_by_keyboard_does_not_search_again(
+    plain_http_live_server, plain_http, network, searches_received, browser
+):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/")
+    box = page.get_by_label("Search partners")
+    box.click()
+    box.type("cloud", delay=30)
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+    page.wait_for_timeout(1000)
+    searches_received.clear()
+    entries = page.evaluate("history.length")
+
+    page.keyboard.press("Tab")  # on to the Search button, then the filters
+    page.wait_for_timeout(1500)
+
+    assert searches_received == []
+    assert page.evaluate("history.length") == entries
+
+
+@pytest.fixture
+def two_pages():
+    for i in range(25):  # two pages
+        PartnerFactory(name=f"Acme Cloud {i}", description="Kubernetes for shops")
+
+
+def test_typing_while_the_next_page_loads_keeps_the_words_and_focus(
+    plain_http_live_server, plain_http, two_pages, browser
+):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/?q=cloud")
+    held = []
+    page.route(re.compile(r".*page=2.*"), lambda route: held.append(route))  # a slow network
+    page.locator(".pagination").get_by_role("link", name="Next").click()
+    page.wait_for_timeout(300)
+    assert held, "the page-2 request is on its way"
+
+    box = page.get_by_label("Search partners")
+    box.click()
+    page.keyboard.press("End")
+    page.keyboard.type(" kub", delay=30)  # the customer refines the words meanwhile
+    for route in held:
+        route.continue_()  # page 2 arrives
+    page.wait_for_timeout(300)
+
+    assert page.evaluate("document.activeElement.id") == "id_q"
+    assert box.input_value() == "cloud kub"
+    page.wait_for_timeout(1500)  # the typed words' own search
+    expect(page).to_have_url(re.compile(r"q=cloud(\+|%20)kub"))
+
+
+@pytest.fixture
+def two_industries():
+    retail = IndustryFactory(name="Retail", slug="retail")
+    health = IndustryFactory(name="Healthcare", slug="healthcare")
+    for i in range(6):
+        partner = PartnerFactory(name=f"Acme Cloud {i}", description="Kubernetes")
+        partner.industries.set([retail if i % 2 else health])
+    PartnerFactory(name="Globex Data", description="Data lakes").industries.set([health])
+
+
+def test_a_search_answered_after_back_leaves_the_address_and_results_agreeing(
+    plain_http_live_server, plain_http, two_industries, browser
+):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/")
+    page.get_by_label("Search partners").fill("cloud")
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+
+    held = []
+    page.route(re.compile(r".*industry=retail.*"), lambda route: held.append(route))  # a slow answer
+    page.locator("#facet-industry").get_by_text("Retail").click()
+    page.wait_for_timeout(300)
+    page.go_back()  # changed their mind: back to every partner
+    expect(page).to_have_url(re.compile(r"/partners/$"))
+    expect(page.locator("#results-heading")).to_contain_text("7 partners")
+    for route in held:
+        route.continue_()  # the old answer arrives late
+    page.wait_for_timeout(1500)
+
+    # What the page shows (every partner, empty box) is what the address says.
+    expect(page.locator("#results-heading")).to_contain_text("7 partners")
+    expect(page).to_have_url(re.compile(r"/partners/$"))
