@@ -154,3 +154,21 @@ def test_a_search_answered_after_back_leaves_the_address_and_results_agreeing(
     # What the page shows (every partner, empty box) is what the address says.
     expect(page.locator("#results-heading")).to_contain_text("7 partners")
     expect(page).to_have_url(re.compile(r"/partners/$"))
+
+
+def test_after_a_failed_search_the_same_search_as_shown_is_sent_again(
+    plain_http_live_server, plain_http, two_industries, browser
+):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/?q=cloud")
+    down = re.compile(r".*/partners/\?.*")
+    page.route(down, lambda route: route.abort())  # the connection drops
+    retail = page.locator("#facet-industry").get_by_label(re.compile("Retail"))
+    retail.check()
+    expect(page.locator("#search-failed")).to_be_visible()
+    page.unroute(down)  # back on line
+
+    retail.uncheck()  # the boxes say what the address says again: the results must too, from the server
+    expect(page.locator("#search-failed")).to_have_count(0)
+    expect(page.locator("#results-heading")).to_contain_text("6 partners")
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))

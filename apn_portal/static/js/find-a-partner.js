@@ -71,15 +71,11 @@
     return new URL(path, window.location.href).pathname + "?" + sorted.toString();
   }
 
-  // The request on its way, if any: its XMLHttpRequest, the element that asked for it, and for the form's
-  // searches their address.
-  var pending = null;
-  var nextAddress = null;
-
   // Leave empty fields out of the request, so the address that htmx pushes stays short and shareable. A
-  // search for what the page shows already, or is on its way (Enter after the words' own search, the
-  // words' search after Enter), is not sent again: it would cost the server a search and the history a
-  // second entry of the same address, which Back would seem to do nothing about.
+  // search for what the page shows already (Enter after the words' own search) is not sent again: it
+  // would cost the server a search and the history a second entry of the same address, which Back would
+  // seem to do nothing about. Unless the last search failed: then the results are not what the address
+  // says, and this one is the retry.
   document.addEventListener("htmx:configRequest", function (event) {
     if (event.detail.verb !== "get") return;
     var parameters = event.detail.parameters;
@@ -92,16 +88,15 @@
       }
       [].concat(value).forEach(function (item) { query.append(name, item); });
     });
-    nextAddress = null;
-    if (event.detail.elt.id !== "partner-search") return;
-    var address = addressOf(event.detail.path, query);
+    if (event.detail.elt.id !== "partner-search" || document.getElementById("search-failed")) return;
     var shown = addressOf(window.location.pathname, new URLSearchParams(window.location.search));
-    if (address === shown || (pending && pending.address === address)) event.preventDefault();
-    else nextAddress = address;
+    if (addressOf(event.detail.path, query) === shown) event.preventDefault();
   });
 
+  // The request on its way, if any: its XMLHttpRequest and the element that asked for it.
+  var pending = null;
   document.addEventListener("htmx:beforeRequest", function (event) {
-    pending = { xhr: event.detail.xhr, elt: event.detail.elt, address: nextAddress };
+    pending = { xhr: event.detail.xhr, elt: event.detail.elt };
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (pending && pending.xhr === event.detail.xhr) pending = null;
@@ -120,7 +115,10 @@
     if (gone(event.detail.elt)) event.detail.shouldSwap = false;
   });
   document.addEventListener("htmx:beforeHistoryUpdate", function (event) {
-    if (gone(event.detail.elt)) event.detail.history.type = "";
+    // htmx replaces the address when it does not push it: with the one the page shows.
+    if (!gone(event.detail.elt)) return;
+    event.detail.history.type = "replace";
+    event.detail.history.path = window.location.href;
   });
 
   // The search box stands outside the results that htmx swaps, so no response puts the words in it: make
