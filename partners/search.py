@@ -348,10 +348,11 @@ def _unwanted_query(words: SearchWords) -> SearchQuery:
     return _any_of(SearchQuery(phrase, search_type="phrase", config=SEARCH_CONFIG) for phrase in phrases)
 
 
-# A word starts or ends where a letter or digit meets anything else (as in Term.parts). Written for both
-# Python's re (SQLite's REGEXP, through Django) and PostgreSQL's regular expressions.
-_PLAIN_WORD_START = r"(^|\W|_)"
-_PLAIN_WORD_END = r"(\W|_|$)"
+# A word starts or ends where a letter or digit meets anything else (as in Term.parts), except a dot
+# between two ("Node.js", "C.V." are one word each, as text search reads them). Written for both Python's
+# re (SQLite's REGEXP, through Django) and PostgreSQL's regular expressions, whose brackets take no \W.
+_PLAIN_WORD_START = r"(^|[^\w.]|_|(?<!\w)\.)"
+_PLAIN_WORD_END = r"(?!\.\w)(\W|_|$)"
 _PLAIN_WORD_GAP = r"(\W|_)+"
 
 

@@ -92,6 +92,16 @@ def test_a_search_of_only_common_words_matches_whole_words_of_names_as_on_postgr
     assert found("AT&T -mobile") == {"AT&T Cloud"}
 
 
+def test_a_dot_inside_a_word_does_not_start_or_end_one_as_on_postgresql(network):
+    PartnerFactory(name="Blue Harbor Cloud S.A. de C.V.", description="Managed services.")
+    PartnerFactory(name="Dotted Names Ltd", description="Node.js and ASP.NET services.")
+    PartnerFactory(name="Sharp Builders", description="We write C# services; .NET upgrades.")
+    assert found("C#") == {"Sharp Builders"}
+    assert found("js") == set()
+    assert found(".NET") == {"Sharp Builders"}
+    assert found("node") == {"Dotted Names Ltd"}
+
+
 def test_an_exclusion_leaves_out_only_the_whole_word(network):
     assert found("migration -ai") == {"Shopline", "Partner Works"}
     assert found("migration -migra") == {"Shopline", "Partner Works", "Artisan Data"}
