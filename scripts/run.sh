@@ -23,6 +23,15 @@ set_unless_given SECURE_SSL_REDIRECT 0
 set_unless_given SECURE_HSTS_SECONDS 0
 set_unless_given SESSION_COOKIE_SECURE 0
 set_unless_given CSRF_COOKIE_SECURE 0
+# Links in emails (a password reset, a new lead) point where this portal listens: on every address, at
+# the first host name it answers to.
+link_host="$host"
+if [[ "$host" == "0.0.0.0" ]]; then
+  link_host="${ALLOWED_HOSTS:-127.0.0.1}"
+  link_host="${link_host%%,*}"
+  link_host="${link_host// /}"
+fi
+set_unless_given PORTAL_URL "http://$link_host:$port"
 
 bash scripts/venv.sh
 py=.venv/bin/python
