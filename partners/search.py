@@ -350,9 +350,10 @@ def _unwanted_query(words: SearchWords) -> SearchQuery:
 
 # A word starts or ends where a letter or digit meets anything else (as in Term.parts), except a dot
 # between two ("Node.js", "C.V." are one word each, as text search reads them). Written for both Python's
-# re (SQLite's REGEXP, through Django) and PostgreSQL's regular expressions, whose brackets take no \W.
-_PLAIN_WORD_START = r"(^|[^\w.]|_|(?<!\w)\.)"
-_PLAIN_WORD_END = r"(?!\.\w)(\W|_|$)"
+# re (SQLite's REGEXP, through Django) and PostgreSQL's regular expressions, whose brackets take no \W,
+# without lookarounds, which cost PostgreSQL a quarter more time per name.
+_PLAIN_WORD_START = r"(^|[^\w.]|_)\.?"
+_PLAIN_WORD_END = r"([^\w.]|_|$|\.(\W|_|$))"
 _PLAIN_WORD_GAP = r"(\W|_)+"
 
 
