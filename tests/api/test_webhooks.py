@@ -42,7 +42,15 @@ from tests.factories import (
     tier,
 )
 
-RECEIVER_PORT = 8151
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# A port of this run's own: two test runs on one machine (a CI job beside a developer's) never meet.
+RECEIVER_PORT = _free_port()
 SECRET = "s3cret-for-tests-0123456789"
 
 
