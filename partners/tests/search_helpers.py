@@ -1,6 +1,7 @@
 """What the Find-a-Partner tests read from a search: names in order, facet counts, the total."""
 
 SEARCH_URL = "/partners/"
+API_URL = "/api/v1/partners/"
 
 
 def search(client, **params):
@@ -26,3 +27,12 @@ def facet(response, name: str) -> dict[str, int]:
 
 def notes(response) -> list[str]:
     return list(response.context["notes"])
+
+
+def api_names(q: str) -> list[str]:
+    """Names in order, as the API's partner list finds them for the words `q` (anonymously)."""
+    from tests.api.conftest import api_client
+
+    response = api_client().get(API_URL, {"q": q})
+    assert response.status_code == 200, response.content[:500]
+    return [row["name"] for row in response.json()["results"]]

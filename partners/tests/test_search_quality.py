@@ -15,8 +15,7 @@ from django.utils import timezone
 from partners.models import Partner, PartnerSearchEntry
 from partners.search import TOO_COMMON_WORDS, parse_search_words
 from partners.search_index import partner_search_refresh, partner_search_refresh_due
-from partners.tests.search_helpers import facet, names, notes, search
-from tests.api.conftest import api_client
+from partners.tests.search_helpers import api_names, facet, names, notes, search
 from tests.factories import (
     ApprovedEnrollmentFactory,
     CertificationFactory,
@@ -138,9 +137,7 @@ def test_accents_are_ignored_either_way(client, name, q):
     PartnerFactory(name=name, description="Cloud consulting.")
     PartnerFactory(name="Unrelated Ltd", description="Nothing alike.")
     assert names(search(client, q=q)) == [name]
-    assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == [
-        name
-    ]
+    assert api_names(q) == [name]
 
 
 def test_a_name_with_accents_is_not_hidden_by_a_description_without_them(client):
@@ -169,7 +166,7 @@ def test_a_name_of_words_too_common_to_index_is_found_as_typed(client, q, found)
     response = search(client, q=q)
     assert names(response) == found
     assert notes(response) == []
-    assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == found
+    assert api_names(q) == found
 
 
 def test_common_words_with_an_exclusion_still_need_their_words(client):
@@ -215,9 +212,7 @@ def test_a_one_letter_language_is_a_whole_word_not_the_start_of_every_word(clien
     PartnerFactory(name="Cloud Consulting Co", description="Cost control for cloud and container fleets.")
     PartnerFactory(name="Fast Forward Finance", description="Fintech forecasting.")
     assert names(search(client, q=q)) == ["Sharp Builders"]
-    assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == [
-        "Sharp Builders"
-    ]
+    assert api_names(q) == ["Sharp Builders"]
 
 
 @pytest.mark.parametrize(
@@ -235,7 +230,7 @@ def test_names_with_dots_are_found_as_written(client, q, found):
     PartnerFactory(name="Dotted Names Ltd", description="Node.js and ASP.NET services; .NET upgrades.")
     PartnerFactory(name="Wide Area Works", description="Network design for branch offices.")
     assert names(search(client, q=q)) == found
-    assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == found
+    assert api_names(q) == found
 
 
 @pytest.mark.parametrize("q", ["AI/ML", "ML", "CI/CD", "Azure", "S/4HANA", "TypeScript", "24/7"])
@@ -247,9 +242,7 @@ def test_words_joined_by_a_slash_are_found(client, q):
     )
     PartnerFactory(name="Unrelated Ltd", description="Nothing alike.")
     assert names(search(client, q=q)) == ["Slash Works"]
-    assert [row["name"] for row in api_client().get("/api/v1/partners/", {"q": q}).json()["results"]] == [
-        "Slash Works"
-    ]
+    assert api_names(q) == ["Slash Works"]
 
 
 @pytest.mark.parametrize(("q", "found"), [("M&A", "Northwind Advisory"), ("r&d", "Lab Works")])

@@ -13,6 +13,7 @@ from playwright.sync_api import expect, sync_playwright
 from partners.choices import ContactRequestStatus
 from partners.models import ContactRequest
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.contact_form import contact_form_fill
 from tests.factories import PASSWORD, IndustryFactory, PartnerFactory, PartnerUserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -81,12 +82,7 @@ def _customer_sends_a_request(browser, base_url) -> str:
     results.get_by_role("link", name="Acme Cloud").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Acme Cloud")
 
-    form = page.locator("#contact")
-    form.get_by_label("Your name").fill("Jane Doe")
-    form.get_by_label("Work email").fill("jane@bigcorp.example")
-    form.get_by_label("Company").fill("BigCorp")
-    form.get_by_label("Country").select_option(label="Germany")
-    form.get_by_label("How can this partner help?").fill("We run our shops on Kubernetes and need help.")
+    form = contact_form_fill(page, "We run our shops on Kubernetes and need help.")
     form.get_by_label("Project size (optional)").select_option(label="$50k to $250k")
     form.get_by_role("button", name="Send request").click()
 
