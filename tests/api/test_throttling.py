@@ -155,3 +155,44 @@ def test_one_ipv6_host_sends_no_more_contact_requests_by_changing_its_address(wo
         ).status_code
         == 201
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_sent_at_once_cannot_exceed_the_rate(settings, redis_up):
+    """Many requests from one address at the same moment, as several web processes answer them sharing
+    Redis: each is counted, so no more than the rate get through and the rest are told when to retry."""
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anon": "5/min"}
+    senders = 40
+    start = threading.Barrier(senders)
+    responses = []
+
+    def send():
+        try:
+            client = api_client()
+            start.wait(timeout=10)
+            responses.append(client.get("/api/v1/tiers/", REMOTE_ADDR="203.0.113.9"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * 5 + [429] * (senders - 5), (
+        f"{statuses.count(200)} of {senders} got through 5/min"
+    )
+    refused = [response for response in responses if response.status_code == 429]
+    assert all(0 < int(response["Retry-After"]) <= 60 for response in refused)
+    # The address's rate is used up for everyone sending from it, one by one as well.
+    assert api_client().get("/api/v1/tiers/", REMOTE_ADDR="203.0.113.9").status_code == 429
+
+
+def test_while_redis_is_down_the_rates_let_requests_through(world, settings, redis_down):
+    # The cache cannot count (README, REDIS_URL): the API goes on answering rather than refusing everyone.
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anon": "1/min", "token": "1/min"}
+    anonymous, signed_in = api_client(), world.client("user_a")
+    assert [anonymous.get("/api/v1/tiers/").status_code for _ in range(3)] == [200, 200, 200]
+    assert [signed_in.get("/api/v1/tiers/").status_code for _ in range(3)] == [200, 200, 200]
