@@ -6,13 +6,13 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -47,7 +47,7 @@ def _check_broker() -> bool:
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request):
     # Anyone may ask, so the answer names the failing check and nothing more: the exception's text (host
     # names, addresses, ports, user names) goes to the log, for the operator.

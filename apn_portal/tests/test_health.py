@@ -39,6 +39,19 @@ def test_healthz_refuses_writes(client):
 
 
 @pytest.mark.django_db
+def test_head_asks_what_get_asks(client, settings):
+    # Uptime monitors (UptimeRobot's default), link checkers and proxies send HEAD in place of GET.
+    settings.CELERY_BROKER_URL = ""
+    for path in ("/healthz", "/readyz"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response["Content-Type"] == "application/json"
+        assert response.content == b""
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    assert client.head("/readyz").status_code == 503
+
+
+@pytest.mark.django_db
 def test_readyz_is_ok_when_the_database_and_the_broker_answer(client, settings):
     settings.CELERY_BROKER_URL = running_redis_url()
 

@@ -156,3 +156,11 @@ def test_a_profile_listing_every_reference_says_nothing_more(client, partner):
 
     assert "Public Validated Bank" in page
     assert "most recently launched of" not in page and "Show all" not in page
+
+
+def test_head_gets_the_profile_headers_as_get_does(client, partner):
+    # Uptime monitors (UptimeRobot's default), link checkers and proxies send HEAD in place of GET.
+    response = client.head(f"/partners/{partner.slug}/")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert client.head("/partners/no-such-partner/").status_code == 404

@@ -119,3 +119,11 @@ def test_each_page_of_results_has_its_own_title(client, htmx):
     assert (
         title(page=9) == "Find a partner: kubernetes (page 2) · APN Portal"
     )  # past the end: the last is shown
+
+
+def test_head_gets_the_page_headers_as_get_does(client, partner):
+    # Uptime monitors (UptimeRobot's default), link checkers and proxies send HEAD in place of GET.
+    response = client.head(SEARCH_URL, {"q": "data lakes"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert client.put(SEARCH_URL).status_code == 405

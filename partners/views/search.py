@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.http import Http404, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from apn_portal.http import whole_number
@@ -123,7 +123,7 @@ def _sort_choices(filterset) -> list[tuple[str, str]]:
     return choices
 
 
-@require_GET
+@require_safe
 @vary_on_headers("HX-Request")
 def partner_search(request):
     vocabulary = search_vocabulary()
@@ -189,7 +189,7 @@ def partner_search(request):
     return render(request, template, context)
 
 
-@require_GET
+@require_safe
 def partner_profile(request, slug):
     partner = partners_published().filter(slug=slug).first()
     if partner is None:
