@@ -263,7 +263,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "apn_portal.api.filters.ApiFilterBackend",
         "apn_portal.api.filters.UniqueOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "apn_portal.api.pagination.PortalPageNumberPagination",

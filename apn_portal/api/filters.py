@@ -6,9 +6,11 @@ import django_filters
 from django import forms
 from django.db import models
 from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
+from rest_framework.settings import api_settings
 
 from apn_portal.fields import BIGINT_MAX, BIGINT_MIN, id_in_range
 
@@ -84,6 +86,13 @@ class DateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
 
 
+# What every API list reads besides its filters: its paging (`page`, `page_size`, and `cursor`, which the
+# page-numbered lists take as well as the cursor lists; apn_portal.api.pagination), `ordering`
+# (UniqueOrderingFilter, or the cursor paging's own) and the renderer's `format` (`?format=json`,
+# `?format=api`). A value of one that a list cannot use is refused where it is read.
+LIST_PARAMETERS = frozenset({"page", "page_size", "cursor", "ordering", api_settings.URL_FORMAT_OVERRIDE})
+
+
 def repeated_error(name: str) -> str:
     return f"Give {name} once; it takes one value."
 
@@ -105,7 +114,14 @@ def _takes_several(field: forms.Field) -> bool:
 class UpdatedSinceFilterSet(django_filters.FilterSet):
     """Base of every API FilterSet: `updated_since` lets an integrator fetch only what changed since its
     last sync (every model has `updated_at`); booleans are read strictly; a filter that takes one value
-    given twice is a 400 naming it (a multiple choice takes each value given)."""
+    given twice is a 400 naming it (a multiple choice takes each value given); and a parameter the list
+    takes neither as a filter nor as one of the API's own (LIST_PARAMETERS) is a 400 naming it: ignored, a
+    misspelt filter would answer with the whole list as if filtered, a misspelt `updated_since` with a full
+    sync.
+
+    `lists=False` when the FilterSet narrows the queryset a detail address looks its record up in
+    (ApiFilterBackend): there a parameter it does not take is left alone, as on every other read of one
+    record."""
 
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
@@ -119,8 +135,9 @@ class UpdatedSinceFilterSet(django_filters.FilterSet):
         label="Only rows changed at or after this time (ISO 8601; UTC unless a zone is given).",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, lists: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.lists = lists
         for filter_ in self.filters.values():
             # Boolean filters a subclass declares by hand are read strictly too.
             if type(filter_) is django_filters.BooleanFilter:
@@ -144,7 +161,26 @@ class UpdatedSinceFilterSet(django_filters.FilterSet):
                 # so, rather than answer with the whole list.
                 self.form.add_error(name, "Give a value, or leave the parameter out.")
                 valid = False
+        if self.lists and self.is_bound:
+            for name in sorted(set(self.data) - set(self.filters) - LIST_PARAMETERS):
+                # Not form.add_error(), which takes only the form's own fields.
+                self.form.errors[name] = self.form.error_class(
+                    [f"Unknown parameter; this list filters on: {', '.join(self.filters)}."]
+                )
+                valid = False
         return valid
+
+
+class ApiFilterBackend(DjangoFilterBackend):
+    """The FilterSet of a list (UpdatedSinceFilterSet). DRF also filters the queryset in which a detail
+    address (a read, an update, an action on one record) looks its record up: there the FilterSet does not
+    refuse the parameters a list would not take."""
+
+    def get_filterset_kwargs(self, request, queryset, view):
+        return {
+            **super().get_filterset_kwargs(request, queryset, view),
+            "lists": not getattr(view, "detail", False),
+        }
 
 
 class UniqueOrderingFilter(OrderingFilter):

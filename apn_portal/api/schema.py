@@ -35,7 +35,10 @@ VALIDATION_ERROR_SCHEMA = {
 }
 
 COMMON_ERRORS = {
-    "400": ("Bad input: a filter, a page or a cursor that is not valid.", VALIDATION_ERROR_REF),
+    "400": (
+        "Bad input: a filter, a page or a cursor that is not valid, or a parameter the list does not take.",
+        VALIDATION_ERROR_REF,
+    ),
     "401": ("No credentials, or a token that is not valid.", ERROR_REF),
     "403": ("Signed in, but not allowed to do this.", ERROR_REF),
     "404": ("Not found, or not visible to you.", ERROR_REF),

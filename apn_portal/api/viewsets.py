@@ -15,11 +15,11 @@ is not overwritten (409).
 import datetime
 
 from django.db import models, transaction
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 
+from apn_portal.api.filters import ApiFilterBackend
 from apn_portal.api.idempotency import IdempotentPostMixin
 from apn_portal.api.pagination import KeysetCursorPagination
 from apn_portal.api.serializers import NoFieldsSerializer
@@ -109,7 +109,7 @@ class CursorListMixin:
     earlier day), and a cursor cannot step past a null."""
 
     pagination_class = KeysetCursorPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [ApiFilterBackend]
     cursor_ordering_fields: tuple[str, ...] = ("id", "updated_at")
     cursor_default_ordering = "id"
 
