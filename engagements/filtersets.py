@@ -2,7 +2,7 @@
 
 import django_filters
 
-from apn_portal.api.filters import DateTimeFilter, IdFilter, UpdatedSinceFilterSet
+from apn_portal.api.filters import DateTimeFilter, IdFilter, UpdatedSinceFilterSet, WordsFilter
 from engagements.choices import (
     AccessGrantState,
     AccessScope,
@@ -18,7 +18,7 @@ from engagements.selectors import access_grants_in_state, accounts_visible_to
 
 class CustomerFilterSet(UpdatedSinceFilterSet):
     agreement = django_filters.ChoiceFilter(choices=AgreementType.choices)
-    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Words in the name.")
+    q = WordsFilter(field_name="name", label="Words in the name: each one in it, in any order and any case.")
 
     class Meta:
         model = Customer

@@ -86,6 +86,19 @@ class DateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
 
 
+class WordsFilter(django_filters.CharFilter):
+    """Words a text field must hold (a list's `q`): each whitespace-separated word somewhere in it, in any
+    order and any case, so `?q=Contoso Transport` finds "Contoso Ministry of Transport". Looked for as one
+    piece of text, two words would be found only side by side."""
+
+    def filter(self, qs, value):
+        words = value.split() if value else []
+        if not words:
+            return qs
+        lookup = f"{self.field_name}__icontains"
+        return qs.filter(*(models.Q(**{lookup: word}) for word in words))
+
+
 # What every API list reads besides its filters: its paging (`page`, `page_size`, and `cursor`, which the
 # page-numbered lists take as well as the cursor lists; apn_portal.api.pagination), `ordering`
 # (UniqueOrderingFilter, or the cursor paging's own) and the renderer's `format` (`?format=json`,
