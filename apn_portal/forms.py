@@ -1,10 +1,13 @@
 """Form pieces shared by the apps' forms."""
 
+import datetime
 import hashlib
 import json
 import uuid
 
 from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
 
 
 class SubmissionTokenField(forms.Field):
@@ -45,6 +48,37 @@ def submission_key_of(submission_token, user, *parts) -> str | None:
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 
+# Back and submit again on a form page the browser fetched afresh (a signed-in page, never cached; a public
+# one without the back-forward cache) sends what was typed under the new page's token, so another key: the
+# same content from the same sender, sent through a form within this time, is taken for that same submit.
+SUBMISSION_RESENT_WITHIN = datetime.timedelta(hours=1)
+
+
+def submitted_before(submission_key: str | None, same_content: QuerySet):
+    """The record a form's submit repeats (SubmissionTokenMixin), or None for a new one.
+
+    The one stored under its key (the same submit sent again: a double click, a retry, two at once),
+    whatever became of it since. Otherwise the earliest of `same_content` (the same sender's records with
+    the content that goes into the key; a service leaves out those that have ended, when sending the same
+    again could then be meant) stored from a form, i.e. with a key, within SUBMISSION_RESENT_WITHIN: Back
+    and submit again on a page fetched afresh. A submit without a token (the API, which has its
+    Idempotency-Key; a script) repeats nothing. Call it under the lock the service takes against two
+    submits at once, so that the second finds the first."""
+    if not submission_key:
+        return None
+    model = same_content.model
+    earlier = model._default_manager.filter(submission_key=submission_key).first()
+    if earlier is not None:
+        return earlier
+    return (
+        same_content.filter(
+            submission_key__isnull=False, created_at__gte=timezone.now() - SUBMISSION_RESENT_WITHIN
+        )
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
 class SubmissionTokenMixin:
     """Makes one submit of a form one record, however often the browser sends it.
 
@@ -53,7 +87,9 @@ class SubmissionTokenMixin:
     deadline, breach and email). A form with this mixin carries a hidden token, new with each empty form
     it renders and sent back with its submit; the service stores a digest of it (with whoever sent it and
     what they sent, so that no one else's submit can ever match) in a unique column, and a submit whose
-    digest is already stored returns the record stored first instead of a second one.
+    digest is already stored returns the record stored first instead of a second one. Back fetches a
+    signed-in page afresh, with a new token, while the browser puts back what was typed: the service also
+    takes the same content from the same sender shortly after for the same submit (submitted_before).
 
     Use it before the form class, `class MyForm(SubmissionTokenMixin, forms.Form)`, and render the hidden
     field (`{% for field in form.hidden_fields %}{{ field }}{% endfor %}`, or `{{ form }}`). The view passes

@@ -23,7 +23,7 @@ from apn_portal.exceptions import (
     lock_or_refuse,
     validate_or_refuse,
 )
-from apn_portal.forms import submission_key_of
+from apn_portal.forms import submission_key_of, submitted_before
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from engagements import events
 from engagements.choices import (
@@ -1269,10 +1269,24 @@ def access_grant_create(
         )
         engaged.engagement = engagement  # a contract's engagement never changes
         # Under the customer's lock, so a repeat sent at the same time waits for the first and finds it.
-        if submission_key:
-            earlier = AccessGrant.objects.filter(submission_key=submission_key).first()
-            if earlier is not None:
-                return earlier
+        # Back and submit again (a new token) finds it by its content while it is live: once revoked or
+        # expired, the same grant sent again is meant, and judged as new.
+        if expires_at is not None:
+            same_end = {"expires_at": expires_at, "last_day": None}
+        else:
+            same_end = {"last_day": last_day or engaged.contract_end}
+        same_grant = live_grants().filter(
+            granted_by=user,
+            account=account,
+            engagement_partner=engaged,
+            role_arn=role_arn,
+            scope=scope,
+            mfa_required=mfa_required,
+            **same_end,
+        )
+        earlier = submitted_before(submission_key, same_grant)
+        if earlier is not None:
+            return earlier
         problem = engaged_partner_grant_problem(engaged, customer, customer.local_today())
         if problem:
             raise DomainError(problem, field="engagement_partner")

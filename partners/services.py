@@ -28,6 +28,7 @@ from apn_portal.exceptions import (
     lock_or_refuse,
     validate_or_refuse,
 )
+from apn_portal.forms import submitted_before
 from apn_portal.http import ip_address_or_none
 from apn_portal.outbox.services import outbox_email_enqueue, outbox_email_enqueue_many
 from partners import events
@@ -1245,27 +1246,15 @@ def _contact_request_submission_key(contact_request: ContactRequest, submission_
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-# Back and "Send request" again on a profile the browser fetched afresh (no back-forward cache) sends what
-# was typed under the new page's token: the same text to the same partner within this time is that submit.
-CONTACT_REQUEST_RESENT_WITHIN = datetime.timedelta(hours=1)
-
-
 def _contact_request_sent_before(contact_request: ContactRequest, submission_key: str | None):
-    """The request a submit of the form repeats: the same submit (its key), or the same text to the same
-    partner within CONTACT_REQUEST_RESENT_WITHIN. None for a new one, and for requests without a form."""
-    if not submission_key:
-        return None
-    earlier = ContactRequest.objects.filter(submission_key=submission_key).first()
-    if earlier is not None:
-        return earlier
+    """The request a submit of the form repeats (apn_portal.forms.submitted_before): the same submit (its
+    key), or the same text to the same partner sent through the form shortly before (Back, when the
+    browser fetches the profile again, puts back what was typed under a new token). None for a new one,
+    and for requests without a form."""
     same_text = {name: getattr(contact_request, name) for name in CONTACT_REQUEST_FIELDS}
-    recent = ContactRequest.objects.filter(
-        partner_id=contact_request.partner_id,
-        created_at__gte=timezone.now() - CONTACT_REQUEST_RESENT_WITHIN,
-        submission_key__isnull=False,
-        **same_text,
+    return submitted_before(
+        submission_key, ContactRequest.objects.filter(partner_id=contact_request.partner_id, **same_text)
     )
-    return recent.order_by("created_at", "pk").first()
 
 
 def contact_request_submitted_before(

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 
 from apn_portal.exceptions import (
@@ -20,7 +21,7 @@ from apn_portal.exceptions import (
     lock_or_refuse,
     validate_or_refuse,
 )
-from apn_portal.forms import submission_key_of
+from apn_portal.forms import submission_key_of, submitted_before
 from apn_portal.outbox.services import outbox_email_enqueue
 from partners.choices import LIVE_ENROLLMENT_STATUSES, AuditResult, EnrollmentStatus, PartnerType
 from partners.models import (
@@ -507,17 +508,36 @@ def reference_submit(
             submission_token, user, partner.pk, customer_name, summary, services_used, launched_on, is_public
         ),
     )
+    reference._history_user = user  # who registered it: its first version names them
     with transaction.atomic():
         if reference.submission_key:
             # Under the partner's lock, so a repeat sent at the same time waits for the first and then
-            # finds its reference.
+            # finds its reference; Back and submit again (a new token) finds it by its content.
             _lock(partner)
-            earlier = CustomerReference.objects.filter(submission_key=reference.submission_key).first()
+            earlier = submitted_before(
+                reference.submission_key, _references_registered_alike(reference, user)
+            )
             if earlier is not None:
                 return earlier, False
         _save_valid(reference)
         _reference_tell_pdm(reference, user)
     return reference, True
+
+
+def _references_registered_alike(reference: CustomerReference, user) -> QuerySet[CustomerReference]:
+    """The partner's references with the same content as `reference`, registered by `user`."""
+    registered_by_user = CustomerReference.history.filter(
+        id=OuterRef("pk"), history_type="+", history_user_id=user.pk
+    )
+    return CustomerReference.objects.filter(
+        Exists(registered_by_user),
+        partner_id=reference.partner_id,
+        customer_name=reference.customer_name,
+        summary=reference.summary,
+        services_used=reference.services_used,
+        launched_on=reference.launched_on,
+        is_public=reference.is_public,
+    )
 
 
 def _reference_tell_pdm(reference: CustomerReference, user) -> None:

@@ -7,7 +7,7 @@ import datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
@@ -19,7 +19,7 @@ from apn_portal.exceptions import (
     lock_or_refuse,
     validate_or_refuse,
 )
-from apn_portal.forms import submission_key_of
+from apn_portal.forms import submission_key_of, submitted_before
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.services import webhook_events_emit_many
@@ -662,10 +662,19 @@ def support_case_submit(
         customer = lock_or_refuse(Customer.objects.select_for_update(), account.customer_id, "customer")
         # Under that lock, so a repeat sent at the same time waits for the first and then finds its case;
         # before the plan is asked again, so a repeat is never refused what the first submit was given.
-        if submission_key:
-            earlier = SupportCase.objects.filter(submission_key=submission_key).first()
-            if earlier is not None:
-                return earlier, False
+        # Back and submit again (a new token) finds it by its content, until it is closed: the same
+        # problem told again then is a new case.
+        same_case = SupportCase.objects.filter(
+            opened_by=user,
+            account=account,
+            case_type=case_type,
+            severity=severity,
+            subject=subject,
+            description=description,
+        ).exclude(status=CaseStatus.CLOSED)
+        earlier = submitted_before(submission_key, same_case)
+        if earlier is not None:
+            return earlier, False
         opened_at = timezone.now()
         subscription = selectors.subscription_for_account(account, opened_at)
         handling_partner = selectors.handling_partner_for(subscription, account, user)
@@ -764,10 +773,14 @@ def support_case_reply_submit(
         side = _reply_side(user, case)
         # Under the case's lock, so a repeat sent at the same time waits for the first and then finds its
         # reply; before the status is asked, so a repeat is not told the case it just answered moved on.
-        if submission_key:
-            earlier = CaseReply.objects.filter(case=case, submission_key=submission_key).first()
-            if earlier is not None:
-                return earlier, False
+        # Back and submit again (a new token) finds it by its text while it is still the case's latest
+        # word: the same text after someone answered is meant again.
+        same_reply = CaseReply.objects.filter(case=case, author=user, body=body).exclude(
+            Exists(CaseReply.objects.filter(case=case, created_at__gt=OuterRef("created_at")))
+        )
+        earlier = submitted_before(submission_key, same_reply)
+        if earlier is not None:
+            return earlier, False
         if case.status == CaseStatus.CLOSED:
             raise ConflictError("This case is closed; open a new case if the problem is back.")
         now = timezone.now()

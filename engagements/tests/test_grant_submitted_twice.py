@@ -6,6 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from engagements import services
 from engagements.models import AccessGrant
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,8 @@ def test_the_grant_form_sent_twice_grants_once_and_says_so_both_times(client, al
     assert said[0].group(1) == said[1].group(1)
     assert said[0].group(1).endswith(" UTC") == (time_zone == "UTC")
 
-    another_page = {**data, **grant_form(client)}
+    # Another grant of the role, from another page: the role is held.
+    another_page = {**data, **grant_form(client), "scope": "operations"}
     refused = client.post(reverse("engagements:access-grant"), another_page)
     assert refused.status_code == 400
     assert "already holds role Finance" in refused.content.decode()
@@ -73,3 +75,38 @@ def test_a_refused_grant_keeps_its_token_so_the_corrected_submit_is_protected_to
     for _ in range(2):
         assert client.post(reverse("engagements:access-grant"), corrected).status_code == 303
     assert AccessGrant.objects.filter(role_name="Finance").count() == 1
+
+
+def _finance(alpha, page: dict) -> dict:
+    return {
+        **page,
+        "account": alpha.management.pk,
+        "engagement_partner": alpha.engaged.pk,
+        "role_arn": f"arn:aws:iam::{alpha.management.account_id}:role/Finance",
+        "scope": "billing",
+        "mfa_required": "on",
+    }
+
+
+def test_back_to_the_grant_form_fetched_afresh_and_sent_again_grants_once(client, alpha):
+    # Signed-in pages are never cached: Back fetches the form again, with a new token, and the browser
+    # puts back what was chosen and typed. Not "already holds role Finance" for the grant just made.
+    client.force_login(alpha.admin)
+    first = client.post(reverse("engagements:access-grant"), _finance(alpha, grant_form(client)))
+
+    again = client.post(reverse("engagements:access-grant"), _finance(alpha, grant_form(client)))
+
+    assert first.status_code == again.status_code == 303
+    assert AccessGrant.objects.filter(role_name="Finance").count() == 1
+
+
+def test_the_same_grant_sent_again_from_a_fresh_form_once_revoked_grants_it_anew(client, alpha):
+    client.force_login(alpha.admin)
+    client.post(reverse("engagements:access-grant"), _finance(alpha, grant_form(client)))
+    first = AccessGrant.objects.get(role_name="Finance")
+    services.access_grant_revoke(user=alpha.admin, grant=first, reason="Wrong partner, sorted out since")
+
+    again = client.post(reverse("engagements:access-grant"), _finance(alpha, grant_form(client)), follow=True)
+
+    assert "can now use role Finance" in again.content.decode()
+    assert AccessGrant.objects.filter(role_name="Finance", revoked_at=None).exclude(pk=first.pk).count() == 1

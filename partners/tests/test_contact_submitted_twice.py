@@ -1,16 +1,19 @@
 """One submit of a partner's contact form is one request: a double click, Back and resubmit, or the same
 submit sent twice at once stores one lead, emails the partner once and shows the same reference."""
 
+import datetime
 import os
 import re
 import threading
 import uuid
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apn_portal.outbox.models import OutboxMessage
 from apn_portal.outbox.services import outbox_flush
@@ -95,6 +98,17 @@ def test_back_to_a_profile_fetched_afresh_and_send_again_is_the_same_request(cli
     assert again["Location"] == first["Location"]
     assert ContactRequest.objects.count() == 1
     assert OutboxMessage.objects.count() == 1
+
+
+def test_the_same_text_sent_again_an_hour_later_is_a_new_request(client, partner):
+    first = send(client, partner, profile_token(client, partner))
+
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=61)):
+        later = send(client, partner, profile_token(client, partner))
+
+    assert later.status_code == 303
+    assert later["Location"] != first["Location"]
+    assert ContactRequest.objects.count() == 2
 
 
 def test_the_same_form_sent_again_with_other_text_is_a_new_request(client, partner):

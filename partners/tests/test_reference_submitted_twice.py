@@ -6,6 +6,7 @@ import datetime
 import re
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -69,13 +70,38 @@ def test_the_form_sent_twice_registers_one_reference_and_tells_the_pdm_once(ann)
     assert "Your reference for BigCorp was already sent: it is listed once." in again.content.decode()
 
 
-def test_two_renders_of_the_form_register_two_references(ann):
+def test_two_renders_of_the_form_filled_in_for_two_projects_register_two_references(ann):
     client = _client(ann)
 
     client.post(NEW, _data(_token(client)))
-    client.post(NEW, _data(_token(client)))
+    client.post(NEW, _data(_token(client), customer_name="SmallCorp"))
 
     assert CustomerReference.objects.count() == 2
+
+
+def test_back_to_the_form_fetched_afresh_and_sent_again_registers_one_reference(acme, ann):
+    # Signed-in pages are never cached: Back fetches the form again, with a new token, and the browser
+    # puts back what was typed.
+    client = _client(ann)
+    client.post(NEW, _data(_token(client)))
+
+    again = client.post(NEW, _data(_token(client)), follow=True)
+
+    assert CustomerReference.objects.count() == 1
+    assert _emails_to_the_pdm() == 1
+    assert "Your reference for BigCorp was already sent: it is listed once." in again.content.decode()
+
+
+def test_the_same_reference_from_a_colleague_or_an_hour_later_is_registered_again(acme, ann):
+    client = _client(ann)
+    client.post(NEW, _data(_token(client)))
+
+    bob = _client(PartnerUserFactory(partner=acme, username="bob"))
+    bob.post(NEW, _data(_token(bob)))
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=61)):
+        client.post(NEW, _data(_token(client)))
+
+    assert CustomerReference.objects.count() == 3
 
 
 def test_the_form_sent_again_after_an_edit_registers_the_edited_reference_too(ann):

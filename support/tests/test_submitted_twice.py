@@ -123,16 +123,67 @@ def test_the_form_on_the_support_page_carries_a_token_too(alpha, business):
 
 
 @pytest.mark.django_db
-def test_two_renders_of_the_form_open_two_cases(alpha, business):
+def test_two_renders_of_the_form_filled_in_with_two_problems_open_two_cases(alpha, business):
     client = _client(alpha.staff)
     one, other = _token(client.get(NEW_CASE)), _token(client.get(NEW_CASE))
     assert one != other
 
     client.post(NEW_CASE, _case_data(alpha.account, one))
-    second = client.post(NEW_CASE, _case_data(alpha.account, other))
+    second = client.post(NEW_CASE, _case_data(alpha.account, other, subject="Search is down too"))
 
     assert SupportCase.objects.count() == 2
     assert "is open." in _page_messages(client, second)
+
+
+@pytest.mark.django_db
+def test_back_to_the_form_fetched_afresh_and_sent_again_opens_one_case(alpha, business):
+    # Signed-in pages are never cached: Back fetches the form again, with a new token, and the browser
+    # puts back what was typed.
+    client = _client(alpha.staff)
+    first = client.post(NEW_CASE, _case_data(alpha.account, _token(client.get(NEW_CASE))))
+
+    again = client.post(NEW_CASE, _case_data(alpha.account, _token(client.get(NEW_CASE))))
+
+    case = SupportCase.objects.get()
+    assert first["Location"] == again["Location"] == reverse("support:case-detail", args=[case.pk])
+    assert f"This case was already sent: it is case #{case.pk}." in _page_messages(client, again)
+
+
+@pytest.mark.django_db
+def test_the_same_problem_told_again_once_its_case_is_closed_or_an_hour_later_opens_a_new_case(
+    alpha, business
+):
+    client = _client(alpha.staff)
+    client.post(NEW_CASE, _case_data(alpha.account, _token(client.get(NEW_CASE))))
+    services.support_case_status_change(user=alpha.staff, case=SupportCase.objects.get(), status="closed")
+
+    client.post(NEW_CASE, _case_data(alpha.account, _token(client.get(NEW_CASE))))
+    assert SupportCase.objects.count() == 2
+
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=61)):
+        reopened = client.post(NEW_CASE, _case_data(alpha.account, _token(client.get(NEW_CASE))))
+        assert "is open." in _page_messages(client, reopened)
+    assert SupportCase.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_the_same_text_from_a_colleague_or_through_the_api_opens_its_own_case(alpha, business):
+    client = _client(alpha.staff)
+    client.post(NEW_CASE, _case_data(alpha.account, _token(client.get(NEW_CASE))))
+
+    colleague = _client(alpha.admin)
+    colleague.post(NEW_CASE, _case_data(alpha.account, _token(colleague.get(NEW_CASE))))
+    data = _case_data(alpha.account, None)
+    services.support_case_open(
+        user=alpha.staff,
+        account=alpha.account,
+        subject=data["subject"],
+        description=data["description"],
+        severity=data["severity"],
+    )
+
+    assert SupportCase.objects.filter(opened_by=alpha.admin).count() == 1
+    assert SupportCase.objects.filter(opened_by=alpha.staff).count() == 2
 
 
 @pytest.mark.django_db
@@ -243,8 +294,45 @@ def test_the_customers_reply_sent_twice_is_one_reply_and_two_renders_are_two(alp
     client.post(reply, data)
     assert CaseReply.objects.filter(case=case).count() == 1
 
-    client.post(reply, _reply_data(_token(client.get(detail))))
+    client.post(reply, _reply_data(_token(client.get(detail)), body="And the search is down too."))
     assert CaseReply.objects.filter(case=case).count() == 2
+
+
+@pytest.mark.django_db
+def test_back_to_the_case_fetched_afresh_and_the_reply_sent_again_is_one_reply(alpha, business):
+    case = _open(alpha)
+    client = _client(alpha.staff)
+    detail = reverse("support:case-detail", args=[case.pk])
+    reply = reverse("support:case-reply", args=[case.pk])
+    client.post(reply, _reply_data(_token(client.get(detail))))
+
+    again = client.post(reply, _reply_data(_token(client.get(detail))))
+
+    assert CaseReply.objects.filter(case=case).count() == 1
+    assert "This reply was already sent: it is on the case once." in _page_messages(client, again)
+
+
+@pytest.mark.django_db
+def test_the_same_reply_after_an_answer_or_an_hour_later_is_a_new_reply(alpha, business, engineer):
+    case = _open(alpha)
+    client = _client(alpha.staff)
+    detail = reverse("support:case-detail", args=[case.pk])
+    reply = reverse("support:case-reply", args=[case.pk])
+    client.post(reply, _reply_data(_token(client.get(detail))))
+    services.support_case_reply(user=engineer, case=case, body="Looking into it.")
+
+    asked_again = client.post(reply, _reply_data(_token(client.get(detail))))
+    assert "Your reply was added." in _page_messages(client, asked_again)
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=61)):
+        client.post(reply, _reply_data(_token(client.get(detail))))
+
+    bodies = list(CaseReply.objects.filter(case=case).values_list("body", flat=True))
+    assert bodies == [
+        "Any news? It is still down.",
+        "Looking into it.",
+        "Any news? It is still down.",
+        "Any news? It is still down.",
+    ]
 
 
 # At the same moment ---------------------------------------------------------------------------------------
