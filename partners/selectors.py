@@ -33,7 +33,15 @@ from partners.choices import (
     PartnerType,
     RequirementMetric,
 )
-from partners.models import Certification, CustomerReference, Office, Partner, ProgramEnrollment, Tier
+from partners.models import (
+    Certification,
+    CustomerReference,
+    Office,
+    Partner,
+    Program,
+    ProgramEnrollment,
+    Tier,
+)
 
 # How a shortfall reads: "needs 2 more professional-level people".
 METRIC_NOUNS = {
@@ -124,6 +132,13 @@ def validated_references(on: datetime.date | None = None) -> QuerySet[CustomerRe
     """References that count on the given day: validated, for a project already launched."""
     on = on or timezone.localdate()
     return CustomerReference.objects.filter(is_validated=True, launched_on__lte=on)
+
+
+def programs_open_to(partner_type: str, programs: QuerySet[Program] | None = None) -> QuerySet[Program]:
+    """The programs a partner of this type may join: those of its type and those open to both (a blank
+    `partner_type`), as partners.services.enrollment_program_closed decides."""
+    programs = Program.objects.all() if programs is None else programs
+    return programs.filter(partner_type__in=[partner_type, ""])
 
 
 def active_enrollments(on: datetime.date | None = None) -> QuerySet[ProgramEnrollment]:

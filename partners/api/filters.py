@@ -7,7 +7,7 @@ take the same filter names with the same meaning.
 import django_filters
 
 from apn_portal.api.filters import DateTimeFilter, IdFilter, UpdatedSinceFilterSet
-from partners.choices import CertificationLevel, ContactRequestStatus, EnrollmentStatus
+from partners.choices import CertificationLevel, ContactRequestStatus, EnrollmentStatus, PartnerType
 from partners.filtersets import LOCATION_FILTERS, PartnerFilterSet
 from partners.models import (
     Certification,
@@ -21,6 +21,7 @@ from partners.models import (
     TierChange,
 )
 from partners.search import SortOrder, sort_applies
+from partners.selectors import programs_open_to
 
 
 def _partner_slug(field_name: str = "partner__slug"):
@@ -34,9 +35,19 @@ class TierFilterSet(UpdatedSinceFilterSet):
 
 
 class ProgramFilterSet(UpdatedSinceFilterSet):
+    partner_type = django_filters.ChoiceFilter(
+        choices=PartnerType.choices,
+        method="filter_partner_type",
+        label="Programs open to partners of this type: those of this type and those open to both types "
+        "(a blank `partner_type`).",
+    )
+
     class Meta:
         model = Program
         fields = ["kind", "competency_category", "partner_type", "audit_required"]
+
+    def filter_partner_type(self, queryset, name, value):
+        return programs_open_to(value, queryset)
 
 
 class TierChangeFilterSet(UpdatedSinceFilterSet):
