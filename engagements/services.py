@@ -1208,15 +1208,43 @@ def access_grant_create(
     mfa_required: bool = True,
     expires_at: datetime.datetime | None = None,
     last_day: datetime.date | None = None,
-    submission_token=None,
 ) -> AccessGrant:
+    """Grant a partner access (see access_grant_submit); every call is a new grant."""
+    return access_grant_submit(
+        user=user,
+        account=account,
+        engagement_partner=engagement_partner,
+        role_arn=role_arn,
+        scope=scope,
+        role_name=role_name,
+        mfa_required=mfa_required,
+        expires_at=expires_at,
+        last_day=last_day,
+    )[0]
+
+
+def access_grant_submit(
+    *,
+    user,
+    account: AwsAccount,
+    engagement_partner: EngagementPartner,
+    role_arn: str,
+    scope: str,
+    role_name: str = "",
+    mfa_required: bool = True,
+    expires_at: datetime.datetime | None = None,
+    last_day: datetime.date | None = None,
+    submission_token=None,
+) -> tuple[AccessGrant, bool]:
     """The customer delegates one of its accounts to a partner engaged for it, through an IAM role,
     until at the latest the end of the partner's contract: until an exact moment (`expires_at`), or to
     the end of a day in the customer's time zone (`last_day`; by default the contract's last day), which
-    moves with the customer's calendar if its time zone changes.
+    moves with the customer's calendar if its time zone changes. Returns the grant and whether it is
+    new, like get_or_create.
 
     With the grant form's `submission_token`, the same submit sent again (a double click, Back and
-    resubmit, two at once) returns the grant it made first, rather than refusing the role as held."""
+    resubmit, two at once) returns the grant it made first, rather than refusing the role as held: as it
+    is now, revoked or expired meanwhile perhaps, which the caller tells apart from a new grant."""
     if expires_at is not None and last_day is not None:
         raise DomainError("Give the grant an end or a last day of access, not both.", field="expires_at")
     customer = account.customer
@@ -1286,7 +1314,7 @@ def access_grant_create(
         )
         earlier = submitted_before(submission_key, same_grant)
         if earlier is not None:
-            return earlier
+            return earlier, False
         problem = engaged_partner_grant_problem(engaged, customer, customer.local_today())
         if problem:
             raise DomainError(problem, field="engagement_partner")
@@ -1335,7 +1363,7 @@ def access_grant_create(
         AwsAccount.objects.filter(Q(pk=account.pk) | Q(management_account=account, pk__in=sees)).update(
             updated_at=grant.updated_at
         )
-    return grant
+    return grant, True
 
 
 def access_grant_revoke(*, user, grant: AccessGrant, reason: str) -> AccessGrant:

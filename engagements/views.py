@@ -12,7 +12,7 @@ from apn_portal.exceptions import DomainError
 from apn_portal.http import form_address, redirect_see_other
 from apn_portal.pages import audience_required, form_error, not_for_you, render_page
 from engagements import selectors, services
-from engagements.choices import STAGE_ORDER, EngagementStage
+from engagements.choices import STAGE_ORDER, AccessGrantState, EngagementStage
 from engagements.forms import AccessGrantForm, ReasonForm, StageAdvanceForm
 from engagements.models import Customer
 
@@ -209,17 +209,14 @@ def access_grant_create(request):
     form = AccessGrantForm(request.POST or None, customer=customer)
     if request.method == "POST" and form.is_valid():
         try:
-            grant = services.access_grant_create(user=request.user, **form.service_arguments())
+            grant, created = services.access_grant_submit(user=request.user, **form.service_arguments())
         except DomainError as error:
             form_error(form, error, aliases={"expires_at": "expires_on", "role_name": "role_arn"})
         else:
-            # On the customer's clock, as the access pages show it (a repeat reads the grant back in UTC).
-            ends = customer.local_time(grant.expires_at)
-            messages.success(
-                request,
-                f"{grant.engagement_partner.partner.name} can now use role {grant.role_name} on account "
-                f"{grant.account.account_id} until {ends:%d %b %Y %H:%M %Z}.",
-            )
+            if created:
+                messages.success(request, f"{_grant_held(grant, customer, 'can now use')}.")
+            else:
+                _grant_sent_again(request, grant, customer)
             return redirect_see_other("engagements:access")
     if form.is_bound:
         form.keep_a_submission_token()
@@ -228,6 +225,38 @@ def access_grant_create(request):
         "engagements/access_grant_form.html",
         {"customer": customer, "form": form, "section": "access"},
         status=400 if form.errors else 200,
+    )
+
+
+def _grant_held(grant, customer, verb: str) -> str:
+    # On the customer's clock, as the access pages show it (a repeat reads the grant back in UTC).
+    ends = customer.local_time(grant.expires_at)
+    return (
+        f"{grant.engagement_partner.partner.name} {verb} role {grant.role_name} on account "
+        f"{grant.account.account_id} until {ends:%d %b %Y %H:%M %Z}"
+    )
+
+
+def _grant_sent_again(request, grant, customer) -> None:
+    """The grant form sent again (a double click, Back and resend): the grant the first submit made, as
+    it is now. Revoked or expired meanwhile, the partner has no access through it, and is not told it
+    has."""
+    state = grant.state
+    if state == AccessGrantState.LIVE:
+        messages.info(request, f"This grant was already sent: {_grant_held(grant, customer, 'can use')}.")
+        return
+    if state == AccessGrantState.REVOKED:
+        who = f"{grant.revoked_by} has since revoked it" if grant.revoked_by else "it has since been revoked"
+        when = customer.local_time(grant.revoked_at)
+        why = grant.revocation_reason.strip()
+        ended = f"{who} ({when:%d %b %Y %H:%M %Z}): {why}{'' if why[-1:] in '.!?' else '.'}"
+    else:
+        when = customer.local_time(grant.expires_at)
+        ended = f"it has since expired ({when:%d %b %Y %H:%M %Z})."
+    messages.warning(
+        request,
+        f"This grant was already sent, and {ended} {grant.engagement_partner.partner.name} no longer has "
+        f"role {grant.role_name} on account {grant.account.account_id}.",
     )
 
 

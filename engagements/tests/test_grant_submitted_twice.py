@@ -1,10 +1,14 @@
 """One submit of the grant form is one grant: sent again (a double click, Back and resubmit), it shows the
-grant it made, not "already holds role …" for a grant the person has just made."""
+grant it made, not "already holds role …" for a grant the person has just made, and says so when it has
+ended meanwhile rather than that the partner can use the role."""
 
+import datetime
 import re
 
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from engagements import services
 from engagements.models import AccessGrant
@@ -39,11 +43,12 @@ def test_the_grant_form_sent_twice_grants_once_and_says_so_both_times(client, al
 
     assert AccessGrant.objects.filter(role_name="Finance").count() == 1
     said = []
-    for response in (first, again):
+    for response, words in (
+        (first, "can now use role"),
+        (again, "This grant was already sent: .* can use role"),
+    ):
         assert response.redirect_chain[-1][1] == 303
-        said.append(
-            re.search(r"can now use role Finance on account \d+ until ([^<]+)\.", response.content.decode())
-        )
+        said.append(re.search(rf"{words} Finance on account \d+ until ([^<]+)\.", response.content.decode()))
     assert said[0] and said[1]
     # The same end, on the customer's clock both times, as everywhere on the access pages.
     assert said[0].group(1) == said[1].group(1)
@@ -110,3 +115,43 @@ def test_the_same_grant_sent_again_from_a_fresh_form_once_revoked_grants_it_anew
 
     assert "can now use role Finance" in again.content.decode()
     assert AccessGrant.objects.filter(role_name="Finance", revoked_at=None).exclude(pk=first.pk).count() == 1
+
+
+def _messages(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_the_grant_form_sent_again_after_a_colleague_revoked_the_grant_says_it_was_revoked(client, alpha):
+    client.force_login(alpha.admin)
+    data = _finance(alpha, grant_form(client))
+    client.post(reverse("engagements:access-grant"), data, follow=True)
+    grant = AccessGrant.objects.get(role_name="Finance")
+    services.access_grant_revoke(user=alpha.account_manager, grant=grant, reason="Contract disputed")
+
+    again = client.post(reverse("engagements:access-grant"), data, follow=True)  # a double click, or Back
+
+    grant.refresh_from_db()
+    revoked = alpha.customer.local_time(grant.revoked_at)
+    assert _messages(again) == [
+        f"This grant was already sent, and {alpha.account_manager} has since revoked it "
+        f"({revoked:%d %b %Y %H:%M %Z}): Contract disputed. Alpha Partners Ltd no longer has role Finance "
+        f"on account {alpha.management.account_id}."
+    ]
+    assert not AccessGrant.objects.filter(role_name="Finance", revoked_at=None).exists()
+
+
+def test_the_grant_form_sent_again_after_the_grant_expired_says_it_expired(client, alpha):
+    client.force_login(alpha.admin)
+    last_day = alpha.customer.local_today() + datetime.timedelta(days=2)
+    data = {**_finance(alpha, grant_form(client)), "expires_on": last_day.isoformat()}
+    client.post(reverse("engagements:access-grant"), data, follow=True)
+    grant = AccessGrant.objects.get(role_name="Finance")
+    ended = alpha.customer.local_time(grant.expires_at)
+
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=4)):
+        again = client.post(reverse("engagements:access-grant"), data, follow=True)
+
+    assert _messages(again) == [
+        f"This grant was already sent, and it has since expired ({ended:%d %b %Y %H:%M %Z}). "
+        f"Alpha Partners Ltd no longer has role Finance on account {alpha.management.account_id}."
+    ]
