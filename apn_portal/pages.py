@@ -1,15 +1,18 @@
 """What the signed-in pages of every app share: who is looking (their audience), how a page is rendered
-for them, the 403 page for the wrong audience, a service's refusal shown on a form, and the page for an
-error nobody foresaw."""
+for them, the 403 page for the wrong audience, a service's refusal shown on a form, and the pages for a
+request Django refuses before any view (400, 403) and for an error nobody foresaw (500)."""
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views import defaults
 
+from apn_portal.api.exceptions import body_size_limit
 from apn_portal.exceptions import DomainError
 
 AUDIENCE_LABELS = {
@@ -64,10 +67,47 @@ def form_error(form, error: DomainError, aliases: dict[str, str] | None = None) 
     form.add_error(field if field in form.fields else None, error.message)
 
 
+def _for_the_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _unreadable(exception) -> str:
+    """What the API says of a request Django could not read. Never the exception's own text, which may
+    repeat what the client sent (a Host) and name settings."""
+    if isinstance(exception, DisallowedHost):
+        return "The Host header names no address this portal answers at."
+    if isinstance(exception, TooManyFieldsSent):
+        return f"Too many parameters: send at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."
+    if isinstance(exception, TooManyFilesSent):
+        return f"Too many files: send at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES}."
+    return "The request could not be read."
+
+
+def bad_request(request, exception):
+    """Django's handler400 (a request it refuses before any view: an unknown Host, too many parameters):
+    the portal's page (templates/400.html), or for the API the JSON its clients read every other error
+    as, a body too large included (413, as the API's views answer it)."""
+    if _for_the_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            detail = f"The request body is too large: the API accepts at most {body_size_limit()}."
+            return JsonResponse({"detail": detail}, status=413)
+        return JsonResponse({"detail": _unreadable(exception)}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    """Django's handler403 (a PermissionDenied raised outside the API's views): the portal's page
+    (templates/403.html), or for the API JSON. The CSRF check has its own page (apn_portal.csrf)."""
+    if _for_the_api(request):
+        detail = str(exception) or "You do not have permission to perform this action."
+        return JsonResponse({"detail": detail}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
 def server_error(request):
     """Django's handler500: the portal's page (templates/500.html), or for the API the JSON its clients
     read every other error as."""
-    if request.path.startswith("/api/"):
+    if _for_the_api(request):
         return JsonResponse(
             {"detail": "Something went wrong on our side; it has been logged. Try again in a moment."},
             status=500,

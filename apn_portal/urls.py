@@ -13,6 +13,9 @@ admin.site.site_title = "APN Portal admin"
 admin.site.index_title = "Partner network"
 admin.site.login_form = AdminLoginForm
 
+# Errors outside any view: JSON under /api/, the portal's own pages elsewhere.
+handler400 = "apn_portal.pages.bad_request"
+handler403 = "apn_portal.pages.permission_denied"
 handler500 = "apn_portal.pages.server_error"
 
 urlpatterns = [

@@ -73,6 +73,68 @@ def test_an_api_call_that_fails_answers_json(client):
     assert response.json()["detail"].startswith("Something went wrong on our side")
 
 
+def test_an_api_call_with_an_unknown_host_answers_json(client):
+    # docs/api.md: errors are JSON, this one too, though Django refuses it before any view.
+    response = client.get("/api/v1/partners/", HTTP_HOST="portal.internal.example")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "Host" in response.json()["detail"]
+    assert "portal.internal.example" not in response.content.decode()
+
+
+def test_an_api_call_with_too_many_parameters_answers_json(client, settings):
+    # A sync filtering on many values (`?slug=a&slug=b...`) past DATA_UPLOAD_MAX_NUMBER_FIELDS.
+    query = "&".join(f"slug=p{n}" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+
+    response = client.get(f"/api/v1/partners/?{query}")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert str(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS) in response.json()["detail"]
+
+
+@pytest.mark.urls("apn_portal.tests.urls_failing")
+def test_an_api_body_too_large_read_outside_the_api_views_answers_json(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+
+    response = client.post("/api/v1/reads-the-body/", {"message": "x" * 2048})
+
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"].startswith("The request body is too large")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"HTTP_HOST": "portal.internal.example"}, {"QUERY_STRING": "&".join(f"q={n}" for n in range(1001))}],
+    ids=["unknown host", "too many parameters"],
+)
+def test_a_page_it_cannot_read_is_the_portals_own(client, kwargs):
+    response = client.get("/partners/", **kwargs)
+
+    assert response.status_code == 400
+    assertContains(response, "The portal could not read that request", status_code=400)
+    assertContains(response, '<nav class="site-nav" aria-label="Main">', status_code=400)
+
+
+@pytest.mark.urls("apn_portal.tests.urls_failing")
+def test_an_api_call_refused_outside_the_api_views_answers_json(client):
+    response = client.get("/api/v1/forbidden/")
+
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Only the provider's staff may do that."}
+
+
+@pytest.mark.urls("apn_portal.tests.urls_failing")
+def test_a_page_refused_outside_the_admin_is_the_portals_own(client):
+    response = client.get("/forbidden/")
+
+    assertContains(response, "You cannot do that here", status_code=403)
+    assertContains(response, "Only the provider&#x27;s staff may do that.", status_code=403)
+
+
 def test_a_forbidden_page_is_the_portals_own_with_a_way_on(client):
     client.force_login(StaffUserFactory())  # staff, with no permission on partners
 
