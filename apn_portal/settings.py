@@ -134,6 +134,9 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Each attempt during a lockout is recorded and restarts the cool-off (axes' default, relied on): the API's
+# 429 counts its Retry-After from the attempt it answers (apn_portal.accounts.lockout).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_LOCKOUT_CALLABLE = "apn_portal.accounts.lockout.lockout_response"
 # Behind a reverse proxy every client would otherwise share the proxy's address, and so its lockouts.

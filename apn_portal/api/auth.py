@@ -31,7 +31,10 @@ class TokenObtainView(APIView):
             200: inline_serializer("TokenObtained", {"token": serializers.CharField()}),
             400: OpenApiResponse(description="A field is missing or malformed."),
             401: OpenApiResponse(description="Wrong username or password."),
-            429: OpenApiResponse(description="Too many failed sign-ins: locked out for a while."),
+            429: OpenApiResponse(
+                description="Too many failed sign-ins: locked out for a while (each attempt meanwhile "
+                "starts the wait again), or too many requests. `Retry-After` says how many seconds to wait."
+            ),
         },
         auth=[],
     )

@@ -124,13 +124,15 @@ class PortalAutoSchema(AutoSchema):
         if self.method in ("PUT", "PATCH", "DELETE"):
             operation.setdefault("parameters", []).append(IF_MATCH_PARAMETER)
         for code, (description, schema) in errors.items():
-            if code not in responses:
-                responses[code] = {
-                    "description": description,
-                    "content": {"application/json": {"schema": schema}},
-                }
-                if code == "429":  # from a throttle (apn_portal.api.throttling), which says when to retry
-                    _add_headers(responses[code], RETRY_AFTER_HEADER)
+            # An operation that describes one of these errors itself keeps its words; its body and headers
+            # are the same as everywhere.
+            response = responses.setdefault(code, {"description": description})
+            if "$ref" in response:
+                continue
+            response.setdefault("content", {"application/json": {"schema": schema}})
+            # A throttle's 429 (apn_portal.api.throttling) and a sign-in lockout's both say when to retry.
+            if code == "429":
+                _add_headers(response, RETRY_AFTER_HEADER)
         self._add_success_headers(responses)
         # What anybody may call without a token (PortalPermission's public_actions): `{}` in security.
         if getattr(self.view, "action", None) in getattr(self.view, "public_actions", ()):

@@ -1,6 +1,9 @@
 """An integrator trades a password for its token; repeated failures lock it out, as on the site."""
 
+import datetime
+
 import pytest
+import time_machine
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -48,3 +51,54 @@ def test_after_five_failures_even_the_right_password_is_locked_out(settings):
     assert response["Content-Type"] == "application/json"
     assert response.json()["detail"].startswith("Too many failed sign-ins for this account")
     assert not Token.objects.filter(user__username="crm-sync").exists()
+
+
+def _fail(client, times):
+    for _ in range(times):
+        response = client.post(URL, {"username": "crm-sync", "password": "guess-again-123"}, format="json")
+    return response
+
+
+def test_a_locked_out_sign_in_says_in_retry_after_how_many_seconds_to_wait(settings):
+    """docs/api.md: over a limit "you get 429 with Retry-After in seconds", as a throttle's 429 has it."""
+    settings.AXES_FAILURE_LIMIT = 2
+    settings.AXES_COOLOFF_TIME = 0.25  # hours
+    PartnerUserFactory(username="crm-sync")
+
+    response = _fail(APIClient(), 3)
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "900"
+    assert "try again in 15 minutes" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("after_retry_after", "status"), [(-1, 429), (1, 200)])
+def test_retry_after_is_when_the_lockout_ends(settings, after_retry_after, status):
+    """Each attempt during a lockout restarts its cool-off (axes records it): asked 10 minutes into a
+    30-minute lockout, Retry-After is the 30 minutes from then: the right password works a second after
+    it, not a second before (one sign-in only each time: any attempt during the lockout restarts it)."""
+    settings.AXES_FAILURE_LIMIT = 2
+    PartnerUserFactory(username="crm-sync")
+    client = APIClient()
+    start = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
+    with time_machine.travel(start, tick=False):
+        assert _fail(client, 2).status_code == 429
+    asked = start + datetime.timedelta(minutes=10)
+    with time_machine.travel(asked, tick=False):
+        retry_after = _fail(client, 1)["Retry-After"]
+    assert retry_after == "1800"
+
+    then = asked + datetime.timedelta(seconds=int(retry_after) + after_retry_after)
+    with time_machine.travel(then, tick=False):
+        response = client.post(URL, {"username": "crm-sync", "password": PASSWORD}, format="json")
+
+    assert response.status_code == status
+
+
+def test_the_schema_gives_the_lockouts_429_its_error_body_and_retry_after():
+    schema = APIClient().get("/api/v1/schema/", {"format": "json"}).json()
+    locked_out = schema["paths"]["/api/v1/auth/token/"]["post"]["responses"]["429"]
+
+    assert locked_out["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert locked_out["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    assert "locked out" in locked_out["description"]
