@@ -2,6 +2,7 @@
 input: the services decide."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from apn_portal.dates import DatePicker, validate_plausible_date
 from apn_portal.forms import SubmissionTokenMixin
@@ -88,6 +89,25 @@ class _AccountChoice(forms.ModelChoiceField):
 
 
 class _EngagedPartnerChoice(forms.ModelChoiceField):
+    """Offers the partners in `queryset`, yet accepts any in `accepted`, as _OfferedStagesField does: one
+    offered when the page was shown may have stopped being offered since (its engagement cancelled, the
+    partner replaced meanwhile), and the service then refuses it in its own words beside the field, which
+    says what happened better than "not a valid choice". Anything outside `accepted` is not a valid choice
+    and reveals nothing."""
+
+    accepted = EngagementPartner.objects.none()
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        self.validate_no_null_characters(value)
+        try:
+            return self.accepted.get(pk=value)
+        except (ValueError, TypeError, EngagementPartner.DoesNotExist, ValidationError):
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+            ) from None
+
     def label_from_instance(self, obj):
         return (
             f"{obj.partner.name}, {obj.get_role_display().lower()} on “{obj.engagement.title}” "
@@ -129,12 +149,17 @@ class AccessGrantForm(SubmissionTokenMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.customer = customer
         self.fields["account"].queryset = customer.accounts.order_by("account_id")
-        # Only the partners the service would accept today: none whose contract ended or has not begun,
-        # nor any on a cancelled engagement.
-        self.fields["engagement_partner"].queryset = (
+        # Offered: only the partners the service would accept today, none whose contract ended or has not
+        # begun, nor any on a cancelled engagement. Accepted: any of the customer's own, for the service
+        # to refuse in its words one that was offered when the page was shown.
+        partner = self.fields["engagement_partner"]
+        partner.queryset = (
             engagement_partners_open_to_grants(customer)
             .select_related("partner", "engagement")
             .order_by("partner__name", "id")
+        )
+        partner.accepted = EngagementPartner.objects.filter(engagement__customer=customer).select_related(
+            "partner", "engagement"
         )
 
     def service_arguments(self) -> dict:

@@ -401,7 +401,8 @@ def test_grant_times_are_shown_in_the_customers_time_zone(client, alpha):
 
 def test_the_grant_form_offers_only_partners_the_customer_may_grant_access_to(client, alpha):
     """A partner whose contract ended or has not begun, or whose engagement was cancelled, is refused by
-    the service: the form does not offer it."""
+    the service: the form does not offer it, and one sent all the same (from a page shown before it
+    stopped being offered) is refused in the service's words beside the field."""
     today = alpha.customer.local_today()
     ended = EngagementPartnerFactory(
         engagement=alpha.engagement,
@@ -426,7 +427,12 @@ def test_the_grant_form_offers_only_partners_the_customer_may_grant_access_to(cl
     assert "Alpha Partners Ltd" in body
     for name in ("Ended Ltd", "Later Ltd", "Cancelled Ltd"):
         assert name not in body
-    for engaged in (ended, not_begun, cancelled):
+    refusals = {
+        ended: "Ended Ltd's contract runs from",
+        not_begun: "Later Ltd's contract runs from",
+        cancelled: f"“{cancelled.engagement.title}” was cancelled.",
+    }
+    for engaged, reason in refusals.items():
         response = client.post(
             reverse("engagements:access-grant"),
             {
@@ -436,5 +442,7 @@ def test_the_grant_form_offers_only_partners_the_customer_may_grant_access_to(cl
                 "scope": "operations",
             },
         )
-        assert response.status_code == 400 and "Select a valid choice" in text(response)
+        assert response.status_code == 400 and "Select a valid choice" not in text(response)
+        [error] = response.context["form"].errors["engagement_partner"]
+        assert error.startswith(reason), error
     assert not AccessGrant.objects.filter(role_name="Late").exists()
