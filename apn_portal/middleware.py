@@ -14,6 +14,28 @@ def _directives(response) -> set[str]:
     return {part.split("=")[0].strip().lower() for part in response.get("Cache-Control", "").split(",")}
 
 
+def page_for_a_method_not_allowed(get_response):
+    """A page asked with a method it does not take (PUT /partners/, a POST-only action's address opened
+    from a bookmark) answers the portal's 405 page, in its layout with a way on, rather than Django's blank
+    one; the status and the Allow header stay. The API answers its own, in JSON."""
+
+    def middleware(request):
+        response = get_response(request)
+        if (
+            response.status_code == 405
+            and not request.path.startswith("/api/")
+            and not response.streaming
+            and not response.content
+        ):
+            page = render(request, "405.html", status=405)
+            if response.has_header("Allow"):
+                page["Allow"] = response["Allow"]
+            return page
+        return response
+
+    return middleware
+
+
 def private_to_the_signed_in_user(get_response):
     """Every response to a signed-in user (by session or API token), on any page, the admin's as well as
     the partner area's, is `Cache-Control: no-store, private`: no proxy or browser keeps a copy of what

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "apn_portal.middleware.private_to_the_signed_in_user",
     "apn_portal.middleware.TryAgainAfterRollback",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Inside the messages' middleware, so a message the 405 page shows is not shown again.
+    "apn_portal.middleware.page_for_a_method_not_allowed",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into its response.

@@ -68,12 +68,25 @@ def test_signing_out_takes_a_post_and_confirms_it(client):
     user = PartnerUserFactory()
     client.force_login(user)
 
-    assert client.get(reverse("logout")).status_code == 405
+    # The address opened (a bookmark, typed) asks first, with the button that signs out.
+    asked = client.get(reverse("logout"))
+    assertContains(asked, "Sign out of the APN Portal?")
+    assertContains(asked, f'<form method="post" action="{reverse("logout")}">', count=2)
+    assertContains(asked, f"Signed in as <strong>{user.username}</strong>")
+    assert signed_in_user_id(client) == str(user.pk)
     response = client.post(reverse("logout"))
 
     assertContains(response, "You have signed out")
     assert signed_in_user_id(client) is None
     assertNotContains(client.get(reverse("home")), "Signed in as")
+
+
+def test_the_sign_out_address_opened_when_signed_out_offers_to_sign_in(client):
+    response = client.get(reverse("logout"))
+
+    assertContains(response, "You are not signed in")
+    assertContains(response, f'<a class="button" href="{reverse("login")}">Sign in</a>', html=True)
+    assertNotContains(response, f'action="{reverse("logout")}"')
 
 
 @pytest.mark.parametrize(

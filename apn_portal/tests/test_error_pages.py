@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from tests.factories import CustomerUserFactory, PartnerFactory, StaffUserFactory
+from tests.api.conftest import api_client
+from tests.factories import CustomerUserFactory, PartnerFactory, PartnerUserFactory, StaffUserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -133,6 +134,35 @@ def test_a_page_refused_outside_the_admin_is_the_portals_own(client):
 
     assertContains(response, "You cannot do that here", status_code=403)
     assertContains(response, "Only the provider&#x27;s staff may do that.", status_code=403)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("put", "/partners/", "GET, HEAD"),
+        ("post", "/", None),
+        ("delete", "/accounts/logout/", None),
+    ],
+)
+def test_a_method_a_page_does_not_take_is_the_portals_page_with_a_way_on(client, method, path, allow):
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 405
+    if allow:
+        assert response["Allow"] == allow
+    assertContains(response, "This page cannot do that", status_code=405)
+    assertContains(response, '<nav class="site-nav" aria-label="Main">', status_code=405)
+    assertContains(
+        response, f'<a href="{reverse("partners:search")}">Find a partner</a>', status_code=405, html=True
+    )
+
+
+def test_a_method_an_api_address_does_not_take_stays_json():
+    response = api_client(PartnerUserFactory()).put("/api/v1/tiers/")
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
 
 
 def test_a_forbidden_page_is_the_portals_own_with_a_way_on(client):
