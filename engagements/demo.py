@@ -36,6 +36,8 @@ ACCOUNT_MANAGER = DemoLogin(
 )
 DEMO_LOGINS = (CUSTOMER_USER, ACCOUNT_MANAGER)
 FIRST_CUSTOMER_SLUG = "northwind-charity"
+FIRST_ENGAGEMENT_TITLE = "Move the WordPress site to the cloud"
+TAM_USERNAME = "tam.kofi"
 
 
 def _days_ago(n: int) -> datetime.date:
@@ -82,7 +84,8 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
     today = timezone.localdate()
     am = _user(ACCOUNT_MANAGER, role=StaffRole.ACCOUNT_MANAGER)
     sa = _user(DemoLogin("sa.ana", "", "Ana", "Silva", "SA"), role=StaffRole.SOLUTIONS_ARCHITECT)
-    tam = _user(DemoLogin("tam.kofi", "", "Kofi", "Mensah", "TAM"), role=StaffRole.TAM)
+    # The TAM whom support.demo designates on Northwind's Enterprise plan, and puts on its team with it.
+    _user(DemoLogin(TAM_USERNAME, "", "Kofi", "Mensah", "TAM"), role=StaffRole.TAM)
     consultant = _user(DemoLogin("ps.ingrid", "", "Ingrid", "Berg", "PS"), role=StaffRole.SOLUTIONS_ARCHITECT)
 
     # The demo partner user's own company leads the first engagement, so its pages have something to show.
@@ -128,7 +131,7 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
     wordpress = services.engagement_create(
         user=chris,
         customer=northwind,
-        title="Move the WordPress site to the cloud",
+        title=FIRST_ENGAGEMENT_TITLE,
         workload="WordPress site and its MySQL database",
         procurement_model=ProcurementModel.COMBINATION if msp else ProcurementModel.DIRECT,
         reached_on=_days_ago(150),
@@ -190,14 +193,7 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         starts_on=_days_ago(40),
         ends_on=_days_ago(10),
     )
-    services.team_member_add(
-        user=am,
-        engagement=wordpress,
-        role=TeamRole.TAM,
-        member=tam,
-        joined_on=_days_ago(20),
-        note="Came with the Enterprise Support upgrade",
-    )
+    # Its TAM joins the team with the Enterprise Support upgrade, which support.demo seeds.
     if msp is not None:
         msp_engaged = services.engagement_partner_add(
             user=chris,

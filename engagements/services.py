@@ -148,7 +148,7 @@ def _ensure_open(engagement: Engagement) -> None:
 
 def _check_staff_role(member, role: StaffRole, field: str) -> None:
     if member is not None and not member.has_role(role):
-        raise DomainError(f"{member} is not a provider {role.value}.", field=field)
+        raise DomainError(f"{member} is not one of the provider's {role.value}s.", field=field)
 
 
 def customer_people_problems(customer: Customer | None, data: dict) -> dict[str, str]:
@@ -1128,23 +1128,67 @@ def engagement_partner_replace(
     return new
 
 
+# The provider's team roles that are a staff role too: the team names the customer's Account Manager,
+# Solutions Architect or TAM only with somebody who is one (Professional Services is any staff).
+TEAM_ROLE_STAFF_ROLES = {
+    TeamRole.ACCOUNT_MANAGER: StaffRole.ACCOUNT_MANAGER,
+    TeamRole.SOLUTIONS_ARCHITECT: StaffRole.SOLUTIONS_ARCHITECT,
+    TeamRole.TAM: StaffRole.TAM,
+}
+
+
+def _team_tam_problem(customer: Customer, member) -> str | None:
+    """Why `member` (one of the provider's TAMs) cannot be the Technical Account Manager on one of the
+    customer's teams, or None. The customer reads its team, so its TAM there is the one its support serves
+    it with, as on its own record (customer_tam_problem): a TAM one of its current plans designates (a
+    customer on a plan without one has no TAM), who is qualified today."""
+    # Imported when called: support builds on engagements, not the other way round.
+    from support.selectors import customer_tam_problem, designated_now, tam_problem
+
+    designated = designated_now(customer.pk).select_related("tam")
+    if designated.filter(tam=member).exists():
+        return tam_problem(member, customer.local_today())
+    serving = designated.first()
+    if serving is not None:
+        return (
+            f"{serving.tam} is {customer}'s TAM: the team's Technical Account Manager is a TAM its support "
+            f"plans designate, and {member} is not one."
+        )
+    return customer_tam_problem(customer, member) or f"No TAM serves {customer}."
+
+
 def team_member_add_check(*, user, engagement: Engagement, role: str, member=None) -> None:
     """Refuse, as team_member_add would, a user who may not change the engagement's team, a closed
     engagement, or a member who does not fit the role (membership opens the customer's records to a
-    member): for forms that say so before saving (the admin's). `engagement` may be one the form is
-    starting, not saved yet: who may start it may staff it, and it has no partners or team yet."""
+    member, and the customer reads who holds which role): for forms that say so before saving (the
+    admin's). `engagement` may be one the form is starting, not saved yet: who may start it may staff it,
+    and it has no partners or team yet.
+
+    The team's Account Manager, Solutions Architect and TAM are staff who hold that role, with an account;
+    its TAM is also one the customer's support plans designate, qualified (_team_tam_problem)."""
     if engagement.pk is None:
         engagement_create_check(user=user, customer=engagement.customer)
     elif not user_can_work_on_engagement(user, engagement):
         raise PermissionDeniedError(f"You cannot change the team of “{engagement.title}”.")
     _ensure_open(engagement)
-    if member is None:
-        return
     label = TeamRole(role).label if role in TeamRole.values else role
+    staff_role = TEAM_ROLE_STAFF_ROLES.get(role)
+    if member is None:
+        if staff_role is not None:
+            raise DomainError(
+                f"The team's {label} is one of the provider's {staff_role.value}s, who sign in: choose "
+                "them as the member rather than writing in a name.",
+                field="member",
+            )
+        return
     if role in CUSTOMER_TEAM_ROLES and member.customer_id != engagement.customer_id:
         raise DomainError(f"{member} does not work for {engagement.customer}.", field="member")
     if role in PROVIDER_TEAM_ROLES and not member.is_provider_staff:
         raise DomainError(f"{member} is not the provider's staff, so cannot be {label}.", field="member")
+    if staff_role is not None:
+        _check_staff_role(member, staff_role, "member")
+    if role == TeamRole.TAM and (problem := _team_tam_problem(engagement.customer, member)):
+        raise DomainError(problem, field="member")
     if role in PARTNER_TEAM_ROLES and not (
         member.partner_id
         and engagement.pk is not None

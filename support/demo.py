@@ -17,7 +17,9 @@ from django.utils import timezone
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.demo import DemoLogin, demo_user_ensure
 from apn_portal.accounts.models import User
-from engagements.demo import FIRST_CUSTOMER_SLUG
+from engagements import services as engagement_services
+from engagements.choices import TeamRole
+from engagements.demo import FIRST_CUSTOMER_SLUG, FIRST_ENGAGEMENT_TITLE, TAM_USERNAME
 from engagements.models import Customer
 from engagements.selectors import partner_is_solution_provider
 from support import services
@@ -87,7 +89,7 @@ def _seed(rng: random.Random, northwind: Customer) -> dict[str, int]:
     rng.shuffle(subjects)
 
     # The TAM the engagements demo named: every TAM holds an associate Solutions Architect certification.
-    tam = northwind.tam or User.objects.filter(username="tam.kofi").first()
+    tam = northwind.tam or User.objects.filter(username=TAM_USERNAME).first()
     if tam is not None and not StaffCertification.objects.filter(user=tam).exists():
         StaffCertification.objects.create(
             user=tam,
@@ -113,6 +115,18 @@ def _seed(rng: random.Random, northwind: Customer) -> dict[str, int]:
         )
         _backdate_subscription(subscription, days_ago)
         subscriptions += 1
+    # The TAM the upgrade brought joins the WordPress engagement's team: a customer's team has the TAM its
+    # plan designates, and none before.
+    wordpress = northwind.engagements.filter(title=FIRST_ENGAGEMENT_TITLE).first()
+    if tam is not None and wordpress is not None:
+        engagement_services.team_member_add(
+            user=am,
+            engagement=wordpress,
+            role=TeamRole.TAM,
+            member=tam,
+            joined_on=timezone.localdate() - datetime.timedelta(days=20),
+            note="Came with the Enterprise Support upgrade",
+        )
     prod = northwind.accounts.filter(name="wordpress-prod").first() or northwind.accounts.first()
     dev = northwind.accounts.filter(name="wordpress-dev").first()
     critical = services.support_case_open(

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from engagements import services
 from engagements.choices import TeamRole
 from engagements.models import AccessGrant
-from tests.factories import PartnerFactory, StaffUserFactory
+from tests.factories import PartnerFactory, SolutionsArchitectFactory
 
 from .test_pages import grow
 
@@ -317,7 +317,7 @@ def test_a_malformed_id_is_a_json_404(alpha, resource):
 def test_provider_staff_who_left_the_team_no_longer_see_the_customers_engagements(client, alpha, bravo):
     """Joining a customer's project team opens its engagements to a provider staffer; leaving it closes
     them again, on the pages and in the API alike."""
-    architect = StaffUserFactory(username="visiting-architect")
+    architect = SolutionsArchitectFactory(username="visiting-architect")
     member = services.team_member_add(
         user=alpha.account_manager,
         engagement=alpha.engagement,

@@ -264,17 +264,15 @@ def test_the_wordpress_migration_story(client):
     assert sees(ingrid_ps)["engagements"] == {"WordPress to the cloud"}
     assert wordpress.team_members.filter(user=ingrid_ps, role=TeamRole.PROFESSIONAL_SERVICES).exists()
 
-    # The upgrade to Enterprise Support brings a Technical Account Manager.
+    # The upgrade to Enterprise Support brings a Technical Account Manager. Northwind runs on Business, and
+    # Enterprise needs a designated TAM who holds a Solutions Architect certification; only the Account
+    # Manager names one.
     assert sees(kofi_tam) == NOTHING
-    services.team_member_add(
-        user=jordan_am, engagement=wordpress, role=TeamRole.TAM, member=kofi_tam, note="Enterprise Support"
-    )
-    assert sees(kofi_tam)["customers"] == {"Northwind Charity"}
-    assert list(selectors.customers_assigned_to(kofi_tam)) == [northwind]
-    # The plan itself: Northwind runs on Business, and Enterprise needs a designated TAM who holds a
-    # Solutions Architect certification; only the Account Manager names one.
     business, enterprise = (SupportPlan.objects.get(slug=slug) for slug in ("business", "enterprise"))
     support_subscription_change(user=chris_it, customer=northwind, plan=business)
+    # On Business no TAM serves Northwind, so none joins its team either.
+    with pytest.raises(DomainError, match="without a designated TAM"):
+        services.team_member_add(user=jordan_am, engagement=wordpress, role=TeamRole.TAM, member=kofi_tam)
     with pytest.raises(PermissionDeniedError):
         support_subscription_change(user=chris_it, customer=northwind, plan=enterprise, tam=kofi_tam)
     with pytest.raises(DomainError, match="Solutions Architect"):
@@ -283,6 +281,12 @@ def test_the_wordpress_migration_story(client):
     upgrade = support_subscription_change(user=jordan_am, customer=northwind, plan=enterprise, tam=kofi_tam)
     assert (upgrade.plan, upgrade.tam, upgrade.change) == (enterprise, kofi_tam, SubscriptionChange.UPGRADED)
     assert support_selectors.current_customer_subscription(northwind) == upgrade
+    # The TAM the plan designates joins the team.
+    services.team_member_add(
+        user=jordan_am, engagement=wordpress, role=TeamRole.TAM, member=kofi_tam, note="Enterprise Support"
+    )
+    assert sees(kofi_tam)["customers"] == {"Northwind Charity"}
+    assert list(selectors.customers_assigned_to(kofi_tam)) == [northwind]
     browser = Client()
     browser.force_login(chris_it)
     chris_page = browser.get(reverse("support:home")).content.decode()

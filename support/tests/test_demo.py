@@ -9,7 +9,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from apn_portal.checks.services import check_run
+from engagements.choices import TeamRole
 from engagements.demo import CUSTOMER_USER, seed_engagements
+from engagements.models import TeamMember
 from partners.demo.seeding import seed_demo_network
 from support.demo import SUPPORT_ENGINEER, seed_support
 from support.models import SupportCase, SupportSubscription
@@ -32,6 +34,9 @@ def test_demo_support_data_and_seeding_twice_changes_nothing(client):
     assert [s.get_change_display() for s in northwind] == ["Subscribed", "Upgraded", "Upgraded"]
     current = northwind.last()
     assert current.plan.slug == "enterprise" and current.tam.username == "tam.kofi"
+    # The TAM the upgrade brought is on Northwind's WordPress team, as its Technical Account Manager.
+    team = TeamMember.objects.filter(engagement__customer__slug="northwind-charity", role=TeamRole.TAM)
+    assert [member.user for member in team] == [current.tam]
     assert SupportSubscription.objects.get(customer__name="Contoso Ministry of Transport").plan.retires_on
 
     run = check_run("support_sla")  # the overdue demo case
