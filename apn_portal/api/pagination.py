@@ -4,7 +4,8 @@ Small lists page by number (with a total count, at most 100 a page). Large and g
 (certifications, contact requests, tier changes...) page by keyset cursor: no COUNT(*), and a client
 walking them from the first page to the last sees every row that existed when it started exactly once,
 however many rows are inserted meanwhile, because each page starts strictly after the last row of the
-previous one in an ordering that ends with the unique `id`.
+previous one in an ordering that ends with the unique `id`. A page-numbered list walked the way a copy
+or a sync walks it (`ordering=id`, or `ordering=updated_at` oldest first) continues by the same cursor.
 """
 
 import base64
@@ -21,7 +22,8 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
+from rest_framework.settings import api_settings
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from apn_portal.admin import MAX_ROW_OFFSET, CappedCountPaginator
 from apn_portal.api.filters import single_param
@@ -70,15 +72,27 @@ class CountedWithPagePaginator(ApiCountPaginator):
         return self._get_page([value for value, _ in rows], number, self)
 
 
+# The orders a copy (`id`) or a sync (`updated_at`, oldest first) walks a page-numbered list in. Paged by
+# OFFSET, a row deleted, or changed and so moved to the end, during such a walk would shift every unread
+# row up one place, and the row at the page's edge would never come: `next` continues by keyset instead.
+WALK_ORDERINGS = ("id", "updated_at")
+
+
 class PortalPageNumberPagination(PageNumberPagination):
     """Pages by number, up to 100 rows a page. `count` is exact up to 1,000 rows; past that it says
     1,000 and `count_is_capped` is true (counting every row of a big table would cost more than the
-    page), while `next` still leads on page by page. A walk of a whole large list uses a cursor."""
+    page), while `next` still leads on page by page.
+
+    Ordered by `?ordering=id` or `?ordering=updated_at`, the orders a copy or a sync walks, `next` leads
+    on by `cursor` (KeysetCursorPagination's, after the page's last row) rather than by page number, so
+    the walk neither misses nor repeats a row while rows are added, changed or deleted. A page reached
+    by cursor has the same shape (the whole list's `count`), no number and no `previous`."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 100
     django_paginator_class = ApiCountPaginator
+    cursor_query_param = "cursor"
 
     def get_page_size(self, request):
         return min(
@@ -86,24 +100,79 @@ class PortalPageNumberPagination(PageNumberPagination):
         )
 
     def paginate_queryset(self, queryset, request, view=None):
-        positive_int_param(request, self.page_query_param, 1)  # a page past the last is still a 404
-        return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        self.walk_ordering = self._walk_ordering(request, view)
+        self.walked_by_cursor = False
+        self.next_cursor = None
+        raw_cursor = KEYSET.requested_cursor(request)
+        if raw_cursor is None:
+            positive_int_param(request, self.page_query_param, 1)  # a page past the last is still a 404
+            return super().paginate_queryset(queryset, request, view)
+        if self.page_query_param in request.query_params:
+            raise ValidationError(
+                {
+                    self.page_query_param: [
+                        "Give `page` or `cursor`, not both: a `next` link has only a cursor."
+                    ]
+                }
+            )
+        if self.walk_ordering is None:
+            orders = " or ".join(f"`ordering={name}`" for name in WALK_ORDERINGS)
+            raise ValidationError(
+                {self.cursor_query_param: [f"This list is walked by cursor only with {orders}."]}
+            )
+        size = self.get_page_size(request)
+        self.walked_by_cursor = True
+        # Counted as page 1 counts it, the whole list (capped); the rows are those after the cursor.
+        self.counted = self.django_paginator_class(queryset, size)
+        rows, self.next_cursor = KEYSET.rows_after(queryset, self.walk_ordering, raw_cursor, size)
+        return rows
+
+    def _walk_ordering(self, request, view) -> str | None:
+        """`id` or `updated_at` when the list was asked for in that order (one the view offers)."""
+        value = request.query_params.get(api_settings.ORDERING_PARAM)
+        if value in WALK_ORDERINGS and value in (getattr(view, "ordering_fields", None) or ()):
+            return value
+        return None
+
+    @property
+    def counting_paginator(self):
+        return self.counted if self.walked_by_cursor else self.page.paginator
 
     @property
     def count_is_capped(self) -> bool:
-        return self.page.paginator.count_is_capped
+        return self.counting_paginator.count_is_capped
+
+    def _full_page_past_the_cap(self) -> bool:
+        return self.count_is_capped and len(self.page.object_list) == self.page.paginator.per_page
 
     def get_next_link(self):
-        if self.count_is_capped and len(self.page.object_list) == self.page.paginator.per_page:
+        if self.walk_ordering is not None:
+            return self._next_cursor_link()
+        if self._full_page_past_the_cap():
             url = self.request.build_absolute_uri()
             return replace_query_param(url, self.page_query_param, self.page.number + 1)
         return super().get_next_link()
+
+    def _next_cursor_link(self) -> str | None:
+        if not self.walked_by_cursor and (self._full_page_past_the_cap() or self.page.has_next()):
+            # A page by number (the first, or one jumped to): the walk goes on after its last row.
+            self.next_cursor = KEYSET.cursor_at(self.walk_ordering, self.page.object_list[-1])
+        if self.next_cursor is None:
+            return None
+        url = remove_query_param(self.request.build_absolute_uri(), self.page_query_param)
+        return replace_query_param(url, self.cursor_query_param, self.next_cursor)
+
+    def get_previous_link(self):
+        if self.walked_by_cursor:
+            return None
+        return super().get_previous_link()
 
     def get_paginated_response(self, data):
         return Response(
             OrderedDict(
                 [
-                    ("count", self.page.paginator.count),
+                    ("count", self.counting_paginator.count),
                     ("count_is_capped", self.count_is_capped),
                     ("next", self.get_next_link()),
                     ("previous", self.get_previous_link()),
@@ -122,6 +191,19 @@ class PortalPageNumberPagination(PageNumberPagination):
         }
         response["required"] = [*response.get("required", []), "count_is_capped"]
         return response
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "With `ordering=id` or `ordering=updated_at`: where the page starts, the "
+                "`cursor` of the previous page's `next` link (instead of `page`).",
+                "schema": {"type": "string", "minLength": 1},
+            },
+        ]
 
 
 # A change moves a row's `updated_at` forward: walked oldest first, a row changed during the walk comes
@@ -184,7 +266,7 @@ class KeysetCursorPagination(BasePagination):
             positive_int_param(request, self.page_size_query_param, self.page_size), self.max_page_size
         )
 
-    def _requested_cursor(self, request) -> str | None:
+    def requested_cursor(self, request) -> str | None:
         """The `cursor` given, or None without one. `?cursor=` left empty (a variable left unset) or given
         twice is a 400, as an empty `ordering` or `page_size` is: taken as no cursor, it would start the
         walk again from the first page."""
@@ -263,20 +345,29 @@ class KeysetCursorPagination(BasePagination):
                 }
             )
         ordering = self._requested_ordering(request, view)
-        keys = self._keys(ordering)
         size = self.get_page_size(request)
+        rows, self.next_cursor = self.rows_after(queryset, ordering, self.requested_cursor(request), size)
+        return rows
+
+    def rows_after(
+        self, queryset, ordering: str, raw_cursor: str | None, size: int
+    ) -> tuple[list, str | None]:
+        """Up to `size` rows of `queryset` in `ordering` (then `id`), after the position `raw_cursor` holds
+        (from the first row without one), and the cursor of the next page (None on the last)."""
+        keys = self._keys(ordering)
         queryset = queryset.order_by(*keys)
-        raw_cursor = self._requested_cursor(request)
         if raw_cursor is not None:
             position = self._decode(raw_cursor, ordering, queryset.model)
             queryset = queryset.filter(self._after(queryset.model, keys, position))
         rows = list(queryset[: size + 1])
-        self.next_cursor = None
-        if len(rows) > size:
-            rows = rows[:size]
-            last = rows[-1]
-            self.next_cursor = self._encode(ordering, [getattr(last, key.lstrip("-")) for key in keys])
-        return rows
+        if len(rows) <= size:
+            return rows, None
+        rows = rows[:size]
+        return rows, self.cursor_at(ordering, rows[-1])
+
+    def cursor_at(self, ordering: str, row) -> str:
+        """The cursor of the page that starts right after `row`."""
+        return self._encode(ordering, [getattr(row, key.lstrip("-")) for key in self._keys(ordering)])
 
     def get_next_link(self) -> str | None:
         if self.next_cursor is None:
@@ -326,6 +417,10 @@ class KeysetCursorPagination(BasePagination):
                 "schema": {"type": "string", "enum": self._ordering_choices(view)},
             },
         ]
+
+
+# Its cursor code, for the page-numbered lists' walks (PortalPageNumberPagination).
+KEYSET = KeysetCursorPagination()
 
 
 class OldestFirstCursorPagination(KeysetCursorPagination):

@@ -163,8 +163,10 @@ class PartnerViewSet(PortalModelViewSet):
         page_of = self._page_of_partners if ordered else self._page_of_entries
         # Words that find nothing as typed are tried again tolerating typos, as the page does, whatever
         # the order; the words alone decide it, so a filter only ever narrows.
-        page = search_tolerating_typos(filterset, base, lambda: page_of(filterset), found=bool)
+        page = search_tolerating_typos(filterset, base, lambda: page_of(filterset), found=self._found)
         if page is None:
+            if self.paginator.walked_by_cursor:  # what the walk had yet to read went meanwhile
+                return self.get_paginated_response([])
             # Past the end of no results, however tolerant of typos: the paginator's own refusal.
             raise NotFound(self.paginator.invalid_page_message)
         if not ordered:
@@ -196,11 +198,19 @@ class PartnerViewSet(PortalModelViewSet):
         """`page` paginated; None for a page past the end of no results at all, which more typo
         tolerance may yet fill."""
         try:
-            return self.paginate_queryset(page)
+            rows = self.paginate_queryset(page)
         except NotFound:
             if results.exists():  # past the end of results there are
                 raise
             return None
+        if not rows and self.paginator.walked_by_cursor and not results.exists():
+            return None  # a cursor's page: the words find nothing at all (at this typo tolerance)
+        return rows
+
+    def _found(self, page) -> bool:
+        """Whether the words found partners: a page of them, or (past a cursor, where the rows left to
+        read may have gone meanwhile) any at all, so a walk does not stretch its words further."""
+        return bool(page) or (page is not None and self.paginator.walked_by_cursor)
 
     def create_object(self, data, user):
         return services_records.partner_create(user=user, **data)
