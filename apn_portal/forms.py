@@ -59,9 +59,10 @@ def submitted_before(submission_key: str | None, same_content: QuerySet):
 
     The one stored under its key (the same submit sent again: a double click, a retry, two at once),
     whatever became of it since. Otherwise the earliest of `same_content` (the same sender's records with
-    the content that goes into the key; a service leaves out those that have ended, when sending the same
-    again could then be meant) stored from a form, i.e. with a key, within SUBMISSION_RESENT_WITHIN: Back
-    and submit again on a page fetched afresh. A submit without a token (the API, which has its
+    the content that goes into the key; a service keeps only those nothing has happened to since they were
+    stored: sending the same again after someone answered, resolved, validated, declined or ended it is
+    meant) stored from a form, i.e. with a key, within SUBMISSION_RESENT_WITHIN: Back and submit again on
+    a page fetched afresh. A submit without a token (the API, which has its
     Idempotency-Key; a script) repeats nothing. Call it under the lock the service takes against two
     submits at once, so that the second finds the first."""
     if not submission_key:

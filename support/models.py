@@ -446,6 +446,12 @@ class SupportCase(TimeStampedModel):
         null=True, blank=True, editable=False, help_text="Its first-response deadline passed unanswered."
     )
     resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # How many steps somebody took on the case since it was opened: each reply (the portal's own line on
+    # a hand-over too), status change and escalation adds one, in its transaction under the case's lock;
+    # the clock (a breach marked, a deadline moved) adds none. 0: still as it was opened. A reply records
+    # the count it left (CaseReply.step): while the two are equal, nothing happened on the case since.
+    # What tells a form sent again after Back from the same text meant again (support.services).
+    steps = models.PositiveIntegerField(default=0, editable=False)
     # One submit of the new-case form is one case, however often the browser sends it (a double click,
     # Back and resubmit): a digest of the form's per-render token, who sent it and what they sent
     # (support.services.support_case_submit). Unique, so a repeat can never be a second case with its own
@@ -539,6 +545,8 @@ class CaseReply(TimeStampedModel):
     )
     side = models.CharField(max_length=20, choices=ReplySide.choices)
     body = models.TextField()
+    # The case's `steps` once this reply was added (empty for replies from before it was counted).
+    step = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # As SupportCase.submission_key: one submit of the reply form is one reply.
     submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 

@@ -7,7 +7,7 @@ import datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
@@ -476,15 +476,22 @@ def _cases_follow_partner_led_support(cases: QuerySet, *, user, why, now) -> lis
             return ReplySide.PROVIDER_SUPPORT
 
         CaseReply.objects.bulk_create(
-            CaseReply(case=case, author=user, side=side(case), body=_partner_led_ended_text(case, why(case)))
+            CaseReply(
+                case=case,
+                author=user,
+                side=side(case),
+                body=_partner_led_ended_text(case, why(case)),
+                step=case.steps + 1,
+            )
             for case in leaving
         )
         # Escalation is a handling partner's act (a constraint ties the two): the line above keeps it.
         SupportCase.objects.filter(pk__in=[case.pk for case in leaving]).update(
-            handling_partner=None, escalated_at=None, updated_at=now
+            handling_partner=None, escalated_at=None, steps=F("steps") + 1, updated_at=now
         )
     for case in leaving:
         case.handling_partner, case.escalated_at, case.updated_at = None, None, now
+        case.steps += 1
     return leaving
 
 
@@ -662,8 +669,9 @@ def support_case_submit(
         customer = lock_or_refuse(Customer.objects.select_for_update(), account.customer_id, "customer")
         # Under that lock, so a repeat sent at the same time waits for the first and then finds its case;
         # before the plan is asked again, so a repeat is never refused what the first submit was given.
-        # Back and submit again (a new token) finds it by its content, until it is closed: the same
-        # problem told again then is a new case.
+        # Back and submit again (a new token) finds it by its content while it is still as it was opened
+        # (no step on it: no reply from anyone, no status change): the same problem told again once
+        # support answered or resolved it, or the customer did, is back, and is a new case.
         same_case = SupportCase.objects.filter(
             opened_by=user,
             account=account,
@@ -671,7 +679,8 @@ def support_case_submit(
             severity=severity,
             subject=subject,
             description=description,
-        ).exclude(status=CaseStatus.CLOSED)
+            steps=0,
+        )
         earlier = submitted_before(submission_key, same_case)
         if earlier is not None:
             return earlier, False
@@ -773,21 +782,21 @@ def support_case_reply_submit(
         side = _reply_side(user, case)
         # Under the case's lock, so a repeat sent at the same time waits for the first and then finds its
         # reply; before the status is asked, so a repeat is not told the case it just answered moved on.
-        # Back and submit again (a new token) finds it by its text while it is still the case's latest
-        # word: the same text after someone answered is meant again.
-        same_reply = CaseReply.objects.filter(case=case, author=user, body=body).exclude(
-            Exists(CaseReply.objects.filter(case=case, created_at__gt=OuterRef("created_at")))
-        )
+        # Back and submit again (a new token) finds it by its text while it is still the last step on the
+        # case (SupportCase.steps): the same text once someone answered, or the case was resolved,
+        # reopened or escalated meanwhile, is meant again, and is a new reply (that reopens a resolved case).
+        same_reply = CaseReply.objects.filter(case=case, author=user, body=body, step=case.steps)
         earlier = submitted_before(submission_key, same_reply)
         if earlier is not None:
             return earlier, False
         if case.status == CaseStatus.CLOSED:
             raise ConflictError("This case is closed; open a new case if the problem is back.")
         now = timezone.now()
+        case.steps += 1
         reply = CaseReply.objects.create(
-            case=case, author=user, side=side, body=body, submission_key=submission_key
+            case=case, author=user, side=side, body=body, step=case.steps, submission_key=submission_key
         )
-        changed = ["updated_at"]
+        changed = ["steps", "updated_at"]
         breached = False
         # Once the partner passed the case on, only the provider's answer stops the provider's clock.
         answers = side == ReplySide.PROVIDER_SUPPORT or (
@@ -949,7 +958,8 @@ def support_case_status_change(*, user, case: SupportCase, status: str) -> Suppo
             case.resolved_at = case.resolved_at or now
         else:
             case.resolved_at = None
-        case.save(update_fields=["status", "resolved_at", "updated_at"])
+        case.steps += 1
+        case.save(update_fields=["status", "resolved_at", "steps", "updated_at"])
     return case
 
 
@@ -964,5 +974,6 @@ def support_case_escalate(*, user, case: SupportCase) -> SupportCase:
         if case.status in DONE_CASE_STATUSES:
             raise ConflictError("This case is resolved; it needs no escalation.")
         case.escalated_at = timezone.now()
-        case.save(update_fields=["escalated_at", "updated_at"])
+        case.steps += 1
+        case.save(update_fields=["escalated_at", "steps", "updated_at"])
     return case

@@ -335,6 +335,128 @@ def test_the_same_reply_after_an_answer_or_an_hour_later_is_a_new_reply(alpha, b
     ]
 
 
+# Once something happened on the case, the same text sent again is meant again -----------------------------
+
+
+def _support_resolves(case, engineer, reseller):
+    services.support_case_status_change(user=engineer, case=case, status="resolved")
+
+
+def _support_waits_on_the_customer_and_takes_it_back(case, engineer, reseller):
+    # No reply, and the case ends where the reply left it: only the steps in between tell.
+    services.support_case_status_change(user=engineer, case=case, status="waiting_on_customer")
+    services.support_case_status_change(user=engineer, case=case, status="in_progress")
+
+
+def _the_reseller_passes_it_on(case, engineer, reseller):
+    services.support_case_escalate(user=reseller.user, case=case)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "meanwhile",
+    [_support_resolves, _support_waits_on_the_customer_and_takes_it_back, _the_reseller_passes_it_on],
+)
+def test_the_same_reply_after_the_case_moved_on_without_a_reply_is_a_new_reply(
+    alpha, business, engineer, reseller, meanwhile
+):
+    SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+    case = services.support_case_open(
+        user=alpha.staff,
+        account=reseller.account,
+        subject="Checkout is down",
+        description="Every request to the checkout answers 503.",
+        severity="production_down",
+    )
+    services.support_case_reply(user=reseller.user, case=case, body="Please restart the instance.")
+    client = _client(alpha.staff)
+    detail = reverse("support:case-detail", args=[case.pk])
+    reply = reverse("support:case-reply", args=[case.pk])
+    client.post(reply, _reply_data(_token(client.get(detail)), body="Restarted. It still fails."))
+    meanwhile(case, engineer, reseller)
+
+    # The customer answers from the case page as it is now: it still fails.
+    again = client.post(reply, _reply_data(_token(client.get(detail)), body="Restarted. It still fails."))
+
+    assert "Your reply was added." in _page_messages(client, again)
+    assert CaseReply.objects.filter(case=case, author=alpha.staff).count() == 2
+    case.refresh_from_db()
+    assert case.status == "in_progress"  # a requester's reply reopens a resolved case
+
+
+@pytest.mark.django_db
+def test_the_same_answer_after_the_customer_resolved_the_case_is_a_new_reply(alpha, business, engineer):
+    case = _open(alpha)
+    client = _client(engineer)
+    detail = reverse("support:case-detail", args=[case.pk])
+    reply = reverse("support:case-reply", args=[case.pk])
+    client.post(reply, _reply_data(_token(client.get(detail)), body="Fixed: the load balancer is back."))
+    services.support_case_status_change(user=alpha.staff, case=case, status="resolved")
+
+    again = client.post(
+        reply, _reply_data(_token(client.get(detail)), body="Fixed: the load balancer is back.")
+    )
+
+    assert "Your reply was added." in _page_messages(client, again)
+    assert CaseReply.objects.filter(case=case).count() == 2
+
+
+@pytest.mark.django_db
+def test_back_and_the_reply_sent_again_after_the_sla_check_marked_the_case_is_still_one_reply(
+    alpha, business
+):
+    # The deadline passing is no one's answer: the customer's resend is still the reply they sent.
+    case = _open(alpha)
+    client = _client(alpha.staff)
+    detail = reverse("support:case-detail", args=[case.pk])
+    reply = reverse("support:case-reply", args=[case.pk])
+    with time_machine.travel(timezone.now() + datetime.timedelta(hours=2)):
+        client.post(reply, _reply_data(_token(client.get(detail))))
+        assert check_run("support_sla").status == CheckRunStatus.SUCCEEDED
+        case.refresh_from_db()
+        assert case.breached_at is not None
+
+        again = client.post(reply, _reply_data(_token(client.get(detail))))
+
+        assert "This reply was already sent: it is on the case once." in _page_messages(client, again)
+    assert CaseReply.objects.filter(case=case).count() == 1
+
+
+def _support_answers(case, engineer, customer_staff):
+    services.support_case_reply(user=engineer, case=case, body="Fixed: the load balancer is back.")
+
+
+def _support_answers_and_resolves(case, engineer, customer_staff):
+    _support_answers(case, engineer, customer_staff)
+    services.support_case_status_change(user=engineer, case=case, status="resolved")
+
+
+def _the_customer_resolves_it(case, engineer, customer_staff):
+    services.support_case_status_change(user=customer_staff, case=case, status="resolved")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "meanwhile", [_support_answers, _support_answers_and_resolves, _the_customer_resolves_it]
+)
+def test_the_same_problem_told_again_once_its_case_moved_on_opens_a_new_case(
+    alpha, business, engineer, meanwhile
+):
+    client = _client(alpha.staff)
+    client.post(NEW_CASE, _case_data(alpha.account, _token(client.get(NEW_CASE))))
+    first = SupportCase.objects.get()
+    meanwhile(first, engineer, alpha.staff)
+
+    # Twenty minutes later checkout is down again: the customer reports it, from a new form.
+    again = client.post(NEW_CASE, _case_data(alpha.account, _token(client.get(NEW_CASE))))
+
+    assert "is open." in _page_messages(client, again)
+    assert SupportCase.objects.count() == 2
+    assert again["Location"] != reverse("support:case-detail", args=[first.pk])
+
+
 # At the same moment ---------------------------------------------------------------------------------------
 
 
