@@ -1249,11 +1249,15 @@ def _contact_request_submission_key(contact_request: ContactRequest, submission_
 def _contact_request_sent_before(contact_request: ContactRequest, submission_key: str | None):
     """The request a submit of the form repeats (apn_portal.forms.submitted_before): the same submit (its
     key), or the same text to the same partner sent through the form shortly before (Back, when the
-    browser fetches the profile again, puts back what was typed under a new token). None for a new one,
-    and for requests without a form."""
+    browser fetches the profile again, puts back what was typed under a new token) that the partner has
+    not answered yet: once it accepted or declined it, the same text sent again is meant, a new request.
+    None for a new one, and for requests without a form."""
     same_text = {name: getattr(contact_request, name) for name in CONTACT_REQUEST_FIELDS}
     return submitted_before(
-        submission_key, ContactRequest.objects.filter(partner_id=contact_request.partner_id, **same_text)
+        submission_key,
+        ContactRequest.objects.filter(
+            partner_id=contact_request.partner_id, status=ContactRequestStatus.NEW, **same_text
+        ),
     )
 
 

@@ -512,10 +512,15 @@ def reference_submit(
     with transaction.atomic():
         if reference.submission_key:
             # Under the partner's lock, so a repeat sent at the same time waits for the first and then
-            # finds its reference; Back and submit again (a new token) finds it by its content.
+            # finds its reference; Back and submit again (a new token) finds it by its content while it is
+            # as it was registered: once the PDM validated it, or withdrew that, or it was corrected, the
+            # same reference sent again is meant, and registered again.
             _lock(partner)
             earlier = submitted_before(
-                reference.submission_key, _references_registered_alike(reference, user)
+                reference.submission_key,
+                _references_registered_alike(reference, user).exclude(
+                    Exists(CustomerReference.history.filter(id=OuterRef("pk")).exclude(history_type="+"))
+                ),
             )
             if earlier is not None:
                 return earlier, False

@@ -18,6 +18,7 @@ from django.utils import timezone
 from apn_portal.outbox.models import OutboxMessage
 from apn_portal.outbox.services import outbox_flush
 from partners.models import ContactRequest
+from partners.services import contact_request_accept, contact_request_decline
 from tests.factories import PartnerFactory, PartnerUserFactory
 from tests.locks import lock_held, sessions_waiting_for_locks, wait_for
 
@@ -109,6 +110,27 @@ def test_the_same_text_sent_again_an_hour_later_is_a_new_request(client, partner
     assert later.status_code == 303
     assert later["Location"] != first["Location"]
     assert ContactRequest.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda lead, user: contact_request_accept(contact_request=lead, user=user),
+        lambda lead, user: contact_request_decline(contact_request=lead, user=user, reason="Not our region."),
+    ],
+    ids=["accepted", "declined"],
+)
+def test_the_same_text_sent_again_once_the_partner_answered_is_a_new_request(client, partner, answer):
+    # The partner answered the lead: the customer, back on the profile (fetched afresh), asks again.
+    first = send(client, partner, profile_token(client, partner))
+    answer(ContactRequest.objects.get(), partner.users.get())
+
+    again = send(client, partner, profile_token(client, partner))
+
+    assert again.status_code == 303
+    assert again["Location"] != first["Location"]
+    assert ContactRequest.objects.count() == 2
+    assert OutboxMessage.objects.count() == 2
 
 
 def test_the_same_form_sent_again_with_other_text_is_a_new_request(client, partner):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apn_portal.outbox.models import OutboxMessage
 from partners.models import CustomerReference
+from partners.services import customer_reference_set_validated
 from tests.factories import PartnerFactory, PartnerUserFactory, PdmFactory
 from tests.locks import sent_twice_at_once
 
@@ -102,6 +103,30 @@ def test_the_same_reference_from_a_colleague_or_an_hour_later_is_registered_agai
         client.post(NEW, _data(_token(client)))
 
     assert CustomerReference.objects.count() == 3
+
+
+def _validated(reference, pdm):
+    customer_reference_set_validated(reference=reference, validated=True, user=pdm)
+
+
+def _validated_then_withdrawn(reference, pdm):
+    _validated(reference, pdm)
+    customer_reference_set_validated(reference=reference, validated=False, user=pdm)
+
+
+@pytest.mark.parametrize("meanwhile", [_validated, _validated_then_withdrawn])
+def test_the_same_reference_sent_again_once_the_pdm_judged_it_is_registered_again(acme, ann, meanwhile):
+    # The PDM acted on it: the partner, back on the form (fetched afresh), sends it again on purpose.
+    client = _client(ann)
+    client.post(NEW, _data(_token(client)))
+    first = CustomerReference.objects.get()
+    meanwhile(first, acme.pdm)
+
+    again = client.post(NEW, _data(_token(client)), follow=True)
+
+    assert "Your reference for BigCorp was sent to" in again.content.decode()
+    assert CustomerReference.objects.count() == 2
+    assert _emails_to_the_pdm() == 2
 
 
 def test_the_form_sent_again_after_an_edit_registers_the_edited_reference_too(ann):
