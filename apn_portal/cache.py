@@ -4,9 +4,9 @@ The cache only saves work (Find-a-Partner's vocabulary and counts) and shares co
 processes (the throttles). Production keeps it in the Redis that is also the Celery broker, so when that
 Redis is down or unreachable, the pages must go on from the database and a customer's contact request
 must still be stored: a read answers as a miss, a write is skipped, and a counter counts as if its window
-had just started, so a throttle lets the request through rather than refusing everyone. The outage is
-logged as a warning, once and then at most once a minute per process while it lasts, and the recovery
-once.
+had just started (the API's throttles' script, run through `fail_open`, counts nothing), so a throttle lets
+the request through rather than refusing everyone. The outage is logged as a warning, once and then at most
+once a minute per process while it lasts, and the recovery once.
 
 django-redis's IGNORE_EXCEPTIONS would not do: an ignored error makes its incr() and add() answer None,
 so a throttle comparing the count it took with its limit fails with a TypeError (an API throttle), and
@@ -83,6 +83,11 @@ class FailOpenRedisCache(RedisCache):
             was_out = _outages.pop(self._where, None) is not None
         if was_out:
             logger.info("Cache %s answers again", self._where)
+
+    def fail_open(self, when_unavailable, operation, *args, **kwargs):
+        """`operation` (Redis commands the cache has no method for, such as a throttle's script), failing
+        open as every method here: `when_unavailable` while Redis cannot be reached."""
+        return self._attempt(when_unavailable, operation, *args, **kwargs)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         # True, "stored, you are the first": what asks add() that goes ahead (a throttle's window, a

@@ -1,10 +1,12 @@
 """Rates per anonymous IP address, per token, and for sending contact requests, counted in the shared
 cache (Redis when the suite has one, as in CI)."""
 
+import datetime
 import os
 import threading
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.db import connection
 
@@ -37,6 +39,67 @@ def shared_cache(settings):
         cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(params=["local memory", "redis"])
+def each_cache(request, settings):
+    """The local-memory cache of a portal without Redis, then the production cache on Redis."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_up")
+        return
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+
+
+NINE = datetime.datetime(2026, 11, 30, 9, 0, 0, tzinfo=datetime.UTC)
+
+
+def at(seconds: float):
+    """The clock at 9:00 and so many seconds, standing still."""
+    return time_machine.travel(NINE + datetime.timedelta(seconds=seconds), tick=False)
+
+
+def tiers(client) -> int:
+    return client.get("/api/v1/tiers/").status_code
+
+
+def test_a_burst_around_the_end_of_a_minute_gets_no_more_than_the_rate_through(db, settings, each_cache):
+    """3/min: one request at 9:00:00, two at 9:00:59, three at 9:01:01. Counted in a window that started
+    at 9:00:00, the three at 9:01:01 would all pass (five within two seconds); counted over the last
+    minute, only the one that 9:00:00's request makes room for does."""
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anon": "3/min"}
+    client = api_client()
+    with at(0):
+        assert tiers(client) == 200
+    with at(59):
+        assert [tiers(client), tiers(client)] == [200, 200]
+    with at(61):
+        assert [tiers(client), tiers(client)] == [200, 429]
+        refused = client.get("/api/v1/tiers/")
+    # The next slot is free when 9:00:59's requests are a minute old, and not before.
+    assert refused.status_code == 429 and refused["Retry-After"] == "58"
+    with at(118.5):
+        assert tiers(client) == 429
+    with at(119):
+        assert [tiers(client), tiers(client), tiers(client)] == [200, 200, 429]
+
+
+def test_a_client_sending_as_fast_as_it_may_never_gets_more_than_the_rate_in_a_minute(
+    db, settings, each_cache
+):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anon": "3/min"}
+    client = api_client()
+    passed = []
+    for half_seconds in range(1, 2 * 200):  # a request every half second for 200 seconds
+        moment = 0.25 + half_seconds / 2
+        with at(moment):
+            if tiers(client) == 200:
+                passed.append(moment)
+    for moment in passed:
+        in_the_minute_to_it = [other for other in passed if moment - 60 < other <= moment]
+        assert len(in_the_minute_to_it) <= 3, f"{in_the_minute_to_it} passed 3/min"
+    # ...and gets the whole rate: the next one as soon as the oldest counted is a minute old.
+    assert passed == [0.75, 1.25, 1.75, 60.75, 61.25, 61.75, 120.75, 121.25, 121.75, 180.75, 181.25, 181.75]
 
 
 def test_anonymous_callers_are_limited_per_address(world, settings, shared_cache):
@@ -90,7 +153,7 @@ def test_sending_contact_requests_has_a_tighter_rate_per_address(world, settings
     assert world.client("user_a").get("/api/v1/contact-requests/").status_code == 200
 
 
-def test_refused_contact_requests_do_not_use_up_the_rate(world, settings, shared_cache):
+def test_refused_contact_requests_do_not_use_up_the_rate(world, settings, each_cache):
     settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "contact_requests": "3/hour"}
     client = api_client()
     refused = [
