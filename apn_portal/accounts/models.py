@@ -65,6 +65,8 @@ class User(AbstractUser):
         # - a move to another organisation, or in or out of the provider's staff (TOKEN_BOUND_FIELDS above):
         #   the token was handed to the old organisation's integration, and would otherwise read the new
         #   one's private records;
+        # - deactivation: it is how an operator cuts someone off (a departure, a leaked token), so the token
+        #   issued before must not work again once the user is reactivated;
         # - disabling password sign-in: see _ends_api_tokens.
         with transaction.atomic():
             using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
@@ -87,16 +89,23 @@ class User(AbstractUser):
         if self._password is not None and saves("password"):
             return True
         attnames = [self._meta.get_field(name).attname for name in TOKEN_BOUND_FIELDS if saves(name)]
+        deactivates = saves("is_active") and not self.is_active
         # Disabling password sign-in (set_unusable_password(), the admin's "usable_password" off) sets no
         # new password, but ends the tokens too: it is how the password one holds is taken away.
         disables_password = saves("password") and not is_password_usable(self.password)
-        if not attnames and not disables_password:
+        if not attnames and not disables_password and not deactivates:
             return False
-        columns = [*attnames, "password"] if disables_password else attnames
+        columns = [
+            *attnames,
+            *(["password"] if disables_password else []),
+            *(["is_active"] if deactivates else []),
+        ]
         stored = type(self)._base_manager.using(using).filter(pk=self.pk).values(*columns).first()
         if stored is None:
             return False
         if disables_password and is_password_usable(stored["password"]):
+            return True
+        if deactivates and stored["is_active"]:
             return True
         return any(stored[name] != getattr(self, name) for name in attnames)
 
