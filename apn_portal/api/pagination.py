@@ -5,7 +5,8 @@ Small lists page by number (with a total count, at most 100 a page). Large and g
 walking them from the first page to the last sees every row that existed when it started exactly once,
 however many rows are inserted meanwhile, because each page starts strictly after the last row of the
 previous one in an ordering that ends with the unique `id`. A page-numbered list walked the way a copy
-or a sync walks it (`ordering=id`, or `ordering=updated_at` oldest first) continues by the same cursor.
+or a sync walks it (`ordering=id`, or `ordering=updated_at` oldest first, or no `ordering` where the
+list's own order is one of those) continues by the same cursor.
 """
 
 import base64
@@ -77,16 +78,28 @@ class CountedWithPagePaginator(ApiCountPaginator):
 # row up one place, and the row at the page's edge would never come: `next` continues by keyset instead.
 WALK_ORDERINGS = ("id", "updated_at")
 
+# A list's own order (no `ordering` asked for), as UniqueOrderingFilter applies it, that is one of the
+# walks' keysets: the walk it stands for. A client following `next` without choosing an order walks it too.
+WALKED_DEFAULT_ORDERS = {("id",): "id", ("pk",): "id", ("updated_at", "id"): "updated_at"}
+
+
+def walk_of_default_order(order_by) -> str | None:
+    """The walk (`id` or `updated_at`) that a list ordered by `order_by` (names or expressions) is, if any."""
+    if not all(isinstance(key, str) for key in order_by):
+        return None  # a search's ranking, Find-a-Partner's `sort`: no keyset of the walks'
+    return WALKED_DEFAULT_ORDERS.get(tuple(order_by))
+
 
 class PortalPageNumberPagination(PageNumberPagination):
     """Pages by number, up to 100 rows a page. `count` is exact up to 1,000 rows; past that it says
     1,000 and `count_is_capped` is true (counting every row of a big table would cost more than the
     page), while `next` still leads on page by page.
 
-    Ordered by `?ordering=id` or `?ordering=updated_at`, the orders a copy or a sync walks, `next` leads
-    on by `cursor` (KeysetCursorPagination's, after the page's last row) rather than by page number, so
-    the walk neither misses nor repeats a row while rows are added, changed or deleted. A page reached
-    by cursor has the same shape (the whole list's `count`), no number and no `previous`."""
+    Ordered by `?ordering=id` or `?ordering=updated_at`, the orders a copy or a sync walks, or without
+    `ordering` where the list's own order is one of them (staff members, references, enrollments... by
+    id), `next` leads on by `cursor` (KeysetCursorPagination's, after the page's last row) rather than by
+    page number, so the walk neither misses nor repeats a row while rows are added, changed or deleted. A
+    page reached by cursor has the same shape (the whole list's `count`), no number and no `previous`."""
 
     page_size = 50
     page_size_query_param = "page_size"
@@ -101,7 +114,7 @@ class PortalPageNumberPagination(PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
-        self.walk_ordering = self._walk_ordering(request, view)
+        self.walk_ordering = self._walk_ordering(request, view, queryset)
         self.walked_by_cursor = False
         self.next_cursor = None
         raw_cursor = KEYSET.requested_cursor(request)
@@ -128,8 +141,11 @@ class PortalPageNumberPagination(PageNumberPagination):
         rows, self.next_cursor = KEYSET.rows_after(queryset, self.walk_ordering, raw_cursor, size)
         return rows
 
-    def _walk_ordering(self, request, view) -> str | None:
-        """`id` or `updated_at` when the list was asked for in that order (one the view offers)."""
+    def _walk_ordering(self, request, view, queryset) -> str | None:
+        """`id` or `updated_at` when the list was asked for in that order (one the view offers), or, without
+        `ordering`, when the list's own order (as the ordering filter left it) is that walk's keyset."""
+        if api_settings.ORDERING_PARAM not in request.query_params:
+            return walk_of_default_order(getattr(getattr(queryset, "query", None), "order_by", ()) or ())
         value = request.query_params.get(api_settings.ORDERING_PARAM)
         if value in WALK_ORDERINGS and value in (getattr(view, "ordering_fields", None) or ()):
             return value
@@ -193,14 +209,18 @@ class PortalPageNumberPagination(PageNumberPagination):
         return response
 
     def get_schema_operation_parameters(self, view):
+        walks = "`ordering=id` or `ordering=updated_at`"
+        own = walk_of_default_order(getattr(view, "ordering", None) or ())
+        if own is not None:
+            walks += f" (or no `ordering`: this list's own order is by `{own}`)"
         return [
             *super().get_schema_operation_parameters(view),
             {
                 "name": self.cursor_query_param,
                 "required": False,
                 "in": "query",
-                "description": "With `ordering=id` or `ordering=updated_at`: where the page starts, the "
-                "`cursor` of the previous page's `next` link (instead of `page`).",
+                "description": f"With {walks}: where the page starts, the `cursor` of the previous page's "
+                "`next` link (instead of `page`).",
                 "schema": {"type": "string", "minLength": 1},
             },
         ]

@@ -15,12 +15,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from partners.models import Partner, StaffMember
+from engagements.models import EngagementPartner
+from partners.models import CustomerReference, Partner, ProgramEnrollment, StaffMember
 from tests.api.conftest import api_client
 from tests.factories import (
+    CustomerFactory,
     CustomerReferenceFactory,
+    EngagementPartnerFactory,
     OfficeFactory,
     PartnerFactory,
+    ProgramEnrollmentFactory,
     StaffMemberFactory,
     SuperUserFactory,
 )
@@ -169,6 +173,53 @@ def test_a_copy_by_id_of_a_word_search_walks_by_cursor_too(client):
     assert seen == matching
 
 
+# The page-numbered lists whose own order (no `ordering` asked for) is by id.
+LISTS_IN_ID_ORDER = {
+    "staff-members": (StaffMember, StaffMemberFactory),
+    "references": (CustomerReference, CustomerReferenceFactory),
+    "enrollments": (ProgramEnrollment, ProgramEnrollmentFactory),
+    "engagement-partners": (EngagementPartner, EngagementPartnerFactory),
+}
+
+
+@pytest.mark.parametrize("resource", LISTS_IN_ID_ORDER)
+def test_a_copy_in_a_lists_own_id_order_sees_every_row_while_an_early_one_is_deleted(client, resource):
+    model, factory = LISTS_IN_ID_ORDER[resource]
+    before = sorted(row.pk for row in factory.create_batch(7))
+
+    def an_early_row_removed(pages, seen):
+        if pages == 1:  # a row already read goes, so every unread row moves up one place
+            model.objects.filter(pk=seen[0]).delete()
+
+    seen = _walk(client, f"/api/v1/{resource}/?page_size=2", an_early_row_removed)
+
+    assert seen == before, "a row that exists throughout the walk was never seen, or came twice"
+
+
+def test_a_lists_own_id_order_continues_by_cursor_and_still_opens_a_page_by_number(client):
+    members = sorted(member.pk for member in StaffMemberFactory.create_batch(7))
+    first = client.get("/api/v1/staff-members/?page_size=2").json()
+    assert set(_query(first["next"])) == {"page_size", "cursor"}
+    assert first["previous"] is None
+    second = client.get(first["next"]).json()
+    assert [row["id"] for row in second["results"]] == members[2:4]
+    assert (second["count"], second["previous"]) == (7, None)
+    third = client.get("/api/v1/staff-members/?page_size=2&page=3").json()
+    assert [row["id"] for row in third["results"]] == members[4:6]
+    assert _query(third["previous"]) == {"page": ["2"], "page_size": ["2"]}
+    assert set(_query(third["next"])) == {"page_size", "cursor"}
+    assert [row["id"] for row in client.get(third["next"]).json()["results"]] == members[6:]
+
+
+def test_a_list_in_its_own_name_order_still_pages_by_number(client):
+    CustomerFactory.create_batch(5)
+    body = client.get("/api/v1/customers/?page_size=2").json()
+    assert _query(body["next"]).get("page") == ["2"] and "cursor" not in _query(body["next"])
+    cursor = _cursor_of(client.get("/api/v1/customers/?ordering=id&page_size=2").json()["next"])
+    response = client.get(f"/api/v1/customers/?page_size=2&cursor={cursor}")
+    assert response.status_code == 400 and list(response.json()) == ["cursor"]
+
+
 def _query(url) -> dict:
     return parse_qs(urlsplit(url).query)
 
@@ -187,7 +238,7 @@ def test_next_continues_by_cursor_in_a_walks_order_and_by_page_number_in_the_oth
         assert second["count"] == 5 and second["previous"] is None and "cursor=" in second["next"]
         last = client.get(second["next"]).json()
         assert (len(last["results"]), last["next"]) == (1, None)
-    for query in ("", "ordering=-id&", "ordering=-updated_at&", "ordering=full_name&"):
+    for query in ("ordering=-id&", "ordering=-updated_at&", "ordering=full_name&"):
         body = client.get(f"/api/v1/staff-members/?{query}page_size=2").json()
         assert _query(body["next"]).get("page") == ["2"] and "cursor" not in _query(body["next"])
 
@@ -253,7 +304,8 @@ def _forged(payload) -> str:
         f"ordering=id&cursor={_forged({'o': 'id', 'p': 1})}",
         f"ordering=updated_at&cursor={_forged({'o': 'updated_at', 'p': ['2024-01-01T00:00:00', 1]})}",
         f"ordering=updated_at&cursor={_forged({'o': 'id', 'p': [1]})}",
-        f"cursor={_forged({'o': 'id', 'p': [1]})}",  # no ordering: the list's own order is by page
+        # No ordering: the list's own order is by id, and this cursor is one of `ordering=updated_at`'s.
+        f"cursor={_forged({'o': 'updated_at', 'p': ['2024-01-01T00:00:00+00:00', 1]})}",
         f"ordering=-id&cursor={_forged({'o': '-id', 'p': [1]})}",
         f"ordering=full_name&cursor={_forged({'o': 'full_name', 'p': ['a', 1]})}",
     ],
