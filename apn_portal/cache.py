@@ -4,9 +4,9 @@ The cache only saves work (Find-a-Partner's vocabulary and counts) and shares co
 processes (the throttles). Production keeps it in the Redis that is also the Celery broker, so when that
 Redis is down or unreachable, the pages must go on from the database and a customer's contact request
 must still be stored: a read answers as a miss, a write is skipped, and a counter counts as if its window
-had just started (the API's throttles' script, run through `fail_open`, counts nothing), so a throttle lets
-the request through rather than refusing everyone. The outage is logged as a warning, once and then at most
-once a minute per process while it lasts, and the recovery once.
+had just started (the rate limits' script, `apn_portal.rate_limit`, run through `fail_open`, counts
+nothing), so a throttle lets the request through rather than refusing everyone. The outage is logged as a
+warning, once and then at most once a minute per process while it lasts, and the recovery once.
 
 django-redis's IGNORE_EXCEPTIONS would not do: an ignored error makes its incr() and add() answer None,
 so a throttle comparing the count it took with its limit fails with a TypeError (an API throttle), and

@@ -2,66 +2,29 @@
 per token (or signed-in user), and a tighter rate for sending contact requests. Counters live in the
 default cache, Redis in production, so every web process shares them, and are taken atomically, so requests
 answered at once by several processes are each counted; each rate holds over any period of its length
-(`PortalRateThrottle`).
+(`PortalRateThrottle`, `apn_portal.rate_limit`).
 
 Rates come from `settings.API_THROTTLE_RATES` at request time (e.g. `{"anon": "120/min"}`), so an operator
 can change them with environment variables.
 """
 
-import secrets
-import threading
-
 from django.conf import settings
-from django.core.cache import DEFAULT_CACHE_ALIAS, caches
-from django.core.cache.backends.redis import RedisCache
 from rest_framework import status
 from rest_framework.throttling import SimpleRateThrottle
 
+from apn_portal import rate_limit
 from apn_portal.api.idempotency import REPLAY_HEADER, stored_response_exists
-from apn_portal.cache import FailOpenRedisCache
 from apn_portal.http import client_throttle_address
-
-# Atomically, in Redis: forget the requests counted that are a period old, count the others, and count
-# this one if there is room; else answer the time of the request whose leaving makes room, for Retry-After.
-# A request is counted at its time (ARGV[1]) or, if a request counted before it has a later one (its
-# process read the clock after this one did), at that time: the times counted never go back, so no period
-# holds more than the rate, whatever order requests sent at once are counted in.
-SLIDING_LOG = """
-local key, now, period, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local latest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
-if latest and tonumber(latest) > now then
-    now = tonumber(latest)
-end
-redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.6f', now - period))
-local counted = redis.call('ZCARD', key)
-if counted < limit then
-    redis.call('ZADD', key, string.format('%.6f', now), ARGV[4])
-    redis.call('PEXPIRE', key, math.ceil(period * 1000))
-    return false
-end
-return redis.call('ZRANGE', key, counted - limit, counted - limit, 'WITHSCORES')[2]
-"""
-
-# The local-memory cache lives in the process: its lists are read and written under this lock.
-_local_lock = threading.Lock()
 
 
 class PortalRateThrottle(SimpleRateThrottle):
     """A rate held over any period of its length (`3/min`: no more than 3 requests in any 60 seconds), as
-    DRF's own throttle meant it, in the shared cache, each request counted atomically (DRF's reads, appends
-    to and writes back a list of times, so requests answered at once by several processes were not all
-    counted; a counter per window let twice the rate through around a window's end):
-
-    - the times of the requests of the last period are kept, in Redis as a sorted set that one script
-      trims, counts and adds to (`SLIDING_LOG`), so requests sent at once cannot get more through between
-      them than the rate; in the local-memory cache (no Redis: one process) as a list, under a lock.
-      Those past the rate get 429 and are not counted;
-    - `Retry-After` says in how many seconds the oldest request counted is a period old, when the next
-      one can pass (at most the period);
-    - while Redis cannot be reached (`apn_portal.cache.FailOpenRedisCache`) nothing is counted and every
-      request is let through, never refused.
-
-    Another cache backend would be counted as the local-memory one, atomically only within a process."""
+    DRF's own throttle meant it, counted as every limit of the portal is (`apn_portal.rate_limit`): each
+    request atomically in the shared cache (DRF's reads, appends to and writes back a list of times, so
+    requests answered at once by several processes were not all counted; a counter per window let twice
+    the rate through around a window's end). Those past the rate get 429 and are not counted;
+    `Retry-After` says in how many seconds the oldest request counted is a period old (at most the
+    period); while Redis cannot be reached every request is let through, never refused."""
 
     def get_rate(self):
         return settings.API_THROTTLE_RATES.get(self.scope)
@@ -87,38 +50,13 @@ class PortalRateThrottle(SimpleRateThrottle):
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return self.get_cache_key(request, view) if self.rate else None
 
-    def _take_slot(self) -> tuple[str, str, int] | None:
-        """The request as counted (the log's key, its entry there and the period, to give it back), or
-        None when the last period has no room left."""
+    def _take_slot(self) -> rate_limit.Slot | None:
+        """The request as counted, to give it back, or None when the last period has no room left."""
         # Its own name: DRF's throttle kept a list of times at self.key itself.
-        log, entry = f"{self.key}:log", secrets.token_hex(8)
-        if self.num_requests < 1:
-            frees_up = self.now
-        elif isinstance(backend := caches[DEFAULT_CACHE_ALIAS], RedisCache):
-            key = backend.make_and_validate_key(log)
-            args = [repr(self.now), self.duration, self.num_requests, entry]
-
-            def run(client):
-                return client.register_script(SLIDING_LOG)(keys=[key], args=args, client=client)
-
-            frees_up = _in_redis(backend, key, run, when_unavailable=None)
-        else:
-            frees_up = self._take_locally(backend, log, entry)
-        if frees_up is None:
-            return log, entry, self.duration
-        self.wait_seconds = min(float(self.duration), max(float(frees_up) + self.duration - self.now, 0.001))
-        return None
-
-    def _take_locally(self, backend, log: str, entry: str) -> float | None:
-        with _local_lock:
-            counted = backend.get(log, [])
-            # As in Redis (SLIDING_LOG): the times counted never go back.
-            now = max(self.now, counted[-1][0]) if counted else self.now
-            counted = [e for e in counted if e[0] > now - self.duration]
-            if len(counted) >= self.num_requests:
-                return counted[len(counted) - self.num_requests][0]
-            backend.set(log, [*counted, (now, entry)], self.duration)
-        return None
+        attempt = rate_limit.take_slot(f"{self.key}:log", self.num_requests, self.duration, self.now)
+        if not attempt.allowed:
+            self.wait_seconds = attempt.retry_after
+        return attempt.slot
 
     def wait(self):
         return getattr(self, "wait_seconds", float(self.duration))
@@ -176,30 +114,6 @@ class WorkThrottle(PortalRateThrottle):
         return True
 
 
-def _in_redis(backend: RedisCache, key: str, run, when_unavailable):
-    """`run(client)` with the Redis client that holds `key`; the production cache fails open."""
-
-    def call():
-        return run(backend._cache.get_client(key, write=True))
-
-    if isinstance(backend, FailOpenRedisCache):
-        return backend.fail_open(when_unavailable, call)
-    return call()
-
-
-def _give_back(slot: tuple[str, str, int]) -> None:
-    key, entry, duration = slot
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(backend, RedisCache):
-        key = backend.make_and_validate_key(key)
-        _in_redis(backend, key, lambda client: client.zrem(key, entry), when_unavailable=None)
-        return
-    with _local_lock:
-        counted = backend.get(key, [])
-        if any(e[1] == entry for e in counted):
-            backend.set(key, [e for e in counted if e[1] != entry], duration)
-
-
 def give_back_unused_work(request, response) -> None:
     """Called with each answer: the slots a request took are given back unless it did its work (a
     success that was not the replay of a stored response)."""
@@ -208,7 +122,7 @@ def give_back_unused_work(request, response) -> None:
     if status.is_success(response.status_code) and not response.has_header(REPLAY_HEADER):
         return
     for slot in slots:
-        _give_back(slot)
+        rate_limit.give_back(slot)
 
 
 class ContactRequestThrottle(WorkThrottle):

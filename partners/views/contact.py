@@ -1,11 +1,11 @@
 """Contact requests sent from a partner's profile: validate, throttle, store, confirm."""
 
-import contextlib
+import math
 
-from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
+from apn_portal import rate_limit
 from apn_portal.exceptions import DomainError
 from apn_portal.http import client_address, form_address, redirect_see_other, throttle_address
 from apn_portal.pages import form_error
@@ -13,8 +13,8 @@ from partners.forms import ContactRequestForm
 from partners.models import Partner, contact_request_new_reference
 from partners.services import contact_request_submit, contact_request_submitted_before
 
-# Each address (an IPv6 client's /64) may send this many requests per window; enough for a person, too
-# few for a spammer.
+# Each address (an IPv6 client's /64) may send this many requests in any period of this length, counted as
+# every limit of the portal is (`apn_portal.rate_limit`); enough for a person, too few for a spammer.
 CONTACT_THROTTLE_LIMIT = 5
 CONTACT_THROTTLE_WINDOW_SECONDS = 10 * 60
 # The confirmation page is shown only to the session that sent the request.
@@ -33,37 +33,15 @@ def contact_form_for(request, partner: Partner) -> ContactRequestForm:
 
 
 def _throttle_key(ip: str | None) -> str:
-    # An IPv6 client by its /64, which it may use all of; the request stores its full address.
-    return f"contact-request-throttle:{throttle_address(ip) or 'unknown'}"
+    # An IPv6 client by its /64, which it may use all of; the request stores its full address. The log of
+    # the last period's requests has a name of its own: the fixed window's counter had the bare key.
+    return f"contact-request-throttle:{throttle_address(ip) or 'unknown'}:log"
 
 
-def _is_throttled(ip: str | None) -> bool:
-    return (cache.get(_throttle_key(ip)) or 0) >= CONTACT_THROTTLE_LIMIT
-
-
-def _count_submission(ip: str | None) -> bool:
-    """Count a new request from `ip`; False, and uncounted, when it is one over the limit. The count
-    taken is the answer, so requests sent at one instant can never all read a count under the limit
-    before any of them adds to it."""
-    key = _throttle_key(ip)
-    # add() starts the window only once; incr() is atomic on Redis and in local memory alike.
-    cache.add(key, 0, CONTACT_THROTTLE_WINDOW_SECONDS)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the window ended between add() and incr()
-        cache.set(key, 1, CONTACT_THROTTLE_WINDOW_SECONDS)
-        count = 1
-    if count > CONTACT_THROTTLE_LIMIT:
-        _uncount_submission(ip)
-        return False
-    return True
-
-
-def _uncount_submission(ip: str | None) -> None:
-    # A submit sent twice at once: both were counted before the service found the second a repeat. A
-    # window that ended meanwhile has nothing to give back.
-    with contextlib.suppress(ValueError):
-        cache.decr(_throttle_key(ip))
+def _count_submission(ip: str | None) -> rate_limit.Attempt:
+    """Count a request from `ip`, or refuse it (uncounted) when the last period already holds the limit.
+    Counted atomically, so requests sent at one instant can never get more than the limit through."""
+    return rate_limit.take_slot(_throttle_key(ip), CONTACT_THROTTLE_LIMIT, CONTACT_THROTTLE_WINDOW_SECONDS)
 
 
 def _remember_sent(request, reference: str, partner: Partner) -> None:
@@ -97,12 +75,15 @@ def contact_request_create(request, slug):
         )
         if earlier is not None:
             return _confirm(request, earlier.reference, partner)
-    if _is_throttled(ip):
-        return _throttled_page(request, partner, form)
+    # Counted before it is looked at further, so any request over the limit, invalid or not, is refused; a
+    # form refused for what it says gives its place back, as does a repeat the service recognises (a
+    # submit sent twice at once: both were counted before the service found the second a repeat).
+    attempt = _count_submission(ip)
+    if not attempt.allowed:
+        return _throttled_page(request, partner, form, attempt.retry_after)
     if not is_valid:
+        rate_limit.give_back(attempt.slot)
         return _form_page(request, partner, form, status=400)
-    if not _count_submission(ip):
-        return _throttled_page(request, partner, form)
     if form.is_spam():
         # A bot filled the trap: it gets what a person would, and nothing is stored or sent.
         return _confirm(request, contact_request_new_reference(), partner)
@@ -114,18 +95,21 @@ def contact_request_create(request, slug):
         form_error(form, exc)
         return _form_page(request, partner, form, status=400)
     if not created:
-        _uncount_submission(ip)
+        rate_limit.give_back(attempt.slot)
     return _confirm(request, contact_request.reference, partner)
 
 
-def _throttled_page(request, partner, form):
-    # What the customer typed is shown back (is_valid() ran), with its own errors if any.
+def _throttled_page(request, partner, form, retry_after: float):
+    # What the customer typed is shown back (is_valid() ran), with its own errors if any. Ten minutes is
+    # the longest wait; Retry-After says when the oldest request counted leaves the period.
     form.add_error(
         None,
         "You have sent several requests in the last few minutes. "
         "Please wait ten minutes and send this one again; what you typed is kept below.",
     )
-    return _form_page(request, partner, form, status=429)
+    response = _form_page(request, partner, form, status=429)
+    response["Retry-After"] = str(math.ceil(retry_after))
+    return response
 
 
 def _confirm(request, reference: str, partner: Partner):
