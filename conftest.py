@@ -49,6 +49,15 @@ def _fast_and_isolated(settings, tmp_path, request):
         setattr(settings, name, value)
 
 
+@pytest.fixture(autouse=True)
+def _broker_reachable():
+    """Each test starts with the broker taken as reachable: a publish one test made fail does not leave
+    the next tests' tasks unqueued for the pause that follows (apn_portal.broker)."""
+    from apn_portal.broker import broker_pause_end
+
+    broker_pause_end()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """TEST_DB_SUFFIX gives concurrent runs on one PostgreSQL server their own test databases."""

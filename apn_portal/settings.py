@@ -225,6 +225,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
     else {}
 )
+# After one publish fails (a Redis that is down or never answers, after the timeouts above), a process
+# queues nothing for this long (apn_portal.broker): what it would queue is stored already, and the
+# minute's sweeps send it, so an admin action over many rows waits out one timeout, not one per row.
+BROKER_PAUSE_SECONDS = 30
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "apn_portal.outbox.tasks.outbox_sweep", "schedule": 60.0},
     # Find-a-Partner's counts stop including what expired at midnight within a quarter of an hour.

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
 
+from apn_portal.broker import task_publish
 from apn_portal.exceptions import PermissionDeniedError
 from apn_portal.outbox.models import OutboxMessage, OutboxStatus
 from apn_portal.pauses import is_paused, pause_start
@@ -148,10 +149,8 @@ def outbox_rendered_email_enqueue(
 def _schedule_delivery(message_id: int) -> None:
     from apn_portal.outbox.tasks import outbox_deliver
 
-    try:
-        outbox_deliver.delay(message_id)
-    except Exception:  # broker down: the message stays pending and the periodic sweep sends it later
-        logger.warning("Could not queue outbox message %s; the sweep will send it", message_id, exc_info=True)
+    # Broker down (or down a moment ago): the message stays pending and the periodic sweep sends it.
+    task_publish(outbox_deliver, (message_id,), unsent=f"outbox message {message_id}")
 
 
 def outbox_message_bodies(message: OutboxMessage) -> tuple[str, str]:
@@ -245,8 +244,9 @@ def outbox_messages_resend(*, messages, user) -> int:
         OutboxMessage.objects.filter(pk__in=ids).update(
             status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now
         )
-        for message_id in ids:
-            transaction.on_commit(lambda message_id=message_id: _schedule_delivery(message_id))
+        if ids:
+            # Queued together, as the scheduled checks' emails are: one publish, not one per message.
+            transaction.on_commit(lambda: _schedule_batch_delivery(ids))
     return len(ids)
 
 
@@ -431,9 +431,12 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
 def _schedule_batch_delivery(message_ids: list[int]) -> None:
     from apn_portal.outbox.tasks import outbox_deliver_batch
 
+    # Broker down: the messages stay pending and the periodic sweep sends them.
     for start in range(0, len(message_ids), DELIVERY_BATCH):
-        try:
-            outbox_deliver_batch.delay(message_ids[start : start + DELIVERY_BATCH])
-        except Exception:  # broker down: the messages stay pending and the periodic sweep sends them
-            logger.warning("Could not queue %s outbox messages; the sweep will send them", len(message_ids))
+        if not task_publish(
+            outbox_deliver_batch,
+            (message_ids[start : start + DELIVERY_BATCH],),
+            unsent=f"{len(message_ids) - start} outbox messages",
+            plural=True,
+        ):
             return

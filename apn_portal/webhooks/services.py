@@ -39,6 +39,7 @@ from django.db.models import Case, DateTimeField, F, IntegerField, Q, Value, Whe
 from django.http.request import validate_host
 from django.utils import timezone
 
+from apn_portal.broker import task_publish
 from apn_portal.exceptions import DomainError, PermissionDeniedError, lock_or_refuse
 from apn_portal.pauses import is_paused, pause_start
 from apn_portal.webhooks.choices import CUSTOMER_EVENTS, DeliveryStatus, WebhookEvent
@@ -431,24 +432,19 @@ def _records_seen_by_endpoints(endpoints, records, visible_to) -> dict[int, set]
 
 
 def webhook_deliveries_queue(delivery_ids: list[int], countdown: float | None = None) -> None:
-    from celery.exceptions import SoftTimeLimitExceeded
-
     from apn_portal.webhooks.tasks import webhook_deliver_task
 
     for index, delivery_id in enumerate(delivery_ids):
-        try:
-            webhook_deliver_task.apply_async((delivery_id,), countdown=countdown)
-        except SoftTimeLimitExceeded:
-            raise  # the task running this is out of time: it ends, rather than going on publishing
-        except Exception:
-            # The broker is down: every further publish would wait out its retries in vain (hours, for a
-            # large backlog), as in the outbox's _schedule_batch_delivery. The deliveries stay pending and
-            # the periodic sweep sends them.
-            logger.warning(
-                "Could not queue %s webhook deliveries; the sweep will send them",
-                len(delivery_ids) - index,
-                exc_info=True,
-            )
+        # The broker is down: every further publish would wait out its retries in vain (hours, for a large
+        # backlog), as in the outbox's _schedule_batch_delivery. The deliveries stay pending and the
+        # periodic sweep sends them. A task out of time (SoftTimeLimitExceeded) ends here.
+        if not task_publish(
+            webhook_deliver_task,
+            (delivery_id,),
+            countdown=countdown,
+            unsent=f"{len(delivery_ids) - index} webhook deliveries",
+            plural=True,
+        ):
             return
 
 
