@@ -19,6 +19,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.accounts.models import role_holders_condition
 from apn_portal.dates import validate_plausible_date
 from apn_portal.models import TimeStampedModel
 from engagements.choices import (
@@ -108,7 +109,7 @@ class Customer(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="managed_customers",
-        limit_choices_to={"is_staff": True, "groups__name": StaffRole.ACCOUNT_MANAGER.value},
+        limit_choices_to=role_holders_condition(StaffRole.ACCOUNT_MANAGER),
     )
     solutions_architect = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -116,7 +117,7 @@ class Customer(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="architected_customers",
-        limit_choices_to={"is_staff": True, "groups__name": StaffRole.SOLUTIONS_ARCHITECT.value},
+        limit_choices_to=role_holders_condition(StaffRole.SOLUTIONS_ARCHITECT),
     )
     tam = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -125,7 +126,7 @@ class Customer(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="tam_customers",
-        limit_choices_to={"is_staff": True, "groups__name": StaffRole.TAM.value},
+        limit_choices_to=role_holders_condition(StaffRole.TAM),
         help_text="The Technical Account Manager that Enterprise Support brings.",
     )
     access_administrators = models.ManyToManyField(

@@ -147,7 +147,13 @@ def _ensure_open(engagement: Engagement) -> None:
 
 
 def _check_staff_role(member, role: StaffRole, field: str) -> None:
-    if member is not None and not member.has_role(role):
+    """Refuse `member` for `field` unless they hold `role` now (User.has_role, role_holders_condition):
+    somebody deactivated has left, whatever roles they held."""
+    if member is None:
+        return
+    if not member.is_active:
+        raise DomainError(f"{member} has left and can no longer sign in.", field=field)
+    if not member.has_role(role):
         raise DomainError(f"{member} is not one of the provider's {role.value}s.", field=field)
 
 

@@ -11,6 +11,7 @@ from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Su
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.accounts.models import role_holders_condition
 from apn_portal.accounts.selectors import user_is_signed_in
 from engagements.choices import AccessScope
 from engagements.models import AwsAccount, Customer, todays_in_zones
@@ -610,13 +611,7 @@ def tams():
     """The provider's active Technical Account Managers."""
     from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.filter(
-        is_active=True,
-        is_staff=True,
-        partner__isnull=True,
-        customer__isnull=True,
-        groups__name=StaffRole.TAM.value,
-    )
+    return get_user_model().objects.filter(role_holders_condition(StaffRole.TAM))
 
 
 def qualified_tams(*days: datetime.date):

@@ -10,6 +10,19 @@ from apn_portal.accounts.choices import StaffRole
 TOKEN_BOUND_FIELDS = ("partner", "customer", "is_staff", "is_superuser")
 
 
+def role_holders_condition(role: StaffRole) -> Q:
+    """Who holds `role` now, as a condition on users, what User.has_role asks of one user: active provider
+    staff (staff, in no partner's or customer's organisation) in the role's group. Somebody deactivated
+    (who has left) holds no role, whatever groups they are still in."""
+    return Q(
+        is_active=True,
+        is_staff=True,
+        partner__isnull=True,
+        customer__isnull=True,
+        groups__name=role.value,
+    )
+
+
 class User(AbstractUser):
     """Somebody who signs in: a partner's or customer's staff, or the provider's own staff.
 
@@ -114,7 +127,8 @@ class User(AbstractUser):
         return self.is_staff and self.partner_id is None and self.customer_id is None
 
     def has_role(self, role: StaffRole) -> bool:
-        if not self.is_provider_staff:
+        """Whether the user holds `role` now (role_holders_condition): deactivated, they hold none."""
+        if not (self.is_active and self.is_provider_staff):
             return False
         # Group names are cached per request on the instance, so checking several roles costs one query.
         if not hasattr(self, "_role_names"):

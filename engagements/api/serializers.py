@@ -72,6 +72,8 @@ def account_field(**kwargs):
 
 
 def _staff_member():
+    # Any of the provider's staff, those who have left too: the service (customer_people_problems) says why
+    # one cannot be named (not in the role, deactivated), a 400 on the field, rather than "does not exist".
     return serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.filter(is_staff=True), required=False, allow_null=True
     )
