@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, TextField, Value, When
 from django.utils import timezone
 
+from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
@@ -71,17 +72,32 @@ def _sees_everything(user) -> bool:
     return user.is_superuser
 
 
+# The fields of a customer naming the provider's staff who look after it, and the role each needs.
+CUSTOMER_STAFF_ROLES = {
+    "account_manager": StaffRole.ACCOUNT_MANAGER,
+    "solutions_architect": StaffRole.SOLUTIONS_ARCHITECT,
+    "tam": StaffRole.TAM,
+}
+
+
+def _staff_fields_held_by(user) -> list[str]:
+    """The customer fields (CUSTOMER_STAFF_ROLES) that give `user` the customers naming them there: those
+    whose role they hold now (User.has_role: active provider staff in the role). Somebody whose role was
+    taken, or who was deactivated, is no longer given a customer by a field still naming them. One query
+    per user at most (has_role caches their roles)."""
+    return [name for name, role in CUSTOMER_STAFF_ROLES.items() if user.has_role(role)]
+
+
 def _assigned_customer_q(user, prefix: str = "") -> Q:
-    """Customers a provider staff member looks after: as their AM, SA or TAM, or on one of their teams."""
+    """Customers a provider staff member looks after: as their AM, SA or TAM while they hold that role, or
+    on one of their teams."""
     on_a_team = Exists(
         TeamMember.objects.filter(engagement__customer=OuterRef(f"{prefix}pk"), user=user, left_on=None)
     )
-    return (
-        Q(**{f"{prefix}account_manager": user})
-        | Q(**{f"{prefix}solutions_architect": user})
-        | Q(**{f"{prefix}tam": user})
-        | Q(on_a_team)
-    )
+    named = Q(on_a_team)
+    for name in _staff_fields_held_by(user):
+        named |= Q(**{f"{prefix}{name}": user})
+    return named
 
 
 def _partner_engaged(partner_id: int, engagement_ref: str = "pk") -> Exists:
@@ -227,11 +243,10 @@ def foreign_accounts_problem(accounts, customer: Customer) -> str | None:
 
 
 def user_is_assigned_to_customer(user, customer: Customer) -> bool:
-    """The customer's AM, SA or TAM (provider staff only)."""
+    """The customer's AM, SA or TAM, while they hold that role (_staff_fields_held_by)."""
+    named = [name for name in CUSTOMER_STAFF_ROLES if getattr(customer, f"{name}_id") == user.pk]
     return (
-        user_is_signed_in(user)
-        and user.is_provider_staff
-        and user.pk in (customer.account_manager_id, customer.solutions_architect_id, customer.tam_id)
+        bool(named) and user_is_signed_in(user) and any(name in _staff_fields_held_by(user) for name in named)
     )
 
 
@@ -256,8 +271,40 @@ def user_names_access_administrators(user, customer: Customer) -> bool:
 
 
 def user_names_customer_staff(user, customer: Customer) -> bool:
-    """Name the customer's Account Manager, Solutions Architect and TAM: its Account Manager, a superuser."""
-    return user_is_signed_in(user) and (user.is_superuser or user.pk == customer.account_manager_id)
+    """Name the customer's Account Manager, Solutions Architect and TAM (and change its support plan): its
+    Account Manager while they hold the role (_staff_fields_held_by), a superuser."""
+    return user_is_signed_in(user) and (
+        user.is_superuser
+        or (user.pk == customer.account_manager_id and user.has_role(StaffRole.ACCOUNT_MANAGER))
+    )
+
+
+def customer_staff_leaving_problems(user, fields) -> list[str]:
+    """Why `user` cannot stop holding the roles of `fields` (CUSTOMER_STAFF_ROLES: be deactivated, lose the
+    role, stop being provider staff), one sentence per role, or none: some customers still name them in
+    that field, and would be left looked after by nobody (the field no longer gives them the customer).
+    Naming somebody else there comes first. One query. The TAM's own rule is support's
+    (support.selectors.tam_leaving_problems): its plans name the customer's TAM."""
+    fields = [name for name in CUSTOMER_STAFF_ROLES if name in fields]
+    if not fields or user.pk is None:
+        return []
+    naming = Q(pk__in=[])
+    for name in fields:
+        naming |= Q(**{name: user.pk})
+    customers = list(
+        Customer.objects.filter(naming)
+        .order_by("name", "pk")
+        .values_list("name", *[f"{f}_id" for f in fields])
+    )
+    problems = []
+    for index, name in enumerate(fields, start=1):
+        names = [row[0] for row in customers if row[index] == user.pk]
+        if not names:
+            continue
+        role = CUSTOMER_STAFF_ROLES[name].value
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        problems.append(f"{user} is the {role} of {shown}: name another {role} there first.")
+    return problems
 
 
 def access_administrator_links(customer_ids) -> QuerySet:

@@ -59,6 +59,7 @@ from engagements.models import (
     validate_time_zone,
 )
 from engagements.selectors import (
+    CUSTOMER_STAFF_ROLES,
     access_administrator_links,
     customer_access_administrators,
     engaged_partner_grant_problem,
@@ -157,6 +158,29 @@ def _check_staff_role(member, role: StaffRole, field: str) -> None:
         raise DomainError(f"{member} is not one of the provider's {role.value}s.", field=field)
 
 
+def _check_staff_still_hold_roles(people: dict) -> None:
+    """In the caller's transaction: lock the rows of the people `people` names as a customer's Account
+    Manager or Solutions Architect (field -> user or None), in pk order, and check again on them as stored
+    that each holds the role. The user admin takes the same rows to take those roles or deactivate them,
+    after the customers naming them (customers_lock_naming_users), and refuses while a customer names them
+    (selectors.customer_staff_leaving_problems): so either it is seen here, or it waits and sees the
+    customer naming them. The TAM is support's (support_customer_tam_name), which locks its own."""
+    named = {field: member for field, member in people.items() if member is not None and field != "tam"}
+    if not named:
+        return
+    stored = {
+        person.pk: person
+        for person in get_user_model()
+        .objects.select_for_update()
+        .filter(pk__in={member.pk for member in named.values()})
+        .order_by("pk")
+    }
+    for field, member in named.items():
+        if member.pk not in stored:
+            raise DomainError(f"{member} is no longer one of the provider's people.", field=field)
+        _check_staff_role(stored[member.pk], CUSTOMER_STAFF_ROLES[field], field)
+
+
 def customer_people_problems(customer: Customer | None, data: dict) -> dict[str, str]:
     """Field -> what is wrong with the people `data` names for the customer (its staff roles and its
     access administrators), by the services' rules: for customer_create, and for forms that set them
@@ -233,10 +257,11 @@ def customer_create(
         solutions_architect=solutions_architect,
         tam=tam,
     )
-    if not slug:
-        return _customer_save_under_a_free_slug(customer)
-    validate_or_refuse(customer)  # a slug given and taken is refused, naming it
     with transaction.atomic():
+        _check_staff_still_hold_roles(people)
+        if not slug:
+            return _customer_save_under_a_free_slug(customer)
+        validate_or_refuse(customer)  # a slug given and taken is refused, naming it
         customer.save()
     return customer
 
@@ -444,13 +469,6 @@ def customer_access_administrators_drop_leaver(*, user, member) -> list[Customer
     return customers
 
 
-CUSTOMER_STAFF_ROLES = {
-    "account_manager": StaffRole.ACCOUNT_MANAGER,
-    "solutions_architect": StaffRole.SOLUTIONS_ARCHITECT,
-    "tam": StaffRole.TAM,
-}
-
-
 def customer_assign_staff(*, user, customer: Customer, field: str, member) -> Customer:
     """Name the customer's Account Manager, Solutions Architect or TAM, or clear it with None. For the
     customer's Account Manager or a superuser. The TAM is the one the customer's support plan serves it
@@ -470,6 +488,7 @@ def customer_assign_staff(*, user, customer: Customer, field: str, member) -> Cu
         return customer
     with transaction.atomic():
         locked = lock_or_refuse(Customer.objects.select_for_update(), customer.pk, "customer")
+        _check_staff_still_hold_roles({field: member})
         setattr(locked, field, member)
         locked.save(update_fields=[field, "updated_at"])
     setattr(customer, field, member)

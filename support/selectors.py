@@ -7,6 +7,7 @@ start from these, so nobody sees another organisation's subscriptions or cases.
 import datetime
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -534,7 +535,8 @@ def tam_qualification_notices(today: datetime.date, within_days: int) -> list[Ta
     """The designated TAMs of subscriptions in force or yet to start (as tam_leaving_problems) whose last
     qualifying day (tam_qualified_until) is less than `within_days` days after `today`, or already past,
     one per TAM and customer: their plans all lose a qualified TAM on the same day. One query, however many
-    TAMs and subscriptions. An address is empty for an inactive user."""
+    TAMs and subscriptions. An address is empty for an inactive user, the Account Manager's also for one
+    who no longer holds that role."""
     rows = (
         subscriptions_not_ended()
         .filter(tam__isnull=False)
@@ -542,6 +544,16 @@ def tam_qualification_notices(today: datetime.date, within_days: int) -> list[Ta
         .filter(
             Q(qualified_until__isnull=True)
             | Q(qualified_until__lte=today + datetime.timedelta(days=within_days))
+        )
+        .annotate(
+            # Only while they are still an Account Manager: somebody whose role was taken, or who left, is
+            # no longer told of the customer (engagements.selectors._staff_fields_held_by).
+            account_manager_holds_role=Exists(
+                get_user_model().objects.filter(
+                    role_holders_condition(StaffRole.ACCOUNT_MANAGER),
+                    pk=OuterRef("customer__account_manager_id"),
+                )
+            )
         )
         .select_related("customer__account_manager", "account", "plan", "tam")
         .order_by(
@@ -560,7 +572,7 @@ def tam_qualification_notices(today: datetime.date, within_days: int) -> list[Ta
                 tam_email=tam.email if tam.is_active else "",
                 customer_id=customer.pk,
                 customer_name=customer.name,
-                account_manager_email=manager.email if manager is not None and manager.is_active else "",
+                account_manager_email=manager.email if subscription.account_manager_holds_role else "",
                 qualified_until=subscription.qualified_until,
                 plans=[],
             )

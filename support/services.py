@@ -58,7 +58,7 @@ def _may_change_plan(user, customer: Customer) -> bool:
     return user_is_signed_in(user) and (
         user.is_superuser
         or user_can_manage_access(user, customer)
-        or (user.is_provider_staff and user.pk == customer.account_manager_id)
+        or user_names_customer_staff(user, customer)
     )
 
 

@@ -43,7 +43,48 @@ class OrganisationFilter(admin.SimpleListFilter):
         return queryset
 
 
-class UserChangeForm(DjangoUserChangeForm):
+class CustomerStaffStayMixin:
+    """An Account Manager or Solutions Architect stays one (User.has_role: active provider staff in the
+    role) while a customer names them there: deactivating them, taking the role or making them anything
+    but provider staff is refused, naming those customers, until somebody else is named there; else the
+    customer is looked after by nobody (that field gives nothing to somebody without the role:
+    engagements.selectors._staff_fields_held_by). As for a designated TAM (UserChangeForm.clean); the
+    customers naming them are locked first (UserAdmin.changeform_view), as naming them takes their row."""
+
+    def clean(self):
+        cleaned = super().clean()
+        # Imported when called: engagements builds on accounts, not the other way round.
+        from engagements.selectors import CUSTOMER_STAFF_ROLES, customer_staff_leaving_problems
+
+        leaving = [
+            field
+            for field, role in CUSTOMER_STAFF_ROLES.items()
+            if field != "tam" and self._leaves_customer_staff_role(role, cleaned)
+        ]
+        if problems := customer_staff_leaving_problems(self.instance, leaving):
+            self.add_error(None, problems)
+        return cleaned
+
+    def _leaves_customer_staff_role(self, role: StaffRole, cleaned) -> bool:
+        """Whether the user holds `role` now and would not as the form leaves them; a field the form
+        refused, or does not show, keeps its stored value."""
+        if self.instance.pk is None or not self.instance.has_role(role):
+            return False
+
+        def after(name):
+            return cleaned[name] if name in cleaned else getattr(self.instance, name)
+
+        groups = cleaned["groups"] if "groups" in cleaned else self.instance.groups.all()
+        return not (
+            after("is_active")
+            and after("is_staff")
+            and after("partner") is None
+            and after("customer") is None
+            and any(group.name == role.value for group in groups)
+        )
+
+
+class UserChangeForm(CustomerStaffStayMixin, DjangoUserChangeForm):
     def clean(self):
         cleaned = super().clean()
         # self.instance still holds the stored user: the form copies its values in afterwards.
