@@ -1587,6 +1587,7 @@ def _tell_access_ended(grants: list[AccessGrant]) -> int:
             OutboxEmail(
                 dedupe_key=f"grant-revoked:{grant.pk}:customer",
                 to=customers[grant.account.customer_id],
+                for_customer=grant.account.customer_id,
                 subject=subject,
                 template="emails/checks/access_grant_revoked_customer",
                 context=context,
@@ -1596,6 +1597,7 @@ def _tell_access_ended(grants: list[AccessGrant]) -> int:
             OutboxEmail(
                 dedupe_key=f"grant-revoked:{grant.pk}:partner",
                 to=partners[grant.engagement_partner.partner_id].staff_or_pdm,
+                for_partner=grant.engagement_partner.partner_id,
                 subject=subject,
                 template="emails/checks/access_grant_revoked_partner",
                 context=context,

@@ -1305,6 +1305,7 @@ def contact_request_submit(
                 outbox_email_enqueue(
                     dedupe_key=f"contact-request:{contact_request.reference}:partner",
                     to=contacts.staff_or_pdm,
+                    for_partner=partner.pk,
                     subject=f"New contact request {contact_request.reference} from {contact_request.company}",
                     template="emails/contact_request_new",
                     context={
@@ -1500,6 +1501,7 @@ def _profile_change_notify(change: ProfileChangeRequest) -> None:
         outbox_email_enqueue(
             dedupe_key=f"profile-change:{change.pk}:{change.status}",
             to=to,
+            for_partner=change.partner_id,
             subject=f"Your profile changes for {change.partner.name}: {change.get_status_display().lower()}",
             template="emails/profile_change_decided",
             context={"change": change, "partner": change.partner, "profile_path": reverse("my:profile")},

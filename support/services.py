@@ -890,6 +890,7 @@ def _email_breached(cases: list[SupportCase]) -> int:
             OutboxEmail(
                 dedupe_key=f"support-case-breached:{case.pk}",
                 to=or_support_desk(to),
+                for_partner=case.handling_partner_id if case.pk in with_partner else None,
                 subject=f"Past its response deadline: case #{case.pk} ({case.get_severity_display()}) "
                 f"for {case.customer.name}",
                 template="emails/support/case_breached",

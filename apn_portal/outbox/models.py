@@ -8,6 +8,7 @@ class OutboxStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed for good"
+    NOT_SENT = "not_sent", "Not sent: nobody it was for is left"
 
 
 class OutboxMessage(TimeStampedModel):
@@ -19,12 +20,24 @@ class OutboxMessage(TimeStampedModel):
     Most messages are rendered as they are stored. One stored with a `template` and its JSON `context`
     instead is rendered when it is sent, and keeps the bodies it was sent with: a scheduled check that
     queues tens of thousands of emails in one transaction does not render them all inside it.
+
+    A message for an organisation's people records, in `recipients_from`, the organisation each of its
+    addresses was chosen from: one sent later (after a mail server's weekend down) leaves out whoever has
+    left it since, and is not sent at all when that was everyone.
     """
 
     dedupe_key = models.CharField(
         max_length=200, unique=True, help_text="The same key is never stored (or sent) twice."
     )
     to = models.JSONField(help_text="List of recipient addresses.")
+    recipients_from = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="For a message to an organisation's people: whose each address was when it was queued, "
+        '{address: "partner:<id>", "customer:<id>" or "provider"}. An address nobody active there holds any '
+        "more (they left, moved or were deactivated) is left out when it is sent; an address not listed (one "
+        "typed on a form, the support desk) is kept. Empty: sent to every address as stored.",
+    )
     subject = models.CharField(max_length=300)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
 from django.template.loader import get_template, render_to_string
@@ -82,8 +83,80 @@ def _log_untold(dedupe_keys: list[str]) -> None:
     )
 
 
+# Whose an address is ----------------------------------------------------------------------------------
+
+# What a message for an organisation's people records of each address its people (or the provider's staff
+# told with them, a PDM) held when it was queued: the key of that organisation.
+PROVIDER = "provider"
+_ADDRESS_CHUNK = 5000
+
+
+def _organisation_key(partner_id: int | None, customer_id: int | None, is_staff: bool) -> str | None:
+    if partner_id:
+        return f"partner:{partner_id}"
+    if customer_id:
+        return f"customer:{customer_id}"
+    return PROVIDER if is_staff else None
+
+
+def _people_of(for_partner: int | None, for_customer: int | None) -> str | None:
+    return _organisation_key(for_partner, for_customer, False)
+
+
+def _active_holders(addresses) -> dict[str, set[str]]:
+    """The organisations (keys as _organisation_key) whose active people hold each of `addresses` now."""
+    addresses = sorted(set(addresses))
+    holders: dict[str, set[str]] = {}
+    users = get_user_model().objects.filter(is_active=True)
+    for start in range(0, len(addresses), _ADDRESS_CHUNK):
+        for email, partner_id, customer_id, is_staff in users.filter(
+            email__in=addresses[start : start + _ADDRESS_CHUNK]
+        ).values_list("email", "partner_id", "customer_id", "is_staff"):
+            if key := _organisation_key(partner_id, customer_id, is_staff):
+                holders.setdefault(email, set()).add(key)
+    return holders
+
+
+def _recipients_from(recipients: list[str], people_of: str | None, holders) -> dict[str, str] | None:
+    """For a message to `people_of`'s people: which of its addresses they hold, and which the provider's
+    staff told with them (a PDM). Any other address (typed on a form, the support desk) is nobody's."""
+    if people_of is None:
+        return None
+    chosen = {}
+    for address in recipients:
+        held = holders.get(address, ())
+        if people_of in held:
+            chosen[address] = people_of
+        elif PROVIDER in held:
+            chosen[address] = PROVIDER
+    return chosen or None
+
+
+def _still_theirs(message: OutboxMessage) -> tuple[list[str], list[str]]:
+    """The message's addresses to send to now, and those left out: an address recorded as an
+    organisation's people's is kept only while somebody active there still holds it."""
+    recorded = message.recipients_from or {}
+    if not recorded:
+        return list(message.to), []
+    holders = _active_holders(address for address in message.to if address in recorded)
+    to, left_out = [], []
+    for address in message.to:
+        if address not in recorded or recorded[address] in holders.get(address, ()):
+            to.append(address)
+        else:
+            left_out.append(address)
+    return to, left_out
+
+
 def outbox_email_enqueue(
-    *, dedupe_key: str, to: list[str], subject: str, template: str, context: dict
+    *,
+    dedupe_key: str,
+    to: list[str],
+    subject: str,
+    template: str,
+    context: dict,
+    for_partner: int | None = None,
+    for_customer: int | None = None,
 ) -> OutboxMessage | None:
     """Store an email to send once the surrounding transaction commits. Call it inside that transaction.
 
@@ -91,6 +164,12 @@ def outbox_email_enqueue(
     same dedupe key already exists: that notification was already queued (or sent) and is not repeated.
     A subject longer than the column holds is stored cut, ending in "…". An email without recipients is
     not stored, and is logged as a warning.
+
+    An email to a partner's or a customer's people (its staff, its access administrators, with its PDM)
+    names that organisation, by id, in `for_partner` or `for_customer`: sent later (the mail server was
+    down), it goes to none of them who has left it, moved to another or been deactivated since, and not at
+    all when that was everyone (marked "not sent", with the reason). Addresses that are nobody's there (a
+    customer's typed on a form, the support desk) are sent to as stored.
 
     A time of day in an email is its reader's: its template shows an aware datetime inside
     `{% timezone <zone> %}` naming that zone (as emails/support/case_breached does), since the zone
@@ -106,6 +185,8 @@ def outbox_email_enqueue(
         subject=subject,
         body_text=render_to_string(f"{template}.txt", context),
         body_html=render_to_string(f"{template}.html", context),
+        for_partner=for_partner,
+        for_customer=for_customer,
     )
 
 
@@ -117,6 +198,8 @@ def outbox_rendered_email_enqueue(
     body_text: str,
     body_html: str = "",
     confidential: bool = False,
+    for_partner: int | None = None,
+    for_customer: int | None = None,
 ) -> OutboxMessage | None:
     """Store an email whose bodies the caller rendered already (Django's password reset form renders its
     own), to send once the surrounding transaction commits; otherwise as outbox_email_enqueue.
@@ -128,11 +211,14 @@ def outbox_rendered_email_enqueue(
     if not recipients:
         _log_untold([dedupe_key])
         return None
+    people_of = _people_of(for_partner, for_customer)
+    holders = _active_holders(recipients) if people_of else {}
     with transaction.atomic():
         message, created = OutboxMessage.objects.get_or_create(
             dedupe_key=dedupe_key,
             defaults={
                 "to": recipients,
+                "recipients_from": _recipients_from(recipients, people_of, holders),
                 "subject": _fitting_subject(subject),
                 "body_text": body_text,
                 "body_html": body_html,
@@ -172,6 +258,10 @@ def outbox_deliver_message(message_id: int) -> bool:
     not due yet (its retry waits out its back-off), or locked by another worker, is left alone, and so is
     every message while the mail server is paused as unreachable (outbox_mail_server_paused): the sweep
     sends it later. A message rendered when sent keeps the bodies it went out with.
+
+    A message for an organisation's people goes to those of its addresses somebody active there still
+    holds (and to its addresses that are nobody's); those left out are named in `last_error`. When nobody
+    is left, it is marked not sent, with the reason, and never tried again.
     """
     if outbox_mail_server_paused():
         return False
@@ -183,6 +273,16 @@ def outbox_deliver_message(message_id: int) -> bool:
         )
         if message is None:
             return False
+        to, left_out = _still_theirs(message)
+        if not to:
+            message.status = OutboxStatus.NOT_SENT
+            message.last_error = (
+                "Not sent: everyone it was for has left the organisation it was queued for, moved to "
+                f"another or been deactivated since ({', '.join(left_out)})."
+            )
+            message.save(update_fields=["status", "last_error", "updated_at"])
+            logger.info("Outbox message %s not sent: nobody it was for is left", message.pk)
+            return False
         message.attempts += 1
         try:
             # Rendering is part of the attempt: a template that fails is retried (once fixed) like a
@@ -191,7 +291,7 @@ def outbox_deliver_message(message_id: int) -> bool:
             email = EmailMultiAlternatives(
                 subject=message.subject,
                 body=body_text,
-                to=message.to,
+                to=to,
                 from_email=settings.DEFAULT_FROM_EMAIL,
             )
             if body_html:
@@ -210,7 +310,12 @@ def outbox_deliver_message(message_id: int) -> bool:
             return False
         message.status = OutboxStatus.SENT
         message.sent_at = timezone.now()
-        message.last_error = ""
+        message.last_error = (
+            f"Not sent to {', '.join(left_out)}: no longer one of the people it was for (left the "
+            "organisation, moved to another or deactivated since it was queued)."
+            if left_out
+            else ""
+        )
         message.body_text, message.body_html = body_text, body_html
         if message.is_confidential:
             # Delivered: the link it held is its reader's alone, and the table keeps no copy of it.
@@ -290,6 +395,8 @@ class OutboxEmail:
     subject: str
     template: str
     context: dict
+    for_partner: int | None = None
+    for_customer: int | None = None
 
 
 DELIVERY_BATCH = 200
@@ -320,6 +427,10 @@ def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bo
         _log_untold(untold)
     if not unique:
         return set()
+    people_of = {key: _people_of(email.for_partner, email.for_customer) for key, (email, _) in unique.items()}
+    holders = _active_holders(
+        address for key, (_, recipients) in unique.items() if people_of[key] for address in recipients
+    )
     if render_when_sent:
         rows = [
             (key, recipients, email.subject, "", "", email.template, email.context)
@@ -327,6 +438,7 @@ def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bo
         ]
     else:
         rows = _rendered_rows(unique)
+    rows = [(*row, _recipients_from(row[1], people_of[row[0]], holders)) for row in rows]
     stored = _insert_skipping_stored_keys(rows) if rows else {}
     message_ids = list(stored.values())
     if message_ids:
@@ -359,9 +471,9 @@ _INCOMING_TABLE = "outbox_incoming"
 
 
 def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
-    """Insert the rows (dedupe_key, to, subject, body_text, body_html, template, context); a key stored
-    before, or by another transaction first, is skipped, not doubled. Returns the stored messages' ids by
-    dedupe key."""
+    """Insert the rows (dedupe_key, to, subject, body_text, body_html, template, context, recipients_from);
+    a key stored before, or by another transaction first, is skipped, not doubled. Returns the stored
+    messages' ids by dedupe key."""
     now = timezone.now()
     rows = [(row[0], row[1], _fitting_subject(row[2]), *row[3:]) for row in rows]
     if connection.vendor != "postgresql":
@@ -383,9 +495,10 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
                     body_html=body_html,
                     template=template,
                     context=context,
+                    recipients_from=recipients_from,
                     next_attempt_at=now,
                 )
-                for key, to, subject, body_text, body_html, template, context in new
+                for key, to, subject, body_text, body_html, template, context, recipients_from in new
             ],
             batch_size=500,
             ignore_conflicts=True,
@@ -401,11 +514,12 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING_TABLE} (dedupe_key text, recipients jsonb, "
-            "subject text, body_text text, body_html text, template text, context jsonb) ON COMMIT DROP"
+            "subject text, body_text text, body_html text, template text, context jsonb, "
+            "recipients_from jsonb) ON COMMIT DROP"
         )
         cursor.execute(f"TRUNCATE {_INCOMING_TABLE}")
         with cursor.cursor.copy(f"COPY {_INCOMING_TABLE} FROM STDIN") as copy:
-            for key, to, subject, body_text, body_html, template, context in rows:
+            for key, to, subject, body_text, body_html, template, context, recipients_from in rows:
                 copy.write_row(
                     (
                         key,
@@ -415,12 +529,14 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
                         body_html,
                         template,
                         None if context is None else json.dumps(context),
+                        None if recipients_from is None else json.dumps(recipients_from),
                     )
                 )
         cursor.execute(
             f'INSERT INTO {table} (dedupe_key, "to", subject, body_text, body_html, template, context, '
-            "status, attempts, last_error, next_attempt_at, created_at, updated_at) "
+            "recipients_from, status, attempts, last_error, next_attempt_at, created_at, updated_at) "
             "SELECT dedupe_key, recipients, subject, body_text, body_html, template, context, "
+            "recipients_from, "
             f"%s, 0, '', %s, %s, %s FROM {_INCOMING_TABLE} "
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, id",
             [OutboxStatus.PENDING, now, now, now],

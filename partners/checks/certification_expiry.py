@@ -190,6 +190,7 @@ def _remind_batch(
         emails[partner_id] = OutboxEmail(
             dedupe_key=f"cert-expiry:{partner_id}:{today.isoformat()}",
             to=partner.staff_or_pdm,
+            for_partner=partner_id,
             subject=_subject(partner.name, certs),
             template="emails/checks/certification_expiry",
             context={

@@ -92,6 +92,7 @@ def enrollment_emails(enrollments, *, key, subject, template, extra=lambda e: {}
             OutboxEmail(
                 dedupe_key=key(enrollment),
                 to=partner.staff_and_pdm,
+                for_partner=partner.partner_id,
                 subject=subject(enrollment, partner.name),
                 template=template,
                 context={

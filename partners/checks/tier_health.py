@@ -367,6 +367,7 @@ def _demote_many(
             OutboxEmail(
                 dedupe_key=f"tier-demoted:{change.pk}",
                 to=contacts[partner.pk].staff_and_pdm,
+                for_partner=partner.pk,
                 subject=f"{contacts[partner.pk].name} is now {change.to_tier.name}",
                 template="emails/checks/tier_demoted",
                 context={
@@ -414,6 +415,7 @@ def _email(notice: _Notice, contacts: PartnerContacts, today: datetime.date) -> 
         return OutboxEmail(
             dedupe_key=f"tier-grace:{notice.partner_id}:{health.grace_started_on.isoformat()}",
             to=contacts.staff_and_pdm,
+            for_partner=notice.partner_id,
             subject=f"{contacts.name} no longer meets the {tier.name} tier: grace period until "
             f"{health.grace_ends_on:%d %b %Y}",
             template="emails/checks/tier_grace_started",
@@ -423,6 +425,7 @@ def _email(notice: _Notice, contacts: PartnerContacts, today: datetime.date) -> 
         return OutboxEmail(
             dedupe_key=f"tier-grace-closed:{notice.partner_id}:{today.isoformat()}",
             to=contacts.staff_and_pdm,
+            for_partner=notice.partner_id,
             subject=f"{contacts.name} meets the {tier.name} tier again",
             template="emails/checks/tier_grace_closed",
             context=context,
@@ -431,6 +434,7 @@ def _email(notice: _Notice, contacts: PartnerContacts, today: datetime.date) -> 
         return OutboxEmail(
             dedupe_key=f"tier-qualifies:{notice.partner_id}:{evaluation.qualified_tier.pk}:{today.isoformat()}",
             to=[contacts.pdm_email],
+            for_partner=notice.partner_id,
             subject=f"{contacts.name} qualifies for {evaluation.qualified_tier.name}",
             template="emails/checks/tier_qualifies_for_more",
             context=context,
@@ -443,6 +447,7 @@ def _email(notice: _Notice, contacts: PartnerContacts, today: datetime.date) -> 
         # Keyed on the date at risk: after a renewal moves it, the new date gets its own warnings.
         dedupe_key=f"tier-at-risk:{notice.partner_id}:{health.at_risk_from.isoformat()}:{threshold}",
         to=contacts.staff_and_pdm,
+        for_partner=notice.partner_id,
         subject=f"{contacts.name} falls below {tier.name} on {health.at_risk_from:%d %b %Y} unless it renews",
         template="emails/checks/tier_at_risk",
         context={
