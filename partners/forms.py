@@ -164,6 +164,15 @@ class PartnerAdminForm(forms.ModelForm):
             "use_cases",
         ]
         field_classes = {"logo": LogoField}
+        error_messages = {
+            # The choices are the current PDMs (Partner.pdm): somebody who left the provider, lost the role
+            # or was deactivated is not one, though still in the PDM group.
+            "pdm": {
+                "invalid_choice": "Choose a current Partner Development Manager: an active member of the "
+                "provider's staff with the PDM role. The one chosen has left the provider's staff, no longer "
+                "holds the role, or was deactivated."
+            }
+        }
 
     def clean(self):
         cleaned = super().clean()

@@ -19,6 +19,8 @@ from django_countries.fields import CountryField
 from PIL import Image
 from simple_history.models import HistoricalRecords
 
+from apn_portal.accounts.choices import StaffRole
+from apn_portal.accounts.models import role_holders_condition
 from apn_portal.dates import validate_not_too_early, validate_plausible_date
 from apn_portal.fields import LowercaseSlugField
 from apn_portal.models import TimeStampedModel
@@ -339,7 +341,9 @@ class Partner(TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="managed_partners",
-        limit_choices_to={"groups__name": "Partner Development Manager"},
+        # Only a current PDM is offered and accepted: one who left the provider or lost the role, or was
+        # deactivated, is not (their own record keeps them in the PDM group).
+        limit_choices_to=role_holders_condition(StaffRole.PDM),
         help_text="The Partner Development Manager who keeps this record.",
     )
     # Tier health, kept by the scheduled check (partners/checks/tier_health.py); nobody edits these.

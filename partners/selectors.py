@@ -398,6 +398,26 @@ def partner_is_editable_by(partner: Partner, user) -> bool:
     return user.is_superuser or (user.is_pdm and partner.pdm_id == user.pk)
 
 
+def pdm_leaving_problems(users) -> list[str]:
+    """Why the people (`users`: pks, or a query of them) cannot stop being PDMs (be deactivated, lose the
+    PDM role, stop being provider staff), one sentence per PDM, or none: partners record them as their PDM,
+    and would be left with one who is none (User.is_pdm), told nothing and with nobody to review
+    what they send. Naming another PDM there (or none) comes first."""
+    by_pdm: dict[int, list[Partner]] = {}
+    for partner in (
+        Partner.objects.filter(pdm__in=users).select_related("pdm").order_by("pdm_id", "name", "pk")
+    ):
+        by_pdm.setdefault(partner.pdm_id, []).append(partner)
+    problems = []
+    for partners in by_pdm.values():
+        names = [partner.name for partner in partners[:5]]
+        if len(partners) > 5:
+            names.append(f"{len(partners) - 5} more")
+        shown = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        problems.append(f"{partners[0].pdm} is the PDM of {shown}: name another PDM there first.")
+    return problems
+
+
 # Admin lists and exports ------------------------------------------------------------------------------
 
 

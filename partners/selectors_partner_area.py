@@ -203,9 +203,9 @@ def partner_profile_preview(partner: Partner, every_reference: bool = False) -> 
 
 
 def profile_change_reviewer(partner: Partner) -> str:
-    """Who reviews the partner's proposed profile changes, as its staff are told: its PDM while it has an
-    active one; otherwise the provider's staff, who find the proposal in the admin."""
-    if partner.pdm is not None and partner.pdm.is_active:
+    """Who reviews the partner's proposed profile changes, as its staff are told: its PDM while it has a
+    current one (User.is_pdm); otherwise the provider's staff, who find the proposal in the admin."""
+    if partner.pdm is not None and partner.pdm.is_pdm:
         return "your Partner Development Manager"
     return "the partner network's team (you have no Partner Development Manager at the moment)"
 

@@ -1449,9 +1449,10 @@ def profile_change_submit(
         )
         change.industries.set(industry_ids)
         change.use_cases.set(use_case_ids)
-        # A PDM who has left (deactivated) is no PDM: like a partner without one, nobody is told, and the
-        # proposal waits in the admin for whoever takes the partner on.
-        if locked.pdm_id and locked.pdm.is_active and locked.pdm.email:
+        # A PDM who has left (deactivated, out of the provider's staff, or without the role) is no PDM:
+        # like a partner without one, nobody is told, and the proposal waits in the admin for whoever
+        # takes the partner on.
+        if locked.pdm_id and locked.pdm.is_pdm and locked.pdm.email:
             outbox_email_enqueue(
                 dedupe_key=f"profile-change:{change.pk}:proposed",
                 to=[locked.pdm.email],

@@ -65,8 +65,8 @@ def _apply(instance, changes: dict, allowed: Iterable[str]) -> None:
         setattr(instance, name, value)
 
 
-def _save_valid(instance) -> None:
-    instance.full_clean()
+def _save_valid(instance, exclude=None) -> None:
+    instance.full_clean(exclude=exclude)
     instance.save()
 
 
@@ -188,7 +188,9 @@ def partner_update(*, partner: Partner, user, **changes) -> Partner:
         changes = _changed(locked, changes, PARTNER_FIELDS)
         if changes:
             _apply(locked, changes, PARTNER_FIELDS)
-            _save_valid(locked)
+            # Its PDM is not changed here: one who has left since they were named (and is no longer a
+            # choice, Partner.pdm) does not stop the rest of the record from being kept.
+            _save_valid(locked, exclude=["pdm"])
         _set_tags(locked, _changed_tags(locked, tags))
     return locked
 
@@ -547,9 +549,10 @@ def _references_registered_alike(reference: CustomerReference, user) -> QuerySet
 
 def _reference_tell_pdm(reference: CustomerReference, user) -> None:
     """A reference the partner's staff register waits for its PDM, who is told; one the PDM enters
-    themselves needs no email. Without an active PDM it waits in the admin's list of references."""
+    themselves needs no email. Without a current PDM (User.is_pdm) it waits in the admin's list of
+    references."""
     pdm = reference.partner.pdm
-    if user.partner_id != reference.partner_id or pdm is None or not pdm.is_active or not pdm.email:
+    if user.partner_id != reference.partner_id or pdm is None or not pdm.is_pdm or not pdm.email:
         return
     outbox_email_enqueue(
         dedupe_key=f"customer-reference:{reference.pk}:registered",

@@ -88,23 +88,28 @@ class UserChangeForm(CustomerStaffStayMixin, DjangoUserChangeForm):
     def clean(self):
         cleaned = super().clean()
         # self.instance still holds the stored user: the form copies its values in afterwards.
-        if self._is_tam_now() and not self._is_tam_after(cleaned):
-            # Imported when called: support builds on accounts, not the other way round.
+        # Imported when called: support and partners build on accounts, not the other way round.
+        problems = []
+        if self._holds_now(StaffRole.TAM) and not self._holds_after(cleaned, StaffRole.TAM):
             from support.selectors import tam_leaving_problems
 
-            problems = tam_leaving_problems([self.instance.pk])
-            if problems:
-                raise ValidationError(problems)
+            problems += tam_leaving_problems([self.instance.pk])
+        if self._holds_now(StaffRole.PDM) and not self._holds_after(cleaned, StaffRole.PDM):
+            # A partner's PDM stays one until the partner has another: it would otherwise keep somebody
+            # who is no PDM (User.is_pdm), told nothing.
+            from partners.selectors import pdm_leaving_problems
+
+            problems += pdm_leaving_problems([self.instance.pk])
+        if problems:
+            raise ValidationError(problems)
         return cleaned
 
-    def _is_tam_now(self) -> bool:
-        return (
-            self.instance.pk is not None and self.instance.is_active and self.instance.has_role(StaffRole.TAM)
-        )
+    def _holds_now(self, role: StaffRole) -> bool:
+        return self.instance.pk is not None and self.instance.is_active and self.instance.has_role(role)
 
-    def _is_tam_after(self, cleaned) -> bool:
-        """Whether the user is still an active TAM (User.has_role) as the form leaves them; a field the
-        form refused, or does not show, keeps its stored value."""
+    def _holds_after(self, cleaned, role: StaffRole) -> bool:
+        """Whether the user still holds `role` and is active (User.has_role) as the form leaves them; a
+        field the form refused, or does not show, keeps its stored value."""
 
         def after(name):
             return cleaned[name] if name in cleaned else getattr(self.instance, name)
@@ -115,7 +120,7 @@ class UserChangeForm(CustomerStaffStayMixin, DjangoUserChangeForm):
             and after("is_staff")
             and after("partner") is None
             and after("customer") is None
-            and any(group.name == StaffRole.TAM.value for group in groups)
+            and any(group.name == role.value for group in groups)
         )
 
 

@@ -6,6 +6,14 @@ from apn_portal.accounts.choices import StaffRole
 from apn_portal.pages import audience_of
 
 
+def pdms():
+    """The provider's current Partner Development Managers (User.is_pdm): not somebody who left the
+    provider, lost the role or was deactivated, though still in the PDM group."""
+    from apn_portal.accounts.models import User, role_holders_condition
+
+    return User.objects.filter(role_holders_condition(StaffRole.PDM))
+
+
 def user_is_signed_in(user) -> bool:
     """A real, active account: anonymous visitors and deactivated users are neither."""
     return bool(user and user.is_authenticated and user.is_active)

@@ -4,8 +4,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
+from apn_portal.accounts.selectors import pdms
 from apn_portal.outbox.services import OutboxEmail
 from partners.models import Partner
 
@@ -58,12 +60,22 @@ def partner_contacts(partner_ids: Iterable[int]) -> dict[int, PartnerContacts]:
             partner_id=row["pk"],
             name=row["name"],
             slug=row["slug"],
-            pdm_email=(row["pdm__email"] or "") if row["pdm__is_active"] else "",
-            pdm_name=" ".join(filter(None, [row["pdm__first_name"], row["pdm__last_name"]])),
+            # Only a current PDM: one who left the provider, lost the role or was deactivated is told
+            # nothing, as for a partner without one.
+            pdm_email=(row["pdm__email"] or "") if row["pdm_is_current"] else "",
+            pdm_name=" ".join(filter(None, [row["pdm__first_name"], row["pdm__last_name"]]))
+            if row["pdm_is_current"]
+            else "",
             admin_path=admin_path.replace(_PARTNER_ID, str(row["pk"])),
         )
         for row in Partner.objects.filter(pk__in=partner_ids).values(
-            "pk", "name", "slug", "pdm__email", "pdm__is_active", "pdm__first_name", "pdm__last_name"
+            "pk",
+            "name",
+            "slug",
+            "pdm__email",
+            "pdm__first_name",
+            "pdm__last_name",
+            pdm_is_current=Exists(pdms().filter(pk=OuterRef("pdm_id"))),
         )
     }
     users = (
