@@ -55,6 +55,7 @@ from engagements.models import (
     TeamMember,
     access_deadline,
     role_arn_problem,
+    todays_in_zones,
     validate_role_name,
     validate_time_zone,
 )
@@ -82,21 +83,22 @@ from partners.services import contact_request_accept
 # Helpers ----------------------------------------------------------------------------------------------
 
 
-def customers_lock_naming_users(user_ids) -> None:
+def customers_lock_naming_users(user_ids, *, team_tam_seats: bool = False) -> None:
     """The customers whose account manager, solutions architect or TAM is one of `user_ids`, locked in pk
     order: whatever renames or deactivates those people takes them before the people's own rows, the
     order a change of a customer's support plan takes (the customer, then the TAM it names), so the two
-    wait on each other rather than deadlock."""
-    list(
-        Customer.objects.select_for_update()
-        .filter(
-            Q(account_manager_id__in=user_ids)
-            | Q(solutions_architect_id__in=user_ids)
-            | Q(tam_id__in=user_ids)
-        )
-        .order_by("pk")
-        .values_list("pk")
+    wait on each other rather than deadlock. `team_tam_seats`: and those on whose teams they hold a TAM
+    seat, which their leaving may end (team_tams_follow_member)."""
+    naming = (
+        Q(account_manager_id__in=user_ids) | Q(solutions_architect_id__in=user_ids) | Q(tam_id__in=user_ids)
     )
+    if team_tam_seats:
+        naming |= Q(pk__in=_team_tam_seats_of(user_ids).values("engagement__customer_id"))
+    list(Customer.objects.select_for_update().filter(naming).order_by("pk").values_list("pk"))
+
+
+def _team_tam_seats_of(user_ids) -> QuerySet[TeamMember]:
+    return TeamMember.objects.filter(user_id__in=user_ids, role=TeamRole.TAM, left_on__isnull=True)
 
 
 def _require_reason(reason: str, what: str) -> str:
@@ -1180,6 +1182,134 @@ def _team_tam_problem(customer: Customer, member) -> str | None:
             f"plans designate, and {member} is not one."
         )
     return customer_tam_problem(customer, member) or f"No TAM serves {customer}."
+
+
+def team_tams_follow(customer_ids, *, user=None, now: datetime.datetime | None = None) -> tuple[int, int]:
+    """The Technical Account Manager seats on the customers' teams follow who serves them: a seat whose
+    holder no current plan of the customer designates any more (the plan changed to one without a TAM,
+    ended, retired or names another TAM), or who is no longer one of the provider's TAMs, ends that day in
+    the customer's calendar (left_on; the row stays, and its history says why), on every one of the
+    customer's engagements, closed ones too, since any seat opens the customer's records
+    (selectors.customers_visible_to). The customer's TAM (Customer.tam, which support keeps to its
+    designated TAM) takes the seat over on the open engagements, if still qualified (team_member_add_check)
+    and not there already: the team's TAM is the customer's TAM (whitepaper: Enterprise Support customers
+    "are assigned a named AWS Technical Account Manager"). Teams that had no TAM are left as staffed.
+
+    For every change of who serves a customer as TAM (support.services._customer_tams_follow, the user
+    admin taking a TAM's role), in its transaction, after that change, under the customers' locks.
+    Set-based, a fixed number of statements however many customers and teams; run again, it changes
+    nothing. Returns (seats ended, seats handed over)."""
+    # Imported when called: support builds on engagements, not the other way round.
+    from support.selectors import designated_now, qualified_tams, tams
+
+    customer_ids = list(customer_ids)
+    if not customer_ids:
+        return 0, 0
+    now = now or timezone.now()
+    with transaction.atomic():
+        designated = Exists(
+            designated_now(OuterRef("engagement__customer_id")).filter(tam=OuterRef("user_id"))
+        )
+        still_tam = Exists(tams().filter(pk=OuterRef("user_id")))
+        leaving = list(
+            TeamMember.objects.filter(
+                engagement__customer_id__in=customer_ids,
+                role=TeamRole.TAM,
+                user__isnull=False,
+                left_on__isnull=True,
+            )
+            .annotate(still_tam=still_tam)
+            .filter(~designated | ~still_tam)
+            .select_for_update(of=("self",))
+            .select_related("engagement__customer", "user")
+            .order_by("pk")
+        )
+        if not leaving:
+            return 0, 0
+        customers = {seat.engagement.customer_id: seat.engagement.customer for seat in leaving}
+        today_in = todays_in_zones({customer.time_zone for customer in customers.values()}, now)
+        today = {pk: today_in[customer.time_zone] for pk, customer in customers.items()}
+        for seat in leaving:
+            customer = seat.engagement.customer
+            # Never before joining (a constraint): a seat from a day yet to come ends on that day.
+            seat.left_on = max(seat.joined_on, today[customer.pk])
+            seat.updated_at = now
+            why = "one of the provider's TAMs" if not seat.still_tam else f"{customer}'s designated TAM"
+            seat._change_reason = f"{seat.user} is no longer {why}"[:100]
+        TeamMember.objects.bulk_update(leaving, ["left_on", "updated_at"], batch_size=500)
+        TeamMember.history.bulk_history_create(leaving, update=True, default_user=user, default_date=now)
+        handed = _team_tam_seats_hand_over(leaving, today, qualified_tams, now=now, user=user)
+    return len(leaving), len(handed)
+
+
+def team_tams_follow_member(*, user, member) -> tuple[int, int]:
+    """team_tams_follow for the customers on whose teams `member` holds a TAM seat: for the user admin's
+    save, which may have taken their TAM role or deactivated them, in its transaction, after
+    support.services.users_lock_leaving_tams locked those customers. A TAM whom a plan designates is kept
+    a TAM (support.selectors.tam_leaving_problems); any other seat of theirs ends."""
+    customer_ids = set(_team_tam_seats_of([member.pk]).values_list("engagement__customer_id", flat=True))
+    return team_tams_follow(customer_ids, user=user)
+
+
+def _team_tam_seats_hand_over(leaving, today, qualified_tams, *, now, user) -> list[TeamMember]:
+    """The customer's TAM joins, as TAM, the open engagements whose TAM seat just ended (`leaving`), where
+    support designates them, they are qualified on the customer's day, and hold no seat there yet."""
+    open_engagements = {
+        seat.engagement_id: seat
+        for seat in leaving
+        if seat.engagement.status not in CLOSED_ENGAGEMENT_STATUSES and seat.engagement.customer.tam_id
+    }
+    if not open_engagements:
+        return []
+    successors = {seat.engagement.customer.tam_id for seat in open_engagements.values()}
+    customer_ids = {seat.engagement.customer_id for seat in open_engagements.values()}
+    # Imported when called: support builds on engagements, not the other way round.
+    from support.models import SupportSubscription
+
+    designating = set(
+        SupportSubscription.objects.filter(
+            customer_id__in=customer_ids, ended_at__isnull=True, tam_id__in=successors
+        ).values_list("customer_id", "tam_id")
+    )
+    qualified = {
+        day: set(qualified_tams(day).filter(pk__in=successors).values_list("pk", flat=True))
+        for day in {today[pk] for pk in customer_ids}
+    }
+    seated = set(
+        TeamMember.objects.filter(
+            engagement_id__in=open_engagements,
+            role=TeamRole.TAM,
+            user_id__in=successors,
+            left_on__isnull=True,
+        ).values_list("engagement_id", "user_id")
+    )
+    joining = []
+    for engagement_id, seat in open_engagements.items():
+        customer = seat.engagement.customer
+        successor = customer.tam_id
+        if (
+            (customer.pk, successor) not in designating
+            or successor not in qualified[today[customer.pk]]
+            or (engagement_id, successor) in seated
+        ):
+            continue
+        joining.append(
+            TeamMember(
+                engagement_id=engagement_id,
+                user_id=successor,
+                role=TeamRole.TAM,
+                joined_on=today[customer.pk],
+                note=f"took over from {seat.user} as {customer}'s designated TAM"[:200],
+            )
+        )
+    created = TeamMember.objects.bulk_create(joining, batch_size=500)
+    TeamMember.history.bulk_history_create(
+        created,
+        default_user=user,
+        default_change_reason="The customer's designated TAM takes the team's TAM seat",
+        default_date=now,
+    )
+    return created
 
 
 def team_member_add_check(*, user, engagement: Engagement, role: str, member=None) -> None:

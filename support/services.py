@@ -29,7 +29,7 @@ from engagements.selectors import (
     user_can_manage_access,
     user_names_customer_staff,
 )
-from engagements.services import customers_lock_naming_users
+from engagements.services import customers_lock_naming_users, team_tams_follow
 from partners.checks.contacts import partner_contacts
 from partners.models import Partner
 from support import selectors
@@ -134,8 +134,9 @@ def users_lock_leaving_tams(users) -> None:
     asks whether a subscription designates them (selectors.tam_leaving_problems): a TAM being named at
     that moment is either committed first, and seen, or waits and finds them no TAM (tam_problem). The
     customers naming them come first, as in a plan's change (customer, then TAM): the same save may
-    rename them, which updates those customers."""
-    customers_lock_naming_users(list(users))
+    rename them, which updates those customers; so do those on whose teams they hold a TAM seat, which
+    their leaving ends (engagements.services.team_tams_follow_member)."""
+    customers_lock_naming_users(list(users), team_tam_seats=True)
     _lock_users(users)
 
 
@@ -255,10 +256,13 @@ def _customer_tams_follow(customer_ids, now: datetime.datetime) -> int:
     """The customer's TAM (Customer.tam, which engagements shows and lets look after the customer) is the
     one its support serves it with: the designated TAM a current subscription names (the customer's own
     before an account's), or nobody. Called whenever a customer's subscriptions change, so a TAM leaves
-    with the plan that brought it. In the caller's transaction; returns how many customers changed."""
+    with the plan that brought it, from the customer's record and from the TAM seats of its teams too,
+    which the customer's TAM takes over (engagements.services.team_tams_follow). In the caller's
+    transaction, under the customers' locks; returns how many customers changed."""
+    customer_ids = list(customer_ids)
     designated_now = selectors.designated_now(OuterRef("pk")).values("tam")[:1]
-    return (
-        Customer.objects.filter(pk__in=list(customer_ids))
+    changed = (
+        Customer.objects.filter(pk__in=customer_ids)
         .annotate(designated=designated_now)
         # IS DISTINCT FROM: SQL's = is unknown, and excludes nothing, when either side is NULL.
         .filter(
@@ -268,6 +272,9 @@ def _customer_tams_follow(customer_ids, now: datetime.datetime) -> int:
         )
         .update(tam=designated_now, updated_at=now)
     )
+    # Whether or not Customer.tam moved: an account's plan that designated a team's TAM may have ended.
+    team_tams_follow(customer_ids, now=now)
+    return changed
 
 
 def _check_plan_offered(plan: SupportPlan, today: datetime.date) -> None:
