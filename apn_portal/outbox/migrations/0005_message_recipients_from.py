@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='outboxmessage',
             name='recipients_from',
-            field=models.JSONField(blank=True, help_text='For a message to an organisation\'s people: whose each address was when it was queued, {address: "partner:<id>", "customer:<id>" or "provider"}. An address nobody active there holds any more (they left, moved or were deactivated) is left out when it is sent; an address not listed (one typed on a form, the support desk) is kept. Empty: sent to every address as stored.', null=True),
+            field=models.JSONField(blank=True, help_text='For a message to an organisation\'s people: whose each address was when it was queued, {address: "partner:ID", "customer:ID" or "provider"}. An address nobody active there holds any more (they left, moved or were deactivated) is left out when it is sent; an address not listed (one typed on a form, the support desk) is kept. Empty: sent to every address as stored.', null=True),
         ),
         migrations.AlterField(
             model_name='outboxmessage',
