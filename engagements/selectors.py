@@ -18,6 +18,7 @@ from engagements.choices import (
     EngagementStage,
     EngagementStatus,
     PartnerRole,
+    TeamRole,
     stage_after,
 )
 from engagements.models import (
@@ -80,6 +81,16 @@ CUSTOMER_STAFF_ROLES = {
 }
 
 
+# The provider's team roles that are a staff role too: the team names the customer's Account Manager,
+# Solutions Architect or TAM only with somebody who is one (services.team_member_add_check; Professional
+# Services is any staff), and such a seat opens the customer's records only while they are one.
+TEAM_ROLE_STAFF_ROLES = {
+    TeamRole.ACCOUNT_MANAGER: StaffRole.ACCOUNT_MANAGER,
+    TeamRole.SOLUTIONS_ARCHITECT: StaffRole.SOLUTIONS_ARCHITECT,
+    TeamRole.TAM: StaffRole.TAM,
+}
+
+
 def _staff_fields_held_by(user) -> list[str]:
     """The customer fields (CUSTOMER_STAFF_ROLES) that give `user` the customers naming them there: those
     whose role they hold now (User.has_role: active provider staff in the role). Somebody whose role was
@@ -88,11 +99,20 @@ def _staff_fields_held_by(user) -> list[str]:
     return [name for name, role in CUSTOMER_STAFF_ROLES.items() if user.has_role(role)]
 
 
+def _team_roles_not_held_by(user) -> list[str]:
+    """The team roles (TEAM_ROLE_STAFF_ROLES) whose staff role `user` does not hold now: a seat in one of
+    them opens nothing to them (the user admin ends it: services.team_seats_follow_member; this covers any
+    other path). From the same cached roles as _staff_fields_held_by."""
+    return [seat for seat, role in TEAM_ROLE_STAFF_ROLES.items() if not user.has_role(role)]
+
+
 def _assigned_customer_q(user, prefix: str = "") -> Q:
     """Customers a provider staff member looks after: as their AM, SA or TAM while they hold that role, or
-    on one of their teams."""
+    on one of their teams, in a seat for a staff role only while they hold it."""
     on_a_team = Exists(
-        TeamMember.objects.filter(engagement__customer=OuterRef(f"{prefix}pk"), user=user, left_on=None)
+        TeamMember.objects.filter(
+            engagement__customer=OuterRef(f"{prefix}pk"), user=user, left_on=None
+        ).exclude(role__in=_team_roles_not_held_by(user))
     )
     named = Q(on_a_team)
     for name in _staff_fields_held_by(user):

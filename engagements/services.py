@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.accounts.models import role_holders_condition
 from apn_portal.dates import validate_plausible_date
 from apn_portal.exceptions import (
     ConflictError,
@@ -61,6 +62,7 @@ from engagements.models import (
 )
 from engagements.selectors import (
     CUSTOMER_STAFF_ROLES,
+    TEAM_ROLE_STAFF_ROLES,
     access_administrator_links,
     customer_access_administrators,
     engaged_partner_grant_problem,
@@ -1155,15 +1157,6 @@ def engagement_partner_replace(
     return new
 
 
-# The provider's team roles that are a staff role too: the team names the customer's Account Manager,
-# Solutions Architect or TAM only with somebody who is one (Professional Services is any staff).
-TEAM_ROLE_STAFF_ROLES = {
-    TeamRole.ACCOUNT_MANAGER: StaffRole.ACCOUNT_MANAGER,
-    TeamRole.SOLUTIONS_ARCHITECT: StaffRole.SOLUTIONS_ARCHITECT,
-    TeamRole.TAM: StaffRole.TAM,
-}
-
-
 def _team_tam_problem(customer: Customer, member) -> str | None:
     """Why `member` (one of the provider's TAMs) cannot be the Technical Account Manager on one of the
     customer's teams, or None. The customer reads its team, so its TAM there is the one its support serves
@@ -1249,6 +1242,46 @@ def team_tams_follow_member(*, user, member) -> tuple[int, int]:
     a TAM (support.selectors.tam_leaving_problems); any other seat of theirs ends."""
     customer_ids = set(_team_tam_seats_of([member.pk]).values_list("engagement__customer_id", flat=True))
     return team_tams_follow(customer_ids, user=user)
+
+
+def team_seats_follow_member(*, user, member, now: datetime.datetime | None = None) -> tuple[int, int]:
+    """The seats `member` holds on customers' teams in a role for the provider's staff holding it
+    (TEAM_ROLE_STAFF_ROLES) follow their roles: for the user admin's save, which may have taken a role,
+    deactivated them or made them anything but provider staff, in its transaction, after
+    support.services.users_lock_leaving_tams locked the customers. An Account Manager or Solutions
+    Architect seat whose role they no longer hold (role_holders_condition) ends that day in the customer's
+    calendar (left_on; the row stays, and its history says why), on every engagement, closed ones too,
+    since any seat opens the customer's records (selectors._assigned_customer_q, which already ignores such
+    a seat); nobody takes it over. Their TAM seats follow the customer's designated TAM
+    (team_tams_follow_member). Set-based. Returns (seats ended, TAM seats handed over)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        not_held = Q(pk__in=[])
+        for seat_role, staff_role in TEAM_ROLE_STAFF_ROLES.items():
+            if seat_role != TeamRole.TAM:
+                holds = get_user_model().objects.filter(
+                    role_holders_condition(staff_role), pk=OuterRef("user_id")
+                )
+                not_held |= Q(role=seat_role) & ~Exists(holds)
+        leaving = list(
+            TeamMember.objects.filter(not_held, user_id=member.pk, left_on__isnull=True)
+            .select_for_update(of=("self",))
+            .select_related("engagement__customer", "user")
+            .order_by("pk")
+        )
+        if leaving:
+            zones = {seat.engagement.customer.time_zone for seat in leaving}
+            today_in = todays_in_zones(zones, now)
+            for seat in leaving:
+                # Never before joining (a constraint): a seat from a day yet to come ends on that day.
+                seat.left_on = max(seat.joined_on, today_in[seat.engagement.customer.time_zone])
+                seat.updated_at = now
+                role = TEAM_ROLE_STAFF_ROLES[seat.role].value
+                seat._change_reason = f"{seat.user} is no longer one of the provider's {role}s"[:100]
+            TeamMember.objects.bulk_update(leaving, ["left_on", "updated_at"], batch_size=500)
+            TeamMember.history.bulk_history_create(leaving, update=True, default_user=user, default_date=now)
+        tam_ended, handed = team_tams_follow_member(user=user, member=member)
+    return len(leaving) + tam_ended, handed
 
 
 def _team_tam_seats_hand_over(leaving, today, qualified_tams, *, now, user) -> list[TeamMember]:

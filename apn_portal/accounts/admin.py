@@ -196,12 +196,12 @@ class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if change:
-            # Once the roles are saved too: a TAM seat on a customer's team opens its records, so somebody
-            # who is no longer one of the provider's TAMs leaves those seats (customers locked in
+            # Once the roles are saved too: an AM, SA or TAM seat on a customer's team opens its records,
+            # so somebody who no longer holds the seat's role leaves those seats (customers locked in
             # changeform_view, by users_lock_leaving_tams). Imported when called, as above.
-            from engagements.services import team_tams_follow_member
+            from engagements.services import team_seats_follow_member
 
-            team_tams_follow_member(user=request.user, member=form.instance)
+            team_seats_follow_member(user=request.user, member=form.instance)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
