@@ -43,7 +43,36 @@ class OrganisationFilter(admin.SimpleListFilter):
         return queryset
 
 
-class CustomerStaffStayMixin:
+class RoleLeavingMixin:
+    """Whether the user admin's form takes a role from the user (User.has_role: active provider staff in
+    the role's group), for the guards that refuse it while something still needs them in it."""
+
+    def _holds_now(self, role: StaffRole) -> bool:
+        # self.instance still holds the stored user: the form copies its values in afterwards.
+        return self.instance.pk is not None and self.instance.has_role(role)
+
+    def _holds_after(self, cleaned, role: StaffRole) -> bool:
+        """Whether the user holds `role` (User.has_role) as the form leaves them; a field the form refused,
+        or does not show, keeps its stored value."""
+
+        def after(name):
+            return cleaned[name] if name in cleaned else getattr(self.instance, name)
+
+        groups = cleaned["groups"] if "groups" in cleaned else self.instance.groups.all()
+        return bool(
+            after("is_active")
+            and after("is_staff")
+            and after("partner") is None
+            and after("customer") is None
+            and any(group.name == role.value for group in groups)
+        )
+
+    def _leaves_role(self, cleaned, role: StaffRole) -> bool:
+        """Whether the user holds `role` now and would not as the form leaves them."""
+        return self._holds_now(role) and not self._holds_after(cleaned, role)
+
+
+class CustomerStaffStayMixin(RoleLeavingMixin):
     """An Account Manager or Solutions Architect stays one (User.has_role: active provider staff in the
     role) while a customer names them there: deactivating them, taking the role or making them anything
     but provider staff is refused, naming those customers, until somebody else is named there; else the
@@ -59,42 +88,23 @@ class CustomerStaffStayMixin:
         leaving = [
             field
             for field, role in CUSTOMER_STAFF_ROLES.items()
-            if field != "tam" and self._leaves_customer_staff_role(role, cleaned)
+            if field != "tam" and self._leaves_role(cleaned, role)
         ]
         if problems := customer_staff_leaving_problems(self.instance, leaving):
             self.add_error(None, problems)
         return cleaned
 
-    def _leaves_customer_staff_role(self, role: StaffRole, cleaned) -> bool:
-        """Whether the user holds `role` now and would not as the form leaves them; a field the form
-        refused, or does not show, keeps its stored value."""
-        if self.instance.pk is None or not self.instance.has_role(role):
-            return False
-
-        def after(name):
-            return cleaned[name] if name in cleaned else getattr(self.instance, name)
-
-        groups = cleaned["groups"] if "groups" in cleaned else self.instance.groups.all()
-        return not (
-            after("is_active")
-            and after("is_staff")
-            and after("partner") is None
-            and after("customer") is None
-            and any(group.name == role.value for group in groups)
-        )
-
 
 class UserChangeForm(CustomerStaffStayMixin, DjangoUserChangeForm):
     def clean(self):
         cleaned = super().clean()
-        # self.instance still holds the stored user: the form copies its values in afterwards.
         # Imported when called: support and partners build on accounts, not the other way round.
         problems = []
-        if self._holds_now(StaffRole.TAM) and not self._holds_after(cleaned, StaffRole.TAM):
+        if self._leaves_role(cleaned, StaffRole.TAM):
             from support.selectors import tam_leaving_problems
 
             problems += tam_leaving_problems([self.instance.pk])
-        if self._holds_now(StaffRole.PDM) and not self._holds_after(cleaned, StaffRole.PDM):
+        if self._leaves_role(cleaned, StaffRole.PDM):
             # A partner's PDM stays one until the partner has another: it would otherwise keep somebody
             # who is no PDM (User.is_pdm), told nothing.
             from partners.selectors import pdm_leaving_problems
@@ -103,25 +113,6 @@ class UserChangeForm(CustomerStaffStayMixin, DjangoUserChangeForm):
         if problems:
             raise ValidationError(problems)
         return cleaned
-
-    def _holds_now(self, role: StaffRole) -> bool:
-        return self.instance.pk is not None and self.instance.is_active and self.instance.has_role(role)
-
-    def _holds_after(self, cleaned, role: StaffRole) -> bool:
-        """Whether the user still holds `role` and is active (User.has_role) as the form leaves them; a
-        field the form refused, or does not show, keeps its stored value."""
-
-        def after(name):
-            return cleaned[name] if name in cleaned else getattr(self.instance, name)
-
-        groups = cleaned["groups"] if "groups" in cleaned else self.instance.groups.all()
-        return bool(
-            after("is_active")
-            and after("is_staff")
-            and after("partner") is None
-            and after("customer") is None
-            and any(group.name == role.value for group in groups)
-        )
 
 
 @admin.register(User)
