@@ -14,6 +14,25 @@ def pdms():
     return User.objects.filter(role_holders_condition(StaffRole.PDM))
 
 
+def role_names_loaded(users):
+    """Read the role (group) names of all `users` in one query, into the cache User.has_role reads, so a
+    loop asking each of them about their roles costs that one query, however many they are (none when
+    every one's are cached already); returns `users`. Whoever they are, so the cost does not depend on
+    who is among them."""
+    from apn_portal.accounts.models import User
+
+    pending = [user for user in users if not hasattr(user, "_role_names")]
+    if not pending:
+        return users
+    names = {user.pk: set() for user in pending}
+    memberships = User.groups.through.objects.filter(user_id__in=names).values_list("user_id", "group__name")
+    for user_id, name in memberships:
+        names[user_id].add(name)
+    for user in pending:
+        user._role_names = set(names[user.pk])
+    return users
+
+
 def user_is_signed_in(user) -> bool:
     """A real, active account: anonymous visitors and deactivated users are neither."""
     return bool(user and user.is_authenticated and user.is_active)

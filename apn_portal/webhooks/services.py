@@ -39,6 +39,7 @@ from django.db.models import Case, DateTimeField, F, IntegerField, Q, Value, Whe
 from django.http.request import validate_host
 from django.utils import timezone
 
+from apn_portal.accounts.selectors import role_names_loaded
 from apn_portal.broker import task_publish
 from apn_portal.exceptions import DomainError, PermissionDeniedError, lock_or_refuse
 from apn_portal.pauses import is_paused, pause_start
@@ -334,8 +335,8 @@ def webhook_events_emit_many(
 
     An event about a customer's record passes the records (one per item) and `visible_to` (a selector,
     user -> queryset): every endpoint then gets it only when its owner may see the record, as through the
-    API (one more query, whatever the endpoints), so a partner the customer no longer lets in is not told
-    either.
+    API (two more queries, the owners' roles and what they see, whatever the endpoints), so a partner the
+    customer no longer lets in is not told either.
     Only such events go to customers' endpoints: with `record_customer_ids` (each record's customer, in
     the records' order), a customer's endpoint gets the events about that customer's own records, and
     only those its owner may see; an event without records is about partners, none of a customer's
@@ -415,7 +416,8 @@ def _records_seen_by_endpoints(endpoints, records, visible_to) -> dict[int, set]
     if visible_to is None:
         return None
     pks = [record.pk for record in records]
-    owners = list({endpoint.owner_id: endpoint.owner for endpoint in endpoints}.values())
+    # Provider staff see records by their roles: every owner's roles in one query, not one per owner.
+    owners = role_names_loaded(list({endpoint.owner_id: endpoint.owner for endpoint in endpoints}.values()))
     seen = {owner.pk: set() for owner in owners}
     for start in range(0, len(owners), 100):
         per_owner = [

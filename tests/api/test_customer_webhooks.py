@@ -20,6 +20,7 @@ from support.services import support_case_open
 from tests.api.conftest import api_client
 from tests.factories import (
     AccessGrantFactory,
+    AccountManagerFactory,
     AwsAccountFactory,
     CustomerFactory,
     CustomerUserFactory,
@@ -266,3 +267,18 @@ def test_emitting_costs_the_same_queries_however_many_endpoints_may_be_told():
     # (the customer is not one they look after).
     assert (told_few, told_many) == (4 + 1, 4 + 4)
     assert queries_many == queries_few
+
+
+def test_emitting_costs_the_same_queries_however_many_provider_staff_endpoints():
+    # Whether provider staff look after the customer depends on their roles: every owner's roles are read
+    # in one query, not one per owner.
+    customer = CustomerFactory()
+    grants = [AccessGrantFactory(engagement_partner__engagement__customer=customer) for _ in range(2)]
+    _customer_endpoint(customer)
+    webhook_endpoint_create(user=PdmFactory(), url=URL, events=["access_grant.revoked"])
+    _, queries_one = _revoked_events(grants)
+    for _ in range(5):
+        webhook_endpoint_create(user=AccountManagerFactory(), url=URL, events=["access_grant.revoked"])
+    _, queries_six = _revoked_events(grants)
+
+    assert queries_six == queries_one
