@@ -6,8 +6,9 @@ import json
 import uuid
 
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.html import escape
 
 
 class SubmissionTokenField(forms.Field):
@@ -125,3 +126,51 @@ class SubmissionTokenMixin:
         if self.is_bound and not self.submission_token_sent():
             self.data = self.data.copy()
             self.data[self.add_prefix(self.token_field)] = str(uuid.uuid4())
+
+
+class FormerRoleHoldersKeptMixin:
+    """For a model form whose foreign keys name the provider's staff in a role (`former_role_holders`:
+    field name -> StaffRole; the model field's limit_choices_to offers only the role's current holders):
+    the person the instance records there who no longer holds the role is kept, unchanged, and the field
+    says so beside it.
+
+    Django's autocomplete shows the chosen person only from the field's choices: somebody who has left
+    (lost the role, left the provider's staff, deactivated) would not be shown, the browser would post
+    the field empty, and saving the page for any other edit would silently clear it. So the recorded
+    person is added back to the choices for this instance alone (and the model's own check of the
+    choices is not asked about them while they stay), and the help text says to choose a current one;
+    choosing somebody else who does not hold the role is still refused."""
+
+    former_role_holders: dict = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.former_role_holders_kept = {}  # field name -> the pk of the former holder it keeps
+        for name, role in self.former_role_holders.items():
+            self._keep_former_role_holder(name, role)
+
+    def _keep_former_role_holder(self, name, role) -> None:
+        field = self.fields.get(name)
+        stored_id = getattr(self.instance, f"{name}_id", None) if self.instance.pk is not None else None
+        if field is None or stored_id is None or field.queryset.filter(pk=stored_id).exists():
+            return
+        model = field.queryset.model
+        field.queryset = model._default_manager.filter(
+            Q(pk__in=field.queryset.values("pk")) | Q(pk=stored_id)
+        )
+        self.former_role_holders_kept[name] = stored_id
+        recorded = model._base_manager.filter(pk=stored_id).first()
+        warning = (
+            f"{recorded} is no longer a current {role.value} (they left the provider's staff, lost the role "
+            "or were deactivated): choose a current one. Saving other changes keeps them here until you do."
+        )
+        # The admin prints a help text as HTML: the name is escaped.
+        field.help_text = escape(f"{warning} {field.help_text}".strip())
+
+    def _get_validation_exclusions(self):
+        exclusions = super()._get_validation_exclusions()
+        for name, stored_id in self.former_role_holders_kept.items():
+            chosen = self.cleaned_data.get(name)
+            if chosen is not None and chosen.pk == stored_id:
+                exclusions.add(name)
+        return exclusions

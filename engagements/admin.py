@@ -26,6 +26,7 @@ from apn_portal.admin import (
 )
 from apn_portal.exceptions import DomainError, PermissionDeniedError
 from apn_portal.fields import IdMultipleChoiceField
+from apn_portal.forms import FormerRoleHoldersKeptMixin
 from apn_portal.pages import form_error
 from engagements import selectors, services
 from engagements.choices import AccessGrantState, EngagementStatus
@@ -197,8 +198,10 @@ class CustomerPeopleField(IdMultipleChoiceField):
             ) from None
 
 
-class CustomerAdminForm(forms.ModelForm):
+class CustomerAdminForm(FormerRoleHoldersKeptMixin, forms.ModelForm):
     user = None  # the person editing, set by the admin for each request
+    # An AM, SA or TAM recorded before they left stays shown, and kept, until a current one is chosen.
+    former_role_holders = selectors.CUSTOMER_STAFF_ROLES
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -4,10 +4,11 @@ from django import forms
 from django.db import models
 from django.utils import timezone
 
+from apn_portal.accounts.choices import StaffRole
 from apn_portal.dates import DatePicker, validate_plausible_date
 from apn_portal.exceptions import DomainError
 from apn_portal.fields import IdMultipleChoiceField
-from apn_portal.forms import SubmissionTokenMixin
+from apn_portal.forms import FormerRoleHoldersKeptMixin, SubmissionTokenMixin
 from engagements.choices import ProcurementModel
 from partners.models import (
     LOGO_CONTENT_TYPES,
@@ -143,9 +144,12 @@ class LogoField(forms.ImageField):
         return attrs
 
 
-class PartnerAdminForm(forms.ModelForm):
+class PartnerAdminForm(FormerRoleHoldersKeptMixin, forms.ModelForm):
     """The admin's partner form. A partner joins on its ladder's entry tier, as through the API; a higher
-    tier is a promotion, through the tier-change action, which records the reason."""
+    tier is a promotion, through the tier-change action, which records the reason. A PDM recorded before
+    they left stays shown, and kept, until a current one is chosen (FormerRoleHoldersKeptMixin)."""
+
+    former_role_holders = {"pdm": StaffRole.PDM}
 
     class Meta:
         model = Partner

@@ -6,6 +6,7 @@ accepts them as a partner's PDM; the user admin will not take the role from some
 PDM."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.auth.models import Group
@@ -178,3 +179,52 @@ def test_the_user_admin_lets_a_pdm_without_partners_go(client):
     assert response.status_code == 302
     pdm.refresh_from_db()
     assert not pdm.is_pdm
+
+
+def _selected_option(page: str, name: str) -> str | None:
+    """The value the change page's select `name` shows chosen: what the browser posts back untouched."""
+    select = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', page, re.S)
+    assert select, f"no select {name}"
+    chosen = re.search(r'<option value="([^"]*)" selected>', select.group(1))
+    return chosen.group(1) if chosen else None
+
+
+def _partner_with_a_former_pdm():
+    pdm = PdmFactory(first_name="Pat", last_name="Former", email="pat@provider.example")
+    acme = PartnerFactory(name="Acme Cloud", pdm=pdm)
+    # The role taken by a path that skips the user admin's guard (the shell, a group edit, an older release).
+    pdm.groups.remove(Group.objects.get(name=StaffRole.PDM.value))
+    return acme, pdm
+
+
+def test_the_partner_admin_keeps_a_former_pdm_when_other_fields_are_edited(client):
+    client.force_login(SuperUserFactory())
+    acme, pdm = _partner_with_a_former_pdm()
+    url = reverse("admin:partners_partner_change", args=[acme.pk])
+
+    page = client.get(url).content.decode()
+    shown = _selected_option(page, "pdm")
+    data = change_form_data(client, url) | {"pdm": shown or "", "description": "Edited text."}
+    response = client.post(url, data)
+
+    # The page shows who is recorded, and says they are no current PDM any more.
+    assert shown == str(pdm.pk)
+    assert "Pat Former is no longer a current Partner Development Manager" in page
+    assert response.status_code == 302
+    acme.refresh_from_db()
+    assert acme.description == "Edited text."
+    assert acme.pdm_id == pdm.pk
+
+
+def test_the_partner_admin_still_refuses_another_former_pdm(client):
+    client.force_login(SuperUserFactory())
+    acme, _ = _partner_with_a_former_pdm()
+    other = PdmFactory(email="gone@provider.example", is_active=False)
+    url = reverse("admin:partners_partner_change", args=[acme.pk])
+
+    response = client.post(url, change_form_data(client, url) | {"pdm": str(other.pk)})
+
+    assert response.status_code == 200
+    assert "Choose a current Partner Development Manager" in response.content.decode()
+    acme.refresh_from_db()
+    assert acme.pdm_id != other.pk
