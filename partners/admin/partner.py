@@ -88,6 +88,15 @@ class PartnerTypeChangeForm(forms.Form):
 # Inlines -----------------------------------------------------------------------------------------------
 
 
+def may_add_for_partner(request, model, partner) -> bool:
+    """Whether a link on the partner's page to add a `model` record for it would lead anywhere: the user
+    may add one, and the add form offers this partner (only the partners the user may change)."""
+    codename = get_permission_codename("add", model._meta)
+    return request.user.has_perm(f"{model._meta.app_label}.{codename}") and partner_is_editable_by(
+        partner, request.user
+    )
+
+
 class OfficeInline(PartnerChildInlineMixin, admin.TabularInline):
     model = Office
     formset = UniqueRowsInlineFormSet
@@ -102,10 +111,17 @@ class StaffMemberInline(PartnerChildInlineMixin, admin.TabularInline):
     fields = ("full_name", "email", "job_title", "certification_list")
     readonly_fields = ("certification_list",)
     show_change_link = True
+    # Whether each row links to adding a certification for that person, set per request in get_formset.
+    may_add_certification = False
 
     def get_queryset(self, request):
         certifications = Certification.objects.order_by("-expires_on", "pk")
         return super().get_queryset(request).prefetch_related(Prefetch("certifications", certifications))
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # Django makes the inline instance for this request and this partner, whose staff every row is.
+        self.may_add_certification = obj is not None and may_add_for_partner(request, Certification, obj)
+        return super().get_formset(request, obj, **kwargs)
 
     @admin.display(description="certifications")
     def certification_list(self, member):
@@ -126,6 +142,8 @@ class StaffMemberInline(PartnerChildInlineMixin, admin.TabularInline):
                 for cert in member.certifications.all()
             ),
         )
+        if not self.may_add_certification:
+            return format_html('<ul class="certification-list">{}</ul>', items)
         add_url = reverse("admin:partners_certification_add") + f"?staff_member={member.pk}"
         return format_html('<ul class="certification-list">{}</ul><a href="{}">Add one</a>', items, add_url)
 
@@ -157,18 +175,12 @@ class ProgramEnrollmentInline(admin.TabularInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         # Django makes the inline instance for this request and this partner: its heading can name both.
-        if obj is not None and self._may_add_for(request, obj):
+        if obj is not None and may_add_for_partner(request, self.model, obj):
             url = reverse("admin:partners_programenrollment_add") + f"?partner={obj.pk}"
             self.verbose_name_plural = format_html(
                 '{} <a href="{}" class="addlink">Add an enrollment</a>', self.opts.verbose_name_plural, url
             )
         return super().get_formset(request, obj, **kwargs)
-
-    def _may_add_for(self, request, partner) -> bool:
-        codename = get_permission_codename("add", self.opts)
-        return request.user.has_perm(f"{self.opts.app_label}.{codename}") and partner_is_editable_by(
-            partner, request.user
-        )
 
     def has_add_permission(self, request, obj):
         return False

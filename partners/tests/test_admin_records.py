@@ -121,6 +121,19 @@ def test_another_pdms_partner_page_offers_no_enrollment_to_add(client, pdm):
     assert f"?partner={theirs.pk}" not in page
 
 
+def test_another_pdms_partner_page_offers_no_certification_to_add_for_its_staff(client, pdm):
+    # The add form offers only the PDM's own partners' staff: from there the link could only fail.
+    theirs = StaffMemberFactory(partner=PartnerFactory(pdm=PdmFactory()))
+    mine = StaffMemberFactory(partner=PartnerFactory(pdm=pdm))
+    add_url = reverse("admin:partners_certification_add")
+
+    their_page = client.get(partner_url(theirs.partner)).content.decode()
+    my_page = client.get(partner_url(mine.partner)).content.decode()
+
+    assert f"?staff_member={theirs.pk}" not in their_page
+    assert f'<a href="{add_url}?staff_member={mine.pk}">Add one</a>' in my_page
+
+
 # Rows of one save that clash with each other -----------------------------------------------------------
 
 
