@@ -480,12 +480,19 @@ class GuardedDeletionMixin:
             self.message_user(request, f"Not deleted: {problem}", messages.ERROR)
         return bool(problems)
 
+    def _within_scope(self, request, obj) -> bool:
+        # A scoped admin (a PDM's partners: PartnerScopedAdminMixin.is_editable) refuses another's record
+        # outright, 403, as Django would: its reasons are for records the user could otherwise delete.
+        is_editable = getattr(self, "is_editable", None)
+        return is_editable is None or is_editable(request, obj)
+
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, unquote(object_id))
         # The model-wide permission: a record's own may be refused for the very reason shown here.
         if (
             obj is not None
             and self.has_delete_permission(request)
+            and self._within_scope(request, obj)
             and self._refuse_deletion(request, self.model._default_manager.filter(pk=obj.pk))
         ):
             opts = self.opts

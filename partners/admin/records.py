@@ -199,6 +199,11 @@ class ProfileChangeRequestAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, a
         # The page is for reading; the decision is taken with the actions.
         return obj is None and super().has_change_permission(request)
 
+    def has_delete_permission(self, request, obj=None):
+        # A proposal is approved, or rejected with a reason its partner reads; a decided one is the record of
+        # who decided what. Only a superuser clears one away.
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
     @admin.action(description="Approve selected proposals (they go live)", permissions=["change"])
     def approve(self, request, queryset):
         if selection_too_large(self, request, queryset):
