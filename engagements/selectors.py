@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
+from apn_portal.text import short_list
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
     AccessGrantState,
@@ -322,8 +323,7 @@ def customer_staff_leaving_problems(user, fields) -> list[str]:
         if not names:
             continue
         role = CUSTOMER_STAFF_ROLES[name].value
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        problems.append(f"{user} is the {role} of {shown}: name another {role} there first.")
+        problems.append(f"{user} is the {role} of {short_list(names, 5)}: name another {role} there first.")
     return problems
 
 

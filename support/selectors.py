@@ -14,6 +14,7 @@ from django.utils import timezone
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.models import role_holders_condition
 from apn_portal.accounts.selectors import user_is_signed_in
+from apn_portal.text import short_list
 from engagements.choices import AccessScope
 from engagements.models import AwsAccount, Customer, todays_in_zones
 from engagements.selectors import (
@@ -458,11 +459,10 @@ def tam_certification_removal_problems(certifications: QuerySet[StaffCertificati
     problems = []
     for subscriptions in by_tam.values():
         tam = subscriptions[0].tam
-        shown = ", ".join(str(s) for s in subscriptions[:5])
-        more = f" and {len(subscriptions) - 5} more" if len(subscriptions) > 5 else ""
         held = " and ".join(lost[tam.pk])
+        shown = short_list(subscriptions, 5)
         problems.append(
-            f"{tam} is the designated TAM of {shown}{more}, and {held} is what qualifies them as one (a "
+            f"{tam} is the designated TAM of {shown}, and {held} is what qualifies them as one (a "
             "current Solutions Architect certification): ask the customer's Account Manager to name "
             "another TAM first."
         )
@@ -494,11 +494,9 @@ def tam_leaving_problems(users) -> list[str]:
         by_tam.setdefault(subscription.tam_id, []).append(subscription)
     problems = []
     for subscriptions in by_tam.values():
-        shown = ", ".join(_designation_text(s) for s in subscriptions[:5])
-        more = f" and {len(subscriptions) - 5} more" if len(subscriptions) > 5 else ""
-        problems.append(
-            f"{subscriptions[0].tam} is the designated TAM of {shown}{more}: name another TAM there first."
-        )
+        shown = short_list([_designation_text(s) for s in subscriptions], 5)
+        tam = subscriptions[0].tam
+        problems.append(f"{tam} is the designated TAM of {shown}: name another TAM there first.")
     return problems
 
 

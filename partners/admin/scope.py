@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.core.exceptions import ObjectDoesNotExist
 
+from apn_portal.text import short_list
 from partners.models import Partner, StaffMember
 from partners.selectors import partner_is_editable_by, partners_editable_by
 
@@ -14,12 +15,6 @@ def follow(obj, path: str):
     for name in path.split("__") if path else ():
         obj = getattr(obj, name)
     return obj
-
-
-def short_list(items, limit: int = 10) -> str:
-    items = [str(item) for item in items]
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def is_autocomplete_for_partners_app(request) -> bool:
