@@ -1219,18 +1219,13 @@ def team_tams_follow(customer_ids, *, user=None, now: datetime.datetime | None =
         )
         if not leaving:
             return 0, 0
-        customers = {seat.engagement.customer_id: seat.engagement.customer for seat in leaving}
-        today_in = todays_in_zones({customer.time_zone for customer in customers.values()}, now)
-        today = {pk: today_in[customer.time_zone] for pk, customer in customers.items()}
-        for seat in leaving:
-            customer = seat.engagement.customer
-            # Never before joining (a constraint): a seat from a day yet to come ends on that day.
-            seat.left_on = max(seat.joined_on, today[customer.pk])
-            seat.updated_at = now
-            why = "one of the provider's TAMs" if not seat.still_tam else f"{customer}'s designated TAM"
-            seat._change_reason = f"{seat.user} is no longer {why}"[:100]
-        TeamMember.objects.bulk_update(leaving, ["left_on", "updated_at"], batch_size=500)
-        TeamMember.history.bulk_history_create(leaving, update=True, default_user=user, default_date=now)
+
+        def why(seat):
+            if not seat.still_tam:
+                return f"{seat.user} is no longer one of the provider's TAMs"
+            return f"{seat.user} is no longer {seat.engagement.customer}'s designated TAM"
+
+        today = _team_seats_end(leaving, why, user=user, now=now)
         handed = _team_tam_seats_hand_over(leaving, today, qualified_tams, now=now, user=user)
     return len(leaving), len(handed)
 
@@ -1269,19 +1264,35 @@ def team_seats_follow_member(*, user, member, now: datetime.datetime | None = No
             .select_related("engagement__customer", "user")
             .order_by("pk")
         )
-        if leaving:
-            zones = {seat.engagement.customer.time_zone for seat in leaving}
-            today_in = todays_in_zones(zones, now)
-            for seat in leaving:
-                # Never before joining (a constraint): a seat from a day yet to come ends on that day.
-                seat.left_on = max(seat.joined_on, today_in[seat.engagement.customer.time_zone])
-                seat.updated_at = now
-                role = TEAM_ROLE_STAFF_ROLES[seat.role].value
-                seat._change_reason = f"{seat.user} is no longer one of the provider's {role}s"[:100]
-            TeamMember.objects.bulk_update(leaving, ["left_on", "updated_at"], batch_size=500)
-            TeamMember.history.bulk_history_create(leaving, update=True, default_user=user, default_date=now)
+        _team_seats_end(
+            leaving,
+            lambda seat: (
+                f"{seat.user} is no longer one of the provider's {TEAM_ROLE_STAFF_ROLES[seat.role].value}s"
+            ),
+            user=user,
+            now=now,
+        )
         tam_ended, handed = team_tams_follow_member(user=user, member=member)
     return len(leaving) + tam_ended, handed
+
+
+def _team_seats_end(
+    seats: list[TeamMember], why, *, user, now: datetime.datetime
+) -> dict[int, datetime.date]:
+    """End `seats` (locked, with their engagement's customer and user) on their customer's today, the row
+    kept and its history saying `why(seat)`; returns that today by customer id."""
+    if not seats:
+        return {}
+    today_in = todays_in_zones({seat.engagement.customer.time_zone for seat in seats}, now)
+    today = {seat.engagement.customer_id: today_in[seat.engagement.customer.time_zone] for seat in seats}
+    for seat in seats:
+        # Never before joining (a constraint): a seat from a day yet to come ends on that day.
+        seat.left_on = max(seat.joined_on, today[seat.engagement.customer_id])
+        seat.updated_at = now
+        seat._change_reason = why(seat)[:100]
+    TeamMember.objects.bulk_update(seats, ["left_on", "updated_at"], batch_size=500)
+    TeamMember.history.bulk_history_create(seats, update=True, default_user=user, default_date=now)
+    return today
 
 
 def _team_tam_seats_hand_over(leaving, today, qualified_tams, *, now, user) -> list[TeamMember]:
