@@ -29,7 +29,12 @@ from apn_portal.checks.results import CheckResult, batched, plural
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from support import selectors
 from support.models import SupportCase
-from support.services import or_support_desk, support_cases_mark_breached, support_subscriptions_move_retired
+from support.services import (
+    or_support_desk,
+    support_cases_mark_breached,
+    support_desk,
+    support_subscriptions_move_retired,
+)
 
 BATCH = 500
 
@@ -112,6 +117,7 @@ def tam_qualification_check(*, today: datetime.date) -> CheckResult:
                         f"{notice.qualified_until.isoformat() if notice.qualified_until else 'none'}:{due}"
                     ),
                     to=or_support_desk([notice.tam_email, notice.account_manager_email]),
+                    otherwise_to=support_desk(),
                     subject=_tam_subject(notice, due),
                     template=f"emails/support/tam_qualification_{'lapsed' if due == LAPSED else 'expiring'}",
                     context=_tam_context(notice, due, today, change_path),

@@ -864,11 +864,19 @@ def or_support_desk(to: list[str | None]) -> list[str | None]:
     return [settings.SUPPORT_TEAM_EMAIL]
 
 
+def support_desk() -> list[str]:
+    """The support desk's address (none when SUPPORT_TEAM_EMAIL is empty), as the `otherwise_to` of such a
+    notice: its people may all leave before it goes out (the mail server down for a weekend), and the
+    outbox then tells the desk rather than nobody."""
+    return [settings.SUPPORT_TEAM_EMAIL] if settings.SUPPORT_TEAM_EMAIL else []
+
+
 def _email_breached(cases: list[SupportCase]) -> int:
     """One email per case, to whoever answers it: the reselling partner's staff while it handles the case
     (not its PDM, who can neither open nor answer it), else the designated TAM of the plan that applies to
     its account now, else the provider's Cloud Support Engineers; and when none of them has an address (a
-    fresh install has no engineers yet), the support desk, so a missed deadline is never told to nobody."""
+    fresh install has no engineers yet), the support desk, so a missed deadline is never told to nobody; the
+    desk too when all of those have left (the partner, or the provider) before the email goes out."""
     # Only a partner still giving the account partner-led support (selectors.cases_partner_led) is told:
     # one the customer took it from no longer sees the case.
     with_partner = set(
@@ -898,6 +906,7 @@ def _email_breached(cases: list[SupportCase]) -> int:
                 dedupe_key=f"support-case-breached:{case.pk}",
                 to=or_support_desk(to),
                 for_partner=case.handling_partner_id if case.pk in with_partner else None,
+                otherwise_to=support_desk(),
                 subject=f"Past its response deadline: case #{case.pk} ({case.get_severity_display()}) "
                 f"for {case.customer.name}",
                 template="emails/support/case_breached",

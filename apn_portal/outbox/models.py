@@ -23,7 +23,8 @@ class OutboxMessage(TimeStampedModel):
 
     A message for an organisation's people records, in `recipients_from`, the organisation each of its
     addresses was chosen from: one sent later (after a mail server's weekend down) leaves out whoever has
-    left it since, and is not sent at all when that was everyone.
+    left it since, and is not sent at all when that was everyone, unless it names, in `otherwise_to`, whom
+    to tell then.
     """
 
     dedupe_key = models.CharField(
@@ -37,6 +38,12 @@ class OutboxMessage(TimeStampedModel):
         '{address: "partner:ID", "customer:ID" or "provider"}. An address nobody active there holds any '
         "more (they left, moved or were deactivated) is left out when it is sent; an address not listed (one "
         "typed on a form, the support desk) is kept. Empty: sent to every address as stored.",
+    )
+    otherwise_to = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Sent to instead, as stored, when nobody it was for is left by the time it goes out (the "
+        "support desk, for a notice the provider's support must hear). Empty: then it is not sent.",
     )
     subject = models.CharField(max_length=300)
     body_text = models.TextField()

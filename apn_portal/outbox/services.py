@@ -132,6 +132,10 @@ def _recipients_from(recipients: list[str], people_of: str | None, holders) -> d
     return chosen or None
 
 
+def _otherwise(addresses: list[str] | None) -> list[str] | None:
+    return sorted({address for address in addresses or () if address}) or None
+
+
 def _still_theirs(message: OutboxMessage) -> tuple[list[str], list[str]]:
     """The message's addresses to send to now, and those left out: an address recorded as an
     organisation's people's is kept only while somebody active there still holds it."""
@@ -157,6 +161,7 @@ def outbox_email_enqueue(
     context: dict,
     for_partner: int | None = None,
     for_customer: int | None = None,
+    otherwise_to: list[str] | None = None,
 ) -> OutboxMessage | None:
     """Store an email to send once the surrounding transaction commits. Call it inside that transaction.
 
@@ -170,6 +175,9 @@ def outbox_email_enqueue(
     down), it goes to none of them who has left it, moved to another or been deactivated since, and not at
     all when that was everyone (marked "not sent", with the reason). Addresses that are nobody's there (a
     customer's typed on a form, the support desk) are sent to as stored.
+
+    An email that somebody must hear whoever has left (a support case past its deadline) names in
+    `otherwise_to` whom to send it to instead when nobody it was for is left (the support desk).
 
     A time of day in an email is its reader's: its template shows an aware datetime inside
     `{% timezone <zone> %}` naming that zone (as emails/support/case_breached does), since the zone
@@ -187,6 +195,7 @@ def outbox_email_enqueue(
         body_html=render_to_string(f"{template}.html", context),
         for_partner=for_partner,
         for_customer=for_customer,
+        otherwise_to=otherwise_to,
     )
 
 
@@ -200,6 +209,7 @@ def outbox_rendered_email_enqueue(
     confidential: bool = False,
     for_partner: int | None = None,
     for_customer: int | None = None,
+    otherwise_to: list[str] | None = None,
 ) -> OutboxMessage | None:
     """Store an email whose bodies the caller rendered already (Django's password reset form renders its
     own), to send once the surrounding transaction commits; otherwise as outbox_email_enqueue.
@@ -219,6 +229,7 @@ def outbox_rendered_email_enqueue(
             defaults={
                 "to": recipients,
                 "recipients_from": _recipients_from(recipients, people_of, holders),
+                "otherwise_to": _otherwise(otherwise_to),
                 "subject": _fitting_subject(subject),
                 "body_text": body_text,
                 "body_html": body_html,
@@ -261,7 +272,8 @@ def outbox_deliver_message(message_id: int) -> bool:
 
     A message for an organisation's people goes to those of its addresses somebody active there still
     holds (and to its addresses that are nobody's); those left out are named in `last_error`. When nobody
-    is left, it is marked not sent, with the reason, and never tried again.
+    is left, it goes to its `otherwise_to` instead, if it names any; else it is marked not sent, with the
+    reason, and never tried again.
     """
     if outbox_mail_server_paused():
         return False
@@ -274,6 +286,9 @@ def outbox_deliver_message(message_id: int) -> bool:
         if message is None:
             return False
         to, left_out = _still_theirs(message)
+        instead = []
+        if not to and message.otherwise_to:
+            to = instead = list(message.otherwise_to)
         if not to:
             message.status = OutboxStatus.NOT_SENT
             message.last_error = (
@@ -312,7 +327,8 @@ def outbox_deliver_message(message_id: int) -> bool:
         message.sent_at = timezone.now()
         message.last_error = (
             f"Not sent to {', '.join(left_out)}: no longer one of the people it was for (left the "
-            "organisation, moved to another or deactivated since it was queued)."
+            "organisation, moved to another or deactivated since it was queued)"
+            + (f"; sent to {', '.join(instead)} instead." if instead else ".")
             if left_out
             else ""
         )
@@ -397,6 +413,7 @@ class OutboxEmail:
     context: dict
     for_partner: int | None = None
     for_customer: int | None = None
+    otherwise_to: list[str] | None = None
 
 
 DELIVERY_BATCH = 200
@@ -433,7 +450,16 @@ def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bo
     )
     if render_when_sent:
         rows = [
-            (key, recipients, email.subject, "", "", email.template, email.context)
+            (
+                key,
+                recipients,
+                email.subject,
+                "",
+                "",
+                email.template,
+                email.context,
+                _otherwise(email.otherwise_to),
+            )
             for key, (email, recipients) in unique.items()
         ]
     else:
@@ -463,7 +489,18 @@ def _rendered_rows(unique: dict[str, tuple[OutboxEmail, list[str]]]) -> list[tup
             )
         text, html = templates[email.template]
         context = {**email.context, "portal_url": settings.PORTAL_URL}
-        rows.append((key, recipients, email.subject, text.render(context), html.render(context), "", None))
+        rows.append(
+            (
+                key,
+                recipients,
+                email.subject,
+                text.render(context),
+                html.render(context),
+                "",
+                None,
+                _otherwise(email.otherwise_to),
+            )
+        )
     return rows
 
 
@@ -471,7 +508,8 @@ _INCOMING_TABLE = "outbox_incoming"
 
 
 def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
-    """Insert the rows (dedupe_key, to, subject, body_text, body_html, template, context, recipients_from);
+    """Insert the rows (dedupe_key, to, subject, body_text, body_html, template, context, otherwise_to,
+    recipients_from);
     a key stored before, or by another transaction first, is skipped, not doubled. Returns the stored
     messages' ids by dedupe key."""
     now = timezone.now()
@@ -495,10 +533,11 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
                     body_html=body_html,
                     template=template,
                     context=context,
-                    recipients_from=recipients_from,
+                    otherwise_to=otherwise_to,
+                    recipients_from=recorded,
                     next_attempt_at=now,
                 )
-                for key, to, subject, body_text, body_html, template, context, recipients_from in new
+                for key, to, subject, body_text, body_html, template, context, otherwise_to, recorded in new
             ],
             batch_size=500,
             ignore_conflicts=True,
@@ -515,11 +554,11 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING_TABLE} (dedupe_key text, recipients jsonb, "
             "subject text, body_text text, body_html text, template text, context jsonb, "
-            "recipients_from jsonb) ON COMMIT DROP"
+            "otherwise_to jsonb, recipients_from jsonb) ON COMMIT DROP"
         )
         cursor.execute(f"TRUNCATE {_INCOMING_TABLE}")
         with cursor.cursor.copy(f"COPY {_INCOMING_TABLE} FROM STDIN") as copy:
-            for key, to, subject, body_text, body_html, template, context, recipients_from in rows:
+            for key, to, subject, body_text, body_html, template, context, otherwise_to, recorded in rows:
                 copy.write_row(
                     (
                         key,
@@ -529,14 +568,16 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
                         body_html,
                         template,
                         None if context is None else json.dumps(context),
-                        None if recipients_from is None else json.dumps(recipients_from),
+                        None if otherwise_to is None else json.dumps(otherwise_to),
+                        None if recorded is None else json.dumps(recorded),
                     )
                 )
         cursor.execute(
             f'INSERT INTO {table} (dedupe_key, "to", subject, body_text, body_html, template, context, '
-            "recipients_from, status, attempts, last_error, next_attempt_at, created_at, updated_at) "
+            "otherwise_to, recipients_from, status, attempts, last_error, next_attempt_at, created_at, "
+            "updated_at) "
             "SELECT dedupe_key, recipients, subject, body_text, body_html, template, context, "
-            "recipients_from, "
+            "otherwise_to, recipients_from, "
             f"%s, 0, '', %s, %s, %s FROM {_INCOMING_TABLE} "
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, id",
             [OutboxStatus.PENDING, now, now, now],

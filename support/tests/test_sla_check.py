@@ -7,12 +7,14 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.core import mail
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.services import check_run
-from apn_portal.outbox.models import OutboxMessage
+from apn_portal.outbox.models import OutboxMessage, OutboxStatus
+from apn_portal.outbox.services import outbox_flush
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery
 from apn_portal.webhooks.services import webhook_endpoint_create
@@ -443,3 +445,26 @@ def test_without_a_support_desk_address_either_the_breach_stands_and_a_warning_i
     assert not OutboxMessage.objects.exists()  # no row that could never be sent
     assert f"support-case-breached:{case.pk}" in caplog.text
     assert "no recipient" in caplog.text
+
+
+def test_a_breach_whose_reselling_partners_staff_all_left_before_it_went_out_reaches_the_support_desk(
+    alpha, reseller, engineer, settings
+):
+    settings.SUPPORT_TEAM_EMAIL = "desk@provider.example"
+    SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+    case = open_case(alpha.staff, reseller.account)
+    run_at(OPENED + 2 * HOUR)  # queued for the reseller's staff; the mail server is down for the weekend
+    message = OutboxMessage.objects.get(dedupe_key=f"support-case-breached:{case.pk}")
+    assert message.to == ["desk@resell.example"]
+    reseller.user.is_active = False  # the reseller's only support person leaves before it goes out
+    reseller.user.save()
+
+    assert outbox_flush() == 1
+
+    assert [sent.to for sent in mail.outbox] == [["desk@provider.example"]], "the breach was told to nobody"
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENT
+    assert "desk@resell.example" in message.last_error
+    assert "desk@provider.example instead" in message.last_error
