@@ -1419,9 +1419,20 @@ def team_member_add(
     person without an account.
 
     `instance`: an unsaved TeamMember to save with these values, instead of a new one (the admin's forms
-    pass the object they built and go on with)."""
+    pass the object they built and go on with).
+
+    The member's row is locked before their role is judged, after the customer's and the engagement's:
+    the user admin takes it (after the customers naming them) to take a role or deactivate them, then
+    ends their seats in that role (team_seats_follow_member). So either the seat is there for it to end,
+    or this waits and finds the role gone, never a seat left open whose role its person no longer holds."""
     with transaction.atomic():
         locked = _lock_engagement(engagement)
+        if member is not None:
+            # FOR NO KEY UPDATE, as the user admin's (support.services._lock_users): rows that merely refer
+            # to the person are not held up.
+            member = lock_or_refuse(
+                get_user_model().objects.select_for_update(no_key=True), member.pk, "user"
+            )
         team_member_add_check(user=user, engagement=locked, role=role, member=member)
         team_member = _unsaved(instance, TeamMember, "Only a team member not saved yet can be added.")
         team_member.engagement = locked

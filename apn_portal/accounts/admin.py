@@ -161,8 +161,9 @@ class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # Deactivating a TAM or taking their role is judged (UserChangeForm) and saved in one transaction
         # under their lock, which naming a TAM takes too: a TAM named meanwhile is either seen by the check
-        # or, waiting, finds them no TAM. A designated TAM is never deleted: SupportSubscription.tam
-        # protects them.
+        # or, waiting, finds them no TAM; so does adding them to a team (team_member_add), whose seat is
+        # either there for save_related to end or, waiting, finds the role gone. A designated TAM is never
+        # deleted: SupportSubscription.tam protects them.
         with transaction.atomic():
             user = (
                 self.get_object(request, unquote(object_id))
