@@ -462,10 +462,25 @@ class AdminInputMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
+def refuse_deleting_outside_scope(modeladmin, request, count: int) -> None:
+    """Say a bulk delete is refused for the `count` selected records outside the user's scope (another PDM's
+    partners'): counted, never named, as their delete pages answer 403. What they are and how they stand is
+    no business of the user's, and a reason given for one would tell it."""
+    opts = modeladmin.opts
+    noun, verb = (opts.verbose_name, "is") if count == 1 else (opts.verbose_name_plural, "are")
+    modeladmin.message_user(
+        request,
+        f"Nothing was deleted: the selection includes {count} {noun} that {verb} not yours to delete.",
+        messages.ERROR,
+    )
+
+
 class GuardedDeletionMixin:
     """Deleting, from a record's page or with the list's bulk action, is refused with the reasons
     `deletion_problems` gives, before Django collects what would go with the records. A selection holding
-    any refused record is refused whole, as Django refuses one with protected records, each reason said.
+    any refused record is refused whole, as Django refuses one with protected records, each reason said. In
+    a scoped admin (a PDM's partners) records outside the user's scope are refused as their pages are: the
+    selection's are counted, not named, and only the reasons of the records within it are said.
 
     The bulk action guarded is whichever the admin's other mixins made of Django's (a partner scope check,
     say): this mixin wraps it, so list it before them."""
@@ -485,6 +500,26 @@ class GuardedDeletionMixin:
         # outright, 403, as Django would: its reasons are for records the user could otherwise delete.
         is_editable = getattr(self, "is_editable", None)
         return is_editable is None or is_editable(request, obj)
+
+    def _refuse_selection(self, request, queryset) -> bool:
+        """The bulk action's refusal: as on the record's page, another's records are refused outright, and
+        the reasons given are those of the records within the user's scope."""
+        within = self._scope_of(request, queryset)
+        if within is None:
+            return self._refuse_deletion(request, queryset)
+        outside = queryset.count() - within.count()
+        if outside:
+            refuse_deleting_outside_scope(self, request, outside)
+        return self._refuse_deletion(request, within) or bool(outside)
+
+    def _scope_of(self, request, queryset):
+        """The records of `queryset` within the user's scope, or None in an admin without one."""
+        if getattr(self, "is_editable", None) is None:
+            return None
+        editable_subset = getattr(self, "editable_subset", None)
+        if editable_subset is not None:
+            return editable_subset(request, queryset)
+        return queryset.filter(pk__in=[obj.pk for obj in queryset if self._within_scope(request, obj)])
 
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, unquote(object_id))
@@ -512,7 +547,7 @@ class GuardedDeletionMixin:
 
             def guarded_delete_selected(modeladmin, request, queryset):
                 # Asked on the confirmation page and again on its "Yes".
-                if modeladmin._refuse_deletion(request, queryset):
+                if modeladmin._refuse_selection(request, queryset):
                     return None
                 return delete(modeladmin, request, queryset)
 

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.core.exceptions import ObjectDoesNotExist
 
+from apn_portal.admin import refuse_deleting_outside_scope
 from apn_portal.text import short_list
 from partners.models import Partner, StaffMember
 from partners.selectors import partner_is_editable_by, partners_editable_by
@@ -98,15 +99,9 @@ class PartnerScopedAdminMixin:
 def _delete_selected_in_scope(modeladmin, request, queryset):
     """Django's bulk delete, refused as a whole when the selection holds another PDM's records."""
     if not request.user.is_superuser:
-        refused = queryset.exclude(pk__in=modeladmin.editable_subset(request, queryset).values("pk"))
-        names = list(refused[:11])
-        if names:
-            modeladmin.message_user(
-                request,
-                f"Nothing was deleted: the selection includes records of partners that are not assigned to "
-                f"you ({short_list(names)}).",
-                messages.ERROR,
-            )
+        refused = queryset.exclude(pk__in=modeladmin.editable_subset(request, queryset).values("pk")).count()
+        if refused:
+            refuse_deleting_outside_scope(modeladmin, request, refused)
             return None
     return django_delete_selected(modeladmin, request, queryset)
 

@@ -4,7 +4,7 @@ enrollment is not theirs to delete, whatever its status."""
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
-from partners.models import ProfileChangeRequest
+from partners.models import ProfileChangeRequest, ProgramEnrollment
 from partners.services import profile_change_submit
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -13,11 +13,13 @@ from tests.factories import (
     PartnerUserFactory,
     PdmFactory,
     ProgramEnrollmentFactory,
+    program,
 )
 
 pytestmark = pytest.mark.django_db
 
 PROPOSALS = "/admin/partners/profilechangerequest/"
+ENROLLMENTS = "/admin/partners/programenrollment/"
 
 
 def _proposal(partner):
@@ -81,3 +83,27 @@ def test_a_pdm_is_told_to_revoke_their_own_approved_enrollment_rather_than_delet
     )
 
     assert "is approved: revoke it with a reason instead." in response.content.decode()
+
+
+def test_a_pdms_bulk_delete_names_no_record_of_another_pdms_and_gives_only_their_own_reasons(client):
+    pdm = PdmFactory()
+    mine = ApprovedEnrollmentFactory(
+        partner=PartnerFactory(pdm=pdm, name="Mine Co"), program=program("migration")
+    )
+    theirs = ApprovedEnrollmentFactory(
+        partner=PartnerFactory(pdm=PdmFactory(), name="Theirs Co"), program=program("migration")
+    )
+    client.force_login(pdm)
+    selection = {"action": "delete_selected", ACTION_CHECKBOX_NAME: [mine.pk, theirs.pk], "index": 0}
+
+    confirm = client.post(ENROLLMENTS, selection, secure=True, follow=True)
+    done = client.post(ENROLLMENTS, {**selection, "post": "yes"}, secure=True, follow=True)
+
+    # Another PDM's record is refused as its delete page is (403): counted, never described.
+    refused = [
+        "Nothing was deleted: the selection includes 1 program enrollment that is not yours to delete.",
+        "Not deleted: Mine Co in Migration Competency is approved: revoke it with a reason instead.",
+    ]
+    for response in (confirm, done):
+        assert [str(message) for message in response.context["messages"]] == refused
+    assert ProgramEnrollment.objects.filter(pk__in=[mine.pk, theirs.pk]).count() == 2
