@@ -29,6 +29,7 @@ from apn_portal.exceptions import (
     validate_or_refuse,
 )
 from apn_portal.forms import submitted_before
+from apn_portal.history import history_bulk_create
 from apn_portal.http import ip_address_or_none
 from apn_portal.outbox.services import outbox_email_enqueue, outbox_email_enqueue_many
 from partners import events
@@ -93,28 +94,10 @@ def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnro
 
 def partner_history_bulk_create(partners: list[Partner], user=None) -> None:
     """The history rows a save of each of `partners` writes (as they are in memory), by `user` (None: a
-    scheduled check), with the tag lists each version records (Partner.history's m2m_fields), in a
-    constant number of statements however many partners: django-simple-history's bulk_history_create
-    writes the versions alone, and a version without its tags would show them all removed, then added
-    again by the next save."""
-    history = Partner.history.model
-    rows = Partner.history.bulk_history_create(
-        partners, update=True, default_user=user, default_change_reason=None
-    )
-    version_of = {row.id: row.pk for row in rows}
-    for tags in history._history_m2m_fields:
-        recorded = getattr(history, tags.name).model
-        owner, tag = tags.m2m_field_name(), tags.m2m_reverse_field_name()
-        links = tags.remote_field.through.objects.filter(**{f"{owner}__in": list(version_of)})
-        recorded.objects.bulk_create(
-            [
-                recorded(
-                    history_id=version_of[owner_id], id=pk, **{f"{owner}_id": owner_id, f"{tag}_id": tag_id}
-                )
-                for pk, owner_id, tag_id in links.values_list("pk", f"{owner}_id", f"{tag}_id").iterator()
-            ],
-            batch_size=5000,
-        )
+    scheduled check, or the request's user within one), with the tag lists each version records
+    (Partner.history's m2m_fields), in a constant number of statements however many partners
+    (apn_portal.history.history_bulk_create)."""
+    history_bulk_create(partners, user=user)
 
 
 def _tier_change_reason(reason: str) -> str:

@@ -20,6 +20,7 @@ from apn_portal.exceptions import (
     validate_or_refuse,
 )
 from apn_portal.forms import submission_key_of, submitted_before
+from apn_portal.history import history_bulk_create
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.services import webhook_events_emit_many
@@ -237,7 +238,7 @@ def support_subscription_change(
             raise ConflictError(
                 "Somebody changed this support plan at the same moment; reload and try again."
             ) from None
-        _customer_tams_follow([customer.pk], now)
+        _customer_tams_follow([customer.pk], now, user=user)
         support_cases_follow_partner_led_support(
             user=user,
             customer=customer,
@@ -252,16 +253,22 @@ def _scope(customer: Customer, account: AwsAccount | None) -> str:
     return f"account {account.account_id}'s" if account is not None else f"{customer}'s"
 
 
-def _customer_tams_follow(customer_ids, now: datetime.datetime) -> int:
+TAM_FOLLOWS_REASON = "The TAM follows the customer's support plan"
+
+
+def _customer_tams_follow(
+    customer_ids, now: datetime.datetime, *, user, reason: str = TAM_FOLLOWS_REASON
+) -> int:
     """The customer's TAM (Customer.tam, which engagements shows and lets look after the customer) is the
     one its support serves it with: the designated TAM a current subscription names (the customer's own
     before an account's), or nobody. Called whenever a customer's subscriptions change, so a TAM leaves
     with the plan that brought it, from the customer's record and from the TAM seats of its teams too,
-    which the customer's TAM takes over (engagements.services.team_tams_follow). In the caller's
-    transaction, under the customers' locks; returns how many customers changed."""
+    which the customer's TAM takes over (engagements.services.team_tams_follow). Each customer changed
+    gets a version naming `user` (None: a scheduled check) and `reason`, as a save would write. In the
+    caller's transaction, under the customers' locks; returns how many customers changed."""
     customer_ids = list(customer_ids)
     designated_now = selectors.designated_now(OuterRef("pk")).values("tam")[:1]
-    changed = (
+    changing = list(
         Customer.objects.filter(pk__in=customer_ids)
         .annotate(designated=designated_now)
         # IS DISTINCT FROM: SQL's = is unknown, and excludes nothing, when either side is NULL.
@@ -270,11 +277,17 @@ def _customer_tams_follow(customer_ids, now: datetime.datetime) -> int:
             | Q(tam__isnull=False, designated__isnull=True)
             | (Q(tam__isnull=False, designated__isnull=False) & ~Q(tam=F("designated")))
         )
-        .update(tam=designated_now, updated_at=now)
+        .values_list("pk", flat=True)
     )
+    if changing:
+        Customer.objects.filter(pk__in=changing).update(tam=designated_now, updated_at=now)
+        # The update sends no signal: the versions are written here, as they now are.
+        history_bulk_create(
+            list(Customer.objects.filter(pk__in=changing)), user=user, reason=reason, date=now
+        )
     # Whether or not Customer.tam moved: an account's plan that designated a team's TAM may have ended.
-    team_tams_follow(customer_ids, now=now)
-    return changed
+    team_tams_follow(customer_ids, user=user, now=now)
+    return len(changing)
 
 
 def _check_plan_offered(plan: SupportPlan, today: datetime.date) -> None:
@@ -317,7 +330,7 @@ def support_customer_tam_name(*, user, customer: Customer, tam) -> None:
                 note=f"Designated TAM changed to {tam}.",
             )
             return
-        _customer_tams_follow([customer.pk], timezone.now())
+        _customer_tams_follow([customer.pk], timezone.now(), user=user)
 
 
 def support_subscription_end(
@@ -342,7 +355,7 @@ def support_subscription_end(
         if note:
             locked.note = note.strip()[:300]
         locked.save(update_fields=["ended_at", "note", "updated_at"])
-        _customer_tams_follow([locked.customer_id], locked.ended_at)
+        _customer_tams_follow([locked.customer_id], locked.ended_at, user=user)
         support_cases_follow_partner_led_support(
             user=user,
             customer=subscription.customer,
@@ -415,7 +428,12 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
             created, default_change_reason=RETIREMENT_CHANGE_REASON, default_date=now
         )
         moved.extend(created)
-        _customer_tams_follow({current.customer_id for current in batch}, now)
+        _customer_tams_follow(
+            {current.customer_id for current in batch},
+            now,
+            user=None,
+            reason=f"{RETIREMENT_CHANGE_REASON}: the TAM follows the customer's support plan",
+        )
     return moved
 
 

@@ -179,10 +179,10 @@ def test_a_tam_deactivated_while_being_named_waits_and_is_refused(alpha, tam, su
     saved, go_on = threading.Event(), threading.Event()
     follow = services._customer_tams_follow
 
-    def follow_after_a_pause(customer_ids, now):
+    def follow_after_a_pause(customer_ids, now, **kwargs):
         saved.set()
         go_on.wait(20)
-        return follow(customer_ids, now)
+        return follow(customer_ids, now, **kwargs)
 
     monkeypatch.setattr(services, "_customer_tams_follow", follow_after_a_pause)
     outcome = {}
