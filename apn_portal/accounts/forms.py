@@ -86,4 +86,6 @@ class OutboxPasswordResetForm(PasswordResetForm):
             body_text=render_to_string(email_template_name, context),
             body_html=body_html,
             confidential=True,
+            # For the account, whatever its holder's place: one no longer staff since still has it.
+            to_leavers_too=True,
         )

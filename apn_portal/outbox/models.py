@@ -21,10 +21,10 @@ class OutboxMessage(TimeStampedModel):
     instead is rendered when it is sent, and keeps the bodies it was sent with: a scheduled check that
     queues tens of thousands of emails in one transaction does not render them all inside it.
 
-    A message for an organisation's people records, in `recipients_from`, the organisation each of its
-    addresses was chosen from: one sent later (after a mail server's weekend down) leaves out whoever has
-    left it since, and is not sent at all when that was everyone, unless it names, in `otherwise_to`, whom
-    to tell then.
+    A message records, in `recipients_from`, the organisation each of its addresses was chosen from (the
+    one it is for, or the provider, for its staff's addresses): one sent later (after a mail server's
+    weekend down) leaves out whoever has left it since, and is not sent at all when that was everyone,
+    unless it names, in `otherwise_to`, whom to tell then.
     """
 
     dedupe_key = models.CharField(
@@ -34,10 +34,11 @@ class OutboxMessage(TimeStampedModel):
     recipients_from = models.JSONField(
         null=True,
         blank=True,
-        help_text="For a message to an organisation's people: whose each address was when it was queued, "
-        '{address: "partner:ID", "customer:ID" or "provider"}. An address nobody active there holds any '
-        "more (they left, moved or were deactivated) is left out when it is sent; an address not listed (one "
-        "typed on a form, the support desk) is kept. Empty: sent to every address as stored.",
+        help_text="Whose each address was when it was queued, the people of the organisation the message is "
+        'for or the provider\'s staff: {address: "partner:ID", "customer:ID" or "provider"}. An address '
+        "nobody active there holds any more (they left, moved or were deactivated) is left out when it is "
+        "sent; an address not listed (one typed on a form, the support desk) is kept. Empty: sent to every "
+        "address as stored (a password reset, which is for its reader whatever their place).",
     )
     otherwise_to = models.JSONField(
         null=True,

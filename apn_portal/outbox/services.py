@@ -85,8 +85,8 @@ def _log_untold(dedupe_keys: list[str]) -> None:
 
 # Whose an address is ----------------------------------------------------------------------------------
 
-# What a message for an organisation's people records of each address its people (or the provider's staff
-# told with them, a PDM) held when it was queued: the key of that organisation.
+# What a message records of each address its organisation's people (or the provider's staff, told with them
+# or alone: a PDM, a TAM) held when it was queued: the key of that organisation.
 PROVIDER = "provider"
 _ADDRESS_CHUNK = 5000
 
@@ -118,14 +118,14 @@ def _active_holders(addresses) -> dict[str, set[str]]:
 
 
 def _recipients_from(recipients: list[str], people_of: str | None, holders) -> dict[str, str] | None:
-    """For a message to `people_of`'s people: which of its addresses they hold, and which the provider's
-    staff told with them (a PDM). Any other address (typed on a form, the support desk) is nobody's."""
-    if people_of is None:
-        return None
+    """Which of a message's addresses `people_of`'s people hold (for a message to them), and which the
+    provider's active staff hold (told with them, a PDM, or on their own, a TAM's warning): each is written
+    to for the place its holder had, and is left out once nobody there holds it. Any other address (typed
+    on a form, the support desk, a partner's address on a message naming no partner) is nobody's."""
     chosen = {}
     for address in recipients:
         held = holders.get(address, ())
-        if people_of in held:
+        if people_of is not None and people_of in held:
             chosen[address] = people_of
         elif PROVIDER in held:
             chosen[address] = PROVIDER
@@ -161,6 +161,7 @@ def outbox_email_enqueue(
     context: dict,
     for_partner: int | None = None,
     for_customer: int | None = None,
+    to_leavers_too: bool = False,
     otherwise_to: list[str] | None = None,
 ) -> OutboxMessage | None:
     """Store an email to send once the surrounding transaction commits. Call it inside that transaction.
@@ -173,10 +174,15 @@ def outbox_email_enqueue(
     An email to a partner's or a customer's people (its staff, its access administrators, with its PDM)
     names that organisation, by id, in `for_partner` or `for_customer`: sent later (the mail server was
     down), it goes to none of them who has left it, moved to another or been deactivated since, and not at
-    all when that was everyone (marked "not sent", with the reason). Addresses that are nobody's there (a
-    customer's typed on a form, the support desk) are sent to as stored.
+    all when that was everyone (marked "not sent", with the reason). The same holds, with or without an
+    organisation, for the addresses of the provider's active staff (a PDM, a TAM, an Account Manager): they
+    are told for their place at the provider, which is no longer theirs once they are deactivated or are
+    no longer staff. Addresses that are nobody's there (a customer's typed on a form, the support desk) are
+    sent to as stored.
 
-    An email that somebody must hear whoever has left (a support case past its deadline) names in
+    An email meant for its reader whatever becomes of their place (a password reset: it is for their
+    account, staff or not) passes `to_leavers_too`: nothing is recorded, and it goes to every address.
+    One that somebody must hear whoever has left (a support case past its deadline) names in
     `otherwise_to` whom to send it to instead when nobody it was for is left (the support desk).
 
     A time of day in an email is its reader's: its template shows an aware datetime inside
@@ -195,6 +201,7 @@ def outbox_email_enqueue(
         body_html=render_to_string(f"{template}.html", context),
         for_partner=for_partner,
         for_customer=for_customer,
+        to_leavers_too=to_leavers_too,
         otherwise_to=otherwise_to,
     )
 
@@ -209,6 +216,7 @@ def outbox_rendered_email_enqueue(
     confidential: bool = False,
     for_partner: int | None = None,
     for_customer: int | None = None,
+    to_leavers_too: bool = False,
     otherwise_to: list[str] | None = None,
 ) -> OutboxMessage | None:
     """Store an email whose bodies the caller rendered already (Django's password reset form renders its
@@ -221,14 +229,16 @@ def outbox_rendered_email_enqueue(
     if not recipients:
         _log_untold([dedupe_key])
         return None
-    people_of = _people_of(for_partner, for_customer)
-    holders = _active_holders(recipients) if people_of else {}
+    recipients_from = None
+    if not to_leavers_too:
+        holders = _active_holders(recipients)
+        recipients_from = _recipients_from(recipients, _people_of(for_partner, for_customer), holders)
     with transaction.atomic():
         message, created = OutboxMessage.objects.get_or_create(
             dedupe_key=dedupe_key,
             defaults={
                 "to": recipients,
-                "recipients_from": _recipients_from(recipients, people_of, holders),
+                "recipients_from": recipients_from,
                 "otherwise_to": _otherwise(otherwise_to),
                 "subject": _fitting_subject(subject),
                 "body_text": body_text,
@@ -270,10 +280,10 @@ def outbox_deliver_message(message_id: int) -> bool:
     every message while the mail server is paused as unreachable (outbox_mail_server_paused): the sweep
     sends it later. A message rendered when sent keeps the bodies it went out with.
 
-    A message for an organisation's people goes to those of its addresses somebody active there still
-    holds (and to its addresses that are nobody's); those left out are named in `last_error`. When nobody
-    is left, it goes to its `otherwise_to` instead, if it names any; else it is marked not sent, with the
-    reason, and never tried again.
+    A message goes to those of its recorded addresses (an organisation's people's, the provider's staff's)
+    somebody active there still holds, and to its addresses that are nobody's; those left out are named in
+    `last_error`. When nobody is left, it goes to its `otherwise_to` instead, if it names any; else it is
+    marked not sent, with the reason, and never tried again.
     """
     if outbox_mail_server_paused():
         return False
@@ -413,6 +423,7 @@ class OutboxEmail:
     context: dict
     for_partner: int | None = None
     for_customer: int | None = None
+    to_leavers_too: bool = False
     otherwise_to: list[str] | None = None
 
 
@@ -446,7 +457,7 @@ def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bo
         return set()
     people_of = {key: _people_of(email.for_partner, email.for_customer) for key, (email, _) in unique.items()}
     holders = _active_holders(
-        address for key, (_, recipients) in unique.items() if people_of[key] for address in recipients
+        address for email, recipients in unique.values() if not email.to_leavers_too for address in recipients
     )
     if render_when_sent:
         rows = [
@@ -464,7 +475,13 @@ def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bo
         ]
     else:
         rows = _rendered_rows(unique)
-    rows = [(*row, _recipients_from(row[1], people_of[row[0]], holders)) for row in rows]
+
+    def recorded(key: str, recipients: list[str]) -> dict[str, str] | None:
+        if unique[key][0].to_leavers_too:
+            return None
+        return _recipients_from(recipients, people_of[key], holders)
+
+    rows = [(*row, recorded(row[0], row[1])) for row in rows]
     stored = _insert_skipping_stored_keys(rows) if rows else {}
     message_ids = list(stored.values())
     if message_ids:

@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 import time_machine
+from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -13,6 +14,7 @@ from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.registry import get_check
 from apn_portal.checks.services import check_run
 from apn_portal.outbox.models import OutboxMessage
+from apn_portal.outbox.services import outbox_flush
 from support.models import StaffCertification
 from tests.factories import (
     AccountManagerFactory,
@@ -218,3 +220,18 @@ def test_with_neither_the_tam_nor_the_account_manager_to_write_to_the_support_de
 
     assert run.changed == {"warning_emails": 1}
     assert OutboxMessage.objects.get().to == ["desk@provider.example"]
+
+
+def test_when_the_tam_and_the_account_manager_have_both_left_before_it_goes_out_the_support_desk_is_told(
+    designated, alpha, tam, settings
+):
+    settings.SUPPORT_TEAM_EMAIL = "desk@provider.example"
+    run_on(LAST_DAY - 30 * DAY)  # queued; the mail server is down for the weekend
+    tam.is_active = False
+    tam.save()
+    alpha.account_manager.is_staff = False
+    alpha.account_manager.save()
+
+    assert outbox_flush() == 1
+
+    assert [sent.to for sent in mail.outbox] == [["desk@provider.example"]]

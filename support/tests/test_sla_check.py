@@ -468,3 +468,19 @@ def test_a_breach_whose_reselling_partners_staff_all_left_before_it_went_out_rea
     assert message.status == OutboxStatus.SENT
     assert "desk@resell.example" in message.last_error
     assert "desk@provider.example instead" in message.last_error
+
+
+def test_a_breach_whose_tam_left_the_provider_before_it_went_out_reaches_the_support_desk(
+    alpha, tam, engineer, settings
+):
+    settings.SUPPORT_TEAM_EMAIL = "desk@provider.example"
+    SupportSubscriptionFactory(customer=alpha.customer, plan="enterprise", tam=tam)
+    open_case(alpha.staff, alpha.account, "business_critical_down")
+    run_at(OPENED + 2 * HOUR)
+    assert OutboxMessage.objects.get().to == ["tara@provider.example"]
+    tam.is_staff = False
+    tam.save()
+
+    assert outbox_flush() == 1
+
+    assert [sent.to for sent in mail.outbox] == [["desk@provider.example"]]

@@ -2,9 +2,13 @@
 days) for an organisation's people goes to none of them who has left it since: as a webhook delivery queued
 before its owner left is not sent after."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from apn_portal.outbox.models import OutboxMessage, OutboxStatus
 from apn_portal.outbox.services import (
@@ -14,7 +18,7 @@ from apn_portal.outbox.services import (
     outbox_email_enqueue_many,
     outbox_flush,
 )
-from partners.services import contact_request_create
+from partners.services import contact_request_create, profile_change_submit
 from tests.factories import (
     CustomerFactory,
     CustomerUserFactory,
@@ -163,3 +167,80 @@ def test_a_message_queued_without_saying_whose_people_it_is_for_is_sent_as_store
 
     assert outbox_flush() == 1
     assert sent_to() == ["bob@acme.example"]
+
+
+def _refusing_mail_server(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
+
+
+def _mail_server_back(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.mark.parametrize("leaves", ["deactivated", "no longer staff"])
+def test_a_pdm_only_notice_waiting_for_the_mail_server_is_not_sent_to_a_pdm_who_left_since(
+    settings, client, leaves
+):
+    pdm = PdmFactory(email="pat@provider.example")
+    acme = PartnerFactory(name="Acme Cloud", pdm=pdm)
+    _refusing_mail_server(settings)  # Friday night: the mail server is down for the weekend
+    change, _ = profile_change_submit(
+        partner=acme,
+        user=PartnerUserFactory(partner=acme),
+        description="New text.",
+        website="",
+        industries=[],
+        use_cases=[],
+    )
+    message = OutboxMessage.objects.get(dedupe_key=f"profile-change:{change.pk}:proposed")
+    assert message.to == ["pat@provider.example"]
+    assert outbox_flush() == 0
+    if leaves == "deactivated":
+        pdm.is_active = False
+    else:
+        pdm.is_staff = False
+    pdm.save()
+
+    _mail_server_back(settings)  # Monday
+    with time_machine.travel(timezone.now() + datetime.timedelta(hours=2)):
+        assert outbox_flush() == 0
+
+    assert mail.outbox == [], "the partner's proposal went to a PDM who has left the provider"
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.NOT_SENT
+    assert message.last_error.startswith("Not sent: everyone it was for has left")
+    assert "pat@provider.example" in message.last_error
+
+
+def test_a_notice_to_the_pdm_and_a_colleague_still_reaches_the_colleague():
+    pat = PdmFactory(email="pat@provider.example")
+    PdmFactory(email="sam@provider.example")
+    outbox_email_enqueue(
+        dedupe_key="pdm:1",
+        to=["pat@provider.example", "sam@provider.example", "desk@provider.example"],
+        subject="s",
+        template=TEMPLATE,
+        context=CONTEXT,
+    )
+    pat.is_active = False
+    pat.save()
+
+    assert outbox_flush() == 1
+    assert sorted(sent_to()) == ["desk@provider.example", "sam@provider.example"]
+    assert OutboxMessage.objects.get(dedupe_key="pdm:1").last_error.startswith(
+        "Not sent to pat@provider.example"
+    )
+
+
+def test_a_password_reset_is_sent_to_whoever_asked_even_if_they_are_no_longer_staff_by_then(client):
+    pat = PdmFactory(email="pat@provider.example")
+    pat.set_password("an old password 123")
+    pat.save()
+    client.post(reverse("password_reset"), {"email": "pat@provider.example"})
+    assert OutboxMessage.objects.filter(to=["pat@provider.example"]).exists()
+    pat.is_staff = False  # still has an account, and still needs the link
+    pat.save()
+
+    assert outbox_flush() == 1
+    assert sent_to() == ["pat@provider.example"]
