@@ -21,6 +21,10 @@ class TokenObtainSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
 
 
 class TokenObtainView(APIView):
+    """Your API token, for your username and password: the one you already have, or a new one. Send it as
+    `Authorization: Token <key>` with every other request. Repeated failures lock the sign-in out for a
+    while, as on the site."""
+
     authentication_classes = []
     permission_classes = [AllowAny]
 

@@ -5,6 +5,8 @@ document `Idempotency-Key` (and the `Idempotent-Replayed` header of a replayed a
 `If-Match`, reads and updates of a record the `ETag` they answer with, and a 429 its `Retry-After`.
 """
 
+import inspect
+
 from drf_spectacular.openapi import AutoSchema
 
 from apn_portal.api.exceptions import body_size_limit
@@ -110,6 +112,13 @@ def _add_headers(response: dict, headers: dict) -> None:
 
 
 class PortalAutoSchema(AutoSchema):
+    def get_description(self) -> str:
+        """The view's own docstring, written for integrators (an operation's `extend_schema` description
+        replaces it). drf-spectacular would otherwise fall back on a method's docstring or on that of a
+        base class or mixin (`IdempotentPostMixin`, `CursorListMixin`): notes for the portal's developers."""
+        own = type(self.view).__dict__.get("__doc__")
+        return inspect.cleandoc(own) if own else ""
+
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:

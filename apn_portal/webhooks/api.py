@@ -1,6 +1,7 @@
 """Webhook endpoints and their delivery log in the API: each user manages the endpoints they registered."""
 
 import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.routers import SimpleRouter
 
@@ -67,7 +68,18 @@ class WebhookDeliveryFilterSet(UpdatedSinceFilterSet):
         fields = ["endpoint", "event", "status"]
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        description="Remove the endpoint and, with it, its whole delivery log: its deliveries leave "
+        "`/webhook-deliveries/`, and those still waiting to be sent or retried are never sent. For the "
+        "person who registered it (or a superuser). To stop events for a while and keep the log, PATCH "
+        "`is_active` to `false` instead."
+    )
+)
 class WebhookEndpointViewSet(PortalModelViewSet):
+    """The URLs the portal POSTs the events you subscribe to, each request signed with the endpoint's
+    `secret`. Each person sees and manages the endpoints they registered."""
+
     queryset = WebhookEndpoint.objects.all()
     serializer_class = WebhookEndpointSerializer
     ordering_fields = ["id", "updated_at"]
@@ -92,6 +104,9 @@ class WebhookEndpointViewSet(PortalModelViewSet):
 
 
 class WebhookDeliveryViewSet(CursorListMixin, PortalReadOnlyViewSet):
+    """Each event sent, or still to be sent, to your endpoints: its payload, its status, how many attempts
+    it took, your receiver's last answer and when it is tried next."""
+
     queryset = WebhookDelivery.objects.all()
     serializer_class = WebhookDeliverySerializer
     cursor_ordering_fields = ("id", "created_at", "updated_at")

@@ -29,6 +29,10 @@ class EngagementsViewSet(PortalModelViewSet):
 
 
 class CustomerViewSet(EngagementsViewSet):
+    """Customer organisations and the provider's people who look after them (Account Manager, Solutions
+    Architect, TAM), addressed by `slug`. Each user sees the customers they work with. An Account Manager
+    or a superuser registers one (POST)."""
+
     queryset = Customer.objects.all()
     serializer_class = serializers.CustomerSerializer
     lookup_field = "slug"
@@ -51,6 +55,10 @@ class CustomerViewSet(EngagementsViewSet):
 
 
 class AwsAccountViewSet(CursorListMixin, EngagementsViewSet):
+    """A customer's AWS accounts, each under its management account when it has one. The customer sees
+    all of its own, a partner only those it holds a live access grant to, and the provider's staff those of
+    the customers they look after. POST registers one of the customer's accounts."""
+
     queryset = AwsAccount.objects.all()
     serializer_class = serializers.AwsAccountSerializer
     select_related = ("customer", "management_account", "reseller")
@@ -85,6 +93,10 @@ def engagement_as_read(engagement: Engagement, user) -> Engagement:
 
 
 class EngagementViewSet(EngagementsViewSet):
+    """Engagements: a customer's project, with its stage on the five-step journey, its status and the
+    partners on it. POST starts one (the customer's staff, or the provider's staff who look after the
+    customer); the actions below move it on."""
+
     queryset = Engagement.objects.all()
     serializer_class = serializers.EngagementSerializer
     select_related = ("customer",)
@@ -163,6 +175,10 @@ class EngagementViewSet(EngagementsViewSet):
 
 
 class EngagementPartnerViewSet(EngagementsViewSet):
+    """The partners on an engagement, each in a role under a contract with its first and last day. POST
+    puts a partner on an engagement (the customer's decision, or its Account Manager's); `replace/` hands
+    the work to another partner."""
+
     queryset = EngagementPartner.objects.all()
     serializer_class = serializers.EngagementPartnerSerializer
     select_related = ("engagement", "partner")
@@ -200,6 +216,10 @@ class EngagementPartnerViewSet(EngagementsViewSet):
 
 
 class AccessGrantViewSet(CursorListMixin, EngagementsViewSet):
+    """A partner's access, in a role, to one of the customer's AWS accounts under the partner's contract
+    on an engagement; `state` says whether it is live, expired or revoked. POST grants one, `revoke/` cuts
+    it short."""
+
     queryset = AccessGrant.objects.all()
     serializer_class = serializers.AccessGrantSerializer
     select_related = (

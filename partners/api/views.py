@@ -93,6 +93,11 @@ def _values_parameter(name: str, what: str) -> OpenApiParameter:
     ),
 )
 class PartnerViewSet(PortalModelViewSet):
+    """Partners: the companies in the network, addressed by `slug`, with their type, tier, offices and
+    tags. Published partners are public; signed in, you also see your own partner (the provider's staff,
+    every partner). A PDM or a superuser adds one (POST); the partner's PDM or a superuser changes it (PUT,
+    PATCH)."""
+
     queryset = Partner.objects.all()
     serializer_class = serializers.PartnerSerializer
     lookup_field = "slug"
@@ -286,6 +291,9 @@ class PartnerViewSet(PortalModelViewSet):
 
 
 class TierViewSet(PortalReadOnlyViewSet):
+    """The tiers of each partner type's ladder, in rank order, with what a partner needs to hold each.
+    Public."""
+
     queryset = Tier.objects.all()
     serializer_class = serializers.TierSerializer
     public_actions = PUBLIC_READ
@@ -299,6 +307,10 @@ class TierViewSet(PortalReadOnlyViewSet):
 
 
 class TierChangeViewSet(CursorListMixin, PortalReadOnlyViewSet):
+    """Partners' moves from one tier to another (promotions, demotions, type corrections): when, from and
+    to which tier, by whom or by which check, and why. For the partner's own staff and the provider's
+    staff."""
+
     queryset = TierChange.objects.all()
     serializer_class = serializers.TierChangeSerializer
     select_related = ("partner", "from_tier", "to_tier")
@@ -310,6 +322,9 @@ class TierChangeViewSet(CursorListMixin, PortalReadOnlyViewSet):
 
 
 class ProgramViewSet(PortalReadOnlyViewSet):
+    """The programs partners enroll in, addressed by `slug`, with the minimum tier each needs and how long
+    an approval lasts. Public."""
+
     queryset = Program.objects.all()
     serializer_class = serializers.ProgramSerializer
     lookup_field = "slug"
@@ -410,6 +425,10 @@ class EnrollmentViewSet(PortalModelViewSet):
 
     @extend_schema(
         summary="Approve an enrollment",
+        description="Approved on `approved_on` (default today) until the program's `validity_months` "
+        "later. Needs the program's minimum tier and, for a program that requires an audit, a passed "
+        "audit. 400 for an approval day that is not allowed; 409 for an enrollment already approved "
+        "(renew it instead) or ended.",
         request=serializers.EnrollmentApproveSerializer,
         responses=serializers.EnrollmentSerializer,
         filters=False,
@@ -425,6 +444,9 @@ class EnrollmentViewSet(PortalModelViewSet):
 
     @extend_schema(
         summary="Revoke an enrollment",
+        description="End the enrollment, whatever its stage (an application turned down, or an approval "
+        "withdrawn), with the `reason` its `status_reason` then gives; the partner's staff are told why. "
+        "409 for an enrollment that has already ended.",
         request=serializers.ReasonSerializer,
         responses=serializers.EnrollmentSerializer,
         filters=False,
@@ -437,7 +459,16 @@ class EnrollmentViewSet(PortalModelViewSet):
         return Response(serializers.EnrollmentSerializer(revoked, context=self.get_serializer_context()).data)
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        description="Remove the person and, with them, every one of their certifications, which then no "
+        "longer count toward the partner's tier. For the partner's PDM or a superuser."
+    )
+)
 class StaffMemberViewSet(PortalModelViewSet):
+    """A partner's people, whose certifications count toward its tier. For the partner's own staff and
+    the provider's staff to read; the partner's PDM or a superuser adds, corrects and removes them."""
+
     queryset = StaffMember.objects.all()
     serializer_class = serializers.StaffMemberSerializer
     select_related = ("partner",)
@@ -459,7 +490,17 @@ class StaffMemberViewSet(PortalModelViewSet):
         services_records.staff_member_delete(member=instance, user=user)
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        description="Remove the certification: it no longer counts toward the partner's tier. Nothing else "
+        "goes with it. For the partner's PDM or a superuser."
+    )
+)
 class CertificationViewSet(CursorListMixin, PortalModelViewSet):
+    """The AWS certifications of a partner's people, with the day each was earned and the day it expires;
+    those in force count toward the partner's tier. For the partner's own staff and the provider's staff to
+    read; the partner's PDM or a superuser records, corrects and removes them."""
+
     queryset = Certification.objects.all()
     serializer_class = serializers.CertificationSerializer
     filterset_class = filters.CertificationFilterSet
@@ -489,7 +530,19 @@ class CertificationViewSet(CursorListMixin, PortalModelViewSet):
         services_records.certification_delete(certification=instance, user=user)
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        description="Withdraw the reference: one that counted toward the partner's tier (or showed on "
+        "its public profile) no longer does. Nothing else goes with it. The partner's own staff withdraw "
+        "theirs until the PDM validates it; the partner's PDM or a superuser, any."
+    )
+)
 class CustomerReferenceViewSet(PortalModelViewSet):
+    """Customer projects a partner delivered. Validated, for a launched project, one counts toward the
+    partner's tier, and anybody sees it when the partner is published and made it public (`is_public`);
+    the partner's own staff see all of theirs. They register, correct and withdraw their own until the PDM
+    validates one (`is_validated`, the PDM's alone); from then on, only the PDM changes it."""
+
     queryset = CustomerReference.objects.all()
     serializer_class = serializers.CustomerReferenceSerializer
     public_actions = PUBLIC_READ
@@ -557,7 +610,13 @@ class ContactRequestViewSet(CursorListMixin, PortalModelViewSet):
         partner = data.pop("partner")
         return services.contact_request_create(partner=partner, data=data, ip=client_address(self.request))
 
-    @extend_schema(summary="Accept a contact request", request=None, filters=False)
+    @extend_schema(
+        summary="Accept a contact request",
+        description="Your partner takes the lead on and will get in touch with the customer. For the "
+        "partner's own staff; 409 for a lead already answered.",
+        request=None,
+        filters=False,
+    )
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def accept(self, request, reference=None):
         lead = self.get_object()
@@ -565,7 +624,13 @@ class ContactRequestViewSet(CursorListMixin, PortalModelViewSet):
         lead = services.contact_request_accept(contact_request=lead, user=request.user)
         return Response(self.get_serializer(lead).data)
 
-    @extend_schema(summary="Decline a contact request", request=serializers.ReasonSerializer, filters=False)
+    @extend_schema(
+        summary="Decline a contact request",
+        description="Your partner turns the lead down, saying why (`reason`). For the partner's own staff; "
+        "409 for a lead already answered.",
+        request=serializers.ReasonSerializer,
+        filters=False,
+    )
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def decline(self, request, reference=None):
         lead = self.get_object()

@@ -1,5 +1,6 @@
 """The published contract: the OpenAPI document and the interactive docs, served without a CDN."""
 
+import inspect
 import re
 from urllib.parse import urlsplit
 
@@ -8,6 +9,8 @@ import yaml
 from django.contrib import admin
 from rest_framework.authtoken.models import TokenProxy
 
+from apn_portal.api.auth import TokenObtainView
+from apn_portal.api.urls import router
 from tests.api.conftest import api_client
 
 
@@ -53,6 +56,53 @@ def test_the_schemas_describe_resources_not_how_they_are_built(schema):
     # The resources that stream many rows are documented like any other.
     for name in ("Partner", "PartnerRequest", "Certification", "CertificationRequest", "TierBrief"):
         assert "DRF" not in schema["components"]["schemas"][name].get("description", "")
+
+
+def _operations(schema):
+    return [
+        (method.upper(), path, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+def _inherited_docstrings() -> set[str]:
+    """The docstrings of the classes the API's views are built from (mixins, bases, the framework's): notes
+    on how the code works, which drf-spectacular would show as the description of an operation whose own
+    view says nothing."""
+    views = [viewset for _, viewset, _ in router.registry] + [TokenObtainView]
+    return {
+        inspect.cleandoc(base.__doc__)
+        for view in views
+        for base in view.__mro__[1:]
+        if base.__doc__ and base is not object
+    }
+
+
+def test_every_operation_is_described_for_integrators_not_by_a_base_class(schema):
+    inherited = _inherited_docstrings()
+    assert any("run_idempotently" in doc for doc in inherited)  # the check sees the mixins
+    for method, path, operation in _operations(schema):
+        description = operation.get("description", "").strip()
+        assert description, (method, path)
+        assert not any(doc.splitlines()[0] in description for doc in inherited), (method, path, description)
+        assert not IMPLEMENTATION_WORDS.search(description), (method, path, description)
+
+
+@pytest.mark.parametrize(
+    ("path", "goes_with_it"),
+    [
+        ("/api/v1/staff-members/{id}/", "certifications"),
+        ("/api/v1/certifications/{id}/", "tier"),
+        ("/api/v1/references/{id}/", "tier"),
+        ("/api/v1/webhook-endpoints/{id}/", "deliveries"),
+    ],
+)
+def test_a_delete_says_what_goes_with_the_record(schema, path, goes_with_it):
+    description = schema["paths"][path]["delete"]["description"]
+    assert goes_with_it in description
+    # Its own words, not those of the resource's other operations.
+    assert description != schema["paths"][path]["get"]["description"]
 
 
 def test_every_list_filters_on_updated_since(schema):
