@@ -1,8 +1,9 @@
 """The OpenAPI contract: drf-spectacular's schema plus what every operation can answer besides success.
 
-Every operation documents its error responses (the JSON shapes of `apn_portal.api.exceptions`), POSTs
-document `Idempotency-Key` (and the `Idempotent-Replayed` header of a replayed answer), updates document
-`If-Match`, reads and updates of a record the `ETag` they answer with, and a 429 its `Retry-After`.
+Every operation documents its error responses (the JSON shapes of `apn_portal.api.exceptions`; those
+about a body only where there is one, so not on DELETE), POSTs document `Idempotency-Key` (and the
+`Idempotent-Replayed` header of a replayed answer), updates and deletions `If-Match`, reads and updates of
+a record the `ETag` they answer with, and a 429 its `Retry-After`.
 """
 
 import inspect
@@ -56,6 +57,20 @@ WRITE_ERRORS = {
     ),
     "413": (f"The body is too large: the API accepts at most {body_size_limit()}.", ERROR_REF),
     "415": ("The body is not JSON (send `Content-Type: application/json`).", ERROR_REF),
+}
+# A DELETE reads no body (one sent is ignored, however large and whatever its type): no 413 or 415, and its
+# 400 can only be a filter's value, which the lookup of one record reads as a read's does.
+DELETE_ERRORS = {
+    "400": (
+        "Bad input: a query parameter whose value is not valid (`updated_since=yesterday`). A DELETE "
+        "takes no body; one sent is not read.",
+        VALIDATION_ERROR_REF,
+    ),
+    "409": (
+        "Conflict with what is stored: a stale `If-Match` (the record changed since you read it), or "
+        "another request changing the same records at that moment (send it again).",
+        ERROR_REF,
+    ),
 }
 IDEMPOTENCY_ERRORS = {
     "422": ("This `Idempotency-Key` was used for a different request.", ERROR_REF),
@@ -125,8 +140,10 @@ class PortalAutoSchema(AutoSchema):
             return None
         responses = operation["responses"]
         errors = dict(COMMON_ERRORS)
-        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if self.method in ("POST", "PUT", "PATCH"):
             errors.update(WRITE_ERRORS)
+        elif self.method == "DELETE":
+            errors.update(DELETE_ERRORS)
         if self.method == "POST":
             errors.update(IDEMPOTENCY_ERRORS)
             operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)

@@ -65,18 +65,42 @@ def test_a_body_over_the_limit_is_a_413_in_the_browsable_api_too(world):
     assert b"at most 2.5 MB" in response.content
 
 
-def test_the_schema_documents_the_413_of_every_write(world):
+def test_the_schema_documents_the_413_of_every_write_with_a_body(world):
     schema = yaml.safe_load(api_client().get("/api/v1/schema/").content)
 
     writes = [
         operation
         for methods in schema["paths"].values()
         for method, operation in methods.items()
-        if method in ("post", "put", "patch", "delete")
+        if method in ("post", "put", "patch")
     ]
     assert writes
     for operation in writes:
         assert "at most 2.5 MB" in operation["responses"]["413"]["description"]
+        assert "415" in operation["responses"]
+
+
+def test_a_delete_reads_no_body_and_the_schema_says_so(world):
+    client = world.client("pdm_a")
+    url = f"/api/v1/staff-members/{world.staff_member_a.pk}/"
+    # Neither too large nor JSON: not read, so neither a 413 nor a 415.
+    body = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    assert client.generic("DELETE", url, body, content_type="text/plain").status_code == 204
+    # What a DELETE can still refuse as bad input: a filter's value, as on every address of one record.
+    url = f"/api/v1/staff-members/{StaffMember.objects.create(partner=world.partner_a, full_name='B').pk}/"
+    response = client.delete(f"{url}?updated_since=yesterday")
+    assert response.status_code == 400
+    assert "updated_since" in response.json()
+
+    schema = yaml.safe_load(api_client().get("/api/v1/schema/").content)
+    deletes = {path: methods["delete"] for path, methods in schema["paths"].items() if "delete" in methods}
+    assert "/api/v1/staff-members/{id}/" in deletes
+    for path, operation in deletes.items():
+        responses = operation["responses"]
+        assert not {"413", "415"} & set(responses), path
+        assert "query parameter" in responses["400"]["description"], path
+        assert "If-Match" in responses["409"]["description"], path
+        assert "If-Match" in {parameter["name"] for parameter in operation["parameters"]}, path
 
 
 # A webhook URL whose port no request can reach --------------------------------------------------------
