@@ -6,9 +6,55 @@ import json
 import uuid
 
 from django import forms
+from django.core import validators
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.html import escape
+
+
+def line_breaks_as_typed(value: str) -> str:
+    """Text with each line break as one LF, as API clients send it and as a textarea's maxlength counts it,
+    whatever the browser sent (CR LF, or a lone CR)."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class _MaxLengthWithSeparators(validators.MaxLengthValidator):
+    """Django's max_length check, with the limit and the count also given as `limit` and `count`, written
+    as the pages write numbers ("5,000"); `limit_value` and `show_value` stay numbers."""
+
+    def __call__(self, value):
+        if len(value) > self.limit_value:
+            params = {"limit_value": self.limit_value, "show_value": len(value), "value": value}
+            params |= {"limit": f"{self.limit_value:,}", "count": f"{len(value):,}"}
+            raise ValidationError(self.message, code=self.code, params=params)
+
+
+class TextareaField(forms.CharField):
+    """Text typed into a textarea, for every length-limited one (`max_length`).
+
+    The page's maxlength counts a line break as one character, but the browser sends it as CR LF, two:
+    counted as sent, a text typed in paragraphs up to the limit would be refused, and shown again as typed,
+    refused for ever. Line breaks are read as one LF each before the length is checked, so the server counts
+    as the page did, and the text is stored as the API stores it."""
+
+    widget = forms.Textarea
+    default_error_messages = {
+        "max_length": "Ensure this value has at most %(limit)s characters (it has %(count)s)."
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            _MaxLengthWithSeparators(validator.limit_value)
+            if type(validator) is validators.MaxLengthValidator
+            else validator
+            for validator in self.validators
+        ]
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return line_breaks_as_typed(value) if isinstance(value, str) else value
 
 
 class SubmissionTokenField(forms.Field):

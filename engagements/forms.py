@@ -5,14 +5,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from apn_portal.dates import DatePicker, validate_plausible_date
-from apn_portal.forms import SubmissionTokenMixin
+from apn_portal.forms import SubmissionTokenMixin, TextareaField
 from engagements.choices import AccessScope, EngagementStage, stage_after
 from engagements.models import AwsAccount, EngagementPartner
 from engagements.selectors import engagement_partners_open_to_grants
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
+    reason = TextareaField(
         label="Why is the access revoked?",
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=2000,

@@ -8,7 +8,7 @@ from apn_portal.accounts.choices import StaffRole
 from apn_portal.dates import DatePicker, validate_plausible_date
 from apn_portal.exceptions import DomainError
 from apn_portal.fields import IdMultipleChoiceField
-from apn_portal.forms import FormerRoleHoldersKeptMixin, SubmissionTokenMixin
+from apn_portal.forms import FormerRoleHoldersKeptMixin, SubmissionTokenMixin, TextareaField
 from engagements.choices import ProcurementModel
 from partners.models import (
     LOGO_CONTENT_TYPES,
@@ -55,6 +55,7 @@ class ContactRequestForm(SubmissionTokenMixin, forms.ModelForm):
             "email": "The partner replies to this address.",
             "message": "What you want to achieve, your setup today, any deadline. At most 5,000 characters.",
         }
+        field_classes = {"message": TextareaField}
         widgets = {
             "name": forms.TextInput(attrs={"autocomplete": "name"}),
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
@@ -75,7 +76,7 @@ class ContactRequestForm(SubmissionTokenMixin, forms.ModelForm):
             },
             "message": {
                 "required": "Tell the partner what you need.",
-                "max_length": "Keep the message to 5,000 characters (it has %(show_value)d).",
+                "max_length": "Keep the message to %(limit)s characters (it has %(count)s).",
             },
         }
 
@@ -238,7 +239,7 @@ class CertificationImportForm(forms.Form):
 
 
 class LeadDeclineForm(forms.Form):
-    reason = forms.CharField(
+    reason = TextareaField(
         label="Why do you decline this request?",
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),

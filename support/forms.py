@@ -2,7 +2,7 @@
 
 from django import forms
 
-from apn_portal.forms import SubmissionTokenMixin
+from apn_portal.forms import SubmissionTokenMixin, TextareaField
 from engagements.models import AwsAccount
 from support.choices import CaseStatus, CaseType, Severity
 
@@ -22,7 +22,7 @@ class SupportCaseForm(SubmissionTokenMixin, forms.Form):
         label="Severity", choices=Severity.choices, initial=Severity.GENERAL_GUIDANCE
     )
     subject = forms.CharField(label="Subject", max_length=200)
-    description = forms.CharField(
+    description = TextareaField(
         label="Description",
         max_length=20000,
         widget=forms.Textarea(attrs={"rows": 6}),
@@ -42,7 +42,7 @@ class SupportCaseForm(SubmissionTokenMixin, forms.Form):
 class CaseReplyForm(SubmissionTokenMixin, forms.Form):
     """A reply. Its submission token makes a submit sent twice one reply (support_case_reply_submit)."""
 
-    body = forms.CharField(label="Your reply", max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))
+    body = TextareaField(label="Your reply", max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))
 
 
 class CaseStatusForm(forms.Form):

@@ -6,6 +6,7 @@ from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 from rest_framework.settings import api_settings
 
+from apn_portal.forms import line_breaks_as_typed
 from apn_portal.http import whole_number
 
 # Fields whose representation of a model's value is that value itself.
@@ -108,6 +109,15 @@ class FastRowsMixin:
             empty = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
             row[name] = None if empty is None else field.to_representation(attribute)
         return row
+
+
+class MultilineCharField(serializers.CharField):
+    """Text with line breaks, each stored as one LF whatever the client sent (CR LF, a lone CR) and so
+    counted against max_length: as the pages store what a textarea sent (apn_portal.forms.TextareaField),
+    so that the same text has the same limit, and is stored the same, through the page and the API."""
+
+    def to_internal_value(self, data):
+        return line_breaks_as_typed(super().to_internal_value(data))
 
 
 class WholeNumberIdField(serializers.PrimaryKeyRelatedField):

@@ -22,6 +22,7 @@ from tests.factories import (
     PartnerFactory,
     PartnerUserFactory,
 )
+from tests.textarea import as_the_browser_sends, typed_in_paragraphs
 
 pytestmark = pytest.mark.django_db
 
@@ -187,6 +188,19 @@ def test_revoke_is_confirmed_then_recorded(client, alpha):
         email = OutboxMessage.objects.get(dedupe_key=f"grant-revoked:{alpha.grant.pk}:{side}")
         assert told in email.to
         assert f"{revoker} revoked it: Project paused" in " ".join(email.body_text.split())
+
+
+def test_a_revoke_reason_typed_in_paragraphs_up_to_the_pages_limit_is_taken_as_typed(client, alpha):
+    # The page's maxlength counts each line break as one character; the browser sends it as two.
+    client.force_login(alpha.admin)
+    typed = typed_in_paragraphs(2000)
+
+    response = client.post(
+        reverse("engagements:access-revoke", args=[alpha.grant.pk]), {"reason": as_the_browser_sends(typed)}
+    )
+
+    assert response.status_code == 303
+    assert AccessGrant.objects.get(pk=alpha.grant.pk).revocation_reason == typed
 
 
 def test_every_ended_grant_can_be_read_a_page_at_a_time_saying_how_many_there_are(client, alpha):

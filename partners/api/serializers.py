@@ -3,6 +3,7 @@ write means (who may, what else changes) is decided by the services the views ca
 
 from collections.abc import Mapping
 
+from django.db import models
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -10,6 +11,7 @@ from rest_framework import serializers
 from apn_portal.api.serializers import (
     FastRowsMixin,
     KnownFieldsOnlyMixin,
+    MultilineCharField,
     ReadOnlyFieldsKeptMixin,
     WholeNumberIdField,
     read_only_slug,
@@ -496,6 +498,10 @@ class ContactRequestSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer
         slug_field="slug", queryset=Partner.objects.filter(is_published=True)
     )
     country = CountryCodeField()
+    # The message is limited as on the contact form, which counts a line break as one character.
+    serializer_field_mapping = serializers.ModelSerializer.serializer_field_mapping | {
+        models.TextField: MultilineCharField
+    }
 
     class Meta:
         model = ContactRequest

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from apn_portal.exceptions import DomainError
 from apn_portal.outbox.models import OutboxMessage, OutboxStatus
@@ -23,6 +24,7 @@ from apn_portal.outbox.services import outbox_flush
 from partners.models import ContactRequest
 from partners.services import contact_request_create
 from tests.factories import PartnerFactory, PartnerUserFactory, PdmFactory
+from tests.textarea import as_the_browser_sends, typed_in_paragraphs
 
 pytestmark = pytest.mark.django_db
 
@@ -251,7 +253,36 @@ def test_a_message_over_5000_characters_is_refused(client, partner):
     response = post(client, partner, message="x" * 5001)
 
     assert response.status_code == 400
-    assert "Keep the message to 5,000 characters (it has 5001)." in response.content.decode()
+    assert "Keep the message to 5,000 characters (it has 5,001)." in response.content.decode()
+
+
+def test_a_message_typed_in_paragraphs_up_to_the_pages_limit_is_taken_as_typed(client, partner):
+    # The page's maxlength counts each line break as one character; the browser sends it as two.
+    typed = typed_in_paragraphs(5000)
+    assert 'maxlength="5000"' in client.get(reverse("partners:profile", args=[partner.slug])).content.decode()
+
+    response = post(client, partner, message=as_the_browser_sends(typed))
+
+    assert response.status_code == 303
+    assert ContactRequest.objects.get().message == typed
+
+
+def test_a_message_in_paragraphs_over_the_limit_is_told_its_length_as_the_page_counts_it(client, partner):
+    response = post(client, partner, message=as_the_browser_sends(typed_in_paragraphs(5001)))
+
+    assert response.status_code == 400
+    assert "Keep the message to 5,000 characters (it has 5,001)." in response.content.decode()
+
+
+def test_the_api_takes_and_stores_a_message_in_paragraphs_as_the_page_does(partner):
+    typed = typed_in_paragraphs(5000)
+    body = {**valid_data(message=as_the_browser_sends(typed)), "partner": partner.slug}
+    del body["website"]
+
+    response = APIClient().post("/api/v1/contact-requests/", body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert ContactRequest.objects.get().message == typed
 
 
 def test_project_size_and_timeline_are_optional(client, partner):

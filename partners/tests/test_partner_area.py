@@ -35,6 +35,7 @@ from tests.factories import (
     program,
     tier,
 )
+from tests.textarea import as_the_browser_sends, typed_in_paragraphs
 
 pytestmark = pytest.mark.django_db
 
@@ -471,6 +472,31 @@ def test_declining_needs_a_reason_and_keeps_it(acme_client, acme):
     assert response.status_code == 303
     lead.refresh_from_db()
     assert (lead.status, lead.decline_reason) == (ContactRequestStatus.DECLINED, "We do not work in Germany.")
+
+
+def test_a_decline_reason_typed_in_paragraphs_up_to_the_pages_limit_is_taken_as_typed(acme_client, acme):
+    # The page's maxlength counts each line break as one character; the browser sends it as two.
+    lead = ContactRequestFactory(partner=acme)
+    decline_url = reverse("my:lead-decline", args=[lead.reference])
+    typed = typed_in_paragraphs(2000)
+
+    response = acme_client.post(decline_url, {"reason": as_the_browser_sends(typed)})
+
+    assert response.status_code == 303
+    lead.refresh_from_db()
+    assert (lead.status, lead.decline_reason) == (ContactRequestStatus.DECLINED, typed)
+
+
+def test_a_decline_reason_over_the_limit_is_told_its_length_as_the_page_counts_it(acme_client, acme):
+    lead = ContactRequestFactory(partner=acme)
+
+    response = acme_client.post(
+        reverse("my:lead-decline", args=[lead.reference]),
+        {"reason": as_the_browser_sends(typed_in_paragraphs(2001))},
+    )
+
+    assert response.status_code == 400
+    assert "(it has 2,001)" in text_of(response) and "2,000 characters" in text_of(response)
 
 
 def test_a_lead_already_answered_cannot_be_answered_again(acme_client, acme):

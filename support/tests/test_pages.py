@@ -11,6 +11,7 @@ from support import services
 from support.choices import CaseStatus
 from support.models import SupportCase
 from tests.factories import SupportSubscriptionFactory, support_plan
+from tests.textarea import as_the_browser_sends, typed_in_paragraphs
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +114,28 @@ def test_opening_a_case_from_the_page(client, alpha, alpha_on_business):
     assert (case.opened_by, case.subject) == (alpha.staff, "Checkout fails")
     detail = client.get(response["Location"]).content.decode()
     assert "A first response is due by" in detail
+
+
+def test_a_description_typed_in_paragraphs_up_to_the_pages_limit_is_taken_as_typed(
+    client, alpha, alpha_on_business
+):
+    # The page's maxlength counts each line break as one character; the browser sends it as two.
+    client.force_login(alpha.staff)
+    typed = typed_in_paragraphs(20000)
+
+    response = client.post(
+        reverse("support:case-new"),
+        {
+            "account": alpha.account.pk,
+            "case_type": "technical",
+            "severity": "general_guidance",
+            "subject": "Slow",
+            "description": as_the_browser_sends(typed),
+        },
+    )
+
+    assert response.status_code == 303
+    assert SupportCase.objects.get().description == typed
 
 
 def test_a_severity_beyond_the_plan_is_refused_on_the_page(client, alpha, alpha_on_business):
@@ -218,6 +241,22 @@ def test_support_staff_answer_from_the_case_page(client, alpha, alpha_on_busines
     client.force_login(alpha.staff)
     page = client.get(reverse("support:case-detail", args=[case.pk])).content.decode()
     assert "Restarted the load balancer." in page
+
+
+def test_a_reply_typed_in_paragraphs_up_to_the_pages_limit_is_taken_as_typed(
+    client, alpha, alpha_on_business
+):
+    # The page's maxlength counts each line break as one character; the browser sends it as two.
+    case = open_case(alpha.staff, alpha.account)
+    client.force_login(alpha.staff)
+    typed = typed_in_paragraphs(20000)
+
+    response = client.post(
+        reverse("support:case-reply", args=[case.pk]), {"body": as_the_browser_sends(typed)}
+    )
+
+    assert response.status_code == 303
+    assert case.replies.get().body == typed
 
 
 def test_an_empty_reply_is_refused_with_a_message(client, alpha, alpha_on_business):
