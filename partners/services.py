@@ -92,12 +92,12 @@ def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnro
     )
 
 
-def partner_history_bulk_create(partners: list[Partner], user=None) -> None:
+def partner_history_bulk_create(partners: list[Partner], user=None, reason: str | None = None) -> None:
     """The history rows a save of each of `partners` writes (as they are in memory), by `user` (None: a
-    scheduled check, or the request's user within one), with the tag lists each version records
-    (Partner.history's m2m_fields), in a constant number of statements however many partners
+    scheduled check, or the request's user within one), saying `reason`, with the tag lists each version
+    records (Partner.history's m2m_fields), in a constant number of statements however many partners
     (apn_portal.history.history_bulk_create)."""
-    history_bulk_create(partners, user=user)
+    history_bulk_create(partners, user=user, reason=reason)
 
 
 def _tier_change_reason(reason: str) -> str:

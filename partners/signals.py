@@ -7,7 +7,7 @@
 - A change to a partner's tags, or to a tag or a tier, also brings the partners' search entries up to
   date (the other records' search receivers are in partners.search_signals). Deleting a tag takes it off
   its partners with a plain DELETE of the link rows, which sends no m2m_changed: its own delete
-  receivers do it instead.
+  receivers do it instead, and write each partner's version (who deleted which tag), which no save does.
 - A partner's `updated_at` is what integrators sync on (`updated_since`), and the partner resource nests
   its offices and its tier (name, slug, rank) and names its tags: changing those changes the partner.
   Tier changes (their two tiers) and programs (their minimum tier) nest a tier the same way: renaming a
@@ -35,6 +35,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from apn_portal.signals import stored_values, stored_values_changed, stored_values_remember
 from partners.models import (
@@ -230,18 +231,30 @@ _UNTAGGED = "_partners_untagged"
 def _term_deleting(through, column):
     # Django removes a deleted tag's link rows without m2m_changed, and once they are gone no query can
     # name its partners: touch them now (one UPDATE over a subquery, in the deletion's transaction, which
-    # rolls it back if the deletion fails) and remember them for the refresh after the rows are gone.
+    # rolls it back if the deletion fails) and remember them for after the rows are gone.
     def receiver(sender, instance, **kwargs):
         partners = through.objects.filter(**{column: instance.pk}).values("partner_id")
         partners_touch(partners)
-        if search_index_available():
-            setattr(instance, _UNTAGGED, list(partners.values_list("partner_id", flat=True)))
+        setattr(instance, _UNTAGGED, list(partners.values_list("partner_id", flat=True)))
 
     return receiver
 
 
 def _term_deleted(sender, instance, **kwargs):
-    _partners_changed(instance.__dict__.pop(_UNTAGGED, []), touch=False)
+    partner_ids = instance.__dict__.pop(_UNTAGGED, [])
+    if not partner_ids:
+        return
+    # Imported when called: partners.services builds on this module.
+    from partners.services import partner_history_bulk_create
+
+    # The partners lost the tag with no save of theirs: a version of each, without it, says who deleted
+    # it (simple-history names the request's user, as for a save; nobody outside a request) and which
+    # tag, or the next person to save the partner would be shown as having taken it off.
+    partner_history_bulk_create(
+        list(Partner.objects.filter(pk__in=partner_ids)),
+        reason=f"{capfirst(sender._meta.verbose_name)} {instance.name} deleted"[:100],
+    )
+    _partners_changed(partner_ids, touch=False)
 
 
 # What the partner resource shows of its tier (partners.api.serializers.TierBriefSerializer, besides the

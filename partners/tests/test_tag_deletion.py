@@ -12,7 +12,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from partners.models import ConsultingCategory, Industry, Partner, PartnerSearchEntry, UseCase
+from partners.services_records import partner_update
 from partners.tests.search_helpers import facet, names, search
+from partners.tests.test_admin import change_form_data
+from tests.admin_history import edit_in_admin, history_page
 from tests.factories import IndustryFactory, PartnerFactory, PdmFactory, SuperUserFactory, UseCaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -147,3 +150,54 @@ def test_deleting_an_unused_tag_changes_no_partner(client):
 
     assert _changed_slugs(since) == []
     assert facet(search(client), "industry") == {"energy": 1}
+
+
+@pytest.mark.parametrize(
+    ("model", "deleted"),
+    [
+        (Industry, "Industry Geothermal deleted"),
+        (UseCase, "Use case Geothermal deleted"),
+        (ConsultingCategory, "Consulting category Geothermal deleted"),
+    ],
+    ids=["Industry", "UseCase", "ConsultingCategory"],
+)
+def test_deleting_a_tag_is_in_its_partners_history_as_the_deleters_change(client, model, deleted):
+    tag, (partner,) = _tagged(model, "Geothermal", 1)
+    kept = _industry("Retail")
+    partner.industries.add(kept)
+    bystander = PartnerFactory(description="")
+    untouched = bystander.history.count()
+    root = SuperUserFactory(first_name="Rita", last_name="Root")
+    client.force_login(root)
+
+    _admin_delete(client, tag)
+
+    version = partner.history.order_by("-history_date", "-history_id").first()
+    assert (version.history_user, version.history_change_reason) == (root, deleted)
+    # The version keeps the partner's tags but the deleted one.
+    assert [row.industry_id for row in version.industries.all()] == [kept.pk]
+    assert not version.use_cases.exists() and not version.categories.exists()
+    assert bystander.history.count() == untouched
+
+
+def test_the_next_editor_of_a_partner_is_not_shown_as_taking_a_deleted_industry_off(client):
+    pdm = PdmFactory(first_name="Petra", last_name="Manager")
+    healthcare, retail = _industry("Healthcare"), _industry("Retail")
+    partner = PartnerFactory(pdm=pdm)
+    partner_update(partner=partner, user=pdm, industries=[healthcare, retail])
+    root = SuperUserFactory(first_name="Rita", last_name="Root")
+    client.force_login(root)
+    _admin_delete(client, healthcare)
+
+    # Later the partner's PDM changes its description, and nothing else.
+    client.force_login(pdm)
+    edit_in_admin(client, partner, change_form_data, description="A new description")
+
+    newest, deletion = history_page(client, partner).context["page_obj"][:2]
+    assert newest.history_user == pdm
+    assert [change["field"] for change in newest.history_delta_changes] == ["Description"]
+    assert deletion.history_user == root
+    # The industry is gone: the page can only say that the partner had a deleted one.
+    assert [(c["field"], str(c["new"])) for c in deletion.history_delta_changes] == [
+        ("Industries", "[Retail]")
+    ]
