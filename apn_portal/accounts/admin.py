@@ -16,6 +16,7 @@ from rest_framework.authtoken.models import TokenProxy
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.models import User
 from apn_portal.accounts.roles import is_role_group, role_group_deletion_problems, role_permissions
+from apn_portal.accounts.selectors import user_deletion_problems
 from apn_portal.admin import AdminInputMixin, GuardedDeletionMixin, LargeTableAdminMixin
 
 
@@ -116,7 +117,11 @@ class UserChangeForm(CustomerStaffStayMixin, DjangoUserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
+class UserAdmin(GuardedDeletionMixin, LargeTableAdminMixin, DjangoUserAdmin):
+    """Deleting somebody is refused while deactivating them would be, and once they did anything here:
+    records name who made a tier change, approved an enrollment, validated a reference... and would say
+    nobody did (deletion_problems). Deactivating them keeps that; a mistyped new account may go."""
+
     form = UserChangeForm
     list_display = ("username", "full_name", "email", "organisation", "roles", "is_staff", "is_active")
     list_select_related = ("partner", "customer")
@@ -176,6 +181,9 @@ class UserAdmin(LargeTableAdminMixin, DjangoUserAdmin):
 
                 users_lock_leaving_tams([user.pk])
             return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def deletion_problems(self, queryset):
+        return user_deletion_problems(queryset)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 
+from django.db.models import Count
+
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.pages import audience_of
+from apn_portal.text import short_list
 
 
 def pdms():
@@ -94,3 +97,89 @@ def home_areas_of(user) -> list[HomeArea]:
         areas.append(DASHBOARD_AREA)
     # Provider staff without a role still have the provider's area, which starts with their customers.
     return areas or [CUSTOMERS_AREA]
+
+
+# The fields naming somebody in a role rather than for what they did: what stops them going is the
+# role's own guard (the leaving problems user_deletion_problems asks first), or a seat or assignment
+# Django's deletion names as protected.
+_ROLE_FIELDS = {
+    ("partners.partner", "pdm"),
+    ("engagements.customer", "account_manager"),
+    ("engagements.customer", "solutions_architect"),
+    ("engagements.customer", "tam"),
+    ("support.supportsubscription", "tam"),
+    ("engagements.teammember", "user"),
+    ("engagements.professionalservicesengagement", "consultant"),
+}
+
+
+def _acted_on_fields():
+    """The (model, field) naming a user for what they did (made a tier change, approved an enrollment,
+    validated a reference, replied to a case, changed a record the history shows): every field that
+    would lose them (SET_NULL) or stop their deletion (PROTECT), but the role fields. The history's
+    other copies of a user (DO_NOTHING) only mirror their record's."""
+    from django.apps import apps
+    from django.db import models
+
+    from apn_portal.accounts.models import User
+
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if (
+                field.many_to_one
+                and field.related_model is User
+                and field.remote_field.on_delete in (models.SET_NULL, models.PROTECT)
+                and (model._meta.label_lower, field.name) not in _ROLE_FIELDS
+            ):
+                yield model, field
+
+
+def user_deletion_problems(users) -> list[str]:
+    """Why the people (`users`: a query of them) cannot be deleted, one sentence each, or none: what
+    refuses deactivating them (a partner's PDM, a customer's Account Manager, Solutions Architect or
+    designated TAM), and their name on what they did here, which deleting would leave saying nobody did
+    it (or, for a support case's reply or an access grant, refuse with a list of them and no reason).
+    Deactivating them keeps it. One query per field naming what they did."""
+    # Imported when called: partners, engagements and support build on accounts, not the other way round.
+    from engagements.selectors import customer_staff_leaving_problems
+    from partners.selectors import pdm_leaving_problems
+    from support.selectors import tam_leaving_problems
+
+    users = list(users.order_by("username"))
+    pks = [user.pk for user in users]
+    problems = pdm_leaving_problems(pks) + tam_leaving_problems(pks)
+    for user in users:
+        problems += customer_staff_leaving_problems(user, ["account_manager", "solutions_architect"])
+
+    # {user: {(singular, plural, field shown): count}}: the history's tables are summed, as one.
+    done: dict[int, dict[tuple[str, str, str], int]] = {pk: {} for pk in pks}
+    for model, field in _acted_on_fields():
+        if field.name == "history_user":
+            what = ("change in the history of records", "changes in the history of records", "")
+        else:
+            opts = model._meta
+            what = (opts.verbose_name, opts.verbose_name_plural, f" ({field.verbose_name})")
+        counts = (
+            model._default_manager.filter(**{f"{field.name}__in": pks})
+            .order_by()
+            .values_list(field.attname)
+            .annotate(count=Count("pk"))
+        )
+        for pk, count in counts:
+            done[pk][what] = done[pk].get(what, 0) + count
+    for user in users:
+        if not done[user.pk]:
+            continue
+        did = [
+            f"{count} {singular if count == 1 else plural}{shown}"
+            for (singular, plural, shown), count in sorted(
+                done[user.pk].items(),
+                key=lambda item: not item[0][2],  # the history's last
+            )
+        ]
+        problems.append(
+            f"{user} is named on what they did here: {short_list(did, 5)}. Deleting them would leave "
+            "it saying nobody did it: deactivate them instead (untick Active on their page), which "
+            "keeps who did it."
+        )
+    return problems
