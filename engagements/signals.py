@@ -4,17 +4,21 @@ a user's new username means for the records that show it.
 Integrators sync on `updated_at` (`updated_since`): a record whose API representation names a partner or
 a customer by its slug, or a person by username, changes when that slug or username does. Each receiver
 is one UPDATE per table, in the transaction of the rename, sending no signal and writing no history row,
-as partners.signals does for a partner's slug."""
+as partners.signals does for a partner's slug.
+
+A customer reference's deletion is the exception: the engagement recording it is saved, with its version,
+since its history shows which reference it records and who took it away."""
 
 from django.db import connection
 from django.db.models import Q
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import Signal
 from django.utils import timezone
 
 from apn_portal.accounts.models import User
 from apn_portal.signals import stored_values_changed, stored_values_remember
 from engagements.models import AccessGrant, AwsAccount, Customer, Engagement, EngagementPartner
+from partners.models import CustomerReference
 from partners.signals import partner_slug_changed
 
 DISPATCH_PREFIX = "engagements."
@@ -90,9 +94,28 @@ def _user_saved(sender, instance, raw=False, **kwargs) -> None:
     username_changed.send(sender=User, user_id=user, at=now)
 
 
+def _reference_deleting(sender, instance, **kwargs) -> None:
+    """A customer reference that a completed engagement records, being deleted (its partner withdrawing it,
+    an admin deleting it, a cascade): the engagement records none from then on. Its column is emptied here,
+    with a save, before Django's SET NULL would do it with a plain UPDATE that writes no version: the
+    engagement's history says who deleted it (reference_delete's user, else the request's) and why,
+    rather than pinning it on the next person to edit the engagement; and integrators syncing on
+    `updated_since` see the engagement changed."""
+    engagements = Engagement.objects.select_for_update(of=("self",)).filter(customer_reference_id=instance.pk)
+    for engagement in engagements:
+        engagement.customer_reference = None
+        if hasattr(instance, "_history_user"):
+            engagement._history_user = instance._history_user
+        engagement._change_reason = f"Its customer reference ({instance.customer_name}) was deleted"[:100]
+        engagement.save(update_fields=["customer_reference", "updated_at"])
+
+
 def connect() -> None:
     partner_slug_changed.connect(_partner_slug_changed, dispatch_uid=DISPATCH_PREFIX + "partner_slug_changed")
     pre_save.connect(_customer_saving, sender=Customer, dispatch_uid=DISPATCH_PREFIX + "customer-saving")
     post_save.connect(_customer_saved, sender=Customer, dispatch_uid=DISPATCH_PREFIX + "customer-saved")
     pre_save.connect(_user_saving, sender=User, dispatch_uid=DISPATCH_PREFIX + "user-saving")
     post_save.connect(_user_saved, sender=User, dispatch_uid=DISPATCH_PREFIX + "user-saved")
+    pre_delete.connect(
+        _reference_deleting, sender=CustomerReference, dispatch_uid=DISPATCH_PREFIX + "reference-deleting"
+    )

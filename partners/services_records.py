@@ -597,4 +597,7 @@ def reference_delete(*, reference: CustomerReference, user) -> None:
     with transaction.atomic():
         locked = _lock_record(CustomerReference, reference.pk)
         _ensure_may_keep_reference(locked.partner, user, locked)
+        # Its last version, and that of the engagement recording it (engagements.signals), name who
+        # withdrew it, outside a request too.
+        locked._history_user = user
         locked.delete()
