@@ -432,6 +432,7 @@ def certification_create(
         earned_on=earned_on,
         expires_on=expires_on,
     )
+    certification._history_user = user
     with transaction.atomic():
         certification.clean()  # fills in the default expiry before the constraints are checked
         _save_valid(certification)
@@ -442,6 +443,7 @@ def certification_update(*, certification: Certification, user, **changes) -> Ce
     with transaction.atomic():
         locked = _lock_record(Certification, certification.pk)
         _ensure_can_edit(locked.staff_member.partner, user)
+        locked._history_user = user
         changes = _changed(locked, changes, CERTIFICATION_FIELDS)
         if changes:
             _apply(locked, changes, CERTIFICATION_FIELDS)
@@ -451,6 +453,7 @@ def certification_update(*, certification: Certification, user, **changes) -> Ce
 
 def certification_delete(*, certification: Certification, user) -> None:
     _ensure_can_edit(certification.staff_member.partner, user)
+    certification._history_user = user
     with transaction.atomic():
         certification.delete()
 
@@ -586,6 +589,7 @@ def reference_update(*, reference: CustomerReference, user, **changes) -> Custom
     with transaction.atomic():
         locked = _lock_record(CustomerReference, reference.pk)
         _ensure_may_keep_reference(locked.partner, user, locked)
+        locked._history_user = user
         changes = _changed(locked, changes, REFERENCE_FIELDS)
         if changes:
             _apply(locked, changes, REFERENCE_FIELDS)
