@@ -284,11 +284,16 @@ def partner_search_refresh(
         if skip_locked and not locked:
             return 0
         written = _entries_write(_target(locked) if skip_locked else target, today)
-    _search_caches_drop()
-    # And once more when the change commits: a search running meanwhile reads the entries as they were
-    # and would cache their counts again, for a minute, after this change is in.
-    transaction.on_commit(_search_caches_drop)
+    search_caches_drop_with_the_change()
     return written
+
+
+def search_caches_drop_with_the_change() -> None:
+    """Drop what the searches cache (the front page's counts, the filters' choices) for a change to the
+    entries, now and once more when the change commits: a search running meanwhile reads the entries as
+    they were and would cache their counts again, for a minute, after this change is in."""
+    _search_caches_drop()
+    transaction.on_commit(_search_caches_drop)
 
 
 def _entries_write(target, today: datetime.date) -> int:

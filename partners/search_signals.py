@@ -22,7 +22,12 @@ from partners.models import (
     Tier,
     UseCase,
 )
-from partners.search_index import VOCABULARY_CACHE_KEY, partner_search_refresh, search_index_available
+from partners.search_index import (
+    VOCABULARY_CACHE_KEY,
+    partner_search_refresh,
+    search_caches_drop_with_the_change,
+    search_index_available,
+)
 from partners.signals import deletion_of, moved_from
 
 DISPATCH_PREFIX = "partners.search:"
@@ -31,6 +36,11 @@ DISPATCH_PREFIX = "partners.search:"
 def _partner_saved(sender, instance, raw=False, **kwargs):
     if not raw and search_index_available():
         partner_search_refresh([instance.pk])
+
+
+def _partner_deleted(sender, instance, **kwargs):
+    # Its entry goes with it (cascade), but not the front page's counts cached with it in them.
+    search_caches_drop_with_the_change()
 
 
 def _child_saved(sender, instance, raw=False, **kwargs):
@@ -74,6 +84,9 @@ def _program_saved(sender, instance, created, raw=False, **kwargs):
 def connect():
     """Called from PartnersConfig.ready()."""
     post_save.connect(_partner_saved, sender=Partner, dispatch_uid=DISPATCH_PREFIX + "partner")
+    post_delete.connect(
+        _partner_deleted, sender=Partner, dispatch_uid=f"{DISPATCH_PREFIX}partner{post_delete}"
+    )
     for model in (Office, ProgramEnrollment, CustomerReference, StaffMember):
         post_save.connect(
             _child_saved, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}{model.__name__}{post_save}"
