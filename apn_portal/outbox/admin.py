@@ -43,6 +43,11 @@ class OutboxMessageAdmin(AdminInputMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    # The record of what was sent: a row deleted frees its dedupe key, and the next run of the check that
+    # queued it (checks are safe to run twice, by that key) would send the same email again.
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not request.user.is_superuser:

@@ -8,7 +8,9 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from apn_portal.checks.models import CheckRunStatus
 from apn_portal.checks.registry import get_check
@@ -22,6 +24,7 @@ from tests.factories import (
     CustomerFactory,
     QualifiedTamFactory,
     StaffCertificationFactory,
+    SuperUserFactory,
     SupportSubscriptionFactory,
 )
 
@@ -235,3 +238,23 @@ def test_when_the_tam_and_the_account_manager_have_both_left_before_it_goes_out_
     assert outbox_flush() == 1
 
     assert [sent.to for sent in mail.outbox] == [["desk@provider.example"]]
+
+
+def test_a_warning_deleted_in_the_outbox_admin_is_not_sent_again_by_a_rerun(designated):
+    # The outbox is the record of what was sent: deleting a row would free its dedupe key, and the
+    # next run (a check must be safe to run twice) would send the same warning again.
+    run_on(LAST_DAY - 30 * DAY)
+    sent = OutboxMessage.objects.get()
+    admin = Client()
+    admin.force_login(SuperUserFactory())
+
+    page = admin.post(reverse("admin:outbox_outboxmessage_delete", args=[sent.pk]), {"post": "yes"})
+    admin.post(
+        reverse("admin:outbox_outboxmessage_changelist"),
+        {"action": "delete_selected", "_selected_action": [sent.pk], "post": "yes"},
+    )
+
+    assert page.status_code == 403
+    assert OutboxMessage.objects.filter(pk=sent.pk).exists()
+    assert not any(run_on(LAST_DAY - 20 * DAY).changed.values())
+    assert OutboxMessage.objects.count() == 1
