@@ -24,7 +24,7 @@ from django.core.exceptions import (
 )
 from django.core.paginator import EmptyPage, Paginator
 from django.db import IntegrityError, OperationalError, connections, router, transaction
-from django.db.models import ForeignKey, QuerySet
+from django.db.models import ForeignKey, QuerySet, TextField
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
@@ -45,6 +45,7 @@ from apn_portal.admin_page_state import (
 from apn_portal.api.constraints import save_clash
 from apn_portal.exceptions import ConflictError, DomainError, rolled_back_by_the_database
 from apn_portal.fields import IdMultipleChoiceField
+from apn_portal.forms import TextareaField
 from apn_portal.pages import form_error
 
 # Bulk actions run one service call per row inside the request, 15 to 35 ms each (a tier change, with its
@@ -342,7 +343,15 @@ class AdminInputMixin:
     """Whatever is typed or pasted into an admin address or form is a form error or Django's "invalid
     lookup" page, never a 500. Django hands changelist parameters to PostgreSQL unchecked (where a NUL
     byte cannot be compared with text) and builds a date-hierarchy day from any number. And a change page
-    writes back only what it let the user edit (save_model)."""
+    writes back only what it let the user edit (save_model), and a text typed in a textarea is stored with
+    its line breaks as on the pages and through the API (formfield_for_dbfield)."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # The browser sends each line break as CR LF: read as one LF, as apn_portal.forms.textarea_formfield
+        # does for the pages' model forms, and before any max_length is checked.
+        if isinstance(db_field, TextField):
+            kwargs.setdefault("form_class", TextareaField)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if change:

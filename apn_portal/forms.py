@@ -8,6 +8,7 @@ import uuid
 from django import forms
 from django.core import validators
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.html import escape
@@ -55,6 +56,15 @@ class TextareaField(forms.CharField):
     def to_python(self, value):
         value = super().to_python(value)
         return line_breaks_as_typed(value) if isinstance(value, str) else value
+
+
+def textarea_formfield(db_field, **kwargs):
+    """A model form's field for `db_field` (`Meta.formfield_callback`): a TextField's is a TextareaField,
+    so that every text typed in a textarea is stored with its line breaks as typed, whatever its form. The
+    admin does the same in AdminInputMixin, which builds its forms with a callback of its own."""
+    if isinstance(db_field, models.TextField):
+        kwargs.setdefault("form_class", TextareaField)
+    return db_field.formfield(**kwargs)
 
 
 class SubmissionTokenField(forms.Field):

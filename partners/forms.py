@@ -8,7 +8,12 @@ from apn_portal.accounts.choices import StaffRole
 from apn_portal.dates import DatePicker, validate_plausible_date
 from apn_portal.exceptions import DomainError
 from apn_portal.fields import IdMultipleChoiceField
-from apn_portal.forms import FormerRoleHoldersKeptMixin, SubmissionTokenMixin, TextareaField
+from apn_portal.forms import (
+    FormerRoleHoldersKeptMixin,
+    SubmissionTokenMixin,
+    TextareaField,
+    textarea_formfield,
+)
 from engagements.choices import ProcurementModel
 from partners.models import (
     LOGO_CONTENT_TYPES,
@@ -55,7 +60,7 @@ class ContactRequestForm(SubmissionTokenMixin, forms.ModelForm):
             "email": "The partner replies to this address.",
             "message": "What you want to achieve, your setup today, any deadline. At most 5,000 characters.",
         }
-        field_classes = {"message": TextareaField}
+        formfield_callback = textarea_formfield
         widgets = {
             "name": forms.TextInput(attrs={"autocomplete": "name"}),
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
@@ -121,7 +126,7 @@ def _https_by_default(db_field, **kwargs):
     # would guess "http" and warn of Django 6.0's change at import.
     if isinstance(db_field, models.URLField):
         kwargs.setdefault("assume_scheme", "https")
-    return db_field.formfield(**kwargs)
+    return textarea_formfield(db_field, **kwargs)
 
 
 class LogoField(forms.ImageField):
@@ -198,7 +203,7 @@ class PartnerTierChangeForm(forms.Form):
         empty_label=None,
         help_text="A tier of the partner's ladder.",
     )
-    reason = forms.CharField(
+    reason = TextareaField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Recorded with the change, and shown in the partner's tier history.",
     )
@@ -212,7 +217,7 @@ class PartnerTierChangeForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
+    reason = TextareaField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Recorded with the change, and shown to the partner.",
     )
@@ -263,6 +268,7 @@ class ProfileChangeForm(forms.ModelForm):
 
     class Meta:
         model = ProfileChangeRequest
+        formfield_callback = textarea_formfield
         fields = ["description", "website", "industries", "use_cases"]
         field_classes = {"industries": IdMultipleChoiceField, "use_cases": IdMultipleChoiceField}
         labels = {"description": "About your company", "industries": "Industries you serve"}
@@ -309,7 +315,7 @@ class LeadEngagementForm(forms.Form):
         required=False,
         help_text="Leave empty for the company and the workload.",
     )
-    description = forms.CharField(
+    description = TextareaField(
         label="Description",
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
@@ -345,6 +351,7 @@ class CustomerReferenceForm(forms.ModelForm):
 
     class Meta:
         model = CustomerReference
+        formfield_callback = textarea_formfield
         fields = ["customer_name", "summary", "services_used", "launched_on", "is_public"]
         labels = {
             "customer_name": "Customer",

@@ -1,5 +1,6 @@
 """Serializer building blocks shared by every app's API."""
 
+from django.db import models
 from django.utils import timezone
 from rest_framework import fields, relations, serializers
 from rest_framework.fields import SkipField
@@ -154,9 +155,17 @@ FORM_ONLY_NAMES = frozenset({"csrfmiddlewaretoken"})
 # more. What else the body gets wrong is said in the same answer, so that one answer lists every field to
 # correct.
 #
+# Being on every serializer that takes input, it also reads a model's TextField as MultilineCharField: the
+# text a page's textarea takes is stored with the same line breaks through the API. A serializer's own text
+# fields with line breaks (a reason, a description) are declared as MultilineCharField.
+#
 # A comment, not a docstring: drf-spectacular would publish it as the description of every resource whose
 # serializer has none of its own (see FastRowsMixin).
 class KnownFieldsOnlyMixin:
+    serializer_field_mapping = serializers.ModelSerializer.serializer_field_mapping | {
+        models.TextField: MultilineCharField
+    }
+
     def _refused(self, data) -> dict[str, list[str]]:
         if not hasattr(data, "keys"):
             return {}  # not an object: DRF's own refusal says so

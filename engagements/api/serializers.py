@@ -12,6 +12,7 @@ from rest_framework import serializers
 from apn_portal.accounts.models import User
 from apn_portal.api.serializers import (
     KnownFieldsOnlyMixin,
+    MultilineCharField,
     WholeNumberIdField,
     read_only_slug,
     read_only_username,
@@ -196,7 +197,7 @@ class LeadEngagementSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
         default="",
         help_text="Default: the lead's company and the workload.",
     )
-    description = serializers.CharField(
+    description = MultilineCharField(
         required=False,
         allow_blank=True,
         default="",
@@ -229,7 +230,7 @@ class StageAdvanceSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
 
 class CompleteSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     completed_on = serializers.DateField(required=False)
-    summary = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    summary = MultilineCharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
 class StatusChangeSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
@@ -239,7 +240,7 @@ class StatusChangeSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
             for s in (EngagementStatus.ACTIVE, EngagementStatus.ON_HOLD, EngagementStatus.CANCELLED)
         ]
     )
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    reason = MultilineCharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
 class EngagementPartnerSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
@@ -273,7 +274,7 @@ class EngagementPartnerSerializer(KnownFieldsOnlyMixin, serializers.ModelSeriali
 
 class ReplaceSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     new_partner = partner_field()
-    reason = serializers.CharField(max_length=2000)
+    reason = MultilineCharField(max_length=2000)
     contract_end = serializers.DateField(validators=[validate_plausible_date])
     contract_start = serializers.DateField(
         required=False, help_text="Default: today.", validators=[validate_plausible_date]
@@ -381,4 +382,4 @@ class AccessGrantSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
 
 
 class RevokeReasonSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = MultilineCharField(max_length=2000)

@@ -20,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 from apn_portal.admin import (
     ROW_REFUSALS,
     SET_ACTION_MAX_OBJECTS,
+    AdminInputMixin,
     AuditedAdmin,
     ChangeListQuerysetMixin,
     LargeTableAdminMixin,
@@ -29,6 +30,7 @@ from apn_portal.admin import (
     selection_too_large,
 )
 from apn_portal.exceptions import DomainError
+from apn_portal.forms import TextareaField
 from partners.choices import PartnerType, RequirementMetric
 from partners.forms import PartnerAdminForm, PartnerTierChangeForm
 from partners.models import (
@@ -73,7 +75,7 @@ TIER_HEALTH_FIELDS = ("grace_started_on", "grace_ends_on", "at_risk_from", "qual
 
 class PartnerTypeChangeForm(forms.Form):
     partner_type = forms.ChoiceField(label="Correct type")
-    reason = forms.CharField(
+    reason = TextareaField(
         widget=Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Recorded with the tier change the correction makes, in the partner's tier history.",
     )
@@ -197,7 +199,7 @@ class ProgramEnrollmentInline(admin.TabularInline):
         return format_html('<a href="{}">Open</a>', url)
 
 
-class CustomerReferenceInline(PartnerChildInlineMixin, admin.TabularInline):
+class CustomerReferenceInline(PartnerChildInlineMixin, AdminInputMixin, admin.TabularInline):
     """Validation is read-only: it changes through the reference list's validate action, which records who."""
 
     model = CustomerReference

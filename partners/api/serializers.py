@@ -3,7 +3,6 @@ write means (who may, what else changes) is decided by the services the views ca
 
 from collections.abc import Mapping
 
-from django.db import models
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -245,14 +244,14 @@ class TierChangeSerializer(serializers.ModelSerializer):
 
 class TierChangeRequestSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     to_tier = WholeNumberIdField(queryset=Tier.objects.all(), help_text="The tier's id.")
-    reason = serializers.CharField(max_length=2000)
+    reason = MultilineCharField(max_length=2000)
 
 
 class PartnerTypeChangeRequestSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     partner_type = serializers.ChoiceField(
         choices=PartnerType.choices, help_text="The partner's correct type; its tier moves to that ladder."
     )
-    reason = serializers.CharField(max_length=2000)
+    reason = MultilineCharField(max_length=2000)
 
 
 class TierRecomputeResultSerializer(serializers.Serializer):
@@ -383,7 +382,7 @@ class EnrollmentRenewSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
 
 
 class ReasonSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = MultilineCharField(max_length=2000)
 
 
 class StaffMemberSerializer(OwnerFixedAfterCreationMixin, serializers.ModelSerializer):
@@ -498,10 +497,6 @@ class ContactRequestSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer
         slug_field="slug", queryset=Partner.objects.filter(is_published=True)
     )
     country = CountryCodeField()
-    # The message is limited as on the contact form, which counts a line break as one character.
-    serializer_field_mapping = serializers.ModelSerializer.serializer_field_mapping | {
-        models.TextField: MultilineCharField
-    }
 
     class Meta:
         model = ContactRequest

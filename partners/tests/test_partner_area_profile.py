@@ -33,6 +33,7 @@ from tests.factories import (
     UseCaseFactory,
 )
 from tests.locks import lock_held, sessions_waiting_for_locks, wait_for
+from tests.textarea import as_the_browser_sends
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +141,23 @@ def test_a_partner_user_proposes_changes_that_wait_for_the_pdm(acme_client, acme
     assert list(acme.use_cases.all()) == []
     page = acme_client.get(response["Location"]).content.decode()
     assert "is waiting for your Partner Development Manager" in page
+
+
+def test_a_description_typed_in_paragraphs_is_proposed_as_typed(acme_client, acme):
+    # The browser sends each line break as CR LF; the API's client sends LF: the same text is one proposal.
+    typed = "We migrate workloads.\n\nAnd we run them for you."
+
+    response = acme_client.post(
+        reverse("my:profile-edit"),
+        {
+            "description": as_the_browser_sends(typed),
+            "website": acme.website,
+            "industries": [acme.industries.get().pk],
+        },
+    )
+
+    assert response.status_code == 303
+    assert ProfileChangeRequest.objects.get().description == typed
 
 
 def test_the_pdm_is_told_of_a_proposal(acme, acme_user):

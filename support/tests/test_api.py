@@ -12,6 +12,7 @@ from engagements.services import access_grant_revoke
 from support import services
 from support.models import SupportCase, SupportSubscription
 from tests.factories import SupportSubscriptionFactory, support_plan
+from tests.textarea import as_the_browser_sends, typed_in_paragraphs
 
 pytestmark = pytest.mark.django_db
 
@@ -214,6 +215,21 @@ def test_replies_and_status_through_the_api(alpha, cases, engineer):
     assert closed.json()["status"] == "closed" and closed.json()["first_responder"] == engineer.username
     replies = api(alpha.admin).get(f"/api/v1/support-cases/{case.pk}/replies/").json()["results"]
     assert [r["body"] for r in replies] == ["Failing over now."]
+
+
+def test_a_reply_sent_with_cr_lf_up_to_the_pages_limit_is_stored_as_the_page_stores_it(alpha, cases):
+    # A client posting what a textarea gave it sends CR LF: stored with LF, as through the page, so the same
+    # reply is the same text (and the same length) whichever way it came.
+    case = cases["alpha"]
+    typed = typed_in_paragraphs(20000)
+
+    response = api(alpha.staff).post(
+        f"/api/v1/support-cases/{case.pk}/replies/", {"body": as_the_browser_sends(typed)}, format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["body"] == typed
+    assert case.replies.get().body == typed
 
 
 def test_subscriptions_through_the_api(alpha, tam):
