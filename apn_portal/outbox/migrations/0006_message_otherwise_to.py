@@ -15,4 +15,9 @@ class Migration(migrations.Migration):
             name='otherwise_to',
             field=models.JSONField(blank=True, help_text="Sent to instead, as stored, when nobody it was for is left by the time it goes out (the support desk, for a notice the provider's support must hear). Empty: then it is not sent.", null=True),
         ),
+        migrations.AlterField(
+            model_name='outboxmessage',
+            name='recipients_from',
+            field=models.JSONField(blank=True, help_text='Whose each address was when it was queued, the people of the organisation the message is for or the provider\'s staff: {address: "partner:ID", "customer:ID" or "provider"}. An address nobody active there holds any more (they left, moved or were deactivated) is left out when it is sent; an address not listed (one typed on a form, the support desk) is kept. Empty: sent to every address as stored (a password reset, which is for its reader whatever their place).', null=True),
+        ),
     ]
