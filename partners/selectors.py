@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
+from apn_portal.text import short_list
 from partners.choices import (
     ADVANCED_TECHNICAL_LEVELS,
     TECHNICAL_LEVELS,
@@ -415,6 +416,37 @@ def pdm_leaving_problems(users) -> list[str]:
             names.append(f"{len(partners) - 5} more")
         shown = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
         problems.append(f"{partners[0].pdm} is the PDM of {shown}: name another PDM there first.")
+    return problems
+
+
+# How many partners a refused deletion names, one message each: a big selection would bury the page.
+_NAMED_HOLDING = 10
+
+
+def partner_deletion_problems(partners) -> list[str]:
+    """Why the partners (a query of them) cannot be deleted, one sentence per partner, or none: an approved
+    enrollment is the partner's standing in a program, which ends by a revocation (with its reason, the
+    partner told, the enrollment.revoked webhook), never by disappearing with its partner, as the
+    enrollment's own deletion is refused. Unpublishing takes a partner off Find a Partner meanwhile."""
+    approved = (
+        ProgramEnrollment.objects.filter(partner__in=partners.values("pk"), status=EnrollmentStatus.APPROVED)
+        .order_by("partner__name", "partner_id", "program__name")
+        .values_list("partner_id", "partner__name", "program__name")
+    )
+    by_partner: dict[int, tuple[str, list[str]]] = {}
+    for partner_id, name, program in approved:
+        by_partner.setdefault(partner_id, (name, []))[1].append(program)
+    problems = [
+        f"{name} holds {'an approved enrollment' if len(programs) == 1 else 'approved enrollments'} in "
+        f"{short_list(programs, 5)}: revoke {'it' if len(programs) == 1 else 'them'} with a reason "
+        "first, or unpublish the partner to take it off Find a Partner."
+        for name, programs in list(by_partner.values())[:_NAMED_HOLDING]
+    ]
+    if len(by_partner) > _NAMED_HOLDING:
+        problems.append(
+            f"{len(by_partner) - _NAMED_HOLDING} more of the selected partners hold approved enrollments: "
+            "revoke them with a reason first."
+        )
     return problems
 
 

@@ -23,6 +23,7 @@ from apn_portal.admin import (
     AdminInputMixin,
     AuditedAdmin,
     ChangeListQuerysetMixin,
+    GuardedDeletionMixin,
     LargeTableAdminMixin,
     csv_streaming_response,
     report_each_change,
@@ -44,6 +45,7 @@ from partners.models import (
 )
 from partners.selectors import (
     PARTNER_EXPORT_HEADER,
+    partner_deletion_problems,
     partner_is_editable_by,
     partners_editable_by,
     partners_export_rows,
@@ -237,7 +239,13 @@ class TierChangeInline(admin.TabularInline):
 
 
 @admin.register(Partner)
-class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuerysetMixin, AuditedAdmin):
+class PartnerAdmin(
+    GuardedDeletionMixin,
+    PartnerScopedAdminMixin,
+    LargeTableAdminMixin,
+    ChangeListQuerysetMixin,
+    AuditedAdmin,
+):
     partner_path = ""
     form = PartnerAdminForm
     list_display = (
@@ -292,6 +300,9 @@ class PartnerAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, ChangeListQuer
     def get_queryset(self, request):
         # The change page shows the tier it qualifies for (tier health) with the partner.
         return partners_with_list_columns(super().get_queryset(request)).select_related("qualifies_for_tier")
+
+    def deletion_problems(self, queryset):
+        return partner_deletion_problems(queryset)
 
     def get_readonly_fields(self, request, obj=None):
         # A partner joins on its ladder's entry tier (the form sets it); a tier changes only with a recorded

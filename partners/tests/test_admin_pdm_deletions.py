@@ -1,10 +1,12 @@
-"""What a PDM may delete in the admin: a partner's proposal is decided, never deleted, and another PDM's
-enrollment is not theirs to delete, whatever its status."""
+"""What a PDM may delete in the admin: a partner's proposal is decided, never deleted, another PDM's
+enrollment is not theirs to delete, whatever its status, and a partner holding an approved enrollment is not
+deleted either: the enrollment ends by a revocation."""
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
-from partners.models import ProfileChangeRequest, ProgramEnrollment
+from partners.choices import EnrollmentStatus
+from partners.models import Partner, ProfileChangeRequest, ProgramEnrollment
 from partners.services import profile_change_submit
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -107,3 +109,50 @@ def test_a_pdms_bulk_delete_names_no_record_of_another_pdms_and_gives_only_their
     for response in (confirm, done):
         assert [str(message) for message in response.context["messages"]] == refused
     assert ProgramEnrollment.objects.filter(pk__in=[mine.pk, theirs.pk]).count() == 2
+
+
+PARTNERS = "/admin/partners/partner/"
+
+
+def test_a_pdm_cannot_delete_a_partner_holding_an_approved_enrollment_from_its_page(client):
+    # The enrollment's own page refuses: it ends by a revocation, with a reason, the partner told and the
+    # enrollment.revoked webhook sent; the partner's deletion would take it with none of that.
+    pdm = PdmFactory()
+    partner = PartnerFactory(pdm=pdm, name="Short Lived Ltd")
+    enrollment = ApprovedEnrollmentFactory(partner=partner, program=program("migration"))
+    client.force_login(pdm)
+
+    response = client.post(f"{PARTNERS}{partner.pk}/delete/", {"post": "yes"}, secure=True, follow=True)
+
+    assert [str(message) for message in response.context["messages"]] == [
+        "Not deleted: Short Lived Ltd holds an approved enrollment in Migration Competency: revoke it with "
+        "a reason first, or unpublish the partner to take it off Find a Partner."
+    ]
+    assert ProgramEnrollment.objects.filter(pk=enrollment.pk, status=EnrollmentStatus.APPROVED).exists()
+
+
+def test_a_pdms_bulk_delete_of_partners_is_refused_whole_for_one_holding_an_approved_enrollment(client):
+    pdm = PdmFactory()
+    holding = PartnerFactory(pdm=pdm, name="Holding Co")
+    ApprovedEnrollmentFactory(partner=holding, program=program("migration"))
+    applying = PartnerFactory(pdm=pdm, name="Applying Co")
+    ProgramEnrollmentFactory(partner=applying, program=program("migration"))
+    client.force_login(pdm)
+    selection = {"action": "delete_selected", ACTION_CHECKBOX_NAME: [holding.pk, applying.pk], "index": 0}
+
+    confirm = client.post(PARTNERS, selection, secure=True, follow=True)
+    done = client.post(PARTNERS, {**selection, "post": "yes"}, secure=True, follow=True)
+
+    for response in (confirm, done):
+        assert [str(message) for message in response.context["messages"]] == [
+            "Not deleted: Holding Co holds an approved enrollment in Migration Competency: revoke it with "
+            "a reason first, or unpublish the partner to take it off Find a Partner."
+        ]
+    assert Partner.objects.filter(pk__in=[holding.pk, applying.pk]).count() == 2
+    # A partner with only an application goes, the application with it.
+    client.post(
+        PARTNERS,
+        {"action": "delete_selected", ACTION_CHECKBOX_NAME: [applying.pk], "post": "yes"},
+        secure=True,
+    )
+    assert not Partner.objects.filter(pk=applying.pk).exists()
