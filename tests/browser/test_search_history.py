@@ -95,3 +95,49 @@ def test_back_and_forward_keep_the_search_box_in_step_with_the_results(
             expect(words).to_have_value("cloud")
         finally:
             browser.close()
+
+
+def _search_in_place(page, times):
+    """As many searches as htmx keeps pages for Back (ten), and one more: each a new address."""
+    words = page.get_by_label("Search partners")
+    for i in range(times):
+        words.fill(f"cloud{i}")
+        expect(page).to_have_url(re.compile(rf"q=cloud{i}(&|$)"))
+
+
+def _fail_history_restores(how):
+    def answer(route):
+        if route.request.headers.get("hx-history-restore-request") != "true":
+            route.continue_()
+        elif how == "offline":
+            route.abort("internetdisconnected")
+        else:
+            route.fulfill(status=500, content_type="text/html", body="<h1>Server Error (500)</h1>")
+
+    return answer
+
+
+@pytest.mark.parametrize("how", ["offline", "server error"])
+def test_back_past_the_kept_pages_when_the_page_cannot_be_had_says_so_and_a_retry_is_sent(
+    plain_http_live_server, plain_http, network, browser, how
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{plain_http_live_server.url}/partners/?industry=retail", wait_until="networkidle")
+    _search_in_place(page, 11)
+    history_restores = re.compile(r".*/partners/.*")
+    page.route(history_restores, _fail_history_restores(how))
+
+    page.evaluate("history.go(-11)")  # back to Retail, which htmx no longer keeps: it asks the server
+    expect(page).to_have_url(re.compile(r"\?industry=retail$"))
+
+    # The results are still those of the last search, not of the address: said, as any failed search is.
+    expect(page.locator("#search-failed")).to_contain_text("These results are not updated")
+    expect(page.locator("#search-status")).to_have_text(
+        "The search could not be done; check your connection and try again."
+    )
+    page.unroute(history_restores)
+    # The retry is sent (not taken for the search the address says is shown), and the filters' search,
+    # which the boxes show, is what comes.
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page).to_have_url(re.compile(r"q=cloud10"))
+    expect(page.locator("#search-failed")).to_have_count(0)

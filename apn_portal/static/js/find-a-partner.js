@@ -219,6 +219,15 @@
   }
   document.addEventListener("htmx:sendError", sayTheSearchFailed);
   document.addEventListener("htmx:responseError", sayTheSearchFailed);
+
+  // Back or Forward to a page htmx no longer keeps (it keeps ten) asks the server for it, after the
+  // address has changed: if the server errs, or the connection is down, the results of the page left stand
+  // under the address of the other. Said as any failed search is, so that the next one is sent (see
+  // htmx:configRequest above). htmx reports an error status, not a request that could not be sent.
+  document.addEventListener("htmx:historyCacheMissLoadError", sayTheSearchFailed);
+  document.addEventListener("htmx:historyCacheMiss", function (event) {
+    event.detail.xhr.addEventListener("error", sayTheSearchFailed);
+  });
   document.addEventListener("htmx:afterSwap", function () {
     var message = document.getElementById("search-failed");
     if (message) message.remove();
