@@ -358,6 +358,18 @@ class AdminInputMixin:
             keep_unedited_as_stored(obj, form)
         super().save_model(request, obj, form, change)
 
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Records that go only with what they belong to (DeletedOnlyWithParentMixin) are taken by the
+        # deletion that collected them, which Django would refuse for their admin's missing delete
+        # permission: they are listed as going with it, and their permission is not asked.
+        along = {
+            str(model._meta.verbose_name)
+            for model, model_admin in self.admin_site._registry.items()
+            if isinstance(model_admin, DeletedOnlyWithParentMixin)
+        }
+        return deleted, counts, {name for name in perms_needed if str(name) not in along}, protected
+
     def lookup_allowed(self, lookup, value, request=None):
         # A list filtered by a secret says whether it starts with "a", then "ab", ...: it gives the whole
         # secret away, one character at a time (Django refuses only the password). Refused: a 400.
@@ -562,6 +574,16 @@ class GuardedDeletionMixin:
 
             actions["delete_selected"] = (guarded_delete_selected, name, description)
         return actions
+
+
+class DeletedOnlyWithParentMixin:
+    """Records that go only with the record they belong to (a webhook endpoint's deliveries): no Delete of
+    their own, on their page, in the list's actions or at their delete address. Deleting the record they
+    belong to, on its page or with its list's bulk action, still takes them and lists them in its summary
+    (AdminInputMixin.get_deleted_objects asks no delete permission for them)."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class LargeTableAdminMixin(AdminInputMixin):

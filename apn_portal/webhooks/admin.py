@@ -3,7 +3,13 @@ from functools import partial
 from django import forms
 from django.contrib import admin, messages
 
-from apn_portal.admin import SET_ACTION_MAX_OBJECTS, AuditedAdmin, LargeTableAdminMixin, selection_too_large
+from apn_portal.admin import (
+    SET_ACTION_MAX_OBJECTS,
+    AuditedAdmin,
+    DeletedOnlyWithParentMixin,
+    LargeTableAdminMixin,
+    selection_too_large,
+)
 from apn_portal.exceptions import DomainError
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -65,8 +71,10 @@ class WebhookEndpointAdmin(AuditedAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(LargeTableAdminMixin, admin.ModelAdmin):
-    """The delivery log: what was sent where, how often, and what the receiver answered."""
+class WebhookDeliveryAdmin(DeletedOnlyWithParentMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    """The delivery log: what was sent where, how often, and what the receiver answered. A delivery goes
+    only with its endpoint: deleted on its own, the record of what an integrator was sent would be gone,
+    and a pending or retried one's event would never be delivered."""
 
     list_display = [
         "event",
