@@ -172,3 +172,32 @@ def test_after_a_failed_search_the_same_search_as_shown_is_sent_again(
     expect(page.locator("#search-failed")).to_have_count(0)
     expect(page.locator("#results-heading")).to_contain_text("6 partners")
     expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+
+
+def test_a_search_on_its_way_is_shown_and_one_never_answered_is_said(
+    plain_http_live_server, plain_http, two_industries, browser
+):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/?q=cloud")
+    results = page.locator(".fap-results")
+    expect(results).to_have_css("opacity", "1")
+    held = []
+    page.route(re.compile(r".*industry=retail.*"), lambda route: held.append(route))  # a slow answer
+
+    page.locator("#facet-industry").get_by_text("Retail").click()
+    # The results it will replace are dimmed, and said to be busy.
+    expect(results).to_have_css("opacity", "0.6")
+    expect(results).to_have_attribute("aria-busy", "true")
+    for route in held:
+        route.continue_()
+    expect(page.locator("#results-heading")).to_contain_text("3 partners")
+    expect(results).to_have_css("opacity", "1")
+    expect(results).not_to_have_attribute("aria-busy", "true")
+
+    # A search the server never answers ends, and says so.
+    page.route(re.compile(r".*industry=healthcare.*"), lambda route: None)  # never answered
+    page.locator("#facet-industry").get_by_text("Healthcare").click()
+    expect(results).to_have_attribute("aria-busy", "true")
+    expect(page.locator("#search-failed")).to_contain_text("These results are not updated", timeout=20_000)
+    expect(results).to_have_css("opacity", "1")
+    expect(results).not_to_have_attribute("aria-busy", "true")

@@ -93,13 +93,27 @@
     if (addressOf(event.detail.path, query) === shown) event.preventDefault();
   });
 
-  // The request on its way, if any: its XMLHttpRequest and the element that asked for it.
+  // A search not answered by then is given up and said to have failed (below), rather than leave the
+  // results dimmed for as long as the connection hangs.
+  var SEARCH_TIMEOUT_MS = 15000;
+  if (window.htmx) window.htmx.config.timeout = SEARCH_TIMEOUT_MS;
+
+  // The request on its way, if any: its XMLHttpRequest and the element that asked for it. While there is
+  // one the results are busy, for screen readers as they are dimmed for the eyes (find-a-partner.css).
   var pending = null;
+  function showBusy() {
+    document.querySelectorAll(".fap-results").forEach(function (results) {
+      if (pending) results.setAttribute("aria-busy", "true");
+      else results.removeAttribute("aria-busy");
+    });
+  }
   document.addEventListener("htmx:beforeRequest", function (event) {
     pending = { xhr: event.detail.xhr, elt: event.detail.elt };
+    showBusy();
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (pending && pending.xhr === event.detail.xhr) pending = null;
+    showBusy();
   });
 
   // Back or Forward while a request is on its way: the page is the one gone back to, and the late answer
@@ -110,6 +124,8 @@
   document.addEventListener("htmx:historyRestore", function () {
     if (pending && pending.xhr) pending.xhr.abort();
     pending = null;
+    // htmx keeps a copy of the page as a search's answer arrives, still busy.
+    showBusy();
   });
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (gone(event.detail.elt)) event.detail.shouldSwap = false;
@@ -204,8 +220,8 @@
     true
   );
 
-  // A search that could not be sent, or that the server failed to answer, changes nothing on the page:
-  // say so, or the boxes ticked would stand over results they did not filter.
+  // A search that could not be sent, or that the server failed to answer (in time), changes nothing on
+  // the page: say so, or the boxes ticked would stand over results they did not filter.
   function sayTheSearchFailed() {
     var status = document.getElementById("search-status");
     if (status) status.textContent = "The search could not be done; check your connection and try again.";
@@ -219,6 +235,7 @@
   }
   document.addEventListener("htmx:sendError", sayTheSearchFailed);
   document.addEventListener("htmx:responseError", sayTheSearchFailed);
+  document.addEventListener("htmx:timeout", sayTheSearchFailed);
 
   // Back or Forward to a page htmx no longer keeps (it keeps ten) asks the server for it, after the
   // address has changed: if the server errs, or the connection is down, the results of the page left stand
@@ -226,7 +243,9 @@
   // htmx:configRequest above). htmx reports an error status, not a request that could not be sent.
   document.addEventListener("htmx:historyCacheMissLoadError", sayTheSearchFailed);
   document.addEventListener("htmx:historyCacheMiss", function (event) {
+    event.detail.xhr.timeout = SEARCH_TIMEOUT_MS;
     event.detail.xhr.addEventListener("error", sayTheSearchFailed);
+    event.detail.xhr.addEventListener("timeout", sayTheSearchFailed);
   });
   document.addEventListener("htmx:afterSwap", function () {
     var message = document.getElementById("search-failed");
