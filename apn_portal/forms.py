@@ -20,6 +20,12 @@ def line_breaks_as_typed(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
+# The most a reason given with an action holds (why access is revoked, a lead declined, a partner replaced,
+# an engagement put on hold, a tier changed), and an engagement's completion summary, in characters, a line
+# break counting as one: the pages' forms and the API's serializers all take it from here.
+REASON_MAX_LENGTH = 2000
+
+
 class _MaxLengthWithSeparators(validators.MaxLengthValidator):
     """Django's max_length check, with the limit and the count also given as `limit` and `count`, written
     as the pages write numbers ("5,000"); `limit_value` and `show_value` stay numbers."""

@@ -5,9 +5,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from apn_portal.dates import DatePicker, validate_plausible_date
-from apn_portal.forms import SubmissionTokenMixin, TextareaField
+from apn_portal.forms import REASON_MAX_LENGTH, SubmissionTokenMixin, TextareaField
 from engagements.choices import AccessScope, EngagementStage, stage_after
-from engagements.models import AwsAccount, EngagementPartner
+from engagements.models import STAGE_NOTE_MAX_LENGTH, AwsAccount, EngagementPartner
 from engagements.selectors import engagement_partners_open_to_grants
 
 
@@ -15,7 +15,7 @@ class ReasonForm(forms.Form):
     reason = TextareaField(
         label="Why is the access revoked?",
         widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
+        max_length=REASON_MAX_LENGTH,
         help_text="Recorded with the revocation and shown to the partner.",
     )
 
@@ -31,7 +31,7 @@ class StageAdvanceForm(forms.Form):
         widget=DatePicker(),
         help_text="Leave empty for today (the customer's day, in its time zone).",
     )
-    note = forms.CharField(label="Note", required=False, max_length=500)
+    note = forms.CharField(label="Note", required=False, max_length=STAGE_NOTE_MAX_LENGTH)
 
 
 class _OfferedStagesField(forms.MultipleChoiceField):

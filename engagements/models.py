@@ -312,6 +312,10 @@ class Engagement(TimeStampedModel):
         return f"{self.title} ({self.customer})"
 
 
+# The most a stage's note holds, in characters: the page's form and the API's serializer take it from here.
+STAGE_NOTE_MAX_LENGTH = 500
+
+
 class EngagementStageEvent(TimeStampedModel):
     """When an engagement reached a step of the journey: its timeline."""
 

@@ -9,6 +9,7 @@ from apn_portal.dates import DatePicker, validate_plausible_date
 from apn_portal.exceptions import DomainError
 from apn_portal.fields import IdMultipleChoiceField
 from apn_portal.forms import (
+    REASON_MAX_LENGTH,
     FormerRoleHoldersKeptMixin,
     SubmissionTokenMixin,
     TextareaField,
@@ -246,7 +247,7 @@ class CertificationImportForm(forms.Form):
 class LeadDeclineForm(forms.Form):
     reason = TextareaField(
         label="Why do you decline this request?",
-        max_length=2000,
+        max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Kept with the request for your colleagues; the customer does not see it.",
         error_messages={"required": "Say why you decline this request."},

@@ -5,6 +5,7 @@ from django import forms
 from apn_portal.forms import SubmissionTokenMixin, TextareaField
 from engagements.models import AwsAccount
 from support.choices import CaseStatus, CaseType, Severity
+from support.models import CASE_TEXT_MAX_LENGTH
 
 
 class _AccountChoice(forms.ModelChoiceField):
@@ -24,7 +25,7 @@ class SupportCaseForm(SubmissionTokenMixin, forms.Form):
     subject = forms.CharField(label="Subject", max_length=200)
     description = TextareaField(
         label="Description",
-        max_length=20000,
+        max_length=CASE_TEXT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text="What happens, since when, what you tried, and the resources involved.",
     )
@@ -42,7 +43,9 @@ class SupportCaseForm(SubmissionTokenMixin, forms.Form):
 class CaseReplyForm(SubmissionTokenMixin, forms.Form):
     """A reply. Its submission token makes a submit sent twice one reply (support_case_reply_submit)."""
 
-    body = TextareaField(label="Your reply", max_length=20000, widget=forms.Textarea(attrs={"rows": 5}))
+    body = TextareaField(
+        label="Your reply", max_length=CASE_TEXT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 5})
+    )
 
 
 class CaseStatusForm(forms.Form):

@@ -35,6 +35,11 @@ from support.choices import (
 # Who a reply with no author is shown as written by: the portal itself, on the provider's side.
 PORTAL_AUTHOR = "APN Portal"
 
+# The most a case's description or a reply holds, in characters, a line break counting as one: the pages'
+# forms, the admin's and the API's serializers all take it from the fields below, so that a client cannot
+# store a text the pages would refuse, and then have to show.
+CASE_TEXT_MAX_LENGTH = 20000
+
 
 class SupportPlan(TimeStampedModel):
     """A support level with the whitepaper's Table 1 features and, in PlanResponseTarget, how fast a case
@@ -410,7 +415,7 @@ class SupportCase(TimeStampedModel):
     case_type = models.CharField(max_length=20, choices=CaseType.choices, default=CaseType.TECHNICAL)
     severity = models.CharField(max_length=30, choices=Severity.choices)
     subject = models.CharField(max_length=200)
-    description = models.TextField()
+    description = models.TextField(max_length=CASE_TEXT_MAX_LENGTH)
     status = models.CharField(
         max_length=20, choices=CaseStatus.choices, default=CaseStatus.OPEN, db_index=True
     )
@@ -544,7 +549,7 @@ class CaseReply(TimeStampedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     side = models.CharField(max_length=20, choices=ReplySide.choices)
-    body = models.TextField()
+    body = models.TextField(max_length=CASE_TEXT_MAX_LENGTH)
     # The case's `steps` once this reply was added (empty for replies from before it was counted).
     step = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # As SupportCase.submission_key: one submit of the reply form is one reply.

@@ -18,6 +18,7 @@ from apn_portal.api.serializers import (
     read_only_username,
 )
 from apn_portal.dates import validate_plausible_date
+from apn_portal.forms import REASON_MAX_LENGTH
 from engagements import selectors
 from engagements.choices import (
     AccessGrantState,
@@ -27,6 +28,7 @@ from engagements.choices import (
     ProcurementModel,
 )
 from engagements.models import (
+    STAGE_NOTE_MAX_LENGTH,
     AccessGrant,
     AwsAccount,
     Customer,
@@ -225,12 +227,14 @@ class StageAdvanceSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     reached_on = serializers.DateField(
         required=False, help_text="Default: today, in the customer's time zone."
     )
-    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=STAGE_NOTE_MAX_LENGTH, default=""
+    )
 
 
 class CompleteSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     completed_on = serializers.DateField(required=False)
-    summary = MultilineCharField(required=False, allow_blank=True, max_length=2000, default="")
+    summary = MultilineCharField(required=False, allow_blank=True, max_length=REASON_MAX_LENGTH, default="")
 
 
 class StatusChangeSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
@@ -240,7 +244,7 @@ class StatusChangeSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
             for s in (EngagementStatus.ACTIVE, EngagementStatus.ON_HOLD, EngagementStatus.CANCELLED)
         ]
     )
-    reason = MultilineCharField(required=False, allow_blank=True, max_length=2000, default="")
+    reason = MultilineCharField(required=False, allow_blank=True, max_length=REASON_MAX_LENGTH, default="")
 
 
 class EngagementPartnerSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
@@ -274,7 +278,7 @@ class EngagementPartnerSerializer(KnownFieldsOnlyMixin, serializers.ModelSeriali
 
 class ReplaceSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     new_partner = partner_field()
-    reason = MultilineCharField(max_length=2000)
+    reason = MultilineCharField(max_length=REASON_MAX_LENGTH)
     contract_end = serializers.DateField(validators=[validate_plausible_date])
     contract_start = serializers.DateField(
         required=False, help_text="Default: today.", validators=[validate_plausible_date]
@@ -382,4 +386,4 @@ class AccessGrantSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
 
 
 class RevokeReasonSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
-    reason = MultilineCharField(max_length=2000)
+    reason = MultilineCharField(max_length=REASON_MAX_LENGTH)

@@ -18,6 +18,7 @@ from apn_portal.api.serializers import (
 )
 from apn_portal.dates import validate_plausible_date
 from apn_portal.exceptions import DomainError
+from apn_portal.forms import REASON_MAX_LENGTH
 from partners.choices import AuditResult, CompetencyCategory, PartnerType
 from partners.models import (
     Certification,
@@ -244,14 +245,14 @@ class TierChangeSerializer(serializers.ModelSerializer):
 
 class TierChangeRequestSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     to_tier = WholeNumberIdField(queryset=Tier.objects.all(), help_text="The tier's id.")
-    reason = MultilineCharField(max_length=2000)
+    reason = MultilineCharField(max_length=REASON_MAX_LENGTH)
 
 
 class PartnerTypeChangeRequestSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     partner_type = serializers.ChoiceField(
         choices=PartnerType.choices, help_text="The partner's correct type; its tier moves to that ladder."
     )
-    reason = MultilineCharField(max_length=2000)
+    reason = MultilineCharField(max_length=REASON_MAX_LENGTH)
 
 
 class TierRecomputeResultSerializer(serializers.Serializer):
@@ -382,7 +383,7 @@ class EnrollmentRenewSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
 
 
 class ReasonSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
-    reason = MultilineCharField(max_length=2000)
+    reason = MultilineCharField(max_length=REASON_MAX_LENGTH)
 
 
 class StaffMemberSerializer(OwnerFixedAfterCreationMixin, serializers.ModelSerializer):
