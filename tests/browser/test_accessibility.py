@@ -203,6 +203,59 @@ def test_a_search_that_could_not_be_sent_is_said(plain_http_live_server, plain_h
     expect(page.locator("#search-failed")).to_contain_text("These results are not updated")
 
 
+LONDON = {"latitude": 51.5072, "longitude": -0.1276}
+
+
+def test_a_location_refused_is_said_and_focus_stays_on_the_button(
+    plain_http_live_server, plain_http, two_partners, browser
+):
+    page = browser.new_context(geolocation=LONDON, permissions=[]).new_page()  # the visitor says no
+    page.goto(f"{plain_http_live_server.url}/partners/?q=kubernetes", wait_until="networkidle")
+    locate = page.get_by_role("button", name="Use my location")
+
+    locate.focus()
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#search-status")).to_contain_text("Your location is not available")
+    button = page.locator("[data-locate]")
+    expect(button).to_have_text("Location unavailable: type the coordinates")
+    expect(button).to_be_focused()
+
+
+def test_a_search_near_my_location_that_fails_leaves_the_button_ready_to_try_again(
+    plain_http_live_server, plain_http, two_partners, browser
+):
+    page = browser.new_context(geolocation=LONDON, permissions=["geolocation"]).new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/?q=kubernetes", wait_until="networkidle")
+    page.route(
+        "**/partners/**",
+        lambda route: (
+            route.abort("internetdisconnected")
+            if route.request.headers.get("hx-request")
+            else route.continue_()
+        ),
+    )
+    locate = page.get_by_role("button", name="Use my location")
+
+    locate.focus()
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#search-failed")).to_contain_text("These results are not updated")
+    expect(page.locator("#search-status")).to_have_text(
+        "The search could not be done; check your connection and try again."
+    )
+    expect(locate).to_be_enabled()
+    expect(locate).not_to_have_attribute("aria-disabled", "true")
+    expect(locate).to_be_focused()
+    expect(page.get_by_label("Latitude")).to_have_value("51.5072")
+
+    page.unroute("**/partners/**")  # back on line: the same button tries again
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"lat=51.5072&lng=-0.1276&radius=100"))
+    expect(page.locator("#search-failed")).to_have_count(0)
+    expect(page.locator("#results-heading")).to_be_focused()
+
+
 def _tab_through_the_search(page, presses=14):
     """Where each Tab from the search box puts focus: its element's top on the page, in order."""
     page.get_by_label("Search partners").focus()

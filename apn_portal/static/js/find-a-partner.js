@@ -40,23 +40,51 @@
     showFilters(toggle.closest(".fap-filters"));
   });
 
-  // "Use my location": fill the place's coordinates and search.
+  // Said to screen readers: what #search-status announces.
+  function say(text) {
+    var status = document.getElementById("search-status");
+    if (status) status.textContent = text;
+  }
+
+  // The results' count as their heading says it ("12 partners, 1–10 shown").
+  function countShown() {
+    var heading = document.getElementById("results-heading");
+    return heading ? heading.textContent.replace(/\s+/g, " ").trim() : "";
+  }
+
+  // "Use my location": fill the place's coordinates and search. While the browser finds the place the
+  // button says so and ignores clicks, with aria-disabled: a disabled button would lose keyboard focus,
+  // to the top of the page. Once the place is found (or not) it is ready again, before the search goes:
+  // the search shows itself as any other does (dimmed results, then the count or the failure said), and
+  // whatever becomes of it the button does not stay "Finding your location…".
+  var LOCATE_LABEL = "Use my location";
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-locate]");
-    if (!button) return;
+    if (!button || button.getAttribute("aria-disabled") === "true") return;
     var form = button.form;
-    button.disabled = true;
+    button.setAttribute("aria-disabled", "true");
     button.textContent = "Finding your location…";
+    say("Finding your location…");
+    // The button a search may have swapped in meanwhile, or this one.
+    function ready(label) {
+      var current = form.querySelector("[data-locate]") || button;
+      current.removeAttribute("aria-disabled");
+      current.textContent = label;
+    }
     navigator.geolocation.getCurrentPosition(
       function (position) {
+        ready(LOCATE_LABEL);
         form.elements.lat.value = position.coords.latitude.toFixed(4);
         form.elements.lng.value = position.coords.longitude.toFixed(4);
         if (!form.elements.radius.value) form.elements.radius.value = "100";
+        say("Searching near your location…");
         form.requestSubmit();
+        // The place of the results shown: not sent again (see htmx:configRequest), they stand.
+        if (!pending) say(countShown());
       },
       function () {
-        button.disabled = false;
-        button.textContent = "Location unavailable: type the coordinates";
+        ready("Location unavailable: type the coordinates");
+        say("Your location is not available: type the coordinates.");
       },
       { maximumAge: 600000, timeout: 10000 }
     );
@@ -223,8 +251,7 @@
   // A search that could not be sent, or that the server failed to answer (in time), changes nothing on
   // the page: say so, or the boxes ticked would stand over results they did not filter.
   function sayTheSearchFailed() {
-    var status = document.getElementById("search-status");
-    if (status) status.textContent = "The search could not be done; check your connection and try again.";
+    say("The search could not be done; check your connection and try again.");
     var region = document.getElementById("search-region");
     if (!region || document.getElementById("search-failed")) return;
     var message = document.createElement("p");
