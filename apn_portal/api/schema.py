@@ -50,13 +50,27 @@ COMMON_ERRORS = {
 }
 WRITE_ERRORS = {
     "400": ("Bad input: the body names each field's problems.", VALIDATION_ERROR_REF),
-    "409": (
-        "Conflict with what is stored: a duplicate, a state that no longer allows this, a stale "
-        "`If-Match`, or an `Idempotency-Key` still in use.",
-        ERROR_REF,
-    ),
     "413": (f"The body is too large: the API accepts at most {body_size_limit()}.", ERROR_REF),
     "415": ("The body is not JSON (send `Content-Type: application/json`).", ERROR_REF),
+}
+# What a 409 means, by method: a POST's `Idempotency-Key` (it takes no `If-Match`), an update's or a
+# deletion's `If-Match` (they take no `Idempotency-Key`), each with what to do about it.
+POST_CONFLICT = {
+    "409": (
+        "Conflict with what is stored: a duplicate, a state that no longer allows this, an "
+        "`Idempotency-Key` whose first request is still running (wait a moment, then retry with the same "
+        "key), or another request changing the same records at that moment (send it again).",
+        ERROR_REF,
+    ),
+}
+UPDATE_CONFLICT = {
+    "409": (
+        "Conflict with what is stored: the record changed since the read whose `ETag` you sent as "
+        "`If-Match` (nothing is changed: read it again, then send your change with its new `ETag`), a "
+        "duplicate, a state that no longer allows this, or another request changing the same records at "
+        "that moment (send it again).",
+        ERROR_REF,
+    ),
 }
 # A DELETE reads no body (one sent is ignored, however large and whatever its type): no 413 or 415, and its
 # 400 can only be a filter's value, which the lookup of one record reads as a read's does.
@@ -67,8 +81,9 @@ DELETE_ERRORS = {
         VALIDATION_ERROR_REF,
     ),
     "409": (
-        "Conflict with what is stored: a stale `If-Match` (the record changed since you read it), or "
-        "another request changing the same records at that moment (send it again).",
+        "Conflict with what is stored: the record changed since the read whose `ETag` you sent as "
+        "`If-Match` (nothing is deleted: read it again, then, if you still mean to, delete it with its new "
+        "`ETag`), or another request changing the same records at that moment (send it again).",
         ERROR_REF,
     ),
 }
@@ -142,6 +157,7 @@ class PortalAutoSchema(AutoSchema):
         errors = dict(COMMON_ERRORS)
         if self.method in ("POST", "PUT", "PATCH"):
             errors.update(WRITE_ERRORS)
+            errors.update(POST_CONFLICT if self.method == "POST" else UPDATE_CONFLICT)
         elif self.method == "DELETE":
             errors.update(DELETE_ERRORS)
         if self.method == "POST":

@@ -32,7 +32,10 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 class StaleUpdate(APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "This record changed since you read it: read it again, then repeat your change."
+    default_detail = (
+        "This record changed since you read it: nothing was changed. Read it again, then send your change "
+        "with its new ETag as If-Match."
+    )
     default_code = "stale_update"
 
 

@@ -46,6 +46,19 @@ IMPLEMENTATION_WORDS = re.compile(
 )
 
 
+def test_each_method_says_what_its_409_means_and_what_to_do(schema):
+    # An update or a deletion is never answered 409 for an Idempotency-Key (a POST's header alone): it tells
+    # of the If-Match sent, and to read the record again for its new ETag. A POST takes no If-Match.
+    for method, path, operation in _operations(schema):
+        conflict = operation["responses"].get("409", {}).get("description", "")
+        if method in ("PUT", "PATCH", "DELETE"):
+            assert "Idempotency-Key" not in conflict, (method, path)
+            assert "`If-Match`" in conflict and "read it again" in conflict, (method, path)
+            assert "new `ETag`" in conflict, (method, path)
+        elif method == "POST":
+            assert "`Idempotency-Key`" in conflict and "If-Match" not in conflict, (method, path)
+
+
 def test_the_schemas_describe_resources_not_how_they_are_built(schema):
     notes = {
         name: component["description"]

@@ -134,6 +134,27 @@ def test_a_stale_update_is_a_409_and_changes_nothing(world):
     assert client.get("/api/v1/partners/alpha/").json()["description"] == "Theirs"
 
 
+@pytest.mark.parametrize("method", ["patch", "put", "delete"])
+def test_a_stale_write_says_to_read_the_record_again_and_send_its_new_etag(world, method):
+    # Not a word of an Idempotency-Key, a POST's header: what changed, and how to send the write again.
+    client = world.client("pdm_a")
+    url = f"/api/v1/staff-members/{world.staff_member_a.pk}/"
+    if method == "put":
+        url = "/api/v1/partners/alpha/"  # the one resource that takes a PUT
+    read = client.get(url)
+    client.patch(url, {"job_title": "CTO"} if "staff" in url else {"description": "Theirs"}, format="json")
+
+    body = {key: value for key, value in read.json().items() if key != "logo"}
+    response = getattr(client, method)(url, body, format="json", HTTP_IF_MATCH=read["ETag"])
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "This record changed since you read it: nothing was changed. Read it again, then send "
+        "your change with its new ETag as If-Match."
+    }
+    assert client.get(url).status_code == 200
+
+
 def test_an_update_with_the_current_etag_goes_through_and_returns_the_new_one(world):
     client = world.client("pdm_a")
     etag = client.get("/api/v1/partners/alpha/")["ETag"]
