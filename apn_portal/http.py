@@ -32,9 +32,13 @@ def form_address(page: str, *, anchor: str = ""):
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
+            address = reverse(page, args=args, kwargs=kwargs) + anchor
             if request.method == "POST":
+                # Sent by someone signed out meanwhile, the sign-in leads back to that page, where what
+                # was typed is kept (apn_portal.pages.signed_in_required).
+                request.form_page = address
                 return view(request, *args, **kwargs)
-            return redirect(reverse(page, args=args, kwargs=kwargs) + anchor)
+            return redirect(address)
 
         return require_http_methods(["GET", "HEAD", "POST"])(wrapped)
 

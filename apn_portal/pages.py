@@ -1,17 +1,19 @@
 """What the signed-in pages of every app share: who is looking (their audience), how a page is rendered
-for them, the 403 page for the wrong audience, a service's refusal shown on a form, and the pages for a
-request Django refuses before any view (400, 403) and for an error nobody foresaw (500)."""
+for them, the sign-in asked first (and a form sent signed out kept), the 403 page for the wrong audience, a
+service's refusal shown on a form, and the pages for a request Django refuses before any view (400, 403)
+and for an error nobody foresaw (500)."""
 
 from functools import wraps
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views import defaults
 
+from apn_portal import drafts
 from apn_portal.api.exceptions import body_size_limit
 from apn_portal.exceptions import DomainError
 
@@ -44,12 +46,38 @@ def not_for_you(request, needed: str):
     return render_page(request, "not_for_you.html", {"needed": needed}, status=403)
 
 
+def signed_in_required(view):
+    """Django's login_required, for a page that may take a form. A form sent by someone no longer signed in
+    (signed out in another tab, the session ended) is not sent: the sign-in page says so, and what was
+    typed is kept for the page the form is on (apn_portal.drafts), where the sign-in leads back to, so the
+    same person signing in finds the form filled in again, to send once more if they choose."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            if request.method != "POST":
+                return redirect_to_login(request.get_full_path())
+            # A form that posts to an address of its own is on the page form_address names.
+            page = getattr(request, "form_page", None) or request.get_full_path()
+            drafts.draft_keep(request, page)
+            response = redirect_to_login(page)
+            response.status_code = 303  # followed with a GET, as after any POST
+            return response
+        with drafts.offered_to_forms(request):
+            response = view(request, *args, **kwargs)
+        drafts.owner_remembered(request, response)
+        return response
+
+    return wrapped
+
+
 def audience_required(*audiences: str):
-    """Only the named kinds of signed-in user; anyone else gets a 403 page saying whom it is for."""
+    """Only the named kinds of signed-in user (signed_in_required); anyone else gets a 403 page saying whom
+    it is for."""
 
     def decorator(view):
         @wraps(view)
-        @login_required
+        @signed_in_required
         def wrapped(request, *args, **kwargs):
             if audience_of(request.user) not in audiences:
                 return not_for_you(request, " or ".join(AUDIENCE_LABELS[audience] for audience in audiences))

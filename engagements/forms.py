@@ -5,13 +5,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from apn_portal.dates import DatePicker, validate_plausible_date
+from apn_portal.drafts import UnsentDraftMixin
 from apn_portal.forms import REASON_MAX_LENGTH, SubmissionTokenMixin, TextareaField
 from engagements.choices import AccessScope, EngagementStage, stage_after
 from engagements.models import STAGE_NOTE_MAX_LENGTH, AwsAccount, EngagementPartner
 from engagements.selectors import engagement_partners_open_to_grants
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(UnsentDraftMixin, forms.Form):
     reason = TextareaField(
         label="Why is the access revoked?",
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -20,7 +21,7 @@ class ReasonForm(forms.Form):
     )
 
 
-class StageAdvanceForm(forms.Form):
+class StageAdvanceForm(UnsentDraftMixin, forms.Form):
     # The step the page offered: sent again (a double click, a resubmit, a second tab) the service finds the
     # engagement already past it and refuses, instead of moving it one step further each time.
     to_stage = forms.ChoiceField(label="Step", choices=EngagementStage.choices, widget=forms.HiddenInput)
@@ -115,7 +116,7 @@ class _EngagedPartnerChoice(forms.ModelChoiceField):
         )
 
 
-class AccessGrantForm(SubmissionTokenMixin, forms.Form):
+class AccessGrantForm(UnsentDraftMixin, SubmissionTokenMixin, forms.Form):
     """A customer's access administrator delegates one account to one engaged partner."""
 
     account = _AccountChoice(queryset=AwsAccount.objects.none(), label="Account")

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.dates import DatePicker, validate_plausible_date
+from apn_portal.drafts import UnsentDraftMixin
 from apn_portal.exceptions import DomainError
 from apn_portal.fields import IdMultipleChoiceField
 from apn_portal.forms import (
@@ -244,7 +245,7 @@ class CertificationImportForm(forms.Form):
 # The partner's own area (/my/): answering leads, proposing profile changes --------------------------------
 
 
-class LeadDeclineForm(forms.Form):
+class LeadDeclineForm(UnsentDraftMixin, forms.Form):
     reason = TextareaField(
         label="Why do you decline this request?",
         max_length=REASON_MAX_LENGTH,
@@ -258,7 +259,7 @@ class LeadDeclineForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class ProfileChangeForm(forms.ModelForm):
+class ProfileChangeForm(UnsentDraftMixin, forms.ModelForm):
     """The profile text and tags a partner proposes; its PDM approves them before they go live."""
 
     website = forms.URLField(
@@ -298,7 +299,7 @@ class ProfileChangeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
 
 
-class LeadEngagementForm(forms.Form):
+class LeadEngagementForm(UnsentDraftMixin, forms.Form):
     """What the partner says when a lead becomes an engagement; the customer and the person on the
     customer's team come from the lead itself. The description starts as the lead's message for the
     partner to trim: the message was for that partner only, the description is read by all on the
@@ -347,7 +348,7 @@ class LeadEngagementForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class CustomerReferenceForm(forms.ModelForm):
+class CustomerReferenceForm(UnsentDraftMixin, forms.ModelForm):
     """A launched customer project as the partner's staff register or correct it; its PDM validates it."""
 
     class Meta:

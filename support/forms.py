@@ -2,6 +2,7 @@
 
 from django import forms
 
+from apn_portal.drafts import UnsentDraftMixin
 from apn_portal.forms import SubmissionTokenMixin, TextareaField
 from engagements.models import AwsAccount
 from support.choices import CaseStatus, CaseType, Severity
@@ -14,7 +15,7 @@ class _AccountChoice(forms.ModelChoiceField):
         return f"{obj.account_id} · {obj.name}{owner}"
 
 
-class SupportCaseForm(SubmissionTokenMixin, forms.Form):
+class SupportCaseForm(UnsentDraftMixin, SubmissionTokenMixin, forms.Form):
     """A new case. Its submission token makes a submit sent twice one case (support_case_submit)."""
 
     account = _AccountChoice(queryset=AwsAccount.objects.none(), label="Account")
@@ -40,7 +41,7 @@ class SupportCaseForm(SubmissionTokenMixin, forms.Form):
             self.fields["severity"].help_text = severity_help
 
 
-class CaseReplyForm(SubmissionTokenMixin, forms.Form):
+class CaseReplyForm(UnsentDraftMixin, SubmissionTokenMixin, forms.Form):
     """A reply. Its submission token makes a submit sent twice one reply (support_case_reply_submit)."""
 
     body = TextareaField(
@@ -48,7 +49,7 @@ class CaseReplyForm(SubmissionTokenMixin, forms.Form):
     )
 
 
-class CaseStatusForm(forms.Form):
+class CaseStatusForm(UnsentDraftMixin, forms.Form):
     status = forms.ChoiceField(label="Set the status to", choices=CaseStatus.choices)
 
     def __init__(self, *args, allowed=None, **kwargs):

@@ -214,6 +214,7 @@ def case_detail(request, pk, reply_form=None, status=200):
     requester = selectors.user_is_case_requester(request.user, case)
     allowed = selectors.case_settable_statuses(request.user, case)
     can_reply = bool(side or requester) and case.status != CaseStatus.CLOSED
+    reply_form = reply_form or CaseReplyForm()
     return render_page(
         request,
         "support/case_detail.html",
@@ -223,10 +224,12 @@ def case_detail(request, pk, reply_form=None, status=200):
             "case_time_zone": case_time_zone(request.user, case.customer),
             "replies": case.replies.all(),
             "can_reply": can_reply,
-            "reply_form": reply_form or CaseReplyForm(),
-            # A refused reply the page can no longer take (the case was closed meanwhile): shown back, so
-            # what was typed is not lost.
-            "unsent_reply": reply_form["body"].value() if reply_form is not None and not can_reply else "",
+            "reply_form": reply_form,
+            # A refused reply, or one sent signed out (apn_portal.drafts), the page can no longer take (the
+            # case was closed meanwhile): shown back, so what was typed is not lost.
+            "unsent_reply": reply_form["body"].value()
+            if not can_reply and (reply_form.is_bound or reply_form.unsent_draft)
+            else "",
             "status_form": CaseStatusForm(allowed=allowed),
             "can_change_status": bool(allowed),
             "can_escalate": side == ReplySide.PARTNER_SUPPORT and case.with_partner and case.is_active,

@@ -1,11 +1,18 @@
 from django.contrib.auth import views as auth_views
 from django.shortcuts import render
 
+from apn_portal import drafts
 from apn_portal.accounts.forms import LoginForm, OutboxPasswordResetForm
 
 
 class LoginView(auth_views.LoginView):
     form_class = LoginForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Sent to sign in by a form sent signed out: the page says it was not sent (apn_portal.drafts).
+        context["unsent"] = drafts.draft_waiting(self.request, context.get(self.redirect_field_name, ""))
+        return context
 
 
 class PasswordResetView(auth_views.PasswordResetView):

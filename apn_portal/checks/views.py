@@ -1,12 +1,11 @@
 from django.contrib import admin
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from apn_portal.checks.dashboard import pdm_dashboard_data
-from apn_portal.pages import not_for_you
+from apn_portal.pages import not_for_you, signed_in_required
 
 
-@login_required
+@signed_in_required
 def pdm_dashboard(request):
     """The PDMs' view of the network: plots and lists, read from aggregates. Anyone else signed in gets
     the portal's page saying whom it is for (not the admin's sign-in, which would ask them to sign in

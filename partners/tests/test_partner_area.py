@@ -583,7 +583,11 @@ def test_another_partners_lead_is_not_found(acme_client, globex, name, method, d
 def test_answering_is_a_post(acme_client, acme):
     lead = ContactRequestFactory(partner=acme)
 
-    assert acme_client.get(reverse("my:lead-accept", args=[lead.reference])).status_code == 405
+    # Opened (a bookmark, or after signing in to send it): the lead's page, with its Accept button.
+    response = acme_client.get(reverse("my:lead-accept", args=[lead.reference]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("my:lead-detail", args=[lead.reference])
+    assert acme_client.put(reverse("my:lead-accept", args=[lead.reference])).status_code == 405
     lead.refresh_from_db()
     assert lead.status == ContactRequestStatus.NEW
 

@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_POST
 
 from apn_portal.exceptions import ConflictError, DomainError, GoneError, PermissionDeniedError
 from apn_portal.http import form_address, redirect_see_other
@@ -140,7 +139,7 @@ def lead_detail(request, reference):
     return _lead_page(request, _own_lead(request, reference))
 
 
-@require_POST
+@form_address("my:lead-detail")
 @partner_staff_required
 def lead_accept(request, reference):
     lead = _own_lead(request, reference)

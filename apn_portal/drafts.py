@@ -1,0 +1,183 @@
+"""A signed-in page's form sent by someone no longer signed in (they signed out in another tab, or their
+session ended): nothing is sent, the sign-in page says so, and what they typed is kept a short while in
+the session, so that once the same person signs in again the form comes back filled in, with a notice, for
+them to check and send again. Never sent by itself: whoever signs in may be somebody else, or may have
+signed in for another reason.
+
+Kept: the POSTed fields (no file, no password, not the CSRF token), at most KEPT_CHARACTERS of them, for
+KEPT_FOR, under the address of the page the form is on. Django's sign-in keeps the session's data (it only
+gives it a new key), so the draft is still there afterwards. Who typed it is known from a cookie that every
+signed-in page sets (OWNER_COOKIE, a signed HMAC of the user's id, which names nobody without the server's
+key): the session that knew them may be gone. From a browser without it (nobody signed in there: a
+script) only the fact is kept, for the sign-in page to say so, so such posts fill no session up. Only that
+same user's next GET of that page fills its form in, once, and only if the page lets them see it at all
+(its own checks run as usual); anybody else signing in on that browser never sees it.
+
+Views use it through apn_portal.pages.signed_in_required (audience_required), forms through
+UnsentDraftMixin, and templates/engagements/_form_errors.html shows the notice."""
+
+import contextlib
+import contextvars
+import datetime
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.http import QueryDict
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.functional import cached_property
+
+SESSION_KEY = "unsent_forms"
+OWNER_COOKIE = "apn_signed_in_as"
+KEPT_FOR = datetime.timedelta(minutes=30)
+# More than any page's form takes (a support case's description is 20,000), so only a forged submit is
+# not kept; a few per session, the latest, so a script posting to every page fills no session up.
+KEPT_CHARACTERS = 50_000
+KEPT_PAGES = 5
+NOT_KEPT_FIELDS = {"csrfmiddlewaretoken"}
+OWNER_SALT = "apn_portal.drafts.owner"
+
+_offered = contextvars.ContextVar("unsent_draft_offered", default=None)
+
+
+def _owner_of(user) -> str:
+    return salted_hmac(OWNER_SALT, str(user.pk)).hexdigest()
+
+
+def _owner_cookie(user) -> str:
+    return signing.Signer(salt=OWNER_SALT).sign(_owner_of(user))
+
+
+def _owner_sent(request) -> str:
+    """Who was signed in last on this browser (_owner_of), as its cookie says, or "" (none, or forged)."""
+    try:
+        return signing.Signer(salt=OWNER_SALT).unsign(request.COOKIES.get(OWNER_COOKIE, ""))
+    except signing.BadSignature:
+        return ""
+
+
+def _fresh(draft) -> bool:
+    return time.time() - draft.get("at", 0) <= KEPT_FOR.total_seconds()
+
+
+def _kept_fields(post: QueryDict) -> dict[str, list[str]] | None:
+    """What of a POST is kept: every field but the CSRF token and any password, or None if it is too long
+    to keep. Files are not in request.POST."""
+    fields = {
+        name: post.getlist(name)
+        for name in post
+        if name not in NOT_KEPT_FIELDS and "password" not in name.lower()
+    }
+    size = sum(len(name) + sum(len(value) for value in values) for name, values in fields.items())
+    return fields if size <= KEPT_CHARACTERS else None
+
+
+def draft_keep(request, page: str) -> None:
+    """Keep what a signed-out POST sent, for the page its form is on (`page`, an address)."""
+    drafts = {path: draft for path, draft in request.session.get(SESSION_KEY, {}).items() if _fresh(draft)}
+    drafts.pop(urlsplit(page).path, None)  # the latest goes last
+    owner = _owner_sent(request)
+    drafts[urlsplit(page).path] = {
+        "owner": owner,
+        "fields": _kept_fields(request.POST) if owner else None,
+        "at": time.time(),
+    }
+    request.session[SESSION_KEY] = dict(list(drafts.items())[-KEPT_PAGES:])
+
+
+def draft_waiting(request, next_url: str) -> dict | None:
+    """For the sign-in page: whether the page it leads to had a form sent signed out (None if not), and
+    whether what was typed in it was kept (`kept`) for whoever typed it."""
+    if not next_url:
+        return None
+    draft = request.session.get(SESSION_KEY, {}).get(urlsplit(next_url).path)
+    if draft is None or not _fresh(draft):
+        return None
+    return {"kept": bool(draft["owner"] and draft["fields"])}
+
+
+def _draft_take(request) -> "Draft | None":
+    """The draft kept for the page a signed-in user GETs, if they typed it; dropped either way."""
+    drafts = request.session.get(SESSION_KEY)
+    if not drafts or request.path not in drafts:
+        return None
+    draft = drafts.pop(request.path)
+    if drafts:
+        request.session.modified = True
+    else:
+        del request.session[SESSION_KEY]
+    if not (_fresh(draft) and draft["fields"] and draft["owner"]):
+        return None
+    if not constant_time_compare(draft["owner"], _owner_of(request.user)):
+        return None
+    data = QueryDict(mutable=True)
+    for name, values in draft["fields"].items():
+        data.setlist(name, values)
+    return Draft(data)
+
+
+class Draft:
+    """What was typed into one form, offered to the forms a page builds while it is shown. The first one
+    whose fields take all of it (see UnsentDraftMixin) shows it; no other."""
+
+    def __init__(self, data: QueryDict):
+        self.data = data
+        self.form = None
+
+    def taken_by(self, form) -> bool:
+        if self.form is None and set(self.data) <= {form.add_prefix(name) for name in form.fields}:
+            self.form = form
+        return self.form is form
+
+
+@contextlib.contextmanager
+def offered_to_forms(request):
+    """While a signed-in page is built: the forms it makes (UnsentDraftMixin) are offered the draft kept
+    for it, if any. A GET only: a POST is the form sent again, and keeps nothing."""
+    token = _offered.set(_draft_take(request) if request.method == "GET" else None)
+    try:
+        yield
+    finally:
+        _offered.reset(token)
+
+
+def owner_remembered(request, response) -> None:
+    """Every signed-in page tells the browser who is signed in, so that a form sent after they no longer
+    are (the session is gone) is kept for them alone."""
+    owner = _owner_cookie(request.user)
+    if request.COOKIES.get(OWNER_COOKIE) != owner:
+        response.set_cookie(
+            OWNER_COOKIE,
+            owner,
+            # Outlives the session it was set in, so a form sent after that ended is still kept.
+            max_age=settings.SESSION_COOKIE_AGE + 24 * 60 * 60,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+
+
+class UnsentDraftMixin:
+    """For a signed-in page's form: shown empty (unbound) on a page a draft is offered to (offered_to_forms),
+    and its fields take every field of the draft, it shows the draft's values instead of its initial ones,
+    and `unsent_draft` is true, for the notice. Use it first: `class MyForm(UnsentDraftMixin, forms.Form)`.
+    It is decided when the form is first shown, so a form that changes its fields in __init__ is matched
+    as the page shows it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._draft_offered = None if self.is_bound else _offered.get()
+
+    @cached_property
+    def unsent_draft(self) -> bool:
+        draft = self._draft_offered
+        return draft is not None and draft.taken_by(self)
+
+    def get_initial_for_field(self, field, field_name):
+        if self.unsent_draft:
+            name, data = self.add_prefix(field_name), self._draft_offered.data
+            # A checkbox or a multiple choice left empty is sent as nothing: that is its value too.
+            if not field.widget.value_omitted_from_data(data, {}, name):
+                return field.widget.value_from_datadict(data, {}, name)
+        return super().get_initial_for_field(field, field_name)
