@@ -22,6 +22,7 @@ from partners.selectors_visibility import partners_published
 from partners.views.contact import contact_form_for
 
 MAX_PAGE_NUMBER_DIGITS = 6
+PLACE_FIELDS = "lat lng radius"
 PAGES_AROUND_CURRENT = 2
 
 
@@ -29,6 +30,10 @@ PAGES_AROUND_CURRENT = 2
 class ActiveFilter:
     label: str
     remove_url: str
+    # The form's fields it is in (a place is three, space-separated) and, for a facet's, its value: what
+    # find-a-partner.js unticks or empties before it searches with the form as it is then.
+    fields: str
+    value: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,17 +82,18 @@ def _active_filters(filterset, params: QueryDict, vocabulary: SearchVocabulary) 
     data = filterset.form.cleaned_data
     active = []
     if data.get("q"):
-        active.append(ActiveFilter(f"Words: {data['q']}", _url(params, q=None, page=None)))
+        active.append(ActiveFilter(f"Words: {data['q']}", _url(params, q=None, page=None), "q"))
     for name, facet in FACETS.items():
         labels = {choice.value: choice.label for choice in vocabulary.choices(name)}
         for value in data.get(name) or []:
             rest = [other for other in data[name] if other != value]
             label = f"{facet.legend}: {labels.get(value, value)}"
-            active.append(ActiveFilter(label, _url(params, **{name: rest, "page": None})))
+            active.append(ActiveFilter(label, _url(params, **{name: rest, "page": None}), name, value))
     near = filterset.near
     if near is not None:
         label = f"Within {near.radius_km:g} km of {near.latitude:g}, {near.longitude:g}"
-        active.append(ActiveFilter(label, _url(params, lat=None, lng=None, radius=None, page=None)))
+        remove_url = _url(params, lat=None, lng=None, radius=None, page=None)
+        active.append(ActiveFilter(label, remove_url, PLACE_FIELDS))
     return active
 
 
@@ -178,6 +184,7 @@ def partner_search(request):
                 "label": loosen_labels[loosening.name],
                 "count": loosening.count,
                 "url": _url(params, page=None, **loosen_params.get(loosening.name, {loosening.name: None})),
+                "fields": PLACE_FIELDS if loosening.name == "near" else loosening.name,
             }
             for loosening in page.loosenings
             if loosening.count

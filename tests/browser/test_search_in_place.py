@@ -2,10 +2,12 @@
 while results are on their way are kept with focus, and a late answer to a search left by Back changes
 nothing. Each as a customer on a slow connection meets it."""
 
+import contextlib
 import re
 
 import pytest
 from django.core.signals import request_started
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.factories import IndustryFactory, PartnerFactory
@@ -201,3 +203,60 @@ def test_a_search_on_its_way_is_shown_and_one_never_answered_is_said(
     expect(page.locator("#search-failed")).to_contain_text("These results are not updated", timeout=20_000)
     expect(results).to_have_css("opacity", "1")
     expect(results).not_to_have_attribute("aria-busy", "true")
+
+
+def _answer(routes):
+    for route in routes:
+        # A request the page gave up (htmx replaced it with the next one) has no answer to take.
+        with contextlib.suppress(PlaywrightError):
+            route.continue_()
+
+
+def test_a_filter_removed_by_its_chip_while_a_box_untick_is_on_its_way_keeps_the_untick(
+    plain_http_live_server, plain_http, two_industries, browser
+):
+    page = browser.new_page()
+    page.goto(f"{plain_http_live_server.url}/partners/?q=acme&industry=retail&industry=healthcare")
+    held = []
+    page.route("**/partners/?*", lambda route: held.append(route))  # a slow network
+
+    page.locator("#facet-industry").get_by_text("Retail").click()  # untick Retail
+    page.wait_for_timeout(300)
+    page.locator(".chip", has_text="Words").click()  # and, before the answer, drop the words
+    page.wait_for_timeout(300)
+    page.unroute("**/partners/?*")
+    _answer(held)
+
+    # Both changes stand: the chip did not bring Retail back.
+    expect(page).to_have_url(re.compile(r"/partners/\?industry=healthcare$"))
+    expect(page.locator("#results-heading")).to_contain_text("4 partners")
+    expect(page.get_by_role("checkbox", name=re.compile(r"^Retail"))).not_to_be_checked()
+    expect(page.get_by_label("Search partners")).to_have_value("")
+
+
+def test_a_filter_chip_or_a_loosening_link_ctrl_clicked_opens_in_a_new_tab(
+    plain_http_live_server, plain_http, two_industries, browser
+):
+    page = browser.new_page()
+    context = page.context
+    shown = f"{plain_http_live_server.url}/partners/?q=globex&industry=retail"
+    page.goto(shown)
+    expect(page.locator("#results-heading")).to_have_text("No partners found")
+
+    for link, address in [
+        (page.locator(".chip", has_text="Words"), r"/partners/\?industry=retail$"),
+        (page.get_by_role("link", name="Drop the industries"), r"/partners/\?q=globex$"),
+    ]:
+        with context.expect_page(timeout=5000) as opened:
+            link.click(modifiers=["ControlOrMeta"])
+        expect(opened.value).to_have_url(re.compile(address))
+        opened.value.close()
+        # This tab still shows what it showed.
+        expect(page).to_have_url(shown)
+        expect(page.locator("#results-heading")).to_have_text("No partners found")
+
+    # A plain click drops the filter here, in place.
+    page.get_by_role("link", name="Drop the industries").click()
+    expect(page).to_have_url(re.compile(r"/partners/\?q=globex$"))
+    expect(page.locator("#results-heading")).to_contain_text("1 partner")
+    expect(page.locator("#results-heading")).to_be_focused()

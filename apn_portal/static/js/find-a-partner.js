@@ -90,6 +90,36 @@
     );
   });
 
+  // A filter's chip, or a suggestion to drop a filter ("Drop the industry"), is a link to the results
+  // without it, written with them. A box unticked since, its search on its way, would be ticked again by
+  // it (the link's search replacing the untick's): rather, the link unticks its boxes or empties its
+  // fields in the form, and the form searches, as it is now. A click with Ctrl, Cmd or Shift, or with
+  // another button than the first, is the browser's: a new tab or window, on the link's address.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-drop]");
+    if (!link || event.defaultPrevented) return;
+    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    var form = link.closest("form");
+    if (!form) return;
+    var value = link.getAttribute("data-drop-value");
+    var controls = [];
+    link.getAttribute("data-drop").split(" ").forEach(function (name) {
+      Array.from(form.elements).forEach(function (control) {
+        if (control.name !== name) return;
+        if (value !== null && control.value !== value) return;
+        controls.push(control);
+      });
+    });
+    // Not among the form's fields (none is written for it): the link's own address, as a page.
+    if (!controls.length) return;
+    event.preventDefault();
+    controls.forEach(function (control) {
+      if (control.type === "checkbox" || control.type === "radio") control.checked = false;
+      else control.value = "";
+    });
+    form.requestSubmit();
+  });
+
   // Addresses compared by their parameters, in any order.
   function addressOf(path, query) {
     var sorted = new URLSearchParams();
