@@ -327,6 +327,26 @@ def customer_staff_leaving_problems(user, fields) -> list[str]:
     return problems
 
 
+def access_administrator_deletion_problems(users) -> list[str]:
+    """Why the people (`users`: pks) cannot be deleted for the customers whose access administrators they
+    are, one sentence per person, or none: the links would go with them, unrecorded in the customers'
+    history, and a customer could be left with nobody to grant or revoke partners' access. Every link
+    counts, a former member's too (shown on the customer's page until taken off). One query."""
+    by_user: dict[int, tuple[object, list[str]]] = {}
+    for link in (
+        Customer.access_administrators.through.objects.filter(user_id__in=users)
+        .select_related("user", "customer")
+        .order_by("user__username", "customer__name", "customer_id")
+    ):
+        by_user.setdefault(link.user_id, (link.user, []))[1].append(link.customer.name)
+    return [
+        f"{user} is an access administrator of {short_list(names, 5)}, which would lose them with no trace "
+        f"in {'its' if len(names) == 1 else 'their'} history: take them off there first (the customer's "
+        "page, Access administrators), or deactivate them instead (untick Active on their page)."
+        for user, names in by_user.values()
+    ]
+
+
 def access_administrator_links(customer_ids) -> QuerySet:
     """The links naming the customers' access administrators who hold the role: active, and still the
     customer's own people. Someone who moved to another organisation keeps the link until it is removed,

@@ -137,11 +137,14 @@ def _acted_on_fields():
 def user_deletion_problems(users) -> list[str]:
     """Why the people (`users`: a query of them) cannot be deleted, one sentence each, or none: what
     refuses deactivating them (a partner's PDM, a customer's Account Manager, Solutions Architect or
-    designated TAM), and their name on what they did here, which deleting would leave saying nobody did
-    it (or, for a support case's reply or an access grant, refuse with a list of them and no reason).
-    Deactivating them keeps it. One query per field naming what they did."""
-    # Imported when called: partners, engagements and support build on accounts, not the other way round.
-    from engagements.selectors import customer_staff_leaving_problems
+    designated TAM), the webhook endpoints they registered and the customers whose access they
+    administer, which would go with them, and their name on what they did here, which deleting would
+    leave saying nobody did it (or, for a support case's reply or an access grant, refuse with a list of
+    them and no reason). Deactivating them keeps it. One query per field naming what they did."""
+    # Imported when called: partners, engagements, support and webhooks build on accounts, not the other
+    # way round.
+    from apn_portal.webhooks.selectors import webhook_owner_deletion_problems
+    from engagements.selectors import access_administrator_deletion_problems, customer_staff_leaving_problems
     from partners.selectors import pdm_leaving_problems
     from support.selectors import tam_leaving_problems
 
@@ -150,6 +153,9 @@ def user_deletion_problems(users) -> list[str]:
     problems = pdm_leaving_problems(pks) + tam_leaving_problems(pks)
     for user in users:
         problems += customer_staff_leaving_problems(user, ["account_manager", "solutions_architect"])
+    # What Django would delete with them unasked: the endpoints they registered (and their delivery logs),
+    # and their place among a customer's access administrators.
+    problems += webhook_owner_deletion_problems(pks) + access_administrator_deletion_problems(pks)
 
     # {user: {(singular, plural, field shown): count}}: the history's tables are summed, as one.
     done: dict[int, dict[tuple[str, str, str], int]] = {pk: {} for pk in pks}

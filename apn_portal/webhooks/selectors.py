@@ -2,6 +2,7 @@
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
+from apn_portal.text import short_list
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
@@ -48,3 +49,27 @@ def webhook_deliveries_visible_to(user, queryset: QuerySet | None = None) -> Que
     if user.is_superuser:
         return queryset
     return queryset.filter(endpoint__in=webhook_endpoints_visible_to(user).values("pk"))
+
+
+def webhook_owner_deletion_problems(users) -> list[str]:
+    """Why the people (`users`: pks) cannot be deleted for the webhook endpoints they registered, one
+    sentence per owner, or none: an endpoint belongs to the one who registered it and would go with them,
+    its delivery log too, and the integration at its URL, their organisation's, would hear of no event
+    again, told nothing. Deactivating them keeps the endpoints and their logs (nothing more is sent);
+    deleting the endpoints first is the other way. One query."""
+    by_owner: dict[int, tuple[object, list[str]]] = {}
+    for endpoint in (
+        WebhookEndpoint.objects.filter(owner__in=users)
+        .select_related("owner")
+        .order_by("owner__username", "id")
+    ):
+        by_owner.setdefault(endpoint.owner_id, (endpoint.owner, []))[1].append(endpoint.url)
+    problems = []
+    for owner, urls in by_owner.values():
+        endpoints = "1 webhook endpoint" if len(urls) == 1 else f"{len(urls)} webhook endpoints"
+        problems.append(
+            f"{owner} owns {endpoints} ({short_list(urls, 3)}), which would go with them, delivery logs and "
+            "all: deactivate them instead (untick Active on their page), which keeps the endpoints and their "
+            "logs but sends them nothing more, or delete the endpoints first."
+        )
+    return problems
