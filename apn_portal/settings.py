@@ -312,6 +312,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apn_portal.api.schema.add_error_components",
+        "apn_portal.api.schema.overlapping_one_of_as_any_of",
     ],
     # Served from the sidecar's static files: the docs work on a closed network.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -204,3 +204,48 @@ def add_error_components(result, generator, request, public):
     schemas["Error"] = ERROR_SCHEMA
     schemas["ValidationError"] = VALIDATION_ERROR_SCHEMA
     return result
+
+
+def overlapping_one_of_as_any_of(result, generator, request, public):
+    """drf-spectacular postprocessing hook: a `oneOf` some value can match twice becomes an `anyOf`.
+
+    drf-spectacular gives a blank-allowed URL or email field (a partner's `website`, a staff member's
+    `email`) `oneOf: [{format: uri|email, maxLength: N}, {maxLength: 0}]`. OpenAPI 3.0 makes `format` an
+    annotation, so for most validators and generated clients `""` matches both branches, and `oneOf`
+    wants exactly one: a blank website is refused. Only a `oneOf` whose branches provably exclude each
+    other (different types, or enums with no value in common, as a choice or blank) stays one.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+
+    def resolved(branch: dict) -> dict:
+        ref = branch.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            return schemas.get(ref.rsplit("/", 1)[-1], {})
+        return branch
+
+    def exclusive(first: dict, second: dict) -> bool:
+        first, second = resolved(first), resolved(second)
+        types = (first.get("type"), second.get("type"))
+        if None not in types and types[0] != types[1] and {"integer", "number"} != set(types):
+            return True
+        if "enum" in first and "enum" in second:
+            return not any(value in second["enum"] for value in first["enum"])
+        return False
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            branches = node.get("oneOf")
+            if isinstance(branches, list) and not all(
+                exclusive(first, second)
+                for index, first in enumerate(branches)
+                for second in branches[index + 1 :]
+            ):
+                node["anyOf"] = node.pop("oneOf")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result
