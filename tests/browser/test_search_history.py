@@ -141,3 +141,35 @@ def test_back_past_the_kept_pages_when_the_page_cannot_be_had_says_so_and_a_retr
     page.get_by_role("button", name="Apply filters").click()
     expect(page).to_have_url(re.compile(r"q=cloud10"))
     expect(page.locator("#search-failed")).to_have_count(0)
+
+
+def test_back_and_forward_say_the_count_of_the_results_they_bring_back(
+    plain_http_live_server, plain_http, network, browser
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{plain_http_live_server.url}/partners/?industry=retail", wait_until="networkidle")
+    status = page.locator("#search-status")
+    searches = re.compile(r".*/partners/\?.*")
+    page.route(searches, lambda route: route.abort("internetdisconnected"))  # the connection drops
+    _tick(page, "Healthcare")
+    expect(status).to_have_text("The search could not be done; check your connection and try again.")
+    page.unroute(searches)  # back on line
+    _tick(page, "Retail")  # untick: Healthcare alone
+    expect(page).to_have_url(re.compile(r"\?industry=healthcare$"))
+    expect(status).to_have_text("2 partners found")
+
+    # Back brings Retail's results, from before the search that failed: what is said is their count, not
+    # the failure.
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"\?industry=retail$"))
+    expect(status).to_have_text("2 partners")
+    expect(page.locator("#search-failed")).to_have_count(0)
+    expect(page.locator(".fap-results")).not_to_have_attribute("aria-busy", "true")
+
+    page.get_by_label("Search partners").fill("initech")
+    expect(page).to_have_url(re.compile(r"q=initech"))
+    expect(status).to_have_text("1 partner found")
+    page.go_back()
+    expect(status).to_have_text("2 partners")
+    page.go_forward()
+    expect(status).to_have_text("1 partner")

@@ -244,9 +244,21 @@
 
   // Back and Forward: htmx puts back a copy of the page as it was left, with the search box as the server
   // first wrote it (a copy keeps attributes, not what was typed), or asks the server for the page again.
-  // Either way the address is what the results searched for.
+  // Either way the address is what the results searched for. Their count is said, as a search's is: the
+  // copy's status says what it said as the page was left (that a search failed, say), and a screen reader
+  // would hear nothing of the change. It is emptied at once and the count written a moment later, as a
+  // live region just put in the page is not heard saying what it came with; unless a search goes first.
+  var countToSay = null;
   document.addEventListener("htmx:historyRestore", function () {
     showWords(window.location.href);
+    say("");
+    window.clearTimeout(countToSay);
+    countToSay = window.setTimeout(function () {
+      say(countShown());
+    }, 100);
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    window.clearTimeout(countToSay);
   });
 
   // A value the browser refuses (a latitude of 95) stops the search: say why, beside the field, rather
