@@ -26,7 +26,7 @@ from apn_portal.admin import (
 )
 from apn_portal.exceptions import DomainError, PermissionDeniedError
 from apn_portal.fields import IdMultipleChoiceField
-from apn_portal.forms import FormerRoleHoldersKeptMixin, TextareaField
+from apn_portal.forms import REASON_MAX_LENGTH, FormerRoleHoldersKeptMixin, TextareaField
 from apn_portal.pages import form_error
 from engagements import selectors, services
 from engagements.choices import AccessGrantState, EngagementStatus
@@ -796,6 +796,7 @@ class StatusForm(forms.Form):
         ]
     )
     reason = TextareaField(
+        max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
         help_text="Needed to cancel: it ends every grant.",

@@ -206,6 +206,7 @@ class PartnerTierChangeForm(forms.Form):
         help_text="A tier of the partner's ladder.",
     )
     reason = TextareaField(
+        max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Recorded with the change, and shown in the partner's tier history.",
     )
@@ -220,6 +221,7 @@ class PartnerTierChangeForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = TextareaField(
+        max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Recorded with the change, and shown to the partner.",
     )

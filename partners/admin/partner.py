@@ -31,7 +31,7 @@ from apn_portal.admin import (
     selection_too_large,
 )
 from apn_portal.exceptions import DomainError
-from apn_portal.forms import TextareaField
+from apn_portal.forms import REASON_MAX_LENGTH, TextareaField
 from partners.choices import PartnerType, RequirementMetric
 from partners.forms import PartnerAdminForm, PartnerTierChangeForm
 from partners.models import (
@@ -78,6 +78,7 @@ TIER_HEALTH_FIELDS = ("grace_started_on", "grace_ends_on", "at_risk_from", "qual
 class PartnerTypeChangeForm(forms.Form):
     partner_type = forms.ChoiceField(label="Correct type")
     reason = TextareaField(
+        max_length=REASON_MAX_LENGTH,
         widget=Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Recorded with the tier change the correction makes, in the partner's tier history.",
     )
