@@ -17,6 +17,7 @@ from collections import OrderedDict
 
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import EmptyPage
 from django.db.models import F, Field, Func, Value
 from django.db.models.lookups import GreaterThan, LessThan, Lookup
 from django.utils import timezone
@@ -45,6 +46,20 @@ def positive_int_param(request, name: str, default: int | None) -> int | None:
 class ApiCountPaginator(CappedCountPaginator):
     # Counting through joins costs about 1 ms per 150 rows: 1,000 keeps any count under ~10 ms.
     count_cap = 1_000
+
+    def validate_number(self, number):
+        """A page past the last is refused saying how many pages there are (the API's 404 shows it)."""
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            if int(number) < 1:
+                raise
+            if self.count_is_capped:
+                # Past the cap every page is served that a row number reaches: this one none reaches.
+                raise EmptyPage(f"Page {number} does not exist: no list is that long.") from None
+            pages = self.num_pages
+            there = "there is 1 page" if pages == 1 else f"there are {pages} pages"
+            raise EmptyPage(f"Page {number} does not exist: {there}.") from None
 
 
 class CountedWithPagePaginator(ApiCountPaginator):
@@ -105,6 +120,9 @@ class PortalPageNumberPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
     django_paginator_class = ApiCountPaginator
+    # A page past the last is a 404, as DRF has it, so a client asking for the next number until there is
+    # none stops; its message is the paginator's, which says how many pages there are.
+    invalid_page_message = "{message}"
     cursor_query_param = "cursor"
 
     def get_page_size(self, request):

@@ -12,6 +12,7 @@ from drf_spectacular.openapi import AutoSchema
 
 from apn_portal.api.exceptions import body_size_limit
 from apn_portal.api.idempotency import REPLAY_HEADER, IdempotentPostMixin
+from apn_portal.api.pagination import PortalPageNumberPagination
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 VALIDATION_ERROR_REF = {"$ref": "#/components/schemas/ValidationError"}
@@ -39,7 +40,8 @@ VALIDATION_ERROR_SCHEMA = {
 
 COMMON_ERRORS = {
     "400": (
-        "Bad input: a filter, a page or a cursor that is not valid, or a parameter the list does not take.",
+        "Bad input: a filter or a cursor that is not valid, a `page` or `page_size` that is not a whole "
+        "number of at least 1, or a parameter the list does not take.",
         VALIDATION_ERROR_REF,
     ),
     "401": ("No credentials, or a token that is not valid.", ERROR_REF),
@@ -47,6 +49,15 @@ COMMON_ERRORS = {
     "404": ("Not found, or not visible to you.", ERROR_REF),
     "406": ("The Accept header asks for a format the API does not offer.", ERROR_REF),
     "429": ("Too many requests: slow down; `Retry-After` says for how long.", ERROR_REF),
+}
+# A list paged by number answers a page past its last as DRF does, so a client asking for the next number
+# until there is none stops there (apn_portal.api.pagination.ApiCountPaginator words the message).
+PAGE_PAST_THE_END = {
+    "404": (
+        "`page` is past the last page: `detail` says how many pages there are "
+        '(`{"detail": "Page 9 does not exist: there are 3 pages."}`).',
+        ERROR_REF,
+    ),
 }
 WRITE_ERRORS = {
     "400": ("Bad input: the body names each field's problems.", VALIDATION_ERROR_REF),
@@ -155,6 +166,8 @@ class PortalAutoSchema(AutoSchema):
             return None
         responses = operation["responses"]
         errors = dict(COMMON_ERRORS)
+        if self._is_paged_by_number():
+            errors.update(PAGE_PAST_THE_END)
         if self.method in ("POST", "PUT", "PATCH"):
             errors.update(WRITE_ERRORS)
             errors.update(POST_CONFLICT if self.method == "POST" else UPDATE_CONFLICT)
@@ -182,6 +195,13 @@ class PortalAutoSchema(AutoSchema):
             if {} not in security:
                 security.append({})
         return operation
+
+    def _is_paged_by_number(self) -> bool:
+        return (
+            self.method == "GET"
+            and self._is_list_view()
+            and isinstance(self._get_paginator(), PortalPageNumberPagination)
+        )
 
     def _add_success_headers(self, responses: dict) -> None:
         if self.method == "POST" and isinstance(self.view, IdempotentPostMixin):

@@ -173,7 +173,7 @@ class PartnerViewSet(PortalModelViewSet):
             if self.paginator.walked_by_cursor:  # what the walk had yet to read went meanwhile
                 return self.get_paginated_response([])
             # Past the end of no results, however tolerant of typos: the paginator's own refusal.
-            raise NotFound(self.paginator.invalid_page_message)
+            raise self._past_the_end
         if not ordered:
             partners = {partner.pk: partner for partner in self.get_queryset().filter(pk__in=page)}
             page = [partners[pk] for pk in page if pk in partners]
@@ -204,9 +204,10 @@ class PartnerViewSet(PortalModelViewSet):
         tolerance may yet fill."""
         try:
             rows = self.paginate_queryset(page)
-        except NotFound:
+        except NotFound as refusal:
             if results.exists():  # past the end of results there are
                 raise
+            self._past_the_end = refusal  # what list() answers if more typo tolerance finds none either
             return None
         if not rows and self.paginator.walked_by_cursor and not results.exists():
             return None  # a cursor's page: the words find nothing at all (at this typo tolerance)

@@ -168,6 +168,51 @@ def test_page_numbered_lists_give_at_most_100_rows_a_page(client):
     assert len(ids) == len(set(ids)) == 105
 
 
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ({"page_size": 2, "page": 999}, "Page 999 does not exist: there are 3 pages."),
+        ({"page_size": 2, "page": 4}, "Page 4 does not exist: there are 3 pages."),
+        ({"page_size": 5, "page": 2}, "Page 2 does not exist: there is 1 page."),
+        ({"page_size": 2, "q": "nimbus", "page": 9}, "Page 9 does not exist: there is 1 page."),
+        ({"page_size": 2, "q": "nowhere", "page": 2}, "Page 2 does not exist: there is 1 page."),
+    ],
+)
+def test_a_page_past_the_last_is_a_404_saying_how_many_pages_there_are(client, query, detail):
+    # A client that asks for the next number until there is none stops at a 404, as on any DRF API; the
+    # message tells a person which pages there are.
+    PartnerFactory.create_batch(4, description="Consulting.")
+    PartnerFactory(name="Nimbus Cloud", description="Consulting.")
+    response = client.get("/api/v1/partners/", query)
+    assert response.status_code == 404
+    assert response.json() == {"detail": detail}
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5", ""])
+def test_a_page_that_is_not_a_page_number_is_a_400_naming_page(client, page):
+    response = client.get("/api/v1/staff-members/", {"page": page})
+    assert response.status_code == 400
+    assert response.json() == {"page": ["Give one whole number of at least 1."]}
+
+
+def test_the_schema_says_what_a_page_past_the_last_and_a_bad_page_answer(db):
+    schema = yaml.safe_load(api_client().get("/api/v1/schema/").content)
+    for path in ("/api/v1/partners/", "/api/v1/staff-members/", "/api/v1/support-plans/"):
+        responses = schema["paths"][path]["get"]["responses"]
+        assert "past the last page" in responses["404"]["description"], path
+        assert "whole number of at least 1" in responses["400"]["description"], path
+        assert "past the last page" not in responses["400"]["description"], path
+    # A record's own address, and a list paged by cursor (where `page` is a 400), have no page to be past.
+    assert (
+        "past the last"
+        not in schema["paths"]["/api/v1/partners/{slug}/"]["get"]["responses"]["404"]["description"]
+    )
+    assert (
+        "past the last"
+        not in schema["paths"]["/api/v1/certifications/"]["get"]["responses"]["404"]["description"]
+    )
+
+
 def test_ordering_with_ties_still_pages_without_overlap(client):
     PartnerFactory.create_batch(9, name="Same Name")
     first = client.get("/api/v1/partners/?ordering=name&page_size=4").json()
@@ -247,7 +292,7 @@ def test_a_page_past_any_row_of_a_capped_list_is_a_404(db, monkeypatch, query):
     response = api_client().get("/api/v1/partners/", {"page": "999999999999999999", **query})
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "Invalid page."}
+    assert response.json() == {"detail": "Page 999999999999999999 does not exist: no list is that long."}
 
 
 def _nimbus_partners(count):
