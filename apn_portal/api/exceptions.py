@@ -29,6 +29,13 @@ FOREIGN_KEY_VIOLATION = "23503"
 EXCLUSION_VIOLATION = "23P01"
 CONFLICT_SQLSTATES = {UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION, EXCLUSION_VIOLATION}
 
+# A DELETE refused by a foreign key, checked at commit: another request stored a record referring to this
+# one after the deletion read what goes with it (a person's certifications, an endpoint's deliveries).
+REFERRED_TO_MEANWHILE = (
+    "Another request added a record that refers to this one while it was being deleted: nothing was "
+    "deleted. Send the DELETE again to delete it as it is now."
+)
+
 
 def _field_key(name: str | None) -> str:
     return api_settings.NON_FIELD_ERRORS_KEY if name in (None, NON_FIELD_ERRORS) else name
@@ -49,8 +56,12 @@ def _validation_error_response(exc: DjangoValidationError) -> Response:
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
+def _sqlstate(exc: IntegrityError) -> str | None:
+    return getattr(exc.__cause__, "sqlstate", None)
+
+
 def _integrity_error_response(exc: IntegrityError) -> Response:
-    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    sqlstate = _sqlstate(exc)
     message = integrity_error_message(exc)
     if sqlstate in CONFLICT_SQLSTATES or sqlstate is None:
         return Response(
@@ -89,6 +100,9 @@ def api_exception_handler(exc, context):
         )
     if isinstance(exc, IntegrityError):
         logger.info("Constraint refused an API write: %s", exc)
+        request = context.get("request")
+        if getattr(request, "method", None) == "DELETE" and _sqlstate(exc) == FOREIGN_KEY_VIOLATION:
+            return Response({"detail": REFERRED_TO_MEANWHILE}, status=status.HTTP_409_CONFLICT)
         return _integrity_error_response(exc)
     if rolled_back_by_the_database(exc):
         logger.warning("An API request was rolled back by the database: %s", exc)

@@ -8,6 +8,7 @@ a record the `ETag` they answer with, and a 429 its `Retry-After`.
 
 import inspect
 
+from django.db import models
 from drf_spectacular.openapi import AutoSchema
 
 from apn_portal.api.exceptions import body_size_limit
@@ -84,20 +85,57 @@ UPDATE_CONFLICT = {
     ),
 }
 # A DELETE reads no body (one sent is ignored, however large and whatever its type): no 413 or 415, and its
-# 400 can only be a filter's value, which the lookup of one record reads as a read's does.
+# 400 can only be a filter's value, which the lookup of one record reads as a read's does. Its 409 is
+# delete_conflict's, by what refers to the record.
 DELETE_ERRORS = {
     "400": (
         "Bad input: a query parameter whose value is not valid (`updated_since=yesterday`). A DELETE "
         "takes no body; one sent is not read.",
         VALIDATION_ERROR_REF,
     ),
-    "409": (
-        "Conflict with what is stored: the record changed since the read whose `ETag` you sent as "
-        "`If-Match` (nothing is deleted: read it again, then, if you still mean to, delete it with its new "
-        "`ETag`), or another request changing the same records at that moment (send it again).",
-        ERROR_REF,
-    ),
 }
+
+
+def _referring_relations(model) -> list:
+    """The foreign keys of other records to `model` that the database checks."""
+    return [rel for rel in model._meta.related_objects if getattr(rel.field, "db_constraint", False)]
+
+
+def _kept_by_references(model, seen=None) -> bool:
+    """Whether records may refer to a `model` record that its deletion must not take (PROTECT or RESTRICT),
+    directly or through the records it takes with it: the API then answers 409 (ProtectedError)."""
+    seen = seen or {model}
+    for rel in _referring_relations(model):
+        if rel.on_delete in (models.PROTECT, models.RESTRICT):
+            return True
+        if rel.on_delete is models.CASCADE and rel.related_model not in seen:
+            seen.add(rel.related_model)
+            if _kept_by_references(rel.related_model, seen):
+                return True
+    return False
+
+
+def delete_conflict(model) -> tuple[str, dict]:
+    """A DELETE's 409: a stale `If-Match`, and, for a record other records refer to, those records."""
+    causes = [
+        "the record changed since the read whose `ETag` you sent as `If-Match` (nothing is deleted: read it "
+        "again, then, if you still mean to, delete it with its new `ETag`)"
+    ]
+    if model is not None and _kept_by_references(model):
+        causes.append(
+            "other records that still refer to it and that its deletion does not take (nothing is "
+            "deleted: delete or change those first)"
+        )
+    if model is not None and _referring_relations(model):
+        causes.append(
+            "a record that refers to this one, added by another request while it was being deleted "
+            "(nothing is deleted: send the DELETE again)"
+        )
+    causes.append("another request changing the same records at that moment (send it again)")
+    text = "Conflict with what is stored: " + ", ".join(causes[:-1]) + ", or " + causes[-1] + "."
+    return text, ERROR_REF
+
+
 IDEMPOTENCY_ERRORS = {
     "422": ("This `Idempotency-Key` was used for a different request.", ERROR_REF),
 }
@@ -173,6 +211,7 @@ class PortalAutoSchema(AutoSchema):
             errors.update(POST_CONFLICT if self.method == "POST" else UPDATE_CONFLICT)
         elif self.method == "DELETE":
             errors.update(DELETE_ERRORS)
+            errors["409"] = delete_conflict(getattr(getattr(self.view, "queryset", None), "model", None))
         if self.method == "POST":
             errors.update(IDEMPOTENCY_ERRORS)
             operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
