@@ -360,13 +360,13 @@ class AdminInputMixin:
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        # Records that go only with what they belong to (DeletedOnlyWithParentMixin) are taken by the
-        # deletion that collected them, which Django would refuse for their admin's missing delete
-        # permission: they are listed as going with it, and their permission is not asked.
+        # Records that go with what they belong to (DeletedWithParentMixin) are taken by the deletion that
+        # collected them, which Django would refuse for their admin's missing delete permission: they are
+        # listed as going with it, and their permission is not asked.
         along = {
             str(model._meta.verbose_name)
             for model, model_admin in self.admin_site._registry.items()
-            if isinstance(model_admin, DeletedOnlyWithParentMixin)
+            if isinstance(model_admin, DeletedWithParentMixin)
         }
         return deleted, counts, {name for name in perms_needed if str(name) not in along}, protected
 
@@ -576,11 +576,21 @@ class GuardedDeletionMixin:
         return actions
 
 
-class DeletedOnlyWithParentMixin:
-    """Records that go only with the record they belong to (a webhook endpoint's deliveries): no Delete of
-    their own, on their page, in the list's actions or at their delete address. Deleting the record they
-    belong to, on its page or with its list's bulk action, still takes them and lists them in its summary
-    (AdminInputMixin.get_deleted_objects asks no delete permission for them)."""
+class DeletedWithParentMixin:
+    """Records that mean nothing without the record they belong to (a partner's tier history, its profile
+    proposals, the webhook endpoints registered for its events): deleting it, on its page or with its
+    list's bulk action, by anybody who may delete it, takes them and lists them in its summary, without
+    asking a delete permission of their own (AdminInputMixin.get_deleted_objects), which the deleter may
+    not have (a PDM deletes no tier change). Whether they are deleted on their own is their admin's affair.
+
+    A record that must outlive what it belongs to (an email sent, a lead) is not one: the parent's deletion
+    is refused with the reason (GuardedDeletionMixin.deletion_problems), or the record is protected."""
+
+
+class DeletedOnlyWithParentMixin(DeletedWithParentMixin):
+    """Records that go only with the record they belong to (a webhook endpoint's deliveries, a partner's
+    tier changes): no Delete of their own, on their page, in the list's actions or at their delete address.
+    Deleting the record they belong to still takes them (DeletedWithParentMixin)."""
 
     def has_delete_permission(self, request, obj=None):
         return False

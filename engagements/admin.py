@@ -20,6 +20,7 @@ from apn_portal.admin import (
     AdminInputMixin,
     AuditedAdmin,
     ChosenReadTogetherFormSetMixin,
+    DeletedOnlyWithParentMixin,
     LargeTableAdminMixin,
     report_refusal,
     selection_too_large,
@@ -1308,8 +1309,11 @@ class MarketplaceSubscriptionAdmin(
 
 
 @admin.register(EngagementStageEvent)
-class EngagementStageEventAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
-    """The journey's dates, read-only: stages advance through the engagement's action."""
+class EngagementStageEventAdmin(
+    DeletedOnlyWithParentMixin, ScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
+):
+    """The journey's dates, read-only: stages advance through the engagement's action, and go only with
+    their engagement."""
 
     visible_to = staticmethod(
         lambda user: EngagementStageEvent.objects.filter(
@@ -1326,7 +1330,4 @@ class EngagementStageEventAdmin(ScopedAdminMixin, LargeTableAdminMixin, admin.Mo
         return [field.name for field in EngagementStageEvent._meta.fields]
 
     def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False

@@ -7,6 +7,7 @@ from apn_portal.admin import (
     SET_ACTION_MAX_OBJECTS,
     AuditedAdmin,
     DeletedOnlyWithParentMixin,
+    DeletedWithParentMixin,
     LargeTableAdminMixin,
     selection_too_large,
 )
@@ -33,10 +34,15 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(AuditedAdmin):
+class WebhookEndpointAdmin(DeletedWithParentMixin, AuditedAdmin):
     """Endpoints are registered and changed by the webhook services, as over the API: only allowed hosts,
     known events, and the events of the owner's own organisation (its partner or customer follows the
-    owner; a customer's endpoint subscribes only to the events about its records)."""
+    owner; a customer's endpoint subscribes only to the events about its records).
+
+    A partner's or customer's deletion takes the endpoints registered for its events, which would hear of
+    none again (DeletedWithParentMixin): an endpoint still open has its owner in that organisation, whose
+    people are protected from that deletion, and its owner's own deletion is refused
+    (user_deletion_problems)."""
 
     form = WebhookEndpointForm
     list_display = ["url", "owner", "partner", "customer", "event_list", "is_active", "updated_at"]

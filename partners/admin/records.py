@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from apn_portal.admin import (
     ROW_REFUSALS,
     AuditedAdmin,
+    DeletedOnlyWithParentMixin,
+    DeletedWithParentMixin,
     LargeTableAdminMixin,
     report_each_change,
     report_refusal,
@@ -67,8 +69,9 @@ class OwnerFixedOnChangeMixin:
         return OwnerCheckedForm
 
 
+# Only the partner's deletion takes its tier history: no tier change is deleted on its own.
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class TierChangeAdmin(DeletedOnlyWithParentMixin, ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
     partner_path = "partner"  # for the "My partners" filter
     list_display = ("changed_at", "partner", "from_tier", "to_tier", "source", "changed_by", "reason")
     list_select_related = ("partner", "from_tier", "to_tier", "changed_by")
@@ -161,8 +164,11 @@ class ContactRequestAdmin(ReadOnlyAdminMixin, LargeTableAdminMixin, admin.ModelA
 
 
 @admin.register(ProfileChangeRequest)
-class ProfileChangeRequestAdmin(PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin):
-    """Profile changes a partner proposes: its PDM approves (they go live) or rejects them with a reason."""
+class ProfileChangeRequestAdmin(
+    DeletedWithParentMixin, PartnerScopedAdminMixin, LargeTableAdminMixin, admin.ModelAdmin
+):
+    """Profile changes a partner proposes: its PDM approves (they go live) or rejects them with a reason.
+    The partner's deletion takes them (DeletedWithParentMixin): they were about a profile no longer there."""
 
     list_display = ("partner", "status", "proposed_by", "created_at", "decided_by", "decided_at")
     list_select_related = ("partner", "proposed_by", "decided_by")
