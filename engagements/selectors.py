@@ -356,6 +356,37 @@ def access_administrator_links(customer_ids) -> QuerySet:
     )
 
 
+def last_access_administrator_problems(users) -> list[str]:
+    """Why the people (`users`: pks) cannot stop being access administrators (be deactivated, or move to
+    another organisation), one sentence per group of them, or none: they are all that a customer has left
+    who hold the role (access_administrator_links), and nobody on its side could grant partners access to
+    its accounts, nor name the next one. Another comes first, as the customer's own page refuses removing
+    the last one (services.customer_access_administrators_set_check). One query."""
+    users = set(users)
+    theirs = Customer.access_administrators.through.objects.filter(user_id__in=users).values("customer_id")
+    held = access_administrator_links(theirs).filter(user_id__in=users).values("customer_id")
+    # Everybody holding the role for the customers where they hold it.
+    holding = access_administrator_links(held).select_related("user", "customer")
+    holders: dict[int, tuple[Customer, list]] = {}
+    for link in holding.order_by("customer__name", "customer_id", "user__username"):
+        holders.setdefault(link.customer_id, (link.customer, []))[1].append(link.user)
+    # {the people leaving, together: the customers they would leave with none}
+    left: dict[tuple, tuple[list, list[str]]] = {}
+    for customer, people in holders.values():
+        if all(person.pk in users for person in people):
+            left.setdefault(tuple(person.pk for person in people), (people, []))[1].append(customer.name)
+    problems = []
+    for people, names in left.values():
+        who = f"{short_list(people, 5)} {'are' if len(people) > 1 else 'is'}"
+        its, it = ("its", "it") if len(names) == 1 else ("their", "them")
+        problems.append(
+            f"{who} the last access administrator{'s' if len(people) > 1 else ''} of {short_list(names, 5)}, "
+            f"and nobody else there could grant partners access to {its} accounts: give {it} another access "
+            "administrator first (the customer's page, Access administrators)."
+        )
+    return problems
+
+
 def customer_access_administrators(customer: Customer) -> QuerySet:
     """The customer's access administrators who hold the role (access_administrator_links' rule)."""
     return customer.access_administrators.filter(

@@ -85,17 +85,24 @@ from partners.services import contact_request_accept
 # Helpers ----------------------------------------------------------------------------------------------
 
 
-def customers_lock_naming_users(user_ids, *, team_tam_seats: bool = False) -> None:
+def customers_lock_naming_users(
+    user_ids, *, team_tam_seats: bool = False, access_administered: bool = False
+) -> None:
     """The customers whose account manager, solutions architect or TAM is one of `user_ids`, locked in pk
     order: whatever renames or deactivates those people takes them before the people's own rows, the
     order a change of a customer's support plan takes (the customer, then the TAM it names), so the two
     wait on each other rather than deadlock. `team_tam_seats`: and those on whose teams they hold a TAM
-    seat, which their leaving may end (team_tams_follow_member)."""
+    seat, which their leaving may end (team_tams_follow_member). `access_administered`: and those whose
+    access administrators they are, which their leaving may leave with none
+    (selectors.last_access_administrator_problems), as customer_access_administrators_set locks one."""
     naming = (
         Q(account_manager_id__in=user_ids) | Q(solutions_architect_id__in=user_ids) | Q(tam_id__in=user_ids)
     )
     if team_tam_seats:
         naming |= Q(pk__in=_team_tam_seats_of(user_ids).values("engagement__customer_id"))
+    if access_administered:
+        links = Customer.access_administrators.through.objects.filter(user_id__in=user_ids)
+        naming |= Q(pk__in=links.values("customer_id"))
     list(Customer.objects.select_for_update().filter(naming).order_by("pk").values_list("pk"))
 
 
@@ -425,8 +432,15 @@ def customer_access_administrators_set_check(*, user, customer: Customer, member
     if problem := _access_administrator_outsiders(customer, members):
         raise DomainError(problem, field="members")
     # Only an access administrator grants or revokes the customer's own side of access, and names the
-    # next one: without one left, nobody on the customer's side could.
-    if not any(member.is_active for member in members) and customer_access_administrators(customer).exists():
+    # next one: without one left, nobody on the customer's side could. The members as stored, under the
+    # customer's lock: one the user admin deactivated or moved away meanwhile (it locks the customer too)
+    # holds the role no more.
+    keeps_one = (
+        get_user_model()
+        .objects.filter(pk__in=[member.pk for member in members], is_active=True, customer_id=customer.pk)
+        .exists()
+    )
+    if not keeps_one and customer_access_administrators(customer).exists():
         raise DomainError(
             f"{customer} would be left without an access administrator, and nobody could grant partners "
             "access to its accounts: name another before removing the last.",

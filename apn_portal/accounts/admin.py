@@ -72,6 +72,16 @@ class RoleLeavingMixin:
         """Whether the user holds `role` now and would not as the form leaves them."""
         return self._holds_now(role) and not self._holds_after(cleaned, role)
 
+    def _leaves_their_customer(self, cleaned) -> bool:
+        """Whether the user is an active member of a customer now and would not be as the form leaves them
+        (deactivated, or moved to another organisation): they would no longer hold its access administrator
+        role, if they do (engagements.selectors.access_administrator_links)."""
+        stored = self.instance
+        if stored.pk is None or stored.customer_id is None or not stored.is_active:
+            return False
+        moved = "customer" in cleaned and getattr(cleaned["customer"], "pk", None) != stored.customer_id
+        return moved or not cleaned.get("is_active", True)
+
 
 class CustomerStaffStayMixin(RoleLeavingMixin):
     """An Account Manager or Solutions Architect stays one (User.has_role: active provider staff in the
@@ -111,6 +121,12 @@ class UserChangeForm(CustomerStaffStayMixin, DjangoUserChangeForm):
             from partners.selectors import pdm_leaving_problems
 
             problems += pdm_leaving_problems([self.instance.pk])
+        if self._leaves_their_customer(cleaned):
+            # A customer keeps an access administrator, as its own page keeps the last one: else nobody on
+            # its side could grant partners access to its accounts.
+            from engagements.selectors import last_access_administrator_problems
+
+            problems += last_access_administrator_problems([self.instance.pk])
         if problems:
             raise ValidationError(problems)
         return cleaned
@@ -176,9 +192,15 @@ class UserAdmin(GuardedDeletionMixin, LargeTableAdminMixin, DjangoUserAdmin):
                 else None
             )
             if user is not None:
-                # Imported when called: support builds on accounts, not the other way round.
+                # Imported when called: engagements and support build on accounts, not the other way round.
+                from engagements.services import customers_lock_naming_users
                 from support.services import users_lock_leaving_tams
 
+                # The customers whose access administrator they are first, with those naming them, in one
+                # pk order: a customer's page removing its other access administrator at the same moment
+                # (customer_access_administrators_set) either is seen by the check or, waiting, finds this
+                # one gone.
+                customers_lock_naming_users([user.pk], team_tam_seats=True, access_administered=True)
                 users_lock_leaving_tams([user.pk])
             return super().changeform_view(request, object_id, form_url, extra_context)
 
