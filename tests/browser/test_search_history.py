@@ -4,6 +4,7 @@ htmx swaps and restores, so it would otherwise keep whatever was typed last, or 
 first opened with."""
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -118,16 +119,22 @@ def _fail_history_restores(how):
 
 
 @pytest.mark.parametrize("how", ["offline", "server error"])
-def test_back_past_the_kept_pages_when_the_page_cannot_be_had_says_so_and_a_retry_is_sent(
+def test_back_past_the_kept_pages_when_the_page_cannot_be_had_says_so_and_the_retry_searches_the_address(
     plain_http_live_server, plain_http, network, browser, how
 ):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(f"{plain_http_live_server.url}/partners/?industry=retail", wait_until="networkidle")
     _search_in_place(page, 11)
+    # Then other words, and Retail unticked: the boxes the page is left with are not Retail's.
+    page.get_by_label("Search partners").fill("cloud")
+    expect(page).to_have_url(re.compile(r"\?q=cloud&industry=retail$"))
+    _tick(page, "Retail")
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+    expect(page.locator(".partner-list")).to_contain_text("Globex Cloud")
     history_restores = re.compile(r".*/partners/.*")
     page.route(history_restores, _fail_history_restores(how))
 
-    page.evaluate("history.go(-11)")  # back to Retail, which htmx no longer keeps: it asks the server
+    page.evaluate("history.go(-13)")  # back to Retail, which htmx no longer keeps: it asks the server
     expect(page).to_have_url(re.compile(r"\?industry=retail$"))
 
     # The results are still those of the last search, not of the address: said, as any failed search is.
@@ -135,12 +142,49 @@ def test_back_past_the_kept_pages_when_the_page_cannot_be_had_says_so_and_a_retr
     expect(page.locator("#search-status")).to_have_text(
         "The search could not be done; check your connection and try again."
     )
+    # The search box and the filters say what the address searches for, as the results will once it is
+    # done: not the words and boxes of the page left.
+    expect(page.get_by_label("Search partners")).to_have_value("")
+    expect(page.locator("#facet-industry").get_by_label("Retail")).to_be_checked()
+    expect(page.locator("#facet-industry").get_by_label("Healthcare")).not_to_be_checked()
     page.unroute(history_restores)
-    # The retry is sent (not taken for the search the address says is shown), and the filters' search,
-    # which the boxes show, is what comes.
+    # The retry is sent (not taken for the search the address says is shown), and it is the address's.
     page.get_by_role("button", name="Apply filters").click()
-    expect(page).to_have_url(re.compile(r"q=cloud10"))
     expect(page.locator("#search-failed")).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"\?industry=retail$"))
+    results = page.locator(".partner-list")
+    expect(results).to_contain_text("Initech Data")
+    expect(results).not_to_contain_text("Globex Cloud")
+
+
+def test_a_retry_after_back_failed_searches_what_the_address_says_even_without_a_box_for_it(
+    plain_http_live_server, plain_http, network, browser
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    address = f"{plain_http_live_server.url}/partners/?industry=healthcare&sort=name"
+    page.goto(address, wait_until="networkidle")
+    page.locator("#facet-industry").get_by_label("Healthcare").uncheck()
+    expect(page).to_have_url(re.compile(r"\?sort=name$"))
+    # Words no partner has: the page left has no Industries box at all, Healthcare's included.
+    words = page.get_by_label("Search partners")
+    for i in range(11):
+        words.fill(f"nowhere{i}")
+        expect(page).to_have_url(re.compile(rf"q=nowhere{i}&sort=name$"))
+    expect(page.locator("#facet-industry")).to_contain_text("None among these results")
+    history_restores = re.compile(r".*/partners/.*")
+    page.route(history_restores, _fail_history_restores("offline"))
+
+    page.evaluate("history.go(-12)")
+    expect(page).to_have_url(re.compile(r"\?industry=healthcare&sort=name$"))
+    expect(page.locator("#search-failed")).to_be_visible()
+    expect(words).to_have_value("")
+    expect(page.get_by_label("Sort by")).to_have_value("name")
+    page.unroute(history_restores)
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator("#search-failed")).to_have_count(0)
+    expect(page.locator(".partner-list")).to_contain_text("Umbrella Data")
+    assert parse_qs(urlsplit(page.url).query) == {"industry": ["healthcare"], "sort": ["name"]}
+    expect(page.locator("#facet-industry").get_by_label("Healthcare")).to_be_checked()
 
 
 def test_back_and_forward_say_the_count_of_the_results_they_bring_back(

@@ -306,15 +306,59 @@
   document.addEventListener("htmx:responseError", sayTheSearchFailed);
   document.addEventListener("htmx:timeout", sayTheSearchFailed);
 
+  // Make the form say what the address searches for: the words, boxes, place and order of the page gone
+  // back to, rather than those of the page left, which the results (not updated) still show. "Apply
+  // filters" then sends the search the address and the message speak of, not another. A value of the
+  // address with no field or box for it here (a box the results left have no partner for, the page
+  // number) goes along hidden, in the part a search replaces.
+  function showAddress(form, address) {
+    var params = new URL(address, window.location.href).searchParams;
+    var unmatched = [];
+    params.forEach(function (value, name) { unmatched.push([name, value]); });
+    function matched(name, value) {
+      for (var i = 0; i < unmatched.length; i++) {
+        if (unmatched[i][0] === name && unmatched[i][1] === value) return unmatched.splice(i, 1);
+      }
+    }
+    Array.from(form.elements).forEach(function (control) {
+      if (!control.name || control.type === "submit" || control.type === "button") return;
+      if (control.hasAttribute("data-from-address")) return;
+      if (control.type === "checkbox" || control.type === "radio") {
+        control.checked = params.getAll(control.name).indexOf(control.value) !== -1;
+        if (control.checked) matched(control.name, control.value);
+        return;
+      }
+      var wanted = params.get(control.name) || "";
+      control.value = wanted;
+      if (wanted !== "" && control.value === wanted) matched(control.name, wanted);
+    });
+    var region = document.getElementById("search-region");
+    form.querySelectorAll("[data-from-address]").forEach(function (input) { input.remove(); });
+    unmatched.forEach(function (pair) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = pair[0];
+      input.value = pair[1];
+      input.setAttribute("data-from-address", "");
+      (region || form).appendChild(input);
+    });
+  }
+
   // Back or Forward to a page htmx no longer keeps (it keeps ten) asks the server for it, after the
   // address has changed: if the server errs, or the connection is down, the results of the page left stand
   // under the address of the other. Said as any failed search is, so that the next one is sent (see
-  // htmx:configRequest above). htmx reports an error status, not a request that could not be sent.
-  document.addEventListener("htmx:historyCacheMissLoadError", sayTheSearchFailed);
+  // htmx:configRequest above), and the form put in step with the address, so that it is the one sent.
+  // htmx reports an error status, not a request that could not be sent.
+  function sayTheHistoryFailed() {
+    sayTheSearchFailed();
+    var form = document.getElementById("partner-search");
+    if (form) showAddress(form, window.location.href);
+  }
+  document.addEventListener("htmx:historyCacheMissLoadError", sayTheHistoryFailed);
   document.addEventListener("htmx:historyCacheMiss", function (event) {
     event.detail.xhr.timeout = SEARCH_TIMEOUT_MS;
-    event.detail.xhr.addEventListener("error", sayTheSearchFailed);
-    event.detail.xhr.addEventListener("timeout", sayTheSearchFailed);
+    event.detail.xhr.addEventListener("error", sayTheHistoryFailed);
+    event.detail.xhr.addEventListener("timeout", sayTheHistoryFailed);
   });
   document.addEventListener("htmx:afterSwap", function () {
     var message = document.getElementById("search-failed");
