@@ -406,10 +406,15 @@ def staff_member_update(*, member: StaffMember, user, **changes) -> StaffMember:
 
 def staff_member_delete(*, member: StaffMember, user) -> None:
     """Remove a person and, with them, their certifications (which then no longer count for the tier)."""
-    _ensure_can_edit(member.partner, user)
-    member._history_user = user
     with transaction.atomic():
-        member.delete()
+        # Asked of the row as it is now: a person moved to another partner meanwhile is not the old
+        # partner's to remove, and one removed meanwhile is a GoneError. FOR NO KEY UPDATE waits for a change
+        # under way yet holds no certification stored meanwhile behind it (its foreign key's check at commit
+        # takes a KEY SHARE lock): the deletion is then refused at commit, to be sent again.
+        locked = lock_or_refuse(StaffMember.objects.select_for_update(no_key=True), member.pk, "staff member")
+        _ensure_can_edit(locked.partner, user)
+        locked._history_user = user
+        locked.delete()
 
 
 def certification_create(

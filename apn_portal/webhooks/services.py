@@ -306,9 +306,15 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user, **changes) -> We
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, user) -> None:
-    _ensure_owner(endpoint, user)
-    endpoint._history_user = user
-    endpoint.delete()
+    with transaction.atomic():
+        # As staff_member_delete: the row as it is now, a GoneError if it was deleted meanwhile, and a
+        # delivery queued meanwhile not held behind the deletion (which is then refused, to be sent again).
+        locked = lock_or_refuse(
+            WebhookEndpoint.objects.select_for_update(no_key=True), endpoint.pk, "webhook endpoint"
+        )
+        _ensure_owner(locked, user)
+        locked._history_user = user
+        locked.delete()
 
 
 # Events ------------------------------------------------------------------------------------------------

@@ -9,9 +9,17 @@ import yaml
 from django.conf import settings
 from django.db import connection
 
+from apn_portal.webhooks.models import WebhookEndpoint
+from apn_portal.webhooks.services import webhook_endpoint_create
 from partners.models import Certification, StaffMember
 from tests.api.conftest import api_client
-from tests.factories import CertificationFactory, PartnerFactory, PdmFactory, StaffMemberFactory
+from tests.factories import (
+    CertificationFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    PdmFactory,
+    StaffMemberFactory,
+)
 from tests.locks import lock_held, sessions_waiting_for_locks, wait_for
 
 
@@ -88,3 +96,81 @@ def test_the_guide_says_a_delete_can_meet_a_record_added_meanwhile():
     guide = (Path(settings.BASE_DIR) / "docs" / "api.md").read_text()
     conflict_row = next(line for line in guide.splitlines() if line.startswith("| 409 |"))
     assert "a DELETE while another request added a record that refers to the one deleted" in conflict_row
+
+
+def _delete_while_held(client, record, path, change_sql, params) -> list:
+    """The API DELETE of `record` sent while another request holds its row, which that request then
+    changes (`change_sql`) and commits: what the DELETE answered."""
+    answers = []
+
+    def delete():
+        try:
+            answers.append(client.delete(path))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=delete)
+    with lock_held(f"SELECT 1 FROM {record._meta.db_table} WHERE id = %s FOR UPDATE", [record.pk]) as cursor:
+        thread.start()
+        wait_for(lambda: sessions_waiting_for_locks() == 1)
+        cursor.execute(change_sql, params)
+    thread.join(timeout=30)
+    return answers
+
+
+def test_a_staff_member_deleted_by_another_request_meanwhile_is_a_404_saying_so(transactional_db):
+    pdm = PdmFactory()
+    member = StaffMemberFactory(partner=PartnerFactory(pdm=pdm))
+
+    answers = _delete_while_held(
+        api_client(pdm),
+        member,
+        f"/api/v1/staff-members/{member.pk}/",
+        f"DELETE FROM {StaffMember._meta.db_table} WHERE id = %s",
+        [member.pk],
+    )
+
+    assert answers[0].status_code == 404
+    assert answers[0].json() == {"detail": "This staff member no longer exists: it was deleted meanwhile."}
+
+
+def test_a_staff_member_moved_to_another_partner_meanwhile_is_not_deleted_by_the_old_partners_pdm(
+    transactional_db,
+):
+    pdm = PdmFactory()
+    member = StaffMemberFactory(partner=PartnerFactory(pdm=pdm))
+    elsewhere = PartnerFactory(pdm=PdmFactory(), name="Elsewhere Ltd")
+
+    answers = _delete_while_held(
+        api_client(pdm),
+        member,
+        f"/api/v1/staff-members/{member.pk}/",
+        f"UPDATE {StaffMember._meta.db_table} SET partner_id = %s WHERE id = %s",
+        [elsewhere.pk, member.pk],
+    )
+
+    assert answers[0].status_code == 403
+    assert answers[0].json() == {
+        "detail": "You cannot change Elsewhere Ltd: only its assigned PDM or a superuser can."
+    }
+    assert StaffMember.objects.filter(pk=member.pk, partner=elsewhere).exists()
+
+
+def test_a_webhook_endpoint_deleted_by_another_request_meanwhile_is_a_404_saying_so(transactional_db):
+    owner = PartnerUserFactory(partner=PartnerFactory())
+    endpoint = webhook_endpoint_create(
+        user=owner, url="http://localhost:9000/hook", events=["partner.tier_changed"]
+    )
+
+    answers = _delete_while_held(
+        api_client(owner),
+        endpoint,
+        f"/api/v1/webhook-endpoints/{endpoint.pk}/",
+        f"DELETE FROM {WebhookEndpoint._meta.db_table} WHERE id = %s",
+        [endpoint.pk],
+    )
+
+    assert answers[0].status_code == 404
+    assert answers[0].json() == {
+        "detail": "This webhook endpoint no longer exists: it was deleted meanwhile."
+    }
