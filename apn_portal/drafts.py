@@ -11,7 +11,9 @@ signed-in page sets (OWNER_COOKIE, a signed HMAC of the user's id, which names n
 key): the session that knew them may be gone. From a browser without it (nobody signed in there: a
 script) only the fact is kept, for the sign-in page to say so, so such posts fill no session up. Only that
 same user's next GET of that page fills its form in, once, and only if the page lets them see it at all
-(its own checks run as usual); anybody else signing in on that browser never sees it.
+(its own checks run as usual); anybody else signing in on that browser never sees it. A page that no
+longer has the form for them (answered, closed or gone meanwhile, or now a 404 or 403) says instead, with
+a message, that it was not sent and could not be put back, with what they typed to copy.
 
 Views use it through apn_portal.pages.signed_in_required (audience_required), forms through
 UnsentDraftMixin, and templates/engagements/_form_errors.html shows the notice."""
@@ -23,6 +25,7 @@ import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.core import signing
 from django.http import QueryDict
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -37,6 +40,10 @@ KEPT_CHARACTERS = 50_000
 KEPT_PAGES = 5
 NOT_KEPT_FIELDS = {"csrfmiddlewaretoken"}
 OWNER_SALT = "apn_portal.drafts.owner"
+# The one-submit token (apn_portal.forms.SubmissionTokenMixin) is no part of what was typed.
+NOT_SHOWN_FIELDS = {"submission_token"}
+# The message that says a draft could not be put back, which templates/base.html shows with the text.
+LOST_TAG = "unsent-draft-lost"
 
 _offered = contextvars.ContextVar("unsent_draft_offered", default=None)
 
@@ -125,6 +132,18 @@ class Draft:
         self.data = data
         self.form = None
 
+    def typed(self) -> str:
+        """What was typed, to read and copy: the one field's text, or each field's as "Name: text"."""
+        typed = {
+            name: ", ".join(value for value in values if value)
+            for name, values in self.data.lists()
+            if name.rsplit("-", 1)[-1] not in NOT_SHOWN_FIELDS  # a form's prefix, if any, before it
+        }
+        typed = {name: text for name, text in typed.items() if text}
+        if len(typed) == 1:
+            return next(iter(typed.values()))
+        return "\n\n".join(f"{name.replace('_', ' ').capitalize()}: {text}" for name, text in typed.items())
+
     def taken_by(self, form) -> bool:
         if self.form is None and set(self.data) <= {form.add_prefix(name) for name in form.fields}:
             self.form = form
@@ -134,12 +153,25 @@ class Draft:
 @contextlib.contextmanager
 def offered_to_forms(request):
     """While a signed-in page is built: the forms it makes (UnsentDraftMixin) are offered the draft kept
-    for it, if any. A GET only: a POST is the form sent again, and keeps nothing."""
-    token = _offered.set(_draft_take(request) if request.method == "GET" else None)
+    for it, if any, which is yielded (None if none). A GET only: a POST is the form sent again, and keeps
+    nothing."""
+    draft = _draft_take(request) if request.method == "GET" else None
+    token = _offered.set(draft)
     try:
-        yield
+        yield draft
     finally:
         _offered.reset(token)
+
+
+def draft_said_lost(request, draft: "Draft | None") -> bool:
+    """Whether a draft offered to a page went unshown: no form of the page took it (the form is gone, as
+    the lead was answered or the engagement cancelled meanwhile, or the page is now a 404 or 403 for
+    them). It was dropped when offered, so it is said here, once, as a message with what was typed, for
+    them to copy (templates/base.html): not lost without a word."""
+    if draft is None or draft.form is not None:
+        return False
+    messages.warning(request, draft.typed(), extra_tags=LOST_TAG)
+    return True
 
 
 def owner_remembered(request, response) -> None:

@@ -6,9 +6,16 @@ and for an error nobody foresaw (500)."""
 from functools import wraps
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import JsonResponse
+from django.core.exceptions import (
+    DisallowedHost,
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views import defaults
@@ -63,8 +70,18 @@ def signed_in_required(view):
             response = redirect_to_login(page)
             response.status_code = 303  # followed with a GET, as after any POST
             return response
-        with drafts.offered_to_forms(request):
-            response = view(request, *args, **kwargs)
+        with drafts.offered_to_forms(request) as draft:
+            try:
+                response = view(request, *args, **kwargs)
+            except (Http404, PermissionDenied):
+                drafts.draft_said_lost(request, draft)  # on the 404 or 403 page
+                raise
+        if drafts.draft_said_lost(request, draft) and not response.has_header("Location"):
+            # The page is written already, before its forms were known to leave the draft: shown again,
+            # with the message, at the top where messages are. Messages the page written showed are
+            # kept for the one shown instead.
+            messages.get_messages(request).used = False
+            response = HttpResponseRedirect(request.get_full_path())
         drafts.owner_remembered(request, response)
         return response
 

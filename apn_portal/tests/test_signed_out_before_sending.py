@@ -14,7 +14,10 @@ from django.utils import timezone
 
 from apn_portal import drafts
 from engagements.choices import stage_after
+from engagements.services import customer_access_administrators_set
 from partners.choices import ContactRequestStatus
+from partners.services import contact_request_accept
+from partners.services_records import reference_delete
 from support.choices import CaseStatus
 from support.models import CaseReply, SupportCase
 from support.services import support_case_open, support_case_status_change
@@ -453,3 +456,118 @@ def test_a_reply_kept_for_a_case_closed_meanwhile_is_shown_to_copy(client, custo
 
     assert "Your reply was not sent" in page
     assert "Still failing at 02:00.</textarea>" in page
+
+
+NOT_PUT_BACK = "What you typed before you were signed out was not sent, and could not be put back"
+REGION = "We do not work in that region."
+
+
+def test_a_decline_kept_for_a_lead_accepted_meanwhile_is_said_not_sent_and_shown_to_copy(client):
+    acme = PartnerFactory(name="Acme Cloud")
+    ann = PartnerUserFactory(partner=acme, username="ann")
+    bob = PartnerUserFactory(partner=acme, username="bob")
+    lead = ContactRequestFactory(partner=acme)
+    page_url = reverse("my:lead-detail", args=[lead.reference])
+    sign_in(client, ann)
+    client.get(page_url)
+    sign_out(client)
+    client.post(reverse("my:lead-decline", args=[lead.reference]), {"reason": REGION})
+    contact_request_accept(contact_request=lead, user=bob)  # a colleague, meanwhile: no decline form now
+
+    sign_in(client, ann, page_url)
+    response = client.get(page_url, follow=True)
+
+    assert response.status_code == 200
+    assert response.request["PATH_INFO"] == page_url
+    page = response.content.decode()
+    assert NOT_PUT_BACK in page
+    assert "We do not work in that region.</textarea>" in page
+    assert DRAFT_NOTICE not in page
+    lead.refresh_from_db()
+    assert lead.status == ContactRequestStatus.ACCEPTED
+    # Said once.
+    assert NOT_PUT_BACK not in client.get(page_url).content.decode()
+
+
+def test_a_draft_kept_for_a_record_gone_meanwhile_is_said_not_sent_where_its_page_leads(client):
+    ann = PartnerUserFactory()
+    reference = CustomerReferenceFactory(partner=ann.partner, is_validated=False, validated_at=None)
+    page_url = reverse("my:reference-edit", args=[reference.pk])
+    sign_in(client, ann)
+    client.get(page_url)
+    sign_out(client)
+    client.post(page_url, {**_reference_data(), "summary": "A data lake, & a warehouse."})
+    reference_delete(reference=reference, user=ann)  # withdrawn in another browser
+
+    sign_in(client, ann, page_url)
+    response = client.get(page_url, follow=True)
+
+    assert response.request["PATH_INFO"] == reverse("my:references")
+    page = response.content.decode()
+    assert NOT_PUT_BACK in page
+    assert "Summary: A data lake, &amp; a warehouse." in page
+    assert "submission_token" not in page.split(NOT_PUT_BACK)[1]
+
+
+def test_a_draft_is_never_shown_to_someone_else_signing_in_even_when_its_page_is_gone(client):
+    acme = PartnerFactory(name="Acme Cloud")
+    ann = PartnerUserFactory(partner=acme, username="ann")
+    bob = PartnerUserFactory(partner=acme, username="bob")
+    lead = ContactRequestFactory(partner=acme)
+    page_url = reverse("my:lead-detail", args=[lead.reference])
+    sign_in(client, ann)
+    client.get(page_url)
+    sign_out(client)
+    client.post(reverse("my:lead-decline", args=[lead.reference]), {"reason": REGION})
+    contact_request_accept(contact_request=lead, user=bob)
+
+    sign_in(client, bob, page_url)
+    page = client.get(page_url, follow=True).content.decode()
+
+    assert NOT_PUT_BACK not in page and "We do not work in that region." not in page
+
+
+def test_a_draft_kept_for_a_page_no_longer_theirs_is_said_not_sent_on_its_403(client, customer):
+    ada = CustomerUserFactory(customer=customer.customer, access_admin=True, username="ada")
+    bea = CustomerUserFactory(customer=customer.customer, access_admin=True, username="bea")
+    grant = AccessGrantFactory(
+        engagement_partner=EngagementPartnerFactory(engagement=EngagementFactory(customer=customer.customer)),
+        account=customer.account,
+    )
+    page_url = reverse("engagements:access-revoke", args=[grant.pk])
+    sign_in(client, ada)
+    client.get(page_url)
+    sign_out(client)
+    client.post(page_url, {"reason": "The project ended."})
+    # Meanwhile Bea leaves Ada out of the access administrators: the page is no longer for her.
+    customer_access_administrators_set(user=bea, customer=customer.customer, members=[bea])
+
+    sign_in(client, ada, page_url)
+    response = client.get(page_url, follow=True)
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert NOT_PUT_BACK in page and "The project ended.</textarea>" in page
+    grant.refresh_from_db()
+    assert grant.revoked_at is None
+
+
+def test_a_draft_kept_for_a_page_that_is_now_a_404_for_them_is_said_not_sent_on_it(client):
+    acme = PartnerFactory(name="Acme Cloud")
+    ann = PartnerUserFactory(partner=acme, username="ann")
+    lead = ContactRequestFactory(partner=acme)
+    page_url = reverse("my:lead-detail", args=[lead.reference])
+    sign_in(client, ann)
+    client.get(page_url)
+    sign_out(client)
+    client.post(reverse("my:lead-decline", args=[lead.reference]), {"reason": REGION})
+    # Meanwhile a superuser moves Ann to another partner, in the admin: Acme's leads are not hers to see.
+    ann.partner = PartnerFactory(name="Globex")
+    ann.save(update_fields=["partner"])
+
+    sign_in(client, ann, page_url)
+    response = client.get(page_url)
+
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert NOT_PUT_BACK in page and f"{REGION}</textarea>" in page
