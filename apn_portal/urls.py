@@ -5,7 +5,7 @@ from django.views.generic import TemplateView
 
 from apn_portal import health, media
 from apn_portal.accounts.forms import AdminLoginForm
-from apn_portal.accounts.views import LoginView, LogoutView, PasswordResetView
+from apn_portal.accounts.views import LoginView, LogoutView, PasswordChangeView, PasswordResetView
 from apn_portal.api.urls import not_found_urlpatterns as api_not_found_urlpatterns
 
 admin.site.site_header = "APN Portal administration"
@@ -23,9 +23,11 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # Before Django's own: sign-in refuses an overlong username (LoginForm); the sign-out address opened
-    # asks with a button; a reset's email goes through the outbox rather than from the request.
+    # asks with a button; a reset's email goes through the outbox rather than from the request; a password
+    # change sent signed out is said not sent on the sign-in page.
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/password_change/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_reset/", PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("partners/", include("partners.urls")),

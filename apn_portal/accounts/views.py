@@ -1,8 +1,10 @@
 from django.contrib.auth import views as auth_views
 from django.shortcuts import render
+from django.utils.decorators import method_decorator
 
 from apn_portal import drafts
 from apn_portal.accounts.forms import LoginForm, OutboxPasswordResetForm
+from apn_portal.pages import signed_in_required
 
 
 class LoginView(auth_views.LoginView):
@@ -17,6 +19,13 @@ class LoginView(auth_views.LoginView):
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = OutboxPasswordResetForm
+
+
+@method_decorator(signed_in_required, name="dispatch")
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's, but sent by someone no longer signed in it says so on the sign-in page, as every other
+    signed-in form does, rather than asking them to sign in to see a page (Django's login_required). What
+    was typed is not kept: apn_portal.drafts keeps no password, so the page says to type them again."""
 
 
 class LogoutView(auth_views.LogoutView):

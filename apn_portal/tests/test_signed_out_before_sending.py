@@ -571,3 +571,27 @@ def test_a_draft_kept_for_a_page_that_is_now_a_404_for_them_is_said_not_sent_on_
     assert response.status_code == 404
     page = response.content.decode()
     assert NOT_PUT_BACK in page and f"{REGION}</textarea>" in page
+
+
+def test_a_password_change_sent_signed_out_is_said_not_sent_and_no_password_is_kept(client, customer):
+    page_url = reverse("password_change")
+    sign_in(client, customer)
+    assert client.get(page_url).status_code == 200
+    sign_out(client)
+
+    response = client.post(
+        page_url, {"old_password": PASSWORD, "new_password1": "hunter2-long", "new_password2": "hunter2-long"}
+    )
+
+    assert response.status_code == 303
+    assert response["Location"] == f"/accounts/login/?next={page_url}"
+    page = client.get(response["Location"]).content.decode()
+    assert NOT_SENT in page and NOT_KEPT in page
+    assert "hunter2" not in str(client.session.get(drafts.SESSION_KEY))
+    assert PASSWORD not in str(client.session.get(drafts.SESSION_KEY))
+
+    sign_in(client, customer, page_url)
+    page = client.get(page_url).content.decode()
+    assert DRAFT_NOTICE not in page and NOT_PUT_BACK not in page and "hunter2" not in page
+    customer.refresh_from_db()
+    assert customer.check_password(PASSWORD)
