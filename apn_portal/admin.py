@@ -584,7 +584,8 @@ class DeletedWithParentMixin:
     not have (a PDM deletes no tier change). Whether they are deleted on their own is their admin's affair.
 
     A record that must outlive what it belongs to (an email sent, a lead) is not one: the parent's deletion
-    is refused with the reason (GuardedDeletionMixin.deletion_problems), or the record is protected."""
+    is refused with the reason (GuardedDeletionMixin.deletion_problems), or the record is protected, which
+    the parent's deletion_problems then names too (apn_portal.deletion.kept_by)."""
 
 
 class DeletedOnlyWithParentMixin(DeletedWithParentMixin):

@@ -21,6 +21,7 @@ from apn_portal.admin import (
     AuditedAdmin,
     ChosenReadTogetherFormSetMixin,
     DeletedOnlyWithParentMixin,
+    GuardedDeletionMixin,
     LargeTableAdminMixin,
     report_refusal,
     selection_too_large,
@@ -256,7 +257,7 @@ class CustomerAdminForm(FormerRoleHoldersKeptMixin, forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+class CustomerAdmin(GuardedDeletionMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     form = CustomerAdminForm
     visible_to = staticmethod(selectors.customers_visible_to)
     may_change = staticmethod(selectors.user_can_manage_customer)
@@ -281,6 +282,9 @@ class CustomerAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
             },
         ),
     )
+
+    def deletion_problems(self, queryset):
+        return selectors.customer_deletion_problems(queryset)
 
     def get_readonly_fields(self, request, obj=None):
         # Who looks after a customer is for its Account Manager (or a superuser) to name, as the service
@@ -386,7 +390,7 @@ class AwsAccountAdminForm(forms.ModelForm):
 
 
 @admin.register(AwsAccount)
-class AwsAccountAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+class AwsAccountAdmin(GuardedDeletionMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
     form = AwsAccountAdminForm
     visible_to = staticmethod(selectors.accounts_visible_to)
     # An account is changed by whom the service lets add one (aws_account_create).
@@ -409,6 +413,9 @@ class AwsAccountAdmin(ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
         "paid_by",
         "reseller",
     )
+
+    def deletion_problems(self, queryset):
+        return selectors.account_deletion_problems(queryset)
 
     def get_readonly_fields(self, request, obj=None):
         # An account is one AWS account of one customer for good: moving it (or renumbering it) would
@@ -805,7 +812,9 @@ class StatusForm(forms.Form):
 
 
 @admin.register(Engagement)
-class EngagementAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+class EngagementAdmin(
+    GuardedDeletionMixin, AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin
+):
     visible_to = staticmethod(selectors.engagements_visible_to)
     may_change = staticmethod(selectors.user_can_manage_engagement)
     list_display = ("title", "customer", "status", "stage", "procurement_model", "completed_on", "created_at")
@@ -837,6 +846,9 @@ class EngagementAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdmin
         MarketplaceSubscriptionInline,
     )
     actions = ("advance_stage", "change_status", "complete")
+
+    def deletion_problems(self, queryset):
+        return selectors.engagement_deletion_problems(queryset)
 
     def get_queryset(self, request):
         # An engagement's name names its customer: in the autocompletes of the engagement's rows' pages too.

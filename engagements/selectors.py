@@ -7,11 +7,13 @@ start from these, so nobody sees another organisation's customers, accounts, eng
 import datetime
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, TextField, Value, When
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
+from apn_portal.deletion import and_list, counted, kept_by
 from apn_portal.text import short_list
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
@@ -345,6 +347,125 @@ def access_administrator_deletion_problems(users) -> list[str]:
         "page, Access administrators), or deactivate them instead (untick Active on their page)."
         for user, names in by_user.values()
     ]
+
+
+# A refused deletion names at most this many customers, a sentence each: a big selection would bury the page.
+_NAMED_KEPT = 10
+
+# Records that keep a customer (PROTECT), as a refusal counts them: "2 AWS accounts".
+_CUSTOMER_KEPT_BY = {
+    "accounts": ("AWS account", "AWS accounts"),
+    "engagements": ("engagement", "engagements"),
+    "support_subscriptions": ("support subscription", "support subscriptions"),
+    "support_cases": ("support case", "support cases"),
+}
+# Its support history, which the admin deletes none of: a customer that has any stays.
+_CUSTOMER_SUPPORT_HISTORY = {"support_subscriptions", "support_cases"}
+
+
+def customer_deletion_problems(customers) -> list[str]:
+    """Why the customers (a query of them) cannot be deleted, a sentence for each thing that keeps one, or
+    none: its people belong to it, deactivated or not, until moved out of it, and its accounts,
+    engagements and support history refer to it (PROTECT), where Django would list them and say neither
+    why nor what to do."""
+    kept = kept_by(customers)
+    named = list(Customer.objects.filter(pk__in=kept.keys()).order_by("name", "pk").values_list("pk", "name"))
+    with_people = [pk for pk, _ in named[:_NAMED_KEPT] if "users" in kept[pk]]
+    people_of: dict[int, list[str]] = {}
+    for customer_id, username in (
+        get_user_model()
+        .objects.filter(customer__in=with_people)
+        .order_by("customer_id", "username")
+        .values_list("customer_id", "username")
+    ):
+        people_of.setdefault(customer_id, []).append(username)
+    problems = []
+    for pk, name in named[:_NAMED_KEPT]:
+        if count := kept[pk].get("users"):
+            problems.append(
+                f"{name} still has {counted(count, 'person, who belongs', 'people, who belong')} to it "
+                f"even deactivated ({short_list(people_of[pk], 5)}): move them to another organisation, or "
+                "none, in the user admin first."
+            )
+        records = {relation: count for relation, count in kept[pk].items() if relation != "users"}
+        if not records:
+            continue
+        listed, one = _kept_listed(records, _CUSTOMER_KEPT_BY)
+        if records.keys() & _CUSTOMER_SUPPORT_HISTORY:
+            advice = "its support subscriptions and cases are kept for good, so the customer stays."
+        else:
+            advice = f"delete {'it' if one else 'them'} first, on {'its' if one else 'their'} own page."
+        problems.append(f"{name} has {listed}, which {'keeps' if one else 'keep'} it: {advice}")
+    return problems + _more_kept(len(named) - _NAMED_KEPT, "customers")
+
+
+def _kept_listed(kept: dict[str, int], nouns: dict[str, tuple[str, str]]) -> tuple[str, bool]:
+    """What keeps a record, in words ("2 AWS accounts and 1 engagement"), and whether that is one record."""
+    listed = and_list(
+        counted(count, *nouns.get(relation, (relation.replace("_", " "),) * 2))
+        for relation, count in kept.items()
+    )
+    return listed, sum(kept.values()) == 1
+
+
+def _more_kept(count: int, plural: str) -> list[str]:
+    return [f"{count} more of the selected {plural} are kept likewise: deselect them."] if count > 0 else []
+
+
+def engagement_deletion_problems(engagements) -> list[str]:
+    """Why the engagements (a query of them) cannot be deleted, one sentence each, or none: a partner's
+    place on one is its contract, and the access granted under it (PROTECT), kept with the engagement.
+    Cancelling it, with a reason, ends the contracts and the access instead."""
+    kept = kept_by(engagements)
+    named = list(
+        Engagement.objects.filter(pk__in=kept.keys()).select_related("customer").order_by("title", "pk")
+    )
+    partners_of: dict[int, list[str]] = {}
+    for engagement_id, name in (
+        EngagementPartner.objects.filter(engagement__in=[engagement.pk for engagement in named[:_NAMED_KEPT]])
+        .order_by("engagement_id", "partner__name", "pk")
+        .values_list("engagement_id", "partner__name")
+    ):
+        partners_of.setdefault(engagement_id, []).append(name)
+    problems = []
+    for engagement in named[:_NAMED_KEPT]:
+        count = kept[engagement.pk]["engagement_partners"]
+        problems.append(
+            f"{engagement} has {counted(count, 'partner', 'partners')} on it "
+            f"({short_list(partners_of[engagement.pk], 5)}), whose contracts are kept with it: cancel the "
+            "engagement instead (Start, hold, resume or cancel, with a reason)."
+        )
+    return problems + _more_kept(len(named) - _NAMED_KEPT, "engagements")
+
+
+_ACCOUNT_KEPT_BY = {
+    "member_accounts": ("member account", "member accounts"),
+    "access_grants": ("access grant", "access grants"),
+    "support_subscriptions": ("support subscription", "support subscriptions"),
+    "support_cases": ("support case", "support cases"),
+}
+
+
+def account_deletion_problems(accounts) -> list[str]:
+    """Why the AWS accounts (a query of them) cannot be deleted, one sentence each, or none: the access
+    granted to it and its support history are kept for good (PROTECT), and its member accounts are grouped
+    under it until moved."""
+    kept = kept_by(accounts)
+    named = list(AwsAccount.objects.filter(pk__in=kept.keys()).order_by("account_id", "pk"))
+    problems = []
+    for account in named[:_NAMED_KEPT]:
+        listed, one = _kept_listed(kept[account.pk], _ACCOUNT_KEPT_BY)
+        if kept[account.pk].keys() - {"member_accounts"}:
+            advice = (
+                "the access granted to it and its support history are kept for good, so the account stays."
+            )
+        else:
+            advice = (
+                f"group {'it' if one else 'them'} under another management account, or none, on "
+                f"{'its' if one else 'their'} own page first."
+            )
+        problems.append(f"{account} has {listed}, which {'keeps' if one else 'keep'} it: {advice}")
+    return problems + _more_kept(len(named) - _NAMED_KEPT, "accounts")
 
 
 def access_administrator_links(customer_ids) -> QuerySet:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -25,6 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
+from apn_portal.deletion import and_list, counted, kept_by
 from apn_portal.text import short_list
 from partners.choices import (
     ADVANCED_TECHNICAL_LEVELS,
@@ -424,28 +426,98 @@ _NAMED_HOLDING = 10
 
 
 def partner_deletion_problems(partners) -> list[str]:
-    """Why the partners (a query of them) cannot be deleted, one sentence per partner, or none: an approved
-    enrollment is the partner's standing in a program, which ends by a revocation (with its reason, the
-    partner told, the enrollment.revoked webhook), never by disappearing with its partner, as the
-    enrollment's own deletion is refused. Unpublishing takes a partner off Find a Partner meanwhile."""
+    """Why the partners (a query of them) cannot be deleted, a sentence for each thing that holds one, or
+    none. An approved enrollment is the partner's standing in a program, which ends by a revocation (with
+    its reason, the partner told, the enrollment.revoked webhook), never by disappearing with its partner,
+    as the enrollment's own deletion is refused. Its people, its leads and the records of others it is on
+    (engagements, accounts it resells, support) keep it (PROTECT): a person belongs to it, deactivated or
+    not, until moved out of it, and a lead is never lost. Unpublishing takes a partner off Find a Partner
+    meanwhile, which is what deleting one that stays in the records can be for."""
     approved = (
         ProgramEnrollment.objects.filter(partner__in=partners.values("pk"), status=EnrollmentStatus.APPROVED)
-        .order_by("partner__name", "partner_id", "program__name")
-        .values_list("partner_id", "partner__name", "program__name")
+        .order_by("partner_id", "program__name")
+        .values_list("partner_id", "program__name")
     )
-    by_partner: dict[int, tuple[str, list[str]]] = {}
-    for partner_id, name, program in approved:
-        by_partner.setdefault(partner_id, (name, []))[1].append(program)
-    problems = [
-        f"{name} holds {'an approved enrollment' if len(programs) == 1 else 'approved enrollments'} in "
-        f"{short_list(programs, 5)}: revoke {'it' if len(programs) == 1 else 'them'} with a reason "
-        "first, or unpublish the partner to take it off Find a Partner."
-        for name, programs in list(by_partner.values())[:_NAMED_HOLDING]
-    ]
-    if len(by_partner) > _NAMED_HOLDING:
+    programs_of: dict[int, list[str]] = {}
+    for partner_id, program in approved:
+        programs_of.setdefault(partner_id, []).append(program)
+    kept = kept_by(partners)
+    held = list(
+        Partner.objects.filter(pk__in=programs_of.keys() | kept.keys())
+        .order_by("name", "pk")
+        .values_list("pk", "name")[: _NAMED_HOLDING + 1]
+    )
+    named = held[:_NAMED_HOLDING]
+    people_of: dict[int, list[str]] = {}
+    with_people = [pk for pk, _ in named if "users" in kept.get(pk, {})]
+    for partner_id, username in (
+        get_user_model()
+        .objects.filter(partner__in=with_people)
+        .order_by("partner_id", "username")
+        .values_list("partner_id", "username")
+    ):
+        people_of.setdefault(partner_id, []).append(username)
+    problems = []
+    for pk, name in named:
+        if programs := programs_of.get(pk):
+            one = len(programs) == 1
+            problems.append(
+                f"{name} holds {'an approved enrollment' if one else 'approved enrollments'} in "
+                f"{short_list(programs, 5)}: revoke {'it' if one else 'them'} with a reason first, or "
+                "unpublish the partner to take it off Find a Partner."
+            )
+        problems += _partner_kept_problems(name, kept.get(pk, {}), people_of.get(pk, []))
+    if len(held) > _NAMED_HOLDING:
+        more = len(programs_of.keys() | kept.keys()) - _NAMED_HOLDING
         problems.append(
-            f"{len(by_partner) - _NAMED_HOLDING} more of the selected partners hold approved enrollments: "
-            "revoke them with a reason first."
+            f"{more} more of the selected partners hold approved enrollments, or have people, leads or "
+            "records of others that keep them: deselect them, or unpublish them instead."
+        )
+    return problems
+
+
+# What else records a partner on, each kept with it: "recorded on 2 engagements it takes part in".
+_PARTNER_KEPT_ON = {
+    "engagements": ("engagement it takes part in", "engagements it takes part in"),
+    "resold_accounts": ("AWS account it resells", "AWS accounts it resells"),
+    "professional_services_bought": (
+        "Professional Services engagement it bought",
+        "Professional Services engagements it bought",
+    ),
+    "marketplace_subscriptions": (
+        "marketplace subscription to its software",
+        "marketplace subscriptions to its software",
+    ),
+    "support_subscriptions": ("support subscription it answers for", "support subscriptions it answers for"),
+    "support_cases_opened": ("support case it opened", "support cases it opened"),
+    "support_cases_handled": ("support case it handled", "support cases it handled"),
+}
+
+
+def _partner_kept_problems(name: str, kept: dict[str, int], people: list[str]) -> list[str]:
+    problems = []
+    if count := kept.get("users"):
+        problems.append(
+            f"{name} still has {counted(count, 'person, who belongs', 'people, who belong')} to it even "
+            f"deactivated ({short_list(people, 5)}): move them to another organisation, or none, in the user "
+            "admin first, or unpublish the partner to take it off Find a Partner."
+        )
+    if count := kept.get("contact_requests"):
+        problems.append(
+            f"{name} has been sent {counted(count, 'lead, which is', 'leads, which are')} kept for good: "
+            "unpublish the partner to take it off Find a Partner instead."
+        )
+    records = {
+        relation: count for relation, count in kept.items() if relation not in ("users", "contact_requests")
+    }
+    if records:
+        listed = and_list(
+            counted(count, *_PARTNER_KEPT_ON.get(relation, (relation.replace("_", " "),) * 2))
+            for relation, count in records.items()
+        )
+        problems.append(
+            f"{name} is recorded on {listed}, which {'keeps' if sum(records.values()) == 1 else 'keep'} it: "
+            "unpublish the partner to take it off Find a Partner instead."
         )
     return problems
 

@@ -10,7 +10,13 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from engagements.models import Engagement, EngagementStageEvent
 from engagements.services import engagement_create
-from tests.factories import AccountManagerFactory, CustomerFactory, SuperUserFactory
+from tests.factories import (
+    AccountManagerFactory,
+    CustomerFactory,
+    EngagementPartnerFactory,
+    PartnerFactory,
+    SuperUserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +78,21 @@ def test_a_stage_event_is_still_not_deleted_on_its_own(client, superuser):
         {"action": "delete_selected", ACTION_CHECKBOX_NAME: [event.pk], "post": "yes"},
     )
     assert EngagementStageEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_deleting_an_engagement_a_partner_is_on_says_to_cancel_it_instead(client, superuser):
+    # The partner's place on it is its contract (PROTECT): Django's bare "protected related objects" page
+    # listed it and said neither why nor what to do.
+    engagement = started_engagement("Running migration")
+    EngagementPartnerFactory(engagement=engagement, partner=PartnerFactory(name="Lead Consulting"))
+
+    response = client.post(
+        reverse("admin:engagements_engagement_delete", args=[engagement.pk]), {"post": "yes"}, follow=True
+    )
+
+    assert [str(message) for message in response.context["messages"]] == [
+        f"Not deleted: Running migration ({engagement.customer}) has 1 partner on it (Lead Consulting), "
+        "whose contracts are kept with it: cancel the engagement instead (Start, hold, resume or cancel, "
+        "with a reason)."
+    ]
+    assert Engagement.objects.filter(pk=engagement.pk).exists()

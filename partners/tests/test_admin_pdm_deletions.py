@@ -1,15 +1,20 @@
 """What a PDM may delete in the admin: a partner's proposal is decided, never deleted, another PDM's
 enrollment is not theirs to delete, whatever its status, and a partner holding an approved enrollment is not
-deleted either: the enrollment ends by a revocation."""
+deleted either: the enrollment ends by a revocation. Nor is one its people, its leads or others' records
+keep: the refusal says which, and what to do instead."""
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
+from apn_portal.deletion import keeping_relations
 from partners.choices import EnrollmentStatus
 from partners.models import Partner, ProfileChangeRequest, ProgramEnrollment
+from partners.selectors import _PARTNER_KEPT_ON
 from partners.services import profile_change_submit
 from tests.factories import (
     ApprovedEnrollmentFactory,
+    ContactRequestFactory,
+    EngagementPartnerFactory,
     IndustryFactory,
     PartnerFactory,
     PartnerUserFactory,
@@ -156,3 +161,54 @@ def test_a_pdms_bulk_delete_of_partners_is_refused_whole_for_one_holding_an_appr
         secure=True,
     )
     assert not Partner.objects.filter(pk=applying.pk).exists()
+
+
+def test_a_pdm_deleting_a_partner_its_people_and_leads_keep_is_told_why_and_what_to_do_instead(client):
+    # Its people belong to it, deactivated or not, and a lead is never lost (both PROTECT): Django's bare
+    # "protected related objects" page listed them and said neither.
+    pdm = PdmFactory()
+    partner = PartnerFactory(pdm=pdm, name="Staffed Ltd")
+    PartnerUserFactory(partner=partner, username="ann")
+    PartnerUserFactory(partner=partner, username="bob", is_active=False)
+    ContactRequestFactory.create_batch(2, partner=partner)
+    EngagementPartnerFactory(partner=partner)
+    client.force_login(pdm)
+
+    response = client.post(f"{PARTNERS}{partner.pk}/delete/", {"post": "yes"}, secure=True, follow=True)
+
+    assert response.redirect_chain == [(f"{PARTNERS}{partner.pk}/change/", 302)]
+    assert [str(message) for message in response.context["messages"]] == [
+        "Not deleted: Staffed Ltd still has 2 people, who belong to it even deactivated (ann, bob): move "
+        "them to another organisation, or none, in the user admin first, or unpublish the partner to take it "
+        "off Find a Partner.",
+        "Not deleted: Staffed Ltd has been sent 2 leads, which are kept for good: unpublish the partner to "
+        "take it off Find a Partner instead.",
+        "Not deleted: Staffed Ltd is recorded on 1 engagement it takes part in, which keeps it: unpublish "
+        "the partner to take it off Find a Partner instead.",
+    ]
+    assert Partner.objects.filter(pk=partner.pk).exists()
+
+
+def test_a_pdms_bulk_delete_of_partners_is_refused_whole_for_one_a_lead_keeps(client):
+    pdm = PdmFactory()
+    sent_to = PartnerFactory(pdm=pdm, name="Sent To Co")
+    ContactRequestFactory(partner=sent_to)
+    alone = PartnerFactory(pdm=pdm, name="Alone Co")
+    client.force_login(pdm)
+    selection = {"action": "delete_selected", ACTION_CHECKBOX_NAME: [sent_to.pk, alone.pk], "index": 0}
+
+    confirm = client.post(PARTNERS, selection, secure=True, follow=True)
+    done = client.post(PARTNERS, {**selection, "post": "yes"}, secure=True, follow=True)
+
+    for response in (confirm, done):
+        assert [str(message) for message in response.context["messages"]] == [
+            "Not deleted: Sent To Co has been sent 1 lead, which is kept for good: unpublish the partner to "
+            "take it off Find a Partner instead."
+        ]
+    assert Partner.objects.filter(pk__in=[sent_to.pk, alone.pk]).count() == 2
+
+
+def test_every_relation_that_keeps_a_partner_is_said_in_words():
+    # A PROTECT foreign key to partners added later is named by the refusal, not left to Django's page.
+    kept = {rel.get_accessor_name() for rel in keeping_relations(Partner)}
+    assert kept - {"users", "contact_requests"} == set(_PARTNER_KEPT_ON)
