@@ -379,13 +379,17 @@ def customer_deletion_problems(customers) -> list[str]:
         .values_list("customer_id", "username")
     ):
         people_of.setdefault(customer_id, []).append(username)
+    # The user admin keeps a customer's last access administrator while others of its people are active
+    # (last_access_administrator_problems): they go after the others.
+    administered = set(access_administrator_links(with_people).values_list("customer_id", flat=True))
     problems = []
     for pk, name in named[:_NAMED_KEPT]:
         if count := kept[pk].get("users"):
+            last = ", its access administrators after the others" if pk in administered else ""
             problems.append(
                 f"{name} still has {counted(count, 'person, who belongs', 'people, who belong')} to it "
                 f"even deactivated ({short_list(people_of[pk], 5)}): move them to another organisation, or "
-                "none, in the user admin first."
+                f"none, in the user admin first{last}."
             )
         records = {relation: count for relation, count in kept[pk].items() if relation != "users"}
         if not records:
@@ -480,12 +484,29 @@ def access_administrator_links(customer_ids) -> QuerySet:
 def last_access_administrator_problems(users) -> list[str]:
     """Why the people (`users`: pks) cannot stop being access administrators (be deactivated, or move to
     another organisation), one sentence per group of them, or none: they are all that a customer has left
-    who hold the role (access_administrator_links), and nobody on its side could grant partners access to
-    its accounts, nor name the next one. Another comes first, as the customer's own page refuses removing
-    the last one (services.customer_access_administrators_set_check). One query."""
+    who hold the role (access_administrator_links), and its other active people would be left with nobody
+    on its side to grant partners access to its accounts, nor name the next one. Another comes first, as
+    the customer's own page refuses removing the last one (services.customer_access_administrators_set_check).
+    The last of its active people may leave, though: nobody is left without one, and a customer is emptied
+    so before it is deleted (customer_deletion_problems); one who joins it later is named on its page by
+    the staff looking after it. One query."""
     users = set(users)
     theirs = Customer.access_administrators.through.objects.filter(user_id__in=users).values("customer_id")
-    held = access_administrator_links(theirs).filter(user_id__in=users).values("customer_id")
+    # Somebody else leaving the customer at this moment is seen staying until their change is committed,
+    # so the refusal errs on keeping; one joining it is as if they joined just after, and is named on its
+    # page. Its access administrators are read under its lock (the user admin's), so two of them leaving
+    # at once are not both let go while others stay.
+    others_stay = (
+        get_user_model()
+        .objects.filter(customer_id=OuterRef("customer_id"), is_active=True)
+        .exclude(pk__in=users)
+    )
+    held = (
+        access_administrator_links(theirs)
+        .filter(user_id__in=users)
+        .filter(Exists(others_stay))
+        .values("customer_id")
+    )
     # Everybody holding the role for the customers where they hold it.
     holding = access_administrator_links(held).select_related("user", "customer")
     holders: dict[int, tuple[Customer, list]] = {}
