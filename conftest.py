@@ -65,7 +65,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     if suffix:
         from django.conf import settings
 
-        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_apn_{suffix}"
+        # Each of pytest-xdist's workers (gw0, gw1...) needs a database of its own within the run.
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        name = f"test_apn_{suffix}_{worker}" if worker else f"test_apn_{suffix}"
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = name
 
 
 # The production cache (Django's Redis cache that fails open), down or up, for the tests about outages.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the test suite on a private PostgreSQL and Redis (started, and installed when root, by
 # scripts/services.sh), with Debian's chromium for the browser tests (installed when root and missing).
-# Arguments go to pytest, e.g. `bash scripts/test.sh -x partners/tests`.
+# Arguments go to pytest, e.g. `bash scripts/test.sh -x partners/tests` (or `-n 0 -x ...` for one process).
 # TEST_DB_SUFFIX gives concurrent runs on the same server their own test databases.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,4 +25,9 @@ while IFS= read -r line; do
   if [[ "$line" == *=* ]]; then export "$line"; fi
 done <<<"$services_env"
 
-exec .venv/bin/pytest "$@"
+# One pytest-xdist worker per core, up to four (TEST_WORKERS sets it; 0 runs in this process, as does
+# `-n 0` among the arguments). loadfile: a module's tests run in turn on one worker, so what a module
+# builds once for its tests is built once. (loadgroup's xdist_group marks do nothing with pytest 9.)
+cores="$(nproc 2>/dev/null || echo 1)"
+workers="${TEST_WORKERS:-$((cores < 4 ? cores : 4))}"
+exec .venv/bin/pytest -n "$workers" --dist loadfile "$@"

@@ -5,8 +5,8 @@ The admin's pages and the API's endpoints are read from the admin site's registr
 a model or endpoint added later is held to the bound without a line here; one without an anchor record in
 the world fails `test_every_admin_model_and_api_resource_has_an_anchor` until it is given one.
 
-Building and growing the world and opening some two thousand pages takes over a minute, so it is done once
-for the module, in a transaction rolled back at its end (as the customers' permission matrix of the API
+Building and growing the world and opening some two thousand pages takes minutes, so it is done once
+for the run, in a transaction rolled back at its end (as the customers' permission matrix of the API
 builds its world), and each test reads its share of the measurements. Only the cases of the tests selected
 are measured: `-k` on one role or group takes seconds.
 """
@@ -311,7 +311,7 @@ def _selected_cases(request):
     return {
         item.callspec.params["case"]
         for item in request.session.items
-        if item.module is request.module and hasattr(item, "callspec") and "case" in item.callspec.params
+        if item.module.__name__ == __name__ and hasattr(item, "callspec") and "case" in item.callspec.params
     }
 
 
@@ -322,7 +322,9 @@ class Bounds:
     many: dict
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, so that however a run orders or shares out its tests (pytest-xdist) the world is built
+# once a process. Nothing of it outlives the fixture in the database (its transaction is rolled back).
+@pytest.fixture(scope="session")
 def bounds(request, django_db_setup, django_db_blocker, tmp_path_factory):
     """Every selected case's pages measured with FEW units of the world and again with MANY."""
     cases = sorted(_selected_cases(request), key=str)
