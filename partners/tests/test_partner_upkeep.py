@@ -230,7 +230,7 @@ def test_every_partner_action_refuses_a_malformed_field_by_name(pdm):
         (
             as_pdm,
             f"/api/v1/partners/{partner.slug}/tier-change/",
-            {"to_tier": 1, "reason": {"a": 1}},
+            {"to_tier": tier(CONSULTING, "advanced").pk, "reason": {"a": 1}},
             "reason",
         ),
         (
