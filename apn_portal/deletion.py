@@ -31,13 +31,3 @@ def kept_by(records) -> dict[int, dict[str, int]]:
         for pk, count in counts:
             kept.setdefault(pk, {})[rel.get_accessor_name()] = count
     return kept
-
-
-def counted(count: int, singular: str, plural: str) -> str:
-    return f"{count} {singular if count == 1 else plural}"
-
-
-def and_list(items) -> str:
-    """ "a", "a and b", "a, b and c"."""
-    items = [str(item) for item in items]
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

@@ -15,7 +15,8 @@ import datetime
 from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
-from apn_portal.checks.results import CheckResult, batched, plural
+from apn_portal.checks.results import CheckResult, batched
+from apn_portal.text import plural
 from engagements.models import AccessGrant
 from engagements.services import access_grants_end_expired
 

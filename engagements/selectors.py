@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
-from apn_portal.deletion import and_list, counted, kept_by
-from apn_portal.text import short_list
+from apn_portal.deletion import kept_by
+from apn_portal.text import and_list, plural, short_list
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
     AccessGrantState,
@@ -387,7 +387,7 @@ def customer_deletion_problems(customers) -> list[str]:
         if count := kept[pk].get("users"):
             last = ", its access administrators after the others" if pk in administered else ""
             problems.append(
-                f"{name} still has {counted(count, 'person, who belongs', 'people, who belong')} to it "
+                f"{name} still has {plural(count, 'person, who belongs', 'people, who belong')} to it "
                 f"even deactivated ({short_list(people_of[pk], 5)}): move them to another organisation, or "
                 f"none, in the user admin first{last}."
             )
@@ -406,7 +406,7 @@ def customer_deletion_problems(customers) -> list[str]:
 def _kept_listed(kept: dict[str, int], nouns: dict[str, tuple[str, str]]) -> tuple[str, bool]:
     """What keeps a record, in words ("2 AWS accounts and 1 engagement"), and whether that is one record."""
     listed = and_list(
-        counted(count, *nouns.get(relation, (relation.replace("_", " "),) * 2))
+        plural(count, *nouns.get(relation, (relation.replace("_", " "),) * 2))
         for relation, count in kept.items()
     )
     return listed, sum(kept.values()) == 1
@@ -435,7 +435,7 @@ def engagement_deletion_problems(engagements) -> list[str]:
     for engagement in named[:_NAMED_KEPT]:
         count = kept[engagement.pk]["engagement_partners"]
         problems.append(
-            f"{engagement} has {counted(count, 'partner', 'partners')} on it "
+            f"{engagement} has {plural(count, 'partner', 'partners')} on it "
             f"({short_list(partners_of[engagement.pk], 5)}), whose contracts are kept with it: cancel the "
             "engagement instead (Start, hold, resume or cancel, with a reason)."
         )

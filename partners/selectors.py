@@ -26,8 +26,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import user_is_signed_in
-from apn_portal.deletion import and_list, counted, kept_by
-from apn_portal.text import short_list
+from apn_portal.deletion import kept_by
+from apn_portal.text import and_list, plural, short_list
 from partners.choices import (
     ADVANCED_TECHNICAL_LEVELS,
     TECHNICAL_LEVELS,
@@ -416,8 +416,7 @@ def pdm_leaving_problems(users) -> list[str]:
         names = [partner.name for partner in partners[:5]]
         if len(partners) > 5:
             names.append(f"{len(partners) - 5} more")
-        shown = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-        problems.append(f"{partners[0].pdm} is the PDM of {shown}: name another PDM there first.")
+        problems.append(f"{partners[0].pdm} is the PDM of {and_list(names)}: name another PDM there first.")
     return problems
 
 
@@ -498,13 +497,13 @@ def _partner_kept_problems(name: str, kept: dict[str, int], people: list[str]) -
     problems = []
     if count := kept.get("users"):
         problems.append(
-            f"{name} still has {counted(count, 'person, who belongs', 'people, who belong')} to it even "
+            f"{name} still has {plural(count, 'person, who belongs', 'people, who belong')} to it even "
             f"deactivated ({short_list(people, 5)}): move them to another organisation, or none, in the user "
             "admin first, or unpublish the partner to take it off Find a Partner."
         )
     if count := kept.get("contact_requests"):
         problems.append(
-            f"{name} has been sent {counted(count, 'lead, which is', 'leads, which are')} kept for good: "
+            f"{name} has been sent {plural(count, 'lead, which is', 'leads, which are')} kept for good: "
             "unpublish the partner to take it off Find a Partner instead."
         )
     records = {
@@ -512,7 +511,7 @@ def _partner_kept_problems(name: str, kept: dict[str, int], people: list[str]) -
     }
     if records:
         listed = and_list(
-            counted(count, *_PARTNER_KEPT_ON.get(relation, (relation.replace("_", " "),) * 2))
+            plural(count, *_PARTNER_KEPT_ON.get(relation, (relation.replace("_", " "),) * 2))
             for relation, count in records.items()
         )
         problems.append(

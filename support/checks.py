@@ -25,8 +25,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
-from apn_portal.checks.results import CheckResult, batched, plural
+from apn_portal.checks.results import CheckResult, batched
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
+from apn_portal.text import plural
 from support import selectors
 from support.models import SupportCase
 from support.services import (

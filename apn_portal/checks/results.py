@@ -30,12 +30,6 @@ class CheckResult:
         return "\n".join(self.lines) if self.lines else "Nothing to do."
 
 
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """'1 partner', '3 partners', '1,200 certifications'."""
-    word = singular if count == 1 else (plural_form or f"{singular}s")
-    return f"{count:,} {word}"
-
-
 def batched(items: Iterable, size: int) -> Iterator[list]:
     """Lists of up to `size` items, in order (itertools.batched arrives with Python 3.12)."""
     iterator = iter(items)

@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from apn_portal.admin import AuditedAdmin, LargeTableAdminMixin
-from apn_portal.checks.results import plural
+from apn_portal.text import plural
 from partners.choices import CertificationLevel
 from partners.forms import CertificationImportForm
 from partners.models import Certification, StaffMember

@@ -33,8 +33,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
-from apn_portal.checks.results import CheckResult, plural
+from apn_portal.checks.results import CheckResult
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
+from apn_portal.text import plural
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.services import webhook_events_emit_many
 from partners.checks.contacts import partner_contacts

@@ -20,8 +20,9 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
-from apn_portal.checks.results import CheckResult, batched, plural
+from apn_portal.checks.results import CheckResult, batched
 from apn_portal.outbox.services import outbox_email_enqueue_many
+from apn_portal.text import plural
 from partners import events
 from partners.checks.contacts import enrollment_emails
 from partners.choices import EnrollmentStatus, ProgramKind

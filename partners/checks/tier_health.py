@@ -39,9 +39,10 @@ from django.db import connection
 from django.urls import reverse
 
 from apn_portal.checks.registry import scheduled_check
-from apn_portal.checks.results import CheckResult, plural
+from apn_portal.checks.results import CheckResult
 from apn_portal.checks.selectors import check_last_state
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
+from apn_portal.text import plural
 from partners.checks.contacts import PartnerContacts, partner_contacts
 from partners.choices import (
     RequirementMetric,
