@@ -15,7 +15,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Concat
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from simple_history.models import HistoricalRecords
 
 from apn_portal.accounts.choices import StaffRole
@@ -80,6 +80,16 @@ def access_deadline(contract_end: datetime.date, time_zone: str) -> datetime.dat
     # Where the clocks skip midnight (Cairo, Santiago), 00:00 does not exist, and Python never finds such a
     # time equal to a moment in another zone: through UTC it becomes the day's real first moment, 01:00.
     return midnight.astimezone(datetime.UTC).astimezone(zone)
+
+
+def access_end_in_words(expires_at: datetime.datetime, last_day: datetime.date | None, time_zone: str) -> str:
+    """When access ends, on the customer's clock and as it was chosen, to follow "until": "the end of 30 Oct
+    2026 (CET)" for access to the end of a day, whose end (00:00 on 31 Oct) reads as a day too many, or
+    "30 Oct 2026, 14:00 CET" for an exact moment."""
+    local = timezone.localtime(expires_at, zoneinfo.ZoneInfo(time_zone))
+    if last_day is not None:
+        return f"the end of {dateformat.format(last_day, 'j M Y')} ({dateformat.format(local, 'T')})"
+    return dateformat.format(local, "j M Y, H:i T")
 
 
 class Customer(TimeStampedModel):
@@ -581,6 +591,11 @@ class AccessGrant(TimeStampedModel):
 
     def __str__(self):
         return f"{self.role_name} on {self.account.account_id}"
+
+    @property
+    def ends_in_words(self) -> str:
+        """When its access ends (or was to end), on its customer's clock: see access_end_in_words."""
+        return access_end_in_words(self.expires_at, self.last_day, self.account.customer.time_zone)
 
     @property
     def is_revoked(self) -> bool:

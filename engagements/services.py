@@ -55,6 +55,7 @@ from engagements.models import (
     ProfessionalServicesEngagement,
     TeamMember,
     access_deadline,
+    access_end_in_words,
     role_arn_problem,
     todays_in_zones,
     validate_role_name,
@@ -1652,10 +1653,8 @@ def access_grant_revoke(*, user, grant: AccessGrant, reason: str) -> AccessGrant
             )
         if locked.expires_at <= now:
             # Ran out, recorded by the hourly check or not yet: revoking now would say somebody cut it short.
-            end = locked.account.customer.local_time(locked.expires_at)
             raise ConflictError(
-                f"This access already expired on {end:%d %b %Y %H:%M} ({end.tzname()}): there is nothing "
-                "left to revoke."
+                f"This access already expired at {locked.ends_in_words}: there is nothing left to revoke."
             )
         _revoke([locked], user=user, reason=reason, at=now)
     grant.revoked_at, grant.revoked_by, grant.revocation_reason = (
@@ -1674,8 +1673,7 @@ def _expiry_reason(grant: AccessGrant, noticed_by: str) -> str:
             f"{engaged.partner.name}'s contract on {engaged.engagement.title} ended on "
             f"{engaged.contract_end:%d %b %Y}, and the access with it ({noticed_by})."
         )
-    local = engaged.engagement.customer.local_time(grant.expires_at)
-    return f"Expired on {local:%d %b %Y %H:%M} ({local.tzname()}) ({noticed_by})."
+    return f"Expired at {access_end_in_words(grant.expires_at, grant.last_day, zone)} ({noticed_by})."
 
 
 class _RanOut(NamedTuple):

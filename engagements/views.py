@@ -14,7 +14,7 @@ from apn_portal.pages import audience_required, form_error, not_for_you, render_
 from engagements import selectors, services
 from engagements.choices import STAGE_ORDER, AccessGrantState, EngagementStage
 from engagements.forms import AccessGrantForm, ReasonForm, StageAdvanceForm
-from engagements.models import Customer
+from engagements.models import Customer, access_end_in_words
 
 PER_PAGE = 25
 ENDED_GRANTS_PER_PAGE = 50
@@ -230,10 +230,10 @@ def access_grant_create(request):
 
 def _grant_held(grant, customer, verb: str) -> str:
     # On the customer's clock, as the access pages show it (a repeat reads the grant back in UTC).
-    ends = customer.local_time(grant.expires_at)
+    ends = access_end_in_words(grant.expires_at, grant.last_day, customer.time_zone)
     return (
         f"{grant.engagement_partner.partner.name} {verb} role {grant.role_name} on account "
-        f"{grant.account.account_id} until {ends:%d %b %Y %H:%M %Z}"
+        f"{grant.account.account_id} until {ends}"
     )
 
 
@@ -251,8 +251,8 @@ def _grant_sent_again(request, grant, customer) -> None:
         why = grant.revocation_reason.strip()
         ended = f"{who} ({when:%d %b %Y %H:%M %Z}): {why}{'' if why[-1:] in '.!?' else '.'}"
     else:
-        when = customer.local_time(grant.expires_at)
-        ended = f"it has since expired ({when:%d %b %Y %H:%M %Z})."
+        ends = access_end_in_words(grant.expires_at, grant.last_day, customer.time_zone)
+        ended = f"it has since expired, at {ends}."
     messages.warning(
         request,
         f"This grant was already sent, and {ended} {grant.engagement_partner.partner.name} no longer has "

@@ -52,7 +52,7 @@ def test_a_grant_is_recorded_as_expired_once_its_end_passes_and_both_sides_are_t
     grant.refresh_from_db()
     assert grant.revoked_at == EXPIRES
     assert grant.expired and grant.revoked_by is None  # it ran out: nobody revoked it
-    assert grant.revocation_reason == "Expired on 15 Apr 2026 18:30 (BST) (scheduled check)."
+    assert grant.revocation_reason == "Expired at 15 Apr 2026, 18:30 BST (scheduled check)."
     assert run.changed == {"grants_expired": 1, "emails": 2}
     customer_email = OutboxMessage.objects.get(dedupe_key=f"grant-revoked:{grant.pk}:customer")
     partner_email = OutboxMessage.objects.get(dedupe_key=f"grant-revoked:{grant.pk}:partner")

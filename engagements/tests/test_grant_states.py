@@ -83,7 +83,7 @@ def test_a_grant_that_ran_out_is_expired_before_and_after_the_check(alpha):
     assert not any(again.changed.values())  # safe to run twice: recorded once, told once
     grant = AccessGrant.objects.get(pk=alpha.grant.pk)
     assert grant.expired and grant.revoked_by is None and grant.revoked_at == grant.expires_at
-    assert grant.revocation_reason.startswith("Expired on ")
+    assert grant.revocation_reason.startswith("Expired at ")
 
 
 def test_a_grant_revoked_by_a_person_is_revoked_with_who_and_why_and_stays_so(alpha):
@@ -164,9 +164,9 @@ def test_an_expired_grant_cannot_be_revoked_after_the_fact(alpha):
         assert grant.revoked_at is None and grant.state == "expired"
 
     assert response.status_code == 409
-    assert "already expired on" in response.json()["detail"]
+    assert "already expired at" in response.json()["detail"]
     assert reverse("engagements:access-revoke", args=[alpha.grant.pk]) not in access
-    assert "already expired on" in confirm and "<form" not in confirm.split("</dl>")[1]
+    assert "already expired at" in confirm and "<form" not in confirm.split("</dl>")[1]
 
 
 def test_grants_the_check_ended_before_read_as_expired_once_migrated(alpha):

@@ -52,7 +52,7 @@ def test_the_grant_form_sent_twice_grants_once_and_says_so_both_times(client, al
     assert said[0] and said[1]
     # The same end, on the customer's clock both times, as everywhere on the access pages.
     assert said[0].group(1) == said[1].group(1)
-    assert said[0].group(1).endswith(" UTC") == (time_zone == "UTC")
+    assert said[0].group(1).endswith("(UTC)") == (time_zone == "UTC")
 
     # Another grant of the role, from another page: the role is held.
     another_page = {**data, **grant_form(client), "scope": "operations"}
@@ -152,6 +152,34 @@ def test_the_grant_form_sent_again_after_the_grant_expired_says_it_expired(clien
         again = client.post(reverse("engagements:access-grant"), data, follow=True)
 
     assert _messages(again) == [
-        f"This grant was already sent, and it has since expired ({ended:%d %b %Y %H:%M %Z}). "
+        "This grant was already sent, and it has since expired, at the end of "
+        f"{last_day.day} {last_day:%b %Y} ({ended:%Z}). "
         f"Alpha Partners Ltd no longer has role Finance on account {alpha.management.account_id}."
     ]
+
+
+def test_access_to_the_end_of_a_day_reads_as_that_day_not_as_the_midnight_after_it(client, alpha):
+    """The customer picks 30 Oct as the last day; its end is 00:00 on 31 Oct, which read as a day more."""
+    alpha.customer.time_zone = "Europe/Paris"
+    alpha.customer.save(update_fields=["time_zone"])
+    client.force_login(alpha.admin)
+    last_day = alpha.customer.local_today() + datetime.timedelta(days=10)
+    data = {**_finance(alpha, grant_form(client)), "expires_on": last_day.isoformat()}
+
+    granted = client.post(reverse("engagements:access-grant"), data, follow=True)
+
+    grant = AccessGrant.objects.get(role_name="Finance")
+    zone = alpha.customer.local_time(grant.expires_at).strftime("%Z")  # CET or CEST, as on that day
+    chosen = f"{last_day.day} {last_day:%b %Y}"
+    midnight_after = (
+        f"{(last_day + datetime.timedelta(days=1)).day} {last_day + datetime.timedelta(days=1):%b %Y}"
+    )
+    assert _messages(granted) == [
+        f"Alpha Partners Ltd can now use role Finance on account {alpha.management.account_id} until the end "
+        f"of {chosen} ({zone})."
+    ]
+    table = granted.content.decode().split('<table class="data-table grants">')[1].split("</table>")[0]
+    assert f"The end of {chosen} ({zone})" in table
+    assert midnight_after not in table
+    revoke = client.get(reverse("engagements:access-revoke", args=[grant.pk])).content.decode()
+    assert f"<dt>Would last until</dt><dd>The end of {chosen} ({zone})</dd>" in revoke

@@ -181,7 +181,7 @@ def test_revoke_is_confirmed_then_recorded(client, alpha):
     assert "no longer has role AlphaOps" in text(client.get(done["Location"]))
     again = text(client.get(url))  # the address opened once more: said as it now is
     assert "This access was already revoked" in again
-    assert "Was to expire" in again and "Would expire" not in again
+    assert "Was to last until" in again and "Would last until" not in again
     # Told as when access runs out: the partner to stop using the role, the customer to remove it.
     revoker = alpha.admin.get_full_name() or alpha.admin.get_username()
     for side, told in (("partner", alpha.partner_user.email), ("customer", alpha.admin.email)):
