@@ -521,6 +521,72 @@ def _partner_kept_problems(name: str, kept: dict[str, int], people: list[str]) -
     return problems
 
 
+# Records that keep a program (PROTECT), as a refusal counts them: "3 enrollments".
+_PROGRAM_KEPT_BY = {"enrollments": ("enrollment", "enrollments")}
+
+
+def program_deletion_problems(programs) -> list[str]:
+    """Why the programs (a query of them) cannot be deleted, one sentence each, or none: an enrollment,
+    whatever its status, is its partner's record in the program (PROTECT), and a program has no retired
+    state to put it in instead. An approved one is revoked with a reason, never deleted (the enrollment
+    admin refuses it), and a partner's enrollments are deleted by its PDM, so the sentence names the
+    partners and says how many are approved still."""
+    kept = kept_by(programs)
+    held = list(Program.objects.filter(pk__in=kept.keys()).order_by("name", "pk").values_list("pk", "name"))
+    named = held[:_NAMED_HOLDING]
+    partners_of: dict[int, list[str]] = {}
+    approved_in: dict[int, int] = {}
+    for program_id, partner, status in (
+        ProgramEnrollment.objects.filter(program__in=[pk for pk, _ in named])
+        .order_by("program_id", "partner__name", "partner_id")
+        .values_list("program_id", "partner__name", "status")
+    ):
+        names = partners_of.setdefault(program_id, [])
+        if partner not in names:
+            names.append(partner)
+        if status == EnrollmentStatus.APPROVED:
+            approved_in[program_id] = approved_in.get(program_id, 0) + 1
+    problems = []
+    for pk, name in named:
+        if count := kept[pk].get("enrollments"):
+            one = count == 1
+            approved = approved_in.get(pk, 0)
+            if one:
+                of_them = ", approved" if approved else ""
+                advice = "revoke it with a reason, then delete it" if approved else "delete it first"
+                advice += ", on its own page, by its partner's PDM."
+            elif approved:
+                of_them = f", {approved} of them approved"
+                advice = (
+                    f"revoke the approved {'one' if approved == 1 else 'ones'} with a reason, then delete "
+                    "them, each on its own page, by its partner's PDM."
+                )
+            else:
+                of_them = ""
+                advice = "delete them first, each on its own page, by its partner's PDM."
+            problems.append(
+                f"{name} has {plural(count, *_PROGRAM_KEPT_BY['enrollments'])} "
+                f"({short_list(partners_of.get(pk, []), 5)}){of_them}, which {'keeps' if one else 'keep'} "
+                f"it: {advice}"
+            )
+        if others := {relation: n for relation, n in kept[pk].items() if relation != "enrollments"}:
+            listed = and_list(
+                plural(n, *_PROGRAM_KEPT_BY.get(relation, (relation.replace("_", " "),) * 2))
+                for relation, n in others.items()
+            )
+            one = sum(others.values()) == 1
+            problems.append(
+                f"{name} has {listed}, which {'keeps' if one else 'keep'} it: delete "
+                f"{'it' if one else 'them'} first, on {'its' if one else 'their'} own page."
+            )
+    if len(held) > _NAMED_HOLDING:
+        problems.append(
+            f"{len(held) - _NAMED_HOLDING} more of the selected programs have enrollments that keep them: "
+            "deselect them."
+        )
+    return problems
+
+
 # Admin lists and exports ------------------------------------------------------------------------------
 
 

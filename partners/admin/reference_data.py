@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from apn_portal.admin import AuditedAdmin, GuardedDeletionMixin
 from partners.choices import PartnerType, RequirementMetric
 from partners.models import ConsultingCategory, Industry, Program, Tier, TierRequirement, UseCase
+from partners.selectors import program_deletion_problems
 from partners.signals import partner_changes_batched
 
 from .formsets import UniqueRowsInlineFormSet
@@ -90,7 +91,7 @@ class TierRequirementAdmin(AuditedAdmin):
 
 
 @admin.register(Program)
-class ProgramAdmin(AuditedAdmin):
+class ProgramAdmin(GuardedDeletionMixin, AuditedAdmin):
     list_display = (
         "name",
         "kind",
@@ -124,6 +125,9 @@ class ProgramAdmin(AuditedAdmin):
         ),
     )
     readonly_fields = ("minimum_tier_since",)
+
+    def deletion_problems(self, queryset):
+        return program_deletion_problems(queryset)
 
 
 class TaxonomyAdmin(AuditedAdmin):

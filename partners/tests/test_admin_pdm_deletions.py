@@ -1,15 +1,15 @@
 """What a PDM may delete in the admin: a partner's proposal is decided, never deleted, another PDM's
 enrollment is not theirs to delete, whatever its status, and a partner holding an approved enrollment is not
 deleted either: the enrollment ends by a revocation. Nor is one its people, its leads or others' records
-keep: the refusal says which, and what to do instead."""
+keep, nor a program partners are enrolled in: the refusal says which, and what to do instead."""
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
 from apn_portal.deletion import keeping_relations
 from partners.choices import EnrollmentStatus
-from partners.models import Partner, ProfileChangeRequest, ProgramEnrollment
-from partners.selectors import _PARTNER_KEPT_ON
+from partners.models import Partner, ProfileChangeRequest, Program, ProgramEnrollment
+from partners.selectors import _PARTNER_KEPT_ON, _PROGRAM_KEPT_BY
 from partners.services import profile_change_submit
 from tests.factories import (
     ApprovedEnrollmentFactory,
@@ -20,6 +20,7 @@ from tests.factories import (
     PartnerUserFactory,
     PdmFactory,
     ProgramEnrollmentFactory,
+    ProgramFactory,
     program,
 )
 
@@ -212,3 +213,57 @@ def test_every_relation_that_keeps_a_partner_is_said_in_words():
     # A PROTECT foreign key to partners added later is named by the refusal, not left to Django's page.
     kept = {rel.get_accessor_name() for rel in keeping_relations(Partner)}
     assert kept - {"users", "contact_requests"} == set(_PARTNER_KEPT_ON)
+
+
+PROGRAMS = "/admin/partners/program/"
+
+
+def test_a_pdm_deleting_a_program_partners_are_enrolled_in_is_told_to_end_the_enrollments_first(client):
+    # Its enrollments, whoever's partners they are, keep it (PROTECT): Django's bare "protected related
+    # objects" page listed them and said neither why nor what to do.
+    pdm = PdmFactory()
+    managed = ProgramFactory(name="Managed Ops")
+    ApprovedEnrollmentFactory(program=managed, partner=PartnerFactory(name="Held Ltd"))
+    ProgramEnrollmentFactory(program=managed, partner=PartnerFactory(name="Applying Co"))
+    ProgramEnrollmentFactory(
+        program=managed, partner=PartnerFactory(name="Lapsed plc"), status=EnrollmentStatus.EXPIRED
+    )
+    client.force_login(pdm)
+
+    response = client.post(f"{PROGRAMS}{managed.pk}/delete/", {"post": "yes"}, secure=True, follow=True)
+
+    assert response.redirect_chain == [(f"{PROGRAMS}{managed.pk}/change/", 302)]
+    assert [str(message) for message in response.context["messages"]] == [
+        "Not deleted: Managed Ops has 3 enrollments (Applying Co, Held Ltd, Lapsed plc), 1 of them "
+        "approved, which keep it: revoke the approved one with a reason, then delete them, each on its own "
+        "page, by its partner's PDM.",
+    ]
+    assert Program.objects.filter(pk=managed.pk).exists()
+
+
+def test_a_pdms_bulk_delete_of_programs_is_refused_whole_for_one_an_enrollment_keeps(client):
+    pdm = PdmFactory()
+    applied_to = ProgramFactory(name="Applied To")
+    ProgramEnrollmentFactory(program=applied_to, partner=PartnerFactory(name="Keen Co"))
+    unused = ProgramFactory(name="Unused")
+    client.force_login(pdm)
+    selection = {"action": "delete_selected", ACTION_CHECKBOX_NAME: [applied_to.pk, unused.pk], "index": 0}
+
+    confirm = client.post(PROGRAMS, selection, secure=True, follow=True)
+    done = client.post(PROGRAMS, {**selection, "post": "yes"}, secure=True, follow=True)
+
+    for response in (confirm, done):
+        assert [str(message) for message in response.context["messages"]] == [
+            "Not deleted: Applied To has 1 enrollment (Keen Co), which keeps it: delete it first, on its own "
+            "page, by its partner's PDM."
+        ]
+    assert Program.objects.filter(pk__in=[applied_to.pk, unused.pk]).count() == 2
+    # A program nobody is enrolled in still goes.
+    client.post(
+        PROGRAMS, {"action": "delete_selected", ACTION_CHECKBOX_NAME: [unused.pk], "post": "yes"}, secure=True
+    )
+    assert not Program.objects.filter(pk=unused.pk).exists()
+
+
+def test_every_relation_that_keeps_a_program_is_said_in_words():
+    assert {rel.get_accessor_name() for rel in keeping_relations(Program)} == set(_PROGRAM_KEPT_BY)
