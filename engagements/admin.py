@@ -1017,7 +1017,9 @@ class EngagementPartnerAddForm(forms.ModelForm):
 
 
 @admin.register(EngagementPartner)
-class EngagementPartnerAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin):
+class EngagementPartnerAdmin(
+    GuardedDeletionMixin, AddsThroughServiceMixin, ScopedAdminMixin, LargeTableAdminMixin, AuditedAdmin
+):
     visible_to = staticmethod(selectors.engagement_partners_visible_to)
     may_change = staticmethod(
         lambda user, engaged: selectors.user_can_manage_engagement(user, engaged.engagement)
@@ -1057,6 +1059,9 @@ class EngagementPartnerAdmin(AddsThroughServiceMixin, ScopedAdminMixin, LargeTab
     # hand them over unseen, and a shorter contract would cut under them. Replacing the partner (which
     # revokes its access, with the reason) is the customer's decision, through its replacement service.
     CONTRACT_FIELDS = ("engagement", "partner", "role", "contract_start", "contract_end")
+
+    def deletion_problems(self, queryset):
+        return selectors.engagement_partner_deletion_problems(queryset)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

@@ -8,7 +8,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, TextField, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, TextField, Value, When
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
@@ -440,6 +440,88 @@ def engagement_deletion_problems(engagements) -> list[str]:
             "engagement instead (Start, hold, resume or cancel, with a reason)."
         )
     return problems + _more_kept(len(named) - _NAMED_KEPT, "engagements")
+
+
+# Records that keep a partner's contract on an engagement (PROTECT), as a refusal counts them.
+_ENGAGEMENT_PARTNER_KEPT_BY = {
+    "access_grants": ("access grant", "access grants"),
+    "replaces": ("contract it replaced", "contracts it replaced"),
+}
+
+
+def engagement_partner_deletion_problems(engaged) -> list[str]:
+    """Why the partners' contracts on engagements (a query of them) cannot be deleted, a sentence for each
+    thing that keeps one, or none. The access granted under a contract is kept for good (PROTECT; no grant
+    is ever deleted), the record of who could reach the customer's accounts, so a contract with grants
+    stays, whatever their state: revoking cuts the access short, and replacing the partner or cancelling
+    the engagement ends the contract. A replacement is named by the contract it ended, which goes first."""
+    kept = kept_by(engaged)
+    named = list(
+        EngagementPartner.objects.filter(pk__in=kept.keys())
+        .select_related("partner", "engagement__customer")
+        .order_by("partner__name", "pk")[:_NAMED_KEPT]
+    )
+    pks = [contract.pk for contract in named]
+    live_of = dict(
+        access_grants_in_state(AccessGrant.objects.filter(engagement_partner__in=pks), AccessGrantState.LIVE)
+        .order_by()
+        .values_list("engagement_partner_id")
+        .annotate(count=Count("pk"))
+    )
+    replaced_of: dict[int, list[str]] = {}
+    for successor_id, name in (
+        EngagementPartner.objects.filter(replaced_by__in=pks)
+        .order_by("replaced_by_id", "partner__name")
+        .values_list("replaced_by_id", "partner__name")
+    ):
+        replaced_of.setdefault(successor_id, []).append(name)
+    problems = []
+    for contract in named:
+        if count := kept[contract.pk].get("access_grants"):
+            one = count == 1
+            live = live_of.get(contract.pk, 0)
+            if live:
+                state = ", live" if one else f", {live} of them live"
+            else:
+                state = ", no longer live" if one else ", none of them live"
+            steps = []
+            if live:
+                steps.append(
+                    f"to cut the access short, revoke the live {'one' if live == 1 else 'ones'} with a "
+                    "reason, on the access grants' list"
+                )
+            if not contract.is_replaced and contract.engagement.status != EngagementStatus.CANCELLED:
+                steps.append(
+                    "to end the contract, replace the partner (through the API) or cancel the engagement"
+                )
+            then = f" {'; '.join(steps)}." if steps else ""
+            grants = plural(count, *_ENGAGEMENT_PARTNER_KEPT_BY["access_grants"])
+            problems.append(
+                f"{contract} has {grants}{state}, which {'keeps' if one else 'keep'} it: access granted is "
+                "kept for good, so the contract stays."
+                f"{then[:2].upper()}{then[2:]}"
+            )
+        if kept[contract.pk].get("replaces"):
+            replaced = replaced_of.get(contract.pk, [])
+            one = len(replaced) == 1
+            problems.append(
+                f"{contract} replaced {and_list(replaced)}, whose ended "
+                f"{'contract names' if one else 'contracts name'} it and "
+                f"{'keeps' if one else 'keep'} it: delete {'that contract' if one else 'them'} first, on "
+                f"{'its' if one else 'their'} own page."
+            )
+        others = {
+            relation: n
+            for relation, n in kept[contract.pk].items()
+            if relation not in ("access_grants", "replaces")
+        }
+        if others:
+            listed, one = _kept_listed(others, _ENGAGEMENT_PARTNER_KEPT_BY)
+            problems.append(
+                f"{contract} has {listed}, which {'keeps' if one else 'keep'} it: delete "
+                f"{'it' if one else 'them'} first, on {'its' if one else 'their'} own page."
+            )
+    return problems + _more_kept(len(kept) - _NAMED_KEPT, "contracts")
 
 
 _ACCOUNT_KEPT_BY = {

@@ -1,15 +1,19 @@
-"""A customer its people, accounts, engagements or support history keep (PROTECT), or an AWS account its
-access grants, support history or member accounts keep, is not deleted in the admin, on its page or with
-the list's bulk action: the refusal says what keeps it and what to do, where Django's bare "protected
-related objects" page listed the records and said neither."""
+"""A customer its people, accounts, engagements or support history keep (PROTECT), an AWS account its
+access grants, support history or member accounts keep, or a partner's contract on an engagement its
+access grants or its replaced predecessor keep, is not deleted in the admin, on its page or with the list's
+bulk action: the refusal says what keeps it and what to do, where Django's bare "protected related objects"
+page listed the records and said neither."""
+
+import datetime
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
+from django.utils import timezone
 
 from apn_portal.deletion import keeping_relations
-from engagements.models import AwsAccount, Customer
-from engagements.selectors import _ACCOUNT_KEPT_BY, _CUSTOMER_KEPT_BY
+from engagements.models import AwsAccount, Customer, EngagementPartner
+from engagements.selectors import _ACCOUNT_KEPT_BY, _CUSTOMER_KEPT_BY, _ENGAGEMENT_PARTNER_KEPT_BY
 from tests.factories import (
     AccessGrantFactory,
     AwsAccountFactory,
@@ -17,6 +21,7 @@ from tests.factories import (
     CustomerUserFactory,
     EngagementFactory,
     EngagementPartnerFactory,
+    PartnerFactory,
     SuperUserFactory,
 )
 
@@ -116,3 +121,81 @@ def test_bulk_deleting_a_management_account_says_to_group_its_members_elsewhere_
 
 def test_every_relation_that_keeps_an_account_is_said_in_words():
     assert {rel.get_accessor_name() for rel in keeping_relations(AwsAccount)} == set(_ACCOUNT_KEPT_BY)
+
+
+ENGAGED = reverse("admin:engagements_engagementpartner_changelist")
+
+
+def test_deleting_a_contract_its_access_grants_keep_says_to_revoke_them_or_replace_the_partner(
+    client, superuser
+):
+    engaged = EngagementPartnerFactory(partner=PartnerFactory(name="Ops Partners"))
+    AccessGrantFactory(engagement_partner=engaged)
+    now = timezone.now()
+    AccessGrantFactory(
+        engagement_partner=engaged,
+        granted_at=now - datetime.timedelta(days=2),
+        revoked_at=now - datetime.timedelta(days=1),
+        revoked_by=superuser,
+        revocation_reason="Project paused",
+    )
+
+    response = client.post(
+        reverse("admin:engagements_engagementpartner_delete", args=[engaged.pk]), {"post": "yes"}, follow=True
+    )
+
+    assert response.redirect_chain == [
+        (reverse("admin:engagements_engagementpartner_change", args=[engaged.pk]), 302)
+    ]
+    assert messages_of(response) == [
+        f"Not deleted: {engaged} has 2 access grants, 1 of them live, which keep it: access granted is kept "
+        "for good, so the contract stays. To cut the access short, revoke the live one with a reason, on the "
+        "access grants' list; to end the contract, replace the partner (through the API) or cancel the "
+        "engagement."
+    ]
+    assert EngagementPartner.objects.filter(pk=engaged.pk).exists()
+
+
+def test_bulk_deleting_contracts_is_refused_whole_for_a_replacement_and_ended_access(client, superuser):
+    successor = EngagementPartnerFactory(partner=PartnerFactory(name="New Co"))
+    predecessor = EngagementPartnerFactory(
+        engagement=successor.engagement,
+        partner=PartnerFactory(name="Old Co"),
+        replaced_by=successor,
+        ended_reason="Lost the tender",
+    )
+    lapsed = EngagementPartnerFactory(partner=PartnerFactory(name="Lapsed Co"))
+    granted_at = timezone.now() - datetime.timedelta(days=10)
+    AccessGrantFactory(
+        engagement_partner=lapsed, granted_at=granted_at, expires_at=granted_at + datetime.timedelta(days=1)
+    )
+    unused = EngagementPartnerFactory(partner=PartnerFactory(name="Mistyped Co"))
+    selection = {
+        "action": "delete_selected",
+        ACTION_CHECKBOX_NAME: [successor.pk, lapsed.pk, unused.pk],
+        "index": 0,
+    }
+
+    confirm = client.post(ENGAGED, selection, follow=True)
+    done = client.post(ENGAGED, {**selection, "post": "yes"}, follow=True)
+
+    for response in (confirm, done):
+        assert messages_of(response) == [
+            f"Not deleted: {lapsed} has 1 access grant, no longer live, which keeps it: access granted is "
+            "kept for good, so the contract stays. To end the contract, replace the partner (through the "
+            "API) or cancel the engagement.",
+            f"Not deleted: {successor} replaced Old Co, whose ended contract names it and keeps it: delete "
+            "that contract first, on its own page.",
+        ]
+    assert (
+        EngagementPartner.objects.filter(pk__in=[successor.pk, predecessor.pk, lapsed.pk, unused.pk]).count()
+        == 4
+    )
+    # A contract nothing keeps still goes.
+    client.post(ENGAGED, {"action": "delete_selected", ACTION_CHECKBOX_NAME: [unused.pk], "post": "yes"})
+    assert not EngagementPartner.objects.filter(pk=unused.pk).exists()
+
+
+def test_every_relation_that_keeps_a_contract_is_said_in_words():
+    kept = {rel.get_accessor_name() for rel in keeping_relations(EngagementPartner)}
+    assert kept == set(_ENGAGEMENT_PARTNER_KEPT_BY)
