@@ -13,7 +13,8 @@ script) only the fact is kept, for the sign-in page to say so, so such posts fil
 same user's next GET of that page fills its form in, once, and only if the page lets them see it at all
 (its own checks run as usual); anybody else signing in on that browser never sees it. A page that no
 longer has the form for them (answered, closed or gone meanwhile, or now a 404 or 403) says instead, with
-a message, that it was not sent and could not be put back, with what they typed to copy.
+a message, that it was not sent and could not be put back, with what they typed to copy, named as its form
+named it (Draft.typed).
 
 Views use it through apn_portal.pages.signed_in_required (audience_required), forms through
 UnsentDraftMixin, and templates/engagements/_form_errors.html shows the notice."""
@@ -21,13 +22,19 @@ UnsentDraftMixin, and templates/engagements/_form_errors.html shows the notice."
 import contextlib
 import contextvars
 import datetime
+import logging
 import time
 from urllib.parse import urlsplit
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.utils import pretty_name
 from django.http import QueryDict
+from django.utils.choices import flatten_choices
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.functional import cached_property
 
@@ -46,6 +53,10 @@ NOT_SHOWN_FIELDS = {"submission_token"}
 LOST_TAG = "unsent-draft-lost"
 
 _offered = contextvars.ContextVar("unsent_draft_offered", default=None)
+# Every form class with UnsentDraftMixin: a draft whose page no longer has its form is named by them.
+_draft_forms: list[type] = []
+
+logger = logging.getLogger(__name__)
 
 
 def _owner_of(user) -> str:
@@ -132,22 +143,94 @@ class Draft:
         self.data = data
         self.form = None
 
-    def typed(self) -> str:
-        """What was typed, to read and copy: the one field's text, or each field's as "Name: text"."""
+    def typed(self, user=None) -> str:
+        """What was typed, to read and copy: the one field's text, or each field's as "Label: text", named
+        as the form it was typed in showed it to `user` (_named_as_typed): its label, and what was picked
+        rather than its key or id; a field no form names as "Name: text", with what was sent."""
         typed = {
-            name: ", ".join(value for value in values if value)
+            name: [value for value in values if value]
             for name, values in self.data.lists()
             if name.rsplit("-", 1)[-1] not in NOT_SHOWN_FIELDS  # a form's prefix, if any, before it
         }
-        typed = {name: text for name, text in typed.items() if text}
-        if len(typed) == 1:
-            return next(iter(typed.values()))
-        return "\n\n".join(f"{name.replace('_', ' ').capitalize()}: {text}" for name, text in typed.items())
+        typed = {name: values for name, values in typed.items() if values}
+        named = {name: (pretty_name(name), values) for name, values in typed.items()}
+        if user is not None:
+            try:
+                # Its own savepoint: a lookup the database refuses leaves the page's transaction usable.
+                with transaction.atomic():
+                    named.update(_named_as_typed(typed, user))
+            except Exception:
+                # Named by field instead: the page and its message are shown whatever went wrong here.
+                logger.exception("A lost draft could not be named as its form names its fields")
+        if len(named) == 1:
+            return ", ".join(next(iter(named.values()))[1])
+        return "\n\n".join(f"{label}: {', '.join(values)}" for label, values in named.values())
 
     def taken_by(self, form) -> bool:
         if self.form is None and set(self.data) <= {form.add_prefix(name) for name in form.fields}:
             self.form = form
         return self.form is form
+
+
+def _forms_typed_in(names: set[str], user) -> list[tuple[dict, bool]]:
+    """The forms a draft with fields `names` may have been typed in, each as its fields and whether they
+    are `user`'s: every form class with UnsentDraftMixin that has all of them, as its shown_to builds it
+    for them, or else as its class declares them (whose records' choices are nobody's in particular)."""
+    typed_in = []
+    token = _offered.set(None)  # a form built here is offered nothing
+    try:
+        for form_class in _draft_forms:
+            if not names <= set(getattr(form_class, "base_fields", ())):
+                continue
+            form = form_class.shown_to(user)
+            fields, users = (form.fields, True) if form is not None else (form_class.base_fields, False)
+            if names <= set(fields):  # not one whose __init__ left a field out for them
+                typed_in.append((fields, users))
+    finally:
+        _offered.reset(token)
+    return typed_in
+
+
+def _choice_named(field, value: str, users: bool) -> str:
+    """What the person picked in `field` when they sent `value`, as the form showed it, or `value` itself
+    when the form does not offer it. A record is named only from the choices of a form built for the person
+    (`users`), so one they cannot see (another organisation's, an id made up) is never named."""
+    if isinstance(field, forms.ModelChoiceField):
+        if not users:
+            return value
+        try:
+            if isinstance(field, forms.ModelMultipleChoiceField):
+                record = forms.ModelChoiceField.to_python(field, value)  # each value alone, as one choice
+            else:
+                record = field.to_python(value)
+        except ValidationError:
+            return value
+        return value if record is None else str(field.label_from_instance(record))
+    if isinstance(field, forms.ChoiceField):
+        return next((str(label) for key, label in flatten_choices(field.choices) if str(key) == value), value)
+    if isinstance(field, forms.BooleanField):
+        return {True: "Yes", False: "No"}.get(field.to_python(value), value)
+    return value
+
+
+def _named_as_typed(typed: dict[str, list[str]], user) -> dict[str, tuple[str, list[str]]]:
+    """Each field of `typed` that the forms it may have been typed in (_forms_typed_in) name alike, with
+    their label and their names for what was picked (two forms with the same fields and different labels
+    name it not). Labels come from the form class and are nobody's; records only from `user`'s forms."""
+    named = {}
+    typed_in = _forms_typed_in(set(typed), user)
+    for name, values in typed.items():
+        readings = {
+            (
+                str(fields[name].label or pretty_name(name)),
+                tuple(_choice_named(fields[name], value, users) for value in values),
+            )
+            for fields, users in typed_in
+        }
+        if len(readings) == 1:
+            label, shown = readings.pop()
+            named[name] = (label, list(shown))
+    return named
 
 
 @contextlib.contextmanager
@@ -170,7 +253,7 @@ def draft_said_lost(request, draft: "Draft | None") -> bool:
     them to copy (templates/base.html): not lost without a word."""
     if draft is None or draft.form is not None:
         return False
-    messages.warning(request, draft.typed(), extra_tags=LOST_TAG)
+    messages.warning(request, draft.typed(request.user), extra_tags=LOST_TAG)
     return True
 
 
@@ -196,6 +279,18 @@ class UnsentDraftMixin:
     and `unsent_draft` is true, for the notice. Use it first: `class MyForm(UnsentDraftMixin, forms.Form)`.
     It is decided when the form is first shown, so a form that changes its fields in __init__ is matched
     as the page shows it."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _draft_forms.append(cls)
+
+    @classmethod
+    def shown_to(cls, user):
+        """The form, unbound, as its page builds it for `user`, to name the records picked in a draft of
+        theirs whose page no longer has it (draft_said_lost); None if it takes what only its view knows
+        (the default), when only its declared labels and fixed choices name the draft. Never offer a
+        record here that `user` may not see: it would be named to them."""
+        return None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -9,7 +9,7 @@ from apn_portal.drafts import UnsentDraftMixin
 from apn_portal.forms import REASON_MAX_LENGTH, SubmissionTokenMixin, TextareaField
 from engagements.choices import AccessScope, EngagementStage, stage_after
 from engagements.models import STAGE_NOTE_MAX_LENGTH, AwsAccount, EngagementPartner
-from engagements.selectors import engagement_partners_open_to_grants
+from engagements.selectors import customers_visible_to, engagement_partners_open_to_grants
 
 
 class ReasonForm(UnsentDraftMixin, forms.Form):
@@ -145,6 +145,13 @@ class AccessGrantForm(UnsentDraftMixin, SubmissionTokenMixin, forms.Form):
         widget=DatePicker(),
         help_text="Leave empty to end with the partner's contract; it cannot be later.",
     )
+
+    @classmethod
+    def shown_to(cls, user):
+        # Their own organisation's accounts and partners, which its pages show all its staff, access
+        # administrators or not.
+        customer = customers_visible_to(user).first() if user.customer_id else None
+        return None if customer is None else cls(customer=customer)
 
     def __init__(self, *args, customer, **kwargs):
         super().__init__(*args, **kwargs)

@@ -285,6 +285,11 @@ class ProfileChangeForm(UnsentDraftMixin, forms.ModelForm):
             "use_cases": forms.CheckboxSelectMultiple,
         }
 
+    @classmethod
+    def shown_to(cls, user):
+        # Industries and use cases are everybody's, named on every public profile.
+        return cls(partner=user.partner) if user.partner_id else None
+
     def __init__(self, *args, partner: Partner, pending: ProfileChangeRequest | None = None, **kwargs):
         if not kwargs.get("data"):
             # The live profile, with what the waiting proposal changes laid over it: sending it again loses

@@ -7,6 +7,7 @@ from apn_portal.forms import SubmissionTokenMixin, TextareaField
 from engagements.models import AwsAccount
 from support.choices import CaseStatus, CaseType, Severity
 from support.models import CASE_TEXT_MAX_LENGTH
+from support.selectors import accounts_open_for_cases
 
 
 class _AccountChoice(forms.ModelChoiceField):
@@ -30,6 +31,11 @@ class SupportCaseForm(UnsentDraftMixin, SubmissionTokenMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text="What happens, since when, what you tried, and the resources involved.",
     )
+
+    @classmethod
+    def shown_to(cls, user):
+        # The accounts the new-case page offers them (support.views._case_form), and none of anyone else's.
+        return cls(accounts=accounts_open_for_cases(user), show_customer=not user.customer_id)
 
     def __init__(self, *args, accounts, severity_help: str = "", show_customer: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

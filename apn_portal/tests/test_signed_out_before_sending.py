@@ -16,7 +16,7 @@ from apn_portal import drafts
 from engagements.choices import stage_after
 from engagements.services import customer_access_administrators_set
 from partners.choices import ContactRequestStatus
-from partners.services import contact_request_accept
+from partners.services import contact_request_accept, contact_request_decline
 from partners.services_records import reference_delete
 from support.choices import CaseStatus
 from support.models import CaseReply, SupportCase
@@ -505,7 +505,7 @@ def test_a_draft_kept_for_a_record_gone_meanwhile_is_said_not_sent_where_its_pag
     assert response.request["PATH_INFO"] == reverse("my:references")
     page = response.content.decode()
     assert NOT_PUT_BACK in page
-    assert "Summary: A data lake, &amp; a warehouse." in page
+    assert "What you built for them: A data lake, &amp; a warehouse." in page  # the form's label
     assert "submission_token" not in page.split(NOT_PUT_BACK)[1]
 
 
@@ -595,3 +595,128 @@ def test_a_password_change_sent_signed_out_is_said_not_sent_and_no_password_is_k
     assert DRAFT_NOTICE not in page and NOT_PUT_BACK not in page and "hunter2" not in page
     customer.refresh_from_db()
     assert customer.check_password(PASSWORD)
+
+
+def _typed_lost(page: str) -> str:
+    """The text of the lost draft's message, as the page shows it to copy."""
+    return page.split(NOT_PUT_BACK)[1].split("</textarea>")[0].rsplit(">", 1)[-1]  # no > in it: &gt;
+
+
+def test_a_lost_draft_names_its_fields_and_choices_as_its_form_showed_them(client):
+    acme = PartnerFactory(name="Acme Cloud")
+    ann = PartnerUserFactory(partner=acme, username="ann")
+    bob = PartnerUserFactory(partner=acme, username="bob")
+    lead = ContactRequestFactory(partner=acme)
+    page_url = reverse("my:lead-detail", args=[lead.reference])
+    sign_in(client, ann)
+    client.get(page_url)
+    sign_out(client)
+    client.post(
+        reverse("my:lead-engagement", args=[lead.reference]),
+        {
+            "workload": "Data centre exit",
+            "title": "",
+            "description": "Two racks.",
+            "procurement_model": "reseller",
+            "contract_start": "2026-12-01",
+            "contract_end": "2027-03-01",
+        },
+    )
+    contact_request_decline(contact_request=lead, user=bob, reason=REGION)  # a colleague, meanwhile
+
+    sign_in(client, ann, page_url)
+    typed = _typed_lost(client.get(page_url, follow=True).content.decode())
+
+    # The form's own labels, and the choice as it read ("Through a reseller"), not its key.
+    assert typed.split("\n\n") == [
+        "Workload: Data centre exit",
+        "Description: Two racks.",
+        "How the customer buys: Through a reseller",
+        "Contract starts: 2026-12-01",
+        "Contract&#x27;s last day: 2027-03-01",
+    ]
+
+
+def _grant_typed(client, admin, engaged, account):
+    page_url = reverse("engagements:access-grant")
+    sign_in(client, admin)
+    assert client.get(page_url).status_code == 200
+    sign_out(client)
+    client.post(
+        page_url,
+        {
+            "account": str(account.pk),
+            "engagement_partner": str(engaged.pk),
+            "role_arn": "arn:aws:iam::123456789012:role/PartnerOps",
+            "scope": "read_only",
+            "mfa_required": "on",
+        },
+    )
+    return page_url
+
+
+def test_a_lost_access_grant_names_the_account_and_partner_picked_not_their_ids(client, customer):
+    ada = CustomerUserFactory(customer=customer.customer, access_admin=True, username="ada")
+    bea = CustomerUserFactory(customer=customer.customer, access_admin=True, username="bea")
+    engaged = EngagementPartnerFactory(
+        engagement=EngagementFactory(customer=customer.customer, title="Landing zone"),
+        partner=PartnerFactory(name="Northwind Consulting"),
+    )
+    page_url = _grant_typed(client, ada, engaged, customer.account)
+    # Meanwhile Bea leaves Ada out of the access administrators: the page is no longer for her.
+    customer_access_administrators_set(user=bea, customer=customer.customer, members=[bea])
+
+    sign_in(client, ada, page_url)
+    response = client.get(page_url, follow=True)
+
+    assert response.status_code == 403
+    typed = _typed_lost(response.content.decode()).split("\n\n")
+    assert typed[0] == "Account: 123456789012 · prod"
+    assert typed[1].startswith("Partner: Northwind Consulting, ")
+    assert "“Landing zone”" in typed[1]
+    assert typed[2:] == [
+        "Role ARN: arn:aws:iam::123456789012:role/PartnerOps",
+        "Scope: Read-only",
+        "Require our MFA token for security-relevant changes: Yes",
+    ]
+
+
+def test_a_lost_draft_never_names_a_record_its_typist_can_no_longer_see(client, customer):
+    ada = CustomerUserFactory(customer=customer.customer, access_admin=True, username="ada")
+    engaged = EngagementPartnerFactory(
+        engagement=EngagementFactory(customer=customer.customer, title="Landing zone"),
+        partner=PartnerFactory(name="Northwind Consulting"),
+    )
+    page_url = _grant_typed(client, ada, engaged, customer.account)
+    # Meanwhile a superuser moves Ada to another customer, in the admin: Acme's records are not hers.
+    ada.customer = CustomerUserFactory().customer
+    ada.save(update_fields=["customer"])
+
+    sign_in(client, ada, page_url)
+    page = client.get(page_url, follow=True).content.decode()
+
+    typed = _typed_lost(page).split("\n\n")
+    assert typed[:2] == [f"Account: {customer.account.pk}", f"Partner: {engaged.pk}"]
+    assert "· prod" not in page and "Northwind" not in page and "Landing zone" not in page
+
+
+def test_a_lost_draft_with_ids_no_form_offers_shows_them_as_sent(client, customer):
+    ada = CustomerUserFactory(customer=customer.customer, access_admin=True, username="ada")
+    bea = CustomerUserFactory(customer=customer.customer, access_admin=True, username="bea")
+    page_url = reverse("engagements:access-grant")
+    sign_in(client, ada)
+    client.get(page_url)
+    sign_out(client)
+    # Made up, as a script may send them: no record's, and one too large for any id.
+    client.post(page_url, {"account": "99999999999999999999", "engagement_partner": "abc", "scope": "root"})
+    customer_access_administrators_set(user=bea, customer=customer.customer, members=[bea])
+
+    sign_in(client, ada, page_url)
+    response = client.get(page_url, follow=True)
+
+    assert response.status_code == 403
+    assert _typed_lost(response.content.decode()).split("\n\n") == [
+        "Account: 99999999999999999999",
+        "Partner: abc",
+        "Scope: root",
+    ]
