@@ -79,11 +79,15 @@ def _move_in_admin(client, customer: Customer, time_zone: str):
     ("time_zone", "shown", "ends_utc"),
     [
         # East of London: the last day ends 9 hours earlier than it did.
-        ("Asia/Tokyo", "21 Mar 2026, 00:00 JST", datetime.datetime(2026, 3, 20, 15, 0, tzinfo=datetime.UTC)),
+        (
+            "Asia/Tokyo",
+            "The end of 20 Mar 2026 (JST)",
+            datetime.datetime(2026, 3, 20, 15, 0, tzinfo=datetime.UTC),
+        ),
         # West: 4 hours later; left alone, the access would end at 20:00 on the contract's last day.
         (
             "America/New_York",
-            "21 Mar 2026, 00:00 EDT",
+            "The end of 20 Mar 2026 (EDT)",
             datetime.datetime(2026, 3, 21, 4, 0, tzinfo=datetime.UTC),
         ),
     ],
