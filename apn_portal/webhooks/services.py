@@ -282,16 +282,20 @@ def webhook_endpoint_create(
 
 
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, user, **changes) -> WebhookEndpoint:
-    _ensure_owner(endpoint, user)
-    if endpoint.customer_id:
-        _ensure_may_register(user)  # an owner no longer the customer's access administrator changes nothing
-    _clean_endpoint(
-        url=changes.get("url"), events=changes.get("events"), for_customer=bool(endpoint.customer_id)
-    )
-    if "events" in changes:
-        changes["events"] = sorted(set(changes["events"]))
     with transaction.atomic():
+        # As webhook_endpoint_delete: asked of the row as it is now, once this request holds it, so one
+        # deleted meanwhile is a GoneError whatever the change, and an owner whose role was taken while
+        # this waited for the row changes nothing.
         locked = lock_or_refuse(WebhookEndpoint.objects.select_for_update(), endpoint.pk, "webhook endpoint")
+        _ensure_owner(locked, user)
+        if locked.customer_id:
+            # An owner no longer the customer's access administrator changes nothing.
+            _ensure_may_register(user)
+        _clean_endpoint(
+            url=changes.get("url"), events=changes.get("events"), for_customer=bool(locked.customer_id)
+        )
+        if "events" in changes:
+            changes["events"] = sorted(set(changes["events"]))
         secret = locked.secret
         for name in ("url", "events", "secret", "description", "is_active"):
             if name in changes and (name != "secret" or changes[name]):

@@ -1,5 +1,7 @@
 """A DELETE answered 409 says why, and the schema says when it can be: besides a stale `If-Match`, a
-record referring to this one that another request added while it was being deleted."""
+record referring to this one that another request added while it was being deleted. A DELETE, or a
+webhook endpoint's PATCH, meeting another request that deleted the record, or took the right to change it,
+answers as the row now is."""
 
 import threading
 from pathlib import Path
@@ -11,10 +13,12 @@ from django.db import connection
 
 from apn_portal.webhooks.models import WebhookEndpoint
 from apn_portal.webhooks.services import webhook_endpoint_create
+from engagements.models import Customer
 from partners.models import Certification, StaffMember
 from tests.api.conftest import api_client
 from tests.factories import (
     CertificationFactory,
+    CustomerUserFactory,
     PartnerFactory,
     PartnerUserFactory,
     PdmFactory,
@@ -174,3 +178,71 @@ def test_a_webhook_endpoint_deleted_by_another_request_meanwhile_is_a_404_saying
     assert answers[0].json() == {
         "detail": "This webhook endpoint no longer exists: it was deleted meanwhile."
     }
+
+
+def _patch_while_held(client, record, path, data, change_sql, params) -> list:
+    """As _delete_while_held, for a PATCH of `data`: what it answered."""
+    answers = []
+
+    def patch():
+        try:
+            answers.append(client.patch(path, data, format="json"))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=patch)
+    with lock_held(f"SELECT 1 FROM {record._meta.db_table} WHERE id = %s FOR UPDATE", [record.pk]) as cursor:
+        thread.start()
+        wait_for(lambda: sessions_waiting_for_locks() == 1)
+        cursor.execute(change_sql, params)
+    thread.join(timeout=30)
+    return answers
+
+
+def test_a_webhook_endpoint_deleted_by_another_request_while_patched_is_a_404_saying_so(transactional_db):
+    owner = PartnerUserFactory(partner=PartnerFactory())
+    endpoint = webhook_endpoint_create(
+        user=owner, url="http://localhost:9000/hook", events=["partner.tier_changed"]
+    )
+
+    answers = _patch_while_held(
+        api_client(owner),
+        endpoint,
+        f"/api/v1/webhook-endpoints/{endpoint.pk}/",
+        {"description": "Ops"},
+        f"DELETE FROM {WebhookEndpoint._meta.db_table} WHERE id = %s",
+        [endpoint.pk],
+    )
+
+    assert answers[0].status_code == 404
+    assert answers[0].json() == {
+        "detail": "This webhook endpoint no longer exists: it was deleted meanwhile."
+    }
+
+
+def test_a_customers_webhook_endpoint_is_not_changed_by_an_owner_no_longer_its_access_administrator(
+    transactional_db,
+):
+    # The update asks who may change the endpoint once it holds the endpoint's row, as the deletion does:
+    # asked before, an owner whose role was taken while the update waited for the row changed it still.
+    owner = CustomerUserFactory(access_admin=True)
+    endpoint = webhook_endpoint_create(
+        user=owner, url="http://localhost:9000/hook", events=["access_grant.revoked"]
+    )
+    administrators = Customer.access_administrators.through._meta.db_table
+
+    answers = _patch_while_held(
+        api_client(owner),
+        endpoint,
+        f"/api/v1/webhook-endpoints/{endpoint.pk}/",
+        {"description": "Ops"},
+        f"DELETE FROM {administrators} WHERE user_id = %s",
+        [owner.pk],
+    )
+
+    assert answers[0].status_code == 403
+    assert answers[0].json() == {
+        "detail": "Only a customer's access administrators can register its webhooks."
+    }
+    endpoint.refresh_from_db()
+    assert endpoint.description == ""
