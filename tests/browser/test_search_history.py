@@ -217,3 +217,72 @@ def test_back_and_forward_say_the_count_of_the_results_they_bring_back(
     expect(status).to_have_text("2 partners")
     page.go_forward()
     expect(status).to_have_text("1 partner")
+
+
+def _chips(page):
+    """The filters in use, by their labels."""
+    return page.locator(".fap-active .chip > span:first-child")
+
+
+@pytest.mark.parametrize("how", ["offline", "server error"])
+def test_after_back_failed_the_filters_in_use_are_the_addresss_and_the_counts_are_not_shown(
+    plain_http_live_server, plain_http, network, browser, how
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{plain_http_live_server.url}/partners/?industry=retail", wait_until="networkidle")
+    _search_in_place(page, 11)
+    page.get_by_label("Search partners").fill("cloud")
+    expect(page).to_have_url(re.compile(r"\?q=cloud&industry=retail$"))
+    _tick(page, "Retail")
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+    # The page left: its words as the one filter in use, and what ticking each industry would find.
+    expect(_chips(page)).to_have_text(["Words: cloud"])
+    counts = page.locator("#facet-industry .facet__count")
+    expect(counts.first).to_be_visible()
+    history_restores = re.compile(r".*/partners/.*")
+    page.route(history_restores, _fail_history_restores(how))
+
+    page.evaluate("history.go(-13)")  # back to Retail, which htmx no longer keeps
+    expect(page).to_have_url(re.compile(r"\?industry=retail$"))
+    expect(page.locator("#search-failed")).to_contain_text("These results are not updated")
+    # The filters in use, and Clear all, are those of the address, as the boxes are: not the words of the
+    # page left. The counts beside the boxes were those of the page left's results: not shown.
+    expect(_chips(page)).to_have_text(["Industries: Retail"])
+    expect(page.get_by_role("link", name="Clear all")).to_have_attribute("href", "/partners/")
+    expect(counts).to_have_count(2)
+    for i in range(2):
+        expect(counts.nth(i)).to_be_hidden()
+    page.unroute(history_restores)
+
+    # The chip drops the address's filter: all partners, with their counts.
+    _chips(page).first.click()
+    expect(page.locator("#search-failed")).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"/partners/$"))
+    expect(page.locator(".partner-list")).to_contain_text("Initech Data")
+    expect(page.locator(".partner-list")).to_contain_text("Globex Cloud")
+    expect(_chips(page)).to_have_count(0)
+    expect(counts.first).to_be_visible()
+
+
+def test_after_back_failed_to_a_search_without_filters_none_is_said_to_be_in_use(
+    plain_http_live_server, plain_http, network, browser
+):
+    page = browser.new_page(viewport={"width": 375, "height": 740})  # a phone: the filters fold away
+    page.goto(f"{plain_http_live_server.url}/partners/?sort=name", wait_until="networkidle")
+    _search_in_place(page, 11)
+    page.get_by_label("Search partners").fill("cloud")
+    expect(page).to_have_url(re.compile(r"\?q=cloud&sort=name$"))
+    page.locator("#filters-toggle").click()
+    _tick(page, "Healthcare")
+    expect(page).to_have_url(re.compile(r"\?q=cloud&industry=healthcare&sort=name$"))
+    expect(page.locator("#filters-toggle")).to_have_text("Filters (2 in use)")
+    history_restores = re.compile(r".*/partners/.*")
+    page.route(history_restores, _fail_history_restores("offline"))
+
+    page.evaluate("history.go(-13)")
+    expect(page).to_have_url(re.compile(r"\?sort=name$"))
+    expect(page.locator("#search-failed")).to_be_visible()
+    expect(_chips(page)).to_have_count(0)
+    expect(page.locator("#filters-toggle")).to_have_text("Filters")
+    expect(page.get_by_role("button", name="Apply filters")).to_be_visible()
+    expect(page.get_by_role("link", name="Clear all")).to_have_count(0)
