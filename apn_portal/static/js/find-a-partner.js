@@ -344,149 +344,18 @@
     });
   }
 
-  // The filters the address searches with, as the server's chips say them (_active_filters in
-  // partners/views/search.py): its words, each facet's values in the order of the facets, and its place.
-  // A value is called what its box calls it, or a chip of the page left, or else what the address says.
-  // Each goes with the address without it, for a new tab, and what its chip empties in the form.
-  function filtersOf(form, address) {
-    var url = new URL(address, window.location.href);
-    var params = url.searchParams;
-    function without(fields, value) {
-      var rest = new URLSearchParams();
-      params.forEach(function (kept, name) {
-        var dropped = fields.indexOf(name) !== -1 && (value === undefined || kept === value);
-        if (name !== "page" && !dropped) rest.append(name, kept);
-      });
-      var query = rest.toString();
-      return url.pathname + (query ? "?" + query : "");
-    }
-    var chipLabels = {};
-    form.querySelectorAll(".fap-active a[data-drop]").forEach(function (chip) {
-      var label = chip.querySelector("span");
-      var key = chip.getAttribute("data-drop") + "=" + (chip.getAttribute("data-drop-value") || "");
-      if (label) chipLabels[key] = label.textContent;
-    });
-    var filters = [];
-    var words = (params.get("q") || "").trim();
-    if (words) filters.push({ label: "Words: " + words, href: without(["q"]), fields: "q", value: "" });
-    form.querySelectorAll("fieldset.facet[id^='facet-']").forEach(function (fieldset) {
-      var name = fieldset.id.slice("facet-".length);
-      var legend = fieldset.querySelector(".facet__legend").textContent.trim();
-      params.getAll(name).forEach(function (value) {
-        if (value === "") return;
-        var label = null;
-        fieldset.querySelectorAll("input[type=checkbox]").forEach(function (box) {
-          if (box.value !== value || !box.labels.length) return;
-          label = legend + ": " + box.labels[0].firstChild.textContent.trim(); // without the count
-        });
-        label = label || chipLabels[name + "=" + value] || legend + ": " + value;
-        filters.push({ label: label, href: without([name], value), fields: name, value: value });
-      });
-    });
-    // A place in its fields' range, within the radius asked for if in range too, else the usual one (the
-    // placeholder). By id: a value of the address with no field for it goes along hidden, by name.
-    function inRange(field, value) {
-      if (!field || value === "") return false;
-      return Number(value) >= Number(field.min) && Number(value) <= Number(field.max);
-    }
-    var lat = params.get("lat") || "", lng = params.get("lng") || "", radius = params.get("radius") || "";
-    var latField = document.getElementById("id_lat"), lngField = document.getElementById("id_lng");
-    var radiusField = document.getElementById("id_radius");
-    if (radiusField && inRange(latField, lat) && inRange(lngField, lng)) {
-      if (!inRange(radiusField, radius)) radius = radiusField.placeholder;
-      // As Python's "g" writes them: six significant digits.
-      var g = function (number) { return String(Number(Number(number).toPrecision(6))); };
-      filters.push({
-        label: "Within " + g(radius) + " km of " + g(lat) + ", " + g(lng),
-        href: without(["lat", "lng", "radius"]),
-        fields: "lat lng radius",
-        value: "",
-      });
-    }
-    return filters;
-  }
-
-  // Put the filters in use (a chip each, "Clear all", how many the filters' button says are in use) as
-  // `filters` has them, as the server writes them (partners/_results.html).
-  function showFiltersInUse(form, filters) {
-    var results = form.querySelector(".fap-results");
-    var active = form.querySelector(".fap-active");
-    if (!filters.length && active) active.remove();
-    if (filters.length && results) {
-      if (!active) {
-        active = document.createElement("div");
-        active.className = "fap-active";
-        var heading = document.createElement("h3");
-        heading.className = "visually-hidden";
-        heading.textContent = "Filters in use";
-        var list = document.createElement("ul");
-        list.className = "fap-active__list";
-        active.append(heading, list);
-        (results.querySelector(".fap-notes") || results.querySelector(".fap-results__bar")).after(active);
-      }
-      var chips = active.querySelector(".fap-active__list");
-      chips.replaceChildren.apply(
-        chips,
-        filters.map(function (filter) {
-          var chip = document.createElement("a");
-          chip.className = "chip";
-          chip.href = filter.href;
-          chip.setAttribute("data-drop", filter.fields);
-          if (filter.value) chip.setAttribute("data-drop-value", filter.value);
-          var label = document.createElement("span");
-          label.textContent = filter.label;
-          var remove = document.createElement("span");
-          remove.className = "chip__remove";
-          remove.setAttribute("aria-hidden", "true");
-          remove.textContent = "×";
-          var said = document.createElement("span");
-          said.className = "visually-hidden";
-          said.textContent = "(remove this filter)";
-          chip.append(label, " ", remove, said);
-          var item = document.createElement("li");
-          item.appendChild(chip);
-          return item;
-        })
-      );
-    }
-    var actions = form.querySelector(".fap-filters__actions");
-    var clear = form.querySelector(".fap-filters__clear");
-    if (!filters.length && clear) clear.remove();
-    if (filters.length && actions && !clear) {
-      clear = document.createElement("a");
-      clear.className = "fap-filters__clear";
-      clear.href = form.getAttribute("action");
-      clear.textContent = "Clear all";
-      actions.append(" ", clear);
-    }
-    var toggle = document.getElementById("filters-toggle");
-    if (toggle) {
-      var inUse = toggle.querySelector(".fap-filters__in-use");
-      if (inUse) inUse.remove();
-      toggle.textContent = toggle.textContent.trim();
-      if (filters.length) {
-        inUse = document.createElement("span");
-        inUse.className = "fap-filters__in-use";
-        inUse.textContent = "(" + filters.length + " in use)";
-        toggle.append(" ", inUse);
-      }
-    }
-  }
-
   // Back or Forward to a page htmx no longer keeps (it keeps ten) asks the server for it, after the
   // address has changed: if the server errs, or the connection is down, the results of the page left stand
   // under the address of the other. Said as any failed search is, so that the next one is sent (see
   // htmx:configRequest above), and the form put in step with the address, so that it is the one sent.
-  // The filters in use follow the address too, as the boxes do, so that a chip drops a filter of the
-  // search "Apply filters" would send; the counts beside the boxes were those of the results left: not
-  // shown (see find-a-partner.css) until a search replaces them. htmx reports an error status, not a
-  // request that could not be sent.
+  // What the page left said of its own results (its filters in use, their number, the counts beside the
+  // boxes) would contradict the boxes and the address: not shown (find-a-partner.css) until a search
+  // replaces the region. htmx reports an error status, not a request that could not be sent.
   function sayTheHistoryFailed() {
     sayTheSearchFailed();
     var form = document.getElementById("partner-search");
     if (!form) return;
     showAddress(form, window.location.href);
-    showFiltersInUse(form, filtersOf(form, window.location.href));
     var region = document.getElementById("search-region");
     if (region) region.classList.add("fap-region--not-updated");
   }
