@@ -11,7 +11,7 @@ import re
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import NestedObjects, quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -27,8 +27,9 @@ from django.db import IntegrityError, OperationalError, connections, router, tra
 from django.db.models import ForeignKey, QuerySet, TextField
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseRedirect, StreamingHttpResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject, ModelChange, ModelDelta
@@ -339,6 +340,45 @@ class _RowsKeptAsStoredFormSet:
         return super().save_existing(form, obj, commit)
 
 
+def deleted_objects(objs, request, admin_site):
+    """Django's summary of what deleting `objs` takes (django.contrib.admin.utils.get_deleted_objects), each
+    record linked to its admin page only when the user may open it: Django links every record that has
+    one, so a PDM deleting a partner was offered its webhook endpoints' pages, which answer them 403."""
+    try:
+        using = router.db_for_write(objs[0]._meta.model)
+    except IndexError:
+        return [], {}, set(), []
+    collector = NestedObjects(using=using, origin=objs)
+    collector.collect(objs)
+    perms_needed = set()
+    may_open: dict[type, bool] = {}
+
+    def format_callback(obj):
+        model, opts = obj.__class__, obj._meta
+        no_edit_link = f"{capfirst(opts.verbose_name)}: {obj}"
+        if not admin_site.is_registered(model):
+            return no_edit_link
+        model_admin = admin_site.get_model_admin(model)
+        if not model_admin.has_delete_permission(request, obj):
+            perms_needed.add(opts.verbose_name)
+        if model not in may_open:
+            may_open[model] = model_admin.has_view_or_change_permission(request)
+        if not may_open[model]:
+            return no_edit_link
+        try:
+            url = reverse(
+                f"{admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=(quote(obj.pk),)
+            )
+        except NoReverseMatch:
+            return no_edit_link
+        return format_html('{}: <a href="{}">{}</a>', capfirst(opts.verbose_name), url, obj)
+
+    to_delete = collector.nested(format_callback)
+    protected = [format_callback(obj) for obj in collector.protected]
+    counts = {model._meta.verbose_name_plural: len(objs) for model, objs in collector.model_objs.items()}
+    return to_delete, counts, perms_needed, protected
+
+
 class AdminInputMixin:
     """Whatever is typed or pasted into an admin address or form is a form error or Django's "invalid
     lookup" page, never a 500. Django hands changelist parameters to PostgreSQL unchecked (where a NUL
@@ -359,7 +399,7 @@ class AdminInputMixin:
         super().save_model(request, obj, form, change)
 
     def get_deleted_objects(self, objs, request):
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        deleted, counts, perms_needed, protected = deleted_objects(objs, request, self.admin_site)
         # Records that go with what they belong to (DeletedWithParentMixin) are taken by the deletion that
         # collected them, which Django would refuse for their admin's missing delete permission: they are
         # listed as going with it, and their permission is not asked.

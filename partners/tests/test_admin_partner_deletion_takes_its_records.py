@@ -2,10 +2,11 @@
 that are only its own: its tier history (most partners have one, from the tier checks), its profile
 proposals and the webhook endpoints registered for its events, each listed in the deletion's summary. None
 of them asks a delete permission of its own, which the deleter has not: a tier change, a proposal or an
-endpoint is never deleted alone by a PDM."""
+endpoint is never deleted alone by a PDM, nor opened: the summary names it without a link to its page."""
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from apn_portal.accounts.models import User
@@ -118,3 +119,33 @@ def test_a_pdm_still_deletes_no_tier_change_on_its_own(client):
         secure=True,
     )
     assert TierChange.objects.filter(pk=change.pk).exists()
+
+
+def test_a_pdms_deletion_summary_names_the_endpoints_without_links_to_pages_they_cannot_open(client):
+    # A PDM keeps no webhook endpoint: its page answers them 403, so the summary names it unlinked, as it
+    # does a record without an admin page, and still links the partner's records the PDM can open.
+    pdm = PdmFactory()
+    client.force_login(pdm)
+    partner, endpoint = partner_with_its_records(pdm, "Hooked Ltd")
+    endpoint_page = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
+    change = TierChange.objects.get(partner=partner)
+    assert client.get(endpoint_page, secure=True).status_code == 403
+
+    on_its_page = client.get(f"{PARTNERS}{partner.pk}/delete/", secure=True)
+    with_the_action = client.post(
+        PARTNERS, {"action": "delete_selected", ACTION_CHECKBOX_NAME: [partner.pk]}, secure=True
+    )
+
+    for confirm in (on_its_page, with_the_action):
+        assertContains(confirm, f"Webhook endpoint: {endpoint.url}")
+        assertNotContains(confirm, endpoint_page)
+        assertContains(confirm, reverse("admin:partners_tierchange_change", args=[change.pk]))
+
+
+def test_a_superusers_deletion_summary_still_links_the_endpoints(client):
+    client.force_login(SuperUserFactory())
+    partner, endpoint = partner_with_its_records(PdmFactory(), "Hooked Ltd")
+
+    confirm = client.get(f"{PARTNERS}{partner.pk}/delete/", secure=True)
+
+    assertContains(confirm, reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
