@@ -161,6 +161,20 @@ def test_pages_need_signing_in(client, alpha):
 # Revoking and granting --------------------------------------------------------------------------------
 
 
+def test_a_revoked_grant_reads_as_lasting_until_it_was_revoked_not_until_its_planned_end(client, alpha):
+    client.force_login(alpha.admin)
+    client.post(reverse("engagements:access-revoke", args=[alpha.grant.pk]), {"reason": "Project paused"})
+    revoked = AccessGrant.objects.select_related("account__customer").get(pk=alpha.grant.pk)
+    page = client.get(reverse("engagements:access")).content.decode()
+
+    row = next(row for row in page.split("<tr>") if revoked.role_arn in row)
+    cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+    until = revoked.account.customer.local_time(revoked.revoked_at)
+    access_until = re.sub(r"<[^>]+>", " ", cells[5])
+    assert f"{until.day} {until:%b %Y, %H:%M %Z}" in access_until
+    assert f"planned: {revoked.ends_in_words}" in access_until
+
+
 def test_revoke_is_confirmed_then_recorded(client, alpha):
     url = reverse("engagements:access-revoke", args=[alpha.grant.pk])
     client.force_login(alpha.admin)
