@@ -269,7 +269,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["apn_portal.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "apn_portal.api.renderers.PortalBrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "apn_portal.api.filters.ApiFilterBackend",

@@ -69,8 +69,9 @@ urlpatterns = [
 ]
 
 # Anything else under /api, in this version or none, is the API's JSON answer too, not the site's HTML
-# page. Included by the site's urls after the version's own addresses.
+# page. Included by the site's urls after the version's own addresses; their names keep them out of the
+# browsable API's trail (apn_portal.api.renderers).
 not_found_urlpatterns = [
     re_path(r"^api(?:/.*)?/$", api_not_found, name="api-not-found"),
-    re_path(r"^api(?:/.*[^/])?$", api_slash_missing),
+    re_path(r"^api(?:/.*[^/])?$", api_slash_missing, name="api-slash-missing"),
 ]
