@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "partners.context_processors.area_nav",
             ],
+            "builtins": ["apn_portal.template_text"],
         },
     },
 ]

@@ -19,3 +19,9 @@ def and_list(items) -> str:
     """ "a", "a and b", "a, b and c"."""
     items = [str(item) for item in items]
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def full_stop(text) -> str:
+    """`text` ending a sentence: with a full stop, unless it ends with its own ("Acme S.A.", not "S.A..")."""
+    text = str(text)
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.selectors import user_is_signed_in
 from apn_portal.deletion import kept_by
-from apn_portal.text import and_list, plural, short_list
+from apn_portal.text import and_list, full_stop, plural, short_list
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
     AccessGrantState,
@@ -689,7 +689,7 @@ def engaged_partner_grant_problem(
     contract in force. (A completed project may still be operated under contract.)"""
     engagement = engaged.engagement
     if engagement.customer_id != customer.pk:
-        return f"{engaged.partner} is not engaged for {customer}."
+        return f"{engaged.partner} is not engaged for {full_stop(customer)}"
     if engaged.is_replaced:
         return (
             f"{engaged.partner} was replaced on “{engagement.title}”; grant access to the partner that "

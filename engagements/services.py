@@ -26,6 +26,7 @@ from apn_portal.exceptions import (
 )
 from apn_portal.forms import submission_key_of, submitted_before
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
+from apn_portal.text import full_stop
 from engagements import events
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
@@ -526,7 +527,7 @@ def aws_account_create(
 ) -> AwsAccount:
     """Register one of the customer's AWS accounts, under its management account if it has one."""
     if not user_can_manage_customer(user, customer):
-        raise PermissionDeniedError(f"You cannot add accounts to {customer}.")
+        raise PermissionDeniedError(f"You cannot add accounts to {full_stop(customer)}")
     if not isinstance(account_id, str):
         raise DomainError(
             "Give the account id as text: as a number it would lose its leading zeros.", field="account_id"
@@ -640,7 +641,7 @@ def engagement_create_check(*, user, customer: Customer) -> None:
     """Refuse, as engagement_create would, a user who may not start engagements for `customer`: for forms
     that say so before anything is saved (the admin's)."""
     if not user_can_manage_customer(user, customer):
-        raise PermissionDeniedError(f"You cannot start engagements for {customer}.")
+        raise PermissionDeniedError(f"You cannot start engagements for {full_stop(customer)}")
 
 
 def engagement_create(
@@ -1189,7 +1190,7 @@ def _team_tam_problem(customer: Customer, member) -> str | None:
             f"{serving.tam} is {customer}'s TAM: the team's Technical Account Manager is a TAM its support "
             f"plans designate, and {member} is not one."
         )
-    return customer_tam_problem(customer, member) or f"No TAM serves {customer}."
+    return customer_tam_problem(customer, member) or f"No TAM serves {full_stop(customer)}"
 
 
 def team_tams_follow(customer_ids, *, user=None, now: datetime.datetime | None = None) -> tuple[int, int]:
@@ -1396,7 +1397,7 @@ def team_member_add_check(*, user, engagement: Engagement, role: str, member=Non
             )
         return
     if role in CUSTOMER_TEAM_ROLES and member.customer_id != engagement.customer_id:
-        raise DomainError(f"{member} does not work for {engagement.customer}.", field="member")
+        raise DomainError(f"{member} does not work for {full_stop(engagement.customer)}", field="member")
     if role in PROVIDER_TEAM_ROLES and not member.is_provider_staff:
         raise DomainError(f"{member} is not the provider's staff, so cannot be {label}.", field="member")
     if staff_role is not None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.models import role_holders_condition
 from apn_portal.accounts.selectors import user_is_signed_in
-from apn_portal.text import short_list
+from apn_portal.text import full_stop, short_list
 from engagements.choices import AccessScope
 from engagements.models import AwsAccount, Customer, todays_in_zones
 from engagements.selectors import (
@@ -803,7 +803,7 @@ def grant_scope_refusal(
         return (
             f"Your access to account {account.account_id} is for billing, so you can open account and "
             f"billing cases on it: a {CaseType(case_type).label.lower()} case needs an operations or "
-            f"administration access grant from {customer}."
+            f"administration access grant from {full_stop(customer)}"
         )
     return None
 

@@ -22,6 +22,7 @@ from apn_portal.exceptions import (
 from apn_portal.forms import submission_key_of, submitted_before
 from apn_portal.history import history_bulk_create
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
+from apn_portal.text import full_stop
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.services import webhook_events_emit_many
 from engagements.models import AwsAccount, Customer, todays_in_zones
@@ -165,7 +166,9 @@ def support_subscription_change(
             f"Only {customer}'s access administrators or its Account Manager can change its support plan."
         )
     if account is not None and account.customer_id != customer.pk:
-        raise DomainError(f"Account {account.account_id} does not belong to {customer}.", field="account")
+        raise DomainError(
+            f"Account {account.account_id} does not belong to {full_stop(customer)}", field="account"
+        )
     today = customer.local_today()
     if plan.tam_coverage == TamCoverage.DESIGNATED:
         if not user_names_customer_staff(user, customer):

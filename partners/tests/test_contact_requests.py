@@ -84,6 +84,21 @@ def test_a_valid_request_is_stored_and_the_customer_sees_its_reference(client, p
     assert "Acme Cloud" in page.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("name", "sentence"), [("Acme S.A.", "Acme S.A.</strong> Their"), ("Acme", "Acme</strong>. Their")]
+)
+def test_the_confirmation_ends_its_sentence_once_after_a_name_with_its_own_full_stop(
+    client, partner, name, sentence
+):
+    partner.name = name
+    partner.save(update_fields=["name"])
+
+    page = client.get(post(client, partner)["Location"]).content.decode()
+
+    assert " ".join(page.split()).count(sentence) == 1
+    assert ".." not in page
+
+
 def test_the_confirmation_is_shown_only_to_the_browser_that_sent_the_request(client, partner):
     location = post(client, partner)["Location"]
 
