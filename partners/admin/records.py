@@ -2,6 +2,10 @@
 changes, and the tier history."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 
 from apn_portal.admin import (
     ROW_REFUSALS,
@@ -13,6 +17,7 @@ from apn_portal.admin import (
     report_refusal,
     selection_too_large,
 )
+from partners.choices import ProfileChangeStatus
 from partners.forms import ReasonForm
 from partners.models import ContactRequest, CustomerReference, Office, ProfileChangeRequest, TierChange
 from partners.services import (
@@ -202,8 +207,80 @@ class ProfileChangeRequestAdmin(
         return obj.fields_changed_display()
 
     def has_change_permission(self, request, obj=None):
-        # The page is for reading; the decision is taken with the actions.
+        # The page is for reading; the decision is taken with the actions, or with the page's own buttons.
         return obj is None and super().has_change_permission(request)
+
+    def can_decide(self, request, change) -> bool:
+        """Approve and Reject on the proposal's page, the one its PDM's email opens: the actions' rules."""
+        return (
+            change.status == ProfileChangeStatus.PENDING
+            and self.has_change_permission(request)
+            and self.is_editable(request, change)
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        change = self.get_object(request, unquote(object_id))
+        extra_context = {**(extra_context or {})}
+        if change is not None and self.can_decide(request, change):
+            extra_context.update(can_decide=True, reason_form=ReasonForm())
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/approve/",
+                self.admin_site.admin_view(self.approve_view),
+                name="{}_{}_approve".format(*info),
+            ),
+            path(
+                "<path:object_id>/reject/",
+                self.admin_site.admin_view(self.reject_view),
+                name="{}_{}_reject".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def _decide(self, request, object_id, decide):
+        """POST only (the admin's view wrapper checks its CSRF token); the service refuses another PDM's
+        partner or a proposal already decided, said as the actions say it. Back to the proposal's page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        change = self.get_object(request, unquote(object_id))
+        if change is None:
+            raise Http404
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        try:
+            decide(change)
+        except ROW_REFUSALS as error:
+            report_refusal(self, request, change.partner.name, error)
+        return HttpResponseRedirect(reverse("admin:partners_profilechangerequest_change", args=[change.pk]))
+
+    def approve_view(self, request, object_id):
+        def approve(change):
+            profile_change_approve(change=change, user=request.user)
+            self.message_user(request, f"Approved and live: {change.partner.name}.", messages.SUCCESS)
+
+        return self._decide(request, object_id, approve)
+
+    def reject_view(self, request, object_id):
+        def reject(change):
+            form = ReasonForm(request.POST)
+            if form.is_valid() or not request.POST.get("reason", "").strip():
+                # A reason left empty reaches the service, which says why one is needed.
+                profile_change_reject(
+                    change=change, user=request.user, reason=form.cleaned_data.get("reason")
+                )
+                self.message_user(request, f"Rejected: {change.partner.name}.", messages.SUCCESS)
+            else:
+                self.message_user(
+                    request,
+                    f"{change.partner.name}: not rejected: {' '.join(form.errors['reason'])}",
+                    messages.ERROR,
+                )
+
+        return self._decide(request, object_id, reject)
 
     def has_delete_permission(self, request, obj=None):
         # A proposal is approved, or rejected with a reason its partner reads; a decided one is the record of

@@ -548,6 +548,86 @@ def test_another_pdm_cannot_approve_from_the_admin(client, acme, acme_user):
     assert change.status == ProfileChangeStatus.PENDING
 
 
+def proposal_page(client, change):
+    return client.get(reverse("admin:partners_profilechangerequest_change", args=[change.pk]))
+
+
+def test_the_pdm_approves_on_the_page_the_email_opens(acme, acme_user, pdm):
+    """The email's link opens the proposal's own page: its PDM approves there, with the page's CSRF token,
+    and is brought back to it, now saying the proposal is approved and offering nothing more."""
+    change = propose(acme, acme_user, description="Approved on its page.")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(pdm)
+    page = proposal_page(browser, change)
+    text = text_of(page)
+    assert "Approve (the changes go live)" in text and "Reject" in text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    approve = reverse("admin:partners_profilechangerequest_approve", args=[change.pk])
+    assert browser.post(approve).status_code == 403  # no token: refused
+
+    response = browser.post(approve, {"csrfmiddlewaretoken": token}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse(
+        "admin:partners_profilechangerequest_change", args=[change.pk]
+    )
+    acme.refresh_from_db()
+    assert acme.description == "Approved on its page."
+    text = text_of(response)
+    assert "Approved and live: Acme Cloud." in text
+    assert "Approve (the changes go live)" not in text
+
+
+def test_the_pdm_rejects_on_the_proposals_page_with_a_reason(client, acme, acme_user, pdm):
+    change = propose(acme, acme_user, description="Rejected on its page.")
+    client.force_login(pdm)
+    reject = reverse("admin:partners_profilechangerequest_reject", args=[change.pk])
+
+    refused = text_of(client.post(reject, {"reason": " "}, follow=True))
+    change.refresh_from_db()
+    assert change.status == ProfileChangeStatus.PENDING
+    assert "Acme Cloud: Say why the proposed changes are rejected; the partner reads it." in refused
+    response = client.post(reject, {"reason": "Not accurate."}, follow=True)
+
+    change.refresh_from_db()
+    assert (change.status, change.decision_reason) == (ProfileChangeStatus.REJECTED, "Not accurate.")
+    assert "Rejected: Acme Cloud." in text_of(response)
+    acme.refresh_from_db()
+    assert acme.description == "We migrate workloads."
+
+
+def test_another_pdms_proposal_page_offers_no_decision_and_refuses_one(client, acme, acme_user):
+    change = propose(acme, acme_user, description="Not yours.")
+    client.force_login(PdmFactory())
+
+    text = text_of(proposal_page(client, change))
+    assert "Approve (the changes go live)" not in text and "Reject" not in text
+    response = client.post(
+        reverse("admin:partners_profilechangerequest_approve", args=[change.pk]), follow=True
+    )
+
+    assert "only its assigned PDM or a superuser can" in text_of(response)
+    change.refresh_from_db()
+    assert change.status == ProfileChangeStatus.PENDING
+
+
+def test_a_decided_proposals_page_offers_no_decision(client, acme, acme_user, pdm):
+    change = propose(acme, acme_user, description="Decided already.")
+    profile_change_approve(change=change, user=pdm)
+    client.force_login(pdm)
+
+    text = text_of(proposal_page(client, change))
+
+    assert "Approve (the changes go live)" not in text and "Reject" not in text
+    response = client.post(
+        reverse("admin:partners_profilechangerequest_reject", args=[change.pk]),
+        {"reason": "Too late."},
+        follow=True,
+    )
+    assert "Acme Cloud: This proposal is already approved" in text_of(response)
+    change.refresh_from_db()
+    assert change.status == ProfileChangeStatus.APPROVED
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_proposal_and_its_approval_at_the_same_moment_both_end_cleanly():
     """The proposer is queued on the partner's row first, then the PDM's approval: had the approval locked
