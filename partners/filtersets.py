@@ -69,7 +69,9 @@ class FloatFilter(django_filters.NumberFilter):
 
 
 def _unknown(what: str) -> dict:
-    return {"invalid_choice": f"There is no {what} “%(value)s”, so it was left out."}
+    # What the API answers with its 400; the page, which searches without the value, adds that it did
+    # (PartnerFilterSet.forgiving).
+    return {"invalid_choice": f"There is no {what} “%(value)s”."}
 
 
 def _country_choices():
@@ -267,7 +269,13 @@ class PartnerFilterSet(django_filters.FilterSet):
             return filterset, []
         notes: list[str] = []
         repaired = data.copy()
-        for name, errors in filterset.form.errors.items():
+        errors_by_name = {
+            name: [_left_out(error) for error in errors]
+            if name != NON_FIELD_ERRORS and isinstance(filterset.form.fields[name], ValuesField)
+            else list(errors)
+            for name, errors in filterset.form.errors.items()
+        }
+        for name, errors in errors_by_name.items():
             notes.extend(errors)
             if name == NON_FIELD_ERRORS:
                 for location in LOCATION_FILTERS:
@@ -281,12 +289,15 @@ class PartnerFilterSet(django_filters.FilterSet):
                 if name in ("lat", "lng"):
                     for location in LOCATION_FILTERS:
                         repaired.pop(location, None)
-        left_out = {
-            name: errors[0] for name, errors in filterset.form.errors.items() if name != NON_FIELD_ERRORS
-        }
+        left_out = {name: errors[0] for name, errors in errors_by_name.items() if name != NON_FIELD_ERRORS}
         filterset = cls(repaired, queryset=queryset, vocabulary=filterset.vocabulary)
         if not filterset.is_valid():  # every error above removed its parameter: a safety net only
             filterset = cls(QueryDict(), queryset=queryset, vocabulary=filterset.vocabulary)
             filterset.is_valid()
         filterset.left_out = left_out
         return filterset, notes
+
+
+def _left_out(error: str) -> str:
+    """An unknown value's message (`There is no tier “x”.`) as the page's note, which drops the value."""
+    return f"{error.removesuffix('.')}, so it was left out."

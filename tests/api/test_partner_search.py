@@ -103,3 +103,23 @@ def test_a_bad_latitude_is_named_alone_not_the_sort_that_needed_it(cobalt):
     response = api_client().get("/api/v1/partners/", {"sort": "distance", "lat": "abc", "lng": "0"})
     assert response.status_code == 400
     assert list(response.json()) == ["lat"]
+
+
+# The page leaves such a value out and says so; the API runs nothing, so it says only what is wrong.
+@pytest.mark.parametrize(
+    ("parameter", "what"),
+    [
+        ("tier", "tier"),
+        ("type", "partner type"),
+        ("program", "program"),
+        ("industry", "industry"),
+        ("use_case", "use case"),
+        ("country", "country code"),
+    ],
+)
+def test_an_unknown_filter_value_is_a_400_that_does_not_claim_it_was_left_out(cobalt, parameter, what):
+    response = api_client().get("/api/v1/partners/", {parameter: "bogus"})
+
+    assert response.status_code == 400, response.content
+    value = "BOGUS" if parameter == "country" else "bogus"
+    assert response.json() == {parameter: [f"There is no {what} “{value}”."]}
