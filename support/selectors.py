@@ -8,7 +8,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Case, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
@@ -899,8 +899,22 @@ def _tam_ids(subscription: SupportSubscription | None) -> set[int]:
 
 
 def case_list(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:
-    """What a list of cases shows, in a fixed number of queries."""
-    return cases.select_related("customer", "account", "plan", "handling_partner", "opened_by_partner")
+    """What a list of cases shows, in a fixed number of queries, in the order to answer them: the cases
+    still waiting for their first answer first, the most overdue at the top (by the deadline their plan
+    set), then all the others, newest first."""
+    waiting = Q(
+        first_responded_at__isnull=True,
+        first_response_due_at__isnull=False,
+        status__in=ACTIVE_CASE_STATUSES,
+    )
+    return cases.select_related(
+        "customer", "account", "plan", "handling_partner", "opened_by_partner"
+    ).order_by(
+        Case(When(waiting, then=Value(0)), default=Value(1)),
+        Case(When(waiting, then=F("first_response_due_at"))).asc(nulls_last=True),
+        "-opened_at",
+        "-id",
+    )
 
 
 def case_detail(cases: QuerySet[SupportCase]) -> QuerySet[SupportCase]:

@@ -27,7 +27,7 @@ HISTORY_SHOWN = 10
 def _case_page(request, cases, status_filter):
     if status_filter in CaseStatus.values:
         cases = cases.filter(status=status_filter)
-    cases = selectors.case_list(cases).order_by("-opened_at", "-id")
+    cases = selectors.case_list(cases)
     return Paginator(cases, PER_PAGE).get_page(request.GET.get("page"))
 
 

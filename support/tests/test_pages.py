@@ -1,10 +1,13 @@
 """The support pages: the customer's support page, the case pages customers, partners and support staff
 share, isolation between organisations on every page, and constant query counts."""
 
+import datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from engagements.services import access_grant_revoke
 from support import services
@@ -241,6 +244,27 @@ def test_support_staff_answer_from_the_case_page(client, alpha, alpha_on_busines
     client.force_login(alpha.staff)
     page = client.get(reverse("support:case-detail", args=[case.pk])).content.decode()
     assert "Restarted the load balancer." in page
+
+
+def test_the_case_list_shows_the_cases_waiting_for_an_answer_first_the_most_overdue_at_the_top(
+    client, alpha, alpha_on_business, engineer
+):
+    overdue = open_case(alpha.staff, alpha.account, subject="Overdue since this morning")
+    due_later = open_case(alpha.staff, alpha.account, subject="Due this afternoon")
+    answered = open_case(alpha.staff, alpha.account, subject="Answered just now")
+    now = timezone.now()
+    hour = datetime.timedelta(hours=1)
+    SupportCase.objects.filter(pk=overdue.pk).update(
+        opened_at=now - 3 * hour, first_response_due_at=now - 2 * hour, breached_at=now - 2 * hour
+    )
+    SupportCase.objects.filter(pk=due_later.pk).update(opened_at=now - hour, first_response_due_at=now + hour)
+    SupportCase.objects.filter(pk=answered.pk).update(opened_at=now - hour / 2, first_responded_at=now)
+    client.force_login(engineer)
+
+    page = client.get(reverse("support:case-list")).content.decode()
+
+    shown = [page.index(subject) for subject in (overdue.subject, due_later.subject, answered.subject)]
+    assert shown == sorted(shown)
 
 
 def test_a_reply_typed_in_paragraphs_up_to_the_pages_limit_is_taken_as_typed(
