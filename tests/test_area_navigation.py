@@ -108,3 +108,8 @@ def test_an_anonymous_visitor_is_led_to_no_signed_in_area(client):
     assert not ALL_AREA_PATHS & set(links_in(SITE_NAV, home))
     assert not ALL_AREA_PATHS & set(links_in(CARDS, home))
     assert 'href="/my/' not in home
+    # The sign-in card promises each kind of user what their area has: a customer has no scorecard.
+    assert "Partners: your tier scorecard, leads and engagements." in home
+    assert "Customers: your AWS accounts, engagements, partners' access and support cases." in " ".join(
+        home.replace("&#x27;", "'").split()
+    )
