@@ -300,7 +300,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "APN Portal API",
     "DESCRIPTION": (
         "The partner network for integrators: partners, tiers, programs, people and their "
-        "certifications, references, leads and webhooks. Guide: docs/api.md."
+        "certifications, references, leads and webhooks. Guide to tokens, paging, syncing with "
+        "`updated_since` and webhooks: docs/api.md in the APN Portal's source repository (a file there, "
+        "not a page of this site)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -16,8 +16,10 @@ from support.api.urls import router as support_router
 
 
 class PortalApiRootView(APIRootView):
-    """The APN Portal API: every resource below. The contract is at /api/v1/schema/, the guide in
-    docs/api.md."""
+    """The APN Portal API: every resource below.
+    Contract: /api/v1/schema/ (OpenAPI 3), to read and try at /api/v1/docs/.
+    Guide to tokens, paging, syncing and webhooks: docs/api.md in the APN Portal's source repository
+    (a file there, not a page of this site)."""
 
     permission_classes = [AllowAny]
 
