@@ -1,5 +1,7 @@
 import datetime
+import html
 import io
+import re
 
 import psycopg
 import pytest
@@ -7,6 +9,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.accounts.models import User
@@ -27,6 +30,7 @@ from partners.models import (
     TierChange,
 )
 from partners.selectors import tier_evaluate_many
+from partners.tests.test_admin import change_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +172,39 @@ def test_seeding_leaves_other_databases_on_the_server_free_to_analyze():
     ) as other:
         other.execute("SET lock_timeout = '2s'")
         other.execute("ANALYZE pg_catalog.pg_database")  # LockNotAvailable if it has to wait
+
+
+def history_rows(response) -> list[dict[str, str]]:
+    """The history page's table, newest first: each row's text by its column heading."""
+    page = response.content.decode()
+    table = page[page.index('id="change-history"') :]
+
+    def text(cell: str) -> str:
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", cell)).split())
+
+    headings = [text(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table.split("</thead>")[0], re.S)]
+    body = table.split("<tbody>")[1].split("</tbody>")[0]
+    return [
+        dict(zip(headings, (text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)), strict=True))
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]
+
+
+@pytest.mark.parametrize("writer", [CopyWriter, BulkCreateWriter], ids=["copy", "bulk_create"])
+def test_a_demo_partner_edited_in_the_admin_shows_what_changed(client, writer):
+    seed_demo_network(partners=PARTNERS, writer=writer())
+    partner = User.objects.get(username=PARTNER_USER.username).partner
+    before = partner.description
+    client.force_login(User.objects.get(username=PDM.username))
+    url = reverse("admin:partners_partner_change", args=[partner.pk])
+    data = change_form_data(client, url)
+    data["description"] = "Landing zones for ports and harbours."
+
+    assert client.post(url, data).status_code == 302
+
+    changed, created = history_rows(client.get(reverse("admin:partners_partner_history", args=[partner.pk])))
+    assert (changed["Comment"], changed["Change reason"]) == ("Changed", "")
+    # The library shortens a long value in the middle ("...headqu[209 chars]ture.").
+    assert changed["Changes"].startswith(f"Description: {before[:40]}")
+    assert changed["Changes"].endswith("\N{RIGHTWARDS ARROW} Landing zones for ports and harbours.")
+    assert (created["Comment"], created["Change reason"], created["Changes"]) == ("Created", "", "")
