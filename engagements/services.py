@@ -1772,10 +1772,13 @@ def _tell_access_ended(grants: list[AccessGrant]) -> int:
     partners = partner_contacts({grant.engagement_partner.partner_id for grant in grants})
     emails = []
     for grant in grants:
+        contacts = partners[grant.engagement_partner.partner_id]
         context = {
             "grant": grant,
             "customer": grant.account.customer,
             "partner": grant.engagement_partner.partner,
+            # Its PDM, told when the partner has nobody signed up, learns why it is theirs (emails/_for_pdm).
+            "pdm_path": contacts.pdm_path_instead_of_staff,
         }
         subject = (
             f"Access ended: {grant.engagement_partner.partner.name} on account {grant.account.account_id} "
@@ -1794,7 +1797,7 @@ def _tell_access_ended(grants: list[AccessGrant]) -> int:
         emails.append(
             OutboxEmail(
                 dedupe_key=f"grant-revoked:{grant.pk}:partner",
-                to=partners[grant.engagement_partner.partner_id].staff_or_pdm,
+                to=contacts.staff_or_pdm,
                 for_partner=grant.engagement_partner.partner_id,
                 subject=subject,
                 template="emails/checks/access_grant_revoked_partner",

@@ -2,13 +2,17 @@
 partner replacement, the stage order, completion, and leads becoming engagements."""
 
 import datetime
+import re
 import zoneinfo
+from html import unescape
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
+from apn_portal.outbox.models import OutboxMessage
 from engagements import services
 from engagements.choices import AccessScope, EngagementStage, EngagementStatus, PartnerRole
 from engagements.models import AccessGrant, Customer, EngagementPartner
@@ -216,6 +220,41 @@ def test_provider_staff_looking_after_the_customer_may_revoke_but_partners_may_n
     services.access_grant_revoke(user=_assigned_am(customer), grant=held, reason="Incident response")
     held.refresh_from_db()
     assert held.is_revoked
+
+
+def test_the_access_ended_email_a_pdm_receives_for_a_partner_with_nobody_signed_up_says_why(setup):
+    """With no user of its own, the partner's news goes to its PDM, who passes it on: the email says so and
+    links the partner's admin page, as the portal's other emails sent to the PDM instead do."""
+    _customer, admin, account, engaged = setup
+    engaged.partner.pdm = PdmFactory(email="pdm.mei@provider.example")
+    engaged.partner.save()
+    held = grant(admin, account, engaged)
+
+    services.access_grant_revoke(user=admin, grant=held, reason="Security review")
+
+    email = OutboxMessage.objects.get(dedupe_key=f"grant-revoked:{held.pk}:partner")
+    assert email.to == ["pdm.mei@provider.example"]
+    note = f"{engaged.partner.name} has nobody signed up to the portal yet, so this comes to you, its Partner"
+    admin_page = reverse("admin:partners_partner_change", args=[engaged.partner.pk])
+    text = re.sub(r"\s+", " ", email.body_text)
+    html = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", email.body_html)))
+    assert note in text and note in html
+    assert admin_page in email.body_text and admin_page in email.body_html
+
+
+def test_the_access_ended_email_to_the_partners_staff_has_no_note_for_the_pdm(setup):
+    _customer, admin, account, engaged = setup
+    engaged.partner.pdm = PdmFactory(email="pdm.mei@provider.example")
+    engaged.partner.save()
+    PartnerUserFactory(partner=engaged.partner, email="ops@partner.example")
+    held = grant(admin, account, engaged)
+
+    services.access_grant_revoke(user=admin, grant=held, reason="Security review")
+
+    email = OutboxMessage.objects.get(dedupe_key=f"grant-revoked:{held.pk}:partner")
+    assert email.to == ["ops@partner.example"]
+    assert "nobody signed up" not in email.body_text and "Partner Development Manager" not in email.body_text
+    assert "nobody signed up" not in email.body_html
 
 
 # Replacing a partner ----------------------------------------------------------------------------------
