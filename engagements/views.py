@@ -79,6 +79,10 @@ def customer_detail(request, slug):
             **_organisation_context(customer, request.user),
             "live_grants": grants.order_by("account__account_id", "id"),
             "can_revoke": selectors.user_can_revoke_access(request.user, customer),
+            # Staff are told how they name its access administrators, or who does, not the customer's line.
+            "staff_view": True,
+            "names_access_administrators": selectors.user_names_access_administrators(request.user, customer)
+            and selectors.user_can_manage_customer(request.user, customer),
             "section": "customers",
         },
     )

@@ -12,9 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.outbox.models import OutboxMessage
+from engagements import services
+from engagements.choices import TeamRole
 from engagements.models import AccessGrant, Engagement
 from tests.factories import (
     AccessGrantFactory,
+    AccountManagerFactory,
     AwsAccountFactory,
     ContactRequestFactory,
     EngagementFactory,
@@ -135,6 +138,35 @@ def test_account_manager_sees_assigned_customers_only(client, alpha, bravo):
     assert alpha.engagement.title in text(response)
     assert_shows_none_of(response, bravo)
     assert page(client, alpha.account_manager, "engagement-detail", bravo.engagement.pk).status_code == 404
+
+
+def test_a_customer_without_access_administrators_tells_staff_how_to_name_one(client, alpha):
+    """Its Account Manager names them on the customer's admin page; the customer's own people ask them."""
+    alpha.customer.access_administrators.clear()
+
+    detail = text(page(client, alpha.account_manager, "customer-detail", alpha.customer.slug))
+    own = text(page(client, alpha.staff, "organisation"))
+
+    admin_page = reverse("admin:engagements_customer_change", args=[alpha.customer.pk])
+    assert "ask your Account Manager" not in detail
+    assert "Nobody yet: name one on " in detail and f'href="{admin_page}"' in detail
+    assert "Nobody yet: ask your Account Manager to name one." in own and admin_page not in own
+    client.force_login(alpha.account_manager)
+    assert 'name="access_administrators"' in text(client.get(admin_page))
+
+
+def test_staff_who_cannot_name_access_administrators_are_told_who_can(client, alpha):
+    """On one of its engagement teams, not assigned to the customer: they see its page, not its admin."""
+    seated = AccountManagerFactory(username="seated")
+    services.team_member_add(
+        user=alpha.account_manager, engagement=alpha.engagement, role=TeamRole.ACCOUNT_MANAGER, member=seated
+    )
+    alpha.customer.access_administrators.clear()
+
+    detail = text(page(client, seated, "customer-detail", alpha.customer.slug))
+
+    assert "ask your Account Manager" not in detail
+    assert "Nobody yet: its Account Manager names them." in detail
 
 
 def test_a_replaced_partner_no_longer_sees_the_engagement(client, alpha):
