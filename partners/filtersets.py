@@ -91,11 +91,10 @@ class PartnerSearchForm(forms.Form):
         ):
             self.add_error(
                 "lng" if longitude is None else "lat",
-                "A place needs both a latitude (lat) and a longitude (lng); "
-                "the distance filter was left out.",
+                "A place needs both a latitude (lat) and a longitude (lng).",
             )
         elif cleaned.get("radius") is not None and latitude is None and longitude is None:
-            self.add_error("radius", "A radius needs a place (lat and lng); it was left out.")
+            self.add_error("radius", "A radius needs a place (lat and lng).")
         return cleaned
 
 
@@ -104,9 +103,7 @@ class PartnerFilterSet(django_filters.FilterSet):
         method="filter_q",
         label="Search words",
         max_length=WORDS_MAX_LENGTH,
-        error_messages={
-            "max_length": f"Search words are limited to {WORDS_MAX_LENGTH} characters, so they were left out."
-        },
+        error_messages={"max_length": f"Search words are limited to {WORDS_MAX_LENGTH} characters."},
         help_text='Web-search syntax: several words, "an exact phrase", -a word to exclude, OR.',
     )
     type = ValuesFilter(
@@ -132,9 +129,9 @@ class PartnerFilterSet(django_filters.FilterSet):
         min_value=-90,
         max_value=90,
         error_messages={
-            "invalid": "The latitude must be a number from -90 to 90; the distance filter was left out.",
-            "min_value": "The latitude must be from -90 to 90; the distance filter was left out.",
-            "max_value": "The latitude must be from -90 to 90; the distance filter was left out.",
+            "invalid": "The latitude must be a number from -90 to 90.",
+            "min_value": "The latitude must be from -90 to 90.",
+            "max_value": "The latitude must be from -90 to 90.",
         },
     )
     lng = FloatFilter(
@@ -143,9 +140,9 @@ class PartnerFilterSet(django_filters.FilterSet):
         min_value=-180,
         max_value=180,
         error_messages={
-            "invalid": "The longitude must be a number from -180 to 180; the distance filter was left out.",
-            "min_value": "The longitude must be from -180 to 180; the distance filter was left out.",
-            "max_value": "The longitude must be from -180 to 180; the distance filter was left out.",
+            "invalid": "The longitude must be a number from -180 to 180.",
+            "min_value": "The longitude must be from -180 to 180.",
+            "max_value": "The longitude must be from -180 to 180.",
         },
     )
     radius = FloatFilter(
@@ -154,16 +151,16 @@ class PartnerFilterSet(django_filters.FilterSet):
         min_value=1,
         max_value=MAX_RADIUS_KM,
         error_messages={
-            "invalid": f"The radius must be a number of km from 1 to {MAX_RADIUS_KM}; it was left out.",
-            "min_value": f"The radius must be from 1 to {MAX_RADIUS_KM} km; it was left out.",
-            "max_value": f"The radius must be from 1 to {MAX_RADIUS_KM} km; it was left out.",
+            "invalid": f"The radius must be a number of km from 1 to {MAX_RADIUS_KM}.",
+            "min_value": f"The radius must be from 1 to {MAX_RADIUS_KM} km.",
+            "max_value": f"The radius must be from 1 to {MAX_RADIUS_KM} km.",
         },
     )
     sort = django_filters.ChoiceFilter(
         method="applied_in_filter_queryset",
         label="Order",
         choices=SortOrder.choices,
-        error_messages={"invalid_choice": "There is no order “%(value)s”; the usual order is used."},
+        error_messages={"invalid_choice": "There is no order “%(value)s”."},
     )
 
     class Meta:
@@ -270,9 +267,7 @@ class PartnerFilterSet(django_filters.FilterSet):
         notes: list[str] = []
         repaired = data.copy()
         errors_by_name = {
-            name: [_left_out(error) for error in errors]
-            if name != NON_FIELD_ERRORS and isinstance(filterset.form.fields[name], ValuesField)
-            else list(errors)
+            name: [_left_out(name, error) for error in errors] if name != NON_FIELD_ERRORS else list(errors)
             for name, errors in filterset.form.errors.items()
         }
         for name, errors in errors_by_name.items():
@@ -298,6 +293,17 @@ class PartnerFilterSet(django_filters.FilterSet):
         return filterset, notes
 
 
-def _left_out(error: str) -> str:
-    """An unknown value's message (`There is no tier “x”.`) as the page's note, which drops the value."""
-    return f"{error.removesuffix('.')}, so it was left out."
+# What the page does instead of refusing a parameter it cannot use, said after the fault (forgiving());
+# the API refuses with the fault alone.
+_PAGE_DOES_INSTEAD = {
+    "q": ", so they were left out.",
+    "lat": "; the distance filter was left out.",
+    "lng": "; the distance filter was left out.",
+    "radius": "; it was left out.",
+    "sort": "; the usual order is used.",
+}
+
+
+def _left_out(name: str, error: str) -> str:
+    """A parameter's fault (`There is no tier “x”.`) as the page's note, which says what it did instead."""
+    return error.removesuffix(".") + _PAGE_DOES_INSTEAD.get(name, ", so it was left out.")

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from partners.search import MAX_RADIUS_KM, WORDS_MAX_LENGTH
 from tests.api.conftest import api_client
 from tests.factories import PartnerFactory
 
@@ -123,3 +124,30 @@ def test_an_unknown_filter_value_is_a_400_that_does_not_claim_it_was_left_out(co
     assert response.status_code == 400, response.content
     value = "BOGUS" if parameter == "country" else "bogus"
     assert response.json() == {parameter: [f"There is no {what} “{value}”."]}
+
+
+@pytest.mark.parametrize(
+    ("query", "answer"),
+    [
+        ({"lat": "abc", "lng": "0"}, {"lat": ["The latitude must be a number from -90 to 90."]}),
+        ({"lat": "0", "lng": "200"}, {"lng": ["The longitude must be from -180 to 180."]}),
+        ({"lat": "0"}, {"lng": ["A place needs both a latitude (lat) and a longitude (lng)."]}),
+        ({"radius": "50"}, {"radius": ["A radius needs a place (lat and lng)."]}),
+        (
+            {"lat": "0", "lng": "0", "radius": "0"},
+            {"radius": [f"The radius must be from 1 to {MAX_RADIUS_KM} km."]},
+        ),
+        ({"sort": "bogus"}, {"sort": ["There is no order “bogus”."]}),
+        (
+            {"q": "w" * (WORDS_MAX_LENGTH + 1)},
+            {"q": [f"Search words are limited to {WORDS_MAX_LENGTH} characters."]},
+        ),
+    ],
+)
+def test_a_bad_place_order_or_words_is_a_400_that_does_not_claim_what_the_page_does_instead(
+    cobalt, query, answer
+):
+    response = api_client().get("/api/v1/partners/", query)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == answer
