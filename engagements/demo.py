@@ -18,12 +18,13 @@ from engagements.choices import (
     AccessScope,
     AgreementType,
     EngagementStage,
+    EngagementStatus,
     PartnerRole,
     ProcurementModel,
     ServicesBuyer,
     TeamRole,
 )
-from engagements.models import Customer
+from engagements.models import AccessGrant, Customer
 from engagements.selectors import partner_role_problem
 from partners.choices import PartnerType
 from partners.models import Partner
@@ -242,6 +243,8 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         stage=EngagementStage.OPERATED,
         reached_on=_days_ago(400),
     )
+    # Operated for over a year: under way, as a step reached would have made it, not merely proposed.
+    services.engagement_status_change(user=am, engagement=operations, status=EngagementStatus.ACTIVE)
     first_operator = msp or _pick(rng, consulting, PartnerRole.CONSULTING_LEAD, exclude={lead.pk}) or lead
     role = PartnerRole.MANAGED_SERVICE if msp else PartnerRole.CONSULTING_LEAD
     old = services.engagement_partner_add(
@@ -250,15 +253,20 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         partner=first_operator,
         role=role,
         contract_start=_days_ago(400),
-        contract_end=today + datetime.timedelta(days=30),
+        # It runs to today, when the 2026 procurement's winner takes over: the grant under it ends with it.
+        contract_end=today,
     )
-    services.access_grant_create(
+    old_grant = services.access_grant_create(
         user=registrar,
         account=licensing,
         engagement_partner=old,
         role_arn=_arn(licensing, "OperatorAccess"),
         scope=AccessScope.OPERATIONS,
     )
+    # The service records a grant as made now; this operator has held it since its contract began.
+    began = datetime.datetime.combine(old.contract_start, datetime.time(9), tzinfo=contoso.zone)
+    AccessGrant.objects.filter(pk=old_grant.pk).update(granted_at=began)
+    old_grant.history.update(granted_at=began, history_date=began)
     winner = _pick(rng, consulting, role, exclude={first_operator.pk})
     if winner is not None:
         new = services.engagement_partner_replace(

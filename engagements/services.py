@@ -632,9 +632,20 @@ def _engagement_start(
         stage=stage,
         reached_on=reached_on or customer.local_today(),
         recorded_by=user,
-        note="Where the engagement starts.",
+        note=_start_note(stage),
     )
     return engagement
+
+
+def _start_note(stage: str) -> str:
+    """What the first recorded step says of itself: an engagement recorded further along its journey did
+    not start there, it had come that far before anyone recorded it."""
+    if stage == STAGE_ORDER[0]:
+        return "Where the engagement starts."
+    return (
+        "Where the engagement stood when it was recorded here: the steps before "
+        f"{EngagementStage(stage).label} were not recorded."
+    )
 
 
 def engagement_create_check(*, user, customer: Customer) -> None:

@@ -1,7 +1,9 @@
 """The demo data: customers, accounts, engagements and grants linked to the demo partner network, a
 customer user who can sign in, and nothing created twice."""
 
+import datetime
 import random
+import zoneinfo
 
 import pytest
 from django.contrib.auth import authenticate
@@ -9,6 +11,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from engagements import selectors
+from engagements.choices import EngagementStage, EngagementStatus
 from engagements.demo import ACCOUNT_MANAGER, CUSTOMER_USER, seed_engagements
 from engagements.models import AccessGrant, Customer, Engagement
 from partners.demo.seeding import seed_demo_network
@@ -45,3 +48,31 @@ def test_demo_customers_follow_every_rule_and_seeding_twice_changes_nothing(clie
 def test_without_a_partner_network_there_is_nothing_to_link_to():
     assert seed_engagements() == {}
     assert not Customer.objects.exists()
+
+
+def test_the_demo_engagements_tell_one_story():
+    seed_demo_network(partners=60)
+    seed_engagements(random.Random(2026))
+
+    # The agency's workload has been operated for over a year: the engagement is under way, not proposed.
+    operated = Engagement.objects.get(title="Operate the vehicle licensing service")
+    assert (operated.stage, operated.status) == (EngagementStage.OPERATED, EngagementStatus.ACTIVE)
+    assert operated.stage_events.get().note != "Where the engagement starts."
+    for engagement in Engagement.objects.all():
+        started_beyond_the_first_step = engagement.stage != EngagementStage.ON_PREMISES
+        assert engagement.status == (
+            EngagementStatus.ACTIVE if started_beyond_the_first_step else EngagementStatus.PROPOSED
+        ), engagement.title
+    # Every grant lies within its contract, as the customer's grant form would have it: the replaced
+    # operator's was granted when its contract began, not on the day it was revoked, and ends with it.
+    for grant in AccessGrant.objects.select_related("engagement_partner__engagement__customer"):
+        contract = grant.engagement_partner
+        zone = zoneinfo.ZoneInfo(contract.engagement.customer.time_zone)
+        assert grant.granted_at.astimezone(zone).date() >= contract.contract_start, grant.role_name
+        assert grant.expires_at.astimezone(zone) <= datetime.datetime.combine(
+            contract.contract_end + datetime.timedelta(days=1), datetime.time(), tzinfo=zone
+        ), grant.role_name
+    replaced = AccessGrant.objects.get(role_name="OperatorAccess")
+    zone = zoneinfo.ZoneInfo(operated.customer.time_zone)
+    assert replaced.granted_at.astimezone(zone).date() == replaced.engagement_partner.contract_start
+    assert replaced.revoked_at.astimezone(zone).date() == replaced.engagement_partner.contract_end

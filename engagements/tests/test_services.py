@@ -352,6 +352,24 @@ def test_partner_roles_fit_the_partner(setup):
 # Stages -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("stage", EngagementStage.values)
+def test_the_first_step_recorded_says_what_it_is_whatever_the_engagement_starts_at(setup, stage):
+    customer, admin, _account, _engaged = setup
+    engagement = services.engagement_create(
+        user=admin, customer=customer, title="Licensing", workload="Licensing service", stage=stage
+    )
+
+    note = engagement.stage_events.get().note
+    if stage == EngagementStage.ON_PREMISES:
+        assert note == "Where the engagement starts."
+    else:
+        # Not "Where the engagement starts.": it had come this far before anyone recorded it.
+        assert note == (
+            "Where the engagement stood when it was recorded here: the steps before "
+            f"{EngagementStage(stage).label} were not recorded."
+        )
+
+
 def test_stages_advance_in_order_with_dates(setup):
     customer, admin, _account, _engaged = setup
     engagement = services.engagement_create(
