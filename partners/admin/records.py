@@ -17,6 +17,7 @@ from apn_portal.admin import (
     report_refusal,
     selection_too_large,
 )
+from apn_portal.text import full_stop
 from partners.choices import ProfileChangeStatus
 from partners.forms import ReasonForm
 from partners.models import ContactRequest, CustomerReference, Office, ProfileChangeRequest, TierChange
@@ -260,7 +261,9 @@ class ProfileChangeRequestAdmin(
     def approve_view(self, request, object_id):
         def approve(change):
             profile_change_approve(change=change, user=request.user)
-            self.message_user(request, f"Approved and live: {change.partner.name}.", messages.SUCCESS)
+            self.message_user(
+                request, f"Approved and live: {full_stop(change.partner.name)}", messages.SUCCESS
+            )
 
         return self._decide(request, object_id, approve)
 
@@ -272,7 +275,7 @@ class ProfileChangeRequestAdmin(
                 profile_change_reject(
                     change=change, user=request.user, reason=form.cleaned_data.get("reason")
                 )
-                self.message_user(request, f"Rejected: {change.partner.name}.", messages.SUCCESS)
+                self.message_user(request, f"Rejected: {full_stop(change.partner.name)}", messages.SUCCESS)
             else:
                 self.message_user(
                     request,
@@ -300,7 +303,9 @@ class ProfileChangeRequestAdmin(
                 continue
             approved.append(change.partner.name)
         if approved:
-            self.message_user(request, f"Approved and live: {', '.join(approved)}.", messages.SUCCESS)
+            self.message_user(
+                request, f"Approved and live: {full_stop(', '.join(approved))}", messages.SUCCESS
+            )
         return None
 
     @admin.action(description="Reject selected proposals, with a reason…", permissions=["change"])
@@ -324,7 +329,9 @@ class ProfileChangeRequestAdmin(
                         continue
                     rejected.append(change.partner.name)
                 if rejected:
-                    self.message_user(request, f"Rejected: {', '.join(rejected)}.", messages.SUCCESS)
+                    self.message_user(
+                        request, f"Rejected: {full_stop(', '.join(rejected))}", messages.SUCCESS
+                    )
                 return None
         else:
             form = ReasonForm()

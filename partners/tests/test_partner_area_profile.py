@@ -577,6 +577,21 @@ def test_the_pdm_approves_on_the_page_the_email_opens(acme, acme_user, pdm):
     assert "Approve (the changes go live)" not in text
 
 
+def test_approving_a_partner_whose_name_ends_with_a_full_stop_says_so_with_one(client, acme, acme_user, pdm):
+    acme.name = "Acme Cloud S.A."
+    acme.save(update_fields=["name"])
+    change = propose(acme, acme_user, description="Approved on its page.")
+    client.force_login(pdm)
+
+    response = client.post(
+        reverse("admin:partners_profilechangerequest_approve", args=[change.pk]), follow=True
+    )
+
+    assert [str(message) for message in response.context["messages"]] == [
+        "Approved and live: Acme Cloud S.A."
+    ]
+
+
 def test_the_pdm_rejects_on_the_proposals_page_with_a_reason(client, acme, acme_user, pdm):
     change = propose(acme, acme_user, description="Rejected on its page.")
     client.force_login(pdm)
