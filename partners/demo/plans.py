@@ -218,8 +218,9 @@ def email_local_part(first: str, last: str) -> str:
 class PartnerPlanner:
     """Draws partner plans for one day (`today`), given the programs that exist."""
 
-    def __init__(self, today: datetime.date, programs: list[ProgramInfo]):
+    def __init__(self, today: datetime.date, programs: list[ProgramInfo], demo_index: int | None = None):
         self.today = today
+        self.demo_index = demo_index  # the partner the demo partner user works for
         self.morning = datetime.datetime.combine(today, datetime.time(9), tzinfo=datetime.UTC)
         self.programs = sorted(programs, key=lambda p: p.slug)
         self.regions = list(catalogue.REGION_WEIGHTS)
@@ -264,6 +265,13 @@ class PartnerPlanner:
         plan.description = self._description(plan, hq)
         if plan.is_published and rng.random() < 0.12:
             plan.contacts = [self._contact(rng, index, k) for k in range(rng.randint(1, 3))]
+        if index == self.demo_index:
+            # Whoever signs in as the demo partner finds leads to answer, and one of each answer given.
+            statuses = (ContactRequestStatus.NEW,) * 2 + (
+                ContactRequestStatus.ACCEPTED,
+                ContactRequestStatus.DECLINED,
+            )
+            plan.contacts = [self._contact(rng, index, k, status) for k, status in enumerate(statuses)]
         return plan
 
     def _offices(self, rng, region, extra) -> list[OfficePlan]:
@@ -464,7 +472,7 @@ class PartnerPlanner:
             )
         return f"{pitch}\n\nIndustries served: {served}."
 
-    def _contact(self, rng, index, k) -> ContactPlan:
+    def _contact(self, rng, index, k, status: str | None = None) -> ContactPlan:
         firsts, lasts = catalogue.PEOPLE_NAMES[rng.choice(list(catalogue.PEOPLE_NAMES))]
         first, last = rng.choice(firsts), rng.choice(lasts)
         company = (
@@ -472,10 +480,11 @@ class PartnerPlanner:
         )
         country = rng.choice(rng.choice(list(catalogue.CITIES_BY_REGION.values())))[0]
         submitted = self.morning - datetime.timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 600))
-        status = rng.choices(
+        drawn = rng.choices(
             (ContactRequestStatus.NEW, ContactRequestStatus.ACCEPTED, ContactRequestStatus.DECLINED),
             (60, 30, 10),
         )[0]
+        status = status or drawn
         responded = None
         if status != ContactRequestStatus.NEW:
             responded = min(submitted + datetime.timedelta(hours=rng.randint(1, 72)), self.morning)

@@ -100,7 +100,7 @@ def seed_demo_network(
     report = SeedReport(partners_requested=partners)
     today = timezone.localdate()
     lookups = _prepare(report)
-    planner = PartnerPlanner(today, _program_infos())
+    planner = PartnerPlanner(today, _program_infos(), demo_index=demo_partner_index(partners))
     writer = writer or writer_for_connection()
 
     def write(plans: list[PartnerPlan]) -> None:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.accounts.models import User
-from partners.choices import EnrollmentStatus, PartnerType
+from partners.choices import ContactRequestStatus, EnrollmentStatus, PartnerType
 from partners.demo import catalogue
 from partners.demo.plans import PartnerPlanner, ProgramInfo
 from partners.demo.seeding import ADMIN, DEMO_USERS, PARTNER_USER, PDM, seed_demo_network
@@ -208,3 +208,21 @@ def test_a_demo_partner_edited_in_the_admin_shows_what_changed(client, writer):
     assert changed["Changes"].startswith(f"Description: {before[:40]}")
     assert changed["Changes"].endswith("\N{RIGHTWARDS ARROW} Landing zones for ports and harbours.")
     assert (created["Comment"], created["Change reason"], created["Changes"]) == ("Created", "", "")
+
+
+def test_the_demo_partner_has_leads_to_answer(client):
+    seed_demo_network(partners=PARTNERS)
+    partner_user = User.objects.get(username=PARTNER_USER.username)
+    client.force_login(partner_user)
+
+    response = client.get(reverse("my:leads"))
+
+    leads = ContactRequest.objects.filter(partner=partner_user.partner)
+    assert set(leads.values_list("status", flat=True)) == set(ContactRequestStatus.values)
+    page = response.content.decode()
+    for lead in leads:
+        assert html.escape(lead.company) in page
+    # One waits for an answer, which the lead's page offers.
+    waiting = leads.filter(status=ContactRequestStatus.NEW).first()
+    detail = client.get(reverse("my:lead-detail", args=[waiting.reference])).content.decode()
+    assert reverse("my:lead-accept", args=[waiting.reference]) in detail
