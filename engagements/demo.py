@@ -18,7 +18,6 @@ from engagements.choices import (
     AccessScope,
     AgreementType,
     EngagementStage,
-    EngagementStatus,
     PartnerRole,
     ProcurementModel,
     ServicesBuyer,
@@ -243,8 +242,6 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         stage=EngagementStage.OPERATED,
         reached_on=_days_ago(400),
     )
-    # Operated for over a year: under way, as a step reached would have made it, not merely proposed.
-    services.engagement_status_change(user=am, engagement=operations, status=EngagementStatus.ACTIVE)
     first_operator = msp or _pick(rng, consulting, PartnerRole.CONSULTING_LEAD, exclude={lead.pk}) or lead
     role = PartnerRole.MANAGED_SERVICE if msp else PartnerRole.CONSULTING_LEAD
     old = services.engagement_partner_add(

@@ -623,6 +623,9 @@ def _engagement_start(
     engagement.description = description
     engagement.procurement_model = procurement_model
     engagement.stage = stage
+    if stage != STAGE_ORDER[0] and engagement.status == EngagementStatus.PROPOSED:
+        # Recorded already under way: as reaching a step would have made it (engagement_stage_advance).
+        engagement.status = EngagementStatus.ACTIVE
     engagement.contact_request = contact_request
     engagement.created_by = user
     validate_or_refuse(engagement)

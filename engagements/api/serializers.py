@@ -162,7 +162,10 @@ class EngagedPartnerBriefSerializer(serializers.ModelSerializer):
 class EngagementSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     customer = customer_field()
     stage = serializers.ChoiceField(
-        choices=EngagementStage.choices, required=False, help_text="Where the journey starts (on create)."
+        choices=EngagementStage.choices,
+        required=False,
+        help_text="Where the journey starts (on create); started past its first step, the engagement is "
+        "active.",
     )
     stage_events = StageEventSerializer(many=True, read_only=True)
     partners = EngagedPartnerBriefSerializer(many=True, read_only=True, source="current_partners")

@@ -15,7 +15,7 @@ from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedEr
 from apn_portal.outbox.models import OutboxMessage
 from engagements import services
 from engagements.choices import AccessScope, EngagementStage, EngagementStatus, PartnerRole
-from engagements.models import AccessGrant, Customer, EngagementPartner
+from engagements.models import AccessGrant, Customer, Engagement, EngagementPartner
 from partners.choices import ContactRequestStatus, PartnerType
 from partners.services import customer_reference_set_validated
 from tests.factories import (
@@ -368,6 +368,19 @@ def test_the_first_step_recorded_says_what_it_is_whatever_the_engagement_starts_
             "Where the engagement stood when it was recorded here: the steps before "
             f"{EngagementStage(stage).label} were not recorded."
         )
+
+
+@pytest.mark.parametrize("stage", EngagementStage.values)
+def test_an_engagement_recorded_already_under_way_is_active_as_a_step_reached_makes_it(setup, stage):
+    customer, admin, _account, _engaged = setup
+
+    engagement = services.engagement_create(
+        user=admin, customer=customer, title="Licensing", workload="Licensing service", stage=stage
+    )
+
+    expected = EngagementStatus.PROPOSED if stage == EngagementStage.ON_PREMISES else EngagementStatus.ACTIVE
+    assert engagement.status == expected
+    assert Engagement.objects.get(pk=engagement.pk).status == expected
 
 
 def test_stages_advance_in_order_with_dates(setup):
