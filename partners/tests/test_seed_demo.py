@@ -208,6 +208,8 @@ def test_a_demo_partner_edited_in_the_admin_shows_what_changed(client, writer):
     assert changed["Changes"].startswith(f"Description: {before[:40]}")
     assert changed["Changes"].endswith("\N{RIGHTWARDS ARROW} Landing zones for ports and harbours.")
     assert (created["Comment"], created["Change reason"], created["Changes"]) == ("Created", "", "")
+    # The seed wrote the first version, not a person: the page says so rather than "None".
+    assert (changed["Changed by"], created["Changed by"]) == ("Priya Raman", "The portal")
 
 
 def test_the_demo_partner_has_leads_to_answer(client):
