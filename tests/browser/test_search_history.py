@@ -282,3 +282,37 @@ def test_after_back_failed_the_filters_button_does_not_count_the_page_lefts_filt
     expect(page.locator(".fap-active")).to_be_hidden()
     expect(page.locator("#filters-toggle")).to_have_text("Filters", use_inner_text=True)
     expect(page.get_by_role("button", name="Apply filters")).to_be_visible()
+
+
+def test_forward_again_to_the_page_left_after_back_failed_brings_it_back_as_it_was(
+    plain_http_live_server, plain_http, network, browser
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    address = f"{plain_http_live_server.url}/partners/?industry=healthcare&sort=name"
+    page.goto(address, wait_until="networkidle")
+    page.locator("#facet-industry").get_by_label("Healthcare").uncheck()
+    expect(page).to_have_url(re.compile(r"\?sort=name$"))
+    # Words no partner has: the page left has no Industries box, so Back puts Healthcare in a hidden field.
+    words = page.get_by_label("Search partners")
+    for i in range(11):
+        words.fill(f"nowhere{i}")
+        expect(page).to_have_url(re.compile(rf"q=nowhere{i}&sort=name$"))
+    history_restores = re.compile(r".*/partners/.*")
+    page.route(history_restores, _fail_history_restores("offline"))
+    page.evaluate("history.go(-12)")
+    expect(page).to_have_url(re.compile(r"\?industry=healthcare&sort=name$"))
+    expect(page.locator("#search-failed")).to_be_visible()
+    page.unroute(history_restores)
+
+    # Forward again, back on line, to the page left: its results, and what it says of them, as they were.
+    page.evaluate("history.go(12)")
+    expect(page).to_have_url(re.compile(r"\?q=nowhere10&sort=name$"))
+    expect(page.locator("#search-failed")).to_have_count(0)
+    expect(_chips(page)).to_have_text(["Words: nowhere10"])
+    expect(page.locator(".fap-active")).to_be_visible()
+    # The next search is the words typed, with no Healthcare that neither a box nor a chip shows.
+    words.fill("cloud")
+    expect(page).to_have_url(re.compile(r"\?q=cloud"))
+    assert parse_qs(urlsplit(page.url).query) == {"q": ["cloud"], "sort": ["name"]}
+    expect(page.locator(".partner-list")).to_contain_text("Acme Cloud")
+    expect(_chips(page)).to_have_text(["Words: cloud"])

@@ -351,8 +351,15 @@
   // What the page left said of its own results (its filters in use, their number, the counts beside the
   // boxes) would contradict the boxes and the address: not shown (find-a-partner.css) until a search
   // replaces the region. htmx reports an error status, not a request that could not be sent.
+  // htmx would keep this page, as it is left, under the address of the page it replaced in vain (it moves
+  // on to the new address only on success): Back or Forward to that one would bring it back with its
+  // filters in use hidden and the other's values in hidden fields, sent along by its next search. The
+  // message, until a search removes it, tells htmx to keep no copy (hx-history="false"): the page left
+  // comes back as it was kept, or from the server.
   function sayTheHistoryFailed() {
     sayTheSearchFailed();
+    var failed = document.getElementById("search-failed");
+    if (failed) failed.setAttribute("hx-history", "false");
     var form = document.getElementById("partner-search");
     if (!form) return;
     showAddress(form, window.location.href);
