@@ -256,12 +256,37 @@ def test_the_scorecard_says_when_the_partner_qualifies_for_more(acme_client, acm
 
     assert "Current tier Registered" in page
     assert "Qualifies for Select" in page
-    assert "A Partner Development Manager reviews promotions; none is assigned to Acme Cloud yet." in page
+    assert (
+        "The partner network's team (you have no Partner Development Manager at the moment) reviews "
+        "promotions." in page
+    )
 
     acme.pdm = PdmFactory()
     acme.save()
     page = text_of(acme_client.get(reverse("my:scorecard")))
     assert "Your Partner Development Manager reviews promotions." in page
+
+
+@pytest.mark.parametrize("leaving", ["deactivated", "role-removed"])
+def test_a_partner_whose_pdm_left_is_not_told_its_pdm_reviews_promotions(acme_client, acme, leaving):
+    """Worded as the references and profile pages word who reviews (profile_change_reviewer): a PDM
+    still recorded on the partner but deactivated, or no longer a PDM, reviews nothing."""
+    acme.pdm = PdmFactory()
+    acme.save()
+    give_select_evidence(acme)
+    if leaving == "deactivated":
+        type(acme.pdm).objects.filter(pk=acme.pdm.pk).update(is_active=False)
+    else:
+        acme.pdm.groups.clear()
+
+    page = text_of(acme_client.get(reverse("my:scorecard")))
+
+    assert "Qualifies for Select" in page
+    assert "Your Partner Development Manager" not in page
+    assert (
+        "The partner network's team (you have no Partner Development Manager at the moment) reviews "
+        "promotions." in page
+    )
 
 
 def test_a_partner_whose_evidence_lapsed_sees_what_keeping_its_tier_and_the_next_one_take(acme_client, acme):

@@ -69,7 +69,11 @@ def _area_page(request, template: str, partner: Partner, section: str, context: 
 def scorecard(request):
     partner = _own_partner(request)
     return _area_page(
-        request, "my/scorecard.html", partner, "scorecard", {"scorecard": partner_scorecard(partner)}
+        request,
+        "my/scorecard.html",
+        partner,
+        "scorecard",
+        {"scorecard": partner_scorecard(partner), "reviewer": profile_change_reviewer(partner)},
     )
 
 
