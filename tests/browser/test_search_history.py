@@ -316,3 +316,33 @@ def test_forward_again_to_the_page_left_after_back_failed_brings_it_back_as_it_w
     assert parse_qs(urlsplit(page.url).query) == {"q": ["cloud"], "sort": ["name"]}
     expect(page.locator(".partner-list")).to_contain_text("Acme Cloud")
     expect(_chips(page)).to_have_text(["Words: cloud"])
+
+
+def test_after_back_failed_the_window_title_names_the_search_of_the_address(
+    plain_http_live_server, plain_http, network, browser
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{plain_http_live_server.url}/partners/?q=data", wait_until="networkidle")
+    expect(page).to_have_title("Find a partner: data · APN Portal")
+    _search_in_place(page, 11)
+    page.get_by_label("Search partners").fill("cloud")
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+    expect(page).to_have_title("Find a partner: cloud · APN Portal")
+    history_restores = re.compile(r".*/partners/.*")
+    page.route(history_restores, _fail_history_restores("server error"))
+
+    page.evaluate("history.go(-12)")  # back to "data", which htmx no longer keeps
+    expect(page).to_have_url(re.compile(r"\?q=data$"))
+    expect(page.locator("#search-failed")).to_be_visible()
+    # The tab and the history list name the words of the address and of the search box, not those left.
+    expect(page.get_by_label("Search partners")).to_have_value("data")
+    expect(page).to_have_title("Find a partner: data · APN Portal")
+    page.unroute(history_restores)
+
+    page.evaluate("history.go(12)")  # Forward, back on line, to the page left
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+    expect(page).to_have_title("Find a partner: cloud · APN Portal")
+    page.evaluate("history.go(-12)")  # "data" again, from the server this time
+    expect(page).to_have_url(re.compile(r"\?q=data$"))
+    expect(page.locator("#search-failed")).to_have_count(0)
+    expect(page).to_have_title("Find a partner: data · APN Portal")

@@ -344,6 +344,26 @@
     });
   }
 
+  // The window title partners/search.html gives `address`, which the tab and the history list show: the
+  // words if the server would search them (as long as the box takes, not blank), and the page asked for
+  // (one past the last would be said to be the last). Of a parameter sent twice the server reads the last.
+  function titleOf(address) {
+    var params = new URL(address, window.location.href).searchParams;
+    function last(name) {
+      var values = params.getAll(name);
+      return values.length ? values[values.length - 1].trim() : "";
+    }
+    var title = "Find a partner";
+    var words = last("q");
+    var box = document.getElementById("id_q");
+    var longest = box && box.maxLength > 0 ? box.maxLength : Infinity;
+    if (words && words.length <= longest) title += ": " + words;
+    var number = last("page");
+    if (/^[0-9]+$/.test(number) && Number(number) > 1) title += " (page " + Number(number) + ")";
+    var site = document.title.lastIndexOf(" · ");
+    return title + (site === -1 ? "" : document.title.slice(site));
+  }
+
   // Back or Forward to a page htmx no longer keeps (it keeps ten) asks the server for it, after the
   // address has changed: if the server errs, or the connection is down, the results of the page left stand
   // under the address of the other. Said as any failed search is, so that the next one is sent (see
@@ -360,6 +380,7 @@
     sayTheSearchFailed();
     var failed = document.getElementById("search-failed");
     if (failed) failed.setAttribute("hx-history", "false");
+    document.title = titleOf(window.location.href);
     var form = document.getElementById("partner-search");
     if (!form) return;
     showAddress(form, window.location.href);
