@@ -178,7 +178,11 @@ def test_access_to_the_end_of_a_day_reads_as_that_day_not_as_the_midnight_after_
         f"Alpha Partners Ltd can now use role Finance on account {alpha.management.account_id} until the end "
         f"of {chosen} ({zone})."
     ]
-    table = granted.content.decode().split('<table class="data-table grants">')[1].split("</table>")[0]
+    table = (
+        granted.content.decode()
+        .split('<table class="data-table data-table--cards grants">')[1]
+        .split("</table>")[0]
+    )
     assert f"The end of {chosen} ({zone})" in table
     assert midnight_after not in table
     revoke = client.get(reverse("engagements:access-revoke", args=[grant.pk])).content.decode()

@@ -200,7 +200,7 @@ def test_a_revoked_grant_reads_as_lasting_until_it_was_revoked_not_until_its_pla
     page = client.get(reverse("engagements:access")).content.decode()
 
     row = next(row for row in page.split("<tr>") if revoked.role_arn in row)
-    cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     until = revoked.account.customer.local_time(revoked.revoked_at)
     access_until = re.sub(r"<[^>]+>", " ", cells[5])
     assert f"{until.day} {until:%b %Y, %H:%M %Z}" in access_until

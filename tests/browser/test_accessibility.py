@@ -364,6 +364,34 @@ def test_the_access_page_fits_a_phone(plain_http_live_server, plain_http, custom
     assert overflow <= 0
 
 
+# A common phone today (390 CSS px): wider than PHONE, and still far narrower than a nine-column table.
+A_PHONE = {"width": 390, "height": 844}
+
+
+def test_on_a_phone_a_grants_revoke_button_is_on_screen_and_works(
+    plain_http_live_server, plain_http, customer_with_a_grant, browser
+):
+    page = browser.new_page(viewport=A_PHONE)
+    page.goto(f"{plain_http_live_server.url}/accounts/login/?next=/my/access/")
+    page.get_by_label("Username").fill("it-lead")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    revoke = page.get_by_role("link", name=re.compile(r"^Revoke"))
+    expect(revoke).to_be_attached()
+    page.wait_for_load_state("load")
+
+    # Found by looking down the page, not by discovering that the table scrolls sideways: measured before
+    # anything scrolls (a click would scroll the table's box to the button first).
+    box = revoke.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= A_PHONE["width"], box
+    assert page.evaluate("[scrollX, document.querySelector('.table-scroll').scrollLeft]") == [0, 0]
+    revoke.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("access?")
+    page.get_by_label("Why is the access revoked?").fill("The contract ended.")
+    page.get_by_role("button", name="Revoke access").click()
+    expect(page.get_by_text("No partner holds access to your accounts now.")).to_be_visible()
+
+
 @pytest.fixture
 def a_lead_from_a_long_address():
     partner = PartnerFactory(name="Acme Cloud", slug="acme")
