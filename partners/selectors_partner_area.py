@@ -1,4 +1,4 @@
-"""Reads for the partner's own signed-in area (/my/): its tier scorecard and its leads.
+"""Reads for the partner's own signed-in area (/my/): its tier scorecard, programs and leads.
 
 Kept beside selectors.py (tier evaluation, public and admin reads) so each module stays small.
 """
@@ -6,10 +6,17 @@ Kept beside selectors.py (tier evaluation, public and admin reads) so each modul
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet, Window
-from django.utils import timezone
+from django.db.models import BooleanField, Case, Count, Q, QuerySet, When, Window
+from django.utils import dateformat, timezone
 
-from partners.choices import CertificationLevel, ContactRequestStatus, ProfileChangeStatus, RequirementMetric
+from partners.choices import (
+    AuditResult,
+    CertificationLevel,
+    ContactRequestStatus,
+    EnrollmentStatus,
+    ProfileChangeStatus,
+    RequirementMetric,
+)
 from partners.models import (
     Certification,
     ContactRequest,
@@ -139,6 +146,65 @@ def partner_scorecard(partner: Partner, *, days_ahead: int | None = None) -> Tie
         ),
         falls_short_on=falls_short_on,
     )
+
+
+@dataclass(frozen=True)
+class EnrollmentStanding:
+    """One of the partner's program enrollments as its staff read it: where it stands, in words."""
+
+    enrollment: ProgramEnrollment
+    # "Applied", "Audit scheduled for 3 Dec 2026", "Not accepted" (an application revoked), ...
+    status: str
+    # The .status--<tone> of the badge: pending, approved, rejected or superseded.
+    tone: str
+    # Expired or revoked, or approved but past its expiry day (the night's check has not expired it yet).
+    ended: bool
+    # Why it ended, as the PDM or the scheduled check recorded it.
+    reason: str = ""
+    # Its audit is dated today or later, with no result yet.
+    audit_to_come: bool = False
+
+
+def _enrollment_standing(enrollment: ProgramEnrollment, today: datetime.date) -> EnrollmentStanding:
+    e = enrollment
+    to_come = e.audit_date is not None and e.audit_date >= today and not e.audit_result
+
+    def standing(status: str, tone: str, ended: bool = False, reason: str = "") -> EnrollmentStanding:
+        return EnrollmentStanding(e, status, tone, ended, reason or e.status_reason, to_come)
+
+    if e.status == EnrollmentStatus.APPROVED:
+        if e.expires_on < today:
+            return standing("Expired", "superseded", True, "Not renewed in time.")
+        return standing("Approved", "approved")
+    if e.status == EnrollmentStatus.EXPIRED:
+        return standing("Expired", "superseded", True)
+    if e.status == EnrollmentStatus.REVOKED:
+        # Revoking an application refuses it (enrollment_revoke): it was never approved.
+        return standing("Revoked" if e.approved_on else "Not accepted", "rejected", True)
+    # Still open: a recorded audit says more than the step it was recorded at.
+    if e.audit_result == AuditResult.FAILED:
+        return standing(f"Audit failed on {dateformat.format(e.audit_date, 'j M Y')}", "rejected")
+    if e.audit_result == AuditResult.PASSED:
+        return standing("Audit passed: waiting for approval", "pending")
+    if e.status == EnrollmentStatus.AUDIT_SCHEDULED and e.audit_date is not None:
+        return standing(f"Audit scheduled for {dateformat.format(e.audit_date, 'j M Y')}", "pending")
+    return standing(e.get_status_display(), "pending")
+
+
+def enrollments_of_partner(partner_id: int) -> list[EnrollmentStanding]:
+    """Every program enrollment of the partner, applications and ended ones too, in one query: live ones
+    first, then ended ones, the most recently applied first within each."""
+    today = timezone.localdate()
+    ended = Q(status__in=[EnrollmentStatus.EXPIRED, EnrollmentStatus.REVOKED]) | Q(
+        status=EnrollmentStatus.APPROVED, expires_on__lt=today
+    )
+    enrollments = (
+        ProgramEnrollment.objects.filter(partner_id=partner_id)
+        .select_related("program")
+        .annotate(has_ended=Case(When(ended, then=True), default=False, output_field=BooleanField()))
+        .order_by("has_ended", "-applied_on", "-id")
+    )
+    return [_enrollment_standing(enrollment, today) for enrollment in enrollments]
 
 
 def contact_requests_of_partner(partner_id: int, status: str | None = None) -> QuerySet[ContactRequest]:

@@ -8,6 +8,7 @@ app_name = "my"
 
 urlpatterns = [
     path("", account.scorecard, name="scorecard"),
+    path("programs/", account.programs, name="programs"),
     path("leads/", account.leads, name="leads"),
     path("leads/<slug:reference>/", account.lead_detail, name="lead-detail"),
     path("leads/<slug:reference>/accept/", account.lead_accept, name="lead-accept"),

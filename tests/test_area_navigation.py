@@ -28,6 +28,7 @@ def test_a_partners_staff_reach_every_section_from_any_page(client, page):
 
     for section in [
         "my:scorecard",
+        "my:programs",
         "my:references",
         "my:leads",
         "engagements:engagement-list",

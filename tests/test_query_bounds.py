@@ -60,6 +60,7 @@ SITE_PAGES = {
     ],
     "partner area": [
         lambda w: "/my/",
+        lambda w: "/my/programs/",
         lambda w: "/my/leads/",
         lambda w: f"/my/leads/{w.contact.reference}/",
         lambda w: "/my/references/",

@@ -39,7 +39,15 @@ from tests.textarea import as_the_browser_sends, typed_in_paragraphs
 
 pytestmark = pytest.mark.django_db
 
-MY_PAGES = ["my:scorecard", "my:leads", "my:references", "my:reference-new", "my:profile", "my:profile-edit"]
+MY_PAGES = [
+    "my:scorecard",
+    "my:programs",
+    "my:leads",
+    "my:references",
+    "my:reference-new",
+    "my:profile",
+    "my:profile-edit",
+]
 
 
 def today():

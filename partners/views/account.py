@@ -1,5 +1,5 @@
-"""A partner's own signed-in area under /my/: tier scorecard, leads inbox, customer references, profile
-preview and edits.
+"""A partner's own signed-in area under /my/: tier scorecard, program enrollments, leads inbox, customer
+references, profile preview and edits.
 
 Every page reads only the signed-in user's own organisation: a lead of another partner is a 404, as if it
 did not exist.
@@ -31,6 +31,7 @@ from partners.selectors_partner_area import (
     PROFILE_REFERENCES,
     contact_request_status_counts,
     contact_requests_of_partner,
+    enrollments_of_partner,
     partner_profile_preview,
     partner_scorecard,
     profile_change_pending,
@@ -74,6 +75,18 @@ def scorecard(request):
         partner,
         "scorecard",
         {"scorecard": partner_scorecard(partner), "reviewer": profile_change_reviewer(partner)},
+    )
+
+
+@partner_staff_required
+def programs(request):
+    partner = _own_partner(request)
+    return _area_page(
+        request,
+        "my/programs.html",
+        partner,
+        "programs",
+        {"enrollments": enrollments_of_partner(partner.pk), "reviewer": profile_change_reviewer(partner)},
     )
 
 

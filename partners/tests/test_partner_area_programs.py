@@ -1,0 +1,235 @@
+"""The partner's programs page (/my/programs/): every enrollment of its own, applications and ended ones too,
+with what the PDM decided and why; the public profile and the scorecard show only the approved ones."""
+
+import datetime
+import re
+from html import unescape
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from apn_portal.accounts.choices import StaffRole
+from partners.choices import AuditResult, EnrollmentStatus
+from tests.factories import (
+    ApprovedEnrollmentFactory,
+    CustomerUserFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    ProgramEnrollmentFactory,
+    StaffUserFactory,
+    program,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def today():
+    return timezone.localdate()
+
+
+def days(n):
+    return today() + datetime.timedelta(days=n)
+
+
+def text_of(response) -> str:
+    html = response.content.decode()
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())
+
+
+def rows_of(response) -> list[str]:
+    """Each enrollment's row of the table, as read."""
+    body = re.search(r"<tbody>(.*?)</tbody>", response.content.decode(), flags=re.S).group(1)
+    return [text_of_html(row) for row in re.findall(r"<tr\b.*?</tr>", body, flags=re.S)]
+
+
+def text_of_html(html: str) -> str:
+    # A tag is a space, but not before the comma a browser shows right after a date's <time>.
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()).replace(" ,", ",")
+
+
+@pytest.fixture
+def acme():
+    return PartnerFactory(name="Acme Cloud", slug="acme-cloud")
+
+
+@pytest.fixture
+def acme_client(client, acme):
+    client.force_login(PartnerUserFactory(partner=acme))
+    return client
+
+
+def test_every_enrollment_shows_its_status_dates_and_reason(acme_client, acme):
+    ProgramEnrollmentFactory(partner=acme, program=program("devops"), applied_on=days(-3))
+    ProgramEnrollmentFactory(
+        partner=acme, program=program("security"), status=EnrollmentStatus.UNDER_REVIEW, applied_on=days(-10)
+    )
+    ProgramEnrollmentFactory(
+        partner=acme,
+        program=program("data-analytics"),
+        status=EnrollmentStatus.AUDIT_SCHEDULED,
+        applied_on=days(-20),
+        audit_date=days(14),
+    )
+    ApprovedEnrollmentFactory(
+        partner=acme,
+        program=program("migration"),
+        applied_on=days(-60),
+        audit_date=days(-45),
+        audit_result=AuditResult.PASSED,
+        approved_on=days(-40),
+        expires_on=days(300),
+    )
+    ProgramEnrollmentFactory(
+        partner=acme,
+        program=program("databases"),
+        status=EnrollmentStatus.REVOKED,
+        applied_on=days(-100),
+        status_reason="Two of the four customer references could not be confirmed.",
+    )
+    ProgramEnrollmentFactory(
+        partner=acme,
+        program=program("containers"),
+        status=EnrollmentStatus.REVOKED,
+        applied_on=days(-500),
+        approved_on=days(-400),
+        expires_on=days(700),
+        status_reason="The partner no longer runs the service.",
+    )
+
+    response = acme_client.get(reverse("my:programs"))
+
+    assert response.status_code == 200
+    rows = rows_of(response)
+    assert len(rows) == 6
+    assert rows[0].startswith("DevOps Competency") and "Applied" in rows[0]
+    assert f"Applied {days(-3):%-d %b %Y}" in rows[0]
+    assert "Required, not scheduled yet" in rows[0]  # DevOps asks for an audit
+    assert "Under review" in rows[1]
+    assert f"Audit scheduled for {days(14):%-d %b %Y}" in rows[2]
+    assert "Approved" in rows[3]
+    assert f"{days(-45):%-d %b %Y}, passed" in rows[3]
+    assert f"{days(-40):%-d %b %Y}, valid until {days(300):%-d %b %Y}" in rows[3]
+    # A refused application and a revoked approval both end, each with the PDM's reason.
+    assert "Not accepted" in rows[4]
+    assert "Two of the four customer references could not be confirmed." in rows[4]
+    assert "Revoked" in rows[5] and "The partner no longer runs the service." in rows[5]
+
+
+def test_a_failed_audit_is_shown_with_its_date(acme_client, acme):
+    ProgramEnrollmentFactory(
+        partner=acme,
+        program=program("security"),
+        status=EnrollmentStatus.AUDIT_SCHEDULED,
+        audit_date=days(-2),
+        audit_result=AuditResult.FAILED,
+    )
+
+    (row,) = rows_of(acme_client.get(reverse("my:programs")))
+
+    assert f"Audit failed on {days(-2):%-d %b %Y}" in row
+    assert f"{days(-2):%-d %b %Y}, failed" in row
+
+
+def test_live_enrollments_come_first_then_ended_ones_newest_first_within_each(acme_client, acme):
+    ProgramEnrollmentFactory(
+        partner=acme,
+        program=program("migration"),
+        status=EnrollmentStatus.EXPIRED,
+        applied_on=days(-30),
+        approved_on=days(-25),
+        expires_on=days(-1),
+        status_reason="Expired: not renewed in time.",
+    )
+    ProgramEnrollmentFactory(partner=acme, program=program("security"), applied_on=days(-200))
+    ProgramEnrollmentFactory(
+        partner=acme, program=program("devops"), status=EnrollmentStatus.REVOKED, applied_on=days(-5)
+    )
+    ApprovedEnrollmentFactory(partner=acme, program=program("databases"), applied_on=days(-100))
+    # Past its expiry but not yet expired by the night's check: it has ended all the same.
+    ApprovedEnrollmentFactory(
+        partner=acme,
+        program=program("containers"),
+        applied_on=days(-2),
+        approved_on=days(-400),
+        expires_on=days(-1),
+    )
+
+    rows = rows_of(acme_client.get(reverse("my:programs")))
+
+    names = [row.split(" Competency")[0] for row in rows]
+    assert names == ["Database Service", "Security", "Container Service", "DevOps", "Migration"]
+    assert rows[2].startswith("Container Service Competency Expired")
+    assert "Expired: not renewed in time." in rows[4]
+
+
+def test_a_partner_without_enrollments_is_told_how_to_apply(acme_client, acme):
+    page = text_of(acme_client.get(reverse("my:programs")))
+
+    assert "No program enrollments yet." in page
+
+
+def test_a_partners_staff_never_see_another_partners_enrollments(acme_client, acme):
+    globex = PartnerFactory(name="Globex Systems")
+    ProgramEnrollmentFactory(
+        partner=globex,
+        program=program("security"),
+        status=EnrollmentStatus.REVOKED,
+        status_reason="Globex's secret reason.",
+    )
+    ApprovedEnrollmentFactory(partner=globex, program=program("devops"))
+    ApprovedEnrollmentFactory(partner=acme, program=program("migration"))
+
+    response = acme_client.get(reverse("my:programs"))
+
+    rows = rows_of(response)
+    assert len(rows) == 1 and rows[0].startswith("Migration Competency")
+    assert "Globex" not in text_of(response)
+
+
+def test_the_page_reads_in_a_constant_number_of_queries(acme_client, acme):
+    ApprovedEnrollmentFactory(partner=acme, program=program("migration"))
+    with CaptureQueriesContext(connection) as one:
+        assert acme_client.get(reverse("my:programs")).status_code == 200
+
+    for slug in ("security", "devops", "data-analytics", "databases", "containers"):
+        ProgramEnrollmentFactory(
+            partner=acme, program=program(slug), status=EnrollmentStatus.REVOKED, status_reason="No."
+        )
+        ProgramEnrollmentFactory(partner=acme, program=program(slug), status=EnrollmentStatus.UNDER_REVIEW)
+    with CaptureQueriesContext(connection) as eleven:
+        assert len(rows_of(acme_client.get(reverse("my:programs")))) == 11
+
+    assert len(eleven) == len(one)
+
+
+@pytest.mark.parametrize(
+    "make_user, direction",
+    [
+        pytest.param(CustomerUserFactory, "engagements:organisation", id="customer"),
+        pytest.param(lambda: StaffUserFactory(roles=[StaffRole.PDM]), "admin:index", id="pdm"),
+    ],
+)
+def test_people_who_are_not_a_partners_staff_are_refused_with_a_direction(client, make_user, direction):
+    client.force_login(make_user())
+
+    response = client.get(reverse("my:programs"))
+
+    assert response.status_code == 403
+    assert "This page is for a partner's staff" in text_of(response)
+    assert reverse(direction) in response.content.decode()
+
+
+def test_the_scorecard_and_the_navigation_link_to_the_page(acme_client, acme):
+    html = acme_client.get(reverse("my:scorecard")).content.decode()
+
+    outlook = html[html.index('id="outlook-heading"') :]
+    assert f'href="{reverse("my:programs")}"' in outlook
+    nav = re.search(r'<nav class="partner-area__nav".*?</nav>', html, flags=re.S).group(0)
+    assert f'href="{reverse("my:programs")}"' in nav
+
+    page = acme_client.get(reverse("my:programs")).content.decode()
+    assert f'href="{reverse("my:programs")}" aria-current="page"' in page
