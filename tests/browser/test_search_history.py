@@ -346,3 +346,29 @@ def test_after_back_failed_the_window_title_names_the_search_of_the_address(
     expect(page).to_have_url(re.compile(r"\?q=data$"))
     expect(page.locator("#search-failed")).to_have_count(0)
     expect(page).to_have_title("Find a partner: data · APN Portal")
+
+
+def test_back_from_a_profile_after_a_search_failed_shows_the_boxes_of_the_address(
+    plain_http_live_server, plain_http, network, browser
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{plain_http_live_server.url}/partners/?q=cloud", wait_until="networkidle")
+    searches = re.compile(r".*/partners/\?.*")
+    page.route(searches, lambda route: route.fulfill(status=500, body="Server Error (500)"))
+    _tick(page, "Retail")  # the search fails: Retail ticked over the results of the words alone
+    page.get_by_label("Sort by").select_option("name")
+    expect(page.locator("#search-failed")).to_be_visible()
+    page.unroute(searches)
+    page.get_by_role("link", name="Globex Cloud").first.click()
+    expect(page).to_have_url(re.compile(r"/partners/[^/?]+/$"))
+
+    page.go_back()  # the page is loaded again, for its address: the browser does not tick its boxes again
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+    expect(page.locator(".partner-list")).to_contain_text("Globex Cloud")
+    expect(_chips(page)).to_have_text(["Words: cloud"])
+    expect(page.locator("#facet-industry").get_by_label("Retail")).not_to_be_checked()
+    expect(page.get_by_label("Sort by")).to_have_value("")
+    # The next filter searches the words and itself alone.
+    _tick(page, "Healthcare")
+    expect(page.locator(".partner-list")).not_to_contain_text("Acme Cloud")
+    assert parse_qs(urlsplit(page.url).query) == {"q": ["cloud"], "industry": ["healthcare"]}
