@@ -161,10 +161,45 @@ def partner_tier_change(
         locked.save(update_fields=["tier", "grace_started_on", "grace_ends_on", "updated_at"])
         if source == TierChangeSource.MANUAL:  # the check keeps the figures of its own demotions
             _tier_health_refresh(locked)
+            # The check's demotions are emailed by the check (emails/checks/tier_demoted).
+            _tier_changed_tell(change, user)
         events.tier_changed(change)
     partner.tier = to_tier
     partner.at_risk_from, partner.qualifies_for_tier_id = locked.at_risk_from, locked.qualifies_for_tier_id
     return change
+
+
+def _tier_changed_tell(change: TierChange, user) -> None:
+    """The partner's staff and PDM read a PDM's promotion or demotion as they read the scheduled check's:
+    the new tier, the old one, the reason given, and whom to ask about it (its PDM; for a partner without
+    a current one, whoever made the change). Once per change, in its transaction."""
+    from partners.checks.contacts import partner_contacts  # the checks package imports this module
+
+    contacts = partner_contacts([change.partner_id]).get(change.partner_id)
+    if contacts is None:
+        return
+    promoted = change.to_tier.rank > change.from_tier.rank
+    changed_by = user.get_full_name() or user.get_username()
+    outbox_email_enqueue(
+        dedupe_key=f"tier-changed:{change.pk}",
+        to=contacts.staff_and_pdm,
+        for_partner=contacts.partner_id,
+        subject=(
+            f"{contacts.name} is promoted to {change.to_tier.name}"
+            if promoted
+            else f"{contacts.name} is now {change.to_tier.name} (was {change.from_tier.name})"
+        ),
+        template="emails/tier_changed",
+        context={
+            "partner": contacts,
+            "change": change,
+            "promoted": promoted,
+            "changed_by": changed_by,
+            "changed_by_email": user.email,
+            "scorecard_path": reverse("my:scorecard"),
+            "pdm_path": contacts.pdm_path_with_staff,
+        },
+    )
 
 
 @dataclass(frozen=True)
