@@ -372,3 +372,24 @@ def test_back_from_a_profile_after_a_search_failed_shows_the_boxes_of_the_addres
     _tick(page, "Healthcare")
     expect(page.locator(".partner-list")).not_to_contain_text("Acme Cloud")
     assert parse_qs(urlsplit(page.url).query) == {"q": ["cloud"], "industry": ["healthcare"]}
+
+
+def test_back_to_results_with_a_note_says_the_note_with_their_count(
+    plain_http_live_server, plain_http, network, browser
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{plain_http_live_server.url}/partners/?page=abc", wait_until="networkidle")
+    note = "That page number is not one we have, so the first page is shown."
+    expect(page.locator(".fap-notes")).to_have_text(note)
+    status = page.locator("#search-status")
+    page.get_by_label("Search partners").fill("cloud")
+    expect(page).to_have_url(re.compile(r"\?q=cloud$"))
+    expect(status).to_have_text("2 partners found")
+
+    # Back: the note changes what the results mean, and is said with their count, as a search says it.
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"\?page=abc$"))
+    expect(page.locator(".fap-notes")).to_have_text(note)
+    expect(status).to_have_text(f"4 partners. {note}")
+    page.go_forward()
+    expect(status).to_have_text("2 partners")

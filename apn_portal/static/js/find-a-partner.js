@@ -52,6 +52,15 @@
     return heading ? heading.textContent.replace(/\s+/g, " ").trim() : "";
   }
 
+  // The count and the notes about the search ("There is no tier “bogus”, so it was left out."), as a
+  // search says them (partners/_results.html): a note may change what the results mean.
+  function resultsShown() {
+    var notes = Array.from(document.querySelectorAll(".fap-notes li")).map(function (note) {
+      return note.textContent.replace(/\s+/g, " ").trim();
+    });
+    return countShown() + (notes.length ? ". " + notes.join(" ") : "");
+  }
+
   // "Use my location": fill the place's coordinates and search. While the browser finds the place the
   // button says so and ignores clicks, with aria-disabled: a disabled button would lose keyboard focus,
   // to the top of the page. Once the place is found (or not) it is ready again, before the search goes:
@@ -244,17 +253,18 @@
 
   // Back and Forward: htmx puts back a copy of the page as it was left, with the search box as the server
   // first wrote it (a copy keeps attributes, not what was typed), or asks the server for the page again.
-  // Either way the address is what the results searched for. Their count is said, as a search's is: the
-  // copy's status says what it said as the page was left (that a search failed, say), and a screen reader
-  // would hear nothing of the change. It is emptied at once and the count written a moment later, as a
-  // live region just put in the page is not heard saying what it came with; unless a search goes first.
+  // Either way the address is what the results searched for. Their count and notes are said, as a
+  // search's are: the copy's status says what it said as the page was left (that a search failed, say),
+  // and a screen reader would hear nothing of the change. It is emptied at once and the count written a
+  // moment later, as a live region just put in the page is not heard saying what it came with; unless a
+  // search goes first.
   var countToSay = null;
   document.addEventListener("htmx:historyRestore", function () {
     showWords(window.location.href);
     say("");
     window.clearTimeout(countToSay);
     countToSay = window.setTimeout(function () {
-      say(countShown());
+      say(resultsShown());
     }, 100);
   });
   document.addEventListener("htmx:beforeRequest", function () {
