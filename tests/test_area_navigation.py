@@ -5,14 +5,19 @@ import re
 import pytest
 from django.urls import reverse
 
+from apn_portal.accounts.choices import StaffRole
+from engagements.models import TeamMember
 from tests.factories import (
     AccountManagerFactory,
     CustomerUserFactory,
+    EngagementFactory,
     PartnerUserFactory,
     PdmFactory,
+    SolutionsArchitectFactory,
     StaffUserFactory,
     SuperUserFactory,
     SupportEngineerFactory,
+    TamFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +119,58 @@ def test_an_anonymous_visitor_is_led_to_no_signed_in_area(client):
     assert "Customers: your AWS accounts, engagements, partners' access and support cases." in " ".join(
         home.replace("&#x27;", "'").split()
     )
+
+
+# The signed-in area's own navigation offers a provider's staff member only the sections their roles can
+# ever fill, or that their seats on a customer's team fill -------------------------------------------
+
+AREA_NAV = re.compile(r'<nav class="partner-area__nav" aria-label="Your area">(.*?)</nav>', re.DOTALL)
+CUSTOMERS = {"/my/customers/": "My customers"}
+ENGAGEMENTS = {"/my/engagements/": "Engagements"}
+CASES = {"/my/support/cases/": "Support cases"}
+DASHBOARD = {"/pdm/": "Network dashboard"}
+LOOKING_AFTER_CUSTOMERS = CUSTOMERS | ENGAGEMENTS | CASES
+
+
+def on_a_team(make_user):
+    """A staff member in the team's Professional Services seat, which any of the provider's staff may take:
+    the customer's records open to them as to its Account Manager."""
+
+    def make():
+        user = make_user()
+        TeamMember.objects.create(engagement=EngagementFactory(), user=user, role="professional_services")
+        return user
+
+    return make
+
+
+PROVIDER_SECTIONS = {
+    "account manager": (AccountManagerFactory, LOOKING_AFTER_CUSTOMERS),
+    "solutions architect": (SolutionsArchitectFactory, LOOKING_AFTER_CUSTOMERS),
+    "tam": (TamFactory, LOOKING_AFTER_CUSTOMERS),
+    # Every customer's cases are theirs, and no customer, engagement or account is.
+    "support engineer": (SupportEngineerFactory, CASES),
+    "pdm": (PdmFactory, DASHBOARD),
+    "pdm and account manager": (
+        lambda: StaffUserFactory(roles=[StaffRole.PDM, StaffRole.ACCOUNT_MANAGER]),
+        LOOKING_AFTER_CUSTOMERS | DASHBOARD,
+    ),
+    "support engineer on a team": (on_a_team(SupportEngineerFactory), LOOKING_AFTER_CUSTOMERS),
+    "pdm on a team": (on_a_team(PdmFactory), LOOKING_AFTER_CUSTOMERS | DASHBOARD),
+    # Professional Services consultants, who have customers only through the teams they sit on.
+    "provider staff without a role": (StaffUserFactory, LOOKING_AFTER_CUSTOMERS),
+    "superuser": (SuperUserFactory, LOOKING_AFTER_CUSTOMERS | DASHBOARD),
+}
+
+
+@pytest.mark.parametrize("staff", list(PROVIDER_SECTIONS))
+def test_the_area_navigation_offers_provider_staff_only_the_sections_they_can_use(client, staff):
+    make_user, expected = PROVIDER_SECTIONS[staff]
+    client.force_login(make_user())
+
+    page = client.get(reverse("support:case-list"))
+
+    assert page.status_code == 200
+    assert links_in(AREA_NAV, page.content.decode()) == expected
+    for path in expected:
+        assert client.get(path).status_code == 200, path

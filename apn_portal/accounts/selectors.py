@@ -99,6 +99,34 @@ def home_areas_of(user) -> list[HomeArea]:
     return areas or [CUSTOMERS_AREA]
 
 
+def provider_sections_of(user) -> frozenset[str]:
+    """The sections of the signed-in area (templates/_area_nav.html) a provider staff member can find
+    something in: "customers", "engagements", "support" (cases) and "dashboard". The customers'
+    sections (engagements_visible_to, customers_assigned_to, cases_visible_to) hold what an Account
+    Manager, Solutions Architect or TAM looks after, and what a seat on a customer's team opens, which any
+    staff may take (Professional Services): so staff with such a role or with no role (the consultants)
+    have them, and a Cloud Support Engineer or a PDM only while a seat gives them something there (up to
+    two queries, for them alone). A support engineer sees every case; a PDM has the network dashboard."""
+    from engagements.selectors import customers_assigned_to, engagements_visible_to
+
+    if not user_is_signed_in(user):
+        return frozenset()
+    if user.is_superuser:
+        return frozenset({"customers", "engagements", "support", "dashboard"})
+    sections = set()
+    support_engineer, pdm = user.has_role(StaffRole.SUPPORT_ENGINEER), user.is_pdm
+    if support_engineer:
+        sections.add("support")
+    if pdm:
+        sections.add("dashboard")
+    looks_after = any(user.has_role(role) for role in CUSTOMER_FACING_ROLES)
+    if looks_after or not (support_engineer or pdm) or customers_assigned_to(user).exists():
+        sections |= {"customers", "engagements", "support"}
+    elif engagements_visible_to(user).exists():  # a consultant on a Professional Services engagement
+        sections.add("engagements")
+    return frozenset(sections)
+
+
 # The fields naming somebody in a role rather than for what they did: what stops them going is the
 # role's own guard (the leaving problems user_deletion_problems asks first), or a seat or assignment
 # Django's deletion names as protected.

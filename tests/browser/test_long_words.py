@@ -170,7 +170,8 @@ CRAWLS = [
         ("/my/",),
         {"customer-detail", "engagement-detail", "case-detail", "access-revoke"},
     ),
-    ("support", "apn-demo-support-2026", "/my/support/", ("/my/",), {"home", "case-detail", "customers"}),
+    # A Cloud Support Engineer has no customers, engagements or accounts of their own: every case is theirs.
+    ("support", "apn-demo-support-2026", "/my/support/", ("/my/",), {"home", "case-list", "case-detail"}),
 ]
 CRAWLED = ("username", "password", "start", "within", "must_reach")
 
