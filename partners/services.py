@@ -2,7 +2,6 @@
 raises a DomainError with a message for that user; views, the admin, the API and tasks all call these."""
 
 import contextlib
-import contextvars
 import csv
 import datetime
 import hashlib
@@ -812,51 +811,6 @@ def _day(day: datetime.date) -> str:
     return f"{day.day} {day:%b %Y}"  # as the emails' templates write a day ("j M Y")
 
 
-@dataclass(frozen=True)
-class _EnrollmentNews:
-    """A PDM's decision on an enrollment, for its partner's staff and PDM to read."""
-
-    enrollment: ProgramEnrollment
-    event: str  # "approved", "renewed" or "audit"
-    decided_by: str
-    previous_expires_on: datetime.date | None = None
-
-
-# An admin action over many enrollments runs a service per row, each in its own transaction; within
-# enrollment_news_together() their emails are queued together when it ends, in a constant number of
-# statements, rather than five more statements a row (the partner's contacts, the outbox's insert).
-_enrollment_news_pending: contextvars.ContextVar[list[_EnrollmentNews] | None] = contextvars.ContextVar(
-    "enrollment_news_pending", default=None
-)
-
-
-@contextlib.contextmanager
-def enrollment_news_together():
-    """Queue the emails of the enrollment decisions made inside, all at once, when it ends (also when it
-    ends in an error: the decisions made before it are committed, each in its own transaction)."""
-    pending: list[_EnrollmentNews] = []
-    token = _enrollment_news_pending.set(pending)
-    try:
-        yield
-    finally:
-        _enrollment_news_pending.reset(token)
-        if pending:
-            with transaction.atomic():
-                _enrollment_news_queue(pending)
-
-
-def _enrollment_tell(enrollment: ProgramEnrollment, user, event: str, **extra) -> None:
-    """The partner's staff and PDM read a PDM's decision on an enrollment (its approval, its renewal, its
-    audit scheduled) as they read its revocation: in the same transaction, or with the others of an admin
-    action (enrollment_news_together)."""
-    news = _EnrollmentNews(enrollment, event, user.get_full_name() or user.get_username(), **extra)
-    pending = _enrollment_news_pending.get()
-    if pending is not None:
-        pending.append(news)
-    else:
-        _enrollment_news_queue([news])
-
-
 _ENROLLMENT_NEWS_TEMPLATES = {
     "approved": "emails/enrollment_approved",
     "renewed": "emails/enrollment_approved",
@@ -864,50 +818,48 @@ _ENROLLMENT_NEWS_TEMPLATES = {
 }
 
 
-def _enrollment_news_key(news: _EnrollmentNews) -> str:
+def _enrollment_news_key(enrollment: ProgramEnrollment, event: str) -> str:
     """Once per event: an enrollment is approved once, each renewal is keyed by the term it gives and each
     audit by its day (another may follow a failed one)."""
-    enrollment = news.enrollment
-    if news.event == "approved":
+    if event == "approved":
         return f"enrollment-approved:{enrollment.pk}"
-    if news.event == "renewed":
+    if event == "renewed":
         return f"enrollment-renewed:{enrollment.pk}:{enrollment.expires_on.isoformat()}"
     return f"enrollment-audit:{enrollment.pk}:{enrollment.audit_date.isoformat()}"
 
 
-def _enrollment_news_subject(news: _EnrollmentNews, partner_name: str) -> str:
-    enrollment = news.enrollment
-    if news.event == "approved":
+def _enrollment_news_subject(enrollment: ProgramEnrollment, event: str, partner_name: str) -> str:
+    if event == "approved":
         about = "approved"
-    elif news.event == "renewed":
+    elif event == "renewed":
         about = f"renewed until {_day(enrollment.expires_on)}"
     else:
         about = f"audit on {_day(enrollment.audit_date)}"
     return f"{partner_name}: {enrollment.program.name} {about}"
 
 
-def _enrollment_news_queue(items: list[_EnrollmentNews]) -> None:
+def _enrollment_tell(
+    enrollment: ProgramEnrollment, user, event: str, *, previous_expires_on: datetime.date | None = None
+) -> None:
+    """The partner's staff and PDM read a PDM's decision on an enrollment (its approval, its renewal, its
+    audit scheduled) as they read its revocation: queued in the decision's own transaction."""
     from partners.checks.contacts import enrollment_emails  # the checks package imports this module
 
-    programs_path = reverse("my:programs")
-    emails = []
-    for event, template in _ENROLLMENT_NEWS_TEMPLATES.items():
-        news = {id(item.enrollment): item for item in items if item.event == event}
-        if not news:
-            continue
-        emails += enrollment_emails(
-            [item.enrollment for item in news.values()],
-            key=lambda e, news=news: _enrollment_news_key(news[id(e)]),
-            subject=lambda e, name, news=news: _enrollment_news_subject(news[id(e)], name),
-            template=template,
-            extra=lambda e, news=news: {
-                "decided_by": news[id(e)].decided_by,
-                "renewed": news[id(e)].event == "renewed",
-                "previous_expires_on": news[id(e)].previous_expires_on,
-                "programs_path": programs_path,
+    decided_by = user.get_full_name() or user.get_username()
+    outbox_email_enqueue_many(
+        enrollment_emails(
+            [enrollment],
+            key=lambda e: _enrollment_news_key(e, event),
+            subject=lambda e, name: _enrollment_news_subject(e, event, name),
+            template=_ENROLLMENT_NEWS_TEMPLATES[event],
+            extra=lambda e: {
+                "decided_by": decided_by,
+                "renewed": event == "renewed",
+                "previous_expires_on": previous_expires_on,
+                "programs_path": reverse("my:programs"),
             },
         )
-    outbox_email_enqueue_many(emails)
+    )
 
 
 def _partner_led_cases_follow(enrollment: ProgramEnrollment, *, user, why: str) -> None:

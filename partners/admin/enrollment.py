@@ -20,7 +20,6 @@ from partners.forms import ReasonForm
 from partners.models import ProgramEnrollment
 from partners.services import (
     enrollment_approve,
-    enrollment_news_together,
     enrollment_renew,
     enrollment_renew_check,
     enrollment_revoke,
@@ -268,18 +267,16 @@ class ProgramEnrollmentAdmin(
         return self.keep_editable(request, list(queryset.select_related("partner", "program")))
 
     def _each(self, request, enrollments, service, done: str) -> None:
-        """Run `service` on each enrollment, saying which it refused and why, then which it changed. The
-        partners are emailed of the decisions all at once at the end, not a few statements a row."""
+        """Run `service` on each enrollment, saying which it refused and why, then which it changed."""
         succeeded = []
-        with enrollment_news_together():
-            for enrollment in enrollments:
-                subject = f"{enrollment.partner.name} in {enrollment.program.name}"
-                try:
-                    service(enrollment)
-                except ROW_REFUSALS as error:
-                    report_refusal(self, request, subject, error)
-                    continue
-                succeeded.append(subject)
+        for enrollment in enrollments:
+            subject = f"{enrollment.partner.name} in {enrollment.program.name}"
+            try:
+                service(enrollment)
+            except ROW_REFUSALS as error:
+                report_refusal(self, request, subject, error)
+                continue
+            succeeded.append(subject)
         if succeeded:
             self.message_user(request, f"{done} {len(succeeded)}: {'; '.join(succeeded)}.", messages.SUCCESS)
 
