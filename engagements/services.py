@@ -1647,6 +1647,7 @@ def access_grant_submit(
         AwsAccount.objects.filter(Q(pk=account.pk) | Q(management_account=account, pk__in=sees)).update(
             updated_at=grant.updated_at
         )
+        _tell_access_granted(grant)
     return grant, True
 
 
@@ -1819,6 +1820,50 @@ def _tell_access_ended(grants: list[AccessGrant]) -> int:
             )
         )
     return len(outbox_email_enqueue_many(emails))
+
+
+def _tell_access_granted(grant: AccessGrant) -> None:
+    """The partner learns the role it may now assume and on what terms, as it learns when the access ends
+    (_tell_access_ended); the customer's other access administrators learn who delegated what, the one
+    who granted it knowing already."""
+    customer = grant.account.customer
+    partner = grant.engagement_partner.partner
+    contacts = partner_contacts({partner.pk})[partner.pk]
+    granted_by = grant.granted_by.get_full_name() or grant.granted_by.get_username()
+    context = {
+        "grant": grant,
+        "customer": customer,
+        "partner": partner,
+        "granted_by": granted_by,
+        "ends": grant.ends_in_words,
+        "pdm_path": contacts.pdm_path_instead_of_staff,
+    }
+    subject = f"Access granted: {partner.name} on account {grant.account.account_id} ({grant.role_name})"
+    emails = [
+        OutboxEmail(
+            dedupe_key=f"access-grant-granted:{grant.pk}:partner",
+            to=contacts.staff_or_pdm,
+            for_partner=partner.pk,
+            subject=subject,
+            template="emails/access_grant_granted_partner",
+            context=context,
+        )
+    ]
+    others = [
+        email for email in _customer_recipients([customer.pk])[customer.pk] if email != grant.granted_by.email
+    ]
+    if others:
+        emails.append(
+            OutboxEmail(
+                dedupe_key=f"access-grant-granted:{grant.pk}:customer",
+                to=others,
+                for_customer=customer.pk,
+                subject=subject,
+                template="emails/access_grant_granted_customer",
+                context=context,
+            )
+        )
+    outbox_email_enqueue_many(emails)
 
 
 # Purchases --------------------------------------------------------------------------------------------
