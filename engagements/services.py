@@ -83,6 +83,7 @@ from partners.checks.contacts import partner_contacts
 from partners.choices import ContactRequestStatus, PartnerType
 from partners.models import ContactRequest, CustomerReference, Partner
 from partners.services import contact_request_accept
+from partners.services_records import reference_tell_pdm
 
 # Helpers ----------------------------------------------------------------------------------------------
 
@@ -922,6 +923,7 @@ def engagement_complete(
                 is_validated=False,
                 is_public=False,
             )
+            reference_tell_pdm(locked.customer_reference, user)
         locked.status = EngagementStatus.COMPLETED
         locked.completed_on = completed_on
         locked.save(update_fields=["status", "completed_on", "customer_reference", "updated_at"])

@@ -535,7 +535,10 @@ def reference_submit(
             if earlier is not None:
                 return earlier, False
         _save_valid(reference)
-        _reference_tell_pdm(reference, user)
+        # Only the partner's own staff registering one is news to the provider (engagement_complete tells
+        # the PDM whoever completes).
+        if user.partner_id == reference.partner_id:
+            reference_tell_pdm(reference, user)
     return reference, True
 
 
@@ -555,12 +558,13 @@ def _references_registered_alike(reference: CustomerReference, user) -> QuerySet
     )
 
 
-def _reference_tell_pdm(reference: CustomerReference, user) -> None:
-    """A reference the partner's staff register waits for its PDM, who is told; one the PDM enters
-    themselves needs no email. Without a current PDM (User.is_pdm) it waits in the admin's list of
-    references."""
+def reference_tell_pdm(reference: CustomerReference, user) -> None:
+    """An unvalidated reference waits for its partner's PDM, who is told (in the caller's transaction),
+    whoever registered it: the partner's staff on /my/references/, or whoever completed the engagement
+    that made it (engagement_complete); one the PDM registered themselves needs no email. Without a
+    current PDM (User.is_pdm) it waits in the admin's list of references."""
     pdm = reference.partner.pdm
-    if user.partner_id != reference.partner_id or pdm is None or not pdm.is_pdm or not pdm.email:
+    if pdm is None or pdm.pk == user.pk or not pdm.is_pdm or not pdm.email:
         return
     outbox_email_enqueue(
         dedupe_key=f"customer-reference:{reference.pk}:registered",
