@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -964,7 +965,13 @@ def engagement_status_change(*, user, engagement: Engagement, status: str, reaso
             reason = _require_reason(reason, "the engagement is cancelled")
             now = timezone.now()
             live = _grants_to_revoke().filter(engagement_partner__engagement=locked, revoked_at__isnull=True)
-            _revoke(live, user=user, reason=f"Engagement cancelled: {reason}", at=now)
+            _revoke(live, user=user, reason=f"Engagement cancelled: {reason}", at=now, contract_ended=True)
+            # Those replaced were told then; those on it now, of the cancellation, grant or none.
+            _tell_contracts_ended(
+                list(locked.engagement_partners.filter(replaced_by__isnull=True).order_by("pk")),
+                event="cancelled",
+                reason=reason,
+            )
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
     engagement.status = locked.status
@@ -1007,7 +1014,70 @@ def _partner_join(
     validate_or_refuse(engaged, exclude=["replaced_by"])
     engaged.save()
     _partner_joined_touch(engaged)
+    _tell_partner_joined(engaged)
     return engaged
+
+
+def _tell_partner_joined(engaged: EngagementPartner) -> None:
+    """Its staff learn of the contract by email, in the transaction that saves it, rather than by chance
+    on /my/engagements/."""
+    contacts = partner_contacts([engaged.partner_id])[engaged.partner_id]
+    engagement = engaged.engagement
+    outbox_email_enqueue_many(
+        [
+            OutboxEmail(
+                dedupe_key=f"engagement-partner-joined:{engaged.pk}",
+                to=contacts.staff_or_pdm,
+                for_partner=engaged.partner_id,
+                subject=f"{contacts.name} is on {engagement.title} for {engagement.customer.name}",
+                template="emails/engagement_partner_joined",
+                context={
+                    "engaged": engaged,
+                    "engagement": engagement,
+                    "customer": engagement.customer,
+                    "partner": contacts,
+                    "engagement_path": reverse("engagements:engagement-detail", args=[engagement.pk]),
+                    "pdm_path": contacts.pdm_path_instead_of_staff,
+                },
+            )
+        ]
+    )
+
+
+def _tell_contracts_ended(contracts: list[EngagementPartner], *, event: str, reason: str) -> None:
+    """Each partner whose contract ends (`event`: "replaced", or "cancelled" with the engagement) is told
+    once, whether or not it held a grant whose end would have told it too."""
+    if not contracts:
+        return
+    partners = partner_contacts({contract.partner_id for contract in contracts})
+    emails = []
+    for contract in contracts:
+        contacts = partners[contract.partner_id]
+        engagement = contract.engagement
+        emails.append(
+            OutboxEmail(
+                dedupe_key=f"engagement-partner-ended:{contract.pk}:{event}",
+                to=contacts.staff_or_pdm,
+                for_partner=contract.partner_id,
+                subject=(
+                    f"{engagement.title} was cancelled"
+                    if event == "cancelled"
+                    else f"Your contract on {engagement.title} ended"
+                ),
+                template="emails/engagement_partner_ended",
+                context={
+                    "engaged": contract,
+                    "engagement": engagement,
+                    "customer": engagement.customer,
+                    "partner": contacts,
+                    "cancelled": event == "cancelled",
+                    "reason": reason,
+                    "engagements_path": reverse("engagements:engagement-list"),
+                    "pdm_path": contacts.pdm_path_instead_of_staff,
+                },
+            )
+        )
+    outbox_email_enqueue_many(emails)
 
 
 def _partner_joined_touch(engaged: EngagementPartner) -> None:
@@ -1092,10 +1162,13 @@ def _grants_to_revoke():
     return AccessGrant.objects.select_for_update(of=("self",)).select_related(*events.GRANT_EVENT_RELATED)
 
 
-def _revoke(grants, *, user, reason: str, at: datetime.datetime) -> list[AccessGrant]:
+def _revoke(
+    grants, *, user, reason: str, at: datetime.datetime, contract_ended: bool = False
+) -> list[AccessGrant]:
     """Revoke these locked grants: each saved (so its history says who and why), announced together.
     Those already past their end were not cut short by `user`: they are recorded as expired, as the
-    hourly check would record them."""
+    hourly check would record them. `contract_ended`: they end with the partner's contract, so the
+    partner is not told to ask for a new grant."""
     grants = list(grants)
     ran_out = [grant.pk for grant in grants if grant.revoked_at is None and grant.expires_at <= at]
     expired: list[AccessGrant] = []
@@ -1115,7 +1188,7 @@ def _revoke(grants, *, user, reason: str, at: datetime.datetime) -> list[AccessG
         _grants_ended_touch(revoked, max(grant.updated_at for grant in revoked))
         events.access_grants_revoked(revoked)
         # As when access runs out: the partner stops using the role, the customer removes it from IAM.
-        _tell_access_ended(revoked)
+        _tell_access_ended(revoked, contract_ended=contract_ended)
     return [*revoked, *expired]
 
 
@@ -1166,7 +1239,7 @@ def engagement_partner_replace(
             )
         now = timezone.now()
         held = _grants_to_revoke().filter(engagement_partner=old, revoked_at__isnull=True)
-        _revoke(held, user=user, reason=f"Contract ended: {reason}", at=now)
+        _revoke(held, user=user, reason=f"Contract ended: {reason}", at=now, contract_ended=True)
         try:
             new = _partner_join(
                 user=user,
@@ -1186,6 +1259,7 @@ def engagement_partner_replace(
         old.replaced_by = new
         old.ended_reason = reason
         old.save(update_fields=["contract_end", "replaced_by", "ended_reason", "updated_at"])
+        _tell_contracts_ended([old], event="replaced", reason=reason)
     return new
 
 
@@ -1782,7 +1856,7 @@ def _customer_recipients(customer_ids) -> dict[int, list[str]]:
     }
 
 
-def _tell_access_ended(grants: list[AccessGrant]) -> int:
+def _tell_access_ended(grants: list[AccessGrant], *, contract_ended: bool = False) -> int:
     if not grants:
         return 0
     customers = _customer_recipients({grant.account.customer_id for grant in grants})
@@ -1796,6 +1870,8 @@ def _tell_access_ended(grants: list[AccessGrant]) -> int:
             "partner": grant.engagement_partner.partner,
             # Its PDM, told when the partner has nobody signed up, learns why it is theirs (emails/_for_pdm).
             "pdm_path": contacts.pdm_path_instead_of_staff,
+            # A new grant needs a contract, which the partner no longer has.
+            "contract_ended": contract_ended,
         }
         subject = (
             f"Access ended: {grant.engagement_partner.partner.name} on account {grant.account.account_id} "
