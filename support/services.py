@@ -852,7 +852,40 @@ def support_case_reply_submit(
         case.save(update_fields=changed)
         if breached:
             support_cases_tell_breached(list(selectors.breach_notice(SupportCase.objects.filter(pk=case.pk))))
+        if side != ReplySide.REQUESTER:
+            _tell_requester(
+                case,
+                user,
+                dedupe_key=f"support-case-reply:{reply.pk}",
+                subject=f"Case #{case.pk} answered: {case.subject}",
+                template="emails/support/case_answered",
+                context={"reply": reply},
+            )
     return reply, True
+
+
+def _tell_requester(case: SupportCase, user, *, dedupe_key: str, subject: str, template: str, context: dict):
+    """Queue, in the caller's transaction, one email to whoever opened `case` about a step `user` took on
+    it: the requester otherwise learns of an answer only by reloading the case's page. Nobody is told of
+    their own step, nor one who has left (or has no address): the case is their organisation's, not the
+    support desk's, to follow."""
+    opener = case.opened_by
+    if opener.pk == user.pk or not opener.is_active or not opener.email:
+        return
+    outbox_email_enqueue_many(
+        [
+            OutboxEmail(
+                dedupe_key=dedupe_key,
+                to=[opener.email],
+                # Sent later, it goes to them only while they are still of the organisation that opened it.
+                for_customer=case.customer_id if opener.customer_id else None,
+                for_partner=opener.partner_id,
+                subject=subject,
+                template=template,
+                context={"case": case, "requester": opener, **context},
+            )
+        ]
+    )
 
 
 def _late_first_response(case: SupportCase, now: datetime.datetime) -> bool:
@@ -998,6 +1031,16 @@ def support_case_status_change(*, user, case: SupportCase, status: str) -> Suppo
             case.resolved_at = None
         case.steps += 1
         case.save(update_fields=["status", "resolved_at", "steps", "updated_at"])
+        if status in DONE_CASE_STATUSES:
+            # Keyed by the step: a case resolved, reopened and resolved again is told each time.
+            _tell_requester(
+                case,
+                user,
+                dedupe_key=f"support-case-status:{case.pk}:{case.steps}",
+                subject=f"Case #{case.pk} {case.get_status_display().lower()}: {case.subject}",
+                template="emails/support/case_status_changed",
+                context={"changed_by": user},
+            )
     return case
 
 
