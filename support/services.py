@@ -925,12 +925,13 @@ def support_desk() -> list[str]:
     return [settings.SUPPORT_TEAM_EMAIL] if settings.SUPPORT_TEAM_EMAIL else []
 
 
-def _email_breached(cases: list[SupportCase]) -> int:
-    """One email per case, to whoever answers it: the reselling partner's staff while it handles the case
-    (not its PDM, who can neither open nor answer it), else the designated TAM of the plan that applies to
-    its account now, else the provider's Cloud Support Engineers; and when none of them has an address (a
-    fresh install has no engineers yet), the support desk, so a missed deadline is never told to nobody; the
-    desk too when all of those have left (the partner, or the provider) before the email goes out."""
+def _who_answers(cases: list[SupportCase]) -> dict[int, tuple[list[str | None], int | None]]:
+    """Whom to tell of each case that its provider's support (or reselling partner) must act on, by case,
+    with the partner they are told for (None: the provider's people): the reselling partner's staff while
+    it handles the case (not its PDM, who can neither open nor answer it), else the designated TAM of the
+    plan that applies to its account now, else the provider's Cloud Support Engineers; and when none of
+    them has an address (a fresh install has no engineers yet), the support desk, so such a notice is never
+    told to nobody."""
     # Only a partner still giving the account partner-led support (selectors.cases_partner_led) is told:
     # one the customer took it from no longer sees the case.
     with_partner = set(
@@ -941,25 +942,39 @@ def _email_breached(cases: list[SupportCase]) -> int:
     partners = partner_contacts({case.handling_partner_id for case in cases if case.pk in with_partner})
     applying = selectors.subscriptions_applying(case.account for case in cases)
     engineers = None
-    emails = []
+    answerers = {}
     for case in cases:
         if case.pk in with_partner:
-            to = partners[case.handling_partner_id].staff_emails
+            answerers[case.pk] = (
+                or_support_desk(partners[case.handling_partner_id].staff_emails),
+                case.handling_partner_id,
+            )
+            continue
+        tam = selectors.tam_of(case.customer, applying[case.account_id])
+        if tam is not None and tam.is_active and tam.email:
+            to = [tam.email]
         else:
-            tam = selectors.tam_of(case.customer, applying[case.account_id])
-            if tam is not None and tam.is_active and tam.email:
-                to = [tam.email]
-            else:
-                if engineers is None:
-                    engineers = list(
-                        selectors.support_engineers().exclude(email="").values_list("email", flat=True)
-                    )
-                to = engineers
+            if engineers is None:
+                engineers = list(
+                    selectors.support_engineers().exclude(email="").values_list("email", flat=True)
+                )
+            to = engineers
+        answerers[case.pk] = (or_support_desk(to), None)
+    return answerers
+
+
+def _email_breached(cases: list[SupportCase]) -> int:
+    """One email per case, to whoever answers it (_who_answers); the desk too when all of those have left
+    (the partner, or the provider) before the email goes out."""
+    answerers = _who_answers(cases)
+    emails = []
+    for case in cases:
+        to, for_partner = answerers[case.pk]
         emails.append(
             OutboxEmail(
                 dedupe_key=f"support-case-breached:{case.pk}",
-                to=or_support_desk(to),
-                for_partner=case.handling_partner_id if case.pk in with_partner else None,
+                to=to,
+                for_partner=for_partner,
                 otherwise_to=support_desk(),
                 subject=f"Past its response deadline: case #{case.pk} ({case.get_severity_display()}) "
                 f"for {case.customer.name}",
@@ -1057,4 +1072,23 @@ def support_case_escalate(*, user, case: SupportCase) -> SupportCase:
         case.escalated_at = timezone.now()
         case.steps += 1
         case.save(update_fields=["escalated_at", "steps", "updated_at"])
+        # The provider's support answers it from now on: told at once, not first by its breach email.
+        to, _ = _who_answers([case])[case.pk]
+        outbox_email_enqueue_many(
+            [
+                OutboxEmail(
+                    dedupe_key=f"support-case-escalated:{case.pk}",
+                    to=to,
+                    otherwise_to=support_desk(),
+                    subject=f"Passed on by {case.handling_partner.name}: case #{case.pk} "
+                    f"({case.get_severity_display()}) for {case.customer.name}",
+                    template="emails/support/case_escalated",
+                    context={
+                        "case": case,
+                        "due_at": case.first_response_due_at,
+                        "time_zone": case.customer.time_zone,
+                    },
+                )
+            ]
+        )
     return case

@@ -177,6 +177,8 @@ def test_the_reselling_partner_is_told_while_it_handles_the_case_and_its_webhook
     assert emails == {
         f"support-case-breached:{with_partner.pk}": ["desk@resell.example"],
         f"support-case-breached:{escalated.pk}": ["eli@provider.example"],
+        # Told when it was passed on, too, before it breached.
+        f"support-case-escalated:{escalated.pk}": ["eli@provider.example"],
     }
     deliveries = WebhookDelivery.objects.filter(event=WebhookEvent.SUPPORT_CASE_BREACHED)
     assert deliveries.count() == 2  # both cases are the reseller's; each event once, however many runs
