@@ -273,24 +273,60 @@ def _customer_tams_follow(
     designated_now = selectors.designated_now(OuterRef("pk")).values("tam")[:1]
     changing = list(
         Customer.objects.filter(pk__in=customer_ids)
-        .annotate(designated=designated_now)
+        .annotate(
+            designated=designated_now,
+            designating=selectors.designated_now(OuterRef("pk")).values("pk")[:1],
+        )
         # IS DISTINCT FROM: SQL's = is unknown, and excludes nothing, when either side is NULL.
         .filter(
             Q(tam__isnull=True, designated__isnull=False)
             | Q(tam__isnull=False, designated__isnull=True)
             | (Q(tam__isnull=False, designated__isnull=False) & ~Q(tam=F("designated")))
         )
-        .values_list("pk", flat=True)
+        .values_list("pk", "designating")
     )
     if changing:
-        Customer.objects.filter(pk__in=changing).update(tam=designated_now, updated_at=now)
+        changed_ids = [pk for pk, _ in changing]
+        Customer.objects.filter(pk__in=changed_ids).update(tam=designated_now, updated_at=now)
         # The update sends no signal: the versions are written here, as they now are.
         history_bulk_create(
-            list(Customer.objects.filter(pk__in=changing)), user=user, reason=reason, date=now
+            list(Customer.objects.filter(pk__in=changed_ids)), user=user, reason=reason, date=now
         )
+        _email_tams_named([designating for _, designating in changing if designating], user=user, why=reason)
     # Whether or not Customer.tam moved: an account's plan that designated a team's TAM may have ended.
     team_tams_follow(customer_ids, user=user, now=now)
     return len(changing)
+
+
+def _email_tams_named(subscription_ids, *, user, why: str) -> None:
+    """Tell each TAM who has just become a customer's TAM (through the subscription that designates them,
+    by its pk) which customer, on which plan, and who named them (`user`; None: a scheduled check, said
+    with `why`). Keyed by the subscription as well as the customer and TAM: named again later (a new
+    subscription) they are told again, a retry of the same naming is not. Nobody is told of naming
+    themselves."""
+    emails = []
+    subscriptions = SupportSubscription.objects.filter(pk__in=subscription_ids).select_related(
+        "customer", "account", "plan", "tam"
+    )
+    for subscription in subscriptions:
+        tam = subscription.tam
+        if not tam.is_active or not tam.email or tam.pk == getattr(user, "pk", None):
+            continue
+        emails.append(
+            OutboxEmail(
+                dedupe_key=f"customer-tam-named:{subscription.customer_id}:{tam.pk}:{subscription.pk}",
+                to=[tam.email],
+                subject=f"You are now {subscription.customer.name}'s Technical Account Manager",
+                template="emails/support/tam_named",
+                context={
+                    "subscription": subscription,
+                    "tam_name": tam.get_full_name() or tam.username,
+                    "named_by": (user.get_full_name() or user.username) if user is not None else None,
+                    "why": why,
+                },
+            )
+        )
+    outbox_email_enqueue_many(emails)
 
 
 def _check_plan_offered(plan: SupportPlan, today: datetime.date) -> None:
