@@ -792,7 +792,34 @@ def support_case_submit(
         )
         validate_or_refuse(case)
         case.save()
+        if severity in URGENT_SEVERITIES and handling_partner is None:
+            _email_tam_of_urgent_case(case, user=user)
     return case, True
+
+
+# A case of these is told to the customer's designated TAM as it is opened, not first by its breach email.
+URGENT_SEVERITIES = (Severity.PRODUCTION_DOWN, Severity.BUSINESS_CRITICAL_DOWN)
+
+
+def _email_tam_of_urgent_case(case: SupportCase, *, user) -> None:
+    tam = selectors.tam_of(case.customer, case.subscription)
+    if tam is None or not tam.is_active or not tam.email or tam.pk == user.pk:
+        return
+    outbox_email_enqueue_many(
+        [
+            OutboxEmail(
+                dedupe_key=f"support-case-opened:{case.pk}:tam",
+                to=[tam.email],
+                subject=f"New case #{case.pk} ({case.get_severity_display()}) for {case.customer.name}",
+                template="emails/support/case_opened_tam",
+                context={
+                    "case": case,
+                    "due_at": case.first_response_due_at,
+                    "time_zone": case.customer.time_zone,
+                },
+            )
+        ]
+    )
 
 
 def _refuse_by_grant_scope(user, account: AwsAccount, case_type: str | None, *, field: str) -> None:

@@ -149,11 +149,13 @@ def test_developer_cases_do_not_breach_over_the_weekend(alpha, engineer):
 
 def test_the_designated_tam_is_told_about_an_enterprise_case(alpha, tam, engineer):
     SupportSubscriptionFactory(customer=alpha.customer, plan="enterprise", tam=tam)
-    open_case(alpha.staff, alpha.account, "business_critical_down")
+    case = open_case(alpha.staff, alpha.account, "business_critical_down")
 
     run_at(OPENED + datetime.timedelta(minutes=16))
 
-    assert OutboxMessage.objects.get().to == ["tara@provider.example"]
+    assert OutboxMessage.objects.get(dedupe_key=f"support-case-breached:{case.pk}").to == [
+        "tara@provider.example"
+    ]
 
 
 def test_the_reselling_partner_is_told_while_it_handles_the_case_and_its_webhook_fires(
@@ -482,7 +484,9 @@ def test_a_breach_whose_tam_left_the_provider_before_it_went_out_reaches_the_sup
 ):
     settings.SUPPORT_TEAM_EMAIL = "desk@provider.example"
     SupportSubscriptionFactory(customer=alpha.customer, plan="enterprise", tam=tam)
-    open_case(alpha.staff, alpha.account, "business_critical_down")
+    case = open_case(alpha.staff, alpha.account, "business_critical_down")
+    # Only the breach email is in question here, not the TAM's notice of the case as it was opened.
+    OutboxMessage.objects.filter(dedupe_key=f"support-case-opened:{case.pk}:tam").delete()
     run_at(OPENED + 2 * HOUR)
     assert OutboxMessage.objects.get().to == ["tara@provider.example"]
     tam.is_staff = False
