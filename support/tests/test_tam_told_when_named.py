@@ -56,7 +56,7 @@ def test_the_tam_a_new_plan_brings_is_told(alpha, tam):
     assert "Alpha Customer" in email.body_text
 
 
-def test_a_tam_who_names_themselves_is_not_told(alpha, tam, tom, django_user_model):
+def test_a_tam_who_names_themselves_is_not_told(alpha, tam, tom):
     SupportSubscriptionFactory(customer=alpha.customer, plan="enterprise", tam=tam)
     tom.is_superuser = True
     tom.save(update_fields=["is_superuser"])
