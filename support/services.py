@@ -1109,13 +1109,17 @@ def support_case_status_change(*, user, case: SupportCase, status: str) -> Suppo
             case.resolved_at = None
         case.steps += 1
         case.save(update_fields=["status", "resolved_at", "steps", "updated_at"])
-        if status in DONE_CASE_STATUSES:
-            # Keyed by the step: a case resolved, reopened and resolved again is told each time.
+        waits_on_them = status == CaseStatus.WAITING_ON_CUSTOMER
+        if status in DONE_CASE_STATUSES or waits_on_them:
+            # Keyed by the step: a case resolved (or waiting on its requester), moved on and resolved (or
+            # waiting) again is told each time; the same change sent again is refused above, so told once.
+            # A case waiting on its requester waits for nobody else: unless told, they would not know.
+            about = "waits for your reply" if waits_on_them else case.get_status_display().lower()
             _tell_requester(
                 case,
                 user,
                 dedupe_key=f"support-case-status:{case.pk}:{case.steps}",
-                subject=f"Case #{case.pk} {case.get_status_display().lower()}: {case.subject}",
+                subject=f"Case #{case.pk} {about}: {case.subject}",
                 template="emails/support/case_status_changed",
                 context={"changed_by": user},
             )

@@ -1,12 +1,13 @@
 """The customer who opened a support case is told by email when the answering side (the provider's
-support, or the reselling partner handling it) replies, and when the case is resolved or closed by
-anyone but them."""
+support, or the reselling partner handling it) replies, when the case is resolved or closed by
+anyone but them, and when support waits on their reply."""
 
 import datetime
 
 import pytest
 import time_machine
 
+from apn_portal.exceptions import ConflictError
 from apn_portal.outbox.models import OutboxMessage
 from support import services
 from support.choices import CaseStatus
@@ -108,3 +109,74 @@ def test_the_customer_closing_their_own_case_is_not_told_of_it(alpha, business_c
         services.support_case_status_change(user=alpha.staff, case=business_case, status=CaseStatus.CLOSED)
 
     assert not emails("support-case-status:")
+
+
+def test_the_customer_is_told_when_support_waits_on_them_and_nobody_else_is(alpha, business_case, engineer):
+    with at(OPENED + datetime.timedelta(minutes=10)):
+        waiting = services.support_case_status_change(
+            user=engineer, case=business_case, status=CaseStatus.WAITING_ON_CUSTOMER
+        )
+
+    # One email, to the one who opened the case: not their colleague, not the engineer who set it.
+    (email,) = OutboxMessage.objects.all()
+    assert email.dedupe_key == f"support-case-status:{business_case.pk}:{waiting.steps}"
+    assert email.to == [alpha.staff.email]
+    assert email.subject == f"Case #{business_case.pk} waits for your reply: Site down"
+    assert (
+        f'Your support case #{business_case.pk}, "Site down", is now waiting on customer' in email.body_text
+    )
+    assert f"{engineer} is waiting for your reply: the case goes back to them when you answer" in (
+        email.body_text
+    )
+    assert "Reply on the case: http" in email.body_text
+    assert f"/my/support/cases/{business_case.pk}/" in email.body_text
+    assert f"{engineer} is waiting for your reply" in email.body_html
+    assert f"/my/support/cases/{business_case.pk}/" in email.body_html
+
+
+def test_each_wait_on_the_customer_is_told_and_a_retry_of_one_is_not(alpha, business_case, engineer):
+    with at(OPENED + datetime.timedelta(minutes=10)):
+        services.support_case_reply(user=engineer, case=business_case, body="Which region?")
+        services.support_case_status_change(
+            user=engineer, case=business_case, status=CaseStatus.WAITING_ON_CUSTOMER
+        )
+        with pytest.raises(ConflictError):  # the same change sent again
+            services.support_case_status_change(
+                user=engineer, case=business_case, status=CaseStatus.WAITING_ON_CUSTOMER
+            )
+        services.support_case_reply(user=alpha.staff, case=business_case, body="eu-west-1.")
+        services.support_case_status_change(
+            user=engineer, case=business_case, status=CaseStatus.WAITING_ON_CUSTOMER
+        )
+
+    waits = emails("support-case-status:")
+    assert len(waits) == 2
+    assert all(email.to == [alpha.staff.email] for email in waits)
+    assert all("is waiting for your reply" in email.body_text for email in waits)
+    # Besides them, the answer alone: one email for each of support's steps, none for the customer's.
+    assert OutboxMessage.objects.count() == 3
+
+
+def test_the_reselling_partner_waiting_on_the_customer_tells_them(alpha, reseller):
+    SupportSubscriptionFactory(
+        customer=alpha.customer, account=reseller.account, plan="business", support_partner=reseller.partner
+    )
+    case = open_case(alpha.staff, reseller.account)
+    with at(OPENED + datetime.timedelta(minutes=10)):
+        services.support_case_status_change(
+            user=reseller.user, case=case, status=CaseStatus.WAITING_ON_CUSTOMER
+        )
+
+    (email,) = OutboxMessage.objects.all()
+    assert email.to == [alpha.staff.email]
+    assert f"{reseller.user} is waiting for your reply" in email.body_text
+
+
+def test_moving_a_case_back_in_progress_tells_nobody(alpha, business_case, engineer):
+    with at(OPENED + datetime.timedelta(minutes=10)):
+        services.support_case_status_change(
+            user=engineer, case=business_case, status=CaseStatus.WAITING_ON_CUSTOMER
+        )
+        services.support_case_status_change(user=engineer, case=business_case, status=CaseStatus.IN_PROGRESS)
+
+    assert len(emails("support-case-status:")) == 1
