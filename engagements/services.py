@@ -1723,6 +1723,8 @@ def access_grant_submit(
         AwsAccount.objects.filter(Q(pk=account.pk) | Q(management_account=account, pk__in=sees)).update(
             updated_at=grant.updated_at
         )
+        # Here, after the checks that return a repeated submit's grant, so a grant is announced once.
+        events.access_grant_created(grant)
         _tell_access_granted(grant)
     return grant, True
 

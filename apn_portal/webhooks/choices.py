@@ -9,6 +9,7 @@ class WebhookEvent(models.TextChoices):
     ENROLLMENT_EXPIRED = "enrollment.expired", "A program enrollment expired"
     ENROLLMENT_REVOKED = "enrollment.revoked", "A program enrollment was revoked (status_reason says why)"
     CERTIFICATION_EXPIRING = "certification.expiring", "A partner's certifications expire soon"
+    ACCESS_GRANT_CREATED = "access_grant.created", "A customer granted a partner access to an account"
     ACCESS_GRANT_REVOKED = "access_grant.revoked", "A customer's access grant to a partner was revoked"
     CONTACT_REQUEST_CREATED = "contact_request.created", "A customer sent a partner a contact request"
     SUPPORT_CASE_BREACHED = "support_case.breached", "A support case passed its first-response deadline"
@@ -17,7 +18,9 @@ class WebhookEvent(models.TextChoices):
 # The events about a customer's own records, the only ones a customer's endpoint may subscribe to: each is
 # emitted with its records and sent only to endpoints whose owner may see them. The rest are about partners
 # (their tiers, enrollments, certifications, contact requests) and none of a customer's business.
-CUSTOMER_EVENTS = frozenset({WebhookEvent.ACCESS_GRANT_REVOKED, WebhookEvent.SUPPORT_CASE_BREACHED})
+CUSTOMER_EVENTS = frozenset(
+    {WebhookEvent.ACCESS_GRANT_CREATED, WebhookEvent.ACCESS_GRANT_REVOKED, WebhookEvent.SUPPORT_CASE_BREACHED}
+)
 
 
 class DeliveryStatus(models.TextChoices):
