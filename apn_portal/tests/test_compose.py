@@ -24,6 +24,8 @@ PRODUCTION_DOTENV = {
     "POSTGRES_PASSWORD": "s3cret",
     "ALLOWED_HOSTS": "apn.example.com",
     "PORTAL_URL": "https://apn.example.com",
+    "DEFAULT_FROM_EMAIL": "APN Portal <no-reply@apn.example.com>",
+    "SUPPORT_TEAM_EMAIL": "support@apn.example.com",
 }
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}
@@ -169,6 +171,23 @@ def test_compose_refuses_to_start_without_the_secrets(compose):
         for value in uses:
             with pytest.raises(AssertionError, match=f"{required} is required"):
                 interpolate(value, given={})
+
+
+@pytest.mark.parametrize("name", ["SUPPORT_TEAM_EMAIL", "DEFAULT_FROM_EMAIL"])
+def test_compose_sends_no_email_to_an_address_the_operator_never_gave(compose, name):
+    # A made-up default (support@example.com) would have the support desk's notices "sent" to a domain
+    # nobody receives mail for, with no warning; the operator must say where, or (support desk) set it
+    # empty to have them only logged, as the README says.
+    value = environment_of(compose["services"]["web"])[name]
+
+    with pytest.raises(AssertionError, match=f"{name} is required"):
+        interpolate(value, given={})
+
+
+def test_an_empty_support_desk_in_the_dotenv_file_turns_its_notices_off(compose):
+    value = environment_of(compose["services"]["web"])["SUPPORT_TEAM_EMAIL"]
+
+    assert interpolate(value, given={"SUPPORT_TEAM_EMAIL": ""}) == ""
 
 
 def test_the_compose_configuration_passes_the_deploy_check(compose):
