@@ -8,6 +8,11 @@ on PostgreSQL a trigger refuses a grant past the contract or a contract cut shor
 and a grant past it is already not live (engagements.selectors.live_grants) and already reads as expired;
 recording it dates the end, frees its role to be granted again, and tells both sides. It runs hourly:
 access ends at a moment, not on a day.
+
+Before that, both sides are warned, WARNING_DAYS before the end (access_grants_warn_ending): the partner
+so that its engineers' work does not stop unannounced, the customer's access administrators because only
+they can grant it again. A grant too short to need a warning gets none as it is made, and a grant whose
+end moved since its warning (its customer's time zone changed) is warned of the end it now has.
 """
 
 import datetime
@@ -18,17 +23,19 @@ from apn_portal.checks.registry import scheduled_check
 from apn_portal.checks.results import CheckResult, batched
 from apn_portal.text import plural
 from engagements.models import AccessGrant
-from engagements.services import access_grants_end_expired
+from engagements.services import access_grants_end_expired, access_grants_warn_ending
 
 BATCH = 500
 CHANGE_REASON = "By the scheduled check access_grant_expiry"
+# Grants often last weeks or months: a week to arrange a new one, and a last reminder the day before.
+WARNING_DAYS = (7, 1)
 
 
 @scheduled_check(
     "access_grant_expiry",
     order=40,
     description="Access grants past their expiry or their contract's end recorded as expired; customer and "
-    "partner told.",
+    "partner warned 7 days and 1 day before, and told.",
 )
 def access_grant_expiry_check(*, today: datetime.date) -> CheckResult:
     result = CheckResult()
@@ -48,5 +55,13 @@ def access_grant_expiry_check(*, today: datetime.date) -> CheckResult:
         result.note(
             f"Recorded {plural(len(expired), 'access grant')} as expired (its end or its contract's last "
             f"day passed), for {plural(customers, 'customer')}."
+        )
+    warned, warnings = access_grants_warn_ending(days=WARNING_DAYS)
+    if warnings:
+        result.add("grants_warned", warned)
+        result.add("warning_emails", warnings)
+        result.note(
+            f"Warned of {plural(warned, 'access grant')} ending within {max(WARNING_DAYS)} days "
+            f"({plural(warnings, 'email')})."
         )
     return result

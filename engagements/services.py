@@ -10,7 +10,7 @@ from typing import NamedTuple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -26,8 +26,9 @@ from apn_portal.exceptions import (
     validate_or_refuse,
 )
 from apn_portal.forms import submission_key_of, submitted_before
+from apn_portal.outbox.models import OutboxMessage
 from apn_portal.outbox.services import OutboxEmail, outbox_email_enqueue_many
-from apn_portal.text import full_stop
+from apn_portal.text import full_stop, plural
 from engagements import events
 from engagements.choices import (
     CLOSED_ENGAGEMENT_STATUSES,
@@ -1833,6 +1834,144 @@ def access_grants_end_expired(
         now=now,
     )
     return ended, told
+
+
+def _ending_warning_due(days: list[int], now: datetime.datetime) -> Case:
+    """The warning a grant is due now, in days before its end: the tightest of `days` whose moment has
+    come (its end that close) and that the grant has lasted long enough to need. A warning repeats what
+    the access-granted email said, so it goes only once that email is at least as far back as the end is
+    ahead: a grant lasts twice the warning's lead or gets none of it, and one of three days gets the last
+    day's warning only, none the moment it is made."""
+    return Case(
+        *[
+            When(
+                Q(expires_at__lte=now + datetime.timedelta(days=lead))
+                & Q(expires_at__gte=F("granted_at") + datetime.timedelta(days=2 * lead)),
+                then=Value(lead),
+            )
+            for lead in sorted(days)
+        ],
+        default=None,
+        output_field=IntegerField(),
+    )
+
+
+def _ending_warning_key(grant_id: int, lead: int, expires_at: datetime.datetime) -> str:
+    # The end is in the key: a grant whose end moved after its warning (its customer's time zone
+    # changed) is warned again of the end it now has; the same end is never warned of twice.
+    end = expires_at.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"access-grant-ending:{grant_id}:{lead}d:{end}"
+
+
+def access_grants_warn_ending(*, days: Iterable[int]) -> tuple[int, int]:
+    """Warn the partner holding each live grant, and its customer's access administrators, that the access
+    ends soon: `days` before its end (see _ending_warning_due), the tightest due only for a run that
+    missed the others. One email each per grant, warning and end, through the outbox, so running again
+    sends nothing twice. Locks the grants still due first, as a revocation does: call it inside a
+    transaction (the check's). Returns how many grants were warned and how many emails were queued."""
+    days = sorted(set(days))
+    if not days:
+        return 0, 0
+    now = timezone.now()
+    due = (
+        AccessGrant.objects.filter(
+            revoked_at__isnull=True,
+            expires_at__gt=now,
+            expires_at__lte=now + datetime.timedelta(days=max(days)),
+        )
+        .annotate(warning_days=_ending_warning_due(days, now))
+        .filter(warning_days__isnull=False)
+    )
+    keys = {
+        pk: _ending_warning_key(pk, lead, expires_at)
+        for pk, expires_at, lead in due.values_list("pk", "expires_at", "warning_days")
+    }
+    told = set(
+        OutboxMessage.objects.filter(
+            dedupe_key__in=[f"{key}:{side}" for key in keys.values() for side in ("customer", "partner")]
+        ).values_list("dedupe_key", flat=True)
+    )
+    pending = [pk for pk, key in keys.items() if not {f"{key}:customer", f"{key}:partner"} <= told]
+    if not pending:
+        return 0, 0
+    # Read again under the lock: one revoked or moved since is judged as it is now.
+    grants = list(
+        due.filter(pk__in=pending)
+        .select_for_update(of=("self",))
+        .select_related(*events.GRANT_EVENT_RELATED, "engagement_partner__engagement__customer")
+        .order_by("pk")
+    )
+    return _tell_access_ending(grants, now)
+
+
+def _time_left_in_words(left: datetime.timedelta) -> str:
+    """'in 7 days' (rounded: the hourly check runs a little after the moment), 'in 23 hours'."""
+    if left >= datetime.timedelta(days=2):
+        return f"in {plural(round(left / datetime.timedelta(days=1)), 'day')}"
+    hours = left // datetime.timedelta(hours=1)
+    return f"in {plural(hours, 'hour')}" if hours else "in less than an hour"
+
+
+def _tell_access_ending(grants: list[AccessGrant], now: datetime.datetime) -> tuple[int, int]:
+    if not grants:
+        return 0, 0
+    customers = _customer_recipients({grant.account.customer_id for grant in grants})
+    partners = partner_contacts({grant.engagement_partner.partner_id for grant in grants})
+    access_path, grants_path = reverse("engagements:access"), reverse("engagements:grants")
+    emails: list[tuple[int, OutboxEmail]] = []
+    for grant in grants:
+        engaged = grant.engagement_partner
+        customer = grant.account.customer
+        contacts = partners[engaged.partner_id]
+        ends = grant.ends_in_words
+        context = {
+            "grant": grant,
+            "customer": customer,
+            "partner": engaged.partner,
+            "engagement": engaged.engagement,
+            "ends": ends,
+            "left": _time_left_in_words(grant.expires_at - now),
+            # A new grant cannot outlive the contract: past its last day, a new contract comes first.
+            "with_contract": grant.expires_at == access_deadline(engaged.contract_end, customer.time_zone),
+            "contract_end": f"{engaged.contract_end.day} {engaged.contract_end:%b %Y}",
+            "access_path": access_path,
+            "grants_path": grants_path,
+            "pdm_path": contacts.pdm_path_instead_of_staff,
+        }
+        subject = (
+            f"Access ending: {engaged.partner.name} on account {grant.account.account_id} "
+            f"({grant.role_name}) until {ends}"
+        )
+        key = _ending_warning_key(grant.pk, grant.warning_days, grant.expires_at)
+        emails.append(
+            (
+                grant.pk,
+                OutboxEmail(
+                    dedupe_key=f"{key}:customer",
+                    to=customers[customer.pk],
+                    for_customer=customer.pk,
+                    subject=subject,
+                    template="emails/checks/access_grant_ending_customer",
+                    context=context,
+                ),
+            )
+        )
+        emails.append(
+            (
+                grant.pk,
+                OutboxEmail(
+                    dedupe_key=f"{key}:partner",
+                    to=contacts.staff_or_pdm,
+                    for_partner=engaged.partner_id,
+                    subject=subject,
+                    template="emails/checks/access_grant_ending_partner",
+                    context=context,
+                ),
+            )
+        )
+    stored = outbox_email_enqueue_many([email for _, email in emails])
+    warned = {pk for pk, email in emails if email.dedupe_key in stored}
+    return len(warned), len(stored)
 
 
 def _customer_recipients(customer_ids) -> dict[int, list[str]]:
