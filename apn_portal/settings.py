@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -180,13 +181,28 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Email: console on the embedded default; SMTP (or anything) through EMAIL_URL-style settings in production.
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+# Email: console on the embedded default; SMTP once a mail server is named (EMAIL_HOST), so an operator
+# who gives the server but not the backend has mail sent, not printed and marked sent. With DEBUG off a
+# console (or in-memory) backend fails `check --deploy` (apn_portal/settings_checks.py).
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if env("EMAIL_HOST", default="")
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env("EMAIL_HOST", default="") or "localhost"
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)  # STARTTLS, usually on port 587
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)  # implicit TLS, usually on port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    # Django's SMTP backend would refuse it only when the first email is sent, in the worker's log.
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS and EMAIL_USE_SSL are both on; set one: EMAIL_USE_SSL=1 for implicit TLS (port "
+        "465), or EMAIL_USE_TLS=1 for STARTTLS (port 587). The compose stack turns EMAIL_USE_TLS on unless "
+        ".env sets EMAIL_USE_TLS=0."
+    )
 # A mail server that stops answering must not hold a worker (and the outbox row it locks) for ever: the
 # send fails after this many seconds and the outbox retries it later.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)

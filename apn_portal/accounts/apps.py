@@ -10,6 +10,7 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.models import Group
 
+        from apn_portal import settings_checks  # noqa: F401 (registers the checks of the portal's settings)
         from apn_portal.accounts.roles import role_group_keeps_its_name, role_group_stays, roles_sync
 
         # After every app's permissions exist, which is why this is not a data migration.
