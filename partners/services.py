@@ -818,14 +818,15 @@ _ENROLLMENT_NEWS_TEMPLATES = {
 }
 
 
-def _enrollment_news_key(enrollment: ProgramEnrollment, event: str) -> str:
+def _enrollment_news_key(enrollment: ProgramEnrollment, event: str, version: int | None) -> str:
     """Once per event: an enrollment is approved once, each renewal is keyed by the term it gives and each
-    audit by its day (another may follow a failed one)."""
+    audit scheduled by the enrollment's history version its decision saved (another may follow a failed
+    one, on the same day too; the day alone would drop its email as the first's)."""
     if event == "approved":
         return f"enrollment-approved:{enrollment.pk}"
     if event == "renewed":
         return f"enrollment-renewed:{enrollment.pk}:{enrollment.expires_on.isoformat()}"
-    return f"enrollment-audit:{enrollment.pk}:{enrollment.audit_date.isoformat()}"
+    return f"enrollment-audit:{enrollment.pk}:{enrollment.audit_date.isoformat()}:{version}"
 
 
 def _enrollment_news_subject(enrollment: ProgramEnrollment, event: str, partner_name: str) -> str:
@@ -846,10 +847,15 @@ def _enrollment_tell(
     from partners.checks.contacts import enrollment_emails  # the checks package imports this module
 
     decided_by = user.get_full_name() or user.get_username()
+    # The history row the decision just saved, under the enrollment's lock: each decision has its own and
+    # keeps it, so a decision queued twice is one email and the next decision (whatever its day) another.
+    version = None
+    if event == "audit":
+        version = enrollment.history.order_by("-history_id").values_list("history_id", flat=True).first()
     outbox_email_enqueue_many(
         enrollment_emails(
             [enrollment],
-            key=lambda e: _enrollment_news_key(e, event),
+            key=lambda e: _enrollment_news_key(e, event, version),
             subject=lambda e, name: _enrollment_news_subject(e, event, name),
             template=_ENROLLMENT_NEWS_TEMPLATES[event],
             extra=lambda e: {

@@ -1,6 +1,6 @@
 """A PDM's decisions on an enrollment reach the partner's staff (and its PDM) by email, as its revocation
 does: an approval or a renewal says until when, an audit scheduled says its day. Through the outbox in the
-transaction of the change, once per event (each renewal, each audit day)."""
+transaction of the change, once per event (each renewal, each audit scheduled)."""
 
 import datetime
 
@@ -119,6 +119,35 @@ def test_an_audit_scheduled_and_scheduled_again_after_a_failed_one_is_emailed_ea
         f"The third-party audit of Acme Cloud's application to Migration Competency is scheduled for "
         f"{in_days(30):%-d %b %Y}" in latest.body_text
     )
+
+
+def test_an_audit_scheduled_again_for_the_same_day_after_a_failed_one_is_emailed_again(client, pdm, acme):
+    enrollment = ProgramEnrollmentFactory(partner=acme, program=program("migration"))
+    client.force_login(pdm)
+    today = str(in_days(0))
+
+    run_action(client, ENROLLMENTS, "schedule_audit", [enrollment], apply="1", audit_date=today)
+    enrollment_update(enrollment=enrollment, user=pdm, audit_result=AuditResult.FAILED)
+    # The auditor comes back later the same day: a new audit, the partner is told of it.
+    run_action(client, ENROLLMENTS, "schedule_audit", [enrollment], apply="1", audit_date=today)
+    # The same decision sent again (Back and resubmit): refused, told once.
+    page = run_action(client, ENROLLMENTS, "schedule_audit", [enrollment], apply="1", audit_date=today)
+
+    assert "already scheduled" in page.content.decode()
+    messages = list(
+        OutboxMessage.objects.filter(dedupe_key__startswith=f"enrollment-audit:{enrollment.pk}:").order_by(
+            "pk"
+        )
+    )
+    assert len(messages) == 2
+    assert messages[0].dedupe_key != messages[1].dedupe_key
+    for message in messages:
+        assert message.to == ["ann@acme.example", "pat@provider.example"]
+        assert message.subject == f"Acme Cloud: Migration Competency audit on {in_days(0):%-d %b %Y}"
+        assert (
+            f"The third-party audit of Acme Cloud's application to Migration Competency is scheduled for "
+            f"{in_days(0):%-d %b %Y}, by Pat Morgan" in message.body_text
+        )
 
 
 def test_approving_many_in_the_admin_emails_each_partner_once(client, pdm):
