@@ -415,8 +415,14 @@ class EngagementPartner(TimeStampedModel):
     def is_replaced(self) -> bool:
         return self.replaced_by_id is not None
 
+    @property
+    def is_ended_early(self) -> bool:
+        """Replaced, or ended with its engagement's cancellation: over whatever its dates say, so one
+        cancelled before it started (its last day is then its first) is never in force on that day."""
+        return self.is_replaced or bool(self.ended_reason)
+
     def in_force_on(self, day: datetime.date) -> bool:
-        return not self.is_replaced and self.contract_start <= day <= self.contract_end
+        return not self.is_ended_early and self.contract_start <= day <= self.contract_end
 
     def clean(self):
         if self.partner_id is None or not self.role:

@@ -832,6 +832,14 @@ def engagement_timeline(engagement: Engagement) -> list[TimelineEntry]:
                     + (f": {engaged.ended_reason_shown}" if engaged.ended_reason_shown else ""),
                 )
             )
+        elif engaged.is_ended_early:  # with the engagement's cancellation
+            entries.append(
+                TimelineEntry(
+                    engaged.contract_end,
+                    f"{engaged.partner}'s contract ended"
+                    + (f": {engaged.ended_reason_shown}" if engaged.ended_reason_shown else ""),
+                )
+            )
         for grant in engaged.visible_grants:
             entries.append(
                 TimelineEntry(

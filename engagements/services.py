@@ -947,7 +947,8 @@ STATUS_CHANGES = {
 
 
 def engagement_status_change(*, user, engagement: Engagement, status: str, reason: str = "") -> Engagement:
-    """Start, hold, resume or cancel an engagement. Cancelling ends every partner's access under it."""
+    """Start, hold, resume or cancel an engagement. Cancelling ends every partner's access under it, and
+    every contract still running ends that day, as a replaced partner's does (_contracts_end)."""
     with transaction.atomic():
         locked = _lock_engagement(engagement)
         if not user_can_manage_engagement(user, locked):
@@ -965,14 +966,19 @@ def engagement_status_change(*, user, engagement: Engagement, status: str, reaso
         if status == EngagementStatus.CANCELLED:
             reason = _require_reason(reason, "the engagement is cancelled")
             now = timezone.now()
+            today = locked.customer.local_today()
+            # Locked before their grants, in the order every write takes (_lock_engagement). Those
+            # replaced were told then, and a contract already over loses nothing: the others end now,
+            # their partners told of the cancellation, grant or none.
+            running = list(
+                locked.engagement_partners.select_for_update(of=("self",))
+                .filter(replaced_by__isnull=True, contract_end__gte=today)
+                .select_related("partner")
+                .order_by("pk")
+            )
             live = _grants_to_revoke().filter(engagement_partner__engagement=locked, revoked_at__isnull=True)
             _revoke(live, user=user, reason=f"Engagement cancelled: {reason}", at=now, contract_ended=True)
-            # Those replaced were told then; those on it now, of the cancellation, grant or none.
-            _tell_contracts_ended(
-                list(locked.engagement_partners.filter(replaced_by__isnull=True).order_by("pk")),
-                event="cancelled",
-                reason=reason,
-            )
+            _contracts_end(running, today=today, reason=reason, event="cancelled")
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
     engagement.status = locked.status
@@ -1043,6 +1049,30 @@ def _tell_partner_joined(engaged: EngagementPartner) -> None:
             )
         ]
     )
+
+
+def _contracts_end(
+    contracts: list[EngagementPartner],
+    *,
+    today: datetime.date,
+    reason: str,
+    event: str,
+    replaced_by: EngagementPartner | None = None,
+) -> None:
+    """End these locked contracts early, their grants already revoked (a contract is never cut short
+    under live access), and tell each partner (`event`: "replaced", by `replaced_by`, or "cancelled").
+    The last day becomes `today` (the customer's), so every reader of the dates sees it over;
+    one not started yet ends on its first day, the earliest a contract can end, and `ended_reason`
+    says it never ran (EngagementPartner.in_force_on). One ended already keeps its last day."""
+    for contract in contracts:
+        contract.contract_end = min(contract.contract_end, max(today, contract.contract_start))
+        contract.ended_reason = reason
+        fields = ["contract_end", "ended_reason", "updated_at"]
+        if replaced_by is not None:
+            contract.replaced_by = replaced_by
+            fields.append("replaced_by")
+        contract.save(update_fields=fields)
+    _tell_contracts_ended(contracts, event=event, reason=reason)
 
 
 def _tell_contracts_ended(contracts: list[EngagementPartner], *, event: str, reason: str) -> None:
@@ -1256,11 +1286,7 @@ def engagement_partner_replace(
             if type(error) is DomainError and error.field == "role":  # the role is the old partner's
                 raise DomainError(error.message, field="new_partner") from None
             raise
-        old.contract_end = min(old.contract_end, max(today, old.contract_start))
-        old.replaced_by = new
-        old.ended_reason = reason
-        old.save(update_fields=["contract_end", "replaced_by", "ended_reason", "updated_at"])
-        _tell_contracts_ended([old], event="replaced", reason=reason)
+        _contracts_end([old], today=today, reason=reason, event="replaced", replaced_by=new)
     return new
 
 

@@ -257,7 +257,8 @@ class EngagementPartnerSerializer(KnownFieldsOnlyMixin, serializers.ModelSeriali
     ended_reason = serializers.CharField(
         source="ended_reason_shown",
         read_only=True,
-        help_text="Why the contract ended early. Blank for the other partners on the engagement.",
+        help_text="Why the contract ended early (the partner replaced, or the engagement cancelled while "
+        "it ran), its `contract_end` then the day it ended. Blank for the other partners on the engagement.",
     )
 
     class Meta:
