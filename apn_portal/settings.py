@@ -13,7 +13,32 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class StrictEnv(environ.Env):
+    """django-environ's reader, but a number must be written as one: it read AXES_COOLOFF_HOURS=30m as 30
+    (hours) and WEBHOOK_TIMEOUT_SECONDS="2 hours" as 2 (seconds), dropping what it could not read."""
+
+    def float(self, var, default=environ.Env.NOTSET):
+        return self._number(var, default, float)
+
+    def int(self, var, default=environ.Env.NOTSET):
+        return self._number(var, default, int)
+
+    def _number(self, var, default, kind):
+        if var not in self.ENVIRON:
+            return self.get_value(var, cast=kind, default=default)
+        value = self.ENVIRON[var]
+        try:
+            return kind(value)
+        except ValueError:
+            example = "10" if kind is int else "0.5"
+            raise ImproperlyConfigured(
+                f"{var}={value!r} is not a number: write it as a plain number in the unit the name says, "
+                f"with nothing after it (e.g. {var}={example})."
+            ) from None
+
+
+env = StrictEnv()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
@@ -22,7 +47,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in env.list(name, default=default) if item.strip()]
 
 
-# An insecure key is only acceptable while DEBUG is on; `check --deploy` flags it otherwise.
+# The embedded default's key is published here, so it is only acceptable while DEBUG is on: otherwise
+# `check --deploy` fails on it and the web process refuses to start (apn_portal/settings_checks.py).
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-embedded-default-change-me")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -359,11 +385,17 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# In capitals or not, as gunicorn and Celery take it ("info").
+LOG_LEVEL = env("LOG_LEVEL", default="INFO").strip().upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL={env('LOG_LEVEL')!r} is not a log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
 # Domain settings.

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -89,7 +90,8 @@ def _gunicorn_timeout(environment: dict) -> int:
     printed = subprocess.run(
         [str(Path(sys.executable).with_name("gunicorn")), "--print-config", "apn_portal.wsgi:application"],
         cwd=PROJECT_DIR,
-        env={**os.environ, **environment},
+        # A key of its own: the web process refuses the one settings.py publishes, with DEBUG off.
+        env={**os.environ, "SECRET_KEY": secrets.token_urlsafe(50), **environment},
         capture_output=True,
         text=True,
         check=True,
