@@ -18,3 +18,12 @@ def test_the_scripts_the_readme_names_exist():
 
     assert {"scripts/run.sh", "scripts/test.sh", ".ci/run"} <= scripts
     assert [script for script in scripts if not (PROJECT_DIR / script).is_file()] == []
+
+
+def test_the_readme_promises_error_mails_only_if_somebody_receives_them():
+    from django.conf import settings
+
+    # Django mails server errors to ADMINS, and the portal names none: such a promise would go unkept.
+    promised = re.search(r"error (e-?)?mails?", README, re.IGNORECASE)
+
+    assert not promised or settings.ADMINS, f"README promises {promised[0]!r}, but ADMINS is empty"
