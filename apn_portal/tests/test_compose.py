@@ -246,3 +246,13 @@ def test_the_dockerfile_and_compose_agree_on_the_web_port(compose, dockerfile):
 
     assert dockerfile_bind == compose_bind == f"0.0.0.0:{exposed}"
     assert published == [exposed]
+
+
+def test_gunicorn_is_published_on_the_hosts_loopback_only_unless_the_operator_opens_it(compose):
+    # The portal trusts X-Forwarded-For from PROXY_COUNT proxies: a client reaching port 8000 directly
+    # could write its own address and walk round the sign-in lockout. Docker's published ports bypass the
+    # host's firewall, so only the proxy on the host may reach it, until .env names another interface.
+    (mapping,) = compose["services"]["web"]["ports"]
+
+    assert interpolate(mapping, PRODUCTION_DOTENV) == "127.0.0.1:8000:8000"
+    assert interpolate(mapping, {**PRODUCTION_DOTENV, "WEB_BIND_ADDRESS": "10.0.0.5"}) == "10.0.0.5:8000:8000"
