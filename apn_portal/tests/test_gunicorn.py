@@ -1,0 +1,49 @@
+"""gunicorn as the image starts it (from the project's directory, so reading gunicorn.conf.py)."""
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from apn_portal.tests.settings_env import BASE_ENV, PROJECT_DIR
+
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def test_gunicorn_starts_without_an_error_in_a_home_it_cannot_write_to(tmp_path):
+    # The image's user has HOME=/app, owned by root: gunicorn >= 23 opened a control socket under
+    # $HOME/.gunicorn and logged "[ERROR] Control server error" at every start. /proc/... cannot be created
+    # even by root, as the tests may run.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **BASE_ENV,
+        "HOME": "/proc/no-home-here",
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    server = subprocess.Popen(
+        [GUNICORN, "apn_portal.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(2)  # the control server starts beside the first worker
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+
+    assert "Booting worker" in output, output
+    assert "[ERROR]" not in output, output
