@@ -7,45 +7,32 @@ sweep. A publish to a broker that is down or hung waits out its timeout first (5
 CELERY_BROKER_TRANSPORT_OPTIONS); paid once per row, an admin action over a few dozen rows would outlive
 gunicorn's time limit after its changes were committed. So after one publish fails, this process queues
 nothing for BROKER_PAUSE_SECONDS (leaving it all to the sweeps, with one warning in the log), then tries
-the broker again. Kept in the process, not in the cache: the cache is usually the same Redis.
+the broker again (apn_portal.breaker). Kept in the process, not in the cache: the cache is usually the
+same Redis.
 
 Only for tasks with a sweep behind them: a publish skipped here is never retried by anything else.
 """
 
 import logging
-import threading
-import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
+from apn_portal.breaker import Breaker
+
 logger = logging.getLogger(__name__)
 
-_lock = threading.Lock()
-_paused_until = 0.0  # time.monotonic() before which nothing is published
-
-
-def _now() -> float:
-    return time.monotonic()
+_breaker = Breaker()
 
 
 def broker_paused() -> bool:
     """Whether a publish failed in this process within the last BROKER_PAUSE_SECONDS."""
-    with _lock:
-        return _now() < _paused_until
+    return _breaker.tripped()
 
 
 def broker_pause_end() -> None:
     """Try the broker again at the next publish (tests start each with it reachable)."""
-    global _paused_until
-    with _lock:
-        _paused_until = 0.0
-
-
-def _broker_pause_start() -> None:
-    global _paused_until
-    with _lock:
-        _paused_until = _now() + settings.BROKER_PAUSE_SECONDS
+    _breaker.reset()
 
 
 def task_publish(
@@ -67,7 +54,7 @@ def task_publish(
     except SoftTimeLimitExceeded:
         raise
     except Exception:
-        _broker_pause_start()
+        _breaker.trip(settings.BROKER_PAUSE_SECONDS)
         logger.warning(
             "Could not queue %s; the sweep will send %s (nothing more is queued from this process for %s s)",
             unsent,

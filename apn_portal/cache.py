@@ -8,6 +8,11 @@ had just started (the rate limits' script, `apn_portal.rate_limit`, run through 
 nothing), so a throttle lets the request through rather than refusing everyone. The outage is logged as a
 warning, once and then at most once a minute per process while it lasts, and the recovery once.
 
+A Redis that takes connections and never answers (hung, or behind a dead link) costs a call its socket
+timeout (a second, settings.CACHES), and a page asks the cache several times: so after one call finds
+Redis unreachable, every call in this process answers as above without asking it for
+CACHE_PAUSE_SECONDS, and the next one after that tries it again (apn_portal.breaker, as for the broker).
+
 django-redis's IGNORE_EXCEPTIONS would not do: an ignored error makes its incr() and add() answer None,
 so a throttle comparing the count it took with its limit fails with a TypeError (an API throttle), and
 one asking add() whether it was first refuses (a password reset's email is not sent).
@@ -21,9 +26,12 @@ import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
+from django.conf import settings
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
 from redis import exceptions
+
+from apn_portal.breaker import Breaker
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +43,25 @@ UNAVAILABLE = (
     exceptions.ReadOnlyError,
     exceptions.OutOfMemoryError,
 )
+# Of those, what left Redis unasked or unanswered, and so pauses the calls: a read-only replica or a full
+# Redis answers at once, and still serves reads.
+UNREACHABLE = (exceptions.ConnectionError, exceptions.TimeoutError)
 WARN_AGAIN_AFTER_SECONDS = 60
 
 # When each cache in an outage was last warned about, by its redacted location; shared by the threads of
 # a process, since Django keeps one cache object per thread.
 _outages: dict[str, float] = {}
 _outages_lock = threading.Lock()
+# Each cache's pause after Redis could not be reached, by its redacted location, shared the same way.
+_breakers: dict[str, Breaker] = {}
+
+
+def cache_pauses_end() -> None:
+    """Try every cache's Redis again at its next call (tests start each with Redis taken as reachable)."""
+    with _outages_lock:
+        breakers = list(_breakers.values())
+    for breaker in breakers:
+        breaker.reset()
 
 
 def _redacted(server: str) -> str:
@@ -53,11 +74,17 @@ class FailOpenRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._where = ", ".join(_redacted(s) for s in self._servers)
+        with _outages_lock:
+            self._breaker = _breakers.setdefault(self._where, Breaker())
 
     def _attempt(self, when_unavailable, operation, *args, **kwargs):
+        if self._breaker.tripped():
+            return when_unavailable
         try:
             result = operation(*args, **kwargs)
         except UNAVAILABLE as exc:
+            if isinstance(exc, UNREACHABLE):
+                self._breaker.trip(settings.CACHE_PAUSE_SECONDS)
             self._unavailable(exc)
             return when_unavailable
         if self._where in _outages:

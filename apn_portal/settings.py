@@ -198,7 +198,7 @@ if REDIS_URL:
         "default": {
             # While Redis is down the pages go on from the database and the throttles let requests
             # through (apn_portal/cache.py); a Redis that does not answer is given up on within a second,
-            # not the client's default five, as a page may ask it several times.
+            # not the client's default five, and then left alone for CACHE_PAUSE_SECONDS.
             "BACKEND": "apn_portal.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -206,6 +206,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# After one cache call finds Redis down or silent, a process asks it nothing for this long (reads miss,
+# writes are skipped): a page asks the cache several times, and each would wait out the timeout above.
+# Short, since the throttles count nothing meanwhile.
+CACHE_PAUSE_SECONDS = 5
 
 # Email: console on the embedded default; SMTP once a mail server is named (EMAIL_HOST), so an operator
 # who gives the server but not the backend has mail sent, not printed and marked sent. With DEBUG off a

@@ -163,7 +163,7 @@ def test_after_a_failed_publish_every_publisher_leaves_its_tasks_to_the_sweep_un
 ):
     """One failed publish pauses them all, the outbox's and the webhooks' alike, in this process, with one
     warning; the broker is tried again once BROKER_PAUSE_SECONDS have passed."""
-    from apn_portal import broker
+    from apn_portal import breaker
     from apn_portal.outbox import tasks as outbox_tasks
     from apn_portal.outbox.services import _schedule_batch_delivery, _schedule_delivery
     from apn_portal.webhooks import tasks as webhook_tasks
@@ -171,7 +171,7 @@ def test_after_a_failed_publish_every_publisher_leaves_its_tasks_to_the_sweep_un
 
     settings.BROKER_PAUSE_SECONDS = 30
     clock = [1000.0]
-    monkeypatch.setattr(broker, "_now", lambda: clock[0])
+    monkeypatch.setattr(breaker, "_now", lambda: clock[0])
     tried = []
 
     def broker_down(args, **kwargs):

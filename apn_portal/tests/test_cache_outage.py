@@ -1,12 +1,19 @@
 """The production cache (apn_portal.cache.FailOpenRedisCache) while its Redis cannot be reached: reads
 miss, writes are skipped, counters let requests through, the outage is logged once, and a Redis that
-does not answer is given up on within seconds. With Redis up it is Django's Redis cache."""
+does not answer is given up on within seconds, once, then left alone for a few seconds before it is tried
+again. With Redis up it is Django's Redis cache."""
 
+import contextlib
 import logging
+import os
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.core.cache import caches
@@ -16,6 +23,7 @@ from pytest_django.asserts import assertRedirects
 from apn_portal import cache as cache_module
 from apn_portal.outbox.services import outbox_flush
 from apn_portal.tests.settings_env import BASE_ENV, PROJECT_DIR
+from apn_portal.tests.test_health import a_server_that_never_answers
 from partners.models import ContactRequest
 from tests.api.conftest import api_client
 from tests.factories import PartnerFactory, PartnerUserFactory
@@ -146,3 +154,112 @@ def test_a_redis_that_does_not_answer_is_given_up_on_within_seconds():
     assert (backend, value) == ("FailOpenRedisCache", "None")
     assert float(seconds) < 3
     assert "cannot be reached (TimeoutError" in result.stderr
+
+
+def _never_answering_cache(settings, port: int, **params):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": BACKEND,
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            **params,
+        }
+    }
+    return caches["default"]
+
+
+def test_a_redis_that_never_answers_is_waited_on_once_not_once_per_cache_call(settings, caplog):
+    """What one Find-a-Partner page asks the cache, about: with each call waiting out the 1 s socket timeout
+    that page took 8 s. After the first timeout the process leaves Redis alone for CACHE_PAUSE_SECONDS."""
+    settings.CACHE_PAUSE_SECONDS = 30
+    with a_server_that_never_answers() as port, caplog.at_level(logging.WARNING, logger="apn_portal.cache"):
+        cache = _never_answering_cache(settings, port)
+        started = time.monotonic()
+        for number in range(6):
+            assert cache.get(f"vocabulary-{number}") is None
+        assert cache.add("throttle", 0, 600) is True
+        assert cache.incr("throttle") == 1
+        elapsed = time.monotonic() - started
+
+    # One wait of 1 s, with a wide margin for a loaded machine: waiting per call would take 8 s.
+    assert elapsed < 3, f"8 cache calls took {elapsed:.1f} s against a Redis that never answers"
+    assert caplog.text.count("cannot be reached (TimeoutError") == 1
+
+
+@contextlib.contextmanager
+def a_redis_that_hangs_until_it_answers():
+    """A port in front of the test Redis that takes connections and answers none of them (a hung Redis)
+    until `answer()` is called; the connections taken after that are passed on to the real Redis."""
+    redis = urlsplit(os.environ["REDIS_URL"])
+    answering = threading.Event()
+    stopped = threading.Event()
+    sockets = []
+
+    def relay(source, target):
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+
+    def serve(listener):
+        while not stopped.is_set():
+            try:
+                taken, _ = listener.accept()
+            except TimeoutError:
+                continue
+            taken.settimeout(None)
+            sockets.append(taken)
+            if answering.is_set():
+                upstream = socket.create_connection((redis.hostname, redis.port or 6379))
+                sockets.append(upstream)
+                threading.Thread(target=relay, args=(taken, upstream), daemon=True).start()
+                threading.Thread(target=relay, args=(upstream, taken), daemon=True).start()
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        listener.settimeout(0.1)
+        server = threading.Thread(target=serve, args=(listener,), daemon=True)
+        server.start()
+        netloc = f"{redis.netloc.rpartition('@')[0]}@" if "@" in redis.netloc else ""
+        location = urlunsplit(
+            (redis.scheme, f"{netloc}127.0.0.1:{listener.getsockname()[1]}", redis.path, "", "")
+        )
+        try:
+            yield location, answering.set
+        finally:
+            stopped.set()
+            server.join()
+            for taken in sockets:
+                taken.close()
+
+
+def test_a_redis_that_answers_again_is_used_again_once_the_pause_is_over(settings, caplog):
+    assert os.environ.get("REDIS_URL"), "Start Redis: bash scripts/services.sh --redis, or scripts/test.sh"
+    settings.CACHE_PAUSE_SECONDS = 3
+    with a_redis_that_hangs_until_it_answers() as (location, answer), caplog.at_level(logging.INFO):
+        settings.CACHES = {
+            "default": {
+                "BACKEND": BACKEND,
+                "LOCATION": location,
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+                "KEY_PREFIX": f"test-{uuid.uuid4()}",
+            }
+        }
+        cache = caches["default"]
+        assert cache.get("vocabulary") is None  # waits out the timeout once
+
+        answer()
+        # Still left alone within the pause: a write is skipped, a read misses.
+        assert cache.set("vocabulary", {"tiers": ["premier"]}) is None
+        assert cache.get("vocabulary") is None
+
+        time.sleep(3.5)
+        cache.set("vocabulary", {"tiers": ["premier"]})
+        assert cache.get("vocabulary") == {"tiers": ["premier"]}
+        assert cache.add("throttle", 0, 600) is True
+        assert cache.add("throttle", 0, 600) is False
+
+    logged = [record.getMessage() for record in caplog.records if record.name == "apn_portal.cache"]
+    assert len(logged) == 2, logged
+    assert "cannot be reached (TimeoutError" in logged[0]
+    assert logged[1].endswith("answers again")
