@@ -221,6 +221,8 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         account_manager=am,
     )
     registrar = _user(DemoLogin("contoso.it", "", "Wanjiru", "Kamau", "IT"), customer=contoso)
+    # Contract days are the customer's: from 21:00 UTC Nairobi is already on the next day.
+    contoso_today = contoso.local_today()
     services.customer_access_administrator_add(user=am, customer=contoso, member=registrar)
     root = services.aws_account_create(
         user=registrar, customer=contoso, account_id="210987654321", name="ministry-root"
@@ -251,7 +253,7 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         role=role,
         contract_start=_days_ago(400),
         # It runs to today, when the 2026 procurement's winner takes over: the grant under it ends with it.
-        contract_end=today,
+        contract_end=contoso_today,
     )
     old_grant = services.access_grant_create(
         user=registrar,
@@ -271,7 +273,7 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
             engagement_partner=old,
             new_partner=winner,
             reason="Another company won the 2026 procurement",
-            contract_end=today + datetime.timedelta(days=3 * 365),
+            contract_end=contoso_today + datetime.timedelta(days=3 * 365),
         )
         services.access_grant_create(
             user=registrar,

@@ -6,6 +6,7 @@ import random
 import zoneinfo
 
 import pytest
+import time_machine
 from django.contrib.auth import authenticate
 from django.test import RequestFactory
 from django.urls import reverse
@@ -43,6 +44,22 @@ def test_demo_customers_follow_every_rule_and_seeding_twice_changes_nothing(clie
     # The agency's old operator was replaced and lost its access.
     replaced = AccessGrant.objects.get(role_name="OperatorAccess")
     assert replaced.revocation_reason.startswith("Contract ended: Another company won")
+
+
+@pytest.mark.parametrize("utc_hour", [1, 22])
+def test_the_demo_seeds_at_any_hour_though_its_customers_days_start_before_utcs(utc_hour):
+    # From 21:00 UTC it is already tomorrow in Nairobi, the agency's time zone, where its old operator's
+    # contract ends "today": seeding then refused that operator's grant, and `run.sh` stopped.
+    moment = datetime.datetime(2026, 11, 30, utc_hour, 30, tzinfo=datetime.UTC)
+    with time_machine.travel(moment, tick=True):
+        seed_demo_network(partners=60)
+        assert seed_engagements(random.Random(2026)) == {"customers": 3, "engagements": 3}
+    replaced = AccessGrant.objects.get(role_name="OperatorAccess")
+    assert replaced.revocation_reason.startswith("Contract ended: Another company won")
+    assert (
+        replaced.engagement_partner.contract_end
+        == moment.astimezone(zoneinfo.ZoneInfo("Africa/Nairobi")).date()
+    )
 
 
 def test_without_a_partner_network_there_is_nothing_to_link_to():
