@@ -1063,7 +1063,10 @@ def _contracts_end(
     under live access), and tell each partner (`event`: "replaced", by `replaced_by`, or "cancelled").
     The last day becomes `today` (the customer's), so every reader of the dates sees it over;
     one not started yet ends on its first day, the earliest a contract can end, and `ended_reason`
-    says it never ran (EngagementPartner.in_force_on). One ended already keeps its last day."""
+    says it never ran (EngagementPartner.in_force_on). One ended already (a replaced partner's, whose
+    last day passed) keeps its last day, and its partner, who loses nothing now, is not told, as a
+    cancellation does not tell it either."""
+    running = [contract for contract in contracts if contract.contract_end >= today]
     for contract in contracts:
         contract.contract_end = min(contract.contract_end, max(today, contract.contract_start))
         contract.ended_reason = reason
@@ -1072,7 +1075,7 @@ def _contracts_end(
             contract.replaced_by = replaced_by
             fields.append("replaced_by")
         contract.save(update_fields=fields)
-    _tell_contracts_ended(contracts, event=event, reason=reason)
+    _tell_contracts_ended(running, event=event, reason=reason)
 
 
 def _tell_contracts_ended(contracts: list[EngagementPartner], *, event: str, reason: str) -> None:

@@ -6,6 +6,7 @@ import re
 from html import unescape
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,7 +14,15 @@ from apn_portal.outbox.models import OutboxMessage
 from engagements import services
 from engagements.choices import PartnerRole
 from partners.choices import PartnerType
-from tests.factories import EngagementPartnerFactory, PartnerFactory, PartnerUserFactory, PdmFactory
+from tests.factories import (
+    CustomerFactory,
+    CustomerUserFactory,
+    EngagementFactory,
+    EngagementPartnerFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    PdmFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -159,4 +168,45 @@ def test_a_partner_replaced_before_the_engagement_is_cancelled_is_told_once_of_e
             f"engagement-partner-ended:{alpha.engaged.pk}:replaced",
             f"engagement-partner-ended:{new.pk}:cancelled",
         ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("last_day", "told"),
+    [(datetime.date(2026, 3, 4), True), (datetime.date(2026, 3, 3), False)],
+    ids=["still running", "already over"],
+)
+def test_a_replaced_partner_is_told_only_if_its_contract_was_still_running(last_day, told):
+    """At noon UTC on 3 March it is already 4 March on Kiritimati: a contract whose last day was 3 March is
+    over there, so replacing its partner takes nothing from it, as cancelling the engagement would not."""
+    customer = CustomerFactory(time_zone="Pacific/Kiritimati")
+    admin = CustomerUserFactory(customer=customer, access_admin=True)
+    old = EngagementPartnerFactory(
+        engagement=EngagementFactory(customer=customer),
+        contract_start=datetime.date(2026, 1, 1),
+        contract_end=last_day,
+    )
+    PartnerUserFactory(partner=old.partner, email="desk@old.example")
+    winner = PartnerFactory(name="Winner Consulting")
+    PartnerUserFactory(partner=winner, email="desk@winner.example")
+
+    with time_machine.travel(datetime.datetime(2026, 3, 3, 12, 0, tzinfo=datetime.UTC), tick=False):
+        new = services.engagement_partner_replace(
+            user=admin,
+            engagement_partner=old,
+            new_partner=winner,
+            reason="Missed deadlines",
+            contract_end=datetime.date(2026, 12, 31),
+        )
+
+    sent = sorted((email.dedupe_key, tuple(email.to)) for email in OutboxMessage.objects.all())
+    expected = [(f"engagement-partner-joined:{new.pk}", ("desk@winner.example",))]
+    if told:
+        expected.append((f"engagement-partner-ended:{old.pk}:replaced", ("desk@old.example",)))
+    assert sent == sorted(expected)
+    old.refresh_from_db()
+    assert (old.contract_end, old.replaced_by, old.ended_reason) == (
+        datetime.date(2026, 3, 4) if told else last_day,
+        new,
+        "Missed deadlines",
     )
