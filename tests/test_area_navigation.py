@@ -1,12 +1,15 @@
 """Every page of the signed-in area offers the same way to every section its visitor may use."""
 
+import datetime
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apn_portal.accounts.choices import StaffRole
-from engagements.models import TeamMember
+from engagements.models import ProfessionalServicesEngagement, TeamMember
 from tests.factories import (
     AccountManagerFactory,
     CustomerUserFactory,
@@ -174,3 +177,91 @@ def test_the_area_navigation_offers_provider_staff_only_the_sections_they_can_us
     assert links_in(AREA_NAV, page.content.decode()) == expected
     for path in expected:
         assert client.get(path).status_code == 200, path
+
+
+# The header leads provider staff to the same sections as the area navigation: one rule for both -------
+
+
+def consulting(make_user):
+    """A staff member who is the consultant on a Professional Services engagement, with no seat on its
+    customer's team: the engagement is theirs to see, the customer is not."""
+
+    def make():
+        user = make_user()
+        ProfessionalServicesEngagement.objects.create(
+            engagement=EngagementFactory(),
+            bought_by="customer",
+            goal="Migrate the data warehouse.",
+            capability_gap="Redshift tuning.",
+            consultant=user,
+            starts_on=datetime.date(2026, 1, 1),
+        )
+        return user
+
+    return make
+
+
+HEADER_AREAS = {
+    "support engineer on a team": (
+        on_a_team(SupportEngineerFactory),
+        {"/my/customers/": "My customers", "/my/support/cases/": "Support cases"},
+    ),
+    "pdm on a team": (
+        on_a_team(PdmFactory),
+        {"/my/customers/": "My customers", "/pdm/": "Network dashboard"},
+    ),
+    "support engineer consulting": (
+        consulting(SupportEngineerFactory),
+        {"/my/engagements/": "Engagements", "/my/support/cases/": "Support cases"},
+    ),
+}
+HEADER_AREA_PATHS = ALL_AREA_PATHS | {"/my/engagements/"}
+
+
+@pytest.mark.parametrize("staff", list(HEADER_AREAS))
+def test_the_header_leads_staff_with_a_seat_to_the_customers_their_seat_opens(client, staff):
+    make_user, expected = HEADER_AREAS[staff]
+    client.force_login(make_user())
+
+    home = client.get(reverse("home")).content.decode()
+
+    header = links_in(SITE_NAV, home)
+    assert {path: header[path] for path in HEADER_AREA_PATHS if path in header} == expected
+    cards = links_in(CARDS, home)
+    assert {path: cards[path] for path in HEADER_AREA_PATHS if path in cards} == expected
+    for path in expected:
+        assert client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize("staff", list(PROVIDER_SECTIONS | HEADER_AREAS))
+def test_the_header_offers_the_customers_and_engagements_the_area_navigation_offers(client, staff):
+    make_user, _ = (PROVIDER_SECTIONS | HEADER_AREAS)[staff]
+    client.force_login(make_user())
+
+    page = client.get(reverse("support:case-list")).content.decode()
+
+    header, nav = links_in(SITE_NAV, page), links_in(AREA_NAV, page)
+    if "/my/customers/" in nav:
+        assert "/my/customers/" in header
+    elif "/my/engagements/" in nav:
+        assert "/my/engagements/" in header
+    else:
+        assert not {"/my/customers/", "/my/engagements/"} & set(header)
+
+
+def test_the_header_and_the_area_navigation_ask_about_seats_once_a_page(
+    client, django_assert_max_num_queries
+):
+    """Both read a support engineer's seats, which their roles alone do not tell: one page asks once, however
+    many teams they sit on."""
+    engineer = on_a_team(SupportEngineerFactory)()
+    client.force_login(engineer)
+    with CaptureQueriesContext(connection) as one_seat:
+        assert client.get(reverse("support:case-list")).status_code == 200
+    seat_queries = [q for q in one_seat.captured_queries if "engagements_teammember" in q["sql"]]
+    assert len(seat_queries) == 1, [q["sql"] for q in seat_queries]
+
+    for _ in range(3):
+        TeamMember.objects.create(engagement=EngagementFactory(), user=engineer, role="professional_services")
+    with django_assert_max_num_queries(len(one_seat.captured_queries)):
+        client.get(reverse("support:case-list"))

@@ -63,6 +63,9 @@ CUSTOMER_AREA = HomeArea(
 CUSTOMERS_AREA = HomeArea(
     "My customers", "engagements:customers", "The customers assigned to you, their engagements and support."
 )
+ENGAGEMENTS_AREA = HomeArea(
+    "Engagements", "engagements:engagement-list", "The engagements you work on as a consultant."
+)
 SUPPORT_CASES_AREA = HomeArea(
     "Support cases", "support:case-list", "The support cases waiting for an answer."
 )
@@ -75,10 +78,12 @@ DASHBOARD_AREA = HomeArea(
 CUSTOMER_FACING_ROLES = (StaffRole.ACCOUNT_MANAGER, StaffRole.SOLUTIONS_ARCHITECT, StaffRole.TAM)
 
 
-def home_areas_of(user) -> list[HomeArea]:
+def home_areas_of(user, sections: frozenset[str] | None = None) -> list[HomeArea]:
     """The areas of the site that are this user's own, by whom they work for and, at the provider, by
-    their roles; none for an anonymous visitor. Every one opens for the user (the pages check the same
-    audiences and roles)."""
+    the sections of the signed-in area they can use (provider_sections_of, which `sections` is when the
+    caller has it already), so the header offers their customers or engagements exactly when the area's
+    own navigation does; none for an anonymous visitor. Every one opens for the user (the pages check the
+    same audiences, roles and seats)."""
     if not user_is_signed_in(user):
         return []
     audience = audience_of(user)
@@ -88,15 +93,19 @@ def home_areas_of(user) -> list[HomeArea]:
         return [CUSTOMER_AREA]
     if audience != "provider":
         return []
+    if sections is None:
+        sections = provider_sections_of(user)
     areas = []
-    if user.is_superuser or any(user.has_role(role) for role in CUSTOMER_FACING_ROLES):
+    if "customers" in sections:
         areas.append(CUSTOMERS_AREA)
+    elif "engagements" in sections:
+        areas.append(ENGAGEMENTS_AREA)
+    # Every customer's cases are a support engineer's own; others reach their customers' from My customers.
     if user.has_role(StaffRole.SUPPORT_ENGINEER):
         areas.append(SUPPORT_CASES_AREA)
-    if user.is_superuser or user.is_pdm:
+    if "dashboard" in sections:
         areas.append(DASHBOARD_AREA)
-    # Provider staff without a role still have the provider's area, which starts with their customers.
-    return areas or [CUSTOMERS_AREA]
+    return areas
 
 
 def provider_sections_of(user) -> frozenset[str]:
@@ -109,7 +118,7 @@ def provider_sections_of(user) -> frozenset[str]:
     two queries, for them alone). A support engineer sees every case; a PDM has the network dashboard."""
     from engagements.selectors import customers_assigned_to, engagements_visible_to
 
-    if not user_is_signed_in(user):
+    if not user_is_signed_in(user) or audience_of(user) != "provider":
         return frozenset()
     if user.is_superuser:
         return frozenset({"customers", "engagements", "support", "dashboard"})

@@ -15,7 +15,7 @@ def home_areas(context) -> list[dict]:
     if request is None:  # a page rendered without a request (an email) has no visitor to lead anywhere
         return []
     links = []
-    for area in home_areas_of(request.user):
+    for area in home_areas_of(request.user, _provider_sections(request)):
         url = reverse(area.url_name)
         links.append(
             {"label": area.label, "url": url, "description": area.description, "current": request.path == url}
@@ -26,4 +26,12 @@ def home_areas(context) -> list[dict]:
 @register.simple_tag(takes_context=True)
 def provider_sections(context) -> frozenset[str]:
     request = context.get("request")
-    return provider_sections_of(request.user) if request is not None else frozenset()
+    return _provider_sections(request) if request is not None else frozenset()
+
+
+def _provider_sections(request) -> frozenset[str]:
+    """provider_sections_of the request's user, read once a request: the header and the area navigation
+    both ask, and for a support engineer or PDM the answer costs queries about their seats."""
+    if not hasattr(request, "_provider_sections"):
+        request._provider_sections = provider_sections_of(request.user)
+    return request._provider_sections
