@@ -9,8 +9,8 @@ from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
 from partners.models import CustomerReference
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.factories import PASSWORD, PartnerFactory, PartnerUserFactory, PdmFactory
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, OVERFLOW
+from tests.factories import PASSWORD, CustomerReferenceFactory, PartnerFactory, PartnerUserFactory, PdmFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -69,3 +69,48 @@ def test_a_partner_registers_a_reference_and_sees_it_wait_for_validation(plain_h
         launched,
         False,
     )
+
+
+# A common phone today (390 CSS px), far narrower than the references' five columns.
+A_PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def partner_with_references():
+    acme = PartnerFactory(name="Acme Cloud", slug="acme-cloud", pdm=PdmFactory())
+    PartnerUserFactory(partner=acme, username="ann")
+    CustomerReferenceFactory(partner=acme, customer_name="Northwind Traders")
+    CustomerReferenceFactory(
+        partner=acme,
+        customer_name="BigCorp Retail",
+        summary="Moved the web shop, its order history and its nightly stock reports to containers.",
+        services_used="Amazon ECS, Amazon RDS for PostgreSQL, Amazon CloudFront, AWS Database Migration",
+        is_validated=False,
+        validated_at=None,
+    )
+
+
+def test_on_a_phone_a_reference_waiting_for_validation_can_be_corrected_without_scrolling_sideways(
+    plain_http_live_server, plain_http, partner_with_references, browser
+):
+    page = browser.new_page(viewport=A_PHONE)
+    page.goto(f"{plain_http_live_server.url}/accounts/login/?next=/my/references/")
+    page.get_by_label("Username").fill("ann")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    row = page.get_by_role("row", name="BigCorp Retail")
+    correct = row.get_by_role("link", name="BigCorp Retail")
+    expect(correct).to_be_attached()
+    page.wait_for_load_state("load")  # the style sheets too, or the width measured is the unstyled page's
+
+    # Everything in the row, its correction link and whether it is public too, is found by reading down the
+    # page: measured before anything scrolls (a click would scroll the table's box to the link first).
+    assert page.evaluate(OVERFLOW) <= 0
+    for part in (correct, row.get_by_text("Once validated")):
+        box = part.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= A_PHONE["width"], box
+    assert page.evaluate(
+        "[...document.querySelectorAll('.table-scroll')].every(b => b.scrollWidth <= b.clientWidth)"
+    )
+    correct.click()
+    expect(page.get_by_label("Customer", exact=False).first).to_have_value("BigCorp Retail")
