@@ -11,31 +11,9 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from apn_portal.env import StrictEnv
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-class StrictEnv(environ.Env):
-    """django-environ's reader, but a number must be written as one: it read AXES_COOLOFF_HOURS=30m as 30
-    (hours) and WEBHOOK_TIMEOUT_SECONDS="2 hours" as 2 (seconds), dropping what it could not read."""
-
-    def float(self, var, default=environ.Env.NOTSET):
-        return self._number(var, default, float)
-
-    def int(self, var, default=environ.Env.NOTSET):
-        return self._number(var, default, int)
-
-    def _number(self, var, default, kind):
-        if var not in self.ENVIRON:
-            return self.get_value(var, cast=kind, default=default)
-        value = self.ENVIRON[var]
-        try:
-            return kind(value)
-        except ValueError:
-            example = "10" if kind is int else "0.5"
-            raise ImproperlyConfigured(
-                f"{var}={value!r} is not a number: write it as a plain number in the unit the name says, "
-                f"with nothing after it (e.g. {var}={example})."
-            ) from None
 
 
 env = StrictEnv()

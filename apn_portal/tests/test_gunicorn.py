@@ -47,3 +47,38 @@ def test_gunicorn_starts_without_an_error_in_a_home_it_cannot_write_to(tmp_path)
 
     assert "Booting worker" in output, output
     assert "[ERROR]" not in output, output
+
+
+def run_gunicorn(*args, env):
+    return subprocess.run(
+        [GUNICORN, *args, "apn_portal.wsgi:application"],
+        cwd=PROJECT_DIR,
+        env={**BASE_ENV, "DEBUG": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_request_timeout_with_a_unit_after_it_stops_gunicorn_naming_the_variable(tmp_path):
+    # The app reads the same variable, and refuses "30s" with this message; gunicorn said only
+    # "ValueError: invalid literal for int() with base 10: '30s'".
+    result = run_gunicorn(
+        "--check-config",
+        env={"WEB_REQUEST_TIMEOUT_SECONDS": "30s", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+    )
+
+    assert result.returncode != 0
+    assert "WEB_REQUEST_TIMEOUT_SECONDS='30s' is not a number" in result.stdout + result.stderr
+
+
+def test_gunicorn_kills_a_request_after_the_timeout_the_app_reads(tmp_path):
+    env = {"WEB_REQUEST_TIMEOUT_SECONDS": "45", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+
+    result = run_gunicorn("--print-config", env=env)
+
+    assert result.returncode == 0, result.stderr
+    timeouts = [
+        line.split("=")[1].strip() for line in result.stdout.splitlines() if line.startswith("timeout ")
+    ]
+    assert timeouts == ["45"], result.stdout
