@@ -1,13 +1,29 @@
 import os
 
 from celery import Celery
-from celery.signals import celeryd_init
+from celery.signals import beat_init, celeryd_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "apn_portal.settings")
 
 app = Celery("apn_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@celeryd_init.connect
+@beat_init.connect
+def refuse_the_public_secret_key_before_starting(**kwargs):
+    """The worker signs what its emails link to (a password reset), so it refuses the key settings.py
+    publishes as the web process does (wsgi.py); beat too, run alone. Celery logs an exception a signal's
+    handler raises and starts anyway: SystemExit is the one it lets through, and stops the process."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from apn_portal.settings_checks import refuse_the_public_secret_key
+
+    try:
+        refuse_the_public_secret_key()
+    except ImproperlyConfigured as refused:
+        raise SystemExit(f"ImproperlyConfigured: {refused}") from None
 
 
 @celeryd_init.connect

@@ -26,7 +26,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 # The embedded default's key is published here, so it is only acceptable while DEBUG is on: otherwise
-# `check --deploy` fails on it and the web process refuses to start (apn_portal/settings_checks.py).
+# `check --deploy` fails on it and the web process, the Celery worker and beat refuse to start
+# (apn_portal/settings_checks.py).
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-embedded-default-change-me")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])

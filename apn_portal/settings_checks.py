@@ -52,7 +52,8 @@ def secret_key_is_not_public(app_configs, **kwargs):
 
 
 def refuse_the_public_secret_key():
-    """For the web process, which runs no system checks (gunicorn): never serve on the published key."""
+    """For the web process (wsgi.py) and Celery (apn_portal/celery.py), which run no system checks: never
+    serve or sign on the published key."""
     if secret_key_is_not_public(None):
         raise ImproperlyConfigured(PUBLIC_SECRET_KEY_MESSAGE)
 

@@ -2,6 +2,7 @@
 on a SQLite-file broker, as `scripts/run.sh` starts it."""
 
 import queue
+import secrets
 import subprocess
 import sys
 import threading
@@ -43,6 +44,9 @@ def test_worker_with_embedded_beat_runs_tasks_from_the_sqlite_file_broker(tmp_pa
         **BASE_ENV,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}",
+        # As scripts/run.sh starts it: DEBUG off, on a key of the checkout's own (the published one is
+        # refused).
+        "SECRET_KEY": secrets.token_urlsafe(50),
     }
     schedule = str(tmp_path / "celerybeat-schedule")
     worker = subprocess.Popen(

@@ -1,7 +1,9 @@
 """A setting written wrong stops the portal at start-up with a message naming it and the form it takes,
 rather than passing every check and turning into a 500 on every request, or into another number."""
 
+import os
 import secrets
+import signal
 import subprocess
 import sys
 
@@ -120,3 +122,64 @@ def test_the_embedded_default_in_debug_mode_still_serves_on_its_key(production_e
     served = run_python("-c", "import apn_portal.wsgi; print('serving')", env={**env, "DEBUG": "1"})
 
     assert last_line(served.stdout) == "serving", served.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["worker", "--loglevel=INFO", "--concurrency=1"],
+        ["worker", "-B", "--loglevel=INFO", "--concurrency=1"],
+        ["beat", "--loglevel=INFO"],
+    ],
+    ids=["worker", "worker with beat", "beat"],
+)
+def test_celery_refuses_the_secret_key_published_in_settings(production_env, tmp_path, command):
+    # The worker signs what its emails link to (a password reset): on the published key anybody could
+    # forge those links, as wsgi.py already refuses to let the web process do.
+    env = {key: value for key, value in production_env.items() if key != "SECRET_KEY"}
+    env["CELERY_BROKER_URL"] = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    if "beat" in command or "-B" in command:
+        command = [*command, "--schedule", str(tmp_path / "celerybeat-schedule")]
+
+    celery = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "apn_portal", *command],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # so that a worker which did start is stopped with its pool and beat
+    )
+    try:
+        output = celery.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(celery.pid, signal.SIGKILL)
+        output = celery.communicate()[0]
+        pytest.fail(f"celery {command[0]} started on the published key:\n{output}")
+
+    assert celery.returncode != 0
+    assert "SECRET_KEY is the embedded default" in output
+
+
+def test_celery_starts_on_a_secret_key_of_its_own(production_env, tmp_path):
+    env = {**production_env, "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "apn_portal", "worker", "--loglevel=INFO", "--concurrency=1"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output = []
+        for line in worker.stdout:
+            output.append(line)
+            if " ready." in line:
+                break
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+
+    assert any(" ready." in line for line in output), "".join(output)

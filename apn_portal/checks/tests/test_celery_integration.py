@@ -8,6 +8,7 @@ restart; the check queues its email in the outbox, and the worker sends it to a 
 import contextlib
 import datetime
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -116,6 +117,8 @@ def _worker(redis_url, tmp_path, *, beat=True, concurrency=1, **settings_env):
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mailbox),
         "DB_CONN_MAX_AGE": "0",
+        # With DEBUG off the worker refuses the key settings.py publishes.
+        "SECRET_KEY": secrets.token_urlsafe(50),
         **settings_env,
     }
     command = [
