@@ -38,6 +38,33 @@ def test_healthz_refuses_writes(client):
     assert client.post("/healthz").status_code == 405
 
 
+@pytest.mark.parametrize("host", ["10.0.4.17:8000", "10.0.4.17", "[fd00::17]:8000", "172.18.0.5"])
+def test_healthz_answers_a_probe_by_address_whatever_the_host(client, settings, host, caplog):
+    # A container's or a load balancer's health check asks by the address it reached, not by the portal's
+    # name: refused as a foreign Host (400), it took the portal for down.
+    settings.ALLOWED_HOSTS = ["portal.example.com"]
+
+    for response in (client.get("/healthz", HTTP_HOST=host), client.head("/healthz", HTTP_HOST=host)):
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json"
+        assert "no-cache" in response["Cache-Control"]
+    assert client.get("/healthz", HTTP_HOST=host).json() == {"status": "ok"}
+    assert client.post("/healthz", HTTP_HOST=host).status_code == 405
+    assert not [record for record in caplog.records if "HTTP_HOST" in record.getMessage()]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/", "/readyz", "/healthz/", "/healthzz", "/partners/", "/api/v1/partners/"]
+)
+def test_every_other_path_still_refuses_a_foreign_host(client, settings, path):
+    settings.ALLOWED_HOSTS = ["portal.example.com"]
+    settings.CELERY_BROKER_URL = ""
+
+    assert client.get(path, HTTP_HOST="10.0.4.17:8000").status_code == 400
+    assert client.get(path, HTTP_HOST="portal.example.com").status_code != 400
+
+
 @pytest.mark.django_db
 def test_head_asks_what_get_asks(client, settings):
     # Uptime monitors (UptimeRobot's default), link checkers and proxies send HEAD in place of GET.
