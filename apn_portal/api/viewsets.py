@@ -145,6 +145,11 @@ class PortalModelViewSet(
             created = self.create_object(dict(serializer.validated_data), self.request.user)
         serializer.instance = self.read_back(created)
 
+    def get_success_headers(self, data):
+        # DRF's would copy a `url` field of the body into Location: a webhook endpoint's is the
+        # integrator's own receiver, not the record's address. No create answers with a Location.
+        return {}
+
     def perform_update(self, serializer):
         updated = self.update_object(serializer.instance, dict(serializer.validated_data), self.request.user)
         serializer.instance = self._retrieved = self.read_back(updated)

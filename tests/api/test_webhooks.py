@@ -775,3 +775,18 @@ def test_a_dead_receivers_backlog_fails_for_good_within_the_documented_retry_spa
     # Neither given up early (an attempt counted twice) nor much later than a single delivery would be.
     assert start + span <= min(gave_up_at.values())
     assert max(gave_up_at.values()) <= start + span + datetime.timedelta(minutes=30)
+
+
+def test_a_new_endpoints_answer_has_no_location_naming_its_receiver(world):
+    # DRF put the body's `url` (the integrator's own receiver, MIME-encoded beyond latin-1) in Location; no
+    # create answers with a Location, and a replay is the first answer again.
+    url = f"http://127.0.0.1:{RECEIVER_PORT}/hooks/caf\u00e9\u4e2d"
+    body = {"url": url, "events": ["partner.tier_changed"]}
+    client = world.client("user_a")
+    first = client.post("/api/v1/webhook-endpoints/", body, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+    again = client.post("/api/v1/webhook-endpoints/", body, format="json", HTTP_IDEMPOTENCY_KEY="hook-1")
+
+    assert first.status_code == again.status_code == 201
+    assert not first.has_header("Location") and not again.has_header("Location")
+    assert again.content == first.content
+    assert WebhookEndpoint.objects.count() == 1
