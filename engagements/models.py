@@ -375,6 +375,11 @@ class EngagementPartner(TimeStampedModel):
         help_text="The partner that took over this contract.",
     )
     ended_reason = models.TextField(blank=True, help_text="Why the contract ended early.")
+    ended_before_start = models.BooleanField(
+        default=False,
+        help_text="Ended (replaced, or its engagement cancelled) before its first day: it never ran, "
+        "though its last day then reads as its first.",
+    )
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -821,25 +821,35 @@ def engagement_timeline(engagement: Engagement) -> list[TimelineEntry]:
         for event in engagement.stage_events.all()
     ]
     for engaged in engagement.engagement_partners.all():
-        entries.append(
-            TimelineEntry(engaged.contract_start, f"{engaged.partner} joins as {engaged.get_role_display()}")
-        )
-        if engaged.replaced_by_id:
+        reason = f": {engaged.ended_reason_shown}" if engaged.ended_reason_shown else ""
+        if engaged.ended_before_start:
+            # It never joined: the day it was to start is all its story, its last day (that same day,
+            # the earliest a contract can end) no end of work.
+            ended = (
+                f"was handed to {engaged.replaced_by.partner}" if engaged.replaced_by_id else "was cancelled"
+            )
             entries.append(
                 TimelineEntry(
-                    engaged.contract_end,
-                    f"{engaged.partner} replaced by {engaged.replaced_by.partner}"
-                    + (f": {engaged.ended_reason_shown}" if engaged.ended_reason_shown else ""),
+                    engaged.contract_start, f"{engaged.partner}'s contract {ended} before it started{reason}"
                 )
             )
-        elif engaged.is_ended_early:  # with the engagement's cancellation
+        else:
             entries.append(
                 TimelineEntry(
-                    engaged.contract_end,
-                    f"{engaged.partner}'s contract ended"
-                    + (f": {engaged.ended_reason_shown}" if engaged.ended_reason_shown else ""),
+                    engaged.contract_start, f"{engaged.partner} joins as {engaged.get_role_display()}"
                 )
             )
+            if engaged.replaced_by_id:
+                entries.append(
+                    TimelineEntry(
+                        engaged.contract_end,
+                        f"{engaged.partner} replaced by {engaged.replaced_by.partner}{reason}",
+                    )
+                )
+            elif engaged.is_ended_early:  # with the engagement's cancellation
+                entries.append(
+                    TimelineEntry(engaged.contract_end, f"{engaged.partner}'s contract ended{reason}")
+                )
         for grant in engaged.visible_grants:
             entries.append(
                 TimelineEntry(

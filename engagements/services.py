@@ -1062,15 +1062,17 @@ def _contracts_end(
     """End these locked contracts early, their grants already revoked (a contract is never cut short
     under live access), and tell each partner (`event`: "replaced", by `replaced_by`, or "cancelled").
     The last day becomes `today` (the customer's), so every reader of the dates sees it over;
-    one not started yet ends on its first day, the earliest a contract can end, and `ended_reason`
-    says it never ran (EngagementPartner.in_force_on). One ended already (a replaced partner's, whose
-    last day passed) keeps its last day, and its partner, who loses nothing now, is not told, as a
-    cancellation does not tell it either."""
+    one not started yet ends on its first day, the earliest a contract can end, and is marked
+    `ended_before_start`, so that nobody reads that day as a day it ran (ended early, it is never in
+    force: EngagementPartner.in_force_on). One ended already (a replaced partner's, whose last day
+    passed) keeps its last day, and its partner, who loses nothing now, is not told, as a cancellation
+    does not tell it either."""
     running = [contract for contract in contracts if contract.contract_end >= today]
     for contract in contracts:
+        contract.ended_before_start = today < contract.contract_start
         contract.contract_end = min(contract.contract_end, max(today, contract.contract_start))
         contract.ended_reason = reason
-        fields = ["contract_end", "ended_reason", "updated_at"]
+        fields = ["contract_end", "ended_reason", "ended_before_start", "updated_at"]
         if replaced_by is not None:
             contract.replaced_by = replaced_by
             fields.append("replaced_by")

@@ -260,6 +260,11 @@ class EngagementPartnerSerializer(KnownFieldsOnlyMixin, serializers.ModelSeriali
         help_text="Why the contract ended early (the partner replaced, or the engagement cancelled while "
         "it ran), its `contract_end` then the day it ended. Blank for the other partners on the engagement.",
     )
+    ended_before_start = serializers.BooleanField(
+        read_only=True,
+        help_text="True when it ended (replaced, or the engagement cancelled) before its first day: it "
+        "never ran, though its `contract_end` is then its `contract_start`, the earliest a contract can end.",
+    )
 
     class Meta:
         model = EngagementPartner
@@ -274,9 +279,10 @@ class EngagementPartnerSerializer(KnownFieldsOnlyMixin, serializers.ModelSeriali
             "business_function",
             "replaced_by",
             "ended_reason",
+            "ended_before_start",
             *TIMESTAMPS,
         ]
-        read_only_fields = ["id", "replaced_by", "ended_reason", *TIMESTAMPS]
+        read_only_fields = ["id", "replaced_by", "ended_reason", "ended_before_start", *TIMESTAMPS]
         validators = []  # the service answers a duplicate with 409 and says which role is taken
 
 

@@ -15,11 +15,13 @@ from apn_portal.outbox.models import OutboxMessage
 from engagements import services
 from engagements.choices import PartnerRole
 from engagements.models import AccessGrant, Engagement, EngagementPartner
+from partners.choices import PartnerType
 from tests.factories import (
     CustomerFactory,
     CustomerUserFactory,
     EngagementFactory,
     EngagementPartnerFactory,
+    PartnerFactory,
     PartnerUserFactory,
 )
 
@@ -135,3 +137,71 @@ def test_a_cancellation_that_fails_at_its_last_step_leaves_every_contract_and_gr
     assert (engaged.contract_end, engaged.ended_reason) == (before, "")
     assert AccessGrant.objects.get(pk=alpha.grant.pk).revoked_at is None
     assert Engagement.objects.get(pk=alpha.engagement.pk).status != "cancelled"
+
+
+def test_a_contract_cancelled_before_it_started_reads_so_on_the_page_in_the_api_and_in_its_email(
+    client, alpha
+):
+    """Its last day becomes its first (a contract cannot end before it starts), but nobody should read
+    "10 Dec to 10 Dec", a day's work: the page, the partner's own view, the API and the email say it
+    never started."""
+    start = alpha.customer.local_today() + 10 * DAY
+    later = EngagementPartnerFactory(
+        engagement=alpha.engagement,
+        role=PartnerRole.TECHNOLOGY,
+        contract_start=start,
+        contract_end=start + 90 * DAY,
+    )
+    later_user = PartnerUserFactory(partner=later.partner)
+
+    _cancel(alpha)
+
+    for user in (alpha.admin, later_user):
+        contract = _api(user).get(f"/api/v1/engagement-partners/{later.pk}/").json()
+        assert contract["ended_before_start"] is True
+        assert contract["ended_reason"] == "Budget cut"
+        client.force_login(user)
+        page = client.get(reverse("engagements:engagement-detail", args=[alpha.engagement.pk]))
+        text = page.content.decode().replace("&#x27;", "'")
+        assert f"Was to start {start:%-d %b %Y}; cancelled before it started: Budget cut" in text
+        assert f"{start:%-d %b %Y} to {start:%-d %b %Y}" not in text
+        assert f"{later.partner}'s contract was cancelled before it started: Budget cut" in text
+        assert f"{later.partner} joins as" not in text
+    ran = _api(alpha.admin).get(f"/api/v1/engagement-partners/{alpha.engaged.pk}/").json()
+    assert ran["ended_before_start"] is False
+
+    email = OutboxMessage.objects.get(dedupe_key=f"engagement-partner-ended:{later.pk}:cancelled")
+    for body in (email.body_text, email.body_html):
+        assert f"It was to start on {start:%-d %b %Y}: it will not start." in body.replace("&#x27;", "'")
+
+
+def test_a_contract_replaced_before_it_started_reads_so_too(client, alpha):
+    start = alpha.customer.local_today() + 10 * DAY
+    later = EngagementPartnerFactory(
+        engagement=alpha.engagement,
+        partner=PartnerFactory(partner_type=PartnerType.TECHNOLOGY),
+        role=PartnerRole.TECHNOLOGY,
+        contract_start=start,
+        contract_end=start + 90 * DAY,
+    )
+    new = services.engagement_partner_replace(
+        user=alpha.admin,
+        engagement_partner=later,
+        new_partner=PartnerFactory(name="Winner Tech", partner_type=PartnerType.TECHNOLOGY),
+        reason="Found a better fit",
+        contract_start=start,
+        contract_end=start + 90 * DAY,
+    )
+
+    contract = _api(alpha.admin).get(f"/api/v1/engagement-partners/{later.pk}/").json()
+    assert (contract["ended_before_start"], contract["replaced_by"]) == (True, new.pk)
+    assert (
+        _api(alpha.admin).get(f"/api/v1/engagement-partners/{new.pk}/").json()["ended_before_start"] is False
+    )
+    client.force_login(alpha.admin)
+    page = client.get(reverse("engagements:engagement-detail", args=[alpha.engagement.pk]))
+    text = page.content.decode().replace("&#x27;", "'")
+    assert (
+        f"Was to start {start:%-d %b %Y}; handed to Winner Tech before it started: Found a better fit" in text
+    )
+    assert f"{later.partner}'s contract was handed to Winner Tech before it started" in text
