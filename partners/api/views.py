@@ -300,7 +300,7 @@ class TierViewSet(PortalReadOnlyViewSet):
     public_actions = PUBLIC_READ
     prefetch_related = ("requirements",)
     filterset_class = filters.TierFilterSet
-    ordering_fields = ["partner_type", "rank", "name", "id"]
+    ordering_fields = ["partner_type", "rank", "name", "updated_at", "id"]
     ordering = ["partner_type", "rank", "id"]
 
     def scope_queryset(self, queryset, user):

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from engagements.models import EngagementPartner
-from partners.models import CustomerReference, Partner, ProgramEnrollment, StaffMember
+from partners.models import CustomerReference, Partner, ProgramEnrollment, StaffMember, Tier
 from tests.api.conftest import api_client
 from tests.factories import (
     CustomerFactory,
@@ -142,6 +142,39 @@ def test_a_sync_of_partners_by_updated_at_misses_no_partner_edited_or_deleted_du
     )
 
     assert set(seen) == set(before), "a partner was never seen"
+    assert {pk for pk in seen if seen.count(pk) > 1} == set(edited)
+    assert seen[-1] == edited[0]
+
+
+@pytest.mark.parametrize(
+    "path", ["partners", "customers", "programs", "engagements", "tiers", "support-plans"]
+)
+def test_every_list_not_in_id_order_can_be_copied_and_synced_as_the_doc_says(client, path):
+    # docs/api.md: "to copy or sync one of those lists, ask for ordering=id or ordering=updated_at".
+    for ordering in ("id", "updated_at"):
+        response = client.get(f"/api/v1/{path}/?updated_since={_since()}&ordering={ordering}")
+        assert response.status_code == 200, (ordering, response.content)
+
+
+def test_a_sync_of_tiers_by_updated_at_brings_a_renamed_tier_again_at_the_end(client):
+    tiers = list(Tier.objects.order_by("id"))
+    before = _recorded_a_while_ago(Tier, tiers)
+    edited = []
+
+    def the_provider_renames_one(pages, seen):
+        if pages == 1:
+            renamed = Tier.objects.get(pk=seen[0])
+            renamed.name = f"{renamed.name} Plus"
+            renamed.save()
+            edited.append(renamed.pk)
+
+    seen = _walk(
+        client,
+        f"/api/v1/tiers/?updated_since={_since()}&ordering=updated_at&page_size=2",
+        the_provider_renames_one,
+    )
+
+    assert set(seen) == set(before)
     assert {pk for pk in seen if seen.count(pk) > 1} == set(edited)
     assert seen[-1] == edited[0]
 
