@@ -292,9 +292,16 @@ def test_a_renewal_is_not_dated_before_the_audit_it_stands_on():
             id="no-result",
         ),
         pytest.param(
+            {"audit_result": "passed"},
+            "audit_date",
+            "An audit result needs the audit's date.",
+            id="no-date-for-the-result",
+        ),
+        pytest.param(
             {"audit_date": str(in_days(5)), "audit_result": "passed"},
             "audit_date",
-            None,
+            "An audit with a result has been held: its date ({future:%d %b %Y}) cannot be in the future. "
+            "Leave the result empty until the audit is held.",
             id="audit-in-the-future",
         ),
         pytest.param({"audit_date": "next week", "audit_result": "passed"}, "audit_date", None, id="no-date"),
@@ -317,7 +324,7 @@ def test_a_renewal_without_a_new_passed_audit_is_refused_and_changes_nothing(bod
     assert response.status_code == 400, response.content
     assert list(response.json()) == [field]
     if message:
-        expected = message.format(old=in_days(-345), approved=in_days(-340))
+        expected = message.format(old=in_days(-345), approved=in_days(-340), future=in_days(5))
         assert response.json()[field] == [expected]
     assert record_of(enrollment) == before
     assert enrollment.history.count() == versions
@@ -358,6 +365,45 @@ def test_only_an_approved_enrollment_in_force_is_renewed(fields, message):
 
     assert response.status_code == 409, response.content
     assert response.json() == {"detail": message}
+    assert record_of(enrollment) == before
+
+
+def test_an_enrollment_with_no_audit_recorded_is_renewed_only_on_a_new_one():
+    """An audited program's enrollment approved before its audit was recorded (or with it cleared since):
+    there is no audit to stand on unless the renewal brings one."""
+    pdm = PdmFactory()
+    enrollment = msp_due_for_renewal(pdm, audit_date=None, audit_result="")
+    before = record_of(enrollment)
+
+    response = renew(pdm, enrollment)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "audit_date": ["Managed Service Provider is renewed on a new passed audit: give its date and result."]
+    }
+    assert record_of(enrollment) == before
+    renewed = renew(pdm, enrollment, audit_date=str(in_days(-1)), audit_result="passed")
+    assert renewed.status_code == 200, renewed.content
+
+
+def test_an_enrollment_renewed_already_is_not_renewed_again_for_no_longer_term():
+    """Renewed 10 days ago for the program's 12 months: renewed again today on a newer audit, it would
+    expire no later than it does, so the PDM is told there is nothing to renew yet."""
+    pdm = PdmFactory()
+    expires_on = add_months(in_days(-10), 12) + datetime.timedelta(days=30)
+    enrollment = msp_due_for_renewal(
+        pdm, approved_on=in_days(-10), audit_date=in_days(-12), expires_on=expires_on
+    )
+    before = record_of(enrollment)
+
+    response = renew(pdm, enrollment, audit_date=str(in_days(-1)), audit_result="passed")
+
+    assert response.status_code == 409, response.content
+    renewed_to = add_months(timezone.localdate(), 12)
+    assert response.json() == {
+        "detail": f"Renewed today, it would expire on {renewed_to:%d %b %Y}, no later than it does now "
+        f"({expires_on:%d %b %Y}): there is nothing to renew yet."
+    }
     assert record_of(enrollment) == before
 
 
