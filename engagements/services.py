@@ -3,6 +3,7 @@ transaction, checks who may do it, and raises a DomainError (or PermissionDenied
 whose message is written for that user. Views, the admin and the API all call these."""
 
 import datetime
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -86,6 +87,8 @@ from partners.choices import ContactRequestStatus, PartnerType
 from partners.models import ContactRequest, CustomerReference, Partner
 from partners.services import contact_request_accept
 from partners.services_records import reference_tell_pdm
+
+logger = logging.getLogger(__name__)
 
 # Helpers ----------------------------------------------------------------------------------------------
 
@@ -1932,7 +1935,7 @@ def access_grants_warn_ending(*, days: Iterable[int]) -> tuple[int, int]:
         .select_related(*events.GRANT_EVENT_RELATED, "engagement_partner__engagement__customer")
         .order_by("pk")
     )
-    return _tell_access_ending(grants, now)
+    return _tell_access_ending(grants, now, told=told)
 
 
 def _time_left_in_words(left: datetime.timedelta) -> str:
@@ -1943,7 +1946,13 @@ def _time_left_in_words(left: datetime.timedelta) -> str:
     return f"in {plural(hours, 'hour')}" if hours else "in less than an hour"
 
 
-def _tell_access_ending(grants: list[AccessGrant], now: datetime.datetime) -> tuple[int, int]:
+def _tell_access_ending(
+    grants: list[AccessGrant], now: datetime.datetime, *, told: set[str] = frozenset()
+) -> tuple[int, int]:
+    """`told`: the warnings' keys stored by earlier runs. A side with nobody to warn (a partner with
+    nobody signed up and no PDM, a customer with nobody left) stores nothing, so its grant is due again
+    at every hourly run until its next warning: the outbox logs it as a warning the first time, and from
+    then (its other side stored) it is logged here at info only, not as a new problem every hour."""
     if not grants:
         return 0, 0
     customers = _customer_recipients({grant.account.customer_id for grant in grants})
@@ -2000,7 +2009,15 @@ def _tell_access_ending(grants: list[AccessGrant], now: datetime.datetime) -> tu
                 ),
             )
         )
-    stored = outbox_email_enqueue_many([email for _, email in emails])
+    other_side = {"customer": "partner", "partner": "customer"}
+    reported = []
+    for _, email in emails:
+        key, _, side = email.dedupe_key.rpartition(":")
+        if not any(email.to) and f"{key}:{other_side[side]}" in told:
+            reported.append(email.dedupe_key)
+    if reported:
+        logger.info("Still nobody to warn of access ending (logged when due): %s", ", ".join(reported))
+    stored = outbox_email_enqueue_many([email for _, email in emails if email.dedupe_key not in reported])
     warned = {pk for pk, email in emails if email.dedupe_key in stored}
     return len(warned), len(stored)
 

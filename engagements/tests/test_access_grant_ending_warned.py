@@ -3,6 +3,7 @@ and the customer's access administrators, 7 days and 1 day ahead: which account 
 and how to have it extended; once per grant, warning and end, however often the check runs."""
 
 import datetime
+import logging
 import re
 from html import unescape
 
@@ -229,3 +230,39 @@ def test_a_grant_whose_end_a_time_zone_change_moves_is_warned_of_its_new_end():
     assert warnings(grant).count() == 4
     latest = warnings(grant).filter(dedupe_key__endswith=":partner").last()
     assert "at the end of 20 Mar 2026 (CET)" in latest.body_text
+
+
+def test_a_partner_with_nobody_to_warn_is_logged_once_per_warning_not_every_hour(caplog):
+    """A partner with nobody signed up and no PDM: its side of the warning has nowhere to go. The operator
+    reads that once, when the warning falls due, not at every hourly run until the next one; the customer
+    is warned as ever, once."""
+    with at(GRANTED):
+        grant = AccessGrantFactory(granted_at=GRANTED, expires_at=EXPIRES, role_name="PartnerOps")
+        CustomerUserFactory(
+            customer=grant.engagement_partner.engagement.customer,
+            email="cloud-admin@customer.example",
+            access_admin=True,
+        )
+    assert grant.engagement_partner.partner.pdm_id is None
+
+    def untold_logs(level):
+        return [
+            record
+            for record in caplog.records
+            if record.name == "apn_portal.outbox.services"
+            and record.levelno == level
+            and f"access-grant-ending:{grant.pk}:" in record.getMessage()
+        ]
+
+    with caplog.at_level("INFO"):
+        run_at(EXPIRES - WEEK + datetime.timedelta(minutes=35))
+        for hour in range(1, 6):
+            run_at(EXPIRES - WEEK + datetime.timedelta(hours=hour, minutes=35))
+        run_at(EXPIRES - DAY + datetime.timedelta(minutes=35))
+        run_at(EXPIRES - DAY + datetime.timedelta(hours=1, minutes=35))
+
+    assert [record.getMessage().count(":partner") for record in untold_logs(logging.WARNING)] == [1, 1]
+    assert ":7d:" in untold_logs(logging.WARNING)[0].getMessage()
+    assert ":1d:" in untold_logs(logging.WARNING)[1].getMessage()
+    assert [email.to for email in warnings(grant)] == [["cloud-admin@customer.example"]] * 2
+    assert [email.dedupe_key.split(":")[2] for email in warnings(grant)] == ["7d", "1d"]
