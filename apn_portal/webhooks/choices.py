@@ -10,7 +10,12 @@ class WebhookEvent(models.TextChoices):
     ENROLLMENT_REVOKED = "enrollment.revoked", "A program enrollment was revoked (status_reason says why)"
     CERTIFICATION_EXPIRING = "certification.expiring", "A partner's certifications expire soon"
     ACCESS_GRANT_CREATED = "access_grant.created", "A customer granted a partner access to an account"
-    ACCESS_GRANT_REVOKED = "access_grant.revoked", "A customer's access grant to a partner was revoked"
+    # Named before it told of grants that ran out too; integrators subscribe by the name, so the label
+    # says what it covers.
+    ACCESS_GRANT_REVOKED = (
+        "access_grant.revoked",
+        "A customer's access grant to a partner ended: revoked, or expired (data.state says which)",
+    )
     CONTACT_REQUEST_CREATED = "contact_request.created", "A customer sent a partner a contact request"
     SUPPORT_CASE_BREACHED = "support_case.breached", "A support case passed its first-response deadline"
 

@@ -12,6 +12,7 @@ from apn_portal.webhooks.services import webhook_endpoint_create
 from engagements.services import access_grant_revoke
 from partners.choices import EnrollmentStatus
 from partners.services import enrollment_revoke
+from tests.api.conftest import api_client
 from tests.factories import (
     AccessGrantFactory,
     ApprovedEnrollmentFactory,
@@ -109,6 +110,36 @@ def test_a_revoked_grant_is_announced_to_the_partner_that_held_it():
     assert delivery.payload["data"]["id"] == grant.pk
     assert delivery.payload["data"]["revocation_reason"] == "Contract handed to another partner"
     assert not WebhookDelivery.objects.filter(endpoint=other).exists()
+
+
+def test_a_grant_that_ran_out_is_announced_as_expired_not_as_revoked():
+    """One event, `access_grant.revoked`, tells of every end (integrators subscribe to it by name): its
+    `data.state` tells a grant that ran out from one somebody cut short, as docs/api.md promises."""
+    now = timezone.now()
+    ran_out = AccessGrantFactory(
+        granted_at=now - datetime.timedelta(days=30), expires_at=now - datetime.timedelta(minutes=5)
+    )
+    cut_short = AccessGrantFactory(engagement_partner=ran_out.engagement_partner)
+    own = _endpoint(PartnerUserFactory(partner=ran_out.engagement_partner.partner), "access_grant.revoked")
+    customer_admin = CustomerUserFactory(customer=cut_short.account.customer, access_admin=True)
+
+    check_run("access_grant_expiry")
+    access_grant_revoke(user=customer_admin, grant=cut_short, reason="Work finished early")
+
+    data = {
+        delivery.payload["data"]["id"]: delivery.payload["data"]
+        for delivery in WebhookDelivery.objects.filter(endpoint=own, event="access_grant.revoked")
+    }
+    assert data[ran_out.pk]["state"] == "expired"
+    assert data[ran_out.pk]["revoked_by"] is None
+    assert data[ran_out.pk]["revocation_reason"]
+    assert data[cut_short.pk]["state"] == "revoked"
+    assert data[cut_short.pk]["revoked_by"] == customer_admin.username
+    assert data[cut_short.pk]["revocation_reason"] == "Work finished early"
+    # The event's description, in the schema and on the endpoint forms, says so too.
+    schema = api_client(customer_admin).get("/api/v1/schema/").content.decode()
+    label = "A customer's access grant to a partner ended: revoked, or expired (data.state says which)"
+    assert f"`access_grant.revoked` - {label}" in schema
 
 
 def test_expiring_certifications_are_announced_once_a_day_to_their_partner():
