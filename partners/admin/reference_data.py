@@ -1,5 +1,6 @@
 """Reference data a PDM maintains: the tier ladders and their requirements, programs, and tag lists."""
 
+from django import forms
 from django.contrib import admin
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -7,9 +8,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apn_portal.admin import AuditedAdmin, GuardedDeletionMixin
+from apn_portal.exceptions import DomainError
+from apn_portal.pages import form_error
 from partners.choices import PartnerType, RequirementMetric
 from partners.models import ConsultingCategory, Industry, Program, Tier, TierRequirement, UseCase
 from partners.selectors import program_deletion_problems
+from partners.services import program_partner_type_change_check
 from partners.signals import partner_changes_batched
 
 from .formsets import UniqueRowsInlineFormSet
@@ -90,8 +94,25 @@ class TierRequirementAdmin(AuditedAdmin):
     ordering = ("tier__partner_type", "tier__rank", "metric")
 
 
+class ProgramForm(forms.ModelForm):
+    """Opening a program to one partner type only is refused, beside the field, while partners of the
+    other type hold it or have applied for it (`program_partner_type_change_check`)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        partner_type = cleaned.get("partner_type")
+        # The instance still holds the saved type here: the form copies its own in only after clean.
+        if partner_type is not None and partner_type != self.instance.partner_type:
+            try:
+                program_partner_type_change_check(program=self.instance, partner_type=partner_type)
+            except DomainError as error:
+                form_error(self, error)
+        return cleaned
+
+
 @admin.register(Program)
 class ProgramAdmin(GuardedDeletionMixin, AuditedAdmin):
+    form = ProgramForm
     list_display = (
         "name",
         "kind",
