@@ -9,6 +9,11 @@ saved. A post without the fingerprint (a script) is saved as Django does, as the
 
 Columns a page does not edit are another matter: keep_unedited_as_stored keeps those as stored, so a
 scheduled check's mark does not make a page stale.
+
+A form that proposes changes rather than saving them (a partner's profile proposal, which its PDM
+approves) carries the same input with a fingerprint per field (shown_fields): what it sends is not refused
+when the record changed meanwhile, but only the fields its user changed on the page
+(fields_changed_on_page) are taken as theirs, and the others are left as they now stand.
 """
 
 import hashlib
@@ -37,11 +42,48 @@ def shown_value(value):
     return value
 
 
+def _fingerprint(value) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
 def shown_values(form) -> str:
     """The fingerprint of what `form` shows of its stored record (its initial values)."""
     values = {name: shown_value(form.initial[name]) for name in form.fields if name in form.initial}
-    text = json.dumps([form.instance.pk, values], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    return _fingerprint([form.instance.pk, values])
+
+
+def _as_sent_back(field, value):
+    # A value shown and sent back untouched is the field's cleaning of it (a text stripped, a website with
+    # its scheme): a stored value the form would write otherwise is still not a change its user made.
+    try:
+        return field.clean(field.prepare_value(value))
+    except ValidationError:
+        return value
+
+
+def shown_fields(form) -> str:
+    """The PAGE_STATE value of a proposing form: each field's fingerprint of the value it shows, by name."""
+    return json.dumps(
+        {
+            name: _fingerprint(shown_value(_as_sent_back(field, form.initial[name])))
+            for name, field in form.fields.items()
+            if name in form.initial
+        }
+    )
+
+
+def fields_changed_on_page(form) -> list[str] | None:
+    """The names of the valid bound `form`'s fields whose sent value is not the one its page showed
+    (shown_fields), or None for a post without the page's state (a page older than it, a script)."""
+    shown = _posted_states(form.data)
+    if not shown:
+        return None
+    return [
+        name
+        for name in form.fields
+        if shown.get(name) != _fingerprint(shown_value(form.cleaned_data.get(name)))
+    ]
 
 
 def _of_a_stored_record(form) -> bool:

@@ -32,7 +32,6 @@ from apn_portal.forms import submitted_before
 from apn_portal.history import history_bulk_create
 from apn_portal.http import ip_address_or_none
 from apn_portal.outbox.services import outbox_email_enqueue, outbox_email_enqueue_many
-from apn_portal.text import short_list
 from partners import events
 from partners.choices import (
     LIVE_ENROLLMENT_STATUSES,
@@ -440,30 +439,6 @@ def enrollment_program_closed(partner: Partner, program: Program) -> str | None:
     if program.partner_type and program.partner_type != partner.partner_type:
         return f"{program.name} is only open to {program.get_partner_type_display()} partners."
     return None
-
-
-def program_partner_type_change_check(*, program: Program, partner_type: str) -> None:
-    """Refuse to open `program` to `partner_type` partners only while partners of the other type hold it
-    or have applied for it (a live enrollment), naming them: closing it under them would leave an approval
-    counted for their tier that can be neither renewed nor applied for again (enrollment_program_closed).
-    Their PDMs decide what becomes of each, as when a partner's own type is corrected."""
-    if not partner_type or program.pk is None:
-        return
-    live = list(
-        program.enrollments.filter(status__in=LIVE_ENROLLMENT_STATUSES)
-        .exclude(partner__partner_type=partner_type)
-        .order_by("partner__name", "partner_id")
-        .values_list("partner__name", "status")
-    )
-    if live:
-        labels = dict(EnrollmentStatus.choices)
-        held = short_list((f"{name} ({labels[status].lower()})" for name, status in live), 10)
-        raise DomainError(
-            f"{program.name} cannot be made open only to {PartnerType(partner_type).label} partners while "
-            f"partners of the other type hold it or have applied for it: {held}. Their PDMs first revoke "
-            "these enrollments or applications, or correct the partners' type.",
-            field="partner_type",
-        )
 
 
 def enrollment_approve_check(
@@ -1490,43 +1465,43 @@ def contact_request_decline(*, contact_request: ContactRequest, user, reason: st
 
 
 def profile_change_submit(
-    *, partner: Partner, user, description: str, website: str, industries, use_cases
+    *, partner: Partner, user, description: str, website: str, industries, use_cases, changed=None
 ) -> tuple[ProfileChangeRequest, bool]:
     """A partner's staff propose new profile text and tags; its PDM approves them before they go live.
     Returns the proposal and whether it is new, like get_or_create.
 
-    A proposal still waiting replaces the earlier one, so the PDM only ever reviews the latest. The same
-    values sent again (a double click, Back and resend, a colleague sending the same) return the one still
-    waiting: no second proposal, no second email to the PDM. The live values sent while one waits withdraw
-    it (returned, WITHDRAWN): the profile stays as it is.
+    `changed` names the fields the sender changed on their page (the form's page state says what it
+    showed). Only those are the sender's: every other field stays as it now stands, the live profile with
+    the waiting proposal's changes over it, which is what the form starts from. So a correction the PDM
+    made after the page was opened is not proposed back as the partner's, and a colleague's proposal sent
+    meanwhile is not dropped: what is sent is laid over it. None (a page sent without its state, a script)
+    takes every field that differs from the profile as it now stands as changed.
+
+    A proposal still waiting is replaced by the one laid over it, so the PDM only ever reviews the latest.
+    Nothing new sent (a double click, Back and resend, a colleague sending the same) returns the one still
+    waiting: no second proposal, no second email to the PDM. A proposal left changing nothing of the live
+    profile (the partner set back what it proposed) withdraws the waiting one (returned, WITHDRAWN).
     """
     if not user.is_authenticated or user.partner_id != partner.pk:
         raise PermissionDeniedError(f"Only {partner.name}'s own staff can propose changes to its profile.")
-    description, website = (description or "").strip(), (website or "").strip()
-    industry_ids = {industry.pk for industry in industries}
-    use_case_ids = {use_case.pk for use_case in use_cases}
+    sent = {
+        "description": (description or "").strip(),
+        "website": (website or "").strip(),
+        "industries": {industry.pk for industry in industries},
+        "use_cases": {use_case.pk for use_case in use_cases},
+    }
 
-    def differing_from(source) -> list[str]:
-        proposed = {
-            "description": description,
-            "website": website,
-            "industries": industry_ids,
-            "use_cases": use_case_ids,
-        }
-        held = {
+    def values_of(source) -> dict:
+        return {
             "description": source.description,
             "website": source.website,
             "industries": set(source.industries.values_list("pk", flat=True)),
             "use_cases": set(source.use_cases.values_list("pk", flat=True)),
         }
-        return [name for name in PROFILE_CHANGE_FIELDS if proposed[name] != held[name]]
-
-    def holds_these_values(source) -> bool:
-        return not differing_from(source)
 
     with transaction.atomic():
-        # Locked so two colleagues proposing at once replace each other in turn, and so a repeat sent at
-        # the same time waits here and then finds the proposal the first one stored.
+        # Locked so two colleagues proposing at once lay theirs over each other's in turn, and so a repeat
+        # sent at the same time waits here and then finds the proposal the first one stored.
         locked = lock_or_refuse(Partner.objects.select_for_update(), partner.pk, "partner")
         # Its row locked too, as the update below locks it anyway: if a PDM is deciding it right now, this
         # waits and then no longer finds it pending, rather than answering with a proposal just decided.
@@ -1535,12 +1510,24 @@ def profile_change_submit(
             .filter(status=ProfileChangeStatus.PENDING)
             .first()
         )
-        if pending is not None and holds_these_values(pending):
+        live = values_of(locked)
+        standing = dict(live)
+        if pending is not None:
+            waiting = values_of(pending)
+            standing |= {name: waiting[name] for name in pending.fields_changed}
+        by_sender = [
+            name
+            for name in PROFILE_CHANGE_FIELDS
+            if (changed is None or name in changed) and sent[name] != standing[name]
+        ]
+        proposed = standing | {name: sent[name] for name in by_sender}
+        fields_changed = [name for name in PROFILE_CHANGE_FIELDS if proposed[name] != live[name]]
+        if pending is not None and not by_sender:
             return pending, False
-        if holds_these_values(locked):
+        if not fields_changed:
             if pending is None:
                 raise DomainError("These are the profile's current values: change something to propose it.")
-            # The live values sent back while a proposal waits: the partner thought better of it.
+            # What the waiting proposal changed, set back while it waits: the partner thought better of it.
             pending.status = ProfileChangeStatus.WITHDRAWN
             pending.save(update_fields=["status", "updated_at"])
             return pending, False
@@ -1550,12 +1537,12 @@ def profile_change_submit(
         change = ProfileChangeRequest.objects.create(
             partner=locked,
             proposed_by=user,
-            description=description,
-            website=website,
-            fields_changed=differing_from(locked),
+            description=proposed["description"],
+            website=proposed["website"],
+            fields_changed=fields_changed,
         )
-        change.industries.set(industry_ids)
-        change.use_cases.set(use_case_ids)
+        change.industries.set(proposed["industries"])
+        change.use_cases.set(proposed["use_cases"])
         # A PDM who has left (deactivated, out of the provider's staff, or without the role) is no PDM:
         # like a partner without one, nobody is told, and the proposal waits in the admin for whoever
         # takes the partner on.

@@ -2,7 +2,7 @@
 
 import re
 import threading
-from html import unescape
+from html import escape, unescape
 
 import pytest
 from django.db import connection, connections
@@ -352,6 +352,128 @@ def test_changing_a_waiting_proposal_starts_from_it_and_keeps_what_it_proposed(a
     assert change.description == "Our proposed text."
     assert list(change.industries.all()) == [cloud]
     assert list(change.use_cases.all()) == [analytics]
+
+
+def edit_page_data(client) -> dict:
+    """What the profile form's page sends untouched, its page state included."""
+    response = client.get(reverse("my:profile-edit"))
+    form = response.context["form"]
+    state = re.search(r'name="_page_state" value="([^"]*)"', response.content.decode())
+    data = {name: form[name].value() for name in ("description", "website", "industries", "use_cases")}
+    return data | ({"_page_state": unescape(state.group(1))} if state else {})
+
+
+def test_a_page_opened_before_the_pdms_corrections_proposes_only_what_its_user_changed(
+    acme, acme_client, pdm
+):
+    """Ann opens the form; her PDM then corrects the website and adds an industry on the partner's admin
+    page; Ann changes only the text. Her proposal changes the text, and approving it keeps both
+    corrections, where the page's old website and industries were proposed back as hers."""
+    health = IndustryFactory(name="Healthcare", slug="healthcare-x")
+    data = edit_page_data(acme_client)
+    client = Client()
+    client.force_login(pdm)
+    url = reverse("admin:partners_partner_change", args=[acme.pk])
+    corrected = change_form_data(client, url)
+    corrected.update(
+        website="https://www.acme-corrected.example", industries=[*corrected["industries"], str(health.pk)]
+    )
+    assert client.post(url, corrected).status_code == 302
+
+    data["description"] = "Our new text."
+    assert acme_client.post(reverse("my:profile-edit"), data).status_code == 303
+
+    change = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    assert change.fields_changed == ["description"]
+    assert "Changed by the partner: About text " in text_of(proposal_page(client, change))
+    profile_change_approve(change=change, user=pdm)
+    acme.refresh_from_db()
+    assert acme.description == "Our new text."
+    assert acme.website == "https://www.acme-corrected.example"
+    assert set(acme.industries.values_list("slug", flat=True)) == {"retail-x", "healthcare-x"}
+
+
+def test_colleagues_sending_pages_opened_at_once_both_have_their_changes_proposed(acme, pdm):
+    """Ann and Bob open the form at once; Ann sends a new text, then Bob a new website. Bob's proposal,
+    which replaces Ann's, keeps her text: approving it puts both live, where her text was lost."""
+    ann, bob = (PartnerUserFactory(partner=acme, username=name) for name in ("ann", "bob"))
+    ann_client, bob_client = Client(), Client()
+    ann_client.force_login(ann)
+    bob_client.force_login(bob)
+    ann_data, bob_data = edit_page_data(ann_client), edit_page_data(bob_client)
+
+    ann_data["description"] = "Ann's new text."
+    assert ann_client.post(reverse("my:profile-edit"), ann_data).status_code == 303
+    bob_data["website"] = "https://www.acme-bob.example"
+    assert bob_client.post(reverse("my:profile-edit"), bob_data).status_code == 303
+
+    change = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    assert change.fields_changed == ["description", "website"]
+    profile_change_approve(change=change, user=pdm)
+    acme.refresh_from_db()
+    assert (acme.description, acme.website) == ("Ann's new text.", "https://www.acme-bob.example")
+
+
+def test_a_colleague_changing_what_the_waiting_proposal_changes_proposes_their_own_value(acme, acme_user):
+    bob = PartnerUserFactory(partner=acme, username="bob")
+    bob_client = Client()
+    bob_client.force_login(bob)
+    bob_data = edit_page_data(bob_client)
+    propose(acme, acme_user, description="Ann's text.", website="https://ann.acme.example")
+
+    bob_data["description"] = "Bob's text."
+    assert bob_client.post(reverse("my:profile-edit"), bob_data).status_code == 303
+
+    change = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    assert (change.description, change.website) == ("Bob's text.", "https://ann.acme.example")
+    assert change.fields_changed == ["description", "website"]
+
+
+def test_an_untouched_page_sent_while_a_colleagues_proposal_waits_keeps_that_proposal(acme, acme_user):
+    bob = PartnerUserFactory(partner=acme, username="bob")
+    bob_client = Client()
+    bob_client.force_login(bob)
+    bob_data = edit_page_data(bob_client)
+    waiting = propose(acme, acme_user, description="Ann's text.")
+
+    response = bob_client.post(reverse("my:profile-edit"), bob_data)
+
+    assert response.status_code == 303
+    waiting.refresh_from_db()
+    assert waiting.status == ProfileChangeStatus.PENDING
+    assert list(ProfileChangeRequest.objects.all()) == [waiting]
+
+
+@pytest.mark.parametrize("state", [None, "", "not json", "[1, 2]", '{"description": 5}'])
+def test_a_page_sent_without_its_state_proposes_what_differs_from_the_profile_as_it_stands(
+    acme, acme_client, state
+):
+    # A page opened before the form carried its state, or a state no page of ours wrote: read as before.
+    data = edit_page_data(acme_client)
+    data.pop("_page_state", None)
+    if state is not None:
+        data["_page_state"] = state
+    data["description"] = "New text."
+
+    response = acme_client.post(reverse("my:profile-edit"), data)
+
+    assert response.status_code == 303
+    assert ProfileChangeRequest.objects.get().fields_changed == ["description"]
+
+
+def test_a_page_shown_again_after_an_error_keeps_the_state_it_was_opened_with(acme, acme_client):
+    data = edit_page_data(acme_client)
+    acme.website = "https://www.acme-corrected.example"
+    acme.save()
+
+    data.update(description="New text.", website="not a url")
+    again = acme_client.post(reverse("my:profile-edit"), data)
+    assert again.status_code == 400
+    assert f'name="_page_state" value="{escape(data.get("_page_state", ""))}"' in again.content.decode()
+    data["website"] = "https://acme.example"  # fixed back to what the page showed
+    assert acme_client.post(reverse("my:profile-edit"), data).status_code == 303
+
+    assert ProfileChangeRequest.objects.get().fields_changed == ["description"]
 
 
 def test_the_profile_page_shows_what_the_waiting_proposal_changes_and_since_when(

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
+from apn_portal.admin_page_state import PAGE_STATE, fields_changed_on_page, shown_fields
 from apn_portal.exceptions import ConflictError, DomainError, GoneError, PermissionDeniedError
 from apn_portal.http import form_address, redirect_see_other
 from apn_portal.pages import audience_required, form_error
@@ -381,6 +382,7 @@ def profile_edit(request):
                 website=form.cleaned_data["website"],
                 industries=form.cleaned_data["industries"],
                 use_cases=form.cleaned_data["use_cases"],
+                changed=fields_changed_on_page(form),
             )
         except DomainError as exc:
             form_error(form, exc)
@@ -403,6 +405,14 @@ def profile_edit(request):
         "my/profile_edit.html",
         partner,
         "profile",
-        {"form": form, "pending_change": pending, "reviewer": profile_change_reviewer(partner)},
+        {
+            "form": form,
+            "pending_change": pending,
+            "reviewer": profile_change_reviewer(partner),
+            # What the page showed when first opened, kept when it is shown again with what was typed, so
+            # that only what its user changed is proposed (profile_change_submit's `changed`).
+            "page_state": request.POST.get(PAGE_STATE)
+            or shown_fields(ProfileChangeForm(partner=partner, pending=pending)),
+        },
         status=400 if form.errors else 200,
     )
