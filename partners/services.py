@@ -32,6 +32,7 @@ from apn_portal.forms import submitted_before
 from apn_portal.history import history_bulk_create
 from apn_portal.http import ip_address_or_none
 from apn_portal.outbox.services import outbox_email_enqueue, outbox_email_enqueue_many
+from apn_portal.text import short_list
 from partners import events
 from partners.choices import (
     LIVE_ENROLLMENT_STATUSES,
@@ -439,6 +440,30 @@ def enrollment_program_closed(partner: Partner, program: Program) -> str | None:
     if program.partner_type and program.partner_type != partner.partner_type:
         return f"{program.name} is only open to {program.get_partner_type_display()} partners."
     return None
+
+
+def program_partner_type_change_check(*, program: Program, partner_type: str) -> None:
+    """Refuse to open `program` to `partner_type` partners only while partners of the other type hold it
+    or have applied for it (a live enrollment), naming them: closing it under them would leave an approval
+    counted for their tier that can be neither renewed nor applied for again (enrollment_program_closed).
+    Their PDMs decide what becomes of each, as when a partner's own type is corrected."""
+    if not partner_type or program.pk is None:
+        return
+    live = list(
+        program.enrollments.filter(status__in=LIVE_ENROLLMENT_STATUSES)
+        .exclude(partner__partner_type=partner_type)
+        .order_by("partner__name", "partner_id")
+        .values_list("partner__name", "status")
+    )
+    if live:
+        labels = dict(EnrollmentStatus.choices)
+        held = short_list((f"{name} ({labels[status].lower()})" for name, status in live), 10)
+        raise DomainError(
+            f"{program.name} cannot be made open only to {PartnerType(partner_type).label} partners while "
+            f"partners of the other type hold it or have applied for it: {held}. Their PDMs first revoke "
+            "these enrollments or applications, or correct the partners' type.",
+            field="partner_type",
+        )
 
 
 def enrollment_approve_check(
