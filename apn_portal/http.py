@@ -16,6 +16,17 @@ def whole_number(text: str | None, max_digits: int = 18) -> int | None:
     return None
 
 
+NOT_AN_ID = "Give the record's id as a whole number, e.g. 42."
+
+
+def plain_id(text: str, max_digits: int = 18) -> int | None:
+    """The id `text` spells in plain ASCII digits ("42"), or None: int() would read "+42", "042", " 42" or
+    "٤٢" as 42 too, and one record would answer to many spellings. An address, a related record's id in a
+    body and an id filter all take an id by this rule."""
+    number = whole_number(text, max_digits)
+    return number if number is not None and str(number) == text else None
+
+
 def redirect_see_other(*args, **kwargs):
     """A redirect after a POST that the browser follows with a GET (303), so a reload never re-posts."""
     response = redirect(*args, **kwargs)

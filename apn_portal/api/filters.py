@@ -12,7 +12,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.settings import api_settings
 
-from apn_portal.fields import BIGINT_MAX, BIGINT_MIN, id_in_range
+from apn_portal.fields import BIGINT_MAX, id_in_range
+from apn_portal.http import NOT_AN_ID, plain_id
 
 
 class StrictBooleanField(forms.Field):
@@ -38,18 +39,25 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
 
 
 class IdField(forms.IntegerField):
-    """A whole number that an id column can hold: SQLite cannot even be asked about a larger one (a 500),
-    where PostgreSQL would quietly find nothing."""
+    """An id in plain digits, as a body's related id and an address take it (IntegerField's int() would read
+    "+7", "07", " 7" or a full-width seven as 7), that an id column can hold: SQLite cannot even be asked
+    about a larger one (a 500), where PostgreSQL would quietly find nothing."""
 
     default_error_messages = {
-        "out_of_range": f"Out of range for an id: give a whole number from {BIGINT_MIN} to {BIGINT_MAX}.",
+        "invalid": NOT_AN_ID,
+        "out_of_range": f"Out of range for an id: give a whole number up to {BIGINT_MAX}.",
     }
 
     def to_python(self, value):
-        value = super().to_python(value)
-        if value is not None and not id_in_range(value):
+        if value in self.empty_values:
+            return None
+        text = str(value)
+        number = plain_id(text, max_digits=len(str(BIGINT_MAX)))
+        if number is not None and id_in_range(number):
+            return number
+        if text.isascii() and text.isdigit() and not text.startswith("0"):  # plain digits, too many of them
             raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
-        return value
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
 
 
 class IdFilter(django_filters.NumberFilter):

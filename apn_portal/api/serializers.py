@@ -8,7 +8,7 @@ from rest_framework.relations import PKOnlyObject
 from rest_framework.settings import api_settings
 
 from apn_portal.forms import line_breaks_as_typed
-from apn_portal.http import whole_number
+from apn_portal.http import NOT_AN_ID, plain_id
 
 # Fields whose representation of a model's value is that value itself.
 _PLAIN = (fields.BooleanField, fields.ChoiceField)
@@ -125,12 +125,12 @@ class WholeNumberIdField(serializers.PrimaryKeyRelatedField):
     """A related record named by its id: a JSON number, or its digits as a string ("42"), as a URL or an id
     filter takes it. 1.5, true, "+42", " 42" or "٤٢" are refused: int() would read them as some record."""
 
-    default_error_messages = {"not_a_whole_number": "Give the record's id as a whole number, e.g. 42."}
+    default_error_messages = {"not_a_whole_number": NOT_AN_ID}
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | str):
             self.fail("not_a_whole_number")
-        if isinstance(data, str) and str(whole_number(data)) != data:
+        if isinstance(data, str) and plain_id(data) is None:
             self.fail("not_a_whole_number")
         return super().to_internal_value(data)
 

@@ -24,7 +24,7 @@ from apn_portal.api.idempotency import IdempotentPostMixin
 from apn_portal.api.pagination import KeysetCursorPagination
 from apn_portal.api.serializers import NoFieldsSerializer
 from apn_portal.api.throttling import give_back_unused_work
-from apn_portal.http import whole_number
+from apn_portal.http import plain_id
 from partners.selectors import partner_is_editable_by
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -93,7 +93,7 @@ class PortalViewSetMixin(IdempotentPostMixin):
             raise NotFound()
         # A record has one URL: the lookup's int() would read "+7", "7\n" or an Arabic-Indic 7 as 7 too,
         # and a client (or a cache) keying records by URL would hold one record twice.
-        if self._lookup_is_integer_key() and str(whole_number(lookup)) != lookup:
+        if self._lookup_is_integer_key() and plain_id(lookup) is None:
             raise NotFound()
         self._retrieved = super().get_object()
         return self._retrieved

@@ -190,14 +190,18 @@ def test_an_anonymous_write_is_a_401_with_the_token_scheme(world):
     assert response["WWW-Authenticate"] == "Token"
 
 
-def test_an_id_filter_takes_only_a_whole_number(world):
+@pytest.mark.parametrize("spelling", ["{pk}.5", "+{pk}", "0{pk}", " {pk}", "{pk}\n", "-{pk}", "{wide}"])
+def test_an_id_filter_takes_only_plain_digits_as_a_body_id_does(world, spelling):
+    # int() reads "+7", "07", " 7" and a full-width seven as 7: the filter answered as if given 7.
     client = world.client("pdm_a")
-    exact = client.get("/api/v1/certifications/", {"staff_member": world.staff_member_a.pk})
-    fractional = client.get("/api/v1/certifications/", {"staff_member": f"{world.staff_member_a.pk}.5"})
+    pk = world.staff_member_a.pk
+    wide = "".join(chr(ord(digit) - ord("0") + ord("\uff10")) for digit in str(pk))
+    exact = client.get("/api/v1/certifications/", {"staff_member": pk})
+    other = client.get("/api/v1/certifications/", {"staff_member": spelling.format(pk=pk, wide=wide)})
 
     assert exact.status_code == 200 and exact.json()["results"]
-    assert fractional.status_code == 400
-    assert "staff_member" in fractional.json()
+    assert other.status_code == 400
+    assert other.json() == {"staff_member": ["Give the record's id as a whole number, e.g. 42."]}
 
 
 def test_the_schema_says_which_operations_need_no_token(world):
