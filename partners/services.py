@@ -1684,7 +1684,12 @@ def customer_reference_set_validated(*, reference: CustomerReference, validated:
         # Asked after the no-op, so the partner's staff may send back `is_validated` as they read it.
         if locked.is_validated == validated:
             return False
-        _ensure_can_edit(locked.partner, user)
+        if not partner_is_editable_by(locked.partner, user):
+            # Its own staff may register and correct it: "cannot change" would tell them otherwise.
+            raise PermissionDeniedError(
+                f"Only {locked.partner.name}'s PDM validates a reference: its own staff register and "
+                "correct theirs until then."
+            )
         locked.is_validated = validated
         locked.validated_by = user if validated else None
         locked.validated_at = timezone.now() if validated else None

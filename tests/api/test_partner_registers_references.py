@@ -45,11 +45,23 @@ def test_the_partners_staff_register_a_reference_its_pdm_then_validates(acme, st
     assert validated.status_code == 200 and validated.json()["is_validated"] is True
 
 
-def test_the_partners_staff_do_not_validate_their_own_reference(staff):
-    refused = _register(staff, is_validated=True)
+VALIDATES = (
+    "Only Acme Cloud's PDM validates a reference: its own staff register and correct theirs until then."
+)
 
-    assert refused.status_code == 403
-    assert not CustomerReference.objects.exists()
+
+def test_the_partners_staff_do_not_validate_their_own_reference(acme, staff):
+    refused = _register(staff, is_validated=True)
+    reference = CustomerReferenceFactory(partner=acme, is_validated=False, validated_at=None)
+    not_validated = api_client(staff).patch(
+        f"/api/v1/references/{reference.pk}/", {"is_validated": True}, format="json"
+    )
+
+    # Said before as "You cannot change Acme Cloud: only its assigned PDM or a superuser can.", though
+    # they may register and correct the partner's references: only validating one is the PDM's.
+    assert refused.status_code == not_validated.status_code == 403
+    assert refused.json() == not_validated.json() == {"detail": VALIDATES}
+    assert list(CustomerReference.objects.values_list("pk", "is_validated")) == [(reference.pk, False)]
 
 
 def test_an_unvalidated_reference_is_corrected_or_withdrawn_by_the_partner(acme, staff):
