@@ -93,8 +93,16 @@ def test_a_validated_reference_changes_only_through_the_pdm(acme, staff):
 
 def test_another_partners_staff_register_nothing_for_it(acme):
     outsider = PartnerUserFactory(partner=PartnerFactory(name="Other Ltd"))
+    PartnerFactory(slug="hidden", is_published=False)
 
     refused = _register(outsider)
+    unpublished = _register(outsider, partner="hidden")
 
-    assert refused.status_code in (400, 403)
+    # A published partner is public: told why, as its PDM's colleagues are; an unpublished one stays unknown.
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "detail": "Only Acme Cloud's own staff or its PDM can keep its customer references."
+    }
+    assert unpublished.status_code == 400
+    assert unpublished.json() == {"partner": ["Object with slug=hidden does not exist."]}
     assert not CustomerReference.objects.exists()
