@@ -6,7 +6,18 @@ Kept beside selectors.py (tier evaluation, public and admin reads) so each modul
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, Case, Count, Q, QuerySet, When, Window
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce
 from django.utils import dateformat, timezone
 
 from partners.choices import (
@@ -163,24 +174,32 @@ class EnrollmentStanding:
     reason: str = ""
     # Its audit is dated today or later, with no result yet.
     audit_to_come: bool = False
+    # How an approval ended ("expired" or "revoked") and on which day: a revoked one keeps the expiry of
+    # the term it lost, which it must not be said to be valid until. Empty for one still in force.
+    ended_as: str = ""
+    ended_on: datetime.date | None = None
 
 
 def _enrollment_standing(enrollment: ProgramEnrollment, today: datetime.date) -> EnrollmentStanding:
     e = enrollment
     to_come = e.audit_date is not None and e.audit_date >= today and not e.audit_result
 
-    def standing(status: str, tone: str, ended: bool = False, reason: str = "") -> EnrollmentStanding:
-        return EnrollmentStanding(e, status, tone, ended, reason or e.status_reason, to_come)
+    def standing(status: str, tone: str, ended: bool = False, reason: str = "", **end) -> EnrollmentStanding:
+        return EnrollmentStanding(e, status, tone, ended, reason or e.status_reason, to_come, **end)
 
     if e.status == EnrollmentStatus.APPROVED:
         if e.expires_on < today:
-            return standing("Expired", "superseded", True, "Not renewed in time.")
+            expired = {"ended_as": "expired", "ended_on": e.expires_on}
+            return standing("Expired", "superseded", True, "Not renewed in time.", **expired)
         return standing("Approved", "approved")
     if e.status == EnrollmentStatus.EXPIRED:
-        return standing("Expired", "superseded", True)
+        return standing("Expired", "superseded", True, ended_as="expired", ended_on=e.expires_on)
     if e.status == EnrollmentStatus.REVOKED:
         # Revoking an application refuses it (enrollment_revoke): it was never approved.
-        return standing("Revoked" if e.approved_on else "Not accepted", "rejected", True)
+        if not e.approved_on:
+            return standing("Not accepted", "rejected", True)
+        revoked_on = timezone.localdate(e.revoked_at) if e.revoked_at else None
+        return standing("Revoked", "rejected", True, ended_as="revoked", ended_on=revoked_on)
     # Still open: a recorded audit says more than the step it was recorded at.
     if e.audit_result == AuditResult.FAILED:
         return standing(f"Audit failed on {dateformat.format(e.audit_date, 'j M Y')}", "rejected")
@@ -198,10 +217,23 @@ def enrollments_of_partner(partner_id: int) -> list[EnrollmentStanding]:
     ended = Q(status__in=[EnrollmentStatus.EXPIRED, EnrollmentStatus.REVOKED]) | Q(
         status=EnrollmentStatus.APPROVED, expires_on__lt=today
     )
+    # The day it was revoked is in its history (the service and the scheduled check both record it); a
+    # revoked enrollment is closed to changes, so its updated_at stands in for a row recorded without one.
+    revoked_at = (
+        ProgramEnrollment.history.filter(id=OuterRef("pk"), status=EnrollmentStatus.REVOKED)
+        .order_by("history_date")
+        .values("history_date")[:1]
+    )
     enrollments = (
         ProgramEnrollment.objects.filter(partner_id=partner_id)
         .select_related("program")
-        .annotate(has_ended=Case(When(ended, then=True), default=False, output_field=BooleanField()))
+        .annotate(
+            has_ended=Case(When(ended, then=True), default=False, output_field=BooleanField()),
+            revoked_at=Case(
+                When(status=EnrollmentStatus.REVOKED, then=Coalesce(Subquery(revoked_at), "updated_at")),
+                default=None,
+            ),
+        )
         .order_by("has_ended", "-applied_on", "-id")
     )
     return [_enrollment_standing(enrollment, today) for enrollment in enrollments]

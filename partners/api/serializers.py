@@ -329,6 +329,10 @@ class EnrollmentSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
         extra_kwargs = {
             "applied_on": {"validators": [validate_plausible_date]},
             "audit_date": {"validators": [validate_plausible_date]},
+            "expires_on": {
+                "help_text": "The last day of the approved term. A revoked or expired enrollment keeps the "
+                "one of the term it ended: it is in force only while its status is approved."
+            },
         }
         # A second live enrollment is the service's conflict (409), not a shape error.
         validators = []

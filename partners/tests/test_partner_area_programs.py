@@ -13,11 +13,13 @@ from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
 from partners.choices import AuditResult, EnrollmentStatus
+from partners.services import enrollment_revoke
 from tests.factories import (
     ApprovedEnrollmentFactory,
     CustomerUserFactory,
     PartnerFactory,
     PartnerUserFactory,
+    PdmFactory,
     ProgramEnrollmentFactory,
     StaffUserFactory,
     program,
@@ -117,6 +119,35 @@ def test_every_enrollment_shows_its_status_dates_and_reason(acme_client, acme):
     assert "Not accepted" in rows[4]
     assert "Two of the four customer references could not be confirmed." in rows[4]
     assert "Revoked" in rows[5] and "The partner no longer runs the service." in rows[5]
+
+
+def test_an_ended_enrollment_is_not_said_valid_until_the_end_of_the_term_it_lost(acme_client, acme):
+    acme.pdm = PdmFactory()
+    acme.save()
+    revoked = ApprovedEnrollmentFactory(
+        partner=acme, program=program("security"), approved_on=days(-40), expires_on=days(300)
+    )
+    enrollment_revoke(enrollment=revoked, user=acme.pdm, reason="Audit evidence withdrawn by the auditor.")
+    ProgramEnrollmentFactory(
+        partner=acme,
+        program=program("migration"),
+        status=EnrollmentStatus.EXPIRED,
+        approved_on=days(-400),
+        expires_on=days(-35),
+        status_reason="Expired: not renewed in time.",
+    )
+    # Past its expiry but not yet expired by the night's check.
+    ApprovedEnrollmentFactory(
+        partner=acme, program=program("databases"), approved_on=days(-400), expires_on=days(-1)
+    )
+
+    rows = {row.split(" Competency")[0]: row for row in rows_of(acme_client.get(reverse("my:programs")))}
+
+    assert f"{days(-40):%-d %b %Y}, revoked on {today():%-d %b %Y}" in rows["Security"]
+    assert "Audit evidence withdrawn by the auditor." in rows["Security"]
+    assert f"{days(-400):%-d %b %Y}, expired on {days(-35):%-d %b %Y}" in rows["Migration"]
+    assert f"{days(-400):%-d %b %Y}, expired on {days(-1):%-d %b %Y}" in rows["Database Service"]
+    assert not [name for name, row in rows.items() if "valid until" in row]
 
 
 def test_a_failed_audit_is_shown_with_its_date(acme_client, acme):
