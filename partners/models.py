@@ -918,6 +918,23 @@ class ProfileChangeRequest(TimeStampedModel):
     def fields_changed_display(self) -> str:
         return ", ".join(PROFILE_CHANGE_FIELDS[name] for name in self.fields_changed) or "nothing"
 
+    def replaced(self) -> list["ProfileChangeRequest"]:
+        """The proposals this one replaced while they waited, latest first, whose changes it keeps where
+        it does not change the same field again (profile_change_submit lays each over the one waiting).
+        Only a newer proposal supersedes one, so they are the partner's superseded ones just before it."""
+        earlier = (
+            ProfileChangeRequest.objects.filter(partner_id=self.partner_id, created_at__lte=self.created_at)
+            .exclude(pk=self.pk)
+            .select_related("proposed_by")
+            .order_by("-created_at", "-id")[:50]
+        )
+        replaced = []
+        for proposal in earlier:
+            if proposal.status != ProfileChangeStatus.SUPERSEDED:
+                break
+            replaced.append(proposal)
+        return replaced
+
 
 class PostgresArrayField(ArrayField):
     """An array column on PostgreSQL; a plain text column elsewhere, where nothing reads or writes it.

@@ -1604,16 +1604,20 @@ def _profile_change_for_decision(change: ProfileChangeRequest, user) -> ProfileC
 
 
 def _profile_change_recipients(change: ProfileChangeRequest) -> list[str]:
-    """The proposer, while still one of the partner's active staff; otherwise the partner's staff. The
+    """The proposer and those whose proposals it replaced (it kept their changes: the decision is on
+    them too), each while still one of the partner's active staff; if none is, the partner's staff. The
     decision and the PDM's reason are the partner's: never for someone who has left it, perhaps for a
     competitor."""
     from partners.checks.contacts import partner_contacts  # the checks package imports this module
 
-    proposer = change.proposed_by
-    still_theirs = proposer is not None and proposer.is_active and proposer.partner_id == change.partner_id
-    if still_theirs and proposer.email:
-        return [proposer.email]
-    return partner_contacts([change.partner_id])[change.partner_id].staff_emails
+    emails = []
+    for proposer in [change.proposed_by, *(proposal.proposed_by for proposal in change.replaced())]:
+        still_theirs = (
+            proposer is not None and proposer.is_active and proposer.partner_id == change.partner_id
+        )
+        if still_theirs and proposer.email and proposer.email not in emails:
+            emails.append(proposer.email)
+    return emails or partner_contacts([change.partner_id])[change.partner_id].staff_emails
 
 
 def _profile_change_notify(change: ProfileChangeRequest) -> None:

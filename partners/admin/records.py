@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.defaultfilters import date as date_filter
 from django.urls import path, reverse
 
 from apn_portal.admin import (
@@ -187,6 +188,7 @@ class ProfileChangeRequestAdmin(
         "status",
         "proposed_by",
         "created_at",
+        "replaces",
         "changed",
         "description",
         "website",
@@ -206,6 +208,19 @@ class ProfileChangeRequestAdmin(
     def changed(self, obj):
         # Only these go live on approval; the others below are the profile as it was when proposed.
         return obj.fields_changed_display()
+
+    @admin.display(description="Replaces")
+    def replaces(self, obj):
+        # A proposal sent while another waited is laid over it: those who proposed what it keeps are named,
+        # as the decision is theirs too (they are told of it).
+        return (
+            "; ".join(
+                f"{proposal.proposed_by or 'a former colleague'}'s proposal of "
+                f"{date_filter(proposal.created_at, 'j M Y, H:i T')} ({proposal.fields_changed_display()})"
+                for proposal in obj.replaced()
+            )
+            or "None"
+        )
 
     def has_change_permission(self, request, obj=None):
         # The page is for reading; the decision is taken with the actions, or with the page's own buttons.

@@ -414,6 +414,47 @@ def test_colleagues_sending_pages_opened_at_once_both_have_their_changes_propose
     assert (acme.description, acme.website) == ("Ann's new text.", "https://www.acme-bob.example")
 
 
+def test_a_proposal_laid_over_a_colleagues_names_them_and_they_hear_of_the_decision(acme, pdm):
+    """Bob's proposal, sent while Ann's waits, keeps her text: Bob is told so, the partner's page and the
+    PDM's page name her proposal, and the decision is emailed to both, where only Bob heard of it."""
+    ann = PartnerUserFactory(partner=acme, username="ann", email="ann@acme.example")
+    bob = PartnerUserFactory(partner=acme, username="bob", email="bob@acme.example")
+    ann_client, bob_client, pdm_client = Client(), Client(), Client()
+    ann_client.force_login(ann)
+    bob_client.force_login(bob)
+    pdm_client.force_login(pdm)
+    ann_data, bob_data = edit_page_data(ann_client), edit_page_data(bob_client)
+    ann_data["description"] = "Ann's new text."
+    assert ann_client.post(reverse("my:profile-edit"), ann_data).status_code == 303
+    anns = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    sent_at = f"{anns.created_at:%-d %b %Y, %H:%M} UTC"
+
+    bob_data["website"] = "https://www.acme-bob.example"
+    response = bob_client.post(reverse("my:profile-edit"), bob_data, follow=True)
+
+    assert (
+        f"Your changes were sent to your Partner Development Manager with those {ann} proposed on "
+        f"{sent_at} (About text), which were still waiting: your proposal keeps them where you did not "
+        "change the same field" in text_of(response)
+    )
+    bobs = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    assert bobs.proposed_by == bob
+    assert (
+        "It keeps the changes proposed before it, where it does not change the same field again: "
+        f"{ann}'s of {sent_at} (About text)." in text_of(ann_client.get(reverse("my:profile")))
+    )
+    page = text_of(proposal_page(pdm_client, bobs))
+    assert f"Proposed by: {bob}" in page
+    assert f"Replaces: {ann}'s proposal of {sent_at} (About text)" in page
+    assert "Changed by the partner: About text, website" in page
+
+    profile_change_approve(change=bobs, user=pdm)
+
+    outbox_flush()
+    decided = OutboxMessage.objects.get(dedupe_key=f"profile-change:{bobs.pk}:approved")
+    assert sorted(decided.to) == ["ann@acme.example", "bob@acme.example"]
+
+
 def test_a_colleague_changing_what_the_waiting_proposal_changes_proposes_their_own_value(acme, acme_user):
     bob = PartnerUserFactory(partner=acme, username="bob")
     bob_client = Client()

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.template.defaultfilters import date as date_filter
 
 from apn_portal.admin_page_state import PAGE_STATE, fields_changed_on_page, shown_fields
 from apn_portal.exceptions import ConflictError, DomainError, GoneError, PermissionDeniedError
@@ -354,6 +355,7 @@ def _validated_message(reference, partner) -> str:
 def profile(request):
     partner = _own_partner(request)
     changes = list(partner.profile_change_requests.select_related("proposed_by")[:5])
+    pending = profile_change_pending(partner)
     return _area_page(
         request,
         "my/profile.html",
@@ -361,7 +363,8 @@ def profile(request):
         "profile",
         {
             "profile": partner_profile_preview(partner),
-            "pending_change": profile_change_pending(partner),
+            "pending_change": pending,
+            "replaced": pending.replaced() if pending is not None else [],
             "recent_changes": changes,
             "reviewer": profile_change_reviewer(partner),
         },
@@ -388,7 +391,20 @@ def profile_edit(request):
             form_error(form, exc)
         else:
             reviewer = profile_change_reviewer(partner)
-            if created:
+            mine = request.user.pk
+            colleagues = [p for p in change.replaced() if p.proposed_by_id != mine] if created else []
+            if colleagues:
+                # Laid over a colleague's proposal still waiting: what it keeps of theirs is said.
+                earlier = colleagues[0]
+                colleague = earlier.proposed_by or "a former colleague"
+                sent_at = date_filter(earlier.created_at, "j M Y, H:i T")
+                messages.success(
+                    request,
+                    f"Your changes were sent to {reviewer} with those {colleague} proposed on {sent_at} "
+                    f"({earlier.fields_changed_display()}), which were still waiting: your proposal keeps "
+                    "them where you did not change the same field; they go live once approved.",
+                )
+            elif created:
                 messages.success(
                     request, f"Your changes were sent to {reviewer}; they go live once approved."
                 )
