@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 
 from apn_portal.exceptions import rolled_back_by_the_database
-from apn_portal.health import healthz
+from apn_portal.health import healthz, readyz
 
 logger = logging.getLogger(__name__)
 
@@ -15,16 +15,23 @@ def _directives(response) -> set[str]:
     return {part.split("=")[0].strip().lower() for part in response.get("Cache-Control", "").split(",")}
 
 
+# The probes answer by exact path only: /healthz/ or /readyz/ still go the way of every other path.
+_PROBES = {"/healthz": healthz, "/readyz": readyz}
+
+
 def liveness_probe_whatever_the_host(get_response):
-    """/healthz answers whatever the Host header names: a container's or a load balancer's health check asks
-    by the address it reached (10.0.4.17:8000), which ALLOWED_HOSTS rightly does not list, and took the 400
-    for the portal being down. The probe says only that the process answers, so nothing is given away.
+    """/healthz and /readyz answer whatever the Host header names: a container's, a load balancer's or
+    Kubernetes' liveness and readiness probes ask by the address they reached (10.0.4.17:8000), which
+    ALLOWED_HOSTS rightly does not list, and took the 400 for the portal being down (or a pod for never
+    ready). The probes say only whether the process, the database and the broker answer, which anyone may
+    ask by the portal's name already, so nothing more is given away.
     Before CommonMiddleware, the first to check the Host (for every other path, which still answers 400);
-    after SecurityMiddleware, whose headers it keeps (its HTTPS redirect exempts /healthz)."""
+    after SecurityMiddleware, whose headers it keeps (its HTTPS redirect exempts both)."""
 
     def middleware(request):
-        if request.path_info == "/healthz":
-            return healthz(request)
+        probe = _PROBES.get(request.path_info)
+        if probe is not None:
+            return probe(request)
         return get_response(request)
 
     return middleware

@@ -54,8 +54,36 @@ def test_healthz_answers_a_probe_by_address_whatever_the_host(client, settings, 
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("host", ["10.0.4.17:8000", "10.0.4.17", "[fd00::17]:8000", "172.18.0.5"])
+def test_readyz_answers_a_probe_by_address_whatever_the_host(client, settings, host, caplog):
+    # A Kubernetes readiness probe asks by the pod's address, as the liveness probe does: refused as a
+    # foreign Host (400), the pod was never marked ready and got no traffic.
+    settings.ALLOWED_HOSTS = ["portal.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    settings.CELERY_BROKER_URL = running_redis_url()
+
+    for response in (client.get("/readyz", HTTP_HOST=host), client.head("/readyz", HTTP_HOST=host)):
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json"
+        assert "no-cache" in response["Cache-Control"]
+        assert response["X-Content-Type-Options"] == "nosniff"
+    response = client.get("/readyz", HTTP_HOST=host)
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert client.post("/readyz", HTTP_HOST=host).status_code == 405
+    assert not [record for record in caplog.records if "HTTP_HOST" in record.getMessage()]
+
+    # Asked by address, it still names the failing check and nothing more.
+    port = closed_port()
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{port}/0"
+    response = client.get("/readyz", HTTP_HOST=host)
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "checks": {"database": "ok", "broker": "failed"}}
+    assert str(port) not in response.content.decode()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
-    "path", ["/", "/readyz", "/healthz/", "/healthzz", "/partners/", "/api/v1/partners/"]
+    "path", ["/", "/readyz/", "/readyzz", "/healthz/", "/healthzz", "/partners/", "/api/v1/partners/"]
 )
 def test_every_other_path_still_refuses_a_foreign_host(client, settings, path):
     settings.ALLOWED_HOSTS = ["portal.example.com"]
