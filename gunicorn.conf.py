@@ -11,6 +11,9 @@ _spec = importlib.util.spec_from_file_location(
 )
 _env_module = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_env_module)
+# The app reads .env too: a timeout set there alone must be gunicorn's as well, or a retry could take
+# over the Idempotency-Key claim of a request gunicorn still lets run.
+_env_module.read_dotenv(Path(__file__).parent)
 _env = _env_module.StrictEnv()
 
 # The longest a web request may run before gunicorn kills its worker. The app reads the same variable

@@ -4,8 +4,16 @@ Imports neither Django's settings nor the rest of the package: gunicorn's master
 on its own (gunicorn.conf.py), and should not start Celery's app to read one number.
 """
 
+from pathlib import Path
+
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+
+def read_dotenv(project_dir: Path) -> None:
+    """The settings written in the project's `.env`, for every name the environment does not set (the
+    environment wins). Both readers call it, so `.env` means the same to the app and to gunicorn."""
+    environ.Env.read_env(project_dir / ".env", overwrite=False)
 
 
 class StrictEnv(environ.Env):

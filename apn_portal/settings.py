@@ -7,17 +7,16 @@ SECRET_KEY, ALLOWED_HOSTS and the email settings.
 
 from pathlib import Path
 
-import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from apn_portal.env import StrictEnv
+from apn_portal.env import StrictEnv, read_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 env = StrictEnv()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+read_dotenv(BASE_DIR)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

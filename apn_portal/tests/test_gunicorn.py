@@ -82,3 +82,31 @@ def test_gunicorn_kills_a_request_after_the_timeout_the_app_reads(tmp_path):
         line.split("=")[1].strip() for line in result.stdout.splitlines() if line.startswith("timeout ")
     ]
     assert timeouts == ["45"], result.stdout
+
+
+def test_gunicorn_reads_the_request_timeout_from_dotenv_as_the_app_does(tmp_path):
+    # The app reads .env beside manage.py; gunicorn read only its environment, so a timeout of 10 s in .env
+    # made the app release an Idempotency-Key claim after 10 s (plus 30) while gunicorn still let the
+    # request run for its default 30 s. A copy of the project's layout, so the test writes no .env of its own.
+    (tmp_path / "apn_portal").mkdir()
+    (tmp_path / "gunicorn.conf.py").write_text((PROJECT_DIR / "gunicorn.conf.py").read_text())
+    (tmp_path / "apn_portal" / "env.py").write_text((PROJECT_DIR / "apn_portal" / "env.py").read_text())
+    (tmp_path / ".env").write_text("WEB_REQUEST_TIMEOUT_SECONDS=75\n")
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+
+    from_dotenv = run_gunicorn("--config", str(tmp_path / "gunicorn.conf.py"), "--print-config", env=env)
+    environment_wins = run_gunicorn(
+        "--config",
+        str(tmp_path / "gunicorn.conf.py"),
+        "--print-config",
+        env={**env, "WEB_REQUEST_TIMEOUT_SECONDS": "20"},
+    )
+
+    def timeouts(result):
+        assert result.returncode == 0, result.stderr
+        return [
+            line.split("=")[1].strip() for line in result.stdout.splitlines() if line.startswith("timeout ")
+        ]
+
+    assert timeouts(from_dotenv) == ["75"], from_dotenv.stdout
+    assert timeouts(environment_wins) == ["20"], environment_wins.stdout
