@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
 from apn_portal.checks.results import CheckResult, batched
+from apn_portal.checks.selectors import check_last_state
 from apn_portal.text import plural
 from engagements.models import AccessGrant
 from engagements.services import access_grants_end_expired, access_grants_warn_ending
@@ -56,7 +57,13 @@ def access_grant_expiry_check(*, today: datetime.date) -> CheckResult:
             f"Recorded {plural(len(expired), 'access grant')} as expired (its end or its contract's last "
             f"day passed), for {plural(customers, 'customer')}."
         )
-    warned, warnings = access_grants_warn_ending(days=WARNING_DAYS)
+    # A warning with nobody to send it to (nobody at the partner or the customer) stores nothing, so it
+    # is due again next hour: the last run's list lets the operator read it as a warning once, not hourly.
+    warned, warnings, nobody_to_warn = access_grants_warn_ending(
+        days=WARNING_DAYS, logged=check_last_state("access_grant_expiry").get("nobody_to_warn", [])
+    )
+    if nobody_to_warn:
+        result.state = {"nobody_to_warn": sorted(nobody_to_warn)}
     if warnings:
         result.add("grants_warned", warned)
         result.add("warning_emails", warnings)

@@ -1897,15 +1897,24 @@ def _ending_warning_key(grant_id: int, lead: int, expires_at: datetime.datetime)
     return f"access-grant-ending:{grant_id}:{lead}d:{end}"
 
 
-def access_grants_warn_ending(*, days: Iterable[int]) -> tuple[int, int]:
+class EndingWarnings(NamedTuple):
+    grants: int  # grants warned
+    emails: int  # emails queued
+    # The warnings (dedupe keys) that had nobody to go to: the check keeps them for its next run.
+    nobody_to_warn: frozenset[str] = frozenset()
+
+
+def access_grants_warn_ending(*, days: Iterable[int], logged: Iterable[str] = ()) -> EndingWarnings:
     """Warn the partner holding each live grant, and its customer's access administrators, that the access
     ends soon: `days` before its end (see _ending_warning_due), the tightest due only for a run that
     missed the others. One email each per grant, warning and end, through the outbox, so running again
     sends nothing twice. Locks the grants still due first, as a revocation does: call it inside a
-    transaction (the check's). Returns how many grants were warned and how many emails were queued."""
+    transaction (the check's). `logged`: the warnings an earlier run found nobody to send to (its
+    nobody_to_warn), logged at info this time. Returns how many grants were warned, how many emails were
+    queued, and the warnings with nobody to send to."""
     days = sorted(set(days))
     if not days:
-        return 0, 0
+        return EndingWarnings(0, 0)
     now = timezone.now()
     due = (
         AccessGrant.objects.filter(
@@ -1927,7 +1936,7 @@ def access_grants_warn_ending(*, days: Iterable[int]) -> tuple[int, int]:
     )
     pending = [pk for pk, key in keys.items() if not {f"{key}:customer", f"{key}:partner"} <= told]
     if not pending:
-        return 0, 0
+        return EndingWarnings(0, 0)
     # Read again under the lock: one revoked or moved since is judged as it is now.
     grants = list(
         due.filter(pk__in=pending)
@@ -1935,7 +1944,7 @@ def access_grants_warn_ending(*, days: Iterable[int]) -> tuple[int, int]:
         .select_related(*events.GRANT_EVENT_RELATED, "engagement_partner__engagement__customer")
         .order_by("pk")
     )
-    return _tell_access_ending(grants, now, told=told)
+    return _tell_access_ending(grants, now, told=told, logged=frozenset(logged))
 
 
 def _time_left_in_words(left: datetime.timedelta) -> str:
@@ -1947,14 +1956,20 @@ def _time_left_in_words(left: datetime.timedelta) -> str:
 
 
 def _tell_access_ending(
-    grants: list[AccessGrant], now: datetime.datetime, *, told: set[str] = frozenset()
-) -> tuple[int, int]:
-    """`told`: the warnings' keys stored by earlier runs. A side with nobody to warn (a partner with
-    nobody signed up and no PDM, a customer with nobody left) stores nothing, so its grant is due again
-    at every hourly run until its next warning: the outbox logs it as a warning the first time, and from
-    then (its other side stored) it is logged here at info only, not as a new problem every hour."""
+    grants: list[AccessGrant],
+    now: datetime.datetime,
+    *,
+    told: set[str] = frozenset(),
+    logged: frozenset[str] = frozenset(),
+) -> EndingWarnings:
+    """`told`: the warnings' keys stored by earlier runs; `logged`: those an earlier run had nobody to
+    send to. A side with nobody to warn (a partner with nobody signed up and no PDM, a customer with
+    nobody left) stores nothing, so its grant is due again at every hourly run until its next warning:
+    the outbox logs it as a warning the first time, and from then (its other side stored, or, with
+    nobody on either side, the last run's `logged` naming it) it is logged here at info only, not as a
+    new problem every hour."""
     if not grants:
-        return 0, 0
+        return EndingWarnings(0, 0)
     customers = _customer_recipients({grant.account.customer_id for grant in grants})
     partners = partner_contacts({grant.engagement_partner.partner_id for grant in grants})
     access_path, grants_path = reverse("engagements:access"), reverse("engagements:grants")
@@ -2010,16 +2025,17 @@ def _tell_access_ending(
             )
         )
     other_side = {"customer": "partner", "partner": "customer"}
+    nobody = frozenset(email.dedupe_key for _, email in emails if not any(email.to))
     reported = []
-    for _, email in emails:
-        key, _, side = email.dedupe_key.rpartition(":")
-        if not any(email.to) and f"{key}:{other_side[side]}" in told:
-            reported.append(email.dedupe_key)
+    for untold in sorted(nobody):
+        key, _, side = untold.rpartition(":")
+        if untold in logged or f"{key}:{other_side[side]}" in told:
+            reported.append(untold)
     if reported:
         logger.info("Still nobody to warn of access ending (logged when due): %s", ", ".join(reported))
     stored = outbox_email_enqueue_many([email for _, email in emails if email.dedupe_key not in reported])
     warned = {pk for pk, email in emails if email.dedupe_key in stored}
-    return len(warned), len(stored)
+    return EndingWarnings(len(warned), len(stored), nobody)
 
 
 def _customer_recipients(customer_ids) -> dict[int, list[str]]:

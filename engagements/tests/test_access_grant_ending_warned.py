@@ -266,3 +266,43 @@ def test_a_partner_with_nobody_to_warn_is_logged_once_per_warning_not_every_hour
     assert ":1d:" in untold_logs(logging.WARNING)[1].getMessage()
     assert [email.to for email in warnings(grant)] == [["cloud-admin@customer.example"]] * 2
     assert [email.dedupe_key.split(":")[2] for email in warnings(grant)] == ["7d", "1d"]
+
+
+@pytest.mark.parametrize(
+    "partner_staff", [None, "ops@partner.example"], ids=["nobody-on-either-side", "nobody-at-the-customer"]
+)
+def test_a_customer_with_nobody_to_warn_is_logged_once_per_warning_not_every_hour(caplog, partner_staff):
+    """Nobody to warn at the customer (nobody left on its staff), and at the partner too: with no warning
+    stored on either side the grant was due again at every hourly run, and the operator read the same
+    warning each hour for a week. It is read once, when the warning falls due, and at info after."""
+    with at(GRANTED):
+        grant = AccessGrantFactory(granted_at=GRANTED, expires_at=EXPIRES, role_name="PartnerOps")
+        if partner_staff:
+            PartnerUserFactory(partner=grant.engagement_partner.partner, email=partner_staff)
+        # Whoever granted it has left since.
+        grant.account.customer.users.update(is_active=False)
+    assert grant.engagement_partner.partner.pdm_id is None
+
+    def logs(logger, level):
+        return [
+            record
+            for record in caplog.records
+            if record.name == logger
+            and record.levelno == level
+            and f"access-grant-ending:{grant.pk}:" in record.getMessage()
+        ]
+
+    hourly = [EXPIRES - WEEK + datetime.timedelta(hours=hour, minutes=35) for hour in range(6)]
+    with caplog.at_level("INFO"):
+        for moment in [*hourly, EXPIRES - DAY + datetime.timedelta(minutes=35)]:
+            run_at(moment)
+        run_at(EXPIRES - DAY + datetime.timedelta(hours=1, minutes=35))
+
+    untold = logs("apn_portal.outbox.services", logging.WARNING)
+    assert [record.getMessage().count(":customer") for record in untold] == [1, 1]
+    assert [record.getMessage().count(":partner") for record in untold] == [0 if partner_staff else 1] * 2
+    assert ":7d:" in untold[0].getMessage()
+    assert ":1d:" in untold[1].getMessage()
+    # The later runs say it still, at info, for whoever looks.
+    assert len(logs("engagements.services", logging.INFO)) == 6
+    assert [email.to for email in warnings(grant)] == ([[partner_staff]] * 2 if partner_staff else [])
