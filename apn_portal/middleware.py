@@ -19,7 +19,7 @@ def _directives(response) -> set[str]:
 _PROBES = {"/healthz": healthz, "/readyz": readyz}
 
 
-def liveness_probe_whatever_the_host(get_response):
+def health_probes_whatever_the_host(get_response):
     """/healthz and /readyz answer whatever the Host header names: a container's, a load balancer's or
     Kubernetes' liveness and readiness probes ask by the address they reached (10.0.4.17:8000), which
     ALLOWED_HOSTS rightly does not list, and took the 400 for the portal being down (or a pod for never

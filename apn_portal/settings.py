@@ -66,7 +66,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything asks for the Host: a health check by address is answered (apn_portal.middleware).
-    "apn_portal.middleware.liveness_probe_whatever_the_host",
+    "apn_portal.middleware.health_probes_whatever_the_host",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
