@@ -81,11 +81,25 @@ def _lock(partner: Partner) -> Partner:
     return lock_or_refuse(Partner.objects.select_for_update(), partner.pk, "partner")
 
 
-def enrollment_lock(enrollment: ProgramEnrollment, *related: str) -> ProgramEnrollment:
+def program_lock(program_id: int) -> Program:
+    """The program's row locked against a change of whom it is open to (`program_update`), read as it is
+    once the lock is held. Applying for it and approving or renewing an enrollment in it take this lock
+    before they ask whether the program is open to the partner's type (`enrollment_program_closed`), and
+    a program's update takes it before it asks who holds it (`program_partner_type_change_check`): each
+    then reads what the other committed, where two checks at once each passed, an application to a
+    program made closed to its partner meanwhile was saved, and could never be approved. Taken after the
+    partner's row and before the enrollment's, the order every write of them takes."""
+    return lock_or_refuse(Program.objects.select_for_update(no_key=True), program_id, "program")
+
+
+def enrollment_lock(enrollment: ProgramEnrollment, *related: str, program: bool = False) -> ProgramEnrollment:
     """The enrollment, locked after its partner: a partner's row before its enrollments' is the order
     every write of both takes (a partner's edit touches its enrollments, the program renewal check locks
-    partners then enrollments), so two of them never wait on each other."""
+    partners then enrollments), so two of them never wait on each other. With `program`, its program's
+    row in between (`program_lock`), for a write that asks whether the program is open to the partner."""
     Partner.objects.select_for_update(of=("self",)).filter(pk=enrollment.partner_id).values_list("pk").first()
+    if program:
+        program_lock(enrollment.program_id)
     return lock_or_refuse(
         ProgramEnrollment.objects.select_for_update(of=("self",)).select_related("partner", *related),
         enrollment.pk,
@@ -382,6 +396,14 @@ def partner_type_change(*, user, partner: Partner, partner_type: str, reason: st
     label = PartnerType(partner_type).label
     with transaction.atomic():
         locked = _lock(partner)
+        # The programs it holds or applied for (program_lock), so that none is made closed to the new
+        # type while this asks whether they are open to it.
+        list(
+            Program.objects.select_for_update(no_key=True, of=("self",))
+            .filter(enrollments__partner=locked, enrollments__status__in=LIVE_ENROLLMENT_STATUSES)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         if locked.partner_type == partner_type:
             raise ConflictError(f"{locked.name} is already a {label} partner.", field="partner_type")
         if not Tier.objects.filter(partner_type=partner_type).exists():
@@ -464,6 +486,20 @@ def program_partner_type_change_check(*, program: Program, partner_type: str) ->
             "these enrollments or applications, or correct the partners' type.",
             field="partner_type",
         )
+
+
+def program_update(*, program: Program, user) -> Program:
+    """Save a PDM's edit of `program` (as edited in memory). Whom it is open to changes only as
+    `program_partner_type_change_check` allows, asked under the program's lock (`program_lock`): a form
+    checked before the save does not see an application filed meanwhile, which the program would then be
+    closed to."""
+    with transaction.atomic():
+        stored = program_lock(program.pk)
+        if program.partner_type != stored.partner_type:
+            program_partner_type_change_check(program=stored, partner_type=program.partner_type)
+        program._history_user = user
+        program.save()
+    return program
 
 
 def enrollment_approve_check(
@@ -551,7 +587,7 @@ def enrollment_approve(
     (`enrollment_approve_check`)."""
     approved_on = approved_on or timezone.localdate()
     with transaction.atomic():
-        locked = enrollment_lock(enrollment, "partner__tier", "program__minimum_tier")
+        locked = enrollment_lock(enrollment, "partner__tier", "program__minimum_tier", program=True)
         _ensure_can_edit(locked.partner, user)
         expires_on = enrollment_approve_check(approved_on=approved_on, enrollment=locked)
         locked.status = EnrollmentStatus.APPROVED
@@ -755,7 +791,7 @@ def enrollment_renew(
     dates); the history keeps the term it replaces."""
     enrollment_renew_check(audit_date=audit_date, audit_result=audit_result)
     with transaction.atomic():
-        locked = enrollment_lock(enrollment, "partner__tier", "program__minimum_tier")
+        locked = enrollment_lock(enrollment, "partner__tier", "program__minimum_tier", program=True)
         _ensure_can_edit(locked.partner, user)
         expires_on = enrollment_renew_check(
             audit_date=audit_date, audit_result=audit_result, enrollment=locked

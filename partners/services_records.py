@@ -38,7 +38,13 @@ from partners.models import (
     latest_today,
 )
 from partners.selectors import partner_is_editable_by
-from partners.services import _ensure_can_edit, _lock, enrollment_lock, enrollment_program_closed
+from partners.services import (
+    _ensure_can_edit,
+    _lock,
+    enrollment_lock,
+    enrollment_program_closed,
+    program_lock,
+)
 from partners.signals import partner_changes_batched
 
 PARTNER_FIELDS = ("name", "slug", "description", "website", "is_published")
@@ -316,11 +322,16 @@ def enrollment_apply(
     )
     try:
         with transaction.atomic():
-            # Locked so two applications at once are decided one after the other.
+            # Locked so two applications at once are decided one after the other, and so the program
+            # is not closed to the partner's type while it applies (program_lock).
             locked = _lock(partner)
+            locked_program = program_lock(program.pk)
+            closed = enrollment_program_closed(locked, locked_program)
+            if closed:
+                raise DomainError(closed, field="program")
             _refuse_second_live_enrollment(locked, program)
             enrollment = ProgramEnrollment(
-                partner=locked, program=program, audit_date=audit_date, audit_result=audit_result
+                partner=locked, program=locked_program, audit_date=audit_date, audit_result=audit_result
             )
             if applied_on is not None:
                 enrollment.applied_on = applied_on

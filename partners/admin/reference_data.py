@@ -7,13 +7,13 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apn_portal.admin import AuditedAdmin, GuardedDeletionMixin
+from apn_portal.admin import AuditedAdmin, GuardedDeletionMixin, keep_unedited_as_stored
 from apn_portal.exceptions import DomainError
 from apn_portal.pages import form_error
 from partners.choices import PartnerType, RequirementMetric
 from partners.models import ConsultingCategory, Industry, Program, Tier, TierRequirement, UseCase
 from partners.selectors import program_deletion_problems
-from partners.services import program_partner_type_change_check
+from partners.services import program_partner_type_change_check, program_update
 from partners.signals import partner_changes_batched
 
 from .formsets import UniqueRowsInlineFormSet
@@ -146,6 +146,17 @@ class ProgramAdmin(GuardedDeletionMixin, AuditedAdmin):
         ),
     )
     readonly_fields = ("minimum_tier_since",)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            # A new program has nobody enrolled whom its type could shut out.
+            super().save_model(request, obj, form, change)
+            return
+        keep_unedited_as_stored(obj, form)
+        # The form's check showed a refusal beside the field; this one, under the program's lock, is the
+        # one that holds (an application filed meanwhile). Its refusal is shown as the form's would be
+        # (AdminInputMixin.changeform_view).
+        program_update(program=obj, user=request.user)
 
     def deletion_problems(self, queryset):
         return program_deletion_problems(queryset)
