@@ -38,6 +38,8 @@ from django.utils.choices import flatten_choices
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.functional import cached_property
 
+from apn_portal.admin_page_state import PAGE_STATE
+
 SESSION_KEY = "unsent_forms"
 OWNER_COOKIE = "apn_signed_in_as"
 KEPT_FOR = datetime.timedelta(minutes=30)
@@ -49,6 +51,9 @@ NOT_KEPT_FIELDS = {"csrfmiddlewaretoken"}
 OWNER_SALT = "apn_portal.drafts.owner"
 # The one-submit token (apn_portal.forms.SubmissionTokenMixin) is no part of what was typed.
 NOT_SHOWN_FIELDS = {"submission_token"}
+# What a page sends beside its form: no field of the form, nor typed. Kept with the draft for the page's
+# view (UnsentDraftMixin.unsent_draft_page_state), never asked of the form that takes it, nor shown to copy.
+PAGE_FIELDS = {PAGE_STATE}
 # The message that says a draft could not be put back, which templates/base.html shows with the text.
 LOST_TAG = "unsent-draft-lost"
 
@@ -137,7 +142,8 @@ def _draft_take(request) -> "Draft | None":
 
 class Draft:
     """What was typed into one form, offered to the forms a page builds while it is shown. The first one
-    whose fields take all of it (see UnsentDraftMixin) shows it; no other."""
+    whose fields take all of it but what its page sent beside it (PAGE_FIELDS; see UnsentDraftMixin) shows
+    it; no other."""
 
     def __init__(self, data: QueryDict):
         self.data = data
@@ -150,7 +156,8 @@ class Draft:
         typed = {
             name: [value for value in values if value]
             for name, values in self.data.lists()
-            if name.rsplit("-", 1)[-1] not in NOT_SHOWN_FIELDS  # a form's prefix, if any, before it
+            if name not in PAGE_FIELDS
+            and name.rsplit("-", 1)[-1] not in NOT_SHOWN_FIELDS  # a form's prefix, if any, before it
         }
         typed = {name: values for name, values in typed.items() if values}
         named = {name: (pretty_name(name), values) for name, values in typed.items()}
@@ -167,7 +174,8 @@ class Draft:
         return "\n\n".join(f"{label}: {', '.join(values)}" for label, values in named.values())
 
     def taken_by(self, form) -> bool:
-        if self.form is None and set(self.data) <= {form.add_prefix(name) for name in form.fields}:
+        typed = set(self.data) - PAGE_FIELDS
+        if self.form is None and typed <= {form.add_prefix(name) for name in form.fields}:
             self.form = form
         return self.form is form
 
@@ -300,6 +308,15 @@ class UnsentDraftMixin:
     def unsent_draft(self) -> bool:
         draft = self._draft_offered
         return draft is not None and draft.taken_by(self)
+
+    @property
+    def unsent_draft_page_state(self) -> str | None:
+        """The PAGE_STATE the draft's page sent with it ("" if none), for a page that carries one to show
+        it again with the draft: what is sent then is compared with the page the draft was typed on, not
+        with the record as it now stands. None when the form shows no draft."""
+        if not self.unsent_draft:
+            return None
+        return self._draft_offered.data.get(PAGE_STATE, "")
 
     def get_initial_for_field(self, field, field_name):
         if self.unsent_draft:

@@ -4,7 +4,9 @@ comes back with what they typed and a notice, for them to check and send again. 
 never shown to anyone else who signs in on that browser."""
 
 import datetime
+import re
 import time
+from html import unescape
 
 import pytest
 import time_machine
@@ -13,9 +15,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal import drafts
+from apn_portal.admin_page_state import PAGE_STATE
 from engagements.choices import stage_after
 from engagements.services import customer_access_administrators_set
 from partners.choices import ContactRequestStatus
+from partners.models import ProfileChangeRequest
 from partners.services import contact_request_accept, contact_request_decline
 from partners.services_records import reference_delete
 from support.choices import CaseStatus
@@ -66,6 +70,13 @@ def sign_in(client, user, next_url=""):
 def sign_out(client):
     """As the Sign out button of another tab does: the session ends, the browser keeps its cookies."""
     assert client.post(reverse("logout")).status_code == 200
+
+
+def sent_beside_the_form(page) -> dict:
+    """What a page's browser sends beside its form's fields: the page's state, where it carries one (the
+    profile proposal's, apn_portal.admin_page_state)."""
+    state = re.search(r'name="_page_state" value="([^"]*)"', page.content.decode())
+    return {PAGE_STATE: unescape(state.group(1))} if state else {}
 
 
 def a_case(customer, **fields):
@@ -410,10 +421,11 @@ def _shown(form, name):
 def test_every_pages_form_comes_back_as_it_was_typed(client, customer, page_form):
     user, page, action, form_name, data = page_form(customer)
     sign_in(client, user)
-    assert client.get(page).status_code == 200
+    opened = client.get(page)
+    assert opened.status_code == 200
     sign_out(client)
 
-    response = client.post(action, data)
+    response = client.post(action, data | sent_beside_the_form(opened))
 
     assert response.status_code == 303
     assert response["Location"] == f"/accounts/login/?next={page}"
@@ -434,6 +446,42 @@ def test_every_pages_form_comes_back_as_it_was_typed(client, customer, page_form
     assert {name: str(value) for name, value in shown.items()} == {
         name: str(value) for name, value in expected.items()
     }
+
+
+def test_a_profile_proposal_sent_signed_out_comes_back_and_proposes_only_what_its_page_changed(client):
+    """Ann changes the About text and sends it after her session ended; meanwhile her PDM corrects the
+    website. Signed in again, she gets the form back filled in, where she was told it could not be put back
+    (her page's state was no field of the form) and shown that state to copy; and sending it proposes her
+    text alone, where the website her page showed was proposed back over the correction."""
+    ann = PartnerUserFactory()
+    partner = ann.partner
+    page = reverse("my:profile-edit")
+    sign_in(client, ann)
+    opened = client.get(page)
+    form = opened.context["form"]
+    data = {name: form[name].value() for name in form.fields} | sent_beside_the_form(opened)
+    shown_website = data["website"]
+    sign_out(client)
+    data["description"] = "We move retailers."
+    assert client.post(page, data).status_code == 303
+    partner.website = "https://www.corrected.example"
+    partner.save()
+
+    sign_in(client, ann, page)
+    again = client.get(page)
+
+    text = again.content.decode()
+    assert NOT_PUT_BACK not in text
+    assert text.count(DRAFT_NOTICE) == 1
+    restored = again.context["form"]
+    assert restored.unsent_draft
+    assert restored["description"].value() == "We move retailers."
+    assert restored["website"].value() == shown_website
+    resent = {name: restored[name].value() for name in restored.fields} | sent_beside_the_form(again)
+    assert client.post(page, resent).status_code == 303
+    proposal = ProfileChangeRequest.objects.get()
+    assert proposal.fields_changed == ["description"]
+    assert (proposal.description, proposal.website) == ("We move retailers.", "https://www.corrected.example")
 
 
 def test_a_reply_kept_for_a_case_closed_meanwhile_is_shown_to_copy(client, customer):

@@ -416,6 +416,17 @@ def profile_edit(request):
                     request, f"These changes are already waiting for {reviewer}; they go live once approved."
                 )
             return redirect_see_other("my:profile")
+    if form.unsent_draft:
+        # What was typed on a page opened before its user was signed out comes with what that page showed:
+        # compared with the profile as it now stands, every field left as the page had it would count as
+        # changed, and a correction made meanwhile would be proposed back.
+        page_state = form.unsent_draft_page_state
+    else:
+        # What the page showed when first opened, kept when it is shown again with what was typed, so
+        # that only what its user changed is proposed (profile_change_submit's `changed`).
+        page_state = request.POST.get(PAGE_STATE) or shown_fields(
+            ProfileChangeForm(partner=partner, pending=pending)
+        )
     return _area_page(
         request,
         "my/profile_edit.html",
@@ -425,10 +436,7 @@ def profile_edit(request):
             "form": form,
             "pending_change": pending,
             "reviewer": profile_change_reviewer(partner),
-            # What the page showed when first opened, kept when it is shown again with what was typed, so
-            # that only what its user changed is proposed (profile_change_submit's `changed`).
-            "page_state": request.POST.get(PAGE_STATE)
-            or shown_fields(ProfileChangeForm(partner=partner, pending=pending)),
+            "page_state": page_state,
         },
         status=400 if form.errors else 200,
     )
