@@ -384,6 +384,31 @@ def at_risk_from(
     return earliest if earliest else (None, None)
 
 
+@dataclass(frozen=True)
+class TierOutlook:
+    """What the partner's scorecard warns of about the tier it holds, which its evaluation in the API
+    gives too, so the page, the emails and the API name the same days."""
+
+    # The grace period tier_health gave the partner when it fell short (the day it is demoted on, if still
+    # short then, as the grace email says): only while its evidence is short of its tier today.
+    grace_started_on: datetime.date | None = None
+    grace_ends_on: datetime.date | None = None
+    # The first day it falls short of its tier unless something is renewed, worked out now as tier_health
+    # does each night (the stored partner.at_risk_from is a night old): only while it meets its tier.
+    at_risk_from: datetime.date | None = None
+
+
+def tier_outlook(partner: Partner, evaluation: TierEvaluation, today: datetime.date) -> TierOutlook:
+    """The partner's grace period or at-risk day, given its evaluation today. At most two queries."""
+    if not evaluation.meets_current_tier:
+        if partner.grace_ends_on is None:  # short since the night's check ran: it starts one tonight
+            return TierOutlook()
+        return TierOutlook(grace_started_on=partner.grace_started_on, grace_ends_on=partner.grace_ends_on)
+    last_days = evidence_last_days(Partner.objects.filter(pk=partner.pk), today).get(partner.pk, {})
+    falls_short_on, _ = at_risk_from(evaluation.current_tier_minimums, last_days, today)
+    return TierOutlook(at_risk_from=falls_short_on)
+
+
 def partners_editable_by(user) -> QuerySet[Partner]:
     """A superuser edits every partner; a PDM the partners assigned to them; nobody else any."""
     if not user_is_signed_in(user):

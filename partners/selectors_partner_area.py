@@ -4,7 +4,7 @@ Kept beside selectors.py (tier evaluation, public and admin reads) so each modul
 """
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import (
     BooleanField,
@@ -38,12 +38,12 @@ from partners.models import (
 )
 from partners.selectors import (
     TierEvaluation,
+    TierOutlook,
     active_certifications,
     active_enrollments,
-    at_risk_from,
-    evidence_last_days,
     expiry_window_end,
     tier_evaluate,
+    tier_outlook,
 )
 from partners.selectors_visibility import references_public
 
@@ -90,6 +90,8 @@ class TierScorecard:
     # now as tier_health does each night (None when it is already short, or nothing can lapse): the
     # stored partner.at_risk_from is a night old, and a renewal since would make the page contradict itself.
     falls_short_on: datetime.date | None = None
+    # Its grace period, when it is short of its tier (tier_outlook, which the API's evaluation gives too).
+    outlook: TierOutlook = field(default_factory=TierOutlook)
 
     @property
     def days_ahead(self) -> int:
@@ -133,10 +135,7 @@ def partner_scorecard(partner: Partner, *, days_ahead: int | None = None) -> Tie
     today = timezone.localdate()
     horizon = expiry_window_end(today, days_ahead)
     now = tier_evaluate(partner, on=today)
-    falls_short_on = None
-    if now.meets_current_tier:
-        last_days = evidence_last_days(Partner.objects.filter(pk=partner.pk), today).get(partner.pk, {})
-        falls_short_on, _ = at_risk_from(now.current_tier_minimums, last_days, today)
+    outlook = tier_outlook(partner, now, today)
     return TierScorecard(
         today=today,
         horizon=horizon,
@@ -155,7 +154,8 @@ def partner_scorecard(partner: Partner, *, days_ahead: int | None = None) -> Tie
             .select_related("program")
             .order_by("expires_on", "id")
         ),
-        falls_short_on=falls_short_on,
+        falls_short_on=outlook.at_risk_from,
+        outlook=outlook,
     )
 
 

@@ -2,6 +2,7 @@
 write means (who may, what else changes) is decided by the services the views call."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -36,6 +37,7 @@ from partners.models import (
     TierRequirement,
     UseCase,
 )
+from partners.selectors import TierEvaluation, TierOutlook
 from partners.selectors_visibility import partners_visible_to, private_to_partner
 from partners.services import contact_request_country
 
@@ -230,6 +232,37 @@ class TierEvaluationSerializer(serializers.Serializer):
     metrics = serializers.DictField(child=serializers.IntegerField())
     current_tier_shortfalls = ShortfallSerializer(many=True)
     next_tier_shortfalls = ShortfallSerializer(many=True)
+    grace_started_on = serializers.DateField(
+        source="outlook.grace_started_on",
+        allow_null=True,
+        help_text="The day the scheduled check found the partner short of its tier and started its grace "
+        "period; null when it is not in one.",
+    )
+    grace_ends_on = serializers.DateField(
+        source="outlook.grace_ends_on",
+        allow_null=True,
+        help_text="The day the grace period ends, as the scorecard and the grace email give it: the "
+        "scheduled check demotes the partner that day if it is still short of its tier. Null when it is not "
+        "in a grace period.",
+    )
+    at_risk_from = serializers.DateField(
+        source="outlook.at_risk_from",
+        allow_null=True,
+        help_text="While the partner meets its tier: the first day it falls short of it unless something "
+        "expiring is renewed, as its scorecard says. Null when nothing that holds its tier up can lapse, "
+        "or when it is short of its tier already.",
+    )
+
+
+@dataclass(frozen=True)
+class EvaluationRead:
+    """What a partner's evaluation answers: its TierEvaluation, and what its scorecard warns of."""
+
+    evaluation: TierEvaluation
+    outlook: TierOutlook
+
+    def __getattr__(self, name):
+        return getattr(self.evaluation, name)
 
 
 class TierChangeSerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import Count, F, JSONField, OuterRef, Prefetch, Subquery, Value, Window
 from django.db.models.functions import Coalesce, JSONObject
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
@@ -40,7 +41,7 @@ from partners.models import (
 )
 from partners.search_index import partner_search_entries_bring_up_to_date, search_index_available
 from partners.search_results import search_tolerating_typos
-from partners.selectors import tier_evaluate
+from partners.selectors import tier_evaluate, tier_outlook
 from partners.selectors_visibility import (
     enrollments_visible_to,
     own_partner_id,
@@ -230,7 +231,8 @@ class PartnerViewSet(PortalModelViewSet):
     @extend_schema(
         summary="Tier evaluation",
         description="Which tier the partner's evidence qualifies it for today, and what the next tier "
-        "lacks. For the partner's own staff and the provider's staff.",
+        "lacks; as its scorecard, the grace period it is in (short of its tier) or the day it is at risk "
+        "from (meeting it). For the partner's own staff and the provider's staff.",
         responses=serializers.TierEvaluationSerializer,
         filters=False,
     )
@@ -240,7 +242,10 @@ class PartnerViewSet(PortalModelViewSet):
         user = request.user
         if not (sees_all_partners(user) or own_partner_id(user) == partner.pk):
             raise NotFound()
-        return Response(serializers.TierEvaluationSerializer(tier_evaluate(partner)).data)
+        today = timezone.localdate()
+        evaluation = tier_evaluate(partner, on=today)
+        read = serializers.EvaluationRead(evaluation, tier_outlook(partner, evaluation, today))
+        return Response(serializers.TierEvaluationSerializer(read).data)
 
     @extend_schema(
         summary="Change the partner's tier",
