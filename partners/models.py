@@ -1,3 +1,4 @@
+import dataclasses
 import datetime
 import json
 import posixpath
@@ -918,22 +919,63 @@ class ProfileChangeRequest(TimeStampedModel):
     def fields_changed_display(self) -> str:
         return ", ".join(PROFILE_CHANGE_FIELDS[name] for name in self.fields_changed) or "nothing"
 
-    def replaced(self) -> list["ProfileChangeRequest"]:
-        """The proposals this one replaced while they waited, latest first, whose changes it keeps where
-        it does not change the same field again (profile_change_submit lays each over the one waiting).
-        Only a newer proposal supersedes one, so they are the partner's superseded ones just before it."""
+    def replaced(self) -> list["KeptProposal"]:
+        """The proposals this one replaced while they waited (profile_change_submit lays each over the one
+        waiting), latest first, each with the changes of it this one still proposes: the fields of its
+        fields_changed that this one changes to the same value. One whose every change was changed again,
+        or set back, is left out: nothing of it goes live with this one, so its proposer is neither named
+        beside it nor told of its decision (the partner's page lists theirs as replaced).
+        Only a newer proposal supersedes one, so they are the partner's superseded ones just before it.
+        A constant number of queries, however many there are: the tags are read at once, when compared."""
         earlier = (
             ProfileChangeRequest.objects.filter(partner_id=self.partner_id, created_at__lte=self.created_at)
             .exclude(pk=self.pk)
             .select_related("proposed_by")
             .order_by("-created_at", "-id")[:50]
         )
-        replaced = []
+        superseded = []
         for proposal in earlier:
             if proposal.status != ProfileChangeStatus.SUPERSEDED:
                 break
-            replaced.append(proposal)
+            superseded.append(proposal)
+        # Only a field this one changes may be kept: another is the profile as it was, which approving it
+        # leaves as it is.
+        compared = {
+            p.pk: [name for name in p.fields_changed if name in self.fields_changed] for p in superseded
+        }
+        tags = {}
+        for name in ("industries", "use_cases"):
+            ids = [pk for pk, names in compared.items() if name in names]
+            if ids:
+                field = self._meta.get_field(name)
+                rows = field.remote_field.through.objects.filter(
+                    **{f"{field.m2m_field_name()}_id__in": [self.pk, *ids]}
+                ).values_list(f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id")
+                tags[name] = {}
+                for proposal_id, tag_id in rows:
+                    tags[name].setdefault(proposal_id, set()).add(tag_id)
+
+        def value(proposal, name):
+            return tags[name].get(proposal.pk, set()) if name in tags else getattr(proposal, name)
+
+        replaced = []
+        for proposal in superseded:
+            kept = [name for name in compared[proposal.pk] if value(proposal, name) == value(self, name)]
+            if kept:
+                replaced.append(KeptProposal(proposal, kept))
         return replaced
+
+
+@dataclasses.dataclass(frozen=True)
+class KeptProposal:
+    """A proposal another replaced (ProfileChangeRequest.replaced), with those of its changes the other
+    still proposes, in PROFILE_CHANGE_FIELDS' order."""
+
+    proposal: ProfileChangeRequest
+    fields: list[str]
+
+    def fields_display(self) -> str:
+        return ", ".join(PROFILE_CHANGE_FIELDS[name] for name in self.fields)
 
 
 class PostgresArrayField(ArrayField):

@@ -1640,14 +1640,15 @@ def _profile_change_for_decision(change: ProfileChangeRequest, user) -> ProfileC
 
 
 def _profile_change_recipients(change: ProfileChangeRequest) -> list[str]:
-    """The proposer and those whose proposals it replaced (it kept their changes: the decision is on
-    them too), each while still one of the partner's active staff; if none is, the partner's staff. The
+    """The proposer and those whose proposals it replaced and still proposes changes of (replaced(): the
+    decision is on them too; one whose every change was changed again is not told that anything of theirs
+    went live), each while still one of the partner's active staff; if none is, the partner's staff. The
     decision and the PDM's reason are the partner's: never for someone who has left it, perhaps for a
     competitor."""
     from partners.checks.contacts import partner_contacts  # the checks package imports this module
 
     emails = []
-    for proposer in [change.proposed_by, *(proposal.proposed_by for proposal in change.replaced())]:
+    for proposer in [change.proposed_by, *(kept.proposal.proposed_by for kept in change.replaced())]:
         still_theirs = (
             proposer is not None and proposer.is_active and proposer.partner_id == change.partner_id
         )

@@ -215,9 +215,9 @@ class ProfileChangeRequestAdmin(
         # as the decision is theirs too (they are told of it).
         return (
             "; ".join(
-                f"{proposal.proposed_by or 'a former colleague'}'s proposal of "
-                f"{date_filter(proposal.created_at, 'j M Y, H:i T')} ({proposal.fields_changed_display()})"
-                for proposal in obj.replaced()
+                f"{kept.proposal.proposed_by or 'a former colleague'}'s proposal of "
+                f"{date_filter(kept.proposal.created_at, 'j M Y, H:i T')} ({kept.fields_display()})"
+                for kept in obj.replaced()
             )
             or "None"
         )

@@ -455,6 +455,80 @@ def test_a_proposal_laid_over_a_colleagues_names_them_and_they_hear_of_the_decis
     assert sorted(decided.to) == ["ann@acme.example", "bob@acme.example"]
 
 
+def test_a_colleague_whose_every_change_was_changed_again_is_not_named_nor_told_it_is_live(acme, pdm):
+    """Ann proposes a new text; Bob, whose page shows it, rewrites the text: nothing of hers is left in
+    his proposal. Bob, the partner's page and the PDM's page no longer name hers as kept, Ann reads on the
+    profile page that hers was replaced, and only Bob is told of the approval, where Ann read that her
+    changes "were approved and are live now" and the pages said Bob's proposal kept her About text."""
+    ann = PartnerUserFactory(partner=acme, username="ann", email="ann@acme.example")
+    bob = PartnerUserFactory(partner=acme, username="bob", email="bob@acme.example")
+    ann_client, bob_client, pdm_client = Client(), Client(), Client()
+    ann_client.force_login(ann)
+    bob_client.force_login(bob)
+    pdm_client.force_login(pdm)
+    ann_data = edit_page_data(ann_client)
+    ann_data["description"] = "Ann's new text."
+    assert ann_client.post(reverse("my:profile-edit"), ann_data).status_code == 303
+    anns = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    sent_at = f"{anns.created_at:%-d %b %Y, %H:%M} UTC"
+
+    bob_data = edit_page_data(bob_client)
+    assert bob_data["description"] == "Ann's new text."
+    bob_data["description"] = "Bob's text."
+    response = bob_client.post(reverse("my:profile-edit"), bob_data, follow=True)
+
+    assert "Your changes were sent to your Partner Development Manager; they go live" in text_of(response)
+    bobs = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    assert bobs.fields_changed == ["description"]
+    ann_page = text_of(ann_client.get(reverse("my:profile")))
+    assert "keeps the changes proposed before it" not in ann_page
+    assert f"{sent_at} {ann} Replaced by a later proposal" in ann_page
+    assert "Replaces: None" in text_of(proposal_page(pdm_client, bobs))
+
+    profile_change_approve(change=bobs, user=pdm)
+
+    outbox_flush()
+    decided = OutboxMessage.objects.get(dedupe_key=f"profile-change:{bobs.pk}:approved")
+    assert decided.to == ["bob@acme.example"]
+
+
+def test_a_colleagues_proposal_is_named_for_the_changes_still_proposed(acme, pdm):
+    """Ann proposes a new text and industry; Bob rewrites the text. His proposal is said to keep her
+    industries alone, where all her changes were named (About text, industries) though her text is gone,
+    and she is told of the decision, as her industries go live with it."""
+    ann = PartnerUserFactory(partner=acme, username="ann", email="ann@acme.example")
+    bob = PartnerUserFactory(partner=acme, username="bob", email="bob@acme.example")
+    health = IndustryFactory(name="Healthcare", slug="healthcare-x")
+    ann_client, bob_client, pdm_client = Client(), Client(), Client()
+    ann_client.force_login(ann)
+    bob_client.force_login(bob)
+    pdm_client.force_login(pdm)
+    ann_data = edit_page_data(ann_client)
+    ann_data.update(description="Ann's new text.", industries=[*ann_data["industries"], str(health.pk)])
+    assert ann_client.post(reverse("my:profile-edit"), ann_data).status_code == 303
+    anns = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    sent_at = f"{anns.created_at:%-d %b %Y, %H:%M} UTC"
+
+    bob_data = edit_page_data(bob_client)
+    bob_data["description"] = "Bob's text."
+    told = text_of(bob_client.post(reverse("my:profile-edit"), bob_data, follow=True))
+
+    assert f"with those {ann} proposed on {sent_at} (industries), which were still waiting" in told
+    bobs = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    assert bobs.fields_changed == ["description", "industries"]
+    assert (
+        "It keeps the changes proposed before it, where it does not change the same field again: "
+        f"{ann}'s of {sent_at} (industries)." in text_of(ann_client.get(reverse("my:profile")))
+    )
+    assert f"Replaces: {ann}'s proposal of {sent_at} (industries)" in text_of(proposal_page(pdm_client, bobs))
+
+    profile_change_approve(change=bobs, user=pdm)
+
+    outbox_flush()
+    decided = OutboxMessage.objects.get(dedupe_key=f"profile-change:{bobs.pk}:approved")
+    assert sorted(decided.to) == ["ann@acme.example", "bob@acme.example"]
+
+
 def test_a_colleague_changing_what_the_waiting_proposal_changes_proposes_their_own_value(acme, acme_user):
     bob = PartnerUserFactory(partner=acme, username="bob")
     bob_client = Client()

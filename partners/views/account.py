@@ -392,16 +392,17 @@ def profile_edit(request):
         else:
             reviewer = profile_change_reviewer(partner)
             mine = request.user.pk
-            colleagues = [p for p in change.replaced() if p.proposed_by_id != mine] if created else []
+            replaced = change.replaced() if created else []
+            colleagues = [kept for kept in replaced if kept.proposal.proposed_by_id != mine]
             if colleagues:
                 # Laid over a colleague's proposal still waiting: what it keeps of theirs is said.
                 earlier = colleagues[0]
-                colleague = earlier.proposed_by or "a former colleague"
-                sent_at = date_filter(earlier.created_at, "j M Y, H:i T")
+                colleague = earlier.proposal.proposed_by or "a former colleague"
+                sent_at = date_filter(earlier.proposal.created_at, "j M Y, H:i T")
                 messages.success(
                     request,
                     f"Your changes were sent to {reviewer} with those {colleague} proposed on {sent_at} "
-                    f"({earlier.fields_changed_display()}), which were still waiting: your proposal keeps "
+                    f"({earlier.fields_display()}), which were still waiting: your proposal keeps "
                     "them where you did not change the same field; they go live once approved.",
                 )
             elif created:
