@@ -174,8 +174,9 @@ class EnrollmentStanding:
     reason: str = ""
     # Its audit is dated today or later, with no result yet.
     audit_to_come: bool = False
-    # How an approval ended ("expired" or "revoked") and on which day: a revoked one keeps the expiry of
-    # the term it lost, which it must not be said to be valid until. Empty for one still in force.
+    # How an approval ended ("expired" or "revoked"), or an application ("refused"), and on which day: a
+    # revoked one keeps the expiry of the term it lost, which it must not be said to be valid until.
+    # Empty for one still in force or open.
     ended_as: str = ""
     ended_on: datetime.date | None = None
 
@@ -195,10 +196,10 @@ def _enrollment_standing(enrollment: ProgramEnrollment, today: datetime.date) ->
     if e.status == EnrollmentStatus.EXPIRED:
         return standing("Expired", "superseded", True, ended_as="expired", ended_on=e.expires_on)
     if e.status == EnrollmentStatus.REVOKED:
+        revoked_on = timezone.localdate(e.revoked_at) if e.revoked_at else None
         # Revoking an application refuses it (enrollment_revoke): it was never approved.
         if not e.approved_on:
-            return standing("Not accepted", "rejected", True)
-        revoked_on = timezone.localdate(e.revoked_at) if e.revoked_at else None
+            return standing("Not accepted", "rejected", True, ended_as="refused", ended_on=revoked_on)
         return standing("Revoked", "rejected", True, ended_as="revoked", ended_on=revoked_on)
     # Still open: a recorded audit says more than the step it was recorded at.
     if e.audit_result == AuditResult.FAILED:
@@ -217,8 +218,9 @@ def enrollments_of_partner(partner_id: int) -> list[EnrollmentStanding]:
     ended = Q(status__in=[EnrollmentStatus.EXPIRED, EnrollmentStatus.REVOKED]) | Q(
         status=EnrollmentStatus.APPROVED, expires_on__lt=today
     )
-    # The day it was revoked is in its history (the service and the scheduled check both record it); a
-    # revoked enrollment is closed to changes, so its updated_at stands in for a row recorded without one.
+    # The day it was revoked (an application: refused) is in its history (the service and the scheduled
+    # check both record it); a revoked enrollment is closed to changes, so its updated_at stands in for a
+    # row recorded without one.
     revoked_at = (
         ProgramEnrollment.history.filter(id=OuterRef("pk"), status=EnrollmentStatus.REVOKED)
         .order_by("history_date")

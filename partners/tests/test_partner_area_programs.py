@@ -150,6 +150,21 @@ def test_an_ended_enrollment_is_not_said_valid_until_the_end_of_the_term_it_lost
     assert not [name for name, row in rows.items() if "valid until" in row]
 
 
+def test_a_refused_application_says_when_it_was_refused(acme_client, acme):
+    acme.pdm = PdmFactory()
+    acme.save()
+    application = ProgramEnrollmentFactory(
+        partner=acme, program=program("security"), status=EnrollmentStatus.UNDER_REVIEW, applied_on=days(-30)
+    )
+    enrollment_revoke(enrollment=application, user=acme.pdm, reason="No security references yet.")
+
+    [row] = rows_of(acme_client.get(reverse("my:programs")))
+
+    assert f"Not accepted {days(-30):%-d %b %Y}" in row  # its status, then the day it was applied for
+    assert f"Refused on {today():%-d %b %Y}" in row
+    assert "No security references yet." in row
+
+
 def test_a_failed_audit_is_shown_with_its_date(acme_client, acme):
     ProgramEnrollmentFactory(
         partner=acme,
