@@ -114,7 +114,7 @@ def test_every_enrollment_shows_its_status_dates_and_reason(acme_client, acme):
     assert f"Audit scheduled for {days(14):%-d %b %Y}" in rows[2]
     assert "Approved" in rows[3]
     assert f"{days(-45):%-d %b %Y}, passed" in rows[3]
-    assert f"{days(-40):%-d %b %Y}, valid until {days(300):%-d %b %Y}" in rows[3]
+    assert f"Approved {days(-40):%-d %b %Y}, valid until {days(300):%-d %b %Y}" in rows[3]
     # A refused application and a revoked approval both end, each with the PDM's reason.
     assert "Not accepted" in rows[4]
     assert "Two of the four customer references could not be confirmed." in rows[4]
@@ -143,7 +143,7 @@ def test_an_ended_enrollment_is_not_said_valid_until_the_end_of_the_term_it_lost
 
     rows = {row.split(" Competency")[0]: row for row in rows_of(acme_client.get(reverse("my:programs")))}
 
-    assert f"{days(-40):%-d %b %Y}, revoked on {today():%-d %b %Y}" in rows["Security"]
+    assert f"Approved {days(-40):%-d %b %Y}, revoked on {today():%-d %b %Y}" in rows["Security"]
     assert "Audit evidence withdrawn by the auditor." in rows["Security"]
     assert f"{days(-400):%-d %b %Y}, expired on {days(-35):%-d %b %Y}" in rows["Migration"]
     assert f"{days(-400):%-d %b %Y}, expired on {days(-1):%-d %b %Y}" in rows["Database Service"]
