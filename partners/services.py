@@ -61,7 +61,7 @@ from partners.models import (
 )
 from partners.search_index import partner_search_refresh
 from partners.selectors import partner_is_editable_by, partners_editable_by, tier_evaluate
-from partners.signals import partner_changes_batched
+from partners.signals import partner_changes_batched, partners_published_touch
 
 logger = logging.getLogger(__name__)
 
@@ -450,6 +450,8 @@ def partners_set_published(*, partners: list[Partner], published: bool, user) ->
         for partner in changed:
             partner.is_published, partner.updated_at = published, now
         Partner.objects.bulk_update(changed, ["is_published", "updated_at"], batch_size=1000)
+        # A bulk update sends no signal: what a partner's save does for the records publishing shows.
+        partners_published_touch([partner.pk for partner in changed], published=published, at=now)
         partner_history_bulk_create(changed, user=user)
         if changed:
             partner_search_refresh([partner.pk for partner in changed])

@@ -16,6 +16,8 @@
   references, leads, tier changes here; through `partner_slug_changed`, engagements, their partners,
   access grants, resold accounts, support subscriptions and cases), changes when the partner's slug
   does.
+  Publishing a partner shows everybody its approved enrollments and public references: they change for
+  the integrators who see them from then on (`partners_published_touch`).
   Each receiver below is one UPDATE of the rows concerned, in the transaction of the change, that
   sends no signal (so no second search refresh and no history row). A use case that changes a partner
   and several of its records at once (an edit of its tags and offices) runs under
@@ -31,6 +33,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import Signal
@@ -59,6 +62,7 @@ from partners.search_index import (
     partner_search_refresh_batched,
     search_index_available,
 )
+from partners.selectors_visibility import enrollments_visible_to, references_visible_to
 
 DISPATCH_PREFIX = "partners.signals:"
 
@@ -137,16 +141,44 @@ def partners_touch(partner_ids) -> None:
     Partner.objects.filter(pk__in=partner_ids).update(updated_at=timezone.now())
 
 
+def partners_published_touch(partner_ids, *, published: bool, at=None) -> None:
+    """Move the `updated_at` of what publishing these partners (ids) shows everybody from now on: their
+    approved, unexpired enrollments and their public references, which anonymous clients and other
+    organisations' tokens list only for a published partner (partners.selectors_visibility). Every path
+    that changes `is_published` calls it, in the change's transaction, after the partners are saved.
+
+    Unpublishing moves nothing: records one stops seeing never come in an `updated_since` sync (a walk
+    by id notices them, docs/api.md), and those who still see them (the partner's people, the provider's
+    staff) see them as they were. One UPDATE per table however many partners and records, no signal, no
+    history row: nothing but the timestamps changed."""
+    if not published:
+        return
+    at = at or timezone.now()
+    public = AnonymousUser()  # what anybody sees, the rule itself rather than a copy of it
+    for records in (enrollments_visible_to(public), references_visible_to(public)):
+        records.filter(partner_id__in=partner_ids).update(updated_at=at)
+
+
+# What a partner's save compares with its stored row: its slug, which other records show, and whether it
+# is published, which decides who sees some of them.
+PARTNER_STORED = ("slug", "is_published")
+
+
 def _partner_saving(sender, instance, raw=False, update_fields=None, **kwargs):
-    stored_values_remember(sender, instance, ("slug",), raw, update_fields)
+    stored_values_remember(sender, instance, PARTNER_STORED, raw, update_fields)
 
 
 def _partner_saved(sender, instance, raw=False, update_fields=None, **kwargs):
     batch = _touches.get()
     if batch is not None and not raw and (update_fields is None or "updated_at" in update_fields):
         batch.saved.add(instance.pk)
-    if not raw and stored_values_changed(instance, ("slug",)):
+    stored = stored_values(instance, PARTNER_STORED)  # None when created or loaded raw
+    if stored is None:
+        return
+    if stored["slug"] != instance.slug:
         _partner_slug_shown_elsewhere_changed(instance.pk)
+    if stored["is_published"] != instance.is_published:
+        partners_published_touch([instance.pk], published=instance.is_published)
 
 
 # Sent in the rename's transaction when a partner's slug changes, with `partner_id` and `at`: the apps
