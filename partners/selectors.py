@@ -44,6 +44,7 @@ from partners.models import (
     Program,
     ProgramEnrollment,
     Tier,
+    TierChange,
 )
 
 # How a shortfall reads: "needs 2 more professional-level people".
@@ -407,6 +408,87 @@ def tier_outlook(partner: Partner, evaluation: TierEvaluation, today: datetime.d
     last_days = evidence_last_days(Partner.objects.filter(pk=partner.pk), today).get(partner.pk, {})
     falls_short_on, _ = at_risk_from(evaluation.current_tier_minimums, last_days, today)
     return TierOutlook(at_risk_from=falls_short_on)
+
+
+# A program's minimum tier (partners.checks.program_renewal enforces it) ------------------------------------
+
+
+@dataclass
+class EnrollmentShortOfTier:
+    enrollment: ProgramEnrollment
+    short_since: datetime.date
+    # The day program_renewal revokes it unless the partner holds the program's minimum tier again by then.
+    revoke_on: datetime.date
+
+
+def _rank_at(moment) -> Coalesce:
+    """The rank of the enrollment's partner's tier at `moment` (an OuterRef): the last tier change's
+    before it, else the first one's after it (where it came from), else its tier now."""
+    changes = TierChange.objects.filter(partner=OuterRef("partner_id"))
+    return Coalesce(
+        Subquery(
+            changes.filter(changed_at__lte=moment).order_by("-changed_at", "-id").values("to_tier__rank")[:1]
+        ),
+        Subquery(
+            changes.filter(changed_at__gt=moment).order_by("changed_at", "id").values("from_tier__rank")[:1]
+        ),
+        F("partner__tier__rank"),
+    )
+
+
+def enrollments_short_of_minimum_tier(
+    enrollments: QuerySet, today: datetime.date
+) -> list[EnrollmentShortOfTier]:
+    """Of these enrollments, the approved ones whose partner is below the program's minimum tier, each
+    with the day program_renewal revokes it (the day its warning email names, and the API's
+    `revocation_due_on`). One query, however many."""
+    # The countdown starts when the partner fell below the program's minimum tier, however it moved
+    # since while still below it (a second demotion does not restart it). A partner that was never at
+    # or above it counts from its latest tier change, or from its creation. A raise of the minimum gives
+    # the partners it left short (at or above the old minimum then) their grace period, and their
+    # warning, from the day of the raise; one already short of the old minimum keeps its countdown.
+    minimum_rank = OuterRef("program__minimum_tier__rank")
+    changes = TierChange.objects.filter(partner=OuterRef("partner_id")).order_by("-changed_at", "-id")
+    fell_below = changes.filter(from_tier__rank__gte=minimum_rank, to_tier__rank__lt=minimum_rank)
+    rows = (
+        enrollments.filter(
+            status=EnrollmentStatus.APPROVED,
+            expires_on__gte=today,
+            program__minimum_tier__isnull=False,
+            partner__tier__rank__lt=F("program__minimum_tier__rank"),
+        )
+        .annotate(
+            fell_below_at=Subquery(fell_below.values("changed_at")[:1]),
+            tier_changed_at=Subquery(changes.values("changed_at")[:1]),
+            rank_when_raised=_rank_at(OuterRef("program__minimum_tier_since")),
+        )
+        .select_related("program__minimum_tier", "partner__tier")
+        .order_by("pk")
+    )
+    short = []
+    for enrollment in rows:
+        since = timezone.localdate(
+            enrollment.fell_below_at or enrollment.tier_changed_at or enrollment.partner.created_at
+        )
+        raised_at, rank_before = (
+            enrollment.program.minimum_tier_since,
+            enrollment.program.minimum_tier_rank_before,
+        )
+        if raised_at is not None and (rank_before is None or enrollment.rank_when_raised >= rank_before):
+            since = max(since, timezone.localdate(raised_at))
+        grace = datetime.timedelta(days=enrollment.program.minimum_tier.grace_period_days)
+        short.append(EnrollmentShortOfTier(enrollment, since, since + grace))
+    return short
+
+
+def enrollments_revocation_due(enrollments: Iterable[ProgramEnrollment], today: datetime.date):
+    """{enrollment id: the day program_renewal revokes it} for those of these enrollments whose partner
+    is below the program's minimum tier. One query for any number; none when none is approved."""
+    ids = [e.pk for e in enrollments if e.status == EnrollmentStatus.APPROVED]
+    if not ids:
+        return {}
+    short = enrollments_short_of_minimum_tier(ProgramEnrollment.objects.filter(pk__in=ids), today)
+    return {item.enrollment.pk: item.revoke_on for item in short}
 
 
 def partners_editable_by(user) -> QuerySet[Partner]:

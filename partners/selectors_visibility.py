@@ -27,6 +27,11 @@ def own_partner_id(user) -> int | None:
     return None
 
 
+def sees_private_records_of(user, partner_id: int) -> bool:
+    """The partner's own staff and the provider's staff: those `private_to_partner` gives its rows to."""
+    return sees_all_partners(user) or (partner_id is not None and own_partner_id(user) == partner_id)
+
+
 def partners_published() -> QuerySet[Partner]:
     """What the public sees: partners a PDM has published on Find-a-Partner."""
     return Partner.objects.filter(is_published=True)

@@ -37,8 +37,8 @@ from partners.models import (
     TierRequirement,
     UseCase,
 )
-from partners.selectors import TierEvaluation, TierOutlook
-from partners.selectors_visibility import partners_visible_to, private_to_partner
+from partners.selectors import TierEvaluation, TierOutlook, enrollments_revocation_due
+from partners.selectors_visibility import partners_visible_to, private_to_partner, sees_private_records_of
 from partners.services import contact_request_country
 
 TIMESTAMPS = ("created_at", "updated_at")
@@ -317,6 +317,19 @@ class ProgramSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class EnrollmentListSerializer(serializers.ListSerializer):
+    """A page of enrollments reads the day each is to be revoked in one query for the whole page."""
+
+    def to_representation(self, data):
+        enrollments = list(data.all() if hasattr(data, "all") else data)
+        seen = [e for e in enrollments if self.child.sees_revocation_of(e)]
+        self.child.revocation_due = enrollments_revocation_due(seen, timezone.localdate())
+        try:
+            return super().to_representation(enrollments)
+        finally:
+            self.child.revocation_due = None
+
+
 class EnrollmentSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     """Creating one is applying (its day and audit, if given, are the PDM's to record); a PATCH corrects
     its application date or records its audit (`enrollment_update`); its status, approval and expiry
@@ -331,6 +344,14 @@ class EnrollmentSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
         required=False,
         help_text="Empty until an audit has a result; a result needs the audit's date.",
     )
+    revocation_due_on = serializers.SerializerMethodField(
+        help_text="The day the scheduled check revokes this approved enrollment because its partner is "
+        "below the program's minimum tier, unless it holds that tier again by then (the day the partner's "
+        "warning email names); null when its tier is not below the minimum. Given to the partner's own "
+        "staff and the provider's staff; null for anybody else."
+    )
+    # {enrollment id: day}, while a list of them is read (EnrollmentListSerializer).
+    revocation_due = None
 
     # Why a field is not written, said to the client who sent it.
     NOT_WRITTEN = {
@@ -341,6 +362,7 @@ class EnrollmentSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
         "status_reason": "Set when the enrollment is revoked (its reason) or expires.",
         "partner": "The partner cannot change after creation; apply for the other partner instead.",
         "program": "The program cannot change after creation; apply to the other program instead.",
+        "revocation_due_on": "Follows the partner's tier and the program's minimum tier.",
     }
 
     class Meta:
@@ -356,9 +378,11 @@ class EnrollmentSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
             "approved_on",
             "expires_on",
             "status_reason",
+            "revocation_due_on",
             *TIMESTAMPS,
         ]
         read_only_fields = ["id", "status", "approved_on", "expires_on", "status_reason", *TIMESTAMPS]
+        list_serializer_class = EnrollmentListSerializer
         extra_kwargs = {
             "applied_on": {"validators": [validate_plausible_date]},
             "audit_date": {"validators": [validate_plausible_date]},
@@ -391,6 +415,22 @@ class EnrollmentSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
         if self.instance is not None and sent_as_read(field, self.instance, data[name]):
             return None
         return self.NOT_WRITTEN.get(name, "Set by the portal.")
+
+    def sees_revocation_of(self, enrollment: ProgramEnrollment) -> bool:
+        # When its partner fell below the minimum is its private tier history: the partner's own staff and
+        # the provider's staff read it, as a webhook's (sent to them alone) does; the public does not.
+        request = self.context.get("request")
+        return request is None or sees_private_records_of(request.user, enrollment.partner_id)
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_revocation_due_on(self, enrollment: ProgramEnrollment) -> str | None:
+        if not self.sees_revocation_of(enrollment):
+            return None
+        due = self.revocation_due
+        if due is None:  # one enrollment, read alone
+            due = enrollments_revocation_due([enrollment], timezone.localdate())
+        day = due.get(enrollment.pk)
+        return None if day is None else day.isoformat()
 
 
 class EnrollmentApproveSerializer(KnownFieldsOnlyMixin, serializers.Serializer):

@@ -13,10 +13,9 @@ is enforced.
 
 import datetime
 from collections import defaultdict
-from dataclasses import dataclass
 
-from django.db.models import CharField, F, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
@@ -26,8 +25,9 @@ from apn_portal.text import plural
 from partners import events
 from partners.checks.contacts import enrollment_emails
 from partners.choices import EnrollmentStatus, ProgramKind
-from partners.models import Partner, ProgramEnrollment, TierChange
+from partners.models import Partner, ProgramEnrollment
 from partners.search_index import partner_search_refresh
+from partners.selectors import EnrollmentShortOfTier, enrollments_short_of_minimum_tier
 
 AUDIT_REMINDER_DAYS = (60, 30)
 BATCH = 1000
@@ -140,73 +140,14 @@ def _remind_audit_renewals(today: datetime.date, result: CheckResult) -> None:
 # Minimum tier ----------------------------------------------------------------------------------------
 
 
-@dataclass
-class _ShortOfTier:
-    enrollment: ProgramEnrollment
-    short_since: datetime.date
-    revoke_on: datetime.date
+def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[EnrollmentShortOfTier]:
+    # The selector the API's enrollments read their revocation_due_on from: one rule for both.
+    return enrollments_short_of_minimum_tier(ProgramEnrollment.objects.all(), today)
 
 
-def _enrollments_short_of_minimum_tier(today: datetime.date) -> list[_ShortOfTier]:
-    return _short_of_minimum_tier(ProgramEnrollment.objects.all(), today)
-
-
-def _rank_at(moment) -> Coalesce:
-    """The rank of the enrollment's partner's tier at `moment` (an OuterRef): the last tier change's
-    before it, else the first one's after it (where it came from), else its tier now."""
-    changes = TierChange.objects.filter(partner=OuterRef("partner_id"))
-    return Coalesce(
-        Subquery(
-            changes.filter(changed_at__lte=moment).order_by("-changed_at", "-id").values("to_tier__rank")[:1]
-        ),
-        Subquery(
-            changes.filter(changed_at__gt=moment).order_by("changed_at", "id").values("from_tier__rank")[:1]
-        ),
-        F("partner__tier__rank"),
-    )
-
-
-def _short_of_minimum_tier(enrollments: QuerySet, today: datetime.date) -> list[_ShortOfTier]:
-    # The countdown starts when the partner fell below the program's minimum tier, however it moved
-    # since while still below it (a second demotion does not restart it). A partner that was never at
-    # or above it counts from its latest tier change, or from its creation. A raise of the minimum gives
-    # the partners it left short (at or above the old minimum then) their grace period, and their
-    # warning, from the day of the raise; one already short of the old minimum keeps its countdown.
-    minimum_rank = OuterRef("program__minimum_tier__rank")
-    changes = TierChange.objects.filter(partner=OuterRef("partner_id")).order_by("-changed_at", "-id")
-    fell_below = changes.filter(from_tier__rank__gte=minimum_rank, to_tier__rank__lt=minimum_rank)
-    rows = (
-        enrollments.filter(
-            status=EnrollmentStatus.APPROVED,
-            expires_on__gte=today,
-            program__minimum_tier__isnull=False,
-            partner__tier__rank__lt=F("program__minimum_tier__rank"),
-        )
-        .annotate(
-            fell_below_at=Subquery(fell_below.values("changed_at")[:1]),
-            tier_changed_at=Subquery(changes.values("changed_at")[:1]),
-            rank_when_raised=_rank_at(OuterRef("program__minimum_tier_since")),
-        )
-        .select_related("program__minimum_tier", "partner__tier")
-        .order_by("pk")
-    )
-    short = []
-    for enrollment in rows:
-        since = timezone.localdate(
-            enrollment.fell_below_at or enrollment.tier_changed_at or enrollment.partner.created_at
-        )
-        raised_at, rank_before = (
-            enrollment.program.minimum_tier_since,
-            enrollment.program.minimum_tier_rank_before,
-        )
-        if raised_at is not None and (rank_before is None or enrollment.rank_when_raised >= rank_before):
-            since = max(since, timezone.localdate(raised_at))
-        grace = datetime.timedelta(days=enrollment.program.minimum_tier.grace_period_days)
-        short.append(_ShortOfTier(enrollment, since, since + grace))
-    return short
-
-
-def _lock_still_short(short: list[_ShortOfTier], today: datetime.date) -> list[_ShortOfTier]:
+def _lock_still_short(
+    short: list[EnrollmentShortOfTier], today: datetime.date
+) -> list[EnrollmentShortOfTier]:
     """Of the enrollments read as short of their minimum tier, those still short once locked, with
     their partners, until the run commits: a promotion (partner_tier_change locks the partner) committed
     since the read is seen, and none can commit before this run's warning or revocation does."""
@@ -232,7 +173,9 @@ def _lock_still_short(short: list[_ShortOfTier], today: datetime.date) -> list[_
             .values_list("pk", flat=True)
         )
         # Read again: the tier, and when the partner fell below it, may have changed since.
-        still_short.extend(_short_of_minimum_tier(ProgramEnrollment.objects.filter(pk__in=locked), today))
+        still_short.extend(
+            enrollments_short_of_minimum_tier(ProgramEnrollment.objects.filter(pk__in=locked), today)
+        )
     return still_short
 
 

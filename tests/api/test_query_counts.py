@@ -44,6 +44,19 @@ def _add_tier_changes(n):
         )
 
 
+def _add_enrollments_short_of_their_tier(n):
+    needs_select = ProgramFactory(partner_type="", minimum_tier=tier(PartnerType.CONSULTING, "select"))
+    for partner in PartnerFactory.create_batch(n):
+        ApprovedEnrollmentFactory(partner=partner, program=needs_select)
+        TierChange.objects.create(
+            partner=partner,
+            from_tier=tier(PartnerType.CONSULTING, "select"),
+            to_tier=tier(),
+            reason="Demoted",
+            changed_at=timezone.now(),
+        )
+
+
 def _add_deliveries(n, user):
     endpoint = WebhookEndpoint.objects.create(owner=user, url="http://127.0.0.1:8151/", events=["x"])
     WebhookDelivery.objects.bulk_create(
@@ -67,6 +80,8 @@ LISTS = {
     "/api/v1/enrollments/": lambda n, user: ApprovedEnrollmentFactory.create_batch(
         n, program=ProgramFactory(partner_type="")
     ),
+    # Each partner below the program's minimum tier: each row says when it is to be revoked.
+    "/api/v1/enrollments/?status=approved": lambda n, user: _add_enrollments_short_of_their_tier(n),
     "/api/v1/staff-members/": lambda n, user: StaffMemberFactory.create_batch(n),
     "/api/v1/certifications/": lambda n, user: CertificationFactory.create_batch(n),
     "/api/v1/certifications/?level=associate&expires_after=2020-01-01": lambda n, user: (
