@@ -150,12 +150,38 @@ class StageEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EngagedPartnerBriefSerializer(serializers.ModelSerializer):
+class _ContractEndingSerializer(serializers.Serializer):
+    """How a contract ended early, read alike wherever a contract is shown (its own resource and its
+    engagement's `partners`), so that neither reads a contract that never ran as a day's work. Its
+    queryset annotates `ended_reason_shown` (selectors.with_ended_reason_shown_to)."""
+
+    ended_reason = serializers.CharField(
+        source="ended_reason_shown",
+        read_only=True,
+        help_text="Why the contract ended early (the partner replaced, or the engagement cancelled while "
+        "it ran), its `contract_end` then the day it ended. Blank for the other partners on the engagement.",
+    )
+    ended_before_start = serializers.BooleanField(
+        read_only=True,
+        help_text="True when it ended (replaced, or the engagement cancelled) before its first day: it "
+        "never ran, though its `contract_end` is then its `contract_start`, the earliest a contract can end.",
+    )
+
+
+class EngagedPartnerBriefSerializer(_ContractEndingSerializer, serializers.ModelSerializer):
     partner = read_only_slug()
 
     class Meta:
         model = EngagementPartner
-        fields = ["id", "partner", "role", "contract_start", "contract_end"]
+        fields = [
+            "id",
+            "partner",
+            "role",
+            "contract_start",
+            "contract_end",
+            "ended_reason",
+            "ended_before_start",
+        ]
         read_only_fields = fields
 
 
@@ -250,21 +276,12 @@ class StatusChangeSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     reason = MultilineCharField(required=False, allow_blank=True, max_length=REASON_MAX_LENGTH, default="")
 
 
-class EngagementPartnerSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
+class EngagementPartnerSerializer(
+    KnownFieldsOnlyMixin, _ContractEndingSerializer, serializers.ModelSerializer
+):
     engagement = VisiblePrimaryKeyField(selectors.engagements_visible_to)
     partner = partner_field()
     replaced_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
-    ended_reason = serializers.CharField(
-        source="ended_reason_shown",
-        read_only=True,
-        help_text="Why the contract ended early (the partner replaced, or the engagement cancelled while "
-        "it ran), its `contract_end` then the day it ended. Blank for the other partners on the engagement.",
-    )
-    ended_before_start = serializers.BooleanField(
-        read_only=True,
-        help_text="True when it ended (replaced, or the engagement cancelled) before its first day: it "
-        "never ran, though its `contract_end` is then its `contract_start`, the earliest a contract can end.",
-    )
 
     class Meta:
         model = EngagementPartner

@@ -73,12 +73,14 @@ class AwsAccountViewSet(CursorListMixin, EngagementsViewSet):
         return services.aws_account_create(user=user, **data)
 
 
-def _with_what_is_shown(queryset):
+def _with_what_is_shown(queryset, user):
+    # Why each contract ended is read as /engagement-partners/ reads it, in the same one query.
+    current = EngagementPartner.objects.filter(replaced_by__isnull=True).select_related("partner")
     return queryset.prefetch_related(
         "stage_events",
         Prefetch(
             "engagement_partners",
-            queryset=EngagementPartner.objects.filter(replaced_by__isnull=True).select_related("partner"),
+            queryset=selectors.with_ended_reason_shown_to(user, current),
             to_attr="current_partners",
         ),
     )
@@ -89,7 +91,7 @@ def engagement_as_read(engagement: Engagement, user) -> Engagement:
     starts one (a contact request's `engagement/`), so both answer with the same fields."""
     visible = selectors.engagements_visible_to(user).values("pk")
     shown = Engagement.objects.filter(pk=engagement.pk, pk__in=visible).select_related("customer")
-    return _with_what_is_shown(shown).first() or engagement
+    return _with_what_is_shown(shown, user).first() or engagement
 
 
 class EngagementViewSet(EngagementsViewSet):
@@ -108,7 +110,7 @@ class EngagementViewSet(EngagementsViewSet):
         return queryset.filter(pk__in=selectors.engagements_visible_to(user).values("pk"))
 
     def annotate_queryset(self, queryset):
-        return _with_what_is_shown(queryset)
+        return _with_what_is_shown(queryset, self.request.user)
 
     def create_object(self, data, user):
         return services.engagement_create(user=user, **data)

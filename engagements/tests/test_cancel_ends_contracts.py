@@ -205,3 +205,37 @@ def test_a_contract_replaced_before_it_started_reads_so_too(client, alpha):
         f"Was to start {start:%-d %b %Y}; handed to Winner Tech before it started: Found a better fit" in text
     )
     assert f"{later.partner}'s contract was handed to Winner Tech before it started" in text
+
+
+def test_the_engagements_partners_say_a_contract_never_started_as_its_own_resource_does(alpha):
+    """GET /api/v1/engagements/ lists the partners on each engagement: a contract cancelled before its
+    first day must not read there as one day's work ("contract_start" == "contract_end" and nothing
+    else), and each reader learns there why it ended exactly as far as /engagement-partners/ tells them
+    (another partner on the engagement, nothing)."""
+    start = alpha.customer.local_today() + 10 * DAY
+    later = EngagementPartnerFactory(
+        engagement=alpha.engagement,
+        role=PartnerRole.TECHNOLOGY,
+        contract_start=start,
+        contract_end=start + 90 * DAY,
+    )
+    later_user = PartnerUserFactory(partner=later.partner)
+
+    _cancel(alpha)
+
+    seen = {
+        alpha.admin: {later.pk: (True, "Budget cut"), alpha.engaged.pk: (False, "Budget cut")},
+        later_user: {later.pk: (True, "Budget cut"), alpha.engaged.pk: (False, "")},
+        alpha.partner_user: {later.pk: (True, ""), alpha.engaged.pk: (False, "Budget cut")},
+    }
+    for user, expected in seen.items():
+        api = _api(user)
+        detail = api.get(f"/api/v1/engagements/{alpha.engagement.pk}/").json()["partners"]
+        (listed,) = api.get("/api/v1/engagements/").json()["results"]
+        for briefs in (detail, listed["partners"]):
+            assert {
+                brief["id"]: (brief["ended_before_start"], brief["ended_reason"]) for brief in briefs
+            } == expected
+        for pk in expected:
+            contract = api.get(f"/api/v1/engagement-partners/{pk}/").json()
+            assert expected[pk] == (contract["ended_before_start"], contract["ended_reason"])
