@@ -150,11 +150,11 @@ class StageEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# How a contract ended early, read alike wherever a contract is shown (its own resource and its
+# engagement's `partners`), so that neither reads a contract that never ran as a day's work. Its queryset
+# annotates `ended_reason_shown` (selectors.with_ended_reason_shown_to). A comment, not a docstring: the
+# schema would show a docstring as the description of both resources.
 class _ContractEndingSerializer(serializers.Serializer):
-    """How a contract ended early, read alike wherever a contract is shown (its own resource and its
-    engagement's `partners`), so that neither reads a contract that never ran as a day's work. Its
-    queryset annotates `ended_reason_shown` (selectors.with_ended_reason_shown_to)."""
-
     ended_reason = serializers.CharField(
         source="ended_reason_shown",
         read_only=True,
