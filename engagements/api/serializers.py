@@ -358,7 +358,8 @@ class AccessGrantSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     mfa_required = serializers.BooleanField(required=False, default=True)
     expires_at = EndOrLastDayField(
         required=False,
-        help_text="When the grant ends: a date and time with its offset (`2026-12-31T23:59:59+01:00`), the "
+        help_text="When the grant ends (for a revoked one, when it was to: `revoked_at` says when it did): "
+        "a date and time with its offset (`2026-12-31T23:59:59+01:00`), the "
         "exact moment; or a date alone (`2026-12-31`), the last day of access, which ends at midnight in "
         "the customer's time zone, as on the access page (then recorded as `last_day`, and moved with the "
         "customer's time zone). Default and latest: the end of the partner's contract's last day.",
