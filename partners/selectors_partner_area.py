@@ -41,6 +41,7 @@ from partners.selectors import (
     TierOutlook,
     active_certifications,
     active_enrollments,
+    enrollments_revocation_due,
     expiry_window_end,
     tier_evaluate,
     tier_outlook,
@@ -179,9 +180,14 @@ class EnrollmentStanding:
     # Empty for one still in force or open.
     ended_as: str = ""
     ended_on: datetime.date | None = None
+    # An approval its partner's tier no longer supports: the day program_renewal revokes it unless the
+    # partner holds the program's minimum tier again (the day its warning email names).
+    revocation_due_on: datetime.date | None = None
 
 
-def _enrollment_standing(enrollment: ProgramEnrollment, today: datetime.date) -> EnrollmentStanding:
+def _enrollment_standing(
+    enrollment: ProgramEnrollment, today: datetime.date, revocation_due_on: datetime.date | None = None
+) -> EnrollmentStanding:
     e = enrollment
     to_come = e.audit_date is not None and e.audit_date >= today and not e.audit_result
 
@@ -192,7 +198,7 @@ def _enrollment_standing(enrollment: ProgramEnrollment, today: datetime.date) ->
         if e.expires_on < today:
             expired = {"ended_as": "expired", "ended_on": e.expires_on}
             return standing("Expired", "superseded", True, "Not renewed in time.", **expired)
-        return standing("Approved", "approved")
+        return standing("Approved", "approved", revocation_due_on=revocation_due_on)
     if e.status == EnrollmentStatus.EXPIRED:
         return standing("Expired", "superseded", True, ended_as="expired", ended_on=e.expires_on)
     if e.status == EnrollmentStatus.REVOKED:
@@ -228,7 +234,7 @@ def enrollments_of_partner(partner_id: int) -> list[EnrollmentStanding]:
     )
     enrollments = (
         ProgramEnrollment.objects.filter(partner_id=partner_id)
-        .select_related("program")
+        .select_related("program__minimum_tier")
         .annotate(
             has_ended=Case(When(ended, then=True), default=False, output_field=BooleanField()),
             revoked_at=Case(
@@ -238,7 +244,9 @@ def enrollments_of_partner(partner_id: int) -> list[EnrollmentStanding]:
         )
         .order_by("has_ended", "-applied_on", "-id")
     )
-    return [_enrollment_standing(enrollment, today) for enrollment in enrollments]
+    enrollments = list(enrollments)
+    revocation_due = enrollments_revocation_due(enrollments, today)
+    return [_enrollment_standing(e, today, revocation_due.get(e.pk)) for e in enrollments]
 
 
 def contact_requests_of_partner(partner_id: int, status: str | None = None) -> QuerySet[ContactRequest]:

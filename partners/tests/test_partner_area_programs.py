@@ -6,14 +6,17 @@ import re
 from html import unescape
 
 import pytest
+from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
+from apn_portal.outbox.services import outbox_flush
 from partners.choices import AuditResult, EnrollmentStatus
-from partners.services import enrollment_revoke
+from partners.services import enrollment_revoke, partner_tier_change
+from tests.checks import check_run_on, on
 from tests.factories import (
     ApprovedEnrollmentFactory,
     CustomerUserFactory,
@@ -23,6 +26,7 @@ from tests.factories import (
     ProgramEnrollmentFactory,
     StaffUserFactory,
     program,
+    tier,
 )
 
 pytestmark = pytest.mark.django_db
@@ -163,6 +167,42 @@ def test_a_refused_application_says_when_it_was_refused(acme_client, acme):
     assert f"Not accepted {days(-30):%-d %b %Y}" in row  # its status, then the day it was applied for
     assert f"Refused on {today():%-d %b %Y}" in row
     assert "No security references yet." in row
+
+
+def test_an_approval_its_tier_no_longer_supports_says_the_day_it_is_revoked_as_the_warning_email_does(
+    client, acme
+):
+    # Migration needs the Select tier; the scheduled check revokes it a grace period after the partner
+    # fell below, and its email names that day. The page said only "valid until 1 Mar 2029".
+    start, demoted_on = datetime.date(2026, 3, 2), datetime.date(2026, 3, 10)
+    until = datetime.date(2029, 3, 1)
+    open_to_every_tier = program("security")
+    open_to_every_tier.minimum_tier = None
+    open_to_every_tier.save()
+    with on(start):
+        acme.tier, acme.pdm = tier(slug="select"), PdmFactory()
+        acme.save()
+        ApprovedEnrollmentFactory(
+            partner=acme, program=program("migration"), approved_on=start, expires_on=until
+        )
+        ApprovedEnrollmentFactory(
+            partner=acme, program=open_to_every_tier, approved_on=start, expires_on=until
+        )
+    with on(demoted_on):
+        partner_tier_change(partner=acme, to_tier=tier(slug="registered"), reason="Gaps.", user=acme.pdm)
+    check_run_on("program_renewal", demoted_on)
+    with on(demoted_on):
+        outbox_flush()
+    warnings = [m for m in mail.outbox if "needs the Select tier" in m.subject]
+    [named] = {re.search(r"revoked on (\d+ \w+ \d{4})", " ".join(m.body.split())).group(1) for m in warnings}
+
+    client.force_login(PartnerUserFactory(partner=acme))
+    with on(demoted_on + datetime.timedelta(days=1)):
+        rows = {row.split(" Competency")[0]: row for row in rows_of(client.get(reverse("my:programs")))}
+
+    assert f"Revoked on {named} unless Acme Cloud holds Select again by then" in rows["Migration"]
+    assert "valid until 1 Mar 2029" in rows["Migration"]
+    assert "Revoked on" not in rows["Security"]
 
 
 def test_a_failed_audit_is_shown_with_its_date(acme_client, acme):
