@@ -44,12 +44,11 @@ from partners.search_results import search_tolerating_typos
 from partners.selectors import tier_evaluate, tier_outlook
 from partners.selectors_visibility import (
     enrollments_visible_to,
-    own_partner_id,
     partners_visible_to,
     private_to_partner,
     references_visible_to,
     search_entries_visible_to,
-    sees_all_partners,
+    sees_private_records_of,
 )
 
 PUBLIC_READ = frozenset({"list", "retrieve"})
@@ -239,8 +238,7 @@ class PartnerViewSet(PortalModelViewSet):
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def evaluation(self, request, slug=None):
         partner = self.get_object()
-        user = request.user
-        if not (sees_all_partners(user) or own_partner_id(user) == partner.pk):
+        if not sees_private_records_of(request.user, partner.pk):
             raise NotFound()
         today = timezone.localdate()
         evaluation = tier_evaluate(partner, on=today)
