@@ -417,8 +417,10 @@ def tier_outlook(partner: Partner, evaluation: TierEvaluation, today: datetime.d
 class EnrollmentShortOfTier:
     enrollment: ProgramEnrollment
     short_since: datetime.date
-    # The day program_renewal revokes it unless the partner holds the program's minimum tier again by then.
-    revoke_on: datetime.date
+    # The day program_renewal revokes it unless the partner holds the program's minimum tier again by then;
+    # None when it expires before that day: program_renewal expires it the day after its expires_on, and
+    # a partner below the minimum cannot renew it (_enrollment_term), so that revocation never comes.
+    revoke_on: datetime.date | None
 
 
 def _rank_at(moment) -> Coalesce:
@@ -440,8 +442,8 @@ def enrollments_short_of_minimum_tier(
     enrollments: QuerySet, today: datetime.date
 ) -> list[EnrollmentShortOfTier]:
     """Of these enrollments, the approved ones whose partner is below the program's minimum tier, each
-    with the day program_renewal revokes it (the day its warning email names, and the API's
-    `revocation_due_on`). One query, however many."""
+    with the day program_renewal revokes it, or None when it expires first (what its warning email, the
+    API's `revocation_due_on` and /my/programs/ say). One query, however many."""
     # The countdown starts when the partner fell below the program's minimum tier, however it moved
     # since while still below it (a second demotion does not restart it). A partner that was never at
     # or above it counts from its latest tier change, or from its creation. A raise of the minimum gives
@@ -476,19 +478,24 @@ def enrollments_short_of_minimum_tier(
         )
         if raised_at is not None and (rank_before is None or enrollment.rank_when_raised >= rank_before):
             since = max(since, timezone.localdate(raised_at))
-        grace = datetime.timedelta(days=enrollment.program.minimum_tier.grace_period_days)
-        short.append(EnrollmentShortOfTier(enrollment, since, since + grace))
+        revoke_on = since + datetime.timedelta(days=enrollment.program.minimum_tier.grace_period_days)
+        # Due on its last day, it is still revoked: the check expires an enrollment only the day after.
+        expires_first = revoke_on > enrollment.expires_on
+        short.append(EnrollmentShortOfTier(enrollment, since, None if expires_first else revoke_on))
     return short
 
 
-def enrollments_revocation_due(enrollments: Iterable[ProgramEnrollment], today: datetime.date):
-    """{enrollment id: the day program_renewal revokes it} for those of these enrollments whose partner
-    is below the program's minimum tier. One query for any number; none when none is approved."""
+def enrollments_revocation_due(
+    enrollments: Iterable[ProgramEnrollment], today: datetime.date
+) -> dict[int, EnrollmentShortOfTier]:
+    """{enrollment id: its countdown (enrollments_short_of_minimum_tier)} for those of these enrollments
+    whose partner is below the program's minimum tier. One query for any number; none when none is
+    approved."""
     ids = [e.pk for e in enrollments if e.status == EnrollmentStatus.APPROVED]
     if not ids:
         return {}
     short = enrollments_short_of_minimum_tier(ProgramEnrollment.objects.filter(pk__in=ids), today)
-    return {item.enrollment.pk: item.revoke_on for item in short}
+    return {item.enrollment.pk: item for item in short}
 
 
 def partners_editable_by(user) -> QuerySet[Partner]:

@@ -37,6 +37,7 @@ from partners.models import (
     ProgramEnrollment,
 )
 from partners.selectors import (
+    EnrollmentShortOfTier,
     TierEvaluation,
     TierOutlook,
     active_certifications,
@@ -181,12 +182,15 @@ class EnrollmentStanding:
     ended_as: str = ""
     ended_on: datetime.date | None = None
     # An approval its partner's tier no longer supports: the day program_renewal revokes it unless the
-    # partner holds the program's minimum tier again (the day its warning email names).
+    # partner holds the program's minimum tier again (the day its warning email names); None when it
+    # expires before that day, which is then never reached.
     revocation_due_on: datetime.date | None = None
+    # Its partner is below the program's minimum tier: it cannot be renewed until it holds that tier again.
+    short_of_minimum_tier: bool = False
 
 
 def _enrollment_standing(
-    enrollment: ProgramEnrollment, today: datetime.date, revocation_due_on: datetime.date | None = None
+    enrollment: ProgramEnrollment, today: datetime.date, short: EnrollmentShortOfTier | None = None
 ) -> EnrollmentStanding:
     e = enrollment
     to_come = e.audit_date is not None and e.audit_date >= today and not e.audit_result
@@ -198,7 +202,9 @@ def _enrollment_standing(
         if e.expires_on < today:
             expired = {"ended_as": "expired", "ended_on": e.expires_on}
             return standing("Expired", "superseded", True, "Not renewed in time.", **expired)
-        return standing("Approved", "approved", revocation_due_on=revocation_due_on)
+        if short is None:
+            return standing("Approved", "approved")
+        return standing("Approved", "approved", revocation_due_on=short.revoke_on, short_of_minimum_tier=True)
     if e.status == EnrollmentStatus.EXPIRED:
         return standing("Expired", "superseded", True, ended_as="expired", ended_on=e.expires_on)
     if e.status == EnrollmentStatus.REVOKED:

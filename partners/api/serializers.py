@@ -347,10 +347,11 @@ class EnrollmentSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
     revocation_due_on = serializers.SerializerMethodField(
         help_text="The day the scheduled check revokes this approved enrollment because its partner is "
         "below the program's minimum tier, unless it holds that tier again by then (the day the partner's "
-        "warning email names); null when its tier is not below the minimum. Given to the partner's own "
-        "staff and the provider's staff; null for anybody else."
+        "warning email names); null when its tier is not below the minimum, or when the enrollment expires "
+        "before that day (it then expires on its expires_on: below the minimum tier it cannot be renewed). "
+        "Given to the partner's own staff and the provider's staff; null for anybody else."
     )
-    # {enrollment id: day}, while a list of them is read (EnrollmentListSerializer).
+    # {enrollment id: its countdown}, while a list of them is read (EnrollmentListSerializer).
     revocation_due = None
 
     # Why a field is not written, said to the client who sent it.
@@ -429,8 +430,8 @@ class EnrollmentSerializer(KnownFieldsOnlyMixin, serializers.ModelSerializer):
         due = self.revocation_due
         if due is None:  # one enrollment, read alone
             due = enrollments_revocation_due([enrollment], timezone.localdate())
-        day = due.get(enrollment.pk)
-        return None if day is None else day.isoformat()
+        short = due.get(enrollment.pk)
+        return None if short is None or short.revoke_on is None else short.revoke_on.isoformat()
 
 
 class EnrollmentApproveSerializer(KnownFieldsOnlyMixin, serializers.Serializer):

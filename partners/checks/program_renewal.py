@@ -8,7 +8,8 @@ is enforced.
   30 days before the enrollment expires.
 - An approved enrollment whose program needs a tier the partner no longer holds is revoked once the
   partner has been below that tier for the tier's grace period, counted from its last tier change; it
-  is told when the enrollment starts to be at risk, and when it is revoked.
+  is told when the enrollment starts to be at risk, and when it is revoked. One that expires before
+  that day expires instead (it cannot be renewed below the minimum tier), and its warning says so.
 """
 
 import datetime
@@ -184,19 +185,21 @@ def _enforce_minimum_tiers(today: datetime.date, result: CheckResult, touched_pa
     revoke_on = {item.enrollment.pk: item.revoke_on for item in short}
     short_since = {item.enrollment.pk: item.short_since for item in short}
     warned = _tell(
-        [item.enrollment for item in short if item.revoke_on > today],
+        [item.enrollment for item in short if item.revoke_on is None or item.revoke_on > today],
         # One warning per time the partner falls short: a later fall, after regaining the tier, warns again.
         key=lambda e: f"enrollment-tier-short:{e.pk}:{short_since[e.pk].isoformat()}",
         subject=lambda e, name: f"{name}: {e.program.name} needs the {e.program.minimum_tier.name} tier",
         template="emails/checks/enrollment_tier_short",
         result=result,
+        # None when it expires first: the email names its expiry instead.
         extra=lambda e: {"revoke_on": revoke_on[e.pk]},
     )
     result.add("enrollments_warned_of_revocation", warned)
 
     now = timezone.now()
     revoked = []
-    for batch in batched((item for item in short if item.revoke_on <= today), BATCH):
+    due = (item for item in short if item.revoke_on is not None and item.revoke_on <= today)
+    for batch in batched(due, BATCH):
         for item in batch:
             enrollment = item.enrollment
             enrollment.status = EnrollmentStatus.REVOKED

@@ -202,6 +202,49 @@ def test_an_enrollment_whose_minimum_tier_is_lost_is_revoked_after_the_grace_per
     assert WebhookDelivery.objects.filter(event="enrollment.revoked").count() == 1
 
 
+def test_an_enrollment_that_expires_before_its_revocation_day_is_warned_of_its_expiry_not_of_a_revocation(
+    partner,
+):
+    # Short of Select from 1 Apr, it would be revoked on 30 Jun; it expires on 1 May, and a partner below
+    # the minimum tier cannot renew it. The warning named 30 Jun, a day that never came.
+    enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2026, 5, 1))
+    _move(partner, "registered", datetime.date(2026, 4, 1))
+
+    warned = run_on(datetime.date(2026, 4, 1))
+    again = [run_on(datetime.date(2026, 4, 1)), run_on(datetime.date(2026, 4, 2))]
+
+    assert warned.changed["enrollments_warned_of_revocation"] == 1
+    assert not any(run.changed.get("enrollments_warned_of_revocation") for run in again)
+    [warning] = OutboxMessage.objects.filter(dedupe_key__startswith=f"enrollment-tier-short:{enrollment.pk}:")
+    body = " ".join(warning.body_text.split())
+    assert "revoked" not in body and "30 Jun 2026" not in body
+    assert (
+        "Its Database Service Competency validation expires on 1 May 2026, and cannot be renewed unless "
+        "Acme Cloud holds Select again by then." in body
+    )
+    assert "cannot be renewed unless Acme Cloud holds Select again by then" in warning.body_html
+
+    expired = run_on(datetime.date(2026, 5, 2))
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.EXPIRED
+    assert expired.changed["enrollments_expired"] == 1
+    assert not run_on(datetime.date(2026, 6, 30)).changed.get("enrollments_revoked")
+
+
+def test_an_enrollment_that_expires_on_its_revocation_day_is_revoked_that_day_as_warned(partner):
+    revoke_on = datetime.date(2026, 4, 1) + datetime.timedelta(days=tier(slug="select").grace_period_days)
+    enrollment = enroll(partner, slug="databases", expires_on=revoke_on)
+    _move(partner, "registered", datetime.date(2026, 4, 1))
+
+    run_on(datetime.date(2026, 4, 1))
+    [warning] = OutboxMessage.objects.filter(dedupe_key__startswith=f"enrollment-tier-short:{enrollment.pk}:")
+    assert "validation is revoked on 30 Jun 2026" in " ".join(warning.body_text.split())
+
+    run_on(revoke_on)
+    enrollment.refresh_from_db()
+    assert enrollment.status == EnrollmentStatus.REVOKED
+
+
 def test_an_enrollment_is_kept_when_the_partner_regains_the_tier_in_time(partner):
     enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2027, 12, 31))
     pdm = partner.pdm

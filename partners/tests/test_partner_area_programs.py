@@ -205,6 +205,33 @@ def test_an_approval_its_tier_no_longer_supports_says_the_day_it_is_revoked_as_t
     assert "Revoked on" not in rows["Security"]
 
 
+def test_an_approval_that_expires_before_its_revocation_day_says_it_expires_and_cannot_be_renewed(
+    client, acme
+):
+    # Below Select from 10 Mar, it would be revoked on 8 Jun; it expires first, on 1 May, and cannot be
+    # renewed below the program's minimum tier. The page said "Revoked on 8 Jun 2026".
+    start, demoted_on = datetime.date(2026, 3, 2), datetime.date(2026, 3, 10)
+    with on(start):
+        acme.tier, acme.pdm = tier(slug="select"), PdmFactory()
+        acme.save()
+        ApprovedEnrollmentFactory(
+            partner=acme,
+            program=program("migration"),
+            approved_on=start,
+            expires_on=datetime.date(2026, 5, 1),
+        )
+    with on(demoted_on):
+        partner_tier_change(partner=acme, to_tier=tier(slug="registered"), reason="Gaps.", user=acme.pdm)
+
+    client.force_login(PartnerUserFactory(partner=acme))
+    with on(demoted_on + datetime.timedelta(days=1)):
+        [row] = rows_of(client.get(reverse("my:programs")))
+
+    assert "Revoked on" not in row and "8 Jun 2026" not in row
+    assert "valid until 1 May 2026" in row
+    assert "It cannot be renewed unless Acme Cloud holds Select again by then" in row
+
+
 def test_a_failed_audit_is_shown_with_its_date(acme_client, acme):
     ProgramEnrollmentFactory(
         partner=acme,

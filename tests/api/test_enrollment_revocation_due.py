@@ -111,3 +111,30 @@ def test_a_patch_may_send_the_day_back_as_read_but_not_set_it(zephyr):
     assert sent_back.status_code == 200, sent_back.content
     assert changed.status_code == 400
     assert "revocation_due_on" in changed.json()
+
+
+def test_an_enrollment_that_expires_before_the_revocation_day_is_due_no_revocation(zephyr):
+    # Revoked a grace period after the fall, on 8 Jun 2026, it would be; it expires first, on 1 May, and
+    # its partner, below the minimum tier, cannot renew it: the check never revokes it.
+    due = DEMOTED_ON + datetime.timedelta(days=tier(slug="select").grace_period_days)
+    with on(START):
+        expires_first = ApprovedEnrollmentFactory(
+            partner=zephyr,
+            program=program("migration"),
+            approved_on=START,
+            expires_on=datetime.date(2026, 5, 1),
+        )
+        revoked_first = ApprovedEnrollmentFactory(
+            partner=zephyr, program=program("databases"), approved_on=START, expires_on=due
+        )
+    demote(zephyr)
+
+    for user in (PartnerUserFactory(partner=zephyr), zephyr.pdm, SuperUserFactory()):
+        one = read(user, f"/api/v1/enrollments/{expires_first.pk}/")
+        listed = {row["id"]: row for row in read(user, "/api/v1/enrollments/?partner=zephyr")["results"]}
+        assert one["expires_on"] == "2026-05-01"
+        assert one["revocation_due_on"] is None and listed[expires_first.pk]["revocation_due_on"] is None, (
+            user
+        )
+        # Expiring on the revocation day, it is revoked that day, before it expires.
+        assert listed[revoked_first.pk]["revocation_due_on"] == due.isoformat(), user
