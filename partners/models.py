@@ -938,18 +938,27 @@ class ProfileChangeRequest(TimeStampedModel):
             if proposal.status != ProfileChangeStatus.SUPERSEDED:
                 break
             superseded.append(proposal)
-        # Only a field this one changes may be kept: another is the profile as it was, which approving it
-        # leaves as it is.
-        compared = {
-            p.pk: [name for name in p.fields_changed if name in self.fields_changed] for p in superseded
-        }
+        return [kept for kept in ProfileChangeRequest.kept_of([(p, self) for p in superseded]) if kept.fields]
+
+    @staticmethod
+    def kept_of(pairs: list[tuple["ProfileChangeRequest", "ProfileChangeRequest"]]) -> list["KeptProposal"]:
+        """For each (earlier, later) pair, the earlier proposal with those of its changes the later one still
+        proposes, which may be none: the fields of its fields_changed that the later one changes to the same
+        value. The rule replaced() names the replaced proposals by, and the partner's page its replaced ones
+        by, for many pairs in a constant number of queries: the tags are read at once, when compared."""
+        # Only a field the later one changes may be kept: another is the profile as it was, which approving
+        # it leaves as it is.
+        compared = [
+            (earlier, later, [name for name in earlier.fields_changed if name in later.fields_changed])
+            for earlier, later in pairs
+        ]
         tags = {}
         for name in ("industries", "use_cases"):
-            ids = [pk for pk, names in compared.items() if name in names]
+            ids = {pk for earlier, later, names in compared if name in names for pk in (earlier.pk, later.pk)}
             if ids:
-                field = self._meta.get_field(name)
+                field = ProfileChangeRequest._meta.get_field(name)
                 rows = field.remote_field.through.objects.filter(
-                    **{f"{field.m2m_field_name()}_id__in": [self.pk, *ids]}
+                    **{f"{field.m2m_field_name()}_id__in": ids}
                 ).values_list(f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id")
                 tags[name] = {}
                 for proposal_id, tag_id in rows:
@@ -958,12 +967,12 @@ class ProfileChangeRequest(TimeStampedModel):
         def value(proposal, name):
             return tags[name].get(proposal.pk, set()) if name in tags else getattr(proposal, name)
 
-        replaced = []
-        for proposal in superseded:
-            kept = [name for name in compared[proposal.pk] if value(proposal, name) == value(self, name)]
-            if kept:
-                replaced.append(KeptProposal(proposal, kept))
-        return replaced
+        return [
+            KeptProposal(
+                earlier, [name for name in names if value(earlier, name) == value(later, name)], later
+            )
+            for earlier, later, names in compared
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -973,9 +982,28 @@ class KeptProposal:
 
     proposal: ProfileChangeRequest
     fields: list[str]
+    replaced_by: ProfileChangeRequest
 
     def fields_display(self) -> str:
         return ", ".join(PROFILE_CHANGE_FIELDS[name] for name in self.fields)
+
+    def changed_again(self) -> list[str]:
+        """Those of its changes the later proposal changes to another value."""
+        return [
+            name
+            for name in self.proposal.fields_changed
+            if name not in self.fields and name in self.replaced_by.fields_changed
+        ]
+
+    def set_back(self) -> list[str]:
+        """Those of its changes the later proposal drops: it leaves the field as the live profile has it."""
+        return [name for name in self.proposal.fields_changed if name not in self.replaced_by.fields_changed]
+
+    def changed_again_display(self) -> str:
+        return ", ".join(PROFILE_CHANGE_FIELDS[name] for name in self.changed_again())
+
+    def set_back_display(self) -> str:
+        return ", ".join(PROFILE_CHANGE_FIELDS[name] for name in self.set_back())
 
 
 class PostgresArrayField(ArrayField):

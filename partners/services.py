@@ -11,6 +11,7 @@ import logging
 import zoneinfo
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, Value, When
@@ -1606,6 +1607,8 @@ def profile_change_submit(
         )
         change.industries.set(proposed["industries"])
         change.use_cases.set(proposed["use_cases"])
+        if pending is not None:
+            _profile_change_replaced_notify(pending, change)
         # A PDM who has left (deactivated, out of the provider's staff, or without the role) is no PDM:
         # like a partner without one, nobody is told, and the proposal waits in the admin for whoever
         # takes the partner on.
@@ -1651,12 +1654,43 @@ def _profile_change_recipients(change: ProfileChangeRequest) -> list[str]:
 
     emails = []
     for proposer in [change.proposed_by, *(kept.proposal.proposed_by for kept in change.replaced())]:
-        still_theirs = (
-            proposer is not None and proposer.is_active and proposer.partner_id == change.partner_id
-        )
-        if still_theirs and proposer.email and proposer.email not in emails:
-            emails.append(proposer.email)
+        email = _profile_change_proposer_email(proposer, change.partner_id)
+        if email and email not in emails:
+            emails.append(email)
     return emails or partner_contacts([change.partner_id])[change.partner_id].staff_emails
+
+
+def _profile_change_proposer_email(proposer, partner_id: int) -> str:
+    """Where a proposer is told of their proposal: their address while they are one of the partner's
+    active staff; else nowhere ("")."""
+    still_theirs = proposer is not None and proposer.is_active and proposer.partner_id == partner_id
+    return proposer.email if still_theirs else ""
+
+
+def _profile_change_replaced_notify(replaced: ProfileChangeRequest, change: ProfileChangeRequest) -> None:
+    """Tell the proposer of `replaced` that `change` was laid over it, and which of their changes it still
+    proposes: the rest will not go live with it, and nobody would tell them so otherwise (one whose every
+    change was changed again hears of no decision). Nobody is told of their own proposal replacing theirs,
+    nor anyone who has left the partner (its proposals are the partner's business)."""
+    if replaced.proposed_by_id is None or replaced.proposed_by_id == change.proposed_by_id:
+        return
+    if not (to := _profile_change_proposer_email(replaced.proposed_by, change.partner_id)):
+        return
+    (kept,) = ProfileChangeRequest.kept_of([(replaced, change)])
+    outbox_email_enqueue(
+        dedupe_key=f"profile-change:{replaced.pk}:replaced",
+        to=[to],
+        for_partner=change.partner_id,
+        subject=f"Your proposed profile changes for {change.partner.name} were replaced",
+        template="emails/profile_change_replaced",
+        context={
+            "kept": kept,
+            "partner": change.partner,
+            "replaced_by": change.proposed_by or "a former colleague",
+            "time_zone": settings.TIME_ZONE,
+            "profile_path": reverse("my:profile"),
+        },
+    )
 
 
 def _profile_change_notify(change: ProfileChangeRequest) -> None:

@@ -82,3 +82,32 @@ def test_the_pdm_still_there_is_told_of_a_proposal(acme, bob, pdm):
     change = propose(acme, bob)
     assert sent_to("pat@provider.example") == [f"{acme.name} proposes changes to its profile"]
     assert OutboxMessage.objects.filter(dedupe_key=f"profile-change:{change.pk}:proposed").exists()
+
+
+def replace_proposal(partner):
+    profile_change_submit(
+        partner=partner,
+        user=PartnerUserFactory(partner=partner, email="ann@acme.example"),
+        description="Ann's text.",
+        website="",
+        industries=[],
+        use_cases=[],
+    )
+
+
+@pytest.mark.parametrize("move", MOVES)
+def test_a_proposer_who_left_is_not_told_their_proposal_was_replaced(acme, bob, move):
+    propose(acme, bob)
+    for field, value in MOVES[move](bob).items():
+        setattr(bob, field, value)
+    bob.save()
+
+    replace_proposal(acme)
+
+    assert sent_to("bob@acme.example") == []
+
+
+def test_the_proposer_still_there_is_told_their_proposal_was_replaced(acme, bob):
+    propose(acme, bob)
+    replace_proposal(acme)
+    assert sent_to("bob@acme.example") == ["Your proposed profile changes for Acme Cloud were replaced"]

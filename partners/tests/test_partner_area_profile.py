@@ -5,6 +5,7 @@ import threading
 from html import escape, unescape
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
@@ -527,6 +528,99 @@ def test_a_colleagues_proposal_is_named_for_the_changes_still_proposed(acme, pdm
     outbox_flush()
     decided = OutboxMessage.objects.get(dedupe_key=f"profile-change:{bobs.pk}:approved")
     assert sorted(decided.to) == ["ann@acme.example", "bob@acme.example"]
+
+
+def sent_at(proposal) -> str:
+    return f"{proposal.created_at:%-d %b %Y, %H:%M} UTC"
+
+
+def replaced_email(proposal) -> OutboxMessage:
+    return OutboxMessage.objects.get(dedupe_key=f"profile-change:{proposal.pk}:replaced")
+
+
+def lines_of(message) -> str:
+    return " ".join(message.body_text.split())
+
+
+def test_a_colleague_whose_proposal_is_replaced_is_told_what_the_new_one_still_proposes(acme, pdm):
+    """Ann proposes a new text and industry; Bob rewrites the text. Ann is emailed, once, that Bob's
+    proposal replaced hers, still proposing her industries and changing her text again, where she heard
+    nothing."""
+    ann = PartnerUserFactory(partner=acme, username="ann", email="ann@acme.example")
+    bob = PartnerUserFactory(partner=acme, username="bob", email="bob@acme.example")
+    health = IndustryFactory(name="Healthcare", slug="healthcare-x")
+    ann_client, bob_client = Client(), Client()
+    ann_client.force_login(ann)
+    bob_client.force_login(bob)
+    ann_data = edit_page_data(ann_client)
+    ann_data.update(description="Ann's new text.", industries=[*ann_data["industries"], str(health.pk)])
+    assert ann_client.post(reverse("my:profile-edit"), ann_data).status_code == 303
+    anns = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+
+    bob_data = edit_page_data(bob_client)
+    bob_data["description"] = "Bob's text."
+    assert bob_client.post(reverse("my:profile-edit"), bob_data).status_code == 303
+
+    bobs = ProfileChangeRequest.objects.get(status=ProfileChangeStatus.PENDING)
+    told = replaced_email(anns)
+    assert told.to == ["ann@acme.example"]
+    assert told.subject == "Your proposed profile changes for Acme Cloud were replaced"
+    body = lines_of(told)
+    assert (
+        f"{bob} proposed changes to Acme Cloud's profile on {sent_at(bobs)}, which replace yours of "
+        f"{sent_at(anns)}: only the latest proposal waits for approval." in body
+    )
+    assert "Of your changes, it still proposes: industries (they go live if it is approved)." in body
+    assert "It changes again: About text." in body
+    assert f"{settings.PORTAL_URL}/my/profile/" in body
+    html = unescape(told.body_html)
+    assert "Of your changes, it still proposes: industries (they go live if it is approved)." in html
+    assert f'href="{settings.PORTAL_URL}/my/profile/"' in html
+    assert OutboxMessage.objects.filter(to__contains=["ann@acme.example"]).count() == 1
+
+
+def test_a_colleague_whose_every_change_was_changed_again_is_told_their_proposal_was_replaced(acme, pdm):
+    """Bob rewrites the text Ann proposed: nothing of hers is left, so she hears of no decision. She is
+    told, when it happens, that his proposal changes again everything she proposed, where nobody ever
+    told her anything about her proposal again."""
+    ann = PartnerUserFactory(partner=acme, username="ann", email="ann@acme.example")
+    bob = PartnerUserFactory(partner=acme, username="bob", email="bob@acme.example")
+    anns = propose(acme, ann, description="Ann's text.")
+    bobs = propose(acme, bob, description="Bob's text.")
+
+    told = replaced_email(anns)
+    assert told.to == ["ann@acme.example"]
+    body = lines_of(told)
+    assert f"{bob} proposed changes to Acme Cloud's profile on {sent_at(bobs)}" in body
+    assert (
+        "It changes again everything you proposed (About text): nothing of yours goes live with it." in body
+    )
+    assert "still proposes" not in body
+    assert "It changes again everything you proposed (About text)" in unescape(told.body_html)
+
+
+def test_a_colleague_is_told_which_of_their_changes_the_new_proposal_drops(acme, pdm):
+    """Bob sets back the website Ann proposed and leaves her text: she reads that her text is still
+    proposed and her website dropped."""
+    ann = PartnerUserFactory(partner=acme, username="ann", email="ann@acme.example")
+    bob = PartnerUserFactory(partner=acme, username="bob", email="bob@acme.example")
+    anns = propose(acme, ann, description="Ann's text.", website="https://ann.acme.example")
+    propose(acme, bob, description="Ann's text.", use_cases=[UseCaseFactory()])
+
+    body = lines_of(replaced_email(anns))
+    assert "Of your changes, it still proposes: About text (they go live if it is approved)." in body
+    assert "It drops: website (the profile keeps what it has now)." in body
+    assert "It changes again" not in body
+
+
+def test_nobody_is_told_of_their_own_proposal_replacing_theirs(acme, acme_user, pdm):
+    """Ann changes her own waiting proposal: no email tells her."""
+    first = propose(acme, acme_user, description="Ann's text.", website="https://ann.acme.example")
+    second = propose(acme, acme_user, description="Ann's text.", website="https://www.ann.acme.example")
+
+    assert second.replaced()[0].proposal == first
+    assert not OutboxMessage.objects.filter(dedupe_key__endswith=":replaced").exists()
+    assert OutboxMessage.objects.filter(to__contains=["ann@acme.example"]).count() == 0
 
 
 def test_a_colleague_changing_what_the_waiting_proposal_changes_proposes_their_own_value(acme, acme_user):
