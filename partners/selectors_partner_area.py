@@ -185,6 +185,9 @@ class EnrollmentStanding:
     # partner holds the program's minimum tier again (the day its warning email names); None when it
     # expires before that day, which is then never reached.
     revocation_due_on: datetime.date | None = None
+    # That day has come and the check has not run since: it revokes the approval on its next run, and
+    # nothing done now saves it.
+    revocation_overdue: bool = False
     # Its partner is below the program's minimum tier: it cannot be renewed until it holds that tier again.
     short_of_minimum_tier: bool = False
 
@@ -204,7 +207,14 @@ def _enrollment_standing(
             return standing("Expired", "superseded", True, "Not renewed in time.", **expired)
         if short is None:
             return standing("Approved", "approved")
-        return standing("Approved", "approved", revocation_due_on=short.revoke_on, short_of_minimum_tier=True)
+        overdue = short.revoke_on is not None and short.revoke_on <= today
+        return standing(
+            "Approved",
+            "approved",
+            revocation_due_on=short.revoke_on,
+            revocation_overdue=overdue,
+            short_of_minimum_tier=True,
+        )
     if e.status == EnrollmentStatus.EXPIRED:
         return standing("Expired", "superseded", True, ended_as="expired", ended_on=e.expires_on)
     if e.status == EnrollmentStatus.REVOKED:
@@ -332,24 +342,6 @@ def profile_change_pending(partner: Partner) -> ProfileChangeRequest | None:
         .prefetch_related("industries", "use_cases")
         .first()
     )
-
-
-def profile_changes_recent(partner: Partner, count: int = 5) -> list[ProfileChangeRequest]:
-    """The partner's `count` latest proposals, newest first. Each one replaced (SUPERSEDED) carries in
-    `replacement` the KeptProposal saying by which proposal and what of it that one still proposes (the
-    rule ProfileChangeRequest.replaced names them by), in a constant number of queries however many."""
-    changes = list(partner.profile_change_requests.select_related("proposed_by")[:count])
-    # A proposal is replaced only by the next one sent, which lays itself over it: the one just before it
-    # in this list, as the newest cannot have been replaced.
-    pairs = [
-        (change, changes[i - 1])
-        for i, change in enumerate(changes)
-        if i and change.status == ProfileChangeStatus.SUPERSEDED
-    ]
-    replacements = {kept.proposal.pk: kept for kept in ProfileChangeRequest.kept_of(pairs)}
-    for change in changes:
-        change.replacement = replacements.get(change.pk)
-    return changes
 
 
 def references_of_partner(partner_id: int) -> QuerySet[CustomerReference]:

@@ -232,6 +232,35 @@ def test_an_approval_that_expires_before_its_revocation_day_says_it_expires_and_
     assert "It cannot be renewed unless Acme Cloud holds Select again by then" in row
 
 
+def test_a_revocation_day_that_has_come_is_not_offered_as_a_deadline_still_to_meet(client, acme):
+    # The check revokes it on its next run (missed a night, or not yet run that day); the page said
+    # "Revoked on 8 Jun 2026 unless Acme Cloud holds Select again by then" two days after 8 Jun.
+    start, demoted_on = datetime.date(2026, 3, 2), datetime.date(2026, 3, 10)
+    with on(start):
+        acme.tier, acme.pdm = tier(slug="select"), PdmFactory()
+        acme.save()
+        ApprovedEnrollmentFactory(
+            partner=acme,
+            program=program("migration"),
+            approved_on=start,
+            expires_on=datetime.date(2029, 3, 1),
+        )
+    with on(demoted_on):
+        partner_tier_change(partner=acme, to_tier=tier(slug="registered"), reason="Gaps.", user=acme.pdm)
+    due = demoted_on + datetime.timedelta(days=tier(slug="select").grace_period_days)
+
+    client.force_login(PartnerUserFactory(partner=acme))
+    with on(due - datetime.timedelta(days=1)):
+        [before] = rows_of(client.get(reverse("my:programs")))
+    with on(due + datetime.timedelta(days=2)):
+        [after] = rows_of(client.get(reverse("my:programs")))
+
+    assert f"Revoked on {due:%-d %b %Y} unless Acme Cloud holds Select again by then" in before
+    assert "again by then" not in after
+    assert f"Due to be revoked: Acme Cloud did not hold Select again by {due:%-d %b %Y}" in after
+    assert "the scheduled check revokes it on its next run" in after
+
+
 def test_a_failed_audit_is_shown_with_its_date(acme_client, acme):
     ProgramEnrollmentFactory(
         partner=acme,
