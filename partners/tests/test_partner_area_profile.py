@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apn_portal.accounts.choices import StaffRole
@@ -544,8 +545,9 @@ def lines_of(message) -> str:
 
 def test_a_colleague_whose_proposal_is_replaced_is_told_what_the_new_one_still_proposes(acme, pdm):
     """Ann proposes a new text and industry; Bob rewrites the text. Ann is emailed, once, that Bob's
-    proposal replaced hers, still proposing her industries and changing her text again, where she heard
-    nothing."""
+    proposal replaced hers, still proposing her industries and changing her text again, and her row on
+    the profile page names Bob's proposal and what it keeps, where she heard nothing and the page read only
+    "Replaced by a later proposal"."""
     ann = PartnerUserFactory(partner=acme, username="ann", email="ann@acme.example")
     bob = PartnerUserFactory(partner=acme, username="bob", email="bob@acme.example")
     health = IndustryFactory(name="Healthcare", slug="healthcare-x")
@@ -577,12 +579,16 @@ def test_a_colleague_whose_proposal_is_replaced_is_told_what_the_new_one_still_p
     assert "Of your changes, it still proposes: industries (they go live if it is approved)." in html
     assert f'href="{settings.PORTAL_URL}/my/profile/"' in html
     assert OutboxMessage.objects.filter(to__contains=["ann@acme.example"]).count() == 1
+    assert (
+        f"{sent_at(anns)} {ann} Replaced by a later proposal By {bob}'s proposal of {sent_at(bobs)}; "
+        "it still proposes your industries" in text_of(ann_client.get(reverse("my:profile")))
+    )
 
 
 def test_a_colleague_whose_every_change_was_changed_again_is_told_their_proposal_was_replaced(acme, pdm):
     """Bob rewrites the text Ann proposed: nothing of hers is left, so she hears of no decision. She is
-    told, when it happens, that his proposal changes again everything she proposed, where nobody ever
-    told her anything about her proposal again."""
+    told, when it happens, that his proposal changes again everything she proposed, and the page says so,
+    where nobody ever told her anything about her proposal again."""
     ann = PartnerUserFactory(partner=acme, username="ann", email="ann@acme.example")
     bob = PartnerUserFactory(partner=acme, username="bob", email="bob@acme.example")
     anns = propose(acme, ann, description="Ann's text.")
@@ -597,6 +603,12 @@ def test_a_colleague_whose_every_change_was_changed_again_is_told_their_proposal
     )
     assert "still proposes" not in body
     assert "It changes again everything you proposed (About text)" in unescape(told.body_html)
+    client = Client()
+    client.force_login(ann)
+    assert (
+        f"{sent_at(anns)} {ann} Replaced by a later proposal By {bob}'s proposal of {sent_at(bobs)}; it "
+        "changes again everything you proposed" in text_of(client.get(reverse("my:profile")))
+    )
 
 
 def test_a_colleague_is_told_which_of_their_changes_the_new_proposal_drops(acme, pdm):
@@ -613,14 +625,42 @@ def test_a_colleague_is_told_which_of_their_changes_the_new_proposal_drops(acme,
     assert "It changes again" not in body
 
 
-def test_nobody_is_told_of_their_own_proposal_replacing_theirs(acme, acme_user, pdm):
-    """Ann changes her own waiting proposal: no email tells her."""
+def test_nobody_is_told_of_their_own_proposal_replacing_theirs(acme, acme_user, acme_client, pdm):
+    """Ann changes her own waiting proposal: no email tells her, and her earlier one's row names her
+    later proposal and what it keeps."""
     first = propose(acme, acme_user, description="Ann's text.", website="https://ann.acme.example")
     second = propose(acme, acme_user, description="Ann's text.", website="https://www.ann.acme.example")
 
     assert second.replaced()[0].proposal == first
     assert not OutboxMessage.objects.filter(dedupe_key__endswith=":replaced").exists()
     assert OutboxMessage.objects.filter(to__contains=["ann@acme.example"]).count() == 0
+    assert (
+        f"{sent_at(first)} {acme_user} Replaced by a later proposal By {acme_user}'s proposal of "
+        f"{sent_at(second)}; it still proposes your About text"
+        in text_of(acme_client.get(reverse("my:profile")))
+    )
+
+
+def test_the_profile_page_names_every_replaced_proposals_replacement_in_the_same_queries(acme, acme_client):
+    """However many replaced proposals the page lists, it reads what each replacement keeps at once."""
+    ann = PartnerUserFactory(partner=acme, username="ann2")
+    bob = PartnerUserFactory(partner=acme, username="bob")
+    tags = [IndustryFactory() for _ in range(5)]
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as queries:
+            assert acme_client.get(reverse("my:profile")).status_code == 200
+        return len(queries)
+
+    propose(acme, ann, description="Text 0.", industries=tags[:1])
+    propose(acme, bob, description="Text 0.", industries=tags[:2])
+    few = count_queries()
+    for i in range(2, 5):
+        propose(acme, [ann, bob][i % 2], description=f"Text {i}.", industries=tags[: i + 1])
+    page = text_of(acme_client.get(reverse("my:profile")))
+
+    assert count_queries() == few
+    assert page.count("Replaced by a later proposal By ") == 4
 
 
 def test_a_colleague_changing_what_the_waiting_proposal_changes_proposes_their_own_value(acme, acme_user):

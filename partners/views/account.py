@@ -38,6 +38,7 @@ from partners.selectors_partner_area import (
     partner_scorecard,
     profile_change_pending,
     profile_change_reviewer,
+    profile_changes_recent,
     reference_counts,
     reference_withdrawn,
     references_of_partner,
@@ -354,7 +355,6 @@ def _validated_message(reference, partner) -> str:
 @partner_staff_required
 def profile(request):
     partner = _own_partner(request)
-    changes = list(partner.profile_change_requests.select_related("proposed_by")[:5])
     pending = profile_change_pending(partner)
     return _area_page(
         request,
@@ -365,7 +365,7 @@ def profile(request):
             "profile": partner_profile_preview(partner),
             "pending_change": pending,
             "replaced": pending.replaced() if pending is not None else [],
-            "recent_changes": changes,
+            "recent_changes": profile_changes_recent(partner),
             "reviewer": profile_change_reviewer(partner),
         },
     )
