@@ -62,7 +62,11 @@ from partners.models import (
 )
 from partners.search_index import partner_search_refresh
 from partners.selectors import partner_is_editable_by, partners_editable_by, tier_evaluate
-from partners.signals import partner_changes_batched, partners_published_touch
+from partners.signals import (
+    enrollments_tier_changes_touch,
+    partner_changes_batched,
+    partners_published_touch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +179,7 @@ def partner_tier_change(
         )
         change.save(force_insert=True)
         locked.save(update_fields=["tier", "grace_started_on", "grace_ends_on", "updated_at"])
+        enrollments_tier_changes_touch([change], at=locked.updated_at)
         if source == TierChangeSource.MANUAL:  # the check keeps the figures of its own demotions
             _tier_health_refresh(locked)
             # The check's demotions are emailed by the check (emails/checks/tier_demoted).
@@ -274,6 +279,7 @@ def partner_tier_change_many(
             grace_ends_on=None,
             updated_at=now,
         )
+        enrollments_tier_changes_touch(changes, at=now)
         # The history rows a save writes (the partners as just updated, with their tags).
         partner_history_bulk_create(moved)
         # What the saves' signals do (partners.search_signals; the slug is unchanged), in one statement.

@@ -17,7 +17,10 @@
   access grants, resold accounts, support subscriptions and cases), changes when the partner's slug
   does.
   Publishing a partner shows everybody its approved enrollments and public references: they change for
-  the integrators who see them from then on (`partners_published_touch`).
+  the integrators who see them from then on (`partners_published_touch`). An approved enrollment's
+  `revocation_due_on` follows its partner's tier, its program's minimum tier and that tier's rank and
+  grace period: a change of one changes the enrollments whose day it may set, move or clear
+  (`enrollments_revocation_touch`; the tier change services call `enrollments_tier_changes_touch`).
   Each receiver below is one UPDATE of the rows concerned, in the transaction of the change, that
   sends no signal (so no second search refresh and no history row). A use case that changes a partner
   and several of its records at once (an edit of its tags and offices) runs under
@@ -34,13 +37,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.text import capfirst
 
 from apn_portal.signals import stored_values, stored_values_changed, stored_values_remember
+from partners.choices import EnrollmentStatus
 from partners.models import (
     Certification,
     ConsultingCategory,
@@ -157,6 +161,35 @@ def partners_published_touch(partner_ids, *, published: bool, at=None) -> None:
     public = AnonymousUser()  # what anybody sees, the rule itself rather than a copy of it
     for records in (enrollments_visible_to(public), references_visible_to(public)):
         records.filter(partner_id__in=partner_ids).update(updated_at=at)
+
+
+def enrollments_revocation_touch(scope: Q, *, at=None) -> None:
+    """Move the `updated_at` of the approved, unexpired enrollments `scope` names: those whose
+    `revocation_due_on` a change of what it is worked out from may have set, moved or cleared (the
+    partner's tier and its history, the program's minimum tier, that tier's rank and grace period:
+    partners.selectors.enrollments_short_of_minimum_tier). Only an approved, unexpired enrollment has
+    one. The change's caller calls it in its transaction; one UPDATE however many enrollments, no
+    signal, no history row: nothing of the enrollment's own changed."""
+    ProgramEnrollment.objects.filter(
+        scope, status=EnrollmentStatus.APPROVED, expires_on__gte=timezone.localdate()
+    ).update(updated_at=at or timezone.now())
+
+
+def enrollments_tier_changes_touch(changes: list[TierChange], *, at=None) -> None:
+    """`enrollments_revocation_touch` for these tier changes (saved or not): each partner's enrollments in
+    the programs whose minimum tier is above the lower of its two tiers, where it is below the minimum
+    before the change or after it. A move between two tiers at or above every minimum touches none."""
+    by_lower: dict[int, list[int]] = {}
+    for change in changes:
+        lower = min(change.from_tier.rank, change.to_tier.rank)
+        by_lower.setdefault(lower, []).append(change.partner_id)
+    if not by_lower:
+        return
+    # One condition per rank (a ladder has a handful), not per partner, however many partners moved.
+    scope = Q()
+    for lower, partner_ids in by_lower.items():
+        scope |= Q(partner_id__in=partner_ids, program__minimum_tier__rank__gt=lower)
+    enrollments_revocation_touch(scope, at=at)
 
 
 # What a partner's save compares with its stored row: its slug, which other records show, and whether it
@@ -292,10 +325,12 @@ def _term_deleted(sender, instance, **kwargs):
 # What the partner resource shows of its tier (partners.api.serializers.TierBriefSerializer, besides the
 # id): an edit of anything else (description, grace period) leaves the partners as integrators have them.
 TIER_SHOWN = ("name", "slug", "rank")
+# And what an enrollment's revocation_due_on is worked out from (its rank too).
+TIER_STORED = (*TIER_SHOWN, "grace_period_days")
 
 
 def _tier_saving(sender, instance, raw=False, update_fields=None, **kwargs):
-    stored_values_remember(sender, instance, TIER_SHOWN, raw, update_fields)
+    stored_values_remember(sender, instance, TIER_STORED, raw, update_fields)
 
 
 def _tier_saved(sender, instance, created, raw=False, **kwargs):
@@ -303,7 +338,19 @@ def _tier_saved(sender, instance, created, raw=False, **kwargs):
     # tier changes name it; none sends a signal, so nothing follows per partner.
     if raw or created:
         return
-    shown_changed = stored_values_changed(instance, TIER_SHOWN)
+    stored = stored_values(instance, TIER_STORED) or {}
+    changed = {column for column, value in stored.items() if value != getattr(instance, column)}
+    shown_changed = bool(changed & set(TIER_SHOWN))
+    if "rank" in changed:
+        # Who is below which minimum changes for the programs requiring the tier and the partners holding
+        # it; the history of the others below a minimum (when they fell below it) reads the rank too.
+        enrollments_revocation_touch(
+            Q(partner__tier__rank__lt=F("program__minimum_tier__rank"))
+            | Q(program__minimum_tier=instance)
+            | Q(partner__tier=instance, program__minimum_tier__isnull=False)
+        )
+    elif "grace_period_days" in changed:
+        enrollments_revocation_touch(Q(program__minimum_tier=instance, partner__tier__rank__lt=instance.rank))
     if shown_changed:
         now = timezone.now()
         TierChange.objects.filter(Q(from_tier_id=instance.pk) | Q(to_tier_id=instance.pk)).update(
@@ -321,16 +368,28 @@ def _tier_requirement_changed(sender, instance, raw=False, **kwargs):
         Tier.objects.filter(pk=instance.tier_id).update(updated_at=timezone.now())
 
 
+# What an enrollment shows of its program: its slug, and the revocation_due_on its minimum tier decides
+# (the old minimum's rank, read with it, says whom the old minimum left short).
+PROGRAM_STORED = ("slug", "minimum_tier_id", "minimum_tier__rank")
+
+
 def _program_saving(sender, instance, raw=False, update_fields=None, **kwargs):
-    stored_values_remember(sender, instance, ("slug",), raw, update_fields)
+    stored_values_remember(sender, instance, PROGRAM_STORED, raw, update_fields)
 
 
 def _program_saved(sender, instance, created, raw=False, **kwargs):
     # The enrollment resource names its program by slug (partners.api.serializers.EnrollmentSerializer):
     # one statement however many partners are enrolled.
-    if raw or created or not stored_values_changed(instance, ("slug",)):
+    stored = None if raw or created else stored_values(instance, PROGRAM_STORED)
+    if stored is None:
         return
-    ProgramEnrollment.objects.filter(program_id=instance.pk).update(updated_at=timezone.now())
+    if stored["slug"] != instance.slug:
+        ProgramEnrollment.objects.filter(program_id=instance.pk).update(updated_at=timezone.now())
+    elif stored["minimum_tier_id"] != instance.minimum_tier_id:
+        # Those below the old minimum or the new one: the higher of the two, since either may be missing.
+        ranks = [stored["minimum_tier__rank"], instance.minimum_tier.rank if instance.minimum_tier else None]
+        highest = max(rank for rank in ranks if rank is not None)
+        enrollments_revocation_touch(Q(program_id=instance.pk, partner__tier__rank__lt=highest))
 
 
 # Each tag model, the table linking it to its partners and that table's column naming the tag.
