@@ -1,6 +1,10 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+# What a message about a support case names in its `readers` ("support-case:ID"): it reaches only those
+# who may still read the case when it is sent.
+CASE_READERS = "support-case"
+
 
 class SupportConfig(AppConfig):
     name = "support"
@@ -14,3 +18,8 @@ class SupportConfig(AppConfig):
         from support import signals
 
         signals.connect()
+
+        from apn_portal.outbox.services import outbox_readers_register
+        from support.selectors import user_sees_case
+
+        outbox_readers_register(CASE_READERS, user_sees_case)

@@ -673,6 +673,13 @@ def cases_visible_to(user) -> QuerySet[SupportCase]:
     return SupportCase.objects.none()
 
 
+def user_sees_case(case_id: int, user) -> bool:
+    """Whether `user` may read the case now (cases_visible_to): whom its emails may still reach, when
+    queued and again when sent (the outbox's "support-case" readers, registered in SupportConfig.ready),
+    so a partner the customer no longer lets see the case hears nothing more of it."""
+    return cases_visible_to(user).filter(pk=case_id).exists()
+
+
 def _applying_subscription_is(at: datetime.datetime, account=None, **conditions) -> Q:
     """Accounts (as AwsAccount rows) whose applying subscription at `at` (subscription_for_account: their
     own, else their customer's) meets `conditions`. `account`: an OuterRef to the account, for rows of

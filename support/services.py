@@ -31,10 +31,15 @@ from engagements.selectors import (
     user_can_manage_access,
     user_names_customer_staff,
 )
-from engagements.services import customers_lock_naming_users, team_tams_follow
+from engagements.services import (
+    _customer_recipients,
+    customers_lock_naming_users,
+    team_tams_follow,
+)
 from partners.checks.contacts import partner_contacts
 from partners.models import Partner
 from support import selectors
+from support.apps import CASE_READERS
 from support.choices import (
     ACTIVE_CASE_STATUSES,
     DONE_CASE_STATUSES,
@@ -810,6 +815,7 @@ def _email_tam_of_urgent_case(case: SupportCase, *, user) -> None:
             OutboxEmail(
                 dedupe_key=f"support-case-opened:{case.pk}:tam",
                 to=[tam.email],
+                readers=f"{CASE_READERS}:{case.pk}",
                 subject=f"New case #{case.pk} ({case.get_severity_display()}) for {case.customer.name}",
                 template="emails/support/case_opened_tam",
                 context={
@@ -931,18 +937,51 @@ def _tell_requester(case: SupportCase, user, *, dedupe_key: str, subject: str, t
     """Queue, in the caller's transaction, one email to whoever opened `case` about a step `user` took on
     it: the requester otherwise learns of an answer only by reloading the case's page. Nobody is told of
     their own step, nor one who has left (or has no address): the case is their organisation's, not the
-    support desk's, to follow."""
+    support desk's, to follow.
+
+    A partner's people who opened it are told only while they may still read it (selectors.user_sees_case),
+    now and again when the email goes out (its `readers`): once the customer no longer lets their partner
+    see the case (it replaced the partner, or the grant it was opened under ended), the customer's own
+    people who hear of its partners' access are told instead, and nothing more of it reaches the partner."""
     opener = case.opened_by
-    if opener.pk == user.pk or not opener.is_active or not opener.email:
+    if opener.pk == user.pk or not opener.is_active:
+        return
+    readers = f"{CASE_READERS}:{case.pk}"
+    instead = []
+    if opener.partner_id:
+        # Those told of the partners' access to the customer's accounts (its access administrators, else its
+        # active staff), but not of their own step.
+        customer_people = _customer_recipients([case.customer_id])[case.customer_id]
+        instead = [email for email in customer_people if email != user.email]
+        if not selectors.user_sees_case(case.pk, opener):
+            outbox_email_enqueue_many(
+                [
+                    OutboxEmail(
+                        dedupe_key=dedupe_key,
+                        to=instead,
+                        for_customer=case.customer_id,
+                        readers=readers,
+                        subject=subject,
+                        template=template,
+                        context={"case": case, "requester": None, **context},
+                    )
+                ]
+            )
+            return
+    if not opener.email:
         return
     outbox_email_enqueue_many(
         [
             OutboxEmail(
                 dedupe_key=dedupe_key,
                 to=[opener.email],
-                # Sent later, it goes to them only while they are still of the organisation that opened it.
+                # Sent later, it goes to them only while they are still of the organisation that opened it,
+                # and may still read the case; else to the customer's people (`instead`), if a partner's.
                 for_customer=case.customer_id if opener.customer_id else None,
                 for_partner=opener.partner_id,
+                readers=readers,
+                otherwise_to=instead,
+                otherwise_for_customer=case.customer_id if instead else None,
                 subject=subject,
                 template=template,
                 context={"case": case, "requester": opener, **context},
@@ -1038,6 +1077,9 @@ def _email_breached(cases: list[SupportCase]) -> int:
                 dedupe_key=f"support-case-breached:{case.pk}",
                 to=to,
                 for_partner=for_partner,
+                # A reselling partner the customer took the account's support from meanwhile no longer
+                # reads the case: the desk is told instead.
+                readers=f"{CASE_READERS}:{case.pk}",
                 otherwise_to=support_desk(),
                 subject=f"Past its response deadline: case #{case.pk} ({case.get_severity_display()}) "
                 f"for {case.customer.name}",
@@ -1146,6 +1188,7 @@ def support_case_escalate(*, user, case: SupportCase) -> SupportCase:
                 OutboxEmail(
                     dedupe_key=f"support-case-escalated:{case.pk}",
                     to=to,
+                    readers=f"{CASE_READERS}:{case.pk}",
                     otherwise_to=support_desk(),
                     subject=f"Passed on by {case.handling_partner.name}: case #{case.pk} "
                     f"({case.get_severity_display()}) for {case.customer.name}",

@@ -24,7 +24,8 @@ class OutboxMessage(TimeStampedModel):
     A message records, in `recipients_from`, the organisation each of its addresses was chosen from (the
     one it is for, or the provider, for its staff's addresses): one sent later (after a mail server's
     weekend down) leaves out whoever has left it since, and is not sent at all when that was everyone,
-    unless it names, in `otherwise_to`, whom to tell then.
+    unless it names, in `otherwise_to`, whom to tell then. One telling of a record (a support case) names it
+    in `readers`, and goes only to those who may still read it then.
     """
 
     dedupe_key = models.CharField(
@@ -43,8 +44,19 @@ class OutboxMessage(TimeStampedModel):
     otherwise_to = models.JSONField(
         null=True,
         blank=True,
-        help_text="Sent to instead, as stored, when nobody it was for is left by the time it goes out (the "
-        "support desk, for a notice the provider's support must hear). Empty: then it is not sent.",
+        help_text="Sent to instead when nobody it was for is left by the time it goes out (the support desk, "
+        "for a notice the provider's support must hear; a customer's people, for news of its case that the "
+        "partner who opened it no longer sees), each address recorded in recipients_from only while still "
+        "theirs. Empty: then it is not sent.",
+    )
+    readers = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text='The record it tells of, whose readers alone it goes to ("support-case:ID"): when it is '
+        "sent, an address recorded as somebody's is kept only while one of its holders may still read that "
+        "record (the rule its app registers); when nobody is left, it goes to otherwise_to. Empty: no such "
+        "check.",
     )
     subject = models.CharField(max_length=300)
     body_text = models.TextField()

@@ -6,7 +6,9 @@ import logging
 import smtplib
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -136,16 +138,51 @@ def _otherwise(addresses: list[str] | None) -> list[str] | None:
     return sorted({address for address in addresses or () if address}) or None
 
 
-def _still_theirs(message: OutboxMessage) -> tuple[list[str], list[str]]:
-    """The message's addresses to send to now, and those left out: an address recorded as an
-    organisation's people's is kept only while somebody active there still holds it."""
+# Who may read a record a message tells of (its `readers`, "<kind>:<pk>"), by kind: may_read(pk, user),
+# registered by the record's app (outbox_readers_register, from its AppConfig.ready).
+_READERS: dict[str, Callable[[int, Any], bool]] = {}
+
+
+def outbox_readers_register(kind: str, may_read: Callable[[int, Any], bool]) -> None:
+    """Name the rule by which a message naming `kind:<pk>` in its `readers` is sent, when it is sent, only
+    to those of its recorded people (recipients_from) for whom may_read(pk, user) still holds: the app's
+    own rule for who reads that record (its selector), which the outbox cannot import."""
+    _READERS[kind] = may_read
+
+
+def _still_reading(readers: str, addresses: dict[str, str]) -> set[str]:
+    """Those of `addresses` ({address: organisation key}) held there by an active person who may still
+    read the record `readers` names."""
+    kind, _, pk = readers.partition(":")
+    may_read = _READERS[kind]
+    reading = set()
+    for user in get_user_model().objects.filter(is_active=True, email__in=list(addresses)):
+        organisation = _organisation_key(user.partner_id, user.customer_id, user.is_staff)
+        if addresses[user.email] == organisation and may_read(int(pk), user):
+            reading.add(user.email)
+    return reading
+
+
+def _still_theirs(message: OutboxMessage, addresses: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Those of the message's addresses (`addresses`: its `to` unless given) to send to now, and those left
+    out: an address recorded as an organisation's people's is kept only while somebody active there still
+    holds it, and, for a message naming the record it tells of (`readers`), may still read it."""
+    addresses = list(message.to if addresses is None else addresses)
     recorded = message.recipients_from or {}
     if not recorded:
-        return list(message.to), []
-    holders = _active_holders(address for address in message.to if address in recorded)
+        return addresses, []
+    holders = _active_holders(address for address in addresses if address in recorded)
+    held = {
+        address: recorded[address]
+        for address in addresses
+        if address in recorded and recorded[address] in holders.get(address, ())
+    }
+    if message.readers and held:
+        reading = _still_reading(message.readers, held)
+        held = {address: key for address, key in held.items() if address in reading}
     to, left_out = [], []
-    for address in message.to:
-        if address not in recorded or recorded[address] in holders.get(address, ()):
+    for address in addresses:
+        if address not in recorded or address in held:
             to.append(address)
         else:
             left_out.append(address)
@@ -298,12 +335,14 @@ def outbox_deliver_message(message_id: int) -> bool:
         to, left_out = _still_theirs(message)
         instead = []
         if not to and message.otherwise_to:
-            to = instead = list(message.otherwise_to)
+            to = instead = _still_theirs(message, message.otherwise_to)[0]
+        # A message telling of a record (a support case) also leaves out whoever may no longer read it.
+        or_reading = ", or may no longer read what it tells of" if message.readers else ""
         if not to:
             message.status = OutboxStatus.NOT_SENT
             message.last_error = (
                 "Not sent: everyone it was for has left the organisation it was queued for, moved to "
-                f"another or been deactivated since ({', '.join(left_out)})."
+                f"another or been deactivated since{or_reading} ({', '.join(left_out)})."
             )
             message.save(update_fields=["status", "last_error", "updated_at"])
             logger.info("Outbox message %s not sent: nobody it was for is left", message.pk)
@@ -337,7 +376,7 @@ def outbox_deliver_message(message_id: int) -> bool:
         message.sent_at = timezone.now()
         message.last_error = (
             f"Not sent to {', '.join(left_out)}: no longer one of the people it was for (left the "
-            "organisation, moved to another or deactivated since it was queued)"
+            f"organisation, moved to another or deactivated since it was queued{or_reading})"
             + (f"; sent to {', '.join(instead)} instead." if instead else ".")
             if left_out
             else ""
@@ -414,7 +453,11 @@ def outbox_flush(limit: int = 500, *, budget_seconds: float | None = None) -> in
 
 @dataclass(frozen=True)
 class OutboxEmail:
-    """One email for outbox_email_enqueue_many; the fields mean what outbox_email_enqueue's arguments do."""
+    """One email for outbox_email_enqueue_many; the fields mean what outbox_email_enqueue's arguments do,
+    and two more: `readers` names the record it tells of ("support-case:ID", a kind registered with
+    outbox_readers_register), and it is sent only to those of its people who may still read it then;
+    `otherwise_for_customer` names the customer whose people its `otherwise_to` addresses are, each then
+    sent to only while still theirs (and reading it)."""
 
     dedupe_key: str
     to: list[str]
@@ -425,6 +468,8 @@ class OutboxEmail:
     for_customer: int | None = None
     to_leavers_too: bool = False
     otherwise_to: list[str] | None = None
+    readers: str = ""
+    otherwise_for_customer: int | None = None
 
 
 DELIVERY_BATCH = 200
@@ -457,7 +502,10 @@ def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bo
         return set()
     people_of = {key: _people_of(email.for_partner, email.for_customer) for key, (email, _) in unique.items()}
     holders = _active_holders(
-        address for email, recipients in unique.values() if not email.to_leavers_too for address in recipients
+        address
+        for email, recipients in unique.values()
+        if not email.to_leavers_too
+        for address in (*recipients, *((email.otherwise_to or ()) if email.otherwise_for_customer else ()))
     )
     if render_when_sent:
         rows = [
@@ -470,6 +518,7 @@ def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bo
                 email.template,
                 email.context,
                 _otherwise(email.otherwise_to),
+                email.readers,
             )
             for key, (email, recipients) in unique.items()
         ]
@@ -477,9 +526,15 @@ def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bo
         rows = _rendered_rows(unique)
 
     def recorded(key: str, recipients: list[str]) -> dict[str, str] | None:
-        if unique[key][0].to_leavers_too:
+        email = unique[key][0]
+        if email.to_leavers_too:
             return None
-        return _recipients_from(recipients, people_of[key], holders)
+        chosen = _recipients_from(recipients, people_of[key], holders) or {}
+        if email.otherwise_for_customer:
+            otherwise = _otherwise(email.otherwise_to) or []
+            customers = _people_of(None, email.otherwise_for_customer)
+            chosen |= _recipients_from(otherwise, customers, holders) or {}
+        return chosen or None
 
     rows = [(*row, recorded(row[0], row[1])) for row in rows]
     stored = _insert_skipping_stored_keys(rows) if rows else {}
@@ -516,6 +571,7 @@ def _rendered_rows(unique: dict[str, tuple[OutboxEmail, list[str]]]) -> list[tup
                 "",
                 None,
                 _otherwise(email.otherwise_to),
+                email.readers,
             )
         )
     return rows
@@ -526,7 +582,7 @@ _INCOMING_TABLE = "outbox_incoming"
 
 def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
     """Insert the rows (dedupe_key, to, subject, body_text, body_html, template, context, otherwise_to,
-    recipients_from);
+    readers, recipients_from);
     a key stored before, or by another transaction first, is skipped, not doubled. Returns the stored
     messages' ids by dedupe key."""
     now = timezone.now()
@@ -551,10 +607,22 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
                     template=template,
                     context=context,
                     otherwise_to=otherwise_to,
+                    readers=readers,
                     recipients_from=recorded,
                     next_attempt_at=now,
                 )
-                for key, to, subject, body_text, body_html, template, context, otherwise_to, recorded in new
+                for (
+                    key,
+                    to,
+                    subject,
+                    body_text,
+                    body_html,
+                    template,
+                    context,
+                    otherwise_to,
+                    readers,
+                    recorded,
+                ) in new
             ],
             batch_size=500,
             ignore_conflicts=True,
@@ -571,11 +639,22 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_INCOMING_TABLE} (dedupe_key text, recipients jsonb, "
             "subject text, body_text text, body_html text, template text, context jsonb, "
-            "otherwise_to jsonb, recipients_from jsonb) ON COMMIT DROP"
+            "otherwise_to jsonb, readers text, recipients_from jsonb) ON COMMIT DROP"
         )
         cursor.execute(f"TRUNCATE {_INCOMING_TABLE}")
         with cursor.cursor.copy(f"COPY {_INCOMING_TABLE} FROM STDIN") as copy:
-            for key, to, subject, body_text, body_html, template, context, otherwise_to, recorded in rows:
+            for (
+                key,
+                to,
+                subject,
+                body_text,
+                body_html,
+                template,
+                context,
+                otherwise_to,
+                readers,
+                recorded,
+            ) in rows:
                 copy.write_row(
                     (
                         key,
@@ -586,15 +665,16 @@ def _insert_skipping_stored_keys(rows: list[tuple]) -> dict[str, int]:
                         template,
                         None if context is None else json.dumps(context),
                         None if otherwise_to is None else json.dumps(otherwise_to),
+                        readers,
                         None if recorded is None else json.dumps(recorded),
                     )
                 )
         cursor.execute(
             f'INSERT INTO {table} (dedupe_key, "to", subject, body_text, body_html, template, context, '
-            "otherwise_to, recipients_from, status, attempts, last_error, next_attempt_at, created_at, "
-            "updated_at) "
+            "otherwise_to, readers, recipients_from, status, attempts, last_error, next_attempt_at, "
+            "created_at, updated_at) "
             "SELECT dedupe_key, recipients, subject, body_text, body_html, template, context, "
-            "otherwise_to, recipients_from, "
+            "otherwise_to, readers, recipients_from, "
             f"%s, 0, '', %s, %s, %s FROM {_INCOMING_TABLE} "
             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key, id",
             [OutboxStatus.PENDING, now, now, now],
