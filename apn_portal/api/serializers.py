@@ -121,6 +121,22 @@ class MultilineCharField(serializers.CharField):
         return line_breaks_as_typed(super().to_internal_value(data))
 
 
+NO_OFFSET = "No offset: give the date and time with its offset (2026-12-31T23:59:59+01:00, or Z for UTC)."
+
+
+class OffsetDateTimeField(serializers.DateTimeField):
+    """A moment a client writes: a date and time with its offset. One without is refused rather than read
+    in the server's zone (UTC): the client meant its own, or its customer's, and only it knows which; read
+    as UTC it would be hours off and look accepted."""
+
+    default_error_messages = {"no_offset": NO_OFFSET}
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("no_offset")
+        return super().enforce_timezone(value)
+
+
 class WholeNumberIdField(serializers.PrimaryKeyRelatedField):
     """A related record named by its id: a JSON number, or its digits as a string ("42"), as a URL or an id
     filter takes it. 1.5, true, "+42", " 42" or "٤٢" are refused: int() would read them as some record."""
@@ -157,13 +173,15 @@ FORM_ONLY_NAMES = frozenset({"csrfmiddlewaretoken"})
 #
 # Being on every serializer that takes input, it also reads a model's TextField as MultilineCharField: the
 # text a page's textarea takes is stored with the same line breaks through the API. A serializer's own text
-# fields with line breaks (a reason, a description) are declared as MultilineCharField.
+# fields with line breaks (a reason, a description) are declared as MultilineCharField. A model's
+# DateTimeField, likewise, is an OffsetDateTimeField: no moment is written without its offset.
 #
 # A comment, not a docstring: drf-spectacular would publish it as the description of every resource whose
 # serializer has none of its own (see FastRowsMixin).
 class KnownFieldsOnlyMixin:
     serializer_field_mapping = serializers.ModelSerializer.serializer_field_mapping | {
-        models.TextField: MultilineCharField
+        models.TextField: MultilineCharField,
+        models.DateTimeField: OffsetDateTimeField,
     }
 
     def _refused(self, data) -> dict[str, list[str]]:

@@ -11,8 +11,10 @@ from rest_framework import serializers
 
 from apn_portal.accounts.models import User
 from apn_portal.api.serializers import (
+    NO_OFFSET,
     KnownFieldsOnlyMixin,
     MultilineCharField,
+    OffsetDateTimeField,
     WholeNumberIdField,
     read_only_slug,
     read_only_username,
@@ -312,15 +314,17 @@ class ReplaceSerializer(KnownFieldsOnlyMixin, serializers.Serializer):
     )
 
 
-class EndOrLastDayField(serializers.DateTimeField):
+class EndOrLastDayField(OffsetDateTimeField):
     """A grant's end: a moment, or a date alone, read as the last day of access (a `datetime.date`) that the
     service ends at midnight in the customer's time zone, as the access page does. Without this, a date
     alone would pass DRF's ISO parsing as 00:00 UTC of that day, cutting the partner off a day or more
-    early."""
+    early; a moment without its offset is refused (OffsetDateTimeField), not read as UTC, hours off the
+    customer's clock."""
 
     default_error_messages = {
         "invalid": "Give a date and time with its offset (2026-12-31T23:59:59+01:00), or a date alone "
         "(2026-12-31) for the last day of access.",
+        "no_offset": f"{NO_OFFSET[:-1]}, or a date alone (2026-12-31) for the last day of access.",
     }
 
     def to_internal_value(self, value):

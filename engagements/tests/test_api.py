@@ -146,6 +146,21 @@ def test_a_date_and_time_with_its_offset_still_ends_the_grant_at_that_moment(alp
     assert datetime.datetime.fromisoformat(data["expires_at"]) == end and data["last_day"] is None
 
 
+def test_a_date_and_time_without_its_offset_is_refused_not_read_as_utc(alpha):
+    # Noon in Tokyo, or noon UTC (21:00 there)? Only the client knows: it is asked, not guessed for.
+    alpha.customer.time_zone = "Asia/Tokyo"
+    alpha.customer.save(update_fields=["time_zone"])
+    day = timezone.localdate() + datetime.timedelta(days=10)
+    body = grant_body(alpha, expires_at=f"{day:%Y-%m-%d}T12:00:00")
+    response = api(alpha.admin).post("/api/v1/access-grants/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["expires_at"] == [
+        "No offset: give the date and time with its offset (2026-12-31T23:59:59+01:00, or Z for UTC), "
+        "or a date alone (2026-12-31) for the last day of access."
+    ]
+    assert not AccessGrant.objects.filter(role_arn=body["role_arn"]).exists()
+
+
 def test_a_last_day_after_the_contract_is_refused_naming_expires_at(alpha):
     day = alpha.engaged.contract_end + datetime.timedelta(days=1)
     body = grant_body(alpha, expires_at=f"{day:%Y-%m-%d}")
