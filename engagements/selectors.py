@@ -32,6 +32,7 @@ from engagements.models import (
     EngagementPartner,
     EngagementStageEvent,
     TeamMember,
+    todays_in_zones,
 )
 from partners.choices import PartnerType, ProgramKind
 from partners.models import Partner
@@ -123,12 +124,39 @@ def _assigned_customer_q(user, prefix: str = "") -> Q:
     return named
 
 
-def _partner_engaged(partner_id: int, engagement_ref: str = "pk") -> Exists:
-    """The partner holds a current (not replaced) role in the engagement."""
-    return Exists(
-        EngagementPartner.objects.filter(
-            engagement=OuterRef(engagement_ref), partner_id=partner_id, replaced_by__isnull=True
-        )
+def contracts_opening_engagements_to(partner_id: int) -> QuerySet[EngagementPartner]:
+    """The partner's contracts that show it their engagements, and through them their customers: the one
+    rule every page, the API and the admin read (engagements_visible_to, customers_visible_to).
+
+    A contract does while it is not over: not replaced, not ended early (ended_reason), and its last day
+    not past in its customer's time zone (that day lasts until midnight there, as access_deadline), one
+    not started yet included, whose partner was told it is on the engagement. A former contractor then
+    reads nothing more of the engagement, however its contract ended: ran out, replaced or ended early.
+    Its history stays only where the contract ended with the engagement itself: in force on the day it
+    completed (EngagementPartner.in_force_on), or ended by its cancellation (_contracts_end; one already
+    over by then was not). One query, for the days it is in the time zones of the partner's customers."""
+    zones = (
+        Customer.objects.filter(engagements__engagement_partners__partner_id=partner_id)
+        .order_by()
+        .values_list("time_zone", flat=True)
+        .distinct()
+    )
+    zones_on: dict[datetime.date, list[str]] = {}
+    for zone, today in todays_in_zones(zones).items():
+        zones_on.setdefault(today, []).append(zone)
+    not_past = Q(pk__in=[])
+    for today, zones_today in zones_on.items():
+        not_past |= Q(engagement__customer__time_zone__in=zones_today, contract_end__gte=today)
+    completed_under_it = Q(
+        engagement__status=EngagementStatus.COMPLETED,
+        contract_start__lte=F("engagement__completed_on"),
+        contract_end__gte=F("engagement__completed_on"),
+    )
+    return EngagementPartner.objects.filter(
+        (Q(ended_reason="") & (not_past | completed_under_it))
+        | (~Q(ended_reason="") & Q(engagement__status=EngagementStatus.CANCELLED)),
+        partner_id=partner_id,
+        replaced_by__isnull=True,
     )
 
 
@@ -148,8 +176,8 @@ def customers_visible_to(user) -> QuerySet[Customer]:
     if user.customer_id:
         return Customer.objects.filter(pk=user.customer_id)
     if user.partner_id:
-        engaged = EngagementPartner.objects.filter(
-            engagement__customer=OuterRef("pk"), partner_id=user.partner_id, replaced_by__isnull=True
+        engaged = contracts_opening_engagements_to(user.partner_id).filter(
+            engagement__customer=OuterRef("pk")
         )
         return Customer.objects.filter(Exists(engaged))
     if user.is_provider_staff:
@@ -199,7 +227,8 @@ def engagements_visible_to(user) -> QuerySet[Engagement]:
     if user.customer_id:
         return Engagement.objects.filter(customer_id=user.customer_id)
     if user.partner_id:
-        return Engagement.objects.filter(_partner_engaged(user.partner_id))
+        engaged = contracts_opening_engagements_to(user.partner_id).filter(engagement=OuterRef("pk"))
+        return Engagement.objects.filter(Exists(engaged))
     if user.is_provider_staff:
         # Being on one of a customer's teams opens all its engagements; having left the team, none of them.
         return Engagement.objects.filter(
