@@ -69,6 +69,7 @@ from engagements.selectors import (
     CUSTOMER_STAFF_ROLES,
     TEAM_ROLE_STAFF_ROLES,
     access_administrator_links,
+    contracts_opening_engagements_to,
     customer_access_administrators,
     engaged_partner_grant_problem,
     foreign_accounts_problem,
@@ -981,7 +982,7 @@ def engagement_status_change(*, user, engagement: Engagement, status: str, reaso
             )
             live = _grants_to_revoke().filter(engagement_partner__engagement=locked, revoked_at__isnull=True)
             _revoke(live, user=user, reason=f"Engagement cancelled: {reason}", at=now, contract_ended=True)
-            _contracts_end(running, today=today, reason=reason, event="cancelled")
+            _contracts_end(running, today=today, reason=reason, event="cancelled", user=user)
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
     engagement.status = locked.status
@@ -1060,6 +1061,7 @@ def _contracts_end(
     today: datetime.date,
     reason: str,
     event: str,
+    user,
     replaced_by: EngagementPartner | None = None,
 ) -> None:
     """End these locked contracts early, their grants already revoked (a contract is never cut short
@@ -1069,7 +1071,7 @@ def _contracts_end(
     `ended_before_start`, so that nobody reads that day as a day it ran (ended early, it is never in
     force: EngagementPartner.in_force_on). One ended already (a replaced partner's, whose last day
     passed) keeps its last day, and its partner, who loses nothing now, is not told, as a cancellation
-    does not tell it either."""
+    does not tell it either. Its people's seats on the team end with it (_partner_seats_end)."""
     running = [contract for contract in contracts if contract.contract_end >= today]
     for contract in contracts:
         contract.ended_before_start = today < contract.contract_start
@@ -1080,7 +1082,51 @@ def _contracts_end(
             contract.replaced_by = replaced_by
             fields.append("replaced_by")
         contract.save(update_fields=fields)
+    _partner_seats_end(contracts, today=today, event=event, user=user)
     _tell_contracts_ended(running, event=event, reason=reason)
+
+
+def _partner_seats_end(contracts: list[EngagementPartner], *, today: datetime.date, event: str, user) -> None:
+    """The seats of the partners' people on the team (PARTNER_TEAM_ROLES) end with the partners' contracts
+    just ended, on the day each contract ended (today, or its last day when it was over already), the row
+    kept and its history saying why: the customer and the other partners read a current team, and the
+    partner no longer sees the engagement (selectors.contracts_opening_engagements_to). A partner still
+    under another contract there that is not over keeps its people's seats."""
+    ended = {(contract.engagement_id, contract.partner_id): contract for contract in contracts}
+    still_on = set(
+        EngagementPartner.objects.filter(
+            engagement_id__in={contract.engagement_id for contract in contracts},
+            partner_id__in={contract.partner_id for contract in contracts},
+            replaced_by__isnull=True,
+            ended_reason="",
+            contract_end__gte=today,
+        ).values_list("engagement_id", "partner_id")
+    )
+    seats = [
+        seat
+        for seat in TeamMember.objects.filter(
+            engagement_id__in={contract.engagement_id for contract in contracts},
+            user__partner_id__in={contract.partner_id for contract in contracts},
+            role__in=PARTNER_TEAM_ROLES,
+            left_on__isnull=True,
+        )
+        .select_for_update(of=("self",))
+        .select_related("engagement__customer", "user")
+        .order_by("pk")
+        if (seat.engagement_id, seat.user.partner_id) in ended.keys() - still_on
+    ]
+    how = {"replaced": "was replaced", "cancelled": "ended with the engagement's cancellation"}
+
+    def contract_of(seat: TeamMember) -> EngagementPartner:
+        return ended[seat.engagement_id, seat.user.partner_id]
+
+    _team_seats_end(
+        seats,
+        lambda seat: f"{contract_of(seat).partner}'s contract {how.get(event, 'ended early')}",
+        user=user,
+        now=timezone.now(),
+        ended_on=lambda seat: contract_of(seat).contract_end,
+    )
 
 
 def _tell_contracts_ended(contracts: list[EngagementPartner], *, event: str, reason: str) -> None:
@@ -1294,7 +1340,7 @@ def engagement_partner_replace(
             if type(error) is DomainError and error.field == "role":  # the role is the old partner's
                 raise DomainError(error.message, field="new_partner") from None
             raise
-        _contracts_end([old], today=today, reason=reason, event="replaced", replaced_by=new)
+        _contracts_end([old], today=today, reason=reason, event="replaced", user=user, replaced_by=new)
     return new
 
 
@@ -1418,17 +1464,19 @@ def team_seats_follow_member(*, user, member, now: datetime.datetime | None = No
 
 
 def _team_seats_end(
-    seats: list[TeamMember], why, *, user, now: datetime.datetime
+    seats: list[TeamMember], why, *, user, now: datetime.datetime, ended_on=None
 ) -> dict[int, datetime.date]:
-    """End `seats` (locked, with their engagement's customer and user) on their customer's today, the row
-    kept and its history saying `why(seat)`; returns that today by customer id."""
+    """End `seats` (locked, with their engagement's customer and user) on their customer's today, or on
+    `ended_on(seat)` when that day came before, the row kept and its history saying `why(seat)`; returns
+    that today by customer id."""
     if not seats:
         return {}
     today_in = todays_in_zones({seat.engagement.customer.time_zone for seat in seats}, now)
     today = {seat.engagement.customer_id: today_in[seat.engagement.customer.time_zone] for seat in seats}
     for seat in seats:
         # Never before joining (a constraint): a seat from a day yet to come ends on that day.
-        seat.left_on = max(seat.joined_on, today[seat.engagement.customer_id])
+        day = today[seat.engagement.customer_id]
+        seat.left_on = max(seat.joined_on, day if ended_on is None else min(day, ended_on(seat)))
         seat.updated_at = now
         seat._change_reason = why(seat)[:100]
     TeamMember.objects.bulk_update(seats, ["left_on", "updated_at"], batch_size=500)
@@ -1529,12 +1577,11 @@ def team_member_add_check(*, user, engagement: Engagement, role: str, member=Non
         _check_staff_role(member, staff_role, "member")
     if role == TeamRole.TAM and (problem := _team_tam_problem(engagement.customer, member)):
         raise DomainError(problem, field="member")
+    # Only a partner whose contract is not over: its people's seats end with it (_partner_seats_end).
     if role in PARTNER_TEAM_ROLES and not (
         member.partner_id
         and engagement.pk is not None
-        and engagement.engagement_partners.filter(
-            partner_id=member.partner_id, replaced_by__isnull=True
-        ).exists()
+        and contracts_opening_engagements_to(member.partner_id).filter(engagement=engagement).exists()
     ):
         raise DomainError(f"{member} does not work for a partner on “{engagement.title}”.", field="member")
     if (
