@@ -21,6 +21,23 @@ class ReasonForm(UnsentDraftMixin, forms.Form):
     )
 
 
+class ContractEndForm(UnsentDraftMixin, forms.Form):
+    """Ending one partner's contract early, on the engagement page: one per contract, told apart by its
+    prefix (contract_end_prefix)."""
+
+    reason = TextareaField(
+        label="Why does the contract end early?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=REASON_MAX_LENGTH,
+        help_text="Recorded with the contract and sent to the partner. Its access to your accounts ends at "
+        "once; the contract's last day becomes today.",
+    )
+
+
+def contract_end_prefix(engaged_pk) -> str:
+    return f"end-contract-{engaged_pk}"
+
+
 class StageAdvanceForm(UnsentDraftMixin, forms.Form):
     # The step the page offered: sent again (a double click, a resubmit, a second tab) the service finds the
     # engagement already past it and refuses, instead of moving it one step further each time.

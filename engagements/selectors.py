@@ -665,6 +665,33 @@ def user_can_revoke_access(user, customer: Customer) -> bool:
     )
 
 
+def user_can_end_contracts(user, customer: Customer) -> bool:
+    """Replace a partner, or end its contract early, and with it the access it holds under it: the
+    customer's own access administrators, who decide who may act in its accounts, and superusers."""
+    return user_can_manage_access(user, customer) or (user_is_signed_in(user) and user.is_superuser)
+
+
+def engaged_partner_end_problem(engaged: EngagementPartner, today: datetime.date) -> str | None:
+    """Why the contract cannot be ended early on the customer's `today`, or None when it can: one replaced,
+    ended already or under a cancelled engagement has nothing left to end."""
+    engagement = engaged.engagement
+    if engaged.is_replaced:
+        return f"{engaged.partner} was already replaced on “{engagement.title}”."
+    if engagement.status == EngagementStatus.CANCELLED:
+        return f"“{engagement.title}” was cancelled."
+    if engaged.is_ended_early:
+        return (
+            f"{engaged.partner}'s contract on “{engagement.title}” was already ended early: "
+            f"{full_stop(engaged.ended_reason)}"
+        )
+    if engaged.contract_end < today:
+        return (
+            f"{engaged.partner}'s contract on “{engagement.title}” already ended on "
+            f"{engaged.contract_end:%-d %b %Y}."
+        )
+    return None
+
+
 def user_can_manage_engagement(user, engagement: Engagement) -> bool:
     """Plan the engagement: its partners, team and purchases. The customer's staff and its AM/SA/TAM."""
     if not user_is_signed_in(user):

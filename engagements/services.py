@@ -71,10 +71,12 @@ from engagements.selectors import (
     access_administrator_links,
     contracts_opening_engagements_to,
     customer_access_administrators,
+    engaged_partner_end_problem,
     engaged_partner_grant_problem,
     foreign_accounts_problem,
     live_grants,
     partner_role_problem,
+    user_can_end_contracts,
     user_can_manage_access,
     user_can_manage_customer,
     user_can_manage_engagement,
@@ -1065,7 +1067,8 @@ def _contracts_end(
     replaced_by: EngagementPartner | None = None,
 ) -> None:
     """End these locked contracts early, their grants already revoked (a contract is never cut short
-    under live access), and tell each partner (`event`: "replaced", by `replaced_by`, or "cancelled").
+    under live access), and tell each partner (`event`: "replaced", by `replaced_by`, "cancelled", or
+    "ended" by the customer alone).
     The last day becomes `today` (the customer's), so every reader of the dates sees it over;
     one not started yet ends on its first day, the earliest a contract can end, and is marked
     `ended_before_start`, so that nobody reads that day as a day it ran (ended early, it is never in
@@ -1130,8 +1133,9 @@ def _partner_seats_end(contracts: list[EngagementPartner], *, today: datetime.da
 
 
 def _tell_contracts_ended(contracts: list[EngagementPartner], *, event: str, reason: str) -> None:
-    """Each partner whose contract ends (`event`: "replaced", or "cancelled" with the engagement) is told
-    once, whether or not it held a grant whose end would have told it too."""
+    """Each partner whose contract ends (`event`: "replaced", "cancelled" with the engagement, or "ended"
+    by the customer without a successor) is told once, whether or not it held a grant whose end would have
+    told it too."""
     if not contracts:
         return
     partners = partner_contacts({contract.partner_id for contract in contracts})
@@ -1156,6 +1160,7 @@ def _tell_contracts_ended(contracts: list[EngagementPartner], *, event: str, rea
                     "customer": engagement.customer,
                     "partner": contacts,
                     "cancelled": event == "cancelled",
+                    "replaced": event == "replaced",
                     "reason": reason,
                     "engagements_path": reverse("engagements:engagement-list"),
                     "pdm_path": contacts.pdm_path_instead_of_staff,
@@ -1302,12 +1307,18 @@ def engagement_partner_replace(
         )
         old.engagement = engagement
         customer = engagement.customer
-        if not (user_can_manage_access(user, customer) or (user.is_authenticated and user.is_superuser)):
+        if not user_can_end_contracts(user, customer):
             raise PermissionDeniedError(
                 f"Only {customer}'s access administrators can replace a partner and its access."
             )
         if old.is_replaced:
             raise ConflictError(f"{old.partner} was already replaced on “{engagement.title}”.")
+        if old.is_ended_early and engagement.status != EngagementStatus.CANCELLED:
+            # Its access is gone and its partner was told why; a successor joins the engagement instead.
+            raise ConflictError(
+                f"{old.partner}'s contract on “{engagement.title}” was already ended early: add the partner "
+                "that takes over the work to the engagement."
+            )
         # A completed project may still be operated under contract, so only cancellation stops this.
         if engagement.status == EngagementStatus.CANCELLED:
             raise ConflictError(f"“{engagement.title}” was cancelled.")
@@ -1342,6 +1353,41 @@ def engagement_partner_replace(
             raise
         _contracts_end([old], today=today, reason=reason, event="replaced", user=user, replaced_by=new)
     return new
+
+
+def engagement_partner_end(*, user, engagement_partner: EngagementPartner, reason: str) -> EngagementPartner:
+    """The customer ends a partner's contract early without naming a successor (it takes the work in
+    house, or the partner already on the role elsewhere takes it over, as when work split by region goes to
+    the other region's partner): in one transaction the contract ends today, as a replaced partner's does,
+    every grant the partner holds under it is revoked with the reason, and the partner is told. Its role on
+    the engagement stays its own (one row per partner and role), over."""
+    reason = _require_reason(reason, "the contract ends early")
+    with transaction.atomic():
+        # Locked in the order engagement_partner_replace takes: an end and a replacement of the same
+        # contract wait for each other, and the second sees the first's.
+        engagement = _lock_engagement(engagement_partner.engagement)
+        engaged = (
+            EngagementPartner.objects.select_for_update(of=("self",))
+            .select_related("partner")
+            .get(pk=engagement_partner.pk)
+        )
+        engaged.engagement = engagement
+        customer = engagement.customer
+        if not user_can_end_contracts(user, customer):
+            raise PermissionDeniedError(
+                f"Only {customer}'s access administrators can end a partner's contract and its access."
+            )
+        today = customer.local_today()
+        problem = engaged_partner_end_problem(engaged, today)
+        if problem:
+            raise ConflictError(problem)
+        now = timezone.now()
+        held = _grants_to_revoke().filter(engagement_partner=engaged, revoked_at__isnull=True)
+        _revoke(held, user=user, reason=f"Contract ended: {reason}", at=now, contract_ended=True)
+        _contracts_end([engaged], today=today, reason=reason, event="ended", user=user)
+        # The engagement lists its partners' contracts (`partners` in the API), so it changed too.
+        Engagement.objects.filter(pk=engagement.pk).update(updated_at=engaged.updated_at)
+    return engaged
 
 
 def _team_tam_problem(customer: Customer, member) -> str | None:

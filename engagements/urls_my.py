@@ -12,6 +12,7 @@ urlpatterns = [
     path("engagements/", views.engagement_list, name="engagement-list"),
     path("engagements/<int:pk>/", views.engagement_detail, name="engagement-detail"),
     path("engagements/<int:pk>/advance/", views.engagement_advance, name="engagement-advance"),
+    path("engagements/<int:pk>/end-contract/", views.engagement_partner_end, name="engagement-partner-end"),
     path("access/", views.access, name="access"),
     path("access/grant/", views.access_grant_create, name="access-grant"),
     path("access/<int:pk>/revoke/", views.access_revoke, name="access-revoke"),

@@ -9,11 +9,17 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from apn_portal.exceptions import DomainError
-from apn_portal.http import form_address, redirect_see_other
+from apn_portal.http import form_address, plain_id, redirect_see_other
 from apn_portal.pages import audience_required, form_error, not_for_you, render_page
 from engagements import selectors, services
 from engagements.choices import STAGE_ORDER, AccessGrantState, EngagementStage
-from engagements.forms import AccessGrantForm, ReasonForm, StageAdvanceForm
+from engagements.forms import (
+    AccessGrantForm,
+    ContractEndForm,
+    ReasonForm,
+    StageAdvanceForm,
+    contract_end_prefix,
+)
 from engagements.models import Customer, access_end_in_words
 
 PER_PAGE = 25
@@ -111,13 +117,27 @@ def _stage_steps(engagement):
     ]
 
 
+def _offer_contract_ends(user, engagement, end_form=None) -> None:
+    """Give each contract `user` may end early now an `end_form`: `end_form` for the one it was sent for
+    (refused, with what was typed), an empty one for the others."""
+    if not selectors.user_can_end_contracts(user, engagement.customer):
+        return
+    today = engagement.customer.local_today()
+    for engaged in engagement.engagement_partners.all():
+        if selectors.engaged_partner_end_problem(engaged, today) is None:
+            prefix = contract_end_prefix(engaged.pk)
+            sent = end_form is not None and end_form.prefix == prefix
+            engaged.end_form = end_form if sent else ContractEndForm(prefix=prefix)
+
+
 @audience_required("customer", "partner", "provider")
-def engagement_detail(request, pk, advance_form=None, status=200):
+def engagement_detail(request, pk, advance_form=None, end_form=None, status=200):
     user = request.user
     engagements = selectors.engagement_detail(user, selectors.engagements_visible_to(user))
     engagement = get_object_or_404(engagements, pk=pk)
     next_stage = selectors.engagement_next_stage_for(user, engagement)
     grants = [grant for engaged in engagement.engagement_partners.all() for grant in engaged.visible_grants]
+    _offer_contract_ends(user, engagement, end_form)
     return render_page(
         request,
         "engagements/engagement_detail.html",
@@ -130,6 +150,7 @@ def engagement_detail(request, pk, advance_form=None, status=200):
             "can_advance": next_stage is not None,
             "next_stage": next_stage,
             "advance_form": advance_form or StageAdvanceForm(initial={"to_stage": next_stage}),
+            "end_form": end_form,
             "section": "engagements",
         },
         status=status,
@@ -174,6 +195,44 @@ def _stale_advance(request, pk, message: str, status: int = 400):
     once more."""
     messages.error(request, message)
     return engagement_detail(request, pk, status=status)
+
+
+@form_address("engagements:engagement-detail")
+@audience_required("customer", "partner", "provider")
+def engagement_partner_end(request, pk):
+    """One partner's contract on the engagement ended early (its form on the engagement page names it in
+    `contract`), with the reason."""
+    engaged = get_object_or_404(
+        selectors.engagement_partners_visible_to(request.user).select_related(
+            "engagement__customer", "partner"
+        ),
+        engagement_id=pk,
+        pk=plain_id(request.POST.get("contract", "")),
+    )
+    customer = engaged.engagement.customer
+    if not selectors.user_can_end_contracts(request.user, customer):
+        return not_for_you(request, f"{customer.name}'s access administrators")
+    form = ContractEndForm(request.POST, prefix=contract_end_prefix(engaged.pk))
+    if form.is_valid():
+        try:
+            services.engagement_partner_end(
+                user=request.user, engagement_partner=engaged, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as error:
+            if error.field != "reason":
+                # Ended or replaced meanwhile, or the engagement cancelled: the page, as it is now, no
+                # longer offers to end it, so it is said above.
+                messages.error(request, error.message)
+                return engagement_detail(request, pk, status=error.status_code)
+            form_error(form, error)
+        else:
+            messages.success(
+                request,
+                f"{engaged.partner.name}'s contract on “{engaged.engagement.title}” has ended, and any "
+                "access it held under it with it.",
+            )
+            return redirect_see_other("engagements:engagement-detail", pk=pk)
+    return engagement_detail(request, pk, end_form=form, status=400)
 
 
 # Access -----------------------------------------------------------------------------------------------

@@ -160,13 +160,15 @@ class _ContractEndingSerializer(serializers.Serializer):
     ended_reason = serializers.CharField(
         source="ended_reason_shown",
         read_only=True,
-        help_text="Why the contract ended early (the partner replaced, or the engagement cancelled while "
-        "it ran), its `contract_end` then the day it ended. Blank for the other partners on the engagement.",
+        help_text="Why the contract ended early (the partner replaced, its contract ended by the customer, "
+        "or the engagement cancelled while it ran), its `contract_end` then the day it ended. Blank for the "
+        "other partners on the engagement.",
     )
     ended_before_start = serializers.BooleanField(
         read_only=True,
-        help_text="True when it ended (replaced, or the engagement cancelled) before its first day: it "
-        "never ran, though its `contract_end` is then its `contract_start`, the earliest a contract can end.",
+        help_text="True when it ended (replaced, ended by the customer, or the engagement cancelled) before "
+        "its first day: it never ran, though its `contract_end` is then its `contract_start`, the earliest a "
+        "contract can end.",
     )
 
 

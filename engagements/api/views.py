@@ -179,7 +179,7 @@ class EngagementViewSet(EngagementsViewSet):
 class EngagementPartnerViewSet(EngagementsViewSet):
     """The partners on an engagement, each in a role under a contract with its first and last day. POST
     puts a partner on an engagement (the customer's decision, or its Account Manager's); `replace/` hands
-    the work to another partner."""
+    the work to another partner; `end/` ends the contract early without one."""
 
     queryset = EngagementPartner.objects.all()
     serializer_class = serializers.EngagementPartnerSerializer
@@ -215,6 +215,28 @@ class EngagementPartnerViewSet(EngagementsViewSet):
             **self.action_payload(serializers.ReplaceSerializer, request),
         )
         return self.action_response(serializers.EngagementPartnerSerializer, new, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="End the contract early",
+        description="The customer ends the partner's contract without naming a successor (it takes the work "
+        "in house, or another partner already on the role takes it over): in one transaction the contract "
+        "ends today in the customer's time zone (one not started yet ends before it starts), every grant "
+        "the partner holds under it is revoked with the reason, and the partner is told. For the customer's "
+        "access administrators. 409 for a contract already ended or replaced, or under a cancelled "
+        "engagement. Returns the ended contract.",
+        request=serializers.RevokeReasonSerializer,
+        responses=serializers.EngagementPartnerSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def end(self, request, pk=None):
+        engaged = self.get_object()
+        ended = services.engagement_partner_end(
+            user=request.user,
+            engagement_partner=engaged,
+            **self.action_payload(serializers.RevokeReasonSerializer, request),
+        )
+        return self.action_response(serializers.EngagementPartnerSerializer, ended)
 
 
 class AccessGrantViewSet(CursorListMixin, EngagementsViewSet):

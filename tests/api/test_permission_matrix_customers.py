@@ -268,6 +268,14 @@ CUSTOMER_CASES = [
         # Replacing ends the old partner's access: the customer's access administrators decide it.
         (401, 201, 403, 404, 403, 404, 404, 403, 404, 404, 201),
     ),
+    (
+        "engagement partner end",
+        "post",
+        lambda w: f"/api/v1/engagement-partners/{w.a.engaged.pk}/end/",
+        lambda w: {"reason": "Taking operations in house"},
+        # As replacing: it ends the partner's access, which the customer's access administrators decide.
+        (401, 200, 403, 404, 403, 404, 404, 403, 404, 404, 200),
+    ),
     # access grants: the customer's access administrators grant; they and the staff looking after the
     # customer revoke; the partner reads its own
     ("access grants list", "get", lambda w: "/api/v1/access-grants/", None, (401, *[200] * 10)),
