@@ -9,6 +9,10 @@ and a grant past it is already not live (engagements.selectors.live_grants) and 
 recording it dates the end, frees its role to be granted again, and tells both sides. It runs hourly:
 access ends at a moment, not on a day.
 
+A contract that runs out writes nothing either: the same check ends the team seats of the partner's people
+once its last day is over in the customer's time zone, on that day (services._partner_seats_end, as when a
+contract ends early), unless the partner holds another contract there that is not over.
+
 Before that, both sides are warned, WARNING_DAYS before the end (access_grants_warn_ending): the partner
 so that its engineers' work does not stop unannounced, the customer's access administrators because only
 they can grant it again. A grant too short to need a warning gets none as it is made, and a grant whose
@@ -24,7 +28,11 @@ from apn_portal.checks.results import CheckResult, batched
 from apn_portal.checks.selectors import check_last_state
 from apn_portal.text import plural
 from engagements.models import AccessGrant
-from engagements.services import access_grants_end_expired, access_grants_warn_ending
+from engagements.services import (
+    access_grants_end_expired,
+    access_grants_warn_ending,
+    partner_seats_end_of_contracts_run_out,
+)
 
 BATCH = 500
 CHANGE_REASON = "By the scheduled check access_grant_expiry"
@@ -36,7 +44,8 @@ WARNING_DAYS = (7, 1)
     "access_grant_expiry",
     order=40,
     description="Access grants past their expiry or their contract's end recorded as expired; customer and "
-    "partner warned 7 days and 1 day before, and told.",
+    "partner warned 7 days and 1 day before, and told; the team seats of partners whose contracts ran out "
+    "ended.",
 )
 def access_grant_expiry_check(*, today: datetime.date) -> CheckResult:
     result = CheckResult()
@@ -57,6 +66,11 @@ def access_grant_expiry_check(*, today: datetime.date) -> CheckResult:
             f"Recorded {plural(len(expired), 'access grant')} as expired (its end or its contract's last "
             f"day passed), for {plural(customers, 'customer')}."
         )
+    # A contract running out writes nothing: its partner's people leave the team when its last day is over.
+    seats = partner_seats_end_of_contracts_run_out()
+    if seats:
+        result.add("team_seats_ended", seats)
+        result.note(f"Ended {plural(seats, 'team seat')} of partners whose contracts ran out.")
     # A warning with nobody to send it to (nobody at the partner or the customer) stores nothing, so it
     # is due again next hour: the last run's list lets the operator read it as a warning once, not hourly.
     warned, warnings, nobody_to_warn = access_grants_warn_ending(

@@ -1089,7 +1089,7 @@ def _contracts_end(
     _tell_contracts_ended(running, event=event, reason=reason)
 
 
-def _partner_seats_end(contracts: list[EngagementPartner], *, today: datetime.date, event: str, user) -> None:
+def _partner_seats_end(contracts: list[EngagementPartner], *, today: datetime.date, event: str, user) -> int:
     """The seats of the partners' people on the team (PARTNER_TEAM_ROLES) end with the partners' contracts
     just ended, on the day each contract ended (today, or its last day when it was over already), the row
     kept and its history saying why: the customer and the other partners read a current team, and the
@@ -1118,7 +1118,11 @@ def _partner_seats_end(contracts: list[EngagementPartner], *, today: datetime.da
         .order_by("pk")
         if (seat.engagement_id, seat.user.partner_id) in ended.keys() - still_on
     ]
-    how = {"replaced": "was replaced", "cancelled": "ended with the engagement's cancellation"}
+    how = {
+        "replaced": "was replaced",
+        "cancelled": "ended with the engagement's cancellation",
+        "ran_out": "ran out",
+    }
 
     def contract_of(seat: TeamMember) -> EngagementPartner:
         return ended[seat.engagement_id, seat.user.partner_id]
@@ -1130,6 +1134,50 @@ def _partner_seats_end(contracts: list[EngagementPartner], *, today: datetime.da
         now=timezone.now(),
         ended_on=lambda seat: contract_of(seat).contract_end,
     )
+    return len(seats)
+
+
+def partner_seats_end_of_contracts_run_out(*, now: datetime.datetime | None = None) -> int:
+    """The seats of a partner's people on the team end with its contracts that ran out, as with those ended
+    early (_partner_seats_end): a contract whose last day passed in its customer's time zone (it lasts
+    until midnight there, as access_deadline) writes nothing as it runs out, so the hourly check
+    (access_grant_expiry) calls this. Each seat ends on its contract's last day, by nobody's hand; a
+    partner still under another contract there that is not over keeps its people's seats. An ended seat
+    is not looked at again, so running it twice, or after missed hours, ends each seat once. Returns how
+    many seats ended."""
+    open_seat = TeamMember.objects.filter(
+        engagement_id=OuterRef("engagement_id"),
+        user__partner_id=OuterRef("partner_id"),
+        role__in=PARTNER_TEAM_ROLES,
+        left_on__isnull=True,
+    )
+    zones = (
+        Customer.objects.filter(engagements__team_members__left_on__isnull=True)
+        .order_by()
+        .values_list("time_zone", flat=True)
+        .distinct()
+    )
+    zones_on: dict[datetime.date, list[str]] = {}
+    for zone, today in todays_in_zones(zones, now).items():
+        zones_on.setdefault(today, []).append(zone)
+    ended = 0
+    with transaction.atomic():
+        for today, zones_today in zones_on.items():
+            ran_out = list(
+                EngagementPartner.objects.filter(
+                    Exists(open_seat),
+                    engagement__customer__time_zone__in=zones_today,
+                    replaced_by__isnull=True,
+                    ended_reason="",
+                    contract_end__lt=today,
+                )
+                .select_related("partner")
+                # The latest last day last: a partner's seats end with the last of its contracts there.
+                .order_by("contract_end", "pk")
+            )
+            if ran_out:
+                ended += _partner_seats_end(ran_out, today=today, event="ran_out", user=None)
+    return ended
 
 
 def _tell_contracts_ended(contracts: list[EngagementPartner], *, event: str, reason: str) -> None:
