@@ -995,9 +995,24 @@ def engagement_status_change(*, user, engagement: Engagement, status: str, reaso
 
 
 def _check_partner_not_there(engagement, partner, role) -> None:
-    if engagement.engagement_partners.filter(partner=partner, role=role, replaced_by__isnull=True).exists():
-        label = PartnerRole(role).label.lower() if role in PartnerRole.values else role
-        raise ConflictError(f"{partner} is already {label} on “{engagement.title}”.", field="partner")
+    held = engagement.engagement_partners.filter(partner=partner, role=role, replaced_by__isnull=True).first()
+    if held is None:
+        return
+    label = PartnerRole(role).label.lower() if role in PartnerRole.values else role
+    if held.is_ended_early or held.contract_end < engagement.customer.local_today():
+        # Its row keeps the role (engagement_partner_once_per_role): over, not "already" there.
+        ended = (
+            f"ended before it started ({held.contract_start:%-d %b %Y})"
+            if held.ended_before_start
+            else f"ended on {held.contract_end:%-d %b %Y}"
+        )
+        raise ConflictError(
+            f"{partner}'s earlier contract as {label} on “{engagement.title}” {ended}, and for now a partner "
+            f"cannot take the same role twice on one engagement: put the new work on a new engagement for "
+            f"{engagement.customer}.",
+            field="partner",
+        )
+    raise ConflictError(f"{partner} is already {label} on “{engagement.title}”.", field="partner")
 
 
 def _partner_join(
