@@ -20,6 +20,6 @@ class SupportConfig(AppConfig):
         signals.connect()
 
         from apn_portal.outbox.services import outbox_readers_register
-        from support.selectors import user_sees_case
+        from support.selectors import case_readers
 
-        outbox_readers_register(CASE_READERS, user_sees_case)
+        outbox_readers_register(CASE_READERS, case_readers)

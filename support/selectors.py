@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
 from apn_portal.accounts.models import role_holders_condition
-from apn_portal.accounts.selectors import user_is_signed_in
+from apn_portal.accounts.selectors import role_names_loaded, user_is_signed_in
 from apn_portal.text import full_stop, short_list
 from engagements.choices import AccessScope
 from engagements.models import AwsAccount, Customer, todays_in_zones
@@ -674,10 +674,40 @@ def cases_visible_to(user) -> QuerySet[SupportCase]:
 
 
 def user_sees_case(case_id: int, user) -> bool:
-    """Whether `user` may read the case now (cases_visible_to): whom its emails may still reach, when
-    queued and again when sent (the outbox's "support-case" readers, registered in SupportConfig.ready),
-    so a partner the customer no longer lets see the case hears nothing more of it."""
+    """Whether `user` may read the case now (cases_visible_to): whom its emails may still reach when
+    queued (and, as case_readers answers, when sent), so a partner the customer no longer lets see the
+    case hears nothing more of it."""
     return cases_visible_to(user).filter(pk=case_id).exists()
+
+
+def case_readers(case_id: int, users) -> set[int]:
+    """The pks of those of `users` who may read the case now (cases_visible_to): whom an email about it
+    may still reach when it is sent (the outbox's "support-case" readers, registered in
+    SupportConfig.ready). One query asks it of all of them at once, so sending to a partner's twenty staff
+    costs what sending to one does: the rule is asked once per organisation (a customer's or a partner's
+    people all read what their organisation reads), and once per member of the provider's staff who does
+    not work on every case (whose cases are their own customers' and designations')."""
+    users = role_names_loaded([user for user in users if user_is_signed_in(user)])
+    everyone, asked, reading_as = set(), {}, {}
+    for user in users:
+        if user_sees_all_support(user):
+            everyone.add(user.pk)
+            continue
+        if user.customer_id:
+            name = f"customer_{user.customer_id}"
+        elif user.partner_id:
+            name = f"partner_{user.partner_id}"
+        elif user.is_provider_staff:
+            name = f"staff_{user.pk}"
+        else:
+            continue
+        reading_as[user.pk] = name
+        if name not in asked:
+            asked[name] = Exists(cases_visible_to(user).filter(pk=OuterRef("pk")))
+    if not asked:
+        return everyone
+    reads = SupportCase.objects.filter(pk=case_id).annotate(**asked).values(*asked).first() or {}
+    return everyone | {pk for pk, name in reading_as.items() if reads.get(name)}
 
 
 def _applying_subscription_is(at: datetime.datetime, account=None, **conditions) -> Q:

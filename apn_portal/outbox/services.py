@@ -8,7 +8,6 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -138,29 +137,31 @@ def _otherwise(addresses: list[str] | None) -> list[str] | None:
     return sorted({address for address in addresses or () if address}) or None
 
 
-# Who may read a record a message tells of (its `readers`, "<kind>:<pk>"), by kind: may_read(pk, user),
-# registered by the record's app (outbox_readers_register, from its AppConfig.ready).
-_READERS: dict[str, Callable[[int, Any], bool]] = {}
+# Who may read a record a message tells of (its `readers`, "<kind>:<pk>"), by kind: readers(pk, users), the
+# pks of those of `users` who may, registered by the record's app (outbox_readers_register, from its
+# AppConfig.ready).
+_READERS: dict[str, Callable[[int, list], set[int]]] = {}
 
 
-def outbox_readers_register(kind: str, may_read: Callable[[int, Any], bool]) -> None:
+def outbox_readers_register(kind: str, readers: Callable[[int, list], set[int]]) -> None:
     """Name the rule by which a message naming `kind:<pk>` in its `readers` is sent, when it is sent, only
-    to those of its recorded people (recipients_from) for whom may_read(pk, user) still holds: the app's
-    own rule for who reads that record (its selector), which the outbox cannot import."""
-    _READERS[kind] = may_read
+    to those of its recorded people (recipients_from) whose pks readers(pk, users) answers: the app's own
+    rule for who reads that record (its selector), which the outbox cannot import. It is given all of a
+    message's people at once, so that it may answer for them in a few queries, however many they are."""
+    _READERS[kind] = readers
 
 
 def _still_reading(readers: str, addresses: dict[str, str]) -> set[str]:
     """Those of `addresses` ({address: organisation key}) held there by an active person who may still
     read the record `readers` names."""
     kind, _, pk = readers.partition(":")
-    may_read = _READERS[kind]
-    reading = set()
-    for user in get_user_model().objects.filter(is_active=True, email__in=list(addresses)):
-        organisation = _organisation_key(user.partner_id, user.customer_id, user.is_staff)
-        if addresses[user.email] == organisation and may_read(int(pk), user):
-            reading.add(user.email)
-    return reading
+    holding = [
+        user
+        for user in get_user_model().objects.filter(is_active=True, email__in=list(addresses))
+        if addresses[user.email] == _organisation_key(user.partner_id, user.customer_id, user.is_staff)
+    ]
+    reading = _READERS[kind](int(pk), holding) if holding else set()
+    return {user.email for user in holding if user.pk in reading}
 
 
 def _still_theirs(message: OutboxMessage, addresses: list[str] | None = None) -> tuple[list[str], list[str]]:
