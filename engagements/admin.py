@@ -1051,10 +1051,16 @@ class EngagementPartnerAdmin(
         ("contract_start", "contract_end"),
         ("territory", "business_function"),
         "replaced_by",
-        ("ended_reason", "ended_before_start"),
+        ("ended_reason", "ended_before_start", "ended_by_cancellation"),
         "added_by",
     )
-    readonly_fields = ("replaced_by", "ended_reason", "ended_before_start", "added_by")
+    readonly_fields = (
+        "replaced_by",
+        "ended_reason",
+        "ended_before_start",
+        "ended_by_cancellation",
+        "added_by",
+    )
     # The partner's access grants hang on this contract: another partner, role or engagement here would
     # hand them over unseen, and a shorter contract would cut under them. Replacing the partner (which
     # revokes its access, with the reason) is the customer's decision, through its replacement service.

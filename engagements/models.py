@@ -380,6 +380,11 @@ class EngagementPartner(TimeStampedModel):
         help_text="Ended (replaced, or its engagement cancelled) before its first day: it never ran, "
         "though its last day then reads as its first.",
     )
+    ended_by_cancellation = models.BooleanField(
+        default=False,
+        help_text="Ended by its engagement's cancellation, in force until then (not one ended early "
+        "before it): its partner keeps the cancelled engagement in its history.",
+    )
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

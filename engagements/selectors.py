@@ -133,8 +133,9 @@ def contracts_opening_engagements_to(partner_id: int) -> QuerySet[EngagementPart
     not started yet included, whose partner was told it is on the engagement. A former contractor then
     reads nothing more of the engagement, however its contract ended: ran out, replaced or ended early.
     Its history stays only where the contract ended with the engagement itself: in force on the day it
-    completed (EngagementPartner.in_force_on), or ended by its cancellation (_contracts_end; one already
-    over by then was not). One query, for the days it is in the time zones of the partner's customers."""
+    completed (EngagementPartner.in_force_on), or ended by its cancellation (`ended_by_cancellation`,
+    which _contracts_end records; one already over by then, ended early or run out, was not). One query,
+    for the days it is in the time zones of the partner's customers."""
     zones = (
         Customer.objects.filter(engagements__engagement_partners__partner_id=partner_id)
         .order_by()
@@ -154,7 +155,7 @@ def contracts_opening_engagements_to(partner_id: int) -> QuerySet[EngagementPart
     )
     return EngagementPartner.objects.filter(
         (Q(ended_reason="") & (not_past | completed_under_it))
-        | (~Q(ended_reason="") & Q(engagement__status=EngagementStatus.CANCELLED)),
+        | Q(ended_by_cancellation=True, engagement__status=EngagementStatus.CANCELLED),
         partner_id=partner_id,
         replaced_by__isnull=True,
     )

@@ -978,7 +978,8 @@ def engagement_status_change(*, user, engagement: Engagement, status: str, reaso
             # their partners told of the cancellation, grant or none.
             running = list(
                 locked.engagement_partners.select_for_update(of=("self",))
-                .filter(replaced_by__isnull=True, contract_end__gte=today)
+                # One ended early is over, even one whose last day (its first, not started) is still to come.
+                .filter(replaced_by__isnull=True, ended_reason="", contract_end__gte=today)
                 .select_related("partner")
                 .order_by("pk")
             )
@@ -1095,7 +1096,9 @@ def _contracts_end(
         contract.ended_before_start = today < contract.contract_start
         contract.contract_end = min(contract.contract_end, max(today, contract.contract_start))
         contract.ended_reason = reason
-        fields = ["contract_end", "ended_reason", "ended_before_start", "updated_at"]
+        # What keeps the cancelled engagement in the partner's history (contracts_opening_engagements_to).
+        contract.ended_by_cancellation = event == "cancelled"
+        fields = ["contract_end", "ended_reason", "ended_before_start", "ended_by_cancellation", "updated_at"]
         if replaced_by is not None:
             contract.replaced_by = replaced_by
             fields.append("replaced_by")
