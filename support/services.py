@@ -928,7 +928,7 @@ def support_case_reply_submit(
                 dedupe_key=f"support-case-reply:{reply.pk}",
                 subject=f"Case #{case.pk} answered: {case.subject}",
                 template="emails/support/case_answered",
-                context={"reply": reply},
+                context={"reply": {"author": str(reply.author), "side": reply.side, "body": reply.body}},
             )
     return reply, True
 
@@ -942,10 +942,24 @@ def _tell_requester(case: SupportCase, user, *, dedupe_key: str, subject: str, t
     A partner's people who opened it are told only while they may still read it (selectors.user_sees_case),
     now and again when the email goes out (its `readers`): once the customer no longer lets their partner
     see the case (it replaced the partner, or the grant it was opened under ended), the customer's own
-    people who hear of its partners' access are told instead, and nothing more of it reaches the partner."""
+    people who hear of its partners' access are told instead, and nothing more of it reaches the partner.
+
+    Its body is written when it is sent (`context`, as JSON: render_when_sent), to whoever it goes to then:
+    the requester, greeted by name, or, sent to the customer's people instead, without the partner's
+    user's name, as they read it when it is queued straight to them."""
     opener = case.opened_by
     if opener.pk == user.pk or not opener.is_active:
         return
+    context = {
+        "case": {
+            "pk": case.pk,
+            "subject": case.subject,
+            "status": case.status,
+            "status_label": case.get_status_display(),
+            "handling_partner": {"name": case.handling_partner.name} if case.handling_partner_id else None,
+        },
+        **context,
+    }
     readers = f"{CASE_READERS}:{case.pk}"
     instead = []
     if opener.partner_id:
@@ -963,9 +977,10 @@ def _tell_requester(case: SupportCase, user, *, dedupe_key: str, subject: str, t
                         readers=readers,
                         subject=subject,
                         template=template,
-                        context={"case": case, "requester": None, **context},
+                        context={"requester": None, **context},
                     )
-                ]
+                ],
+                render_when_sent=True,
             )
             return
     if not opener.email:
@@ -984,9 +999,10 @@ def _tell_requester(case: SupportCase, user, *, dedupe_key: str, subject: str, t
                 otherwise_for_customer=case.customer_id if instead else None,
                 subject=subject,
                 template=template,
-                context={"case": case, "requester": opener, **context},
+                context={"requester": {"first_name": opener.first_name}, **context},
             )
-        ]
+        ],
+        render_when_sent=True,
     )
 
 
@@ -1163,7 +1179,7 @@ def support_case_status_change(*, user, case: SupportCase, status: str) -> Suppo
                 dedupe_key=f"support-case-status:{case.pk}:{case.steps}",
                 subject=f"Case #{case.pk} {about}: {case.subject}",
                 template="emails/support/case_status_changed",
-                context={"changed_by": user},
+                context={"changed_by": str(user)},
             )
     return case
 

@@ -298,12 +298,14 @@ def _schedule_delivery(message_id: int) -> None:
     task_publish(outbox_deliver, (message_id,), unsent=f"outbox message {message_id}")
 
 
-def outbox_message_bodies(message: OutboxMessage) -> tuple[str, str]:
+def outbox_message_bodies(message: OutboxMessage, *, sent_instead: bool = False) -> tuple[str, str]:
     """The message's text and HTML bodies: as stored, or, for one rendered when sent and not sent yet,
-    rendered now from its template and context."""
+    rendered now from its template and context; `sent_instead` (in that context too) when it goes to its
+    otherwise_to, who read a body written for them rather than for whom it was meant (a partner's user,
+    greeted by name)."""
     if not message.template or message.body_text:
         return message.body_text, message.body_html
-    context = {**(message.context or {}), "portal_url": settings.PORTAL_URL}
+    context = {**(message.context or {}), "portal_url": settings.PORTAL_URL, "sent_instead": sent_instead}
     return (
         render_to_string(f"{message.template}.txt", context),
         render_to_string(f"{message.template}.html", context),
@@ -352,7 +354,7 @@ def outbox_deliver_message(message_id: int) -> bool:
         try:
             # Rendering is part of the attempt: a template that fails is retried (once fixed) like a
             # mail server that is down, and the message stays visible in the admin meanwhile.
-            body_text, body_html = outbox_message_bodies(message)
+            body_text, body_html = outbox_message_bodies(message, sent_instead=bool(instead))
             email = EmailMultiAlternatives(
                 subject=message.subject,
                 body=body_text,
@@ -487,7 +489,9 @@ def outbox_email_enqueue_many(emails: list[OutboxEmail], *, render_when_sent: bo
 
     With `render_when_sent`, each email's context is stored as JSON (so it may hold only strings, numbers,
     booleans, None, lists and dicts) and its bodies are rendered when it is sent, by the delivery task:
-    queuing then costs a small row per email instead of two template renders and a few kilobytes.
+    queuing then costs a small row per email instead of two template renders and a few kilobytes. Sent to
+    its `otherwise_to` instead, it is rendered with `sent_instead` true in its context, so it may speak to
+    them rather than to whom it was for (one rendered when queued says the same to either).
     """
     unique: dict[str, tuple[OutboxEmail, list[str]]] = {}
     untold: list[str] = []

@@ -94,6 +94,40 @@ def test_an_answer_waiting_in_the_outbox_when_the_grant_ends_goes_to_the_custome
     assert "may no longer read what it tells of" in message.last_error
 
 
+def test_news_waiting_when_the_grant_ends_reads_to_the_customer_as_written_for_them(
+    alpha, partner_case, engineer
+):
+    # Queued for the partner's user who opened the case, greeted by name; sent to the customer's access
+    # administrator instead, who did not open it and reads what an email queued straight to them says.
+    alpha.partner_user.first_name = "Petra"
+    alpha.partner_user.save()
+    services.support_case_reply(user=engineer, case=partner_case, body=SECRET)
+    services.support_case_status_change(user=engineer, case=partner_case, status=CaseStatus.RESOLVED)
+    revoke(alpha)
+    mail.outbox.clear()
+    outbox_flush()
+
+    told = sent_to(alpha.admin.email)
+    assert len(told) == 2
+    for email in told:
+        assert email.body.startswith("Hello,\n"), email.body
+        assert "Petra" not in email.body and "Petra" not in email.alternatives[0][0]
+    answered = next(email for email in told if "answered" in email.subject)
+    assert f'of support answered your support case #{partner_case.pk}, "Disk full"' in answered.body
+    assert SECRET in answered.body
+
+
+def test_the_partner_still_let_in_is_greeted_by_name(alpha, partner_case, engineer):
+    alpha.partner_user.first_name = "Petra"
+    alpha.partner_user.save()
+    services.support_case_reply(user=engineer, case=partner_case, body=SECRET)
+    mail.outbox.clear()
+    outbox_flush()
+
+    (email,) = sent_to(alpha.partner_user.email)
+    assert email.body.startswith("Hello Petra,\n")
+
+
 def test_a_breach_email_waiting_when_the_reseller_loses_the_account_goes_to_the_desk(
     alpha, reseller, engineer, settings
 ):

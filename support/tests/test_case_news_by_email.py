@@ -9,6 +9,7 @@ import time_machine
 
 from apn_portal.exceptions import ConflictError
 from apn_portal.outbox.models import OutboxMessage
+from apn_portal.outbox.services import outbox_message_bodies
 from support import services
 from support.choices import CaseStatus
 from tests.factories import SupportSubscriptionFactory
@@ -55,9 +56,9 @@ def test_the_customer_who_opened_the_case_is_told_of_each_answer_with_its_text(
     email = OutboxMessage.objects.get(dedupe_key=f"support-case-reply:{first.pk}")
     assert email.to == [alpha.staff.email]
     assert f"#{business_case.pk}" in email.subject and "Site down" in email.subject
-    assert "Restart the load balancer." in email.body_text
-    assert f"/my/support/cases/{business_case.pk}/" in email.body_text
-    assert f"/my/support/cases/{business_case.pk}/" in email.body_html
+    assert "Restart the load balancer." in outbox_message_bodies(email)[0]
+    assert f"/my/support/cases/{business_case.pk}/" in outbox_message_bodies(email)[0]
+    assert f"/my/support/cases/{business_case.pk}/" in outbox_message_bodies(email)[1]
 
 
 def test_the_customers_own_replies_tell_nobody(alpha, business_case):
@@ -90,8 +91,8 @@ def test_the_customer_is_told_once_when_support_resolves_the_case(alpha, busines
     assert email.dedupe_key == f"support-case-status:{business_case.pk}:{resolved.steps}"
     assert email.to == [alpha.staff.email]
     assert f"#{business_case.pk}" in email.subject and "resolved" in email.subject
-    assert "Resolved" in email.body_text
-    assert f"/my/support/cases/{business_case.pk}/" in email.body_html
+    assert "Resolved" in outbox_message_bodies(email)[0]
+    assert f"/my/support/cases/{business_case.pk}/" in outbox_message_bodies(email)[1]
 
 
 def test_a_case_resolved_reopened_and_resolved_again_is_told_twice(alpha, business_case, engineer):
@@ -123,15 +124,17 @@ def test_the_customer_is_told_when_support_waits_on_them_and_nobody_else_is(alph
     assert email.to == [alpha.staff.email]
     assert email.subject == f"Case #{business_case.pk} waits for your reply: Site down"
     assert (
-        f'Your support case #{business_case.pk}, "Site down", is now waiting on customer' in email.body_text
+        f'Your support case #{business_case.pk}, "Site down", is now waiting on customer'
+        in outbox_message_bodies(email)[0]
     )
-    assert f"{engineer} is waiting for your reply: the case goes back to them when you answer" in (
-        email.body_text
+    assert (
+        f"{engineer} is waiting for your reply: the case goes back to them when you answer"
+        in (outbox_message_bodies(email)[0])
     )
-    assert "Reply on the case: http" in email.body_text
-    assert f"/my/support/cases/{business_case.pk}/" in email.body_text
-    assert f"{engineer} is waiting for your reply" in email.body_html
-    assert f"/my/support/cases/{business_case.pk}/" in email.body_html
+    assert "Reply on the case: http" in outbox_message_bodies(email)[0]
+    assert f"/my/support/cases/{business_case.pk}/" in outbox_message_bodies(email)[0]
+    assert f"{engineer} is waiting for your reply" in outbox_message_bodies(email)[1]
+    assert f"/my/support/cases/{business_case.pk}/" in outbox_message_bodies(email)[1]
 
 
 def test_each_wait_on_the_customer_is_told_and_a_retry_of_one_is_not(alpha, business_case, engineer):
@@ -152,7 +155,7 @@ def test_each_wait_on_the_customer_is_told_and_a_retry_of_one_is_not(alpha, busi
     waits = emails("support-case-status:")
     assert len(waits) == 2
     assert all(email.to == [alpha.staff.email] for email in waits)
-    assert all("is waiting for your reply" in email.body_text for email in waits)
+    assert all("is waiting for your reply" in outbox_message_bodies(email)[0] for email in waits)
     # Besides them, the answer alone: one email for each of support's steps, none for the customer's.
     assert OutboxMessage.objects.count() == 3
 
@@ -169,7 +172,7 @@ def test_the_reselling_partner_waiting_on_the_customer_tells_them(alpha, reselle
 
     (email,) = OutboxMessage.objects.all()
     assert email.to == [alpha.staff.email]
-    assert f"{reseller.user} is waiting for your reply" in email.body_text
+    assert f"{reseller.user} is waiting for your reply" in outbox_message_bodies(email)[0]
 
 
 def test_moving_a_case_back_in_progress_tells_nobody(alpha, business_case, engineer):
