@@ -726,15 +726,16 @@ def engagement_next_stage_for(user, engagement: Engagement) -> EngagementStage |
 
 
 def user_can_work_on_engagement(user, engagement: Engagement) -> bool:
-    """Move the engagement along (stages, completion): also the consulting partner that leads it."""
+    """Move the engagement along (stages, completion): also the consulting partner that leads it, under a
+    contract not over (contracts_opening_engagements_to): not one replaced, ended early or run out."""
     if user_can_manage_engagement(user, engagement):
         return True
     return bool(
         user_is_signed_in(user)
         and user.partner_id
-        and engagement.engagement_partners.filter(
-            partner_id=user.partner_id, role=PartnerRole.CONSULTING_LEAD, replaced_by__isnull=True
-        ).exists()
+        and contracts_opening_engagements_to(user.partner_id)
+        .filter(engagement=engagement, role=PartnerRole.CONSULTING_LEAD)
+        .exists()
     )
 
 

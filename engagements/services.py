@@ -889,8 +889,9 @@ def engagement_stage_advance(
 def engagement_complete(
     *, user, engagement: Engagement, completed_on: datetime.date | None = None, summary: str = ""
 ) -> Engagement:
-    """Close a finished engagement. The consulting partner that led it gets an unvalidated customer
-    reference, which its PDM can validate toward its tier."""
+    """Close a finished engagement. The consulting partner that led it to the end (its contract in force on
+    the day it completed) gets an unvalidated customer reference, which its PDM can validate toward its
+    tier."""
     with transaction.atomic():
         locked = _lock_engagement(engagement)
         if not user_can_work_on_engagement(user, locked):
@@ -914,11 +915,17 @@ def engagement_complete(
                 f"({last_step.reached_on:%d %b %Y}).",
                 field="completed_on",
             )
-        lead = (
-            locked.engagement_partners.filter(role=PartnerRole.CONSULTING_LEAD, replaced_by__isnull=True)
-            .select_related("partner")
-            .order_by("-contract_start", "-id")
-            .first()
+        # The lead that delivered the work: in force on the day it completed, as the partner that keeps the
+        # engagement in its history (contracts_opening_engagements_to), not one replaced or ended early.
+        lead = next(
+            (
+                engaged
+                for engaged in locked.engagement_partners.filter(role=PartnerRole.CONSULTING_LEAD)
+                .select_related("partner")
+                .order_by("-contract_start", "-id")
+                if engaged.in_force_on(completed_on)
+            ),
+            None,
         )
         if lead is not None:
             products = locked.marketplace_subscriptions.values_list("product", flat=True)

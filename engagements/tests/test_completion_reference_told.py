@@ -1,14 +1,19 @@
 """Completing an engagement registers an unvalidated reference for its consulting lead: its PDM is told of
 it, as when the partner's staff register one on /my/references/, unless the PDM completed it."""
 
+import datetime
+
 import pytest
 from django.urls import reverse
 
+from apn_portal.exceptions import PermissionDeniedError
 from apn_portal.outbox.models import OutboxMessage
 from engagements import services
-from tests.factories import PdmFactory
+from tests.factories import EngagementPartnerFactory, PartnerFactory, PdmFactory
 
 pytestmark = pytest.mark.django_db
+
+DAY = datetime.timedelta(days=1)
 
 
 @pytest.fixture
@@ -46,3 +51,43 @@ def test_without_a_lead_there_is_no_reference_and_nobody_is_told(alpha, pdm):
     done = services.engagement_complete(user=alpha.admin, engagement=alpha.engagement)
     assert done.customer_reference is None
     assert not OutboxMessage.objects.filter(dedupe_key__startswith="customer-reference:").exists()
+
+
+def test_a_lead_the_customer_ended_early_gets_no_reference_and_its_pdm_is_not_asked_to_validate_one(
+    alpha, pdm
+):
+    services.engagement_partner_end(
+        user=alpha.admin, engagement_partner=alpha.engaged, reason="We take the work in house"
+    )
+    done = services.engagement_complete(user=alpha.admin, engagement=alpha.engagement)
+    assert done.customer_reference is None
+    assert not OutboxMessage.objects.filter(dedupe_key__startswith="customer-reference:").exists()
+
+
+def test_the_lead_in_force_on_the_day_it_completed_gets_the_reference(alpha, pdm):
+    services.engagement_partner_end(
+        user=alpha.admin, engagement_partner=alpha.engaged, reason="We take the work in house"
+    )
+    successor = EngagementPartnerFactory(
+        engagement=alpha.engagement, partner=PartnerFactory(name="Successor Cloud"), role="consulting_lead"
+    )
+    done = services.engagement_complete(user=alpha.admin, engagement=alpha.engagement)
+    assert done.customer_reference.partner == successor.partner
+    assert done.customer_reference.launched_on == alpha.customer.local_today()
+
+
+def test_a_lead_whose_contract_ran_out_before_it_completed_gets_no_reference(alpha, pdm):
+    today = alpha.customer.local_today()
+    alpha.grant.delete()  # access never outlasts the contract
+    alpha.engaged.contract_start, alpha.engaged.contract_end = today - 60 * DAY, today - 2 * DAY
+    alpha.engaged.save()
+    done = services.engagement_complete(user=alpha.admin, engagement=alpha.engagement)
+    assert done.customer_reference is None
+
+
+def test_the_partner_of_a_lead_ended_early_can_no_longer_complete_the_engagement(alpha, pdm):
+    services.engagement_partner_end(
+        user=alpha.admin, engagement_partner=alpha.engaged, reason="We take the work in house"
+    )
+    with pytest.raises(PermissionDeniedError, match="You cannot complete “Alpha Migration”"):
+        services.engagement_complete(user=alpha.partner_user, engagement=alpha.engagement)
