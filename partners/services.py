@@ -330,7 +330,7 @@ def _partner_type_change_obstacles(partner: Partner, partner_type: str, to_tier:
     application, a customer's engagement), so none is undone here on the PDM's behalf."""
     # Engagements build on partners: read their rules when asked, not when this module loads.
     from engagements.choices import CLOSED_ENGAGEMENT_STATUSES
-    from engagements.selectors import partner_role_problem
+    from engagements.selectors import contracts_opening_engagements_to, partner_role_problem
     from partners.services_records import partner_categories_check
 
     label = PartnerType(partner_type).label
@@ -369,8 +369,9 @@ def _partner_type_change_obstacles(partner: Partner, partner_type: str, to_tier:
         obstacles.append(f"remove its consulting categories ({', '.join(categories)})")
     # The roles it holds now, asked of the partner as it would be: the same rule that adding it asks.
     candidate = Partner(pk=partner.pk, name=partner.name, partner_type=partner_type, tier_id=partner.tier_id)
+    # A contract that is over (replaced, ended early or run out) is no role it holds.
     roles = (
-        partner.engagements.filter(replaced_by__isnull=True)
+        contracts_opening_engagements_to(partner.pk)
         .exclude(engagement__status__in=CLOSED_ENGAGEMENT_STATUSES)
         .select_related("engagement__customer")
         .order_by("engagement__title", "role", "pk")
@@ -378,8 +379,6 @@ def _partner_type_change_obstacles(partner: Partner, partner_type: str, to_tier:
     refused_roles: dict[str, bool] = {}
     held = []
     for engaged in roles:
-        if engaged.contract_end < engaged.engagement.customer.local_today():
-            continue  # a contract that has ended is no role it holds
         if engaged.role not in refused_roles:
             refused_roles[engaged.role] = partner_role_problem(candidate, engaged.role) is not None
         if refused_roles[engaged.role]:

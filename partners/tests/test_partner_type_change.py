@@ -11,6 +11,7 @@ from django.utils import timezone
 from apn_portal.exceptions import ConflictError, DomainError, PermissionDeniedError
 from apn_portal.webhooks.models import WebhookDelivery
 from apn_portal.webhooks.services import webhook_endpoint_create
+from engagements.services import engagement_partner_end
 from partners.choices import EnrollmentStatus, PartnerType, TierChangeSource
 from partners.models import ConsultingCategory, Partner, PartnerSearchEntry, TierChange
 from partners.services import partner_tier_change, partner_type_change
@@ -18,6 +19,7 @@ from tests.api.conftest import api_client
 from tests.factories import (
     ApprovedEnrollmentFactory,
     ContactRequestFactory,
+    CustomerUserFactory,
     EngagementFactory,
     EngagementPartnerFactory,
     PartnerFactory,
@@ -233,6 +235,19 @@ def test_ended_enrollments_and_roles_stand_in_nobodys_way(partner, pdm):
         contract_start=today - datetime.timedelta(days=60),
         contract_end=today - datetime.timedelta(days=2),
     )
+
+    partner_type_change(user=pdm, partner=partner, partner_type=TECHNOLOGY, reason="Wrong type.")
+
+    partner.refresh_from_db()
+    assert partner.partner_type == TECHNOLOGY
+
+
+def test_a_role_the_customer_ended_early_stands_in_nobodys_way(partner, pdm):
+    engaged = EngagementPartnerFactory(
+        partner=partner, engagement=EngagementFactory(title="Data centre exit")
+    )
+    admin = CustomerUserFactory(customer=engaged.engagement.customer, access_admin=True)
+    engagement_partner_end(user=admin, engagement_partner=engaged, reason="We take the work in house")
 
     partner_type_change(user=pdm, partner=partner, partner_type=TECHNOLOGY, reason="Wrong type.")
 
