@@ -2364,11 +2364,10 @@ def professional_services_add_check(
     if bought_by == ServicesBuyer.PARTNER:
         if buying_partner is None:
             raise DomainError("Name the partner that buys the services.", field="buying_partner")
+        # Under a contract not over: one replaced, ended early or run out buys nothing more for it.
         if (
             engagement.pk is None
-            or not engagement.engagement_partners.filter(
-                partner=buying_partner, replaced_by__isnull=True
-            ).exists()
+            or not contracts_opening_engagements_to(buying_partner.pk).filter(engagement=engagement).exists()
         ):
             raise DomainError(f"{buying_partner} is not on “{engagement.title}”.", field="buying_partner")
     if not _may_buy_services(user, engagement, bought_by, buying_partner):

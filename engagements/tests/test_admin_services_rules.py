@@ -115,6 +115,19 @@ def test_professional_services_added_in_the_admin_are_held_to_the_services_rules
     assert not ProfessionalServicesEngagement.objects.exists()
 
 
+def test_a_partner_whose_contract_was_ended_early_no_longer_buys_services_for_it(client, alpha):
+    services.engagement_partner_end(
+        user=alpha.admin, engagement_partner=alpha.engaged, reason="We take the work in house"
+    )
+    client.force_login(alpha.account_manager)
+    response = client.post(
+        _url("professionalservicesengagement", "add"),
+        _services_form(alpha.engagement, bought_by="partner", buying_partner=alpha.partner.pk),
+    )
+    assert _errors(response)["buying_partner"] == [f"{alpha.partner} is not on “{alpha.engagement.title}”."]
+    assert not ProfessionalServicesEngagement.objects.exists()
+
+
 def test_the_consultant_of_services_added_in_the_admin_joins_the_team(client, alpha):
     consultant = SolutionsArchitectFactory()
     client.force_login(alpha.account_manager)
