@@ -883,9 +883,11 @@ def engagement_timeline(engagement: Engagement) -> list[TimelineEntry]:
         if engaged.ended_before_start:
             # It never joined: the day it was to start is all its story, its last day (that same day,
             # the earliest a contract can end) no end of work.
-            ended = (
-                f"was handed to {engaged.replaced_by.partner}" if engaged.replaced_by_id else "was cancelled"
-            )
+            # Cancelled only with its engagement: one the customer ended early was ended, nothing cancelled.
+            if engaged.replaced_by_id:
+                ended = f"was handed to {engaged.replaced_by.partner}"
+            else:
+                ended = "was cancelled" if engaged.ended_by_cancellation else "was ended"
             entries.append(
                 TimelineEntry(
                     engaged.contract_start, f"{engaged.partner}'s contract {ended} before it started{reason}"

@@ -254,6 +254,20 @@ def test_the_page_ends_the_contract_and_shows_it_ended(client, alpha, regions):
     assert AccessGrant.objects.get(pk=alpha.grant.pk).revoked_at is not None
 
 
+def test_the_page_says_a_contract_ended_before_it_started_ended_not_cancelled(client, alpha):
+    start = alpha.customer.local_today() + 10 * DAY
+    alpha.engaged.contract_start = start
+    alpha.engaged.save()
+    _end(alpha, reason="Changed our mind")
+
+    client.force_login(alpha.admin)
+    page = " ".join(unescape(re.sub(r"<[^>]+>", " ", _page(client, alpha).content.decode())).split())
+    # The engagement goes on: the customer ended this contract, nobody cancelled anything.
+    assert f"Was to start {start:%-d %b %Y}; ended before it started: Changed our mind" in page
+    assert "Alpha Partners Ltd's contract was ended before it started: Changed our mind" in page
+    assert "cancelled before it started" not in page
+
+
 def test_the_page_keeps_bad_input_with_the_message_beside_the_field(client, alpha):
     client.force_login(alpha.admin)
     url = reverse("engagements:engagement-partner-end", args=[alpha.engagement.pk])
