@@ -133,9 +133,11 @@ def contracts_opening_engagements_to(partner_id: int) -> QuerySet[EngagementPart
     not started yet included, whose partner was told it is on the engagement. A former contractor then
     reads nothing more of the engagement, however its contract ended: ran out, replaced or ended early.
     Its history stays only where the contract ended with the engagement itself: in force on the day it
-    completed (EngagementPartner.in_force_on), or ended by its cancellation (`ended_by_cancellation`,
-    which _contracts_end records; one already over by then, ended early or run out, was not). One query,
-    for the days it is in the time zones of the partner's customers."""
+    completed, it delivered the project, whether it then ran out, was ended early or replaced (its dates
+    still hold that day, where one ended before it or before its first day does not), or ended by its
+    cancellation (`ended_by_cancellation`, which _contracts_end records; one already over by then, ended
+    early or run out, was not). One query, for the days it is in the time zones of the partner's
+    customers."""
     zones = (
         Customer.objects.filter(engagements__engagement_partners__partner_id=partner_id)
         .order_by()
@@ -148,16 +150,24 @@ def contracts_opening_engagements_to(partner_id: int) -> QuerySet[EngagementPart
     not_past = Q(pk__in=[])
     for today, zones_today in zones_on.items():
         not_past |= Q(engagement__customer__time_zone__in=zones_today, contract_end__gte=today)
+    # It delivered the project, however its contract ended since (ran out, ended early or replaced): one
+    # ended later still has that day within its dates, one ended before it (or before its first day) not.
     completed_under_it = Q(
         engagement__status=EngagementStatus.COMPLETED,
+        ended_before_start=False,
         contract_start__lte=F("engagement__completed_on"),
         contract_end__gte=F("engagement__completed_on"),
     )
     return EngagementPartner.objects.filter(
-        (Q(ended_reason="") & (not_past | completed_under_it))
-        | Q(ended_by_cancellation=True, engagement__status=EngagementStatus.CANCELLED),
+        # A replaced contract has an ended_reason (engagement_partner_replacement_has_reason).
+        (Q(ended_reason="") & not_past)
+        | completed_under_it
+        | Q(
+            ended_by_cancellation=True,
+            engagement__status=EngagementStatus.CANCELLED,
+            replaced_by__isnull=True,
+        ),
         partner_id=partner_id,
-        replaced_by__isnull=True,
     )
 
 

@@ -194,6 +194,37 @@ def test_the_lead_of_a_completed_engagement_keeps_it_in_its_history_after_its_co
     assert _what_the_partner_reads(PartnerUserFactory(partner=gone_before.partner), engagement) == UNSEEN
 
 
+def test_partners_that_delivered_a_completed_engagement_keep_it_however_their_contracts_ended_since():
+    engagement = EngagementFactory(title="Finished migration")
+    admin = CustomerUserFactory(customer=engagement.customer, access_admin=True)
+    today = engagement.customer.local_today()
+    lead, operator, let_go = (
+        EngagementPartnerFactory(
+            engagement=engagement, role=role, contract_start=today - 100 * DAY, contract_end=today + 100 * DAY
+        )
+        for role in ("consulting_lead", "managed_service", "technology")
+    )
+    with time_machine.travel(timezone.now() - 30 * DAY):
+        services.engagement_partner_end(user=admin, engagement_partner=let_go, reason="Not needed")
+    services.engagement_complete(user=admin, engagement=engagement, completed_on=today - 20 * DAY)
+    # Operated under contract after completion, then the customer ended or handed on the contracts.
+    services.engagement_partner_end(user=admin, engagement_partner=operator, reason="In house")
+    services.engagement_partner_replace(
+        user=admin,
+        engagement_partner=lead,
+        new_partner=PartnerFactory(name="Next Lead"),
+        reason="Cheaper offer",
+        contract_end=today + 300 * DAY,
+    )
+
+    # The engagement's partners as the API lists them: not the replaced lead, but its successor.
+    successor = EngagementPartner.objects.get(engagement=engagement, replaced_by__isnull=True, role=lead.role)
+    seen = _seen(engagement, *(contract.partner.slug for contract in (operator, let_go, successor)))
+    for delivered in (lead, operator):
+        assert _what_the_partner_reads(PartnerUserFactory(partner=delivered.partner), engagement) == seen
+    assert _what_the_partner_reads(PartnerUserFactory(partner=let_go.partner), engagement) == UNSEEN
+
+
 def test_a_partner_whose_contract_the_cancellation_ended_keeps_it_and_one_over_before_does_not():
     engagement = EngagementFactory(title="Cancelled migration")
     today = engagement.customer.local_today()
