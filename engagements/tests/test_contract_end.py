@@ -180,6 +180,21 @@ def test_a_contract_not_started_yet_ends_before_it_starts(alpha):
     assert f"It was to start on {start:%-d %b %Y}: it will not start." in text
 
 
+def test_cancelling_the_engagement_the_day_a_contract_was_ended_early_leaves_that_contract_as_it_was(alpha):
+    PartnerUserFactory(partner=alpha.partner, email="desk@alpha-partners.example")
+    ended = _end(alpha, reason="In house")
+
+    services.engagement_status_change(
+        user=alpha.admin, engagement=alpha.engagement, status="cancelled", reason="Budget cut"
+    )
+
+    # Its last day is today, still to run out: the cancellation neither rewrites why nor tells it again.
+    stored = EngagementPartner.objects.get(pk=ended.pk)
+    assert (stored.ended_reason, stored.ended_by_cancellation) == ("In house", False)
+    told = OutboxMessage.objects.filter(dedupe_key__startswith=f"engagement-partner-ended:{ended.pk}:")
+    assert list(told.values_list("dedupe_key", flat=True)) == [f"engagement-partner-ended:{ended.pk}:ended"]
+
+
 # The API ----------------------------------------------------------------------------------------------
 
 
