@@ -377,8 +377,8 @@ class EngagementPartner(TimeStampedModel):
     ended_reason = models.TextField(blank=True, help_text="Why the contract ended early.")
     ended_before_start = models.BooleanField(
         default=False,
-        help_text="Ended (replaced, or its engagement cancelled) before its first day: it never ran, "
-        "though its last day then reads as its first.",
+        help_text="Ended (replaced, ended early by the customer, or its engagement cancelled) before its "
+        "first day: it never ran, though its last day then reads as its first.",
     )
     ended_by_cancellation = models.BooleanField(
         default=False,
@@ -427,8 +427,9 @@ class EngagementPartner(TimeStampedModel):
 
     @property
     def is_ended_early(self) -> bool:
-        """Replaced, or ended with its engagement's cancellation: over whatever its dates say, so one
-        cancelled before it started (its last day is then its first) is never in force on that day."""
+        """Replaced, ended early by the customer, or ended with its engagement's cancellation: over
+        whatever its dates say, so one ended before it started (its last day is then its first) is never in
+        force on that day."""
         return self.is_replaced or bool(self.ended_reason)
 
     def in_force_on(self, day: datetime.date) -> bool:
