@@ -1355,6 +1355,24 @@ def _revoke(
     return [*revoked, *expired]
 
 
+def _contract_locked_to_end(user, engagement_partner: EngagementPartner, doing: str) -> EngagementPartner:
+    """The contract, locked with its engagement, for its customer's access administrator to replace or end
+    (`doing` says which, in the refusal). The engagement (after its customer) first, as
+    engagement_partner_add locks it: an add, a replacement and an end touching the same contract or
+    bringing in the same partner wait for each other, so the second sees the first's work."""
+    engagement = _lock_engagement(engagement_partner.engagement)
+    contract = (
+        EngagementPartner.objects.select_for_update(of=("self",))
+        .select_related("partner")
+        .get(pk=engagement_partner.pk)
+    )
+    contract.engagement = engagement
+    customer = engagement.customer
+    if not user_can_end_contracts(user, customer):
+        raise PermissionDeniedError(f"Only {customer}'s access administrators can {doing}.")
+    return contract
+
+
 def engagement_partner_replace(
     *,
     user,
@@ -1369,21 +1387,8 @@ def engagement_partner_replace(
     then be granted access)."""
     reason = _require_reason(reason, "the partner is replaced")
     with transaction.atomic():
-        # The engagement (after its customer) first, as engagement_partner_add locks it: an add and a
-        # replace bringing in the same partner wait for each other, so the second sees the first's
-        # contract and is refused.
-        engagement = _lock_engagement(engagement_partner.engagement)
-        old = (
-            EngagementPartner.objects.select_for_update(of=("self",))
-            .select_related("partner")
-            .get(pk=engagement_partner.pk)
-        )
-        old.engagement = engagement
-        customer = engagement.customer
-        if not user_can_end_contracts(user, customer):
-            raise PermissionDeniedError(
-                f"Only {customer}'s access administrators can replace a partner and its access."
-            )
+        old = _contract_locked_to_end(user, engagement_partner, "replace a partner and its access")
+        engagement, customer = old.engagement, old.engagement.customer
         if old.is_replaced:
             raise ConflictError(f"{old.partner} was already replaced on “{engagement.title}”.")
         if old.is_ended_early and engagement.status != EngagementStatus.CANCELLED:
@@ -1436,20 +1441,8 @@ def engagement_partner_end(*, user, engagement_partner: EngagementPartner, reaso
     the engagement stays its own (one row per partner and role), over."""
     reason = _require_reason(reason, "the contract ends early")
     with transaction.atomic():
-        # Locked in the order engagement_partner_replace takes: an end and a replacement of the same
-        # contract wait for each other, and the second sees the first's.
-        engagement = _lock_engagement(engagement_partner.engagement)
-        engaged = (
-            EngagementPartner.objects.select_for_update(of=("self",))
-            .select_related("partner")
-            .get(pk=engagement_partner.pk)
-        )
-        engaged.engagement = engagement
-        customer = engagement.customer
-        if not user_can_end_contracts(user, customer):
-            raise PermissionDeniedError(
-                f"Only {customer}'s access administrators can end a partner's contract and its access."
-            )
+        engaged = _contract_locked_to_end(user, engagement_partner, "end a partner's contract and its access")
+        customer = engaged.engagement.customer
         today = customer.local_today()
         problem = engaged_partner_end_problem(engaged, today)
         if problem:
@@ -1459,7 +1452,7 @@ def engagement_partner_end(*, user, engagement_partner: EngagementPartner, reaso
         _revoke(held, user=user, reason=f"Contract ended: {reason}", at=now, contract_ended=True)
         _contracts_end([engaged], today=today, reason=reason, event="ended", user=user)
         # The engagement lists its partners' contracts (`partners` in the API), so it changed too.
-        Engagement.objects.filter(pk=engagement.pk).update(updated_at=engaged.updated_at)
+        Engagement.objects.filter(pk=engaged.engagement_id).update(updated_at=engaged.updated_at)
     return engaged
 
 
