@@ -224,14 +224,14 @@ class ShortfallSerializer(serializers.Serializer):
 
 
 class TierEvaluationSerializer(serializers.Serializer):
-    current_tier = TierBriefSerializer()
-    qualified_tier = TierBriefSerializer()
-    next_tier = TierBriefSerializer(allow_null=True)
-    meets_current_tier = serializers.BooleanField()
-    qualifies_for_more = serializers.BooleanField()
-    metrics = serializers.DictField(child=serializers.IntegerField())
-    current_tier_shortfalls = ShortfallSerializer(many=True)
-    next_tier_shortfalls = ShortfallSerializer(many=True)
+    current_tier = TierBriefSerializer(source="evaluation.current_tier")
+    qualified_tier = TierBriefSerializer(source="evaluation.qualified_tier")
+    next_tier = TierBriefSerializer(source="evaluation.next_tier", allow_null=True)
+    meets_current_tier = serializers.BooleanField(source="evaluation.meets_current_tier")
+    qualifies_for_more = serializers.BooleanField(source="evaluation.qualifies_for_more")
+    metrics = serializers.DictField(source="evaluation.metrics", child=serializers.IntegerField())
+    current_tier_shortfalls = ShortfallSerializer(source="evaluation.current_tier_shortfalls", many=True)
+    next_tier_shortfalls = ShortfallSerializer(source="evaluation.next_tier_shortfalls", many=True)
     grace_started_on = serializers.DateField(
         source="outlook.grace_started_on",
         allow_null=True,
@@ -260,9 +260,6 @@ class EvaluationRead:
 
     evaluation: TierEvaluation
     outlook: TierOutlook
-
-    def __getattr__(self, name):
-        return getattr(self.evaluation, name)
 
 
 class TierChangeSerializer(serializers.ModelSerializer):
