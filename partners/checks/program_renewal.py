@@ -9,14 +9,13 @@ is enforced.
 - An approved enrollment whose program needs a tier the partner no longer holds is revoked once the
   partner has been below that tier for the tier's grace period, counted from its last tier change; it
   is told when the enrollment starts to be at risk, and when it is revoked. One that expires before
-  that day expires instead (it cannot be renewed below the minimum tier), and its warning says so.
+  that day expires instead (it cannot be renewed below the minimum tier), and its warning, its expiry
+  email and its status_reason say so.
 """
 
 import datetime
 from collections import defaultdict
 
-from django.db.models import CharField, Value
-from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from apn_portal.checks.registry import scheduled_check
@@ -71,22 +70,35 @@ def _expire(today: datetime.date, result: CheckResult, touched_partners: set[int
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        # Locked, then changed in one statement that tests its condition again: an enrollment renewed
-        # meanwhile keeps its new dates and its status.
+        # Locked, then read again: an enrollment renewed meanwhile keeps its new dates and its status.
         batch = list(
-            due.select_for_update(of=("self",)).filter(pk__in=ids).select_related("program", "partner")
+            due.select_for_update(of=("self",))
+            .filter(pk__in=ids)
+            .select_related("program__minimum_tier", "partner__tier")
         )
-        ProgramEnrollment.objects.filter(pk__in=[e.pk for e in batch]).update(
-            status=EnrollmentStatus.EXPIRED,
-            status_reason=Concat(
-                Value("Expired on "), Cast("expires_on", CharField()), Value(": not renewed in time.")
-            ),
-            updated_at=now,
-        )
+        if not batch:
+            continue
+        # Those whose partner is below the program's minimum tier could not be renewed, as their warning
+        # said: the rule that warned them, read as on the earliest last day among them (it leaves out an
+        # enrollment past its expiry, which is all of these by now).
+        blocked = {
+            item.enrollment.pk
+            for item in enrollments_short_of_minimum_tier(
+                ProgramEnrollment.objects.filter(pk__in=[e.pk for e in batch]),
+                min(e.expires_on for e in batch),
+            )
+        }
         for enrollment in batch:
             enrollment.status = EnrollmentStatus.EXPIRED
-            enrollment.status_reason = f"Expired on {enrollment.expires_on.isoformat()}: not renewed in time."
+            enrollment.status_reason = f"Expired on {enrollment.expires_on.isoformat()}: " + (
+                f"it could not be renewed, as the partner holds {enrollment.partner.tier.name} and the "
+                f"program requires {enrollment.program.minimum_tier.name}."
+                if enrollment.pk in blocked
+                else "not renewed in time."
+            )
             enrollment.updated_at = now
+            enrollment.renewal_blocked = enrollment.pk in blocked
+        ProgramEnrollment.objects.bulk_update(batch, ["status", "status_reason", "updated_at"])
         ProgramEnrollment.history.bulk_history_create(
             batch, update=True, default_change_reason=CHANGE_REASON, default_date=now
         )
@@ -105,6 +117,7 @@ def _expire(today: datetime.date, result: CheckResult, touched_partners: set[int
         subject=lambda e, name: f"{name}: {e.program.name} expired on {e.expires_on:%d %b %Y}",
         template="emails/checks/enrollment_expired",
         result=result,
+        extra=lambda e: {"renewal_blocked": e.renewal_blocked},
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.db.models.signals import pre_save
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apn_portal.checks.models import CheckRunStatus
@@ -229,6 +230,72 @@ def test_an_enrollment_that_expires_before_its_revocation_day_is_warned_of_its_e
     assert enrollment.status == EnrollmentStatus.EXPIRED
     assert expired.changed["enrollments_expired"] == 1
     assert not run_on(datetime.date(2026, 6, 30)).changed.get("enrollments_revoked")
+
+
+def test_an_enrollment_that_expired_below_its_minimum_tier_is_told_why_it_could_not_be_renewed(
+    partner, client
+):
+    # Warned on 1 Apr that it expires on 1 May and cannot be renewed below Select, it expired; the expiry
+    # email, the page's reason and the webhook said only that it was "not renewed in time".
+    enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2026, 5, 1))
+    webhook_endpoint_create(
+        user=SuperUserFactory(),
+        url="http://127.0.0.1:8151/hook",
+        events=["enrollment.expired"],
+        secret="s3cret-for-tests-0123456789",
+    )
+    _move(partner, "registered", datetime.date(2026, 4, 1))
+    run_on(datetime.date(2026, 4, 1))
+
+    run_on(datetime.date(2026, 5, 2))
+
+    why = "It could not be renewed because Acme Cloud holds Registered and the program requires Select."
+    [told] = OutboxMessage.objects.filter(dedupe_key=f"enrollment-expired:{enrollment.pk}")
+    assert "validation expired on 1 May 2026" in " ".join(told.body_text.split())
+    assert why in " ".join(told.body_text.split())
+    assert why in " ".join(told.body_html.split())
+    assert "once Acme Cloud holds Select again" in " ".join(told.body_text.split())
+    reason = (
+        "Expired on 2026-05-01: it could not be renewed, as the partner holds Registered and the program "
+        "requires Select."
+    )
+    enrollment.refresh_from_db()
+    assert enrollment.status_reason == reason
+    [announced] = WebhookDelivery.objects.filter(event="enrollment.expired")
+    assert announced.payload["data"]["status_reason"] == reason
+    client.force_login(PartnerUserFactory(partner=partner))
+    with on(datetime.date(2026, 5, 2)):
+        page = client.get(reverse("my:programs")).content.decode()
+    assert reason in " ".join(page.split())
+
+
+def test_an_enrollment_that_expired_at_or_above_its_minimum_tier_is_told_only_it_was_not_renewed(partner):
+    # Select, the program's minimum, when it expired: nothing stood in the way of a renewal.
+    enrollment = enroll(partner, slug="databases", expires_on=datetime.date(2026, 5, 1))
+
+    run_on(datetime.date(2026, 5, 2))
+
+    told = OutboxMessage.objects.get(dedupe_key=f"enrollment-expired:{enrollment.pk}")
+    assert "could not be renewed" not in told.body_text and "could not be renewed" not in told.body_html
+    assert "To hold it again, apply for the program anew; your Partner" in " ".join(told.body_text.split())
+    enrollment.refresh_from_db()
+    assert enrollment.status_reason == "Expired on 2026-05-01: not renewed in time."
+
+
+def test_expiring_enrollments_below_their_minimum_tier_costs_the_same_queries_however_many(partner):
+    def expire(count: int) -> int:
+        for _ in range(count):
+            with on(START):
+                short = PartnerFactory(tier=tier(slug="select"), pdm=partner.pdm)
+                PartnerUserFactory(partner=short)
+            enroll(short, slug="databases", expires_on=datetime.date(2026, 5, 1))
+            _move(short, "registered", datetime.date(2026, 4, 1))
+        with CaptureQueriesContext(connection) as queries:
+            run = run_on(datetime.date(2026, 5, 2))
+        assert run.changed["enrollments_expired"] == count
+        return len(queries)
+
+    assert expire(1) == expire(3)
 
 
 def test_an_enrollment_that_expires_on_its_revocation_day_is_revoked_that_day_as_warned(partner):
