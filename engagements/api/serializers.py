@@ -170,6 +170,12 @@ class _ContractEndingSerializer(serializers.Serializer):
         "its first day: it never ran, though its `contract_end` is then its `contract_start`, the earliest a "
         "contract can end.",
     )
+    ended_by_cancellation = serializers.BooleanField(
+        read_only=True,
+        help_text="True when its engagement's cancellation ended it (in force until then, its `ended_reason` "
+        "the cancellation's). False otherwise: one the customer ended early or replaced, before the "
+        "engagement was cancelled, has an `ended_reason` too.",
+    )
 
 
 class EngagedPartnerBriefSerializer(_ContractEndingSerializer, serializers.ModelSerializer):
@@ -185,6 +191,7 @@ class EngagedPartnerBriefSerializer(_ContractEndingSerializer, serializers.Model
             "contract_end",
             "ended_reason",
             "ended_before_start",
+            "ended_by_cancellation",
         ]
         read_only_fields = fields
 
@@ -301,9 +308,17 @@ class EngagementPartnerSerializer(
             "replaced_by",
             "ended_reason",
             "ended_before_start",
+            "ended_by_cancellation",
             *TIMESTAMPS,
         ]
-        read_only_fields = ["id", "replaced_by", "ended_reason", "ended_before_start", *TIMESTAMPS]
+        read_only_fields = [
+            "id",
+            "replaced_by",
+            "ended_reason",
+            "ended_before_start",
+            "ended_by_cancellation",
+            *TIMESTAMPS,
+        ]
         validators = []  # the service answers a duplicate with 409 and says which role is taken
 
 

@@ -7,6 +7,7 @@ import datetime
 
 import pytest
 import time_machine
+import yaml
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -239,3 +240,28 @@ def test_the_engagements_partners_say_a_contract_never_started_as_its_own_resour
         for pk in expected:
             contract = api.get(f"/api/v1/engagement-partners/{pk}/").json()
             assert expected[pk] == (contract["ended_before_start"], contract["ended_reason"])
+
+
+def test_the_api_says_which_contract_the_cancellation_ended_and_which_the_customer_ended_before_it(alpha):
+    """Both end that day with an `ended_reason`: only `ended_by_cancellation` tells an integrator that the
+    engagement's cancellation ended one, and the customer the other early, before it was cancelled."""
+    earlier = EngagementPartnerFactory(
+        engagement=alpha.engagement, partner=PartnerFactory(name="Earlier Ltd"), role=PartnerRole.RESELLER
+    )
+    services.engagement_partner_end(user=alpha.admin, engagement_partner=earlier, reason="In house")
+
+    _cancel(alpha)
+
+    expected = {alpha.engaged.pk: True, earlier.pk: False}
+    api = _api(alpha.admin)
+    for pk, by_cancellation in expected.items():
+        assert (
+            api.get(f"/api/v1/engagement-partners/{pk}/").json()["ended_by_cancellation"] is by_cancellation
+        )
+    listed = api.get("/api/v1/engagement-partners/").json()["results"]
+    assert {contract["id"]: contract["ended_by_cancellation"] for contract in listed} == expected
+    briefs = api.get(f"/api/v1/engagements/{alpha.engagement.pk}/").json()["partners"]
+    assert {brief["id"]: brief["ended_by_cancellation"] for brief in briefs} == expected
+    schemas = yaml.safe_load(api.get("/api/v1/schema/").content)["components"]["schemas"]
+    for name in ("EngagementPartner", "EngagedPartnerBrief"):
+        assert schemas[name]["properties"]["ended_by_cancellation"]["readOnly"] is True
