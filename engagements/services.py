@@ -1002,6 +1002,13 @@ def engagement_status_change(*, user, engagement: Engagement, status: str, reaso
 # Partners and the team --------------------------------------------------------------------------------
 
 
+def _contract_over_in_words(held: EngagementPartner) -> str:
+    """When a contract that is over ended, for a refusal: one that never ran has no day it ended."""
+    if held.ended_before_start:
+        return f"ended before it started ({held.contract_start:%-d %b %Y})"
+    return f"ended on {held.contract_end:%-d %b %Y}"
+
+
 def _check_partner_not_there(engagement, partner, role) -> None:
     held = engagement.engagement_partners.filter(partner=partner, role=role, replaced_by__isnull=True).first()
     if held is None:
@@ -1009,11 +1016,7 @@ def _check_partner_not_there(engagement, partner, role) -> None:
     label = PartnerRole(role).label.lower() if role in PartnerRole.values else role
     if held.is_ended_early or held.contract_end < engagement.customer.local_today():
         # Its row keeps the role (engagement_partner_once_per_role): over, not "already" there.
-        ended = (
-            f"ended before it started ({held.contract_start:%-d %b %Y})"
-            if held.ended_before_start
-            else f"ended on {held.contract_end:%-d %b %Y}"
-        )
+        ended = _contract_over_in_words(held)
         raise ConflictError(
             f"{partner}'s earlier contract as {label} on “{engagement.title}” {ended}, and for now a partner "
             f"cannot take the same role twice on one engagement: put the new work on a new engagement for "
@@ -2357,12 +2360,24 @@ def professional_services_add_check(
     if bought_by == ServicesBuyer.PARTNER:
         if buying_partner is None:
             raise DomainError("Name the partner that buys the services.", field="buying_partner")
+        not_on = f"{buying_partner} is not on “{engagement.title}”."
+        if engagement.pk is None:
+            raise DomainError(not_on, field="buying_partner")
         # Under a contract not over: one replaced, ended early or run out buys nothing more for it.
-        if (
-            engagement.pk is None
-            or not contracts_opening_engagements_to(buying_partner.pk).filter(engagement=engagement).exists()
-        ):
-            raise DomainError(f"{buying_partner} is not on “{engagement.title}”.", field="buying_partner")
+        if not contracts_opening_engagements_to(buying_partner.pk).filter(engagement=engagement).exists():
+            # One that was on it is told when its contract ended, not that it never was: its last
+            # contract there, one that ran before one that never did.
+            held = (
+                engagement.engagement_partners.filter(partner=buying_partner)
+                .order_by("ended_before_start", "-contract_end", "-pk")
+                .first()
+            )
+            raise DomainError(
+                not_on
+                if held is None
+                else f"{buying_partner}'s contract on “{engagement.title}” {_contract_over_in_words(held)}.",
+                field="buying_partner",
+            )
     if not _may_buy_services(user, engagement, bought_by, buying_partner):
         raise PermissionDeniedError(f"You cannot buy Professional Services for “{engagement.title}”.")
     if consultant is not None and not consultant.is_provider_staff:

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from engagements import services
-from engagements.choices import ServicesBuyer
+from engagements.choices import PartnerRole, ServicesBuyer
 from engagements.models import (
     AccessGrant,
     Engagement,
@@ -18,11 +18,13 @@ from engagements.models import (
     TeamMember,
 )
 from engagements.selectors import customers_visible_to
-from tests.factories import PartnerFactory, SolutionsArchitectFactory, TamFactory
+from tests.factories import EngagementPartnerFactory, PartnerFactory, SolutionsArchitectFactory, TamFactory
 
 from .test_admin_isolation import _change_form as _page_form
 
 pytestmark = pytest.mark.django_db
+
+DAY = datetime.timedelta(days=1)
 
 BUYING_REFUSAL = (
     "Who bought these services, for which engagement, and their consultant stay as recorded: record "
@@ -124,7 +126,45 @@ def test_a_partner_whose_contract_was_ended_early_no_longer_buys_services_for_it
         _url("professionalservicesengagement", "add"),
         _services_form(alpha.engagement, bought_by="partner", buying_partner=alpha.partner.pk),
     )
-    assert _errors(response)["buying_partner"] == [f"{alpha.partner} is not on “{alpha.engagement.title}”."]
+    assert _errors(response)["buying_partner"] == [
+        f"{alpha.partner}'s contract on “{alpha.engagement.title}” ended on "
+        f"{alpha.customer.local_today():%-d %b %Y}."
+    ]
+    assert not ProfessionalServicesEngagement.objects.exists()
+
+
+def test_a_partner_refused_for_a_contract_over_is_told_when_it_ended_not_that_it_was_never_on_it(
+    client, alpha
+):
+    today = alpha.customer.local_today()
+    ran_out = EngagementPartnerFactory(
+        engagement=alpha.engagement,
+        partner=PartnerFactory(name="Blue Harbor Cloud"),
+        role=PartnerRole.RESELLER,
+        contract_start=today - 120 * DAY,
+        contract_end=today - 3 * DAY,
+    )
+    never_ran = EngagementPartnerFactory(
+        engagement=alpha.engagement,
+        partner=PartnerFactory(name="Later Tech"),
+        role=PartnerRole.TECHNOLOGY,
+        contract_start=today + 10 * DAY,
+        contract_end=today + 100 * DAY,
+    )
+    services.engagement_partner_end(user=alpha.admin, engagement_partner=never_ran, reason="Not needed")
+    client.force_login(alpha.account_manager)
+    refusals = {
+        ran_out.partner: "Blue Harbor Cloud's contract on “Alpha Migration” ended on "
+        f"{today - 3 * DAY:%-d %b %Y}.",
+        never_ran.partner: "Later Tech's contract on “Alpha Migration” ended before it started "
+        f"({today + 10 * DAY:%-d %b %Y}).",
+    }
+    for partner, refusal in refusals.items():
+        response = client.post(
+            _url("professionalservicesengagement", "add"),
+            _services_form(alpha.engagement, bought_by="partner", buying_partner=partner.pk),
+        )
+        assert _errors(response)["buying_partner"] == [refusal]
     assert not ProfessionalServicesEngagement.objects.exists()
 
 
