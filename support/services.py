@@ -533,11 +533,22 @@ def _cases_follow_partner_led_support(cases: QuerySet, *, user, why, now) -> lis
             # read as "not led" when they are NULL (an account without a reseller).
             .exclude(pk__in=still_led.values("pk"))
             .select_for_update(of=("self",))
-            .select_related("handling_partner", "account", "customer")
+            .select_related("handling_partner", "account", "customer", "plan")
             .order_by("pk")
         )
         if not leaving:
             return []
+        # An urgent case is told to whom now answers it, as one opened for the provider (the TAM) or passed
+        # on to it is: not first by its breach email. One the partner passed on was told then already.
+        urgent = [
+            case
+            for case in leaving
+            if case.severity in URGENT_SEVERITIES
+            and case.escalated_at is None
+            and case.status not in DONE_CASE_STATUSES
+        ]
+        # Read before the partner leaves the case: `why` may be asked by its partner.
+        partners = {case.pk: (case.handling_partner.name, why(case)) for case in urgent}
 
         def side(case: SupportCase) -> str:
             if user is not None and user.customer_id == case.customer_id:
@@ -558,9 +569,20 @@ def _cases_follow_partner_led_support(cases: QuerySet, *, user, why, now) -> lis
         SupportCase.objects.filter(pk__in=[case.pk for case in leaving]).update(
             handling_partner=None, escalated_at=None, steps=F("steps") + 1, updated_at=now
         )
-    for case in leaving:
-        case.handling_partner, case.escalated_at, case.updated_at = None, None, now
-        case.steps += 1
+        for case in leaving:
+            case.handling_partner, case.escalated_at, case.updated_at = None, None, now
+            case.steps += 1
+        _email_provider_answers(
+            urgent,
+            # A case leaves its partner once (none is handed to a partner after it was opened): told once.
+            dedupe_key=lambda case: f"support-case-to-provider:{case.pk}",
+            subject=lambda case: (
+                f"No longer with {partners[case.pk][0]}: case #{case.pk} "
+                f"({case.get_severity_display()}) for {case.customer.name}"
+            ),
+            context=lambda case: dict(zip(("partner", "why"), partners[case.pk], strict=True)),
+            actor=user,
+        )
     return leaving
 
 
@@ -1198,23 +1220,47 @@ def support_case_escalate(*, user, case: SupportCase) -> SupportCase:
         case.steps += 1
         case.save(update_fields=["escalated_at", "steps", "updated_at"])
         # The provider's support answers it from now on: told at once, not first by its breach email.
-        to, _ = _who_answers([case])[case.pk]
-        outbox_email_enqueue_many(
-            [
-                OutboxEmail(
-                    dedupe_key=f"support-case-escalated:{case.pk}",
-                    to=to,
-                    readers=f"{CASE_READERS}:{case.pk}",
-                    otherwise_to=support_desk(),
-                    subject=f"Passed on by {case.handling_partner.name}: case #{case.pk} "
-                    f"({case.get_severity_display()}) for {case.customer.name}",
-                    template="emails/support/case_escalated",
-                    context={
-                        "case": case,
-                        "due_at": case.first_response_due_at,
-                        "time_zone": case.customer.time_zone,
-                    },
-                )
-            ]
+        _email_provider_answers(
+            [case],
+            dedupe_key=lambda case: f"support-case-escalated:{case.pk}",
+            subject=lambda case: (
+                f"Passed on by {case.handling_partner.name}: case #{case.pk} "
+                f"({case.get_severity_display()}) for {case.customer.name}"
+            ),
+            context=lambda case: {"partner": case.handling_partner.name},
         )
     return case
+
+
+def _email_provider_answers(cases: list[SupportCase], *, dedupe_key, subject, context, actor=None) -> None:
+    """Tell whoever now answers each case at the provider (_who_answers: its designated TAM, else the Cloud
+    Support Engineers, else the support desk) that it is theirs, the reselling partner (`context`'s
+    "partner") having passed it on, or (with "why") no longer giving the account partner-led support.
+    Sent only to those who may still read the case then, else to the desk. `actor`, who made the change,
+    is not told of it."""
+    if not cases:
+        return
+    answerers = _who_answers(cases)
+    actor_email = getattr(actor, "email", None)
+    emails = []
+    for case in cases:
+        to = [address for address in answerers[case.pk][0] if not actor_email or address != actor_email]
+        if not to:
+            continue
+        emails.append(
+            OutboxEmail(
+                dedupe_key=dedupe_key(case),
+                to=to,
+                readers=f"{CASE_READERS}:{case.pk}",
+                otherwise_to=support_desk(),
+                subject=subject(case),
+                template="emails/support/case_escalated",
+                context={
+                    "case": case,
+                    "due_at": case.first_response_due_at,
+                    "time_zone": case.customer.time_zone,
+                    **context(case),
+                },
+            )
+        )
+    outbox_email_enqueue_many(emails)
