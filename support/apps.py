@@ -4,6 +4,9 @@ from django.db.models.signals import post_migrate
 # What a message about a support case names in its `readers` ("support-case:ID"): it reaches only those
 # who may still read the case when it is sent.
 CASE_READERS = "support-case"
+# What the email telling a TAM they are now a customer's TAM names ("customer-tam:ID", the customer): it
+# reaches them only while they still are when it is sent.
+CUSTOMER_TAM_READERS = "customer-tam"
 
 
 class SupportConfig(AppConfig):
@@ -20,6 +23,7 @@ class SupportConfig(AppConfig):
         signals.connect()
 
         from apn_portal.outbox.services import outbox_readers_register
-        from support.selectors import case_readers
+        from support.selectors import case_readers, customer_tam_readers
 
         outbox_readers_register(CASE_READERS, case_readers)
+        outbox_readers_register(CUSTOMER_TAM_READERS, customer_tam_readers)

@@ -710,6 +710,15 @@ def case_readers(case_id: int, users) -> set[int]:
     return everyone | {pk for pk, name in reading_as.items() if reads.get(name)}
 
 
+def customer_tam_readers(customer_id: int, users) -> set[int]:
+    """The pks of those of `users` who are the customer's TAM (Customer.tam) now: whom the email telling
+    them they became it may still reach when it is sent (the outbox's "customer-tam" readers, registered
+    in SupportConfig.ready), one query however many they are. Named and moved on from before it went out,
+    they are not told of a customer they no longer look after."""
+    tam_id = Customer.objects.filter(pk=customer_id).values_list("tam_id", flat=True).first()
+    return {user.pk for user in users if tam_id is not None and user.pk == tam_id}
+
+
 def _applying_subscription_is(at: datetime.datetime, account=None, **conditions) -> Q:
     """Accounts (as AwsAccount rows) whose applying subscription at `at` (subscription_for_account: their
     own, else their customer's) meets `conditions`. `account`: an OuterRef to the account, for rows of

@@ -39,7 +39,7 @@ from engagements.services import (
 from partners.checks.contacts import partner_contacts
 from partners.models import Partner
 from support import selectors
-from support.apps import CASE_READERS
+from support.apps import CASE_READERS, CUSTOMER_TAM_READERS
 from support.choices import (
     ACTIVE_CASE_STATUSES,
     DONE_CASE_STATUSES,
@@ -321,6 +321,9 @@ def _email_tams_named(subscription_ids, *, user, why: str) -> None:
             OutboxEmail(
                 dedupe_key=f"customer-tam-named:{subscription.customer_id}:{tam.pk}:{subscription.pk}",
                 to=[tam.email],
+                # Named and moved on from before it goes out (the AM puts the former TAM back), they are
+                # not told: nobody else needs it.
+                readers=f"{CUSTOMER_TAM_READERS}:{subscription.customer_id}",
                 subject=f"You are now {subscription.customer.name}'s Technical Account Manager",
                 template="emails/support/tam_named",
                 context={
