@@ -143,6 +143,10 @@ LOGIN_REDIRECT_URL = "home"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# And per address alone, whatever the usernames, at a limit an office sharing one address does not reach
+# by mistyping (apn_portal.accounts.lockout.AddressLockoutHandler).
+AXES_HANDLER = "apn_portal.accounts.lockout.AddressLockoutHandler"
+SIGN_IN_ADDRESS_FAILURE_LIMIT = env.int("SIGN_IN_ADDRESS_FAILURE_LIMIT", default=30)
 AXES_RESET_ON_SUCCESS = True
 # Each attempt during a lockout is recorded and restarts the cool-off (axes' default, relied on): the API's
 # 429 counts its Retry-After from the attempt it answers (apn_portal.accounts.lockout).

@@ -172,6 +172,49 @@ def test_lockout_page_says_how_long_to_wait(client, settings):
     assertContains(response, "paused for 30 minutes", status_code=429)
 
 
+@pytest.mark.parametrize(
+    ("url_name", "user_factory"),
+    [("login", PartnerUserFactory), ("admin:login", PdmFactory)],
+    ids=["site", "admin"],
+)
+def test_one_address_trying_a_password_on_many_accounts_is_paused(client, settings, url_name, user_factory):
+    """Password spraying: one failure per account never locks a (username, address) pair, so the address's
+    failures, whatever the usernames, lock it too, at their own limit."""
+    user = user_factory()
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 12
+    for number in range(11):
+        assert sign_in(client, f"guess{number}", WRONG_PASSWORD, url_name).status_code == 200
+    # Below the address's limit, a colleague on the same network who types their password signs in.
+    assert sign_in(client, user.username, PASSWORD, url_name).status_code == 302
+    client.logout()
+    sign_in(client, "guess11", WRONG_PASSWORD, url_name)
+
+    refused = sign_in(client, user.username, PASSWORD, url_name)
+
+    assertContains(
+        refused, "After 12 failed sign-ins from your network, whatever the account", status_code=429
+    )
+    assert signed_in_user_id(client) is None
+    other_address = client.post(
+        reverse(url_name), {"username": user.username, "password": PASSWORD}, REMOTE_ADDR="198.51.100.9"
+    )
+    assert other_address.status_code == 302
+
+
+def test_an_address_paused_for_spraying_signs_in_again_after_the_cool_off(client, settings):
+    user = PartnerUserFactory()
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 3
+    for number in range(3):
+        sign_in(client, f"guess{number}", WRONG_PASSWORD)
+    assert sign_in(client, user.username, PASSWORD).status_code == 429
+
+    later = timezone.now() + datetime.timedelta(hours=settings.AXES_COOLOFF_TIME, minutes=1)
+    with time_machine.travel(later):
+        response = sign_in(client, user.username, PASSWORD)
+
+    assertRedirects(response, reverse("home"), fetch_redirect_response=False)
+
+
 def test_password_reset_by_email_needs_at_least_12_characters(client, mailoutbox):
     user = PartnerUserFactory(username="pat.partner", first_name="Pat", last_name="Jones")
     user.email = "pat@partner.example.com"

@@ -53,6 +53,21 @@ def test_after_five_failures_even_the_right_password_is_locked_out(settings):
     assert not Token.objects.filter(user__username="crm-sync").exists()
 
 
+def test_one_address_trying_many_accounts_is_locked_out_whatever_the_account(settings):
+    settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 4
+    PartnerUserFactory(username="crm-sync")
+    client = APIClient()
+    for number in range(4):
+        client.post(URL, {"username": f"guess{number}", "password": "guess-again-123"}, format="json")
+
+    response = client.post(URL, {"username": "crm-sync", "password": PASSWORD}, format="json")
+
+    assert response.status_code == 429
+    assert response.json()["detail"].startswith("Too many failed sign-ins from your network; try again in")
+    assert int(response["Retry-After"]) > 0
+    assert not Token.objects.filter(user__username="crm-sync").exists()
+
+
 def _fail(client, times):
     for _ in range(times):
         response = client.post(URL, {"username": "crm-sync", "password": "guess-again-123"}, format="json")
