@@ -8,7 +8,21 @@ import datetime
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
@@ -315,12 +329,45 @@ def subscriptions_applying(
     return {account.pk: own.get(account.pk, customers.get(account.customer_id)) for account in accounts}
 
 
-def current_customer_subscription(customer: Customer) -> SupportSubscription | None:
+def subscriptions_partner_led(at: datetime.datetime | None = None) -> Q:
+    """Subscriptions (as SupportSubscription rows) whose support partner gives partner-led support at `at`:
+    an approved Solution Provider that resells the account (for the whole customer: one of its accounts),
+    as support_subscription_change checked when it was named (_check_support_partner). The partner stays
+    stored as the customer chose it, but once its enrollment ends or the customer takes the accounts
+    back, it no longer answers their new cases (handling_partner_for), nor the open ones
+    (cases_partner_led), nor reads the subscription, nor is named as giving support."""
+    at = at or timezone.now()
+    resold = AwsAccount.objects.filter(customer=OuterRef("customer"), reseller=OuterRef("support_partner"))
     return (
-        SupportSubscription.objects.filter(customer=customer, account__isnull=True, ended_at__isnull=True)
-        .select_related("plan__successor", "tam", "support_partner")
-        .first()
+        Q(support_partner__isnull=False)
+        & Q(_solution_provider(OuterRef("support_partner"), at))
+        & ((Q(account__isnull=True) & Q(Exists(resold))) | Q(account__reseller=F("support_partner")))
     )
+
+
+def _solution_provider(partner, at: datetime.datetime) -> Exists:
+    """Whether `partner` (an OuterRef to one) is an approved Solution Provider at `at`."""
+    return Exists(
+        active_enrollments(timezone.localdate(at)).filter(
+            partner=partner, program__kind=ProgramKind.SOLUTION_PROVIDER
+        )
+    )
+
+
+def _with_partner_led(subscriptions: QuerySet[SupportSubscription]) -> QuerySet[SupportSubscription]:
+    """`partner_led` on each: whether its support partner gives partner-led support now
+    (subscriptions_partner_led), in the same query."""
+    return subscriptions.annotate(
+        partner_led=ExpressionWrapper(subscriptions_partner_led(), output_field=BooleanField())
+    )
+
+
+def current_customer_subscription(customer: Customer) -> SupportSubscription | None:
+    return _with_partner_led(
+        SupportSubscription.objects.filter(
+            customer=customer, account__isnull=True, ended_at__isnull=True
+        ).select_related("plan__successor", "tam", "support_partner")
+    ).first()
 
 
 def customer_plan(customer: Customer | None) -> tuple[SupportSubscription | None, SupportPlan]:
@@ -331,7 +378,7 @@ def customer_plan(customer: Customer | None) -> tuple[SupportSubscription | None
 
 
 def current_account_subscriptions(customer: Customer) -> QuerySet[SupportSubscription]:
-    return (
+    return _with_partner_led(
         SupportSubscription.objects.filter(customer=customer, account__isnull=False, ended_at__isnull=True)
         .select_related("plan__successor", "tam", "support_partner", "account")
         .order_by("account__account_id")
@@ -361,11 +408,17 @@ def subscriptions_visible_to(user) -> QuerySet[SupportSubscription]:
         return SupportSubscription.objects.all()
     if user.customer_id:
         return SupportSubscription.objects.filter(customer_id=user.customer_id)
-    # A partner or TAM a subscription names reads it while it is not over: once the customer takes its
-    # support back or moves to another TAM, its subscriptions (their notes, who changed them) are none of
-    # theirs, as its cases are not (cases_visible_to). The staff who look after the customer read them all.
+    # A partner or TAM a subscription names reads it while it is not over and, for a partner, while it
+    # still gives partner-led support (subscriptions_partner_led): once the customer takes its support or
+    # its accounts back, the partner's enrollment ends, or the customer moves to another TAM, its
+    # subscriptions (their notes, who changed them) are none of theirs, as its cases are not
+    # (cases_visible_to). The staff who look after the customer read them all.
     if user.partner_id:
-        return subscriptions_not_ended().filter(support_partner_id=user.partner_id)
+        return (
+            subscriptions_not_ended()
+            .filter(support_partner_id=user.partner_id)
+            .filter(subscriptions_partner_led())
+        )
     if user.is_provider_staff:
         assigned = Q(customer__in=customers_assigned_to(user).values("pk"))
         return SupportSubscription.objects.filter(assigned | (Q(tam=user) & _not_ended(timezone.now())))
@@ -749,14 +802,9 @@ def cases_partner_led(at: datetime.datetime | None = None) -> Q:
     answer them; once the customer takes the account's support back (another plan, or no reseller), they
     are the provider's (support.services moves them, saying why, where the change is its own)."""
     at = at or timezone.now()
-    solution_provider = Exists(
-        active_enrollments(timezone.localdate(at)).filter(
-            partner=OuterRef("handling_partner"), program__kind=ProgramKind.SOLUTION_PROVIDER
-        )
-    )
     return (
         Q(handling_partner__isnull=False, account__reseller=F("handling_partner"))
-        & Q(solution_provider)
+        & Q(_solution_provider(OuterRef("handling_partner"), at))
         & _partner_led_by(OuterRef("handling_partner"), at, account=OuterRef("account"))
     )
 

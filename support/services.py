@@ -373,7 +373,8 @@ def support_customer_tam_name(*, user, customer: Customer, tam) -> None:
                 customer=customer,
                 plan=current.plan,
                 tam=tam,
-                support_partner=current.support_partner,
+                # Kept only while it gives partner-led support, as a change of plan may name it.
+                support_partner=current.support_partner if current.partner_led else None,
                 note=f"Designated TAM changed to {tam}.",
             )
             return
@@ -436,7 +437,11 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
     moved: list[SupportSubscription] = []
     for ids in batched(due_ids, RETIREMENT_BATCH):
         _lock_customers(SupportSubscription.objects.filter(pk__in=ids).values("customer_id"))
-        batch = list(due.select_for_update(of=("self",)).filter(pk__in=ids).select_related("plan__successor"))
+        batch = list(
+            due.select_for_update(of=("self",))
+            .filter(pk__in=ids)
+            .select_related("plan__successor", "support_partner")
+        )
         # A successor with a designated TAM needs one named: such a move is left to the Account Manager.
         batch = [
             current
@@ -445,6 +450,13 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
         ]
         if not batch:
             continue
+        # The new plan is signed with the support partner only while it still gives partner-led support,
+        # as a person's change of plan could not name it otherwise (_check_support_partner).
+        partner_led = set(
+            SupportSubscription.objects.filter(pk__in=[s.pk for s in batch])
+            .filter(selectors.subscriptions_partner_led(now))
+            .values_list("pk", flat=True)
+        )
         SupportSubscription.objects.filter(pk__in=[s.pk for s in batch]).update(ended_at=now, updated_at=now)
         for current in batch:
             current.ended_at = current.updated_at = now
@@ -455,6 +467,13 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
         new_rows = []
         for current in batch:
             successor = current.plan.successor
+            note = f"{current.plan.name} retired on {current.plan.retires_on:%d %b %Y}."
+            support_partner_id = current.support_partner_id if current.pk in partner_led else None
+            if current.support_partner_id and support_partner_id is None:
+                note += (
+                    f" {current.support_partner} no longer gave partner-led support, so {successor.name} "
+                    "comes without it."
+                )
             new_rows.append(
                 SupportSubscription(
                     customer_id=current.customer_id,
@@ -463,11 +482,11 @@ def support_subscriptions_move_retired(*, now: datetime.datetime | None = None) 
                     tam_coverage=successor.tam_coverage,
                     # A designated TAM stays with the customer when the successor has one too.
                     tam_id=current.tam_id if successor.tam_coverage == TamCoverage.DESIGNATED else None,
-                    support_partner_id=current.support_partner_id,
+                    support_partner_id=support_partner_id,
                     change=SubscriptionChange.SUCCESSOR,
                     replaces_id=current.pk,
                     started_at=now,
-                    note=f"{current.plan.name} retired on {current.plan.retires_on:%d %b %Y}.",
+                    note=note[:300],
                 )
             )
         created = SupportSubscription.objects.bulk_create(new_rows)

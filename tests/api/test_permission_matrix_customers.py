@@ -20,8 +20,13 @@ import pytest
 from django.db import transaction
 from django.test import override_settings
 
+from engagements.models import AwsAccount
+from engagements.services import aws_account_change
 from engagements.tests.conftest import _organisation as engaged_customer
+from partners.models import ProgramEnrollment
+from partners.services import enrollment_revoke
 from support import services as support_services
+from support.models import SupportSubscription
 from tests.api.conftest import api_client
 from tests.api.test_permission_matrix import CASES as PARTNER_CASES
 from tests.api.test_permission_matrix import _days, assert_cell
@@ -440,6 +445,35 @@ def test_a_list_shows_a_record_to_exactly_those_who_read_it(
     assert response.status_code == 200, response.content
     shown = {row[field] for row in response.json()["results"]}
     assert (value(customers_world) in shown) == listed, shown
+
+
+def _take_the_resold_account_back(w):
+    # A copy: the world's account is shared by the module's tests, whose changes are rolled back.
+    account = AwsAccount.objects.get(pk=w.resold.pk)
+    account.paid_by, account.reseller = "customer", None
+    aws_account_change(user=w.a.admin, account=account, fields=["paid_by", "reseller"])
+
+
+def _revoke_the_resellers_enrollment(w):
+    enrollment = ProgramEnrollment.objects.get(partner=w.resold.reseller_id)
+    enrollment_revoke(enrollment=enrollment, user=w.users["superuser"], reason="Audit finding")
+
+
+@pytest.mark.parametrize(
+    "end", [_take_the_resold_account_back, _revoke_the_resellers_enrollment], ids=["taken back", "revoked"]
+)
+def test_a_former_reseller_no_longer_reads_the_customers_subscription(customers_world, end):
+    """Partner-led support ended without a change of plan: the subscription that still names the reseller
+    is the customer's own again, as its cases are (404 to the former reseller, listed to the customer)."""
+    w = customers_world
+    resold = SupportSubscription.objects.get(account=w.resold, ended_at__isnull=True)
+    assert w.client("reseller").get(f"/api/v1/support-subscriptions/{resold.pk}/").status_code == 200
+
+    end(w)
+
+    assert w.client("reseller").get(f"/api/v1/support-subscriptions/{resold.pk}/").status_code == 404
+    assert w.client("reseller").get("/api/v1/support-subscriptions/").json()["results"] == []
+    assert w.client("a_admin").get(f"/api/v1/support-subscriptions/{resold.pk}/").status_code == 200
 
 
 def _template_pattern(template: str) -> re.Pattern:
