@@ -1,5 +1,9 @@
 from django.apps import AppConfig
 
+# What a webhook delivery telling of an access grant names in its `readers` ("access-grant:ID"): it reaches
+# only an endpoint whose owner may still see the grant when it is sent.
+ACCESS_GRANT_READERS = "access-grant"
+
 
 class EngagementsConfig(AppConfig):
     name = "engagements"
@@ -9,3 +13,8 @@ class EngagementsConfig(AppConfig):
         from engagements import signals
 
         signals.connect()
+
+        from apn_portal.outbox.services import outbox_readers_register
+        from engagements.selectors import access_grant_readers
+
+        outbox_readers_register(ACCESS_GRANT_READERS, access_grant_readers)

@@ -5,6 +5,7 @@ Called inside the transaction of the change, so the event is stored with it or n
 
 from apn_portal.webhooks.choices import WebhookEvent
 from apn_portal.webhooks.services import webhook_events_emit_many
+from engagements.apps import ACCESS_GRANT_READERS
 
 # What an access grant's event shows, to load with the grants (engagements.api.serializers).
 GRANT_EVENT_RELATED = ("account__customer", "engagement_partner__partner", "granted_by")
@@ -25,6 +26,7 @@ def _access_grants_emit(event: str, grants) -> None:
         items=[(grant.engagement_partner.partner, item) for grant, item in zip(grants, data, strict=True)],
         records=grants,
         visible_to=access_grants_visible_to,
+        readers=ACCESS_GRANT_READERS,
         record_customer_ids=[grant.account.customer_id for grant in grants],
     )
 

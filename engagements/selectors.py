@@ -12,7 +12,7 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, Quer
 from django.utils import timezone
 
 from apn_portal.accounts.choices import StaffRole
-from apn_portal.accounts.selectors import user_is_signed_in
+from apn_portal.accounts.selectors import role_names_loaded, user_is_signed_in
 from apn_portal.deletion import kept_by
 from apn_portal.text import and_list, full_stop, plural, short_list
 from engagements.choices import (
@@ -280,6 +280,20 @@ def access_grants_visible_to(user) -> QuerySet[AccessGrant]:
     if user.is_provider_staff:
         return AccessGrant.objects.filter(_assigned_customer_q(user, "account__customer__"))
     return AccessGrant.objects.none()
+
+
+def access_grant_readers(grant_id: int, users) -> set[int]:
+    """The pks of those of `users` who may see the grant now (access_grants_visible_to): whom a webhook
+    delivery telling of it may still reach when it is sent (the "access-grant" readers, registered in
+    EngagementsConfig.ready). One query for their roles and one asking the rule of all of them at once."""
+    users = role_names_loaded([user for user in users if user_is_signed_in(user)])
+    asked = {
+        f"user_{user.pk}": Exists(access_grants_visible_to(user).filter(pk=OuterRef("pk"))) for user in users
+    }
+    if not asked:
+        return set()
+    reads = AccessGrant.objects.filter(pk=grant_id).annotate(**asked).values(*asked).first() or {}
+    return {user.pk for user in users if reads.get(f"user_{user.pk}")}
 
 
 def access_grants_in_state(grants: QuerySet[AccessGrant], state: str) -> QuerySet[AccessGrant]:

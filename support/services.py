@@ -1172,6 +1172,7 @@ def _emit_breached(cases: list[SupportCase]) -> int:
         ],
         records=cases,
         visible_to=selectors.cases_visible_to,
+        readers=CASE_READERS,
         record_customer_ids=[case.customer_id for case in cases],
     )
     return len({delivery.event_id for delivery in deliveries})

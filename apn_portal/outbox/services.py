@@ -151,16 +151,25 @@ def outbox_readers_register(kind: str, readers: Callable[[int, list], set[int]])
     _READERS[kind] = readers
 
 
+def outbox_readers_among(readers: str, users: list) -> set[int]:
+    """The pks of those of `users` who may read now the record `readers` ("<kind>:<pk>") names, by the rule
+    its app registered: what a message naming it is checked against when sent, and a webhook delivery
+    telling of it too (webhooks.services.webhook_deliver), so both follow one rule."""
+    if not users:
+        return set()
+    kind, _, pk = readers.partition(":")
+    return _READERS[kind](int(pk), users)
+
+
 def _still_reading(readers: str, addresses: dict[str, str]) -> set[str]:
     """Those of `addresses` ({address: organisation key}) held there by an active person who may still
     read the record `readers` names."""
-    kind, _, pk = readers.partition(":")
     holding = [
         user
         for user in get_user_model().objects.filter(is_active=True, email__in=list(addresses))
         if addresses[user.email] == _organisation_key(user.partner_id, user.customer_id, user.is_staff)
     ]
-    reading = _READERS[kind](int(pk), holding) if holding else set()
+    reading = outbox_readers_among(readers, holding)
     return {user.email for user in holding if user.pk in reading}
 
 

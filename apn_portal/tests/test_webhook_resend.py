@@ -97,7 +97,9 @@ def test_sending_again_a_failed_delivery_starts_a_fresh_round_and_a_delivered_on
         django_capture_on_commit_callbacks=django_capture_on_commit_callbacks,
     )
 
-    assertContains(response, "1 failed deliveries queued again now, with a fresh round of attempts.")
+    assertContains(
+        response, "1 failed or not sent deliveries queued again now, with a fresh round of attempts."
+    )
     assertContains(response, "1 deliveries left as they are: delivered already, or being sent right now.")
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == (DeliveryStatus.PENDING, 0)

@@ -118,7 +118,8 @@ class WebhookDeliveryAdmin(DeletedOnlyWithParentMixin, LargeTableAdminMixin, adm
         if retry.restarted:
             self.message_user(
                 request,
-                f"{retry.restarted} failed deliveries queued again now, with a fresh round of attempts.",
+                f"{retry.restarted} failed or not sent deliveries queued again now, with a fresh round of "
+                "attempts.",
                 messages.SUCCESS,
             )
         if retry.brought_forward:

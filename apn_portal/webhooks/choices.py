@@ -32,3 +32,4 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed for good"
+    NOT_SENT = "not_sent", "Not sent: its owner may no longer see what it tells of"

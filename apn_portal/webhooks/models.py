@@ -76,6 +76,15 @@ class WebhookDelivery(TimeStampedModel):
     event = models.CharField(max_length=50, choices=WebhookEvent.choices)
     event_id = models.UUIDField(help_text="The same for every endpoint told of one event.")
     payload = models.JSONField(encoder=DjangoJSONEncoder)
+    readers = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text='The record it tells of ("support-case:ID", "access-grant:ID"): when it is sent (or sent '
+        "again), it goes only while the endpoint's owner may still see that record, by the rule its app "
+        "registered for the outbox's emails, and is marked not sent otherwise. Empty: no such check (events "
+        "about partners, told to a partner's or the provider's endpoints).",
+    )
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -35,13 +35,14 @@ from urllib.parse import quote, urlsplit
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Case, DateTimeField, F, IntegerField, Q, Value, When
+from django.db.models import Case, DateTimeField, Exists, F, IntegerField, OuterRef, Q, Value, When
 from django.http.request import validate_host
 from django.utils import timezone
 
 from apn_portal.accounts.selectors import role_names_loaded
 from apn_portal.broker import task_publish
 from apn_portal.exceptions import DomainError, PermissionDeniedError, lock_or_refuse
+from apn_portal.outbox.services import outbox_readers_among
 from apn_portal.pauses import is_paused, pause_start
 from apn_portal.webhooks.choices import CUSTOMER_EVENTS, DeliveryStatus, WebhookEvent
 from apn_portal.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -336,7 +337,7 @@ def webhook_event_emit(*, event: str, partner, data: dict) -> list[WebhookDelive
 
 
 def webhook_events_emit_many(
-    *, event: str, items, records=None, visible_to=None, record_customer_ids=None
+    *, event: str, items, records=None, visible_to=None, readers: str = "", record_customer_ids=None
 ) -> list[WebhookDelivery]:
     """Queue one `event` per (partner, data) item, reading the subscribed endpoints once: what the
     set-based scheduled checks use, so many events cost two queries, not two per event. `partner` is the
@@ -346,7 +347,10 @@ def webhook_events_emit_many(
     An event about a customer's record passes the records (one per item) and `visible_to` (a selector,
     user -> queryset): every endpoint then gets it only when its owner may see the record, as through the
     API (two more queries, the owners' roles and what they see, whatever the endpoints), so a partner the
-    customer no longer lets in is not told either.
+    customer no longer lets in is not told either. `readers` names the kind of record, as registered with
+    the outbox (outbox_readers_register: its app's rule for who reads one, visible_to's for one record):
+    each delivery names its record by it, and is sent (or sent again) only while its endpoint's owner may
+    still see that record then (webhook_deliver), as the emails telling of it are.
     Only such events go to customers' endpoints: with `record_customer_ids` (each record's customer, in
     the records' order), a customer's endpoint gets the events about that customer's own records, and
     only those its owner may see; an event without records is about partners, none of a customer's
@@ -373,6 +377,7 @@ def webhook_events_emit_many(
     deliveries = []
     for index, (item_partner_ids, data) in enumerate(items):
         record_pk = None if records is None else records[index].pk
+        record_readers = f"{readers}:{record_pk}" if readers and record_pk is not None else ""
         audience = [
             e
             for e in endpoints
@@ -396,7 +401,12 @@ def webhook_events_emit_many(
         }
         deliveries.extend(
             WebhookDelivery(
-                endpoint=endpoint, event=event, event_id=event_id, payload=payload, next_attempt_at=now
+                endpoint=endpoint,
+                event=event,
+                event_id=event_id,
+                payload=payload,
+                readers=record_readers,
+                next_attempt_at=now,
             )
             for endpoint in audience
         )
@@ -606,17 +616,36 @@ def _endpoint_hold(endpoint_id: int, until: datetime.datetime, *, attempted: int
     ).update(next_attempt_at=until, updated_at=now)
 
 
+def _no_longer_seen(readers: str) -> str:
+    kind, _, pk = readers.partition(":")
+    return (
+        f"Not sent: the endpoint's owner may no longer see the {kind.replace('-', ' ')} it tells of (#{pk}): "
+        "they no longer look after its customer, say, or lost the role that showed it to them."
+    )
+
+
 def webhook_deliver(delivery_id: int) -> bool:
     """Make one attempt at a pending, due delivery. Returns True if the receiver accepted it.
 
     The row stays locked during the attempt, so two workers never send the same delivery at once; one
     already delivered, not yet due, or locked by another worker is left alone. One for an endpoint paused
     as unreachable is not sent but counts a failed attempt, its next not before the pause is over.
+
+    One naming the record it tells of (`readers`) is sent only while the endpoint's owner may still see it,
+    by the rule its app registered for the outbox (the one it was queued by): otherwise it is marked not
+    sent, with the reason, and not tried again (a customer moved to another TAM since, say).
     """
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("endpoint")
+            .select_related("endpoint__owner")
+            # What was queued before its owner left (or was deactivated) is not sent after: asked in the
+            # same statement.
+            .annotate(
+                endpoint_open=Exists(
+                    WebhookEndpoint.objects.filter(open_endpoints(), pk=OuterRef("endpoint_id"))
+                )
+            )
             .filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
             .first()
         )
@@ -625,13 +654,18 @@ def webhook_deliver(delivery_id: int) -> bool:
         endpoint = delivery.endpoint
         delivery.attempts += 1
         code, error, held_until = None, "", None
-        # What was queued before its owner left (or was deactivated) is not sent after.
-        closed = not WebhookEndpoint.objects.filter(open_endpoints(), pk=endpoint.pk).exists()
+        closed = not delivery.endpoint_open
+        unseen = False
         if not endpoint.is_active:
             error = "The endpoint was deactivated."
         elif closed:
             organisation = "customer" if endpoint.customer_id else "partner"
             error = f"The endpoint's owner was deactivated or no longer works for its {organisation}."
+        elif delivery.readers and endpoint.owner_id not in outbox_readers_among(
+            delivery.readers, [endpoint.owner]
+        ):
+            unseen = True
+            error = _no_longer_seen(delivery.readers)
         elif is_paused(_endpoint_pause(endpoint.pk)):
             # Due during the pause (those due when it began were held then): not sent, a failed attempt
             # all the same, its next not before the pause is over, or it would wait at the head of the
@@ -666,6 +700,9 @@ def webhook_deliver(delivery_id: int) -> bool:
             delivery.status = DeliveryStatus.DELIVERED
             delivery.delivered_at = timezone.now()
             delivery.next_attempt_at = None
+        elif unseen:
+            delivery.status = DeliveryStatus.NOT_SENT
+            delivery.next_attempt_at = None
         elif closed or delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = DeliveryStatus.FAILED
             delivery.next_attempt_at = None
@@ -693,7 +730,7 @@ def webhook_deliveries_due_ids(limit: int = 500) -> list[int]:
 class WebhookRetry:
     """What webhook_deliveries_retry did with the selected deliveries."""
 
-    restarted: int  # had failed for good: a fresh round of attempts, the first now
+    restarted: int  # had failed for good (or was not sent): a fresh round of attempts, the first now
     brought_forward: int  # still being retried: their next attempt now, their attempts kept
     left_alone: int  # delivered already, or being attempted at this very moment
 
@@ -701,7 +738,9 @@ class WebhookRetry:
 def webhook_deliveries_retry(*, deliveries, user) -> WebhookRetry:
     """Send the selected deliveries again now (from the admin's delivery log).
 
-    A delivery that failed for good starts a fresh round of attempts. One still being retried only has its
+    A delivery that failed for good starts a fresh round of attempts, and so does one not sent because its
+    endpoint's owner could no longer see the record it tells of: it is checked again when it goes, and sent
+    only if they may see it by then (webhook_deliver). One still being retried only has its
     next attempt brought forward: its attempt count (and so how much longer it is retried) stays, or
     sending again a delivery mid-backoff would quietly give a dead receiver another twelve attempts.
     """
@@ -718,7 +757,9 @@ def webhook_deliveries_retry(*, deliveries, user) -> WebhookRetry:
             .exclude(status=DeliveryStatus.DELIVERED)
             .values_list("pk", "status")
         )
-        failed = [pk for pk, status in rows.items() if status == DeliveryStatus.FAILED]
+        failed = [
+            pk for pk, status in rows.items() if status in (DeliveryStatus.FAILED, DeliveryStatus.NOT_SENT)
+        ]
         pending = [pk for pk, status in rows.items() if status == DeliveryStatus.PENDING]
         WebhookDelivery.objects.filter(pk__in=failed).update(
             status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now
