@@ -990,7 +990,9 @@ class EngagementAdmin(
             request,
             action="change_status",
             title="Change the status of engagements",
-            intro="Cancelling an engagement revokes every partner's access under it, with the reason.",
+            intro="Cancelling an engagement ends every contract still running under it and revokes every "
+            "partner's access under it, with the reason: where a contract is still running, only the "
+            "customer's access administrators (or a superuser) can cancel it.",
             objects=engagements,
             describe=lambda e: f"{e.title} ({e.customer}, {e.get_status_display().lower()})",
             form=form,

@@ -977,7 +977,6 @@ def engagement_status_change(*, user, engagement: Engagement, status: str, reaso
                 f"“{locked.title}” is {locked.get_status_display().lower()}; it cannot become {label}."
             )
         if status == EngagementStatus.CANCELLED:
-            reason = _require_reason(reason, "the engagement is cancelled")
             now = timezone.now()
             today = locked.customer.local_today()
             # Locked before their grants, in the order every write takes (_lock_engagement). Those
@@ -990,6 +989,14 @@ def engagement_status_change(*, user, engagement: Engagement, status: str, reaso
                 .select_related("partner")
                 .order_by("pk")
             )
+            # Ending them all is ending each: whoever may not end one contract may not cancel it away.
+            if running and not user_can_end_contracts(user, locked.customer):
+                partners = ", ".join(str(engaged.partner) for engaged in running)
+                raise PermissionDeniedError(
+                    f"Cancelling “{locked.title}” would end the contracts still running ({partners}): only "
+                    f"{locked.customer}'s access administrators can end them."
+                )
+            reason = _require_reason(reason, "the engagement is cancelled")
             live = _grants_to_revoke().filter(engagement_partner__engagement=locked, revoked_at__isnull=True)
             _revoke(live, user=user, reason=f"Engagement cancelled: {reason}", at=now, contract_ended=True)
             _contracts_end(running, today=today, reason=reason, event="cancelled", user=user)

@@ -160,7 +160,9 @@ class EngagementViewSet(EngagementsViewSet):
 
     @extend_schema(
         summary="Start, hold, resume or cancel",
-        description="Cancelling needs a reason and revokes every partner's access under the engagement.",
+        description="Cancelling needs a reason, ends every partner's contract still running and revokes "
+        "every partner's access under the engagement. While a contract runs, cancelling is for the "
+        "customer's access administrators (and superusers), as ending one contract is: 403 for anybody else.",
         request=serializers.StatusChangeSerializer,
         responses=serializers.EngagementSerializer,
         filters=False,

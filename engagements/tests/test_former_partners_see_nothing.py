@@ -238,7 +238,7 @@ def test_a_partner_whose_contract_the_cancellation_ended_keeps_it_and_one_over_b
         contract_end=today - 50 * DAY,
     )
     services.engagement_status_change(
-        user=CustomerUserFactory(customer=engagement.customer),
+        user=CustomerUserFactory(customer=engagement.customer, access_admin=True),
         engagement=engagement,
         status="cancelled",
         reason="Budget cut",

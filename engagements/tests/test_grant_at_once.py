@@ -71,7 +71,7 @@ def test_a_grant_made_while_the_engagement_is_cancelled_does_not_stay_live(monke
 
     def cancel():
         services.engagement_status_change(
-            user=am,
+            user=admin,
             engagement=Engagement.objects.get(pk=engaged.engagement_id),
             status="cancelled",
             reason="Customer pulled the budget",

@@ -49,7 +49,10 @@ def test_a_partner_whose_engagement_a_colleague_cancelled_meanwhile_is_refused_i
     client.force_login(alpha.admin)
     data = _opened_form(client, alpha)
     services.engagement_status_change(
-        user=alpha.account_manager, engagement=alpha.engagement, status="cancelled", reason="Budget cut"
+        user=CustomerUserFactory(customer=alpha.customer, access_admin=True),
+        engagement=alpha.engagement,
+        status="cancelled",
+        reason="Budget cut",
     )
 
     response = client.post(URL, data)
