@@ -471,12 +471,10 @@ class Program(TimeStampedModel):
         related_name="+",
         help_text="The lowest tier (by rank) a partner must hold to enroll.",
     )
-    # When the minimum tier was last raised, and the rank it was raised from (empty: none before): the
-    # enrolled partners the raise left short, at or above the old minimum then, are short from that day,
-    # and their grace period starts then. Empty when the program has had its minimum from the start, or
-    # lowered it last.
+    # When the minimum tier was last raised, as the admin shows it (empty when the program has had its
+    # minimum from the start, or lowered it last). Whom a raise left short, and from when, each enrollment
+    # keeps (ProgramEnrollment.minimum_tier_short_from).
     minimum_tier_since = models.DateTimeField("minimum tier raised", null=True, blank=True, editable=False)
-    minimum_tier_rank_before = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     validity_months = models.PositiveSmallIntegerField(default=36)
     qualifies_for_tier = models.BooleanField(
         "qualifying for the top tier",
@@ -521,13 +519,8 @@ class Program(TimeStampedModel):
                 rank = self.minimum_tier.rank if self.minimum_tier_id else None
                 raised = rank is not None and (stored_rank is None or rank > stored_rank)
                 self.minimum_tier_since = timezone.now() if raised else None
-                self.minimum_tier_rank_before = stored_rank if raised else None
                 if update_fields is not None:
-                    kwargs["update_fields"] = {
-                        *update_fields,
-                        "minimum_tier_since",
-                        "minimum_tier_rank_before",
-                    }
+                    kwargs["update_fields"] = {*update_fields, "minimum_tier_since"}
         super().save(*args, **kwargs)
 
 
@@ -555,7 +548,12 @@ class ProgramEnrollment(TimeStampedModel):
         help_text="The audit the current approval or renewal stands on; set by approving and renewing.",
     )
     status_reason = models.TextField(blank=True, help_text="Why it was revoked or expired.")
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # The day a change of the program's minimum tier or of the partner's ladder (a rung's rank or slug)
+    # left the partner below the minimum, which its grace period counts from, rather than from a tier
+    # change made before; the countdown it already had when short before the change. Kept by
+    # partners.signals.minimum_tier_standing_change; empty when no such change left it short.
+    minimum_tier_short_from = models.DateField(null=True, blank=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["updated_at", "minimum_tier_short_from"])
 
     class Meta:
         ordering = ["partner", "program", "-applied_on", "id"]

@@ -423,46 +423,79 @@ class EnrollmentShortOfTier:
     revoke_on: datetime.date | None
 
 
-def _rank_at(moment) -> Coalesce:
-    """The rank of the enrollment's partner's tier at `moment` (an OuterRef): the last tier change's
-    before it, else the first one's after it (where it came from), else its tier now."""
-    changes = TierChange.objects.filter(partner=OuterRef("partner_id"))
-    return Coalesce(
-        Subquery(
-            changes.filter(changed_at__lte=moment).order_by("-changed_at", "-id").values("to_tier__rank")[:1]
-        ),
-        Subquery(
-            changes.filter(changed_at__gt=moment).order_by("changed_at", "id").values("from_tier__rank")[:1]
-        ),
-        F("partner__tier__rank"),
+def minimum_tier_rungs(partner_type, minimum_tier_slug) -> QuerySet[Tier]:
+    """The rung a program's minimum tier asks of a partner of `partner_type` (values or OuterRefs): the
+    tier of that type's own ladder with the minimum's slug. A program open to both types names a rung of one
+    ladder, and each ladder ranks its own rungs: a rank is never compared across ladders, so an edit of one
+    ladder leaves the other type's partners where they stand. Empty when that ladder has no such rung: no
+    partner of that type holds the minimum then."""
+    return Tier.objects.filter(partner_type=partner_type, slug=minimum_tier_slug)
+
+
+def enrollment_minimum_rank() -> Subquery:
+    """The rank of the enrollment's minimum_tier_rungs (NULL when its partner's ladder has none)."""
+    return Subquery(
+        minimum_tier_rungs(OuterRef("partner__partner_type"), OuterRef("program__minimum_tier__slug")).values(
+            "rank"
+        )[:1]
     )
+
+
+def enrollments_below_minimum_tier(enrollments: QuerySet) -> QuerySet:
+    """Those of these enrollments whose partner is below its program's minimum tier now (the rung of its
+    own ladder, minimum_tier_rungs, or any tier when there is none), annotated with that rung's
+    `minimum_rank`."""
+    return (
+        enrollments.filter(program__minimum_tier__isnull=False)
+        .annotate(minimum_rank=enrollment_minimum_rank())
+        .filter(Q(minimum_rank__isnull=True) | Q(partner__tier__rank__lt=F("minimum_rank")))
+    )
+
+
+def minimum_tier_shortfall(partner: Partner, program: Program) -> str | None:
+    """Why the partner, holding its tier now, does not meet the program's minimum tier (the rule of
+    enrollments_below_minimum_tier), or None when it does or there is none. At most one query."""
+    minimum = program.minimum_tier
+    if minimum is None:
+        return None
+    if minimum.partner_type == partner.partner_type:
+        rung = minimum
+    else:
+        rung = minimum_tier_rungs(partner.partner_type, minimum.slug).first()
+    if rung is None:
+        label = PartnerType(partner.partner_type).label
+        return (
+            f"{program.name} needs at least the {minimum.name} tier, which the {label} ladder does not "
+            f"have: no {label.lower()} partner holds it."
+        )
+    if partner.tier.rank < rung.rank:
+        return f"{program.name} needs at least the {rung.name} tier; {partner.name} is {partner.tier.name}."
+    return None
 
 
 def enrollments_short_of_minimum_tier(
     enrollments: QuerySet, today: datetime.date
 ) -> list[EnrollmentShortOfTier]:
-    """Of these enrollments, the approved ones whose partner is below the program's minimum tier, each
-    with the day program_renewal revokes it, or None when it expires first (what its warning email, the
-    API's `revocation_due_on` and /my/programs/ say). One query, however many."""
+    """Of these enrollments, the approved ones whose partner is below the program's minimum tier
+    (enrollments_below_minimum_tier), each with the day program_renewal revokes it, or None when it
+    expires first (what its warning email, the API's `revocation_due_on` and /my/programs/ say). One
+    query, however many."""
     # The countdown starts when the partner fell below the program's minimum tier, however it moved
     # since while still below it (a second demotion does not restart it). A partner that was never at
-    # or above it counts from its latest tier change, or from its creation. A raise of the minimum gives
-    # the partners it left short (at or above the old minimum then) their grace period, and their
-    # warning, from the day of the raise; one already short of the old minimum keeps its countdown.
-    minimum_rank = OuterRef("program__minimum_tier__rank")
+    # or above it counts from its latest tier change, or from its creation. A change of the minimum or of
+    # the partner's ladder that left it short (at or above the minimum before it) gives it its grace
+    # period, and its warning, from the day of the change; one short before it keeps its countdown
+    # (minimum_tier_short_from, kept by partners.signals.minimum_tier_standing_change).
     changes = TierChange.objects.filter(partner=OuterRef("partner_id")).order_by("-changed_at", "-id")
+    minimum_rank = OuterRef("minimum_rank")
     fell_below = changes.filter(from_tier__rank__gte=minimum_rank, to_tier__rank__lt=minimum_rank)
     rows = (
-        enrollments.filter(
-            status=EnrollmentStatus.APPROVED,
-            expires_on__gte=today,
-            program__minimum_tier__isnull=False,
-            partner__tier__rank__lt=F("program__minimum_tier__rank"),
+        enrollments_below_minimum_tier(
+            enrollments.filter(status=EnrollmentStatus.APPROVED, expires_on__gte=today)
         )
         .annotate(
             fell_below_at=Subquery(fell_below.values("changed_at")[:1]),
             tier_changed_at=Subquery(changes.values("changed_at")[:1]),
-            rank_when_raised=_rank_at(OuterRef("program__minimum_tier_since")),
         )
         .select_related("program__minimum_tier", "partner__tier")
         .order_by("pk")
@@ -472,12 +505,8 @@ def enrollments_short_of_minimum_tier(
         since = timezone.localdate(
             enrollment.fell_below_at or enrollment.tier_changed_at or enrollment.partner.created_at
         )
-        raised_at, rank_before = (
-            enrollment.program.minimum_tier_since,
-            enrollment.program.minimum_tier_rank_before,
-        )
-        if raised_at is not None and (rank_before is None or enrollment.rank_when_raised >= rank_before):
-            since = max(since, timezone.localdate(raised_at))
+        if enrollment.minimum_tier_short_from is not None:
+            since = max(since, enrollment.minimum_tier_short_from)
         revoke_on = since + datetime.timedelta(days=enrollment.program.minimum_tier.grace_period_days)
         # Due on its last day, it is still revoked: the check expires an enrollment only the day after.
         expires_first = revoke_on > enrollment.expires_on

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, OuterRef, Q, Subquery, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django_countries import countries
@@ -61,7 +61,13 @@ from partners.models import (
     certification_default_expiry,
 )
 from partners.search_index import partner_search_refresh
-from partners.selectors import partner_is_editable_by, partners_editable_by, tier_evaluate
+from partners.selectors import (
+    minimum_tier_rungs,
+    minimum_tier_shortfall,
+    partner_is_editable_by,
+    partners_editable_by,
+    tier_evaluate,
+)
 from partners.signals import (
     enrollments_tier_changes_touch,
     partner_changes_batched,
@@ -349,10 +355,12 @@ def _partner_type_change_obstacles(partner: Partner, partner_type: str, to_tier:
         )
     # The tier it would hold must still be one its programs ask for: else the scheduled check would
     # revoke them after the grace period, as if the partner had fallen below them.
+    # Its minimum is the rung of the ladder it would be on (none there: it would be below it).
+    rung_rank = minimum_tier_rungs(partner_type, OuterRef("program__minimum_tier__slug")).values("rank")[:1]
     above = list(
-        partner.enrollments.filter(
-            status__in=LIVE_ENROLLMENT_STATUSES, program__minimum_tier__rank__gt=to_tier.rank
-        )
+        partner.enrollments.filter(status__in=LIVE_ENROLLMENT_STATUSES, program__minimum_tier__isnull=False)
+        .annotate(minimum_rank=Subquery(rung_rank))
+        .filter(Q(minimum_rank__isnull=True) | Q(minimum_rank__gt=to_tier.rank))
         .order_by("program__name")
         .values_list("program__name", "program__minimum_tier__name")
     )
@@ -562,11 +570,9 @@ def _enrollment_term(
     closed = enrollment_program_closed(partner, program)
     if closed:
         raise DomainError(closed)
-    if program.minimum_tier and partner.tier.rank < program.minimum_tier.rank:
-        raise DomainError(
-            f"{program.name} needs at least the {program.minimum_tier.name} tier; "
-            f"{partner.name} is {partner.tier.name}."
-        )
+    short_of_minimum = minimum_tier_shortfall(partner, program)
+    if short_of_minimum:
+        raise DomainError(short_of_minimum)
     if program.audit_required and audit_result != AuditResult.PASSED:
         raise DomainError(f"{program.name} needs a passed audit before approval.", field="audit_result")
     if program.audit_required and audit_date is not None and approved_on < audit_date:

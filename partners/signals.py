@@ -31,13 +31,14 @@ Bulk writes (bulk_create, QuerySet.update, the demo seeding's COPY) send no sign
 existing partners sets their `updated_at` too.
 """
 
+import datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import Signal
 from django.utils import timezone
@@ -66,6 +67,7 @@ from partners.search_index import (
     partner_search_refresh_batched,
     search_index_available,
 )
+from partners.selectors import enrollment_minimum_rank, enrollments_short_of_minimum_tier
 from partners.selectors_visibility import enrollments_visible_to, references_visible_to
 
 DISPATCH_PREFIX = "partners.signals:"
@@ -185,11 +187,68 @@ def enrollments_tier_changes_touch(changes: list[TierChange], *, at=None) -> Non
         by_lower.setdefault(lower, []).append(change.partner_id)
     if not by_lower:
         return
-    # One condition per rank (a ladder has a handful), not per partner, however many partners moved.
+    # One condition per rank (a ladder has a handful), not per partner, however many partners moved. The
+    # minimum is the rung of the partner's own ladder (none there: it is below it whatever its tier).
     scope = Q()
     for lower, partner_ids in by_lower.items():
-        scope |= Q(partner_id__in=partner_ids, program__minimum_tier__rank__gt=lower)
-    enrollments_revocation_touch(scope, at=at)
+        scope |= Q(partner_id__in=partner_ids) & (Q(minimum_rank__gt=lower) | Q(minimum_rank__isnull=True))
+    concerned = ProgramEnrollment.objects.filter(program__minimum_tier__isnull=False).annotate(
+        minimum_rank=enrollment_minimum_rank()
+    )
+    enrollments_revocation_touch(Q(pk__in=concerned.filter(scope).values("pk")), at=at)
+
+
+class MinimumTierStanding:
+    """Which of these enrollments' partners are below their program's minimum tier, and since when, read
+    before a change of what decides it (a rung's rank or slug, a rung added or deleted, a program's
+    minimum tier), then `settle`d after it, in its transaction. An enrollment the change left short (not
+    short before it) counts its grace period from today, and one short before it keeps its countdown,
+    rather than one worked out afresh from tier changes made long before, with the ranks as they are now
+    (ProgramEnrollment.minimum_tier_short_from); those whose `revocation_due_on` the change set, moved or
+    cleared are touched. Two queries, and an UPDATE for each of the few days kept."""
+
+    def __init__(self, enrollments: QuerySet):
+        self.enrollments = enrollments
+        self.today = timezone.localdate()
+        self.before = {
+            item.enrollment.pk: item for item in enrollments_short_of_minimum_tier(enrollments, self.today)
+        }
+
+    def settle(self) -> None:
+        kept: dict[datetime.date, list[int]] = {}
+        due_after = {}
+        for item in enrollments_short_of_minimum_tier(self.enrollments, self.today):
+            enrollment, since = item.enrollment, item.short_since
+            was = self.before.get(enrollment.pk)
+            floor = was.short_since if was else self.today
+            if since < floor:
+                kept.setdefault(floor, []).append(enrollment.pk)
+                since = floor
+            revoke_on = since + datetime.timedelta(days=enrollment.program.minimum_tier.grace_period_days)
+            due_after[enrollment.pk] = None if revoke_on > enrollment.expires_on else revoke_on
+        for floor, ids in kept.items():
+            ProgramEnrollment.objects.filter(pk__in=ids).update(minimum_tier_short_from=floor)
+        due_before = {pk: item.revoke_on for pk, item in self.before.items()}
+        moved = [
+            pk
+            for pk in due_before.keys() | due_after.keys()
+            if pk not in due_before or pk not in due_after or due_before[pk] != due_after[pk]
+        ]
+        if moved:
+            enrollments_revocation_touch(Q(pk__in=moved))
+
+
+_STANDING = "_minimum_tier_standing"
+
+
+def _standing_read(instance, enrollments: QuerySet) -> None:
+    instance.__dict__[_STANDING] = MinimumTierStanding(enrollments)
+
+
+def _standing_settle(instance) -> None:
+    standing = instance.__dict__.pop(_STANDING, None)
+    if standing is not None:
+        standing.settle()
 
 
 # What a partner's save compares with its stored row: its slug, which other records show, and whether it
@@ -325,32 +384,61 @@ def _term_deleted(sender, instance, **kwargs):
 # What the partner resource shows of its tier (partners.api.serializers.TierBriefSerializer, besides the
 # id): an edit of anything else (description, grace period) leaves the partners as integrators have them.
 TIER_SHOWN = ("name", "slug", "rank")
-# And what an enrollment's revocation_due_on is worked out from (its rank too).
-TIER_STORED = (*TIER_SHOWN, "grace_period_days")
+# And what an enrollment's revocation_due_on is worked out from: its rank, slug and type say whom it holds
+# to a program's minimum (partners.selectors.minimum_tier_rungs).
+TIER_STORED = (*TIER_SHOWN, "grace_period_days", "partner_type")
 
 
 def _tier_saving(sender, instance, raw=False, update_fields=None, **kwargs):
     stored_values_remember(sender, instance, TIER_STORED, raw, update_fields)
+    if raw:
+        return
+    if instance._state.adding:
+        # A new rung changes only those held to the minimum of its slug on its ladder, which had none.
+        _standing_read(
+            instance,
+            ProgramEnrollment.objects.filter(
+                partner__partner_type=instance.partner_type, program__minimum_tier__slug=instance.slug
+            ),
+        )
+        return
+    stored = stored_values(instance, TIER_STORED)
+    if stored is None or all(stored[c] == getattr(instance, c) for c in TIER_STORED if c != "name"):
+        return
+    # A rung's rank or slug moves partners of its own ladder only: those of its type, old and new.
+    _standing_read(
+        instance,
+        ProgramEnrollment.objects.filter(
+            Q(partner__partner_type__in={stored["partner_type"], instance.partner_type})
+            | Q(program__minimum_tier=instance)
+        ),
+    )
+
+
+def _tier_deleting(sender, instance, **kwargs):
+    _standing_read(
+        instance,
+        ProgramEnrollment.objects.filter(
+            partner__partner_type=instance.partner_type, program__minimum_tier__slug=instance.slug
+        ),
+    )
+
+
+def _tier_deleted(sender, instance, **kwargs):
+    _standing_settle(instance)
 
 
 def _tier_saved(sender, instance, created, raw=False, **kwargs):
     # One statement each however many partners hold the tier (a ladder's entry tier has most of them) or
     # tier changes name it; none sends a signal, so nothing follows per partner.
-    if raw or created:
+    if raw:
+        return
+    _standing_settle(instance)
+    if created:
         return
     stored = stored_values(instance, TIER_STORED) or {}
     changed = {column for column, value in stored.items() if value != getattr(instance, column)}
     shown_changed = bool(changed & set(TIER_SHOWN))
-    if "rank" in changed:
-        # Who is below which minimum changes for the programs requiring the tier and the partners holding
-        # it; the history of the others below a minimum (when they fell below it) reads the rank too.
-        enrollments_revocation_touch(
-            Q(partner__tier__rank__lt=F("program__minimum_tier__rank"))
-            | Q(program__minimum_tier=instance)
-            | Q(partner__tier=instance, program__minimum_tier__isnull=False)
-        )
-    elif "grace_period_days" in changed:
-        enrollments_revocation_touch(Q(program__minimum_tier=instance, partner__tier__rank__lt=instance.rank))
     if shown_changed:
         now = timezone.now()
         TierChange.objects.filter(Q(from_tier_id=instance.pk) | Q(to_tier_id=instance.pk)).update(
@@ -368,13 +456,15 @@ def _tier_requirement_changed(sender, instance, raw=False, **kwargs):
         Tier.objects.filter(pk=instance.tier_id).update(updated_at=timezone.now())
 
 
-# What an enrollment shows of its program: its slug, and the revocation_due_on its minimum tier decides
-# (the old minimum's rank, read with it, says whom the old minimum left short).
-PROGRAM_STORED = ("slug", "minimum_tier_id", "minimum_tier__rank")
+# What an enrollment shows of its program: its slug, and the revocation_due_on its minimum tier decides.
+PROGRAM_STORED = ("slug", "minimum_tier_id")
 
 
 def _program_saving(sender, instance, raw=False, update_fields=None, **kwargs):
     stored_values_remember(sender, instance, PROGRAM_STORED, raw, update_fields)
+    stored = None if raw else stored_values(instance, PROGRAM_STORED)
+    if stored is not None and stored["minimum_tier_id"] != instance.minimum_tier_id:
+        _standing_read(instance, ProgramEnrollment.objects.filter(program_id=instance.pk))
 
 
 def _program_saved(sender, instance, created, raw=False, **kwargs):
@@ -383,13 +473,9 @@ def _program_saved(sender, instance, created, raw=False, **kwargs):
     stored = None if raw or created else stored_values(instance, PROGRAM_STORED)
     if stored is None:
         return
+    _standing_settle(instance)
     if stored["slug"] != instance.slug:
         ProgramEnrollment.objects.filter(program_id=instance.pk).update(updated_at=timezone.now())
-    elif stored["minimum_tier_id"] != instance.minimum_tier_id:
-        # Those below the old minimum or the new one: the higher of the two, since either may be missing.
-        ranks = [stored["minimum_tier__rank"], instance.minimum_tier.rank if instance.minimum_tier else None]
-        highest = max(rank for rank in ranks if rank is not None)
-        enrollments_revocation_touch(Q(program_id=instance.pk, partner__tier__rank__lt=highest))
 
 
 # Each tag model, the table linking it to its partners and that table's column naming the tag.
@@ -419,6 +505,8 @@ def connect():
         m2m_changed.connect(_tags_changed, sender=through, dispatch_uid=f"{DISPATCH_PREFIX}{through}")
     pre_save.connect(_tier_saving, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-saving")
     post_save.connect(_tier_saved, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-saved")
+    pre_delete.connect(_tier_deleting, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-deleting")
+    post_delete.connect(_tier_deleted, sender=Tier, dispatch_uid=DISPATCH_PREFIX + "tier-deleted")
     for signal, name in ((post_save, "saved"), (post_delete, "deleted")):
         signal.connect(
             _tier_requirement_changed,

@@ -243,5 +243,6 @@ def test_a_new_rank_that_puts_the_minimum_above_a_partners_tier_reaches_a_sync()
 
     save_tier_in_admin(tier(slug="select"), rank=7)  # now above Advanced and Premier
 
-    # Never at or above the minimum as ranked now, it counts from when it joined (no tier change since).
-    assert synced(partner) == {enrollment.pk: (START + grace()).isoformat()}
+    # At or above the minimum until the edit left it short, it counts from the edit's day, not from when
+    # it joined.
+    assert synced(partner) == {enrollment.pk: (DAY + grace()).isoformat()}
