@@ -6,8 +6,13 @@ them through every later deploy. A default added to partners.defaults later reac
 data migration.
 """
 
+from simple_history.utils import bulk_create_with_history
+
 from apn_portal.reference_data import models_migrated
 from partners import defaults
+
+# The first version of each default row: its first edit then shows what it was and what it became.
+SEEDED = "Default reference data"
 
 
 def reference_data_ensure(apps=None, **kwargs) -> None:
@@ -17,8 +22,10 @@ def reference_data_ensure(apps=None, **kwargs) -> None:
         return
 
     if not ConsultingCategory.objects.exists():
-        ConsultingCategory.objects.bulk_create(
-            ConsultingCategory(slug=slug, name=name) for slug, name in defaults.CONSULTING_CATEGORIES
+        bulk_create_with_history(
+            [ConsultingCategory(slug=slug, name=name) for slug, name in defaults.CONSULTING_CATEGORIES],
+            ConsultingCategory,
+            default_change_reason=SEEDED,
         )
 
     if not Tier.objects.exists():
@@ -26,9 +33,13 @@ def reference_data_ensure(apps=None, **kwargs) -> None:
         for partner_type, ladder in defaults.TIER_LADDERS.items():
             for rank, slug, name, requirements in ladder:
                 tier = Tier.objects.create(partner_type=partner_type, rank=rank, slug=slug, name=name)
-                TierRequirement.objects.bulk_create(
-                    TierRequirement(tier=tier, metric=metric, minimum=minimum)
-                    for metric, minimum in requirements.items()
+                bulk_create_with_history(
+                    [
+                        TierRequirement(tier=tier, metric=metric, minimum=minimum)
+                        for metric, minimum in requirements.items()
+                    ],
+                    TierRequirement,
+                    default_change_reason=SEEDED,
                 )
 
     if Program.objects.exists():

@@ -13,7 +13,7 @@ from django.urls import reverse
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from partners.choices import PartnerType
-from partners.models import ConsultingCategory, Partner, StaffMember
+from partners.models import ConsultingCategory, Partner, StaffMember, TierRequirement
 from partners.services import TierMove, certifications_import_csv, partner_tier_change_many
 from partners.services_records import partner_update
 from tests.admin_history import changes_shown, edit_in_admin, history_page
@@ -284,3 +284,55 @@ def test_the_tag_upgrade_migration_run_twice_records_each_tag_once(pdm):
     assert latest.categories.count() == 1
     assert not latest.use_cases.exists()
     assert not untagged.history.first().industries.exists()
+
+
+# The network's default reference data is seeded in bulk: each row still has a first version, so the first
+# edit of a default shows what it was and what it became.
+
+
+def _superuser_client(client):
+    client.force_login(SuperUserFactory())
+    return client
+
+
+def test_the_first_edit_of_a_default_tier_requirement_shows_its_old_and_new_minimum(client):
+    requirement = tier(PartnerType.TECHNOLOGY, "select").requirements.get(metric="launched_projects")
+    client = _superuser_client(client)
+
+    edit_in_admin(client, requirement, change_form_data, minimum="2")
+
+    shown = changes_shown(history_page(client, requirement))
+    assert ("Minimum", "1", "2") in [change[1:] for change in shown]
+
+
+def test_the_first_rename_of_a_default_consulting_category_shows_its_old_name(client):
+    agency = ConsultingCategory.objects.get(slug="agency")
+    client = _superuser_client(client)
+
+    edit_in_admin(client, agency, change_form_data, name="Creative agency")
+
+    assert ("Name", "Agency", "Creative agency") in [
+        change[1:] for change in changes_shown(history_page(client, agency))
+    ]
+
+
+def test_defaults_seeded_before_the_upgrade_are_given_their_first_version(client):
+    """Partners 0032 gives the default rows a database seeded earlier has (no version at all) their first
+    one, as they are, once: a row a PDM has edited since keeps the versions it has."""
+    requirement = tier(PartnerType.TECHNOLOGY, "select").requirements.get(metric="launched_projects")
+    edited = ConsultingCategory.objects.get(slug="agency")
+    edited.name = "Creative agency"
+    edited.save()
+    TierRequirement.history.filter(id=requirement.pk).delete()
+    ConsultingCategory.history.filter(id=edited.pk).exclude(history_type="~").delete()
+    migration = importlib.import_module("partners.migrations.0032_default_reference_data_first_versions")
+
+    migration.record_first_versions(apps, connection.schema_editor())
+    migration.record_first_versions(apps, connection.schema_editor())
+
+    assert [version.history_type for version in requirement.history.all()] == ["+"]
+    assert [version.history_type for version in edited.history.all()] == ["~"]
+    client = _superuser_client(client)
+    edit_in_admin(client, requirement, change_form_data, minimum="2")
+    shown = changes_shown(history_page(client, requirement))
+    assert ("Minimum", "1", "2") in [change[1:] for change in shown]
