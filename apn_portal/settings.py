@@ -353,8 +353,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 # Webhooks are POSTed only to these hosts (Django ALLOWED_HOSTS patterns: "hooks.example.com",
-# ".example.com", "*").
-WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# ".example.com", "*"). None by default with DEBUG off: listing the portal's own host there would let anybody
+# who registers a webhook have the worker POST to the services listening on it (the deploy check
+# apn_portal.W002 says so); a developer's receiver runs beside the portal, on loopback.
+WEBHOOK_ALLOWED_HOSTS = env_list(
+    "WEBHOOK_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30)
 

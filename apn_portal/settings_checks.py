@@ -58,6 +58,25 @@ def refuse_the_public_secret_key():
         raise ImproperlyConfigured(PUBLIC_SECRET_KEY_MESSAGE)
 
 
+@checks.register(checks.Tags.security, deploy=True)
+def webhooks_do_not_call_the_portals_own_host(app_configs, **kwargs):
+    from apn_portal.webhooks.services import webhook_loopback_allowed
+
+    listed = [] if settings.DEBUG else webhook_loopback_allowed()
+    if not listed:
+        return []
+    return [
+        checks.Warning(
+            f"WEBHOOK_ALLOWED_HOSTS lists {', '.join(listed)} with DEBUG off: anybody who may register a "
+            "webhook (any partner's staff) can have the worker POST to the services listening on the "
+            "portal's own host.",
+            hint="List only your integrators' hosts (hooks.example.com, .integrator.example), or none: "
+            "loopback is for a developer's machine, with DEBUG=1.",
+            id="apn_portal.W002",
+        )
+    ]
+
+
 @checks.register("settings")
 def api_rates_can_be_read(app_configs, **kwargs):
     return [

@@ -32,6 +32,12 @@ if [[ "$host" == "0.0.0.0" ]]; then
   link_host="${link_host// /}"
 fi
 set_unless_given PORTAL_URL "http://$link_host:$port"
+# Webhooks to a receiver beside the portal, as you try them on your own machine: DEBUG is off, whose default
+# allows no host. Not when it listens on the network, where anybody signed in could have it POST to the
+# services on this machine.
+case "$host" in
+  127.0.0.1 | localhost | ::1) set_unless_given WEBHOOK_ALLOWED_HOSTS "localhost,127.0.0.1,[::1]" ;;
+esac
 
 bash scripts/venv.sh
 py=.venv/bin/python

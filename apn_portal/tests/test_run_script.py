@@ -11,12 +11,13 @@ from apn_portal.tests.settings_env import PROJECT_DIR
 
 STUB_PYTHON = """#!/bin/bash
 if [[ "$1" == -c ]]; then echo a-key; exit 0; fi
-echo "PORTAL_URL=${PORTAL_URL:-}" >"$(dirname "$0")/../../seen"
+{ echo "PORTAL_URL=${PORTAL_URL:-}"; echo "WEBHOOK_ALLOWED_HOSTS=${WEBHOOK_ALLOWED_HOSTS-(not set)}"; } \
+  >"$(dirname "$0")/../../seen"
 exit 3
 """
 
 
-def portal_url_given(tmp_path, **environment) -> str:
+def settings_given(tmp_path, **environment) -> dict[str, str]:
     (tmp_path / "scripts").mkdir()
     shutil.copy(PROJECT_DIR / "scripts" / "run.sh", tmp_path / "scripts" / "run.sh")
     (tmp_path / "scripts" / "venv.sh").write_text("exit 0\n")
@@ -26,7 +27,11 @@ def portal_url_given(tmp_path, **environment) -> str:
     python.chmod(0o755)
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **environment}
     subprocess.run(["bash", "scripts/run.sh"], cwd=tmp_path, env=env, capture_output=True, timeout=60)
-    return (tmp_path / "seen").read_text().strip().removeprefix("PORTAL_URL=")
+    return dict(line.split("=", 1) for line in (tmp_path / "seen").read_text().splitlines())
+
+
+def portal_url_given(tmp_path, **environment) -> str:
+    return settings_given(tmp_path, **environment)["PORTAL_URL"]
 
 
 @pytest.mark.parametrize(
@@ -43,3 +48,17 @@ def portal_url_given(tmp_path, **environment) -> str:
 )
 def test_emailed_links_point_where_the_portal_listens(tmp_path, environment, links_to):
     assert portal_url_given(tmp_path, **environment) == links_to
+
+
+@pytest.mark.parametrize(
+    ("environment", "allowed"),
+    [
+        ({}, "localhost,127.0.0.1,[::1]"),
+        ({"HOST": "localhost"}, "localhost,127.0.0.1,[::1]"),
+        # On the network, anybody signed in could have it POST to the services on this machine.
+        ({"HOST": "0.0.0.0", "ALLOWED_HOSTS": "192.0.2.10"}, "(not set)"),
+        ({"WEBHOOK_ALLOWED_HOSTS": "hooks.example.com"}, "hooks.example.com"),
+    ],
+)
+def test_a_local_run_sends_webhooks_to_a_receiver_beside_it(tmp_path, environment, allowed):
+    assert settings_given(tmp_path, **environment)["WEBHOOK_ALLOWED_HOSTS"] == allowed

@@ -105,9 +105,14 @@ INTERNAL_ADDRESS_REFUSAL = (
 )
 
 
-def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def _unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+        return address.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+    return address
+
+
+def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    address = _unmapped(address)
     return (
         address.is_loopback
         or address.is_private
@@ -131,6 +136,16 @@ def _listed_exactly() -> tuple[set[str], set]:
         except ValueError:
             names.add(entry)
     return names, addresses
+
+
+def webhook_loopback_allowed() -> list[str]:
+    """The entries of WEBHOOK_ALLOWED_HOSTS that let the portal call its own host: a loopback address, or
+    localhost by name. Fine on a developer's machine, where the receiver runs beside the portal; with DEBUG
+    off anybody who may register a webhook could have the worker POST to the services listening there (the
+    deploy check apn_portal.W002)."""
+    names, addresses = _listed_exactly()
+    loopback = sorted(str(address) for address in addresses if _unmapped(address).is_loopback)
+    return loopback + sorted(name for name in names if name == "localhost" or name.endswith(".localhost"))
 
 
 def _may_call(host: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -480,6 +495,7 @@ class _Answer:
     unreachable: bool = False  # nothing answered (in time): the endpoint is paused
 
 
+NOT_HTTP_ERROR = "Invalid response: the endpoint did not answer with HTTP."
 _URI_SAFE = "!#$%&'()*+,/:;=?@[]~"  # besides letters, digits and "_.-", which quote() never escapes
 
 
@@ -549,11 +565,12 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> _Answer:
     if isinstance(failure, http.client.HTTPException) and not isinstance(failure, OSError):
         # Something answered, but not in HTTP (a bad status line, a header line past http.client's limit):
         # a failed attempt like an error status, retried with backoff; it answered, so nothing is paused.
-        if isinstance(failure, http.client.BadStatusLine):
-            detail = f"the status line {failure.line[:200]!r} is not HTTP"
-        else:
-            detail = f"{type(failure).__name__}: {failure}"
-        return _Answer(None, f"Invalid response: {detail}."[:2000])
+        # What it said is not repeated to the endpoint's owner, who reads last_error: a service that is no
+        # web server names itself in its first line (a banner), none of their business. The log has it.
+        logger.info("Webhook receiver %s answered not in HTTP: %r", parts.hostname, failure)
+        if isinstance(failure, http.client.LineTooLong):  # http.client's own words, none of the answer's
+            return _Answer(None, f"Invalid response: LineTooLong: {failure}.")
+        return _Answer(None, NOT_HTTP_ERROR)
     return _Answer(None, f"No response: {failure}"[:2000], unreachable=True)
 
 

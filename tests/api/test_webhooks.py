@@ -484,13 +484,18 @@ def _tier_changes(superuser, count):
 @pytest.mark.parametrize(
     ("answer", "error"),
     [
-        (b"HELLO THERE\r\n\r\n", "Invalid response: the status line 'HELLO THERE\\r\\n' is not HTTP."),
+        (b"HELLO THERE\r\n\r\n", "Invalid response: the endpoint did not answer with HTTP."),
+        # What answered is not repeated to the endpoint's owner: the banner of a service on the host.
+        (
+            b"-ERR internal-cache 7.2 (db=prod)\r\n",
+            "Invalid response: the endpoint did not answer with HTTP.",
+        ),
         (
             b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
             "Invalid response: LineTooLong: got more than 65536 bytes when reading header line.",
         ),
     ],
-    ids=["bad status line", "header line too long"],
+    ids=["bad status line", "a service's banner", "header line too long"],
 )
 def test_an_answer_that_is_not_http_is_a_failed_attempt(db, answer, error):
     """It counts as an attempt (so the delivery is retried with backoff, then given up after MAX_ATTEMPTS,
