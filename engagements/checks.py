@@ -11,7 +11,9 @@ access ends at a moment, not on a day.
 
 A contract that runs out writes nothing either: the same check ends the team seats of the partner's people
 once its last day is over in the customer's time zone, on that day (services._partner_seats_end, as when a
-contract ends early), unless the partner holds another contract there that is not over.
+contract ends early), unless the partner holds another contract there that is not over. Professional
+Services write nothing as they end either: the consultant's seat, which they opened, ends on their last day
+in the same way, unless other services of theirs there go on.
 
 Before that, both sides are warned, WARNING_DAYS before the end (access_grants_warn_ending): the partner
 so that its engineers' work does not stop unannounced, the customer's access administrators because only
@@ -31,7 +33,7 @@ from engagements.models import AccessGrant
 from engagements.services import (
     access_grants_end_expired,
     access_grants_warn_ending,
-    partner_seats_end_of_contracts_run_out,
+    team_seats_end_of_contracts_run_out,
 )
 
 BATCH = 500
@@ -44,8 +46,8 @@ WARNING_DAYS = (7, 1)
     "access_grant_expiry",
     order=40,
     description="Access grants past their expiry or their contract's end recorded as expired; customer and "
-    "partner warned 7 days and 1 day before, and told; the team seats of partners whose contracts ran out "
-    "ended.",
+    "partner warned 7 days and 1 day before, and told; the team seats of partners whose contracts ran out, "
+    "and of consultants whose Professional Services did, ended.",
 )
 def access_grant_expiry_check(*, today: datetime.date) -> CheckResult:
     result = CheckResult()
@@ -66,11 +68,15 @@ def access_grant_expiry_check(*, today: datetime.date) -> CheckResult:
             f"Recorded {plural(len(expired), 'access grant')} as expired (its end or its contract's last "
             f"day passed), for {plural(customers, 'customer')}."
         )
-    # A contract running out writes nothing: its partner's people leave the team when its last day is over.
-    seats = partner_seats_end_of_contracts_run_out()
+    # A contract running out writes nothing: its partner's people leave the team when its last day is over,
+    # and a consultant when their Professional Services' is.
+    seats, consultant_seats = team_seats_end_of_contracts_run_out()
     if seats:
         result.add("team_seats_ended", seats)
         result.note(f"Ended {plural(seats, 'team seat')} of partners whose contracts ran out.")
+    if consultant_seats:
+        result.add("consultant_seats_ended", consultant_seats)
+        result.note(f"Ended {plural(consultant_seats, 'team seat')} of consultants whose services ran out.")
     # A warning with nobody to send it to (nobody at the partner or the customer) stores nothing, so it
     # is due again next hour: the last run's list lets the operator read it as a warning once, not hourly.
     warned, warnings, nobody_to_warn = access_grants_warn_ending(

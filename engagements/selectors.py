@@ -31,6 +31,7 @@ from engagements.models import (
     Engagement,
     EngagementPartner,
     EngagementStageEvent,
+    ProfessionalServicesEngagement,
     TeamMember,
     todays_in_zones,
 )
@@ -230,6 +231,35 @@ def accounts_with_management_visibility(accounts: QuerySet[AwsAccount], user) ->
     )
 
 
+def _consulting_q(user) -> Q:
+    """Engagements on which `user` is the consultant of Professional Services not over, and not taken off
+    the team. The services are over once their last day (`ends_on`; none for open-ended ones) is past in
+    the customer's time zone (it lasts until midnight there, as a contract's). The seat they opened for
+    the consultant (services.professional_services_add) is their membership: it ends with them (the
+    hourly access_grant_expiry check) or as they are taken off the team, and then opens nothing more,
+    whatever the services say; services recorded without seating anybody count as seated. One query, for
+    the days it is in the time zones of their customers."""
+    zones = (
+        Customer.objects.filter(engagements__professional_services__consultant=user)
+        .order_by()
+        .values_list("time_zone", flat=True)
+        .distinct()
+    )
+    zones_on: dict[datetime.date, list[str]] = {}
+    for zone, today in todays_in_zones(zones).items():
+        zones_on.setdefault(today, []).append(zone)
+    not_over = Q(ends_on=None)
+    for today, zones_today in zones_on.items():
+        not_over |= Q(engagement__customer__time_zone__in=zones_today, ends_on__gte=today)
+    seats = TeamMember.objects.filter(
+        engagement=OuterRef("pk"), user=user, role=TeamRole.PROFESSIONAL_SERVICES
+    )
+    services = ProfessionalServicesEngagement.objects.filter(
+        not_over, engagement=OuterRef("pk"), consultant=user
+    )
+    return Q(Exists(services)) & (Q(Exists(seats.filter(left_on=None))) | ~Exists(seats))
+
+
 def engagements_visible_to(user) -> QuerySet[Engagement]:
     if not user_is_signed_in(user):
         return Engagement.objects.none()
@@ -242,9 +272,7 @@ def engagements_visible_to(user) -> QuerySet[Engagement]:
         return Engagement.objects.filter(Exists(engaged))
     if user.is_provider_staff:
         # Being on one of a customer's teams opens all its engagements; having left the team, none of them.
-        return Engagement.objects.filter(
-            _assigned_customer_q(user, "customer__") | Q(professional_services__consultant=user)
-        ).distinct()
+        return Engagement.objects.filter(_assigned_customer_q(user, "customer__") | _consulting_q(user))
     return Engagement.objects.none()
 
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -1172,14 +1172,15 @@ def _partner_seats_end(contracts: list[EngagementPartner], *, today: datetime.da
     return len(seats)
 
 
-def partner_seats_end_of_contracts_run_out(*, now: datetime.datetime | None = None) -> int:
+def team_seats_end_of_contracts_run_out(*, now: datetime.datetime | None = None) -> tuple[int, int]:
     """The seats of a partner's people on the team end with its contracts that ran out, as with those ended
     early (_partner_seats_end): a contract whose last day passed in its customer's time zone (it lasts
     until midnight there, as access_deadline) writes nothing as it runs out, so the hourly check
     (access_grant_expiry) calls this. Each seat ends on its contract's last day, by nobody's hand; a
-    partner still under another contract there that is not over keeps its people's seats. An ended seat
-    is not looked at again, so running it twice, or after missed hours, ends each seat once. Returns how
-    many seats ended."""
+    partner still under another contract there that is not over keeps its people's seats. A consultant's
+    seat ends the same way with their Professional Services (_consultant_seats_end). An ended seat is not
+    looked at again, so running it twice, or after missed hours, ends each seat once. Returns how many
+    seats ended: partners' people's, consultants'."""
     open_seat = TeamMember.objects.filter(
         engagement_id=OuterRef("engagement_id"),
         user__partner_id=OuterRef("partner_id"),
@@ -1195,9 +1196,10 @@ def partner_seats_end_of_contracts_run_out(*, now: datetime.datetime | None = No
     zones_on: dict[datetime.date, list[str]] = {}
     for zone, today in todays_in_zones(zones, now).items():
         zones_on.setdefault(today, []).append(zone)
-    ended = 0
+    ended = consultants = 0
     with transaction.atomic():
         for today, zones_today in zones_on.items():
+            consultants += _consultant_seats_end(today=today, zones=zones_today, now=now or timezone.now())
             ran_out = list(
                 EngagementPartner.objects.filter(
                     Exists(open_seat),
@@ -1212,7 +1214,39 @@ def partner_seats_end_of_contracts_run_out(*, now: datetime.datetime | None = No
             )
             if ran_out:
                 ended += _partner_seats_end(ran_out, today=today, event="ran_out", user=None)
-    return ended
+    return ended, consultants
+
+
+def _consultant_seats_end(*, today: datetime.date, zones: list[str], now: datetime.datetime) -> int:
+    """The Professional Services seats (professional_services_add opens them) in the customers of `zones`,
+    whose `today` it is there, of consultants whose Professional Services on the engagement all ran out: on
+    the last day of the latest, as any seat opens all the customer's records (selectors._assigned_customer_q).
+    Services with no end, or not over, keep the seat; a consultant seated there with no services
+    (team_member_add) keeps it. One query, locking the seats."""
+    services = ProfessionalServicesEngagement.objects.filter(
+        engagement_id=OuterRef("engagement_id"), consultant_id=OuterRef("user_id")
+    ).order_by()
+    seats = list(
+        TeamMember.objects.filter(
+            Exists(services.filter(ends_on__lt=today)),
+            ~Exists(services.filter(Q(ends_on=None) | Q(ends_on__gte=today))),
+            engagement__customer__time_zone__in=zones,
+            role=TeamRole.PROFESSIONAL_SERVICES,
+            left_on=None,
+        )
+        .annotate(services_ended_on=Subquery(services.order_by("-ends_on").values("ends_on")[:1]))
+        .select_for_update(of=("self",))
+        .select_related("engagement__customer", "user")
+        .order_by("pk")
+    )
+    _team_seats_end(
+        seats,
+        lambda seat: f"{seat.user}'s Professional Services ended on {seat.services_ended_on:%d %b %Y}",
+        user=None,
+        now=now,
+        ended_on=lambda seat: seat.services_ended_on,
+    )
+    return len(seats)
 
 
 def _tell_contracts_ended(contracts: list[EngagementPartner], *, event: str, reason: str) -> None:
@@ -2444,11 +2478,14 @@ def professional_services_add(
                 user=consultant, role=TeamRole.PROFESSIONAL_SERVICES, left_on=None
             ).exists()
         ):
+            # Services already over (recorded afterwards) seat the consultant for their days only: the
+            # hourly check ends the seats of those that run out (_consultant_seats_end).
             joining = TeamMember(
                 engagement=locked,
                 user=consultant,
                 role=TeamRole.PROFESSIONAL_SERVICES,
                 joined_on=starts_on,
+                left_on=ends_on if ends_on is not None and ends_on < locked.customer.local_today() else None,
                 note="Professional Services bought by "
                 + (str(buying_partner) if buying_partner else "the customer"),
             )

@@ -259,10 +259,13 @@ def test_the_wordpress_migration_story(client):
         capability_gap="Turning a workload over to a managed service provider",
         consultant=ingrid_ps,
         starts_on=today - days(25),
-        ends_on=today - days(10),
+        ends_on=today + days(10),
     )
+    # Her seat on the team, open while the services last, is what shows her the engagement.
     assert sees(ingrid_ps)["engagements"] == {"WordPress to the cloud"}
-    assert wordpress.team_members.filter(user=ingrid_ps, role=TeamRole.PROFESSIONAL_SERVICES).exists()
+    assert wordpress.team_members.filter(
+        user=ingrid_ps, role=TeamRole.PROFESSIONAL_SERVICES, left_on=None
+    ).exists()
 
     # The upgrade to Enterprise Support brings a Technical Account Manager. Northwind runs on Business, and
     # Enterprise needs a designated TAM who holds a Solutions Architect certification; only the Account
