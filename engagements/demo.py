@@ -191,7 +191,7 @@ def _seed(rng, consulting, technology) -> dict[str, int]:
         capability_gap="Handing a workload over to a managed service provider",
         consultant=consultant,
         starts_on=_days_ago(40),
-        ends_on=_days_ago(10),
+        ends_on=today + datetime.timedelta(days=20),
     )
     # Its TAM joins the team with the Enterprise Support upgrade, which support.demo seeds.
     if msp is not None:

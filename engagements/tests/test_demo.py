@@ -93,3 +93,14 @@ def test_the_demo_engagements_tell_one_story():
     zone = zoneinfo.ZoneInfo(operated.customer.time_zone)
     assert replaced.granted_at.astimezone(zone).date() == replaced.engagement_partner.contract_start
     assert replaced.revoked_at.astimezone(zone).date() == replaced.engagement_partner.contract_end
+
+
+def test_the_demo_consultant_sees_the_engagement_whose_services_they_are_delivering():
+    seed_demo_network(partners=60)
+    seed_engagements(random.Random(2026))
+    services = Engagement.objects.get(professional_services__isnull=False).professional_services.get()
+    consultant = services.consultant
+
+    visible = selectors.engagements_visible_to(consultant)
+
+    assert list(visible.values_list("professional_services__consultant", flat=True)) == [consultant.pk]
