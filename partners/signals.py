@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
@@ -491,8 +492,22 @@ _term_receivers = {
 }
 
 
+def _user_saving(sender, instance, raw=False, update_fields=None, **kwargs):
+    stored_values_remember(sender, instance, ("username",), raw, update_fields)
+
+
+def _user_saved(sender, instance, raw=False, **kwargs):
+    # A tier change names who made it by username (partners.api.serializers.TierChangeSerializer): one
+    # statement however many changes name the person.
+    if not raw and stored_values_changed(instance, ("username",)):
+        TierChange.objects.filter(changed_by_id=instance.pk).update(updated_at=timezone.now())
+
+
 def connect():
     """Called from PartnersConfig.ready()."""
+    user = get_user_model()
+    pre_save.connect(_user_saving, sender=user, dispatch_uid=DISPATCH_PREFIX + "user-saving")
+    post_save.connect(_user_saved, sender=user, dispatch_uid=DISPATCH_PREFIX + "user-saved")
     for model in MOVABLE:
         pre_save.connect(
             _remember_owner, sender=model, dispatch_uid=f"{DISPATCH_PREFIX}owner{model.__name__}"

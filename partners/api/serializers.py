@@ -15,6 +15,7 @@ from apn_portal.api.serializers import (
     ReadOnlyFieldsKeptMixin,
     WholeNumberIdField,
     read_only_slug,
+    read_only_username,
     sent_as_read,
 )
 from apn_portal.dates import validate_plausible_date
@@ -266,10 +267,25 @@ class TierChangeSerializer(serializers.ModelSerializer):
     partner = read_only_slug()
     from_tier = TierBriefSerializer(read_only=True, allow_null=True)
     to_tier = TierBriefSerializer(read_only=True)
+    changed_by = read_only_username(
+        allow_null=True,
+        help_text="Who made the change (username): null for the scheduled check's, or once that user is "
+        "deleted.",
+    )
 
     class Meta:
         model = TierChange
-        fields = ["id", "partner", "from_tier", "to_tier", "reason", "source", "changed_at", *TIMESTAMPS]
+        fields = [
+            "id",
+            "partner",
+            "from_tier",
+            "to_tier",
+            "reason",
+            "source",
+            "changed_by",
+            "changed_at",
+            *TIMESTAMPS,
+        ]
         read_only_fields = fields
 
 

@@ -317,7 +317,7 @@ class TierChangeViewSet(CursorListMixin, PortalReadOnlyViewSet):
 
     queryset = TierChange.objects.all()
     serializer_class = serializers.TierChangeSerializer
-    select_related = ("partner", "from_tier", "to_tier")
+    select_related = ("partner", "from_tier", "to_tier", "changed_by")
     filterset_class = filters.TierChangeFilterSet
     cursor_ordering_fields = ("id", "changed_at", "updated_at")
 

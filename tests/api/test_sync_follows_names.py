@@ -108,6 +108,7 @@ USERNAME_SHOWN = {
     "access-grants": lambda row: [row["granted_by"], row["revoked_by"]],
     "support-subscriptions": lambda row: [row["tam"], row["changed_by"]],
     "support-cases": lambda row: [row["opened_by"], row["first_responder"]],
+    "tier-changes": lambda row: [row["changed_by"]],
 }
 
 
