@@ -286,6 +286,11 @@ class CustomerAdmin(GuardedDeletionMixin, ScopedAdminMixin, LargeTableAdminMixin
     def deletion_problems(self, queryset):
         return selectors.customer_deletion_problems(queryset)
 
+    def has_add_permission(self, request):
+        # The group's "add" is the engagements app's, for the customer's accounts and engagements too: a
+        # new customer is registered by whom customer_create lets register one.
+        return super().has_add_permission(request) and selectors.user_registers_customers(request.user)
+
     def get_readonly_fields(self, request, obj=None):
         # Who looks after a customer is for its Account Manager (or a superuser) to name, as the service
         # customer_assign_staff has it; its SA and TAM see them here but do not change them.

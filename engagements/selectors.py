@@ -355,6 +355,12 @@ def user_is_assigned_to_customer(user, customer: Customer) -> bool:
     )
 
 
+def user_registers_customers(user) -> bool:
+    """Register a new customer organisation: an Account Manager (who looks after it), a superuser. Its
+    Solutions Architect and TAM, named afterwards, start its engagements and add its accounts."""
+    return user_is_signed_in(user) and (user.is_superuser or user.has_role(StaffRole.ACCOUNT_MANAGER))
+
+
 def user_can_manage_customer(user, customer: Customer) -> bool:
     """Change the customer's record and its accounts, start its engagements: its own people, the provider's
     staff assigned to it (AM, SA, TAM; being on one of its teams is not enough), a superuser."""

@@ -84,6 +84,7 @@ from engagements.selectors import (
     user_can_work_on_engagement,
     user_names_access_administrators,
     user_names_customer_staff,
+    user_registers_customers,
 )
 from partners.checks.contacts import partner_contacts
 from partners.choices import ContactRequestStatus, PartnerType
@@ -264,7 +265,7 @@ def customer_create(
     tam=None,
 ) -> Customer:
     """The provider's staff register a customer organisation and who looks after it."""
-    if not (user.is_authenticated and (user.is_superuser or user.has_role(StaffRole.ACCOUNT_MANAGER))):
+    if not user_registers_customers(user):
         raise PermissionDeniedError("Only an Account Manager or a superuser registers customers.")
     people = {"account_manager": account_manager, "solutions_architect": solutions_architect, "tam": tam}
     if problems := customer_people_problems(None, people):
@@ -1323,7 +1324,7 @@ def engagement_partner_add(
     business_function: str = "",
     instance: EngagementPartner | None = None,
 ) -> EngagementPartner:
-    """Put a partner on the engagement under a contract (the customer's decision, or its AM's).
+    """Put a partner on the engagement under a contract: whoever plans it (user_can_manage_engagement).
 
     `instance`: an unsaved EngagementPartner to save with these values, instead of a new one (the admin's
     add form passes the object it built and goes on with)."""

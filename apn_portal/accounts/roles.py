@@ -22,14 +22,17 @@ ROLE_PERMISSIONS = {
         # Changes their customers' support plans (a new subscription); the plans themselves are support's.
         "support": ("view", "add"),
     },
+    # Add, as the API lets them (engagements.selectors.user_can_manage_customer): the engagements and
+    # accounts of the customers they look after, and what hangs under them; not customers (the admin asks
+    # customer_create's rule).
     StaffRole.SOLUTIONS_ARCHITECT: {
         "partners": ("view",),
-        "engagements": ("view", "change"),
+        "engagements": ("view", "add", "change"),
         "accounts": ("view",),
     },
     StaffRole.TAM: {
         "partners": ("view",),
-        "engagements": ("view", "change"),
+        "engagements": ("view", "add", "change"),
         "accounts": ("view",),
         "support": ("view", "change"),
     },

@@ -180,8 +180,10 @@ class EngagementViewSet(EngagementsViewSet):
 
 class EngagementPartnerViewSet(EngagementsViewSet):
     """The partners on an engagement, each in a role under a contract with its first and last day. POST
-    puts a partner on an engagement (the customer's decision, or its Account Manager's); `replace/` hands
-    the work to another partner; `end/` ends the contract early without one."""
+    puts a partner on an engagement (whoever plans it: the customer's own people, the Account Manager,
+    Solutions Architect or TAM looking after the customer, a superuser); `replace/` hands the work to
+    another partner and `end/` ends the contract early without one (the customer's access administrators
+    and superusers)."""
 
     queryset = EngagementPartner.objects.all()
     serializer_class = serializers.EngagementPartnerSerializer
