@@ -254,7 +254,7 @@ class AwsAccount(TimeStampedModel):
                     f"{management} is itself a member of {management.management_account}; "
                     "group accounts under the organisation's management account."
                 )
-        if self.reseller_id is not None:
+        if self.reseller_id is not None and self._names_reseller():
             from engagements.selectors import partner_is_solution_provider
 
             if not partner_is_solution_provider(self.reseller):
@@ -263,6 +263,15 @@ class AwsAccount(TimeStampedModel):
                 )
         if errors:
             raise ValidationError(errors)
+
+    def _names_reseller(self) -> bool:
+        """Whether this save names its reseller: a new account, or another reseller than the stored one. A
+        reseller whose Solution Provider enrollment ended since stays on the account it billed (the record
+        of who did, whose partner-led support ended with it), and the account's other fields still change;
+        it is only not named again."""
+        if self._state.adding or self.pk is None:
+            return True
+        return not AwsAccount.objects.filter(pk=self.pk, reseller_id=self.reseller_id).exists()
 
 
 class Engagement(TimeStampedModel):

@@ -10,11 +10,14 @@ from rest_framework.test import APIClient
 from apn_portal.exceptions import DomainError, PermissionDeniedError
 from engagements import services
 from engagements.models import AwsAccount
+from partners.models import ProgramEnrollment
+from partners.services import enrollment_revoke
 from support.services import support_case_open
 from tests.factories import (
     ApprovedEnrollmentFactory,
     AwsAccountFactory,
     PartnerFactory,
+    SuperUserFactory,
     SupportSubscriptionFactory,
     program,
 )
@@ -130,3 +133,48 @@ def test_an_accounts_reseller_is_changed_only_by_whom_may_add_accounts(alpha, br
     case.refresh_from_db()
     assert case.handling_partner.name == "Resell Co"
     assert AwsAccount.objects.get(pk=account.pk).reseller_id is not None
+
+
+def test_a_resold_account_is_still_renamed_once_its_resellers_enrollment_is_revoked(client, alpha, resold):
+    """The account keeps the reseller that bills it, as the record of who did: renaming it is not naming
+    a reseller, so the reseller's Solution Provider standing now is not asked."""
+    account, _case = resold
+    enrollment = ProgramEnrollment.objects.get(partner=account.reseller, program__slug="solution-provider")
+    enrollment_revoke(enrollment=enrollment, user=SuperUserFactory(), reason="Lapsed")
+
+    client.force_login(alpha.account_manager)
+    url = reverse("admin:engagements_awsaccount_change", args=[account.pk])
+    response = client.post(url, _change_form(client.get(url), name="Alpha shop"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    account.name = "Alpha shop billing"
+    services.aws_account_change(user=alpha.admin, account=account, fields=["name"])
+
+    stored = AwsAccount.objects.get(pk=account.pk)
+    assert (stored.name, stored.reseller.name, stored.paid_by) == (
+        "Alpha shop billing",
+        "Resell Co",
+        "reseller",
+    )
+
+
+def test_a_partner_whose_enrollment_was_revoked_is_not_named_reseller_again(client, alpha, resold):
+    account, _case = resold
+    partner = account.reseller
+    enrollment = ProgramEnrollment.objects.get(partner=partner, program__slug="solution-provider")
+    enrollment_revoke(enrollment=enrollment, user=SuperUserFactory(), reason="Lapsed")
+    refused = "Resell Co is not an approved Solution Provider, so it cannot resell accounts."
+
+    client.force_login(alpha.account_manager)
+    url = reverse("admin:engagements_awsaccount_change", args=[alpha.member.pk])
+    response = client.post(url, _change_form(client.get(url), paid_by="reseller", reseller=partner.pk))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["reseller"] == [refused]
+    alpha.member.paid_by, alpha.member.reseller = "reseller", partner
+    with pytest.raises(DomainError, match=refused):
+        services.aws_account_change(user=alpha.admin, account=alpha.member, fields=["paid_by", "reseller"])
+    assert AwsAccount.objects.get(pk=alpha.member.pk).reseller is None
+    # Nor put back on the account it billed, once taken off.
+    url = reverse("admin:engagements_awsaccount_change", args=[account.pk])
+    assert client.post(url, _change_form(client.get(url), paid_by="customer", reseller="")).status_code == 302
+    response = client.post(url, _change_form(client.get(url), paid_by="reseller", reseller=partner.pk))
+    assert response.context["adminform"].form.errors["reseller"] == [refused]
